@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`. Each installs
+# what it needs (Debian packages, a virtualenv, the Python packages) first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test check lint bench system-deps clean
+
+run: system-deps $(VENV)/.installed
+	$(BIN)/threads-desktop $(ARGS)
+
+test: system-deps $(VENV)/.installed-test
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check threads_desktop tests
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed
+	$(BIN)/threads-desktop bench log --events 10000 --json
+
+system-deps:
+	@PYTHON=$(PYTHON) scripts/install-system-deps.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) build *.egg-info

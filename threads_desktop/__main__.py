@@ -1,0 +1,3 @@
+from threads_desktop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Command line: no subcommand opens the app; a subcommand runs and exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from threads_desktop import __version__
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("threads-desktop", appauthor=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="threads-desktop",
+        description="Private peer-to-peer photo albums and chats. With no command, opens the app.")
+    parser.add_argument("--version", action="version", version=f"threads-desktop {__version__}")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="profile folder (default: the user data folder)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    show_id = commands.add_parser("id", help="show this profile's identity")
+    show_id.add_argument("--json", action="store_true")
+
+    create = commands.add_parser("create", help="create an album or a chat; prints its thread ID")
+    create.add_argument("kind", choices=["album", "chat"])
+    create.add_argument("name")
+
+    listing = commands.add_parser("ls", help="list albums and chats")
+    listing.add_argument("--json", action="store_true")
+
+    bench = commands.add_parser("bench", help="run a benchmark")
+    bench_kinds = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    bench_log = bench_kinds.add_parser("log", help="append and ingest rates of the event log")
+    bench_log.add_argument("--events", type=int, default=10_000)
+    bench_log.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    data_dir = args.data_dir or default_data_dir()
+    if args.command is None:
+        from threads_desktop.app import run_app
+
+        return run_app(data_dir)
+    if args.command == "bench":
+        return _bench(args)
+
+    from threads_desktop.engine.core.errors import ThreadsError
+    from threads_desktop.engine.node import Node
+
+    try:
+        node = Node.open(data_dir)
+    except ThreadsError as exc:
+        print(f"threads-desktop: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _run_command(node, args)
+    except ThreadsError as exc:
+        print(f"threads-desktop: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        node.close()
+
+
+def _run_command(node: object, args: argparse.Namespace) -> int:
+    from threads_desktop.engine.core.types import ThreadKind
+    from threads_desktop.engine.node import Node
+
+    assert isinstance(node, Node)
+    if args.command == "id":
+        card = node.identity_card()
+        if args.json:
+            print(json.dumps({"peer_id": card.peer_id, "exchange_key": card.exchange_public_key.hex()}))
+        else:
+            print(card.peer_id)
+    elif args.command == "create":
+        print(node.create_thread(ThreadKind(args.kind), args.name).thread_id)
+    elif args.command == "ls":
+        threads = node.list_threads()
+        if args.json:
+            print(json.dumps([t.to_json() for t in threads], indent=2, ensure_ascii=False))
+        else:
+            for t in threads:
+                print(f"{t.thread_id}  {t.kind.value:<5}  {t.name}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from threads_desktop.engine.bench import log
+
+    if args.events < 1:
+        print("threads-desktop: --events must be at least 1", file=sys.stderr)
+        return 2
+    result = log.run(args.events)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for name in ("append", "append_one_transaction_each", "ingest"):
+            r = result[name]
+            print(f"{name:<28} {r['events_per_second']:>8} events/s   floor {r['floor_events_per_second']:>8}"
+                  f"   ratio {r['ratio_to_floor']:>5}   ({r['how']})")
+    return 0

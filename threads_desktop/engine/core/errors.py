@@ -1,0 +1,71 @@
+"""The one exception hierarchy of the engine.
+
+Every failure caused by bad input (from a peer, the disk or the user) raises a
+subclass of ThreadsError, so callers can catch one type and show its message.
+"""
+
+from __future__ import annotations
+
+
+class ThreadsError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class InvalidInputError(ThreadsError):
+    """Bytes or text that do not follow the format (network, disk or user)."""
+
+
+class CodecError(InvalidInputError):
+    """Malformed, non-canonical, oversized or too deeply nested DAG-CBOR."""
+
+
+class InvalidIdError(InvalidInputError):
+    """A thread ID, peer ID or CID that does not parse strictly."""
+
+
+class SchemaError(InvalidInputError):
+    """A well-formed node whose fields are missing, extra or of the wrong type."""
+
+
+class IntegrityError(InvalidInputError):
+    """A block whose content does not match the CID that names it."""
+
+
+class DecryptionError(InvalidInputError):
+    """Ciphertext that no key we hold opens (tampered, or not ours to read)."""
+
+
+class SignatureError(InvalidInputError):
+    """A record whose signature does not verify for its thread and position."""
+
+
+class LogError(ThreadsError):
+    """A record that does not continue its log."""
+
+
+class GapError(LogError):
+    """The record is ahead of what we hold: earlier records are missing."""
+
+
+class ForkError(LogError):
+    """The record conflicts with a record we already hold at that position."""
+
+
+class NotFoundError(ThreadsError):
+    """A thread, log or block that this profile does not hold."""
+
+
+class MissingKeyError(ThreadsError):
+    """The operation needs a key this profile does not hold (e.g. a follower)."""
+
+
+class ProfileError(ThreadsError):
+    """The data directory cannot be used."""
+
+
+class ProfileLockedError(ProfileError):
+    """Another process owns this profile."""
+
+
+class EngineStoppedError(ThreadsError):
+    """A call reached the engine after it was shut down."""

@@ -1,0 +1,45 @@
+"""Plain values that cross from the engine to its callers (CLI, UI)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from threads_desktop.engine.core.ids import ThreadId
+
+
+class ThreadKind(enum.StrEnum):
+    ALBUM = "album"
+    CHAT = "chat"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    thread_id: ThreadId
+    kind: ThreadKind
+    name: str
+    created_at: int
+    event_count: int
+    can_write: bool
+    can_read: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": str(self.thread_id), "kind": self.kind.value, "name": self.name,
+            "created_at": self.created_at, "events": self.event_count,
+            "can_write": self.can_write, "can_read": self.can_read,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityCard:
+    peer_id: str
+    exchange_public_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """What one engine operation changed; the UI refreshes only that."""
+
+    threads_added: frozenset[ThreadId] = field(default_factory=frozenset)
+    threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)

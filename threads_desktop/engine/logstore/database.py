@@ -1,0 +1,148 @@
+"""The profile's SQLite file: WAL, one writer, explicit transactions.
+
+Plain `sqlite3`, not sqlite-utils: the schema needs STRICT tables, WITHOUT
+ROWID and CHECK constraints, which sqlite-utils' table builder cannot state,
+and the hot path wants prepared statements without a wrapper in between.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from threads_desktop.engine.core.errors import ProfileError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    wrapped_signing_seed BLOB NOT NULL,
+    wrapped_exchange_seed BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE threads (
+    id BLOB PRIMARY KEY,
+    variant INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- The key book: one row per key epoch, the key wrapped by the vault.
+CREATE TABLE thread_keys (
+    thread_id BLOB NOT NULL REFERENCES threads(id),
+    epoch INTEGER NOT NULL CHECK (epoch >= 0),
+    can_read INTEGER NOT NULL CHECK (can_read IN (0, 1)),
+    wrapped_key BLOB NOT NULL,
+    PRIMARY KEY (thread_id, epoch)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE logs (
+    id INTEGER PRIMARY KEY,            -- short key for records
+    thread_id BLOB NOT NULL REFERENCES threads(id),
+    log_id BLOB NOT NULL,
+    wrapped_private_key BLOB,          -- only for the logs this profile writes
+    head BLOB,                         -- CID of the newest record, NULL when empty
+    seq INTEGER NOT NULL DEFAULT 0 CHECK (seq >= 0),
+    UNIQUE (thread_id, log_id)
+) STRICT;
+
+-- One row per record with its four blocks inline: one B-tree insert per event
+-- instead of five. Blocks are found by (log, seq) and by record CID, the
+-- event, header and body CIDs are recomputed from the bytes when needed.
+CREATE TABLE records (
+    log INTEGER NOT NULL REFERENCES logs(id),
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    cid BLOB NOT NULL UNIQUE,
+    record BLOB NOT NULL,
+    event BLOB NOT NULL,
+    header BLOB NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (log, seq)
+) STRICT, WITHOUT ROWID;
+
+-- Content-addressed blocks that are not part of a record (photo blobs).
+CREATE TABLE blocks (
+    cid BLOB PRIMARY KEY,
+    data BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE addresses (
+    peer_id BLOB NOT NULL,
+    address TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (peer_id, address)
+) STRICT, WITHOUT ROWID;
+
+-- What the profile shows for each thread (kind and name from its first event).
+CREATE TABLE thread_info (
+    thread_id BLOB PRIMARY KEY REFERENCES threads(id),
+    kind TEXT NOT NULL CHECK (kind IN ('album', 'chat')),
+    name TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"""
+
+
+class Database:
+    """A connection that is the profile's only writer.
+
+    `write()` opens a transaction, or a savepoint when one is already open, so
+    operations compose and a failure undoes exactly the failed part.
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self._depth = 0
+
+    @classmethod
+    def open(cls, path: Path) -> Database:
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL loses no committed transaction when the process
+            # dies; only a power cut can drop the last few.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA cache_size=-65536")  # 64 MiB: block lookups are random
+            connection.execute("PRAGMA busy_timeout=5000")
+            database = cls(connection)
+            database._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ProfileError(f"cannot open the profile database {path}: {exc}") from exc
+        return database
+
+    def _migrate(self) -> None:
+        (version,) = self.connection.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise ProfileError(f"the profile was written by a newer version (schema {version})")
+        if version == 0:
+            with self.write():
+                # Statement by statement: executescript() would commit first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.connection.execute(statement)
+                self.connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        name = f"s{self._depth}"
+        self.connection.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self.connection
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self.connection.execute("ROLLBACK")
+            else:
+                self.connection.execute(f"ROLLBACK TO {name}")
+                self.connection.execute(f"RELEASE {name}")
+            raise
+        self._depth -= 1
+        self.connection.execute("COMMIT" if self._depth == 0 else f"RELEASE {name}")
+
+    def close(self) -> None:
+        self.connection.close()

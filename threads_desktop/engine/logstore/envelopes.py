@@ -1,0 +1,174 @@
+"""Building and checking envelopes: the four blocks of one log entry.
+
+Checks run cheapest first and need no database: sizes, CIDs, the record's
+decryption and schema, then the signature. The chain (seq and prev) is the
+store's job, since it depends on what the store already holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from threads_desktop.engine.codec import cbor, nodes
+from threads_desktop.engine.codec.cid import cid_of_cbor
+from threads_desktop.engine.core.errors import (
+    DecryptionError,
+    IntegrityError,
+    InvalidInputError,
+    MissingKeyError,
+    SchemaError,
+)
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.keys import SigningKey, ThreadKey
+from threads_desktop.engine.crypto import aead
+from threads_desktop.engine.crypto.aead import RandomBytes
+from threads_desktop.engine.crypto.signing import record_signing_message, verify_record_signature
+
+# Encoded size of a sealed node: plaintext limit, nonce and tag, CBOR head.
+_SEALED_RECORD_LIMIT = nodes.MAX_RECORD_BYTES + aead.OVERHEAD + 9
+_SEALED_HEADER_LIMIT = nodes.MAX_HEADER_BYTES + aead.OVERHEAD + 9
+_SEALED_BODY_LIMIT = nodes.MAX_BODY_BYTES + aead.OVERHEAD + 9
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What travels on the wire: the encoded blocks, nothing else trusted."""
+
+    record: bytes
+    event: bytes
+    header: bytes
+    body: bytes
+
+    def blocks(self) -> tuple[bytes, bytes, bytes, bytes]:
+        return (self.record, self.event, self.header, self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedEnvelope:
+    """An envelope whose blocks are well formed and match their CIDs. Its
+    signature is not verified yet: `verify_signature` does that, apart, so a
+    batch can skip duplicates and verify the rest on several cores."""
+
+    envelope: Envelope
+    record: nodes.Record
+    record_cid: bytes
+    header_cid: bytes
+    body_cid: bytes
+    follow_epoch: int
+
+    @property
+    def log_id(self) -> PeerId:
+        return self.record.log_id
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedEvent:
+    header: nodes.Header
+    payload: Any
+
+
+def build_envelope(
+    *,
+    thread_id: ThreadId,
+    key: ThreadKey,
+    log_key: SigningKey,
+    prev_cid: bytes | None,
+    seq: int,
+    payload: Any,
+    hlc: int,
+    deps: Sequence[tuple[PeerId, int]],
+    random_bytes: RandomBytes,
+) -> DecodedEnvelope:
+    """Seal, link and sign one event (the result needs no decoding: we made it)."""
+    if key.read_cipher is None:
+        raise MissingKeyError("writing needs the thread's read key")
+    content_key = random_bytes(32)
+    body = nodes.encode_sealed(
+        aead.seal(content_key, cbor.encode(payload), aead.AAD_BODY, random_bytes))
+    header_plain = nodes.encode_header_plaintext(
+        nodes.Header(content_key, hlc, tuple(sorted(deps, key=lambda d: d[0].raw)), key.epoch))
+    header = nodes.encode_sealed(aead.seal(key.read_cipher, header_plain, aead.AAD_HEADER, random_bytes))
+    header_cid, body_cid = cid_of_cbor(header), cid_of_cbor(body)
+    event = nodes.encode_event(nodes.Event(header_cid, body_cid))
+    event_cid = cid_of_cbor(event)
+    signature = log_key.sign(record_signing_message(thread_id, event_cid, prev_cid, seq))
+    record_node = nodes.Record(event_cid, prev_cid, seq, signature, log_key.peer_id)
+    record_plain = cbor.encode(nodes.record_map(record_node))
+    record = nodes.encode_sealed(aead.seal(key.follow_cipher, record_plain, aead.AAD_RECORD, random_bytes))
+    return DecodedEnvelope(Envelope(record, event, header, body), record_node, cid_of_cbor(record),
+                           header_cid, body_cid, key.epoch)
+
+
+def decode_envelope(envelope: Envelope, keys: Sequence[ThreadKey]) -> DecodedEnvelope:
+    """Check form and CIDs, and open the record. `keys` newest first."""
+    if not isinstance(envelope, Envelope) or not all(isinstance(b, bytes) for b in envelope.blocks()):
+        raise InvalidInputError("an envelope is four byte strings")
+    sealed_record = nodes.decode_sealed(envelope.record, _SEALED_RECORD_LIMIT)
+    record_plain, follow_epoch = _open_with_any(sealed_record, keys)
+    record = nodes.decode_record_plaintext(record_plain)
+    if cid_of_cbor(envelope.event) != record.event_cid:
+        raise IntegrityError("the event block does not match the record's link")
+    event = nodes.decode_event(envelope.event)
+    header_cid, body_cid = cid_of_cbor(envelope.header), cid_of_cbor(envelope.body)
+    if header_cid != event.header_cid or body_cid != event.body_cid:
+        raise IntegrityError("a header or body block does not match the event's links")
+    # Their contents are unreadable to followers, but their form is checkable.
+    nodes.decode_sealed(envelope.header, _SEALED_HEADER_LIMIT)
+    nodes.decode_sealed(envelope.body, _SEALED_BODY_LIMIT)
+    return DecodedEnvelope(envelope, record, cid_of_cbor(envelope.record), header_cid, body_cid,
+                           follow_epoch)
+
+
+def verify_signature(thread_id: ThreadId, decoded: DecodedEnvelope) -> None:
+    record = decoded.record
+    verify_record_signature(
+        record.log_id, record.signature,
+        record_signing_message(thread_id, record.event_cid, record.prev_cid, record.seq))
+
+
+def check_envelope(thread_id: ThreadId, envelope: Envelope, keys: Sequence[ThreadKey]) -> DecodedEnvelope:
+    """Everything that does not depend on the store, the signature included."""
+    decoded = decode_envelope(envelope, keys)
+    verify_signature(thread_id, decoded)
+    return decoded
+
+
+def open_record_block(block: bytes, keys: Sequence[ThreadKey]) -> nodes.Record:
+    sealed = nodes.decode_sealed(block, _SEALED_RECORD_LIMIT)
+    return nodes.decode_record_plaintext(_open_with_any(sealed, keys)[0])
+
+
+def open_event(header_block: bytes, body_block: bytes, keys: Sequence[ThreadKey]) -> OpenedEvent:
+    """Decrypt header and body; needs a read key (followers have none)."""
+    readable = [k for k in keys if k.read_cipher is not None]
+    if not readable:
+        raise MissingKeyError("this profile follows the thread and cannot read its events")
+    sealed_header = nodes.decode_sealed(header_block, _SEALED_HEADER_LIMIT)
+    for key in readable:
+        assert key.read_cipher is not None
+        try:
+            plain = aead.open_sealed(key.read_cipher, sealed_header, aead.AAD_HEADER)
+        except DecryptionError:
+            continue
+        header = nodes.decode_header_plaintext(plain)
+        if header.epoch != key.epoch:
+            raise SchemaError("header epoch differs from the epoch of the key that opened it")
+        sealed_body = nodes.decode_sealed(body_block, _SEALED_BODY_LIMIT)
+        body_plain = aead.open_sealed(AESGCM(header.content_key), sealed_body, aead.AAD_BODY)
+        return OpenedEvent(header, nodes.decode_body_plaintext(body_plain))
+    raise DecryptionError("no read key of this thread opens the header")
+
+
+def _open_with_any(sealed: bytes, keys: Sequence[ThreadKey]) -> tuple[bytes, int]:
+    # The node names no epoch (its bytes stay as DESIGN §3 has them), so try the
+    # keys we hold, newest first; GCM's tag tells a wrong key at once.
+    for key in keys:
+        try:
+            return aead.open_sealed(key.follow_cipher, sealed, aead.AAD_RECORD), key.epoch
+        except DecryptionError:
+            continue
+    raise DecryptionError("no follow key of this thread opens the record")

@@ -1,0 +1,86 @@
+"""A profile's data directory: its lock, its master key and its database path.
+
+One process owns a profile at a time (an exclusive lock on `lock`). The
+directory is private (0700) and the master key file is 0600.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+from pathlib import Path
+from typing import IO
+
+from threads_desktop.engine.core.errors import ProfileError, ProfileLockedError
+from threads_desktop.engine.crypto.aead import RandomBytes
+
+DATABASE_NAME = "profile.sqlite3"
+MASTER_KEY_NAME = "master.key"
+LOCK_NAME = "lock"
+
+
+class Profile:
+    def __init__(self, directory: Path, lock_file: IO[str], master_key: bytes) -> None:
+        self.directory = directory
+        self._lock_file = lock_file
+        self.master_key = master_key
+
+    @classmethod
+    def open(cls, directory: Path, random_bytes: RandomBytes) -> Profile:
+        directory = directory.expanduser().resolve()
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+            lock_file = _acquire_lock(directory / LOCK_NAME)
+        except OSError as exc:
+            raise ProfileError(f"cannot use the data folder {directory}: {exc}") from exc
+        try:
+            master_key = _load_or_create_master_key(directory / MASTER_KEY_NAME, random_bytes)
+        except BaseException:
+            lock_file.close()
+            raise
+        return cls(directory, lock_file, master_key)
+
+    @property
+    def database_path(self) -> Path:
+        return self.directory / DATABASE_NAME
+
+    def close(self) -> None:
+        # Closing the file drops the flock; the PID inside is only informative.
+        self._lock_file.close()
+
+
+def _acquire_lock(path: Path) -> IO[str]:
+    lock_file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held while the profile is open
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.seek(0)
+        owner = lock_file.read().strip() or "another process"
+        lock_file.close()
+        raise ProfileLockedError(f"the profile in {path.parent} is in use by process {owner}") from None
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(str(os.getpid()))
+    lock_file.flush()
+    return lock_file
+
+
+def _load_or_create_master_key(path: Path, random_bytes: RandomBytes) -> bytes:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o600)
+        key = path.read_bytes()
+        if len(key) != 32:
+            raise ProfileError(f"{path} is damaged (expected 32 bytes, found {len(key)})") from None
+        return key
+    key = random_bytes(32)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return key

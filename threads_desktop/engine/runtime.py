@@ -1,0 +1,179 @@
+"""The engine thread (trio) and its bridge to asyncio.
+
+py-libp2p needs trio, and the GUI runs asyncio on Qt's loop (qasync), so the
+engine lives in a thread of its own running `trio.run`. From asyncio,
+`await runtime.call(fn, ...)` runs `fn(node, ...)` on the engine thread and
+returns its result (exceptions and cancellation cross too). Change sets are
+pushed to listeners on their own asyncio loop: push, never poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import outcome
+import trio
+
+from threads_desktop.engine.core.errors import EngineStoppedError
+from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.node import Node
+
+T = TypeVar("T")
+_START_TIMEOUT_SECONDS = 60.0
+
+
+class EngineRuntime:
+    def __init__(self, open_node: Callable[[], Node]) -> None:
+        self._open_node = open_node
+        self._node: Node | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
+        self._stop: trio.Event | None = None
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, Callable[[ChangeSet], None]]] = []
+        self._pending: set[asyncio.Future[Any]] = set()
+        self._lock = threading.Lock()
+
+    # --- life cycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the engine thread; returns once the node is open (or raises
+        the error that kept it from opening)."""
+        self._thread = threading.Thread(target=trio.run, args=(self._main,), name="engine", daemon=True)
+        self._thread.start()
+        if not self._started.wait(_START_TIMEOUT_SECONDS):
+            raise EngineStoppedError("the engine did not start in time")
+        if self._start_error is not None:
+            self._thread.join()
+            raise self._start_error
+
+    def stop(self) -> None:
+        """Cancel running calls, close the node and join the thread."""
+        token, stop = self._token, self._stop
+        if token is not None and stop is not None:
+            try:
+                token.run_sync_soon(stop.set)
+            except trio.RunFinishedError:
+                pass
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            pending, self._pending = self._pending, set()
+        for future in pending:
+            _deliver(future, _fail, EngineStoppedError("the engine stopped"))
+
+    async def _main(self) -> None:
+        try:
+            node = self._open_node()
+        except BaseException as exc:  # reported to start()'s caller
+            self._start_error = exc
+            self._started.set()
+            return
+        self._node = node
+        self._token = trio.lowlevel.current_trio_token()
+        self._stop = trio.Event()
+        node.subscribe(self._push)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._started.set()
+                await self._stop.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._nursery = None
+            node.close()
+
+    # --- calls ------------------------------------------------------------------------
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(node, *args)` on the engine thread (awaited if it is async)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        scope: list[trio.CancelScope] = []
+        with self._lock:
+            self._pending.add(future)
+        try:
+            self._schedule(lambda: self._spawn(fn, args, future, scope))
+            return await future
+        except asyncio.CancelledError:
+            if scope:
+                self._schedule(scope[0].cancel, quiet=True)
+            raise
+        finally:
+            with self._lock:
+                self._pending.discard(future)
+
+    def _schedule(self, job: Callable[[], None], quiet: bool = False) -> None:
+        token = self._token
+        try:
+            if token is None or self._nursery is None:
+                raise trio.RunFinishedError
+            token.run_sync_soon(job)
+        except trio.RunFinishedError:
+            if not quiet:
+                raise EngineStoppedError("the engine is not running") from None
+
+    def _spawn(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any],
+               scope: list[trio.CancelScope]) -> None:
+        if self._nursery is None:
+            _deliver(future, _fail, EngineStoppedError("the engine stopped"))
+            return
+        self._nursery.start_soon(self._run, fn, args, future, scope)
+
+    async def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any],
+                   scope: list[trio.CancelScope]) -> None:
+        result: outcome.Outcome[Any] | None = None
+        with trio.CancelScope() as cancel_scope:
+            scope.append(cancel_scope)
+            try:
+                value = fn(self._node, *args)
+                if inspect.isawaitable(value):
+                    value = await value
+                result = outcome.Value(value)
+            except Exception as exc:  # crosses to the caller's await
+                result = outcome.Error(exc)
+        if result is not None:
+            _deliver(future, _settle, result)
+
+    # --- change sets ------------------------------------------------------------------
+
+    def add_listener(self, loop: asyncio.AbstractEventLoop, listener: Callable[[ChangeSet], None]) -> None:
+        """Call `listener(changes)` on `loop` for every change the engine makes."""
+        with self._lock:
+            self._listeners.append((loop, listener))
+
+    def _push(self, changes: ChangeSet) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for loop, listener in listeners:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(listener, changes)
+
+
+def _deliver(future: asyncio.Future[Any], settle: Callable[[asyncio.Future[Any], Any], None],
+             value: Any) -> None:
+    try:
+        future.get_loop().call_soon_threadsafe(settle, future, value)
+    except RuntimeError:  # the caller's loop is closed: nobody is waiting
+        pass
+
+
+def _settle(future: asyncio.Future[Any], result: outcome.Outcome[Any]) -> None:
+    if future.done():
+        return
+    if isinstance(result, outcome.Value):
+        future.set_result(result.value)
+    else:
+        assert isinstance(result, outcome.Error)
+        future.set_exception(result.error)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

@@ -1,0 +1,34 @@
+"""The GUI's handle on the engine: awaitable calls and a Qt signal for the
+change sets the engine pushes. Widgets never see the node or its database."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QObject, Signal
+
+from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
+from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
+
+
+class EngineClient(QObject):
+    changed = Signal(object)  # ChangeSet, on the GUI thread
+
+    def __init__(self, runtime: EngineRuntime, loop: asyncio.AbstractEventLoop,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runtime = runtime
+        runtime.add_listener(loop, self._on_changes)
+
+    def _on_changes(self, changes: ChangeSet) -> None:
+        self.changed.emit(changes)
+
+    async def identity(self) -> IdentityCard:
+        return await self._runtime.call(Node.identity_card)
+
+    async def list_threads(self) -> list[ThreadSummary]:
+        return await self._runtime.call(Node.list_threads)
+
+    async def create_thread(self, kind: ThreadKind, name: str) -> ThreadSummary:
+        return await self._runtime.call(Node.create_thread, kind, name)

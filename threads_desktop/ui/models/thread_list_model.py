@@ -1,0 +1,79 @@
+"""The profile's albums and chats as a list model with named roles."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from threads_desktop.engine.core.types import ThreadSummary
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class ThreadRole(enum.IntEnum):
+    THREAD_ID = Qt.ItemDataRole.UserRole + 1
+    KIND = enum.auto()
+    NAME = enum.auto()
+    CREATED_AT = enum.auto()
+    EVENT_COUNT = enum.auto()
+    SUMMARY = enum.auto()
+
+
+class ThreadListModel(QAbstractListModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self._threads: list[ThreadSummary] = []
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's name
+        return 0 if parent.isValid() else len(self._threads)
+
+    def roleNames(self) -> dict[int, bytes]:  # noqa: N802 - Qt's name
+        return {role.value: role.name.lower().encode() for role in ThreadRole} | {
+            Qt.ItemDataRole.DisplayRole.value: b"display"}
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._threads):
+            return None
+        thread = self._threads[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, ThreadRole.NAME):
+            return thread.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(thread.thread_id)
+        if role == ThreadRole.THREAD_ID:
+            return str(thread.thread_id)
+        if role == ThreadRole.KIND:
+            return thread.kind.value
+        if role == ThreadRole.CREATED_AT:
+            return thread.created_at
+        if role == ThreadRole.EVENT_COUNT:
+            return thread.event_count
+        if role == ThreadRole.SUMMARY:
+            return thread
+        return None
+
+    def row_of(self, thread_id: str) -> int:
+        for row, thread in enumerate(self._threads):
+            if str(thread.thread_id) == thread_id:
+                return row
+        return -1
+
+    def set_threads(self, threads: list[ThreadSummary]) -> None:
+        """Show `threads`, as a minimal change when only some were added or
+        updated at the end (the common case), so selections survive."""
+        old_ids = [t.thread_id for t in self._threads]
+        new_ids = [t.thread_id for t in threads]
+        if new_ids[:len(old_ids)] != old_ids:
+            self.beginResetModel()
+            self._threads = list(threads)
+            self.endResetModel()
+            return
+        changed = [row for row, (old, new) in enumerate(zip(self._threads, threads)) if old != new]
+        self._threads[:len(old_ids)] = threads[:len(old_ids)]
+        for row in changed:
+            self.dataChanged.emit(self.index(row), self.index(row))
+        if len(threads) > len(old_ids):
+            self.beginInsertRows(QModelIndex(), len(old_ids), len(threads) - 1)
+            self._threads.extend(threads[len(old_ids):])
+            self.endInsertRows()

@@ -1,0 +1,288 @@
+"""The main window: albums and chats in the sidebar, the selected one in the
+centre, this device's identity at the bottom of the sidebar."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
+from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
+
+
+class MainWindow(QMainWindow):
+    threads_loaded = Signal()
+    thread_created = Signal(str)  # thread ID
+    operation_failed = Signal(str)
+
+    def __init__(self, client: EngineClient) -> None:
+        super().__init__()
+        self._client = client
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.new_thread_dialog: NewThreadDialog | None = None
+        self.threads = ThreadListModel()
+        self.setWindowTitle(self.tr("Threads"))
+        self.resize(1000, 660)
+        self._build_actions()
+        self._build_layout()
+        client.changed.connect(self._on_engine_changed)
+        self._spawn(self._load())
+
+    # --- construction ---------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        self.new_album_action = QAction(self.tr("New &Album…"), self)
+        self.new_album_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_album_action.triggered.connect(lambda: self.ask_new_thread(ThreadKind.ALBUM))
+        self.new_chat_action = QAction(self.tr("New &Chat…"), self)
+        self.new_chat_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
+        self.new_chat_action.triggered.connect(lambda: self.ask_new_thread(ThreadKind.CHAT))
+        quit_action = QAction(self.tr("&Quit"), self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        file_menu.addActions([self.new_album_action, self.new_chat_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+
+    def _build_layout(self) -> None:
+        sidebar = QWidget()
+        sidebar.setObjectName("sidebar")
+        sidebar.setMinimumWidth(240)
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(8, 10, 8, 8)
+        self.album_list = self._section(side, self.tr("Albums"), ThreadKind.ALBUM, self.new_album_action)
+        self.chat_list = self._section(side, self.tr("Chats"), ThreadKind.CHAT, self.new_chat_action)
+        self.identity_label = QLabel(self.tr("Opening profile…"))
+        self.identity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.identity_label.setWordWrap(True)
+        self.identity_label.setFrameShape(QFrame.Shape.StyledPanel)
+        self.identity_label.setMargin(6)
+        side.addWidget(self.identity_label)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._empty_page())
+        self.thread_page = _ThreadPage()
+        self.pages.addWidget(self.thread_page)
+
+        splitter = QSplitter()
+        splitter.addWidget(sidebar)
+        splitter.addWidget(self.pages)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([280, 720])
+        self.setCentralWidget(splitter)
+
+    def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind, action: QAction) -> QListView:
+        header = QHBoxLayout()
+        label = QLabel(title.upper())
+        font = label.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 0.85)
+        label.setFont(font)
+        add = QToolButton()
+        add.setText("+")
+        add.setToolTip(action.text().replace("&", "") + f" ({action.shortcut().toString()})")
+        add.setAutoRaise(True)
+        add.clicked.connect(action.trigger)
+        add.setAccessibleName(action.text().replace("&", ""))
+        header.addWidget(label)
+        header.addStretch()
+        header.addWidget(add)
+        layout.addLayout(header)
+        proxy = QSortFilterProxyModel(self)
+        proxy.setSourceModel(self.threads)
+        proxy.setFilterRole(ThreadRole.KIND)
+        proxy.setFilterFixedString(kind.value)
+        view = QListView()
+        view.setModel(proxy)
+        view.setItemDelegate(ThreadItemDelegate(view))
+        view.setMouseTracking(True)
+        view.setFrameShape(QFrame.Shape.NoFrame)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.selectionModel().currentChanged.connect(
+            lambda current, _previous, v=view: self._on_current_changed(v, current))
+        layout.addWidget(view, 1)
+        return view
+
+    def _empty_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch()
+        title = QLabel(self.tr("Share photos and chats with the people you choose"))
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        title.setFont(font)
+        text = QLabel(self.tr("Everything stays on your devices and theirs, encrypted. No account, no cloud."))
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addStretch()
+        self.empty_new_album = QPushButton(self.tr("New album"))
+        self.empty_new_album.clicked.connect(self.new_album_action.trigger)
+        self.empty_new_album.setDefault(True)
+        self.empty_new_chat = QPushButton(self.tr("New chat"))
+        self.empty_new_chat.clicked.connect(self.new_chat_action.trigger)
+        buttons.addWidget(self.empty_new_album)
+        buttons.addWidget(self.empty_new_chat)
+        buttons.addStretch()
+        layout.addWidget(title)
+        layout.addWidget(text)
+        layout.addSpacing(12)
+        layout.addLayout(buttons)
+        layout.addStretch()
+        return page
+
+    # --- behaviour ----------------------------------------------------------------------
+
+    def ask_new_thread(self, kind: ThreadKind) -> NewThreadDialog:
+        dialog = NewThreadDialog(kind, self)
+        dialog.accepted.connect(lambda: self._spawn(self._create(dialog.kind, dialog.name())))
+        dialog.finished.connect(dialog.deleteLater)
+        self.new_thread_dialog = dialog
+        dialog.open()
+        return dialog
+
+    async def _create(self, kind: ThreadKind, name: str) -> None:
+        summary = await self._client.create_thread(kind, name)
+        await self._reload()
+        self.select_thread(str(summary.thread_id))
+        self.thread_created.emit(str(summary.thread_id))
+
+    async def _load(self) -> None:
+        card = await self._client.identity()
+        self._show_identity(card)
+        await self._reload()
+        self.threads_loaded.emit()
+
+    async def _reload(self) -> None:
+        self.threads.set_threads(await self._client.list_threads())
+        if self.threads.rowCount() == 0:
+            self.pages.setCurrentIndex(0)
+
+    def _on_engine_changed(self, changes: ChangeSet) -> None:
+        if changes.threads_added or changes.threads_updated:
+            self._spawn(self._reload())
+
+    def select_thread(self, thread_id: str) -> None:
+        row = self.threads.row_of(thread_id)
+        if row < 0:
+            return
+        source = self.threads.index(row)
+        for view in (self.album_list, self.chat_list):
+            proxy = view.model()
+            assert isinstance(proxy, QSortFilterProxyModel)
+            index = proxy.mapFromSource(source)
+            if index.isValid():
+                view.setFocus()
+                view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def _on_current_changed(self, view: QListView, current: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        other = self.chat_list if view is self.album_list else self.album_list
+        other.selectionModel().clear()
+        summary = current.data(ThreadRole.SUMMARY)
+        if isinstance(summary, ThreadSummary):
+            self.thread_page.show_thread(summary)
+            self.pages.setCurrentWidget(self.thread_page)
+
+    def _show_identity(self, card: IdentityCard) -> None:
+        short = f"{card.peer_id[:10]}…{card.peer_id[-6:]}"
+        self.identity_label.setText(self.tr("This device") + f"\n{short}")
+        self.identity_label.setToolTip(card.peer_id)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            return
+        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %s") % error
+        self.operation_failed.emit(message)
+        self.statusBar().showMessage(message, 10_000)
+        if not isinstance(error, ThreadsError):
+            QMessageBox.warning(self, self.tr("Something went wrong"), message)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        for task in list(self._tasks):
+            task.cancel()
+        super().closeEvent(event)
+
+
+class _ThreadPage(QWidget):
+    """What is known about the selected album or chat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(28, 24, 28, 24)
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.8)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.subtitle = QLabel()
+        self.subtitle.setEnabled(False)
+        id_row = QHBoxLayout()
+        self.thread_id = QLabel()
+        self.thread_id.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_id = QPushButton(self.tr("Copy ID"))
+        self.copy_id.clicked.connect(self._copy_id)
+        id_row.addWidget(self.thread_id, 1)
+        id_row.addWidget(self.copy_id)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addSpacing(16)
+        layout.addLayout(id_row)
+        layout.addWidget(self.status)
+        layout.addStretch()
+
+    def show_thread(self, summary: ThreadSummary) -> None:
+        self.title.setText(summary.name)
+        created = datetime.datetime.fromtimestamp(summary.created_at).strftime("%d %b %Y, %H:%M")
+        kind = self.tr("Album") if summary.kind == ThreadKind.ALBUM else self.tr("Chat")
+        self.subtitle.setText(self.tr("{kind} · created {created}").format(kind=kind, created=created))
+        self.thread_id.setText(self.tr("ID: {id}").format(id=summary.thread_id))
+        access = self.tr("You can add to it.") if summary.can_write else (
+            self.tr("You can view it.") if summary.can_read else self.tr("This device keeps an encrypted backup."))
+        self.status.setText(self.tr("{events} event(s) in its log, signed and encrypted. {access}").format(
+            events=summary.event_count, access=access))
+
+    def _copy_id(self) -> None:
+        text = self.thread_id.text().split(": ", 1)[-1]
+        QGuiApplication.clipboard().setText(text)
+        self.copy_id.setText(self.tr("Copied"))
