@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
+from threads_desktop.engine.core.errors import DecryptionError, ProfileError
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import Identity
@@ -52,7 +53,10 @@ class Node:
             undo.callback(verify_pool.shutdown)
             store = LogStore(database, vault, random_bytes=random_bytes, now_seconds=now_seconds,
                              verify_pool=verify_pool)
-            identity = load_or_create_identity(database, vault, int(now_seconds()))
+            try:
+                identity = load_or_create_identity(database, vault, int(now_seconds()))
+            except DecryptionError as exc:
+                raise ProfileError(f"the master key does not open this profile's keys ({exc})") from exc
             clock = HybridClock(lambda: int(now_seconds() * 1000))
             directory = ThreadDirectory(database, store, clock, random_bytes, now_seconds)
             node = cls(profile, database, store, identity, directory, verify_pool)
@@ -70,7 +74,7 @@ class Node:
         return summary
 
     def list_threads(self) -> list[ThreadSummary]:
-        return self.directory.list()
+        return self.directory.all()
 
     def get_thread(self, thread_id: ThreadId) -> ThreadSummary:
         return self.directory.get(thread_id)

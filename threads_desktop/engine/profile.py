@@ -36,7 +36,11 @@ class Profile:
         except OSError as exc:
             raise ProfileError(f"cannot use the data folder {directory}: {exc}") from exc
         try:
-            master_key = _load_or_create_master_key(directory / MASTER_KEY_NAME, random_bytes)
+            key_path = directory / MASTER_KEY_NAME
+            if not key_path.exists() and (directory / DATABASE_NAME).exists():
+                raise ProfileError(
+                    f"{key_path} is missing: the keys stored in this profile cannot be opened without it")
+            master_key = _load_or_create_master_key(key_path, random_bytes)
         except BaseException:
             lock_file.close()
             raise

@@ -66,7 +66,7 @@ class ThreadDirectory:
             raise NotFoundError(f"thread {thread_id} is not in this profile")
         return summaries[0]
 
-    def list(self) -> list[ThreadSummary]:
+    def all(self) -> list[ThreadSummary]:
         return self._query("", ())
 
     def _query(self, where: str, params: tuple[object, ...]) -> list[ThreadSummary]:
@@ -76,6 +76,6 @@ class ThreadDirectory:
             " EXISTS (SELECT 1 FROM logs l WHERE l.thread_id = t.id AND l.wrapped_private_key IS NOT NULL),"
             " (SELECT can_read FROM thread_keys k WHERE k.thread_id = t.id ORDER BY epoch DESC LIMIT 1)"
             f" FROM threads t JOIN thread_info i ON i.thread_id = t.id {where}"
-            " ORDER BY t.created_at, i.name COLLATE NOCASE, t.id", params).fetchall()
+            " ORDER BY i.rowid", params).fetchall()
         return [ThreadSummary(ThreadId(raw), ThreadKind(kind), name, created_at, events, bool(write), bool(read))
                 for raw, kind, name, created_at, events, write, read in rows]

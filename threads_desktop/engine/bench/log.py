@@ -63,9 +63,9 @@ def _measure(writer: Node, reader: Node, events: int, tmp: Path) -> dict[str, An
     assert log_id is not None
     envelopes: list[Envelope] = []
     while len(envelopes) < events + 1:
-        page = store.records_after(thread, log_id, len(envelopes), limit=1000)
-        envelopes.extend(r.envelope for r in page)
-        if not page:
+        stored = store.records_after(thread, log_id, len(envelopes), limit=1000)
+        envelopes.extend(r.envelope for r in stored)
+        if not stored:
             break
     envelopes = envelopes[:events + 1]  # the thread's first event, then the batched ones
     reader.store.create_thread(thread, writer.store.thread_keys(thread)[0])
@@ -139,7 +139,7 @@ class _Floor:
         sign = _timed(lambda: [key.sign(m) for m in messages])
         signatures = [key.sign(m) for m in messages]
         public = key.public_key()
-        pairs = list(zip(signatures, messages))
+        pairs = list(zip(signatures, messages, strict=True))
         verify = _timed(lambda: [public.verify(s, m) for s, m in pairs])
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             verify_parallel = _timed(lambda: list(pool.map(lambda p: public.verify(*p), pairs, chunksize=16)))

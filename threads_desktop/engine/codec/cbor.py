@@ -51,7 +51,7 @@ def decode(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH) ->
         raise CodecError(f"node of {len(data)} bytes exceeds the limit of {max_size}")
     try:
         value = cbrrr.decode_dag_cbor(bytes(data), cid_ctor=_strict_link)
-    except Exception as exc:  # noqa: BLE001 - the C decoder raises several types
+    except Exception as exc:
         raise CodecError(f"malformed DAG-CBOR: {exc}") from exc
     _check_depth(value, max_depth)
     return value

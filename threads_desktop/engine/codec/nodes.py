@@ -10,6 +10,7 @@ A sealed node is a DAG-CBOR byte string holding `nonce || ciphertext || tag`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +130,7 @@ def decode_header_plaintext(plaintext: bytes) -> Header:
             raise SchemaError("a header dep is [log ID, seq]")
         deps.append((PeerId(_bytes(entry[0], "dep log ID", None)), _int(entry[1], "dep seq", 1, MAX_SEQ)))
     # One canonical spelling: sorted by log ID, each log once.
-    if any(a[0].raw >= b[0].raw for a, b in zip(deps, deps[1:])):
+    if any(a[0].raw >= b[0].raw for a, b in itertools.pairwise(deps)):
         raise SchemaError("header deps must be sorted by log ID without repeats")
     return Header(_bytes(node["key"], "content key", 32), _int(node["hlc"], "hlc", 0, MAX_HLC),
                   tuple(deps), _int(node["epoch"], "epoch", 0, MAX_SEQ))

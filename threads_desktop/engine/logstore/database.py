@@ -76,13 +76,14 @@ CREATE TABLE addresses (
     PRIMARY KEY (peer_id, address)
 ) STRICT, WITHOUT ROWID;
 
--- What the profile shows for each thread (kind and name from its first event).
+-- What the profile shows for each thread (kind and name from its first event),
+-- listed in the order this profile learnt of them (rowid).
 CREATE TABLE thread_info (
-    thread_id BLOB PRIMARY KEY REFERENCES threads(id),
+    thread_id BLOB NOT NULL UNIQUE REFERENCES threads(id),
     kind TEXT NOT NULL CHECK (kind IN ('album', 'chat')),
     name TEXT NOT NULL,
     updated_at INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 """
 
 

@@ -270,7 +270,7 @@ class LogStore:
             except ThreadsError as exc:
                 results.append(exc)
         pending = [r for r in results if isinstance(r, DecodedEnvelope)]
-        failures = dict(zip(map(id, pending), self._verify_all(thread_id, pending)))
+        failures = dict(zip(map(id, pending), self._verify_all(thread_id, pending), strict=True))
         outcomes: list[IngestOutcome | ThreadsError] = []
         with self._db.write():
             for result in results:

@@ -26,10 +26,10 @@ class ThreadListModel(QAbstractListModel):
         super().__init__()
         self._threads: list[ThreadSummary] = []
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's name
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
         return 0 if parent.isValid() else len(self._threads)
 
-    def roleNames(self) -> dict[int, bytes]:  # noqa: N802 - Qt's name
+    def roleNames(self) -> dict[int, bytes]:
         return {role.value: role.name.lower().encode() for role in ThreadRole} | {
             Qt.ItemDataRole.DisplayRole.value: b"display"}
 
@@ -69,7 +69,8 @@ class ThreadListModel(QAbstractListModel):
             self._threads = list(threads)
             self.endResetModel()
             return
-        changed = [row for row, (old, new) in enumerate(zip(self._threads, threads)) if old != new]
+        kept = zip(self._threads, threads[:len(old_ids)], strict=True)
+        changed = [row for row, (old, new) in enumerate(kept) if old != new]
         self._threads[:len(old_ids)] = threads[:len(old_ids)]
         for row in changed:
             self.dataChanged.emit(self.index(row), self.index(row))

@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         if not isinstance(error, ThreadsError):
             QMessageBox.warning(self, self.tr("Something went wrong"), message)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: Any) -> None:
         for task in list(self._tasks):
             task.cancel()
         super().closeEvent(event)

@@ -17,7 +17,7 @@ _BADGE_COLOURS = ("#e76f51", "#2a9d8f", "#457b9d", "#8d6cab", "#e9a23b", "#4d908
 
 
 class ThreadItemDelegate(QStyledItemDelegate):
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(option.rect.width(), _BADGE + 2 * _PADDING)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Qt must never look for a screen in the tests.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from threads_desktop.engine.node import Node
+
+
+def deterministic_bytes(seed: bytes) -> Callable[[int], bytes]:
+    """A reproducible stand-in for os.urandom (golden vectors, replays)."""
+    counter = 0
+
+    def random_bytes(n: int) -> bytes:
+        nonlocal counter
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
+            counter += 1
+        return out[:n]
+
+    return random_bytes
+
+
+@pytest.fixture
+def open_node(tmp_path: Path) -> Iterator[Callable[[str], Node]]:
+    """Opens real profiles (real SQLite files) under tmp_path; closes them after."""
+    opened: list[Node] = []
+
+    def factory(name: str = "profile") -> Node:
+        node = Node.open(tmp_path / name)
+        opened.append(node)
+        return node
+
+    yield factory
+    for node in opened:
+        try:
+            node.close()
+        except Exception:
+            pass

@@ -1,0 +1,100 @@
+"""The engine thread and its asyncio bridge: results, errors, cancellation and
+pushed change sets all cross between the threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from threads_desktop.engine.core.errors import EngineStoppedError, InvalidInputError, ProfileLockedError
+from threads_desktop.engine.core.types import ChangeSet, ThreadKind
+from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[EngineRuntime]:
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+def test_calls_run_on_the_engine_thread_and_return_their_result(runtime: EngineRuntime) -> None:
+    async def main() -> tuple[str, str]:
+        thread_name = await runtime.call(lambda _node: threading.current_thread().name)
+        summary = await runtime.call(Node.create_thread, ThreadKind.ALBUM, "Trip")
+        return thread_name, summary.name
+
+    assert asyncio.run(main()) == ("engine", "Trip")
+
+
+def test_errors_raised_on_the_engine_thread_reach_the_caller(runtime: EngineRuntime) -> None:
+    async def main() -> None:
+        await runtime.call(Node.create_thread, ThreadKind.CHAT, "   ")
+
+    with pytest.raises(InvalidInputError, match="empty"):
+        asyncio.run(main())
+
+
+def test_cancelling_the_caller_cancels_the_engine_side_work(runtime: EngineRuntime) -> None:
+    finished = threading.Event()
+    cancelled = threading.Event()
+
+    async def slow(_node: Node) -> None:
+        try:
+            await trio.sleep(30)
+            finished.set()
+        except trio.Cancelled:
+            cancelled.set()
+            raise
+
+    async def main() -> None:
+        task = asyncio.ensure_future(runtime.call(slow))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The engine stays usable afterwards.
+        assert await runtime.call(lambda _node: 42) == 42
+
+    asyncio.run(main())
+    assert cancelled.wait(5) and not finished.is_set()
+
+
+def test_change_sets_are_pushed_to_listeners_on_their_loop(runtime: EngineRuntime) -> None:
+    async def main() -> ChangeSet:
+        loop = asyncio.get_running_loop()
+        received: asyncio.Future[ChangeSet] = loop.create_future()
+        runtime.add_listener(loop, lambda changes: received.done() or received.set_result(changes))
+        summary = await runtime.call(Node.create_thread, ThreadKind.CHAT, "Family")
+        changes = await asyncio.wait_for(received, 5)
+        assert changes.threads_added == frozenset({summary.thread_id})
+        return changes
+
+    asyncio.run(main())
+
+
+def test_calls_after_stop_fail_with_a_clear_error(tmp_path: Path) -> None:
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine.start()
+    engine.stop()
+
+    async def main() -> None:
+        await engine.call(Node.list_threads)
+
+    with pytest.raises(EngineStoppedError):
+        asyncio.run(main())
+    # The profile was closed: it can be opened again.
+    Node.open(tmp_path / "profile").close()
+
+
+def test_a_profile_that_cannot_open_fails_start(runtime: EngineRuntime, tmp_path: Path) -> None:
+    second = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
+    with pytest.raises(ProfileLockedError):
+        second.start()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.views.main_window import MainWindow
+
+
+@pytest.fixture
+def qt_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """asyncio on Qt's loop, running whenever pytest-qt spins the Qt loop."""
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    # loop.stop() would call QApplication.exit(), which makes every later
+    # QEventLoop (pytest-qt's waits) return at once; only mark it stopped.
+    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+    loop.close()
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[EngineRuntime]:
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def window(qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> MainWindow:  # type: ignore[no-untyped-def]
+    main_window = MainWindow(EngineClient(runtime, qt_loop))
+    qtbot.addWidget(main_window)
+    with qtbot.waitSignal(main_window.threads_loaded, timeout=10_000):
+        main_window.show()
+    return main_window

@@ -1,0 +1,72 @@
+"""The main window against a real engine (its own thread, a real profile)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import Qt
+
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.models.thread_list_model import ThreadRole
+from threads_desktop.ui.views.main_window import MainWindow
+
+
+def _names(view) -> list[str]:  # type: ignore[no-untyped-def]
+    model = view.model()
+    return [model.index(row, 0).data(ThreadRole.NAME) for row in range(model.rowCount())]
+
+
+def test_the_window_opens_with_the_identity_and_an_empty_start_page(window: MainWindow) -> None:
+    assert window.isVisible()
+    assert "12D3KooW" in window.identity_label.toolTip()
+    assert window.threads.rowCount() == 0
+    assert window.pages.currentIndex() == 0
+    assert window.empty_new_album.isVisible()
+
+
+def test_creating_an_album_shows_it_in_the_list_and_selects_it(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.empty_new_album.click()
+    dialog = window.new_thread_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert not dialog.create_button.isEnabled()
+    qtbot.keyClicks(dialog.name_edit, "Summer in Lisbon")
+    assert dialog.create_button.isEnabled()
+    with qtbot.waitSignal(window.thread_created, timeout=10_000) as created:
+        qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    assert _names(window.album_list) == ["Summer in Lisbon"]
+    assert _names(window.chat_list) == []
+    assert window.pages.currentWidget() is window.thread_page
+    assert window.thread_page.title.text() == "Summer in Lisbon"
+    assert created.args[0] in window.thread_page.thread_id.text()
+
+
+def test_a_new_chat_goes_to_the_chats_section(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.new_chat_action.trigger()
+    dialog = window.new_thread_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.name_edit, "Family")
+    with qtbot.waitSignal(window.thread_created, timeout=10_000):
+        qtbot.keyClick(dialog.name_edit, Qt.Key.Key_Return)
+    assert _names(window.chat_list) == ["Family"]
+    assert _names(window.album_list) == []
+
+
+def test_a_refused_name_shows_the_error_and_creates_nothing(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    dialog = window.ask_new_thread(ThreadKind.ALBUM)
+    dialog.name_edit.setText("bell\x07")
+    with qtbot.waitSignal(window.operation_failed, timeout=10_000) as failed:
+        dialog.create_button.click()
+    assert "control characters" in failed.args[0]
+    assert "control characters" in window.statusBar().currentMessage()
+    assert window.threads.rowCount() == 0
+
+
+def test_threads_made_elsewhere_appear_without_polling(qtbot, window: MainWindow, runtime: EngineRuntime) -> None:  # type: ignore[no-untyped-def]
+    # As when a sync brings a thread in: the engine pushes, the window follows.
+    with qtbot.waitSignal(window.threads.rowsInserted, timeout=10_000):
+        task = asyncio.ensure_future(runtime.call(Node.create_thread, ThreadKind.CHAT, "From the CLI"))
+    assert _names(window.chat_list) == ["From the CLI"]
+    qtbot.waitUntil(task.done, timeout=10_000)
+    assert task.result().name == "From the CLI"
