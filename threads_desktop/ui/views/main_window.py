@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.5)
         title.setFont(font)
+        self.empty_title = title
         text = QLabel(self.tr("Everything stays on your devices and theirs, encrypted. No account, no cloud."))
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         text.setWordWrap(True)
@@ -184,6 +185,9 @@ class MainWindow(QMainWindow):
         self.threads.set_threads(await self._client.list_threads())
         if self.threads.rowCount() == 0:
             self.pages.setCurrentIndex(0)
+        self.empty_title.setText(
+            self.tr("Pick an album or a chat, or start a new one") if self.threads.rowCount()
+            else self.tr("Share photos and chats with the people you choose"))
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         if changes.threads_added or changes.threads_updated:
@@ -254,7 +258,11 @@ class _ThreadPage(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.subtitle = QLabel()
-        self.subtitle.setEnabled(False)
+        muted = self.subtitle.palette()
+        colour = muted.color(muted.ColorRole.WindowText)
+        colour.setAlphaF(0.65)
+        muted.setColor(muted.ColorRole.WindowText, colour)
+        self.subtitle.setPalette(muted)
         id_row = QHBoxLayout()
         self.thread_id = QLabel()
         self.thread_id.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -279,8 +287,10 @@ class _ThreadPage(QWidget):
         self.thread_id.setText(self.tr("ID: {id}").format(id=summary.thread_id))
         access = self.tr("You can add to it.") if summary.can_write else (
             self.tr("You can view it.") if summary.can_read else self.tr("This device keeps an encrypted backup."))
-        self.status.setText(self.tr("{events} event(s) in its log, signed and encrypted. {access}").format(
-            events=summary.event_count, access=access))
+        events = self.tr("1 event") if summary.event_count == 1 else self.tr("{count} events").format(
+            count=summary.event_count)
+        self.status.setText(self.tr("{events} in its log, signed and encrypted. {access}").format(
+            events=events, access=access))
 
     def _copy_id(self) -> None:
         text = self.thread_id.text().split(": ", 1)[-1]
