@@ -16,6 +16,7 @@ from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
+from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.identity import load_or_create_identity
 from threads_desktop.engine.logstore.store import LogStore
@@ -30,11 +31,12 @@ class Node:
     tell listeners what changed. Not thread-safe: one thread drives it (the
     engine thread in the app, the main thread in the CLI)."""
 
-    def __init__(self, profile: Profile, database: Database, store: LogStore, identity: Identity,
-                 directory: ThreadDirectory, verify_pool: ThreadPoolExecutor) -> None:
+    def __init__(self, profile: Profile, database: Database, store: LogStore, addresses: AddressBook,
+                 identity: Identity, directory: ThreadDirectory, verify_pool: ThreadPoolExecutor) -> None:
         self.profile = profile
         self.database = database
         self.store = store
+        self.addresses = addresses
         self.identity = identity
         self.directory = directory
         self._verify_pool = verify_pool
@@ -59,7 +61,8 @@ class Node:
                 raise ProfileError(f"the master key does not open this profile's keys ({exc})") from exc
             clock = HybridClock(lambda: int(now_seconds() * 1000))
             directory = ThreadDirectory(database, store, clock, random_bytes, now_seconds)
-            node = cls(profile, database, store, identity, directory, verify_pool)
+            addresses = AddressBook(database, now_seconds)
+            node = cls(profile, database, store, addresses, identity, directory, verify_pool)
             undo.pop_all()
         return node
 

@@ -71,7 +71,7 @@ class EngineRuntime:
     async def _main(self) -> None:
         try:
             node = self._open_node()
-        except BaseException as exc:  # reported to start()'s caller
+        except BaseException as exc:  # noqa: BLE001 - re-raised by start() on the caller's thread
             self._start_error = exc
             self._started.set()
             return
@@ -136,7 +136,7 @@ class EngineRuntime:
                 if inspect.isawaitable(value):
                     value = await value
                 result = outcome.Value(value)
-            except Exception as exc:  # crosses to the caller's await
+            except Exception as exc:  # noqa: BLE001 - re-raised at the caller's await
                 result = outcome.Error(exc)
         if result is not None:
             _deliver(future, _settle, result)

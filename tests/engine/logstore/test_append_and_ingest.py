@@ -7,9 +7,16 @@ from collections.abc import Callable
 import pytest
 
 from tests.engine.logstore.helpers import all_envelopes, append_messages, new_chat, share, snapshot
-from threads_desktop.engine.core.errors import ForkError, GapError, MissingKeyError, NotFoundError, ThreadsError
+from threads_desktop.engine.core.errors import (
+    CodecError,
+    ForkError,
+    GapError,
+    MissingKeyError,
+    NotFoundError,
+    ThreadsError,
+)
 from threads_desktop.engine.logstore.envelopes import build_envelope, check_envelope
-from threads_desktop.engine.logstore.store import IngestOutcome
+from threads_desktop.engine.logstore.store import IngestOutcome, NewEvent
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -138,3 +145,27 @@ def test_operations_on_an_unknown_thread_are_refused(open_node: OpenNode) -> Non
         other.store.thread_keys(thread)
     with pytest.raises(MissingKeyError):
         other.store.append(thread, {"text": "x"}, hlc=1)
+
+
+def test_append_many_adds_all_events_or_none(open_node: OpenNode) -> None:
+    node = open_node("a")
+    thread = new_chat(node)
+    before = snapshot(node)
+    with pytest.raises(CodecError):
+        node.store.append_many(thread, [NewEvent({"n": 1}, 1), NewEvent({"bad": {1, 2}}, 2), NewEvent({"n": 3}, 3)])
+    assert snapshot(node) == before
+    added = node.store.append_many(thread, [NewEvent({"n": i}, i) for i in range(3)])
+    assert [a.seq for a in added] == [2, 3, 4]
+
+
+def test_appends_continue_the_log_after_an_enclosing_transaction_rolls_back(open_node: OpenNode) -> None:
+    node = open_node("a")
+    thread = new_chat(node)
+    with pytest.raises(RuntimeError), node.database.write():
+        append_messages(node, thread, 5)  # moves the store's idea of our head to seq 6...
+        raise RuntimeError("...and then the whole transaction is undone")
+    appended = node.store.append(thread, {"text": "after"}, hlc=99)
+    assert appended.seq == 2
+    log_id = node.store.own_log(thread)
+    assert log_id is not None
+    assert node.store.verify_log(thread, log_id) == 2

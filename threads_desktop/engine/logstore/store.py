@@ -55,6 +55,15 @@ class AppendedRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: its payload, HLC timestamp and causal context."""
+
+    payload: Any
+    hlc: int
+    deps: tuple[tuple[PeerId, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LogHead:
     log_id: PeerId
     head: bytes | None
@@ -208,31 +217,44 @@ class LogStore:
         self, thread_id: ThreadId, payload: Any, *, hlc: int,
         deps: Sequence[tuple[PeerId, int]] = (),
     ) -> AppendedRecord:
-        """Add an event to our log in the thread. Group many appends in one
-        `database.write()` block to commit them together."""
+        """Add one event to our log in the thread."""
+        return self.append_many(thread_id, [NewEvent(payload, hlc, tuple(deps))])[0]
+
+    def append_many(self, thread_id: ThreadId, events: Sequence[NewEvent]) -> list[AppendedRecord]:
+        """Add events to our log in the thread, in order, in one transaction
+        (a savepoint inside an enclosing one): all of them or none."""
         log_id = self.own_log(thread_id)
         if log_id is None:
             raise MissingKeyError(f"this profile has no log in thread {thread_id}")
+        if not events:
+            return []
         key = self.thread_keys(thread_id)[0]
         log_key = self._log_key(thread_id, log_id)
+
+        def build_from(position: _Position) -> list[DecodedEnvelope]:
+            built: list[DecodedEnvelope] = []
+            head, seq = position.head, position.seq
+            for event in events:
+                seq += 1
+                envelope = build_envelope(
+                    thread_id=thread_id, key=key, log_key=log_key, prev_cid=head, seq=seq,
+                    payload=event.payload, hlc=event.hlc, deps=event.deps, random_bytes=self._random_bytes)
+                built.append(envelope)
+                head = envelope.record_cid
+            return built
+
         with self._db.write():
             position = self._own_positions.get(thread_id) or self._position(thread_id, log_id)
-            built = build_envelope(
-                thread_id=thread_id, key=key, log_key=log_key, prev_cid=position.head,
-                seq=position.seq + 1, payload=payload, hlc=hlc, deps=deps,
-                random_bytes=self._random_bytes)
+            built = build_from(position)
             if not self._insert(position, built):
                 # The cached position went stale (an enclosing transaction
                 # rolled back): build again where the file really stands.
                 position = self._position(thread_id, log_id)
-                built = build_envelope(
-                    thread_id=thread_id, key=key, log_key=log_key, prev_cid=position.head,
-                    seq=position.seq + 1, payload=payload, hlc=hlc, deps=deps,
-                    random_bytes=self._random_bytes)
+                built = build_from(position)
                 if not self._insert(position, built):
                     raise IntegrityError(f"log {log_id} changed while appending to it")
         self._own_positions[thread_id] = position
-        return AppendedRecord(log_id, built.record.seq, built.record_cid, built.envelope)
+        return [AppendedRecord(log_id, b.record.seq, b.record_cid, b.envelope) for b in built]
 
     def ingest(self, thread_id: ThreadId, envelope: Envelope) -> IngestOutcome:
         """Store a record received from a peer, after checking everything.
@@ -322,26 +344,25 @@ class LogStore:
                 cursor = sql.execute("INSERT INTO logs (thread_id, log_id) VALUES (?, ?)",
                                      (thread_id.raw, record.log_id.raw))
                 position.row = cursor.lastrowid
-            if not self._insert(position, decoded):
+            if not self._insert(position, [decoded]):
                 raise ForkError(f"log {record.log_id} moved while ingesting")
         self._own_positions.pop(thread_id, None)
         return IngestOutcome.ADDED
 
-    def _insert(self, position: _Position, decoded: DecodedEnvelope) -> bool:
-        """Move the log's head on and write the record, if the log still
-        stands at `position` (then `position` moves on too). Call inside a
-        write transaction."""
-        envelope, record = decoded.envelope, decoded.record
+    def _insert(self, position: _Position, chain: Sequence[DecodedEnvelope]) -> bool:
+        """Write records that continue the log from `position`, and move its
+        head to the last, if the log still stands at `position` (then
+        `position` moves on too). Call inside a write transaction."""
+        last = chain[-1]
         moved = self._sql.execute(
             "UPDATE logs SET head = ?, seq = ? WHERE id = ? AND seq = ?",
-            (decoded.record_cid, record.seq, position.row, position.seq)).rowcount
+            (last.record_cid, last.record.seq, position.row, position.seq)).rowcount
         if moved != 1:
             return False
-        self._sql.execute(
+        self._sql.executemany(
             "INSERT INTO records (log, seq, cid, record, event, header, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (position.row, record.seq, decoded.record_cid, envelope.record, envelope.event,
-             envelope.header, envelope.body))
-        position.head, position.seq = decoded.record_cid, record.seq
+            [(position.row, d.record.seq, d.record_cid, *d.envelope.blocks()) for d in chain])
+        position.head, position.seq = last.record_cid, last.record.seq
         return True
 
     # --- reads -----------------------------------------------------------------
