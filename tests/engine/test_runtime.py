@@ -98,3 +98,44 @@ def test_a_profile_that_cannot_open_fails_start(runtime: EngineRuntime, tmp_path
     second = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
     with pytest.raises(ProfileLockedError):
         second.start()
+
+
+def test_a_call_cancelled_before_it_starts_never_runs(runtime: EngineRuntime) -> None:
+    started: list[str] = []
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(_node: Node) -> bool:
+        entered.set()
+        return gate.wait(10)
+
+    async def main() -> None:
+        # Hold the engine thread, so the next call is queued but cannot start.
+        busy = asyncio.ensure_future(runtime.call(hold))
+        assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+        task = asyncio.ensure_future(runtime.call(lambda _node: started.append("ran")))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.set()
+        assert await busy is True
+        await runtime.call(lambda _node: None)  # everything scheduled before has been handled
+
+    asyncio.run(main())
+    assert started == []
+
+
+def test_stopping_while_calls_keep_arriving_refuses_them_cleanly(tmp_path: Path) -> None:
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine.start()
+    outcomes: list[object] = []
+
+    async def flood() -> None:
+        calls = [asyncio.ensure_future(engine.call(lambda _node: 1)) for _ in range(2000)]
+        stopper = asyncio.get_running_loop().run_in_executor(None, engine.stop)
+        outcomes.extend(await asyncio.gather(*calls, return_exceptions=True))
+        await stopper
+
+    asyncio.run(asyncio.wait_for(flood(), 60))
+    assert outcomes and all(o == 1 or isinstance(o, EngineStoppedError) for o in outcomes)
+    Node.open(tmp_path / "profile").close()  # the node was closed on stop

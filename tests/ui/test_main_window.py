@@ -70,3 +70,12 @@ def test_threads_made_elsewhere_appear_without_polling(qtbot, window: MainWindow
     assert _names(window.chat_list) == ["From the CLI"]
     qtbot.waitUntil(task.done, timeout=10_000)
     assert task.result().name == "From the CLI"
+
+
+def test_names_are_shown_as_plain_text_never_as_markup(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    dialog = window.ask_new_thread(ThreadKind.ALBUM)
+    dialog.name_edit.setText('<img src="file:///etc/passwd"> party')
+    with qtbot.waitSignal(window.thread_created, timeout=10_000):
+        dialog.create_button.click()
+    assert window.thread_page.title.textFormat() == Qt.TextFormat.PlainText
+    assert window.thread_page.title.text() == '<img src="file:///etc/passwd"> party'

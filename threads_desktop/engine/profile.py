@@ -41,6 +41,9 @@ class Profile:
                 raise ProfileError(
                     f"{key_path} is missing: the keys stored in this profile cannot be opened without it")
             master_key = _load_or_create_master_key(key_path, random_bytes)
+        except OSError as exc:
+            lock_file.close()
+            raise ProfileError(f"cannot read or create the master key in {directory}: {exc}") from exc
         except BaseException:
             lock_file.close()
             raise
@@ -72,19 +75,30 @@ def _acquire_lock(path: Path) -> IO[str]:
 
 
 def _load_or_create_master_key(path: Path, random_bytes: RandomBytes) -> bytes:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            os.chmod(path, 0o600)
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise ProfileError(f"{path} is damaged (expected 32 bytes, found {len(key)})") from None
-        return key
-    key = random_bytes(32)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if not path.exists():
+        # Written aside, synced, then linked into place: a crash never leaves
+        # an empty or partial key file behind.
+        staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, random_bytes(32))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o600)
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ProfileError(f"{path} is damaged (expected 32 bytes, found {len(key)})")
     return key

@@ -26,6 +26,23 @@ T = TypeVar("T")
 _START_TIMEOUT_SECONDS = 60.0
 
 
+class _Job:
+    """One call: what to run, where its result goes, and its cancellation,
+    which may be asked for before the engine has even started the job."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        self.fn = fn
+        self.args = args
+        self.future = future
+        self.cancelled = False
+        self.scope: trio.CancelScope | None = None
+
+    def cancel(self) -> None:  # on the engine thread
+        self.cancelled = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
 class EngineRuntime:
     def __init__(self, open_node: Callable[[], Node]) -> None:
         self._open_node = open_node
@@ -38,6 +55,7 @@ class EngineRuntime:
         self._thread: threading.Thread | None = None
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Callable[[ChangeSet], None]]] = []
         self._pending: set[asyncio.Future[Any]] = set()
+        self._stopping = False
         self._lock = threading.Lock()
 
     # --- life cycle ---------------------------------------------------------------
@@ -54,8 +72,10 @@ class EngineRuntime:
             raise self._start_error
 
     def stop(self) -> None:
-        """Cancel running calls, close the node and join the thread."""
-        token, stop = self._token, self._stop
+        """Refuse new calls, cancel running ones, close the node, join the thread."""
+        with self._lock:
+            self._stopping = True
+            token, stop = self._token, self._stop
         if token is not None and stop is not None:
             try:
                 token.run_sync_soon(stop.set)
@@ -76,14 +96,16 @@ class EngineRuntime:
             self._started.set()
             return
         self._node = node
-        self._token = trio.lowlevel.current_trio_token()
         self._stop = trio.Event()
         node.subscribe(self._push)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                with self._lock:
+                    self._token = trio.lowlevel.current_trio_token()
                 self._started.set()
                 await self._stop.wait()
+                self._nursery = None  # jobs scheduled from now on are refused
                 nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
@@ -93,53 +115,54 @@ class EngineRuntime:
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(node, *args)` on the engine thread (awaited if it is async)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        scope: list[trio.CancelScope] = []
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        job = _Job(fn, args, future)
         with self._lock:
+            if self._stopping or self._token is None:
+                raise EngineStoppedError("the engine is not running")
             self._pending.add(future)
+            token = self._token
         try:
-            self._schedule(lambda: self._spawn(fn, args, future, scope))
+            try:
+                token.run_sync_soon(self._spawn, job)
+            except trio.RunFinishedError:
+                raise EngineStoppedError("the engine is not running") from None
             return await future
         except asyncio.CancelledError:
-            if scope:
-                self._schedule(scope[0].cancel, quiet=True)
+            try:
+                token.run_sync_soon(job.cancel)
+            except trio.RunFinishedError:
+                pass
             raise
         finally:
             with self._lock:
                 self._pending.discard(future)
 
-    def _schedule(self, job: Callable[[], None], quiet: bool = False) -> None:
-        token = self._token
-        try:
-            if token is None or self._nursery is None:
-                raise trio.RunFinishedError
-            token.run_sync_soon(job)
-        except trio.RunFinishedError:
-            if not quiet:
-                raise EngineStoppedError("the engine is not running") from None
-
-    def _spawn(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any],
-               scope: list[trio.CancelScope]) -> None:
-        if self._nursery is None:
-            _deliver(future, _fail, EngineStoppedError("the engine stopped"))
+    def _spawn(self, job: _Job) -> None:  # on the engine thread
+        nursery = self._nursery
+        if nursery is None or job.cancelled:
+            _deliver(job.future, _fail, EngineStoppedError("the engine stopped"))
             return
-        self._nursery.start_soon(self._run, fn, args, future, scope)
+        try:
+            nursery.start_soon(self._run, job)
+        except RuntimeError:  # the nursery closed between the check and now
+            _deliver(job.future, _fail, EngineStoppedError("the engine stopped"))
 
-    async def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any],
-                   scope: list[trio.CancelScope]) -> None:
+    async def _run(self, job: _Job) -> None:
+        if job.cancelled:  # the caller gave up before the job started
+            return
         result: outcome.Outcome[Any] | None = None
-        with trio.CancelScope() as cancel_scope:
-            scope.append(cancel_scope)
+        with trio.CancelScope() as scope:
+            job.scope = scope
             try:
-                value = fn(self._node, *args)
+                value = job.fn(self._node, *job.args)
                 if inspect.isawaitable(value):
                     value = await value
                 result = outcome.Value(value)
             except Exception as exc:  # noqa: BLE001 - re-raised at the caller's await
                 result = outcome.Error(exc)
         if result is not None:
-            _deliver(future, _settle, result)
+            _deliver(job.future, _settle, result)
 
     # --- change sets ------------------------------------------------------------------
 
@@ -152,8 +175,10 @@ class EngineRuntime:
         with self._lock:
             listeners = list(self._listeners)
         for loop, listener in listeners:
-            if not loop.is_closed():
+            try:
                 loop.call_soon_threadsafe(listener, changes)
+            except RuntimeError:  # that loop is closed: nobody listens there any more
+                pass
 
 
 def _deliver(future: asyncio.Future[Any], settle: Callable[[asyncio.Future[Any], Any], None],

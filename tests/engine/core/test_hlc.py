@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from threads_desktop.engine.core.hlc import HybridClock, pack, unpack
+from threads_desktop.engine.core.hlc import MAX_DRIFT_MILLIS, MAX_HLC, HybridClock, pack, unpack
 
 
 def test_ticks_increase_even_when_the_wall_clock_stands_still_or_goes_back() -> None:
@@ -38,3 +38,10 @@ def test_issued_stamps_are_strictly_increasing(steps: list[tuple[str, int]]) -> 
             if issued:
                 assert clock.tick() > issued[-1]
     assert issued == sorted(set(issued))
+
+
+def test_a_stamp_from_far_in_the_future_moves_the_clock_only_up_to_the_drift_limit() -> None:
+    clock = HybridClock(lambda: 1_000)
+    clock.observe(MAX_HLC)  # a hostile peer
+    stamp = clock.tick()
+    assert stamp <= pack(1_000 + MAX_DRIFT_MILLIS, 1) < MAX_HLC

@@ -15,6 +15,8 @@ from threads_desktop.engine.core.errors import (
     NotFoundError,
     ThreadsError,
 )
+from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
+from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.envelopes import build_envelope, check_envelope
 from threads_desktop.engine.logstore.store import IngestOutcome, NewEvent
 from threads_desktop.engine.node import Node
@@ -169,3 +171,38 @@ def test_appends_continue_the_log_after_an_enclosing_transaction_rolls_back(open
     log_id = node.store.own_log(thread)
     assert log_id is not None
     assert node.store.verify_log(thread, log_id) == 2
+
+
+def test_a_rolled_back_log_creation_leaves_no_cached_log_behind(open_node: OpenNode) -> None:
+    # Found in review: caches filled inside a transaction that then rolled
+    # back pointed appends at a reused row, i.e. at another peer's log.
+    mine, theirs = open_node("mine"), open_node("theirs")
+    their_thread = new_chat(theirs)
+    joined = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, os.urandom(32))
+    mine.store.create_thread(joined, ThreadKey(os.urandom(32), os.urandom(32)))
+    with pytest.raises(RuntimeError), mine.database.write():
+        mine.store.create_own_log(joined)
+        mine.store.append(joined, {"type": "joined"}, hlc=1)
+        raise RuntimeError("a later step fails")
+    assert mine.store.own_log(joined) is None
+    share(theirs, mine, their_thread)
+    mine.store.ingest(their_thread, all_envelopes(theirs, their_thread)[0])  # takes the freed row
+    mine.store.create_own_log(joined)
+    assert mine.store.append(joined, {"text": "hi"}, hlc=2).seq == 1
+    their_log = theirs.store.own_log(their_thread)
+    my_log = mine.store.own_log(joined)
+    assert their_log is not None and my_log is not None
+    assert mine.store.verify_log(their_thread, their_log) == 1
+    assert mine.store.verify_log(joined, my_log) == 1
+
+
+def test_a_rolled_back_key_epoch_is_not_used(open_node: OpenNode) -> None:
+    node = open_node("a")
+    thread = new_chat(node)
+    with pytest.raises(RuntimeError), node.database.write():
+        node.store.add_thread_key(thread, ThreadKey(os.urandom(32), os.urandom(32), epoch=1))
+        assert [k.epoch for k in node.store.thread_keys(thread)] == [1, 0]
+        raise RuntimeError("the rotation fails half way")
+    assert [k.epoch for k in node.store.thread_keys(thread)] == [0]
+    appended = node.store.append(thread, {"text": "x"}, hlc=5)
+    assert node.store.read_event(thread, appended.envelope).header.epoch == 0

@@ -67,5 +67,9 @@ class ProfileLockedError(ProfileError):
     """Another process owns this profile."""
 
 
+class StorageError(ThreadsError):
+    """The profile database failed (disk full, I/O error); nothing was written."""
+
+
 class EngineStoppedError(ThreadsError):
     """A call reached the engine after it was shut down."""

@@ -11,6 +11,10 @@ from collections.abc import Callable
 _COUNTER_BITS = 16
 _COUNTER_MASK = (1 << _COUNTER_BITS) - 1
 MAX_HLC = (1 << 64) - 1
+# A peer's clock may run ahead of ours, but not by more than this: a stamp from
+# further ahead (a broken clock, or a hostile peer pushing us towards MAX_HLC)
+# moves our clock only this far.
+MAX_DRIFT_MILLIS = 24 * 3600 * 1000
 
 
 def pack(millis: int, counter: int) -> int:
@@ -40,6 +44,8 @@ class HybridClock:
         return self._last
 
     def observe(self, remote: int) -> None:
-        """Move past a timestamp seen in a peer's event."""
-        if 0 <= remote <= MAX_HLC and remote > self._last:
-            self._last = remote
+        """Move past a timestamp seen in a peer's event (up to the drift limit)."""
+        limit = pack(self._now_millis() + MAX_DRIFT_MILLIS, 0)
+        adopted = min(remote, limit)
+        if 0 <= adopted <= MAX_HLC and adopted > self._last:
+            self._last = adopted

@@ -8,11 +8,11 @@ and the hot path wants prepared statements without a wrapper in between.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from threads_desktop.engine.core.errors import ProfileError
+from threads_desktop.engine.core.errors import ProfileError, StorageError
 
 SCHEMA_VERSION = 1
 
@@ -97,6 +97,7 @@ class Database:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
         self._depth = 0
+        self._rollback_hooks: list[Callable[[], None]] = []
 
     @classmethod
     def open(cls, path: Path) -> Database:
@@ -127,23 +128,47 @@ class Database:
                         self.connection.execute(statement)
                 self.connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
+    def on_rollback(self, hook: Callable[[], None]) -> None:
+        """Call `hook` whenever a transaction or savepoint is rolled back, so
+        whoever caches what the file holds can forget what was undone."""
+        self._rollback_hooks.append(hook)
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        name = f"s{self._depth}"
-        self.connection.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {name}")
-        self._depth += 1
+        depth = self._depth
+        name = f"s{depth}"
+        try:
+            self.connection.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {name}")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write to the profile database: {exc}") from exc
+        self._depth = depth + 1
         try:
             yield self.connection
-        except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
-                self.connection.execute("ROLLBACK")
-            else:
-                self.connection.execute(f"ROLLBACK TO {name}")
-                self.connection.execute(f"RELEASE {name}")
+            self.connection.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
+        except BaseException as exc:
+            self._undo(depth, name)
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"the profile database failed: {exc}") from exc
             raise
-        self._depth -= 1
-        self.connection.execute("COMMIT" if self._depth == 0 else f"RELEASE {name}")
+        finally:
+            self._depth = depth
+
+    def _undo(self, depth: int, name: str) -> None:
+        try:
+            if self.connection.in_transaction:
+                if depth == 0:
+                    self.connection.execute("ROLLBACK")
+                else:
+                    self.connection.execute(f"ROLLBACK TO {name}")
+                    self.connection.execute(f"RELEASE {name}")
+            elif depth > 0:
+                # SQLite rolled the whole transaction back by itself (disk
+                # full, I/O error): the enclosing levels must not go on as if
+                # their earlier writes were still there.
+                raise StorageError("the profile database rolled back the whole transaction")
+        finally:
+            for hook in self._rollback_hooks:
+                hook()
 
     def close(self) -> None:
         self.connection.close()

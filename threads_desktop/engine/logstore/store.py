@@ -16,6 +16,8 @@ from threads_desktop.engine.core.errors import (
     ForkError,
     GapError,
     IntegrityError,
+    InvalidInputError,
+    LogError,
     MissingKeyError,
     NotFoundError,
     ThreadsError,
@@ -39,6 +41,8 @@ from threads_desktop.engine.logstore.envelopes import (
 # Below this many records a batch is verified on the calling thread: handing
 # work to the pool costs more than it saves.
 _PARALLEL_VERIFY_MIN = 32
+# What refuses one record of a page; anything else (a failing disk) stops it.
+_REFUSALS = (InvalidInputError, LogError)
 
 
 class IngestOutcome(enum.Enum):
@@ -110,6 +114,14 @@ class LogStore:
         # Where our own logs stand, so an append needs no read; each append's
         # conditional UPDATE proves the cache right or sends us to the file.
         self._own_positions: dict[ThreadId, _Position] = {}
+        # A rollback may undo what the caches were filled from.
+        database.on_rollback(self._forget_cached)
+
+    def _forget_cached(self) -> None:
+        self._keys.clear()
+        self._log_keys.clear()
+        self._own_logs.clear()
+        self._own_positions.clear()
 
     # --- threads and the key book ------------------------------------------
 
@@ -289,7 +301,7 @@ class LogStore:
                     results.append(self._settle_held(position, decoded))
                 else:
                     results.append(decoded)
-            except ThreadsError as exc:
+            except _REFUSALS as exc:
                 results.append(exc)
         pending = [r for r in results if isinstance(r, DecodedEnvelope)]
         failures = dict(zip(map(id, pending), self._verify_all(thread_id, pending), strict=True))
@@ -304,7 +316,7 @@ class LogStore:
                     if failure is not None:
                         raise failure
                     outcomes.append(self._store(thread_id, positions[result.log_id], result))
-                except ThreadsError as exc:
+                except _REFUSALS as exc:
                     outcomes.append(exc)
         return outcomes
 
@@ -312,7 +324,7 @@ class LogStore:
         def verify(decoded: DecodedEnvelope) -> ThreadsError | None:
             try:
                 verify_signature(thread_id, decoded)
-            except ThreadsError as exc:
+            except _REFUSALS as exc:
                 return exc
             return None
 
@@ -355,8 +367,9 @@ class LogStore:
         `position` moves on too). Call inside a write transaction."""
         last = chain[-1]
         moved = self._sql.execute(
-            "UPDATE logs SET head = ?, seq = ? WHERE id = ? AND seq = ?",
-            (last.record_cid, last.record.seq, position.row, position.seq)).rowcount
+            "UPDATE logs SET head = ?, seq = ? WHERE id = ? AND log_id = ? AND seq = ? AND head IS ?",
+            (last.record_cid, last.record.seq, position.row, last.log_id.raw, position.seq,
+             position.head)).rowcount
         if moved != 1:
             return False
         self._sql.executemany(

@@ -237,7 +237,13 @@ class MainWindow(QMainWindow):
         self.operation_failed.emit(message)
         self.statusBar().showMessage(message, 10_000)
         if not isinstance(error, ThreadsError):
-            QMessageBox.warning(self, self.tr("Something went wrong"), message)
+            # open(), not exec(): a nested modal loop inside an asyncio
+            # callback would let qasync re-enter.
+            box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Something went wrong"), message,
+                              QMessageBox.StandardButton.Ok, self)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
 
     def closeEvent(self, event: Any) -> None:
         for task in list(self._tasks):
@@ -253,6 +259,7 @@ class _ThreadPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 24)
         self.title = QLabel()
+        self.title.setWordWrap(True)
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.8)
         font.setBold(True)
@@ -272,6 +279,9 @@ class _ThreadPage(QWidget):
         id_row.addWidget(self.copy_id)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        # Names come from peers: never let a label read them as rich text.
+        for label in (self.title, self.subtitle, self.thread_id, self.status):
+            label.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
         layout.addSpacing(16)
