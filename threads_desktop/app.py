@@ -9,7 +9,10 @@ from pathlib import Path
 
 
 def run_app(data_dir: Path) -> int:
+    from importlib.resources import files
+
     import qasync
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from threads_desktop.engine.core.errors import ThreadsError
@@ -22,6 +25,7 @@ def run_app(data_dir: Path) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Threads")
     app.setDesktopFileName("threads-desktop")
+    app.setWindowIcon(QIcon(str(files("threads_desktop.ui") / "icons" / "threads-desktop.svg")))
     runtime = EngineRuntime(lambda: Node.open(data_dir))
     try:
         runtime.start()
