@@ -90,7 +90,8 @@ def _run_command(node: object, args: argparse.Namespace) -> int:
             print(json.dumps([t.to_json() for t in threads], indent=2, ensure_ascii=False))
         else:
             for t in threads:
-                print(f"{t.thread_id}  {t.kind.value:<5}  {t.name}")
+                kind = t.kind.value if t.kind else "backup"
+                print(f"{t.thread_id}  {kind:<6}  {t.name or '(encrypted: this profile keeps a backup)'}")
     return 0
 
 

@@ -4,43 +4,78 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from threads_desktop.engine.core.errors import DecryptionError, ProfileError
+from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError, ProfileError, ThreadsError
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
+from threads_desktop.engine.db.collections import ThreadCollections
+from threads_desktop.engine.db.documents import DocumentReducer
+from threads_desktop.engine.db.kv import KV_MODEL
+from threads_desktop.engine.db.models import Schema
+from threads_desktop.engine.db.schema import DB_SCHEMA
+from threads_desktop.engine.eventstore.broadcast import Broadcaster, Listener
+from threads_desktop.engine.eventstore.dispatcher import Dispatcher
+from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
+from threads_desktop.engine.eventstore.store import Changes, EventStore
 from threads_desktop.engine.logstore.addressbook import AddressBook
-from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
+from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
-from threads_desktop.engine.logstore.store import LogStore
+from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
+from threads_desktop.engine.modules import chat
+from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.profile import Profile
-from threads_desktop.engine.threads import ThreadDirectory
+from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
-ChangeListener = Callable[[ChangeSet], None]
+
+@dataclass(frozen=True)
+class Services:
+    """What Node.open builds, handed to the Node's constructor."""
+
+    profile: Profile
+    database: Database
+    store: LogStore
+    addresses: AddressBook
+    identity: Identity
+    schema: Schema
+    events: EventStore
+    dispatcher: Dispatcher
+    broadcaster: Broadcaster
+    random_bytes: RandomBytes
+    now_seconds: Callable[[], float]
+    verify_pool: ThreadPoolExecutor
+
+
+def app_schema() -> Schema:
+    return Schema([THREAD_MODEL, KV_MODEL, *chat.MODELS])
 
 
 class Node:
     """A peer: its profile, stores and services. Operations return values and
-    tell listeners what changed. Not thread-safe: one thread drives it (the
-    engine thread in the app, the main thread in the CLI)."""
+    publish what changed. Not thread-safe: one thread drives it (the engine
+    thread in the app, the main thread in the CLI)."""
 
-    def __init__(self, profile: Profile, database: Database, store: LogStore, addresses: AddressBook,
-                 identity: Identity, directory: ThreadDirectory, verify_pool: ThreadPoolExecutor) -> None:
-        self.profile = profile
-        self.database = database
-        self.store = store
-        self.addresses = addresses
-        self.identity = identity
-        self.directory = directory
-        self._verify_pool = verify_pool
-        self._listeners: list[ChangeListener] = []
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self.profile = services.profile
+        self.database = services.database
+        self.store = services.store
+        self.addresses = services.addresses
+        self.identity = services.identity
+        self.events = services.events
+        self._batch: Changes | None = None
+        self.directory = ThreadDirectory(services.database, services.store, self.commit,
+                                         services.random_bytes, services.now_seconds)
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
@@ -48,7 +83,7 @@ class Node:
         with ExitStack() as undo:  # a failure half way releases what was opened
             profile = Profile.open(data_dir, random_bytes)
             undo.callback(profile.close)
-            database = Database.open(profile.database_path)
+            database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA))
             undo.callback(database.close)
             vault = KeyVault(profile.master_key, random_bytes)
             verify_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="verify")
@@ -60,11 +95,39 @@ class Node:
             except DecryptionError as exc:
                 raise ProfileError(f"the master key does not open this profile's keys ({exc})") from exc
             clock = HybridClock(lambda: int(now_seconds() * 1000))
-            directory = ThreadDirectory(database, store, clock, random_bytes, now_seconds)
-            addresses = AddressBook(database, now_seconds)
-            node = cls(profile, database, store, addresses, identity, directory, verify_pool)
+            schema = app_schema()
+            events = EventStore(database, store, clock, [DocumentReducer(database.connection, schema)])
+            node = cls(Services(
+                profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
+                Dispatcher(database, store, events, clock), Broadcaster(), random_bytes, now_seconds,
+                verify_pool))
             undo.pop_all()
         return node
+
+    # --- events in and out ------------------------------------------------------------
+
+    def commit(self, thread_id: ThreadId, payloads: Sequence[Any]) -> None:
+        """Write events to our log in the thread and apply them."""
+        changes = self._batch if self._batch is not None else Changes()
+        self._services.dispatcher.commit(thread_id, payloads, changes)
+        if self._batch is None:
+            self._publish(changes)
+
+    @contextmanager
+    def _batched(self) -> Iterator[Changes]:
+        """Gather the changes of several commits into one change set."""
+        self._batch = Changes()
+        try:
+            yield self._batch
+        finally:
+            self._batch = None
+
+    def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]:
+        """Records from a peer: logged, then applied once their deps are."""
+        changes = Changes()
+        outcomes = self._services.dispatcher.receive(thread_id, envelopes, changes)
+        self._publish(changes)
+        return outcomes
 
     # --- operations -------------------------------------------------------------
 
@@ -72,9 +135,11 @@ class Node:
         return IdentityCard(str(self.identity.peer_id), self.identity.exchange_public_key())
 
     def create_thread(self, kind: ThreadKind, name: str) -> ThreadSummary:
-        summary = self.directory.create(kind, name)
-        self._publish(ChangeSet(threads_added=frozenset({summary.thread_id})))
-        return summary
+        with self._batched() as changes:
+            thread_id = self.directory.create(kind, name)
+        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}),
+                                                     documents=frozenset(changes.documents)))
+        return self.directory.get(thread_id)
 
     def list_threads(self) -> list[ThreadSummary]:
         return self.directory.all()
@@ -82,17 +147,29 @@ class Node:
     def get_thread(self, thread_id: ThreadId) -> ThreadSummary:
         return self.directory.get(thread_id)
 
+    def collections(self, thread_id: ThreadId) -> ThreadCollections:
+        self.directory.get(thread_id)
+        return ThreadCollections(self.database.connection, thread_id, self._services.schema, self.commit,
+                                 self._services.random_bytes)
+
+    def chat(self, thread_id: ThreadId) -> Chat:
+        own_log = self.store.own_log(thread_id)
+        if own_log is None:
+            raise MissingKeyError("this profile cannot write to that thread")
+        return Chat(self.collections(thread_id), own_log)
+
     # --- change sets ----------------------------------------------------------------
 
-    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def subscribe(self, listener: Listener, *, thread_id: ThreadId | None = None, collection: str | None = None,
+                  doc_id: str | None = None) -> Callable[[], None]:
+        return self._services.broadcaster.subscribe(listener, thread_id=thread_id, collection=collection,
+                                                    doc_id=doc_id)
 
-    def _publish(self, changes: ChangeSet) -> None:
-        for listener in list(self._listeners):
-            listener(changes)
+    def _publish(self, changes: Changes) -> None:
+        self._services.broadcaster.publish(ChangeSet(threads_updated=frozenset(changes.threads),
+                                                     documents=frozenset(changes.documents)))
 
     def close(self) -> None:
-        self._verify_pool.shutdown(wait=True)
+        self._services.verify_pool.shutdown(wait=True)
         self.database.close()
         self.profile.close()

@@ -1,26 +1,35 @@
 """Creating and listing this profile's albums and chats.
 
-A thread's kind and name travel in its first event, so every member learns
-them from the log; `thread_info` keeps them at hand for listing. (The event
-store will own that table as a view.)
-"""
+A thread's kind, name, description and cover live in its `thread` collection
+(document `meta`), so every member learns them from the log like any other
+change, and any writer may edit them."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from typing import Any
 
+from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
-from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
+from threads_desktop.engine.db.collections import Commit
+from threads_desktop.engine.db.documents import db_event
+from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
 MAX_NAME_LENGTH = 120
-THREAD_CREATED = "thread.created"
+META_ID = "meta"
+THREAD_MODEL = Model("thread", {
+    "kind": FieldSpec("text", required=True, max_length=16),
+    "name": FieldSpec("text", required=True, max_length=MAX_NAME_LENGTH),
+    "description": FieldSpec("text", max_length=2000),
+    "cover": FieldSpec("text", max_length=128),  # ID of a photo of the album
+}, editors="members")
 
 
 def clean_thread_name(name: str) -> str:
@@ -38,27 +47,30 @@ def clean_thread_name(name: str) -> str:
 
 
 class ThreadDirectory:
-    def __init__(self, database: Database, store: LogStore, clock: HybridClock,
+    def __init__(self, database: Database, store: LogStore, commit: Commit,
                  random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
         self._db = database
         self._store = store
-        self._clock = clock
+        self._commit = commit
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
 
-    def create(self, kind: ThreadKind, name: str) -> ThreadSummary:
+    def create(self, kind: ThreadKind, name: str) -> ThreadId:
         kind = ThreadKind(kind)
         name = clean_thread_name(name)
         thread_id = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, self._random_bytes(32))
         key = ThreadKey(self._random_bytes(32), self._random_bytes(32), epoch=0)
-        with self._db.write() as sql:
+        with self._db.write():
             self._store.create_thread(thread_id, key)
             self._store.create_own_log(thread_id)
-            self._store.append(thread_id, {"type": THREAD_CREATED, "kind": kind.value, "name": name},
-                               hlc=self._clock.tick())
-            sql.execute("INSERT INTO thread_info (thread_id, kind, name, updated_at) VALUES (?, ?, ?, ?)",
-                        (thread_id.raw, kind.value, name, int(self._now_seconds())))
-        return self.get(thread_id)
+            self._commit(thread_id, [db_event({"op": "create", "c": THREAD_MODEL.collection, "id": META_ID,
+                                               "set": {"kind": kind.value, "name": name}})])
+        return thread_id
+
+    def rename(self, thread_id: ThreadId, name: str) -> None:
+        self.get(thread_id)
+        self._commit(thread_id, [db_event({"op": "update", "c": THREAD_MODEL.collection, "id": META_ID,
+                                           "set": {"name": clean_thread_name(name)}})])
 
     def get(self, thread_id: ThreadId) -> ThreadSummary:
         summaries = self._query("WHERE t.id = ?", (thread_id.raw,))
@@ -71,11 +83,19 @@ class ThreadDirectory:
 
     def _query(self, where: str, params: tuple[object, ...]) -> list[ThreadSummary]:
         rows = self._db.connection.execute(
-            "SELECT t.id, i.kind, i.name, t.created_at,"
+            "SELECT t.id, m.data, t.created_at,"
             " (SELECT COALESCE(SUM(seq), 0) FROM logs l WHERE l.thread_id = t.id),"
             " EXISTS (SELECT 1 FROM logs l WHERE l.thread_id = t.id AND l.wrapped_private_key IS NOT NULL),"
             " (SELECT can_read FROM thread_keys k WHERE k.thread_id = t.id ORDER BY epoch DESC LIMIT 1)"
-            f" FROM threads t JOIN thread_info i ON i.thread_id = t.id {where}"
-            " ORDER BY i.rowid", params).fetchall()
-        return [ThreadSummary(ThreadId(raw), ThreadKind(kind), name, created_at, events, bool(write), bool(read))
-                for raw, kind, name, created_at, events, write, read in rows]
+            " FROM threads t LEFT JOIN documents m ON m.thread_id = t.id AND m.collection = 'thread'"
+            f" AND m.id = '{META_ID}' AND m.deleted = 0 {where} ORDER BY t.rowid", params).fetchall()
+        summaries = []
+        for raw, meta_blob, created_at, events, write, read in rows:
+            meta: dict[str, Any] = cbor.decode(meta_blob, max_size=1 << 16) if meta_blob else {}
+            kind = meta.get("kind")
+            summaries.append(ThreadSummary(
+                ThreadId(raw), ThreadKind(kind) if isinstance(kind, str) and kind in ThreadKind._value2member_map_
+                else None,
+                meta.get("name"), created_at, events, bool(write), bool(read),
+                meta.get("description"), meta.get("cover")))
+        return summaries

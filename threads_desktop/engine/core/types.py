@@ -15,17 +15,23 @@ class ThreadKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ThreadSummary:
+    """What a profile knows of a thread. A follower, which cannot read it,
+    knows neither its kind nor its name."""
+
     thread_id: ThreadId
-    kind: ThreadKind
-    name: str
+    kind: ThreadKind | None
+    name: str | None
     created_at: int
     event_count: int
     can_write: bool
     can_read: bool
+    description: str | None = None
+    cover: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
-            "id": str(self.thread_id), "kind": self.kind.value, "name": self.name,
+            "id": str(self.thread_id), "kind": self.kind.value if self.kind else None, "name": self.name,
+            "description": self.description, "cover": self.cover,
             "created_at": self.created_at, "events": self.event_count,
             "can_write": self.can_write, "can_read": self.can_read,
         }
@@ -43,3 +49,4 @@ class ChangeSet:
 
     threads_added: frozenset[ThreadId] = field(default_factory=frozenset)
     threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)
+    documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)  # thread, collection, ID

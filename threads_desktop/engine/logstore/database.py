@@ -8,7 +8,7 @@ and the hot path wants prepared statements without a wrapper in between.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from threads_desktop.engine.core.errors import ProfileError, StorageError
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+LOGSTORE_SCHEMA = """
 CREATE TABLE identity (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     wrapped_signing_seed BLOB NOT NULL,
@@ -24,11 +24,12 @@ CREATE TABLE identity (
     created_at INTEGER NOT NULL
 ) STRICT;
 
+-- A rowid table: threads list in the order this profile learnt of them.
 CREATE TABLE threads (
-    id BLOB PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
     variant INTEGER NOT NULL,
     created_at INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 -- The key book: one row per key epoch, the key wrapped by the vault.
 CREATE TABLE thread_keys (
@@ -76,14 +77,6 @@ CREATE TABLE addresses (
     PRIMARY KEY (peer_id, address)
 ) STRICT, WITHOUT ROWID;
 
--- What the profile shows for each thread (kind and name from its first event),
--- listed in the order this profile learnt of them (rowid).
-CREATE TABLE thread_info (
-    thread_id BLOB NOT NULL UNIQUE REFERENCES threads(id),
-    kind TEXT NOT NULL CHECK (kind IN ('album', 'chat')),
-    name TEXT NOT NULL,
-    updated_at INTEGER NOT NULL
-) STRICT;
 """
 
 
@@ -100,7 +93,9 @@ class Database:
         self._rollback_hooks: list[Callable[[], None]] = []
 
     @classmethod
-    def open(cls, path: Path) -> Database:
+    def open(cls, path: Path, schemas: Sequence[str] = (LOGSTORE_SCHEMA,)) -> Database:
+        """Open (or create) the file; `schemas` are the layers' table
+        definitions, applied in order to a new file."""
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
             connection.execute("PRAGMA journal_mode=WAL")
@@ -111,20 +106,20 @@ class Database:
             connection.execute("PRAGMA cache_size=-65536")  # 64 MiB: block lookups are random
             connection.execute("PRAGMA busy_timeout=5000")
             database = cls(connection)
-            database._migrate()
+            database._migrate(schemas)
         except sqlite3.DatabaseError as exc:
             raise ProfileError(f"cannot open the profile database {path}: {exc}") from exc
         return database
 
-    def _migrate(self) -> None:
+    def _migrate(self, schemas: Sequence[str]) -> None:
         (version,) = self.connection.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise ProfileError(f"the profile was written by a newer version (schema {version})")
         if version == 0:
             with self.write():
                 # Statement by statement: executescript() would commit first.
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
+                for schema in schemas:
+                    for statement in _statements(schema):
                         self.connection.execute(statement)
                 self.connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -172,3 +167,16 @@ class Database:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (comments may hold semicolons)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement: {pending.strip()[:60]}")
+    return statements

@@ -38,13 +38,13 @@ class ThreadListModel(QAbstractListModel):
             return None
         thread = self._threads[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, ThreadRole.NAME):
-            return thread.name
+            return thread.name if thread.name is not None else self.tr("Encrypted backup")
         if role == Qt.ItemDataRole.ToolTipRole:
             return str(thread.thread_id)
         if role == ThreadRole.THREAD_ID:
             return str(thread.thread_id)
         if role == ThreadRole.KIND:
-            return thread.kind.value
+            return thread.kind.value if thread.kind is not None else "backup"
         if role == ThreadRole.CREATED_AT:
             return thread.created_at
         if role == ThreadRole.EVENT_COUNT:

@@ -290,7 +290,7 @@ class _ThreadPage(QWidget):
         layout.addStretch()
 
     def show_thread(self, summary: ThreadSummary) -> None:
-        self.title.setText(summary.name)
+        self.title.setText(summary.name or self.tr("Encrypted backup"))
         created = datetime.datetime.fromtimestamp(summary.created_at).strftime("%d %b %Y, %H:%M")
         kind = self.tr("Album") if summary.kind == ThreadKind.ALBUM else self.tr("Chat")
         self.subtitle.setText(self.tr("{kind} · created {created}").format(kind=kind, created=created))

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.engine.eventstore.peers import envelopes_of, join, start_thread, sync, view_dump
+from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.db.documents import db_event
+from threads_desktop.engine.eventstore.store import SNAPSHOT_EVERY
+from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
+
+
+def test_an_event_waits_for_its_causal_context(open_node: OpenNode) -> None:
+    a, b, reader = open_node("a"), open_node("b"), open_node("reader")
+    thread = start_thread(a)
+    join(a, b, thread)
+    first = a.chat(thread).post("question?")
+    sync(a, b, thread)
+    b.chat(thread).post("answer", reply_to=first)  # depends on A's message
+    join(a, reader, thread, write=False)
+    b_log = b.store.own_log(thread)
+    assert b_log is not None
+    reader.receive(thread, [r.envelope for r in b.store.records_after(thread, b_log, 0)])
+    assert reader.events.waiting_count(thread) == 1
+    assert reader.collections(thread)["message"].count() == 0
+    reader.receive(thread, envelopes_of(a, thread))
+    assert reader.events.waiting_count(thread) == 0
+    assert [m.data["text"] for m in reader.collections(thread)["message"].find()] == ["question?", "answer"]
+
+
+def test_a_change_the_model_forbids_is_refused_everywhere_with_its_reason(open_node: OpenNode) -> None:
+    a, b, reader = open_node("a"), open_node("b"), open_node("reader")
+    thread = start_thread(a)
+    join(a, b, thread)
+    message = a.chat(thread).post("mine")
+    sync(a, b, thread)
+    # B goes around the API and edits A's message.
+    b.commit(thread, [db_event({"op": "update", "c": "message", "id": message, "set": {"text": "hacked"}})])
+    join(a, reader, thread, write=False)
+    for node in (a, reader):
+        sync(b, node, thread)
+    for node in (a, b, reader):
+        assert node.collections(thread)["message"].get(message).data["text"] == "mine"
+        [(log_id, _seq, reason)] = node.events.refused(thread)
+        assert log_id == b.store.own_log(thread) and "only the author" in reason
+
+
+def test_snapshot_plus_tail_equals_full_replay_and_compaction_changes_no_view(open_node: OpenNode) -> None:
+    a = open_node("a")
+    thread = start_thread(a)
+    chat = a.chat(thread)
+    a.commit(thread, [db_event({"op": "create", "c": "message", "id": f"m{i}", "set": {"text": f"n{i}"}})
+                      for i in range(SNAPSHOT_EVERY + 20)])  # crosses the snapshot point
+    chat.edit("m3", "edited after the snapshot")
+    chat.delete("m4")
+    snapshot = a.events.latest_snapshot(thread)
+    assert snapshot is not None and snapshot[0] == SNAPSHOT_EVERY
+    expected = view_dump(a, thread)
+
+    a.events.rebuild(thread, from_snapshot=False)
+    assert view_dump(a, thread) == expected
+    a.events.rebuild(thread, from_snapshot=True)
+    assert view_dump(a, thread) == expected
+
+    assert a.events.compact(thread) == SNAPSHOT_EVERY
+    assert view_dump(a, thread) == expected
+    a.events.rebuild(thread, from_snapshot=True)
+    assert view_dump(a, thread) == expected
+    with pytest.raises(InvalidInputError, match="snapshot"):
+        a.events.rebuild(thread, from_snapshot=False)
+    assert view_dump(a, thread) == expected  # the refused rebuild changed nothing
+
+
+def test_peers_at_the_same_frontier_save_the_same_snapshot(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    a.chat(thread).post("one")
+    sync(a, b, thread)
+    b.chat(thread).post("two")
+    sync(b, a, thread)
+    a.events.snapshot(thread)
+    b.events.snapshot(thread)
+    assert a.events.latest_snapshot(thread) == b.events.latest_snapshot(thread)

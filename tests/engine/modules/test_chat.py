@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.engine.eventstore.peers import join, start_thread, sync
+from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError, SchemaError
+from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
+
+
+def test_post_reply_edit_delete_and_react_reach_the_other_member(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    chat_a, chat_b = a.chat(thread), b.chat(thread)
+    question = chat_a.post("Dinner at 8?")
+    sync(a, b, thread)
+    answer = chat_b.post("Yes!\nSee you", reply_to=question)
+    chat_b.react(question, "👍")
+    sync(b, a, thread)
+    chat_a.edit(question, "Dinner at 8:30?")
+    oops = chat_a.post("wrong chat")
+    chat_a.delete(oops)
+    sync(a, b, thread)
+
+    described = [chat_b.describe(m) for m in chat_b.history()]
+    assert [(d["text"], d["reply_to"], d["edited"]) for d in described] == [
+        ("Dinner at 8:30?", None, True), ("Yes!\nSee you", question, False)]
+    assert described[0]["reactions"] == {"👍": [str(b.store.own_log(thread))]}
+    assert described[1]["id"] == answer
+    chat_b.react(question, "👍", on=False)
+    assert chat_b.describe(chat_b.messages.get(question))["reactions"] == {}
+
+
+def test_only_the_author_edits_or_deletes_a_message(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    message = a.chat(thread).post("mine")
+    sync(a, b, thread)
+    b.chat(thread).edit(message, "not yours")  # refused when applied, on every peer
+    b.chat(thread).delete(message)
+    assert b.chat(thread).messages.get(message).data["text"] == "mine"
+    assert [reason for _, _, reason in b.events.refused(thread)] == [
+        f"only the author of {message!r} may change it"] * 2
+
+
+def test_unread_counts_follow_the_read_marker(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    ids = [a.chat(thread).post(f"news {i}") for i in range(3)]
+    sync(a, b, thread)
+    chat_b = b.chat(thread)
+    assert chat_b.unread_count() == 3
+    chat_b.mark_read(ids[1])
+    assert chat_b.unread_count() == 1
+    chat_b.mark_read(ids[0])  # an older message never moves the marker back
+    assert chat_b.unread_count() == 1
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 10_001, "bell\x07"])
+def test_bad_messages_are_refused_with_a_clear_error(open_node: OpenNode, text: str) -> None:
+    a = open_node("a")
+    thread = start_thread(a)
+    with pytest.raises(InvalidInputError):
+        a.chat(thread).post(text)
+    with pytest.raises(NotFoundError):
+        a.chat(thread).post("reply", reply_to="nope")
+    assert a.chat(thread).history() == []
+
+
+def test_a_reaction_must_be_one_short_emoji(open_node: OpenNode) -> None:
+    a = open_node("a")
+    thread = start_thread(a)
+    message = a.chat(thread).post("hi")
+    with pytest.raises((InvalidInputError, SchemaError)):
+        a.chat(thread).react(message, "not an emoji at all")

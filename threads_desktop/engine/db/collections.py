@@ -1,0 +1,182 @@
+"""The collections API of a thread, in the spirit of the paper's listings:
+create, save (the change travels as a diff), delete, find and find_one, a
+version per document; subscriptions live on the Node."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError, SchemaError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.crypto.aead import RandomBytes
+from threads_desktop.engine.db.documents import db_event
+from threads_desktop.engine.db.models import Model, Schema, check_id
+from threads_desktop.engine.eventstore.stamps import stamp_hlc
+
+Commit = Callable[[ThreadId, Sequence[Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    collection: str
+    id: str
+    data: Mapping[str, Any]
+    author: PeerId
+    version: int
+    created: bytes
+    updated: bytes
+
+    @property
+    def created_hlc(self) -> int:
+        return stamp_hlc(self.created)
+
+
+@dataclass
+class Ops:
+    """Changes gathered to travel as one event (one transaction)."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def new_id(random_bytes: RandomBytes) -> str:
+    return base64.b32encode(random_bytes(15)).decode("ascii").lower()
+
+
+class Collection:
+    """One collection of one thread. Reads come from the views; writes are
+    events sent through the dispatcher (`commit`)."""
+
+    def __init__(self, connection: sqlite3.Connection, thread_id: ThreadId, model: Model,
+                 commit: Commit, random_bytes: RandomBytes) -> None:
+        self._sql = connection
+        self.thread_id = thread_id
+        self.model = model
+        self._commit = commit
+        self._random_bytes = random_bytes
+
+    # --- writes -------------------------------------------------------------------
+
+    def create(self, values: Mapping[str, Any], *, doc_id: str | None = None, ops: Ops | None = None) -> str:
+        doc_id = check_id(doc_id) if doc_id is not None else new_id(self._random_bytes)
+        values = {k: v for k, v in values.items() if v is not None}
+        self.model.check(values, creating=True)
+        self._send(ops, {"op": "create", "c": self.model.collection, "id": doc_id, "set": values})
+        return doc_id
+
+    def save(self, document: Document, new_data: Mapping[str, Any], *, ops: Ops | None = None) -> None:
+        """Send only what differs between `document` and `new_data`."""
+        changed = {k: v for k, v in new_data.items() if v is not None and document.data.get(k) != v}
+        removed = sorted(k for k in document.data if new_data.get(k) is None and k in new_data)
+        self.update(document.id, changed, removed, ops=ops)
+
+    def update(self, doc_id: str, values: Mapping[str, Any], unset: Sequence[str] = (), *,
+               ops: Ops | None = None) -> None:
+        if not values and not unset:
+            return
+        self.model.check(values, creating=False)
+        self.model.check_unset(unset)
+        op: dict[str, Any] = {"op": "update", "c": self.model.collection, "id": check_id(doc_id)}
+        if values:
+            op["set"] = dict(values)
+        if unset:
+            op["unset"] = list(unset)
+        self._send(ops, op)
+
+    def delete(self, doc_id: str, *, ops: Ops | None = None) -> None:
+        self._send(ops, {"op": "delete", "c": self.model.collection, "id": check_id(doc_id)})
+
+    def _send(self, ops: Ops | None, op: dict[str, Any]) -> None:
+        if ops is not None:
+            ops.items.append(op)
+        else:
+            self._commit(self.thread_id, [db_event(op)])
+
+    # --- reads --------------------------------------------------------------------
+
+    def get(self, doc_id: str) -> Document:
+        document = self.find_one_by_id(doc_id)
+        if document is None:
+            raise NotFoundError(f"no {self.model.collection} {doc_id!r}")
+        return document
+
+    def find_one_by_id(self, doc_id: str) -> Document | None:
+        row = self._sql.execute(
+            "SELECT id, data, author, version, created, updated FROM documents WHERE thread_id = ?"
+            " AND collection = ? AND id = ? AND deleted = 0", (self.thread_id.raw, self.model.collection, doc_id)
+        ).fetchone()
+        return None if row is None else self._document(row)
+
+    def find(self, where: Mapping[str, Any] | None = None, *, order_by: str | None = None,
+             descending: bool = False, limit: int | None = None, offset: int = 0) -> list[Document]:
+        """Documents whose fields equal `where`, ordered by an indexed field
+        (else by creation), paged by `limit` and `offset`."""
+        where = dict(where or {})
+        for name in [*where, *([order_by] if order_by else [])]:
+            if name not in self.model.fields:
+                raise SchemaError(f"{self.model.collection} has no field {name!r}")
+        if order_by is not None and order_by not in self.model.indexes:
+            raise InvalidInputError(f"{self.model.collection} can be ordered by {', '.join(self.model.indexes)}")
+        indexed = {k: v for k, v in where.items() if k in self.model.indexes}
+        params: list[Any] = [self.thread_id.raw, self.model.collection]
+        sql = "SELECT d.id, d.data, d.author, d.version, d.created, d.updated FROM documents d"
+        if order_by is not None:
+            sql += (" JOIN document_index o ON o.thread_id = d.thread_id AND o.collection = d.collection"
+                    " AND o.id = d.id AND o.field = ?")
+            params.insert(0, order_by)
+        sql += " WHERE d.thread_id = ? AND d.collection = ? AND d.deleted = 0"
+        for name, value in indexed.items():
+            sql += (" AND EXISTS (SELECT 1 FROM document_index i WHERE i.thread_id = d.thread_id AND"
+                    " i.collection = d.collection AND i.id = d.id AND i.field = ? AND i.value = ?)")
+            params += [name, value]
+        direction = "DESC" if descending else "ASC"
+        sql += f" ORDER BY {'o.value ' + direction + ', ' if order_by else ''}d.created {direction}, d.id"
+        rest = {k: v for k, v in where.items() if k not in indexed}
+        if limit is not None and not rest:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        documents = [self._document(row) for row in self._sql.execute(sql, params)]
+        if rest:  # fields without an index: filtered here
+            documents = [d for d in documents if all(d.data.get(k) == v for k, v in rest.items())]
+            documents = documents[offset:None if limit is None else offset + limit]
+        return documents
+
+    def find_one(self, where: Mapping[str, Any]) -> Document | None:
+        found = self.find(where, limit=1)
+        return found[0] if found else None
+
+    def count(self) -> int:
+        (count,) = self._sql.execute(
+            "SELECT count(*) FROM documents WHERE thread_id = ? AND collection = ? AND deleted = 0",
+            (self.thread_id.raw, self.model.collection)).fetchone()
+        return int(count)
+
+    def _document(self, row: tuple[Any, ...]) -> Document:
+        doc_id, data, author, version, created, updated = row
+        return Document(self.model.collection, doc_id, cbor.decode(data, max_size=1 << 22), PeerId(author),
+                        version, created, updated)
+
+
+class ThreadCollections:
+    """The collections of one thread, and a way to send several changes as
+    one event."""
+
+    def __init__(self, connection: sqlite3.Connection, thread_id: ThreadId, schema: Schema,
+                 commit: Commit, random_bytes: RandomBytes) -> None:
+        self._sql = connection
+        self.thread_id = thread_id
+        self._schema = schema
+        self._commit = commit
+        self._random_bytes = random_bytes
+
+    def __getitem__(self, collection: str) -> Collection:
+        return Collection(self._sql, self.thread_id, self._schema.model(collection), self._commit,
+                          self._random_bytes)
+
+    def send(self, ops: Ops) -> None:
+        if ops.items:
+            self._commit(self.thread_id, [db_event(*ops.items)])

@@ -1,0 +1,100 @@
+"""Models: what a collection's documents may hold, and who may change them.
+
+Every peer checks every change against the model when it applies it, so a
+peer that sends a malformed change gets it refused everywhere alike."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from threads_desktop.engine.codec.cbor import Link
+from threads_desktop.engine.core.errors import SchemaError
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_ID_LENGTH = 128
+
+FieldKind = Literal["text", "int", "float", "bool", "bytes", "link", "list", "map", "any"]
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "text": (str,), "int": (int,), "float": (float, int), "bool": (bool,), "bytes": (bytes,),
+    "link": (Link,), "list": (list,), "map": (dict,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    kind: FieldKind
+    required: bool = False
+    index: bool = False
+    max_length: int | None = None  # characters, bytes or items
+
+    def check(self, name: str, value: Any) -> None:
+        if value is None:
+            if self.required:
+                raise SchemaError(f"field '{name}' is required")
+            return
+        if self.kind != "any":
+            types = _PYTHON_TYPES[self.kind]
+            if not isinstance(value, types) or (self.kind in ("int", "float") and isinstance(value, bool)):
+                raise SchemaError(f"field '{name}' must be {self.kind}")
+        if self.max_length is not None and isinstance(value, (str, bytes, list, dict)) \
+                and len(value) > self.max_length:
+            raise SchemaError(f"field '{name}' is longer than {self.max_length}")
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A collection's schema. `editors`: who may update or delete a document,
+    its author(s) only, or every member who may write."""
+
+    collection: str
+    fields: Mapping[str, FieldSpec]
+    editors: Literal["author", "members"] = "author"
+    indexes: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.collection):
+            raise ValueError(f"bad collection name {self.collection!r}")
+        object.__setattr__(self, "indexes", tuple(sorted(n for n, f in self.fields.items() if f.index)))
+
+    def check(self, values: Mapping[str, Any], *, creating: bool) -> None:
+        for name, value in values.items():
+            spec = self.fields.get(name)
+            if spec is None:
+                raise SchemaError(f"{self.collection} has no field '{name}'")
+            spec.check(name, value)
+        if creating:
+            missing = [n for n, f in self.fields.items() if f.required and values.get(n) is None]
+            if missing:
+                raise SchemaError(f"{self.collection} needs {', '.join(sorted(missing))}")
+
+    def check_unset(self, names: Sequence[str]) -> None:
+        for name in names:
+            spec = self.fields.get(name)
+            if spec is None:
+                raise SchemaError(f"{self.collection} has no field '{name}'")
+            if spec.required:
+                raise SchemaError(f"field '{name}' is required and cannot be unset")
+
+
+class Schema:
+    """The models the app knows, by collection."""
+
+    def __init__(self, models: Sequence[Model]) -> None:
+        self._models = {m.collection: m for m in models}
+        if len(self._models) != len(models):
+            raise ValueError("two models share a collection name")
+
+    def model(self, collection: Any) -> Model:
+        model = self._models.get(collection) if isinstance(collection, str) else None
+        if model is None:
+            raise SchemaError(f"unknown collection {collection!r}")
+        return model
+
+
+def check_id(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH or not value.isprintable():
+        raise SchemaError("a document ID is printable text of 1 to 128 characters")
+    return value

@@ -1,0 +1,49 @@
+"""One path for every event: local commands and records from peers are
+logged, opened, ordered and reduced into the views in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from threads_desktop.engine.core.errors import MissingKeyError, ThreadsError
+from threads_desktop.engine.core.hlc import HybridClock
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.eventstore.store import Changes, EventStore
+from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.logstore.envelopes import Envelope, decode_envelope
+from threads_desktop.engine.logstore.store import IngestOutcome, LogStore, NewEvent
+
+
+class Dispatcher:
+    def __init__(self, database: Database, logstore: LogStore, events: EventStore, clock: HybridClock) -> None:
+        self._db = database
+        self._logstore = logstore
+        self._events = events
+        self._clock = clock
+
+    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], changes: Changes) -> None:
+        """Write events to our log, each after everything we have applied."""
+        own_log = self._logstore.own_log(thread_id)
+        if own_log is None:
+            raise MissingKeyError("this profile cannot write to that thread")
+        with self._db.write():
+            deps = tuple((log_id, seq) for log_id, seq in self._events.frontier(thread_id) if log_id != own_log)
+            appended = self._logstore.append_many(
+                thread_id, [NewEvent(payload, self._clock.tick(), deps) for payload in payloads])
+            self._events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], changes)
+
+    def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope],
+                changes: Changes) -> list[IngestOutcome | ThreadsError]:
+        """Take records from a peer: refused ones change nothing, the others
+        are logged and applied as soon as their causal context is."""
+        with self._db.write():
+            outcomes = self._logstore.ingest_many(thread_id, envelopes)
+            keys = self._logstore.thread_keys(thread_id)
+            added = []
+            for envelope, outcome in zip(envelopes, outcomes, strict=True):
+                if outcome is IngestOutcome.ADDED:
+                    record = decode_envelope(envelope, keys).record
+                    added.append((record.log_id, record.seq, envelope))
+            self._events.add(thread_id, added, changes)
+        return outcomes

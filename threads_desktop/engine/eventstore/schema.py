@@ -1,0 +1,36 @@
+"""Tables of the event store and the views its reducers maintain."""
+
+EVENTSTORE_SCHEMA = """
+-- Every opened event of the threads this profile can read. `stamp` is the
+-- event's place in the total order: hlc, then log ID, then seq, as bytes.
+CREATE TABLE events (
+    thread_id BLOB NOT NULL,
+    log_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    stamp BLOB NOT NULL,
+    deps BLOB NOT NULL,                -- DAG-CBOR [[log ID, seq], ...]
+    payload BLOB,                      -- DAG-CBOR; NULL once compacted
+    state INTEGER NOT NULL DEFAULT 0,  -- 0 waiting for deps, 1 applied, 2 refused
+    refusal TEXT,                      -- why a refused event changed nothing
+    PRIMARY KEY (thread_id, log_id, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX events_waiting ON events (thread_id) WHERE state = 0;
+CREATE INDEX events_order ON events (thread_id, stamp);
+
+-- How far each log of a thread has been applied (the causal frontier).
+CREATE TABLE applied (
+    thread_id BLOB NOT NULL,
+    log_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, log_id)
+) STRICT, WITHOUT ROWID;
+
+-- Snapshots of a thread's views (every 1,000 applied events), local only.
+CREATE TABLE snapshots (
+    thread_id BLOB NOT NULL,
+    applied_count INTEGER NOT NULL,
+    frontier BLOB NOT NULL,            -- DAG-CBOR [[log ID, seq], ...]
+    state BLOB NOT NULL,               -- DAG-CBOR of documents and fields
+    PRIMARY KEY (thread_id, applied_count)
+) STRICT, WITHOUT ROWID;
+"""
