@@ -21,9 +21,12 @@ def canonical_address(text: str) -> str:
     if not isinstance(text, str) or not text or len(text) > MAX_ADDRESS_LENGTH:
         raise InvalidInputError("an address is a non-empty multiaddr of at most 512 characters")
     try:
-        return str(multiaddr.Multiaddr(text))
+        canonical = str(multiaddr.Multiaddr(text))
     except Exception as exc:  # the parser raises several types
         raise InvalidInputError(f"not a multiaddr: {text!r}") from exc
+    if not canonical:
+        raise InvalidInputError("an address names at least one protocol")
+    return canonical
 
 
 class AddressBook:
