@@ -58,3 +58,34 @@ def test_a_locked_profile_is_reported(tmp_path: Path, capsys: pytest.CaptureFixt
         assert code == 1 and "in use by process" in err
     finally:
         node.close()
+
+
+def test_add_say_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.engine.modules.images import image_bytes
+
+    profile = str(tmp_path / "p")
+    _, album, _ = run(capsys, "--data-dir", profile, "create", "album", "Trip")
+    _, chat, _ = run(capsys, "--data-dir", profile, "create", "chat", "Family")
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(image_bytes("JPEG", taken="2024:07:14 18:30:05"))
+    (folder / "b.png").write_bytes(image_bytes("PNG", seed=5))
+    (folder / "notes.txt").write_text("not a photo")
+    code, out, err = run(capsys, "--data-dir", profile, "add", album.strip(), str(folder))
+    assert code == 1 and len(out.split()) == 2 and "not added: notes.txt" in err
+
+    code, message_id, _ = run(capsys, "--data-dir", profile, "say", chat.strip(), "Dinner at 8?")
+    assert code == 0
+    code, out, _ = run(capsys, "--data-dir", profile, "show", chat.strip(), "--json")
+    assert [m["text"] for m in json.loads(out)["items"]] == ["Dinner at 8?"]
+    code, out, _ = run(capsys, "--data-dir", profile, "show", album.strip(), "--json")
+    shown = json.loads(out)
+    assert [p["name"] for p in shown["items"]] == ["a.jpg", "b.png"]
+    assert shown["thread"]["name"] == "Trip"
+    code, out, _ = run(capsys, "--data-dir", profile, "show", album.strip())
+    assert "a.jpg  2024-07-14 18:30" in out
+
+    code, _, err = run(capsys, "--data-dir", profile, "say", album.strip(), "hi")
+    assert code == 1 and "album" in err
+    code, _, err = run(capsys, "--data-dir", profile, "show", "bnotathread")
+    assert code == 1 and "thread ID" in err

@@ -36,11 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("ls", help="list albums and chats")
     listing.add_argument("--json", action="store_true")
 
+    add = commands.add_parser("add", help="add photos (files or folders) to an album")
+    add.add_argument("thread", metavar="THREAD")
+    add.add_argument("files", metavar="FILE", nargs="+", type=Path)
+    add.add_argument("--keep-gps", action="store_true", help="keep where the photos were taken")
+
+    say = commands.add_parser("say", help="post a message to a chat")
+    say.add_argument("thread", metavar="THREAD")
+    say.add_argument("text", metavar="TEXT")
+
+    show = commands.add_parser("show", help="show an album's photos or a chat's messages")
+    show.add_argument("thread", metavar="THREAD")
+    show.add_argument("--json", action="store_true")
+
     bench = commands.add_parser("bench", help="run a benchmark")
     bench_kinds = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
     bench_log = bench_kinds.add_parser("log", help="append and ingest rates of the event log")
     bench_log.add_argument("--events", type=int, default=10_000)
     bench_log.add_argument("--json", action="store_true")
+    bench_store = bench_kinds.add_parser("store", help="event store, photo import and album view")
+    bench_store.add_argument("--events", type=int, default=5_000)
+    bench_store.add_argument("--photos", type=int, default=24)
+    bench_store.add_argument("--album", type=int, default=10_000)
+    bench_store.add_argument("--json", action="store_true")
     return parser
 
 
@@ -84,6 +102,10 @@ def _run_command(node: object, args: argparse.Namespace) -> int:
             print(card.peer_id)
     elif args.command == "create":
         print(node.create_thread(ThreadKind(args.kind), args.name).thread_id)
+    elif args.command in ("add", "say", "show"):
+        from threads_desktop.cli_threads import run_thread_command
+
+        return run_thread_command(node, args)
     elif args.command == "ls":
         threads = node.list_threads()
         if args.json:
@@ -96,11 +118,15 @@ def _run_command(node: object, args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from threads_desktop.engine.bench import log
+    from threads_desktop.engine.bench import log, store
 
     if args.events < 1:
         print("threads-desktop: --events must be at least 1", file=sys.stderr)
         return 2
+    if args.bench == "store":
+        result = store.run(args.events, args.photos, args.album)
+        print(json.dumps(result, indent=2) if args.json else store.summary(result))
+        return 0
     result = log.run(args.events)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -13,7 +13,7 @@ from typing import Any
 
 from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError, ProfileError, ThreadsError
 from threads_desktop.engine.core.hlc import HybridClock
-from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
@@ -28,12 +28,14 @@ from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.store import Changes, EventStore
 from threads_desktop.engine.logstore.addressbook import AddressBook
+from threads_desktop.engine.logstore.blobs import BlobStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
-from threads_desktop.engine.modules import chat
+from threads_desktop.engine.modules import chat, photos
 from threads_desktop.engine.modules.chat import Chat
+from threads_desktop.engine.modules.photos import Photos
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
@@ -53,11 +55,11 @@ class Services:
     broadcaster: Broadcaster
     random_bytes: RandomBytes
     now_seconds: Callable[[], float]
-    verify_pool: ThreadPoolExecutor
+    work_pool: ThreadPoolExecutor  # CPU-heavy work: signature checks, images
 
 
 def app_schema() -> Schema:
-    return Schema([THREAD_MODEL, KV_MODEL, *chat.MODELS])
+    return Schema([THREAD_MODEL, KV_MODEL, *chat.MODELS, *photos.MODELS])
 
 
 class Node:
@@ -86,10 +88,10 @@ class Node:
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA))
             undo.callback(database.close)
             vault = KeyVault(profile.master_key, random_bytes)
-            verify_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="verify")
-            undo.callback(verify_pool.shutdown)
+            work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
+            undo.callback(work_pool.shutdown)
             store = LogStore(database, vault, random_bytes=random_bytes, now_seconds=now_seconds,
-                             verify_pool=verify_pool)
+                             verify_pool=work_pool)
             try:
                 identity = load_or_create_identity(database, vault, int(now_seconds()))
             except DecryptionError as exc:
@@ -100,7 +102,7 @@ class Node:
             node = cls(Services(
                 profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
                 Dispatcher(database, store, events, clock), Broadcaster(), random_bytes, now_seconds,
-                verify_pool))
+                work_pool))
             undo.pop_all()
         return node
 
@@ -153,10 +155,18 @@ class Node:
                                  self._services.random_bytes)
 
     def chat(self, thread_id: ThreadId) -> Chat:
+        return Chat(self.collections(thread_id), self._own_log(thread_id))
+
+    def photos(self, thread_id: ThreadId) -> Photos:
+        return Photos(self.collections(thread_id), self._own_log(thread_id),
+                      BlobStore(self.database.connection, self._services.random_bytes), self.database,
+                      self._services.work_pool)
+
+    def _own_log(self, thread_id: ThreadId) -> PeerId:
         own_log = self.store.own_log(thread_id)
         if own_log is None:
             raise MissingKeyError("this profile cannot write to that thread")
-        return Chat(self.collections(thread_id), own_log)
+        return own_log
 
     # --- change sets ----------------------------------------------------------------
 
@@ -170,6 +180,6 @@ class Node:
                                                      documents=frozenset(changes.documents)))
 
     def close(self) -> None:
-        self._services.verify_pool.shutdown(wait=True)
+        self._services.work_pool.shutdown(wait=True)
         self.database.close()
         self.profile.close()

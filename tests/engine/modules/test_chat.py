@@ -79,3 +79,18 @@ def test_a_reaction_must_be_one_short_emoji(open_node: OpenNode) -> None:
     message = a.chat(thread).post("hi")
     with pytest.raises((InvalidInputError, SchemaError)):
         a.chat(thread).react(message, "not an emoji at all")
+
+
+def test_photos_attached_to_a_message_use_the_album_blob_path(open_node: OpenNode, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.engine.modules.images import image_bytes
+
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    picture = tmp_path / "cat.jpg"
+    picture.write_bytes(image_bytes("JPEG"))
+    message = a.chat(thread).post_photos(a.photos(thread), [picture], "look at this")
+    sync(a, b, thread)
+    [photo_id] = b.chat(thread).messages.get(message).data["photos"]
+    assert b.photos(thread).photos.get(photo_id).data["name"] == "cat.jpg"
+    assert a.photos(thread).original(photo_id) == picture.read_bytes()

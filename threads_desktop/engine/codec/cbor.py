@@ -53,22 +53,19 @@ def decode(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH) ->
         value = cbrrr.decode_dag_cbor(bytes(data), cid_ctor=_strict_link)
     except Exception as exc:
         raise CodecError(f"malformed DAG-CBOR: {exc}") from exc
-    _check_depth(value, max_depth)
+    if isinstance(value, (dict, list)):  # scalars (sealed nodes among them) need no walk
+        _check_depth(value, max_depth)
     return value
 
 
 def _check_depth(value: Any, max_depth: int) -> None:
     # Iterative, so a hostile nesting cannot exhaust Python's stack here or in
-    # whatever walks the value later.
+    # whatever walks the value later. Only containers are visited.
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
         if depth > max_depth:
             raise CodecError(f"node nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children)
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))

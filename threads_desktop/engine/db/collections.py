@@ -114,7 +114,7 @@ class Collection:
     def find(self, where: Mapping[str, Any] | None = None, *, order_by: str | None = None,
              descending: bool = False, limit: int | None = None, offset: int = 0) -> list[Document]:
         """Documents whose fields equal `where`, ordered by an indexed field
-        (else by creation), paged by `limit` and `offset`."""
+        (those without it last), else by creation, paged by `limit` and `offset`."""
         where = dict(where or {})
         for name in [*where, *([order_by] if order_by else [])]:
             if name not in self.model.fields:
@@ -122,28 +122,46 @@ class Collection:
         if order_by is not None and order_by not in self.model.indexes:
             raise InvalidInputError(f"{self.model.collection} can be ordered by {', '.join(self.model.indexes)}")
         indexed = {k: v for k, v in where.items() if k in self.model.indexes}
-        params: list[Any] = [self.thread_id.raw, self.model.collection]
-        sql = "SELECT d.id, d.data, d.author, d.version, d.created, d.updated FROM documents d"
-        if order_by is not None:
-            sql += (" JOIN document_index o ON o.thread_id = d.thread_id AND o.collection = d.collection"
-                    " AND o.id = d.id AND o.field = ?")
-            params.insert(0, order_by)
-        sql += " WHERE d.thread_id = ? AND d.collection = ? AND d.deleted = 0"
-        for name, value in indexed.items():
-            sql += (" AND EXISTS (SELECT 1 FROM document_index i WHERE i.thread_id = d.thread_id AND"
-                    " i.collection = d.collection AND i.id = d.id AND i.field = ? AND i.value = ?)")
-            params += [name, value]
-        direction = "DESC" if descending else "ASC"
-        sql += f" ORDER BY {'o.value ' + direction + ', ' if order_by else ''}d.created {direction}, d.id"
         rest = {k: v for k, v in where.items() if k not in indexed}
-        if limit is not None and not rest:
-            sql += " LIMIT ? OFFSET ?"
-            params += [limit, offset]
-        documents = [self._document(row) for row in self._sql.execute(sql, params)]
+        direction = "DESC" if descending else "ASC"
+        filters, params = "", [self.thread_id.raw, self.model.collection]
+        for name, value in indexed.items():
+            filters += (" AND EXISTS (SELECT 1 FROM document_index i WHERE i.thread_id = d.thread_id AND"
+                        " i.collection = d.collection AND i.field = ? AND i.missing = 0 AND i.value = ? AND"
+                        " i.id = d.id)")
+            params += [name, value]
+        page = " LIMIT ? OFFSET ?" if limit is not None and not rest else ""
+        page_params = [limit, offset] if page else []
+        if order_by is not None:
+            # The order and the page come from the narrow index rows alone;
+            # only the page's documents are read.
+            ids = [doc_id for (doc_id,) in self._sql.execute(
+                "SELECT o.id FROM document_index o JOIN documents d ON d.thread_id = o.thread_id AND"
+                " d.collection = o.collection AND d.id = o.id"
+                " WHERE o.thread_id = ? AND o.collection = ? AND o.field = ?" + filters +
+                f" ORDER BY o.missing, o.value {direction}, d.created {direction}, o.id {direction}" + page,
+                [self.thread_id.raw, self.model.collection, order_by, *params[2:], *page_params])]
+            documents = self._by_ids(ids)
+        else:
+            documents = [self._document(row) for row in self._sql.execute(
+                "SELECT d.id, d.data, d.author, d.version, d.created, d.updated FROM documents d"
+                " WHERE d.thread_id = ? AND d.collection = ? AND d.deleted = 0" + filters +
+                f" ORDER BY d.created {direction}, d.id {direction}" + page, [*params, *page_params])]
         if rest:  # fields without an index: filtered here
             documents = [d for d in documents if all(d.data.get(k) == v for k, v in rest.items())]
             documents = documents[offset:None if limit is None else offset + limit]
         return documents
+
+    def _by_ids(self, ids: list[str]) -> list[Document]:
+        found: dict[str, Document] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._sql.execute(
+                    "SELECT id, data, author, version, created, updated FROM documents WHERE thread_id = ?"
+                    f" AND collection = ? AND deleted = 0 AND id IN ({','.join('?' * len(chunk))})",
+                    [self.thread_id.raw, self.model.collection, *chunk]):
+                found[row[0]] = self._document(row)
+        return [found[doc_id] for doc_id in ids if doc_id in found]
 
     def find_one(self, where: Mapping[str, Any]) -> Document | None:
         found = self.find(where, limit=1)

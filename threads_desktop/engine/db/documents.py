@@ -65,6 +65,9 @@ class DocumentReducer:
         key = (event.thread_id.raw, model.collection, doc_id)
         if op["op"] == "create":
             model.check(values, creating=True)
+            if self._create_new(key, model, values, event, op_stamp):
+                changes.documents.add((event.thread_id, model.collection, doc_id))
+                return
             self._create(key, event, op_stamp)
         else:
             self._require_editor(key, model, event)
@@ -83,6 +86,25 @@ class DocumentReducer:
             " AND collection = ? AND id = ?", (op_stamp, *key))
         self._refresh(key, model)
         changes.documents.add((event.thread_id, model.collection, doc_id))
+
+    def _create_new(self, key: tuple[bytes, str, str], model: Model, values: Mapping[str, Any], event: Event,
+                    op_stamp: bytes) -> bool:
+        """The common case, a document nobody created before: written whole,
+        without reading anything back. False if it exists already."""
+        present = {name: value for name, value in values.items() if value is not None}
+        inserted = self._sql.execute(
+            "INSERT OR IGNORE INTO documents (thread_id, collection, id, data, author, created, updated, version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+            (*key, cbor.encode(present), event.log_id.raw, op_stamp, op_stamp)).rowcount
+        if not inserted:
+            return False
+        self._sql.execute("INSERT INTO document_authors VALUES (?, ?, ?, ?)", (*key, event.log_id.raw))
+        # Exactly the rows the general path writes: a None value is an unset field.
+        self._sql.executemany(
+            "INSERT INTO fields (thread_id, collection, id, field, stamp, value) VALUES (?, ?, ?, ?, ?, ?)",
+            [(*key, name, op_stamp, None if value is None else cbor.encode(value)) for name, value in values.items()])
+        self._index(key, model, present)
+        return True
 
     def _create(self, key: tuple[bytes, str, str], event: Event, op_stamp: bytes) -> None:
         self._sql.execute("INSERT OR IGNORE INTO document_authors VALUES (?, ?, ?, ?)", (*key, event.log_id.raw))
@@ -121,10 +143,14 @@ class DocumentReducer:
                           (cbor.encode(data), *key))
         self._sql.execute("DELETE FROM document_index WHERE thread_id = ? AND collection = ? AND id = ?", key)
         if not deleted:
-            self._sql.executemany(
-                "INSERT INTO document_index (thread_id, collection, field, value, id) VALUES (?, ?, ?, ?, ?)",
-                [(key[0], key[1], name, _index_value(data[name]), key[2]) for name in model.indexes
-                 if name in data])
+            self._index(key, model, data)
+
+    def _index(self, key: tuple[bytes, str, str], model: Model, data: Mapping[str, Any]) -> None:
+        self._sql.executemany(
+            "INSERT INTO document_index (thread_id, collection, field, missing, value, id) VALUES (?, ?, ?, ?, ?, ?)",
+            # Key columns cannot be NULL: a missing value is indexed as 0, apart.
+            [(key[0], key[1], name, int(name not in data), _index_value(data[name]) if name in data else 0, key[2])
+             for name in model.indexes])
 
     # --- snapshots ------------------------------------------------------------
 
@@ -151,7 +177,7 @@ class DocumentReducer:
         self._sql.executemany("INSERT INTO document_authors VALUES (?, ?, ?, ?)",
                               [(raw, *row) for row in state["authors"]])
         for collection, doc_id, *_ in state["documents"]:
-            self._refresh((raw, collection, doc_id), self.schema.model(collection))
+            self._refresh((raw, collection, doc_id), self.schema.model(collection))  # rebuilds the index rows
 
     def clear(self, thread_id: ThreadId) -> None:
         for table in ("documents", "fields", "document_index", "document_authors"):
@@ -159,7 +185,7 @@ class DocumentReducer:
 
 
 def _index_value(value: Any) -> Any:
-    # SQLite orders NULL < numbers < text < blobs; other values index by encoding.
-    if value is None or isinstance(value, (int, float, str, bytes)):
+    # SQLite orders numbers < text < blobs; other values index by their encoding.
+    if isinstance(value, (int, float, str, bytes)):
         return value
     return cbor.encode(value)

@@ -26,15 +26,21 @@ CREATE TABLE fields (
     PRIMARY KEY (thread_id, collection, id, field)
 ) STRICT, WITHOUT ROWID;
 
--- Indexed fields of live documents, for queries and ordering.
+-- Indexed fields of live documents, for queries and ordering. Every live
+-- document has a row per indexed field; `missing` = 1 where it has no value,
+-- so ordering by (missing, value, id) lists those last straight off the index.
 CREATE TABLE document_index (
     thread_id BLOB NOT NULL,
     collection TEXT NOT NULL,
     field TEXT NOT NULL,
-    value ANY,
+    missing INTEGER NOT NULL,
+    value ANY NOT NULL,                -- 0 where missing
     id TEXT NOT NULL,
-    PRIMARY KEY (thread_id, collection, field, value, id)
+    PRIMARY KEY (thread_id, collection, field, missing, value, id)
 ) STRICT, WITHOUT ROWID;
+
+-- Documents in creation order, for listings without an indexed field.
+CREATE INDEX documents_created ON documents (thread_id, collection, created, id);
 
 -- Every log that created a document: its authors, who may edit it.
 CREATE TABLE document_authors (

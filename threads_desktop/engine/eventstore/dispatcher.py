@@ -11,7 +11,7 @@ from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.eventstore.store import Changes, EventStore
 from threads_desktop.engine.logstore.database import Database
-from threads_desktop.engine.logstore.envelopes import Envelope, decode_envelope
+from threads_desktop.engine.logstore.envelopes import DecodedEnvelope, Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore, NewEvent
 
 
@@ -37,13 +37,8 @@ class Dispatcher:
                 changes: Changes) -> list[IngestOutcome | ThreadsError]:
         """Take records from a peer: refused ones change nothing, the others
         are logged and applied as soon as their causal context is."""
+        added: list[DecodedEnvelope] = []
         with self._db.write():
-            outcomes = self._logstore.ingest_many(thread_id, envelopes)
-            keys = self._logstore.thread_keys(thread_id)
-            added = []
-            for envelope, outcome in zip(envelopes, outcomes, strict=True):
-                if outcome is IngestOutcome.ADDED:
-                    record = decode_envelope(envelope, keys).record
-                    added.append((record.log_id, record.seq, envelope))
-            self._events.add(thread_id, added, changes)
+            outcomes = self._logstore.ingest_many(thread_id, envelopes, added)
+            self._events.add(thread_id, [(d.log_id, d.record.seq, d.envelope) for d in added], changes)
         return outcomes

@@ -14,8 +14,8 @@ CREATE TABLE events (
     refusal TEXT,                      -- why a refused event changed nothing
     PRIMARY KEY (thread_id, log_id, seq)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX events_waiting ON events (thread_id) WHERE state = 0;
-CREATE INDEX events_order ON events (thread_id, stamp);
+-- The events still waiting, in order: what every batch of new events looks at.
+CREATE INDEX events_waiting ON events (thread_id, stamp) WHERE state = 0;
 
 -- How far each log of a thread has been applied (the causal frontier).
 CREATE TABLE applied (

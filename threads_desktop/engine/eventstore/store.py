@@ -75,23 +75,22 @@ class EventStore:
         ready. Call inside the transaction that logged them."""
         if not self._logstore.thread_keys(thread_id)[0].can_read:
             return  # a follower keeps the logs only
+        rows: list[tuple[Any, ...]] = []
         for log_id, seq, envelope in records:
             try:
                 opened = self._logstore.read_event(thread_id, envelope)
             except (InvalidInputError, MissingKeyError) as exc:
                 # Authentic (signed) but unreadable: kept in its log, refused here.
-                self._sql.execute(
-                    "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, state, refusal)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), WAITING,
-                     f"unreadable: {exc}"))
+                rows.append((thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
+                             f"unreadable: {exc}"))
                 continue
             header = opened.header
             self._clock.observe(header.hlc)
-            self._sql.execute(
-                "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload) VALUES (?, ?, ?, ?, ?, ?)",
-                (thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
-                 cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(opened.payload)))
+            rows.append((thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
+                         cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(opened.payload), None))
+        self._sql.executemany(
+            "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, refusal)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         self._apply_ready(thread_id, changes)
 
     def frontier(self, thread_id: ThreadId) -> list[tuple[PeerId, int]]:
@@ -105,13 +104,15 @@ class EventStore:
             (thread_id.raw, REFUSED))]
 
     def waiting_count(self, thread_id: ThreadId) -> int:
-        (count,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = ?",
-                                     (thread_id.raw, WAITING)).fetchone()
+        (count,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = 0",
+                                     (thread_id.raw,)).fetchone()
         return int(count)
 
     def applied_count(self, thread_id: ThreadId) -> int:
-        (count,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state != ?",
-                                     (thread_id.raw, WAITING)).fetchone()
+        """Events applied or refused: each log applies in order, so the sum
+        of how far each has come."""
+        (count,) = self._sql.execute("SELECT COALESCE(SUM(seq), 0) FROM applied WHERE thread_id = ?",
+                                     (thread_id.raw,)).fetchone()
         return int(count)
 
     # --- applying -------------------------------------------------------------
@@ -119,12 +120,14 @@ class EventStore:
     def _apply_ready(self, thread_id: ThreadId, changes: Changes) -> None:
         applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread_id.raw,)))
         count = self.applied_count(thread_id)
+        settled: list[tuple[Any, ...]] = []
         progress = True
         while progress:
             progress = False
+            # A literal 0, so SQLite can use the partial index of waiting events.
             waiting = self._sql.execute(
-                "SELECT log_id, seq, stamp, deps, payload, refusal FROM events WHERE thread_id = ? AND state = ?"
-                " ORDER BY stamp", (thread_id.raw, WAITING)).fetchall()
+                "SELECT log_id, seq, stamp, deps, payload, refusal FROM events WHERE thread_id = ? AND state = 0"
+                " ORDER BY stamp", (thread_id.raw,)).fetchall()
             for log_raw, seq, event_stamp, deps_blob, payload_blob, refusal in waiting:
                 if applied.get(log_raw, 0) != seq - 1:
                     continue
@@ -134,19 +137,27 @@ class EventStore:
                 event = Event(thread_id, PeerId(log_raw), seq, event_stamp,
                               None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22))
                 state, reason = self._apply(event, refusal, changes)
-                self._sql.execute("UPDATE events SET state = ?, refusal = ? WHERE thread_id = ? AND log_id = ?"
-                                  " AND seq = ?", (state, reason, thread_id.raw, log_raw, seq))
-                self._sql.execute("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)"
-                                  " ON CONFLICT (thread_id, log_id) DO UPDATE SET seq = excluded.seq",
-                                  (thread_id.raw, log_raw, seq))
+                settled.append((state, reason, thread_id.raw, log_raw, seq))
                 applied[log_raw] = seq
                 changes.applied += 1
                 count += 1
                 if count % SNAPSHOT_EVERY == 0:
+                    self._record_applied(thread_id, settled, applied)
                     self.snapshot(thread_id)
                 progress = True
+        self._record_applied(thread_id, settled, applied)
         if changes.applied:
             changes.threads.add(thread_id)
+
+    def _record_applied(self, thread_id: ThreadId, settled: list[tuple[Any, ...]], applied: dict[bytes, int]) -> None:
+        """Write down, in two statements, which events were settled and how far
+        each log is now applied."""
+        self._sql.executemany("UPDATE events SET state = ?, refusal = ? WHERE thread_id = ? AND log_id = ?"
+                              " AND seq = ?", settled)
+        self._sql.executemany("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)"
+                              " ON CONFLICT (thread_id, log_id) DO UPDATE SET seq = excluded.seq",
+                              [(thread_id.raw, log_raw, seq) for log_raw, seq in applied.items()])
+        settled.clear()
 
     def _apply(self, event: Event, refusal: str | None, changes: Changes) -> tuple[int, str | None]:
         if refusal is not None:

@@ -20,6 +20,7 @@ from threads_desktop.engine.core.errors import (
     LogError,
     MissingKeyError,
     NotFoundError,
+    StorageError,
     ThreadsError,
 )
 from threads_desktop.engine.core.ids import PeerId, ThreadId
@@ -281,11 +282,13 @@ class LogStore:
 
     def ingest_many(
         self, thread_id: ThreadId, envelopes: Sequence[Envelope],
+        added: list[DecodedEnvelope] | None = None,
     ) -> list[IngestOutcome | ThreadsError]:
         """Ingest a page of envelopes in one transaction, in order.
 
         Each gets its own outcome: a bad one is refused alone (its savepoint
-        rolls back) and the good ones are kept.
+        rolls back) and the good ones are kept. The records added are also
+        appended to `added`, when given.
         """
         keys = self.thread_keys(thread_id)
         positions: dict[PeerId, _Position] = {}
@@ -315,7 +318,10 @@ class LogStore:
                     failure = failures[id(result)]
                     if failure is not None:
                         raise failure
-                    outcomes.append(self._store(thread_id, positions[result.log_id], result))
+                    outcome = self._store(thread_id, positions[result.log_id], result)
+                    outcomes.append(outcome)
+                    if added is not None and outcome is IngestOutcome.ADDED:
+                        added.append(result)
                 except _REFUSALS as exc:
                     outcomes.append(exc)
         return outcomes
@@ -349,15 +355,14 @@ class LogStore:
             raise GapError(f"log {record.log_id} is held up to seq {position.seq}; got seq {record.seq}")
         if record.prev_cid != position.head:
             raise ForkError(f"record {record.seq} of log {record.log_id} does not follow our head")
-        if self._sql.execute("SELECT 1 FROM records WHERE cid = ?", (decoded.record_cid,)).fetchone():
-            raise ForkError("the record is already held at another position")
-        with self._db.write() as sql:
-            if position.row is None:
-                cursor = sql.execute("INSERT INTO logs (thread_id, log_id) VALUES (?, ?)",
-                                     (thread_id.raw, record.log_id.raw))
-                position.row = cursor.lastrowid
-            if not self._insert(position, [decoded]):
-                raise ForkError(f"log {record.log_id} moved while ingesting")
+        # No savepoint: every refusal above comes before the first write, and a
+        # record's CID covers its log and seq, so it cannot be held elsewhere.
+        if position.row is None:
+            cursor = self._sql.execute("INSERT INTO logs (thread_id, log_id) VALUES (?, ?)",
+                                       (thread_id.raw, record.log_id.raw))
+            position.row = cursor.lastrowid
+        if not self._insert(position, [decoded]):  # cannot miss: `position` was read in this transaction
+            raise StorageError(f"log {record.log_id} moved while ingesting")
         self._own_positions.pop(thread_id, None)
         return IngestOutcome.ADDED
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
 from threads_desktop.engine.db.models import FieldSpec, Model
+
+if TYPE_CHECKING:  # photos imports this module's Reactions
+    from threads_desktop.engine.modules.photos import Photos
 
 MAX_MESSAGE_LENGTH = 10_000
 MAX_ATTACHMENTS = 20
@@ -90,6 +95,16 @@ class Chat:
         if reply_to is not None:
             self.messages.get(reply_to)
         return self.messages.create({"text": text or None, "reply_to": reply_to, "photos": photos or None})
+
+    def post_photos(self, photos: Photos, paths: Sequence[Path], text: str = "") -> str:
+        """A message with pictures: they are imported into this chat through
+        the same blob path as an album's (thumbnail inline, the rest sealed)."""
+        result = photos.add_files(paths)
+        if result.failed:
+            name, reason = result.failed[0]
+            raise InvalidInputError(f"{name}: {reason}")
+        ids = result.added + [p.id for p in photos.photos.find() if p.data.get("name") in result.duplicates]
+        return self.post(text, photos=ids)
 
     def edit(self, message_id: str, text: str) -> None:
         message = self.messages.get(message_id)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.engine.eventstore.peers import join, start_thread, sync
+from tests.engine.modules.images import image_bytes
+from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.modules.photos import all_paths
+from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
+
+
+def _files(folder: Path, specs: dict[str, bytes]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in specs.items():
+        (folder / name).write_bytes(data)
+        paths.append(folder / name)
+    return paths
+
+
+def test_importing_a_folder_stores_thumbnails_previews_and_originals(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Lisbon")
+    paths = _files(tmp_path / "camera", {
+        "b.jpg": image_bytes("JPEG", taken="2024:07:15 09:00:00", seed=1),
+        "a.png": image_bytes("PNG", taken="2024:07:14 09:00:00", seed=2),
+        "c.webp": image_bytes("WEBP", seed=3),
+        "d.gif": image_bytes("GIF", seed=4),
+    })
+    seen: list[tuple[int, int]] = []
+    result = node.photos(album).add_files(all_paths([tmp_path / "camera"]), progress=lambda d, t: seen.append((d, t)))
+    assert len(result.added) == 4 and result.duplicates == [] and result.failed == []
+    assert seen[-1] == (4, 4)
+    photos = node.photos(album)
+    listed = photos.page()
+    assert [p.data["name"] for p in listed[:2]] == ["a.png", "b.jpg"]  # by taken time, undated last
+    jpeg = next(p for p in listed if p.data["name"] == "b.jpg")
+    assert photos.original(jpeg.id) == (tmp_path / "camera" / "b.jpg").read_bytes()
+    assert Image.open(io.BytesIO(photos.preview(jpeg.id))).format == "JPEG"
+    assert Image.open(io.BytesIO(jpeg.data["thumbnail"])).size[0] <= 256
+    assert photos.page(limit=2, offset=2)[0].id == listed[2].id
+    assert paths  # the files are untouched
+
+
+def test_the_same_picture_is_not_added_twice(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Dogs")
+    data = image_bytes("JPEG")
+    paths = _files(tmp_path, {"one.jpg": data, "copy.jpg": data})
+    result = node.photos(album).add_files(paths)
+    assert len(result.added) == 1 and result.duplicates == ["copy.jpg"]
+    again = node.photos(album).add_files(paths[:1])
+    assert again.added == [] and again.duplicates == ["one.jpg"]
+    assert node.photos(album).photos.count() == 1
+
+
+def test_a_broken_file_is_reported_and_imports_nothing(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Trip")
+    good = image_bytes("JPEG", size=(400, 300))
+    paths = _files(tmp_path, {"notes.txt": b"shopping list", "half.jpg": good[: len(good) // 2], "ok.jpg": good})
+    result = node.photos(album).add_files(paths)
+    assert [name for name, _ in result.failed] == ["notes.txt", "half.jpg"]
+    assert all(reason for _, reason in result.failed)
+    assert len(result.added) == 1
+    assert node.photos(album).photos.count() == 1
+
+
+def test_an_import_can_be_cancelled(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Many")
+    paths = _files(tmp_path, {f"{i}.png": image_bytes("PNG", seed=i) for i in range(20)})
+    done: list[int] = []
+    result = node.photos(album).add_files(paths, progress=lambda d, _t: done.append(d),
+                                          cancelled=lambda: len(done) >= 5)
+    assert len(result.added) == 5
+    assert node.photos(album).photos.count() == 5
+
+
+def test_captions_comments_reactions_and_deletes_reach_another_member(open_node: OpenNode, tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Shared")
+    join(a, b, album)
+    [photo] = a.photos(album).add_files(_files(tmp_path, {"p.jpg": image_bytes("JPEG")})).added
+    a.photos(album).set_caption(photo, "Sunset at Belém")
+    sync(a, b, album)
+    comment = b.photos(album).comment(photo, "Gorgeous!")
+    b.photos(album).react(photo, "❤️")
+    sync(b, a, album)
+    photos_a = a.photos(album)
+    assert photos_a.photos.get(photo).data["caption"] == "Sunset at Belém"
+    assert [c.data["text"] for c in photos_a.comments_on(photo)] == ["Gorgeous!"]
+    assert photos_a.reactions.of(photos_a.photos.get(photo)) == {"❤️": [b.store.own_log(album)]}
+    b.photos(album).delete_comment(comment)
+    a.photos(album).delete(photo)
+    sync(a, b, album)
+    sync(b, a, album)
+    for node in (a, b):
+        assert node.photos(album).photos.count() == 0
+        assert node.photos(album).comments_on(photo) == []
+    with pytest.raises(NotFoundError):
+        a.photos(album).original(photo)
+
+
+def test_gps_stays_out_unless_the_user_keeps_it(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Places")
+    [plain] = node.photos(album).add_files(_files(tmp_path / "1", {"x.jpg": image_bytes("JPEG", gps=True)})).added
+    assert "gps" not in node.photos(album).photos.get(plain).data
+    [kept] = node.photos(album).add_files(_files(tmp_path / "2", {"y.jpg": image_bytes("JPEG", gps=True, seed=9)}),
+                                          keep_gps=True).added
+    assert node.photos(album).photos.get(kept).data["gps"] == {"lat": 38.71, "lon": -9.14}
+
+
+def test_bad_captions_and_comments_are_refused(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "X")
+    [photo] = node.photos(album).add_files(_files(tmp_path, {"p.jpg": image_bytes("JPEG")})).added
+    with pytest.raises(InvalidInputError):
+        node.photos(album).set_caption(photo, "x" * 2001)
+    with pytest.raises(InvalidInputError):
+        node.photos(album).comment(photo, "  ")
+    with pytest.raises(NotFoundError):
+        node.photos(album).comment("nope", "hi")

@@ -1,0 +1,79 @@
+"""The CLI commands that work inside one album or chat: add, say, show."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from typing import Any
+
+from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.modules.photos import all_paths
+from threads_desktop.engine.node import Node
+
+
+def run_thread_command(node: Node, args: argparse.Namespace) -> int:
+    thread_id = ThreadId.parse(args.thread)
+    summary = node.get_thread(thread_id)
+    if args.command == "add":
+        if summary.kind is not ThreadKind.ALBUM:
+            raise InvalidInputError("photos go into an album; this is a chat")
+        paths = all_paths(args.files)
+        result = node.photos(thread_id).add_files(
+            paths, keep_gps=args.keep_gps,
+            progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True))
+        print(file=sys.stderr)
+        for photo_id in result.added:
+            print(photo_id)
+        for name in result.duplicates:
+            print(f"already in the album: {name}", file=sys.stderr)
+        for name, reason in result.failed:
+            print(f"not added: {name}: {reason}", file=sys.stderr)
+        return 0 if not result.failed else 1
+    if args.command == "say":
+        if summary.kind is not ThreadKind.CHAT:
+            raise InvalidInputError("messages go into a chat; this is an album")
+        print(node.chat(thread_id).post(args.text))
+        return 0
+    shown = _show(node, thread_id, summary.kind)
+    if args.json:
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+    else:
+        print(f"{summary.name} ({summary.kind.value if summary.kind else 'backup'})")
+        for item in shown["items"]:
+            print("  " + _line(item))
+    return 0
+
+
+def _show(node: Node, thread_id: ThreadId, kind: ThreadKind | None) -> dict[str, Any]:
+    summary = node.get_thread(thread_id)
+    shown: dict[str, Any] = {"thread": summary.to_json(), "items": []}
+    if kind is ThreadKind.CHAT:
+        chat = node.chat(thread_id)
+        shown["items"] = [chat.describe(m) for m in chat.history()]
+    elif kind is ThreadKind.ALBUM:
+        photos = node.photos(thread_id)
+        for photo in photos.page():
+            data = photo.data
+            shown["items"].append({
+                "id": photo.id, "name": data.get("name"), "taken_at": data.get("taken_at"),
+                "camera": data.get("camera"), "size": [data["width"], data["height"]],
+                "caption": data.get("caption"), "author": str(photo.author),
+                "comments": [{"author": str(c.author), "text": c.data["text"]} for c in photos.comments_on(photo.id)],
+                "reactions": {e: [str(p) for p in who] for e, who in photos.reactions.of(photo).items()},
+            })
+    return shown
+
+
+def _line(item: dict[str, Any]) -> str:
+    if "text" in item:  # a message
+        reply = f" (reply to {item['reply_to'][:8]})" if item.get("reply_to") else ""
+        edited = " (edited)" if item.get("edited") else ""
+        return f"{item['author'][-6:]}: {item['text'] or '[photo]'}{reply}{edited}"
+    taken = item.get("taken_at")
+    when = datetime.datetime.fromtimestamp(taken / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M") if taken else "-"
+    caption = f"  \"{item['caption']}\"" if item.get("caption") else ""
+    return f"{item['name']}  {when}  {item['size'][0]}x{item['size'][1]}{caption}  ({len(item['comments'])} comments)"

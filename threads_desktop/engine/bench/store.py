@@ -1,0 +1,149 @@
+"""`threads-desktop bench store`: events through the dispatcher and reducers
+against the log's own ingest in the same run; photo import of 12-megapixel
+JPEGs on every core against one; the first page of a 10,000-photo album."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from threads_desktop.engine.codec.cbor import Link
+from threads_desktop.engine.codec.cid import cid_of_cbor
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.db.documents import db_event
+from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.modules.imaging import prepare_photo
+from threads_desktop.engine.node import Node
+
+PAGE = 100
+
+
+def run(events: int, photos: int, album: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="threads-bench-store-") as tmp:
+        root = Path(tmp)
+        return {
+            "events": _events(root, events),
+            "photos": _photos(root, photos),
+            "album": _album(root, album),
+            "cores": os.cpu_count(),
+        }
+
+
+def summary(result: dict[str, Any]) -> str:
+    e, p, a = result["events"], result["photos"], result["album"]
+    return "\n".join([
+        f"events through dispatcher + reducers  {e['dispatcher_events_per_second']:>8} /s"
+        f"   log ingest alone {e['log_ingest_events_per_second']:>8} /s   ratio {e['ratio']}",
+        f"12 MP JPEG import                     {p['photos_per_second_all_cores']:>8} /s"
+        f"   one core {p['photos_per_second_one_core']:>8} /s   speed-up {p['speedup']}",
+        f"first page of a {a['photos']}-photo album     {a['first_page_ms']:>8} ms (median of 5)",
+    ])
+
+
+def _events(root: Path, count: int) -> dict[str, Any]:
+    writer = Node.open(root / "writer")
+    log_reader, reader = Node.open(root / "log-reader"), Node.open(root / "reader")
+    try:
+        thread = writer.create_thread(ThreadKind.CHAT, "bench").thread_id
+        for start in range(0, count, PAGE):
+            writer.commit(thread, [db_event({"op": "create", "c": "message", "id": f"m{i}",
+                                             "set": {"text": f"message number {i}, hello there"}})
+                                   for i in range(start, min(count, start + PAGE))])
+        log_id = writer.store.own_log(thread)
+        assert log_id is not None
+        envelopes = [r.envelope for r in writer.store.records_after(thread, log_id, 0, limit=count + 1)]
+        key = writer.store.thread_keys(thread)[0]
+        for node in (log_reader, reader):
+            node.store.create_thread(thread, key)
+
+        started = time.perf_counter()
+        for page in _pages(envelopes):
+            log_reader.store.ingest_many(thread, page)
+            for envelope in page:
+                log_reader.store.read_event(thread, envelope)
+        log_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        for page in _pages(envelopes):
+            reader.receive(thread, page)
+        dispatcher_seconds = time.perf_counter() - started
+        assert reader.collections(thread)["message"].count() == count
+    finally:
+        for node in (writer, log_reader, reader):
+            node.close()
+    return {
+        "events": len(envelopes),
+        "dispatcher_events_per_second": round(len(envelopes) / dispatcher_seconds),
+        "log_ingest_events_per_second": round(len(envelopes) / log_seconds),
+        "ratio": round(dispatcher_seconds / log_seconds, 2),
+        "how": "pages of 100 chat messages; log ingest = decode, verify, decrypt, store",
+    }
+
+
+def _pages(envelopes: list[Envelope]) -> list[list[Envelope]]:
+    return [envelopes[i:i + PAGE] for i in range(0, len(envelopes), PAGE)]
+
+
+def _photos(root: Path, count: int) -> dict[str, Any]:
+    folder = root / "camera"
+    folder.mkdir()
+    base = Image.merge("RGB", [Image.effect_noise((4000, 3000), sigma) for sigma in (40, 60, 80)])
+    paths = []
+    for i in range(count):
+        base.paste((i * 37 % 256, i * 91 % 256, i * 13 % 256), (0, 0, 64, 64))  # distinct pictures
+        path = folder / f"IMG_{i:04}.jpg"
+        base.save(path, "JPEG", quality=90)
+        paths.append(path)
+    megabytes = sum(p.stat().st_size for p in paths) / 2**20
+
+    started = time.perf_counter()
+    for path in paths[: max(1, count // 4)]:
+        prepare_photo(path.read_bytes())
+    one_core = max(1, count // 4) / (time.perf_counter() - started)
+
+    node = Node.open(root / "photographer")
+    try:
+        album = node.create_thread(ThreadKind.ALBUM, "bench").thread_id
+        started = time.perf_counter()
+        result = node.photos(album).add_files(paths)
+        seconds = time.perf_counter() - started
+        assert len(result.added) == count, result
+    finally:
+        node.close()
+    return {
+        "photos": count, "megabytes": round(megabytes, 1),
+        "photos_per_second_all_cores": round(count / seconds, 2),
+        "photos_per_second_one_core": round(one_core, 2),
+        "speedup": round(count / seconds / one_core, 2),
+        "how": "4000x3000 JPEGs: decode, orient, thumbnail, preview, encrypt blobs, log, apply",
+    }
+
+
+def _album(root: Path, count: int) -> dict[str, Any]:
+    node = Node.open(root / "album")
+    try:
+        album = node.create_thread(ThreadKind.ALBUM, "big").thread_id
+        thumbnail = os.urandom(6_000)  # the size of a real 256 px JPEG
+        ref = {"manifest": Link(cid_of_cbor(b"placeholder")), "key": bytes(32), "size": 1, "mime": "image/jpeg"}
+        for start in range(0, count, PAGE):
+            node.commit(album, [db_event({"op": "create", "c": "photo", "id": f"{i:064x}", "set": {
+                "name": f"IMG_{i}.jpg", "thumbnail": thumbnail, "preview": ref, "original": ref,
+                "width": 4000, "height": 3000, "taken_at": 1_700_000_000_000 + i * 60_000}})
+                for i in range(start, min(count, start + PAGE))])
+        photos = node.photos(album)
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            page = photos.page(limit=PAGE)
+            timings.append(time.perf_counter() - started)
+            assert len(page) == min(PAGE, count)
+    finally:
+        node.close()
+    return {"photos": count, "first_page_ms": round(statistics.median(timings) * 1000, 2),
+            "how": "Photos.page(limit=100) ordered by taken time, thumbnails included"}

@@ -1,0 +1,181 @@
+"""Photos: an album's pictures, captions, comments and reactions.
+
+A photo's ID is the SHA-256 of its original as stored, so the same picture is
+never in an album twice (if two members add it at once, both adds name the
+same document and the views still agree). The thumbnail travels inline in the
+event; the preview and the original are encrypted blobs whose keys travel in
+the event too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError, ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
+from threads_desktop.engine.db.models import FieldSpec, Model
+from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
+from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.modules.chat import Reactions, clean_text
+from threads_desktop.engine.modules.imaging import PreparedPhoto, prepare_photo
+
+MAX_CAPTION = 2_000
+MAX_COMMENT = 4_000
+PHOTOS_PER_EVENT = 8  # thumbnails are inline: keep each event body well under its limit
+
+PHOTO_MODEL = Model("photo", {
+    "name": FieldSpec("text", max_length=255),
+    "thumbnail": FieldSpec("bytes", required=True, max_length=128 * 1024),
+    "preview": FieldSpec("map", required=True),
+    "original": FieldSpec("map", required=True),
+    "width": FieldSpec("int", required=True),
+    "height": FieldSpec("int", required=True),
+    "taken_at": FieldSpec("int", index=True),
+    "camera": FieldSpec("text", max_length=80),
+    "gps": FieldSpec("map"),
+    "caption": FieldSpec("text", max_length=MAX_CAPTION),
+})
+COMMENT_MODEL = Model("comment", {
+    "target": FieldSpec("text", required=True, index=True, max_length=160),
+    "text": FieldSpec("text", required=True, max_length=MAX_COMMENT),
+})
+MODELS = (PHOTO_MODEL, COMMENT_MODEL)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: list[str]
+    duplicates: list[str]
+    failed: list[tuple[str, str]]  # file name, reason
+
+
+class Photos:
+    def __init__(self, collections: ThreadCollections, author: PeerId, blobs: BlobStore, database: Database,
+                 pool: Executor) -> None:
+        self.thread_id: ThreadId = collections.thread_id
+        self._collections = collections
+        self.photos = collections["photo"]
+        self.comments = collections["comment"]
+        self.reactions = Reactions(collections, author)
+        self._blobs = blobs
+        self._db = database
+        self._pool = pool
+
+    # --- adding -------------------------------------------------------------------
+
+    def add_files(self, paths: Sequence[Path], *, keep_gps: bool = False, progress: Progress | None = None,
+                  cancelled: Callable[[], bool] = lambda: False) -> ImportResult:
+        """Import image files: prepared on every core, stored in batches.
+        A file that is not a readable image is reported and imports nothing."""
+        added: list[str] = []
+        duplicates: list[str] = []
+        failed: list[tuple[str, str]] = []
+        prepared = self._pool.map(lambda p: _read_and_prepare(p, keep_gps), paths)
+        batch: list[PreparedPhoto] = []
+        names: list[str] = []
+        for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
+            if isinstance(outcome, ThreadsError):
+                failed.append((path.name, str(outcome)))
+            elif self.photos.find_one_by_id(outcome.content_hash) is not None or \
+                    outcome.content_hash in {p.content_hash for p in batch}:
+                duplicates.append(path.name)
+            else:
+                batch.append(outcome)
+                names.append(path.name)
+            if len(batch) == PHOTOS_PER_EVENT:
+                added += self._store(batch, names)
+                batch, names = [], []
+            if progress is not None:
+                progress(done, len(paths))
+            if cancelled():
+                break
+        if batch:
+            added += self._store(batch, names)
+        return ImportResult(added, duplicates, failed)
+
+    def _store(self, batch: list[PreparedPhoto], names: list[str]) -> list[str]:
+        ops = Ops()
+        with self._db.write():
+            for photo, name in zip(batch, names, strict=True):
+                preview = self._blobs.put(photo.preview, "image/jpeg")
+                original = self._blobs.put(photo.original, photo.mime)
+                self.photos.create({
+                    "name": name[:255], "thumbnail": photo.thumbnail, "preview": preview.to_value(),
+                    "original": original.to_value(), "width": photo.width, "height": photo.height,
+                    "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
+                }, doc_id=photo.content_hash, ops=ops)
+            self._collections.send(ops)
+        return [photo.content_hash for photo in batch]
+
+    # --- reading ------------------------------------------------------------------
+
+    def page(self, *, limit: int | None = None, offset: int = 0, newest_first: bool = False) -> list[Document]:
+        """Photos by the time they were taken (those without one last), a
+        page at a time for large albums."""
+        return self.photos.find(order_by="taken_at", descending=newest_first, limit=limit, offset=offset)
+
+    def preview(self, photo_id: str) -> bytes:
+        return self._blobs.get(BlobRef.from_value(self.photos.get(photo_id).data["preview"]))
+
+    def original(self, photo_id: str) -> bytes:
+        return self._blobs.get(BlobRef.from_value(self.photos.get(photo_id).data["original"]))
+
+    # --- changing -----------------------------------------------------------------
+
+    def set_caption(self, photo_id: str, caption: str) -> None:
+        photo = self.photos.get(photo_id)
+        text = clean_text(caption, MAX_CAPTION)
+        self.photos.save(photo, {**photo.data, "caption": text or None})
+
+    def delete(self, photo_id: str) -> None:
+        self.photos.get(photo_id)
+        self.photos.delete(photo_id)
+
+    def comment(self, photo_id: str, text: str) -> str:
+        self.photos.get(photo_id)
+        text = clean_text(text, MAX_COMMENT)
+        if not text:
+            raise InvalidInputError("a comment cannot be empty")
+        return self.comments.create({"target": f"photo/{photo_id}", "text": text})
+
+    def comments_on(self, photo_id: str) -> list[Document]:
+        return self.comments.find({"target": f"photo/{photo_id}"})
+
+    def delete_comment(self, comment_id: str) -> None:
+        self.comments.get(comment_id)
+        self.comments.delete(comment_id)
+
+    def react(self, photo_id: str, emoji: str, on: bool = True) -> None:
+        self.reactions.set(self.photos.get(photo_id), emoji, on)
+
+
+def _read_and_prepare(path: Path, keep_gps: bool) -> PreparedPhoto | ThreadsError:
+    try:
+        return prepare_photo(_read(path), keep_gps=keep_gps)
+    except ThreadsError as exc:
+        return exc
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path.name}: {exc.strerror}") from exc
+
+
+def all_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files named, and the files inside folders named (not hidden ones)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        else:
+            found.append(path)
+    if not found:
+        raise NotFoundError("no files to add")
+    return found
