@@ -77,7 +77,7 @@ def test_add_say_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     code, message_id, _ = run(capsys, "--data-dir", profile, "say", chat.strip(), "Dinner at 8?")
     assert code == 0
     code, out, _ = run(capsys, "--data-dir", profile, "show", chat.strip(), "--json")
-    assert [m["text"] for m in json.loads(out)["items"]] == ["Dinner at 8?"]
+    assert [(m["id"], m["text"]) for m in json.loads(out)["items"]] == [(message_id.strip(), "Dinner at 8?")]
     code, out, _ = run(capsys, "--data-dir", profile, "show", album.strip(), "--json")
     shown = json.loads(out)
     assert [p["name"] for p in shown["items"]] == ["a.jpg", "b.png"]
