@@ -14,7 +14,7 @@ from typing import Any
 from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError, ProfileError, ThreadsError
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId
-from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
@@ -26,6 +26,7 @@ from threads_desktop.engine.db.schema import DB_SCHEMA
 from threads_desktop.engine.eventstore.broadcast import Broadcaster, Listener
 from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
+from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import Changes, EventStore
 from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.blobs import BlobStore
@@ -96,7 +97,8 @@ class Node:
                 identity = load_or_create_identity(database, vault, int(now_seconds()))
             except DecryptionError as exc:
                 raise ProfileError(f"the master key does not open this profile's keys ({exc})") from exc
-            clock = HybridClock(lambda: int(now_seconds() * 1000))
+            (latest,) = database.connection.execute("SELECT max(stamp) FROM events").fetchone()
+            clock = HybridClock(lambda: int(now_seconds() * 1000), last=stamp_hlc(latest) if latest else 0)
             schema = app_schema()
             events = EventStore(database, store, clock, [DocumentReducer(database.connection, schema)])
             node = cls(Services(
@@ -130,6 +132,14 @@ class Node:
         outcomes = self._services.dispatcher.receive(thread_id, envelopes, changes)
         self._publish(changes)
         return outcomes
+
+    def add_thread_key(self, thread_id: ThreadId, key: ThreadKey) -> None:
+        """Store another epoch of a thread's keys and open what it opens."""
+        changes = Changes()
+        with self.database.write():
+            self.store.add_thread_key(thread_id, key)
+            self.events.reopen(thread_id, changes)
+        self._publish(changes)
 
     # --- operations -------------------------------------------------------------
 

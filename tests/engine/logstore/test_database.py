@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,11 +45,18 @@ def test_an_outer_failure_undoes_everything(database: Database) -> None:
 
 
 def test_an_sqlite_failure_is_a_storage_error_and_writes_nothing(database: Database) -> None:
-    with pytest.raises(StorageError, match="UNIQUE"), database.write() as sql:
+    with pytest.raises(StorageError, match="no such table"), database.write() as sql:
+        sql.execute("INSERT INTO t VALUES (1)")
+        sql.execute("INSERT INTO missing VALUES (1)")
+    assert _rows(database) == []
+    assert not database.connection.in_transaction
+
+
+def test_a_broken_constraint_is_the_datas_fault_and_writes_nothing(database: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError), database.write() as sql:
         sql.execute("INSERT INTO t VALUES (1)")
         sql.execute("INSERT INTO t VALUES (1)")
     assert _rows(database) == []
-    assert not database.connection.in_transaction
 
 
 def test_a_profile_from_a_newer_version_is_refused(tmp_path: Path) -> None:

@@ -107,3 +107,26 @@ def test_a_100_megapixel_photo_imports_in_little_memory(tmp_path: Path) -> None:
     width, height, peak_mib = map(int, result.stdout.split())
     assert (width, height) == (10_000, 10_000)
     assert peak_mib < 250, f"peak {peak_mib} MiB: a full decode alone would take 286 MiB"
+
+
+def test_progressive_jpegs_have_a_lower_pixel_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threads_desktop.engine.modules import imaging
+
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), "green").save(out, "JPEG", progressive=True)
+    monkeypatch.setattr(imaging, "MAX_PROGRESSIVE_JPEG_PIXELS", 50_000)
+    with pytest.raises(InvalidInputError, match="megapixels"):
+        prepare_photo(out.getvalue())
+    baseline = io.BytesIO()
+    Image.new("RGB", (300, 200), "green").save(baseline, "JPEG")
+    assert prepare_photo(baseline.getvalue()).width == 300
+
+
+def test_a_file_too_large_to_be_a_photo_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from threads_desktop.engine.modules import photos
+
+    monkeypatch.setattr(photos, "MAX_FILE_BYTES", 1000)
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 5000)
+    with pytest.raises(InvalidInputError, match="larger than"):
+        photos._read(video)

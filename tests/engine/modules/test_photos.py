@@ -130,3 +130,21 @@ def test_bad_captions_and_comments_are_refused(open_node: OpenNode, tmp_path: Pa
         node.photos(album).comment(photo, "  ")
     with pytest.raises(NotFoundError):
         node.photos(album).comment("nope", "hi")
+
+
+def test_two_members_adding_the_same_picture_at_once_agree_on_one_photo(open_node: OpenNode, tmp_path: Path) -> None:
+    from tests.engine.eventstore.peers import view_dump
+
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Party")
+    join(a, b, album)
+    sync(a, b, album)
+    data = image_bytes("JPEG", taken="2024:07:14 18:30:05")
+    [from_a] = a.photos(album).add_files(_files(tmp_path / "a", {"IMG_1.jpg": data})).added
+    [from_b] = b.photos(album).add_files(_files(tmp_path / "b", {"party.jpg": data})).added
+    assert from_a == from_b
+    sync(a, b, album)
+    sync(b, a, album)
+    assert view_dump(a, album) == view_dump(b, album)
+    assert a.photos(album).photos.count() == 1
+    assert a.events.refused(album) == [] and b.events.refused(album) == []

@@ -29,9 +29,11 @@ class HybridClock:
     """Issues strictly increasing timestamps that never run behind any timestamp
     observed from a peer, and stay close to the wall clock."""
 
-    def __init__(self, now_millis: Callable[[], int]) -> None:
+    def __init__(self, now_millis: Callable[[], int], last: int = 0) -> None:
+        """`last`: the latest stamp this profile has issued or seen, so a wall
+        clock set back between runs cannot make new events sort before old ones."""
         self._now_millis = now_millis
-        self._last = 0
+        self._last = min(max(last, 0), MAX_HLC)
 
     @property
     def last(self) -> int:

@@ -167,10 +167,14 @@ class Collection:
         found = self.find(where, limit=1)
         return found[0] if found else None
 
-    def count(self) -> int:
+    def count(self, *, created_after: bytes = b"", not_by: PeerId | None = None) -> int:
+        """Live documents, optionally only those created after a stamp and
+        not by one author (unread messages, say)."""
         (count,) = self._sql.execute(
-            "SELECT count(*) FROM documents WHERE thread_id = ? AND collection = ? AND deleted = 0",
-            (self.thread_id.raw, self.model.collection)).fetchone()
+            "SELECT count(*) FROM documents WHERE thread_id = ? AND collection = ? AND deleted = 0"
+            " AND created > ? AND author IS NOT ?",
+            (self.thread_id.raw, self.model.collection, created_after,
+             None if not_by is None else not_by.raw)).fetchone()
         return int(count)
 
     def _document(self, row: tuple[Any, ...]) -> Document:

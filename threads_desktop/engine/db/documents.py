@@ -1,9 +1,14 @@
 """The reducer behind every collection: a document is a map of
-last-writer-wins fields (the writer with the later stamp wins), created by its
-earliest create, deleted for good by any delete of an author.
+last-writer-wins fields (the write with the later stamp wins), created by its
+earliest create, deleted for good by a delete.
 
-Each rule is commutative and idempotent per event, so peers that apply the
-same events in any order hold byte-identical views.
+Whether an op may act is decided from the event's causal past (its log and
+its deps), never from what happens to be applied here: an update or delete
+needs the document's create in its causal past, and a create of a document
+that already exists is accepted only from a writer who had not seen that
+document (two members adding the same photo at once). Every rule is
+commutative, so peers that apply the same events in any order hold
+byte-identical views.
 
 Event payload: `{"type": "db", "ops": [op, ...]}` with op one of
   {"op": "create", "c": collection, "id": ID, "set": {field: value}}
@@ -20,13 +25,16 @@ from typing import Any
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.db.models import Model, Schema, check_id
+from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id
 from threads_desktop.engine.eventstore.store import Changes, Event
 
 DB_EVENT = "db"
 MAX_OPS = 256
 _OP_FIELDS = {"create": ({"op", "c", "id", "set"}, set()), "update": ({"op", "c", "id"}, {"set", "unset"}),
               "delete": ({"op", "c", "id"}, set())}
+_INT64 = range(-(1 << 63), 1 << 63)
+
+Key = tuple[bytes, str, str]
 
 
 def db_event(*ops: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,29 +53,35 @@ class DocumentReducer:
         ops = payload.get("ops")
         if set(payload) != {"type", "ops"} or not isinstance(ops, list) or not 0 < len(ops) <= MAX_OPS:
             raise SchemaError(f"a db event holds 1 to {MAX_OPS} ops")
+        touched: dict[Key, Model] = {}
         for index, op in enumerate(ops):
             # Ops of one event apply in order: each gets the event's stamp and
             # its position, so a later op of the event wins over an earlier one.
-            self._apply(event, event.stamp + index.to_bytes(2, "big"), op, changes)
+            key, model, fresh = self._apply(event, event.stamp + index.to_bytes(2, "big"), op)
+            if not fresh:
+                touched[key] = model
+            changes.documents.add((event.thread_id, key[1], key[2]))
+        for key, model in touched.items():  # once per document, however many ops touched it
+            self._refresh(key, model)
 
-    def _apply(self, event: Event, op_stamp: bytes, op: Any, changes: Changes) -> None:
+    def _apply(self, event: Event, op_stamp: bytes, op: Any) -> tuple[Key, Model, bool]:
+        """Apply one op; True as third value when it wrote a new document whole."""
         if not isinstance(op, dict) or op.get("op") not in _OP_FIELDS:
             raise SchemaError("an op is a map whose 'op' is create, update or delete")
         required, optional = _OP_FIELDS[op["op"]]
         if not required <= set(op) <= required | optional:
             raise SchemaError(f"a {op['op']} op has fields {sorted(required | optional)}")
         model = self.schema.model(op["c"])
-        doc_id = check_id(op["id"])
+        key = (event.thread_id.raw, model.collection, check_id(op["id"]))
         values = op.get("set", {})
         unset = op.get("unset", [])
-        if not isinstance(values, dict) or not isinstance(unset, list):
-            raise SchemaError("'set' is a map and 'unset' a list")
-        key = (event.thread_id.raw, model.collection, doc_id)
+        if not isinstance(values, dict) or not isinstance(unset, list) \
+                or not all(isinstance(name, str) for name in unset):
+            raise SchemaError("'set' is a map and 'unset' a list of field names")
         if op["op"] == "create":
             model.check(values, creating=True)
             if self._create_new(key, model, values, event, op_stamp):
-                changes.documents.add((event.thread_id, model.collection, doc_id))
-                return
+                return key, model, True
             self._create(key, event, op_stamp)
         else:
             self._require_editor(key, model, event)
@@ -79,26 +93,33 @@ class DocumentReducer:
             else:
                 self._sql.execute("UPDATE documents SET deleted = 1 WHERE thread_id = ? AND collection = ?"
                                   " AND id = ?", key)
-        for name, value in [*values.items(), *((name, None) for name in unset)]:
-            self._write_field(key, name, value, op_stamp)
+        self._sql.executemany(
+            "INSERT INTO fields (thread_id, collection, id, field, stamp, value) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (thread_id, collection, id, field) DO UPDATE SET stamp = excluded.stamp,"
+            " value = excluded.value WHERE excluded.stamp > stamp",
+            [(*key, name, op_stamp, None if value is None else cbor.encode(value))
+             for name, value in [*values.items(), *((name, None) for name in unset)]])
         self._sql.execute(
             "UPDATE documents SET version = version + 1, updated = MAX(updated, ?) WHERE thread_id = ?"
             " AND collection = ? AND id = ?", (op_stamp, *key))
-        self._refresh(key, model)
-        changes.documents.add((event.thread_id, model.collection, doc_id))
+        return key, model, False
 
-    def _create_new(self, key: tuple[bytes, str, str], model: Model, values: Mapping[str, Any], event: Event,
-                    op_stamp: bytes) -> bool:
+    # --- creates and who may change a document ---------------------------------------
+
+    def _create_new(self, key: Key, model: Model, values: Mapping[str, Any], event: Event, op_stamp: bytes) -> bool:
         """The common case, a document nobody created before: written whole,
         without reading anything back. False if it exists already."""
         present = {name: value for name, value in values.items() if value is not None}
+        data = cbor.encode(present)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise SchemaError(f"a document is at most {MAX_DOCUMENT_BYTES >> 20} MiB")
         inserted = self._sql.execute(
             "INSERT OR IGNORE INTO documents (thread_id, collection, id, data, author, created, updated, version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-            (*key, cbor.encode(present), event.log_id.raw, op_stamp, op_stamp)).rowcount
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1)", (*key, data, event.log_id.raw, op_stamp, op_stamp)).rowcount
         if not inserted:
             return False
-        self._sql.execute("INSERT INTO document_authors VALUES (?, ?, ?, ?)", (*key, event.log_id.raw))
+        self._sql.execute("INSERT INTO document_authors VALUES (?, ?, ?, ?, ?)",
+                          (*key, event.log_id.raw, event.seq))
         # Exactly the rows the general path writes: a None value is an unset field.
         self._sql.executemany(
             "INSERT INTO fields (thread_id, collection, id, field, stamp, value) VALUES (?, ?, ?, ?, ?, ?)",
@@ -106,86 +127,106 @@ class DocumentReducer:
         self._index(key, model, present)
         return True
 
-    def _create(self, key: tuple[bytes, str, str], event: Event, op_stamp: bytes) -> None:
-        self._sql.execute("INSERT OR IGNORE INTO document_authors VALUES (?, ?, ?, ?)", (*key, event.log_id.raw))
+    def _create(self, key: Key, event: Event, op_stamp: bytes) -> None:
+        """A create of a document that exists: only from a writer who had not
+        seen it, i.e. concurrent with every create so far."""
+        if any(_in_causal_past(event, log_raw, seq) for log_raw, seq in self._authors(key)):
+            raise SchemaError(f"{key[2]!r} already exists in {key[1]}")
+        self._sql.execute("INSERT OR IGNORE INTO document_authors VALUES (?, ?, ?, ?, ?)",
+                          (*key, event.log_id.raw, event.seq))
         # The earliest create names the document's author, whatever arrives first.
         self._sql.execute(
-            "INSERT INTO documents (thread_id, collection, id, data, author, created, updated, version)"
-            " VALUES (?, ?, ?, x'a0', ?, ?, ?, 0) ON CONFLICT (thread_id, collection, id) DO UPDATE SET"
-            " author = CASE WHEN excluded.created < created THEN excluded.author ELSE author END,"
-            " created = MIN(created, excluded.created)",
-            (*key, event.log_id.raw, op_stamp, op_stamp))
+            "UPDATE documents SET author = CASE WHEN ? < created THEN ? ELSE author END, created = MIN(created, ?)"
+            " WHERE thread_id = ? AND collection = ? AND id = ?",
+            (op_stamp, event.log_id.raw, op_stamp, *key))
 
-    def _require_editor(self, key: tuple[bytes, str, str], model: Model, event: Event) -> None:
-        if not self._sql.execute("SELECT 1 FROM documents WHERE thread_id = ? AND collection = ? AND id = ?",
-                                 key).fetchone():
-            raise SchemaError(f"no document {key[2]!r} in {key[1]} to change")
-        if model.editors == "author" and not self._sql.execute(
-                "SELECT 1 FROM document_authors WHERE thread_id = ? AND collection = ? AND id = ? AND log_id = ?",
-                (*key, event.log_id.raw)).fetchone():
+    def _require_editor(self, key: Key, model: Model, event: Event) -> None:
+        seen = [log_raw for log_raw, seq in self._authors(key) if _in_causal_past(event, log_raw, seq)]
+        if not seen:
+            raise SchemaError(f"no document {key[2]!r} in {key[1]} that this change could have seen")
+        if model.editors == "author" and event.log_id.raw not in seen:
             raise SchemaError(f"only the author of {key[2]!r} may change it")
 
-    def _write_field(self, key: tuple[bytes, str, str], name: str, value: Any, stamp: bytes) -> None:
-        self._sql.execute(
-            "INSERT INTO fields (thread_id, collection, id, field, stamp, value) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (thread_id, collection, id, field) DO UPDATE SET stamp = excluded.stamp,"
-            " value = excluded.value WHERE excluded.stamp > stamp",
-            (*key, name, stamp, None if value is None else cbor.encode(value)))
+    def _authors(self, key: Key) -> list[tuple[bytes, int]]:
+        return self._sql.execute(
+            "SELECT log_id, seq FROM document_authors WHERE thread_id = ? AND collection = ? AND id = ?",
+            key).fetchall()
 
-    def _refresh(self, key: tuple[bytes, str, str], model: Model) -> None:
+    # --- derived rows ---------------------------------------------------------------
+
+    def _refresh(self, key: Key, model: Model) -> None:
         """Recompute the document's data and index rows from its fields."""
-        data = {name: cbor.decode(value, max_size=1 << 22) for name, value in self._sql.execute(
+        data = {name: cbor.decode(value, max_size=MAX_DOCUMENT_BYTES) for name, value in self._sql.execute(
             "SELECT field, value FROM fields WHERE thread_id = ? AND collection = ? AND id = ?"
             " AND value IS NOT NULL", key)}
-        (deleted,) = self._sql.execute(
-            "SELECT deleted FROM documents WHERE thread_id = ? AND collection = ? AND id = ?", key).fetchone()
+        encoded = cbor.encode(data)
+        if len(encoded) > MAX_DOCUMENT_BYTES:
+            raise SchemaError(f"a document is at most {MAX_DOCUMENT_BYTES >> 20} MiB")
+        old_blob, deleted = self._sql.execute(
+            "SELECT data, deleted FROM documents WHERE thread_id = ? AND collection = ? AND id = ?", key).fetchone()
         self._sql.execute("UPDATE documents SET data = ? WHERE thread_id = ? AND collection = ? AND id = ?",
-                          (cbor.encode(data), *key))
-        self._sql.execute("DELETE FROM document_index WHERE thread_id = ? AND collection = ? AND id = ?", key)
+                          (encoded, *key))
+        old = cbor.decode(old_blob, max_size=MAX_DOCUMENT_BYTES)
+        # The exact old index rows, so nothing scans the collection's index.
+        self._sql.executemany(
+            "DELETE FROM document_index WHERE thread_id = ? AND collection = ? AND field = ? AND missing = ?"
+            " AND value = ? AND id = ?", [(*key[:2], *_index_key(name, old), key[2]) for name in model.indexes])
         if not deleted:
             self._index(key, model, data)
 
-    def _index(self, key: tuple[bytes, str, str], model: Model, data: Mapping[str, Any]) -> None:
+    def _index(self, key: Key, model: Model, data: Mapping[str, Any]) -> None:
         self._sql.executemany(
-            "INSERT INTO document_index (thread_id, collection, field, missing, value, id) VALUES (?, ?, ?, ?, ?, ?)",
-            # Key columns cannot be NULL: a missing value is indexed as 0, apart.
-            [(key[0], key[1], name, int(name not in data), _index_value(data[name]) if name in data else 0, key[2])
-             for name in model.indexes])
+            "INSERT OR IGNORE INTO document_index (thread_id, collection, field, missing, value, id)"
+            " VALUES (?, ?, ?, ?, ?, ?)", [(*key[:2], *_index_key(name, data), key[2]) for name in model.indexes])
 
     # --- snapshots ------------------------------------------------------------
 
     def export_state(self, thread_id: ThreadId) -> Any:
-        """The thread's views as plain values, in a canonical order."""
+        """The thread's views as plain values, in a canonical order. Document
+        data is left out: it is rebuilt from the fields."""
         return {
             "documents": [list(row) for row in self._sql.execute(
-                "SELECT collection, id, data, author, created, updated, version, deleted FROM documents"
+                "SELECT collection, id, author, created, updated, version, deleted FROM documents"
                 " WHERE thread_id = ? ORDER BY collection, id", (thread_id.raw,))],
             "fields": [list(row) for row in self._sql.execute(
                 "SELECT collection, id, field, stamp, value FROM fields WHERE thread_id = ?"
                 " ORDER BY collection, id, field", (thread_id.raw,))],
             "authors": [list(row) for row in self._sql.execute(
-                "SELECT collection, id, log_id FROM document_authors WHERE thread_id = ?"
+                "SELECT collection, id, log_id, seq FROM document_authors WHERE thread_id = ?"
                 " ORDER BY collection, id, log_id", (thread_id.raw,))],
         }
 
     def import_state(self, thread_id: ThreadId, state: Any) -> None:
         self.clear(thread_id)
         raw = thread_id.raw
-        self._sql.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                              [(raw, *row) for row in state["documents"]])
+        self._sql.executemany(
+            "INSERT INTO documents (thread_id, collection, id, data, author, created, updated, version, deleted)"
+            " VALUES (?, ?, ?, x'a0', ?, ?, ?, ?, ?)", [(raw, *row) for row in state["documents"]])
         self._sql.executemany("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)", [(raw, *row) for row in state["fields"]])
-        self._sql.executemany("INSERT INTO document_authors VALUES (?, ?, ?, ?)",
+        self._sql.executemany("INSERT INTO document_authors VALUES (?, ?, ?, ?, ?)",
                               [(raw, *row) for row in state["authors"]])
         for collection, doc_id, *_ in state["documents"]:
-            self._refresh((raw, collection, doc_id), self.schema.model(collection))  # rebuilds the index rows
+            self._refresh((raw, collection, doc_id), self.schema.model(collection))
 
     def clear(self, thread_id: ThreadId) -> None:
         for table in ("documents", "fields", "document_index", "document_authors"):
             self._sql.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id.raw,))
 
 
-def _index_value(value: Any) -> Any:
-    # SQLite orders numbers < text < blobs; other values index by their encoding.
-    if isinstance(value, (int, float, str, bytes)):
-        return value
-    return cbor.encode(value)
+def _in_causal_past(event: Event, log_raw: bytes, seq: int) -> bool:
+    """Had the writer of `event` applied the event (log, seq) when writing it?"""
+    if log_raw == event.log_id.raw:
+        return seq < event.seq
+    return event.deps.get(log_raw, 0) >= seq
+
+
+def _index_key(name: str, data: Mapping[str, Any]) -> tuple[str, int, Any]:
+    """(field, missing, value): a missing value is indexed as 0, apart (key
+    columns cannot be NULL); SQLite orders numbers < text < blobs, and other
+    values (and integers beyond 64 bits) index by their encoding."""
+    if name not in data:
+        return name, 1, 0
+    value = data[name]
+    if isinstance(value, (float, str, bytes)) or (type(value) is int and value in _INT64):
+        return name, 0, value
+    return name, 0, cbor.encode(value)

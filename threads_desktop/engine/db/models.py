@@ -15,6 +15,8 @@ from threads_desktop.engine.core.errors import SchemaError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ID_LENGTH = 128
+MAX_DOCUMENT_BYTES = 3 << 20  # one document, all fields together
+_INT64 = range(-(1 << 63), 1 << 63)
 
 FieldKind = Literal["text", "int", "float", "bool", "bytes", "link", "list", "map", "any"]
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
@@ -39,6 +41,8 @@ class FieldSpec:
             types = _PYTHON_TYPES[self.kind]
             if not isinstance(value, types) or (self.kind in ("int", "float") and isinstance(value, bool)):
                 raise SchemaError(f"field '{name}' must be {self.kind}")
+        if self.kind == "int" and value not in _INT64:
+            raise SchemaError(f"field '{name}' must fit in 64 bits")
         if self.max_length is not None and isinstance(value, (str, bytes, list, dict)) \
                 and len(value) > self.max_length:
             raise SchemaError(f"field '{name}' is longer than {self.max_length}")

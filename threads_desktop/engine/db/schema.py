@@ -42,12 +42,13 @@ CREATE TABLE document_index (
 -- Documents in creation order, for listings without an indexed field.
 CREATE INDEX documents_created ON documents (thread_id, collection, created, id);
 
--- Every log that created a document: its authors, who may edit it.
+-- Every log that created a document (concurrently): its authors, who may edit it.
 CREATE TABLE document_authors (
     thread_id BLOB NOT NULL,
     collection TEXT NOT NULL,
     id TEXT NOT NULL,
     log_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,              -- where in its log the create is
     PRIMARY KEY (thread_id, collection, id, log_id)
 ) STRICT, WITHOUT ROWID;
 """

@@ -9,12 +9,12 @@ events are applied, never on the order they arrived in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import InvalidInputError, MissingKeyError
+from threads_desktop.engine.core.errors import InvalidInputError, MissingKeyError, StorageError
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.eventstore.stamps import stamp
@@ -23,6 +23,7 @@ from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import LogStore
 
 WAITING, APPLIED, REFUSED = 0, 1, 2
+_UNREADABLE = "unreadable: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Event:
     seq: int
     stamp: bytes
     payload: Any
+    deps: Mapping[bytes, int] = field(default_factory=dict)  # log ID bytes -> seq the writer had applied
 
 
 @dataclass(slots=True)
@@ -75,22 +77,34 @@ class EventStore:
         ready. Call inside the transaction that logged them."""
         if not self._logstore.thread_keys(thread_id)[0].can_read:
             return  # a follower keeps the logs only
-        rows: list[tuple[Any, ...]] = []
-        for log_id, seq, envelope in records:
-            try:
-                opened = self._logstore.read_event(thread_id, envelope)
-            except (InvalidInputError, MissingKeyError) as exc:
-                # Authentic (signed) but unreadable: kept in its log, refused here.
-                rows.append((thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
-                             f"unreadable: {exc}"))
-                continue
-            header = opened.header
-            self._clock.observe(header.hlc)
-            rows.append((thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
-                         cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(opened.payload), None))
         self._sql.executemany(
             "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, refusal)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", [self._open(thread_id, *record) for record in records])
+        self._apply_ready(thread_id, changes)
+
+    def _open(self, thread_id: ThreadId, log_id: PeerId, seq: int, envelope: Envelope) -> tuple[Any, ...]:
+        try:
+            opened = self._logstore.read_event(thread_id, envelope)
+        except (InvalidInputError, MissingKeyError) as exc:
+            # Authentic (signed) but unreadable with the keys held now (a key
+            # of a later epoch may still come): it waits, and its log with it.
+            return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
+                    f"{_UNREADABLE}{exc}")
+        header = opened.header
+        self._clock.observe(header.hlc)
+        return (thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
+                cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(opened.payload), None)
+
+    def reopen(self, thread_id: ThreadId, changes: Changes) -> None:
+        """Try again the events no key opened (call when a key arrives)."""
+        rows = self._sql.execute(
+            "SELECT log_id, seq FROM events WHERE thread_id = ? AND state = 0 AND payload IS NULL AND refusal"
+            " LIKE ?", (thread_id.raw, _UNREADABLE + "%")).fetchall()
+        for log_raw, seq in rows:
+            [record] = self._logstore.records_after(thread_id, PeerId(log_raw), seq - 1, limit=1)
+            row = self._open(thread_id, PeerId(log_raw), seq, record.envelope)
+            self._sql.execute("UPDATE events SET stamp = ?, deps = ?, payload = ?, refusal = ? WHERE thread_id = ?"
+                              " AND log_id = ? AND seq = ?", (*row[3:], thread_id.raw, log_raw, seq))
         self._apply_ready(thread_id, changes)
 
     def frontier(self, thread_id: ThreadId) -> list[tuple[PeerId, int]]:
@@ -124,18 +138,22 @@ class EventStore:
         progress = True
         while progress:
             progress = False
-            # A literal 0, so SQLite can use the partial index of waiting events.
+            # Payloads are read only for events found ready. A literal 0, so
+            # SQLite can use the partial index of waiting events.
             waiting = self._sql.execute(
-                "SELECT log_id, seq, stamp, deps, payload, refusal FROM events WHERE thread_id = ? AND state = 0"
-                " ORDER BY stamp", (thread_id.raw,)).fetchall()
-            for log_raw, seq, event_stamp, deps_blob, payload_blob, refusal in waiting:
-                if applied.get(log_raw, 0) != seq - 1:
+                "SELECT log_id, seq, stamp, deps, refusal, payload IS NULL FROM events"
+                " WHERE thread_id = ? AND state = 0 ORDER BY stamp", (thread_id.raw,)).fetchall()
+            for log_raw, seq, event_stamp, deps_blob, refusal, no_payload in waiting:
+                if applied.get(log_raw, 0) != seq - 1 or (no_payload and refusal is not None):
+                    continue  # its predecessor is not applied, or no key opened it yet
+                deps = dict(cbor.decode(deps_blob, max_size=1 << 20))
+                if any(applied.get(dep_log, 0) < dep_seq for dep_log, dep_seq in deps.items()):
                     continue
-                deps = cbor.decode(deps_blob, max_size=1 << 20)
-                if any(applied.get(dep_log, 0) < dep_seq for dep_log, dep_seq in deps):
-                    continue
+                (payload_blob,) = self._sql.execute(
+                    "SELECT payload FROM events WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                    (thread_id.raw, log_raw, seq)).fetchone()
                 event = Event(thread_id, PeerId(log_raw), seq, event_stamp,
-                              None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22))
+                              None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22), deps)
                 state, reason = self._apply(event, refusal, changes)
                 settled.append((state, reason, thread_id.raw, log_raw, seq))
                 applied[log_raw] = seq
@@ -162,12 +180,17 @@ class EventStore:
     def _apply(self, event: Event, refusal: str | None, changes: Changes) -> tuple[int, str | None]:
         if refusal is not None:
             return REFUSED, refusal
+        these = Changes()
         try:
             with self._db.write():
                 for reducer in self._reducers:
-                    reducer.reduce(event, changes)
-        except InvalidInputError as exc:
-            return REFUSED, str(exc)
+                    reducer.reduce(event, these)
+        except StorageError:
+            raise  # the disk, not the event: stop
+        except Exception as exc:  # noqa: BLE001 - whatever a peer's event provokes refuses only that event
+            return REFUSED, str(exc) if isinstance(exc, InvalidInputError) else f"malformed: {exc!r}"
+        changes.threads |= these.threads
+        changes.documents |= these.documents
         return APPLIED, None
 
     # --- snapshots and compaction ---------------------------------------------------
@@ -196,27 +219,26 @@ class EventStore:
         changes = Changes()
         with self._db.write() as sql:
             snapshot = self.latest_snapshot(thread_id) if from_snapshot else None
+            frontier = {} if snapshot is None else dict(cbor.decode(snapshot[1], max_size=1 << 24))
             for reducer in self._reducers:
                 reducer.clear(thread_id)
             sql.execute("DELETE FROM applied WHERE thread_id = ?", (thread_id.raw,))
-            sql.execute("UPDATE events SET state = ? WHERE thread_id = ? AND state = ?",
-                        (WAITING, thread_id.raw, APPLIED))
-            sql.execute("UPDATE events SET state = ? WHERE thread_id = ? AND state = ? AND refusal LIKE"
-                        " 'unreadable:%'", (WAITING, thread_id.raw, REFUSED))
-            sql.execute("UPDATE events SET state = ?, refusal = NULL WHERE thread_id = ? AND state = ?",
-                        (WAITING, thread_id.raw, REFUSED))
+            # Events the snapshot covers keep their state; the others go back
+            # to waiting (an unreadable one keeps its note).
+            rows = sql.execute("SELECT log_id, seq, state, refusal FROM events WHERE thread_id = ? AND state != 0",
+                               (thread_id.raw,)).fetchall()
+            reset = [(None if refusal is None or not refusal.startswith(_UNREADABLE) else refusal,
+                      thread_id.raw, log_raw, seq)
+                     for log_raw, seq, _state, refusal in rows if seq > frontier.get(log_raw, 0)]
+            sql.executemany("UPDATE events SET state = 0, refusal = ? WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                            reset)
             if snapshot is not None:
-                _, frontier_blob, state_blob = snapshot
-                frontier = cbor.decode(frontier_blob, max_size=1 << 24)
-                for reducer, state in zip(self._reducers, cbor.decode(state_blob, max_size=1 << 34), strict=True):
+                for reducer, state in zip(self._reducers, cbor.decode(snapshot[2], max_size=1 << 34), strict=True):
                     reducer.import_state(thread_id, state)
-                for log_raw, seq in frontier:
-                    sql.execute("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)",
-                                (thread_id.raw, log_raw, seq))
-                    sql.execute("UPDATE events SET state = ? WHERE thread_id = ? AND log_id = ? AND seq <= ?",
-                                (APPLIED, thread_id.raw, log_raw, seq))
-            missing = sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = ? AND payload IS NULL"
-                                  " AND refusal IS NULL", (thread_id.raw, WAITING)).fetchone()[0]
+                sql.executemany("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)",
+                                [(thread_id.raw, log_raw, seq) for log_raw, seq in frontier.items()])
+            missing = sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = 0 AND payload IS NULL"
+                                  " AND refusal IS NULL", (thread_id.raw,)).fetchone()[0]
             if missing:
                 raise InvalidInputError("compacted events can only be rebuilt from their snapshot")
             self._apply_ready(thread_id, changes)

@@ -142,7 +142,9 @@ class Database:
             self.connection.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
         except BaseException as exc:
             self._undo(depth, name)
-            if isinstance(exc, sqlite3.Error):
+            # A constraint that data broke is that data's fault; anything
+            # else SQLite reports is the disk's.
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
                 raise StorageError(f"the profile database failed: {exc}") from exc
             raise
         finally:

@@ -86,9 +86,12 @@ def build_envelope(
     """Seal, link and sign one event (the result needs no decoding: we made it)."""
     if key.read_cipher is None:
         raise MissingKeyError("writing needs the thread's read key")
+    plain_body = cbor.encode(payload)
+    if len(plain_body) > nodes.MAX_BODY_BYTES:
+        # Refused here: peers would refuse it, and the log could not go on.
+        raise SchemaError(f"an event is at most {nodes.MAX_BODY_BYTES >> 20} MiB")
     content_key = random_bytes(32)
-    body = nodes.encode_sealed(
-        aead.seal(content_key, cbor.encode(payload), aead.AAD_BODY, random_bytes))
+    body = nodes.encode_sealed(aead.seal(content_key, plain_body, aead.AAD_BODY, random_bytes))
     header_plain = nodes.encode_header_plaintext(
         nodes.Header(content_key, hlc, tuple(sorted(deps, key=lambda d: d[0].raw)), key.epoch))
     header = nodes.encode_sealed(aead.seal(key.read_cipher, header_plain, aead.AAD_HEADER, random_bytes))

@@ -136,7 +136,7 @@ class Chat:
     def unread_count(self) -> int:
         marker = self._markers.find_one_by_id(str(self._author))
         up_to: bytes = marker.data["up_to"] if marker else b""
-        return sum(1 for m in self.messages.find() if m.created > up_to and m.author != self._author)
+        return self.messages.count(created_after=up_to, not_by=self._author)
 
     def describe(self, message: Document) -> dict[str, Any]:
         return {"id": message.id, "author": str(message.author), "text": message.data.get("text"),

@@ -2,9 +2,9 @@
 ~1280 px preview (both JPEG, EXIF orientation applied), and the original with
 its GPS position removed unless the user keeps it.
 
-JPEGs decode at a reduced scale (Pillow's draft mode), so even a 100-megapixel
-photo needs little memory; other formats decode whole and are limited to
-64 megapixels. Pillow releases the GIL while decoding and resizing, so
+Baseline JPEGs decode at a reduced scale (Pillow's draft mode), so even a
+100-megapixel photo needs little memory; progressive JPEGs (up to 50 MP) and
+other formats (up to 36 MP) decode whole. Pillow releases the GIL while decoding and resizing, so
 several files prepare in parallel on threads."""
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from threads_desktop.engine.core.errors import InvalidInputError
 
 THUMBNAIL_SIZE = 256
 PREVIEW_SIZE = 1280
-MAX_JPEG_PIXELS = 250_000_000
-MAX_OTHER_PIXELS = 64_000_000
+MAX_JPEG_PIXELS = 170_000_000         # under Pillow's own refusal (2 x 89.5 MP)
+MAX_PROGRESSIVE_JPEG_PIXELS = 50_000_000  # draft mode cannot shrink progressive decoding
+MAX_OTHER_PIXELS = 36_000_000         # decoded whole: about 8K x 4.5K
 MAX_FILE_BYTES = 256 << 20
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
@@ -64,7 +65,12 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
             raise InvalidInputError(f"{probe.format or 'this'} images are not supported")
         image_format = probe.format
         width, height = probe.size
-        limit = MAX_JPEG_PIXELS if image_format == "JPEG" else MAX_OTHER_PIXELS
+        if image_format != "JPEG":
+            limit = MAX_OTHER_PIXELS
+        elif probe.info.get("progressive") or probe.info.get("progression"):
+            limit = MAX_PROGRESSIVE_JPEG_PIXELS
+        else:
+            limit = MAX_JPEG_PIXELS
         if width * height > limit:
             raise InvalidInputError(f"the image has more than {limit // 1_000_000} megapixels")
         exif = probe.getexif()

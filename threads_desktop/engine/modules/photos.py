@@ -20,7 +20,7 @@ from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.modules.chat import Reactions, clean_text
-from threads_desktop.engine.modules.imaging import PreparedPhoto, prepare_photo
+from threads_desktop.engine.modules.imaging import MAX_FILE_BYTES, PreparedPhoto, prepare_photo
 
 MAX_CAPTION = 2_000
 MAX_COMMENT = 4_000
@@ -29,13 +29,13 @@ PHOTOS_PER_EVENT = 8  # thumbnails are inline: keep each event body well under i
 PHOTO_MODEL = Model("photo", {
     "name": FieldSpec("text", max_length=255),
     "thumbnail": FieldSpec("bytes", required=True, max_length=128 * 1024),
-    "preview": FieldSpec("map", required=True),
-    "original": FieldSpec("map", required=True),
+    "preview": FieldSpec("map", required=True, max_length=4),   # a blob reference
+    "original": FieldSpec("map", required=True, max_length=4),
     "width": FieldSpec("int", required=True),
     "height": FieldSpec("int", required=True),
     "taken_at": FieldSpec("int", index=True),
     "camera": FieldSpec("text", max_length=80),
-    "gps": FieldSpec("map"),
+    "gps": FieldSpec("map", max_length=2),
     "caption": FieldSpec("text", max_length=MAX_CAPTION),
 })
 COMMENT_MODEL = Model("comment", {
@@ -163,6 +163,8 @@ def _read_and_prepare(path: Path, keep_gps: bool) -> PreparedPhoto | ThreadsErro
 
 def _read(path: Path) -> bytes:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:  # a video, say: not read at all
+            raise InvalidInputError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
         return path.read_bytes()
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path.name}: {exc.strerror}") from exc
