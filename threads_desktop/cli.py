@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_kinds = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
     bench_log = bench_kinds.add_parser("log", help="append and ingest rates of the event log")
     bench_log.add_argument("--events", type=int, default=10_000)
+    bench_log.add_argument("--rounds", type=int, default=3, help="median of this many runs")
     bench_log.add_argument("--json", action="store_true")
     bench_store = bench_kinds.add_parser("store", help="event store, photo import and album view")
     bench_store.add_argument("--events", type=int, default=5_000)
@@ -127,7 +128,7 @@ def _bench(args: argparse.Namespace) -> int:
         result = store.run(args.events, args.photos, args.album)
         print(json.dumps(result, indent=2) if args.json else store.summary(result))
         return 0
-    result = log.run(args.events)
+    result = log.run(args.events, max(1, args.rounds))
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -11,7 +11,7 @@ from threads_desktop.cli import main
 
 
 def test_bench_log_prints_rates_and_floors_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "log", "--events", "300", "--json"]) == 0
+    assert main(["bench", "log", "--events", "300", "--rounds", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["events"] == 300
     for name in ("append", "append_one_transaction_each", "ingest"):
