@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 from threads_desktop.engine.core.errors import InvalidIdError
+from threads_desktop.engine.core.multibase import decode_base32, encode_base32
 
 CODEC_DAG_CBOR = 0x71
 CODEC_RAW = 0x55
@@ -26,20 +26,12 @@ def cid_of_raw(data: bytes) -> bytes:
 
 def format_cid(cid: bytes) -> str:
     """Multibase base32 lower, the canonical text form of a CIDv1."""
-    return "b" + base64.b32encode(cid).decode("ascii").lower().rstrip("=")
+    return encode_base32(cid)
 
 
 def parse_cid(text: str) -> bytes:
     """Strictly parse the text form of a CID this protocol produces."""
-    if not isinstance(text, str) or not text.startswith("b") or text != text.lower():
-        raise InvalidIdError("a CID must be multibase base32 lower ('b...')")
-    body = text[1:].upper()
-    try:
-        cid = base64.b32decode(body + "=" * (-len(body) % 8))
-    except ValueError as exc:
-        raise InvalidIdError(f"invalid base32 in CID: {exc}") from exc
+    cid = decode_base32(text, "CID")
     if len(cid) != CID_LENGTH or cid[:4] not in (_DAG_CBOR_PREFIX, _RAW_PREFIX):
         raise InvalidIdError("not a CIDv1 sha2-256 (dag-cbor or raw)")
-    if format_cid(cid) != text:
-        raise InvalidIdError("non-canonical CID text")
     return cid

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import enum
 from dataclasses import dataclass
 
 import base58
 
 from threads_desktop.engine.core.errors import InvalidIdError
+from threads_desktop.engine.core.multibase import decode_base32, encode_base32
 
 THREAD_ID_VERSION = 1
 THREAD_ID_RANDOM_LENGTH = 32
@@ -49,17 +49,7 @@ class ThreadId:
 
     @classmethod
     def parse(cls, text: str) -> ThreadId:
-        if not isinstance(text, str) or not text.startswith("b") or text != text.lower():
-            raise InvalidIdError("a thread ID is multibase base32 lower ('b...')")
-        body = text[1:].upper()
-        try:
-            raw = base64.b32decode(body + "=" * (-len(body) % 8))
-        except ValueError as exc:
-            raise InvalidIdError(f"invalid base32 in thread ID: {exc}") from exc
-        thread_id = cls(raw)
-        if str(thread_id) != text:  # non-zero padding bits: a second spelling
-            raise InvalidIdError("non-canonical thread ID text")
-        return thread_id
+        return cls(decode_base32(text, "thread ID"))
 
     def __repr__(self) -> str:
         return f"ThreadId({self})"
@@ -69,7 +59,7 @@ class ThreadId:
         return ThreadVariant(self.raw[1])
 
     def __str__(self) -> str:
-        return "b" + base64.b32encode(self.raw).decode("ascii").lower().rstrip("=")
+        return encode_base32(self.raw)
 
 
 @dataclass(frozen=True, slots=True)
