@@ -8,10 +8,12 @@ the event too."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
@@ -45,6 +47,7 @@ COMMENT_MODEL = Model("comment", {
 MODELS = (PHOTO_MODEL, COMMENT_MODEL)
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ class Photos:
         added: list[str] = []
         duplicates: list[str] = []
         failed: list[tuple[str, str]] = []
-        prepared = self._pool.map(lambda p: _read_and_prepare(p, keep_gps), paths)
+        prepared = _bounded_map(self._pool, lambda p: _read_and_prepare(p, keep_gps), paths, ahead=4)
         batch: list[PreparedPhoto] = []
         names: list[str] = []
         for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
@@ -152,6 +155,18 @@ class Photos:
 
     def react(self, photo_id: str, emoji: str, on: bool = True) -> None:
         self.reactions.set(self.photos.get(photo_id), emoji, on)
+
+
+def _bounded_map(pool: Executor, work: Callable[[Path], T], items: Sequence[Path], ahead: int) -> Iterator[T]:
+    """Like pool.map, in order, but at most `ahead` items in flight: an import
+    of thousands of photos holds a few originals in memory, not all of them."""
+    pending: deque[Future[T]] = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _read_and_prepare(path: Path, keep_gps: bool) -> PreparedPhoto | ThreadsError:
