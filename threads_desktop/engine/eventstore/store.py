@@ -23,7 +23,13 @@ from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import LogStore
 
 WAITING, APPLIED, REFUSED = 0, 1, 2
+
+
+class _Refused(Exception):
+    """An event of an optimistic batch was refused: apply the batch carefully."""
+
 _UNREADABLE = "unreadable: "
+_UNREAD = object()  # a payload not read from the events table yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +83,29 @@ class EventStore:
         ready. Call inside the transaction that logged them."""
         if not self._logstore.thread_keys(thread_id)[0].can_read:
             return  # a follower keeps the logs only
+        opened: dict[tuple[bytes, int], tuple[Any, dict[bytes, int]]] = {}
         self._sql.executemany(
             "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, refusal)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", [self._open(thread_id, *record) for record in records])
-        self._apply_ready(thread_id, changes)
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", [self._open(thread_id, *record, opened) for record in records])
+        self._apply_ready(thread_id, changes, opened)
 
-    def _open(self, thread_id: ThreadId, log_id: PeerId, seq: int, envelope: Envelope) -> tuple[Any, ...]:
+    def _open(self, thread_id: ThreadId, log_id: PeerId, seq: int, envelope: Envelope,
+              opened: dict[tuple[bytes, int], tuple[Any, dict[bytes, int]]] | None = None) -> tuple[Any, ...]:
+        """The events row of a record; what it decoded goes into `opened` too,
+        so applying it right away needs no second decoding."""
         try:
-            opened = self._logstore.read_event(thread_id, envelope)
+            event = self._logstore.read_event(thread_id, envelope)
         except (InvalidInputError, MissingKeyError) as exc:
             # Authentic (signed) but unreadable with the keys held now (a key
             # of a later epoch may still come): it waits, and its log with it.
             return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
                     f"{_UNREADABLE}{exc}")
-        header = opened.header
+        header = event.header
         self._clock.observe(header.hlc)
+        if opened is not None:
+            opened[(log_id.raw, seq)] = (event.payload, {d.raw: s for d, s in header.deps})
         return (thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
-                cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(opened.payload), None)
+                cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(event.payload), None)
 
     def reopen(self, thread_id: ThreadId, changes: Changes) -> None:
         """Try again the events no key opened (call when a key arrives)."""
@@ -131,7 +143,24 @@ class EventStore:
 
     # --- applying -------------------------------------------------------------
 
-    def _apply_ready(self, thread_id: ThreadId, changes: Changes) -> None:
+    def _apply_ready(self, thread_id: ThreadId, changes: Changes,
+                     opened: Mapping[tuple[bytes, int], tuple[Any, dict[bytes, int]]] | None = None) -> None:
+        """Apply every ready event. Optimistically all under one savepoint
+        (refusals are rare); if an event is refused, that savepoint rolls back
+        and the same events are applied again, each under its own."""
+        these = Changes()
+        try:
+            with self._db.write():
+                self._apply_passes(thread_id, these, opened or {}, careful=False)
+        except _Refused:
+            these = Changes()
+            self._apply_passes(thread_id, these, opened or {}, careful=True)
+        changes.threads |= these.threads
+        changes.documents |= these.documents
+        changes.applied += these.applied
+
+    def _apply_passes(self, thread_id: ThreadId, changes: Changes,
+                      opened: Mapping[tuple[bytes, int], tuple[Any, dict[bytes, int]]], *, careful: bool) -> None:
         applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread_id.raw,)))
         count = self.applied_count(thread_id)
         settled: list[tuple[Any, ...]] = []
@@ -146,15 +175,28 @@ class EventStore:
             for log_raw, seq, event_stamp, deps_blob, refusal, no_payload in waiting:
                 if applied.get(log_raw, 0) != seq - 1 or (no_payload and refusal is not None):
                     continue  # its predecessor is not applied, or no key opened it yet
-                deps = dict(cbor.decode(deps_blob, max_size=1 << 20))
+                payload, deps = opened.get((log_raw, seq)) or (_UNREAD, dict(cbor.decode(deps_blob, max_size=1 << 20)))
                 if any(applied.get(dep_log, 0) < dep_seq for dep_log, dep_seq in deps.items()):
                     continue
-                (payload_blob,) = self._sql.execute(
-                    "SELECT payload FROM events WHERE thread_id = ? AND log_id = ? AND seq = ?",
-                    (thread_id.raw, log_raw, seq)).fetchone()
-                event = Event(thread_id, PeerId(log_raw), seq, event_stamp,
-                              None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22), deps)
-                state, reason = self._apply(event, refusal, changes)
+                if payload is _UNREAD:
+                    (payload_blob,) = self._sql.execute(
+                        "SELECT payload FROM events WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                        (thread_id.raw, log_raw, seq)).fetchone()
+                    payload = None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22)
+                event = Event(thread_id, PeerId(log_raw), seq, event_stamp, payload, deps)
+                if careful:
+                    state, reason = self._apply(event, refusal, changes)
+                elif refusal is not None:
+                    state, reason = REFUSED, refusal
+                else:
+                    try:
+                        for reducer in self._reducers:
+                            reducer.reduce(event, changes)
+                    except StorageError:
+                        raise
+                    except Exception as exc:
+                        raise _Refused from exc
+                    state, reason = APPLIED, None
                 settled.append((state, reason, thread_id.raw, log_raw, seq))
                 applied[log_raw] = seq
                 changes.applied += 1
