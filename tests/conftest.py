@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
 
 
 def deterministic_bytes(seed: bytes) -> Callable[[int], bytes]:
@@ -26,6 +27,15 @@ def deterministic_bytes(seed: bytes) -> Callable[[int], bytes]:
         return out[:n]
 
     return random_bytes
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[EngineRuntime]:
+    """A profile opened on its own engine thread, as the app runs it."""
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine.start()
+    yield engine
+    engine.stop()
 
 
 @pytest.fixture

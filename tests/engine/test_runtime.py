@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from threads_desktop.engine.core.errors import EngineStoppedError, InvalidInputE
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[EngineRuntime]:
-    engine = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
-    engine.start()
-    yield engine
-    engine.stop()
 
 
 def test_calls_run_on_the_engine_thread_and_return_their_result(runtime: EngineRuntime) -> None:

@@ -2,13 +2,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.views.main_window import MainWindow
@@ -26,14 +24,6 @@ def qt_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     loop.close()
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[EngineRuntime]:
-    engine = EngineRuntime(lambda: Node.open(tmp_path / "profile"))
-    engine.start()
-    yield engine
-    engine.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,3 @@ def stamp(hlc: int, log_id: PeerId, seq: int) -> bytes:
 
 def stamp_hlc(value: bytes) -> int:
     return int.from_bytes(value[:8], "big")
-
-
-def stamp_log(value: bytes) -> PeerId:
-    return PeerId(value[8:8 + PEER_ID_LENGTH])

@@ -140,11 +140,6 @@ def check_envelope(thread_id: ThreadId, envelope: Envelope, keys: Sequence[Threa
     return decoded
 
 
-def open_record_block(block: bytes, keys: Sequence[ThreadKey]) -> nodes.Record:
-    sealed = nodes.decode_sealed(block, _SEALED_RECORD_LIMIT)
-    return nodes.decode_record_plaintext(_open_with_any(sealed, keys)[0])
-
-
 def open_event(header_block: bytes, body_block: bytes, keys: Sequence[ThreadKey]) -> OpenedEvent:
     """Decrypt header and body; needs a read key (followers have none)."""
     readable = [k for k in keys if k.read_cipher is not None]

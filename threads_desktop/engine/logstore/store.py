@@ -161,10 +161,6 @@ class LogStore:
             self._keys[thread_id] = keys
         return keys
 
-    def thread_ids(self) -> list[ThreadId]:
-        return [ThreadId(raw) for (raw,) in
-                self._sql.execute("SELECT id FROM threads ORDER BY created_at, id")]
-
     def _require_thread(self, thread_id: ThreadId) -> None:
         if not self._sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
             raise NotFoundError(f"thread {thread_id} is not in this profile")
