@@ -85,3 +85,22 @@ def test_peers_at_the_same_frontier_save_the_same_snapshot(open_node: OpenNode) 
     a.events.snapshot(thread)
     b.events.snapshot(thread)
     assert a.events.latest_snapshot(thread) == b.events.latest_snapshot(thread)
+
+
+def test_a_log_whose_clock_runs_backwards_applies_in_a_few_passes(open_node: OpenNode) -> None:
+    from threads_desktop.engine.logstore.store import NewEvent
+
+    writer, reader = open_node("w"), open_node("r")
+    thread = start_thread(writer)
+    writer.store.append_many(thread, [NewEvent(db_event({"op": "create", "c": "message", "id": f"m{i}",
+                                                         "set": {"text": "x"}}), 10_000_000 - i)
+                                      for i in range(300)])
+    join(writer, reader, thread, write=False)
+    scans: list[str] = []
+    reader.database.connection.set_trace_callback(
+        lambda sql: scans.append(sql) if "state = 0 ORDER BY" in sql else None)
+    reader.receive(thread, envelopes_of(writer, thread))
+    reader.database.connection.set_trace_callback(None)
+    assert reader.events.waiting_count(thread) == 0
+    assert reader.collections(thread)["message"].count() == 300
+    assert len(scans) <= 3  # not one pass per event

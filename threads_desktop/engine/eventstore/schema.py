@@ -14,8 +14,8 @@ CREATE TABLE events (
     refusal TEXT,                      -- why a refused event changed nothing
     PRIMARY KEY (thread_id, log_id, seq)
 ) STRICT, WITHOUT ROWID;
--- The events still waiting, in order: what every batch of new events looks at.
-CREATE INDEX events_waiting ON events (thread_id, stamp) WHERE state = 0;
+-- The events still waiting, log by log: what every batch of new events looks at.
+CREATE INDEX events_waiting ON events (thread_id, log_id, seq) WHERE state = 0;
 
 -- How far each log of a thread has been applied (the causal frontier).
 CREATE TABLE applied (

@@ -167,11 +167,13 @@ class EventStore:
         progress = True
         while progress:
             progress = False
+            # Log by log in seq order, so one pass applies a whole run of a log
+            # (reducers are commutative: the order of application is free).
             # Payloads are read only for events found ready. A literal 0, so
             # SQLite can use the partial index of waiting events.
             waiting = self._sql.execute(
                 "SELECT log_id, seq, stamp, deps, refusal, payload IS NULL FROM events"
-                " WHERE thread_id = ? AND state = 0 ORDER BY stamp", (thread_id.raw,)).fetchall()
+                " WHERE thread_id = ? AND state = 0 ORDER BY log_id, seq", (thread_id.raw,)).fetchall()
             for log_raw, seq, event_stamp, deps_blob, refusal, no_payload in waiting:
                 if applied.get(log_raw, 0) != seq - 1 or (no_payload and refusal is not None):
                     continue  # its predecessor is not applied, or no key opened it yet
