@@ -79,3 +79,14 @@ def test_names_are_shown_as_plain_text_never_as_markup(qtbot, window: MainWindow
         dialog.create_button.click()
     assert window.thread_page.title.textFormat() == Qt.TextFormat.PlainText
     assert window.thread_page.title.text() == '<img src="file:///etc/passwd"> party'
+
+
+def test_a_message_posted_elsewhere_updates_the_chats_count(qtbot, window: MainWindow, runtime: EngineRuntime) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.threads.rowsInserted, timeout=10_000):
+        created = asyncio.ensure_future(runtime.call(Node.create_thread, ThreadKind.CHAT, "Family"))
+    qtbot.waitUntil(created.done, timeout=10_000)
+    thread_id = created.result().thread_id
+    with qtbot.waitSignal(window.threads.dataChanged, timeout=10_000):
+        asyncio.ensure_future(runtime.call(lambda node: node.chat(thread_id).post("Dinner at 8?")))
+    row = window.threads.row_of(str(thread_id))
+    assert window.threads.index(row).data(ThreadRole.ITEM_COUNT) == 1

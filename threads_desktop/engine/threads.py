@@ -85,17 +85,21 @@ class ThreadDirectory:
         rows = self._db.connection.execute(
             "SELECT t.id, m.data, t.created_at,"
             " (SELECT COALESCE(SUM(seq), 0) FROM logs l WHERE l.thread_id = t.id),"
+            " (SELECT count(*) FROM documents d WHERE d.thread_id = t.id AND d.collection = 'photo'"
+            " AND d.deleted = 0),"
+            " (SELECT count(*) FROM documents d WHERE d.thread_id = t.id AND d.collection = 'message'"
+            " AND d.deleted = 0),"
             " EXISTS (SELECT 1 FROM logs l WHERE l.thread_id = t.id AND l.wrapped_private_key IS NOT NULL),"
             " (SELECT can_read FROM thread_keys k WHERE k.thread_id = t.id ORDER BY epoch DESC LIMIT 1)"
             " FROM threads t LEFT JOIN documents m ON m.thread_id = t.id AND m.collection = 'thread'"
             f" AND m.id = '{META_ID}' AND m.deleted = 0 {where} ORDER BY t.rowid", params).fetchall()
         summaries = []
-        for raw, meta_blob, created_at, events, write, read in rows:
+        for raw, meta_blob, created_at, events, photo_count, message_count, write, read in rows:
             meta: dict[str, Any] = cbor.decode(meta_blob, max_size=1 << 16) if meta_blob else {}
             kind = meta.get("kind")
             summaries.append(ThreadSummary(
                 ThreadId(raw), ThreadKind(kind) if isinstance(kind, str) and kind in ThreadKind._value2member_map_
                 else None,
                 meta.get("name"), created_at, events, bool(write), bool(read),
-                meta.get("description"), meta.get("cover")))
+                meta.get("description"), meta.get("cover"), photo_count, message_count))
         return summaries

@@ -27,12 +27,15 @@ class ThreadSummary:
     can_read: bool
     description: str | None = None
     cover: str | None = None
+    photo_count: int = 0
+    message_count: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
             "id": str(self.thread_id), "kind": self.kind.value if self.kind else None, "name": self.name,
             "description": self.description, "cover": self.cover,
             "created_at": self.created_at, "events": self.event_count,
+            "photos": self.photo_count, "messages": self.message_count,
             "can_write": self.can_write, "can_read": self.can_read,
         }
 

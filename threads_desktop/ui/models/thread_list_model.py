@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from threads_desktop.engine.core.types import ThreadSummary
+from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -18,6 +18,7 @@ class ThreadRole(enum.IntEnum):
     NAME = enum.auto()
     CREATED_AT = enum.auto()
     EVENT_COUNT = enum.auto()
+    ITEM_COUNT = enum.auto()
     SUMMARY = enum.auto()
 
 
@@ -49,6 +50,8 @@ class ThreadListModel(QAbstractListModel):
             return thread.created_at
         if role == ThreadRole.EVENT_COUNT:
             return thread.event_count
+        if role == ThreadRole.ITEM_COUNT:  # photos of an album, messages of a chat
+            return thread.photo_count if thread.kind is ThreadKind.ALBUM else thread.message_count
         if role == ThreadRole.SUMMARY:
             return thread
         return None

@@ -297,10 +297,14 @@ class _ThreadPage(QWidget):
         self.thread_id.setText(self.tr("ID: {id}").format(id=summary.thread_id))
         access = self.tr("You can add to it.") if summary.can_write else (
             self.tr("You can view it.") if summary.can_read else self.tr("This device keeps an encrypted backup."))
-        events = self.tr("1 event") if summary.event_count == 1 else self.tr("{count} events").format(
-            count=summary.event_count)
-        self.status.setText(self.tr("{events} in its log, signed and encrypted. {access}").format(
-            events=events, access=access))
+        if summary.kind == ThreadKind.ALBUM:
+            items = self.tr("1 photo") if summary.photo_count == 1 else self.tr("{count} photos").format(
+                count=summary.photo_count)
+        else:
+            items = self.tr("1 message") if summary.message_count == 1 else self.tr("{count} messages").format(
+                count=summary.message_count)
+        self.status.setText(self.tr("{items}. Every change is signed and encrypted ({events} in the logs). "
+                                    "{access}").format(items=items, events=summary.event_count, access=access))
 
     def _copy_id(self) -> None:
         text = self.thread_id.text().split(": ", 1)[-1]

@@ -33,7 +33,7 @@ class ThreadItemDelegate(QStyledItemDelegate):
 
         name = str(index.data(ThreadRole.NAME) or "")
         kind = str(index.data(ThreadRole.KIND) or "")
-        events = int(index.data(ThreadRole.EVENT_COUNT) or 0)
+        items = int(index.data(ThreadRole.ITEM_COUNT) or 0)
         rect = option.rect
         badge = QRect(rect.left() + _PADDING, rect.top() + _PADDING, _BADGE, _BADGE)
         painter.setPen(Qt.PenStyle.NoPen)
@@ -62,8 +62,12 @@ class ThreadItemDelegate(QStyledItemDelegate):
         if not selected:
             detail_colour.setAlphaF(0.6)
         painter.setPen(detail_colour)
-        kind_text = self.tr("Album") if kind == "album" else self.tr("Chat")
-        count_text = self.tr("1 event") if events == 1 else self.tr("{count} events").format(count=events)
+        if kind == "album":
+            kind_text = self.tr("Album")
+            count_text = self.tr("1 photo") if items == 1 else self.tr("{count} photos").format(count=items)
+        else:
+            kind_text = self.tr("Chat")
+            count_text = self.tr("1 message") if items == 1 else self.tr("{count} messages").format(count=items)
         painter.drawText(detail_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          f"{kind_text} · {count_text}")
         painter.restore()
