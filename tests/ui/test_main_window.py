@@ -87,6 +87,8 @@ def test_a_message_posted_elsewhere_updates_the_chats_count(qtbot, window: MainW
     qtbot.waitUntil(created.done, timeout=10_000)
     thread_id = created.result().thread_id
     with qtbot.waitSignal(window.threads.dataChanged, timeout=10_000):
-        asyncio.ensure_future(runtime.call(lambda node: node.chat(thread_id).post("Dinner at 8?")))
+        posted = asyncio.ensure_future(runtime.call(lambda node: node.chat(thread_id).post("Dinner at 8?")))
+    qtbot.waitUntil(posted.done, timeout=10_000)
+    assert posted.exception() is None
     row = window.threads.row_of(str(thread_id))
     assert window.threads.index(row).data(ThreadRole.ITEM_COUNT) == 1
