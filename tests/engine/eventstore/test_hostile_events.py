@@ -112,3 +112,45 @@ def test_a_wall_clock_set_back_between_runs_does_not_undo_later_edits(tmp_path: 
         assert node.chat(thread).messages.get(message).data["text"] == "second"
     finally:
         node.close()
+
+
+def test_concurrent_writes_that_add_up_to_a_large_document_agree_in_every_order(open_node: OpenNode) -> None:
+    # Found in review: a size limit on the merged document refused whichever
+    # of two concurrent creates arrived second, so peers diverged.
+    a, b, x, y = open_node("a"), open_node("b"), open_node("x"), open_node("y")
+    thread = start_thread(a)
+    join(a, b, thread)
+
+    def photo(**big: object) -> dict[str, object]:
+        fields = {"thumbnail": b"t", "preview": {}, "original": {}, "width": 1, "height": 1, **big}
+        return db_event({"op": "create", "c": "photo", "id": "p", "set": fields})
+
+    # Neither has seen the other's create; A's comes later, so its preview wins
+    # and B's GPS stays: together more than any one event may hold.
+    b.commit(thread, [photo(gps={"lat": os.urandom(1_600_000)})])
+    a.commit(thread, [photo(preview={"k": os.urandom(1_600_000)})])
+    for reader in (x, y):
+        join(a, reader, thread, write=False)
+    sync(a, x, thread)
+    sync(b, x, thread)
+    sync(b, y, thread)
+    sync(a, y, thread)
+    assert view_dump(x, thread) == view_dump(y, thread)
+    assert x.events.refused(thread) == y.events.refused(thread) == []
+    assert set(x.collections(thread)["photo"].get("p").data) >= {"preview", "gps"}
+
+
+def test_an_event_may_create_a_document_and_change_it_at_once(open_node: OpenNode) -> None:
+    from threads_desktop.engine.db.collections import Ops
+
+    a = open_node("a")
+    thread = start_thread(a)
+    kv = a.collections(thread)["kv"]
+    ops = Ops()
+    kv.create({"value": 1}, doc_id="k", ops=ops)
+    kv.update("k", {"value": 2}, ops=ops)
+    kv.create({"value": 1}, doc_id="k2", ops=ops)
+    kv.delete("k2", ops=ops)
+    a.collections(thread).send(ops)
+    assert a.events.refused(thread) == []
+    assert kv.get("k").data == {"value": 2} and kv.find_one_by_id("k2") is None

@@ -148,3 +148,26 @@ def test_two_members_adding_the_same_picture_at_once_agree_on_one_photo(open_nod
     assert view_dump(a, album) == view_dump(b, album)
     assert a.photos(album).photos.count() == 1
     assert a.events.refused(album) == [] and b.events.refused(album) == []
+
+
+def test_a_cancelled_import_starts_no_more_files() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threads_desktop.engine.modules.photos import _bounded_map
+
+    started: list[int] = []
+    gate = threading.Event()
+
+    def work(item: int) -> int:
+        started.append(item)
+        if item > 0:
+            gate.wait(10)  # holds the only worker while the import is cancelled
+        return item
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        results = _bounded_map(pool, work, list(range(10)), ahead=4)  # type: ignore[arg-type]
+        assert next(results) == 0
+        results.close()  # what add_files does when cancelled
+        gate.set()
+    assert started in ([0], [0, 1])  # the one running may finish; none queued starts

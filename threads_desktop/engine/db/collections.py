@@ -15,7 +15,7 @@ from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError,
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.db.documents import db_event
-from threads_desktop.engine.db.models import Model, Schema, check_id
+from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 
 Commit = Callable[[ThreadId, Sequence[Any]], None]
@@ -179,7 +179,7 @@ class Collection:
 
     def _document(self, row: tuple[Any, ...]) -> Document:
         doc_id, data, author, version, created, updated = row
-        return Document(self.model.collection, doc_id, cbor.decode(data, max_size=1 << 22), PeerId(author),
+        return Document(self.model.collection, doc_id, cbor.decode(data, max_size=MAX_DOCUMENT_BYTES), PeerId(author),
                         version, created, updated)
 
 

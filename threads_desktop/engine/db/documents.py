@@ -111,8 +111,6 @@ class DocumentReducer:
         without reading anything back. False if it exists already."""
         present = {name: value for name, value in values.items() if value is not None}
         data = cbor.encode(present)
-        if len(data) > MAX_DOCUMENT_BYTES:
-            raise SchemaError(f"a document is at most {MAX_DOCUMENT_BYTES >> 20} MiB")
         inserted = self._sql.execute(
             "INSERT OR IGNORE INTO documents (thread_id, collection, id, data, author, created, updated, version)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 1)", (*key, data, event.log_id.raw, op_stamp, op_stamp)).rowcount
@@ -130,7 +128,9 @@ class DocumentReducer:
     def _create(self, key: Key, event: Event, op_stamp: bytes) -> None:
         """A create of a document that exists: only from a writer who had not
         seen it, i.e. concurrent with every create so far."""
-        if any(_in_causal_past(event, log_raw, seq) for log_raw, seq in self._authors(key)):
+        earlier = [(log_raw, seq) for log_raw, seq in self._authors(key) if (log_raw, seq) != (event.log_id.raw,
+                                                                                          event.seq)]
+        if any(_in_causal_past(event, log_raw, seq) for log_raw, seq in earlier):
             raise SchemaError(f"{key[2]!r} already exists in {key[1]}")
         self._sql.execute("INSERT OR IGNORE INTO document_authors VALUES (?, ?, ?, ?, ?)",
                           (*key, event.log_id.raw, event.seq))
@@ -156,12 +156,12 @@ class DocumentReducer:
 
     def _refresh(self, key: Key, model: Model) -> None:
         """Recompute the document's data and index rows from its fields."""
+        # No size check here: it would depend on which concurrent writes are
+        # applied yet. Each value is bounded by its event (MAX_BODY_BYTES).
         data = {name: cbor.decode(value, max_size=MAX_DOCUMENT_BYTES) for name, value in self._sql.execute(
             "SELECT field, value FROM fields WHERE thread_id = ? AND collection = ? AND id = ?"
             " AND value IS NOT NULL", key)}
         encoded = cbor.encode(data)
-        if len(encoded) > MAX_DOCUMENT_BYTES:
-            raise SchemaError(f"a document is at most {MAX_DOCUMENT_BYTES >> 20} MiB")
         old_blob, deleted = self._sql.execute(
             "SELECT data, deleted FROM documents WHERE thread_id = ? AND collection = ? AND id = ?", key).fetchone()
         self._sql.execute("UPDATE documents SET data = ? WHERE thread_id = ? AND collection = ? AND id = ?",
@@ -214,9 +214,10 @@ class DocumentReducer:
 
 
 def _in_causal_past(event: Event, log_raw: bytes, seq: int) -> bool:
-    """Had the writer of `event` applied the event (log, seq) when writing it?"""
+    """Had the writer of `event` seen the event (log, seq) when writing it?
+    Its own earlier events count, and so do earlier ops of this very event."""
     if log_raw == event.log_id.raw:
-        return seq < event.seq
+        return seq <= event.seq
     return event.deps.get(log_raw, 0) >= seq
 
 

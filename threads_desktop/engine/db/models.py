@@ -15,7 +15,10 @@ from threads_desktop.engine.core.errors import SchemaError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ID_LENGTH = 128
-MAX_DOCUMENT_BYTES = 3 << 20  # one document, all fields together
+# A stored document, all fields together: each value is bounded by the event
+# that wrote it (2 MiB), and concurrent writes may add up, so this only bounds
+# what a read will decode.
+MAX_DOCUMENT_BYTES = 64 << 20
 _INT64 = range(-(1 << 63), 1 << 63)
 
 FieldKind = Literal["text", "int", "float", "bool", "bytes", "link", "list", "map", "any"]

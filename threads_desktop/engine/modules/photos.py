@@ -9,8 +9,9 @@ the event too."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -75,10 +76,14 @@ class Photos:
                   cancelled: Callable[[], bool] = lambda: False) -> ImportResult:
         """Import image files: prepared on every core, stored in batches.
         A file that is not a readable image is reported and imports nothing."""
+        with closing(_bounded_map(self._pool, lambda p: _read_and_prepare(p, keep_gps), paths, ahead=4)) as prepared:
+            return self._import(paths, prepared, progress, cancelled)
+
+    def _import(self, paths: Sequence[Path], prepared: Iterator[PreparedPhoto | ThreadsError],
+                progress: Progress | None, cancelled: Callable[[], bool]) -> ImportResult:
         added: list[str] = []
         duplicates: list[str] = []
         failed: list[tuple[str, str]] = []
-        prepared = _bounded_map(self._pool, lambda p: _read_and_prepare(p, keep_gps), paths, ahead=4)
         batch: list[PreparedPhoto] = []
         names: list[str] = []
         for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
@@ -157,16 +162,21 @@ class Photos:
         self.reactions.set(self.photos.get(photo_id), emoji, on)
 
 
-def _bounded_map(pool: Executor, work: Callable[[Path], T], items: Sequence[Path], ahead: int) -> Iterator[T]:
+def _bounded_map(pool: Executor, work: Callable[[Path], T], items: Sequence[Path],
+                 ahead: int) -> Generator[T, None, None]:
     """Like pool.map, in order, but at most `ahead` items in flight: an import
     of thousands of photos holds a few originals in memory, not all of them."""
     pending: deque[Future[T]] = deque()
-    for item in items:
-        pending.append(pool.submit(work, item))
-        if len(pending) >= ahead:
+    try:
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    finally:  # cancelled or failed: what has not started never will
+        for future in pending:
+            future.cancel()
 
 
 def _read_and_prepare(path: Path, keep_gps: bool) -> PreparedPhoto | ThreadsError:
