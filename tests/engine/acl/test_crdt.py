@@ -38,8 +38,14 @@ def histories(draw: st.DrawFn) -> list[AclState]:
             continue
         peer = draw(st.sampled_from(PEERS))
         role = draw(st.sampled_from(list(Role)))
-        delta = {"grant": lambda: state.grant(peer, role, dot), "revoke": lambda: state.revoke(peer, role, dot),
-                 "remove": lambda: state.remove_member(peer), "default": lambda: state.set_default(role, dot)}[action]()
+        if action == "grant":
+            delta = state.grant(peer, role, dot)
+        elif action == "revoke":
+            delta = state.revoke(peer, role, dot)
+        elif action == "remove":
+            delta = state.remove_member(peer)
+        else:
+            delta = state.set_default(role, dot)
         states[replica] = state.merge(delta)
     return states
 
