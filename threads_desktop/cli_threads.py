@@ -10,7 +10,7 @@ from typing import Any
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 from threads_desktop.engine.modules.photos import all_paths
 from threads_desktop.engine.node import Node
 
@@ -38,7 +38,7 @@ def run_thread_command(node: Node, args: argparse.Namespace) -> int:
             raise InvalidInputError("messages go into a chat; this is an album")
         print(node.chat(thread_id).post(args.text))
         return 0
-    shown = _show(node, thread_id, summary.kind)
+    shown = _show(node, summary)
     if args.json:
         print(json.dumps(shown, indent=2, ensure_ascii=False))
     else:
@@ -48,8 +48,8 @@ def run_thread_command(node: Node, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(node: Node, thread_id: ThreadId, kind: ThreadKind | None) -> dict[str, Any]:
-    summary = node.get_thread(thread_id)
+def _show(node: Node, summary: ThreadSummary) -> dict[str, Any]:
+    thread_id, kind = summary.thread_id, summary.kind
     shown: dict[str, Any] = {"thread": summary.to_json(), "items": []}
     if kind is ThreadKind.CHAT:
         chat = node.chat(thread_id)

@@ -160,7 +160,7 @@ class Node:
         return self.directory.get(thread_id)
 
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
-        self.directory.get(thread_id)
+        self.store.thread_keys(thread_id)  # NotFoundError for a thread not here; cached, so cheap
         return ThreadCollections(self.database.connection, thread_id, self._services.schema, self.commit,
                                  self._services.random_bytes)
 

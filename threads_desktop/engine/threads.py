@@ -91,8 +91,9 @@ class ThreadDirectory:
             " AND d.deleted = 0),"
             " EXISTS (SELECT 1 FROM logs l WHERE l.thread_id = t.id AND l.wrapped_private_key IS NOT NULL),"
             " (SELECT can_read FROM thread_keys k WHERE k.thread_id = t.id ORDER BY epoch DESC LIMIT 1)"
-            " FROM threads t LEFT JOIN documents m ON m.thread_id = t.id AND m.collection = 'thread'"
-            f" AND m.id = '{META_ID}' AND m.deleted = 0 {where} ORDER BY t.rowid", params).fetchall()
+            " FROM threads t LEFT JOIN documents m ON m.thread_id = t.id AND m.collection = ?"
+            f" AND m.id = ? AND m.deleted = 0 {where} ORDER BY t.rowid",
+            (THREAD_MODEL.collection, META_ID, *params)).fetchall()
         summaries = []
         for raw, meta_blob, created_at, events, photo_count, message_count, write, read in rows:
             meta: dict[str, Any] = cbor.decode(meta_blob, max_size=1 << 16) if meta_blob else {}

@@ -33,3 +33,12 @@ def share(writer: Node, reader: Node, thread_id: ThreadId, *, follow_only: bool 
 def snapshot(node: Node) -> list[str]:
     """Everything in the store, to prove an operation changed nothing."""
     return list(node.database.connection.iterdump())
+
+
+def writer_and_reader(writer: Node, reader: Node, messages: int) -> tuple[ThreadId, list[Envelope]]:
+    """A chat of `writer` with `messages` messages (after its first event),
+    whose keys `reader` holds; returns the thread and all its envelopes."""
+    thread_id = new_chat(writer)
+    append_messages(writer, thread_id, messages)
+    share(writer, reader, thread_id)
+    return thread_id, all_envelopes(writer, thread_id)

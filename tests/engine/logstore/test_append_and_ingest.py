@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.engine.logstore.helpers import all_envelopes, append_messages, new_chat, share, snapshot
+from tests.engine.logstore.helpers import (
+    all_envelopes,
+    append_messages,
+    new_chat,
+    share,
+    snapshot,
+    writer_and_reader,
+)
 from threads_desktop.engine.core.errors import (
     CodecError,
     ForkError,
@@ -42,10 +49,7 @@ def test_appends_form_a_verified_chain_readable_after_any_seq(open_node: OpenNod
 
 def test_a_reader_ingests_every_record_and_reads_the_same_events(open_node: OpenNode) -> None:
     writer, reader = open_node("writer"), open_node("reader")
-    thread = new_chat(writer)
-    append_messages(writer, thread, 50)
-    share(writer, reader, thread)
-    envelopes = all_envelopes(writer, thread)
+    thread, envelopes = writer_and_reader(writer, reader, 50)
     assert reader.store.ingest_many(thread, envelopes) == [IngestOutcome.ADDED] * len(envelopes)
     log_id = writer.store.own_log(thread)
     assert log_id is not None
@@ -57,10 +61,7 @@ def test_a_reader_ingests_every_record_and_reads_the_same_events(open_node: Open
 
 def test_ingesting_the_same_records_again_is_a_no_op(open_node: OpenNode) -> None:
     writer, reader = open_node("writer"), open_node("reader")
-    thread = new_chat(writer)
-    append_messages(writer, thread, 5)
-    share(writer, reader, thread)
-    envelopes = all_envelopes(writer, thread)
+    thread, envelopes = writer_and_reader(writer, reader, 5)
     reader.store.ingest_many(thread, envelopes)
     before = snapshot(reader)
     assert reader.store.ingest_many(thread, envelopes) == [IngestOutcome.DUPLICATE] * 6
@@ -70,10 +71,7 @@ def test_ingesting_the_same_records_again_is_a_no_op(open_node: OpenNode) -> Non
 
 def test_a_gap_is_refused_and_changes_nothing(open_node: OpenNode) -> None:
     writer, reader = open_node("writer"), open_node("reader")
-    thread = new_chat(writer)
-    append_messages(writer, thread, 5)
-    share(writer, reader, thread)
-    envelopes = all_envelopes(writer, thread)
+    thread, envelopes = writer_and_reader(writer, reader, 5)
     reader.store.ingest_many(thread, envelopes[:2])
     before = snapshot(reader)
     with pytest.raises(GapError, match="held up to seq 2"):
@@ -83,10 +81,7 @@ def test_a_gap_is_refused_and_changes_nothing(open_node: OpenNode) -> None:
 
 def test_a_fork_is_refused_and_changes_nothing(open_node: OpenNode) -> None:
     writer, reader = open_node("writer"), open_node("reader")
-    thread = new_chat(writer)
-    append_messages(writer, thread, 3)
-    share(writer, reader, thread)
-    envelopes = all_envelopes(writer, thread)
+    thread, envelopes = writer_and_reader(writer, reader, 3)
     reader.store.ingest_many(thread, envelopes)
     # The log's owner signs a second, different record for seq 3.
     log_id = writer.store.own_log(thread)
@@ -103,10 +98,7 @@ def test_a_fork_is_refused_and_changes_nothing(open_node: OpenNode) -> None:
 
 def test_a_bad_record_in_a_page_is_refused_alone(open_node: OpenNode) -> None:
     writer, reader = open_node("writer"), open_node("reader")
-    thread = new_chat(writer)
-    append_messages(writer, thread, 60)
-    share(writer, reader, thread)
-    envelopes = all_envelopes(writer, thread)
+    thread, envelopes = writer_and_reader(writer, reader, 60)
     damaged = envelopes[40]
     envelopes[40] = type(damaged)(damaged.record, damaged.event, damaged.header, damaged.body + b"\x00")
     outcomes = reader.store.ingest_many(thread, envelopes)

@@ -94,3 +94,18 @@ def test_photos_attached_to_a_message_use_the_album_blob_path(open_node: OpenNod
     [photo_id] = b.chat(thread).messages.get(message).data["photos"]
     assert b.photos(thread).photos.get(photo_id).data["name"] == "cat.jpg"
     assert a.photos(thread).original(photo_id) == picture.read_bytes()
+
+
+def test_a_picture_already_in_the_chat_is_attached_by_its_id_whatever_its_file_name(open_node: OpenNode,
+                                                                                    tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.engine.modules.images import image_bytes
+
+    a = open_node("a")
+    thread = start_thread(a)
+    first, again = tmp_path / "cat.jpg", tmp_path / "same-cat-renamed.jpg"
+    first.write_bytes(image_bytes("JPEG"))
+    again.write_bytes(first.read_bytes())
+    earlier = a.chat(thread).post_photos(a.photos(thread), [first])
+    later = a.chat(thread).post_photos(a.photos(thread), [again], "again")
+    messages = a.chat(thread).messages
+    assert messages.get(later).data["photos"] == messages.get(earlier).data["photos"]

@@ -103,8 +103,7 @@ class Chat:
         if result.failed:
             name, reason = result.failed[0]
             raise InvalidInputError(f"{name}: {reason}")
-        ids = result.added + [p.id for p in photos.photos.find() if p.data.get("name") in result.duplicates]
-        return self.post(text, photos=ids)
+        return self.post(text, photos=list(dict.fromkeys(result.added + result.already_there)))
 
     def edit(self, message_id: str, text: str) -> None:
         message = self.messages.get(message_id)

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,8 +54,9 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     added: list[str]
-    duplicates: list[str]
+    duplicates: list[str]          # file names of pictures the album already has
     failed: list[tuple[str, str]]  # file name, reason
+    already_there: list[str] = field(default_factory=list)  # the IDs of those pictures
 
 
 class Photos:
@@ -83,6 +84,7 @@ class Photos:
                 progress: Progress | None, cancelled: Callable[[], bool]) -> ImportResult:
         added: list[str] = []
         duplicates: list[str] = []
+        already_there: list[str] = []
         failed: list[tuple[str, str]] = []
         batch: list[PreparedPhoto] = []
         names: list[str] = []
@@ -92,6 +94,7 @@ class Photos:
             elif self.photos.find_one_by_id(outcome.content_hash) is not None or \
                     outcome.content_hash in {p.content_hash for p in batch}:
                 duplicates.append(path.name)
+                already_there.append(outcome.content_hash)
             else:
                 batch.append(outcome)
                 names.append(path.name)
@@ -104,7 +107,7 @@ class Photos:
                 break
         if batch:
             added += self._store(batch, names)
-        return ImportResult(added, duplicates, failed)
+        return ImportResult(added, duplicates, failed, already_there)
 
     def _store(self, batch: list[PreparedPhoto], names: list[str]) -> list[str]:
         ops = Ops()
