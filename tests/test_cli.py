@@ -31,7 +31,7 @@ def test_id_create_and_ls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     listed = json.loads(out)
     assert [(t["kind"], t["name"]) for t in listed] == [("album", "Summer 2026"), ("chat", "Family")]
     assert listed[0]["id"] == album_id.strip()
-    assert listed[0]["events"] == 1 and listed[0]["can_write"] is True
+    assert listed[0]["events"] == 2 and listed[0]["can_write"] is True
 
     code, out, _ = run(capsys, "--data-dir", profile, "ls")
     assert "Summer 2026" in out and "Family" in out

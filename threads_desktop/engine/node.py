@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from threads_desktop.engine.acl.gate import AccessGate
+from threads_desktop.engine.acl.membership import Membership
+from threads_desktop.engine.acl.schema import ACL_SCHEMA
 from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError, ProfileError, ThreadsError
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId
@@ -57,6 +60,9 @@ class Services:
     random_bytes: RandomBytes
     now_seconds: Callable[[], float]
     work_pool: ThreadPoolExecutor  # CPU-heavy work: signature checks, images
+    vault: KeyVault
+    clock: HybridClock
+    gate: AccessGate
 
 
 def app_schema() -> Schema:
@@ -77,8 +83,11 @@ class Node:
         self.identity = services.identity
         self.events = services.events
         self._batch: Changes | None = None
-        self.directory = ThreadDirectory(services.database, services.store, self.commit,
-                                         services.random_bytes, services.now_seconds)
+        self.directory = ThreadDirectory(services.database, services.store, services.identity, self.commit,
+                                         self._commit_control, services.random_bytes, services.now_seconds)
+        self.membership = Membership(services.database, services.store, services.gate, services.identity,
+                                     services.vault, self._commit_control, services.clock.tick,
+                                     services.random_bytes, services.now_seconds)
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
@@ -86,7 +95,8 @@ class Node:
         with ExitStack() as undo:  # a failure half way releases what was opened
             profile = Profile.open(data_dir, random_bytes)
             undo.callback(profile.close)
-            database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA))
+            database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
+                                                             ACL_SCHEMA))
             undo.callback(database.close)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
@@ -100,22 +110,26 @@ class Node:
             (latest,) = database.connection.execute("SELECT max(stamp) FROM events").fetchone()
             clock = HybridClock(lambda: int(now_seconds() * 1000), last=stamp_hlc(latest) if latest else 0)
             schema = app_schema()
-            events = EventStore(database, store, clock, [DocumentReducer(database.connection, schema)])
+            gate = AccessGate(database, store, identity)
+            events = EventStore(database, store, clock, [DocumentReducer(database.connection, schema)], gate)
             node = cls(Services(
                 profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
                 Dispatcher(database, store, events, clock), Broadcaster(), random_bytes, now_seconds,
-                work_pool))
+                work_pool, vault, clock, gate))
             undo.pop_all()
         return node
 
     # --- events in and out ------------------------------------------------------------
 
-    def commit(self, thread_id: ThreadId, payloads: Sequence[Any]) -> None:
+    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False) -> None:
         """Write events to our log in the thread and apply them."""
         changes = self._batch if self._batch is not None else Changes()
-        self._services.dispatcher.commit(thread_id, payloads, changes)
+        self._services.dispatcher.commit(thread_id, payloads, changes, control=control)
         if self._batch is None:
             self._publish(changes)
+
+    def _commit_control(self, thread_id: ThreadId, payloads: Sequence[Any]) -> None:
+        self.commit(thread_id, payloads, control=True)
 
     @contextmanager
     def _batched(self) -> Iterator[Changes]:
@@ -131,6 +145,11 @@ class Node:
         changes = Changes()
         outcomes = self._services.dispatcher.receive(thread_id, envelopes, changes)
         self._publish(changes)
+        if changes.applied:
+            # What arrived may be the invite we wait to answer, or a member
+            # who joined with keys older than a rotation.
+            self.membership.complete_join(thread_id)
+            self.membership.deliver_missing_keys(thread_id)
         return outcomes
 
     def add_thread_key(self, thread_id: ThreadId, key: ThreadKey) -> None:

@@ -10,10 +10,11 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+from threads_desktop.engine.acl.ops import OWNER_NONCE_BYTES, Genesis, acl_payload, make_bind, owner_random
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
-from threads_desktop.engine.core.keys import ThreadKey
+from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.db.collections import Commit
@@ -47,22 +48,29 @@ def clean_thread_name(name: str) -> str:
 
 
 class ThreadDirectory:
-    def __init__(self, database: Database, store: LogStore, commit: Commit,
-                 random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
+    def __init__(self, database: Database, store: LogStore, identity: Identity, commit: Commit,
+                 commit_control: Commit, random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
         self._db = database
         self._store = store
+        self._identity = identity
         self._commit = commit
+        self._commit_control = commit_control
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
 
     def create(self, kind: ThreadKind, name: str) -> ThreadId:
         kind = ThreadKind(kind)
         name = clean_thread_name(name)
-        thread_id = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, self._random_bytes(32))
+        # The thread ID names its founder (a hash of its identity and a nonce),
+        # so the genesis of its ACL cannot be claimed by anyone else.
+        nonce = self._random_bytes(OWNER_NONCE_BYTES)
+        thread_id = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, owner_random(self._identity.peer_id, nonce))
         key = ThreadKey(self._random_bytes(32), self._random_bytes(32), epoch=0)
         with self._db.write():
             self._store.create_thread(thread_id, key)
-            self._store.create_own_log(thread_id)
+            log_id = self._store.create_own_log(thread_id)
+            self._commit_control(thread_id, [acl_payload(make_bind(self._identity, thread_id, log_id),
+                                                         Genesis(nonce))])
             self._commit(thread_id, [db_event({"op": "create", "c": THREAD_MODEL.collection, "id": META_ID,
                                                "set": {"kind": kind.value, "name": name}})])
         return thread_id

@@ -3,9 +3,16 @@ them the way sync will (by log, oldest first)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.eventstore.store import Changes
 from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.logstore.store import NewEvent
 from threads_desktop.engine.node import Node
 
 
@@ -13,11 +20,25 @@ def start_thread(owner: Node, kind: ThreadKind = ThreadKind.CHAT, name: str = "U
     return owner.create_thread(kind, name).thread_id
 
 
-def join(owner: Node, member: Node, thread_id: ThreadId, *, write: bool = True) -> None:
-    """Give `member` the thread's keys and a log of its own, as a join will."""
-    member.store.create_thread(thread_id, owner.store.thread_keys(thread_id)[0])
-    if write:
-        member.store.create_own_log(thread_id)
+def join(owner: Node, member: Node, thread_id: ThreadId, *, write: bool = True, role: Role | None = None) -> None:
+    """`member` joins through a link `owner` made: it takes the link, gets
+    the invite event, writes its join, and `owner` applies it."""
+    link = owner.membership.invite(thread_id, role or (Role.WRITE if write else Role.READ))
+    member.membership.join(InviteLink.parse(link.to_uri()))
+    sync(owner, member, thread_id)
+    assert member.membership.pending_join(thread_id) == (False, None)
+    sync(member, owner, thread_id)
+
+
+def force_commit(node: Node, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False) -> None:
+    """Write what a modified client would: logged whatever the ACL says (the
+    real commit refuses it and writes nothing), so peers must refuse it."""
+    own_log = node.store.own_log(thread_id)
+    deps = tuple((log, seq) for log, seq in node.events.frontier(thread_id) if log != own_log)
+    clock = node._services.clock  # a test reaching in: no real client bypasses the ACL
+    with node.database.write():
+        appended = node.store.append_many(thread_id, [NewEvent(p, clock.tick(), deps, control) for p in payloads])
+        node.events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], Changes())
 
 
 def envelopes_of(node: Node, thread_id: ThreadId) -> list[Envelope]:

@@ -7,6 +7,8 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.node import Node
 
+FOUNDING = 2  # a new thread's first events: its ACL genesis, then its name and kind
+
 
 def new_chat(node: Node, name: str = "chat") -> ThreadId:
     return node.create_thread(ThreadKind.CHAT, name).thread_id

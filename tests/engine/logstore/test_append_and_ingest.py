@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.engine.logstore.helpers import (
+    FOUNDING,
     all_envelopes,
     append_messages,
     new_chat,
@@ -37,14 +38,14 @@ def test_appends_form_a_verified_chain_readable_after_any_seq(open_node: OpenNod
     append_messages(node, thread, 20)
     log_id = node.store.own_log(thread)
     assert log_id is not None
-    assert node.store.verify_log(thread, log_id) == 21  # the thread.created event, then 20
+    assert node.store.verify_log(thread, log_id) == FOUNDING + 20
     page = node.store.records_after(thread, log_id, 10, limit=5)
     assert [r.seq for r in page] == [11, 12, 13, 14, 15]
     for earlier, later in itertools.pairwise(page):
         assert check_envelope(thread, later.envelope, node.store.thread_keys(thread)).record.prev_cid == \
             earlier.record_cid
     payload = node.store.read_event(thread, page[0].envelope).payload
-    assert payload == {"type": "chat.message", "text": "message 9"}
+    assert payload == {"type": "chat.message", "text": f"message {10 - FOUNDING}"}  # seq 11
 
 
 def test_a_reader_ingests_every_record_and_reads_the_same_events(open_node: OpenNode) -> None:
@@ -53,7 +54,7 @@ def test_a_reader_ingests_every_record_and_reads_the_same_events(open_node: Open
     assert reader.store.ingest_many(thread, envelopes) == [IngestOutcome.ADDED] * len(envelopes)
     log_id = writer.store.own_log(thread)
     assert log_id is not None
-    assert reader.store.verify_log(thread, log_id) == 51
+    assert reader.store.verify_log(thread, log_id) == FOUNDING + 50
     assert [r.envelope for r in reader.store.records_after(thread, log_id, 0, limit=100)] == envelopes
     assert [reader.store.read_event(thread, e).payload for e in envelopes] == \
         [writer.store.read_event(thread, e).payload for e in envelopes]
@@ -64,7 +65,7 @@ def test_ingesting_the_same_records_again_is_a_no_op(open_node: OpenNode) -> Non
     thread, envelopes = writer_and_reader(writer, reader, 5)
     reader.store.ingest_many(thread, envelopes)
     before = snapshot(reader)
-    assert reader.store.ingest_many(thread, envelopes) == [IngestOutcome.DUPLICATE] * 6
+    assert reader.store.ingest_many(thread, envelopes) == [IngestOutcome.DUPLICATE] * (FOUNDING + 5)
     assert reader.store.ingest(thread, envelopes[2]) is IngestOutcome.DUPLICATE
     assert snapshot(reader) == before
 
@@ -116,11 +117,11 @@ def test_a_follower_verifies_and_walks_the_log_but_cannot_read_it(open_node: Ope
     append_messages(writer, thread, 10)
     share(writer, follower, thread, follow_only=True)
     envelopes = all_envelopes(writer, thread)
-    assert follower.store.ingest_many(thread, envelopes) == [IngestOutcome.ADDED] * 11
+    assert follower.store.ingest_many(thread, envelopes) == [IngestOutcome.ADDED] * (FOUNDING + 10)
     log_id = writer.store.own_log(thread)
     assert log_id is not None
     walked = list(follower.store.walk(thread, log_id))
-    assert [r.seq for r in walked] == list(range(11, 0, -1))
+    assert [r.seq for r in walked] == list(range(FOUNDING + 10, 0, -1))
     with pytest.raises(MissingKeyError):
         follower.store.read_event(thread, envelopes[3])
     follower.close()
@@ -149,7 +150,7 @@ def test_append_many_adds_all_events_or_none(open_node: OpenNode) -> None:
         node.store.append_many(thread, [NewEvent({"n": 1}, 1), NewEvent({"bad": {1, 2}}, 2), NewEvent({"n": 3}, 3)])
     assert snapshot(node) == before
     added = node.store.append_many(thread, [NewEvent({"n": i}, i) for i in range(3)])
-    assert [a.seq for a in added] == [2, 3, 4]
+    assert [a.seq for a in added] == [FOUNDING + 1, FOUNDING + 2, FOUNDING + 3]
 
 
 def test_appends_continue_the_log_after_an_enclosing_transaction_rolls_back(open_node: OpenNode) -> None:
@@ -159,10 +160,10 @@ def test_appends_continue_the_log_after_an_enclosing_transaction_rolls_back(open
         append_messages(node, thread, 5)  # moves the store's idea of our head to seq 6...
         raise RuntimeError("...and then the whole transaction is undone")
     appended = node.store.append(thread, {"text": "after"}, hlc=99)
-    assert appended.seq == 2
+    assert appended.seq == FOUNDING + 1
     log_id = node.store.own_log(thread)
     assert log_id is not None
-    assert node.store.verify_log(thread, log_id) == 2
+    assert node.store.verify_log(thread, log_id) == FOUNDING + 1
 
 
 def test_a_rolled_back_log_creation_leaves_no_cached_log_behind(open_node: OpenNode) -> None:

@@ -39,6 +39,10 @@ class SignatureError(InvalidInputError):
     """A record whose signature does not verify for its thread and position."""
 
 
+class InvalidLinkError(InvalidInputError):
+    """An invite link that is mistyped, truncated, altered or not ours."""
+
+
 class LogError(ThreadsError):
     """A record that does not continue its log."""
 
@@ -57,6 +61,11 @@ class NotFoundError(ThreadsError):
 
 class MissingKeyError(ThreadsError):
     """The operation needs a key this profile does not hold (e.g. a follower)."""
+
+
+class AccessDeniedError(ThreadsError):
+    """The thread's ACL does not let this member do that (at that point of
+    the thread's history)."""
 
 
 class ProfileError(ThreadsError):

@@ -20,6 +20,7 @@ OVERHEAD = NONCE_LENGTH + TAG_LENGTH
 
 AAD_RECORD = b"threads/1/record"
 AAD_HEADER = b"threads/1/header"
+AAD_CONTROL_HEADER = b"threads/1/control-header"  # control events: sealed with the follow key
 AAD_BODY = b"threads/1/body"
 AAD_VAULT = b"threads/1/vault/"
 

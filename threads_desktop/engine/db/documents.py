@@ -22,6 +22,8 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.ops import document_entity
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.ids import ThreadId
@@ -73,6 +75,8 @@ class DocumentReducer:
             raise SchemaError(f"a {op['op']} op has fields {sorted(required | optional)}")
         model = self.schema.model(op["c"])
         key = (event.thread_id.raw, model.collection, check_id(op["id"]))
+        if event.rights is not None:  # a document may have an ACL of its own that narrows the thread's
+            event.rights.require(Role.WRITE, document_entity(model.collection, key[2]))
         values = op.get("set", {})
         unset = op.get("unset", [])
         if not isinstance(values, dict) or not isinstance(unset, list) \
@@ -84,7 +88,7 @@ class DocumentReducer:
                 return key, model, True
             self._create(key, event, op_stamp)
         else:
-            self._require_editor(key, model, event)
+            self._require_editor(key, model, event, deleting=op["op"] == "delete")
             if op["op"] == "update":
                 model.check(values, creating=False)
                 model.check_unset(unset)
@@ -140,11 +144,19 @@ class DocumentReducer:
             " WHERE thread_id = ? AND collection = ? AND id = ?",
             (op_stamp, event.log_id.raw, op_stamp, *key))
 
-    def _require_editor(self, key: Key, model: Model, event: Event) -> None:
+    def _require_editor(self, key: Key, model: Model, event: Event, *, deleting: bool) -> None:
         seen = [log_raw for log_raw, seq in self._authors(key) if _in_causal_past(event, log_raw, seq)]
         if not seen:
             raise SchemaError(f"no document {key[2]!r} in {key[1]} that this change could have seen")
-        if model.editors == "author" and event.log_id.raw not in seen:
+        rights = event.rights
+        own = any(rights.same_member(log_raw) for log_raw in seen) if rights is not None \
+            else event.log_id.raw in seen
+        if own:
+            return
+        if deleting and rights is not None:
+            # Deleting another member's item takes the delete role.
+            rights.require(Role.DELETE, document_entity(key[1], key[2]))
+        elif model.editors == "author":
             raise SchemaError(f"only the author of {key[2]!r} may change it")
 
     def _authors(self, key: Key) -> list[tuple[bytes, int]]:

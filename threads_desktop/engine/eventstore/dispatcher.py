@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threads_desktop.engine.core.errors import MissingKeyError, ThreadsError
+from threads_desktop.engine.core.errors import AccessDeniedError, MissingKeyError, ThreadsError
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.eventstore.store import Changes, EventStore
@@ -22,16 +22,27 @@ class Dispatcher:
         self._events = events
         self._clock = clock
 
-    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], changes: Changes) -> None:
-        """Write events to our log, each after everything we have applied."""
+    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], changes: Changes, *,
+               control: bool = False) -> None:
+        """Write events to our log, each after everything we have applied. If
+        one would be refused (the ACL does not allow it), nothing is written
+        and AccessDeniedError says why: our log never keeps what peers refuse."""
         own_log = self._logstore.own_log(thread_id)
         if own_log is None:
             raise MissingKeyError("this profile cannot write to that thread")
         with self._db.write():
             deps = tuple((log_id, seq) for log_id, seq in self._events.frontier(thread_id) if log_id != own_log)
             appended = self._logstore.append_many(
-                thread_id, [NewEvent(payload, self._clock.tick(), deps) for payload in payloads])
-            self._events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], changes)
+                thread_id, [NewEvent(payload, self._clock.tick(), deps, control) for payload in payloads])
+            these = Changes()
+            self._events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], these)
+            refusal = self._events.refusal(thread_id, own_log, appended[0].seq, appended[-1].seq) \
+                if appended else None
+            if refusal is not None:
+                raise AccessDeniedError(refusal)
+        changes.threads |= these.threads
+        changes.documents |= these.documents
+        changes.applied += these.applied
 
     def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope],
                 changes: Changes) -> list[IngestOutcome | ThreadsError]:

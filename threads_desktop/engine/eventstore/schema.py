@@ -10,8 +10,9 @@ CREATE TABLE events (
     stamp BLOB NOT NULL,
     deps BLOB NOT NULL,                -- DAG-CBOR [[log ID, seq], ...]
     payload BLOB,                      -- DAG-CBOR; NULL once compacted
-    state INTEGER NOT NULL DEFAULT 0,  -- 0 waiting for deps, 1 applied, 2 refused
+    state INTEGER NOT NULL DEFAULT 0,  -- 0 waiting for deps, 1 applied, 2 refused, 3 opaque (followers)
     refusal TEXT,                      -- why a refused event changed nothing
+    control INTEGER NOT NULL DEFAULT 0, -- 1: a control event (header sealed with the follow key)
     PRIMARY KEY (thread_id, log_id, seq)
 ) STRICT, WITHOUT ROWID;
 -- The events still waiting, log by log: what every batch of new events looks at.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import InvalidInputError, MissingKeyError, StorageError
+from threads_desktop.engine.core.errors import InvalidInputError, MissingKeyError, StorageError, ThreadsError
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.eventstore.stamps import stamp
@@ -22,13 +22,16 @@ from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import LogStore
 
-WAITING, APPLIED, REFUSED = 0, 1, 2
+# OPAQUE: an event a follower cannot open (content); it settles its place in
+# the log without reaching any view.
+WAITING, APPLIED, REFUSED, OPAQUE = 0, 1, 2, 3
 
 
 class _Refused(Exception):
     """An event of an optimistic batch was refused: apply the batch carefully."""
 
 _UNREADABLE = "unreadable: "
+_OPAQUE = "opaque: "
 _UNREAD = object()  # a payload not read from the events table yet
 
 
@@ -40,6 +43,8 @@ class Event:
     stamp: bytes
     payload: Any
     deps: Mapping[bytes, int] = field(default_factory=dict)  # log ID bytes -> seq the writer had applied
+    control: bool = False  # a membership event every member can open
+    rights: Any = None  # the author's rights at the event's causal past (the gate's Rights), if gated
 
 
 @dataclass(slots=True)
@@ -69,25 +74,41 @@ class Reducer(Protocol):
         """Forget the thread's views."""
 
 
+class Gate(Protocol):
+    """Access control in front of the reducers (engine/acl/gate.py)."""
+
+    def admit(self, event: Event) -> Event:
+        """The event with its author's rights, or raise to refuse it. What
+        it records about the thread's ACL stays even when it refuses."""
+
+    def take_replay(self, thread_id: ThreadId) -> bool:
+        """Have verdicts already given changed, so the thread must be replayed?"""
+
+    def take_new_keys(self, thread_id: ThreadId) -> bool:
+        """Did applying events bring us keys, so waiting events may open now?"""
+
+
+_MAX_SETTLE_ROUNDS = 8  # key arrivals and replays feeding each other; each round makes progress
+
+
 class EventStore:
     def __init__(self, database: Database, logstore: LogStore, clock: HybridClock,
-                 reducers: Sequence[Reducer]) -> None:
+                 reducers: Sequence[Reducer], gate: Gate | None = None) -> None:
         self._db = database
         self._sql = database.connection
         self._logstore = logstore
         self._clock = clock
         self._reducers = list(reducers)
+        self._gate = gate
 
     def add(self, thread_id: ThreadId, records: Sequence[tuple[PeerId, int, Envelope]], changes: Changes) -> None:
         """Open and store newly logged events, then apply every event that is
         ready. Call inside the transaction that logged them."""
-        if not self._logstore.thread_keys(thread_id)[0].can_read:
-            return  # a follower keeps the logs only
         opened: dict[tuple[bytes, int], tuple[Any, dict[bytes, int]]] = {}
         self._sql.executemany(
-            "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, refusal)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", [self._open(thread_id, *record, opened) for record in records])
-        self._apply_ready(thread_id, changes, opened)
+            "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, refusal, control)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [self._open(thread_id, *record, opened) for record in records])
+        self._settle(thread_id, changes, opened)
 
     def _open(self, thread_id: ThreadId, log_id: PeerId, seq: int, envelope: Envelope,
               opened: dict[tuple[bytes, int], tuple[Any, dict[bytes, int]]] | None = None) -> tuple[Any, ...]:
@@ -95,29 +116,68 @@ class EventStore:
         so applying it right away needs no second decoding."""
         try:
             event = self._logstore.read_event(thread_id, envelope)
-        except (InvalidInputError, MissingKeyError) as exc:
+        except MissingKeyError as exc:
+            # No read key at all: a follower. It keeps the event's place.
+            return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
+                    f"{_OPAQUE}{exc}", 0)
+        except InvalidInputError as exc:
             # Authentic (signed) but unreadable with the keys held now (a key
             # of a later epoch may still come): it waits, and its log with it.
             return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
-                    f"{_UNREADABLE}{exc}")
+                    f"{_UNREADABLE}{exc}", 0)
         header = event.header
         self._clock.observe(header.hlc)
         if opened is not None:
             opened[(log_id.raw, seq)] = (event.payload, {d.raw: s for d, s in header.deps})
         return (thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
-                cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(event.payload), None)
+                cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(event.payload), None,
+                int(event.control))
+
+    def _settle(self, thread_id: ThreadId, changes: Changes,
+                opened: Mapping[tuple[bytes, int], tuple[Any, dict[bytes, int]]] | None = None) -> None:
+        """Apply what is ready; then open what keys that arrived open, and
+        replay the thread if access verdicts already given changed."""
+        self._apply_ready(thread_id, changes, opened)
+        for _ in range(_MAX_SETTLE_ROUNDS):
+            if self._gate is None:
+                return
+            if self._gate.take_replay(thread_id):
+                replayed = self.rebuild(thread_id, from_snapshot=False)
+                changes.threads |= replayed.threads
+                changes.documents |= replayed.documents
+            elif self._gate.take_new_keys(thread_id):
+                self._reopen_unreadable(thread_id)
+                self._apply_ready(thread_id, changes)
+            else:
+                return
 
     def reopen(self, thread_id: ThreadId, changes: Changes) -> None:
-        """Try again the events no key opened (call when a key arrives)."""
+        """Try again the events no key opened (call when a key arrives). If
+        we could only follow the thread before, everything is opened again."""
+        (opaque,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = ?",
+                                      (thread_id.raw, OPAQUE)).fetchone()
+        if opaque and self._logstore.thread_keys(thread_id)[0].can_read:
+            replayed = self.rebuild(thread_id, from_snapshot=False)
+            changes.threads |= replayed.threads
+            changes.documents |= replayed.documents
+            return
+        self._reopen_unreadable(thread_id)
+        self._settle(thread_id, changes)
+
+    def _reopen_unreadable(self, thread_id: ThreadId, pattern: str = _UNREADABLE + "%") -> None:
         rows = self._sql.execute(
             "SELECT log_id, seq FROM events WHERE thread_id = ? AND state = 0 AND payload IS NULL AND refusal"
-            " LIKE ?", (thread_id.raw, _UNREADABLE + "%")).fetchall()
+            " LIKE ?", (thread_id.raw, pattern)).fetchall()
+        self._reload(thread_id, rows)
+
+    def _reload(self, thread_id: ThreadId, rows: Sequence[tuple[bytes, int]]) -> None:
+        """Open events again from their records."""
         for log_raw, seq in rows:
             [record] = self._logstore.records_after(thread_id, PeerId(log_raw), seq - 1, limit=1)
             row = self._open(thread_id, PeerId(log_raw), seq, record.envelope)
-            self._sql.execute("UPDATE events SET stamp = ?, deps = ?, payload = ?, refusal = ? WHERE thread_id = ?"
-                              " AND log_id = ? AND seq = ?", (*row[3:], thread_id.raw, log_raw, seq))
-        self._apply_ready(thread_id, changes)
+            self._sql.execute("UPDATE events SET stamp = ?, deps = ?, payload = ?, refusal = ?, control = ?"
+                              " WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                              (*row[3:], thread_id.raw, log_raw, seq))
 
     def frontier(self, thread_id: ThreadId) -> list[tuple[PeerId, int]]:
         """How far each log of the thread is applied: the deps of a new event."""
@@ -128,6 +188,13 @@ class EventStore:
         return [(PeerId(log_id), seq, reason) for log_id, seq, reason in self._sql.execute(
             "SELECT log_id, seq, refusal FROM events WHERE thread_id = ? AND state = ? ORDER BY stamp",
             (thread_id.raw, REFUSED))]
+
+    def refusal(self, thread_id: ThreadId, log_id: PeerId, first_seq: int, last_seq: int) -> str | None:
+        """Why the first refused event of a run of one log was refused, if any was."""
+        row = self._sql.execute(
+            "SELECT refusal FROM events WHERE thread_id = ? AND log_id = ? AND seq BETWEEN ? AND ? AND state = ?"
+            " ORDER BY seq LIMIT 1", (thread_id.raw, log_id.raw, first_seq, last_seq, REFUSED)).fetchone()
+        return None if row is None else str(row[0])
 
     def waiting_count(self, thread_id: ThreadId) -> int:
         (count,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = 0",
@@ -172,11 +239,19 @@ class EventStore:
             # Payloads are read only for events found ready. A literal 0, so
             # SQLite can use the partial index of waiting events.
             waiting = self._sql.execute(
-                "SELECT log_id, seq, stamp, deps, refusal, payload IS NULL FROM events"
+                "SELECT log_id, seq, stamp, deps, refusal, payload IS NULL, control FROM events"
                 " WHERE thread_id = ? AND state = 0 ORDER BY log_id, seq", (thread_id.raw,)).fetchall()
-            for log_raw, seq, event_stamp, deps_blob, refusal, no_payload in waiting:
-                if applied.get(log_raw, 0) != seq - 1 or (no_payload and refusal is not None):
-                    continue  # its predecessor is not applied, or no key opened it yet
+            for log_raw, seq, event_stamp, deps_blob, refusal, no_payload, control in waiting:
+                if applied.get(log_raw, 0) != seq - 1:
+                    continue  # its predecessor is not applied
+                if no_payload and refusal is not None:
+                    if not refusal.startswith(_OPAQUE):
+                        continue  # no key opened it yet
+                    # A follower cannot see its deps: it keeps the log's order only.
+                    settled.append((OPAQUE, refusal, thread_id.raw, log_raw, seq))
+                    applied[log_raw] = seq
+                    progress = True
+                    continue
                 payload, deps = opened.get((log_raw, seq)) or (_UNREAD, dict(cbor.decode(deps_blob, max_size=1 << 20)))
                 if any(applied.get(dep_log, 0) < dep_seq for dep_log, dep_seq in deps.items()):
                     continue
@@ -185,13 +260,15 @@ class EventStore:
                         "SELECT payload FROM events WHERE thread_id = ? AND log_id = ? AND seq = ?",
                         (thread_id.raw, log_raw, seq)).fetchone()
                     payload = None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22)
-                event = Event(thread_id, PeerId(log_raw), seq, event_stamp, payload, deps)
+                event = Event(thread_id, PeerId(log_raw), seq, event_stamp, payload, deps, bool(control))
                 if careful:
                     state, reason = self._apply(event, refusal, changes)
                 elif refusal is not None:
                     state, reason = REFUSED, refusal
                 else:
                     try:
+                        if self._gate is not None:
+                            event = self._gate.admit(event)
                         for reducer in self._reducers:
                             reducer.reduce(event, changes)
                     except StorageError:
@@ -226,13 +303,15 @@ class EventStore:
             return REFUSED, refusal
         these = Changes()
         try:
+            if self._gate is not None:
+                event = self._gate.admit(event)  # outside the savepoint: the ACL history keeps the event
             with self._db.write():
                 for reducer in self._reducers:
                     reducer.reduce(event, these)
         except StorageError:
             raise  # the disk, not the event: stop
         except Exception as exc:  # noqa: BLE001 - whatever a peer's event provokes refuses only that event
-            return REFUSED, str(exc) if isinstance(exc, InvalidInputError) else f"malformed: {exc!r}"
+            return REFUSED, str(exc) if isinstance(exc, ThreadsError) else f"malformed: {exc!r}"
         changes.threads |= these.threads
         changes.documents |= these.documents
         return APPLIED, None
@@ -259,7 +338,8 @@ class EventStore:
 
     def rebuild(self, thread_id: ThreadId, *, from_snapshot: bool) -> Changes:
         """Recompute the thread's views: from its latest snapshot plus the
-        events after it, or by replaying every event (needs no compaction)."""
+        events after it, or by replaying every event (compacted payloads are
+        opened again from the logs)."""
         changes = Changes()
         with self._db.write() as sql:
             snapshot = self.latest_snapshot(thread_id) if from_snapshot else None
@@ -281,10 +361,11 @@ class EventStore:
                     reducer.import_state(thread_id, state)
                 sql.executemany("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)",
                                 [(thread_id.raw, log_raw, seq) for log_raw, seq in frontier.items()])
-            missing = sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = 0 AND payload IS NULL"
-                                  " AND refusal IS NULL", (thread_id.raw,)).fetchone()[0]
-            if missing:
-                raise InvalidInputError("compacted events can only be rebuilt from their snapshot")
+            # Compacted, opaque or unreadable events are opened again from their records.
+            self._reload(thread_id, sql.execute(
+                "SELECT log_id, seq FROM events WHERE thread_id = ? AND state = 0 AND payload IS NULL"
+                " AND (refusal IS NULL OR refusal LIKE ? OR refusal LIKE ?)",
+                (thread_id.raw, _OPAQUE + "%", _UNREADABLE + "%")).fetchall())
             self._apply_ready(thread_id, changes)
         changes.threads.add(thread_id)
         return changes

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from threads_desktop.engine.core.errors import ProfileError, StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: access control (control events, acl_events, pending_joins)
 
 LOGSTORE_SCHEMA = """
 CREATE TABLE identity (
@@ -115,6 +115,10 @@ class Database:
         (version,) = self.connection.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise ProfileError(f"the profile was written by a newer version (schema {version})")
+        if 0 < version < SCHEMA_VERSION:
+            # No release has shipped yet, so there is nothing to migrate from.
+            raise ProfileError(f"the profile was made by a development version (schema {version});"
+                               " make a new one")
         if version == 0:
             with self.write():
                 # Statement by statement: executescript() would commit first.

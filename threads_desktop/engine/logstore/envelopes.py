@@ -69,6 +69,7 @@ class DecodedEnvelope:
 class OpenedEvent:
     header: nodes.Header
     payload: Any
+    control: bool = False  # header sealed with the follow key: every member opens it
 
 
 def build_envelope(
@@ -82,9 +83,12 @@ def build_envelope(
     hlc: int,
     deps: Sequence[tuple[PeerId, int]],
     random_bytes: RandomBytes,
+    control: bool = False,
 ) -> DecodedEnvelope:
-    """Seal, link and sign one event (the result needs no decoding: we made it)."""
-    if key.read_cipher is None:
+    """Seal, link and sign one event (the result needs no decoding: we made it).
+    A control event's header is sealed with the follow key, so followers can
+    open it too; content needs the read key."""
+    if key.read_cipher is None and not control:
         raise MissingKeyError("writing needs the thread's read key")
     plain_body = cbor.encode(payload)
     if len(plain_body) > nodes.MAX_BODY_BYTES:
@@ -94,7 +98,12 @@ def build_envelope(
     body = nodes.encode_sealed(aead.seal(content_key, plain_body, aead.AAD_BODY, random_bytes))
     header_plain = nodes.encode_header_plaintext(
         nodes.Header(content_key, hlc, tuple(sorted(deps, key=lambda d: d[0].raw)), key.epoch))
-    header = nodes.encode_sealed(aead.seal(key.read_cipher, header_plain, aead.AAD_HEADER, random_bytes))
+    if control:
+        sealed_header = aead.seal(key.follow_cipher, header_plain, aead.AAD_CONTROL_HEADER, random_bytes)
+    else:
+        assert key.read_cipher is not None  # checked above
+        sealed_header = aead.seal(key.read_cipher, header_plain, aead.AAD_HEADER, random_bytes)
+    header = nodes.encode_sealed(sealed_header)
     header_cid, body_cid = cid_of_cbor(header), cid_of_cbor(body)
     event = nodes.encode_event(nodes.Event(header_cid, body_cid))
     event_cid = cid_of_cbor(event)
@@ -141,23 +150,29 @@ def check_envelope(thread_id: ThreadId, envelope: Envelope, keys: Sequence[Threa
 
 
 def open_event(header_block: bytes, body_block: bytes, keys: Sequence[ThreadKey]) -> OpenedEvent:
-    """Decrypt header and body; needs a read key (followers have none)."""
-    readable = [k for k in keys if k.read_cipher is not None]
-    if not readable:
-        raise MissingKeyError("this profile follows the thread and cannot read its events")
+    """Decrypt header and body. Content needs a read key; a control event
+    opens with a follow key. Raises MissingKeyError when no read key is held
+    and the event is not a control event (a follower's lot), DecryptionError
+    when keys are held but none opens it (a later epoch may)."""
     sealed_header = nodes.decode_sealed(header_block, _SEALED_HEADER_LIMIT)
-    for key in readable:
-        assert key.read_cipher is not None
+    readable = [k for k in keys if k.read_cipher is not None]
+    # Content first: it is the common case for readers.
+    attempts = [(k.read_cipher, k.epoch, aead.AAD_HEADER, False) for k in readable] \
+        + [(k.follow_cipher, k.epoch, aead.AAD_CONTROL_HEADER, True) for k in keys]
+    for cipher, epoch, aad, control in attempts:
+        assert cipher is not None
         try:
-            plain = aead.open_sealed(key.read_cipher, sealed_header, aead.AAD_HEADER)
+            plain = aead.open_sealed(cipher, sealed_header, aad)
         except DecryptionError:
             continue
         header = nodes.decode_header_plaintext(plain)
-        if header.epoch != key.epoch:
+        if header.epoch != epoch:
             raise SchemaError("header epoch differs from the epoch of the key that opened it")
         sealed_body = nodes.decode_sealed(body_block, _SEALED_BODY_LIMIT)
         body_plain = aead.open_sealed(AESGCM(header.content_key), sealed_body, aead.AAD_BODY)
-        return OpenedEvent(header, nodes.decode_body_plaintext(body_plain))
+        return OpenedEvent(header, nodes.decode_body_plaintext(body_plain), control)
+    if not readable:
+        raise MissingKeyError("this profile follows the thread and cannot read its events")
     raise DecryptionError("no read key of this thread opens the header")
 
 

@@ -66,6 +66,7 @@ class NewEvent:
     payload: Any
     hlc: int
     deps: tuple[tuple[PeerId, int], ...] = ()
+    control: bool = False  # header sealed with the follow key (membership, keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,14 @@ class LogStore:
         """Store another epoch of the thread's keys (rotation, or a join)."""
         with self._db.write():
             self._require_thread(thread_id)
+            self._insert_key(thread_id, key)
+
+    def put_thread_key(self, thread_id: ThreadId, key: ThreadKey) -> None:
+        """Store a key of an epoch, replacing a follow-only key of that epoch
+        (a follower promoted to reader)."""
+        with self._db.write() as sql:
+            self._require_thread(thread_id)
+            sql.execute("DELETE FROM thread_keys WHERE thread_id = ? AND epoch = ?", (thread_id.raw, key.epoch))
             self._insert_key(thread_id, key)
 
     def _insert_key(self, thread_id: ThreadId, key: ThreadKey) -> None:
@@ -247,7 +256,8 @@ class LogStore:
                 seq += 1
                 envelope = build_envelope(
                     thread_id=thread_id, key=key, log_key=log_key, prev_cid=head, seq=seq,
-                    payload=event.payload, hlc=event.hlc, deps=event.deps, random_bytes=self._random_bytes)
+                    payload=event.payload, hlc=event.hlc, deps=event.deps, random_bytes=self._random_bytes,
+                    control=event.control)
                 built.append(envelope)
                 head = envelope.record_cid
             return built

@@ -1,0 +1,421 @@
+"""Invite links: they round-trip, carry exactly the keys of their role, and
+anything mistyped, truncated or altered fails with InvalidLinkError alone."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import dag_cbor
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.links import (
+    LINK_ROLES,
+    MAX_ADDRESSES,
+    MAX_KEYS,
+    MAX_LINK_LENGTH,
+    InviteLink,
+    for_role,
+    qr_png_bytes,
+    write_qr,
+)
+from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.core.errors import InvalidInputError, InvalidLinkError, MissingKeyError
+from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
+from threads_desktop.engine.core.keys import ThreadKey
+
+THREAD_ID = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, bytes(range(32)))
+SEED = bytes(range(100, 132))
+ADDRESS = "/ip4/192.168.1.20/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
+
+
+def _keys(epochs: list[int], readable: bool = True) -> tuple[ThreadKey, ...]:
+    return tuple(ThreadKey(os.urandom(32), os.urandom(32) if readable else None, e) for e in sorted(epochs)[::-1])
+
+
+def _link(role: Role = Role.WRITE, epochs: int = 3, **extra: Any) -> InviteLink:
+    return InviteLink(THREAD_ID, role, for_role(role, _keys(list(range(epochs)))), SEED, **extra)
+
+
+def _with_payload(payload: bytes, thread_id: ThreadId = THREAD_ID, query: str = "") -> str:
+    """A link around any payload, with the right check (computed here from the spec)."""
+    check = hashlib.sha256(b"threads/1/invite-link" + thread_id.raw + payload).digest()[:4]
+    fragment = base64.urlsafe_b64encode(payload + check).rstrip(b"=").decode()
+    return f"threads://join/{thread_id}{query}#{fragment}"
+
+
+def _fragment_payload(uri: str) -> Any:
+    fragment = uri.partition("#")[2]
+    return dag_cbor.decode(base64.urlsafe_b64decode(fragment + "=" * (-len(fragment) % 4))[:-4])
+
+
+# --- strategies --------------------------------------------------------------------------
+
+_key32 = st.binary(min_size=32, max_size=32)
+_names = st.none() | st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=120)
+_addresses = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=60).map(lambda s: "/" + s)
+
+
+@st.composite
+def links(draw: st.DrawFn) -> InviteLink:
+    role = draw(st.sampled_from(LINK_ROLES))
+    epochs = draw(st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=8, unique=True))
+    keys = for_role(role, [ThreadKey(draw(_key32), draw(_key32), epoch) for epoch in epochs])
+    thread_id = ThreadId.from_random(draw(st.sampled_from(ThreadVariant)), draw(_key32))
+    addresses = tuple(draw(st.lists(_addresses, max_size=MAX_ADDRESSES)))
+    return InviteLink(thread_id, role, keys, draw(_key32), draw(_names), addresses)
+
+
+_cbor_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**64), 2**64 - 1) | st.binary(max_size=40) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+# --- round trips ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", [Role.FOLLOW, Role.READ, Role.WRITE])
+def test_a_link_round_trips(role: Role) -> None:
+    link = _link(role, epochs=4, name="Holiday 2024 — Crète & co", addresses=(ADDRESS, "/ip6/::1/tcp/4001"))
+    uri = link.to_uri()
+    assert uri.startswith(f"threads://join/{THREAD_ID}?name=Holiday%202024%20%E2%80%94%20Cr%C3%A8te%20%26%20co&addr=/ip4/")
+    parsed = InviteLink.parse(uri)
+    assert parsed == link
+    assert [key.epoch for key in parsed.keys] == [3, 2, 1, 0]
+    assert [key.to_bytes() for key in parsed.keys] == [key.to_bytes() for key in link.keys]
+
+
+def test_a_bare_link_has_no_query() -> None:
+    link = _link(Role.READ, epochs=1)
+    assert "?" not in link.to_uri()
+    assert InviteLink.parse(link.to_uri()) == link
+
+
+@given(links())
+def test_any_valid_link_round_trips(link: InviteLink) -> None:
+    uri = link.to_uri()
+    assert len(uri) <= MAX_LINK_LENGTH
+    assert InviteLink.parse(uri) == link
+
+
+def test_the_fragment_is_the_documented_payload() -> None:
+    link = _link(Role.READ, epochs=2)
+    assert _fragment_payload(link.to_uri()) == {
+        "v": 1,
+        "role": "read",
+        "invite": SEED,
+        "keys": [[key.epoch, key.follow, key.read] for key in link.keys],
+    }
+
+
+def test_the_seed_and_keys_stay_out_of_repr() -> None:
+    link = _link()
+    assert SEED.hex() not in repr(link) and repr(SEED) not in repr(link)
+    assert all(repr(key.follow) not in repr(link) for key in link.keys)
+
+
+# --- the keys a role needs -------------------------------------------------------------------
+
+def test_a_follow_link_carries_no_read_key() -> None:
+    link = _link(Role.FOLLOW, epochs=3)
+    assert all(key.read is None for key in InviteLink.parse(link.to_uri()).keys)
+    assert all(entry[2] is None for entry in _fragment_payload(link.to_uri())["keys"])
+
+
+def test_for_role_strips_read_keys_and_orders_newest_first() -> None:
+    keys = _keys([0, 5, 2])[::-1]  # oldest first
+    assert [key.epoch for key in for_role(Role.READ, keys)] == [5, 2, 0]
+    followed = for_role(Role.FOLLOW, keys)
+    assert [key.epoch for key in followed] == [5, 2, 0]
+    assert all(key.read is None for key in followed)
+    assert [key.follow for key in followed] == [key.follow for key in sorted(keys, key=lambda k: -k.epoch)]
+
+
+def test_for_role_needs_read_keys_to_invite_readers() -> None:
+    with pytest.raises(MissingKeyError):
+        for_role(Role.WRITE, _keys([0], readable=False))
+    for role in (Role.DELETE, Role.NO_ACCESS):
+        with pytest.raises(InvalidLinkError):
+            for_role(role, _keys([0]))
+
+
+@pytest.mark.parametrize(
+    ("role", "keys"),
+    [
+        (Role.FOLLOW, _keys([0])),  # a read key a follower must not get
+        (Role.READ, _keys([0], readable=False)),  # a reader without the read key
+        (Role.WRITE, (*_keys([1]), *_keys([0], readable=False))),
+        (Role.DELETE, _keys([0])),
+        (Role.NO_ACCESS, _keys([0], readable=False)),
+        (Role.READ, ()),
+        (Role.READ, _keys(list(range(MAX_KEYS + 1)))),
+        (Role.READ, _keys([0, 1])[::-1]),  # oldest first
+        (Role.READ, (*_keys([1]), *_keys([1]))),  # an epoch twice
+        (Role.READ, _keys([2**63])),
+    ],
+)
+def test_a_link_refuses_keys_that_do_not_fit_its_role(role: Role, keys: tuple[ThreadKey, ...]) -> None:
+    with pytest.raises(InvalidInputError):
+        InviteLink(THREAD_ID, role, keys, SEED).to_uri()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"invite_seed": SEED[:31]},
+        {"name": ""},
+        {"name": "x" * 121},
+        {"name": "two\nlines"},
+        {"name": "\ud800"},
+        {"addresses": ("ip4/1.2.3.4",)},
+        {"addresses": ("/" + "x" * 256,)},
+        {"addresses": ("/has space",)},
+        {"addresses": (ADDRESS,) * (MAX_ADDRESSES + 1)},
+        {"addresses": [ADDRESS]},
+    ],
+)
+def test_a_link_refuses_bad_fields(extra: dict[str, Any]) -> None:
+    fields: dict[str, Any] = {"thread_id": THREAD_ID, "role": Role.READ, "keys": _keys([0]), "invite_seed": SEED}
+    with pytest.raises(InvalidLinkError):
+        InviteLink(**(fields | extra))
+
+
+def test_to_uri_refuses_a_link_longer_than_the_limit() -> None:
+    assert len(_link(Role.FOLLOW, epochs=MAX_KEYS).to_uri()) <= MAX_LINK_LENGTH
+    with pytest.raises(InvalidLinkError):
+        _link(Role.READ, epochs=MAX_KEYS).to_uri()  # 64 read keys do not fit in 4096 characters
+
+
+# --- corruption --------------------------------------------------------------------------------
+
+@given(links(), st.data())
+def test_any_truncation_fails(link: InviteLink, data: st.DataObject) -> None:
+    uri = link.to_uri()
+    length = data.draw(st.integers(0, len(uri) - 1))
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(uri[:length])
+
+
+@settings(max_examples=300)
+@given(links(), st.data())
+def test_any_change_to_the_thread_id_or_fragment_fails(link: InviteLink, data: st.DataObject) -> None:
+    uri = link.to_uri()
+    start = uri.index("#") + 1
+    spans = [range(len("threads://join/"), len("threads://join/") + len(str(link.thread_id))), range(start, len(uri))]
+    index = data.draw(st.sampled_from(spans[0]) | st.sampled_from(spans[1]))
+    char = data.draw(st.characters().filter(lambda c: c != uri[index]))
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(uri[:index] + char + uri[index + 1 :])
+
+
+@given(st.text(max_size=300) | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=300))
+def test_random_text_is_refused(text: str) -> None:
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(text)
+
+
+@given(st.text(st.sampled_from("=&%/?#name addr;+x2F" + "Aa0_-é"), max_size=60), st.text(max_size=60))
+def test_random_text_after_a_valid_prefix_is_refused(query: str, fragment: str) -> None:
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(f"threads://join/{THREAD_ID}?{query}#{fragment}")
+
+
+@given(st.binary(max_size=3000))
+def test_random_bytes_as_the_fragment_are_refused(data: bytes) -> None:
+    fragment = base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(f"threads://join/{THREAD_ID}#{fragment}")
+
+
+@given(st.binary(max_size=3000))
+def test_random_bytes_with_a_valid_check_are_refused(payload: bytes) -> None:
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(_with_payload(payload))
+
+
+@given(_cbor_values)
+def test_random_dag_cbor_with_a_valid_check_is_refused(value: Any) -> None:
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(_with_payload(cbor.encode(value)))
+
+
+@given(st.sampled_from(["v", "role", "invite", "keys"]), _cbor_values)
+def test_any_field_of_the_wrong_kind_is_refused(field: str, value: Any) -> None:
+    payload = _fragment_payload(_link(Role.READ, epochs=2).to_uri())
+    payload[field] = value
+    try:
+        InviteLink.parse(_with_payload(cbor.encode(payload)))
+    except InvalidLinkError:
+        return
+    # The only changes that may still parse: the same version, another reading role, another seed.
+    assert (
+        (field == "v" and type(value) is int and value == 1)
+        or (field == "role" and value in ("read", "write"))
+        or (field == "invite" and isinstance(value, bytes) and len(value) == 32)
+    )
+
+
+@given(st.integers(0, 1), st.integers(0, 2), _cbor_values)
+def test_any_key_entry_of_the_wrong_kind_is_refused(entry: int, position: int, value: Any) -> None:
+    payload = _fragment_payload(_link(Role.READ, epochs=2).to_uri())
+    payload["keys"][entry][position] = value
+    try:
+        InviteLink.parse(_with_payload(cbor.encode(payload)))
+    except InvalidLinkError:
+        return
+    # The only changes that may still parse: another valid epoch, or another 32-byte key.
+    assert (position == 0 and type(value) is int) or (isinstance(value, bytes) and len(value) == 32)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"v": 2},
+        {"v": True},
+        {"role": "delete"},
+        {"role": "no-access"},
+        {"role": "READ"},
+        {"invite": SEED[:31]},
+        {"keys": []},
+        {"extra": 1},
+        {"keys": [[True, os.urandom(32), os.urandom(32)]]},
+        {"keys": [[-1, os.urandom(32), os.urandom(32)]]},
+        {"keys": [[0, os.urandom(32), None]]},  # a reader without its read key
+        {"keys": [[0, os.urandom(32), os.urandom(32)], [1, os.urandom(32), os.urandom(32)]]},  # oldest first
+    ],
+)
+def test_a_payload_breaking_the_rules_is_refused(change: dict[str, Any]) -> None:
+    payload = _fragment_payload(_link(Role.READ, epochs=1).to_uri()) | change
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(_with_payload(cbor.encode(payload)))
+
+
+def test_a_payload_without_a_field_is_refused() -> None:
+    payload = _fragment_payload(_link().to_uri())
+    del payload["invite"]
+    with pytest.raises(InvalidLinkError, match="missing or unknown"):
+        InviteLink.parse(_with_payload(cbor.encode(payload)))
+
+
+def test_an_altered_link_says_so() -> None:
+    uri = _link().to_uri()
+    altered = uri[:-5] + ("A" if uri[-5] != "A" else "B") + uri[-4:]
+    with pytest.raises(InvalidLinkError, match="truncated or altered"):
+        InviteLink.parse(altered)
+
+
+# --- the shape of the link ---------------------------------------------------------------------
+
+def _uri(**extra: Any) -> str:
+    return _link(**extra).to_uri()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _uri().replace("threads://", "thread://"),
+        _uri().replace("threads://", "THREADS://"),
+        _uri().replace("threads://", "https://"),
+        _uri().replace("://join/", "://joins/"),
+        _uri().replace("://join/", "://join//"),
+        _uri().replace("://join/", ":/join/"),
+        _uri().replace(str(THREAD_ID), str(THREAD_ID) + "/x"),
+        _uri().replace(str(THREAD_ID), str(THREAD_ID).upper()),
+        _uri().replace(str(THREAD_ID), ""),
+        _uri().partition("#")[0],
+        _uri().partition("#")[0] + "#",
+        _uri().replace("#", "?#"),
+        _uri().replace("#", "?name#"),
+        _uri().replace("#", "?name=a&#"),
+        _uri().replace("#", "?token=abc#"),
+        _uri().replace("#", "?Name=abc#"),
+        _uri().replace("#", "?name=a&name=b#"),
+        _uri().replace("#", "?name=%E2%80#"),  # not UTF-8
+        _uri().replace("#", "?name=50%#"),
+        _uri().replace("#", "?name=a%0Ab#"),  # a line break
+        _uri().replace("#", "?addr=ip4/1.2.3.4#"),
+        _uri().replace("#", "?addr=#"),
+        _uri().replace("#", f"?addr=/{'x' * 256}#"),
+        _uri().replace("#", "?" + "&".join([f"addr={ADDRESS}"] * (MAX_ADDRESSES + 1)) + "#"),
+        _uri().replace("#", f"?name={'x' * 121}#"),
+        _uri() + "=",
+        _uri() + " ",
+        " " + _uri(),
+        _uri() + "#",
+        _uri(name="x").replace("name=x", "name=\u00e9"),  # raw non-ASCII
+        _uri().replace("#", "?name=" + "x" * 4096 + "#"),
+    ],
+)
+def test_a_malformed_link_is_refused(text: str) -> None:
+    with pytest.raises(InvalidLinkError):
+        InviteLink.parse(text)
+
+
+def test_only_text_is_a_link() -> None:
+    for value in (None, b"threads://join/", 42):
+        with pytest.raises(InvalidLinkError):
+            InviteLink.parse(value)  # type: ignore[arg-type]
+
+
+def test_query_values_are_percent_decoded() -> None:
+    uri = _uri().replace("#", "?addr=%2Fdns4%2Fexample.org%2Ftcp%2F4001&name=a%2Bb+c#")
+    link = InviteLink.parse(uri)
+    assert link.addresses == ("/dns4/example.org/tcp/4001",)
+    assert link.name == "a+b+c"  # '+' is not a space here: we never write it for one
+
+
+# --- QR codes ----------------------------------------------------------------------------------
+
+def _largest_qr_link() -> str:
+    """Eight epochs of write keys, the longest ASCII name and eight full addresses.
+
+    (A name of 120 non-ASCII characters, six link characters each, would not
+    fit with eight addresses: the UI must then offer fewer addresses.)"""
+    addresses = tuple(f"{ADDRESS[:-4]}{i:04d}" for i in range(MAX_ADDRESSES))
+    return _uri(role=Role.WRITE, epochs=8, name="x" * 120, addresses=addresses)
+
+
+def test_a_qr_code_is_written_as_png_and_svg(tmp_path: Path) -> None:
+    uri = _uri(name="Album", addresses=(ADDRESS,))
+    write_qr(uri, tmp_path / "link.png")
+    assert (tmp_path / "link.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    write_qr(uri, tmp_path / "link.SVG")
+    assert ET.parse(tmp_path / "link.SVG").getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    assert qr_png_bytes(uri).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_qr_code_needs_a_known_format(tmp_path: Path) -> None:
+    for name in ("link.jpg", "link", "link.png.txt"):
+        with pytest.raises(InvalidInputError):
+            write_qr("x", tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_link_with_eight_epochs_fits_in_a_qr_code(tmp_path: Path) -> None:
+    uri = _largest_qr_link()
+    write_qr(uri, tmp_path / "link.png")  # segno raises when the data does not fit
+    assert qr_png_bytes(uri)
+
+
+def test_text_too_long_for_a_qr_code_is_refused() -> None:
+    with pytest.raises(InvalidInputError):
+        qr_png_bytes("x" * MAX_LINK_LENGTH)
+
+
+@pytest.mark.parametrize("uri", [_uri(role=Role.FOLLOW, epochs=1), _largest_qr_link()])
+def test_a_qr_code_decodes_to_the_exact_link(uri: str) -> None:
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr_png_bytes(uri))))
+    assert [result.text for result in results] == [uri]
+    assert InviteLink.parse(results[0].text).to_uri() == uri

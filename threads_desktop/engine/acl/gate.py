@@ -1,0 +1,206 @@
+"""The event store's gate: every event of an access-controlled thread passes
+here before any reducer sees it.
+
+- A control event is recorded (it is part of the thread's ACL history
+  whatever its verdict), judged by the policy, and its key boxes for us are
+  opened as soon as it is causally valid.
+- A content event gets the rights of its author at its causal past; the
+  reducers ask them (write to change anything, delete to delete another
+  member's item, narrowed by a document's own ACL).
+- A new ACL event can change verdicts already given (a late revocation
+  concurrent with applied events, a join with an earlier stamp using up an
+  invite). The gate notices and asks the event store to replay the thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from threads_desktop.engine.acl.book import AclBook
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.keybox import open_key_box
+from threads_desktop.engine.acl.ops import REVOCATIONS, Keys, Revoke, is_acl_payload, parse_acl_payload
+from threads_desktop.engine.acl.policy import AclEvent, Evaluation, concurrent
+from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, SchemaError
+from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.eventstore.stamps import stamp_hlc
+from threads_desktop.engine.eventstore.store import APPLIED, Event
+from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.logstore.store import LogStore
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What the author of one event may do, judged at its causal past."""
+
+    identity: str
+    book: AclBook
+    _event: Event
+    _evaluation: Evaluation
+
+    def require(self, role: Role, entity: str | None = None) -> None:
+        if role not in self.book.roles(self.identity, entity):
+            where = "this thread" if entity is None else entity
+            raise AccessDeniedError(f"{self.identity} may not {_VERBS[role]} in {where}")
+        event = self._event
+        if self._evaluation.revoked_concurrently(event.log_id.raw, event.seq, event.deps, self.identity,
+                                                 {None, entity}, role):
+            raise AccessDeniedError(f"{self.identity}'s right to {_VERBS[role]} was revoked concurrently")
+
+    def same_member(self, log_raw: bytes) -> bool:
+        return self._evaluation.identity_of(log_raw) == self.identity
+
+
+_VERBS = {Role.FOLLOW: "follow", Role.READ: "read", Role.WRITE: "write", Role.DELETE: "delete others' items",
+          Role.NO_ACCESS: "do anything"}
+
+
+class AccessGate:
+    def __init__(self, database: Database, logstore: LogStore, identity: Identity) -> None:
+        self._db = database
+        self._sql = database.connection
+        self._logstore = logstore
+        self._identity = identity
+        self._evaluations: dict[ThreadId, Evaluation] = {}
+        self._replay: set[ThreadId] = set()
+        self._new_keys: set[ThreadId] = set()
+        database.on_rollback(self._evaluations.clear)
+
+    # --- the event store's side -----------------------------------------------------------
+
+    def admit(self, event: Event) -> Event:
+        """The event with its author's rights, or AccessDeniedError."""
+        if event.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return event
+        if event.control:
+            self._admit_control(event)
+            return event
+        if is_acl_payload(event.payload):
+            raise AccessDeniedError("ACL changes travel in control events")
+        evaluation = self.evaluation(event.thread_id)
+        identity = evaluation.identity_of(event.log_id.raw)
+        if identity is None:
+            raise AccessDeniedError("the log is not bound to a member")
+        rights = Rights(identity, evaluation.state_before(event.log_id.raw, event.seq, event.deps), event,
+                        evaluation)
+        rights.require(Role.WRITE)
+        return replace(event, rights=rights)
+
+    def take_replay(self, thread_id: ThreadId) -> bool:
+        """Did verdicts already given change? Then the thread must be replayed."""
+        if thread_id in self._replay:
+            self._replay.discard(thread_id)
+            return True
+        return False
+
+    def take_new_keys(self, thread_id: ThreadId) -> bool:
+        if thread_id in self._new_keys:
+            self._new_keys.discard(thread_id)
+            return True
+        return False
+
+    def clear(self, thread_id: ThreadId) -> None:
+        self._sql.execute("DELETE FROM acl_events WHERE thread_id = ?", (thread_id.raw,))
+        self._evaluations.pop(thread_id, None)
+
+    # --- control events -------------------------------------------------------------------
+
+    def _admit_control(self, event: Event) -> None:
+        ops = tuple(parse_acl_payload(event.payload))  # SchemaError: refused, nothing recorded
+        acl_event = AclEvent(event.log_id.raw, event.seq, event.stamp, stamp_hlc(event.stamp), event.deps, ops)
+        with self._db.write() as sql:
+            inserted = sql.execute(
+                "INSERT OR IGNORE INTO acl_events (thread_id, log_id, seq, position, stamp, deps, payload)"
+                " VALUES (?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM acl_events WHERE thread_id = ?),"
+                " ?, ?, ?)", (event.thread_id.raw, event.log_id.raw, event.seq, event.thread_id.raw, event.stamp,
+                              cbor.encode(sorted([k, v] for k, v in event.deps.items())),
+                              cbor.encode(event.payload))).rowcount
+            if inserted:
+                self._evaluations.pop(event.thread_id, None)
+            evaluation = self.evaluation(event.thread_id)
+            index = evaluation.index[(event.log_id.raw, event.seq)]
+            self._note_changed_verdicts(event.thread_id, evaluation)
+            if inserted and evaluation.causal.valid[index]:
+                self._adopt_keys(event.thread_id, ops)
+                if any(isinstance(op, REVOCATIONS) for op in ops):
+                    self._check_applied_against(event.thread_id, evaluation, acl_event)
+        reason = evaluation.final.reasons[index]
+        if reason is not None:
+            raise AccessDeniedError(reason)
+
+    def _note_changed_verdicts(self, thread_id: ThreadId, evaluation: Evaluation) -> None:
+        rows = self._sql.execute("SELECT log_id, seq, verdict FROM acl_events WHERE thread_id = ?",
+                                 (thread_id.raw,)).fetchall()
+        changed = []
+        for log_raw, seq, verdict in rows:
+            valid = int(evaluation.final.valid[evaluation.index[(log_raw, seq)]])
+            if verdict != valid:
+                changed.append((valid, thread_id.raw, log_raw, seq))
+                if verdict is not None:
+                    self._replay.add(thread_id)
+        self._sql.executemany("UPDATE acl_events SET verdict = ? WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                              changed)
+
+    def _check_applied_against(self, thread_id: ThreadId, evaluation: Evaluation, revocation: AclEvent) -> None:
+        """A revocation arriving after events concurrent with it were applied:
+        remove wins, so those must be judged again."""
+        revoked = {op.peer for op in revocation.ops if isinstance(op, Revoke)}
+        logs = [log for log, binding in evaluation.bindings.items() if str(binding.identity) in revoked]
+        for log_raw in logs:
+            after = revocation.seq if log_raw == revocation.log else revocation.deps.get(log_raw, 0)
+            for seq, deps_blob in self._sql.execute(
+                    "SELECT seq, deps FROM events WHERE thread_id = ? AND log_id = ? AND seq > ? AND state = ?"
+                    " AND control = 0", (thread_id.raw, log_raw, after, APPLIED)):
+                deps = dict(cbor.decode(deps_blob, max_size=1 << 20))
+                if concurrent(revocation, log_raw, seq, deps):
+                    self._replay.add(thread_id)
+                    return
+
+    def _adopt_keys(self, thread_id: ThreadId, ops: Iterable[Any]) -> None:
+        me = str(self._identity.peer_id)
+        held = {key.epoch: key for key in self._logstore.thread_keys(thread_id)}
+        could_read = any(key.can_read for key in held.values())
+        for op in ops:
+            if not isinstance(op, Keys):
+                continue
+            for peer, box, _with_read in op.boxes:
+                if peer != me:
+                    continue
+                try:
+                    keys = open_key_box(self._identity, thread_id, box)
+                except InvalidInputError:
+                    continue  # a box we cannot open gives nothing; the event still counts
+                for key in keys:
+                    known = held.get(key.epoch)
+                    if known is None or (key.can_read and not known.can_read and known.follow == key.follow):
+                        self._logstore.put_thread_key(thread_id, key)
+                        held[key.epoch] = key
+                        self._new_keys.add(thread_id)
+        if not could_read and any(key.can_read for key in held.values()):
+            self._replay.add(thread_id)  # what we could only follow, we can now read: open it all
+
+    # --- reading ------------------------------------------------------------------------
+
+    def evaluation(self, thread_id: ThreadId) -> Evaluation:
+        cached = self._evaluations.get(thread_id)
+        if cached is None:
+            events = []
+            for log_raw, seq, stamp, deps_blob, payload_blob in self._sql.execute(
+                    "SELECT log_id, seq, stamp, deps, payload FROM acl_events WHERE thread_id = ? ORDER BY position",
+                    (thread_id.raw,)):
+                deps: Mapping[bytes, int] = dict(cbor.decode(deps_blob, max_size=1 << 20))
+                try:
+                    ops = tuple(parse_acl_payload(cbor.decode(payload_blob, max_size=1 << 22)))
+                except SchemaError:
+                    ops = ()
+                events.append(AclEvent(log_raw, seq, stamp, stamp_hlc(stamp), deps, ops))
+            cached = self._evaluations[thread_id] = Evaluation(thread_id, events)
+        return cached
+
+    def identity_of(self, thread_id: ThreadId, log_id: PeerId) -> str | None:
+        return self.evaluation(thread_id).identity_of(log_id.raw)
+

@@ -1,0 +1,292 @@
+"""Invite links: `threads://join/<thread ID>?name=...&addr=...#<keys>`.
+
+A link is how someone joins a thread without being added by peer ID first:
+it carries the thread's keys for one role and the seed of an invite identity
+the joiner signs in with, plus hints (a display name, addresses of peers to
+dial). It is a secret, sent over a channel the sender trusts (a chat, a QR
+code shown in person); whoever holds it holds the role.
+
+The keys travel in the fragment, which browsers and most link handlers never
+send anywhere: base64url without padding of `payload || check`, where payload
+is the DAG-CBOR map `{"v": 1, "role", "invite", "keys": [[epoch, follow,
+read|null], ...]}` and check is the first 4 bytes of
+sha256("threads/1/invite-link" || thread ID || payload).
+
+The check only catches a link that was cut short or mistyped on its way; it
+is no defence against an attacker, who can recompute it (nothing could be:
+the link is the secret). The name and addresses are unchecked hints.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import itertools
+import re
+import unicodedata
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import segno
+
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.core.errors import InvalidInputError, InvalidLinkError, MissingKeyError
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.keys import SYMMETRIC_KEY_LENGTH, ThreadKey
+
+PREFIX = "threads://join/"
+VERSION = 1
+MAX_LINK_LENGTH = 4096
+MAX_NAME_LENGTH = 120
+MAX_ADDRESSES = 8
+MAX_ADDRESS_LENGTH = 256
+MAX_KEYS = 64
+MAX_EPOCH = 2**63 - 1  # what SQLite and every CBOR decoder hold
+INVITE_SEED_LENGTH = 32
+CHECK_LENGTH = 4
+_CHECK_LABEL = b"threads/1/invite-link"
+# Four base64 characters per three bytes: no payload of a valid link is larger.
+_MAX_PAYLOAD_SIZE = MAX_LINK_LENGTH * 3 // 4
+# Roles a link may grant: delete is for members added by peer ID, and a link
+# granting no access would be pointless.
+LINK_ROLES = (Role.FOLLOW, Role.READ, Role.WRITE)
+_PAYLOAD_KEYS = frozenset({"v", "role", "invite", "keys"})
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_QR_SCALE = 4  # pixels per module: a version-25 code is about 500 px wide
+_QR_BORDER = 4  # the quiet zone the QR standard asks for, in modules
+
+
+@dataclass(frozen=True)
+class InviteLink:
+    """What a link grants. Invalid fields raise InvalidLinkError on creation,
+    so every instance has a link (if it fits in MAX_LINK_LENGTH)."""
+
+    thread_id: ThreadId
+    role: Role
+    keys: tuple[ThreadKey, ...]
+    invite_seed: bytes = field(repr=False)  # a secret, like the keys
+    name: str | None = None
+    addresses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+    def to_uri(self) -> str:
+        payload = cbor.encode({
+            "v": VERSION,
+            "role": self.role.label,
+            "invite": self.invite_seed,
+            "keys": [[key.epoch, key.follow, key.read] for key in self.keys],
+        })
+        fragment = base64.urlsafe_b64encode(payload + _check(self.thread_id, payload)).rstrip(b"=").decode("ascii")
+        query = [] if self.name is None else [("name", self.name)]
+        query += [("addr", address) for address in self.addresses]
+        # ':' and '/' are legal in a query and keep addresses readable.
+        encoded = "&".join(f"{key}={urllib.parse.quote(value, safe='/:')}" for key, value in query)
+        uri = f"{PREFIX}{self.thread_id}{'?' + encoded if encoded else ''}#{fragment}"
+        if len(uri) > MAX_LINK_LENGTH:
+            raise InvalidLinkError(f"the link would be longer than {MAX_LINK_LENGTH} characters: "
+                                   "carry fewer keys, a shorter name or fewer addresses")
+        return uri
+
+    @classmethod
+    def parse(cls, text: str) -> InviteLink:
+        """The link in `text`, strictly; InvalidLinkError (only) for anything else."""
+        try:
+            return _parse(text)
+        except InvalidLinkError:
+            raise
+        except InvalidInputError as exc:  # a thread ID or key that its own type refused
+            raise InvalidLinkError(f"invalid invite link: {exc}") from exc
+
+
+def for_role(role: Role, keys: Iterable[ThreadKey]) -> tuple[ThreadKey, ...]:
+    """Exactly the keys `role` needs, newest epoch first, as a link wants them."""
+    if role not in LINK_ROLES:
+        raise InvalidLinkError(f"an invite link cannot grant the role {role.label}")
+    ordered = sorted(keys, key=lambda key: key.epoch, reverse=True)
+    if role is Role.FOLLOW:
+        return tuple(key.follow_only() for key in ordered)
+    if not all(key.can_read for key in ordered):
+        raise MissingKeyError(f"inviting to {role.label} needs read keys this profile does not hold")
+    return tuple(ordered)
+
+
+def qr_png_bytes(text: str) -> bytes:
+    """A PNG of `text` as a QR code."""
+    buffer = io.BytesIO()
+    _qr(text).save(buffer, kind="png", scale=_QR_SCALE, border=_QR_BORDER)
+    return buffer.getvalue()
+
+
+def write_qr(text: str, path: Path) -> None:
+    """`text` as a QR code in a .png or .svg file."""
+    kind = path.suffix.lower().removeprefix(".")
+    if kind not in ("png", "svg"):
+        raise InvalidInputError("a QR code is saved as .png or .svg")
+    _qr(text).save(str(path), kind=kind, scale=_QR_SCALE, border=_QR_BORDER)
+
+
+def _qr(text: str) -> segno.QRCode:
+    # Error correction M survives a smudged or glare-struck screen; segno
+    # raises it further when the version chosen has room to spare.
+    try:
+        return segno.make_qr(text, error="m")
+    except segno.DataOverflowError:
+        raise InvalidInputError("the text is too long for a QR code") from None
+
+
+def _check(thread_id: ThreadId, payload: bytes) -> bytes:
+    return hashlib.sha256(_CHECK_LABEL + thread_id.raw + payload).digest()[:CHECK_LENGTH]
+
+
+def _check_fields(link: InviteLink) -> None:
+    if not isinstance(link.thread_id, ThreadId):
+        raise InvalidLinkError("an invite link needs a thread ID")
+    if not isinstance(link.role, Role) or link.role not in LINK_ROLES:
+        raise InvalidLinkError(f"an invite link cannot grant the role {link.role!r}")
+    if not isinstance(link.invite_seed, bytes) or len(link.invite_seed) != INVITE_SEED_LENGTH:
+        raise InvalidLinkError(f"the invite seed is {INVITE_SEED_LENGTH} bytes")
+    keys = link.keys
+    if not isinstance(keys, tuple) or not 1 <= len(keys) <= MAX_KEYS:
+        raise InvalidLinkError(f"an invite link carries 1 to {MAX_KEYS} keys")
+    if not all(isinstance(key, ThreadKey) for key in keys):
+        raise InvalidLinkError("an invite link carries thread keys")
+    if keys[0].epoch > MAX_EPOCH:
+        raise InvalidLinkError(f"a key epoch is at most {MAX_EPOCH}")
+    # Strictly decreasing epochs: newest first, none twice.
+    if any(newer.epoch <= older.epoch for newer, older in itertools.pairwise(keys)):
+        raise InvalidLinkError("the keys must have distinct epochs, newest first")
+    # Exactly what the role needs: a follower gets no read key, a reader every one.
+    if any(key.can_read != (link.role is not Role.FOLLOW) for key in keys):
+        raise InvalidLinkError(f"the keys do not match the role {link.role.label}")
+    if link.name is not None:
+        if not isinstance(link.name, str) or not 1 <= len(link.name) <= MAX_NAME_LENGTH:
+            raise InvalidLinkError(f"the name is 1 to {MAX_NAME_LENGTH} characters")
+        # Shown to the user: no line breaks or other control characters; and
+        # no lone surrogates, which UTF-8 (hence the link) cannot carry.
+        if any(unicodedata.category(char) in ("Cc", "Cs") for char in link.name):
+            raise InvalidLinkError("the name contains control characters")
+    if not isinstance(link.addresses, tuple) or len(link.addresses) > MAX_ADDRESSES:
+        raise InvalidLinkError(f"an invite link carries at most {MAX_ADDRESSES} addresses")
+    for address in link.addresses:
+        if (
+            not isinstance(address, str)
+            or not 1 <= len(address) <= MAX_ADDRESS_LENGTH
+            or not address.startswith("/")
+            or not _is_printable_ascii(address)
+        ):
+            raise InvalidLinkError(f"an address is a multiaddr ('/...') of at most {MAX_ADDRESS_LENGTH} characters")
+
+
+def _is_printable_ascii(text: str) -> bool:
+    return all("!" <= char <= "~" for char in text)
+
+
+def _parse(text: Any) -> InviteLink:
+    if not isinstance(text, str):
+        raise InvalidLinkError("an invite link is text")
+    if len(text) > MAX_LINK_LENGTH:
+        raise InvalidLinkError(f"the link is longer than {MAX_LINK_LENGTH} characters")
+    # Links we make are plain ASCII without spaces; anything else was mangled.
+    if not _is_printable_ascii(text):
+        raise InvalidLinkError("the link contains spaces or characters a link never has")
+    if not text.startswith(PREFIX):
+        raise InvalidLinkError(f"not an invite link: it does not start with {PREFIX}")
+    rest, hash_mark, fragment = text[len(PREFIX):].partition("#")
+    if not hash_mark or not fragment:
+        raise InvalidLinkError("the link is incomplete: the keys after '#' are missing")
+    path, question_mark, query = rest.partition("?")
+    try:
+        thread_id = ThreadId.parse(path)
+    except InvalidInputError as exc:
+        raise InvalidLinkError(f"the link does not name a thread: {exc}") from None
+    name, addresses = _parse_query(query) if question_mark else (None, ())
+    payload = _decode_fragment(fragment)
+    if _check(thread_id, payload[:-CHECK_LENGTH]) != payload[-CHECK_LENGTH:]:
+        raise InvalidLinkError("the link is truncated or altered")
+    role, seed, keys = _parse_payload(payload[:-CHECK_LENGTH])
+    return InviteLink(thread_id, role, keys, seed, name, addresses)
+
+
+def _parse_query(query: str) -> tuple[str | None, tuple[str, ...]]:
+    names: list[str] = []
+    addresses: list[str] = []
+    for pair in query.split("&"):
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise InvalidLinkError(f"malformed query part {pair[:20]!r} (expected key=value)")
+        if key not in ("name", "addr"):
+            raise InvalidLinkError(f"unknown query key {key[:20]!r} (expected name or addr)")
+        if _PERCENT.search(value):
+            raise InvalidLinkError(f"malformed percent-escape in {key}")
+        try:
+            decoded = urllib.parse.unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidLinkError(f"the {key} is not UTF-8") from None
+        (names if key == "name" else addresses).append(decoded)
+    if len(names) > 1:
+        raise InvalidLinkError("the link names the thread more than once")
+    if len(addresses) > MAX_ADDRESSES:
+        raise InvalidLinkError(f"the link has more than {MAX_ADDRESSES} addresses")
+    # Lengths and characters are checked by InviteLink itself.
+    return (names[0] if names else None), tuple(addresses)
+
+
+def _decode_fragment(fragment: str) -> bytes:
+    if not _BASE64URL.fullmatch(fragment):
+        raise InvalidLinkError("the link is altered: its key part is not base64url")
+    try:
+        data = base64.urlsafe_b64decode(fragment + "=" * (-len(fragment) % 4))
+    except binascii.Error:
+        raise InvalidLinkError("the link is truncated or altered") from None
+    # One spelling per value: otherwise the last character could change
+    # (its unused bits) and the link still open.
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != fragment:
+        raise InvalidLinkError("the link is truncated or altered")
+    if len(data) <= CHECK_LENGTH:
+        raise InvalidLinkError("the link is truncated or altered")
+    return data
+
+
+def _parse_payload(payload: bytes) -> tuple[Role, bytes, tuple[ThreadKey, ...]]:
+    try:
+        value = cbor.decode(payload, max_size=_MAX_PAYLOAD_SIZE, max_depth=3)
+    except InvalidInputError as exc:
+        raise InvalidLinkError(f"the link's key part is malformed: {exc}") from None
+    if not isinstance(value, dict) or set(value) != _PAYLOAD_KEYS:
+        raise InvalidLinkError("the link's key part has missing or unknown fields")
+    version = value["v"]
+    # `type(...) is int`: bool is an int in Python, and true is not 1 in CBOR.
+    if type(version) is not int or version != VERSION:
+        raise InvalidLinkError("the link was made by a newer version of Threads")
+    roles = {role.label: role for role in LINK_ROLES}
+    if not isinstance(value["role"], str) or value["role"] not in roles:
+        raise InvalidLinkError("the link grants a role invite links cannot grant")
+    seed = value["invite"]
+    if not isinstance(seed, bytes) or len(seed) != INVITE_SEED_LENGTH:
+        raise InvalidLinkError(f"the link's invite seed is not {INVITE_SEED_LENGTH} bytes")
+    entries = value["keys"]
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_KEYS:
+        raise InvalidLinkError(f"the link carries 1 to {MAX_KEYS} keys")
+    return roles[value["role"]], seed, tuple(_parse_key(entry) for entry in entries)
+
+
+def _parse_key(entry: Any) -> ThreadKey:
+    if not isinstance(entry, list) or len(entry) != 3:
+        raise InvalidLinkError("a key in the link is not [epoch, follow, read]")
+    epoch, follow, read = entry
+    if type(epoch) is not int or epoch < 0:
+        raise InvalidLinkError("a key epoch in the link is not a natural number")
+    if not isinstance(follow, bytes) or len(follow) != SYMMETRIC_KEY_LENGTH:
+        raise InvalidLinkError(f"a follow key in the link is not {SYMMETRIC_KEY_LENGTH} bytes")
+    if read is not None and (not isinstance(read, bytes) or len(read) != SYMMETRIC_KEY_LENGTH):
+        raise InvalidLinkError(f"a read key in the link is not {SYMMETRIC_KEY_LENGTH} bytes or null")
+    return ThreadKey(follow, read, epoch)

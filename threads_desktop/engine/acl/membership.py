@@ -1,0 +1,247 @@
+"""Membership commands: invites and joins, grants and revocations (with key
+rotation), and who is in a thread. Each command is one control event in our
+log; the gate judges it like any other, here and on every peer."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.gate import AccessGate
+from threads_desktop.engine.acl.keybox import seal_key_box
+from threads_desktop.engine.acl.links import InviteLink, for_role
+from threads_desktop.engine.acl.ops import (
+    AclOp,
+    Grant,
+    Invite,
+    Join,
+    Keys,
+    Revoke,
+    Uninvite,
+    acl_payload,
+    join_message,
+    make_bind,
+)
+from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
+from threads_desktop.engine.crypto.aead import RandomBytes
+from threads_desktop.engine.crypto.vault import KeyVault
+from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.logstore.store import LogStore
+
+CommitControl = Callable[[ThreadId, Sequence[Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    peer_id: str
+    roles: tuple[Role, ...]
+    admin: bool
+    is_me: bool
+    joined: bool  # has a log bound in the thread
+
+    def to_json(self) -> dict[str, object]:
+        return {"peer": self.peer_id, "roles": [r.label for r in self.roles], "admin": self.admin,
+                "me": self.is_me, "joined": self.joined}
+
+
+@dataclass(frozen=True, slots=True)
+class InviteState:
+    key: bytes
+    role: Role
+    expires_ms: int
+    uses: int
+    used: int
+    revoked: bool
+    inviter: str
+
+
+class Membership:
+    def __init__(self, database: Database, store: LogStore, gate: AccessGate, identity: Identity,
+                 vault: KeyVault, commit_control: CommitControl, new_epoch: Callable[[], int],
+                 random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
+        self._db = database
+        self._sql: sqlite3.Connection = database.connection
+        self._store = store
+        self._gate = gate
+        self._identity = identity
+        self._vault = vault
+        self._commit = commit_control
+        self._new_epoch = new_epoch
+        self._random_bytes = random_bytes
+        self._now_seconds = now_seconds
+
+    @property
+    def me(self) -> str:
+        return str(self._identity.peer_id)
+
+    # --- invites and joins ----------------------------------------------------------------
+
+    def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None, uses: int = 1,
+               name: str | None = None, addresses: Sequence[str] = ()) -> InviteLink:
+        """An invite event in our log, and the link that carries its secret."""
+        if role not in (Role.FOLLOW, Role.READ, Role.WRITE):
+            raise InvalidInputError("an invite offers follow, read or write")
+        self._require_admin(thread_id)
+        invite_key = SigningKey.from_seed(self._random_bytes(32))
+        keys = self._store.thread_keys(thread_id)
+        expires_ms = 0 if expires_in is None else int((self._now_seconds() + expires_in) * 1000)
+        link = InviteLink(thread_id, role, for_role(role, keys), invite_key.seed(), name=name,
+                          addresses=tuple(addresses))
+        self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
+                                                    keys[0].epoch))])
+        return link
+
+    def revoke_invite(self, thread_id: ThreadId, invite_key: bytes) -> None:
+        self._commit(thread_id, [acl_payload(Uninvite(invite_key))])
+
+    def join(self, link: InviteLink) -> ThreadId:
+        """Take the link's keys and start our log. The join event itself is
+        written once the invite event has reached us (`complete_join`)."""
+        thread_id = link.thread_id
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            raise InvalidInputError("only access-controlled threads are joined with a link")
+        invite_key = SigningKey.from_seed(link.invite_seed)
+        with self._db.write() as sql:
+            if sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
+                raise ThreadsError(f"this profile is already in thread {thread_id}")
+            newest, *older = link.keys
+            self._store.create_thread(thread_id, newest)
+            for key in older:
+                self._store.add_thread_key(thread_id, key)
+            self._store.create_own_log(thread_id)
+            sql.execute("INSERT INTO pending_joins (thread_id, invite_key, wrapped_seed) VALUES (?, ?, ?)",
+                        (thread_id.raw, invite_key.peer_id.public_key,
+                         self._vault.wrap(link.invite_seed, _seed_label(thread_id))))
+        return thread_id
+
+    def complete_join(self, thread_id: ThreadId) -> str | None:
+        """Write our join once we hold the invite event. Returns why the join
+        was refused, if it was (expired, used up, revoked)."""
+        row = self._sql.execute("SELECT invite_key, wrapped_seed, failure FROM pending_joins WHERE thread_id = ?",
+                                (thread_id.raw,)).fetchone()
+        if row is None or row[2] is not None:
+            return None if row is None else str(row[2])
+        invite_public, wrapped, _failure = row
+        if invite_public not in self._gate.evaluation(thread_id).current().invites:
+            return None  # not here yet: sync brings it
+        seed = self._vault.unwrap(wrapped, _seed_label(thread_id))
+        own_log = self._store.create_own_log(thread_id)
+        signature = SigningKey.from_seed(seed).sign(join_message(thread_id, invite_public, own_log,
+                                                                 self._identity.peer_id))
+        try:
+            self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log),
+                                                 Join(invite_public, signature))])
+        except AccessDeniedError as exc:
+            with self._db.write() as sql:
+                sql.execute("UPDATE pending_joins SET failure = ? WHERE thread_id = ?", (str(exc), thread_id.raw))
+            return str(exc)
+        with self._db.write() as sql:
+            sql.execute("DELETE FROM pending_joins WHERE thread_id = ?", (thread_id.raw,))
+        return None
+
+    def pending_join(self, thread_id: ThreadId) -> tuple[bool, str | None]:
+        """(still waiting to join?, why the join was refused)."""
+        row = self._sql.execute("SELECT failure FROM pending_joins WHERE thread_id = ?",
+                                (thread_id.raw,)).fetchone()
+        return (row is not None and row[0] is None), (None if row is None else row[0])
+
+    # --- roles ------------------------------------------------------------------------------
+
+    def grant(self, thread_id: ThreadId, peer: str, role: Role, entity: str | None = None) -> None:
+        """Give a role (and the ones below it); a member who gains read gets
+        the read keys in the same event."""
+        peer = str(PeerId.parse(peer))
+        ops: list[AclOp] = [Grant(peer, role, entity)]
+        book = self._gate.evaluation(thread_id).current()
+        if entity is None and role >= Role.READ and Role.READ not in book.roles(peer):
+            ops += self._boxes(thread_id, {peer: True})
+        self._commit(thread_id, [acl_payload(*ops)])
+
+    def revoke(self, thread_id: ThreadId, peer: str, role: Role, entity: str | None = None) -> None:
+        """Take a role (and the ones above it) away. Taking read or follow
+        rotates the thread's keys: a new epoch, sealed to every member who
+        keeps the role, so the member removed cannot open what comes next."""
+        peer = str(PeerId.parse(peer))
+        ops: list[AclOp] = [Revoke(peer, role, entity)]
+        if entity is None and role <= Role.READ:
+            current = self._store.thread_keys(thread_id)[0]
+            new_key = ThreadKey(self._random_bytes(32) if role <= Role.FOLLOW else current.follow,
+                                self._random_bytes(32), self._new_epoch())
+            book = self._gate.evaluation(thread_id).current()
+            keep = {member: Role.READ in book.roles(member) for member in book.members()
+                    if member != peer and Role.FOLLOW in book.roles(member)}
+            if role == Role.READ:
+                keep[peer] = False  # still a follower: the new follow key, no read key
+            ops += self._boxes(thread_id, keep, new_key)
+        self._commit(thread_id, [acl_payload(*ops)])
+
+    def deliver_missing_keys(self, thread_id: ThreadId) -> bool:
+        """As an admin, send the current keys to members who lack them (they
+        joined with a link made before a rotation). True if it wrote."""
+        evaluation = self._gate.evaluation(thread_id)
+        book = evaluation.current()
+        if not book.is_admin(self.me):
+            return False
+        newest = self._store.thread_keys(thread_id)[0].epoch
+        held = evaluation.key_holdings()
+        bound = {str(b.identity) for b in evaluation.bindings.values()}
+        missing = {}
+        for member in book.members() & bound - {self.me}:
+            roles = book.roles(member)
+            if Role.FOLLOW in roles and held.get(member, (-1, False)) < (newest, Role.READ in roles):
+                missing[member] = Role.READ in roles
+        if not missing:
+            return False
+        self._commit(thread_id, [acl_payload(*self._boxes(thread_id, missing))])
+        return True
+
+    def _boxes(self, thread_id: ThreadId, recipients: dict[str, bool], new_key: ThreadKey | None = None) -> list[Keys]:
+        """One keys op: for each member (with read keys or not), every epoch."""
+        exchange = {str(b.identity): b.exchange for b in self._gate.evaluation(thread_id).bindings.values()}
+        held = self._store.thread_keys(thread_id)
+        keys = ([new_key] if new_key is not None else []) + [k for k in held if k.can_read]
+        if new_key is not None:
+            recipients = {**recipients, self.me: True}
+        boxes = []
+        for member, with_read in sorted(recipients.items()):
+            if member not in exchange:
+                continue  # not joined yet: no key to seal to; it gets keys once it joins
+            given = keys if with_read else [k.follow_only() for k in keys]
+            boxes.append((member, seal_key_box(exchange[member], thread_id, given), with_read))
+        return [Keys(keys[0].epoch, tuple(boxes))] if boxes else []
+
+    # --- reading -------------------------------------------------------------------------
+
+    def members(self, thread_id: ThreadId) -> list[Member]:
+        evaluation = self._gate.evaluation(thread_id)
+        book = evaluation.current()
+        bound = {str(b.identity) for b in evaluation.bindings.values()}
+        return [Member(peer, tuple(sorted(book.roles(peer))), book.is_admin(peer), peer == self.me, peer in bound)
+                for peer in sorted(book.members() | bound)]
+
+    def roles(self, thread_id: ThreadId, peer: str | None = None) -> frozenset[Role]:
+        return self._gate.evaluation(thread_id).current().roles(peer or self.me)
+
+    def invites(self, thread_id: ThreadId) -> list[InviteState]:
+        evaluation = self._gate.evaluation(thread_id)
+        book = evaluation.current()
+        used: dict[bytes, int] = {}
+        for i, event in enumerate(evaluation.events):
+            for op in event.ops:
+                if isinstance(op, Join) and evaluation.final.valid[i]:
+                    used[op.invite] = used.get(op.invite, 0) + 1
+        return [InviteState(key, terms.role, terms.expires_ms, terms.uses, used.get(key, 0), key in book.uninvited,
+                            terms.inviter) for key, terms in sorted(book.invites.items())]
+
+    def _require_admin(self, thread_id: ThreadId) -> None:
+        if not self._gate.evaluation(thread_id).current().is_admin(self.me):
+            raise AccessDeniedError("only the thread's admins can invite or change roles")
+
+
+def _seed_label(thread_id: ThreadId) -> str:
+    return f"invite-seed/{thread_id}"

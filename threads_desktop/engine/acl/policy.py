@@ -1,0 +1,315 @@
+"""Which ACL events hold, and what anyone may do at any point of a thread's
+history. Pure: the same set of ACL events gives the same answers on every
+peer, whatever order they arrived in.
+
+An event is judged at its causal past (its own log before it, plus its deps).
+Two layers keep that well founded:
+
+1. *Causal*: an ACL event holds if its author had the right in the state
+   merged from the causally-valid ACL events of its past.
+2. *Final*: the same, over finally-valid events, and additionally
+   - remove wins: an event that adds rights (grant, default, invite) or
+     writes content is refused when a causally-valid revocation of a right
+     it needs is concurrent with it; revocations themselves are judged at
+     their past only, so two admins who remove each other both end removed;
+   - an invite admits the first `uses` causally-valid joins, by stamp.
+
+Layer 2 looks only at layer-1 answers of concurrent events, and at layer-2
+answers of its own past, so nothing depends on itself.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from threads_desktop.engine.acl.book import EMPTY, AclBook, InviteTerms, merge_books
+from threads_desktop.engine.acl.crdt import AclState, Dot, Role
+from threads_desktop.engine.acl.ops import (
+    ACL_ENTITY,
+    REVOCATIONS,
+    AclOp,
+    Bind,
+    Genesis,
+    Grant,
+    Invite,
+    Join,
+    Keys,
+    Revoke,
+    SetDefault,
+    Uninvite,
+    binding_message,
+    is_founder,
+    join_message,
+    roles_from,
+    roles_up_to,
+    verify,
+)
+from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+
+
+@dataclass(frozen=True, slots=True)
+class AclEvent:
+    """A control event as the policy sees it."""
+
+    log: bytes
+    seq: int
+    stamp: bytes
+    hlc: int
+    deps: Mapping[bytes, int]
+    ops: tuple[AclOp, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    identity: PeerId
+    exchange: bytes
+
+
+def in_past(log: bytes, seq: int, deps: Mapping[bytes, int], of_log: bytes, of_seq: int) -> bool:
+    """Is (log, seq) in the causal past of the event (of_log, of_seq, deps)?"""
+    if log == of_log:
+        return seq < of_seq
+    return deps.get(log, 0) >= seq
+
+
+def concurrent(a: AclEvent, b_log: bytes, b_seq: int, b_deps: Mapping[bytes, int]) -> bool:
+    return not in_past(a.log, a.seq, b_deps, b_log, b_seq) and not in_past(b_log, b_seq, a.deps, a.log, a.seq) \
+        and (a.log, a.seq) != (b_log, b_seq)
+
+
+@dataclass
+class _Layer:
+    valid: list[bool] = field(default_factory=list)
+    reasons: list[str | None] = field(default_factory=list)
+    after: list[AclBook] = field(default_factory=list)  # state including the event (if valid)
+    memo: dict[tuple[int, ...], AclBook] = field(default_factory=dict)
+
+
+class Evaluation:
+    """Every ACL event of a thread judged; events must come in an order that
+    respects causality (the order they were applied in)."""
+
+    def __init__(self, thread_id: ThreadId, events: Sequence[AclEvent]) -> None:
+        self.thread_id = thread_id
+        self.events = list(events)
+        self.index = {(e.log, e.seq): i for i, e in enumerate(self.events)}
+        self._by_log: dict[bytes, list[int]] = {}
+        for i, event in enumerate(self.events):
+            self._by_log.setdefault(event.log, []).append(i)
+        self._seqs = {log: [self.events[i].seq for i in idx] for log, idx in self._by_log.items()}
+        self.bindings = self._bindings()
+        self.causal = _Layer()
+        self.final = _Layer()
+        for i in range(len(self.events)):
+            self._judge(i, self.causal, final=False)
+        self._revocations = [i for i, e in enumerate(self.events)
+                             if self.causal.valid[i] and any(isinstance(op, REVOCATIONS) for op in e.ops)]
+        self._admitted = self._admitted_joins()
+        for i in range(len(self.events)):
+            self._judge(i, self.final, final=True)
+
+    # --- queries ------------------------------------------------------------------------
+
+    def state_before(self, log: bytes, seq: int, deps: Mapping[bytes, int]) -> AclBook:
+        """The final state at the causal past of an event."""
+        return self._state(self.final, self._maxima(log, seq, deps))
+
+    def current(self) -> AclBook:
+        """The final state over every known ACL event."""
+        return self._state(self.final, tuple(idx[-1] for idx in self._by_log.values()))
+
+    def identity_of(self, log: bytes) -> str | None:
+        binding = self.bindings.get(log)
+        return None if binding is None else str(binding.identity)
+
+    def revoked_concurrently(self, log: bytes, seq: int, deps: Mapping[bytes, int], peer: str,
+                             entities: Iterable[str | None], role: Role) -> bool:
+        """Does a causally-valid revocation, concurrent with the event, take
+        away `role` (or one below it) from `peer` on one of `entities`?"""
+        wanted = set(entities)
+        for i in self._revocations:
+            event = self.events[i]
+            if not concurrent(event, log, seq, deps):
+                continue
+            for op in event.ops:
+                if isinstance(op, Revoke) and op.peer == peer and op.entity in wanted and op.role <= role:
+                    return True
+        return False
+
+    def key_holdings(self) -> dict[str, tuple[int, bool]]:
+        """For each member, the newest epoch it was given keys of (by a link or
+        a key box) and whether with read keys."""
+        held: dict[str, tuple[int, bool]] = {}
+
+        def note(peer: str, epoch: int, with_read: bool) -> None:
+            old = held.get(peer, (-1, False))
+            held[peer] = max(old, (epoch, with_read))
+
+        for i, event in enumerate(self.events):
+            if not self.causal.valid[i]:
+                continue
+            state = self.causal.after[i]
+            for op in event.ops:
+                if isinstance(op, Keys):
+                    for peer, _box, with_read in op.boxes:
+                        note(peer, op.epoch, with_read)
+                elif isinstance(op, Join) and self.final.valid[i]:
+                    terms = state.invites.get(op.invite)
+                    identity = self.identity_of(event.log)
+                    if terms is not None and identity is not None:
+                        note(identity, terms.epoch, terms.role >= Role.READ)
+        return held
+
+    # --- judging ------------------------------------------------------------------------
+
+    def _maxima(self, log: bytes, seq: int, deps: Mapping[bytes, int]) -> tuple[int, ...]:
+        """For each log, its latest ACL event in the past of (log, seq, deps)."""
+        found = []
+        for other, seqs in self._seqs.items():
+            limit = seq - 1 if other == log else deps.get(other, 0)
+            position = bisect.bisect_right(seqs, limit)
+            if position:
+                found.append(self._by_log[other][position - 1])
+        return tuple(sorted(found))
+
+    def _state(self, layer: _Layer, maxima: tuple[int, ...]) -> AclBook:
+        state = layer.memo.get(maxima)
+        if state is None:
+            state = layer.memo[maxima] = merge_books(layer.after[i] for i in maxima)
+        return state
+
+    def _judge(self, i: int, layer: _Layer, *, final: bool) -> None:
+        event = self.events[i]
+        before = self._state(layer, self._maxima(event.log, event.seq, event.deps))
+        try:
+            delta = self._check(i, event, before, final=final)
+        except InvalidInputError as exc:
+            layer.valid.append(False)
+            layer.reasons.append(str(exc))
+            layer.after.append(before)
+            return
+        layer.valid.append(True)
+        layer.reasons.append(None)
+        layer.after.append(before.merge(delta))
+
+    def _check(self, i: int, event: AclEvent, before: AclBook, *, final: bool) -> AclBook:
+        binding = self.bindings.get(event.log)
+        if binding is None:
+            raise InvalidInputError("the log is not bound to a member (its first event must bind it)")
+        author = str(binding.identity)
+        running, delta = before, EMPTY
+        for index, op in enumerate(event.ops):
+            step = self._op(event, index, op, author, running, final=final)
+            running, delta = running.merge(step), delta.merge(step)
+        if final and any(isinstance(op, (Grant, SetDefault, Invite)) for op in event.ops) \
+                and self.revoked_concurrently(event.log, event.seq, event.deps, author, (None, ACL_ENTITY),
+                                              Role.WRITE):
+            raise InvalidInputError("concurrent with the revocation of its author's right to edit the ACL")
+        return delta
+
+    def _op(self, event: AclEvent, index: int, op: AclOp, author: str, state: AclBook, *,
+            final: bool) -> AclBook:
+        if isinstance(op, Bind):
+            if event.seq != 1 or index != 0:
+                raise InvalidInputError("only a log's first event binds it, in its first op")
+            return EMPTY
+        if event.seq == 1 and index == 0:
+            raise InvalidInputError("a log's first event binds it to a member")
+        if isinstance(op, Genesis):
+            if event.seq != 1 or not is_founder(self.thread_id, PeerId.parse(author), op.nonce):
+                raise InvalidInputError("only the thread's founder starts its ACL")
+            thread = _grant(state.thread, author, Role.DELETE, event, index)
+            book = state.with_entity(None, thread)
+            return EMPTY.with_entity(None, thread).with_entity(
+                ACL_ENTITY, _grant(book.entity(ACL_ENTITY), author, Role.WRITE, event, index))
+        if isinstance(op, Join):
+            return self._join(event, index, op, author, state, final=final)
+        if not state.is_admin(author):
+            raise InvalidInputError(f"{author} may not edit the ACL")
+        if isinstance(op, Grant):
+            return EMPTY.with_entity(op.entity, _grant(state.entity(op.entity), op.peer, op.role, event, index))
+        if isinstance(op, Revoke):
+            entity = state.entity(op.entity)
+            delta = AclState()
+            for role in roles_from(op.role):
+                delta = delta.merge(entity.revoke(op.peer, role, _dot(event, index, role)))
+            return EMPTY.with_entity(op.entity, delta)
+        if isinstance(op, SetDefault):
+            return EMPTY.with_entity(op.entity, state.entity(op.entity).set_default(op.role, _dot(event, index, 255)))
+        if isinstance(op, Invite):
+            if op.key in state.invites:
+                raise InvalidInputError("that invite key is taken")
+            return AclBook(invites={op.key: InviteTerms(op.role, op.expires_ms, op.uses, op.epoch, author)})
+        if isinstance(op, Uninvite):
+            if op.key not in state.invites:
+                raise InvalidInputError("no such invite to revoke")
+            return AclBook(uninvited=frozenset({op.key}))
+        assert isinstance(op, Keys)
+        return EMPTY
+
+    def _join(self, event: AclEvent, index: int, op: Join, author: str, state: AclBook, *,
+              final: bool) -> AclBook:
+        terms = state.invites.get(op.invite)
+        if terms is None:
+            raise InvalidInputError("the join names an invite its author had not seen")
+        if op.invite in state.uninvited:
+            raise InvalidInputError("the invite was revoked")
+        verify(op.invite, op.signature, join_message(self.thread_id, op.invite, PeerId(event.log),
+                                                     PeerId.parse(author)), "join")
+        if terms.expires_ms and event.hlc >> 16 > terms.expires_ms:
+            raise InvalidInputError("the invite had expired")
+        if any(self.events[i].hlc > event.hlc for i in self._maxima(event.log, event.seq, event.deps)):
+            raise InvalidInputError("a join cannot be stamped before what it had seen")
+        if final:
+            if (event.log, event.seq) not in self._admitted.get(op.invite, ()):
+                raise InvalidInputError("the invite was used up")
+            for i in self._revocations:
+                if concurrent(self.events[i], event.log, event.seq, event.deps) and any(
+                        isinstance(o, Uninvite) and o.key == op.invite for o in self.events[i].ops):
+                    raise InvalidInputError("concurrent with the invite's revocation")
+        return EMPTY.with_entity(None, _grant(state.thread, author, terms.role, event, index))
+
+    def _admitted_joins(self) -> dict[bytes, set[tuple[bytes, int]]]:
+        """Per invite, the causally-valid joins it admits: the first `uses` by stamp."""
+        joins: dict[bytes, list[tuple[bytes, bytes, int]]] = {}
+        uses: dict[bytes, int] = {}
+        for i, event in enumerate(self.events):
+            if not self.causal.valid[i]:
+                continue
+            for op in event.ops:
+                if isinstance(op, Join):
+                    joins.setdefault(op.invite, []).append((event.stamp, event.log, event.seq))
+                    terms = self.causal.after[i].invites.get(op.invite)
+                    if terms is not None:
+                        uses[op.invite] = terms.uses
+        return {key: {(log, seq) for _stamp, log, seq in sorted(found)[:uses.get(key, 0)]}
+                for key, found in joins.items()}
+
+    def _bindings(self) -> dict[bytes, Binding]:
+        bindings = {}
+        for event in self.events:
+            if event.seq != 1 or not event.ops or not isinstance(event.ops[0], Bind):
+                continue
+            bind = event.ops[0]
+            try:
+                verify(bind.identity.public_key, bind.signature,
+                       binding_message(self.thread_id, PeerId(event.log), bind.identity, bind.exchange), "binding")
+            except InvalidInputError:
+                continue
+            bindings[event.log] = Binding(bind.identity, bind.exchange)
+        return bindings
+
+
+def _dot(event: AclEvent, index: int, tag: int) -> Dot:
+    """Unique per event, op and role: dots must never repeat within a state."""
+    return event.log + bytes([index, tag]), event.seq
+
+
+def _grant(state: AclState, peer: str, role: Role, event: AclEvent, index: int) -> AclState:
+    delta = AclState()
+    for granted in roles_up_to(role):
+        delta = delta.merge(state.grant(peer, granted, _dot(event, index, granted)))
+    return delta
