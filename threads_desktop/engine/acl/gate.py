@@ -90,6 +90,24 @@ class AccessGate:
         rights.require(Role.WRITE)
         return replace(event, rights=rights)
 
+    def opened_control(self, thread_id: ThreadId, log_id: PeerId, payload: Any) -> None:
+        """Keys sealed to us may sit after events they are needed to open (an
+        admin writes content, then delivers the keys of its epoch to a late
+        joiner). Take them at once if their sender is an admin as far as we
+        know; only epochs we do not hold, so nobody can replace a key."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not is_acl_payload(payload):
+            return
+        try:
+            ops = parse_acl_payload(payload)
+        except SchemaError:
+            return
+        if not any(isinstance(op, Keys) for op in ops):
+            return
+        evaluation = self.evaluation(thread_id)
+        sender = evaluation.identity_of(log_id.raw)
+        if sender is not None and evaluation.current().is_admin(sender):
+            self._adopt_keys(thread_id, ops, only_new_epochs=True)
+
     def take_replay(self, thread_id: ThreadId) -> bool:
         """Did verdicts already given change? Then the thread must be replayed."""
         if thread_id in self._replay:
@@ -160,7 +178,7 @@ class AccessGate:
                     self._replay.add(thread_id)
                     return
 
-    def _adopt_keys(self, thread_id: ThreadId, ops: Iterable[Any]) -> None:
+    def _adopt_keys(self, thread_id: ThreadId, ops: Iterable[Any], *, only_new_epochs: bool = False) -> None:
         me = str(self._identity.peer_id)
         held = {key.epoch: key for key in self._logstore.thread_keys(thread_id)}
         could_read = any(key.can_read for key in held.values())
@@ -176,7 +194,8 @@ class AccessGate:
                     continue  # a box we cannot open gives nothing; the event still counts
                 for key in keys:
                     known = held.get(key.epoch)
-                    if known is None or (key.can_read and not known.can_read and known.follow == key.follow):
+                    if known is None or (key.can_read and not known.can_read and known.follow == key.follow
+                                         and not only_new_epochs):
                         self._logstore.put_thread_key(thread_id, key)
                         held[key.epoch] = key
                         self._new_keys.add(thread_id)

@@ -20,6 +20,7 @@ from threads_desktop.engine.acl.ops import (
     Join,
     Keys,
     Revoke,
+    SetDefault,
     Uninvite,
     acl_payload,
     join_message,
@@ -180,6 +181,10 @@ class Membership:
             ops += self._boxes(thread_id, keep, new_key)
         self._commit(thread_id, [acl_payload(*ops)])
 
+    def set_default(self, thread_id: ThreadId, role: Role, entity: str | None = None) -> None:
+        """The role of anyone the ACL does not name (on the thread, or on one entity)."""
+        self._commit(thread_id, [acl_payload(SetDefault(role, entity))])
+
     def deliver_missing_keys(self, thread_id: ThreadId) -> bool:
         """As an admin, send the current keys to members who lack them (they
         joined with a link made before a rotation). True if it wrote."""
@@ -223,6 +228,10 @@ class Membership:
         bound = {str(b.identity) for b in evaluation.bindings.values()}
         return [Member(peer, tuple(sorted(book.roles(peer))), book.is_admin(peer), peer == self.me, peer in bound)
                 for peer in sorted(book.members() | bound)]
+
+    def acl_document(self, thread_id: ThreadId) -> dict[str, Any]:
+        """The thread ACL as the paper lists it: `_id`, `default`, `peers`."""
+        return self._gate.evaluation(thread_id).current().thread.to_document(str(thread_id))
 
     def roles(self, thread_id: ThreadId, peer: str | None = None) -> frozenset[Role]:
         return self._gate.evaluation(thread_id).current().roles(peer or self.me)

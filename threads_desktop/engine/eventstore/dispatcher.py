@@ -6,13 +6,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threads_desktop.engine.core.errors import AccessDeniedError, MissingKeyError, ThreadsError
+from threads_desktop.engine.core.errors import (
+    AccessDeniedError,
+    DecryptionError,
+    GapError,
+    MissingKeyError,
+    ThreadsError,
+)
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.eventstore.store import Changes, EventStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.envelopes import DecodedEnvelope, Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore, NewEvent
+
+_KEY_ROUNDS = 4  # rotations inside one page, each unlocking the next
 
 
 class Dispatcher:
@@ -48,8 +56,26 @@ class Dispatcher:
                 changes: Changes) -> list[IngestOutcome | ThreadsError]:
         """Take records from a peer: refused ones change nothing, the others
         are logged and applied as soon as their causal context is."""
-        added: list[DecodedEnvelope] = []
+        held_keys = len(self._logstore.thread_keys(thread_id))
         with self._db.write():
-            outcomes = self._logstore.ingest_many(thread_id, envelopes, added)
-            self._events.add(thread_id, [(d.log_id, d.record.seq, d.envelope) for d in added], changes)
+            outcomes = self._ingest(thread_id, envelopes, changes)
+            # A page may bring a key rotation and, after it, records sealed
+            # with the new keys: once the keys are taken, try those again
+            # (and what followed them in their logs).
+            for _ in range(_KEY_ROUNDS):
+                retry = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, (DecryptionError, GapError))]
+                keys = len(self._logstore.thread_keys(thread_id))
+                if not retry or keys == held_keys:
+                    break
+                held_keys = keys
+                for i, outcome in zip(retry, self._ingest(thread_id, [envelopes[i] for i in retry], changes),
+                                      strict=True):
+                    outcomes[i] = outcome
+        return outcomes
+
+    def _ingest(self, thread_id: ThreadId, envelopes: Sequence[Envelope],
+                changes: Changes) -> list[IngestOutcome | ThreadsError]:
+        added: list[DecodedEnvelope] = []
+        outcomes = self._logstore.ingest_many(thread_id, envelopes, added)
+        self._events.add(thread_id, [(d.log_id, d.record.seq, d.envelope) for d in added], changes)
         return outcomes

@@ -87,6 +87,10 @@ class Gate(Protocol):
     def take_new_keys(self, thread_id: ThreadId) -> bool:
         """Did applying events bring us keys, so waiting events may open now?"""
 
+    def opened_control(self, thread_id: ThreadId, log_id: PeerId, payload: Any) -> None:
+        """A control event was opened, before it can be applied: keys it
+        brings may be needed to open the events before it in its log."""
+
 
 _MAX_SETTLE_ROUNDS = 8  # key arrivals and replays feeding each other; each round makes progress
 
@@ -127,6 +131,8 @@ class EventStore:
                     f"{_UNREADABLE}{exc}", 0)
         header = event.header
         self._clock.observe(header.hlc)
+        if event.control and self._gate is not None:
+            self._gate.opened_control(thread_id, log_id, event.payload)
         if opened is not None:
             opened[(log_id.raw, seq)] = (event.payload, {d.raw: s for d, s in header.deps})
         return (thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),

@@ -157,16 +157,23 @@ def open_event(header_block: bytes, body_block: bytes, keys: Sequence[ThreadKey]
     sealed_header = nodes.decode_sealed(header_block, _SEALED_HEADER_LIMIT)
     readable = [k for k in keys if k.read_cipher is not None]
     # Content first: it is the common case for readers.
-    attempts = [(k.read_cipher, k.epoch, aead.AAD_HEADER, False) for k in readable] \
-        + [(k.follow_cipher, k.epoch, aead.AAD_CONTROL_HEADER, True) for k in keys]
-    for cipher, epoch, aad, control in attempts:
+    attempts = [(k.read_cipher, k.read, aead.AAD_HEADER, False) for k in readable] \
+        + [(k.follow_cipher, k.follow, aead.AAD_CONTROL_HEADER, True) for k in keys]
+    by_epoch = {k.epoch: k for k in keys}
+    for cipher, secret, aad, control in attempts:
         assert cipher is not None
         try:
             plain = aead.open_sealed(cipher, sealed_header, aad)
         except DecryptionError:
             continue
         header = nodes.decode_header_plaintext(plain)
-        if header.epoch != epoch:
+        # Epochs may share a key (a read rotation keeps the follow key), so the
+        # header's epoch must be one whose key is the one that opened it. A
+        # control event may name an epoch we do not hold yet: it may be the
+        # very event that brings us that epoch's keys.
+        named = by_epoch.get(header.epoch)
+        if (named is None and not control) or (
+                named is not None and (named.follow if control else named.read) != secret):
             raise SchemaError("header epoch differs from the epoch of the key that opened it")
         sealed_body = nodes.decode_sealed(body_block, _SEALED_BODY_LIMIT)
         body_plain = aead.open_sealed(AESGCM(header.content_key), sealed_body, aead.AAD_BODY)

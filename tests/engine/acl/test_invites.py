@@ -1,0 +1,182 @@
+"""Invites and joins: what a link grants, and what it must not."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.engine.eventstore.peers import force_commit, join, start_thread, sync
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.ops import Join, acl_payload, join_message, make_bind
+from threads_desktop.engine.core.errors import AccessDeniedError, InvalidLinkError, MissingKeyError
+from threads_desktop.engine.core.keys import SigningKey
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
+
+
+def peer(node: Node) -> str:
+    return str(node.identity.peer_id)
+
+
+@pytest.fixture
+def clocked_node(tmp_path: Path) -> Iterator[Callable[[str, float], Node]]:
+    """A profile whose wall clock runs `offset` seconds ahead."""
+    opened: list[Node] = []
+
+    def factory(name: str, offset: float) -> Node:
+        node = Node.open(tmp_path / name, now_seconds=lambda: time.time() + offset)
+        opened.append(node)
+        return node
+
+    yield factory
+    for node in opened:
+        node.close()
+
+
+def test_a_read_link_lets_the_joiner_read_but_not_write(open_node: OpenNode) -> None:
+    a, reader = open_node("a"), open_node("reader")
+    thread = start_thread(a)
+    a.chat(thread).post("for your eyes")
+    join(a, reader, thread, role=Role.READ)
+    assert [m.data["text"] for m in reader.chat(thread).messages.find()] == ["for your eyes"]
+    assert reader.membership.roles(thread) == {Role.FOLLOW, Role.READ}
+    with pytest.raises(AccessDeniedError, match="may not write"):
+        reader.chat(thread).post("let me in")
+    force_commit(reader, thread, [{"type": "db", "ops": [
+        {"op": "create", "c": "message", "id": "r" * 24, "set": {"text": "forced"}}]}])
+    sync(reader, a, thread)
+    assert [m.data["text"] for m in a.chat(thread).messages.find()] == ["for your eyes"]
+    assert any("may not write" in reason for _, _, reason in a.events.refused(thread))
+
+
+def test_a_follow_link_stores_and_relays_everything_and_decrypts_nothing(open_node: OpenNode) -> None:
+    a, follower, late = open_node("a"), open_node("follower"), open_node("late")
+    thread = start_thread(a, name="Family secrets 7Q")
+    secrets = ["Family secrets 7Q", *(f"secret message number {i}" for i in range(5))]
+    for text in secrets[1:]:
+        a.chat(thread).post(text)
+    join(a, follower, thread, role=Role.FOLLOW)
+    assert follower.membership.members(thread)  # control events are open to followers
+    assert not follower.get_thread(thread).can_read
+    with pytest.raises(MissingKeyError):
+        follower.chat(thread).post("x")
+    # The follower relays: a reader who only ever talks to it gets everything.
+    join(a, late, thread, role=Role.READ)  # keys and the invite from a...
+    late_log = late.store.own_log(thread)
+    assert late_log is not None
+    sync(follower, late, thread)           # ...records from the follower
+    assert sorted(m.data["text"] for m in late.chat(thread).messages.find()) == sorted(secrets[1:])
+    assert late.get_thread(thread).name == secrets[0]
+    follower.close()
+    files = sorted(follower.profile.directory.glob("profile.sqlite3*"))
+    assert files
+    for path in files:  # not a message, not even the thread's name
+        data = path.read_bytes()
+        assert not any(text.encode() in data for text in secrets)
+
+
+def test_an_expired_invite_grants_nothing(open_node: OpenNode, clocked_node: Callable[[str, float], Node]) -> None:
+    a, late = open_node("a"), clocked_node("late", 3600.0)  # joins an hour later by its clock
+    thread = start_thread(a)
+    link = a.membership.invite(thread, Role.WRITE, expires_in=60)
+    late.membership.join(link)
+    sync(a, late, thread)
+    waiting, failure = late.membership.pending_join(thread)
+    assert not waiting and failure is not None and "expired" in failure
+    assert late.membership.roles(thread) == frozenset()
+    assert {m.peer_id for m in a.membership.members(thread)} == {peer(a)}
+
+
+def test_a_used_up_invite_admits_only_its_first_joins_everywhere(open_node: OpenNode) -> None:
+    a, first, second = open_node("a"), open_node("first"), open_node("second")
+    thread = start_thread(a)
+    link = a.membership.invite(thread, Role.WRITE, uses=1)
+    for joiner in (first, second):  # both join before either hears of the other
+        joiner.membership.join(InviteLink.parse(link.to_uri()))
+        sync(a, joiner, thread)
+    for source, target in ((first, a), (second, a), (a, first), (a, second)):
+        sync(source, target, thread)
+    admitted = [{m.peer_id for m in node.membership.members(thread) if Role.WRITE in m.roles} - {peer(a)}
+                for node in (a, first, second)]
+    assert admitted[0] == admitted[1] == admitted[2] and len(admitted[0]) == 1
+    [invite] = a.membership.invites(thread)
+    assert (invite.uses, invite.used) == (1, 1)
+
+
+def test_a_revoked_invite_grants_nothing(open_node: OpenNode) -> None:
+    a, joiner = open_node("a"), open_node("joiner")
+    thread = start_thread(a)
+    link = a.membership.invite(thread, Role.WRITE)
+    a.membership.revoke_invite(thread, a.membership.invites(thread)[0].key)
+    joiner.membership.join(link)
+    sync(a, joiner, thread)
+    waiting, failure = joiner.membership.pending_join(thread)
+    assert not waiting and failure is not None and "revoked" in failure
+    assert a.membership.invites(thread)[0].revoked
+
+
+def test_a_forged_join_signature_is_refused_and_grants_nothing(open_node: OpenNode) -> None:
+    a, intruder = open_node("a"), open_node("intruder")
+    thread = start_thread(a)
+    link = a.membership.invite(thread, Role.WRITE)
+    # The intruder takes the link's keys but signs its join with a key of its own.
+    intruder.store.create_thread(thread, link.keys[0])
+    log = intruder.store.create_own_log(thread)
+    sync(a, intruder, thread)
+    invite_public = SigningKey.from_seed(link.invite_seed).peer_id.public_key
+    forged = SigningKey.generate().sign(join_message(thread, invite_public, log, intruder.identity.peer_id))
+    force_commit(intruder, thread, [acl_payload(make_bind(intruder.identity, thread, log),
+                                                Join(invite_public, forged))], control=True)
+    sync(intruder, a, thread)
+    assert {m.peer_id for m in a.membership.members(thread) if m.roles} == {peer(a)}
+    assert any("join signature" in reason for _, _, reason in a.events.refused(thread))
+
+
+def test_a_join_replayed_into_another_thread_does_not_verify(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    first = start_thread(a)
+    join(a, b, first)
+    b_log = b.store.own_log(first)
+    assert b_log is not None
+    [join_event] = [r for r in b.store.records_after(first, b_log, 0)][:1]
+    join_op = b.store.read_event(first, join_event.envelope).payload["ops"][1]
+    # In a second thread, b copies its join (and the invite key it names) over.
+    second = a.create_thread(ThreadKind.CHAT, "second").thread_id
+    link = a.membership.invite(second, Role.READ)
+    b.membership.join(link)
+    sync(a, b, second)  # b's real join is written now; the copy comes on top
+    force_commit(b, second, [acl_payload(Join(join_op["invite"], join_op["sig"]))], control=True)
+    sync(b, a, second)
+    assert any("no invite" in reason or "not seen" in reason or "signature" in reason
+               for _, _, reason in a.events.refused(second))
+    assert Role.WRITE not in a.membership.roles(second, peer(b))
+
+
+def test_a_truncated_or_altered_link_is_refused_with_a_clear_error(open_node: OpenNode) -> None:
+    a, joiner = open_node("a"), open_node("joiner")
+    thread = start_thread(a)
+    text = a.membership.invite(thread, Role.READ).to_uri()
+    for broken in (text[:-5], text[:-1] + ("A" if text[-1] != "A" else "B"), text.replace("join", "jion")):
+        with pytest.raises(InvalidLinkError):
+            joiner.membership.join(InviteLink.parse(broken))
+    assert joiner.list_threads() == []
+
+
+def test_a_member_who_joined_with_keys_older_than_a_rotation_gets_the_new_ones(open_node: OpenNode) -> None:
+    a, b, late = open_node("a"), open_node("b"), open_node("late")
+    thread = start_thread(a)
+    link = a.membership.invite(thread, Role.READ)   # made before the rotation
+    join(a, b, thread, role=Role.READ)
+    a.membership.revoke(thread, peer(b), Role.READ)  # rotates the read key
+    a.chat(thread).post("after the rotation")
+    late.membership.join(link)
+    sync(a, late, thread)
+    sync(late, a, thread)   # a sees the join, and seals the current keys to it
+    sync(a, late, thread)
+    assert [m.data["text"] for m in late.chat(thread).messages.find()] == ["after the rotation"]
