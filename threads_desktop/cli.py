@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from threads_desktop import __version__
+from threads_desktop.cli_members import add_parsers as add_member_parsers
 
 
 def default_data_dir() -> Path:
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="show an album's photos or a chat's messages")
     show.add_argument("thread", metavar="THREAD")
     show.add_argument("--json", action="store_true")
+
+    add_member_parsers(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark")
     bench_kinds = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
@@ -103,6 +106,10 @@ def _run_command(node: object, args: argparse.Namespace) -> int:
             print(card.peer_id)
     elif args.command == "create":
         print(node.create_thread(ThreadKind(args.kind), args.name).thread_id)
+    elif args.command in ("invite", "join", "grant", "revoke", "members"):
+        from threads_desktop.cli_members import run_members_command
+
+        return run_members_command(node, args)
     elif args.command in ("add", "say", "show"):
         from threads_desktop.cli_threads import run_thread_command
 

@@ -1,0 +1,62 @@
+"""invite, join, grant, revoke, members from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.engine.eventstore.peers import sync
+from tests.test_cli import run
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.node import Node
+
+
+def test_invite_join_grant_revoke_and_members(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    owner, guest = str(tmp_path / "owner"), str(tmp_path / "guest")
+    _, thread, _ = run(capsys, "--data-dir", owner, "create", "chat", "Family")
+    thread = thread.strip()
+    code, link, _ = run(capsys, "--data-dir", owner, "invite", thread, "--role", "read", "--expires", "7d",
+                        "--uses", "2", "--qr", str(tmp_path / "invite.png"))
+    assert code == 0 and link.startswith("threads://join/" + thread)
+    assert (tmp_path / "invite.png").read_bytes().startswith(b"\x89PNG")
+    code, joined, err = run(capsys, "--data-dir", guest, "join", link.strip())
+    assert code == 0 and joined.strip() == thread and "completes" in err
+    code, _, err = run(capsys, "--data-dir", guest, "join", link.strip()[:-3])
+    assert code == 1 and "truncated or altered" in err
+
+    # Records travel between the profiles (the network's job, issue 5).
+    a, b = Node.open(Path(owner)), Node.open(Path(guest))
+    try:
+        sync(a, b, ThreadId.parse(thread))
+        sync(b, a, ThreadId.parse(thread))
+        guest_id = str(b.identity.peer_id)
+    finally:
+        a.close()
+        b.close()
+
+    code, out, _ = run(capsys, "--data-dir", owner, "members", thread, "--json")
+    listing = json.loads(out)
+    assert {m["peer"]: m["roles"] for m in listing["members"]}[guest_id] == ["follow", "read"]
+    assert listing["acl"]["peers"][guest_id] == ["follow", "read"]
+    assert [(i["role"], i["used"], i["uses"]) for i in listing["invites"]] == [("read", 1, 2)]
+    assert run(capsys, "--data-dir", owner, "grant", thread, guest_id, "write")[0] == 0
+    code, out, _ = run(capsys, "--data-dir", owner, "members", thread)
+    assert f"{guest_id}  follow, read, write" in out and "(admin, you)" in out
+    assert run(capsys, "--data-dir", owner, "revoke", thread, guest_id, "read")[0] == 0
+    code, out, _ = run(capsys, "--data-dir", owner, "members", thread)
+    assert f"{guest_id}  follow\n" in out
+
+
+def test_member_commands_refuse_bad_input_with_a_clear_message(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    profile = str(tmp_path / "p")
+    _, thread, _ = run(capsys, "--data-dir", profile, "create", "album", "A")
+    thread = thread.strip()
+    code, _, err = run(capsys, "--data-dir", profile, "invite", thread, "--expires", "soon")
+    assert code == 1 and "duration" in err
+    code, _, err = run(capsys, "--data-dir", profile, "grant", thread, "not-a-peer", "read")
+    assert code == 1 and "peer ID" in err
+    _, out, _ = run(capsys, "--data-dir", profile, "members", thread)
+    assert out.count("\n") == 1  # only the founder; nothing was written

@@ -1,0 +1,100 @@
+"""The CLI commands about who is in an album or chat: invite, join, grant,
+revoke, members."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the parser is built for every command; the engine loads only for these
+    from threads_desktop.engine.node import Node
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    invite = commands.add_parser("invite", help="make an invite link (prints it)")
+    invite.add_argument("thread", metavar="THREAD")
+    invite.add_argument("--role", choices=["follow", "read", "write"], default="write",
+                        help="follow: keep a backup without reading; read; write (default)")
+    invite.add_argument("--expires", metavar="DURATION", help="e.g. 30m, 12h, 7d (default: never)")
+    invite.add_argument("--uses", type=int, default=1, help="how many people may join with it (default 1)")
+    invite.add_argument("--qr", type=Path, metavar="FILE", help="also write the link as a QR code (.png or .svg)")
+
+    join = commands.add_parser("join", help="join an album or chat with an invite link")
+    join.add_argument("link", metavar="LINK")
+
+    for name, text in (("grant", "give a member a role (and the roles below it)"),
+                       ("revoke", "take a role (and the roles above it) from a member")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("thread", metavar="THREAD")
+        command.add_argument("peer", metavar="PEER")
+        command.add_argument("role", choices=["follow", "read", "write", "delete"])
+
+    members = commands.add_parser("members", help="list an album's or chat's members and invites")
+    members.add_argument("thread", metavar="THREAD")
+    members.add_argument("--json", action="store_true")
+
+
+def parse_duration(text: str) -> float:
+    from threads_desktop.engine.core.errors import InvalidInputError
+
+    match = re.fullmatch(r"(\d{1,6})([smhdw])", text.strip())
+    if match is None:
+        raise InvalidInputError(f"a duration is a number and a unit (s, m, h, d, w), like 7d; not {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_members_command(node: Node, args: argparse.Namespace) -> int:
+    from threads_desktop.engine.acl.crdt import Role
+    from threads_desktop.engine.acl.links import InviteLink, write_qr
+    from threads_desktop.engine.core.errors import InvalidInputError
+    from threads_desktop.engine.core.ids import ThreadId
+
+    membership = node.membership
+    if args.command == "join":
+        thread_id = membership.join(InviteLink.parse(args.link.strip()))
+        print(thread_id)
+        print("joined; the join completes when a member's records reach this profile", file=sys.stderr)
+        return 0
+    thread_id = ThreadId.parse(args.thread)
+    node.get_thread(thread_id)  # NotFoundError for a thread this profile does not hold
+    if args.command == "invite":
+        if not 1 <= args.uses <= 1000:
+            raise InvalidInputError("--uses is 1 to 1000")
+        expires = parse_duration(args.expires) if args.expires else None
+        summary = node.get_thread(thread_id)
+        link = membership.invite(thread_id, Role.parse(args.role), expires_in=expires, uses=args.uses,
+                                 name=summary.name)
+        text = link.to_uri()
+        if args.qr is not None:
+            write_qr(text, args.qr)
+        print(text)
+    elif args.command == "grant":
+        membership.grant(thread_id, args.peer, Role.parse(args.role))
+    elif args.command == "revoke":
+        membership.revoke(thread_id, args.peer, Role.parse(args.role))
+    elif args.command == "members":
+        members = membership.members(thread_id)
+        invites = membership.invites(thread_id)
+        if args.json:
+            print(json.dumps({
+                "acl": membership.acl_document(thread_id),
+                "members": [m.to_json() for m in members],
+                "invites": [{"key": i.key.hex(), "role": i.role.label, "expires_ms": i.expires_ms, "uses": i.uses,
+                             "used": i.used, "revoked": i.revoked, "by": i.inviter} for i in invites],
+            }, indent=2))
+        else:
+            for m in members:
+                roles = ", ".join(r.label for r in m.roles) or "none"
+                notes = [note for note, on in (("admin", m.admin), ("you", m.is_me), ("not joined", not m.joined))
+                         if on]
+                print(f"{m.peer_id}  {roles}" + (f"  ({', '.join(notes)})" if notes else ""))
+            for i in invites:
+                state = "revoked" if i.revoked else f"{i.used}/{i.uses} used"
+                print(f"invite {i.key.hex()[:12]}  {i.role.label}  {state}")
+    return 0
