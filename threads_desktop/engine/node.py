@@ -7,16 +7,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.schema import ACL_SCHEMA
 from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError, ProfileError, ThreadsError
 from threads_desktop.engine.core.hlc import HybridClock
-from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
@@ -173,10 +174,16 @@ class Node:
         return self.directory.get(thread_id)
 
     def list_threads(self) -> list[ThreadSummary]:
-        return self.directory.all()
+        return [self._with_rights(summary) for summary in self.directory.all()]
 
     def get_thread(self, thread_id: ThreadId) -> ThreadSummary:
-        return self.directory.get(thread_id)
+        return self._with_rights(self.directory.get(thread_id))
+
+    def _with_rights(self, summary: ThreadSummary) -> ThreadSummary:
+        """Writing takes a log of our own and the write role in the ACL."""
+        if summary.can_write and summary.thread_id.variant is ThreadVariant.ACCESS_CONTROLLED:
+            return replace(summary, can_write=Role.WRITE in self.membership.roles(summary.thread_id))
+        return summary
 
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
         self.store.thread_keys(thread_id)  # NotFoundError for a thread not here; cached, so cheap

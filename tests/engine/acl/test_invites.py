@@ -46,6 +46,7 @@ def test_a_read_link_lets_the_joiner_read_but_not_write(open_node: OpenNode) -> 
     join(a, reader, thread, role=Role.READ)
     assert [m.data["text"] for m in reader.chat(thread).messages.find()] == ["for your eyes"]
     assert reader.membership.roles(thread) == {Role.FOLLOW, Role.READ}
+    assert reader.get_thread(thread).can_read and not reader.get_thread(thread).can_write
     with pytest.raises(AccessDeniedError, match="may not write"):
         reader.chat(thread).post("let me in")
     force_commit(reader, thread, [{"type": "db", "ops": [

@@ -59,7 +59,7 @@ def _events(root: Path, count: int) -> dict[str, Any]:
                                    for i in range(start, min(count, start + PAGE))])
         log_id = writer.store.own_log(thread)
         assert log_id is not None
-        envelopes = [r.envelope for r in writer.store.records_after(thread, log_id, 0, limit=count + 1)]
+        envelopes = [r.envelope for r in writer.store.records_after(thread, log_id, 0, limit=count + 10)]
         key = writer.store.thread_keys(thread)[0]
         for node in (log_reader, reader):
             node.store.create_thread(thread, key)
