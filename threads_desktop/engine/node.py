@@ -125,7 +125,8 @@ class Node:
     def commit(self, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False) -> None:
         """Write events to our log in the thread and apply them."""
         changes = self._batch if self._batch is not None else Changes()
-        self._services.dispatcher.commit(thread_id, payloads, changes, control=control)
+        key = self.membership.writing_key(thread_id, content=not control)
+        self._services.dispatcher.commit(thread_id, payloads, changes, control=control, key=key)
         if self._batch is None:
             self._publish(changes)
 
@@ -150,6 +151,7 @@ class Node:
             # What arrived may be the invite we wait to answer, or a member
             # who joined with keys older than a rotation.
             self.membership.complete_join(thread_id)
+            self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
         return outcomes
 

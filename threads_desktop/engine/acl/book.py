@@ -20,6 +20,7 @@ class InviteTerms:
     uses: int
     epoch: int
     inviter: str
+    origin: tuple[bytes, int]  # stamp and op index: two invites with one key resolve to the earliest
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,11 @@ class AclBook:
         entities = dict(self.entities)
         for name, state in other.entities.items():
             entities[name] = entities[name].merge(state) if name in entities else state
-        return AclBook(self.thread.merge(other.thread), entities, {**self.invites, **other.invites},
-                       self.uninvited | other.uninvited)
+        invites = dict(self.invites)
+        for key, terms in other.invites.items():
+            if key not in invites or terms.origin < invites[key].origin:
+                invites[key] = terms
+        return AclBook(self.thread.merge(other.thread), entities, invites, self.uninvited | other.uninvited)
 
     def with_entity(self, entity: str | None, state: AclState) -> AclBook:
         if entity is None:

@@ -24,7 +24,7 @@ from threads_desktop.engine.acl.keybox import open_key_box
 from threads_desktop.engine.acl.ops import REVOCATIONS, Keys, Revoke, is_acl_payload, parse_acl_payload
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation, concurrent
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, SchemaError
+from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
@@ -99,8 +99,8 @@ class AccessGate:
             return
         try:
             ops = parse_acl_payload(payload)
-        except SchemaError:
-            return
+        except InvalidInputError:
+            return  # judged (and refused) when applied; opening it must not fail the page
         if not any(isinstance(op, Keys) for op in ops):
             return
         evaluation = self.evaluation(thread_id)
@@ -214,7 +214,7 @@ class AccessGate:
                 deps: Mapping[bytes, int] = dict(cbor.decode(deps_blob, max_size=1 << 20))
                 try:
                     ops = tuple(parse_acl_payload(cbor.decode(payload_blob, max_size=1 << 22)))
-                except SchemaError:
+                except InvalidInputError:
                     ops = ()
                 events.append(AclEvent(log_raw, seq, stamp, stamp_hlc(stamp), deps, ops))
             cached = self._evaluations[thread_id] = Evaluation(thread_id, events)

@@ -170,16 +170,51 @@ class Membership:
         peer = str(PeerId.parse(peer))
         ops: list[AclOp] = [Revoke(peer, role, entity)]
         if entity is None and role <= Role.READ:
-            current = self._store.thread_keys(thread_id)[0]
-            new_key = ThreadKey(self._random_bytes(32) if role <= Role.FOLLOW else current.follow,
-                                self._random_bytes(32), self._new_epoch())
-            book = self._gate.evaluation(thread_id).current()
-            keep = {member: Role.READ in book.roles(member) for member in book.members()
-                    if member != peer and Role.FOLLOW in book.roles(member)}
-            if role == Role.READ:
-                keep[peer] = False  # still a follower: the new follow key, no read key
-            ops += self._boxes(thread_id, keep, new_key)
+            ops += self._rotation(thread_id, peer, role)
         self._commit(thread_id, [acl_payload(*ops)])
+
+    def _rotation(self, thread_id: ThreadId, removed: str | None = None, role: Role = Role.READ) -> list[Keys]:
+        """A keys op for a new epoch, sealed to every member who keeps read
+        (with the read key) or follow (without it)."""
+        current = self._store.thread_keys(thread_id)[0]
+        new_key = ThreadKey(self._random_bytes(32) if role <= Role.FOLLOW else current.follow,
+                            self._random_bytes(32), self._new_epoch())
+        book = self._gate.evaluation(thread_id).current()
+        keep = {member: Role.READ in book.roles(member) for member in book.members()
+                if member != removed and Role.FOLLOW in book.roles(member)}
+        if removed is not None and role == Role.READ:
+            keep[removed] = False  # still a follower: the new follow key, no read key
+        return self._boxes(thread_id, keep, new_key)
+
+    def writing_key(self, thread_id: ThreadId, *, content: bool) -> ThreadKey | None:
+        """The key to seal our next event with: the newest epoch that only
+        current readers may hold. None: the newest (not access-controlled, or
+        a control event when no epoch is clean). AccessDeniedError for content
+        when no epoch is clean and we cannot rotate."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return None
+        evaluation = self._gate.evaluation(thread_id)
+        keys = self._store.thread_keys(thread_id)
+        for key in keys:
+            if key.can_read and evaluation.clean(key.epoch):
+                return key
+        if not content or not any(key.can_read for key in keys):
+            return None  # a follower's control event, or MissingKeyError when writing content
+        if self.heal(thread_id):
+            return self.writing_key(thread_id, content=True)
+        raise AccessDeniedError("every key epoch may be known to a removed member; an admin must rotate the keys")
+
+    def heal(self, thread_id: ThreadId) -> bool:
+        """As an admin, rotate the keys when no epoch we hold is clean
+        (concurrent removals, or keys planted by an admin removed meanwhile).
+        True if it wrote."""
+        evaluation = self._gate.evaluation(thread_id)
+        if not evaluation.current().is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
+            return False
+        if any(key.can_read and evaluation.clean(key.epoch) for key in self._store.thread_keys(thread_id)):
+            return False
+        self._commit(thread_id, [acl_payload(*self._rotation(thread_id))])
+        return True
 
     def set_default(self, thread_id: ThreadId, role: Role, entity: str | None = None) -> None:
         """The role of anyone the ACL does not name (on the thread, or on one entity)."""
@@ -217,7 +252,11 @@ class Membership:
             if member not in exchange:
                 continue  # not joined yet: no key to seal to; it gets keys once it joins
             given = keys if with_read else [k.follow_only() for k in keys]
-            boxes.append((member, seal_key_box(exchange[member], thread_id, given), with_read))
+            try:
+                box = seal_key_box(exchange[member], thread_id, given)
+            except InvalidInputError:
+                continue  # a key nothing can be sealed to (e.g. a low-order point): that member gets none
+            boxes.append((member, box, with_read))
         return [Keys(keys[0].epoch, tuple(boxes))] if boxes else []
 
     # --- reading -------------------------------------------------------------------------

@@ -101,6 +101,7 @@ class Evaluation:
             self._by_log.setdefault(event.log, []).append(i)
         self._seqs = {log: [self.events[i].seq for i in idx] for log, idx in self._by_log.items()}
         self.bindings = self._bindings()
+        self._knowledge: list[tuple[frozenset[int], str, bool]] | None = None
         self.causal = _Layer()
         self.final = _Layer()
         for i in range(len(self.events)):
@@ -139,29 +140,52 @@ class Evaluation:
                     return True
         return False
 
-    def key_holdings(self) -> dict[str, tuple[int, bool]]:
-        """For each member, the newest epoch it was given keys of (by a link or
-        a key box) and whether with read keys."""
-        held: dict[str, tuple[int, bool]] = {}
-
-        def note(peer: str, epoch: int, with_read: bool) -> None:
-            old = held.get(peer, (-1, False))
-            held[peer] = max(old, (epoch, with_read))
-
+    def key_knowledge(self) -> list[tuple[frozenset[int], str, bool]]:
+        """Who may hold which epochs' keys: (epochs, member, with read keys?).
+        A key box or a link can only carry epochs its sealer could know: those
+        made in its causal past (and the box's own new epoch)."""
+        if self._knowledge is not None:
+            return self._knowledge
+        epochs_after: list[frozenset[int]] = []
+        by_origin = {e.stamp: i for i, e in enumerate(self.events)}
+        known: list[tuple[frozenset[int], str, bool]] = []
         for i, event in enumerate(self.events):
-            if not self.causal.valid[i]:
+            before = frozenset({0}).union(*(epochs_after[m] for m in self._maxima(event.log, event.seq, event.deps)))
+            made = {op.epoch for op in event.ops if isinstance(op, Keys)} if self.causal.valid[i] else set()
+            epochs_after.append(before | made)
+            author = self.identity_of(event.log)
+            if not self.causal.valid[i] or author is None:
                 continue
-            state = self.causal.after[i]
             for op in event.ops:
-                if isinstance(op, Keys):
-                    for peer, _box, with_read in op.boxes:
-                        note(peer, op.epoch, with_read)
+                if isinstance(op, Genesis):
+                    known.append((frozenset({0}), author, True))
+                elif isinstance(op, Keys):
+                    carried = before | {op.epoch}
+                    known.append((carried, author, True))
+                    known += [(carried, peer, with_read) for peer, _box, with_read in op.boxes]
                 elif isinstance(op, Join) and self.final.valid[i]:
-                    terms = state.invites.get(op.invite)
-                    identity = self.identity_of(event.log)
-                    if terms is not None and identity is not None:
-                        note(identity, terms.epoch, terms.role >= Role.READ)
+                    terms = self.causal.after[i].invites.get(op.invite)
+                    origin = None if terms is None else by_origin.get(terms.origin[0])
+                    if terms is not None and origin is not None:
+                        known.append((epochs_after[origin], author, terms.role >= Role.READ))
+        self._knowledge = known
+        return known
+
+    def key_holdings(self) -> dict[str, tuple[int, bool]]:
+        """For each member, the newest epoch it may hold and whether with read keys."""
+        held: dict[str, tuple[int, bool]] = {}
+        for epochs, peer, with_read in self.key_knowledge():
+            held[peer] = max(held.get(peer, (-1, False)), (max(epochs), with_read))
         return held
+
+    def clean(self, epoch: int) -> bool:
+        """Does every member who may hold this epoch's read key still hold
+        the read role? Only such an epoch is safe to write with: after
+        concurrent removals, or keys planted by an admin removed meanwhile,
+        the newest epoch may be known to someone removed."""
+        readers = self.current()
+        return all(Role.READ in readers.roles(peer) for epochs, peer, with_read in self.key_knowledge()
+                   if with_read and epoch in epochs)
 
     # --- judging ------------------------------------------------------------------------
 
@@ -221,6 +245,9 @@ class Evaluation:
         if isinstance(op, Genesis):
             if event.seq != 1 or not is_founder(self.thread_id, PeerId.parse(author), op.nonce):
                 raise InvalidInputError("only the thread's founder starts its ACL")
+            if state.thread.context or state.entities or state.invites:
+                # Once: a founder removed later cannot start over in a new log.
+                raise InvalidInputError("the thread's ACL has started already")
             thread = _grant(state.thread, author, Role.DELETE, event, index)
             book = state.with_entity(None, thread)
             return EMPTY.with_entity(None, thread).with_entity(
@@ -242,7 +269,8 @@ class Evaluation:
         if isinstance(op, Invite):
             if op.key in state.invites:
                 raise InvalidInputError("that invite key is taken")
-            return AclBook(invites={op.key: InviteTerms(op.role, op.expires_ms, op.uses, op.epoch, author)})
+            return AclBook(invites={op.key: InviteTerms(op.role, op.expires_ms, op.uses, op.epoch, author,
+                                                        (event.stamp, index))})
         if isinstance(op, Uninvite):
             if op.key not in state.invites:
                 raise InvalidInputError("no such invite to revoke")

@@ -15,6 +15,7 @@ from threads_desktop.engine.core.errors import (
 )
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.eventstore.store import Changes, EventStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.envelopes import DecodedEnvelope, Envelope
@@ -31,7 +32,7 @@ class Dispatcher:
         self._clock = clock
 
     def commit(self, thread_id: ThreadId, payloads: Sequence[Any], changes: Changes, *,
-               control: bool = False) -> None:
+               control: bool = False, key: ThreadKey | None = None) -> None:
         """Write events to our log, each after everything we have applied. If
         one would be refused (the ACL does not allow it), nothing is written
         and AccessDeniedError says why: our log never keeps what peers refuse."""
@@ -41,7 +42,7 @@ class Dispatcher:
         with self._db.write():
             deps = tuple((log_id, seq) for log_id, seq in self._events.frontier(thread_id) if log_id != own_log)
             appended = self._logstore.append_many(
-                thread_id, [NewEvent(payload, self._clock.tick(), deps, control) for payload in payloads])
+                thread_id, [NewEvent(payload, self._clock.tick(), deps, control) for payload in payloads], key)
             these = Changes()
             self._events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], these)
             refusal = self._events.refusal(thread_id, own_log, appended[0].seq, appended[-1].seq) \

@@ -238,15 +238,17 @@ class LogStore:
         """Add one event to our log in the thread."""
         return self.append_many(thread_id, [NewEvent(payload, hlc, tuple(deps))])[0]
 
-    def append_many(self, thread_id: ThreadId, events: Sequence[NewEvent]) -> list[AppendedRecord]:
+    def append_many(self, thread_id: ThreadId, events: Sequence[NewEvent],
+                    key: ThreadKey | None = None) -> list[AppendedRecord]:
         """Add events to our log in the thread, in order, in one transaction
-        (a savepoint inside an enclosing one): all of them or none."""
+        (a savepoint inside an enclosing one): all of them or none. Sealed
+        with `key`, by default the newest epoch held."""
         log_id = self.own_log(thread_id)
         if log_id is None:
             raise MissingKeyError(f"this profile has no log in thread {thread_id}")
         if not events:
             return []
-        key = self.thread_keys(thread_id)[0]
+        key = key or self.thread_keys(thread_id)[0]
         log_key = self._log_key(thread_id, log_id)
 
         def build_from(position: _Position) -> list[DecodedEnvelope]:
