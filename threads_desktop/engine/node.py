@@ -122,16 +122,17 @@ class Node:
 
     # --- events in and out ------------------------------------------------------------
 
-    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False) -> None:
+    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False,
+               key: ThreadKey | None = None) -> None:
         """Write events to our log in the thread and apply them."""
         changes = self._batch if self._batch is not None else Changes()
-        key = self.membership.writing_key(thread_id, content=not control)
+        key = key or self.membership.writing_key(thread_id, content=not control)
         self._services.dispatcher.commit(thread_id, payloads, changes, control=control, key=key)
         if self._batch is None:
             self._publish(changes)
 
-    def _commit_control(self, thread_id: ThreadId, payloads: Sequence[Any]) -> None:
-        self.commit(thread_id, payloads, control=True)
+    def _commit_control(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
+        self.commit(thread_id, payloads, control=True, key=key)
 
     @contextmanager
     def _batched(self) -> Iterator[Changes]:
@@ -190,7 +191,7 @@ class Node:
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
         self.store.thread_keys(thread_id)  # NotFoundError for a thread not here; cached, so cheap
         return ThreadCollections(self.database.connection, thread_id, self._services.schema, self.commit,
-                                 self._services.random_bytes)
+                                 self._services.random_bytes, self.store.own_log(thread_id))
 
     def chat(self, thread_id: ThreadId) -> Chat:
         return Chat(self.collections(thread_id), self._own_log(thread_id))

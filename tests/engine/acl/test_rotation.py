@@ -90,3 +90,17 @@ def test_a_follower_granted_read_gets_the_keys_and_reads_the_history(open_node: 
     assert follower.get_thread(thread).name == "Promoted"
     assert [m.data["text"] for m in follower.chat(thread).messages.find()] == ["from before"]
     assert follower.membership.roles(thread) == {Role.FOLLOW, Role.READ}
+
+def test_a_follower_promoted_after_a_read_rotation_reads_both_epochs(open_node: OpenNode) -> None:
+    a, f, x = open_node("a"), open_node("f"), open_node("x")
+    thread = start_thread(a)
+    join(a, f, thread, role=Role.FOLLOW)
+    join(a, x, thread, role=Role.READ)
+    a.chat(thread).post("epoch 0")
+    a.membership.revoke(thread, peer(x), Role.READ)
+    a.chat(thread).post("epoch 1")
+    sync(a, f, thread)
+    assert [m.data["text"] for m in f.chat(thread).messages.find()] == []
+    a.membership.grant(thread, peer(f), Role.READ)
+    sync(a, f, thread)
+    assert sorted(m.data["text"] for m in f.chat(thread).messages.find()) == ["epoch 0", "epoch 1"]

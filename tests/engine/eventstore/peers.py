@@ -10,6 +10,7 @@ from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.eventstore.store import Changes
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import NewEvent
@@ -39,6 +40,13 @@ def force_commit(node: Node, thread_id: ThreadId, payloads: Sequence[Any], *, co
     with node.database.write():
         appended = node.store.append_many(thread_id, [NewEvent(p, clock.tick(), deps, control) for p in payloads])
         node.events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], Changes())
+
+
+def message_id(node: Node, thread_id: ThreadId, n: int) -> str:
+    """The ID of a message `node` creates (IDs are bound to their author's log)."""
+    own_log = node.store.own_log(thread_id)
+    assert own_log is not None
+    return bound_id(own_log, n.to_bytes(8, "big"))
 
 
 def envelopes_of(node: Node, thread_id: ThreadId) -> list[Envelope]:

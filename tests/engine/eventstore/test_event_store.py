@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.engine.eventstore.peers import envelopes_of, force_commit, join, start_thread, sync, view_dump
+from tests.engine.eventstore.peers import (
+    envelopes_of,
+    force_commit,
+    join,
+    message_id,
+    start_thread,
+    sync,
+    view_dump,
+)
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.eventstore.store import SNAPSHOT_EVERY
 from threads_desktop.engine.node import Node
@@ -49,10 +57,11 @@ def test_snapshot_plus_tail_equals_full_replay_and_compaction_changes_no_view(op
     a = open_node("a")
     thread = start_thread(a)
     chat = a.chat(thread)
-    a.commit(thread, [db_event({"op": "create", "c": "message", "id": f"m{i}", "set": {"text": f"n{i}"}})
+    ids = [message_id(a, thread, i) for i in range(SNAPSHOT_EVERY + 20)]
+    a.commit(thread, [db_event({"op": "create", "c": "message", "id": ids[i], "set": {"text": f"n{i}"}})
                       for i in range(SNAPSHOT_EVERY + 20)])  # crosses the snapshot point
-    chat.edit("m3", "edited after the snapshot")
-    chat.delete("m4")
+    chat.edit(ids[3], "edited after the snapshot")
+    chat.delete(ids[4])
     snapshot = a.events.latest_snapshot(thread)
     assert snapshot is not None and snapshot[0] == SNAPSHOT_EVERY
     expected = view_dump(a, thread)
@@ -89,7 +98,8 @@ def test_a_log_whose_clock_runs_backwards_applies_in_a_few_passes(open_node: Ope
 
     writer, reader = open_node("w"), open_node("r")
     thread = start_thread(writer)
-    writer.store.append_many(thread, [NewEvent(db_event({"op": "create", "c": "message", "id": f"m{i}",
+    writer.store.append_many(thread, [NewEvent(db_event({"op": "create", "c": "message",
+                                                         "id": message_id(writer, thread, i),
                                                          "set": {"text": "x"}}), 10_000_000 - i)
                                       for i in range(300)])
     join(writer, reader, thread, write=False)

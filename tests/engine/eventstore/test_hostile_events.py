@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.eventstore.peers import envelopes_of, force_commit, join, start_thread, sync, view_dump
+from tests.engine.eventstore.peers import (
+    envelopes_of,
+    force_commit,
+    join,
+    message_id,
+    start_thread,
+    sync,
+    view_dump,
+)
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.db.documents import db_event
@@ -30,7 +38,7 @@ def test_a_create_cannot_take_over_a_document_its_writer_has_seen(open_node: Ope
     for node in (a, b):
         assert node.collections(thread)["message"].get(message).data == {"text": "mine"}
         reasons = [reason for _, _, reason in node.events.refused(thread)]
-        assert reasons[0] == f"{message!r} already exists in message"
+        assert reasons[0] == "a new message's ID must be made by its author's log"
         assert reasons[1].endswith(f"may not delete others' items in message/{message}")
 
 
@@ -63,7 +71,7 @@ def test_a_malformed_op_is_refused_and_the_log_goes_on(open_node: OpenNode, op: 
     a, b = open_node("a"), open_node("b")
     thread = start_thread(a)
     join(a, b, thread)
-    a.collections(thread)["message"].create({"text": "m"}, doc_id="m")
+    a.chat(thread).post("m")
     sync(a, b, thread)
     force_commit(b, thread, [db_event(op)])
     b.chat(thread).post("still here")
@@ -91,7 +99,9 @@ def test_events_of_a_key_epoch_not_yet_held_wait_and_apply_when_it_comes(open_no
     # the follow key, headers only with the new read key.
     new_key = ThreadKey(a.store.thread_keys(thread)[0].follow, os.urandom(32), epoch=1)
     a.add_thread_key(thread, new_key)
-    a.chat(thread).post("under the new key")
+    # Sealed with it on purpose: a writer picks only epochs a keys op made.
+    a.commit(thread, [db_event({"op": "create", "c": "message", "id": message_id(a, thread, 1),
+                                "set": {"text": "under the new key"}})], key=new_key)
     sync(a, b, thread)
     assert b.events.waiting_count(thread) == 1 and b.chat(thread).history() == []
     b.add_thread_key(thread, new_key)

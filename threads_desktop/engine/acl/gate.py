@@ -90,23 +90,35 @@ class AccessGate:
         rights.require(Role.WRITE)
         return replace(event, rights=rights)
 
-    def opened_control(self, thread_id: ThreadId, log_id: PeerId, payload: Any) -> None:
-        """Keys sealed to us may sit after events they are needed to open (an
-        admin writes content, then delivers the keys of its epoch to a late
-        joiner). Take them at once if their sender is an admin as far as we
-        know; only epochs we do not hold, so nobody can replace a key."""
-        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not is_acl_payload(payload):
-            return
+    def early_keys(self, event: Event) -> bool:
+        """Keys sealed to us that wait behind events they are needed to open.
+        Taken only if the event is valid at its causal past, all of which we
+        have applied (content we cannot open yet holds no ACL change: a
+        record we could ingest, we could open as a control event), and only
+        epochs we do not hold, so nothing can replace a key."""
+        if event.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not is_acl_payload(event.payload):
+            return False
         try:
-            ops = parse_acl_payload(payload)
+            ops = tuple(parse_acl_payload(event.payload))
         except InvalidInputError:
-            return  # judged (and refused) when applied; opening it must not fail the page
-        if not any(isinstance(op, Keys) for op in ops):
-            return
-        evaluation = self.evaluation(thread_id)
-        sender = evaluation.identity_of(log_id.raw)
-        if sender is not None and evaluation.current().is_admin(sender):
-            self._adopt_keys(thread_id, ops, only_new_epochs=True)
+            return False
+        me = str(self._identity.peer_id)
+        if not any(isinstance(op, Keys) and any(peer == me for peer, _b, _r in op.boxes) for op in ops):
+            return False
+        thread = event.thread_id.raw
+        applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread,)))
+        if any(applied.get(log, 0) < seq for log, seq in event.deps.items()):
+            return False
+        (settled,) = self._sql.execute(
+            "SELECT count(*) FROM events WHERE thread_id = ? AND log_id = ? AND seq < ? AND (state != 0 OR"
+            " payload IS NULL)", (thread, event.log_id.raw, event.seq)).fetchone()
+        if settled != event.seq - 1:
+            return False  # a control event before it waits too: it goes first
+        candidate = AclEvent(event.log_id.raw, event.seq, event.stamp, stamp_hlc(event.stamp), event.deps, ops)
+        known = self.evaluation(event.thread_id).events
+        if not Evaluation(event.thread_id, [*known, candidate]).causal.valid[-1]:
+            return False
+        return self._adopt_keys(event.thread_id, ops, only_new_epochs=True)
 
     def take_replay(self, thread_id: ThreadId) -> bool:
         """Did verdicts already given change? Then the thread must be replayed."""
@@ -178,10 +190,11 @@ class AccessGate:
                     self._replay.add(thread_id)
                     return
 
-    def _adopt_keys(self, thread_id: ThreadId, ops: Iterable[Any], *, only_new_epochs: bool = False) -> None:
+    def _adopt_keys(self, thread_id: ThreadId, ops: Iterable[Any], *, only_new_epochs: bool = False) -> bool:
         me = str(self._identity.peer_id)
         held = {key.epoch: key for key in self._logstore.thread_keys(thread_id)}
         could_read = any(key.can_read for key in held.values())
+        took = False
         for op in ops:
             if not isinstance(op, Keys):
                 continue
@@ -199,8 +212,10 @@ class AccessGate:
                         self._logstore.put_thread_key(thread_id, key)
                         held[key.epoch] = key
                         self._new_keys.add(thread_id)
+                        took = True
         if not could_read and any(key.can_read for key in held.values()):
             self._replay.add(thread_id)  # what we could only follow, we can now read: open it all
+        return took
 
     # --- reading ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
@@ -34,7 +34,10 @@ from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
-CommitControl = Callable[[ThreadId, Sequence[Any]], None]
+
+class CommitControl(Protocol):
+    def __call__(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
+        """Write control events, sealed with `key` (default: the writer's choice)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,10 @@ class Membership:
         ops: list[AclOp] = [Revoke(peer, role, entity)]
         if entity is None and role <= Role.READ:
             ops += self._rotation(thread_id, peer, role)
+        if entity is None and role <= Role.FOLLOW:
+            # Links still out carry the old follow key, which opens nothing
+            # written from now on, and the removed member may have seen them.
+            ops += [Uninvite(i.key) for i in self.invites(thread_id) if not i.revoked and i.used < i.uses]
         self._commit(thread_id, [acl_payload(*ops)])
 
     def _rotation(self, thread_id: ThreadId, removed: str | None = None, role: Role = Role.READ) -> list[Keys]:
@@ -237,7 +244,18 @@ class Membership:
                 missing[member] = Role.READ in roles
         if not missing:
             return False
-        self._commit(thread_id, [acl_payload(*self._boxes(thread_id, missing))])
+        # Seal each delivery with the newest epoch its recipients hold (a
+        # follow-key rotation may have come after their link), so they can
+        # open the record that carries their keys.
+        by_epoch: dict[int, dict[str, bool]] = {}
+        keys = {key.epoch: key for key in self._store.thread_keys(thread_id)}
+        for member, with_read in missing.items():
+            epoch = held.get(member, (0, False))[0]
+            by_epoch.setdefault(epoch if epoch in keys else newest, {})[member] = with_read
+        for epoch, recipients in sorted(by_epoch.items()):
+            ops = self._boxes(thread_id, recipients)
+            if ops:
+                self._commit(thread_id, [acl_payload(*ops)], keys[epoch])
         return True
 
     def _boxes(self, thread_id: ThreadId, recipients: dict[str, bool], new_key: ThreadKey | None = None) -> list[Keys]:

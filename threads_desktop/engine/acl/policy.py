@@ -183,8 +183,11 @@ class Evaluation:
         the read role? Only such an epoch is safe to write with: after
         concurrent removals, or keys planted by an admin removed meanwhile,
         the newest epoch may be known to someone removed."""
+        knowledge = self.key_knowledge()
+        if epoch != 0 and not any(epoch in epochs for epochs, _peer, _read in knowledge):
+            return False  # no valid event made this epoch: whoever gave it to us is no admin
         readers = self.current()
-        return all(Role.READ in readers.roles(peer) for epochs, peer, with_read in self.key_knowledge()
+        return all(Role.READ in readers.roles(peer) for epochs, peer, with_read in knowledge
                    if with_read and epoch in epochs)
 
     # --- judging ------------------------------------------------------------------------
@@ -228,7 +231,9 @@ class Evaluation:
         for index, op in enumerate(event.ops):
             step = self._op(event, index, op, author, running, final=final)
             running, delta = running.merge(step), delta.merge(step)
-        if final and any(isinstance(op, (Grant, SetDefault, Invite)) for op in event.ops) \
+        adds = any(isinstance(op, (Grant, SetDefault, Invite)) for op in event.ops) or (
+            any(isinstance(op, Keys) for op in event.ops) and not any(isinstance(op, Revoke) for op in event.ops))
+        if final and adds \
                 and self.revoked_concurrently(event.log, event.seq, event.deps, author, (None, ACL_ENTITY),
                                               Role.WRITE):
             raise InvalidInputError("concurrent with the revocation of its author's right to edit the ACL")

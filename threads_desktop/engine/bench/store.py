@@ -18,6 +18,7 @@ from threads_desktop.engine.codec.cbor import Link
 from threads_desktop.engine.codec.cid import cid_of_cbor
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.documents import db_event
+from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.logstore.blobs import BlobStore
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.modules.photos import Photos
@@ -53,8 +54,10 @@ def _events(root: Path, count: int) -> dict[str, Any]:
     log_reader, reader = Node.open(root / "log-reader"), Node.open(root / "reader")
     try:
         thread = writer.create_thread(ThreadKind.CHAT, "bench").thread_id
+        own_log = writer.store.own_log(thread)
+        assert own_log is not None
         for start in range(0, count, PAGE):
-            writer.commit(thread, [db_event({"op": "create", "c": "message", "id": f"m{i}",
+            writer.commit(thread, [db_event({"op": "create", "c": "message", "id": bound_id(own_log, i.to_bytes(8)),
                                              "set": {"text": f"message number {i}, hello there"}})
                                    for i in range(start, min(count, start + PAGE))])
         log_id = writer.store.own_log(thread)

@@ -15,7 +15,7 @@ from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError,
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.db.documents import db_event
-from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id
+from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, bound_id, check_id
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 
 Commit = Callable[[ThreadId, Sequence[Any]], None]
@@ -52,17 +52,23 @@ class Collection:
     events sent through the dispatcher (`commit`)."""
 
     def __init__(self, connection: sqlite3.Connection, thread_id: ThreadId, model: Model,
-                 commit: Commit, random_bytes: RandomBytes) -> None:
+                 commit: Commit, random_bytes: RandomBytes, own_log: PeerId | None = None) -> None:
         self._sql = connection
         self.thread_id = thread_id
         self.model = model
         self._commit = commit
         self._random_bytes = random_bytes
+        self._own_log = own_log
 
     # --- writes -------------------------------------------------------------------
 
     def create(self, values: Mapping[str, Any], *, doc_id: str | None = None, ops: Ops | None = None) -> str:
-        doc_id = check_id(doc_id) if doc_id is not None else new_id(self._random_bytes)
+        if doc_id is not None:
+            doc_id = check_id(doc_id)
+        elif self.model.ids == "own" and self._own_log is not None:
+            doc_id = bound_id(self._own_log, self._random_bytes(8))
+        else:
+            doc_id = new_id(self._random_bytes)
         values = {k: v for k, v in values.items() if v is not None}
         self.model.check(values, creating=True)
         self._send(ops, {"op": "create", "c": self.model.collection, "id": doc_id, "set": values})
@@ -188,16 +194,17 @@ class ThreadCollections:
     one event."""
 
     def __init__(self, connection: sqlite3.Connection, thread_id: ThreadId, schema: Schema,
-                 commit: Commit, random_bytes: RandomBytes) -> None:
+                 commit: Commit, random_bytes: RandomBytes, own_log: PeerId | None = None) -> None:
         self._sql = connection
         self.thread_id = thread_id
         self._schema = schema
         self._commit = commit
         self._random_bytes = random_bytes
+        self.own_log = own_log
 
     def __getitem__(self, collection: str) -> Collection:
         return Collection(self._sql, self.thread_id, self._schema.model(collection), self._commit,
-                          self._random_bytes)
+                          self._random_bytes, self.own_log)
 
     def send(self, ops: Ops) -> None:
         if ops.items:

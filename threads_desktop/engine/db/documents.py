@@ -27,7 +27,7 @@ from threads_desktop.engine.acl.ops import document_entity
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id
+from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id, is_bound_id
 from threads_desktop.engine.eventstore.store import Changes, Event
 
 DB_EVENT = "db"
@@ -84,6 +84,9 @@ class DocumentReducer:
             raise SchemaError("'set' is a map and 'unset' a list of field names")
         if op["op"] == "create":
             model.check(values, creating=True)
+            if (model.ids == "own" and not is_bound_id(key[2], event.log_id)) or (
+                    model.ids == "log" and key[2] != str(event.log_id)):
+                raise SchemaError(f"a new {model.collection}'s ID must be made by its author's log")
             if self._create_new(key, model, values, event, op_stamp):
                 return key, model, True
             self._create(key, event, op_stamp)

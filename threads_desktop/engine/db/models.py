@@ -5,6 +5,8 @@ peer that sends a malformed change gets it refused everywhere alike."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from typing import Any, Literal
 
 from threads_desktop.engine.codec.cbor import Link
 from threads_desktop.engine.core.errors import SchemaError
+from threads_desktop.engine.core.ids import PeerId
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ID_LENGTH = 128
@@ -54,16 +57,24 @@ class FieldSpec:
 @dataclass(frozen=True, slots=True)
 class Model:
     """A collection's schema. `editors`: who may update or delete a document,
-    its author(s) only, or every member who may write."""
+    its author(s) only, or every member who may write. `ids`: what a new
+    document's ID must be. "own": made by its author's log (`bound_id`), so
+    nobody else can create, and so claim, a document with that ID; "log":
+    the author's log ID (one document per member); "any": free (content
+    hashes, where two members adding the same photo make one document; names
+    every member shares)."""
 
     collection: str
     fields: Mapping[str, FieldSpec]
     editors: Literal["author", "members"] = "author"
+    ids: Literal["own", "log", "any"] | None = None  # None: "own" for author-edited models, else "any"
     indexes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.collection):
             raise ValueError(f"bad collection name {self.collection!r}")
+        if self.ids is None:
+            object.__setattr__(self, "ids", "own" if self.editors == "author" else "any")
         object.__setattr__(self, "indexes", tuple(sorted(n for n, f in self.fields.items() if f.index)))
 
     def check(self, values: Mapping[str, Any], *, creating: bool) -> None:
@@ -99,6 +110,28 @@ class Schema:
         if model is None:
             raise SchemaError(f"unknown collection {collection!r}")
         return model
+
+
+def bound_id(log_id: PeerId, salt: bytes) -> str:
+    """A document ID only `log_id` can make: 8 bytes of salt and 7 of a
+    hash binding them to the log (24 base32 characters, like a random ID)."""
+    if len(salt) != 8:
+        raise ValueError("a bound ID's salt is 8 bytes")
+    return base64.b32encode(salt + _binding(log_id, salt)).decode("ascii").lower()
+
+
+def is_bound_id(doc_id: str, log_id: PeerId) -> bool:
+    if len(doc_id) != 24 or not doc_id.isascii():
+        return False
+    try:
+        raw = base64.b32decode(doc_id.upper())
+    except ValueError:
+        return False
+    return raw[8:] == _binding(log_id, raw[:8])
+
+
+def _binding(log_id: PeerId, salt: bytes) -> bytes:
+    return hashlib.sha256(b"threads/1/document-id" + log_id.raw + salt).digest()[:7]
 
 
 def check_id(value: Any) -> str:

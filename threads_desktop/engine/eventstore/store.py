@@ -87,9 +87,10 @@ class Gate(Protocol):
     def take_new_keys(self, thread_id: ThreadId) -> bool:
         """Did applying events bring us keys, so waiting events may open now?"""
 
-    def opened_control(self, thread_id: ThreadId, log_id: PeerId, payload: Any) -> None:
-        """A control event was opened, before it can be applied: keys it
-        brings may be needed to open the events before it in its log."""
+    def early_keys(self, event: Event) -> bool:
+        """A control event waits behind events of its log that no key opens:
+        take keys it brings for us if it is valid at its causal past (its
+        deps applied). True if that gave us keys."""
 
 
 _MAX_SETTLE_ROUNDS = 8  # key arrivals and replays feeding each other; each round makes progress
@@ -131,8 +132,6 @@ class EventStore:
                     f"{_UNREADABLE}{exc}", 0)
         header = event.header
         self._clock.observe(header.hlc)
-        if event.control and self._gate is not None:
-            self._gate.opened_control(thread_id, log_id, event.payload)
         if opened is not None:
             opened[(log_id.raw, seq)] = (event.payload, {d.raw: s for d, s in header.deps})
         return (thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
@@ -151,11 +150,25 @@ class EventStore:
                 replayed = self.rebuild(thread_id, from_snapshot=False)
                 changes.threads |= replayed.threads
                 changes.documents |= replayed.documents
-            elif self._gate.take_new_keys(thread_id):
+            elif self._gate.take_new_keys(thread_id) or self._early_keys(thread_id):
                 self._reopen_unreadable(thread_id)
                 self._apply_ready(thread_id, changes)
             else:
                 return
+
+    def _early_keys(self, thread_id: ThreadId) -> bool:
+        """An admin may deliver keys after content sealed with them (a late
+        joiner's link predates a rotation): the delivery then waits behind
+        what it is needed to open. Offer such waiting control events to the gate."""
+        assert self._gate is not None
+        taken = False
+        for log_raw, seq, event_stamp, deps_blob, payload_blob in self._sql.execute(
+                "SELECT log_id, seq, stamp, deps, payload FROM events WHERE thread_id = ? AND state = 0"
+                " AND control = 1 AND payload IS NOT NULL", (thread_id.raw,)).fetchall():
+            event = Event(thread_id, PeerId(log_raw), seq, event_stamp, cbor.decode(payload_blob, max_size=1 << 22),
+                          dict(cbor.decode(deps_blob, max_size=1 << 20)), control=True)
+            taken = self._gate.early_keys(event) or taken
+        return taken
 
     def reopen(self, thread_id: ThreadId, changes: Changes) -> None:
         """Try again the events no key opened (call when a key arrives). If

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
-from threads_desktop.engine.db.models import FieldSpec, Model
+from threads_desktop.engine.db.models import FieldSpec, Model, bound_id
 
 if TYPE_CHECKING:  # photos imports this module's Reactions
     from threads_desktop.engine.modules.photos import Photos
@@ -35,7 +35,7 @@ REACTION_MODEL = Model("reaction", {
 })
 READ_MARKER_MODEL = Model("read_marker", {
     "up_to": FieldSpec("bytes", required=True, max_length=64),  # stamp of the newest message read
-})
+}, ids="log")
 MODELS = (MESSAGE_MODEL, REACTION_MODEL, READ_MARKER_MODEL)
 
 
@@ -64,7 +64,7 @@ class Reactions:
         target_ref = f"{target.collection}/{target.id}"
         # One document per person, target and emoji: switching it is an update
         # by its only author, so it never conflicts.
-        doc_id = hashlib.sha256(f"{self._author}\0{target_ref}\0{emoji}".encode()).hexdigest()[:40]
+        doc_id = bound_id(self._author, hashlib.sha256(f"{target_ref}\0{emoji}".encode()).digest()[:8])
         if self._reactions.find_one_by_id(doc_id) is None:
             self._reactions.create({"target": target_ref, "emoji": emoji, "on": on}, doc_id=doc_id, ops=ops)
         else:

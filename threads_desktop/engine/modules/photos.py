@@ -40,7 +40,7 @@ PHOTO_MODEL = Model("photo", {
     "camera": FieldSpec("text", max_length=80),
     "gps": FieldSpec("map", max_length=2),
     "caption": FieldSpec("text", max_length=MAX_CAPTION),
-})
+}, ids="any")  # the ID is the original's hash: members adding the same photo make one document
 COMMENT_MODEL = Model("comment", {
     "target": FieldSpec("text", required=True, index=True, max_length=160),
     "text": FieldSpec("text", required=True, max_length=MAX_COMMENT),
