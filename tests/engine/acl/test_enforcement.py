@@ -161,3 +161,27 @@ def test_all_peers_agree_on_members_after_random_delivery(open_node: OpenNode) -
     assert members[0] == members[1] == members[2]
     assert texts(a, thread) == texts(b, thread) == texts(c, thread) == ["hi", "now I write"]
     assert envelopes_of(a, thread)
+
+
+def test_acl_events_that_neither_revoke_nor_join_are_judged_alone(open_node: OpenNode,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The history is judged whole only when a verdict given before may change."""
+    from threads_desktop.engine.acl import policy
+    from threads_desktop.engine.core.keys import SigningKey
+
+    a = open_node("a")
+    thread = start_thread(a)
+    judged_whole: list[int] = []
+    original = policy.Evaluation.__init__
+
+    def counting(self: policy.Evaluation, thread_id: ThreadId, events: list[policy.AclEvent]) -> None:
+        judged_whole.append(len(events))
+        original(self, thread_id, events)
+
+    monkeypatch.setattr(policy.Evaluation, "__init__", counting)
+    others = [str(SigningKey.generate().peer_id) for _ in range(30)]
+    for other in others:
+        a.membership.grant(thread, other, Role.READ)
+    assert len(judged_whole) <= 1  # at most once, to start with
+    a.membership.revoke(thread, others[0], Role.WRITE)
+    assert len(judged_whole) <= 2 and Role.READ in a.membership.roles(thread, others[1])

@@ -56,6 +56,16 @@ class AclState:
     peers: Mapping[str, Mapping[Role, Mapping[Dot, bool]]] = field(default_factory=dict)
     default: Mapping[Dot, Role] = field(default_factory=dict)
     context: frozenset[Dot] = frozenset()
+    # Which member an entry's dot belongs to (may name dots no longer held):
+    # lets a merge with a small delta touch only the members it concerns.
+    _owners: dict[Dot, str] | None = field(default=None, compare=False, repr=False)
+
+    def _dot_owners(self) -> dict[Dot, str]:
+        if self._owners is None:
+            object.__setattr__(self, "_owners", {d: peer for peer, roles in self.peers.items()
+                                                 for entries in roles.values() for d in entries})
+        assert self._owners is not None
+        return self._owners
 
     # --- reading ----------------------------------------------------------------------
 
@@ -104,18 +114,27 @@ class AclState:
     # --- merging ----------------------------------------------------------------------
 
     def merge(self, other: AclState) -> AclState:
-        peers: dict[str, dict[Role, dict[Dot, bool]]] = {}
-        for peer in set(self.peers) | set(other.peers):
+        # Only members the smaller side names, or whose entries it has seen,
+        # can change; the larger side's other members are kept as they are.
+        small, large = (self, other) if len(self.context) <= len(other.context) else (other, self)
+        owners = large._dot_owners()
+        touched = set(small.peers) | {owners[d] for d in small.context if d in owners}
+        peers: dict[str, Mapping[Role, Mapping[Dot, bool]]] = dict(large.peers)
+        merged_owners = dict(owners)
+        for peer in touched:
             mine, theirs = self.peers.get(peer, {}), other.peers.get(peer, {})
             roles = {}
             for role in set(mine) | set(theirs):
                 entries = _merge_entries(mine.get(role, {}), self.context, theirs.get(role, {}), other.context)
                 if entries:
                     roles[role] = entries
+                    merged_owners.update(dict.fromkeys(entries, peer))
             if roles:
                 peers[peer] = roles
+            else:
+                peers.pop(peer, None)
         default = _merge_entries(self.default, self.context, other.default, other.context)
-        return AclState(peers, default, self.context | other.context)
+        return AclState(peers, default, self.context | other.context, merged_owners)
 
     # --- the wire (an ACL change travels as a delta in an event) ---------------------------
 

@@ -149,11 +149,17 @@ class AccessGate:
                 " ?, ?, ?)", (event.thread_id.raw, event.log_id.raw, event.seq, event.thread_id.raw, event.stamp,
                               cbor.encode(sorted([k, v] for k, v in event.deps.items())),
                               cbor.encode(event.payload))).rowcount
-            if inserted:
+            cached = self._evaluations.get(event.thread_id)
+            extended = bool(inserted) and cached is not None and cached.extend(acl_event)
+            if inserted and not extended:
                 self._evaluations.pop(event.thread_id, None)
             evaluation = self.evaluation(event.thread_id)
             index = evaluation.index[(event.log_id.raw, event.seq)]
-            self._note_changed_verdicts(event.thread_id, evaluation)
+            if extended:  # earlier verdicts stand: only this one is new
+                sql.execute("UPDATE acl_events SET verdict = ? WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                            (int(evaluation.final.valid[index]), event.thread_id.raw, event.log_id.raw, event.seq))
+            else:
+                self._note_changed_verdicts(event.thread_id, evaluation)
             if inserted and evaluation.causal.valid[index]:
                 self._adopt_keys(event.thread_id, ops)
                 if any(isinstance(op, REVOCATIONS) for op in ops):
@@ -179,7 +185,7 @@ class AccessGate:
         """A revocation arriving after events concurrent with it were applied:
         remove wins, so those must be judged again."""
         revoked = {op.peer for op in revocation.ops if isinstance(op, Revoke)}
-        logs = [log for log, binding in evaluation.bindings.items() if str(binding.identity) in revoked]
+        logs = [log for log, binding in evaluation.bindings.items() if binding.member in revoked]
         for log_raw in logs:
             after = revocation.seq if log_raw == revocation.log else revocation.deps.get(log_raw, 0)
             for seq, deps_blob in self._sql.execute(

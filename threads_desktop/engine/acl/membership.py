@@ -236,7 +236,7 @@ class Membership:
             return False
         newest = self._store.thread_keys(thread_id)[0].epoch
         held = evaluation.key_holdings()
-        bound = {str(b.identity) for b in evaluation.bindings.values()}
+        bound = {b.member for b in evaluation.bindings.values()}
         missing = {}
         for member in book.members() & bound - {self.me}:
             roles = book.roles(member)
@@ -260,7 +260,7 @@ class Membership:
 
     def _boxes(self, thread_id: ThreadId, recipients: dict[str, bool], new_key: ThreadKey | None = None) -> list[Keys]:
         """One keys op: for each member (with read keys or not), every epoch."""
-        exchange = {str(b.identity): b.exchange for b in self._gate.evaluation(thread_id).bindings.values()}
+        exchange = {b.member: b.exchange for b in self._gate.evaluation(thread_id).bindings.values()}
         held = self._store.thread_keys(thread_id)
         keys = ([new_key] if new_key is not None else []) + [k for k in held if k.can_read]
         if new_key is not None:
@@ -282,7 +282,7 @@ class Membership:
     def members(self, thread_id: ThreadId) -> list[Member]:
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()
-        bound = {str(b.identity) for b in evaluation.bindings.values()}
+        bound = {b.member for b in evaluation.bindings.values()}
         return [Member(peer, tuple(sorted(book.roles(peer))), book.is_admin(peer), peer == self.me, peer in bound)
                 for peer in sorted(book.members() | bound)]
 

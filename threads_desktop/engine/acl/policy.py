@@ -66,6 +66,10 @@ class AclEvent:
 class Binding:
     identity: PeerId
     exchange: bytes
+    member: str = field(init=False)  # the identity's text, made once (base58 is slow)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "member", str(self.identity))
 
 
 def in_past(log: bytes, seq: int, deps: Mapping[bytes, int], of_log: bytes, of_seq: int) -> bool:
@@ -101,7 +105,8 @@ class Evaluation:
             self._by_log.setdefault(event.log, []).append(i)
         self._seqs = {log: [self.events[i].seq for i in idx] for log, idx in self._by_log.items()}
         self.bindings = self._bindings()
-        self._knowledge: list[tuple[frozenset[int], str, bool]] | None = None
+        self._knowledge: list[tuple[frozenset[int], str, bool]] = []
+        self._epochs_after: list[frozenset[int]] = []  # epochs made in each event's past and by it
         self.causal = _Layer()
         self.final = _Layer()
         for i in range(len(self.events)):
@@ -111,6 +116,24 @@ class Evaluation:
         self._admitted = self._admitted_joins()
         for i in range(len(self.events)):
             self._judge(i, self.final, final=True)
+
+    def extend(self, event: AclEvent) -> bool:
+        """Judge one more event, after everything judged so far. Only an event
+        that revokes or joins can change earlier verdicts (remove wins, uses);
+        for those, False: judge the whole history again."""
+        if any(isinstance(op, (*REVOCATIONS, Join)) for op in event.ops):
+            return False
+        i = len(self.events)
+        self.events.append(event)
+        self.index[(event.log, event.seq)] = i
+        self._by_log.setdefault(event.log, []).append(i)
+        self._seqs.setdefault(event.log, []).append(event.seq)
+        binding = _binding(self.thread_id, event)
+        if binding is not None:
+            self.bindings[event.log] = binding
+        self._judge(i, self.causal, final=False)
+        self._judge(i, self.final, final=True)
+        return True
 
     # --- queries ------------------------------------------------------------------------
 
@@ -124,7 +147,7 @@ class Evaluation:
 
     def identity_of(self, log: bytes) -> str | None:
         binding = self.bindings.get(log)
-        return None if binding is None else str(binding.identity)
+        return None if binding is None else binding.member
 
     def revoked_concurrently(self, log: bytes, seq: int, deps: Mapping[bytes, int], peer: str,
                              entities: Iterable[str | None], role: Role) -> bool:
@@ -143,33 +166,31 @@ class Evaluation:
     def key_knowledge(self) -> list[tuple[frozenset[int], str, bool]]:
         """Who may hold which epochs' keys: (epochs, member, with read keys?).
         A key box or a link can only carry epochs its sealer could know: those
-        made in its causal past (and the box's own new epoch)."""
-        if self._knowledge is not None:
-            return self._knowledge
-        epochs_after: list[frozenset[int]] = []
+        made in its causal past (and the box's own new epoch). Kept up to date
+        as events are added."""
         by_origin = {e.stamp: i for i, e in enumerate(self.events)}
-        known: list[tuple[frozenset[int], str, bool]] = []
-        for i, event in enumerate(self.events):
-            before = frozenset({0}).union(*(epochs_after[m] for m in self._maxima(event.log, event.seq, event.deps)))
+        for i in range(len(self._epochs_after), len(self.events)):
+            event = self.events[i]
+            before = frozenset({0}).union(*(self._epochs_after[m]
+                                            for m in self._maxima(event.log, event.seq, event.deps)))
             made = {op.epoch for op in event.ops if isinstance(op, Keys)} if self.causal.valid[i] else set()
-            epochs_after.append(before | made)
+            self._epochs_after.append(before | made)
             author = self.identity_of(event.log)
             if not self.causal.valid[i] or author is None:
                 continue
             for op in event.ops:
                 if isinstance(op, Genesis):
-                    known.append((frozenset({0}), author, True))
+                    self._knowledge.append((frozenset({0}), author, True))
                 elif isinstance(op, Keys):
                     carried = before | {op.epoch}
-                    known.append((carried, author, True))
-                    known += [(carried, peer, with_read) for peer, _box, with_read in op.boxes]
+                    self._knowledge.append((carried, author, True))
+                    self._knowledge += [(carried, peer, with_read) for peer, _box, with_read in op.boxes]
                 elif isinstance(op, Join) and self.final.valid[i]:
                     terms = self.causal.after[i].invites.get(op.invite)
                     origin = None if terms is None else by_origin.get(terms.origin[0])
                     if terms is not None and origin is not None:
-                        known.append((epochs_after[origin], author, terms.role >= Role.READ))
-        self._knowledge = known
-        return known
+                        self._knowledge.append((self._epochs_after[origin], author, terms.role >= Role.READ))
+        return self._knowledge
 
     def key_holdings(self) -> dict[str, tuple[int, bool]]:
         """For each member, the newest epoch it may hold and whether with read keys."""
@@ -322,18 +343,21 @@ class Evaluation:
                 for key, found in joins.items()}
 
     def _bindings(self) -> dict[bytes, Binding]:
-        bindings = {}
-        for event in self.events:
-            if event.seq != 1 or not event.ops or not isinstance(event.ops[0], Bind):
-                continue
-            bind = event.ops[0]
-            try:
-                verify(bind.identity.public_key, bind.signature,
-                       binding_message(self.thread_id, PeerId(event.log), bind.identity, bind.exchange), "binding")
-            except InvalidInputError:
-                continue
-            bindings[event.log] = Binding(bind.identity, bind.exchange)
-        return bindings
+        return {event.log: binding for event in self.events
+                if (binding := _binding(self.thread_id, event)) is not None}
+
+
+def _binding(thread_id: ThreadId, event: AclEvent) -> Binding | None:
+    """The member a log's first event binds it to, if it does so validly."""
+    if event.seq != 1 or not event.ops or not isinstance(event.ops[0], Bind):
+        return None
+    bind = event.ops[0]
+    try:
+        verify(bind.identity.public_key, bind.signature,
+               binding_message(thread_id, PeerId(event.log), bind.identity, bind.exchange), "binding")
+    except InvalidInputError:
+        return None
+    return Binding(bind.identity, bind.exchange)
 
 
 def _dot(event: AclEvent, index: int, tag: int) -> Dot:
