@@ -181,3 +181,38 @@ def test_a_member_who_joined_with_keys_older_than_a_rotation_gets_the_new_ones(o
     sync(late, a, thread)   # a sees the join, and seals the current keys to it
     sync(a, late, thread)
     assert [m.data["text"] for m in late.chat(thread).messages.find()] == ["after the rotation"]
+
+
+def test_a_direct_invite_is_sealed_to_one_peer_which_accepts_or_declines(open_node: OpenNode) -> None:
+    from threads_desktop.engine.codec import cbor
+    from threads_desktop.engine.core.errors import DecryptionError, SignatureError
+    from threads_desktop.engine.crypto.sealedbox import seal_to
+
+    a, b, c = open_node("a"), open_node("b"), open_node("c")
+    thread = start_thread(a, name="Family")
+    card = b.identity_card()
+    sealed = a.membership.invite_peer(thread, card.peer_id, card.exchange_public_key, Role.WRITE, name="Family")
+    with pytest.raises(DecryptionError):
+        c.membership.receive_invite(sealed)          # sealed to b alone
+    invite = b.membership.receive_invite(sealed)
+    assert invite.sender == peer(a) and invite.link.role is Role.WRITE and invite.link.name == "Family"
+    [(invite_id, listed)] = b.membership.direct_invites()
+    assert listed == invite
+    b.membership.accept_invite(invite_id)
+    assert b.membership.direct_invites() == []
+    sync(a, b, thread)
+    sync(b, a, thread)
+    assert Role.WRITE in a.membership.roles(thread, peer(b))
+
+    declined = a.membership.invite_peer(thread, str(c.identity.peer_id), c.identity_card().exchange_public_key,
+                                        Role.READ)
+    c.membership.receive_invite(declined)
+    [(invite_id, _)] = c.membership.direct_invites()
+    c.membership.decline_invite(invite_id)
+    assert c.membership.direct_invites() == [] and c.list_threads() == []
+
+    # Someone else's name on an invite: the signature does not verify.
+    forged = seal_to(card.exchange_public_key, cbor.encode(
+        {"from": a.identity.peer_id.raw, "link": invite.link.to_uri(), "sig": bytes(64)}))
+    with pytest.raises(SignatureError):
+        b.membership.receive_invite(forged)

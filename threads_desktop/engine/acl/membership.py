@@ -4,12 +4,14 @@ log; the gate judges it like any other, here and on every peer."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import seal_key_box
 from threads_desktop.engine.acl.links import InviteLink, for_role
@@ -26,7 +28,7 @@ from threads_desktop.engine.acl.ops import (
     join_message,
     make_bind,
 )
-from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, ThreadsError
+from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
 from threads_desktop.engine.crypto.aead import RandomBytes
@@ -99,6 +101,42 @@ class Membership:
         self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
                                                     keys[0].epoch))])
         return link
+
+    def invite_peer(self, thread_id: ThreadId, peer: str, exchange_key: bytes, role: Role, *,
+                    expires_in: float | None = None, name: str | None = None) -> bytes:
+        """A one-use invite for one known peer (found on the LAN, say): the
+        link sealed to its X25519 key and signed by us. Returns the bytes to
+        send it."""
+        link = self.invite(thread_id, role, expires_in=expires_in, uses=1, name=name)
+        return seal_direct_invite(self._identity, PeerId.parse(peer), exchange_key, link)
+
+    def receive_invite(self, sealed: bytes) -> DirectInvite:
+        """Keep an invite a peer sent us, for the user to accept or decline."""
+        invite = open_direct_invite(self._identity, sealed)
+        with self._db.write() as sql:
+            sql.execute("INSERT OR IGNORE INTO direct_invites (id, sender, thread_id, sealed, received_at)"
+                        " VALUES (?, ?, ?, ?, ?)", (_invite_id(sealed), invite.sender, invite.link.thread_id.raw,
+                                                    sealed, int(self._now_seconds())))
+        return invite
+
+    def direct_invites(self) -> list[tuple[bytes, DirectInvite]]:
+        """Invites waiting for an answer: (ID, invite), oldest first."""
+        rows = self._sql.execute("SELECT id, sealed FROM direct_invites ORDER BY received_at, id").fetchall()
+        return [(invite_id, open_direct_invite(self._identity, sealed)) for invite_id, sealed in rows]
+
+    def accept_invite(self, invite_id: bytes) -> ThreadId:
+        with self._db.write() as sql:
+            row = sql.execute("SELECT sealed FROM direct_invites WHERE id = ?", (invite_id,)).fetchone()
+            if row is None:
+                raise NotFoundError("no such invite")
+            thread_id = self.join(open_direct_invite(self._identity, row[0]).link)
+            sql.execute("DELETE FROM direct_invites WHERE id = ?", (invite_id,))
+        return thread_id
+
+    def decline_invite(self, invite_id: bytes) -> None:
+        with self._db.write() as sql:
+            if not sql.execute("DELETE FROM direct_invites WHERE id = ?", (invite_id,)).rowcount:
+                raise NotFoundError("no such invite")
 
     def revoke_invite(self, thread_id: ThreadId, invite_key: bytes) -> None:
         self._commit(thread_id, [acl_payload(Uninvite(invite_key))])
@@ -307,6 +345,10 @@ class Membership:
     def _require_admin(self, thread_id: ThreadId) -> None:
         if not self._gate.evaluation(thread_id).current().is_admin(self.me):
             raise AccessDeniedError("only the thread's admins can invite or change roles")
+
+
+def _invite_id(sealed: bytes) -> bytes:
+    return hashlib.sha256(sealed).digest()[:16]
 
 
 def _seed_label(thread_id: ThreadId) -> str:

@@ -17,6 +17,15 @@ CREATE TABLE acl_events (
     PRIMARY KEY (thread_id, log_id, seq)
 ) STRICT, WITHOUT ROWID;
 
+-- Invites sealed to us by a known peer, until we accept or decline them.
+CREATE TABLE direct_invites (
+    id BLOB PRIMARY KEY,               -- sha256 of the sealed bytes, first 16
+    sender TEXT NOT NULL,
+    thread_id BLOB NOT NULL,
+    sealed BLOB NOT NULL,              -- still sealed to our X25519 key at rest
+    received_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
 -- Links this profile joined with, until its join event is written. The
 -- invite's signing seed is wrapped by the key vault, never stored in the clear.
 CREATE TABLE pending_joins (
