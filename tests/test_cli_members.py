@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.eventstore.peers import sync
+from tests.engine.eventstore.peers import force_commit, message_id, sync
 from tests.test_cli import run
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.node import Node
@@ -35,6 +35,20 @@ def test_invite_join_grant_revoke_and_members(tmp_path: Path, capsys: pytest.Cap
     finally:
         a.close()
         b.close()
+    code, _, err = run(capsys, "--data-dir", guest, "say", thread, "can I?")
+    assert code == 1 and "may not write" in err  # a reader: refused before anything is written
+    b = Node.open(Path(guest))
+    try:  # what a modified client would write anyway
+        force_commit(b, ThreadId.parse(thread), [{"type": "db", "ops": [
+            {"op": "create", "c": "message", "id": message_id(b, ThreadId.parse(thread), 1), "set": {"text": "x"}}]}])
+        a = Node.open(Path(owner))
+        sync(b, a, ThreadId.parse(thread))
+        a.close()
+    finally:
+        b.close()
+    _, out, _ = run(capsys, "--data-dir", owner, "show", thread, "--json")
+    [refused] = json.loads(out)["refused"]
+    assert refused["seq"] == 2 and "may not write" in refused["reason"]
 
     code, out, _ = run(capsys, "--data-dir", owner, "members", thread, "--json")
     listing = json.loads(out)

@@ -45,12 +45,15 @@ def run_thread_command(node: Node, args: argparse.Namespace) -> int:
         print(f"{summary.name} ({summary.kind.value if summary.kind else 'backup'})")
         for item in shown["items"]:
             print("  " + _line(item))
+        for refused in shown["refused"]:
+            print(f"  refused: {refused['log'][-6:]} #{refused['seq']}: {refused['reason']}")
     return 0
 
 
 def _show(node: Node, summary: ThreadSummary) -> dict[str, Any]:
     thread_id, kind = summary.thread_id, summary.kind
-    shown: dict[str, Any] = {"thread": summary.to_json(), "items": []}
+    shown: dict[str, Any] = {"thread": summary.to_json(), "items": [], "refused": [
+        {"log": str(log_id), "seq": seq, "reason": reason} for log_id, seq, reason in node.events.refused(thread_id)]}
     if kind is ThreadKind.CHAT:
         chat = node.chat(thread_id)
         shown["items"] = [chat.describe(m) for m in chat.history()]
