@@ -115,10 +115,11 @@ class AccessGate:
         if settled != event.seq - 1:
             return False  # a control event before it waits too: it goes first
         candidate = AclEvent(event.log_id.raw, event.seq, event.stamp, stamp_hlc(event.stamp), event.deps, ops)
-        known = self.evaluation(event.thread_id).events
-        if not Evaluation(event.thread_id, [*known, candidate]).causal.valid[-1]:
+        judged = Evaluation(event.thread_id, [*self.evaluation(event.thread_id).events, candidate])
+        if not judged.causal.valid[-1]:
             return False
-        return self._adopt_keys(event.thread_id, ops, only_new_epochs=True)
+        return self._adopt_keys(event.thread_id, ops, judged.epochs_known_at(candidate.log, candidate.seq),
+                                only_new_epochs=True)
 
     def take_replay(self, thread_id: ThreadId) -> bool:
         """Did verdicts already given change? Then the thread must be replayed."""
@@ -161,7 +162,7 @@ class AccessGate:
             else:
                 self._note_changed_verdicts(event.thread_id, evaluation)
             if inserted and evaluation.causal.valid[index]:
-                self._adopt_keys(event.thread_id, ops)
+                self._adopt_keys(event.thread_id, ops, evaluation.epochs_known_at(event.log_id.raw, event.seq))
                 if any(isinstance(op, REVOCATIONS) for op in ops):
                     self._check_applied_against(event.thread_id, evaluation, acl_event)
         reason = evaluation.final.reasons[index]
@@ -196,7 +197,9 @@ class AccessGate:
                     self._replay.add(thread_id)
                     return
 
-    def _adopt_keys(self, thread_id: ThreadId, ops: Iterable[Any], *, only_new_epochs: bool = False) -> bool:
+    def _adopt_keys(self, thread_id: ThreadId, ops: Iterable[Any], allowed: frozenset[int], *,
+                    only_new_epochs: bool = False) -> bool:
+        """Take the keys of boxes sealed to us, of the epochs `allowed` only."""
         me = str(self._identity.peer_id)
         held = {key.epoch: key for key in self._logstore.thread_keys(thread_id)}
         could_read = any(key.can_read for key in held.values())
@@ -212,6 +215,8 @@ class AccessGate:
                 except InvalidInputError:
                     continue  # a box we cannot open gives nothing; the event still counts
                 for key in keys:
+                    if key.epoch not in allowed:
+                        continue  # an epoch no valid event made: smuggled in under another number
                     known = held.get(key.epoch)
                     if known is None or (key.can_read and not known.can_read and known.follow == key.follow
                                          and not only_new_epochs):

@@ -95,11 +95,12 @@ class Membership:
         self._require_admin(thread_id)
         invite_key = SigningKey.from_seed(self._random_bytes(32))
         keys = self._store.thread_keys(thread_id)
+        clean = self._clean_key(thread_id)
         expires_ms = 0 if expires_in is None else int((self._now_seconds() + expires_in) * 1000)
         link = InviteLink(thread_id, role, for_role(role, keys), invite_key.seed(), name=name,
                           addresses=tuple(addresses))
         self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
-                                                    keys[0].epoch))])
+                                                    keys[0].epoch if clean is None else clean.epoch))])
         return link
 
     def invite_peer(self, thread_id: ThreadId, peer: str, exchange_key: bytes, role: Role, *,
@@ -221,8 +222,11 @@ class Membership:
     def _rotation(self, thread_id: ThreadId, removed: str | None = None, role: Role = Role.READ) -> list[Keys]:
         """A keys op for a new epoch, sealed to every member who keeps read
         (with the read key) or follow (without it)."""
-        current = self._store.thread_keys(thread_id)[0]
-        new_key = ThreadKey(self._random_bytes(32) if role <= Role.FOLLOW else current.follow,
+        # Keep the follow key of the newest clean epoch (followers need no new
+        # one); never that of an unclean epoch, which someone removed may hold.
+        current = self._clean_key(thread_id)
+        keep_follow = current is not None and role > Role.FOLLOW
+        new_key = ThreadKey(current.follow if keep_follow and current is not None else self._random_bytes(32),
                             self._random_bytes(32), self._new_epoch())
         book = self._gate.evaluation(thread_id).current()
         keep = {member: Role.READ in book.roles(member) for member in book.members()
@@ -231,6 +235,12 @@ class Membership:
             keep[removed] = False  # still a follower: the new follow key, no read key
         return self._boxes(thread_id, keep, new_key)
 
+    def _clean_key(self, thread_id: ThreadId) -> ThreadKey | None:
+        """The newest epoch with read keys that only current readers may hold."""
+        evaluation = self._gate.evaluation(thread_id)
+        return next((key for key in self._store.thread_keys(thread_id)
+                     if key.can_read and evaluation.clean(key.epoch)), None)
+
     def writing_key(self, thread_id: ThreadId, *, content: bool) -> ThreadKey | None:
         """The key to seal our next event with: the newest epoch that only
         current readers may hold. None: the newest (not access-controlled, or
@@ -238,12 +248,10 @@ class Membership:
         when no epoch is clean and we cannot rotate."""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return None
-        evaluation = self._gate.evaluation(thread_id)
-        keys = self._store.thread_keys(thread_id)
-        for key in keys:
-            if key.can_read and evaluation.clean(key.epoch):
-                return key
-        if not content or not any(key.can_read for key in keys):
+        clean = self._clean_key(thread_id)
+        if clean is not None:
+            return clean
+        if not content or not any(key.can_read for key in self._store.thread_keys(thread_id)):
             return None  # a follower's control event, or MissingKeyError when writing content
         if self.heal(thread_id):
             return self.writing_key(thread_id, content=True)
@@ -272,7 +280,10 @@ class Membership:
         book = evaluation.current()
         if not book.is_admin(self.me):
             return False
-        newest = self._store.thread_keys(thread_id)[0].epoch
+        clean = self._clean_key(thread_id)
+        if clean is None:
+            return False  # nothing safe to hand out: heal first
+        newest = clean.epoch
         held = evaluation.key_holdings()
         bound = {b.member for b in evaluation.bindings.values()}
         missing = {}
@@ -301,6 +312,11 @@ class Membership:
         exchange = {b.member: b.exchange for b in self._gate.evaluation(thread_id).bindings.values()}
         held = self._store.thread_keys(thread_id)
         keys = ([new_key] if new_key is not None else []) + [k for k in held if k.can_read]
+        # The op is labelled with the epoch it makes, or the newest clean one it
+        # hands out; never an epoch someone removed may hold.
+        label = new_key if new_key is not None else self._clean_key(thread_id)
+        if label is None:
+            return []
         if new_key is not None:
             recipients = {**recipients, self.me: True}
         boxes = []
@@ -313,7 +329,7 @@ class Membership:
             except InvalidInputError:
                 continue  # a key nothing can be sealed to (e.g. a low-order point): that member gets none
             boxes.append((member, box, with_read))
-        return [Keys(keys[0].epoch, tuple(boxes))] if boxes else []
+        return [Keys(label.epoch, tuple(boxes))] if boxes else []
 
     # --- reading -------------------------------------------------------------------------
 

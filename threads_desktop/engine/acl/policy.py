@@ -192,6 +192,12 @@ class Evaluation:
                         self._knowledge.append((self._epochs_after[origin], author, terms.role >= Role.READ))
         return self._knowledge
 
+    def epochs_known_at(self, log: bytes, seq: int) -> frozenset[int]:
+        """The epochs an ACL event could rightly hand out: those made in its
+        causal past and by itself. A box holding any other is a smuggled key."""
+        self.key_knowledge()
+        return self._epochs_after[self.index[(log, seq)]]
+
     def key_holdings(self) -> dict[str, tuple[int, bool]]:
         """For each member, the newest epoch it may hold and whether with read keys."""
         held: dict[str, tuple[int, bool]] = {}
@@ -311,6 +317,10 @@ class Evaluation:
             raise InvalidInputError("the join names an invite its author had not seen")
         if op.invite in state.uninvited:
             raise InvalidInputError("the invite was revoked")
+        if not state.is_admin(terms.inviter):
+            # An admin removed (or no longer reading) cannot let itself back in
+            # through a link it made before.
+            raise InvalidInputError("the invite's author is no longer an admin")
         verify(op.invite, op.signature, join_message(self.thread_id, op.invite, PeerId(event.log),
                                                      PeerId.parse(author)), "join")
         if terms.expires_ms and event.hlc >> 16 > terms.expires_ms:
@@ -324,6 +334,9 @@ class Evaluation:
                 if concurrent(self.events[i], event.log, event.seq, event.deps) and any(
                         isinstance(o, Uninvite) and o.key == op.invite for o in self.events[i].ops):
                     raise InvalidInputError("concurrent with the invite's revocation")
+            if self.revoked_concurrently(event.log, event.seq, event.deps, terms.inviter, (None, ACL_ENTITY),
+                                         Role.WRITE):
+                raise InvalidInputError("concurrent with the revocation of the invite's author")
         return EMPTY.with_entity(None, _grant(state.thread, author, terms.role, event, index))
 
     def _admitted_joins(self) -> dict[bytes, set[tuple[bytes, int]]]:

@@ -154,6 +154,12 @@ class DocumentReducer:
         rights = event.rights
         own = any(rights.same_member(log_raw) for log_raw in seen) if rights is not None \
             else event.log_id.raw in seen
+        if deleting and rights is not None and model.editors == "members":
+            # A shared document (a thread's name, a kv entry) has no owner one
+            # could prove: anyone can claim a concurrent create of it. Deleting
+            # it is moderation.
+            rights.require(Role.DELETE, document_entity(key[1], key[2]))
+            return
         if own:
             return
         if deleting and rights is not None:

@@ -250,6 +250,7 @@ class EventStore:
         applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread_id.raw,)))
         count = self.applied_count(thread_id)
         settled: list[tuple[Any, ...]] = []
+        last_deps: dict[bytes, Mapping[bytes, int]] = {}  # per log, the deps of its last event settled here
         progress = True
         while progress:
             progress = False
@@ -280,6 +281,8 @@ class EventStore:
                         (thread_id.raw, log_raw, seq)).fetchone()
                     payload = None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22)
                 event = Event(thread_id, PeerId(log_raw), seq, event_stamp, payload, deps, bool(control))
+                refusal = refusal or self._deps_go_back(thread_id, log_raw, seq, deps, last_deps)
+                last_deps[log_raw] = deps
                 if careful:
                     state, reason = self._apply(event, refusal, changes)
                 elif refusal is not None:
@@ -306,6 +309,21 @@ class EventStore:
         self._record_applied(thread_id, settled, applied)
         if changes.applied:
             changes.threads.add(thread_id)
+
+    def _deps_go_back(self, thread_id: ThreadId, log_raw: bytes, seq: int, deps: Mapping[bytes, int],
+                      last_deps: Mapping[bytes, Mapping[bytes, int]]) -> str | None:
+        """A writer's deps only grow: an event claiming to have seen less than
+        its log's previous event could pose as concurrent with what its writer
+        had seen (a revocation, say), to escape it."""
+        previous = last_deps.get(log_raw)
+        if previous is None and seq > 1:
+            # An opaque event (a follower's view) has no known deps: nothing to compare.
+            row = self._sql.execute("SELECT deps FROM events WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                                    (thread_id.raw, log_raw, seq - 1)).fetchone()
+            previous = {} if row is None else dict(cbor.decode(row[0], max_size=1 << 20))
+        if previous and any(deps.get(log, 0) < other_seq for log, other_seq in previous.items()):
+            return "its deps go back on what its log had already seen"
+        return None
 
     def _record_applied(self, thread_id: ThreadId, settled: list[tuple[Any, ...]], applied: dict[bytes, int]) -> None:
         """Write down, in two statements, which events were settled and how far

@@ -1,4 +1,4 @@
-"""Review 2: key planting / clean epochs."""
+"""Keys smuggled or planted by removed admins are never written with."""
 
 from __future__ import annotations
 
