@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.engine.eventstore.peers import envelopes_of, force_commit, join, start_thread, sync, view_dump
+from tests.engine.eventstore.peers import envelopes_of, force_commit, join, peer, start_thread, sync, texts, view_dump
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.ops import Grant, Revoke, SetDefault, acl_payload
 from threads_desktop.engine.core.errors import AccessDeniedError
@@ -19,12 +19,6 @@ from threads_desktop.engine.node import Node
 OpenNode = Callable[[str], Node]
 
 
-def peer(node: Node) -> str:
-    return str(node.identity.peer_id)
-
-
-def texts(node: Node, thread: ThreadId) -> list[str]:
-    return sorted(m.data["text"] for m in node.chat(thread).messages.find())
 
 
 def records_by_log(node: Node, thread: ThreadId) -> list[list[Envelope]]:

@@ -7,16 +7,13 @@ import time
 from collections.abc import Callable
 
 from tests.engine.acl.test_hostile_members import join_with_exchange
-from tests.engine.eventstore.peers import join, start_thread, sync
+from tests.engine.eventstore.peers import join, peer, start_thread, sync
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.ops import Keys
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
 
-
-def peer(node: Node) -> str:
-    return str(node.identity.peer_id)
 
 
 def keys_events(node: Node, thread) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.engine.eventstore.peers import join, start_thread, sync
+from tests.engine.eventstore.peers import join, peer, start_thread, sync
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.keybox import seal_key_box
 from threads_desktop.engine.acl.ops import Keys, acl_payload
@@ -14,9 +14,6 @@ from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
 
-
-def peer(node: Node) -> str:
-    return str(node.identity.peer_id)
 
 
 def test_a_key_smuggled_in_a_box_under_another_epoch_becomes_clean(open_node: OpenNode) -> None:

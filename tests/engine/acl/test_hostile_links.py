@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.engine.eventstore.peers import join, start_thread, sync
+from tests.engine.eventstore.peers import join, peer, start_thread, sync
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
 
-
-def peer(node: Node) -> str:
-    return str(node.identity.peer_id)
 
 
 def test_an_admin_removed_from_reading_cannot_come_back_through_its_own_link(open_node: OpenNode) -> None:

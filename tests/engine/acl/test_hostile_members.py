@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-from tests.engine.eventstore.peers import force_commit, join, start_thread, sync
+from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync, texts
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.ops import Bind, Join, acl_payload, binding_message, join_message
@@ -17,21 +16,7 @@ from threads_desktop.engine.node import Node
 OpenNode = Callable[[str], Node]
 
 
-def peer(node: Node) -> str:
-    return str(node.identity.peer_id)
 
-
-def texts(node: Node, thread: ThreadId) -> list[str]:
-    return sorted(m.data["text"] for m in node.chat(thread).messages.find())
-
-
-def raw_append(node: Node, thread: ThreadId, payloads: Sequence[Any], *, control: bool = False) -> None:
-    """What a modified client writes: logged, never applied locally."""
-    own_log = node.store.own_log(thread)
-    deps = tuple((log, seq) for log, seq in node.events.frontier(thread) if log != own_log)
-    clock = node._services.clock
-    with node.database.write():
-        node.store.append_many(thread, [NewEvent(p, clock.tick(), deps, control) for p in payloads])
 
 
 # --- a crafted control payload makes every receive of the page raise ---------------------------
@@ -40,8 +25,8 @@ def test_a_control_event_naming_an_invalid_peer_does_not_break_receive(open_node
     a, b = open_node("a"), open_node("b")
     thread = start_thread(a)
     join(a, b, thread, role=Role.FOLLOW)            # a follower: it can seal control events
-    raw_append(b, thread, [{"type": "acl", "ops": [{"op": "grant", "peer": "not-a-peer", "role": "read"}]}],
-               control=True)
+    force_commit(b, thread, [{"type": "acl", "ops": [{"op": "grant", "peer": "not-a-peer", "role": "read"}]}],
+                 control=True, apply_locally=False)
     outcomes = a.receive(thread, [r.envelope for r in b.store.records_after(thread, b.store.own_log(thread), 0)])
     assert len(outcomes) == 2
     # The crafted record is refused alone; b's log moved on.
@@ -230,7 +215,7 @@ def test_a_writer_without_delete_cannot_delete_anothers_message_via_a_concurrent
     with b.database.write():                             # "I had not seen it": a create of the same ID
         b.store.append_many(thread, [NewEvent(db_event({"op": "create", "c": "message", "id": message.id,
                                                         "set": {"text": "mine too"}}), clock.tick(), old_deps)])
-    raw_append(b, thread, [db_event({"op": "delete", "c": "message", "id": message.id})])
+    force_commit(b, thread, [db_event({"op": "delete", "c": "message", "id": message.id})], apply_locally=False)
     sync(b, a, thread)
     assert texts(a, thread) == ["mine"]
 
@@ -253,7 +238,7 @@ def test_a_removed_admin_cannot_plant_a_key_in_the_page_that_brings_its_removal(
     sync(a, b, thread)                                    # b knows: what it writes now is after it
     planted = ThreadKey(b"\x01" * 32, b"\x02" * 32, 1 << 62)
     [keys_op] = b.membership._boxes(thread, {peer(c): True}, planted)
-    raw_append(b, thread, [acl_payload(keys_op)], control=True)
+    force_commit(b, thread, [acl_payload(keys_op)], control=True, apply_locally=False)
     c.receive(thread, envelopes_of(a, thread) + envelopes_of(b, thread))   # one page, as sync sends it
     c.chat(thread).post("for members only")
     last = c.store.records_after(thread, c.store.own_log(thread), 0)[-1].envelope

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.eventstore.peers import force_commit, join, start_thread, sync
+from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.ops import Join, acl_payload, join_message, make_bind
@@ -19,9 +19,6 @@ from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
 
-
-def peer(node: Node) -> str:
-    return str(node.identity.peer_id)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.engine.eventstore.peers import join, start_thread, sync
+from tests.engine.eventstore.peers import join, peer, start_thread, sync
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import DecryptionError
 from threads_desktop.engine.core.ids import ThreadId
@@ -15,9 +15,6 @@ from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
 
-
-def peer(node: Node) -> str:
-    return str(node.identity.peer_id)
 
 
 def own_records_after(node: Node, thread: ThreadId, seq: int) -> list[Envelope]:

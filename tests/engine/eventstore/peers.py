@@ -31,15 +31,28 @@ def join(owner: Node, member: Node, thread_id: ThreadId, *, write: bool = True, 
     sync(member, owner, thread_id)
 
 
-def force_commit(node: Node, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False) -> None:
+def force_commit(node: Node, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False,
+                 apply_locally: bool = True) -> None:
     """Write what a modified client would: logged whatever the ACL says (the
-    real commit refuses it and writes nothing), so peers must refuse it."""
+    real commit refuses it and writes nothing), so peers must refuse it.
+    Without `apply_locally`, its own profile does not even apply it."""
     own_log = node.store.own_log(thread_id)
     deps = tuple((log, seq) for log, seq in node.events.frontier(thread_id) if log != own_log)
     clock = node._services.clock  # a test reaching in: no real client bypasses the ACL
     with node.database.write():
         appended = node.store.append_many(thread_id, [NewEvent(p, clock.tick(), deps, control) for p in payloads])
-        node.events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], Changes())
+        if apply_locally:
+            node.events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], Changes())
+
+
+def peer(node: Node) -> str:
+    """The member (identity) ID of a profile."""
+    return str(node.identity.peer_id)
+
+
+def texts(node: Node, thread_id: ThreadId) -> list[str]:
+    """The chat's message texts, sorted."""
+    return sorted(m.data["text"] for m in node.chat(thread_id).messages.find())
 
 
 def message_id(node: Node, thread_id: ThreadId, n: int) -> str:
