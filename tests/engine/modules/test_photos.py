@@ -11,6 +11,7 @@ from tests.engine.eventstore.peers import join, start_thread, sync
 from tests.engine.modules.images import image_bytes
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.logstore.store import NewEvent
 from threads_desktop.engine.modules.photos import all_paths
 from threads_desktop.engine.node import Node
 
@@ -171,3 +172,46 @@ def test_a_cancelled_import_starts_no_more_files() -> None:
         results.close()  # what add_files does when cancelled
         gate.set()
     assert started in ([0], [0, 1])  # the one running may finish; none queued starts
+
+
+def test_a_photo_two_members_added_stays_until_both_remove_it(open_node: OpenNode, tmp_path: Path) -> None:
+    """Deletes remove the adds they had seen: a member withdraws its own add,
+    and removing someone else's takes the delete role."""
+    from tests.engine.eventstore.peers import view_dump
+
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Party")
+    join(a, b, album)
+    data = image_bytes("JPEG")
+    [photo] = a.photos(album).add_files(_files(tmp_path / "a", {"a.jpg": data})).added
+    b.photos(album).add_files(_files(tmp_path / "b", {"b.jpg": data}))  # b had not seen a's
+    sync(a, b, album)
+    sync(b, a, album)
+    b.photos(album).delete(photo)          # b withdraws its own add (it has no delete role)
+    sync(b, a, album)
+    assert a.photos(album).photos.count() == b.photos(album).photos.count() == 1
+    a.photos(album).delete(photo)          # a holds delete: the rest goes too
+    sync(a, b, album)
+    assert a.photos(album).photos.count() == b.photos(album).photos.count() == 0
+    assert view_dump(a, album) == view_dump(b, album)
+
+
+def test_claiming_a_concurrent_add_of_someones_photo_deletes_nothing(open_node: OpenNode, tmp_path: Path) -> None:
+    from tests.engine.eventstore.peers import force_commit
+
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Mine")
+    join(a, b, album)
+    b_log = b.store.own_log(album)
+    claimed_past = tuple((log, seq) for log, seq in b.events.frontier(album) if log != b_log)
+    [photo] = a.photos(album).add_files(_files(tmp_path, {"a.jpg": image_bytes("JPEG")})).added
+    sync(a, b, album)
+    document = b.photos(album).photos.get(photo)
+    create = {"op": "create", "c": "photo", "id": photo, "set": dict(document.data)}
+    clock = b._services.clock  # a modified client: "I had not seen a's photo"
+    with b.database.write():
+        b.store.append_many(album, [NewEvent({"type": "db", "ops": [create]}, clock.tick(), claimed_past)])
+    force_commit(b, album, [{"type": "db", "ops": [{"op": "delete", "c": "photo", "id": photo}]}],
+                 apply_locally=False)
+    sync(b, a, album)
+    assert a.photos(album).photos.count() == 1  # only b's claimed add was removed

@@ -51,6 +51,13 @@ class Rights:
                                                  {None, entity}, role):
             raise AccessDeniedError(f"{self.identity}'s right to {_VERBS[role]} was revoked concurrently")
 
+    def may(self, role: Role, entity: str | None = None) -> bool:
+        try:
+            self.require(role, entity)
+        except AccessDeniedError:
+            return False
+        return True
+
     def same_member(self, log_raw: bytes) -> bool:
         return self._evaluation.identity_of(log_raw) == self.identity
 

@@ -1,6 +1,7 @@
 """The reducer behind every collection: a document is a map of
 last-writer-wins fields (the write with the later stamp wins), created by its
-earliest create, deleted for good by a delete.
+earliest create, deleted once a delete has removed every create (a delete
+removes the creates it had seen).
 
 Whether an op may act is decided from the event's causal past (its log and
 its deps), never from what happens to be applied here: an update or delete
@@ -91,15 +92,14 @@ class DocumentReducer:
                 return key, model, True
             self._create(key, event, op_stamp)
         else:
-            self._require_editor(key, model, event, deleting=op["op"] == "delete")
             if op["op"] == "update":
+                self._require_editor(key, model, event)
                 model.check(values, creating=False)
                 model.check_unset(unset)
                 if set(values) & set(unset):
                     raise SchemaError("a field is both set and unset")
             else:
-                self._sql.execute("UPDATE documents SET deleted = 1 WHERE thread_id = ? AND collection = ?"
-                                  " AND id = ?", key)
+                self._delete(key, model, event)
         self._sql.executemany(
             "INSERT INTO fields (thread_id, collection, id, field, stamp, value) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (thread_id, collection, id, field) DO UPDATE SET stamp = excluded.stamp,"
@@ -123,7 +123,7 @@ class DocumentReducer:
             " VALUES (?, ?, ?, ?, ?, ?, ?, 1)", (*key, data, event.log_id.raw, op_stamp, op_stamp)).rowcount
         if not inserted:
             return False
-        self._sql.execute("INSERT INTO document_authors VALUES (?, ?, ?, ?, ?)",
+        self._sql.execute("INSERT INTO document_authors VALUES (?, ?, ?, ?, ?, 0)",
                           (*key, event.log_id.raw, event.seq))
         # Exactly the rows the general path writes: a None value is an unset field.
         self._sql.executemany(
@@ -139,33 +139,55 @@ class DocumentReducer:
                                                                                           event.seq)]
         if any(_in_causal_past(event, log_raw, seq) for log_raw, seq in earlier):
             raise SchemaError(f"{key[2]!r} already exists in {key[1]}")
-        self._sql.execute("INSERT OR IGNORE INTO document_authors VALUES (?, ?, ?, ?, ?)",
+        self._sql.execute("INSERT OR IGNORE INTO document_authors VALUES (?, ?, ?, ?, ?, 0)",
                           (*key, event.log_id.raw, event.seq))
+        # A create no delete had seen keeps the document (add wins).
+        self._sql.execute("UPDATE documents SET deleted = 0 WHERE thread_id = ? AND collection = ? AND id = ?", key)
         # The earliest create names the document's author, whatever arrives first.
         self._sql.execute(
             "UPDATE documents SET author = CASE WHEN ? < created THEN ? ELSE author END, created = MIN(created, ?)"
             " WHERE thread_id = ? AND collection = ? AND id = ?",
             (op_stamp, event.log_id.raw, op_stamp, *key))
 
-    def _require_editor(self, key: Key, model: Model, event: Event, *, deleting: bool) -> None:
+    def _delete(self, key: Key, model: Model, event: Event) -> None:
+        """Observed-remove: a delete removes creates it had seen (its author's
+        own, or everyone's with the delete role); the document is gone once
+        every create is removed. So a create nobody's delete had seen (two
+        members adding one photo at once) keeps it, and a member who claims a
+        concurrent create removes only that claim."""
+        seen = [log_raw for log_raw, seq in self._authors(key) if _in_causal_past(event, log_raw, seq)]
+        if not seen:
+            raise SchemaError(f"no document {key[2]!r} in {key[1]} that this change could have seen")
+        rights, entity = event.rights, document_entity(key[1], key[2])
+        if rights is None:  # threads without access control: the author's log, or any member's document
+            if model.editors == "author" and event.log_id.raw not in seen:
+                raise SchemaError(f"only the author of {key[2]!r} may change it")
+            removed = seen
+        elif model.editors == "members" or not any(rights.same_member(log_raw) for log_raw in seen):
+            # A shared document (a thread's name, a kv entry) has no owner one
+            # could prove, and others' creates are theirs: moderation.
+            rights.require(Role.DELETE, entity)
+            removed = seen
+        elif rights.may(Role.DELETE, entity):
+            removed = seen
+        else:
+            removed = [log_raw for log_raw in seen if rights.same_member(log_raw)]
+        self._sql.executemany(
+            "UPDATE document_authors SET removed = 1 WHERE thread_id = ? AND collection = ? AND id = ? AND log_id = ?",
+            [(*key, log_raw) for log_raw in removed])
+        self._sql.execute(
+            "UPDATE documents SET deleted = NOT EXISTS (SELECT 1 FROM document_authors a WHERE a.thread_id = ?"
+            " AND a.collection = ? AND a.id = ? AND a.removed = 0) WHERE thread_id = ? AND collection = ? AND id = ?",
+            (*key, *key))
+
+    def _require_editor(self, key: Key, model: Model, event: Event) -> None:
         seen = [log_raw for log_raw, seq in self._authors(key) if _in_causal_past(event, log_raw, seq)]
         if not seen:
             raise SchemaError(f"no document {key[2]!r} in {key[1]} that this change could have seen")
         rights = event.rights
         own = any(rights.same_member(log_raw) for log_raw in seen) if rights is not None \
             else event.log_id.raw in seen
-        if deleting and rights is not None and model.editors == "members":
-            # A shared document (a thread's name, a kv entry) has no owner one
-            # could prove: anyone can claim a concurrent create of it. Deleting
-            # it is moderation.
-            rights.require(Role.DELETE, document_entity(key[1], key[2]))
-            return
-        if own:
-            return
-        if deleting and rights is not None:
-            # Deleting another member's item takes the delete role.
-            rights.require(Role.DELETE, document_entity(key[1], key[2]))
-        elif model.editors == "author":
+        if not own and model.editors == "author":
             raise SchemaError(f"only the author of {key[2]!r} may change it")
 
     def _authors(self, key: Key) -> list[tuple[bytes, int]]:
@@ -213,7 +235,7 @@ class DocumentReducer:
                 "SELECT collection, id, field, stamp, value FROM fields WHERE thread_id = ?"
                 " ORDER BY collection, id, field", (thread_id.raw,))],
             "authors": [list(row) for row in self._sql.execute(
-                "SELECT collection, id, log_id, seq FROM document_authors WHERE thread_id = ?"
+                "SELECT collection, id, log_id, seq, removed FROM document_authors WHERE thread_id = ?"
                 " ORDER BY collection, id, log_id", (thread_id.raw,))],
         }
 
@@ -224,7 +246,7 @@ class DocumentReducer:
             "INSERT INTO documents (thread_id, collection, id, data, author, created, updated, version, deleted)"
             " VALUES (?, ?, ?, x'a0', ?, ?, ?, ?, ?)", [(raw, *row) for row in state["documents"]])
         self._sql.executemany("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)", [(raw, *row) for row in state["fields"]])
-        self._sql.executemany("INSERT INTO document_authors VALUES (?, ?, ?, ?, ?)",
+        self._sql.executemany("INSERT INTO document_authors VALUES (?, ?, ?, ?, ?, ?)",
                               [(raw, *row) for row in state["authors"]])
         for collection, doc_id, *_ in state["documents"]:
             self._refresh((raw, collection, doc_id), self.schema.model(collection))

@@ -49,6 +49,7 @@ CREATE TABLE document_authors (
     id TEXT NOT NULL,
     log_id BLOB NOT NULL,
     seq INTEGER NOT NULL,              -- where in its log the create is
+    removed INTEGER NOT NULL DEFAULT 0, -- 1: a delete that had seen this create removed it
     PRIMARY KEY (thread_id, collection, id, log_id)
 ) STRICT, WITHOUT ROWID;
 """
