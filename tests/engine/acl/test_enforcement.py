@@ -7,7 +7,17 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.engine.eventstore.peers import envelopes_of, force_commit, join, peer, start_thread, sync, texts, view_dump
+from tests.engine.eventstore.peers import (
+    envelopes_of,
+    force_commit,
+    join,
+    peer,
+    start_thread,
+    sync,
+    texts,
+    view_dump,
+    with_second_admin,
+)
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.ops import Grant, Revoke, SetDefault, acl_payload
 from threads_desktop.engine.core.errors import AccessDeniedError
@@ -123,13 +133,7 @@ def test_a_document_acl_narrows_the_thread_acl(open_node: OpenNode) -> None:
 
 
 def test_two_admins_who_remove_each_other_concurrently_both_end_removed(open_node: OpenNode) -> None:
-    a, b, c = open_node("a"), open_node("b"), open_node("c")
-    thread = start_thread(a)
-    join(a, b, thread)
-    join(a, c, thread)
-    a.membership.grant(thread, peer(b), Role.WRITE, "acl")
-    sync(a, b, thread)
-    sync(a, c, thread)
+    a, b, c, thread = with_second_admin(open_node)
     a.membership.revoke(thread, peer(b), Role.WRITE, "acl")
     b.membership.revoke(thread, peer(a), Role.WRITE, "acl")
     for source, target in ((a, c), (b, c), (c, a), (c, b)):

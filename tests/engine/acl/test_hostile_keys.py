@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.engine.eventstore.peers import join, peer, start_thread, sync
+from tests.engine.eventstore.peers import join, peer, start_thread, sync, with_second_admin
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.keybox import seal_key_box
 from threads_desktop.engine.acl.ops import Keys, acl_payload
@@ -20,13 +20,7 @@ def test_a_key_smuggled_in_a_box_under_another_epoch_becomes_clean(open_node: Op
     """b, a removed admin, plants epoch P as an extra key in a box whose op
     names a legitimate epoch: P is attributed to nobody, so a's delivery
     (op.epoch = newest held = P) makes it 'clean' and writers use it."""
-    a, b, c = open_node("a"), open_node("b"), open_node("c")
-    thread = start_thread(a)
-    join(a, b, thread)
-    join(a, c, thread)
-    a.membership.grant(thread, peer(b), Role.WRITE, "acl")
-    sync(a, b, thread)
-    sync(a, c, thread)
+    a, b, c, thread = with_second_admin(open_node)
     a.membership.revoke(thread, peer(b), Role.FOLLOW)                 # b out entirely, keys rotated
     planted = ThreadKey(b"\x01" * 32, b"\x02" * 32, 1 << 62)         # b knows this key
     evaluation = b._services.gate.evaluation(thread)

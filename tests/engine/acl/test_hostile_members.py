@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync, texts
+from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync, texts, with_second_admin
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.ops import Bind, Join, acl_payload, binding_message, join_message
@@ -89,13 +89,7 @@ def test_an_admin_removed_concurrently_cannot_plant_the_next_epoch_key(open_node
     from threads_desktop.engine.core.keys import ThreadKey
     from threads_desktop.engine.logstore.envelopes import open_event
 
-    a, b, c = open_node("a"), open_node("b"), open_node("c")
-    thread = start_thread(a)
-    join(a, b, thread)
-    join(a, c, thread)
-    a.membership.grant(thread, peer(b), Role.WRITE, "acl")
-    sync(a, b, thread)
-    sync(a, c, thread)
+    a, b, c, thread = with_second_admin(open_node)
     a.membership.revoke(thread, peer(b), Role.FOLLOW)                 # b out entirely, keys rotated
     planted = ThreadKey(b"\x01" * 32, b"\x02" * 32, 1 << 62)         # b knows this key
     [keys_op] = b.membership._boxes(thread, {peer(a): True, peer(c): True}, planted)
@@ -227,13 +221,7 @@ def test_a_removed_admin_cannot_plant_a_key_in_the_page_that_brings_its_removal(
     from threads_desktop.engine.core.keys import ThreadKey
     from threads_desktop.engine.logstore.envelopes import open_event
 
-    a, b, c = open_node("a"), open_node("b"), open_node("c")
-    thread = start_thread(a)
-    join(a, b, thread)
-    join(a, c, thread)
-    a.membership.grant(thread, peer(b), Role.WRITE, "acl")
-    sync(a, b, thread)
-    sync(a, c, thread)
+    a, b, c, thread = with_second_admin(open_node)
     a.membership.revoke(thread, peer(b), Role.FOLLOW)     # b out entirely, keys rotated
     sync(a, b, thread)                                    # b knows: what it writes now is after it
     planted = ThreadKey(b"\x01" * 32, b"\x02" * 32, 1 << 62)

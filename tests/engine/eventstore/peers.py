@@ -3,7 +3,7 @@ them the way sync will (by log, oldest first)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from threads_desktop.engine.acl.crdt import Role
@@ -29,6 +29,19 @@ def join(owner: Node, member: Node, thread_id: ThreadId, *, write: bool = True, 
     sync(owner, member, thread_id)
     assert member.membership.pending_join(thread_id) == (False, None)
     sync(member, owner, thread_id)
+
+
+def with_second_admin(open_node: Callable[[str], Node]) -> tuple[Node, Node, Node, ThreadId]:
+    """a founds a chat; b and c join as writers; a makes b an admin too;
+    everyone has seen everything."""
+    a, b, c = open_node("a"), open_node("b"), open_node("c")
+    thread_id = start_thread(a)
+    join(a, b, thread_id)
+    join(a, c, thread_id)
+    a.membership.grant(thread_id, peer(b), Role.WRITE, "acl")
+    sync(a, b, thread_id)
+    sync(a, c, thread_id)
+    return a, b, c, thread_id
 
 
 def force_commit(node: Node, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False,

@@ -25,7 +25,7 @@ from threads_desktop.engine.acl.ops import REVOCATIONS, Keys, Revoke, is_acl_pay
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation, concurrent
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError
-from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import APPLIED, Event
@@ -252,7 +252,4 @@ class AccessGate:
                 events.append(AclEvent(log_raw, seq, stamp, stamp_hlc(stamp), deps, ops))
             cached = self._evaluations[thread_id] = Evaluation(thread_id, events)
         return cached
-
-    def identity_of(self, thread_id: ThreadId, log_id: PeerId) -> str | None:
-        return self.evaluation(thread_id).identity_of(log_id.raw)
 
