@@ -10,6 +10,7 @@ from pathlib import Path
 
 from threads_desktop import __version__
 from threads_desktop.cli_members import add_parsers as add_member_parsers
+from threads_desktop.cli_serve import add_parsers as add_serve_parsers
 
 
 def default_data_dir() -> Path:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
 
     add_member_parsers(commands)
+    add_serve_parsers(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark")
     bench_kinds = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
@@ -75,13 +77,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(data_dir)
     if args.command == "bench":
         return _bench(args)
+    if args.command in ("serve", "sync"):
+        from threads_desktop.cli_serve import run_serve, run_sync
 
-    from threads_desktop.engine.core.errors import ThreadsError
+        try:
+            return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
+        except Exception as exc:
+            from threads_desktop.engine.core.errors import ProfileLockedError
+
+            if args.command == "sync" and isinstance(exc, ProfileLockedError):
+                print("threads-desktop: this profile is served by a running process, which syncs by itself",
+                      file=sys.stderr)
+                return 1
+            raise
+
+    from threads_desktop.engine.core.errors import ProfileLockedError, ThreadsError
     from threads_desktop.engine.node import Node
 
     try:
         node = Node.open(data_dir)
     except ThreadsError as exc:
+        if isinstance(exc, ProfileLockedError):  # a served profile takes commands over its socket
+            from threads_desktop.cli_control import forward_to_running
+
+            return forward_to_running(data_dir, list(sys.argv[1:] if argv is None else argv), exc)
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
     try:

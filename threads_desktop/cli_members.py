@@ -57,7 +57,7 @@ def run_members_command(node: Node, args: argparse.Namespace) -> int:
 
     membership = node.membership
     if args.command == "join":
-        thread_id = membership.join(InviteLink.parse(args.link.strip()))
+        thread_id = node.join(InviteLink.parse(args.link.strip()))
         print(thread_id)
         print("joined; the join completes when a member's records reach this profile", file=sys.stderr)
         return 0
@@ -67,9 +67,7 @@ def run_members_command(node: Node, args: argparse.Namespace) -> int:
         if not 1 <= args.uses <= 1000:
             raise InvalidInputError("--uses is 1 to 1000")
         expires = parse_duration(args.expires) if args.expires else None
-        summary = node.get_thread(thread_id)
-        link = membership.invite(thread_id, Role.parse(args.role), expires_in=expires, uses=args.uses,
-                                 name=summary.name)
+        link = node.invite(thread_id, Role.parse(args.role), expires_in=expires, uses=args.uses)
         text = link.to_uri()
         if args.qr is not None:
             write_qr(text, args.qr)

@@ -13,6 +13,8 @@ from typing import Any
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
+from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.schema import ACL_SCHEMA
 from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError, ProfileError, ThreadsError
@@ -32,7 +34,7 @@ from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import Changes, EventStore
-from threads_desktop.engine.logstore.addressbook import AddressBook
+from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
 from threads_desktop.engine.logstore.blobs import BlobStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
@@ -41,8 +43,12 @@ from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
 from threads_desktop.engine.modules import chat, photos
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
+from threads_desktop.engine.net.peerbook import PeerBook
+from threads_desktop.engine.net.schema import NET_SCHEMA
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
+
+_LINK_ADDRESS_TTL = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,9 @@ class Node:
         self.identity = services.identity
         self.events = services.events
         self._batch: Changes | None = None
+        self.peers = PeerBook(services.database, services.addresses, services.now_seconds)
+        # Where the network service listens (empty offline): put in invite links.
+        self.listen_addresses: list[str] = []
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.commit,
                                          self._commit_control, services.random_bytes, services.now_seconds)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
@@ -97,7 +106,7 @@ class Node:
             profile = Profile.open(data_dir, random_bytes)
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
-                                                             ACL_SCHEMA))
+                                                             ACL_SCHEMA, NET_SCHEMA))
             undo.callback(database.close)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
@@ -198,14 +207,35 @@ class Node:
 
     def photos(self, thread_id: ThreadId) -> Photos:
         return Photos(self.collections(thread_id), self._own_log(thread_id),
-                      BlobStore(self.database.connection, self._services.random_bytes), self.database,
+                      self.blobs(thread_id), self.database,
                       self._services.work_pool)
+
+    def blobs(self, thread_id: ThreadId) -> BlobStore:
+        return BlobStore(self.database.connection, self._services.random_bytes, thread_id)
 
     def _own_log(self, thread_id: ThreadId) -> PeerId:
         own_log = self.store.own_log(thread_id)
         if own_log is None:
             raise MissingKeyError("this profile cannot write to that thread")
         return own_log
+
+    # --- invites, joins and peers -------------------------------------------------------
+
+    def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
+               uses: int = 1) -> InviteLink:
+        """A link to the thread with the thread's name and where we listen."""
+        summary = self.get_thread(thread_id)
+        return self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
+                                      addresses=self.listen_addresses[:MAX_LINK_ADDRESSES])
+
+    def join(self, link: InviteLink) -> ThreadId:
+        """Join by link; the peers it names are dialed to fetch the thread."""
+        thread_id = self.membership.join(link)
+        for address in link.addresses:
+            peer = peer_of_address(address)
+            if peer is not None:
+                self.peers.remember(thread_id, peer, [address], ttl_seconds=_LINK_ADDRESS_TTL)
+        return thread_id
 
     # --- change sets ----------------------------------------------------------------
 

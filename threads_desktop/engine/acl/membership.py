@@ -347,6 +347,17 @@ class Membership:
     def roles(self, thread_id: ThreadId, peer: str | None = None) -> frozenset[Role]:
         return self._gate.evaluation(thread_id).current().roles(peer or self.me)
 
+    def may_sync(self, thread_id: ThreadId, peer: str) -> bool:
+        """Whether a peer that proved it holds a follow key may fetch the
+        thread's records: a member with follow, or someone we do not know
+        yet (a joiner fetching the invite its join needs). A member who lost
+        follow is refused, whatever old keys it still holds."""
+        evaluation = self._gate.evaluation(thread_id)
+        book = evaluation.current()
+        if Role.FOLLOW in book.roles(peer):
+            return True
+        return peer not in book.members() and all(b.member != peer for b in evaluation.bindings.values())
+
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()

@@ -39,6 +39,15 @@ class SignatureError(InvalidInputError):
     """A record whose signature does not verify for its thread and position."""
 
 
+class ProtocolError(InvalidInputError):
+    """A peer broke the sync protocol: an oversized, malformed or unexpected
+    message. The stream ends with an error; the process goes on."""
+
+
+class PeerError(ThreadsError):
+    """A peer could not be reached, or refused or failed a request."""
+
+
 class InvalidLinkError(InvalidInputError):
     """An invite link that is mistyped, truncated, altered or not ours."""
 

@@ -29,6 +29,17 @@ def canonical_address(text: str) -> str:
     return canonical
 
 
+def peer_of_address(text: str) -> PeerId | None:
+    """The peer an address names with a trailing /p2p/<id>, if any."""
+    _, marker, peer = text.rpartition("/p2p/")
+    if not marker:
+        return None
+    try:
+        return PeerId.parse(peer)
+    except InvalidInputError:
+        return None
+
+
 class AddressBook:
     def __init__(self, database: Database, now_seconds: Callable[[], float]) -> None:
         self._db = database

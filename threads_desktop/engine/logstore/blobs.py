@@ -6,6 +6,7 @@ so a follower can keep and serve blob blocks without reading them."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cbor import Link
-from threads_desktop.engine.codec.cid import cid_of_cbor, cid_of_raw
+from threads_desktop.engine.codec.cid import CODEC_RAW, cid_of_cbor, cid_of_raw
 from threads_desktop.engine.core.errors import IntegrityError, NotFoundError, SchemaError
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.crypto import aead
 from threads_desktop.engine.crypto.aead import RandomBytes
 
+PREVIEW, ORIGINAL = 0, 1  # block priorities: previews travel first
 CHUNK_SIZE = 1 << 20
 MAX_BLOB_SIZE = 512 << 20
 _AAD_MANIFEST = b"threads/1/blob-manifest"
@@ -48,12 +51,26 @@ class BlobRef:
         return cls(bytes(manifest.cid_bytes), key, size, mime)
 
 
+@dataclass(frozen=True, slots=True)
+class BlockEntry:
+    """A block in a thread's inventory, as listed to peers."""
+
+    cid: bytes
+    blob: bytes  # manifest CID of the blob it belongs to
+    size: int
+    priority: int
+
+
 class BlobStore:
-    def __init__(self, connection: sqlite3.Connection, random_bytes: RandomBytes) -> None:
+    """Blobs of one thread (`thread_id`), or of none (reading only)."""
+
+    def __init__(self, connection: sqlite3.Connection, random_bytes: RandomBytes,
+                 thread_id: ThreadId | None = None) -> None:
         self._sql = connection
         self._random_bytes = random_bytes
+        self._thread_id = thread_id
 
-    def put(self, data: bytes, mime: str) -> BlobRef:
+    def put(self, data: bytes, mime: str, priority: int = ORIGINAL) -> BlobRef:
         """Seal and store `data`; call inside a write transaction."""
         if len(data) > MAX_BLOB_SIZE:
             raise SchemaError(f"a blob is at most {MAX_BLOB_SIZE >> 20} MiB")
@@ -62,14 +79,68 @@ class BlobStore:
         chunks = []
         for index, start in enumerate(range(0, max(len(data), 1), CHUNK_SIZE)):
             sealed = aead.seal(cipher, data[start:start + CHUNK_SIZE], _chunk_aad(index), self._random_bytes)
-            cid = cid_of_raw(sealed)
-            self._sql.execute("INSERT OR IGNORE INTO blocks (cid, data) VALUES (?, ?)", (cid, sealed))
-            chunks.append(Link(cid))
-        manifest = cbor.encode(aead.seal(cipher, cbor.encode({"size": len(data), "chunks": chunks}),
+            chunks.append((cid_of_raw(sealed), sealed))
+        manifest = cbor.encode(aead.seal(cipher, cbor.encode({"size": len(data),
+                                                              "chunks": [Link(c) for c, _ in chunks]}),
                                          _AAD_MANIFEST, self._random_bytes))
         manifest_cid = cid_of_cbor(manifest)
-        self._sql.execute("INSERT OR IGNORE INTO blocks (cid, data) VALUES (?, ?)", (manifest_cid, manifest))
+        for cid, block in [(manifest_cid, manifest), *chunks]:
+            self._add_block(BlockEntry(cid, manifest_cid, len(block), priority), block)
         return BlobRef(manifest_cid, key, len(data), mime)
+
+    def _add_block(self, entry: BlockEntry, data: bytes) -> None:
+        self._sql.execute("INSERT OR IGNORE INTO blocks (cid, data) VALUES (?, ?)", (entry.cid, data))
+        if self._thread_id is not None:
+            self._sql.execute(
+                "INSERT OR IGNORE INTO thread_blocks (thread_id, cid, blob, size, priority) VALUES (?, ?, ?, ?, ?)",
+                (self._thread_id.raw, entry.cid, entry.blob, entry.size, entry.priority))
+
+    # --- a thread's inventory, for sync ----------------------------------------------------
+
+    def _thread(self) -> bytes:
+        if self._thread_id is None:
+            raise NotFoundError("this blob store is not a thread's")
+        return self._thread_id.raw
+
+    def inventory(self, after: int, limit: int) -> list[tuple[int, BlockEntry]]:
+        """The thread's blocks after a cursor (a row number), oldest first."""
+        return [(row, BlockEntry(cid, blob, size, priority)) for row, cid, blob, size, priority in self._sql.execute(
+            "SELECT id, cid, blob, size, priority FROM thread_blocks WHERE thread_id = ? AND id > ?"
+            " ORDER BY id LIMIT ?", (self._thread(), after, limit))]
+
+    def held(self, cids: Sequence[bytes]) -> set[bytes]:
+        """Which of `cids` this thread's inventory already holds."""
+        thread = self._thread()
+        return {cid for cid in cids if self._sql.execute(
+            "SELECT 1 FROM thread_blocks WHERE thread_id = ? AND cid = ?", (thread, cid)).fetchone()}
+
+    def read_blocks(self, cids: Sequence[bytes], budget: int) -> list[tuple[bytes, bytes]]:
+        """Blocks of this thread among `cids`, in order, until `budget` bytes
+        (at least one). Blocks of other threads are never served."""
+        out: list[tuple[bytes, bytes]] = []
+        used = 0
+        thread = self._thread()
+        for cid in cids:
+            row = self._sql.execute(
+                "SELECT b.data FROM thread_blocks t JOIN blocks b ON b.cid = t.cid WHERE t.thread_id = ? AND t.cid = ?",
+                (thread, cid)).fetchone()
+            if row is None:
+                continue
+            if out and used + len(row[0]) > budget:
+                break
+            out.append((cid, bytes(row[0])))
+            used += len(row[0])
+        return out
+
+    def add_fetched(self, entry: BlockEntry, data: bytes) -> None:
+        """Store a block a peer sent, after checking it matches its CID; call
+        inside a write transaction."""
+        expected = cid_of_raw(data) if entry.cid[1] == CODEC_RAW else cid_of_cbor(data)
+        if expected != entry.cid:
+            raise IntegrityError("a block from a peer does not match its CID")
+        if len(data) > CHUNK_SIZE + 1024:
+            raise IntegrityError("a block from a peer is larger than any blob block")
+        self._add_block(BlockEntry(entry.cid, entry.blob, len(data), entry.priority), data)
 
     def get(self, ref: BlobRef) -> bytes:
         """The blob's bytes, every chunk checked against its CID and tag."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from threads_desktop.engine.core.errors import ProfileError, StorageError
 
-SCHEMA_VERSION = 2  # 2: access control (control events, acl_events, pending_joins)
+SCHEMA_VERSION = 3  # 2: access control (control events, acl_events, pending_joins); 3: networking
 
 LOGSTORE_SCHEMA = """
 CREATE TABLE identity (
@@ -69,6 +69,22 @@ CREATE TABLE blocks (
     cid BLOB PRIMARY KEY,
     data BLOB NOT NULL
 ) STRICT;
+
+-- Which blocks belong to which thread, so that a follower, which cannot open
+-- the events naming them, still fetches and serves every block of a thread.
+-- `blob` is the manifest CID of the blob the block belongs to; `priority` 0
+-- for previews, 1 for originals (fetched first, and the second maybe only on
+-- demand).
+CREATE TABLE thread_blocks (
+    id INTEGER PRIMARY KEY,
+    thread_id BLOB NOT NULL,
+    cid BLOB NOT NULL REFERENCES blocks(cid),
+    blob BLOB NOT NULL,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    priority INTEGER NOT NULL CHECK (priority IN (0, 1)),
+    UNIQUE (thread_id, cid)
+) STRICT;
+CREATE INDEX thread_blocks_by_blob ON thread_blocks (thread_id, blob);
 
 CREATE TABLE addresses (
     peer_id BLOB NOT NULL,

@@ -20,7 +20,7 @@ from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError,
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
 from threads_desktop.engine.db.models import FieldSpec, Model
-from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
+from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.modules.chat import Reactions, clean_text
 from threads_desktop.engine.modules.imaging import MAX_FILE_BYTES, PreparedPhoto, prepare_photo
@@ -113,8 +113,8 @@ class Photos:
         ops = Ops()
         with self._db.write():
             for photo, name in zip(batch, names, strict=True):
-                preview = self._blobs.put(photo.preview, "image/jpeg")
-                original = self._blobs.put(photo.original, photo.mime)
+                preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
+                original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
                 self.photos.create({
                     "name": name[:255], "thumbnail": photo.thumbnail, "preview": preview.to_value(),
                     "original": original.to_value(), "width": photo.width, "height": photo.height,

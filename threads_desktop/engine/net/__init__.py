@@ -1,0 +1,1 @@
+"""Networking: the libp2p host, the sync protocol, blob transfer and LAN discovery."""

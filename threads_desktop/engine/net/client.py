@@ -1,0 +1,263 @@
+"""The asking side of a sync session: hello, then per thread heads, push
+what the peer lacks, pull what we lack, and blob blocks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.keys import ThreadKey
+from threads_desktop.engine.logstore.blobs import BlockEntry
+from threads_desktop.engine.logstore.store import IngestOutcome, StoredRecord
+from threads_desktop.engine.net import proofs, wire
+from threads_desktop.engine.net.server import MAX_SEQ, PAGE_BYTES, parse_block_entry
+from threads_desktop.engine.net.wire import (
+    MAX_CIDS,
+    MAX_PAGE_RECORDS,
+    MAX_PROOFS,
+    as_bytes,
+    as_envelope,
+    as_int,
+    as_list,
+    as_peer_id,
+    as_text,
+)
+from threads_desktop.engine.net.wire import (
+    field as get,
+)
+from threads_desktop.engine.node import Node
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 4  # a round may bring keys that open what the last one refused
+BLOCK_BATCH = 64
+
+
+@dataclass
+class SyncResult:
+    pulled: int = 0
+    pushed: int = 0
+    refused: int = 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Blob transfer of one thread from one peer, in bytes."""
+
+    thread_id: ThreadId
+    peer: PeerId
+    done: int
+    total: int
+
+
+class ClientSession:
+    """One session stream we opened to `remote`."""
+
+    def __init__(self, node: Node, me: PeerId, remote: PeerId, stream: wire.ByteStream,
+                 on_peers: Callable[[ThreadId, list[tuple[PeerId, list[str]]], int], None],
+                 random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+        self._node = node
+        self._me = me
+        self.remote = remote
+        self._stream = stream
+        self._reader = wire.MessageReader(stream)
+        self._on_peers = on_peers
+        self._random_bytes = random_bytes
+        self.edges: dict[ThreadId, bytes] = {}  # threads the peer shares, and its edge at hello
+        self._lock = trio.Lock()
+
+    async def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        async with self._lock:  # one request in flight per session
+            await self._stream.write(wire.frame(message))
+            reply = await self._reader.read()
+        if reply is None:
+            raise PeerError(f"{self.remote} closed the session")
+        if reply["t"] == "error":
+            raise PeerError(f"{self.remote} refused {message['t']}: {get(reply, 'message', as_text(500))}")
+        if reply["t"] != message["t"]:
+            raise ProtocolError(f"{self.remote} answered {message['t']} with {reply['t'][:40]!r}")
+        return reply
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+    # --- which threads we share ----------------------------------------------------------
+
+    async def hello(self, threads: Sequence[ThreadId]) -> dict[ThreadId, bytes]:
+        """Prove the threads we hold; returns those the peer shares with its
+        edges (also kept in `edges`)."""
+        per_hello = MAX_PROOFS // proofs.PROOF_EPOCHS
+        for start in range(0, len(threads), per_hello):
+            nonce = self._random_bytes(wire.NONCE_LENGTH)
+            asked: list[tuple[ThreadId, ThreadKey]] = []
+            for thread_id in threads[start:start + per_hello]:
+                for key in proofs.proof_keys(self._node.store.thread_keys(thread_id)):
+                    asked.append((thread_id, key))
+            reply = await self.request({"t": "hello", "nonce": nonce, "proofs": [
+                proofs.ask_proof(key, thread_id, self._me, self.remote, nonce) for thread_id, key in asked]})
+            for match in get(reply, "matches", as_list(_match, len(asked))):
+                index, answer, edge = match
+                if index >= len(asked):
+                    raise ProtocolError(f"{self.remote} matched a proof we did not send")
+                thread_id, key = asked[index]
+                if answer != proofs.answer_proof(key, thread_id, self._me, self.remote, nonce):
+                    raise ProtocolError(f"{self.remote} answered a proof without the thread's key")
+                self.edges[thread_id] = edge
+        return dict(self.edges)
+
+    def in_sync(self, thread_id: ThreadId) -> bool:
+        return self.edges.get(thread_id) == proofs.edge(self._node.store.logs(thread_id))
+
+    # --- records -------------------------------------------------------------------------
+
+    async def sync_thread(self, thread_id: ThreadId) -> SyncResult:
+        """Exchange records until both sides hold the same logs (or no round
+        makes progress: records we cannot take yet wait for keys)."""
+        result = SyncResult()
+        for _ in range(MAX_ROUNDS):
+            before = (result.pulled, result.pushed)
+            theirs = await self._heads(thread_id)
+            ours = {h.log_id: h.seq for h in self._node.store.logs(thread_id)}
+            for log_id, seq in ours.items():
+                if seq > theirs.get(log_id, 0):
+                    result.pushed += await self._push_log(thread_id, log_id, theirs.get(log_id, 0))
+            for log_id, seq in theirs.items():
+                if seq > ours.get(log_id, 0):
+                    await self._pull_log(thread_id, log_id, ours.get(log_id, 0), result)
+            if (result.pulled, result.pushed) == before:
+                break  # in sync, or nothing more either side takes for now
+        self.edges[thread_id] = proofs.edge(self._node.store.logs(thread_id))
+        return result
+
+    async def _heads(self, thread_id: ThreadId) -> dict[PeerId, int]:
+        reply = await self.request({"t": "heads", "thread": thread_id.raw})
+        heads = get(reply, "heads", as_list(_head, wire.MAX_LOGS))
+        peers = get(reply, "peers", as_list(_peer, wire.MAX_PEERS))
+        ttl = get(reply, "ttl", as_int(1, 7 * 24 * 3600))
+        if peers:
+            self._on_peers(thread_id, peers, ttl)
+        return {log_id: seq for log_id, seq, _head in heads}
+
+    async def _push_log(self, thread_id: ThreadId, log_id: PeerId, after: int) -> int:
+        pushed = 0
+        while True:
+            page: list[StoredRecord] = []
+            used = 0
+            for stored in self._node.store.records_after(thread_id, log_id, after, MAX_PAGE_RECORDS):
+                size = sum(map(len, stored.envelope.blocks()))
+                if page and used + size > PAGE_BYTES:
+                    break
+                page.append(stored)
+                used += size
+            if not page:
+                return pushed
+            reply = await self.request({"t": "push", "thread": thread_id.raw,
+                                        "records": [wire.envelope_value(s.envelope) for s in page]})
+            added: int = get(reply, "added", as_int(0, MAX_PAGE_RECORDS))
+            pushed += added
+            if added == 0:
+                return pushed  # the peer refuses this log; pull will tell us why, or the next sync
+            after = page[-1].seq
+
+    async def _pull_log(self, thread_id: ThreadId, log_id: PeerId, after: int, result: SyncResult) -> None:
+        while True:
+            reply = await self.request({"t": "records", "thread": thread_id.raw, "log": log_id.raw, "after": after})
+            envelopes = get(reply, "records", as_list(as_envelope, MAX_PAGE_RECORDS))
+            more = get(reply, "more", _as_bool)
+            if not envelopes:
+                return
+            outcomes = self._node.receive(thread_id, envelopes)
+            added = sum(1 for o in outcomes if o is IngestOutcome.ADDED)
+            result.pulled += added
+            result.refused += sum(1 for o in outcomes if isinstance(o, ThreadsError))
+            position = next((h.seq for h in self._node.store.logs(thread_id) if h.log_id == log_id), 0)
+            if position <= after or not more:
+                return  # nothing taken (keys missing, or a bad record): stop this log for now
+            after = position
+            await trio.lowlevel.checkpoint()
+
+    # --- blob blocks -------------------------------------------------------------------
+
+    async def inventory(self, thread_id: ThreadId, after: int = 0) -> tuple[list[BlockEntry], int]:
+        """The peer's whole block inventory of a thread after a cursor."""
+        entries: list[BlockEntry] = []
+        while True:
+            reply = await self.request({"t": "inventory", "thread": thread_id.raw, "after": after})
+            entries += get(reply, "blocks", as_list(parse_block_entry, MAX_CIDS))
+            after = get(reply, "next", as_int(0, MAX_SEQ))
+            if not get(reply, "more", _as_bool) or len(entries) > 1_000_000:
+                return entries, after
+
+    async def fetch_blocks(self, thread_id: ThreadId, wanted: Sequence[BlockEntry],
+                           progress: Callable[[int, int], None] | None = None) -> int:
+        """Fetch blocks (in the order given) a batch at a time; each batch is
+        stored in one transaction, so a cut connection loses at most one
+        batch and the next sync asks only for what is still missing."""
+        blobs = self._node.blobs(thread_id)
+        by_cid = {e.cid: e for e in wanted}
+        remaining = [e.cid for e in wanted if e.cid not in blobs.held([e.cid])]
+        total = sum(by_cid[c].size for c in remaining)
+        done = 0
+        while remaining:
+            batch = remaining[:BLOCK_BATCH]
+            reply = await self.request({"t": "blocks", "thread": thread_id.raw, "cids": batch})
+            blocks = get(reply, "blocks", as_list(_block, len(batch)))
+            if not blocks:
+                break  # the peer no longer has them
+            got: set[bytes] = set()
+            with self._node.database.write():
+                for cid, data in blocks:
+                    entry = by_cid.get(cid)
+                    if entry is None or cid not in batch:
+                        raise ProtocolError(f"{self.remote} sent a block we did not ask for")
+                    blobs.add_fetched(entry, data)
+                    got.add(cid)
+                    done += len(data)
+            remaining = [c for c in remaining if c not in got]
+            if progress is not None:
+                progress(done, total)
+            await trio.lowlevel.checkpoint()
+        return done
+
+    async def send_invite(self, sealed: bytes) -> None:
+        await self.request({"t": "invite", "sealed": sealed})
+
+
+# --- reply fields -------------------------------------------------------------------------
+
+
+def _as_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected a boolean")
+    return value
+
+
+def _match(value: Any) -> tuple[int, bytes, bytes]:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("a match is [index, proof, edge]")
+    return as_int(0, MAX_PROOFS)(value[0]), as_bytes(wire.MAC_LENGTH)(value[1]), as_bytes(32)(value[2])
+
+
+def _head(value: Any) -> tuple[PeerId, int, bytes | None]:
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError("a head is [log, seq, cid]")
+    return as_peer_id(value[0]), as_int(1, MAX_SEQ)(value[1]), as_bytes(36)(value[2])
+
+
+def _peer(value: Any) -> tuple[PeerId, list[str]]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("a peer is [peer id, addresses]")
+    return as_peer_id(value[0]), as_list(as_text(256), 8)(value[1])
+
+
+def _block(value: Any) -> tuple[bytes, bytes]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("a block is [cid, data]")
+    return as_bytes(36)(value[0]), as_bytes(max_length=(1 << 20) + 4096)(value[1])

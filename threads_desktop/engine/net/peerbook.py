@@ -1,0 +1,76 @@
+"""Which peers share which threads, and how blobs of a thread are fetched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.logstore.addressbook import AddressBook
+from threads_desktop.engine.logstore.database import Database
+
+MAX_PEERS_PER_THREAD = 256
+
+
+class PeerBook:
+    def __init__(self, database: Database, addresses: AddressBook, now_seconds: Callable[[], float]) -> None:
+        self._db = database
+        self._addresses = addresses
+        self._now_seconds = now_seconds
+
+    def remember(self, thread_id: ThreadId, peer: PeerId, addresses: Iterable[str] = (),
+                 ttl_seconds: float = 3600) -> None:
+        """Note that `peer` shares the thread (and where it was seen).
+        Malformed addresses are dropped: they are hints from peers."""
+        good = []
+        for address in addresses:
+            try:
+                self._addresses.add(peer, [address], ttl_seconds)
+                good.append(address)
+            except InvalidInputError:
+                continue
+        with self._db.write() as sql:
+            sql.execute("INSERT INTO thread_peers (thread_id, peer_id, seen_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at",
+                        (thread_id.raw, peer.raw, int(self._now_seconds())))
+            sql.execute("DELETE FROM thread_peers WHERE thread_id = ? AND peer_id NOT IN (SELECT peer_id FROM"
+                        " thread_peers WHERE thread_id = ? ORDER BY seen_at DESC LIMIT ?)",
+                        (thread_id.raw, thread_id.raw, MAX_PEERS_PER_THREAD))
+
+    def peers(self, thread_id: ThreadId) -> list[PeerId]:
+        return [PeerId(raw) for (raw,) in self._db.connection.execute(
+            "SELECT peer_id FROM thread_peers WHERE thread_id = ? ORDER BY seen_at DESC", (thread_id.raw,))]
+
+    def all_peers(self) -> list[PeerId]:
+        return [PeerId(raw) for (raw,) in self._db.connection.execute(
+            "SELECT DISTINCT peer_id FROM thread_peers")]
+
+    def threads_of(self, peer: PeerId) -> list[ThreadId]:
+        return [ThreadId(raw) for (raw,) in self._db.connection.execute(
+            "SELECT thread_id FROM thread_peers WHERE peer_id = ?", (peer.raw,))]
+
+    # --- blob policy ---------------------------------------------------------------------
+
+    def fetch_originals(self, thread_id: ThreadId) -> bool:
+        row = self._db.connection.execute("SELECT fetch_originals FROM thread_settings WHERE thread_id = ?",
+                                          (thread_id.raw,)).fetchone()
+        return row is None or bool(row[0])
+
+    def set_fetch_originals(self, thread_id: ThreadId, always: bool) -> None:
+        with self._db.write() as sql:
+            sql.execute("INSERT INTO thread_settings (thread_id, fetch_originals) VALUES (?, ?)"
+                        " ON CONFLICT DO UPDATE SET fetch_originals = excluded.fetch_originals",
+                        (thread_id.raw, int(always)))
+
+    def want_blob(self, thread_id: ThreadId, blob: bytes) -> None:
+        with self._db.write() as sql:
+            sql.execute("INSERT OR IGNORE INTO wanted_blobs (thread_id, blob) VALUES (?, ?)", (thread_id.raw, blob))
+
+    def wanted_blobs(self, thread_id: ThreadId) -> set[bytes]:
+        return {blob for (blob,) in self._db.connection.execute(
+            "SELECT blob FROM wanted_blobs WHERE thread_id = ?", (thread_id.raw,))}
+
+    def got_blobs(self, thread_id: ThreadId, blobs: Iterable[bytes]) -> None:
+        with self._db.write() as sql:
+            sql.executemany("DELETE FROM wanted_blobs WHERE thread_id = ? AND blob = ?",
+                            [(thread_id.raw, b) for b in blobs])

@@ -1,0 +1,211 @@
+"""The answering side of a sync session: one stream, requests one at a time.
+
+A session starts with `hello` (proofs, see proofs.py); only the threads it
+proved may be named afterwards. Every request is parsed strictly; a request
+that breaks the protocol ends the session, one that is refused (unknown
+thread, access) gets an error reply and the session goes on. Node calls run
+on the engine thread between awaits, so requests never interleave inside the
+node.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.logstore.blobs import BlockEntry
+from threads_desktop.engine.net import proofs, wire
+from threads_desktop.engine.net.wire import (
+    MAX_CIDS,
+    MAX_PAGE_RECORDS,
+    MAX_PROOFS,
+    as_bytes,
+    as_cid,
+    as_envelope,
+    as_int,
+    as_list,
+    as_peer_id,
+    as_thread_id,
+    only,
+)
+from threads_desktop.engine.net.wire import (
+    field as get,
+)
+from threads_desktop.engine.node import Node
+
+log = logging.getLogger(__name__)
+
+PAGE_BYTES = 4 << 20  # records or blocks per reply, at least one
+MAX_SEQ = (1 << 63) - 1
+ADDRESS_TTL_SECONDS = 3600
+# A token bucket per session: a flood of requests gets errors, cheaply.
+REQUESTS_PER_SECOND = 200.0
+REQUEST_BURST = 400.0
+
+
+@dataclass
+class _Session:
+    remote: PeerId
+    proven: set[ThreadId] = field(default_factory=set)
+    tokens: float = REQUEST_BURST
+    refilled: float = field(default_factory=time.monotonic)
+
+    def take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(REQUEST_BURST, self.tokens + (now - self.refilled) * REQUESTS_PER_SECOND)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class SyncServer:
+    """Answers sessions for one node. `known_peers(thread)` lists peers worth
+    telling others about (with addresses); `on_records(thread, peer)` hears
+    of records a peer pushed that we did not have, so they can be relayed."""
+
+    def __init__(self, node: Node, me: PeerId, known_peers: Callable[[ThreadId], list[tuple[PeerId, list[str]]]],
+                 on_records: Callable[[ThreadId, PeerId], None], on_session: Callable[[PeerId, ThreadId], None],
+                 on_invite: Callable[[PeerId], None]) -> None:
+        self._node = node
+        self._me = me
+        self._known_peers = known_peers
+        self._on_records = on_records
+        self._on_session = on_session
+        self._on_invite = on_invite
+
+    async def serve(self, stream: wire.ByteStream, remote: PeerId) -> None:
+        """Run one session until the peer closes it or breaks the protocol."""
+        session = _Session(remote)
+        reader = wire.MessageReader(stream)
+        try:
+            while True:
+                try:
+                    message = await reader.read()
+                except ProtocolError as exc:
+                    await stream.write(wire.frame(wire.reply_error(str(exc))))
+                    return
+                if message is None:
+                    return
+                if not session.take_token():
+                    reply = wire.reply_error("too many requests: slow down")
+                else:
+                    try:
+                        reply = self._answer(session, message)
+                    except ProtocolError as exc:
+                        await stream.write(wire.frame(wire.reply_error(str(exc))))
+                        return
+                    except ThreadsError as exc:
+                        reply = wire.reply_error(str(exc))
+                await stream.write(wire.frame(reply))
+        finally:
+            await stream.close()
+
+    # --- requests -------------------------------------------------------------------------
+
+    def _answer(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        kind = message["t"]
+        handler = {
+            "hello": self._hello, "heads": self._heads, "records": self._records, "push": self._push,
+            "inventory": self._inventory, "blocks": self._blocks, "invite": self._invite,
+        }.get(kind)
+        if handler is None:
+            raise ProtocolError(f"unknown request {kind[:40]!r}")
+        return handler(session, message)
+
+    def _hello(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        only(message, "nonce", "proofs")
+        nonce = get(message, "nonce", as_bytes(wire.NONCE_LENGTH))
+        asked = get(message, "proofs", as_list(as_bytes(wire.MAC_LENGTH), MAX_PROOFS))
+        held = [(t.thread_id, self._node.store.thread_keys(t.thread_id)) for t in self._node.directory.all()]
+        matches = []
+        for index, (thread_id, key) in proofs.match_proofs(asked, held, session.remote, self._me, nonce).items():
+            if not self._may_sync(thread_id, session.remote):
+                continue  # refused exactly like a thread we do not hold
+            session.proven.add(thread_id)
+            self._on_session(session.remote, thread_id)
+            matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
+                            proofs.edge(self._node.store.logs(thread_id))])
+        return wire.reply_ok("hello", matches=matches)
+
+    def _may_sync(self, thread_id: ThreadId, peer: PeerId) -> bool:
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return True
+        return self._node.membership.may_sync(thread_id, str(peer))
+
+    def _thread(self, session: _Session, message: dict[str, Any]) -> ThreadId:
+        thread_id: ThreadId = get(message, "thread", as_thread_id)
+        # Access is checked again on every request: a member removed during
+        # a session loses it at once.
+        if thread_id not in session.proven or not self._may_sync(thread_id, session.remote):
+            raise ThreadsError("no such thread in this session (say hello with a proof first)")
+        return thread_id
+
+    def _heads(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        only(message, "thread")
+        thread_id = self._thread(session, message)
+        heads = [[h.log_id.raw, h.seq, h.head] for h in self._node.store.logs(thread_id) if h.seq]
+        peers = [[peer.raw, addresses[:8]] for peer, addresses in self._known_peers(thread_id)
+                 if peer != session.remote][:wire.MAX_PEERS]
+        return wire.reply_ok("heads", heads=heads[:wire.MAX_LOGS], peers=peers, ttl=ADDRESS_TTL_SECONDS)
+
+    def _records(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        only(message, "thread", "log", "after")
+        thread_id = self._thread(session, message)
+        log_id = get(message, "log", as_peer_id)
+        after = get(message, "after", as_int(0, MAX_SEQ))
+        records: list[list[bytes]] = []
+        used = 0
+        for stored in self._node.store.records_after(thread_id, log_id, after, MAX_PAGE_RECORDS):
+            size = sum(map(len, stored.envelope.blocks()))
+            if records and used + size > PAGE_BYTES:
+                break
+            records.append(wire.envelope_value(stored.envelope))
+            used += size
+        position = next((h.seq for h in self._node.store.logs(thread_id) if h.log_id == log_id), 0)
+        return wire.reply_ok("records", records=records, more=after + len(records) < position)
+
+    def _push(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        only(message, "thread", "records")
+        thread_id = self._thread(session, message)
+        envelopes = get(message, "records", as_list(as_envelope, MAX_PAGE_RECORDS))
+        outcomes = self._node.receive(thread_id, envelopes)
+        added = sum(1 for o in outcomes if not isinstance(o, ThreadsError) and o.value == "added")
+        refused = [[i, str(o)[:200]] for i, o in enumerate(outcomes) if isinstance(o, ThreadsError)][:16]
+        if added:
+            self._on_records(thread_id, session.remote)
+        return wire.reply_ok("push", added=added, refused=refused)
+
+    def _inventory(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        only(message, "thread", "after")
+        thread_id = self._thread(session, message)
+        after = get(message, "after", as_int(0, MAX_SEQ))
+        page = self._node.blobs(thread_id).inventory(after, MAX_CIDS)
+        return wire.reply_ok("inventory", blocks=[[e.cid, e.blob, e.size, e.priority] for _, e in page],
+                             next=page[-1][0] if page else after, more=len(page) == MAX_CIDS)
+
+    def _blocks(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        only(message, "thread", "cids")
+        thread_id = self._thread(session, message)
+        cids = get(message, "cids", as_list(as_cid, MAX_CIDS))
+        return wire.reply_ok("blocks", blocks=[[cid, data] for cid, data in
+                                               self._node.blobs(thread_id).read_blocks(cids, PAGE_BYTES)])
+
+    def _invite(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        only(message, "sealed")
+        sealed = get(message, "sealed", as_bytes(max_length=8192))
+        self._node.membership.receive_invite(sealed)
+        self._on_invite(session.remote)
+        return wire.reply_ok("invite")
+
+
+def parse_block_entry(value: Any) -> BlockEntry:
+    if not isinstance(value, list) or len(value) != 4:
+        raise ValueError("an inventory entry is [cid, blob, size, priority]")
+    return BlockEntry(as_cid(value[0]), as_cid(value[1]), as_int(0, 2 << 20)(value[2]), as_int(0, 1)(value[3]))

@@ -1,0 +1,369 @@
+"""The network service: a libp2p host, one worker per remote peer, and the
+triggers that give workers something to do.
+
+A worker owns one session stream to its peer and a set of threads to sync
+with it (a set: asking twice queues once). Work arrives from local changes
+(push), from records a peer pushed (relay to the others), from discovery and
+on a slow timer (pull covers whatever push missed). A failing peer is retried
+with exponential backoff. Everything runs on the engine's trio thread, so
+node calls never overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import trio
+from libp2p.abc import IHost
+
+from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
+from threads_desktop.engine.net import host as hosting
+from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.server import SyncServer
+from threads_desktop.engine.net.wire import PROTOCOL_ID
+from threads_desktop.engine.node import Node
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 60.0  # a whole pass may take longer; each request may not
+MAX_BACKOFF = 300.0
+DISCOVERED_TTL = 120.0
+ProgressListener = Callable[[Progress], None]
+SESSION_ERRORS = (PeerError, ProtocolError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
+
+
+class Discovery(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+DiscoveryFactory = Callable[[str, Sequence[str], Callable[[PeerId, list[str]], None]], Discovery]
+
+
+@dataclass
+class _PeerLink:
+    peer: PeerId
+    pending: set[ThreadId] = field(default_factory=set)
+    everything: bool = False
+    wake: trio.Event = field(default_factory=trio.Event)
+    backoff: trio.CancelScope | None = None
+    session: ClientSession | None = None
+    failures: int = 0
+    passes: int = 0  # passes finished, well or not (for waiting on one)
+    last_error: str | None = None
+    cursors: dict[ThreadId, int] = field(default_factory=dict)  # inventory read so far
+    deferred: dict[ThreadId, list[BlockEntry]] = field(default_factory=dict)  # originals not wanted yet
+
+
+@dataclass(frozen=True)
+class PeerStatus:
+    peer: str
+    connected: bool
+    failures: int
+    last_error: str | None
+
+
+class NetworkService:
+    def __init__(self, node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
+                 discovery: DiscoveryFactory | None = None,
+                 on_progress: ProgressListener | None = None,
+                 random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+        self._node = node
+        self._listen = hosting.parse_listen(listen)
+        self._pull_interval = pull_interval
+        self._discovery_factory = discovery
+        self._on_progress = on_progress
+        self._random_bytes = random_bytes
+        self._me = node.identity.peer_id
+        self._links: dict[PeerId, _PeerLink] = {}
+        self._host: IHost | None = None
+        self._nursery: trio.Nursery | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self.transfers: dict[tuple[ThreadId, PeerId], Progress] = {}
+        self._server = SyncServer(node, self._me, self._known_peers, self._relay, self._met, self._invited)
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen, dial known peers, serve until cancelled; always closes the host."""
+        host = hosting.build_host(self._node.identity)
+        self._host = host
+        discovery = None
+        unsubscribe = None
+        async with host.run(listen_addrs=self._listen):
+            try:
+                hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
+                self._node.listen_addresses = self.addresses()
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self._token = trio.lowlevel.current_trio_token()
+                    unsubscribe = self._node.subscribe(self._local_changes)
+                    if self._discovery_factory is not None:
+                        discovery = self._discovery_factory(str(self._me), self.addresses(), self._discovered)
+                        discovery.start()
+                    for peer in self._node.peers.all_peers():
+                        self.schedule(peer)
+                    nursery.start_soon(self._timer)
+                    task_status.started(self)
+                    await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                self._node.listen_addresses = []
+                if unsubscribe is not None:
+                    unsubscribe()
+                if discovery is not None:
+                    discovery.stop()
+                with trio.CancelScope(shield=True):
+                    await host.close()
+
+    def addresses(self) -> list[str]:
+        """Where peers reach us, each ending in /p2p/<our ID>; a wildcard
+        listen address is spelled out per interface, loopback last."""
+        assert self._host is not None
+        out: list[str] = []
+        for address in hosting.listen_addresses(self._host):
+            if address.startswith("/ip4/0.0.0.0/"):
+                out += [address.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1) for ip in _local_ipv4()]
+            else:
+                out.append(address)
+        return sorted(out, key=lambda a: a.startswith("/ip4/127."))
+
+    # --- triggers ------------------------------------------------------------------------------
+
+    def schedule(self, peer: PeerId, threads: set[ThreadId] | None = None, *, now: bool = False) -> None:
+        """Sync `threads` (None: every thread we share) with a peer soon.
+        `now` skips a backoff in progress (new addresses were found)."""
+        if peer == self._me or self._nursery is None:
+            return
+        link = self._links.get(peer)
+        if link is None:
+            link = self._links[peer] = _PeerLink(peer)
+            self._nursery.start_soon(self._work, link)
+        if threads is None:
+            link.everything = True
+        else:
+            link.pending |= threads
+        if now and link.backoff is not None:
+            link.backoff.cancel()
+        link.wake.set()
+
+    def _local_changes(self, changes: ChangeSet) -> None:
+        for thread_id in changes.threads_updated | changes.threads_added:
+            for peer in self._peers_of(thread_id):
+                self.schedule(peer, {thread_id})
+
+    def _peers_of(self, thread_id: ThreadId) -> set[PeerId]:
+        peers = set(self._node.peers.peers(thread_id))
+        peers |= {link.peer for link in self._links.values()
+                  if link.session is not None and thread_id in link.session.edges}
+        return peers
+
+    def _relay(self, thread_id: ThreadId, source: PeerId) -> None:
+        # The source too: we may lack the blobs its records name.
+        for peer in self._peers_of(thread_id) | {source}:
+            self.schedule(peer, {thread_id})
+
+    def _met(self, peer: PeerId, thread_id: ThreadId) -> None:
+        self._node.peers.remember(thread_id, peer)
+        if peer not in self._links:
+            self.schedule(peer, {thread_id})  # so our changes reach it, and its blobs us
+
+    def _invited(self, peer: PeerId) -> None:
+        log.info("direct invite received from %s", peer)
+
+    def _discovered(self, peer: PeerId, addresses: list[str]) -> None:
+        """From the discovery thread: hand over to the engine thread."""
+        token = self._token
+        if token is None:
+            return
+        try:
+            token.run_sync_soon(self._found, peer, addresses)
+        except trio.RunFinishedError:
+            pass
+
+    def _found(self, peer: PeerId, addresses: list[str]) -> None:
+        try:
+            self._node.addresses.add(peer, addresses, DISCOVERED_TTL)
+        except ThreadsError as exc:
+            log.debug("ignoring addresses of %s: %s", peer, exc)
+            return
+        self.schedule(peer, now=True)
+
+    async def _timer(self) -> None:
+        while True:
+            await trio.sleep(self._pull_interval)
+            for peer in list(self._links):
+                self.schedule(peer)
+
+    def _known_peers(self, thread_id: ThreadId) -> list[tuple[PeerId, list[str]]]:
+        known = [(self._me, self.addresses())]
+        for peer in self._node.peers.peers(thread_id)[:32]:
+            addresses = self._node.addresses.addresses(peer)
+            if addresses:
+                known.append((peer, addresses))
+        return known
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    async def _serve_session(self, stream: hosting.Libp2pStream) -> None:
+        await self._server.serve(stream, stream.remote)
+
+    async def _open_session(self, peer: PeerId) -> ClientSession:
+        assert self._host is not None
+        with trio.fail_after(CONNECT_TIMEOUT):
+            stream = await hosting.open_stream(self._host, peer, self._node.addresses.addresses(peer), PROTOCOL_ID)
+        return ClientSession(self._node, self._me, peer, stream, self._learnt_peers, self._random_bytes)
+
+    def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
+        for peer, addresses in peers:
+            if peer != self._me:
+                self._node.peers.remember(thread_id, peer, addresses, ttl)
+
+    async def _work(self, link: _PeerLink) -> None:
+        while True:
+            if not link.pending and not link.everything:
+                link.wake = trio.Event()
+                await link.wake.wait()
+            threads, everything = link.pending, link.everything
+            link.pending, link.everything = set(), False
+            try:
+                if link.session is None:
+                    link.session = await self._open_session(link.peer)
+                    everything = True  # a new session: compare every thread (pull on reconnect)
+                await self._pass(link, link.session, None if everything else threads)
+                link.failures, link.last_error = 0, None
+            except SESSION_ERRORS as exc:
+                link.failures += 1
+                link.last_error = str(exc) or type(exc).__name__
+                log.info("sync with %s failed (%d): %s", link.peer, link.failures, link.last_error)
+                if link.session is not None:
+                    with trio.CancelScope(shield=True):
+                        await link.session.close()
+                link.session = None
+                link.pending |= threads
+                link.everything = link.everything or everything
+                delay = min(MAX_BACKOFF, 2.0 ** link.failures) * random.uniform(0.5, 1.0)
+                with trio.CancelScope() as link.backoff:
+                    await trio.sleep(delay)
+                link.backoff = None
+            finally:
+                link.passes += 1
+
+    async def _pass(self, link: _PeerLink | None, session: ClientSession,
+                    threads: set[ThreadId] | None) -> dict[ThreadId, SyncResult]:
+        """Sync with one peer: every thread we share (None), or some."""
+        ours = [t.thread_id for t in self._node.directory.all()]
+        with trio.fail_after(REQUEST_TIMEOUT):
+            if threads is None:
+                session.edges.clear()
+                await session.hello(ours)
+                todo = list(session.edges)
+            else:
+                new = [t for t in threads if t not in session.edges and t in ours]
+                if new:
+                    await session.hello(new)
+                todo = [t for t in threads if t in session.edges]
+        results: dict[ThreadId, SyncResult] = {}
+        for thread_id in todo:
+            self._node.peers.remember(thread_id, session.remote)
+            if not session.in_sync(thread_id):
+                with trio.fail_after(REQUEST_TIMEOUT * 10):
+                    results[thread_id] = await session.sync_thread(thread_id)
+            await self._fetch_blobs(link, session, thread_id)
+        return results
+
+    async def _fetch_blobs(self, link: _PeerLink | None, session: ClientSession, thread_id: ThreadId) -> None:
+        cursor = link.cursors.get(thread_id, 0) if link else 0
+        with trio.fail_after(REQUEST_TIMEOUT):
+            entries, cursor = await session.inventory(thread_id, cursor)
+        deferred = (link.deferred.get(thread_id, []) if link else []) + entries
+        reads = self._node.store.thread_keys(thread_id)[0].can_read
+        originals = not reads or self._node.peers.fetch_originals(thread_id)
+        asked = self._node.peers.wanted_blobs(thread_id)
+        blobs = self._node.blobs(thread_id)
+        held = blobs.held([e.cid for e in deferred])
+        wanted = [e for e in deferred if e.cid not in held and (
+            e.priority != ORIGINAL or originals or e.blob in asked)]
+        later = [e for e in deferred if e.cid not in held and e not in wanted]
+        wanted.sort(key=lambda e: e.priority)  # previews first
+        if link is not None:
+            link.cursors[thread_id] = cursor
+            link.deferred[thread_id] = later
+        if not wanted:
+            return
+
+        def progress(done: int, total: int) -> None:
+            report = Progress(thread_id, session.remote, done, total)
+            self.transfers[(thread_id, session.remote)] = report
+            if self._on_progress is not None:
+                self._on_progress(report)
+
+        try:
+            while wanted:
+                batch, wanted = wanted[:256], wanted[256:]
+                with trio.fail_after(REQUEST_TIMEOUT):
+                    await session.fetch_blocks(thread_id, batch, progress)
+        finally:
+            self.transfers.pop((thread_id, session.remote), None)
+        if asked:
+            complete = {e.blob for e in deferred} - {e.blob for e in later}
+            self._node.peers.got_blobs(thread_id, asked & complete)
+
+    # --- one-off sync (the `sync` command) -------------------------------------------------------
+
+    async def sync_once(self, thread_id: ThreadId | None = None) -> dict[str, object]:
+        """Connect to every peer known for the thread (or for any), sync once,
+        and report per peer."""
+        peers = self._node.peers.peers(thread_id) if thread_id else self._node.peers.all_peers()
+        report: dict[str, object] = {}
+        for peer in dict.fromkeys(peers):
+            try:
+                session = await self._open_session(peer)
+                try:
+                    results = await self._pass(None, session, {thread_id} if thread_id else None)
+                finally:
+                    await session.close()
+                report[str(peer)] = {str(t): {"pulled": r.pulled, "pushed": r.pushed, "refused": r.refused}
+                                     for t, r in results.items()} or "in sync"
+            except SESSION_ERRORS as exc:
+                report[str(peer)] = f"failed: {exc or type(exc).__name__}"
+        return report
+
+    async def send_invite(self, peer: PeerId, sealed: bytes) -> None:
+        session = await self._open_session(peer)
+        try:
+            await session.send_invite(sealed)
+        finally:
+            await session.close()
+
+    # --- status -----------------------------------------------------------------------------------
+
+    def peer_status(self) -> list[PeerStatus]:
+        return [PeerStatus(str(link.peer), link.session is not None, link.failures, link.last_error)
+                for link in self._links.values()]
+
+    def want_original(self, thread_id: ThreadId, blob: bytes) -> None:
+        """Fetch an original on demand (the thread fetches them only so)."""
+        self._node.peers.want_blob(thread_id, blob)
+        for peer in self._peers_of(thread_id):
+            self.schedule(peer, {thread_id})
+
+
+def _local_ipv4() -> list[str]:
+    import ifaddr  # a zeroconf dependency
+
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and not ip.ip.startswith("169.254."):
+                found.append(ip.ip)
+    return sorted(set(found), key=lambda a: (a.startswith("127."), a))

@@ -1,0 +1,212 @@
+"""Messages of `/threads/1.0.0`: uvarint-length-prefixed DAG-CBOR maps.
+
+Every message is a map with a type `t`. Requests go one at a time on a
+session stream and each gets one reply (`ok` with the type's fields, or
+`error`). Everything read from a peer goes through `parse_*` here, which
+checks sizes and field types strictly and raises `ProtocolError`; the caller
+answers with an error and goes on, or closes the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.codec.cid import CID_LENGTH
+from threads_desktop.engine.core.errors import CodecError, ProtocolError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.logstore.envelopes import Envelope
+
+PROTOCOL_ID = "/threads/1.0.0"
+MAX_MESSAGE_BYTES = 8 << 20  # a page of records or blocks fits with room to spare
+MAX_PROOFS = 1024  # threads named in one hello
+MAX_LOGS = 4096  # logs listed in one heads reply
+MAX_PAGE_RECORDS = 512
+MAX_CIDS = 4096
+MAX_PEERS = 64
+NONCE_LENGTH = 16
+MAC_LENGTH = 32
+_MAX_VARINT_BYTES = 10
+
+# The four blocks of an envelope, each within the node limits the log store
+# enforces again on ingest; here only their types and a coarse size.
+_MAX_BLOCK = 3 << 20
+
+
+class ByteStream(Protocol):
+    """A bidirectional byte stream (a libp2p stream, or an in-memory pair)."""
+
+    async def read(self, n: int) -> bytes: ...
+    async def write(self, data: bytes) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    body = cbor.encode(message)
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"a message of {len(body)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")
+    return _uvarint(len(body)) + body
+
+
+class MessageReader:
+    """Reads framed messages from a stream, buffering what arrives early."""
+
+    def __init__(self, stream: ByteStream, limit: int = MAX_MESSAGE_BYTES) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._buffer = bytearray()
+
+    async def _fill(self) -> bool:
+        chunk = await self._stream.read(1 << 16)
+        if not chunk:
+            return False
+        self._buffer += chunk
+        return True
+
+    async def read(self) -> dict[str, Any] | None:
+        """The next message, or None at a clean end of stream."""
+        length, used = 0, 0
+        while True:
+            for i in range(used, min(len(self._buffer), _MAX_VARINT_BYTES)):
+                byte = self._buffer[i]
+                length |= (byte & 0x7F) << (7 * i)
+                used = i + 1
+                if not byte & 0x80:
+                    break
+            else:
+                if len(self._buffer) >= _MAX_VARINT_BYTES:
+                    raise ProtocolError("a message length is not a valid uvarint")
+                if not await self._fill():
+                    if self._buffer:
+                        raise ProtocolError("the stream ended inside a message")
+                    return None
+                continue
+            break
+        if length > self._limit:
+            raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self._limit}")
+        while len(self._buffer) < used + length:
+            if not await self._fill():
+                raise ProtocolError("the stream ended inside a message")
+        body = bytes(self._buffer[used:used + length])
+        del self._buffer[:used + length]
+        try:
+            message = cbor.decode(body, max_size=self._limit, max_depth=8)
+        except CodecError as exc:
+            raise ProtocolError(f"a message is not valid DAG-CBOR: {exc}") from exc
+        if not isinstance(message, dict) or not isinstance(message.get("t"), str):
+            raise ProtocolError("a message is a map with a string type 't'")
+        return message
+
+
+# --- field checks ---------------------------------------------------------------------------
+
+
+def field(message: dict[str, Any], name: str, check: Callable[[Any], Any]) -> Any:
+    if name not in message:
+        raise ProtocolError(f"message {message.get('t')!r} lacks {name!r}")
+    try:
+        return check(message[name])
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"field {name!r} of {message.get('t')!r}: {exc}") from exc
+
+
+def only(message: dict[str, Any], *names: str) -> None:
+    extra = set(message) - {"t", *names}
+    if extra:
+        raise ProtocolError(f"message {message.get('t')!r} has unknown fields {sorted(extra)[:4]}")
+
+
+def as_bytes(length: int | None = None, max_length: int = _MAX_BLOCK) -> Callable[[Any], bytes]:
+    def check(value: Any) -> bytes:
+        if not isinstance(value, bytes):
+            raise TypeError("expected bytes")
+        if length is not None and len(value) != length:
+            raise ValueError(f"expected {length} bytes")
+        if len(value) > max_length:
+            raise ValueError("too long")
+        return value
+    return check
+
+
+def as_int(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if type(value) is not int or not low <= value <= high:
+            raise ValueError(f"expected an integer in [{low}, {high}]")
+        return value
+    return check
+
+
+def as_list(item: Callable[[Any], Any], max_items: int) -> Callable[[Any], list[Any]]:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list) or len(value) > max_items:
+            raise ValueError(f"expected a list of at most {max_items} items")
+        return [item(v) for v in value]
+    return check
+
+
+def as_thread_id(value: Any) -> ThreadId:
+    try:
+        return ThreadId(as_bytes(max_length=64)(value))
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"not a thread ID: {exc}") from exc
+
+
+def as_peer_id(value: Any) -> PeerId:
+    try:
+        return PeerId(as_bytes(max_length=128)(value))
+    except Exception as exc:
+        raise ValueError(f"not a peer ID: {exc}") from exc
+
+
+def as_cid(value: Any) -> bytes:
+    return as_bytes(CID_LENGTH)(value)
+
+
+def as_envelope(value: Any) -> Envelope:
+    if not isinstance(value, list) or len(value) != 4:
+        raise ValueError("an envelope is a list of four blocks")
+    record, event, header, body = (as_bytes()(v) for v in value)
+    return Envelope(record, event, header, body)
+
+
+def envelope_value(envelope: Envelope) -> list[bytes]:
+    return list(envelope.blocks())
+
+
+def as_text(max_length: int) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or len(value) > max_length:
+            raise ValueError(f"expected a string of at most {max_length} characters")
+        return value
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteError:
+    """The `error` reply of a peer, kept as text: it is the peer's word."""
+
+    message: str
+
+
+def reply_ok(t: str, **fields: Any) -> dict[str, Any]:
+    return {"t": t, **fields}
+
+
+def reply_error(text: str) -> dict[str, Any]:
+    return {"t": "error", "message": text[:500]}
