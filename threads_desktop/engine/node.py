@@ -235,6 +235,7 @@ class Node:
             peer = peer_of_address(address)
             if peer is not None:
                 self.peers.remember(thread_id, peer, [address], ttl_seconds=_LINK_ADDRESS_TTL)
+        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id})))
         return thread_id
 
     # --- change sets ----------------------------------------------------------------

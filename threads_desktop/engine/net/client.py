@@ -62,8 +62,9 @@ class ClientSession:
 
     def __init__(self, node: Node, me: PeerId, remote: PeerId, stream: wire.ByteStream,
                  on_peers: Callable[[ThreadId, list[tuple[PeerId, list[str]]], int], None],
-                 random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+                 random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = ()) -> None:
         self._node = node
+        self._addresses = list(addresses)[:8]
         self._me = me
         self.remote = remote
         self._stream = stream
@@ -100,7 +101,7 @@ class ClientSession:
             for thread_id in threads[start:start + per_hello]:
                 for key in proofs.proof_keys(self._node.store.thread_keys(thread_id)):
                     asked.append((thread_id, key))
-            reply = await self.request({"t": "hello", "nonce": nonce, "proofs": [
+            reply = await self.request({"t": "hello", "nonce": nonce, "addrs": self._addresses, "proofs": [
                 proofs.ask_proof(key, thread_id, self._me, self.remote, nonce) for thread_id, key in asked]})
             for match in get(reply, "matches", as_list(_match, len(asked))):
                 index, answer, edge = match

@@ -41,13 +41,26 @@ DEFAULT_LISTEN = ("/ip4/0.0.0.0/tcp/4141",)
 
 def build_host(identity: Identity) -> IHost:
     key_pair = create_new_key_pair(identity.signing.seed())
-    return new_host(
+    host = new_host(
         key_pair=key_pair,
         sec_opt={NOISE_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
         muxer_opt={TProtocol(YAMUX_ID): Yamux},
         # One connection per peer: without it every dial waits 250 ms for a second one.
         connection_config=ConnectionConfig(max_connections_per_peer=1),
     )
+    # py-libp2p's auto-connector dials every peer in its peerstore to keep
+    # ~150 connections, and has no switch (its target is the watermarks'
+    # midpoint, and the pruner needs the high one). We dial only the peers
+    # that share a thread, when there is something to sync.
+    connector = getattr(host.get_network(), "auto_connector", None)
+    if connector is not None:
+        connector.maybe_connect = _nothing
+        connector.run_background_task = _nothing
+    return host
+
+
+async def _nothing(*_: object) -> None:
+    return None
 
 
 def parse_listen(addresses: Sequence[str]) -> list[multiaddr.Multiaddr]:

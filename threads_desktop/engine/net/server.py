@@ -30,6 +30,7 @@ from threads_desktop.engine.net.wire import (
     as_int,
     as_list,
     as_peer_id,
+    as_text,
     as_thread_id,
     only,
 )
@@ -71,7 +72,8 @@ class SyncServer:
     of records a peer pushed that we did not have, so they can be relayed."""
 
     def __init__(self, node: Node, me: PeerId, known_peers: Callable[[ThreadId], list[tuple[PeerId, list[str]]]],
-                 on_records: Callable[[ThreadId, PeerId], None], on_session: Callable[[PeerId, ThreadId], None],
+                 on_records: Callable[[ThreadId, PeerId], None],
+                 on_session: Callable[[PeerId, ThreadId, list[str]], None],
                  on_invite: Callable[[PeerId], None]) -> None:
         self._node = node
         self._me = me
@@ -120,8 +122,10 @@ class SyncServer:
         return handler(session, message)
 
     def _hello(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
-        only(message, "nonce", "proofs")
+        only(message, "nonce", "proofs", "addrs")
         nonce = get(message, "nonce", as_bytes(wire.NONCE_LENGTH))
+        # Where the asker listens, in its own word (hints, kept for an hour).
+        addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
         asked = get(message, "proofs", as_list(as_bytes(wire.MAC_LENGTH), MAX_PROOFS))
         held = [(t.thread_id, self._node.store.thread_keys(t.thread_id)) for t in self._node.directory.all()]
         matches = []
@@ -129,7 +133,7 @@ class SyncServer:
             if not self._may_sync(thread_id, session.remote):
                 continue  # refused exactly like a thread we do not hold
             session.proven.add(thread_id)
-            self._on_session(session.remote, thread_id)
+            self._on_session(session.remote, thread_id, addresses)
             matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
                             proofs.edge(self._node.store.logs(thread_id))])
         return wire.reply_ok("hello", matches=matches)

@@ -89,12 +89,27 @@ class NetworkService:
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self.transfers: dict[tuple[ThreadId, PeerId], Progress] = {}
+        self._scope: trio.CancelScope | None = None
+        self._stopped = trio.Event()
         self._server = SyncServer(node, self._me, self._known_peers, self._relay, self._met, self._invited)
 
     # --- life cycle ------------------------------------------------------------------------
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Listen, dial known peers, serve until cancelled; always closes the host."""
+        with trio.CancelScope() as self._scope:
+            try:
+                await self._run(task_status)
+            finally:
+                self._stopped.set()
+
+    async def stop(self) -> None:
+        """Go offline: close every connection and the host, and return once done."""
+        if self._scope is not None:
+            self._scope.cancel()
+            await self._stopped.wait()
+
+    async def _run(self, task_status: Any) -> None:
         host = hosting.build_host(self._node.identity)
         self._host = host
         discovery = None
@@ -109,7 +124,8 @@ class NetworkService:
                     unsubscribe = self._node.subscribe(self._local_changes)
                     if self._discovery_factory is not None:
                         discovery = self._discovery_factory(str(self._me), self.addresses(), self._discovered)
-                        discovery.start()
+                        # zeroconf blocks while it probes and announces (~2 s)
+                        await trio.to_thread.run_sync(discovery.start)
                     for peer in self._node.peers.all_peers():
                         self.schedule(peer)
                     nursery.start_soon(self._timer)
@@ -121,7 +137,8 @@ class NetworkService:
                 if unsubscribe is not None:
                     unsubscribe()
                 if discovery is not None:
-                    discovery.stop()
+                    with trio.CancelScope(shield=True):
+                        await trio.to_thread.run_sync(discovery.stop)
                 with trio.CancelScope(shield=True):
                     await host.close()
 
@@ -172,8 +189,8 @@ class NetworkService:
         for peer in self._peers_of(thread_id) | {source}:
             self.schedule(peer, {thread_id})
 
-    def _met(self, peer: PeerId, thread_id: ThreadId) -> None:
-        self._node.peers.remember(thread_id, peer)
+    def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
+        self._node.peers.remember(thread_id, peer, addresses)
         if peer not in self._links:
             self.schedule(peer, {thread_id})  # so our changes reach it, and its blobs us
 
@@ -221,7 +238,8 @@ class NetworkService:
         assert self._host is not None
         with trio.fail_after(CONNECT_TIMEOUT):
             stream = await hosting.open_stream(self._host, peer, self._node.addresses.addresses(peer), PROTOCOL_ID)
-        return ClientSession(self._node, self._me, peer, stream, self._learnt_peers, self._random_bytes)
+        return ClientSession(self._node, self._me, peer, stream, self._learnt_peers, self._random_bytes,
+                             self.addresses())
 
     def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
         for peer, addresses in peers:

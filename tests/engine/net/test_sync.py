@@ -1,0 +1,102 @@
+"""Two and three real peers on 127.0.0.1 (one trio run, real libp2p
+connections): joining by link, push, reconnecting, and access on the wire."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from tests.engine.eventstore.peers import peer, texts
+from tests.engine.net.running import running_peers, serving, wait_until
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.net import proofs
+from threads_desktop.engine.node import Node
+
+
+def _members(node: Node, thread_id: object) -> set[str]:
+    return {m.peer_id for m in node.membership.members(thread_id)}  # type: ignore[arg-type]
+
+
+def _edge(node: Node, thread_id: object) -> bytes:
+    return proofs.edge(node.store.logs(thread_id))  # type: ignore[arg-type]
+
+
+def test_a_joiner_gets_the_thread_by_link_and_messages_flow_both_ways(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "b") as peers:
+            a, b = peers["a"].node, peers["b"].node
+            thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+            a.chat(thread_id).post("before you came")
+            link = a.invite(thread_id, Role.WRITE)
+            assert link.addresses == tuple(peers["a"].service.addresses())
+
+            b.join(link)  # no sync call: the service dials the link's address
+            await wait_until(b, lambda: texts(b, thread_id) == ["before you came"])
+            await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})
+            b.chat(thread_id).post("hi from b")
+            await wait_until(a, lambda: "hi from b" in texts(a, thread_id))
+            a.chat(thread_id).post("hi from a")
+            await wait_until(b, lambda: "hi from a" in texts(b, thread_id))
+            assert texts(a, thread_id) == texts(b, thread_id)
+            assert b.get_thread(thread_id).name == "Us"
+
+    trio.run(main)
+
+
+def test_peers_that_edit_offline_converge_when_they_meet_again(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "b") as peers:
+            a, b = peers["a"].node, peers["b"].node
+            thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+            b.join(a.invite(thread_id, Role.WRITE))
+            await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})
+            await wait_until(b, lambda: _edge(a, thread_id) == _edge(b, thread_id))
+            listen = {name: running.listen for name, running in peers.items()}
+        # Both offline (services stopped, profiles closed); each writes.
+        for name, words in (("a", ["a1", "a2"]), ("b", ["b1"])):
+            node = Node.open(tmp_path / name)
+            try:
+                for word in words:
+                    node.chat(thread_id).post(word)
+            finally:
+                node.close()
+        async with running_peers(tmp_path, "a", "b", listen=listen) as peers:  # a restart dials the peers it knows
+            a, b = peers["a"].node, peers["b"].node
+            await wait_until(a, lambda: texts(a, thread_id) == ["a1", "a2", "b1"])
+            await wait_until(b, lambda: texts(b, thread_id) == ["a1", "a2", "b1"])
+            assert _edge(a, thread_id) == _edge(b, thread_id)
+
+    trio.run(main)
+
+
+def test_a_reader_gets_what_it_missed_from_the_follower_alone(tmp_path: Path) -> None:
+    async def main() -> None:
+        a, f, r = (Node.open(tmp_path / n) for n in "afr")
+        try:
+            thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+            async with serving(a) as service_a, serving(f) as service_f:
+                f.join(a.invite(thread_id, Role.FOLLOW))
+                async with serving(r):
+                    r.join(a.invite(thread_id, Role.READ))
+                    await wait_until(a, lambda: {peer(f), peer(r)} <= _members(a, thread_id))
+                    await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
+                # r is offline; a writes, f stores what it cannot read.
+                a.chat(thread_id).post("while you were away")
+                await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
+                assert f.get_thread(thread_id).name is None  # a follower reads nothing
+                service_a_addresses = service_a.addresses()
+                await service_a.stop()
+                # a is offline for good; r comes back and only f answers.
+                async with serving(r) as service_r:
+                    await wait_until(r, lambda: texts(r, thread_id) == ["while you were away"])
+                    connected = {s.peer for s in service_r.peer_status() if s.connected}
+                    assert str(f.identity.peer_id) in connected
+                    assert service_a_addresses and str(a.identity.peer_id) not in connected
+                del service_f
+        finally:
+            for node in (a, f, r):
+                node.close()
+
+    trio.run(main)
