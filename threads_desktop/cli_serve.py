@@ -48,7 +48,7 @@ async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
 
     node = Node.open(data_dir)
     try:
-        discovery = None if args.no_mdns else _lan_discovery
+        discovery = None if args.no_mdns else lan_discovery
         service = NetworkService(node, listen=args.listen or list(DEFAULT_LISTEN), discovery=discovery,
                                  pull_interval=max(1.0, args.pull_interval))
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -68,7 +68,7 @@ async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _lan_discovery(peer_id: str, addresses: Any, on_found: Any) -> Any:
+def lan_discovery(peer_id: str, addresses: Any, on_found: Any) -> Any:
     from threads_desktop.engine.core.ids import PeerId
     from threads_desktop.engine.net.discovery import FoundPeer, LanDiscovery
 

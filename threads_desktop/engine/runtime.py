@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import outcome
@@ -24,6 +25,10 @@ from threads_desktop.engine.node import Node
 
 T = TypeVar("T")
 _START_TIMEOUT_SECONDS = 60.0
+log = logging.getLogger(__name__)
+# A background service of the engine thread (the network, the control
+# socket): built from the node, run with `await nursery.start(run)`.
+ServiceFactory = Callable[[Node], Callable[..., Awaitable[None]]]
 
 
 class _Job:
@@ -44,8 +49,10 @@ class _Job:
 
 
 class EngineRuntime:
-    def __init__(self, open_node: Callable[[], Node]) -> None:
+    def __init__(self, open_node: Callable[[], Node], services: Sequence[ServiceFactory] = ()) -> None:
         self._open_node = open_node
+        self._services = list(services)
+        self.service_errors: list[str] = []  # services that could not start (the app goes on without)
         self._node: Node | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
@@ -103,6 +110,12 @@ class EngineRuntime:
                 self._nursery = nursery
                 with self._lock:
                     self._token = trio.lowlevel.current_trio_token()
+                for make in self._services:
+                    try:
+                        await nursery.start(make(node))
+                    except Exception as exc:  # noqa: BLE001 - offline beats not starting at all
+                        log.warning("a background service did not start: %s", exc)
+                        self.service_errors.append(str(exc))
                 self._started.set()
                 await self._stop.wait()
                 self._nursery = None  # jobs scheduled from now on are refused

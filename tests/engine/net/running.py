@@ -11,6 +11,7 @@ from pathlib import Path
 import trio
 
 from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.net.client import Progress
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.node import Node
 
@@ -51,10 +52,11 @@ async def running_peers(tmp_path: Path, *names: str, pull_interval: float = 3600
 
 
 @asynccontextmanager
-async def serving(node: Node, listen: str = "/ip4/127.0.0.1/tcp/0") -> AsyncIterator[NetworkService]:
+async def serving(node: Node, listen: str = "/ip4/127.0.0.1/tcp/0",
+                  on_progress: Callable[[Progress], None] | None = None) -> AsyncIterator[NetworkService]:
     """One peer online for the block's duration (offline after it)."""
     async with trio.open_nursery() as nursery:
-        service = NetworkService(node, listen=[listen], pull_interval=3600.0)
+        service = NetworkService(node, listen=[listen], pull_interval=3600.0, on_progress=on_progress)
         await nursery.start(service.run)
         yield service
         nursery.cancel_scope.cancel()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.engine.modules.images import image_bytes
+from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
@@ -16,8 +18,6 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.net.client import Progress
 from threads_desktop.engine.node import Node
-from tests.engine.modules.images import image_bytes
-from tests.engine.net.running import serving, wait_until
 
 
 def _album(node: Node, folder: Path, count: int) -> ThreadId:
@@ -48,8 +48,7 @@ def test_a_reader_gets_previews_and_originals_byte_for_byte(tmp_path: Path) -> N
         try:
             thread_id = _album(a, tmp_path / "pics", 3)
             reports: list[Progress] = []
-            async with serving(a), serving(b) as service_b:
-                service_b._on_progress = reports.append  # noqa: SLF001 - listening in, as the UI will
+            async with serving(a), serving(b, on_progress=reports.append):
                 b.join(a.invite(thread_id, Role.READ))
                 await wait_until(b, lambda: _has(b, thread_id, "original"))
             for doc in a.photos(thread_id).page():

@@ -8,6 +8,7 @@ and our own `PeerId`s. See docs/LIBP2P-NOTES.md for why each option is set.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 import multiaddr
@@ -61,6 +62,24 @@ def build_host(identity: Identity) -> IHost:
 
 async def _nothing(*_: object) -> None:
     return None
+
+
+def check_ports_free(addresses: Sequence[multiaddr.Multiaddr]) -> None:
+    """Raise OSError if a fixed port is taken. py-libp2p listens with
+    SO_REUSEPORT, so a second peer on the same port would *share* it (the
+    kernel splitting connections between the two) instead of failing; a
+    plain bind, without that flag, fails as it should."""
+    for address in addresses:
+        port = int(address.value_for_protocol("tcp"))
+        if port == 0:
+            continue
+        family, host = (socket.AF_INET6, address.value_for_protocol("ip6")) if "ip6" in [
+            p.name for p in address.protocols()] else (socket.AF_INET, address.value_for_protocol("ip4"))
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR (unlike SO_REUSEPORT) still fails against a live
+            # listener, and lets a restart use its port despite TIME_WAIT.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
 
 
 def parse_listen(addresses: Sequence[str]) -> list[multiaddr.Multiaddr]:

@@ -110,6 +110,7 @@ class NetworkService:
             await self._stopped.wait()
 
     async def _run(self, task_status: Any) -> None:
+        hosting.check_ports_free(self._listen)  # OSError: another peer has the port
         host = hosting.build_host(self._node.identity)
         self._host = host
         discovery = None
