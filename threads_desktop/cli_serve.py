@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import trio
-
 DEFAULT_PULL_INTERVAL = 60.0
 
 
@@ -29,6 +27,8 @@ def add_parsers(commands: Any) -> None:
 
 
 def run_serve(data_dir: Path, args: argparse.Namespace) -> int:
+    import trio
+
     from threads_desktop.engine.core.errors import ThreadsError
 
     _quiet_libp2p()
@@ -40,6 +40,8 @@ def run_serve(data_dir: Path, args: argparse.Namespace) -> int:
 
 
 async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
+    import trio
+
     from threads_desktop.cli_control import forwarding_handler
     from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
     from threads_desktop.engine.net.host import DEFAULT_LISTEN
@@ -79,6 +81,8 @@ def lan_discovery(peer_id: str, addresses: Any, on_found: Any) -> Any:
 
 
 def run_sync(data_dir: Path, args: argparse.Namespace) -> int:
+    import trio
+
     from threads_desktop.engine.core.errors import ThreadsError
 
     _quiet_libp2p()
@@ -90,6 +94,8 @@ def run_sync(data_dir: Path, args: argparse.Namespace) -> int:
 
 
 async def _sync(data_dir: Path, args: argparse.Namespace) -> int:
+    import trio
+
     from threads_desktop.engine.core.ids import ThreadId
     from threads_desktop.engine.net.service import NetworkService
     from threads_desktop.engine.node import Node
@@ -123,5 +129,9 @@ async def _sync(data_dir: Path, args: argparse.Namespace) -> int:
 
 
 def _quiet_libp2p() -> None:
-    # py-libp2p logs routine connection churn as warnings on stderr.
-    logging.getLogger("libp2p").setLevel(logging.ERROR)
+    # A headless peer says what it does on stderr (a service manager keeps
+    # it); py-libp2p logs routine connection churn as warnings, so only its
+    # errors.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("threads_desktop").setLevel(logging.INFO)
+    logging.getLogger("libp2p").setLevel(logging.CRITICAL)

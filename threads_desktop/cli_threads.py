@@ -65,6 +65,7 @@ def _show(node: Node, summary: ThreadSummary) -> dict[str, Any]:
                 "id": photo.id, "name": data.get("name"), "taken_at": data.get("taken_at"),
                 "camera": data.get("camera"), "size": [data["width"], data["height"]],
                 "caption": data.get("caption"), "author": str(photo.author),
+                "original_here": photos.has_original(photo.id),
                 "comments": [{"author": str(c.author), "text": c.data["text"]} for c in photos.comments_on(photo.id)],
                 "reactions": {e: [str(p) for p in who] for e, who in photos.reactions.of(photo).items()},
             })

@@ -145,6 +145,22 @@ class BlobStore:
     def get(self, ref: BlobRef) -> bytes:
         """The blob's bytes, every chunk checked against its CID and tag."""
         cipher = AESGCM(ref.key)
+        parts = [aead.open_sealed(cipher, self._block(cid, cid_of_raw), _chunk_aad(index))
+                 for index, cid in enumerate(self._chunks(ref, cipher))]
+        data = b"".join(parts)
+        if len(data) != ref.size:
+            raise IntegrityError("the blob's chunks do not add up to its size")
+        return data
+
+    def complete(self, ref: BlobRef) -> bool:
+        """Whether every block of the blob is here (without reading them)."""
+        try:
+            chunks = self._chunks(ref, AESGCM(ref.key))
+        except NotFoundError:
+            return False
+        return all(self._sql.execute("SELECT 1 FROM blocks WHERE cid = ?", (cid,)).fetchone() for cid in chunks)
+
+    def _chunks(self, ref: BlobRef, cipher: AESGCM) -> list[bytes]:
         sealed_manifest = cbor.decode(self._block(ref.manifest, cid_of_cbor), max_size=1 << 20)
         if not isinstance(sealed_manifest, bytes):
             raise IntegrityError("a blob manifest is a sealed byte string")
@@ -152,15 +168,9 @@ class BlobStore:
         if not isinstance(manifest, dict) or manifest.get("size") != ref.size \
                 or not isinstance(manifest.get("chunks"), list):
             raise IntegrityError("the blob manifest does not match its reference")
-        parts = []
-        for index, link in enumerate(manifest["chunks"]):
-            if not isinstance(link, Link):
-                raise IntegrityError("a blob manifest lists CIDs")
-            parts.append(aead.open_sealed(cipher, self._block(bytes(link.cid_bytes), cid_of_raw), _chunk_aad(index)))
-        data = b"".join(parts)
-        if len(data) != ref.size:
-            raise IntegrityError("the blob's chunks do not add up to its size")
-        return data
+        if not all(isinstance(link, Link) for link in manifest["chunks"]):
+            raise IntegrityError("a blob manifest lists CIDs")
+        return [bytes(link.cid_bytes) for link in manifest["chunks"]]
 
     def has(self, ref: BlobRef) -> bool:
         return self._sql.execute("SELECT 1 FROM blocks WHERE cid = ?", (ref.manifest,)).fetchone() is not None

@@ -133,6 +133,10 @@ class Photos:
     def preview(self, photo_id: str) -> bytes:
         return self._blobs.get(BlobRef.from_value(self.photos.get(photo_id).data["preview"]))
 
+    def has_original(self, photo_id: str) -> bool:
+        """Whether the original is here (it may be fetched on demand)."""
+        return self._blobs.complete(BlobRef.from_value(self.photos.get(photo_id).data["original"]))
+
     def original(self, photo_id: str) -> bytes:
         return self._blobs.get(BlobRef.from_value(self.photos.get(photo_id).data["original"]))
 

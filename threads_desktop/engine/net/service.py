@@ -292,11 +292,13 @@ class NetworkService:
                     await session.hello(new)
                 todo = [t for t in threads if t in session.edges]
         results: dict[ThreadId, SyncResult] = {}
+        log.debug("pass with %s: %d threads shared", session.remote, len(todo))
         for thread_id in todo:
             self._node.peers.remember(thread_id, session.remote)
             if not session.in_sync(thread_id):
                 with trio.fail_after(REQUEST_TIMEOUT * 10):
                     results[thread_id] = await session.sync_thread(thread_id)
+                log.debug("synced %s with %s: %s", thread_id, session.remote, results[thread_id])
             await self._fetch_blobs(link, session, thread_id)
         return results
 
