@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench_store.add_argument("--photos", type=int, default=24)
     bench_store.add_argument("--album", type=int, default=10_000)
     bench_store.add_argument("--json", action="store_true")
+    bench_sync = bench_kinds.add_parser("sync", help="sync between two processes over 127.0.0.1")
+    bench_sync.add_argument("--events", type=int, default=10_000, help="events of the thread a new member joins")
+    bench_sync.add_argument("--big", type=int, default=100_000, help="events held when one more arrives")
+    bench_sync.add_argument("--small", type=int, default=100)
+    bench_sync.add_argument("--photos", type=int, default=200)
+    bench_sync.add_argument("--photo-bytes", type=int, default=1 << 20)
+    bench_sync.add_argument("--json", action="store_true")
     return parser
 
 
@@ -150,6 +157,13 @@ def _bench(args: argparse.Namespace) -> int:
     if args.events < 1:
         print("threads-desktop: --events must be at least 1", file=sys.stderr)
         return 2
+    if args.bench == "sync":
+        from threads_desktop.engine.bench import sync
+
+        result = sync.run(args.events, max(1, args.big), max(1, args.small), max(1, args.photos),
+                          max(1024, args.photo_bytes))
+        print(json.dumps(result, indent=2) if args.json else sync.summary(result))
+        return 0
     if args.bench == "store":
         result = store.run(args.events, args.photos, args.album)
         print(json.dumps(result, indent=2) if args.json else store.summary(result))

@@ -17,9 +17,9 @@ from threads_desktop.engine.node import Node
 
 def run_thread_command(node: Node, args: argparse.Namespace) -> int:
     thread_id = ThreadId.parse(args.thread)
-    summary = node.get_thread(thread_id)
+    kind = node.directory.kind(thread_id)  # no counts: `say` in a big thread stays quick
     if args.command == "add":
-        if summary.kind is not ThreadKind.ALBUM:
+        if kind is not ThreadKind.ALBUM:
             raise InvalidInputError("photos go into an album; this is a chat")
         paths = all_paths(args.files)
         result = node.photos(thread_id).add_files(
@@ -34,10 +34,11 @@ def run_thread_command(node: Node, args: argparse.Namespace) -> int:
             print(f"not added: {name}: {reason}", file=sys.stderr)
         return 0 if not result.failed else 1
     if args.command == "say":
-        if summary.kind is not ThreadKind.CHAT:
+        if kind is not ThreadKind.CHAT:
             raise InvalidInputError("messages go into a chat; this is an album")
         print(node.chat(thread_id).post(args.text))
         return 0
+    summary = node.get_thread(thread_id)
     shown = _show(node, summary)
     if args.json:
         print(json.dumps(shown, indent=2, ensure_ascii=False))

@@ -266,7 +266,10 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
         except OSError as exc:
             raise ProfileLockedError(f"cannot reach the process serving the profile ({exc})") from exc
         try:
-            sock.sendall(_HEADER.pack(len(body)) + body)
+            try:
+                sock.sendall(_HEADER.pack(len(body)) + body)
+            except BrokenPipeError:
+                pass  # refused before it read the request (another user): its reply says why
             (length,) = _HEADER.unpack(_receive_exactly_blocking(sock, _HEADER.size))
             if length > MAX_REPLY_BYTES:
                 raise ProfileError(f"the serving process sent a reply of {length} bytes")

@@ -89,6 +89,20 @@ class ThreadDirectory:
     def all(self) -> list[ThreadSummary]:
         return self._query("", ())
 
+    def ids(self) -> list[ThreadId]:
+        """Every thread's ID, without the counts a summary costs."""
+        return [ThreadId(raw) for (raw,) in self._db.connection.execute("SELECT id FROM threads ORDER BY rowid")]
+
+    def kind(self, thread_id: ThreadId) -> ThreadKind | None:
+        """An album, a chat, or None (a backup we cannot read), without counts."""
+        if not self._db.connection.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
+            raise NotFoundError(f"thread {thread_id} is not in this profile")
+        row = self._db.connection.execute(
+            "SELECT data FROM documents WHERE thread_id = ? AND collection = ? AND id = ? AND deleted = 0",
+            (thread_id.raw, THREAD_MODEL.collection, META_ID)).fetchone()
+        kind = cbor.decode(row[0], max_size=1 << 16).get("kind") if row else None
+        return ThreadKind(kind) if isinstance(kind, str) and kind in ThreadKind._value2member_map_ else None
+
     def _query(self, where: str, params: tuple[object, ...]) -> list[ThreadSummary]:
         rows = self._db.connection.execute(
             "SELECT t.id, m.data, t.created_at,"

@@ -300,14 +300,16 @@ def test_two_peers_in_namespaces_find_each_other(lan2: Network, tmp_path: Path) 
         assert event is not None, f"peer {index} exited: {(tmp_path / f'peer{index}.log').read_text()[-2000:]}"
         if event["event"] == "ready":
             ids[index] = event["peer_id"]
-        elif event["event"] == "found" and index not in found:
-            found[index] = event
-        elif event["event"] == "found" and index == 0 and event["addresses"] != found[0]["addresses"]:
-            moved = event
+        elif event["event"] == "found":
+            found.setdefault(index, event)
+            # Under load A may first hear of B only after B moved: that counts.
+            if index == 0 and event["addresses"][0].startswith(f"/ip4/{b.ip}/tcp/4003/"):
+                moved = event
     elapsed = time.monotonic() - started
 
     assert found[0]["peer_id"] == ids[1] and found[1]["peer_id"] == ids[0]
-    assert found[0]["addresses"] == [f"/ip4/{b.ip}/tcp/4002/p2p/{ids[1]}"]  # 0.0.0.0 expanded, loopback dropped
+    # 0.0.0.0 expanded, loopback dropped (or already moved)
+    assert found[0]["addresses"] in ([f"/ip4/{b.ip}/tcp/4002/p2p/{ids[1]}"], [f"/ip4/{b.ip}/tcp/4003/p2p/{ids[1]}"])
     assert found[1]["addresses"] == [f"/ip4/{a.ip}/tcp/4001/p2p/{ids[0]}"]
     assert moved == {"event": "found", "peer_id": ids[1], "addresses": [f"/ip4/{b.ip}/tcp/4003/p2p/{ids[1]}"]}
     assert elapsed < DISCOVERY_DEADLINE

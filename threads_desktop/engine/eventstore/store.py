@@ -163,7 +163,8 @@ class EventStore:
         assert self._gate is not None
         taken = False
         for log_raw, seq, event_stamp, deps_blob, payload_blob in self._sql.execute(
-                "SELECT log_id, seq, stamp, deps, payload FROM events WHERE thread_id = ? AND state = 0"
+                "SELECT log_id, seq, stamp, deps, payload FROM events INDEXED BY events_waiting"
+                " WHERE thread_id = ? AND state = 0"
                 " AND control = 1 AND payload IS NOT NULL", (thread_id.raw,)).fetchall():
             event = Event(thread_id, PeerId(log_raw), seq, event_stamp, cbor.decode(payload_blob, max_size=1 << 22),
                           dict(cbor.decode(deps_blob, max_size=1 << 20)), control=True)
@@ -185,8 +186,9 @@ class EventStore:
 
     def _reopen_unreadable(self, thread_id: ThreadId, pattern: str = _UNREADABLE + "%") -> None:
         rows = self._sql.execute(
-            "SELECT log_id, seq FROM events WHERE thread_id = ? AND state = 0 AND payload IS NULL AND refusal"
-            " LIKE ?", (thread_id.raw, pattern)).fetchall()
+            "SELECT log_id, seq FROM events INDEXED BY events_waiting"
+            " WHERE thread_id = ? AND state = 0 AND payload IS NULL AND refusal LIKE ?",
+            (thread_id.raw, pattern)).fetchall()
         self._reload(thread_id, rows)
 
     def _reload(self, thread_id: ThreadId, rows: Sequence[tuple[bytes, int]]) -> None:
@@ -216,8 +218,9 @@ class EventStore:
         return None if row is None else str(row[0])
 
     def waiting_count(self, thread_id: ThreadId) -> int:
-        (count,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = 0",
-                                     (thread_id.raw,)).fetchone()
+        (count,) = self._sql.execute(
+            "SELECT count(*) FROM events INDEXED BY events_waiting WHERE thread_id = ? AND state = 0",
+            (thread_id.raw,)).fetchone()
         return int(count)
 
     def applied_count(self, thread_id: ThreadId) -> int:
@@ -256,11 +259,13 @@ class EventStore:
             progress = False
             # Log by log in seq order, so one pass applies a whole run of a log
             # (reducers are commutative: the order of application is free).
-            # Payloads are read only for events found ready. A literal 0, so
-            # SQLite can use the partial index of waiting events.
+            # Payloads are read only for events found ready. INDEXED BY: left
+            # to itself, SQLite scans the thread's primary key (every event it
+            # ever applied) instead of the partial index of waiting ones.
             waiting = self._sql.execute(
                 "SELECT log_id, seq, stamp, deps, refusal, payload IS NULL, control FROM events"
-                " WHERE thread_id = ? AND state = 0 ORDER BY log_id, seq", (thread_id.raw,)).fetchall()
+                " INDEXED BY events_waiting WHERE thread_id = ? AND state = 0 ORDER BY log_id, seq",
+                (thread_id.raw,)).fetchall()
             for log_raw, seq, event_stamp, deps_blob, refusal, no_payload, control in waiting:
                 if applied.get(log_raw, 0) != seq - 1:
                     continue  # its predecessor is not applied
@@ -400,7 +405,8 @@ class EventStore:
                                 [(thread_id.raw, log_raw, seq) for log_raw, seq in frontier.items()])
             # Compacted, opaque or unreadable events are opened again from their records.
             self._reload(thread_id, sql.execute(
-                "SELECT log_id, seq FROM events WHERE thread_id = ? AND state = 0 AND payload IS NULL"
+                "SELECT log_id, seq FROM events INDEXED BY events_waiting"
+                " WHERE thread_id = ? AND state = 0 AND payload IS NULL"
                 " AND (refusal IS NULL OR refusal LIKE ? OR refusal LIKE ?)",
                 (thread_id.raw, _OPAQUE + "%", _UNREADABLE + "%")).fetchall())
             self._apply_ready(thread_id, changes)

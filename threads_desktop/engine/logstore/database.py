@@ -114,6 +114,9 @@ class Database:
         definitions, applied in order to a new file."""
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+            # Larger pages for a new file (an existing one keeps its own):
+            # photo blocks of 1 MiB take a quarter of the page writes.
+            connection.execute("PRAGMA page_size=16384")
             connection.execute("PRAGMA journal_mode=WAL")
             # With WAL, NORMAL loses no committed transaction when the process
             # dies; only a power cut can drop the last few.

@@ -37,7 +37,7 @@ from threads_desktop.engine.node import Node
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4  # a round may bring keys that open what the last one refused
-BLOCK_BATCH = 64
+PIPELINE_DEPTH = 4
 
 
 @dataclass
@@ -198,37 +198,61 @@ class ClientSession:
 
     async def fetch_blocks(self, thread_id: ThreadId, wanted: Sequence[BlockEntry],
                            progress: Callable[[int, int], None] | None = None) -> int:
-        """Fetch blocks (in the order given) a batch at a time; each batch is
-        stored in one transaction, so a cut connection loses at most one
-        batch and the next sync asks only for what is still missing."""
+        """Fetch blocks in the order given, in requests of about one reply's
+        budget, two in flight (the peer reads and seals the next while we
+        check and store this one). Each reply is stored in one transaction,
+        so a cut connection loses at most what was in flight, and the next
+        sync asks only for what is still missing."""
         blobs = self._node.blobs(thread_id)
         by_cid = {e.cid: e for e in wanted}
-        remaining = [e.cid for e in wanted if e.cid not in blobs.held([e.cid])]
-        total = sum(by_cid[c].size for c in remaining)
+        held = blobs.held(list(by_cid))
+        batches = _batches([e for e in wanted if e.cid not in held], PAGE_BYTES)
+        total = sum(e.size for batch in batches for e in batch)
         done = 0
-        while remaining:
-            batch = remaining[:BLOCK_BATCH]
-            reply = await self.request({"t": "blocks", "thread": thread_id.raw, "cids": batch})
-            blocks = get(reply, "blocks", as_list(_block, len(batch)))
-            if not blocks:
-                break  # the peer no longer has them
-            got: set[bytes] = set()
-            with self._node.database.write():
-                for cid, data in blocks:
-                    entry = by_cid.get(cid)
-                    if entry is None or cid not in batch:
-                        raise ProtocolError(f"{self.remote} sent a block we did not ask for")
-                    blobs.add_fetched(entry, data)
-                    got.add(cid)
-                    done += len(data)
-            remaining = [c for c in remaining if c not in got]
-            if progress is not None:
-                progress(done, total)
-            await trio.lowlevel.checkpoint()
+        async with self._lock:  # the session is ours until the last reply is read
+            sent: list[list[bytes]] = []
+            for batch in batches[:PIPELINE_DEPTH]:
+                sent.append(await self._send_blocks_request(thread_id, batch))
+            next_batch = len(sent)
+            while sent:
+                asked = sent.pop(0)
+                reply = await self._reader.read()
+                if reply is None or reply["t"] != "blocks":
+                    raise PeerError(f"{self.remote} broke off a block transfer")
+                blocks = get(reply, "blocks", as_list(_block, len(asked)))
+                with self._node.database.write():
+                    for cid, data in blocks:
+                        if cid not in asked:
+                            raise ProtocolError(f"{self.remote} sent a block we did not ask for")
+                        blobs.add_fetched(by_cid[cid], data)
+                        done += len(data)
+                if progress is not None:
+                    progress(done, total)
+                if next_batch < len(batches):
+                    sent.append(await self._send_blocks_request(thread_id, batches[next_batch]))
+                    next_batch += 1
         return done
+
+    async def _send_blocks_request(self, thread_id: ThreadId, batch: list[BlockEntry]) -> list[bytes]:
+        cids = [e.cid for e in batch]
+        await self._stream.write(wire.frame({"t": "blocks", "thread": thread_id.raw, "cids": cids}))
+        return cids
 
     async def send_invite(self, sealed: bytes) -> None:
         await self.request({"t": "invite", "sealed": sealed})
+
+
+def _batches(entries: Sequence[BlockEntry], budget: int) -> list[list[BlockEntry]]:
+    """Consecutive runs of entries that fit a reply's byte budget (at least one each)."""
+    batches: list[list[BlockEntry]] = []
+    size = 0
+    for entry in entries:
+        if not batches or size + entry.size > budget or len(batches[-1]) >= MAX_CIDS:
+            batches.append([])
+            size = 0
+        batches[-1].append(entry)
+        size += entry.size
+    return batches
 
 
 # --- reply fields -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0  # a whole pass may take longer; each request may not
 MAX_BACKOFF = 300.0
+MIN_BYTES_PER_SECOND = 256 * 1024  # below this a transfer is given up and resumed later
 DISCOVERED_TTL = 120.0
 ProgressListener = Callable[[Progress], None]
 SESSION_ERRORS = (PeerError, ProtocolError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
@@ -280,7 +281,7 @@ class NetworkService:
     async def _pass(self, link: _PeerLink | None, session: ClientSession,
                     threads: set[ThreadId] | None) -> dict[ThreadId, SyncResult]:
         """Sync with one peer: every thread we share (None), or some."""
-        ours = [t.thread_id for t in self._node.directory.all()]
+        ours = self._node.directory.ids()
         with trio.fail_after(REQUEST_TIMEOUT):
             if threads is None:
                 session.edges.clear()
@@ -329,10 +330,8 @@ class NetworkService:
                 self._on_progress(report)
 
         try:
-            while wanted:
-                batch, wanted = wanted[:256], wanted[256:]
-                with trio.fail_after(REQUEST_TIMEOUT):
-                    await session.fetch_blocks(thread_id, batch, progress)
+            with trio.fail_after(REQUEST_TIMEOUT + sum(e.size for e in wanted) / MIN_BYTES_PER_SECOND):
+                await session.fetch_blocks(thread_id, wanted, progress)
         finally:
             self.transfers.pop((thread_id, session.remote), None)
         if asked:
