@@ -100,3 +100,24 @@ def test_a_reader_gets_what_it_missed_from_the_follower_alone(tmp_path: Path) ->
                 node.close()
 
     trio.run(main)
+
+
+def test_new_records_also_travel_by_gossip_on_the_threads_topic(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "b") as peers:
+            a, b = peers["a"].node, peers["b"].node
+            thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+            b.join(a.invite(thread_id, Role.WRITE))
+            await wait_until(b, lambda: _edge(a, thread_id) == _edge(b, thread_id))
+            gossip_b = peers["b"].service.gossip
+            assert gossip_b is not None
+            for n in range(5):  # the mesh forms at the first heartbeats (1 s)
+                a.chat(thread_id).post(f"gossip {n}")
+                with trio.move_on_after(1.5):
+                    await wait_until(b, lambda: gossip_b.received > 0)
+                if gossip_b.received:
+                    break
+            assert gossip_b.received > 0
+            await wait_until(b, lambda: len(texts(b, thread_id)) == len(texts(a, thread_id)))
+
+    trio.run(main)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4  # a round may bring keys that open what the last one refused
 PIPELINE_DEPTH = 4
+SLOW_DOWN_RETRIES = 8
 
 
 @dataclass
@@ -75,9 +76,15 @@ class ClientSession:
         self._lock = trio.Lock()
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        async with self._lock:  # one request in flight per session
-            await self._stream.write(wire.frame(message))
-            reply = await self._reader.read()
+        for attempt in range(SLOW_DOWN_RETRIES):
+            async with self._lock:  # one request in flight per session
+                await self._stream.write(wire.frame(message))
+                reply = await self._reader.read()
+            # The peer's rate limit: a big first sync may reach it; wait, ask again.
+            if reply is None or reply["t"] != "error" or not str(reply.get("message", "")).startswith(
+                    "too many requests"):
+                break
+            await trio.sleep(0.25 * (attempt + 1))
         if reply is None:
             raise PeerError(f"{self.remote} closed the session")
         if reply["t"] == "error":

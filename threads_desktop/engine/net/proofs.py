@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
@@ -54,9 +54,11 @@ def proof_keys(keys: list[ThreadKey]) -> list[ThreadKey]:
 
 
 def match_proofs(proofs: Iterable[bytes], held: Iterable[tuple[ThreadId, list[ThreadKey]]], asker: PeerId,
-                 answerer: PeerId, nonce: bytes) -> dict[int, tuple[ThreadId, ThreadKey]]:
+                 answerer: PeerId, nonce: bytes, *,
+                 admit: Callable[[ThreadId, ThreadKey], bool] | None = None) -> dict[int, tuple[ThreadId, ThreadKey]]:
     """Which of the asker's proofs name a thread we hold, and with which key:
-    {index in `proofs`: (thread, key)}."""
+    {index in `proofs`: (thread, key)}, the first proof of each thread that
+    `admit` takes (it is asked only about proofs that match)."""
     expected: dict[bytes, tuple[ThreadId, ThreadKey]] = {}
     for thread_id, keys in held:
         for key in keys:
@@ -65,7 +67,7 @@ def match_proofs(proofs: Iterable[bytes], held: Iterable[tuple[ThreadId, list[Th
     seen_threads: set[ThreadId] = set()
     for index, proof in enumerate(proofs):
         found = expected.get(proof)
-        if found is not None and found[0] not in seen_threads:
+        if found is not None and found[0] not in seen_threads and (admit is None or admit(*found)):
             seen_threads.add(found[0])
             matches[index] = found
     return matches

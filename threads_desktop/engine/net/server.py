@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.net import proofs, wire
 from threads_desktop.engine.net.wire import (
@@ -44,17 +46,19 @@ log = logging.getLogger(__name__)
 PAGE_BYTES = 4 << 20  # records or blocks per reply, at least one
 MAX_SEQ = (1 << 63) - 1
 ADDRESS_TTL_SECONDS = 3600
-# A token bucket per session: a flood of requests gets errors, cheaply.
+# A token bucket per peer, shared by all its sessions (a stream is cheap to
+# open): a flood of requests gets errors, cheaply.
 REQUESTS_PER_SECOND = 200.0
 REQUEST_BURST = 400.0
+MAX_IDLE_BUCKETS = 256
+MAX_SESSIONS_PER_PEER = 8  # buckets of peers without a session, kept while they refill
 
 
 @dataclass
-class _Session:
-    remote: PeerId
-    proven: set[ThreadId] = field(default_factory=set)
+class _Bucket:
     tokens: float = REQUEST_BURST
     refilled: float = field(default_factory=time.monotonic)
+    sessions: int = 0  # open sessions of the peer
 
     def take_token(self) -> bool:
         now = time.monotonic()
@@ -64,6 +68,17 @@ class _Session:
             return False
         self.tokens -= 1
         return True
+
+    def idle(self, now: float) -> bool:
+        """No session open, and full again: forgetting it forgives nothing."""
+        return not self.sessions and self.tokens + (now - self.refilled) * REQUESTS_PER_SECOND >= REQUEST_BURST
+
+
+@dataclass
+class _Session:
+    remote: PeerId
+    bucket: _Bucket
+    proven: dict[ThreadId, ThreadKey] = field(default_factory=dict)  # with the key the peer proved
 
 
 class SyncServer:
@@ -81,11 +96,26 @@ class SyncServer:
         self._on_records = on_records
         self._on_session = on_session
         self._on_invite = on_invite
+        self._buckets: dict[PeerId, _Bucket] = {}
+
+    def _bucket(self, peer: PeerId) -> _Bucket:
+        bucket = self._buckets.get(peer)
+        if bucket is None:
+            if len(self._buckets) >= MAX_IDLE_BUCKETS:
+                now = time.monotonic()
+                self._buckets = {p: b for p, b in self._buckets.items() if not b.idle(now)}
+            bucket = self._buckets[peer] = _Bucket()
+        return bucket
 
     async def serve(self, stream: wire.ByteStream, remote: PeerId) -> None:
         """Run one session until the peer closes it or breaks the protocol."""
-        session = _Session(remote)
+        session = _Session(remote, self._bucket(remote))
         reader = wire.MessageReader(stream)
+        if session.bucket.sessions >= MAX_SESSIONS_PER_PEER:  # each may buffer a message of 8 MiB
+            await stream.write(wire.frame(wire.reply_error("too many sessions open")))
+            await stream.close()
+            return
+        session.bucket.sessions += 1
         try:
             while True:
                 try:
@@ -95,7 +125,7 @@ class SyncServer:
                     return
                 if message is None:
                     return
-                if not session.take_token():
+                if not session.bucket.take_token():
                     reply = wire.reply_error("too many requests: slow down")
                 else:
                     try:
@@ -107,6 +137,7 @@ class SyncServer:
                         reply = wire.reply_error(str(exc))
                 await stream.write(wire.frame(reply))
         finally:
+            session.bucket.sessions -= 1
             await stream.close()
 
     # --- requests -------------------------------------------------------------------------
@@ -127,27 +158,40 @@ class SyncServer:
         # Where the asker listens, in its own word (hints, kept for an hour).
         addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
         asked = get(message, "proofs", as_list(as_bytes(wire.MAC_LENGTH), MAX_PROOFS))
-        held = [(t.thread_id, self._node.store.thread_keys(t.thread_id)) for t in self._node.directory.all()]
+        held = [(thread_id, self._node.store.thread_keys(thread_id)) for thread_id in self._node.directory.ids()]
         matches = []
-        for index, (thread_id, key) in proofs.match_proofs(asked, held, session.remote, self._me, nonce).items():
-            if not self._may_sync(thread_id, session.remote):
-                continue  # refused exactly like a thread we do not hold
-            session.proven.add(thread_id)
+        # A thread we refuse this peer is refused exactly like one we do not hold.
+        admitted = proofs.match_proofs(asked, held, session.remote, self._me, nonce,
+                                       admit=lambda thread_id, key: self._may_sync(thread_id, session.remote, key))
+        for index, (thread_id, key) in admitted.items():
+            session.proven[thread_id] = key
             self._on_session(session.remote, thread_id, addresses)
             matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
                             proofs.edge(self._node.store.logs(thread_id))])
         return wire.reply_ok("hello", matches=matches)
 
-    def _may_sync(self, thread_id: ThreadId, peer: PeerId) -> bool:
+    def _may_sync(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
+        """May `peer`, which proved it holds `key`, sync the thread?"""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return True
-        return self._node.membership.may_sync(thread_id, str(peer))
+        membership = self._node.membership
+        if not membership.may_sync(thread_id, str(peer)):
+            return False
+        if Role.FOLLOW in membership.roles(thread_id, str(peer)):
+            return True
+        # Someone we do not know yet: a joiner fetching the invite its join
+        # needs, with a link's keys. Only with the follow key a link made now
+        # carries: an older one may be held by a member removed since
+        # (revoking follow rotates it), back under a new peer ID.
+        current = membership.writing_key(thread_id, content=False) or self._node.store.thread_keys(thread_id)[0]
+        return key.follow == current.follow
 
     def _thread(self, session: _Session, message: dict[str, Any]) -> ThreadId:
         thread_id: ThreadId = get(message, "thread", as_thread_id)
         # Access is checked again on every request: a member removed during
         # a session loses it at once.
-        if thread_id not in session.proven or not self._may_sync(thread_id, session.remote):
+        key = session.proven.get(thread_id)
+        if key is None or not self._may_sync(thread_id, session.remote, key):
             raise ThreadsError("no such thread in this session (say hello with a proof first)")
         return thread_id
 

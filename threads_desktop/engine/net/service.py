@@ -25,8 +25,12 @@ from threads_desktop.engine.core.errors import PeerError, ProtocolError, Threads
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
+from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import host as hosting
+from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.server import SyncServer
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 from threads_desktop.engine.node import Node
@@ -76,7 +80,7 @@ class PeerStatus:
 class NetworkService:
     def __init__(self, node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
                  discovery: DiscoveryFactory | None = None,
-                 on_progress: ProgressListener | None = None,
+                 on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom) -> None:
         self._node = node
         self._listen = hosting.parse_listen(listen)
@@ -92,6 +96,10 @@ class NetworkService:
         self.transfers: dict[tuple[ThreadId, PeerId], Progress] = {}
         self._scope: trio.CancelScope | None = None
         self._stopped = trio.Event()
+        self._gossip: Gossip | None = None
+        self._gossip_enabled = gossip
+        self._published: dict[ThreadId, int] = {}  # our own log's seq last published, per thread
+        self._topics_changed = trio.Event()
         self._server = SyncServer(node, self._me, self._known_peers, self._relay, self._met, self._invited)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -116,6 +124,8 @@ class NetworkService:
         self._host = host
         discovery = None
         unsubscribe = None
+        # Pubsub must see every connection: made before the first one.
+        self._gossip = Gossip(host, self._me, self._gossiped) if self._gossip_enabled else None
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
@@ -123,6 +133,10 @@ class NetworkService:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     self._token = trio.lowlevel.current_trio_token()
+                    if self._gossip is not None:
+                        await nursery.start(self._gossip.run)
+                        self._published = {t: self._own_seq(t) for t in self._node.directory.ids()}
+                        nursery.start_soon(self._keep_topics, self._gossip)
                     unsubscribe = self._node.subscribe(self._local_changes)
                     if self._discovery_factory is not None:
                         discovery = self._discovery_factory(str(self._me), self.addresses(), self._discovered)
@@ -176,9 +190,52 @@ class NetworkService:
         link.wake.set()
 
     def _local_changes(self, changes: ChangeSet) -> None:
+        if changes.threads_added:
+            self._topics_changed.set()
         for thread_id in changes.threads_updated | changes.threads_added:
             for peer in self._peers_of(thread_id):
                 self.schedule(peer, {thread_id})
+            if self._gossip is not None and self._nursery is not None and self._own_seq(thread_id) > \
+                    self._published.get(thread_id, 0):
+                self._nursery.start_soon(self._publish, self._gossip, thread_id)
+
+    # --- gossip -----------------------------------------------------------------------------------
+
+    def _own_seq(self, thread_id: ThreadId) -> int:
+        own_log = self._node.store.own_log(thread_id)
+        return next((h.seq for h in self._node.store.logs(thread_id) if h.log_id == own_log), 0) if own_log else 0
+
+    async def _publish(self, gossip: Gossip, thread_id: ThreadId) -> None:
+        """Our own new records on the thread's topic (a key rotation they
+        bring changes the topic: subscribe to the new one first)."""
+        own_log = self._node.store.own_log(thread_id)
+        after = self._published.get(thread_id, 0)
+        if own_log is None:
+            return
+        records = self._node.store.records_after(thread_id, own_log, after, 256)
+        if not records:
+            return
+        self._published[thread_id] = records[-1].seq
+        topic = topic_of(thread_id, self._node.store.thread_keys(thread_id)[0])
+        try:
+            await gossip.publish(topic, [r.envelope for r in records])
+        except hosting.NETWORK_ERRORS as exc:  # best effort: the sessions push it anyway
+            log.debug("gossip publish failed: %s", exc)
+
+    def _gossiped(self, thread_id: ThreadId, source: PeerId, envelopes: list[Envelope]) -> None:
+        outcomes = self._node.receive(thread_id, envelopes)
+        if any(o is IngestOutcome.ADDED for o in outcomes):
+            self.schedule(source, {thread_id})  # for the blobs its records name
+
+    async def _keep_topics(self, gossip: Gossip) -> None:
+        """Follow the topic of every thread's two newest follow keys."""
+        while True:
+            wanted = {topic_of(t, key): t for t in self._node.directory.ids()
+                      for key in proofs.proof_keys(self._node.store.thread_keys(t))}
+            await gossip.follow(wanted)
+            self._topics_changed = trio.Event()
+            with trio.move_on_after(self._pull_interval):
+                await self._topics_changed.wait()
 
     def _peers_of(self, thread_id: ThreadId) -> set[PeerId]:
         peers = set(self._node.peers.peers(thread_id))
@@ -220,6 +277,7 @@ class NetworkService:
     async def _timer(self) -> None:
         while True:
             await trio.sleep(self._pull_interval)
+            self._topics_changed.set()  # keys may have rotated
             for peer in list(self._links):
                 self.schedule(peer)
 
@@ -364,6 +422,10 @@ class NetworkService:
             await session.send_invite(sealed)
         finally:
             await session.close()
+
+    @property
+    def gossip(self) -> Gossip | None:
+        return self._gossip
 
     # --- status -----------------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ class MessageReader:
         self._buffer = bytearray()
 
     async def _fill(self) -> bool:
-        chunk = await self._stream.read(1 << 16)
+        chunk = await self._stream.read(1 << 20)
         if not chunk:
             return False
         self._buffer += chunk
@@ -96,6 +96,8 @@ class MessageReader:
                     return None
                 continue
             break
+        if used > 1 and self._buffer[used - 1] == 0:
+            raise ProtocolError("a message length is not a minimal uvarint")
         if length > self._limit:
             raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self._limit}")
         while len(self._buffer) < used + length:
