@@ -231,12 +231,27 @@ class Node:
     def join(self, link: InviteLink) -> ThreadId:
         """Join by link; the peers it names are dialed to fetch the thread."""
         thread_id = self.membership.join(link)
-        for address in link.addresses:
+        self._remember_link_peers(thread_id, link)
+        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id})))
+        return thread_id
+
+    def _remember_link_peers(self, thread_id: ThreadId, link: InviteLink | None) -> None:
+        for address in link.addresses if link else ():
             peer = peer_of_address(address)
             if peer is not None:
                 self.peers.remember(thread_id, peer, [address], ttl_seconds=_LINK_ADDRESS_TTL)
-        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id})))
+
+    def accept_invite(self, invite_id: bytes) -> ThreadId:
+        """Accept a direct invite: join as by its link."""
+        link = dict(self.membership.direct_invites()).get(invite_id)
+        thread_id = self.membership.accept_invite(invite_id)
+        self._remember_link_peers(thread_id, link.link if link else None)
+        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}), invites=True))
         return thread_id
+
+    def invites_changed(self) -> None:
+        """A direct invite arrived (the network tells us)."""
+        self._services.broadcaster.publish(ChangeSet(invites=True))
 
     # --- change sets ----------------------------------------------------------------
 

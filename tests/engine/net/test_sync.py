@@ -121,3 +121,21 @@ def test_new_records_also_travel_by_gossip_on_the_threads_topic(tmp_path: Path) 
             await wait_until(b, lambda: len(texts(b, thread_id)) == len(texts(a, thread_id)))
 
     trio.run(main)
+
+
+def test_a_direct_invite_reaches_a_nearby_peer_who_accepts_and_syncs(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "b") as peers:
+            a, b = peers["a"].node, peers["b"].node
+            thread_id = a.create_thread(ThreadKind.CHAT, "Nearby").thread_id
+            a.chat(thread_id).post("come in")
+            # As discovery would: a knows where b is, nothing more.
+            a.addresses.add(b.identity.peer_id, peers["b"].service.addresses(), 120)
+            await peers["a"].service.invite_directly(thread_id, b.identity.peer_id, Role.WRITE)
+            [(invite_id, invite)] = b.membership.direct_invites()
+            assert invite.sender == peer(a) and invite.link.name == "Nearby"
+            b.accept_invite(invite_id)
+            await wait_until(b, lambda: texts(b, thread_id) == ["come in"])
+            assert b.membership.direct_invites() == []
+
+    trio.run(main)

@@ -347,16 +347,21 @@ class Membership:
     def roles(self, thread_id: ThreadId, peer: str | None = None) -> frozenset[Role]:
         return self._gate.evaluation(thread_id).current().roles(peer or self.me)
 
-    def may_sync(self, thread_id: ThreadId, peer: str) -> bool:
-        """Whether a peer that proved it holds a follow key may fetch the
-        thread's records: a member with follow, or someone we do not know
-        yet (a joiner fetching the invite its join needs). A member who lost
-        follow is refused, whatever old keys it still holds."""
+    def may_sync(self, thread_id: ThreadId, peer: str, proven_follow_key: bytes) -> bool:
+        """Whether a peer that proved it holds `proven_follow_key` may fetch
+        the thread's records: a member with follow; or someone we do not know
+        yet (a joiner fetching the invite its join needs), but only with the
+        follow key a link made now carries, since an older one may be held by
+        a member removed since (revoking follow rotates it), back under a new
+        identity. A member who lost follow is refused whatever keys it holds."""
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()
         if Role.FOLLOW in book.roles(peer):
             return True
-        return peer not in book.members() and all(b.member != peer for b in evaluation.bindings.values())
+        if peer in book.members() or any(b.member == peer for b in evaluation.bindings.values()):
+            return False
+        current = self.writing_key(thread_id, content=False) or self._store.thread_keys(thread_id)[0]
+        return proven_follow_key == current.follow
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)

@@ -53,3 +53,4 @@ class ChangeSet:
     threads_added: frozenset[ThreadId] = field(default_factory=frozenset)
     threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)
     documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)  # thread, collection, ID
+    invites: bool = False  # the direct invites waiting for an answer changed

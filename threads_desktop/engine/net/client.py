@@ -248,6 +248,11 @@ class ClientSession:
     async def send_invite(self, sealed: bytes) -> None:
         await self.request({"t": "invite", "sealed": sealed})
 
+    async def card(self) -> bytes:
+        """The peer's X25519 public key."""
+        exchange: bytes = get(await self.request({"t": "card"}), "exchange", as_bytes(32))
+        return exchange
+
 
 def _batches(entries: Sequence[BlockEntry], budget: int) -> list[list[BlockEntry]]:
     """Consecutive runs of entries that fit a reply's byte budget (at least one each)."""

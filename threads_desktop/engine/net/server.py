@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import ThreadKey
@@ -146,7 +145,7 @@ class SyncServer:
         kind = message["t"]
         handler = {
             "hello": self._hello, "heads": self._heads, "records": self._records, "push": self._push,
-            "inventory": self._inventory, "blocks": self._blocks, "invite": self._invite,
+            "inventory": self._inventory, "blocks": self._blocks, "invite": self._invite, "card": self._card,
         }.get(kind)
         if handler is None:
             raise ProtocolError(f"unknown request {kind[:40]!r}")
@@ -174,17 +173,7 @@ class SyncServer:
         """May `peer`, which proved it holds `key`, sync the thread?"""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return True
-        membership = self._node.membership
-        if not membership.may_sync(thread_id, str(peer)):
-            return False
-        if Role.FOLLOW in membership.roles(thread_id, str(peer)):
-            return True
-        # Someone we do not know yet: a joiner fetching the invite its join
-        # needs, with a link's keys. Only with the follow key a link made now
-        # carries: an older one may be held by a member removed since
-        # (revoking follow rotates it), back under a new peer ID.
-        current = membership.writing_key(thread_id, content=False) or self._node.store.thread_keys(thread_id)[0]
-        return key.follow == current.follow
+        return self._node.membership.may_sync(thread_id, str(peer), key.follow)
 
     def _thread(self, session: _Session, message: dict[str, Any]) -> ThreadId:
         thread_id: ThreadId = get(message, "thread", as_thread_id)
@@ -251,6 +240,12 @@ class SyncServer:
         self._node.membership.receive_invite(sealed)
         self._on_invite(session.remote)
         return wire.reply_ok("invite")
+
+
+    def _card(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        """Our X25519 public key, to seal a direct invite to us (public anyway)."""
+        only(message)
+        return wire.reply_ok("card", exchange=self._node.identity.exchange_public_key())
 
 
 def parse_block_entry(value: Any) -> BlockEntry:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import trio
 from libp2p.abc import IHost
 
+from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.types import ChangeSet
@@ -255,6 +256,7 @@ class NetworkService:
 
     def _invited(self, peer: PeerId) -> None:
         log.info("direct invite received from %s", peer)
+        self._node.invites_changed()
 
     def _discovered(self, peer: PeerId, addresses: list[str]) -> None:
         """From the discovery thread: hand over to the engine thread."""
@@ -416,10 +418,18 @@ class NetworkService:
                 report[str(peer)] = f"failed: {exc or type(exc).__name__}"
         return report
 
-    async def send_invite(self, peer: PeerId, sealed: bytes) -> None:
+    async def invite_directly(self, thread_id: ThreadId, peer: PeerId, role: Role, *,
+                              expires_in: float | None = None) -> None:
+        """Invite a peer we can reach (found nearby, say) without a link to
+        copy: a one-use invite sealed to its key, which it accepts or declines."""
         session = await self._open_session(peer)
         try:
-            await session.send_invite(sealed)
+            with trio.fail_after(REQUEST_TIMEOUT):
+                exchange = await session.card()
+                sealed = self._node.membership.invite_peer(
+                    thread_id, str(peer), exchange, role, expires_in=expires_in,
+                    name=self._node.get_thread(thread_id).name)
+                await session.send_invite(sealed)
         finally:
             await session.close()
 
