@@ -21,7 +21,7 @@ from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError,
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
-from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.db.collections import ThreadCollections
@@ -93,6 +93,8 @@ class Node:
         self.peers = PeerBook(services.database, services.addresses, services.now_seconds)
         # Where the network service listens (empty offline): put in invite links.
         self.listen_addresses: list[str] = []
+        # Set by the network service while it runs.
+        self.network_status_source: Callable[[], NetworkStatus] | None = None
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.commit,
                                          self._commit_control, services.random_bytes, services.now_seconds)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
@@ -248,6 +250,13 @@ class Node:
         self._remember_link_peers(thread_id, link.link if link else None)
         self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}), invites=True))
         return thread_id
+
+    def network_status(self) -> NetworkStatus:
+        source = self.network_status_source
+        return source() if source is not None else NetworkStatus(online=False)
+
+    def network_changed(self) -> None:
+        self._services.broadcaster.publish(ChangeSet(network=True))
 
     def invites_changed(self) -> None:
         """A direct invite arrived (the network tells us)."""

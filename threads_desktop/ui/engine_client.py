@@ -7,7 +7,7 @@ import asyncio
 
 from PySide6.QtCore import QObject, Signal
 
-from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 
@@ -32,3 +32,6 @@ class EngineClient(QObject):
 
     async def create_thread(self, kind: ThreadKind, name: str) -> ThreadSummary:
         return await self._runtime.call(Node.create_thread, kind, name)
+
+    async def network_status(self) -> NetworkStatus:
+        return await self._runtime.call(Node.network_status)

@@ -41,6 +41,23 @@ class ThreadSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Transfer:
+    """Photo blocks coming in for a thread, in bytes."""
+
+    thread_id: ThreadId
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkStatus:
+    online: bool
+    peers: int = 0  # peers with an open session
+    transfers: tuple[Transfer, ...] = ()
+    addresses: tuple[str, ...] = ()  # where we listen
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityCard:
     peer_id: str
     exchange_public_key: bytes
@@ -54,3 +71,4 @@ class ChangeSet:
     threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)
     documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)  # thread, collection, ID
     invites: bool = False  # the direct invites waiting for an answer changed
+    network: bool = False  # peers connected or transfers moved: ask Node.network_status()

@@ -43,7 +43,8 @@ class Broadcaster:
         return lambda: self._subscriptions.remove(subscription)
 
     def publish(self, changes: ChangeSet) -> None:
-        if not (changes.threads_added or changes.threads_updated or changes.documents):
+        if not (changes.threads_added or changes.threads_updated or changes.documents or changes.invites
+                or changes.network):
             return
         for subscription in list(self._subscriptions):
             if subscription.wants(changes):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ from libp2p.abc import IHost
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
-from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.core.types import ChangeSet, NetworkStatus, Transfer
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0  # a whole pass may take longer; each request may not
 MAX_BACKOFF = 300.0
+PROGRESS_PUSH_SECONDS = 0.25  # how often transfer progress is pushed to listeners
 MIN_BYTES_PER_SECOND = 256 * 1024  # below this a transfer is given up and resumed later
 DISCOVERED_TTL = 120.0
 ProgressListener = Callable[[Progress], None]
@@ -101,6 +103,7 @@ class NetworkService:
         self._gossip_enabled = gossip
         self._published: dict[ThreadId, int] = {}  # our own log's seq last published, per thread
         self._topics_changed = trio.Event()
+        self._last_progress_push = 0.0
         self._server = SyncServer(node, self._me, self._known_peers, self._relay, self._met, self._invited)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -131,6 +134,7 @@ class NetworkService:
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 self._node.listen_addresses = self.addresses()
+                self._node.network_status_source = self.status
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     self._token = trio.lowlevel.current_trio_token()
@@ -151,6 +155,8 @@ class NetworkService:
             finally:
                 self._nursery = None
                 self._node.listen_addresses = []
+                self._node.network_status_source = None
+                self._node.network_changed()
                 if unsubscribe is not None:
                     unsubscribe()
                 if discovery is not None:
@@ -319,6 +325,7 @@ class NetworkService:
                 if link.session is None:
                     link.session = await self._open_session(link.peer)
                     everything = True  # a new session: compare every thread (pull on reconnect)
+                    self._node.network_changed()
                 await self._pass(link, link.session, None if everything else threads)
                 link.failures, link.last_error = 0, None
             except SESSION_ERRORS as exc:
@@ -329,6 +336,7 @@ class NetworkService:
                     with trio.CancelScope(shield=True):
                         await link.session.close()
                 link.session = None
+                self._node.network_changed()
                 link.pending |= threads
                 link.everything = link.everything or everything
                 delay = min(MAX_BACKOFF, 2.0 ** link.failures) * random.uniform(0.5, 1.0)
@@ -388,12 +396,17 @@ class NetworkService:
             self.transfers[(thread_id, session.remote)] = report
             if self._on_progress is not None:
                 self._on_progress(report)
+            now = time.monotonic()
+            if now - self._last_progress_push >= PROGRESS_PUSH_SECONDS or done == total:
+                self._last_progress_push = now
+                self._node.network_changed()
 
         try:
             with trio.fail_after(REQUEST_TIMEOUT + sum(e.size for e in wanted) / MIN_BYTES_PER_SECOND):
                 await session.fetch_blocks(thread_id, wanted, progress)
         finally:
             self.transfers.pop((thread_id, session.remote), None)
+            self._node.network_changed()
         if asked:
             complete = {e.blob for e in deferred} - {e.blob for e in later}
             self._node.peers.got_blobs(thread_id, asked & complete)
@@ -438,6 +451,17 @@ class NetworkService:
         return self._gossip
 
     # --- status -----------------------------------------------------------------------------------
+
+    def status(self) -> NetworkStatus:
+        """For the UI: who is connected and what is coming in."""
+        per_thread: dict[ThreadId, tuple[int, int]] = {}
+        for (thread_id, _peer), report in self.transfers.items():
+            done, total = per_thread.get(thread_id, (0, 0))
+            per_thread[thread_id] = (done + report.done, total + report.total)
+        return NetworkStatus(
+            online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
+            transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
+            addresses=tuple(self._node.listen_addresses))
 
     def peer_status(self) -> list[PeerStatus]:
         return [PeerStatus(str(link.peer), link.session is not None, link.failures, link.last_error)

@@ -31,11 +31,13 @@ from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKin
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
 from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
 
 
 class MainWindow(QMainWindow):
     threads_loaded = Signal()
+    network_status_shown = Signal()
     thread_created = Signal(str)  # thread ID
     operation_failed = Signal(str)
 
@@ -95,6 +97,8 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([280, 720])
         self.setCentralWidget(splitter)
+        self.network_status = NetworkStatusWidget()
+        self.statusBar().addPermanentWidget(self.network_status)
 
     def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind, action: QAction) -> QListView:
         header = QHBoxLayout()
@@ -180,6 +184,7 @@ class MainWindow(QMainWindow):
         self._show_identity(card)
         await self._reload()
         self.threads_loaded.emit()
+        await self._refresh_network()
 
     async def _reload(self) -> None:
         self.threads.set_threads(await self._client.list_threads())
@@ -192,6 +197,12 @@ class MainWindow(QMainWindow):
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         if changes.threads_added or changes.threads_updated:
             self._spawn(self._reload())
+        if changes.network:
+            self._spawn(self._refresh_network())
+
+    async def _refresh_network(self) -> None:
+        self.network_status.show_status(await self._client.network_status())
+        self.network_status_shown.emit()
 
     def select_thread(self, thread_id: str) -> None:
         row = self.threads.row_of(thread_id)
