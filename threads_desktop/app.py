@@ -46,7 +46,7 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     return [network, control]
 
 
-def run_app(data_dir: Path) -> int:
+def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discovery: bool = True) -> int:
     from importlib.resources import files
 
     import qasync
@@ -64,7 +64,7 @@ def run_app(data_dir: Path) -> int:
     app.setApplicationName("Threads")
     app.setDesktopFileName("threads-desktop")
     app.setWindowIcon(QIcon(str(files("threads_desktop.ui") / "icons" / "threads-desktop.svg")))
-    runtime = EngineRuntime(lambda: Node.open(data_dir), background_services())
+    runtime = EngineRuntime(lambda: Node.open(data_dir), background_services(listen, lan_discovery))
     try:
         runtime.start()
     except ThreadsError as exc:

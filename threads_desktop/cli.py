@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"threads-desktop {__version__}")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="profile folder (default: the user data folder)")
+    parser.add_argument("--listen", dest="app_listen", action="append", metavar="MULTIADDR",
+                        help="the app: where to listen (default /ip4/0.0.0.0/tcp/4141, or any free port)")
+    parser.add_argument("--no-mdns", dest="app_no_mdns", action="store_true",
+                        help="the app: do not announce or look for peers on the LAN")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     show_id = commands.add_parser("id", help="show this profile's identity")
@@ -81,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         from threads_desktop.app import run_app
 
-        return run_app(data_dir)
+        return run_app(data_dir, listen=args.app_listen, lan_discovery=not args.app_no_mdns)
     if args.command == "bench":
         return _bench(args)
     if args.command in ("serve", "sync"):
