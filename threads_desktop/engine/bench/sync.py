@@ -108,7 +108,7 @@ def _prepare_source(source: Path, root: Path, sizes: dict[str, int], photos: int
 
 def _noise_jpeg(path: Path, size: int, seed: int) -> Path:
     # Noise compresses badly, so the file is about as big as asked.
-    side = int((size / 0.5) ** 0.5)  # ~0.5 byte per pixel at quality 80
+    side = int((size / 0.7) ** 0.5)  # ~0.7 byte per pixel at quality 80
     image = Image.frombytes("RGB", (side * 4 // 3, side * 3 // 4), os.urandom(side * 4 // 3 * (side * 3 // 4) * 3))
     image.putpixel((0, 0), (seed % 256, seed // 256 % 256, 0))
     out = io.BytesIO()
