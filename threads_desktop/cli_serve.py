@@ -44,14 +44,20 @@ async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
 
     from threads_desktop.cli_control import forwarding_handler
     from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
-    from threads_desktop.engine.net.host import DEFAULT_LISTEN
+    from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
     from threads_desktop.engine.net.service import NetworkService
     from threads_desktop.engine.node import Node
 
+    listen = args.listen or list(DEFAULT_LISTEN)
+    try:
+        check_ports_free(parse_listen(listen))  # here, for a plain message rather than a nursery's traceback
+    except OSError as exc:
+        print(f"threads-desktop: cannot listen on {' '.join(listen)}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     node = Node.open(data_dir)
     try:
         discovery = None if args.no_mdns else lan_discovery
-        service = NetworkService(node, listen=args.listen or list(DEFAULT_LISTEN), discovery=discovery,
+        service = NetworkService(node, listen=listen, discovery=discovery,
                                  pull_interval=max(1.0, args.pull_interval))
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:

@@ -42,6 +42,9 @@ class CommitControl(Protocol):
         """Write control events, sealed with `key` (default: the writer's choice)."""
 
 
+MAX_WAITING_INVITES = 32
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     peer_id: str
@@ -104,20 +107,27 @@ class Membership:
         return link
 
     def invite_peer(self, thread_id: ThreadId, peer: str, exchange_key: bytes, role: Role, *,
-                    expires_in: float | None = None, name: str | None = None) -> bytes:
+                    expires_in: float | None = None, name: str | None = None,
+                    addresses: Sequence[str] = ()) -> bytes:
         """A one-use invite for one known peer (found on the LAN, say): the
         link sealed to its X25519 key and signed by us. Returns the bytes to
         send it."""
-        link = self.invite(thread_id, role, expires_in=expires_in, uses=1, name=name)
+        link = self.invite(thread_id, role, expires_in=expires_in, uses=1, name=name, addresses=addresses)
         return seal_direct_invite(self._identity, PeerId.parse(peer), exchange_key, link)
 
     def receive_invite(self, sealed: bytes) -> DirectInvite:
         """Keep an invite a peer sent us, for the user to accept or decline."""
         invite = open_direct_invite(self._identity, sealed)
         with self._db.write() as sql:
+            # One waiting invite per sender and thread (a newer one replaces
+            # it), and a bounded list: anyone may send us invites.
+            sql.execute("DELETE FROM direct_invites WHERE sender = ? AND thread_id = ?",
+                        (invite.sender, invite.link.thread_id.raw))
             sql.execute("INSERT OR IGNORE INTO direct_invites (id, sender, thread_id, sealed, received_at)"
                         " VALUES (?, ?, ?, ?, ?)", (_invite_id(sealed), invite.sender, invite.link.thread_id.raw,
                                                     sealed, int(self._now_seconds())))
+            sql.execute("DELETE FROM direct_invites WHERE id NOT IN (SELECT id FROM direct_invites"
+                        " ORDER BY received_at DESC, id LIMIT ?)", (MAX_WAITING_INVITES,))
         return invite
 
     def direct_invites(self) -> list[tuple[bytes, DirectInvite]]:

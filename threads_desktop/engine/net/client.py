@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 
-from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
+from threads_desktop.engine.core.errors import IntegrityError, PeerError, ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.blobs import BlockEntry
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 4  # a round may bring keys that open what the last one refused
 PIPELINE_DEPTH = 4
 SLOW_DOWN_RETRIES = 8
+MAX_INVENTORY = 250_000  # entries taken from one peer per pass (~40,000 photos)
 
 
 @dataclass
@@ -63,8 +64,10 @@ class ClientSession:
 
     def __init__(self, node: Node, me: PeerId, remote: PeerId, stream: wire.ByteStream,
                  on_peers: Callable[[ThreadId, list[tuple[PeerId, list[str]]], int], None],
-                 random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = ()) -> None:
+                 random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = (),
+                 admit: Callable[[ThreadId, PeerId, ThreadKey], bool] | None = None) -> None:
         self._node = node
+        self._admit = admit
         self._addresses = list(addresses)[:8]
         self._me = me
         self.remote = remote
@@ -73,6 +76,7 @@ class ClientSession:
         self._on_peers = on_peers
         self._random_bytes = random_bytes
         self.edges: dict[ThreadId, bytes] = {}  # threads the peer shares, and its edge at hello
+        self.keys: dict[ThreadId, ThreadKey] = {}  # the key each was proven with
         self._lock = trio.Lock()
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -117,8 +121,24 @@ class ClientSession:
                 thread_id, key = asked[index]
                 if answer != proofs.answer_proof(key, thread_id, self._me, self.remote, nonce):
                     raise ProtocolError(f"{self.remote} answered a proof without the thread's key")
+                # It holds the key, but may have been removed since: the same
+                # rule as when it asks us (we neither push to it nor take its word).
+                if self._admit is not None and not self._admit(thread_id, self.remote, key):
+                    continue
                 self.edges[thread_id] = edge
+                self.keys[thread_id] = key
         return dict(self.edges)
+
+    def admitted(self, thread_id: ThreadId) -> bool:
+        """Still shares the thread, by the ACL as it stands now."""
+        key = self.keys.get(thread_id)
+        if key is None:
+            return False
+        if self._admit is not None and not self._admit(thread_id, self.remote, key):
+            self.edges.pop(thread_id, None)
+            self.keys.pop(thread_id, None)
+            return False
+        return True
 
     def in_sync(self, thread_id: ThreadId) -> bool:
         return self.edges.get(thread_id) == proofs.edge(self._node.store.logs(thread_id))
@@ -200,7 +220,7 @@ class ClientSession:
             reply = await self.request({"t": "inventory", "thread": thread_id.raw, "after": after})
             entries += get(reply, "blocks", as_list(parse_block_entry, MAX_CIDS))
             after = get(reply, "next", as_int(0, MAX_SEQ))
-            if not get(reply, "more", _as_bool) or len(entries) > 1_000_000:
+            if not get(reply, "more", _as_bool) or len(entries) >= MAX_INVENTORY:
                 return entries, after
 
     async def fetch_blocks(self, thread_id: ThreadId, wanted: Sequence[BlockEntry],
@@ -231,7 +251,10 @@ class ClientSession:
                     for cid, data in blocks:
                         if cid not in asked:
                             raise ProtocolError(f"{self.remote} sent a block we did not ask for")
-                        blobs.add_fetched(by_cid[cid], data)
+                        try:
+                            blobs.add_fetched(by_cid[cid], data)
+                        except IntegrityError as exc:  # the peer's fault, not our store's
+                            raise ProtocolError(f"{self.remote} sent a bad block: {exc}") from exc
                         done += len(data)
                 if progress is not None:
                     progress(done, total)

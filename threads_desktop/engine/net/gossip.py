@@ -19,6 +19,7 @@ from typing import Any
 
 import trio
 from libp2p.abc import IHost
+from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
@@ -84,6 +85,12 @@ class Gossip:
         self._router = GossipSub(protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID], degree=6, degree_low=4,
                                  degree_high=12, heartbeat_interval=1)
         self._pubsub = Pubsub(host, self._router)
+        # Pubsub tells every connected peer our topics and forwards it what
+        # it subscribes to: only peers that proved a thread in a session take
+        # part. py-libp2p has a blacklist, not an allowlist, so its check is
+        # replaced by ours.
+        self._allowed: set[bytes] = {me.raw}  # our own publications pass the same check
+        self._pubsub.is_peer_blacklisted = self._refused  # type: ignore[method-assign]
         self._me = me
         self._deliver = deliver
         self._topics: dict[str, tuple[ThreadId, trio.CancelScope]] = {}
@@ -97,6 +104,16 @@ class Gossip:
                 self._nursery = nursery
                 task_status.started()
                 await trio.sleep_forever()
+
+    def _refused(self, peer_id: ID) -> bool:
+        return peer_id.to_bytes() not in self._allowed
+
+    def allow(self, peer: PeerId) -> None:
+        """Let a peer that shares a thread with us take part (once proven)."""
+        if peer.raw in self._allowed or self._nursery is None:
+            return
+        self._allowed.add(peer.raw)
+        self._nursery.start_soon(self._pubsub.ensure_peer_stream, ID(peer.raw))
 
     async def follow(self, wanted: dict[str, ThreadId]) -> None:
         """Be subscribed to exactly these topics."""

@@ -23,8 +23,9 @@ import trio
 from libp2p.abc import IHost
 
 from threads_desktop.engine.acl.crdt import Role
-from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
-from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.types import ChangeSet, NetworkStatus, Transfer
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
@@ -45,8 +46,11 @@ MAX_BACKOFF = 300.0
 PROGRESS_PUSH_SECONDS = 0.25  # how often transfer progress is pushed to listeners
 MIN_BYTES_PER_SECOND = 256 * 1024  # below this a transfer is given up and resumed later
 DISCOVERED_TTL = 120.0
+HINT_TTL_SECONDS = 600.0
 ProgressListener = Callable[[Progress], None]
-SESSION_ERRORS = (PeerError, ProtocolError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
+# What ends a session with a peer (and only that session): its failures and
+# anything it sent that we refused.
+SESSION_ERRORS = (ThreadsError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
 
 
 class Discovery(Protocol):
@@ -257,6 +261,8 @@ class NetworkService:
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
         self._node.peers.remember(thread_id, peer, addresses)
+        if self._gossip is not None:
+            self._gossip.allow(peer)
         if peer not in self._links:
             self.schedule(peer, {thread_id})  # so our changes reach it, and its blobs us
 
@@ -307,12 +313,19 @@ class NetworkService:
         with trio.fail_after(CONNECT_TIMEOUT):
             stream = await hosting.open_stream(self._host, peer, self._node.addresses.addresses(peer), PROTOCOL_ID)
         return ClientSession(self._node, self._me, peer, stream, self._learnt_peers, self._random_bytes,
-                             self.addresses())
+                             self.addresses(), self._admit)
+
+    def _admit(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return True
+        return self._node.membership.may_sync(thread_id, str(peer), key.follow)
 
     def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
+        # Second-hand hints live briefly, so they cannot crowd out (the book
+        # keeps a peer's longest-lived addresses) what we saw ourselves.
         for peer, addresses in peers:
             if peer != self._me:
-                self._node.peers.remember(thread_id, peer, addresses, ttl)
+                self._node.peers.remember(thread_id, peer, addresses, min(ttl, HINT_TTL_SECONDS))
 
     async def _work(self, link: _PeerLink) -> None:
         while True:
@@ -328,7 +341,9 @@ class NetworkService:
                     self._node.network_changed()
                 await self._pass(link, link.session, None if everything else threads)
                 link.failures, link.last_error = 0, None
-            except SESSION_ERRORS as exc:
+            except Exception as exc:  # a worker outlives any one peer's failure, and our bugs
+                if not isinstance(exc, SESSION_ERRORS):
+                    log.exception("sync with %s hit a bug", link.peer)
                 link.failures += 1
                 link.last_error = str(exc) or type(exc).__name__
                 log.info("sync with %s failed (%d): %s", link.peer, link.failures, link.last_error)
@@ -362,7 +377,11 @@ class NetworkService:
                 todo = [t for t in threads if t in session.edges]
         results: dict[ThreadId, SyncResult] = {}
         log.debug("pass with %s: %d threads shared", session.remote, len(todo))
+        if todo and self._gossip is not None:
+            self._gossip.allow(session.remote)
         for thread_id in todo:
+            if not session.admitted(thread_id):
+                continue
             self._node.peers.remember(thread_id, session.remote)
             if not session.in_sync(thread_id):
                 with trio.fail_after(REQUEST_TIMEOUT * 10):
@@ -375,7 +394,7 @@ class NetworkService:
         cursor = link.cursors.get(thread_id, 0) if link else 0
         with trio.fail_after(REQUEST_TIMEOUT):
             entries, cursor = await session.inventory(thread_id, cursor)
-        deferred = (link.deferred.get(thread_id, []) if link else []) + entries
+        deferred = list({e.cid: e for e in (link.deferred.get(thread_id, []) if link else []) + entries}.values())
         reads = self._node.store.thread_keys(thread_id)[0].can_read
         originals = not reads or self._node.peers.fetch_originals(thread_id)
         asked = self._node.peers.wanted_blobs(thread_id)
@@ -383,11 +402,14 @@ class NetworkService:
         held = blobs.held([e.cid for e in deferred])
         wanted = [e for e in deferred if e.cid not in held and (
             e.priority != ORIGINAL or originals or e.blob in asked)]
-        later = [e for e in deferred if e.cid not in held and e not in wanted]
+        wanted_cids = {e.cid for e in wanted}
+        later = [e for e in deferred if e.cid not in held and e.cid not in wanted_cids]
         wanted.sort(key=lambda e: e.priority)  # previews first
         if link is not None:
             link.cursors[thread_id] = cursor
-            link.deferred[thread_id] = later
+            # Until the transfer succeeds, what it wants stays listed too: a
+            # cut transfer is resumed from here, not forgotten.
+            link.deferred[thread_id] = later + wanted
         if not wanted:
             return
 
@@ -407,9 +429,14 @@ class NetworkService:
         finally:
             self.transfers.pop((thread_id, session.remote), None)
             self._node.network_changed()
+        # Blocks the peer did not have stay listed: it may get them later
+        # (from the writer it follows, say).
+        missing = [e for e in later + wanted if e.cid not in blobs.held([e.cid])]
+        if link is not None:
+            link.deferred[thread_id] = missing
         if asked:
-            complete = {e.blob for e in deferred} - {e.blob for e in later}
-            self._node.peers.got_blobs(thread_id, asked & complete)
+            seen = {e.blob for e in deferred}
+            self._node.peers.got_blobs(thread_id, (asked & seen) - {e.blob for e in missing})
 
     # --- one-off sync (the `sync` command) -------------------------------------------------------
 
@@ -429,6 +456,9 @@ class NetworkService:
                                      for t, r in results.items()} or "in sync"
             except SESSION_ERRORS as exc:
                 report[str(peer)] = f"failed: {exc or type(exc).__name__}"
+            except Exception as exc:  # one peer's failure is a line of the report, not the end of it
+                log.exception("sync with %s hit a bug", peer)
+                report[str(peer)] = f"failed: {type(exc).__name__}: {exc}"
         return report
 
     async def invite_directly(self, thread_id: ThreadId, peer: PeerId, role: Role, *,
@@ -441,8 +471,9 @@ class NetworkService:
                 exchange = await session.card()
                 sealed = self._node.membership.invite_peer(
                     thread_id, str(peer), exchange, role, expires_in=expires_in,
-                    name=self._node.get_thread(thread_id).name)
+                    name=self._node.get_thread(thread_id).name, addresses=self._node.listen_addresses[:8])
                 await session.send_invite(sealed)
+                self._node.peers.remember(thread_id, peer)  # ours to push to once it joins
         finally:
             await session.close()
 
