@@ -111,7 +111,7 @@ async def _sync(data_dir: Path, args: argparse.Namespace) -> int:
         thread_id = ThreadId.parse(args.thread) if args.thread else None
         if thread_id is not None:
             node.get_thread(thread_id)
-        service = NetworkService(node, listen=["/ip4/127.0.0.1/tcp/0"])
+        service = NetworkService(node, listen=["/ip4/127.0.0.1/tcp/0"], gossip=False)  # one pass: no mesh to join
         async with trio.open_nursery() as nursery:
             await nursery.start(service.run)
             with trio.move_on_after(args.timeout) as scope:

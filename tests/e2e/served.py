@@ -90,10 +90,13 @@ def _pump(stream: Any, sink: Callable[[str], None]) -> None:
         sink(line)
 
 
-def eventually(check: Callable[[], bool], timeout: float = 60.0, every: float = 0.3) -> None:
-    """Poll a check across processes (nothing to wait on but their output)."""
+def eventually(check: Callable[[], bool], timeout: float = 60.0, every: float = 0.3,
+               peers: tuple[ServedPeer, ...] = ()) -> None:
+    """Poll a check across processes (nothing to wait on but their output);
+    on failure, show what the peers logged."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout:g} s")
+            logs = "\n".join(f"--- {p.data_dir.name}:\n{p.stderr[-3000:]}" for p in peers)
+            raise AssertionError(f"not true within {timeout:g} s\n{logs}")
         time.sleep(every)

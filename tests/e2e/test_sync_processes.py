@@ -87,7 +87,7 @@ def test_a_reader_gets_fifty_photos_from_the_follower_alone(tmp_path: Path) -> N
         reader.start()
         eventually(lambda: len(_view(reader.data_dir, album)) == 50, timeout=90)
         eventually(lambda: all(i["original_here"] for i in cli_json(reader.data_dir, "show", album)["items"]),
-                   timeout=90)
+                   timeout=90, peers=(reader, follower))
         writer.start()  # only to compare views
         assert _view(reader.data_dir, album) == _view(writer.data_dir, album)
     finally:
