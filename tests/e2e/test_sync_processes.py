@@ -77,6 +77,10 @@ def test_a_reader_gets_fifty_photos_from_the_follower_alone(tmp_path: Path) -> N
         cli(reader.data_dir, "join", cli(writer.data_dir, "invite", album, "--role", "read").stdout.strip())
         eventually(lambda: len(cli_json(writer.data_dir, "members", album)["members"]) == 3)
         eventually(lambda: cli_json(reader.data_dir, "show", album)["thread"]["name"] == "Backup me")
+        # Before it goes offline the reader has heard of the follower (from the
+        # writer's heads, or the follower's own hello), as a reader online for
+        # a while would: that is how it finds it later with the writer gone.
+        eventually(lambda: _knows(reader.data_dir, follower.peer_id))
         assert reader.stop() == 0
         cli(writer.data_dir, "add", album, *_photos(tmp_path / "fifty", 50, size=(320, 240)))
         # The follower holds every record and block of the writer (it reads none of them).
@@ -93,6 +97,16 @@ def test_a_reader_gets_fifty_photos_from_the_follower_alone(tmp_path: Path) -> N
     finally:
         for peer in (writer, follower, reader):
             peer.kill()
+
+
+def _knows(data_dir: Path, peer_id: str) -> bool:
+    import sqlite3
+
+    from threads_desktop.engine.core.ids import PeerId
+
+    with sqlite3.connect(f"file:{data_dir / 'profile.sqlite3'}?mode=ro", uri=True) as sql:
+        return sql.execute("SELECT 1 FROM thread_peers WHERE peer_id = ?",
+                           (PeerId.parse(peer_id).raw,)).fetchone() is not None
 
 
 def _blocks(data_dir: Path) -> int:
