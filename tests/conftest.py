@@ -51,3 +51,18 @@ def open_node(tmp_path: Path) -> Iterator[Callable[[str], Node]]:
     yield factory
     for node in opened:
         node.close()  # closing twice is harmless: a test may have closed it
+
+
+@pytest.fixture
+def two_app_engines(tmp_path: Path) -> Iterator[tuple[EngineRuntime, EngineRuntime]]:
+    """Two profiles each on an engine thread with what the app runs beside it
+    (network on 127.0.0.1, no LAN discovery; control socket)."""
+    from threads_desktop.app import background_services
+
+    engines = [EngineRuntime(lambda name=name: Node.open(tmp_path / name),  # type: ignore[misc]
+                             background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False)) for name in ("a", "b")]
+    for engine in engines:
+        engine.start()
+    yield engines[0], engines[1]
+    for engine in engines:
+        engine.stop()

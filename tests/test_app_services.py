@@ -6,30 +6,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from threads_desktop.app import background_services
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
-
-LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
-
-
-@pytest.fixture
-def apps(tmp_path: Path) -> Iterator[tuple[EngineRuntime, EngineRuntime]]:
-    engines = [EngineRuntime(lambda name=name: Node.open(tmp_path / name),  # type: ignore[misc]
-                             background_services(LOOPBACK, lan_discovery=False)) for name in ("a", "b")]
-    for engine in engines:
-        engine.start()
-    yield engines[0], engines[1]
-    for engine in engines:
-        engine.stop()
 
 
 async def _until(engine: EngineRuntime, check: object, timeout: float = 20.0) -> None:
@@ -50,8 +33,9 @@ async def _until(engine: EngineRuntime, check: object, timeout: float = 20.0) ->
                 pass
 
 
-def test_two_app_engines_sync_a_chat_over_the_network(apps: tuple[EngineRuntime, EngineRuntime]) -> None:
-    a, b = apps
+def test_two_app_engines_sync_a_chat_over_the_network(
+        two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+    a, b = two_app_engines
     assert a.service_errors == [] and b.service_errors == []
 
     async def main() -> None:
@@ -69,8 +53,9 @@ def test_two_app_engines_sync_a_chat_over_the_network(apps: tuple[EngineRuntime,
     asyncio.run(main())
 
 
-def test_cli_commands_reach_the_running_app(apps: tuple[EngineRuntime, EngineRuntime], tmp_path: Path) -> None:
-    a, _ = apps
+def test_cli_commands_reach_the_running_app(two_app_engines: tuple[EngineRuntime, EngineRuntime],
+                                            tmp_path: Path) -> None:
+    a, _ = two_app_engines
     asyncio.run(a.call(Node.create_thread, ThreadKind.ALBUM, "Shown"))
     done = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(tmp_path / "a"), "ls"],
                           capture_output=True, text=True, timeout=60)

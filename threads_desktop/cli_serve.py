@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,21 @@ def add_parsers(commands: Any) -> None:
 
 
 def run_serve(data_dir: Path, args: argparse.Namespace) -> int:
+    return _run(_serve, data_dir, args)
+
+
+def run_sync(data_dir: Path, args: argparse.Namespace) -> int:
+    return _run(_sync, data_dir, args)
+
+
+def _run(main: Callable[[Path, argparse.Namespace], Awaitable[int]], data_dir: Path, args: argparse.Namespace) -> int:
     import trio
 
     from threads_desktop.engine.core.errors import ThreadsError
 
-    _quiet_libp2p()
+    _log_to_stderr()
     try:
-        return trio.run(_serve, data_dir, args)
+        return trio.run(main, data_dir, args)
     except ThreadsError as exc:
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
@@ -86,19 +95,6 @@ def lan_discovery(peer_id: str, addresses: Any, on_found: Any) -> Any:
     return LanDiscovery(peer_id, list(addresses), found)
 
 
-def run_sync(data_dir: Path, args: argparse.Namespace) -> int:
-    import trio
-
-    from threads_desktop.engine.core.errors import ThreadsError
-
-    _quiet_libp2p()
-    try:
-        return trio.run(_sync, data_dir, args)
-    except ThreadsError as exc:
-        print(f"threads-desktop: {exc}", file=sys.stderr)
-        return 1
-
-
 async def _sync(data_dir: Path, args: argparse.Namespace) -> int:
     import trio
 
@@ -134,7 +130,7 @@ async def _sync(data_dir: Path, args: argparse.Namespace) -> int:
     return 0 if any(not isinstance(v, str) or not v.startswith("failed") for v in report.values()) else 1
 
 
-def _quiet_libp2p() -> None:
+def _log_to_stderr() -> None:
     # A headless peer says what it does on stderr (a service manager keeps
     # it); py-libp2p logs routine connection churn as warnings, so only its
     # errors.

@@ -3,13 +3,8 @@ and how far photos coming in are."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import qasync
 
-from threads_desktop.app import background_services
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
@@ -19,19 +14,6 @@ from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.views.main_window import MainWindow
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
-
-LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
-
-
-@pytest.fixture
-def online(tmp_path: Path) -> Iterator[tuple[EngineRuntime, EngineRuntime]]:
-    engines = [EngineRuntime(lambda name=name: Node.open(tmp_path / name),  # type: ignore[misc]
-                             background_services(LOOPBACK, lan_discovery=False)) for name in ("a", "b")]
-    for engine in engines:
-        engine.start()
-    yield engines[0], engines[1]
-    for engine in engines:
-        engine.stop()
 
 
 def test_progress_and_peer_count_are_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -47,8 +29,8 @@ def test_progress_and_peer_count_are_shown(qtbot) -> None:  # type: ignore[no-un
 
 
 def test_the_window_shows_a_peer_connecting(qtbot, qt_loop: qasync.QEventLoop,  # type: ignore[no-untyped-def]
-                                            online: tuple[EngineRuntime, EngineRuntime]) -> None:
-    a, b = online
+                                            two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+    a, b = two_app_engines
     window = MainWindow(EngineClient(a, qt_loop))
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.network_status_shown, timeout=10_000):
