@@ -7,6 +7,9 @@ import asyncio
 
 from PySide6.QtCore import QObject, Signal
 
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.links import InviteLink, qr_png_bytes
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
@@ -35,3 +38,13 @@ class EngineClient(QObject):
 
     async def network_status(self) -> NetworkStatus:
         return await self._runtime.call(Node.network_status)
+
+    async def invite(self, thread_id: ThreadId, role: Role, expires_in: float | None) -> tuple[str, bytes]:
+        """A new invite link to the thread and its QR code (PNG)."""
+        def make(node: Node) -> tuple[str, bytes]:
+            text = node.invite(thread_id, role, expires_in=expires_in).to_uri()
+            return text, qr_png_bytes(text)
+        return await self._runtime.call(make)
+
+    async def join(self, link: InviteLink) -> ThreadId:
+        return await self._runtime.call(Node.join, link)

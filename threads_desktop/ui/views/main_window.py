@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
+from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
+from threads_desktop.ui.dialogs.join_dialog import JoinDialog
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
@@ -46,6 +48,9 @@ class MainWindow(QMainWindow):
         self._client = client
         self._tasks: set[asyncio.Task[Any]] = set()
         self.new_thread_dialog: NewThreadDialog | None = None
+        self.invite_dialog: InviteDialog | None = None
+        self.join_dialog: JoinDialog | None = None
+        self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
         self.setWindowTitle(self.tr("Threads"))
         self.resize(1000, 660)
@@ -63,11 +68,20 @@ class MainWindow(QMainWindow):
         self.new_chat_action = QAction(self.tr("New &Chat…"), self)
         self.new_chat_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
         self.new_chat_action.triggered.connect(lambda: self.ask_new_thread(ThreadKind.CHAT))
+        self.invite_action = QAction(self.tr("&Invite People…"), self)
+        self.invite_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.invite_action.setEnabled(False)
+        self.invite_action.triggered.connect(self.ask_invite)
+        self.join_action = QAction(self.tr("&Join by Link…"), self)
+        self.join_action.setShortcut(QKeySequence("Ctrl+J"))
+        self.join_action.triggered.connect(lambda: self.ask_join())
         quit_action = QAction(self.tr("&Quit"), self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu = self.menuBar().addMenu(self.tr("&File"))
         file_menu.addActions([self.new_album_action, self.new_chat_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.invite_action, self.join_action])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
 
@@ -89,6 +103,7 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.thread_page = _ThreadPage()
+        self.thread_page.invite_button.clicked.connect(self.ask_invite)
         self.pages.addWidget(self.thread_page)
 
         splitter = QSplitter()
@@ -226,6 +241,23 @@ class MainWindow(QMainWindow):
         if isinstance(summary, ThreadSummary):
             self.thread_page.show_thread(summary)
             self.pages.setCurrentWidget(self.thread_page)
+            self._selected = summary
+            self.invite_action.setEnabled(summary.can_read)
+            self.thread_page.invite_button.setVisible(summary.can_read)
+
+    def ask_invite(self) -> InviteDialog | None:
+        if self._selected is None:
+            return None
+        self.invite_dialog = InviteDialog(self._client, self._selected, self)
+        self.invite_dialog.open()
+        return self.invite_dialog
+
+    def ask_join(self, text: str = "") -> JoinDialog:
+        """The join dialog (also for a threads:// link opened from outside)."""
+        self.join_dialog = JoinDialog(self._client, self, text)
+        self.join_dialog.joined.connect(lambda thread_id: self.select_thread(str(thread_id)))
+        self.join_dialog.open()
+        return self.join_dialog
 
     def _show_identity(self, card: IdentityCard) -> None:
         short = f"{card.peer_id[:10]}…{card.peer_id[-6:]}"
@@ -298,6 +330,12 @@ class _ThreadPage(QWidget):
         layout.addSpacing(16)
         layout.addLayout(id_row)
         layout.addWidget(self.status)
+        self.invite_button = QPushButton(self.tr("Invite people…"))
+        invite_row = QHBoxLayout()
+        invite_row.addWidget(self.invite_button)
+        invite_row.addStretch()
+        layout.addSpacing(12)
+        layout.addLayout(invite_row)
         layout.addStretch()
 
     def show_thread(self, summary: ThreadSummary) -> None:

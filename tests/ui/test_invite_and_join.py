@@ -1,0 +1,77 @@
+"""Inviting and joining from the window: a link and its QR code with Copy,
+a join that brings the album over the network, and a bad link that says so
+and changes nothing."""
+
+from __future__ import annotations
+
+import qasync
+from PySide6.QtGui import QGuiApplication, QPixmap
+
+from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.views.main_window import MainWindow
+
+
+def _decoded_qr(pixmap: QPixmap) -> str:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+    from PySide6.QtCore import QBuffer, QIODevice
+
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    pixmap.save(buffer, "PNG")
+    [barcode] = zxingcpp.read_barcodes(Image.open(io.BytesIO(bytes(buffer.data()))))
+    return str(barcode.text)
+
+
+def _window(qtbot, loop: qasync.QEventLoop, engine: EngineRuntime) -> MainWindow:  # type: ignore[no-untyped-def]
+    window = MainWindow(EngineClient(engine, loop))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
+        window.show()
+    return window
+
+
+def test_an_invite_made_in_one_window_is_joined_in_another_and_the_album_arrives(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+    a, b = two_app_engines
+    window_a, window_b = _window(qtbot, qt_loop, a), _window(qtbot, qt_loop, b)
+    window_a.empty_new_album.click()
+    assert window_a.new_thread_dialog is not None
+    qtbot.keyClicks(window_a.new_thread_dialog.name_edit, "Lisbon")
+    with qtbot.waitSignal(window_a.thread_created, timeout=10_000):
+        window_a.new_thread_dialog.create_button.click()
+    assert window_a.invite_action.isEnabled() and window_a.thread_page.invite_button.isVisible()
+
+    dialog = window_a.ask_invite()
+    assert dialog is not None
+    with qtbot.waitSignal(dialog.link_ready, timeout=10_000) as made:
+        dialog.create_button.click()
+    link = made.args[0]
+    assert InviteLink.parse(link).name == "Lisbon"
+    assert _decoded_qr(dialog.qr.pixmap()) == link  # the code on screen, as a camera would read it
+    dialog.copy_link()
+    assert QGuiApplication.clipboard().text() == link and dialog.copied.isVisible()
+
+    join = window_b.ask_join()
+    join.link_edit.setPlainText(link)
+    assert "Lisbon" in join.details.text() and join.join_button.isEnabled()
+    with qtbot.waitSignal(join.joined, timeout=10_000):
+        join.join_button.click()
+    # The album comes over the network, name and all.
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
+                    and window_b.threads.index(0).data() == "Lisbon", timeout=20_000)
+
+
+def test_a_bad_link_says_so_and_changes_nothing(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
+                                                 runtime: EngineRuntime) -> None:
+    join = window.ask_join()
+    for text in ("threads://join/bafy", "hello", "https://example.org/join"):
+        join.link_edit.setPlainText(text)
+        assert join.error.text().startswith("This link does not work")
+        assert not join.join_button.isEnabled()
+    join.reject()
+    assert window.threads.rowCount() == 0
