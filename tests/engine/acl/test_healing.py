@@ -50,4 +50,3 @@ def test_concurrent_removals_heal_once_and_settle(open_node: OpenNode) -> None:
         for t in (x, y):
             sync(s, t, thread)
     assert not x.chat(thread).messages.find() and not y.chat(thread).messages.find()
-    print(counts)

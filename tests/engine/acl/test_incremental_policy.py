@@ -8,11 +8,11 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.engine.acl.test_policy import IDENTITIES, LOGS, NONCE, PEERS, THREAD, Draft, causal_order, to_events
+from tests.engine.acl.test_policy import IDENTITIES, LOGS, PEERS, THREAD, Draft, causal_order, to_events
+from tests.engine.acl.test_policy import histories as policy_histories
 from threads_desktop.engine.acl.crdt import AclState, Dot, Role, _merge_entries
 from threads_desktop.engine.acl.ops import (
     AclOp,
-    Genesis,
     Grant,
     Invite,
     Join,
@@ -21,7 +21,6 @@ from threads_desktop.engine.acl.ops import (
     SetDefault,
     Uninvite,
     join_message,
-    make_bind,
 )
 from threads_desktop.engine.acl.policy import Evaluation
 from threads_desktop.engine.core.keys import SigningKey
@@ -50,29 +49,10 @@ def op_for(author: int) -> st.SearchStrategy[AclOp]:
     )
 
 
-@st.composite
-def histories(draw: st.DrawFn) -> list[Draft]:
-    drafts: list[Draft] = []
-    last: dict[int, Draft] = {}
-    for author in range(3):
-        first: tuple[AclOp, ...] = (make_bind(IDENTITIES[author], THREAD, LOGS[author]),)
-        if author == 0:
-            first += (Genesis(NONCE),)
-        vc = {0: 1} if author else {}
-        vc[author] = 1
-        last[author] = Draft(author, first, vc)
-        drafts.append(last[author])
-    for _ in range(draw(st.integers(1, 16))):
-        author = draw(st.integers(0, 2))
-        vc = dict(last[author].vc)
-        for seen in draw(st.lists(st.sampled_from(tuple(drafts)), max_size=3)):
-            for member, seq in seen.vc.items():
-                vc[member] = max(vc.get(member, 0), seq)
-        vc[author] = last[author].vc[author] + 1
-        ops = tuple(draw(st.lists(op_for(author), min_size=1, max_size=3)))
-        last[author] = Draft(author, ops, vc)
-        drafts.append(last[author])
-    return drafts
+def histories() -> st.SearchStrategy[list[Draft]]:
+    """The policy tests' histories, with every kind of ACL op (invites,
+    joins, key boxes) and a few more events."""
+    return policy_histories(lambda author: st.lists(op_for(author), min_size=1, max_size=3), max_events=16)
 
 
 def snapshot(ev: Evaluation) -> object:

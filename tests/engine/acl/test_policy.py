@@ -5,6 +5,7 @@ without the right change nothing."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hypothesis import given, settings
@@ -41,9 +42,11 @@ ops_strategy = st.lists(st.one_of(
 
 
 @st.composite
-def histories(draw: st.DrawFn) -> list[Draft]:
-    """Three members writing ACL events, each after a random part of the
-    others' (a causally closed vector clock)."""
+def histories(draw: st.DrawFn, ops_for: Callable[[int], st.SearchStrategy[Sequence[AclOp]]] = lambda _: ops_strategy,
+              max_events: int = 14) -> list[Draft]:
+    """Three members writing ACL events (`ops_for(author)` draws each one's
+    ops), each after a random part of the others' (a causally closed vector
+    clock)."""
     drafts: list[Draft] = []
     last: dict[int, Draft] = {}
     for author in range(3):  # every log starts with its binding (the founder's with genesis)
@@ -54,14 +57,14 @@ def histories(draw: st.DrawFn) -> list[Draft]:
         vc[author] = 1
         last[author] = Draft(author, first, vc)
         drafts.append(last[author])
-    for _ in range(draw(st.integers(1, 14))):
+    for _ in range(draw(st.integers(1, max_events))):
         author = draw(st.integers(0, 2))
         vc = dict(last[author].vc)
         for seen in draw(st.lists(st.sampled_from(tuple(drafts)), max_size=3)):
             for member, seq in seen.vc.items():
                 vc[member] = max(vc.get(member, 0), seq)
         vc[author] = last[author].vc[author] + 1
-        last[author] = Draft(author, draw(ops_strategy), vc)
+        last[author] = Draft(author, tuple(draw(ops_for(author))), vc)
         drafts.append(last[author])
     return drafts
 

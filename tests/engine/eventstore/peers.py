@@ -8,11 +8,13 @@ from typing import Any
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.eventstore.store import Changes
-from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.logstore.envelopes import Envelope, open_event
 from threads_desktop.engine.logstore.store import NewEvent
 from threads_desktop.engine.node import Node
 
@@ -94,3 +96,17 @@ def view_dump(node: Node, thread_id: ThreadId) -> list[tuple[object, ...]]:
         rows += [(table, *row) for row in node.database.connection.execute(
             f"SELECT * FROM {table} WHERE thread_id = ? ORDER BY {order}", (thread_id.raw,))]
     return rows
+
+
+def newest_record_opens_with(node: Node, thread_id: ThreadId, keys: Sequence[ThreadKey]) -> bool:
+    """Whether `keys` (those a removed member holds, say) open the newest
+    event of `node`'s own log."""
+    own_log = node.store.own_log(thread_id)
+    assert own_log is not None
+    seq = next(h.seq for h in node.store.logs(thread_id) if h.log_id == own_log)
+    [newest] = node.store.records_after(thread_id, own_log, seq - 1, limit=1)
+    try:
+        open_event(newest.envelope.header, newest.envelope.body, keys)
+    except ThreadsError:
+        return False
+    return True

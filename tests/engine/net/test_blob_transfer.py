@@ -4,6 +4,7 @@ open."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.net.client import Progress
 from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
 
 
 def _album(node: Node, folder: Path, count: int) -> ThreadId:
@@ -42,46 +45,38 @@ def _has(node: Node, thread_id: ThreadId, which: str) -> bool:
     return bool(photos.page())
 
 
-def test_a_reader_gets_previews_and_originals_byte_for_byte(tmp_path: Path) -> None:
+def test_a_reader_gets_previews_and_originals_byte_for_byte(open_node: OpenNode, tmp_path: Path) -> None:
     async def main() -> None:
-        a, b = Node.open(tmp_path / "a"), Node.open(tmp_path / "b")
-        try:
-            thread_id = _album(a, tmp_path / "pics", 3)
-            reports: list[Progress] = []
-            async with serving(a), serving(b, on_progress=reports.append):
-                b.join(a.invite(thread_id, Role.READ))
-                await wait_until(b, lambda: _has(b, thread_id, "original"))
-            for doc in a.photos(thread_id).page():
-                assert b.photos(thread_id).preview(doc.id) == a.photos(thread_id).preview(doc.id)
-                assert b.photos(thread_id).original(doc.id) == a.photos(thread_id).original(doc.id)
-            assert reports and reports[-1].done == reports[-1].total > 0
-        finally:
-            a.close()
-            b.close()
+        a, b = open_node("a"), open_node("b")
+        thread_id = _album(a, tmp_path / "pics", 3)
+        reports: list[Progress] = []
+        async with serving(a), serving(b, on_progress=reports.append):
+            b.join(a.invite(thread_id, Role.READ))
+            await wait_until(b, lambda: _has(b, thread_id, "original"))
+        for doc in a.photos(thread_id).page():
+            assert b.photos(thread_id).preview(doc.id) == a.photos(thread_id).preview(doc.id)
+            assert b.photos(thread_id).original(doc.id) == a.photos(thread_id).original(doc.id)
+        assert reports and reports[-1].done == reports[-1].total > 0
 
     trio.run(main)
 
 
-def test_originals_on_demand_wait_until_asked_for(tmp_path: Path) -> None:
+def test_originals_on_demand_wait_until_asked_for(open_node: OpenNode, tmp_path: Path) -> None:
     async def main() -> None:
-        a, b = Node.open(tmp_path / "a"), Node.open(tmp_path / "b")
-        try:
-            thread_id = _album(a, tmp_path / "pics", 2)
-            async with serving(a), serving(b) as service_b:
-                b.join(a.invite(thread_id, Role.READ))
-                b.peers.set_fetch_originals(thread_id, False)
-                await wait_until(b, lambda: _has(b, thread_id, "preview"))
-                first, second = b.photos(thread_id).page()
-                with pytest.raises(NotFoundError):
-                    b.photos(thread_id).original(first.id)
-                service_b.want_original(thread_id, BlobRef.from_value(first.data["original"]).manifest)
-                await wait_until(b, lambda: _can_open_original(b, thread_id, first.id))
-                with pytest.raises(NotFoundError):
-                    b.photos(thread_id).original(second.id)
-                assert b.peers.wanted_blobs(thread_id) == set()
-        finally:
-            a.close()
-            b.close()
+        a, b = open_node("a"), open_node("b")
+        thread_id = _album(a, tmp_path / "pics", 2)
+        async with serving(a), serving(b) as service_b:
+            b.join(a.invite(thread_id, Role.READ))
+            b.peers.set_fetch_originals(thread_id, False)
+            await wait_until(b, lambda: _has(b, thread_id, "preview"))
+            first, second = b.photos(thread_id).page()
+            with pytest.raises(NotFoundError):
+                b.photos(thread_id).original(first.id)
+            service_b.want_original(thread_id, BlobRef.from_value(first.data["original"]).manifest)
+            await wait_until(b, lambda: _can_open_original(b, thread_id, first.id))
+            with pytest.raises(NotFoundError):
+                b.photos(thread_id).original(second.id)
+            assert b.peers.wanted_blobs(thread_id) == set()
 
     trio.run(main)
 
@@ -94,32 +89,28 @@ def _can_open_original(node: Node, thread_id: ThreadId, photo_id: str) -> bool:
     return True
 
 
-def test_a_follower_keeps_every_block_and_serves_them_to_a_reader(tmp_path: Path) -> None:
+def test_a_follower_keeps_every_block_and_serves_them_to_a_reader(open_node: OpenNode, tmp_path: Path) -> None:
     async def main() -> None:
-        a, f, r = (Node.open(tmp_path / n) for n in "afr")
-        try:
-            thread_id = a.create_thread(ThreadKind.ALBUM, "Trip").thread_id
-            async with serving(a) as service_a, serving(f):
-                f.join(a.invite(thread_id, Role.FOLLOW))
-                async with serving(r):
-                    r.join(a.invite(thread_id, Role.READ))
-                    await wait_until(a, lambda: len(a.membership.members(thread_id)) == 3)
-                # r offline: a adds photos; f fetches every block without reading any.
-                folder = tmp_path / "pics"
-                folder.mkdir()
-                paths = []
-                for i in range(4):
-                    (folder / f"p{i}.jpg").write_bytes(image_bytes("JPEG", size=(640, 480), seed=40 * i + 10))
-                    paths.append(folder / f"p{i}.jpg")
-                a.photos(thread_id).add_files(paths)
-                held = {e.cid for _, e in a.blobs(thread_id).inventory(0, 10_000)}
-                await wait_until(f, lambda: f.blobs(thread_id).held(list(held)) == held)
-                await service_a.stop()
-                async with serving(r):
-                    await wait_until(r, lambda: _has(r, thread_id, "original"))
-                assert len(r.photos(thread_id).page()) == 4
-        finally:
-            for node in (a, f, r):
-                node.close()
+        a, f, r = (open_node(n) for n in "afr")
+        thread_id = a.create_thread(ThreadKind.ALBUM, "Trip").thread_id
+        async with serving(a) as service_a, serving(f):
+            f.join(a.invite(thread_id, Role.FOLLOW))
+            async with serving(r):
+                r.join(a.invite(thread_id, Role.READ))
+                await wait_until(a, lambda: len(a.membership.members(thread_id)) == 3)
+            # r offline: a adds photos; f fetches every block without reading any.
+            folder = tmp_path / "pics"
+            folder.mkdir()
+            paths = []
+            for i in range(4):
+                (folder / f"p{i}.jpg").write_bytes(image_bytes("JPEG", size=(640, 480), seed=40 * i + 10))
+                paths.append(folder / f"p{i}.jpg")
+            a.photos(thread_id).add_files(paths)
+            held = {e.cid for _, e in a.blobs(thread_id).inventory(0, 10_000)}
+            await wait_until(f, lambda: f.blobs(thread_id).held(list(held)) == held)
+            await service_a.stop()
+            async with serving(r):
+                await wait_until(r, lambda: _has(r, thread_id, "original"))
+            assert len(r.photos(thread_id).page()) == 4
 
     trio.run(main)

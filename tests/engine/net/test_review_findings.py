@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import server as sync_server
 from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
 
 
 def _photo_album(node: Node, tmp_path: Path, count: int = 1) -> Any:
@@ -34,7 +37,7 @@ def _has_originals(node: Node, thread_id: Any) -> bool:
     return bool(photos.page()) and all(photos.has_original(p.id) for p in photos.page())
 
 
-def test_a_peer_sending_blocks_that_do_not_match_their_cids_ends_only_its_session(
+def test_a_peer_sending_blocks_that_do_not_match_their_cids_ends_only_its_session(open_node: OpenNode,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     genuine = sync_server.SyncServer._blocks
     corrupt = {"on": True}
@@ -48,24 +51,20 @@ def test_a_peer_sending_blocks_that_do_not_match_their_cids_ends_only_its_sessio
     monkeypatch.setattr(sync_server.SyncServer, "_blocks", blocks)
 
     async def main() -> None:
-        a, b = Node.open(tmp_path / "a"), Node.open(tmp_path / "b")
-        try:
-            thread_id = _photo_album(a, tmp_path)
-            async with serving(a), serving(b) as service_b:
-                b.join(a.invite(thread_id, Role.READ))
-                await wait_until(b, lambda: any(s.failures for s in service_b.peer_status()))
-                assert not _has_originals(b, thread_id)  # nothing bad was stored
-                corrupt["on"] = False  # the service lives on, and a later pass gets the real blocks
-                service_b.schedule(a.identity.peer_id, now=True)
-                await wait_until(b, lambda: _has_originals(b, thread_id))
-        finally:
-            a.close()
-            b.close()
+        a, b = open_node("a"), open_node("b")
+        thread_id = _photo_album(a, tmp_path)
+        async with serving(a), serving(b) as service_b:
+            b.join(a.invite(thread_id, Role.READ))
+            await wait_until(b, lambda: any(s.failures for s in service_b.peer_status()))
+            assert not _has_originals(b, thread_id)  # nothing bad was stored
+            corrupt["on"] = False  # the service lives on, and a later pass gets the real blocks
+            service_b.schedule(a.identity.peer_id, now=True)
+            await wait_until(b, lambda: _has_originals(b, thread_id))
 
     trio.run(main)
 
 
-def test_a_cut_block_transfer_is_resumed_by_the_same_running_peer(tmp_path: Path,
+def test_a_cut_block_transfer_is_resumed_by_the_same_running_peer(open_node: OpenNode, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     genuine = sync_server.SyncServer._blocks
     failures = {"left": 1}
@@ -79,65 +78,53 @@ def test_a_cut_block_transfer_is_resumed_by_the_same_running_peer(tmp_path: Path
     monkeypatch.setattr(sync_server.SyncServer, "_blocks", blocks)
 
     async def main() -> None:
-        a, b = Node.open(tmp_path / "a"), Node.open(tmp_path / "b")
-        try:
-            thread_id = _photo_album(a, tmp_path, 2)
-            async with serving(a), serving(b) as service_b:
-                b.join(a.invite(thread_id, Role.READ))
-                await wait_until(b, lambda: any(s.failures for s in service_b.peer_status()))
-                service_b.schedule(a.identity.peer_id, now=True)  # the next pass, without a restart
-                await wait_until(b, lambda: _has_originals(b, thread_id))
-        finally:
-            a.close()
-            b.close()
+        a, b = open_node("a"), open_node("b")
+        thread_id = _photo_album(a, tmp_path, 2)
+        async with serving(a), serving(b) as service_b:
+            b.join(a.invite(thread_id, Role.READ))
+            await wait_until(b, lambda: any(s.failures for s in service_b.peer_status()))
+            service_b.schedule(a.identity.peer_id, now=True)  # the next pass, without a restart
+            await wait_until(b, lambda: _has_originals(b, thread_id))
 
     trio.run(main)
 
 
-def test_nothing_is_pushed_to_a_removed_member_that_kept_its_old_keys(tmp_path: Path) -> None:
+def test_nothing_is_pushed_to_a_removed_member_that_kept_its_old_keys(open_node: OpenNode) -> None:
     async def main() -> None:
-        a, m = Node.open(tmp_path / "a"), Node.open(tmp_path / "m")
-        try:
-            thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            a.chat(thread_id).post("before")
-            join(a, m, thread_id)
-            a.membership.revoke(thread_id, peer(m), Role.FOLLOW)  # m is offline and never hears of it
-            a.chat(thread_id).post("after m was removed")
-            a_log = a.store.own_log(thread_id)
+        a, m = open_node("a"), open_node("m")
+        thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        a.chat(thread_id).post("before")
+        join(a, m, thread_id)
+        a.membership.revoke(thread_id, peer(m), Role.FOLLOW)  # m is offline and never hears of it
+        a.chat(thread_id).post("after m was removed")
+        a_log = a.store.own_log(thread_id)
 
-            def seq(node: Node) -> int:
-                return next((h.seq for h in node.store.logs(thread_id) if h.log_id == a_log), 0)
+        def seq(node: Node) -> int:
+            return next((h.seq for h in node.store.logs(thread_id) if h.log_id == a_log), 0)
 
-            held_by_m = seq(m)
-            async with serving(m) as service_m, serving(a) as service_a:
-                a.peers.remember(thread_id, m.identity.peer_id, service_m.addresses())
-                with trio.fail_after(15):
-                    report = await service_a.sync_once(thread_id)
-            assert seq(m) == held_by_m < seq(a), report
-        finally:
-            a.close()
-            m.close()
+        held_by_m = seq(m)
+        async with serving(m) as service_m, serving(a) as service_a:
+            a.peers.remember(thread_id, m.identity.peer_id, service_m.addresses())
+            with trio.fail_after(15):
+                report = await service_a.sync_once(thread_id)
+        assert seq(m) == held_by_m < seq(a), report
 
     trio.run(main)
 
 
-def test_a_flood_of_direct_invites_keeps_one_per_sender_and_thread(tmp_path: Path) -> None:
-    a, b = Node.open(tmp_path / "a"), Node.open(tmp_path / "b")
-    try:
-        thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-        card = b.identity_card()
-        for _ in range(50):
-            b.membership.receive_invite(a.membership.invite_peer(thread_id, card.peer_id, card.exchange_public_key,
-                                                                 Role.READ))
-        assert len(b.membership.direct_invites()) == 1
-        for n in range(40):  # other threads: the list stays bounded
-            other = a.create_thread(ThreadKind.CHAT, f"T{n}").thread_id
-            b.membership.receive_invite(a.membership.invite_peer(other, card.peer_id, card.exchange_public_key,
-                                                                 Role.READ))
-        assert len(b.membership.direct_invites()) == 32
-    finally:
-        a.close()
-        b.close()
+def test_a_flood_of_direct_invites_keeps_one_per_sender_and_thread(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+    card = b.identity_card()
+    for _ in range(50):
+        b.membership.receive_invite(a.membership.invite_peer(thread_id, card.peer_id, card.exchange_public_key,
+                                                             Role.READ))
+    assert len(b.membership.direct_invites()) == 1
+    for n in range(40):  # other threads: the list stays bounded
+        other = a.create_thread(ThreadKind.CHAT, f"T{n}").thread_id
+        b.membership.receive_invite(a.membership.invite_peer(other, card.peer_id, card.exchange_public_key,
+                                                             Role.READ))
+    assert len(b.membership.direct_invites()) == 32
 
 
 def test_serve_on_a_port_in_use_says_so_plainly(tmp_path: Path) -> None:

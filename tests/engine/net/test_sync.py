@@ -3,6 +3,7 @@ connections): joining by link, push, reconnecting, and access on the wire."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -13,6 +14,8 @@ from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
 
 
 def _members(node: Node, thread_id: object) -> set[str]:
@@ -61,7 +64,7 @@ def test_peers_that_edit_offline_converge_when_they_meet_again(tmp_path: Path) -
                 for word in words:
                     node.chat(thread_id).post(word)
             finally:
-                node.close()
+                node.close()  # the profile must be free for the restart below
         async with running_peers(tmp_path, "a", "b", listen=listen) as peers:  # a restart dials the peers it knows
             a, b = peers["a"].node, peers["b"].node
             await wait_until(a, lambda: texts(a, thread_id) == ["a1", "a2", "b1"])
@@ -71,33 +74,28 @@ def test_peers_that_edit_offline_converge_when_they_meet_again(tmp_path: Path) -
     trio.run(main)
 
 
-def test_a_reader_gets_what_it_missed_from_the_follower_alone(tmp_path: Path) -> None:
+def test_a_reader_gets_what_it_missed_from_the_follower_alone(open_node: OpenNode) -> None:
     async def main() -> None:
-        a, f, r = (Node.open(tmp_path / n) for n in "afr")
-        try:
-            thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            async with serving(a) as service_a, serving(f) as service_f:
-                f.join(a.invite(thread_id, Role.FOLLOW))
-                async with serving(r):
-                    r.join(a.invite(thread_id, Role.READ))
-                    await wait_until(a, lambda: {peer(f), peer(r)} <= _members(a, thread_id))
-                    await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
-                # r is offline; a writes, f stores what it cannot read.
-                a.chat(thread_id).post("while you were away")
+        a, f, r = (open_node(n) for n in "afr")
+        thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        async with serving(a) as service_a, serving(f):
+            f.join(a.invite(thread_id, Role.FOLLOW))
+            async with serving(r):
+                r.join(a.invite(thread_id, Role.READ))
+                await wait_until(a, lambda: {peer(f), peer(r)} <= _members(a, thread_id))
                 await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
-                assert f.get_thread(thread_id).name is None  # a follower reads nothing
-                service_a_addresses = service_a.addresses()
-                await service_a.stop()
-                # a is offline for good; r comes back and only f answers.
-                async with serving(r) as service_r:
-                    await wait_until(r, lambda: texts(r, thread_id) == ["while you were away"])
-                    connected = {s.peer for s in service_r.peer_status() if s.connected}
-                    assert str(f.identity.peer_id) in connected
-                    assert service_a_addresses and str(a.identity.peer_id) not in connected
-                del service_f
-        finally:
-            for node in (a, f, r):
-                node.close()
+            # r is offline; a writes, f stores what it cannot read.
+            a.chat(thread_id).post("while you were away")
+            await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
+            assert f.get_thread(thread_id).name is None  # a follower reads nothing
+            service_a_addresses = service_a.addresses()
+            await service_a.stop()
+            # a is offline for good; r comes back and only f answers.
+            async with serving(r) as service_r:
+                await wait_until(r, lambda: texts(r, thread_id) == ["while you were away"])
+                connected = {s.peer for s in service_r.peer_status() if s.connected}
+                assert str(f.identity.peer_id) in connected
+                assert service_a_addresses and str(a.identity.peer_id) not in connected
 
     trio.run(main)
 
