@@ -25,7 +25,7 @@ from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import CodecError, ProtocolError
+from threads_desktop.engine.core.errors import CodecError, ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.envelopes import Envelope
@@ -144,7 +144,10 @@ class Gossip:
                     log.info("dropped a gossip message from %s: %s", source, exc)
                     continue
                 self.received += 1
-                self._deliver(thread_id, source, envelopes)
+                try:
+                    self._deliver(thread_id, source, envelopes)
+                except ThreadsError as exc:  # one message refused; the subscription lives on
+                    log.warning("a gossip message from %s was not taken: %s", source, exc)
 
     async def publish(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         for data in encode_records(envelopes):
