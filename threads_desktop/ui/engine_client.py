@@ -4,6 +4,8 @@ change sets the engine pushes. Widgets never see the node or its database."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,6 +15,8 @@ from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
+
+T = TypeVar("T")
 
 
 class EngineClient(QObject):
@@ -26,6 +30,12 @@ class EngineClient(QObject):
 
     def _on_changes(self, changes: ChangeSet) -> None:
         self.changed.emit(changes)
+
+    async def run(self, operation: Callable[..., T], *args: Any) -> T:
+        """Run `operation(node, *args)` on the engine thread and await its
+        result: for a view's own queries and commands, which it defines next
+        to itself as small functions of the Node's public API."""
+        return await self._runtime.call(operation, *args)
 
     async def identity(self) -> IdentityCard:
         return await self._runtime.call(Node.identity_card)
