@@ -5,6 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from tests.engine.eventstore.peers import join, start_thread, sync
@@ -12,7 +14,7 @@ from tests.engine.modules.images import image_bytes
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.store import NewEvent
-from threads_desktop.engine.modules.photos import all_paths
+from threads_desktop.engine.modules.photos import _safe_name, all_paths
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -215,3 +217,58 @@ def test_claiming_a_concurrent_add_of_someones_photo_deletes_nothing(open_node: 
                  apply_locally=False)
     sync(b, a, album)
     assert a.photos(album).photos.count() == 1  # only b's claimed add was removed
+
+
+def test_the_grid_order_comes_from_the_index_and_cards_from_a_page_of_ids(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Grid")
+    node.photos(album).add_files(_files(tmp_path, {
+        "old.jpg": image_bytes("JPEG", taken="2020:01:01 10:00:00", seed=1),
+        "new.jpg": image_bytes("JPEG", taken="2024:01:01 10:00:00", seed=2),
+        "undated.png": image_bytes("PNG", seed=3)}))
+    photos = node.photos(album)
+    newest = photos.ordered_ids()
+    oldest = photos.ordered_ids(newest_first=False)
+    names = {card.id: card.name for card in photos.cards(newest)}
+    assert [names[i] for i in newest] == ["new.jpg", "old.jpg", "undated.png"]  # undated last either way
+    assert [names[i] for i in oldest] == ["old.jpg", "new.jpg", "undated.png"]
+    card = photos.cards([newest[1], "gone"])[0]
+    assert (card.name, card.width, card.height) == ("old.jpg", 80, 40) and card.thumbnail[:2] == b"\xff\xd8"
+
+
+def test_deleting_several_photos_is_one_change_and_a_missing_one_deletes_none(open_node: OpenNode,
+                                                                            tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Delete")
+    added = node.photos(album).add_files(_files(tmp_path, {f"{n}.png": image_bytes("PNG", seed=n)
+                                                            for n in range(3)})).added
+    photos = node.photos(album)
+    with pytest.raises(NotFoundError):
+        photos.delete_many([added[0], "no-such-photo"])
+    assert len(photos.ordered_ids()) == 3
+    before = node.get_thread(album).event_count
+    photos.delete_many(added[:2])
+    assert photos.ordered_ids() == [added[2]] and node.get_thread(album).event_count == before + 1
+
+
+def test_export_writes_originals_under_their_names_and_never_overwrites(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Export")
+    originals = {"beach.jpg": image_bytes("JPEG", seed=1), "dog.png": image_bytes("PNG", seed=2)}
+    added = node.photos(album).add_files(_files(tmp_path / "in", originals)).added
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "beach.jpg").write_bytes(b"someone else's file")
+    result = node.photos(album).export(added, out)
+    assert result.missing == [] and sorted(p.name for p in result.written) == ["beach (2).jpg", "dog.png"]
+    assert (out / "beach.jpg").read_bytes() == b"someone else's file"
+    assert (out / "beach (2).jpg").read_bytes() == originals["beach.jpg"]
+    with pytest.raises(NotFoundError):
+        node.photos(album).export(added, tmp_path / "no-such-folder")
+
+
+@given(st.text(max_size=300))
+def test_a_name_from_a_peer_becomes_one_plain_file_name(name: str) -> None:
+    safe = _safe_name(name)
+    assert safe and "/" not in safe and "\\" not in safe and "\0" not in safe
+    assert not safe.startswith(".") and len(safe) <= 200

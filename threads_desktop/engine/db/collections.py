@@ -158,6 +158,24 @@ class Collection:
             documents = documents[offset:None if limit is None else offset + limit]
         return documents
 
+    def ordered_ids(self, order_by: str, *, descending: bool = False) -> list[str]:
+        """Every live document's ID in the order of an indexed field (those
+        without it last), read from the index alone: a 10,000-photo album's
+        order costs milliseconds, its documents are read a page at a time."""
+        if order_by not in self.model.indexes:
+            raise InvalidInputError(f"{self.model.collection} can be ordered by {', '.join(self.model.indexes)}")
+        direction = "DESC" if descending else "ASC"
+        return [doc_id for (doc_id,) in self._sql.execute(
+            "SELECT o.id FROM document_index o JOIN documents d ON d.thread_id = o.thread_id AND"
+            " d.collection = o.collection AND d.id = o.id"
+            " WHERE o.thread_id = ? AND o.collection = ? AND o.field = ? AND d.deleted = 0"
+            f" ORDER BY o.missing, o.value {direction}, d.created {direction}, o.id {direction}",
+            (self.thread_id.raw, self.model.collection, order_by))]
+
+    def by_ids(self, ids: Sequence[str]) -> list[Document]:
+        """The live documents among `ids`, in that order."""
+        return self._by_ids(list(ids))
+
     def _by_ids(self, ids: list[str]) -> list[Document]:
         found: dict[str, Document] = {}
         for start in range(0, len(ids), 500):

@@ -59,6 +59,25 @@ class ImportResult:
     already_there: list[str] = field(default_factory=list)  # the IDs of those pictures
 
 
+@dataclass(frozen=True, slots=True)
+class PhotoCard:
+    """What a grid cell shows of a photo."""
+
+    id: str
+    name: str
+    thumbnail: bytes
+    taken_at: int | None
+    caption: str | None
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    written: list[Path]
+    missing: list[str]  # IDs of photos whose original is not on this device (yet)
+
+
 class Photos:
     def __init__(self, collections: ThreadCollections, author: PeerId, blobs: BlobStore, database: Database,
                  pool: Executor) -> None:
@@ -130,6 +149,16 @@ class Photos:
         page at a time for large albums."""
         return self.photos.find(order_by="taken_at", descending=newest_first, limit=limit, offset=offset)
 
+    def ordered_ids(self, *, newest_first: bool = True) -> list[str]:
+        """Every photo's ID by the time it was taken, from the index alone."""
+        return self.photos.ordered_ids("taken_at", descending=newest_first)
+
+    def cards(self, ids: Sequence[str]) -> list[PhotoCard]:
+        """Grid cells for the photos among `ids` still in the album."""
+        return [PhotoCard(doc.id, doc.data.get("name") or "", doc.data["thumbnail"], doc.data.get("taken_at"),
+                          doc.data.get("caption"), doc.data["width"], doc.data["height"])
+                for doc in self.photos.by_ids(ids)]
+
     def preview(self, photo_id: str) -> bytes:
         return self._blobs.get(BlobRef.from_value(self.photos.get(photo_id).data["preview"]))
 
@@ -150,6 +179,37 @@ class Photos:
     def delete(self, photo_id: str) -> None:
         self.photos.get(photo_id)
         self.photos.delete(photo_id)
+
+    def delete_many(self, photo_ids: Sequence[str]) -> None:
+        """Remove photos as one change (one event), or none if one is gone."""
+        ops = Ops()
+        for photo_id in dict.fromkeys(photo_ids):
+            self.photos.get(photo_id)
+            self.photos.delete(photo_id, ops=ops)
+        if ops.items:
+            self._collections.send(ops)
+
+    def export(self, photo_ids: Sequence[str], folder: Path) -> ExportResult:
+        """Write the originals into `folder` under their own names (a number
+        added where a name is taken); never overwrites a file."""
+        if not folder.is_dir():
+            raise NotFoundError(f"no folder {folder}")
+        written: list[Path] = []
+        missing: list[str] = []
+        for photo_id in photo_ids:
+            photo = self.photos.get(photo_id)
+            ref = BlobRef.from_value(photo.data["original"])
+            if not self._blobs.complete(ref):
+                missing.append(photo_id)
+                continue
+            target = _free_name(folder, _safe_name(photo.data.get("name") or f"{photo_id[:12]}.jpg"))
+            try:
+                with target.open("xb") as out:
+                    out.write(self._blobs.get(ref))
+            except OSError as exc:
+                raise InvalidInputError(f"cannot write {target}: {exc.strerror}") from exc
+            written.append(target)
+        return ExportResult(written, missing)
 
     def comment(self, photo_id: str, text: str) -> str:
         self.photos.get(photo_id)
@@ -213,3 +273,19 @@ def all_paths(paths: Iterable[Path]) -> list[Path]:
     if not found:
         raise NotFoundError("no files to add")
     return found
+
+
+def _safe_name(name: str) -> str:
+    """A peer chose this name: keep it to one plain file name."""
+    name = name.replace("/", "_").replace("\\", "_").replace("\0", "").strip().lstrip(".")
+    return name[:200] or "photo.jpg"
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target = folder / name
+    stem, suffix = target.stem, target.suffix
+    number = 2
+    while target.exists():
+        target = folder / f"{stem} ({number}){suffix}"
+        number += 1
+    return target
