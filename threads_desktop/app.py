@@ -9,7 +9,10 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from threads_desktop.ui.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +49,39 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     return [network, control]
 
 
-def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discovery: bool = True) -> int:
+def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discovery: bool = True,
+            link: str | None = None, settings: AppSettings | None = None) -> int:
+    """The app for one profile. If that profile's app already runs, hand it
+    the link (or ask it to come to the front) and return 0 at once: this
+    happens before the engine starts, since the profile is locked by it."""
+    from PySide6.QtWidgets import QApplication
+
+    from threads_desktop.ui.single_instance import InstanceServer, bring_to_front, hand_over, server_name
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    instance = InstanceServer(server_name(data_dir))
+    if hand_over(instance.name, link):  # before the heavy imports: a second launch exits at once
+        log.info("handed over to the app already running for %s", data_dir)
+        return 0
+
     from importlib.resources import files
 
     import qasync
     from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QMessageBox
 
     from threads_desktop.engine.core.errors import ThreadsError
     from threads_desktop.engine.node import Node
     from threads_desktop.engine.runtime import EngineRuntime
     from threads_desktop.ui.engine_client import EngineClient
+    from threads_desktop.ui.settings import AppSettings, OriginalsPolicy
+    from threads_desktop.ui.tray import TrayIcon
     from threads_desktop.ui.views.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv)
-    assert isinstance(app, QApplication)
+    if not instance.listen():  # the app still works, only a second launch will not find it
+        log.warning("cannot listen on %s: later launches will not reach this app", instance.name)
+    settings = settings or AppSettings.user()
     app.setApplicationName("Threads")
     app.setDesktopFileName("threads-desktop")
     app.setWindowIcon(QIcon(str(files("threads_desktop.ui") / "icons" / "threads-desktop.svg")))
@@ -68,14 +89,32 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     try:
         runtime.start()
     except ThreadsError as exc:
+        instance.close()
         QMessageBox.critical(None, "Threads", str(exc))
         return 1
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        window = MainWindow(EngineClient(runtime, loop))
-        window.show()
+        client = EngineClient(runtime, loop)
+        window = MainWindow(client)
+        new_album = getattr(window, "new_album_action", None)
+        tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None)
+        tray.quit_requested.connect(app.quit)
+        originals = OriginalsPolicy(client, settings, window)
+        originals.apply_all()
+
+        def open_link(text: str) -> None:
+            bring_to_front(window)
+            window.ask_join(text)
+
+        instance.activation_requested.connect(lambda: bring_to_front(window))
+        instance.link_received.connect(open_link)
+        if not (settings.start_minimised and tray.available):
+            window.show()
+        if link:
+            open_link(link)
         app.aboutToQuit.connect(runtime.stop)
+        app.aboutToQuit.connect(instance.close)
         with loop:
             loop.run_forever()
     finally:

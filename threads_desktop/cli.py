@@ -7,10 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from threads_desktop import __version__
 from threads_desktop.cli_members import add_parsers as add_member_parsers
 from threads_desktop.cli_serve import add_parsers as add_serve_parsers
+
+if TYPE_CHECKING:
+    from threads_desktop.ui.settings import AppSettings
 
 
 def default_data_dir() -> Path:
@@ -19,13 +23,55 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("threads-desktop", appauthor=False))
 
 
+def chosen_data_dir(given: Path | None, settings: AppSettings | None = None) -> Path:
+    """--data-dir, else the folder picked in the app's settings (the user's
+    unless given), else the platform's user data folder."""
+    if given is not None:
+        return given
+    from threads_desktop.ui.settings import configured_data_dir
+
+    return configured_data_dir(settings) or default_data_dir()
+
+
+LINK_SCHEME = "threads:"
+_OPTIONS_WITH_VALUE = ("--data-dir", "--listen")
+
+
+def split_link(argv: Sequence[str]) -> tuple[list[str], str | None]:
+    """Take a threads:// link given in place of a command out of the
+    arguments (argparse cannot have an optional positional beside
+    subcommands): `threads-desktop [--data-dir DIR] threads://join/...`."""
+    args = list(argv)
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            index += 1
+            break
+        if token in _OPTIONS_WITH_VALUE:
+            index += 2
+            continue
+        if not token.startswith("-"):
+            break
+        index += 1
+    if index < len(args) and args[index][:len(LINK_SCHEME)].lower() == LINK_SCHEME:
+        link = args.pop(index)
+        if index > 0 and args[index - 1] == "--":
+            args.pop(index - 1)
+        return args, link
+    return args, None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="threads-desktop",
-        description="Private peer-to-peer photo albums and chats. With no command, opens the app.")
+        usage="%(prog)s [-h] [--version] [--data-dir DIR] [--listen MULTIADDR] [--no-mdns] [LINK | COMMAND ...]",
+        description="Private peer-to-peer photo albums and chats. With no command, opens the app.",
+        epilog="LINK: a threads://join/... invite link opens the app's join dialog, in the app already "
+               "running for that profile if there is one.")
     parser.add_argument("--version", action="version", version=f"threads-desktop {__version__}")
     parser.add_argument("--data-dir", type=Path, default=None,
-                        help="profile folder (default: the user data folder)")
+                        help="profile folder (default: the one chosen in the app's settings, or the user data folder)")
     parser.add_argument("--listen", dest="app_listen", action="append", metavar="MULTIADDR",
                         help="the app: where to listen (default /ip4/0.0.0.0/tcp/4141, or any free port)")
     parser.add_argument("--no-mdns", dest="app_no_mdns", action="store_true",
@@ -80,14 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    data_dir = args.data_dir or default_data_dir()
+    arguments, link = split_link(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    if link is not None and args.command is not None:
+        parser.error("a link opens the app: give it without a command")
     if args.command is None:
         from threads_desktop.app import run_app
+        from threads_desktop.ui.settings import AppSettings
 
-        return run_app(data_dir, listen=args.app_listen, lan_discovery=not args.app_no_mdns)
+        settings = AppSettings.user()
+        return run_app(chosen_data_dir(args.data_dir, settings), listen=args.app_listen,
+                       lan_discovery=not args.app_no_mdns and settings.lan_discovery, link=link, settings=settings)
     if args.command == "bench":
         return _bench(args)
+    data_dir = chosen_data_dir(args.data_dir)
     if args.command in ("serve", "sync"):
         from threads_desktop.cli_serve import run_serve, run_sync
 

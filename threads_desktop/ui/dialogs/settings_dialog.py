@@ -1,0 +1,186 @@
+"""Preferences: the name others see, where the profile lives, LAN discovery,
+when full-size photos download, and how the window uses the tray.
+
+The display name belongs to the profile (the engine keeps it); the rest are
+this computer's choices, kept in QSettings (AppSettings). The data folder and
+LAN discovery are read at start, so they say they apply after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.node import Node
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.settings import AppSettings, FetchOriginals, apply_fetch_originals
+
+
+def _display_name(node: Node) -> str:
+    return node.display_name() or ""
+
+
+def _set_display_name(node: Node, name: str) -> None:
+    node.set_display_name(name)
+
+
+class SettingsDialog(QDialog):
+    loaded = Signal()   # the engine's values are in the fields
+    saved = Signal()    # everything was written; the dialog closed
+    failed = Signal(str)
+
+    def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None, *,
+                 default_data_dir: Path | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._settings = settings
+        self._loaded_name: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.restart_needed = False  # set on save: a start-time setting changed
+        self.setWindowTitle(self.tr("Settings"))
+        self.setMinimumWidth(520)
+
+        self.display_name = QLineEdit()
+        self.display_name.setPlaceholderText(self.tr("How others see you"))
+        self.display_name.setMaxLength(64)
+        self.display_name.setEnabled(False)  # until the engine has answered
+
+        self.data_dir = QLineEdit(str(settings.data_dir or ""))
+        self.data_dir.setPlaceholderText(str(default_data_dir) if default_data_dir else self.tr("Default folder"))
+        self.data_dir.setClearButtonEnabled(True)
+        self.choose_data_dir = QPushButton(self.tr("Choose…"))
+        self.choose_data_dir.clicked.connect(self._choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.data_dir, 1)
+        folder_row.addWidget(self.choose_data_dir)
+
+        self.lan_discovery = QCheckBox(self.tr("Find people on the local network"))
+        self.lan_discovery.setChecked(settings.lan_discovery)
+
+        self.fetch_originals = QComboBox()
+        self.fetch_originals.addItem(self.tr("Always, with the previews"), FetchOriginals.ALWAYS)
+        self.fetch_originals.addItem(self.tr("Only when I open or export one"), FetchOriginals.ON_DEMAND)
+        self.fetch_originals.setCurrentIndex(self.fetch_originals.findData(settings.fetch_originals))
+
+        self.start_minimised = QCheckBox(self.tr("Start minimised to the tray"))
+        self.start_minimised.setChecked(settings.start_minimised)
+        self.close_to_tray = QCheckBox(self.tr("Keep running in the tray when the window is closed"))
+        self.close_to_tray.setChecked(settings.close_to_tray)
+
+        form = QFormLayout()
+        form.addRow(self.tr("Your name:"), self.display_name)
+        form.addRow(self.tr("Data folder:"), folder_row)
+        form.addRow("", self._note(self.tr("Another folder opens another profile; nothing is moved. "
+                                           "Applies after restart.")))
+        form.addRow(self.tr("Network:"), self.lan_discovery)
+        form.addRow("", self._note(self.tr("Applies after restart.")))
+        form.addRow(self.tr("Full-size photos:"), self.fetch_originals)
+        form.addRow(self.tr("Window:"), self.start_minimised)
+        form.addRow("", self.close_to_tray)
+
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b3261e")
+        self.error.setWordWrap(True)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.buttons.accepted.connect(self._save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self._load_task = asyncio.ensure_future(self._load())
+
+    def _note(self, text: str) -> QLabel:
+        note = QLabel(text)
+        note.setWordWrap(True)
+        note.setEnabled(False)  # greyed: a hint, not a field
+        return note
+
+    # --- loading --------------------------------------------------------------------
+
+    async def _load(self) -> None:
+        try:
+            name = await self._client.run(_display_name)
+        except (ThreadsError, AttributeError) as exc:
+            # AttributeError: an engine without display names yet; the rest still works.
+            self.display_name.setToolTip(self.tr("Not available: %1").replace("%1", str(exc)))
+        else:
+            self._loaded_name = name
+            self.display_name.setText(name)
+            self.display_name.setEnabled(True)
+        self.loaded.emit()
+
+    def _choose_folder(self) -> None:
+        # open(), not the static getExistingDirectory(): no nested event loop under qasync.
+        chooser = QFileDialog(self, self.tr("Choose the data folder"), self.data_dir.text() or str(Path.home()))
+        chooser.setFileMode(QFileDialog.FileMode.Directory)
+        chooser.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        chooser.fileSelected.connect(self.data_dir.setText)
+        chooser.finished.connect(chooser.deleteLater)
+        chooser.open()
+
+    # --- saving -----------------------------------------------------------------------
+
+    def _save(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        self.ok_button.setEnabled(False)
+        self.error.hide()
+        self._task = asyncio.ensure_future(self._run_save())
+
+    async def _run_save(self) -> None:
+        name = self.display_name.text().strip()
+        try:
+            if self.display_name.isEnabled() and name != self._loaded_name:
+                await self._client.run(_set_display_name, name)
+                self._loaded_name = name
+            policy = FetchOriginals(self.fetch_originals.currentData())
+            if policy != self._settings.fetch_originals:
+                await self._client.run(apply_fetch_originals, policy)
+        except ThreadsError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            self.ok_button.setEnabled(True)
+            self.failed.emit(str(exc))
+            return
+        self._store(policy)
+        self._task = None  # finished: done() must not cancel the task that calls it
+        self.saved.emit()
+        self.accept()
+
+    def _store(self, policy: FetchOriginals) -> None:
+        settings = self._settings
+        folder = self.data_dir.text().strip()
+        data_dir = Path(folder).expanduser() if folder else None
+        self.restart_needed = data_dir != settings.data_dir or self.lan_discovery.isChecked() != settings.lan_discovery
+        settings.data_dir = data_dir
+        settings.lan_discovery = self.lan_discovery.isChecked()
+        settings.fetch_originals = policy
+        settings.start_minimised = self.start_minimised.isChecked()
+        settings.close_to_tray = self.close_to_tray.isChecked()
+        settings.sync()
+
+    def done(self, result: int) -> None:
+        for task in (self._load_task, self._task):
+            if task is not None and not task.done():
+                task.cancel()
+        super().done(result)
