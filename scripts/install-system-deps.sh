@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   gcc libgmp-dev
   libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
-  fonts-dejavu-core
+  fonts-dejavu-core fonts-noto-color-emoji
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
 )

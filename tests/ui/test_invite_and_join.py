@@ -44,7 +44,7 @@ def test_an_invite_made_in_one_window_is_joined_in_another_and_the_album_arrives
     qtbot.keyClicks(window_a.new_thread_dialog.name_edit, "Lisbon")
     with qtbot.waitSignal(window_a.thread_created, timeout=10_000):
         window_a.new_thread_dialog.create_button.click()
-    assert window_a.invite_action.isEnabled() and window_a.thread_page.invite_button.isVisible()
+    assert window_a.invite_action.isEnabled() and window_a.album_view.invite_button.isVisible()
 
     dialog = window_a.ask_invite()
     assert dialog is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
@@ -33,6 +34,7 @@ from threads_desktop.ui.dialogs.join_dialog import JoinDialog
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
 from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
 
@@ -52,6 +54,8 @@ class MainWindow(QMainWindow):
         self.join_dialog: JoinDialog | None = None
         self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
+        # Thumbnails and pictures are decoded here, never on the GUI thread.
+        self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
         self.setWindowTitle(self.tr("Threads"))
         self.resize(1000, 660)
         self._build_actions()
@@ -75,11 +79,16 @@ class MainWindow(QMainWindow):
         self.join_action = QAction(self.tr("&Join by Link…"), self)
         self.join_action.setShortcut(QKeySequence("Ctrl+J"))
         self.join_action.triggered.connect(lambda: self.ask_join())
+        self.add_photos_action = QAction(self.tr("&Add Photos…"), self)
+        self.add_photos_action.setShortcut(QKeySequence("Ctrl+O"))
+        self.add_photos_action.setEnabled(False)
+        self.add_photos_action.triggered.connect(lambda: self.album_view.ask_files())
         quit_action = QAction(self.tr("&Quit"), self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu = self.menuBar().addMenu(self.tr("&File"))
         file_menu.addActions([self.new_album_action, self.new_chat_action])
+        file_menu.addAction(self.add_photos_action)
         file_menu.addSeparator()
         file_menu.addActions([self.invite_action, self.join_action])
         file_menu.addSeparator()
@@ -105,6 +114,11 @@ class MainWindow(QMainWindow):
         self.thread_page = _ThreadPage()
         self.thread_page.invite_button.clicked.connect(self.ask_invite)
         self.pages.addWidget(self.thread_page)
+        self.album_view = AlbumView(self._client, self._decoder)
+        self.album_view.invite_requested.connect(self.ask_invite)
+        self.album_view.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.album_view.failed.connect(self._show_error)
+        self.pages.addWidget(self.album_view)
 
         splitter = QSplitter()
         splitter.addWidget(sidebar)
@@ -203,6 +217,11 @@ class MainWindow(QMainWindow):
 
     async def _reload(self) -> None:
         self.threads.set_threads(await self._client.list_threads())
+        if self._selected is not None:  # its counts or rights may have changed
+            row = self.threads.row_of(str(self._selected.thread_id))
+            summary = self.threads.index(row).data(ThreadRole.SUMMARY) if row >= 0 else None
+            if isinstance(summary, ThreadSummary) and summary != self._selected:
+                self._show_selected(summary)
         if self.threads.rowCount() == 0:
             self.pages.setCurrentIndex(0)
         self.empty_title.setText(
@@ -239,11 +258,19 @@ class MainWindow(QMainWindow):
         other.selectionModel().clear()
         summary = current.data(ThreadRole.SUMMARY)
         if isinstance(summary, ThreadSummary):
-            self.thread_page.show_thread(summary)
-            self.pages.setCurrentWidget(self.thread_page)
-            self._selected = summary
-            self.invite_action.setEnabled(summary.can_read)
-            self.thread_page.invite_button.setVisible(summary.can_read)
+            self._show_selected(summary)
+
+    def _show_selected(self, summary: ThreadSummary) -> None:
+        self._selected = summary
+        self.invite_action.setEnabled(summary.can_read)
+        self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
+        if summary.kind is ThreadKind.ALBUM and summary.can_read:
+            self.album_view.show_thread(summary)
+            self.pages.setCurrentWidget(self.album_view)
+            return
+        self.thread_page.show_thread(summary)
+        self.pages.setCurrentWidget(self.thread_page)
+        self.thread_page.invite_button.setVisible(summary.can_read)
 
     def ask_invite(self) -> InviteDialog | None:
         if self._selected is None:
@@ -277,9 +304,12 @@ class MainWindow(QMainWindow):
         if error is None:
             return
         message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %s") % error
+        self._show_error(message, expected=isinstance(error, ThreadsError))
+
+    def _show_error(self, message: str, expected: bool = True) -> None:
         self.operation_failed.emit(message)
         self.statusBar().showMessage(message, 10_000)
-        if not isinstance(error, ThreadsError):
+        if not expected:
             # open(), not exec(): a nested modal loop inside an asyncio
             # callback would let qasync re-enter.
             box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Something went wrong"), message,
@@ -291,6 +321,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:
         for task in list(self._tasks):
             task.cancel()
+        self.album_view.cancel_work()
+        self._decoder.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
 
 

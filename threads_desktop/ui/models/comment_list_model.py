@@ -1,0 +1,56 @@
+"""A photo's comments as a list model with named roles."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class Comment:
+    comment_id: str
+    author: str
+    text: str
+    hlc: int
+    mine: bool
+
+
+class CommentRole(enum.IntEnum):
+    COMMENT_ID = Qt.ItemDataRole.UserRole + 1
+    AUTHOR = enum.auto()
+    TEXT = enum.auto()
+    MINE = enum.auto()
+
+
+class CommentListModel(QAbstractListModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self._comments: list[Comment] = []
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
+        return 0 if parent.isValid() else len(self._comments)
+
+    def roleNames(self) -> dict[int, bytes]:
+        return {role.value: role.name.lower().encode() for role in CommentRole}
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._comments):
+            return None
+        comment = self._comments[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            who = self.tr("You") if comment.mine else f"…{comment.author[-6:]}"
+            return f"{who}: {comment.text}"
+        return {CommentRole.COMMENT_ID: comment.comment_id, CommentRole.AUTHOR: comment.author,
+                CommentRole.TEXT: comment.text, CommentRole.MINE: comment.mine}.get(role)  # type: ignore[call-overload]
+
+    def set_comments(self, comments: list[Comment]) -> None:
+        if comments == self._comments:
+            return
+        self.beginResetModel()
+        self._comments = list(comments)
+        self.endResetModel()

@@ -1,0 +1,322 @@
+"""An album: its header and actions, the photo grid, and the viewer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
+from threads_desktop.engine.modules.photos import ExportResult, PhotoCard
+from threads_desktop.engine.node import Node
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
+from threads_desktop.ui.views.photo_import import ImportSummary, PhotoImport
+from threads_desktop.ui.views.photo_viewer import PhotoViewer
+from threads_desktop.ui.widgets.photo_grid_view import PhotoGridView
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.heic *.tif *.tiff *.bmp)"
+
+
+def _ordered_ids(node: Node, thread_id: ThreadId, newest_first: bool) -> list[str]:
+    return node.photos(thread_id).ordered_ids(newest_first=newest_first)
+
+
+def _cards(node: Node, thread_id: ThreadId, ids: list[str]) -> list[PhotoCard]:
+    return node.photos(thread_id).cards(ids)
+
+
+def _delete(node: Node, thread_id: ThreadId, ids: list[str]) -> None:
+    node.photos(thread_id).delete_many(ids)
+
+
+def _export(node: Node, thread_id: ThreadId, ids: list[str], folder: Path) -> ExportResult:
+    result = node.photos(thread_id).export(ids, folder)
+    for photo_id in result.missing:  # fetched now, so a second export finds them
+        node.want_original(thread_id, photo_id)
+    return result
+
+
+class AlbumView(QWidget):
+    photos_loaded = Signal()            # after every (re)load of the album's order
+    import_finished = Signal(object)    # ImportSummary
+    export_finished = Signal(object)    # ExportResult
+    deleted = Signal(int)
+    message = Signal(str)               # for the status bar
+    failed = Signal(str)
+    invite_requested = Signal()
+    members_requested = Signal()
+
+    def __init__(self, client: EngineClient, decoder: Executor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._summary: ThreadSummary | None = None
+        self._newest_first = True
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.current_import: PhotoImport | None = None
+        self.model = PhotoGridModel(self._fetch_cards, decoder)
+        self._build(decoder)
+        client.changed.connect(self._on_engine_changed)
+
+    def _build(self, decoder: Executor) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.pages = QStackedWidget()
+        grid_page = QWidget()
+        grid_layout = QVBoxLayout(grid_page)
+        grid_layout.setContentsMargins(20, 16, 12, 0)
+        header = QHBoxLayout()
+        titles = QVBoxLayout()
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.7)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.subtitle = QLabel()
+        for label in (self.title, self.subtitle):
+            label.setTextFormat(Qt.TextFormat.PlainText)  # names come from peers
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        header.addLayout(titles, 1)
+        self.sort = QComboBox()
+        self.sort.addItems([self.tr("Newest first"), self.tr("Oldest first")])
+        self.sort.setToolTip(self.tr("Sort by the date the photo was taken"))
+        self.sort.currentIndexChanged.connect(self._sort_changed)
+        self.members_button = QPushButton(self.tr("Members"))
+        self.members_button.clicked.connect(self.members_requested)
+        self.invite_button = QPushButton(self.tr("Invite…"))
+        self.invite_button.clicked.connect(self.invite_requested)
+        self.add_button = QPushButton(self.tr("Add Photos…"))
+        self.add_button.setDefault(True)
+        self.add_button.clicked.connect(self.ask_files)
+        for widget in (self.sort, self.members_button, self.invite_button, self.add_button):
+            header.addWidget(widget)
+        grid_layout.addLayout(header)
+        self.grid = PhotoGridView()
+        self.grid.setModel(self.model)
+        self.grid.files_dropped.connect(self.add_paths)
+        self.grid.open_requested.connect(self.open_viewer)
+        self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
+        grid_layout.addWidget(self.grid, 1)
+        self.selection_bar = QHBoxLayout()
+        self.selection_label = QLabel()
+        self.export_button = QPushButton(self.tr("Export Originals…"))
+        self.export_button.clicked.connect(self.ask_export)
+        self.delete_button = QPushButton(self.tr("Delete"))
+        self.delete_button.clicked.connect(self.ask_delete)
+        self.selection_bar.addWidget(self.selection_label, 1)
+        self.selection_bar.addWidget(self.export_button)
+        self.selection_bar.addWidget(self.delete_button)
+        grid_layout.addLayout(self.selection_bar)
+        self.pages.addWidget(grid_page)
+        self.viewer = PhotoViewer(self._client, decoder)
+        self.viewer.closed.connect(self.close_viewer)
+        self.pages.addWidget(self.viewer)
+        layout.addWidget(self.pages)
+        self.delete_action = QAction(self.tr("Delete Photos"), self)
+        self.delete_action.setShortcut(QKeySequence.StandardKey.Delete)
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.delete_action.triggered.connect(self.ask_delete)
+        self.grid.addAction(self.delete_action)
+        self._selection_changed()
+
+    # --- showing an album -----------------------------------------------------------
+
+    def show_thread(self, summary: ThreadSummary) -> None:
+        same = self._summary is not None and self._summary.thread_id == summary.thread_id
+        self._summary = summary
+        self.title.setText(summary.name or "")
+        self._show_counts(summary.photo_count)
+        self.add_button.setEnabled(summary.can_write)
+        self.add_button.setToolTip("" if summary.can_write else self.tr("You can view this album but not add to it"))
+        self.grid.setAcceptDrops(summary.can_write)
+        self.grid.empty_text = (self.tr("Drop photos or folders here, or click Add Photos")
+                                if summary.can_write else self.tr("No photos yet"))
+        self.invite_button.setVisible(summary.can_read)
+        if not same:
+            self.pages.setCurrentIndex(0)
+            self.model.set_ids([])
+            self._spawn(self._reload())
+
+    def _show_counts(self, count: int) -> None:
+        self.subtitle.setText(self.tr("1 photo") if count == 1 else self.tr("{n} photos").format(n=count))
+
+    async def _reload(self) -> None:
+        summary = self._summary
+        if summary is None:
+            return
+        ids = await self._client.run(_ordered_ids, summary.thread_id, self._newest_first)
+        if self._summary is None or self._summary.thread_id != summary.thread_id:
+            return  # another album was opened meanwhile
+        self.model.set_ids(ids)
+        self._show_counts(len(ids))
+        self.photos_loaded.emit()
+
+    async def _fetch_cards(self, ids: list[str]) -> list[PhotoCard]:
+        summary = self._summary
+        if summary is None:
+            return []
+        return await self._client.run(_cards, summary.thread_id, ids)
+
+    def _sort_changed(self, index: int) -> None:
+        self._newest_first = index == 0
+        self.model.set_ids([])
+        self._spawn(self._reload())
+
+    def _on_engine_changed(self, changes: ChangeSet) -> None:
+        summary = self._summary
+        if summary is None:
+            return
+        changed = [doc for thread, collection, doc in changes.documents
+                   if thread == summary.thread_id and collection == "photo"]
+        if changed:
+            self.model.refresh(changed)
+            self._spawn(self._reload())
+
+    # --- adding ------------------------------------------------------------------------
+
+    def ask_files(self) -> None:
+        dialog = QFileDialog(self, self.tr("Add photos"))
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.setNameFilter(self.tr(IMAGE_FILTER))
+        dialog.filesSelected.connect(lambda files: self.add_paths([Path(f) for f in files]))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # open(), not exec(): no nested event loop under qasync
+
+    def add_paths(self, paths: list[Path]) -> PhotoImport | None:
+        summary = self._summary
+        if summary is None or not summary.can_write or self.current_import is not None:
+            return None
+        importer = PhotoImport(self._client, summary.thread_id, paths, self)
+        self.current_import = importer
+        self._spawn(self._import(importer))
+        return importer
+
+    async def _import(self, importer: PhotoImport) -> None:
+        try:
+            result: ImportSummary = await importer.run()
+        finally:
+            self.current_import = None
+        self.message.emit(result.message(self))
+        self.import_finished.emit(result)
+
+    # --- the selection: export, delete ---------------------------------------------------
+
+    def selected_ids(self) -> list[str]:
+        rows = sorted(index.row() for index in self.grid.selectionModel().selectedIndexes())
+        return [str(self.model.index(row).data(PhotoRole.PHOTO_ID)) for row in rows]
+
+    def select_rows(self, rows: list[int]) -> None:
+        selection = self.grid.selectionModel()
+        selection.clearSelection()
+        for row in rows:
+            selection.select(self.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+
+    def _selection_changed(self) -> None:
+        count = len(self.grid.selectionModel().selectedIndexes())
+        can_write = self._summary is not None and self._summary.can_write
+        self.selection_label.setText(self.tr("{n} selected").format(n=count) if count else
+                                     self.tr("Double-click a photo to view it; select several to export them"))
+        self.export_button.setEnabled(count > 0)
+        self.delete_button.setEnabled(count > 0 and can_write)
+        self.delete_button.setToolTip("" if can_write else self.tr("You can view this album but not change it"))
+
+    def ask_delete(self) -> QMessageBox | None:
+        ids = self.selected_ids()
+        if not ids or self._summary is None or not self._summary.can_write:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Delete photos"),
+                          (self.tr("Delete this photo from the album for everyone in it?") if len(ids) == 1 else
+                           self.tr("Delete {n} photos from the album for everyone in it?").format(n=len(ids))),
+                          QMessageBox.StandardButton.Cancel, self)
+        delete = box.addButton(self.tr("Delete"), QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        thread_id = self._summary.thread_id
+        delete.clicked.connect(lambda: self._spawn(self._delete(thread_id, ids)))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.confirm_box = box
+        return box
+
+    async def _delete(self, thread_id: ThreadId, ids: list[str]) -> None:
+        await self._client.run(_delete, thread_id, ids)
+        self.message.emit(self.tr("Deleted {n} photo(s).").format(n=len(ids)))
+        self.deleted.emit(len(ids))
+
+    def ask_export(self) -> QFileDialog | None:
+        ids = self.selected_ids()
+        if not ids:
+            return None
+        dialog = QFileDialog(self, self.tr("Export originals to"))
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly)
+        dialog.fileSelected.connect(lambda folder: self.export_to(ids, Path(folder)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def export_to(self, ids: list[str], folder: Path) -> None:
+        if self._summary is not None:
+            self._spawn(self._export(self._summary.thread_id, ids, folder))
+
+    async def _export(self, thread_id: ThreadId, ids: list[str], folder: Path) -> None:
+        result = await self._client.run(_export, thread_id, ids, folder)
+        text = self.tr("Exported {n} original(s) to {folder}.").format(n=len(result.written), folder=folder)
+        if result.missing:
+            text += " " + self.tr("{n} original(s) are still on other devices: they are being fetched; "
+                                  "export them again in a moment.").format(n=len(result.missing))
+        self.message.emit(text)
+        self.export_finished.emit(result)
+
+    # --- the viewer --------------------------------------------------------------------
+
+    def open_viewer(self, row: int) -> None:
+        if self._summary is None or not 0 <= row < self.model.rowCount():
+            return
+        self.viewer.show_photos(self._summary.thread_id, self.model.ids(), row)
+        self.pages.setCurrentWidget(self.viewer)
+
+    def close_viewer(self) -> None:
+        photo_id = self.viewer.current_photo()
+        self.pages.setCurrentIndex(0)
+        row = self.model.row_of(photo_id) if photo_id else -1
+        if row >= 0:
+            index = self.model.index(row)
+            self.grid.setCurrentIndex(index)
+            self.grid.scrollTo(index)
+        self.grid.setFocus()
+
+    # --- tasks ---------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        self.failed.emit(str(task.exception()))
+
+    def cancel_work(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self.model.cancel()

@@ -1,0 +1,476 @@
+"""One photo, large: the preview at once, the original on demand (fetched
+from a peer with progress if it is not on this device), left/right through
+the album, zoom, the caption, comments, reactions and the camera's details."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from threads_desktop.engine.core.errors import NotFoundError
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.node import Node
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
+
+REACTIONS = ("👍", "❤️", "😂", "😮", "🎉")
+
+
+@dataclass(frozen=True)
+class PhotoDetails:
+    photo_id: str
+    name: str
+    caption: str
+    taken_at: int | None
+    camera: str | None
+    gps: dict[str, float] | None
+    width: int
+    height: int
+    added_by: str
+    preview: bytes | None      # None while it is still on its way
+    original_here: bool
+    comments: list[Comment]
+    reactions: dict[str, tuple[int, bool]]  # emoji -> (count, mine)
+    can_write: bool
+
+
+def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
+    photos = node.photos(thread_id) if node.store.own_log(thread_id) is not None else None
+    if photos is None:
+        raise NotFoundError("this device keeps only an encrypted backup of the album")
+    doc = photos.photos.get(photo_id)
+    try:
+        preview: bytes | None = photos.preview(photo_id)
+    except NotFoundError:
+        preview = None
+    me = node.store.own_log(thread_id)
+    comments = [Comment(c.id, str(c.author), c.data["text"], c.created_hlc, c.author == me)
+                for c in photos.comments_on(photo_id)]
+    reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
+    data = doc.data
+    return PhotoDetails(photo_id, data.get("name") or "", data.get("caption") or "", data.get("taken_at"),
+                        data.get("camera"), data.get("gps"), data["width"], data["height"], str(doc.author),
+                        preview, photos.has_original(photo_id), comments, reactions,
+                        node.get_thread(thread_id).can_write)
+
+
+def _original(node: Node, thread_id: ThreadId, photo_id: str) -> bytes | None:
+    photos = node.photos(thread_id)
+    return photos.original(photo_id) if photos.has_original(photo_id) else None
+
+
+def _ask_for_original(node: Node, thread_id: ThreadId, photo_id: str) -> tuple[int, int] | None:
+    """Ask the peers for the original; the thread's transfer so far, if any."""
+    node.want_original(thread_id, photo_id)
+    for transfer in node.network_status().transfers:
+        if transfer.thread_id == thread_id:
+            return transfer.done, transfer.total
+    return None
+
+
+class PhotoViewer(QWidget):
+    closed = Signal()
+    shown = Signal(str)          # photo ID, once its picture is on screen
+    original_shown = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, client: EngineClient, decoder: Executor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._decoder = decoder
+        self._thread_id: ThreadId | None = None
+        self._ids: list[str] = []
+        self._row = -1
+        self._details: PhotoDetails | None = None
+        self._pixmap = QPixmap()
+        self._zoomed = False
+        self._waiting_original = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.comments = CommentListModel()
+        self._build()
+        client.changed.connect(self._on_engine_changed)
+
+    # --- construction -----------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        stage = QWidget()
+        stage.setObjectName("photoStage")
+        stage.setStyleSheet("#photoStage { background: #111; } QLabel { color: #eee; }")
+        stage_layout = QVBoxLayout(stage)
+        stage_layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(8, 6, 8, 6)
+        self.back_button = _stage_button("✕", self.tr("Back to the album (Esc)"), self.close_viewer)
+        self.previous_button = _stage_button("\u2039", self.tr("Previous (Left)"), self.show_previous)
+        self.next_button = _stage_button("\u203a", self.tr("Next (Right)"), self.show_next)
+        self.zoom_button = _stage_button("1:1", self.tr("Actual size / fit to window (Z)"), self.toggle_zoom)
+        self.position = QLabel()
+        bar.addWidget(self.back_button)
+        bar.addStretch()
+        bar.addWidget(self.previous_button)
+        bar.addWidget(self.position)
+        bar.addWidget(self.next_button)
+        bar.addStretch()
+        bar.addWidget(self.zoom_button)
+        stage_layout.addLayout(bar)
+        self.scroll = QScrollArea()
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.scroll.setStyleSheet("background: #111;")
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.scroll.setWidget(self.picture)
+        self.scroll.setWidgetResizable(True)
+        stage_layout.addWidget(self.scroll, 1)
+        layout.addWidget(stage, 1)
+        layout.addWidget(self._side_panel())
+        # Keys reach the viewer when the text fields do not want them (their
+        # own Left/Right move the cursor), so they are handled in keyPressEvent.
+        self._keys: dict[Qt.Key, Callable[[], None]] = {
+            Qt.Key.Key_Left: self.show_previous, Qt.Key.Key_Right: self.show_next,
+            Qt.Key.Key_Escape: self.close_viewer, Qt.Key.Key_Z: self.toggle_zoom}
+
+    def _side_panel(self) -> QWidget:
+        panel = QWidget()
+        panel.setFixedWidth(320)
+        side = QVBoxLayout(panel)
+        side.setContentsMargins(16, 16, 16, 16)
+        self.name = QLabel()
+        font = self.name.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.name.setFont(font)
+        self.facts = QLabel()
+        self.original_state = QLabel()
+        self.get_original = QPushButton(self.tr("Get original"))
+        self.get_original.clicked.connect(self.fetch_original)
+        self.original_progress = QProgressBar()
+        self.original_progress.setTextVisible(False)
+        self.original_progress.setFixedHeight(6)
+        self.original_progress.hide()
+        self.caption = QLineEdit()
+        self.caption.setPlaceholderText(self.tr("Add a caption…"))
+        self.caption.setMaxLength(2000)
+        self.caption.editingFinished.connect(self._save_caption)
+        reactions = QHBoxLayout()
+        self.reaction_buttons: dict[str, QToolButton] = {}
+        for emoji in REACTIONS:
+            button = QToolButton()
+            button.setCheckable(True)
+            button.setText(emoji)
+            button.setAutoRaise(True)
+            button.clicked.connect(lambda on, e=emoji: self._spawn(self._react(e, on)))
+            reactions.addWidget(button)
+            self.reaction_buttons[emoji] = button
+        reactions.addStretch()
+        self.comment_list = QListView()
+        self.comment_list.setModel(self.comments)
+        self.comment_list.setWordWrap(True)
+        self.comment_list.setFrameShape(QFrame.Shape.NoFrame)
+        self.comment_list.setSpacing(3)
+        self.comment_edit = QLineEdit()
+        self.comment_edit.setPlaceholderText(self.tr("Write a comment and press Enter"))
+        self.comment_edit.returnPressed.connect(lambda: self._spawn(self._comment()))
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b3261e")
+        self.error.setWordWrap(True)
+        for label in (self.name, self.facts, self.original_state, self.error):
+            label.setTextFormat(Qt.TextFormat.PlainText)  # names and captions come from peers
+            label.setWordWrap(True)
+        side.addWidget(self.name)
+        side.addWidget(self.facts)
+        side.addSpacing(6)
+        side.addWidget(self.original_state)
+        row = QHBoxLayout()
+        row.addWidget(self.get_original)
+        row.addStretch()
+        side.addLayout(row)
+        side.addWidget(self.original_progress)
+        side.addSpacing(10)
+        side.addWidget(self.caption)
+        side.addLayout(reactions)
+        side.addWidget(_heading(self.tr("Comments")))
+        side.addWidget(self.comment_list, 1)
+        side.addWidget(self.comment_edit)
+        side.addWidget(self.error)
+        return panel
+
+    # --- what is shown ----------------------------------------------------------------
+
+    def show_photos(self, thread_id: ThreadId, ids: list[str], row: int) -> None:
+        self._thread_id = thread_id
+        self._ids = ids
+        self._show_row(row)
+        self.setFocus()
+
+    def current_photo(self) -> str | None:
+        return self._ids[self._row] if 0 <= self._row < len(self._ids) else None
+
+    def show_next(self) -> None:
+        if self._row + 1 < len(self._ids):
+            self._show_row(self._row + 1)
+
+    def show_previous(self) -> None:
+        if self._row > 0:
+            self._show_row(self._row - 1)
+
+    def close_viewer(self) -> None:
+        self.closed.emit()
+
+    def toggle_zoom(self) -> None:
+        self._zoomed = not self._zoomed
+        self.zoom_button.setText(self.tr("Fit") if self._zoomed else "1:1")
+        self._place_picture()
+
+    def _show_row(self, row: int) -> None:
+        self._row = row
+        self._zoomed = False
+        self._waiting_original = False
+        self.zoom_button.setText("1:1")
+        self.position.setText(self.tr("{n} of {total}").format(n=row + 1, total=len(self._ids)))
+        self.previous_button.setEnabled(row > 0)
+        self.next_button.setEnabled(row + 1 < len(self._ids))
+        self.error.clear()
+        self._spawn(self._load(self._ids[row], picture=True))
+
+    async def _load(self, photo_id: str, *, picture: bool) -> None:
+        assert self._thread_id is not None
+        details = await self._client.run(_details, self._thread_id, photo_id)
+        if photo_id != self.current_photo():
+            return  # the user moved on meanwhile
+        self._details = details
+        self._show_details(details)
+        if picture:
+            await self._show_picture(details.preview)
+            if details.original_here:
+                await self._show_original()
+
+    async def _show_picture(self, data: bytes | None, *, original: bool = False) -> None:
+        if data is None:
+            self._pixmap = QPixmap()
+            self.picture.setText(self.tr("The picture is on its way from the other devices…"))
+            return
+        photo_id = self.current_photo()
+        image = await asyncio.get_running_loop().run_in_executor(self._decoder, QImage.fromData, data)
+        if photo_id != self.current_photo():
+            return
+        self._pixmap = QPixmap.fromImage(image)
+        self._place_picture()
+        if photo_id is not None and not original:
+            self.shown.emit(photo_id)
+
+    def _show_details(self, details: PhotoDetails) -> None:
+        self.name.setText(details.name or self.tr("Untitled"))
+        facts = []
+        taken = _camera_time(details.taken_at)
+        if taken:
+            facts.append(self.tr("Taken {when}").format(when=taken))
+        facts.append(self.tr("{w} \u00d7 {h} pixels").format(w=details.width, h=details.height))
+        if details.camera:
+            facts.append(details.camera)
+        if details.gps:
+            facts.append(self.tr("Location {lat:.4f}, {lon:.4f}").format(
+                lat=details.gps.get("lat", 0.0), lon=details.gps.get("lon", 0.0)))
+        facts.append(self.tr("Added by {who}").format(who=_short(details.added_by)))
+        self.facts.setText("\n".join(facts))
+        self._show_original_state(details.original_here)
+        if not self.caption.hasFocus():
+            self.caption.setText(details.caption)
+        self.caption.setReadOnly(not details.can_write)
+        self.caption.setToolTip("" if details.can_write else self.tr("You can view this album but not change it"))
+        self.comment_edit.setEnabled(details.can_write)
+        self.comment_edit.setToolTip("" if details.can_write else self.tr("You can view this album but not comment"))
+        for emoji, button in self.reaction_buttons.items():
+            count, mine = details.reactions.get(emoji, (0, False))
+            button.setText(f"{emoji} {count}" if count else emoji)
+            button.setChecked(mine)
+            button.setEnabled(details.can_write)
+        self.comments.set_comments(details.comments)
+
+    def _show_original_state(self, here: bool) -> None:
+        self.get_original.setVisible(not here)
+        self.get_original.setEnabled(not self._waiting_original)
+        if here:
+            self.original_progress.hide()
+            self.original_state.setText(self.tr("The original is on this device."))
+        elif self._waiting_original:
+            self.original_state.setText(self.tr("Fetching the original…"))
+        else:
+            self.original_state.setText(self.tr("Showing a preview; the original is on another device."))
+
+    def _place_picture(self) -> None:
+        if self._pixmap.isNull():
+            return
+        if self._zoomed:
+            self.scroll.setWidgetResizable(False)
+            self.picture.setPixmap(self._pixmap)
+            self.picture.resize(self._pixmap.size())
+        else:
+            self.scroll.setWidgetResizable(True)
+            area = self.scroll.viewport().size()
+            self.picture.setPixmap(self._pixmap.scaled(area, Qt.AspectRatioMode.KeepAspectRatio,
+                                                       Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_picture()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = Qt.Key(event.key())
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Minus):
+            if self._zoomed != (key == Qt.Key.Key_Plus):
+                self.toggle_zoom()
+            return
+        action = self._keys.get(key)
+        if action is None:
+            super().keyPressEvent(event)
+            return
+        action()
+
+    # --- the original -----------------------------------------------------------------
+
+    def fetch_original(self) -> None:
+        self._waiting_original = True
+        self._spawn(self._ask_original())
+
+    async def _ask_original(self) -> None:
+        photo_id, thread_id = self.current_photo(), self._thread_id
+        if photo_id is None or thread_id is None:
+            return
+        self._show_original_state(False)
+        progress = await self._client.run(_ask_for_original, thread_id, photo_id)
+        self._show_progress(progress)
+
+    def _show_progress(self, progress: tuple[int, int] | None) -> None:
+        self.original_progress.setVisible(self._waiting_original)
+        if progress is None or progress[1] == 0:
+            self.original_progress.setRange(0, 0)  # busy until the peer says how much
+        else:
+            self.original_progress.setRange(0, progress[1])
+            self.original_progress.setValue(progress[0])
+
+    async def _show_original(self) -> None:
+        photo_id, thread_id = self.current_photo(), self._thread_id
+        if photo_id is None or thread_id is None:
+            return
+        data = await self._client.run(_original, thread_id, photo_id)
+        if data is None or photo_id != self.current_photo():
+            return
+        self._waiting_original = False
+        self._show_original_state(True)
+        await self._show_picture(data, original=True)
+        self.original_shown.emit(photo_id)
+
+    async def _check_original(self) -> None:
+        if self._thread_id is None:
+            return
+        status = await self._client.network_status()
+        progress = next(((t.done, t.total) for t in status.transfers if t.thread_id == self._thread_id), None)
+        self._show_progress(progress)
+        await self._show_original()
+
+    # --- changes ----------------------------------------------------------------------
+
+    def _save_caption(self) -> None:
+        details, thread_id, text = self._details, self._thread_id, self.caption.text()
+        if details is None or thread_id is None or not details.can_write or text.strip() == details.caption:
+            return
+        photo_id = details.photo_id
+        self._spawn(self._client.run(lambda node: node.photos(thread_id).set_caption(photo_id, text)))
+
+    def _on_engine_changed(self, changes: ChangeSet) -> None:
+        photo_id = self.current_photo()
+        if photo_id is None or self._thread_id is None or not self.isVisible():
+            return
+        if self._waiting_original and changes.network:
+            self._spawn(self._check_original())
+        if any(thread == self._thread_id and collection in ("photo", "comment", "reaction")
+               for thread, collection, _doc in changes.documents):
+            self._spawn(self._load(photo_id, picture=False))
+
+    async def _react(self, emoji: str, on: bool) -> None:
+        photo_id, thread_id = self.current_photo(), self._thread_id
+        if photo_id is not None and thread_id is not None:
+            await self._client.run(lambda node: node.photos(thread_id).react(photo_id, emoji, on))
+
+    async def _comment(self) -> None:
+        text, photo_id, thread_id = self.comment_edit.text(), self.current_photo(), self._thread_id
+        if not text.strip() or photo_id is None or thread_id is None:
+            return
+        await self._client.run(lambda node: node.photos(thread_id).comment(photo_id, text))
+        self.comment_edit.clear()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        message = str(task.exception())
+        self.error.setText(message)
+        self.failed.emit(message)
+
+
+def _stage_button(text: str, tip: str, slot: Callable[[], None]) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setToolTip(tip)
+    button.setAutoRaise(True)
+    button.setStyleSheet("QToolButton { color: #eee; font-size: 16px; padding: 2px 10px; }"
+                         "QToolButton:disabled { color: #555; }")
+    button.clicked.connect(slot)
+    return button
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text.upper())
+    font = label.font()
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 0.8)
+    label.setFont(font)
+    return label
+
+
+def _camera_time(taken_at_ms: int | None) -> str | None:
+    """The camera's own clock reading: stored as if UTC when the camera gave
+    no zone, so shown in UTC. A nonsense value from a peer shows nothing."""
+    if not taken_at_ms:
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(taken_at_ms / 1000, tz=datetime.UTC).strftime("%d %b %Y, %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _short(peer_id: str) -> str:
+    return f"…{peer_id[-6:]}"
