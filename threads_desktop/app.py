@@ -96,7 +96,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     asyncio.set_event_loop(loop)
     try:
         client = EngineClient(runtime, loop)
-        window = MainWindow(client)
+        window = MainWindow(client, settings)
         new_album = getattr(window, "new_album_action", None)
         tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None)
         tray.quit_requested.connect(app.quit)

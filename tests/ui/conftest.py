@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import qasync
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
 
 
@@ -27,8 +29,9 @@ def qt_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 
 
 @pytest.fixture
-def window(qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> MainWindow:  # type: ignore[no-untyped-def]
-    main_window = MainWindow(EngineClient(runtime, qt_loop))
+def window(qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime,  # type: ignore[no-untyped-def]
+           tmp_path: Path) -> MainWindow:
+    main_window = MainWindow(EngineClient(runtime, qt_loop), AppSettings.from_file(tmp_path / "settings.ini"))
     qtbot.addWidget(main_window)
     with qtbot.waitSignal(main_window.threads_loaded, timeout=10_000):
         main_window.show()

@@ -92,3 +92,21 @@ def test_a_message_posted_elsewhere_updates_the_chats_count(qtbot, window: MainW
     assert posted.exception() is None
     row = window.threads.row_of(str(thread_id))
     assert window.threads.index(row).data(ThreadRole.ITEM_COUNT) == 1
+
+
+def test_the_members_and_settings_dialogs_open_from_the_menu(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    assert not window.members_action.isEnabled()  # nothing selected yet
+    window.new_album_action.trigger()
+    dialog = window.new_thread_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.name_edit, "Team")
+    with qtbot.waitSignal(window.thread_created, timeout=10_000):
+        dialog.create_button.click()
+    assert window.members_action.isEnabled()
+    with qtbot.waitSignal(window.album_view.members_requested, timeout=1_000):
+        window.album_view.members_button.click()
+    members = window.members_dialog
+    assert members is not None
+    qtbot.waitUntil(lambda: members.isVisible() and members.members.rowCount() == 1, timeout=10_000)
+    window.settings_action.trigger()
+    assert window.settings_dialog is not None and window.settings_dialog.isVisible()

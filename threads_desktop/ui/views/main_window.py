@@ -31,9 +31,12 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.dialogs.join_dialog import JoinDialog
+from threads_desktop.ui.dialogs.members_dialog import MembersDialog
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
+from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
 from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
@@ -45,9 +48,12 @@ class MainWindow(QMainWindow):
     thread_created = Signal(str)  # thread ID
     operation_failed = Signal(str)
 
-    def __init__(self, client: EngineClient) -> None:
+    def __init__(self, client: EngineClient, settings: AppSettings | None = None) -> None:
         super().__init__()
         self._client = client
+        self._settings = settings or AppSettings.user()
+        self.members_dialog: MembersDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.new_thread_dialog: NewThreadDialog | None = None
         self.invite_dialog: InviteDialog | None = None
@@ -83,6 +89,14 @@ class MainWindow(QMainWindow):
         self.add_photos_action.setShortcut(QKeySequence("Ctrl+O"))
         self.add_photos_action.setEnabled(False)
         self.add_photos_action.triggered.connect(lambda: self.album_view.ask_files())
+        self.members_action = QAction(self.tr("&Members…"), self)
+        self.members_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.members_action.setEnabled(False)
+        self.members_action.triggered.connect(self.ask_members)
+        self.settings_action = QAction(self.tr("&Settings…"), self)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.ask_settings)
         quit_action = QAction(self.tr("&Quit"), self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -90,7 +104,9 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.new_album_action, self.new_chat_action])
         file_menu.addAction(self.add_photos_action)
         file_menu.addSeparator()
-        file_menu.addActions([self.invite_action, self.join_action])
+        file_menu.addActions([self.invite_action, self.members_action, self.join_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
 
@@ -116,6 +132,7 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.thread_page)
         self.album_view = AlbumView(self._client, self._decoder)
         self.album_view.invite_requested.connect(self.ask_invite)
+        self.album_view.members_requested.connect(self.ask_members)
         self.album_view.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.album_view.failed.connect(self._show_error)
         self.pages.addWidget(self.album_view)
@@ -263,6 +280,7 @@ class MainWindow(QMainWindow):
     def _show_selected(self, summary: ThreadSummary) -> None:
         self._selected = summary
         self.invite_action.setEnabled(summary.can_read)
+        self.members_action.setEnabled(summary.can_read)
         self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
         if summary.kind is ThreadKind.ALBUM and summary.can_read:
             self.album_view.show_thread(summary)
@@ -278,6 +296,18 @@ class MainWindow(QMainWindow):
         self.invite_dialog = InviteDialog(self._client, self._selected, self)
         self.invite_dialog.open()
         return self.invite_dialog
+
+    def ask_members(self) -> MembersDialog | None:
+        if self._selected is None:
+            return None
+        self.members_dialog = MembersDialog(self._client, self._selected, self)
+        self.members_dialog.open()
+        return self.members_dialog
+
+    def ask_settings(self) -> SettingsDialog:
+        self.settings_dialog = SettingsDialog(self._client, self._settings, self)
+        self.settings_dialog.open()
+        return self.settings_dialog
 
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""
