@@ -4,12 +4,17 @@ and changes nothing."""
 
 from __future__ import annotations
 
-import qasync
-from PySide6.QtGui import QGuiApplication, QPixmap
+from pathlib import Path
 
+import qasync
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
+
+from tests.ui.album import drop_files, photo_files
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.photo_grid_model import PhotoRole
+from threads_desktop.ui.models.thread_list_model import ThreadRole
 from threads_desktop.ui.views.main_window import MainWindow
 
 
@@ -35,8 +40,9 @@ def _window(qtbot, loop: qasync.QEventLoop, engine: EngineRuntime) -> MainWindow
     return window
 
 
-def test_an_invite_made_in_one_window_is_joined_in_another_and_the_album_arrives(  # type: ignore[no-untyped-def]
-        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+def test_photos_dropped_in_one_window_arrive_in_another_that_joined_by_its_link(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime],
+        tmp_path: Path) -> None:
     a, b = two_app_engines
     window_a, window_b = _window(qtbot, qt_loop, a), _window(qtbot, qt_loop, b)
     window_a.empty_new_album.click()
@@ -45,6 +51,8 @@ def test_an_invite_made_in_one_window_is_joined_in_another_and_the_album_arrives
     with qtbot.waitSignal(window_a.thread_created, timeout=10_000):
         window_a.new_thread_dialog.create_button.click()
     assert window_a.invite_action.isEnabled() and window_a.album_view.invite_button.isVisible()
+    with qtbot.waitSignal(window_a.album_view.import_finished, timeout=30_000):
+        drop_files(window_a.album_view.grid, photo_files(tmp_path / "photos", 3))
 
     dialog = window_a.ask_invite()
     assert dialog is not None
@@ -64,6 +72,13 @@ def test_an_invite_made_in_one_window_is_joined_in_another_and_the_album_arrives
     # The album comes over the network, name and all.
     qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
                     and window_b.threads.index(0).data() == "Lisbon", timeout=20_000)
+    # ... and its photos, thumbnails and all, in B's grid.
+    window_b.select_thread(window_b.threads.index(0).data(ThreadRole.THREAD_ID))
+    grid_b = window_b.album_view.model
+    qtbot.waitUntil(lambda: grid_b.rowCount() == 3, timeout=30_000)
+    assert grid_b.ids() == window_a.album_view.model.ids()
+    qtbot.waitUntil(lambda: isinstance(grid_b.index(0).data(PhotoRole.THUMBNAIL), QImage), timeout=10_000)
+    assert grid_b.index(0).data(PhotoRole.NAME) == "IMG_0002.jpg"
 
 
 def test_a_bad_link_says_so_and_changes_nothing(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
