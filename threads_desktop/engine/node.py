@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
@@ -17,11 +18,25 @@ from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.schema import ACL_SCHEMA
-from threads_desktop.engine.core.errors import DecryptionError, MissingKeyError, ProfileError, ThreadsError
+from threads_desktop.engine.core.errors import (
+    DecryptionError,
+    InvalidInputError,
+    MissingKeyError,
+    PeerError,
+    ProfileError,
+    ThreadsError,
+)
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
-from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
+from threads_desktop.engine.core.types import (
+    ChangeSet,
+    IdentityCard,
+    NearbyPeer,
+    NetworkStatus,
+    ThreadKind,
+    ThreadSummary,
+)
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.db.collections import ThreadCollections
@@ -34,13 +49,14 @@ from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import Changes, EventStore
+from threads_desktop.engine.leave import forget_thread
 from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
-from threads_desktop.engine.logstore.blobs import BlobStore
+from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
-from threads_desktop.engine.modules import chat, photos
+from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
 from threads_desktop.engine.net.peerbook import PeerBook
@@ -49,6 +65,21 @@ from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
 _LINK_ADDRESS_TTL = 30 * 24 * 3600
+log = logging.getLogger(__name__)
+
+
+class NetworkControl(Protocol):
+    """What the running network service offers the node (and through it
+    the UI); `Node.network` is None while offline."""
+
+    def status(self) -> NetworkStatus: ...
+
+    def nearby(self) -> list[NearbyPeer]: ...
+
+    async def invite_directly(self, thread_id: ThreadId, peer: PeerId, role: Role, *,
+                              expires_in: float | None = None) -> None: ...
+
+    def want_original(self, thread_id: ThreadId, blob: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +104,7 @@ class Services:
 
 
 def app_schema() -> Schema:
-    return Schema([THREAD_MODEL, KV_MODEL, *chat.MODELS, *photos.MODELS])
+    return Schema([THREAD_MODEL, KV_MODEL, *chat.MODELS, *photos.MODELS, *profiles.MODELS])
 
 
 class Node:
@@ -94,7 +125,8 @@ class Node:
         # Where the network service listens (empty offline): put in invite links.
         self.listen_addresses: list[str] = []
         # Set by the network service while it runs.
-        self.network_status_source: Callable[[], NetworkStatus] | None = None
+        self.network: NetworkControl | None = None
+        self._display_name = profiles.display_name(services.database.connection)
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.commit,
                                          self._commit_control, services.random_bytes, services.now_seconds)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
@@ -110,6 +142,7 @@ class Node:
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
                                                              ACL_SCHEMA, NET_SCHEMA))
             undo.callback(database.close)
+            profiles.ensure_local_settings(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
             undo.callback(work_pool.shutdown)
@@ -165,6 +198,9 @@ class Node:
             self.membership.complete_join(thread_id)
             self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
+            # Our join may just have been written, or write granted: the
+            # thread learns our name as soon as we may tell it.
+            self._tell_name(thread_id)
         return outcomes
 
     def add_thread_key(self, thread_id: ThreadId, key: ThreadKey) -> None:
@@ -183,6 +219,7 @@ class Node:
     def create_thread(self, kind: ThreadKind, name: str) -> ThreadSummary:
         with self._batched() as changes:
             thread_id = self.directory.create(kind, name)
+            self._tell_name(thread_id)
         self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}),
                                                      documents=frozenset(changes.documents)))
         return self.directory.get(thread_id)
@@ -252,8 +289,36 @@ class Node:
         return thread_id
 
     def network_status(self) -> NetworkStatus:
-        source = self.network_status_source
-        return source() if source is not None else NetworkStatus(online=False)
+        network = self.network
+        return network.status() if network is not None else NetworkStatus(online=False)
+
+    def nearby_peers(self) -> list[NearbyPeer]:
+        """Peers found on the LAN in the last minutes, newest first ([] offline)."""
+        network = self.network
+        return network.nearby() if network is not None else []
+
+    async def invite_nearby(self, thread_id: ThreadId, peer_id: str, role: Role, *,
+                            expires_in: float | None = None) -> None:
+        """Send a peer we can reach (found nearby) a one-use invite it
+        accepts or declines. PeerError offline or if it cannot be reached."""
+        network = self.network
+        if network is None:
+            raise PeerError("offline: a nearby peer is invited while the network runs")
+        peer = PeerId.parse(peer_id)
+        if peer == self.identity.peer_id:
+            raise InvalidInputError("that is this profile")
+        self.get_thread(thread_id)  # NotFoundError before any network work
+        await network.invite_directly(thread_id, peer, role, expires_in=expires_in)
+
+    def want_original(self, thread_id: ThreadId, photo_id: str) -> None:
+        """Fetch a photo's original (in an album that fetches them only on
+        demand). Remembered while offline; fetched once peers are met."""
+        manifest = BlobRef.from_value(self.photos(thread_id).photos.get(photo_id).data["original"]).manifest
+        network = self.network
+        if network is not None:
+            network.want_original(thread_id, manifest)
+        else:
+            self.peers.want_blob(thread_id, manifest)
 
     def network_changed(self) -> None:
         self._services.broadcaster.publish(ChangeSet(network=True))
@@ -261,6 +326,71 @@ class Node:
     def invites_changed(self) -> None:
         """A direct invite arrived (the network tells us)."""
         self._services.broadcaster.publish(ChangeSet(invites=True))
+
+    # --- leaving ---------------------------------------------------------------------
+
+    def leave_thread(self, thread_id: ThreadId) -> None:
+        """Forget the thread: its logs, events, views, keys, ACL state, peers
+        and photo blocks (those no other thread names), in one transaction.
+        Local only: the others keep listing us until an admin removes us
+        (docs/ARCHITECTURE.md, "Leaving a thread")."""
+        forget_thread(self.database, thread_id)
+        # Caches filled from what was just deleted. The log store's would
+        # hand a rejoin the old keys and log; the gate's, the old ACL.
+        self.store._forget_cached()
+        gate = self._services.gate
+        gate.clear(thread_id)
+        gate.take_replay(thread_id)
+        gate.take_new_keys(thread_id)
+        self._services.broadcaster.publish(ChangeSet(threads_removed=frozenset({thread_id})))
+
+    # --- display names -----------------------------------------------------------------
+
+    def display_name(self) -> str:
+        """The name this profile gives itself ("" for none)."""
+        return self._display_name
+
+    def set_display_name(self, name: str) -> None:
+        """Keep the name and tell it to every thread we may write to (an
+        empty name takes it back). InvalidInputError for a bad name."""
+        name = profiles.clean_display_name(name)
+        profiles.store_display_name(self.database, name)
+        self._display_name = name
+        for thread_id in self.directory.ids():
+            self._tell_name(thread_id)
+
+    def publish_profile(self, thread_id: ThreadId) -> bool:
+        """Write our name into the thread now if it does not hold it yet.
+        True if it wrote; False if it had it or we may not write there."""
+        return self._tell_name(thread_id)
+
+    def member_names(self, thread_id: ThreadId) -> dict[str, str]:
+        """Peer ID -> the name that member gives itself in the thread
+        (cleaned; members who gave none are left out)."""
+        evaluation = self._services.gate.evaluation(thread_id)
+        names: dict[str, str] = {}
+        for log_id, name in profiles.names_by_log(self.collections(thread_id)).items():
+            member = evaluation.identity_of(log_id.raw)
+            if member is not None:
+                names[member] = name
+        return names
+
+    def _tell_name(self, thread_id: ThreadId) -> bool:
+        own_log = self.store.own_log(thread_id)
+        if own_log is None or not self._may_write(thread_id):
+            return False
+        try:
+            return profiles.publish_name(self.collections(thread_id), own_log, self._display_name)
+        except ThreadsError as exc:  # a name is never worth failing what called us
+            log.info("could not write our name to %s: %s", thread_id, exc)
+            return False
+
+    def _may_write(self, thread_id: ThreadId) -> bool:
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return self.store.thread_keys(thread_id)[0].can_read
+        if self.membership.pending_join(thread_id)[0]:
+            return False
+        return Role.WRITE in self.membership.roles(thread_id)
 
     # --- change sets ----------------------------------------------------------------
 

@@ -93,6 +93,11 @@ class ThreadDirectory:
         """Every thread's ID, without the counts a summary costs."""
         return [ThreadId(raw) for (raw,) in self._db.connection.execute("SELECT id FROM threads ORDER BY rowid")]
 
+    def holds(self, thread_id: ThreadId) -> bool:
+        """Whether the thread is in this profile (it may have been left)."""
+        return self._db.connection.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone() \
+            is not None
+
     def kind(self, thread_id: ThreadId) -> ThreadKind | None:
         """An album, a chat, or None (a backup we cannot read), without counts."""
         if not self._db.connection.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():

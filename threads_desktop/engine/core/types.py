@@ -55,6 +55,18 @@ class NetworkStatus:
     peers: int = 0  # peers with an open session
     transfers: tuple[Transfer, ...] = ()
     addresses: tuple[str, ...] = ()  # where we listen
+    nearby: int = 0  # peers found on the LAN lately (Node.nearby_peers())
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyPeer:
+    """A peer LAN discovery found lately. Its announcement is only a hint:
+    the connection's handshake proves who it is when we dial it."""
+
+    peer_id: str
+    addresses: tuple[str, ...]
+    last_seen: float  # seconds since the epoch
+    display_name: str | None = None  # the name it gives itself in a thread we share, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,4 +83,6 @@ class ChangeSet:
     threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)
     documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)  # thread, collection, ID
     invites: bool = False  # the direct invites waiting for an answer changed
-    network: bool = False  # peers connected or transfers moved: ask Node.network_status()
+    network: bool = False  # peers connected, nearby or transfers moved: ask Node.network_status()
+    # Threads this profile no longer holds (left): views of them must close.
+    threads_removed: frozenset[ThreadId] = field(default_factory=frozenset)

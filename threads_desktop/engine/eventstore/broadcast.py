@@ -22,6 +22,8 @@ class _Subscription:
     def wants(self, changes: ChangeSet) -> bool:
         if self.thread_id is None:
             return True
+        if self.thread_id in changes.threads_removed:
+            return True  # whatever was watched in it is gone
         if self.collection is None:
             return self.thread_id in changes.threads_added | changes.threads_updated
         return any(t == self.thread_id and c == self.collection and (self.doc_id is None or d == self.doc_id)
@@ -43,8 +45,8 @@ class Broadcaster:
         return lambda: self._subscriptions.remove(subscription)
 
     def publish(self, changes: ChangeSet) -> None:
-        if not (changes.threads_added or changes.threads_updated or changes.documents or changes.invites
-                or changes.network):
+        if not (changes.threads_added or changes.threads_updated or changes.threads_removed or changes.documents
+                or changes.invites or changes.network):
             return
         for subscription in list(self._subscriptions):
             if subscription.wants(changes):

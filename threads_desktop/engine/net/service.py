@@ -26,7 +26,8 @@ from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import ThreadKey
-from threads_desktop.engine.core.types import ChangeSet, NetworkStatus, Transfer
+from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, Transfer
+from threads_desktop.engine.leave import forget_leftovers
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
@@ -46,6 +47,8 @@ MAX_BACKOFF = 300.0
 PROGRESS_PUSH_SECONDS = 0.25  # how often transfer progress is pushed to listeners
 MIN_BYTES_PER_SECOND = 256 * 1024  # below this a transfer is given up and resumed later
 DISCOVERED_TTL = 120.0
+NEARBY_SECONDS = 600.0  # a peer LAN discovery found is listed as nearby this long
+MAX_NEARBY = 256  # anyone on the LAN may announce: the list is bounded
 HINT_TTL_SECONDS = 600.0
 ProgressListener = Callable[[Progress], None]
 # What ends a session with a peer (and only that session): its failures and
@@ -74,6 +77,14 @@ class _PeerLink:
     last_error: str | None = None
     cursors: dict[ThreadId, int] = field(default_factory=dict)  # inventory read so far
     deferred: dict[ThreadId, list[BlockEntry]] = field(default_factory=dict)  # originals not wanted yet
+    syncing: ThreadId | None = None  # the thread the pass is on now
+    pass_scope: trio.CancelScope | None = None  # cancelled when we leave that thread
+
+
+@dataclass
+class _Sighting:
+    addresses: tuple[str, ...]
+    last_seen: float
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,8 @@ class NetworkService:
     def __init__(self, node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
-                 random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+                 random_bytes: Callable[[int], bytes] = os.urandom,
+                 clock: Callable[[], float] = time.time) -> None:
         self._node = node
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -108,6 +120,9 @@ class NetworkService:
         self._published: dict[ThreadId, int] = {}  # our own log's seq last published, per thread
         self._topics_changed = trio.Event()
         self._last_progress_push = 0.0
+        self._nearby: dict[PeerId, _Sighting] = {}
+        self._nearby_changed = trio.Event()
+        self._clock = clock  # wall time: when a nearby peer was last seen
         self._server = SyncServer(node, self._me, self._known_peers, self._relay, self._met, self._invited)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -138,7 +153,7 @@ class NetworkService:
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 self._node.listen_addresses = self.addresses()
-                self._node.network_status_source = self.status
+                self._node.network = self
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     self._token = trio.lowlevel.current_trio_token()
@@ -154,12 +169,14 @@ class NetworkService:
                     for peer in self._node.peers.all_peers():
                         self.schedule(peer)
                     nursery.start_soon(self._timer)
+                    nursery.start_soon(self._expire_nearby)
                     task_status.started(self)
                     await trio.sleep_forever()
             finally:
                 self._nursery = None
                 self._node.listen_addresses = []
-                self._node.network_status_source = None
+                self._node.network = None
+                self._nearby.clear()
                 self._node.network_changed()
                 if unsubscribe is not None:
                     unsubscribe()
@@ -201,14 +218,31 @@ class NetworkService:
         link.wake.set()
 
     def _local_changes(self, changes: ChangeSet) -> None:
-        if changes.threads_added:
+        if changes.threads_added or changes.threads_removed:
             self._topics_changed.set()
+        for thread_id in changes.threads_removed:
+            self._forget(thread_id)
         for thread_id in changes.threads_updated | changes.threads_added:
             for peer in self._peers_of(thread_id):
                 self.schedule(peer, {thread_id})
             if self._gossip is not None and self._nursery is not None and self._own_seq(thread_id) > \
                     self._published.get(thread_id, 0):
                 self._nursery.start_soon(self._publish, self._gossip, thread_id)
+
+    def _forget(self, thread_id: ThreadId) -> None:
+        """We left the thread: no more work for it, and a pass on it now is
+        stopped before it writes anything of it again."""
+        self._published.pop(thread_id, None)
+        for key in [k for k in self.transfers if k[0] == thread_id]:
+            del self.transfers[key]
+        for link in self._links.values():
+            link.pending.discard(thread_id)
+            link.cursors.pop(thread_id, None)
+            link.deferred.pop(thread_id, None)
+            if link.session is not None:
+                link.session.edges.pop(thread_id, None)
+            if link.syncing == thread_id and link.pass_scope is not None:
+                link.pass_scope.cancel()
 
     # --- gossip -----------------------------------------------------------------------------------
 
@@ -286,7 +320,71 @@ class NetworkService:
         except ThreadsError as exc:
             log.debug("ignoring addresses of %s: %s", peer, exc)
             return
+        self._saw_nearby(peer, addresses)
         self.schedule(peer, now=True)
+
+    # --- nearby peers -------------------------------------------------------------------------
+
+    def _saw_nearby(self, peer: PeerId, addresses: list[str]) -> None:
+        if peer == self._me:
+            return
+        known = self._nearby.get(peer)
+        self._nearby[peer] = _Sighting(tuple(addresses), self._clock())
+        if len(self._nearby) > MAX_NEARBY:
+            oldest = min(self._nearby, key=lambda p: self._nearby[p].last_seen)
+            del self._nearby[oldest]
+        # A re-announcement with the same addresses changes nothing shown
+        # but the time: listeners hear of new peers and new addresses only.
+        if known is None or known.addresses != tuple(addresses):
+            self._nearby_changed.set()
+            self._node.network_changed()
+
+    def _last_seen(self, peer: PeerId, sighting: _Sighting, now: float) -> float:
+        # A peer we are in session with is still there, announced or not.
+        link = self._links.get(peer)
+        return now if link is not None and link.session is not None else sighting.last_seen
+
+    def nearby(self) -> list[NearbyPeer]:
+        """Peers LAN discovery found in the last 10 minutes, newest first,
+        with the name they give themselves in a thread we share."""
+        now = self._clock()
+        seen = [(peer, sighting, self._last_seen(peer, sighting, now)) for peer, sighting in self._nearby.items()]
+        fresh = sorted(((p, s, t) for p, s, t in seen if now - t <= NEARBY_SECONDS), key=lambda e: -e[2])
+        names = self._names_of({p for p, _s, _t in fresh}) if fresh else {}
+        return [NearbyPeer(str(peer), sighting.addresses, last_seen, names.get(peer))
+                for peer, sighting, last_seen in fresh]
+
+    def _names_of(self, peers: set[PeerId]) -> dict[PeerId, str]:
+        """The names these peers give themselves in threads we share with them."""
+        wanted = {str(p): p for p in peers}
+        names: dict[PeerId, str] = {}
+        for thread_id in self._node.directory.ids():
+            try:
+                in_thread = self._node.member_names(thread_id)
+            except ThreadsError:  # a thread we only follow has no names we can read
+                continue
+            for member, name in in_thread.items():
+                peer = wanted.get(member)
+                if peer is not None:
+                    names.setdefault(peer, name)
+            if len(names) == len(wanted):
+                break
+        return names
+
+    async def _expire_nearby(self) -> None:
+        """Drop peers not seen for 10 minutes, and tell listeners."""
+        while True:
+            self._nearby_changed = trio.Event()
+            now = self._clock()
+            expired = [p for p, s in self._nearby.items() if now - self._last_seen(p, s, now) > NEARBY_SECONDS]
+            for peer in expired:
+                del self._nearby[peer]
+            if expired:
+                self._node.network_changed()
+            due = min((self._last_seen(p, s, now) + NEARBY_SECONDS - now for p, s in self._nearby.items()),
+                      default=NEARBY_SECONDS)
+            with trio.move_on_after(max(due, 0.0) + 1.0):
+                await self._nearby_changed.wait()
 
     async def _timer(self) -> None:
         while True:
@@ -339,7 +437,21 @@ class NetworkService:
                     link.session = await self._open_session(link.peer)
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._node.network_changed()
-                await self._pass(link, link.session, None if everything else threads)
+                with trio.CancelScope() as scope:
+                    link.pass_scope = scope
+                    await self._pass(link, link.session, None if everything else threads)
+                if scope.cancelled_caught:
+                    # Stopped mid-request (we left that thread): the stream
+                    # is out of step, so the session starts over, at once.
+                    with trio.CancelScope(shield=True):
+                        await link.session.close()
+                    link.session = None
+                    link.everything = True
+                    # A reply that had already arrived when we left may have
+                    # been stored on the way out.
+                    forget_leftovers(self._node.database)
+                    self._node.network_changed()
+                    continue
                 link.failures, link.last_error = 0, None
             except Exception as exc:  # a worker outlives any one peer's failure, and our bugs
                 if not isinstance(exc, SESSION_ERRORS):
@@ -360,6 +472,7 @@ class NetworkService:
                 link.backoff = None
             finally:
                 link.passes += 1
+                link.pass_scope, link.syncing = None, None
 
     async def _pass(self, link: _PeerLink | None, session: ClientSession,
                     threads: set[ThreadId] | None) -> dict[ThreadId, SyncResult]:
@@ -380,14 +493,18 @@ class NetworkService:
         if todo and self._gossip is not None:
             self._gossip.allow(session.remote)
         for thread_id in todo:
-            if not session.admitted(thread_id):
-                continue
+            if not session.admitted(thread_id) or not self._node.directory.holds(thread_id):
+                continue  # not admitted, or left since the pass began
+            if link is not None:
+                link.syncing = thread_id
             self._node.peers.remember(thread_id, session.remote)
             if not session.in_sync(thread_id):
                 with trio.fail_after(REQUEST_TIMEOUT * 10):
                     results[thread_id] = await session.sync_thread(thread_id)
                 log.debug("synced %s with %s: %s", thread_id, session.remote, results[thread_id])
             await self._fetch_blobs(link, session, thread_id)
+        if link is not None:
+            link.syncing = None
         return results
 
     async def _fetch_blobs(self, link: _PeerLink | None, session: ClientSession, thread_id: ThreadId) -> None:
@@ -484,7 +601,8 @@ class NetworkService:
     # --- status -----------------------------------------------------------------------------------
 
     def status(self) -> NetworkStatus:
-        """For the UI: who is connected and what is coming in."""
+        """For the UI: who is connected, who is nearby and what is coming in."""
+        now = self._clock()
         per_thread: dict[ThreadId, tuple[int, int]] = {}
         for (thread_id, _peer), report in self.transfers.items():
             done, total = per_thread.get(thread_id, (0, 0))
@@ -492,7 +610,8 @@ class NetworkService:
         return NetworkStatus(
             online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
-            addresses=tuple(self._node.listen_addresses))
+            addresses=tuple(self._node.listen_addresses),
+            nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS))
 
     def peer_status(self) -> list[PeerStatus]:
         return [PeerStatus(str(link.peer), link.session is not None, link.failures, link.last_error)

@@ -1,0 +1,65 @@
+"""Leaving a thread: forgetting everything this profile holds of it.
+
+Every table that belongs to a thread has a `thread_id` column, except two
+that hang off others: `records` (off `logs`, by its row) and `blocks`
+(content-addressed, shared between threads that hold the same block, named
+by `thread_blocks`). The table list is read from the database itself, so a
+table added later with a `thread_id` column is covered without a change
+here; `threads` itself is keyed by `id`.
+
+Leaving is local. The ACL is the thread's, signed by its admins: a member
+cannot take itself out of it (that takes an admin's revocation), so the
+others still list us until an admin removes us. Our log stays with them too.
+What we wrote stays readable to them; we simply hold nothing any more, and
+without keys or a log we neither sync nor hear about the thread again
+(unless invited anew).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from threads_desktop.engine.core.errors import NotFoundError
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.logstore.database import Database
+
+
+def thread_tables(connection: sqlite3.Connection) -> list[str]:
+    """Every table with a `thread_id` column."""
+    names = [name for (name,) in connection.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    return [name for name in names
+            if any(column[1] == "thread_id" for column in connection.execute(f"PRAGMA table_info({name})"))]
+
+
+def forget_thread(database: Database, thread_id: ThreadId) -> None:
+    """Delete every row of the thread, in one transaction; blocks only no
+    other thread names. NotFoundError if the thread is not here."""
+    raw = thread_id.raw
+    with database.write() as sql:
+        if sql.execute("SELECT 1 FROM threads WHERE id = ?", (raw,)).fetchone() is None:
+            raise NotFoundError(f"thread {thread_id} is not in this profile")
+        _delete_rows(sql, "thread_id = ?", (raw,), thread_tables(sql))
+        sql.execute("DELETE FROM threads WHERE id = ?", (raw,))
+
+
+def forget_leftovers(database: Database) -> None:
+    """Delete rows of threads no longer here: what a network task that was
+    already waking up when we left could still write (a peer book row, a
+    block). Invites to threads we are not in are kept: that is what they are."""
+    with database.write() as sql:
+        tables = [t for t in thread_tables(sql) if t != "direct_invites"]
+        _delete_rows(sql, "thread_id NOT IN (SELECT id FROM threads)", (), tables)
+
+
+def _delete_rows(sql: sqlite3.Connection, where: str, params: tuple[bytes, ...], tables: list[str]) -> None:
+    # Children first: foreign keys are enforced (records -> logs,
+    # thread_blocks -> blocks, keys and logs -> threads).
+    sql.execute(f"DELETE FROM records WHERE log IN (SELECT id FROM logs WHERE {where})", params)
+    cids = sql.execute(f"SELECT DISTINCT cid FROM thread_blocks WHERE {where}", params).fetchall()
+    for table in tables:
+        sql.execute(f"DELETE FROM {table} WHERE {where}", params)
+    # A block is shared only when two threads name the same bytes; it stays
+    # as long as one does.
+    sql.executemany("DELETE FROM blocks WHERE cid = ?"
+                    " AND NOT EXISTS (SELECT 1 FROM thread_blocks t WHERE t.cid = blocks.cid)", cids)

@@ -1,0 +1,118 @@
+"""Display names: one name per profile, told to every thread it writes to.
+
+The name itself is a local setting (`local_settings`, a small key-value table
+of this profile). Each thread learns it from a `member_profile` document,
+one per author (its ID is the author's log ID, so nobody can write anyone
+else's), which every member reads like any other document. A name is a hint
+written by a peer: it is cleaned again whenever it is read, so a hostile
+one can neither break a layout nor pass for text it is not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from typing import Any
+
+from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.db.collections import ThreadCollections
+from threads_desktop.engine.db.models import FieldSpec, Model
+from threads_desktop.engine.logstore.database import Database
+
+MAX_DISPLAY_NAME = 64
+MEMBER_PROFILE_MODEL = Model("member_profile", {
+    "name": FieldSpec("text", max_length=MAX_DISPLAY_NAME),
+}, ids="log")
+MODELS = (MEMBER_PROFILE_MODEL,)
+
+# Local to this profile (never synced). Additive, so it needs no schema
+# version of its own: a profile made before it gets it when next opened.
+LOCAL_SETTINGS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS local_settings (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL                -- DAG-CBOR
+) STRICT, WITHOUT ROWID;
+"""
+_DISPLAY_NAME_KEY = "display_name"
+# Characters that are not text a reader can see as such: controls, format
+# characters (bidi overrides, zero-width joiners), private use, surrogates,
+# unassigned code points and line or paragraph separators.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def clean_display_name(name: str) -> str:
+    """A name as we write it: NFC, trimmed, inner whitespace made single
+    spaces, at most 64 characters, no hidden characters. Empty means none."""
+    if not isinstance(name, str):
+        raise InvalidInputError("a name is text")
+    cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
+    if len(cleaned) > MAX_DISPLAY_NAME:
+        raise InvalidInputError(f"a name has at most {MAX_DISPLAY_NAME} characters")
+    if any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in cleaned):
+        raise InvalidInputError("a name cannot hold control or invisible characters")
+    return cleaned
+
+
+def name_from_peer(value: Any) -> str | None:
+    """A name as we show it, from whatever a peer wrote: hidden characters
+    dropped, whitespace collapsed, NFC, cut to 64 characters. None when
+    nothing is left (or it is not text)."""
+    if not isinstance(value, str):
+        return None
+    visible = "".join(" " if unicodedata.category(ch) in _HIDDEN_CATEGORIES else ch for ch in value)
+    name = " ".join(unicodedata.normalize("NFC", visible).split())
+    # Normalizing can lengthen a string and cutting can leave trailing
+    # space, so cut and tidy until it holds still (twice at most in practice).
+    while len(name) > MAX_DISPLAY_NAME:
+        name = " ".join(unicodedata.normalize("NFC", name[:MAX_DISPLAY_NAME]).split())
+    return name or None
+
+
+def ensure_local_settings(database: Database) -> None:
+    with database.write() as sql:
+        sql.execute(LOCAL_SETTINGS_SCHEMA)
+
+
+def display_name(connection: sqlite3.Connection) -> str:
+    row = connection.execute("SELECT value FROM local_settings WHERE key = ?", (_DISPLAY_NAME_KEY,)).fetchone()
+    value = cbor.decode(row[0], max_size=1 << 12) if row else ""
+    return value if isinstance(value, str) else ""
+
+
+def store_display_name(database: Database, name: str) -> None:
+    with database.write() as sql:
+        sql.execute("INSERT INTO local_settings (key, value) VALUES (?, ?)"
+                    " ON CONFLICT DO UPDATE SET value = excluded.value", (_DISPLAY_NAME_KEY, cbor.encode(name)))
+
+
+def publish_name(collections: ThreadCollections, own_log: PeerId, name: str) -> bool:
+    """Write our profile document in one thread if it does not say `name`
+    yet. True if it wrote."""
+    profiles = collections[MEMBER_PROFILE_MODEL.collection]
+    doc_id = str(own_log)
+    current = profiles.find_one_by_id(doc_id)
+    if current is None:
+        if not name:
+            return False
+        profiles.create({"name": name}, doc_id=doc_id)
+        return True
+    if current.data.get("name", "") == name:
+        return False
+    if name:
+        profiles.update(doc_id, {"name": name})
+    else:
+        profiles.update(doc_id, {}, unset=["name"])
+    return True
+
+
+def names_by_log(collections: ThreadCollections) -> dict[PeerId, str]:
+    """Each author log's name in one thread, cleaned (authors without one
+    are left out)."""
+    names = {}
+    for document in collections[MEMBER_PROFILE_MODEL.collection].find():
+        name = name_from_peer(document.data.get("name"))
+        if name is not None and document.id == str(document.author):
+            names[document.author] = name
+    return names
