@@ -582,6 +582,14 @@ class NetworkService:
                               expires_in: float | None = None) -> None:
         """Invite a peer we can reach (found nearby, say) without a link to
         copy: a one-use invite sealed to its key, which it accepts or declines."""
+        sighting = self._nearby.get(peer)
+        if sighting is not None:
+            # Its announced addresses outlive their address book entry (2 min)
+            # on the nearby list (10 min): dial where it was seen.
+            try:
+                self._node.addresses.add(peer, list(sighting.addresses), DISCOVERED_TTL)
+            except ThreadsError as exc:
+                log.debug("ignoring addresses of %s: %s", peer, exc)
         session = await self._open_session(peer)
         try:
             with trio.fail_after(REQUEST_TIMEOUT):
