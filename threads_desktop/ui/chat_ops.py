@@ -1,0 +1,153 @@
+"""What the chat view asks of the engine: small functions of the Node's public
+API, run on the engine thread through `EngineClient.run`. They return plain
+values (no Qt), so the view never holds a Document or a database handle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
+from threads_desktop.engine.core.hlc import unpack
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ThreadSummary
+from threads_desktop.engine.db.collections import Document
+from threads_desktop.engine.modules.chat import Chat
+from threads_desktop.engine.node import Node
+
+PAGE_SIZE = 200  # messages loaded at once; older ones page in by this many
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    emoji: str
+    count: int
+    mine: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageItem:
+    id: str
+    author: str  # the author's log ID in this thread
+    text: str
+    created: bytes  # the event stamp: the thread's total order, compared with read markers
+    created_ms: int  # wall-clock milliseconds of the author's clock (from the stamp's HLC)
+    edited: bool
+    mine: bool
+    reply_to: str | None = None
+    reply_author: str | None = None
+    reply_quote: str | None = None  # the quoted message's first line; None when it is gone
+    photos: tuple[str, ...] = ()
+    reactions: tuple[Reaction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPage:
+    """The newest `len(messages)` messages of a chat, oldest first."""
+
+    messages: tuple[MessageItem, ...]
+    total: int
+    me: str | None  # our log ID in the thread (None: we have no log there)
+    read_up_to: bytes  # the stamp of the newest message we marked read (b"": none)
+    unread: int
+    thumbnails: dict[str, bytes]  # photo ID -> JPEG, only for photos the caller did not have yet
+
+
+def _chat(node: Node, thread_id: ThreadId) -> Chat:
+    # node.chat() insists on a log of our own (it writes); reading needs none.
+    own_log = node.store.own_log(thread_id)
+    return Chat(node.collections(thread_id), own_log if own_log is not None else node.identity.peer_id)
+
+
+def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: int,
+              known_photos: frozenset[str]) -> ChatPage:
+    """The newest `older` messages (`from_stamp` None: opening the chat), or
+    every message from the one stamped `from_stamp` (the oldest shown) plus
+    `older` before it: a live reload keeps what is shown and only grows."""
+    chat = _chat(node, thread_id)
+    own_log = node.store.own_log(thread_id)
+    me = str(own_log) if own_log is not None else None
+    total = chat.messages.count()
+    if from_stamp is None:
+        offset = max(0, total - older)
+    else:
+        before = total - chat.messages.count(created_after=from_stamp) - 1
+        offset = max(0, before - older)
+    documents = chat.history(limit=total - offset, offset=offset)  # without a limit, find ignores offset
+    quoted = {d.id: d for d in documents}
+    items = tuple(_item(chat, d, me, quoted) for d in documents)
+    thumbnails: dict[str, bytes] = {}
+    wanted = {p for item in items for p in item.photos} - known_photos
+    if wanted:
+        photos = node.collections(thread_id)["photo"]
+        for photo_id in wanted:
+            photo = photos.find_one_by_id(photo_id)
+            if photo is not None and isinstance(photo.data.get("thumbnail"), bytes):
+                thumbnails[photo_id] = photo.data["thumbnail"]
+    marker = node.collections(thread_id)["read_marker"].find_one_by_id(me) if me else None
+    read_up_to: bytes = marker.data["up_to"] if marker is not None else b""
+    unread = chat.unread_count() if me else 0
+    return ChatPage(items, total, me, read_up_to, unread, thumbnails)
+
+
+def _item(chat: Chat, message: Document, me: str | None, quoted: dict[str, Document]) -> MessageItem:
+    described = chat.describe(message)
+    reply_to = described["reply_to"]
+    reply_author = reply_quote = None
+    if reply_to:
+        original = quoted.get(reply_to) or chat.messages.find_one_by_id(reply_to)
+        if original is not None:
+            reply_author = str(original.author)
+            text = original.data.get("text") or ""
+            reply_quote = text.split("\n", 1)[0] if text else ("📷" if original.data.get("photos") else "")
+    reactions = tuple(Reaction(emoji, len(who), me is not None and me in who)
+                      for emoji, who in described["reactions"].items())
+    return MessageItem(
+        id=message.id, author=described["author"], text=described["text"] or "", created=message.created,
+        created_ms=unpack(message.created_hlc)[0], edited=described["edited"],
+        mine=me is not None and described["author"] == me, reply_to=reply_to, reply_author=reply_author,
+        reply_quote=reply_quote, photos=tuple(described["photos"] or ()), reactions=reactions)
+
+
+def thread_summary(node: Node, thread_id: ThreadId) -> ThreadSummary:
+    return node.get_thread(thread_id)
+
+
+def post(node: Node, thread_id: ThreadId, text: str, reply_to: str | None, photos: Sequence[Path]) -> str:
+    chat = node.chat(thread_id)
+    if photos and reply_to is None:
+        return chat.post_photos(node.photos(thread_id), list(photos), text)
+    if photos:  # post_photos takes no reply: import, then post the reply with them
+        result = node.photos(thread_id).add_files(list(photos))
+        if result.failed:
+            name, reason = result.failed[0]
+            raise InvalidInputError(f"{name}: {reason}")
+        return chat.post(text, reply_to=reply_to, photos=list(dict.fromkeys(result.added + result.already_there)))
+    return chat.post(text, reply_to=reply_to)
+
+
+def edit(node: Node, thread_id: ThreadId, message_id: str, text: str) -> None:
+    node.chat(thread_id).edit(message_id, text)
+
+
+def delete(node: Node, thread_id: ThreadId, message_id: str) -> None:
+    node.chat(thread_id).delete(message_id)
+
+
+def react(node: Node, thread_id: ThreadId, message_id: str, emoji: str, on: bool) -> None:
+    node.chat(thread_id).react(message_id, emoji, on)
+
+
+def mark_read(node: Node, thread_id: ThreadId, message_id: str) -> int:
+    """Marks read up to that message; returns what is still unread."""
+    chat = node.chat(thread_id)
+    try:
+        chat.mark_read(message_id)
+    except NotFoundError:
+        pass  # deleted meanwhile: nothing to mark
+    return chat.unread_count()
+
+
+def unread_count(node: Node, thread_id: ThreadId) -> int:
+    return _chat(node, thread_id).unread_count()

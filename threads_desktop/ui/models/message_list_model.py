@@ -1,0 +1,211 @@
+"""The messages of one chat as a list model with named roles, oldest first.
+
+The model holds the newest page of messages; the view asks for older ones
+(`has_older`, `older_requested`) when scrolled to the top. Qt's own
+canFetchMore/fetchMore is not used: a list view calls it whenever its last
+row is visible, which in a chat (kept at the bottom) would page in the whole
+history at once."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QImage
+
+from threads_desktop.ui.chat_ops import ChatPage, MessageItem
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class MessageRole(enum.IntEnum):
+    MESSAGE_ID = Qt.ItemDataRole.UserRole + 1
+    AUTHOR = enum.auto()  # the author's log ID
+    AUTHOR_NAME = enum.auto()  # a display name, or the short ID
+    TEXT = enum.auto()
+    TIME = enum.auto()  # "14:05", or with the date when not today
+    CREATED_MS = enum.auto()
+    EDITED = enum.auto()
+    MINE = enum.auto()
+    REPLY_TO = enum.auto()
+    REPLY_AUTHOR_NAME = enum.auto()
+    REPLY_QUOTE = enum.auto()  # first line of the quoted message ("" for a photo-only one)
+    PHOTO_IDS = enum.auto()
+    THUMBNAILS = enum.auto()  # list[QImage | None], one per photo (None: not here yet)
+    REACTIONS = enum.auto()  # list[Reaction]
+    UNREAD_MARKER = enum.auto()  # the "New messages" line goes above this row
+    ITEM = enum.auto()  # the MessageItem
+
+
+def short_id(peer_id: str) -> str:
+    # Every ID starts "12D3KooW": the end is what tells two apart.
+    return f"…{peer_id[-8:]}" if len(peer_id) > 12 else peer_id
+
+
+class MessageListModel(QAbstractListModel):
+    older_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[MessageItem] = []
+        self._names: dict[str, str] = {}
+        self._thumbnails: dict[str, QImage] = {}
+        self._unread_from: str | None = None
+        self._me: str | None = None
+        self.total = 0
+
+    # --- Qt's model API -------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
+        return 0 if parent.isValid() else len(self._items)
+
+    def roleNames(self) -> dict[int, bytes]:
+        return {role.value: role.name.lower().encode() for role in MessageRole} | {
+            Qt.ItemDataRole.DisplayRole.value: b"display"}
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT):
+            return item.text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return datetime.datetime.fromtimestamp(item.created_ms / 1000).strftime("%d %b %Y, %H:%M:%S")
+        if role == MessageRole.MESSAGE_ID:
+            return item.id
+        if role == MessageRole.AUTHOR:
+            return item.author
+        if role == MessageRole.AUTHOR_NAME:
+            return self.name_of(item.author)
+        if role == MessageRole.TIME:
+            return _time_text(item.created_ms)
+        if role == MessageRole.CREATED_MS:
+            return item.created_ms
+        if role == MessageRole.EDITED:
+            return item.edited
+        if role == MessageRole.MINE:
+            return item.mine
+        if role == MessageRole.REPLY_TO:
+            return item.reply_to
+        if role == MessageRole.REPLY_AUTHOR_NAME:
+            return self.name_of(item.reply_author) if item.reply_author else None
+        if role == MessageRole.REPLY_QUOTE:
+            return item.reply_quote
+        if role == MessageRole.PHOTO_IDS:
+            return list(item.photos)
+        if role == MessageRole.THUMBNAILS:
+            return [self._thumbnails.get(photo_id) for photo_id in item.photos]
+        if role == MessageRole.REACTIONS:
+            return list(item.reactions)
+        if role == MessageRole.UNREAD_MARKER:
+            return item.id == self._unread_from
+        if role == MessageRole.ITEM:
+            return item
+        return None
+
+    # --- what the view reads ----------------------------------------------------------
+
+    @property
+    def has_older(self) -> bool:
+        return self.total > len(self._items)
+
+    def request_older(self) -> None:
+        if self.has_older:
+            self.older_requested.emit()
+
+    def item(self, row: int) -> MessageItem:
+        return self._items[row]
+
+    def row_of(self, message_id: str) -> int:
+        for row, item in enumerate(self._items):
+            if item.id == message_id:
+                return row
+        return -1
+
+    def name_of(self, author: str) -> str:
+        if author == self._me:
+            return self.tr("You")
+        return self._names.get(author) or short_id(author)
+
+    def known_photos(self) -> frozenset[str]:
+        return frozenset(self._thumbnails)
+
+    def unread_marker_row(self) -> int:
+        return -1 if self._unread_from is None else self.row_of(self._unread_from)
+
+    # --- updates ------------------------------------------------------------------------
+
+    def set_names(self, names: dict[str, str]) -> None:
+        self._names = dict(names)
+        self._all_changed()
+
+    def set_unread_from(self, message_id: str | None) -> None:
+        """The first unread message when the chat was opened: the marker stays
+        there while the chat is shown, as in other messengers."""
+        old, self._unread_from = self.row_of(self._unread_from) if self._unread_from else -1, message_id
+        for row in (old, self.row_of(message_id) if message_id else -1):
+            if row >= 0:
+                self.dataChanged.emit(self.index(row), self.index(row))
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._items, self._thumbnails, self._unread_from, self._me, self.total = [], {}, None, None, 0
+        self.endResetModel()
+
+    def set_page(self, page: ChatPage) -> None:
+        """Show `page` as a minimal change when it only grew at either end
+        (older messages paged in, new ones arrived), so the view keeps its
+        place; otherwise reset."""
+        for photo_id, jpeg in page.thumbnails.items():
+            image = QImage.fromData(jpeg)
+            if not image.isNull():
+                self._thumbnails[photo_id] = image
+        self.total = page.total
+        self._me = page.me
+        new = list(page.messages)
+        old_ids = [item.id for item in self._items]
+        new_ids = [item.id for item in new]
+        if not old_ids or not new_ids:
+            self.beginResetModel()
+            self._items = new
+            self.endResetModel()
+            return
+        try:
+            start = new_ids.index(old_ids[0])
+        except ValueError:
+            start = -1
+        if start < 0 or new_ids[start:start + len(old_ids)] != old_ids:
+            self.beginResetModel()
+            self._items = new
+            self.endResetModel()
+            return
+        if start:
+            self.beginInsertRows(QModelIndex(), 0, start - 1)
+            self._items[:0] = new[:start]
+            self.endInsertRows()
+        changed = [row for row in range(start, start + len(old_ids)) if self._items[row] != new[row]]
+        self._items[start:start + len(old_ids)] = new[start:start + len(old_ids)]
+        for row in changed:
+            self.dataChanged.emit(self.index(row), self.index(row))
+        if len(new) > len(self._items):
+            self.beginInsertRows(QModelIndex(), len(self._items), len(new) - 1)
+            self._items.extend(new[len(self._items):])
+            self.endInsertRows()
+        if page.thumbnails:
+            self._all_changed()
+
+    def _all_changed(self) -> None:
+        if self._items:
+            self.dataChanged.emit(self.index(0), self.index(len(self._items) - 1))
+
+
+def _time_text(created_ms: int) -> str:
+    when = datetime.datetime.fromtimestamp(created_ms / 1000)
+    today = datetime.date.today()
+    if when.date() == today:
+        return when.strftime("%H:%M")
+    if when.year == today.year:
+        return when.strftime("%d %b, %H:%M")
+    return when.strftime("%d %b %Y, %H:%M")

@@ -1,0 +1,650 @@
+"""A chat: its messages as bubbles, newest at the bottom, and a composer.
+
+Everything it does goes through `EngineClient.run` with the functions of
+`threads_desktop.ui.chat_ops`; it reloads when the engine says this chat's
+messages, reactions or photos changed (push, never poll)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
+from threads_desktop.ui import chat_ops
+from threads_desktop.ui.chat_ops import PAGE_SIZE, ChatPage
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
+from threads_desktop.ui.widgets.chat_composer import IMAGE_SUFFIXES, ChatComposer, image_paths
+from threads_desktop.ui.widgets.message_delegate import MessageDelegate
+
+REACTION_EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🎉")
+_LIVE_COLLECTIONS = frozenset({"message", "reaction", "photo"})
+_AT_BOTTOM_SLACK = 8  # pixels: "at the bottom" survives a rounding of the scroll range
+_ERROR_STYLE = "color: #b3261e"
+_CLOSE = "\N{MULTIPLICATION SIGN}"  # closes a bar (a cross, not the letter x)
+
+
+class ChatView(QWidget):
+    messages_loaded = Signal()  # after every (re)load of the list
+    message_sent = Signal(str)  # message ID
+    message_edited = Signal(str)
+    message_deleted = Signal(str)
+    reaction_toggled = Signal(str, str, bool)  # message ID, emoji, on
+    marked_read = Signal(int)  # messages still unread after marking
+    failed = Signal(str)
+
+    def __init__(self, client: EngineClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._summary: ThreadSummary | None = None
+        self._reply_to: str | None = None
+        self._editing: str | None = None
+        self._attachments: list[Path] = []
+        self._read_up_to = b""
+        self._sending = False
+        self._loading_older = False
+        self._reload_pending = False
+        self._scroll_to_end_next = False
+        self._load_lock = asyncio.Lock()
+        self._closed = False
+        self.unread_count = 0
+        self.context_menu: QMenu | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.model = MessageListModel()
+        self._build()
+        self.setAcceptDrops(True)
+        self._read_timer = QTimer(self)
+        self._read_timer.setSingleShot(True)
+        self._read_timer.setInterval(250)  # settle after scrolling before writing a marker
+        self._read_timer.timeout.connect(self._mark_visible_read)
+        client.changed.connect(self._on_engine_changed)
+
+    # --- construction ---------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.title = QLabel()
+        font = self.title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        self.title.setFont(font)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.delegate = MessageDelegate(self.list)
+        self.delegate.reaction_clicked.connect(self.toggle_reaction)
+        self.list.setItemDelegate(self.delegate)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)  # bubbles re-wrap to the new width
+        self.list.setFrameShape(QFrame.Shape.NoFrame)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_context_menu)
+        self.list.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        self.model.older_requested.connect(lambda: self._spawn(self._load_older()))
+
+        self.mode_bar = QFrame()
+        self.mode_bar.setFrameShape(QFrame.Shape.StyledPanel)
+        mode = QHBoxLayout(self.mode_bar)
+        mode.setContentsMargins(8, 2, 2, 2)
+        self.mode_label = QLabel()
+        self.mode_cancel = QToolButton()
+        self.mode_cancel.setText(_CLOSE)
+        self.mode_cancel.setAutoRaise(True)
+        self.mode_cancel.setAccessibleName(self.tr("Cancel"))
+        self.mode_cancel.clicked.connect(self.cancel_mode)
+        mode.addWidget(self.mode_label, 1)
+        mode.addWidget(self.mode_cancel)
+        self.mode_bar.setVisible(False)
+
+        self.attachment_bar = QFrame()
+        attachments = QHBoxLayout(self.attachment_bar)
+        attachments.setContentsMargins(8, 2, 2, 2)
+        self.attachment_label = QLabel()
+        self.attachment_clear = QToolButton()
+        self.attachment_clear.setText(_CLOSE)
+        self.attachment_clear.setAutoRaise(True)
+        self.attachment_clear.setAccessibleName(self.tr("Remove the photos"))
+        self.attachment_clear.clicked.connect(self.clear_attachments)
+        attachments.addWidget(self.attachment_label, 1)
+        attachments.addWidget(self.attachment_clear)
+        self.attachment_bar.setVisible(False)
+
+        self.error = QLabel()
+        self.error.setStyleSheet(_ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+
+        # Text from peers (names, messages) is never read as rich text.
+        for label in (self.title, self.notice, self.mode_label, self.attachment_label, self.error):
+            label.setTextFormat(Qt.TextFormat.PlainText)
+
+        self.attach_button = QToolButton()
+        self.attach_button.setText("📎")
+        self.attach_button.setAccessibleName(self.tr("Attach photos"))
+        self.attach_button.clicked.connect(self.ask_attach)
+        self.composer = ChatComposer()
+        self.composer.setFixedHeight(64)
+        self.composer.submitted.connect(self.send)
+        self.composer.cancelled.connect(self.cancel_mode)
+        self.composer.files_dropped.connect(self.attach)
+        self.send_button = QPushButton(self.tr("Send"))
+        self.send_button.clicked.connect(self.send)
+        compose = QHBoxLayout()
+        compose.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
+        compose.addWidget(self.composer, 1)
+        compose.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.error)
+        layout.addWidget(self.mode_bar)
+        layout.addWidget(self.attachment_bar)
+        layout.addLayout(compose)
+        self._apply_rights()
+
+    # --- opening a chat -------------------------------------------------------------------
+
+    def show_thread(self, summary: ThreadSummary) -> None:
+        """Switch to that chat and load its newest messages."""
+        self._summary = summary
+        self._reply_to = self._editing = None
+        self._attachments = []
+        self._read_up_to = b""
+        self.unread_count = 0
+        self.composer.clear()
+        self._show_error("")
+        self._update_bars()
+        self.model.clear()
+        self.title.setText(summary.name or self.tr("Chat"))
+        self._apply_rights()
+        self._spawn(self._open(summary))
+
+    @property
+    def thread(self) -> ThreadSummary | None:
+        return self._summary
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """Display names by author (an author is its log ID in the thread)."""
+        self.model.set_names(names)
+        self._update_bars()
+
+    async def _open(self, summary: ThreadSummary) -> None:
+        if not summary.can_read:
+            self.messages_loaded.emit()  # nothing to show: a follower holds no key to read it
+            return
+        async with self._load_lock:
+            page = await self._client.run(chat_ops.load_page, summary.thread_id, None, PAGE_SIZE, frozenset())
+            if not self._is_current(summary):
+                return
+            self.model.set_page(page)
+            self._take_read_state(page)
+            self.model.set_unread_from(self._first_unread(page))
+            self.list.doItemsLayout()
+            marker = self.model.unread_marker_row()
+            if marker >= 0:
+                self.list.scrollTo(self.model.index(marker), QAbstractItemView.ScrollHint.PositionAtTop)
+            else:
+                self.list.scrollToBottom()
+        self.messages_loaded.emit()
+        self._read_timer.start()
+
+    def _first_unread(self, page: ChatPage) -> str | None:
+        for item in page.messages:
+            if not item.mine and item.created > page.read_up_to:
+                return item.id
+        return None
+
+    def _take_read_state(self, page: ChatPage) -> None:
+        # Our own marker write may be newer than what a load started earlier saw.
+        self._read_up_to = max(self._read_up_to, page.read_up_to)
+        self.unread_count = page.unread
+
+    def _is_current(self, summary: ThreadSummary) -> bool:
+        return self._summary is not None and self._summary.thread_id == summary.thread_id
+
+    # --- live updates ---------------------------------------------------------------------
+
+    def _on_engine_changed(self, changes: ChangeSet) -> None:
+        summary = self._summary
+        if summary is None:
+            return
+        if summary.thread_id in changes.threads_updated or summary.thread_id in changes.threads_added:
+            self._spawn(self._refresh_rights(summary))  # a grant or a revocation changes what we may do
+        if any(t == summary.thread_id and c in _LIVE_COLLECTIONS for t, c, _ in changes.documents):
+            self.reload()
+
+    def reload(self) -> None:
+        """Reload what is shown (coalesced: one reload waits at most)."""
+        if self._summary is None or self._reload_pending:
+            return
+        self._reload_pending = True
+        self._spawn(self._reload(self._summary))
+
+    async def _reload(self, summary: ThreadSummary) -> None:
+        async with self._load_lock:
+            self._reload_pending = False
+            if not self._is_current(summary) or not summary.can_read:
+                return
+            oldest = self.model.item(0).created if self.model.rowCount() else None
+            page = await self._client.run(chat_ops.load_page, summary.thread_id, oldest,
+                                          0 if oldest else PAGE_SIZE, self.model.known_photos())
+            if not self._is_current(summary):
+                return
+            bar = self.list.verticalScrollBar()
+            at_bottom = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK
+            self.model.set_page(page)
+            self._take_read_state(page)
+            self.list.doItemsLayout()
+            if at_bottom or self._scroll_to_end_next:
+                self.list.scrollToBottom()
+            self._scroll_to_end_next = False
+            if self._editing is not None and self.model.row_of(self._editing) < 0:
+                self.cancel_mode()  # deleted meanwhile (by us elsewhere, or a member with delete)
+        self.messages_loaded.emit()
+        self._read_timer.start()
+
+    async def _load_older(self) -> None:
+        summary = self._summary
+        if summary is None or self._loading_older or not self.model.has_older:
+            return
+        self._loading_older = True
+        try:
+            async with self._load_lock:
+                if not self._is_current(summary) or not self.model.rowCount():
+                    return
+                page = await self._client.run(chat_ops.load_page, summary.thread_id, self.model.item(0).created,
+                                              PAGE_SIZE, self.model.known_photos())
+                if not self._is_current(summary):
+                    return
+                bar = self.list.verticalScrollBar()
+                from_bottom = bar.maximum() - bar.value()
+                self.model.set_page(page)
+                self._take_read_state(page)
+                self.list.doItemsLayout()
+                bar.setValue(bar.maximum() - from_bottom)  # the rows added above leave the view where it was
+        finally:
+            self._loading_older = False
+        self.messages_loaded.emit()
+
+    async def _refresh_rights(self, summary: ThreadSummary) -> None:
+        fresh = await self._client.run(chat_ops.thread_summary, summary.thread_id)
+        if self._is_current(summary):
+            changed_access = fresh.can_read != summary.can_read
+            self._summary = fresh
+            self.title.setText(fresh.name or self.tr("Chat"))
+            self._apply_rights()
+            if changed_access:
+                self.reload()
+            if fresh.can_write and not summary.can_write:
+                self._read_timer.start()  # a joiner may write its read marker from now on
+
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.list.verticalScrollBar()
+        if value == bar.minimum() and bar.maximum() > bar.minimum():
+            self.model.request_older()
+        self._read_timer.start()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _newest_visible_row(self) -> int:
+        viewport = self.list.viewport().rect()
+        for row in range(self.model.rowCount() - 1, -1, -1):
+            rect = self.list.visualRect(self.model.index(row))
+            if rect.intersects(viewport):
+                return row
+            if rect.bottom() < viewport.top():
+                break
+        return -1
+
+    def _mark_visible_read(self) -> None:
+        summary = self._summary
+        if summary is None or not summary.can_write or not self.isVisible():
+            return  # a reader writes no marker: its log takes no events
+        row = self._newest_visible_row()
+        while row >= 0 and self.model.item(row).mine:
+            row -= 1  # our own messages are never unread: no marker event for them
+        if row < 0 or self.model.item(row).created <= self._read_up_to:
+            return
+        item = self.model.item(row)
+        self._read_up_to = item.created
+        self._spawn(self._mark_read(summary, item.id))
+
+    async def _mark_read(self, summary: ThreadSummary, message_id: str) -> None:
+        unread = await self._client.run(chat_ops.mark_read, summary.thread_id, message_id)
+        if self._is_current(summary):
+            self.unread_count = unread
+            self.marked_read.emit(unread)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def _writable(self) -> bool:
+        return self._summary is not None and self._summary.can_read and self._summary.can_write
+
+    def _apply_rights(self) -> None:
+        summary = self._summary
+        writable = self._writable()
+        if writable or summary is None:
+            reason = ""
+        elif summary.can_read:
+            reason = self.tr("You can read this chat but not write in it.")
+        else:
+            reason = self.tr("This device keeps an encrypted backup of this chat: it cannot read or write in it.")
+        self.composer.setEnabled(writable)
+        self.composer.setPlaceholderText(self.tr("Write a message… (Shift+Enter for a new line)") if writable
+                                         else reason)
+        self.composer.setToolTip(reason)
+        self.send_button.setEnabled(writable and not self._sending)
+        self.send_button.setToolTip(reason or self.tr("Send (Enter)"))
+        self.attach_button.setEnabled(writable)
+        self.attach_button.setToolTip(reason or self.tr("Attach photos…"))
+        self.notice.setText(reason if summary is not None and not summary.can_read else "")
+        self.notice.setVisible(bool(self.notice.text()))
+
+    def send(self) -> None:
+        """Send the composer's text (and attached photos), or save the edit."""
+        summary = self._summary
+        if summary is None or not self._writable() or self._sending:
+            return
+        text = self.composer.toPlainText().strip()
+        if self._editing is not None:
+            if text:
+                self._spawn(self._save_edit(summary, self._editing, text))
+            return
+        if not text and not self._attachments:
+            return
+        self._spawn(self._send(summary, text, self._reply_to, list(self._attachments)))
+
+    async def _send(self, summary: ThreadSummary, text: str, reply_to: str | None, photos: list[Path]) -> None:
+        self._set_sending(True)
+        try:
+            message_id = await self._client.run(chat_ops.post, summary.thread_id, text, reply_to, photos)
+        finally:
+            self._set_sending(False)
+        if not self._is_current(summary):
+            return
+        self.composer.clear()
+        self._reply_to = None
+        self._attachments = []
+        self._update_bars()
+        self._show_error("")
+        self._scroll_to_end_next = True  # our own message: show it even when scrolled up
+        self.message_sent.emit(message_id)
+
+    async def _save_edit(self, summary: ThreadSummary, message_id: str, text: str) -> None:
+        self._set_sending(True)
+        try:
+            await self._client.run(chat_ops.edit, summary.thread_id, message_id, text)
+        finally:
+            self._set_sending(False)
+        if self._is_current(summary):
+            self._editing = None
+            self.composer.clear()
+            self._update_bars()
+            self._show_error("")
+            self.message_edited.emit(message_id)
+
+    def _set_sending(self, sending: bool) -> None:
+        self._sending = sending
+        self.send_button.setEnabled(self._writable() and not sending)
+
+    def start_reply(self, message_id: str) -> None:
+        self._editing = None
+        self._reply_to = message_id
+        self._update_bars()
+        self.composer.setFocus()
+
+    def start_edit(self, message_id: str) -> None:
+        row = self.model.row_of(message_id)
+        if row < 0:
+            return
+        self._reply_to = None
+        self._editing = message_id
+        self.composer.setPlainText(self.model.item(row).text)
+        self.composer.moveCursor(self.composer.textCursor().MoveOperation.End)
+        self._update_bars()
+        self.composer.setFocus()
+
+    def cancel_mode(self) -> None:
+        """Drop the reply or the edit under way (an edit's text goes too)."""
+        if self._editing is not None:
+            self.composer.clear()
+        self._reply_to = self._editing = None
+        self._update_bars()
+
+    def ask_delete(self, message_id: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Delete message"),
+                          self.tr("Delete this message for everyone in the chat?"),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.button(QMessageBox.StandardButton.Yes).setText(self.tr("Delete"))
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+        def answered() -> None:
+            if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
+                self.delete(message_id)
+        box.finished.connect(answered)
+        box.finished.connect(box.deleteLater)
+        self.confirm_box = box
+        # open(), not exec(): a nested modal loop inside qasync would re-enter it.
+        box.open()
+        return box
+
+    def delete(self, message_id: str) -> None:
+        if self._summary is not None:
+            self._spawn(self._delete(self._summary, message_id))
+
+    async def _delete(self, summary: ThreadSummary, message_id: str) -> None:
+        await self._client.run(chat_ops.delete, summary.thread_id, message_id)
+        if self._is_current(summary):
+            if message_id in (self._editing, self._reply_to):
+                self.cancel_mode()
+            self.message_deleted.emit(message_id)
+
+    def toggle_reaction(self, message_id: str, emoji: str, on: bool) -> None:
+        if self._summary is not None and self._writable():
+            self._spawn(self._react(self._summary, message_id, emoji, on))
+
+    async def _react(self, summary: ThreadSummary, message_id: str, emoji: str, on: bool) -> None:
+        await self._client.run(chat_ops.react, summary.thread_id, message_id, emoji, on)
+        self.reaction_toggled.emit(message_id, emoji, on)
+
+    # --- photos -------------------------------------------------------------------------------
+
+    def ask_attach(self) -> QFileDialog:
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
+        dialog = QFileDialog(self, self.tr("Attach photos"), "", self.tr("Images ({patterns})").format(
+            patterns=patterns))
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.filesSelected.connect(lambda files: self.attach([Path(f) for f in files]))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def attach(self, paths: list[Path]) -> None:
+        """Photos to send with the next message (they go when it is sent)."""
+        if not self._writable():
+            return
+        for path in paths:
+            if path not in self._attachments:
+                self._attachments.append(path)
+        self._update_bars()
+        self.composer.setFocus()
+
+    def clear_attachments(self) -> None:
+        self._attachments = []
+        self._update_bars()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._writable() and image_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._writable() and image_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = image_paths(event.mimeData())
+        if paths and self._writable():
+            event.acceptProposedAction()
+            self.attach(paths)
+
+    # --- the bars above the composer --------------------------------------------------------
+
+    def _update_bars(self) -> None:
+        if self._editing is not None:
+            self.mode_label.setText(self.tr("Editing your message (Enter saves, Esc cancels)"))
+            self.mode_cancel.setToolTip(self.tr("Cancel the edit"))
+        elif self._reply_to is not None:
+            row = self.model.row_of(self._reply_to)
+            if row >= 0:
+                item = self.model.item(row)
+                first_line = item.text.split("\n", 1)[0] if item.text else "📷"
+                text = self.tr("Replying to {name}: {quote}").format(name=self.model.name_of(item.author),
+                                                                      quote=first_line)
+            else:
+                text = self.tr("Replying to a message")
+            metrics = self.mode_label.fontMetrics()
+            self.mode_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                                       max(200, self.width() - 80)))
+            self.mode_cancel.setToolTip(self.tr("Cancel the reply"))
+        self.mode_bar.setVisible(self._editing is not None or self._reply_to is not None)
+        if self._attachments:
+            names = ", ".join(path.name for path in self._attachments)
+            count = len(self._attachments)
+            label = self.tr("1 photo") if count == 1 else self.tr("{count} photos").format(count=count)
+            self.attachment_label.setText(f"📎 {label}: {names}")
+        self.attachment_bar.setVisible(bool(self._attachments))
+
+    @property
+    def reply_to(self) -> str | None:
+        return self._reply_to
+
+    @property
+    def editing(self) -> str | None:
+        return self._editing
+
+    @property
+    def attachments(self) -> list[Path]:
+        return list(self._attachments)
+
+    # --- the context menu ------------------------------------------------------------------
+
+    def _on_context_menu(self, pos: QPoint) -> None:
+        index = self.list.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = self.menu_for(index.row())
+        menu.popup(self.list.viewport().mapToGlobal(pos))
+
+    def menu_for(self, row: int) -> QMenu:
+        """The actions on one message (object names: reply, edit, delete,
+        react-<emoji>, copy)."""
+        item = self.model.item(row)
+        writable = self._writable()
+        if self.context_menu is not None:
+            self.context_menu.deleteLater()
+        menu = QMenu(self)
+        self.context_menu = menu
+        reply = menu.addAction(self.tr("Reply"))
+        reply.setObjectName("reply")
+        reply.setEnabled(writable)
+        reply.triggered.connect(lambda: self.start_reply(item.id))
+        if item.mine:
+            edit = menu.addAction(self.tr("Edit"))
+            edit.setObjectName("edit")
+            edit.setEnabled(writable and bool(item.text))
+            edit.triggered.connect(lambda: self.start_edit(item.id))
+            delete = menu.addAction(self.tr("Delete…"))
+            delete.setObjectName("delete")
+            delete.setEnabled(writable)
+            delete.triggered.connect(lambda: self.ask_delete(item.id))
+        react = menu.addMenu(self.tr("React"))
+        react.setEnabled(writable)
+        mine = {reaction.emoji for reaction in item.reactions if reaction.mine}
+        for emoji in REACTION_EMOJI:
+            action = react.addAction(emoji)
+            action.setObjectName(f"react-{emoji}")
+            action.setCheckable(True)
+            action.setChecked(emoji in mine)
+            action.triggered.connect(lambda _=False, e=emoji: self.toggle_reaction(item.id, e, e not in mine))
+        menu.addSeparator()
+        copy = menu.addAction(self.tr("Copy Text"))
+        copy.setObjectName("copy")
+        copy.setEnabled(bool(item.text))
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.text))
+        return menu
+
+    # --- tasks and errors -------------------------------------------------------------------
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._closed:  # a closed view may be deleted before the task ends: start nothing
+            work.close()
+            return
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or self._closed:
+            return
+        error = task.exception()
+        if error is None:
+            return
+        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: {error}").format(
+            error=error)
+        self._show_error(message)
+        self.failed.emit(message)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self._read_timer.start()  # what was loaded while hidden is seen now
+
+    def closeEvent(self, event: Any) -> None:
+        self._closed = True
+        self._read_timer.stop()
+        self._client.changed.disconnect(self._on_engine_changed)
+        for task in list(self._tasks):
+            task.cancel()
+        super().closeEvent(event)
+
+    def message_rows(self) -> list[dict[str, Any]]:
+        """What the list shows, row by row (for tests and accessibility checks)."""
+        roles = {"id": MessageRole.MESSAGE_ID, "author": MessageRole.AUTHOR_NAME, "text": MessageRole.TEXT,
+                 "edited": MessageRole.EDITED, "mine": MessageRole.MINE, "quote": MessageRole.REPLY_QUOTE,
+                 "reactions": MessageRole.REACTIONS, "unread_marker": MessageRole.UNREAD_MARKER,
+                 "thumbnails": MessageRole.THUMBNAILS}
+        return [{name: self.model.index(row).data(role) for name, role in roles.items()}
+                for row in range(self.model.rowCount())]
