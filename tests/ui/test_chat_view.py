@@ -206,6 +206,13 @@ def test_older_messages_page_in_when_scrolled_to_the_top(  # type: ignore[no-unt
     assert view.list.visualRect(view.model.index(_row(view, "message 50"))).intersects(viewport)
     assert not view.list.visualRect(view.model.index(0)).intersects(viewport)
 
+    # At the bottom, a message arriving keeps the view at the bottom.
+    bar.setValue(bar.maximum())
+    _wait(qtbot, client.run(lambda node: node.chat(summary.thread_id).post("latest")))
+    qtbot.waitUntil(lambda: _texts(view)[-1] == "latest", timeout=10_000)
+    assert bar.value() == bar.maximum() and view.model.rowCount() == chat_ops.PAGE_SIZE + 51
+    assert view.list.visualRect(view.model.index(view.model.rowCount() - 1)).intersects(viewport)
+
 
 def _summary(qtbot, client: EngineClient, thread_id: ThreadId) -> ThreadSummary:  # type: ignore[no-untyped-def]
     return _wait(qtbot, client.run(chat_ops.thread_summary, thread_id))

@@ -188,7 +188,7 @@ class ChatView(QWidget):
         self._spawn(self._open(summary))
 
     @property
-    def thread(self) -> ThreadSummary | None:
+    def current_thread(self) -> ThreadSummary | None:  # not `thread`: QObject.thread() is Qt's
         return self._summary
 
     def set_names(self, names: dict[str, str]) -> None:

@@ -89,7 +89,7 @@ def layout_message(index: _Index, font: QFont, width: int, edited_label: str) ->
         parts.append(("author", QSize(min(inner_max, bold.horizontalAdvance(name)), bold.height())))
     if index.data(MessageRole.REPLY_TO):
         quote = _quote_text(index)
-        parts.append(("quote", QSize(min(inner_max, small.horizontalAdvance(quote) + 2 * GAP + 3),
+        parts.append(("quote", QSize(min(inner_max, small.horizontalAdvance(quote) + 3 * GAP + 4),
                                      small.height() + 2 * GAP)))
     thumbnails: list[QImage | None] = index.data(MessageRole.THUMBNAILS) or []
     photo_rects: list[QRect] = []
