@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from threads_desktop.engine.node import Node
     from threads_desktop.ui.settings import AppSettings
 
 log = logging.getLogger(__name__)
@@ -20,17 +21,17 @@ log = logging.getLogger(__name__)
 def background_services(listen: Sequence[str] | None = None, lan_discovery: bool = True) -> list[Any]:
     """What the app runs beside the node on the engine thread: the network
     (on the usual port, or any free one if another profile has it) and the
-    control socket, so CLI commands reach the running app."""
-    import trio
-
-    from threads_desktop.cli_control import forwarding_handler
-    from threads_desktop.cli_serve import lan_discovery as discovery
-    from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
-    from threads_desktop.engine.net.host import DEFAULT_LISTEN
-    from threads_desktop.engine.net.service import NetworkService
-    from threads_desktop.engine.node import Node
+    control socket, so CLI commands reach the running app. Their modules
+    (py-libp2p above all) are imported on the engine thread as they start,
+    never on the GUI thread before the window is up."""
 
     def network(node: Node) -> Any:
+        import trio
+
+        from threads_desktop.cli_serve import lan_discovery as discovery
+        from threads_desktop.engine.net.host import DEFAULT_LISTEN
+        from threads_desktop.engine.net.service import NetworkService
+
         async def run(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
             for addresses in ((listen,) if listen else (DEFAULT_LISTEN, ("/ip4/0.0.0.0/tcp/0",))):
                 service = NetworkService(node, listen=list(addresses), discovery=discovery if lan_discovery else None)
@@ -44,6 +45,9 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
         return run
 
     def control(node: Node) -> Any:
+        from threads_desktop.cli_control import forwarding_handler
+        from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
+
         return partial(serve_control_socket, node.profile.directory / CONTROL_SOCKET_NAME, forwarding_handler(node))
 
     return [network, control]
@@ -87,7 +91,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     app.setWindowIcon(QIcon(str(files("threads_desktop.ui") / "icons" / "threads-desktop.svg")))
     runtime = EngineRuntime(lambda: Node.open(data_dir), background_services(listen, lan_discovery))
     try:
-        runtime.start()
+        runtime.start(wait_for_services=False)  # the window shows while the network loads
     except ThreadsError as exc:
         instance.close()
         QMessageBox.critical(None, "Threads", str(exc))

@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_sync.add_argument("--photos", type=int, default=200)
     bench_sync.add_argument("--photo-bytes", type=int, default=1 << 20)
     bench_sync.add_argument("--json", action="store_true")
+    bench_gui = bench_kinds.add_parser("gui", help="the app with a large album, offscreen")
+    bench_gui.add_argument("--photos", type=int, default=10_000, help="photos in the album")
+    bench_gui.add_argument("--json", action="store_true")
     return parser
 
 
@@ -211,6 +214,12 @@ def _run_command(node: object, args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from threads_desktop.engine.bench import log, store
 
+    if args.bench == "gui":
+        from threads_desktop.ui import bench_gui
+
+        gui = bench_gui.run(max(1, args.photos))
+        print(json.dumps(gui, indent=2) if args.json else bench_gui.summary(gui))
+        return 0
     if args.events < 1:
         print("threads-desktop: --events must be at least 1", file=sys.stderr)
         return 2

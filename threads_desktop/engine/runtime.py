@@ -58,6 +58,7 @@ class EngineRuntime:
         self._nursery: trio.Nursery | None = None
         self._stop: trio.Event | None = None
         self._started = threading.Event()
+        self._wait_for_services = True
         self._start_error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Callable[[ChangeSet], None]]] = []
@@ -67,9 +68,13 @@ class EngineRuntime:
 
     # --- life cycle ---------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, wait_for_services: bool = True) -> None:
         """Start the engine thread; returns once the node is open (or raises
-        the error that kept it from opening)."""
+        the error that kept it from opening) and, unless told not to wait,
+        its background services have started. The app does not wait: its
+        window is up while the network loads (py-libp2p alone imports in
+        about a second), and the status bar says when it is online."""
+        self._wait_for_services = wait_for_services
         self._thread = threading.Thread(target=trio.run, args=(self._main,), name="engine", daemon=True)
         self._thread.start()
         if not self._started.wait(_START_TIMEOUT_SECONDS):
@@ -110,6 +115,8 @@ class EngineRuntime:
                 self._nursery = nursery
                 with self._lock:
                     self._token = trio.lowlevel.current_trio_token()
+                if not self._wait_for_services:
+                    self._started.set()
                 for make in self._services:
                     try:
                         await nursery.start(make(node))

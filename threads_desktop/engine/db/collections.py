@@ -165,11 +165,13 @@ class Collection:
         if order_by not in self.model.indexes:
             raise InvalidInputError(f"{self.model.collection} can be ordered by {', '.join(self.model.indexes)}")
         direction = "DESC" if descending else "ASC"
+        # The index holds live documents only, so it alone answers; ties go
+        # by ID. Joining the documents for their creation stamp (as find()
+        # does for a page) reads every document's row: 180 ms instead of
+        # 15 ms for 10,000 photos, whose rows carry their thumbnails.
         return [doc_id for (doc_id,) in self._sql.execute(
-            "SELECT o.id FROM document_index o JOIN documents d ON d.thread_id = o.thread_id AND"
-            " d.collection = o.collection AND d.id = o.id"
-            " WHERE o.thread_id = ? AND o.collection = ? AND o.field = ? AND d.deleted = 0"
-            f" ORDER BY o.missing, o.value {direction}, d.created {direction}, o.id {direction}",
+            "SELECT id FROM document_index WHERE thread_id = ? AND collection = ? AND field = ?"
+            f" ORDER BY missing, value {direction}, id {direction}",
             (self.thread_id.raw, self.model.collection, order_by))]
 
     def by_ids(self, ids: Sequence[str]) -> list[Document]:

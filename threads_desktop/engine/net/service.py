@@ -171,6 +171,7 @@ class NetworkService:
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
                     task_status.started(self)
+                    self._node.network_changed()  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
             finally:
                 self._nursery = None

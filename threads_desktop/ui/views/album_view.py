@@ -30,6 +30,7 @@ from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
 from threads_desktop.ui.views.photo_import import ImportSummary, PhotoImport
 from threads_desktop.ui.views.photo_viewer import PhotoViewer
+from threads_desktop.ui.widgets.photo_delegate import PICTURE
 from threads_desktop.ui.widgets.photo_grid_view import PhotoGridView
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.heic *.tif *.tiff *.bmp)"
@@ -71,7 +72,9 @@ class AlbumView(QWidget):
         self._newest_first = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self.current_import: PhotoImport | None = None
-        self.model = PhotoGridModel(self._fetch_cards, decoder)
+        # Pictures are decoded at the cell's size in device pixels.
+        edge = round(PICTURE * (self.devicePixelRatioF() or 1.0))
+        self.model = PhotoGridModel(self._fetch_cards, decoder, edge=edge)
         self._build(decoder)
         client.changed.connect(self._on_engine_changed)
 

@@ -4,65 +4,75 @@ placeholder while it loads, a check mark and a tint when selected."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from threads_desktop.ui.models.photo_grid_model import PhotoRole
+from threads_desktop.ui.models.photo_grid_model import CORNER, PhotoRole
 
 CELL = 168   # logical pixels of a grid cell, margin included
 MARGIN = 4
-RADIUS = 6.0
+PICTURE = CELL - 2 * MARGIN
 
 
 class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._placeholder: QPixmap | None = None
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(CELL, CELL)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
+        # Scrolling paints dozens of cells per frame: the common case is one
+        # image copy (pictures come decoded, cropped and rounded at this size).
         rect = QRectF(option.rect).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)  # type: ignore[attr-defined]
-        palette: QPalette = option.palette  # type: ignore[attr-defined]
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        clip = QPainterPath()
-        clip.addRoundedRect(rect, RADIUS, RADIUS)
         image = index.data(PhotoRole.THUMBNAIL)
         if isinstance(image, QImage) and not image.isNull():
-            painter.setClipPath(clip)
-            painter.drawImage(rect, image, _centre_crop(image, rect))
-            painter.setClipping(False)
+            painter.drawImage(rect, image)
         else:
-            placeholder = QColor(palette.color(QPalette.ColorRole.Mid))
-            placeholder.setAlphaF(0.25)
-            painter.fillPath(clip, placeholder)
+            painter.drawPixmap(rect.topLeft(), self._placeholder_for(option))
+        state = option.state  # type: ignore[attr-defined]
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        if not selected and not state & QStyle.StateFlag.State_MouseOver:
+            return
+        palette: QPalette = option.palette  # type: ignore[attr-defined]
+        highlight = QColor(palette.color(QPalette.ColorRole.Highlight))
+        radius = rect.width() * CORNER
+        outline = QPainterPath()
+        outline.addRoundedRect(rect, radius, radius)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if selected:
-            highlight = QColor(palette.color(QPalette.ColorRole.Highlight))
             tint = QColor(highlight)
             tint.setAlphaF(0.28)
-            painter.fillPath(clip, tint)
+            painter.fillPath(outline, tint)
             painter.setPen(QPen(highlight, 3))
-            painter.drawPath(clip)
+            painter.drawPath(outline)
             _check_mark(painter, rect, highlight)
-        elif option.state & QStyle.StateFlag.State_MouseOver:  # type: ignore[attr-defined]
-            painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 1.5))
-            painter.drawPath(clip)
+        else:
+            painter.setPen(QPen(highlight, 1.5))
+            painter.drawPath(outline)
         painter.restore()
 
-
-def _centre_crop(image: QImage, target: QRectF) -> QRectF:
-    """The part of `image` with the target's shape, from its middle."""
-    width, height = float(image.width()), float(image.height())
-    shape = target.width() / target.height()
-    if width / height > shape:
-        crop = height * shape
-        return QRectF((width - crop) / 2, 0, crop, height)
-    crop = width / shape
-    return QRectF(0, (height - crop) / 2, width, crop)
+    def _placeholder_for(self, option: QStyleOptionViewItem) -> QPixmap:
+        if self._placeholder is None:
+            widget = option.widget  # type: ignore[attr-defined]
+            ratio = widget.devicePixelRatioF() if widget is not None else 1.0
+            edge = round(PICTURE * ratio)
+            pixmap = QPixmap(edge, edge)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            colour = QColor(option.palette.color(QPalette.ColorRole.Mid))  # type: ignore[attr-defined]
+            colour.setAlphaF(0.25)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            path = QPainterPath()
+            path.addRoundedRect(QRectF(0, 0, edge, edge), edge * CORNER, edge * CORNER)
+            painter.fillPath(path, colour)
+            painter.end()
+            pixmap.setDevicePixelRatio(ratio)
+            self._placeholder = pixmap
+        return self._placeholder
 
 
 def _check_mark(painter: QPainter, rect: QRectF, colour: QColor) -> None:

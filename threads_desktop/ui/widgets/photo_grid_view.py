@@ -19,8 +19,11 @@ class PhotoGridView(QListView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
-        self.setUniformItemSizes(True)  # 10,000 cells laid out without asking each one
+        self.setUniformItemSizes(True)
         self.setGridSize(QSize(CELL, CELL))
+        # Lay out a large album in batches, so the first screen paints at once.
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(400)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
