@@ -231,7 +231,12 @@ class Node:
         return self._with_rights(self.directory.get(thread_id))
 
     def _with_rights(self, summary: ThreadSummary) -> ThreadSummary:
-        """Writing takes a log of our own and the write role in the ACL."""
+        """Writing takes a log of our own and the write role in the ACL; a
+        chat's summary says how many messages of others are unread."""
+        if summary.kind is ThreadKind.CHAT and summary.can_read and summary.message_count:
+            own_log = self.store.own_log(summary.thread_id)
+            if own_log is not None:
+                summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log).unread_count())
         if summary.can_write and summary.thread_id.variant is ThreadVariant.ACCESS_CONTROLLED:
             return replace(summary, can_write=Role.WRITE in self.membership.roles(summary.thread_id))
         return summary
@@ -363,6 +368,11 @@ class Node:
         """Write our name into the thread now if it does not hold it yet.
         True if it wrote; False if it had it or we may not write there."""
         return self._tell_name(thread_id)
+
+    def author_names(self, thread_id: ThreadId) -> dict[str, str]:
+        """Author (log ID in the thread, as documents name them) -> the name
+        that member gives itself there."""
+        return {str(log_id): name for log_id, name in profiles.names_by_log(self.collections(thread_id)).items()}
 
     def member_names(self, thread_id: ThreadId) -> dict[str, str]:
         """Peer ID -> the name that member gives itself in the thread

@@ -13,6 +13,7 @@ from typing import Any
 from threads_desktop.engine.acl.ops import OWNER_NONCE_BYTES, Genesis, acl_payload, make_bind, owner_random
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
+from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
@@ -20,6 +21,7 @@ from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.db.collections import Commit
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import FieldSpec, Model
+from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
@@ -112,22 +114,27 @@ class ThreadDirectory:
         rows = self._db.connection.execute(
             "SELECT t.id, m.data, t.created_at,"
             " (SELECT COALESCE(SUM(seq), 0) FROM logs l WHERE l.thread_id = t.id),"
-            " (SELECT count(*) FROM documents d WHERE d.thread_id = t.id AND d.collection = 'photo'"
-            " AND d.deleted = 0),"
-            " (SELECT count(*) FROM documents d WHERE d.thread_id = t.id AND d.collection = 'message'"
-            " AND d.deleted = 0),"
+            # Live documents counted off the narrow index rows (one per
+            # indexed field of each live document), not their wide rows.
+            " (SELECT count(*) FROM document_index i WHERE i.thread_id = t.id AND i.collection = 'photo'"
+            " AND i.field = 'taken_at'),"
+            " (SELECT count(*) FROM document_index i WHERE i.thread_id = t.id AND i.collection = 'message'"
+            " AND i.field = 'reply_to'),"
+            " (SELECT max(e.stamp) FROM applied a JOIN events e ON e.thread_id = a.thread_id"
+            " AND e.log_id = a.log_id AND e.seq = a.seq WHERE a.thread_id = t.id),"
             " EXISTS (SELECT 1 FROM logs l WHERE l.thread_id = t.id AND l.wrapped_private_key IS NOT NULL),"
             " (SELECT can_read FROM thread_keys k WHERE k.thread_id = t.id ORDER BY epoch DESC LIMIT 1)"
             " FROM threads t LEFT JOIN documents m ON m.thread_id = t.id AND m.collection = ?"
             f" AND m.id = ? AND m.deleted = 0 {where} ORDER BY t.rowid",
             (THREAD_MODEL.collection, META_ID, *params)).fetchall()
         summaries = []
-        for raw, meta_blob, created_at, events, photo_count, message_count, write, read in rows:
+        for raw, meta_blob, created_at, events, photo_count, message_count, newest, write, read in rows:
             meta: dict[str, Any] = cbor.decode(meta_blob, max_size=1 << 16) if meta_blob else {}
             kind = meta.get("kind")
             summaries.append(ThreadSummary(
                 ThreadId(raw), ThreadKind(kind) if isinstance(kind, str) and kind in ThreadKind._value2member_map_
                 else None,
                 meta.get("name"), created_at, events, bool(write), bool(read),
-                meta.get("description"), meta.get("cover"), photo_count, message_count))
+                meta.get("description"), meta.get("cover"), photo_count, message_count,
+                unpack(stamp_hlc(newest))[0] if newest else None))
         return summaries

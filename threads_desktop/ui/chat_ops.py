@@ -52,6 +52,7 @@ class ChatPage:
     read_up_to: bytes  # the stamp of the newest message we marked read (b"": none)
     unread: int
     thumbnails: dict[str, bytes]  # photo ID -> JPEG, only for photos the caller did not have yet
+    names: dict[str, str]  # author (log ID) -> the name that member gives itself
 
 
 def _chat(node: Node, thread_id: ThreadId) -> Chat:
@@ -88,7 +89,7 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
     marker = node.collections(thread_id)["read_marker"].find_one_by_id(me) if me else None
     read_up_to: bytes = marker.data["up_to"] if marker is not None else b""
     unread = chat.unread_count() if me else 0
-    return ChatPage(items, total, me, read_up_to, unread, thumbnails)
+    return ChatPage(items, total, me, read_up_to, unread, thumbnails, node.author_names(thread_id))
 
 
 def _item(chat: Chat, message: Document, me: str | None, quoted: dict[str, Document]) -> MessageItem:

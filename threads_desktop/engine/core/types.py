@@ -29,6 +29,8 @@ class ThreadSummary:
     cover: str | None = None
     photo_count: int = 0
     message_count: int = 0
+    last_activity_ms: int | None = None  # the author's clock at the newest change applied
+    unread: int = 0  # messages of others not yet marked read (chats)
 
     def to_json(self) -> dict[str, object]:
         return {

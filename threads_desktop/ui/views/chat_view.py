@@ -38,7 +38,7 @@ from threads_desktop.ui.widgets.chat_composer import IMAGE_SUFFIXES, ChatCompose
 from threads_desktop.ui.widgets.message_delegate import MessageDelegate
 
 REACTION_EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🎉")
-_LIVE_COLLECTIONS = frozenset({"message", "reaction", "photo"})
+_LIVE_COLLECTIONS = frozenset({"message", "reaction", "photo", "member_profile"})
 _AT_BOTTOM_SLACK = 8  # pixels: "at the bottom" survives a rounding of the scroll range
 _ERROR_STYLE = "color: #b3261e"
 _CLOSE = "\N{MULTIPLICATION SIGN}"  # closes a bar (a cross, not the letter x)
@@ -204,6 +204,7 @@ class ChatView(QWidget):
             page = await self._client.run(chat_ops.load_page, summary.thread_id, None, PAGE_SIZE, frozenset())
             if not self._is_current(summary):
                 return
+            self.model.set_names(page.names)
             self.model.set_page(page)
             self._take_read_state(page)
             self.model.set_unread_from(self._first_unread(page))
@@ -260,6 +261,7 @@ class ChatView(QWidget):
                 return
             bar = self.list.verticalScrollBar()
             at_bottom = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK
+            self.model.set_names(page.names)
             self.model.set_page(page)
             self._take_read_state(page)
             self.list.doItemsLayout()
@@ -286,6 +288,7 @@ class ChatView(QWidget):
                     return
                 bar = self.list.verticalScrollBar()
                 from_bottom = bar.maximum() - bar.value()
+                self.model.set_names(page.names)
                 self.model.set_page(page)
                 self._take_read_state(page)
                 self.list.doItemsLayout()

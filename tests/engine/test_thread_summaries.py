@@ -1,0 +1,35 @@
+"""What the sidebar shows of each thread: counts, last activity, unread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.engine.eventstore.peers import join, start_thread, sync
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+
+OpenNode = Callable[[str], Node]
+
+
+def test_a_summary_counts_live_items_and_says_when_the_last_change_was_made(open_node: OpenNode) -> None:
+    node = open_node("a")
+    chat = start_thread(node, ThreadKind.CHAT, "Us")
+    before = node.get_thread(chat)
+    first = node.chat(chat).post("one")
+    node.chat(chat).post("two")
+    node.chat(chat).delete(first)
+    summary = node.get_thread(chat)
+    assert summary.message_count == 1 and summary.unread == 0  # our own messages are never unread
+    assert summary.last_activity_ms is not None and before.last_activity_ms is not None
+    assert summary.last_activity_ms >= before.last_activity_ms
+
+
+def test_a_chat_summary_counts_what_others_wrote_since_it_was_read(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    chat = start_thread(a, ThreadKind.CHAT, "Us")
+    join(a, b, chat)
+    ids = [a.chat(chat).post(text) for text in ("hi", "there", "again")]
+    sync(a, b, chat)
+    assert b.get_thread(chat).unread == 3
+    b.chat(chat).mark_read(ids[1])
+    assert [t.unread for t in b.list_threads() if t.thread_id == chat] == [1]
