@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.engine.eventstore.peers import join, start_thread, sync
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -33,3 +35,20 @@ def test_a_chat_summary_counts_what_others_wrote_since_it_was_read(open_node: Op
     assert b.get_thread(chat).unread == 3
     b.chat(chat).mark_read(ids[1])
     assert [t.unread for t in b.list_threads() if t.thread_id == chat] == [1]
+
+
+def test_a_rename_reaches_members_and_a_reader_cannot_rename(open_node: OpenNode) -> None:
+    from threads_desktop.engine.acl.crdt import Role
+    from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError
+
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Trip")
+    join(a, b, album, role=Role.READ)
+    assert a.rename_thread(album, "  Lisbon 2024 ").name == "Lisbon 2024"
+    sync(a, b, album)
+    assert b.get_thread(album).name == "Lisbon 2024"
+    with pytest.raises(AccessDeniedError):
+        b.rename_thread(album, "Mine now")
+    with pytest.raises(InvalidInputError):
+        a.rename_thread(album, "   ")
+    assert a.get_thread(album).name == "Lisbon 2024"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -110,3 +111,45 @@ def test_the_members_and_settings_dialogs_open_from_the_menu(qtbot, window: Main
     qtbot.waitUntil(lambda: members.isVisible() and members.members.rowCount() == 1, timeout=10_000)
     window.settings_action.trigger()
     assert window.settings_dialog is not None and window.settings_dialog.isVisible()
+
+
+def test_a_chat_opens_in_the_chat_view_and_its_unread_count_shows_in_the_list(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow) -> None:
+    window.new_chat_action.trigger()
+    dialog = window.new_thread_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.name_edit, "Plans")
+    with qtbot.waitSignal(window.thread_created, timeout=10_000):
+        dialog.create_button.click()
+    assert window.pages.currentWidget() is window.chat_view
+    qtbot.keyClicks(window.chat_view.composer, "See you at 8")
+    with qtbot.waitSignal(window.chat_view.message_sent, timeout=10_000):
+        qtbot.keyClick(window.chat_view.composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.threads.index(0).data(ThreadRole.ITEM_COUNT) == 1, timeout=10_000)
+    assert window.threads.index(0).data(ThreadRole.UNREAD) == 0  # our own message
+    assert window.threads.index(0).data(ThreadRole.LAST_ACTIVITY_MS) is not None
+
+
+def test_renaming_and_leaving_from_the_menu(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.new_album_action.trigger()
+    dialog = window.new_thread_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.name_edit, "Trip")
+    with qtbot.waitSignal(window.thread_created, timeout=10_000):
+        dialog.create_button.click()
+    rename = window.ask_rename()
+    assert rename is not None and rename.textValue() == "Trip"
+    rename.setTextValue("Lisbon 2024")
+    rename.accept()
+    qtbot.waitUntil(lambda: window.threads.index(0).data(ThreadRole.NAME) == "Lisbon 2024", timeout=10_000)
+    assert window.album_view.title.text() == "Lisbon 2024"
+    box = window.ask_leave()
+    assert box is not None and "Lisbon 2024" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert window.threads.rowCount() == 1
+    box = window.ask_leave()
+    assert box is not None
+    with qtbot.waitSignal(window.threads.modelReset, timeout=10_000):
+        next(b for b in box.buttons() if b.text() == "Leave").click()
+    assert window.threads.rowCount() == 0 and window.pages.currentIndex() == 0
+    assert not window.leave_action.isEnabled()

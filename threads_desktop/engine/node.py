@@ -19,6 +19,7 @@ from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.schema import ACL_SCHEMA
 from threads_desktop.engine.core.errors import (
+    AccessDeniedError,
     DecryptionError,
     InvalidInputError,
     MissingKeyError,
@@ -223,6 +224,13 @@ class Node:
         self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}),
                                                      documents=frozenset(changes.documents)))
         return self.directory.get(thread_id)
+
+    def rename_thread(self, thread_id: ThreadId, name: str) -> ThreadSummary:
+        """A new name for everyone in the thread (members who may write)."""
+        if not self.get_thread(thread_id).can_write:
+            raise AccessDeniedError("only members who can add to it can rename it")
+        self.directory.rename(thread_id, name)
+        return self.get_thread(thread_id)
 
     def list_threads(self) -> list[ThreadSummary]:
         return [self._with_rights(summary) for summary in self.directory.all()]

@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -20,12 +21,16 @@ class ThreadRole(enum.IntEnum):
     EVENT_COUNT = enum.auto()
     ITEM_COUNT = enum.auto()
     SUMMARY = enum.auto()
+    UNREAD = enum.auto()
+    LAST_ACTIVITY_MS = enum.auto()
+    SYNCING = enum.auto()  # blocks of it are coming in now
 
 
 class ThreadListModel(QAbstractListModel):
     def __init__(self) -> None:
         super().__init__()
         self._threads: list[ThreadSummary] = []
+        self._syncing: frozenset[ThreadId] = frozenset()
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
         return 0 if parent.isValid() else len(self._threads)
@@ -54,6 +59,12 @@ class ThreadListModel(QAbstractListModel):
             return thread.photo_count if thread.kind is ThreadKind.ALBUM else thread.message_count
         if role == ThreadRole.SUMMARY:
             return thread
+        if role == ThreadRole.UNREAD:
+            return thread.unread
+        if role == ThreadRole.LAST_ACTIVITY_MS:
+            return thread.last_activity_ms
+        if role == ThreadRole.SYNCING:
+            return thread.thread_id in self._syncing
         return None
 
     def row_of(self, thread_id: str) -> int:
@@ -61,6 +72,14 @@ class ThreadListModel(QAbstractListModel):
             if str(thread.thread_id) == thread_id:
                 return row
         return -1
+
+    def set_syncing(self, thread_ids: frozenset[ThreadId]) -> None:
+        """The threads with transfers in progress (from the network status)."""
+        changed = self._syncing ^ thread_ids
+        self._syncing = thread_ids
+        for row, thread in enumerate(self._threads):
+            if thread.thread_id in changed:
+                self.dataChanged.emit(self.index(row), self.index(row), [ThreadRole.SYNCING])
 
     def set_threads(self, threads: list[ThreadSummary]) -> None:
         """Show `threads`, as a minimal change when only some were added or

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListView,
     QMainWindow,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.dialogs.join_dialog import JoinDialog
@@ -38,6 +40,7 @@ from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.album_view import AlbumView
+from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
 from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
 
@@ -53,6 +56,8 @@ class MainWindow(QMainWindow):
         self._client = client
         self._settings = settings or AppSettings.user()
         self.members_dialog: MembersDialog | None = None
+        self.rename_dialog: QInputDialog | None = None
+        self.leave_box: QMessageBox | None = None
         self.settings_dialog: SettingsDialog | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.new_thread_dialog: NewThreadDialog | None = None
@@ -93,6 +98,13 @@ class MainWindow(QMainWindow):
         self.members_action.setShortcut(QKeySequence("Ctrl+M"))
         self.members_action.setEnabled(False)
         self.members_action.triggered.connect(self.ask_members)
+        self.rename_action = QAction(self.tr("&Rename…"), self)
+        self.rename_action.setShortcut(QKeySequence("F2"))
+        self.rename_action.setEnabled(False)
+        self.rename_action.triggered.connect(self.ask_rename)
+        self.leave_action = QAction(self.tr("&Leave…"), self)
+        self.leave_action.setEnabled(False)
+        self.leave_action.triggered.connect(self.ask_leave)
         self.settings_action = QAction(self.tr("&Settings…"), self)
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -105,6 +117,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.add_photos_action)
         file_menu.addSeparator()
         file_menu.addActions([self.invite_action, self.members_action, self.join_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.rename_action, self.leave_action])
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
@@ -136,6 +150,10 @@ class MainWindow(QMainWindow):
         self.album_view.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.album_view.failed.connect(self._show_error)
         self.pages.addWidget(self.album_view)
+        self.chat_view = ChatView(self._client)
+        self.chat_view.failed.connect(self._show_error)
+        self.chat_view.marked_read.connect(lambda _unread: self._spawn(self._reload()))
+        self.pages.addWidget(self.chat_view)
 
         splitter = QSplitter()
         splitter.addWidget(sidebar)
@@ -226,8 +244,7 @@ class MainWindow(QMainWindow):
         self.thread_created.emit(str(summary.thread_id))
 
     async def _load(self) -> None:
-        card = await self._client.identity()
-        self._show_identity(card)
+        await self._refresh_identity()
         await self._reload()
         self.threads_loaded.emit()
         await self._refresh_network()
@@ -246,13 +263,23 @@ class MainWindow(QMainWindow):
             else self.tr("Share photos and chats with the people you choose"))
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
-        if changes.threads_added or changes.threads_updated:
+        if changes.threads_removed and self._selected is not None \
+                and self._selected.thread_id in changes.threads_removed:
+            self._selected = None
+            self.pages.setCurrentIndex(0)
+            for action in (self.invite_action, self.members_action, self.add_photos_action, self.rename_action,
+                           self.leave_action):
+                action.setEnabled(False)
+        if changes.threads_added or changes.threads_updated or changes.threads_removed or any(
+                collection in ("message", "read_marker") for _t, collection, _d in changes.documents):
             self._spawn(self._reload())
         if changes.network:
             self._spawn(self._refresh_network())
 
     async def _refresh_network(self) -> None:
-        self.network_status.show_status(await self._client.network_status())
+        status = await self._client.network_status()
+        self.network_status.show_status(status)
+        self.threads.set_syncing(frozenset(t.thread_id for t in status.transfers if t.done < t.total))
         self.network_status_shown.emit()
 
     def select_thread(self, thread_id: str) -> None:
@@ -282,9 +309,16 @@ class MainWindow(QMainWindow):
         self.invite_action.setEnabled(summary.can_read)
         self.members_action.setEnabled(summary.can_read)
         self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
+        self.rename_action.setEnabled(summary.can_write)
+        self.leave_action.setEnabled(True)
         if summary.kind is ThreadKind.ALBUM and summary.can_read:
             self.album_view.show_thread(summary)
             self.pages.setCurrentWidget(self.album_view)
+            return
+        if summary.kind is ThreadKind.CHAT and summary.can_read:
+            if self.chat_view.current_thread is None or self.chat_view.current_thread.thread_id != summary.thread_id:
+                self.chat_view.show_thread(summary)
+            self.pages.setCurrentWidget(self.chat_view)
             return
         self.thread_page.show_thread(summary)
         self.pages.setCurrentWidget(self.thread_page)
@@ -304,8 +338,54 @@ class MainWindow(QMainWindow):
         self.members_dialog.open()
         return self.members_dialog
 
+    def ask_rename(self) -> QInputDialog | None:
+        summary = self._selected
+        if summary is None or not summary.can_write:
+            return None
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(self.tr("Rename"))
+        dialog.setLabelText(self.tr("New name, for everyone in it:"))
+        dialog.setTextValue(summary.name or "")
+        dialog.setOkButtonText(self.tr("Rename"))
+        thread_id = summary.thread_id
+        dialog.textValueSelected.connect(
+            lambda name: self._spawn(self._rename(thread_id, name)) if name.strip() else None)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.rename_dialog = dialog
+        return dialog
+
+    async def _rename(self, thread_id: ThreadId, name: str) -> None:
+        await self._client.run(lambda node: node.rename_thread(thread_id, name))
+        await self._reload()
+
+    def ask_leave(self) -> QMessageBox | None:
+        summary = self._selected
+        if summary is None:
+            return None
+        name = summary.name or self.tr("this backup")
+        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Leave"),
+                          self.tr("Leave “{name}” and delete everything of it from this device?").format(name=name),
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # names come from peers
+        box.setInformativeText(self.tr("The others keep it. They still list you as a member until an admin "
+                                       "removes you; to come back you need a new invite."))
+        leave = box.addButton(self.tr("Leave"), QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        thread_id = summary.thread_id
+        leave.clicked.connect(lambda: self._spawn(self._leave(thread_id)))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.leave_box = box
+        return box
+
+    async def _leave(self, thread_id: ThreadId) -> None:
+        await self._client.run(lambda node: node.leave_thread(thread_id))
+        self.statusBar().showMessage(self.tr("Left. Its data is gone from this device."), 10_000)
+
     def ask_settings(self) -> SettingsDialog:
         self.settings_dialog = SettingsDialog(self._client, self._settings, self)
+        self.settings_dialog.saved.connect(lambda: self._spawn(self._refresh_identity()))
         self.settings_dialog.open()
         return self.settings_dialog
 
@@ -316,10 +396,15 @@ class MainWindow(QMainWindow):
         self.join_dialog.open()
         return self.join_dialog
 
-    def _show_identity(self, card: IdentityCard) -> None:
+    async def _refresh_identity(self) -> None:
+        card = await self._client.identity()
+        self._show_identity(card, await self._client.run(lambda node: node.display_name()))
+
+    def _show_identity(self, card: IdentityCard, name: str | None) -> None:
         short = f"{card.peer_id[:10]}…{card.peer_id[-6:]}"
-        self.identity_label.setText(self.tr("This device") + f"\n{short}")
-        self.identity_label.setToolTip(card.peer_id)
+        self.identity_label.setText((name or self.tr("This device")) + f"\n{short}")
+        self.identity_label.setToolTip(self.tr("Your ID on this device (others see it when you join): {id}")
+                                       .format(id=card.peer_id))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
