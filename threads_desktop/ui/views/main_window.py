@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self.leave_action.setEnabled(False)
         self.leave_action.triggered.connect(self.ask_leave)
         self.settings_action = QAction(self.tr("&Settings…"), self)
-        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setShortcuts([QKeySequence.StandardKey.Preferences, QKeySequence("Ctrl+,")])
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.ask_settings)
         quit_action = QAction(self.tr("&Quit"), self)
