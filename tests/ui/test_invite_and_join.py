@@ -4,13 +4,17 @@ and changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import qasync
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from tests.ui.album import drop_files, photo_files
-from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.links import InviteLink, write_qr
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoRole
@@ -90,3 +94,62 @@ def test_a_bad_link_says_so_and_changes_nothing(qtbot, window: MainWindow,  # ty
         assert not join.join_button.isEnabled()
     join.reject()
     assert window.threads.rowCount() == 0
+
+
+def _link(qtbot, runtime: EngineRuntime, name: str) -> str:  # type: ignore[no-untyped-def]
+    async def make() -> str:
+        summary = await runtime.call(Node.create_thread, ThreadKind.ALBUM, name)
+        return str(await runtime.call(lambda node: node.invite(summary.thread_id, Role.WRITE).to_uri()))
+
+    future = asyncio.ensure_future(make())
+    qtbot.waitUntil(future.done, timeout=10_000)
+    return future.result()
+
+
+def _photo_of(code: Path, path: Path) -> Path:
+    """The code as a camera or a screenshot gives it: smaller than the
+    picture, off-centre, on a grey background, saved as JPEG."""
+    from PIL import Image
+
+    with Image.open(code) as image:
+        picture = Image.new("RGB", (image.width * 3, image.height * 2), (200, 200, 190))
+        picture.paste(image.convert("RGB"), (image.width // 2, image.height // 3))
+    picture.save(path, quality=85)
+    return path
+
+
+def test_a_picture_of_a_qr_code_fills_in_the_link_and_shows_what_it_opens(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, runtime: EngineRuntime, tmp_path: Path) -> None:
+    link = _link(qtbot, runtime, "Sintra")
+    write_qr(link, tmp_path / "code.png")
+    join = window.ask_join()
+    file_dialog = join.ask_qr_image()
+    assert file_dialog.isVisible() and join.file_dialog is file_dialog
+    file_dialog.selectFile(str(tmp_path / "code.png"))
+    with qtbot.waitSignal(join.qr_read, timeout=10_000) as read:
+        file_dialog.accept()
+    assert read.args == [link] and join.link_edit.toPlainText() == link
+    assert "Sintra" in join.details.text() and join.join_button.isEnabled() and join.error.text() == ""
+
+    join.link_edit.clear()
+    with qtbot.waitSignal(join.qr_read, timeout=10_000):
+        join.load_qr_image(_photo_of(tmp_path / "code.png", tmp_path / "photo.jpg"))
+    assert join.link_edit.toPlainText() == link and join.join_button.isEnabled()
+
+
+def test_a_picture_without_an_invite_code_says_so_and_leaves_the_box_alone(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (400, 300), (30, 120, 200)).save(tmp_path / "sky.png")
+    write_qr("https://example.org/", tmp_path / "website.png")
+    (tmp_path / "notes.png").write_text("not a picture")
+    join = window.ask_join()
+    for name, expected in (("sky.png", "No QR code was found in “sky.png”"),
+                           ("website.png", "The QR code in “website.png” is not an invite link"),
+                           ("notes.png", "Could not open “notes.png” as a picture")):
+        with qtbot.waitSignal(join.qr_failed, timeout=10_000) as failed:
+            join.load_qr_image(tmp_path / name)
+        assert failed.args[0].startswith(expected) and join.error.text() == failed.args[0]
+        assert join.link_edit.toPlainText() == "" and not join.join_button.isEnabled()
+        assert join.open_qr_button.isEnabled()

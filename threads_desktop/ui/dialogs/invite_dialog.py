@@ -1,5 +1,6 @@
-"""Invite someone: pick what they may do and for how long; get a QR code and
-a link to send, with a Copy button that says it copied."""
+"""Invite someone: pick what they may do and for how long; then either invite
+a peer found nearby directly (it accepts or declines in its app) or get a QR
+code and a link to send, with a Copy button that says it copied."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -22,25 +24,40 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadSummary
+from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.nearby_model import NearbyFeed, NearbyRole
+from threads_desktop.ui.widgets.nearby_list import nearby_view
 
 DAY = 24 * 3600.0
 QR_PNG_SCALE = 4  # pixels per module in the engine's PNG
 QR_SIDE = 320  # about this many pixels on screen
+_ERROR_STYLE = "color: #b3261e"
+
+
+async def _invite_nearby(node: Node, thread_id: ThreadId, peer_id: str, role: Role, expires_in: float | None) -> None:
+    await node.invite_nearby(thread_id, peer_id, role, expires_in=expires_in)
 
 
 class InviteDialog(QDialog):
     link_ready = Signal(str)
-    failed = Signal(str)
+    failed = Signal(str)  # the link could not be made
+    invitation_sent = Signal(str)  # peer ID invited directly
+    invitation_failed = Signal(str)  # why a direct invite did not go out
 
-    def __init__(self, client: EngineClient, summary: ThreadSummary, parent: QWidget | None = None) -> None:
+    def __init__(self, client: EngineClient, summary: ThreadSummary, parent: QWidget | None = None,
+                 peer_id: str | None = None) -> None:
+        """`peer_id`: a nearby peer to preselect (the sidebar's Invite…)."""
         super().__init__(parent)
         self._client = client
         self._summary = summary
         self._task: asyncio.Task[None] | None = None
+        self._direct_task: asyncio.Task[None] | None = None
+        self._preselect = peer_id
         self.setWindowTitle(self.tr("Invite to “%1”").replace("%1", summary.name or ""))
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(480)
         self.role = QComboBox()
         self.role.addItem(self.tr("Can add photos and messages"), Role.WRITE)
         self.role.addItem(self.tr("View only"), Role.READ)
@@ -52,7 +69,7 @@ class InviteDialog(QDialog):
         self.expiry.setCurrentIndex(1)
         form = QFormLayout()
         form.addRow(self.tr("They can:"), self.role)
-        form.addRow(self.tr("Link works for:"), self.expiry)
+        form.addRow(self.tr("Invitation works for:"), self.expiry)
         self.create_button = QPushButton(self.tr("Create invite"))
         self.create_button.setDefault(True)
         self.create_button.clicked.connect(self._create)
@@ -68,7 +85,7 @@ class InviteDialog(QDialog):
         self.copied = QLabel(self.tr("Copied"))
         self.copied.hide()
         self.error = QLabel()
-        self.error.setStyleSheet("color: #b3261e")
+        self.error.setStyleSheet(_ERROR_STYLE)
         self.error.setWordWrap(True)
         self.error.hide()
         hint = QLabel(self.tr("Send the link over a channel you trust, or let them scan the code: "
@@ -81,17 +98,97 @@ class InviteDialog(QDialog):
         row.addWidget(self.copied)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        by_link = QGroupBox(self.tr("By link or QR code"))
+        link_layout = QVBoxLayout(by_link)
+        link_layout.addWidget(self.create_button)
+        link_layout.addWidget(self.qr)
+        link_layout.addLayout(row)
+        link_layout.addWidget(self.error)
+        link_layout.addWidget(hint)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.create_button)
-        layout.addWidget(self.qr)
-        layout.addLayout(row)
-        layout.addWidget(self.error)
-        layout.addWidget(hint)
+        layout.addWidget(self._nearby_section())
+        layout.addWidget(by_link)
         layout.addWidget(buttons)
         self._copied_timer = QTimer(self)
         self._copied_timer.setSingleShot(True)
         self._copied_timer.timeout.connect(self.copied.hide)
+
+    def _nearby_section(self) -> QGroupBox:
+        box = QGroupBox(self.tr("Nearby"))
+        self.nearby_feed = NearbyFeed(self._client, self)
+        self.nearby_feed.loaded.connect(self._on_nearby_loaded)
+        self.nearby = nearby_view(self.nearby_feed.model)
+        self.nearby.setFixedHeight(3 * 38 + 4)
+        self.nearby.selectionModel().currentChanged.connect(lambda *_: self._update_invite_button())
+        self.nearby.doubleClicked.connect(lambda _index: self.invite_selected())
+        self.nearby_empty = QLabel(self.tr("No one nearby. People on this network running Threads appear here."))
+        self.nearby_empty.setWordWrap(True)
+        self.nearby_empty.setEnabled(False)
+        self.invite_button = QPushButton(self.tr("Invite"))
+        self.invite_button.setEnabled(False)
+        self.invite_button.clicked.connect(self.invite_selected)
+        self.nearby_status = QLabel()
+        self.nearby_status.setWordWrap(True)
+        self.nearby_status.setTextFormat(Qt.TextFormat.PlainText)  # names come from peers
+        row = QHBoxLayout()
+        row.addWidget(self.nearby_status, 1)
+        row.addWidget(self.invite_button)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.nearby)
+        layout.addWidget(self.nearby_empty)
+        layout.addLayout(row)
+        self._on_nearby_loaded()
+        return box
+
+    def _on_nearby_loaded(self) -> None:
+        model = self.nearby_feed.model
+        if self._preselect is not None:
+            row = model.row_of(self._preselect)
+            if row >= 0:
+                self.nearby.setCurrentIndex(model.index(row))
+                self._preselect = None
+        empty = model.rowCount() == 0
+        self.nearby.setVisible(not empty)
+        self.nearby_empty.setVisible(empty)
+        self._update_invite_button()
+
+    def _update_invite_button(self) -> None:
+        sending = self._direct_task is not None and not self._direct_task.done()
+        self.invite_button.setEnabled(self.nearby.currentIndex().isValid() and not sending)
+
+    def selected_peer(self) -> str | None:
+        index = self.nearby.currentIndex()
+        return str(index.data(NearbyRole.PEER_ID)) if index.isValid() else None
+
+    def invite_selected(self) -> None:
+        """Send the selected nearby peer an invitation with the role and
+        expiry chosen above."""
+        index = self.nearby.currentIndex()
+        if not index.isValid() or (self._direct_task is not None and not self._direct_task.done()):
+            return
+        peer_id, name = str(index.data(NearbyRole.PEER_ID)), str(index.data(NearbyRole.NAME))
+        self.nearby_status.setStyleSheet("")
+        self.nearby_status.setText(self.tr("Sending an invitation to %1…").replace("%1", name))
+        self._direct_task = asyncio.ensure_future(
+            self._send_direct(peer_id, name, self.role.currentData(), self.expiry.currentData()))
+        self._update_invite_button()
+
+    async def _send_direct(self, peer_id: str, name: str, role: Role, expires_in: float | None) -> None:
+        try:
+            await self._client.run(_invite_nearby, self._summary.thread_id, peer_id, role, expires_in)
+        except ThreadsError as exc:
+            self.nearby_status.setStyleSheet(_ERROR_STYLE)
+            self.nearby_status.setText(self.tr("Could not invite %1: %2").replace("%1", name)
+                                       .replace("%2", str(exc)))
+            self.invitation_failed.emit(str(exc))
+            return
+        finally:
+            self._direct_task = None
+            self._update_invite_button()
+        self.nearby_status.setText(self.tr("Invitation sent to %1. They can accept it in their app.")
+                                   .replace("%1", name))
+        self.invitation_sent.emit(peer_id)
 
     def _create(self) -> None:
         self.create_button.setEnabled(False)

@@ -1,15 +1,29 @@
-"""Join by a link someone sent: paste it, see what it opens and who it
-came from, then join. A bad, cut or altered link says so and changes nothing."""
+"""Join by a link someone sent: paste it (or open a picture of its QR code),
+see what it opens and who it came from, then join. A bad, cut or altered
+link says so and changes nothing."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import zxingcpp
+from PIL import Image
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from threads_desktop.engine.acl.crdt import Role
-from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.links import PREFIX, InviteLink
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.logstore.addressbook import peer_of_address
@@ -17,20 +31,60 @@ from threads_desktop.ui.engine_client import EngineClient
 
 _ROLE_TEXT = {Role.WRITE: "you can add photos and messages", Role.READ: "you can view it",
               Role.FOLLOW: "this device keeps a backup it cannot read"}
+IMAGE_FILTER = "*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff"
+
+
+class NoQrCodeError(Exception):
+    """The picture holds no QR code that could be read."""
+
+
+class NotAnInviteError(Exception):
+    """The picture's QR code holds something else than an invite link."""
+
+
+def read_qr_link(path: Path) -> str:
+    """The invite link in the QR code of a picture (a screenshot, a photo of
+    a screen). OSError if the file is no picture; NoQrCodeError,
+    NotAnInviteError. Slow for big photos: call it off the GUI thread."""
+    try:
+        with Image.open(path) as image:
+            # Grey levels are all the decoder looks at; converting here also
+            # flattens palettes and alpha, which it would misread.
+            grey = image.convert("L")
+    except (ValueError, Image.DecompressionBombError) as exc:
+        raise OSError(str(exc)) from exc
+    texts = [code.text.strip() for code in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)
+             if code.text.strip()]
+    links = [text for text in texts if text.startswith(PREFIX)]
+    if links:
+        return links[0]
+    if texts:
+        raise NotAnInviteError(texts[0][:200])
+    raise NoQrCodeError(str(path))
 
 
 class JoinDialog(QDialog):
     joined = Signal(object)  # ThreadId
     failed = Signal(str)
+    qr_read = Signal(str)  # the link found in a picture, now in the box
+    qr_failed = Signal(str)  # why a picture gave no link
 
     def __init__(self, client: EngineClient, parent: QWidget | None = None, text: str = "") -> None:
         super().__init__(parent)
         self._client = client
         self._link: InviteLink | None = None
         self._task: asyncio.Task[None] | None = None
+        self._qr_task: asyncio.Task[None] | None = None
+        self.file_dialog: QFileDialog | None = None
         self.setWindowTitle(self.tr("Join an album or chat"))
         self.setMinimumWidth(480)
         prompt = QLabel(self.tr("Paste the invite link you were sent:"))
+        self.open_qr_button = QPushButton(self.tr("Open QR image…"))
+        self.open_qr_button.setToolTip(self.tr("Read the link from a picture of its QR code"))
+        self.open_qr_button.clicked.connect(self.ask_qr_image)
+        top = QHBoxLayout()
+        top.addWidget(prompt, 1)
+        top.addWidget(self.open_qr_button)
         self.link_edit = QPlainTextEdit()
         self.link_edit.setPlaceholderText("threads://join/…")
         self.link_edit.setTabChangesFocus(True)
@@ -42,6 +96,7 @@ class JoinDialog(QDialog):
         self.error.setStyleSheet("color: #b3261e")
         self.error.setWordWrap(True)
         self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.join_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.join_button.setText(self.tr("Join"))
@@ -50,13 +105,54 @@ class JoinDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.link_edit.textChanged.connect(self._check)
         layout = QVBoxLayout(self)
-        layout.addWidget(prompt)
+        layout.addLayout(top)
         layout.addWidget(self.link_edit)
         layout.addWidget(self.details)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         if text:
             self.link_edit.setPlainText(text)
+
+    def ask_qr_image(self) -> QFileDialog:
+        """A file dialog for a picture of a QR code; open(), so the loop runs."""
+        dialog = QFileDialog(self, self.tr("Open a picture of the QR code"))
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters([self.tr("Images (%1)").replace("%1", IMAGE_FILTER), self.tr("All files (*)")])
+        dialog.fileSelected.connect(self.load_qr_image)
+        dialog.finished.connect(dialog.deleteLater)
+        self.file_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def load_qr_image(self, path: str | Path) -> None:
+        """Read the link from the picture at `path` (on a worker thread) and
+        put it in the box; `qr_read` or `qr_failed` tells how it went."""
+        self.open_qr_button.setEnabled(False)
+        self.error.clear()
+        self._qr_task = asyncio.ensure_future(self._read_qr(Path(path)))
+
+    async def _read_qr(self, path: Path) -> None:
+        try:
+            link = await asyncio.get_running_loop().run_in_executor(None, read_qr_link, path)
+        except NoQrCodeError:
+            self._qr_problem(self.tr("No QR code was found in “%1”. Try a sharper or closer picture.")
+                             .replace("%1", path.name))
+            return
+        except NotAnInviteError:
+            self._qr_problem(self.tr("The QR code in “%1” is not an invite link.").replace("%1", path.name))
+            return
+        except OSError as exc:
+            self._qr_problem(self.tr("Could not open “%1” as a picture: %2").replace("%1", path.name)
+                             .replace("%2", exc.strerror or str(exc)))
+            return
+        finally:
+            self.open_qr_button.setEnabled(True)
+        self.link_edit.setPlainText(link)  # checked and explained as a pasted link is
+        self.qr_read.emit(link)
+
+    def _qr_problem(self, message: str) -> None:
+        self.error.setText(message)
+        self.qr_failed.emit(message)
 
     def _check(self) -> None:
         text = self.link_edit.toPlainText().strip()
@@ -93,7 +189,7 @@ class JoinDialog(QDialog):
         try:
             thread_id: ThreadId = await self._client.join(link)
         except ThreadsError as exc:
-            self.error.setText(str(exc))
+            self.error.setText(self.tr("Could not join: %1").replace("%1", str(exc)))
             self.join_button.setEnabled(True)
             self.failed.emit(str(exc))
             return

@@ -1,0 +1,146 @@
+"""Peers LAN discovery found lately, as a list model with named roles, and
+the feed that keeps one up to date from the engine's change sets."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.types import ChangeSet, NearbyPeer
+from threads_desktop.engine.node import Node
+from threads_desktop.ui.engine_client import EngineClient
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def short_peer_id(peer_id: str) -> str:
+    """`12D3KooWAbcd…xyz123`: enough to tell peers apart at a glance."""
+    return f"{peer_id[:10]}…{peer_id[-6:]}" if len(peer_id) > 20 else peer_id
+
+
+class NearbyRole(enum.IntEnum):
+    PEER_ID = Qt.ItemDataRole.UserRole + 1
+    NAME = enum.auto()  # the name it gives itself, else its short ID
+    HAS_NAME = enum.auto()
+    SHORT_ID = enum.auto()
+    LAST_SEEN = enum.auto()  # seconds since the epoch
+    ADDRESSES = enum.auto()
+
+
+class NearbyModel(QAbstractListModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._peers: list[NearbyPeer] = []
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
+        return 0 if parent.isValid() else len(self._peers)
+
+    def roleNames(self) -> dict[int, bytes]:
+        return {role.value: role.name.lower().encode() for role in NearbyRole} | {
+            Qt.ItemDataRole.DisplayRole.value: b"display"}
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._peers):
+            return None
+        peer = self._peers[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, NearbyRole.NAME):
+            return peer.display_name or short_peer_id(peer.peer_id)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return peer.peer_id
+        if role == NearbyRole.PEER_ID:
+            return peer.peer_id
+        if role == NearbyRole.HAS_NAME:
+            return bool(peer.display_name)
+        if role == NearbyRole.SHORT_ID:
+            return short_peer_id(peer.peer_id)
+        if role == NearbyRole.LAST_SEEN:
+            return peer.last_seen
+        if role == NearbyRole.ADDRESSES:
+            return list(peer.addresses)
+        return None
+
+    def peer_ids(self) -> list[str]:
+        return [peer.peer_id for peer in self._peers]
+
+    def row_of(self, peer_id: str) -> int:
+        for row, peer in enumerate(self._peers):
+            if peer.peer_id == peer_id:
+                return row
+        return -1
+
+    def set_peers(self, peers: Sequence[NearbyPeer]) -> None:
+        """Show `peers` (newest first) with row removals, insertions and a
+        reorder rather than a reset, so a selection follows its peer: the
+        list refreshes on every network change set, often while someone is
+        choosing whom to invite."""
+        new_ids = [peer.peer_id for peer in peers]
+        wanted = set(new_ids)
+        for row in reversed(range(len(self._peers))):
+            if self._peers[row].peer_id not in wanted:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._peers[row]
+                self.endRemoveRows()
+        held = set(self.peer_ids())
+        arriving = [peer for peer in peers if peer.peer_id not in held]
+        if arriving:
+            self.beginInsertRows(QModelIndex(), len(self._peers), len(self._peers) + len(arriving) - 1)
+            self._peers.extend(arriving)
+            self.endInsertRows()
+        if self.peer_ids() != new_ids:
+            self.layoutAboutToBeChanged.emit()
+            old_ids = self.peer_ids()
+            self._peers = list(peers)
+            new_rows = {peer_id: row for row, peer_id in enumerate(new_ids)}
+            for index in self.persistentIndexList():
+                self.changePersistentIndex(index, self.index(new_rows[old_ids[index.row()]]))
+            self.layoutChanged.emit()
+        elif self._peers != list(peers):
+            self._peers = list(peers)
+            self.dataChanged.emit(self.index(0), self.index(len(self._peers) - 1))
+
+
+class NearbyFeed(QObject):
+    """Keeps a NearbyModel equal to `Node.nearby_peers()`: loads at once and
+    again on each change set with `network`, one load at a time (change sets
+    can come in bursts while photos transfer; a burst costs two loads)."""
+
+    loaded = Signal()  # after each load shown
+
+    def __init__(self, client: EngineClient, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self.model = NearbyModel(self)
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        client.changed.connect(self._on_changes)
+        self.refresh()
+
+    def _on_changes(self, changes: ChangeSet) -> None:
+        if changes.network:
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.ensure_future(self._load())
+
+    async def _load(self) -> None:
+        while True:
+            self._again = False
+            try:
+                peers = await self._client.run(Node.nearby_peers)
+            except ThreadsError:  # the engine stopped (the app is quitting): nothing to show
+                return
+            if not shiboken6.isValid(self.model):  # the widget went away during the call
+                return
+            self.model.set_peers(peers)
+            if not self._again:
+                break
+        self.loaded.emit()
