@@ -153,3 +153,25 @@ def test_a_picture_without_an_invite_code_says_so_and_leaves_the_box_alone(  # t
         assert failed.args[0].startswith(expected) and join.error.text() == failed.args[0]
         assert join.link_edit.toPlainText() == "" and not join.join_button.isEnabled()
         assert join.open_qr_button.isEnabled()
+
+
+def test_a_revoked_link_ends_in_a_clear_could_not_join(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+    import asyncio
+
+    a, b = two_app_engines
+    window_b = _window(qtbot, qt_loop, b)
+
+    def revoked_link(node: Node) -> str:
+        thread_id = node.create_thread(ThreadKind.ALBUM, "Secret").thread_id
+        link = node.invite(thread_id, Role.WRITE).to_uri()
+        node.membership.revoke_invite(thread_id, node.membership.invites(thread_id)[0].key)
+        return link
+
+    made = asyncio.ensure_future(a.call(revoked_link))
+    qtbot.waitUntil(made.done, timeout=10_000)
+    join = window_b.ask_join(made.result())
+    with qtbot.waitSignal(join.joined, timeout=10_000):
+        join.join_button.click()  # the link itself is well made: the refusal comes with A's records
+    qtbot.waitUntil(lambda: window_b.thread_page.title.text() == "Could not join", timeout=30_000)
+    assert "revoked" in window_b.thread_page.status.text()

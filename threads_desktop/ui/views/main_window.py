@@ -41,6 +41,8 @@ from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadR
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.views.chat_view import ChatView
+from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
+from threads_desktop.ui.widgets.nearby_list import NearbyList
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
 from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
 
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         self._settings = settings or AppSettings.user()
         self.members_dialog: MembersDialog | None = None
         self.rename_dialog: QInputDialog | None = None
+        self._select_when_listed: str | None = None
         self.leave_box: QMessageBox | None = None
         self.settings_dialog: SettingsDialog | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -86,7 +89,7 @@ class MainWindow(QMainWindow):
         self.invite_action = QAction(self.tr("&Invite People…"), self)
         self.invite_action.setShortcut(QKeySequence("Ctrl+I"))
         self.invite_action.setEnabled(False)
-        self.invite_action.triggered.connect(self.ask_invite)
+        self.invite_action.triggered.connect(lambda: self.ask_invite())
         self.join_action = QAction(self.tr("&Join by Link…"), self)
         self.join_action.setShortcut(QKeySequence("Ctrl+J"))
         self.join_action.triggered.connect(lambda: self.ask_join())
@@ -132,20 +135,36 @@ class MainWindow(QMainWindow):
         side.setContentsMargins(8, 10, 8, 8)
         self.album_list = self._section(side, self.tr("Albums"), ThreadKind.ALBUM, self.new_album_action)
         self.chat_list = self._section(side, self.tr("Chats"), ThreadKind.CHAT, self.new_chat_action)
+        # Threads this device cannot read: a follower's backups, and joins
+        # still waiting for a member's records. Shown only when there are some.
+        self.backup_list = self._section(side, self.tr("Backups"), None, None)
+        self.threads.modelReset.connect(self._show_backup_section)
+        self.threads.rowsInserted.connect(self._show_backup_section)
+        self.threads.dataChanged.connect(self._show_backup_section)
+        self._show_backup_section()
         self.identity_label = QLabel(self.tr("Opening profile…"))
         self.identity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.identity_label.setWordWrap(True)
         self.identity_label.setFrameShape(QFrame.Shape.StyledPanel)
         self.identity_label.setMargin(6)
+        self.invitations = InvitationsBar(self._client)  # hides itself while nothing waits
+        self.invitations.accepted.connect(lambda thread_id: self.select_thread(str(thread_id)))
+        self.invitations.count_changed.connect(
+            lambda n: self.statusBar().showMessage(self.invitations.badge_text(), 15_000) if n else None)
+        side.addWidget(self.invitations)
+        self.nearby_list = NearbyList(self._client)
+        self.nearby_list.set_invite_enabled(False)
+        self.nearby_list.invite_requested.connect(lambda peer_id: self.ask_invite(peer_id))
+        side.addWidget(self.nearby_list)
         side.addWidget(self.identity_label)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.thread_page = _ThreadPage()
-        self.thread_page.invite_button.clicked.connect(self.ask_invite)
+        self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
         self.album_view = AlbumView(self._client, self._decoder)
-        self.album_view.invite_requested.connect(self.ask_invite)
+        self.album_view.invite_requested.connect(lambda: self.ask_invite())
         self.album_view.members_requested.connect(self.ask_members)
         self.album_view.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.album_view.failed.connect(self._show_error)
@@ -164,28 +183,33 @@ class MainWindow(QMainWindow):
         self.network_status = NetworkStatusWidget()
         self.statusBar().addPermanentWidget(self.network_status)
 
-    def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind, action: QAction) -> QListView:
-        header = QHBoxLayout()
+    def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind | None,
+                 action: QAction | None) -> QListView:
+        header_widget = QWidget()
+        header = QHBoxLayout(header_widget)
+        header.setContentsMargins(0, 0, 0, 0)
         label = QLabel(title.upper())
         font = label.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 0.85)
         label.setFont(font)
-        add = QToolButton()
-        add.setText("+")
-        add.setToolTip(action.text().replace("&", "") + f" ({action.shortcut().toString()})")
-        add.setAutoRaise(True)
-        add.clicked.connect(action.trigger)
-        add.setAccessibleName(action.text().replace("&", ""))
         header.addWidget(label)
         header.addStretch()
-        header.addWidget(add)
-        layout.addLayout(header)
+        if action is not None:
+            add = QToolButton()
+            add.setText("+")
+            add.setToolTip(action.text().replace("&", "") + f" ({action.shortcut().toString()})")
+            add.setAutoRaise(True)
+            add.clicked.connect(action.trigger)
+            add.setAccessibleName(action.text().replace("&", ""))
+            header.addWidget(add)
+        layout.addWidget(header_widget)
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.threads)
         proxy.setFilterRole(ThreadRole.KIND)
-        proxy.setFilterFixedString(kind.value)
+        proxy.setFilterFixedString(kind.value if kind is not None else "backup")
         view = QListView()
+        view.setProperty("header", header_widget)
         view.setModel(proxy)
         view.setItemDelegate(ThreadItemDelegate(view))
         view.setMouseTracking(True)
@@ -196,6 +220,13 @@ class MainWindow(QMainWindow):
             lambda current, _previous, v=view: self._on_current_changed(v, current))
         layout.addWidget(view, 1)
         return view
+
+    def _show_backup_section(self) -> None:
+        shown = self.backup_list.model().rowCount() > 0
+        self.backup_list.setVisible(shown)
+        header = self.backup_list.property("header")
+        if isinstance(header, QWidget):
+            header.setVisible(shown)
 
     def _empty_page(self) -> QWidget:
         page = QWidget()
@@ -251,6 +282,8 @@ class MainWindow(QMainWindow):
 
     async def _reload(self) -> None:
         self.threads.set_threads(await self._client.list_threads())
+        if self._select_when_listed is not None and self.threads.row_of(self._select_when_listed) >= 0:
+            self.select_thread(self._select_when_listed)
         if self._selected is not None:  # its counts or rights may have changed
             row = self.threads.row_of(str(self._selected.thread_id))
             summary = self.threads.index(row).data(ThreadRole.SUMMARY) if row >= 0 else None
@@ -282,12 +315,17 @@ class MainWindow(QMainWindow):
         self.threads.set_syncing(frozenset(t.thread_id for t in status.transfers if t.done < t.total))
         self.network_status_shown.emit()
 
-    def select_thread(self, thread_id: str) -> None:
+    def select_thread(self, thread_id: str, *, when_listed: bool = False) -> None:
+        """Select a thread in the sidebar (or, `when_listed`, as soon as it is)."""
         row = self.threads.row_of(thread_id)
         if row < 0:
+            self._select_when_listed = thread_id if when_listed else None
+            if when_listed:
+                self._spawn(self._reload())
             return
+        self._select_when_listed = None
         source = self.threads.index(row)
-        for view in (self.album_list, self.chat_list):
+        for view in (self.album_list, self.chat_list, self.backup_list):
             proxy = view.model()
             assert isinstance(proxy, QSortFilterProxyModel)
             index = proxy.mapFromSource(source)
@@ -298,16 +336,20 @@ class MainWindow(QMainWindow):
     def _on_current_changed(self, view: QListView, current: QModelIndex) -> None:
         if not current.isValid():
             return
-        other = self.chat_list if view is self.album_list else self.album_list
-        other.selectionModel().clear()
+        for other in (self.album_list, self.chat_list, self.backup_list):
+            if other is not view:
+                other.selectionModel().clear()
         summary = current.data(ThreadRole.SUMMARY)
         if isinstance(summary, ThreadSummary):
             self._show_selected(summary)
 
     def _show_selected(self, summary: ThreadSummary) -> None:
         self._selected = summary
+        if not summary.can_write:  # a join may be waiting or refused
+            self._spawn(self._show_join_state(summary.thread_id))
         self.invite_action.setEnabled(summary.can_read)
         self.members_action.setEnabled(summary.can_read)
+        self.nearby_list.set_invite_enabled(summary.can_read)
         self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
         self.rename_action.setEnabled(summary.can_write)
         self.leave_action.setEnabled(True)
@@ -320,14 +362,37 @@ class MainWindow(QMainWindow):
                 self.chat_view.show_thread(summary)
             self.pages.setCurrentWidget(self.chat_view)
             return
+        self._show_thread_page(summary)
+
+    def _show_thread_page(self, summary: ThreadSummary) -> None:
         self.thread_page.show_thread(summary)
         self.pages.setCurrentWidget(self.thread_page)
         self.thread_page.invite_button.setVisible(summary.can_read)
 
-    def ask_invite(self) -> InviteDialog | None:
+    async def _show_join_state(self, thread_id: ThreadId) -> None:
+        """A join still waiting, or refused (an expired, used-up or revoked
+        link is only found out when a member's records arrive)."""
+        waiting, refusal = await self._client.run(lambda node: node.membership.pending_join(thread_id))
+        summary = self._selected
+        if summary is None or summary.thread_id != thread_id or not (refusal or (waiting and not summary.can_read)):
+            return
+        self._show_thread_page(summary)
+        self.thread_page.invite_button.hide()
+        if refusal:
+            self.thread_page.title.setText(self.tr("Could not join"))
+            self.thread_page.status.setText(self.tr("{reason}. Ask the person who invited you for a new link; "
+                                                    "you can leave this to remove it.").format(
+                reason=refusal[:1].upper() + refusal[1:].rstrip(".")))
+        elif waiting:
+            self.thread_page.title.setText(self.tr("Joining…"))
+            self.thread_page.status.setText(self.tr("Waiting for a member to be online to bring it over. "
+                                                    "This happens by itself when you are both connected."))
+
+    def ask_invite(self, peer_id: str | None = None) -> InviteDialog | None:
+        """The invite dialog for the selected thread (a nearby peer preselected)."""
         if self._selected is None:
             return None
-        self.invite_dialog = InviteDialog(self._client, self._selected, self)
+        self.invite_dialog = InviteDialog(self._client, self._selected, self, peer_id=peer_id)
         self.invite_dialog.open()
         return self.invite_dialog
 
@@ -392,7 +457,7 @@ class MainWindow(QMainWindow):
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""
         self.join_dialog = JoinDialog(self._client, self, text)
-        self.join_dialog.joined.connect(lambda thread_id: self.select_thread(str(thread_id)))
+        self.join_dialog.joined.connect(lambda thread_id: self.select_thread(str(thread_id), when_listed=True))
         self.join_dialog.open()
         return self.join_dialog
 
@@ -437,6 +502,7 @@ class MainWindow(QMainWindow):
         for task in list(self._tasks):
             task.cancel()
         self.album_view.cancel_work()
+        self.chat_view.close()  # a child is not sent closeEvent with its window: its tasks stop here
         self._decoder.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
 

@@ -358,13 +358,14 @@ class PhotoViewer(QWidget):
 
     def fetch_original(self) -> None:
         self._waiting_original = True
+        self._show_original_state(False)
+        self._show_progress(None)  # busy until the peer says how much
         self._spawn(self._ask_original())
 
     async def _ask_original(self) -> None:
         photo_id, thread_id = self.current_photo(), self._thread_id
         if photo_id is None or thread_id is None:
             return
-        self._show_original_state(False)
         progress = await self._client.run(_ask_for_original, thread_id, photo_id)
         self._show_progress(progress)
 
@@ -411,6 +412,8 @@ class PhotoViewer(QWidget):
             return
         if self._waiting_original and changes.network:
             self._spawn(self._check_original())
+        elif changes.network and self._pixmap.isNull():  # the preview may have come in
+            self._spawn(self._load(photo_id, picture=True))
         if any(thread == self._thread_id and collection in ("photo", "comment", "reaction")
                for thread, collection, _doc in changes.documents):
             self._spawn(self._load(photo_id, picture=False))
