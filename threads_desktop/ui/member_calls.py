@@ -36,6 +36,7 @@ class MembersSnapshot:
     invites: tuple[InviteState, ...]
     default_role: Role
     refusals: tuple[Refusal, ...]  # only gathered for admins: nobody else can act on them
+    names: dict[str, str]  # peer ID -> the name that member gives itself
 
 
 def load_members(node: Node, thread_id: ThreadId) -> MembersSnapshot:
@@ -48,7 +49,8 @@ def load_members(node: Node, thread_id: ThreadId) -> MembersSnapshot:
                          for log, seq, reason in node.events.refused(thread_id))
     return MembersSnapshot(
         me=membership.me, admin=admin, members=tuple(members), invites=tuple(membership.invites(thread_id)),
-        default_role=Role.parse(membership.acl_document(thread_id)["default"]), refusals=refusals)
+        default_role=Role.parse(membership.acl_document(thread_id)["default"]), refusals=refusals,
+        names=node.member_names(thread_id))
 
 
 def _author_in(reason: str) -> str | None:

@@ -200,7 +200,7 @@ class MembersDialog(QDialog):
 
     def _show(self, snapshot: MembersSnapshot) -> None:
         self.snapshot = snapshot
-        self.members.set_members(snapshot.members, i_am_admin=snapshot.admin)
+        self.members.set_members(snapshot.members, i_am_admin=snapshot.admin, names=snapshot.names)
         self.invites.set_invites(snapshot.invites, me=snapshot.me, i_am_admin=snapshot.admin)
         self.invite_view.setVisible(bool(snapshot.invites))
         self.no_invites.setVisible(not snapshot.invites)

@@ -14,7 +14,7 @@ _Index = QModelIndex | QPersistentModelIndex
 @dataclass(frozen=True)
 class Comment:
     comment_id: str
-    author: str
+    author: str  # a name, or a short ID
     text: str
     hlc: int
     mine: bool
@@ -43,7 +43,7 @@ class CommentListModel(QAbstractListModel):
             return None
         comment = self._comments[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            who = self.tr("You") if comment.mine else f"…{comment.author[-6:]}"
+            who = self.tr("You") if comment.mine else comment.author
             return f"{who}: {comment.text}"
         return {CommentRole.COMMENT_ID: comment.comment_id, CommentRole.AUTHOR: comment.author,
                 CommentRole.TEXT: comment.text, CommentRole.MINE: comment.mine}.get(role)  # type: ignore[call-overload]

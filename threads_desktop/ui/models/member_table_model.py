@@ -73,15 +73,19 @@ class MemberTableModel(QAbstractTableModel):
         super().__init__()
         self._kind = kind
         self._members: list[Member] = []
+        self._names: dict[str, str] = {}
         self._i_am_admin = False
         self._pending: dict[str, Role] = {}  # picked, not confirmed by a load yet
 
     # --- content ---------------------------------------------------------------------
 
-    def set_members(self, members: list[Member] | tuple[Member, ...], *, i_am_admin: bool) -> None:
+    def set_members(self, members: list[Member] | tuple[Member, ...], *, i_am_admin: bool,
+                    names: dict[str, str] | None = None) -> None:
         """Show `members`: me first, then admins, then the others, each group
-        by peer ID (stable, so rows do not jump between loads)."""
+        by peer ID (stable, so rows do not jump between loads), by the names
+        they give themselves where they gave one."""
         self.beginResetModel()
+        self._names = dict(names or {})
         self._members = sorted(members, key=lambda m: (not m.is_me, not m.admin, m.peer_id))
         self._i_am_admin = i_am_admin
         self._pending.clear()
@@ -189,5 +193,6 @@ class MemberTableModel(QAbstractTableModel):
             notes.append(self.tr("invited, not joined yet"))
         if not member.roles:
             notes.append(self.tr("removed"))
-        text = short_peer(member.peer_id)
+        name = self._names.get(member.peer_id)
+        text = f"{name} · {short_peer(member.peer_id)}" if name else short_peer(member.peer_id)
         return f"{text} ({', '.join(notes)})" if notes else text

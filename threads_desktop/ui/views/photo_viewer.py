@@ -48,7 +48,7 @@ class PhotoDetails:
     gps: dict[str, float] | None
     width: int
     height: int
-    added_by: str
+    added_by: str  # the name that member gives itself, else a short ID
     preview: bytes | None      # None while it is still on its way
     original_here: bool
     comments: list[Comment]
@@ -66,12 +66,15 @@ def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
     except NotFoundError:
         preview = None
     me = node.store.own_log(thread_id)
-    comments = [Comment(c.id, str(c.author), c.data["text"], c.created_hlc, c.author == me)
+    names = node.author_names(thread_id)
+    comments = [Comment(c.id, names.get(str(c.author)) or _short(str(c.author)), c.data["text"], c.created_hlc,
+                        c.author == me)
                 for c in photos.comments_on(photo_id)]
     reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
     data = doc.data
     return PhotoDetails(photo_id, data.get("name") or "", data.get("caption") or "", data.get("taken_at"),
-                        data.get("camera"), data.get("gps"), data["width"], data["height"], str(doc.author),
+                        data.get("camera"), data.get("gps"), data["width"], data["height"],
+                        names.get(str(doc.author)) or _short(str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
                         node.get_thread(thread_id).can_write)
 
@@ -298,7 +301,7 @@ class PhotoViewer(QWidget):
         if details.gps:
             facts.append(self.tr("Location {lat:.4f}, {lon:.4f}").format(
                 lat=details.gps.get("lat", 0.0), lon=details.gps.get("lon", 0.0)))
-        facts.append(self.tr("Added by {who}").format(who=_short(details.added_by)))
+        facts.append(self.tr("Added by {who}").format(who=details.added_by))
         self.facts.setText("\n".join(facts))
         self._show_original_state(details.original_here)
         if not self.caption.hasFocus():
