@@ -4,13 +4,12 @@ centre, this device's identity at the bottom of the sidebar."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -41,6 +40,7 @@ from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadR
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.views.chat_view import ChatView
+from threads_desktop.ui.views.thread_page import ThreadPage
 from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
 from threads_desktop.ui.widgets.nearby_list import NearbyList
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
-        self.thread_page = _ThreadPage()
+        self.thread_page = ThreadPage()
         self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
         self.album_view = AlbumView(self._client, self._decoder)
@@ -505,70 +505,3 @@ class MainWindow(QMainWindow):
         self.chat_view.close()  # a child is not sent closeEvent with its window: its tasks stop here
         self._decoder.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
-
-
-class _ThreadPage(QWidget):
-    """What is known about the selected album or chat."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(28, 24, 28, 24)
-        self.title = QLabel()
-        self.title.setWordWrap(True)
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.8)
-        font.setBold(True)
-        self.title.setFont(font)
-        self.subtitle = QLabel()
-        muted = self.subtitle.palette()
-        colour = muted.color(muted.ColorRole.WindowText)
-        colour.setAlphaF(0.65)
-        muted.setColor(muted.ColorRole.WindowText, colour)
-        self.subtitle.setPalette(muted)
-        id_row = QHBoxLayout()
-        self.thread_id = QLabel()
-        self.thread_id.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.copy_id = QPushButton(self.tr("Copy ID"))
-        self.copy_id.clicked.connect(self._copy_id)
-        id_row.addWidget(self.thread_id, 1)
-        id_row.addWidget(self.copy_id)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        # Names come from peers: never let a label read them as rich text.
-        for label in (self.title, self.subtitle, self.thread_id, self.status):
-            label.setTextFormat(Qt.TextFormat.PlainText)
-        layout.addWidget(self.title)
-        layout.addWidget(self.subtitle)
-        layout.addSpacing(16)
-        layout.addLayout(id_row)
-        layout.addWidget(self.status)
-        self.invite_button = QPushButton(self.tr("Invite people…"))
-        invite_row = QHBoxLayout()
-        invite_row.addWidget(self.invite_button)
-        invite_row.addStretch()
-        layout.addSpacing(12)
-        layout.addLayout(invite_row)
-        layout.addStretch()
-
-    def show_thread(self, summary: ThreadSummary) -> None:
-        self.title.setText(summary.name or self.tr("Encrypted backup"))
-        created = datetime.datetime.fromtimestamp(summary.created_at).strftime("%d %b %Y, %H:%M")
-        kind = self.tr("Album") if summary.kind == ThreadKind.ALBUM else self.tr("Chat")
-        self.subtitle.setText(self.tr("{kind} · created {created}").format(kind=kind, created=created))
-        self.thread_id.setText(self.tr("ID: {id}").format(id=summary.thread_id))
-        access = self.tr("You can add to it.") if summary.can_write else (
-            self.tr("You can view it.") if summary.can_read else self.tr("This device keeps an encrypted backup."))
-        if summary.kind == ThreadKind.ALBUM:
-            items = self.tr("1 photo") if summary.photo_count == 1 else self.tr("{count} photos").format(
-                count=summary.photo_count)
-        else:
-            items = self.tr("1 message") if summary.message_count == 1 else self.tr("{count} messages").format(
-                count=summary.message_count)
-        self.status.setText(self.tr("{items}. Every change is signed and encrypted ({events} in the logs). "
-                                    "{access}").format(items=items, events=summary.event_count, access=access))
-
-    def _copy_id(self) -> None:
-        text = self.thread_id.text().split(": ", 1)[-1]
-        QGuiApplication.clipboard().setText(text)
-        self.copy_id.setText(self.tr("Copied"))
