@@ -19,6 +19,12 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed
 	$(BIN)/threads-desktop bench log --events 10000 --json
 
+# Real screenshots for docs/screenshots/ and the README: the app's own windows
+# under Xvfb, over sample profiles made in a temporary folder (about 15 s).
+.PHONY: screenshots
+screenshots: system-deps $(VENV)/.installed
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python scripts/screenshots.py docs/screenshots
+
 system-deps:
 	@PYTHON=$(PYTHON) scripts/install-system-deps.sh
 
