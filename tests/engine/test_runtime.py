@@ -130,3 +130,28 @@ def test_stopping_while_calls_keep_arriving_refuses_them_cleanly(tmp_path: Path)
     asyncio.run(asyncio.wait_for(flood(), 60))
     assert outcomes and all(o == 1 or isinstance(o, EngineStoppedError) for o in outcomes)
     Node.open(tmp_path / "profile").close()  # the node was closed on stop
+
+
+def test_a_service_that_fails_after_starting_is_restarted_and_the_node_stays_up(tmp_path: Path) -> None:
+    runs: list[int] = []
+    restarted = threading.Event()
+
+    def flaky(_node: Node) -> object:
+        async def run(task_status: object = trio.TASK_STATUS_IGNORED) -> None:
+            runs.append(1)
+            task_status.started()  # type: ignore[attr-defined]
+            if len(runs) == 1:
+                raise RuntimeError("a library's uncaught error")
+            restarted.set()
+            await trio.sleep_forever()
+        return run
+
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "p"), [flaky])  # type: ignore[list-item]
+    engine.start()
+    try:
+        assert restarted.wait(10), "the service was not started again"
+        assert engine.service_errors == ["RuntimeError: a library's uncaught error"]
+        summary = asyncio.run(engine.call(Node.create_thread, ThreadKind.CHAT, "still here"))
+        assert summary.name == "still here"
+    finally:
+        engine.stop()

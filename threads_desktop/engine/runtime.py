@@ -25,6 +25,8 @@ from threads_desktop.engine.node import Node
 
 T = TypeVar("T")
 _START_TIMEOUT_SECONDS = 60.0
+_RESTART_FIRST_PAUSE = 1.0
+_RESTART_MAX_PAUSE = 60.0
 log = logging.getLogger(__name__)
 # A background service of the engine thread (the network, the control
 # socket): built from the node, run with `await nursery.start(run)`.
@@ -119,7 +121,7 @@ class EngineRuntime:
                     self._started.set()
                 for make in self._services:
                     try:
-                        await nursery.start(make(node))
+                        await nursery.start(self._keep_running, node, make)
                     except Exception as exc:  # noqa: BLE001 - offline beats not starting at all
                         log.warning("a background service did not start: %s", exc)
                         self.service_errors.append(str(exc))
@@ -130,6 +132,34 @@ class EngineRuntime:
         finally:
             self._nursery = None
             node.close()
+
+    async def _keep_running(self, node: Node, make: ServiceFactory, *,
+                            task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run a service; if it fails after it started (a bug, a library's
+        uncaught error), log it and start it again after a growing pause
+        rather than let it take the node and every open view down with it."""
+        pause = _RESTART_FIRST_PAUSE
+        started = False
+        while True:
+            try:
+                async with trio.open_nursery() as inner:
+                    await inner.start(make(node))
+                    if not started:
+                        started = True
+                        task_status.started()
+                    pause = _RESTART_FIRST_PAUSE
+            except Exception as exc:
+                if not started:
+                    raise  # the caller reports it: the app goes on without the service
+                log.exception("a background service stopped; restarting it in %.0f s", pause)
+                cause: BaseException = exc
+                while isinstance(cause, BaseExceptionGroup) and cause.exceptions:  # a nursery wraps it
+                    cause = cause.exceptions[0]
+                self.service_errors.append(f"{type(cause).__name__}: {cause}")
+                await trio.sleep(pause)
+                pause = min(_RESTART_MAX_PAUSE, pause * 2)
+                continue
+            return  # it ended by itself
 
     # --- calls ------------------------------------------------------------------------
 

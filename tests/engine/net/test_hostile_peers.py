@@ -23,6 +23,7 @@ from tests.engine.eventstore.peers import force_commit, peer, texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.hostile import (
     NOTHING,
+    REPLY_SECONDS,
     Scene,
     connect,
     empty_hello,
@@ -43,6 +44,7 @@ from threads_desktop.engine.crypto import aead
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.logstore.envelopes import Envelope, build_envelope, decode_envelope
 from threads_desktop.engine.net import proofs, server, wire
+from threads_desktop.engine.net.host import open_stream
 from threads_desktop.engine.node import Node
 
 # --- bytes and messages that break the protocol ------------------------------------------------
@@ -581,5 +583,28 @@ def test_blocks_of_a_thread_not_proven_are_never_served(tmp_path: Path) -> None:
                 inventory = await h.ask({"t": "inventory", "thread": s.thread.raw, "after": 0})
                 assert inventory is not None and inventory["blocks"] == []
             await still_serves(s)
+
+    trio.run(main)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_garbage_on_the_gossip_protocol_ends_that_stream_not_the_network(tmp_path: Path, allowed: bool) -> None:
+    """py-libp2p's pubsub let protobuf's DecodeError end the host: one bad
+    frame from anyone who could connect took the network down."""
+    from libp2p.pubsub.gossipsub import PROTOCOL_ID_V12
+
+    async def main() -> None:
+        async with scene(tmp_path) as s, hostile_host(Identity.generate()) as host:
+            gossip = s.a.service.gossip
+            assert gossip is not None
+            if allowed:  # as if it had proved a thread in a session
+                gossip.allow(PeerId(host.get_id().to_bytes()))
+            for _ in range(3):
+                with trio.fail_after(REPLY_SECONDS):
+                    stream = await open_stream(host, s.node.identity.peer_id, s.a.service.addresses(),
+                                               PROTOCOL_ID_V12)
+                await stream.write(uvarint(40) + b"\xff" * 40)  # not an RPC
+            await still_serves(s)
+            assert s.node.network is s.a.service  # the same service: it never stopped
 
     trio.run(main)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
@@ -78,13 +79,45 @@ def decode_records(data: bytes) -> list[Envelope]:
         raise ProtocolError(f"a gossip message holds a malformed envelope: {exc}") from exc
 
 
+class GuardedPubsub(Pubsub):
+    """py-libp2p's Pubsub with two repairs (py-libp2p 0.8):
+
+    - A peer's RPC that does not parse raises protobuf's DecodeError, which
+      its stream handler does not catch: it ended the whole host, so any peer
+      that could connect could take our network down with one bad frame.
+      Here it ends that peer's pubsub stream only.
+    - yamux locks each 64 KiB chunk of a write, not the write, and pubsub
+      writes to a peer's stream from several tasks: two RPCs larger than a
+      chunk (records with thumbnails) interleaved and corrupted the stream.
+      Writes to one stream take turns here."""
+
+    def __init__(self, host: IHost, router: GossipSub) -> None:
+        super().__init__(host, router)
+        self._write_turns: weakref.WeakKeyDictionary[INetStream, trio.Lock] = weakref.WeakKeyDictionary()
+
+    async def stream_handler(self, stream: INetStream) -> None:
+        try:
+            await super().stream_handler(stream)
+        except Exception as exc:  # noqa: BLE001 - whatever a peer's bytes raise ends its stream, not the host
+            peer_id = stream.muxed_conn.peer_id
+            log.info("gossip stream of %s ended: %s: %s", peer_id, type(exc).__name__, exc)
+            with trio.move_on_after(1.0):
+                await stream.reset()
+            self._handle_dead_peer(peer_id)
+
+    async def write_msg(self, stream: INetStream, rpc_msg: Any) -> bool:
+        turn = self._write_turns.setdefault(stream, trio.Lock())
+        async with turn:
+            return await super().write_msg(stream, rpc_msg)
+
+
 class Gossip:
     """Pubsub on a host; must be made before the host connects to anyone."""
 
     def __init__(self, host: IHost, me: PeerId, deliver: Deliver) -> None:
         self._router = GossipSub(protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID], degree=6, degree_low=4,
                                  degree_high=12, heartbeat_interval=1)
-        self._pubsub = Pubsub(host, self._router)
+        self._pubsub = GuardedPubsub(host, self._router)
         # Pubsub tells every connected peer our topics and forwards it what
         # it subscribes to: only peers that proved a thread in a session take
         # part. py-libp2p has a blacklist, not an allowlist, so its check is
