@@ -35,7 +35,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from threads_desktop.app import background_services
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.core.errors import EngineStoppedError, ThreadsError
+from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -49,7 +49,6 @@ T = TypeVar("T")
 RGB = tuple[int, int, int]
 
 DEADLINE_SECONDS = 180.0
-ATTEMPTS = 8  # see main(): py-libp2p may take an engine down (garbled gossip frame)
 WINDOW_SIZE = (1280, 800)
 PHOTO_SIZE = (1600, 1200)
 CAMERA = ("FUJIFILM", "X-T30")
@@ -625,16 +624,7 @@ def main(argv: list[str]) -> int:
     asyncio.set_event_loop(loop)
     pump = Pump(DEADLINE_SECONDS)
     try:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                shoot_all(pump, app, loop, out, started)
-                break
-            except EngineStoppedError as exc:
-                # An engine died under us (py-libp2p has been seen to take the
-                # whole engine down on a garbled gossip frame): start afresh.
-                print(f"screenshots: attempt {attempt}: an engine stopped ({exc})", file=sys.stderr)
-                if attempt == ATTEMPTS:
-                    return 1
+        shoot_all(pump, app, loop, out, started)
     except Deadline as exc:
         print(f"screenshots: {exc}", file=sys.stderr)
         return 1

@@ -102,7 +102,7 @@ class AlbumView(QWidget):
         self.sort.addItems([self.tr("Newest first"), self.tr("Oldest first")])
         self.sort.setToolTip(self.tr("Sort by the date the photo was taken"))
         self.sort.currentIndexChanged.connect(self._sort_changed)
-        self.members_button = QPushButton(self.tr("Members"))
+        self.members_button = QPushButton(self.tr("Members…"))
         self.members_button.clicked.connect(self.members_requested)
         self.invite_button = QPushButton(self.tr("Invite…"))
         self.invite_button.clicked.connect(self.invite_requested)

@@ -52,6 +52,8 @@ class ChatView(QWidget):
     reaction_toggled = Signal(str, str, bool)  # message ID, emoji, on
     marked_read = Signal(int)  # messages still unread after marking
     failed = Signal(str)
+    members_requested = Signal()
+    invite_requested = Signal()
 
     def __init__(self, client: EngineClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -161,7 +163,15 @@ class ChatView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        layout.addWidget(self.title)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        self.members_button = QPushButton(self.tr("Members…"))
+        self.members_button.clicked.connect(self.members_requested)
+        self.invite_button = QPushButton(self.tr("Invite…"))
+        self.invite_button.clicked.connect(self.invite_requested)
+        header.addWidget(self.members_button)
+        header.addWidget(self.invite_button)
+        layout.addLayout(header)
         layout.addWidget(self.notice)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.error)

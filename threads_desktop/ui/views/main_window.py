@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.album_view)
         self.chat_view = ChatView(self._client)
         self.chat_view.failed.connect(self._show_error)
+        self.chat_view.members_requested.connect(self.ask_members)
+        self.chat_view.invite_requested.connect(lambda: self.ask_invite())
         self.chat_view.marked_read.connect(lambda _unread: self._spawn(self._reload()))
         self.pages.addWidget(self.chat_view)
 

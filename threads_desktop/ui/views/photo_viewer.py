@@ -48,7 +48,7 @@ class PhotoDetails:
     gps: dict[str, float] | None
     width: int
     height: int
-    added_by: str  # the name that member gives itself, else a short ID
+    added_by: str  # the name that member gives itself, else a short ID; "" for us
     preview: bytes | None      # None while it is still on its way
     original_here: bool
     comments: list[Comment]
@@ -74,7 +74,7 @@ def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
     data = doc.data
     return PhotoDetails(photo_id, data.get("name") or "", data.get("caption") or "", data.get("taken_at"),
                         data.get("camera"), data.get("gps"), data["width"], data["height"],
-                        names.get(str(doc.author)) or _short(str(doc.author)),
+                        "" if doc.author == me else names.get(str(doc.author)) or _short(str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
                         node.get_thread(thread_id).can_write)
 
@@ -301,7 +301,8 @@ class PhotoViewer(QWidget):
         if details.gps:
             facts.append(self.tr("Location {lat:.4f}, {lon:.4f}").format(
                 lat=details.gps.get("lat", 0.0), lon=details.gps.get("lon", 0.0)))
-        facts.append(self.tr("Added by {who}").format(who=details.added_by))
+        facts.append(self.tr("Added by {who}").format(who=details.added_by) if details.added_by
+                     else self.tr("Added by you"))
         self.facts.setText("\n".join(facts))
         self._show_original_state(details.original_here)
         if not self.caption.hasFocus():

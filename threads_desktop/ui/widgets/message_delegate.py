@@ -8,6 +8,7 @@ what is drawn. Clicking a chip toggles that reaction (`reaction_clicked`)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
@@ -200,7 +201,7 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(geometry.bubble, RADIUS, RADIUS)
         if geometry.author is not None:
             painter.setFont(bold_font(option.font))
-            painter.setPen(palette.color(QPalette.ColorRole.Link))
+            painter.setPen(_author_colour(str(index.data(MessageRole.AUTHOR) or ""), palette))
             painter.drawText(geometry.author, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              painter.fontMetrics().elidedText(str(index.data(MessageRole.AUTHOR_NAME) or ""),
                                                               Qt.TextElideMode.ElideRight, geometry.author.width()))
@@ -276,3 +277,14 @@ class MessageDelegate(QStyledItemDelegate):
                 self.reaction_clicked.emit(str(index.data(MessageRole.MESSAGE_ID)), reaction.emoji, not reaction.mine)
                 return True
         return False
+
+
+_AUTHOR_COLOURS = ("#c0392b", "#1e8449", "#2e6da4", "#8e44ad", "#b9770e", "#117a65", "#a93267", "#5d6d7e")
+
+
+def _author_colour(author: str, palette: QPalette) -> QColor:
+    """A steady colour per author, toned for the palette (light or dark)."""
+    colour = QColor(_AUTHOR_COLOURS[hashlib.sha256(author.encode()).digest()[0] % len(_AUTHOR_COLOURS)])
+    if palette.color(QPalette.ColorRole.Base).lightnessF() < 0.5:
+        colour = colour.lighter(160)
+    return colour

@@ -18,15 +18,17 @@ class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._placeholder: QPixmap | None = None
+        self.cell_width = CELL  # the grid widens cells to share out its spare width
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return QSize(CELL, CELL)
+        return QSize(self.cell_width, CELL)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         # Scrolling paints dozens of cells per frame: the common case is one
         # image copy (pictures come decoded, cropped and rounded at this size).
-        rect = QRectF(option.rect).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)  # type: ignore[attr-defined]
+        cell = QRectF(option.rect)  # type: ignore[attr-defined]
+        rect = QRectF(cell.x() + (cell.width() - PICTURE) / 2, cell.y() + MARGIN, PICTURE, PICTURE)
         image = index.data(PhotoRole.THUMBNAIL)
         if isinstance(image, QImage) and not image.isNull():
             painter.drawImage(rect, image)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPalette
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPalette, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QWidget
 
 from threads_desktop.ui.widgets.photo_delegate import CELL, PhotoDelegate
@@ -29,6 +29,8 @@ class PhotoGridView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # Always there, so the columns never change when an album outgrows the window.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.verticalScrollBar().setSingleStep(CELL // 3)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMouseTracking(True)
@@ -38,6 +40,18 @@ class PhotoGridView(QListView):
         self.activated.connect(lambda index: self.open_requested.emit(index.row()))
         self.empty_text = ""
         self._drag_over = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Spread the spare width over the columns rather than leave a band
+        # at the right: cells keep their size, the gaps grow a little.
+        super().resizeEvent(event)
+        width = self.viewport().width() - 2  # Qt wraps a row that fills the width exactly
+        columns = max(1, width // CELL)
+        cell = max(CELL, width // columns)
+        delegate = self.itemDelegate()
+        if isinstance(delegate, PhotoDelegate) and delegate.cell_width != cell:
+            delegate.cell_width = cell
+            self.setGridSize(QSize(cell, CELL))
 
     # --- drops from the file manager ----------------------------------------------------
 
