@@ -7,7 +7,6 @@ the change syncs, on every member's screen."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -51,6 +50,7 @@ from threads_desktop.ui.models.member_table_model import (
     role_text,
     short_peer,
 )
+from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.member_delegates import MemberButtonDelegate, MemberRoleDelegate
 
 DEFAULT_CHOICES = (Role.NO_ACCESS, Role.FOLLOW, Role.READ, Role.WRITE, Role.DELETE)
@@ -65,7 +65,7 @@ class MembersDialog(QDialog):
         super().__init__(parent)
         self._client = client
         self._summary = summary
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks(self._failed)
         self._loading = False
         self._stale = True  # reload when shown or when the current load ends
         self.snapshot: MembersSnapshot | None = None
@@ -282,24 +282,16 @@ class MembersDialog(QDialog):
     # --- tasks -------------------------------------------------------------------------
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._tasks.spawn(work)
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:  # a load that failed, or an unexpected error in a change
-            message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %1").replace(
-                "%1", repr(error))
-            self.error.setText(message)
-            self.error.show()
-            self.failed.emit(message)
+    def _failed(self, error: BaseException) -> None:  # a load that failed, or an unexpected error in a change
+        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %1").replace(
+            "%1", repr(error))
+        self.error.setText(message)
+        self.error.show()
+        self.failed.emit(message)
 
     def done(self, result: int) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         self._stale = True  # opened again later: load afresh
         super().done(result)

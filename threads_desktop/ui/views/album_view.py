@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine
 from concurrent.futures import Executor
 from pathlib import Path
@@ -28,6 +27,7 @@ from threads_desktop.engine.modules.photos import ExportResult, PhotoCard
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
+from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.photo_import import ImportSummary, PhotoImport
 from threads_desktop.ui.views.photo_viewer import PhotoViewer
 from threads_desktop.ui.widgets.photo_delegate import PICTURE
@@ -70,7 +70,7 @@ class AlbumView(QWidget):
         self._client = client
         self._summary: ThreadSummary | None = None
         self._newest_first = True
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks(lambda error: self.failed.emit(str(error)))
         self.current_import: PhotoImport | None = None
         # Pictures are decoded at the cell's size in device pixels.
         edge = round(PICTURE * (self.devicePixelRatioF() or 1.0))
@@ -309,17 +309,9 @@ class AlbumView(QWidget):
     # --- tasks ---------------------------------------------------------------------------
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled() or task.exception() is None:
-            return
-        self.failed.emit(str(task.exception()))
+        self._tasks.spawn(work)
 
     def cancel_work(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all(close=True)
+        self.viewer.cancel_work()
         self.model.cancel()

@@ -34,6 +34,7 @@ from threads_desktop.ui import chat_ops
 from threads_desktop.ui.chat_ops import PAGE_SIZE, ChatPage
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
+from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.chat_composer import IMAGE_SUFFIXES, ChatComposer, image_paths
 from threads_desktop.ui.widgets.message_delegate import MessageDelegate
 
@@ -58,7 +59,7 @@ class ChatView(QWidget):
     def __init__(self, client: EngineClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._client = client
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks(self._failed)
         self._summary: ThreadSummary | None = None
         self._reply_to: str | None = None
         self._editing: str | None = None
@@ -622,20 +623,9 @@ class ChatView(QWidget):
         self.error.setVisible(bool(message))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        if self._closed:  # a closed view may be deleted before the task ends: start nothing
-            work.close()
-            return
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._tasks.spawn(work)  # a closed view starts nothing: it may be deleted before a task ends
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled() or self._closed:
-            return
-        error = task.exception()
-        if error is None:
-            return
+    def _failed(self, error: BaseException) -> None:
         message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: {error}").format(
             error=error)
         self._show_error(message)
@@ -649,8 +639,7 @@ class ChatView(QWidget):
         self._closed = True
         self._read_timer.stop()
         self._client.changed.disconnect(self._on_engine_changed)
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all(close=True)
         super().closeEvent(event)
 
     def message_rows(self) -> list[dict[str, Any]]:

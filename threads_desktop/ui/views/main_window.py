@@ -3,7 +3,6 @@ centre, this device's identity at the bottom of the sidebar."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -38,6 +37,7 @@ from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
 from threads_desktop.ui.settings import AppSettings
+from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.views.thread_page import ThreadPage
@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self._select_when_listed: str | None = None
         self.leave_box: QMessageBox | None = None
         self.settings_dialog: SettingsDialog | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks(self._failed)
         self.new_thread_dialog: NewThreadDialog | None = None
         self.invite_dialog: InviteDialog | None = None
         self.join_dialog: JoinDialog | None = None
@@ -474,17 +474,9 @@ class MainWindow(QMainWindow):
                                        .format(id=card.peer_id))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._tasks.spawn(work)
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is None:
-            return
+    def _failed(self, error: BaseException) -> None:
         message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %s") % error
         self._show_error(message, expected=isinstance(error, ThreadsError))
 
@@ -501,8 +493,7 @@ class MainWindow(QMainWindow):
             box.open()
 
     def closeEvent(self, event: Any) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all(close=True)
         self.album_view.cancel_work()
         self.chat_view.close()  # a child is not sent closeEvent with its window: its tasks stop here
         self._decoder.shutdown(wait=False, cancel_futures=True)

@@ -34,6 +34,7 @@ from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
+from threads_desktop.ui.tasks import Tasks
 
 REACTIONS = ("👍", "❤️", "😂", "😮", "🎉")
 
@@ -110,7 +111,7 @@ class PhotoViewer(QWidget):
         self._pixmap = QPixmap()
         self._zoomed = False
         self._waiting_original = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Tasks(self._failed)
         self.comments = CommentListModel()
         self._build()
         client.changed.connect(self._on_engine_changed)
@@ -435,17 +436,14 @@ class PhotoViewer(QWidget):
         self.comment_edit.clear()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._tasks.spawn(work)
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled() or task.exception() is None:
-            return
-        message = str(task.exception())
-        self.error.setText(message)
-        self.failed.emit(message)
+    def _failed(self, error: BaseException) -> None:
+        self.error.setText(str(error))
+        self.failed.emit(str(error))
+
+    def cancel_work(self) -> None:
+        self._tasks.cancel_all(close=True)
 
 
 def _stage_button(text: str, tip: str, slot: Callable[[], None]) -> QToolButton:
