@@ -41,13 +41,19 @@ def drop_files(widget, paths: list[Path]) -> None:  # type: ignore[no-untyped-de
     widget.dropEvent(event)
 
 
-def new_album(qtbot, window: MainWindow, name: str) -> str:  # type: ignore[no-untyped-def]
-    window.new_album_action.trigger()
+def new_thread(qtbot, window: MainWindow, name: str, *, chat: bool = False) -> str:  # type: ignore[no-untyped-def]
+    """Make an album (or a chat) through the window's New dialog; its ID."""
+    (window.new_chat_action if chat else window.new_album_action).trigger()
     dialog = window.new_thread_dialog
     assert dialog is not None
     qtbot.keyClicks(dialog.name_edit, name)
     with qtbot.waitSignal(window.thread_created, timeout=10_000) as created:
         dialog.create_button.click()
+    return str(created.args[0])
+
+
+def new_album(qtbot, window: MainWindow, name: str) -> str:  # type: ignore[no-untyped-def]
+    thread_id = new_thread(qtbot, window, name)
     with qtbot.waitSignal(window.album_view.photos_loaded, timeout=10_000, raising=False):
         pass
-    return str(created.args[0])
+    return thread_id

@@ -7,6 +7,7 @@ import asyncio
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from tests.ui.album import new_thread
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
@@ -97,12 +98,7 @@ def test_a_message_posted_elsewhere_updates_the_chats_count(qtbot, window: MainW
 
 def test_the_members_and_settings_dialogs_open_from_the_menu(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     assert not window.members_action.isEnabled()  # nothing selected yet
-    window.new_album_action.trigger()
-    dialog = window.new_thread_dialog
-    assert dialog is not None
-    qtbot.keyClicks(dialog.name_edit, "Team")
-    with qtbot.waitSignal(window.thread_created, timeout=10_000):
-        dialog.create_button.click()
+    new_thread(qtbot, window, "Team")
     assert window.members_action.isEnabled()
     with qtbot.waitSignal(window.album_view.members_requested, timeout=1_000):
         window.album_view.members_button.click()
@@ -115,12 +111,7 @@ def test_the_members_and_settings_dialogs_open_from_the_menu(qtbot, window: Main
 
 def test_a_chat_opens_in_the_chat_view_and_its_unread_count_shows_in_the_list(  # type: ignore[no-untyped-def]
         qtbot, window: MainWindow) -> None:
-    window.new_chat_action.trigger()
-    dialog = window.new_thread_dialog
-    assert dialog is not None
-    qtbot.keyClicks(dialog.name_edit, "Plans")
-    with qtbot.waitSignal(window.thread_created, timeout=10_000):
-        dialog.create_button.click()
+    new_thread(qtbot, window, "Plans", chat=True)
     assert window.pages.currentWidget() is window.chat_view
     qtbot.keyClicks(window.chat_view.composer, "See you at 8")
     with qtbot.waitSignal(window.chat_view.message_sent, timeout=10_000):
@@ -131,12 +122,7 @@ def test_a_chat_opens_in_the_chat_view_and_its_unread_count_shows_in_the_list(  
 
 
 def test_renaming_and_leaving_from_the_menu(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    window.new_album_action.trigger()
-    dialog = window.new_thread_dialog
-    assert dialog is not None
-    qtbot.keyClicks(dialog.name_edit, "Trip")
-    with qtbot.waitSignal(window.thread_created, timeout=10_000):
-        dialog.create_button.click()
+    new_thread(qtbot, window, "Trip")
     rename = window.ask_rename()
     assert rename is not None and rename.textValue() == "Trip"
     rename.setTextValue("Lisbon 2024")
