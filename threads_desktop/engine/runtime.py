@@ -27,6 +27,7 @@ T = TypeVar("T")
 _START_TIMEOUT_SECONDS = 60.0
 _RESTART_FIRST_PAUSE = 1.0
 _RESTART_MAX_PAUSE = 60.0
+_KEPT_SERVICE_ERRORS = 20
 log = logging.getLogger(__name__)
 # A background service of the engine thread (the network, the control
 # socket): built from the node, run with `await nursery.start(run)`.
@@ -156,6 +157,7 @@ class EngineRuntime:
                 while isinstance(cause, BaseExceptionGroup) and cause.exceptions:  # a nursery wraps it
                     cause = cause.exceptions[0]
                 self.service_errors.append(f"{type(cause).__name__}: {cause}")
+                del self.service_errors[:-_KEPT_SERVICE_ERRORS]  # a service failing for days keeps the last few
                 await trio.sleep(pause)
                 pause = min(_RESTART_MAX_PAUSE, pause * 2)
                 continue
