@@ -1,9 +1,12 @@
 """Preferences: the name others see, where the profile lives, LAN discovery,
-when full-size photos download, and how the window uses the tray.
+when full-size photos download, how the window uses the tray, and whether
+Threads starts at login.
 
 The display name belongs to the profile (the engine keeps it); the rest are
 this computer's choices, kept in QSettings (AppSettings). The data folder and
-LAN discovery are read at start, so they say they apply after a restart."""
+LAN discovery are read at start, so they say they apply after a restart.
+Starting at login is the XDG autostart entry itself (ui/autostart.py), not
+a QSettings key: removing the entry elsewhere turns the box off."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.node import Node
+from threads_desktop.ui.autostart import Autostart
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.settings import AppSettings, FetchOriginals, apply_fetch_originals
 
@@ -46,10 +50,11 @@ class SettingsDialog(QDialog):
     failed = Signal(str)
 
     def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None, *,
-                 default_data_dir: Path | None = None) -> None:
+                 default_data_dir: Path | None = None, autostart: Autostart | None = None) -> None:
         super().__init__(parent)
         self._client = client
         self._settings = settings
+        self._autostart = autostart or Autostart()
         self._loaded_name: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.restart_needed = False  # set on save: a start-time setting changed
@@ -82,6 +87,8 @@ class SettingsDialog(QDialog):
         self.start_minimised.setChecked(settings.start_minimised)
         self.close_to_tray = QCheckBox(self.tr("Keep running in the tray when the window is closed"))
         self.close_to_tray.setChecked(settings.close_to_tray)
+        self.start_at_login = QCheckBox(self.tr("Start Threads when I log in"))
+        self.start_at_login.setChecked(self._autostart.enabled)
 
         form = QFormLayout()
         form.addRow(self.tr("Your name:"), self.display_name)
@@ -93,6 +100,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Full-size photos:"), self.fetch_originals)
         form.addRow(self.tr("Window:"), self.start_minimised)
         form.addRow("", self.close_to_tray)
+        form.addRow("", self.start_at_login)
 
         self.error = QLabel()
         self.error.setStyleSheet("color: #b3261e")
@@ -156,7 +164,9 @@ class SettingsDialog(QDialog):
             policy = FetchOriginals(self.fetch_originals.currentData())
             if policy != self._settings.fetch_originals:
                 await self._client.run(apply_fetch_originals, policy)
-        except ThreadsError as exc:
+            if self.start_at_login.isChecked() != self._autostart.enabled:  # untouched: leave the file alone
+                self._autostart.set_enabled(self.start_at_login.isChecked())
+        except (ThreadsError, OSError) as exc:
             self.error.setText(str(exc))
             self.error.show()
             self.ok_button.setEnabled(True)

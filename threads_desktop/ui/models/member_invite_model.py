@@ -147,7 +147,10 @@ class MemberInviteModel(QAbstractTableModel):
         if column is InviteColumn.EXPIRES:
             if not invite.expires_ms:
                 return self.tr("Never expires")
-            return datetime.datetime.fromtimestamp(invite.expires_ms / 1000).strftime("%d %b %Y, %H:%M")
+            try:  # an admin's peer chose this number: data() must never raise
+                return datetime.datetime.fromtimestamp(invite.expires_ms / 1000).strftime("%d %b %Y, %H:%M")
+            except (OverflowError, OSError, ValueError):
+                return self.tr("Far in the future")
         if column is InviteColumn.MADE_BY:
             return self.tr("you") if invite.inviter == self._me else short_peer(invite.inviter)
         if column is InviteColumn.STATE:

@@ -72,7 +72,8 @@ class MessageListModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT):
             return item.text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return datetime.datetime.fromtimestamp(item.created_ms / 1000).strftime("%d %b %Y, %H:%M:%S")
+            when = _moment(item.created_ms)
+            return when.strftime("%d %b %Y, %H:%M:%S") if when else None
         if role == MessageRole.MESSAGE_ID:
             return item.id
         if role == MessageRole.AUTHOR:
@@ -96,7 +97,8 @@ class MessageListModel(QAbstractListModel):
         if role == MessageRole.PHOTO_IDS:
             return list(item.photos)
         if role == MessageRole.THUMBNAILS:
-            return [self._thumbnails.get(photo_id) for photo_id in item.photos]
+            return [image if image is not None and not image.isNull() else None
+                    for image in (self._thumbnails.get(photo_id) for photo_id in item.photos)]
         if role == MessageRole.REACTIONS:
             return list(item.reactions)
         if role == MessageRole.UNREAD_MARKER:
@@ -158,10 +160,6 @@ class MessageListModel(QAbstractListModel):
         """Show `page` as a minimal change when it only grew at either end
         (older messages paged in, new ones arrived), so the view keeps its
         place; otherwise reset."""
-        for photo_id, jpeg in page.thumbnails.items():
-            image = QImage.fromData(jpeg)
-            if not image.isNull():
-                self._thumbnails[photo_id] = image
         self.total = page.total
         self._me = page.me
         new = list(page.messages)
@@ -193,7 +191,12 @@ class MessageListModel(QAbstractListModel):
             self.beginInsertRows(QModelIndex(), len(self._items), len(new) - 1)
             self._items.extend(new[len(self._items):])
             self.endInsertRows()
-        if page.thumbnails:
+
+    def set_thumbnails(self, images: dict[str, QImage]) -> None:
+        """Attachments' thumbnails, decoded off the GUI thread (a null image:
+        one that cannot be shown, never asked for again)."""
+        self._thumbnails.update(images)
+        if images:
             self._all_changed()
 
     def _all_changed(self) -> None:
@@ -201,8 +204,19 @@ class MessageListModel(QAbstractListModel):
             self.dataChanged.emit(self.index(0), self.index(len(self._items) - 1))
 
 
+def _moment(created_ms: int) -> datetime.datetime | None:
+    """The author's clock reading, or None: a peer's stamp may be anything up
+    to the year 500,000, and data() must never raise (PySide then aborts)."""
+    try:
+        return datetime.datetime.fromtimestamp(created_ms / 1000)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _time_text(created_ms: int) -> str:
-    when = datetime.datetime.fromtimestamp(created_ms / 1000)
+    when = _moment(created_ms)
+    if when is None:
+        return ""
     today = datetime.date.today()
     if when.date() == today:
         return when.strftime("%H:%M")

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import io
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
-from PIL import Image, ImageDraw
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 
+from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.modules.photos import PhotoCard
+from threads_desktop.ui.pictures import SquareThumbnails
 
 _Index = QModelIndex | QPersistentModelIndex
+log = logging.getLogger(__name__)
 FetchCards = Callable[[list[str]], Awaitable[list[PhotoCard]]]
 
 BATCH = 96            # rows fetched per engine call: about two screens of cells
@@ -40,38 +42,6 @@ class PhotoRole(enum.IntEnum):
     ASPECT = enum.auto()     # width / height of the original
 
 
-class ThumbnailDecoder:
-    """JPEG bytes to the `edge` square a cell shows, cropped from the middle
-    and rounded (on worker threads). Pillow, not QImage: Pillow lets go of
-    the interpreter while it decodes, while PySide's QImage calls hold it,
-    which stalled the GUI thread's painting by 50 ms and more per frame.
-    Painting the result is a copy, never a scale, and it weighs edge² x 4
-    bytes (100 KiB at 160 px) whatever the thumbnail's size."""
-
-    def __init__(self, edge: int) -> None:
-        self.edge = edge
-        self._mask = Image.new("L", (edge, edge), 0)
-        radius = max(1, round(edge * CORNER))
-        ImageDraw.Draw(self._mask).rounded_rectangle((0, 0, edge - 1, edge - 1), radius, fill=255)
-
-    def __call__(self, thumbnails: list[bytes]) -> list[QImage]:
-        return [self.decode(data) for data in thumbnails]
-
-    def decode(self, data: bytes) -> QImage:
-        try:
-            with Image.open(io.BytesIO(data)) as picture:
-                picture.draft("RGB", (self.edge, self.edge))  # JPEG: decode at 1/2, 1/4, 1/8 when enough
-                rgb = picture.convert("RGB")
-        except (OSError, ValueError, Image.DecompressionBombError):
-            return QImage()  # a peer's broken thumbnail: the cell keeps its placeholder
-        side = min(rgb.size)
-        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-        square = rgb.resize((self.edge, self.edge), Image.Resampling.BILINEAR, box=(left, top, left + side, top + side))
-        square.putalpha(self._mask)
-        pixels = square.convert("RGBa").tobytes()  # premultiplied, as Qt paints fastest
-        return QImage(pixels, self.edge, self.edge, self.edge * 4, QImage.Format.Format_RGBA8888_Premultiplied).copy()
-
-
 class PhotoGridModel(QAbstractListModel):
     cards_loaded = Signal()  # a batch of cells got their thumbnails
 
@@ -79,13 +49,14 @@ class PhotoGridModel(QAbstractListModel):
         super().__init__()
         self._fetch_cards = fetch_cards
         self._decoder = decoder
-        self._decode = ThumbnailDecoder(edge)  # to device pixels of a cell's picture
+        self._decode = SquareThumbnails(edge, CORNER)  # to device pixels of a cell's picture
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._cards: dict[str, PhotoCard] = {}  # text only: the bytes are dropped once decoded
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self._wanted: OrderedDict[str, None] = OrderedDict()
         self._in_flight: set[str] = set()
+        self._generation = 0  # bumped when the rows are replaced
         self._tasks: set[asyncio.Task[None]] = set()
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
@@ -143,6 +114,12 @@ class PhotoGridModel(QAbstractListModel):
         new = list(ids)
         if not self._ids or not _keeps_order(self._ids, new):
             self.beginResetModel()
+            # A photo's ID is its content's hash, the same in every album: a
+            # batch still on its way for the rows shown before must not land.
+            self._generation += 1
+            self._in_flight.clear()
+            self._cards.clear()
+            self._images.clear()
             self._ids = new
             self._reindex()
             self.endResetModel()
@@ -213,11 +190,11 @@ class PhotoGridModel(QAbstractListModel):
         if not batch:
             return
         self._in_flight.update(batch)
-        task = asyncio.ensure_future(self._load(batch))
+        task = asyncio.ensure_future(self._load(batch, self._generation))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _load(self, batch: list[str]) -> None:
+    async def _load(self, batch: list[str], generation: int) -> None:
         try:
             cards = await self._fetch_cards(batch)
             loop = asyncio.get_running_loop()
@@ -228,10 +205,15 @@ class PhotoGridModel(QAbstractListModel):
                 loop.run_in_executor(self._decoder, self._decode, [c.thumbnail for c in part])
                 for part in (cards[:half], cards[half:]) if part))
             images = [image for part in parts for image in part]
+        except ThreadsError as exc:  # the album was left meanwhile, say: the cells ask again if still shown
+            log.info("could not load %d grid cells: %s", len(batch), exc)
+            return
         finally:
             self._in_flight.difference_update(batch)
             if self._wanted and not self._flush.isActive():
                 self._flush.start()
+        if generation != self._generation:
+            return  # fetched for what was shown before (another album, another order)
         rows = []
         for card, image in zip(cards, images, strict=True):
             if card.id not in self._rows:

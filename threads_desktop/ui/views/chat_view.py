@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,10 @@ from threads_desktop.ui import chat_ops
 from threads_desktop.ui.chat_ops import PAGE_SIZE, ChatPage
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
+from threads_desktop.ui.pictures import fitted_thumbnail
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.chat_composer import IMAGE_SUFFIXES, ChatComposer, image_paths
-from threads_desktop.ui.widgets.message_delegate import MessageDelegate
+from threads_desktop.ui.widgets.message_delegate import THUMB, MessageDelegate
 
 REACTION_EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🎉")
 _LIVE_COLLECTIONS = frozenset({"message", "reaction", "photo", "member_profile"})
@@ -56,9 +58,14 @@ class ChatView(QWidget):
     members_requested = Signal()
     invite_requested = Signal()
 
-    def __init__(self, client: EngineClient, parent: QWidget | None = None) -> None:
+    def __init__(self, client: EngineClient, parent: QWidget | None = None, *,
+                 decoder: Executor | None = None) -> None:
         super().__init__(parent)
         self._client = client
+        # Attachments' thumbnails are decoded here, never on the GUI thread.
+        self._own_decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-decode") \
+            if decoder is None else None
+        self._decoder: Executor = decoder or self._own_decoder  # type: ignore[assignment]
         self._tasks = Tasks(self._failed)
         self._summary: ThreadSummary | None = None
         self._reply_to: str | None = None
@@ -217,6 +224,7 @@ class ChatView(QWidget):
                 return
             self.model.set_names(page.names)
             self.model.set_page(page)
+            self._decode_thumbnails(page.thumbnails)
             self._take_read_state(page)
             self.model.set_unread_from(self._first_unread(page))
             self.list.doItemsLayout()
@@ -274,6 +282,7 @@ class ChatView(QWidget):
             at_bottom = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK
             self.model.set_names(page.names)
             self.model.set_page(page)
+            self._decode_thumbnails(page.thumbnails)
             self._take_read_state(page)
             self.list.doItemsLayout()
             if at_bottom or self._scroll_to_end_next:
@@ -301,6 +310,7 @@ class ChatView(QWidget):
                 from_bottom = bar.maximum() - bar.value()
                 self.model.set_names(page.names)
                 self.model.set_page(page)
+                self._decode_thumbnails(page.thumbnails)
                 self._take_read_state(page)
                 self.list.doItemsLayout()
                 bar.setValue(bar.maximum() - from_bottom)  # the rows added above leave the view where it was
@@ -622,6 +632,18 @@ class ChatView(QWidget):
         self.error.setText(message)
         self.error.setVisible(bool(message))
 
+    def _decode_thumbnails(self, thumbnails: dict[str, bytes]) -> None:
+        if thumbnails:
+            self._spawn(self._decode(thumbnails))
+
+    async def _decode(self, thumbnails: dict[str, bytes]) -> None:
+        loop = asyncio.get_running_loop()
+        ids = list(thumbnails)
+        edge = round(THUMB * (self.devicePixelRatioF() or 1.0))
+        images = await loop.run_in_executor(
+            self._decoder, lambda: [fitted_thumbnail(thumbnails[i], edge) for i in ids])
+        self.model.set_thumbnails(dict(zip(ids, images, strict=True)))
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.spawn(work)  # a closed view starts nothing: it may be deleted before a task ends
 
@@ -640,6 +662,8 @@ class ChatView(QWidget):
         self._read_timer.stop()
         self._client.changed.disconnect(self._on_engine_changed)
         self._tasks.cancel_all(close=True)
+        if self._own_decoder is not None:
+            self._own_decoder.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
 
     def message_rows(self) -> list[dict[str, Any]]:

@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
         self.album_view.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.album_view.failed.connect(self._show_error)
         self.pages.addWidget(self.album_view)
-        self.chat_view = ChatView(self._client)
+        self.chat_view = ChatView(self._client, decoder=self._decoder)
         self.chat_view.failed.connect(self._show_error)
         self.chat_view.members_requested.connect(self.ask_members)
         self.chat_view.invite_requested.connect(lambda: self.ask_invite())

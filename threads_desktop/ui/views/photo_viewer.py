@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import math
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
     reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
     data = doc.data
     return PhotoDetails(photo_id, data.get("name") or "", data.get("caption") or "", data.get("taken_at"),
-                        data.get("camera"), data.get("gps"), data["width"], data["height"],
+                        _text(data.get("camera")), _location(data.get("gps")), data["width"], data["height"],
                         "" if doc.author == me else names.get(str(doc.author)) or _short(str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
                         node.get_thread(thread_id).can_write)
@@ -466,10 +467,24 @@ def _heading(text: str) -> QLabel:
     return label
 
 
+def _location(gps: object) -> dict[str, float] | None:
+    """GPS as two finite numbers, or nothing: a peer may put anything there."""
+    if not isinstance(gps, dict):
+        return None
+    lat, lon = gps.get("lat"), gps.get("lon")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon)):
+        return None
+    return {"lat": float(lat), "lon": float(lon)}  # type: ignore[arg-type]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _camera_time(taken_at_ms: int | None) -> str | None:
     """The camera's own clock reading: stored as if UTC when the camera gave
     no zone, so shown in UTC. A nonsense value from a peer shows nothing."""
-    if not taken_at_ms:
+    if not isinstance(taken_at_ms, int) or isinstance(taken_at_ms, bool) or not taken_at_ms:
         return None
     try:
         return datetime.datetime.fromtimestamp(taken_at_ms / 1000, tz=datetime.UTC).strftime("%d %b %Y, %H:%M")
