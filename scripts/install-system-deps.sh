@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the app and its build need, if any is missing:
-# Qt's runtime libraries (offscreen and X11), Xvfb for screenshots, and gcc and
-# GMP for py-libp2p's compiled dependency (fastecdsa).
+# Qt's runtime libraries (offscreen and X11), Xvfb for screenshots, gcc and
+# GMP for py-libp2p's compiled dependency (fastecdsa), and the validators the
+# tests run on resources/ (desktop-file-validate, appstreamcli).
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   fonts-dejavu-core fonts-noto-color-emoji
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
+  desktop-file-utils appstream
 )
 python=${PYTHON:-python3}
 # Debian's own Python needs these to make a virtualenv and build C extensions.

@@ -68,6 +68,9 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     if hand_over(instance.name, link):  # before the heavy imports: a second launch exits at once
         log.info("handed over to the app already running for %s", data_dir)
         return 0
+    from threads_desktop.logs import setup_logging
+
+    setup_logging(data_dir)  # only the instance that owns the profile writes its log
 
     from importlib.resources import files
 

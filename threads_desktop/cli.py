@@ -147,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("serve", "sync"):
         from threads_desktop.cli_serve import run_serve, run_sync
 
+        if args.command == "serve":  # a long-running peer keeps a log file in its data folder
+            from threads_desktop.logs import setup_logging
+
+            setup_logging(data_dir, stderr=True)
         try:
             return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
         except Exception as exc:

@@ -1,0 +1,145 @@
+"""The log file in the data folder: private modes, rotation, and no secrets
+(link fragments, keys) in what is written; `serve` keeps one too."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from threads_desktop import logs
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+from threads_desktop.logs import LoggingSetup, log_path, recent_log_lines, redact, setup_logging
+
+log = logging.getLogger("threads_desktop.tests.logging")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[list[LoggingSetup]]:
+    """setup_logging changes process-wide loggers: put them back after."""
+    names = ("", "threads_desktop", "libp2p")
+    levels = {name: logging.getLogger(name).level for name in names}
+    setups: list[LoggingSetup] = []
+    yield setups
+    for setup in setups:
+        setup.close()
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_log_is_a_0600_file_in_a_0700_folder_of_the_data_folder(
+        tmp_path: Path, restore_logging: list[LoggingSetup]) -> None:
+    old_umask = os.umask(0o022)  # the usual one: files would be world-readable
+    try:
+        restore_logging.append(setup_logging(tmp_path / "profile"))
+        log.info("hello from the test")
+    finally:
+        os.umask(old_umask)
+    path = tmp_path / "profile" / "logs" / "threads-desktop.log"
+    assert log_path(tmp_path / "profile") == path
+    assert _mode(path.parent) == 0o700 and _mode(path) == 0o600 and _mode(tmp_path / "profile") == 0o700
+    text = path.read_text()
+    assert "INFO threads_desktop.logs: threads-desktop 0.1.0 started" in text
+    assert "INFO threads_desktop.tests.logging: hello from the test" in text
+
+
+def test_a_loose_log_file_is_tightened_to_0600(tmp_path: Path, restore_logging: list[LoggingSetup]) -> None:
+    path = log_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("older line\n")
+    path.chmod(0o644)
+    restore_logging.append(setup_logging(tmp_path))
+    assert _mode(path) == 0o600 and path.read_text().startswith("older line\n")
+
+
+def test_the_log_rotates_keeping_five_older_files_all_0600(
+        tmp_path: Path, restore_logging: list[LoggingSetup], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
+    restore_logging.append(setup_logging(tmp_path))
+    for n in range(400):
+        log.info("line %d %s", n, "x" * 40)
+    path = log_path(tmp_path)
+    rotated = sorted(path.parent.iterdir())
+    assert [p.name for p in rotated] == ["threads-desktop.log"] + [f"threads-desktop.log.{i}" for i in range(1, 6)]
+    assert all(_mode(p) == 0o600 and p.stat().st_size <= 2_000 for p in rotated)
+    assert "line 399 " in path.read_text()
+    # The newest lines, across the last rotation, in order.
+    lines = recent_log_lines(tmp_path, 50)
+    assert len(lines) == 50 and lines[-1].endswith("line 399 " + "x" * 40)
+    numbers = [int(line.split("line ")[1].split()[0]) for line in lines]
+    assert numbers == list(range(350, 400))
+
+
+def test_invite_links_and_keys_never_reach_the_file(
+        tmp_path: Path, restore_logging: list[LoggingSetup], open_node) -> None:  # type: ignore[no-untyped-def]
+    node: Node = open_node("profile")
+    album = node.create_thread(ThreadKind.ALBUM, "Lisbon").thread_id
+    link = node.invite(album, Role.WRITE).to_uri()
+    fragment = link.split("#", 1)[1]
+    master_key = (tmp_path / "profile" / "master.key").read_bytes()
+    restore_logging.append(setup_logging(tmp_path / "logged"))
+
+    log.info("joining %s", link)                                    # as an argument
+    log.warning(f"bad link {link!r} in argv ['join', '{link}']")    # in the message itself
+    log.info("key %s and seed %r", master_key.hex(), master_key)   # hex and a bytes repr
+    log.info("fragment alone: %s", fragment)
+    try:
+        raise ValueError(f"cannot join {link}")
+    except ValueError:
+        log.exception("join failed")                                # in a traceback
+    log.info("peer %s thread %s", node.identity.peer_id, album)
+
+    text = log_path(tmp_path / "logged").read_text()
+    for secret in (fragment, master_key.hex(), fragment[:24], master_key.hex()[:32]):
+        assert secret not in text
+    assert str(master_key)[2:20] not in text
+    assert "Lisbon" not in text  # the link's query names the thread
+    assert text.count(f"threads://join/{album}?<redacted>#<redacted>") == 4  # the ID says which link it was
+    assert "ValueError: cannot join threads://join/" in text
+    # What is public stays readable: peer IDs and thread IDs say who and what.
+    assert f"peer {node.identity.peer_id} thread {album}" in text
+
+
+def test_redact_keeps_public_ids_and_addresses() -> None:
+    peer = "12D3KooWDpJ7As7BWAwRMfu1VU2WQ8QxSZdzBh2zrKq6mLbZ9NbR"
+    line = (f"sync with {peer} at /ip4/127.0.0.1/tcp/4141/p2p/{peer} failed: "
+            "thread bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku in /home/someone/.local/share")
+    assert redact(line) == line
+    assert redact("key " + "ab" * 16 + " end") == "key <redacted> end"
+    assert redact("x pWJ2AWRyb2xlZXdyaXRlZmludml0ZVggAAAA_-zz y") == "x <redacted> y"
+    once = redact("see threads://join/bafyabc?name=Trip#pWJ2AWRy and " + "cd" * 20)
+    assert once == "see threads://join/bafyabc?<redacted>#<redacted> and <redacted>"
+    assert redact(once) == once  # the diagnostics redact the file's lines again
+
+
+def test_serve_writes_its_log_in_the_data_folder(tmp_path: Path) -> None:
+    data_dir = tmp_path / "follower"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir), "serve",
+         "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        serving = json.loads(process.stdout.readline())  # the line serve prints once it listens
+        assert serving["serving"].startswith("12D3KooW")
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    path = log_path(data_dir)
+    assert _mode(path) == 0o600 and _mode(path.parent) == 0o700
+    assert "threads-desktop 0.1.0 started" in path.read_text()
+    assert "threads-desktop 0.1.0 started" in stderr  # and the journal still gets everything
