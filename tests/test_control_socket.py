@@ -373,3 +373,11 @@ def test_the_cli_forwards_to_the_process_serving_the_profile(tmp_path: Path) -> 
     assert server.returncode == 0, errors
     assert not (data_dir / CONTROL_SOCKET_NAME).exists()
     assert cli("--data-dir", str(data_dir), "ls", "--json").stdout == forwarded.stdout
+
+
+def test_a_failed_command_is_logged_by_its_name_never_its_arguments() -> None:
+    from threads_desktop.control_socket import _command_name
+
+    assert _command_name(["--data-dir", "/p", "say", "THREAD", "my secret text"]) == "say"
+    assert _command_name(["join", "threads://join/x#keys"]) == "join"
+    assert _command_name(["--json"]) == "?"

@@ -145,7 +145,8 @@ async def _answer(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -
         try:
             return await handle(request)
         except Exception as exc:  # reported to the client; the server carries on
-            log.exception("control socket: the command %r failed", request.argv)
+            # The command's name only: its arguments may be a message's text or an invite link.
+            log.exception("control socket: the command %r failed", _command_name(request.argv))
             return ControlReply(1, "", f"threads-desktop: the serving process failed: {exc!r}\n")
 
 
@@ -316,3 +317,16 @@ def _encode(value: dict[str, Any]) -> bytes:
 def _check_length(path: Path) -> None:
     if len(os.fsencode(path)) > _MAX_PATH_BYTES:
         raise ProfileError(f"the profile folder's path is too long for its control socket: {path}")
+
+
+def _command_name(argv: list[str]) -> str:
+    """The subcommand of a CLI argument list, without options or arguments."""
+    skip_next = False
+    for word in argv:
+        if skip_next:
+            skip_next = False
+        elif word in ("--data-dir", "--listen"):
+            skip_next = True
+        elif not word.startswith("-"):
+            return word
+    return "?"

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
+from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.dialogs.join_dialog import JoinDialog
 from threads_desktop.ui.dialogs.members_dialog import MembersDialog
@@ -126,6 +127,12 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        self.diagnostics_action = CopyDiagnosticsAction(self._client, self)
+        self.diagnostics_action.copied.connect(
+            lambda _text: self.statusBar().showMessage(self.tr("Diagnostics copied to the clipboard"), 10_000))
+        self.diagnostics_action.failed.connect(self._show_error)
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        help_menu.addAction(self.diagnostics_action)
 
     def _build_layout(self) -> None:
         sidebar = QWidget()
@@ -494,6 +501,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: Any) -> None:
         self._tasks.cancel_all(close=True)
+        self.diagnostics_action.cancel()
         self.album_view.cancel_work()
         self.chat_view.close()  # a child is not sent closeEvent with its window: its tasks stop here
         self._decoder.shutdown(wait=False, cancel_futures=True)
