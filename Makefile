@@ -40,5 +40,17 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# A one-folder bundle that runs without Python: dist/threads-desktop/threads-desktop
+# (packaging/threads-desktop.spec; about 70 s and 190 MB). Ship the whole folder.
+.PHONY: dist
+dist: $(VENV)/.installed-dist
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/threads-desktop.spec
+	dist/threads-desktop/threads-desktop --version
+
+$(VENV)/.installed-dist: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e '.[dist]'
+	touch $@ $(VENV)/.installed
+
 clean:
 	rm -rf $(VENV) build *.egg-info
