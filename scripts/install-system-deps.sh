@@ -11,7 +11,7 @@ packages=(
   fonts-dejavu-core fonts-noto-color-emoji
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
-  desktop-file-utils appstream
+  desktop-file-utils appstream binutils
 )
 python=${PYTHON:-python3}
 # Debian's own Python needs these to make a virtualenv and build C extensions.
