@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -90,7 +91,8 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         log.warning("cannot listen on %s: later launches will not reach this app", instance.name)
     settings = settings or AppSettings.user()
     app.setApplicationName("Threads")
-    app.setDesktopFileName("threads-desktop")
+    # Inside a Flatpak the desktop file is renamed to the app ID; windows must name that one.
+    app.setDesktopFileName(os.environ.get("FLATPAK_ID") or "threads-desktop")
     app.setWindowIcon(QIcon(str(files("threads_desktop.ui") / "icons" / "threads-desktop.svg")))
     runtime = EngineRuntime(lambda: Node.open(data_dir), background_services(listen, lan_discovery))
     try:
