@@ -40,6 +40,7 @@ from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.collector import MainThreadCollector
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoRole
 from threads_desktop.ui.settings import AppSettings
@@ -620,6 +621,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     app = QApplication(["threads-desktop"])
     app.setApplicationName("Threads")
+    MainThreadCollector(app).start()  # as the app does: QObjects never die on an engine thread
     loop = qasync.QEventLoop(app, already_running=True)  # asyncio runs whenever Qt spins
     asyncio.set_event_loop(loop)
     pump = Pump(DEADLINE_SECONDS)

@@ -82,6 +82,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     from threads_desktop.engine.core.errors import ThreadsError
     from threads_desktop.engine.node import Node
     from threads_desktop.engine.runtime import EngineRuntime
+    from threads_desktop.ui.collector import MainThreadCollector
     from threads_desktop.ui.engine_client import EngineClient
     from threads_desktop.ui.settings import AppSettings, OriginalsPolicy
     from threads_desktop.ui.tray import TrayIcon
@@ -94,6 +95,10 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     # Inside a Flatpak the desktop file is renamed to the app ID; windows must name that one.
     app.setDesktopFileName(os.environ.get("FLATPAK_ID") or "threads-desktop")
     app.setWindowIcon(QIcon(str(files("threads_desktop.ui") / "icons" / "threads-desktop.svg")))
+    # Cyclic garbage is collected on this thread only: a QObject destroyed
+    # on the engine thread can deadlock both (ui/collector.py).
+    collector = MainThreadCollector(app)
+    collector.start()
     runtime = EngineRuntime(lambda: Node.open(data_dir), background_services(listen, lan_discovery))
     try:
         runtime.start(wait_for_services=False)  # the window shows while the network loads

@@ -9,6 +9,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.collector import MainThreadCollector
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
@@ -19,7 +20,10 @@ def qt_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """asyncio on Qt's loop, running whenever pytest-qt spins the Qt loop."""
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
+    collector = MainThreadCollector()  # as the app does: QObjects never die on the engine thread
+    collector.start()
     yield loop
+    collector.stop()
     # loop.stop() would call QApplication.exit(), which makes every later
     # QEventLoop (pytest-qt's waits) return at once; only mark it stopped.
     loop._QEventLoop__is_running = False  # type: ignore[attr-defined]

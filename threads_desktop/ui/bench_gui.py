@@ -134,6 +134,7 @@ def _measure_app(started: float, profile: Path, thread_id: str) -> dict[str, Any
     from threads_desktop.app import background_services
     from threads_desktop.engine.node import Node
     from threads_desktop.engine.runtime import EngineRuntime
+    from threads_desktop.ui.collector import MainThreadCollector
     from threads_desktop.ui.engine_client import EngineClient
     from threads_desktop.ui.models.photo_grid_model import PhotoRole
     from threads_desktop.ui.settings import AppSettings
@@ -143,6 +144,7 @@ def _measure_app(started: float, profile: Path, thread_id: str) -> dict[str, Any
     mark = time.perf_counter()
     app = QApplication([])
     phases["qapplication_ms"] = round((time.perf_counter() - mark) * 1000)
+    MainThreadCollector(app).start()  # as the app does
     runtime = EngineRuntime(lambda: Node.open(profile), background_services(["/ip4/127.0.0.1/tcp/0"], False))
     engine_start = time.perf_counter()
     runtime.start(wait_for_services=False)  # as the app does
