@@ -176,6 +176,8 @@ def test_a_photo_dropped_on_the_composer_is_sent_with_the_text_and_shows_its_thu
     assert view.composer.toPlainText() == ""  # the path is not pasted as text
     _type_and_send(qtbot, view, "look")
     qtbot.waitUntil(lambda: _texts(view) == ["look"], timeout=15_000)
+    # Decoded off the GUI thread: it comes a moment after the message.
+    qtbot.waitUntil(lambda: view.message_rows()[0]["thumbnails"] != [None], timeout=10_000)
     [thumbnail] = view.message_rows()[0]["thumbnails"]
     assert thumbnail is not None and thumbnail.width() > thumbnail.height() > 0
     assert view.attachments == [] and view.attachment_bar.isHidden()
