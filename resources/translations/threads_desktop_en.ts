@@ -2,39 +2,6 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en" sourcelanguage="en">
 <context>
-    <name></name>
-    <message>
-        <location filename="../../threads_desktop/ui/views/photo_import.py" line="+31"/>
-        <source>Added 1 photo</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+0"/>
-        <source>Added {n} photos</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>{n} already in the album</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source> and {n} more</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>could not add {name} ({reason}){more}</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+2"/>
-        <source>stopped before the rest</source>
-        <translation type="unfinished"></translation>
-    </message>
-</context>
-<context>
     <name>AlbumView</name>
     <message>
         <location filename="../../threads_desktop/ui/views/album_view.py" line="+102"/>
@@ -340,6 +307,39 @@
     </message>
 </context>
 <context>
+    <name>ImportSummary</name>
+    <message>
+        <location filename="../../threads_desktop/ui/views/photo_import.py" line="+33"/>
+        <source>Added 1 photo</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Added {n} photos</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>{n} already in the album</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source> and {n} more</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>could not add {name} ({reason}){more}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>stopped before the rest</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>InvitationModel</name>
     <message>
         <location filename="../../threads_desktop/ui/models/invitation_model.py" line="+62"/>
@@ -604,7 +604,7 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/main_window.py" line="+73"/>
+        <location filename="../../threads_desktop/ui/views/main_window.py" line="+74"/>
         <source>Threads</source>
         <translation type="unfinished"></translation>
     </message>
@@ -664,7 +664,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+18"/>
+        <location line="+13"/>
+        <source>Diagnostics copied to the clipboard</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>&amp;Help</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
         <source>Albums</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1093,7 +1103,17 @@
 <context>
     <name>NearbyList</name>
     <message>
-        <location filename="../../threads_desktop/ui/widgets/nearby_list.py" line="+121"/>
+        <location filename="../../threads_desktop/ui/widgets/nearby_list.py" line="+48"/>
+        <source>seen just now</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>seen %1 min ago</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+82"/>
         <source>Nearby</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1607,19 +1627,6 @@
     <message>
         <location line="+35"/>
         <source>Show Threads</source>
-        <translation type="unfinished"></translation>
-    </message>
-</context>
-<context>
-    <name>widget</name>
-    <message>
-        <location filename="../../threads_desktop/ui/widgets/nearby_list.py" line="-100"/>
-        <source>seen just now</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>seen %1 min ago</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

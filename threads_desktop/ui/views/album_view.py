@@ -217,7 +217,7 @@ class AlbumView(QWidget):
             result: ImportSummary = await importer.run()
         finally:
             self.current_import = None
-        self.message.emit(result.message(self))
+        self.message.emit(result.message())
         self.import_finished.emit(result)
 
     # --- the selection: export, delete ---------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from threads_desktop.engine.core.ids import ThreadId
@@ -25,18 +25,23 @@ class ImportSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
 
-    def message(self, parent: QObject) -> str:
-        tr = parent.tr
+    def message(self) -> str:
+        # One translation context, whoever shows the text; spelled out in
+        # each call so that pyside6-lupdate finds the strings.
+        translate = QCoreApplication.translate
         added = len(self.added)
-        parts = [tr("Added 1 photo") if added == 1 else tr("Added {n} photos").format(n=added)]
+        parts = [translate("ImportSummary", "Added 1 photo") if added == 1
+                 else translate("ImportSummary", "Added {n} photos").format(n=added)]
         if self.duplicates:
-            parts.append(tr("{n} already in the album").format(n=len(self.duplicates)))
+            parts.append(translate("ImportSummary", "{n} already in the album").format(n=len(self.duplicates)))
         if self.failed:
             name, reason = self.failed[0]
-            more = tr(" and {n} more").format(n=len(self.failed) - 1) if len(self.failed) > 1 else ""
-            parts.append(tr("could not add {name} ({reason}){more}").format(name=name, reason=reason, more=more))
+            more = translate("ImportSummary", " and {n} more").format(n=len(self.failed) - 1) \
+                if len(self.failed) > 1 else ""
+            parts.append(translate("ImportSummary", "could not add {name} ({reason}){more}").format(
+                name=name, reason=reason, more=more))
         if self.cancelled:
-            parts.append(tr("stopped before the rest"))
+            parts.append(translate("ImportSummary", "stopped before the rest"))
         return "; ".join(parts) + "."
 
 

@@ -7,7 +7,17 @@ from __future__ import annotations
 import hashlib
 import time
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,11 +42,11 @@ _REPAINT_MS = 30_000  # "seen 3 min ago" ages while nobody announces anything
 _COLOURS = ("#6d597a", "#355070", "#b56576", "#2a9d8f", "#e56b6f", "#4d908e", "#9c6644", "#577590")
 
 
-def seen_text(widget: QWidget | QStyledItemDelegate, last_seen: float, now: float) -> str:
+def seen_text(last_seen: float, now: float) -> str:
     minutes = int(max(0.0, now - last_seen) // 60)
     if minutes < 1:
-        return widget.tr("seen just now")
-    return widget.tr("seen %1 min ago").replace("%1", str(minutes))
+        return QCoreApplication.translate("NearbyList", "seen just now")
+    return QCoreApplication.translate("NearbyList", "seen %1 min ago").replace("%1", str(minutes))
 
 
 class NearbyItemDelegate(QStyledItemDelegate):
@@ -84,7 +94,7 @@ class NearbyItemDelegate(QStyledItemDelegate):
         painter.setFont(detail_font)
         if not selected:
             painter.setPen(palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
-        detail = seen_text(self, float(index.data(NearbyRole.LAST_SEEN) or 0.0), time.time())
+        detail = seen_text(float(index.data(NearbyRole.LAST_SEEN) or 0.0), time.time())
         painter.drawText(name_rect.translated(0, _BADGE // 2 + 1), Qt.AlignmentFlag.AlignLeft
                          | Qt.AlignmentFlag.AlignVCenter,
                          painter.fontMetrics().elidedText(detail, Qt.TextElideMode.ElideRight, width))
