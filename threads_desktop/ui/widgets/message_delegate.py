@@ -8,7 +8,6 @@ what is drawn. Clicking a chip toggles that reaction (`reaction_clicked`)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate, QStyleOpti
 
 from threads_desktop.ui.chat_ops import Reaction
 from threads_desktop.ui.models.message_list_model import MessageRole
+from threads_desktop.ui.widgets.rows import stable_colour
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -284,7 +284,7 @@ _AUTHOR_COLOURS = ("#c0392b", "#1e8449", "#2e6da4", "#8e44ad", "#b9770e", "#117a
 
 def _author_colour(author: str, palette: QPalette) -> QColor:
     """A steady colour per author, toned for the palette (light or dark)."""
-    colour = QColor(_AUTHOR_COLOURS[hashlib.sha256(author.encode()).digest()[0] % len(_AUTHOR_COLOURS)])
+    colour = stable_colour(author, _AUTHOR_COLOURS)
     if palette.color(QPalette.ColorRole.Base).lightnessF() < 0.5:
         colour = colour.lighter(160)
     return colour

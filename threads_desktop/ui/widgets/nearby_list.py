@@ -4,7 +4,6 @@ or chat (the main window opens its invite dialog for that peer)."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 from PySide6.QtCore import (
@@ -18,14 +17,13 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette
+from PySide6.QtGui import QAction, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QLabel,
     QListView,
     QMenu,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -34,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.nearby_model import NearbyFeed, NearbyModel, NearbyRole
+from threads_desktop.ui.widgets.rows import paint_badge, paint_row_background, stable_colour
 
 _BADGE = 26
 _PADDING = 6
@@ -60,26 +59,14 @@ class NearbyItemDelegate(QStyledItemDelegate):
               index: QModelIndex | QPersistentModelIndex) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        selected = paint_row_background(painter, option)
         palette = option.palette
-        if selected:
-            painter.fillRect(option.rect, palette.color(QPalette.ColorRole.Highlight))
-        elif option.state & QStyle.StateFlag.State_MouseOver:
-            painter.fillRect(option.rect, palette.color(QPalette.ColorRole.AlternateBase))
         name = str(index.data(NearbyRole.NAME) or "")
         peer_id = str(index.data(NearbyRole.PEER_ID) or "")
         rect = option.rect
-        badge = QRect(rect.left() + _PADDING, rect.top() + _PADDING, _BADGE, _BADGE)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(_colour(peer_id)))
-        painter.drawEllipse(badge)
-        badge_font = QFont(option.font)
-        badge_font.setBold(True)
-        badge_font.setPixelSize(12)
-        painter.setFont(badge_font)
-        painter.setPen(QColor("white"))
         initial = name[:1].upper() if index.data(NearbyRole.HAS_NAME) else "?"
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, initial)
+        badge = paint_badge(painter, option, stable_colour(peer_id, _COLOURS), initial, size=_BADGE,
+                            padding=_PADDING, radius=_BADGE / 2, pixel_size=12)
 
         left = badge.right() + _PADDING + 2
         width = rect.right() - left - _PADDING
@@ -100,9 +87,6 @@ class NearbyItemDelegate(QStyledItemDelegate):
                          painter.fontMetrics().elidedText(detail, Qt.TextElideMode.ElideRight, width))
         painter.restore()
 
-
-def _colour(peer_id: str) -> str:
-    return _COLOURS[hashlib.sha256(peer_id.encode()).digest()[0] % len(_COLOURS)]
 
 
 def nearby_view(model: NearbyModel, parent: QWidget | None = None) -> QListView:

@@ -4,16 +4,16 @@ and a second line with its kind and size."""
 from __future__ import annotations
 
 import datetime
-import hashlib
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtGui import QFont, QPainter, QPalette
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from threads_desktop.ui.models.thread_list_model import ThreadRole
+from threads_desktop.ui.widgets.rows import BADGE, PADDING, paint_badge, paint_row_background, stable_colour
 
-_BADGE = 34
-_PADDING = 8
+_BADGE = BADGE
+_PADDING = PADDING
 _BADGE_COLOURS = ("#e76f51", "#2a9d8f", "#457b9d", "#8d6cab", "#e9a23b", "#4d908e", "#c05780", "#577590")
 
 
@@ -25,28 +25,16 @@ class ThreadItemDelegate(QStyledItemDelegate):
               index: QModelIndex | QPersistentModelIndex) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        selected = paint_row_background(painter, option)
         palette = option.palette
-        if selected:
-            painter.fillRect(option.rect, palette.color(QPalette.ColorRole.Highlight))
-        elif option.state & QStyle.StateFlag.State_MouseOver:
-            painter.fillRect(option.rect, palette.color(QPalette.ColorRole.AlternateBase))
 
         name = str(index.data(ThreadRole.NAME) or "")
         kind = str(index.data(ThreadRole.KIND) or "")
         items = int(index.data(ThreadRole.ITEM_COUNT) or 0)
         rect = option.rect
-        badge = QRect(rect.left() + _PADDING, rect.top() + _PADDING, _BADGE, _BADGE)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(_badge_colour(str(index.data(ThreadRole.THREAD_ID)))))
-        radius = 8 if kind == "album" else _BADGE / 2  # albums square-ish, chats round
-        painter.drawRoundedRect(badge, radius, radius)
-        badge_font = QFont(option.font)
-        badge_font.setBold(True)
-        badge_font.setPixelSize(15)
-        painter.setFont(badge_font)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, (name[:1] or "?").upper())
+        badge = paint_badge(painter, option, stable_colour(str(index.data(ThreadRole.THREAD_ID)), _BADGE_COLOURS),
+                            (name[:1] or "?").upper(),
+                            radius=8 if kind == "album" else _BADGE / 2)  # albums square-ish, chats round
 
         text_left = badge.right() + _PADDING + 2
         text_rect = QRect(text_left, rect.top() + _PADDING - 1, rect.right() - text_left - _PADDING, _BADGE // 2 + 2)
@@ -122,8 +110,3 @@ def _unread_pill(painter: QPainter, area: QRect, count: int, palette: QPalette) 
     painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
     painter.setFont(QFont(font.family(), font.pointSize()))
     return width
-
-
-def _badge_colour(key: str) -> str:
-    # Stable per thread, so a thread keeps its colour across runs and peers.
-    return _BADGE_COLOURS[hashlib.sha256(key.encode()).digest()[0] % len(_BADGE_COLOURS)]
