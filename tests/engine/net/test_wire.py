@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.engine.net.hostile import uvarint  # written apart from the engine's, as a cross-check
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import ProtocolError
 from threads_desktop.engine.net import wire
@@ -53,15 +54,6 @@ def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
         return done.value
     coroutine.close()
     raise AssertionError("the coroutine suspended")
-
-
-def uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
