@@ -109,8 +109,9 @@ def test_a_refused_link_is_not_reported_as_handed_over(qtbot, server: InstanceSe
 def test_a_request_split_across_writes_is_put_back_together(qtbot, server: InstanceServer) -> None:  # type: ignore[no-untyped-def]
     request = encode_request(LINK)
     client = _send_raw(qtbot, server, request[:10])
+    # The first part is read on its own before the rest is sent.
+    qtbot.waitUntil(lambda: [len(c._buffer) for c in server._open] == [10], timeout=2000)
     with qtbot.waitSignal(server.link_received, timeout=2000) as received:
-        qtbot.wait(50)
         client.write(request[10:])
         client.flush()
     assert received.args == [LINK]
