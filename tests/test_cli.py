@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +91,28 @@ def test_add_say_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 1 and "album" in err
     code, _, err = run(capsys, "--data-dir", profile, "show", "bnotathread")
     assert code == 1 and "thread ID" in err
+
+
+ADD_MEMORY_LIMIT = 1 << 30  # address space: several times what `add` of one photo needs
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ADD_MEMORY_LIMIT, ADD_MEMORY_LIMIT))
+
+
+def test_adding_dev_zero_under_a_memory_limit_is_refused_by_name(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.engine.modules.images import image_bytes
+
+    profile = str(tmp_path / "p")
+    _, album, _ = run(capsys, "--data-dir", profile, "create", "album", "Zeros")
+    photo = tmp_path / "good.jpg"
+    photo.write_bytes(image_bytes("JPEG"))
+    result = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", profile, "add", album.strip(),
+                             "/dev/zero", str(photo)],
+                            capture_output=True, text=True, timeout=60, preexec_fn=_limit_memory,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert result.returncode == 1
+    assert "not added: zero: not a regular file (a device)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stdout.split()) == 1  # the good photo went in

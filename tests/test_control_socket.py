@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -191,6 +192,23 @@ def test_relative_paths_are_the_clients(tmp_path: Path, served: Server) -> None:
     assert invite.exit_code == 0, invite.stderr
     assert (client_dir / "invite.png").read_bytes().startswith(b"\x89PNG")
     assert not Path("invite.png").exists()  # not the serving process' directory
+
+
+def test_a_forwarded_add_of_a_fifo_ends_at_once_and_the_server_carries_on(tmp_path: Path, served: Server) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    album = served.call("create", "album", "Pipes").stdout.strip()
+    # Should the server block on the FIFO, a writer wakes it after the limit.
+    wake = threading.Timer(DEADLINE / 4, lambda: os.close(os.open(fifo, os.O_RDWR)))
+    wake.start()
+    started = time.monotonic()
+    try:
+        added = served.call("add", album, str(fifo))
+    finally:
+        wake.cancel()
+    assert time.monotonic() - started < DEADLINE / 8
+    assert added.exit_code == 1 and "not added: pipe.jpg: not a regular file (a pipe)" in added.stderr
+    assert served.call("ls").exit_code == 0
 
 
 # --- the protocol ---------------------------------------------------------------------

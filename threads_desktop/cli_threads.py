@@ -11,7 +11,7 @@ from typing import Any
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
-from threads_desktop.engine.modules.photos import all_paths
+from threads_desktop.engine.modules.photos import all_paths, photo_name
 from threads_desktop.engine.node import Node
 
 
@@ -63,7 +63,7 @@ def _show(node: Node, summary: ThreadSummary) -> dict[str, Any]:
         for photo in photos.page():
             data = photo.data
             shown["items"].append({
-                "id": photo.id, "name": data.get("name"), "taken_at": data.get("taken_at"),
+                "id": photo.id, "name": photo_name(photo), "taken_at": data.get("taken_at"),
                 "camera": data.get("camera"), "size": [data["width"], data["height"]],
                 "caption": data.get("caption"), "author": str(photo.author),
                 "original_here": photos.has_original(photo.id),

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from tests.engine.modules.images import image_bytes
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.store import NewEvent
-from threads_desktop.engine.modules.photos import _safe_name, all_paths
+from threads_desktop.engine.modules.photos import _safe_name, all_paths, photo_name
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -272,3 +275,88 @@ def test_a_name_from_a_peer_becomes_one_plain_file_name(name: str) -> None:
     safe = _safe_name(name)
     assert safe and "/" not in safe and "\\" not in safe and "\0" not in safe
     assert not safe.startswith(".") and len(safe) <= 200
+
+
+# --- files the importer must not trust -------------------------------------------------
+
+HANG_LIMIT = 10.0  # seconds before a hung import is woken (and the test fails)
+
+
+def _wake_readers_of(fifo: Path) -> threading.Timer:
+    """Opens and closes the FIFO's write end after HANG_LIMIT, so an import
+    blocked on it ends (and the test fails on time instead of hanging)."""
+    def wake() -> None:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass  # nobody is blocked on it
+    timer = threading.Timer(HANG_LIMIT, wake)
+    timer.start()
+    return timer
+
+
+def test_a_fifo_is_refused_at_once_and_named(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Pipes")
+    [good] = _files(tmp_path / "in", {"good.jpg": image_bytes("JPEG")})
+    fifo = tmp_path / "in" / "pipe.jpg"
+    os.mkfifo(fifo)
+    timer = _wake_readers_of(fifo)
+    started = time.monotonic()
+    try:
+        result = node.photos(album).add_files([fifo, good])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < HANG_LIMIT / 2
+    assert [name for name, _ in result.failed] == ["pipe.jpg"]
+    assert "not a regular file" in result.failed[0][1]
+    assert len(result.added) == 1
+
+
+def test_a_device_is_refused_without_reading_it(open_node: OpenNode) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Devices")
+    result = node.photos(album).add_files([Path("/dev/zero")])
+    assert result.failed == [("zero", "not a regular file (a device)")] and result.added == []
+
+
+def test_a_file_that_is_not_valid_utf8_is_added_with_a_displayable_name(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Names")
+    folder = tmp_path / "camera"
+    _files(folder, {f"{i}.jpg": image_bytes("PNG", seed=i) for i in range(3)})
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.jpg"), "wb") as bad:
+        bad.write(image_bytes("PNG", seed=9))
+    result = node.photos(album).add_files(all_paths([folder]))
+    assert result.failed == [] and len(result.added) == 4
+    names = sorted(p.data["name"] for p in node.photos(album).page())
+    assert names == ["0.jpg", "1.jpg", "2.jpg", "caf\ufffd.jpg"]
+
+
+ESCAPE_LADEN = "\x1b]0;owned\x07beach\x1b[2J\nnight.jpg"
+
+
+def test_a_name_with_terminal_escapes_is_stored_clean(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Escapes")
+    [path] = _files(tmp_path, {ESCAPE_LADEN: image_bytes("JPEG")})
+    [photo_id] = node.photos(album).add_files([path]).added
+    stored = node.photos(album).photos.get(photo_id).data["name"]
+    assert stored == "]0;owned beach [2J night.jpg"
+
+
+def test_a_name_a_peer_wrote_with_escapes_is_read_clean(open_node: OpenNode, tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Hostile")
+    join(a, b, album)
+    [photo_id] = a.photos(album).add_files(_files(tmp_path, {"p.jpg": image_bytes("JPEG")})).added
+    # A modified client writes the name field directly, past the importer.
+    a.photos(album).photos.update(photo_id, {"name": ESCAPE_LADEN})
+    sync(a, b, album)
+    photos = b.photos(album)
+    [card] = photos.cards([photo_id])
+    assert card.name == photo_name(photos.photos.get(photo_id)) == "]0;owned beach [2J night.jpg"
+    out = tmp_path / "out"
+    out.mkdir()
+    [written] = a.photos(album).export([photo_id], out).written  # b has not fetched the original
+    assert written.name == "]0;owned beach [2J night.jpg"

@@ -8,6 +8,8 @@ the event too."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -24,13 +26,15 @@ from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, Bl
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.modules.chat import Reactions, clean_text
 from threads_desktop.engine.modules.imaging import MAX_FILE_BYTES, PreparedPhoto, prepare_photo
+from threads_desktop.engine.modules.profiles import name_from_peer
 
+MAX_NAME = 255
 MAX_CAPTION = 2_000
 MAX_COMMENT = 4_000
 PHOTOS_PER_EVENT = 8  # thumbnails are inline: keep each event body well under its limit
 
 PHOTO_MODEL = Model("photo", {
-    "name": FieldSpec("text", max_length=255),
+    "name": FieldSpec("text", max_length=MAX_NAME),
     "thumbnail": FieldSpec("bytes", required=True, max_length=128 * 1024),
     "preview": FieldSpec("map", required=True, max_length=4),   # a blob reference
     "original": FieldSpec("map", required=True, max_length=4),
@@ -108,15 +112,16 @@ class Photos:
         batch: list[PreparedPhoto] = []
         names: list[str] = []
         for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
+            name = file_label(path)
             if isinstance(outcome, ThreadsError):
-                failed.append((path.name, str(outcome)))
+                failed.append((name, str(outcome)))
             elif self.photos.find_one_by_id(outcome.content_hash) is not None or \
                     outcome.content_hash in {p.content_hash for p in batch}:
-                duplicates.append(path.name)
+                duplicates.append(name)
                 already_there.append(outcome.content_hash)
             else:
                 batch.append(outcome)
-                names.append(path.name)
+                names.append(name)
             if len(batch) == PHOTOS_PER_EVENT:
                 added += self._store(batch, names)
                 batch, names = [], []
@@ -135,7 +140,7 @@ class Photos:
                 preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
                 original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
                 self.photos.create({
-                    "name": name[:255], "thumbnail": photo.thumbnail, "preview": preview.to_value(),
+                    "name": name, "thumbnail": photo.thumbnail, "preview": preview.to_value(),
                     "original": original.to_value(), "width": photo.width, "height": photo.height,
                     "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
                 }, doc_id=photo.content_hash, ops=ops)
@@ -155,7 +160,7 @@ class Photos:
 
     def cards(self, ids: Sequence[str]) -> list[PhotoCard]:
         """Grid cells for the photos among `ids` still in the album."""
-        return [PhotoCard(doc.id, doc.data.get("name") or "", doc.data["thumbnail"], doc.data.get("taken_at"),
+        return [PhotoCard(doc.id, photo_name(doc), doc.data["thumbnail"], doc.data.get("taken_at"),
                           doc.data.get("caption"), doc.data["width"], doc.data["height"])
                 for doc in self.photos.by_ids(ids)]
 
@@ -202,7 +207,7 @@ class Photos:
             if not self._blobs.complete(ref):
                 missing.append(photo_id)
                 continue
-            target = _free_name(folder, _safe_name(photo.data.get("name") or f"{photo_id[:12]}.jpg"))
+            target = _free_name(folder, _safe_name(photo_name(photo) or f"{photo_id[:12]}.jpg"))
             try:
                 with target.open("xb") as out:
                     out.write(self._blobs.get(ref))
@@ -254,12 +259,56 @@ def _read_and_prepare(path: Path, keep_gps: bool) -> PreparedPhoto | ThreadsErro
 
 
 def _read(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file of at most MAX_FILE_BYTES.
+    The check is made on the opened descriptor (opened non-blocking), so a
+    FIFO or a device put in the file's place cannot make us wait or read
+    without end."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:  # a video, say: not read at all
-            raise InvalidInputError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
-        raise InvalidInputError(f"cannot read {path.name}: {exc.strerror}") from exc
+        raise InvalidInputError(f"cannot be read ({(exc.strerror or 'error').lower()})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(f"not a regular file ({_kind_of(info.st_mode)})")
+        if info.st_size > MAX_FILE_BYTES:  # a video, say: not read at all
+            raise InvalidInputError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+        data = bytearray()
+        while len(data) <= MAX_FILE_BYTES:  # bounded even if the file grows while read
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - len(data)))
+            if not chunk:
+                return bytes(data)
+            data += chunk
+        raise InvalidInputError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot be read ({(exc.strerror or 'error').lower()})") from exc
+    finally:
+        os.close(fd)
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a special file"
+
+
+def file_label(path: Path) -> str:
+    """A file's name as text we can store and show: bytes that are not
+    UTF-8 become U+FFFD, control and invisible characters are dropped."""
+    readable = os.fsencode(path.name).decode("utf-8", "replace")
+    return name_from_peer(readable, MAX_NAME) or "unnamed photo"
+
+
+def photo_name(photo: Document) -> str:
+    """A photo's name as shown: whoever added it chose it, so it is cleaned
+    on every read (a modified client can write anything)."""
+    return name_from_peer(photo.data.get("name"), MAX_NAME) or ""
 
 
 def all_paths(paths: Iterable[Path]) -> list[Path]:
