@@ -6,11 +6,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import ExifTags, Image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import ExifTags, Image, PngImagePlugin
 
-from tests.engine.modules.images import image_bytes
+from tests.engine.modules.images import (
+    COMMENT,
+    IPTC_CITY,
+    XMP_GPS,
+    image_bytes,
+    jpeg_with_every_metadata_block,
+    two_colour_image,
+)
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.modules.imaging import PREVIEW_SIZE, THUMBNAIL_SIZE, prepare_photo
+from threads_desktop.engine.modules.jpeg_segments import check_first_scan_holds_the_frame, header_segments
 
 
 def _colour_at(jpeg: bytes, where: str) -> tuple[int, int, int]:
@@ -130,3 +140,114 @@ def test_a_file_too_large_to_be_a_photo_is_not_read(tmp_path: Path, monkeypatch:
     video.write_bytes(b"\x00" * 5000)
     with pytest.raises(InvalidInputError, match="larger than"):
         photos._read(video)
+
+
+# --- what the stored files carry ---------------------------------------------------------
+
+LOCATION_TRACES = (b"GPSLatitude", COMMENT, IPTC_CITY, b"GPS-IN-MAKERNOTE", b"Photoshop 3.0", b"xmpmeta")
+
+
+def _jpeg_markers(data: bytes) -> list[int]:
+    return [segment.marker for segment in header_segments(data)]
+
+
+@pytest.mark.parametrize("keep_gps", [False, True])
+def test_no_metadata_block_carries_a_location_into_the_original(keep_gps: bool) -> None:
+    data = jpeg_with_every_metadata_block(orientation=6)
+    assert all(trace in data for trace in LOCATION_TRACES)
+    photo = prepare_photo(data, keep_gps=keep_gps)
+    for trace in LOCATION_TRACES:
+        assert trace not in photo.original, trace
+    with Image.open(io.BytesIO(photo.original)) as original:
+        exif = original.getexif()
+        assert exif.get(ExifTags.Base.Orientation) == 6  # the upright view survives
+        assert ExifTags.Base.MakerNote not in exif.get_ifd(ExifTags.IFD.Exif)
+        assert (ExifTags.IFD.GPSInfo in exif) is keep_gps  # kept only where the user asked: EXIF GPS
+        assert "comment" not in original.info and "xmp" not in original.info
+        original.load()
+    assert photo.gps == ({"lat": 38.71, "lon": -9.14} if keep_gps else None)
+
+
+def test_previews_and_thumbnails_carry_no_metadata_at_all() -> None:
+    photo = prepare_photo(jpeg_with_every_metadata_block(), keep_gps=True)
+    for derived in (photo.thumbnail, photo.preview):
+        assert set(_jpeg_markers(derived)) <= {0xE0, 0xDB, 0xC4, 0xC0, 0xDA}  # JFIF, tables, frame, scan
+        with Image.open(io.BytesIO(derived)) as image:
+            assert not set(image.info) & {"comment", "exif", "xmp", "icc_profile"}
+            assert not image.getexif()
+
+
+def test_png_text_chunks_and_exif_gps_stay_out_of_the_original() -> None:
+    image = two_colour_image()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 8
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude] = (38.0, 42.0, 36.0)
+    text = PngImagePlugin.PngInfo()
+    text.add_itxt("XML:com.adobe.xmp", XMP_GPS.decode())
+    text.add_text("Comment", COMMENT.decode())
+    text.add_text("Location", IPTC_CITY.decode(), zip=True)
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=text, exif=exif.tobytes())
+    photo = prepare_photo(out.getvalue())
+    with Image.open(io.BytesIO(photo.original)) as original:
+        assert original.text == {}
+        assert original.getexif().get(ExifTags.Base.Orientation) == 8
+        assert ExifTags.IFD.GPSInfo not in original.getexif()
+        assert original.convert("RGB").tobytes() == image.tobytes()  # not re-encoded lossily
+
+
+def test_webp_xmp_stays_out_of_the_original() -> None:
+    image = two_colour_image()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 3
+    out = io.BytesIO()
+    image.save(out, "WEBP", lossless=True, xmp=XMP_GPS, exif=exif.tobytes())
+    photo = prepare_photo(out.getvalue())
+    assert b"GPSLatitude" not in photo.original
+    with Image.open(io.BytesIO(photo.original)) as original:
+        assert "xmp" not in original.info and original.getexif().get(ExifTags.Base.Orientation) == 3
+        assert original.convert("RGB").tobytes() == image.tobytes()
+
+
+# --- a header that lies ------------------------------------------------------------------
+
+
+def _claiming(data: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its SOF0 header patched to claim another size."""
+    sof = data.index(b"\xff\xc0")
+    return data[:sof + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[sof + 9:]
+
+
+def test_a_jpeg_header_claiming_13000x13000_over_1600x1200_pixels_is_refused() -> None:
+    honest = image_bytes("JPEG", size=(1600, 1200))
+    assert (prepare_photo(honest).width, prepare_photo(honest).height) == (1600, 1200)
+    with pytest.raises(InvalidInputError, match="fewer pixels than the 13000x13000 its header claims"):
+        prepare_photo(_claiming(honest, 13000, 13000))
+
+
+@settings(max_examples=40, deadline=None)
+@given(width=st.integers(1, 400), height=st.integers(1, 400), quality=st.integers(1, 100),
+       subsampling=st.sampled_from([0, 1, 2]), optimize=st.booleans(), grey=st.booleans())
+def test_an_honest_jpeg_always_passes_the_scan_check(width: int, height: int, quality: int, subsampling: int,
+                                                      optimize: bool, grey: bool) -> None:
+    out = io.BytesIO()
+    image = Image.new("L" if grey else "RGB", (width, height), 90)  # flat: the smallest scan there is
+    image.save(out, "JPEG", quality=quality, subsampling=subsampling, optimize=optimize)
+    data = out.getvalue()
+    check_first_scan_holds_the_frame(data, header_segments(data))
+    assert prepare_photo(data).width == width
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_any_damage_to_a_jpeg_is_refused_cleanly_or_imported(data: st.DataObject) -> None:
+    original = bytearray(jpeg_with_every_metadata_block())
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(original) - 1))
+        original[position] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(2, len(original)))
+    try:
+        photo = prepare_photo(bytes(original[:cut]))
+    except InvalidInputError:
+        return
+    assert photo.thumbnail and photo.original
