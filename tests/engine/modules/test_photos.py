@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from tests.engine.eventstore.peers import join, start_thread, sync
 from tests.engine.modules.images import image_bytes
@@ -360,3 +360,30 @@ def test_a_name_a_peer_wrote_with_escapes_is_read_clean(open_node: OpenNode, tmp
     out.mkdir()
     [written] = a.photos(album).export([photo_id], out).written  # b has not fetched the original
     assert written.name == "]0;owned beach [2J night.jpg"
+
+
+def _corner_colours(image: Image.Image) -> list[str]:
+    """Red or blue near each corner (top left, top right, bottom right, bottom left)."""
+    rgb = image.convert("RGB")
+    w, h = rgb.size
+    corners = [(w // 8, h // 8), (w * 7 // 8, h // 8), (w * 7 // 8, h * 7 // 8), (w // 8, h * 7 // 8)]
+    pixels = [rgb.getpixel(corner) for corner in corners]
+    return ["red" if isinstance(p, tuple) and p[0] > p[2] else "blue" for p in pixels]
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_an_exported_original_shows_upright_like_its_thumbnail(open_node: OpenNode, tmp_path: Path,
+                                                              orientation: int) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Portraits")
+    taken = image_bytes("JPEG", orientation=orientation, gps=True, size=(120, 60))
+    [photo_id] = node.photos(album).add_files(_files(tmp_path / "in", {"phone.jpg": taken})).added
+    out = tmp_path / "out"
+    out.mkdir()
+    [exported] = node.photos(album).export([photo_id], out).written
+    thumbnail = Image.open(io.BytesIO(node.photos(album).cards([photo_id])[0].thumbnail))
+    upright = ImageOps.exif_transpose(Image.open(exported))
+    assert upright.width * thumbnail.height == upright.height * thumbnail.width  # same shape
+    assert (upright.width > upright.height) == (orientation == 3)
+    assert _corner_colours(upright) == _corner_colours(thumbnail)
+    assert len(set(_corner_colours(upright))) == 2  # the picture has a side to tell
