@@ -116,3 +116,22 @@ def test_adding_dev_zero_under_a_memory_limit_is_refused_by_name(tmp_path: Path,
     assert "not added: zero: not a regular file (a device)" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stdout.split()) == 1  # the good photo went in
+
+
+def test_a_full_disk_import_says_how_many_photos_were_saved(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.disk import small_disk
+    from tests.engine.modules.images import noise_jpeg
+
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for i in range(20):
+        (folder / f"{i:02}.jpg").write_bytes(noise_jpeg(i))
+    with small_disk(tmp_path / "disk", 4608) as disk:
+        profile = str(disk / "p")
+        _, album, _ = run(capsys, "--data-dir", profile, "create", "album", "Holiday")
+        code, out, err = run(capsys, "--data-dir", profile, "add", album.strip(), str(folder))
+        saved = len(out.split())
+        assert code == 1 and 0 < saved < 20
+        assert err.rstrip().endswith(f"Saved {saved} of 20 photos; the disk is full.")
+        assert "database" not in err

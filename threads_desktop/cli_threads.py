@@ -32,7 +32,9 @@ def run_thread_command(node: Node, args: argparse.Namespace) -> int:
             print(f"already in the album: {name}", file=sys.stderr)
         for name, reason in result.failed:
             print(f"not added: {name}: {reason}", file=sys.stderr)
-        return 0 if not result.failed else 1
+        if result.stopped:
+            print(f"Saved {len(result.added)} of {len(paths)} photos; {result.stopped}.", file=sys.stderr)
+        return 0 if not result.failed and not result.stopped else 1
     if args.command == "say":
         if kind is not ThreadKind.CHAT:
             raise InvalidInputError("messages go into a chat; this is an album")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 from PIL import ExifTags, Image
 
@@ -67,3 +68,11 @@ def jpeg_with_every_metadata_block(*, orientation: int = 6) -> bytes:
     extra = (_segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP_GPS) + _segment(0xED, photoshop)
              + _segment(0xFE, COMMENT))
     return data[:2] + extra + data[2:]
+
+
+def noise_jpeg(seed: int, size: tuple[int, int] = (300, 200)) -> bytes:
+    """A JPEG that does not compress (about 55 KB at 300x200): fills a disk quickly."""
+    pixels = random.Random(seed).randbytes(size[0] * size[1] * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, pixels).save(out, "JPEG", quality=90)
+    return out.getvalue()

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
+from tests.disk import grow, small_disk
 from tests.engine.eventstore.peers import join, start_thread, sync
-from tests.engine.modules.images import image_bytes
+from tests.engine.modules.images import image_bytes, noise_jpeg
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.store import NewEvent
@@ -387,3 +388,34 @@ def test_an_exported_original_shows_upright_like_its_thumbnail(open_node: OpenNo
     assert (upright.width > upright.height) == (orientation == 3)
     assert _corner_colours(upright) == _corner_colours(thumbnail)
     assert len(set(_corner_colours(upright))) == 2  # the picture has a side to tell
+
+
+# --- a full disk -------------------------------------------------------------------------
+
+DISK_KIB = 4608  # the profile (about 850 KB) and some of the twenty photos (about 270 KB each)
+
+
+def test_a_full_disk_stops_the_import_and_says_what_was_saved(tmp_path: Path) -> None:
+    paths = _files(tmp_path / "in", {f"{i:02}.jpg": noise_jpeg(i) for i in range(20)})
+    with small_disk(tmp_path / "disk", DISK_KIB) as disk:
+        node = Node.open(disk / "profile")
+        try:
+            album = start_thread(node, ThreadKind.ALBUM, "Holiday")
+            result = node.photos(album).add_files(paths)
+            assert result.stopped == "the disk is full"
+            assert 0 < len(result.added) < 20 and result.failed == []
+            assert node.photos(album).photos.count() == len(result.added)
+        finally:
+            node.close()
+        grow(disk, 64 << 10)  # space freed: the profile opens as the import left it
+        node = Node.open(disk / "profile")
+        try:
+            assert node.database.connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            photos = node.photos(album)
+            assert sorted(photos.ordered_ids()) == sorted(result.added)
+            assert all(photos.original(photo_id) for photo_id in result.added)
+            again = photos.add_files(paths)  # adding the same folder again finishes it
+            assert again.stopped is None and len(again.duplicates) == len(result.added)
+            assert photos.photos.count() == 20
+        finally:
+            node.close()

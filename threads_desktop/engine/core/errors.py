@@ -89,5 +89,9 @@ class StorageError(ThreadsError):
     """The profile database failed (disk full, I/O error); nothing was written."""
 
 
+class DiskFullError(StorageError):
+    """The disk holding the profile is full; the write that hit it left nothing."""
+
+
 class EngineStoppedError(ThreadsError):
     """A call reached the engine after it was shut down."""

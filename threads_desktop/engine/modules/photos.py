@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError, ThreadsError
+from threads_desktop.engine.core.errors import (
+    DiskFullError,
+    InvalidInputError,
+    NotFoundError,
+    StorageError,
+    ThreadsError,
+)
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
 from threads_desktop.engine.db.models import FieldSpec, Model
@@ -61,6 +67,7 @@ class ImportResult:
     duplicates: list[str]          # file names of pictures the album already has
     failed: list[tuple[str, str]]  # file name, reason
     already_there: list[str] = field(default_factory=list)  # the IDs of those pictures
+    stopped: str | None = None     # why the import ended before the last file (the disk is full, say)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,7 @@ class Photos:
         failed: list[tuple[str, str]] = []
         batch: list[PreparedPhoto] = []
         names: list[str] = []
+        stopped: str | None = None
         for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
             name = file_label(path)
             if isinstance(outcome, ThreadsError):
@@ -123,29 +131,40 @@ class Photos:
                 batch.append(outcome)
                 names.append(name)
             if len(batch) == PHOTOS_PER_EVENT:
-                added += self._store(batch, names)
+                stopped = self._store(batch, names, added)
                 batch, names = [], []
+                if stopped:
+                    break
             if progress is not None:
                 progress(done, len(paths))
             if cancelled():
                 break
-        if batch:
-            added += self._store(batch, names)
-        return ImportResult(added, duplicates, failed, already_there)
+        if batch and not stopped:
+            stopped = self._store(batch, names, added)
+        return ImportResult(added, duplicates, failed, already_there, stopped)
 
-    def _store(self, batch: list[PreparedPhoto], names: list[str]) -> list[str]:
+    def _store(self, batch: list[PreparedPhoto], names: list[str], added: list[str]) -> str | None:
+        """Store one event's worth of photos, all or none, adding their IDs
+        to `added`; when the profile cannot take them (the disk is full), say
+        why, so the import stops there and reports what it saved."""
         ops = Ops()
-        with self._db.write():
-            for photo, name in zip(batch, names, strict=True):
-                preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
-                original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
-                self.photos.create({
-                    "name": name, "thumbnail": photo.thumbnail, "preview": preview.to_value(),
-                    "original": original.to_value(), "width": photo.width, "height": photo.height,
-                    "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
-                }, doc_id=photo.content_hash, ops=ops)
-            self._collections.send(ops)
-        return [photo.content_hash for photo in batch]
+        try:
+            with self._db.write():
+                for photo, name in zip(batch, names, strict=True):
+                    preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
+                    original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
+                    self.photos.create({
+                        "name": name, "thumbnail": photo.thumbnail, "preview": preview.to_value(),
+                        "original": original.to_value(), "width": photo.width, "height": photo.height,
+                        "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
+                    }, doc_id=photo.content_hash, ops=ops)
+                self._collections.send(ops)
+        except DiskFullError as exc:
+            return str(exc)
+        except StorageError:
+            return "the photos could not be saved (the profile's storage failed)"
+        added += [photo.content_hash for photo in batch]
+        return None
 
     # --- reading ------------------------------------------------------------------
 

@@ -24,14 +24,20 @@ class ImportSummary:
     duplicates: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
+    stopped: str = ""  # why the import ended early (the disk is full, say)
+    total: int = 0     # files found
 
     def message(self) -> str:
         # One translation context, whoever shows the text; spelled out in
         # each call so that pyside6-lupdate finds the strings.
         translate = QCoreApplication.translate
         added = len(self.added)
-        parts = [translate("ImportSummary", "Added 1 photo") if added == 1
-                 else translate("ImportSummary", "Added {n} photos").format(n=added)]
+        if self.stopped:
+            parts = [translate("ImportSummary", "Saved {n} of {total} photos").format(n=added, total=self.total),
+                     self.stopped]
+        else:
+            parts = [translate("ImportSummary", "Added 1 photo") if added == 1
+                     else translate("ImportSummary", "Added {n} photos").format(n=added)]
         if self.duplicates:
             parts.append(translate("ImportSummary", "{n} already in the album").format(n=len(self.duplicates)))
         if self.failed:
@@ -82,6 +88,7 @@ class PhotoImport(QObject):
         try:
             files = await self._client.run(_expand, self._paths)
             self.dialog.setRange(0, len(files))
+            summary.total = len(files)
             for start in range(0, len(files), PHOTOS_PER_EVENT):
                 if self._cancelled or self.dialog.wasCanceled():
                     summary.cancelled = True
@@ -92,6 +99,9 @@ class PhotoImport(QObject):
                 summary.added += result.added
                 summary.duplicates += result.duplicates
                 summary.failed += result.failed
+                if result.stopped:
+                    summary.stopped = result.stopped
+                    break
                 done = min(start + PHOTOS_PER_EVENT, len(files))
                 self.dialog.setValue(done)
                 self.progressed.emit(done, len(files))
