@@ -241,13 +241,48 @@ def test_an_honest_jpeg_always_passes_the_scan_check(width: int, height: int, qu
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_any_damage_to_a_jpeg_is_refused_cleanly_or_imported(data: st.DataObject) -> None:
-    original = bytearray(jpeg_with_every_metadata_block())
-    for _ in range(data.draw(st.integers(1, 8))):
-        position = data.draw(st.integers(0, len(original) - 1))
-        original[position] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.integers(2, len(original)))
     try:
-        photo = prepare_photo(bytes(original[:cut]))
+        photo = prepare_photo(_damaged(jpeg_with_every_metadata_block(), data))
+    except InvalidInputError:
+        return
+    assert photo.thumbnail and photo.original
+
+
+def _gif_application_block(identifier: bytes, payload: bytes) -> bytes:
+    blocks = b"".join(bytes([len(payload[i:i + 255])]) + payload[i:i + 255] for i in range(0, len(payload), 255))
+    return b"\x21\xff\x0b" + identifier + blocks + b"\x00"
+
+
+def test_gif_comments_and_xmp_stay_out_of_the_original() -> None:
+    frames = [two_colour_image().convert("P"), Image.new("RGB", (80, 40), "green").convert("P")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], loop=0, comment=COMMENT)
+    data = out.getvalue()
+    data = data[:-1] + _gif_application_block(b"XMP DataXMP", XMP_GPS) + data[-1:]  # before the trailer
+    assert COMMENT in data and b"GPSLatitude" in data
+    photo = prepare_photo(data)
+    assert COMMENT not in photo.original and b"GPSLatitude" not in photo.original
+    with Image.open(io.BytesIO(photo.original)) as original, Image.open(io.BytesIO(data)) as source:
+        assert "comment" not in original.info and original.info.get("loop") == 0
+        assert original.n_frames == source.n_frames == 2
+        for frame in range(2):
+            original.seek(frame)
+            source.seek(frame)
+            assert original.convert("RGB").tobytes() == source.convert("RGB").tobytes()
+
+
+def _damaged(data: bytes, draw: st.DataObject) -> bytes:
+    damaged = bytearray(data)
+    for _ in range(draw.draw(st.integers(1, 8))):
+        damaged[draw.draw(st.integers(0, len(damaged) - 1))] = draw.draw(st.integers(0, 255))
+    return bytes(damaged[:draw.draw(st.integers(0, len(damaged)))])
+
+
+@settings(max_examples=150, deadline=None)
+@given(fmt=st.sampled_from(["PNG", "WEBP", "GIF"]), data=st.data())
+def test_any_damage_to_a_png_webp_or_gif_is_refused_cleanly_or_imported(fmt: str, data: st.DataObject) -> None:
+    try:
+        photo = prepare_photo(_damaged(image_bytes(fmt, gps=True, orientation=6), data))
     except InvalidInputError:
         return
     assert photo.thumbnail and photo.original

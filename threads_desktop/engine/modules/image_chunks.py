@@ -1,6 +1,7 @@
-"""PNG and WebP files rewritten chunk by chunk without their metadata: the
-pixels' bytes are copied as they are (no re-encoding), text and XMP chunks
-(which can carry a location) are dropped, and the EXIF chunk is replaced."""
+"""PNG, WebP and GIF files rewritten chunk by chunk without their metadata:
+the pixels' bytes are copied as they are (no re-encoding), text, comment and
+XMP chunks (which can carry a location) are dropped, and the EXIF chunk is
+replaced."""
 
 from __future__ import annotations
 
@@ -81,3 +82,50 @@ def _riff(chunks: list[tuple[bytes, bytes]]) -> bytes:
     body = b"WEBP" + b"".join(kind + len(data).to_bytes(4, "little") + data + b"\0" * (len(data) & 1)
                               for kind, data in chunks)
     return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+# GIF application extensions that say how to play or colour the picture;
+# others (XMP, vendors') and comment extensions are dropped.
+_GIF_PLAYBACK = (b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012")
+
+
+def gif_without_metadata(data: bytes) -> bytes:
+    """The GIF without comment extensions, XMP or other application blocks,
+    and nothing after its trailer; frames and colour tables as they are."""
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        raise InvalidInputError("not a GIF file")
+    position = 13 + _colour_table_size(data[10])
+    parts = [data[:position]]
+    while position < len(data):
+        start, introducer = position, data[position]
+        if introducer == 0x3B:  # trailer
+            parts.append(b"\x3b")
+            break
+        if introducer == 0x2C:  # an image: descriptor, local colours, LZW code size, data
+            if position + 10 > len(data):
+                raise InvalidInputError("the GIF's structure is damaged")
+            position = _after_sub_blocks(data, position + 10 + _colour_table_size(data[position + 9]) + 1)
+            parts.append(data[start:position])
+        elif introducer == 0x21 and position + 1 < len(data):
+            label = data[position + 1]
+            position = _after_sub_blocks(data, position + 2)
+            first_block = data[start + 3:start + 3 + data[start + 2]] if start + 2 < len(data) else b""
+            if label == 0xF9 or label == 0x01 or (label == 0xFF and first_block in _GIF_PLAYBACK):
+                parts.append(data[start:position])
+        else:
+            raise InvalidInputError("the GIF's structure is damaged")
+    return b"".join(parts)
+
+
+def _colour_table_size(packed: int) -> int:
+    return 3 * (2 << (packed & 7)) if packed & 0x80 else 0
+
+
+def _after_sub_blocks(data: bytes, position: int) -> int:
+    while True:
+        if position >= len(data):
+            raise InvalidInputError("the GIF's structure is damaged")
+        size = data[position]
+        position += 1 + size
+        if size == 0:
+            return position

@@ -170,7 +170,7 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
     """The original as members receive it: no metadata block that can carry
     a location (XMP, IPTC, comments, text chunks, maker notes), the EXIF GPS
     block only when the user keeps it; orientation, date and camera stay.
-    The picture's own bytes are not re-encoded (GIF is stored as it is)."""
+    The picture's own bytes are not re-encoded."""
     gps = _gps(exif) if keep_gps else None
     changed = False
     if ExifTags.IFD.GPSInfo in exif and not keep_gps:
@@ -194,4 +194,4 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
         return image_chunks.png_without_metadata(data, tiff), gps
     if image_format == "WEBP":
         return image_chunks.webp_without_metadata(data, tiff), gps
-    return data, gps
+    return image_chunks.gif_without_metadata(data), gps
