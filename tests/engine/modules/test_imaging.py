@@ -225,14 +225,25 @@ def test_a_jpeg_header_claiming_13000x13000_over_1600x1200_pixels_is_refused() -
         prepare_photo(_claiming(honest, 13000, 13000))
 
 
-@settings(max_examples=40, deadline=None)
+def test_a_progressive_jpeg_header_that_lies_is_refused() -> None:
+    out = io.BytesIO()
+    two_colour_image(500, 500).save(out, "JPEG", progressive=True)
+    assert prepare_photo(out.getvalue()).width == 500
+    sof = out.getvalue().index(b"\xff\xc2")
+    lying = out.getvalue()[:sof + 5] + (7000).to_bytes(2, "big") * 2 + out.getvalue()[sof + 9:]
+    with pytest.raises(InvalidInputError, match="fewer pixels than the 7000x7000"):
+        prepare_photo(lying)
+
+
+@settings(max_examples=60, deadline=None)
 @given(width=st.integers(1, 400), height=st.integers(1, 400), quality=st.integers(1, 100),
-       subsampling=st.sampled_from([0, 1, 2]), optimize=st.booleans(), grey=st.booleans())
+       subsampling=st.sampled_from([0, 1, 2]), optimize=st.booleans(), progressive=st.booleans(),
+       grey=st.booleans())
 def test_an_honest_jpeg_always_passes_the_scan_check(width: int, height: int, quality: int, subsampling: int,
-                                                      optimize: bool, grey: bool) -> None:
+                                                      optimize: bool, progressive: bool, grey: bool) -> None:
     out = io.BytesIO()
     image = Image.new("L" if grey else "RGB", (width, height), 90)  # flat: the smallest scan there is
-    image.save(out, "JPEG", quality=quality, subsampling=subsampling, optimize=optimize)
+    image.save(out, "JPEG", quality=quality, subsampling=subsampling, optimize=optimize, progressive=progressive)
     data = out.getvalue()
     check_first_scan_holds_the_frame(data, header_segments(data))
     assert prepare_photo(data).width == width
@@ -286,3 +297,25 @@ def test_any_damage_to_a_png_webp_or_gif_is_refused_cleanly_or_imported(fmt: str
     except InvalidInputError:
         return
     assert photo.thumbnail and photo.original
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    chunks, position = [], 8
+    while position < len(data):
+        end = position + 12 + int.from_bytes(data[position:position + 4], "big")
+        chunks.append(data[position:end])
+        position = end
+    return chunks
+
+
+def test_gps_in_a_png_exif_chunk_after_the_pixels_is_removed_too() -> None:
+    chunks = _png_chunks(image_bytes("PNG", gps=True, orientation=6))
+    exif = next(c for c in chunks if c[4:8] == b"eXIf")
+    moved = [c for c in chunks if c is not exif]
+    data = b"\x89PNG\r\n\x1a\n" + b"".join(moved[:-1]) + exif + moved[-1]  # eXIf just before IEND
+    assert [c[4:8] for c in _png_chunks(data)][-2:] == [b"eXIf", b"IEND"]
+    photo = prepare_photo(data)
+    with Image.open(io.BytesIO(photo.original)) as original:
+        original.load()
+        assert ExifTags.IFD.GPSInfo not in original.getexif()
+        assert original.getexif().get(ExifTags.Base.Orientation) == 6

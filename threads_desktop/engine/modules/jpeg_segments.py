@@ -6,8 +6,8 @@ Pillow (libjpeg) decodes a scan that ends early without an error: it fills
 the missing blocks with nothing and reports the size the header claims. So a
 header patched to claim 13000x13000 over 1600x1200 pixels of data decodes
 "fine". Every block costs at least a few bits of entropy-coded data (its DC
-code and an end-of-block code), so a scan shorter than that minimum cannot
-hold the claimed frame, and the file is refused."""
+code and, in a sequential file, an end-of-block code), so a scan shorter
+than that minimum cannot hold the claimed frame, and the file is refused."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from threads_desktop.engine.core.errors import InvalidInputError
 EOI, SOS, DHT, COM = 0xD9, 0xDA, 0xC4, 0xFE
 APP0, APP1, APP2, APP14, APP15 = 0xE0, 0xE1, 0xE2, 0xEE, 0xEF
 HUFFMAN_SEQUENTIAL = (0xC0, 0xC1)  # baseline and extended: one pass per block
+HUFFMAN_PROGRESSIVE = 0xC2
 FRAMES = frozenset(range(0xC0, 0xD0)) - {DHT, 0xC8, 0xCC}
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length: TEM, RSTn
 
@@ -131,47 +132,59 @@ def picture_end(data: bytes, segments: list[Segment]) -> int:
 
 
 def check_first_scan_holds_the_frame(data: bytes, segments: list[Segment]) -> None:
-    """Refuse a Huffman-coded sequential JPEG whose first scan is shorter
-    than the smallest possible coding of the blocks its header claims.
-    Progressive and arithmetic-coded files are left to the pixel limits."""
+    """Refuse a Huffman-coded JPEG whose first scan is shorter than the
+    smallest possible coding of the blocks its header claims. In a
+    progressive file only a first scan of DC coefficients is checked (each
+    block still needs its DC code); arithmetic coding is left to the pixel
+    limits."""
     frame = next((s for s in segments if s.marker in FRAMES), None)
-    if frame is None or frame.marker not in HUFFMAN_SEQUENTIAL:
+    if frame is None or frame.marker not in (*HUFFMAN_SEQUENTIAL, HUFFMAN_PROGRESSIVE):
         return
-    header = frame.payload(data)
-    if len(header) < 6:
-        raise InvalidInputError("the JPEG's frame header is damaged")
-    height, width, count = int.from_bytes(header[1:3], "big"), int.from_bytes(header[3:5], "big"), header[5]
-    components: dict[int, tuple[int, int]] = {}
-    for index in range(count):
-        entry = header[6 + 3 * index:9 + 3 * index]
-        if len(entry) < 3 or not entry[1] >> 4 or not entry[1] & 15:
-            raise InvalidInputError("the JPEG's frame header is damaged")
-        components[entry[0]] = (entry[1] >> 4, entry[1] & 15)
-    if not components or not width or not height:
-        return  # no size given here (DNL): nothing to compare
-    tables = _huffman_minimums(data, segments)
+    width, height, components = _frame(frame.payload(data))
+    if not width or not height:
+        return  # the height comes later (DNL): nothing to compare
     scan = segments[-1].payload(data)
-    in_scan = [(scan[1 + 2 * i], scan[2 + 2 * i]) for i in range(scan[0])] if scan and len(scan) >= 1 + 2 * scan[0] \
-        else []
-    if not in_scan or any(c not in components for c, _ in in_scan):
+    count = scan[0] if scan else 0
+    if not count or len(scan) < 4 + 2 * count:
         raise InvalidInputError("the JPEG's scan header is damaged")
+    selectors = [(scan[1 + 2 * i], scan[2 + 2 * i]) for i in range(count)]
+    spectral_start = scan[1 + 2 * count]
+    with_ac = frame.marker != HUFFMAN_PROGRESSIVE
+    if not with_ac and spectral_start != 0:
+        return  # a progressive file that starts with AC bands: no per-block minimum
+    if any(component not in components for component, _ in selectors):
+        raise InvalidInputError("the JPEG's scan header is damaged")
+    tables = _huffman_minimums(data, segments)
     h_max = max(h for h, _ in components.values())
     v_max = max(v for _, v in components.values())
     minimum_bits = 0
-    for component, selectors in in_scan:
-        dc, ac = tables.get((0, selectors >> 4)), tables.get((1, selectors & 15))
-        if dc is None or ac is None:
+    for component, tables_used in selectors:
+        dc, ac = tables.get((0, tables_used >> 4)), tables.get((1, tables_used & 15))
+        if dc is None or (with_ac and ac is None):
             return  # tables libjpeg would supply itself: no check
         h, v = components[component]
-        if len(in_scan) > 1:  # interleaved: whole MCUs, padding blocks included
+        if count > 1:  # interleaved: whole MCUs, padding blocks included
             blocks = math.ceil(width / (8 * h_max)) * math.ceil(height / (8 * v_max)) * h * v
         else:
             blocks = math.ceil(math.ceil(width * h / h_max) / 8) * math.ceil(math.ceil(height * v / v_max) / 8)
-        minimum_bits += blocks * (dc + ac)
+        minimum_bits += blocks * (dc + (ac or 0) if with_ac else dc)
     scan_bytes = entropy_end(data, segments[-1].end) - segments[-1].end
     if scan_bytes * 8 < minimum_bits:
         raise InvalidInputError(f"the image is damaged: it holds far fewer pixels than the {width}x{height}"
                                 " its header claims")
+
+
+def _frame(header: bytes) -> tuple[int, int, dict[int, tuple[int, int]]]:
+    """Width, height and each component's sampling factors (h, v)."""
+    if len(header) < 6 or len(header) < 6 + 3 * header[5] or not header[5]:
+        raise InvalidInputError("the JPEG's frame header is damaged")
+    components: dict[int, tuple[int, int]] = {}
+    for index in range(header[5]):
+        identifier, sampling = header[6 + 3 * index], header[7 + 3 * index]
+        if not sampling >> 4 or not sampling & 15:
+            raise InvalidInputError("the JPEG's frame header is damaged")
+        components[identifier] = (sampling >> 4, sampling & 15)
+    return int.from_bytes(header[3:5], "big"), int.from_bytes(header[1:3], "big"), components
 
 
 def _huffman_minimums(data: bytes, segments: list[Segment]) -> dict[tuple[int, int], int]:
