@@ -135,3 +135,17 @@ def test_a_full_disk_import_says_how_many_photos_were_saved(tmp_path: Path,
         assert code == 1 and 0 < saved < 20
         assert err.rstrip().endswith(f"Saved {saved} of 20 photos; the disk is full.")
         assert "database" not in err
+
+
+def test_show_prints_no_terminal_escapes_from_photo_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.engine.modules.images import image_bytes
+
+    profile = str(tmp_path / "p")
+    _, album, _ = run(capsys, "--data-dir", profile, "create", "album", "Escapes")
+    hostile = tmp_path / "\x1b]0;owned\x07beach\x1b[2J\nnight.jpg"
+    hostile.write_bytes(image_bytes("JPEG"))
+    code, _, err = run(capsys, "--data-dir", profile, "add", album.strip(), str(hostile))
+    assert code == 0 and "\x1b" not in err
+    code, out, _ = run(capsys, "--data-dir", profile, "show", album.strip())
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "]0;owned beach [2J night.jpg" in out
