@@ -221,7 +221,7 @@ def _claiming(data: bytes, width: int, height: int) -> bytes:
 def test_a_jpeg_header_claiming_13000x13000_over_1600x1200_pixels_is_refused() -> None:
     honest = image_bytes("JPEG", size=(1600, 1200))
     assert (prepare_photo(honest).width, prepare_photo(honest).height) == (1600, 1200)
-    with pytest.raises(InvalidInputError, match="fewer pixels than the 13000x13000 its header claims"):
+    with pytest.raises(InvalidInputError, match=r"fewer pixels than the 13000x13000 it claims"):
         prepare_photo(_claiming(honest, 13000, 13000))
 
 
@@ -231,7 +231,7 @@ def test_a_progressive_jpeg_header_that_lies_is_refused() -> None:
     assert prepare_photo(out.getvalue()).width == 500
     sof = out.getvalue().index(b"\xff\xc2")
     lying = out.getvalue()[:sof + 5] + (7000).to_bytes(2, "big") * 2 + out.getvalue()[sof + 9:]
-    with pytest.raises(InvalidInputError, match="fewer pixels than the 7000x7000"):
+    with pytest.raises(InvalidInputError, match="fewer pixels than the 7000x7000 it claims"):
         prepare_photo(lying)
 
 

@@ -419,3 +419,17 @@ def test_a_full_disk_stops_the_import_and_says_what_was_saved(tmp_path: Path) ->
             assert photos.photos.count() == 20
         finally:
             node.close()
+
+
+def test_a_refused_file_is_explained_in_words_not_exception_text(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Words")
+    good = image_bytes("JPEG", size=(400, 300))
+    paths = _files(tmp_path, {"notes.txt": b"shopping list", "half.jpg": good[: len(good) // 2]})
+    result = node.photos(album).add_files([*paths, tmp_path / "gone.jpg"])
+    assert [name for name, _ in result.failed] == ["notes.txt", "half.jpg", "gone.jpg"]
+    reasons = [reason for _, reason in result.failed]
+    assert reasons[0] == "not an image this app can read"
+    assert reasons[1].startswith("the image is damaged or incomplete")
+    assert reasons[2] == "cannot be read (no such file or directory)"
+    assert not any("<" in reason or "Error" in reason or "bytes not processed" in reason for reason in reasons)

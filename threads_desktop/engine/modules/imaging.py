@@ -54,13 +54,16 @@ def prepare_photo(data: bytes, *, keep_gps: bool = False) -> PreparedPhoto:
         raise InvalidInputError(f"the file is larger than {MAX_FILE_BYTES >> 20} MiB")
     try:
         with warnings.catch_warnings():
-            # Our own pixel limits apply below; Pillow's bomb warning is noise here.
+            # Our own pixel limits apply below; Pillow's bomb warning is noise
+            # here, and so are its notes on damaged EXIF (on stderr, to a person).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             return _prepare(data, keep_gps)
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise InvalidInputError(f"not an image this app can read: {exc}") from exc
+        # Pillow's own text names Python objects and byte counts: not for a person.
+        raise InvalidInputError("not an image this app can read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidInputError(f"the image is damaged or truncated: {exc}") from exc
+        raise InvalidInputError("the image is damaged or incomplete") from exc
     except (ArithmeticError, IndexError, KeyError, TypeError, struct.error) as exc:
         # Pillow's metadata parsers fail in these ways on crafted files: one
         # bad file must not stop an import.

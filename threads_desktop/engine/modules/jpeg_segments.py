@@ -170,8 +170,8 @@ def check_first_scan_holds_the_frame(data: bytes, segments: list[Segment]) -> No
         minimum_bits += blocks * (dc + (ac or 0) if with_ac else dc)
     scan_bytes = entropy_end(data, segments[-1].end) - segments[-1].end
     if scan_bytes * 8 < minimum_bits:
-        raise InvalidInputError(f"the image is damaged: it holds far fewer pixels than the {width}x{height}"
-                                " its header claims")
+        raise InvalidInputError(f"the image is damaged or incomplete (it holds far fewer pixels than the"
+                                f" {width}x{height} it claims)")
 
 
 def _frame(header: bytes) -> tuple[int, int, dict[int, tuple[int, int]]]:
