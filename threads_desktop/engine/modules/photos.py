@@ -8,6 +8,7 @@ the event too."""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections import deque
@@ -58,6 +59,7 @@ COMMENT_MODEL = Model("comment", {
 MODELS = (PHOTO_MODEL, COMMENT_MODEL)
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -162,6 +164,7 @@ class Photos:
         except DiskFullError as exc:
             return str(exc)
         except StorageError:
+            log.exception("an import stopped: the profile's database failed")  # the details, for the log only
             return "the photos could not be saved (the profile's storage failed)"
         added += [photo.content_hash for photo in batch]
         return None
