@@ -56,6 +56,11 @@ def test_every_supported_format_imports(fmt: str) -> None:
     assert (photo.width, photo.height) == (3000, 2000)
 
 
+def test_a_camera_name_with_terminal_escapes_is_stored_clean() -> None:
+    photo = prepare_photo(image_bytes("JPEG", camera=("\x1b]0;owned\x07Canon", "EOS\x1b[2J\nR5")))
+    assert photo.camera == "]0;owned Canon EOS [2J R5"
+
+
 def test_taken_time_and_camera_come_from_exif() -> None:
     photo = prepare_photo(image_bytes("JPEG", taken="2024:07:14 18:30:05", camera=("Canon", "Canon EOS R5")))
     assert photo.taken_at == 1_720_981_805_000

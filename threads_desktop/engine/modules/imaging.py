@@ -23,6 +23,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.modules import image_chunks, jpeg_segments
+from threads_desktop.engine.modules.profiles import name_from_peer
 
 THUMBNAIL_SIZE = 256
 PREVIEW_SIZE = 1280
@@ -30,6 +31,7 @@ MAX_JPEG_PIXELS = 170_000_000         # under Pillow's own refusal (2 x 89.5 MP)
 MAX_PROGRESSIVE_JPEG_PIXELS = 50_000_000  # draft mode cannot shrink progressive decoding
 MAX_OTHER_PIXELS = 36_000_000         # decoded whole: about 8K x 4.5K
 MAX_FILE_BYTES = 256 << 20
+MAX_CAMERA = 80  # characters of a camera's make and model
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -143,8 +145,8 @@ def _camera(exif: Image.Exif) -> str | None:
     model = str(exif.get(ExifTags.Base.Model, "")).strip("\x00 ")
     if model.lower().startswith(make.lower()):
         make = ""
-    camera = " ".join(part for part in (make, model) if part)
-    return camera[:80] or None
+    # Text from the file: controls and terminal escapes go, as in any name.
+    return name_from_peer(" ".join(part for part in (make, model) if part), MAX_CAMERA)
 
 
 def _gps(exif: Image.Exif) -> dict[str, float] | None:

@@ -32,7 +32,7 @@ from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.modules.chat import Reactions, clean_text
-from threads_desktop.engine.modules.imaging import MAX_FILE_BYTES, PreparedPhoto, prepare_photo
+from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
 from threads_desktop.engine.modules.profiles import name_from_peer
 
 MAX_NAME = 255
@@ -48,7 +48,7 @@ PHOTO_MODEL = Model("photo", {
     "width": FieldSpec("int", required=True),
     "height": FieldSpec("int", required=True),
     "taken_at": FieldSpec("int", index=True),
-    "camera": FieldSpec("text", max_length=80),
+    "camera": FieldSpec("text", max_length=MAX_CAMERA),
     "gps": FieldSpec("map", max_length=2),
     "caption": FieldSpec("text", max_length=MAX_CAPTION),
 }, ids="any")  # the ID is the original's hash: members adding the same photo make one document
