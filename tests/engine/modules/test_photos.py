@@ -433,3 +433,13 @@ def test_a_refused_file_is_explained_in_words_not_exception_text(open_node: Open
     assert reasons[1].startswith("the image is damaged or incomplete")
     assert reasons[2] == "cannot be read (no such file or directory)"
     assert not any("<" in reason or "Error" in reason or "bytes not processed" in reason for reason in reasons)
+
+
+def test_a_file_whose_size_says_nothing_is_still_read_only_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threads_desktop.engine.modules import photos
+
+    monkeypatch.setattr(photos, "MAX_FILE_BYTES", 1000)
+    maps = Path("/proc/self/maps")  # a regular file of size 0 that holds several KiB
+    assert maps.stat().st_size == 0 and len(maps.read_bytes()) > 1000
+    with pytest.raises(InvalidInputError, match="larger than"):
+        photos._read(maps)
