@@ -22,7 +22,9 @@ def small_disk(folder: Path, size_kib: int) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        subprocess.run(["umount", str(folder)], check=True, timeout=30)
+        if subprocess.run(["umount", str(folder)], timeout=30).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(folder)], check=True, timeout=30)  # still busy: detach it
+            raise AssertionError(f"something still held files on {folder}")
 
 
 def grow(folder: Path, size_kib: int) -> None:
