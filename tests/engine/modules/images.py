@@ -43,6 +43,7 @@ XMP_GPS = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.
            b' exif:GPSLongitude="9,8.4W"/></rdf:RDF></x:xmpmeta>')
 COMMENT = b"taken at home, Rua das Flores 12"
 IPTC_CITY = b"Lisbon-Alfama"
+DESCRIPTION = b"Sunset from Miradouro da Senhora do Monte"
 MAKER_NOTE = b"Apple iOS\x00\x00\x01MM" + b"GPS-IN-MAKERNOTE" * 4
 
 
@@ -51,11 +52,13 @@ def _segment(marker: int, payload: bytes) -> bytes:
 
 
 def jpeg_with_every_metadata_block(*, orientation: int = 6) -> bytes:
-    """A JPEG whose location is in EXIF GPS, XMP, IPTC (APP13), a maker note
-    and a comment (COM), as phones and photo tools write them."""
+    """A JPEG whose location is in EXIF GPS, its description, XMP, IPTC
+    (APP13), a maker note and a comment (COM), as phones and photo tools
+    write them."""
     image = two_colour_image()
     exif = Image.Exif()
     exif[ExifTags.Base.Orientation] = orientation
+    exif[ExifTags.Base.ImageDescription] = DESCRIPTION.decode()
     exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.MakerNote] = MAKER_NOTE
     info = exif.get_ifd(ExifTags.IFD.GPSInfo)
     info[ExifTags.GPS.GPSLatitudeRef], info[ExifTags.GPS.GPSLatitude] = "N", (38.0, 42.0, 36.0)

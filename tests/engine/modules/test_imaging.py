@@ -12,6 +12,7 @@ from PIL import ExifTags, Image, PngImagePlugin
 
 from tests.engine.modules.images import (
     COMMENT,
+    DESCRIPTION,
     IPTC_CITY,
     XMP_GPS,
     image_bytes,
@@ -149,7 +150,7 @@ def test_a_file_too_large_to_be_a_photo_is_not_read(tmp_path: Path, monkeypatch:
 
 # --- what the stored files carry ---------------------------------------------------------
 
-LOCATION_TRACES = (b"GPSLatitude", COMMENT, IPTC_CITY, b"GPS-IN-MAKERNOTE", b"Photoshop 3.0", b"xmpmeta")
+LOCATION_TRACES = (b"GPSLatitude", COMMENT, IPTC_CITY, b"GPS-IN-MAKERNOTE", b"Photoshop 3.0", b"xmpmeta", DESCRIPTION)
 
 
 def _jpeg_markers(data: bytes) -> list[int]:

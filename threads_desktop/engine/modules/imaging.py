@@ -165,9 +165,10 @@ def _degrees(value: Any) -> float:
 
 
 # EXIF tags that can hold free text or a vendor's blocks (a location among
-# them): maker notes, the user comment and Windows' XP fields.
-_EXIF_FREE_TEXT = (0x927C, 0x9286)  # MakerNote, UserComment (in the Exif IFD)
-_XP_TAGS = (0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)  # XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject
+# them): maker notes, the user comment, the description and Windows' XP fields.
+_EXIF_IFD_FREE_TEXT = (0x927C, 0x9286)  # MakerNote, UserComment (in the Exif IFD)
+# ImageDescription, then Windows' XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject (in IFD0)
+_FREE_TEXT = (0x010E, 0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)
 
 
 def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
@@ -182,11 +183,11 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
         del exif[ExifTags.IFD.GPSInfo]
         changed = True
     details = exif.get_ifd(ExifTags.IFD.Exif)
-    for tag in _EXIF_FREE_TEXT:
+    for tag in _EXIF_IFD_FREE_TEXT:
         if tag in details:
             del details[tag]
             changed = True
-    for tag in _XP_TAGS:
+    for tag in _FREE_TEXT:
         if tag in exif:
             del exif[tag]
             changed = True
