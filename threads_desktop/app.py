@@ -112,7 +112,9 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         client = EngineClient(runtime, loop)
         window = MainWindow(client, settings)
         new_album = getattr(window, "new_album_action", None)
-        tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None)
+        tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None,
+                        request_quit=window.request_quit)
+        window.quit_confirmed.connect(tray.quit)  # closes the window for good, then asks the app to end
         tray.quit_requested.connect(app.quit)
         originals = OriginalsPolicy(client, settings, window)
         originals.apply_all()
