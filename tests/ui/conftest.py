@@ -47,9 +47,10 @@ def qt_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 
 @pytest.fixture
 def window(qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime,  # type: ignore[no-untyped-def]
-           tmp_path: Path) -> MainWindow:
+           tmp_path: Path) -> Iterator[MainWindow]:
     main_window = MainWindow(EngineClient(runtime, qt_loop), AppSettings.from_file(tmp_path / "settings.ini"))
     qtbot.addWidget(main_window)
     with qtbot.waitSignal(main_window.threads_loaded, timeout=10_000):
         main_window.show()
-    return main_window
+    yield main_window
+    main_window.close()  # its work stops while the asyncio loop still exists (qt_loop ends after this)

@@ -78,3 +78,21 @@ def test_quit_without_an_import_quits_at_once(qtbot, window: MainWindow) -> None
     with qtbot.waitSignal(window.quit_confirmed, timeout=2000):
         window.quit_action.trigger()
     assert window.quit_box is None
+
+
+def test_an_import_that_ends_while_quit_is_asked_quits_and_keep_adding_does_not(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    new_album(qtbot, window, "Small")
+    album = window.album_view
+    quits: list[bool] = []
+    window.quit_confirmed.connect(lambda: quits.append(True))
+    with qtbot.waitSignal(album.import_finished, timeout=60_000):
+        drop_files(album.grid, photo_files(tmp_path / "a", 20, size=(800, 600)))
+        box = window.request_quit()
+        assert box is not None
+        next(b for b in box.buttons() if b.text() == "Keep Adding").click()
+    assert quits == [] and window.quit_box is None  # kept adding: it finished, the app goes on
+    with qtbot.waitSignal(album.import_finished, timeout=60_000):
+        drop_files(album.grid, photo_files(tmp_path / "b", 20, first_seed=50, size=(800, 600)))
+        assert window.request_quit() is not None
+    qtbot.waitUntil(lambda: quits == [True], timeout=5000)  # it ended while asked: quit as asked

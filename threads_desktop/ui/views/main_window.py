@@ -521,22 +521,41 @@ class MainWindow(QMainWindow):
         if importer is None:
             self.quit_confirmed.emit()
             return None
-        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Quit Threads"),
-                          self.tr("Photos are still being added ({done} of {total} so far). Quit anyway?").format(
-                              done=importer.done, total=importer.total or "…"),
+        if self.quit_box is not None:
+            return self.quit_box
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Quit Threads"), "",
                           QMessageBox.StandardButton.NoButton, self)
         box.setInformativeText(self.tr("The photos added so far stay in the album. To add the rest later, add "
                                        "the same photos or folder again: those already there are skipped."))
         keep = box.addButton(self.tr("Keep Adding"), QMessageBox.ButtonRole.RejectRole)
         quit_button = box.addButton(self.tr("Quit"), QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(keep)
+
+        def show_progress(done: int, total: int) -> None:
+            if self.quit_box is not box:
+                return  # answered (and deleted) already
+            box.setText(self.tr("Photos are still being added ({done} of {total} so far). Quit anyway?").format(
+                done=done, total=total or "…"))
+
+        self.quit_box = box
+        show_progress(importer.done, importer.total)
+        importer.progressed.connect(show_progress)
+        # Done while the question was open: nothing is lost any more, so do what was asked.
+        importer.finished.connect(lambda _summary: self._quit_during_import() if self.quit_box is box else None)
         quit_button.clicked.connect(self._quit_during_import)
+        box.finished.connect(lambda _result: self._forget_quit_box(box))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
-        self.quit_box = box
         return box
 
+    def _forget_quit_box(self, box: QMessageBox) -> None:
+        if self.quit_box is box:
+            self.quit_box = None
+
     def _quit_during_import(self) -> None:
+        box, self.quit_box = self.quit_box, None
+        if box is not None:
+            box.close()
         importer = self.album_view.current_import
         if importer is not None:
             importer.cancel()
