@@ -54,6 +54,18 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     return [network, control]
 
 
+def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the tasks cancelled as the window closed take their cancellation
+    before the loop closes. Left pending, each is reported "destroyed but
+    pending" by the garbage collector during interpreter shutdown, when the
+    log file can no longer even be opened."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=5.0))
+
+
 def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discovery: bool = True,
             link: str | None = None, settings: AppSettings | None = None) -> int:
     """The app for one profile. If that profile's app already runs, hand it
@@ -133,6 +145,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         app.aboutToQuit.connect(instance.close)
         with loop:
             loop.run_forever()
+            _finish_tasks(loop)
     finally:
         runtime.stop()
         asyncio.set_event_loop(None)
