@@ -274,11 +274,19 @@ class Node:
     # --- invites, joins and peers -------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
-               uses: int = 1) -> InviteLink:
-        """A link to the thread with the thread's name and where we listen."""
+               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None) -> InviteLink:
+        """A link to the thread with the thread's name and where we listen.
+
+        `deliver` (saving the link as a QR code, say) runs before the invite
+        is committed: if it raises, there is no invite and nobody heard of one."""
         summary = self.get_thread(thread_id)
-        return self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
-                                      addresses=self.listen_addresses[:MAX_LINK_ADDRESSES])
+        with self._batched() as changes, self.database.write():
+            link = self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
+                                          addresses=self.listen_addresses[:MAX_LINK_ADDRESSES])
+            if deliver is not None:
+                deliver(link)
+        self._publish(changes)
+        return link
 
     def join(self, link: InviteLink) -> ThreadId:
         """Join by link; the peers it names are dialed to fetch the thread."""

@@ -89,5 +89,9 @@ class StorageError(ThreadsError):
     """The profile database failed (disk full, I/O error); nothing was written."""
 
 
+class FileWriteError(ThreadsError):
+    """A file the user asked for (a QR code, say) could not be written."""
+
+
 class EngineStoppedError(ThreadsError):
     """A call reached the engine after it was shut down."""
