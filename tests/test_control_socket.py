@@ -314,6 +314,48 @@ def test_a_locked_profile_without_a_server_says_so(tmp_path: Path, capsys: pytes
     assert "process 7, which does not accept commands" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("command", "words"), [
+    (["sync", "--timeout", "5"],
+     "this profile is served by a running process (the app, or serve), which syncs it by itself"),
+    (["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"], "this profile is already served by a running process"),
+])
+def test_sync_or_serve_of_a_served_profile_says_it_is_served(served: Server, command: list[str], words: str) -> None:
+    result = cli("--data-dir", str(served.data_dir), *command)  # serve sets up logging: a process of its own
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"threads-desktop: {words}")
+
+
+def test_commands_started_together_on_an_unserved_profile_wait_for_each_other(tmp_path: Path) -> None:
+    data_dir = tmp_path / "p"
+    thread = cli("--data-dir", str(data_dir), "create", "chat", "Family").stdout.strip()
+    commands = [subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir),
+                                  "say", thread, f"message {n}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for n in range(10)]
+    results = [(command.wait(timeout=DEADLINE), command.communicate()) for command in commands]
+    assert [code for code, _ in results] == [0] * 10, [err for _, (_, err) in results]
+    shown = json.loads(cli("--data-dir", str(data_dir), "show", thread, "--json").stdout)
+    assert sorted(item["text"] for item in shown["items"]) == sorted(f"message {n}" for n in range(10))
+
+
+def test_a_profile_held_longer_than_the_wait_is_refused_saying_by_whom(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from threads_desktop import cli_control
+
+    monkeypatch.setattr(cli_control, "LOCK_WAIT_SECONDS", 0.5)
+    node = Node.open(tmp_path / "p")
+    try:
+        started = time.monotonic()
+        reply = direct(capsys, tmp_path / "p", "ls")
+        waited = time.monotonic() - started
+    finally:
+        node.close()
+    assert reply.exit_code == 1 and reply.stderr == (
+        f"threads-desktop: the profile in {(tmp_path / 'p').resolve()} is in use by process {os.getpid()}\n")
+    assert 0.5 <= waited < DEADLINE
+
+
 # --- end to end ------------------------------------------------------------------------
 
 SERVE_SCRIPT = """

@@ -151,27 +151,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             from threads_desktop.logs import setup_logging
 
             setup_logging(data_dir, stderr=True)
-        try:
-            return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
-        except Exception as exc:
-            from threads_desktop.engine.core.errors import ProfileLockedError
+        return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
 
-            if args.command == "sync" and isinstance(exc, ProfileLockedError):
-                print("threads-desktop: this profile is served by a running process, which syncs by itself",
-                      file=sys.stderr)
-                return 1
-            raise
-
+    from threads_desktop.cli_control import LOCK_WAIT_SECONDS, forward_to_running, profile_is_served
     from threads_desktop.engine.core.errors import ProfileLockedError, ThreadsError
     from threads_desktop.engine.node import Node
 
+    command_line = list(sys.argv[1:] if argv is None else argv)
     try:
-        node = Node.open(data_dir)
+        try:
+            node = Node.open(data_dir)
+        except ProfileLockedError:
+            if profile_is_served(data_dir):  # a served profile takes commands over its socket
+                return forward_to_running(data_dir, command_line)
+            # Another command, most likely, done in a moment.
+            node = Node.open(data_dir, lock_wait=LOCK_WAIT_SECONDS)
+    except ProfileLockedError as exc:
+        return forward_to_running(data_dir, command_line, exc)  # served meanwhile, or says who holds it
     except ThreadsError as exc:
-        if isinstance(exc, ProfileLockedError):  # a served profile takes commands over its socket
-            from threads_desktop.cli_control import forward_to_running
-
-            return forward_to_running(data_dir, list(sys.argv[1:] if argv is None else argv), exc)
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
+import socket
 import sys
 import threading
 import traceback
@@ -37,12 +39,35 @@ _NOT_FORWARDED: dict[str | None, str] = {
 # --- client side ------------------------------------------------------------------
 
 
+# How long a command waits for a profile another (unserved) process holds:
+# another CLI command, say, that will be done in a moment.
+LOCK_WAIT_SECONDS = 10.0
+
+
+def control_socket_path(data_dir: Path) -> Path:
+    return data_dir.expanduser().resolve() / CONTROL_SOCKET_NAME  # as Profile.open resolves it
+
+
+def profile_is_served(data_dir: Path) -> bool:
+    """Whether a process (the app, `serve`) answers on the profile's control socket."""
+    path = control_socket_path(data_dir)
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect(os.fspath(path))
+        except OSError:
+            return False
+    return True
+
+
 def forward_to_running(data_dir: Path, argv: list[str], locked: ProfileLockedError | None = None) -> int:
     """Run a CLI command in the process that holds the profile, as if here.
 
     `locked` is the error that sent us here; it is shown when that process
     does not take commands."""
-    path = data_dir.expanduser().resolve() / CONTROL_SOCKET_NAME  # as Profile.open resolves it
+    path = control_socket_path(data_dir)
     if not path.exists():
         return _fail(locked or "the profile is in use by another process")
     try:

@@ -136,9 +136,11 @@ class Node:
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
-             random_bytes: RandomBytes = os.urandom) -> Node:
+             random_bytes: RandomBytes = os.urandom, lock_wait: float = 0.0) -> Node:
+        """Open the profile in `data_dir`, waiting up to `lock_wait` seconds
+        for another process to let go of it (ProfileLockedError after)."""
         with ExitStack() as undo:  # a failure half way releases what was opened
-            profile = Profile.open(data_dir, random_bytes)
+            profile = Profile.open(data_dir, random_bytes, lock_wait=lock_wait)
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
                                                              ACL_SCHEMA, NET_SCHEMA))
