@@ -356,6 +356,21 @@ def test_a_profile_held_longer_than_the_wait_is_refused_saying_by_whom(
     assert 0.5 <= waited < DEADLINE
 
 
+def test_a_profile_folder_deeper_than_a_socket_path_holds_is_served_and_reached(tmp_path: Path) -> None:
+    data_dir = tmp_path / ("d" * (120 - len(os.fsencode(tmp_path))))
+    assert len(os.fsencode(data_dir / CONTROL_SOCKET_NAME)) > 108  # sun_path's size
+    server = Server(data_dir).start()
+    try:
+        created = cli("--data-dir", str(data_dir), "create", "album", "Trip")
+        assert created.returncode == 0, created.stderr
+        assert stat.S_ISSOCK(os.lstat(server.path).st_mode)  # in the profile folder, where it always is
+        listed = cli("--data-dir", str(data_dir), "ls", "--json")
+        assert [t["name"] for t in json.loads(listed.stdout)] == ["Trip"]
+    finally:
+        server.stop()
+    assert not server.path.exists()
+
+
 # --- end to end ------------------------------------------------------------------------
 
 SERVE_SCRIPT = """

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
-import socket
 import sys
 import threading
 import traceback
@@ -20,6 +18,7 @@ from threads_desktop.control_socket import (
     ControlReply,
     ControlRequest,
     Handler,
+    answers,
     call_control_socket,
 )
 from threads_desktop.engine.core.errors import InvalidInputError, ProfileLockedError, ThreadsError
@@ -50,16 +49,7 @@ def control_socket_path(data_dir: Path) -> Path:
 
 def profile_is_served(data_dir: Path) -> bool:
     """Whether a process (the app, `serve`) answers on the profile's control socket."""
-    path = control_socket_path(data_dir)
-    if not path.exists():
-        return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(2.0)
-        try:
-            probe.connect(os.fspath(path))
-        except OSError:
-            return False
-    return True
+    return answers(control_socket_path(data_dir))
 
 
 def forward_to_running(data_dir: Path, argv: list[str], locked: ProfileLockedError | None = None) -> int:

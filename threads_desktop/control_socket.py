@@ -23,7 +23,7 @@ import os
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ MAX_ARGS = 256
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 _MAX_PATH_BYTES = 107  # sun_path holds 108 bytes with its NUL
+_FD_FOLDER = "/proc/self/fd"  # Linux: a descriptor's path, for paths too long to name directly
 _REQUEST_TIMEOUT_SECONDS = 10.0  # to send a request of at most 64 KiB
 _REPLY_TIMEOUT_SECONDS = 60.0  # to take a reply once it is ready
 _BACKLOG = 16
@@ -78,11 +79,17 @@ async def serve_control_socket(path: Path, handle: Handler, *,
 
     Connections are served concurrently, but `handle` runs one request at a
     time: the node it drives is single-threaded and not re-entrant."""
-    _check_length(path)
+    if not reachable(path):
+        # Run on without it: the profile is served, only commands must stop it first.
+        log.warning("the profile folder's path is too long for a control socket (%d bytes at most): other "
+                    "commands cannot reach this process and must wait until it stops", _MAX_PATH_BYTES)
+        task_status.started()
+        return
     await _remove_if_stale(path)
     listener_socket = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        await listener_socket.bind(os.fspath(path))
+        with socket_address(path) as address:
+            await listener_socket.bind(address)
         identity = os.stat(path)
         # Nobody can connect before listen(), so narrowing the mode here
         # leaves no window. (A umask would too, but it is process-wide and
@@ -223,7 +230,8 @@ async def _remove_if_stale(path: Path) -> None:
     with probe:
         try:
             with trio.fail_after(2):
-                await probe.connect(os.fspath(path))
+                with socket_address(path) as address:
+                    await probe.connect(address)
         except (ConnectionRefusedError, FileNotFoundError):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -252,7 +260,9 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
     `cwd` (default: ours) resolves the command's relative paths. Raises
     ProfileLockedError when no process answers on `path`, ProfileError when
     the exchange fails half way."""
-    _check_length(path)
+    if not reachable(path):
+        raise ProfileLockedError("the profile is in use by another process, which commands cannot reach "
+                                 "(the profile folder's path is too long for a control socket)")
     body = _encode({"argv": list(argv), "cwd": os.fspath(cwd) if cwd is not None else _current_directory()})
     if len(body) > MAX_REQUEST_BYTES or len(argv) > MAX_ARGS:
         raise ProfileError(f"the command is too long to send to the process serving the profile "
@@ -260,7 +270,8 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
-            sock.connect(os.fspath(path))
+            with socket_address(path) as address:
+                sock.connect(address)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ProfileLockedError(
                 "the profile is in use by another process that does not accept commands") from exc
@@ -280,6 +291,20 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
         except (OSError, ValueError, RecursionError) as exc:
             raise ProfileError(f"the exchange with the process serving the profile failed ({exc})") from exc
     return _parse_reply(value)
+
+
+def answers(path: Path, timeout: float = 2.0) -> bool:
+    """Whether a process accepts connections on the control socket `path`."""
+    if not (os.path.exists(path) and reachable(path)):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            with socket_address(path) as address:
+                probe.connect(address)
+        except (OSError, ProfileError):
+            return False
+    return True
 
 
 def _receive_exactly_blocking(sock: socket.socket, size: int) -> bytes:
@@ -314,9 +339,30 @@ def _encode(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=True).encode("utf-8")
 
 
-def _check_length(path: Path) -> None:
-    if len(os.fsencode(path)) > _MAX_PATH_BYTES:
-        raise ProfileError(f"the profile folder's path is too long for its control socket: {path}")
+def reachable(path: Path) -> bool:
+    """Whether a socket at `path` can be bound or reached: its path fits
+    sun_path, or this system lets it be named through its folder's fd."""
+    return len(os.fsencode(path)) <= _MAX_PATH_BYTES or os.path.isdir(_FD_FOLDER)
+
+
+@contextlib.contextmanager
+def socket_address(path: Path) -> Iterator[str]:
+    """The address to bind or connect to for the socket file `path`. A path
+    longer than sun_path holds (a deep profile folder) is named through an
+    open descriptor of its folder, /proc/self/fd/N/control.sock: the socket
+    stays in the private profile folder, where every process looks for it,
+    and no other place or pointer file has to be kept in step."""
+    if len(os.fsencode(path)) <= _MAX_PATH_BYTES:
+        yield os.fspath(path)
+        return
+    try:
+        folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ProfileError(f"cannot open the profile folder {path.parent}: {exc.strerror or exc}") from exc
+    try:
+        yield f"{_FD_FOLDER}/{folder}/{path.name}"
+    finally:
+        os.close(folder)
 
 
 def _command_name(argv: list[str]) -> str:
