@@ -143,3 +143,20 @@ def test_serve_writes_its_log_in_the_data_folder(tmp_path: Path) -> None:
     assert _mode(path) == 0o600 and _mode(path.parent) == 0o700
     assert "threads-desktop 0.1.0 started" in path.read_text()
     assert "threads-desktop 0.1.0 started" in stderr  # and the journal still gets everything
+
+
+def test_an_error_inside_a_nursery_reaches_the_user_as_its_one_plain_message(tmp_path: Path) -> None:
+    """serve's control socket fails inside a trio nursery (a file is in its
+    way): one line on stderr, the traceback only in the log."""
+    data_dir = tmp_path / "p"
+    data_dir.mkdir()
+    (data_dir / "control.sock").write_text("not a socket")
+    result = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir), "serve",
+                             "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "ExceptionGroup" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"threads-desktop: {data_dir / 'control.sock'} is in the way of the control socket (it is not a socket)")
+    logged = log_path(data_dir).read_text()
+    assert "Traceback" in logged and "is in the way of the control socket" in logged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,6 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BaseExceptionGroup as group:  # a trio nursery's: the user gets its one plain message
+        from threads_desktop.engine.core.errors import plain_error
+
+        error = plain_error(group)
+        if error is None:
+            raise
+        from threads_desktop.logs import log_to_file_only
+
+        log_to_file_only(logging.getLogger(__name__), str(error), group)
+        print(f"threads-desktop: {error}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments, link = split_link(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(arguments)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import sys
 import threading
 import traceback
@@ -21,10 +22,13 @@ from threads_desktop.control_socket import (
     answers,
     call_control_socket,
 )
-from threads_desktop.engine.core.errors import InvalidInputError, ProfileLockedError, ThreadsError
+from threads_desktop.engine.core.errors import InvalidInputError, ProfileLockedError, ThreadsError, plain_error
+from threads_desktop.logs import log_to_file_only
 
 if TYPE_CHECKING:
     from threads_desktop.engine.node import Node
+
+log = logging.getLogger(__name__)
 
 # Commands that make no sense inside the serving process.
 _NOT_FORWARDED: dict[str | None, str] = {
@@ -118,7 +122,12 @@ def _run(node: Node, argv: list[str], cwd: Path | None) -> int:
     except ThreadsError as exc:
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
-    except Exception:  # noqa: BLE001 - as an uncaught error would end the command: a traceback, code 1
+    except Exception as exc:  # noqa: BLE001 - as an uncaught error would end the command: a traceback, code 1
+        error = plain_error(exc)  # a nursery's group around one plain error is shown as that error
+        if error is not None:
+            log_to_file_only(log, str(error), exc)
+            print(f"threads-desktop: {error}", file=sys.stderr)
+            return 1
         traceback.print_exc(file=sys.stderr)
         return 1
 

@@ -102,6 +102,24 @@ class _PrivateRotatingFileHandler(RotatingFileHandler):
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # the handler closes it
 
 
+class _NotFileOnly(logging.Filter):
+    """Keeps records logged with log_to_file_only off the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, _FILE_ONLY, False)
+
+
+_FILE_ONLY = "threads_file_only"
+
+
+def log_to_file_only(logger: logging.Logger, message: str, exc: BaseException) -> None:
+    """Log `exc`'s traceback to the log file but not the console, where the
+    user was shown a plain message instead. Nothing without a log set up
+    (Python would print it on stderr as a last resort)."""
+    if logging.getLogger().handlers:
+        logger.error("%s", message, exc_info=exc, extra={_FILE_ONLY: True})
+
+
 @dataclass
 class LoggingSetup:
     """What setup_logging installed, so it can be taken down (tests, and a
@@ -139,6 +157,7 @@ def setup_logging(data_dir: Path, *, stderr: bool = False) -> LoggingSetup:
         # is no reason to stop before that.
         print(f"threads-desktop: cannot write the log {path}: {exc}", file=sys.stderr)
     console = logging.StreamHandler(sys.stderr)
+    console.addFilter(_NotFileOnly())
     if not stderr:
         console.setLevel(logging.WARNING)
     handlers.append(console)
