@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtNetwork import QLocalSocket
+from pytestqt.qtbot import QtBot
 
 from threads_desktop.cli import split_link
 from threads_desktop.ui.single_instance import (
@@ -183,7 +184,7 @@ def _without_display(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_link_opened_without_a_display_still_reaches_the_running_app(
-        qtbot, server: InstanceServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        qtbot: QtBot, server: InstanceServer, tmp_path: Path) -> None:
     with qtbot.waitSignal(server.link_received, timeout=30_000) as received:
         launch = subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(tmp_path / "profile"),
                                    LINK], env=_without_display(tmp_path), stdout=subprocess.PIPE,
