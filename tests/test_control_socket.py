@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import socket
 import stat
 import struct
@@ -369,6 +370,50 @@ def test_a_profile_folder_deeper_than_a_socket_path_holds_is_served_and_reached(
     finally:
         server.stop()
     assert not server.path.exists()
+
+
+def test_ctrl_c_on_a_forwarded_add_stops_the_import_and_says_how_many_were_added(tmp_path: Path) -> None:
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for n in range(12):
+        (folder / f"{n:02}.jpg").write_bytes(image_bytes("JPEG", seed=n))
+    arrived = threading.Event()
+
+    def handler(node: Node) -> Handler:
+        forward = forwarding_handler(node)
+
+        async def handle(request: ControlRequest) -> ControlReply:
+            if "add" in request.argv:
+                arrived.set()
+                # Hold the import until the client's Ctrl+C is visible, so it
+                # is seen at the first step, whatever the machine's speed.
+                with trio.fail_after(DEADLINE):
+                    while not request.stop_requested():
+                        await trio.sleep(0.01)
+            return await forward(request)
+
+        return handle
+
+    data_dir = tmp_path / "p"
+    node = Node.open(data_dir)
+    album = str(node.create_thread(ThreadKind.ALBUM, "Trip").thread_id)
+    node.close()
+    server = Server(data_dir, handler).start()
+    try:
+        client = subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir), "add",
+                                   album, str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert arrived.wait(DEADLINE)
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=DEADLINE)
+        shown = json.loads(server.call("show", album, "--json").stdout)
+    finally:
+        server.stop()
+    assert client.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    added = out.split()
+    assert 1 <= len(added) < 12
+    assert f"stopped: {len(added)} of 12 photos added; add the same photos again to add the rest" in err
+    assert sorted(item["id"] for item in shown["items"]) == sorted(added)  # the import did not go on
 
 
 # --- end to end ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl+C: a plain word, not a traceback
+        print("\nthreads-desktop: interrupted", file=sys.stderr)
+        return 130
     except BaseExceptionGroup as group:  # a trio nursery's: the user gets its one plain message
         from threads_desktop.engine.core.errors import plain_error
 
@@ -189,6 +192,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
     try:
+        if args.command == "add":  # Ctrl+C stops it between photos, saying how many were added
+            from threads_desktop.cli_threads import stop_on_interrupt
+
+            with stop_on_interrupt() as stop_requested:
+                return _run_command(node, args, stop_requested)
         return _run_command(node, args)
     except ThreadsError as exc:
         print(f"threads-desktop: {exc}", file=sys.stderr)
@@ -197,7 +205,9 @@ def _main(argv: Sequence[str] | None) -> int:
         node.close()
 
 
-def _run_command(node: object, args: argparse.Namespace) -> int:
+def _run_command(node: object, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
+    """Run a command on an open node; `stop_requested` is polled by the long
+    ones (add) to stop between steps."""
     from threads_desktop.engine.core.types import ThreadKind
     from threads_desktop.engine.node import Node
 
@@ -217,7 +227,7 @@ def _run_command(node: object, args: argparse.Namespace) -> int:
     elif args.command in ("add", "say", "show"):
         from threads_desktop.cli_threads import run_thread_command
 
-        return run_thread_command(node, args)
+        return run_thread_command(node, args, stop_requested)
     elif args.command == "ls":
         threads = node.list_threads()
         if args.json:

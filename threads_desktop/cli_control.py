@@ -10,7 +10,7 @@ import logging
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -65,7 +65,9 @@ def forward_to_running(data_dir: Path, argv: list[str], locked: ProfileLockedErr
     if not path.exists():
         return _fail(locked or "the profile is in use by another process")
     try:
-        reply = call_control_socket(path, argv)
+        reply = call_control_socket(path, argv, on_interrupt=_say_stopping)
+    except KeyboardInterrupt:  # the second Ctrl+C: the server was asked to stop already
+        return _fail("stopped waiting; the serving process stops the command at its next step", 130)
     except ProfileLockedError as exc:
         return _fail(f"{locked}, which does not accept commands" if locked is not None else exc)
     except ThreadsError as exc:
@@ -77,9 +79,13 @@ def forward_to_running(data_dir: Path, argv: list[str], locked: ProfileLockedErr
     return reply.exit_code
 
 
-def _fail(message: object) -> int:
+def _fail(message: object, code: int = 1) -> int:
     print(f"threads-desktop: {message}", file=sys.stderr)
-    return 1
+    return code
+
+
+def _say_stopping() -> None:
+    print("\nthreads-desktop: stopping (Ctrl+C again not to wait for what was done)", file=sys.stderr, flush=True)
 
 
 # --- server side ------------------------------------------------------------------
@@ -89,24 +95,26 @@ def forwarding_handler(node: Node) -> Handler:
     """The control socket's handler for `node` (call it on the node's thread)."""
 
     async def handle(request: ControlRequest) -> ControlReply:
-        return await run_forwarded(node, request.argv, cwd=request.cwd)
+        return await run_forwarded(node, request.argv, cwd=request.cwd, stop_requested=request.stop_requested)
 
     return handle
 
 
-async def run_forwarded(node: Node, argv: list[str], *, cwd: Path | None = None) -> ControlReply:
+async def run_forwarded(node: Node, argv: list[str], *, cwd: Path | None = None,
+                        stop_requested: Callable[[], bool] | None = None) -> ControlReply:
     """Run one CLI command on `node` and return what it printed and its exit code.
 
     Relative paths in the command are resolved against `cwd`, the client's
     working directory; a `--data-dir` is ignored (this process has its
-    profile). Synchronous inside: nothing else runs on the node meanwhile."""
+    profile). Synchronous inside: nothing else runs on the node meanwhile.
+    `stop_requested` tells a long command (add) the client asked it to stop."""
     out, err = io.StringIO(), io.StringIO()
     with _captured(out, err):
-        code = _run(node, argv, cwd)
+        code = _run(node, argv, cwd, stop_requested)
     return ControlReply(code, out.getvalue(), err.getvalue())
 
 
-def _run(node: Node, argv: list[str], cwd: Path | None) -> int:
+def _run(node: Node, argv: list[str], cwd: Path | None, stop_requested: Callable[[], bool] | None) -> int:
     from threads_desktop.cli import _run_command, build_parser
 
     try:
@@ -116,7 +124,7 @@ def _run(node: Node, argv: list[str], cwd: Path | None) -> int:
             print(f"threads-desktop: {_NOT_FORWARDED[args.command]}", file=sys.stderr)
             return 2
         _resolve_paths(args, cwd)
-        return _run_command(node, args)
+        return _run_command(node, args, stop_requested)
     except SystemExit as exc:  # argparse: usage errors, --help, --version
         return _exit_code(exc)
     except ThreadsError as exc:

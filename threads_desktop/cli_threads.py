@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 from threads_desktop.engine.core.errors import InvalidInputError
@@ -14,16 +18,38 @@ from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 from threads_desktop.engine.modules.photos import all_paths
 from threads_desktop.engine.node import Node
 
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl+C (128 + SIGINT)
 
-def run_thread_command(node: Node, args: argparse.Namespace) -> int:
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """While inside, the first Ctrl+C only asks to stop (the callable yielded
+    turns True) and a second one interrupts at once. Main thread only."""
+    asked: list[bool] = []
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        asked.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\nthreads-desktop: stopping after the photo being added (Ctrl+C again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield lambda: bool(asked)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_thread_command(node: Node, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
     thread_id = ThreadId.parse(args.thread)
     kind = node.directory.kind(thread_id)  # no counts: `say` in a big thread stays quick
     if args.command == "add":
         if kind is not ThreadKind.ALBUM:
             raise InvalidInputError("photos go into an album; this is a chat")
         paths = all_paths(args.files)
+        stopped = stop_requested or (lambda: False)
         result = node.photos(thread_id).add_files(
-            paths, keep_gps=args.keep_gps,
+            paths, keep_gps=args.keep_gps, cancelled=stopped,
             progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True))
         print(file=sys.stderr)
         for photo_id in result.added:
@@ -32,6 +58,11 @@ def run_thread_command(node: Node, args: argparse.Namespace) -> int:
             print(f"already in the album: {name}", file=sys.stderr)
         for name, reason in result.failed:
             print(f"not added: {name}: {reason}", file=sys.stderr)
+        seen = len(result.added) + len(result.duplicates) + len(result.failed)
+        if stopped() and seen < len(paths):
+            print(f"stopped: {len(result.added)} of {len(paths)} photos added; "
+                  "add the same photos again to add the rest", file=sys.stderr)
+            return INTERRUPTED
         return 0 if not result.failed else 1
     if args.command == "say":
         if kind is not ThreadKind.CHAT:

@@ -9,6 +9,10 @@ length, then UTF-8 JSON.
     request  {"argv": [str, ...], "cwd": "/abs/path" | null}
     reply    {"exit_code": int, "stdout": str, "stderr": str}
 
+A client that closes its writing side after the request (Ctrl+C) asks for
+the command to stop: a long one (add) stops between photos and its reply
+says what was done.
+
 Only this user may connect: the profile folder is 0700, the socket 0600 and
 the server checks the peer's uid (SO_PEERCRED) where the system tells it.
 """
@@ -20,11 +24,12 @@ import errno
 import json
 import logging
 import os
+import select
 import socket
 import stat
 import struct
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +60,18 @@ class ControlReply:
     stderr: str
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class ControlRequest:
     argv: list[str]
     cwd: Path | None  # the client's working directory, for its relative paths
+    # True once the client asked to stop (Ctrl+C: it closes its side) or went
+    # away; a long command (add) looks between steps. Callable from any
+    # thread, cheap: one poll().
+    stop_requested: Callable[[], bool] = field(default=_never, compare=False)
 
 
 Handler = Callable[[ControlRequest], Awaitable[ControlReply]]
@@ -145,7 +158,7 @@ async def _answer(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -
     if body is None:
         return None  # closed or silent before a whole request arrived
     try:
-        request = _decode_request(body)
+        request = replace(_decode_request(body), stop_requested=_client_stopped(stream.socket.fileno()))
     except _BadRequest as exc:
         return _refusal(str(exc))
     async with lock:
@@ -155,6 +168,20 @@ async def _answer(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -
             # The command's name only: its arguments may be a message's text or an invite link.
             log.exception("control socket: the command %r failed", _command_name(request.argv))
             return ControlReply(1, "", f"threads-desktop: the serving process failed: {exc!r}\n")
+
+
+def _client_stopped(fd: int) -> Callable[[], bool]:
+    """Whether the client closed its side of the connection (or sent more
+    than its one request): after a whole request, that only means "stop".
+    A poll, not a read: the command runs while the event loop waits for it."""
+    events = select.POLLIN | select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+
+    def stopped() -> bool:
+        poller = select.poll()
+        poller.register(fd, events)
+        return bool(poller.poll(0))
+
+    return stopped
 
 
 def _same_user(sock: trio.socket.SocketType) -> bool:
@@ -254,12 +281,18 @@ def _unlink_if_ours(path: Path, identity: os.stat_result) -> None:
 
 
 def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None = None, *,
-                        cwd: Path | None = None) -> ControlReply:
+                        cwd: Path | None = None,
+                        on_interrupt: Callable[[], None] | None = None) -> ControlReply:
     """Run `argv` in the process serving the profile and return its reply.
 
     `cwd` (default: ours) resolves the command's relative paths. Raises
     ProfileLockedError when no process answers on `path`, ProfileError when
-    the exchange fails half way."""
+    the exchange fails half way.
+
+    With `on_interrupt`, Ctrl+C while the command runs asks the serving
+    process to stop it (this side of the connection is closed), calls
+    `on_interrupt` and waits on for the reply, which says what was done; a
+    second Ctrl+C raises KeyboardInterrupt."""
     if not reachable(path):
         raise ProfileLockedError("the profile is in use by another process, which commands cannot reach "
                                  "(the profile folder's path is too long for a control socket)")
@@ -282,10 +315,14 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
                 sock.sendall(_HEADER.pack(len(body)) + body)
             except BrokenPipeError:
                 pass  # refused before it read the request (another user): its reply says why
-            (length,) = _HEADER.unpack(_receive_exactly_blocking(sock, _HEADER.size))
-            if length > MAX_REPLY_BYTES:
-                raise ProfileError(f"the serving process sent a reply of {length} bytes")
-            value = json.loads(_receive_exactly_blocking(sock, length).decode("utf-8"))
+            try:
+                value = _receive_reply(sock)
+            except KeyboardInterrupt:
+                if on_interrupt is None:
+                    raise
+                sock.shutdown(socket.SHUT_WR)  # the serving process reads this as "stop"
+                on_interrupt()
+                value = _receive_reply(sock)
         except TimeoutError:
             raise ProfileError(f"the process serving the profile did not answer within {timeout} s") from None
         except (OSError, ValueError, RecursionError) as exc:
@@ -305,6 +342,13 @@ def answers(path: Path, timeout: float = 2.0) -> bool:
         except (OSError, ProfileError):
             return False
     return True
+
+
+def _receive_reply(sock: socket.socket) -> Any:
+    (length,) = _HEADER.unpack(_receive_exactly_blocking(sock, _HEADER.size))
+    if length > MAX_REPLY_BYTES:
+        raise ProfileError(f"the serving process sent a reply of {length} bytes")
+    return json.loads(_receive_exactly_blocking(sock, length).decode("utf-8"))
 
 
 def _receive_exactly_blocking(sock: socket.socket, size: int) -> bytes:
