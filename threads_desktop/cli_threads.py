@@ -8,6 +8,7 @@ import datetime
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -24,18 +25,28 @@ INTERRUPTED = 130  # the exit code of a command stopped by Ctrl+C (128 + SIGINT)
 @contextlib.contextmanager
 def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
     """While inside, the first Ctrl+C only asks to stop (the callable yielded
-    turns True) and a second one interrupts at once. Main thread only."""
-    asked: list[bool] = []
+    turns True) and a second one interrupts at once. Only the main thread
+    gets signals: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    asked: list[str] = []  # "asked", then "said" once the user was told
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        asked.append(True)
+        # Only a flag: printing here could re-enter a write to stderr in progress.
+        asked.append("asked")
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\nthreads-desktop: stopping after the photo being added (Ctrl+C again to stop at once)",
-              file=sys.stderr, flush=True)
+
+    def stop_requested() -> bool:
+        if asked and asked[-1] == "asked":
+            asked.append("said")
+            print("\nthreads-desktop: stopping after the photo being added (Ctrl+C again to stop at once)",
+                  file=sys.stderr, flush=True)
+        return bool(asked)
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        yield lambda: bool(asked)
+        yield stop_requested
     finally:
         signal.signal(signal.SIGINT, previous)
 
