@@ -67,7 +67,8 @@ def forward_to_running(data_dir: Path, argv: list[str], locked: ProfileLockedErr
     try:
         reply = call_control_socket(path, argv, on_interrupt=_say_stopping)
     except KeyboardInterrupt:  # the second Ctrl+C: the server was asked to stop already
-        return _fail("stopped waiting; the serving process stops the command at its next step", 130)
+        return _fail("stopped waiting; an import stops after the photo it is on, other commands finish "
+                     "by themselves", 130)
     except ProfileLockedError as exc:
         return _fail(f"{locked}, which does not accept commands" if locked is not None else exc)
     except ThreadsError as exc:
@@ -85,7 +86,7 @@ def _fail(message: object, code: int = 1) -> int:
 
 
 def _say_stopping() -> None:
-    print("\nthreads-desktop: stopping (Ctrl+C again not to wait for what was done)", file=sys.stderr, flush=True)
+    print("\nthreads-desktop: stopping… (Ctrl+C again to stop waiting for the result)", file=sys.stderr, flush=True)
 
 
 # --- server side ------------------------------------------------------------------
