@@ -352,8 +352,9 @@ def test_a_profile_held_longer_than_the_wait_is_refused_saying_by_whom(
         waited = time.monotonic() - started
     finally:
         node.close()
-    assert reply.exit_code == 1 and reply.stderr == (
-        f"threads-desktop: the profile in {(tmp_path / 'p').resolve()} is in use by process {os.getpid()}\n")
+    in_use = f"threads-desktop: the profile in {(tmp_path / 'p').resolve()} is in use by process {os.getpid()}"
+    assert reply.exit_code == 1
+    assert reply.stderr == f"{in_use}; waiting for it (up to 0.5 s)\n{in_use}\n"  # said while waiting, then why
     assert 0.5 <= waited < DEADLINE
 
 

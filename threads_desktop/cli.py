@@ -173,7 +173,7 @@ def _main(argv: Sequence[str] | None) -> int:
             setup_logging(data_dir, stderr=True)
         return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
 
-    from threads_desktop.cli_control import LOCK_WAIT_SECONDS, forward_to_running, profile_is_served
+    from threads_desktop.cli_control import forward_to_running, open_when_free, profile_is_served
     from threads_desktop.engine.core.errors import ProfileLockedError, ThreadsError
     from threads_desktop.engine.node import Node
 
@@ -184,8 +184,7 @@ def _main(argv: Sequence[str] | None) -> int:
         except ProfileLockedError:
             if profile_is_served(data_dir):  # a served profile takes commands over its socket
                 return forward_to_running(data_dir, command_line)
-            # Another command, most likely, done in a moment.
-            node = Node.open(data_dir, lock_wait=LOCK_WAIT_SECONDS)
+            node = open_when_free(data_dir)
     except ProfileLockedError as exc:
         return forward_to_running(data_dir, command_line, exc)  # served meanwhile, or says who holds it
     except ThreadsError as exc:

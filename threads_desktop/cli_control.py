@@ -45,10 +45,25 @@ _NOT_FORWARDED: dict[str | None, str] = {
 # How long a command waits for a profile another (unserved) process holds:
 # another CLI command, say, that will be done in a moment.
 LOCK_WAIT_SECONDS = 10.0
+_QUIET_WAIT_SECONDS = 1.0  # waited without a word
 
 
 def control_socket_path(data_dir: Path) -> Path:
     return data_dir.expanduser().resolve() / CONTROL_SOCKET_NAME  # as Profile.open resolves it
+
+
+def open_when_free(data_dir: Path) -> Node:
+    """Open a profile another process holds but does not serve (another
+    command, most likely) once it lets go: a second quietly, then saying so,
+    up to LOCK_WAIT_SECONDS in all; ProfileLockedError after."""
+    from threads_desktop.engine.node import Node
+
+    quiet = min(_QUIET_WAIT_SECONDS, LOCK_WAIT_SECONDS)
+    try:
+        return Node.open(data_dir, lock_wait=quiet)
+    except ProfileLockedError as busy:
+        print(f"threads-desktop: {busy}; waiting for it (up to {LOCK_WAIT_SECONDS:g} s)", file=sys.stderr, flush=True)
+    return Node.open(data_dir, lock_wait=LOCK_WAIT_SECONDS - quiet)
 
 
 def profile_is_served(data_dir: Path) -> bool:

@@ -96,7 +96,7 @@ _SERVED_ALREADY = {
 def _open_node(data_dir: Path, command: str) -> Node:
     """The profile's node; a profile served already is refused in plain
     words, one another command holds is waited for a little."""
-    from threads_desktop.cli_control import LOCK_WAIT_SECONDS, profile_is_served
+    from threads_desktop.cli_control import open_when_free, profile_is_served
     from threads_desktop.engine.core.errors import ProfileLockedError
     from threads_desktop.engine.node import Node
 
@@ -105,7 +105,7 @@ def _open_node(data_dir: Path, command: str) -> Node:
     except ProfileLockedError:
         if profile_is_served(data_dir):
             raise ProfileLockedError(_SERVED_ALREADY[command]) from None
-    return Node.open(data_dir, lock_wait=LOCK_WAIT_SECONDS)
+    return open_when_free(data_dir)
 
 
 def lan_discovery(peer_id: str, addresses: Any, on_found: Any) -> Any:
