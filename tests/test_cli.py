@@ -51,9 +51,12 @@ def test_the_console_script_runs_as_a_module(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == []
 
 
-def test_a_locked_profile_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_locked_profile_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from threads_desktop import cli_control
     from threads_desktop.engine.node import Node
 
+    monkeypatch.setattr(cli_control, "LOCK_WAIT_SECONDS", 0.2)  # held for good here: no need to wait long
     node = Node.open(tmp_path / "p")
     try:
         code, _, err = run(capsys, "--data-dir", str(tmp_path / "p"), "ls")
@@ -149,3 +152,38 @@ def test_show_prints_no_terminal_escapes_from_photo_names(tmp_path: Path, capsys
     code, out, _ = run(capsys, "--data-dir", profile, "show", album.strip())
     assert code == 0 and "\x1b" not in out and "\x07" not in out
     assert "]0;owned beach [2J night.jpg" in out
+
+
+def test_ctrl_c_on_add_stops_between_photos_and_says_how_many_were_added(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from tests.engine.modules.images import image_bytes
+
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for n in range(40):
+        (folder / f"{n:02}.jpg").write_bytes(image_bytes("JPEG", seed=n, size=(640, 480)))
+    profile = tmp_path / "p"
+    album = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(profile), "create", "album",
+                            "Trip"], capture_output=True, text=True, timeout=60).stdout.strip()
+    adding = subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(profile), "add", album,
+                               str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert adding.stderr is not None
+    progress = b""
+    for _ in range(1000):  # the first progress count ("\r1/40"): the import is under way
+        chunk = os.read(adding.stderr.fileno(), 64)
+        progress += chunk
+        if b"/40" in progress or not chunk:
+            break
+    adding.send_signal(signal.SIGINT)
+    out, rest = adding.communicate(timeout=60)
+    err = (progress + rest).decode()
+    assert adding.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    added = out.decode().split()
+    assert 1 <= len(added) < 40
+    assert f"stopped: {len(added)} of 40 photos added; add the same photos again to add the rest" in err
+    shown = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(profile), "show", album,
+                            "--json"], capture_output=True, text=True, timeout=60)
+    assert sorted(item["id"] for item in json.loads(shown.stdout)["items"]) == sorted(added)
