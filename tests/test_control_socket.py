@@ -502,3 +502,36 @@ def test_a_failed_command_is_logged_by_its_name_never_its_arguments() -> None:
     assert _command_name(["--data-dir", "/p", "say", "THREAD", "my secret text"]) == "say"
     assert _command_name(["join", "threads://join/x#keys"]) == "join"
     assert _command_name(["--json"]) == "?"
+
+
+def test_ctrl_c_while_a_forwarded_command_runs_asks_once_to_stop_and_still_gets_the_reply(tmp_path: Path) -> None:
+    """The client's side of a Ctrl+C, against a plain socket server: the
+    first one closes the client's sending side (the server's "stop") and
+    the reply still comes; a Ctrl+C is a signal handled where it lands, never
+    a KeyboardInterrupt that could escape between sending and reading."""
+    path = tmp_path / "control.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    stop_seen: list[bool] = []
+
+    def serve_one() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(DEADLINE)
+            header = read_exactly(connection, 4)
+            assert header is not None and read_exactly(connection, struct.unpack(">I", header)[0]) is not None
+            os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl+C, while the command "runs"
+            stop_seen.append(connection.recv(1) == b"")  # the client closed its side: stop
+            connection.sendall(frame({"exit_code": 130, "stdout": "", "stderr": "stopped\n"}))
+
+    server = threading.Thread(target=serve_one, daemon=True)
+    server.start()
+    said: list[bool] = []
+    try:
+        reply = call_control_socket(path, ["add", "x"], timeout=DEADLINE, on_interrupt=lambda: said.append(True))
+    finally:
+        server.join(DEADLINE)
+        listener.close()
+    assert reply == ControlReply(130, "", "stopped\n")
+    assert said == [True] and stop_seen == [True]

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import io
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -101,7 +102,9 @@ def _fail(message: object, code: int = 1) -> int:
 
 
 def _say_stopping() -> None:
-    print("\nthreads-desktop: stopping… (Ctrl+C again to stop waiting for the result)", file=sys.stderr, flush=True)
+    # Called from the SIGINT handler: os.write, since print() could re-enter
+    # a write to sys.stderr that the signal interrupted.
+    os.write(2, "\nthreads-desktop: stopping… (Ctrl+C again to stop waiting for the result)\n".encode())
 
 
 # --- server side ------------------------------------------------------------------

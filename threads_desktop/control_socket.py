@@ -25,12 +25,15 @@ import json
 import logging
 import os
 import select
+import signal
 import socket
 import stat
 import struct
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import trio
@@ -311,23 +314,56 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
         except OSError as exc:
             raise ProfileLockedError(f"cannot reach the process serving the profile ({exc})") from exc
         try:
-            try:
-                sock.sendall(_HEADER.pack(len(body)) + body)
-            except BrokenPipeError:
-                pass  # refused before it read the request (another user): its reply says why
-            try:
-                value = _receive_reply(sock)
-            except KeyboardInterrupt:
-                if on_interrupt is None:
-                    raise
-                sock.shutdown(socket.SHUT_WR)  # the serving process reads this as "stop"
-                on_interrupt()
+            with _ctrl_c_asks_to_stop(sock, on_interrupt) as request_sent:
+                try:
+                    sock.sendall(_HEADER.pack(len(body)) + body)
+                except BrokenPipeError:
+                    pass  # refused before it read the request (another user): its reply says why
+                request_sent()
                 value = _receive_reply(sock)
         except TimeoutError:
             raise ProfileError(f"the process serving the profile did not answer within {timeout} s") from None
         except (OSError, ValueError, RecursionError) as exc:
             raise ProfileError(f"the exchange with the process serving the profile failed ({exc})") from exc
     return _parse_reply(value)
+
+
+@contextlib.contextmanager
+def _ctrl_c_asks_to_stop(sock: socket.socket, on_interrupt: Callable[[], None] | None) -> Iterator[Callable[[], None]]:
+    """While inside, the first Ctrl+C asks the serving process to stop (this
+    side of the connection is closed) and calls `on_interrupt`; the second
+    raises KeyboardInterrupt. A handler, not a caught KeyboardInterrupt:
+    that can strike between any two lines, the request half sent or the
+    reply half read. Yields what to call once the whole request is out (a
+    Ctrl+C before that asks as soon as it is)."""
+    if on_interrupt is None or threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    sent: list[bool] = []
+    asked: list[bool] = []
+
+    def ask() -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)  # the serving process reads this as "stop"
+        on_interrupt()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if asked:
+            raise KeyboardInterrupt  # the second: stop waiting for the reply
+        asked.append(True)
+        if sent:
+            ask()  # the blocked recv() resumes afterwards (PEP 475) and waits for the reply
+
+    def request_sent() -> None:
+        sent.append(True)
+        if asked:
+            ask()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield request_sent
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def answers(path: Path, timeout: float = 2.0) -> bool:
