@@ -236,7 +236,8 @@ class PhotoDialog(QDialog):
         photo = self._photo
         if photo is None or photo.original is None:
             return None
-        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or str(Path.home())
+        pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        folder = pictures if pictures and Path(pictures).is_dir() else str(Path.home())
         dialog = QFileDialog(self, self.tr("Save Photo As"),
                              str(Path(folder) / safe_file_name(photo.name, photo.original)))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
