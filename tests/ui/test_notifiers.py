@@ -74,7 +74,8 @@ def serve_notifications(session_bus: str) -> Iterator[Callable[[list[str]], Noti
     servers: list[NotificationServer] = []
 
     def start(capabilities: list[str]) -> NotificationServer:
-        name = f"notification-server-{len(names)}"
+        # A name of this bus's own: Qt hands back a connection of the same name if one lingers.
+        name = f"notification-server-{session_bus.rsplit('guid=', 1)[-1]}-{len(names)}"
         connection = QDBusConnection.connectToBus(session_bus, name)
         names.append(name)
         server = NotificationServer(capabilities)
@@ -96,10 +97,18 @@ def friend(qtbot, runtime: EngineRuntime, open_node: Callable[[str], Node]) -> _
 
 
 @pytest.fixture
-def notifier(qtbot, session_bus: str) -> Iterator[DesktopNotifications]:  # type: ignore[no-untyped-def]
-    notifications = DesktopNotifications(session_bus)
-    yield notifications
-    notifications.close()
+def make_notifier(session_bus: str) -> Iterator[Callable[..., DesktopNotifications]]:
+    """Makes the app's notifier on the test's bus (after its server, if any,
+    is up: it asks for the service once it is made)."""
+    made: list[DesktopNotifications] = []
+
+    def make(**options: Any) -> DesktopNotifications:
+        made.append(DesktopNotifications(session_bus, **options))
+        return made[-1]
+
+    yield make
+    for notifications in made:
+        notifications.close()
 
 
 def _tray(qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -119,8 +128,10 @@ def _chat_with_alice(qtbot, runtime: EngineRuntime, friend: _Friend) -> Any:  # 
 
 def test_a_message_is_sent_to_the_desktop_with_who_said_what_where_without_a_tray(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, friend: _Friend, tmp_path: Path,
-        serve_notifications: Callable[[list[str]], NotificationServer], notifier: DesktopNotifications) -> None:
+        serve_notifications: Callable[[list[str]], NotificationServer],
+        make_notifier: Callable[..., DesktopNotifications]) -> None:
     server = serve_notifications(["body", "actions"])
+    notifier = make_notifier()
     qtbot.waitUntil(notifier.available, timeout=10_000)
     chat = _chat_with_alice(qtbot, runtime, friend)
     tray = _tray(qtbot, qt_loop, runtime, tmp_path, notifier, available=False)
@@ -137,8 +148,10 @@ def test_a_message_is_sent_to_the_desktop_with_who_said_what_where_without_a_tra
 
 def test_a_server_that_reads_markup_gets_the_body_escaped_and_the_summary_as_it_is(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, friend: _Friend, tmp_path: Path,
-        serve_notifications: Callable[[list[str]], NotificationServer], notifier: DesktopNotifications) -> None:
+        serve_notifications: Callable[[list[str]], NotificationServer],
+        make_notifier: Callable[..., DesktopNotifications]) -> None:
     server = serve_notifications(["body", "body-markup"])
+    notifier = make_notifier()
     qtbot.waitUntil(notifier.available, timeout=10_000)
     chat = _chat_with_alice(qtbot, runtime, friend)
     tray = _tray(qtbot, qt_loop, runtime, tmp_path, notifier, available=True)
@@ -153,7 +166,8 @@ def test_a_server_that_reads_markup_gets_the_body_escaped_and_the_summary_as_it_
 
 def test_without_a_notification_service_the_tray_shows_the_plain_text(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, friend: _Friend, tmp_path: Path,
-        notifier: DesktopNotifications) -> None:
+        make_notifier: Callable[..., DesktopNotifications]) -> None:
+    notifier = make_notifier()
     qtbot.waitUntil(lambda: notifier._probe.done(), timeout=10_000)  # the bus answered: nobody serves it
     assert not notifier.available()
     chat = _chat_with_alice(qtbot, runtime, friend)
@@ -168,7 +182,8 @@ def test_without_a_notification_service_the_tray_shows_the_plain_text(  # type: 
 
 def test_without_a_service_or_a_tray_nothing_is_asked_of_the_engine(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, friend: _Friend, tmp_path: Path,
-        notifier: DesktopNotifications) -> None:
+        make_notifier: Callable[..., DesktopNotifications]) -> None:
+    notifier = make_notifier()
     qtbot.waitUntil(lambda: notifier._probe.done(), timeout=10_000)
     chat = _chat_with_alice(qtbot, runtime, friend)
     tray = _tray(qtbot, qt_loop, runtime, tmp_path, notifier, available=False)
@@ -178,3 +193,16 @@ def test_without_a_service_or_a_tray_nothing_is_asked_of_the_engine(  # type: ig
     with qtbot.waitSignal(tray._client.changed, timeout=10_000):  # type: ignore[union-attr]
         friend.deliver(chat)
     assert not tray.can_notify() and described == []
+
+
+def test_a_service_that_starts_after_the_app_is_found(  # type: ignore[no-untyped-def]
+        qtbot, serve_notifications: Callable[[list[str]], NotificationServer],
+        make_notifier: Callable[..., DesktopNotifications]) -> None:
+    notifier = make_notifier(retry_s=0.05)
+    qtbot.waitUntil(lambda: notifier._probe.done(), timeout=10_000)
+    assert not notifier.available()
+    server = serve_notifications(["body"])
+    qtbot.waitUntil(notifier.available, timeout=10_000)  # asked again, a while after "no service"
+    notifier.show("Holidays", "Bob added 3 photos to Holidays")
+    qtbot.waitUntil(lambda: len(server.calls) == 1, timeout=10_000)
+    assert server.calls[0][1][3:5] == ["Holidays", "Bob added 3 photos to Holidays"]

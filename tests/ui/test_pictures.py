@@ -5,6 +5,7 @@ original, fitted and at 1:1) and a chat bubble, through a real engine."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,9 @@ from typing import Any
 
 import pytest
 import qasync
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
 from tests.ui.portraits import ORIENTATIONS, portrait_files, portrait_jpeg, upright_problem
 from threads_desktop.engine.core.ids import ThreadId
@@ -19,7 +23,7 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.pictures import fitted_thumbnail, shown_picture
+from threads_desktop.ui.pictures import MAX_SHOWN_EDGE, fitted_thumbnail, shown_picture
 from threads_desktop.ui.views.photo_viewer import PhotoViewer
 
 
@@ -103,3 +107,35 @@ def test_a_chat_bubble_shows_each_orientation_upright(  # type: ignore[no-untype
     for row in view.message_rows():
         [thumbnail] = row["thumbnails"]
         assert upright_problem(thumbnail) is None, row["text"]
+
+
+def _jpeg_with_exif(payload: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 30, 30)).save(out, "JPEG", exif=b"Exif\x00\x00" + payload)
+    return out.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048))
+def test_any_bytes_from_a_peer_decode_to_a_picture_or_to_nothing_never_an_error(data: bytes) -> None:
+    for image in (shown_picture(data), fitted_thumbnail(data, 64)):
+        assert image.isNull() or max(image.width(), image.height()) <= MAX_SHOWN_EDGE
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=512),
+                 st.builds(lambda byte_order, value: byte_order + _orientation_ifd(byte_order, value),
+                           st.sampled_from([b"II*\x00", b"MM\x00*"]), st.integers(0, 0xFFFF))))
+def test_a_photo_with_any_exif_block_still_shows(payload: bytes) -> None:
+    data = _jpeg_with_exif(payload)
+    image = shown_picture(data)
+    assert not image.isNull() and {image.width(), image.height()} == {24, 16}
+    assert not fitted_thumbnail(data, 64).isNull()
+
+
+def _orientation_ifd(byte_order: bytes, value: int) -> bytes:
+    """A minimal IFD0 (after the 4-byte TIFF header) holding only an orientation tag of `value`."""
+    order = "little" if byte_order == b"II*\x00" else "big"
+    entry = (0x0112).to_bytes(2, order) + (3).to_bytes(2, order) + (1).to_bytes(4, order) + \
+        value.to_bytes(2, order) + b"\x00\x00"
+    return (8).to_bytes(4, order) + (1).to_bytes(2, order) + entry + (0).to_bytes(4, order)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "Threads"
 ICON = "threads-desktop"  # the icon named in resources/threads-desktop.desktop
 CALL_TIMEOUT_S = 2.0
+RETRY_S = 60.0  # how long after "no service" to ask again
 _SERVICE = DBusAddress("/org/freedesktop/Notifications", bus_name="org.freedesktop.Notifications",
                        interface="org.freedesktop.Notifications")
 
@@ -38,31 +40,46 @@ class Notifier(Protocol):
 
 class DesktopNotifications:
     """The freedesktop notification service on a bus (the session bus by
-    default). Whether it is there is asked once, at construction, off the
-    GUI thread; until the answer comes it counts as not available."""
+    default). Whether it is there is asked off the GUI thread at construction,
+    and again a while after it was not (a desktop may start its service after
+    the app, or restart it); until an answer comes it counts as not there."""
 
-    def __init__(self, bus: str = "SESSION", *, desktop_entry: str = "threads-desktop") -> None:
+    def __init__(self, bus: str = "SESSION", *, desktop_entry: str = "threads-desktop",
+                 retry_s: float = RETRY_S) -> None:
         self._bus = bus
+        self._retry_s = retry_s
         self._desktop_entry = desktop_entry
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify")
         self._connection: DBusConnection | None = None  # used only on the worker
         self._markup = False
+        self._lost = False  # set on the worker when a call fails: ask again
+        self._closed = False
+        self._asked_at = time.monotonic()
         self._probe: Future[bool] = self._worker.submit(self._connect)
 
     def available(self) -> bool:
-        return self._probe.done() and not self._probe.exception() and self._probe.result()
+        if not self._probe.done():
+            return False
+        if self._probe.result() and not self._lost:
+            return True
+        if not self._closed and time.monotonic() - self._asked_at > self._retry_s:
+            self._asked_at = time.monotonic()
+            self._probe = self._worker.submit(self._connect)
+        return False
 
     def show(self, title: str, body: str) -> None:
         if self.available():
             self._worker.submit(self._notify, title, body).add_done_callback(_log_failure)
 
     def close(self) -> None:
+        self._closed = True
         self._worker.submit(self._disconnect)
         self._worker.shutdown(wait=False)
 
     # --- on the worker thread ------------------------------------------------------------
 
     def _connect(self) -> bool:
+        self._disconnect()
         try:
             self._connection = open_dbus_connection(self._bus)
             reply = self._connection.send_and_get_reply(new_method_call(_SERVICE, "GetCapabilities"),
@@ -74,6 +91,7 @@ class DesktopNotifications:
             self._disconnect()
             return False
         self._markup = "body-markup" in capabilities
+        self._lost = False
         return True
 
     def _notify(self, title: str, body: str) -> None:
@@ -84,7 +102,11 @@ class DesktopNotifications:
         hints = {"desktop-entry": ("s", self._desktop_entry), "category": ("s", "im.received")}
         message = new_method_call(_SERVICE, "Notify", "susssasa{sv}i",
                                   (APP_NAME, 0, ICON, title, text, [], hints, -1))
-        unwrap_msg(self._connection.send_and_get_reply(message, timeout=CALL_TIMEOUT_S))
+        try:
+            unwrap_msg(self._connection.send_and_get_reply(message, timeout=CALL_TIMEOUT_S))
+        except (OSError, DBusErrorResponse):
+            self._lost = True  # the tray shows the next ones until the service answers again
+            raise
 
     def _disconnect(self) -> None:
         if self._connection is not None:

@@ -16,7 +16,6 @@ hold it and stall the GUI thread."""
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageOps
@@ -37,21 +36,22 @@ def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, 
     `edge` when `fit`), or None for anything damaged, not in `formats`, over
     its format's `max_pixels` or with a side over `max_edge`."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limits apply
-            with Image.open(io.BytesIO(data), formats=list(formats)) as picture:
-                width, height = picture.size
-                if min(width, height) < 1 or width * height > max_pixels.get(picture.format or "", 0):
-                    return None
-                if max_edge is not None and max(width, height) > max_edge:
-                    return None
-                if picture.format == "JPEG":
-                    picture.draft("RGB", (edge, edge))  # decode at 1/2, 1/4, 1/8 when that is enough
-                picture.load()
-                # After load(): the orientation tag is read from the file's
-                # own EXIF, and draft() has already shrunk what is turned.
-                upright = ImageOps.exif_transpose(picture)
-                rgb = upright.convert("RGB")
+        # Pillow warns (DecompressionBombWarning) above 89 Mpx and refuses above
+        # twice that; our own limits are below the refusal. No catch_warnings
+        # here: it changes process-wide state and this runs on several threads.
+        with Image.open(io.BytesIO(data), formats=list(formats)) as picture:
+            width, height = picture.size
+            if min(width, height) < 1 or width * height > max_pixels.get(picture.format or "", 0):
+                return None
+            if max_edge is not None and max(width, height) > max_edge:
+                return None
+            if picture.format == "JPEG":
+                picture.draft("RGB", (edge, edge))  # decode at 1/2, 1/4, 1/8 when that is enough
+            picture.load()
+            # After load(): the orientation tag is read from the file's own
+            # EXIF, and draft() has already shrunk what is turned.
+            upright = ImageOps.exif_transpose(picture)
+            rgb = upright.convert("RGB")
         if fit and max(rgb.size) > edge:
             rgb.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         return rgb
