@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import qasync
 from hypothesis import given
 from hypothesis import strategies as st
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from tests.ui.portraits import portrait_files, upright_problem
 from tests.ui.test_chat_view import _view
@@ -132,3 +133,35 @@ def test_any_name_and_bytes_give_a_name_that_stays_in_the_folder(name: str, data
     assert safe and Path(safe).name == safe and not safe.startswith(".")
     assert not set(safe) & set("/\\:") and not any(unicodedata.category(ch)[0] == "C" for ch in safe)
     assert len(safe) <= 130
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_file_already_there_is_replaced_only_when_the_user_says_so(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path, replace: bool) -> None:
+    view, _photo_ids = _chat_with_photos(qtbot, runtime, qt_loop, tmp_path, [1])
+    dialog = view.open_photo(view.model.item(0).id, 0)
+    assert dialog is not None
+    qtbot.waitUntil(dialog.save_button.isEnabled, timeout=15_000)
+    target = tmp_path / "mine.jpg"
+    target.write_bytes(b"someone else's file")
+    files = dialog.ask_save()
+    assert files is not None
+    files.selectFile(str(target))
+    asked: list[str] = []
+
+    def answer() -> None:  # the file dialog's own question, shown modally inside accept()
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        asked.append(box.text())
+        box.button(QMessageBox.StandardButton.Yes if replace else QMessageBox.StandardButton.No).click()
+
+    QTimer.singleShot(0, answer)
+    if replace:
+        with qtbot.waitSignal(dialog.saved, timeout=10_000):
+            files.accept()
+        assert target.read_bytes() != b"someone else's file" and target.read_bytes()[:2] == b"\xff\xd8"
+    else:
+        with qtbot.assertNotEmitted(dialog.saved, wait=200):
+            files.accept()
+        assert target.read_bytes() == b"someone else's file"
+    assert len(asked) == 1 and "already exists" in asked[0]
