@@ -206,3 +206,15 @@ def test_a_service_that_starts_after_the_app_is_found(  # type: ignore[no-untype
     notifier.show("Holidays", "Bob added 3 photos to Holidays")
     qtbot.waitUntil(lambda: len(server.calls) == 1, timeout=10_000)
     assert server.calls[0][1][3:5] == ["Holidays", "Bob added 3 photos to Holidays"]
+
+
+@pytest.mark.parametrize("address", ["disabled:", "unix:path=/nonexistent/bus", "not an address",
+                                     "tcp:host=127.0.0.1,port=1"])
+def test_a_bus_that_cannot_be_used_means_no_service_never_an_error(qtbot, address: str) -> None:  # type: ignore[no-untyped-def]
+    notifier = DesktopNotifications(address)
+    try:
+        qtbot.waitUntil(lambda: notifier._probe.done(), timeout=10_000)
+        assert notifier._probe.exception() is None and not notifier.available()
+        notifier.show("Holidays", "Bob added a photo to Holidays")  # nothing to send it to: nothing happens
+    finally:
+        notifier.close()

@@ -60,7 +60,7 @@ class DesktopNotifications:
     def available(self) -> bool:
         if not self._probe.done():
             return False
-        if self._probe.result() and not self._lost:
+        if self._probe.exception() is None and self._probe.result() and not self._lost:
             return True
         if not self._closed and time.monotonic() - self._asked_at > self._retry_s:
             self._asked_at = time.monotonic()
@@ -85,8 +85,10 @@ class DesktopNotifications:
             reply = self._connection.send_and_get_reply(new_method_call(_SERVICE, "GetCapabilities"),
                                                         timeout=CALL_TIMEOUT_S)
             capabilities = unwrap_msg(reply)[0]
-        except (OSError, KeyError, ValueError, IndexError, DBusErrorResponse) as exc:
-            # No session bus (KeyError: no address), no service, a broken one: the tray shows them.
+        except (OSError, KeyError, ValueError, IndexError, StopIteration, RuntimeError, DBusErrorResponse) as exc:
+            # No session bus (KeyError: no address; StopIteration, RuntimeError: none jeepney can
+            # use, a tcp: one), no
+            # service, a broken one: the tray shows them.
             log.info("no desktop notification service (%s); notifications go to the tray", exc)
             self._disconnect()
             return False
