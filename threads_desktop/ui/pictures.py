@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import ExifTags, Image, ImageDraw, ImageOps
 from PySide6.QtGui import QImage
 
 MAX_THUMBNAIL_EDGE = 2048  # generous: the engine's own are 256
@@ -50,7 +50,8 @@ def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, 
             picture.load()
             # After load(): the orientation tag is read from the file's own
             # EXIF, and draft() has already shrunk what is turned.
-            upright = ImageOps.exif_transpose(picture)
+            turned = picture.getexif().get(ExifTags.Base.Orientation, 1) != 1
+            upright = ImageOps.exif_transpose(picture) if turned else picture  # no copy when upright
             rgb = upright.convert("RGB")
         if fit and max(rgb.size) > edge:
             rgb.thumbnail((edge, edge), Image.Resampling.LANCZOS)
