@@ -54,11 +54,35 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     return [network, control]
 
 
+def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the tasks cancelled as the window closed take their cancellation
+    before the loop closes. Left pending, each is reported "destroyed but
+    pending" by the garbage collector during interpreter shutdown, when the
+    log file can no longer even be opened."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=5.0))
+
+
 def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discovery: bool = True,
             link: str | None = None, settings: AppSettings | None = None) -> int:
     """The app for one profile. If that profile's app already runs, hand it
     the link (or ask it to come to the front) and return 0 at once: this
-    happens before the engine starts, since the profile is locked by it."""
+    happens before the engine starts, since the profile is locked by it,
+    and before anything needs a display (a link opened from a terminal
+    without one still reaches the app)."""
+    from threads_desktop.ui.display import missing_display
+
+    if (no_display := missing_display()) is not None:
+        from threads_desktop.ui.single_instance import hand_over_without_display
+
+        if hand_over_without_display(data_dir, link):
+            return 0
+        print(f"threads-desktop: cannot open the app: {no_display}. Start it from your desktop; "
+              "commands such as `threads-desktop join LINK` work without a display.", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from threads_desktop.ui.single_instance import InstanceServer, bring_to_front, hand_over, server_name
@@ -116,7 +140,8 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         notifications = DesktopNotifications(desktop_entry=app.desktopFileName())
         app.aboutToQuit.connect(notifications.close)
         tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None,
-                        notifier=notifications)
+                        request_quit=window.request_quit, notifier=notifications)
+        window.quit_confirmed.connect(tray.quit)  # closes the window for good, then asks the app to end
         tray.quit_requested.connect(app.quit)
         originals = OriginalsPolicy(client, settings, window)
         originals.apply_all()
@@ -135,6 +160,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         app.aboutToQuit.connect(instance.close)
         with loop:
             loop.run_forever()
+            _finish_tasks(loop)
     finally:
         runtime.stop()
         asyncio.set_event_loop(None)
