@@ -218,3 +218,16 @@ def test_a_bus_that_cannot_be_used_means_no_service_never_an_error(qtbot, addres
         notifier.show("Holidays", "Bob added a photo to Holidays")  # nothing to send it to: nothing happens
     finally:
         notifier.close()
+
+
+def test_after_closing_twice_the_notifier_is_quietly_unavailable(  # type: ignore[no-untyped-def]
+        qtbot, serve_notifications: Callable[[list[str]], NotificationServer],
+        make_notifier: Callable[..., DesktopNotifications]) -> None:
+    server = serve_notifications(["body"])
+    notifier = make_notifier()
+    qtbot.waitUntil(notifier.available, timeout=10_000)
+    notifier.close()
+    notifier.close()  # the app's aboutToQuit may come twice
+    assert not notifier.available()
+    notifier.show("Holidays", "too late")
+    assert server.calls == []

@@ -58,7 +58,7 @@ class DesktopNotifications:
         self._probe: Future[bool] = self._worker.submit(self._connect)
 
     def available(self) -> bool:
-        if not self._probe.done():
+        if self._closed or not self._probe.done():
             return False
         if self._probe.exception() is None and self._probe.result() and not self._lost:
             return True
@@ -72,6 +72,9 @@ class DesktopNotifications:
             self._worker.submit(self._notify, title, body).add_done_callback(_log_failure)
 
     def close(self) -> None:
+        """Let go of the bus; harmless to call again (aboutToQuit may come twice)."""
+        if self._closed:
+            return
         self._closed = True
         self._worker.submit(self._disconnect)
         self._worker.shutdown(wait=False)
