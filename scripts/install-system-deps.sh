@@ -2,7 +2,8 @@
 # Installs the Debian packages the app and its build need, if any is missing:
 # Qt's runtime libraries (offscreen and X11), Xvfb for screenshots, gcc and
 # GMP for py-libp2p's compiled dependency (fastecdsa), and the validators the
-# tests run on resources/ (desktop-file-validate, appstreamcli).
+# tests run on resources/ (desktop-file-validate, appstreamcli), and a D-Bus
+# daemon the notification tests start as a private session bus.
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
   desktop-file-utils appstream binutils
+  dbus-daemon
 )
 python=${PYTHON:-python3}
 # Debian's own Python needs these to make a virtualenv and build C extensions.

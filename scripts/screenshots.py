@@ -53,6 +53,7 @@ DEADLINE_SECONDS = 180.0
 WINDOW_SIZE = (1280, 800)
 PHOTO_SIZE = (1600, 1200)
 CAMERA = ("FUJIFILM", "X-T30")
+PHONE = ("Google", "Pixel 8")
 
 # --- sample photos: simple landscapes drawn with Pillow ---------------------------------
 
@@ -82,6 +83,7 @@ class Scene:
     city: bool = False
     lavender: bool = False
     seed: int = 0
+    portrait: bool = False  # held upright: a phone stores it sideways with EXIF orientation 6
 
 
 def _gradient(size: tuple[int, int], stops: list[tuple[float, RGB]]) -> Image.Image:
@@ -186,10 +188,10 @@ def _draw_lavender(image: Image.Image, rng: random.Random, horizon: float) -> No
                          fill=(128 + shade, 92 + shade, 176 + shade))
 
 
-def render(scene: Scene) -> Image.Image:
+def render(scene: Scene, size: tuple[int, int] = PHOTO_SIZE) -> Image.Image:
     rng = random.Random(scene.seed)
-    width, height = PHOTO_SIZE
-    image = _gradient(PHOTO_SIZE, scene.sky).convert("RGBA")
+    width, height = size
+    image = _gradient(size, scene.sky).convert("RGBA")
     for _ in range(scene.stars):
         x, y, r = rng.uniform(0, width), rng.uniform(0, scene.horizon * height), rng.choice((1, 1, 1.5, 2))
         ImageDraw.Draw(image).ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 240, rng.randint(140, 255)))
@@ -226,10 +228,16 @@ def render(scene: Scene) -> Image.Image:
 
 def jpeg(scene: Scene) -> bytes:
     exif = Image.Exif()
-    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = CAMERA
     exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = scene.taken
+    if scene.portrait:  # the sensor's landscape pixels, and a tag saying "turn a quarter clockwise"
+        exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = PHONE
+        exif[ExifTags.Base.Orientation] = 6
+        picture = render(scene, (PHOTO_SIZE[1], PHOTO_SIZE[0])).transpose(Image.Transpose.ROTATE_90)
+    else:
+        exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = CAMERA
+        picture = render(scene)
     out = io.BytesIO()
-    render(scene).save(out, "JPEG", quality=88, exif=exif.tobytes())
+    picture.save(out, "JPEG", quality=88, exif=exif.tobytes())
     return out.getvalue()
 
 
@@ -300,6 +308,12 @@ ALPS = [
     Scene("Alpine dawn.jpg", "2024:08:03 06:20:00", DAWN_SKY, sun=(0.7, 0.5, 36, (255, 240, 210)),
           ridges=[Ridge(0.48, 0.16, (170, 150, 190)), Ridge(0.6, 0.12, (110, 100, 140)),
                   Ridge(0.75, 0.08, (60, 60, 90), True)], seed=14),
+    PORTRAIT := Scene("PXL_20240803_071502.jpg", "2024:08:03 07:15:02",
+                      [(0.0, (60, 120, 200)), (0.5, (170, 205, 235)), (0.6, (230, 236, 240))], horizon=0.7,
+                      sun=(0.68, 0.2, 40, (255, 248, 225)), clouds=3,
+                      ridges=[Ridge(0.38, 0.14, (236, 240, 248)), Ridge(0.5, 0.1, (120, 132, 150)),
+                              Ridge(0.66, 0.06, (70, 110, 70), True), Ridge(0.84, 0.05, (40, 80, 46), True)],
+                      seed=22, portrait=True),
 ]
 CHAT_PHOTO = Scene("IMG_2041.jpg", "2024:07:17 20:35:00", SUNSET_SKY, horizon=0.64, sea=SUNSET_SEA,
                    sun=(0.35, 0.61, 60, (255, 220, 150)), ridges=[Ridge(0.62, 0.03, (50, 34, 60))], seed=21)
@@ -459,6 +473,8 @@ class Sample:
     album: ThreadId
     chat: ThreadId
     viewer_photo: str
+    alps: ThreadId
+    portrait_photo: str
 
 
 def build_sample(pump: Pump, ana: EngineRuntime, ben: EngineRuntime, carla: EngineRuntime, photos: Path) -> Sample:
@@ -471,7 +487,7 @@ def build_sample(pump: Pump, ana: EngineRuntime, ben: EngineRuntime, carla: Engi
     album = pump.engine(ana, _create, ThreadKind.ALBUM, "Lisbon, July 2024", what="an album")
     ids = pump.engine(ana, _add_photos, album, lisbon, what="importing photos")
     alps_album = pump.engine(ana, _create, ThreadKind.ALBUM, "Alps hiking", what="an album")
-    pump.engine(ana, _add_photos, alps_album, alps, what="importing photos")
+    alps_ids = pump.engine(ana, _add_photos, alps_album, alps, what="importing photos")
     pump.engine(ana, _create, ThreadKind.ALBUM, "Garden", what="an album")
     chat = pump.engine(ana, _create, ThreadKind.CHAT, "Family", what="a chat")
     pump.engine(ana, _create, ThreadKind.CHAT, "Weekend in Porto", what="a chat")
@@ -520,7 +536,7 @@ def build_sample(pump: Pump, ana: EngineRuntime, ben: EngineRuntime, carla: Engi
     pump.engine(ana, _react, chat, first, "🎉", what="a reaction")
     pump.engine(ana, _mark_read, chat, last, what="reading the chat")
     turn(ben, 6)
-    return Sample(album, chat, photo)
+    return Sample(album, chat, photo, alps_album, alps_ids[ALPS.index(PORTRAIT)])
 
 
 # --- the screenshots --------------------------------------------------------------------------
@@ -561,6 +577,7 @@ def shoot(pump: Pump, app: QApplication, loop: qasync.QEventLoop, ana: EngineRun
         pump.until(lambda: bool(shown) and viewer.comments.rowCount() == 2, "the viewer")
         save(window, out / "viewer.png")
         window.album_view.close_viewer()
+        shoot_portrait(pump, app, window, sample, out)
 
         members = window.ask_members()
         assert members is not None
@@ -584,6 +601,23 @@ def shoot(pump: Pump, app: QApplication, loop: qasync.QEventLoop, ana: EngineRun
     finally:
         window.close()
         window.deleteLater()
+
+
+def shoot_portrait(pump: Pump, app: QApplication, window: MainWindow, sample: Sample, out: Path) -> None:
+    """A phone's portrait photo (stored sideways, EXIF orientation 6) in the viewer: upright."""
+    window.select_thread(str(sample.alps))
+    album = window.album_view
+    pump.until(lambda: album.model.rowCount() == len(ALPS) and album.model.row_of(sample.portrait_photo) >= 0,
+               "the Alps album")
+    shown: list[str] = []
+    album.viewer.original_shown.connect(shown.append)
+    album.open_viewer(album.model.row_of(sample.portrait_photo))
+    pump.until(lambda: sample.portrait_photo in shown, "the portrait photo")
+    app.processEvents()
+    save(window, out / "viewer-portrait.png")
+    album.close_viewer()
+    window.select_thread(str(sample.album))  # the members and invite shots are of Lisbon
+    pump.until(lambda: album.model.rowCount() == len(LISBON), "the Lisbon album again")
 
 
 def shoot_chat(pump: Pump, app: QApplication, window: MainWindow, sample: Sample, out: Path) -> None:

@@ -108,6 +108,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     from threads_desktop.engine.runtime import EngineRuntime
     from threads_desktop.ui.collector import MainThreadCollector
     from threads_desktop.ui.engine_client import EngineClient
+    from threads_desktop.ui.notifiers import DesktopNotifications
     from threads_desktop.ui.settings import AppSettings, OriginalsPolicy
     from threads_desktop.ui.tray import TrayIcon
     from threads_desktop.ui.views.main_window import MainWindow
@@ -136,8 +137,10 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         client = EngineClient(runtime, loop)
         window = MainWindow(client, settings)
         new_album = getattr(window, "new_album_action", None)
+        notifications = DesktopNotifications(desktop_entry=app.desktopFileName())
+        app.aboutToQuit.connect(notifications.close)
         tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None,
-                        request_quit=window.request_quit)
+                        request_quit=window.request_quit, notifier=notifications)
         window.quit_confirmed.connect(tray.quit)  # closes the window for good, then asks the app to end
         tray.quit_requested.connect(app.quit)
         originals = OriginalsPolicy(client, settings, window)

@@ -26,8 +26,9 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.notifications import Arrival, News, NotificationBatcher, notification_for
 from threads_desktop.ui.settings import AppSettings
-from threads_desktop.ui.tray import Arrival, NotificationBatcher, TrayIcon, arrival_text, hides_on_close
+from threads_desktop.ui.tray import TrayIcon, hides_on_close
 
 
 def _call(qtbot, runtime: EngineRuntime, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[no-untyped-def]
@@ -70,7 +71,9 @@ class _Friend:
 
 @pytest.fixture
 def friend(qtbot, runtime: EngineRuntime, open_node: Callable[[str], Node]) -> _Friend:  # type: ignore[no-untyped-def]
-    return _Friend(qtbot, runtime, open_node("friend"))
+    node = open_node("friend")
+    node.set_display_name("Alice")
+    return _Friend(qtbot, runtime, node)
 
 
 def _photos(folder: Path, count: int) -> list[Path]:
@@ -84,26 +87,40 @@ def _photos(folder: Path, count: int) -> list[Path]:
 
 # --- text and batching -----------------------------------------------------------------------
 
-def test_the_text_counts_photos_and_messages_in_the_threads_name(qapp) -> None:  # type: ignore[no-untyped-def]
-    assert arrival_text(Arrival("t", "Lisbon", ThreadKind.ALBUM, photos=3)) == "3 new photos in Lisbon"
-    assert arrival_text(Arrival("t", "Family", ThreadKind.CHAT, messages=1)) == "1 new message in Family"
-    assert arrival_text(Arrival("t", "Trip", ThreadKind.CHAT, photos=1, messages=2)) == \
-        "1 new photo and 2 new messages in Trip"
-    assert arrival_text(Arrival("t", None, ThreadKind.ALBUM, photos=2)) == "2 new photos in an album"
+def test_the_text_says_who_wrote_or_added_what_and_where(qapp) -> None:  # type: ignore[no-untyped-def]
+    chat = Arrival("c", "Alice & Bob", ThreadKind.CHAT, (News("Alice", True, "see you at 6"),))
+    album = Arrival("a", "Holidays", ThreadKind.ALBUM, (News("Bob", False, photos=1), News("Bob", False, photos=2)))
+    assert notification_for([chat]) == ("Alice & Bob", "Alice: see you at 6")
+    assert notification_for([album]) == ("Holidays", "Bob added 3 photos to Holidays")
+    assert notification_for([chat, album]) == \
+        ("Threads", "Alice in Alice & Bob: see you at 6\nBob added 3 photos to Holidays")
+    photo_only = Arrival("c", None, ThreadKind.CHAT, (News("…a1b2c3d4", True, photos=2),))
+    assert notification_for([photo_only]) == ("a chat", "…a1b2c3d4 sent 2 photos")
 
 
-def test_arrivals_within_the_delay_make_one_notification_added_up_per_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_or_many_line_message_is_shortened_and_many_messages_counted(qapp) -> None:  # type: ignore[no-untyped-def]
+    long = "word " * 40 + "\nsecond line"
+    said = [News("Ann", True, f"m{n}") for n in range(5)]
+    many = Arrival("c", "Family", ThreadKind.CHAT, (*said, News("Ann", True, long)))
+    title, body = notification_for([many])
+    lines = body.split("\n")
+    assert title == "Family" and lines[:2] == ["Ann: m3", "Ann: m4"]
+    assert lines[2].startswith("Ann: word word") and lines[2].endswith("…") and len(lines[2]) <= 85
+    assert "second line" not in body and lines[3] == "and 3 more messages"
+
+
+def test_arrivals_within_the_delay_make_one_notification_gathered_per_thread(qtbot) -> None:  # type: ignore[no-untyped-def]
     batcher = NotificationBatcher(delay_ms=100)
     shown: list[tuple[str, str]] = []
     batcher.ready.connect(lambda title, body: shown.append((title, body)))
     with qtbot.waitSignal(batcher.ready, timeout=2000):
-        batcher.add([Arrival("a", "Lisbon", ThreadKind.ALBUM, photos=1)])
-        batcher.add([Arrival("a", "Lisbon", ThreadKind.ALBUM, photos=2),
-                     Arrival("c", "Family", ThreadKind.CHAT, messages=1)])
-    assert shown == [("Threads", "3 new photos in Lisbon\n1 new message in Family")]
+        batcher.add([Arrival("a", "Lisbon", ThreadKind.ALBUM, (News("Bob", False, photos=1),))])
+        batcher.add([Arrival("a", "Lisbon", ThreadKind.ALBUM, (News("Bob", False, photos=2),)),
+                     Arrival("c", "Family", ThreadKind.CHAT, (News("Ann", True, "hi"),))])
+    assert shown == [("Threads", "Bob added 3 photos to Lisbon\nAnn in Family: hi")]
     with qtbot.waitSignal(batcher.ready, timeout=2000):
-        batcher.add([Arrival("a", "Lisbon", ThreadKind.ALBUM, photos=1)])
-    assert shown[1] == ("Lisbon", "1 new photo in Lisbon")  # a new batch starts from nothing
+        batcher.add([Arrival("a", "Lisbon", ThreadKind.ALBUM, (News("Bob", False, photos=1),))])
+    assert shown[1] == ("Lisbon", "Bob added a photo to Lisbon")  # a new batch starts from nothing
 
 
 # --- from a real engine --------------------------------------------------------------------
@@ -125,7 +142,8 @@ def test_photos_and_messages_from_another_member_become_one_notification(  # typ
     with qtbot.waitSignal(tray.notified, timeout=10_000) as notified:
         friend.deliver(album)
         friend.deliver(chat)
-    assert notified.args == ["Threads", "3 new photos in Lisbon\n2 new messages in Family"]
+    assert notified.args == ["Threads", "Alice added 3 photos to Lisbon\n"
+                             "Alice in Family: Dinner at 8?\nAlice in Family: Bring the photos"]
 
 
 def test_our_own_posts_edits_and_captions_notify_nobody(  # type: ignore[no-untyped-def]

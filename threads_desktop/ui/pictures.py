@@ -1,33 +1,70 @@
-"""Pictures from peers, decoded safely off the GUI thread.
+"""Pictures from peers, decoded safely off the GUI thread, upright.
+
+Every picture the UI shows goes through `_open` here, which is where the EXIF
+orientation is applied: a phone's portrait photo is stored as a landscape
+JPEG with a tag saying "turn me", and the grid, the viewer and the chat must
+all show it turned the same way.
 
 A thumbnail in an event is bytes a peer chose: it may claim any size or
 format. The engine makes JPEG thumbnails of at most 256 px, so anything else
 is refused before decoding rather than decoded at a size that freezes the
-app or eats its memory. Pillow, not QImage, decodes: Pillow lets go of the
-interpreter lock while it works; PySide's QImage calls hold it and stall the
-GUI thread."""
+app or eats its memory. Originals are held to the engine's own import limits
+and decoded at most `MAX_SHOWN_EDGE` wide. Pillow, not QImage, decodes:
+Pillow lets go of the interpreter lock while it works; PySide's QImage calls
+hold it and stall the GUI thread."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
-from PIL import Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw, ImageOps
 from PySide6.QtGui import QImage
 
 MAX_THUMBNAIL_EDGE = 2048  # generous: the engine's own are 256
+MAX_SHOWN_EDGE = 8192  # an original larger than this is shown scaled down (64 Mpx, 256 MiB as RGBA)
+# The engine's import limits (engine/modules/imaging.py): what a member can add at all.
+MAX_JPEG_PIXELS = 170_000_000  # decoded at a reduced scale (draft), so cheap
+MAX_OTHER_PIXELS = 36_000_000  # decoded whole
+PICTURE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")  # what an album may hold as an original
+_THUMBNAIL_FORMATS = ("JPEG",)
+
+
+def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, int], *,
+          max_edge: int | None = None, fit: bool = True) -> Image.Image | None:
+    """An upright RGB picture decoded near `edge` pixels (scaled down to fit
+    `edge` when `fit`), or None for anything damaged, not in `formats`, over
+    its format's `max_pixels` or with a side over `max_edge`."""
+    try:
+        # Pillow warns (DecompressionBombWarning) above 89 Mpx and refuses above
+        # twice that; our own limits are below the refusal. No catch_warnings
+        # here: it changes process-wide state and this runs on several threads.
+        with Image.open(io.BytesIO(data), formats=list(formats)) as picture:
+            width, height = picture.size
+            if min(width, height) < 1 or width * height > max_pixels.get(picture.format or "", 0):
+                return None
+            if max_edge is not None and max(width, height) > max_edge:
+                return None
+            if picture.format == "JPEG":
+                picture.draft("RGB", (edge, edge))  # decode at 1/2, 1/4, 1/8 when that is enough
+            picture.load()
+            # After load(): the orientation tag is read from the file's own
+            # EXIF, and draft() has already shrunk what is turned.
+            turned = picture.getexif().get(ExifTags.Base.Orientation, 1) != 1
+            upright = ImageOps.exif_transpose(picture) if turned else picture  # no copy when upright
+            rgb = upright.convert("RGB")
+        if fit and max(rgb.size) > edge:
+            rgb.thumbnail((edge, edge), Image.Resampling.LANCZOS)
+        return rgb
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return None
 
 
 def open_thumbnail(data: bytes, edge: int) -> Image.Image | None:
-    """An RGB picture decoded near `edge` pixels, or None for anything that
-    is not a plausible JPEG thumbnail."""
-    try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as picture:
-            if max(picture.size) > MAX_THUMBNAIL_EDGE or min(picture.size) < 1:
-                return None
-            picture.draft("RGB", (edge, edge))  # decode at 1/2, 1/4, 1/8 when that is enough
-            return picture.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
+    """An upright RGB picture decoded near `edge` pixels (not scaled below
+    it), or None for anything that is not a plausible JPEG thumbnail."""
+    return _open(data, edge, _THUMBNAIL_FORMATS, {"JPEG": MAX_THUMBNAIL_EDGE ** 2},
+                 max_edge=MAX_THUMBNAIL_EDGE, fit=False)
 
 
 def to_qimage(picture: Image.Image) -> QImage:
@@ -45,6 +82,15 @@ def fitted_thumbnail(data: bytes, edge: int) -> QImage:
         return QImage()
     picture.thumbnail((edge, edge), Image.Resampling.BILINEAR)
     return to_qimage(picture)
+
+
+def shown_picture(data: bytes, edge: int = MAX_SHOWN_EDGE) -> QImage:
+    """A preview or an original for the viewer, upright and at most `edge`
+    pixels wide or high; a null image when it cannot be shown."""
+    picture = _open(data, edge, PICTURE_FORMATS,
+                    {"JPEG": MAX_JPEG_PIXELS, "PNG": MAX_OTHER_PIXELS, "WEBP": MAX_OTHER_PIXELS,
+                     "GIF": MAX_OTHER_PIXELS})
+    return QImage() if picture is None else to_qimage(picture)
 
 
 class SquareThumbnails:
@@ -71,5 +117,3 @@ class SquareThumbnails:
                             box=(left, top, left + side, top + side))
         square.putalpha(self._mask)
         return to_qimage(square)
-
-

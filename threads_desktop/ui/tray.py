@@ -1,142 +1,32 @@
 """The tray icon: Show/Hide, New Album and Quit; closing the window hides it
 there (when the platform has a tray and the setting says so); and a
 notification, batched per few seconds, when other members add photos or
-messages while the window is not active."""
+messages while the window is not active: through the notifier it is given
+(the desktop's service), else its own balloon (ui/notifiers.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
-from threads_desktop.engine.core.errors import ThreadsError
-from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet, ThreadKind
-from threads_desktop.engine.node import Node
+from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.notifications import (
+    BATCH_MS,
+    NOTIFIED_COLLECTIONS,
+    NotificationBatcher,
+    arrivals_from_others,
+)
+from threads_desktop.ui.notifiers import Notifier, TrayMessages
 from threads_desktop.ui.settings import AppSettings
 
 log = logging.getLogger(__name__)
-
-BATCH_MS = 4000  # one notification per this long at most
-NOTIFIED_COLLECTIONS = ("photo", "message")
-
-
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """New photos and messages from other members in one thread."""
-
-    thread_id: str
-    name: str | None  # None: not known (yet)
-    kind: ThreadKind | None
-    photos: int = 0
-    messages: int = 0
-
-    def merged(self, other: Arrival) -> Arrival:
-        return replace(self, name=other.name or self.name, kind=other.kind or self.kind,
-                       photos=self.photos + other.photos, messages=self.messages + other.messages)
-
-
-# --- engine bridge (runs on the engine thread through EngineClient.run) ------------------
-
-def arrivals_from_others(node: Node, documents: Iterable[tuple[ThreadId, str, str]]) -> list[Arrival]:
-    """Among changed documents, the photos and messages that are new (first
-    version) and written by another member than this profile: its author
-    (the log that created it) is not our own log in that thread."""
-    by_thread: dict[ThreadId, list[tuple[str, str]]] = {}
-    for thread_id, collection, doc_id in documents:
-        if collection in NOTIFIED_COLLECTIONS:
-            by_thread.setdefault(thread_id, []).append((collection, doc_id))
-    arrivals = []
-    for thread_id, changed in by_thread.items():
-        try:
-            collections = node.collections(thread_id)
-            summary = node.get_thread(thread_id)
-        except ThreadsError:  # a backup we cannot read, or gone
-            continue
-        own_log = node.store.own_log(thread_id)
-        counts = {"photo": 0, "message": 0}
-        for collection, doc_id in changed:
-            document = collections[collection].find_one_by_id(doc_id)
-            # An edit or a caption is not news; neither is what we wrote.
-            if document is not None and document.version == 1 and document.author != own_log:
-                counts[collection] += 1
-        if counts["photo"] or counts["message"]:
-            arrivals.append(Arrival(str(thread_id), summary.name, summary.kind, counts["photo"], counts["message"]))
-    return arrivals
-
-
-# --- notification text ------------------------------------------------------------------
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("TrayIcon", text)
-
-
-def arrival_text(arrival: Arrival) -> str:
-    """"3 new photos in Lisbon", "1 new message in Family", "2 new photos
-    and 1 new message in Trip"."""
-    parts = []
-    if arrival.photos:
-        parts.append(_tr("1 new photo") if arrival.photos == 1
-                     else _tr("{count} new photos").format(count=arrival.photos))
-    if arrival.messages:
-        parts.append(_tr("1 new message") if arrival.messages == 1
-                     else _tr("{count} new messages").format(count=arrival.messages))
-    what = _tr("{first} and {second}").format(first=parts[0], second=parts[1]) if len(parts) == 2 else parts[0]
-    place = arrival.name or (_tr("an album") if arrival.kind == ThreadKind.ALBUM else _tr("a chat"))
-    return _tr("{what} in {place}").format(what=what, place=place)
-
-
-def notification_for(arrivals: list[Arrival]) -> tuple[str, str]:
-    """Title and body of one notification: a line per thread."""
-    title = arrivals[0].name if len(arrivals) == 1 and arrivals[0].name else _tr("Threads")
-    return title, "\n".join(arrival_text(a) for a in arrivals)
-
-
-def _for_tray(text: str) -> str:
-    # Linux notification servers read the body as markup; names come from
-    # peers, so escape them there (other platforms show text as it is).
-    return html.escape(text, quote=False) if sys.platform.startswith("linux") else text
-
-
-class NotificationBatcher(QObject):
-    """Gathers arrivals and emits one notification per `delay_ms`: the first
-    arrival starts the wait, everything until then is added up per thread."""
-
-    ready = Signal(str, str)  # title, body
-
-    def __init__(self, delay_ms: int = BATCH_MS, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pending: dict[str, Arrival] = {}
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(delay_ms)
-        self._timer.timeout.connect(self.flush)
-
-    def add(self, arrivals: Iterable[Arrival]) -> None:
-        for arrival in arrivals:
-            held = self._pending.get(arrival.thread_id)
-            self._pending[arrival.thread_id] = held.merged(arrival) if held else arrival
-        if self._pending and not self._timer.isActive():
-            self._timer.start()
-
-    def pending(self) -> list[Arrival]:
-        return list(self._pending.values())
-
-    def flush(self) -> None:
-        self._timer.stop()
-        if not self._pending:
-            return
-        arrivals, self._pending = list(self._pending.values()), {}
-        self.ready.emit(*notification_for(arrivals))
 
 
 # --- the tray icon ----------------------------------------------------------------------
@@ -152,7 +42,8 @@ class TrayIcon(QObject):
     it) and, given a client, the engine's change sets.
 
     `available` is whether the platform has a tray (QSystemTrayIcon asks the
-    desktop when None)."""
+    desktop when None). Notifications go to `notifier` when it is available
+    (the desktop's service), else to the tray's balloon, else nowhere."""
 
     notified = Signal(str, str)  # title, body: shown in the tray
     described = Signal(object)    # list[Arrival] found in one change set (maybe empty)
@@ -162,7 +53,8 @@ class TrayIcon(QObject):
 
     def __init__(self, window: QWidget, settings: AppSettings, client: EngineClient | None = None, *,
                  new_album: Callable[[], object] | None = None, available: bool | None = None,
-                 batch_ms: int = BATCH_MS, request_quit: Callable[[], object] | None = None) -> None:
+                 batch_ms: int = BATCH_MS, request_quit: Callable[[], object] | None = None,
+                 notifier: Notifier | None = None) -> None:
         """`request_quit`: what the menu's Quit asks (the window's, which
         may ask the user first and then calls `quit`); `quit` by default."""
         super().__init__(window)
@@ -197,6 +89,8 @@ class TrayIcon(QObject):
             self.icon.activated.connect(self._on_activated)
             self.icon.messageClicked.connect(self.show_window)
             self.icon.show()
+        self.tray_messages = TrayMessages(self.icon) if self.icon is not None else None
+        self._notifiers: list[Notifier] = [n for n in (notifier, self.tray_messages) if n is not None]
         window.installEventFilter(self)
         if client is not None:
             client.changed.connect(self.notify_changes)
@@ -264,7 +158,7 @@ class TrayIcon(QObject):
     def notify_changes(self, changes: ChangeSet) -> None:
         """Connected to EngineClient.changed: news from others while the
         window is not active becomes a (batched) notification."""
-        if not self.available or self._window.isActiveWindow() or not changes.documents:
+        if not self.can_notify() or self._window.isActiveWindow() or not changes.documents:
             return
         if not any(collection in NOTIFIED_COLLECTIONS for _, collection, _ in changes.documents):
             return
@@ -273,6 +167,9 @@ class TrayIcon(QObject):
         task = asyncio.ensure_future(self._query(changes))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
+
+    def can_notify(self) -> bool:
+        return any(notifier.available() for notifier in self._notifiers)
 
     async def _query(self, changes: ChangeSet) -> None:
         assert self._client is not None
@@ -288,8 +185,9 @@ class TrayIcon(QObject):
     def _show_notification(self, title: str, body: str) -> None:
         if self._window.isActiveWindow():
             return  # the user came back while we waited: they see it anyway
-        if self.icon is not None:
-            self.icon.showMessage(_for_tray(title), _for_tray(body), QSystemTrayIcon.MessageIcon.Information, 8000)
+        notifier = next((n for n in self._notifiers if n.available()), None)
+        if notifier is not None:
+            notifier.show(title, body)
         self.notified.emit(title, body)
 
 

@@ -1,4 +1,5 @@
-"""A photo's comments as a list model with named roles."""
+"""A photo's comments as a list model with named roles: who, when (as the
+chat shows it) and what."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from threads_desktop.engine.core.hlc import unpack
+from threads_desktop.ui.moments import full_time, short_time
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -19,12 +23,18 @@ class Comment:
     hlc: int
     mine: bool
 
+    @property
+    def created_ms(self) -> int:
+        """The author's clock when they wrote it."""
+        return unpack(self.hlc)[0]
+
 
 class CommentRole(enum.IntEnum):
     COMMENT_ID = Qt.ItemDataRole.UserRole + 1
     AUTHOR = enum.auto()
     TEXT = enum.auto()
     MINE = enum.auto()
+    TIME = enum.auto()  # "14:05", "Yesterday, 14:05", …
 
 
 class CommentListModel(QAbstractListModel):
@@ -44,7 +54,12 @@ class CommentListModel(QAbstractListModel):
         comment = self._comments[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             who = self.tr("You") if comment.mine else comment.author
-            return f"{who}: {comment.text}"
+            when = short_time(comment.created_ms)
+            return f"{who} · {when}\n{comment.text}" if when else f"{who}\n{comment.text}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return full_time(comment.created_ms) or None
+        if role == CommentRole.TIME:
+            return short_time(comment.created_ms)
         return {CommentRole.COMMENT_ID: comment.comment_id, CommentRole.AUTHOR: comment.author,
                 CommentRole.TEXT: comment.text, CommentRole.MINE: comment.mine}.get(role)  # type: ignore[call-overload]
 

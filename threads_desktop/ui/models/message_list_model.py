@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QImage
 
 from threads_desktop.ui.chat_ops import ChatPage, MessageItem
+from threads_desktop.ui.moments import short_time
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -214,12 +215,4 @@ def _moment(created_ms: int) -> datetime.datetime | None:
 
 
 def _time_text(created_ms: int) -> str:
-    when = _moment(created_ms)
-    if when is None:
-        return ""
-    today = datetime.date.today()
-    if when.date() == today:
-        return when.strftime("%H:%M")
-    if when.year == today.year:
-        return when.strftime("%d %b, %H:%M")
-    return when.strftime("%d %b %Y, %H:%M")
+    return short_time(created_ms)  # the same form as a photo's comments

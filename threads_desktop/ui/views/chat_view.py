@@ -33,6 +33,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
 from threads_desktop.ui import chat_ops
 from threads_desktop.ui.chat_ops import PAGE_SIZE, ChatPage
+from threads_desktop.ui.dialogs.photo_dialog import PhotoDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
 from threads_desktop.ui.pictures import fitted_thumbnail
@@ -81,6 +82,7 @@ class ChatView(QWidget):
         self.unread_count = 0
         self.context_menu: QMenu | None = None
         self.confirm_box: QMessageBox | None = None
+        self.photo_dialog: PhotoDialog | None = None
         self.model = MessageListModel()
         self._build()
         self.setAcceptDrops(True)
@@ -106,6 +108,7 @@ class ChatView(QWidget):
         self.list.setModel(self.model)
         self.delegate = MessageDelegate(self.list)
         self.delegate.reaction_clicked.connect(self.toggle_reaction)
+        self.delegate.photo_opened.connect(self.open_photo)
         self.list.setItemDelegate(self.delegate)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -114,6 +117,7 @@ class ChatView(QWidget):
         self.list.setFrameShape(QFrame.Shape.NoFrame)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._on_context_menu)
+        self.list.activated.connect(lambda index: self.open_photo(str(index.data(MessageRole.MESSAGE_ID)), 0))
         self.list.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self.model.older_requested.connect(lambda: self._spawn(self._load_older()))
 
@@ -510,6 +514,24 @@ class ChatView(QWidget):
         dialog.filesSelected.connect(lambda files: self.attach([Path(f) for f in files]))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+        return dialog
+
+    def open_photo(self, message_id: str, position: int) -> PhotoDialog | None:
+        """Show a message's photo large (double-click on it, or Enter on the
+        message), in a window of its own with the message's other photos."""
+        row = self.model.row_of(message_id)
+        if self._summary is None or row < 0:
+            return None
+        photos = list(self.model.item(row).photos)
+        if not 0 <= position < len(photos):
+            return None
+        if self.photo_dialog is not None:
+            self.photo_dialog.close()
+        dialog = PhotoDialog(self._client, self._decoder, self._summary.thread_id, photos, position, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda: setattr(self, "photo_dialog", None) if self.photo_dialog is dialog else None)
+        self.photo_dialog = dialog
+        dialog.show()
         return dialog
 
     def attach(self, paths: list[Path]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QPixmap, QResizeEvent
+from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -36,6 +36,7 @@ from threads_desktop.engine.modules.photos import photo_name
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
+from threads_desktop.ui.pictures import shown_picture
 from threads_desktop.ui.tasks import Tasks
 
 REACTIONS = ("👍", "❤️", "😂", "😮", "🎉")
@@ -284,8 +285,15 @@ class PhotoViewer(QWidget):
             self.picture.setText(self.tr("The picture is on its way from the other devices…"))
             return
         photo_id = self.current_photo()
-        image = await asyncio.get_running_loop().run_in_executor(self._decoder, QImage.fromData, data)
+        image = await asyncio.get_running_loop().run_in_executor(self._decoder, shown_picture, data)
         if photo_id != self.current_photo():
+            return
+        if image.isNull():  # damaged, or not a picture this app shows
+            if original:
+                self.error.setText(self.tr("The original cannot be shown here; this is its preview."))
+            else:
+                self._pixmap = QPixmap()
+                self.picture.setText(self.tr("This picture cannot be shown."))
             return
         self._pixmap = QPixmap.fromImage(image)
         self._place_picture()

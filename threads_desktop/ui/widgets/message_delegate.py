@@ -4,7 +4,8 @@ thumbnails, the text, the time (and "edited"), reactions as chips below; the
 "New messages" line above the first unread message.
 
 One layout function serves both sizeHint and paint, so what is measured is
-what is drawn. Clicking a chip toggles that reaction (`reaction_clicked`)."""
+what is drawn. Clicking a chip toggles that reaction (`reaction_clicked`);
+double-clicking a photo opens it (`photo_opened`)."""
 
 from __future__ import annotations
 
@@ -166,6 +167,7 @@ def mix(a: QColor, b: QColor, t: float) -> QColor:
 
 class MessageDelegate(QStyledItemDelegate):
     reaction_clicked = Signal(str, str, bool)  # message ID, emoji, switch on
+    photo_opened = Signal(str, int)  # message ID, which of its photos
 
     def __init__(self, view: QAbstractItemView) -> None:
         super().__init__(view)
@@ -269,7 +271,20 @@ class MessageDelegate(QStyledItemDelegate):
                 return reaction
         return None
 
+    def photo_at(self, option: QStyleOptionViewItem, index: _Index, point: QPoint) -> int:
+        """Which of the message's photos is under `point` (viewport
+        coordinates), or -1."""
+        local = point - option.rect.topLeft()
+        rects = layout_message(index, option.font, option.rect.width(), self.tr("edited")).photos
+        return next((n for n, rect in enumerate(rects) if rect.contains(local)), -1)
+
     def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem, index: _Index) -> bool:
+        if (isinstance(event, QMouseEvent) and event.type() == QEvent.Type.MouseButtonDblClick
+                and event.button() == Qt.MouseButton.LeftButton):
+            photo = self.photo_at(option, index, event.position().toPoint())
+            if photo >= 0:
+                self.photo_opened.emit(str(index.data(MessageRole.MESSAGE_ID)), photo)
+                return True
         if (isinstance(event, QMouseEvent) and event.type() == QEvent.Type.MouseButtonRelease
                 and event.button() == Qt.MouseButton.LeftButton):
             reaction = self.chip_at(option, index, event.position().toPoint())

@@ -1,0 +1,167 @@
+"""A photo in a chat opens large (double-click on it, or Enter on its
+message), upright, and "Save As…" writes its original under a safe name."""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+from hypothesis import given
+from hypothesis import strategies as st
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from tests.ui.portraits import portrait_files, upright_problem
+from tests.ui.test_chat_view import _view
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.dialogs.photo_dialog import safe_file_name
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.views.chat_view import ChatView
+from threads_desktop.ui.widgets.message_delegate import layout_message
+
+
+def _call(qtbot, runtime: EngineRuntime, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[no-untyped-def]
+    future = asyncio.ensure_future(runtime.call(fn, *args))
+    qtbot.waitUntil(future.done, timeout=15_000)
+    return future.result()
+
+
+def _chat_with_photos(qtbot, runtime: EngineRuntime, qt_loop: qasync.QEventLoop, tmp_path: Path,  # type: ignore[no-untyped-def]
+                      orientations: list[int]) -> tuple[ChatView, list[str]]:
+    paths = portrait_files(tmp_path / "phone")
+    summary = _call(qtbot, runtime, Node.create_thread, ThreadKind.CHAT, "Alice & Bob")
+
+    def post(node: Node) -> list[str]:
+        chat, photos = node.chat(summary.thread_id), node.photos(summary.thread_id)
+        message_id = chat.post_photos(photos, [paths[o] for o in orientations], "from my phone")
+        return list(chat.messages.get(message_id).data["photos"])
+
+    photo_ids = _call(qtbot, runtime, post)
+    view = _view(qtbot, EngineClient(runtime, qt_loop), summary)
+    view.resize(700, 600)
+    qtbot.waitUntil(lambda: None not in view.message_rows()[0]["thumbnails"], timeout=15_000)
+    return view, photo_ids
+
+
+def _thumbnail_centre(view: ChatView, row: int, photo: int) -> QPoint:
+    index = view.model.index(row)
+    cell = view.list.visualRect(index)
+    rect = layout_message(index, view.list.font(), cell.width(), "edited").photos[photo]
+    return rect.translated(cell.topLeft()).center()
+
+
+def _double_click(widget: QWidget, point: QPoint) -> None:
+    """Press, release, double-click, release, as the window system delivers
+    them (QTest's double click reaches an offscreen view as presses only)."""
+    position = QPointF(point)
+    global_position = QPointF(widget.mapToGlobal(point))
+    for kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease,
+                 QEvent.Type.MouseButtonDblClick, QEvent.Type.MouseButtonRelease):
+        pressed = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else Qt.MouseButton.LeftButton
+        QApplication.sendEvent(widget, QMouseEvent(kind, position, global_position, Qt.MouseButton.LeftButton,
+                                                   pressed, Qt.KeyboardModifier.NoModifier))
+
+
+def test_double_clicking_a_photo_opens_that_photo_upright(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    view, photo_ids = _chat_with_photos(qtbot, runtime, qt_loop, tmp_path, [6, 8])
+    _double_click(view.list.viewport(), _thumbnail_centre(view, 0, 1))
+    dialog = view.photo_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.current_photo() == photo_ids[1]
+    qtbot.waitUntil(lambda: not dialog.displayed_pixmap().isNull(), timeout=15_000)
+    assert upright_problem(dialog.displayed_pixmap().toImage()) is None
+    assert (dialog.displayed_pixmap().width(), dialog.displayed_pixmap().height()) == (300, 450)  # the original
+    assert upright_problem(dialog.picture.pixmap().toImage()) is None  # as fitted on screen
+    assert "2 of 2" in dialog.caption.text()
+    with qtbot.waitSignal(dialog.shown, timeout=15_000) as shown:
+        qtbot.keyClick(dialog, Qt.Key.Key_Left)
+    assert shown.args == [photo_ids[0]] and upright_problem(dialog.displayed_pixmap().toImage()) is None
+
+
+def test_enter_on_a_message_opens_its_first_photo(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    view, photo_ids = _chat_with_photos(qtbot, runtime, qt_loop, tmp_path, [3])
+    view.list.setFocus()
+    view.list.setCurrentIndex(view.model.index(0))
+    qtbot.keyClick(view.list, Qt.Key.Key_Return)
+    dialog = view.photo_dialog
+    assert dialog is not None and dialog.current_photo() == photo_ids[0]
+    qtbot.waitUntil(lambda: not dialog.displayed_pixmap().isNull(), timeout=15_000)
+    assert upright_problem(dialog.displayed_pixmap().toImage()) is None
+
+
+def test_save_as_writes_the_original_under_its_safe_name(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    view, photo_ids = _chat_with_photos(qtbot, runtime, qt_loop, tmp_path, [6])
+    dialog = view.open_photo(view.model.item(0).id, 0)
+    assert dialog is not None
+    qtbot.waitUntil(dialog.save_button.isEnabled, timeout=15_000)  # the original is here
+    dialog.save_button.click()
+    files = dialog.save_dialog
+    assert files is not None and files.isVisible()
+    assert Path(files.selectedFiles()[0]).name == "phone-6.jpg"  # the photo's own name is offered
+    target = tmp_path / "saved" / "mine.jpg"
+    target.parent.mkdir()
+    files.selectFile(str(target))
+    with qtbot.waitSignal(dialog.saved, timeout=10_000) as saved:
+        files.accept()
+    assert saved.args == [str(target)]
+    original = _call(qtbot, runtime, lambda node: node.photos(view.current_thread.thread_id).original(photo_ids[0]))
+    assert target.read_bytes() == original
+    assert sorted(p.name for p in target.parent.iterdir()) == ["mine.jpg"]  # no temporary file left
+
+
+def test_a_peers_photo_name_becomes_one_plain_file_name() -> None:
+    jpeg = b"\xff\xd8\xff\xe0"
+    assert safe_file_name("../../.bashrc", jpeg) == "_.._.bashrc"
+    assert safe_file_name("", jpeg) == "photo.jpg"
+    assert safe_file_name("holiday\x1b]0;owned\x07", b"\x89PNG\r\n\x1a\nrest") == "holiday_]0;owned_.png"
+    assert safe_file_name("...", b"RIFF\0\0\0\0WEBPVP8 ") == "photo.webp"
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400), st.binary(max_size=16))
+def test_any_name_and_bytes_give_a_name_that_stays_in_the_folder(name: str, data: bytes) -> None:
+    safe = safe_file_name(name, data)
+    assert safe and Path(safe).name == safe and not safe.startswith(".")
+    assert not set(safe) & set("/\\:") and not any(unicodedata.category(ch)[0] == "C" for ch in safe)
+    assert len(safe) <= 130
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_file_already_there_is_replaced_only_when_the_user_says_so(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path, replace: bool) -> None:
+    view, _photo_ids = _chat_with_photos(qtbot, runtime, qt_loop, tmp_path, [1])
+    dialog = view.open_photo(view.model.item(0).id, 0)
+    assert dialog is not None
+    qtbot.waitUntil(dialog.save_button.isEnabled, timeout=15_000)
+    target = tmp_path / "mine.jpg"
+    target.write_bytes(b"someone else's file")
+    files = dialog.ask_save()
+    assert files is not None
+    files.selectFile(str(target))
+    asked: list[str] = []
+
+    def answer() -> None:  # the file dialog's own question, shown modally inside accept()
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        asked.append(box.text())
+        box.button(QMessageBox.StandardButton.Yes if replace else QMessageBox.StandardButton.No).click()
+
+    QTimer.singleShot(0, answer)
+    if replace:
+        with qtbot.waitSignal(dialog.saved, timeout=10_000):
+            files.accept()
+        assert target.read_bytes() != b"someone else's file" and target.read_bytes()[:2] == b"\xff\xd8"
+    else:
+        with qtbot.assertNotEmitted(dialog.saved, wait=200):
+            files.accept()
+        assert target.read_bytes() == b"someone else's file"
+    assert len(asked) == 1 and "already exists" in asked[0]

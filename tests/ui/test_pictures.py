@@ -1,0 +1,141 @@
+"""Phone photos (EXIF orientation 1, 3, 6, 8) show upright everywhere the
+UI shows a picture: the decode path itself, the viewer (preview and
+original, fitted and at 1:1) and a chat bubble, through a real engine."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qasync
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from tests.ui.portraits import ORIENTATIONS, portrait_files, portrait_jpeg, upright_problem
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.pictures import MAX_SHOWN_EDGE, fitted_thumbnail, shown_picture
+from threads_desktop.ui.views.photo_viewer import PhotoViewer
+
+
+def _call(qtbot, runtime: EngineRuntime, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[no-untyped-def]
+    future = asyncio.ensure_future(runtime.call(fn, *args))
+    qtbot.waitUntil(future.done, timeout=15_000)
+    return future.result()
+
+
+@pytest.fixture
+def decoder() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+    yield pool
+    pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_the_decode_path_turns_a_phone_photo_upright(qapp, orientation: int) -> None:  # type: ignore[no-untyped-def]
+    data = portrait_jpeg(orientation)
+    assert upright_problem(shown_picture(data)) is None
+    assert upright_problem(fitted_thumbnail(data, 120)) is None
+
+
+def test_the_decode_path_refuses_what_is_not_a_picture_and_shrinks_a_huge_one(qapp) -> None:  # type: ignore[no-untyped-def]
+    assert shown_picture(b"GIF89a not really").isNull()
+    assert shown_picture(portrait_jpeg(6)[:200]).isNull()  # truncated before any pixels
+    small = shown_picture(portrait_jpeg(6), edge=90)
+    assert (small.width(), small.height()) == (60, 90) and upright_problem(small) is None
+
+
+def _album_of_portraits(qtbot, runtime: EngineRuntime, folder: Path) -> tuple[ThreadId, dict[str, int]]:  # type: ignore[no-untyped-def]
+    paths = portrait_files(folder)
+
+    def add(node: Node) -> tuple[ThreadId, dict[str, int]]:
+        album = node.create_thread(ThreadKind.ALBUM, "Phone").thread_id
+        photos = node.photos(album)
+        photos.add_files(list(paths.values()))
+        names = {doc.id: doc.data["name"] for doc in photos.page()}
+        return album, {photo_id: int(name.split("-")[1][0]) for photo_id, name in names.items()}
+
+    result: tuple[ThreadId, dict[str, int]] = _call(qtbot, runtime, add)
+    return result
+
+
+def test_the_viewer_shows_each_orientation_upright_in_preview_original_and_zoom(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, decoder: ThreadPoolExecutor,
+        tmp_path: Path) -> None:
+    album, orientation_of = _album_of_portraits(qtbot, runtime, tmp_path / "phone")
+    viewer = PhotoViewer(EngineClient(runtime, qt_loop), decoder)
+    qtbot.addWidget(viewer)
+    viewer.resize(900, 700)
+    viewer.show()
+    ids = list(orientation_of)
+    previews: list[str] = []
+    viewer.shown.connect(lambda photo_id: previews.append(
+        f"{orientation_of[photo_id]}: {upright_problem(viewer.picture.pixmap().toImage())}"))
+    for row, photo_id in enumerate(ids):
+        with qtbot.waitSignal(viewer.original_shown, timeout=15_000):
+            viewer.show_photos(album, ids, row)
+        fitted = viewer.picture.pixmap().toImage()
+        assert upright_problem(fitted) is None, f"orientation {orientation_of[photo_id]}, fitted"
+        viewer.toggle_zoom()
+        actual = viewer.picture.pixmap().toImage()
+        assert (actual.width(), actual.height()) == (300, 450), f"orientation {orientation_of[photo_id]}"
+        assert upright_problem(actual) is None, f"orientation {orientation_of[photo_id]}, 1:1"
+    assert sorted(previews) == [f"{o}: None" for o in ORIENTATIONS]  # the preview, before each original
+
+
+def test_a_chat_bubble_shows_each_orientation_upright(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    from tests.ui.test_chat_view import _view
+
+    paths = portrait_files(tmp_path / "phone")
+    client = EngineClient(runtime, qt_loop)
+    summary = _call(qtbot, runtime, Node.create_thread, ThreadKind.CHAT, "Alice & Bob")
+    for orientation in ORIENTATIONS:
+        _call(qtbot, runtime, lambda node, o=orientation: node.chat(summary.thread_id).post_photos(
+            node.photos(summary.thread_id), [paths[o]], f"orientation {o}"))
+    view = _view(qtbot, client, summary)
+    qtbot.waitUntil(lambda: all(row["thumbnails"] != [None] for row in view.message_rows()), timeout=15_000)
+    for row in view.message_rows():
+        [thumbnail] = row["thumbnails"]
+        assert upright_problem(thumbnail) is None, row["text"]
+
+
+def _jpeg_with_exif(payload: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 30, 30)).save(out, "JPEG", exif=b"Exif\x00\x00" + payload)
+    return out.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048))
+def test_any_bytes_from_a_peer_decode_to_a_picture_or_to_nothing_never_an_error(data: bytes) -> None:
+    for image in (shown_picture(data), fitted_thumbnail(data, 64)):
+        assert image.isNull() or max(image.width(), image.height()) <= MAX_SHOWN_EDGE
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=512),
+                 st.builds(lambda byte_order, value: byte_order + _orientation_ifd(byte_order, value),
+                           st.sampled_from([b"II*\x00", b"MM\x00*"]), st.integers(0, 0xFFFF))))
+def test_a_photo_with_any_exif_block_still_shows(payload: bytes) -> None:
+    data = _jpeg_with_exif(payload)
+    image = shown_picture(data)
+    assert not image.isNull() and {image.width(), image.height()} == {24, 16}
+    assert not fitted_thumbnail(data, 64).isNull()
+
+
+def _orientation_ifd(byte_order: bytes, value: int) -> bytes:
+    """A minimal IFD0 (after the 4-byte TIFF header) holding only an orientation tag of `value`."""
+    order = "little" if byte_order == b"II*\x00" else "big"
+    entry = (0x0112).to_bytes(2, order) + (3).to_bytes(2, order) + (1).to_bytes(4, order) + \
+        value.to_bytes(2, order) + b"\x00\x00"
+    return (8).to_bytes(4, order) + (1).to_bytes(2, order) + entry + (0).to_bytes(4, order)

@@ -1,0 +1,183 @@
+"""What a notification says: who wrote or added what, where ("Alice: see
+you at 6" in "Alice & Bob"; "Bob added 3 photos to Holidays"), gathered
+from the engine's change sets and batched per few seconds. How it is shown
+(the desktop's notification service or the tray) is ui/notifiers.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
+
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+from threads_desktop.ui.models.message_list_model import short_id
+
+BATCH_MS = 4000  # one notification per this long at most
+NOTIFIED_COLLECTIONS = ("photo", "message")
+PREVIEW_CHARACTERS = 80
+MESSAGES_SHOWN = 3  # per chat in one notification; the rest are counted
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """One thing another member did: a message (with its text and the photos
+    it carries) or photos added to an album."""
+
+    author: str  # the name they give themselves, else their short ID
+    message: bool
+    text: str = ""
+    photos: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What others did in one thread, oldest first."""
+
+    thread_id: str
+    name: str | None  # None: not known (yet)
+    kind: ThreadKind | None
+    news: tuple[News, ...]
+
+    def merged(self, other: Arrival) -> Arrival:
+        return replace(self, name=other.name or self.name, kind=other.kind or self.kind,
+                       news=self.news + other.news)
+
+
+# --- engine bridge (runs on the engine thread through EngineClient.run) ------------------
+
+def arrivals_from_others(node: Node, documents: Iterable[tuple[ThreadId, str, str]]) -> list[Arrival]:
+    """Among changed documents, the messages and album photos that are new
+    (first version) and written by another member than this profile (the
+    log that created it is not ours). A chat's photos come with their
+    message, so only the message counts."""
+    by_thread: dict[ThreadId, list[tuple[str, str]]] = {}
+    for thread_id, collection, doc_id in documents:
+        if collection in NOTIFIED_COLLECTIONS:
+            by_thread.setdefault(thread_id, []).append((collection, doc_id))
+    arrivals = []
+    for thread_id, changed in by_thread.items():
+        try:
+            collections = node.collections(thread_id)
+            summary = node.get_thread(thread_id)
+            names = node.author_names(thread_id)
+        except ThreadsError:  # a backup we cannot read, or gone
+            continue
+        own_log = node.store.own_log(thread_id)
+        news: list[tuple[bytes, News]] = []  # by creation stamp: a change set has no order
+        for collection, doc_id in changed:
+            if collection == "photo" and summary.kind != ThreadKind.ALBUM:
+                continue
+            document = collections[collection].find_one_by_id(doc_id)
+            # An edit or a caption is not news; neither is what we wrote.
+            if document is None or document.version != 1 or document.author == own_log:
+                continue
+            author = names.get(str(document.author)) or short_id(str(document.author))
+            if collection == "message":
+                photos = document.data.get("photos")
+                news.append((document.created, News(author, True, document.data.get("text") or "",
+                                                    len(photos) if isinstance(photos, list) else 0)))
+            else:
+                news.append((document.created, News(author, False, photos=1)))
+        if news:
+            news.sort(key=lambda stamped: stamped[0])
+            arrivals.append(Arrival(str(thread_id), summary.name, summary.kind, tuple(n for _, n in news)))
+    return arrivals
+
+
+# --- the text ----------------------------------------------------------------------------
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("Notifications", text)
+
+
+def preview(text: str) -> str:
+    """A message's first line, shortened for a notification."""
+    line = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+    return line if len(line) <= PREVIEW_CHARACTERS else line[:PREVIEW_CHARACTERS - 1].rstrip() + "…"
+
+
+def _photos(count: int) -> str:
+    return _tr("a photo") if count == 1 else _tr("{count} photos").format(count=count)
+
+
+def _place(arrival: Arrival) -> str:
+    return arrival.name or (_tr("an album") if arrival.kind == ThreadKind.ALBUM else _tr("a chat"))
+
+
+def _message_line(news: News, chat: str | None) -> str:
+    said = preview(news.text)
+    if said and news.photos:
+        said = _tr("{text} (and {photos})").format(text=said, photos=_photos(news.photos))
+    elif not said:
+        said = _tr("sent {photos}").format(photos=_photos(news.photos or 1))
+        if chat is None:
+            return f"{news.author} {said}"
+        return _tr("{author} in {chat} {what}").format(author=news.author, chat=chat, what=said)
+    if chat is None:
+        return f"{news.author}: {said}"
+    return _tr("{author} in {chat}: {text}").format(author=news.author, chat=chat, text=said)
+
+
+def arrival_lines(arrival: Arrival, *, alone: bool) -> list[str]:
+    """The lines for one thread; `alone`: it is the only one, so the
+    notification's title names the chat and its lines need not."""
+    lines = []
+    added: dict[str, int] = {}
+    for news in arrival.news:
+        if not news.message:
+            added[news.author] = added.get(news.author, 0) + news.photos
+    for author, count in added.items():
+        lines.append(_tr("{author} added {photos} to {album}").format(
+            author=author, photos=_photos(count), album=_place(arrival)))
+    messages = [news for news in arrival.news if news.message]
+    chat = None if alone else _place(arrival)
+    lines += [_message_line(news, chat) for news in messages[-MESSAGES_SHOWN:]]
+    hidden = len(messages) - MESSAGES_SHOWN
+    if hidden > 0:
+        lines.append(_tr("and 1 more message") if hidden == 1
+                     else _tr("and {count} more messages").format(count=hidden))
+    return lines
+
+
+def notification_for(arrivals: list[Arrival]) -> tuple[str, str]:
+    """Title and body of one notification, plain text (a name may hold any
+    character: a backend escapes it if its server reads markup)."""
+    alone = len(arrivals) == 1
+    title = _place(arrivals[0]) if alone else _tr("Threads")
+    return title, "\n".join(line for arrival in arrivals for line in arrival_lines(arrival, alone=alone))
+
+
+class NotificationBatcher(QObject):
+    """Gathers arrivals and emits one notification per `delay_ms`: the first
+    arrival starts the wait, everything until then is gathered per thread."""
+
+    ready = Signal(str, str)  # title, body
+
+    def __init__(self, delay_ms: int = BATCH_MS, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pending: dict[str, Arrival] = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(self.flush)
+
+    def add(self, arrivals: Iterable[Arrival]) -> None:
+        for arrival in arrivals:
+            held = self._pending.get(arrival.thread_id)
+            self._pending[arrival.thread_id] = held.merged(arrival) if held else arrival
+        if self._pending and not self._timer.isActive():
+            self._timer.start()
+
+    def pending(self) -> list[Arrival]:
+        return list(self._pending.values())
+
+    def flush(self) -> None:
+        self._timer.stop()
+        if not self._pending:
+            return
+        arrivals, self._pending = list(self._pending.values()), {}
+        self.ready.emit(*notification_for(arrivals))
