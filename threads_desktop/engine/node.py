@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from threads_desktop.engine.acl import actions
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
@@ -33,6 +34,7 @@ from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import (
     ChangeSet,
     IdentityCard,
+    ItemActions,
     NearbyPeer,
     NetworkStatus,
     ThreadKind,
@@ -270,6 +272,25 @@ class Node:
         if own_log is None:
             raise MissingKeyError("this profile cannot write to that thread")
         return own_log
+
+    def item_actions(self, thread_id: ThreadId, collection: str, doc_ids: Sequence[str]) -> dict[str, ItemActions]:
+        """What this profile may do now to each live document among
+        `doc_ids` (edit, delete), as its next event would be judged; views
+        offer only that. Documents gone are left out."""
+        own_log = self.store.own_log(thread_id)
+        authors = self.collections(thread_id)[collection].authors_of(doc_ids)
+        authors_only = self._services.schema.model(collection).editors == "author"
+        if own_log is None or not self._may_write(thread_id):
+            return {doc_id: actions.NOTHING for doc_id in authors}
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {doc_id: actions.actions_without_acl(own=own_log.raw in logs, authors_only=authors_only)
+                    for doc_id, logs in authors.items()}
+        evaluation = self._services.gate.evaluation(thread_id)
+        book, me = evaluation.current(), self.membership.me
+        return {doc_id: actions.actions_under_acl(
+                    book, me, collection, doc_id, authors_only=authors_only,
+                    own=any(log == own_log.raw or evaluation.identity_of(log) == me for log in logs))
+                for doc_id, logs in authors.items()}
 
     # --- invites, joins and peers -------------------------------------------------------
 

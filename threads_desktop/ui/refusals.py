@@ -1,0 +1,78 @@
+"""The one place that turns an engine error into words for a person: what
+went wrong and why, never a peer ID, a hash or an exception's own text.
+Every view shows errors through `explain` (or `refused`, which says what
+was being done first)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from PySide6.QtCore import QCoreApplication
+
+from threads_desktop.engine.core.errors import (
+    AccessDeniedError,
+    EngineStoppedError,
+    InvalidInputError,
+    InvalidLinkError,
+    MissingKeyError,
+    NotFoundError,
+    PeerError,
+    ProfileError,
+    SchemaError,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+# What must never reach a person: peer IDs, thread IDs and CIDs (multibase
+# base32), hex digests, and entity paths such as "photo/<id>".
+_INTERNAL = re.compile(r"12D3KooW\w+|\bb[a-z2-7]{20,}|\b[0-9a-f]{16,}\b|\b[a-z_]+/[\w-]{8,}")
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("Refusals", text)
+
+
+def explain(error: BaseException) -> str:
+    """Why it did not happen, as one sentence a person can act on."""
+    if isinstance(error, AccessDeniedError):
+        return _access_denied(str(error))
+    if isinstance(error, SchemaError) and "only the author" in str(error):
+        return _tr("Only the person who added it can change it.")
+    if isinstance(error, InvalidLinkError):
+        return _tr("This link is incomplete or damaged; ask for a new one.")
+    if isinstance(error, MissingKeyError):
+        return _tr("This device keeps only an encrypted backup of it, so it cannot change it.")
+    if isinstance(error, NotFoundError):
+        return _tr("It is no longer here: it was deleted, or you left it.")
+    if isinstance(error, StorageError):
+        return _tr("The disk could not save it (is it full?). Nothing was changed.")
+    if isinstance(error, PeerError):
+        return _tr("The other device could not be reached. Try again when you are both online.")
+    if isinstance(error, EngineStoppedError):
+        return _tr("The app is closing.")
+    if isinstance(error, ProfileError | InvalidInputError) and not _INTERNAL.search(str(error)):
+        # Bad input the engine words for the user ("a name has at most 64 characters").
+        text = str(error)
+        return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    if isinstance(error, InvalidInputError):
+        return _tr("It was not accepted: something in it is not in a form the app can use.")
+    log.error("unexpected error shown to the user", exc_info=error)
+    return _tr("Something went wrong inside the app; the details are in its log.")
+
+
+def refused(action: str, error: BaseException) -> str:
+    """'Could not delete the photos: <why>'. `action` is already translated."""
+    return _tr("%1: %2").replace("%1", action).replace("%2", explain(error))
+
+
+def _access_denied(reason: str) -> str:
+    if "delete others" in reason:
+        return _tr("You can delete only what you added yourself.")
+    if "admins" in reason:
+        return _tr("Only the people who manage its members can do that.")
+    if "revoked" in reason or "write" in reason or "add to it" in reason:
+        return _tr("You can only view it now: the people who manage it changed your role.")
+    if "read" in reason or "follow" in reason:
+        return _tr("You are no longer a member of it.")
+    return _tr("Your role in it does not allow that.")
