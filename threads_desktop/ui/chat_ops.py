@@ -5,13 +5,13 @@ values (no Qt), so the view never holds a Document or a database handle."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ThreadSummary
+from threads_desktop.engine.core.types import ItemActions, ThreadSummary
 from threads_desktop.engine.db.collections import Document
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.node import Node
@@ -53,6 +53,7 @@ class ChatPage:
     unread: int
     thumbnails: dict[str, bytes]  # photo ID -> JPEG, only for photos the caller did not have yet
     names: dict[str, str]  # author (log ID) -> the name that member gives itself
+    actions: dict[str, ItemActions] = field(default_factory=dict)  # what we may do to each message now
 
 
 def _chat(node: Node, thread_id: ThreadId) -> Chat:
@@ -89,7 +90,13 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
     marker = node.collections(thread_id)["read_marker"].find_one_by_id(me) if me else None
     read_up_to: bytes = marker.data["up_to"] if marker is not None else b""
     unread = chat.unread_count() if me else 0
-    return ChatPage(items, total, me, read_up_to, unread, thumbnails, node.author_names(thread_id))
+    return ChatPage(items, total, me, read_up_to, unread, thumbnails, node.author_names(thread_id),
+                    message_actions(node, thread_id, [item.id for item in items]))
+
+
+def message_actions(node: Node, thread_id: ThreadId, message_ids: list[str]) -> dict[str, ItemActions]:
+    """What the ACL lets us do now to each of these messages (edit, delete)."""
+    return node.item_actions(thread_id, "message", message_ids)
 
 
 def _item(chat: Chat, message: Document, me: str | None, quoted: dict[str, Document]) -> MessageItem:

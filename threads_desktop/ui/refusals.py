@@ -35,10 +35,10 @@ def _tr(text: str) -> str:
 
 def explain(error: BaseException) -> str:
     """Why it did not happen, as one sentence a person can act on."""
+    if isinstance(error, AccessDeniedError | SchemaError) and "only the author" in str(error):
+        return _tr("Only the person who added it can change it.")
     if isinstance(error, AccessDeniedError):
         return _access_denied(str(error))
-    if isinstance(error, SchemaError) and "only the author" in str(error):
-        return _tr("Only the person who added it can change it.")
     if isinstance(error, InvalidLinkError):
         return _tr("This link is incomplete or damaged; ask for a new one.")
     if isinstance(error, MissingKeyError):
@@ -69,7 +69,7 @@ def refused(action: str, error: BaseException) -> str:
 def _access_denied(reason: str) -> str:
     if "delete others" in reason:
         return _tr("You can delete only what you added yourself.")
-    if "admins" in reason:
+    if "admins" in reason or "the ACL" in reason:
         return _tr("Only the people who manage its members can do that.")
     if "revoked" in reason or "write" in reason or "add to it" in reason:
         return _tr("You can only view it now: the people who manage it changed your role.")

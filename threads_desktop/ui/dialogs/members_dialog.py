@@ -50,6 +50,7 @@ from threads_desktop.ui.models.member_table_model import (
     role_text,
     short_peer,
 )
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.member_delegates import MemberButtonDelegate, MemberRoleDelegate
 
@@ -270,9 +271,9 @@ class MembersDialog(QDialog):
         try:
             await self._client.run(operation, self._summary.thread_id, *args)
         except ThreadsError as exc:
-            self.error.setText(str(exc))
+            self.error.setText(explain(exc))
             self.error.show()
-            self.failed.emit(str(exc))
+            self.failed.emit(explain(exc))
         else:
             self.changed.emit()
         finally:
@@ -285,8 +286,7 @@ class MembersDialog(QDialog):
         self._tasks.spawn(work)
 
     def _failed(self, error: BaseException) -> None:  # a load that failed, or an unexpected error in a change
-        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %1").replace(
-            "%1", repr(error))
+        message = explain(error)
         self.error.setText(message)
         self.error.show()
         self.failed.emit(message)

@@ -37,6 +37,7 @@ from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.album_view import AlbumView
@@ -484,7 +485,7 @@ class MainWindow(QMainWindow):
         self._tasks.spawn(work)
 
     def _failed(self, error: BaseException) -> None:
-        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %s") % error
+        message = explain(error)
         self._show_error(message, expected=isinstance(error, ThreadsError))
 
     def _show_error(self, message: str, expected: bool = True) -> None:
