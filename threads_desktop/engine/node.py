@@ -296,10 +296,11 @@ class Node:
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
                uses: int = 1) -> InviteLink:
-        """A link to the thread with the thread's name and where we listen."""
+        """A link to the thread with the thread's name, ours, and where we listen."""
         summary = self.get_thread(thread_id)
         return self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
-                                      addresses=self.listen_addresses[:MAX_LINK_ADDRESSES])
+                                      addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
+                                      inviter=self._display_name or None)
 
     def join(self, link: InviteLink) -> ThreadId:
         """Join by link; the peers it names are dialed to fetch the thread."""
