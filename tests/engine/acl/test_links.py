@@ -406,7 +406,8 @@ def test_a_link_is_found_in_a_message_around_it_even_wrapped_over_lines(
         link: InviteLink, before: str, after: str, breaks: int, line_break: str) -> None:
     uri = link.to_uri()
     cuts = sorted({len(uri) * (n + 1) // (breaks + 1) for n in range(breaks)} - {len(uri)})
-    wrapped = "".join(line_break + uri[a:b] if a else uri[a:b] for a, b in zip([0, *cuts], [*cuts, len(uri)]))
+    lines = [uri[a:b] for a, b in zip([0, *cuts], [*cuts, len(uri)], strict=True)]
+    wrapped = line_break.join(lines)
     assert InviteLink.find(before + wrapped + after) == link
 
 
