@@ -404,6 +404,15 @@ class Node:
         that member gives itself there."""
         return {str(log_id): name for log_id, name in profiles.names_by_log(self.collections(thread_id)).items()}
 
+    def author_members(self, thread_id: ThreadId) -> dict[str, str]:
+        """Author (log ID in the thread) -> the member (peer ID) that log is
+        bound to. Empty for a thread without access control, where a log is
+        known by itself only."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {}
+        bindings = self._services.gate.evaluation(thread_id).bindings
+        return {str(PeerId(log_raw)): binding.member for log_raw, binding in bindings.items()}
+
     def member_names(self, thread_id: ThreadId) -> dict[str, str]:
         """Peer ID -> the name that member gives itself in the thread
         (cleaned; members who gave none are left out)."""
