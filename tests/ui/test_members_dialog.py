@@ -25,6 +25,7 @@ from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.member_invite_model import InviteColumn, InviteRole
 from threads_desktop.ui.models.member_refusal_model import RefusalColumn, RefusalRole
 from threads_desktop.ui.models.member_table_model import MemberColumn, MemberRole
+from threads_desktop.ui.people import short_id
 
 T = TypeVar("T")
 ADMINS_ONLY = "Only the album's admins can change roles"
@@ -234,6 +235,6 @@ def test_an_admin_sees_who_made_a_refused_change_and_why(  # type: ignore[no-unt
     reader_id = str(reader.identity.peer_id)
     who = dialog.refusals.index(0, RefusalColumn.WHO).data()
     why = dialog.refusals.index(0, RefusalColumn.WHY).data()
-    assert who == f"{reader_id[:10]}…{reader_id[-6:]}"
+    assert who == short_id(reader_id)  # the one short form every view uses
     assert dialog.refusals.index(0, 0).data(RefusalRole.AUTHOR) == reader_id
     assert why == f"{who} may not write in this thread"  # IDs shortened, a capital letter

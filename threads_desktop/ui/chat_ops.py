@@ -15,6 +15,7 @@ from threads_desktop.engine.core.types import ItemActions, ThreadSummary
 from threads_desktop.engine.db.collections import Document
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.node import Node
+from threads_desktop.ui.people import author_labels
 
 PAGE_SIZE = 200  # messages loaded at once; older ones page in by this many
 
@@ -52,7 +53,7 @@ class ChatPage:
     read_up_to: bytes  # the stamp of the newest message we marked read (b"": none)
     unread: int
     thumbnails: dict[str, bytes]  # photo ID -> JPEG, only for photos the caller did not have yet
-    names: dict[str, str]  # author (log ID) -> the name that member gives itself
+    names: dict[str, str]  # author (log ID) -> its name, else its member's short ID (ui/people.py)
     actions: dict[str, ItemActions] = field(default_factory=dict)  # what we may do to each message now
 
 
@@ -90,7 +91,7 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
     marker = node.collections(thread_id)["read_marker"].find_one_by_id(me) if me else None
     read_up_to: bytes = marker.data["up_to"] if marker is not None else b""
     unread = chat.unread_count() if me else 0
-    return ChatPage(items, total, me, read_up_to, unread, thumbnails, node.author_names(thread_id),
+    return ChatPage(items, total, me, read_up_to, unread, thumbnails, author_labels(node, thread_id),
                     message_actions(node, thread_id, [item.id for item in items]))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from threads_desktop.ui.member_calls import PEER_ID_PATTERN, Refusal
-from threads_desktop.ui.models.member_table_model import short_peer
+from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -44,7 +44,7 @@ class MemberRefusalModel(QAbstractTableModel):
     def readable(self, reason: str) -> str:
         """The engine's reason with peer IDs shortened (or "you") and a capital."""
         text = PEER_ID_PATTERN.sub(
-            lambda m: self.tr("you") if m.group(0) == self._me else short_peer(m.group(0)), reason)
+            lambda m: self.tr("you") if m.group(0) == self._me else short_id(m.group(0)), reason)
         return text[:1].upper() + text[1:]
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
@@ -72,8 +72,8 @@ class MemberRefusalModel(QAbstractTableModel):
             if column is RefusalColumn.WHY:
                 return self.readable(refusal.reason)
             if refusal.author is None:
-                return self.tr("Unknown (log %1)").replace("%1", short_peer(refusal.log))
-            return self.tr("you") if refusal.author == self._me else short_peer(refusal.author)
+                return self.tr("Unknown (log %1)").replace("%1", short_id(refusal.log))
+            return self.tr("you") if refusal.author == self._me else short_id(refusal.author)
         if role == Qt.ItemDataRole.ToolTipRole:
             who = refusal.author or self.tr("an unknown member")
             return self.tr("%1, change %2 of log %3").replace("%1", who).replace("%2", str(refusal.seq)).replace(

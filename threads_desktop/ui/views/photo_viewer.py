@@ -35,6 +35,7 @@ from threads_desktop.engine.core.types import ChangeSet, ItemActions
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
+from threads_desktop.ui.people import author_labels, short_id
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 
@@ -71,15 +72,15 @@ def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
     except NotFoundError:
         preview = None
     me = node.store.own_log(thread_id)
-    names = node.author_names(thread_id)
-    comments = [Comment(c.id, names.get(str(c.author)) or _short(str(c.author)), c.data["text"], c.created_hlc,
+    names = author_labels(node, thread_id)
+    comments = [Comment(c.id, names.get(str(c.author)) or short_id(str(c.author)), c.data["text"], c.created_hlc,
                         c.author == me)
                 for c in photos.comments_on(photo_id)]
     reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
     data = doc.data
     return PhotoDetails(photo_id, data.get("name") or "", data.get("caption") or "", data.get("taken_at"),
                         _text(data.get("camera")), _location(data.get("gps")), data["width"], data["height"],
-                        "" if doc.author == me else names.get(str(doc.author)) or _short(str(doc.author)),
+                        "" if doc.author == me else names.get(str(doc.author)) or short_id(str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
                         node.get_thread(thread_id).can_write,
                         node.item_actions(thread_id, "photo", [photo_id]).get(photo_id, _NO_ACTIONS).edit)
@@ -499,6 +500,3 @@ def _camera_time(taken_at_ms: int | None) -> str | None:
     except (OverflowError, OSError, ValueError):
         return None
 
-
-def _short(peer_id: str) -> str:
-    return f"…{peer_id[-6:]}"
