@@ -127,6 +127,8 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
             window.show()
         if link:
             open_link(link)
+        else:
+            window.ask_name_once()  # a first launch asks for the name others see
         app.aboutToQuit.connect(runtime.stop)
         app.aboutToQuit.connect(instance.close)
         with loop:

@@ -33,6 +33,7 @@ from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.dialogs.join_dialog import JoinDialog
 from threads_desktop.ui.dialogs.members_dialog import MembersDialog
+from threads_desktop.ui.dialogs.name_prompt import NamePrompt
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.new_thread_dialog: NewThreadDialog | None = None
         self.invite_dialog: InviteDialog | None = None
         self.join_dialog: JoinDialog | None = None
+        self.name_prompt: NamePrompt | None = None
         self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
         # Thumbnails and pictures are decoded here, never on the GUI thread.
@@ -467,6 +469,15 @@ class MainWindow(QMainWindow):
         self.settings_dialog.saved.connect(lambda: self._spawn(self._refresh_identity()))
         self.settings_dialog.open()
         return self.settings_dialog
+
+    def ask_name_once(self) -> None:
+        """On a first launch: ask for the name others see (once; it can be skipped)."""
+        self._spawn(self._ask_name_once())
+
+    async def _ask_name_once(self) -> None:
+        self.name_prompt = await NamePrompt.open_if_new(self._client, self._settings, self)
+        if self.name_prompt is not None:
+            self.name_prompt.saved.connect(lambda _name: self._spawn(self._refresh_identity()))
 
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""
