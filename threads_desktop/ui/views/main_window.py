@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -38,6 +38,7 @@ from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.people import short_id
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tasks import Tasks
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.invite_dialog: InviteDialog | None = None
         self.join_dialog: JoinDialog | None = None
         self.name_prompt: NamePrompt | None = None
+        self._my_id = ""
         self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
         # Thumbnails and pictures are decoded here, never on the GUI thread.
@@ -134,7 +136,12 @@ class MainWindow(QMainWindow):
         self.diagnostics_action.copied.connect(
             lambda _text: self.statusBar().showMessage(self.tr("Diagnostics copied to the clipboard"), 10_000))
         self.diagnostics_action.failed.connect(self._show_error)
+        # The whole ID: what is shown is its short form, which nobody can use.
+        self.copy_id_action = QAction(self.tr("Copy My ID"), self)
+        self.copy_id_action.setEnabled(False)
+        self.copy_id_action.triggered.connect(self.copy_my_id)
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        help_menu.addAction(self.copy_id_action)
         help_menu.addAction(self.diagnostics_action)
 
     def _build_layout(self) -> None:
@@ -153,7 +160,8 @@ class MainWindow(QMainWindow):
         self.threads.dataChanged.connect(self._show_backup_section)
         self._show_backup_section()
         self.identity_label = QLabel(self.tr("Opening profile…"))
-        self.identity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.identity_label.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.identity_label.addAction(self.copy_id_action)
         self.identity_label.setWordWrap(True)
         self.identity_label.setFrameShape(QFrame.Shape.StyledPanel)
         self.identity_label.setMargin(6)
@@ -491,10 +499,17 @@ class MainWindow(QMainWindow):
         self._show_identity(card, await self._client.run(lambda node: node.display_name()))
 
     def _show_identity(self, card: IdentityCard, name: str | None) -> None:
-        short = f"{card.peer_id[:10]}…{card.peer_id[-6:]}"
-        self.identity_label.setText((name or self.tr("This device")) + f"\n{short}")
+        self._my_id = card.peer_id
+        self.copy_id_action.setEnabled(True)
+        self.identity_label.setText((name or self.tr("This device")) + f"\n{short_id(card.peer_id)}")
         self.identity_label.setToolTip(self.tr("Your ID on this device (others see it when you join): {id}")
                                        .format(id=card.peer_id))
+
+    def copy_my_id(self) -> None:
+        """Put this device's whole ID on the clipboard (to be added by it)."""
+        if self._my_id:
+            QGuiApplication.clipboard().setText(self._my_id)
+            self.statusBar().showMessage(self.tr("Your ID was copied to the clipboard"), 10_000)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.spawn(work)
