@@ -237,4 +237,4 @@ def test_an_admin_sees_who_made_a_refused_change_and_why(  # type: ignore[no-unt
     why = dialog.refusals.index(0, RefusalColumn.WHY).data()
     assert who == short_id(reader_id)  # the one short form every view uses
     assert dialog.refusals.index(0, 0).data(RefusalRole.AUTHOR) == reader_id
-    assert why == f"{who} may not write in this thread"  # IDs shortened, a capital letter
+    assert why == f"{who} tried to add or change something without the role to."  # no IDs, no engine words

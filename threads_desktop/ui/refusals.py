@@ -76,3 +76,25 @@ def _access_denied(reason: str) -> str:
     if "read" in reason or "follow" in reason:
         return _tr("You are no longer a member of it.")
     return _tr("Your role in it does not allow that.")
+
+
+def refused_change(reason: str, who: str) -> str:
+    """Why a member's change was refused by every member (the admin's list
+    of refused changes), from the engine's reason; `who` names them."""
+    def said(text: str) -> str:
+        return _tr(text).replace("%1", who)
+    if "delete others" in reason:
+        return said("%1 tried to delete something someone else added, without the role to.")
+    if "only the author" in reason:
+        return said("%1 tried to change something someone else added.")
+    if "edit the ACL" in reason or "revocation of its author's right to edit" in reason:
+        return said("%1 tried to change the members without managing them.")
+    if "revoked concurrently" in reason:
+        return said("%1 changed something just as their role was taken away.")
+    if "may not write" in reason or "may not read" in reason:
+        return said("%1 tried to add or change something without the role to.")
+    if "not bound to a member" in reason:
+        return _tr("Someone who is not a member tried to add something.")
+    if "invite" in reason:
+        return said("%1 tried to join with an invite that was no longer valid.")
+    return said("A change by %1 was not accepted.")

@@ -205,7 +205,7 @@ class MembersDialog(QDialog):
         self.invites.set_invites(snapshot.invites, me=snapshot.me, i_am_admin=snapshot.admin, names=snapshot.names)
         self.invite_view.setVisible(bool(snapshot.invites))
         self.no_invites.setVisible(not snapshot.invites)
-        self.refusals.set_refusals(snapshot.refusals, me=snapshot.me)
+        self.refusals.set_refusals(snapshot.refusals, me=snapshot.me, names=snapshot.names)
         self.refusal_box.setVisible(snapshot.admin and bool(snapshot.refusals))
         self.default_role.blockSignals(True)  # showing it is not the user picking it
         self.default_role.setCurrentIndex(self.default_role.findData(snapshot.default_role))

@@ -59,7 +59,8 @@ class InvitationModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return "\n".join((self._headline(invitation), self._role_text(invitation)))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join((self._headline(invitation), self.tr("From %1").replace("%1", invitation.sender)))
+            sender = invitation.sender_name or short_id(invitation.sender)
+            return "\n".join((self._headline(invitation), self.tr("From %1").replace("%1", sender)))
         if role == InvitationRole.INVITE_ID:
             return invitation.invite_id
         if role == InvitationRole.SENDER:
