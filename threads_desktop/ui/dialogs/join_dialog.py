@@ -95,7 +95,7 @@ class JoinDialog(QDialog):
         self.file_dialog: QFileDialog | None = None
         self.setWindowTitle(self.tr("Join an album or chat"))
         self.setMinimumWidth(480)
-        prompt = QLabel(self.tr("Paste the invite link you were sent:"))
+        prompt = QLabel(self.tr("Paste the invite link you were sent (the whole message will do):"))
         self.open_qr_button = QPushButton(self.tr("Open QR image…"))
         self.open_qr_button.setToolTip(self.tr("Read the link from a picture of its QR code"))
         self.open_qr_button.clicked.connect(self.ask_qr_image)
