@@ -43,7 +43,7 @@ from threads_desktop.engine.core.types import (
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.db.collections import ThreadCollections
-from threads_desktop.engine.db.documents import DocumentReducer
+from threads_desktop.engine.db.documents import DocumentReducer, readers_may_write
 from threads_desktop.engine.db.kv import KV_MODEL
 from threads_desktop.engine.db.models import Schema
 from threads_desktop.engine.db.schema import DB_SCHEMA
@@ -158,7 +158,7 @@ class Node:
             (latest,) = database.connection.execute("SELECT max(stamp) FROM events").fetchone()
             clock = HybridClock(lambda: int(now_seconds() * 1000), last=stamp_hlc(latest) if latest else 0)
             schema = app_schema()
-            gate = AccessGate(database, store, identity)
+            gate = AccessGate(database, store, identity, readers_may_write(schema))
             events = EventStore(database, store, clock, [DocumentReducer(database.connection, schema)], gate)
             node = cls(Services(
                 profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
@@ -426,7 +426,7 @@ class Node:
 
     def _tell_name(self, thread_id: ThreadId) -> bool:
         own_log = self.store.own_log(thread_id)
-        if own_log is None or not self._may_write(thread_id):
+        if own_log is None or not self._may_write(thread_id, role=Role.READ):  # readers tell their names too
             return False
         try:
             return profiles.publish_name(self.collections(thread_id), own_log, self._display_name)
@@ -434,12 +434,12 @@ class Node:
             log.info("could not write our name to %s: %s", thread_id, exc)
             return False
 
-    def _may_write(self, thread_id: ThreadId) -> bool:
+    def _may_write(self, thread_id: ThreadId, role: Role = Role.WRITE) -> bool:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return self.store.thread_keys(thread_id)[0].can_read
         if self.membership.pending_join(thread_id)[0]:
             return False
-        return Role.WRITE in self.membership.roles(thread_id)
+        return role in self.membership.roles(thread_id)
 
     # --- change sets ----------------------------------------------------------------
 

@@ -340,7 +340,7 @@ class ChatView(QWidget):
             shown = [self.model.item(row).id for row in range(self.model.rowCount())]
             actions = await self._client.run(chat_ops.message_actions, summary.thread_id, shown)
             if self._is_current(summary):
-                self._actions = actions
+                self._actions.update(actions)  # a page loaded meanwhile brought its own, as fresh
                 self.rights_checked.emit()
 
     def _on_scrolled(self, value: int) -> None:
