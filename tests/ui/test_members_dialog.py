@@ -87,6 +87,7 @@ def test_an_admin_changes_a_members_role_and_removes_them_and_the_member_sees_it
     a_id, b_id = _engine(qtbot, client_a, _peer_id), _engine(qtbot, client_b, _peer_id)
     link = _engine(qtbot, client_a, _invite, thread_id, Role.WRITE)
     dialog_a = _open(qtbot, client_a, summary)
+    _engine(qtbot, client_b, Node.set_display_name, "Bruno")
     _engine(qtbot, client_b, Node.join, InviteLink.parse(link))
 
     # B's join comes over the network; A's dialog reloads on its own.
@@ -124,9 +125,12 @@ def test_an_admin_changes_a_members_role_and_removes_them_and_the_member_sees_it
     epoch = _engine(qtbot, client_a, _newest_epoch, thread_id)
     remove = _editor(dialog_a, b_id, MemberColumn.REMOVE)
     assert isinstance(remove, QPushButton) and remove.isEnabled()
+    qtbot.waitUntil(lambda: "Bruno" in dialog_a.members.index(dialog_a.members.row_of(b_id), 0).data(),
+                    timeout=30_000)
     remove.click()
     confirm = dialog_a.confirm_remove
     assert confirm is not None and confirm.isVisible()
+    assert confirm.text().startswith("Remove Bruno?") and "12D3KooW" not in confirm.text()  # by name
     with qtbot.waitSignal(dialog_a.changed, timeout=20_000):
         confirm.button(QMessageBox.StandardButton.Yes).click()
     assert _engine(qtbot, client_a, _roles, thread_id, b_id) == frozenset()
