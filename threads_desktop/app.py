@@ -54,6 +54,18 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     return [network, control]
 
 
+def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the tasks cancelled as the window closed take their cancellation
+    before the loop closes. Left pending, each is reported "destroyed but
+    pending" by the garbage collector during interpreter shutdown, when the
+    log file can no longer even be opened."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=5.0))
+
+
 def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discovery: bool = True,
             link: str | None = None, settings: AppSettings | None = None) -> int:
     """The app for one profile. If that profile's app already runs, hand it
@@ -112,7 +124,9 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         client = EngineClient(runtime, loop)
         window = MainWindow(client, settings)
         new_album = getattr(window, "new_album_action", None)
-        tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None)
+        tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None,
+                        request_quit=window.request_quit)
+        window.quit_confirmed.connect(tray.quit)  # closes the window for good, then asks the app to end
         tray.quit_requested.connect(app.quit)
         originals = OriginalsPolicy(client, settings, window)
         originals.apply_all()
@@ -133,6 +147,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         app.aboutToQuit.connect(instance.close)
         with loop:
             loop.run_forever()
+            _finish_tasks(loop)
     finally:
         runtime.stop()
         asyncio.set_event_loop(None)

@@ -13,13 +13,13 @@ from tests.engine.modules.images import image_bytes
 from threads_desktop.ui.views.main_window import MainWindow
 
 
-def photo_files(folder: Path, count: int, *, first_seed: int = 0) -> list[Path]:
+def photo_files(folder: Path, count: int, *, first_seed: int = 0, size: tuple[int, int] = (96, 64)) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for n in range(count):
         path = folder / f"IMG_{first_seed + n:04d}.jpg"
         path.write_bytes(image_bytes("JPEG", taken=f"2024:07:{1 + n % 28:02d} 10:{n % 60:02d}:00",
-                                     size=(96, 64), seed=first_seed + n))
+                                     size=size, seed=first_seed + n))
         paths.append(path)
     return paths
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -11,7 +12,9 @@ from tests.ui.album import new_thread
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadRole
+from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
 
 
@@ -153,3 +156,26 @@ def test_renaming_and_leaving_from_the_menu(qtbot, window: MainWindow) -> None: 
         next(b for b in box.buttons() if b.text() == "Leave").click()
     assert window.threads.rowCount() == 0 and window.pages.currentIndex() == 0
     assert not window.leave_action.isEnabled()
+
+
+def test_the_window_size_the_shown_album_and_the_sort_order_come_back_after_a_restart(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop, window: MainWindow, runtime: EngineRuntime, tmp_path: Path) -> None:
+    first = new_thread(qtbot, window, "Lisbon")
+    new_thread(qtbot, window, "Porto")
+    window.select_thread(first)
+    window.album_view.sort.setCurrentIndex(1)  # oldest first
+    window.resize(760, 540)  # offscreen's screen is 800x600: a restored size is kept on it
+    size = (window.width(), window.height())
+    window.close()
+
+    settings = AppSettings.from_file(tmp_path / "settings.ini")
+    again = MainWindow(EngineClient(runtime, qt_loop), settings)
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.threads_loaded, timeout=10_000):
+        again.show()
+    qtbot.waitUntil(lambda: again.pages.currentWidget() is again.album_view, timeout=10_000)
+    assert again.album_view.title.text() == "Lisbon"
+    assert again.album_view.sort.currentIndex() == 1
+    # Restored onto the (800x600 offscreen) screen: the height as it was,
+    # the width as near as the window's own minimum allows.
+    assert again.height() == size[1] != 660 and again.width() < 1000

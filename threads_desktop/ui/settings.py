@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
 if TYPE_CHECKING:  # the CLI reads the data folder from here: keep the import light
     from threads_desktop.engine.core.ids import ThreadId
@@ -42,6 +42,10 @@ class AppSettings:
     _START_MINIMISED = "window/start_minimised"
     _CLOSE_TO_TRAY = "window/close_to_tray"
     _NAME_ASKED = "profile/name_asked"
+    _TOLD_STILL_RUNNING = "window/told_still_running"
+    _GEOMETRY = "window/geometry"
+    _LAST_THREAD = "window/last_thread"
+    _NEWEST_FIRST = "album/newest_first"
 
     def __init__(self, store: QSettings) -> None:
         self.store = store
@@ -115,6 +119,45 @@ class AppSettings:
     @name_asked.setter
     def name_asked(self, value: bool) -> None:
         self.store.setValue(self._NAME_ASKED, bool(value))
+
+    @property
+    def told_still_running(self) -> bool:
+        """The user was told once that closing the window leaves the app in the tray."""
+        return self._bool(self._TOLD_STILL_RUNNING, False)
+
+    @told_still_running.setter
+    def told_still_running(self, value: bool) -> None:
+        self.store.setValue(self._TOLD_STILL_RUNNING, bool(value))
+
+    @property
+    def window_geometry(self) -> bytes:
+        """The main window's size and place (QWidget.saveGeometry), or b""."""
+        value = self.store.value(self._GEOMETRY, b"")
+        if isinstance(value, QByteArray):
+            return value.data()
+        return value if isinstance(value, bytes) else b""
+
+    @window_geometry.setter
+    def window_geometry(self, value: bytes) -> None:
+        self.store.setValue(self._GEOMETRY, QByteArray(value))
+
+    @property
+    def last_thread(self) -> str | None:
+        """The album or chat shown when the app was last closed."""
+        return str(self.store.value(self._LAST_THREAD, "", str)) or None
+
+    @last_thread.setter
+    def last_thread(self, value: str | None) -> None:
+        self.store.setValue(self._LAST_THREAD, value or "")
+
+    @property
+    def newest_first(self) -> bool:
+        """The albums' sort order."""
+        return self._bool(self._NEWEST_FIRST, True)
+
+    @newest_first.setter
+    def newest_first(self, value: bool) -> None:
+        self.store.setValue(self._NEWEST_FIRST, bool(value))
 
     def sync(self) -> None:
         self.store.sync()

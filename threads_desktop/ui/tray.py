@@ -157,11 +157,14 @@ class TrayIcon(QObject):
     notified = Signal(str, str)  # title, body: shown in the tray
     described = Signal(object)    # list[Arrival] found in one change set (maybe empty)
     window_hidden = Signal()      # closing hid the window in the tray
+    told_still_running = Signal(str, str)  # title, text: shown once, the first time closing hides the window
     quit_requested = Signal()     # Quit from the tray menu: the app should end (run_app connects app.quit)
 
     def __init__(self, window: QWidget, settings: AppSettings, client: EngineClient | None = None, *,
                  new_album: Callable[[], object] | None = None, available: bool | None = None,
-                 batch_ms: int = BATCH_MS) -> None:
+                 batch_ms: int = BATCH_MS, request_quit: Callable[[], object] | None = None) -> None:
+        """`request_quit`: what the menu's Quit asks (the window's, which
+        may ask the user first and then calls `quit`); `quit` by default."""
         super().__init__(window)
         self._window = window
         self._settings = settings
@@ -180,7 +183,7 @@ class TrayIcon(QObject):
         if new_album is not None:
             self.new_album_action.triggered.connect(lambda: self._new_album(new_album))
         self.quit_action = QAction(self.tr("Quit"), self)
-        self.quit_action.triggered.connect(self.quit)
+        self.quit_action.triggered.connect(request_quit or self.quit)
         self.menu.addActions([self.show_action, self.new_album_action])
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
@@ -207,9 +210,22 @@ class TrayIcon(QObject):
         if watched is self._window and event.type() == QEvent.Type.Close and self.hides_on_close():
             event.ignore()
             self._window.hide()
+            self._say_still_running()
             self.window_hidden.emit()
             return True
         return super().eventFilter(watched, event)
+
+    def _say_still_running(self) -> None:
+        """Once: where the app went, and how to really quit."""
+        if self._settings.told_still_running:
+            return
+        self._settings.told_still_running = True
+        title = self.tr("Threads is still running")
+        text = self.tr("New photos and messages keep arriving. Open Threads from its icon here; Quit in its "
+                       "menu ends it. You can turn this off in Settings.")
+        if self.icon is not None:
+            self.icon.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 10_000)
+        self.told_still_running.emit(title, text)
 
     def show_window(self) -> None:
         from threads_desktop.ui.single_instance import bring_to_front

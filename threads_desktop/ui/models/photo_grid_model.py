@@ -58,6 +58,7 @@ class PhotoGridModel(QAbstractListModel):
         self._in_flight: set[str] = set()
         self._generation = 0  # bumped when the rows are replaced
         self._tasks: set[asyncio.Task[None]] = set()
+        self._cancelled = False
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
         self._flush.setInterval(0)
@@ -183,7 +184,7 @@ class PhotoGridModel(QAbstractListModel):
         # through the album, rows scrolled past are skipped rather than
         # decoded (they are asked for again if they come back), and the
         # workers leave the GUI thread its share of the interpreter.
-        if self._in_flight:
+        if self._in_flight or self._cancelled:
             return
         batch = list(self._wanted)[-BATCH:]
         self._wanted.clear()
@@ -229,6 +230,10 @@ class PhotoGridModel(QAbstractListModel):
         self.cards_loaded.emit()
 
     def cancel(self) -> None:
+        """The view is going: stop loading, and start nothing more (a timer
+        firing after the event loop is gone would start a task on none)."""
+        self._cancelled = True
+        self._flush.stop()
         for task in list(self._tasks):
             task.cancel()
 

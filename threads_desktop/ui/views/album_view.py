@@ -14,9 +14,11 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +34,7 @@ from threads_desktop.ui.refusals import explain, refused
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.photo_import import ImportSummary, PhotoImport
 from threads_desktop.ui.views.photo_viewer import PhotoViewer
+from threads_desktop.ui.widgets.import_progress import ImportProgress
 from threads_desktop.ui.widgets.photo_delegate import PICTURE
 from threads_desktop.ui.widgets.photo_grid_view import PhotoGridView
 
@@ -73,12 +76,14 @@ class AlbumView(QWidget):
     failed = Signal(str)
     invite_requested = Signal()
     members_requested = Signal()
+    sort_changed = Signal(bool)         # newest first
 
-    def __init__(self, client: EngineClient, decoder: Executor, parent: QWidget | None = None) -> None:
+    def __init__(self, client: EngineClient, decoder: Executor, parent: QWidget | None = None, *,
+                 newest_first: bool = True) -> None:
         super().__init__(parent)
         self._client = client
         self._summary: ThreadSummary | None = None
-        self._newest_first = True
+        self._newest_first = newest_first
         self._tasks = Tasks(lambda error: self.failed.emit(explain(error)))
         self._may_delete_selection = False
         self.current_import: PhotoImport | None = None
@@ -110,18 +115,28 @@ class AlbumView(QWidget):
         header.addLayout(titles, 1)
         self.sort = QComboBox()
         self.sort.addItems([self.tr("Newest first"), self.tr("Oldest first")])
+        self.sort.setCurrentIndex(0 if self._newest_first else 1)
         self.sort.setToolTip(self.tr("Sort by the date the photo was taken"))
         self.sort.currentIndexChanged.connect(self._sort_changed)
         self.members_button = QPushButton(self.tr("Members…"))
         self.members_button.clicked.connect(self.members_requested)
         self.invite_button = QPushButton(self.tr("Invite…"))
         self.invite_button.clicked.connect(self.invite_requested)
-        self.add_button = QPushButton(self.tr("Add Photos…"))
-        self.add_button.setDefault(True)
+        # Qt's file dialog picks files or a folder, never both: the button
+        # adds files, its menu a folder (and folders can be dropped).
+        self.add_button = QToolButton()
+        self.add_button.setText(self.tr("Add Photos…"))
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.add_button.clicked.connect(self.ask_files)
+        add_menu = QMenu(self.add_button)
+        add_menu.addAction(self.tr("Add Photos…"), self.ask_files)
+        add_menu.addAction(self.tr("Add a Folder…"), self.ask_folder)
+        self.add_button.setMenu(add_menu)
         for widget in (self.sort, self.members_button, self.invite_button, self.add_button):
             header.addWidget(widget)
         grid_layout.addLayout(header)
+        self.import_progress = ImportProgress()
+        grid_layout.addWidget(self.import_progress)
         self.grid = PhotoGridView()
         self.grid.setModel(self.model)
         self.grid.files_dropped.connect(self.add_paths)
@@ -191,6 +206,7 @@ class AlbumView(QWidget):
 
     def _sort_changed(self, index: int) -> None:
         self._newest_first = index == 0
+        self.sort_changed.emit(self._newest_first)
         self.model.set_ids([])
         self._spawn(self._reload())
 
@@ -216,12 +232,27 @@ class AlbumView(QWidget):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()  # open(), not exec(): no nested event loop under qasync
 
+    def ask_folder(self) -> QFileDialog:
+        dialog = QFileDialog(self, self.tr("Add a folder of photos"))
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly)
+        dialog.fileSelected.connect(lambda folder: self.add_paths([Path(folder)]))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
     def add_paths(self, paths: list[Path]) -> PhotoImport | None:
         summary = self._summary
-        if summary is None or not summary.can_write or self.current_import is not None:
+        if summary is None or not summary.can_write:
+            return None
+        if self.current_import is not None:
+            self.message.emit(self.tr("Photos are still being added; add these when that is done."))
             return None
         importer = PhotoImport(self._client, summary.thread_id, paths, self)
         self.current_import = importer
+        importer.progressed.connect(self.import_progress.show_progress)
+        self.import_progress.stop_requested.connect(importer.cancel)
+        self.import_progress.start(summary.name or self.tr("this album"))
         self._spawn(self._import(importer))
         return importer
 
@@ -230,6 +261,8 @@ class AlbumView(QWidget):
             result: ImportSummary = await importer.run()
         finally:
             self.current_import = None
+            self.import_progress.stop_requested.disconnect(importer.cancel)
+            self.import_progress.hide()
         self.message.emit(result.message())
         self.import_finished.emit(result)
 

@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
     network_status_shown = Signal()
     thread_created = Signal(str)  # thread ID
     operation_failed = Signal(str)
+    quit_confirmed = Signal()  # Quit chosen (and confirmed when photos were being added): the app ends
 
     def __init__(self, client: EngineClient, settings: AppSettings | None = None) -> None:
         super().__init__()
@@ -72,12 +73,14 @@ class MainWindow(QMainWindow):
         self.join_dialog: JoinDialog | None = None
         self.name_prompt: NamePrompt | None = None
         self._my_id = ""
+        self.quit_box: QMessageBox | None = None
         self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
         # Thumbnails and pictures are decoded here, never on the GUI thread.
         self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
         self.setWindowTitle(self.tr("Threads"))
-        self.resize(1000, 660)
+        if not self.restoreGeometry(QByteArray(self._settings.window_geometry)):
+            self.resize(1000, 660)
         self._build_actions()
         self._build_layout()
         client.changed.connect(self._on_engine_changed)
@@ -103,6 +106,10 @@ class MainWindow(QMainWindow):
         self.add_photos_action.setShortcut(QKeySequence("Ctrl+O"))
         self.add_photos_action.setEnabled(False)
         self.add_photos_action.triggered.connect(lambda: self.album_view.ask_files())
+        self.add_folder_action = QAction(self.tr("Add a &Folder…"), self)
+        self.add_folder_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.add_folder_action.setEnabled(False)
+        self.add_folder_action.triggered.connect(lambda: self.album_view.ask_folder())
         self.members_action = QAction(self.tr("&Members…"), self)
         self.members_action.setShortcut(QKeySequence("Ctrl+M"))
         self.members_action.setEnabled(False)
@@ -118,12 +125,14 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcuts([QKeySequence.StandardKey.Preferences, QKeySequence("Ctrl+,")])
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.ask_settings)
-        quit_action = QAction(self.tr("&Quit"), self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        # Quit ends the app; closing the window may only hide it in the tray.
+        self.quit_action = QAction(self.tr("&Quit"), self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # StandardKey.Quit is none on Windows
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.request_quit)
         file_menu = self.menuBar().addMenu(self.tr("&File"))
         file_menu.addActions([self.new_album_action, self.new_chat_action])
-        file_menu.addAction(self.add_photos_action)
+        file_menu.addActions([self.add_photos_action, self.add_folder_action])
         file_menu.addSeparator()
         file_menu.addActions([self.invite_action, self.members_action, self.join_action])
         file_menu.addSeparator()
@@ -131,7 +140,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
-        file_menu.addAction(quit_action)
+        file_menu.addAction(self.quit_action)
         self.diagnostics_action = CopyDiagnosticsAction(self._client, self)
         self.diagnostics_action.copied.connect(
             lambda _text: self.statusBar().showMessage(self.tr("Diagnostics copied to the clipboard"), 10_000))
@@ -181,7 +190,8 @@ class MainWindow(QMainWindow):
         self.thread_page = ThreadPage()
         self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
-        self.album_view = AlbumView(self._client, self._decoder)
+        self.album_view = AlbumView(self._client, self._decoder, newest_first=self._settings.newest_first)
+        self.album_view.sort_changed.connect(lambda newest: setattr(self._settings, "newest_first", newest))
         self.album_view.invite_requested.connect(lambda: self.ask_invite())
         self.album_view.members_requested.connect(self.ask_members)
         self.album_view.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
@@ -301,6 +311,9 @@ class MainWindow(QMainWindow):
     async def _load(self) -> None:
         await self._refresh_identity()
         await self._reload()
+        last = self._settings.last_thread
+        if last is not None and self._selected is None and self.threads.row_of(last) >= 0:
+            self.select_thread(last)  # where the user was when they last closed the app
         self.threads_loaded.emit()
         await self._refresh_network()
 
@@ -324,8 +337,8 @@ class MainWindow(QMainWindow):
                 and self._selected.thread_id in changes.threads_removed:
             self._selected = None
             self.pages.setCurrentIndex(0)
-            for action in (self.invite_action, self.members_action, self.add_photos_action, self.rename_action,
-                           self.leave_action):
+            for action in (self.invite_action, self.members_action, self.add_photos_action, self.add_folder_action,
+                           self.rename_action, self.leave_action):
                 action.setEnabled(False)
         if changes.threads_added or changes.threads_updated or changes.threads_removed or any(
                 collection in ("message", "read_marker") for _t, collection, _d in changes.documents):
@@ -369,12 +382,14 @@ class MainWindow(QMainWindow):
 
     def _show_selected(self, summary: ThreadSummary) -> None:
         self._selected = summary
+        self._settings.last_thread = str(summary.thread_id)
         if not summary.can_write:  # a join may be waiting or refused
             self._spawn(self._show_join_state(summary.thread_id))
         self.invite_action.setEnabled(summary.can_read)
         self.members_action.setEnabled(summary.can_read)
         self.nearby_list.set_invite_enabled(summary.can_read)
         self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
+        self.add_folder_action.setEnabled(self.add_photos_action.isEnabled())
         self.rename_action.setEnabled(summary.can_write)
         self.leave_action.setEnabled(True)
         if summary.kind is ThreadKind.ALBUM and summary.can_read:
@@ -529,6 +544,58 @@ class MainWindow(QMainWindow):
             box.setTextFormat(Qt.TextFormat.PlainText)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
+
+    def request_quit(self) -> QMessageBox | None:
+        """Quit, after asking when photos are still being added (the
+        confirmation box is returned; None when quitting at once)."""
+        importer = self.album_view.current_import
+        if importer is None:
+            self.quit_confirmed.emit()
+            return None
+        if self.quit_box is not None:
+            return self.quit_box
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Quit Threads"), "",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText(self.tr("The photos added so far stay in the album. To add the rest later, add "
+                                       "the same photos or folder again: those already there are skipped."))
+        keep = box.addButton(self.tr("Keep Adding"), QMessageBox.ButtonRole.RejectRole)
+        quit_button = box.addButton(self.tr("Quit"), QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+
+        def show_progress(done: int, total: int) -> None:
+            if self.quit_box is not box:
+                return  # answered (and deleted) already
+            box.setText(self.tr("Photos are still being added ({done} of {total} so far). Quit anyway?").format(
+                done=done, total=total or "…"))
+
+        self.quit_box = box
+        show_progress(importer.done, importer.total)
+        importer.progressed.connect(show_progress)
+        # Done while the question was open: nothing is lost any more, so do what was asked.
+        importer.finished.connect(lambda _summary: self._quit_during_import() if self.quit_box is box else None)
+        quit_button.clicked.connect(self._quit_during_import)
+        box.finished.connect(lambda _result: self._forget_quit_box(box))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def _forget_quit_box(self, box: QMessageBox) -> None:
+        if self.quit_box is box:
+            self.quit_box = None
+
+    def _quit_during_import(self) -> None:
+        box, self.quit_box = self.quit_box, None
+        if box is not None:
+            box.close()
+        importer = self.album_view.current_import
+        if importer is not None:
+            importer.cancel()
+        self.quit_confirmed.emit()
+
+    def hideEvent(self, event: Any) -> None:
+        # Closing, hiding in the tray and quitting all pass here.
+        self._settings.window_geometry = self.saveGeometry().data()
+        super().hideEvent(event)
 
     def closeEvent(self, event: Any) -> None:
         self._tasks.cancel_all(close=True)

@@ -1,4 +1,4 @@
-"""Adding photos with a progress dialog that can be cancelled.
+"""Adding photos, with progress and a way to stop.
 
 The engine imports a few files per call (one event's worth), so the engine
 thread gets back to the network between calls, progress moves file by file
@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.modules.photos import PHOTOS_PER_EVENT, ImportResult, all_paths
@@ -24,6 +23,7 @@ class ImportSummary:
     duplicates: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
+    total: int = 0  # files found
 
     def message(self) -> str:
         # One translation context, whoever shows the text; spelled out in
@@ -41,7 +41,9 @@ class ImportSummary:
             parts.append(translate("ImportSummary", "could not add {name} ({reason}){more}").format(
                 name=name, reason=reason, more=more))
         if self.cancelled:
-            parts.append(translate("ImportSummary", "stopped before the rest"))
+            left = self.total - len(self.added) - len(self.duplicates) - len(self.failed)
+            parts.append(translate("ImportSummary", "stopped before the other {n}; add the same photos again "
+                                   "to finish (those already in the album are skipped)").format(n=left))
         return "; ".join(parts) + "."
 
 
@@ -54,49 +56,42 @@ def _add(node: Node, thread_id: ThreadId, paths: list[Path]) -> ImportResult:
 
 
 class PhotoImport(QObject):
-    """One import; `finished` carries its ImportSummary."""
+    """One import; `finished` carries its ImportSummary. It shows nothing
+    itself: the album's progress strip follows `progressed`. (A modal
+    QProgressDialog runs Qt's events inside setValue, so inside this
+    coroutine, and qasync would then step other tasks inside it.)"""
 
-    progressed = Signal(int, int)
+    progressed = Signal(int, int)  # photos done, photos found
     finished = Signal(object)
 
-    def __init__(self, client: EngineClient, thread_id: ThreadId, paths: list[Path], parent: QWidget) -> None:
+    def __init__(self, client: EngineClient, thread_id: ThreadId, paths: list[Path], parent: QObject) -> None:
         super().__init__(parent)
         self._client = client
-        self._thread_id = thread_id
+        self.thread_id = thread_id
         self._paths = paths
-        self._cancelled = False
-        self.dialog = QProgressDialog(self.tr("Looking for photos…"), self.tr("Cancel"), 0, 0, parent)
-        self.dialog.setWindowTitle(self.tr("Adding photos"))
-        self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        self.dialog.setMinimumDuration(400)  # quick imports never flash a dialog
-        self.dialog.setAutoClose(False)
-        self.dialog.setAutoReset(False)
-        self.dialog.canceled.connect(self.cancel)
+        self.cancelled = False
+        self.done = 0
+        self.total = 0
 
     def cancel(self) -> None:
-        self._cancelled = True
-        self.dialog.setLabelText(self.tr("Stopping after the current photos…"))
+        """Stop before the next batch: what was added stays added."""
+        self.cancelled = True
 
     async def run(self) -> ImportSummary:
         summary = ImportSummary()
-        try:
-            files = await self._client.run(_expand, self._paths)
-            self.dialog.setRange(0, len(files))
-            for start in range(0, len(files), PHOTOS_PER_EVENT):
-                if self._cancelled or self.dialog.wasCanceled():
-                    summary.cancelled = True
-                    break
-                self.dialog.setLabelText(self.tr("Adding photo {done} of {total}…").format(
-                    done=start + 1, total=len(files)))
-                result = await self._client.run(_add, self._thread_id, files[start:start + PHOTOS_PER_EVENT])
-                summary.added += result.added
-                summary.duplicates += result.duplicates
-                summary.failed += result.failed
-                done = min(start + PHOTOS_PER_EVENT, len(files))
-                self.dialog.setValue(done)
-                self.progressed.emit(done, len(files))
-        finally:
-            self.dialog.close()
-            self.dialog.deleteLater()
+        files = await self._client.run(_expand, self._paths)
+        self.total = len(files)
+        summary.total = len(files)
+        self.progressed.emit(0, len(files))
+        for start in range(0, len(files), PHOTOS_PER_EVENT):
+            if self.cancelled:
+                summary.cancelled = True
+                break
+            result = await self._client.run(_add, self.thread_id, files[start:start + PHOTOS_PER_EVENT])
+            summary.added += result.added
+            summary.duplicates += result.duplicates
+            summary.failed += result.failed
+            self.done = min(start + PHOTOS_PER_EVENT, len(files))
+            self.progressed.emit(self.done, len(files))
         self.finished.emit(summary)
         return summary
