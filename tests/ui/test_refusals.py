@@ -80,3 +80,11 @@ def test_a_broken_link_and_a_missing_thread_read_as_a_person_would_say_them(open
     assert explain(gone) == "It is no longer here: it was deleted, or you left it."
     named = _refusal(lambda: a.set_display_name("x" * 100))
     assert explain(named) == "A name has at most 64 characters."
+
+
+def test_an_engine_message_in_a_developers_words_is_not_shown_as_it_is() -> None:
+    from threads_desktop.engine.core.ids import ThreadId
+
+    developer = _refusal(lambda: ThreadId.parse("not-a-thread"))
+    assert "multibase" in str(developer) or "base32" in str(developer)
+    assert explain(developer) == "It was not accepted: something in it is not in a form the app can use."

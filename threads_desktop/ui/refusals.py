@@ -25,8 +25,11 @@ from threads_desktop.engine.core.errors import (
 
 log = logging.getLogger(__name__)
 # What must never reach a person: peer IDs, thread IDs and CIDs (multibase
-# base32), hex digests, and entity paths such as "photo/<id>".
-_INTERNAL = re.compile(r"12D3KooW\w+|\bb[a-z2-7]{20,}|\b[0-9a-f]{16,}\b|\b[a-z_]+/[\w-]{8,}")
+# base32), hex digests, entity paths such as "photo/<id>", and the words of
+# formats and protocol a developer would use.
+_INTERNAL = re.compile(r"12D3KooW\w+|\bb[a-z2-7]{20,}|\b[0-9a-f]{16,}\b|\b[a-z_]+/[\w-]{8,}"
+                       r"|multibase|base32|base58|base64|cbor|\bcid\b|schema|payload|epoch|\bops?\b|\bseq\b"
+                       r"|\blog\b|\bbytes\b|traceback|exception", re.IGNORECASE)
 
 
 def _tr(text: str) -> str:
