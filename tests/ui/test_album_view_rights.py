@@ -67,6 +67,7 @@ def test_a_writer_may_delete_only_own_photos_and_delete_follows_the_admins_role_
     assert _select(qtbot, view, [mine])
     assert not _select(qtbot, view, [theirs[0]])
     assert "only photos you added" in view.delete_button.toolTip()
+    assert view.selection_label.text() == "1 selected: you can delete only photos you added yourself"
     assert view.ask_delete() is None  # the Delete key offers nothing either
     assert not _select(qtbot, view, [mine, theirs[0]])
     assert _select(qtbot, view, [mine])

@@ -223,7 +223,7 @@ def test_the_join_dialog_takes_a_pasted_message_and_names_who_sent_it(  # type: 
     again = window_b.ask_join()
     with qtbot.waitSignal(again.checked, timeout=10_000):
         again.link_edit.setPlainText(link)
-    assert "You are already a member of it." in again.details.text() and again.error.text() == ""
+    assert again.details.text() == "You are already a member of “Lisbon”." and again.error.text() == ""
     assert again.join_button.text() == "Open" and again.join_button.isEnabled()
     with qtbot.waitSignal(again.joined, timeout=10_000) as opened:
         again.join_button.click()

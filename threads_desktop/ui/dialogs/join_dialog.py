@@ -225,8 +225,8 @@ class JoinDialog(QDialog):
             return  # the box changed meanwhile
         if already_in:
             self._already_in = link.thread_id
-            self.details.setText(self.details.text().split("\n")[0] + "\n" + self.tr(
-                "You are already a member of it."))
+            self.details.setText(self.tr("You are already a member of “%1”.").replace(
+                "%1", link.name or self.tr("this album or chat")))
             self.join_button.setText(self.tr("Open"))
         self.join_button.setEnabled(True)
         self.checked.emit()

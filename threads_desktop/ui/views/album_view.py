@@ -302,6 +302,9 @@ class AlbumView(QWidget):
         self.delete_button.setEnabled(self._may_delete_selection)
         self.delete_action.setEnabled(self._may_delete_selection)
         self.delete_button.setToolTip("" if allowed else self.tr("You can delete only photos you added yourself"))
+        if not allowed:  # said where it is seen, not only on hovering a greyed button
+            self.selection_label.setText(self.tr("{n} selected: you can delete only photos you added yourself")
+                                         .format(n=len(ids)))
         self.actions_checked.emit(ids)
 
     def ask_delete(self) -> QMessageBox | None:
