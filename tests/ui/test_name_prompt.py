@@ -76,3 +76,24 @@ def test_a_skipped_prompt_is_not_shown_again(  # type: ignore[no-untyped-def]
     assert not _asked(qtbot, window)  # still no name, but asked already
     again = _window(qtbot, qt_loop, runtime, AppSettings.from_file(tmp_path / "settings.ini"))
     assert not _asked(qtbot, again)  # ... in a later launch too
+
+
+def _first_launch(tmp_path: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-m", "tests.ui.drivers.first_launch", str(tmp_path / "profile"),
+                           str(tmp_path / "settings.ini"), *args], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_the_real_app_asks_on_its_first_launch_only(tmp_path: Path) -> None:
+    first = _first_launch(tmp_path, "save", "Zoë Example")
+    assert f"prompt prefilled: {account_name()}" in first and "saved: Zoë Example" in first
+    second = _first_launch(tmp_path, "none")
+    assert "no prompt" in second and "identity: Zoë Example" in second
