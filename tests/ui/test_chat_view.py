@@ -319,3 +319,24 @@ def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_r
     with qtbot.waitSignal(view_b.message_deleted, timeout=10_000):
         box.button(QMessageBox.StandardButton.Yes).click()
     qtbot.waitUntil(lambda: _texts(view_a) == ["from B"], timeout=30_000)
+
+
+def test_a_message_arriving_late_with_an_earlier_time_still_appears(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, open_node: Callable[[str], Node]) -> None:
+    from tests.engine.eventstore.peers import envelopes_of
+
+    owner = open_node("owner")
+    thread_id = owner.create_thread(ThreadKind.CHAT, "Late").thread_id
+    link = owner.invite(thread_id, Role.WRITE).to_uri()
+    client = EngineClient(runtime, qt_loop)
+    _wait(qtbot, client.join(InviteLink.parse(link)))
+    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    owner.receive(thread_id, _wait(qtbot, client.run(envelopes_of, thread_id)))
+    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    view = _view(qtbot, client, _summary(qtbot, client, thread_id))
+    owner.chat(thread_id).post("written first, offline")  # not synced yet
+    _type_and_send(qtbot, view, "written second")
+    qtbot.waitUntil(lambda: _texts(view) == ["written second"], timeout=10_000)
+
+    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    qtbot.waitUntil(lambda: _texts(view) == ["written first, offline", "written second"], timeout=10_000)

@@ -67,7 +67,8 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
               known_photos: frozenset[str]) -> ChatPage:
     """The newest `older` messages (`from_stamp` None: opening the chat), or
     every message from the one stamped `from_stamp` (the oldest shown) plus
-    `older` before it: a live reload keeps what is shown and only grows."""
+    `older` before it, and never fewer than the newest PAGE_SIZE: a live
+    reload keeps what is shown and only grows."""
     chat = _chat(node, thread_id)
     own_log = node.store.own_log(thread_id)
     me = str(own_log) if own_log is not None else None
@@ -76,7 +77,9 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
         offset = max(0, total - older)
     else:
         before = total - chat.messages.count(created_after=from_stamp) - 1
-        offset = max(0, before - older)
+        # At least the newest page: a message that arrives late with an
+        # earlier time than the oldest shown (written offline) belongs there.
+        offset = max(0, min(before - older, total - PAGE_SIZE))
     documents = chat.history(limit=total - offset, offset=offset)  # without a limit, find ignores offset
     quoted = {d.id: d for d in documents}
     items = tuple(_item(chat, d, me, quoted) for d in documents)
