@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -49,9 +51,12 @@ def test_the_console_script_runs_as_a_module(tmp_path: Path) -> None:
     assert json.loads(result.stdout) == []
 
 
-def test_a_locked_profile_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_locked_profile_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from threads_desktop import cli_control
     from threads_desktop.engine.node import Node
 
+    monkeypatch.setattr(cli_control, "LOCK_WAIT_SECONDS", 0.2)  # held for good here: no need to wait long
     node = Node.open(tmp_path / "p")
     try:
         code, _, err = run(capsys, "--data-dir", str(tmp_path / "p"), "ls")
@@ -89,3 +94,96 @@ def test_add_say_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 1 and "album" in err
     code, _, err = run(capsys, "--data-dir", profile, "show", "bnotathread")
     assert code == 1 and "thread ID" in err
+
+
+ADD_MEMORY_LIMIT = 1 << 30  # address space: several times what `add` of one photo needs
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ADD_MEMORY_LIMIT, ADD_MEMORY_LIMIT))
+
+
+def test_adding_dev_zero_under_a_memory_limit_is_refused_by_name(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.engine.modules.images import image_bytes
+
+    profile = str(tmp_path / "p")
+    _, album, _ = run(capsys, "--data-dir", profile, "create", "album", "Zeros")
+    photo = tmp_path / "good.jpg"
+    photo.write_bytes(image_bytes("JPEG"))
+    result = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", profile, "add", album.strip(),
+                             "/dev/zero", str(photo)],
+                            capture_output=True, text=True, timeout=60, preexec_fn=_limit_memory,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert result.returncode == 1
+    assert "not added: zero: not a regular file (a device)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stdout.split()) == 1  # the good photo went in
+
+
+def test_a_full_disk_import_says_how_many_photos_were_saved(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.disk import small_disk
+    from tests.engine.modules.images import noise_jpeg
+
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for i in range(20):
+        (folder / f"{i:02}.jpg").write_bytes(noise_jpeg(i))
+    with small_disk(tmp_path / "disk", 4608) as disk:
+        profile = str(disk / "p")
+        _, album, _ = run(capsys, "--data-dir", profile, "create", "album", "Holiday")
+        code, out, err = run(capsys, "--data-dir", profile, "add", album.strip(), str(folder))
+        saved = len(out.split())
+        assert code == 1 and 0 < saved < 20
+        assert err.rstrip().endswith(f"Saved {saved} of 20 photos; the disk is full.")
+        assert "database" not in err
+
+
+def test_show_prints_no_terminal_escapes_from_photo_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.engine.modules.images import image_bytes
+
+    profile = str(tmp_path / "p")
+    _, album, _ = run(capsys, "--data-dir", profile, "create", "album", "Escapes")
+    hostile = tmp_path / "\x1b]0;owned\x07beach\x1b[2J\nnight.jpg"
+    hostile.write_bytes(image_bytes("JPEG"))
+    code, _, err = run(capsys, "--data-dir", profile, "add", album.strip(), str(hostile))
+    assert code == 0 and "\x1b" not in err
+    code, out, _ = run(capsys, "--data-dir", profile, "show", album.strip())
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "]0;owned beach [2J night.jpg" in out
+
+
+def test_ctrl_c_on_add_stops_between_photos_and_says_how_many_were_added(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from tests.engine.modules.images import image_bytes
+
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for n in range(40):
+        (folder / f"{n:02}.jpg").write_bytes(image_bytes("JPEG", seed=n, size=(640, 480)))
+    profile = tmp_path / "p"
+    album = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(profile), "create", "album",
+                            "Trip"], capture_output=True, text=True, timeout=60).stdout.strip()
+    adding = subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(profile), "add", album,
+                               str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert adding.stderr is not None
+    progress = b""
+    for _ in range(1000):  # the first progress count ("\r1/40"): the import is under way
+        chunk = os.read(adding.stderr.fileno(), 64)
+        progress += chunk
+        if b"/40" in progress or not chunk:
+            break
+    adding.send_signal(signal.SIGINT)
+    out, rest = adding.communicate(timeout=60)
+    err = (progress + rest).decode()
+    assert adding.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    added = out.decode().split()
+    assert 1 <= len(added) < 40
+    assert f"stopped: {len(added)} of 40 photos added; add the same photos again to add the rest" in err
+    shown = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(profile), "show", album,
+                            "--json"], capture_output=True, text=True, timeout=60)
+    assert sorted(item["id"] for item in json.loads(shown.stdout)["items"]) == sorted(added)

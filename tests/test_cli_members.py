@@ -74,3 +74,35 @@ def test_member_commands_refuse_bad_input_with_a_clear_message(tmp_path: Path,
     assert code == 1 and "peer ID" in err
     _, out, _ = run(capsys, "--data-dir", profile, "members", thread)
     assert out.count("\n") == 1  # only the founder; nothing was written
+
+
+@pytest.mark.parametrize("where", ["missing/invite.png", "invite.jpg", "."])
+def test_a_refused_qr_invite_makes_no_invite(tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    profile = str(tmp_path / "p")
+    _, thread, _ = run(capsys, "--data-dir", profile, "create", "album", "A")
+    thread = thread.strip()
+    code, out, err = run(capsys, "--data-dir", profile, "invite", thread, "--qr", str(tmp_path / where))
+    assert code == 1 and out == ""
+    assert err.startswith("threads-desktop: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert any(words in err for words in ("no folder", ".png or .svg", "is a folder"))
+    _, out, _ = run(capsys, "--data-dir", profile, "members", thread, "--json")
+    assert json.loads(out)["invites"] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]  # no file, no partial file
+
+
+def test_invite_expiry_and_self_revocation_are_refused_in_a_persons_words(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = str(tmp_path / "p")
+    _, thread, _ = run(capsys, "--data-dir", profile, "create", "chat", "Family")
+    thread = thread.strip()
+    code, _, err = run(capsys, "--data-dir", profile, "invite", thread, "--expires", "999999w")
+    assert code == 1 and err == ("threads-desktop: an invite lasts at most 10 years (522w); "
+                                 "leave out --expires for one that never expires\n")
+    code, _, err = run(capsys, "--data-dir", profile, "invite", thread, "--expires", "0s")
+    assert code == 1 and "at least 1m" in err
+    _, me, _ = run(capsys, "--data-dir", profile, "id")
+    code, _, err = run(capsys, "--data-dir", profile, "revoke", thread, me.strip(), "read")
+    assert code == 1 and err.startswith("threads-desktop: you cannot take roles from yourself") and "12D3" not in err
+    _, out, _ = run(capsys, "--data-dir", profile, "members", thread, "--json")
+    listing = json.loads(out)
+    assert listing["invites"] == [] and listing["members"][0]["roles"] == ["follow", "read", "write", "delete"]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import socket
 import stat
 import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -193,6 +195,23 @@ def test_relative_paths_are_the_clients(tmp_path: Path, served: Server) -> None:
     assert not Path("invite.png").exists()  # not the serving process' directory
 
 
+def test_a_forwarded_add_of_a_fifo_ends_at_once_and_the_server_carries_on(tmp_path: Path, served: Server) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    album = served.call("create", "album", "Pipes").stdout.strip()
+    # Should the server block on the FIFO, a writer wakes it after the limit.
+    wake = threading.Timer(DEADLINE / 4, lambda: os.close(os.open(fifo, os.O_RDWR)))
+    wake.start()
+    started = time.monotonic()
+    try:
+        added = served.call("add", album, str(fifo))
+    finally:
+        wake.cancel()
+    assert time.monotonic() - started < DEADLINE / 8
+    assert added.exit_code == 1 and "not added: pipe.jpg: not a regular file (a pipe)" in added.stderr
+    assert served.call("ls").exit_code == 0
+
+
 # --- the protocol ---------------------------------------------------------------------
 
 
@@ -312,6 +331,108 @@ def test_a_locked_profile_without_a_server_says_so(tmp_path: Path, capsys: pytes
         dead.bind(str(tmp_path / CONTROL_SOCKET_NAME))
     assert forward_to_running(tmp_path, ["ls"], locked) == 1
     assert "process 7, which does not accept commands" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    (["sync", "--timeout", "5"],
+     "this profile is served by a running process (the app, or serve), which syncs it by itself"),
+    (["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"], "this profile is already served by a running process"),
+])
+def test_sync_or_serve_of_a_served_profile_says_it_is_served(served: Server, command: list[str], words: str) -> None:
+    result = cli("--data-dir", str(served.data_dir), *command)  # serve sets up logging: a process of its own
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"threads-desktop: {words}")
+
+
+def test_commands_started_together_on_an_unserved_profile_wait_for_each_other(tmp_path: Path) -> None:
+    data_dir = tmp_path / "p"
+    thread = cli("--data-dir", str(data_dir), "create", "chat", "Family").stdout.strip()
+    commands = [subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir),
+                                  "say", thread, f"message {n}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for n in range(10)]
+    results = [(command.wait(timeout=DEADLINE), command.communicate()) for command in commands]
+    assert [code for code, _ in results] == [0] * 10, [err for _, (_, err) in results]
+    shown = json.loads(cli("--data-dir", str(data_dir), "show", thread, "--json").stdout)
+    assert sorted(item["text"] for item in shown["items"]) == sorted(f"message {n}" for n in range(10))
+
+
+def test_a_profile_held_longer_than_the_wait_is_refused_saying_by_whom(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from threads_desktop import cli_control
+
+    monkeypatch.setattr(cli_control, "LOCK_WAIT_SECONDS", 0.5)
+    node = Node.open(tmp_path / "p")
+    try:
+        started = time.monotonic()
+        reply = direct(capsys, tmp_path / "p", "ls")
+        waited = time.monotonic() - started
+    finally:
+        node.close()
+    in_use = f"threads-desktop: the profile in {(tmp_path / 'p').resolve()} is in use by process {os.getpid()}"
+    assert reply.exit_code == 1
+    assert reply.stderr == f"{in_use}; waiting for it (up to 0.5 s)\n{in_use}\n"  # said while waiting, then why
+    assert 0.5 <= waited < DEADLINE
+
+
+def test_a_profile_folder_deeper_than_a_socket_path_holds_is_served_and_reached(tmp_path: Path) -> None:
+    data_dir = tmp_path / ("d" * (120 - len(os.fsencode(tmp_path))))
+    assert len(os.fsencode(data_dir / CONTROL_SOCKET_NAME)) > 108  # sun_path's size
+    server = Server(data_dir).start()
+    try:
+        created = cli("--data-dir", str(data_dir), "create", "album", "Trip")
+        assert created.returncode == 0, created.stderr
+        assert stat.S_ISSOCK(os.lstat(server.path).st_mode)  # in the profile folder, where it always is
+        listed = cli("--data-dir", str(data_dir), "ls", "--json")
+        assert [t["name"] for t in json.loads(listed.stdout)] == ["Trip"]
+    finally:
+        server.stop()
+    assert not server.path.exists()
+
+
+def test_ctrl_c_on_a_forwarded_add_stops_the_import_and_says_how_many_were_added(tmp_path: Path) -> None:
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for n in range(12):
+        (folder / f"{n:02}.jpg").write_bytes(image_bytes("JPEG", seed=n))
+    arrived = threading.Event()
+
+    def handler(node: Node) -> Handler:
+        forward = forwarding_handler(node)
+
+        async def handle(request: ControlRequest) -> ControlReply:
+            if "add" in request.argv:
+                arrived.set()
+                # Hold the import until the client's Ctrl+C is visible, so it
+                # is seen at the first step, whatever the machine's speed.
+                with trio.fail_after(DEADLINE):
+                    while not request.stop_requested():
+                        await trio.sleep(0.01)
+            return await forward(request)
+
+        return handle
+
+    data_dir = tmp_path / "p"
+    node = Node.open(data_dir)
+    album = str(node.create_thread(ThreadKind.ALBUM, "Trip").thread_id)
+    node.close()
+    server = Server(data_dir, handler).start()
+    try:
+        client = subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir), "add",
+                                   album, str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert arrived.wait(DEADLINE)
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=DEADLINE)
+        shown = json.loads(server.call("show", album, "--json").stdout)
+    finally:
+        server.stop()
+    assert client.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    added = out.split()
+    assert 1 <= len(added) < 12
+    assert f"stopped: {len(added)} of 12 photos added; add the same photos again to add the rest" in err
+    assert sorted(item["id"] for item in shown["items"]) == sorted(added)  # the import did not go on
 
 
 # --- end to end ------------------------------------------------------------------------

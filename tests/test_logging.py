@@ -143,3 +143,83 @@ def test_serve_writes_its_log_in_the_data_folder(tmp_path: Path) -> None:
     assert _mode(path) == 0o600 and _mode(path.parent) == 0o700
     assert "threads-desktop 0.1.0 started" in path.read_text()
     assert "threads-desktop 0.1.0 started" in stderr  # and the journal still gets everything
+
+
+def test_an_error_inside_a_nursery_reaches_the_user_as_its_one_plain_message(tmp_path: Path) -> None:
+    """serve's control socket fails inside a trio nursery (a file is in its
+    way): one line on stderr, the traceback only in the log."""
+    data_dir = tmp_path / "p"
+    data_dir.mkdir()
+    (data_dir / "control.sock").write_text("not a socket")
+    result = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir), "serve",
+                             "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "ExceptionGroup" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"threads-desktop: {data_dir / 'control.sock'} is in the way of the control socket (it is not a socket)")
+    logged = log_path(data_dir).read_text()
+    assert "Traceback" in logged and "is in the way of the control socket" in logged
+
+
+TEARDOWN_SCRIPT = """
+import gc, logging, sys
+from pathlib import Path
+from threads_desktop.logs import setup_logging
+
+class LogsWhenDestroyed:  # as an asyncio task whose error nobody read
+    def __del__(self):
+        logging.getLogger("asyncio").error("Task exception was never retrieved")
+
+setup_logging(Path(sys.argv[1]))
+gc.disable()  # as the app's collector leaves it: the cycle lives until teardown
+cycle = LogsWhenDestroyed()
+cycle.me = cycle
+del cycle
+"""
+
+
+def test_a_record_logged_during_interpreter_teardown_is_no_logging_error(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", TEARDOWN_SCRIPT, str(tmp_path / "p")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    assert "Logging error" not in result.stderr and "NameError" not in result.stderr, result.stderr
+    assert result.stderr.count("Task exception was never retrieved") == 1  # the console still says it
+
+
+DISK_FULL_SCRIPT = """
+import logging, resource, signal, sys
+from pathlib import Path
+from threads_desktop.logs import log_path, setup_logging
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+setup_logging(Path(sys.argv[1]))
+log = logging.getLogger("threads_desktop.test")
+path = log_path(Path(sys.argv[1]))
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+def no_room() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size, hard))
+
+no_room()
+for n in range(20):
+    log.warning("cannot be written %d", n)
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))  # room again
+log.warning("written again")
+no_room()
+for n in range(20):
+    log.warning("cannot be written either %d", n)
+"""
+
+
+def test_a_log_that_cannot_be_written_says_so_once_until_it_can_again(tmp_path: Path) -> None:
+    """A full disk (here: a file size limit, EFBIG) must not turn every log
+    line into a traceback on stderr."""
+    result = subprocess.run([sys.executable, "-c", DISK_FULL_SCRIPT, str(tmp_path / "p")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
+    said = [line for line in result.stderr.splitlines() if "cannot write the log" in line]
+    assert said == [f"threads-desktop: cannot write the log {log_path(tmp_path / 'p')} (File too large); "
+                    "it is not written until that works again"] * 2
+    assert "written again" in log_path(tmp_path / "p").read_text()

@@ -70,7 +70,19 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
             link: str | None = None, settings: AppSettings | None = None) -> int:
     """The app for one profile. If that profile's app already runs, hand it
     the link (or ask it to come to the front) and return 0 at once: this
-    happens before the engine starts, since the profile is locked by it."""
+    happens before the engine starts, since the profile is locked by it,
+    and before anything needs a display (a link opened from a terminal
+    without one still reaches the app)."""
+    from threads_desktop.ui.display import missing_display
+
+    if (no_display := missing_display()) is not None:
+        from threads_desktop.ui.single_instance import hand_over_without_display
+
+        if hand_over_without_display(data_dir, link):
+            return 0
+        print(f"threads-desktop: cannot open the app: {no_display}. Start it from your desktop; "
+              "commands such as `threads-desktop join LINK` work without a display.", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from threads_desktop.ui.single_instance import InstanceServer, bring_to_front, hand_over, server_name

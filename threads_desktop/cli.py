@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,6 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl+C: a plain word, not a traceback
+        print("\nthreads-desktop: interrupted", file=sys.stderr)
+        return 130
+    except BaseExceptionGroup as group:  # a trio nursery's: the user gets its one plain message
+        from threads_desktop.engine.core.errors import plain_error
+
+        error = plain_error(group)
+        if error is None:
+            raise
+        from threads_desktop.logs import log_to_file_only
+
+        log_to_file_only(logging.getLogger(__name__), str(error), group)
+        print(f"threads-desktop: {error}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments, link = split_link(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(arguments)
@@ -151,30 +171,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             from threads_desktop.logs import setup_logging
 
             setup_logging(data_dir, stderr=True)
-        try:
-            return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
-        except Exception as exc:
-            from threads_desktop.engine.core.errors import ProfileLockedError
+        return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
 
-            if args.command == "sync" and isinstance(exc, ProfileLockedError):
-                print("threads-desktop: this profile is served by a running process, which syncs by itself",
-                      file=sys.stderr)
-                return 1
-            raise
-
+    from threads_desktop.cli_control import forward_to_running, open_when_free, profile_is_served
     from threads_desktop.engine.core.errors import ProfileLockedError, ThreadsError
     from threads_desktop.engine.node import Node
 
+    command_line = list(sys.argv[1:] if argv is None else argv)
     try:
-        node = Node.open(data_dir)
+        try:
+            node = Node.open(data_dir)
+        except ProfileLockedError:
+            if profile_is_served(data_dir):  # a served profile takes commands over its socket
+                return forward_to_running(data_dir, command_line)
+            node = open_when_free(data_dir)
+    except ProfileLockedError as exc:
+        return forward_to_running(data_dir, command_line, exc)  # served meanwhile, or says who holds it
     except ThreadsError as exc:
-        if isinstance(exc, ProfileLockedError):  # a served profile takes commands over its socket
-            from threads_desktop.cli_control import forward_to_running
-
-            return forward_to_running(data_dir, list(sys.argv[1:] if argv is None else argv), exc)
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
     try:
+        if args.command == "add":  # Ctrl+C stops it between photos, saying how many were added
+            from threads_desktop.cli_threads import stop_on_interrupt
+
+            with stop_on_interrupt() as stop_requested:
+                return _run_command(node, args, stop_requested)
         return _run_command(node, args)
     except ThreadsError as exc:
         print(f"threads-desktop: {exc}", file=sys.stderr)
@@ -183,7 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         node.close()
 
 
-def _run_command(node: object, args: argparse.Namespace) -> int:
+def _run_command(node: object, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
+    """Run a command on an open node; `stop_requested` is polled by the long
+    ones (add) to stop between steps."""
     from threads_desktop.engine.core.types import ThreadKind
     from threads_desktop.engine.node import Node
 
@@ -203,7 +226,7 @@ def _run_command(node: object, args: argparse.Namespace) -> int:
     elif args.command in ("add", "say", "show"):
         from threads_desktop.cli_threads import run_thread_command
 
-        return run_thread_command(node, args)
+        return run_thread_command(node, args, stop_requested)
     elif args.command == "ls":
         threads = node.list_threads()
         if args.json:

@@ -49,9 +49,24 @@ def parse_duration(text: str) -> float:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+def parse_expiry(text: str) -> float:
+    """--expires: a duration from a minute up to the longest an invite may last."""
+    from threads_desktop.engine.acl.membership import MAX_INVITE_LIFETIME_SECONDS, MAX_INVITE_LIFETIME_YEARS
+    from threads_desktop.engine.core.errors import InvalidInputError
+
+    seconds = parse_duration(text)
+    if seconds < 60:
+        raise InvalidInputError("--expires is at least 1m (a minute)")
+    if seconds > MAX_INVITE_LIFETIME_SECONDS:
+        weeks = MAX_INVITE_LIFETIME_SECONDS // _UNITS["w"]
+        raise InvalidInputError(f"an invite lasts at most {MAX_INVITE_LIFETIME_YEARS} years ({weeks}w); "
+                                "leave out --expires for one that never expires")
+    return seconds
+
+
 def run_members_command(node: Node, args: argparse.Namespace) -> int:
     from threads_desktop.engine.acl.crdt import Role
-    from threads_desktop.engine.acl.links import InviteLink, write_qr
+    from threads_desktop.engine.acl.links import InviteLink, check_qr_path, write_qr
     from threads_desktop.engine.core.errors import InvalidInputError
     from threads_desktop.engine.core.ids import ThreadId
 
@@ -66,12 +81,17 @@ def run_members_command(node: Node, args: argparse.Namespace) -> int:
     if args.command == "invite":
         if not 1 <= args.uses <= 1000:
             raise InvalidInputError("--uses is 1 to 1000")
-        expires = parse_duration(args.expires) if args.expires else None
-        link = node.invite(thread_id, Role.parse(args.role), expires_in=expires, uses=args.uses)
-        text = link.to_uri()
-        if args.qr is not None:
-            write_qr(text, args.qr)
-        print(text)
+        expires = parse_expiry(args.expires) if args.expires else None
+        qr: Path | None = args.qr
+        if qr is not None:
+            check_qr_path(qr)  # a refused command changes nothing: checked before the invite exists
+
+        def save_qr(link: InviteLink) -> None:  # inside the invite's transaction: no QR, no invite
+            if qr is not None:
+                write_qr(link.to_uri(), qr)
+
+        link = node.invite(thread_id, Role.parse(args.role), expires_in=expires, uses=args.uses, deliver=save_qr)
+        print(link.to_uri())
     elif args.command == "grant":
         membership.grant(thread_id, args.peer, Role.parse(args.role))
     elif args.command == "revoke":

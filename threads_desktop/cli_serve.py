@@ -9,7 +9,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from threads_desktop.engine.node import Node
 
 DEFAULT_PULL_INTERVAL = 60.0
 
@@ -55,7 +58,6 @@ async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
     from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
     from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
     from threads_desktop.engine.net.service import NetworkService
-    from threads_desktop.engine.node import Node
 
     listen = args.listen or list(DEFAULT_LISTEN)
     try:
@@ -63,7 +65,7 @@ async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"threads-desktop: cannot listen on {' '.join(listen)}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    node = Node.open(data_dir)
+    node = _open_node(data_dir, "serve")
     try:
         discovery = None if args.no_mdns else lan_discovery
         service = NetworkService(node, listen=listen, discovery=discovery,
@@ -85,6 +87,27 @@ async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+_SERVED_ALREADY = {
+    "serve": "this profile is already served by a running process (the app, or another serve)",
+    "sync": "this profile is served by a running process (the app, or serve), which syncs it by itself",
+}
+
+
+def _open_node(data_dir: Path, command: str) -> Node:
+    """The profile's node; a profile served already is refused in plain
+    words, one another command holds is waited for a little."""
+    from threads_desktop.cli_control import open_when_free, profile_is_served
+    from threads_desktop.engine.core.errors import ProfileLockedError
+    from threads_desktop.engine.node import Node
+
+    try:
+        return Node.open(data_dir)
+    except ProfileLockedError:
+        if profile_is_served(data_dir):
+            raise ProfileLockedError(_SERVED_ALREADY[command]) from None
+    return open_when_free(data_dir)
+
+
 def lan_discovery(peer_id: str, addresses: Any, on_found: Any) -> Any:
     from threads_desktop.engine.core.ids import PeerId
     from threads_desktop.engine.net.discovery import FoundPeer, LanDiscovery
@@ -100,9 +123,8 @@ async def _sync(data_dir: Path, args: argparse.Namespace) -> int:
 
     from threads_desktop.engine.core.ids import ThreadId
     from threads_desktop.engine.net.service import NetworkService
-    from threads_desktop.engine.node import Node
 
-    node = Node.open(data_dir)
+    node = _open_node(data_dir, "sync")
     try:
         thread_id = ThreadId.parse(args.thread) if args.thread else None
         if thread_id is not None:

@@ -3,27 +3,64 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
-from threads_desktop.engine.modules.photos import all_paths
+from threads_desktop.engine.modules.photos import all_paths, photo_name
 from threads_desktop.engine.node import Node
 
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl+C (128 + SIGINT)
 
-def run_thread_command(node: Node, args: argparse.Namespace) -> int:
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """While inside, the first Ctrl+C only asks to stop (the callable yielded
+    turns True) and a second one interrupts at once. Only the main thread
+    gets signals: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    asked: list[str] = []  # "asked", then "said" once the user was told
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        # Only a flag: printing here could re-enter a write to stderr in progress.
+        asked.append("asked")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def stop_requested() -> bool:
+        if asked and asked[-1] == "asked":
+            asked.append("said")
+            print("\nthreads-desktop: stopping after the photo being added (Ctrl+C again to stop at once)",
+                  file=sys.stderr, flush=True)
+        return bool(asked)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield stop_requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_thread_command(node: Node, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
     thread_id = ThreadId.parse(args.thread)
     kind = node.directory.kind(thread_id)  # no counts: `say` in a big thread stays quick
     if args.command == "add":
         if kind is not ThreadKind.ALBUM:
             raise InvalidInputError("photos go into an album; this is a chat")
         paths = all_paths(args.files)
+        stopped = stop_requested or (lambda: False)
         result = node.photos(thread_id).add_files(
-            paths, keep_gps=args.keep_gps,
+            paths, keep_gps=args.keep_gps, cancelled=stopped,
             progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True))
         print(file=sys.stderr)
         for photo_id in result.added:
@@ -32,6 +69,14 @@ def run_thread_command(node: Node, args: argparse.Namespace) -> int:
             print(f"already in the album: {name}", file=sys.stderr)
         for name, reason in result.failed:
             print(f"not added: {name}: {reason}", file=sys.stderr)
+        if result.stopped:
+            print(f"Saved {len(result.added)} of {len(paths)} photos; {result.stopped}.", file=sys.stderr)
+            return 1
+        seen = len(result.added) + len(result.duplicates) + len(result.failed)
+        if stopped() and seen < len(paths):
+            print(f"stopped: {len(result.added)} of {len(paths)} photos added; "
+                  "add the same photos again to add the rest", file=sys.stderr)
+            return INTERRUPTED
         return 0 if not result.failed else 1
     if args.command == "say":
         if kind is not ThreadKind.CHAT:
@@ -63,7 +108,7 @@ def _show(node: Node, summary: ThreadSummary) -> dict[str, Any]:
         for photo in photos.page():
             data = photo.data
             shown["items"].append({
-                "id": photo.id, "name": data.get("name"), "taken_at": data.get("taken_at"),
+                "id": photo.id, "name": photo_name(photo), "taken_at": data.get("taken_at"),
                 "camera": data.get("camera"), "size": [data["width"], data["height"]],
                 "caption": data.get("caption"), "author": str(photo.author),
                 "original_here": photos.has_original(photo.id),

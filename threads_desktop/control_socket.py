@@ -9,6 +9,10 @@ length, then UTF-8 JSON.
     request  {"argv": [str, ...], "cwd": "/abs/path" | null}
     reply    {"exit_code": int, "stdout": str, "stderr": str}
 
+A client that closes its writing side after the request (Ctrl+C) asks for
+the command to stop: a long one (add) stops between photos and its reply
+says what was done.
+
 Only this user may connect: the profile folder is 0700, the socket 0600 and
 the server checks the peer's uid (SO_PEERCRED) where the system tells it.
 """
@@ -20,11 +24,12 @@ import errno
 import json
 import logging
 import os
+import select
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ MAX_ARGS = 256
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 _MAX_PATH_BYTES = 107  # sun_path holds 108 bytes with its NUL
+_FD_FOLDER = "/proc/self/fd"  # Linux: a descriptor's path, for paths too long to name directly
 _REQUEST_TIMEOUT_SECONDS = 10.0  # to send a request of at most 64 KiB
 _REPLY_TIMEOUT_SECONDS = 60.0  # to take a reply once it is ready
 _BACKLOG = 16
@@ -54,10 +60,18 @@ class ControlReply:
     stderr: str
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class ControlRequest:
     argv: list[str]
     cwd: Path | None  # the client's working directory, for its relative paths
+    # True once the client asked to stop (Ctrl+C: it closes its side) or went
+    # away; a long command (add) looks between steps. Callable from any
+    # thread, cheap: one poll().
+    stop_requested: Callable[[], bool] = field(default=_never, compare=False)
 
 
 Handler = Callable[[ControlRequest], Awaitable[ControlReply]]
@@ -78,11 +92,17 @@ async def serve_control_socket(path: Path, handle: Handler, *,
 
     Connections are served concurrently, but `handle` runs one request at a
     time: the node it drives is single-threaded and not re-entrant."""
-    _check_length(path)
+    if not reachable(path):
+        # Run on without it: the profile is served, only commands must stop it first.
+        log.warning("the profile folder's path is too long for a control socket (%d bytes at most): other "
+                    "commands cannot reach this process and must wait until it stops", _MAX_PATH_BYTES)
+        task_status.started()
+        return
     await _remove_if_stale(path)
     listener_socket = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        await listener_socket.bind(os.fspath(path))
+        with socket_address(path) as address:
+            await listener_socket.bind(address)
         identity = os.stat(path)
         # Nobody can connect before listen(), so narrowing the mode here
         # leaves no window. (A umask would too, but it is process-wide and
@@ -138,7 +158,7 @@ async def _answer(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -
     if body is None:
         return None  # closed or silent before a whole request arrived
     try:
-        request = _decode_request(body)
+        request = replace(_decode_request(body), stop_requested=_client_stopped(stream.socket.fileno()))
     except _BadRequest as exc:
         return _refusal(str(exc))
     async with lock:
@@ -148,6 +168,20 @@ async def _answer(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -
             # The command's name only: its arguments may be a message's text or an invite link.
             log.exception("control socket: the command %r failed", _command_name(request.argv))
             return ControlReply(1, "", f"threads-desktop: the serving process failed: {exc!r}\n")
+
+
+def _client_stopped(fd: int) -> Callable[[], bool]:
+    """Whether the client closed its side of the connection (or sent more
+    than its one request): after a whole request, that only means "stop".
+    A poll, not a read: the command runs while the event loop waits for it."""
+    events = select.POLLIN | select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+
+    def stopped() -> bool:
+        poller = select.poll()
+        poller.register(fd, events)
+        return bool(poller.poll(0))
+
+    return stopped
 
 
 def _same_user(sock: trio.socket.SocketType) -> bool:
@@ -223,7 +257,8 @@ async def _remove_if_stale(path: Path) -> None:
     with probe:
         try:
             with trio.fail_after(2):
-                await probe.connect(os.fspath(path))
+                with socket_address(path) as address:
+                    await probe.connect(address)
         except (ConnectionRefusedError, FileNotFoundError):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -246,13 +281,21 @@ def _unlink_if_ours(path: Path, identity: os.stat_result) -> None:
 
 
 def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None = None, *,
-                        cwd: Path | None = None) -> ControlReply:
+                        cwd: Path | None = None,
+                        on_interrupt: Callable[[], None] | None = None) -> ControlReply:
     """Run `argv` in the process serving the profile and return its reply.
 
     `cwd` (default: ours) resolves the command's relative paths. Raises
     ProfileLockedError when no process answers on `path`, ProfileError when
-    the exchange fails half way."""
-    _check_length(path)
+    the exchange fails half way.
+
+    With `on_interrupt`, Ctrl+C while the command runs asks the serving
+    process to stop it (this side of the connection is closed), calls
+    `on_interrupt` and waits on for the reply, which says what was done; a
+    second Ctrl+C raises KeyboardInterrupt."""
+    if not reachable(path):
+        raise ProfileLockedError("the profile is in use by another process, which commands cannot reach "
+                                 "(the profile folder's path is too long for a control socket)")
     body = _encode({"argv": list(argv), "cwd": os.fspath(cwd) if cwd is not None else _current_directory()})
     if len(body) > MAX_REQUEST_BYTES or len(argv) > MAX_ARGS:
         raise ProfileError(f"the command is too long to send to the process serving the profile "
@@ -260,7 +303,8 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
-            sock.connect(os.fspath(path))
+            with socket_address(path) as address:
+                sock.connect(address)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ProfileLockedError(
                 "the profile is in use by another process that does not accept commands") from exc
@@ -271,15 +315,40 @@ def call_control_socket(path: Path, argv: Sequence[str], timeout: float | None =
                 sock.sendall(_HEADER.pack(len(body)) + body)
             except BrokenPipeError:
                 pass  # refused before it read the request (another user): its reply says why
-            (length,) = _HEADER.unpack(_receive_exactly_blocking(sock, _HEADER.size))
-            if length > MAX_REPLY_BYTES:
-                raise ProfileError(f"the serving process sent a reply of {length} bytes")
-            value = json.loads(_receive_exactly_blocking(sock, length).decode("utf-8"))
+            try:
+                value = _receive_reply(sock)
+            except KeyboardInterrupt:
+                if on_interrupt is None:
+                    raise
+                sock.shutdown(socket.SHUT_WR)  # the serving process reads this as "stop"
+                on_interrupt()
+                value = _receive_reply(sock)
         except TimeoutError:
             raise ProfileError(f"the process serving the profile did not answer within {timeout} s") from None
         except (OSError, ValueError, RecursionError) as exc:
             raise ProfileError(f"the exchange with the process serving the profile failed ({exc})") from exc
     return _parse_reply(value)
+
+
+def answers(path: Path, timeout: float = 2.0) -> bool:
+    """Whether a process accepts connections on the control socket `path`."""
+    if not (os.path.exists(path) and reachable(path)):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            with socket_address(path) as address:
+                probe.connect(address)
+        except (OSError, ProfileError):
+            return False
+    return True
+
+
+def _receive_reply(sock: socket.socket) -> Any:
+    (length,) = _HEADER.unpack(_receive_exactly_blocking(sock, _HEADER.size))
+    if length > MAX_REPLY_BYTES:
+        raise ProfileError(f"the serving process sent a reply of {length} bytes")
+    return json.loads(_receive_exactly_blocking(sock, length).decode("utf-8"))
 
 
 def _receive_exactly_blocking(sock: socket.socket, size: int) -> bytes:
@@ -314,9 +383,30 @@ def _encode(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=True).encode("utf-8")
 
 
-def _check_length(path: Path) -> None:
-    if len(os.fsencode(path)) > _MAX_PATH_BYTES:
-        raise ProfileError(f"the profile folder's path is too long for its control socket: {path}")
+def reachable(path: Path) -> bool:
+    """Whether a socket at `path` can be bound or reached: its path fits
+    sun_path, or this system lets it be named through its folder's fd."""
+    return len(os.fsencode(path)) <= _MAX_PATH_BYTES or os.path.isdir(_FD_FOLDER)
+
+
+@contextlib.contextmanager
+def socket_address(path: Path) -> Iterator[str]:
+    """The address to bind or connect to for the socket file `path`. A path
+    longer than sun_path holds (a deep profile folder) is named through an
+    open descriptor of its folder, /proc/self/fd/N/control.sock: the socket
+    stays in the private profile folder, where every process looks for it,
+    and no other place or pointer file has to be kept in step."""
+    if len(os.fsencode(path)) <= _MAX_PATH_BYTES:
+        yield os.fspath(path)
+        return
+    try:
+        folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ProfileError(f"cannot open the profile folder {path.parent}: {exc.strerror or exc}") from exc
+    try:
+        yield f"{_FD_FOLDER}/{folder}/{path.name}"
+    finally:
+        os.close(folder)
 
 
 def _command_name(argv: list[str]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import sys
 from collections import deque
 from dataclasses import dataclass, field
@@ -94,12 +95,87 @@ class RedactingFilter(logging.Filter):
 
 class _PrivateRotatingFileHandler(RotatingFileHandler):
     """RotatingFileHandler whose files are 0600 whatever the umask (it
-    reopens a new file at each rollover through _open)."""
+    reopens a new file at each rollover through _open), that stays closed
+    once closed, and that says once, not per record, when it cannot write.
+
+    Closed for good: logging.shutdown() closes it at exit, and the standard
+    handler reopens its file for any record that comes after (an asyncio
+    task destroyed during interpreter teardown logs one): by then `open` is
+    gone from builtins and each such record printed a NameError traceback.
+    Later records still reach the console handler.
+
+    Quiet on OSError: logging's handleError prints a traceback per record,
+    so on a full disk every line became one on stderr. Here the first
+    failure prints one line and the rest are dropped until a record is
+    written again."""
+
+    def __init__(self, filename: Path, **kwargs: Any) -> None:
+        self._closed_for_good = False
+        self._failing = False  # the last record could not be written
+        self._failed_now = False
+        super().__init__(filename, **kwargs)
 
     def _open(self) -> Any:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)  # a file left by an older version or a looser umask
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # the handler closes it
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # never a device the path may lead to
+                os.fchmod(fd, 0o600)  # a file left by an older version or a looser umask
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # the handler closes it
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._closed_for_good:
+            return
+        self._failed_now = False
+        super().emit(record)  # calls handleError on failure
+        if self._failing and not self._failed_now:
+            self._failing = False  # written again: the next failure is reported again
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        self._failed_now = True
+        if not self._failing:
+            self._failing = True
+            _say(f"threads-desktop: cannot write the log {self.baseFilename} "
+                 f"({error.strerror or error}); it is not written until that works again")
+
+    def close(self) -> None:
+        self._closed_for_good = True
+        super().close()
+
+
+def _say(line: str) -> None:
+    stream = sys.stderr
+    if stream is None:  # a process without a console (pythonw, a detached service)
+        return
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # stderr itself is gone: nothing left to tell
+        pass
+
+
+class _NotFileOnly(logging.Filter):
+    """Keeps records logged with log_to_file_only off the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, _FILE_ONLY, False)
+
+
+_FILE_ONLY = "threads_file_only"
+
+
+def log_to_file_only(logger: logging.Logger, message: str, exc: BaseException) -> None:
+    """Log `exc`'s traceback to the log file but not the console, where the
+    user was shown a plain message instead. Nothing without a log set up
+    (Python would print it on stderr as a last resort)."""
+    if logging.getLogger().handlers:
+        logger.error("%s", message, exc_info=exc, extra={_FILE_ONLY: True})
 
 
 @dataclass
@@ -139,6 +215,7 @@ def setup_logging(data_dir: Path, *, stderr: bool = False) -> LoggingSetup:
         # is no reason to stop before that.
         print(f"threads-desktop: cannot write the log {path}: {exc}", file=sys.stderr)
     console = logging.StreamHandler(sys.stderr)
+    console.addFilter(_NotFileOnly())
     if not stderr:
         console.setLevel(logging.WARNING)
     handlers.append(console)

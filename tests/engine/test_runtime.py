@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from threads_desktop.engine.core.errors import EngineStoppedError, InvalidInputError, ProfileLockedError
+from threads_desktop.engine.core.errors import EngineStoppedError, InvalidInputError, NotFoundError, ProfileLockedError
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
@@ -30,6 +31,21 @@ def test_errors_raised_on_the_engine_thread_reach_the_caller(runtime: EngineRunt
         await runtime.call(Node.create_thread, ThreadKind.CHAT, "   ")
 
     with pytest.raises(InvalidInputError, match="empty"):
+        asyncio.run(main())
+
+
+def test_an_error_a_nursery_wrapped_reaches_the_caller_as_itself(runtime: EngineRuntime) -> None:
+    async def fetch_from_peers(node: Node) -> None:
+        async def ask_one() -> None:
+            node.get_thread(ThreadId.parse("bafyb64sar4bcvbhsiiasgx6xtbitfsd2c3rbxvf3mumktmtqvfwefii"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask_one)
+
+    async def main() -> None:
+        await runtime.call(fetch_from_peers)
+
+    with pytest.raises(NotFoundError):  # what the UI catches, not an ExceptionGroup around it
         asyncio.run(main())
 
 

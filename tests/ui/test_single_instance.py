@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtNetwork import QLocalSocket
+from pytestqt.qtbot import QtBot
 
 from threads_desktop.cli import split_link
 from threads_desktop.ui.single_instance import (
@@ -174,3 +175,45 @@ def test_a_second_launch_hands_its_link_to_the_running_app_and_exits(
     assert received.args == [LINK]
     assert not (tmp_path / "profile").exists()  # the engine never started: the profile was not even created
     print(f"second launch handed over and exited in {elapsed:.2f} s")
+
+
+def _without_display(tmp_path: Path) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    return {**env, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+
+def test_a_link_opened_without_a_display_still_reaches_the_running_app(
+        qtbot: QtBot, server: InstanceServer, tmp_path: Path) -> None:
+    with qtbot.waitSignal(server.link_received, timeout=30_000) as received:
+        launch = subprocess.Popen([sys.executable, "-m", "threads_desktop", "--data-dir", str(tmp_path / "profile"),
+                                   LINK], env=_without_display(tmp_path), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+    qtbot.waitUntil(lambda: launch.poll() is not None, timeout=30_000)
+    _, stderr = launch.communicate()
+    assert launch.returncode == 0, stderr.decode()  # not Qt's abort (-6) for want of a display
+    assert received.args == [LINK]
+    assert not (tmp_path / "profile").exists()
+
+
+def test_without_a_display_or_a_running_app_the_launch_says_so_and_fails(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(tmp_path / "profile"), LINK],
+                            env=_without_display(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "threads-desktop: cannot open the app: there is no display here (DISPLAY and WAYLAND_DISPLAY not set). "
+        "Start it from your desktop; commands such as `threads-desktop join LINK` work without a display.")
+    assert not (tmp_path / "profile").exists()
+
+
+def test_what_counts_as_no_display() -> None:
+    from threads_desktop.ui.display import missing_display
+
+    assert missing_display({}, "linux") is not None
+    assert missing_display({"DISPLAY": ":0"}, "linux") is None
+    assert missing_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert missing_display({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert missing_display({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}, "linux") == (
+        "there is no display here (DISPLAY not set)")
+    assert missing_display({"QT_QPA_PLATFORM": "wayland;xcb", "DISPLAY": ":0"}, "linux") is None
+    assert missing_display({}, "win32") is None

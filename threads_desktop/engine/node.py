@@ -138,9 +138,11 @@ class Node:
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
-             random_bytes: RandomBytes = os.urandom) -> Node:
+             random_bytes: RandomBytes = os.urandom, lock_wait: float = 0.0) -> Node:
+        """Open the profile in `data_dir`, waiting up to `lock_wait` seconds
+        for another process to let go of it (ProfileLockedError after)."""
         with ExitStack() as undo:  # a failure half way releases what was opened
-            profile = Profile.open(data_dir, random_bytes)
+            profile = Profile.open(data_dir, random_bytes, lock_wait=lock_wait)
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
                                                              ACL_SCHEMA, NET_SCHEMA))
@@ -295,12 +297,20 @@ class Node:
     # --- invites, joins and peers -------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
-               uses: int = 1) -> InviteLink:
-        """A link to the thread with the thread's name, ours, and where we listen."""
+               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None) -> InviteLink:
+        """A link to the thread with the thread's name, ours, and where we listen.
+
+        `deliver` (saving the link as a QR code, say) runs before the invite
+        is committed: if it raises, there is no invite and nobody heard of one."""
         summary = self.get_thread(thread_id)
-        return self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
-                                      addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
-                                      inviter=self._display_name or None)
+        with self._batched() as changes, self.database.write():
+            link = self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
+                                          addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
+                                          inviter=self._display_name or None)
+            if deliver is not None:
+                deliver(link)
+        self._publish(changes)
+        return link
 
     def join(self, link: InviteLink) -> ThreadId:
         """Join by link; the peers it names are dialed to fetch the thread."""

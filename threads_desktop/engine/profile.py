@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import time
 from pathlib import Path
 from typing import IO
 
@@ -18,6 +19,7 @@ from threads_desktop.engine.crypto.aead import RandomBytes
 DATABASE_NAME = "profile.sqlite3"
 MASTER_KEY_NAME = "master.key"
 LOCK_NAME = "lock"
+_LOCK_POLL_SECONDS = 0.05
 
 
 class Profile:
@@ -27,12 +29,15 @@ class Profile:
         self.master_key = master_key
 
     @classmethod
-    def open(cls, directory: Path, random_bytes: RandomBytes) -> Profile:
+    def open(cls, directory: Path, random_bytes: RandomBytes, *, lock_wait: float = 0.0) -> Profile:
+        """Open and lock the profile. Another process holding it is waited
+        for up to `lock_wait` seconds (a short CLI command finishes soon),
+        then ProfileLockedError."""
         directory = directory.expanduser().resolve()
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(directory, 0o700)
-            lock_file = _acquire_lock(directory / LOCK_NAME)
+            lock_file = _acquire_lock(directory / LOCK_NAME, lock_wait)
         except OSError as exc:
             raise ProfileError(f"cannot use the data folder {directory}: {exc}") from exc
         try:
@@ -58,20 +63,34 @@ class Profile:
         self._lock_file.close()
 
 
-def _acquire_lock(path: Path) -> IO[str]:
+def _acquire_lock(path: Path, wait: float) -> IO[str]:
     lock_file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held while the profile is open
-    try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _flock_within(lock_file, max(0.0, wait)):
         lock_file.seek(0)
-        owner = lock_file.read().strip() or "another process"
+        owner = lock_file.read().strip()  # empty while the holder is still writing it
         lock_file.close()
-        raise ProfileLockedError(f"the profile in {path.parent} is in use by process {owner}") from None
+        holder = f"process {owner}" if owner.isdigit() else "another process"
+        raise ProfileLockedError(f"the profile in {path.parent} is in use by {holder}") from None
     lock_file.seek(0)
     lock_file.truncate()
     lock_file.write(str(os.getpid()))
     lock_file.flush()
     return lock_file
+
+
+def _flock_within(lock_file: IO[str], wait: float) -> bool:
+    """Take the exclusive lock, polling for up to `wait` seconds (flock has
+    no timeout); the count bounds the loop should the clock misbehave."""
+    deadline = time.monotonic() + wait
+    for _ in range(int(wait / _LOCK_POLL_SECONDS) + 2):
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_LOCK_POLL_SECONDS)
+    return False
 
 
 def _load_or_create_master_key(path: Path, random_bytes: RandomBytes) -> bytes:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import outcome
 import trio
 
-from threads_desktop.engine.core.errors import EngineStoppedError
+from threads_desktop.engine.core.errors import EngineStoppedError, plain_error
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.node import Node
 
@@ -211,7 +211,13 @@ class EngineRuntime:
                 if inspect.isawaitable(value):
                     value = await value
                 result = outcome.Value(value)
-            except Exception as exc:  # noqa: BLE001 - re-raised at the caller's await
+            except Exception as exc:  # re-raised at the caller's await
+                plain = plain_error(exc)
+                if plain is not None and plain is not exc:
+                    # A nursery in the call wrapped it: the caller catches
+                    # ThreadsError and shows its message; the group goes to the log.
+                    log.info("a call failed inside a nursery: %s", plain, exc_info=exc)
+                    exc = plain
                 result = outcome.Error(exc)
         if result is not None:
             _deliver(job.future, _settle, result)

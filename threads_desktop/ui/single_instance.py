@@ -120,6 +120,16 @@ def hand_over(name: str, link: str | None, timeout_ms: int = HANDOVER_TIMEOUT_MS
     return bool(answered) and answered[0]
 
 
+def hand_over_without_display(data_dir: Path, link: str | None) -> bool:
+    """hand_over() for a launch that has no display, so can have no
+    QApplication: a QCoreApplication drives the local socket."""
+    from PySide6.QtCore import QCoreApplication
+
+    if QCoreApplication.instance() is None:
+        QCoreApplication(sys.argv[:1])
+    return hand_over(server_name(data_dir), link)
+
+
 # --- the running app ----------------------------------------------------------------------
 
 class InstanceServer(QObject):

@@ -213,3 +213,47 @@ def test_a_direct_invite_is_sealed_to_one_peer_which_accepts_or_declines(open_no
         {"from": a.identity.peer_id.raw, "link": invite.link.to_uri(), "sig": bytes(64)}))
     with pytest.raises(SignatureError):
         b.membership.receive_invite(forged)
+
+
+def test_an_invite_whose_delivery_fails_is_never_made(open_node: OpenNode) -> None:
+    a = open_node("a")
+    thread = a.create_thread(ThreadKind.ALBUM, "Trip").thread_id
+    before = a.get_thread(thread).event_count
+    heard: list[object] = []
+    a.subscribe(heard.append)
+
+    def save_to_a_full_disk(link: InviteLink) -> None:
+        Path("/dev/full").write_text(link.to_uri())  # ENOSPC, as a full disk says it
+
+    with pytest.raises(OSError):
+        a.invite(thread, Role.WRITE, deliver=save_to_a_full_disk)
+    assert a.membership.invites(thread) == [] and a.get_thread(thread).event_count == before
+    assert heard == []  # nobody (the network) was told of an invite that does not exist
+    link = a.invite(thread, Role.WRITE, deliver=lambda link: None)
+    assert [i.role for i in a.membership.invites(thread)] == [Role.WRITE] and link.thread_id == thread
+    assert heard
+
+
+def test_an_invite_lasts_at_most_ten_years(open_node: OpenNode) -> None:
+    from threads_desktop.engine.core.errors import InvalidInputError
+
+    a = open_node("a")
+    thread = a.create_thread(ThreadKind.CHAT, "Family").thread_id
+    with pytest.raises(InvalidInputError, match="at most 10 years"):
+        a.invite(thread, Role.READ, expires_in=999999 * 604800)
+    assert a.membership.invites(thread) == []
+    a.invite(thread, Role.READ, expires_in=10 * 365 * 86400)
+    assert len(a.membership.invites(thread)) == 1
+
+
+def test_revoking_yourself_is_refused_in_a_persons_words(open_node: OpenNode) -> None:
+    from threads_desktop.engine.core.errors import InvalidInputError
+
+    a = open_node("a")
+    thread = a.create_thread(ThreadKind.CHAT, "Family").thread_id
+    before = a.get_thread(thread).event_count
+    for role in (Role.FOLLOW, Role.READ, Role.WRITE, Role.DELETE):
+        with pytest.raises(InvalidInputError, match=r"^you cannot take roles from yourself") as refused:
+            a.membership.revoke(thread, str(a.identity.peer_id), role)
+        assert "12D3KooW" not in str(refused.value)
+    assert a.get_thread(thread).event_count == before

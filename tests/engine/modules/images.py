@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 from PIL import ExifTags, Image
 
@@ -34,4 +35,47 @@ def image_bytes(fmt: str, *, orientation: int | None = None, gps: bool = False, 
         image.convert("P").save(out, "GIF")
     else:
         image.save(out, fmt, exif=exif.tobytes(), **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    return out.getvalue()
+
+
+XMP_GPS = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="38,42.6N"'
+           b' exif:GPSLongitude="9,8.4W"/></rdf:RDF></x:xmpmeta>')
+COMMENT = b"taken at home, Rua das Flores 12"
+IPTC_CITY = b"Lisbon-Alfama"
+DESCRIPTION = b"Sunset from Miradouro da Senhora do Monte"
+MAKER_NOTE = b"Apple iOS\x00\x00\x01MM" + b"GPS-IN-MAKERNOTE" * 4
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def jpeg_with_every_metadata_block(*, orientation: int = 6) -> bytes:
+    """A JPEG whose location is in EXIF GPS, its description, XMP, IPTC
+    (APP13), a maker note and a comment (COM), as phones and photo tools
+    write them."""
+    image = two_colour_image()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    exif[ExifTags.Base.ImageDescription] = DESCRIPTION.decode()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.MakerNote] = MAKER_NOTE
+    info = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    info[ExifTags.GPS.GPSLatitudeRef], info[ExifTags.GPS.GPSLatitude] = "N", (38.0, 42.0, 36.0)
+    info[ExifTags.GPS.GPSLongitudeRef], info[ExifTags.GPS.GPSLongitude] = "W", (9.0, 8.0, 24.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes(), quality=95)
+    data = out.getvalue()
+    iptc = b"\x1c\x02\x5a" + len(IPTC_CITY).to_bytes(2, "big") + IPTC_CITY
+    photoshop = b"Photoshop 3.0\x00" + b"8BIM\x04\x04\x00\x00" + len(iptc).to_bytes(4, "big") + iptc
+    extra = (_segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP_GPS) + _segment(0xED, photoshop)
+             + _segment(0xFE, COMMENT))
+    return data[:2] + extra + data[2:]
+
+
+def noise_jpeg(seed: int, size: tuple[int, int] = (300, 200)) -> bytes:
+    """A JPEG that does not compress (about 55 KB at 300x200): fills a disk quickly."""
+    pixels = random.Random(seed).randbytes(size[0] * size[1] * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, pixels).save(out, "JPEG", quality=90)
     return out.getvalue()

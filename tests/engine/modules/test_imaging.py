@@ -6,11 +6,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import ExifTags, Image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import ExifTags, Image, PngImagePlugin
 
-from tests.engine.modules.images import image_bytes
+from tests.engine.modules.images import (
+    COMMENT,
+    DESCRIPTION,
+    IPTC_CITY,
+    XMP_GPS,
+    image_bytes,
+    jpeg_with_every_metadata_block,
+    two_colour_image,
+)
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.modules.imaging import PREVIEW_SIZE, THUMBNAIL_SIZE, prepare_photo
+from threads_desktop.engine.modules.jpeg_segments import check_first_scan_holds_the_frame, header_segments
 
 
 def _colour_at(jpeg: bytes, where: str) -> tuple[int, int, int]:
@@ -44,6 +55,11 @@ def test_every_supported_format_imports(fmt: str) -> None:
     assert max(Image.open(io.BytesIO(photo.thumbnail)).size) == THUMBNAIL_SIZE
     assert max(Image.open(io.BytesIO(photo.preview)).size) == PREVIEW_SIZE
     assert (photo.width, photo.height) == (3000, 2000)
+
+
+def test_a_camera_name_with_terminal_escapes_is_stored_clean() -> None:
+    photo = prepare_photo(image_bytes("JPEG", camera=("\x1b]0;owned\x07Canon", "EOS\x1b[2J\nR5")))
+    assert photo.camera == "]0;owned Canon EOS [2J R5"
 
 
 def test_taken_time_and_camera_come_from_exif() -> None:
@@ -130,3 +146,182 @@ def test_a_file_too_large_to_be_a_photo_is_not_read(tmp_path: Path, monkeypatch:
     video.write_bytes(b"\x00" * 5000)
     with pytest.raises(InvalidInputError, match="larger than"):
         photos._read(video)
+
+
+# --- what the stored files carry ---------------------------------------------------------
+
+LOCATION_TRACES = (b"GPSLatitude", COMMENT, IPTC_CITY, b"GPS-IN-MAKERNOTE", b"Photoshop 3.0", b"xmpmeta", DESCRIPTION)
+
+
+def _jpeg_markers(data: bytes) -> list[int]:
+    return [segment.marker for segment in header_segments(data)]
+
+
+@pytest.mark.parametrize("keep_gps", [False, True])
+def test_no_metadata_block_carries_a_location_into_the_original(keep_gps: bool) -> None:
+    data = jpeg_with_every_metadata_block(orientation=6)
+    assert all(trace in data for trace in LOCATION_TRACES)
+    photo = prepare_photo(data, keep_gps=keep_gps)
+    for trace in LOCATION_TRACES:
+        assert trace not in photo.original, trace
+    with Image.open(io.BytesIO(photo.original)) as original:
+        exif = original.getexif()
+        assert exif.get(ExifTags.Base.Orientation) == 6  # the upright view survives
+        assert ExifTags.Base.MakerNote not in exif.get_ifd(ExifTags.IFD.Exif)
+        assert (ExifTags.IFD.GPSInfo in exif) is keep_gps  # kept only where the user asked: EXIF GPS
+        assert "comment" not in original.info and "xmp" not in original.info
+        original.load()
+    assert photo.gps == ({"lat": 38.71, "lon": -9.14} if keep_gps else None)
+
+
+def test_previews_and_thumbnails_carry_no_metadata_at_all() -> None:
+    photo = prepare_photo(jpeg_with_every_metadata_block(), keep_gps=True)
+    for derived in (photo.thumbnail, photo.preview):
+        assert set(_jpeg_markers(derived)) <= {0xE0, 0xDB, 0xC4, 0xC0, 0xDA}  # JFIF, tables, frame, scan
+        with Image.open(io.BytesIO(derived)) as image:
+            assert not set(image.info) & {"comment", "exif", "xmp", "icc_profile"}
+            assert not image.getexif()
+
+
+def test_png_text_chunks_and_exif_gps_stay_out_of_the_original() -> None:
+    image = two_colour_image()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 8
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude] = (38.0, 42.0, 36.0)
+    text = PngImagePlugin.PngInfo()
+    text.add_itxt("XML:com.adobe.xmp", XMP_GPS.decode())
+    text.add_text("Comment", COMMENT.decode())
+    text.add_text("Location", IPTC_CITY.decode(), zip=True)
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=text, exif=exif.tobytes())
+    photo = prepare_photo(out.getvalue())
+    with Image.open(io.BytesIO(photo.original)) as original:
+        assert original.text == {}
+        assert original.getexif().get(ExifTags.Base.Orientation) == 8
+        assert ExifTags.IFD.GPSInfo not in original.getexif()
+        assert original.convert("RGB").tobytes() == image.tobytes()  # not re-encoded lossily
+
+
+def test_webp_xmp_stays_out_of_the_original() -> None:
+    image = two_colour_image()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 3
+    out = io.BytesIO()
+    image.save(out, "WEBP", lossless=True, xmp=XMP_GPS, exif=exif.tobytes())
+    photo = prepare_photo(out.getvalue())
+    assert b"GPSLatitude" not in photo.original
+    with Image.open(io.BytesIO(photo.original)) as original:
+        assert "xmp" not in original.info and original.getexif().get(ExifTags.Base.Orientation) == 3
+        assert original.convert("RGB").tobytes() == image.tobytes()
+
+
+# --- a header that lies ------------------------------------------------------------------
+
+
+def _claiming(data: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its SOF0 header patched to claim another size."""
+    sof = data.index(b"\xff\xc0")
+    return data[:sof + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[sof + 9:]
+
+
+def test_a_jpeg_header_claiming_13000x13000_over_1600x1200_pixels_is_refused() -> None:
+    honest = image_bytes("JPEG", size=(1600, 1200))
+    assert (prepare_photo(honest).width, prepare_photo(honest).height) == (1600, 1200)
+    with pytest.raises(InvalidInputError, match=r"fewer pixels than the 13000x13000 it claims"):
+        prepare_photo(_claiming(honest, 13000, 13000))
+
+
+def test_a_progressive_jpeg_header_that_lies_is_refused() -> None:
+    out = io.BytesIO()
+    two_colour_image(500, 500).save(out, "JPEG", progressive=True)
+    assert prepare_photo(out.getvalue()).width == 500
+    sof = out.getvalue().index(b"\xff\xc2")
+    lying = out.getvalue()[:sof + 5] + (7000).to_bytes(2, "big") * 2 + out.getvalue()[sof + 9:]
+    with pytest.raises(InvalidInputError, match="fewer pixels than the 7000x7000 it claims"):
+        prepare_photo(lying)
+
+
+@settings(max_examples=60, deadline=None)
+@given(width=st.integers(1, 400), height=st.integers(1, 400), quality=st.integers(1, 100),
+       subsampling=st.sampled_from([0, 1, 2]), optimize=st.booleans(), progressive=st.booleans(),
+       grey=st.booleans())
+def test_an_honest_jpeg_always_passes_the_scan_check(width: int, height: int, quality: int, subsampling: int,
+                                                      optimize: bool, progressive: bool, grey: bool) -> None:
+    out = io.BytesIO()
+    image = Image.new("L" if grey else "RGB", (width, height), 90)  # flat: the smallest scan there is
+    image.save(out, "JPEG", quality=quality, subsampling=subsampling, optimize=optimize, progressive=progressive)
+    data = out.getvalue()
+    check_first_scan_holds_the_frame(data, header_segments(data))
+    assert prepare_photo(data).width == width
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_any_damage_to_a_jpeg_is_refused_cleanly_or_imported(data: st.DataObject) -> None:
+    try:
+        photo = prepare_photo(_damaged(jpeg_with_every_metadata_block(), data))
+    except InvalidInputError:
+        return
+    assert photo.thumbnail and photo.original
+
+
+def _gif_application_block(identifier: bytes, payload: bytes) -> bytes:
+    blocks = b"".join(bytes([len(payload[i:i + 255])]) + payload[i:i + 255] for i in range(0, len(payload), 255))
+    return b"\x21\xff\x0b" + identifier + blocks + b"\x00"
+
+
+def test_gif_comments_and_xmp_stay_out_of_the_original() -> None:
+    frames = [two_colour_image().convert("P"), Image.new("RGB", (80, 40), "green").convert("P")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], loop=0, comment=COMMENT)
+    data = out.getvalue()
+    data = data[:-1] + _gif_application_block(b"XMP DataXMP", XMP_GPS) + data[-1:]  # before the trailer
+    assert COMMENT in data and b"GPSLatitude" in data
+    photo = prepare_photo(data)
+    assert COMMENT not in photo.original and b"GPSLatitude" not in photo.original
+    with Image.open(io.BytesIO(photo.original)) as original, Image.open(io.BytesIO(data)) as source:
+        assert "comment" not in original.info and original.info.get("loop") == 0
+        assert original.n_frames == source.n_frames == 2
+        for frame in range(2):
+            original.seek(frame)
+            source.seek(frame)
+            assert original.convert("RGB").tobytes() == source.convert("RGB").tobytes()
+
+
+def _damaged(data: bytes, draw: st.DataObject) -> bytes:
+    damaged = bytearray(data)
+    for _ in range(draw.draw(st.integers(1, 8))):
+        damaged[draw.draw(st.integers(0, len(damaged) - 1))] = draw.draw(st.integers(0, 255))
+    return bytes(damaged[:draw.draw(st.integers(0, len(damaged)))])
+
+
+@settings(max_examples=150, deadline=None)
+@given(fmt=st.sampled_from(["PNG", "WEBP", "GIF"]), data=st.data())
+def test_any_damage_to_a_png_webp_or_gif_is_refused_cleanly_or_imported(fmt: str, data: st.DataObject) -> None:
+    try:
+        photo = prepare_photo(_damaged(image_bytes(fmt, gps=True, orientation=6), data))
+    except InvalidInputError:
+        return
+    assert photo.thumbnail and photo.original
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    chunks, position = [], 8
+    while position < len(data):
+        end = position + 12 + int.from_bytes(data[position:position + 4], "big")
+        chunks.append(data[position:end])
+        position = end
+    return chunks
+
+
+def test_gps_in_a_png_exif_chunk_after_the_pixels_is_removed_too() -> None:
+    chunks = _png_chunks(image_bytes("PNG", gps=True, orientation=6))
+    exif = next(c for c in chunks if c[4:8] == b"eXIf")
+    moved = [c for c in chunks if c is not exif]
+    data = b"\x89PNG\r\n\x1a\n" + b"".join(moved[:-1]) + exif + moved[-1]  # eXIf just before IEND
+    assert [c[4:8] for c in _png_chunks(data)][-2:] == [b"eXIf", b"IEND"]
+    photo = prepare_photo(data)
+    with Image.open(io.BytesIO(photo.original)) as original:
+        original.load()
+        assert ExifTags.IFD.GPSInfo not in original.getexif()
+        assert original.getexif().get(ExifTags.Base.Orientation) == 6

@@ -1,20 +1,24 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
+from tests.disk import grow, small_disk
 from tests.engine.eventstore.peers import join, start_thread, sync
-from tests.engine.modules.images import image_bytes
+from tests.engine.modules.images import image_bytes, noise_jpeg
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.store import NewEvent
-from threads_desktop.engine.modules.photos import _safe_name, all_paths
+from threads_desktop.engine.modules.photos import _safe_name, all_paths, photo_name
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -272,3 +276,170 @@ def test_a_name_from_a_peer_becomes_one_plain_file_name(name: str) -> None:
     safe = _safe_name(name)
     assert safe and "/" not in safe and "\\" not in safe and "\0" not in safe
     assert not safe.startswith(".") and len(safe) <= 200
+
+
+# --- files the importer must not trust -------------------------------------------------
+
+HANG_LIMIT = 10.0  # seconds before a hung import is woken (and the test fails)
+
+
+def _wake_readers_of(fifo: Path) -> threading.Timer:
+    """Opens and closes the FIFO's write end after HANG_LIMIT, so an import
+    blocked on it ends (and the test fails on time instead of hanging)."""
+    def wake() -> None:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass  # nobody is blocked on it
+    timer = threading.Timer(HANG_LIMIT, wake)
+    timer.start()
+    return timer
+
+
+def test_a_fifo_is_refused_at_once_and_named(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Pipes")
+    [good] = _files(tmp_path / "in", {"good.jpg": image_bytes("JPEG")})
+    fifo = tmp_path / "in" / "pipe.jpg"
+    os.mkfifo(fifo)
+    timer = _wake_readers_of(fifo)
+    started = time.monotonic()
+    try:
+        result = node.photos(album).add_files([fifo, good])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < HANG_LIMIT / 2
+    assert [name for name, _ in result.failed] == ["pipe.jpg"]
+    assert "not a regular file" in result.failed[0][1]
+    assert len(result.added) == 1
+
+
+def test_a_device_is_refused_without_reading_it(open_node: OpenNode) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Devices")
+    result = node.photos(album).add_files([Path("/dev/zero")])
+    assert result.failed == [("zero", "not a regular file (a device)")] and result.added == []
+
+
+def test_a_file_that_is_not_valid_utf8_is_added_with_a_displayable_name(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Names")
+    folder = tmp_path / "camera"
+    _files(folder, {f"{i}.jpg": image_bytes("PNG", seed=i) for i in range(3)})
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.jpg"), "wb") as bad:
+        bad.write(image_bytes("PNG", seed=9))
+    result = node.photos(album).add_files(all_paths([folder]))
+    assert result.failed == [] and len(result.added) == 4
+    names = sorted(p.data["name"] for p in node.photos(album).page())
+    assert names == ["0.jpg", "1.jpg", "2.jpg", "caf\ufffd.jpg"]
+
+
+ESCAPE_LADEN = "\x1b]0;owned\x07beach\x1b[2J\nnight.jpg"
+
+
+def test_a_name_with_terminal_escapes_is_stored_clean(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Escapes")
+    [path] = _files(tmp_path, {ESCAPE_LADEN: image_bytes("JPEG")})
+    [photo_id] = node.photos(album).add_files([path]).added
+    stored = node.photos(album).photos.get(photo_id).data["name"]
+    assert stored == "]0;owned beach [2J night.jpg"
+
+
+def test_a_name_a_peer_wrote_with_escapes_is_read_clean(open_node: OpenNode, tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Hostile")
+    join(a, b, album)
+    [photo_id] = a.photos(album).add_files(_files(tmp_path, {"p.jpg": image_bytes("JPEG")})).added
+    # A modified client writes the name field directly, past the importer.
+    a.photos(album).photos.update(photo_id, {"name": ESCAPE_LADEN})
+    sync(a, b, album)
+    photos = b.photos(album)
+    [card] = photos.cards([photo_id])
+    assert card.name == photo_name(photos.photos.get(photo_id)) == "]0;owned beach [2J night.jpg"
+    out = tmp_path / "out"
+    out.mkdir()
+    [written] = a.photos(album).export([photo_id], out).written  # b has not fetched the original
+    assert written.name == "]0;owned beach [2J night.jpg"
+
+
+def _corner_colours(image: Image.Image) -> list[str]:
+    """Red or blue near each corner (top left, top right, bottom right, bottom left)."""
+    rgb = image.convert("RGB")
+    w, h = rgb.size
+    corners = [(w // 8, h // 8), (w * 7 // 8, h // 8), (w * 7 // 8, h * 7 // 8), (w // 8, h * 7 // 8)]
+    pixels = [rgb.getpixel(corner) for corner in corners]
+    return ["red" if isinstance(p, tuple) and p[0] > p[2] else "blue" for p in pixels]
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_an_exported_original_shows_upright_like_its_thumbnail(open_node: OpenNode, tmp_path: Path,
+                                                              orientation: int) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Portraits")
+    taken = image_bytes("JPEG", orientation=orientation, gps=True, size=(120, 60))
+    [photo_id] = node.photos(album).add_files(_files(tmp_path / "in", {"phone.jpg": taken})).added
+    out = tmp_path / "out"
+    out.mkdir()
+    [exported] = node.photos(album).export([photo_id], out).written
+    thumbnail = Image.open(io.BytesIO(node.photos(album).cards([photo_id])[0].thumbnail))
+    upright = ImageOps.exif_transpose(Image.open(exported))
+    assert upright.width * thumbnail.height == upright.height * thumbnail.width  # same shape
+    assert (upright.width > upright.height) == (orientation == 3)
+    assert _corner_colours(upright) == _corner_colours(thumbnail)
+    assert len(set(_corner_colours(upright))) == 2  # the picture has a side to tell
+
+
+# --- a full disk -------------------------------------------------------------------------
+
+DISK_KIB = 4608  # the profile (about 850 KB) and some of the twenty photos (about 270 KB each)
+
+
+def test_a_full_disk_stops_the_import_and_says_what_was_saved(tmp_path: Path) -> None:
+    paths = _files(tmp_path / "in", {f"{i:02}.jpg": noise_jpeg(i) for i in range(20)})
+    with small_disk(tmp_path / "disk", DISK_KIB) as disk:
+        node = Node.open(disk / "profile")
+        try:
+            album = start_thread(node, ThreadKind.ALBUM, "Holiday")
+            result = node.photos(album).add_files(paths)
+            assert result.stopped == "the disk is full"
+            assert 0 < len(result.added) < 20 and result.failed == []
+            assert node.photos(album).photos.count() == len(result.added)
+        finally:
+            node.close()
+        grow(disk, 64 << 10)  # space freed: the profile opens as the import left it
+        node = Node.open(disk / "profile")
+        try:
+            assert node.database.connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            photos = node.photos(album)
+            assert sorted(photos.ordered_ids()) == sorted(result.added)
+            assert all(photos.original(photo_id) for photo_id in result.added)
+            again = photos.add_files(paths)  # adding the same folder again finishes it
+            assert again.stopped is None and len(again.duplicates) == len(result.added)
+            assert photos.photos.count() == 20
+        finally:
+            node.close()
+
+
+def test_a_refused_file_is_explained_in_words_not_exception_text(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    album = start_thread(node, ThreadKind.ALBUM, "Words")
+    good = image_bytes("JPEG", size=(400, 300))
+    paths = _files(tmp_path, {"notes.txt": b"shopping list", "half.jpg": good[: len(good) // 2]})
+    result = node.photos(album).add_files([*paths, tmp_path / "gone.jpg"])
+    assert [name for name, _ in result.failed] == ["notes.txt", "half.jpg", "gone.jpg"]
+    reasons = [reason for _, reason in result.failed]
+    assert reasons[0] == "not an image this app can read"
+    assert reasons[1].startswith("the image is damaged or incomplete")
+    assert reasons[2] == "cannot be read (no such file or directory)"
+    assert not any("<" in reason or "Error" in reason or "bytes not processed" in reason for reason in reasons)
+
+
+def test_a_file_whose_size_says_nothing_is_still_read_only_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threads_desktop.engine.modules import photos
+
+    monkeypatch.setattr(photos, "MAX_FILE_BYTES", 1000)
+    maps = Path("/proc/self/maps")  # a regular file of size 0 that holds several KiB
+    assert maps.stat().st_size == 0 and len(maps.read_bytes()) > 1000
+    with pytest.raises(InvalidInputError, match="larger than"):
+        photos._read(maps)

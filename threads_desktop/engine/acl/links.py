@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import io
 import itertools
+import os
 import re
 import unicodedata
 import urllib.parse
@@ -38,7 +39,7 @@ import segno
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import InvalidInputError, InvalidLinkError, MissingKeyError
+from threads_desktop.engine.core.errors import FileWriteError, InvalidInputError, InvalidLinkError, MissingKeyError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import SYMMETRIC_KEY_LENGTH, ThreadKey
 
@@ -180,12 +181,33 @@ def qr_png_bytes(text: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_qr(text: str, path: Path) -> None:
-    """`text` as a QR code in a .png or .svg file."""
+def check_qr_path(path: Path) -> None:
+    """Refuse a path write_qr could not write (wrong kind, no such folder,
+    not ours to write in), so a caller can check before it makes anything."""
     kind = path.suffix.lower().removeprefix(".")
     if kind not in ("png", "svg"):
-        raise InvalidInputError("a QR code is saved as .png or .svg")
-    _qr(text).save(str(path), kind=kind, scale=_QR_SCALE, border=_QR_BORDER)
+        raise InvalidInputError(f"a QR code is saved as .png or .svg, not {path.name!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise InvalidInputError(f"there is no folder {folder} to save the QR code in")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"you cannot save files in {folder}")
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder, not a file name for the QR code")
+
+
+def write_qr(text: str, path: Path) -> None:
+    """`text` as a QR code in a .png or .svg file. Written aside and renamed
+    into place: a failure leaves no partial file (and no earlier file lost)."""
+    check_qr_path(path)
+    code = _qr(text)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        code.save(str(staging), kind=path.suffix.lower().removeprefix("."), scale=_QR_SCALE, border=_QR_BORDER)
+        os.replace(staging, path)
+    except OSError as exc:
+        staging.unlink(missing_ok=True)
+        raise FileWriteError(f"cannot save the QR code as {path}: {exc.strerror or exc}") from None
 
 
 def _qr(text: str) -> segno.QRCode:

@@ -43,6 +43,8 @@ class CommitControl(Protocol):
 
 
 MAX_WAITING_INVITES = 32
+MAX_INVITE_LIFETIME_YEARS = 10
+MAX_INVITE_LIFETIME_SECONDS = MAX_INVITE_LIFETIME_YEARS * 366 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,9 @@ class Membership:
         (with `inviter`, our display name, for the joiner to see)."""
         if role not in (Role.FOLLOW, Role.READ, Role.WRITE):
             raise InvalidInputError("an invite offers follow, read or write")
+        if expires_in is not None and not 0 < expires_in <= MAX_INVITE_LIFETIME_SECONDS:
+            raise InvalidInputError(f"an invite lasts at most {MAX_INVITE_LIFETIME_YEARS} years "
+                                    "(or has no end at all)")
         self._require_admin(thread_id)
         invite_key = SigningKey.from_seed(self._random_bytes(32))
         keys = self._store.thread_keys(thread_id)
@@ -221,6 +226,9 @@ class Membership:
         rotates the thread's keys: a new epoch, sealed to every member who
         keeps the role, so the member removed cannot open what comes next."""
         peer = str(PeerId.parse(peer))
+        if peer == self.me:  # the ACL refuses it; say why in a person's words
+            raise InvalidInputError("you cannot take roles from yourself; to stop taking part, leave the "
+                                    "album or chat")
         ops: list[AclOp] = [Revoke(peer, role, entity)]
         if entity is None and role <= Role.READ:
             ops += self._rotation(thread_id, peer, role)

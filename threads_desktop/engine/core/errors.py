@@ -89,5 +89,23 @@ class StorageError(ThreadsError):
     """The profile database failed (disk full, I/O error); nothing was written."""
 
 
+class DiskFullError(StorageError):
+    """The disk holding the profile is full; the write that hit it left nothing."""
+
+
+class FileWriteError(ThreadsError):
+    """A file the user asked for (a QR code, say) could not be written."""
+
+
 class EngineStoppedError(ThreadsError):
     """A call reached the engine after it was shut down."""
+
+
+def plain_error(exc: BaseException) -> ThreadsError | None:
+    """The ThreadsError that `exc` stands for, looking inside the exception
+    groups a trio nursery wraps its tasks' errors in; None when it holds
+    anything else (a bug, whose traceback is wanted)."""
+    if isinstance(exc, BaseExceptionGroup):
+        found = [plain_error(inner) for inner in exc.exceptions]
+        return found[0] if found and all(error is not None for error in found) else None
+    return exc if isinstance(exc, ThreadsError) else None

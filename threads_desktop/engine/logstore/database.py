@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from threads_desktop.engine.core.errors import ProfileError, StorageError
+from threads_desktop.engine.core.errors import DiskFullError, ProfileError, StorageError
 
 SCHEMA_VERSION = 3  # 2: access control (control events, acl_events, pending_joins); 3: networking
 
@@ -158,7 +158,7 @@ class Database:
         try:
             self.connection.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {name}")
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot write to the profile database: {exc}") from exc
+            raise _storage_error("cannot write to the profile database", exc) from exc
         self._depth = depth + 1
         try:
             yield self.connection
@@ -168,7 +168,7 @@ class Database:
             # A constraint that data broke is that data's fault; anything
             # else SQLite reports is the disk's.
             if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-                raise StorageError(f"the profile database failed: {exc}") from exc
+                raise _storage_error("the profile database failed", exc) from exc
             raise
         finally:
             self._depth = depth
@@ -192,6 +192,12 @@ class Database:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _storage_error(what: str, exc: sqlite3.Error) -> StorageError:
+    if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:  # said in a person's words: they can act on it
+        return DiskFullError("the disk is full")
+    return StorageError(f"{what}: {exc}")
 
 
 def _statements(script: str) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.errors import InvalidInputError, StorageError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
 from threads_desktop.engine.db.models import FieldSpec, Model, bound_id
@@ -103,6 +103,8 @@ class Chat:
         if result.failed:
             name, reason = result.failed[0]
             raise InvalidInputError(f"{name}: {reason}")
+        if result.stopped:
+            raise StorageError(f"the message was not sent: {result.stopped}")
         return self.post(text, photos=list(dict.fromkeys(result.added + result.already_there)))
 
     def edit(self, message_id: str, text: str) -> None:

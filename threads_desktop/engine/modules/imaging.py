@@ -1,6 +1,8 @@
 """Turning an image file into what an album stores: a ~256 px thumbnail, a
-~1280 px preview (both JPEG, EXIF orientation applied), and the original with
-its GPS position removed unless the user keeps it.
+~1280 px preview (both JPEG, EXIF orientation applied, no metadata at all),
+and the original without any metadata block that can carry a location (the
+EXIF GPS block stays only if the user keeps it; orientation, date and camera
+stay, so an exported original shows upright like its thumbnail).
 
 Baseline JPEGs decode at a reduced scale (Pillow's draft mode), so even a
 100-megapixel photo needs little memory; progressive JPEGs (up to 50 MP) and
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,8 @@ from typing import Any
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.modules import image_chunks, jpeg_segments
+from threads_desktop.engine.modules.profiles import name_from_peer
 
 THUMBNAIL_SIZE = 256
 PREVIEW_SIZE = 1280
@@ -26,6 +31,7 @@ MAX_JPEG_PIXELS = 170_000_000         # under Pillow's own refusal (2 x 89.5 MP)
 MAX_PROGRESSIVE_JPEG_PIXELS = 50_000_000  # draft mode cannot shrink progressive decoding
 MAX_OTHER_PIXELS = 36_000_000         # decoded whole: about 8K x 4.5K
 MAX_FILE_BYTES = 256 << 20
+MAX_CAMERA = 80  # characters of a camera's make and model
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -50,13 +56,20 @@ def prepare_photo(data: bytes, *, keep_gps: bool = False) -> PreparedPhoto:
         raise InvalidInputError(f"the file is larger than {MAX_FILE_BYTES >> 20} MiB")
     try:
         with warnings.catch_warnings():
-            # Our own pixel limits apply below; Pillow's bomb warning is noise here.
+            # Our own pixel limits apply below; Pillow's bomb warning is noise
+            # here, and so are its notes on damaged EXIF (on stderr, to a person).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             return _prepare(data, keep_gps)
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise InvalidInputError(f"not an image this app can read: {exc}") from exc
+        # Pillow's own text names Python objects and byte counts: not for a person.
+        raise InvalidInputError("not an image this app can read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidInputError(f"the image is damaged or truncated: {exc}") from exc
+        raise InvalidInputError("the image is damaged or incomplete") from exc
+    except (ArithmeticError, IndexError, KeyError, TypeError, struct.error) as exc:
+        # Pillow's metadata parsers fail in these ways on crafted files: one
+        # bad file must not stop an import.
+        raise InvalidInputError("the image's metadata is damaged") from exc
 
 
 def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
@@ -73,12 +86,14 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
             limit = MAX_JPEG_PIXELS
         if width * height > limit:
             raise InvalidInputError(f"the image has more than {limit // 1_000_000} megapixels")
+        if image_format == "JPEG":  # libjpeg would fill a short scan with grey, silently
+            jpeg_segments.check_first_scan_holds_the_frame(data, jpeg_segments.header_segments(data))
         exif = probe.getexif()
         if image_format == "JPEG":
             probe.draft("RGB", (PREVIEW_SIZE, PREVIEW_SIZE))  # decode at 1/2, 1/4 or 1/8 scale
         probe.load()  # a truncated file fails here, before anything is stored
         oriented = ImageOps.exif_transpose(probe.convert("RGB") if probe.mode not in ("RGB", "L") else probe)
-    original, gps = _strip_gps(data, image_format, exif, keep_gps)
+    original, gps = _clean_original(data, image_format, exif, keep_gps)
     rotated = exif.get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
     return PreparedPhoto(
         content_hash=hashlib.sha256(original).hexdigest(),
@@ -95,10 +110,14 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
 
 
 def _jpeg(image: Image.Image, size: int, quality: int) -> bytes:
+    """Pixels only: Pillow would carry the source's comment (and other
+    `info`) into what it saves."""
     copy = image.copy()
     copy.thumbnail((size, size), Image.Resampling.LANCZOS)
+    pixels = copy.convert("RGB")
+    pixels.info.clear()
     out = io.BytesIO()
-    copy.convert("RGB").save(out, "JPEG", quality=quality, optimize=True)
+    pixels.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
 
 
@@ -126,8 +145,8 @@ def _camera(exif: Image.Exif) -> str | None:
     model = str(exif.get(ExifTags.Base.Model, "")).strip("\x00 ")
     if model.lower().startswith(make.lower()):
         make = ""
-    camera = " ".join(part for part in (make, model) if part)
-    return camera[:80] or None
+    # Text from the file: controls and terminal escapes go, as in any name.
+    return name_from_peer(" ".join(part for part in (make, model) if part), MAX_CAMERA)
 
 
 def _gps(exif: Image.Exif) -> dict[str, float] | None:
@@ -145,40 +164,40 @@ def _degrees(value: Any) -> float:
     return degrees + minutes / 60 + seconds / 3600
 
 
-def _strip_gps(data: bytes, image_format: str, exif: Image.Exif,
-               keep_gps: bool) -> tuple[bytes, dict[str, float] | None]:
-    if ExifTags.IFD.GPSInfo not in exif:
-        return data, None
-    if keep_gps:
-        return data, _gps(exif)
-    del exif[ExifTags.IFD.GPSInfo]
+# EXIF tags that can hold free text or a vendor's blocks (a location among
+# them): maker notes, the user comment, the description and Windows' XP fields.
+_EXIF_IFD_FREE_TEXT = (0x927C, 0x9286)  # MakerNote, UserComment (in the Exif IFD)
+# ImageDescription, then Windows' XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject (in IFD0)
+_FREE_TEXT = (0x010E, 0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)
+
+
+def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
+                    keep_gps: bool) -> tuple[bytes, dict[str, float] | None]:
+    """The original as members receive it: no metadata block that can carry
+    a location (XMP, IPTC, comments, text chunks, maker notes), the EXIF GPS
+    block only when the user keeps it; orientation, date and camera stay.
+    The picture's own bytes are not re-encoded."""
+    gps = _gps(exif) if keep_gps else None
+    changed = False
+    if ExifTags.IFD.GPSInfo in exif and not keep_gps:
+        del exif[ExifTags.IFD.GPSInfo]
+        changed = True
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    for tag in _EXIF_IFD_FREE_TEXT:
+        if tag in details:
+            del details[tag]
+            changed = True
+    for tag in _FREE_TEXT:
+        if tag in exif:
+            del exif[tag]
+            changed = True
+    payload = exif.tobytes() if changed else None  # None: the EXIF block stays as it is
     if image_format == "JPEG":
-        return _replace_jpeg_exif(data, exif.tobytes()), None
-    # PNG and WebP keep EXIF in a chunk Pillow rewrites only by saving again:
-    # PNG stays lossless; WebP is saved again at high quality.
-    with Image.open(io.BytesIO(data)) as image:
-        out = io.BytesIO()
-        options: dict[str, Any] = {"exif": exif.tobytes()}
-        if image_format == "WEBP":
-            options["quality"] = 95
-        image.save(out, image_format, **options)
-        return out.getvalue(), None
-
-
-def _replace_jpeg_exif(data: bytes, exif_payload: bytes) -> bytes:
-    """Swap the JPEG's EXIF segment for `exif_payload`, leaving every other
-    byte (and so the picture) as it was."""
-    position = 2
-    while position + 4 <= len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        if marker == 0xDA:  # start of scan: no metadata beyond this point
-            break
-        length = int.from_bytes(data[position + 2:position + 4], "big")
-        segment_end = position + 2 + length
-        if marker == 0xE1 and data[position + 4:position + 10] == b"Exif\x00\x00":
-            if len(exif_payload) + 2 > 0xFFFF:
-                raise InvalidInputError("the photo's metadata is too large")
-            segment = b"\xff\xe1" + (len(exif_payload) + 2).to_bytes(2, "big") + exif_payload
-            return data[:position] + segment + data[segment_end:]
-        position = segment_end
-    raise InvalidInputError("the JPEG's EXIF segment could not be found")
+        return jpeg_segments.without_metadata(data, payload), gps
+    # PNG and WebP hold EXIF without its "Exif" prefix; b"" drops an empty one.
+    tiff = None if payload is None else payload[6:] if len(exif) else b""
+    if image_format == "PNG":
+        return image_chunks.png_without_metadata(data, tiff), gps
+    if image_format == "WEBP":
+        return image_chunks.webp_without_metadata(data, tiff), gps
+    return image_chunks.gif_without_metadata(data), gps

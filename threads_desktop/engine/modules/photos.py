@@ -8,6 +8,9 @@ the event too."""
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -16,28 +19,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError, ThreadsError
+from threads_desktop.engine.core.errors import (
+    DiskFullError,
+    InvalidInputError,
+    NotFoundError,
+    StorageError,
+    ThreadsError,
+)
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.modules.chat import Reactions, clean_text
-from threads_desktop.engine.modules.imaging import MAX_FILE_BYTES, PreparedPhoto, prepare_photo
+from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
+from threads_desktop.engine.modules.profiles import name_from_peer
 
+MAX_NAME = 255
 MAX_CAPTION = 2_000
 MAX_COMMENT = 4_000
 PHOTOS_PER_EVENT = 8  # thumbnails are inline: keep each event body well under its limit
 
 PHOTO_MODEL = Model("photo", {
-    "name": FieldSpec("text", max_length=255),
+    "name": FieldSpec("text", max_length=MAX_NAME),
     "thumbnail": FieldSpec("bytes", required=True, max_length=128 * 1024),
     "preview": FieldSpec("map", required=True, max_length=4),   # a blob reference
     "original": FieldSpec("map", required=True, max_length=4),
     "width": FieldSpec("int", required=True),
     "height": FieldSpec("int", required=True),
     "taken_at": FieldSpec("int", index=True),
-    "camera": FieldSpec("text", max_length=80),
+    "camera": FieldSpec("text", max_length=MAX_CAMERA),
     "gps": FieldSpec("map", max_length=2),
     "caption": FieldSpec("text", max_length=MAX_CAPTION),
 }, ids="any")  # the ID is the original's hash: members adding the same photo make one document
@@ -48,6 +59,7 @@ COMMENT_MODEL = Model("comment", {
 MODELS = (PHOTO_MODEL, COMMENT_MODEL)
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -57,6 +69,7 @@ class ImportResult:
     duplicates: list[str]          # file names of pictures the album already has
     failed: list[tuple[str, str]]  # file name, reason
     already_there: list[str] = field(default_factory=list)  # the IDs of those pictures
+    stopped: str | None = None     # why the import ended before the last file (the disk is full, say)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,40 +120,54 @@ class Photos:
         failed: list[tuple[str, str]] = []
         batch: list[PreparedPhoto] = []
         names: list[str] = []
+        stopped: str | None = None
         for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
+            name = file_label(path)
             if isinstance(outcome, ThreadsError):
-                failed.append((path.name, str(outcome)))
+                failed.append((name, str(outcome)))
             elif self.photos.find_one_by_id(outcome.content_hash) is not None or \
                     outcome.content_hash in {p.content_hash for p in batch}:
-                duplicates.append(path.name)
+                duplicates.append(name)
                 already_there.append(outcome.content_hash)
             else:
                 batch.append(outcome)
-                names.append(path.name)
+                names.append(name)
             if len(batch) == PHOTOS_PER_EVENT:
-                added += self._store(batch, names)
+                stopped = self._store(batch, names, added)
                 batch, names = [], []
+                if stopped:
+                    break
             if progress is not None:
                 progress(done, len(paths))
             if cancelled():
                 break
-        if batch:
-            added += self._store(batch, names)
-        return ImportResult(added, duplicates, failed, already_there)
+        if batch and not stopped:
+            stopped = self._store(batch, names, added)
+        return ImportResult(added, duplicates, failed, already_there, stopped)
 
-    def _store(self, batch: list[PreparedPhoto], names: list[str]) -> list[str]:
+    def _store(self, batch: list[PreparedPhoto], names: list[str], added: list[str]) -> str | None:
+        """Store one event's worth of photos, all or none, adding their IDs
+        to `added`; when the profile cannot take them (the disk is full), say
+        why, so the import stops there and reports what it saved."""
         ops = Ops()
-        with self._db.write():
-            for photo, name in zip(batch, names, strict=True):
-                preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
-                original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
-                self.photos.create({
-                    "name": name[:255], "thumbnail": photo.thumbnail, "preview": preview.to_value(),
-                    "original": original.to_value(), "width": photo.width, "height": photo.height,
-                    "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
-                }, doc_id=photo.content_hash, ops=ops)
-            self._collections.send(ops)
-        return [photo.content_hash for photo in batch]
+        try:
+            with self._db.write():
+                for photo, name in zip(batch, names, strict=True):
+                    preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
+                    original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
+                    self.photos.create({
+                        "name": name, "thumbnail": photo.thumbnail, "preview": preview.to_value(),
+                        "original": original.to_value(), "width": photo.width, "height": photo.height,
+                        "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
+                    }, doc_id=photo.content_hash, ops=ops)
+                self._collections.send(ops)
+        except DiskFullError as exc:
+            return str(exc)
+        except StorageError:
+            log.exception("an import stopped: the profile's database failed")  # the details, for the log only
+            return "the photos could not be saved (the profile's storage failed)"
+        added += [photo.content_hash for photo in batch]
+        return None
 
     # --- reading ------------------------------------------------------------------
 
@@ -155,7 +182,7 @@ class Photos:
 
     def cards(self, ids: Sequence[str]) -> list[PhotoCard]:
         """Grid cells for the photos among `ids` still in the album."""
-        return [PhotoCard(doc.id, doc.data.get("name") or "", doc.data["thumbnail"], doc.data.get("taken_at"),
+        return [PhotoCard(doc.id, photo_name(doc), doc.data["thumbnail"], doc.data.get("taken_at"),
                           doc.data.get("caption"), doc.data["width"], doc.data["height"])
                 for doc in self.photos.by_ids(ids)]
 
@@ -202,7 +229,7 @@ class Photos:
             if not self._blobs.complete(ref):
                 missing.append(photo_id)
                 continue
-            target = _free_name(folder, _safe_name(photo.data.get("name") or f"{photo_id[:12]}.jpg"))
+            target = _free_name(folder, _safe_name(photo_name(photo) or f"{photo_id[:12]}.jpg"))
             try:
                 with target.open("xb") as out:
                     out.write(self._blobs.get(ref))
@@ -254,12 +281,56 @@ def _read_and_prepare(path: Path, keep_gps: bool) -> PreparedPhoto | ThreadsErro
 
 
 def _read(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file of at most MAX_FILE_BYTES.
+    The check is made on the opened descriptor (opened non-blocking), so a
+    FIFO or a device put in the file's place cannot make us wait or read
+    without end."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:  # a video, say: not read at all
-            raise InvalidInputError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
-        raise InvalidInputError(f"cannot read {path.name}: {exc.strerror}") from exc
+        raise InvalidInputError(f"cannot be read ({(exc.strerror or 'error').lower()})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(f"not a regular file ({_kind_of(info.st_mode)})")
+        if info.st_size > MAX_FILE_BYTES:  # a video, say: not read at all
+            raise InvalidInputError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+        data = bytearray()
+        while len(data) <= MAX_FILE_BYTES:  # bounded even if the file grows while read
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - len(data)))
+            if not chunk:
+                return bytes(data)
+            data += chunk
+        raise InvalidInputError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot be read ({(exc.strerror or 'error').lower()})") from exc
+    finally:
+        os.close(fd)
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a special file"
+
+
+def file_label(path: Path) -> str:
+    """A file's name as text we can store and show: bytes that are not
+    UTF-8 become U+FFFD, control and invisible characters are dropped."""
+    readable = os.fsencode(path.name).decode("utf-8", "replace")
+    return name_from_peer(readable, MAX_NAME) or "unnamed photo"
+
+
+def photo_name(photo: Document) -> str:
+    """A photo's name as shown: whoever added it chose it, so it is cleaned
+    on every read (a modified client can write anything)."""
+    return name_from_peer(photo.data.get("name"), MAX_NAME) or ""
 
 
 def all_paths(paths: Iterable[Path]) -> list[Path]:

@@ -56,9 +56,9 @@ def clean_display_name(name: str) -> str:
     return cleaned
 
 
-def name_from_peer(value: Any) -> str | None:
+def name_from_peer(value: Any, limit: int = MAX_DISPLAY_NAME) -> str | None:
     """A name as we show it, from whatever a peer wrote: hidden characters
-    dropped, whitespace collapsed, NFC, cut to 64 characters. None when
+    dropped, whitespace collapsed, NFC, cut to `limit` characters. None when
     nothing is left (or it is not text)."""
     if not isinstance(value, str):
         return None
@@ -66,8 +66,8 @@ def name_from_peer(value: Any) -> str | None:
     name = " ".join(unicodedata.normalize("NFC", visible).split())
     # Normalizing can lengthen a string and cutting can leave trailing
     # space, so cut and tidy until it holds still (twice at most in practice).
-    while len(name) > MAX_DISPLAY_NAME:
-        name = " ".join(unicodedata.normalize("NFC", name[:MAX_DISPLAY_NAME]).split())
+    while len(name) > limit:
+        name = " ".join(unicodedata.normalize("NFC", name[:limit]).split())
     return name or None
 
 

@@ -24,14 +24,19 @@ class ImportSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
     total: int = 0  # files found
+    stopped: str = ""  # why the import ended early (the disk is full, say)
 
     def message(self) -> str:
         # One translation context, whoever shows the text; spelled out in
         # each call so that pyside6-lupdate finds the strings.
         translate = QCoreApplication.translate
         added = len(self.added)
-        parts = [translate("ImportSummary", "Added 1 photo") if added == 1
-                 else translate("ImportSummary", "Added {n} photos").format(n=added)]
+        if self.stopped:
+            parts = [translate("ImportSummary", "Saved {n} of {total} photos").format(n=added, total=self.total),
+                     self.stopped]
+        else:
+            parts = [translate("ImportSummary", "Added 1 photo") if added == 1
+                     else translate("ImportSummary", "Added {n} photos").format(n=added)]
         if self.duplicates:
             parts.append(translate("ImportSummary", "{n} already in the album").format(n=len(self.duplicates)))
         if self.failed:
@@ -91,6 +96,9 @@ class PhotoImport(QObject):
             summary.added += result.added
             summary.duplicates += result.duplicates
             summary.failed += result.failed
+            if result.stopped:
+                summary.stopped = result.stopped
+                break
             self.done = min(start + PHOTOS_PER_EVENT, len(files))
             self.progressed.emit(self.done, len(files))
         self.finished.emit(summary)

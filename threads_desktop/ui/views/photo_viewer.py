@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ItemActions
+from threads_desktop.engine.modules.photos import photo_name
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
@@ -78,7 +79,7 @@ def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
                 for c in photos.comments_on(photo_id)]
     reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
     data = doc.data
-    return PhotoDetails(photo_id, data.get("name") or "", data.get("caption") or "", data.get("taken_at"),
+    return PhotoDetails(photo_id, photo_name(doc), data.get("caption") or "", data.get("taken_at"),
                         _text(data.get("camera")), _location(data.get("gps")), data["width"], data["height"],
                         "" if doc.author == me else names.get(str(doc.author)) or short_id(str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
