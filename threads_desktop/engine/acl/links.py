@@ -271,6 +271,17 @@ def _is_clean_name(name: object) -> bool:
             and not any(unicodedata.category(char) in _HIDDEN_CATEGORIES for char in name))
 
 
+def _clean_name(value: str) -> str | None:
+    """A display name as shown (modules/profiles.name_from_peer's rule):
+    hidden characters dropped, whitespace collapsed, NFC, at most 64
+    characters; None when nothing is left."""
+    visible = "".join(" " if unicodedata.category(char) in _HIDDEN_CATEGORIES else char for char in value)
+    name = " ".join(unicodedata.normalize("NFC", visible).split())
+    while len(name) > MAX_INVITER_LENGTH:  # normalizing may lengthen it: cut until it holds still
+        name = " ".join(unicodedata.normalize("NFC", name[:MAX_INVITER_LENGTH]).split())
+    return name or None
+
+
 def _is_printable_ascii(text: str) -> bool:
     return all("!" <= char <= "~" for char in text)
 
@@ -324,7 +335,9 @@ def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
     if len(addresses) > MAX_ADDRESSES:
         raise InvalidLinkError(f"the link has more than {MAX_ADDRESSES} addresses")
     # Lengths and characters are checked by InviteLink itself.
-    return (names[0] if names else None), (inviters[0] if inviters else None), tuple(addresses)
+    # The inviter's name is a hint shown to the joiner: cleaned as display
+    # names are when read, never a reason to refuse the link.
+    return (names[0] if names else None), (_clean_name(inviters[0]) if inviters else None), tuple(addresses)
 
 
 def _decode_fragment(fragment: str) -> bytes:
