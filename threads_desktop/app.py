@@ -156,6 +156,8 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
             window.show()
         if link:
             open_link(link)
+        elif window.isVisible():  # not when started in the tray: it asks on a later launch
+            window.ask_name_once()  # a first launch asks for the name others see
         app.aboutToQuit.connect(runtime.stop)
         app.aboutToQuit.connect(instance.close)
         with loop:

@@ -111,7 +111,8 @@ def test_selected_photos_are_deleted_after_confirming_and_exported_as_originals(
     _drop_and_wait(qtbot, window, paths)
     album = window.album_view
     qtbot.waitUntil(lambda: album.model.rowCount() == 4, timeout=10_000)
-    album.select_rows([0, 1])
+    with qtbot.waitSignal(album.actions_checked, timeout=10_000, check_params_cb=lambda ids: len(ids) == 2):
+        album.select_rows([0, 1])
     assert album.export_button.isEnabled() and album.delete_button.isEnabled()
     out = tmp_path / "out"
     out.mkdir()

@@ -283,3 +283,60 @@ def test_a_member_who_cannot_write_sees_the_composer_disabled_with_the_reason(  
     view.send()
     assert view.composer.toPlainText() == "" and view.model.rowCount() == 0
     assert (role is Role.FOLLOW) == view.notice.isVisible()
+
+
+def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_role(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+    from threads_desktop.ui import member_calls
+
+    a, b = two_app_engines
+    client_a, client_b = EngineClient(a, qt_loop), EngineClient(b, qt_loop)
+    summary_a = _wait(qtbot, client_a.create_thread(ThreadKind.CHAT, "Club"))
+    link, _qr = _wait(qtbot, client_a.invite(summary_a.thread_id, Role.WRITE, None))
+    thread_id = _wait(qtbot, client_b.join(InviteLink.parse(link)))
+    view_a = _view(qtbot, client_a, summary_a)
+    view_b = _view(qtbot, client_b, _summary(qtbot, client_b, thread_id))
+    _type_and_send(qtbot, view_a, "from A")
+    qtbot.waitUntil(lambda: view_b.composer.isEnabled() and _texts(view_b) == ["from A"], timeout=30_000)
+    _type_and_send(qtbot, view_b, "from B")
+    qtbot.waitUntil(lambda: _texts(view_b) == ["from A", "from B"], timeout=30_000)
+
+    # A writer: delete and edit on its own message, neither on another's.
+    assert _action(view_b, _row(view_b, "from B"), "delete").isEnabled()
+    assert view_b.menu_for(_row(view_b, "from A")).findChild(QAction, "delete") is None
+    assert view_b.menu_for(_row(view_b, "from A")).findChild(QAction, "edit") is None
+
+    # Given the delete role by the admin, B may take down A's message.
+    b_id = _wait(qtbot, client_b.identity()).peer_id
+    with qtbot.waitSignal(view_b.rights_checked, timeout=30_000,
+                          check_params_cb=lambda: view_b.menu_for(_row(view_b, "from A")).findChild(
+                              QAction, "delete") is not None):
+        _wait(qtbot, client_a.run(member_calls.set_member_role, summary_a.thread_id, b_id, Role.DELETE))
+    assert view_b.menu_for(_row(view_b, "from A")).findChild(QAction, "edit") is None  # still not B's to edit
+    _action(view_b, _row(view_b, "from A"), "delete").trigger()
+    box = view_b.confirm_box
+    assert "by " in box.text() and "12D3KooW" not in box.text()
+    with qtbot.waitSignal(view_b.message_deleted, timeout=10_000):
+        box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: _texts(view_a) == ["from B"], timeout=30_000)
+
+
+def test_a_message_arriving_late_with_an_earlier_time_still_appears(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, open_node: Callable[[str], Node]) -> None:
+    from tests.engine.eventstore.peers import envelopes_of
+
+    owner = open_node("owner")
+    thread_id = owner.create_thread(ThreadKind.CHAT, "Late").thread_id
+    link = owner.invite(thread_id, Role.WRITE).to_uri()
+    client = EngineClient(runtime, qt_loop)
+    _wait(qtbot, client.join(InviteLink.parse(link)))
+    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    owner.receive(thread_id, _wait(qtbot, client.run(envelopes_of, thread_id)))
+    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    view = _view(qtbot, client, _summary(qtbot, client, thread_id))
+    owner.chat(thread_id).post("written first, offline")  # not synced yet
+    _type_and_send(qtbot, view, "written second")
+    qtbot.waitUntil(lambda: _texts(view) == ["written second"], timeout=10_000)
+
+    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    qtbot.waitUntil(lambda: _texts(view) == ["written first, offline", "written second"], timeout=10_000)

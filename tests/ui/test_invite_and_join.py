@@ -69,7 +69,8 @@ def test_photos_dropped_in_one_window_arrive_in_another_that_joined_by_its_link(
     assert QGuiApplication.clipboard().text() == link and dialog.copied.isVisible()
 
     join = window_b.ask_join()
-    join.link_edit.setPlainText(link)
+    with qtbot.waitSignal(join.checked, timeout=10_000):
+        join.link_edit.setPlainText(link)
     assert "Lisbon" in join.details.text() and join.join_button.isEnabled()
     with qtbot.waitSignal(join.joined, timeout=10_000):
         join.join_button.click()
@@ -87,13 +88,20 @@ def test_photos_dropped_in_one_window_arrive_in_another_that_joined_by_its_link(
 
 def test_a_bad_link_says_so_and_changes_nothing(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
                                                  runtime: EngineRuntime) -> None:
+    link = _link(qtbot, runtime, "Porto")
     join = window.ask_join()
-    for text in ("threads://join/bafy", "hello", "https://example.org/join"):
-        join.link_edit.setPlainText(text)
-        assert join.error.text().startswith("This link does not work")
+    damaged = "This link is incomplete or damaged; ask for a new one."
+    for text, expected in (("threads://join/bafy", damaged), (link[:-6], damaged),
+                           (link.replace("#", "#x"), damaged),
+                           ("hello", "There is no invite link here. An invite link starts with threads://join/"),
+                           ("https://example.org/join", "There is no invite link here.")):
+        with qtbot.waitSignal(join.checked, timeout=10_000):
+            join.link_edit.setPlainText(text)
+        assert join.error.text().startswith(expected), text
         assert not join.join_button.isEnabled()
+        assert "multibase" not in join.error.text() and "base32" not in join.error.text()
     join.reject()
-    assert window.threads.rowCount() == 0
+    assert window.threads.rowCount() == 1  # Porto, made above: the bad links added nothing
 
 
 def _link(qtbot, runtime: EngineRuntime, name: str) -> str:  # type: ignore[no-untyped-def]
@@ -129,12 +137,12 @@ def test_a_picture_of_a_qr_code_fills_in_the_link_and_shows_what_it_opens(  # ty
     with qtbot.waitSignal(join.qr_read, timeout=10_000) as read:
         file_dialog.accept()
     assert read.args == [link] and join.link_edit.toPlainText() == link
-    assert "Sintra" in join.details.text() and join.join_button.isEnabled() and join.error.text() == ""
+    assert "Sintra" in join.details.text() and join.error.text() == ""
 
     join.link_edit.clear()
     with qtbot.waitSignal(join.qr_read, timeout=10_000):
         join.load_qr_image(_photo_of(tmp_path / "code.png", tmp_path / "photo.jpg"))
-    assert join.link_edit.toPlainText() == link and join.join_button.isEnabled()
+    assert join.link_edit.toPlainText() == link
 
 
 def test_a_picture_without_an_invite_code_says_so_and_leaves_the_box_alone(  # type: ignore[no-untyped-def]
@@ -171,7 +179,52 @@ def test_a_revoked_link_ends_in_a_clear_could_not_join(  # type: ignore[no-untyp
     made = asyncio.ensure_future(a.call(revoked_link))
     qtbot.waitUntil(made.done, timeout=10_000)
     join = window_b.ask_join(made.result())
+    qtbot.waitUntil(join.join_button.isEnabled, timeout=10_000)  # once the link is checked
     with qtbot.waitSignal(join.joined, timeout=10_000):
         join.join_button.click()  # the link itself is well made: the refusal comes with A's records
     qtbot.waitUntil(lambda: window_b.thread_page.title.text() == "Could not join", timeout=30_000)
     assert "revoked" in window_b.thread_page.status.text()
+
+
+def test_the_join_dialog_takes_a_pasted_message_and_names_who_sent_it(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    a, b = two_app_engines
+    window_b = _window(qtbot, qt_loop, b)
+
+    def invite(node: Node) -> str:
+        node.set_display_name("Alice")
+        thread_id = node.create_thread(ThreadKind.ALBUM, "Lisbon").thread_id
+        return node.invite(thread_id, Role.WRITE).to_uri()
+
+    made = asyncio.ensure_future(a.call(invite))
+    qtbot.waitUntil(made.done, timeout=10_000)
+    link = made.result()
+    # As a messenger passes it on: words around it, wrapped over two lines.
+    QGuiApplication.clipboard().setText(f"Join my album: {link[:60]}\n{link[60:]}\nSee you!")
+
+    window_b.activateWindow()
+    assert window_b.empty_join.isVisible()  # the first screen offers to join, not only to start
+    window_b.empty_join.click()
+    join = window_b.join_dialog
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is join.link_edit, timeout=5_000)
+    with qtbot.waitSignal(join.checked, timeout=10_000):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert join.error.text() == ""
+    assert join.details.text().splitlines()[:2] == ["“Lisbon”: you can add photos and messages.", "From Alice"]
+    assert join.join_button.isEnabled() and join.join_button.text() == "Join"
+    with qtbot.waitSignal(join.joined, timeout=10_000):
+        join.join_button.click()
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1, timeout=20_000)
+
+    # The same link again: said at once, with the thread to open instead.
+    again = window_b.ask_join()
+    with qtbot.waitSignal(again.checked, timeout=10_000):
+        again.link_edit.setPlainText(link)
+    assert again.details.text() == "You are already a member of “Lisbon”." and again.error.text() == ""
+    assert again.join_button.text() == "Open" and again.join_button.isEnabled()
+    with qtbot.waitSignal(again.joined, timeout=10_000) as opened:
+        again.join_button.click()
+    assert str(opened.args[0]) == str(InviteLink.parse(link).thread_id) and window_b.threads.rowCount() == 1

@@ -31,6 +31,20 @@ def test_the_window_opens_with_the_identity_and_an_empty_start_page(window: Main
     assert window.empty_new_album.isVisible()
 
 
+def test_copy_my_id_copies_the_whole_id_not_its_short_form(window: MainWindow, runtime: EngineRuntime) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from threads_desktop.engine.core.ids import PeerId
+    from threads_desktop.ui.people import short_id
+
+    whole = window.identity_label.toolTip().rsplit(" ", 1)[-1]
+    assert short_id(whole) in window.identity_label.text() and whole not in window.identity_label.text()
+    assert window.copy_id_action in window.identity_label.actions()  # its context menu
+    window.copy_id_action.trigger()
+    assert QGuiApplication.clipboard().text() == whole
+    assert str(PeerId.parse(whole)) == whole  # a whole, valid ID: another device can add it
+
+
 def test_creating_an_album_shows_it_in_the_list_and_selects_it(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     window.empty_new_album.click()
     dialog = window.new_thread_dialog

@@ -21,7 +21,8 @@ from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.invitation_model import InvitationRole
-from threads_desktop.ui.models.nearby_model import NearbyModel, NearbyRole, short_peer_id
+from threads_desktop.ui.models.nearby_model import NearbyModel, NearbyRole
+from threads_desktop.ui.people import short_id
 from threads_desktop.ui.views.main_window import MainWindow
 from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
 from threads_desktop.ui.widgets.nearby_list import NearbyList
@@ -98,7 +99,7 @@ def test_a_peer_found_nearby_is_invited_from_the_dialog_and_accepts_into_the_alb
     qtbot.waitUntil(lambda: nearby.model.rowCount() == 1, timeout=WAIT_MS)
     row = nearby.model.index(0)
     assert row.data(NearbyRole.PEER_ID) == peer_b
-    assert row.data(Qt.ItemDataRole.DisplayRole) == short_peer_id(peer_b)  # no shared thread: no name yet
+    assert row.data(Qt.ItemDataRole.DisplayRole) == short_id(peer_b)  # no shared thread: no name yet
     assert nearby.view.isVisible() and not nearby.empty_label.isVisible()
 
     # The sidebar asks the window to invite the peer, from its menu or a double click.
@@ -116,7 +117,7 @@ def test_a_peer_found_nearby_is_invited_from_the_dialog_and_accepts_into_the_alb
     with qtbot.waitSignal(dialog.invitation_sent, timeout=WAIT_MS) as sent:
         dialog.invite_button.click()
     assert sent.args == [peer_b]
-    assert dialog.nearby_status.text().startswith(f"Invitation sent to {short_peer_id(peer_b)}")
+    assert dialog.nearby_status.text().startswith(f"Invitation sent to {short_id(peer_b)}")
 
     qtbot.waitUntil(lambda: bar.pending_count() == 1, timeout=WAIT_MS)
     assert bar.isVisible() and bar.badge_text() == "1 invitation" and bar.title.text() == "1 invitation"
@@ -125,7 +126,7 @@ def test_a_peer_found_nearby_is_invited_from_the_dialog_and_accepts_into_the_alb
     assert invitation.data(InvitationRole.THREAD_ID) == str(summary.thread_id)
     assert invitation.data(InvitationRole.ROLE) is Role.READ
     assert invitation.data(Qt.ItemDataRole.DisplayRole) == (
-        f"{short_peer_id(peer_a)} invites you to “Lisbon”\nYou can view it")
+        f"{short_id(peer_a)} invites you to “Lisbon”\nYou can view it")
     assert bar.accept_button.isEnabled() and bar.decline_button.isEnabled()
 
     with qtbot.waitSignal(bar.accepted, timeout=WAIT_MS) as accepted:
@@ -175,8 +176,8 @@ def test_inviting_a_nearby_peer_out_of_reach_says_why(  # type: ignore[no-untype
     qtbot.waitUntil(lambda: dialog.selected_peer() == stranger, timeout=WAIT_MS)
     with qtbot.waitSignal(dialog.invitation_failed, timeout=WAIT_MS) as failed:
         dialog.invite_button.click()
-    assert "cannot reach" in failed.args[0]
-    assert dialog.nearby_status.text().startswith(f"Could not invite {short_peer_id(stranger)}: ")
+    assert failed.args[0] == "The other device could not be reached. Try again when you are both online."
+    assert dialog.nearby_status.text().startswith(f"Could not invite {short_id(stranger)}: ")
     assert dialog.invite_button.isEnabled()  # try again
 
 

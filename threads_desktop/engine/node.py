@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from threads_desktop.engine.acl import actions
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
@@ -33,6 +34,7 @@ from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import (
     ChangeSet,
     IdentityCard,
+    ItemActions,
     NearbyPeer,
     NetworkStatus,
     ThreadKind,
@@ -41,7 +43,7 @@ from threads_desktop.engine.core.types import (
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.db.collections import ThreadCollections
-from threads_desktop.engine.db.documents import DocumentReducer
+from threads_desktop.engine.db.documents import DocumentReducer, readers_may_write
 from threads_desktop.engine.db.kv import KV_MODEL
 from threads_desktop.engine.db.models import Schema
 from threads_desktop.engine.db.schema import DB_SCHEMA
@@ -158,7 +160,7 @@ class Node:
             (latest,) = database.connection.execute("SELECT max(stamp) FROM events").fetchone()
             clock = HybridClock(lambda: int(now_seconds() * 1000), last=stamp_hlc(latest) if latest else 0)
             schema = app_schema()
-            gate = AccessGate(database, store, identity)
+            gate = AccessGate(database, store, identity, readers_may_write(schema))
             events = EventStore(database, store, clock, [DocumentReducer(database.connection, schema)], gate)
             node = cls(Services(
                 profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
@@ -273,18 +275,38 @@ class Node:
             raise MissingKeyError("this profile cannot write to that thread")
         return own_log
 
+    def item_actions(self, thread_id: ThreadId, collection: str, doc_ids: Sequence[str]) -> dict[str, ItemActions]:
+        """What this profile may do now to each live document among
+        `doc_ids` (edit, delete), as its next event would be judged; views
+        offer only that. Documents gone are left out."""
+        own_log = self.store.own_log(thread_id)
+        authors = self.collections(thread_id)[collection].authors_of(doc_ids)
+        authors_only = self._services.schema.model(collection).editors == "author"
+        if own_log is None or not self._may_write(thread_id):
+            return {doc_id: actions.NOTHING for doc_id in authors}
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {doc_id: actions.actions_without_acl(own=own_log.raw in logs, authors_only=authors_only)
+                    for doc_id, logs in authors.items()}
+        evaluation = self._services.gate.evaluation(thread_id)
+        book, me = evaluation.current(), self.membership.me
+        return {doc_id: actions.actions_under_acl(
+                    book, me, collection, doc_id, authors_only=authors_only,
+                    own=any(log == own_log.raw or evaluation.identity_of(log) == me for log in logs))
+                for doc_id, logs in authors.items()}
+
     # --- invites, joins and peers -------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
                uses: int = 1, deliver: Callable[[InviteLink], None] | None = None) -> InviteLink:
-        """A link to the thread with the thread's name and where we listen.
+        """A link to the thread with the thread's name, ours, and where we listen.
 
         `deliver` (saving the link as a QR code, say) runs before the invite
         is committed: if it raises, there is no invite and nobody heard of one."""
         summary = self.get_thread(thread_id)
         with self._batched() as changes, self.database.write():
             link = self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
-                                          addresses=self.listen_addresses[:MAX_LINK_ADDRESSES])
+                                          addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
+                                          inviter=self._display_name or None)
             if deliver is not None:
                 deliver(link)
         self._publish(changes)
@@ -392,6 +414,15 @@ class Node:
         that member gives itself there."""
         return {str(log_id): name for log_id, name in profiles.names_by_log(self.collections(thread_id)).items()}
 
+    def author_members(self, thread_id: ThreadId) -> dict[str, str]:
+        """Author (log ID in the thread) -> the member (peer ID) that log is
+        bound to. Empty for a thread without access control, where a log is
+        known by itself only."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {}
+        bindings = self._services.gate.evaluation(thread_id).bindings
+        return {str(PeerId(log_raw)): binding.member for log_raw, binding in bindings.items()}
+
     def member_names(self, thread_id: ThreadId) -> dict[str, str]:
         """Peer ID -> the name that member gives itself in the thread
         (cleaned; members who gave none are left out)."""
@@ -405,7 +436,7 @@ class Node:
 
     def _tell_name(self, thread_id: ThreadId) -> bool:
         own_log = self.store.own_log(thread_id)
-        if own_log is None or not self._may_write(thread_id):
+        if own_log is None or not self._may_write(thread_id, role=Role.READ):  # readers tell their names too
             return False
         try:
             return profiles.publish_name(self.collections(thread_id), own_log, self._display_name)
@@ -413,12 +444,12 @@ class Node:
             log.info("could not write our name to %s: %s", thread_id, exc)
             return False
 
-    def _may_write(self, thread_id: ThreadId) -> bool:
+    def _may_write(self, thread_id: ThreadId, role: Role = Role.WRITE) -> bool:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return self.store.thread_keys(thread_id)[0].can_read
         if self.membership.pending_join(thread_id)[0]:
             return False
-        return Role.WRITE in self.membership.roles(thread_id)
+        return role in self.membership.roles(thread_id)
 
     # --- change sets ----------------------------------------------------------------
 

@@ -5,16 +5,17 @@ values (no Qt), so the view never holds a Document or a database handle."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ThreadSummary
+from threads_desktop.engine.core.types import ItemActions, ThreadSummary
 from threads_desktop.engine.db.collections import Document
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.node import Node
+from threads_desktop.ui.people import author_labels
 
 PAGE_SIZE = 200  # messages loaded at once; older ones page in by this many
 
@@ -52,7 +53,8 @@ class ChatPage:
     read_up_to: bytes  # the stamp of the newest message we marked read (b"": none)
     unread: int
     thumbnails: dict[str, bytes]  # photo ID -> JPEG, only for photos the caller did not have yet
-    names: dict[str, str]  # author (log ID) -> the name that member gives itself
+    names: dict[str, str]  # author (log ID) -> its name, else its member's short ID (ui/people.py)
+    actions: dict[str, ItemActions] = field(default_factory=dict)  # what we may do to each message now
 
 
 def _chat(node: Node, thread_id: ThreadId) -> Chat:
@@ -65,7 +67,8 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
               known_photos: frozenset[str]) -> ChatPage:
     """The newest `older` messages (`from_stamp` None: opening the chat), or
     every message from the one stamped `from_stamp` (the oldest shown) plus
-    `older` before it: a live reload keeps what is shown and only grows."""
+    `older` before it, and never fewer than the newest PAGE_SIZE: a live
+    reload keeps what is shown and only grows."""
     chat = _chat(node, thread_id)
     own_log = node.store.own_log(thread_id)
     me = str(own_log) if own_log is not None else None
@@ -74,7 +77,9 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
         offset = max(0, total - older)
     else:
         before = total - chat.messages.count(created_after=from_stamp) - 1
-        offset = max(0, before - older)
+        # At least the newest page: a message that arrives late with an
+        # earlier time than the oldest shown (written offline) belongs there.
+        offset = max(0, min(before - older, total - PAGE_SIZE))
     documents = chat.history(limit=total - offset, offset=offset)  # without a limit, find ignores offset
     quoted = {d.id: d for d in documents}
     items = tuple(_item(chat, d, me, quoted) for d in documents)
@@ -89,7 +94,13 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
     marker = node.collections(thread_id)["read_marker"].find_one_by_id(me) if me else None
     read_up_to: bytes = marker.data["up_to"] if marker is not None else b""
     unread = chat.unread_count() if me else 0
-    return ChatPage(items, total, me, read_up_to, unread, thumbnails, node.author_names(thread_id))
+    return ChatPage(items, total, me, read_up_to, unread, thumbnails, author_labels(node, thread_id),
+                    message_actions(node, thread_id, [item.id for item in items]))
+
+
+def message_actions(node: Node, thread_id: ThreadId, message_ids: list[str]) -> dict[str, ItemActions]:
+    """What the ACL lets us do now to each of these messages (edit, delete)."""
+    return node.item_actions(thread_id, "message", message_ids)
 
 
 def _item(chat: Chat, message: Document, me: str | None, quoted: dict[str, Document]) -> MessageItem:

@@ -14,7 +14,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
-from threads_desktop.ui.models.message_list_model import short_id
+from threads_desktop.ui.people import author_labels, short_id
 
 BATCH_MS = 4000  # one notification per this long at most
 NOTIFIED_COLLECTIONS = ("photo", "message")
@@ -63,7 +63,7 @@ def arrivals_from_others(node: Node, documents: Iterable[tuple[ThreadId, str, st
         try:
             collections = node.collections(thread_id)
             summary = node.get_thread(thread_id)
-            names = node.author_names(thread_id)
+            names = author_labels(node, thread_id)  # the member's name or short ID, as every view shows it
         except ThreadsError:  # a backup we cannot read, or gone
             continue
         own_log = node.store.own_log(thread_id)

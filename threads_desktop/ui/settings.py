@@ -41,6 +41,7 @@ class AppSettings:
     _FETCH_ORIGINALS = "photos/fetch_originals"
     _START_MINIMISED = "window/start_minimised"
     _CLOSE_TO_TRAY = "window/close_to_tray"
+    _NAME_ASKED = "profile/name_asked"
     _TOLD_STILL_RUNNING = "window/told_still_running"
     _GEOMETRY = "window/geometry"
     _LAST_THREAD = "window/last_thread"
@@ -109,6 +110,15 @@ class AppSettings:
     @close_to_tray.setter
     def close_to_tray(self, value: bool) -> None:
         self.store.setValue(self._CLOSE_TO_TRAY, bool(value))
+
+    @property
+    def name_asked(self) -> bool:
+        """The first-launch name prompt was shown (saved or skipped): never again."""
+        return self._bool(self._NAME_ASKED, False)
+
+    @name_asked.setter
+    def name_asked(self, value: bool) -> None:
+        self.store.setValue(self._NAME_ASKED, bool(value))
 
     @property
     def told_still_running(self) -> bool:

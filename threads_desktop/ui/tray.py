@@ -101,6 +101,10 @@ class TrayIcon(QObject):
         return not self._quitting and hides_on_close(self.available, self._settings)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if "_window" not in self.__dict__:
+            # The cycle collector cleared this wrapper while Qt, whose window
+            # still holds the filter, keeps the object: nothing to decide.
+            return False
         if watched is self._window and event.type() == QEvent.Type.Close and self.hides_on_close():
             event.ignore()
             self._window.hide()

@@ -7,7 +7,10 @@ import base64
 import hashlib
 import io
 import os
+import unicodedata
+import urllib.parse
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,10 @@ def _fragment_payload(uri: str) -> Any:
 _key32 = st.binary(min_size=32, max_size=32)
 _names = st.none() | st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=120)
 _addresses = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=60).map(lambda s: "/" + s)
+# Display names as profiles write them: visible characters, single spaces.
+_inviters = st.none() | st.text(st.characters(exclude_categories=("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp")),
+                                min_size=1, max_size=64).map(
+    lambda s: unicodedata.normalize("NFC", " ".join(s.split()))).filter(lambda s: 1 <= len(s) <= 64)
 
 
 @st.composite
@@ -71,7 +78,7 @@ def links(draw: st.DrawFn) -> InviteLink:
     keys = for_role(role, [ThreadKey(draw(_key32), draw(_key32), epoch) for epoch in epochs])
     thread_id = ThreadId.from_random(draw(st.sampled_from(ThreadVariant)), draw(_key32))
     addresses = tuple(draw(st.lists(_addresses, max_size=MAX_ADDRESSES)))
-    return InviteLink(thread_id, role, keys, draw(_key32), draw(_names), addresses)
+    return InviteLink(thread_id, role, keys, draw(_key32), draw(_names), addresses, draw(_inviters))
 
 
 _cbor_values = st.recursive(
@@ -371,6 +378,54 @@ def test_query_values_are_percent_decoded() -> None:
     link = InviteLink.parse(uri)
     assert link.addresses == ("/dns4/example.org/tcp/4001",)
     assert link.name == "a+b+c"  # '+' is not a space here: we never write it for one
+
+
+# --- the inviter's name, and links inside messages ------------------------------------------
+
+def test_a_link_names_who_made_it_and_a_link_without_that_still_parses() -> None:
+    link = _link(name="Trip", inviter="Alice Émile", addresses=(ADDRESS,))
+    uri = link.to_uri()
+    assert "&from=Alice%20%C3%89mile&addr=" in uri
+    assert InviteLink.parse(uri).inviter == "Alice Émile"
+    old = uri.replace("&from=Alice%20%C3%89mile", "")  # as links were made before the inviter's name
+    assert InviteLink.parse(old) == replace(link, inviter=None)
+
+
+@pytest.mark.parametrize(("inviter", "shown"), [("", None), (" Alice", "Alice"), ("Al  ice", "Al ice"),
+                                               ("A\u202eB", "A B"), ("x" * 65, "x" * 64), ("A\nB", "A B"),
+                                               ("\u200b", None)])
+def test_an_inviters_name_is_made_clean_when_written_and_cleaned_when_read(inviter: str, shown: str | None) -> None:
+    with pytest.raises(InvalidLinkError):
+        _link(inviter=inviter)  # we write only names as profiles keep them
+    # A link made elsewhere: the name is a hint, cleaned as display names are, never a reason to refuse.
+    parsed = InviteLink.parse(_link().to_uri().replace("#", "?from=" + urllib.parse.quote(inviter) + "#"))
+    assert parsed.inviter == shown
+
+
+@given(st.text(max_size=200))
+def test_any_inviters_name_in_a_link_is_read_as_a_name_a_profile_could_keep(raw: str) -> None:
+    from threads_desktop.engine.modules.profiles import name_from_peer
+
+    parsed = InviteLink.parse(_link().to_uri().replace("#", "?from=" + urllib.parse.quote(raw) + "#"))
+    assert parsed.inviter == name_from_peer(raw)
+
+
+@given(links(), st.sampled_from(["", "Join my album: ", "Hi!\n\nHere: <", "« "]),
+       st.sampled_from(["", ".", " ", "!", ">", " — see you\nBob", "\nThanks!", ")."]),
+       st.integers(0, 3), st.sampled_from(["\n", "\r\n", "\n  ", " \n> "]))
+def test_a_link_is_found_in_a_message_around_it_even_wrapped_over_lines(
+        link: InviteLink, before: str, after: str, breaks: int, line_break: str) -> None:
+    uri = link.to_uri()
+    cuts = sorted({len(uri) * (n + 1) // (breaks + 1) for n in range(breaks)} - {len(uri)})
+    lines = [uri[a:b] for a, b in zip([0, *cuts], [*cuts, len(uri)], strict=True)]
+    wrapped = line_break.join(lines)
+    assert InviteLink.find(before + wrapped + after) == link
+
+
+@given(st.text(max_size=300))
+def test_text_without_a_link_is_refused_by_find(text: str) -> None:
+    with pytest.raises(InvalidLinkError):
+        InviteLink.find(text)
 
 
 # --- QR codes ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync
+from tests.engine.eventstore.peers import force_commit, join, message_id, peer, start_thread, sync
 from tests.engine.net.running import running_peers, wait_until
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import InvalidInputError
@@ -83,23 +83,42 @@ def test_the_name_is_kept_across_restarts_and_written_to_every_thread(open_node:
         again.close()
 
 
-def test_a_joiner_tells_its_name_once_its_join_is_written_and_a_reader_cannot(open_node: OpenNode) -> None:
+def test_a_joiner_tells_its_name_once_its_join_is_written_even_one_who_may_only_view(open_node: OpenNode) -> None:
     a, b, c = open_node("a"), open_node("b"), open_node("c")
     a.set_display_name("Alice")
     b.set_display_name("Bob")
     c.set_display_name("Carol")
     thread_id = start_thread(a)
     join(a, b, thread_id)  # writer: its join, then its name, in the records a receives
-    join(a, c, thread_id, role=Role.READ)  # reader: may not write, so tells nothing
+    join(a, c, thread_id, role=Role.READ)  # reader: may write nothing but its own name
     sync(b, a, thread_id)
+    sync(c, a, thread_id)
     sync(a, c, thread_id)
-    expected = {peer(a): "Alice", peer(b): "Bob"}
+    expected = {peer(a): "Alice", peer(b): "Bob", peer(c): "Carol"}
     assert a.member_names(thread_id) == expected
     assert c.member_names(thread_id) == expected
-    a.membership.grant(thread_id, peer(c), Role.WRITE)
-    sync(a, c, thread_id)  # c learns it may write: it writes its name
+    c.set_display_name("Caroline")  # a reader renames itself too
     sync(c, a, thread_id)
-    assert a.member_names(thread_id) == {**expected, peer(c): "Carol"}
+    assert a.member_names(thread_id)[peer(c)] == "Caroline"
+
+
+def test_a_reader_writes_its_own_name_and_nothing_else(open_node: OpenNode) -> None:
+    a, c = open_node("a"), open_node("c")
+    thread_id = start_thread(a)
+    join(a, c, thread_id, role=Role.READ)
+    own_log_a, own_log_c = a.store.own_log(thread_id), c.store.own_log(thread_id)
+    # What a modified reader could send: someone else's name, a message, its
+    # name together with a message. Every peer refuses each whole event.
+    for payload in (
+            db_event({"op": "create", "c": "member_profile", "id": str(own_log_a), "set": {"name": "I am Alice"}}),
+            db_event({"op": "create", "c": "message", "id": message_id(c, thread_id, 1), "set": {"text": "spam"}}),
+            db_event({"op": "create", "c": "member_profile", "id": str(own_log_c), "set": {"name": "Carol"}},
+                     {"op": "create", "c": "message", "id": message_id(c, thread_id, 2), "set": {"text": "spam"}})):
+        force_commit(c, thread_id, [payload], apply_locally=False)
+    sync(c, a, thread_id)
+    assert a.member_names(thread_id) == {}
+    assert a.chat(thread_id).messages.count() == 0
+    assert len(a.events.refused(thread_id)) == 3
 
 
 def test_a_hostile_name_is_shown_cleaned_and_nobody_can_name_someone_else(open_node: OpenNode) -> None:

@@ -14,7 +14,7 @@ here before any reducer sees it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -67,7 +67,11 @@ _VERBS = {Role.FOLLOW: "follow", Role.READ: "read", Role.WRITE: "write", Role.DE
 
 
 class AccessGate:
-    def __init__(self, database: Database, logstore: LogStore, identity: Identity) -> None:
+    def __init__(self, database: Database, logstore: LogStore, identity: Identity,
+                 readers_may_write: Callable[[Any], bool] = lambda _payload: False) -> None:
+        """`readers_may_write`: content a member who may only read may still
+        write (its own display name); the reducer checks each op further."""
+        self._readers_may_write = readers_may_write
         self._db = database
         self._sql = database.connection
         self._logstore = logstore
@@ -94,7 +98,7 @@ class AccessGate:
             raise AccessDeniedError("the log is not bound to a member")
         rights = Rights(identity, evaluation.state_before(event.log_id.raw, event.seq, event.deps), event,
                         evaluation)
-        rights.require(Role.WRITE)
+        rights.require(Role.READ if self._readers_may_write(event.payload) else Role.WRITE)
         return replace(event, rights=rights)
 
     def early_keys(self, event: Event) -> bool:

@@ -1,9 +1,9 @@
-"""Invite links: `threads://join/<thread ID>?name=...&addr=...#<keys>`.
+"""Invite links: `threads://join/<thread ID>?name=...&from=...&addr=...#<keys>`.
 
 A link is how someone joins a thread without being added by peer ID first:
 it carries the thread's keys for one role and the seed of an invite identity
 the joiner signs in with, plus hints (a display name, addresses of peers to
-dial). It is a secret, sent over a channel the sender trusts (a chat, a QR
+dial, the inviter's display name). It is a secret, sent over a channel the sender trusts (a chat, a QR
 code shown in person); whoever holds it holds the role.
 
 The keys travel in the fragment, which browsers and most link handlers never
@@ -14,7 +14,9 @@ sha256("threads/1/invite-link" || thread ID || payload).
 
 The check only catches a link that was cut short or mistyped on its way; it
 is no defence against an attacker, who can recompute it (nothing could be:
-the link is the secret). The name and addresses are unchecked hints.
+the link is the secret). The names and addresses are unchecked hints.
+`from` came later: links without it still parse (apps made before it refuse
+links that carry it, as they refuse any query key they do not know).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ PREFIX = "threads://join/"
 VERSION = 1
 MAX_LINK_LENGTH = 4096
 MAX_NAME_LENGTH = 120
+MAX_INVITER_LENGTH = 64  # a display name (modules/profiles.py)
 MAX_ADDRESSES = 8
 MAX_ADDRESS_LENGTH = 256
 MAX_KEYS = 64
@@ -60,6 +63,15 @@ LINK_ROLES = (Role.FOLLOW, Role.READ, Role.WRITE)
 _PAYLOAD_KEYS = frozenset({"v", "role", "invite", "keys"})
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# A link as messengers pass it on: the prefix, then link characters, maybe
+# broken over lines (and indented) where the messenger wrapped it.
+_LINK_START = re.compile(re.escape(PREFIX))
+_LINK_PIECE = re.compile(r"[!-~]+")
+_LINE_BREAK = re.compile(r"[ \t]*\r?\n[ \t>]*")
+_TRAILING = ".,;:!?)]}>'\""
+_MAX_PIECES = 8  # lines one link may be wrapped over
+# Characters a reader cannot see as such: no place in a name shown to people.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 _QR_SCALE = 4  # pixels per module: a version-25 code is about 500 px wide
 _QR_BORDER = 4  # the quiet zone the QR standard asks for, in modules
 
@@ -75,6 +87,7 @@ class InviteLink:
     invite_seed: bytes = field(repr=False)  # a secret, like the keys
     name: str | None = None
     addresses: tuple[str, ...] = ()
+    inviter: str | None = None  # the display name of whoever made the link
 
     def __post_init__(self) -> None:
         _check_fields(self)
@@ -88,6 +101,7 @@ class InviteLink:
         })
         fragment = base64.urlsafe_b64encode(payload + _check(self.thread_id, payload)).rstrip(b"=").decode("ascii")
         query = [] if self.name is None else [("name", self.name)]
+        query += [] if self.inviter is None else [("from", self.inviter)]
         query += [("addr", address) for address in self.addresses]
         # ':' and '/' are legal in a query and keep addresses readable.
         encoded = "&".join(f"{key}={urllib.parse.quote(value, safe='/:')}" for key, value in query)
@@ -106,6 +120,46 @@ class InviteLink:
             raise
         except InvalidInputError as exc:  # a thread ID or key that its own type refused
             raise InvalidLinkError(f"invalid invite link: {exc}") from exc
+
+    @classmethod
+    def find(cls, text: str) -> InviteLink:
+        """The link somewhere in `text` (a message pasted whole: words around
+        it, trailing punctuation, wrapped over lines). InvalidLinkError when
+        no link there parses; its message is that of the likeliest one."""
+        if not isinstance(text, str):
+            raise InvalidLinkError("an invite link is text")
+        first_error: InvalidLinkError | None = None
+        for candidate in _candidates(text[:MAX_LINK_LENGTH * 4]):
+            try:
+                return cls.parse(candidate)
+            except InvalidLinkError as exc:
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+        raise InvalidLinkError(f"no invite link: none starts with {PREFIX}")
+
+
+def _candidates(text: str) -> list[str]:
+    """What each `threads://join/` in `text` may be followed by: the unbroken
+    run of link characters, then that run joined with the next lines' runs
+    (a wrapped link), each also without trailing punctuation. Longest first,
+    so a link cut by a line break is tried whole before its first line."""
+    found: list[str] = []
+    for start in _LINK_START.finditer(text):
+        position, pieces = start.start(), []
+        for _ in range(_MAX_PIECES):
+            piece = _LINK_PIECE.match(text, position)
+            if piece is None:
+                break
+            pieces.append(piece.group(0))
+            gap = _LINE_BREAK.match(text, piece.end())
+            if gap is None:
+                break
+            position = gap.end()
+        joined = ["".join(pieces[:n]) for n in range(len(pieces), 0, -1)]
+        for candidate in joined:
+            found += [candidate] + ([candidate.rstrip(_TRAILING)] if candidate[-1] in _TRAILING else [])
+    return found
 
 
 def for_role(role: Role, keys: Iterable[ThreadKey]) -> tuple[ThreadKey, ...]:
@@ -196,6 +250,8 @@ def _check_fields(link: InviteLink) -> None:
         # no lone surrogates, which UTF-8 (hence the link) cannot carry.
         if any(unicodedata.category(char) in ("Cc", "Cs") for char in link.name):
             raise InvalidLinkError("the name contains control characters")
+    if link.inviter is not None and not _is_clean_name(link.inviter):
+        raise InvalidLinkError(f"the inviter's name is 1 to {MAX_INVITER_LENGTH} visible characters")
     if not isinstance(link.addresses, tuple) or len(link.addresses) > MAX_ADDRESSES:
         raise InvalidLinkError(f"an invite link carries at most {MAX_ADDRESSES} addresses")
     for address in link.addresses:
@@ -206,6 +262,24 @@ def _check_fields(link: InviteLink) -> None:
             or not _is_printable_ascii(address)
         ):
             raise InvalidLinkError(f"an address is a multiaddr ('/...') of at most {MAX_ADDRESS_LENGTH} characters")
+
+
+def _is_clean_name(name: object) -> bool:
+    """As a display name is written: NFC, single inner spaces, no hidden characters."""
+    return (isinstance(name, str) and 1 <= len(name) <= MAX_INVITER_LENGTH
+            and name == unicodedata.normalize("NFC", " ".join(name.split()))
+            and not any(unicodedata.category(char) in _HIDDEN_CATEGORIES for char in name))
+
+
+def _clean_name(value: str) -> str | None:
+    """A display name as shown (modules/profiles.name_from_peer's rule):
+    hidden characters dropped, whitespace collapsed, NFC, at most 64
+    characters; None when nothing is left."""
+    visible = "".join(" " if unicodedata.category(char) in _HIDDEN_CATEGORIES else char for char in value)
+    name = " ".join(unicodedata.normalize("NFC", visible).split())
+    while len(name) > MAX_INVITER_LENGTH:  # normalizing may lengthen it: cut until it holds still
+        name = " ".join(unicodedata.normalize("NFC", name[:MAX_INVITER_LENGTH]).split())
+    return name or None
 
 
 def _is_printable_ascii(text: str) -> bool:
@@ -230,36 +304,40 @@ def _parse(text: Any) -> InviteLink:
         thread_id = ThreadId.parse(path)
     except InvalidInputError as exc:
         raise InvalidLinkError(f"the link does not name a thread: {exc}") from None
-    name, addresses = _parse_query(query) if question_mark else (None, ())
+    name, inviter, addresses = _parse_query(query) if question_mark else (None, None, ())
     payload = _decode_fragment(fragment)
     if _check(thread_id, payload[:-CHECK_LENGTH]) != payload[-CHECK_LENGTH:]:
         raise InvalidLinkError("the link is truncated or altered")
     role, seed, keys = _parse_payload(payload[:-CHECK_LENGTH])
-    return InviteLink(thread_id, role, keys, seed, name, addresses)
+    return InviteLink(thread_id, role, keys, seed, name, addresses, inviter)
 
 
-def _parse_query(query: str) -> tuple[str | None, tuple[str, ...]]:
-    names: list[str] = []
-    addresses: list[str] = []
+def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
+    values: dict[str, list[str]] = {"name": [], "from": [], "addr": []}
     for pair in query.split("&"):
         key, equals, value = pair.partition("=")
         if not equals:
             raise InvalidLinkError(f"malformed query part {pair[:20]!r} (expected key=value)")
-        if key not in ("name", "addr"):
-            raise InvalidLinkError(f"unknown query key {key[:20]!r} (expected name or addr)")
+        if key not in values:
+            raise InvalidLinkError(f"unknown query key {key[:20]!r} (expected name, from or addr)")
         if _PERCENT.search(value):
             raise InvalidLinkError(f"malformed percent-escape in {key}")
         try:
             decoded = urllib.parse.unquote(value, errors="strict")
         except UnicodeDecodeError:
             raise InvalidLinkError(f"the {key} is not UTF-8") from None
-        (names if key == "name" else addresses).append(decoded)
+        values[key].append(decoded)
+    names, inviters, addresses = values["name"], values["from"], values["addr"]
     if len(names) > 1:
         raise InvalidLinkError("the link names the thread more than once")
+    if len(inviters) > 1:
+        raise InvalidLinkError("the link names its inviter more than once")
     if len(addresses) > MAX_ADDRESSES:
         raise InvalidLinkError(f"the link has more than {MAX_ADDRESSES} addresses")
     # Lengths and characters are checked by InviteLink itself.
-    return (names[0] if names else None), tuple(addresses)
+    # The inviter's name is a hint shown to the joiner: cleaned as display
+    # names are when read, never a reason to refuse the link.
+    return (names[0] if names else None), (_clean_name(inviters[0]) if inviters else None), tuple(addresses)
 
 
 def _decode_fragment(fragment: str) -> bytes:

@@ -93,8 +93,9 @@ class Membership:
     # --- invites and joins ----------------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None, uses: int = 1,
-               name: str | None = None, addresses: Sequence[str] = ()) -> InviteLink:
-        """An invite event in our log, and the link that carries its secret."""
+               name: str | None = None, addresses: Sequence[str] = (), inviter: str | None = None) -> InviteLink:
+        """An invite event in our log, and the link that carries its secret
+        (with `inviter`, our display name, for the joiner to see)."""
         if role not in (Role.FOLLOW, Role.READ, Role.WRITE):
             raise InvalidInputError("an invite offers follow, read or write")
         if expires_in is not None and not 0 < expires_in <= MAX_INVITE_LIFETIME_SECONDS:
@@ -106,7 +107,7 @@ class Membership:
         clean = self._clean_key(thread_id)
         expires_ms = 0 if expires_in is None else int((self._now_seconds() + expires_in) * 1000)
         link = InviteLink(thread_id, role, for_role(role, keys), invite_key.seed(), name=name,
-                          addresses=tuple(addresses))
+                          addresses=tuple(addresses), inviter=inviter)
         self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
                                                     keys[0].epoch if clean is None else clean.epoch))])
         return link

@@ -78,6 +78,15 @@ class IdentityCard:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemActions:
+    """What this profile may do now to one item (a photo, a message) of a
+    thread, as the thread's ACL would judge it: views offer only these."""
+
+    edit: bool
+    delete: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeSet:
     """What one engine operation changed; the UI refreshes only that."""
 

@@ -189,6 +189,21 @@ class Collection:
                 found[row[0]] = self._document(row)
         return [found[doc_id] for doc_id in ids if doc_id in found]
 
+    def authors_of(self, ids: Sequence[str]) -> dict[str, list[bytes]]:
+        """Every log that created each live document among `ids` (two
+        members adding one photo at once are both its authors)."""
+        authors: dict[str, list[bytes]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for doc_id, log_raw in self._sql.execute(
+                    "SELECT a.id, a.log_id FROM document_authors a JOIN documents d USING (thread_id, collection, id)"
+                    " WHERE a.thread_id = ? AND a.collection = ? AND d.deleted = 0"
+                    f" AND a.id IN ({','.join('?' * len(chunk))})",
+                    [self.thread_id.raw, self.model.collection, *chunk]):
+                authors.setdefault(doc_id, []).append(log_raw)
+        return authors
+
     def find_one(self, where: Mapping[str, Any]) -> Document | None:
         found = self.find(where, limit=1)
         return found[0] if found else None

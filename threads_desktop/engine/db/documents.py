@@ -20,7 +20,7 @@ Event payload: `{"type": "db", "ops": [op, ...]}` with op one of
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from threads_desktop.engine.acl.crdt import Role
@@ -42,6 +42,21 @@ Key = tuple[bytes, str, str]
 
 def db_event(*ops: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": DB_EVENT, "ops": [dict(op) for op in ops]}
+
+
+def readers_may_write(schema: Schema) -> Callable[[Any], bool]:
+    """For the ACL gate: is this payload a db event whose every op is on a
+    collection that readers may write their own document of? (The reducer
+    then checks each op: readers write only their own.)"""
+    allowed = frozenset(model.collection for model in schema.models if model.readers_write_own)
+
+    def check(payload: Any) -> bool:
+        if not allowed or not isinstance(payload, dict) or payload.get("type") != DB_EVENT:
+            return False
+        ops = payload.get("ops")
+        return isinstance(ops, list) and bool(ops) and all(isinstance(op, dict) and op.get("c") in allowed
+                                                         for op in ops)
+    return check
 
 
 class DocumentReducer:
@@ -77,7 +92,10 @@ class DocumentReducer:
         model = self.schema.model(op["c"])
         key = (event.thread_id.raw, model.collection, check_id(op["id"]))
         if event.rights is not None:  # a document may have an ACL of its own that narrows the thread's
-            event.rights.require(Role.WRITE, document_entity(model.collection, key[2]))
+            # Readers may write only their own document of such a model: its
+            # ID is their log's (checked on create), and updates need its author.
+            event.rights.require(Role.READ if model.readers_write_own else Role.WRITE,
+                                 document_entity(model.collection, key[2]))
         values = op.get("set", {})
         unset = op.get("unset", [])
         if not isinstance(values, dict) or not isinstance(unset, list) \

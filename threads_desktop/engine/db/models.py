@@ -62,12 +62,15 @@ class Model:
     nobody else can create, and so claim, a document with that ID; "log":
     the author's log ID (one document per member); "any": free (content
     hashes, where two members adding the same photo make one document; names
-    every member shares)."""
+    every member shares). `readers_write_own`: in an access-controlled
+    thread, members who may only read may still write their own document of
+    this collection (one per member, so `ids` is "log"): a display name."""
 
     collection: str
     fields: Mapping[str, FieldSpec]
     editors: Literal["author", "members"] = "author"
     ids: Literal["own", "log", "any"] | None = None  # None: "own" for author-edited models, else "any"
+    readers_write_own: bool = False
     indexes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +78,8 @@ class Model:
             raise ValueError(f"bad collection name {self.collection!r}")
         if self.ids is None:
             object.__setattr__(self, "ids", "own" if self.editors == "author" else "any")
+        if self.readers_write_own and (self.ids != "log" or self.editors != "author"):
+            raise ValueError("only a one-per-member document its author alone edits can be written by readers")
         object.__setattr__(self, "indexes", tuple(sorted(n for n, f in self.fields.items() if f.index)))
 
     def check(self, values: Mapping[str, Any], *, creating: bool) -> None:
@@ -104,6 +109,10 @@ class Schema:
         self._models = {m.collection: m for m in models}
         if len(self._models) != len(models):
             raise ValueError("two models share a collection name")
+
+    @property
+    def models(self) -> tuple[Model, ...]:
+        return tuple(self._models.values())
 
     def model(self, collection: Any) -> Model:
         model = self._models.get(collection) if isinstance(collection, str) else None

@@ -3,7 +3,8 @@
 The name itself is a local setting (`local_settings`, a small key-value table
 of this profile). Each thread learns it from a `member_profile` document,
 one per author (its ID is the author's log ID, so nobody can write anyone
-else's), which every member reads like any other document. A name is a hint
+else's), which every member reads like any other document. Members who may
+only view write theirs too (`readers_write_own`; PROTOCOL §10b). A name is a hint
 written by a peer: it is cleaned again whenever it is read, so a hostile
 one can neither break a layout nor pass for text it is not.
 """
@@ -24,7 +25,7 @@ from threads_desktop.engine.logstore.database import Database
 MAX_DISPLAY_NAME = 64
 MEMBER_PROFILE_MODEL = Model("member_profile", {
     "name": FieldSpec("text", max_length=MAX_DISPLAY_NAME),
-}, ids="log")
+}, ids="log", readers_write_own=True)  # a member who may only view still tells its name
 MODELS = (MEMBER_PROFILE_MODEL,)
 
 # Local to this profile (never synced). Additive, so it needs no schema

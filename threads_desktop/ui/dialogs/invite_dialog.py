@@ -29,6 +29,7 @@ from threads_desktop.engine.core.types import ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.nearby_model import NearbyFeed, NearbyRole
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.widgets.nearby_list import nearby_view
 
 DAY = 24 * 3600.0
@@ -180,8 +181,8 @@ class InviteDialog(QDialog):
         except ThreadsError as exc:
             self.nearby_status.setStyleSheet(_ERROR_STYLE)
             self.nearby_status.setText(self.tr("Could not invite %1: %2").replace("%1", name)
-                                       .replace("%2", str(exc)))
-            self.invitation_failed.emit(str(exc))
+                                       .replace("%2", explain(exc)))
+            self.invitation_failed.emit(explain(exc))
             return
         finally:
             self._direct_task = None
@@ -200,10 +201,10 @@ class InviteDialog(QDialog):
             text, png = await self._client.invite(self._summary.thread_id, self.role.currentData(),
                                                   self.expiry.currentData())
         except ThreadsError as exc:
-            self.error.setText(str(exc))
+            self.error.setText(explain(exc))
             self.error.show()
             self.create_button.setEnabled(True)
-            self.failed.emit(str(exc))
+            self.failed.emit(explain(exc))
             return
         pixmap = QPixmap()
         pixmap.loadFromData(png, "PNG")

@@ -1,6 +1,7 @@
-"""Join by a link someone sent: paste it (or open a picture of its QR code),
-see what it opens and who it came from, then join. A bad, cut or altered
-link says so and changes nothing."""
+"""Join by a link someone sent: paste it (the whole message will do, or open
+a picture of its QR code), see what it opens and who it came from, then
+join. A bad, cut or altered link says so and changes nothing; a link to a
+thread this profile is already in offers to open it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import zxingcpp
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -24,14 +26,26 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import PREFIX, InviteLink
-from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.errors import InvalidLinkError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.logstore.addressbook import peer_of_address
+from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.people import short_id
+from threads_desktop.ui.refusals import explain
 
 _ROLE_TEXT = {Role.WRITE: "you can add photos and messages", Role.READ: "you can view it",
               Role.FOLLOW: "this device keeps a backup it cannot read"}
 IMAGE_FILTER = "*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff"
+
+
+def _already_in(node: Node, thread_id: ThreadId) -> bool:
+    """Is this profile in the thread already (a member, or joining)?"""
+    try:
+        node.get_thread(thread_id)
+    except NotFoundError:
+        return False
+    return True
 
 
 class NoQrCodeError(Exception):
@@ -64,8 +78,9 @@ def read_qr_link(path: Path) -> str:
 
 
 class JoinDialog(QDialog):
-    joined = Signal(object)  # ThreadId
+    joined = Signal(object)  # ThreadId (also when the user opens a thread it was already in)
     failed = Signal(str)
+    checked = Signal()  # the link in the box was read, and whether we are in it already asked
     qr_read = Signal(str)  # the link found in a picture, now in the box
     qr_failed = Signal(str)  # why a picture gave no link
 
@@ -75,13 +90,16 @@ class JoinDialog(QDialog):
         self._link: InviteLink | None = None
         self._task: asyncio.Task[None] | None = None
         self._qr_task: asyncio.Task[None] | None = None
+        self._member_task: asyncio.Task[None] | None = None
+        self._already_in: ThreadId | None = None
         self.file_dialog: QFileDialog | None = None
         self.setWindowTitle(self.tr("Join an album or chat"))
         self.setMinimumWidth(480)
-        prompt = QLabel(self.tr("Paste the invite link you were sent:"))
+        prompt = QLabel(self.tr("Paste the invite link you were sent (the whole message will do):"))
         self.open_qr_button = QPushButton(self.tr("Open QR image…"))
         self.open_qr_button.setToolTip(self.tr("Read the link from a picture of its QR code"))
         self.open_qr_button.clicked.connect(self.ask_qr_image)
+        self.open_qr_button.setAutoDefault(False)  # Enter in the box joins; it never opens a file dialog
         top = QHBoxLayout()
         top.addWidget(prompt, 1)
         top.addWidget(self.open_qr_button)
@@ -110,8 +128,13 @@ class JoinDialog(QDialog):
         layout.addWidget(self.details)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
+        self.link_edit.setFocus()  # Ctrl+J then Ctrl+V pastes straight in
         if text:
             self.link_edit.setPlainText(text)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.link_edit.setFocus()
 
     def ask_qr_image(self) -> QFileDialog:
         """A file dialog for a picture of a QR code; open(), so the loop runs."""
@@ -155,32 +178,65 @@ class JoinDialog(QDialog):
         self.qr_failed.emit(message)
 
     def _check(self) -> None:
-        text = self.link_edit.toPlainText().strip()
+        text = self.link_edit.toPlainText()
         self._link = None
+        self._already_in = None
         self.details.clear()
         self.error.clear()
         self.join_button.setEnabled(False)
-        if not text:
+        self.join_button.setText(self.tr("Join"))
+        if self._member_task is not None:
+            self._member_task.cancel()
+        if not text.strip():
             return
         try:
-            link = InviteLink.parse(text)
-        except ThreadsError as exc:
-            self.error.setText(self.tr("This link does not work: %1").replace("%1", str(exc)))
+            link = InviteLink.find(text)  # the whole message someone sent will do
+        except InvalidLinkError as exc:
+            self.error.setText(self._link_problem(text, exc))
+            self.checked.emit()
             return
         self._link = link
-        inviters = {str(p) for p in map(peer_of_address, link.addresses) if p is not None}
         name = link.name or self.tr("an album or chat")
         lines = [self.tr("“%1”: %2.").replace("%1", name).replace("%2", self.tr(_ROLE_TEXT[link.role]))]
-        if inviters:
-            inviter = sorted(inviters)[0]
-            lines.append(self.tr("From %1").replace("%1", f"{inviter[:10]}…{inviter[-6:]}"))
-        else:
+        inviters = sorted(str(p) for p in map(peer_of_address, link.addresses) if p is not None)
+        if link.inviter or inviters:
+            lines.append(self.tr("From %1").replace("%1", link.inviter or short_id(inviters[0])))
+        if not link.addresses:
             lines.append(self.tr("The link names no address: it will sync when you meet a member nearby."))
         self.details.setText("\n".join(lines))
+        self._member_task = asyncio.ensure_future(self._check_membership(link))
+
+    def _link_problem(self, text: str, error: InvalidLinkError) -> str:
+        if PREFIX.split("/")[0] not in text:
+            return self.tr("There is no invite link here. An invite link starts with %1").replace("%1", PREFIX)
+        if "newer version" in str(error):
+            return self.tr("This link was made by a newer version of Threads. Update the app to join.")
+        return explain(error)
+
+    async def _check_membership(self, link: InviteLink) -> None:
+        """Say at once when this profile is in that thread already, and offer to open it."""
+        try:
+            already_in = await self._client.run(_already_in, link.thread_id)
+        except ThreadsError as exc:
+            self.error.setText(explain(exc))
+            self.checked.emit()
+            return
+        if self._link is not link:
+            return  # the box changed meanwhile
+        if already_in:
+            self._already_in = link.thread_id
+            self.details.setText(self.tr("You are already a member of “%1”.").replace(
+                "%1", link.name or self.tr("this album or chat")))
+            self.join_button.setText(self.tr("Open"))
         self.join_button.setEnabled(True)
+        self.checked.emit()
 
     def _join(self) -> None:
-        if self._link is None:
+        if self._already_in is not None:
+            self.joined.emit(self._already_in)  # the window opens it
+            self.accept()
+            return
+        if self._link is None or not self.join_button.isEnabled():
             return
         self.join_button.setEnabled(False)
         self._task = asyncio.ensure_future(self._run_join(self._link))
@@ -189,9 +245,9 @@ class JoinDialog(QDialog):
         try:
             thread_id: ThreadId = await self._client.join(link)
         except ThreadsError as exc:
-            self.error.setText(self.tr("Could not join: %1").replace("%1", str(exc)))
+            self.error.setText(self.tr("Could not join: %1").replace("%1", explain(exc)))
             self.join_button.setEnabled(True)
-            self.failed.emit(str(exc))
+            self.failed.emit(explain(exc))
             return
         self.joined.emit(thread_id)
         self.accept()

@@ -48,8 +48,9 @@ from threads_desktop.ui.models.member_table_model import (
     admins_only_text,
     role_explanation,
     role_text,
-    short_peer,
 )
+from threads_desktop.ui.people import person
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.member_delegates import MemberButtonDelegate, MemberRoleDelegate
 
@@ -201,10 +202,10 @@ class MembersDialog(QDialog):
     def _show(self, snapshot: MembersSnapshot) -> None:
         self.snapshot = snapshot
         self.members.set_members(snapshot.members, i_am_admin=snapshot.admin, names=snapshot.names)
-        self.invites.set_invites(snapshot.invites, me=snapshot.me, i_am_admin=snapshot.admin)
+        self.invites.set_invites(snapshot.invites, me=snapshot.me, i_am_admin=snapshot.admin, names=snapshot.names)
         self.invite_view.setVisible(bool(snapshot.invites))
         self.no_invites.setVisible(not snapshot.invites)
-        self.refusals.set_refusals(snapshot.refusals, me=snapshot.me)
+        self.refusals.set_refusals(snapshot.refusals, me=snapshot.me, names=snapshot.names)
         self.refusal_box.setVisible(snapshot.admin and bool(snapshot.refusals))
         self.default_role.blockSignals(True)  # showing it is not the user picking it
         self.default_role.setCurrentIndex(self.default_role.findData(snapshot.default_role))
@@ -228,12 +229,15 @@ class MembersDialog(QDialog):
     def set_role(self, peer_id: str, role: Role) -> None:
         self._change(set_member_role, peer_id, role)
 
+    def _person(self, peer_id: str) -> str:
+        return person(self.snapshot.names.get(peer_id) if self.snapshot else None, peer_id)
+
     def ask_remove(self, peer_id: str) -> QMessageBox:
         """Ask before removing: it cannot be undone by the removed member's
         devices, which stop receiving anything new."""
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Remove member"),
                           self.tr("Remove %1? They keep what they already have, but get nothing added "
-                                  "from now on: its keys are replaced.").replace("%1", short_peer(peer_id)),
+                                  "from now on: its keys are replaced.").replace("%1", self._person(peer_id)),
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.button(QMessageBox.StandardButton.Yes).setText(self.tr("Remove"))
@@ -270,9 +274,9 @@ class MembersDialog(QDialog):
         try:
             await self._client.run(operation, self._summary.thread_id, *args)
         except ThreadsError as exc:
-            self.error.setText(str(exc))
+            self.error.setText(explain(exc))
             self.error.show()
-            self.failed.emit(str(exc))
+            self.failed.emit(explain(exc))
         else:
             self.changed.emit()
         finally:
@@ -285,8 +289,7 @@ class MembersDialog(QDialog):
         self._tasks.spawn(work)
 
     def _failed(self, error: BaseException) -> None:  # a load that failed, or an unexpected error in a change
-        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %1").replace(
-            "%1", repr(error))
+        message = explain(error)
         self.error.setText(message)
         self.error.show()
         self.failed.emit(message)

@@ -33,6 +33,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.autostart import Autostart
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings, FetchOriginals, apply_fetch_originals
 
 
@@ -167,10 +168,12 @@ class SettingsDialog(QDialog):
             if self.start_at_login.isChecked() != self._autostart.enabled:  # untouched: leave the file alone
                 self._autostart.set_enabled(self.start_at_login.isChecked())
         except (ThreadsError, OSError) as exc:
-            self.error.setText(str(exc))
+            message = explain(exc) if isinstance(exc, ThreadsError) else self.tr(
+                "Could not change the start at login setting: %1").replace("%1", exc.strerror or str(exc))
+            self.error.setText(message)
             self.error.show()
             self.ok_button.setEnabled(True)
-            self.failed.emit(str(exc))
+            self.failed.emit(message)
             return
         self._store(policy)
         self._task = None  # finished: done() must not cancel the task that calls it

@@ -14,7 +14,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from threads_desktop.engine.acl.membership import InviteState
 from threads_desktop.engine.core.types import ThreadKind
-from threads_desktop.ui.models.member_table_model import role_text, short_peer
+from threads_desktop.ui.models.member_table_model import role_text
+from threads_desktop.ui.people import person
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -55,12 +56,15 @@ class MemberInviteModel(QAbstractTableModel):
         self._invites: list[InviteState] = []
         self._me = ""
         self._i_am_admin = False
+        self._names: dict[str, str] = {}
 
     def set_invites(self, invites: list[InviteState] | tuple[InviteState, ...], *, me: str,
-                    i_am_admin: bool) -> None:
-        """Open invites first, then the others; within each, the soonest to expire first."""
+                    i_am_admin: bool, names: dict[str, str] | None = None) -> None:
+        """Open invites first, then the others; within each, the soonest to
+        expire first. `names`: peer ID -> the name that member gives itself."""
         self.beginResetModel()
         self._me = me
+        self._names = dict(names or {})
         self._i_am_admin = i_am_admin
         self._invites = sorted(invites, key=lambda i: (self._state(i) is not InviteStatus.OPEN,
                                                         i.expires_ms or 2**63, i.key))
@@ -152,7 +156,9 @@ class MemberInviteModel(QAbstractTableModel):
             except (OverflowError, OSError, ValueError):
                 return self.tr("Far in the future")
         if column is InviteColumn.MADE_BY:
-            return self.tr("you") if invite.inviter == self._me else short_peer(invite.inviter)
+            if invite.inviter == self._me:
+                return self.tr("you")
+            return person(self._names.get(invite.inviter), invite.inviter)
         if column is InviteColumn.STATE:
             return {InviteStatus.OPEN: self.tr("Open"), InviteStatus.REVOKED: self.tr("Revoked"),
                     InviteStatus.USED_UP: self.tr("Used up"),

@@ -9,8 +9,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from threads_desktop.ui.member_calls import PEER_ID_PATTERN, Refusal
-from threads_desktop.ui.models.member_table_model import short_peer
+from threads_desktop.ui.member_calls import Refusal
+from threads_desktop.ui.people import person, short_id
+from threads_desktop.ui.refusals import refused_change
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -34,17 +35,26 @@ class MemberRefusalModel(QAbstractTableModel):
         super().__init__()
         self._refusals: list[Refusal] = []
         self._me = ""
+        self._names: dict[str, str] = {}
 
-    def set_refusals(self, refusals: list[Refusal] | tuple[Refusal, ...], *, me: str) -> None:
+    def set_refusals(self, refusals: list[Refusal] | tuple[Refusal, ...], *, me: str,
+                     names: dict[str, str] | None = None) -> None:
+        """`names`: peer ID -> the name that member gives itself."""
         self.beginResetModel()
         self._refusals = list(reversed(refusals))  # newest first
         self._me = me
+        self._names = dict(names or {})
         self.endResetModel()
 
-    def readable(self, reason: str) -> str:
-        """The engine's reason with peer IDs shortened (or "you") and a capital."""
-        text = PEER_ID_PATTERN.sub(
-            lambda m: self.tr("you") if m.group(0) == self._me else short_peer(m.group(0)), reason)
+    def who(self, refusal: Refusal) -> str:
+        if refusal.author is None:
+            return self.tr("Someone")
+        return self.tr("you") if refusal.author == self._me else person(self._names.get(refusal.author),
+                                                                        refusal.author)
+
+    def why(self, refusal: Refusal) -> str:
+        """The engine's reason in a person's words (no IDs, no hashes), with a capital."""
+        text = refused_change(refusal.reason, self.who(refusal))
         return text[:1].upper() + text[1:]
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
@@ -70,16 +80,14 @@ class MemberRefusalModel(QAbstractTableModel):
         column = RefusalColumn(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             if column is RefusalColumn.WHY:
-                return self.readable(refusal.reason)
+                return self.why(refusal)
+            return self.who(refusal)
+        if role == Qt.ItemDataRole.ToolTipRole:  # the whole ID, for an admin who must tell members apart
             if refusal.author is None:
-                return self.tr("Unknown (log %1)").replace("%1", short_peer(refusal.log))
-            return self.tr("you") if refusal.author == self._me else short_peer(refusal.author)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            who = refusal.author or self.tr("an unknown member")
-            return self.tr("%1, change %2 of log %3").replace("%1", who).replace("%2", str(refusal.seq)).replace(
-                "%3", refusal.log)
+                return self.tr("A device that is not a member (its ID ends %1)").replace("%1", short_id(refusal.log))
+            return self.tr("%1: ID %2").replace("%1", self.who(refusal)).replace("%2", refusal.author)
         named: dict[int, Any] = {
             RefusalRole.AUTHOR: refusal.author, RefusalRole.LOG: refusal.log, RefusalRole.SEQ: refusal.seq,
-            RefusalRole.REASON: refusal.reason, RefusalRole.READABLE_REASON: self.readable(refusal.reason),
+            RefusalRole.REASON: refusal.reason, RefusalRole.READABLE_REASON: self.why(refusal),
             RefusalRole.REFUSAL: refusal}
         return named.get(role)

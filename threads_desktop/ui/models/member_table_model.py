@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, Q
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.membership import Member
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -33,10 +34,6 @@ class MemberRole(enum.IntEnum):
     EDITABLE = enum.auto()  # may I change this member's role or remove them?
     BLOCKED_REASON = enum.auto()  # why not, for the tooltip; None if editable
     MEMBER = enum.auto()
-
-
-def short_peer(peer_id: str) -> str:
-    return f"{peer_id[:10]}…{peer_id[-6:]}" if len(peer_id) > 20 else peer_id
 
 
 def highest_role(roles: tuple[Role, ...] | frozenset[Role]) -> Role:
@@ -156,7 +153,7 @@ class MemberTableModel(QAbstractTableModel):
                         self.tr("Remove: they get none of what is added from now on"))
             return role_explanation(self._role(member))
         named: dict[int, Any] = {
-            MemberRole.PEER_ID: member.peer_id, MemberRole.SHORT_ID: short_peer(member.peer_id),
+            MemberRole.PEER_ID: member.peer_id, MemberRole.SHORT_ID: short_id(member.peer_id),
             MemberRole.ROLE: self._role(member), MemberRole.ADMIN: member.admin, MemberRole.IS_ME: member.is_me,
             MemberRole.JOINED: member.joined, MemberRole.EDITABLE: self.blocked_reason(member) is None,
             MemberRole.BLOCKED_REASON: self.blocked_reason(member), MemberRole.MEMBER: member}
@@ -194,5 +191,5 @@ class MemberTableModel(QAbstractTableModel):
         if not member.roles:
             notes.append(self.tr("removed"))
         name = self._names.get(member.peer_id)
-        text = f"{name} · {short_peer(member.peer_id)}" if name else short_peer(member.peer_id)
+        text = f"{name} · {short_id(member.peer_id)}" if name else short_id(member.peer_id)
         return f"{text} ({', '.join(notes)})" if notes else text

@@ -17,6 +17,7 @@ from PySide6.QtGui import QImage
 
 from threads_desktop.ui.chat_ops import ChatPage, MessageItem
 from threads_desktop.ui.moments import short_time
+from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -38,11 +39,6 @@ class MessageRole(enum.IntEnum):
     REACTIONS = enum.auto()  # list[Reaction]
     UNREAD_MARKER = enum.auto()  # the "New messages" line goes above this row
     ITEM = enum.auto()  # the MessageItem
-
-
-def short_id(peer_id: str) -> str:
-    # Every ID starts "12D3KooW": the end is what tells two apart.
-    return f"…{peer_id[-8:]}" if len(peer_id) > 12 else peer_id
 
 
 class MessageListModel(QAbstractListModel):

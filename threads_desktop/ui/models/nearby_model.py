@@ -15,13 +15,9 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def short_peer_id(peer_id: str) -> str:
-    """`12D3KooWAbcd…xyz123`: enough to tell peers apart at a glance."""
-    return f"{peer_id[:10]}…{peer_id[-6:]}" if len(peer_id) > 20 else peer_id
 
 
 class NearbyRole(enum.IntEnum):
@@ -50,7 +46,7 @@ class NearbyModel(QAbstractListModel):
             return None
         peer = self._peers[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, NearbyRole.NAME):
-            return peer.display_name or short_peer_id(peer.peer_id)
+            return peer.display_name or short_id(peer.peer_id)
         if role == Qt.ItemDataRole.ToolTipRole:
             return peer.peer_id
         if role == NearbyRole.PEER_ID:
@@ -58,7 +54,7 @@ class NearbyModel(QAbstractListModel):
         if role == NearbyRole.HAS_NAME:
             return bool(peer.display_name)
         if role == NearbyRole.SHORT_ID:
-            return short_peer_id(peer.peer_id)
+            return short_id(peer.peer_id)
         if role == NearbyRole.LAST_SEEN:
             return peer.last_seen
         if role == NearbyRole.ADDRESSES:

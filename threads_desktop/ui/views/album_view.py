@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
 from threads_desktop.engine.modules.photos import ExportResult, PhotoCard
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
+from threads_desktop.ui.refusals import explain, refused
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.photo_import import ImportSummary, PhotoImport
 from threads_desktop.ui.views.photo_viewer import PhotoViewer
@@ -47,6 +49,12 @@ def _cards(node: Node, thread_id: ThreadId, ids: list[str]) -> list[PhotoCard]:
     return node.photos(thread_id).cards(ids)
 
 
+def _deletable(node: Node, thread_id: ThreadId, ids: list[str]) -> bool:
+    """May this profile delete every photo among `ids` now?"""
+    actions = node.item_actions(thread_id, "photo", ids)
+    return bool(ids) and all(photo_id in actions and actions[photo_id].delete for photo_id in ids)
+
+
 def _delete(node: Node, thread_id: ThreadId, ids: list[str]) -> None:
     node.photos(thread_id).delete_many(ids)
 
@@ -63,6 +71,7 @@ class AlbumView(QWidget):
     import_finished = Signal(object)    # ImportSummary
     export_finished = Signal(object)    # ExportResult
     deleted = Signal(int)
+    actions_checked = Signal(list)      # the selected IDs, once Delete follows them and the user's role
     message = Signal(str)               # for the status bar
     failed = Signal(str)
     invite_requested = Signal()
@@ -75,7 +84,8 @@ class AlbumView(QWidget):
         self._client = client
         self._summary: ThreadSummary | None = None
         self._newest_first = newest_first
-        self._tasks = Tasks(lambda error: self.failed.emit(str(error)))
+        self._tasks = Tasks(lambda error: self.failed.emit(explain(error)))
+        self._may_delete_selection = False
         self.current_import: PhotoImport | None = None
         # Pictures are decoded at the cell's size in device pixels.
         edge = round(PICTURE * (self.devicePixelRatioF() or 1.0))
@@ -168,6 +178,7 @@ class AlbumView(QWidget):
         self.grid.empty_text = (self.tr("Drop photos or folders here, or click Add Photos")
                                 if summary.can_write else self.tr("No photos yet"))
         self.invite_button.setVisible(summary.can_read)
+        self._selection_changed()  # the role may have changed
         if not same:
             self.pages.setCurrentIndex(0)
             self.model.set_ids([])
@@ -208,6 +219,8 @@ class AlbumView(QWidget):
         if changed:
             self.model.refresh(changed)
             self._spawn(self._reload())
+        if changed or summary.thread_id in changes.threads_updated:  # a role change arrives as a thread update
+            self._selection_changed()
 
     # --- adding ------------------------------------------------------------------------
 
@@ -271,12 +284,32 @@ class AlbumView(QWidget):
         self.selection_label.setText(self.tr("{n} selected").format(n=count) if count else
                                      self.tr("Double-click a photo to view it; select several to export them"))
         self.export_button.setEnabled(count > 0)
-        self.delete_button.setEnabled(count > 0 and can_write)
+        # Offered only once the ACL says yes for every selected photo.
+        self._may_delete_selection = False
+        self.delete_button.setEnabled(False)
+        self.delete_action.setEnabled(False)
         self.delete_button.setToolTip("" if can_write else self.tr("You can view this album but not change it"))
+        if count and can_write and self._summary is not None:
+            self._spawn(self._check_deletable(self._summary.thread_id, self.selected_ids()))
+        else:
+            self.actions_checked.emit(self.selected_ids())
+
+    async def _check_deletable(self, thread_id: ThreadId, ids: list[str]) -> None:
+        allowed = await self._client.run(_deletable, thread_id, ids)
+        if self._summary is None or self._summary.thread_id != thread_id or self.selected_ids() != ids:
+            return  # the selection moved on: its own check answers
+        self._may_delete_selection = allowed and self._summary.can_write
+        self.delete_button.setEnabled(self._may_delete_selection)
+        self.delete_action.setEnabled(self._may_delete_selection)
+        self.delete_button.setToolTip("" if allowed else self.tr("You can delete only photos you added yourself"))
+        if not allowed:  # said where it is seen, not only on hovering a greyed button
+            self.selection_label.setText(self.tr("{n} selected: you can delete only photos you added yourself")
+                                         .format(n=len(ids)))
+        self.actions_checked.emit(ids)
 
     def ask_delete(self) -> QMessageBox | None:
         ids = self.selected_ids()
-        if not ids or self._summary is None or not self._summary.can_write:
+        if not ids or self._summary is None or not self._may_delete_selection:
             return None
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Delete photos"),
                           (self.tr("Delete this photo from the album for everyone in it?") if len(ids) == 1 else
@@ -292,7 +325,11 @@ class AlbumView(QWidget):
         return box
 
     async def _delete(self, thread_id: ThreadId, ids: list[str]) -> None:
-        await self._client.run(_delete, thread_id, ids)
+        try:
+            await self._client.run(_delete, thread_id, ids)
+        except ThreadsError as exc:  # the role changed since the check
+            self.failed.emit(refused(self.tr("Could not delete the photos"), exc))
+            return
         self.message.emit(self.tr("Deleted {n} photo(s).").format(n=len(ids)))
         self.deleted.emit(len(ids))
 

@@ -29,14 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.core.errors import ThreadsError
-from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, ItemActions, ThreadSummary
 from threads_desktop.ui import chat_ops
 from threads_desktop.ui.chat_ops import PAGE_SIZE, ChatPage
 from threads_desktop.ui.dialogs.photo_dialog import PhotoDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
 from threads_desktop.ui.pictures import fitted_thumbnail
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.chat_composer import IMAGE_SUFFIXES, ChatComposer, image_paths
 from threads_desktop.ui.widgets.message_delegate import THUMB, MessageDelegate
@@ -46,6 +46,7 @@ _LIVE_COLLECTIONS = frozenset({"message", "reaction", "photo", "member_profile"}
 _AT_BOTTOM_SLACK = 8  # pixels: "at the bottom" survives a rounding of the scroll range
 _ERROR_STYLE = "color: #b3261e"
 _CLOSE = "\N{MULTIPLICATION SIGN}"  # closes a bar (a cross, not the letter x)
+_NO_ACTIONS = ItemActions(edit=False, delete=False)
 
 
 class ChatView(QWidget):
@@ -55,6 +56,7 @@ class ChatView(QWidget):
     message_deleted = Signal(str)
     reaction_toggled = Signal(str, str, bool)  # message ID, emoji, on
     marked_read = Signal(int)  # messages still unread after marking
+    rights_checked = Signal()  # what each shown message offers was asked again (after a role change)
     failed = Signal(str)
     members_requested = Signal()
     invite_requested = Signal()
@@ -73,6 +75,7 @@ class ChatView(QWidget):
         self._editing: str | None = None
         self._attachments: list[Path] = []
         self._read_up_to = b""
+        self._actions: dict[str, ItemActions] = {}
         self._sending = False
         self._loading_older = False
         self._reload_pending = False
@@ -201,6 +204,7 @@ class ChatView(QWidget):
         self._attachments = []
         self._read_up_to = b""
         self.unread_count = 0
+        self._actions = {}
         self.composer.clear()
         self._show_error("")
         self._update_bars()
@@ -228,6 +232,7 @@ class ChatView(QWidget):
                 return
             self.model.set_names(page.names)
             self.model.set_page(page)
+            self._actions.update(page.actions)
             self._decode_thumbnails(page.thumbnails)
             self._take_read_state(page)
             self.model.set_unread_from(self._first_unread(page))
@@ -286,6 +291,7 @@ class ChatView(QWidget):
             at_bottom = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK
             self.model.set_names(page.names)
             self.model.set_page(page)
+            self._actions.update(page.actions)
             self._decode_thumbnails(page.thumbnails)
             self._take_read_state(page)
             self.list.doItemsLayout()
@@ -314,6 +320,7 @@ class ChatView(QWidget):
                 from_bottom = bar.maximum() - bar.value()
                 self.model.set_names(page.names)
                 self.model.set_page(page)
+                self._actions.update(page.actions)
                 self._decode_thumbnails(page.thumbnails)
                 self._take_read_state(page)
                 self.list.doItemsLayout()
@@ -333,6 +340,12 @@ class ChatView(QWidget):
                 self.reload()
             if fresh.can_write and not summary.can_write:
                 self._read_timer.start()  # a joiner may write its read marker from now on
+        if self._is_current(summary) and fresh.can_read:  # a role change alters what each message offers
+            shown = [self.model.item(row).id for row in range(self.model.rowCount())]
+            actions = await self._client.run(chat_ops.message_actions, summary.thread_id, shown)
+            if self._is_current(summary):
+                self._actions.update(actions)  # a page loaded meanwhile brought its own, as fresh
+                self.rights_checked.emit()
 
     def _on_scrolled(self, value: int) -> None:
         bar = self.list.verticalScrollBar()
@@ -468,8 +481,12 @@ class ChatView(QWidget):
         self._update_bars()
 
     def ask_delete(self, message_id: str) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Delete message"),
-                          self.tr("Delete this message for everyone in the chat?"),
+        row = self.model.row_of(message_id)
+        item = self.model.item(row) if row >= 0 else None
+        question = (self.tr("Delete this message by {name} for everyone in the chat?").format(
+            name=self.model.name_of(item.author)) if item is not None and not item.mine
+            else self.tr("Delete this message for everyone in the chat?"))
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Delete message"), question,
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.button(QMessageBox.StandardButton.Yes).setText(self.tr("Delete"))
@@ -623,14 +640,18 @@ class ChatView(QWidget):
         reply.setObjectName("reply")
         reply.setEnabled(writable)
         reply.triggered.connect(lambda: self.start_reply(item.id))
+        # Offered as the ACL would judge it now: edit one's own; delete one's
+        # own, or anyone's with the delete role.
+        allowed = self._actions.get(item.id, _NO_ACTIONS) if writable else _NO_ACTIONS
         if item.mine:
             edit = menu.addAction(self.tr("Edit"))
             edit.setObjectName("edit")
-            edit.setEnabled(writable and bool(item.text))
+            edit.setEnabled(allowed.edit and bool(item.text))
             edit.triggered.connect(lambda: self.start_edit(item.id))
+        if item.mine or allowed.delete:
             delete = menu.addAction(self.tr("Delete…"))
             delete.setObjectName("delete")
-            delete.setEnabled(writable)
+            delete.setEnabled(allowed.delete)
             delete.triggered.connect(lambda: self.ask_delete(item.id))
         react = menu.addMenu(self.tr("React"))
         react.setEnabled(writable)
@@ -670,8 +691,7 @@ class ChatView(QWidget):
         self._tasks.spawn(work)  # a closed view starts nothing: it may be deleted before a task ends
 
     def _failed(self, error: BaseException) -> None:
-        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: {error}").format(
-            error=error)
+        message = explain(error)
         self._show_error(message)
         self.failed.emit(message)
 

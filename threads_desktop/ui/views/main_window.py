@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -33,10 +33,13 @@ from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.dialogs.join_dialog import JoinDialog
 from threads_desktop.ui.dialogs.members_dialog import MembersDialog
+from threads_desktop.ui.dialogs.name_prompt import NamePrompt
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.people import short_id
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.album_view import AlbumView
@@ -68,6 +71,8 @@ class MainWindow(QMainWindow):
         self.new_thread_dialog: NewThreadDialog | None = None
         self.invite_dialog: InviteDialog | None = None
         self.join_dialog: JoinDialog | None = None
+        self.name_prompt: NamePrompt | None = None
+        self._my_id = ""
         self.quit_box: QMessageBox | None = None
         self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
@@ -140,7 +145,12 @@ class MainWindow(QMainWindow):
         self.diagnostics_action.copied.connect(
             lambda _text: self.statusBar().showMessage(self.tr("Diagnostics copied to the clipboard"), 10_000))
         self.diagnostics_action.failed.connect(self._show_error)
+        # The whole ID: what is shown is its short form, which nobody can use.
+        self.copy_id_action = QAction(self.tr("Copy My ID"), self)
+        self.copy_id_action.setEnabled(False)
+        self.copy_id_action.triggered.connect(self.copy_my_id)
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        help_menu.addAction(self.copy_id_action)
         help_menu.addAction(self.diagnostics_action)
 
     def _build_layout(self) -> None:
@@ -159,7 +169,8 @@ class MainWindow(QMainWindow):
         self.threads.dataChanged.connect(self._show_backup_section)
         self._show_backup_section()
         self.identity_label = QLabel(self.tr("Opening profile…"))
-        self.identity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.identity_label.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.identity_label.addAction(self.copy_id_action)
         self.identity_label.setWordWrap(True)
         self.identity_label.setFrameShape(QFrame.Shape.StyledPanel)
         self.identity_label.setMargin(6)
@@ -267,8 +278,12 @@ class MainWindow(QMainWindow):
         self.empty_new_album.setDefault(True)
         self.empty_new_chat = QPushButton(self.tr("New chat"))
         self.empty_new_chat.clicked.connect(self.new_chat_action.trigger)
+        self.empty_join = QPushButton(self.tr("Join with a link…"))
+        self.empty_join.setToolTip(self.tr("Paste an invite link someone sent you"))
+        self.empty_join.clicked.connect(self.join_action.trigger)
         buttons.addWidget(self.empty_new_album)
         buttons.addWidget(self.empty_new_chat)
+        buttons.addWidget(self.empty_join)
         buttons.addStretch()
         layout.addWidget(title)
         layout.addWidget(text)
@@ -478,6 +493,15 @@ class MainWindow(QMainWindow):
         self.settings_dialog.open()
         return self.settings_dialog
 
+    def ask_name_once(self) -> None:
+        """On a first launch: ask for the name others see (once; it can be skipped)."""
+        self._spawn(self._ask_name_once())
+
+    async def _ask_name_once(self) -> None:
+        self.name_prompt = await NamePrompt.open_if_new(self._client, self._settings, self)
+        if self.name_prompt is not None:
+            self.name_prompt.saved.connect(lambda _name: self._spawn(self._refresh_identity()))
+
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""
         self.join_dialog = JoinDialog(self._client, self, text)
@@ -490,16 +514,23 @@ class MainWindow(QMainWindow):
         self._show_identity(card, await self._client.run(lambda node: node.display_name()))
 
     def _show_identity(self, card: IdentityCard, name: str | None) -> None:
-        short = f"{card.peer_id[:10]}…{card.peer_id[-6:]}"
-        self.identity_label.setText((name or self.tr("This device")) + f"\n{short}")
+        self._my_id = card.peer_id
+        self.copy_id_action.setEnabled(True)
+        self.identity_label.setText((name or self.tr("This device")) + f"\n{short_id(card.peer_id)}")
         self.identity_label.setToolTip(self.tr("Your ID on this device (others see it when you join): {id}")
                                        .format(id=card.peer_id))
+
+    def copy_my_id(self) -> None:
+        """Put this device's whole ID on the clipboard (to be added by it)."""
+        if self._my_id:
+            QGuiApplication.clipboard().setText(self._my_id)
+            self.statusBar().showMessage(self.tr("Your ID was copied to the clipboard"), 10_000)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.spawn(work)
 
     def _failed(self, error: BaseException) -> None:
-        message = str(error) if isinstance(error, ThreadsError) else self.tr("Unexpected error: %s") % error
+        message = explain(error)
         self._show_error(message, expected=isinstance(error, ThreadsError))
 
     def _show_error(self, message: str, expected: bool = True) -> None:

@@ -31,14 +31,17 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.core.types import ChangeSet, ItemActions
 from threads_desktop.engine.modules.photos import photo_name
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
+from threads_desktop.ui.people import author_labels, short_id
 from threads_desktop.ui.pictures import shown_picture
+from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 
+_NO_ACTIONS = ItemActions(edit=False, delete=False)
 REACTIONS = ("👍", "❤️", "😂", "😮", "🎉")
 
 
@@ -57,7 +60,8 @@ class PhotoDetails:
     original_here: bool
     comments: list[Comment]
     reactions: dict[str, tuple[int, bool]]  # emoji -> (count, mine)
-    can_write: bool
+    can_write: bool  # may add comments and reactions
+    can_edit: bool  # may change this photo's caption (its author, while allowed to write)
 
 
 def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
@@ -70,17 +74,18 @@ def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
     except NotFoundError:
         preview = None
     me = node.store.own_log(thread_id)
-    names = node.author_names(thread_id)
-    comments = [Comment(c.id, names.get(str(c.author)) or _short(str(c.author)), c.data["text"], c.created_hlc,
+    names = author_labels(node, thread_id)
+    comments = [Comment(c.id, names.get(str(c.author)) or short_id(str(c.author)), c.data["text"], c.created_hlc,
                         c.author == me)
                 for c in photos.comments_on(photo_id)]
     reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
     data = doc.data
     return PhotoDetails(photo_id, photo_name(doc), data.get("caption") or "", data.get("taken_at"),
                         _text(data.get("camera")), _location(data.get("gps")), data["width"], data["height"],
-                        "" if doc.author == me else names.get(str(doc.author)) or _short(str(doc.author)),
+                        "" if doc.author == me else names.get(str(doc.author)) or short_id(str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
-                        node.get_thread(thread_id).can_write)
+                        node.get_thread(thread_id).can_write,
+                        node.item_actions(thread_id, "photo", [photo_id]).get(photo_id, _NO_ACTIONS).edit)
 
 
 def _original(node: Node, thread_id: ThreadId, photo_id: str) -> bytes | None:
@@ -318,8 +323,10 @@ class PhotoViewer(QWidget):
         self._show_original_state(details.original_here)
         if not self.caption.hasFocus():
             self.caption.setText(details.caption)
-        self.caption.setReadOnly(not details.can_write)
-        self.caption.setToolTip("" if details.can_write else self.tr("You can view this album but not change it"))
+        self.caption.setReadOnly(not details.can_edit)
+        self.caption.setToolTip("" if details.can_edit else self.tr("Only the person who added this photo can "
+                                                                     "change its caption") if details.can_write
+                                else self.tr("You can view this album but not change it"))
         self.comment_edit.setEnabled(details.can_write)
         self.comment_edit.setToolTip("" if details.can_write else self.tr("You can view this album but not comment"))
         for emoji, button in self.reaction_buttons.items():
@@ -416,7 +423,7 @@ class PhotoViewer(QWidget):
 
     def _save_caption(self) -> None:
         details, thread_id, text = self._details, self._thread_id, self.caption.text()
-        if details is None or thread_id is None or not details.can_write or text.strip() == details.caption:
+        if details is None or thread_id is None or not details.can_edit or text.strip() == details.caption:
             return
         photo_id = details.photo_id
         self._spawn(self._client.run(lambda node: node.photos(thread_id).set_caption(photo_id, text)))
@@ -429,8 +436,9 @@ class PhotoViewer(QWidget):
             self._spawn(self._check_original())
         elif changes.network and self._pixmap.isNull():  # the preview may have come in
             self._spawn(self._load(photo_id, picture=True))
-        if any(thread == self._thread_id and collection in ("photo", "comment", "reaction")
-               for thread, collection, _doc in changes.documents):
+        if self._thread_id in changes.threads_updated or any(  # a role change comes as a thread update
+                thread == self._thread_id and collection in ("photo", "comment", "reaction")
+                for thread, collection, _doc in changes.documents):
             self._spawn(self._load(photo_id, picture=False))
 
     async def _react(self, emoji: str, on: bool) -> None:
@@ -449,8 +457,9 @@ class PhotoViewer(QWidget):
         self._tasks.spawn(work)
 
     def _failed(self, error: BaseException) -> None:
-        self.error.setText(str(error))
-        self.failed.emit(str(error))
+        message = explain(error)
+        self.error.setText(message)
+        self.failed.emit(message)
 
     def cancel_work(self) -> None:
         self._tasks.cancel_all(close=True)
@@ -500,6 +509,3 @@ def _camera_time(taken_at_ms: int | None) -> str | None:
     except (OverflowError, OSError, ValueError):
         return None
 
-
-def _short(peer_id: str) -> str:
-    return f"…{peer_id[-6:]}"

@@ -28,6 +28,7 @@ from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.invitation_model import Invitation, InvitationModel, InvitationRole
+from threads_desktop.ui.refusals import explain
 
 _MAX_VISIBLE_ROWS = 3
 _ERROR_STYLE = "color: #b3261e"
@@ -157,7 +158,7 @@ class InvitationsBar(QFrame):
                 invitations = await self._client.run(load_invitations)
             except ThreadsError as exc:
                 if shiboken6.isValid(self):
-                    self.failed.emit(str(exc))
+                    self.failed.emit(explain(exc))
                 return
             if not shiboken6.isValid(self):
                 return
@@ -213,7 +214,7 @@ class InvitationsBar(QFrame):
         try:
             thread_id: ThreadId = await self._client.run(Node.accept_invite, invite_id)
         except ThreadsError as exc:
-            self._show_error(self.tr("Could not accept: %1").replace("%1", str(exc)))
+            self._show_error(self.tr("Could not accept: %1").replace("%1", explain(exc)))
             return
         finally:
             self._done()
@@ -223,7 +224,7 @@ class InvitationsBar(QFrame):
         try:
             await self._client.run(decline_invitation, invite_id)
         except ThreadsError as exc:
-            self._show_error(self.tr("Could not decline: %1").replace("%1", str(exc)))
+            self._show_error(self.tr("Could not decline: %1").replace("%1", explain(exc)))
             return
         finally:
             self._done()

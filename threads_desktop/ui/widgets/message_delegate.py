@@ -9,10 +9,11 @@ double-clicking a photo opens it (`photo_opened`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QMouseEvent, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QFontMetricsF, QImage, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate, QStyleOptionViewItem
 
 from threads_desktop.ui.chat_ops import Reaction
@@ -88,7 +89,10 @@ def layout_message(index: _Index, font: QFont, width: int, edited_label: str) ->
     parts: list[tuple[str, QSize]] = []  # what the bubble holds, top to bottom
     if not mine:
         name = str(index.data(MessageRole.AUTHOR_NAME) or "")
-        parts.append(("author", QSize(min(inner_max, bold.horizontalAdvance(name)), bold.height())))
+        # The exact advance, rounded up: the rounded-down one is a fraction of
+        # a pixel short, and eliding at that width cut "Alice" to "Ali…".
+        exact = math.ceil(QFontMetricsF(bold_font(font)).horizontalAdvance(name))
+        parts.append(("author", QSize(min(inner_max, exact), bold.height())))
     if index.data(MessageRole.REPLY_TO):
         quote = _quote_text(index)
         parts.append(("quote", QSize(min(inner_max, small.horizontalAdvance(quote) + 3 * GAP + 4),

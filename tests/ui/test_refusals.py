@@ -1,0 +1,90 @@
+"""Every refusal the engine makes, worded for a person: what was refused
+and why, with no peer ID, hash, document path or exception text. The
+errors come from real refused operations on real profiles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.engine.eventstore.peers import join, peer, start_thread, sync
+from tests.ui.album import photo_files
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+from threads_desktop.ui.refusals import explain, refused
+
+OpenNode = Callable[[str], Node]
+_INTERNAL = re.compile(r"12D3KooW|\bb[a-z2-7]{20,}|[0-9a-f]{16,}|photo/|message/|Error\b")
+
+
+def _refusal(action: Callable[[], object]) -> ThreadsError:
+    with pytest.raises(ThreadsError) as caught:
+        action()
+    return caught.value
+
+
+@pytest.fixture
+def album(open_node: OpenNode, tmp_path: Path) -> tuple[Node, Node, str, str]:
+    """a's album with one photo by a and one by b (a writer)."""
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a, ThreadKind.ALBUM, "Trip")
+    join(a, b, thread, role=Role.WRITE)
+    [theirs] = a.photos(thread).add_files(photo_files(tmp_path / "a", 1)).added
+    sync(a, b, thread)
+    [mine] = b.photos(thread).add_files(photo_files(tmp_path / "b", 1, first_seed=5)).added
+    sync(b, a, thread)
+    return a, b, theirs, mine
+
+
+def test_a_writer_deleting_or_captioning_anothers_photo_is_told_why_in_plain_words(
+        album: tuple[Node, Node, str, str]) -> None:
+    _a, b, theirs, _mine = album
+    [thread] = [s.thread_id for s in b.list_threads()]
+    deleting = _refusal(lambda: b.photos(thread).delete(theirs))
+    assert peer(b) in str(deleting)  # the engine's own text names the member...
+    text = refused("Could not delete the photo", deleting)
+    assert text == "Could not delete the photo: You can delete only what you added yourself."
+    assert not _INTERNAL.search(text)  # ... the person's does not
+    captioning = _refusal(lambda: b.photos(thread).set_caption(theirs, "mine now"))
+    assert explain(captioning) == "Only the person who added it can change it."
+
+
+def test_a_member_turned_viewer_is_told_the_role_changed(album: tuple[Node, Node, str, str]) -> None:
+    a, b, _theirs, mine = album
+    [thread] = [s.thread_id for s in a.list_threads()]
+    a.membership.revoke(thread, peer(b), Role.WRITE)
+    sync(a, b, thread)
+    for action in (lambda: b.photos(thread).delete(mine), lambda: b.photos(thread).comment(mine, "hi"),
+                   lambda: b.membership.grant(thread, peer(a), Role.DELETE)):
+        text = explain(_refusal(action))
+        assert not _INTERNAL.search(text), text
+        assert text in ("You can only view it now: the people who manage it changed your role.",
+                        "Only the people who manage its members can do that.",
+                        "This device keeps only an encrypted backup of it, so it cannot change it.")
+
+
+def test_a_broken_link_and_a_missing_thread_read_as_a_person_would_say_them(open_node: OpenNode) -> None:
+    a = open_node("a")
+    thread = start_thread(a)
+    link = a.invite(thread, Role.WRITE).to_uri()
+    broken = _refusal(lambda: InviteLink.parse(link[:-5]))
+    assert explain(broken) == "This link is incomplete or damaged; ask for a new one."
+    a.leave_thread(thread)
+    gone = _refusal(lambda: a.chat(thread).post("hello"))
+    assert explain(gone) == "It is no longer here: it was deleted, or you left it."
+    named = _refusal(lambda: a.set_display_name("x" * 100))
+    assert explain(named) == "A name has at most 64 characters."
+
+
+def test_an_engine_message_in_a_developers_words_is_not_shown_as_it_is() -> None:
+    from threads_desktop.engine.core.ids import ThreadId
+
+    developer = _refusal(lambda: ThreadId.parse("not-a-thread"))
+    assert "multibase" in str(developer) or "base32" in str(developer)
+    assert explain(developer) == "It was not accepted: something in it is not in a form the app can use."

@@ -1,0 +1,116 @@
+"""On a first launch, ask once for the name others see (prefilled from the
+account's full name), so people appear by name rather than by ID. It can be
+skipped; Settings changes it later. Shown with open(), never exec()."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.modules.profiles import MAX_DISPLAY_NAME
+from threads_desktop.engine.node import Node
+from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.refusals import explain
+from threads_desktop.ui.settings import AppSettings
+
+
+def account_name() -> str:
+    """The account's full name (the first field of its GECOS entry), else
+    its login name; "" when neither can be read."""
+    try:
+        import pwd  # Unix only
+
+        entry = pwd.getpwuid(os.getuid())
+        full = entry.pw_gecos.split(",")[0].strip()
+        return " ".join((full or entry.pw_name).split())[:MAX_DISPLAY_NAME]
+    except (ImportError, KeyError, AttributeError):
+        try:
+            return getpass.getuser()[:MAX_DISPLAY_NAME]
+        except (OSError, KeyError):
+            return ""
+
+
+def _display_name(node: Node) -> str:
+    return node.display_name()
+
+
+def _set_display_name(node: Node, name: str) -> None:
+    node.set_display_name(name)
+
+
+class NamePrompt(QDialog):
+    saved = Signal(str)  # the name now told to every thread
+    failed = Signal(str)
+
+    def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._settings = settings
+        self._task: asyncio.Task[None] | None = None
+        self.setWindowTitle(self.tr("Your name"))
+        self.setMinimumWidth(420)
+        intro = QLabel(self.tr("What name should the people you share with see? "
+                               "You can change it any time in Settings."))
+        intro.setWordWrap(True)
+        self.name_edit = QLineEdit(account_name())
+        self.name_edit.setMaxLength(MAX_DISPLAY_NAME)
+        self.name_edit.setPlaceholderText(self.tr("Your name"))
+        self.name_edit.selectAll()
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b3261e")
+        self.error.setWordWrap(True)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.hide()
+        self.buttons = QDialogButtonBox()
+        self.save_button = self.buttons.addButton(self.tr("Save"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.skip_button = self.buttons.addButton(self.tr("Skip"), QDialogButtonBox.ButtonRole.RejectRole)
+        self.save_button.setDefault(True)
+        self.buttons.accepted.connect(self._save)
+        self.buttons.rejected.connect(self.reject)
+        self.name_edit.textChanged.connect(lambda text: self.save_button.setEnabled(bool(text.strip())))
+        self.save_button.setEnabled(bool(self.name_edit.text().strip()))
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.name_edit)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.finished.connect(self._remember_asked)
+
+    @classmethod
+    async def open_if_new(cls, client: EngineClient, settings: AppSettings,
+                          parent: QWidget | None = None) -> NamePrompt | None:
+        """Open the prompt if this profile has no name and it was never asked."""
+        if settings.name_asked or await client.run(_display_name):
+            return None
+        prompt = cls(client, settings, parent)
+        prompt.open()  # never exec(): no nested loop inside qasync
+        prompt.name_edit.setFocus()
+        return prompt
+
+    def _save(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        self.save_button.setEnabled(False)
+        self._task = asyncio.ensure_future(self._run_save(self.name_edit.text()))
+
+    async def _run_save(self, name: str) -> None:
+        try:
+            await self._client.run(_set_display_name, name)
+        except ThreadsError as exc:
+            self.error.setText(explain(exc))
+            self.error.show()
+            self.save_button.setEnabled(True)
+            self.failed.emit(explain(exc))
+            return
+        self.saved.emit(" ".join(name.split()))
+        self.accept()
+
+    def _remember_asked(self) -> None:
+        # Saved or skipped, it is not asked again.
+        self._settings.name_asked = True
+        self._settings.sync()
