@@ -96,6 +96,7 @@ def test_an_admin_changes_a_members_role_and_removes_them_and_the_member_sees_it
     assert _role_shown(dialog_a, b_id) is Role.WRITE
     me_combo = _editor(dialog_a, a_id, MemberColumn.ROLE)
     assert not me_combo.isEnabled() and "your own role" in me_combo.toolTip()
+    assert me_combo.property("currentText") == "Admin"  # not a role to pick: above them all
     assert "you" in dialog_a.members.index(dialog_a.members.row_of(a_id), 0).data()
     assert "admin" in dialog_a.members.index(dialog_a.members.row_of(a_id), 0).data()
     # The invite was used once.

@@ -140,7 +140,7 @@ class MemberTableModel(QAbstractTableModel):
             if column is MemberColumn.MEMBER:
                 return self._describe(member)
             if column is MemberColumn.ROLE:
-                return role_text(self._role(member))
+                return self.tr("Admin") if member.admin else role_text(self._role(member))
             return self.tr("Remove")
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is MemberColumn.MEMBER:
@@ -151,6 +151,8 @@ class MemberTableModel(QAbstractTableModel):
             if column is MemberColumn.REMOVE:
                 return (self.tr("Already removed") if not member.roles else
                         self.tr("Remove: they get none of what is added from now on"))
+            if member.admin:
+                return self.tr("Admins can do everything, including changing who can do what")
             return role_explanation(self._role(member))
         named: dict[int, Any] = {
             MemberRole.PEER_ID: member.peer_id, MemberRole.SHORT_ID: short_id(member.peer_id),

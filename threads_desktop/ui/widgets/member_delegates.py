@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtWidgets import QComboBox, QPushButton, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from threads_desktop.engine.acl.crdt import Role
-from threads_desktop.ui.models.member_table_model import role_explanation, role_text
+from threads_desktop.ui.models.member_table_model import MemberRole, role_explanation, role_text
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -39,6 +39,12 @@ class MemberRoleDelegate(QStyledItemDelegate):
         current = Role(index.data(Qt.ItemDataRole.EditRole) or Role.NO_ACCESS)
         editor.blockSignals(True)  # filling it in is not the user picking
         editor.clear()
+        if index.data(MemberRole.ADMIN):  # above every role: nothing to pick
+            editor.addItem(self.tr("Admin"))
+            editor.blockSignals(False)
+            _present(editor, index)
+            editor.setEnabled(False)
+            return
         for role in ((Role.NO_ACCESS,) if current is Role.NO_ACCESS else ()) + ROLE_CHOICES:
             editor.addItem(role_text(role), role)
             editor.setItemData(editor.count() - 1, role_explanation(role), Qt.ItemDataRole.ToolTipRole)
@@ -48,7 +54,7 @@ class MemberRoleDelegate(QStyledItemDelegate):
 
     def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: _Index) -> None:
         assert isinstance(editor, QComboBox)
-        role = editor.currentData()
+        role = editor.currentData()  # None for an admin's row
         if isinstance(role, Role) and role is not Role.NO_ACCESS:
             model.setData(index, role, Qt.ItemDataRole.EditRole)
 
