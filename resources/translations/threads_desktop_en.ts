@@ -4,7 +4,7 @@
 <context>
     <name>AlbumView</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/album_view.py" line="+102"/>
+        <location filename="../../threads_desktop/ui/views/album_view.py" line="+117"/>
         <source>Newest first</source>
         <translation type="unfinished"></translation>
     </message>
@@ -14,7 +14,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="+2"/>
         <source>Sort by the date the photo was taken</source>
         <translation type="unfinished"></translation>
     </message>
@@ -29,23 +29,29 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+5"/>
+        <location line="+4"/>
         <source>Add Photos…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+14"/>
+        <location line="+1"/>
+        <source>Add a Folder…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+15"/>
         <source>Export Originals…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location line="+2"/>
-        <location line="+127"/>
+        <location line="+168"/>
         <source>Delete</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-116"/>
+        <location line="-157"/>
         <source>Delete Photos</source>
         <translation type="unfinished"></translation>
     </message>
@@ -65,7 +71,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+9"/>
         <source>1 photo</source>
         <translation type="unfinished"></translation>
     </message>
@@ -75,12 +81,27 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+37"/>
+        <location line="+40"/>
         <source>Add photos</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+39"/>
+        <location line="+8"/>
+        <source>Add a folder of photos</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>Photos are still being added; add these when that is done.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>this album</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+29"/>
         <source>{n} selected</source>
         <translation type="unfinished"></translation>
     </message>
@@ -90,12 +111,22 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+6"/>
         <source>You can view this album but not change it</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+13"/>
+        <source>You can delete only photos you added yourself</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>{n} selected: you can delete only photos you added yourself</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
         <source>Delete photos</source>
         <translation type="unfinished"></translation>
     </message>
@@ -110,7 +141,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+13"/>
+        <location line="+15"/>
+        <source>Could not delete the photos</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <source>Deleted {n} photo(s).</source>
         <translation type="unfinished"></translation>
     </message>
@@ -133,7 +169,7 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/chat_view.py" line="+128"/>
+        <location filename="../../threads_desktop/ui/views/chat_view.py" line="+135"/>
         <source>Cancel</source>
         <translation type="unfinished"></translation>
     </message>
@@ -144,12 +180,12 @@
     </message>
     <message>
         <location line="+17"/>
-        <location line="+349"/>
+        <location line="+363"/>
         <source>Attach photos</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-342"/>
+        <location line="-356"/>
         <source>Send</source>
         <translation type="unfinished"></translation>
     </message>
@@ -164,13 +200,13 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+26"/>
-        <location line="+122"/>
+        <location line="+27"/>
+        <location line="+125"/>
         <source>Chat</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+55"/>
+        <location line="+61"/>
         <source>You can read this chat but not write in it.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -195,17 +231,22 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+76"/>
+        <location line="+81"/>
         <source>Delete message</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="-1"/>
         <source>Delete this message for everyone in the chat?</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="-2"/>
+        <source>Delete this message by {name} for everyone in the chat?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Delete</source>
         <translation type="unfinished"></translation>
     </message>
@@ -215,7 +256,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+40"/>
+        <location line="+58"/>
         <source>Editing your message (Enter saves, Esc cancels)</source>
         <translation type="unfinished"></translation>
     </message>
@@ -255,12 +296,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+8"/>
         <source>Edit</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+5"/>
         <source>Delete…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -274,16 +315,11 @@
         <source>Copy Text</source>
         <translation type="unfinished"></translation>
     </message>
-    <message>
-        <location line="+28"/>
-        <source>Unexpected error: {error}</source>
-        <translation type="unfinished"></translation>
-    </message>
 </context>
 <context>
     <name>CommentListModel</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/comment_list_model.py" line="+46"/>
+        <location filename="../../threads_desktop/ui/models/comment_list_model.py" line="+56"/>
         <source>You</source>
         <translation type="unfinished"></translation>
     </message>
@@ -307,9 +343,42 @@
     </message>
 </context>
 <context>
+    <name>ImportProgress</name>
+    <message>
+        <location filename="../../threads_desktop/ui/widgets/import_progress.py" line="+26"/>
+        <source>Stop</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Stop after the photos being added now; what was added stays</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>Looking for photos to add to {album}…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+12"/>
+        <source>Adding photos to {album}: {done} of {total}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Stopping after the photos being added now…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>ImportSummary</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/photo_import.py" line="+33"/>
+        <location filename="../../threads_desktop/ui/views/photo_import.py" line="+35"/>
+        <source>Saved {n} of {total} photos</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
         <source>Added 1 photo</source>
         <translation type="unfinished"></translation>
     </message>
@@ -334,15 +403,15 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+3"/>
-        <source>stopped before the rest</source>
+        <location line="+4"/>
+        <source>stopped before the other {n}; add the same photos again to finish (those already in the album are skipped)</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
     <name>InvitationModel</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/invitation_model.py" line="+62"/>
+        <location filename="../../threads_desktop/ui/models/invitation_model.py" line="+63"/>
         <source>From %1</source>
         <translation type="unfinished"></translation>
     </message>
@@ -365,7 +434,7 @@
 <context>
     <name>InvitationsBar</name>
     <message>
-        <location filename="../../threads_desktop/ui/widgets/invitations_bar.py" line="+105"/>
+        <location filename="../../threads_desktop/ui/widgets/invitations_bar.py" line="+106"/>
         <source>Accept</source>
         <translation type="unfinished"></translation>
     </message>
@@ -398,7 +467,7 @@
 <context>
     <name>InviteDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/invite_dialog.py" line="+59"/>
+        <location filename="../../threads_desktop/ui/dialogs/invite_dialog.py" line="+60"/>
         <source>Invite to “%1”</source>
         <translation type="unfinished"></translation>
     </message>
@@ -516,13 +585,13 @@
 <context>
     <name>JoinDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/join_dialog.py" line="+79"/>
+        <location filename="../../threads_desktop/ui/dialogs/join_dialog.py" line="+96"/>
         <source>Join an album or chat</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location line="+2"/>
-        <source>Paste the invite link you were sent:</source>
+        <source>Paste the invite link you were sent (the whole message will do):</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -536,12 +605,13 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+19"/>
+        <location line="+20"/>
+        <location line="+67"/>
         <source>Join</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+16"/>
+        <location line="-46"/>
         <source>Open a picture of the QR code</source>
         <translation type="unfinished"></translation>
     </message>
@@ -571,12 +641,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+23"/>
-        <source>This link does not work: %1</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+4"/>
+        <location line="+31"/>
         <source>an album or chat</source>
         <translation type="unfinished"></translation>
     </message>
@@ -596,7 +661,32 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+14"/>
+        <location line="+6"/>
+        <source>There is no invite link here. An invite link starts with %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>This link was made by a newer version of Threads. Update the app to join.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+15"/>
+        <source>You are already a member of “%1”.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>this album or chat</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Open</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+18"/>
         <source>Could not join: %1</source>
         <translation type="unfinished"></translation>
     </message>
@@ -604,12 +694,12 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/main_window.py" line="+74"/>
+        <location filename="../../threads_desktop/ui/views/main_window.py" line="+81"/>
         <source>Threads</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+10"/>
+        <location line="+11"/>
         <source>New &amp;Album…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -635,6 +725,11 @@
     </message>
     <message>
         <location line="+4"/>
+        <source>Add a &amp;Folder…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
         <source>&amp;Members…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -654,12 +749,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+5"/>
         <source>&amp;Quit</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+4"/>
         <source>&amp;File</source>
         <translation type="unfinished"></translation>
     </message>
@@ -669,12 +764,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+3"/>
+        <source>Copy My ID</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
         <source>&amp;Help</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+10"/>
         <source>Albums</source>
         <translation type="unfinished"></translation>
     </message>
@@ -694,13 +794,13 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+92"/>
-        <location line="+61"/>
+        <location line="+94"/>
+        <location line="+68"/>
         <source>Share photos and chats with the people you choose</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-55"/>
+        <location line="-62"/>
         <source>Everything stays on your devices and theirs, encrypted. No account, no cloud.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -715,12 +815,22 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+46"/>
+        <location line="+2"/>
+        <source>Join with a link…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Paste an invite link someone sent you</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+50"/>
         <source>Pick an album or a chat, or start a new one</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+87"/>
+        <location line="+89"/>
         <source>Could not join</source>
         <translation type="unfinished"></translation>
     </message>
@@ -777,7 +887,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+21"/>
+        <location line="+31"/>
         <source>This device</source>
         <translation type="unfinished"></translation>
     </message>
@@ -788,11 +898,36 @@
     </message>
     <message>
         <location line="+7"/>
-        <source>Unexpected error: %s</source>
+        <source>Your ID was copied to the clipboard</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+30"/>
+        <source>Quit Threads</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>The photos added so far stay in the album. To add the rest later, add the same photos or folder again: those already there are skipped.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Keep Adding</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Photos are still being added ({done} of {total} so far). Quit anyway?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="-26"/>
         <source>Something went wrong</source>
         <translation type="unfinished"></translation>
     </message>
@@ -800,7 +935,7 @@
 <context>
     <name>MemberInviteModel</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/member_invite_model.py" line="+78"/>
+        <location filename="../../threads_desktop/ui/models/member_invite_model.py" line="+82"/>
         <source>Only the chat&apos;s admins can revoke invites</source>
         <translation type="unfinished"></translation>
     </message>
@@ -865,12 +1000,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+3"/>
         <source>you</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+3"/>
         <source>Open</source>
         <translation type="unfinished"></translation>
     </message>
@@ -898,13 +1033,17 @@
 <context>
     <name>MemberRefusalModel</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/member_refusal_model.py" line="+47"/>
-        <location line="+29"/>
+        <location filename="../../threads_desktop/ui/models/member_refusal_model.py" line="+51"/>
+        <source>Someone</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
         <source>you</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-13"/>
+        <location line="+21"/>
         <source>Who</source>
         <translation type="unfinished"></translation>
     </message>
@@ -914,25 +1053,20 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+12"/>
-        <source>Unknown (log %1)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>an unknown member</source>
+        <location line="+14"/>
+        <source>A device that is not a member (its ID ends %1)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location line="+1"/>
-        <source>%1, change %2 of log %3</source>
+        <source>%1: ID %2</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
     <name>MemberRole</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/member_table_model.py" line="+64"/>
+        <location filename="../../threads_desktop/ui/models/member_table_model.py" line="+61"/>
         <source>Only the chat&apos;s admins can change roles</source>
         <translation type="unfinished"></translation>
     </message>
@@ -947,6 +1081,11 @@
     <message>
         <location filename="../../threads_desktop/ui/widgets/member_delegates.py" line="+33"/>
         <source>Role</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Admin</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -968,7 +1107,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+24"/>
+        <location line="+23"/>
+        <source>Admin</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
         <source>Remove</source>
         <translation type="unfinished"></translation>
     </message>
@@ -980,6 +1124,11 @@
     <message>
         <location line="+1"/>
         <source>Remove: they get none of what is added from now on</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Admins can do everything, including changing who can do what</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -1006,7 +1155,7 @@
 <context>
     <name>MembersDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/members_dialog.py" line="+74"/>
+        <location filename="../../threads_desktop/ui/dialogs/members_dialog.py" line="+75"/>
         <source>Members of “%1”</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1056,7 +1205,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+23"/>
         <source>Remove member</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1070,24 +1219,20 @@
         <source>Remove</source>
         <translation type="unfinished"></translation>
     </message>
-    <message>
-        <location line="+49"/>
-        <source>Unexpected error: %1</source>
-        <translation type="unfinished"></translation>
-    </message>
 </context>
 <context>
     <name>MessageDelegate</name>
     <message>
-        <location filename="../../threads_desktop/ui/widgets/message_delegate.py" line="+179"/>
+        <location filename="../../threads_desktop/ui/widgets/message_delegate.py" line="+185"/>
         <location line="+6"/>
         <location line="+52"/>
         <location line="+30"/>
+        <location line="+9"/>
         <source>edited</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-25"/>
+        <location line="-34"/>
         <source>New messages</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1095,15 +1240,47 @@
 <context>
     <name>MessageListModel</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/message_list_model.py" line="+131"/>
+        <location filename="../../threads_desktop/ui/models/message_list_model.py" line="+128"/>
         <source>You</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Moments</name>
+    <message>
+        <location filename="../../threads_desktop/ui/moments.py" line="+31"/>
+        <source>Yesterday, {time}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>NamePrompt</name>
+    <message>
+        <location filename="../../threads_desktop/ui/dialogs/name_prompt.py" line="+55"/>
+        <location line="+7"/>
+        <source>Your name</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="-5"/>
+        <source>What name should the people you share with see? You can change it any time in Settings.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>Save</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Skip</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
 <context>
     <name>NearbyList</name>
     <message>
-        <location filename="../../threads_desktop/ui/widgets/nearby_list.py" line="+48"/>
+        <location filename="../../threads_desktop/ui/widgets/nearby_list.py" line="+47"/>
         <source>seen just now</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1113,7 +1290,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+82"/>
+        <location line="+67"/>
         <source>Nearby</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1216,6 +1393,79 @@
     </message>
 </context>
 <context>
+    <name>PhotoDialog</name>
+    <message>
+        <location filename="../../threads_desktop/ui/dialogs/photo_dialog.py" line="+110"/>
+        <source>Photo</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+18"/>
+        <source>Previous (Left)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Next (Right)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Save As…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Close</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+30"/>
+        <source>Loading…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+20"/>
+        <source>The photo is on its way from the other devices…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>{n} of {total}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>The original is still on another device; it is on its way.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+36"/>
+        <source>Save Photo As</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+15"/>
+        <source>the disk refused it</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The photo was not saved to {folder}: {reason}.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>This photo is no longer in the chat.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>The photo cannot be shown.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>PhotoGridView</name>
     <message>
         <location filename="../../threads_desktop/ui/widgets/photo_grid_view.py" line="+113"/>
@@ -1224,37 +1474,9 @@
     </message>
 </context>
 <context>
-    <name>PhotoImport</name>
-    <message>
-        <location filename="../../threads_desktop/ui/views/photo_import.py" line="+24"/>
-        <source>Looking for photos…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+0"/>
-        <source>Cancel</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Adding photos</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+9"/>
-        <source>Stopping after the current photos…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+11"/>
-        <source>Adding photo {done} of {total}…</source>
-        <translation type="unfinished"></translation>
-    </message>
-</context>
-<context>
     <name>PhotoViewer</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/photo_viewer.py" line="+134"/>
+        <location filename="../../threads_desktop/ui/views/photo_viewer.py" line="+141"/>
         <source>Back to the album (Esc)</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1309,7 +1531,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+12"/>
+        <location line="+8"/>
+        <source>The original cannot be shown here; this is its preview.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>This picture cannot be shown.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
         <source>Untitled</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1340,6 +1572,11 @@
     </message>
     <message>
         <location line="+6"/>
+        <source>Only the person who added this photo can change its caption</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <source>You can view this album but not change it</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1365,9 +1602,127 @@
     </message>
 </context>
 <context>
+    <name>Refusals</name>
+    <message>
+        <location filename="../../threads_desktop/ui/refusals.py" line="+38"/>
+        <source>Only the person who added it can change it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>This link is incomplete or damaged; ask for a new one.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>This device keeps only an encrypted backup of it, so it cannot change it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>It is no longer here: it was deleted, or you left it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>The disk could not save it (is it full?). Nothing was changed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>The other device could not be reached. Try again when you are both online.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>The app is closing.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>It was not accepted: something in it is not in a form the app can use.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Something went wrong inside the app; the details are in its log.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>%1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>You can delete only what you added yourself.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Only the people who manage its members can do that.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>You can only view it now: the people who manage it changed your role.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>You are no longer a member of it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Your role in it does not allow that.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>%1 tried to delete something someone else added, without the role to.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>%1 tried to change something someone else added.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>%1 tried to change the members without managing them.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>%1 changed something just as their role was taken away.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>%1 tried to add or change something without the role to.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Someone who is not a member tried to add something.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>%1 tried to join with an invite that was no longer valid.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>A change by %1 was not accepted.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+61"/>
+        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+62"/>
         <source>Settings</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1461,11 +1816,16 @@
         <source>Choose the data folder</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <location line="+29"/>
+        <source>Could not change the start at login setting: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 <context>
     <name>ThreadItemDelegate</name>
     <message>
-        <location filename="../../threads_desktop/ui/widgets/thread_item_delegate.py" line="+80"/>
+        <location filename="../../threads_desktop/ui/widgets/thread_item_delegate.py" line="+68"/>
         <source>Album</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1604,13 +1964,13 @@
 <context>
     <name>TrayIcon</name>
     <message>
-        <location filename="../../threads_desktop/ui/tray.py" line="+176"/>
-        <location line="+51"/>
+        <location filename="../../threads_desktop/ui/tray.py" line="+71"/>
+        <location line="+70"/>
         <source>Hide Threads</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-49"/>
+        <location line="-68"/>
         <source>New Album…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1625,7 +1985,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+35"/>
+        <location line="+34"/>
+        <source>Threads is still running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>New photos and messages keep arriving. Open Threads from its icon here; Quit in its menu ends it. You can turn this off in Settings.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+19"/>
         <source>Show Threads</source>
         <translation type="unfinished"></translation>
     </message>
