@@ -1,7 +1,7 @@
-"""The seam between the node and the network (engine/net/ports.py): the node
-gets its network from engine/networking.py and is online exactly while it
-runs; the network sees the node only as a ThreadStore; both sides of a
-session page records by one rule."""
+"""Where the node and the network meet (engine/networking.py, the Protocols
+in engine/net/ports.py): the node gets its network from here and is online
+exactly while it runs; the network sees the node only as a ThreadStore, with
+one admission rule."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import trio
-from hypothesis import given
-from hypothesis import strategies as st
 
 from tests.engine.net.running import running_peers, wait_until
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.types import ThreadKind
-from threads_desktop.engine.logstore.envelopes import Envelope
-from threads_desktop.engine.logstore.store import LogHead, StoredRecord
-from threads_desktop.engine.net import paging
 from threads_desktop.engine.net.ports import Network, ThreadStore
 from threads_desktop.engine.networking import NodeThreads, connect_network
 from threads_desktop.engine.node import Node
@@ -79,27 +74,3 @@ def test_a_removed_member_is_refused_by_the_one_admission_rule_on_both_sides(tmp
             assert not threads.admits(thread_id, stranger, key)  # an old link's key opens nothing now
 
     trio.run(main)
-
-
-# --- paging -----------------------------------------------------------------------------------
-
-def _record(seq: int, size: int) -> StoredRecord:
-    return StoredRecord(seq, b"cid", Envelope(b"r" * size, b"", b"", b""))
-
-
-@given(st.lists(st.integers(0, 3 * paging.PAGE_BYTES // 4), max_size=12), st.integers(1, 2 * paging.PAGE_BYTES))
-def test_a_page_is_the_longest_prefix_within_the_budget_and_never_empty(sizes: list[int], budget: int) -> None:
-    records = [_record(seq, size) for seq, size in enumerate(sizes, 1)]
-    page = paging.record_page(iter(records), budget)
-    assert page == records[:len(page)]
-    assert bool(page) == bool(records)
-    used = sum(sizes[:len(page)])
-    assert used <= budget or len(page) == 1
-    if len(page) < len(records):
-        assert used + sizes[len(page)] > budget
-
-
-def test_a_log_position_is_its_head_seq_or_zero() -> None:
-    ours, theirs, absent = (SigningKey.generate().peer_id for _ in range(3))
-    heads = [LogHead(ours, b"h", 7, True), LogHead(theirs, None, 0, False)]
-    assert [paging.log_position(heads, log) for log in (ours, theirs, absent)] == [7, 0, 0]
