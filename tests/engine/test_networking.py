@@ -54,7 +54,7 @@ def test_the_service_and_the_node_adapter_fit_their_protocols(open_node: OpenNod
     assert threads.identity is node.identity and threads.thread_ids() == node.directory.ids()
 
 
-def test_a_removed_member_is_refused_by_the_one_admission_rule_on_both_sides(tmp_path: Path) -> None:
+def test_a_removed_member_and_an_old_links_key_are_refused_by_the_one_admission_rule(tmp_path: Path) -> None:
     """The rule both the server (hello, each request) and the client (whom
     we push to) use: open threads admit any key holder, the ACL the rest."""
 
