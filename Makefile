@@ -15,6 +15,7 @@ test: system-deps $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check threads_desktop tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(VENV)/.installed
 	$(BIN)/threads-desktop bench log --events 10000 --json

@@ -29,13 +29,13 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     def network(node: Node) -> Any:
         import trio
 
-        from threads_desktop.cli_serve import lan_discovery as discovery
-        from threads_desktop.engine.net.host import DEFAULT_LISTEN
-        from threads_desktop.engine.net.service import NetworkService
+        from threads_desktop.engine.networking import DEFAULT_LISTEN, connect_network
+        from threads_desktop.engine.networking import lan_discovery as discovery
 
         async def run(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
             for addresses in ((listen,) if listen else (DEFAULT_LISTEN, ("/ip4/0.0.0.0/tcp/0",))):
-                service = NetworkService(node, listen=list(addresses), discovery=discovery if lan_discovery else None)
+                service = connect_network(node, listen=list(addresses),
+                                          discovery=discovery if lan_discovery else None)
                 try:
                     await service.run(task_status=task_status)
                     return

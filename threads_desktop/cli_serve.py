@@ -56,20 +56,19 @@ async def _serve(data_dir: Path, args: argparse.Namespace) -> int:
 
     from threads_desktop.cli_control import forwarding_handler
     from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
-    from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
-    from threads_desktop.engine.net.service import NetworkService
+    from threads_desktop.engine.networking import DEFAULT_LISTEN, check_listen, connect_network, lan_discovery
 
     listen = args.listen or list(DEFAULT_LISTEN)
     try:
-        check_ports_free(parse_listen(listen))  # here, for a plain message rather than a nursery's traceback
+        check_listen(listen)  # here, for a plain message rather than a nursery's traceback
     except OSError as exc:
         print(f"threads-desktop: cannot listen on {' '.join(listen)}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     node = _open_node(data_dir, "serve")
     try:
         discovery = None if args.no_mdns else lan_discovery
-        service = NetworkService(node, listen=listen, discovery=discovery,
-                                 pull_interval=max(1.0, args.pull_interval))
+        service = connect_network(node, listen=listen, discovery=discovery,
+                                  pull_interval=max(1.0, args.pull_interval))
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
@@ -108,28 +107,18 @@ def _open_node(data_dir: Path, command: str) -> Node:
     return open_when_free(data_dir)
 
 
-def lan_discovery(peer_id: str, addresses: Any, on_found: Any) -> Any:
-    from threads_desktop.engine.core.ids import PeerId
-    from threads_desktop.engine.net.discovery import FoundPeer, LanDiscovery
-
-    def found(peer: FoundPeer) -> None:
-        on_found(PeerId.parse(peer.peer_id), list(peer.addresses))
-
-    return LanDiscovery(peer_id, list(addresses), found)
-
-
 async def _sync(data_dir: Path, args: argparse.Namespace) -> int:
     import trio
 
     from threads_desktop.engine.core.ids import ThreadId
-    from threads_desktop.engine.net.service import NetworkService
+    from threads_desktop.engine.networking import connect_network
 
     node = _open_node(data_dir, "sync")
     try:
         thread_id = ThreadId.parse(args.thread) if args.thread else None
         if thread_id is not None:
             node.get_thread(thread_id)
-        service = NetworkService(node, listen=["/ip4/127.0.0.1/tcp/0"], gossip=False)  # one pass: no mesh to join
+        service = connect_network(node, listen=["/ip4/127.0.0.1/tcp/0"], gossip=False)  # one pass: no mesh to join
         async with trio.open_nursery() as nursery:
             await nursery.start(service.run)
             with trio.move_on_after(args.timeout) as scope:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from threads_desktop.engine.acl import actions
 from threads_desktop.engine.acl.crdt import Role
@@ -58,31 +58,17 @@ from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
+from threads_desktop.engine.logstore.peerbook import PEERBOOK_SCHEMA, PeerBook
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
 from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
-from threads_desktop.engine.net.peerbook import PeerBook
-from threads_desktop.engine.net.schema import NET_SCHEMA
+from threads_desktop.engine.net.ports import Network
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
 _LINK_ADDRESS_TTL = 30 * 24 * 3600
 log = logging.getLogger(__name__)
-
-
-class NetworkControl(Protocol):
-    """What the running network service offers the node (and through it
-    the UI); `Node.network` is None while offline."""
-
-    def status(self) -> NetworkStatus: ...
-
-    def nearby(self) -> list[NearbyPeer]: ...
-
-    async def invite_directly(self, thread_id: ThreadId, peer: PeerId, role: Role, *,
-                              expires_in: float | None = None) -> None: ...
-
-    def want_original(self, thread_id: ThreadId, blob: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -125,10 +111,8 @@ class Node:
         self.events = services.events
         self._batch: Changes | None = None
         self.peers = PeerBook(services.database, services.addresses, services.now_seconds)
-        # Where the network service listens (empty offline): put in invite links.
-        self.listen_addresses: list[str] = []
-        # Set by the network service while it runs.
-        self.network: NetworkControl | None = None
+        # Handed over by engine/networking.py; None for a node that never goes online.
+        self._network: Network | None = None
         self._display_name = profiles.display_name(services.database.connection)
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.commit,
                                          self._commit_control, services.random_bytes, services.now_seconds)
@@ -145,7 +129,7 @@ class Node:
             profile = Profile.open(data_dir, random_bytes, lock_wait=lock_wait)
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
-                                                             ACL_SCHEMA, NET_SCHEMA))
+                                                             ACL_SCHEMA, PEERBOOK_SCHEMA))
             undo.callback(database.close)
             profiles.ensure_local_settings(database)
             vault = KeyVault(profile.master_key, random_bytes)
@@ -168,6 +152,22 @@ class Node:
                 work_pool, vault, clock, gate))
             undo.pop_all()
         return node
+
+    def attach_network(self, network: Network) -> None:
+        """The network this node goes online with (engine/networking.py)."""
+        self._network = network
+
+    @property
+    def network(self) -> Network | None:
+        """The network while it runs; None offline."""
+        network = self._network
+        return network if network is not None and network.online else None
+
+    @property
+    def listen_addresses(self) -> list[str]:
+        """Where the network listens (empty offline): put in invite links."""
+        network = self.network
+        return network.listen_addresses() if network is not None else []
 
     # --- events in and out ------------------------------------------------------------
 

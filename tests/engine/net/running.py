@@ -13,6 +13,7 @@ import trio
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.net.client import Progress
 from threads_desktop.engine.net.service import NetworkService
+from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
 
 WAIT_SECONDS = 20.0
@@ -41,7 +42,7 @@ async def running_peers(tmp_path: Path, *names: str, pull_interval: float = 3600
             peers = {}
             for name, node in nodes.items():
                 address = (listen or {}).get(name, "/ip4/127.0.0.1/tcp/0")
-                service = NetworkService(node, listen=[address], pull_interval=pull_interval)
+                service = connect_network(node, listen=[address], pull_interval=pull_interval)
                 await nursery.start(service.run)
                 peers[name] = Running(node, service)
             yield peers
@@ -56,7 +57,7 @@ async def serving(node: Node, listen: str = "/ip4/127.0.0.1/tcp/0",
                   on_progress: Callable[[Progress], None] | None = None) -> AsyncIterator[NetworkService]:
     """One peer online for the block's duration (offline after it)."""
     async with trio.open_nursery() as nursery:
-        service = NetworkService(node, listen=[listen], pull_interval=3600.0, on_progress=on_progress)
+        service = connect_network(node, listen=[listen], pull_interval=3600.0, on_progress=on_progress)
         await nursery.start(service.run)
         yield service
         nursery.cancel_scope.cancel()

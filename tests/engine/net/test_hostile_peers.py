@@ -43,7 +43,7 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.crypto import aead
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.logstore.envelopes import Envelope, build_envelope, decode_envelope
-from threads_desktop.engine.net import proofs, server, wire
+from threads_desktop.engine.net import paging, proofs, server, wire
 from threads_desktop.engine.net.host import open_stream
 from threads_desktop.engine.node import Node
 
@@ -53,7 +53,7 @@ NONCE = bytes(range(16))
 Attack = Callable[[Scene], bytes]
 BROKEN: dict[str, list[Attack]] = {  # each attack of a kind on a stream of its own
     "an oversized length prefix": [
-        lambda s: uvarint(wire.MAX_MESSAGE_BYTES + 1),  # and no body: refused before it comes
+        lambda s: uvarint(paging.MAX_MESSAGE_BYTES + 1),  # and no body: refused before it comes
         lambda s: uvarint(2**63),
         lambda s: b"\xff" * 11,  # no uvarint at all
     ],
@@ -79,7 +79,7 @@ BROKEN: dict[str, list[Attack]] = {  # each attack of a kind on a stream of its 
         lambda s: framed({"t": "hello", "nonce": b"1234", "proofs": []}),
         lambda s: framed({"t": "hello", "nonce": NONCE, "proofs": b"x" * 32}),
         lambda s: framed({"t": "hello", "nonce": NONCE, "proofs": [b"short"]}),
-        lambda s: framed({"t": "hello", "nonce": NONCE, "proofs": [bytes(32)] * (wire.MAX_PROOFS + 1)}),
+        lambda s: framed({"t": "hello", "nonce": NONCE, "proofs": [bytes(32)] * (paging.MAX_PROOFS + 1)}),
         lambda s: framed({"t": "hello", "nonce": NONCE, "proofs": [], "addrs": [5]}),
         lambda s: framed({"t": "hello", "nonce": NONCE}),  # a field missing
         lambda s: framed({"t": "heads", "thread": 42}),
@@ -178,7 +178,7 @@ def test_a_hello_with_random_proofs_matches_nothing_and_reveals_nothing(tmp_path
         async with scene(tmp_path) as s, hostile_host(Identity.generate()) as host:
             before = standing(s.node, s.thread)
             h = await connect(host, s)
-            for count in (1, 16, wire.MAX_PROOFS):
+            for count in (1, 16, paging.MAX_PROOFS):
                 nonce = os.urandom(wire.NONCE_LENGTH)
                 reply = await h.ask({"t": "hello", "nonce": nonce, "proofs": [os.urandom(32) for _ in range(count)],
                                      "addrs": ["/ip4/127.0.0.1/tcp/1"]})
@@ -359,7 +359,7 @@ MEMBER_BROKEN: dict[str, list[Callable[[Scene], dict[str, Any]]]] = {
         lambda s: {"t": "push", "thread": s.thread.raw, "records": [[b"a", b"b", b"c"]]},
         lambda s: {"t": "push", "thread": s.thread.raw, "records": "all of them"},
         lambda s: {"t": "push", "thread": s.thread.raw,
-                   "records": [[b"", b"", b"", b""]] * (wire.MAX_PAGE_RECORDS + 1)},
+                   "records": [[b"", b"", b"", b""]] * (paging.MAX_PAGE_RECORDS + 1)},
         lambda s: {"t": "blocks", "thread": s.thread.raw, "cids": [b"short"]},
         lambda s: {"t": "inventory", "thread": s.thread.raw, "after": 1.5},
     ],

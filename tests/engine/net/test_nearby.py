@@ -23,6 +23,7 @@ from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.net.service import NEARBY_SECONDS, NetworkService
+from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -54,8 +55,8 @@ async def online(node: Node, announcements: Announcements | None = None,
                  clock: Callable[[], float] | None = None) -> AsyncIterator[NetworkService]:
     async with trio.open_nursery() as nursery:
         extra = {"clock": clock} if clock is not None else {}
-        service = NetworkService(node, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0,
-                                 discovery=announcements.factory if announcements else None, **extra)
+        service = connect_network(node, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0,
+                                  discovery=announcements.factory if announcements else None, **extra)
         await nursery.start(service.run)
         yield service
         nursery.cancel_scope.cancel()

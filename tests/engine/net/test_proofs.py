@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.store import LogHead
-from threads_desktop.engine.net import proofs, wire
+from threads_desktop.engine.net import paging, proofs, wire
 
 threads = st.builds(lambda variant, raw: ThreadId.from_random(variant, raw),
                     st.sampled_from(list(ThreadVariant)), st.binary(min_size=32, max_size=32))
@@ -117,7 +117,7 @@ def test_admit_skips_a_refused_proof_and_takes_a_later_one_of_the_same_thread(
 
 
 @settings(max_examples=30)
-@given(st.lists(st.binary(min_size=32, max_size=32), max_size=wire.MAX_PROOFS), threads, keys, peers, peers,
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=paging.MAX_PROOFS), threads, keys, peers, peers,
        nonces)
 def test_random_proofs_match_nothing(noise: list[bytes], thread: ThreadId, key: ThreadKey, asker: PeerId,
                                      answerer: PeerId, nonce: bytes) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.engine.net.hostile import uvarint  # written apart from the engine's, as a cross-check
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import ProtocolError
-from threads_desktop.engine.net import wire
+from threads_desktop.engine.net import paging, wire
 
 
 class ChunkStream:
@@ -62,7 +62,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
-def read_all(stream: ChunkStream, limit: int = wire.MAX_MESSAGE_BYTES) -> list[dict[str, Any]]:
+def read_all(stream: ChunkStream, limit: int = paging.MAX_MESSAGE_BYTES) -> list[dict[str, Any]]:
     """Every message up to a clean end; ProtocolError passes through."""
     return drain(wire.MessageReader(stream, limit))
 
@@ -103,7 +103,7 @@ _checks = {
     "bytes": wire.as_bytes(),
     "nonce": wire.as_bytes(wire.NONCE_LENGTH),
     "int": wire.as_int(0, 2**63 - 1),
-    "proofs": wire.as_list(wire.as_bytes(wire.MAC_LENGTH), wire.MAX_PROOFS),
+    "proofs": wire.as_list(wire.as_bytes(wire.MAC_LENGTH), paging.MAX_PROOFS),
     "thread": wire.as_thread_id,
     "peer": wire.as_peer_id,
     "cid": wire.as_cid,
@@ -181,14 +181,14 @@ def test_a_frame_is_the_uvarint_length_of_the_canonical_encoding(message: dict[s
 
 def test_a_message_too_large_to_send_is_refused_before_it_is_framed() -> None:
     with pytest.raises(ProtocolError, match="exceeds"):
-        wire.frame({"t": "push", "records": b"\0" * wire.MAX_MESSAGE_BYTES})
+        wire.frame({"t": "push", "records": b"\0" * paging.MAX_MESSAGE_BYTES})
 
 
 # --- lengths -------------------------------------------------------------------------------
 
 
 @settings(max_examples=100)
-@given(st.integers(min_value=wire.MAX_MESSAGE_BYTES + 1, max_value=2**70 - 1),
+@given(st.integers(min_value=paging.MAX_MESSAGE_BYTES + 1, max_value=2**70 - 1),
        st.lists(st.integers(min_value=0), max_size=4))
 def test_an_oversized_length_is_refused_before_the_body_is_read(length: int, cuts: list[int]) -> None:
     prefix = uvarint(length)

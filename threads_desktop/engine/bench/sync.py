@@ -39,7 +39,7 @@ from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.logstore.envelopes import Envelope
-from threads_desktop.engine.net.service import NetworkService
+from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
 
 PAGE = 500
@@ -247,7 +247,7 @@ async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadI
         links = {name: InviteLink.parse(server.command("invite", str(t), "--role", "write").strip())
                  for name, t in threads.items()}
         async with trio.open_nursery() as nursery:
-            service = NetworkService(member, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0)
+            service = connect_network(member, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0)
             await nursery.start(service.run)
 
             join_id = threads["join"]

@@ -15,13 +15,22 @@ from threads_desktop.engine.core.errors import IntegrityError, PeerError, Protoc
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.blobs import BlockEntry
-from threads_desktop.engine.logstore.store import IngestOutcome, StoredRecord
+from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import proofs, wire
-from threads_desktop.engine.net.server import MAX_SEQ, PAGE_BYTES, parse_block_entry
-from threads_desktop.engine.net.wire import (
+from threads_desktop.engine.net.paging import (
     MAX_CIDS,
+    MAX_LOGS,
     MAX_PAGE_RECORDS,
+    MAX_PEERS,
     MAX_PROOFS,
+    MAX_SEQ,
+    PAGE_BYTES,
+    log_position,
+    record_page,
+)
+from threads_desktop.engine.net.ports import ThreadStore
+from threads_desktop.engine.net.wire import (
+    as_block_entry,
     as_bytes,
     as_envelope,
     as_int,
@@ -32,7 +41,6 @@ from threads_desktop.engine.net.wire import (
 from threads_desktop.engine.net.wire import (
     field as get,
 )
-from threads_desktop.engine.node import Node
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +70,10 @@ class Progress:
 class ClientSession:
     """One session stream we opened to `remote`."""
 
-    def __init__(self, node: Node, me: PeerId, remote: PeerId, stream: wire.ByteStream,
+    def __init__(self, threads: ThreadStore, me: PeerId, remote: PeerId, stream: wire.ByteStream,
                  on_peers: Callable[[ThreadId, list[tuple[PeerId, list[str]]], int], None],
-                 random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = (),
-                 admit: Callable[[ThreadId, PeerId, ThreadKey], bool] | None = None) -> None:
-        self._node = node
-        self._admit = admit
+                 random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = ()) -> None:
+        self._threads = threads
         self._addresses = list(addresses)[:8]
         self._me = me
         self.remote = remote
@@ -110,7 +116,7 @@ class ClientSession:
             nonce = self._random_bytes(wire.NONCE_LENGTH)
             asked: list[tuple[ThreadId, ThreadKey]] = []
             for thread_id in threads[start:start + per_hello]:
-                for key in proofs.proof_keys(self._node.store.thread_keys(thread_id)):
+                for key in proofs.proof_keys(self._threads.thread_keys(thread_id)):
                     asked.append((thread_id, key))
             reply = await self.request({"t": "hello", "nonce": nonce, "addrs": self._addresses, "proofs": [
                 proofs.ask_proof(key, thread_id, self._me, self.remote, nonce) for thread_id, key in asked]})
@@ -123,7 +129,7 @@ class ClientSession:
                     raise ProtocolError(f"{self.remote} answered a proof without the thread's key")
                 # It holds the key, but may have been removed since: the same
                 # rule as when it asks us (we neither push to it nor take its word).
-                if self._admit is not None and not self._admit(thread_id, self.remote, key):
+                if not self._threads.admits(thread_id, self.remote, key):
                     continue
                 self.edges[thread_id] = edge
                 self.keys[thread_id] = key
@@ -134,14 +140,14 @@ class ClientSession:
         key = self.keys.get(thread_id)
         if key is None:
             return False
-        if self._admit is not None and not self._admit(thread_id, self.remote, key):
+        if not self._threads.admits(thread_id, self.remote, key):
             self.edges.pop(thread_id, None)
             self.keys.pop(thread_id, None)
             return False
         return True
 
     def in_sync(self, thread_id: ThreadId) -> bool:
-        return self.edges.get(thread_id) == proofs.edge(self._node.store.logs(thread_id))
+        return self.edges.get(thread_id) == proofs.edge(self._threads.heads(thread_id))
 
     # --- records -------------------------------------------------------------------------
 
@@ -152,7 +158,7 @@ class ClientSession:
         for _ in range(MAX_ROUNDS):
             before = (result.pulled, result.pushed)
             theirs = await self._heads(thread_id)
-            ours = {h.log_id: h.seq for h in self._node.store.logs(thread_id)}
+            ours = {h.log_id: h.seq for h in self._threads.heads(thread_id)}
             for log_id, seq in ours.items():
                 if seq > theirs.get(log_id, 0):
                     result.pushed += await self._push_log(thread_id, log_id, theirs.get(log_id, 0))
@@ -161,13 +167,13 @@ class ClientSession:
                     await self._pull_log(thread_id, log_id, ours.get(log_id, 0), result)
             if (result.pulled, result.pushed) == before:
                 break  # in sync, or nothing more either side takes for now
-        self.edges[thread_id] = proofs.edge(self._node.store.logs(thread_id))
+        self.edges[thread_id] = proofs.edge(self._threads.heads(thread_id))
         return result
 
     async def _heads(self, thread_id: ThreadId) -> dict[PeerId, int]:
         reply = await self.request({"t": "heads", "thread": thread_id.raw})
-        heads = get(reply, "heads", as_list(_head, wire.MAX_LOGS))
-        peers = get(reply, "peers", as_list(_peer, wire.MAX_PEERS))
+        heads = get(reply, "heads", as_list(_head, MAX_LOGS))
+        peers = get(reply, "peers", as_list(_peer, MAX_PEERS))
         ttl = get(reply, "ttl", as_int(1, 7 * 24 * 3600))
         if peers:
             self._on_peers(thread_id, peers, ttl)
@@ -176,14 +182,7 @@ class ClientSession:
     async def _push_log(self, thread_id: ThreadId, log_id: PeerId, after: int) -> int:
         pushed = 0
         while True:
-            page: list[StoredRecord] = []
-            used = 0
-            for stored in self._node.store.records_after(thread_id, log_id, after, MAX_PAGE_RECORDS):
-                size = sum(map(len, stored.envelope.blocks()))
-                if page and used + size > PAGE_BYTES:
-                    break
-                page.append(stored)
-                used += size
+            page = record_page(self._threads.records_after(thread_id, log_id, after, MAX_PAGE_RECORDS))
             if not page:
                 return pushed
             reply = await self.request({"t": "push", "thread": thread_id.raw,
@@ -201,11 +200,11 @@ class ClientSession:
             more = get(reply, "more", _as_bool)
             if not envelopes:
                 return
-            outcomes = self._node.receive(thread_id, envelopes)
+            outcomes = self._threads.receive(thread_id, envelopes)
             added = sum(1 for o in outcomes if o is IngestOutcome.ADDED)
             result.pulled += added
             result.refused += sum(1 for o in outcomes if isinstance(o, ThreadsError))
-            position = next((h.seq for h in self._node.store.logs(thread_id) if h.log_id == log_id), 0)
+            position = log_position(self._threads.heads(thread_id), log_id)
             if position <= after or not more:
                 return  # nothing taken (keys missing, or a bad record): stop this log for now
             after = position
@@ -218,7 +217,7 @@ class ClientSession:
         entries: list[BlockEntry] = []
         while True:
             reply = await self.request({"t": "inventory", "thread": thread_id.raw, "after": after})
-            entries += get(reply, "blocks", as_list(parse_block_entry, MAX_CIDS))
+            entries += get(reply, "blocks", as_list(as_block_entry, MAX_CIDS))
             after = get(reply, "next", as_int(0, MAX_SEQ))
             if not get(reply, "more", _as_bool) or len(entries) >= MAX_INVENTORY:
                 return entries, after
@@ -230,7 +229,7 @@ class ClientSession:
         check and store this one). Each reply is stored in one transaction,
         so a cut connection loses at most what was in flight, and the next
         sync asks only for what is still missing."""
-        blobs = self._node.blobs(thread_id)
+        blobs = self._threads.blobs(thread_id)
         by_cid = {e.cid: e for e in wanted}
         held = blobs.held(list(by_cid))
         batches = _batches([e for e in wanted if e.cid not in held], PAGE_BYTES)
@@ -247,15 +246,13 @@ class ClientSession:
                 if reply is None or reply["t"] != "blocks":
                     raise PeerError(f"{self.remote} broke off a block transfer")
                 blocks = get(reply, "blocks", as_list(_block, len(asked)))
-                with self._node.database.write():
-                    for cid, data in blocks:
-                        if cid not in asked:
-                            raise ProtocolError(f"{self.remote} sent a block we did not ask for")
-                        try:
-                            blobs.add_fetched(by_cid[cid], data)
-                        except IntegrityError as exc:  # the peer's fault, not our store's
-                            raise ProtocolError(f"{self.remote} sent a bad block: {exc}") from exc
-                        done += len(data)
+                if any(cid not in asked for cid, _data in blocks):
+                    raise ProtocolError(f"{self.remote} sent a block we did not ask for")
+                try:
+                    self._threads.store_fetched(thread_id, [(by_cid[cid], data) for cid, data in blocks])
+                except IntegrityError as exc:  # the peer's fault, not our store's
+                    raise ProtocolError(f"{self.remote} sent a bad block: {exc}") from exc
+                done += sum(len(data) for _cid, data in blocks)
                 if progress is not None:
                     progress(done, total)
                 if next_batch < len(batches):

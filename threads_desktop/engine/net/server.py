@@ -17,14 +17,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
-from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
-from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.net import proofs, wire
-from threads_desktop.engine.net.wire import (
+from threads_desktop.engine.net.paging import (
     MAX_CIDS,
+    MAX_LOGS,
     MAX_PAGE_RECORDS,
+    MAX_PEERS,
     MAX_PROOFS,
+    MAX_SEQ,
+    PAGE_BYTES,
+    log_position,
+    record_page,
+)
+from threads_desktop.engine.net.ports import ThreadStore
+from threads_desktop.engine.net.wire import (
     as_bytes,
     as_cid,
     as_envelope,
@@ -38,12 +46,9 @@ from threads_desktop.engine.net.wire import (
 from threads_desktop.engine.net.wire import (
     field as get,
 )
-from threads_desktop.engine.node import Node
 
 log = logging.getLogger(__name__)
 
-PAGE_BYTES = 4 << 20  # records or blocks per reply, at least one
-MAX_SEQ = (1 << 63) - 1
 ADDRESS_TTL_SECONDS = 3600
 # A token bucket per peer, shared by all its sessions (a stream is cheap to
 # open): a flood of requests gets errors, cheaply.
@@ -81,15 +86,16 @@ class _Session:
 
 
 class SyncServer:
-    """Answers sessions for one node. `known_peers(thread)` lists peers worth
+    """Answers sessions for one node (seen through `threads`). `known_peers(thread)` lists peers worth
     telling others about (with addresses); `on_records(thread, peer)` hears
     of records a peer pushed that we did not have, so they can be relayed."""
 
-    def __init__(self, node: Node, me: PeerId, known_peers: Callable[[ThreadId], list[tuple[PeerId, list[str]]]],
+    def __init__(self, threads: ThreadStore, me: PeerId,
+                 known_peers: Callable[[ThreadId], list[tuple[PeerId, list[str]]]],
                  on_records: Callable[[ThreadId, PeerId], None],
                  on_session: Callable[[PeerId, ThreadId, list[str]], None],
                  on_invite: Callable[[PeerId], None]) -> None:
-        self._node = node
+        self._threads = threads
         self._me = me
         self._known_peers = known_peers
         self._on_records = on_records
@@ -157,62 +163,51 @@ class SyncServer:
         # Where the asker listens, in its own word (hints, kept for an hour).
         addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
         asked = get(message, "proofs", as_list(as_bytes(wire.MAC_LENGTH), MAX_PROOFS))
-        held = [(thread_id, self._node.store.thread_keys(thread_id)) for thread_id in self._node.directory.ids()]
+        held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in self._threads.thread_ids()]
         matches = []
         # A thread we refuse this peer is refused exactly like one we do not hold.
-        admitted = proofs.match_proofs(asked, held, session.remote, self._me, nonce,
-                                       admit=lambda thread_id, key: self._may_sync(thread_id, session.remote, key))
+        admitted = proofs.match_proofs(
+            asked, held, session.remote, self._me, nonce,
+            admit=lambda thread_id, key: self._threads.admits(thread_id, session.remote, key))
         for index, (thread_id, key) in admitted.items():
             session.proven[thread_id] = key
             self._on_session(session.remote, thread_id, addresses)
             matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
-                            proofs.edge(self._node.store.logs(thread_id))])
+                            proofs.edge(self._threads.heads(thread_id))])
         return wire.reply_ok("hello", matches=matches)
-
-    def _may_sync(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
-        """May `peer`, which proved it holds `key`, sync the thread?"""
-        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
-            return True
-        return self._node.membership.may_sync(thread_id, str(peer), key.follow)
 
     def _thread(self, session: _Session, message: dict[str, Any]) -> ThreadId:
         thread_id: ThreadId = get(message, "thread", as_thread_id)
         # Access is checked again on every request: a member removed during
         # a session loses it at once.
         key = session.proven.get(thread_id)
-        if key is None or not self._may_sync(thread_id, session.remote, key):
+        if key is None or not self._threads.admits(thread_id, session.remote, key):
             raise ThreadsError("no such thread in this session (say hello with a proof first)")
         return thread_id
 
     def _heads(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "thread")
         thread_id = self._thread(session, message)
-        heads = [[h.log_id.raw, h.seq, h.head] for h in self._node.store.logs(thread_id) if h.seq]
+        heads = [[h.log_id.raw, h.seq, h.head] for h in self._threads.heads(thread_id) if h.seq]
         peers = [[peer.raw, addresses[:8]] for peer, addresses in self._known_peers(thread_id)
-                 if peer != session.remote][:wire.MAX_PEERS]
-        return wire.reply_ok("heads", heads=heads[:wire.MAX_LOGS], peers=peers, ttl=ADDRESS_TTL_SECONDS)
+                 if peer != session.remote][:MAX_PEERS]
+        return wire.reply_ok("heads", heads=heads[:MAX_LOGS], peers=peers, ttl=ADDRESS_TTL_SECONDS)
 
     def _records(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "thread", "log", "after")
         thread_id = self._thread(session, message)
         log_id = get(message, "log", as_peer_id)
         after = get(message, "after", as_int(0, MAX_SEQ))
-        records: list[list[bytes]] = []
-        used = 0
-        for stored in self._node.store.records_after(thread_id, log_id, after, MAX_PAGE_RECORDS):
-            size = sum(map(len, stored.envelope.blocks()))
-            if records and used + size > PAGE_BYTES:
-                break
-            records.append(wire.envelope_value(stored.envelope))
-            used += size
-        position = next((h.seq for h in self._node.store.logs(thread_id) if h.log_id == log_id), 0)
+        records = [wire.envelope_value(stored.envelope) for stored in
+                   record_page(self._threads.records_after(thread_id, log_id, after, MAX_PAGE_RECORDS))]
+        position = log_position(self._threads.heads(thread_id), log_id)
         return wire.reply_ok("records", records=records, more=after + len(records) < position)
 
     def _push(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "thread", "records")
         thread_id = self._thread(session, message)
         envelopes = get(message, "records", as_list(as_envelope, MAX_PAGE_RECORDS))
-        outcomes = self._node.receive(thread_id, envelopes)
+        outcomes = self._threads.receive(thread_id, envelopes)
         added = sum(1 for o in outcomes if not isinstance(o, ThreadsError) and o.value == "added")
         refused = [[i, str(o)[:200]] for i, o in enumerate(outcomes) if isinstance(o, ThreadsError)][:16]
         if added:
@@ -223,7 +218,7 @@ class SyncServer:
         only(message, "thread", "after")
         thread_id = self._thread(session, message)
         after = get(message, "after", as_int(0, MAX_SEQ))
-        page = self._node.blobs(thread_id).inventory(after, MAX_CIDS)
+        page = self._threads.blobs(thread_id).inventory(after, MAX_CIDS)
         return wire.reply_ok("inventory", blocks=[[e.cid, e.blob, e.size, e.priority] for _, e in page],
                              next=page[-1][0] if page else after, more=len(page) == MAX_CIDS)
 
@@ -232,12 +227,12 @@ class SyncServer:
         thread_id = self._thread(session, message)
         cids = get(message, "cids", as_list(as_cid, MAX_CIDS))
         return wire.reply_ok("blocks", blocks=[[cid, data] for cid, data in
-                                               self._node.blobs(thread_id).read_blocks(cids, PAGE_BYTES)])
+                                               self._threads.blobs(thread_id).read_blocks(cids, PAGE_BYTES)])
 
     def _invite(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "sealed")
         sealed = get(message, "sealed", as_bytes(max_length=8192))
-        self._node.membership.receive_invite(sealed)
+        self._threads.receive_invite(sealed)
         self._on_invite(session.remote)
         return wire.reply_ok("invite")
 
@@ -245,10 +240,5 @@ class SyncServer:
     def _card(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         """Our X25519 public key, to seal a direct invite to us (public anyway)."""
         only(message)
-        return wire.reply_ok("card", exchange=self._node.identity.exchange_public_key())
+        return wire.reply_ok("card", exchange=self._threads.identity.exchange_public_key())
 
-
-def parse_block_entry(value: Any) -> BlockEntry:
-    if not isinstance(value, list) or len(value) != 4:
-        raise ValueError("an inventory entry is [cid, blob, size, priority]")
-    return BlockEntry(as_cid(value[0]), as_cid(value[1]), as_int(0, 2 << 20)(value[2]), as_int(0, 1)(value[3]))

@@ -6,7 +6,8 @@ with it (a set: asking twice queues once). Work arrives from local changes
 (push), from records a peer pushed (relay to the others), from discovery and
 on a slow timer (pull covers whatever push missed). A failing peer is retried
 with exponential backoff. Everything runs on the engine's trio thread, so
-node calls never overlap.
+node calls never overlap. The node is seen only as a `ThreadStore`, and the
+service is the node's `Network` (ports.py); engine/networking.py wires them.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from libp2p.abc import IHost
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
-from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
-from threads_desktop.engine.core.keys import ThreadKey
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, Transfer
-from threads_desktop.engine.leave import forget_leftovers
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
@@ -35,9 +34,10 @@ from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.gossip import Gossip, topic_of
+from threads_desktop.engine.net.paging import log_position
+from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.server import SyncServer
 from threads_desktop.engine.net.wire import PROTOCOL_ID
-from threads_desktop.engine.node import Node
 
 log = logging.getLogger(__name__)
 
@@ -96,18 +96,20 @@ class PeerStatus:
 
 
 class NetworkService:
-    def __init__(self, node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
+    """The network of one node: implements ports.Network."""
+
+    def __init__(self, threads: ThreadStore, *, listen: Sequence[str], pull_interval: float = 60.0,
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
                  clock: Callable[[], float] = time.time) -> None:
-        self._node = node
+        self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
         self._discovery_factory = discovery
         self._on_progress = on_progress
         self._random_bytes = random_bytes
-        self._me = node.identity.peer_id
+        self._me = threads.identity.peer_id
         self._links: dict[PeerId, _PeerLink] = {}
         self._host: IHost | None = None
         self._nursery: trio.Nursery | None = None
@@ -123,7 +125,9 @@ class NetworkService:
         self._nearby: dict[PeerId, _Sighting] = {}
         self._nearby_changed = trio.Event()
         self._clock = clock  # wall time: when a nearby peer was last seen
-        self._server = SyncServer(node, self._me, self._known_peers, self._relay, self._met, self._invited)
+        self._online = False
+        self._listen_addresses: list[str] = []  # where we listen, once online
+        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -143,7 +147,7 @@ class NetworkService:
 
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
-        host = hosting.build_host(self._node.identity)
+        host = hosting.build_host(self._threads.identity)
         self._host = host
         discovery = None
         unsubscribe = None
@@ -152,33 +156,33 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
-                self._node.listen_addresses = self.addresses()
-                self._node.network = self
+                self._listen_addresses = self.addresses()
+                self._online = True
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     self._token = trio.lowlevel.current_trio_token()
                     if self._gossip is not None:
                         await nursery.start(self._gossip.run)
-                        self._published = {t: self._own_seq(t) for t in self._node.directory.ids()}
+                        self._published = {t: self._own_seq(t) for t in self._threads.thread_ids()}
                         nursery.start_soon(self._keep_topics, self._gossip)
-                    unsubscribe = self._node.subscribe(self._local_changes)
+                    unsubscribe = self._threads.subscribe(self._local_changes)
                     if self._discovery_factory is not None:
                         discovery = self._discovery_factory(str(self._me), self.addresses(), self._discovered)
                         # zeroconf blocks while it probes and announces (~2 s)
                         await trio.to_thread.run_sync(discovery.start)
-                    for peer in self._node.peers.all_peers():
+                    for peer in self._threads.peers.all_peers():
                         self.schedule(peer)
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
                     task_status.started(self)
-                    self._node.network_changed()  # the app's window may be up already: now it is online
+                    self._threads.network_changed()  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
             finally:
                 self._nursery = None
-                self._node.listen_addresses = []
-                self._node.network = None
+                self._online = False
+                self._listen_addresses = []
                 self._nearby.clear()
-                self._node.network_changed()
+                self._threads.network_changed()
                 if unsubscribe is not None:
                     unsubscribe()
                 if discovery is not None:
@@ -198,6 +202,15 @@ class NetworkService:
             else:
                 out.append(address)
         return sorted(out, key=lambda a: a.startswith("/ip4/127."))
+
+    @property
+    def online(self) -> bool:
+        """Listening (between start and stop)."""
+        return self._online
+
+    def listen_addresses(self) -> list[str]:
+        """Where peers reach us, as found when we went online ([] offline)."""
+        return list(self._listen_addresses)
 
     # --- triggers ------------------------------------------------------------------------------
 
@@ -248,43 +261,43 @@ class NetworkService:
     # --- gossip -----------------------------------------------------------------------------------
 
     def _own_seq(self, thread_id: ThreadId) -> int:
-        own_log = self._node.store.own_log(thread_id)
-        return next((h.seq for h in self._node.store.logs(thread_id) if h.log_id == own_log), 0) if own_log else 0
+        own_log = self._threads.own_log(thread_id)
+        return log_position(self._threads.heads(thread_id), own_log) if own_log else 0
 
     async def _publish(self, gossip: Gossip, thread_id: ThreadId) -> None:
         """Our own new records on the thread's topic (a key rotation they
         bring changes the topic: subscribe to the new one first)."""
-        own_log = self._node.store.own_log(thread_id)
+        own_log = self._threads.own_log(thread_id)
         after = self._published.get(thread_id, 0)
         if own_log is None:
             return
-        records = self._node.store.records_after(thread_id, own_log, after, 256)
+        records = self._threads.records_after(thread_id, own_log, after, 256)
         if not records:
             return
         self._published[thread_id] = records[-1].seq
-        topic = topic_of(thread_id, self._node.store.thread_keys(thread_id)[0])
+        topic = topic_of(thread_id, self._threads.thread_keys(thread_id)[0])
         try:
             await gossip.publish(topic, [r.envelope for r in records])
         except hosting.NETWORK_ERRORS as exc:  # best effort: the sessions push it anyway
             log.debug("gossip publish failed: %s", exc)
 
     def _gossiped(self, thread_id: ThreadId, source: PeerId, envelopes: list[Envelope]) -> None:
-        outcomes = self._node.receive(thread_id, envelopes)
+        outcomes = self._threads.receive(thread_id, envelopes)
         if any(o is IngestOutcome.ADDED for o in outcomes):
             self.schedule(source, {thread_id})  # for the blobs its records name
 
     async def _keep_topics(self, gossip: Gossip) -> None:
         """Follow the topic of every thread's two newest follow keys."""
         while True:
-            wanted = {topic_of(t, key): t for t in self._node.directory.ids()
-                      for key in proofs.proof_keys(self._node.store.thread_keys(t))}
+            wanted = {topic_of(t, key): t for t in self._threads.thread_ids()
+                      for key in proofs.proof_keys(self._threads.thread_keys(t))}
             await gossip.follow(wanted)
             self._topics_changed = trio.Event()
             with trio.move_on_after(self._pull_interval):
                 await self._topics_changed.wait()
 
     def _peers_of(self, thread_id: ThreadId) -> set[PeerId]:
-        peers = set(self._node.peers.peers(thread_id))
+        peers = set(self._threads.peers.peers(thread_id))
         peers |= {link.peer for link in self._links.values()
                   if link.session is not None and thread_id in link.session.edges}
         return peers
@@ -295,7 +308,7 @@ class NetworkService:
             self.schedule(peer, {thread_id})
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
-        self._node.peers.remember(thread_id, peer, addresses)
+        self._threads.peers.remember(thread_id, peer, addresses)
         if self._gossip is not None:
             self._gossip.allow(peer)
         if peer not in self._links:
@@ -303,7 +316,7 @@ class NetworkService:
 
     def _invited(self, peer: PeerId) -> None:
         log.info("direct invite received from %s", peer)
-        self._node.invites_changed()
+        self._threads.invites_changed()
 
     def _discovered(self, peer: PeerId, addresses: list[str]) -> None:
         """From the discovery thread: hand over to the engine thread."""
@@ -317,7 +330,7 @@ class NetworkService:
 
     def _found(self, peer: PeerId, addresses: list[str]) -> None:
         try:
-            self._node.addresses.add(peer, addresses, DISCOVERED_TTL)
+            self._threads.addresses.add(peer, addresses, DISCOVERED_TTL)
         except ThreadsError as exc:
             log.debug("ignoring addresses of %s: %s", peer, exc)
             return
@@ -338,7 +351,7 @@ class NetworkService:
         # but the time: listeners hear of new peers and new addresses only.
         if known is None or known.addresses != tuple(addresses):
             self._nearby_changed.set()
-            self._node.network_changed()
+            self._threads.network_changed()
 
     def _last_seen(self, peer: PeerId, sighting: _Sighting, now: float) -> float:
         # A peer we are in session with is still there, announced or not.
@@ -359,9 +372,9 @@ class NetworkService:
         """The names these peers give themselves in threads we share with them."""
         wanted = {str(p): p for p in peers}
         names: dict[PeerId, str] = {}
-        for thread_id in self._node.directory.ids():
+        for thread_id in self._threads.thread_ids():
             try:
-                in_thread = self._node.member_names(thread_id)
+                in_thread = self._threads.member_names(thread_id)
             except ThreadsError:  # a thread we only follow has no names we can read
                 continue
             for member, name in in_thread.items():
@@ -381,7 +394,7 @@ class NetworkService:
             for peer in expired:
                 del self._nearby[peer]
             if expired:
-                self._node.network_changed()
+                self._threads.network_changed()
             due = min((self._last_seen(p, s, now) + NEARBY_SECONDS - now for p, s in self._nearby.items()),
                       default=NEARBY_SECONDS)
             with trio.move_on_after(max(due, 0.0) + 1.0):
@@ -396,8 +409,8 @@ class NetworkService:
 
     def _known_peers(self, thread_id: ThreadId) -> list[tuple[PeerId, list[str]]]:
         known = [(self._me, self.addresses())]
-        for peer in self._node.peers.peers(thread_id)[:32]:
-            addresses = self._node.addresses.addresses(peer)
+        for peer in self._threads.peers.peers(thread_id)[:32]:
+            addresses = self._threads.addresses.addresses(peer)
             if addresses:
                 known.append((peer, addresses))
         return known
@@ -410,21 +423,16 @@ class NetworkService:
     async def _open_session(self, peer: PeerId) -> ClientSession:
         assert self._host is not None
         with trio.fail_after(CONNECT_TIMEOUT):
-            stream = await hosting.open_stream(self._host, peer, self._node.addresses.addresses(peer), PROTOCOL_ID)
-        return ClientSession(self._node, self._me, peer, stream, self._learnt_peers, self._random_bytes,
-                             self.addresses(), self._admit)
-
-    def _admit(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
-        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
-            return True
-        return self._node.membership.may_sync(thread_id, str(peer), key.follow)
+            stream = await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), PROTOCOL_ID)
+        return ClientSession(self._threads, self._me, peer, stream, self._learnt_peers, self._random_bytes,
+                             self.addresses())
 
     def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
         # Second-hand hints live briefly, so they cannot crowd out (the book
         # keeps a peer's longest-lived addresses) what we saw ourselves.
         for peer, addresses in peers:
             if peer != self._me:
-                self._node.peers.remember(thread_id, peer, addresses, min(ttl, HINT_TTL_SECONDS))
+                self._threads.peers.remember(thread_id, peer, addresses, min(ttl, HINT_TTL_SECONDS))
 
     async def _work(self, link: _PeerLink) -> None:
         while True:
@@ -437,7 +445,7 @@ class NetworkService:
                 if link.session is None:
                     link.session = await self._open_session(link.peer)
                     everything = True  # a new session: compare every thread (pull on reconnect)
-                    self._node.network_changed()
+                    self._threads.network_changed()
                 with trio.CancelScope() as scope:
                     link.pass_scope = scope
                     await self._pass(link, link.session, None if everything else threads)
@@ -450,8 +458,8 @@ class NetworkService:
                     link.everything = True
                     # A reply that had already arrived when we left may have
                     # been stored on the way out.
-                    forget_leftovers(self._node.database)
-                    self._node.network_changed()
+                    self._threads.forget_leftovers()
+                    self._threads.network_changed()
                     continue
                 link.failures, link.last_error = 0, None
             except Exception as exc:  # a worker outlives any one peer's failure, and our bugs
@@ -464,7 +472,7 @@ class NetworkService:
                     with trio.CancelScope(shield=True):
                         await link.session.close()
                 link.session = None
-                self._node.network_changed()
+                self._threads.network_changed()
                 link.pending |= threads
                 link.everything = link.everything or everything
                 delay = min(MAX_BACKOFF, 2.0 ** link.failures) * random.uniform(0.5, 1.0)
@@ -478,7 +486,7 @@ class NetworkService:
     async def _pass(self, link: _PeerLink | None, session: ClientSession,
                     threads: set[ThreadId] | None) -> dict[ThreadId, SyncResult]:
         """Sync with one peer: every thread we share (None), or some."""
-        ours = self._node.directory.ids()
+        ours = self._threads.thread_ids()
         with trio.fail_after(REQUEST_TIMEOUT):
             if threads is None:
                 session.edges.clear()
@@ -494,11 +502,11 @@ class NetworkService:
         if todo and self._gossip is not None:
             self._gossip.allow(session.remote)
         for thread_id in todo:
-            if not session.admitted(thread_id) or not self._node.directory.holds(thread_id):
+            if not session.admitted(thread_id) or not self._threads.holds(thread_id):
                 continue  # not admitted, or left since the pass began
             if link is not None:
                 link.syncing = thread_id
-            self._node.peers.remember(thread_id, session.remote)
+            self._threads.peers.remember(thread_id, session.remote)
             if not session.in_sync(thread_id):
                 with trio.fail_after(REQUEST_TIMEOUT * 10):
                     results[thread_id] = await session.sync_thread(thread_id)
@@ -513,10 +521,10 @@ class NetworkService:
         with trio.fail_after(REQUEST_TIMEOUT):
             entries, cursor = await session.inventory(thread_id, cursor)
         deferred = list({e.cid: e for e in (link.deferred.get(thread_id, []) if link else []) + entries}.values())
-        reads = self._node.store.thread_keys(thread_id)[0].can_read
-        originals = not reads or self._node.peers.fetch_originals(thread_id)
-        asked = self._node.peers.wanted_blobs(thread_id)
-        blobs = self._node.blobs(thread_id)
+        reads = self._threads.thread_keys(thread_id)[0].can_read
+        originals = not reads or self._threads.peers.fetch_originals(thread_id)
+        asked = self._threads.peers.wanted_blobs(thread_id)
+        blobs = self._threads.blobs(thread_id)
         held = blobs.held([e.cid for e in deferred])
         wanted = [e for e in deferred if e.cid not in held and (
             e.priority != ORIGINAL or originals or e.blob in asked)]
@@ -539,14 +547,14 @@ class NetworkService:
             now = time.monotonic()
             if now - self._last_progress_push >= PROGRESS_PUSH_SECONDS or done == total:
                 self._last_progress_push = now
-                self._node.network_changed()
+                self._threads.network_changed()
 
         try:
             with trio.fail_after(REQUEST_TIMEOUT + sum(e.size for e in wanted) / MIN_BYTES_PER_SECOND):
                 await session.fetch_blocks(thread_id, wanted, progress)
         finally:
             self.transfers.pop((thread_id, session.remote), None)
-            self._node.network_changed()
+            self._threads.network_changed()
         # Blocks the peer did not have stay listed: it may get them later
         # (from the writer it follows, say).
         missing = [e for e in later + wanted if e.cid not in blobs.held([e.cid])]
@@ -554,14 +562,14 @@ class NetworkService:
             link.deferred[thread_id] = missing
         if asked:
             seen = {e.blob for e in deferred}
-            self._node.peers.got_blobs(thread_id, (asked & seen) - {e.blob for e in missing})
+            self._threads.peers.got_blobs(thread_id, (asked & seen) - {e.blob for e in missing})
 
     # --- one-off sync (the `sync` command) -------------------------------------------------------
 
     async def sync_once(self, thread_id: ThreadId | None = None) -> dict[str, object]:
         """Connect to every peer known for the thread (or for any), sync once,
         and report per peer."""
-        peers = self._node.peers.peers(thread_id) if thread_id else self._node.peers.all_peers()
+        peers = self._threads.peers.peers(thread_id) if thread_id else self._threads.peers.all_peers()
         report: dict[str, object] = {}
         for peer in dict.fromkeys(peers):
             try:
@@ -588,18 +596,17 @@ class NetworkService:
             # Its announced addresses outlive their address book entry (2 min)
             # on the nearby list (10 min): dial where it was seen.
             try:
-                self._node.addresses.add(peer, list(sighting.addresses), DISCOVERED_TTL)
+                self._threads.addresses.add(peer, list(sighting.addresses), DISCOVERED_TTL)
             except ThreadsError as exc:
                 log.debug("ignoring addresses of %s: %s", peer, exc)
         session = await self._open_session(peer)
         try:
             with trio.fail_after(REQUEST_TIMEOUT):
                 exchange = await session.card()
-                sealed = self._node.membership.invite_peer(
-                    thread_id, str(peer), exchange, role, expires_in=expires_in,
-                    name=self._node.get_thread(thread_id).name, addresses=self._node.listen_addresses[:8])
+                sealed = self._threads.seal_invite(thread_id, peer, exchange, role, expires_in,
+                                                   self._listen_addresses[:8])
                 await session.send_invite(sealed)
-                self._node.peers.remember(thread_id, peer)  # ours to push to once it joins
+                self._threads.peers.remember(thread_id, peer)  # ours to push to once it joins
         finally:
             await session.close()
 
@@ -611,6 +618,8 @@ class NetworkService:
 
     def status(self) -> NetworkStatus:
         """For the UI: who is connected, who is nearby and what is coming in."""
+        if not self.online:
+            return NetworkStatus(online=False)
         now = self._clock()
         per_thread: dict[ThreadId, tuple[int, int]] = {}
         for (thread_id, _peer), report in self.transfers.items():
@@ -619,7 +628,7 @@ class NetworkService:
         return NetworkStatus(
             online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
-            addresses=tuple(self._node.listen_addresses),
+            addresses=tuple(self._listen_addresses),
             nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS))
 
     def peer_status(self) -> list[PeerStatus]:
@@ -628,7 +637,7 @@ class NetworkService:
 
     def want_original(self, thread_id: ThreadId, blob: bytes) -> None:
         """Fetch an original on demand (the thread fetches them only so)."""
-        self._node.peers.want_blob(thread_id, blob)
+        self._threads.peers.want_blob(thread_id, blob)
         for peer in self._peers_of(thread_id):
             self.schedule(peer, {thread_id})
 

@@ -17,15 +17,11 @@ from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cid import CID_LENGTH
 from threads_desktop.engine.core.errors import CodecError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.net.paging import MAX_MESSAGE_BYTES
 
 PROTOCOL_ID = "/threads/1.0.0"
-MAX_MESSAGE_BYTES = 8 << 20  # a page of records or blocks fits with room to spare
-MAX_PROOFS = 1024  # threads named in one hello
-MAX_LOGS = 4096  # logs listed in one heads reply
-MAX_PAGE_RECORDS = 512
-MAX_CIDS = 4096
-MAX_PEERS = 64
 NONCE_LENGTH = 16
 MAC_LENGTH = 32
 _MAX_VARINT_BYTES = 10
@@ -185,6 +181,12 @@ def as_envelope(value: Any) -> Envelope:
         raise ValueError("an envelope is a list of four blocks")
     record, event, header, body = (as_bytes()(v) for v in value)
     return Envelope(record, event, header, body)
+
+
+def as_block_entry(value: Any) -> BlockEntry:
+    if not isinstance(value, list) or len(value) != 4:
+        raise ValueError("an inventory entry is [cid, blob, size, priority]")
+    return BlockEntry(as_cid(value[0]), as_cid(value[1]), as_int(0, 2 << 20)(value[2]), as_int(0, 1)(value[3]))
 
 
 def envelope_value(envelope: Envelope) -> list[bytes]:

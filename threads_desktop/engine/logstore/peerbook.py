@@ -1,4 +1,6 @@
-"""Which peers share which threads, and how blobs of a thread are fetched."""
+"""Which peers share which threads, and how blobs of a thread are fetched:
+what the network keeps beside the address book. The tables kept their
+names when they moved here from engine/net, so profiles need no migration."""
 
 from __future__ import annotations
 
@@ -10,6 +12,31 @@ from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.database import Database
 
 MAX_PEERS_PER_THREAD = 256
+
+PEERBOOK_SCHEMA = """
+-- Peers worth dialing for a thread: those met in a session about it, named
+-- in its heads, or given by an invite link. Addresses live in `addresses`.
+CREATE TABLE thread_peers (
+    thread_id BLOB NOT NULL,
+    peer_id BLOB NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, peer_id)
+) STRICT, WITHOUT ROWID;
+
+-- Whether originals are fetched as they appear (1) or only on demand (0);
+-- previews always are. No row: always.
+CREATE TABLE thread_settings (
+    thread_id BLOB PRIMARY KEY,
+    fetch_originals INTEGER NOT NULL CHECK (fetch_originals IN (0, 1))
+) STRICT;
+
+-- Originals asked for on demand and not here yet.
+CREATE TABLE wanted_blobs (
+    thread_id BLOB NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (thread_id, blob)
+) STRICT, WITHOUT ROWID;
+"""
 
 
 class PeerBook:

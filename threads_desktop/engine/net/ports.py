@@ -1,0 +1,108 @@
+"""The two sides of the seam between the node and the network.
+
+`ThreadStore` is all the network needs from the node: the threads it holds
+and their keys, heads and records, receiving records and blocks, the one
+admission rule, invites, and the peer and address books. `Network` is all
+the node (and through it the UI) needs from the network. Neither side holds
+the other itself: engine/networking.py builds an adapter of the node for the
+network and hands the network to the node (go-threads' app.App seam is the
+model). This module imports nothing else of engine/net.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.keys import Identity, ThreadKey
+from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus
+from threads_desktop.engine.logstore.addressbook import AddressBook
+from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry
+from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.logstore.peerbook import PeerBook
+from threads_desktop.engine.logstore.store import IngestOutcome, LogHead, StoredRecord
+
+
+class ThreadStore(Protocol):
+    """What the network needs from the node."""
+
+    @property
+    def identity(self) -> Identity: ...
+
+    @property
+    def peers(self) -> PeerBook: ...
+
+    @property
+    def addresses(self) -> AddressBook: ...
+
+    # --- threads, keys and records ---------------------------------------------------------
+
+    def thread_ids(self) -> list[ThreadId]: ...
+
+    def holds(self, thread_id: ThreadId) -> bool: ...
+
+    def thread_keys(self, thread_id: ThreadId) -> list[ThreadKey]: ...
+
+    def heads(self, thread_id: ThreadId) -> list[LogHead]: ...
+
+    def own_log(self, thread_id: ThreadId) -> PeerId | None: ...
+
+    def records_after(self, thread_id: ThreadId, log_id: PeerId, after: int, limit: int) -> list[StoredRecord]: ...
+
+    def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]: ...
+
+    def admits(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
+        """May `peer`, which proved it holds `key`, sync the thread? The one
+        rule for both sides of a session."""
+        ...
+
+    # --- blobs ------------------------------------------------------------------------------
+
+    def blobs(self, thread_id: ThreadId) -> BlobStore: ...
+
+    def store_fetched(self, thread_id: ThreadId, blocks: Sequence[tuple[BlockEntry, bytes]]) -> None:
+        """Blocks a peer sent, checked against their CIDs and stored in one
+        transaction (IntegrityError for a bad one, and none is kept)."""
+        ...
+
+    # --- invites, names and notices ----------------------------------------------------------
+
+    def seal_invite(self, thread_id: ThreadId, peer: PeerId, exchange_key: bytes, role: Role,
+                    expires_in: float | None, addresses: Sequence[str]) -> bytes: ...
+
+    def receive_invite(self, sealed: bytes) -> None: ...
+
+    def member_names(self, thread_id: ThreadId) -> dict[str, str]: ...
+
+    def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]: ...
+
+    def network_changed(self) -> None: ...
+
+    def invites_changed(self) -> None: ...
+
+    def forget_leftovers(self) -> None:
+        """Drop rows of threads no longer held that a late reply wrote."""
+        ...
+
+
+class Network(Protocol):
+    """What the node and the UI need from the network."""
+
+    @property
+    def online(self) -> bool: ...
+
+    def listen_addresses(self) -> list[str]:
+        """Where peers reach us ([] offline): put in invite links."""
+        ...
+
+    def status(self) -> NetworkStatus: ...
+
+    def nearby(self) -> list[NearbyPeer]: ...
+
+    async def invite_directly(self, thread_id: ThreadId, peer: PeerId, role: Role, *,
+                              expires_in: float | None = None) -> None: ...
+
+    def want_original(self, thread_id: ThreadId, blob: bytes) -> None: ...

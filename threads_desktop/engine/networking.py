@@ -1,0 +1,139 @@
+"""Where the node and the network meet: the one module that builds a
+NetworkService for a node (the app, `serve`, `sync` and the sync benchmark
+all come here). The network sees the node only through `NodeThreads` (its
+`ThreadStore`), and the node gets the service as its `Network` from
+`connect_network`; neither reaches into the other (engine/net/ports.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
+from threads_desktop.engine.core.keys import Identity, ThreadKey
+from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.leave import forget_leftovers
+from threads_desktop.engine.logstore.addressbook import AddressBook
+from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry
+from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.logstore.peerbook import PeerBook
+from threads_desktop.engine.logstore.store import IngestOutcome, LogHead, StoredRecord
+from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
+from threads_desktop.engine.net.service import Discovery, DiscoveryFactory, NetworkService, ProgressListener
+from threads_desktop.engine.node import Node
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_LISTEN", "NodeThreads", "check_listen", "connect_network", "lan_discovery"]
+
+
+class NodeThreads:
+    """The node as the network sees it (ports.ThreadStore): a narrow view,
+    so the network never holds the node itself."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    @property
+    def identity(self) -> Identity:
+        return self._node.identity
+
+    @property
+    def peers(self) -> PeerBook:
+        return self._node.peers
+
+    @property
+    def addresses(self) -> AddressBook:
+        return self._node.addresses
+
+    def thread_ids(self) -> list[ThreadId]:
+        return self._node.directory.ids()
+
+    def holds(self, thread_id: ThreadId) -> bool:
+        return self._node.directory.holds(thread_id)
+
+    def thread_keys(self, thread_id: ThreadId) -> list[ThreadKey]:
+        return self._node.store.thread_keys(thread_id)
+
+    def heads(self, thread_id: ThreadId) -> list[LogHead]:
+        return self._node.store.logs(thread_id)
+
+    def own_log(self, thread_id: ThreadId) -> PeerId | None:
+        return self._node.store.own_log(thread_id)
+
+    def records_after(self, thread_id: ThreadId, log_id: PeerId, after: int, limit: int) -> list[StoredRecord]:
+        return self._node.store.records_after(thread_id, log_id, after, limit)
+
+    def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]:
+        return self._node.receive(thread_id, envelopes)
+
+    def admits(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
+        """May `peer`, which proved it holds `key`, sync the thread? Anyone
+        with the key of an open thread; the ACL decides in the others."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return True
+        return self._node.membership.may_sync(thread_id, str(peer), key.follow)
+
+    def blobs(self, thread_id: ThreadId) -> BlobStore:
+        return self._node.blobs(thread_id)
+
+    def store_fetched(self, thread_id: ThreadId, blocks: Sequence[tuple[BlockEntry, bytes]]) -> None:
+        blobs = self._node.blobs(thread_id)
+        with self._node.database.write():
+            for entry, data in blocks:
+                blobs.add_fetched(entry, data)
+
+    def seal_invite(self, thread_id: ThreadId, peer: PeerId, exchange_key: bytes, role: Role,
+                    expires_in: float | None, addresses: Sequence[str]) -> bytes:
+        return self._node.membership.invite_peer(thread_id, str(peer), exchange_key, role, expires_in=expires_in,
+                                                 name=self._node.get_thread(thread_id).name, addresses=addresses)
+
+    def receive_invite(self, sealed: bytes) -> None:
+        self._node.membership.receive_invite(sealed)
+
+    def member_names(self, thread_id: ThreadId) -> dict[str, str]:
+        return self._node.member_names(thread_id)
+
+    def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
+        return self._node.subscribe(listener)
+
+    def network_changed(self) -> None:
+        self._node.network_changed()
+
+    def invites_changed(self) -> None:
+        self._node.invites_changed()
+
+    def forget_leftovers(self) -> None:
+        forget_leftovers(self._node.database)
+
+
+def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
+                    discovery: DiscoveryFactory | None = None, on_progress: ProgressListener | None = None,
+                    gossip: bool = True, clock: Callable[[], float] = time.time) -> NetworkService:
+    """A network service for the node, handed to it as its network (it
+    counts as online while the service runs; start it with `run`). `clock`
+    is the wall time nearby peers are dated by."""
+    service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
+                             on_progress=on_progress, gossip=gossip, clock=clock)
+    node.attach_network(service)
+    return service
+
+
+def check_listen(listen: Sequence[str]) -> None:
+    """OSError if another process has one of the ports (checked up front for a
+    plain message); InvalidInputError for an address that is not one."""
+    check_ports_free(parse_listen(listen))
+
+
+def lan_discovery(peer_id: str, addresses: Sequence[str], on_found: Callable[[PeerId, list[str]], None]) -> Discovery:
+    """The DiscoveryFactory of mDNS on the LAN (zeroconf is imported when called)."""
+    from threads_desktop.engine.net.discovery import FoundPeer, LanDiscovery
+
+    def found(peer: FoundPeer) -> None:
+        on_found(PeerId.parse(peer.peer_id), list(peer.addresses))
+
+    return LanDiscovery(peer_id, list(addresses), found)
