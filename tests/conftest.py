@@ -29,6 +29,19 @@ def deterministic_bytes(seed: bytes) -> Callable[[int], bytes]:
     return random_bytes
 
 
+@pytest.fixture(autouse=True)
+def private_user_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user's app settings (AppSettings.user(): window size, last album,
+    sort order, the name prompt) in a folder of each test's own: a test never
+    reads what another left there, nor the developer's own settings."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("user-settings")
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(folder))
+    yield folder
+
+
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[EngineRuntime]:
     """A profile opened on its own engine thread, as the app runs it."""

@@ -179,3 +179,15 @@ def test_the_window_size_the_shown_album_and_the_sort_order_come_back_after_a_re
     # Restored onto the (800x600 offscreen) screen: the height as it was,
     # the width as near as the window's own minimum allows.
     assert again.height() == size[1] != 660 and again.width() < 1000
+
+
+def test_the_users_own_settings_are_never_touched_by_a_test(qtbot, qt_loop, runtime: EngineRuntime,  # type: ignore[no-untyped-def]
+                                                             private_user_settings: Path) -> None:
+    window = MainWindow(EngineClient(runtime, qt_loop))  # the user's settings, as the app opens them
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
+        window.show()
+    new_thread(qtbot, window, "Lisbon")
+    window.close()
+    assert AppSettings.user().store.fileName().startswith(str(private_user_settings))
+    assert AppSettings.user().last_thread is not None

@@ -124,3 +124,20 @@ def test_quitting_in_the_middle_of_an_import_ends_cleanly_and_keeps_what_was_add
     finally:
         node.close()
     assert 0 < added < 40
+
+
+def test_closing_the_window_while_photos_are_added_asks_like_quit_when_it_would_not_hide(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    # No tray here: closing the window ends the app, so it asks first.
+    new_album(qtbot, window, "Big")
+    album = window.album_view
+    quits: list[bool] = []
+    window.quit_confirmed.connect(lambda: quits.append(True))
+    with qtbot.waitSignal(album.import_finished, timeout=60_000):
+        drop_files(album.grid, photo_files(tmp_path / "many", 40, size=(1200, 900)))
+        window.close()
+        assert window.isVisible() and window.quit_box is not None and quits == []
+        next(b for b in window.quit_box.buttons() if b.text() == "Quit").click()
+    assert quits == [True]
+    window.close()  # now it closes without asking again
+    assert not window.isVisible()

@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.name_prompt: NamePrompt | None = None
         self._my_id = ""
         self.quit_box: QMessageBox | None = None
+        self._quitting = False  # quitting was chosen (and confirmed): closing no longer asks
         self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
         # Thumbnails and pictures are decoded here, never on the GUI thread.
@@ -550,6 +551,7 @@ class MainWindow(QMainWindow):
         confirmation box is returned; None when quitting at once)."""
         importer = self.album_view.current_import
         if importer is None:
+            self._quitting = True
             self.quit_confirmed.emit()
             return None
         if self.quit_box is not None:
@@ -590,6 +592,7 @@ class MainWindow(QMainWindow):
         importer = self.album_view.current_import
         if importer is not None:
             importer.cancel()
+        self._quitting = True
         self.quit_confirmed.emit()
 
     def hideEvent(self, event: Any) -> None:
@@ -598,6 +601,12 @@ class MainWindow(QMainWindow):
         super().hideEvent(event)
 
     def closeEvent(self, event: Any) -> None:
+        # Reached when closing really closes (no tray to hide in, or that
+        # setting off): the app ends, so ask first as Quit does.
+        if self.album_view.current_import is not None and not self._quitting:
+            event.ignore()
+            self.request_quit()
+            return
         self._tasks.cancel_all(close=True)
         self.diagnostics_action.cancel()
         self.album_view.cancel_work()
