@@ -15,8 +15,9 @@ sha256("threads/1/invite-link" || thread ID || payload).
 The check only catches a link that was cut short or mistyped on its way; it
 is no defence against an attacker, who can recompute it (nothing could be:
 the link is the secret). The names and addresses are unchecked hints.
-`from` came later: links without it still parse (apps made before it refuse
-links that carry it, as they refuse any query key they do not know).
+`from` came later: links without it still parse. Version 0.1.0 refuses links
+that carry it, as it refused any query key it did not know; from this version
+on, an unknown lowercase key is skipped, so later additions stay readable.
 """
 
 from __future__ import annotations
@@ -312,6 +313,12 @@ def _parse(text: Any) -> InviteLink:
     return InviteLink(thread_id, role, keys, seed, name, addresses, inviter)
 
 
+# What a later version may add to the query: lowercase words. Ignored here,
+# so that a link made by a newer app still opens in this one (0.1.0 refused
+# any key it did not know, so links with `from` do not open there).
+_LATER_KEY = re.compile(r"[a-z][a-z0-9-]{0,19}")
+
+
 def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
     values: dict[str, list[str]] = {"name": [], "from": [], "addr": []}
     for pair in query.split("&"):
@@ -319,7 +326,9 @@ def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
         if not equals:
             raise InvalidLinkError(f"malformed query part {pair[:20]!r} (expected key=value)")
         if key not in values:
-            raise InvalidLinkError(f"unknown query key {key[:20]!r} (expected name, from or addr)")
+            if _LATER_KEY.fullmatch(key):
+                continue  # a key a later version added: a hint this one does without
+            raise InvalidLinkError(f"malformed query key {key[:20]!r}")
         if _PERCENT.search(value):
             raise InvalidLinkError(f"malformed percent-escape in {key}")
         try:
