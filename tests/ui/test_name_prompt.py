@@ -4,6 +4,7 @@ once only, whether saved or skipped."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 from pathlib import Path
@@ -72,7 +73,7 @@ def test_a_skipped_prompt_is_not_shown_again(  # type: ignore[no-untyped-def]
     assert _asked(qtbot, window)
     assert window.name_prompt is not None
     window.name_prompt.skip_button.click()
-    assert settings.name_asked
+    assert settings.name_asked(_peer_id(qtbot, runtime))
     assert not _asked(qtbot, window)  # still no name, but asked already
     again = _window(qtbot, qt_loop, runtime, AppSettings.from_file(tmp_path / "settings.ini"))
     assert not _asked(qtbot, again)  # ... in a later launch too
@@ -97,3 +98,18 @@ def test_the_real_app_asks_on_its_first_launch_only(tmp_path: Path) -> None:
     assert f"prompt prefilled: {account_name()}" in first and "saved: Zoë Example" in first
     second = _first_launch(tmp_path, "none")
     assert "no prompt" in second and "identity: Zoë Example" in second
+
+
+
+def _peer_id(qtbot, runtime: EngineRuntime) -> str:  # type: ignore[no-untyped-def]
+    future = asyncio.ensure_future(runtime.call(lambda node: node.identity_card().peer_id))
+    qtbot.waitUntil(future.done, timeout=10_000)
+    return str(future.result())
+
+
+def test_another_profile_is_asked_for_its_name_too(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    settings = AppSettings.from_file(tmp_path / "settings.ini")
+    settings.mark_name_asked("12D3KooWSomeOtherProfileOfThisUser")  # asked in another --data-dir
+    window = _window(qtbot, qt_loop, runtime, settings)
+    assert _asked(qtbot, window)

@@ -41,7 +41,7 @@ class AppSettings:
     _FETCH_ORIGINALS = "photos/fetch_originals"
     _START_MINIMISED = "window/start_minimised"
     _CLOSE_TO_TRAY = "window/close_to_tray"
-    _NAME_ASKED = "profile/name_asked"
+    _NAME_ASKED = "profile/names_asked"  # the peer IDs of the profiles asked
     _TOLD_STILL_RUNNING = "window/told_still_running"
     _GEOMETRY = "window/geometry"
     _LAST_THREAD = "window/last_thread"
@@ -111,14 +111,18 @@ class AppSettings:
     def close_to_tray(self, value: bool) -> None:
         self.store.setValue(self._CLOSE_TO_TRAY, bool(value))
 
-    @property
-    def name_asked(self) -> bool:
-        """The first-launch name prompt was shown (saved or skipped): never again."""
-        return self._bool(self._NAME_ASKED, False)
+    def name_asked(self, peer_id: str) -> bool:
+        """The first-launch name prompt was shown for this profile (saved or
+        skipped): never again. Per profile: each --data-dir is a person of its own."""
+        return peer_id in self._names_asked()
 
-    @name_asked.setter
-    def name_asked(self, value: bool) -> None:
-        self.store.setValue(self._NAME_ASKED, bool(value))
+    def mark_name_asked(self, peer_id: str) -> None:
+        self.store.setValue(self._NAME_ASKED, sorted({*self._names_asked(), peer_id}))
+
+    def _names_asked(self) -> set[str]:
+        value = self.store.value(self._NAME_ASKED, [])
+        values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        return {str(v) for v in values if v}
 
     @property
     def told_still_running(self) -> bool:

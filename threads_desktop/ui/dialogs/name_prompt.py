@@ -47,10 +47,12 @@ class NamePrompt(QDialog):
     saved = Signal(str)  # the name now told to every thread
     failed = Signal(str)
 
-    def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None, *,
+                 peer_id: str) -> None:
         super().__init__(parent)
         self._client = client
         self._settings = settings
+        self._peer_id = peer_id
         self._task: asyncio.Task[None] | None = None
         self.setWindowTitle(self.tr("Your name"))
         self.setMinimumWidth(420)
@@ -85,9 +87,10 @@ class NamePrompt(QDialog):
     async def open_if_new(cls, client: EngineClient, settings: AppSettings,
                           parent: QWidget | None = None) -> NamePrompt | None:
         """Open the prompt if this profile has no name and it was never asked."""
-        if settings.name_asked or await client.run(_display_name):
+        peer_id = (await client.identity()).peer_id
+        if settings.name_asked(peer_id) or await client.run(_display_name):
             return None
-        prompt = cls(client, settings, parent)
+        prompt = cls(client, settings, parent, peer_id=peer_id)
         prompt.open()  # never exec(): no nested loop inside qasync
         prompt.name_edit.setFocus()
         return prompt
@@ -111,6 +114,6 @@ class NamePrompt(QDialog):
         self.accept()
 
     def _remember_asked(self) -> None:
-        # Saved or skipped, it is not asked again.
-        self._settings.name_asked = True
+        # Saved or skipped, it is not asked again (for this profile).
+        self._settings.mark_name_asked(self._peer_id)
         self._settings.sync()
