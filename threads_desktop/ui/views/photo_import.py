@@ -1,8 +1,8 @@
 """Adding photos, with progress and a way to stop.
 
 The engine imports a few files per call (one event's worth), so the engine
-thread gets back to the network between calls, progress moves file by file
-and Cancel stops before the next batch: what was added stays added."""
+thread gets back to the network between calls, progress moves batch by
+batch and Stop ends it before the next batch: what was added stays added."""
 
 from __future__ import annotations
 
