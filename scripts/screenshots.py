@@ -42,6 +42,7 @@ from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.collector import MainThreadCollector
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.message_list_model import MessageRole
 from threads_desktop.ui.models.photo_grid_model import PhotoRole
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
@@ -626,6 +627,11 @@ def shoot_chat(pump: Pump, app: QApplication, window: MainWindow, sample: Sample
     view.messages_loaded.connect(lambda: loaded.append(True))
     window.select_thread(str(sample.chat))
     pump.until(lambda: bool(loaded) and view.model.rowCount() == 6, "the chat's messages")
+    # Attachments' thumbnails are decoded off the GUI thread: they come a moment later.
+    pump.until(lambda: all(image is not None and not image.isNull()
+                           for row in range(view.model.rowCount())
+                           for image in view.model.index(row).data(MessageRole.THUMBNAILS) or []),
+               "the chat's photo")
     view.list.scrollToBottom()
     app.processEvents()
     save(window, out / "chat.png")
