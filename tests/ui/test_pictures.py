@@ -179,3 +179,24 @@ def test_every_orientation_is_turned_as_pillows_own_exif_transpose_turns_it(qapp
     picture.save(out, "PNG", exif=tiff_block([orientation_entry(orientation)]))
     with Image.open(io.BytesIO(out.getvalue())) as expected:
         assert shown_picture(out.getvalue()) == to_qimage(ImageOps.exif_transpose(expected).convert("RGB"))
+
+
+def test_a_chat_message_with_one_hostile_thumbnail_shows_every_thumbnail_and_no_error(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    from tests.ui.test_chat_view import _view
+
+    paths = portrait_files(tmp_path / "phone")
+    summary = _call(qtbot, runtime, Node.create_thread, ThreadKind.CHAT, "Alice & Bob")
+
+    def post_then_spoil(node: Node) -> None:
+        chat, photos = node.chat(summary.thread_id), node.photos(summary.thread_id)
+        message_id = chat.post_photos(photos, [paths[o] for o in ORIENTATIONS], "from my phone")
+        hostile = chat.messages.get(message_id).data["photos"][1]
+        # What a modified client could write: the engine checks only that it is bytes of a bounded size.
+        node.collections(summary.thread_id)["photo"].update(hostile, {"thumbnail": turned_with_a_badly_typed_tag()})
+
+    _call(qtbot, runtime, post_then_spoil)
+    view = _view(qtbot, EngineClient(runtime, qt_loop), summary)
+    qtbot.waitUntil(lambda: None not in view.message_rows()[0]["thumbnails"], timeout=15_000)
+    assert all(not image.isNull() for image in view.message_rows()[0]["thumbnails"])
+    assert not view.error.isVisible()
