@@ -6,17 +6,27 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import qasync
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QListView
 
+from tests.ui.album import photo_files
+from tests.ui.hostile_exif import turned_with_a_badly_typed_tag
 from threads_desktop.engine.core.hlc import MAX_HLC, unpack
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.modules.photos import PhotoCard
+from threads_desktop.engine.node import Node
+from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.chat_ops import ChatPage, MessageItem
+from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
 from threads_desktop.ui.pictures import MAX_THUMBNAIL_EDGE, SquareThumbnails, fitted_thumbnail, open_thumbnail
@@ -80,8 +90,6 @@ def test_cells_fetched_for_the_album_shown_before_never_land_in_the_next(qtbot, 
         await release.wait()
         return [PhotoCard(i, f"from the old album {i}", jpeg, None, None, 64, 64) for i in ids]
 
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(1) as decoder:
         model = PhotoGridModel(fetch, decoder)
         model.set_ids(["same-photo"])
@@ -95,3 +103,39 @@ def test_cells_fetched_for_the_album_shown_before_never_land_in_the_next(qtbot, 
         with qtbot.waitSignal(model.cards_loaded, timeout=5_000):  # and it is asked for afresh
             pass
         assert model.index(0).data(PhotoRole.NAME) == "from the old album same-photo"  # (same fetch here)
+
+
+def _album_with_a_hostile_thumbnail(node: Node, folder: Path) -> tuple[ThreadId, list[str], str]:
+    """Five photos, one of whose thumbnails was rewritten as a modified
+    client could (the engine checks only that it is bytes of a bounded size)."""
+    album = node.create_thread(ThreadKind.ALBUM, "Trip").thread_id
+    node.photos(album).add_files(photo_files(folder, 5))
+    ids = node.photos(album).ordered_ids()
+    hostile = ids[2]
+    node.collections(album)["photo"].update(hostile, {"thumbnail": turned_with_a_badly_typed_tag()})
+    return album, ids, hostile
+
+
+def test_one_hostile_thumbnail_in_a_batch_leaves_the_other_cells_filled(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    made = asyncio.ensure_future(runtime.call(_album_with_a_hostile_thumbnail, tmp_path / "photos"))
+    qtbot.waitUntil(made.done, timeout=15_000)
+    album, ids, hostile = made.result()
+    client = EngineClient(runtime, qt_loop)
+
+    async def fetch(batch: list[str]) -> list[PhotoCard]:
+        return await client.run(lambda node: node.photos(album).cards(batch))
+
+    with ThreadPoolExecutor(1) as decoder:
+        model = PhotoGridModel(fetch, decoder, edge=48)
+        model.set_ids(ids)
+        with qtbot.waitSignal(model.cards_loaded, timeout=15_000):
+            for row in range(len(ids)):
+                model.index(row).data(PhotoRole.NAME)  # the view asks for every cell
+        thumbnails = {photo_id: model.index(row).data(PhotoRole.THUMBNAIL) for row, photo_id in enumerate(ids)}
+        model.cancel()
+    good = {photo_id: image for photo_id, image in thumbnails.items() if photo_id != hostile}
+    assert all(image is not None and (image.width(), image.height()) == (48, 48) for image in good.values())
+    assert isinstance(thumbnails[hostile], QImage)  # loaded: a picture or the placeholder, not asked for forever
+    assert sorted(model.index(row).data(PhotoRole.NAME) for row in range(len(ids))) == [
+        f"IMG_{n:04d}.jpg" for n in range(len(ids))]

@@ -98,6 +98,23 @@ def test_enter_on_a_message_opens_its_first_photo(  # type: ignore[no-untyped-de
     assert upright_problem(dialog.displayed_pixmap().toImage()) is None
 
 
+def test_a_name_a_modified_client_wrote_is_shown_cleaned(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    view, [photo_id] = _chat_with_photos(qtbot, runtime, qt_loop, tmp_path, [1])
+    assert view.current_thread is not None
+    thread_id = view.current_thread.thread_id
+    # The reducer checks only that it is text of a bounded length.
+    _call(qtbot, runtime, lambda node: node.collections(thread_id)["photo"].update(
+        photo_id, {"name": "Beach\u202e\u200b\n  day\x1b]0;x\x07.jpg"}))
+    view.list.setFocus()
+    view.list.setCurrentIndex(view.model.index(0))
+    qtbot.keyClick(view.list, Qt.Key.Key_Return)
+    dialog = view.photo_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.caption.text() != "", timeout=15_000)
+    assert dialog.caption.text() == "Beach day ]0;x .jpg"
+
+
 def test_save_as_writes_the_original_under_its_safe_name(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
     view, photo_ids = _chat_with_photos(qtbot, runtime, qt_loop, tmp_path, [6])

@@ -15,15 +15,23 @@ import pytest
 import qasync
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
+from tests.ui.hostile_exif import (
+    jpeg_with_exif,
+    jpegs_with_any_exif_block,
+    orientation_entry,
+    tiff_block,
+    turned_jpegs_with_any_second_tag,
+    turned_with_a_badly_typed_tag,
+)
 from tests.ui.portraits import ORIENTATIONS, portrait_files, portrait_jpeg, upright_problem
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.pictures import MAX_SHOWN_EDGE, fitted_thumbnail, shown_picture
+from threads_desktop.ui.pictures import MAX_SHOWN_EDGE, SquareThumbnails, fitted_thumbnail, shown_picture, to_qimage
 from threads_desktop.ui.views.photo_viewer import PhotoViewer
 
 
@@ -109,12 +117,6 @@ def test_a_chat_bubble_shows_each_orientation_upright(  # type: ignore[no-untype
         assert upright_problem(thumbnail) is None, row["text"]
 
 
-def _jpeg_with_exif(payload: bytes) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (24, 16), (200, 30, 30)).save(out, "JPEG", exif=b"Exif\x00\x00" + payload)
-    return out.getvalue()
-
-
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2048))
 def test_any_bytes_from_a_peer_decode_to_a_picture_or_to_nothing_never_an_error(data: bytes) -> None:
@@ -124,18 +126,77 @@ def test_any_bytes_from_a_peer_decode_to_a_picture_or_to_nothing_never_an_error(
 
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.binary(max_size=512),
-                 st.builds(lambda byte_order, value: byte_order + _orientation_ifd(byte_order, value),
-                           st.sampled_from([b"II*\x00", b"MM\x00*"]), st.integers(0, 0xFFFF))))
+                 st.builds(lambda big_endian, value: tiff_block([orientation_entry(value, big_endian=big_endian)],
+                                                                 big_endian=big_endian),
+                           st.booleans(), st.integers(0, 0xFFFF))))
 def test_a_photo_with_any_exif_block_still_shows(payload: bytes) -> None:
-    data = _jpeg_with_exif(payload)
+    data = jpeg_with_exif(payload)
     image = shown_picture(data)
     assert not image.isNull() and {image.width(), image.height()} == {24, 16}
     assert not fitted_thumbnail(data, 64).isNull()
 
 
-def _orientation_ifd(byte_order: bytes, value: int) -> bytes:
-    """A minimal IFD0 (after the 4-byte TIFF header) holding only an orientation tag of `value`."""
-    order = "little" if byte_order == b"II*\x00" else "big"
-    entry = (0x0112).to_bytes(2, order) + (3).to_bytes(2, order) + (1).to_bytes(4, order) + \
-        value.to_bytes(2, order) + b"\x00\x00"
-    return (8).to_bytes(4, order) + (1).to_bytes(2, order) + entry + (0).to_bytes(4, order)
+def test_a_turned_photo_with_a_badly_typed_tag_shows_turned_in_the_grid_the_chat_and_the_viewer() -> None:
+    data = turned_with_a_badly_typed_tag()  # 24 x 16, orientation 6: shown 16 x 24
+    shown = shown_picture(data)
+    assert (shown.width(), shown.height()) == (16, 24)
+    fitted = fitted_thumbnail(data, 64)
+    assert (fitted.width(), fitted.height()) == (16, 24)
+    [square] = SquareThumbnails(32, 0.04)([data])
+    assert (square.width(), square.height()) == (32, 32)
+
+
+def _a_picture_or_nothing(data: bytes) -> None:
+    """What every view does with a peer's picture: never an error; when a
+    picture, the 24 x 16 one (turned or not), or the grid's square."""
+    for image in (shown_picture(data), fitted_thumbnail(data, 64)):
+        assert image.isNull() or {image.width(), image.height()} == {24, 16}
+    for square in SquareThumbnails(32, 0.04)([data, data]):
+        assert square.isNull() or (square.width(), square.height()) == (32, 32)
+
+
+@settings(max_examples=300, deadline=None)
+@given(turned_jpegs_with_any_second_tag())
+def test_a_turned_photo_beside_any_other_exif_tag_decodes_to_a_picture_or_nothing(data: bytes) -> None:
+    _a_picture_or_nothing(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(jpegs_with_any_exif_block())
+def test_a_photo_with_random_exif_bytes_decodes_to_a_picture_or_nothing(data: bytes) -> None:
+    _a_picture_or_nothing(data)
+
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_is_turned_as_pillows_own_exif_transpose_turns_it(qapp, orientation: int) -> None:  # type: ignore[no-untyped-def]
+    # A lossless picture with no two quarters alike, so any wrong turn or flip shows.
+    picture = Image.new("RGB", (6, 4), (0, 0, 0))
+    picture.putpixel((0, 0), (255, 0, 0))
+    picture.putpixel((5, 0), (0, 255, 0))
+    picture.putpixel((0, 3), (0, 0, 255))
+    out = io.BytesIO()
+    picture.save(out, "PNG", exif=tiff_block([orientation_entry(orientation)]))
+    with Image.open(io.BytesIO(out.getvalue())) as expected:
+        assert shown_picture(out.getvalue()) == to_qimage(ImageOps.exif_transpose(expected).convert("RGB"))
+
+
+def test_a_chat_message_with_one_hostile_thumbnail_shows_every_thumbnail_and_no_error(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    from tests.ui.test_chat_view import _view
+
+    paths = portrait_files(tmp_path / "phone")
+    summary = _call(qtbot, runtime, Node.create_thread, ThreadKind.CHAT, "Alice & Bob")
+
+    def post_then_spoil(node: Node) -> None:
+        chat, photos = node.chat(summary.thread_id), node.photos(summary.thread_id)
+        message_id = chat.post_photos(photos, [paths[o] for o in ORIENTATIONS], "from my phone")
+        hostile = chat.messages.get(message_id).data["photos"][1]
+        # What a modified client could write: the engine checks only that it is bytes of a bounded size.
+        node.collections(summary.thread_id)["photo"].update(hostile, {"thumbnail": turned_with_a_badly_typed_tag()})
+
+    _call(qtbot, runtime, post_then_spoil)
+    view = _view(qtbot, EngineClient(runtime, qt_loop), summary)
+    qtbot.waitUntil(lambda: None not in view.message_rows()[0]["thumbnails"], timeout=15_000)
+    assert all(not image.isNull() for image in view.message_rows()[0]["thumbnails"])
+    assert not view.error.isVisible()

@@ -16,10 +16,13 @@ hold it and stall the GUI thread."""
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 
-from PIL import ExifTags, Image, ImageDraw, ImageOps
+from PIL import ExifTags, Image, ImageDraw
 from PySide6.QtGui import QImage
+
+log = logging.getLogger(__name__)
 
 MAX_THUMBNAIL_EDGE = 2048  # generous: the engine's own are 256
 MAX_SHOWN_EDGE = 8192  # an original larger than this is shown scaled down (64 Mpx, 256 MiB as RGBA)
@@ -28,6 +31,19 @@ MAX_JPEG_PIXELS = 170_000_000  # decoded at a reduced scale (draft), so cheap
 MAX_OTHER_PIXELS = 36_000_000  # decoded whole
 PICTURE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")  # what an album may hold as an original
 _THUMBNAIL_FORMATS = ("JPEG",)
+# EXIF orientation (2-8) to the turn that makes the picture upright, as
+# ImageOps.exif_transpose does it, but without rewriting the EXIF: a peer's
+# EXIF may hold any tag of any type, and rewriting it raises whatever Pillow's
+# writer trips on (struct.error, TypeError, ...).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, int], *,
@@ -48,16 +64,27 @@ def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, 
             if picture.format == "JPEG":
                 picture.draft("RGB", (edge, edge))  # decode at 1/2, 1/4, 1/8 when that is enough
             picture.load()
-            # After load(): the orientation tag is read from the file's own
-            # EXIF, and draft() has already shrunk what is turned.
-            turned = picture.getexif().get(ExifTags.Base.Orientation, 1) != 1
-            upright = ImageOps.exif_transpose(picture) if turned else picture  # no copy when upright
-            rgb = upright.convert("RGB")
+            # After load(): draft() has already shrunk what is turned.
+            turn = _UPRIGHT.get(_orientation(picture))
+            rgb = picture.convert("RGB")
+        if turn is not None:
+            rgb = rgb.transpose(turn)
         if fit and max(rgb.size) > edge:
             rgb.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         return rgb
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+    except Exception as exc:  # noqa: BLE001 - a peer's bytes: whatever Pillow trips on, it is no picture
+        # The type only: the bytes and the text may carry what a peer chose.
+        log.debug("a picture could not be decoded (%s)", type(exc).__name__)
         return None
+
+
+def _orientation(picture: Image.Image) -> int:
+    """The EXIF orientation tag, 1 (as stored) when missing or unreadable."""
+    try:
+        value = picture.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block only loses the turn
+        return 1
+    return value if isinstance(value, int) else 1
 
 
 def open_thumbnail(data: bytes, edge: int) -> Image.Image | None:
@@ -105,15 +132,22 @@ class SquareThumbnails:
         ImageDraw.Draw(self._mask).rounded_rectangle((0, 0, edge - 1, edge - 1), radius, fill=255)
 
     def __call__(self, thumbnails: list[bytes]) -> list[QImage]:
+        """One image per thumbnail, each decoded on its own: a bad one is a
+        null image for its cell and leaves the others of the batch alone."""
         return [self.decode(data) for data in thumbnails]
 
     def decode(self, data: bytes) -> QImage:
+        """The cell's picture, or a null image (the cell keeps its placeholder)."""
         rgb = open_thumbnail(data, self.edge)
         if rgb is None:
-            return QImage()  # the cell keeps its placeholder
-        side = min(rgb.size)
-        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-        square = rgb.resize((self.edge, self.edge), Image.Resampling.BILINEAR,
-                            box=(left, top, left + side, top + side))
-        square.putalpha(self._mask)
-        return to_qimage(square)
+            return QImage()
+        try:
+            side = min(rgb.size)
+            left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+            square = rgb.resize((self.edge, self.edge), Image.Resampling.BILINEAR,
+                                box=(left, top, left + side, top + side))
+            square.putalpha(self._mask)
+            return to_qimage(square)
+        except Exception as exc:  # noqa: BLE001 - one cell without a picture, never a grey batch
+            log.debug("a thumbnail could not be squared (%s)", type(exc).__name__)
+            return QImage()

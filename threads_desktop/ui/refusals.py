@@ -73,11 +73,15 @@ def _access_denied(reason: str) -> str:
         return QCoreApplication.translate("Refusals", "You can delete only what you added yourself.")
     if "admins" in reason or "the ACL" in reason:
         return QCoreApplication.translate("Refusals", "Only the people who manage its members can do that.")
-    if "revoked" in reason or "write" in reason or "add to it" in reason:
+    if re.search(r"\b(may not|right to) (read|follow)\b", reason):
+        return QCoreApplication.translate("Refusals", "You are no longer a member of it.")
+    # The engine says "that right was revoked" only when it was: a member who
+    # joined as a viewer never had a role that changed.
+    if "revoked" in reason:
         return QCoreApplication.translate(
             "Refusals", "You can only view it now: the people who manage it changed your role.")
-    if "read" in reason or "follow" in reason:
-        return QCoreApplication.translate("Refusals", "You are no longer a member of it.")
+    if "write" in reason or "add to it" in reason:
+        return QCoreApplication.translate("Refusals", "You can view it but not add to it or change it.")
     return QCoreApplication.translate("Refusals", "Your role in it does not allow that.")
 
 

@@ -91,6 +91,25 @@ def test_a_demoted_writer_is_refused_after_the_demotion_whatever_the_arrival_ord
         assert any("may not write" in r for r in refused)
 
 
+def test_a_refusal_says_the_right_was_revoked_only_to_a_member_whose_role_was_taken(open_node: OpenNode) -> None:
+    a, demoted, reader = open_node("a"), open_node("demoted"), open_node("reader")
+    thread = start_thread(a)
+    join(a, demoted, thread)
+    join(a, reader, thread, role=Role.READ)
+    a.membership.revoke(thread, peer(demoted), Role.WRITE)
+    sync(a, demoted, thread)
+    with pytest.raises(AccessDeniedError) as taken:
+        demoted.chat(thread).post("still here?")
+    assert str(taken.value) == f"{peer(demoted)} may not write in this thread: that right was revoked"
+    with pytest.raises(AccessDeniedError) as never:
+        reader.chat(thread).post("let me in")
+    assert str(never.value) == f"{peer(reader)} may not write in this thread"
+    a.membership.grant(thread, peer(demoted), Role.WRITE)  # given back: the revocation is over
+    sync(a, demoted, thread)
+    demoted.chat(thread).post("back")
+    assert texts(demoted, thread) == ["back"]
+
+
 def test_an_edit_by_someone_without_acl_rights_changes_nothing_on_any_peer(open_node: OpenNode) -> None:
     a, b, reader = open_node("a"), open_node("b"), open_node("reader")
     thread = start_thread(a)

@@ -61,6 +61,12 @@ class AclBook:
             roles &= narrowing.roles(peer)
         return roles
 
+    def was_revoked(self, peer: str, role: Role, entity: str | None = None) -> bool:
+        """Whether `role` was taken from the member on the thread, or on the
+        entity's own ACL, rather than never given."""
+        narrowing = self.entities.get(entity) if entity is not None else None
+        return self.thread.was_revoked(peer, role) or (narrowing is not None and narrowing.was_revoked(peer, role))
+
     def is_admin(self, peer: str) -> bool:
         """May edit the ACL: write on the ACL's own entity (and still on the thread)."""
         return Role.WRITE in self.roles(peer, ACL_ENTITY)

@@ -80,6 +80,11 @@ class AclState:
     def members(self) -> frozenset[str]:
         return frozenset(peer for peer, roles in self.peers.items() if any(roles.values()))
 
+    def was_revoked(self, peer_id: str, role: Role) -> bool:
+        """Whether `role` was taken from the member (a revocation not granted
+        again since), as opposed to never given."""
+        return not all(self.peers.get(peer_id, {}).get(role, {}).values())
+
     def default_role(self) -> Role:
         return min(self.default.values(), default=Role.NO_ACCESS)
 

@@ -45,7 +45,9 @@ class Rights:
     def require(self, role: Role, entity: str | None = None) -> None:
         if role not in self.book.roles(self.identity, entity):
             where = "this thread" if entity is None else entity
-            raise AccessDeniedError(f"{self.identity} may not {_VERBS[role]} in {where}")
+            # Said apart so a person is told their role was changed only when it was.
+            taken = ": that right was revoked" if self.book.was_revoked(self.identity, role, entity) else ""
+            raise AccessDeniedError(f"{self.identity} may not {_VERBS[role]} in {where}{taken}")
         event = self._event
         if self._evaluation.revoked_concurrently(event.log_id.raw, event.seq, event.deps, self.identity,
                                                  {None, entity}, role):

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from threads_desktop.engine.core.errors import NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.modules.photos import photo_name
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.pictures import shown_picture
@@ -50,7 +51,7 @@ class ChatPhoto:
 
 def _chat_photo(node: Node, thread_id: ThreadId, photo_id: str) -> ChatPhoto:
     photos = node.photos(thread_id)
-    name = photos.photos.get(photo_id).data.get("name") or ""
+    name = photo_name(photos.photos.get(photo_id))  # cleaned: whoever added it chose it
     try:
         preview: bytes | None = photos.preview(photo_id)
     except ThreadsError:

@@ -38,7 +38,7 @@ class PhotoRole(enum.IntEnum):
     NAME = enum.auto()
     TAKEN_AT = enum.auto()
     CAPTION = enum.auto()
-    THUMBNAIL = enum.auto()  # QImage at cell size, or None while it loads
+    THUMBNAIL = enum.auto()  # QImage at cell size (null: none to show), or None while it loads
     ASPECT = enum.auto()     # width / height of the original
 
 
@@ -200,7 +200,9 @@ class PhotoGridModel(QAbstractListModel):
             cards = await self._fetch_cards(batch)
             loop = asyncio.get_running_loop()
             # Two jobs per batch, not one per picture: each finished job costs
-            # the GUI thread a callback, and two keep both cores busy.
+            # the GUI thread a callback, and two keep both cores busy. Inside a
+            # job each picture is decoded on its own: one a peer made bad is a
+            # null image for its cell, never an error that loses the batch.
             half = (len(cards) + 1) // 2
             parts = await asyncio.gather(*(
                 loop.run_in_executor(self._decoder, self._decode, [c.thumbnail for c in part])
