@@ -16,7 +16,9 @@ from tests.engine.modules.images import (
     IPTC_CITY,
     XMP_GPS,
     image_bytes,
+    jpeg_whose_exif_pillow_cannot_write_back,
     jpeg_with_every_metadata_block,
+    progressive_jpeg_with_metadata_between_scans,
     two_colour_image,
 )
 from threads_desktop.engine.core.errors import InvalidInputError
@@ -325,3 +327,26 @@ def test_gps_in_a_png_exif_chunk_after_the_pixels_is_removed_too() -> None:
         original.load()
         assert ExifTags.IFD.GPSInfo not in original.getexif()
         assert original.getexif().get(ExifTags.Base.Orientation) == 6
+
+
+def test_a_photo_whose_exif_pillow_cannot_write_back_imports_with_orientation_and_date() -> None:
+    data = jpeg_whose_exif_pillow_cannot_write_back()
+    photo = prepare_photo(data)
+    assert b"ABCD" not in photo.original  # the maker note still goes
+    assert (photo.width, photo.height) == (40, 80)
+    assert photo.taken_at == 1622550600000  # 2021-06-01 12:30:00 UTC
+    with Image.open(io.BytesIO(photo.original)) as original:
+        exif = original.getexif()
+        assert exif.get(ExifTags.Base.Orientation) == 6
+        assert exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) == "2021:06:01 12:30:00"
+        original.load()
+
+
+def test_metadata_between_a_progressive_jpegs_scans_stays_out_of_the_original() -> None:
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description exif:GPSLatitude="38,42.6N"/></x:xmpmeta>'
+    clean, data = progressive_jpeg_with_metadata_between_scans(COMMENT, xmp)
+    original = prepare_photo(data).original
+    assert COMMENT not in original and b"GPSLatitude" not in original and b"xmpmeta" not in original
+    assert original.endswith(clean[clean.index(b"\xff\xda"):])  # every scan and table, byte for byte
+    with Image.open(io.BytesIO(original)) as stored, Image.open(io.BytesIO(clean)) as expected:
+        assert stored.tobytes() == expected.tobytes()
