@@ -2,7 +2,9 @@
 
 A photo's ID is the SHA-256 of its original as stored, so the same picture is
 never in an album twice (if two members add it at once, both adds name the
-same document and the views still agree). The thumbnail travels inline in the
+same document and the views still agree). Version 0.1 stored more of a
+file's metadata, so its IDs differ for most camera photos: an import looks
+up that ID too. The thumbnail travels inline in the
 event; the preview and the original are encrypted blobs whose keys travel in
 the event too."""
 
@@ -125,10 +127,9 @@ class Photos:
             name = file_label(path)
             if isinstance(outcome, ThreadsError):
                 failed.append((name, str(outcome)))
-            elif self.photos.find_one_by_id(outcome.content_hash) is not None or \
-                    outcome.content_hash in {p.content_hash for p in batch}:
+            elif (existing := self._already_there(outcome, batch)) is not None:
                 duplicates.append(name)
-                already_there.append(outcome.content_hash)
+                already_there.append(existing)
             else:
                 batch.append(outcome)
                 names.append(name)
@@ -144,6 +145,17 @@ class Photos:
         if batch and not stopped:
             stopped = self._store(batch, names, added)
         return ImportResult(added, duplicates, failed, already_there, stopped)
+
+    def _already_there(self, photo: PreparedPhoto, batch: list[PreparedPhoto]) -> str | None:
+        """The ID of this picture if the album (or the batch being stored)
+        has it: under its own ID, or under the one version 0.1 gave it
+        (added before the upgrade, or by a member who has not upgraded)."""
+        if photo.content_hash in {p.content_hash for p in batch}:
+            return photo.content_hash
+        for photo_id in dict.fromkeys((photo.content_hash, photo.legacy_id)):
+            if photo_id is not None and self.photos.find_one_by_id(photo_id) is not None:
+                return photo_id
+        return None
 
     def _store(self, batch: list[PreparedPhoto], names: list[str], added: list[str]) -> str | None:
         """Store one event's worth of photos, all or none, adding their IDs
