@@ -25,7 +25,14 @@ from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.store import NewEvent
-from threads_desktop.engine.modules.photos import _safe_name, all_paths, photo_name
+from threads_desktop.engine.modules.photos import (
+    _safe_name,
+    all_paths,
+    comment_text,
+    photo_camera,
+    photo_caption,
+    photo_name,
+)
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -412,6 +419,27 @@ def test_a_name_a_peer_wrote_with_escapes_is_read_clean(open_node: OpenNode, tmp
     out.mkdir()
     [written] = a.photos(album).export([photo_id], out).written  # b has not fetched the original
     assert written.name == "]0;owned beach [2J night.jpg"
+
+
+HOSTILE_CAPTION = "nice\x1b]0;PWNED\x07\x1b[2J"  # a terminal title, then clear-screen
+
+
+def test_a_caption_comment_and_camera_a_peer_wrote_with_escapes_are_read_clean(open_node: OpenNode,
+                                                                             tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Hostile")
+    join(a, b, album)
+    [photo_id] = a.photos(album).add_files(_files(tmp_path, {"p.jpg": image_bytes("JPEG")})).added
+    # A modified client writes the fields directly, past clean_text and the importer.
+    a.photos(album).photos.update(photo_id, {"caption": HOSTILE_CAPTION, "camera": "\u202eCanon\x1b[31m"})
+    a.photos(album).comments.create({"target": f"photo/{photo_id}", "text": HOSTILE_CAPTION + "\u2066!"})
+    sync(a, b, album)
+    photos = b.photos(album)
+    photo = photos.photos.get(photo_id)
+    [card] = photos.cards([photo_id])
+    assert card.caption == photo_caption(photo) == "nice]0;PWNED[2J"
+    assert photo_camera(photo) == "Canon [31m"  # as names are: hidden characters become spaces
+    assert [comment_text(c) for c in photos.comments_on(photo_id)] == ["nice]0;PWNED[2J!"]
 
 
 def _corner_colours(image: Image.Image) -> list[str]:

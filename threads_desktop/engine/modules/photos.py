@@ -33,7 +33,7 @@ from threads_desktop.engine.db.collections import Document, Ops, ThreadCollectio
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
-from threads_desktop.engine.modules.chat import Reactions, clean_text
+from threads_desktop.engine.modules.chat import Reactions, clean_text, text_from_peer
 from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
 from threads_desktop.engine.modules.profiles import name_from_peer
 
@@ -195,7 +195,7 @@ class Photos:
     def cards(self, ids: Sequence[str]) -> list[PhotoCard]:
         """Grid cells for the photos among `ids` still in the album."""
         return [PhotoCard(doc.id, photo_name(doc), doc.data["thumbnail"], doc.data.get("taken_at"),
-                          doc.data.get("caption"), doc.data["width"], doc.data["height"])
+                          photo_caption(doc), doc.data["width"], doc.data["height"])
                 for doc in self.photos.by_ids(ids)]
 
     def preview(self, photo_id: str) -> bytes:
@@ -343,6 +343,22 @@ def photo_name(photo: Document) -> str:
     """A photo's name as shown: whoever added it chose it, so it is cleaned
     on every read (a modified client can write anything)."""
     return name_from_peer(photo.data.get("name"), MAX_NAME) or ""
+
+
+def photo_caption(photo: Document) -> str | None:
+    """A photo's caption as shown, cleaned on every read like its name."""
+    return text_from_peer(photo.data.get("caption"), MAX_CAPTION)
+
+
+def photo_camera(photo: Document) -> str | None:
+    """The camera's make and model as shown: the importer cleans them, but a
+    modified client can write anything."""
+    return name_from_peer(photo.data.get("camera"), MAX_CAMERA)
+
+
+def comment_text(comment: Document) -> str:
+    """A comment's text as shown, cleaned on every read."""
+    return text_from_peer(comment.data.get("text"), MAX_COMMENT) or ""
 
 
 def all_paths(paths: Iterable[Path]) -> list[Path]:
