@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -350,3 +351,36 @@ def test_metadata_between_a_progressive_jpegs_scans_stays_out_of_the_original() 
     assert original.endswith(clean[clean.index(b"\xff\xda"):])  # every scan and table, byte for byte
     with Image.open(io.BytesIO(original)) as stored, Image.open(io.BytesIO(clean)) as expected:
         assert stored.tobytes() == expected.tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 0xFFFF).filter(lambda tag: tag not in (0x0112, 0x010E)), st.integers(0, 19),
+       st.sampled_from([0, 1, 2, 3, 4, 5, 8, 100]), st.binary(min_size=4, max_size=4), st.binary(max_size=40))
+def test_a_photo_is_never_refused_over_an_exif_tag_it_was_about_to_rewrite(tag: int, kind: int, count: int,
+                                                                           value: bytes, tail: bytes) -> None:
+    """Any one odd IFD0 entry next to an orientation and a description (which
+    the import drops, so it rewrites the EXIF): the photo imports."""
+    entries = sorted([(0x0112, 3, 1, struct.pack("<HH", 6, 0)), (0x010E, 2, 4, b"abc\x00"), (tag, kind, count, value)])
+    ifd0 = struct.pack("<H", 3) + b"".join(struct.pack("<HHI", *entry[:3]) + entry[3] for entry in entries)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd0 + struct.pack("<I", 0) + tail
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16)).save(out, "JPEG", exif=b"Exif\x00\x00" + tiff)
+    photo = prepare_photo(out.getvalue())
+    with Image.open(io.BytesIO(photo.original)) as original:
+        assert ExifTags.Base.ImageDescription not in original.getexif()
+
+
+@pytest.mark.filterwarnings("ignore:Truncated File Read:UserWarning")
+def test_an_exif_block_pillow_cannot_read_does_not_travel_unread() -> None:
+    """One entry pointing past the block makes Pillow skip the whole IFD: the
+    description it holds must not reach the original for being unseen."""
+    where = b"taken at Rua das Flores\x00"
+    text_at = 8 + 2 + 2 * 12 + 4
+    ifd0 = struct.pack("<H", 2) + struct.pack("<HHI", 0x0000, 1, 5) + struct.pack("<I", 1 << 24) \
+        + struct.pack("<HHII", 0x010E, 2, len(where), text_at) + struct.pack("<I", 0)
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16)).save(out, "JPEG", exif=b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0 + where)
+    data = out.getvalue()
+    with Image.open(io.BytesIO(data)) as unread:
+        assert not unread.getexif()  # what Pillow makes of it
+    assert b"Rua das Flores" not in prepare_photo(data).original

@@ -67,7 +67,7 @@ def prepare_photo(data: bytes, *, keep_gps: bool = False) -> PreparedPhoto:
         raise InvalidInputError("not an image this app can read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInputError("the image is damaged or incomplete") from exc
-    except (ArithmeticError, IndexError, KeyError, TypeError, struct.error) as exc:
+    except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, struct.error) as exc:
         # Pillow's metadata parsers fail in these ways on crafted files: one
         # bad file must not stop an import.
         raise InvalidInputError("the image's metadata is damaged") from exc
@@ -96,7 +96,6 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
         oriented = _upright(probe.convert("RGB") if probe.mode not in ("RGB", "L") else probe,
                             exif.get(ExifTags.Base.Orientation))
     rotated = exif.get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
-    taken_at, camera = _taken_at(exif), _camera(exif)
     legacy_id = _legacy_id(data, image_format, keep_gps) if ExifTags.IFD.GPSInfo in exif else _sha256(data)
     original, gps = _clean_original(data, image_format, exif, keep_gps)
     return PreparedPhoto(
@@ -108,8 +107,8 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
         preview=_jpeg(oriented, PREVIEW_SIZE, quality=85),
         width=height if rotated else width,
         height=width if rotated else height,
-        taken_at=taken_at,
-        camera=camera,
+        taken_at=_taken_at(exif),
+        camera=_camera(exif),
         gps=gps,
     )
 
@@ -194,7 +193,7 @@ _MINIMAL_GPS = (ExifTags.GPS.GPSLatitudeRef, ExifTags.GPS.GPSLatitude, ExifTags.
                 ExifTags.GPS.GPSLongitude, ExifTags.GPS.GPSAltitudeRef, ExifTags.GPS.GPSAltitude)
 # What Pillow raises when it cannot write back a tag it read (a ResolutionUnit
 # stored as text, say): see docs/LIBP2P-NOTES.md, "Pillow's Exif.tobytes".
-_UNWRITABLE = (ArithmeticError, IndexError, KeyError, TypeError, ValueError, struct.error)
+_UNWRITABLE = (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError, struct.error)
 
 
 def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
@@ -204,24 +203,23 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
     block only when the user keeps it; orientation, date and camera stay.
     The picture's own bytes are not re-encoded."""
     gps = _gps(exif) if keep_gps else None
-    changed = False
     if ExifTags.IFD.GPSInfo in exif and not keep_gps:
         del exif[ExifTags.IFD.GPSInfo]
-        changed = True
-    details = exif.get_ifd(ExifTags.IFD.Exif)
-    for tag in _EXIF_IFD_FREE_TEXT:
-        if tag in details:
-            del details[tag]
-            changed = True
+    if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
+        details = exif.get_ifd(ExifTags.IFD.Exif)
+        for tag in _EXIF_IFD_FREE_TEXT:
+            details.pop(tag, None)
     for tag in _FREE_TEXT:
         if tag in exif:
             del exif[tag]
-            changed = True
-    payload = _exif_bytes(exif, keep_gps) if changed else None  # None: the EXIF block stays as it is
+    # Always written from what Pillow read, never kept as it is: Pillow skips
+    # a whole IFD it cannot read (one entry pointing past the block), and
+    # what it did not see (a GPS block, a description) would travel unread.
+    payload = _exif_bytes(exif, keep_gps)
     if image_format == "JPEG":
         return jpeg_segments.without_metadata(data, payload), gps
-    # PNG and WebP hold EXIF without its "Exif" prefix; b"" drops it.
-    tiff = None if payload is None else payload[6:]
+    # PNG and WebP hold EXIF without its "Exif" prefix; b"" drops an empty one.
+    tiff = payload[6:] if len(exif) else b""
     if image_format == "PNG":
         return image_chunks.png_without_metadata(data, tiff), gps
     if image_format == "WEBP":
@@ -235,8 +233,6 @@ def _exif_bytes(exif: Image.Exif, keep_gps: bool) -> bytes:
     holds what the app uses (orientation, dates, camera; GPS when kept);
     if even that fails, the block goes: a photo is never refused over
     metadata that was about to be dropped."""
-    if not len(exif):
-        return b""
     try:
         return exif.tobytes()
     except _UNWRITABLE:
@@ -252,7 +248,7 @@ def _exif_bytes(exif: Image.Exif, keep_gps: bool) -> bytes:
             target = fresh.get_ifd(ifd)
             target.update((tag, source[tag]) for tag in tags if tag in source)
     try:
-        return fresh.tobytes() if len(fresh) else b""
+        return fresh.tobytes()
     except _UNWRITABLE:
         return b""
 
