@@ -154,6 +154,44 @@ def test_show_prints_no_terminal_escapes_from_photo_names(tmp_path: Path, capsys
     assert "]0;owned beach [2J night.jpg" in out
 
 
+HOSTILE = "nice\x1b]0;PWNED\x07\x1b[2J"  # a terminal title, then clear-screen
+SHOWN = "nice]0;PWNED[2J"
+
+
+def test_show_prints_no_terminal_escapes_from_what_peers_wrote(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.engine.modules.images import image_bytes
+    from threads_desktop.engine.core.ids import ThreadId
+    from threads_desktop.engine.node import Node
+
+    profile = tmp_path / "p"
+    _, album, _ = run(capsys, "--data-dir", str(profile), "create", "album", "Escapes")
+    _, chat, _ = run(capsys, "--data-dir", str(profile), "create", "chat", "Escapes too")
+    (tmp_path / "p.jpg").write_bytes(image_bytes("JPEG"))
+    _, photo_id, _ = run(capsys, "--data-dir", str(profile), "add", album.strip(), str(tmp_path / "p.jpg"))
+    # What a modified client can write: the reducer checks only type and length.
+    node = Node.open(profile)
+    try:
+        photos = node.photos(ThreadId.parse(album.strip()))
+        photos.photos.update(photo_id.strip(), {"caption": HOSTILE, "camera": HOSTILE})
+        photos.comments.create({"target": f"photo/{photo_id.strip()}", "text": HOSTILE})
+        node.chat(ThreadId.parse(chat.strip())).messages.create({"text": HOSTILE + "\u202e\nsecond line"})
+    finally:
+        node.close()
+    for thread in (album, chat):
+        code, out, _ = run(capsys, "--data-dir", str(profile), "show", thread.strip())
+        assert code == 0 and SHOWN in out
+        assert not {"\x1b", "\x07", "\u202e"} & set(out)
+    code, out, _ = run(capsys, "--data-dir", str(profile), "show", chat.strip())
+    assert f": {SHOWN}\n      second line\n" in out  # a later line cannot pass for another message
+    code, out, _ = run(capsys, "--data-dir", str(profile), "show", album.strip(), "--json")
+    [photo] = json.loads(out)["items"]
+    assert (photo["caption"], photo["comments"][0]["text"]) == (SHOWN, SHOWN)
+    assert photo["camera"] == "nice ]0;PWNED [2J"  # cleaned as a name: hidden characters become spaces
+    code, out, _ = run(capsys, "--data-dir", str(profile), "show", chat.strip(), "--json")
+    assert [m["text"] for m in json.loads(out)["items"]] == [SHOWN + "\nsecond line"]
+
+
 def test_ctrl_c_on_add_stops_between_photos_and_says_how_many_were_added(tmp_path: Path) -> None:
     import os
     import signal

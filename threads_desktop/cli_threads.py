@@ -16,7 +16,7 @@ from typing import Any
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
-from threads_desktop.engine.modules.photos import all_paths, photo_name
+from threads_desktop.engine.modules.photos import all_paths, comment_text, photo_camera, photo_caption, photo_name
 from threads_desktop.engine.node import Node
 
 INTERRUPTED = 130  # the exit code of a command stopped by Ctrl+C (128 + SIGINT)
@@ -109,21 +109,28 @@ def _show(node: Node, summary: ThreadSummary) -> dict[str, Any]:
             data = photo.data
             shown["items"].append({
                 "id": photo.id, "name": photo_name(photo), "taken_at": data.get("taken_at"),
-                "camera": data.get("camera"), "size": [data["width"], data["height"]],
-                "caption": data.get("caption"), "author": str(photo.author),
+                "camera": photo_camera(photo), "size": [data["width"], data["height"]],
+                "caption": photo_caption(photo), "author": str(photo.author),
                 "original_here": photos.has_original(photo.id),
-                "comments": [{"author": str(c.author), "text": c.data["text"]} for c in photos.comments_on(photo.id)],
+                "comments": [{"author": str(c.author), "text": comment_text(c)} for c in photos.comments_on(photo.id)],
                 "reactions": {e: [str(p) for p in who] for e, who in photos.reactions.of(photo).items()},
             })
     return shown
 
 
 def _line(item: dict[str, Any]) -> str:
+    """One item of `show`; the texts in it were cleaned when read (engine
+    read functions), and their later lines are indented under it so that
+    a peer's text cannot pass for another item."""
     if "text" in item:  # a message
         reply = f" (reply to {item['reply_to'][:8]})" if item.get("reply_to") else ""
         edited = " (edited)" if item.get("edited") else ""
-        return f"{item['author'][-6:]}: {item['text'] or '[photo]'}{reply}{edited}"
+        return f"{item['author'][-6:]}: {_indented(item['text'] or '[photo]')}{reply}{edited}"
     taken = item.get("taken_at")
     when = datetime.datetime.fromtimestamp(taken / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M") if taken else "-"
-    caption = f"  \"{item['caption']}\"" if item.get("caption") else ""
+    caption = f"  \"{_indented(item['caption'])}\"" if item.get("caption") else ""
     return f"{item['name']}  {when}  {item['size'][0]}x{item['size'][1]}{caption}  ({len(item['comments'])} comments)"
+
+
+def _indented(text: str) -> str:
+    return text.replace("\n", "\n      ")

@@ -13,7 +13,7 @@ from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ItemActions, ThreadSummary
 from threads_desktop.engine.db.collections import Document
-from threads_desktop.engine.modules.chat import Chat
+from threads_desktop.engine.modules.chat import Chat, message_text
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.people import author_labels
 
@@ -111,7 +111,7 @@ def _item(chat: Chat, message: Document, me: str | None, quoted: dict[str, Docum
         original = quoted.get(reply_to) or chat.messages.find_one_by_id(reply_to)
         if original is not None:
             reply_author = str(original.author)
-            text = original.data.get("text") or ""
+            text = message_text(original) or ""
             reply_quote = text.split("\n", 1)[0] if text else ("📷" if original.data.get("photos") else "")
     reactions = tuple(Reaction(emoji, len(who), me is not None and me in who)
                       for emoji, who in described["reactions"].items())

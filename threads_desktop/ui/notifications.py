@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.modules.chat import message_text
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.people import author_labels, short_id
 
@@ -78,7 +79,7 @@ def arrivals_from_others(node: Node, documents: Iterable[tuple[ThreadId, str, st
             author = names.get(str(document.author)) or short_id(str(document.author))
             if collection == "message":
                 photos = document.data.get("photos")
-                news.append((document.created, News(author, True, document.data.get("text") or "",
+                news.append((document.created, News(author, True, message_text(document) or "",
                                                     len(photos) if isinstance(photos, list) else 0)))
             else:
                 news.append((document.created, News(author, False, photos=1)))

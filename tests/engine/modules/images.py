@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 
 from PIL import ExifTags, Image
 
@@ -71,6 +72,52 @@ def jpeg_with_every_metadata_block(*, orientation: int = 6) -> bytes:
     extra = (_segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP_GPS) + _segment(0xED, photoshop)
              + _segment(0xFE, COMMENT))
     return data[:2] + extra + data[2:]
+
+
+def jpeg_with_comment_xmp_and_maker_note() -> bytes:
+    """A phone photo without a location: camera, date, a maker note, XMP and
+    a comment, and no EXIF GPS."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "Apple", "iPhone 12"
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    details[ExifTags.Base.DateTimeOriginal] = "2024:07:14 18:30:05"
+    details[ExifTags.Base.MakerNote] = b"Apple iOS\x00\x00\x01MM" + bytes(range(64))
+    out = io.BytesIO()
+    two_colour_image().save(out, "JPEG", exif=exif.tobytes(), quality=95)
+    data = out.getvalue()
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
+    return data[:2] + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp) + _segment(0xFE, b"holiday") + data[2:]
+
+
+def jpeg_whose_exif_pillow_cannot_write_back() -> bytes:
+    """Orientation 6, a date taken and a maker note, with a ResolutionUnit
+    stored as text where TIFF says a number: Pillow reads it, and fails to
+    write it back."""
+    def entry(tag: int, kind: int, count: int, value: bytes) -> bytes:
+        return struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\x00")
+
+    exif_ifd_at = 8 + 2 + 3 * 12 + 4
+    taken_at = exif_ifd_at + 2 + 2 * 12 + 4
+    ifd0 = struct.pack("<H", 3) + entry(0x0112, 3, 1, struct.pack("<H", 6)) + entry(0x0128, 2, 3, b"in\x00") \
+        + entry(0x8769, 4, 1, struct.pack("<I", exif_ifd_at)) + struct.pack("<I", 0)
+    exif_ifd = struct.pack("<H", 2) + entry(0x9003, 2, 20, struct.pack("<I", taken_at)) \
+        + entry(0x927C, 7, 4, b"ABCD") + struct.pack("<I", 0)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd0 + exif_ifd + b"2021:06:01 12:30:00\x00"
+    out = io.BytesIO()
+    two_colour_image().save(out, "JPEG", exif=b"Exif\x00\x00" + tiff)
+    return out.getvalue()
+
+
+def progressive_jpeg_with_metadata_between_scans(comment: bytes, xmp: bytes) -> tuple[bytes, bytes]:
+    """A progressive JPEG, and the same file with a comment and an XMP
+    segment put between its first and second scans."""
+    out = io.BytesIO()
+    Image.effect_mandelbrot((96, 64), (-2, -1, 1, 1), 50).convert("RGB").save(out, "JPEG", progressive=True)
+    clean = out.getvalue()
+    first_scan = clean.index(b"\xff\xda")
+    second_scan = clean.index(b"\xff\xda", first_scan + 2)  # 0xFF 0xDA cannot occur in scan data
+    extra = _segment(0xFE, comment) + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp)
+    return clean, clean[:second_scan] + extra + clean[second_scan:]
 
 
 def noise_jpeg(seed: int, size: tuple[int, int] = (300, 200)) -> bytes:

@@ -3,10 +3,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.engine.eventstore.peers import join, start_thread, sync
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, SchemaError
+from threads_desktop.engine.modules.chat import message_text, text_from_peer
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -118,3 +121,36 @@ def test_a_picture_already_in_the_chat_is_attached_by_its_id_whatever_its_file_n
     later = a.chat(thread).post_photos(a.photos(thread), [again], "again")
     messages = a.chat(thread).messages
     assert messages.get(later).data["photos"] == messages.get(earlier).data["photos"]
+
+
+# What a modified client can write (the reducer checks only type and length):
+# a terminal title and clear-screen, a C1 CSI, a bidi override and an isolate.
+HOSTILE_MESSAGE = "nice\x1b]0;PWNED\x07\x1b[2J \u202egpj.exe\u2066x\u2069 \x9b31m\r\nline two\tend\u2028three"
+SHOWN_MESSAGE = "nice]0;PWNED[2J gpj.exex 31m\nline two\tend\nthree"
+
+
+def test_a_message_and_reaction_a_peer_wrote_with_escapes_are_read_clean(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    message_id = a.chat(thread).messages.create({"text": HOSTILE_MESSAGE})
+    a.chat(thread).reactions._reactions.create({"target": f"message/{message_id}", "emoji": "\x1b[2J👍",
+                                                "on": True})
+    sync(a, b, thread)
+    chat = b.chat(thread)
+    message = chat.messages.get(message_id)
+    assert message.data["text"] == HOSTILE_MESSAGE  # stored as written: cleaned when read
+    assert message_text(message) == SHOWN_MESSAGE
+    described = chat.describe(message)
+    assert described["text"] == SHOWN_MESSAGE
+    assert described["reactions"] == {"[2J👍": [str(a.store.own_log(thread))]}
+
+
+@given(st.text(), st.integers(min_value=1, max_value=50))
+def test_text_from_a_peer_holds_no_control_or_bidi_override_characters(text: str, limit: int) -> None:
+    shown = text_from_peer(text, limit)
+    assert shown is None or 0 < len(shown) <= limit
+    for ch in shown or "":
+        assert ch in "\n\t" or not (0x00 <= ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0)
+        assert not (0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069)
+        assert not 0xD800 <= ord(ch) <= 0xDFFF

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ from tests.engine.modules.images import (
     IPTC_CITY,
     XMP_GPS,
     image_bytes,
+    jpeg_whose_exif_pillow_cannot_write_back,
     jpeg_with_every_metadata_block,
+    progressive_jpeg_with_metadata_between_scans,
     two_colour_image,
 )
 from threads_desktop.engine.core.errors import InvalidInputError
@@ -325,3 +328,59 @@ def test_gps_in_a_png_exif_chunk_after_the_pixels_is_removed_too() -> None:
         original.load()
         assert ExifTags.IFD.GPSInfo not in original.getexif()
         assert original.getexif().get(ExifTags.Base.Orientation) == 6
+
+
+def test_a_photo_whose_exif_pillow_cannot_write_back_imports_with_orientation_and_date() -> None:
+    data = jpeg_whose_exif_pillow_cannot_write_back()
+    photo = prepare_photo(data)
+    assert b"ABCD" not in photo.original  # the maker note still goes
+    assert (photo.width, photo.height) == (40, 80)
+    assert photo.taken_at == 1622550600000  # 2021-06-01 12:30:00 UTC
+    with Image.open(io.BytesIO(photo.original)) as original:
+        exif = original.getexif()
+        assert exif.get(ExifTags.Base.Orientation) == 6
+        assert exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) == "2021:06:01 12:30:00"
+        original.load()
+
+
+def test_metadata_between_a_progressive_jpegs_scans_stays_out_of_the_original() -> None:
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description exif:GPSLatitude="38,42.6N"/></x:xmpmeta>'
+    clean, data = progressive_jpeg_with_metadata_between_scans(COMMENT, xmp)
+    original = prepare_photo(data).original
+    assert COMMENT not in original and b"GPSLatitude" not in original and b"xmpmeta" not in original
+    assert original.endswith(clean[clean.index(b"\xff\xda"):])  # every scan and table, byte for byte
+    with Image.open(io.BytesIO(original)) as stored, Image.open(io.BytesIO(clean)) as expected:
+        assert stored.tobytes() == expected.tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 0xFFFF).filter(lambda tag: tag not in (0x0112, 0x010E)), st.integers(0, 19),
+       st.sampled_from([0, 1, 2, 3, 4, 5, 8, 100]), st.binary(min_size=4, max_size=4), st.binary(max_size=40))
+def test_a_photo_is_never_refused_over_an_exif_tag_it_was_about_to_rewrite(tag: int, kind: int, count: int,
+                                                                           value: bytes, tail: bytes) -> None:
+    """Any one odd IFD0 entry next to an orientation and a description (which
+    the import drops, so it rewrites the EXIF): the photo imports."""
+    entries = sorted([(0x0112, 3, 1, struct.pack("<HH", 6, 0)), (0x010E, 2, 4, b"abc\x00"), (tag, kind, count, value)])
+    ifd0 = struct.pack("<H", 3) + b"".join(struct.pack("<HHI", *entry[:3]) + entry[3] for entry in entries)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd0 + struct.pack("<I", 0) + tail
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16)).save(out, "JPEG", exif=b"Exif\x00\x00" + tiff)
+    photo = prepare_photo(out.getvalue())
+    with Image.open(io.BytesIO(photo.original)) as original:
+        assert ExifTags.Base.ImageDescription not in original.getexif()
+
+
+@pytest.mark.filterwarnings("ignore:Truncated File Read:UserWarning")
+def test_an_exif_block_pillow_cannot_read_does_not_travel_unread() -> None:
+    """One entry pointing past the block makes Pillow skip the whole IFD: the
+    description it holds must not reach the original for being unseen."""
+    where = b"taken at Rua das Flores\x00"
+    text_at = 8 + 2 + 2 * 12 + 4
+    ifd0 = struct.pack("<H", 2) + struct.pack("<HHI", 0x0000, 1, 5) + struct.pack("<I", 1 << 24) \
+        + struct.pack("<HHII", 0x010E, 2, len(where), text_at) + struct.pack("<I", 0)
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16)).save(out, "JPEG", exif=b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0 + where)
+    data = out.getvalue()
+    with Image.open(io.BytesIO(data)) as unread:
+        assert not unread.getexif()  # what Pillow makes of it
+    assert b"Rua das Flores" not in prepare_photo(data).original

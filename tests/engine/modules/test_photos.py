@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import threading
@@ -10,15 +11,28 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from tests.disk import grow, small_disk
 from tests.engine.eventstore.peers import join, start_thread, sync
-from tests.engine.modules.images import image_bytes, noise_jpeg
+from tests.engine.modules.images import (
+    image_bytes,
+    jpeg_with_comment_xmp_and_maker_note,
+    jpeg_with_every_metadata_block,
+    noise_jpeg,
+)
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore.store import NewEvent
-from threads_desktop.engine.modules.photos import _safe_name, all_paths, photo_name
+from threads_desktop.engine.modules.photos import (
+    _safe_name,
+    all_paths,
+    comment_text,
+    photo_camera,
+    photo_caption,
+    photo_name,
+)
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -67,6 +81,50 @@ def test_the_same_picture_is_not_added_twice(open_node: OpenNode, tmp_path: Path
     again = node.photos(album).add_files(paths[:1])
     assert again.added == [] and again.duplicates == ["one.jpg"]
     assert node.photos(album).photos.count() == 1
+
+
+def _version_0_1_id(data: bytes) -> str:
+    """The ID version 0.1 gave a JPEG (imported without keeping GPS): the
+    SHA-256 of the file with only its EXIF GPS block removed, the EXIF
+    written back by Pillow into the first EXIF segment; of the file itself
+    when it has no GPS block."""
+    with Image.open(io.BytesIO(data)) as image:
+        exif = image.getexif()
+    if ExifTags.IFD.GPSInfo not in exif:
+        return hashlib.sha256(data).hexdigest()
+    del exif[ExifTags.IFD.GPSInfo]
+    payload = exif.tobytes()
+    start = data.index(b"Exif\x00\x00") - 4  # the first EXIF segment, after any other APP1
+    assert data[start:start + 2] == b"\xff\xe1"
+    end = start + 2 + int.from_bytes(data[start + 2:start + 4], "big")
+    return hashlib.sha256(data[:start] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+                          + data[end:]).hexdigest()
+
+
+def _add_as_version_0_1(node: Node, album: ThreadId, data: bytes, folder: Path) -> str:
+    """What a 0.1 client stored for this photo: the same fields, under the
+    ID 0.1 gave it."""
+    scratch = start_thread(node, ThreadKind.ALBUM, "Scratch")
+    [scratch_id] = node.photos(scratch).add_files(_files(folder, {"scratch.jpg": data})).added
+    old_id = _version_0_1_id(data)
+    assert old_id != scratch_id  # the stripped metadata changes the hash
+    node.photos(album).photos.create(node.photos(scratch).photos.get(scratch_id).data, doc_id=old_id)
+    return old_id
+
+
+@pytest.mark.parametrize("make", [jpeg_with_comment_xmp_and_maker_note, jpeg_with_every_metadata_block])
+def test_a_photo_added_by_version_0_1_is_found_again_after_the_upgrade(make: Callable[[], bytes],
+                                                                       open_node: OpenNode, tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Before the upgrade")
+    join(a, b, album)
+    data = make()
+    old_id = _add_as_version_0_1(a, album, data, tmp_path / "scratch")
+    sync(a, b, album)
+    for node, folder in ((a, "again"), (b, "member")):  # the same folder again; a member adding the same photo
+        result = node.photos(album).add_files(_files(tmp_path / folder, {"IMG_0001.jpg": data}))
+        assert result.added == [] and result.duplicates == ["IMG_0001.jpg"] and result.already_there == [old_id]
+        assert node.photos(album).photos.count() == 1
 
 
 def test_a_broken_file_is_reported_and_imports_nothing(open_node: OpenNode, tmp_path: Path) -> None:
@@ -361,6 +419,27 @@ def test_a_name_a_peer_wrote_with_escapes_is_read_clean(open_node: OpenNode, tmp
     out.mkdir()
     [written] = a.photos(album).export([photo_id], out).written  # b has not fetched the original
     assert written.name == "]0;owned beach [2J night.jpg"
+
+
+HOSTILE_CAPTION = "nice\x1b]0;PWNED\x07\x1b[2J"  # a terminal title, then clear-screen
+
+
+def test_a_caption_comment_and_camera_a_peer_wrote_with_escapes_are_read_clean(open_node: OpenNode,
+                                                                             tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    album = start_thread(a, ThreadKind.ALBUM, "Hostile")
+    join(a, b, album)
+    [photo_id] = a.photos(album).add_files(_files(tmp_path, {"p.jpg": image_bytes("JPEG")})).added
+    # A modified client writes the fields directly, past clean_text and the importer.
+    a.photos(album).photos.update(photo_id, {"caption": HOSTILE_CAPTION, "camera": "\u202eCanon\x1b[31m"})
+    a.photos(album).comments.create({"target": f"photo/{photo_id}", "text": HOSTILE_CAPTION + "\u2066!"})
+    sync(a, b, album)
+    photos = b.photos(album)
+    photo = photos.photos.get(photo_id)
+    [card] = photos.cards([photo_id])
+    assert card.caption == photo_caption(photo) == "nice]0;PWNED[2J"
+    assert photo_camera(photo) == "Canon [31m"  # as names are: hidden characters become spaces
+    assert [comment_text(c) for c in photos.comments_on(photo_id)] == ["nice]0;PWNED[2J!"]
 
 
 def _corner_colours(image: Image.Image) -> list[str]:

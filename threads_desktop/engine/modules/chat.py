@@ -39,6 +39,12 @@ READ_MARKER_MODEL = Model("read_marker", {
 MODELS = (MESSAGE_MODEL, REACTION_MODEL, READ_MARKER_MODEL)
 
 
+# Bidi embeddings, overrides and isolates: they reorder what follows them, so
+# peer text could pass for other text or spill into what is shown after it.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\u2028\u2029")  # line and paragraph separators: a plain line break
+
+
 def clean_text(text: str, limit: int) -> str:
     if not isinstance(text, str):
         raise InvalidInputError("a message is text")
@@ -48,6 +54,25 @@ def clean_text(text: str, limit: int) -> str:
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
         raise InvalidInputError("a message cannot hold control characters")
     return text
+
+
+def text_from_peer(value: Any, limit: int) -> str | None:
+    """A message, caption or comment as we show it, from whatever a peer
+    wrote (the reducer checks only type and length): control characters
+    but line breaks and tabs dropped (terminal escapes among them), bidi
+    overrides and isolates dropped, NFC, trimmed, cut to `limit`. None
+    when nothing is left or it is not text."""
+    if not isinstance(value, str):
+        return None
+    kept = "".join("\n" if ch in _LINE_BREAKS else ch for ch in value
+                   if ch in "\n\t" or ch in _LINE_BREAKS
+                   or (ch not in _BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs")))
+    return unicodedata.normalize("NFC", kept).strip()[:limit] or None
+
+
+def message_text(message: Document) -> str | None:
+    """A message's text as shown: cleaned on every read."""
+    return text_from_peer(message.data.get("text"), MAX_MESSAGE_LENGTH)
 
 
 class Reactions:
@@ -74,8 +99,9 @@ class Reactions:
         """Emoji -> who reacted with it (switched on)."""
         result: dict[str, list[PeerId]] = {}
         for reaction in self._reactions.find({"target": f"{target.collection}/{target.id}"}):
-            if reaction.data["on"]:
-                result.setdefault(reaction.data["emoji"], []).append(reaction.author)
+            emoji = text_from_peer(reaction.data["emoji"], 8)  # a peer's: cleaned like any text
+            if reaction.data["on"] and emoji is not None and emoji.isprintable():
+                result.setdefault(emoji, []).append(reaction.author)
         return dict(sorted(result.items()))
 
 
@@ -140,7 +166,7 @@ class Chat:
         return self.messages.count(created_after=up_to, not_by=self._author)
 
     def describe(self, message: Document) -> dict[str, Any]:
-        return {"id": message.id, "author": str(message.author), "text": message.data.get("text"),
+        return {"id": message.id, "author": str(message.author), "text": message_text(message),
                 "reply_to": message.data.get("reply_to"), "photos": message.data.get("photos", []),
                 "edited": message.version > 1, "reactions": {e: [str(p) for p in who] for e, who in
                                                             self.reactions.of(message).items()}}

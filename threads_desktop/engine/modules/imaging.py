@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.modules import image_chunks, jpeg_segments
@@ -38,6 +38,7 @@ FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF"
 @dataclass(frozen=True, slots=True)
 class PreparedPhoto:
     content_hash: str        # of the original as stored: the photo's ID in an album
+    legacy_id: str | None    # the ID version 0.1 gave this file (None: it refused it)
     original: bytes
     mime: str
     thumbnail: bytes         # JPEG
@@ -66,7 +67,7 @@ def prepare_photo(data: bytes, *, keep_gps: bool = False) -> PreparedPhoto:
         raise InvalidInputError("not an image this app can read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInputError("the image is damaged or incomplete") from exc
-    except (ArithmeticError, IndexError, KeyError, TypeError, struct.error) as exc:
+    except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, struct.error) as exc:
         # Pillow's metadata parsers fail in these ways on crafted files: one
         # bad file must not stop an import.
         raise InvalidInputError("the image's metadata is damaged") from exc
@@ -92,11 +93,14 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
         if image_format == "JPEG":
             probe.draft("RGB", (PREVIEW_SIZE, PREVIEW_SIZE))  # decode at 1/2, 1/4 or 1/8 scale
         probe.load()  # a truncated file fails here, before anything is stored
-        oriented = ImageOps.exif_transpose(probe.convert("RGB") if probe.mode not in ("RGB", "L") else probe)
-    original, gps = _clean_original(data, image_format, exif, keep_gps)
+        oriented = _upright(probe.convert("RGB") if probe.mode not in ("RGB", "L") else probe,
+                            exif.get(ExifTags.Base.Orientation))
     rotated = exif.get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
+    legacy_id = _legacy_id(data, image_format, keep_gps) if ExifTags.IFD.GPSInfo in exif else _sha256(data)
+    original, gps = _clean_original(data, image_format, exif, keep_gps)
     return PreparedPhoto(
-        content_hash=hashlib.sha256(original).hexdigest(),
+        content_hash=_sha256(original),
+        legacy_id=legacy_id,
         original=original,
         mime=FORMATS[image_format],
         thumbnail=_jpeg(oriented, THUMBNAIL_SIZE, quality=80),
@@ -107,6 +111,19 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
         camera=_camera(exif),
         gps=gps,
     )
+
+
+# EXIF orientation -> the turn that shows the picture upright.
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+def _upright(image: Image.Image, orientation: object) -> Image.Image:
+    """The pixels turned as the EXIF orientation says. Not ImageOps.exif_transpose:
+    it writes the EXIF back, and fails where Pillow cannot (docs/LIBP2P-NOTES.md)."""
+    turn = _UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return image.transpose(turn) if turn is not None else image.copy()
 
 
 def _jpeg(image: Image.Image, size: int, quality: int) -> bytes:
@@ -169,6 +186,14 @@ def _degrees(value: Any) -> float:
 _EXIF_IFD_FREE_TEXT = (0x927C, 0x9286)  # MakerNote, UserComment (in the Exif IFD)
 # ImageDescription, then Windows' XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject (in IFD0)
 _FREE_TEXT = (0x010E, 0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)
+# What a fresh EXIF block keeps when the file's own cannot be written back.
+_MINIMAL_IFD0 = (ExifTags.Base.Orientation, ExifTags.Base.DateTime, ExifTags.Base.Make, ExifTags.Base.Model)
+_MINIMAL_EXIF_IFD = (ExifTags.Base.DateTimeOriginal, ExifTags.Base.OffsetTimeOriginal)
+_MINIMAL_GPS = (ExifTags.GPS.GPSLatitudeRef, ExifTags.GPS.GPSLatitude, ExifTags.GPS.GPSLongitudeRef,
+                ExifTags.GPS.GPSLongitude, ExifTags.GPS.GPSAltitudeRef, ExifTags.GPS.GPSAltitude)
+# What Pillow raises when it cannot write back a tag it read (a ResolutionUnit
+# stored as text, say): see docs/LIBP2P-NOTES.md, "Pillow's Exif.tobytes".
+_UNWRITABLE = (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError, struct.error)
 
 
 def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
@@ -178,26 +203,95 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
     block only when the user keeps it; orientation, date and camera stay.
     The picture's own bytes are not re-encoded."""
     gps = _gps(exif) if keep_gps else None
-    changed = False
     if ExifTags.IFD.GPSInfo in exif and not keep_gps:
         del exif[ExifTags.IFD.GPSInfo]
-        changed = True
-    details = exif.get_ifd(ExifTags.IFD.Exif)
-    for tag in _EXIF_IFD_FREE_TEXT:
-        if tag in details:
-            del details[tag]
-            changed = True
+    if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
+        details = exif.get_ifd(ExifTags.IFD.Exif)
+        for tag in _EXIF_IFD_FREE_TEXT:
+            details.pop(tag, None)
     for tag in _FREE_TEXT:
         if tag in exif:
             del exif[tag]
-            changed = True
-    payload = exif.tobytes() if changed else None  # None: the EXIF block stays as it is
+    # Always written from what Pillow read, never kept as it is: Pillow skips
+    # a whole IFD it cannot read (one entry pointing past the block), and
+    # what it did not see (a GPS block, a description) would travel unread.
+    payload = _exif_bytes(exif, keep_gps)
     if image_format == "JPEG":
         return jpeg_segments.without_metadata(data, payload), gps
     # PNG and WebP hold EXIF without its "Exif" prefix; b"" drops an empty one.
-    tiff = None if payload is None else payload[6:] if len(exif) else b""
+    tiff = payload[6:] if len(exif) else b""
     if image_format == "PNG":
         return image_chunks.png_without_metadata(data, tiff), gps
     if image_format == "WEBP":
         return image_chunks.webp_without_metadata(data, tiff), gps
     return image_chunks.gif_without_metadata(data), gps
+
+
+def _exif_bytes(exif: Image.Exif, keep_gps: bool) -> bytes:
+    """The cleaned EXIF block as stored ("Exif\\0\\0" and TIFF), b"" for
+    none. When Pillow cannot write the file's own block back, a fresh one
+    holds what the app uses (orientation, dates, camera; GPS when kept);
+    if even that fails, the block goes: a photo is never refused over
+    metadata that was about to be dropped."""
+    try:
+        return exif.tobytes()
+    except _UNWRITABLE:
+        pass
+    fresh = Image.Exif()
+    for tag in _MINIMAL_IFD0:
+        value = exif.get(tag)
+        if isinstance(value, int if tag == ExifTags.Base.Orientation else str):
+            fresh[tag] = value
+    for ifd, tags in ((ExifTags.IFD.Exif, _MINIMAL_EXIF_IFD), (ExifTags.IFD.GPSInfo, _MINIMAL_GPS if keep_gps else ())):
+        source = exif.get_ifd(ifd)
+        if any(tag in source for tag in tags):
+            target = fresh.get_ifd(ifd)
+            target.update((tag, source[tag]) for tag in tags if tag in source)
+    try:
+        return fresh.tobytes()
+    except _UNWRITABLE:
+        return b""
+
+
+def _legacy_id(data: bytes, image_format: str, keep_gps: bool) -> str | None:
+    """The ID version 0.1 gave a file whose EXIF has a GPS block: the hash of
+    the file as it stored it, which was the file itself with only that block
+    removed (unless kept), the EXIF written back by Pillow. It lets an import
+    find a photo added before the upgrade, or by a member who has not
+    upgraded. Only looked up, never given to a new photo: a hash over the
+    metadata we now strip would let members confirm a guess of it."""
+    if keep_gps or image_format == "GIF":
+        return _sha256(data)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            exif = image.getexif()
+            del exif[ExifTags.IFD.GPSInfo]
+            payload = exif.tobytes()
+            if image_format == "JPEG":
+                return _sha256(_legacy_jpeg_with_exif(data, payload))
+            out = io.BytesIO()
+            image.save(out, image_format, exif=payload, **({"quality": 95} if image_format == "WEBP" else {}))
+            return _sha256(out.getvalue())
+    except (*_UNWRITABLE, OSError, InvalidInputError):
+        return None  # version 0.1 refused this file: nothing to find
+
+
+def _legacy_jpeg_with_exif(data: bytes, payload: bytes) -> bytes:
+    """Version 0.1's EXIF swap: the first EXIF segment before the scan
+    replaced, every other byte as it was."""
+    position = 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == jpeg_segments.SOS:
+            break
+        end = position + 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        if marker == jpeg_segments.APP1 and data[position + 4:position + 10] == b"Exif\x00\x00":
+            if len(payload) + 2 > 0xFFFF:
+                break
+            return data[:position] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + data[end:]
+        position = end
+    raise InvalidInputError("no EXIF segment")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -12,6 +12,7 @@ than that minimum cannot hold the claimed frame, and the file is refused."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from threads_desktop.engine.core.errors import InvalidInputError
@@ -43,9 +44,10 @@ _EXIF = b"Exif\x00\x00"
 
 def without_metadata(data: bytes, exif: bytes | None) -> bytes:
     """The JPEG with only what decoding and showing it needs: its EXIF
-    segment replaced by `exif` (kept as it is when None), every other
-    application segment but JFIF, ICC and Adobe dropped, comments dropped,
-    and nothing after the picture's end. The picture's bytes are unchanged."""
+    segment replaced by `exif` (kept as it is when None, dropped when
+    empty), every other application segment but JFIF, ICC and Adobe
+    dropped, comments dropped (between a progressive file's scans too), and
+    nothing after the picture's end. The picture's bytes are unchanged."""
     segments = header_segments(data)
     parts = [b"\xff\xd8"]
     exif_done = False
@@ -55,19 +57,26 @@ def without_metadata(data: bytes, exif: bytes | None) -> bytes:
             if not exif_done:  # the first is the one readers use
                 if exif is None:
                     parts.append(data[segment.start:segment.end])
-                else:
+                elif exif:
                     if len(exif) + 2 > 0xFFFF:
                         raise InvalidInputError("the photo's metadata is too large")
                     parts.append(b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif)
                 exif_done = True
             continue
-        if APP0 <= segment.marker <= APP15 or segment.marker == COM:
-            needed = _NEEDED_APP.get(segment.marker)
-            if needed is None or not payload.startswith(needed):
-                continue
+        if _is_metadata(segment.marker, payload):
+            continue
         parts.append(data[segment.start:segment.end])
-    parts.append(data[segments[-1].end:picture_end(data, segments)])
+    parts += (data[start:end] for marker, start, end in _picture_after_first_scan(data, segments)
+              if marker is None or not _is_metadata(marker, data[start + 4:end]))
     return b"".join(parts)
+
+
+def _is_metadata(marker: int, payload: bytes) -> bool:
+    """An application segment a decoder does not need, or a comment."""
+    if APP0 <= marker <= APP15 or marker == COM:
+        needed = _NEEDED_APP.get(marker)
+        return needed is None or not payload.startswith(needed)
+    return False
 
 
 def header_segments(data: bytes) -> list[Segment]:
@@ -118,17 +127,31 @@ def picture_end(data: bytes, segments: list[Segment]) -> int:
     """Just past the EOI that ends the picture (progressive files have more
     tables and scans after the first); len(data) if there is none. What
     follows it (a camera's secondary images) is not part of the picture."""
+    return max((end for _, _, end in _picture_after_first_scan(data, segments)), default=segments[-1].end)
+
+
+def _picture_after_first_scan(data: bytes, segments: list[Segment]) -> Iterator[tuple[int | None, int, int]]:
+    """(marker, start, end) of each piece from the first scan's data to the
+    EOI: entropy-coded data (marker None), then a marker segment (more
+    tables and scans in a progressive file, or anything else a file puts
+    between them), and so on. A segment starts at its 0xFF; the last piece
+    ends at the EOI's end or where the file ends."""
     position = segments[-1].end
     while True:
-        position = entropy_end(data, position)
-        if position + 2 > len(data):
-            return len(data)
-        marker = data[position + 1]
+        marker_at = entropy_end(data, position)
+        if marker_at > position:
+            yield None, position, marker_at
+        if marker_at + 2 > len(data):
+            return
+        marker = data[marker_at + 1]
         if marker == EOI:
-            return position + 2
-        if position + 4 > len(data):
-            return len(data)
-        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+            yield marker, marker_at, marker_at + 2
+            return
+        if marker_at + 4 > len(data):
+            yield marker, marker_at, len(data)
+            return
+        position = min(len(data), marker_at + 2 + int.from_bytes(data[marker_at + 2:marker_at + 4], "big"))
+        yield marker, marker_at, position
 
 
 def check_first_scan_holds_the_frame(data: bytes, segments: list[Segment]) -> None:

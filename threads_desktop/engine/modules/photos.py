@@ -2,7 +2,9 @@
 
 A photo's ID is the SHA-256 of its original as stored, so the same picture is
 never in an album twice (if two members add it at once, both adds name the
-same document and the views still agree). The thumbnail travels inline in the
+same document and the views still agree). Version 0.1 stored more of a
+file's metadata, so its IDs differ for most camera photos: an import looks
+up that ID too. The thumbnail travels inline in the
 event; the preview and the original are encrypted blobs whose keys travel in
 the event too."""
 
@@ -31,7 +33,7 @@ from threads_desktop.engine.db.collections import Document, Ops, ThreadCollectio
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
-from threads_desktop.engine.modules.chat import Reactions, clean_text
+from threads_desktop.engine.modules.chat import Reactions, clean_text, text_from_peer
 from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
 from threads_desktop.engine.modules.profiles import name_from_peer
 
@@ -125,10 +127,9 @@ class Photos:
             name = file_label(path)
             if isinstance(outcome, ThreadsError):
                 failed.append((name, str(outcome)))
-            elif self.photos.find_one_by_id(outcome.content_hash) is not None or \
-                    outcome.content_hash in {p.content_hash for p in batch}:
+            elif (existing := self._already_there(outcome, batch)) is not None:
                 duplicates.append(name)
-                already_there.append(outcome.content_hash)
+                already_there.append(existing)
             else:
                 batch.append(outcome)
                 names.append(name)
@@ -144,6 +145,17 @@ class Photos:
         if batch and not stopped:
             stopped = self._store(batch, names, added)
         return ImportResult(added, duplicates, failed, already_there, stopped)
+
+    def _already_there(self, photo: PreparedPhoto, batch: list[PreparedPhoto]) -> str | None:
+        """The ID of this picture if the album (or the batch being stored)
+        has it: under its own ID, or under the one version 0.1 gave it
+        (added before the upgrade, or by a member who has not upgraded)."""
+        if photo.content_hash in {p.content_hash for p in batch}:
+            return photo.content_hash
+        for photo_id in dict.fromkeys((photo.content_hash, photo.legacy_id)):
+            if photo_id is not None and self.photos.find_one_by_id(photo_id) is not None:
+                return photo_id
+        return None
 
     def _store(self, batch: list[PreparedPhoto], names: list[str], added: list[str]) -> str | None:
         """Store one event's worth of photos, all or none, adding their IDs
@@ -183,7 +195,7 @@ class Photos:
     def cards(self, ids: Sequence[str]) -> list[PhotoCard]:
         """Grid cells for the photos among `ids` still in the album."""
         return [PhotoCard(doc.id, photo_name(doc), doc.data["thumbnail"], doc.data.get("taken_at"),
-                          doc.data.get("caption"), doc.data["width"], doc.data["height"])
+                          photo_caption(doc), doc.data["width"], doc.data["height"])
                 for doc in self.photos.by_ids(ids)]
 
     def preview(self, photo_id: str) -> bytes:
@@ -331,6 +343,22 @@ def photo_name(photo: Document) -> str:
     """A photo's name as shown: whoever added it chose it, so it is cleaned
     on every read (a modified client can write anything)."""
     return name_from_peer(photo.data.get("name"), MAX_NAME) or ""
+
+
+def photo_caption(photo: Document) -> str | None:
+    """A photo's caption as shown, cleaned on every read like its name."""
+    return text_from_peer(photo.data.get("caption"), MAX_CAPTION)
+
+
+def photo_camera(photo: Document) -> str | None:
+    """The camera's make and model as shown: the importer cleans them, but a
+    modified client can write anything."""
+    return name_from_peer(photo.data.get("camera"), MAX_CAMERA)
+
+
+def comment_text(comment: Document) -> str:
+    """A comment's text as shown, cleaned on every read."""
+    return text_from_peer(comment.data.get("text"), MAX_COMMENT) or ""
 
 
 def all_paths(paths: Iterable[Path]) -> list[Path]:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ItemActions
-from threads_desktop.engine.modules.photos import photo_name
+from threads_desktop.engine.modules.photos import comment_text, photo_camera, photo_caption, photo_name
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
@@ -75,13 +75,13 @@ def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
         preview = None
     me = node.store.own_log(thread_id)
     names = author_labels(node, thread_id)
-    comments = [Comment(c.id, names.get(str(c.author)) or short_id(str(c.author)), c.data["text"], c.created_hlc,
+    comments = [Comment(c.id, names.get(str(c.author)) or short_id(str(c.author)), comment_text(c), c.created_hlc,
                         c.author == me)
                 for c in photos.comments_on(photo_id)]
     reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
     data = doc.data
-    return PhotoDetails(photo_id, photo_name(doc), data.get("caption") or "", data.get("taken_at"),
-                        _text(data.get("camera")), _location(data.get("gps")), data["width"], data["height"],
+    return PhotoDetails(photo_id, photo_name(doc), photo_caption(doc) or "", data.get("taken_at"),
+                        photo_camera(doc), _location(data.get("gps")), data["width"], data["height"],
                         "" if doc.author == me else names.get(str(doc.author)) or short_id(str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
                         node.get_thread(thread_id).can_write,
@@ -493,10 +493,6 @@ def _location(gps: object) -> dict[str, float] | None:
     if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon)):
         return None
     return {"lat": float(lat), "lon": float(lon)}  # type: ignore[arg-type]
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _camera_time(taken_at_ms: int | None) -> str | None:
