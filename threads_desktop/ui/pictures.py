@@ -22,28 +22,15 @@ from collections.abc import Sequence
 from PIL import ExifTags, Image, ImageDraw
 from PySide6.QtGui import QImage
 
+# The engine's import limits (what a member can add at all) and orientation table.
+from threads_desktop.engine.modules.imaging import MAX_JPEG_PIXELS, MAX_OTHER_PIXELS, UPRIGHT
+
 log = logging.getLogger(__name__)
 
 MAX_THUMBNAIL_EDGE = 2048  # generous: the engine's own are 256
 MAX_SHOWN_EDGE = 8192  # an original larger than this is shown scaled down (64 Mpx, 256 MiB as RGBA)
-# The engine's import limits (engine/modules/imaging.py): what a member can add at all.
-MAX_JPEG_PIXELS = 170_000_000  # decoded at a reduced scale (draft), so cheap
-MAX_OTHER_PIXELS = 36_000_000  # decoded whole
 PICTURE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")  # what an album may hold as an original
 _THUMBNAIL_FORMATS = ("JPEG",)
-# EXIF orientation (2-8) to the turn that makes the picture upright, as
-# ImageOps.exif_transpose does it, but without rewriting the EXIF: a peer's
-# EXIF may hold any tag of any type, and rewriting it raises whatever Pillow's
-# writer trips on (struct.error, TypeError, ...).
-_UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, int], *,
@@ -65,7 +52,9 @@ def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, 
                 picture.draft("RGB", (edge, edge))  # decode at 1/2, 1/4, 1/8 when that is enough
             picture.load()
             # After load(): draft() has already shrunk what is turned.
-            turn = _UPRIGHT.get(_orientation(picture))
+            # The engine's table, not ImageOps.exif_transpose: that rewrites the
+            # EXIF, and a peer's EXIF may hold any tag of any type.
+            turn = UPRIGHT.get(_orientation(picture))
             rgb = picture.convert("RGB")
         if turn is not None:
             rgb = rgb.transpose(turn)

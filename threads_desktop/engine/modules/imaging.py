@@ -113,8 +113,9 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
     )
 
 
-# EXIF orientation -> the turn that shows the picture upright.
-_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+# EXIF orientation -> the turn that shows the picture upright (the UI's
+# pictures from peers use it too).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
             8: Image.Transpose.ROTATE_90}
 
@@ -122,7 +123,7 @@ _UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4
 def _upright(image: Image.Image, orientation: object) -> Image.Image:
     """The pixels turned as the EXIF orientation says. Not ImageOps.exif_transpose:
     it writes the EXIF back, and fails where Pillow cannot (docs/LIBP2P-NOTES.md)."""
-    turn = _UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    turn = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
     return image.transpose(turn) if turn is not None else image.copy()
 
 
