@@ -694,7 +694,7 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/main_window.py" line="+81"/>
+        <location filename="../../threads_desktop/ui/views/main_window.py" line="+82"/>
         <source>Threads</source>
         <translation type="unfinished"></translation>
     </message>
@@ -902,7 +902,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+30"/>
+        <location line="+31"/>
         <source>Quit Threads</source>
         <translation type="unfinished"></translation>
     </message>
@@ -927,7 +927,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-26"/>
+        <location line="-27"/>
         <source>Something went wrong</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1256,7 +1256,7 @@
 <context>
     <name>NamePrompt</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/name_prompt.py" line="+55"/>
+        <location filename="../../threads_desktop/ui/dialogs/name_prompt.py" line="+57"/>
         <location line="+7"/>
         <source>Your name</source>
         <translation type="unfinished"></translation>
@@ -1395,7 +1395,7 @@
 <context>
     <name>PhotoDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/photo_dialog.py" line="+110"/>
+        <location filename="../../threads_desktop/ui/dialogs/photo_dialog.py" line="+111"/>
         <source>Photo</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1664,13 +1664,18 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+6"/>
         <source>You can only view it now: the people who manage it changed your role.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="-4"/>
         <source>You are no longer a member of it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>You can view it but not add to it or change it.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
