@@ -62,6 +62,19 @@ def test_the_decode_path_refuses_what_is_not_a_picture_and_shrinks_a_huge_one(qa
     assert (small.width(), small.height()) == (60, 90) and upright_problem(small) is None
 
 
+def test_a_peers_progressive_jpeg_is_held_to_the_lower_progressive_limit(  # type: ignore[no-untyped-def]
+        qapp, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A progressive JPEG is decoded whole (draft() cannot shrink it): the
+    # import's lower limit applies to what a peer sends too. Scaled down here.
+    monkeypatch.setattr("threads_desktop.ui.pictures.MAX_PROGRESSIVE_JPEG_PIXELS", 100_000)
+    picture = Image.new("RGB", (600, 400), (200, 40, 40))
+    progressive, baseline = io.BytesIO(), io.BytesIO()
+    picture.save(progressive, "JPEG", progressive=True)
+    picture.save(baseline, "JPEG")
+    assert shown_picture(progressive.getvalue()).isNull()
+    assert not shown_picture(baseline.getvalue()).isNull()
+
+
 def _album_of_portraits(qtbot, runtime: EngineRuntime, folder: Path) -> tuple[ThreadId, dict[str, int]]:  # type: ignore[no-untyped-def]
     paths = portrait_files(folder)
 

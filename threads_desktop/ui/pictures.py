@@ -23,7 +23,12 @@ from PIL import ExifTags, Image, ImageDraw
 from PySide6.QtGui import QImage
 
 # The engine's import limits (what a member can add at all) and orientation table.
-from threads_desktop.engine.modules.imaging import MAX_JPEG_PIXELS, MAX_OTHER_PIXELS, UPRIGHT
+from threads_desktop.engine.modules.imaging import (
+    MAX_JPEG_PIXELS,
+    MAX_OTHER_PIXELS,
+    MAX_PROGRESSIVE_JPEG_PIXELS,
+    UPRIGHT,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,10 @@ def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, 
         # here: it changes process-wide state and this runs on several threads.
         with Image.open(io.BytesIO(data), formats=list(formats)) as picture:
             width, height = picture.size
-            if min(width, height) < 1 or width * height > max_pixels.get(picture.format or "", 0):
+            limit = max_pixels.get(picture.format or "", 0)
+            if picture.format == "JPEG" and (picture.info.get("progressive") or picture.info.get("progression")):
+                limit = min(limit, MAX_PROGRESSIVE_JPEG_PIXELS)  # draft() cannot shrink progressive decoding
+            if min(width, height) < 1 or width * height > limit:
                 return None
             if max_edge is not None and max(width, height) > max_edge:
                 return None

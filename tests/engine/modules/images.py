@@ -126,3 +126,10 @@ def noise_jpeg(seed: int, size: tuple[int, int] = (300, 200)) -> bytes:
     out = io.BytesIO()
     Image.frombytes("RGB", size, pixels).save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def pixels(data: bytes) -> bytes:
+    """The decoded picture: what an original must keep of the file, byte for
+    byte in its scan, while its metadata is rewritten."""
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB").tobytes()

@@ -384,3 +384,48 @@ def test_an_exif_block_pillow_cannot_read_does_not_travel_unread() -> None:
     with Image.open(io.BytesIO(data)) as unread:
         assert not unread.getexif()  # what Pillow makes of it
     assert b"Rua das Flores" not in prepare_photo(data).original
+
+
+def _jpeg_with_exif(exif: Image.Exif, xmp: bytes | None = None) -> bytes:
+    out = io.BytesIO()
+    extra = {"xmp": xmp} if xmp is not None else {}
+    two_colour_image(60, 40).save(out, "JPEG", exif=exif.tobytes(), **extra)
+    return out.getvalue()
+
+
+def test_only_the_tags_the_app_uses_stay_in_an_originals_exif() -> None:
+    # Tags whose value is itself a metadata block or free text: XMP (700) and
+    # IPTC (33723) inside the EXIF, Artist, the camera owner's name.
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "Google", "Pixel 8"
+    exif[0x02BC] = XMP_GPS
+    exif[0x83BB] = IPTC_CITY
+    exif[ExifTags.Base.Artist] = "Ana at Rua Augusta 12"
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    details[ExifTags.Base.DateTimeOriginal] = "2024:07:14 18:30:05"
+    details[ExifTags.Base.CameraOwnerName] = "Ana, Lisbon"
+    photo = prepare_photo(_jpeg_with_exif(exif))
+    for trace in (b"GPSLatitude", b"Lisbon", b"Rua Augusta"):
+        assert trace not in photo.original, trace
+    with Image.open(io.BytesIO(photo.original)) as original:
+        kept = original.getexif()
+        assert dict(kept) == {ExifTags.Base.Orientation: 6, ExifTags.Base.Make: "Google",
+                              ExifTags.Base.Model: "Pixel 8", ExifTags.IFD.Exif: kept[ExifTags.IFD.Exif]}
+        assert dict(kept.get_ifd(ExifTags.IFD.Exif)) == {ExifTags.Base.DateTimeOriginal: "2024:07:14 18:30:05"}
+    assert photo.taken_at is not None and photo.camera == "Google Pixel 8"
+
+
+def test_an_orientation_given_only_in_xmp_turns_the_original_as_it_turns_the_thumbnail() -> None:
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/>'
+           b'</rdf:RDF></x:xmpmeta>')
+    out = io.BytesIO()
+    two_colour_image(60, 40).save(out, "JPEG", xmp=xmp)
+    photo = prepare_photo(out.getvalue())
+    assert (photo.width, photo.height) == (40, 60)  # turned, as the thumbnail is
+    assert Image.open(io.BytesIO(photo.thumbnail)).size[0] < Image.open(io.BytesIO(photo.thumbnail)).size[1]
+    with Image.open(io.BytesIO(photo.original)) as original:
+        assert "xmp" not in original.info
+        assert original.getexif().get(ExifTags.Base.Orientation) == 6  # so every viewer turns it too
+        original.load()

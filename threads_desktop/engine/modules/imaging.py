@@ -182,12 +182,8 @@ def _degrees(value: Any) -> float:
     return degrees + minutes / 60 + seconds / 3600
 
 
-# EXIF tags that can hold free text or a vendor's blocks (a location among
-# them): maker notes, the user comment, the description and Windows' XP fields.
-_EXIF_IFD_FREE_TEXT = (0x927C, 0x9286)  # MakerNote, UserComment (in the Exif IFD)
-# ImageDescription, then Windows' XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject (in IFD0)
-_FREE_TEXT = (0x010E, 0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)
-# What a fresh EXIF block keeps when the file's own cannot be written back.
+# All an original's EXIF keeps (an allowlist: any other tag may hold a
+# location, e.g. XMP (700) or IPTC (33723) inside the EXIF, or free text).
 _MINIMAL_IFD0 = (ExifTags.Base.Orientation, ExifTags.Base.DateTime, ExifTags.Base.Make, ExifTags.Base.Model)
 _MINIMAL_EXIF_IFD = (ExifTags.Base.DateTimeOriginal, ExifTags.Base.OffsetTimeOriginal)
 _MINIMAL_GPS = (ExifTags.GPS.GPSLatitudeRef, ExifTags.GPS.GPSLatitude, ExifTags.GPS.GPSLongitudeRef,
@@ -204,23 +200,11 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
     block only when the user keeps it; orientation, date and camera stay.
     The picture's own bytes are not re-encoded."""
     gps = _gps(exif) if keep_gps else None
-    if ExifTags.IFD.GPSInfo in exif and not keep_gps:
-        del exif[ExifTags.IFD.GPSInfo]
-    if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
-        details = exif.get_ifd(ExifTags.IFD.Exif)
-        for tag in _EXIF_IFD_FREE_TEXT:
-            details.pop(tag, None)
-    for tag in _FREE_TEXT:
-        if tag in exif:
-            del exif[tag]
-    # Always written from what Pillow read, never kept as it is: Pillow skips
-    # a whole IFD it cannot read (one entry pointing past the block), and
-    # what it did not see (a GPS block, a description) would travel unread.
     payload = _exif_bytes(exif, keep_gps)
     if image_format == "JPEG":
         return jpeg_segments.without_metadata(data, payload), gps
     # PNG and WebP hold EXIF without its "Exif" prefix; b"" drops an empty one.
-    tiff = payload[6:] if len(exif) else b""
+    tiff = payload[6:]
     if image_format == "PNG":
         return image_chunks.png_without_metadata(data, tiff), gps
     if image_format == "WEBP":
@@ -229,25 +213,26 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
 
 
 def _exif_bytes(exif: Image.Exif, keep_gps: bool) -> bytes:
-    """The cleaned EXIF block as stored ("Exif\\0\\0" and TIFF), b"" for
-    none. When Pillow cannot write the file's own block back, a fresh one
-    holds what the app uses (orientation, dates, camera; GPS when kept);
-    if even that fails, the block goes: a photo is never refused over
+    """The original's EXIF block as stored ("Exif\\0\\0" and TIFF), b"" for
+    none: a fresh block with only what the app uses (orientation, dates,
+    camera; GPS when kept), never the file's own written back. If even that
+    cannot be written, the block goes: a photo is never refused over
     metadata that was about to be dropped."""
-    try:
-        return exif.tobytes()
-    except _UNWRITABLE:
-        pass
     fresh = Image.Exif()
+    kept = False
     for tag in _MINIMAL_IFD0:
         value = exif.get(tag)
         if isinstance(value, int if tag == ExifTags.Base.Orientation else str):
             fresh[tag] = value
+            kept = True
     for ifd, tags in ((ExifTags.IFD.Exif, _MINIMAL_EXIF_IFD), (ExifTags.IFD.GPSInfo, _MINIMAL_GPS if keep_gps else ())):
-        source = exif.get_ifd(ifd)
+        source = exif.get_ifd(ifd) if ifd in exif else {}
         if any(tag in source for tag in tags):
             target = fresh.get_ifd(ifd)
             target.update((tag, source[tag]) for tag in tags if tag in source)
+            kept = True
+    if not kept:
+        return b""
     try:
         return fresh.tobytes()
     except _UNWRITABLE:
@@ -263,6 +248,11 @@ def _legacy_id(data: bytes, image_format: str, keep_gps: bool) -> str | None:
     metadata we now strip would let members confirm a guess of it."""
     if keep_gps or image_format == "GIF":
         return _sha256(data)
+    if image_format != "JPEG":
+        # 0.1 re-encoded a PNG or WebP to drop its GPS: finding it again would
+        # cost a full decode and encode of every such file (0.44 -> 3.5 s for
+        # 12 MP) for a rare case whose worst outcome is one duplicate.
+        return None
     try:
         with Image.open(io.BytesIO(data)) as image:
             exif = image.getexif()

@@ -66,6 +66,14 @@ def without_metadata(data: bytes, exif: bytes | None) -> bytes:
         if _is_metadata(segment.marker, payload):
             continue
         parts.append(data[segment.start:segment.end])
+    if exif and not exif_done:
+        # No EXIF segment of its own (its orientation came from XMP, say):
+        # one after SOI and JFIF, where readers look, so the original shows
+        # turned as its thumbnail is.
+        if len(exif) + 2 > 0xFFFF:
+            raise InvalidInputError("the photo's metadata is too large")
+        at = 2 if len(parts) > 1 and parts[1][:2] == b"\xff\xe0" else 1
+        parts.insert(at, b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif)
     parts += (data[start:end] for marker, start, end in _picture_after_first_scan(data, segments)
               if marker is None or not _is_metadata(marker, data[start + 4:end]))
     return b"".join(parts)
