@@ -33,6 +33,7 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import (
     ChangeSet,
+    FetchOriginals,
     IdentityCard,
     ItemActions,
     NearbyPeer,
@@ -53,6 +54,7 @@ from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import Changes, EventStore
 from threads_desktop.engine.leave import forget_thread
+from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
 from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
@@ -113,7 +115,7 @@ class Node:
         self.peers = PeerBook(services.database, services.addresses, services.now_seconds)
         # Handed over by engine/networking.py; None for a node that never goes online.
         self._network: Network | None = None
-        self._display_name = profiles.display_name(services.database.connection)
+        self._display_name = profiles.display_name(services.database)
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.commit,
                                          self._commit_control, services.random_bytes, services.now_seconds)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
@@ -131,7 +133,7 @@ class Node:
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
                                                              ACL_SCHEMA, PEERBOOK_SCHEMA))
             undo.callback(database.close)
-            profiles.ensure_local_settings(database)
+            local_settings.ensure_local_settings(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
             undo.callback(work_pool.shutdown)
@@ -364,6 +366,17 @@ class Node:
             network.want_original(thread_id, manifest)
         else:
             self.peers.want_blob(thread_id, manifest)
+
+    def fetch_originals(self) -> FetchOriginals:
+        """When this profile fetches the full-size photos of the albums it
+        reads (backups keep every block whatever it says)."""
+        return local_settings.fetch_originals(self.database)
+
+    def set_fetch_originals(self, policy: FetchOriginals) -> None:
+        """Choose for every album, those joined or created later included,
+        in every process that opens the profile. The network reads it at
+        each transfer: it applies from the next sync round."""
+        self.peers.set_fetch_originals_everywhere(policy)
 
     def network_changed(self) -> None:
         self._services.broadcaster.publish(ChangeSet(network=True))

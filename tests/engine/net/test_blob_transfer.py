@@ -15,7 +15,7 @@ from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.core.types import FetchOriginals, ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.net.client import Progress
 from threads_desktop.engine.node import Node
@@ -77,6 +77,26 @@ def test_originals_on_demand_wait_until_asked_for(open_node: OpenNode, tmp_path:
             with pytest.raises(NotFoundError):
                 b.photos(thread_id).original(second.id)
             assert b.peers.wanted_blobs(thread_id) == set()
+
+    trio.run(main)
+
+
+def test_a_profile_that_chose_originals_on_demand_joins_without_fetching_them(
+        open_node: OpenNode, tmp_path: Path) -> None:
+    """The choice belongs to the profile: made in another process (the app),
+    it holds for an album joined later by `serve` or a CLI command, with no
+    one pushing it into the new thread."""
+    chooser = open_node("b")
+    chooser.set_fetch_originals(FetchOriginals.ON_DEMAND)
+    chooser.close()
+
+    async def main() -> None:
+        a, b = open_node("a"), open_node("b")
+        thread_id = _album(a, tmp_path / "pics", 2)
+        async with serving(a), serving(b):
+            b.join(a.invite(thread_id, Role.READ))
+            await wait_until(b, lambda: _has(b, thread_id, "preview"))
+        assert not any(_can_open_original(b, thread_id, doc.id) for doc in b.photos(thread_id).page())
 
     trio.run(main)
 

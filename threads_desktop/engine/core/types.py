@@ -13,6 +13,14 @@ class ThreadKind(enum.StrEnum):
     CHAT = "chat"
 
 
+class FetchOriginals(enum.StrEnum):
+    """When a profile fetches the full-size photos of the albums it reads
+    (previews always come at once; backups always keep everything)."""
+
+    ALWAYS = "always"        # with the previews
+    ON_DEMAND = "on_demand"  # only when one is opened or exported
+
+
 @dataclass(frozen=True, slots=True)
 class ThreadSummary:
     """What a profile knows of a thread. A follower, which cannot read it,

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.types import FetchOriginals
+from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.database import Database
 
@@ -24,7 +26,7 @@ CREATE TABLE thread_peers (
 ) STRICT, WITHOUT ROWID;
 
 -- Whether originals are fetched as they appear (1) or only on demand (0);
--- previews always are. No row: always.
+-- previews always are. No row: the profile's choice (local_settings).
 CREATE TABLE thread_settings (
     thread_id BLOB PRIMARY KEY,
     fetch_originals INTEGER NOT NULL CHECK (fetch_originals IN (0, 1))
@@ -79,11 +81,25 @@ class PeerBook:
     # --- blob policy ---------------------------------------------------------------------
 
     def fetch_originals(self, thread_id: ThreadId) -> bool:
+        """Whether the thread's originals come with its previews: the
+        thread's own choice if it has one, else the profile's. Read at each
+        transfer, so every process that opens the profile follows it, for
+        threads created or joined anywhere."""
         row = self._db.connection.execute("SELECT fetch_originals FROM thread_settings WHERE thread_id = ?",
                                           (thread_id.raw,)).fetchone()
-        return row is None or bool(row[0])
+        if row is not None:
+            return bool(row[0])
+        return local_settings.fetch_originals(self._db) is FetchOriginals.ALWAYS
+
+    def set_fetch_originals_everywhere(self, policy: FetchOriginals) -> None:
+        """The profile's policy, for every thread: a thread's own choice
+        gives way to it (the app once wrote the same value into each)."""
+        with self._db.write() as sql:
+            local_settings.store_fetch_originals(self._db, policy)
+            sql.execute("DELETE FROM thread_settings")
 
     def set_fetch_originals(self, thread_id: ThreadId, always: bool) -> None:
+        """One thread's own choice, over the profile's."""
         with self._db.write() as sql:
             sql.execute("INSERT INTO thread_settings (thread_id, fetch_originals) VALUES (?, ?)"
                         " ON CONFLICT DO UPDATE SET fetch_originals = excluded.fetch_originals",

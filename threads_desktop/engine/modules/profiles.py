@@ -1,7 +1,7 @@
 """Display names: one name per profile, told to every thread it writes to.
 
-The name itself is a local setting (`local_settings`, a small key-value table
-of this profile). Each thread learns it from a `member_profile` document,
+The name itself is a local setting (logstore/local_settings.py, a small
+key-value table of this profile). Each thread learns it from a `member_profile` document,
 one per author (its ID is the author's log ID, so nobody can write anyone
 else's), which every member reads like any other document. Members who may
 only view write theirs too (`readers_write_own`; PROTOCOL §10b). A name is a hint
@@ -11,16 +11,15 @@ one can neither break a layout nor pass for text it is not.
 
 from __future__ import annotations
 
-import sqlite3
 import unicodedata
 from typing import Any
 
-from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.db.collections import ThreadCollections
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.logstore.local_settings import read_setting, write_setting
 
 MAX_DISPLAY_NAME = 64
 MEMBER_PROFILE_MODEL = Model("member_profile", {
@@ -28,14 +27,6 @@ MEMBER_PROFILE_MODEL = Model("member_profile", {
 }, ids="log", readers_write_own=True)  # a member who may only view still tells its name
 MODELS = (MEMBER_PROFILE_MODEL,)
 
-# Local to this profile (never synced). Additive, so it needs no schema
-# version of its own: a profile made before it gets it when next opened.
-LOCAL_SETTINGS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS local_settings (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL                -- DAG-CBOR
-) STRICT, WITHOUT ROWID;
-"""
 _DISPLAY_NAME_KEY = "display_name"
 # Characters that are not text a reader can see as such: controls, format
 # characters (bidi overrides, zero-width joiners), private use, surrogates,
@@ -71,21 +62,13 @@ def name_from_peer(value: Any, limit: int = MAX_DISPLAY_NAME) -> str | None:
     return name or None
 
 
-def ensure_local_settings(database: Database) -> None:
-    with database.write() as sql:
-        sql.execute(LOCAL_SETTINGS_SCHEMA)
-
-
-def display_name(connection: sqlite3.Connection) -> str:
-    row = connection.execute("SELECT value FROM local_settings WHERE key = ?", (_DISPLAY_NAME_KEY,)).fetchone()
-    value = cbor.decode(row[0], max_size=1 << 12) if row else ""
+def display_name(database: Database) -> str:
+    value = read_setting(database, _DISPLAY_NAME_KEY)
     return value if isinstance(value, str) else ""
 
 
 def store_display_name(database: Database, name: str) -> None:
-    with database.write() as sql:
-        sql.execute("INSERT INTO local_settings (key, value) VALUES (?, ?)"
-                    " ON CONFLICT DO UPDATE SET value = excluded.value", (_DISPLAY_NAME_KEY, cbor.encode(name)))
+    write_setting(database, _DISPLAY_NAME_KEY, name)
 
 
 def publish_name(collections: ThreadCollections, own_log: PeerId, name: str) -> bool:

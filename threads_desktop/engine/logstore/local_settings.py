@@ -1,0 +1,60 @@
+"""This profile's own settings, in its database: never synced, the same in
+every process that opens the profile (the app, `serve`, a CLI command).
+
+A small key-value table with DAG-CBOR values. It is additive (created if
+missing on every open), so it needs no schema version of its own: a profile
+made before it gets it when next opened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.types import FetchOriginals
+from threads_desktop.engine.logstore.database import Database
+
+LOCAL_SETTINGS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS local_settings (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL                -- DAG-CBOR
+) STRICT, WITHOUT ROWID;
+"""
+_MAX_VALUE_BYTES = 1 << 12
+_FETCH_ORIGINALS_KEY = "fetch_originals"
+
+
+def ensure_local_settings(database: Database) -> None:
+    with database.write() as sql:
+        sql.execute(LOCAL_SETTINGS_SCHEMA)
+
+
+def read_setting(database: Database, key: str) -> Any:
+    """The stored value, or None when there is none."""
+    row = database.connection.execute("SELECT value FROM local_settings WHERE key = ?", (key,)).fetchone()
+    return cbor.decode(row[0], max_size=_MAX_VALUE_BYTES) if row else None
+
+
+def write_setting(database: Database, key: str, value: Any) -> None:
+    with database.write() as sql:
+        sql.execute("INSERT INTO local_settings (key, value) VALUES (?, ?)"
+                    " ON CONFLICT DO UPDATE SET value = excluded.value", (key, cbor.encode(value)))
+
+
+def fetch_originals(database: Database) -> FetchOriginals:
+    """The profile's originals policy; ALWAYS until one is chosen (or for
+    a value a newer version wrote)."""
+    value = read_setting(database, _FETCH_ORIGINALS_KEY)
+    try:
+        return FetchOriginals(value) if isinstance(value, str) else FetchOriginals.ALWAYS
+    except ValueError:
+        return FetchOriginals.ALWAYS
+
+
+def store_fetch_originals(database: Database, policy: FetchOriginals) -> None:
+    """Keep the policy; InvalidInputError (nothing stored) for anything else."""
+    try:
+        value = FetchOriginals(policy).value
+    except ValueError:
+        raise InvalidInputError(f"no such choice for full-size photos: {policy!r}") from None
+    write_setting(database, _FETCH_ORIGINALS_KEY, value)
