@@ -225,3 +225,50 @@ def test_ctrl_c_on_add_stops_between_photos_and_says_how_many_were_added(tmp_pat
     shown = subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(profile), "show", album,
                             "--json"], capture_output=True, text=True, timeout=60)
     assert sorted(item["id"] for item in json.loads(shown.stdout)["items"]) == sorted(added)
+
+
+def _console_script(args: list[str], config_home: Path) -> subprocess.CompletedProcess[str]:
+    """The installed `threads-desktop` script on this checkout's code, with
+    Python reporting every module it imports (PYTHONPROFILEIMPORTTIME); the
+    user's config and data folders under the test's own."""
+    script = Path(sys.executable).parent / "threads-desktop"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "threads_desktop"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PYTHONPROFILEIMPORTTIME": "1",
+           "XDG_CONFIG_HOME": str(config_home), "XDG_DATA_HOME": str(config_home.parent / "data")}
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def _qt_modules(stderr: str) -> list[str]:
+    imported = [line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")]
+    assert "threads_desktop.cli" in imported  # the report is there: an empty list means something
+    return [name for name in imported if name.split(".")[0] in ("PySide6", "shiboken6", "qasync")]
+
+
+@pytest.mark.parametrize("args", [["--version"], ["id"], ["ls"], ["ls", "--json"]])
+def test_commands_import_no_qt(tmp_path: Path, args: list[str]) -> None:
+    """Without --data-dir, the folder is looked up in the app's settings:
+    that look-up once imported PySide6.QtCore for every command."""
+    result = _console_script(args, tmp_path / "config")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert _qt_modules(result.stderr) == []
+
+
+def test_the_data_folder_chosen_in_the_app_is_used_by_commands_without_qt(tmp_path: Path) -> None:
+    from threads_desktop.engine.node import Node
+    from threads_desktop.ui.settings import AppSettings
+
+    chosen = tmp_path / "Zoë's photos, 2026"
+    config_home = tmp_path / "config"
+    settings = AppSettings.from_file(config_home / "Threads" / "Threads Desktop.conf")  # where the app keeps it
+    settings.data_dir = chosen
+    settings.sync()
+    created = _console_script(["create", "album", "Lisbon"], config_home)
+    assert created.returncode == 0, created.stderr[-2000:]
+    listed = _console_script(["ls", "--json"], config_home)
+    assert [t["name"] for t in json.loads(listed.stdout)] == ["Lisbon"]
+    assert _qt_modules(listed.stderr) == []
+    node = Node.open(chosen)
+    try:
+        assert [t.name for t in node.list_threads()] == ["Lisbon"]
+    finally:
+        node.close()

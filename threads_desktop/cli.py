@@ -8,14 +8,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from threads_desktop import __version__
+from threads_desktop import __version__, settings_file
 from threads_desktop.cli_members import add_parsers as add_member_parsers
 from threads_desktop.cli_serve import add_parsers as add_serve_parsers
-
-if TYPE_CHECKING:
-    from threads_desktop.ui.settings import AppSettings
 
 
 def default_data_dir() -> Path:
@@ -24,14 +20,13 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("threads-desktop", appauthor=False))
 
 
-def chosen_data_dir(given: Path | None, settings: AppSettings | None = None) -> Path:
-    """--data-dir, else the folder picked in the app's settings (the user's
-    unless given), else the platform's user data folder."""
+def chosen_data_dir(given: Path | None, settings: Path | None = None) -> Path:
+    """--data-dir, else the folder picked in the app's settings (read from
+    its file without Qt: the user's unless `settings` names one), else the
+    platform's user data folder."""
     if given is not None:
         return given
-    from threads_desktop.ui.settings import configured_data_dir
-
-    return configured_data_dir(settings) or default_data_dir()
+    return settings_file.chosen_data_dir(settings) or default_data_dir()
 
 
 LINK_SCHEME = "threads:"
@@ -158,8 +153,9 @@ def _main(argv: Sequence[str] | None) -> int:
         from threads_desktop.app import run_app
         from threads_desktop.ui.settings import AppSettings
 
-        settings = AppSettings.user()
-        return run_app(chosen_data_dir(args.data_dir, settings), listen=args.app_listen,
+        settings = AppSettings.user()  # the same file settings_file reads, through Qt here
+        data_dir = args.data_dir or settings.data_dir or default_data_dir()
+        return run_app(data_dir, listen=args.app_listen,
                        lan_discovery=not args.app_no_mdns and settings.lan_discovery, link=link, settings=settings)
     if args.command == "bench":
         return _bench(args)

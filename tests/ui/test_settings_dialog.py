@@ -153,7 +153,9 @@ def test_new_threads_follow_the_chosen_originals_policy(
 
 
 def test_the_data_folder_chosen_in_the_app_is_used_unless_one_is_given(settings: AppSettings, tmp_path: Path) -> None:
-    assert chosen_data_dir(None, settings) == default_data_dir()
+    file = Path(settings.store.fileName())
+    assert chosen_data_dir(None, file) == default_data_dir()
     settings.data_dir = tmp_path / "chosen"
-    assert chosen_data_dir(None, settings) == tmp_path / "chosen"
-    assert chosen_data_dir(tmp_path / "given", settings) == tmp_path / "given"
+    settings.sync()  # the CLI reads the file, not this process's QSettings
+    assert chosen_data_dir(None, file) == tmp_path / "chosen"
+    assert chosen_data_dir(tmp_path / "given", file) == tmp_path / "given"

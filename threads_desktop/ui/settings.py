@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
+from threads_desktop.settings_file import APPLICATION, DATA_DIR_KEY, ORGANIZATION
+
 if TYPE_CHECKING:  # the CLI reads the data folder from here: keep the import light
     from threads_desktop.engine.core.ids import ThreadId
     from threads_desktop.engine.core.types import ChangeSet
@@ -23,8 +25,6 @@ if TYPE_CHECKING:  # the CLI reads the data folder from here: keep the import li
 
 log = logging.getLogger(__name__)
 
-ORGANIZATION = "Threads"
-APPLICATION = "Threads Desktop"
 
 
 class FetchOriginals(enum.StrEnum):
@@ -36,7 +36,7 @@ class AppSettings:
     """Typed access to the app's QSettings. Pass the QSettings in (the user's
     by default; tests give a temporary INI file) so nothing reads a global."""
 
-    _DATA_DIR = "profile/data_dir"
+    _DATA_DIR = DATA_DIR_KEY  # the CLI reads it without Qt (settings_file.py)
     _LAN_DISCOVERY = "network/lan_discovery"
     _FETCH_ORIGINALS = "photos/fetch_originals"
     _START_MINIMISED = "window/start_minimised"
@@ -169,12 +169,6 @@ class AppSettings:
     def _bool(self, key: str, default: bool) -> bool:
         # INI files hold "true"/"false" strings; QSettings converts with type=bool.
         return bool(self.store.value(key, default, bool))
-
-
-def configured_data_dir(settings: AppSettings | None = None) -> Path | None:
-    """The data folder the user chose in the app, if any (for cli/run_app
-    when --data-dir is not given)."""
-    return (settings or AppSettings.user()).data_dir
 
 
 # --- engine bridge (runs on the engine thread through EngineClient.run) ----------------
