@@ -54,6 +54,12 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     return [network, control]
 
 
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # Not worth a dialog: the next start tries again.
+        log.warning("cannot carry the originals choice over into the profile: %s", task.exception())
+
+
 def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
     """Let the tasks cancelled as the window closed take their cancellation
     before the loop closes. Left pending, each is reported "destroyed but
@@ -109,7 +115,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     from threads_desktop.ui.collector import MainThreadCollector
     from threads_desktop.ui.engine_client import EngineClient
     from threads_desktop.ui.notifiers import DesktopNotifications
-    from threads_desktop.ui.settings import AppSettings, OriginalsPolicy
+    from threads_desktop.ui.settings import AppSettings, carry_over_fetch_originals
     from threads_desktop.ui.tray import TrayIcon
     from threads_desktop.ui.views.main_window import MainWindow
 
@@ -143,8 +149,9 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
                         request_quit=window.request_quit, notifier=notifications)
         window.quit_confirmed.connect(tray.quit)  # closes the window for good, then asks the app to end
         tray.quit_requested.connect(app.quit)
-        originals = OriginalsPolicy(client, settings, window)
-        originals.apply_all()
+        # An older app kept the originals choice here; the profile keeps it now.
+        carry_over = asyncio.ensure_future(carry_over_fetch_originals(client, settings))
+        carry_over.add_done_callback(_log_failure)
 
         def open_link(text: str) -> None:
             bring_to_front(window)

@@ -1,5 +1,6 @@
 """Settings: the dialog writes the app's choices to its INI file and the
-display name and originals policy to a real engine; start-time settings say
+display name and originals policy to a real engine (the profile's, never the
+INI file); start-time settings say
 they need a restart; the CLI and app read the data folder from them."""
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import qasync
 
 from threads_desktop.cli import chosen_data_dir, default_data_dir
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.core.types import FetchOriginals, ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.settings import AppSettings, FetchOriginals, OriginalsPolicy, read_fetch_originals
+from threads_desktop.ui.settings import AppSettings
 
 
 @pytest.fixture
@@ -42,6 +43,10 @@ def _albums(qtbot, runtime: EngineRuntime, *names: str) -> list[ThreadId]:  # ty
     return [_call(qtbot, runtime, Node.create_thread, ThreadKind.ALBUM, name).thread_id for name in names]
 
 
+def _fetches_originals(node: Node, thread_ids: list[ThreadId]) -> dict[ThreadId, bool]:
+    return {thread_id: node.peers.fetch_originals(thread_id) for thread_id in thread_ids}
+
+
 def _open(qtbot, client: EngineClient, settings: AppSettings) -> SettingsDialog:  # type: ignore[no-untyped-def]
     dialog = SettingsDialog(client, settings, default_data_dir=Path("/default/profile"))
     qtbot.addWidget(dialog)
@@ -58,14 +63,14 @@ def _ok(qtbot, dialog: SettingsDialog) -> None:  # type: ignore[no-untyped-def]
 def test_the_dialog_starts_from_the_saved_settings_and_the_engines_name(
         qtbot, client: EngineClient, runtime: EngineRuntime, settings: AppSettings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings.lan_discovery = False
-    settings.fetch_originals = FetchOriginals.ON_DEMAND
+    _call(qtbot, runtime, Node.set_fetch_originals, FetchOriginals.ON_DEMAND)
     settings.data_dir = tmp_path / "elsewhere"
     settings.sync()
     _call(qtbot, runtime, Node.set_display_name, "Ana")
     dialog = _open(qtbot, client, settings)
     assert dialog.display_name.text() == "Ana" and dialog.display_name.isEnabled()
     assert not dialog.lan_discovery.isChecked()
-    assert dialog.fetch_originals.currentData() == FetchOriginals.ON_DEMAND
+    assert dialog.fetch_originals.currentData() == FetchOriginals.ON_DEMAND and dialog.fetch_originals.isEnabled()
     assert dialog.data_dir.text() == str(tmp_path / "elsewhere")
     assert dialog.data_dir.placeholderText() == "/default/profile"
     assert not dialog.start_minimised.isChecked() and dialog.close_to_tray.isChecked()  # the defaults
@@ -87,26 +92,29 @@ def test_ok_writes_every_choice_to_the_ini_file_and_the_name_to_the_engine(
     assert reread.lan_discovery is False
     assert reread.start_minimised is True
     assert reread.close_to_tray is False
-    assert reread.fetch_originals == FetchOriginals.ALWAYS
+    assert _call(qtbot, runtime, Node.fetch_originals) is FetchOriginals.ALWAYS
     text = (tmp_path / "settings.ini").read_text()
-    assert "lan_discovery=false" in text and "moved" in text
+    assert "lan_discovery=false" in text and "moved" in text and "fetch_originals" not in text
 
 
-def test_choosing_originals_on_demand_applies_to_every_album_in_the_engine(
+def test_choosing_originals_on_demand_is_kept_by_the_profile_for_every_album(
         qtbot, client: EngineClient, runtime: EngineRuntime, settings: AppSettings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     albums = _albums(qtbot, runtime, "Lisbon", "Porto")
-    assert _call(qtbot, runtime, read_fetch_originals, albums) == dict.fromkeys(albums, True)  # the engine's default
+    assert _call(qtbot, runtime, _fetches_originals, albums) == dict.fromkeys(albums, True)  # the engine's default
     dialog = _open(qtbot, client, settings)
     dialog.fetch_originals.setCurrentIndex(dialog.fetch_originals.findData(FetchOriginals.ON_DEMAND))
     _ok(qtbot, dialog)
-    assert _call(qtbot, runtime, read_fetch_originals, albums) == dict.fromkeys(albums, False)
-    assert AppSettings.from_file(tmp_path / "settings.ini").fetch_originals == FetchOriginals.ON_DEMAND
+    assert _call(qtbot, runtime, _fetches_originals, albums) == dict.fromkeys(albums, False)
+    assert _call(qtbot, runtime, Node.fetch_originals) is FetchOriginals.ON_DEMAND
+    assert "fetch_originals" not in (tmp_path / "settings.ini").read_text()
     assert not dialog.restart_needed  # the policy applies at once
+    [later] = _albums(qtbot, runtime, "Braga")  # no one pushes the choice into a new album
+    assert _call(qtbot, runtime, _fetches_originals, [later]) == {later: False}
 
     again = _open(qtbot, client, settings)
     again.fetch_originals.setCurrentIndex(again.fetch_originals.findData(FetchOriginals.ALWAYS))
     _ok(qtbot, again)
-    assert _call(qtbot, runtime, read_fetch_originals, albums) == dict.fromkeys(albums, True)
+    assert _call(qtbot, runtime, _fetches_originals, albums) == dict.fromkeys(albums, True)
 
 
 def test_cancel_changes_neither_the_file_nor_the_engine(
@@ -118,7 +126,8 @@ def test_cancel_changes_neither_the_file_nor_the_engine(
     dialog.fetch_originals.setCurrentIndex(dialog.fetch_originals.findData(FetchOriginals.ON_DEMAND))
     dialog.reject()
     assert _call(qtbot, runtime, Node.display_name) == ""
-    assert _call(qtbot, runtime, read_fetch_originals, [album]) == {album: True}
+    assert _call(qtbot, runtime, _fetches_originals, [album]) == {album: True}
+    assert _call(qtbot, runtime, Node.fetch_originals) is FetchOriginals.ALWAYS
     assert AppSettings.from_file(tmp_path / "settings.ini").lan_discovery is True
     assert not (tmp_path / "settings.ini").exists() or "lan_discovery" not in (tmp_path / "settings.ini").read_text()
 
@@ -135,21 +144,6 @@ def test_a_name_the_engine_refuses_is_explained_and_nothing_is_saved(
     assert dialog.isVisible() and dialog.ok_button.isEnabled()
     assert _call(qtbot, runtime, Node.display_name) == ""
     assert AppSettings.from_file(tmp_path / "settings.ini").start_minimised is False
-
-
-def test_new_threads_follow_the_chosen_originals_policy(
-        qtbot, client: EngineClient, runtime: EngineRuntime, settings: AppSettings) -> None:  # type: ignore[no-untyped-def]
-    [before] = _albums(qtbot, runtime, "Before")
-    settings.fetch_originals = FetchOriginals.ON_DEMAND
-    policy = OriginalsPolicy(client, settings)
-    with qtbot.waitSignal(policy.applied, timeout=10_000) as applied:
-        policy.apply_all()
-    assert applied.args == [1]
-    assert _call(qtbot, runtime, read_fetch_originals, [before]) == {before: False}
-    with qtbot.waitSignal(policy.applied, timeout=10_000) as applied:
-        [after] = _albums(qtbot, runtime, "After")
-    assert applied.args == [1]
-    assert _call(qtbot, runtime, read_fetch_originals, [after]) == {after: False}
 
 
 def test_the_data_folder_chosen_in_the_app_is_used_unless_one_is_given(settings: AppSettings, tmp_path: Path) -> None:

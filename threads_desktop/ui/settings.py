@@ -1,35 +1,27 @@
-"""The app's own preferences, kept in QSettings; and the engine bridge that
-applies the photo originals policy to every album.
+"""The app's own preferences, kept in QSettings: this computer's choices
+for this app (window, tray, data folder, LAN discovery).
 
-What belongs to the profile (the display name others see) lives in the
-engine, not here: these are this computer's choices for this app."""
+What belongs to the profile (the display name others see, when full-size
+photos download) lives in the engine, in the profile's database, so every
+process that opens the profile follows it; the one bridge here carries an
+older app's originals choice over into the profile, once."""
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import logging
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
+from PySide6.QtCore import QByteArray, QSettings
 
+from threads_desktop.engine.core.types import FetchOriginals
+from threads_desktop.engine.node import Node
 from threads_desktop.settings_file import APPLICATION, DATA_DIR_KEY, ORGANIZATION
 
-if TYPE_CHECKING:  # the CLI reads the data folder from here: keep the import light
-    from threads_desktop.engine.core.ids import ThreadId
-    from threads_desktop.engine.core.types import ChangeSet
-    from threads_desktop.engine.node import Node
+if TYPE_CHECKING:
     from threads_desktop.ui.engine_client import EngineClient
 
 log = logging.getLogger(__name__)
-
-
-
-class FetchOriginals(enum.StrEnum):
-    ALWAYS = "always"        # full-size photos come with the previews
-    ON_DEMAND = "on_demand"  # only when one is opened or exported
 
 
 class AppSettings:
@@ -83,16 +75,20 @@ class AppSettings:
         self.store.setValue(self._LAN_DISCOVERY, bool(value))
 
     @property
-    def fetch_originals(self) -> FetchOriginals:
-        value = self.store.value(self._FETCH_ORIGINALS, FetchOriginals.ALWAYS.value, str)
+    def legacy_fetch_originals(self) -> FetchOriginals | None:
+        """The originals choice an older app kept here, if any (the profile
+        keeps it now: see carry_over_fetch_originals)."""
+        if not self.store.contains(self._FETCH_ORIGINALS):
+            return None
         try:
-            return FetchOriginals(str(value))
-        except ValueError:  # a hand-edited or newer file: fall back to the engine's default
-            return FetchOriginals.ALWAYS
+            return FetchOriginals(str(self.store.value(self._FETCH_ORIGINALS, "", str)))
+        except ValueError:  # hand-edited: the profile keeps its own
+            return None
 
-    @fetch_originals.setter
-    def fetch_originals(self, value: FetchOriginals) -> None:
-        self.store.setValue(self._FETCH_ORIGINALS, FetchOriginals(value).value)
+    def forget_legacy_fetch_originals(self) -> None:
+        if self.store.contains(self._FETCH_ORIGINALS):
+            self.store.remove(self._FETCH_ORIGINALS)
+            self.store.sync()
 
     @property
     def start_minimised(self) -> bool:
@@ -171,58 +167,15 @@ class AppSettings:
         return bool(self.store.value(key, default, bool))
 
 
-# --- engine bridge (runs on the engine thread through EngineClient.run) ----------------
+# --- engine bridge ----------------------------------------------------------------------
 
-def apply_fetch_originals(node: Node, policy: FetchOriginals,
-                          thread_ids: Iterable[ThreadId] | None = None) -> int:
-    """Set the originals policy of the given threads (all of this profile's
-    by default); returns how many were set. The network reads the policy at
-    each transfer, so a change takes effect on the next sync round. Backups
-    (threads this profile cannot read) always keep originals: the engine
-    ignores the policy for them."""
-    always = policy is FetchOriginals.ALWAYS
-    targets = list(thread_ids) if thread_ids is not None else [t.thread_id for t in node.list_threads()]
-    for thread_id in targets:
-        node.peers.set_fetch_originals(thread_id, always)
-    return len(targets)
-
-
-def read_fetch_originals(node: Node, thread_ids: Iterable[ThreadId]) -> dict[ThreadId, bool]:
-    """Each thread's current policy (True: always)."""
-    return {thread_id: node.peers.fetch_originals(thread_id) for thread_id in thread_ids}
-
-
-class OriginalsPolicy(QObject):
-    """Keeps every thread on the chosen originals policy: all of them at
-    start and when the setting changes, and each new one as it is added."""
-
-    applied = Signal(int)  # how many threads were just set
-
-    def __init__(self, client: EngineClient, settings: AppSettings, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._client = client
-        self._settings = settings
-        self._tasks: set[asyncio.Task[Any]] = set()
-        client.changed.connect(self._on_changed)
-
-    def apply_all(self) -> None:
-        self._spawn(None)
-
-    def _on_changed(self, changes: ChangeSet) -> None:
-        if changes.threads_added:
-            self._spawn(list(changes.threads_added))
-
-    def _spawn(self, thread_ids: list[ThreadId] | None) -> None:
-        task = asyncio.ensure_future(self._apply(thread_ids))
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    async def _apply(self, thread_ids: list[ThreadId] | None) -> None:
-        count = await self._client.run(apply_fetch_originals, self._settings.fetch_originals, thread_ids)
-        self.applied.emit(count)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Not worth a dialog: the policy is applied again at the next start.
-            log.warning("cannot apply the originals policy: %s", task.exception())
+async def carry_over_fetch_originals(client: EngineClient, settings: AppSettings) -> FetchOriginals | None:
+    """Write the originals choice an older app kept in QSettings into the
+    profile, then remove it here: once, on the first start that opens a
+    profile. Returns what was carried over (None: nothing to carry). The
+    key stays if the engine refused, so the next start tries again."""
+    policy = settings.legacy_fetch_originals
+    if policy is not None:
+        await client.run(Node.set_fetch_originals, policy)
+    settings.forget_legacy_fetch_originals()
+    return policy

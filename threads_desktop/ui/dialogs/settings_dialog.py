@@ -2,8 +2,9 @@
 when full-size photos download, how the window uses the tray, and whether
 Threads starts at login.
 
-The display name belongs to the profile (the engine keeps it); the rest are
-this computer's choices, kept in QSettings (AppSettings). The data folder and
+The display name and when full-size photos download belong to the profile
+(the engine keeps them, so `serve` and CLI commands follow them too); the
+rest are this computer's choices, kept in QSettings (AppSettings). The data folder and
 LAN discovery are read at start, so they say they apply after a restart.
 Starting at login is the XDG autostart entry itself (ui/autostart.py), not
 a QSettings key: removing the entry elsewhere turns the box off."""
@@ -30,15 +31,16 @@ from PySide6.QtWidgets import (
 )
 
 from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.autostart import Autostart
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.refusals import explain
-from threads_desktop.ui.settings import AppSettings, FetchOriginals, apply_fetch_originals
+from threads_desktop.ui.settings import AppSettings
 
 
-def _display_name(node: Node) -> str:
-    return node.display_name() or ""
+def _profile_choices(node: Node) -> tuple[str, FetchOriginals]:
+    return node.display_name() or "", node.fetch_originals()
 
 
 def _set_display_name(node: Node, name: str) -> None:
@@ -57,6 +59,7 @@ class SettingsDialog(QDialog):
         self._settings = settings
         self._autostart = autostart or Autostart()
         self._loaded_name: str | None = None
+        self._loaded_policy: FetchOriginals | None = None
         self._task: asyncio.Task[None] | None = None
         self.restart_needed = False  # set on save: a start-time setting changed
         self.setWindowTitle(self.tr("Settings"))
@@ -82,7 +85,7 @@ class SettingsDialog(QDialog):
         self.fetch_originals = QComboBox()
         self.fetch_originals.addItem(self.tr("Always, with the previews"), FetchOriginals.ALWAYS)
         self.fetch_originals.addItem(self.tr("Only when I open or export one"), FetchOriginals.ON_DEMAND)
-        self.fetch_originals.setCurrentIndex(self.fetch_originals.findData(settings.fetch_originals))
+        self.fetch_originals.setEnabled(False)  # until the engine has answered
 
         self.start_minimised = QCheckBox(self.tr("Start minimised to the tray"))
         self.start_minimised.setChecked(settings.start_minimised)
@@ -128,14 +131,17 @@ class SettingsDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            name = await self._client.run(_display_name)
-        except (ThreadsError, AttributeError) as exc:
-            # AttributeError: an engine without display names yet; the rest still works.
-            self.display_name.setToolTip(self.tr("Not available: %1").replace("%1", str(exc)))
+            name, policy = await self._client.run(_profile_choices)
+        except ThreadsError as exc:  # the rest of the dialog still works
+            unavailable = self.tr("Not available: %1").replace("%1", explain(exc))
+            self.display_name.setToolTip(unavailable)
+            self.fetch_originals.setToolTip(unavailable)
         else:
-            self._loaded_name = name
+            self._loaded_name, self._loaded_policy = name, policy
             self.display_name.setText(name)
             self.display_name.setEnabled(True)
+            self.fetch_originals.setCurrentIndex(self.fetch_originals.findData(policy))
+            self.fetch_originals.setEnabled(True)
         self.loaded.emit()
 
     def _choose_folder(self) -> None:
@@ -163,8 +169,9 @@ class SettingsDialog(QDialog):
                 await self._client.run(_set_display_name, name)
                 self._loaded_name = name
             policy = FetchOriginals(self.fetch_originals.currentData())
-            if policy != self._settings.fetch_originals:
-                await self._client.run(apply_fetch_originals, policy)
+            if self.fetch_originals.isEnabled() and policy != self._loaded_policy:
+                await self._client.run(Node.set_fetch_originals, policy)
+                self._loaded_policy = policy
             if self.start_at_login.isChecked() != self._autostart.enabled:  # untouched: leave the file alone
                 self._autostart.set_enabled(self.start_at_login.isChecked())
         except (ThreadsError, OSError) as exc:
@@ -175,19 +182,18 @@ class SettingsDialog(QDialog):
             self.ok_button.setEnabled(True)
             self.failed.emit(message)
             return
-        self._store(policy)
+        self._store()
         self._task = None  # finished: done() must not cancel the task that calls it
         self.saved.emit()
         self.accept()
 
-    def _store(self, policy: FetchOriginals) -> None:
+    def _store(self) -> None:
         settings = self._settings
         folder = self.data_dir.text().strip()
         data_dir = Path(folder).expanduser() if folder else None
         self.restart_needed = data_dir != settings.data_dir or self.lan_discovery.isChecked() != settings.lan_discovery
         settings.data_dir = data_dir
         settings.lan_discovery = self.lan_discovery.isChecked()
-        settings.fetch_originals = policy
         settings.start_minimised = self.start_minimised.isChecked()
         settings.close_to_tray = self.close_to_tray.isChecked()
         settings.sync()
