@@ -1,0 +1,34 @@
+"""The app's start: an older app's originals choice (kept in QSettings) is
+carried into the profile, where `serve` and CLI commands follow it too."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from threads_desktop.engine.core.types import FetchOriginals, ThreadKind
+from threads_desktop.engine.node import Node
+
+
+def test_the_first_start_carries_an_older_apps_originals_choice_into_the_profile(tmp_path: Path) -> None:
+    settings_file = tmp_path / "settings.ini"
+    settings_file.write_text("[photos]\nfetch_originals=on_demand\n\n[window]\nstart_minimised=false\n",
+                             encoding="utf-8")  # as an older app left it
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-m", "tests.ui.drivers.settings_at_start", str(tmp_path / "profile"),
+                           str(settings_file)], cwd=repo, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "left the settings file" in done.stdout
+    assert "start_minimised=false" in settings_file.read_text()  # the rest stays
+    node = Node.open(tmp_path / "profile")  # as `serve` or a CLI command opens it
+    try:
+        assert node.fetch_originals() is FetchOriginals.ON_DEMAND
+        album = node.create_thread(ThreadKind.ALBUM, "Later").thread_id
+        assert node.peers.fetch_originals(album) is False
+    finally:
+        node.close()
