@@ -85,7 +85,8 @@ class SettingsDialog(QDialog):
         self.fetch_originals = QComboBox()
         self.fetch_originals.addItem(self.tr("Always, with the previews"), FetchOriginals.ALWAYS)
         self.fetch_originals.addItem(self.tr("Only when I open or export one"), FetchOriginals.ON_DEMAND)
-        self.fetch_originals.setEnabled(False)  # until the engine has answered
+        self.fetch_originals.setCurrentIndex(-1)  # blank, not a guess, until the engine has answered
+        self.fetch_originals.setEnabled(False)
 
         self.start_minimised = QCheckBox(self.tr("Start minimised to the tray"))
         self.start_minimised.setChecked(settings.start_minimised)
@@ -168,10 +169,11 @@ class SettingsDialog(QDialog):
             if self.display_name.isEnabled() and name != self._loaded_name:
                 await self._client.run(_set_display_name, name)
                 self._loaded_name = name
-            policy = FetchOriginals(self.fetch_originals.currentData())
-            if self.fetch_originals.isEnabled() and policy != self._loaded_policy:
-                await self._client.run(Node.set_fetch_originals, policy)
-                self._loaded_policy = policy
+            if self.fetch_originals.isEnabled():
+                policy = FetchOriginals(self.fetch_originals.currentData())
+                if policy != self._loaded_policy:
+                    await self._client.run(Node.set_fetch_originals, policy)
+                    self._loaded_policy = policy
             if self.start_at_login.isChecked() != self._autostart.enabled:  # untouched: leave the file alone
                 self._autostart.set_enabled(self.start_at_login.isChecked())
         except (ThreadsError, OSError) as exc:
