@@ -109,9 +109,39 @@ def _knows(data_dir: Path, peer_id: str) -> bool:
                            (PeerId.parse(peer_id).raw,)).fetchone() is not None
 
 
-def _blocks(data_dir: Path) -> int:
+def _blocks(data_dir: Path, priority: int | None = None) -> int:
+    """Photo blocks held (of previews: priority 0, of originals: 1)."""
     import sqlite3
 
     # Read-only look at the file the served process writes (WAL lets readers in).
     with sqlite3.connect(f"file:{data_dir / 'profile.sqlite3'}?mode=ro", uri=True) as sql:
-        return int(sql.execute("SELECT count(*) FROM thread_blocks").fetchone()[0])
+        if priority is None:
+            return int(sql.execute("SELECT count(*) FROM thread_blocks").fetchone()[0])
+        return int(sql.execute("SELECT count(*) FROM thread_blocks WHERE priority = ?", (priority,)).fetchone()[0])
+
+
+def test_a_served_profile_fetches_only_previews_of_an_album_joined_by_cli_when_it_chose_so(tmp_path: Path) -> None:
+    """The originals choice belongs to the profile: made in the app, it holds
+    for `serve` and for an album joined by a CLI command, with no window
+    running to push it into the new thread."""
+    from threads_desktop.engine.core.types import FetchOriginals
+    from threads_desktop.engine.node import Node
+
+    writer, reader = ServedPeer(tmp_path / "writer"), ServedPeer(tmp_path / "reader")
+    chooser = Node.open(reader.data_dir)  # what the app's Settings dialog does
+    chooser.set_fetch_originals(FetchOriginals.ON_DEMAND)
+    chooser.close()
+    album = cli(writer.data_dir, "create", "album", "Trip").stdout.strip()
+    cli(writer.data_dir, "add", album, *_photos(tmp_path / "pics", 3))
+    for peer in (writer, reader):
+        peer.start()
+    try:
+        cli(reader.data_dir, "join", cli(writer.data_dir, "invite", album, "--role", "read").stdout.strip())
+        previews = _blocks(writer.data_dir, priority=0)
+        eventually(lambda: _blocks(reader.data_dir, priority=0) == previews, peers=(writer, reader))
+        assert len(_view(reader.data_dir, album)) == 3
+        assert not any(i["original_here"] for i in cli_json(reader.data_dir, "show", album)["items"])
+        assert _blocks(reader.data_dir, priority=1) == 0
+    finally:
+        for peer in (writer, reader):
+            peer.kill()
