@@ -8,7 +8,6 @@ older app's originals choice over into the profile, once."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +19,6 @@ from threads_desktop.settings_file import APPLICATION, DATA_DIR_KEY, ORGANIZATIO
 
 if TYPE_CHECKING:
     from threads_desktop.ui.engine_client import EngineClient
-
-log = logging.getLogger(__name__)
-
 
 class AppSettings:
     """Typed access to the app's QSettings. Pass the QSettings in (the user's
