@@ -4,6 +4,9 @@ app, whatever characters its path holds."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -66,7 +69,23 @@ def test_no_file_no_key_or_an_unreadable_file_means_no_choice(tmp_path: Path) ->
     assert chosen_data_dir(garbled) is None
 
 
-def test_the_users_file_is_where_qsettings_keeps_the_apps_settings(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    assert user_settings_path() == tmp_path / "Threads" / "Threads Desktop.conf"
+@pytest.mark.parametrize("config_home", [None, "config home ë"])
+def test_the_users_file_is_the_one_qsettings_keeps_the_apps_settings_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_home: str | None) -> None:
+    """Asked of a fresh Qt in a subprocess: this test process's QSettings
+    paths are redirected (conftest's private_user_settings)."""
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    env.pop("XDG_CONFIG_HOME", None)
+    if config_home is not None:
+        env["XDG_CONFIG_HOME"] = str(tmp_path / config_home)
+    qt_says = subprocess.run(
+        [sys.executable, "-c", "from PySide6.QtCore import QSettings as S; "
+                               "print(S(S.Format.NativeFormat, S.Scope.UserScope, 'Threads', 'Threads Desktop')"
+                               ".fileName())"],
+        env=env, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    for name in ("HOME", "XDG_CONFIG_HOME"):
+        if name in env:
+            monkeypatch.setenv(name, env[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
+    assert user_settings_path() == Path(qt_says)
