@@ -1,12 +1,13 @@
 """Display names: one name per profile, told to every thread it writes to.
 
 The name itself is a local setting (logstore/local_settings.py, a small
-key-value table of this profile). Each thread learns it from a `member_profile` document,
-one per author (its ID is the author's log ID, so nobody can write anyone
-else's), which every member reads like any other document. Members who may
-only view write theirs too (`readers_write_own`; PROTOCOL §10b). A name is a hint
-written by a peer: it is cleaned again whenever it is read, so a hostile
-one can neither break a layout nor pass for text it is not.
+key-value table of this profile). Each thread learns it from a
+`member_profile` document, one per author (its ID is the author's log ID,
+so nobody can write anyone else's), which every member reads like any other
+document. Members who may only view write theirs too (`readers_write_own`;
+PROTOCOL §10b). A name is a hint written by a peer: it is cleaned again
+whenever it is read, so a hostile one can neither break a layout nor pass
+for text it is not.
 """
 
 from __future__ import annotations
