@@ -97,6 +97,7 @@ def unescape_string(raw: str) -> str | None:
 def _unescape(raw: str) -> str | None:
     units: list[int] = []  # UTF-16 code units, as Qt's \x escapes give them
     quoted = seen_quote = False
+    kept = 0
     index, end = _skip_blanks(raw, 0), len(raw)
     while index < end:
         ch = raw[index]
@@ -120,6 +121,7 @@ def _unescape(raw: str) -> str | None:
                     index += 1
                 units.append(int(raw[start:index], 8) & 0xFFFF)
             # anything else after a backslash is dropped, as Qt does
+            kept = len(units)  # blanks written as escapes are never chopped
         elif ch == '"':
             quoted, seen_quote = not quoted, True
             if not quoted:
@@ -128,10 +130,10 @@ def _unescape(raw: str) -> str | None:
             return None  # a string list
         else:
             units.extend(_utf16(ch))
-    text = _join(units)
-    if text is not None and not seen_quote:  # an unquoted value loses its trailing blanks
-        text = text.rstrip(" \t")
-    return text
+    if not seen_quote:  # an unquoted value loses its trailing blanks, those escaped aside
+        while len(units) > kept and units[-1] in (0x20, 0x09):
+            units.pop()
+    return _join(units)
 
 
 def _skip_blanks(raw: str, index: int) -> int:
