@@ -54,8 +54,6 @@ KNOWN_CYCLES = {
     # Issue 14 item 2: the entry layer (one composition, the CLI a package of its own).
     frozenset({"threads_desktop.app", "threads_desktop.cli", "threads_desktop.cli_control",
                "threads_desktop.cli_serve", "threads_desktop.ui.bench_gui"}),
-    # Issue 14 item 9: shared reactions and text cleaning move out of chat and photos.
-    frozenset({"threads_desktop.engine.modules.chat", "threads_desktop.engine.modules.photos"}),
 }
 
 

@@ -33,9 +33,10 @@ from threads_desktop.engine.db.collections import Document, Ops, ThreadCollectio
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
-from threads_desktop.engine.modules.chat import Reactions, clean_text, text_from_peer
 from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
 from threads_desktop.engine.modules.profiles import name_from_peer
+from threads_desktop.engine.modules.reactions import Reactions
+from threads_desktop.engine.modules.texts import clean_text, text_from_peer
 
 MAX_NAME = 255
 MAX_CAPTION = 2_000
