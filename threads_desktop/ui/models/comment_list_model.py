@@ -60,8 +60,9 @@ class CommentListModel(QAbstractListModel):
             return full_time(comment.created_ms) or None
         if role == CommentRole.TIME:
             return short_time(comment.created_ms)
-        return {CommentRole.COMMENT_ID: comment.comment_id, CommentRole.AUTHOR: comment.author,
-                CommentRole.TEXT: comment.text, CommentRole.MINE: comment.mine}.get(role)  # type: ignore[call-overload]
+        fields: dict[int, object] = {CommentRole.COMMENT_ID: comment.comment_id, CommentRole.AUTHOR: comment.author,
+                                     CommentRole.TEXT: comment.text, CommentRole.MINE: comment.mine}
+        return fields.get(role)
 
     def set_comments(self, comments: list[Comment]) -> None:
         if comments == self._comments:

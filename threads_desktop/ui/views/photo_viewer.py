@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
@@ -490,9 +490,13 @@ def _location(gps: object) -> dict[str, float] | None:
     if not isinstance(gps, dict):
         return None
     lat, lon = gps.get("lat"), gps.get("lon")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon)):
+    if not (_finite_number(lat) and _finite_number(lon)):
         return None
-    return {"lat": float(lat), "lon": float(lon)}  # type: ignore[arg-type]
+    return {"lat": float(lat), "lon": float(lon)}
+
+
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _camera_time(taken_at_ms: int | None) -> str | None:
