@@ -8,7 +8,7 @@ import unicodedata
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
-from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
+from threads_desktop.engine.db.collections import Document, ThreadCollections, WriteBatch
 from threads_desktop.engine.db.models import FieldSpec, Model, bound_id
 from threads_desktop.engine.modules.texts import text_from_peer
 
@@ -26,7 +26,7 @@ class Reactions:
         self._reactions = collections["reaction"]
         self._author = author
 
-    def set(self, target: Document, emoji: str, on: bool = True, *, ops: Ops | None = None) -> None:
+    def set(self, target: Document, emoji: str, on: bool = True, *, batch: WriteBatch | None = None) -> None:
         emoji = unicodedata.normalize("NFC", emoji).strip()
         if not 0 < len(emoji) <= 8 or not emoji.isprintable():
             raise InvalidInputError("a reaction is one emoji")
@@ -35,9 +35,9 @@ class Reactions:
         # by its only author, so it never conflicts.
         doc_id = bound_id(self._author, hashlib.sha256(f"{target_ref}\0{emoji}".encode()).digest()[:8])
         if self._reactions.find_one_by_id(doc_id) is None:
-            self._reactions.create({"target": target_ref, "emoji": emoji, "on": on}, doc_id=doc_id, ops=ops)
+            self._reactions.create({"target": target_ref, "emoji": emoji, "on": on}, doc_id=doc_id, batch=batch)
         else:
-            self._reactions.update(doc_id, {"on": on}, ops=ops)
+            self._reactions.update(doc_id, {"on": on}, batch=batch)
 
     def of(self, target: Document) -> dict[str, list[PeerId]]:
         """Emoji -> who reacted with it (switched on)."""
