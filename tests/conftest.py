@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,12 +53,12 @@ def runtime(tmp_path: Path) -> Iterator[EngineRuntime]:
 
 
 @pytest.fixture
-def open_node(tmp_path: Path) -> Iterator[Callable[[str], Node]]:
+def open_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
     """Opens real profiles (real SQLite files) under tmp_path; closes them after."""
     opened: list[Node] = []
 
-    def factory(name: str = "profile") -> Node:
-        node = Node.open(tmp_path / name)
+    def factory(name: str = "profile", now_seconds: Callable[[], float] = time.time) -> Node:
+        node = Node.open(tmp_path / name, now_seconds=now_seconds)
         opened.append(node)
         return node
 

@@ -50,10 +50,10 @@ def test_an_error_a_nursery_wrapped_reaches_the_caller_as_itself(runtime: Engine
 
 
 def test_cancelling_the_caller_cancels_the_engine_side_work(runtime: EngineRuntime) -> None:
-    finished = threading.Event()
-    cancelled = threading.Event()
+    started, finished, cancelled = threading.Event(), threading.Event(), threading.Event()
 
     async def slow(_node: Node) -> None:
+        started.set()
         try:
             await trio.sleep(30)
             finished.set()
@@ -63,7 +63,9 @@ def test_cancelling_the_caller_cancels_the_engine_side_work(runtime: EngineRunti
 
     async def main() -> None:
         task = asyncio.ensure_future(runtime.call(slow))
-        await asyncio.sleep(0.05)
+        # Cancelled once it runs on the engine thread (a call cancelled before
+        # it starts never runs: the test below).
+        assert await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

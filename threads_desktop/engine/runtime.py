@@ -14,7 +14,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import outcome
 import trio
@@ -165,9 +165,17 @@ class EngineRuntime:
 
     # --- calls ------------------------------------------------------------------------
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+    # An async `fn` is awaited on the engine thread: the caller gets what it
+    # returns, not a coroutine (the first overload says so to the type checker).
+    @overload
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+
+    @overload
+    async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(node, *args)` on the engine thread (awaited if it is async)."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = _Job(fn, args, future)
         with self._lock:
             if self._stopping or self._token is None:

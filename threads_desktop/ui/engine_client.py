@@ -4,8 +4,8 @@ change sets the engine pushes. Widgets never see the node or its database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, overload
 
 from PySide6.QtCore import QObject, Signal
 
@@ -31,7 +31,13 @@ class EngineClient(QObject):
     def _on_changes(self, changes: ChangeSet) -> None:
         self.changed.emit(changes)
 
-    async def run(self, operation: Callable[..., T], *args: Any) -> T:
+    @overload
+    async def run(self, operation: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+
+    @overload
+    async def run(self, operation: Callable[..., T], *args: Any) -> T: ...
+
+    async def run(self, operation: Callable[..., Any], *args: Any) -> Any:
         """Run `operation(node, *args)` on the engine thread and await its
         result: for a view's own queries and commands, which it defines next
         to itself as small functions of the Node's public API."""

@@ -130,7 +130,7 @@ class AppSettings:
         """The main window's size and place (QWidget.saveGeometry), or b""."""
         value = self.store.value(self._GEOMETRY, b"")
         if isinstance(value, QByteArray):
-            return value.data()
+            return bytes(value.data())  # bytes at run time; typed as any buffer
         return value if isinstance(value, bytes) else b""
 
     @window_geometry.setter

@@ -3,11 +3,10 @@ and a member whose exchange key no box can be sealed to."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from tests.engine.acl.test_hostile_members import join_with_exchange
-from tests.engine.eventstore.peers import join, peer, start_thread, sync
+from tests.engine.eventstore.peers import WallClock, join, peer, start_thread, sync
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.ops import Keys
 from threads_desktop.engine.node import Node
@@ -20,21 +19,22 @@ def keys_events(node: Node, thread) -> int:
     return sum(1 for e in node._services.gate.evaluation(thread).events if any(isinstance(o, Keys) for o in e.ops))
 
 
-def test_concurrent_removals_heal_once_and_settle(open_node: OpenNode) -> None:
-    a, b, w, x, y, f = (open_node(n) for n in "abwxyf")
+def test_concurrent_removals_heal_once_and_settle(open_node: Callable[..., Node]) -> None:
+    clock = WallClock()
+    a, b, w, x, y, f = (open_node(n, now_seconds=clock) for n in "abwxyf")
     thread = start_thread(a)
     join(a, b, thread)
     join(a, w, thread)
     join(a, x, thread, role=Role.READ)
     join(a, y, thread, role=Role.READ)
     join(a, f, thread, role=Role.FOLLOW)
-    join_with_exchange(a, open_node("bad"), thread, bytes(32))
+    join_with_exchange(a, open_node("bad", now_seconds=clock), thread, bytes(32))
     a.membership.grant(thread, peer(b), Role.WRITE, "acl")
     nodes = (a, b, w, x, y, f)
     for n in nodes:
         sync(a, n, thread)
     a.membership.revoke(thread, peer(x), Role.READ)
-    time.sleep(0.01)
+    clock.advance(0.01)
     b.membership.revoke(thread, peer(y), Role.READ)
     counts = []
     for _round in range(4):

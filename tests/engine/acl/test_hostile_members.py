@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.engine.eventstore.peers import (
+    WallClock,
     force_commit,
     join,
     newest_record_opens_with,
@@ -70,9 +71,10 @@ def test_a_member_with_an_unusable_exchange_key_does_not_stop_the_admin_revoking
 
 # --- concurrent rotations: the newest epoch may be sealed to a member the other removed ---------
 
-def test_a_member_removed_during_a_concurrent_rotation_cannot_read_what_follows(open_node: OpenNode) -> None:
-    import time
-    a, b, x, y = open_node("a"), open_node("b"), open_node("x"), open_node("y")
+def test_a_member_removed_during_a_concurrent_rotation_cannot_read_what_follows(
+        open_node: Callable[..., Node]) -> None:
+    clock = WallClock()
+    a, b, x, y = (open_node(name, now_seconds=clock) for name in "abxy")
     thread = start_thread(a)
     join(a, b, thread)
     join(a, x, thread, role=Role.READ)
@@ -81,7 +83,7 @@ def test_a_member_removed_during_a_concurrent_rotation_cannot_read_what_follows(
     for node in (b, x, y):
         sync(a, node, thread)
     a.membership.revoke(thread, peer(x), Role.READ)                   # a removes x (new epoch, not for x)
-    time.sleep(0.01)
+    clock.advance(0.01)
     b.membership.revoke(thread, peer(y), Role.READ)                   # b, concurrently, removes y
     for source, target in ((a, b), (b, a)):
         sync(source, target, thread)

@@ -11,7 +11,7 @@ import pytest
 from tests.engine.eventstore.peers import envelopes_of, start_thread
 from threads_desktop.engine.core.errors import NotFoundError, SchemaError
 from threads_desktop.engine.core.types import ChangeSet
-from threads_desktop.engine.db.collections import Ops
+from threads_desktop.engine.db.collections import WriteBatch
 from threads_desktop.engine.db.kv import KeyValueStore
 from threads_desktop.engine.node import Node
 
@@ -49,9 +49,9 @@ def test_find_filters_orders_and_pages_on_indexed_fields(open_node: OpenNode) ->
     thread = start_thread(node)
     messages = node.collections(thread)["message"]
     first = messages.create({"text": "root"})
-    ops = Ops()
-    replies = [messages.create({"text": f"reply {i}", "reply_to": first}, ops=ops) for i in range(5)]
-    node.collections(thread).send(ops)  # five creates, one event
+    writes = WriteBatch()
+    replies = [messages.create({"text": f"reply {i}", "reply_to": first}, batch=writes) for i in range(5)]
+    node.collections(thread).send(writes)  # five creates, one event
     assert [m.id for m in messages.find({"reply_to": first})] == replies
     assert [m.data["text"] for m in messages.find({"reply_to": first}, limit=2, offset=1)] == ["reply 1", "reply 2"]
     assert [m.id for m in messages.find({"reply_to": first}, order_by="reply_to", descending=True)] == \

@@ -3,6 +3,7 @@ them the way sync will (by log, oldest first)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,21 @@ from threads_desktop.engine.eventstore.store import Changes
 from threads_desktop.engine.logstore.envelopes import Envelope, open_event
 from threads_desktop.engine.logstore.store import NewEvent
 from threads_desktop.engine.node import Node
+
+
+class WallClock:
+    """The wall clock of the profiles a test opens, moved by hand: what a
+    profile stamps after `advance` sorts after what any of them stamped
+    before (in place of sleeping until the real clock ticks)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def start_thread(owner: Node, kind: ThreadKind = ThreadKind.CHAT, name: str = "Us") -> ThreadId:

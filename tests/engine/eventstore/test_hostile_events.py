@@ -152,16 +152,16 @@ def test_concurrent_writes_that_add_up_to_a_large_document_agree_in_every_order(
 
 
 def test_an_event_may_create_a_document_and_change_it_at_once(open_node: OpenNode) -> None:
-    from threads_desktop.engine.db.collections import Ops
+    from threads_desktop.engine.db.collections import WriteBatch
 
     a = open_node("a")
     thread = start_thread(a)
     kv = a.collections(thread)["kv"]
-    ops = Ops()
-    kv.create({"value": 1}, doc_id="k", ops=ops)
-    kv.update("k", {"value": 2}, ops=ops)
-    kv.create({"value": 1}, doc_id="k2", ops=ops)
-    kv.delete("k2", ops=ops)
-    a.collections(thread).send(ops)
+    writes = WriteBatch()
+    kv.create({"value": 1}, doc_id="k", batch=writes)
+    kv.update("k", {"value": 2}, batch=writes)
+    kv.create({"value": 1}, doc_id="k2", batch=writes)
+    kv.delete("k2", batch=writes)
+    a.collections(thread).send(writes)
     assert a.events.refused(thread) == []
     assert kv.get("k").data == {"value": 2} and kv.find_one_by_id("k2") is None

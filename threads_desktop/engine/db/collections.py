@@ -37,10 +37,10 @@ class Document:
 
 
 @dataclass
-class Ops:
-    """Changes gathered to travel as one event (one transaction)."""
+class WriteBatch:
+    """Document writes gathered to travel as one event (one transaction)."""
 
-    items: list[dict[str, Any]] = field(default_factory=list)
+    ops: list[dict[str, Any]] = field(default_factory=list)  # the db event's ops, in order
 
 
 def new_id(random_bytes: RandomBytes) -> str:
@@ -62,7 +62,7 @@ class Collection:
 
     # --- writes -------------------------------------------------------------------
 
-    def create(self, values: Mapping[str, Any], *, doc_id: str | None = None, ops: Ops | None = None) -> str:
+    def create(self, values: Mapping[str, Any], *, doc_id: str | None = None, batch: WriteBatch | None = None) -> str:
         if doc_id is not None:
             doc_id = check_id(doc_id)
         elif self.model.ids == "own" and self._own_log is not None:
@@ -71,17 +71,17 @@ class Collection:
             doc_id = new_id(self._random_bytes)
         values = {k: v for k, v in values.items() if v is not None}
         self.model.check(values, creating=True)
-        self._send(ops, {"op": "create", "c": self.model.collection, "id": doc_id, "set": values})
+        self._send(batch, {"op": "create", "c": self.model.collection, "id": doc_id, "set": values})
         return doc_id
 
-    def save(self, document: Document, new_data: Mapping[str, Any], *, ops: Ops | None = None) -> None:
+    def save(self, document: Document, new_data: Mapping[str, Any], *, batch: WriteBatch | None = None) -> None:
         """Send only what differs between `document` and `new_data`."""
         changed = {k: v for k, v in new_data.items() if v is not None and document.data.get(k) != v}
         removed = sorted(k for k in document.data if new_data.get(k) is None and k in new_data)
-        self.update(document.id, changed, removed, ops=ops)
+        self.update(document.id, changed, removed, batch=batch)
 
     def update(self, doc_id: str, values: Mapping[str, Any], unset: Sequence[str] = (), *,
-               ops: Ops | None = None) -> None:
+               batch: WriteBatch | None = None) -> None:
         if not values and not unset:
             return
         self.model.check(values, creating=False)
@@ -91,14 +91,14 @@ class Collection:
             op["set"] = dict(values)
         if unset:
             op["unset"] = list(unset)
-        self._send(ops, op)
+        self._send(batch, op)
 
-    def delete(self, doc_id: str, *, ops: Ops | None = None) -> None:
-        self._send(ops, {"op": "delete", "c": self.model.collection, "id": check_id(doc_id)})
+    def delete(self, doc_id: str, *, batch: WriteBatch | None = None) -> None:
+        self._send(batch, {"op": "delete", "c": self.model.collection, "id": check_id(doc_id)})
 
-    def _send(self, ops: Ops | None, op: dict[str, Any]) -> None:
-        if ops is not None:
-            ops.items.append(op)
+    def _send(self, batch: WriteBatch | None, op: dict[str, Any]) -> None:
+        if batch is not None:
+            batch.ops.append(op)
         else:
             self._commit(self.thread_id, [db_event(op)])
 
@@ -241,6 +241,6 @@ class ThreadCollections:
         return Collection(self._sql, self.thread_id, self._schema.model(collection), self._commit,
                           self._random_bytes, self.own_log)
 
-    def send(self, ops: Ops) -> None:
-        if ops.items:
-            self._commit(self.thread_id, [db_event(*ops.items)])
+    def send(self, batch: WriteBatch) -> None:
+        if batch.ops:
+            self._commit(self.thread_id, [db_event(*batch.ops)])

@@ -29,13 +29,14 @@ from threads_desktop.engine.core.errors import (
     ThreadsError,
 )
 from threads_desktop.engine.core.ids import PeerId, ThreadId
-from threads_desktop.engine.db.collections import Document, Ops, ThreadCollections
+from threads_desktop.engine.db.collections import Document, ThreadCollections, WriteBatch
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
-from threads_desktop.engine.modules.chat import Reactions, clean_text, text_from_peer
 from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
 from threads_desktop.engine.modules.profiles import name_from_peer
+from threads_desktop.engine.modules.reactions import Reactions
+from threads_desktop.engine.modules.texts import clean_text, text_from_peer
 
 MAX_NAME = 255
 MAX_CAPTION = 2_000
@@ -161,7 +162,7 @@ class Photos:
         """Store one event's worth of photos, all or none, adding their IDs
         to `added`; when the profile cannot take them (the disk is full), say
         why, so the import stops there and reports what it saved."""
-        ops = Ops()
+        writes = WriteBatch()
         try:
             with self._db.write():
                 for photo, name in zip(batch, names, strict=True):
@@ -171,8 +172,8 @@ class Photos:
                         "name": name, "thumbnail": photo.thumbnail, "preview": preview.to_value(),
                         "original": original.to_value(), "width": photo.width, "height": photo.height,
                         "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
-                    }, doc_id=photo.content_hash, ops=ops)
-                self._collections.send(ops)
+                    }, doc_id=photo.content_hash, batch=writes)
+                self._collections.send(writes)
         except DiskFullError as exc:
             return str(exc)
         except StorageError:
@@ -221,12 +222,11 @@ class Photos:
 
     def delete_many(self, photo_ids: Sequence[str]) -> None:
         """Remove photos as one change (one event), or none if one is gone."""
-        ops = Ops()
+        writes = WriteBatch()
         for photo_id in dict.fromkeys(photo_ids):
             self.photos.get(photo_id)
-            self.photos.delete(photo_id, ops=ops)
-        if ops.items:
-            self._collections.send(ops)
+            self.photos.delete(photo_id, batch=writes)
+        self._collections.send(writes)  # nothing to send sends nothing
 
     def export(self, photo_ids: Sequence[str], folder: Path) -> ExportResult:
         """Write the originals into `folder` under their own names (a number

@@ -67,8 +67,8 @@ def read_qr_link(path: Path) -> str:
             grey = image.convert("L")
     except (ValueError, Image.DecompressionBombError) as exc:
         raise OSError(str(exc)) from exc
-    texts = [code.text.strip() for code in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)
-             if code.text.strip()]
+    codes = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+    texts = [code.text.strip() for code in codes if code.text.strip()]
     links = [text for text in texts if text.startswith(PREFIX)]
     if links:
         return links[0]

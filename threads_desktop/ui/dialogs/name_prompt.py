@@ -88,7 +88,10 @@ class NamePrompt(QDialog):
                           parent: QWidget | None = None) -> NamePrompt | None:
         """Open the prompt if this profile has no name and it was never asked."""
         peer_id = (await client.identity()).peer_id
-        if settings.name_asked(peer_id) or await client.run(_display_name):
+        if settings.name_asked(peer_id):
+            return None
+        name: str = await client.run(_display_name)
+        if name:
             return None
         prompt = cls(client, settings, parent, peer_id=peer_id)
         prompt.open()  # never exec(): no nested loop inside qasync

@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.ui.moments import full_time, short_time
@@ -45,8 +45,8 @@ class CommentListModel(QAbstractListModel):
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
         return 0 if parent.isValid() else len(self._comments)
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {role.value: role.name.lower().encode() for role in CommentRole}
+    def roleNames(self) -> dict[int, QByteArray]:
+        return {role.value: QByteArray(role.name.lower().encode()) for role in CommentRole}
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._comments):
@@ -60,8 +60,9 @@ class CommentListModel(QAbstractListModel):
             return full_time(comment.created_ms) or None
         if role == CommentRole.TIME:
             return short_time(comment.created_ms)
-        return {CommentRole.COMMENT_ID: comment.comment_id, CommentRole.AUTHOR: comment.author,
-                CommentRole.TEXT: comment.text, CommentRole.MINE: comment.mine}.get(role)  # type: ignore[call-overload]
+        fields: dict[int, object] = {CommentRole.COMMENT_ID: comment.comment_id, CommentRole.AUTHOR: comment.author,
+                                     CommentRole.TEXT: comment.text, CommentRole.MINE: comment.mine}
+        return fields.get(role)
 
     def set_comments(self, comments: list[Comment]) -> None:
         if comments == self._comments:

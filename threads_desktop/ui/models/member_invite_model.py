@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 from threads_desktop.engine.acl.membership import InviteState
 from threads_desktop.engine.core.types import ThreadKind
@@ -103,9 +103,10 @@ class MemberInviteModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
         return 0 if parent.isValid() else len(InviteColumn)
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {role.value: role.name.lower().encode() for role in InviteRole} | {
-            Qt.ItemDataRole.DisplayRole.value: b"display", Qt.ItemDataRole.ToolTipRole.value: b"tooltip"}
+    def roleNames(self) -> dict[int, QByteArray]:
+        return {role.value: QByteArray(role.name.lower().encode()) for role in InviteRole} | {
+            Qt.ItemDataRole.DisplayRole.value: QByteArray(b"display"),
+            Qt.ItemDataRole.ToolTipRole.value: QByteArray(b"tooltip")}
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation is not Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:

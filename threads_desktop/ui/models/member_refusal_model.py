@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 from threads_desktop.ui.member_calls import Refusal
 from threads_desktop.ui.people import person, short_id
@@ -63,9 +63,10 @@ class MemberRefusalModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
         return 0 if parent.isValid() else len(RefusalColumn)
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {role.value: role.name.lower().encode() for role in RefusalRole} | {
-            Qt.ItemDataRole.DisplayRole.value: b"display", Qt.ItemDataRole.ToolTipRole.value: b"tooltip"}
+    def roleNames(self) -> dict[int, QByteArray]:
+        return {role.value: QByteArray(role.name.lower().encode()) for role in RefusalRole} | {
+            Qt.ItemDataRole.DisplayRole.value: QByteArray(b"display"),
+            Qt.ItemDataRole.ToolTipRole.value: QByteArray(b"tooltip")}
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation is not Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:

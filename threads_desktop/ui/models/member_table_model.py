@@ -8,7 +8,15 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.membership import Member
@@ -110,9 +118,10 @@ class MemberTableModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
         return 0 if parent.isValid() else len(MemberColumn)
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {role.value: role.name.lower().encode() for role in MemberRole} | {
-            Qt.ItemDataRole.DisplayRole.value: b"display", Qt.ItemDataRole.ToolTipRole.value: b"tooltip"}
+    def roleNames(self) -> dict[int, QByteArray]:
+        return {role.value: QByteArray(role.name.lower().encode()) for role in MemberRole} | {
+            Qt.ItemDataRole.DisplayRole.value: QByteArray(b"display"),
+            Qt.ItemDataRole.ToolTipRole.value: QByteArray(b"tooltip")}
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation is not Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:

@@ -66,9 +66,10 @@ class ChatView(QWidget):
         super().__init__(parent)
         self._client = client
         # Attachments' thumbnails are decoded here, never on the GUI thread.
-        self._own_decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-decode") \
-            if decoder is None else None
-        self._decoder: Executor = decoder or self._own_decoder  # type: ignore[assignment]
+        self._own_decoder: ThreadPoolExecutor | None = None
+        if decoder is None:
+            decoder = self._own_decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-decode")
+        self._decoder: Executor = decoder
         self._tasks = Tasks(self._failed)
         self._summary: ThreadSummary | None = None
         self._reply_to: str | None = None

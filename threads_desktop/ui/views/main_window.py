@@ -123,7 +123,11 @@ class MainWindow(QMainWindow):
         self.leave_action.setEnabled(False)
         self.leave_action.triggered.connect(self.ask_leave)
         self.settings_action = QAction(self.tr("&Settings…"), self)
-        self.settings_action.setShortcuts([QKeySequence.StandardKey.Preferences, QKeySequence("Ctrl+,")])
+        # The platform's own (Cmd+, on macOS, none on Linux and Windows), and
+        # Ctrl+, where it is not that already: an empty one would be listed too.
+        preferences = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setShortcuts(preferences + [key for key in [QKeySequence("Ctrl+,")]
+                                                         if key not in preferences])
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.ask_settings)
         # Quit ends the app; closing the window may only hide it in the tray.
@@ -191,7 +195,7 @@ class MainWindow(QMainWindow):
         self.thread_page = ThreadPage()
         self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
-        self.album_view = AlbumView(self._client, self._decoder, newest_first=self._settings.newest_first)
+        self.album_view: AlbumView = AlbumView(self._client, self._decoder, newest_first=self._settings.newest_first)
         self.album_view.sort_changed.connect(lambda newest: setattr(self._settings, "newest_first", newest))
         self.album_view.invite_requested.connect(lambda: self.ask_invite())
         self.album_view.members_requested.connect(self.ask_members)
@@ -597,7 +601,7 @@ class MainWindow(QMainWindow):
 
     def hideEvent(self, event: Any) -> None:
         # Closing, hiding in the tray and quitting all pass here.
-        self._settings.window_geometry = self.saveGeometry().data()
+        self._settings.window_geometry = bytes(self.saveGeometry().data())  # bytes at run time; typed as any buffer
         super().hideEvent(event)
 
     def closeEvent(self, event: Any) -> None:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
@@ -151,16 +151,16 @@ class PhotoViewer(QWidget):
         bar.addStretch()
         bar.addWidget(self.zoom_button)
         stage_layout.addLayout(bar)
-        self.scroll = QScrollArea()
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.scroll.setStyleSheet("background: #111;")
+        self.picture_area = QScrollArea()
+        self.picture_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.picture_area.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture_area.setStyleSheet("background: #111;")
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.scroll.setWidget(self.picture)
-        self.scroll.setWidgetResizable(True)
-        stage_layout.addWidget(self.scroll, 1)
+        self.picture_area.setWidget(self.picture)
+        self.picture_area.setWidgetResizable(True)
+        stage_layout.addWidget(self.picture_area, 1)
         layout.addWidget(stage, 1)
         layout.addWidget(self._side_panel())
         # Keys reach the viewer when the text fields do not want them (their
@@ -351,12 +351,12 @@ class PhotoViewer(QWidget):
         if self._pixmap.isNull():
             return
         if self._zoomed:
-            self.scroll.setWidgetResizable(False)
+            self.picture_area.setWidgetResizable(False)
             self.picture.setPixmap(self._pixmap)
             self.picture.resize(self._pixmap.size())
         else:
-            self.scroll.setWidgetResizable(True)
-            area = self.scroll.viewport().size()
+            self.picture_area.setWidgetResizable(True)
+            area = self.picture_area.viewport().size()
             self.picture.setPixmap(self._pixmap.scaled(area, Qt.AspectRatioMode.KeepAspectRatio,
                                                        Qt.TransformationMode.SmoothTransformation))
 
@@ -490,9 +490,13 @@ def _location(gps: object) -> dict[str, float] | None:
     if not isinstance(gps, dict):
         return None
     lat, lon = gps.get("lat"), gps.get("lon")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon)):
+    if not (_finite_number(lat) and _finite_number(lon)):
         return None
-    return {"lat": float(lat), "lon": float(lon)}  # type: ignore[arg-type]
+    return {"lat": float(lat), "lon": float(lon)}
+
+
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _camera_time(taken_at_ms: int | None) -> str | None:

@@ -27,18 +27,18 @@ class PhotoDelegate(QStyledItemDelegate):
               index: QModelIndex | QPersistentModelIndex) -> None:
         # Scrolling paints dozens of cells per frame: the common case is one
         # image copy (pictures come decoded, cropped and rounded at this size).
-        cell = QRectF(option.rect)  # type: ignore[attr-defined]
+        cell = QRectF(option.rect)
         rect = QRectF(cell.x() + (cell.width() - PICTURE) / 2, cell.y() + MARGIN, PICTURE, PICTURE)
         image = index.data(PhotoRole.THUMBNAIL)
         if isinstance(image, QImage) and not image.isNull():
             painter.drawImage(rect, image)
         else:
             painter.drawPixmap(rect.topLeft(), self._placeholder_for(option))
-        state = option.state  # type: ignore[attr-defined]
+        state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         if not selected and not state & QStyle.StateFlag.State_MouseOver:
             return
-        palette: QPalette = option.palette  # type: ignore[attr-defined]
+        palette: QPalette = option.palette
         highlight = QColor(palette.color(QPalette.ColorRole.Highlight))
         radius = rect.width() * CORNER
         outline = QPainterPath()
@@ -59,12 +59,12 @@ class PhotoDelegate(QStyledItemDelegate):
 
     def _placeholder_for(self, option: QStyleOptionViewItem) -> QPixmap:
         if self._placeholder is None:
-            widget = option.widget  # type: ignore[attr-defined]
+            widget = option.widget
             ratio = widget.devicePixelRatioF() if widget is not None else 1.0
             edge = round(PICTURE * ratio)
             pixmap = QPixmap(edge, edge)
             pixmap.fill(Qt.GlobalColor.transparent)
-            colour = QColor(option.palette.color(QPalette.ColorRole.Mid))  # type: ignore[attr-defined]
+            colour = QColor(option.palette.color(QPalette.ColorRole.Mid))
             colour.setAlphaF(0.25)
             painter = QPainter(pixmap)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPalette, QResizeEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QWidget
 
 from threads_desktop.ui.widgets.photo_delegate import CELL, PhotoDelegate
@@ -90,8 +90,8 @@ class PhotoGridView(QListView):
 
     # --- an empty album, and the drop hint ------------------------------------------------
 
-    def paintEvent(self, event: object) -> None:
-        super().paintEvent(event)  # type: ignore[arg-type]
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
         if self.model() is not None and self.model().rowCount() and not self._drag_over:
             return
         painter = QPainter(self.viewport())

@@ -20,25 +20,25 @@ def stable_colour(key: str, colours: tuple[str, ...]) -> QColor:
 
 def paint_row_background(painter: QPainter, option: QStyleOptionViewItem) -> bool:
     """Highlight a selected row, tint a hovered one; whether it is selected."""
-    state = option.state  # type: ignore[attr-defined]
-    palette: QPalette = option.palette  # type: ignore[attr-defined]
+    state = option.state
+    palette: QPalette = option.palette
     selected = bool(state & QStyle.StateFlag.State_Selected)
     if selected:
-        painter.fillRect(option.rect, palette.color(QPalette.ColorRole.Highlight))  # type: ignore[attr-defined]
+        painter.fillRect(option.rect, palette.color(QPalette.ColorRole.Highlight))
     elif state & QStyle.StateFlag.State_MouseOver:
-        painter.fillRect(option.rect, palette.color(QPalette.ColorRole.AlternateBase))  # type: ignore[attr-defined]
+        painter.fillRect(option.rect, palette.color(QPalette.ColorRole.AlternateBase))
     return selected
 
 
 def paint_badge(painter: QPainter, option: QStyleOptionViewItem, colour: QColor, initial: str, *,
                 size: int = BADGE, padding: int = PADDING, radius: float = BADGE / 2, pixel_size: int = 15) -> QRect:
     """The badge at the row's left, with `initial` on it; its rectangle."""
-    rect: QRect = option.rect  # type: ignore[attr-defined]
+    rect: QRect = option.rect
     badge = QRect(rect.left() + padding, rect.top() + padding, size, size)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(colour)
     painter.drawRoundedRect(badge, radius, radius)
-    font = QFont(option.font)  # type: ignore[attr-defined]
+    font = QFont(option.font)
     font.setBold(True)
     font.setPixelSize(pixel_size)
     painter.setFont(font)
