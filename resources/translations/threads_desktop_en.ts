@@ -169,7 +169,7 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/chat_view.py" line="+135"/>
+        <location filename="../../threads_desktop/ui/views/chat_view.py" line="+136"/>
         <source>Cancel</source>
         <translation type="unfinished"></translation>
     </message>
@@ -749,7 +749,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+9"/>
         <source>&amp;Quit</source>
         <translation type="unfinished"></translation>
     </message>
@@ -960,7 +960,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+26"/>
+        <location line="+27"/>
         <source>Offers</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1043,7 +1043,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+21"/>
+        <location line="+22"/>
         <source>Who</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1066,7 +1066,7 @@
 <context>
     <name>MemberRole</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/member_table_model.py" line="+61"/>
+        <location filename="../../threads_desktop/ui/models/member_table_model.py" line="+69"/>
         <source>Only the chat&apos;s admins can change roles</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1097,7 +1097,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+18"/>
+        <location line="+19"/>
         <source>Member</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1727,7 +1727,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+62"/>
+        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+65"/>
         <source>Settings</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1762,7 +1762,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+4"/>
         <source>Start minimised to the tray</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1812,17 +1812,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+32"/>
+        <location line="+31"/>
         <source>Not available: %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+9"/>
+        <location line="+13"/>
         <source>Choose the data folder</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+29"/>
+        <location line="+31"/>
         <source>Could not change the start at login setting: %1</source>
         <translation type="unfinished"></translation>
     </message>
