@@ -14,12 +14,14 @@ import logging
 import os
 import stat
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+
+import trio
 
 from threads_desktop.engine.core.errors import (
     DiskFullError,
@@ -29,7 +31,7 @@ from threads_desktop.engine.core.errors import (
     ThreadsError,
 )
 from threads_desktop.engine.core.ids import PeerId, ThreadId
-from threads_desktop.engine.db.collections import Document, ThreadCollections, WriteBatch
+from threads_desktop.engine.db.collections import Collection, Document, ThreadCollections, WriteBatch
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
@@ -42,6 +44,7 @@ MAX_NAME = 255
 MAX_CAPTION = 2_000
 MAX_COMMENT = 4_000
 PHOTOS_PER_EVENT = 8  # thumbnails are inline: keep each event body well under its limit
+_PREPARED_AHEAD = 4  # photos being prepared at once: an import of thousands holds a few originals in memory
 
 PHOTO_MODEL = Model("photo", {
     "name": FieldSpec("text", max_length=MAX_NAME),
@@ -110,77 +113,53 @@ class Photos:
 
     def add_files(self, paths: Sequence[Path], *, keep_gps: bool = False, progress: Progress | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> ImportResult:
-        """Import image files: prepared on every core, stored in batches.
+        """Import image files, prepared on every core, stored in batches,
+        blocking the caller meanwhile: for a few files (a chat's photos, a
+        test). A long import is `import_files`, which lets the engine thread
+        serve the network while the files are prepared.
         A file that is not a readable image is reported and imports nothing."""
+        run = _ImportRun(self.photos, self._collections, self._db, self._blobs)
         with closing(_bounded_map(self._pool, lambda p: _read_and_prepare(p, keep_gps), paths, ahead=4)) as prepared:
-            return self._import(paths, prepared, progress, cancelled)
-
-    def _import(self, paths: Sequence[Path], prepared: Iterator[PreparedPhoto | ThreadsError],
-                progress: Progress | None, cancelled: Callable[[], bool]) -> ImportResult:
-        added: list[str] = []
-        duplicates: list[str] = []
-        already_there: list[str] = []
-        failed: list[tuple[str, str]] = []
-        batch: list[PreparedPhoto] = []
-        names: list[str] = []
-        stopped: str | None = None
-        for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
-            name = file_label(path)
-            if isinstance(outcome, ThreadsError):
-                failed.append((name, str(outcome)))
-            elif (existing := self._already_there(outcome, batch)) is not None:
-                duplicates.append(name)
-                already_there.append(existing)
-            else:
-                batch.append(outcome)
-                names.append(name)
-            if len(batch) == PHOTOS_PER_EVENT:
-                stopped = self._store(batch, names, added)
-                batch, names = [], []
-                if stopped:
+            for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
+                if run.take(path, outcome):
                     break
-            if progress is not None:
-                progress(done, len(paths))
-            if cancelled():
-                break
-        if batch and not stopped:
-            stopped = self._store(batch, names, added)
-        return ImportResult(added, duplicates, failed, already_there, stopped)
+                if progress is not None:
+                    progress(done, len(paths))
+                if cancelled():
+                    break
+        return run.finish()
 
-    def _already_there(self, photo: PreparedPhoto, batch: list[PreparedPhoto]) -> str | None:
-        """The ID of this picture if the album (or the batch being stored)
-        has it: under its own ID, or under the one version 0.1 gave it
-        (added before the upgrade, or by a member who has not upgraded)."""
-        if photo.content_hash in {p.content_hash for p in batch}:
-            return photo.content_hash
-        for photo_id in dict.fromkeys((photo.content_hash, photo.legacy_id)):
-            if photo_id is not None and self.photos.find_one_by_id(photo_id) is not None:
-                return photo_id
-        return None
-
-    def _store(self, batch: list[PreparedPhoto], names: list[str], added: list[str]) -> str | None:
-        """Store one event's worth of photos, all or none, adding their IDs
-        to `added`; when the profile cannot take them (the disk is full), say
-        why, so the import stops there and reports what it saved."""
-        writes = WriteBatch()
+    async def import_files(self, paths: Sequence[Path], *, keep_gps: bool = False, progress: Progress | None = None,
+                           cancelled: Callable[[], bool] = lambda: False) -> ImportResult:
+        """Import image files without holding the engine thread: they are
+        read, decoded and resized on the work pool while the trio loop runs
+        other tasks (sync, commands), and stored PHOTOS_PER_EVENT at a time,
+        each batch in one transaction. `progress(done, total)` is called on
+        the engine thread after each file; `cancelled()`, polled there too,
+        stops the import before the next file: what was stored stays.
+        Cancelling the calling task stops it the same way, storing the
+        files already taken before it ends."""
+        run = _ImportRun(self.photos, self._collections, self._db, self._blobs)
+        pending: deque[Future[PreparedPhoto | ThreadsError]] = deque()
+        queued = iter(paths)
         try:
-            with self._db.write():
-                for photo, name in zip(batch, names, strict=True):
-                    preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
-                    original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
-                    self.photos.create({
-                        "name": name, "thumbnail": photo.thumbnail, "preview": preview.to_value(),
-                        "original": original.to_value(), "width": photo.width, "height": photo.height,
-                        "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
-                    }, doc_id=photo.content_hash, batch=writes)
-                self._collections.send(writes)
-        except DiskFullError as exc:
-            return str(exc)
-        except StorageError:
-            log.exception("an import stopped: the profile's database failed")  # the details, for the log only
-            return "the photos could not be saved (the profile's storage failed)"
-        added += [photo.content_hash for photo in batch]
-        return None
+            for done, path in enumerate(paths, 1):
+                while len(pending) < _PREPARED_AHEAD and (following := next(queued, None)) is not None:
+                    pending.append(self._pool.submit(_read_and_prepare, following, keep_gps))
+                outcome = await _result_of(pending.popleft())
+                if run.take(path, outcome):
+                    break
+                if progress is not None:
+                    progress(done, len(paths))
+                if cancelled():
+                    break
+        except trio.Cancelled:  # the caller went away (the app quits): keep what was taken, as Stop does
+            run.finish()
+            raise
+        finally:  # stopped, cancelled or failed: what has not started never will
+            for future in pending:
+                future.cancel()
+        return run.finish()
 
     # --- reading ------------------------------------------------------------------
 
@@ -266,6 +245,106 @@ class Photos:
 
     def react(self, photo_id: str, emoji: str, on: bool = True) -> None:
         self.reactions.set(self.photos.get(photo_id), emoji, on)
+
+
+class _ImportRun:
+    """One import's bookkeeping: each prepared file is taken in order, the
+    batch is stored when it holds one event's worth, and finish() stores
+    the rest and says what happened."""
+
+    def __init__(self, photos: Collection, collections: ThreadCollections, database: Database,
+                 blobs: BlobStore) -> None:
+        self._photos = photos
+        self._collections = collections
+        self._db = database
+        self._blobs = blobs
+        self.added: list[str] = []
+        self.duplicates: list[str] = []
+        self.already_there: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+        self._batch: list[tuple[PreparedPhoto, str]] = []
+        self.stopped: str | None = None
+
+    def take(self, path: Path, outcome: PreparedPhoto | ThreadsError) -> bool:
+        """Count one file; True when the import must stop (the disk is full)."""
+        name = file_label(path)
+        if isinstance(outcome, ThreadsError):
+            self.failed.append((name, str(outcome)))
+        elif not self._skipped_as_duplicate(outcome, name):
+            self._batch.append((outcome, name))
+        if len(self._batch) == PHOTOS_PER_EVENT:
+            self._store()
+        return self.stopped is not None
+
+    def finish(self) -> ImportResult:
+        if self._batch and self.stopped is None:
+            self._store()
+        return ImportResult(self.added, self.duplicates, self.failed, self.already_there, self.stopped)
+
+    def _skipped_as_duplicate(self, photo: PreparedPhoto, name: str) -> bool:
+        existing = self._already_there(photo)
+        if existing is None:
+            return False
+        self.duplicates.append(name)
+        self.already_there.append(existing)
+        return True
+
+    def _already_there(self, photo: PreparedPhoto) -> str | None:
+        """The ID of this picture if the album (or the batch being stored)
+        has it: under its own ID, or under the one version 0.1 gave it
+        (added before the upgrade, or by a member who has not upgraded)."""
+        if photo.content_hash in {p.content_hash for p, _ in self._batch}:
+            return photo.content_hash
+        for photo_id in dict.fromkeys((photo.content_hash, photo.legacy_id)):
+            if photo_id is not None and self._photos.find_one_by_id(photo_id) is not None:
+                return photo_id
+        return None
+
+    def _store(self) -> None:
+        """Store one event's worth of photos, all or none; when the profile
+        cannot take them (the disk is full), say why in `stopped`, so the
+        import stops there and reports what it saved."""
+        # An async import waited between taking a photo and now: a peer (or
+        # another import) may have added one of them meanwhile.
+        batch, self._batch = self._batch, []
+        batch = [(photo, name) for photo, name in batch if not self._skipped_as_duplicate(photo, name)]
+        writes = WriteBatch()
+        try:
+            with self._db.write():
+                for photo, name in batch:
+                    preview = self._blobs.put(photo.preview, "image/jpeg", PREVIEW)
+                    original = self._blobs.put(photo.original, photo.mime, ORIGINAL)
+                    self._photos.create({
+                        "name": name, "thumbnail": photo.thumbnail, "preview": preview.to_value(),
+                        "original": original.to_value(), "width": photo.width, "height": photo.height,
+                        "taken_at": photo.taken_at, "camera": photo.camera, "gps": photo.gps,
+                    }, doc_id=photo.content_hash, batch=writes)
+                self._collections.send(writes)
+        except DiskFullError as exc:
+            self.stopped = str(exc)
+            return
+        except StorageError:
+            log.exception("an import stopped: the profile's database failed")  # the details, for the log only
+            self.stopped = "the photos could not be saved (the profile's storage failed)"
+            return
+        self.added += [photo.content_hash for photo, _ in batch]
+
+
+async def _result_of(future: Future[T]) -> T:
+    """The future's result, awaited without holding the trio thread: its
+    done-callback (on a pool thread) wakes this task."""
+    token = trio.lowlevel.current_trio_token()
+    done = trio.Event()
+
+    def wake(_: Future[T]) -> None:
+        try:
+            token.run_sync_soon(done.set)
+        except trio.RunFinishedError:  # the engine stopped: nobody waits any more
+            pass
+
+    future.add_done_callback(wake)
+    await done.wait()
+    return future.result()
 
 
 def _bounded_map(pool: Executor, work: Callable[[Path], T], items: Sequence[Path],

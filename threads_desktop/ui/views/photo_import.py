@@ -1,18 +1,21 @@
 """Adding photos, with progress and a way to stop.
 
-The engine imports a few files per call (one event's worth), so the engine
-thread gets back to the network between calls, progress moves batch by
-batch and Stop ends it before the next batch: what was added stays added."""
+One engine call imports every file (Photos.import_files): the engine
+thread serves the network while the files are prepared, progress comes
+back file by file and Stop ends it before the next file: what was added
+stays added."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.modules.photos import PHOTOS_PER_EVENT, ImportResult, all_paths
+from threads_desktop.engine.modules.photos import ImportResult, Progress, all_paths
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 
@@ -56,8 +59,9 @@ def _expand(_node: Node, paths: list[Path]) -> list[Path]:
     return all_paths(paths)
 
 
-def _add(node: Node, thread_id: ThreadId, paths: list[Path]) -> ImportResult:
-    return node.photos(thread_id).add_files(paths)
+async def _import(node: Node, thread_id: ThreadId, paths: list[Path], progress: Progress,
+                  cancelled: Callable[[], bool]) -> ImportResult:
+    return await node.photos(thread_id).import_files(paths, progress=progress, cancelled=cancelled)
 
 
 class PhotoImport(QObject):
@@ -79,7 +83,7 @@ class PhotoImport(QObject):
         self.total = 0
 
     def cancel(self) -> None:
-        """Stop before the next batch: what was added stays added."""
+        """Stop before the next file: what was added stays added."""
         self.cancelled = True
 
     async def run(self) -> ImportSummary:
@@ -88,18 +92,20 @@ class PhotoImport(QObject):
         self.total = len(files)
         summary.total = len(files)
         self.progressed.emit(0, len(files))
-        for start in range(0, len(files), PHOTOS_PER_EVENT):
-            if self.cancelled:
-                summary.cancelled = True
-                break
-            result = await self._client.run(_add, self.thread_id, files[start:start + PHOTOS_PER_EVENT])
-            summary.added += result.added
-            summary.duplicates += result.duplicates
-            summary.failed += result.failed
-            if result.stopped:
-                summary.stopped = result.stopped
-                break
-            self.done = min(start + PHOTOS_PER_EVENT, len(files))
-            self.progressed.emit(self.done, len(files))
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int) -> None:  # on the engine thread: the GUI hears of it on its own
+            loop.call_soon_threadsafe(self._progressed, done, total)
+
+        result = await self._client.run(_import, self.thread_id, files, progress, lambda: self.cancelled)
+        summary.added, summary.duplicates, summary.failed = result.added, result.duplicates, result.failed
+        summary.stopped = result.stopped or ""
+        seen = len(result.added) + len(result.duplicates) + len(result.failed)
+        summary.cancelled = self.cancelled and not result.stopped and seen < len(files)
         self.finished.emit(summary)
         return summary
+
+    def _progressed(self, done: int, total: int) -> None:
+        if done > self.done:  # progress posted before the end may arrive after it: never go back
+            self.done = done
+            self.progressed.emit(done, total)
