@@ -239,18 +239,22 @@ def test_malformed_requests_are_answered_and_the_server_carries_on(served: Serve
     assert served.call("ls", "--json").stdout == "[]\n"
 
 
-def test_handlers_run_one_at_a_time_and_a_failing_one_stops_nothing(tmp_path: Path) -> None:
-    active, peak = 0, 0
+def test_a_handler_that_awaits_holds_no_other_and_a_failing_one_stops_nothing(tmp_path: Path) -> None:
+    """A long command (an import awaiting its photos) must not keep `ls`
+    waiting: the slow request ends only once the quick one has been served."""
+    slow_started, quick_served = trio.Event(), trio.Event()
 
     def handler(_node: Node) -> Handler:
         async def handle(request: ControlRequest) -> ControlReply:
-            nonlocal active, peak
-            active += 1
-            peak = max(peak, active)
-            for _ in range(20):
-                await trio.lowlevel.checkpoint()  # a chance for another request to start
-            active -= 1
-            if request.argv == ["boom"]:
+            if request.argv == ["slow"]:
+                slow_started.set()
+                with trio.fail_after(DEADLINE):
+                    await quick_served.wait()
+            elif request.argv == ["quick"]:
+                with trio.fail_after(DEADLINE):
+                    await slow_started.wait()
+                quick_served.set()
+            elif request.argv == ["boom"]:
                 raise RuntimeError("boom")
             return ControlReply(0, " ".join(request.argv), "")
 
@@ -259,13 +263,11 @@ def test_handlers_run_one_at_a_time_and_a_failing_one_stops_nothing(tmp_path: Pa
     server = Server(tmp_path / "p", handler).start()
     try:
         replies: queue.Queue[ControlReply] = queue.Queue()
-        clients = [threading.Thread(target=lambda n=n: replies.put(server.call(str(n)))) for n in range(6)]
-        for client in clients:
-            client.start()
-        for client in clients:
-            client.join(DEADLINE)
-        assert sorted(replies.get_nowait().stdout for _ in clients) == [str(n) for n in range(6)]
-        assert peak == 1
+        slow = threading.Thread(target=lambda: replies.put(server.call("slow")))
+        slow.start()
+        assert server.call("quick").stdout == "quick"
+        slow.join(DEADLINE)
+        assert replies.get_nowait() == ControlReply(0, "slow", "")
         failed = server.call("boom")
         assert failed.exit_code == 1 and "RuntimeError" in failed.stderr
         assert server.call("still", "here").stdout == "still here"

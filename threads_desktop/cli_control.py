@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import io
 import logging
 import os
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -125,15 +125,17 @@ async def run_forwarded(node: Node, argv: list[str], *, cwd: Path | None = None,
 
     Relative paths in the command are resolved against `cwd`, the client's
     working directory; a `--data-dir` is ignored (this process has its
-    profile). Synchronous inside: nothing else runs on the node meanwhile.
+    profile). Commands run whole on the engine thread, except `add`, which
+    awaits its photos being prepared: the network and other commands run
+    meanwhile (each command's output is its own: see _captured).
     `stop_requested` tells a long command (add) the client asked it to stop."""
     out, err = io.StringIO(), io.StringIO()
     with _captured(out, err):
-        code = _run(node, argv, cwd, stop_requested)
+        code = await _run(node, argv, cwd, stop_requested)
     return ControlReply(code, out.getvalue(), err.getvalue())
 
 
-def _run(node: Node, argv: list[str], cwd: Path | None, stop_requested: Callable[[], bool] | None) -> int:
+async def _run(node: Node, argv: list[str], cwd: Path | None, stop_requested: Callable[[], bool] | None) -> int:
     from threads_desktop.cli import _run_command, build_parser
 
     try:
@@ -143,6 +145,10 @@ def _run(node: Node, argv: list[str], cwd: Path | None, stop_requested: Callable
             print(f"threads-desktop: {_NOT_FORWARDED[args.command]}", file=sys.stderr)
             return 2
         _resolve_paths(args, cwd)
+        if args.command == "add":  # awaited in this process' trio loop, which must not wait on it
+            from threads_desktop.cli_threads import add_photos
+
+            return await add_photos(node, args, stop_requested)
         return _run_command(node, args, stop_requested)
     except SystemExit as exc:  # argparse: usage errors, --help, --version
         return _exit_code(exc)
@@ -192,23 +198,50 @@ def _exit_code(exc: SystemExit) -> int:
 
 @contextlib.contextmanager
 def _captured(out: io.StringIO, err: io.StringIO) -> Iterator[None]:
-    """Redirect this thread's prints to `out` and `err`. sys.stdout is
-    process-wide, so other threads' writes go on to the real streams."""
-    owner = threading.get_ident()
-    with contextlib.redirect_stdout(_ThreadRouted(owner, out, sys.stdout)), \
-            contextlib.redirect_stderr(_ThreadRouted(owner, err, sys.stderr)):
+    """Send what this command prints to `out` and `err`. sys.stdout is
+    process-wide and commands overlap (an `ls` runs while an `add` awaits
+    its photos), so the capture follows the command's context (its trio
+    task), and other tasks' and threads' writes go on to the real streams."""
+    stdout, stderr = _Routed.install("stdout"), _Routed.install("stderr")
+    out_token, err_token = stdout.capture.set(out), stderr.capture.set(err)
+    try:
         yield
+    finally:
+        stdout.capture.reset(out_token)
+        stderr.capture.reset(err_token)
+        stdout.release()
+        stderr.release()
 
 
-class _ThreadRouted(io.TextIOBase):
-    def __init__(self, owner: int, capture: io.StringIO, passthrough: TextIO | None) -> None:
+class _Routed(io.TextIOBase):
+    """sys.stdout or sys.stderr while commands run: each write goes to the
+    capture of the context it is made in, or on to the stream it replaced.
+    Installed by the first command, removed when the last one ends."""
+
+    def __init__(self, name: str, passthrough: TextIO | None) -> None:
         super().__init__()
-        self._owner = owner
-        self._capture = capture
+        self._name = name
         self._passthrough = passthrough  # None when the process has no such stream
+        self.capture: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
+            f"captured_{name}", default=None)
+        self._users = 0
+
+    @classmethod
+    def install(cls, name: str) -> _Routed:
+        current = getattr(sys, name)
+        router = current if isinstance(current, _Routed) else cls(name, current)
+        setattr(sys, name, router)
+        router._users += 1
+        return router
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users == 0 and getattr(sys, self._name) is self:
+            setattr(sys, self._name, self._passthrough)
 
     def _target(self) -> TextIO | None:
-        return self._capture if threading.get_ident() == self._owner else self._passthrough
+        captured = self.capture.get()
+        return captured if captured is not None else self._passthrough
 
     def write(self, text: str) -> int:
         target = self._target()

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
+import trio
+
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
@@ -51,33 +53,40 @@ def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+async def add_photos(node: Node, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
+    """`add`, as a trio task: a served profile's engine serves the network
+    and other commands while the photos are prepared."""
+    thread_id = ThreadId.parse(args.thread)
+    if node.directory.kind(thread_id) is not ThreadKind.ALBUM:
+        raise InvalidInputError("photos go into an album; this is a chat")
+    paths = all_paths(args.files)
+    stopped = stop_requested or (lambda: False)
+    result = await node.photos(thread_id).import_files(
+        paths, keep_gps=args.keep_gps, cancelled=stopped,
+        progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True))
+    print(file=sys.stderr)
+    for photo_id in result.added:
+        print(photo_id)
+    for name in result.duplicates:
+        print(f"already in the album: {name}", file=sys.stderr)
+    for name, reason in result.failed:
+        print(f"not added: {name}: {reason}", file=sys.stderr)
+    if result.stopped:
+        print(f"Saved {len(result.added)} of {len(paths)} photos; {result.stopped}.", file=sys.stderr)
+        return 1
+    seen = len(result.added) + len(result.duplicates) + len(result.failed)
+    if stopped() and seen < len(paths):
+        print(f"stopped: {len(result.added)} of {len(paths)} photos added; "
+              "add the same photos again to add the rest", file=sys.stderr)
+        return INTERRUPTED
+    return 0 if not result.failed else 1
+
+
 def run_thread_command(node: Node, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
+    if args.command == "add":  # outside the engine's trio loop: run one for the import
+        return trio.run(add_photos, node, args, stop_requested)
     thread_id = ThreadId.parse(args.thread)
     kind = node.directory.kind(thread_id)  # no counts: `say` in a big thread stays quick
-    if args.command == "add":
-        if kind is not ThreadKind.ALBUM:
-            raise InvalidInputError("photos go into an album; this is a chat")
-        paths = all_paths(args.files)
-        stopped = stop_requested or (lambda: False)
-        result = node.photos(thread_id).add_files(
-            paths, keep_gps=args.keep_gps, cancelled=stopped,
-            progress=lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True))
-        print(file=sys.stderr)
-        for photo_id in result.added:
-            print(photo_id)
-        for name in result.duplicates:
-            print(f"already in the album: {name}", file=sys.stderr)
-        for name, reason in result.failed:
-            print(f"not added: {name}: {reason}", file=sys.stderr)
-        if result.stopped:
-            print(f"Saved {len(result.added)} of {len(paths)} photos; {result.stopped}.", file=sys.stderr)
-            return 1
-        seen = len(result.added) + len(result.duplicates) + len(result.failed)
-        if stopped() and seen < len(paths):
-            print(f"stopped: {len(result.added)} of {len(paths)} photos added; "
-                  "add the same photos again to add the rest", file=sys.stderr)
-            return INTERRUPTED
-        return 0 if not result.failed else 1
     if args.command == "say":
         if kind is not ThreadKind.CHAT:
             raise InvalidInputError("messages go into a chat; this is an album")

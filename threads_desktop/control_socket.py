@@ -93,8 +93,10 @@ async def serve_control_socket(path: Path, handle: Handler, *,
                                task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Serve commands at `path` until cancelled, then remove the socket file.
 
-    Connections are served concurrently, but `handle` runs one request at a
-    time: the node it drives is single-threaded and not re-entrant."""
+    Connections are served concurrently, and so are requests: `handle` runs
+    in each connection's own task, so a long command that awaits (an import
+    of photos) holds no other. Between its awaits a handler has the trio
+    thread to itself: what it does there is not interleaved."""
     if not reachable(path):
         # Run on without it: the profile is served, only commands must stop it first.
         log.warning("the profile folder's path is too long for a control socket (%d bytes at most): other "
@@ -115,7 +117,6 @@ async def serve_control_socket(path: Path, handle: Handler, *,
     except BaseException:
         listener_socket.close()
         raise
-    lock = trio.Lock()
     try:
         async with trio.open_nursery() as nursery:
             listener = trio.SocketListener(listener_socket)
@@ -129,16 +130,16 @@ async def serve_control_socket(path: Path, handle: Handler, *,
                     log.warning("control socket: cannot accept a connection: %s", exc)
                     await trio.sleep(_ACCEPT_RETRY_SECONDS)
                     continue
-                nursery.start_soon(_serve_connection, stream, handle, lock)
+                nursery.start_soon(_serve_connection, stream, handle)
     finally:
         listener_socket.close()
         _unlink_if_ours(path, identity)
 
 
-async def _serve_connection(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -> None:
+async def _serve_connection(stream: trio.SocketStream, handle: Handler) -> None:
     async with stream:
         try:
-            reply = await _answer(stream, handle, lock)
+            reply = await _answer(stream, handle)
             if reply is not None:
                 with trio.move_on_after(_REPLY_TIMEOUT_SECONDS):
                     await stream.send_all(_encode_reply(reply))
@@ -148,7 +149,7 @@ async def _serve_connection(stream: trio.SocketStream, handle: Handler, lock: tr
             log.exception("control socket: a connection failed")
 
 
-async def _answer(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -> ControlReply | None:
+async def _answer(stream: trio.SocketStream, handle: Handler) -> ControlReply | None:
     """The reply to the connection's request, or None to hang up silently."""
     if not _same_user(stream.socket):
         return _refusal("the process serving this profile takes commands only from its own user")
@@ -164,13 +165,12 @@ async def _answer(stream: trio.SocketStream, handle: Handler, lock: trio.Lock) -
         request = replace(_decode_request(body), stop_requested=_client_stopped(stream.socket.fileno()))
     except _BadRequest as exc:
         return _refusal(str(exc))
-    async with lock:
-        try:
-            return await handle(request)
-        except Exception as exc:  # reported to the client; the server carries on
-            # The command's name only: its arguments may be a message's text or an invite link.
-            log.exception("control socket: the command %r failed", _command_name(request.argv))
-            return ControlReply(1, "", f"threads-desktop: the serving process failed: {exc!r}\n")
+    try:
+        return await handle(request)
+    except Exception as exc:  # reported to the client; the server carries on
+        # The command's name only: its arguments may be a message's text or an invite link.
+        log.exception("control socket: the command %r failed", _command_name(request.argv))
+        return ControlReply(1, "", f"threads-desktop: the serving process failed: {exc!r}\n")
 
 
 def _client_stopped(fd: int) -> Callable[[], bool]:
