@@ -9,7 +9,7 @@ import qasync
 
 from tests.disk import small_disk
 from tests.engine.modules.images import noise_jpeg
-from tests.ui.album import drop_files, new_album
+from tests.ui.album import drop_files, new_album, photo_files
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
@@ -47,3 +47,17 @@ def test_a_full_disk_ends_the_import_saying_how_many_photos_were_saved(  # type:
             window.close()
         finally:
             runtime.stop()
+
+
+def test_the_progress_strip_moves_photo_by_photo(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
+                                                 tmp_path: Path) -> None:
+    new_album(qtbot, window, "Steps")
+    album = window.album_view
+    seen: list[tuple[int, int]] = []
+    with qtbot.waitSignal(album.import_finished, timeout=30_000) as finished:
+        drop_files(album.grid, photo_files(tmp_path, 10))
+        importer = album.current_import
+        assert importer is not None
+        importer.progressed.connect(lambda done, total: seen.append((done, total)))
+    assert seen == [(n, 10) for n in range(11)]
+    assert len(finished.args[0].added) == 10
