@@ -81,6 +81,7 @@ class PhotoImport(QObject):
         self.cancelled = False
         self.done = 0
         self.total = 0
+        self._running = False  # the engine call is under way: its progress is shown
 
     def cancel(self) -> None:
         """Stop before the next file: what was added stays added."""
@@ -97,7 +98,11 @@ class PhotoImport(QObject):
         def progress(done: int, total: int) -> None:  # on the engine thread: the GUI hears of it on its own
             loop.call_soon_threadsafe(self._progressed, done, total)
 
-        result = await self._client.run(_import, self.thread_id, files, progress, lambda: self.cancelled)
+        self._running = True
+        try:
+            result = await self._client.run(_import, self.thread_id, files, progress, lambda: self.cancelled)
+        finally:
+            self._running = False  # progress posted before the end but delivered after it is dropped
         summary.added, summary.duplicates, summary.failed = result.added, result.duplicates, result.failed
         summary.stopped = result.stopped or ""
         seen = len(result.added) + len(result.duplicates) + len(result.failed)
@@ -106,6 +111,6 @@ class PhotoImport(QObject):
         return summary
 
     def _progressed(self, done: int, total: int) -> None:
-        if done > self.done:  # progress posted before the end may arrive after it: never go back
+        if self._running and done > self.done:
             self.done = done
             self.progressed.emit(done, total)
