@@ -62,6 +62,9 @@ def test_a_served_profile_applies_a_peers_message_and_answers_ls_within_a_second
     adding: subprocess.Popen[str] | None = None
     try:
         cli(b.data_dir, "join", cli(a.data_dir, "invite", chat, "--role", "write").stdout.strip())
+        # A join returns before the chat's first events arrive: until then b cannot tell it is a chat.
+        eventually(lambda: json.loads(_command(b, "show", chat, "--json").stdout)["thread"]["kind"] == "chat",
+                   peers=(a, b))
         _command(b, "say", chat, "before")
         eventually(lambda: _texts(a, chat) == ["before"], peers=(a, b))  # the two are connected
 
