@@ -119,7 +119,8 @@ class Photos:
         serve the network while the files are prepared.
         A file that is not a readable image is reported and imports nothing."""
         run = _ImportRun(self.photos, self._collections, self._db, self._blobs)
-        with closing(_bounded_map(self._pool, lambda p: _read_and_prepare(p, keep_gps), paths, ahead=4)) as prepared:
+        prepare: Callable[[Path], PreparedPhoto | ThreadsError] = lambda p: _read_and_prepare(p, keep_gps)  # noqa: E731
+        with closing(_bounded_map(self._pool, prepare, paths, ahead=_PREPARED_AHEAD)) as prepared:
             for done, (path, outcome) in enumerate(zip(paths, prepared, strict=True), 1):
                 if run.take(path, outcome):
                     break
