@@ -1,17 +1,18 @@
-"""Command line: no subcommand opens the app; a subcommand runs and exits."""
+"""Command line: no subcommand opens the app; a subcommand runs and exits.
+
+Each command is declared in its own module (cli/registry.py says how) and
+cli/commands.py lists them all; a command for a profile another process
+serves is handed over its control socket (cli/control.py, cli/forwarding.py)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from threads_desktop import __version__, settings_file
-from threads_desktop.cli_members import add_parsers as add_member_parsers
-from threads_desktop.cli_serve import add_parsers as add_serve_parsers
+from threads_desktop import settings_file
 
 
 def default_data_dir() -> Path:
@@ -59,69 +60,9 @@ def split_link(argv: Sequence[str]) -> tuple[list[str], str | None]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="threads-desktop",
-        usage="%(prog)s [-h] [--version] [--data-dir DIR] [--listen MULTIADDR] [--no-mdns] [LINK | COMMAND ...]",
-        description="Private peer-to-peer photo albums and chats. With no command, opens the app.",
-        epilog="LINK: a threads://join/... invite link opens the app's join dialog, in the app already "
-               "running for that profile if there is one.")
-    parser.add_argument("--version", action="version", version=f"threads-desktop {__version__}")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="profile folder (default: the one chosen in the app's settings, or the user data folder)")
-    parser.add_argument("--listen", dest="app_listen", action="append", metavar="MULTIADDR",
-                        help="the app: where to listen (default /ip4/0.0.0.0/tcp/4141, or any free port)")
-    parser.add_argument("--no-mdns", dest="app_no_mdns", action="store_true",
-                        help="the app: do not announce or look for peers on the LAN")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from threads_desktop.cli.commands import registry
 
-    show_id = commands.add_parser("id", help="show this profile's identity")
-    show_id.add_argument("--json", action="store_true")
-
-    create = commands.add_parser("create", help="create an album or a chat; prints its thread ID")
-    create.add_argument("kind", choices=["album", "chat"])
-    create.add_argument("name")
-
-    listing = commands.add_parser("ls", help="list albums and chats")
-    listing.add_argument("--json", action="store_true")
-
-    add = commands.add_parser("add", help="add photos (files or folders) to an album")
-    add.add_argument("thread", metavar="THREAD")
-    add.add_argument("files", metavar="FILE", nargs="+", type=Path)
-    add.add_argument("--keep-gps", action="store_true", help="keep where the photos were taken")
-
-    say = commands.add_parser("say", help="post a message to a chat")
-    say.add_argument("thread", metavar="THREAD")
-    say.add_argument("text", metavar="TEXT")
-
-    show = commands.add_parser("show", help="show an album's photos or a chat's messages")
-    show.add_argument("thread", metavar="THREAD")
-    show.add_argument("--json", action="store_true")
-
-    add_member_parsers(commands)
-    add_serve_parsers(commands)
-
-    bench = commands.add_parser("bench", help="run a benchmark")
-    bench_kinds = bench.add_subparsers(dest="bench", metavar="WHAT", required=True)
-    bench_log = bench_kinds.add_parser("log", help="append and ingest rates of the event log")
-    bench_log.add_argument("--events", type=int, default=10_000)
-    bench_log.add_argument("--rounds", type=int, default=3, help="median of this many runs")
-    bench_log.add_argument("--json", action="store_true")
-    bench_store = bench_kinds.add_parser("store", help="event store, photo import and album view")
-    bench_store.add_argument("--events", type=int, default=5_000)
-    bench_store.add_argument("--photos", type=int, default=24)
-    bench_store.add_argument("--album", type=int, default=10_000)
-    bench_store.add_argument("--json", action="store_true")
-    bench_sync = bench_kinds.add_parser("sync", help="sync between two processes over 127.0.0.1")
-    bench_sync.add_argument("--events", type=int, default=10_000, help="events of the thread a new member joins")
-    bench_sync.add_argument("--big", type=int, default=100_000, help="events held when one more arrives")
-    bench_sync.add_argument("--small", type=int, default=100)
-    bench_sync.add_argument("--photos", type=int, default=200)
-    bench_sync.add_argument("--photo-bytes", type=int, default=1 << 20)
-    bench_sync.add_argument("--json", action="store_true")
-    bench_gui = bench_kinds.add_parser("gui", help="the app with a large album, offscreen")
-    bench_gui.add_argument("--photos", type=int, default=10_000, help="photos in the album")
-    bench_gui.add_argument("--json", action="store_true")
-    return parser
+    return registry().build_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,8 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from threads_desktop.cli.commands import registry as all_commands
+    from threads_desktop.cli.registry import Invocation
+
+    registry = all_commands()
     arguments, link = split_link(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = registry.build_parser()
     args = parser.parse_args(arguments)
     if link is not None and args.command is not None:
         parser.error("a link opens the app: give it without a command")
@@ -157,19 +102,13 @@ def _main(argv: Sequence[str] | None) -> int:
         data_dir = args.data_dir or settings.data_dir or default_data_dir()
         return run_app(data_dir, listen=args.app_listen,
                        lan_discovery=not args.app_no_mdns and settings.lan_discovery, link=link, settings=settings)
-    if args.command == "bench":
-        return _bench(args)
+    command = registry.get(args.command)
+    if command.alone is not None:
+        data_dir = chosen_data_dir(args.data_dir) if command.uses_profile else None
+        return command.alone(Invocation(args, data_dir, registry))
     data_dir = chosen_data_dir(args.data_dir)
-    if args.command in ("serve", "sync"):
-        from threads_desktop.cli_serve import run_serve, run_sync
 
-        if args.command == "serve":  # a long-running peer keeps a log file in its data folder
-            from threads_desktop.logs import setup_logging
-
-            setup_logging(data_dir, stderr=True)
-        return (run_serve if args.command == "serve" else run_sync)(data_dir, args)
-
-    from threads_desktop.cli_control import forward_to_running, open_when_free, profile_is_served
+    from threads_desktop.cli.control import forward_to_running, open_when_free, profile_is_served
     from threads_desktop.engine.core.errors import ProfileLockedError, ThreadsError
     from threads_desktop.engine.node import Node
 
@@ -187,82 +126,14 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
     try:
-        if args.command == "add":  # Ctrl+C stops it between photos, saying how many were added
-            from threads_desktop.cli_threads import stop_on_interrupt
+        if command.stoppable:  # Ctrl+C stops it between steps (add: photos), saying how far it got
+            from threads_desktop.cli.threads import stop_on_interrupt
 
             with stop_on_interrupt() as stop_requested:
-                return _run_command(node, args, stop_requested)
-        return _run_command(node, args)
+                return registry.run_on_node(node, args, stop_requested)
+        return registry.run_on_node(node, args)
     except ThreadsError as exc:
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return 1
     finally:
         node.close()
-
-
-def _run_command(node: object, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
-    """Run a command on an open node; `stop_requested` is polled by the long
-    ones (add) to stop between steps."""
-    from threads_desktop.engine.core.types import ThreadKind
-    from threads_desktop.engine.node import Node
-
-    assert isinstance(node, Node)
-    if args.command == "id":
-        card = node.identity_card()
-        if args.json:
-            print(json.dumps({"peer_id": card.peer_id, "exchange_key": card.exchange_public_key.hex()}))
-        else:
-            print(card.peer_id)
-    elif args.command == "create":
-        print(node.create_thread(ThreadKind(args.kind), args.name).thread_id)
-    elif args.command in ("invite", "join", "grant", "revoke", "members"):
-        from threads_desktop.cli_members import run_members_command
-
-        return run_members_command(node, args)
-    elif args.command in ("add", "say", "show"):
-        from threads_desktop.cli_threads import run_thread_command
-
-        return run_thread_command(node, args, stop_requested)
-    elif args.command == "ls":
-        threads = node.list_threads()
-        if args.json:
-            print(json.dumps([t.to_json() for t in threads], indent=2, ensure_ascii=False))
-        else:
-            for t in threads:
-                kind = t.kind.value if t.kind else "backup"
-                print(f"{t.thread_id}  {kind:<6}  {t.name or '(encrypted: this profile keeps a backup)'}")
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from threads_desktop.engine.bench import log, store
-
-    if args.bench == "gui":
-        from threads_desktop.ui import bench_gui
-
-        gui = bench_gui.run(max(1, args.photos))
-        print(json.dumps(gui, indent=2) if args.json else bench_gui.summary(gui))
-        return 0
-    if args.events < 1:
-        print("threads-desktop: --events must be at least 1", file=sys.stderr)
-        return 2
-    if args.bench == "sync":
-        from threads_desktop.engine.bench import sync
-
-        result = sync.run(args.events, max(1, args.big), max(1, args.small), max(1, args.photos),
-                          max(1024, args.photo_bytes))
-        print(json.dumps(result, indent=2) if args.json else sync.summary(result))
-        return 0
-    if args.bench == "store":
-        result = store.run(args.events, args.photos, args.album)
-        print(json.dumps(result, indent=2) if args.json else store.summary(result))
-        return 0
-    result = log.run(args.events, max(1, args.rounds))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for name in ("append", "append_one_transaction_each", "ingest"):
-            r = result[name]
-            print(f"{name:<28} {r['events_per_second']:>8} events/s   floor {r['floor_events_per_second']:>8}"
-                  f"   ratio {r['ratio_to_floor']:>5}   ({r['how']})")
-    return 0
