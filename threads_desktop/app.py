@@ -24,9 +24,10 @@ def background_services(listen: Sequence[str] | None = None, lan_discovery: bool
     another profile has it, and the control socket, so CLI commands reach
     the running app."""
     from threads_desktop.cli.commands import forwarding_handler
-    from threads_desktop.serving import ServedProfile
+    from threads_desktop.serving import ANY_FREE_PORT, ServedProfile
 
-    return ServedProfile(listen=listen, lan_discovery=lan_discovery, commands=forwarding_handler).services()
+    return ServedProfile(listen=listen, if_taken=None if listen else ANY_FREE_PORT, lan_discovery=lan_discovery,
+                         commands=forwarding_handler).services()
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

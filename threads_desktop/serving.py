@@ -28,9 +28,10 @@ ANY_FREE_PORT = ("/ip4/0.0.0.0/tcp/0",)
 
 @dataclass(frozen=True)
 class ServedProfile:
-    # Where to listen; None: the usual port, or any free one if another
-    # process (another profile's app) has it.
-    listen: Sequence[str] | None = None
+    listen: Sequence[str] | None = None  # where to listen; None: the usual port (DEFAULT_LISTEN)
+    # Where instead if a port of `listen` is taken (by another profile's
+    # app, say); None: nowhere else, the network fails to start.
+    if_taken: Sequence[str] | None = None
     lan_discovery: bool = True
     pull_interval: float = 60.0
     gossip: bool = True  # False for one pass (sync): no mesh to join
@@ -56,7 +57,7 @@ class ServedProfile:
         """The task running the node's network; it starts with the service."""
         from threads_desktop.engine.networking import DEFAULT_LISTEN, connect_network, lan_discovery
 
-        choices = (self.listen,) if self.listen else (DEFAULT_LISTEN, ANY_FREE_PORT)
+        choices = (self.listen or DEFAULT_LISTEN, *((self.if_taken,) if self.if_taken else ()))
         discovery = lan_discovery if self.lan_discovery else None
 
         async def run(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -66,10 +67,10 @@ class ServedProfile:
                 try:
                     await service.run(task_status=task_status)  # started with the service
                     return
-                except OSError as exc:  # the port is taken: any free one will do
-                    log.info("cannot listen on %s (%s)", addresses, exc)
+                except OSError as exc:
                     if addresses is choices[-1]:
                         raise
+                    log.info("cannot listen on %s (%s); trying %s", addresses, exc, choices[-1])
         return run
 
     def control(self, node: Node) -> Callable[..., Any]:
