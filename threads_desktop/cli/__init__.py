@@ -6,7 +6,6 @@ serves is handed over its control socket (cli/control.py, cli/forwarding.py)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections.abc import Sequence
@@ -57,12 +56,6 @@ def split_link(argv: Sequence[str]) -> tuple[list[str], str | None]:
             args.pop(index - 1)
         return args, link
     return args, None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from threads_desktop.cli.commands import registry
-
-    return registry().build_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

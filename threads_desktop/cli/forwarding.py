@@ -28,9 +28,6 @@ log = logging.getLogger(__name__)
 _THE_APP = "the profile is open in another process; stop it to open the app"  # no command: the app
 
 
-# --- server side ------------------------------------------------------------------
-
-
 def forwarding_handler(node: Node, registry: Registry) -> Handler:
     """The control socket's handler for `node`, running the registry's
     commands (call it on the node's thread)."""
