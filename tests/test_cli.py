@@ -53,7 +53,7 @@ def test_the_console_script_runs_as_a_module(tmp_path: Path) -> None:
 
 def test_a_locked_profile_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from threads_desktop import cli_control
+    from threads_desktop.cli import control as cli_control
     from threads_desktop.engine.node import Node
 
     monkeypatch.setattr(cli_control, "LOCK_WAIT_SECONDS", 0.2)  # held for good here: no need to wait long

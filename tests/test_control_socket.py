@@ -22,7 +22,8 @@ import trio
 
 from tests.engine.modules.images import image_bytes
 from threads_desktop.cli import main
-from threads_desktop.cli_control import forward_to_running, forwarding_handler
+from threads_desktop.cli.commands import forwarding_handler
+from threads_desktop.cli.control import forward_to_running
 from threads_desktop.control_socket import (
     CONTROL_SOCKET_NAME,
     ControlReply,
@@ -362,7 +363,7 @@ def test_a_profile_held_longer_than_the_wait_is_refused_saying_by_whom(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from threads_desktop import cli_control
+    from threads_desktop.cli import control as cli_control
 
     monkeypatch.setattr(cli_control, "LOCK_WAIT_SECONDS", 0.5)
     node = Node.open(tmp_path / "p")
@@ -443,7 +444,7 @@ SERVE_SCRIPT = """
 import sys
 import trio
 from pathlib import Path
-from threads_desktop.cli_control import forwarding_handler
+from threads_desktop.cli.commands import forwarding_handler
 from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
 from threads_desktop.engine.node import Node
 

@@ -57,11 +57,7 @@ def test_every_module_of_the_network_but_its_protocols_is_protected() -> None:
 
 # Import cycles there are today, each with the issue item that removes it;
 # any other cycle, or a module joining one of these, fails the test.
-KNOWN_CYCLES = {
-    # Issue 14 item 2: the entry layer (one composition, the CLI a package of its own).
-    frozenset({"threads_desktop.app", "threads_desktop.cli", "threads_desktop.cli_control",
-               "threads_desktop.cli_serve", "threads_desktop.ui.bench_gui"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def import_cycles(imports: dict[str, set[str]]) -> set[frozenset[str]]:

@@ -8,50 +8,26 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from threads_desktop.engine.node import Node
+    from threads_desktop.engine.runtime import ServiceFactory
     from threads_desktop.ui.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
 
-def background_services(listen: Sequence[str] | None = None, lan_discovery: bool = True) -> list[Any]:
-    """What the app runs beside the node on the engine thread: the network
-    (on the usual port, or any free one if another profile has it) and the
-    control socket, so CLI commands reach the running app. Their modules
-    (py-libp2p above all) are imported on the engine thread as they start,
-    never on the GUI thread before the window is up."""
+def background_services(listen: Sequence[str] | None = None, lan_discovery: bool = True) -> list[ServiceFactory]:
+    """What the app runs beside the node on the engine thread: its served
+    profile (serving.py): the network, on the usual port or any free one if
+    another profile has it, and the control socket, so CLI commands reach
+    the running app."""
+    from threads_desktop.cli.commands import forwarding_handler
+    from threads_desktop.serving import ANY_FREE_PORT, ServedProfile
 
-    def network(node: Node) -> Any:
-        import trio
-
-        from threads_desktop.engine.networking import DEFAULT_LISTEN, connect_network
-        from threads_desktop.engine.networking import lan_discovery as discovery
-
-        async def run(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-            for addresses in ((listen,) if listen else (DEFAULT_LISTEN, ("/ip4/0.0.0.0/tcp/0",))):
-                service = connect_network(node, listen=list(addresses),
-                                          discovery=discovery if lan_discovery else None)
-                try:
-                    await service.run(task_status=task_status)
-                    return
-                except OSError as exc:  # the port is taken: any free one will do
-                    log.info("cannot listen on %s (%s)", addresses, exc)
-                    if listen:
-                        raise
-        return run
-
-    def control(node: Node) -> Any:
-        from threads_desktop.cli_control import forwarding_handler
-        from threads_desktop.control_socket import CONTROL_SOCKET_NAME, serve_control_socket
-
-        return partial(serve_control_socket, node.profile.directory / CONTROL_SOCKET_NAME, forwarding_handler(node))
-
-    return [network, control]
+    return ServedProfile(listen=listen, if_taken=None if listen else ANY_FREE_PORT, lan_discovery=lan_discovery,
+                         commands=forwarding_handler).services()
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

@@ -1,6 +1,6 @@
 """Where the node and the network meet: the one module that builds a
-NetworkService for a node (the app, `serve`, `sync` and the sync benchmark
-all come here). The network sees the node only through `NodeThreads` (its
+NetworkService for a node (serving.py calls it for the app, `serve`, `sync`
+and the sync benchmark). The network sees the node only through `NodeThreads` (its
 `ThreadStore`), and the node gets the service as its `Network` from
 `connect_network`; neither reaches into the other (engine/net/ports.py).
 """

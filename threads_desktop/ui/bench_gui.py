@@ -131,9 +131,9 @@ def _measure_app(started: float, profile: Path, thread_id: str) -> dict[str, Any
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from threads_desktop.app import background_services
     from threads_desktop.engine.node import Node
     from threads_desktop.engine.runtime import EngineRuntime
+    from threads_desktop.serving import ServedProfile
     from threads_desktop.ui.collector import MainThreadCollector
     from threads_desktop.ui.engine_client import EngineClient
     from threads_desktop.ui.models.photo_grid_model import PhotoRole
@@ -145,7 +145,9 @@ def _measure_app(started: float, profile: Path, thread_id: str) -> dict[str, Any
     app = QApplication([])
     phases["qapplication_ms"] = round((time.perf_counter() - mark) * 1000)
     MainThreadCollector(app).start()  # as the app does
-    runtime = EngineRuntime(lambda: Node.open(profile), background_services(["/ip4/127.0.0.1/tcp/0"], False))
+    # The app's served profile but its control socket (which would bring the CLI in; nothing here uses it).
+    served = ServedProfile(listen=["/ip4/127.0.0.1/tcp/0"], lan_discovery=False)
+    runtime = EngineRuntime(lambda: Node.open(profile), served.services())
     engine_start = time.perf_counter()
     runtime.start(wait_for_services=False)  # as the app does
     phases["engine_start_ms"] = round((time.perf_counter() - engine_start) * 1000)

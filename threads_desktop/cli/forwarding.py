@@ -1,5 +1,6 @@
-"""CLI commands for a served profile: the client hands them over the control
-socket, the serving process runs them as `threads-desktop` would have."""
+"""The serving side of the control socket: a CLI command handed over by
+another process runs here, on this process' node, as `threads-desktop`
+would have run it (cli/control.py is the client side)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,15 @@ import contextlib
 import contextvars
 import io
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from threads_desktop.control_socket import (
-    CONTROL_SOCKET_NAME,
-    ControlReply,
-    ControlRequest,
-    Handler,
-    answers,
-    call_control_socket,
-)
-from threads_desktop.engine.core.errors import InvalidInputError, ProfileLockedError, ThreadsError, plain_error
+from threads_desktop.cli.registry import Registry
+from threads_desktop.control_socket import ControlReply, ControlRequest, Handler
+from threads_desktop.engine.core.errors import InvalidInputError, ThreadsError, plain_error
 from threads_desktop.logs import log_to_file_only
 
 if TYPE_CHECKING:
@@ -31,95 +25,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Commands that make no sense inside the serving process.
-_NOT_FORWARDED: dict[str | None, str] = {
-    None: "the profile is open in another process; stop it to open the app",
-    "serve": "this profile is already served by another process",
-    "sync": "the process serving this profile syncs it already",
-    "bench": "a benchmark runs on its own, not in the process serving a profile",
-}
+_THE_APP = "the profile is open in another process; stop it to open the app"  # no command: the app
 
 
-# --- client side ------------------------------------------------------------------
-
-
-# How long a command waits for a profile another (unserved) process holds:
-# another CLI command, say, that will be done in a moment.
-LOCK_WAIT_SECONDS = 10.0
-_QUIET_WAIT_SECONDS = 1.0  # waited without a word
-
-
-def control_socket_path(data_dir: Path) -> Path:
-    return data_dir.expanduser().resolve() / CONTROL_SOCKET_NAME  # as Profile.open resolves it
-
-
-def open_when_free(data_dir: Path) -> Node:
-    """Open a profile another process holds but does not serve (another
-    command, most likely) once it lets go: a second quietly, then saying so,
-    up to LOCK_WAIT_SECONDS in all; ProfileLockedError after."""
-    from threads_desktop.engine.node import Node
-
-    quiet = min(_QUIET_WAIT_SECONDS, LOCK_WAIT_SECONDS)
-    try:
-        return Node.open(data_dir, lock_wait=quiet)
-    except ProfileLockedError as busy:
-        print(f"threads-desktop: {busy}; waiting for it (up to {LOCK_WAIT_SECONDS:g} s)", file=sys.stderr, flush=True)
-    return Node.open(data_dir, lock_wait=LOCK_WAIT_SECONDS - quiet)
-
-
-def profile_is_served(data_dir: Path) -> bool:
-    """Whether a process (the app, `serve`) answers on the profile's control socket."""
-    return answers(control_socket_path(data_dir))
-
-
-def forward_to_running(data_dir: Path, argv: list[str], locked: ProfileLockedError | None = None) -> int:
-    """Run a CLI command in the process that holds the profile, as if here.
-
-    `locked` is the error that sent us here; it is shown when that process
-    does not take commands."""
-    path = control_socket_path(data_dir)
-    if not path.exists():
-        return _fail(locked or "the profile is in use by another process")
-    try:
-        reply = call_control_socket(path, argv, on_interrupt=_say_stopping)
-    except KeyboardInterrupt:  # the second Ctrl+C: the server was asked to stop already
-        return _fail("stopped waiting; an import stops after the photo it is on, other commands finish "
-                     "by themselves", 130)
-    except ProfileLockedError as exc:
-        return _fail(f"{locked}, which does not accept commands" if locked is not None else exc)
-    except ThreadsError as exc:
-        return _fail(exc)
-    sys.stdout.write(reply.stdout)
-    sys.stdout.flush()
-    sys.stderr.write(reply.stderr)
-    sys.stderr.flush()
-    return reply.exit_code
-
-
-def _fail(message: object, code: int = 1) -> int:
-    print(f"threads-desktop: {message}", file=sys.stderr)
-    return code
-
-
-def _say_stopping() -> None:
-    # Called from the SIGINT handler: os.write, since print() could re-enter
-    # a write to sys.stderr that the signal interrupted.
-    os.write(2, "\nthreads-desktop: stopping… (Ctrl+C again to stop waiting for the result)\n".encode())
-
-
-# --- server side ------------------------------------------------------------------
-
-
-def forwarding_handler(node: Node) -> Handler:
-    """The control socket's handler for `node` (call it on the node's thread)."""
+def forwarding_handler(node: Node, registry: Registry) -> Handler:
+    """The control socket's handler for `node`, running the registry's
+    commands (call it on the node's thread)."""
 
     async def handle(request: ControlRequest) -> ControlReply:
-        return await run_forwarded(node, request.argv, cwd=request.cwd, stop_requested=request.stop_requested)
+        return await run_forwarded(node, registry, request.argv, cwd=request.cwd,
+                                   stop_requested=request.stop_requested)
 
     return handle
 
 
-async def run_forwarded(node: Node, argv: list[str], *, cwd: Path | None = None,
+async def run_forwarded(node: Node, registry: Registry, argv: list[str], *, cwd: Path | None = None,
                         stop_requested: Callable[[], bool] | None = None) -> ControlReply:
     """Run one CLI command on `node` and return what it printed and its exit code.
 
@@ -131,25 +51,21 @@ async def run_forwarded(node: Node, argv: list[str], *, cwd: Path | None = None,
     `stop_requested` tells a long command (add) the client asked it to stop."""
     out, err = io.StringIO(), io.StringIO()
     with _captured(out, err):
-        code = await _run(node, argv, cwd, stop_requested)
+        code = await _run(node, registry, argv, cwd, stop_requested)
     return ControlReply(code, out.getvalue(), err.getvalue())
 
 
-async def _run(node: Node, argv: list[str], cwd: Path | None, stop_requested: Callable[[], bool] | None) -> int:
-    from threads_desktop.cli import _run_command, build_parser
-
+async def _run(node: Node, registry: Registry, argv: list[str], cwd: Path | None,
+               stop_requested: Callable[[], bool] | None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = registry.build_parser().parse_args(argv)
         args.data_dir = None
-        if args.command in _NOT_FORWARDED:
-            print(f"threads-desktop: {_NOT_FORWARDED[args.command]}", file=sys.stderr)
+        command = registry.get(args.command) if args.command is not None else None
+        if command is None or command.on_node is None:  # makes no sense inside the serving process
+            print(f"threads-desktop: {command.not_forwarded if command else _THE_APP}", file=sys.stderr)
             return 2
         _resolve_paths(args, cwd)
-        if args.command == "add":  # awaited in this process' trio loop, which must not wait on it
-            from threads_desktop.cli_threads import add_photos
-
-            return await add_photos(node, args, stop_requested)
-        return _run_command(node, args, stop_requested)
+        return await registry.run_in_trio(node, args, stop_requested)  # this process' trio loop never waits on it
     except SystemExit as exc:  # argparse: usage errors, --help, --version
         return _exit_code(exc)
     except ThreadsError as exc:

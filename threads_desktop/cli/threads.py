@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-import trio
-
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
@@ -82,9 +80,8 @@ async def add_photos(node: Node, args: argparse.Namespace, stop_requested: Calla
     return 0 if not result.failed else 1
 
 
-def run_thread_command(node: Node, args: argparse.Namespace, stop_requested: Callable[[], bool] | None = None) -> int:
-    if args.command == "add":  # outside the engine's trio loop: run one for the import
-        return trio.run(add_photos, node, args, stop_requested)
+def run_thread_command(node: Node, args: argparse.Namespace) -> int:
+    """say and show (add is add_photos)."""
     thread_id = ThreadId.parse(args.thread)
     kind = node.directory.kind(thread_id)  # no counts: `say` in a big thread stays quick
     if args.command == "say":

@@ -39,8 +39,8 @@ from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.logstore.envelopes import Envelope
-from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
+from threads_desktop.serving import ServedProfile
 
 PAGE = 500
 WAIT_SECONDS = 600.0
@@ -247,8 +247,8 @@ async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadI
         links = {name: InviteLink.parse(server.command("invite", str(t), "--role", "write").strip())
                  for name, t in threads.items()}
         async with trio.open_nursery() as nursery:
-            service = connect_network(member, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0)
-            await nursery.start(service.run)
+            served = ServedProfile(listen=["/ip4/127.0.0.1/tcp/0"], lan_discovery=False, pull_interval=3600.0)
+            await nursery.start(served.run, member)
 
             join_id = threads["join"]
             started = time.perf_counter()

@@ -10,14 +10,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from threads_desktop.cli.registry import Command, StopRequested
+
 if TYPE_CHECKING:  # the parser is built for every command; the engine loads only for these
     from threads_desktop.engine.node import Node
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    invite = commands.add_parser("invite", help="make an invite link (prints it)")
+def _invite_arguments(invite: argparse.ArgumentParser) -> None:
     invite.add_argument("thread", metavar="THREAD")
     invite.add_argument("--role", choices=["follow", "read", "write"], default="write",
                         help="follow: keep a backup without reading; read; write (default)")
@@ -25,19 +26,33 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     invite.add_argument("--uses", type=int, default=1, help="how many people may join with it (default 1)")
     invite.add_argument("--qr", type=Path, metavar="FILE", help="also write the link as a QR code (.png or .svg)")
 
-    join = commands.add_parser("join", help="join an album or chat with an invite link")
+
+def _join_arguments(join: argparse.ArgumentParser) -> None:
     join.add_argument("link", metavar="LINK")
 
-    for name, text in (("grant", "give a member a role (and the roles below it)"),
-                       ("revoke", "take a role (and the roles above it) from a member")):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("thread", metavar="THREAD")
-        command.add_argument("peer", metavar="PEER")
-        command.add_argument("role", choices=["follow", "read", "write", "delete"])
 
-    members = commands.add_parser("members", help="list an album's or chat's members and invites")
+def _role_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("thread", metavar="THREAD")
+    command.add_argument("peer", metavar="PEER")
+    command.add_argument("role", choices=["follow", "read", "write", "delete"])
+
+
+def _members_arguments(members: argparse.ArgumentParser) -> None:
     members.add_argument("thread", metavar="THREAD")
     members.add_argument("--json", action="store_true")
+
+
+def _on_node(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> int:
+    return run_members_command(node, args)
+
+
+COMMANDS = (
+    Command("invite", "make an invite link (prints it)", _invite_arguments, on_node=_on_node),
+    Command("join", "join an album or chat with an invite link", _join_arguments, on_node=_on_node),
+    Command("grant", "give a member a role (and the roles below it)", _role_arguments, on_node=_on_node),
+    Command("revoke", "take a role (and the roles above it) from a member", _role_arguments, on_node=_on_node),
+    Command("members", "list an album's or chat's members and invites", _members_arguments, on_node=_on_node),
+)
 
 
 def parse_duration(text: str) -> float:

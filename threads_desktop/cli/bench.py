@@ -1,0 +1,75 @@
+"""`threads-desktop bench log|store|sync|gui`: the benchmarks (threads_desktop/bench)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from threads_desktop.cli.registry import Command, Invocation
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    log = kinds.add_parser("log", help="append and ingest rates of the event log")
+    log.add_argument("--events", type=int, default=10_000)
+    log.add_argument("--rounds", type=int, default=3, help="median of this many runs")
+    log.add_argument("--json", action="store_true")
+    store = kinds.add_parser("store", help="event store, photo import and album view")
+    store.add_argument("--events", type=int, default=5_000)
+    store.add_argument("--photos", type=int, default=24)
+    store.add_argument("--album", type=int, default=10_000)
+    store.add_argument("--json", action="store_true")
+    sync = kinds.add_parser("sync", help="sync between two processes over 127.0.0.1")
+    sync.add_argument("--events", type=int, default=10_000, help="events of the thread a new member joins")
+    sync.add_argument("--big", type=int, default=100_000, help="events held when one more arrives")
+    sync.add_argument("--small", type=int, default=100)
+    sync.add_argument("--photos", type=int, default=200)
+    sync.add_argument("--photo-bytes", type=int, default=1 << 20)
+    sync.add_argument("--json", action="store_true")
+    gui = kinds.add_parser("gui", help="the app with a large album, offscreen")
+    gui.add_argument("--photos", type=int, default=10_000, help="photos in the album")
+    gui.add_argument("--json", action="store_true")
+
+
+def _run(invocation: Invocation) -> int:
+    args = invocation.args
+    if args.bench == "gui":
+        from threads_desktop.ui import bench_gui
+
+        gui = bench_gui.run(max(1, args.photos))
+        print(json.dumps(gui, indent=2) if args.json else bench_gui.summary(gui))
+        return 0
+    if args.events < 1:
+        print("threads-desktop: --events must be at least 1", file=sys.stderr)
+        return 2
+    if args.bench == "sync":
+        from threads_desktop.bench import sync
+
+        result = sync.run(args.events, max(1, args.big), max(1, args.small), max(1, args.photos),
+                          max(1024, args.photo_bytes))
+        print(json.dumps(result, indent=2) if args.json else sync.summary(result))
+        return 0
+    if args.bench == "store":
+        from threads_desktop.bench import store
+
+        result = store.run(args.events, args.photos, args.album)
+        print(json.dumps(result, indent=2) if args.json else store.summary(result))
+        return 0
+    from threads_desktop.bench import log
+
+    result = log.run(args.events, max(1, args.rounds))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for name in ("append", "append_one_transaction_each", "ingest"):
+            r = result[name]
+            print(f"{name:<28} {r['events_per_second']:>8} events/s   floor {r['floor_events_per_second']:>8}"
+                  f"   ratio {r['ratio_to_floor']:>5}   ({r['how']})")
+    return 0
+
+
+COMMANDS = (
+    Command("bench", "run a benchmark", _arguments, alone=_run, uses_profile=False,
+            not_forwarded="a benchmark runs on its own, not in the process serving a profile"),
+)

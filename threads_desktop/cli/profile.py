@@ -1,0 +1,55 @@
+"""The CLI commands about the profile as a whole: id, create, ls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from threads_desktop.cli.registry import Command, StopRequested
+
+if TYPE_CHECKING:
+    from threads_desktop.engine.node import Node
+
+
+def _id_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true")
+
+
+def _show_id(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> int:
+    card = node.identity_card()
+    if args.json:
+        print(json.dumps({"peer_id": card.peer_id, "exchange_key": card.exchange_public_key.hex()}))
+    else:
+        print(card.peer_id)
+    return 0
+
+
+def _create_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=["album", "chat"])
+    parser.add_argument("name")
+
+
+def _create(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> int:
+    from threads_desktop.engine.core.types import ThreadKind
+
+    print(node.create_thread(ThreadKind(args.kind), args.name).thread_id)
+    return 0
+
+
+def _list(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> int:
+    threads = node.list_threads()
+    if args.json:
+        print(json.dumps([t.to_json() for t in threads], indent=2, ensure_ascii=False))
+    else:
+        for t in threads:
+            kind = t.kind.value if t.kind else "backup"
+            print(f"{t.thread_id}  {kind:<6}  {t.name or '(encrypted: this profile keeps a backup)'}")
+    return 0
+
+
+COMMANDS = (
+    Command("id", "show this profile's identity", _id_arguments, on_node=_show_id),
+    Command("create", "create an album or a chat; prints its thread ID", _create_arguments, on_node=_create),
+    Command("ls", "list albums and chats", _id_arguments, on_node=_list),
+)
