@@ -17,8 +17,9 @@ from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
-from threads_desktop.engine.leave import forget_leftovers, thread_tables
+from threads_desktop.engine.leave import thread_tables
 from threads_desktop.engine.logstore.blobs import BlockEntry
+from threads_desktop.engine.networking import NodeThreads
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -108,20 +109,46 @@ def test_leaving_removes_every_row_of_the_thread_and_nothing_of_the_others(open_
     assert peer(b) in {m.peer_id for m in a.membership.members(shared)}
 
 
-def test_rows_written_for_a_left_thread_by_a_late_network_reply_are_swept(open_node: OpenNode,
-                                                                          tmp_path: Path) -> None:
+def test_what_a_late_network_reply_writes_for_a_left_thread_is_refused(open_node: OpenNode,
+                                                                        tmp_path: Path) -> None:
     a, b = open_node("a"), open_node("b")
     shared = _album(a, tmp_path / "shared", "Shared", 10)
     join(a, b, shared, role=Role.READ)
+    network_side = NodeThreads(b)  # the node as the network writes to it
     b.leave_thread(shared)
     # What a transfer already waking when we left could still store.
-    _copy_blocks(a, b, shared, shared)
-    b.peers.remember(shared, a.identity.peer_id)
+    entries = [entry for _row, entry in a.blobs(shared).inventory(0, 10_000)]
+    blocks = a.blobs(shared).read_blocks([e.cid for e in entries], 1 << 30)
+    with pytest.raises(NotFoundError):
+        network_side.store_fetched(shared, [(e, data) for e, (_cid, data) in zip(entries, blocks, strict=True)])
+    network_side.peers.remember(shared, a.identity.peer_id, ["/ip4/127.0.0.1/tcp/9"])
+    network_side.peers.want_blob(shared, entries[0].blob)
+    network_side.peers.set_fetch_originals(shared, True)
     invite = a.membership.invite_peer(shared, peer(b), b.identity_card().exchange_public_key, Role.READ)
     b.membership.receive_invite(invite)
-    forget_leftovers(b.database)
     assert _rows_naming(b.database.connection, shared) == ["direct_invites.thread_id"]  # an invite back is kept
     assert _orphan_blocks(b.database.connection) == 0
+
+
+def test_leaving_one_thread_keeps_the_caches_of_the_others_warm(open_node: OpenNode) -> None:
+    node = open_node("a")
+    left, kept = start_thread(node), start_thread(node)
+    for thread_id in (left, kept):
+        node.chat(thread_id).post("warm")  # keys, own log and its position cached
+    node.leave_thread(left)
+    statements: list[str] = []
+    node.database.connection.set_trace_callback(statements.append)
+    try:
+        node.store.thread_keys(kept)
+        node.store.own_log(kept)
+        node.chat(kept).post("no reload")
+    finally:
+        node.database.connection.set_trace_callback(None)
+    # A warm append reads nothing of the key book or the logs table.
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT")
+            and ("thread_keys" in s or " logs " in s or "FROM logs" in s)] == []
+    assert statements  # the post did write
+    assert sorted(texts(node, kept)) == ["no reload", "warm"]
 
 
 def _copy_blocks(source: Node, target: Node, thread_id: ThreadId, into: ThreadId,

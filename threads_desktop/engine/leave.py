@@ -32,24 +32,18 @@ def thread_tables(connection: sqlite3.Connection) -> list[str]:
             if any(column[1] == "thread_id" for column in connection.execute(f"PRAGMA table_info({name})"))]
 
 
-def forget_thread(database: Database, thread_id: ThreadId) -> None:
+def delete_thread_rows(database: Database, thread_id: ThreadId) -> None:
     """Delete every row of the thread, in one transaction; blocks only no
-    other thread names. NotFoundError if the thread is not here."""
+    other thread names. NotFoundError if the thread is not here. What the
+    parts keep in memory is theirs to forget (core/lifecycle.py); what a
+    late network reply would write is refused where it is written (the
+    peer book and the blob store check that the thread is still held)."""
     raw = thread_id.raw
     with database.write() as sql:
         if sql.execute("SELECT 1 FROM threads WHERE id = ?", (raw,)).fetchone() is None:
             raise NotFoundError(f"thread {thread_id} is not in this profile")
         _delete_rows(sql, "thread_id = ?", (raw,), thread_tables(sql))
         sql.execute("DELETE FROM threads WHERE id = ?", (raw,))
-
-
-def forget_leftovers(database: Database) -> None:
-    """Delete rows of threads no longer here: what a network task that was
-    already waking up when we left could still write (a peer book row, a
-    block). Invites to threads we are not in are kept: that is what they are."""
-    with database.write() as sql:
-        tables = [t for t in thread_tables(sql) if t != "direct_invites"]
-        _delete_rows(sql, "thread_id NOT IN (SELECT id FROM threads)", (), tables)
 
 
 def _delete_rows(sql: sqlite3.Connection, where: str, params: tuple[bytes, ...], tables: list[str]) -> None:

@@ -16,7 +16,6 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ChangeSet
-from threads_desktop.engine.leave import forget_leftovers
 from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
@@ -107,9 +106,6 @@ class NodeThreads:
     def invites_changed(self) -> None:
         self._node.invites_changed()
 
-    def forget_leftovers(self) -> None:
-        forget_leftovers(self._node.database)
-
 
 def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
                     discovery: DiscoveryFactory | None = None, on_progress: ProgressListener | None = None,
@@ -120,6 +116,7 @@ def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float =
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
                              on_progress=on_progress, gossip=gossip, clock=clock)
     node.attach_network(service)
+    node.on_leave(service.forget_thread)
     return service
 
 

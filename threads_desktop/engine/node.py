@@ -31,6 +31,7 @@ from threads_desktop.engine.core.errors import (
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
+from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
 from threads_desktop.engine.core.types import (
     ChangeSet,
     FetchOriginals,
@@ -53,7 +54,7 @@ from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import Changes, EventStore
-from threads_desktop.engine.leave import forget_thread
+from threads_desktop.engine.leave import delete_thread_rows
 from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
 from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
@@ -92,6 +93,7 @@ class Services:
     vault: KeyVault
     clock: HybridClock
     gate: AccessGate
+    forgetters: ThreadForgetters  # what each part forgets of a thread we leave
 
 
 def app_schema() -> Schema:
@@ -148,16 +150,27 @@ class Node:
             schema = app_schema()
             gate = AccessGate(database, store, identity, readers_may_write(schema))
             events = EventStore(database, store, clock, [DocumentReducer(database.connection, schema)], gate)
+            # The rows of a thread go in one sweep (engine/leave.py); these
+            # are the parts that keep some of it in memory.
+            forgetters = ThreadForgetters()
+            forgetters.register(store.forget_thread)
+            forgetters.register(gate.forget_thread)
             node = cls(Services(
                 profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
                 Dispatcher(database, store, events, clock), Broadcaster(), random_bytes, now_seconds,
-                work_pool, vault, clock, gate))
+                work_pool, vault, clock, gate, forgetters))
             undo.pop_all()
         return node
 
     def attach_network(self, network: Network) -> None:
         """The network this node goes online with (engine/networking.py)."""
         self._network = network
+
+    def on_leave(self, forget: Forget) -> Callable[[], None]:
+        """Have `forget(thread_id)` called inside the transaction that leaves
+        a thread (the network's per-thread work, engine/networking.py);
+        returns what takes it back."""
+        return self._services.forgetters.register(forget)
 
     @property
     def network(self) -> Network | None:
@@ -392,14 +405,12 @@ class Node:
         and photo blocks (those no other thread names), in one transaction.
         Local only: the others keep listing us until an admin removes us
         (docs/ARCHITECTURE.md, "Leaving a thread")."""
-        forget_thread(self.database, thread_id)
-        # Caches filled from what was just deleted. The log store's would
-        # hand a rejoin the old keys and log; the gate's, the old ACL.
-        self.store._forget_cached()
-        gate = self._services.gate
-        gate.clear(thread_id)
-        gate.take_replay(thread_id)
-        gate.take_new_keys(thread_id)
+        with self.database.write():
+            delete_thread_rows(self.database, thread_id)
+            # What the parts hold of those rows in memory: the log store's
+            # keys and log would hand a rejoin the old log, the gate's
+            # evaluation the old ACL; the network's work would write again.
+            self._services.forgetters.forget(thread_id)
         self._services.broadcaster.publish(ChangeSet(threads_removed=frozenset({thread_id})))
 
     # --- display names -----------------------------------------------------------------

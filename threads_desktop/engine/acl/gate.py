@@ -151,6 +151,13 @@ class AccessGate:
         self._sql.execute("DELETE FROM acl_events WHERE thread_id = ?", (thread_id.raw,))
         self._evaluations.pop(thread_id, None)
 
+    def forget_thread(self, thread_id: ThreadId) -> None:
+        """Drop the thread's evaluation and pending flags (its rows are
+        gone: leaving)."""
+        self._evaluations.pop(thread_id, None)
+        self._replay.discard(thread_id)
+        self._new_keys.discard(thread_id)
+
     # --- control events -------------------------------------------------------------------
 
     def _admit_control(self, event: Event) -> None:

@@ -134,7 +134,10 @@ class BlobStore:
 
     def add_fetched(self, entry: BlockEntry, data: bytes) -> None:
         """Store a block a peer sent, after checking it matches its CID; call
-        inside a write transaction."""
+        inside a write transaction. NotFoundError once the thread is no
+        longer held (a transfer finishing after we left it)."""
+        if not self._sql.execute("SELECT 1 FROM threads WHERE id = ?", (self._thread(),)).fetchone():
+            raise NotFoundError(f"thread {self._thread_id} is not in this profile")
         expected = cid_of_raw(data) if entry.cid[1] == CODEC_RAW else cid_of_cbor(data)
         if expected != entry.cid:
             raise IntegrityError("a block from a peer does not match its CID")

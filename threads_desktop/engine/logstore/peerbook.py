@@ -41,6 +41,11 @@ CREATE TABLE wanted_blobs (
 """
 
 
+# Rows only for a thread this profile holds: leaving deletes them all, and
+# nothing written afterwards may bring one back.
+_IF_HELD = " WHERE EXISTS (SELECT 1 FROM threads WHERE id = ?)"
+
+
 class PeerBook:
     def __init__(self, database: Database, addresses: AddressBook, now_seconds: Callable[[], float]) -> None:
         self._db = database
@@ -59,9 +64,11 @@ class PeerBook:
             except InvalidInputError:
                 continue
         with self._db.write() as sql:
-            sql.execute("INSERT INTO thread_peers (thread_id, peer_id, seen_at) VALUES (?, ?, ?)"
+            # A thread no longer held (a reply arriving after we left) gets
+            # no row: ON CONFLICT needs the WHERE to parse after a SELECT.
+            sql.execute("INSERT INTO thread_peers (thread_id, peer_id, seen_at) SELECT ?, ?, ?" + _IF_HELD +
                         " ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at",
-                        (thread_id.raw, peer.raw, int(self._now_seconds())))
+                        (thread_id.raw, peer.raw, int(self._now_seconds()), thread_id.raw))
             sql.execute("DELETE FROM thread_peers WHERE thread_id = ? AND peer_id NOT IN (SELECT peer_id FROM"
                         " thread_peers WHERE thread_id = ? ORDER BY seen_at DESC LIMIT ?)",
                         (thread_id.raw, thread_id.raw, MAX_PEERS_PER_THREAD))
@@ -101,13 +108,14 @@ class PeerBook:
     def set_fetch_originals(self, thread_id: ThreadId, always: bool) -> None:
         """One thread's own choice, over the profile's."""
         with self._db.write() as sql:
-            sql.execute("INSERT INTO thread_settings (thread_id, fetch_originals) VALUES (?, ?)"
+            sql.execute("INSERT INTO thread_settings (thread_id, fetch_originals) SELECT ?, ?" + _IF_HELD +
                         " ON CONFLICT DO UPDATE SET fetch_originals = excluded.fetch_originals",
-                        (thread_id.raw, int(always)))
+                        (thread_id.raw, int(always), thread_id.raw))
 
     def want_blob(self, thread_id: ThreadId, blob: bytes) -> None:
         with self._db.write() as sql:
-            sql.execute("INSERT OR IGNORE INTO wanted_blobs (thread_id, blob) VALUES (?, ?)", (thread_id.raw, blob))
+            sql.execute("INSERT OR IGNORE INTO wanted_blobs (thread_id, blob) SELECT ?, ?" + _IF_HELD,
+                        (thread_id.raw, blob, thread_id.raw))
 
     def wanted_blobs(self, thread_id: ThreadId) -> set[bytes]:
         return {blob for (blob,) in self._db.connection.execute(

@@ -125,6 +125,15 @@ class LogStore:
         self._own_logs.clear()
         self._own_positions.clear()
 
+    def forget_thread(self, thread_id: ThreadId) -> None:
+        """Drop what is cached of one thread (its rows are gone: leaving);
+        the other threads' caches stay warm."""
+        self._keys.pop(thread_id, None)
+        self._own_logs.pop(thread_id, None)
+        self._own_positions.pop(thread_id, None)
+        for key in [k for k in self._log_keys if k[0] == thread_id]:
+            del self._log_keys[key]
+
     # --- threads and the key book ------------------------------------------
 
     def create_thread(self, thread_id: ThreadId, key: ThreadKey) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 
-from threads_desktop.engine.core.errors import IntegrityError, PeerError, ProtocolError, ThreadsError
+from threads_desktop.engine.core.errors import IntegrityError, NotFoundError, PeerError, ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.blobs import BlockEntry
@@ -240,6 +240,7 @@ class ClientSession:
             for batch in batches[:PIPELINE_DEPTH]:
                 sent.append(await self._send_blocks_request(thread_id, batch))
             next_batch = len(sent)
+            left = False
             while sent:
                 asked = sent.pop(0)
                 reply = await self._reader.read()
@@ -248,10 +249,15 @@ class ClientSession:
                 blocks = get(reply, "blocks", as_list(_block, len(asked)))
                 if any(cid not in asked for cid, _data in blocks):
                     raise ProtocolError(f"{self.remote} sent a block we did not ask for")
+                if left:
+                    continue  # read what was asked for, so the stream stays in step
                 try:
                     self._threads.store_fetched(thread_id, [(by_cid[cid], data) for cid, data in blocks])
                 except IntegrityError as exc:  # the peer's fault, not our store's
                     raise ProtocolError(f"{self.remote} sent a bad block: {exc}") from exc
+                except NotFoundError:  # we left the thread while this reply was on its way
+                    left = True
+                    continue
                 done += sum(len(data) for _cid, data in blocks)
                 if progress is not None:
                     progress(done, total)

@@ -83,10 +83,6 @@ class ThreadStore(Protocol):
 
     def invites_changed(self) -> None: ...
 
-    def forget_leftovers(self) -> None:
-        """Drop rows of threads no longer held that a late reply wrote."""
-        ...
-
 
 class Network(Protocol):
     """What the node and the UI need from the network."""
@@ -106,3 +102,8 @@ class Network(Protocol):
                               expires_in: float | None = None) -> None: ...
 
     def want_original(self, thread_id: ThreadId, blob: bytes) -> None: ...
+
+    def forget_thread(self, thread_id: ThreadId) -> None:
+        """We left the thread: drop its pending work and stop a pass on it
+        (called inside the transaction that leaves it)."""
+        ...

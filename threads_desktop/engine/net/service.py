@@ -234,8 +234,6 @@ class NetworkService:
     def _local_changes(self, changes: ChangeSet) -> None:
         if changes.threads_added or changes.threads_removed:
             self._topics_changed.set()
-        for thread_id in changes.threads_removed:
-            self._forget(thread_id)
         for thread_id in changes.threads_updated | changes.threads_added:
             for peer in self._peers_of(thread_id):
                 self.schedule(peer, {thread_id})
@@ -243,7 +241,7 @@ class NetworkService:
                     self._published.get(thread_id, 0):
                 self._nursery.start_soon(self._publish, self._gossip, thread_id)
 
-    def _forget(self, thread_id: ThreadId) -> None:
+    def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: no more work for it, and a pass on it now is
         stopped before it writes anything of it again."""
         self._published.pop(thread_id, None)
@@ -456,9 +454,6 @@ class NetworkService:
                         await link.session.close()
                     link.session = None
                     link.everything = True
-                    # A reply that had already arrived when we left may have
-                    # been stored on the way out.
-                    self._threads.forget_leftovers()
                     self._threads.network_changed()
                     continue
                 link.failures, link.last_error = 0, None
@@ -558,7 +553,7 @@ class NetworkService:
         # Blocks the peer did not have stay listed: it may get them later
         # (from the writer it follows, say).
         missing = [e for e in later + wanted if e.cid not in blobs.held([e.cid])]
-        if link is not None:
+        if link is not None and self._threads.holds(thread_id):  # not if we left it meanwhile
             link.deferred[thread_id] = missing
         if asked:
             seen = {e.blob for e in deferred}
