@@ -4,7 +4,7 @@ the others still list us, and a new link brings it back."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,13 +12,14 @@ import trio
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync, texts
 from tests.engine.modules.images import image_bytes
-from tests.engine.net.running import running_peers, wait_until
+from tests.engine.net.running import running_peers, serving, wait_until
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.leave import thread_tables
 from threads_desktop.engine.logstore.blobs import BlockEntry
+from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.networking import NodeThreads
 from threads_desktop.engine.node import Node
 
@@ -149,6 +150,47 @@ def test_leaving_one_thread_keeps_the_caches_of_the_others_warm(open_node: OpenN
             and ("thread_keys" in s or " logs " in s or "FROM logs" in s)] == []
     assert statements  # the post did write
     assert sorted(texts(node, kept)) == ["no reload", "warm"]
+
+
+class _LeavingAsBlocksArrive(NodeThreads):
+    """The node as its network sees it, left by its user just as the first
+    block reply of `thread_id` is about to be stored: a transfer finishing
+    after the leave."""
+
+    def __init__(self, node: Node, thread_id: ThreadId) -> None:
+        super().__init__(node)
+        self._leaving, self._thread_id = node, thread_id
+
+    def store_fetched(self, thread_id: ThreadId, blocks: Sequence[tuple[BlockEntry, bytes]]) -> None:
+        if thread_id == self._thread_id and self._leaving.directory.holds(thread_id):
+            self._leaving.leave_thread(thread_id)
+        super().store_fetched(thread_id, blocks)
+
+
+def test_a_block_transfer_finishing_after_the_leave_keeps_nothing_and_sync_goes_on(open_node: OpenNode,
+                                                                                   tmp_path: Path) -> None:
+    async def main() -> None:
+        a, b = open_node("a"), open_node("b")
+        album = _album(a, tmp_path / "pics", "Trip", 10)
+        chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        async with serving(a), trio.open_nursery() as nursery:
+            # Wired as engine/networking.py wires it, around the leaving view.
+            service_b = NetworkService(_LeavingAsBlocksArrive(b, album), listen=["/ip4/127.0.0.1/tcp/0"],
+                                       pull_interval=3600.0)
+            b.attach_network(service_b)
+            b.on_leave(service_b.forget_thread)
+            await nursery.start(service_b.run)
+            b.join(a.invite(album, Role.READ))
+            await wait_until(b, lambda: not b.directory.holds(album))
+            b.join(a.invite(chat, Role.WRITE))
+            a.chat(chat).post("after")
+            await wait_until(b, lambda: texts(b, chat) == ["after"])
+            assert _rows_naming(b.database.connection, album) == []
+            assert _orphan_blocks(b.database.connection) == 0
+            assert [s.failures for s in service_b.peer_status()] == [0]
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
 
 
 def _copy_blocks(source: Node, target: Node, thread_id: ThreadId, into: ThreadId,
