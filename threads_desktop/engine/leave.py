@@ -42,18 +42,14 @@ def delete_thread_rows(database: Database, thread_id: ThreadId) -> None:
     with database.write() as sql:
         if sql.execute("SELECT 1 FROM threads WHERE id = ?", (raw,)).fetchone() is None:
             raise NotFoundError(f"thread {thread_id} is not in this profile")
-        _delete_rows(sql, "thread_id = ?", (raw,), thread_tables(sql))
+        # Children first: foreign keys are enforced (records -> logs,
+        # thread_blocks -> blocks, keys and logs -> threads).
+        sql.execute("DELETE FROM records WHERE log IN (SELECT id FROM logs WHERE thread_id = ?)", (raw,))
+        cids = sql.execute("SELECT DISTINCT cid FROM thread_blocks WHERE thread_id = ?", (raw,)).fetchall()
+        for table in thread_tables(sql):
+            sql.execute(f"DELETE FROM {table} WHERE thread_id = ?", (raw,))
+        # A block is shared only when two threads name the same bytes; it
+        # stays as long as one does.
+        sql.executemany("DELETE FROM blocks WHERE cid = ?"
+                        " AND NOT EXISTS (SELECT 1 FROM thread_blocks t WHERE t.cid = blocks.cid)", cids)
         sql.execute("DELETE FROM threads WHERE id = ?", (raw,))
-
-
-def _delete_rows(sql: sqlite3.Connection, where: str, params: tuple[bytes, ...], tables: list[str]) -> None:
-    # Children first: foreign keys are enforced (records -> logs,
-    # thread_blocks -> blocks, keys and logs -> threads).
-    sql.execute(f"DELETE FROM records WHERE log IN (SELECT id FROM logs WHERE {where})", params)
-    cids = sql.execute(f"SELECT DISTINCT cid FROM thread_blocks WHERE {where}", params).fetchall()
-    for table in tables:
-        sql.execute(f"DELETE FROM {table} WHERE {where}", params)
-    # A block is shared only when two threads name the same bytes; it stays
-    # as long as one does.
-    sql.executemany("DELETE FROM blocks WHERE cid = ?"
-                    " AND NOT EXISTS (SELECT 1 FROM thread_blocks t WHERE t.cid = blocks.cid)", cids)
