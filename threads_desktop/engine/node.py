@@ -335,6 +335,11 @@ class Node:
         self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}), invites=True))
         return thread_id
 
+    def decline_invite(self, invite_id: bytes) -> None:
+        """Decline a direct invite: forget it and tell every view of the invites."""
+        self.membership.decline_invite(invite_id)
+        self._services.broadcaster.publish(ChangeSet(invites=True))
+
     def network_status(self) -> NetworkStatus:
         network = self.network
         return network.status() if network is not None else NetworkStatus(online=False)

@@ -54,11 +54,6 @@ def load_invitations(node: Node) -> list[Invitation]:
                        invite.link.name, invite.link.role) for invite_id, invite in waiting]
 
 
-def decline_invitation(node: Node, invite_id: bytes) -> None:
-    node.membership.decline_invite(invite_id)
-    node.invites_changed()  # every view of the invitations refreshes, ours too
-
-
 # --- on the GUI thread --------------------------------------------------------------------
 
 
@@ -222,7 +217,7 @@ class InvitationsBar(QFrame):
 
     async def _decline(self, invite_id: bytes) -> None:
         try:
-            await self._client.run(decline_invitation, invite_id)
+            await self._client.run(Node.decline_invite, invite_id)
         except ThreadsError as exc:
             self._show_error(self.tr("Could not decline: %1").replace("%1", explain(exc)))
             return
