@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from PySide6.QtCore import QObject, Signal
 
@@ -17,6 +17,7 @@ from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class EngineClient(QObject):
@@ -32,16 +33,17 @@ class EngineClient(QObject):
         self.changed.emit(changes)
 
     @overload
-    async def run(self, operation: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+    async def run(self, operation: Callable[Concatenate[Node, P], Awaitable[T]],
+                  *args: P.args, **kwargs: P.kwargs) -> T: ...
 
     @overload
-    async def run(self, operation: Callable[..., T], *args: Any) -> T: ...
+    async def run(self, operation: Callable[Concatenate[Node, P], T], *args: P.args, **kwargs: P.kwargs) -> T: ...
 
-    async def run(self, operation: Callable[..., Any], *args: Any) -> Any:
+    async def run(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run `operation(node, *args)` on the engine thread and await its
         result: for a view's own queries and commands, which it defines next
         to itself as small functions of the Node's public API."""
-        return await self._runtime.call(operation, *args)
+        return await self._runtime.call(operation, *args, **kwargs)
 
     async def identity(self) -> IdentityCard:
         return await self._runtime.call(Node.identity_card)
