@@ -26,7 +26,8 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.notifications import Arrival, News, NotificationBatcher, notification_for
+from threads_desktop.ui.notifications import NotificationBatcher, notification_for
+from threads_desktop.ui.operations.notifications import Arrival, News
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tray import TrayIcon, hides_on_close
 
