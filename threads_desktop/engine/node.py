@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from threads_desktop.engine.acl import actions
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -31,6 +30,7 @@ from threads_desktop.engine.core.errors import (
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import (
     ChangeSet,
     FetchOriginals,

@@ -9,9 +9,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from PySide6.QtCore import QObject, Signal
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink, qr_png_bytes
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime

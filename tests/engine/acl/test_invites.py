@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.ops import Join, acl_payload, join_message, make_bind
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidLinkError, MissingKeyError
 from threads_desktop.engine.core.keys import SigningKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.node import Node
 

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import PREFIX, InviteLink
 from threads_desktop.engine.core.errors import InvalidLinkError, ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.operations import threads as thread_ops

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind, ThreadSummary
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.member_invite_model import InviteColumn, InviteRole, MemberInviteModel

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.models.invitation_model import Invitation
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from threads_desktop.engine.acl.crdt import Role
-from threads_desktop.engine.acl.membership import InviteState, Member
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import InviteState, Member, Role
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.people import person
 
