@@ -37,7 +37,8 @@ def test_mypy_strict_on_the_whole_package_finds_nothing() -> None:
 def test_the_import_contracts_in_pyproject_hold() -> None:
     """import-linter's contracts ([tool.importlinter]): the engine never
     imports Qt, the UI or the entry layer; the engine's tower; the network
-    only through engine/networking.py and its Protocols."""
+    only through engine/networking.py and its Protocols; the UI only
+    through ui/operations (and the engine client)."""
     lint_imports = Path(sys.executable).parent / "lint-imports"
     result = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

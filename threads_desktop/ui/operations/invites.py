@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from threads_desktop.engine.acl.links import qr_png_bytes
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.models.invitation_model import Invitation
+
+
+def new_invite_link(node: Node, thread_id: ThreadId, role: Role, expires_in: float | None) -> tuple[str, bytes]:
+    """A new invite link to the thread and its QR code (PNG)."""
+    text = node.invite(thread_id, role, expires_in=expires_in).to_uri()
+    return text, qr_png_bytes(text)
 
 
 async def invite_nearby(node: Node, thread_id: ThreadId, peer_id: str, role: Role, expires_in: float | None) -> None:
