@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime

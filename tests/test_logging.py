@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from threads_desktop import logs
-from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.logs import LoggingSetup, log_path, recent_log_lines, redact, setup_logging

@@ -13,9 +13,9 @@ import trio
 from tests.engine.eventstore.peers import join, peer, start_thread, sync, texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import running_peers, serving, wait_until
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.leave import thread_tables
 from threads_desktop.engine.logstore.blobs import BlockEntry

@@ -11,8 +11,8 @@ from pathlib import Path
 import trio
 
 from tests.engine.net.running import running_peers, wait_until
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.keys import SigningKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net.ports import Network, ThreadStore
 from threads_desktop.engine.networking import NodeThreads, connect_network

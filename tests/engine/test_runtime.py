@@ -26,6 +26,22 @@ def test_calls_run_on_the_engine_thread_and_return_their_result(runtime: EngineR
     assert asyncio.run(main()) == ("engine", "Trip")
 
 
+def test_calls_pass_keyword_arguments_to_sync_and_async_operations(runtime: EngineRuntime) -> None:
+    """Typed with ParamSpec: an operation's keyword arguments cross too."""
+    def named(node: Node, kind: ThreadKind, *, name: str) -> str:
+        return node.create_thread(kind, name).name
+
+    async def named_later(node: Node, *, name: str) -> str:
+        await trio.lowlevel.checkpoint()
+        return node.create_thread(ThreadKind.CHAT, name).name
+
+    async def main() -> tuple[str, str]:
+        return (await runtime.call(named, ThreadKind.ALBUM, name="Trip"),
+                await runtime.call(named_later, name="Family"))
+
+    assert asyncio.run(main()) == ("Trip", "Family")
+
+
 def test_errors_raised_on_the_engine_thread_reach_the_caller(runtime: EngineRuntime) -> None:
     async def main() -> None:
         await runtime.call(Node.create_thread, ThreadKind.CHAT, "   ")

@@ -38,8 +38,8 @@ def test_a_chat_summary_counts_what_others_wrote_since_it_was_read(open_node: Op
 
 
 def test_a_rename_reaches_members_and_a_reader_cannot_rename(open_node: OpenNode) -> None:
-    from threads_desktop.engine.acl.crdt import Role
     from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError
+    from threads_desktop.engine.core.members import Role
 
     a, b = open_node("a"), open_node("b")
     album = start_thread(a, ThreadKind.ALBUM, "Trip")

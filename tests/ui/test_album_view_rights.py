@@ -11,12 +11,12 @@ from typing import Any
 import qasync
 
 from tests.ui.album import drop_files, new_album, photo_files
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.runtime import EngineRuntime
-from threads_desktop.ui import member_calls
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import members as member_calls
 from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.views.main_window import MainWindow
 

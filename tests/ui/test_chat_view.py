@@ -16,15 +16,15 @@ from PySide6.QtGui import QAction, QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from tests.engine.modules.images import image_bytes
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
-from threads_desktop.ui import chat_ops
-from threads_desktop.ui.chat_ops import Reaction
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import chat as chat_ops
+from threads_desktop.ui.operations.chat import Reaction
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.widgets.message_delegate import layout_message
 
@@ -287,7 +287,7 @@ def test_a_member_who_cannot_write_sees_the_composer_disabled_with_the_reason(  
 
 def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_role(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
-    from threads_desktop.ui import member_calls
+    from threads_desktop.ui.operations import members as member_calls
 
     a, b = two_app_engines
     client_a, client_b = EngineClient(a, qt_loop), EngineClient(b, qt_loop)

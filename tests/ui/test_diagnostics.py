@@ -17,13 +17,14 @@ from PySide6.QtCore import qVersion
 from PySide6.QtGui import QGuiApplication
 
 from threads_desktop import __version__
-from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.logs import LoggingSetup, setup_logging
-from threads_desktop.ui.diagnostics import CopyDiagnosticsAction, scrub
+from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations.diagnostics import scrub
 
 log = logging.getLogger("threads_desktop.tests.diagnostics")
 

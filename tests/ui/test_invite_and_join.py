@@ -11,8 +11,8 @@ import qasync
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from tests.ui.album import drop_files, photo_files
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink, write_qr
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime

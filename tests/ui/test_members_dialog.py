@@ -14,9 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QMessageBox, QPushButton, QWidget
 
 from tests.engine.eventstore.peers import envelopes_of, force_commit, message_id
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime

@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QApplication
 
-from threads_desktop.ui.chat_ops import ChatPage, MessageItem
 from threads_desktop.ui.models.message_list_model import MessageListModel
+from threads_desktop.ui.operations.chat import ChatPage, MessageItem
 from threads_desktop.ui.widgets.message_delegate import bold_font, layout_message
 
 NAMES = ("Alice", "Bruno", "Ali Baba", "Zoë Example", "Wi", "Mathilde Durand-Lefèvre")

@@ -12,9 +12,9 @@ import qasync
 import trio
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import SigningKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import NearbyPeer, ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import qasync
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import NetworkStatus, ThreadKind, Transfer
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime

@@ -8,9 +8,9 @@ from pathlib import Path
 import qasync
 
 from tests.ui.album import drop_files, new_album, photo_files
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient

@@ -25,12 +25,13 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.modules.photos import PhotoCard
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
-from threads_desktop.ui.chat_ops import ChatPage, MessageItem
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
+from threads_desktop.ui.operations.chat import ChatPage, MessageItem
+from threads_desktop.ui.operations.photos import _location
 from threads_desktop.ui.pictures import MAX_THUMBNAIL_EDGE, SquareThumbnails, fitted_thumbnail, open_thumbnail
-from threads_desktop.ui.views.photo_viewer import _camera_time, _location
+from threads_desktop.ui.views.photo_viewer import _camera_time
 from threads_desktop.ui.widgets.message_delegate import MessageDelegate
 
 

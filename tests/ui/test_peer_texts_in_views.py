@@ -9,9 +9,9 @@ from pathlib import Path
 from tests.engine.eventstore.peers import join, start_thread, sync
 from tests.engine.modules.images import image_bytes
 from threads_desktop.engine.core.types import ThreadKind
-from threads_desktop.ui.chat_ops import load_page
-from threads_desktop.ui.notifications import arrivals_from_others
-from threads_desktop.ui.views.photo_viewer import _details
+from threads_desktop.ui.operations.chat import load_page
+from threads_desktop.ui.operations.notifications import arrivals_from_others
+from threads_desktop.ui.operations.photos import photo_details as _details
 
 HOSTILE = "nice\x1b]0;PWNED\x07\x1b[2J\u202e"  # a terminal title, clear-screen and a bidi override
 SHOWN = "nice]0;PWNED[2J"

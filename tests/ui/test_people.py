@@ -9,14 +9,14 @@ from pathlib import Path
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync
 from tests.ui.album import photo_files
-from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
-from threads_desktop.ui import chat_ops
-from threads_desktop.ui.member_calls import load_members
 from threads_desktop.ui.models.member_table_model import MemberRole, MemberTableModel
-from threads_desktop.ui.people import author_labels, short_id
-from threads_desktop.ui.views.photo_viewer import _details
+from threads_desktop.ui.operations import chat as chat_ops
+from threads_desktop.ui.operations.members import author_labels, load_members
+from threads_desktop.ui.operations.photos import photo_details as _details
+from threads_desktop.ui.people import short_id
 
 OpenNode = Callable[[str], Node]
 

@@ -13,8 +13,8 @@ import qasync
 
 from tests.engine.eventstore.peers import envelopes_of
 from tests.ui.album import photo_files
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime

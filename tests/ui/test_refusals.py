@@ -12,9 +12,9 @@ import pytest
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync
 from tests.ui.album import photo_files
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.refusals import explain, refused

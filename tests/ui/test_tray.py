@@ -19,14 +19,15 @@ from PySide6.QtWidgets import QMainWindow, QSystemTrayIcon
 
 from tests.engine.eventstore.peers import envelopes_of
 from tests.engine.modules.images import image_bytes
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.notifications import Arrival, News, NotificationBatcher, notification_for
+from threads_desktop.ui.notifications import NotificationBatcher, notification_for
+from threads_desktop.ui.operations.notifications import Arrival, News
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tray import TrayIcon, hides_on_close
 

@@ -80,10 +80,10 @@ def parse_expiry(text: str) -> float:
 
 
 def run_members_command(node: Node, args: argparse.Namespace) -> int:
-    from threads_desktop.engine.acl.crdt import Role
     from threads_desktop.engine.acl.links import InviteLink, check_qr_path, write_qr
     from threads_desktop.engine.core.errors import InvalidInputError
     from threads_desktop.engine.core.ids import ThreadId
+    from threads_desktop.engine.core.members import Role
 
     membership = node.membership
     if args.command == "join":

@@ -11,10 +11,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry

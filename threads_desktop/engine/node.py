@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from threads_desktop.engine.acl import actions
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -32,6 +31,7 @@ from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import (
     ChangeSet,
     FetchOriginals,
@@ -347,6 +347,11 @@ class Node:
         self._remember_link_peers(thread_id, link.link if link else None)
         self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}), invites=True))
         return thread_id
+
+    def decline_invite(self, invite_id: bytes) -> None:
+        """Decline a direct invite: forget it and tell every view of the invites."""
+        self.membership.decline_invite(invite_id)
+        self._services.broadcaster.publish(ChangeSet(invites=True))
 
     def network_status(self) -> NetworkStatus:
         network = self.network

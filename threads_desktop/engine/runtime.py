@@ -10,11 +10,12 @@ pushed to listeners on their own asyncio loop: push, never poll.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import outcome
 import trio
@@ -24,6 +25,7 @@ from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.node import Node
 
 T = TypeVar("T")
+P = ParamSpec("P")
 _START_TIMEOUT_SECONDS = 60.0
 _RESTART_FIRST_PAUSE = 1.0
 _RESTART_MAX_PAUSE = 60.0
@@ -168,15 +170,15 @@ class EngineRuntime:
     # An async `fn` is awaited on the engine thread: the caller gets what it
     # returns, not a coroutine (the first overload says so to the type checker).
     @overload
-    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+    async def call(self, fn: Callable[Concatenate[Node, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T: ...
 
     @overload
-    async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def call(self, fn: Callable[Concatenate[Node, P], T], *args: P.args, **kwargs: P.kwargs) -> T: ...
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn(node, *args)` on the engine thread (awaited if it is async)."""
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `fn(node, *args, **kwargs)` on the engine thread (awaited if it is async)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        job = _Job(fn, args, future)
+        job = _Job(functools.partial(fn, **kwargs) if kwargs else fn, args, future)
         with self._lock:
             if self._stopping or self._token is None:
                 raise EngineStoppedError("the engine is not running")

@@ -1,22 +1,25 @@
 """The GUI's handle on the engine: awaitable calls and a Qt signal for the
-change sets the engine pushes. Widgets never see the node or its database."""
+change sets the engine pushes. Widgets never see the node or its database:
+what runs on the engine thread is in ui/operations."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from PySide6.QtCore import QObject, Signal
 
-from threads_desktop.engine.acl.crdt import Role
-from threads_desktop.engine.acl.links import InviteLink, qr_png_bytes
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.operations import invites as invite_ops
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class EngineClient(QObject):
@@ -32,16 +35,17 @@ class EngineClient(QObject):
         self.changed.emit(changes)
 
     @overload
-    async def run(self, operation: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+    async def run(self, operation: Callable[Concatenate[Node, P], Awaitable[T]],
+                  *args: P.args, **kwargs: P.kwargs) -> T: ...
 
     @overload
-    async def run(self, operation: Callable[..., T], *args: Any) -> T: ...
+    async def run(self, operation: Callable[Concatenate[Node, P], T], *args: P.args, **kwargs: P.kwargs) -> T: ...
 
-    async def run(self, operation: Callable[..., Any], *args: Any) -> Any:
-        """Run `operation(node, *args)` on the engine thread and await its
-        result: for a view's own queries and commands, which it defines next
-        to itself as small functions of the Node's public API."""
-        return await self._runtime.call(operation, *args)
+    async def run(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `operation(node, *args, **kwargs)` on the engine thread and
+        await its result: views pass the typed functions of ui/operations,
+        the only UI code that touches the node."""
+        return await self._runtime.call(operation, *args, **kwargs)
 
     async def identity(self) -> IdentityCard:
         return await self._runtime.call(Node.identity_card)
@@ -57,10 +61,7 @@ class EngineClient(QObject):
 
     async def invite(self, thread_id: ThreadId, role: Role, expires_in: float | None) -> tuple[str, bytes]:
         """A new invite link to the thread and its QR code (PNG)."""
-        def make(node: Node) -> tuple[str, bytes]:
-            text = node.invite(thread_id, role, expires_in=expires_in).to_uri()
-            return text, qr_png_bytes(text)
-        return await self._runtime.call(make)
+        return await self._runtime.call(invite_ops.new_invite_link, thread_id, role, expires_in)
 
     async def join(self, link: InviteLink) -> ThreadId:
         return await self._runtime.call(Node.join, link)

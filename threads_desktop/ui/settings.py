@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QSettings
 
 from threads_desktop.engine.core.types import FetchOriginals
-from threads_desktop.engine.node import Node
 from threads_desktop.settings_file import APPLICATION, DATA_DIR_KEY, ORGANIZATION
+from threads_desktop.ui.operations import profile as profile_ops
 
 if TYPE_CHECKING:
     from threads_desktop.ui.engine_client import EngineClient
@@ -172,6 +172,6 @@ async def carry_over_fetch_originals(client: EngineClient, settings: AppSettings
     key stays if the engine refused, so the next start tries again."""
     policy = settings.legacy_fetch_originals
     if policy is not None:
-        await client.run(Node.set_fetch_originals, policy)
+        await client.run(profile_ops.set_fetch_originals, policy)
     settings.forget_legacy_fetch_originals()
     return policy

@@ -17,13 +17,9 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.notifications import (
-    BATCH_MS,
-    NOTIFIED_COLLECTIONS,
-    NotificationBatcher,
-    arrivals_from_others,
-)
+from threads_desktop.ui.notifications import BATCH_MS, NotificationBatcher
 from threads_desktop.ui.notifiers import Notifier, TrayMessages
+from threads_desktop.ui.operations.notifications import NOTIFIED_COLLECTIONS, arrivals_from_others
 from threads_desktop.ui.settings import AppSettings
 
 log = logging.getLogger(__name__)

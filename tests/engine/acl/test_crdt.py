@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threads_desktop.engine.acl.crdt import AclState, Role, merge_all
+from threads_desktop.engine.acl.crdt import AclState, merge_all
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.keys import SigningKey
+from threads_desktop.engine.core.members import Role
 
 PEERS = [str(SigningKey.from_seed(bytes([i]) * 32).peer_id) for i in range(1, 4)]
 REPLICAS = [b"log-a", b"log-b", b"log-c"]

@@ -18,10 +18,10 @@ from tests.engine.eventstore.peers import (
     view_dump,
     with_second_admin,
 )
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.ops import Grant, Revoke, SetDefault, acl_payload
 from threads_desktop.engine.core.errors import AccessDeniedError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.node import Node

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.engine.eventstore.peers import join, start_thread, sync
-from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.logstore.store import NewEvent
 from threads_desktop.engine.node import Node

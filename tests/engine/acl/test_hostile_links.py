@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]

@@ -15,11 +15,11 @@ from tests.engine.eventstore.peers import (
     texts,
     with_second_admin,
 )
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.ops import Bind, Join, acl_payload, binding_message, join_message
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import SigningKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.logstore.store import NewEvent
 from threads_desktop.engine.node import Node
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.ops import Join, acl_payload, join_message, make_bind
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidLinkError, MissingKeyError
 from threads_desktop.engine.core.keys import SigningKey
-from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -257,3 +257,16 @@ def test_revoking_yourself_is_refused_in_a_persons_words(open_node: OpenNode) ->
             a.membership.revoke(thread, str(a.identity.peer_id), role)
         assert "12D3KooW" not in str(refused.value)
     assert a.get_thread(thread).event_count == before
+
+
+def test_declining_a_direct_invite_publishes_that_the_invites_changed(open_node: OpenNode) -> None:
+    """The operation publishes its own change: no caller has to announce it."""
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a, name="Family")
+    card = b.identity_card()
+    b.membership.receive_invite(a.membership.invite_peer(thread, card.peer_id, card.exchange_public_key, Role.READ))
+    [(invite_id, _)] = b.membership.direct_invites()
+    heard: list[ChangeSet] = []
+    b.subscribe(heard.append)
+    b.decline_invite(invite_id)
+    assert b.membership.direct_invites() == [] and [changes.invites for changes in heard] == [True]

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import AccessDeniedError, SchemaError
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ItemActions
 from threads_desktop.engine.node import Node
 

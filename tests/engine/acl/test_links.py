@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import (
     LINK_ROLES,
     MAX_ADDRESSES,
@@ -34,6 +33,7 @@ from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, InvalidLinkError, MissingKeyError
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import ThreadKey
+from threads_desktop.engine.core.members import Role
 
 THREAD_ID = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, bytes(range(32)))
 SEED = bytes(range(100, 132))

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.ops import AclOp, Genesis, Grant, Revoke, SetDefault, make_bind, owner_random
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.eventstore.stamps import stamp
 
 NONCE = bytes(16)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import DecryptionError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.logstore.envelopes import Envelope, decode_envelope, open_event
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.node import Node

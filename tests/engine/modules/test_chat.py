@@ -5,8 +5,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.engine.eventstore.peers import join, start_thread, sync
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, SchemaError
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.modules.chat import message_text
 from threads_desktop.engine.node import Node
 

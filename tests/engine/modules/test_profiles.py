@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from tests.engine.eventstore.peers import force_commit, join, message_id, peer, start_thread, sync
 from tests.engine.net.running import running_peers, wait_until
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.modules.profiles import MAX_DISPLAY_NAME, clean_display_name, name_from_peer

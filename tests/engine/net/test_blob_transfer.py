@@ -12,9 +12,9 @@ import trio
 
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import serving, wait_until
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import FetchOriginals, ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.net.client import Progress

@@ -35,10 +35,10 @@ from tests.engine.net.hostile import (
     still_serves,
     uvarint,
 )
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.codec import cbor, nodes
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.crypto import aead
 from threads_desktop.engine.db.documents import db_event

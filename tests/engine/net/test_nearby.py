@@ -16,10 +16,10 @@ import trio
 from tests.engine.eventstore.peers import peer
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import wait_until
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import SigningKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.net.service import NEARBY_SECONDS, NetworkService

@@ -12,8 +12,8 @@ import trio
 from tests.engine.eventstore.peers import join, peer
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import serving, wait_until
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import NotFoundError
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import server as sync_server
 from threads_desktop.engine.node import Node

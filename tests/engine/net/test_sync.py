@@ -10,7 +10,7 @@ import trio
 
 from tests.engine.eventstore.peers import peer, texts
 from tests.engine.net.running import running_peers, serving, wait_until
-from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.node import Node

@@ -16,36 +16,15 @@ revoked. Concurrent defaults resolve to the least privileged one.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.core.members import Role
 
 Dot = tuple[bytes, int]
-
-
-class Role(enum.IntEnum):
-    """Ordered by privilege; each implies the ones below it in practice."""
-
-    NO_ACCESS = 0
-    FOLLOW = 1
-    READ = 2
-    WRITE = 3
-    DELETE = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.lower().replace("_", "-")
-
-    @classmethod
-    def parse(cls, label: Any) -> Role:
-        for role in cls:
-            if role.label == label:
-                return role
-        raise SchemaError(f"unknown role {label!r}")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from threads_desktop.engine.acl.book import AclBook
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.keybox import open_key_box
 from threads_desktop.engine.acl.ops import REVOCATIONS, Keys, Revoke, is_acl_payload, parse_acl_payload
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation, concurrent
@@ -27,6 +26,7 @@ from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import APPLIED, Event
 from threads_desktop.engine.logstore.database import Database

@@ -38,11 +38,11 @@ from typing import Any
 
 import segno
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import FileWriteError, InvalidInputError, InvalidLinkError, MissingKeyError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import SYMMETRIC_KEY_LENGTH, ThreadKey
+from threads_desktop.engine.core.members import Role
 
 PREFIX = "threads://join/"
 VERSION = 1

@@ -7,10 +7,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import seal_key_box
@@ -31,6 +29,7 @@ from threads_desktop.engine.acl.ops import (
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
+from threads_desktop.engine.core.members import InviteState, Member, Role
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.logstore.database import Database
@@ -45,30 +44,6 @@ class CommitControl(Protocol):
 MAX_WAITING_INVITES = 32
 MAX_INVITE_LIFETIME_YEARS = 10
 MAX_INVITE_LIFETIME_SECONDS = MAX_INVITE_LIFETIME_YEARS * 366 * 86400
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    peer_id: str
-    roles: tuple[Role, ...]
-    admin: bool
-    is_me: bool
-    joined: bool  # has a log bound in the thread
-
-    def to_json(self) -> dict[str, object]:
-        return {"peer": self.peer_id, "roles": [r.label for r in self.roles], "admin": self.admin,
-                "me": self.is_me, "joined": self.joined}
-
-
-@dataclass(frozen=True, slots=True)
-class InviteState:
-    key: bytes
-    role: Role
-    expires_ms: int
-    uses: int
-    used: int
-    revoked: bool
-    inviter: str
 
 
 class Membership:

@@ -16,11 +16,11 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, SchemaError, SignatureError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.members import Role
 
 ACL_EVENT = "acl"
 ACL_ENTITY = "acl"  # the ACL's own entity: write on it is what editing the ACL needs

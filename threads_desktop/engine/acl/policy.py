@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from threads_desktop.engine.acl.book import EMPTY, AclBook, InviteTerms, merge_books
-from threads_desktop.engine.acl.crdt import AclState, Dot, Role
+from threads_desktop.engine.acl.crdt import AclState, Dot
 from threads_desktop.engine.acl.ops import (
     ACL_ENTITY,
     REVOCATIONS,
@@ -48,6 +48,7 @@ from threads_desktop.engine.acl.ops import (
 )
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.members import Role
 
 
 @dataclass(frozen=True, slots=True)

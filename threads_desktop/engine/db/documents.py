@@ -23,11 +23,11 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.ops import document_entity
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id, is_bound_id
 from threads_desktop.engine.eventstore.store import Changes, Event
 

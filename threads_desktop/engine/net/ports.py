@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity, ThreadKey
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus
 from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import trio
 from libp2p.abc import IHost
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, Transfer
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope

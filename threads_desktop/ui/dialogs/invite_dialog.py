@@ -22,13 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
-from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadSummary
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.nearby_model import NearbyFeed, NearbyRole
+from threads_desktop.ui.operations import invites as invite_ops
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.widgets.nearby_list import nearby_view
 
@@ -36,10 +35,6 @@ DAY = 24 * 3600.0
 QR_PNG_SCALE = 4  # pixels per module in the engine's PNG
 QR_SIDE = 320  # about this many pixels on screen
 _ERROR_STYLE = "color: #b3261e"
-
-
-async def _invite_nearby(node: Node, thread_id: ThreadId, peer_id: str, role: Role, expires_in: float | None) -> None:
-    await node.invite_nearby(thread_id, peer_id, role, expires_in=expires_in)
 
 
 class InviteDialog(QDialog):
@@ -177,7 +172,7 @@ class InviteDialog(QDialog):
 
     async def _send_direct(self, peer_id: str, name: str, role: Role, expires_in: float | None) -> None:
         try:
-            await self._client.run(_invite_nearby, self._summary.thread_id, peer_id, role, expires_in)
+            await self._client.run(invite_ops.invite_nearby, self._summary.thread_id, peer_id, role, expires_in)
         except ThreadsError as exc:
             self.nearby_status.setStyleSheet(_ERROR_STYLE)
             self.nearby_status.setText(self.tr("Could not invite %1: %2").replace("%1", name)

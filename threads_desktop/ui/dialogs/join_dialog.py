@@ -24,28 +24,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import PREFIX, InviteLink
-from threads_desktop.engine.core.errors import InvalidLinkError, NotFoundError, ThreadsError
+from threads_desktop.engine.core.errors import InvalidLinkError, ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.logstore.addressbook import peer_of_address
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import short_id
 from threads_desktop.ui.refusals import explain
 
 _ROLE_TEXT = {Role.WRITE: "you can add photos and messages", Role.READ: "you can view it",
               Role.FOLLOW: "this device keeps a backup it cannot read"}
 IMAGE_FILTER = "*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff"
-
-
-def _already_in(node: Node, thread_id: ThreadId) -> bool:
-    """Is this profile in the thread already (a member, or joining)?"""
-    try:
-        node.get_thread(thread_id)
-    except NotFoundError:
-        return False
-    return True
 
 
 class NoQrCodeError(Exception):
@@ -216,7 +207,7 @@ class JoinDialog(QDialog):
     async def _check_membership(self, link: InviteLink) -> None:
         """Say at once when this profile is in that thread already, and offer to open it."""
         try:
-            already_in = await self._client.run(_already_in, link.thread_id)
+            already_in = await self._client.run(thread_ops.already_in, link.thread_id)
         except ThreadsError as exc:
             self.error.setText(explain(exc))
             self.checked.emit()

@@ -27,18 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind, ThreadSummary
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.member_calls import (
-    MembersSnapshot,
-    load_members,
-    remove_member,
-    revoke_invite,
-    set_default_role,
-    set_member_role,
-)
 from threads_desktop.ui.models.member_invite_model import InviteColumn, InviteRole, MemberInviteModel
 from threads_desktop.ui.models.member_refusal_model import MemberRefusalModel, RefusalColumn
 from threads_desktop.ui.models.member_table_model import (
@@ -48,6 +40,14 @@ from threads_desktop.ui.models.member_table_model import (
     admins_only_text,
     role_explanation,
     role_text,
+)
+from threads_desktop.ui.operations.members import (
+    MembersSnapshot,
+    load_members,
+    remove_member,
+    revoke_invite,
+    set_default_role,
+    set_member_role,
 )
 from threads_desktop.ui.people import person
 from threads_desktop.ui.refusals import explain

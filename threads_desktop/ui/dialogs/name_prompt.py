@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBo
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.modules.profiles import MAX_DISPLAY_NAME
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
 
@@ -33,14 +33,6 @@ def account_name() -> str:
             return getpass.getuser()[:MAX_DISPLAY_NAME]
         except (OSError, KeyError):
             return ""
-
-
-def _display_name(node: Node) -> str:
-    return node.display_name()
-
-
-def _set_display_name(node: Node, name: str) -> None:
-    node.set_display_name(name)
 
 
 class NamePrompt(QDialog):
@@ -90,7 +82,7 @@ class NamePrompt(QDialog):
         peer_id = (await client.identity()).peer_id
         if settings.name_asked(peer_id):
             return None
-        name: str = await client.run(_display_name)
+        name: str = await client.run(profile_ops.display_name)
         if name:
             return None
         prompt = cls(client, settings, parent, peer_id=peer_id)
@@ -106,7 +98,7 @@ class NamePrompt(QDialog):
 
     async def _run_save(self, name: str) -> None:
         try:
-            await self._client.run(_set_display_name, name)
+            await self._client.run(profile_ops.set_display_name, name)
         except ThreadsError as exc:
             self.error.setText(explain(exc))
             self.error.show()

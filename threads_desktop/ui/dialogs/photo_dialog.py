@@ -12,7 +12,6 @@ import os
 import tempfile
 import unicodedata
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt, Signal
@@ -28,38 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.core.errors import NotFoundError, ThreadsError
+from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet
-from threads_desktop.engine.modules.photos import photo_name
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.pictures import shown_picture
 from threads_desktop.ui.tasks import Tasks
 
 _SUFFIXES = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"GIF8", ".gif"))
 MAX_NAME = 120
 _NOT_IN_NAMES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, invisible marks, line breaks
-
-
-@dataclass(frozen=True)
-class ChatPhoto:
-    name: str
-    preview: bytes | None  # None while it is on its way
-    original: bytes | None  # None while it is on another device
-
-
-def _chat_photo(node: Node, thread_id: ThreadId, photo_id: str) -> ChatPhoto:
-    photos = node.photos(thread_id)
-    name = photo_name(photos.photos.get(photo_id))  # cleaned: whoever added it chose it
-    try:
-        preview: bytes | None = photos.preview(photo_id)
-    except ThreadsError:
-        preview = None
-    if photos.has_original(photo_id):
-        return ChatPhoto(name, preview, photos.original(photo_id))
-    node.want_original(thread_id, photo_id)
-    return ChatPhoto(name, preview, None)
 
 
 def safe_file_name(name: str, data: bytes) -> str:
@@ -104,7 +82,7 @@ class PhotoDialog(QDialog):
         self._thread_id = thread_id
         self._ids = photo_ids
         self._row = row
-        self._photo: ChatPhoto | None = None
+        self._photo: photo_ops.ChatPhoto | None = None
         self._pixmap = QPixmap()
         self._tasks = Tasks(self._failed)
         self.save_dialog: QFileDialog | None = None
@@ -172,7 +150,7 @@ class PhotoDialog(QDialog):
         self._tasks.spawn(self._load(self.current_photo()))
 
     async def _load(self, photo_id: str) -> None:
-        photo = await self._client.run(_chat_photo, self._thread_id, photo_id)
+        photo = await self._client.run(photo_ops.chat_photo, self._thread_id, photo_id)
         if photo_id != self.current_photo():
             return  # the user moved on meanwhile
         had_original = self._photo is not None and self._photo.original is not None

@@ -32,19 +32,11 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import FetchOriginals
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.autostart import Autostart
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
-
-
-def _profile_choices(node: Node) -> tuple[str, FetchOriginals]:
-    return node.display_name() or "", node.fetch_originals()
-
-
-def _set_display_name(node: Node, name: str) -> None:
-    node.set_display_name(name)
 
 
 class SettingsDialog(QDialog):
@@ -132,7 +124,7 @@ class SettingsDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            name, policy = await self._client.run(_profile_choices)
+            name, policy = await self._client.run(profile_ops.profile_choices)
         except ThreadsError as exc:  # the rest of the dialog still works
             unavailable = self.tr("Not available: %1").replace("%1", explain(exc))
             self.display_name.setToolTip(unavailable)
@@ -167,12 +159,12 @@ class SettingsDialog(QDialog):
         name = self.display_name.text().strip()
         try:
             if self.display_name.isEnabled() and name != self._loaded_name:
-                await self._client.run(_set_display_name, name)
+                await self._client.run(profile_ops.set_display_name, name)
                 self._loaded_name = name
             if self.fetch_originals.isEnabled():
                 policy = FetchOriginals(self.fetch_originals.currentData())
                 if policy != self._loaded_policy:
-                    await self._client.run(Node.set_fetch_originals, policy)
+                    await self._client.run(profile_ops.set_fetch_originals, policy)
                     self._loaded_policy = policy
             if self.start_at_login.isChecked() != self._autostart.enabled:  # untouched: leave the file alone
                 self._autostart.set_enabled(self.start_at_login.isChecked())

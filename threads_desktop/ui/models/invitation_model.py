@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
-from threads_desktop.engine.acl.membership import InviteState
+from threads_desktop.engine.core.members import InviteState
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.models.member_table_model import role_text
 from threads_desktop.ui.people import person

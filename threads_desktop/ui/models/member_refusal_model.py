@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
-from threads_desktop.ui.member_calls import Refusal
+from threads_desktop.ui.operations.members import Refusal
 from threads_desktop.ui.people import person, short_id
 from threads_desktop.ui.refusals import refused_change
 

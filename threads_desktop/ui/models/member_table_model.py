@@ -18,8 +18,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from threads_desktop.engine.acl.crdt import Role
-from threads_desktop.engine.acl.membership import Member
+from threads_desktop.engine.core.members import Member, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.people import short_id
 

@@ -15,8 +15,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
-from threads_desktop.ui.chat_ops import ChatPage, MessageItem
 from threads_desktop.ui.moments import short_time
+from threads_desktop.ui.operations.chat import ChatPage, MessageItem
 from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex

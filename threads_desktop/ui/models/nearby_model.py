@@ -13,8 +13,8 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject,
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -131,7 +131,7 @@ class NearbyFeed(QObject):
         while True:
             self._again = False
             try:
-                peers = await self._client.run(Node.nearby_peers)
+                peers = await self._client.run(network_ops.nearby_peers)
             except ThreadsError:  # the engine stopped (the app is quitting): nothing to show
                 return
             if not shiboken6.isValid(self.model):  # the widget went away during the call

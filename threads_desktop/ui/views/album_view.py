@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
-from threads_desktop.engine.modules.photos import ExportResult, PhotoCard
-from threads_desktop.engine.node import Node
+from threads_desktop.engine.modules.photos import PhotoCard
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
+from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.refusals import explain, refused
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.photo_import import ImportSummary, PhotoImport
@@ -39,31 +39,6 @@ from threads_desktop.ui.widgets.photo_delegate import PICTURE
 from threads_desktop.ui.widgets.photo_grid_view import PhotoGridView
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.heic *.tif *.tiff *.bmp)"
-
-
-def _ordered_ids(node: Node, thread_id: ThreadId, newest_first: bool) -> list[str]:
-    return node.photos(thread_id).ordered_ids(newest_first=newest_first)
-
-
-def _cards(node: Node, thread_id: ThreadId, ids: list[str]) -> list[PhotoCard]:
-    return node.photos(thread_id).cards(ids)
-
-
-def _deletable(node: Node, thread_id: ThreadId, ids: list[str]) -> bool:
-    """May this profile delete every photo among `ids` now?"""
-    actions = node.item_actions(thread_id, "photo", ids)
-    return bool(ids) and all(photo_id in actions and actions[photo_id].delete for photo_id in ids)
-
-
-def _delete(node: Node, thread_id: ThreadId, ids: list[str]) -> None:
-    node.photos(thread_id).delete_many(ids)
-
-
-def _export(node: Node, thread_id: ThreadId, ids: list[str], folder: Path) -> ExportResult:
-    result = node.photos(thread_id).export(ids, folder)
-    for photo_id in result.missing:  # fetched now, so a second export finds them
-        node.want_original(thread_id, photo_id)
-    return result
 
 
 class AlbumView(QWidget):
@@ -191,7 +166,7 @@ class AlbumView(QWidget):
         summary = self._summary
         if summary is None:
             return
-        ids = await self._client.run(_ordered_ids, summary.thread_id, self._newest_first)
+        ids = await self._client.run(photo_ops.ordered_ids, summary.thread_id, self._newest_first)
         if self._summary is None or self._summary.thread_id != summary.thread_id:
             return  # another album was opened meanwhile
         self.model.set_ids(ids)
@@ -202,7 +177,7 @@ class AlbumView(QWidget):
         summary = self._summary
         if summary is None:
             return []
-        return await self._client.run(_cards, summary.thread_id, ids)
+        return await self._client.run(photo_ops.cards, summary.thread_id, ids)
 
     def _sort_changed(self, index: int) -> None:
         self._newest_first = index == 0
@@ -295,7 +270,7 @@ class AlbumView(QWidget):
             self.actions_checked.emit(self.selected_ids())
 
     async def _check_deletable(self, thread_id: ThreadId, ids: list[str]) -> None:
-        allowed = await self._client.run(_deletable, thread_id, ids)
+        allowed = await self._client.run(photo_ops.deletable, thread_id, ids)
         if self._summary is None or self._summary.thread_id != thread_id or self.selected_ids() != ids:
             return  # the selection moved on: its own check answers
         self._may_delete_selection = allowed and self._summary.can_write
@@ -326,7 +301,7 @@ class AlbumView(QWidget):
 
     async def _delete(self, thread_id: ThreadId, ids: list[str]) -> None:
         try:
-            await self._client.run(_delete, thread_id, ids)
+            await self._client.run(photo_ops.delete_photos, thread_id, ids)
         except ThreadsError as exc:  # the role changed since the check
             self.failed.emit(refused(self.tr("Could not delete the photos"), exc))
             return
@@ -350,7 +325,7 @@ class AlbumView(QWidget):
             self._spawn(self._export(self._summary.thread_id, ids, folder))
 
     async def _export(self, thread_id: ThreadId, ids: list[str], folder: Path) -> None:
-        result = await self._client.run(_export, thread_id, ids, folder)
+        result = await self._client.run(photo_ops.export_photos, thread_id, ids, folder)
         text = self.tr("Exported {n} original(s) to {folder}.").format(n=len(result.written), folder=folder)
         if result.missing:
             text += " " + self.tr("{n} original(s) are still on other devices: they are being fetched; "

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from threads_desktop.engine.core.types import ChangeSet, ItemActions, ThreadSummary
-from threads_desktop.ui import chat_ops
-from threads_desktop.ui.chat_ops import PAGE_SIZE, ChatPage
 from threads_desktop.ui.dialogs.photo_dialog import PhotoDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
+from threads_desktop.ui.operations import chat as chat_ops
+from threads_desktop.ui.operations.chat import PAGE_SIZE, ChatPage
 from threads_desktop.ui.pictures import fitted_thumbnail
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks

@@ -38,6 +38,8 @@ from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.operations import profile as profile_ops
+from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import short_id
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
@@ -416,7 +418,7 @@ class MainWindow(QMainWindow):
     async def _show_join_state(self, thread_id: ThreadId) -> None:
         """A join still waiting, or refused (an expired, used-up or revoked
         link is only found out when a member's records arrive)."""
-        waiting, refusal = await self._client.run(lambda node: node.membership.pending_join(thread_id))
+        waiting, refusal = await self._client.run(thread_ops.pending_join, thread_id)
         summary = self._selected
         if summary is None or summary.thread_id != thread_id or not (refusal or (waiting and not summary.can_read)):
             return
@@ -465,7 +467,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     async def _rename(self, thread_id: ThreadId, name: str) -> None:
-        await self._client.run(lambda node: node.rename_thread(thread_id, name))
+        await self._client.run(thread_ops.rename_thread, thread_id, name)
         await self._reload()
 
     def ask_leave(self) -> QMessageBox | None:
@@ -489,7 +491,7 @@ class MainWindow(QMainWindow):
         return box
 
     async def _leave(self, thread_id: ThreadId) -> None:
-        await self._client.run(lambda node: node.leave_thread(thread_id))
+        await self._client.run(thread_ops.leave_thread, thread_id)
         self.statusBar().showMessage(self.tr("Left. Its data is gone from this device."), 10_000)
 
     def ask_settings(self) -> SettingsDialog:
@@ -516,7 +518,7 @@ class MainWindow(QMainWindow):
 
     async def _refresh_identity(self) -> None:
         card = await self._client.identity()
-        self._show_identity(card, await self._client.run(lambda node: node.display_name()))
+        self._show_identity(card, await self._client.run(profile_ops.display_name))
 
     def _show_identity(self, card: IdentityCard, name: str | None) -> None:
         self._my_id = card.peer_id

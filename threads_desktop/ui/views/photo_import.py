@@ -8,16 +8,14 @@ stays added."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.modules.photos import ImportResult, Progress, all_paths
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import photos as photo_ops
 
 
 @dataclass
@@ -55,15 +53,6 @@ class ImportSummary:
         return "; ".join(parts) + "."
 
 
-def _expand(_node: Node, paths: list[Path]) -> list[Path]:
-    return all_paths(paths)
-
-
-async def _import(node: Node, thread_id: ThreadId, paths: list[Path], progress: Progress,
-                  cancelled: Callable[[], bool]) -> ImportResult:
-    return await node.photos(thread_id).import_files(paths, progress=progress, cancelled=cancelled)
-
-
 class PhotoImport(QObject):
     """One import; `finished` carries its ImportSummary. It shows nothing
     itself: the album's progress strip follows `progressed`. (A modal
@@ -89,7 +78,7 @@ class PhotoImport(QObject):
 
     async def run(self) -> ImportSummary:
         summary = ImportSummary()
-        files = await self._client.run(_expand, self._paths)
+        files = await self._client.run(photo_ops.expand_paths, self._paths)
         self.total = len(files)
         summary.total = len(files)
         self.progressed.emit(0, len(files))
@@ -100,7 +89,8 @@ class PhotoImport(QObject):
 
         self._running = True
         try:
-            result = await self._client.run(_import, self.thread_id, files, progress, lambda: self.cancelled)
+            result = await self._client.run(photo_ops.import_photos, self.thread_id, files, progress,
+                                                lambda: self.cancelled)
         finally:
             self._running = False  # progress posted before the end but delivered after it is dropped
         summary.added, summary.duplicates, summary.failed = result.added, result.duplicates, result.failed

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import math
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
@@ -29,77 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet, ItemActions
-from threads_desktop.engine.modules.photos import comment_text, photo_camera, photo_caption, photo_name
-from threads_desktop.engine.node import Node
+from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.models.comment_list_model import Comment, CommentListModel
-from threads_desktop.ui.people import author_labels, short_id
+from threads_desktop.ui.models.comment_list_model import CommentListModel
+from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.pictures import shown_picture
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 
-_NO_ACTIONS = ItemActions(edit=False, delete=False)
 REACTIONS = ("👍", "❤️", "😂", "😮", "🎉")
-
-
-@dataclass(frozen=True)
-class PhotoDetails:
-    photo_id: str
-    name: str
-    caption: str
-    taken_at: int | None
-    camera: str | None
-    gps: dict[str, float] | None
-    width: int
-    height: int
-    added_by: str  # the name that member gives itself, else a short ID; "" for us
-    preview: bytes | None      # None while it is still on its way
-    original_here: bool
-    comments: list[Comment]
-    reactions: dict[str, tuple[int, bool]]  # emoji -> (count, mine)
-    can_write: bool  # may add comments and reactions
-    can_edit: bool  # may change this photo's caption (its author, while allowed to write)
-
-
-def _details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetails:
-    photos = node.photos(thread_id) if node.store.own_log(thread_id) is not None else None
-    if photos is None:
-        raise NotFoundError("this device keeps only an encrypted backup of the album")
-    doc = photos.photos.get(photo_id)
-    try:
-        preview: bytes | None = photos.preview(photo_id)
-    except NotFoundError:
-        preview = None
-    me = node.store.own_log(thread_id)
-    names = author_labels(node, thread_id)
-    comments = [Comment(c.id, names.get(str(c.author)) or short_id(str(c.author)), comment_text(c), c.created_hlc,
-                        c.author == me)
-                for c in photos.comments_on(photo_id)]
-    reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
-    data = doc.data
-    return PhotoDetails(photo_id, photo_name(doc), photo_caption(doc) or "", data.get("taken_at"),
-                        photo_camera(doc), _location(data.get("gps")), data["width"], data["height"],
-                        "" if doc.author == me else names.get(str(doc.author)) or short_id(str(doc.author)),
-                        preview, photos.has_original(photo_id), comments, reactions,
-                        node.get_thread(thread_id).can_write,
-                        node.item_actions(thread_id, "photo", [photo_id]).get(photo_id, _NO_ACTIONS).edit)
-
-
-def _original(node: Node, thread_id: ThreadId, photo_id: str) -> bytes | None:
-    photos = node.photos(thread_id)
-    return photos.original(photo_id) if photos.has_original(photo_id) else None
-
-
-def _ask_for_original(node: Node, thread_id: ThreadId, photo_id: str) -> tuple[int, int] | None:
-    """Ask the peers for the original; the thread's transfer so far, if any."""
-    node.want_original(thread_id, photo_id)
-    for transfer in node.network_status().transfers:
-        if transfer.thread_id == thread_id:
-            return transfer.done, transfer.total
-    return None
 
 
 class PhotoViewer(QWidget):
@@ -115,7 +52,7 @@ class PhotoViewer(QWidget):
         self._thread_id: ThreadId | None = None
         self._ids: list[str] = []
         self._row = -1
-        self._details: PhotoDetails | None = None
+        self._details: photo_ops.PhotoDetails | None = None
         self._pixmap = QPixmap()
         self._zoomed = False
         self._waiting_original = False
@@ -274,7 +211,7 @@ class PhotoViewer(QWidget):
 
     async def _load(self, photo_id: str, *, picture: bool) -> None:
         assert self._thread_id is not None
-        details = await self._client.run(_details, self._thread_id, photo_id)
+        details = await self._client.run(photo_ops.photo_details, self._thread_id, photo_id)
         if photo_id != self.current_photo():
             return  # the user moved on meanwhile
         self._details = details
@@ -305,7 +242,7 @@ class PhotoViewer(QWidget):
         if photo_id is not None and not original:
             self.shown.emit(photo_id)
 
-    def _show_details(self, details: PhotoDetails) -> None:
+    def _show_details(self, details: photo_ops.PhotoDetails) -> None:
         self.name.setText(details.name or self.tr("Untitled"))
         facts = []
         taken = _camera_time(details.taken_at)
@@ -388,7 +325,7 @@ class PhotoViewer(QWidget):
         photo_id, thread_id = self.current_photo(), self._thread_id
         if photo_id is None or thread_id is None:
             return
-        progress = await self._client.run(_ask_for_original, thread_id, photo_id)
+        progress = await self._client.run(photo_ops.ask_for_original, thread_id, photo_id)
         self._show_progress(progress)
 
     def _show_progress(self, progress: tuple[int, int] | None) -> None:
@@ -403,7 +340,7 @@ class PhotoViewer(QWidget):
         photo_id, thread_id = self.current_photo(), self._thread_id
         if photo_id is None or thread_id is None:
             return
-        data = await self._client.run(_original, thread_id, photo_id)
+        data = await self._client.run(photo_ops.original, thread_id, photo_id)
         if data is None or photo_id != self.current_photo():
             return
         self._waiting_original = False
@@ -426,7 +363,7 @@ class PhotoViewer(QWidget):
         if details is None or thread_id is None or not details.can_edit or text.strip() == details.caption:
             return
         photo_id = details.photo_id
-        self._spawn(self._client.run(lambda node: node.photos(thread_id).set_caption(photo_id, text)))
+        self._spawn(self._client.run(photo_ops.set_caption, thread_id, photo_id, text))
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         photo_id = self.current_photo()
@@ -444,13 +381,13 @@ class PhotoViewer(QWidget):
     async def _react(self, emoji: str, on: bool) -> None:
         photo_id, thread_id = self.current_photo(), self._thread_id
         if photo_id is not None and thread_id is not None:
-            await self._client.run(lambda node: node.photos(thread_id).react(photo_id, emoji, on))
+            await self._client.run(photo_ops.react, thread_id, photo_id, emoji, on)
 
     async def _comment(self) -> None:
         text, photo_id, thread_id = self.comment_edit.text(), self.current_photo(), self._thread_id
         if not text.strip() or photo_id is None or thread_id is None:
             return
-        await self._client.run(lambda node: node.photos(thread_id).comment(photo_id, text))
+        await self._client.run(photo_ops.comment, thread_id, photo_id, text)
         self.comment_edit.clear()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -483,20 +420,6 @@ def _heading(text: str) -> QLabel:
     font.setPointSizeF(font.pointSizeF() * 0.8)
     label.setFont(font)
     return label
-
-
-def _location(gps: object) -> dict[str, float] | None:
-    """GPS as two finite numbers, or nothing: a peer may put anything there."""
-    if not isinstance(gps, dict):
-        return None
-    lat, lon = gps.get("lat"), gps.get("lon")
-    if not (_finite_number(lat) and _finite_number(lon)):
-        return None
-    return {"lat": float(lat), "lon": float(lon)}
-
-
-def _finite_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _camera_time(taken_at_ms: int | None) -> str | None:

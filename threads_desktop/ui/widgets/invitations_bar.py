@@ -25,38 +25,15 @@ from PySide6.QtWidgets import (
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet
-from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.models.invitation_model import Invitation, InvitationModel, InvitationRole
+from threads_desktop.ui.models.invitation_model import InvitationModel, InvitationRole
+from threads_desktop.ui.operations import invites as invite_ops
 from threads_desktop.ui.refusals import explain
 
 _MAX_VISIBLE_ROWS = 3
 _ERROR_STYLE = "color: #b3261e"
 
 # --- on the engine thread ---------------------------------------------------------------
-
-
-def load_invitations(node: Node) -> list[Invitation]:
-    """The waiting direct invites, each with the name its sender gives itself
-    where we know it (nearby, or in a thread we already share)."""
-    waiting = node.membership.direct_invites()
-    if not waiting:
-        return []
-    names = {peer.peer_id: peer.display_name for peer in node.nearby_peers() if peer.display_name}
-    unnamed = {invite.sender for _, invite in waiting} - names.keys()
-    for summary in node.list_threads() if unnamed else []:
-        try:
-            known = node.member_names(summary.thread_id)
-        except ThreadsError:  # a thread we only back up: no names to read
-            continue
-        names |= {peer: known[peer] for peer in unnamed & known.keys()}
-    return [Invitation(invite_id, invite.sender, names.get(invite.sender), str(invite.link.thread_id),
-                       invite.link.name, invite.link.role) for invite_id, invite in waiting]
-
-
-def decline_invitation(node: Node, invite_id: bytes) -> None:
-    node.membership.decline_invite(invite_id)
-    node.invites_changed()  # every view of the invitations refreshes, ours too
 
 
 # --- on the GUI thread --------------------------------------------------------------------
@@ -155,7 +132,7 @@ class InvitationsBar(QFrame):
         while True:
             self._again = False
             try:
-                invitations = await self._client.run(load_invitations)
+                invitations = await self._client.run(invite_ops.load_invitations)
             except ThreadsError as exc:
                 if shiboken6.isValid(self):
                     self.failed.emit(explain(exc))
@@ -212,7 +189,7 @@ class InvitationsBar(QFrame):
 
     async def _accept(self, invite_id: bytes) -> None:
         try:
-            thread_id: ThreadId = await self._client.run(Node.accept_invite, invite_id)
+            thread_id: ThreadId = await self._client.run(invite_ops.accept_invite, invite_id)
         except ThreadsError as exc:
             self._show_error(self.tr("Could not accept: %1").replace("%1", explain(exc)))
             return
@@ -222,7 +199,7 @@ class InvitationsBar(QFrame):
 
     async def _decline(self, invite_id: bytes) -> None:
         try:
-            await self._client.run(decline_invitation, invite_id)
+            await self._client.run(invite_ops.decline_invite, invite_id)
         except ThreadsError as exc:
             self._show_error(self.tr("Could not decline: %1").replace("%1", explain(exc)))
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QPushButton, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from threads_desktop.engine.acl.crdt import Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.ui.models.member_table_model import MemberRole, role_explanation, role_text
 
 _Index = QModelIndex | QPersistentModelIndex

@@ -16,8 +16,8 @@ from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, Q
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QFontMetricsF, QImage, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate, QStyleOptionViewItem
 
-from threads_desktop.ui.chat_ops import Reaction
 from threads_desktop.ui.models.message_list_model import MessageRole
+from threads_desktop.ui.operations.chat import Reaction
 from threads_desktop.ui.widgets.rows import stable_colour
 
 _Index = QModelIndex | QPersistentModelIndex

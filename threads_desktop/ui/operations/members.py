@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from threads_desktop.engine.acl.crdt import Role
-from threads_desktop.engine.acl.membership import InviteState, Member
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import InviteState, Member, Role
 from threads_desktop.engine.node import Node
+from threads_desktop.ui.people import person
 
 # A libp2p Ed25519 peer ID as the engine writes it in refusal reasons.
 PEER_ID_PATTERN = re.compile(r"12D3KooW[1-9A-HJ-NP-Za-km-z]{44}")
@@ -83,3 +83,14 @@ def set_default_role(node: Node, thread_id: ThreadId, role: Role) -> None:
 
 def revoke_invite(node: Node, thread_id: ThreadId, invite_key: bytes) -> None:
     node.membership.revoke_invite(thread_id, invite_key)
+
+
+def author_labels(node: Node, thread_id: ThreadId) -> dict[str, str]:
+    """Author (its log ID in the thread) -> how to show it: the name its
+    member gives itself, else the short form of the member's ID (not of the
+    log's, which differs per thread and would not match anywhere else).
+    Runs on the engine thread."""
+    named = node.member_names(thread_id)
+    labels = {log: person(named.get(member), member) for log, member in node.author_members(thread_id).items()}
+    labels.update(node.author_names(thread_id))
+    return labels

@@ -15,7 +15,7 @@ from threads_desktop.engine.core.types import ItemActions, ThreadSummary
 from threads_desktop.engine.db.collections import Document
 from threads_desktop.engine.modules.chat import Chat, message_text
 from threads_desktop.engine.node import Node
-from threads_desktop.ui.people import author_labels
+from threads_desktop.ui.operations.members import author_labels
 
 PAGE_SIZE = 200  # messages loaded at once; older ones page in by this many
 
