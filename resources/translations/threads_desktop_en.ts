@@ -4,7 +4,7 @@
 <context>
     <name>AlbumView</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/album_view.py" line="+117"/>
+        <location filename="../../threads_desktop/ui/views/album_view.py" line="+92"/>
         <source>Newest first</source>
         <translation type="unfinished"></translation>
     </message>
@@ -327,7 +327,7 @@
 <context>
     <name>CopyDiagnosticsAction</name>
     <message>
-        <location filename="../../threads_desktop/ui/diagnostics.py" line="+173"/>
+        <location filename="../../threads_desktop/ui/diagnostics.py" line="+95"/>
         <source>Copy &amp;Diagnostics</source>
         <translation type="unfinished"></translation>
     </message>
@@ -373,7 +373,7 @@
 <context>
     <name>ImportSummary</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/photo_import.py" line="+35"/>
+        <location filename="../../threads_desktop/ui/views/photo_import.py" line="+36"/>
         <source>Saved {n} of {total} photos</source>
         <translation type="unfinished"></translation>
     </message>
@@ -434,7 +434,7 @@
 <context>
     <name>InvitationsBar</name>
     <message>
-        <location filename="../../threads_desktop/ui/widgets/invitations_bar.py" line="+106"/>
+        <location filename="../../threads_desktop/ui/widgets/invitations_bar.py" line="+83"/>
         <source>Accept</source>
         <translation type="unfinished"></translation>
     </message>
@@ -467,7 +467,7 @@
 <context>
     <name>InviteDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/invite_dialog.py" line="+60"/>
+        <location filename="../../threads_desktop/ui/dialogs/invite_dialog.py" line="+55"/>
         <source>Invite to “%1”</source>
         <translation type="unfinished"></translation>
     </message>
@@ -585,7 +585,7 @@
 <context>
     <name>JoinDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/join_dialog.py" line="+96"/>
+        <location filename="../../threads_desktop/ui/dialogs/join_dialog.py" line="+87"/>
         <source>Join an album or chat</source>
         <translation type="unfinished"></translation>
     </message>
@@ -694,7 +694,7 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/main_window.py" line="+82"/>
+        <location filename="../../threads_desktop/ui/views/main_window.py" line="+84"/>
         <source>Threads</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1066,7 +1066,7 @@
 <context>
     <name>MemberRole</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/member_table_model.py" line="+69"/>
+        <location filename="../../threads_desktop/ui/models/member_table_model.py" line="+68"/>
         <source>Only the chat&apos;s admins can change roles</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1256,7 +1256,7 @@
 <context>
     <name>NamePrompt</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/name_prompt.py" line="+57"/>
+        <location filename="../../threads_desktop/ui/dialogs/name_prompt.py" line="+49"/>
         <location line="+7"/>
         <source>Your name</source>
         <translation type="unfinished"></translation>
@@ -1395,7 +1395,7 @@
 <context>
     <name>PhotoDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/photo_dialog.py" line="+111"/>
+        <location filename="../../threads_desktop/ui/dialogs/photo_dialog.py" line="+89"/>
         <source>Photo</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1476,7 +1476,7 @@
 <context>
     <name>PhotoViewer</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/photo_viewer.py" line="+141"/>
+        <location filename="../../threads_desktop/ui/views/photo_viewer.py" line="+78"/>
         <source>Back to the album (Esc)</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1727,7 +1727,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+65"/>
+        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+57"/>
         <source>Settings</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1969,7 +1969,7 @@
 <context>
     <name>TrayIcon</name>
     <message>
-        <location filename="../../threads_desktop/ui/tray.py" line="+71"/>
+        <location filename="../../threads_desktop/ui/tray.py" line="+67"/>
         <location line="+70"/>
         <source>Hide Threads</source>
         <translation type="unfinished"></translation>
