@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from threads_desktop.engine.db.kv import KV_MODEL
 from threads_desktop.engine.db.models import Schema
 from threads_desktop.engine.db.schema import DB_SCHEMA
 from threads_desktop.engine.eventstore.broadcast import Broadcaster, Listener
+from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
@@ -113,16 +114,19 @@ class Node:
         self.addresses = services.addresses
         self.identity = services.identity
         self.events = services.events
-        self._batch: Changes | None = None
         self.peers = PeerBook(services.database, services.addresses, services.now_seconds)
         # Handed over by engine/networking.py; None for a node that never goes online.
         self._network: Network | None = None
         self._display_name = profiles.display_name(services.database)
-        self.directory = ThreadDirectory(services.database, services.store, services.identity, self.commit,
-                                         self._commit_control, services.random_bytes, services.now_seconds)
+        # Every part that writes events holds the committer; membership,
+        # which needs it too, is the policy that picks its keys.
+        self.committer = Committer(services.dispatcher, self._publish)
+        self.directory = ThreadDirectory(services.database, services.store, services.identity, self.committer,
+                                         services.random_bytes, services.now_seconds)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
-                                     services.vault, self._commit_control, services.clock.tick,
+                                     services.vault, self.committer, services.clock.tick,
                                      services.random_bytes, services.now_seconds)
+        self.committer.use_keys(self.membership)
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
@@ -188,24 +192,9 @@ class Node:
 
     def commit(self, thread_id: ThreadId, payloads: Sequence[Any], *, control: bool = False,
                key: ThreadKey | None = None) -> None:
-        """Write events to our log in the thread and apply them."""
-        changes = self._batch if self._batch is not None else Changes()
-        key = key or self.membership.writing_key(thread_id, content=not control)
-        self._services.dispatcher.commit(thread_id, payloads, changes, control=control, key=key)
-        if self._batch is None:
-            self._publish(changes)
-
-    def _commit_control(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
-        self.commit(thread_id, payloads, control=True, key=key)
-
-    @contextmanager
-    def _batched(self) -> Iterator[Changes]:
-        """Gather the changes of several commits into one change set."""
-        self._batch = Changes()
-        try:
-            yield self._batch
-        finally:
-            self._batch = None
+        """Write events to our log in the thread and apply them (for tools
+        and tests; the engine's parts hold the committer)."""
+        self.committer.commit(thread_id, payloads, control=control, key=key)
 
     def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]:
         """Records from a peer: logged, then applied once their deps are."""
@@ -237,7 +226,7 @@ class Node:
         return IdentityCard(str(self.identity.peer_id), self.identity.exchange_public_key())
 
     def create_thread(self, kind: ThreadKind, name: str) -> ThreadSummary:
-        with self._batched() as changes:
+        with self.committer.batched() as changes:
             thread_id = self.directory.create(kind, name)
             self._tell_name(thread_id)
         self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}),
@@ -270,7 +259,7 @@ class Node:
 
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
         self.store.thread_keys(thread_id)  # NotFoundError for a thread not here; cached, so cheap
-        return ThreadCollections(self.database.connection, thread_id, self._services.schema, self.commit,
+        return ThreadCollections(self.database.connection, thread_id, self._services.schema, self.committer,
                                  self._services.random_bytes, self.store.own_log(thread_id))
 
     def chat(self, thread_id: ThreadId) -> Chat:
@@ -318,7 +307,7 @@ class Node:
         `deliver` (saving the link as a QR code, say) runs before the invite
         is committed: if it raises, there is no invite and nobody heard of one."""
         summary = self.get_thread(thread_id)
-        with self._batched() as changes, self.database.write():
+        with self.committer.batched() as changes, self.database.write():
             link = self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
                                           addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
                                           inviter=self._display_name or None)

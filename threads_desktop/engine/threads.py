@@ -18,9 +18,9 @@ from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
 from threads_desktop.engine.crypto.aead import RandomBytes
-from threads_desktop.engine.db.collections import Commit
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import FieldSpec, Model
+from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
@@ -50,13 +50,12 @@ def clean_thread_name(name: str) -> str:
 
 
 class ThreadDirectory:
-    def __init__(self, database: Database, store: LogStore, identity: Identity, commit: Commit,
-                 commit_control: Commit, random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
+    def __init__(self, database: Database, store: LogStore, identity: Identity, committer: Committer,
+                 random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
         self._db = database
         self._store = store
         self._identity = identity
-        self._commit = commit
-        self._commit_control = commit_control
+        self._committer = committer
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
 
@@ -71,16 +70,17 @@ class ThreadDirectory:
         with self._db.write():
             self._store.create_thread(thread_id, key)
             log_id = self._store.create_own_log(thread_id)
-            self._commit_control(thread_id, [acl_payload(make_bind(self._identity, thread_id, log_id),
-                                                         Genesis(nonce))])
-            self._commit(thread_id, [db_event({"op": "create", "c": THREAD_MODEL.collection, "id": META_ID,
-                                               "set": {"kind": kind.value, "name": name}})])
+            self._committer.commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, log_id),
+                                                           Genesis(nonce))], control=True)
+            self._committer.commit(thread_id, [db_event({"op": "create", "c": THREAD_MODEL.collection,
+                                                         "id": META_ID,
+                                                         "set": {"kind": kind.value, "name": name}})])
         return thread_id
 
     def rename(self, thread_id: ThreadId, name: str) -> None:
         self.get(thread_id)
-        self._commit(thread_id, [db_event({"op": "update", "c": THREAD_MODEL.collection, "id": META_ID,
-                                           "set": {"name": clean_thread_name(name)}})])
+        self._committer.commit(thread_id, [db_event({"op": "update", "c": THREAD_MODEL.collection, "id": META_ID,
+                                                     "set": {"name": clean_thread_name(name)}})])
 
     def get(self, thread_id: ThreadId) -> ThreadSummary:
         summaries = self._query("WHERE t.id = ?", (thread_id.raw,))

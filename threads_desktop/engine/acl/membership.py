@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
@@ -32,14 +32,9 @@ from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
 from threads_desktop.engine.core.members import InviteState, Member, Role
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
+from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
-
-
-class CommitControl(Protocol):
-    def __call__(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
-        """Write control events, sealed with `key` (default: the writer's choice)."""
-
 
 MAX_WAITING_INVITES = 32
 MAX_INVITE_LIFETIME_YEARS = 10
@@ -47,8 +42,11 @@ MAX_INVITE_LIFETIME_SECONDS = MAX_INVITE_LIFETIME_YEARS * 366 * 86400
 
 
 class Membership:
+    """Implements the committer's WritingKeyPolicy: it picks the key each
+    of our events is sealed with."""
+
     def __init__(self, database: Database, store: LogStore, gate: AccessGate, identity: Identity,
-                 vault: KeyVault, commit_control: CommitControl, new_epoch: Callable[[], int],
+                 vault: KeyVault, committer: Committer, new_epoch: Callable[[], int],
                  random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
         self._db = database
         self._sql: sqlite3.Connection = database.connection
@@ -56,10 +54,14 @@ class Membership:
         self._gate = gate
         self._identity = identity
         self._vault = vault
-        self._commit = commit_control
+        self._committer = committer
         self._new_epoch = new_epoch
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
+
+    def _commit(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
+        """Write control events, sealed with `key` (default: writing_key's choice)."""
+        self._committer.commit(thread_id, payloads, control=True, key=key)
 
     @property
     def me(self) -> str:

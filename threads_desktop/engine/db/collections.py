@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +16,8 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, bound_id, check_id
+from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
-
-Commit = Callable[[ThreadId, Sequence[Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +48,14 @@ def new_id(random_bytes: RandomBytes) -> str:
 
 class Collection:
     """One collection of one thread. Reads come from the views; writes are
-    events sent through the dispatcher (`commit`)."""
+    events written by the committer."""
 
     def __init__(self, connection: sqlite3.Connection, thread_id: ThreadId, model: Model,
-                 commit: Commit, random_bytes: RandomBytes, own_log: PeerId | None = None) -> None:
+                 committer: Committer, random_bytes: RandomBytes, own_log: PeerId | None = None) -> None:
         self._sql = connection
         self.thread_id = thread_id
         self.model = model
-        self._commit = commit
+        self._committer = committer
         self._random_bytes = random_bytes
         self._own_log = own_log
 
@@ -100,7 +99,7 @@ class Collection:
         if batch is not None:
             batch.ops.append(op)
         else:
-            self._commit(self.thread_id, [db_event(op)])
+            self._committer.commit(self.thread_id, [db_event(op)])
 
     # --- reads --------------------------------------------------------------------
 
@@ -229,18 +228,18 @@ class ThreadCollections:
     one event."""
 
     def __init__(self, connection: sqlite3.Connection, thread_id: ThreadId, schema: Schema,
-                 commit: Commit, random_bytes: RandomBytes, own_log: PeerId | None = None) -> None:
+                 committer: Committer, random_bytes: RandomBytes, own_log: PeerId | None = None) -> None:
         self._sql = connection
         self.thread_id = thread_id
         self._schema = schema
-        self._commit = commit
+        self._committer = committer
         self._random_bytes = random_bytes
         self.own_log = own_log
 
     def __getitem__(self, collection: str) -> Collection:
-        return Collection(self._sql, self.thread_id, self._schema.model(collection), self._commit,
+        return Collection(self._sql, self.thread_id, self._schema.model(collection), self._committer,
                           self._random_bytes, self.own_log)
 
     def send(self, batch: WriteBatch) -> None:
         if batch.ops:
-            self._commit(self.thread_id, [db_event(*batch.ops)])
+            self._committer.commit(self.thread_id, [db_event(*batch.ops)])
