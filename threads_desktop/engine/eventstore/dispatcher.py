@@ -44,7 +44,7 @@ class Dispatcher:
             appended = self._logstore.append_many(
                 thread_id, [NewEvent(payload, self._clock.tick(), deps, control) for payload in payloads], key)
             these = Changes()
-            self._events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], these)
+            self._events.add_own(thread_id, appended, these)
             refusal = self._events.refusal(thread_id, own_log, appended[0].seq, appended[-1].seq) \
                 if appended else None
             if refusal is not None:

@@ -19,8 +19,8 @@ from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.eventstore.stamps import stamp
 from threads_desktop.engine.logstore.database import Database
-from threads_desktop.engine.logstore.envelopes import Envelope
-from threads_desktop.engine.logstore.store import LogStore
+from threads_desktop.engine.logstore.envelopes import Envelope, OpenedEvent
+from threads_desktop.engine.logstore.store import AppendedRecord, LogStore
 
 # OPAQUE: an event a follower cannot open (content); it settles its place in
 # the log without reaching any view.
@@ -109,18 +109,29 @@ class EventStore:
     def add(self, thread_id: ThreadId, records: Sequence[tuple[PeerId, int, Envelope]], changes: Changes) -> None:
         """Open and store newly logged events, then apply every event that is
         ready. Call inside the transaction that logged them."""
+        self._add(thread_id, [(*record, None) for record in records], changes)
+
+    def add_own(self, thread_id: ThreadId, appended: Sequence[AppendedRecord], changes: Changes) -> None:
+        """Store and apply events we just appended to our log: their events
+        are the ones we sealed, so nothing is decrypted again."""
+        self._add(thread_id, [(a.log_id, a.seq, a.envelope, a.event) for a in appended], changes)
+
+    def _add(self, thread_id: ThreadId, records: Sequence[tuple[PeerId, int, Envelope, OpenedEvent | None]],
+             changes: Changes) -> None:
         opened: dict[tuple[bytes, int], tuple[Any, dict[bytes, int]]] = {}
         self._sql.executemany(
             "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, refusal, control)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [self._open(thread_id, *record, opened) for record in records])
         self._settle(thread_id, changes, opened)
 
-    def _open(self, thread_id: ThreadId, log_id: PeerId, seq: int, envelope: Envelope,
+    def _open(self, thread_id: ThreadId, log_id: PeerId, seq: int, envelope: Envelope, event: OpenedEvent | None,
               opened: dict[tuple[bytes, int], tuple[Any, dict[bytes, int]]] | None = None) -> tuple[Any, ...]:
-        """The events row of a record; what it decoded goes into `opened` too,
+        """The events row of a record (opened with the keys held, unless
+        `event` says what it holds); what it decoded goes into `opened` too,
         so applying it right away needs no second decoding."""
         try:
-            event = self._logstore.read_event(thread_id, envelope)
+            if event is None:
+                event = self._logstore.read_event(thread_id, envelope)
         except MissingKeyError as exc:
             # No read key at all: a follower. It keeps the event's place.
             return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
@@ -195,7 +206,7 @@ class EventStore:
         """Open events again from their records."""
         for log_raw, seq in rows:
             [record] = self._logstore.records_after(thread_id, PeerId(log_raw), seq - 1, limit=1)
-            row = self._open(thread_id, PeerId(log_raw), seq, record.envelope)
+            row = self._open(thread_id, PeerId(log_raw), seq, record.envelope, None)
             self._sql.execute("UPDATE events SET stamp = ?, deps = ?, payload = ?, refusal = ?, control = ?"
                               " WHERE thread_id = ? AND log_id = ? AND seq = ?",
                               (*row[3:], thread_id.raw, log_raw, seq))

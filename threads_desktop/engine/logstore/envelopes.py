@@ -59,6 +59,9 @@ class DecodedEnvelope:
     header_cid: bytes
     body_cid: bytes
     follow_epoch: int
+    # The event a record we sealed ourselves holds (build_envelope); None for
+    # a peer's record, whose event is opened later with the keys held then.
+    opened: OpenedEvent | None = None
 
     @property
     def log_id(self) -> PeerId:
@@ -96,8 +99,8 @@ def build_envelope(
         raise SchemaError(f"an event is at most {nodes.MAX_BODY_BYTES >> 20} MiB")
     content_key = random_bytes(32)
     body = nodes.encode_sealed(aead.seal(content_key, plain_body, aead.AAD_BODY, random_bytes))
-    header_plain = nodes.encode_header_plaintext(
-        nodes.Header(content_key, hlc, tuple(sorted(deps, key=lambda d: d[0].raw)), key.epoch))
+    header_node = nodes.Header(content_key, hlc, tuple(sorted(deps, key=lambda d: d[0].raw)), key.epoch)
+    header_plain = nodes.encode_header_plaintext(header_node)
     if control:
         sealed_header = aead.seal(key.follow_cipher, header_plain, aead.AAD_CONTROL_HEADER, random_bytes)
     else:
@@ -111,8 +114,10 @@ def build_envelope(
     record_node = nodes.Record(event_cid, prev_cid, seq, signature, log_key.peer_id)
     record_plain = cbor.encode(nodes.record_map(record_node))
     record = nodes.encode_sealed(aead.seal(key.follow_cipher, record_plain, aead.AAD_RECORD, random_bytes))
+    # The payload as a reader decodes it (lists, not tuples): applied as is.
+    opened = OpenedEvent(header_node, nodes.decode_body_plaintext(plain_body), control)
     return DecodedEnvelope(Envelope(record, event, header, body), record_node, cid_of_cbor(record),
-                           header_cid, body_cid, key.epoch)
+                           header_cid, body_cid, key.epoch, opened)
 
 
 def decode_envelope(envelope: Envelope, keys: Sequence[ThreadKey]) -> DecodedEnvelope:

@@ -57,6 +57,7 @@ class AppendedRecord:
     seq: int
     record_cid: bytes
     envelope: Envelope
+    event: OpenedEvent  # what it holds, as sealed: applying it needs no decrypting
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +285,7 @@ class LogStore:
                 if not self._insert(position, built):
                     raise IntegrityError(f"log {log_id} changed while appending to it")
         self._own_positions[thread_id] = position
-        return [AppendedRecord(log_id, b.record.seq, b.record_cid, b.envelope) for b in built]
+        return [AppendedRecord(log_id, b.record.seq, b.record_cid, b.envelope, _opened(b)) for b in built]
 
     def ingest(self, thread_id: ThreadId, envelope: Envelope) -> IngestOutcome:
         """Store a record received from a peer, after checking everything.
@@ -441,6 +442,11 @@ class LogStore:
     def read_event(self, thread_id: ThreadId, envelope: Envelope) -> OpenedEvent:
         """Decrypt an event's header and body (needs a read key)."""
         return open_event(envelope.header, envelope.body, self.thread_keys(thread_id))
+
+
+def _opened(built: DecodedEnvelope) -> OpenedEvent:
+    assert built.opened is not None  # build_envelope always says what it sealed
+    return built.opened
 
 
 def _key_label(thread_id: ThreadId, epoch: int) -> str:
