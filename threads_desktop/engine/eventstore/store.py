@@ -114,7 +114,7 @@ class EventStore:
     def add_own(self, thread_id: ThreadId, appended: Sequence[AppendedRecord], changes: Changes) -> None:
         """Store and apply events we just appended to our log: their events
         are the ones we sealed, so nothing is decrypted again."""
-        self._add(thread_id, [(a.log_id, a.seq, a.envelope, a.event) for a in appended], changes)
+        self._add(thread_id, [(a.log_id, a.seq, a.envelope, a.sealed.opened()) for a in appended], changes)
 
     def _add(self, thread_id: ThreadId, records: Sequence[tuple[PeerId, int, Envelope, OpenedEvent | None]],
              changes: Changes) -> None:

@@ -59,9 +59,9 @@ class DecodedEnvelope:
     header_cid: bytes
     body_cid: bytes
     follow_epoch: int
-    # The event a record we sealed ourselves holds (build_envelope); None for
-    # a peer's record, whose event is opened later with the keys held then.
-    opened: OpenedEvent | None = None
+    # What a record we sealed ourselves holds (build_envelope); None for a
+    # peer's record, whose event is opened later with the keys held then.
+    sealed: SealedEvent | None = None
 
     @property
     def log_id(self) -> PeerId:
@@ -73,6 +73,20 @@ class OpenedEvent:
     header: nodes.Header
     payload: Any
     control: bool = False  # header sealed with the follow key: every member opens it
+
+
+@dataclass(frozen=True, slots=True)
+class SealedEvent:
+    """The plaintext of an event we sealed: applying our own write opens
+    nothing. The body is decoded only when asked (an append alone never is)."""
+
+    header: nodes.Header
+    plain_body: bytes
+    control: bool
+
+    def opened(self) -> OpenedEvent:
+        # Decoded as a reader decodes it (lists, not tuples): applied alike.
+        return OpenedEvent(self.header, nodes.decode_body_plaintext(self.plain_body), self.control)
 
 
 def build_envelope(
@@ -114,10 +128,8 @@ def build_envelope(
     record_node = nodes.Record(event_cid, prev_cid, seq, signature, log_key.peer_id)
     record_plain = cbor.encode(nodes.record_map(record_node))
     record = nodes.encode_sealed(aead.seal(key.follow_cipher, record_plain, aead.AAD_RECORD, random_bytes))
-    # The payload as a reader decodes it (lists, not tuples): applied as is.
-    opened = OpenedEvent(header_node, nodes.decode_body_plaintext(plain_body), control)
     return DecodedEnvelope(Envelope(record, event, header, body), record_node, cid_of_cbor(record),
-                           header_cid, body_cid, key.epoch, opened)
+                           header_cid, body_cid, key.epoch, SealedEvent(header_node, plain_body, control))
 
 
 def decode_envelope(envelope: Envelope, keys: Sequence[ThreadKey]) -> DecodedEnvelope:

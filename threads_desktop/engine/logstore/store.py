@@ -32,6 +32,7 @@ from threads_desktop.engine.logstore.envelopes import (
     DecodedEnvelope,
     Envelope,
     OpenedEvent,
+    SealedEvent,
     build_envelope,
     check_envelope,
     decode_envelope,
@@ -57,7 +58,7 @@ class AppendedRecord:
     seq: int
     record_cid: bytes
     envelope: Envelope
-    event: OpenedEvent  # what it holds, as sealed: applying it needs no decrypting
+    sealed: SealedEvent  # what it holds, as sealed: applying it needs no decrypting
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,7 @@ class LogStore:
                 if not self._insert(position, built):
                     raise IntegrityError(f"log {log_id} changed while appending to it")
         self._own_positions[thread_id] = position
-        return [AppendedRecord(log_id, b.record.seq, b.record_cid, b.envelope, _opened(b)) for b in built]
+        return [AppendedRecord(log_id, b.record.seq, b.record_cid, b.envelope, _sealed(b)) for b in built]
 
     def ingest(self, thread_id: ThreadId, envelope: Envelope) -> IngestOutcome:
         """Store a record received from a peer, after checking everything.
@@ -444,9 +445,9 @@ class LogStore:
         return open_event(envelope.header, envelope.body, self.thread_keys(thread_id))
 
 
-def _opened(built: DecodedEnvelope) -> OpenedEvent:
-    assert built.opened is not None  # build_envelope always says what it sealed
-    return built.opened
+def _sealed(built: DecodedEnvelope) -> SealedEvent:
+    assert built.sealed is not None  # build_envelope always says what it sealed
+    return built.sealed
 
 
 def _key_label(thread_id: ThreadId, epoch: int) -> str:
