@@ -396,8 +396,11 @@ class Node:
         each transfer: it applies from the next sync round."""
         self.peers.set_fetch_originals_everywhere(policy)
 
-    def network_changed(self) -> None:
-        self._services.broadcaster.publish(ChangeSet(network=True))
+    def network_changed(self, *, nearby: bool = False) -> None:
+        """Publish the network's status as it is now (and the nearby list,
+        when `nearby` says it changed), so that listeners need not ask."""
+        self._services.broadcaster.publish(ChangeSet(
+            network=self.network_status(), nearby=tuple(self.nearby_peers()) if nearby else None))
 
     def invites_changed(self) -> None:
         """A direct invite arrived (the network tells us)."""
