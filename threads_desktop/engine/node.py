@@ -211,6 +211,10 @@ class Node:
         """Records from a peer: logged, then applied once their deps are."""
         changes = Changes()
         outcomes = self._services.dispatcher.receive(thread_id, envelopes, changes)
+        if IngestOutcome.ADDED in outcomes:
+            # The thread's log grew even where nothing was applied (a
+            # follower stores what it cannot read): its summary changed.
+            changes.threads.add(thread_id)
         self._publish(changes)
         if changes.applied:
             # What arrived may be the invite we wait to answer, or a member
