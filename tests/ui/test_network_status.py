@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import qasync
 
+from tests.ui.counting_runtime import CountingRuntime
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -56,16 +56,6 @@ def test_the_window_shows_a_peer_connecting(qtbot, qt_loop: qasync.QEventLoop,  
     with qtbot.waitSignal(window.network_status_shown, check_params_cb=lambda: one_peer_shown(), timeout=20_000):
         pass
     assert joined.done() and joined.exception() is None
-
-
-class CountingRuntime(EngineRuntime):
-    """The real engine thread, counting the calls the UI makes into it."""
-
-    calls = 0
-
-    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        self.calls += 1
-        return await super().call(fn, *args, **kwargs)
 
 
 @pytest.fixture
