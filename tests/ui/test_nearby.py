@@ -6,12 +6,16 @@ service's discovery callback on the engine thread, as zeroconf would."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import qasync
 import trio
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
+from tests.ui.counting_runtime import CountingRuntime
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role
@@ -207,3 +211,42 @@ def test_the_nearby_model_keeps_the_selected_peer_through_refreshes(qtbot) -> No
     assert model.index(0).data(NearbyRole.LAST_SEEN) == 5.0
     model.set_peers([])
     assert model.rowCount() == 0 and not kept.isValid()
+
+
+@pytest.fixture
+def counted_b(tmp_path: Path) -> Iterator[CountingRuntime]:
+    """A second app engine (network on 127.0.0.1) whose UI calls are counted."""
+    from threads_desktop.app import background_services
+
+    engine = CountingRuntime(lambda: Node.open(tmp_path / "counted"),
+                             background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False))
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+def test_a_waiting_invitation_is_not_loaded_again_for_each_transfer_progress(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime],
+        counted_b: CountingRuntime) -> None:
+    a, b = two_app_engines[0], counted_b
+    client_b = EngineClient(b, qt_loop)
+    peer_b = _peer_id(qtbot, b)
+    summary = _call(qtbot, a, Node.create_thread, ThreadKind.CHAT, "Porto")
+    bar = _invitations(qtbot, client_b)
+    _announce(qtbot, a, peer_b, _call(qtbot, b, _listening))
+    _call(qtbot, a, Node.invite_nearby, summary.thread_id, peer_b, Role.WRITE)
+    qtbot.waitUntil(lambda: bar.pending_count() == 1, timeout=WAIT_MS)
+    heard: list[object] = []
+    client_b.changed.connect(heard.append)
+    before = b.calls
+    notifications = 20
+
+    def publish(node: Node) -> None:
+        for _ in range(notifications):
+            node.network_changed()  # as a transfer's progress does
+
+    published = asyncio.ensure_future(b.call(publish))
+    qtbot.waitUntil(lambda: published.done() and len(heard) >= notifications, timeout=WAIT_MS)
+    _call(qtbot, b, Node.identity_card)  # one more round trip: any load the notifications started has asked by now
+    assert b.calls - before == 2  # the two calls above; the bar asked nothing
+    assert bar.pending_count() == 1

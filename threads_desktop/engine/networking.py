@@ -100,8 +100,8 @@ class NodeThreads:
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
         return self._node.subscribe(listener)
 
-    def network_changed(self) -> None:
-        self._node.network_changed()
+    def network_changed(self, *, nearby: bool = False) -> None:
+        self._node.network_changed(nearby=nearby)
 
     def invites_changed(self) -> None:
         self._node.invites_changed()

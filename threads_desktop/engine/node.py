@@ -200,6 +200,10 @@ class Node:
         """Records from a peer: logged, then applied once their deps are."""
         changes = Changes()
         outcomes = self._services.dispatcher.receive(thread_id, envelopes, changes)
+        if IngestOutcome.ADDED in outcomes:
+            # The thread's log grew even where nothing was applied (a
+            # follower stores what it cannot read): its summary changed.
+            changes.threads.add(thread_id)
         self._publish(changes)
         if changes.applied:
             # What arrived may be the invite we wait to answer, or a member
@@ -385,8 +389,11 @@ class Node:
         each transfer: it applies from the next sync round."""
         self.peers.set_fetch_originals_everywhere(policy)
 
-    def network_changed(self) -> None:
-        self._services.broadcaster.publish(ChangeSet(network=True))
+    def network_changed(self, *, nearby: bool = False) -> None:
+        """Publish the network's status as it is now (and the nearby list,
+        when `nearby` says it changed), so that listeners need not ask."""
+        self._services.broadcaster.publish(ChangeSet(
+            network=self.network_status(), nearby=tuple(self.nearby_peers()) if nearby else None))
 
     def invites_changed(self) -> None:
         """A direct invite arrived (the network tells us)."""

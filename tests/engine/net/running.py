@@ -65,8 +65,7 @@ async def serving(node: Node, listen: str = "/ip4/127.0.0.1/tcp/0",
 
 async def wait_until(node: Node, condition: Callable[[], bool], timeout: float = WAIT_SECONDS) -> None:
     """Wait for `condition`, checked after each change the node publishes
-    (and every 0.1 s, for what publishes nothing, like a follower's ingest
-    or a blob block)."""
+    (and every 0.1 s, for what publishes nothing, like a blob block)."""
     changed = trio.Event()
 
     def on_change(_: ChangeSet) -> None:

@@ -169,3 +169,24 @@ def test_an_original_is_asked_for_by_photo_online_or_offline(open_node: OpenNode
             assert a.peers.wanted_blobs(album) == {manifest[first], manifest[second]}
 
     trio.run(main)
+
+
+def test_network_change_sets_carry_the_status_and_the_nearby_list_when_it_changed(open_node: OpenNode) -> None:
+    async def main() -> None:
+        a, b = open_node("a"), open_node("b")
+        announcements = Announcements()
+        async with online(a, announcements), online(b) as service_b:
+            heard: list[ChangeSet] = []
+            a.subscribe(heard.append)
+            await announcements.announce(b.identity.peer_id, service_b.addresses())
+            await wait_until(a, lambda: any(c.nearby for c in heard))
+            [listed] = [c for c in heard if c.nearby]
+            assert listed.nearby == tuple(a.nearby_peers())
+            assert listed.network == a.network_status() and listed.network is not None and listed.network.nearby == 1
+            heard.clear()
+            a.network_changed()  # as a transfer's progress does: the nearby list did not change
+            [progress] = heard
+            assert progress.network == a.network_status() and progress.nearby is None
+        assert heard[-1].network is not None and not heard[-1].network.online and heard[-1].nearby == ()
+
+    trio.run(main)

@@ -9,9 +9,9 @@ from pathlib import Path
 import trio
 
 from tests.engine.eventstore.peers import peer, texts
-from tests.engine.net.running import running_peers, serving, wait_until
+from tests.engine.net.running import WAIT_SECONDS, running_peers, serving, wait_until
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.node import Node
 
@@ -96,6 +96,32 @@ def test_a_reader_gets_what_it_missed_from_the_follower_alone(open_node: OpenNod
                 connected = {s.peer for s in service_r.peer_status() if s.connected}
                 assert str(f.identity.peer_id) in connected
                 assert service_a_addresses and str(a.identity.peer_id) not in connected
+
+    trio.run(main)
+
+
+def test_a_follower_hears_of_records_it_stores_but_cannot_read(open_node: OpenNode) -> None:
+    async def main() -> None:
+        a, f = open_node("a"), open_node("f")
+        thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        async with serving(a), serving(f):
+            f.join(a.invite(thread_id, Role.FOLLOW))
+            await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
+            heard: list[ChangeSet] = []
+            arrived = trio.Event()
+
+            def hear(changes: ChangeSet) -> None:
+                heard.append(changes)
+                arrived.set()
+
+            f.subscribe(hear, thread_id=thread_id)
+            before = f.get_thread(thread_id).event_count
+            a.chat(thread_id).post("stored, not read")
+            with trio.fail_after(WAIT_SECONDS):
+                await arrived.wait()
+            assert all(thread_id in c.threads_updated and not c.documents for c in heard)
+            assert _edge(f, thread_id) == _edge(a, thread_id)
+            assert f.get_thread(thread_id).event_count > before
 
     trio.run(main)
 

@@ -102,6 +102,10 @@ class ChangeSet:
     threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)
     documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)  # thread, collection, ID
     invites: bool = False  # the direct invites waiting for an answer changed
-    network: bool = False  # peers connected, nearby or transfers moved: ask Node.network_status()
+    # Peers connected, nearby or transfers moved: the network's status then
+    # (a snapshot taken where it changed; listeners need not ask again).
+    network: NetworkStatus | None = None
+    # The nearby list when it changed (peers found or expired), newest first.
+    nearby: tuple[NearbyPeer, ...] | None = None
     # Threads this profile no longer holds (left): views of them must close.
     threads_removed: frozenset[ThreadId] = field(default_factory=frozenset)

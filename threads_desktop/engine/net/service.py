@@ -175,14 +175,14 @@ class NetworkService:
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
                     task_status.started(self)
-                    self._threads.network_changed()  # the app's window may be up already: now it is online
+                    self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
             finally:
                 self._nursery = None
                 self._online = False
                 self._listen_addresses = []
                 self._nearby.clear()
-                self._threads.network_changed()
+                self._threads.network_changed(nearby=True)
                 if unsubscribe is not None:
                     unsubscribe()
                 if discovery is not None:
@@ -349,7 +349,7 @@ class NetworkService:
         # but the time: listeners hear of new peers and new addresses only.
         if known is None or known.addresses != tuple(addresses):
             self._nearby_changed.set()
-            self._threads.network_changed()
+            self._threads.network_changed(nearby=True)
 
     def _last_seen(self, peer: PeerId, sighting: _Sighting, now: float) -> float:
         # A peer we are in session with is still there, announced or not.
@@ -392,7 +392,7 @@ class NetworkService:
             for peer in expired:
                 del self._nearby[peer]
             if expired:
-                self._threads.network_changed()
+                self._threads.network_changed(nearby=True)
             due = min((self._last_seen(p, s, now) + NEARBY_SECONDS - now for p, s in self._nearby.items()),
                       default=NEARBY_SECONDS)
             with trio.move_on_after(max(due, 0.0) + 1.0):

@@ -73,7 +73,7 @@ class NearbyModel(QAbstractListModel):
     def set_peers(self, peers: Sequence[NearbyPeer]) -> None:
         """Show `peers` (newest first) with row removals, insertions and a
         reorder rather than a reset, so a selection follows its peer: the
-        list refreshes on every network change set, often while someone is
+        list changes while someone is
         choosing whom to invite."""
         new_ids = [peer.peer_id for peer in peers]
         wanted = set(new_ids)
@@ -102,9 +102,10 @@ class NearbyModel(QAbstractListModel):
 
 
 class NearbyFeed(QObject):
-    """Keeps a NearbyModel equal to `Node.nearby_peers()`: loads at once and
-    again on each change set with `network`, one load at a time (change sets
-    can come in bursts while photos transfer; a burst costs two loads)."""
+    """Keeps a NearbyModel equal to `Node.nearby_peers()`: loads once, then
+    shows the nearby list each change set carries when that list changed
+    (no call back into the engine); asks again only when a member's name
+    changed, since a listed peer may be that member."""
 
     loaded = Signal()  # after each load shown
 
@@ -118,8 +119,16 @@ class NearbyFeed(QObject):
         self.refresh()
 
     def _on_changes(self, changes: ChangeSet) -> None:
-        if changes.network:
-            self.refresh()
+        if changes.nearby is None:
+            names = any(collection == "member_profile" for _t, collection, _d in changes.documents)
+            if names and self.model.rowCount():
+                self.refresh()  # a peer listed may have told its name in a thread we share: rare, so ask
+            return
+        if self._task is not None and not self._task.done():
+            self._again = True  # the load under way may answer from before this list: ask once more
+            return
+        self.model.set_peers(list(changes.nearby))
+        self.loaded.emit()
 
     def refresh(self) -> None:
         if self._task is not None and not self._task.done():

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet, IdentityCard, ThreadKind, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.dialogs.join_dialog import JoinDialog
@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         if last is not None and self._selected is None and self.threads.row_of(last) >= 0:
             self.select_thread(last)  # where the user was when they last closed the app
         self.threads_loaded.emit()
-        await self._refresh_network()
+        self._show_network(await self._client.network_status())
 
     async def _reload(self) -> None:
         self.threads.set_threads(await self._client.list_threads())
@@ -350,11 +350,10 @@ class MainWindow(QMainWindow):
         if changes.threads_added or changes.threads_updated or changes.threads_removed or any(
                 collection in ("message", "read_marker") for _t, collection, _d in changes.documents):
             self._spawn(self._reload())
-        if changes.network:
-            self._spawn(self._refresh_network())
+        if changes.network is not None:  # a snapshot: no need to ask the engine again
+            self._show_network(changes.network)
 
-    async def _refresh_network(self) -> None:
-        status = await self._client.network_status()
+    def _show_network(self, status: NetworkStatus) -> None:
         self.network_status.show_status(status)
         self.threads.set_syncing(frozenset(t.thread_id for t in status.transfers if t.done < t.total))
         self.network_status_shown.emit()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.core.types import ChangeSet, NetworkStatus
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.comment_list_model import CommentListModel
 from threads_desktop.ui.operations import photos as photo_ops
@@ -348,10 +348,11 @@ class PhotoViewer(QWidget):
         await self._show_picture(data, original=True)
         self.original_shown.emit(photo_id)
 
-    async def _check_original(self) -> None:
+    async def _check_original(self, status: NetworkStatus | None = None) -> None:
         if self._thread_id is None:
             return
-        status = await self._client.network_status()
+        if status is None:
+            status = await self._client.network_status()
         progress = next(((t.done, t.total) for t in status.transfers if t.thread_id == self._thread_id), None)
         self._show_progress(progress)
         await self._show_original()
@@ -370,7 +371,7 @@ class PhotoViewer(QWidget):
         if photo_id is None or self._thread_id is None or not self.isVisible():
             return
         if self._waiting_original and changes.network:
-            self._spawn(self._check_original())
+            self._spawn(self._check_original(changes.network))
         elif changes.network and self._pixmap.isNull():  # the preview may have come in
             self._spawn(self._load(photo_id, picture=True))
         if self._thread_id in changes.threads_updated or any(  # a role change comes as a thread update

@@ -118,8 +118,11 @@ class InvitationsBar(QFrame):
         return self.tr("1 invitation") if count == 1 else self.tr("%1 invitations").replace("%1", str(count))
 
     def _on_changes(self, changes: ChangeSet) -> None:
-        # A name learnt nearby comes with a network change set.
-        if changes.invites or (changes.network and self.pending_count()):
+        # A sender's name is learnt nearby (the nearby list changed) or in a
+        # thread we share (a member told its name); transfers change neither.
+        names = changes.nearby is not None or any(
+            collection == "member_profile" for _t, collection, _d in changes.documents)
+        if changes.invites or (names and self.pending_count()):
             self.refresh()
 
     def refresh(self) -> None:
