@@ -454,7 +454,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+76"/>
+        <location line="+79"/>
         <source>Could not accept: %1</source>
         <translation type="unfinished"></translation>
     </message>
@@ -830,7 +830,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+89"/>
+        <location line="+88"/>
         <source>Could not join</source>
         <translation type="unfinished"></translation>
     </message>
