@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from threads_desktop.cli import main
+from threads_desktop.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,6 +33,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from threads_desktop.app import background_services
+from threads_desktop.cli.commands import forwarding_handler
 from threads_desktop.engine.acl.crdt import Role
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.errors import ThreadsError
@@ -385,7 +386,8 @@ def engines(root: Path, names: list[str]) -> Iterator[list[EngineRuntime]]:
     try:
         for name in names:
             runtime = EngineRuntime(lambda name=name: Node.open(root / name),  # type: ignore[misc]
-                                    background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False))
+                                    background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False,
+                                                        commands=forwarding_handler))
             runtime.start()
             if runtime.service_errors:
                 raise RuntimeError(f"{name}: {runtime.service_errors}")

@@ -72,9 +72,11 @@ def two_app_engines(tmp_path: Path) -> Iterator[tuple[EngineRuntime, EngineRunti
     """Two profiles each on an engine thread with what the app runs beside it
     (network on 127.0.0.1, no LAN discovery; control socket)."""
     from threads_desktop.app import background_services
+    from threads_desktop.cli.commands import forwarding_handler
 
     engines = [EngineRuntime(lambda name=name: Node.open(tmp_path / name),  # type: ignore[misc]
-                             background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False)) for name in ("a", "b")]
+                             background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False,
+                                                        commands=forwarding_handler)) for name in ("a", "b")]
     for engine in engines:
         engine.start()
     yield engines[0], engines[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from threads_desktop.cli import main
+from threads_desktop.cli.main import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

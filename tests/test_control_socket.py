@@ -21,9 +21,9 @@ import pytest
 import trio
 
 from tests.engine.modules.images import image_bytes
-from threads_desktop.cli import main
 from threads_desktop.cli.commands import forwarding_handler
 from threads_desktop.cli.control import forward_to_running
+from threads_desktop.cli.main import main
 from threads_desktop.control_socket import (
     CONTROL_SOCKET_NAME,
     ControlReply,

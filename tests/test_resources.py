@@ -114,7 +114,7 @@ def test_version_prints_the_package_version_and_exits_0() -> None:
 def test_version_imports_neither_qt_nor_the_engine() -> None:
     probe = (
         "import sys\n"
-        "from threads_desktop.cli import main\n"
+        "from threads_desktop.cli.main import main\n"
         "try:\n    main(['--version'])\nexcept SystemExit as exit:\n    code = exit.code\n"
         "heavy = [m for m in sys.modules if m.startswith(('PySide6', 'threads_desktop.engine', 'trio', 'libp2p'))]\n"
         "print(code, heavy)\n"

@@ -1,3 +1,3 @@
-from threads_desktop.cli import main
+from threads_desktop.cli.main import main
 
 raise SystemExit(main())

@@ -7,27 +7,30 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from threads_desktop.control_socket import Handler
+    from threads_desktop.engine.node import Node
     from threads_desktop.engine.runtime import ServiceFactory
     from threads_desktop.ui.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
 
-def background_services(listen: Sequence[str] | None = None, lan_discovery: bool = True) -> list[ServiceFactory]:
+def background_services(listen: Sequence[str] | None = None, lan_discovery: bool = True, *,
+                        commands: Callable[[Node], Handler] | None = None) -> list[ServiceFactory]:
     """What the app runs beside the node on the engine thread: its served
     profile (serving.py): the network, on the usual port or any free one if
-    another profile has it, and the control socket, so CLI commands reach
-    the running app."""
-    from threads_desktop.cli.commands import forwarding_handler
+    another profile has it, and, given the CLI's `commands`, the control
+    socket, so CLI commands reach the running app. The CLI hands its
+    commands in (the app imports no CLI: they would import each other)."""
     from threads_desktop.serving import ANY_FREE_PORT, ServedProfile
 
     return ServedProfile(listen=listen, if_taken=None if listen else ANY_FREE_PORT, lan_discovery=lan_discovery,
-                         commands=forwarding_handler).services()
+                         commands=commands).services()
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:
@@ -49,7 +52,8 @@ def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discovery: bool = True,
-            link: str | None = None, settings: AppSettings | None = None) -> int:
+            link: str | None = None, settings: AppSettings | None = None,
+            commands: Callable[[Node], Handler] | None = None) -> int:
     """The app for one profile. If that profile's app already runs, hand it
     the link (or ask it to come to the front) and return 0 at once: this
     happens before the engine starts, since the profile is locked by it,
@@ -106,7 +110,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     # on the engine thread can deadlock both (ui/collector.py).
     collector = MainThreadCollector(app)
     collector.start()
-    runtime = EngineRuntime(lambda: Node.open(data_dir), background_services(listen, lan_discovery))
+    runtime = EngineRuntime(lambda: Node.open(data_dir), background_services(listen, lan_discovery, commands=commands))
     try:
         runtime.start(wait_for_services=False)  # the window shows while the network loads
     except ThreadsError as exc:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from threads_desktop.cli import main
+from threads_desktop.cli.main import main
 
 
 def test_bench_gui_measures_start_up_first_paint_frames_and_memory(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from threads_desktop.cli import main
+from threads_desktop.cli.main import main
 
 
 def test_bench_log_prints_rates_and_floors_as_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -217,9 +217,11 @@ def test_the_nearby_model_keeps_the_selected_peer_through_refreshes(qtbot) -> No
 def counted_b(tmp_path: Path) -> Iterator[CountingRuntime]:
     """A second app engine (network on 127.0.0.1) whose UI calls are counted."""
     from threads_desktop.app import background_services
+    from threads_desktop.cli.commands import forwarding_handler
 
     engine = CountingRuntime(lambda: Node.open(tmp_path / "counted"),
-                             background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False))
+                             background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False,
+                                                        commands=forwarding_handler))
     engine.start()
     yield engine
     engine.stop()

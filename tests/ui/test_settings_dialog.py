@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import qasync
 
-from threads_desktop.cli import chosen_data_dir, default_data_dir
+from threads_desktop.cli.main import chosen_data_dir, default_data_dir
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import FetchOriginals, ThreadKind
 from threads_desktop.engine.node import Node

@@ -16,7 +16,7 @@ import pytest
 from PySide6.QtNetwork import QLocalSocket
 from pytestqt.qtbot import QtBot
 
-from threads_desktop.cli import split_link
+from threads_desktop.cli.main import split_link
 from threads_desktop.ui.single_instance import (
     MAX_MESSAGE_BYTES,
     InstanceServer,

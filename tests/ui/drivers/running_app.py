@@ -17,6 +17,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from threads_desktop.app import run_app
+from threads_desktop.cli.commands import forwarding_handler
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
 
@@ -42,7 +43,7 @@ def run_app_then(data_dir: Path, settings_file: Path, when_shown: Callable[[Main
             QTimer.singleShot(100, look)
 
     QTimer.singleShot(100, look)
-    return run_app(data_dir, listen=["/ip4/127.0.0.1/tcp/0"], lan_discovery=False,
+    return run_app(data_dir, listen=["/ip4/127.0.0.1/tcp/0"], lan_discovery=False, commands=forwarding_handler,
                    settings=AppSettings.from_file(settings_file))
 
 
