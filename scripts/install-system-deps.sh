@@ -3,7 +3,8 @@
 # Qt's runtime libraries (offscreen and X11), Xvfb for screenshots, gcc and
 # GMP for py-libp2p's compiled dependency (fastecdsa), and the validators the
 # tests run on resources/ (desktop-file-validate, appstreamcli), and a D-Bus
-# daemon the notification tests start as a private session bus.
+# daemon the notification tests start as a private session bus, and iproute2
+# for the tests' network namespaces.
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
   desktop-file-utils appstream binutils
+  iproute2  # the LAN discovery tests' network namespaces (ip netns, veth, bridges)
   dbus-daemon
 )
 python=${PYTHON:-python3}
