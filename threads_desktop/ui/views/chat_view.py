@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -40,8 +40,8 @@ from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.chat_composer import IMAGE_SUFFIXES, ChatComposer, image_paths
 from threads_desktop.ui.widgets.message_delegate import THUMB, MessageDelegate
+from threads_desktop.ui.widgets.message_menu import message_menu
 
-REACTION_EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🎉")
 _LIVE_COLLECTIONS = frozenset({"message", "reaction", "photo", "member_profile"})
 _AT_BOTTOM_SLACK = 8  # pixels: "at the bottom" survives a rounding of the scroll range
 _ERROR_STYLE = "color: #b3261e"
@@ -629,46 +629,14 @@ class ChatView(QWidget):
         menu.popup(self.list.viewport().mapToGlobal(pos))
 
     def menu_for(self, row: int) -> QMenu:
-        """The actions on one message (object names: reply, edit, delete,
-        react-<emoji>, copy)."""
+        """The actions on one message (widgets/message_menu.py)."""
         item = self.model.item(row)
         writable = self._writable()
         if self.context_menu is not None:
             self.context_menu.deleteLater()
-        menu = QMenu(self)
-        self.context_menu = menu
-        reply = menu.addAction(self.tr("Reply"))
-        reply.setObjectName("reply")
-        reply.setEnabled(writable)
-        reply.triggered.connect(lambda: self.start_reply(item.id))
-        # Offered as the ACL would judge it now: edit one's own; delete one's
-        # own, or anyone's with the delete role.
         allowed = self._actions.get(item.id, _NO_ACTIONS) if writable else _NO_ACTIONS
-        if item.mine:
-            edit = menu.addAction(self.tr("Edit"))
-            edit.setObjectName("edit")
-            edit.setEnabled(allowed.edit and bool(item.text))
-            edit.triggered.connect(lambda: self.start_edit(item.id))
-        if item.mine or allowed.delete:
-            delete = menu.addAction(self.tr("Delete…"))
-            delete.setObjectName("delete")
-            delete.setEnabled(allowed.delete)
-            delete.triggered.connect(lambda: self.ask_delete(item.id))
-        react = menu.addMenu(self.tr("React"))
-        react.setEnabled(writable)
-        mine = {reaction.emoji for reaction in item.reactions if reaction.mine}
-        for emoji in REACTION_EMOJI:
-            action = react.addAction(emoji)
-            action.setObjectName(f"react-{emoji}")
-            action.setCheckable(True)
-            action.setChecked(emoji in mine)
-            action.triggered.connect(lambda _=False, e=emoji: self.toggle_reaction(item.id, e, e not in mine))
-        menu.addSeparator()
-        copy = menu.addAction(self.tr("Copy Text"))
-        copy.setObjectName("copy")
-        copy.setEnabled(bool(item.text))
-        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.text))
-        return menu
+        self.context_menu = message_menu(self, item, self, writable=writable, allowed=allowed)
+        return self.context_menu
 
     # --- tasks and errors -------------------------------------------------------------------
 
