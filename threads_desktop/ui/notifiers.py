@@ -12,6 +12,7 @@ slow or hung server never holds the GUI thread."""
 from __future__ import annotations
 
 import html
+import sys
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -125,7 +126,7 @@ def _log_failure(done: Future[None]) -> None:
 
 
 class TrayMessages(QObject):
-    """The tray icon's own balloon: plain text, as Qt shows it."""
+    """The tray icon's own balloon."""
 
     shown = Signal(str, str)  # title, body, as handed to the tray
 
@@ -137,5 +138,9 @@ class TrayMessages(QObject):
         return True  # made only where the platform has a tray
 
     def show(self, title: str, body: str) -> None:
-        self._icon.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 8000)
+        # Names and messages come from peers; Linux balloons (Qt's own label
+        # on X11, or a notification server) read markup: escaped there, never
+        # shown as markup. Elsewhere the balloon shows text as it is.
+        escape = (lambda text: html.escape(text, quote=False)) if sys.platform.startswith("linux") else str
+        self._icon.showMessage(escape(title), escape(body), QSystemTrayIcon.MessageIcon.Information, 8000)
         self.shown.emit(title, body)

@@ -8,14 +8,13 @@ history at once."""
 
 from __future__ import annotations
 
-import datetime
 import enum
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
-from threads_desktop.ui.moments import short_time
+from threads_desktop.ui.moments import full_time, short_time
 from threads_desktop.ui.operations.chat import ChatPage, MessageItem
 from threads_desktop.ui.people import short_id
 
@@ -69,8 +68,7 @@ class MessageListModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT):
             return item.text
         if role == Qt.ItemDataRole.ToolTipRole:
-            when = _moment(item.created_ms)
-            return when.strftime("%d %b %Y, %H:%M:%S") if when else None
+            return full_time(item.created_ms) or None  # locale-aware, as a comment's
         if role == MessageRole.MESSAGE_ID:
             return item.id
         if role == MessageRole.AUTHOR:
@@ -78,7 +76,7 @@ class MessageListModel(QAbstractListModel):
         if role == MessageRole.AUTHOR_NAME:
             return self.name_of(item.author)
         if role == MessageRole.TIME:
-            return _time_text(item.created_ms)
+            return short_time(item.created_ms)  # the same form as a photo's comments
         if role == MessageRole.CREATED_MS:
             return item.created_ms
         if role == MessageRole.EDITED:
@@ -199,16 +197,3 @@ class MessageListModel(QAbstractListModel):
     def _all_changed(self) -> None:
         if self._items:
             self.dataChanged.emit(self.index(0), self.index(len(self._items) - 1))
-
-
-def _moment(created_ms: int) -> datetime.datetime | None:
-    """The author's clock reading, or None: a peer's stamp may be anything up
-    to the year 500,000, and data() must never raise (PySide then aborts)."""
-    try:
-        return datetime.datetime.fromtimestamp(created_ms / 1000)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _time_text(created_ms: int) -> str:
-    return short_time(created_ms)  # the same form as a photo's comments
