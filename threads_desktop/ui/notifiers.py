@@ -12,8 +12,8 @@ slow or hung server never holds the GUI thread."""
 from __future__ import annotations
 
 import html
-import sys
 import logging
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
