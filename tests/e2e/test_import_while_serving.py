@@ -84,10 +84,7 @@ def test_a_served_profile_applies_a_peers_message_and_answers_ls_within_a_second
         lister.start()  # at the same time as the message
         _command(b, "say", chat, "during")
         said = time.monotonic()
-        for _ in range(int(60 / STEP_SECONDS)):  # bounded: a minute at most
-            if "during" in _texts(a, chat):
-                break
-            time.sleep(STEP_SECONDS)
+        eventually(lambda: "during" in _texts(a, chat), timeout=60, every=STEP_SECONDS, peers=(a, b))
         message_seconds = time.monotonic() - said
         lister.join(60)
         still_importing = adding.poll() is None
