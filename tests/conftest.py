@@ -68,6 +68,12 @@ def open_node(tmp_path: Path) -> Iterator[Callable[..., Node]]:
 
 
 @pytest.fixture
+def node(open_node: Callable[..., Node]) -> Node:
+    """One real profile, closed after the test."""
+    return open_node()
+
+
+@pytest.fixture
 def two_app_engines(tmp_path: Path) -> Iterator[tuple[EngineRuntime, EngineRuntime]]:
     """Two profiles each on an engine thread with what the app runs beside it
     (network on 127.0.0.1, no LAN discovery; control socket)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trio
@@ -18,15 +17,6 @@ from threads_desktop.engine.node import Node
 from threads_desktop.serving import ServedProfile
 
 ANY_PORT = ["/ip4/127.0.0.1/tcp/0"]
-
-
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    node = Node.open(tmp_path / "profile")
-    try:
-        yield node
-    finally:
-        node.close()
 
 
 @pytest.fixture

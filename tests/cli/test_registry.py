@@ -4,8 +4,6 @@ commands builds the parser and runs them, here and over the control socket."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trio
@@ -25,15 +23,6 @@ def _nothing(parser: argparse.ArgumentParser) -> None:
 
 def _zero(node: Node, args: argparse.Namespace, stop: StopRequested | None) -> int:
     return 0
-
-
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    node = Node.open(tmp_path / "profile")
-    try:
-        yield node
-    finally:
-        node.close()
 
 
 def test_two_commands_of_one_name_are_refused() -> None:
