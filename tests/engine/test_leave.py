@@ -178,7 +178,6 @@ def test_a_block_transfer_finishing_after_the_leave_keeps_nothing_and_sync_goes_
             service_b = NetworkService(_LeavingAsBlocksArrive(b, album), listen=["/ip4/127.0.0.1/tcp/0"],
                                        pull_interval=3600.0)
             b.attach_network(service_b)
-            b.on_leave(service_b.forget_thread)
             await nursery.start(service_b.run)
             b.join(a.invite(album, Role.READ))
             await wait_until(b, lambda: not b.directory.holds(album))

@@ -74,3 +74,13 @@ def test_a_removed_member_and_an_old_links_key_are_refused_by_the_one_admission_
             assert not threads.admits(thread_id, stranger, key)  # an old link's key opens nothing now
 
     trio.run(main)
+
+
+def test_a_network_attached_again_replaces_the_last_ones_leave_hook(open_node) -> None:  # type: ignore[no-untyped-def]
+    """A restarted network (the runtime restarts a failed service) must not
+    leave the dead service's hook behind, called on every leave for good."""
+    node = open_node("a")
+    hooks_before = len(node._services.forgetters)
+    for _ in range(3):
+        connect_network(node, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0)
+    assert len(node._services.forgetters) == hooks_before + 1

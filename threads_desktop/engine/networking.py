@@ -115,8 +115,7 @@ def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float =
     is the wall time nearby peers are dated by."""
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
                              on_progress=on_progress, gossip=gossip, clock=clock)
-    node.attach_network(service)
-    node.on_leave(service.forget_thread)
+    node.attach_network(service)  # which also has it forget what a left thread leaves behind
     return service
 
 

@@ -117,6 +117,7 @@ class Node:
         self.peers = PeerBook(services.database, services.addresses, services.now_seconds)
         # Handed over by engine/networking.py; None for a node that never goes online.
         self._network: Network | None = None
+        self._forget_on_network: Callable[[], None] | None = None  # takes back the attached network's hook
         self._display_name = profiles.display_name(services.database)
         # Every part that writes events holds the committer; membership,
         # which needs it too, is the policy that picks its keys.
@@ -167,8 +168,14 @@ class Node:
         return node
 
     def attach_network(self, network: Network) -> None:
-        """The network this node goes online with (engine/networking.py)."""
+        """The network this node goes online with (engine/networking.py); it
+        forgets a thread's per-thread work when the thread is left. A network
+        attached again (a restart) replaces the one before, and its hook: a
+        dead service is neither kept nor called."""
+        if self._forget_on_network is not None:
+            self._forget_on_network()
         self._network = network
+        self._forget_on_network = self.on_leave(network.forget_thread)
 
     def on_leave(self, forget: Forget) -> Callable[[], None]:
         """Have `forget(thread_id)` called inside the transaction that leaves

@@ -29,3 +29,6 @@ class ThreadForgetters:
     def forget(self, thread_id: ThreadId) -> None:
         for forget in list(self._forgetters):
             forget(thread_id)
+
+    def __len__(self) -> int:
+        return len(self._forgetters)
