@@ -125,3 +125,22 @@ def test_a_photo_stored_while_the_import_waited_is_counted_as_already_there(open
     assert len(stored_meanwhile) == 1
     assert result.duplicates == [paths[0].name] and result.already_there == stored_meanwhile
     assert len(result.added) == 2 and photos.photos.count() == 3
+
+
+def test_an_album_left_while_photos_are_added_stops_the_import_with_a_reason(open_node: OpenNode,
+                                                                            tmp_path: Path) -> None:
+    """The engine runs other work between files: the album may be left (or the
+    right to add taken away) meanwhile. The import then stops and says so; the
+    caller still learns what was stored before."""
+    node = open_node("a")
+    thread = start_thread(node, ThreadKind.ALBUM, "Trip")
+    photos = node.photos(thread)
+    paths = _photos(tmp_path, 2 * PHOTOS_PER_EVENT + 2)
+
+    def progress(done: int, _total: int) -> None:
+        if done == PHOTOS_PER_EVENT + 2:  # the first batch is stored, the second being taken
+            node.leave_thread(thread)
+
+    result = trio.run(lambda: photos.import_files(paths, progress=progress))
+    assert len(result.added) == PHOTOS_PER_EVENT
+    assert result.stopped == "the album can no longer be added to (it was left, or your role changed)"

@@ -147,10 +147,6 @@ class AccessGate:
             return True
         return False
 
-    def clear(self, thread_id: ThreadId) -> None:
-        self._sql.execute("DELETE FROM acl_events WHERE thread_id = ?", (thread_id.raw,))
-        self._evaluations.pop(thread_id, None)
-
     def forget_thread(self, thread_id: ThreadId) -> None:
         """Drop the thread's evaluation and pending flags (its rows are
         gone: leaving)."""

@@ -258,11 +258,7 @@ def _legacy_id(data: bytes, image_format: str, keep_gps: bool) -> str | None:
             exif = image.getexif()
             del exif[ExifTags.IFD.GPSInfo]
             payload = exif.tobytes()
-            if image_format == "JPEG":
-                return _sha256(_legacy_jpeg_with_exif(data, payload))
-            out = io.BytesIO()
-            image.save(out, image_format, exif=payload, **({"quality": 95} if image_format == "WEBP" else {}))
-            return _sha256(out.getvalue())
+        return _sha256(_legacy_jpeg_with_exif(data, payload))
     except (*_UNWRITABLE, OSError, InvalidInputError):
         return None  # version 0.1 refused this file: nothing to find
 

@@ -131,13 +131,6 @@ def entropy_end(data: bytes, start: int) -> int:
         return position
 
 
-def picture_end(data: bytes, segments: list[Segment]) -> int:
-    """Just past the EOI that ends the picture (progressive files have more
-    tables and scans after the first); len(data) if there is none. What
-    follows it (a camera's secondary images) is not part of the picture."""
-    return max((end for _, _, end in _picture_after_first_scan(data, segments)), default=segments[-1].end)
-
-
 def _picture_after_first_scan(data: bytes, segments: list[Segment]) -> Iterator[tuple[int | None, int, int]]:
     """(marker, start, end) of each piece from the first scan's data to the
     EOI: entropy-coded data (marker None), then a marker segment (more

@@ -328,6 +328,13 @@ class _ImportRun:
             log.exception("an import stopped: the profile's database failed")  # the details, for the log only
             self.stopped = "the photos could not be saved (the profile's storage failed)"
             return
+        except ThreadsError as exc:
+            # The engine ran other work between files: the album may have been
+            # left, or this member's right to add taken away, meanwhile. The
+            # batches stored before are kept and reported like any other stop.
+            log.info("an import stopped: %s", type(exc).__name__)
+            self.stopped = "the album can no longer be added to (it was left, or your role changed)"
+            return
         self.added += [photo.content_hash for photo, _ in batch]
 
 
