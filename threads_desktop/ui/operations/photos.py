@@ -135,7 +135,7 @@ class ChatPhoto:
     original: bytes | None  # None while it is on another device
 
 
-def chat_photo(node: Node, thread_id: ThreadId, photo_id: str) -> ChatPhoto:
+def chat_photo(node: Node, thread_id: ThreadId, photo_id: str, ask_original: bool = True) -> ChatPhoto:
     photos = node.photos(thread_id)
     name = photo_name(photos.photos.get(photo_id))  # cleaned: whoever added it chose it
     try:
@@ -144,7 +144,8 @@ def chat_photo(node: Node, thread_id: ThreadId, photo_id: str) -> ChatPhoto:
         preview = None
     if photos.has_original(photo_id):
         return ChatPhoto(name, preview, photos.original(photo_id))
-    node.want_original(thread_id, photo_id)
+    if ask_original:  # asked once per photo shown; looking again need not ask the peers again
+        node.want_original(thread_id, photo_id)
     return ChatPhoto(name, preview, None)
 
 
