@@ -56,7 +56,7 @@ class ChatView(QWidget):
     message_deleted = Signal(str)
     reaction_toggled = Signal(str, str, bool)  # message ID, emoji, on
     marked_read = Signal(int)  # messages still unread after marking
-    rights_checked = Signal()  # what each shown message offers was asked again (after a role change)
+    rights_checked = Signal()  # the thread's rights were asked again (after a grant, a role change, a message)
     failed = Signal(str)
     members_requested = Signal()
     invite_requested = Signal()
@@ -340,7 +340,9 @@ class ChatView(QWidget):
                 self.reload()
             if fresh.can_write and not summary.can_write:
                 self._read_timer.start()  # a joiner may write its read marker from now on
-        if not with_actions:
+        if not with_actions:  # the reload started with it brings what each message offers
+            if self._is_current(summary):
+                self.rights_checked.emit()
             return
         if self._is_current(summary) and fresh.can_read:  # a role change alters what each message offers
             shown = [self.model.item(row).id for row in range(self.model.rowCount())]
