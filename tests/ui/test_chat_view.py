@@ -316,7 +316,7 @@ def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_r
     assert view_b.menu_for(_row(view_b, "from A")).findChild(QAction, "edit") is None  # still not B's to edit
     _action(view_b, _row(view_b, "from A"), "delete").trigger()
     box = view_b.confirm_box
-    assert "by " in box.text() and "12D3KooW" not in box.text()
+    assert box is not None and "by " in box.text() and "12D3KooW" not in box.text()
     with qtbot.waitSignal(view_b.message_deleted, timeout=10_000):
         box.button(QMessageBox.StandardButton.Yes).click()
     qtbot.waitUntil(lambda: _texts(view_a) == ["from B"], timeout=30_000)
