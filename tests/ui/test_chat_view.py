@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from tests.engine.modules.images import image_bytes
-from tests.ui.counting_runtime import CountingRuntime
+from tests.ui.counting_runtime import RecordingRuntime
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -343,23 +343,11 @@ def test_a_message_arriving_late_with_an_earlier_time_still_appears(  # type: ig
     qtbot.waitUntil(lambda: _texts(view) == ["written first, offline", "written second"], timeout=10_000)
 
 
-class _RecordingRuntime(CountingRuntime):
-    """The real engine thread, recording which UI operations were called."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.operations: list[Callable[..., Any]] = []
-
-    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        self.operations.append(fn)
-        return await super().call(fn, *args, **kwargs)
-
-
 def test_a_new_message_is_shown_without_asking_each_shown_messages_actions_again(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, tmp_path: Path) -> None:
     """The reload a new message starts brings each message's actions with
     its page: the rights check it also starts must not ask for them twice."""
-    engine = _RecordingRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine = RecordingRuntime(lambda: Node.open(tmp_path / "profile"))
     engine.start()
     try:
         client = EngineClient(engine, qt_loop)
