@@ -4,15 +4,18 @@ comments and reactions, delete and export."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from tests.ui.album import drop_files, new_album, photo_files
+from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.models.photo_grid_model import PhotoRole
+from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.views.main_window import MainWindow
 from threads_desktop.ui.views.photo_import import ImportSummary
 
@@ -145,3 +148,36 @@ def test_a_long_import_in_the_window_fills_the_grid_without_stepping_tasks_insid
     qtbot.waitUntil(lambda: album.model.rowCount() == 48, timeout=10_000)
     qtbot.waitUntil(lambda: all(isinstance(album.model.index(row).data(PhotoRole.THUMBNAIL), QImage)
                                 for row in range(6)), timeout=10_000)
+
+
+class _EnabledChanges(QObject):
+    """Records each time a widget turns enabled or disabled."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        self.states: list[bool] = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.EnabledChange and isinstance(watched, QWidget):
+            self.states.append(watched.isEnabled())
+        return False
+
+
+def test_an_incoming_comment_keeps_delete_offered_while_it_is_asked_again(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, runtime: EngineRuntime, tmp_path: Path) -> None:
+    new_album(qtbot, window, "Busy")
+    _drop_and_wait(qtbot, window, photo_files(tmp_path / "in", 2))
+    album = window.album_view
+    qtbot.waitUntil(lambda: album.model.rowCount() == 2, timeout=10_000)
+    with qtbot.waitSignal(album.actions_checked, timeout=10_000, check_params_cb=lambda ids: len(ids) == 2):
+        album.select_rows([0, 1])
+    assert album.delete_button.isEnabled()
+    changes = _EnabledChanges(album.delete_button)
+    summary = album._summary
+    assert summary is not None
+    with qtbot.waitSignal(album.actions_checked, timeout=10_000, check_params_cb=lambda ids: len(ids) == 2):
+        commented = asyncio.ensure_future(
+            runtime.call(photo_ops.comment, summary.thread_id, album.selected_ids()[0], "Nice"))
+    assert commented.done() and commented.exception() is None
+    assert album.delete_button.isEnabled() and changes.states == []  # never greyed out meanwhile

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from tests.engine.modules.images import image_bytes
+from tests.ui.counting_runtime import RecordingRuntime
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -315,7 +316,7 @@ def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_r
     assert view_b.menu_for(_row(view_b, "from A")).findChild(QAction, "edit") is None  # still not B's to edit
     _action(view_b, _row(view_b, "from A"), "delete").trigger()
     box = view_b.confirm_box
-    assert "by " in box.text() and "12D3KooW" not in box.text()
+    assert box is not None and "by " in box.text() and "12D3KooW" not in box.text()
     with qtbot.waitSignal(view_b.message_deleted, timeout=10_000):
         box.button(QMessageBox.StandardButton.Yes).click()
     qtbot.waitUntil(lambda: _texts(view_a) == ["from B"], timeout=30_000)
@@ -340,3 +341,22 @@ def test_a_message_arriving_late_with_an_earlier_time_still_appears(  # type: ig
 
     _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
     qtbot.waitUntil(lambda: _texts(view) == ["written first, offline", "written second"], timeout=10_000)
+
+
+def test_a_new_message_is_shown_without_asking_each_shown_messages_actions_again(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, tmp_path: Path) -> None:
+    """The reload a new message starts brings each message's actions with
+    its page: the rights check it also starts must not ask for them twice."""
+    engine = RecordingRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine.start()
+    try:
+        client = EngineClient(engine, qt_loop)
+        summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "Busy"))
+        view = _view(qtbot, client, summary)
+        engine.operations.clear()
+        with qtbot.waitSignals([view.rights_checked, view.messages_loaded], timeout=10_000):
+            _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "hello", None, []))
+        qtbot.waitUntil(lambda: _texts(view) == ["hello"], timeout=10_000)
+        assert chat_ops.load_page in engine.operations and chat_ops.message_actions not in engine.operations
+    finally:
+        engine.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,19 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from tests.ui.counting_runtime import RecordingRuntime
 from tests.ui.portraits import portrait_files, upright_problem
 from tests.ui.test_chat_view import _view
+from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
-from threads_desktop.ui.dialogs.photo_dialog import safe_file_name
+from threads_desktop.ui.dialogs.photo_dialog import PhotoDialog, safe_file_name
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import chat as chat_ops
+from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.widgets.message_delegate import layout_message
 
@@ -131,7 +138,9 @@ def test_save_as_writes_the_original_under_its_safe_name(  # type: ignore[no-unt
     with qtbot.waitSignal(dialog.saved, timeout=10_000) as saved:
         files.accept()
     assert saved.args == [str(target)]
-    original = _call(qtbot, runtime, lambda node: node.photos(view.current_thread.thread_id).original(photo_ids[0]))
+    shown = view.current_thread
+    assert shown is not None
+    original = _call(qtbot, runtime, lambda node: node.photos(shown.thread_id).original(photo_ids[0]))
     assert target.read_bytes() == original
     assert sorted(p.name for p in target.parent.iterdir()) == ["mine.jpg"]  # no temporary file left
 
@@ -182,3 +191,66 @@ def test_a_file_already_there_is_replaced_only_when_the_user_says_so(  # type: i
             files.accept()
         assert target.read_bytes() == b"someone else's file"
     assert len(asked) == 1 and "already exists" in asked[0]
+
+
+def _join_on_demand(node: Node, link: str) -> ThreadId:
+    # One engine call: the policy is set before any sync can fetch an original.
+    thread_id = node.join(InviteLink.parse(link))
+    node.peers.set_fetch_originals(thread_id, False)
+    return thread_id
+
+
+def test_a_missing_original_is_asked_for_once_not_on_every_network_change(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, tmp_path: Path) -> None:
+    """Transfers publish the network's status 4 times a second: a photo
+    waiting for its original must not be read again nor asked for again on
+    each, only when its thread's transfer ends or its document changes."""
+    from threads_desktop.app import background_services
+    from threads_desktop.cli.commands import forwarding_handler
+
+    def services() -> Any:
+        return background_services(["/ip4/127.0.0.1/tcp/0"], lan_discovery=False, commands=forwarding_handler)
+
+    a = EngineRuntime(lambda: Node.open(tmp_path / "a"), services())
+    b = RecordingRuntime(lambda: Node.open(tmp_path / "b"), services())
+    decoder = ThreadPoolExecutor(max_workers=1)
+    a.start()
+    b.start()
+    try:
+        summary = _call(qtbot, a, Node.create_thread, ThreadKind.CHAT, "Trip")
+        photo_path = portrait_files(tmp_path / "phone")[1]
+
+        def post(node: Node) -> list[str]:
+            chat, photos = node.chat(summary.thread_id), node.photos(summary.thread_id)
+            return list(chat.messages.get(chat.post_photos(photos, [photo_path], "")).data["photos"])
+
+        photo_ids = _call(qtbot, a, post)
+        link = _call(qtbot, a, lambda node: node.invite(summary.thread_id, Role.WRITE).to_uri())
+        thread_id = _call(qtbot, b, _join_on_demand, link)
+        client_b = EngineClient(b, qt_loop)
+        view_b = _view(qtbot, client_b, _call(qtbot, b, chat_ops.thread_summary, thread_id))
+        qtbot.waitUntil(lambda: view_b.model.rowCount() == 1 and
+                        None not in view_b.message_rows()[0]["thumbnails"], timeout=30_000)
+        a.stop()  # the original stays where it is: B waits for it
+        b.operations.clear()
+        dialog = PhotoDialog(client_b, decoder, thread_id, photo_ids)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitUntil(lambda: dialog.picture.text() != "Loading…" or not dialog.displayed_pixmap().isNull(),
+                        timeout=15_000)  # the preview, or word that the photo is on its way
+        assert not dialog.save_button.isEnabled()
+        notifications = 20
+        seen: list[bool] = []
+        client_b.changed.connect(lambda changes: seen.append(changes.network is not None))
+
+        def publish(node: Node) -> None:
+            for _ in range(notifications):
+                node.network_changed()  # as a transfer's progress does
+
+        _call(qtbot, b, publish)
+        qtbot.waitUntil(lambda: seen.count(True) >= notifications, timeout=10_000)
+        assert b.operations.count(photo_ops.chat_photo) == 1
+    finally:
+        b.stop()
+        a.stop()
+        decoder.shutdown()

@@ -31,7 +31,7 @@ from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.operations import threads as thread_ops
-from threads_desktop.ui.people import short_id
+from threads_desktop.ui.people import person
 from threads_desktop.ui.refusals import explain
 
 _ROLE_TEXT = {Role.WRITE: "you can add photos and messages", Role.READ: "you can view it",
@@ -191,7 +191,7 @@ class JoinDialog(QDialog):
         lines = [self.tr("“%1”: %2.").replace("%1", name).replace("%2", self.tr(_ROLE_TEXT[link.role]))]
         inviters = sorted(str(p) for p in map(peer_of_address, link.addresses) if p is not None)
         if link.inviter or inviters:
-            lines.append(self.tr("From %1").replace("%1", link.inviter or short_id(inviters[0])))
+            lines.append(self.tr("From %1").replace("%1", person(link.inviter, inviters[0])))
         if not link.addresses:
             lines.append(self.tr("The link names no address: it will sync when you meet a member nearby."))
         self.details.setText("\n".join(lines))

@@ -84,6 +84,7 @@ class PhotoDialog(QDialog):
         self._row = row
         self._photo: photo_ops.ChatPhoto | None = None
         self._pixmap = QPixmap()
+        self._transferring = False  # the last network status showed blocks coming in for this thread
         self._tasks = Tasks(self._failed)
         self.save_dialog: QFileDialog | None = None
         self.setWindowTitle(self.tr("Photo"))
@@ -149,8 +150,9 @@ class PhotoDialog(QDialog):
         self._update_caption()
         self._tasks.spawn(self._load(self.current_photo()))
 
-    async def _load(self, photo_id: str) -> None:
-        photo = await self._client.run(photo_ops.chat_photo, self._thread_id, photo_id)
+    async def _load(self, photo_id: str, again: bool = False) -> None:
+        # A load again (the original may have come) must not ask the peers for it once more.
+        photo = await self._client.run(photo_ops.chat_photo, self._thread_id, photo_id, not again)
         if photo_id != self.current_photo():
             return  # the user moved on meanwhile
         had_original = self._photo is not None and self._photo.original is not None
@@ -205,9 +207,15 @@ class PhotoDialog(QDialog):
             super().keyPressEvent(event)
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
+        finished = False
+        if changes.network is not None:  # several a second during transfers: look only for ours ending
+            transferring = any(t.thread_id == self._thread_id for t in changes.network.transfers)
+            finished, self._transferring = self._transferring and not transferring, transferring
+        photo_changed = any(thread == self._thread_id and collection == "photo"
+                            for thread, collection, _ in changes.documents)
         photo = self._photo
-        if changes.network and photo is not None and photo.original is None:  # the original may have come
-            self._tasks.spawn(self._load(self.current_photo()))
+        if (finished or photo_changed) and photo is not None and photo.original is None:  # it may have come
+            self._tasks.spawn(self._load(self.current_photo(), again=True))
 
     # --- saving --------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from threads_desktop.engine.core.members import Role
-from threads_desktop.ui.people import short_id
+from threads_desktop.ui.people import person
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -59,14 +59,14 @@ class InvitationModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return "\n".join((self._headline(invitation), self._role_text(invitation)))
         if role == Qt.ItemDataRole.ToolTipRole:
-            sender = invitation.sender_name or short_id(invitation.sender)
+            sender = person(invitation.sender_name, invitation.sender)
             return "\n".join((self._headline(invitation), self.tr("From %1").replace("%1", sender)))
         if role == InvitationRole.INVITE_ID:
             return invitation.invite_id
         if role == InvitationRole.SENDER:
             return invitation.sender
         if role == InvitationRole.SENDER_NAME:
-            return invitation.sender_name or short_id(invitation.sender)
+            return person(invitation.sender_name, invitation.sender)
         if role == InvitationRole.THREAD_ID:
             return invitation.thread_id
         if role == InvitationRole.THREAD_NAME:
@@ -80,7 +80,7 @@ class InvitationModel(QAbstractListModel):
     def _headline(self, invitation: Invitation) -> str:
         name = invitation.thread_name
         return (self.tr("%1 invites you to “%2”") if name else self.tr("%1 invites you to an album or chat")) \
-            .replace("%1", invitation.sender_name or short_id(invitation.sender)).replace("%2", name or "")
+            .replace("%1", person(invitation.sender_name, invitation.sender)).replace("%2", name or "")
 
     def _role_text(self, invitation: Invitation) -> str:
         return self.tr(_ROLE_TEXT.get(invitation.role, invitation.role.label))

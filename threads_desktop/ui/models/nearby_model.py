@@ -15,7 +15,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.operations import network as network_ops
-from threads_desktop.ui.people import short_id
+from threads_desktop.ui.people import person, short_id
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -46,7 +46,7 @@ class NearbyModel(QAbstractListModel):
             return None
         peer = self._peers[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, NearbyRole.NAME):
-            return peer.display_name or short_id(peer.peer_id)
+            return person(peer.display_name, peer.peer_id)
         if role == Qt.ItemDataRole.ToolTipRole:
             return peer.peer_id
         if role == NearbyRole.PEER_ID:

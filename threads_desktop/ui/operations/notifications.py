@@ -11,7 +11,7 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.modules.chat import message_text
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.operations.members import author_labels
-from threads_desktop.ui.people import short_id
+from threads_desktop.ui.people import person
 
 NOTIFIED_COLLECTIONS = ("photo", "message")
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def arrivals_from_others(node: Node, documents: Iterable[tuple[ThreadId, str, st
             # An edit or a caption is not news; neither is what we wrote.
             if document is None or document.version != 1 or document.author == own_log:
                 continue
-            author = names.get(str(document.author)) or short_id(str(document.author))
+            author = person(names.get(str(document.author)), str(document.author))
             if collection == "message":
                 photos = document.data.get("photos")
                 news.append((document.created, News(author, True, message_text(document) or "",

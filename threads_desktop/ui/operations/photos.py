@@ -26,7 +26,7 @@ from threads_desktop.engine.modules.photos import (
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.models.comment_list_model import Comment
 from threads_desktop.ui.operations.members import author_labels
-from threads_desktop.ui.people import short_id
+from threads_desktop.ui.people import person
 
 
 def ordered_ids(node: Node, thread_id: ThreadId, newest_first: bool) -> list[str]:
@@ -87,14 +87,14 @@ def photo_details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetail
         preview = None
     me = node.store.own_log(thread_id)
     names = author_labels(node, thread_id)
-    comments = [Comment(c.id, names.get(str(c.author)) or short_id(str(c.author)), comment_text(c), c.created_hlc,
+    comments = [Comment(c.id, person(names.get(str(c.author)), str(c.author)), comment_text(c), c.created_hlc,
                         c.author == me)
                 for c in photos.comments_on(photo_id)]
     reactions = {emoji: (len(who), me in who) for emoji, who in photos.reactions.of(doc).items()}
     data = doc.data
     return PhotoDetails(photo_id, photo_name(doc), photo_caption(doc) or "", data.get("taken_at"),
                         photo_camera(doc), _location(data.get("gps")), data["width"], data["height"],
-                        "" if doc.author == me else names.get(str(doc.author)) or short_id(str(doc.author)),
+                        "" if doc.author == me else person(names.get(str(doc.author)), str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
                         node.get_thread(thread_id).can_write,
                         node.item_actions(thread_id, "photo", [photo_id]).get(photo_id, _NO_ACTIONS).edit)
@@ -135,7 +135,7 @@ class ChatPhoto:
     original: bytes | None  # None while it is on another device
 
 
-def chat_photo(node: Node, thread_id: ThreadId, photo_id: str) -> ChatPhoto:
+def chat_photo(node: Node, thread_id: ThreadId, photo_id: str, ask_original: bool = True) -> ChatPhoto:
     photos = node.photos(thread_id)
     name = photo_name(photos.photos.get(photo_id))  # cleaned: whoever added it chose it
     try:
@@ -144,7 +144,8 @@ def chat_photo(node: Node, thread_id: ThreadId, photo_id: str) -> ChatPhoto:
         preview = None
     if photos.has_original(photo_id):
         return ChatPhoto(name, preview, photos.original(photo_id))
-    node.want_original(thread_id, photo_id)
+    if ask_original:  # asked once per photo shown; looking again need not ask the peers again
+        node.want_original(thread_id, photo_id)
     return ChatPhoto(name, preview, None)
 
 

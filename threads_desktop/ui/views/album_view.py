@@ -153,7 +153,7 @@ class AlbumView(QWidget):
         self.grid.empty_text = (self.tr("Drop photos or folders here, or click Add Photos")
                                 if summary.can_write else self.tr("No photos yet"))
         self.invite_button.setVisible(summary.can_read)
-        self._selection_changed()  # the role may have changed
+        self._check_selection(keep_shown=same)  # the role may have changed
         if not same:
             self.pages.setCurrentIndex(0)
             self.model.set_ids([])
@@ -195,7 +195,7 @@ class AlbumView(QWidget):
             self.model.refresh(changed)
             self._spawn(self._reload())
         if changed or summary.thread_id in changes.threads_updated:  # a role change arrives as a thread update
-            self._selection_changed()
+            self._check_selection(keep_shown=True)
 
     # --- adding ------------------------------------------------------------------------
 
@@ -254,16 +254,23 @@ class AlbumView(QWidget):
             selection.select(self.model.index(row), QItemSelectionModel.SelectionFlag.Select)
 
     def _selection_changed(self) -> None:
+        self._check_selection(keep_shown=False)
+
+    def _check_selection(self, keep_shown: bool) -> None:
+        """Show what the selection offers. keep_shown: the selection is the same and only
+        the album changed, so what is shown stays until the ACL answers again (an incoming
+        photo or comment must not grey Delete out for a moment)."""
         count = len(self.grid.selectionModel().selectedIndexes())
         can_write = self._summary is not None and self._summary.can_write
-        self.selection_label.setText(self.tr("{n} selected").format(n=count) if count else
-                                     self.tr("Double-click a photo to view it; select several to export them"))
         self.export_button.setEnabled(count > 0)
-        # Offered only once the ACL says yes for every selected photo.
-        self._may_delete_selection = False
-        self.delete_button.setEnabled(False)
-        self.delete_action.setEnabled(False)
-        self.delete_button.setToolTip("" if can_write else self.tr("You can view this album but not change it"))
+        if not (keep_shown and can_write):  # a write right lost is shown at once
+            self.selection_label.setText(self.tr("{n} selected").format(n=count) if count else
+                                         self.tr("Double-click a photo to view it; select several to export them"))
+            # Offered only once the ACL says yes for every selected photo.
+            self._may_delete_selection = False
+            self.delete_button.setEnabled(False)
+            self.delete_action.setEnabled(False)
+            self.delete_button.setToolTip("" if can_write else self.tr("You can view this album but not change it"))
         if count and can_write and self._summary is not None:
             self._spawn(self._check_deletable(self._summary.thread_id, self.selected_ids()))
         else:
@@ -277,9 +284,9 @@ class AlbumView(QWidget):
         self.delete_button.setEnabled(self._may_delete_selection)
         self.delete_action.setEnabled(self._may_delete_selection)
         self.delete_button.setToolTip("" if allowed else self.tr("You can delete only photos you added yourself"))
-        if not allowed:  # said where it is seen, not only on hovering a greyed button
-            self.selection_label.setText(self.tr("{n} selected: you can delete only photos you added yourself")
-                                         .format(n=len(ids)))
+        self.selection_label.setText(  # said where it is seen, not only on hovering a greyed button
+            self.tr("{n} selected").format(n=len(ids)) if allowed else
+            self.tr("{n} selected: you can delete only photos you added yourself").format(n=len(ids)))
         self.actions_checked.emit(ids)
 
     def ask_delete(self) -> QMessageBox | None:

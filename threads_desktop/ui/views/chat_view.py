@@ -56,7 +56,7 @@ class ChatView(QWidget):
     message_deleted = Signal(str)
     reaction_toggled = Signal(str, str, bool)  # message ID, emoji, on
     marked_read = Signal(int)  # messages still unread after marking
-    rights_checked = Signal()  # what each shown message offers was asked again (after a role change)
+    rights_checked = Signal()  # the thread's rights were asked again (after a grant, a role change, a message)
     failed = Signal(str)
     members_requested = Signal()
     invite_requested = Signal()
@@ -231,11 +231,7 @@ class ChatView(QWidget):
             page = await self._client.run(chat_ops.load_page, summary.thread_id, None, PAGE_SIZE, frozenset())
             if not self._is_current(summary):
                 return
-            self.model.set_names(page.names)
-            self.model.set_page(page)
-            self._actions.update(page.actions)
-            self._decode_thumbnails(page.thumbnails)
-            self._take_read_state(page)
+            self._take_page(page)
             self.model.set_unread_from(self._first_unread(page))
             self.list.doItemsLayout()
             marker = self.model.unread_marker_row()
@@ -252,6 +248,14 @@ class ChatView(QWidget):
                 return item.id
         return None
 
+    def _take_page(self, page: ChatPage) -> None:
+        """Show a loaded page: its names, messages, what each offers, thumbnails and read state."""
+        self.model.set_names(page.names)
+        self.model.set_page(page)
+        self._actions.update(page.actions)
+        self._decode_thumbnails(page.thumbnails)
+        self._take_read_state(page)
+
     def _take_read_state(self, page: ChatPage) -> None:
         # Our own marker write may be newer than what a load started earlier saw.
         self._read_up_to = max(self._read_up_to, page.read_up_to)
@@ -266,9 +270,12 @@ class ChatView(QWidget):
         summary = self._summary
         if summary is None:
             return
+        reloads = any(t == summary.thread_id and c in _LIVE_COLLECTIONS for t, c, _ in changes.documents)
         if summary.thread_id in changes.threads_updated or summary.thread_id in changes.threads_added:
-            self._spawn(self._refresh_rights(summary))  # a grant or a revocation changes what we may do
-        if any(t == summary.thread_id and c in _LIVE_COLLECTIONS for t, c, _ in changes.documents):
+            # A grant or a revocation changes what we may do. When messages changed too, the reload
+            # below brings each shown message's actions with its page: no need to ask for them twice.
+            self._spawn(self._refresh_rights(summary, with_actions=not reloads))
+        if reloads:
             self.reload()
 
     def reload(self) -> None:
@@ -290,11 +297,7 @@ class ChatView(QWidget):
                 return
             bar = self.list.verticalScrollBar()
             at_bottom = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK
-            self.model.set_names(page.names)
-            self.model.set_page(page)
-            self._actions.update(page.actions)
-            self._decode_thumbnails(page.thumbnails)
-            self._take_read_state(page)
+            self._take_page(page)
             self.list.doItemsLayout()
             if at_bottom or self._scroll_to_end_next:
                 self.list.scrollToBottom()
@@ -319,18 +322,14 @@ class ChatView(QWidget):
                     return
                 bar = self.list.verticalScrollBar()
                 from_bottom = bar.maximum() - bar.value()
-                self.model.set_names(page.names)
-                self.model.set_page(page)
-                self._actions.update(page.actions)
-                self._decode_thumbnails(page.thumbnails)
-                self._take_read_state(page)
+                self._take_page(page)
                 self.list.doItemsLayout()
                 bar.setValue(bar.maximum() - from_bottom)  # the rows added above leave the view where it was
         finally:
             self._loading_older = False
         self.messages_loaded.emit()
 
-    async def _refresh_rights(self, summary: ThreadSummary) -> None:
+    async def _refresh_rights(self, summary: ThreadSummary, with_actions: bool) -> None:
         fresh = await self._client.run(chat_ops.thread_summary, summary.thread_id)
         if self._is_current(summary):
             changed_access = fresh.can_read != summary.can_read
@@ -341,6 +340,10 @@ class ChatView(QWidget):
                 self.reload()
             if fresh.can_write and not summary.can_write:
                 self._read_timer.start()  # a joiner may write its read marker from now on
+        if not with_actions:  # the reload started with it brings what each message offers
+            if self._is_current(summary):
+                self.rights_checked.emit()
+            return
         if self._is_current(summary) and fresh.can_read:  # a role change alters what each message offers
             shown = [self.model.item(row).id for row in range(self.model.rowCount())]
             actions = await self._client.run(chat_ops.message_actions, summary.thread_id, shown)
