@@ -46,12 +46,12 @@
     </message>
     <message>
         <location line="+2"/>
-        <location line="+168"/>
+        <location line="+175"/>
         <source>Delete</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-157"/>
+        <location line="-164"/>
         <source>Delete Photos</source>
         <translation type="unfinished"></translation>
     </message>
@@ -101,17 +101,18 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+29"/>
+        <location line="+37"/>
+        <location line="+21"/>
         <source>{n} selected</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="-20"/>
         <source>Double-click a photo to view it; select several to export them</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+5"/>
         <source>You can view this album but not change it</source>
         <translation type="unfinished"></translation>
     </message>
@@ -121,12 +122,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+3"/>
         <source>{n} selected: you can delete only photos you added yourself</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+7"/>
         <source>Delete photos</source>
         <translation type="unfinished"></translation>
     </message>
@@ -180,12 +181,12 @@
     </message>
     <message>
         <location line="+17"/>
-        <location line="+363"/>
+        <location line="+366"/>
         <source>Attach photos</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-356"/>
+        <location line="-359"/>
         <source>Send</source>
         <translation type="unfinished"></translation>
     </message>
@@ -201,12 +202,12 @@
     </message>
     <message>
         <location line="+27"/>
-        <location line="+125"/>
+        <location line="+124"/>
         <source>Chat</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+61"/>
+        <location line="+65"/>
         <source>You can read this chat but not write in it.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -288,31 +289,6 @@
     <message>
         <location line="+0"/>
         <source>{count} photos</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+34"/>
-        <source>Reply</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+8"/>
-        <source>Edit</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+5"/>
-        <source>Delete…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+4"/>
-        <source>React</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+10"/>
-        <source>Copy Text</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -1240,7 +1216,7 @@
 <context>
     <name>MessageListModel</name>
     <message>
-        <location filename="../../threads_desktop/ui/models/message_list_model.py" line="+128"/>
+        <location filename="../../threads_desktop/ui/models/message_list_model.py" line="+126"/>
         <source>You</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1395,7 +1371,7 @@
 <context>
     <name>PhotoDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/photo_dialog.py" line="+89"/>
+        <location filename="../../threads_desktop/ui/dialogs/photo_dialog.py" line="+90"/>
         <source>Photo</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1425,7 +1401,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+21"/>
         <source>The photo is on its way from the other devices…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1440,7 +1416,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+36"/>
+        <location line="+42"/>
         <source>Save Photo As</source>
         <translation type="unfinished"></translation>
     </message>
