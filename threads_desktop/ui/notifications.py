@@ -21,9 +21,8 @@ MESSAGES_SHOWN = 3  # per chat in one notification; the rest are counted
 
 # --- the text ----------------------------------------------------------------------------
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("Notifications", text)
-
+# Each string in its own translate() call, so that pyside6-lupdate finds it.
+translate = QCoreApplication.translate
 
 def preview(text: str) -> str:
     """A message's first line, shortened for a notification."""
@@ -32,25 +31,31 @@ def preview(text: str) -> str:
 
 
 def _photos(count: int) -> str:
-    return _tr("a photo") if count == 1 else _tr("{count} photos").format(count=count)
+    if count == 1:
+        return translate("Notifications", "a photo")
+    return translate("Notifications", "{count} photos").format(count=count)
 
 
 def _place(arrival: Arrival) -> str:
-    return arrival.name or (_tr("an album") if arrival.kind == ThreadKind.ALBUM else _tr("a chat"))
+    if arrival.name:
+        return arrival.name
+    if arrival.kind == ThreadKind.ALBUM:
+        return translate("Notifications", "an album")
+    return translate("Notifications", "a chat")
 
 
 def _message_line(news: News, chat: str | None) -> str:
     said = preview(news.text)
     if said and news.photos:
-        said = _tr("{text} (and {photos})").format(text=said, photos=_photos(news.photos))
+        said = translate("Notifications", "{text} (and {photos})").format(text=said, photos=_photos(news.photos))
     elif not said:
-        said = _tr("sent {photos}").format(photos=_photos(news.photos or 1))
+        said = translate("Notifications", "sent {photos}").format(photos=_photos(news.photos or 1))
         if chat is None:
             return f"{news.author} {said}"
-        return _tr("{author} in {chat} {what}").format(author=news.author, chat=chat, what=said)
+        return translate("Notifications", "{author} in {chat} {what}").format(author=news.author, chat=chat, what=said)
     if chat is None:
         return f"{news.author}: {said}"
-    return _tr("{author} in {chat}: {text}").format(author=news.author, chat=chat, text=said)
+    return translate("Notifications", "{author} in {chat}: {text}").format(author=news.author, chat=chat, text=said)
 
 
 def arrival_lines(arrival: Arrival, *, alone: bool) -> list[str]:
@@ -62,15 +67,15 @@ def arrival_lines(arrival: Arrival, *, alone: bool) -> list[str]:
         if not news.message:
             added[news.author] = added.get(news.author, 0) + news.photos
     for author, count in added.items():
-        lines.append(_tr("{author} added {photos} to {album}").format(
+        lines.append(translate("Notifications", "{author} added {photos} to {album}").format(
             author=author, photos=_photos(count), album=_place(arrival)))
     messages = [news for news in arrival.news if news.message]
     chat = None if alone else _place(arrival)
     lines += [_message_line(news, chat) for news in messages[-MESSAGES_SHOWN:]]
     hidden = len(messages) - MESSAGES_SHOWN
     if hidden > 0:
-        lines.append(_tr("and 1 more message") if hidden == 1
-                     else _tr("and {count} more messages").format(count=hidden))
+        lines.append(translate("Notifications", "and 1 more message") if hidden == 1
+                     else translate("Notifications", "and {count} more messages").format(count=hidden))
     return lines
 
 
@@ -78,7 +83,7 @@ def notification_for(arrivals: list[Arrival]) -> tuple[str, str]:
     """Title and body of one notification, plain text (a name may hold any
     character: a backend escapes it if its server reads markup)."""
     alone = len(arrivals) == 1
-    title = _place(arrivals[0]) if alone else _tr("Threads")
+    title = _place(arrivals[0]) if alone else translate("Notifications", "Threads")
     return title, "\n".join(line for arrival in arrivals for line in arrival_lines(arrival, alone=alone))
 
 

@@ -25,30 +25,28 @@ class MessageActions(Protocol):
     def toggle_reaction(self, message_id: str, emoji: str, on: bool) -> None: ...
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("ChatView", text)  # the chat view's strings, one context
-
-
 def message_menu(parent: QWidget, item: MessageItem, actions: MessageActions, *, writable: bool,
                  allowed: ItemActions) -> QMenu:
     """The menu (object names: reply, edit, delete, react-<emoji>, copy);
-    `allowed` is what the ACL lets this member do to `item` now."""
+    `allowed` is what the ACL lets this member do to `item` now. Its strings
+    stay in the chat view's translation context, each in its own translate()
+    call so that lupdate finds it."""
     menu = QMenu(parent)
-    reply = menu.addAction(_tr("Reply"))
+    reply = menu.addAction(QCoreApplication.translate("ChatView", "Reply"))
     reply.setObjectName("reply")
     reply.setEnabled(writable)
     reply.triggered.connect(lambda: actions.start_reply(item.id))
     if item.mine:
-        edit = menu.addAction(_tr("Edit"))
+        edit = menu.addAction(QCoreApplication.translate("ChatView", "Edit"))
         edit.setObjectName("edit")
         edit.setEnabled(allowed.edit and bool(item.text))
         edit.triggered.connect(lambda: actions.start_edit(item.id))
     if item.mine or allowed.delete:
-        delete = menu.addAction(_tr("Delete…"))
+        delete = menu.addAction(QCoreApplication.translate("ChatView", "Delete…"))
         delete.setObjectName("delete")
         delete.setEnabled(allowed.delete)
         delete.triggered.connect(lambda: actions.ask_delete(item.id))
-    react = menu.addMenu(_tr("React"))
+    react = menu.addMenu(QCoreApplication.translate("ChatView", "React"))
     react.setEnabled(writable)
     mine = {reaction.emoji for reaction in item.reactions if reaction.mine}
     for emoji in REACTION_EMOJI:
@@ -58,7 +56,7 @@ def message_menu(parent: QWidget, item: MessageItem, actions: MessageActions, *,
         action.setChecked(emoji in mine)
         action.triggered.connect(lambda _=False, e=emoji: actions.toggle_reaction(item.id, e, e not in mine))
     menu.addSeparator()
-    copy = menu.addAction(_tr("Copy Text"))
+    copy = menu.addAction(QCoreApplication.translate("ChatView", "Copy Text"))
     copy.setObjectName("copy")
     copy.setEnabled(bool(item.text))
     copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.text))
