@@ -331,7 +331,10 @@ class _ImportRun:
         except ThreadsError as exc:
             # The engine ran other work between files: the album may have been
             # left, or this member's right to add taken away, meanwhile. The
-            # batches stored before are kept and reported like any other stop.
+            # batches stored before are kept and reported like any other stop;
+            # refused before anything was stored, the refusal is the answer.
+            if not self.added:
+                raise
             log.info("an import stopped: %s", type(exc).__name__)
             self.stopped = "the album can no longer be added to (it was left, or your role changed)"
             return
