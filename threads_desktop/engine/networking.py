@@ -16,6 +16,7 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
@@ -105,6 +106,12 @@ class NodeThreads:
 
     def invites_changed(self) -> None:
         self._node.invites_changed()
+
+    def configured_relays(self) -> list[str]:
+        return local_settings.relay_addresses(self._node.database)
+
+    def upnp_enabled(self) -> bool:
+        return local_settings.upnp_enabled(self._node.database)
 
 
 def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,

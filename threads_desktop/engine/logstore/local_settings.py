@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS local_settings (
 """
 _MAX_VALUE_BYTES = 1 << 12
 _FETCH_ORIGINALS_KEY = "fetch_originals"
+_RELAYS_KEY = "relays"
+_UPNP_KEY = "upnp"
+MAX_RELAYS = 16  # relay peers the user names (a follower on a server, say)
+MAX_RELAY_ADDRESS_CHARS = 200
 
 
 def ensure_local_settings(database: Database) -> None:
@@ -58,3 +62,32 @@ def store_fetch_originals(database: Database, policy: FetchOriginals) -> None:
     except ValueError:
         raise InvalidInputError(f"no such choice for full-size photos: {policy!r}") from None
     write_setting(database, _FETCH_ORIGINALS_KEY, value)
+
+
+def relay_addresses(database: Database) -> list[str]:
+    """The relay peers the user named (multiaddrs ending in /p2p/ID), in
+    the order added; [] until one is added (or for a value a newer version wrote)."""
+    value = read_setting(database, _RELAYS_KEY)
+    if not isinstance(value, list):
+        return []
+    return [a for a in value if isinstance(a, str)][:MAX_RELAYS]
+
+
+def store_relay_addresses(database: Database, addresses: list[str]) -> None:
+    """Keep the list as given (the caller checks each address is one);
+    InvalidInputError (nothing stored) past the bounds."""
+    if len(addresses) > MAX_RELAYS:
+        raise InvalidInputError(f"at most {MAX_RELAYS} relays can be set")
+    if any(not isinstance(a, str) or not a or len(a) > MAX_RELAY_ADDRESS_CHARS for a in addresses):
+        raise InvalidInputError("a relay address is empty or too long")
+    write_setting(database, _RELAYS_KEY, list(addresses))
+
+
+def upnp_enabled(database: Database) -> bool:
+    """Whether to ask the router for a port mapping (UPnP); on by default."""
+    value = read_setting(database, _UPNP_KEY)
+    return value if isinstance(value, bool) else True
+
+
+def store_upnp_enabled(database: Database, enabled: bool) -> None:
+    write_setting(database, _UPNP_KEY, bool(enabled))

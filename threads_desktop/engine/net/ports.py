@@ -83,6 +83,16 @@ class ThreadStore(Protocol):
 
     def invites_changed(self) -> None: ...
 
+    # --- the profile's network settings --------------------------------------------------------
+
+    def configured_relays(self) -> list[str]:
+        """Relay peers the user named (multiaddrs with /p2p/ID)."""
+        ...
+
+    def upnp_enabled(self) -> bool:
+        """Whether to ask the router for a port mapping."""
+        ...
+
 
 class Network(Protocol):
     """What the node and the UI need from the network."""
@@ -102,6 +112,10 @@ class Network(Protocol):
                               expires_in: float | None = None) -> None: ...
 
     def want_original(self, thread_id: ThreadId, blob: bytes) -> None: ...
+
+    def settings_changed(self) -> None:
+        """The profile's network settings (relays, UPnP) changed: apply them."""
+        ...
 
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: drop its pending work and stop a pass on it

