@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import trio
@@ -30,9 +31,11 @@ from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStat
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
+from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.dialer import Dialer, DialRelayed
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.ports import ThreadStore
@@ -42,6 +45,9 @@ from threads_desktop.engine.net.wire import PROTOCOL_ID
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
+# A hello is answered at once; one that is not means a dead connection
+# (a peer gone without closing it): drop it and dial again.
+HELLO_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0  # a whole pass may take longer; each request may not
 MAX_BACKOFF = 300.0
 PROGRESS_PUSH_SECONDS = 0.25  # how often transfer progress is pushed to listeners
@@ -58,6 +64,7 @@ SESSION_ERRORS = (ThreadsError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
 
 class Discovery(Protocol):
     def start(self) -> None: ...
+    def update_addresses(self, addresses: Sequence[str]) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -72,6 +79,7 @@ class _PeerLink:
     wake: trio.Event = field(default_factory=trio.Event)
     backoff: trio.CancelScope | None = None
     session: ClientSession | None = None
+    stream: hosting.Libp2pStream | None = None  # the session's (to see its connection die)
     failures: int = 0
     passes: int = 0  # passes finished, well or not (for waiting on one)
     last_error: str | None = None
@@ -102,7 +110,9 @@ class NetworkService:
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, dial_relayed: DialRelayed | None = None,
+                 read_interfaces: Callable[[], list[addressing.Interface]] = addressing.read_interfaces,
+                 ) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -126,7 +136,11 @@ class NetworkService:
         self._nearby_changed = trio.Event()
         self._clock = clock  # wall time: when a nearby peer was last seen
         self._online = False
-        self._listen_addresses: list[str] = []  # where we listen, once online
+        self._read_interfaces = read_interfaces
+        self._interfaces: list[addressing.Interface] = []  # the machine's, kept current while online
+        self._observed = addressing.ObservedAddresses(time.monotonic)
+        self._dialer = Dialer(self._dial_direct, lambda: self._interfaces, dial_relayed=dial_relayed)
+        self._discovery: Discovery | None = None
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -147,7 +161,10 @@ class NetworkService:
 
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
-        host = hosting.build_host(self._threads.identity)
+        self._interfaces = await trio.to_thread.run_sync(self._read_interfaces)
+        host = hosting.build_host(self._threads.identity, advertise=self.listen_addresses,
+                                  on_observed=self._observed_by)
+        connections = hosting.track_connections(host)
         self._host = host
         discovery = None
         unsubscribe = None
@@ -156,7 +173,6 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
-                self._listen_addresses = self.addresses()
                 self._online = True
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
@@ -167,20 +183,24 @@ class NetworkService:
                         nursery.start_soon(self._keep_topics, self._gossip)
                     unsubscribe = self._threads.subscribe(self._local_changes)
                     if self._discovery_factory is not None:
-                        discovery = self._discovery_factory(str(self._me), self.addresses(), self._discovered)
+                        discovery = self._discovery_factory(str(self._me), self.listen_addresses(),
+                                                            self._discovered)
                         # zeroconf blocks while it probes and announces (~2 s)
                         await trio.to_thread.run_sync(discovery.start)
+                        self._discovery = discovery
                     for peer in self._threads.peers.all_peers():
                         self.schedule(peer)
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
+                    nursery.start_soon(partial(addressing.watch_interfaces, self._interfaces_changed,
+                                               self._read_interfaces, first=self._interfaces))
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
             finally:
                 self._nursery = None
                 self._online = False
-                self._listen_addresses = []
+                self._discovery = None
                 self._nearby.clear()
                 self._threads.network_changed(nearby=True)
                 if unsubscribe is not None:
@@ -189,19 +209,23 @@ class NetworkService:
                     with trio.CancelScope(shield=True):
                         await trio.to_thread.run_sync(discovery.stop)
                 with trio.CancelScope(shield=True):
+                    await connections.close_all()  # before the host: see ConnectionTracker
                     await host.close()
 
     def addresses(self) -> list[str]:
-        """Where peers reach us, each ending in /p2p/<our ID>; a wildcard
-        listen address is spelled out per interface, loopback last."""
-        assert self._host is not None
-        out: list[str] = []
-        for address in hosting.listen_addresses(self._host):
-            if address.startswith("/ip4/0.0.0.0/"):
-                out += [address.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1) for ip in _local_ipv4()]
-            else:
-                out.append(address)
-        return sorted(out, key=lambda a: a.startswith("/ip4/127."))
+        """Every address of ours, each ending in /p2p/<our ID>: wildcard
+        listen addresses spelled out per interface (IPv6 too), the public
+        address peers agree they see us at; loopback last. Not all of them
+        may be told to every peer (addresses.py: for_links, for_peer)."""
+        if self._host is None:
+            return []
+        listening = hosting.listen_addresses(self._host)
+        ports = [(4 if a.startswith("/ip4/") else 6, e.port) for a in listening
+                 if (e := addressing.endpoint(a)) is not None]
+        suffix = f"/p2p/{self._me}"
+        out = addressing.expand(listening, self._interfaces)
+        out += [a + suffix for a in self._observed.addresses(ports)]
+        return sorted(dict.fromkeys(out), key=addressing.is_loopback)
 
     @property
     def online(self) -> bool:
@@ -209,8 +233,38 @@ class NetworkService:
         return self._online
 
     def listen_addresses(self) -> list[str]:
-        """Where peers reach us, as found when we went online ([] offline)."""
-        return list(self._listen_addresses)
+        """Where peers reach us, as links, identify and mDNS say ([] offline):
+        never wildcard or link-local, loopback only if we have nothing else."""
+        return addressing.for_links(self.addresses()) if self._online else []
+
+    def _addresses_for(self, peer: PeerId) -> list[str]:
+        """Ours as a hello or heads hint tells this peer (loopback only if
+        it is connected to us over loopback: then it is on this machine)."""
+        assert self._host is not None
+        over_loopback = addressing.is_loopback_ip(hosting.connection_ip(self._host, peer))
+        return addressing.for_peer(self.addresses(), peer_over_loopback=over_loopback)
+
+    def _observed_by(self, observer: str, observed: str) -> None:
+        """Identify told us where a peer sees us: two agreeing peers make it ours."""
+        if self._observed.record(observer, observed):
+            log.info("peers agree we are reachable at %s", self._observed.addresses([]) or "no public address")
+            self._addresses_changed()
+
+    def _interfaces_changed(self, interfaces: list[addressing.Interface]) -> None:
+        self._interfaces = interfaces
+        self._addresses_changed()
+
+    def _addresses_changed(self) -> None:
+        """Our addresses moved (another network, an agreed public address):
+        tell listeners and announce the new ones on the LAN."""
+        self._threads.network_changed()
+        discovery, nursery = self._discovery, self._nursery
+        if discovery is not None and nursery is not None:
+            nursery.start_soon(partial(trio.to_thread.run_sync, discovery.update_addresses, self.listen_addresses()))
+        # Connections made over the old network are dead or soon will be:
+        # every peer gets a pass (which reconnects) now, not at its backoff.
+        for peer in list(self._links):
+            self.schedule(peer, now=True)
 
     # --- triggers ------------------------------------------------------------------------------
 
@@ -313,8 +367,12 @@ class NetworkService:
         self._threads.peers.remember(thread_id, peer, addresses)
         if self._gossip is not None:
             self._gossip.allow(peer)
-        if peer not in self._links:
-            self.schedule(peer, {thread_id})  # so our changes reach it, and its blobs us
+        link = self._links.get(peer)
+        if link is None or link.session is None or (link.stream is not None and link.stream.connection_closed):
+            # It reached us: our own pass (our changes to it, its blobs to us)
+            # runs now over its connection, which needs no dial; a backoff
+            # from failing to dial it (it may not be dialable at all) ends.
+            self.schedule(peer, {thread_id}, now=True)
 
     def _invited(self, peer: PeerId) -> None:
         log.info("direct invite received from %s", peer)
@@ -409,10 +467,14 @@ class NetworkService:
             for peer in list(self._links):
                 self.schedule(peer)
 
-    def _known_peers(self, thread_id: ThreadId) -> list[tuple[PeerId, list[str]]]:
-        known = [(self._me, self.addresses())]
+    def _known_peers(self, thread_id: ThreadId, asker: PeerId) -> list[tuple[PeerId, list[str]]]:
+        """Heads hints for `asker`: where we and the thread's other peers are,
+        as far as it may be told (loopback only to a peer on this machine)."""
+        ours = self._addresses_for(asker)
+        local = any(addressing.is_loopback(a) for a in ours)
+        known = [(self._me, ours)] if ours else []
         for peer in self._threads.peers.peers(thread_id)[:32]:
-            addresses = self._threads.addresses.addresses(peer)
+            addresses = addressing.shareable(self._threads.addresses.addresses(peer), loopback=local)
             if addresses:
                 known.append((peer, addresses))
         return known
@@ -420,14 +482,27 @@ class NetworkService:
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _serve_session(self, stream: hosting.Libp2pStream) -> None:
+        assert self._host is not None
+        if await hosting.close_other_connections(self._host, stream):
+            log.info("%s came back on a new connection: the old one is closed", stream.remote)
         await self._server.serve(stream, stream.remote)
 
-    async def _open_session(self, peer: PeerId) -> ClientSession:
+    async def _open_session(self, peer: PeerId, link: _PeerLink | None = None) -> ClientSession:
+        """A session over our live connection to the peer (whoever opened
+        it), or over a new one dialled at all its known addresses at once."""
         assert self._host is not None
         with trio.fail_after(CONNECT_TIMEOUT):
-            stream = await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), PROTOCOL_ID)
+            if not hosting.is_connected(self._host, peer):
+                await self._dialer.dial(peer, self._threads.addresses.addresses(peer))
+            stream = await hosting.new_stream(self._host, peer, PROTOCOL_ID)
+        if link is not None:
+            link.stream = stream
         return ClientSession(self._threads, self._me, peer, stream, self._learnt_peers, self._random_bytes,
-                             self.addresses())
+                             self._addresses_for(peer))
+
+    async def _dial_direct(self, peer: PeerId, address: str) -> None:
+        assert self._host is not None
+        await hosting.dial_address(self._host, peer, address)
 
     def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
         # Second-hand hints live briefly, so they cannot crowd out (the book
@@ -444,8 +519,16 @@ class NetworkService:
             threads, everything = link.pending, link.everything
             link.pending, link.everything = set(), False
             try:
+                if link.session is not None and link.stream is not None and link.stream.connection_closed:
+                    # Its connection died while idle (the peer came back on
+                    # another): a new session, and a full pass, on the live one.
+                    link.session, link.stream = None, None
                 if link.session is None:
-                    link.session = await self._open_session(link.peer)
+                    link.session = await self._open_session(link.peer, link)
+                    # It answers: a failure from here on (it restarts, say)
+                    # is retried within seconds, not at the backoff its time
+                    # offline had grown to.
+                    link.failures = min(link.failures, 1)
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
                 with trio.CancelScope() as scope:
@@ -456,7 +539,7 @@ class NetworkService:
                     # is out of step, so the session starts over, at once.
                     with trio.CancelScope(shield=True):
                         await link.session.close()
-                    link.session = None
+                    link.session, link.stream = None, None
                     link.everything = True
                     self._threads.network_changed()
                     continue
@@ -470,7 +553,11 @@ class NetworkService:
                 if link.session is not None:
                     with trio.CancelScope(shield=True):
                         await link.session.close()
-                link.session = None
+                        if isinstance(exc, trio.TooSlowError) and self._host is not None:
+                            # No answer: the connection may be dead without
+                            # having been closed. Dial afresh next time.
+                            await hosting.disconnect(self._host, link.peer)
+                link.session, link.stream = None, None
                 self._threads.network_changed()
                 link.pending |= threads
                 link.everything = link.everything or everything
@@ -486,7 +573,7 @@ class NetworkService:
                     threads: set[ThreadId] | None) -> dict[ThreadId, SyncResult]:
         """Sync with one peer: every thread we share (None), or some."""
         ours = self._threads.thread_ids()
-        with trio.fail_after(REQUEST_TIMEOUT):
+        with trio.fail_after(HELLO_TIMEOUT):
             if threads is None:
                 session.edges.clear()
                 await session.hello(ours)
@@ -603,7 +690,7 @@ class NetworkService:
             with trio.fail_after(REQUEST_TIMEOUT):
                 exchange = await session.card()
                 sealed = self._threads.seal_invite(thread_id, peer, exchange, role, expires_in,
-                                                   self._listen_addresses[:8])
+                                                   self.listen_addresses()[:8])
                 await session.send_invite(sealed)
                 self._threads.peers.remember(thread_id, peer)  # ours to push to once it joins
         finally:
@@ -627,7 +714,7 @@ class NetworkService:
         return NetworkStatus(
             online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
-            addresses=tuple(self._listen_addresses),
+            addresses=tuple(self.listen_addresses()),
             nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS))
 
     def peer_status(self) -> list[PeerStatus]:
@@ -640,13 +727,3 @@ class NetworkService:
         for peer in self._peers_of(thread_id):
             self.schedule(peer, {thread_id})
 
-
-def _local_ipv4() -> list[str]:
-    import ifaddr  # a zeroconf dependency
-
-    found = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if isinstance(ip.ip, str) and not ip.ip.startswith("169.254."):
-                found.append(ip.ip)
-    return sorted(set(found), key=lambda a: (a.startswith("127."), a))
