@@ -84,12 +84,18 @@ def _ip_scope(ip: IPAddress) -> Scope:
         return Scope.LINK_LOCAL
     if ip.is_multicast or ip.is_reserved:
         return Scope.OTHER
-    if ip.is_private or ip in _SHARED_V4:
+    if any(ip in network for network in _PRIVATE):
         return Scope.PRIVATE
     return Scope.PUBLIC
 
 
-_SHARED_V4 = ipaddress.ip_network("100.64.0.0/10")  # carrier NAT: private to us, not "public"
+# Networks that are someone's LAN. Not Python's is_private, which also
+# counts the documentation ranges (203.0.113/24, 2001:db8::/32...): those
+# stand for the internet in labs and examples, and are treated as public.
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+    "100.64.0.0/10",  # carrier NAT: behind the provider's router, not reachable from outside
+    "fc00::/7"))
 
 
 def classify(address: str) -> Scope:
