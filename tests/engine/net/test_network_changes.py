@@ -1,0 +1,88 @@
+"""A served peer whose machine gains an address (a laptop joins another
+network) tells of it within seconds: its new links carry the address, and
+its mDNS announcement changes. In network namespaces the test creates."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.net.netns import Network, lan, stop_process
+from tests.engine.net.test_lan_sync import READY_DEADLINE, ROOT, Served, cli, poll
+from threads_desktop.engine.acl.links import InviteLink
+
+NEW_IP = "10.77.0.50"  # on the segment of lan(2): 10.77.0.1 and 10.77.0.2 are the hosts
+CHANGE_DEADLINE = 20.0  # the interfaces are read every 5 s
+
+
+@pytest.fixture
+def lan2() -> Iterator[Network]:
+    with lan(2) as network:
+        yield network
+
+
+def _lines(process: subprocess.Popen[str]) -> queue.Queue[dict[str, Any]]:
+    lines: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def test_a_new_address_reaches_links_and_the_lan_announcement_within_seconds(lan2: Network, tmp_path: Path) -> None:
+    profile = tmp_path / "B"
+    thread = cli(profile, "create", "chat", "Us").strip()
+    host_b, host_watch = lan2.hosts
+    served = Served(lan2, host_b, profile, tmp_path / "B.log")
+    watcher = lan2.popen(host_watch, [
+        sys.executable, str(Path(__file__).with_name("discovery_peer.py")),
+        "--host-netns", str(os.stat("/proc/self/ns/net").st_ino),
+        "--address", f"/ip4/{host_watch.ip}/tcp/4001", "--lifetime", "90"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        b_id = served.ready(time.monotonic() + READY_DEADLINE)["serving"]
+        announced = _lines(watcher)
+
+        def announcement(with_ip: str) -> list[str] | None:
+            try:
+                while True:
+                    line = announced.get(timeout=0.1)
+                    if line.get("peer_id") == b_id and any(f"/ip4/{with_ip}/" in a for a in line["addresses"]):
+                        return list(line["addresses"])
+            except queue.Empty:
+                return None
+
+        poll("B announced on the LAN", lambda: announcement(host_b.ip), served.log)
+
+        def link_addresses() -> tuple[str, ...]:
+            return InviteLink.parse(cli(profile, "invite", thread).strip()).addresses
+
+        assert f"/ip4/{host_b.ip}/tcp/4141/p2p/{b_id}" in link_addresses()
+        assert not any("/ip4/127." in a or "/ip4/0.0.0.0/" in a for a in link_addresses())
+
+        lan2.run(host_b, ["ip", "addr", "add", f"{NEW_IP}/24", "dev", host_b.interface])
+        added = time.monotonic()
+        poll("B's links carry its new address",
+             lambda: link_addresses() if f"/ip4/{NEW_IP}/tcp/4141/p2p/{b_id}" in link_addresses() else None,
+             served.log, deadline=CHANGE_DEADLINE)
+        in_links = time.monotonic() - added
+        poll("B announces its new address", lambda: announcement(NEW_IP), served.log, deadline=CHANGE_DEADLINE)
+        print(f"new address in links after {in_links:.1f} s, announced after {time.monotonic() - added:.1f} s")
+    finally:
+        stop_process(watcher)
+        assert stop_process(served.process) == 0, served.log()
