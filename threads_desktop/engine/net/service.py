@@ -525,10 +525,6 @@ class NetworkService:
                     link.session, link.stream = None, None
                 if link.session is None:
                     link.session = await self._open_session(link.peer, link)
-                    # It answers: a failure from here on (it restarts, say)
-                    # is retried within seconds, not at the backoff its time
-                    # offline had grown to.
-                    link.failures = min(link.failures, 1)
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
                 with trio.CancelScope() as scope:
@@ -583,6 +579,11 @@ class NetworkService:
                 if new:
                     await session.hello(new)
                 todo = [t for t in threads if t in session.edges]
+        if link is not None:
+            # It answers: if it fails from here on (it restarts, say), it is
+            # retried within seconds, not at the backoff its time offline
+            # had grown to.
+            link.failures = min(link.failures, 1)
         results: dict[ThreadId, SyncResult] = {}
         log.debug("pass with %s: %d threads shared", session.remote, len(todo))
         if todo and self._gossip is not None:
