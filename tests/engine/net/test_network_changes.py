@@ -86,3 +86,20 @@ def test_a_new_address_reaches_links_and_the_lan_announcement_within_seconds(lan
     finally:
         stop_process(watcher)
         assert stop_process(served.process) == 0, served.log()
+
+
+def test_peers_that_meet_over_the_lan_tell_each_other_no_loopback_address(lan2: Network, tmp_path: Path) -> None:
+    host = lan2.hosts[0]
+    done = lan2.popen(host, [
+        sys.executable, str(Path(__file__).with_name("hello_peers.py")),
+        "--host-netns", str(os.stat("/proc/self/ns/net").st_ino), "--data", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0, err[-3000:]
+    told = json.loads(out)
+    assert told["link"] and all(f"/ip4/{host.ip}/" in a for a in told["link"])
+    assert any("/ip4/127.0.0.1/" in a for a in told["a_addresses"])  # a has one, and keeps it to itself
+    for key in ("a_knows_b", "b_knows_a", "a_knows_c", "b_knows_c"):
+        assert not any("/ip4/127." in a or "/ip4/0.0.0.0/" in a or "/ip6/::/" in a for a in told[key]), (key, told)
+    assert told["a_knows_b"] and told["b_knows_a"]
