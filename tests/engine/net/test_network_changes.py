@@ -103,3 +103,41 @@ def test_peers_that_meet_over_the_lan_tell_each_other_no_loopback_address(lan2: 
     for key in ("a_knows_b", "b_knows_a", "a_knows_c", "b_knows_c"):
         assert not any("/ip4/127." in a or "/ip4/0.0.0.0/" in a or "/ip6/::/" in a for a in told[key]), (key, told)
     assert told["a_knows_b"] and told["b_knows_a"]
+
+
+def test_a_peer_that_moves_to_another_address_is_synced_again_within_seconds(lan2: Network, tmp_path: Path) -> None:
+    """b's address changes under a live connection (a laptop moving between
+    networks): the old connection goes silent, without a FIN or a reset.
+    b sees its interfaces change, drops the dead connection and dials a from
+    its new address; a drops its side when b arrives on the new one."""
+    alice, bob = tmp_path / "A", tmp_path / "B"
+    thread = cli(alice, "create", "chat", "Us").strip()
+    cli(bob, "join", cli(alice, "invite", thread, "--role", "write").strip())
+    host_a, host_b = lan2.hosts
+    served = [Served(lan2, host_a, alice, tmp_path / "A.log"), Served(lan2, host_b, bob, tmp_path / "B.log")]
+    try:
+        ready_by = time.monotonic() + READY_DEADLINE
+        b_id = [s.ready(ready_by) for s in served][1]["serving"]
+
+        def logs() -> str:
+            return "\n".join(s.log() for s in served)
+
+        def shows(data_dir: Path, text: str) -> bool | None:
+            items = json.loads(cli(data_dir, "show", thread, "--json"))["items"]
+            return True if any(i.get("text") == text for i in items) else None
+
+        poll("b is a member at a", lambda: True if b_id in cli(alice, "members", thread) else None, logs)
+        cli(alice, "say", thread, "before the move")
+        poll("a's message on b", lambda: shows(bob, "before the move"), logs)
+
+        lan2.run(host_b, ["ip", "addr", "del", f"{host_b.ip}/24", "dev", host_b.interface])
+        lan2.run(host_b, ["ip", "addr", "add", f"{NEW_IP}/24", "dev", host_b.interface])
+        moved = time.monotonic()
+        cli(alice, "say", thread, "after the move")
+        poll("a's message on b after the move", lambda: shows(bob, "after the move"), logs, deadline=40.0)
+        took = time.monotonic() - moved
+        print(f"synced again {took:.1f} s after the move")
+        assert took < 30.0, logs()
+    finally:
+        for s in served:
+            stop_process(s.process)
