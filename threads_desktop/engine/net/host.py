@@ -150,20 +150,6 @@ class Libp2pStream:
     def remote(self) -> PeerId:
         return PeerId(self._stream.muxed_conn.peer_id.to_bytes())
 
-    @property
-    def connection_closed(self) -> bool:
-        """The connection this stream runs on is closed."""
-        return bool(self._stream.muxed_conn.is_closed)
-
-    @property
-    def remote_ip(self) -> str | None:
-        """The IP the peer's end of the connection has (None if unknown)."""
-        try:
-            remote = self._stream.get_remote_address()
-        except Exception:  # noqa: BLE001 - a stream of a closing connection may not know
-            return None
-        return remote[0] if remote else None
-
     async def read(self, n: int) -> bytes:
         try:
             return await self._stream.read(n)
@@ -204,22 +190,6 @@ def connection_ip(host: IHost, peer: PeerId) -> str | None:
             if remote is not None:
                 return remote[0]
     return None
-
-
-async def close_other_connections(host: IHost, stream: Libp2pStream) -> int:
-    """Close the peer's connections other than the one `stream` runs on, and
-    say how many. A peer keeps one connection to us (one per peer, both
-    ways), so a session opened on a new one means the old one is dead
-    (the peer restarted or moved): without this the swarm keeps it and our
-    own sessions hang on it until their timeout."""
-    keep = stream._stream.muxed_conn
-    closed = 0
-    for conn in list(host.get_network().get_connections(keep.peer_id)):
-        if conn.muxed_conn is not keep:
-            with trio.move_on_after(CLOSE_SECONDS):
-                await _close_connection(conn)
-            closed += 1
-    return closed
 
 
 async def disconnect(host: IHost, peer: PeerId) -> None:

@@ -79,7 +79,6 @@ class _PeerLink:
     wake: trio.Event = field(default_factory=trio.Event)
     backoff: trio.CancelScope | None = None
     session: ClientSession | None = None
-    stream: hosting.Libp2pStream | None = None  # the session's (to see its connection die)
     failures: int = 0
     passes: int = 0  # passes finished, well or not (for waiting on one)
     last_error: str | None = None
@@ -368,7 +367,7 @@ class NetworkService:
         if self._gossip is not None:
             self._gossip.allow(peer)
         link = self._links.get(peer)
-        if link is None or link.session is None or (link.stream is not None and link.stream.connection_closed):
+        if link is None or link.session is None:
             # It reached us: our own pass (our changes to it, its blobs to us)
             # runs now over its connection, which needs no dial; a backoff
             # from failing to dial it (it may not be dialable at all) ends.
@@ -482,12 +481,9 @@ class NetworkService:
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _serve_session(self, stream: hosting.Libp2pStream) -> None:
-        assert self._host is not None
-        if await hosting.close_other_connections(self._host, stream):
-            log.info("%s came back on a new connection: the old one is closed", stream.remote)
         await self._server.serve(stream, stream.remote)
 
-    async def _open_session(self, peer: PeerId, link: _PeerLink | None = None) -> ClientSession:
+    async def _open_session(self, peer: PeerId) -> ClientSession:
         """A session over our live connection to the peer (whoever opened
         it), or over a new one dialled at all its known addresses at once."""
         assert self._host is not None
@@ -495,8 +491,6 @@ class NetworkService:
             if not hosting.is_connected(self._host, peer):
                 await self._dialer.dial(peer, self._threads.addresses.addresses(peer))
             stream = await hosting.new_stream(self._host, peer, PROTOCOL_ID)
-        if link is not None:
-            link.stream = stream
         return ClientSession(self._threads, self._me, peer, stream, self._learnt_peers, self._random_bytes,
                              self._addresses_for(peer))
 
@@ -519,12 +513,8 @@ class NetworkService:
             threads, everything = link.pending, link.everything
             link.pending, link.everything = set(), False
             try:
-                if link.session is not None and link.stream is not None and link.stream.connection_closed:
-                    # Its connection died while idle (the peer came back on
-                    # another): a new session, and a full pass, on the live one.
-                    link.session, link.stream = None, None
                 if link.session is None:
-                    link.session = await self._open_session(link.peer, link)
+                    link.session = await self._open_session(link.peer)
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
                 with trio.CancelScope() as scope:
@@ -535,7 +525,7 @@ class NetworkService:
                     # is out of step, so the session starts over, at once.
                     with trio.CancelScope(shield=True):
                         await link.session.close()
-                    link.session, link.stream = None, None
+                    link.session = None
                     link.everything = True
                     self._threads.network_changed()
                     continue
@@ -553,7 +543,7 @@ class NetworkService:
                             # No answer: the connection may be dead without
                             # having been closed. Dial afresh next time.
                             await hosting.disconnect(self._host, link.peer)
-                link.session, link.stream = None, None
+                link.session = None
                 self._threads.network_changed()
                 link.pending |= threads
                 link.everything = link.everything or everything
