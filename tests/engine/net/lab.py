@@ -21,7 +21,8 @@ and its hosts at .2, .3 ... (namespaces named a1, a2 / b1 ...). Each router
 forwards IPv4 and IPv6, and its nftables (`table inet filter`) accept what
 the LAN sends out and the replies, and silently DROP everything else that
 arrives from the WAN, to the router itself or to the LAN (a home router: an
-unsolicited dial times out, it is not refused). The NAT on the WAN side is
+unsolicited dial times out, it is not refused; `Home(refuse=True)` answers
+it with a TCP reset instead, as some routers do). The NAT on the WAN side is
 the router's `kind`:
 
 - `port_preserving`: plain `masquerade` (endpoint-independent; a host's source
@@ -117,6 +118,7 @@ class Home:
     kind: NatKind = "port_preserving"
     hosts: int = 1
     remap: Mapping[int, int] = field(default_factory=lambda: dict(DEFAULT_REMAP))
+    refuse: bool = False  # answer unsolicited TCP from the WAN with a reset instead of silence
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Router:
     subnet: str
     hosts: tuple[Host, ...]
     remap: Mapping[int, int]
+    refuse: bool = False
     wan_ip6: str | None = None
     lan_ip6: str | None = None
 
@@ -403,7 +406,7 @@ def _home(lab: Lab, prefix: str, i: int, spec: Home, ipv6: bool) -> Router:
         hosts.append(host)
         lab.hosts.append(host)
     router = Router(name=name, kind=spec.kind, letter=letter, wan_ip=wan_ip, lan_ip=f"192.168.{segment}.1",
-                    subnet=f"192.168.{segment}.0/24", hosts=tuple(hosts), remap=dict(spec.remap),
+                    subnet=f"192.168.{segment}.0/24", hosts=tuple(hosts), remap=dict(spec.remap), refuse=spec.refuse,
                     wan_ip6=wan6, lan_ip6=lan6)
     _run(["ip", "netns", "exec", name, "nft", "-f", "-"], input_text=_ruleset(router))
     return router
@@ -421,6 +424,8 @@ def _ruleset(router: Router) -> str:
                              for lan, wan in sorted(router.remap.items())), "masquerade"],
     }[router.kind]
     outbound = "\n".join(f'        oifname "wan" meta nfproto ipv4 {rule}' for rule in nat)
+    # Otherwise the policy drops it: a dial times out rather than fails at once.
+    refused = '        iifname "wan" meta l4proto tcp reject with tcp reset\n' if router.refuse else ""
     return f"""
 table inet filter {{
     chain miniupnpd {{
@@ -434,13 +439,13 @@ table inet filter {{
         ct state established,related accept
         iifname {{ "lo", "lan" }} accept
         icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert }} accept
-    }}
+{refused}    }}
     chain forward {{
         type filter hook forward priority filter; policy drop;
         ct state established,related accept
         iifname "lan" oifname "wan" accept
         iifname "wan" jump miniupnpd
-    }}
+{refused}    }}
     chain prerouting {{
         type nat hook prerouting priority dstnat; policy accept;
         jump prerouting_miniupnpd

@@ -24,11 +24,13 @@ UPNP_DISCOVERY_MS = 1000
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    with home_networks(*NAT_KINDS, Home("port_preserving", hosts=2), pub2=True) as built:
+    with home_networks(*NAT_KINDS, Home("port_preserving", hosts=2), Home("port_preserving", refuse=True),
+                       pub2=True) as built:
         yield built
 
 
 def router(lab: Lab, kind: str) -> Router:
+    """The lab's first home of that kind (one host, silent to strangers)."""
     return next(r for r in lab.routers if r.kind == kind)
 
 
@@ -114,6 +116,17 @@ def test_pub_cannot_open_a_connection_to_a_home_host_the_router_drops_it(lab: La
     assert unsolicited(lab, lab.pub, home.wan_ip, 7003) is TimeoutError
     assert host.ip6 is not None
     assert unsolicited(lab, lab.pub, host.ip6, 7003) is TimeoutError
+
+
+def test_a_refusing_router_answers_an_unsolicited_dial_with_a_reset(lab: Lab) -> None:
+    home = next(r for r in lab.routers if r.refuse)
+    [host] = home.hosts
+    listener(lab, host, 7008)
+    listener(lab, host, 7008, socket.AF_INET6)
+    assert host.ip6 is not None
+    assert unsolicited(lab, lab.pub, home.wan_ip, 7008) is ConnectionRefusedError
+    assert unsolicited(lab, lab.pub, host.ip6, 7008) is ConnectionRefusedError
+    assert unsolicited(lab, home.name, host.ip, 7008) is None
 
 
 def test_a_port_preserving_router_keeps_the_hosts_port_for_every_peer(lab: Lab) -> None:
