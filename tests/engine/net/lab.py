@@ -53,7 +53,8 @@ Helpers (each also on netns.Network): `run(node, argv)` a short command's
 stdout; `popen(node, argv, ...)` a process ended by PID at teardown;
 `spawn(node, argv)` the same with stdout and stderr read into `Output`s
 (`line`, `wait_for`: bounded waits); `call(node, fn)` / `socket(node)` code and
-sockets in a node's namespace; `cli(node, data_dir, *args)` runs a
+sockets in a node's namespace; `nat_mappings(router)` what its NAT shows
+peers now (from conntrack); `cli(node, data_dir, *args)` runs a
 `threads-desktop` command there and `serve(node, data_dir)` starts
 `threads-desktop serve --listen /ip4/0.0.0.0/tcp/4141` there, both with
 PYTHONPATH set to this checkout. At exit (also on failure): sockets closed,
@@ -65,6 +66,7 @@ the test is skipped with the reason (a failure under CI, as in netns.py).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import queue
@@ -136,6 +138,19 @@ class Router:
     refuse: bool = False
     wan_ip6: str | None = None
     lan_ip6: str | None = None
+
+
+@dataclass(frozen=True)
+class NatMapping:
+    """One flow a LAN host started: from lan_ip:lan_port, shown to peer_ip as wan_ip:wan_port."""
+
+    protocol: str
+    lan_ip: str
+    lan_port: int
+    wan_ip: str
+    wan_port: int
+    peer_ip: str
+    peer_port: int
 
 
 class Output:
@@ -237,6 +252,13 @@ class Lab(Network):
     def router_of(self, host: Host) -> Router:
         return next(r for r in self.routers if host in r.hosts)
 
+    def nat_mappings(self, router: Router) -> set[NatMapping]:
+        """What the router's NAT does now to TCP and UDP flows its LAN started
+        (its conntrack table), e.g. to see which port a peer was shown."""
+        table = self.run(router.name, ["conntrack", "-L"])
+        lan = ipaddress.ip_network(router.subnet)
+        return {m for m in _outbound_flows(table) if ipaddress.ip_address(m.lan_ip) in lan}
+
     def spawn(self, node: Host | str, argv: Sequence[str], env: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> Spawned:
         """`argv` in the node's namespace, its output read; ended at teardown."""
@@ -262,6 +284,22 @@ class Lab(Network):
         spawned = self.spawn(node, [sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir),
                                     "serve", "--listen", listen, *args], cwd=ROOT)
         return Peer(spawned.process, spawned.stdout, spawned.stderr, node=node, data_dir=data_dir)
+
+
+def _outbound_flows(table: str) -> Iterator[NatMapping]:
+    """Flows of `conntrack -L` lines: `tcp 6 431999 ESTABLISHED src= dst= sport=
+    dport= src= dst= sport= dport= [ASSURED] ...` (original, then reply)."""
+    for line in table.splitlines():
+        words = line.split()
+        if not words or words[0] not in ("tcp", "udp"):
+            continue
+        pairs = [(key, value) for key, _, value in (w.partition("=") for w in words)
+                 if key in ("src", "dst", "sport", "dport")]
+        if len(pairs) != 8:
+            continue
+        original, reply = dict(pairs[:4]), dict(pairs[4:])
+        yield NatMapping(words[0], original["src"], int(original["sport"]), reply["dst"], int(reply["dport"]),
+                         original["dst"], int(original["dport"]))
 
 
 def _name(node: Host | str) -> str:

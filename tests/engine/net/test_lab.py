@@ -14,7 +14,7 @@ from typing import Any
 import miniupnpc  # type: ignore[import-not-found]  # no stubs; py-libp2p depends on it
 import pytest
 
-from tests.engine.net.lab import NAT_KINDS, Home, Lab, Router, home_networks
+from tests.engine.net.lab import NAT_KINDS, Home, Lab, NatMapping, Router, home_networks
 from tests.engine.net.netns import Host
 
 CONNECT_TIMEOUT = 5.0
@@ -138,7 +138,12 @@ def test_a_port_remapping_router_maps_the_listen_port_to_another_for_every_peer(
     home = router(lab, "port_remapping")
     [(lan_port, wan_port)] = home.remap.items()
     assert wan_port != lan_port
-    assert external_ports(lab, home.hosts[0], lan_port, 7005) == (wan_port, wan_port)
+    [host] = home.hosts
+    assert external_ports(lab, host, lan_port, 7005) == (wan_port, wan_port)
+    assert lab.pub2 is not None
+    shown = {m for m in lab.nat_mappings(home) if m.peer_port == 7005}
+    assert shown == {NatMapping("tcp", host.ip, lan_port, home.wan_ip, wan_port, peer.ip, 7005)
+                     for peer in (lab.pub, lab.pub2)}
 
 
 def test_a_symmetric_router_gives_each_peer_another_port(lab: Lab) -> None:
