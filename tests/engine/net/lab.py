@@ -43,6 +43,12 @@ router i ::<11+i>); router i's LAN is 2001:db8:<i+1>::/64 (router ::1, hosts
 ::2 ...), routed without NAT, behind the same firewall. Hosts' `ip6` fields
 hold these addresses (None without IPv6).
 
+Python's `ipaddress` calls 203.0.113.0/24 and 2001:db8::/32 private, not
+global. Code that tells public from private addresses gets the lab's public
+side as public with `prefixes=GLOBAL_LOOKING`: the same plan on 11.0.113.0/24
+(pub 11.0.113.1, router i 11.0.113.<11+i>, the UPnP router included) and
+3fff:0::/32.
+
 The wan namespace (`lab.hub`) holds every bridge and is "the internet": its
 wan bridge has 203.0.113.254, 11.0.113.254 and 2001:db8::fe, it forwards,
 routes each LAN's IPv6 prefix to its router, and is every WAN node's default
@@ -100,16 +106,35 @@ MAX_ROUTERS = 8
 MAX_HOSTS_PER_HOME = 8
 LISTEN_PORT = 4141
 DEFAULT_REMAP: Mapping[int, int] = {LISTEN_PORT: 14141}
-WAN = "203.0.113"
-UPNP_WAN = "11.0.113"  # public-looking: miniupnpd refuses 203.0.113.x as external
-WAN6 = "2001:db8:"
 INTERNET_HOST = 254
-INTERNET6 = f"{WAN6}:fe"
 PUB_HOST, PUB2_HOST = 1, 3
 WAN_SEGMENT = 0
 READY_TIMEOUT = 20.0
 CLI_TIMEOUT = 30.0
 OUTPUT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Prefixes:
+    """The public side's addresses: `wan` and `upnp_wan` the first three
+    octets of a /24, `wan6` the first groups of the IPv6 prefix (WAN
+    `<wan6>::/64`, LAN of segment k `<wan6>:<k>::/64`)."""
+
+    wan: str = "203.0.113"
+    upnp_wan: str = "11.0.113"  # public-looking: miniupnpd refuses 203.0.113.x as external
+    wan6: str = "2001:db8"
+
+    def wan6_address(self, number: int | str) -> str:
+        return f"{self.wan6}::{number}"
+
+    def lan6_address(self, segment: int, number: int | str) -> str:
+        return f"{self.wan6}:{segment}::{number}"
+
+
+DOCUMENTATION = Prefixes()
+# Addresses Python's ipaddress calls global (3fff::/20 is documentation since
+# RFC 9637, unknown to Python 3.11; 11.0.113.0/24 is only ever used in here).
+GLOBAL_LOOKING = Prefixes(wan="11.0.113", upnp_wan="11.0.113", wan6="3fff:0")
 
 
 @dataclass(frozen=True)
@@ -248,6 +273,7 @@ class Lab(Network):
     pub2: Host | None = None
     routers: list[Router] = field(default_factory=list)
     workdir: Path = field(default_factory=Path)
+    prefixes: Prefixes = DOCUMENTATION
 
     def router_of(self, host: Host) -> Router:
         return next(r for r in self.routers if host in r.hosts)
@@ -315,7 +341,8 @@ def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def home_networks(*homes: Home | NatKind, pub2: bool = False, ipv6: bool = True) -> Iterator[Lab]:
+def home_networks(*homes: Home | NatKind, pub2: bool = False, ipv6: bool = True,
+                  prefixes: Prefixes = DOCUMENTATION) -> Iterator[Lab]:
     """One home router per argument (a kind, or a Home), a public host `pub`
     (and `pub2`), joined by the wan bridge (see the module doc)."""
     specs = [h if isinstance(h, Home) else Home(h) for h in homes]
@@ -323,7 +350,8 @@ def home_networks(*homes: Home | NatKind, pub2: bool = False, ipv6: bool = True)
             s.kind in NAT_KINDS and 1 <= s.hosts <= MAX_HOSTS_PER_HOME for s in specs):
         raise ValueError(f"1..{MAX_ROUTERS} homes of 1..{MAX_HOSTS_PER_HOME} hosts, kinds {NAT_KINDS}")
     prefix = f"td-{os.getpid()}-{secrets.token_hex(3)}"
-    lab = Lab(hub=f"{prefix}-wan", hosts=[], workdir=Path(tempfile.mkdtemp(prefix=f"{prefix}-")))
+    lab = Lab(hub=f"{prefix}-wan", hosts=[], workdir=Path(tempfile.mkdtemp(prefix=f"{prefix}-")),
+              prefixes=prefixes)
     try:
         _build(lab, prefix, specs, pub2, ipv6)
         yield lab
@@ -339,15 +367,16 @@ def _build(lab: Lab, prefix: str, specs: list[Home], with_pub2: bool, ipv6: bool
         _cannot("no miniupnpd (scripts/install-system-deps.sh installs it)")
     if shutil.which("nft") is None:
         _cannot("no nft (nftables; scripts/install-system-deps.sh installs it)")
-    hub = lab.hub
+    hub, plan = lab.hub, lab.prefixes
     _namespace(lab, hub)
     _bridge(hub, WAN_SEGMENT)
     # The internet: a forwarding namespace on the wan bridge, default route of every WAN node.
-    _run(["ip", "-n", hub, "addr", "add", f"{WAN}.{INTERNET_HOST}/24", "dev", f"br{WAN_SEGMENT}"])
-    _run(["ip", "-n", hub, "addr", "add", f"{UPNP_WAN}.{INTERNET_HOST}/24", "dev", f"br{WAN_SEGMENT}"])
+    for wan in dict.fromkeys([plan.wan, plan.upnp_wan]):
+        _run(["ip", "-n", hub, "addr", "add", f"{wan}.{INTERNET_HOST}/24", "dev", f"br{WAN_SEGMENT}"])
     _sysctl(hub, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0")
     if ipv6:
-        _run(["ip", "-n", hub, "addr", "add", f"{INTERNET6}/64", "dev", f"br{WAN_SEGMENT}", "nodad"])
+        _run(["ip", "-n", hub, "addr", "add", f"{plan.wan6_address('fe')}/64", "dev", f"br{WAN_SEGMENT}",
+              "nodad"])
         _sysctl(hub, "net.ipv6.conf.all.forwarding=1")
 
     lab.pub = _wan_node(lab, f"{prefix}-pub", "wp0", PUB_HOST, ipv6)
@@ -397,16 +426,17 @@ def _plug(lab: Lab, ns: str, segment: int, port: str, interface: str,
 
 def _wan_node(lab: Lab, name: str, port: str, number: int, ipv6: bool) -> Host:
     _namespace(lab, name)
-    ip6 = f"{WAN6}:{number}" if ipv6 else None
-    _plug(lab, name, WAN_SEGMENT, port, "eth0", [f"{WAN}.{number}/24", *([f"{ip6}/64"] if ip6 else [])])
-    _default_routes(name, ipv6)
-    return Host(name=name, segment=WAN_SEGMENT, ip=f"{WAN}.{number}", ip6=ip6)
+    plan = lab.prefixes
+    ip6 = plan.wan6_address(number) if ipv6 else None
+    _plug(lab, name, WAN_SEGMENT, port, "eth0", [f"{plan.wan}.{number}/24", *([f"{ip6}/64"] if ip6 else [])])
+    _default_routes(lab, name, ipv6)
+    return Host(name=name, segment=WAN_SEGMENT, ip=f"{plan.wan}.{number}", ip6=ip6)
 
 
-def _default_routes(ns: str, ipv6: bool) -> None:
-    _run(["ip", "-n", ns, "route", "add", "default", "via", f"{WAN}.{INTERNET_HOST}"])
+def _default_routes(lab: Lab, ns: str, ipv6: bool) -> None:
+    _run(["ip", "-n", ns, "route", "add", "default", "via", f"{lab.prefixes.wan}.{INTERNET_HOST}"])
     if ipv6:
-        _run(["ip", "-n", ns, "-6", "route", "add", "default", "via", INTERNET6])
+        _run(["ip", "-n", ns, "-6", "route", "add", "default", "via", lab.prefixes.wan6_address("fe")])
 
 
 def _home(lab: Lab, prefix: str, i: int, spec: Home, ipv6: bool) -> Router:
@@ -415,25 +445,26 @@ def _home(lab: Lab, prefix: str, i: int, spec: Home, ipv6: bool) -> Router:
     name = f"{prefix}-nat{letter}"
     _namespace(lab, name)
     _bridge(lab.hub, segment)
-    wan_ip = f"{UPNP_WAN if spec.kind == 'upnp' else WAN}.{11 + i}"
-    wan6 = f"{WAN6}:{11 + i}" if ipv6 else None
-    lan6 = f"{WAN6}{segment}::1" if ipv6 else None
+    plan = lab.prefixes
+    wan_ip = f"{plan.upnp_wan if spec.kind == 'upnp' else plan.wan}.{11 + i}"
+    wan6 = plan.wan6_address(11 + i) if ipv6 else None
+    lan6 = plan.lan6_address(segment, 1) if ipv6 else None
     _plug(lab, name, WAN_SEGMENT, f"wr{i}", "wan",
-          [f"{WAN}.{11 + i}/24", *([f"{wan_ip}/24"] if spec.kind == "upnp" else []),
-           *([f"{wan6}/64"] if wan6 else [])])
+          [*dict.fromkeys([f"{plan.wan}.{11 + i}/24", f"{wan_ip}/24"]), *([f"{wan6}/64"] if wan6 else [])])
     _plug(lab, name, segment, f"lr{i}", "lan", [f"192.168.{segment}.1/24", *([f"{lan6}/64"] if lan6 else [])])
-    _default_routes(name, ipv6)
-    if spec.kind == "upnp":
+    _default_routes(lab, name, ipv6)
+    if wan_ip != f"{plan.wan}.{11 + i}":
         # Everything it sends out comes from the public-looking address.
-        _run(["ip", "-n", name, "route", "replace", f"{WAN}.0/24", "dev", "wan", "src", wan_ip])
-        _run(["ip", "-n", name, "route", "replace", "default", "via", f"{WAN}.{INTERNET_HOST}", "src", wan_ip])
+        gateway = f"{plan.wan}.{INTERNET_HOST}"
+        _run(["ip", "-n", name, "route", "replace", f"{plan.wan}.0/24", "dev", "wan", "src", wan_ip])
+        _run(["ip", "-n", name, "route", "replace", "default", "via", gateway, "src", wan_ip])
     _sysctl(name, "net.ipv4.ip_forward=1", *(["net.ipv6.conf.all.forwarding=1"] if ipv6 else []))
     if wan6 is not None:
-        _run(["ip", "-n", lab.hub, "-6", "route", "add", f"{WAN6}{segment}::/64", "via", wan6])
+        _run(["ip", "-n", lab.hub, "-6", "route", "add", f"{plan.lan6_address(segment, '')}/64", "via", wan6])
     hosts = []
     for j in range(spec.hosts):
         host = Host(name=f"{prefix}-{letter.lower()}{j + 1}", segment=segment, ip=f"192.168.{segment}.{j + 2}",
-                    ip6=f"{WAN6}{segment}::{j + 2}" if ipv6 else None)
+                    ip6=plan.lan6_address(segment, j + 2) if ipv6 else None)
         _namespace(lab, host.name)
         _plug(lab, host.name, segment, f"h{i}x{j}", host.interface,
               [f"{host.ip}/24", *([f"{host.ip6}/64"] if host.ip6 else [])])

@@ -5,6 +5,7 @@ refused), a UPnP mapping lets it in, and the lab leaves nothing behind."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any
 import miniupnpc  # type: ignore[import-not-found]  # no stubs; py-libp2p depends on it
 import pytest
 
-from tests.engine.net.lab import NAT_KINDS, Home, Lab, NatMapping, Router, home_networks
+from tests.engine.net.lab import GLOBAL_LOOKING, NAT_KINDS, Home, Lab, NatMapping, Router, home_networks
 from tests.engine.net.netns import Host
 
 CONNECT_TIMEOUT = 5.0
@@ -210,6 +211,20 @@ def test_a_home_host_maps_a_port_by_upnp_and_pub_connects_through_it(lab: Lab) -
 
     assert lab.call(host, unmap_port)
     assert unsolicited(lab, lab.pub, home.wan_ip, 4141) is TimeoutError
+
+
+def test_a_lab_on_global_looking_prefixes_shows_peers_global_addresses() -> None:
+    with home_networks("port_preserving", "upnp", prefixes=GLOBAL_LOOKING) as lab:
+        assert lab.pub.ip6 is not None
+        with listener(lab, lab.pub, 7009) as server, listener(lab, lab.pub, 7009, socket.AF_INET6) as server6:
+            for home in lab.routers:
+                [host] = home.hosts
+                assert host.ip6 is not None
+                dial(lab, host, lab.pub.ip, 7009)
+                dial(lab, host, lab.pub.ip6, 7009)
+                seen = accepted(server)[1][0], accepted(server6)[1][0]
+                assert seen == (home.wan_ip, host.ip6)
+                assert all(ipaddress.ip_address(a).is_global for a in (*seen, lab.pub.ip, lab.pub.ip6))
 
 
 def namespaces() -> set[str]:
