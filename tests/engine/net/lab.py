@@ -32,11 +32,11 @@ the router's `kind`:
   (endpoint-independent, different port, as behind carrier NAT); other ports
   are masqueraded.
 - `symmetric`: `masquerade random`: a new external port for every connection.
-- `upnp`: port-preserving (`snat` to `wan_ip`), plus miniupnpd (UPnP IGD and NAT-PMP) on the LAN
-  side. miniupnpd refuses a documentation address as the external one, so
-  this router's `wan_ip` is 11.0.113.<11+i> (public-looking, and only ever
-  inside these namespaces), its source address for everything it sends out;
-  203.0.113.<11+i> stays on its WAN too.
+- `upnp`: port-preserving (`snat` to `wan_ip`), plus miniupnpd (UPnP IGD
+  and NAT-PMP) on the LAN side. miniupnpd refuses a documentation address
+  as the external one, so this router's `wan_ip` is 11.0.113.<11+i>
+  (public-looking, and only ever inside these namespaces), its source
+  address for everything it sends out; 203.0.113.<11+i> stays on its WAN.
 
 IPv6 (`ipv6=True`, the default): the WAN is 2001:db8::/64 (pub ::1, pub2 ::3,
 router i ::<11+i>); router i's LAN is 2001:db8:<i+1>::/64 (router ::1, hosts
@@ -55,11 +55,11 @@ routes each LAN's IPv6 prefix to its router, and is every WAN node's default
 route; it has no route to any private IPv4 LAN, so nothing outside reaches
 192.168.x.y except through its router's NAT.
 
-Helpers (each also on netns.Network): `run(node, argv)` a short command's
-stdout; `popen(node, argv, ...)` a process ended by PID at teardown;
-`spawn(node, argv)` the same with stdout and stderr read into `Output`s
-(`line`, `wait_for`: bounded waits); `call(node, fn)` / `socket(node)` code and
-sockets in a node's namespace; `nat_mappings(router)` what its NAT shows
+Helpers (the first four from netns.Network): `run(node, argv)` a short
+command's stdout; `popen(node, argv, ...)` a process ended by PID at
+teardown; `call(node, fn)` / `socket(node)` code and sockets in a node's
+namespace; `spawn(node, argv)` the same with stdout and stderr read into `Output`s
+(`line`, `wait_for`: bounded waits); `nat_mappings(router)` what its NAT shows
 peers now (from conntrack); `cli(node, data_dir, *args)` runs a
 `threads-desktop` command there and `serve(node, data_dir)` starts
 `threads-desktop serve --listen /ip4/0.0.0.0/tcp/4141` there, both with
@@ -125,10 +125,14 @@ class Prefixes:
     wan6: str = "2001:db8"
 
     def wan6_address(self, number: int | str) -> str:
-        return f"{self.wan6}::{number}"
+        """In the form sockets report it (RFC 5952), so tests can compare."""
+        return str(ipaddress.ip_address(f"{self.wan6}::{number}"))
 
     def lan6_address(self, segment: int, number: int | str) -> str:
-        return f"{self.wan6}:{segment}::{number}"
+        return str(ipaddress.ip_address(f"{self.wan6}:{segment}::{number}"))
+
+    def lan6_prefix(self, segment: int) -> str:
+        return str(ipaddress.ip_network(f"{self.wan6}:{segment}::/64"))
 
 
 DOCUMENTATION = Prefixes()
@@ -179,12 +183,13 @@ class NatMapping:
 
 
 class Output:
-    """The lines a process writes to one stream, read on a daemon thread;
-    every wait is bounded."""
+    """The lines a process writes to one stream, read on a daemon thread (so
+    its pipe never fills); every wait is bounded."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self.lines: list[str] = []  # everything taken so far, in order
+        self.lines: list[str] = []  # every line received so far, in order
+        self._next = 0  # index in `lines` of the next line `line` returns
         self.closed = False
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
@@ -194,19 +199,26 @@ class Output:
                 self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
-    def line(self, timeout: float = OUTPUT_TIMEOUT) -> str | None:
-        """The next line; None once the stream is closed. AssertionError after `timeout` s."""
-        if self.closed:
-            return None
+    def _receive(self, timeout: float | None) -> bool:
+        """Move one line (or the end) from the reader to `lines`; False if none came."""
         try:
-            line = self._queue.get(timeout=max(timeout, 0.01))
+            line = self._queue.get(timeout=max(timeout, 0.01)) if timeout is not None else self._queue.get_nowait()
         except queue.Empty:
-            raise AssertionError(f"no output line within {timeout:g} s; so far:\n{self.text()}") from None
+            return False
         if line is None:
             self.closed = True
+        else:
+            self.lines.append(line)
+        return True
+
+    def line(self, timeout: float = OUTPUT_TIMEOUT) -> str | None:
+        """The next line; None once the stream has ended. AssertionError after `timeout` s."""
+        if self._next == len(self.lines) and not self.closed and not self._receive(timeout):
+            raise AssertionError(f"no output line within {timeout:g} s; so far:\n{self.text()}")
+        if self._next == len(self.lines):
             return None
-        self.lines.append(line)
-        return line
+        self._next += 1
+        return self.lines[self._next - 1]
 
     def wait_for(self, matches: Callable[[str], bool], timeout: float = OUTPUT_TIMEOUT) -> str:
         """The first further line that `matches`, within `timeout` s (AssertionError otherwise)."""
@@ -219,16 +231,9 @@ class Output:
                 return line
 
     def text(self) -> str:
-        """Everything read so far (takes what is already queued, never waits)."""
-        while not self.closed:
-            try:
-                line = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if line is None:
-                self.closed = True
-            else:
-                self.lines.append(line)
+        """Every line received so far, without waiting (and without moving `line` on)."""
+        while not self.closed and self._receive(None):
+            pass
         return "\n".join(self.lines)
 
 
@@ -460,7 +465,7 @@ def _home(lab: Lab, prefix: str, i: int, spec: Home, ipv6: bool) -> Router:
         _run(["ip", "-n", name, "route", "replace", "default", "via", gateway, "src", wan_ip])
     _sysctl(name, "net.ipv4.ip_forward=1", *(["net.ipv6.conf.all.forwarding=1"] if ipv6 else []))
     if wan6 is not None:
-        _run(["ip", "-n", lab.hub, "-6", "route", "add", f"{plan.lan6_address(segment, '')}/64", "via", wan6])
+        _run(["ip", "-n", lab.hub, "-6", "route", "add", plan.lan6_prefix(segment), "via", wan6])
     hosts = []
     for j in range(spec.hosts):
         host = Host(name=f"{prefix}-{letter.lower()}{j + 1}", segment=segment, ip=f"192.168.{segment}.{j + 2}",

@@ -227,6 +227,16 @@ def test_a_lab_on_global_looking_prefixes_shows_peers_global_addresses() -> None
                 assert all(ipaddress.ip_address(a).is_global for a in (*seen, lab.pub.ip, lab.pub.ip6))
 
 
+def test_a_spawned_process_runs_in_its_namespace_and_its_output_is_read_with_bounded_waits(lab: Lab) -> None:
+    [host] = router(lab, "symmetric").hosts
+    spawned = lab.spawn(host, ["sh", "-c", "ip -4 -o addr show dev eth0; echo done; exec sleep 60"])
+    assert host.ip in spawned.stdout.wait_for(lambda line: "inet " in line)
+    assert spawned.stdout.line() == "done"
+    with pytest.raises(AssertionError, match=r"no output line within 0\.2 s"):
+        spawned.stdout.line(timeout=0.2)
+    assert spawned.stdout.text().endswith("done") and spawned.process.poll() is None
+
+
 def namespaces() -> set[str]:
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True, timeout=10)
     return {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
