@@ -310,10 +310,12 @@ class Lab(Network):
         return result.stdout
 
     def serve(self, node: Host, data_dir: Path, *args: str,
-              listen: str = f"/ip4/0.0.0.0/tcp/{LISTEN_PORT}") -> Peer:
-        """`threads-desktop serve --listen LISTEN ARGS...` in the node's namespace."""
+              listen: Sequence[str] = (f"/ip4/0.0.0.0/tcp/{LISTEN_PORT}",)) -> Peer:
+        """`threads-desktop serve --listen L1 [--listen L2 ...] ARGS...` in the
+        node's namespace (add f"/ip6/::/tcp/{LISTEN_PORT}" for IPv6)."""
+        listening = [word for address in listen for word in ("--listen", address)]
         spawned = self.spawn(node, [sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir),
-                                    "serve", "--listen", listen, *args], cwd=ROOT)
+                                    "serve", *listening, *args], cwd=ROOT)
         return Peer(spawned.process, spawned.stdout, spawned.stderr, node=node, data_dir=data_dir)
 
 
