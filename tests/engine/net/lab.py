@@ -60,7 +60,8 @@ command's stdout; `popen(node, argv, ...)` a process ended by PID at
 teardown; `call(node, fn)` / `socket(node)` code and sockets in a node's
 namespace; `spawn(node, argv)` the same with stdout and stderr read into `Output`s
 (`line`, `wait_for`: bounded waits); `nat_mappings(router)` what its NAT shows
-peers now (from conntrack); `cli(node, data_dir, *args)` runs a
+peers now (from conntrack); `forget_mappings(router)` as a router restart
+does; `move(host, router)` a host to another home, as a laptop moves; `cli(node, data_dir, *args)` runs a
 `threads-desktop` command there and `serve(node, data_dir)` starts
 `threads-desktop serve --listen /ip4/0.0.0.0/tcp/4141` there, both with
 PYTHONPATH set to this checkout. At exit (also on failure): sockets closed,
@@ -72,6 +73,7 @@ the test is skipped with the reason (a failure under CI, as in netns.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import os
@@ -279,9 +281,42 @@ class Lab(Network):
     routers: list[Router] = field(default_factory=list)
     workdir: Path = field(default_factory=Path)
     prefixes: Prefixes = DOCUMENTATION
+    ports: dict[str, str] = field(default_factory=dict)  # host namespace -> its bridge port in the hub
 
     def router_of(self, host: Host) -> Router:
-        return next(r for r in self.routers if host in r.hosts)
+        return next(r for r in self.routers if host.name in (h.name for h in r.hosts))
+
+    def move(self, host: Host, to: Router) -> Host:
+        """The host leaves its home's LAN for `to`'s, as a laptop carried to
+        another network: its interface goes down, is plugged into the other
+        LAN, gets that LAN's next free addresses and routes, and comes back
+        up (processes keep running). The host as it now is; `hosts` and
+        `routers` are updated (Router and Host objects held before are not)."""
+        home = self.router_of(host)
+        number = max((int(h.ip.rsplit(".", 1)[1]) for h in to.hosts), default=1) + 1
+        segment = self.routers.index(to) + 1
+        moved = dataclasses.replace(host, segment=segment, ip=f"192.168.{segment}.{number}",
+                                    ip6=self.prefixes.lan6_address(segment, number) if host.ip6 else None)
+        ns, interface = host.name, host.interface
+        _run(["ip", "-n", ns, "link", "set", interface, "down"])
+        _run(["ip", "-n", ns, "addr", "flush", "dev", interface])
+        for family in ("-4", "-6"):
+            _run(["ip", "-n", ns, family, "route", "flush", "dev", interface])
+        _run(["ip", "-n", self.hub, "link", "set", self.ports[ns], "master", f"br{segment}"])
+        _address_host(moved, to)
+        _wait_link_up(ns, interface)
+        for router in (home, to):
+            kept = tuple(h for h in router.hosts if h.name != ns)
+            self.routers[self.routers.index(router)] = dataclasses.replace(
+                router, hosts=(*kept, moved) if router is to else kept)
+        self.hosts[:] = [h for r in self.routers for h in r.hosts]
+        return moved
+
+    def forget_mappings(self, router: Router) -> None:
+        """The router forgets every NAT mapping and connection it tracks, as
+        when it restarts: a connection through it stalls until one side sends
+        and the NAT makes a new mapping (maybe to another port)."""
+        self.run(router.name, ["conntrack", "-F"])
 
     def nat_mappings(self, router: Router) -> set[NatMapping]:
         """What the router's NAT does now to TCP and UDP flows its LAN started
@@ -468,24 +503,33 @@ def _home(lab: Lab, prefix: str, i: int, spec: Home, ipv6: bool) -> Router:
     _sysctl(name, "net.ipv4.ip_forward=1", *(["net.ipv6.conf.all.forwarding=1"] if ipv6 else []))
     if wan6 is not None:
         _run(["ip", "-n", lab.hub, "-6", "route", "add", plan.lan6_prefix(segment), "via", wan6])
-    hosts = []
-    for j in range(spec.hosts):
-        host = Host(name=f"{prefix}-{letter.lower()}{j + 1}", segment=segment, ip=f"192.168.{segment}.{j + 2}",
-                    ip6=plan.lan6_address(segment, j + 2) if ipv6 else None)
-        _namespace(lab, host.name)
-        _plug(lab, host.name, segment, f"h{i}x{j}", host.interface,
-              [f"{host.ip}/24", *([f"{host.ip6}/64"] if host.ip6 else [])])
-        _run(["ip", "-n", host.name, "route", "add", "default", "via", f"192.168.{segment}.1"])
-        _run(["ip", "-n", host.name, "route", "add", "224.0.0.0/4", "dev", host.interface])
-        if lan6 is not None:
-            _run(["ip", "-n", host.name, "-6", "route", "add", "default", "via", lan6])
-        hosts.append(host)
-        lab.hosts.append(host)
+    hosts = tuple(Host(name=f"{prefix}-{letter.lower()}{j + 1}", segment=segment, ip=f"192.168.{segment}.{j + 2}",
+                       ip6=plan.lan6_address(segment, j + 2) if ipv6 else None) for j in range(spec.hosts))
     router = Router(name=name, kind=spec.kind, letter=letter, wan_ip=wan_ip, lan_ip=f"192.168.{segment}.1",
-                    subnet=f"192.168.{segment}.0/24", hosts=tuple(hosts), remap=dict(spec.remap), refuse=spec.refuse,
+                    subnet=f"192.168.{segment}.0/24", hosts=hosts, remap=dict(spec.remap), refuse=spec.refuse,
                     wan_ip6=wan6, lan_ip6=lan6)
     _run(["ip", "netns", "exec", name, "nft", "-f", "-"], input_text=_ruleset(router))
+    for j, host in enumerate(hosts):
+        _namespace(lab, host.name)
+        lab.ports[host.name] = f"h{i}x{j}"
+        _run(["ip", "-n", lab.hub, "link", "add", lab.ports[host.name], "type", "veth",
+              "peer", "name", host.interface, "netns", host.name])
+        _run(["ip", "-n", lab.hub, "link", "set", lab.ports[host.name], "master", f"br{segment}", "up"])
+        _address_host(host, router)
+        lab.hosts.append(host)
     return router
+
+
+def _address_host(host: Host, router: Router) -> None:
+    """The host's addresses on its LAN, its interface up, its routes via the router."""
+    ns, interface = host.name, host.interface
+    for address in (f"{host.ip}/24", *([f"{host.ip6}/64"] if host.ip6 else [])):
+        _run(["ip", "-n", ns, "addr", "add", address, "dev", interface, *(["nodad"] if ":" in address else [])])
+    _run(["ip", "-n", ns, "link", "set", interface, "multicast", "on", "up"])
+    _run(["ip", "-n", ns, "route", "replace", "default", "via", router.lan_ip])
+    _run(["ip", "-n", ns, "route", "replace", "224.0.0.0/4", "dev", interface])
+    if host.ip6 is not None and router.lan_ip6 is not None:
+        _run(["ip", "-n", ns, "-6", "route", "replace", "default", "via", router.lan_ip6])
 
 
 def _ruleset(router: Router) -> str:

@@ -237,6 +237,40 @@ def test_a_spawned_process_runs_in_its_namespace_and_its_output_is_read_with_bou
     assert spawned.stdout.text().endswith("done") and spawned.process.poll() is None
 
 
+def test_a_host_moved_to_another_home_gets_its_addresses_and_is_seen_at_its_router() -> None:
+    with home_networks("port_preserving", Home("symmetric", hosts=2)) as lab:
+        nat_a, nat_b = lab.routers
+        [host] = nat_a.hosts
+        moved = lab.move(host, nat_b)
+        assert (moved.name, moved.ip, moved.ip6) == (host.name, "192.168.2.4", "2001:db8:2::4")
+        [nat_a, nat_b] = lab.routers
+        assert nat_a.hosts == () and nat_b.hosts[-1] == moved and lab.router_of(moved) == nat_b
+        assert lab.hosts == list(nat_b.hosts)
+        shown = lab.run(moved, ["ip", "-o", "addr", "show", "dev", "eth0", "scope", "global"])
+        assert "192.168.2.4/24" in shown and "2001:db8:2::4/64" in shown and "192.168.1." not in shown
+        assert lab.pub.ip6 is not None
+        with listener(lab, lab.pub, 7010) as server, listener(lab, lab.pub, 7010, socket.AF_INET6) as server6:
+            dial(lab, moved, lab.pub.ip, 7010)
+            dial(lab, moved, lab.pub.ip6, 7010)
+            assert (accepted(server)[1][0], accepted(server6)[1][0]) == (nat_b.wan_ip, moved.ip6)
+
+
+def test_a_router_that_forgets_its_mappings_drops_what_comes_back_on_them(lab: Lab) -> None:
+    home = router(lab, "port_preserving")
+    [host] = home.hosts
+    with listener(lab, lab.pub, 7011) as server:
+        client = dial(lab, host, lab.pub.ip, 7011, source_port=40011)
+        connection, _ = accepted(server)
+    assert echo(client, connection, b"before") == b"before"
+    assert any(m.lan_port == 40011 for m in lab.nat_mappings(home))
+    lab.forget_mappings(home)
+    assert not any(m.lan_port == 40011 for m in lab.nat_mappings(home))
+    connection.sendall(b"lost")  # to WAN:40011, which the router no longer knows
+    client.settimeout(UNSOLICITED_TIMEOUT)
+    with pytest.raises(TimeoutError):
+        client.recv(4)
+
+
 def namespaces() -> set[str]:
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True, timeout=10)
     return {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
