@@ -1,7 +1,9 @@
 """The lab behaves as real home networks do, seen with plain sockets: hosts
-reach the public side through their router's NAT, each NAT kind maps ports
-as its kind should, nothing from outside gets in unasked (dropped, not
-refused), a UPnP mapping lets it in, and the lab leaves nothing behind."""
+reach the public side through their router's NAT (IPv6 routed), each NAT
+kind maps ports as its kind should, nothing from outside gets in unasked
+(dropped, or refused by a router told to), a UPnP mapping lets it in, a
+router restart forgets mappings, a host can move to another home, and the
+lab leaves nothing behind."""
 
 from __future__ import annotations
 
