@@ -153,3 +153,35 @@ def test_the_data_folder_chosen_in_the_app_is_used_unless_one_is_given(settings:
     settings.sync()  # the CLI reads the file, not this process's QSettings
     assert chosen_data_dir(None, file) == tmp_path / "chosen"
     assert chosen_data_dir(tmp_path / "given", file) == tmp_path / "given"
+
+
+def test_relays_and_upnp_are_stored_in_the_profile_and_a_bad_relay_is_said_in_plain_words(
+        qtbot, client: EngineClient, runtime: EngineRuntime, settings: AppSettings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from threads_desktop.engine.core.keys import SigningKey
+
+    kept = f"/ip4/198.51.100.7/tcp/4141/p2p/{SigningKey.generate().peer_id}"
+    _call(qtbot, runtime, Node.add_relay, kept)
+    dialog = _open(qtbot, client, settings)
+    assert dialog.relay_list() == [kept] and dialog.upnp.isChecked()  # UPnP is on until turned off
+
+    dialog.relay_address.setText("my-server:4141")
+    with qtbot.waitSignal(dialog.failed, timeout=10_000) as refused:
+        dialog.add_relay_button.click()
+    assert refused.args[0].startswith("That is not a relay address.") and dialog.relay_error.isVisible()
+    assert dialog.relay_list() == [kept] and dialog.relay_address.text() == "my-server:4141"  # left to correct
+
+    added = f"/dns4/photos.example.org/tcp/4141/p2p/{SigningKey.generate().peer_id}"
+    dialog.relay_address.setText(f"  {added} ")
+    dialog.add_relay_button.click()
+    qtbot.waitUntil(lambda: dialog.relay_list() == [kept, added], timeout=10_000)
+    assert not dialog.relay_error.isVisible() and dialog.relay_address.text() == ""
+    assert _call(qtbot, runtime, Node.relays) == [kept]  # nothing stored before OK
+    dialog.relays.setCurrentRow(0)
+    dialog.remove_relay_button.click()
+    dialog.upnp.setChecked(False)
+    _ok(qtbot, dialog)
+    assert _call(qtbot, runtime, Node.relays) == [added]
+    assert _call(qtbot, runtime, Node.upnp_enabled) is False
+    assert "relay" not in (tmp_path / "settings.ini").read_text()  # the profile's, not this computer's
+    again = _open(qtbot, client, settings)
+    assert again.relay_list() == [added] and not again.upnp.isChecked()

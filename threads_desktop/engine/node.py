@@ -449,13 +449,19 @@ class Node:
         """The relay peers the user named, in the order added."""
         return local_settings.relay_addresses(self.database)
 
+    def check_relay(self, address: str) -> str:
+        """The address in its canonical spelling; InvalidInputError, in the
+        user's words, for one that is not a relay address or is our own."""
+        canonical, peer = check_relay_address(address)
+        if peer == self.identity.peer_id:
+            raise InvalidInputError("That is this device's own address: a relay is another device.")
+        return canonical
+
     def add_relay(self, address: str) -> str:
         """Name a relay peer (a follower on a server, say); returns the
         address as kept. InvalidInputError (nothing stored) for one that is
         not a relay address, or this profile's own."""
-        canonical, peer = check_relay_address(address)
-        if peer == self.identity.peer_id:
-            raise InvalidInputError("That is this device's own address: a relay is another device.")
+        canonical = self.check_relay(address)
         relays = self.relays()
         if canonical not in relays:
             self.set_relays([*relays, canonical])
@@ -478,9 +484,7 @@ class Node:
         any is stored. Returns the addresses as kept."""
         checked: list[str] = []
         for address in addresses:
-            canonical, peer = check_relay_address(address)
-            if peer == self.identity.peer_id:
-                raise InvalidInputError("That is this device's own address: a relay is another device.")
+            canonical = self.check_relay(address)
             if canonical not in checked:
                 checked.append(canonical)
         if checked != self.relays():

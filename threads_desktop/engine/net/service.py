@@ -470,6 +470,7 @@ class NetworkService:
                     self._threads.network_changed()
                     continue
                 link.failures, link.last_error = 0, None
+                self._threads.network_changed()  # how far each thread is in step moved (the Devices view)
             except Exception as exc:  # a worker outlives any one peer's failure, and our bugs
                 if not isinstance(exc, SESSION_ERRORS):
                     log.exception("sync with %s hit a bug", link.peer)

@@ -1,9 +1,9 @@
 """Preferences: the name others see, where the profile lives, LAN discovery,
-when full-size photos download, how the window uses the tray, and whether
-Threads starts at login.
+relays and UPnP, when full-size photos download, how the window uses the
+tray, and whether Threads starts at login.
 
-The display name and when full-size photos download belong to the profile
-(the engine keeps them, so `serve` and CLI commands follow them too); the
+The display name, relays, UPnP and when full-size photos download belong to
+the profile (the engine keeps them, so `serve` and CLI commands follow them too); the
 rest are this computer's choices, kept in QSettings (AppSettings). The data folder and
 LAN discovery are read at start, so they say they apply after a restart.
 Starting at login is the XDG autostart entry itself (ui/autostart.py), not
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -34,6 +35,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.ui.autostart import Autostart
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
@@ -52,6 +54,8 @@ class SettingsDialog(QDialog):
         self._autostart = autostart or Autostart()
         self._loaded_name: str | None = None
         self._loaded_policy: FetchOriginals | None = None
+        self._loaded_network: tuple[list[str], bool] | None = None
+        self._adding: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.restart_needed = False  # set on save: a start-time setting changed
         self.setWindowTitle(self.tr("Settings"))
@@ -74,6 +78,36 @@ class SettingsDialog(QDialog):
         self.lan_discovery = QCheckBox(self.tr("Find people on the local network"))
         self.lan_discovery.setChecked(settings.lan_discovery)
 
+        self.upnp = QCheckBox(self.tr("Ask the router to let other devices in (UPnP)"))
+        self.upnp.setEnabled(False)  # until the engine has answered
+        self.relays = QListWidget()
+        self.relays.setMaximumHeight(84)
+        self.relays.setEnabled(False)
+        self.relay_address = QLineEdit()
+        self.relay_address.setPlaceholderText(self.tr("Relay address, like /ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…"))
+        self.relay_address.setEnabled(False)
+        self.relay_address.returnPressed.connect(self._add_relay)
+        self.add_relay_button = QPushButton(self.tr("Add"))
+        self.add_relay_button.setEnabled(False)
+        self.add_relay_button.setAutoDefault(False)  # Return in the address field adds, it does not save
+        self.add_relay_button.clicked.connect(self._add_relay)
+        self.remove_relay_button = QPushButton(self.tr("Remove"))
+        self.remove_relay_button.setEnabled(False)
+        self.remove_relay_button.setAutoDefault(False)
+        self.remove_relay_button.clicked.connect(self._remove_relay)
+        self.relays.currentRowChanged.connect(lambda row: self.remove_relay_button.setEnabled(row >= 0))
+        self.relay_address.textChanged.connect(lambda text: self.add_relay_button.setEnabled(
+            bool(text.strip()) and self.relay_address.isEnabled()))
+        relay_row = QHBoxLayout()
+        relay_row.addWidget(self.relay_address, 1)
+        relay_row.addWidget(self.add_relay_button)
+        relay_row.addWidget(self.remove_relay_button)
+        self.relay_error = QLabel()
+        self.relay_error.setStyleSheet("color: #b3261e")
+        self.relay_error.setWordWrap(True)
+        self.relay_error.setTextFormat(Qt.TextFormat.PlainText)
+        self.relay_error.hide()
+
         self.fetch_originals = QComboBox()
         self.fetch_originals.addItem(self.tr("Always, with the previews"), FetchOriginals.ALWAYS)
         self.fetch_originals.addItem(self.tr("Only when I open or export one"), FetchOriginals.ON_DEMAND)
@@ -94,6 +128,14 @@ class SettingsDialog(QDialog):
                                            "Applies after restart.")))
         form.addRow(self.tr("Network:"), self.lan_discovery)
         form.addRow("", self._note(self.tr("Applies after restart.")))
+        form.addRow("", self.upnp)
+        form.addRow(self.tr("Relays:"), self.relays)
+        form.addRow("", relay_row)
+        form.addRow("", self.relay_error)
+        form.addRow("", self._note(self.tr(
+            "A relay passes your connections on when a direct one is not possible: a device of yours that "
+            "others can always reach, such as a computer or server running Threads. Devices that share your "
+            "albums act as relays without being listed here.")))
         form.addRow(self.tr("Full-size photos:"), self.fetch_originals)
         form.addRow(self.tr("Window:"), self.start_minimised)
         form.addRow("", self.close_to_tray)
@@ -135,7 +177,50 @@ class SettingsDialog(QDialog):
             self.display_name.setEnabled(True)
             self.fetch_originals.setCurrentIndex(self.fetch_originals.findData(policy))
             self.fetch_originals.setEnabled(True)
+        try:
+            relays, upnp = await self._client.run(network_ops.network_settings)
+        except ThreadsError as exc:
+            unavailable = self.tr("Not available: %1").replace("%1", explain(exc))
+            self.upnp.setToolTip(unavailable)
+            self.relays.setToolTip(unavailable)
+        else:
+            self._loaded_network = (relays, upnp)
+            self.relays.addItems(relays)
+            self.upnp.setChecked(upnp)
+            for widget in (self.upnp, self.relays, self.relay_address):
+                widget.setEnabled(True)
         self.loaded.emit()
+
+    # --- relays -----------------------------------------------------------------------
+
+    def relay_list(self) -> list[str]:
+        return [self.relays.item(row).text() for row in range(self.relays.count())]
+
+    def _add_relay(self) -> None:
+        text = self.relay_address.text().strip()
+        if not text or (self._adding is not None and not self._adding.done()):
+            return
+        self._adding = asyncio.ensure_future(self._check_and_add(text))
+
+    async def _check_and_add(self, text: str) -> None:
+        """Checked by the engine as it is typed in, so a bad one is said at
+        once, next to the field (it is stored when the dialog is saved)."""
+        try:
+            address = await self._client.run(network_ops.check_relay, text)
+        except ThreadsError as exc:
+            self.relay_error.setText(explain(exc))
+            self.relay_error.show()
+            self.failed.emit(self.relay_error.text())
+            return
+        self.relay_error.hide()
+        if address not in self.relay_list():
+            self.relays.addItem(address)
+        self.relay_address.clear()
+
+    def _remove_relay(self) -> None:
+        row = self.relays.currentRow()
+        if row >= 0:
+            self.relays.takeItem(row)
 
     def _choose_folder(self) -> None:
         # open(), not the static getExistingDirectory(): no nested event loop under qasync.
@@ -166,6 +251,11 @@ class SettingsDialog(QDialog):
                 if policy != self._loaded_policy:
                     await self._client.run(profile_ops.set_fetch_originals, policy)
                     self._loaded_policy = policy
+            if self._loaded_network is not None:
+                chosen = (self.relay_list(), self.upnp.isChecked())
+                if chosen != self._loaded_network:
+                    await self._client.run(network_ops.set_network_settings, *chosen)
+                    self._loaded_network = chosen
             if self.start_at_login.isChecked() != self._autostart.enabled:  # untouched: leave the file alone
                 self._autostart.set_enabled(self.start_at_login.isChecked())
         except (ThreadsError, OSError) as exc:
@@ -193,7 +283,7 @@ class SettingsDialog(QDialog):
         settings.sync()
 
     def done(self, result: int) -> None:
-        for task in (self._load_task, self._task):
+        for task in (self._load_task, self._task, self._adding):
             if task is not None and not task.done():
                 task.cancel()
         super().done(result)
