@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import qasync
+from PySide6.QtCore import Qt
 
 from threads_desktop.cli.main import chosen_data_dir, default_data_dir
 from threads_desktop.engine.core.ids import ThreadId
@@ -172,8 +173,9 @@ def test_relays_and_upnp_are_stored_in_the_profile_and_a_bad_relay_is_said_in_pl
 
     added = f"/dns4/photos.example.org/tcp/4141/p2p/{SigningKey.generate().peer_id}"
     dialog.relay_address.setText(f"  {added} ")
-    dialog.add_relay_button.click()
+    qtbot.keyClick(dialog.relay_address, Qt.Key.Key_Return)  # adds it; the dialog stays open
     qtbot.waitUntil(lambda: dialog.relay_list() == [kept, added], timeout=10_000)
+    assert dialog.isVisible()
     assert not dialog.relay_error.isVisible() and dialog.relay_address.text() == ""
     assert _call(qtbot, runtime, Node.relays) == [kept]  # nothing stored before OK
     dialog.relays.setCurrentRow(0)

@@ -49,8 +49,10 @@ def _peers(node: Node, args: argparse.Namespace, _stop: StopRequested | None) ->
     now = time.time()
     for device in devices:
         print(f"{_name(device)}  {_connection(device, now)}")
-        for thread in device.threads:
-            print(f"    {thread.name or '(a backup this profile cannot read)'}: {_progress(thread)}")
+        connected = device.connection.value in _CONNECTIONS
+        for thread in device.threads:  # how far each is in step is known only while connected
+            name = thread.name or "(a backup this profile cannot read)"
+            print(f"    {name}: {_progress(thread)}" if connected else f"    {name}")
     return 0
 
 

@@ -55,6 +55,7 @@ def test_a_connected_peer_is_listed_by_name_on_the_same_network_then_offline_sin
                 left = time.time()
             # A went offline: B hears of it from the connection closing, not a timer.
             await wait_until(b, lambda: (d := _device(b, a)) is not None and d.connection is Connection.OFFLINE)
+            assert b.network_status().peers == 0  # its session is not counted once the connection is gone
             device = _device(b, a)
             assert device is not None and device.name == "Alice"
             assert device.last_seen is not None and left - 2 <= device.last_seen <= time.time()

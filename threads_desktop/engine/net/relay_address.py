@@ -13,7 +13,7 @@ from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.logstore.local_settings import MAX_RELAY_ADDRESS_CHARS
 
 _HOSTS = ("ip4", "ip6", "dns", "dns4", "dns6")
-_EXAMPLE = "/ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…"
+_EXAMPLE = "/ip4/203.0.113.5/tcp/4141/p2p/ followed by the relay's ID."
 
 
 def check_relay_address(text: str) -> tuple[str, PeerId]:
@@ -21,14 +21,14 @@ def check_relay_address(text: str) -> tuple[str, PeerId]:
     InvalidInputError saying what is wrong otherwise."""
     text = text.strip() if isinstance(text, str) else ""
     if not text:
-        raise InvalidInputError("Type the relay's address, like " + _EXAMPLE)
+        raise InvalidInputError("Type the relay's address. One looks like " + _EXAMPLE)
     if len(text) > MAX_RELAY_ADDRESS_CHARS:
         raise InvalidInputError(f"That address is too long (at most {MAX_RELAY_ADDRESS_CHARS} characters).")
     try:
         address = multiaddr.Multiaddr(text)
         parts = [(p.name, address.value_for_protocol(p.code)) for p in address.protocols()]
     except Exception:  # noqa: BLE001 - the parser raises several types
-        raise InvalidInputError("That is not a relay address. It looks like " + _EXAMPLE) from None
+        raise InvalidInputError("That is not a relay address. One looks like " + _EXAMPLE) from None
     names = [name for name, _value in parts]
     if len(parts) != 3 or names[0] not in _HOSTS or names[1] != "tcp" or names[2] != "p2p":
         raise InvalidInputError("A relay address is a host, a TCP port and the relay's ID, like " + _EXAMPLE)

@@ -636,12 +636,17 @@ class NetworkService:
         for (thread_id, _peer), report in self.transfers.items():
             done, total = per_thread.get(thread_id, (0, 0))
             per_thread[thread_id] = (done + report.done, total + report.total)
+        links = self.peer_links()
+        # A session whose connection has closed is not counted (its worker
+        # finds out only at its next request).
+        sessions = sum(1 for link in links if (peer := self._links.get(PeerId.parse(link.peer_id))) is not None
+                       and peer.session is not None)
         return NetworkStatus(
-            online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
+            online=True, peers=sessions,
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
             addresses=tuple(self._listen_addresses),
             nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS),
-            links=tuple(self.peer_links()))
+            links=tuple(links))
 
     def _connection_changed(self, peer: PeerId, connected: bool) -> None:
         """A connection opened or closed: the Devices view shows it at once,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -81,12 +82,16 @@ class SettingsDialog(QDialog):
         self.upnp = QCheckBox(self.tr("Ask the router to let other devices in (UPnP)"))
         self.upnp.setEnabled(False)  # until the engine has answered
         self.relays = QListWidget()
-        self.relays.setMaximumHeight(84)
+        self.relays.setMaximumHeight(64)
+        self.relays.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the host and the ID's end both show
+        self.relays.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.relays.setEnabled(False)
         self.relay_address = QLineEdit()
-        self.relay_address.setPlaceholderText(self.tr("Relay address, like /ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…"))
+        self.relay_address.setPlaceholderText(self.tr("Paste a relay's address"))
+        self.relay_address.setToolTip(self.tr("Like /ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…: where the relay "
+                                              "listens, and its ID"))
         self.relay_address.setEnabled(False)
-        self.relay_address.returnPressed.connect(self._add_relay)
+        self.relay_address.installEventFilter(self)  # Return there adds the relay; it does not press OK
         self.add_relay_button = QPushButton(self.tr("Add"))
         self.add_relay_button.setEnabled(False)
         self.add_relay_button.setAutoDefault(False)  # Return in the address field adds, it does not save
@@ -128,14 +133,16 @@ class SettingsDialog(QDialog):
                                            "Applies after restart.")))
         form.addRow(self.tr("Network:"), self.lan_discovery)
         form.addRow("", self._note(self.tr("Applies after restart.")))
-        form.addRow("", self.upnp)
-        form.addRow(self.tr("Relays:"), self.relays)
-        form.addRow("", relay_row)
-        form.addRow("", self.relay_error)
+        form.addRow(self.tr("Router:"), self.upnp)
+        relay_box = QVBoxLayout()  # a hidden error takes no room here (a form row would keep its spacing)
+        relay_box.setContentsMargins(0, 0, 0, 0)
+        relay_box.addWidget(self.relays)
+        relay_box.addLayout(relay_row)
+        relay_box.addWidget(self.relay_error)
+        form.addRow(self.tr("Relays:"), relay_box)
         form.addRow("", self._note(self.tr(
-            "A relay passes your connections on when a direct one is not possible: a device of yours that "
-            "others can always reach, such as a computer or server running Threads. Devices that share your "
-            "albums act as relays without being listed here.")))
+            "A relay passes your connections on when a direct one is not possible, such as a server of yours "
+            "running Threads. Devices that share your albums relay for you without being listed here.")))
         form.addRow(self.tr("Full-size photos:"), self.fetch_originals)
         form.addRow(self.tr("Window:"), self.start_minimised)
         form.addRow("", self.close_to_tray)
@@ -192,6 +199,13 @@ class SettingsDialog(QDialog):
         self.loaded.emit()
 
     # --- relays -----------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.relay_address and event.type() == QEvent.Type.KeyPress and isinstance(
+                event, QKeyEvent) and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._add_relay()
+            return True
+        return super().eventFilter(watched, event)
 
     def relay_list(self) -> list[str]:
         return [self.relays.item(row).text() for row in range(self.relays.count())]

@@ -84,9 +84,11 @@ def thread_state(thread: ThreadSync, connected: bool) -> str:
     if thread.we_lack and thread.they_lack:
         return QCoreApplication.translate("Devices", "syncing both ways")
     if thread.we_lack:
-        return QCoreApplication.translate("Devices", "receiving %n change(s)", "", thread.we_lack)
+        return (QCoreApplication.translate("Devices", "receiving 1 change") if thread.we_lack == 1 else
+                QCoreApplication.translate("Devices", "receiving %1 changes").replace("%1", str(thread.we_lack)))
     if thread.they_lack:
-        return QCoreApplication.translate("Devices", "sending %n change(s)", "", thread.they_lack)
+        return (QCoreApplication.translate("Devices", "sending 1 change") if thread.they_lack == 1 else
+                QCoreApplication.translate("Devices", "sending %1 changes").replace("%1", str(thread.they_lack)))
     return QCoreApplication.translate("Devices", "syncing")
 
 
@@ -101,8 +103,16 @@ def progress_text(device: Device) -> str:
             "%1", f"{done / 1e6:.1f}").replace("%2", f"{total / 1e6:.1f}")
     if threads and all(t.in_sync for t in threads):
         return QCoreApplication.translate("Devices", "Up to date")
-    if any(t.we_lack or t.they_lack for t in threads):
-        return QCoreApplication.translate("Devices", "Syncing")
+    we_lack, they_lack = sum(t.we_lack for t in threads), sum(t.they_lack for t in threads)
+    if we_lack and they_lack:
+        return QCoreApplication.translate("Devices", "Syncing: %1 changes to receive, %2 to send").replace(
+            "%1", str(we_lack)).replace("%2", str(they_lack))
+    if we_lack:
+        return (QCoreApplication.translate("Devices", "Receiving 1 change") if we_lack == 1 else
+                QCoreApplication.translate("Devices", "Receiving %1 changes").replace("%1", str(we_lack)))
+    if they_lack:
+        return (QCoreApplication.translate("Devices", "Sending 1 change") if they_lack == 1 else
+                QCoreApplication.translate("Devices", "Sending %1 changes").replace("%1", str(they_lack)))
     return QCoreApplication.translate("Devices", "Checking what is new…")
 
 

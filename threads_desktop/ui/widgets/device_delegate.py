@@ -50,7 +50,9 @@ class DeviceDelegate(QStyledItemDelegate):
         small.setPointSizeF(small.pointSizeF() * 0.9)
         painter.setFont(small)
         connection = str(index.data(DeviceRole.CONNECTION_TEXT) or "")
-        width = min(painter.fontMetrics().horizontalAdvance(connection), (right - left) // 2)
+        # A few pixels over the measured width: advances are rounded, and a
+        # text a pixel too wide for its rectangle is elided by three letters.
+        width = min(painter.fontMetrics().horizontalAdvance(connection) + 4, (right - left) // 2)
         words = QRect(right - width, top, width, _LINE)
         painter.setPen(text_colour)
         painter.drawText(words, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
@@ -87,7 +89,7 @@ class DeviceDelegate(QStyledItemDelegate):
             painter.setBrush(palette.color(QPalette.ColorRole.Highlight) if not selected else text_colour)
             painter.drawRoundedRect(QRect(bar.left(), bar.top(), int(bar.width() * fraction), bar.height()), 2, 2)
             line.setLeft(bar.right() + 8)
-            painter.setPen(muted)
+        painter.setPen(text_colour)  # what is moving, or that all is up to date: read at a glance
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          painter.fontMetrics().elidedText(progress, Qt.TextElideMode.ElideRight, line.width()))
         painter.restore()
