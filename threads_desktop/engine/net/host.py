@@ -186,8 +186,16 @@ def connection_routes(host: IHost) -> dict[PeerId, str]:
             try:
                 remote = next((str(a) for a in connection.get_transport_addresses()), "")
                 relayed = connection.get_connection_type() is ConnectionType.RELAYED or "/p2p-circuit" in remote
+                # The socket's own far end for a direct one: transport addresses
+                # fall back to the peerstore's (any address the peer announced)
+                # when the swarm did not record them (LIBP2P-NOTES.md, reach-devices).
+                far_end = None if relayed else getattr(connection.muxed_conn, "get_remote_address", None)
+                endpoint = far_end() if far_end is not None else None  # yamux has it; IMuxedConn does not say so
             except (*NETWORK_ERRORS, AttributeError):  # a connection closing under us
                 continue
+            if endpoint is not None:
+                ip, port = endpoint
+                remote = f"/{'ip6' if ':' in ip else 'ip4'}/{ip}/tcp/{port}"
             if relayed and "/p2p-circuit" not in remote:
                 remote += "/p2p-circuit"
             if peer not in routes or "/p2p-circuit" in routes[peer]:
