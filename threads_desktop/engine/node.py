@@ -18,6 +18,7 @@ from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.schema import ACL_SCHEMA
+from threads_desktop.engine.core.devices import devices as list_devices
 from threads_desktop.engine.core.errors import (
     AccessDeniedError,
     DecryptionError,
@@ -65,13 +66,12 @@ from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
 from threads_desktop.engine.logstore.peerbook import PEERBOOK_SCHEMA, PeerBook, ensure_peer_sessions
+from threads_desktop.engine.logstore.relay_address import check_relay_address
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
 from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
-from threads_desktop.engine.net import peer_states
 from threads_desktop.engine.net.ports import Network
-from threads_desktop.engine.net.relay_address import check_relay_address
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
@@ -424,7 +424,7 @@ class Node:
                 shared.setdefault(peer, []).append(thread_id)
         links = self.network_status().links
         wanted = set(shared) | {PeerId.parse(link.peer_id) for link in links}
-        return peer_states.devices(me=self.identity.peer_id, shared=shared, links=links,
+        return list_devices(me=self.identity.peer_id, shared=shared, links=links,
                                    names=self._names_of(wanted, list(summaries)), threads=summaries,
                                    last_seen=self.peers.last_sessions())
 

@@ -17,8 +17,8 @@ from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import Connection, Device, PeerLink, ThreadKind, ThreadSync
-from threads_desktop.engine.net.peer_states import LocalNetworks, classify, devices, thread_sync
+from threads_desktop.engine.core.types import Connection, Device, ThreadKind
+from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[..., Node]
@@ -146,19 +146,6 @@ def test_thread_sync_counts_from_the_heads_the_peer_last_told() -> None:
     assert thread_sync(thread, ours={mine: 5}, theirs=None, same_edge=False, transfer=None).compared is False
     synced = thread_sync(thread, ours={mine: 5}, theirs={mine: 1}, same_edge=True, transfer=(10, 40))
     assert (synced.we_lack, synced.they_lack, synced.done, synced.total, synced.in_sync) == (0, 0, 10, 40, False)
-
-
-def test_devices_lists_shared_and_connected_peers_connected_first() -> None:
-    me, alice, bob, stranger = (SigningKey.generate().peer_id for _ in range(4))
-    album, left = _a_thread_id(), _a_thread_id()
-    listed = devices(
-        me=me, shared={alice: [album], bob: [album, left], me: [album]},
-        links=[PeerLink(str(bob), Connection.RELAY, (ThreadSync(album, compared=True),)),
-               PeerLink(str(stranger), Connection.INTERNET)],
-        names={alice: "Alice"}, threads={album: ("Album", ThreadKind.ALBUM)}, last_seen={alice: 100.0, bob: 50.0})
-    assert [(d.peer_id, d.name, d.connection, d.last_seen) for d in listed] == [
-        (str(bob), None, Connection.RELAY, None), (str(alice), "Alice", Connection.OFFLINE, 100.0)]
-    assert [t.name for t in listed[0].threads] == ["Album"] and listed[0].threads[0].in_sync
 
 
 def _a_thread_id() -> ThreadId:

@@ -1,11 +1,11 @@
-"""Who this profile shares something with, and how each is connected now:
-the facts behind the Devices view and `threads-desktop peers`.
+"""How each connected peer is reached and how far each thread is in step
+with it: the network's part of the Devices view and `threads-desktop peers`.
 
-Plain functions over what the network and the peer book already know (no
-libp2p here: host.py reads the connections). The network builds `PeerLink`s
-for the peers connected now (put in every NetworkStatus it publishes); the
+Plain functions over what the network already knows (no libp2p here:
+host.py reads the connections). The network builds `PeerLink`s for the
+peers connected now and puts them in every NetworkStatus it publishes; the
 node adds the peer book's other peers, names and when each was last met
-(`devices`). Open to the node (it imports no other part of engine/net).
+(engine/core/devices.py).
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 
-from threads_desktop.engine.core.errors import InvalidIdError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
-from threads_desktop.engine.core.types import Connection, Device, PeerLink, ThreadKind, ThreadSync
+from threads_desktop.engine.core.types import Connection, ThreadSync
 
 _NETWORKS_REFRESH_SECONDS = 10.0  # interfaces change rarely; a status is built up to 4 times a second
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -91,35 +89,3 @@ def thread_sync(thread_id: ThreadId, *, ours: Mapping[PeerId, int], theirs: Mapp
     we_lack = sum(max(0, seq - ours.get(log, 0)) for log, seq in theirs.items())
     they_lack = sum(max(0, seq - theirs.get(log, 0)) for log, seq in ours.items())
     return ThreadSync(thread_id, compared=True, we_lack=we_lack, they_lack=they_lack, done=done, total=total)
-
-
-def devices(*, me: PeerId, shared: Mapping[PeerId, Iterable[ThreadId]], links: Iterable[PeerLink],
-            names: Mapping[PeerId, str], threads: Mapping[ThreadId, tuple[str | None, ThreadKind | None]],
-            last_seen: Mapping[PeerId, float]) -> list[Device]:
-    """Every peer we share a thread with (the peer book's, and those proving
-    one in a session now): connected ones first, then by name. `threads`
-    holds the threads we hold (name, kind): a thread not in it is left out."""
-    live: dict[PeerId, PeerLink] = {}
-    for connected in links:
-        try:
-            live[PeerId.parse(connected.peer_id)] = connected
-        except InvalidIdError:
-            continue
-    out: list[Device] = []
-    for peer in set(shared) | set(live):
-        if peer == me:
-            continue
-        link = live.get(peer)
-        progress = {t.thread_id: t for t in (link.threads if link else ())}
-        thread_ids = dict.fromkeys([*shared.get(peer, ()), *progress])
-        rows = tuple(replace(progress.get(t, ThreadSync(t)), name=threads[t][0], kind=threads[t][1])
-                     for t in thread_ids if t in threads)
-        if not rows:
-            continue  # connected, but shares nothing with us (a stranger, or a thread we left)
-        rows = tuple(sorted(rows, key=lambda r: ((r.name or "").casefold(), str(r.thread_id))))
-        connection = link.connection if link else Connection.OFFLINE
-        out.append(Device(str(peer), names.get(peer), connection,
-                          None if link else last_seen.get(peer), rows))
-    out.sort(key=lambda d: (d.connection is Connection.OFFLINE, d.name is None, (d.name or "").casefold(),
-                            d.peer_id))
-    return out

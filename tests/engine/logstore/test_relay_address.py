@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.keys import SigningKey
-from threads_desktop.engine.net.relay_address import check_relay_address
+from threads_desktop.engine.logstore.relay_address import check_relay_address
 
 
 def test_a_host_port_and_peer_id_is_a_relay_address() -> None:
