@@ -150,3 +150,32 @@ def test_thread_sync_counts_from_the_heads_the_peer_last_told() -> None:
 
 def _a_thread_id() -> ThreadId:
     return ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, os.urandom(32))
+
+
+def test_a_stranger_dropping_connections_in_a_loop_is_not_listed_and_costs_a_few_statuses(
+        open_node: OpenNode) -> None:
+    from libp2p.peer.id import ID
+    from libp2p.peer.peerinfo import PeerInfo
+    from multiaddr import Multiaddr
+
+    from tests.engine.net.hostile import hostile_host
+    from threads_desktop.engine.core.keys import Identity
+
+    async def main() -> None:
+        a = open_node("a")
+        a.create_thread(ThreadKind.ALBUM, "Mine")
+        async with serving(a) as service, hostile_host(Identity.generate()) as stranger:
+            statuses: list[float] = []
+            a.subscribe(lambda changes: statuses.append(time.monotonic()) if changes.network else None)
+            address = Multiaddr(service.addresses()[0].rsplit("/p2p/", 1)[0])
+            started = time.monotonic()
+            for _ in range(20):
+                await stranger.connect(PeerInfo(ID(a.identity.peer_id.raw), [address]))
+                await stranger.disconnect(ID(a.identity.peer_id.raw))
+            elapsed = time.monotonic() - started
+            await wait_until(a, lambda: not a.network_status().links)
+            # 40 connection changes: at most one status per quarter second (and the last one).
+            assert len(statuses) <= elapsed / 0.25 + 3, (len(statuses), elapsed)
+            assert a.devices() == []
+
+    trio.run(main)

@@ -129,6 +129,7 @@ class NetworkService:
         self._online = False
         self._listen_addresses: list[str] = []  # where we listen, once online
         self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
+        self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -177,6 +178,7 @@ class NetworkService:
                         self.schedule(peer)
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
+                    nursery.start_soon(self._tell_connections)
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
@@ -653,8 +655,17 @@ class NetworkService:
         and "offline since" starts now."""
         if not connected and (peer in self._links or self._threads.peers.threads_of(peer)):
             self._threads.peers.session_seen(peer)
-        if self.online:
+        self._connections_changed.set()
+
+    async def _tell_connections(self) -> None:
+        """Publish a status after connections open or close, at most four
+        times a second: anyone may open and drop connections to us, and
+        each status reads every shared thread's heads."""
+        while True:
+            await self._connections_changed.wait()
+            self._connections_changed = trio.Event()
             self._threads.network_changed()
+            await trio.sleep(PROGRESS_PUSH_SECONDS)
 
     def peer_links(self) -> list[PeerLink]:
         """The peers connected now: how (engine/net/peer_states.py), and how
