@@ -1956,9 +1956,32 @@
     </message>
 </context>
 <context>
+    <name>RelayEditor</name>
+    <message>
+        <location filename="../../threads_desktop/ui/widgets/relay_editor.py" line="+32"/>
+        <source>Paste a relay&apos;s address</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Like /ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…: where the relay listens, and its ID</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Add</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Remove</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+62"/>
+        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+60"/>
         <source>Settings</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1988,27 +2011,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
-        <source>Paste a relay&apos;s address</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Like /ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…: where the relay listens, and its ID</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+4"/>
-        <source>Add</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+4"/>
-        <source>Remove</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location line="+18"/>
+        <location line="+7"/>
         <source>Always, with the previews</source>
         <translation type="unfinished"></translation>
     </message>
@@ -2063,7 +2066,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+1"/>
         <source>Relays:</source>
         <translation type="unfinished"></translation>
     </message>
@@ -2089,7 +2092,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+51"/>
+        <location line="+14"/>
         <source>Choose the data folder</source>
         <translation type="unfinished"></translation>
     </message>

@@ -163,27 +163,27 @@ def test_relays_and_upnp_are_stored_in_the_profile_and_a_bad_relay_is_said_in_pl
     kept = f"/ip4/198.51.100.7/tcp/4141/p2p/{SigningKey.generate().peer_id}"
     _call(qtbot, runtime, Node.add_relay, kept)
     dialog = _open(qtbot, client, settings)
-    assert dialog.relay_list() == [kept] and dialog.upnp.isChecked()  # UPnP is on until turned off
+    assert dialog.relays.addresses() == [kept] and dialog.upnp.isChecked()  # UPnP is on until turned off
 
-    dialog.relay_address.setText("my-server:4141")
+    dialog.relays.address.setText("my-server:4141")
     with qtbot.waitSignal(dialog.failed, timeout=10_000) as refused:
-        dialog.add_relay_button.click()
-    assert refused.args[0].startswith("That is not a relay address.") and dialog.relay_error.isVisible()
-    assert dialog.relay_list() == [kept] and dialog.relay_address.text() == "my-server:4141"  # left to correct
+        dialog.relays.add_button.click()
+    assert refused.args[0].startswith("That is not a relay address.") and dialog.relays.error.isVisible()
+    assert dialog.relays.addresses() == [kept] and dialog.relays.address.text() == "my-server:4141"  # left to correct
 
     added = f"/dns4/photos.example.org/tcp/4141/p2p/{SigningKey.generate().peer_id}"
-    dialog.relay_address.setText(f"  {added} ")
-    qtbot.keyClick(dialog.relay_address, Qt.Key.Key_Return)  # adds it; the dialog stays open
-    qtbot.waitUntil(lambda: dialog.relay_list() == [kept, added], timeout=10_000)
+    dialog.relays.address.setText(f"  {added} ")
+    qtbot.keyClick(dialog.relays.address, Qt.Key.Key_Return)  # adds it; the dialog stays open
+    qtbot.waitUntil(lambda: dialog.relays.addresses() == [kept, added], timeout=10_000)
     assert dialog.isVisible()
-    assert not dialog.relay_error.isVisible() and dialog.relay_address.text() == ""
+    assert not dialog.relays.error.isVisible() and dialog.relays.address.text() == ""
     assert _call(qtbot, runtime, Node.relays) == [kept]  # nothing stored before OK
-    dialog.relays.setCurrentRow(0)
-    dialog.remove_relay_button.click()
+    dialog.relays.relays.setCurrentRow(0)
+    dialog.relays.remove_button.click()
     dialog.upnp.setChecked(False)
     _ok(qtbot, dialog)
     assert _call(qtbot, runtime, Node.relays) == [added]
     assert _call(qtbot, runtime, Node.upnp_enabled) is False
     assert "relay" not in (tmp_path / "settings.ini").read_text()  # the profile's, not this computer's
     again = _open(qtbot, client, settings)
-    assert again.relay_list() == [added] and not again.upnp.isChecked()
+    assert again.relays.addresses() == [added] and not again.upnp.isChecked()

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +38,7 @@ from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
+from threads_desktop.ui.widgets.relay_editor import RelayEditor
 
 
 class SettingsDialog(QDialog):
@@ -56,7 +55,6 @@ class SettingsDialog(QDialog):
         self._loaded_name: str | None = None
         self._loaded_policy: FetchOriginals | None = None
         self._loaded_network: tuple[list[str], bool] | None = None
-        self._adding: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.restart_needed = False  # set on save: a start-time setting changed
         self.setWindowTitle(self.tr("Settings"))
@@ -81,37 +79,9 @@ class SettingsDialog(QDialog):
 
         self.upnp = QCheckBox(self.tr("Ask the router to let other devices in (UPnP)"))
         self.upnp.setEnabled(False)  # until the engine has answered
-        self.relays = QListWidget()
-        self.relays.setMaximumHeight(64)
-        self.relays.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # the host and the ID's end both show
-        self.relays.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.relays.setEnabled(False)
-        self.relay_address = QLineEdit()
-        self.relay_address.setPlaceholderText(self.tr("Paste a relay's address"))
-        self.relay_address.setToolTip(self.tr("Like /ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…: where the relay "
-                                              "listens, and its ID"))
-        self.relay_address.setEnabled(False)
-        self.relay_address.installEventFilter(self)  # Return there adds the relay; it does not press OK
-        self.add_relay_button = QPushButton(self.tr("Add"))
-        self.add_relay_button.setEnabled(False)
-        self.add_relay_button.setAutoDefault(False)  # Return in the address field adds, it does not save
-        self.add_relay_button.clicked.connect(self._add_relay)
-        self.remove_relay_button = QPushButton(self.tr("Remove"))
-        self.remove_relay_button.setEnabled(False)
-        self.remove_relay_button.setAutoDefault(False)
-        self.remove_relay_button.clicked.connect(self._remove_relay)
-        self.relays.currentRowChanged.connect(lambda row: self.remove_relay_button.setEnabled(row >= 0))
-        self.relay_address.textChanged.connect(lambda text: self.add_relay_button.setEnabled(
-            bool(text.strip()) and self.relay_address.isEnabled()))
-        relay_row = QHBoxLayout()
-        relay_row.addWidget(self.relay_address, 1)
-        relay_row.addWidget(self.add_relay_button)
-        relay_row.addWidget(self.remove_relay_button)
-        self.relay_error = QLabel()
-        self.relay_error.setStyleSheet("color: #b3261e")
-        self.relay_error.setWordWrap(True)
-        self.relay_error.setTextFormat(Qt.TextFormat.PlainText)
-        self.relay_error.hide()
+        self.relays = RelayEditor(client)
+        self.relays.setEnabled(False)  # until the engine has answered
+        self.relays.refused.connect(self.failed)
 
         self.fetch_originals = QComboBox()
         self.fetch_originals.addItem(self.tr("Always, with the previews"), FetchOriginals.ALWAYS)
@@ -134,12 +104,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Network:"), self.lan_discovery)
         form.addRow("", self._note(self.tr("Applies after restart.")))
         form.addRow(self.tr("Router:"), self.upnp)
-        relay_box = QVBoxLayout()  # a hidden error takes no room here (a form row would keep its spacing)
-        relay_box.setContentsMargins(0, 0, 0, 0)
-        relay_box.addWidget(self.relays)
-        relay_box.addLayout(relay_row)
-        relay_box.addWidget(self.relay_error)
-        form.addRow(self.tr("Relays:"), relay_box)
+        form.addRow(self.tr("Relays:"), self.relays)
         form.addRow("", self._note(self.tr(
             "A relay passes your connections on when a direct one is not possible, such as a server of yours "
             "running Threads. Devices that share your albums relay for you without being listed here.")))
@@ -192,49 +157,12 @@ class SettingsDialog(QDialog):
             self.relays.setToolTip(unavailable)
         else:
             self._loaded_network = (relays, upnp)
-            self.relays.addItems(relays)
+            self.relays.set_addresses(relays)
             self.upnp.setChecked(upnp)
-            for widget in (self.upnp, self.relays, self.relay_address):
+            for widget in (self.upnp, self.relays):
                 widget.setEnabled(True)
         self.loaded.emit()
 
-    # --- relays -----------------------------------------------------------------------
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.relay_address and event.type() == QEvent.Type.KeyPress and isinstance(
-                event, QKeyEvent) and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._add_relay()
-            return True
-        return super().eventFilter(watched, event)
-
-    def relay_list(self) -> list[str]:
-        return [self.relays.item(row).text() for row in range(self.relays.count())]
-
-    def _add_relay(self) -> None:
-        text = self.relay_address.text().strip()
-        if not text or (self._adding is not None and not self._adding.done()):
-            return
-        self._adding = asyncio.ensure_future(self._check_and_add(text))
-
-    async def _check_and_add(self, text: str) -> None:
-        """Checked by the engine as it is typed in, so a bad one is said at
-        once, next to the field (it is stored when the dialog is saved)."""
-        try:
-            address = await self._client.run(network_ops.check_relay, text)
-        except ThreadsError as exc:
-            self.relay_error.setText(explain(exc))
-            self.relay_error.show()
-            self.failed.emit(self.relay_error.text())
-            return
-        self.relay_error.hide()
-        if address not in self.relay_list():
-            self.relays.addItem(address)
-        self.relay_address.clear()
-
-    def _remove_relay(self) -> None:
-        row = self.relays.currentRow()
-        if row >= 0:
-            self.relays.takeItem(row)
 
     def _choose_folder(self) -> None:
         # open(), not the static getExistingDirectory(): no nested event loop under qasync.
@@ -266,7 +194,7 @@ class SettingsDialog(QDialog):
                     await self._client.run(profile_ops.set_fetch_originals, policy)
                     self._loaded_policy = policy
             if self._loaded_network is not None:
-                chosen = (self.relay_list(), self.upnp.isChecked())
+                chosen = (self.relays.addresses(), self.upnp.isChecked())
                 if chosen != self._loaded_network:
                     await self._client.run(network_ops.set_network_settings, *chosen)
                     self._loaded_network = chosen
@@ -297,7 +225,8 @@ class SettingsDialog(QDialog):
         settings.sync()
 
     def done(self, result: int) -> None:
-        for task in (self._load_task, self._task, self._adding):
+        self.relays.stop()
+        for task in (self._load_task, self._task):
             if task is not None and not task.done():
                 task.cancel()
         super().done(result)
