@@ -15,6 +15,7 @@ import multiaddr
 import trio
 from libp2p import new_host
 from libp2p.abc import IHost, INetStream
+from libp2p.connection_types import ConnectionType
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -103,6 +104,19 @@ class Libp2pStream:
     @property
     def remote(self) -> PeerId:
         return PeerId(self._stream.muxed_conn.peer_id.to_bytes())
+
+    @property
+    def remote_address(self) -> tuple[str, int] | None:
+        """The IP and port the peer connects from; None over a relay (that
+        address would be the relay's) or when the transport cannot tell."""
+        connection = self._stream.muxed_conn
+        try:
+            if connection.get_connection_type() == ConnectionType.RELAYED or any(
+                    "p2p-circuit" in str(a) for a in connection.get_transport_addresses()):
+                return None
+            return self._stream.get_remote_address()
+        except (*NETWORK_ERRORS, AttributeError, ValueError):
+            return None
 
     async def read(self, n: int) -> bytes:
         try:
