@@ -66,6 +66,7 @@ class NetworkStatus:
     transfers: tuple[Transfer, ...] = ()
     addresses: tuple[str, ...] = ()  # where we listen
     nearby: int = 0  # peers found on the LAN lately (Node.nearby_peers())
+    reachable: bool | None = None  # peers outside dialled us back (None: not known yet)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,33 @@
+"""Reachability of running peers on 127.0.0.1: once two peers share a
+thread, each asks the other to dial it back and knows it is reachable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from tests.engine.net.running import running_peers, wait_until
+from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.types import ThreadKind
+
+
+def test_peers_that_share_a_thread_learn_they_are_reachable_by_a_dial_back(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "b") as peers:
+            a, b = peers["a"], peers["b"]
+            for running in (a, b):
+                assert running.service.reachability().reachable is None  # nobody asked yet
+                assert running.node.network_status().reachable is None
+            thread_id = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
+            b.node.join(a.node.invite(thread_id, Role.WRITE))
+            for running in (a, b):
+                await wait_until(running.node, lambda r=running: r.service.reachability().reachable is not None)
+                state = running.service.reachability()
+                assert state.reachable is True and state.behind_nat is False
+                assert state.address == running.listen  # where it listens: nothing new to advertise
+                assert running.node.network_status().reachable is True
+                assert state.observed is not None and state.observed.startswith("/ip4/127.0.0.1/tcp/")
+            assert len(a.service.addresses()) == 1
+
+    trio.run(main)

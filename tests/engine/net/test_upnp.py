@@ -1,0 +1,136 @@
+"""UPnP end to end, in network namespaces: a peer behind a home router with
+miniupnpd maps its port in the background, a peer outside dials it back at
+the mapping, only then is the mapping advertised, and it is removed on exit
+and when the setting is turned off."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.net.netns import Host, Network, network
+from tests.engine.net.upnp_router import EXTERNAL_IP, UpnpRouter, upnp_router
+
+ROOT = Path(__file__).parents[3]
+PEER = Path(__file__).with_name("reach_peer.py")
+PORT = 4141
+LISTEN = f"/ip4/0.0.0.0/tcp/{PORT}"
+DEADLINE = 45.0  # each step: discovery ~2 s, a refused dial-back 5 s, and slack for a busy machine
+STOP_SECONDS = 15.0
+
+
+class Peer:
+    """reach_peer.py in a namespace, its JSON lines read on a thread."""
+
+    def __init__(self, net: Network, host: Host, data_dir: Path, *args: str) -> None:
+        self.log_path = data_dir.with_suffix(".log")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with self.log_path.open("w") as log:
+            self.process = net.popen(
+                host, [sys.executable, str(PEER), "--host-netns", str(os.stat("/proc/self/ns/net").st_ino),
+                       "--data-dir", str(data_dir), "--listen", LISTEN, *args],
+                cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(json.loads(line))
+        self.lines.put(None)
+
+    def wait_for(self, what: str, deadline: float = DEADLINE, **wanted: Any) -> dict[str, Any]:
+        """The next line with these fields (every line read is kept in `seen`)."""
+        end = time.monotonic() + deadline
+        while True:
+            try:
+                line = self.lines.get(timeout=max(end - time.monotonic(), 0.01))
+            except queue.Empty:
+                pytest.fail(f"{what}: not within {deadline:g} s\n{self.log()}")
+            if line is None:
+                pytest.fail(f"{what}: the peer exited\n{self.log()}")
+            self.seen.append(line)
+            if all(line.get(k) == v for k, v in wanted.items()):
+                return line
+
+    def send(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        self.wait_for(f"ack of {command!r}", event="ack", command=command)
+
+    def stop(self) -> int:
+        self.process.terminate()
+        self.wait_for("stopped", STOP_SECONDS, event="stopped")
+        return self.process.wait(STOP_SECONDS)
+
+    def log(self) -> str:
+        return "\n".join(json.dumps(s) for s in self.seen[-20:]) + "\n" + self.log_path.read_text(errors="replace")
+
+
+def start_pair(net: Network, tmp_path: Path, *home_args: str) -> tuple[Peer, Peer]:
+    """An outside peer that creates a chat, and a home peer that joins it."""
+    home, outside = net.hosts
+    public = Peer(net, outside, tmp_path / "outside", "--create", "--upnp", "off")
+    link = public.wait_for("the invite link", event="link")["link"]
+    return Peer(net, home, tmp_path / "home", "--join", link, *home_args), public
+
+
+def advertised_only_once_reached(peer: Peer) -> None:
+    for state in (s for s in peer.seen if s.get("event") == "state"):
+        mapped = state["mapping"]
+        if mapped and any(a.startswith(mapped + "/p2p/") for a in state["addresses"]):
+            assert state["reachable"] is True and state["reached"] == mapped, state
+
+
+def mapped_to_home(router: UpnpRouter) -> bool:
+    return f"{PORT}" in router.mappings() and "10.77.0.1" in router.mappings()
+
+
+def test_a_peer_behind_a_upnp_router_is_dialled_back_at_its_mapping_then_advertises_it(tmp_path: Path) -> None:
+    with network(1, 1, router=True) as net:
+        router = upnp_router(net, tmp_path)
+        home, outside = start_pair(net, tmp_path)
+        ready = home.wait_for("online", event="ready")
+        started = time.monotonic()
+        state = home.wait_for("reachable at the mapping", event="state", reachable=True)
+        seconds = time.monotonic() - started
+        mapped = f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"  # the same port outside, as it was free
+        assert state["mapping"] == mapped and state["reached"] == mapped
+        assert state["behind_nat"] is True and state["observed"].startswith(f"/ip4/{EXTERNAL_IP}/tcp/")
+        assert f"{mapped}/p2p/{ready['peer_id']}" in state["addresses"]
+        advertised_only_once_reached(home)
+        assert mapped_to_home(router), router.log()
+        print(f"online to reachable at the mapping: {seconds:.2f} s")
+        assert home.stop() == 0
+        assert router.mappings() == "", "the mapping outlived the peer"
+        outside.stop()
+
+
+def test_turning_upnp_off_removes_the_mapping_and_on_maps_again(tmp_path: Path) -> None:
+    with network(1, 1, router=True) as net:
+        router = upnp_router(net, tmp_path)
+        home, _outside = start_pair(net, tmp_path, "--upnp", "off")
+        # Without a mapping the router drops the dial-back: behind NAT, unreachable.
+        state = home.wait_for("unreachable", event="state", reachable=False)
+        assert state["mapping"] is None and state["behind_nat"] is True
+        assert not any(EXTERNAL_IP in a for a in state["addresses"])
+        assert router.mappings() == ""
+        home.send("upnp on")
+        state = home.wait_for("reachable at the mapping", event="state", reachable=True)
+        assert state["mapping"] == f"/ip4/{EXTERNAL_IP}/tcp/{PORT}" and mapped_to_home(router)
+        home.send("upnp off")
+        state = home.wait_for("the mapping gone", event="state", mapping=None)
+        assert router.mappings() == ""
+        assert not any(EXTERNAL_IP in a for a in state["addresses"])
+        advertised_only_once_reached(home)
