@@ -22,22 +22,23 @@ from tests.engine.net.upnp_router import EXTERNAL_IP, UpnpRouter, upnp_router
 
 ROOT = Path(__file__).parents[3]
 PEER = Path(__file__).with_name("reach_peer.py")
+MAPPER = Path(__file__).with_name("mapper_peer.py")
 PORT = 4141
 LISTEN = f"/ip4/0.0.0.0/tcp/{PORT}"
 DEADLINE = 45.0  # each step: discovery ~2 s, a refused dial-back 5 s, and slack for a busy machine
 STOP_SECONDS = 15.0
 
 
-class Peer:
-    """reach_peer.py in a namespace, its JSON lines read on a thread."""
+class Script:
+    """A test script in a namespace, its JSON lines read on a thread."""
 
-    def __init__(self, net: Network, host: Host, data_dir: Path, *args: str) -> None:
-        self.log_path = data_dir.with_suffix(".log")
+    def __init__(self, net: Network, host: Host, script: Path, log_path: Path, *args: str) -> None:
+        self.log_path = log_path
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with self.log_path.open("w") as log:
             self.process = net.popen(
-                host, [sys.executable, str(PEER), "--host-netns", str(os.stat("/proc/self/ns/net").st_ino),
-                       "--data-dir", str(data_dir), "--listen", LISTEN, *args],
+                host, [sys.executable, str(script), "--host-netns", str(os.stat("/proc/self/ns/net").st_ino),
+                       *args],
                 cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
@@ -78,9 +79,24 @@ class Peer:
         return "\n".join(json.dumps(s) for s in self.seen[-20:]) + "\n" + self.log_path.read_text(errors="replace")
 
 
+class Peer(Script):
+    """reach_peer.py: a profile and its network service."""
+
+    def __init__(self, net: Network, host: Host, data_dir: Path, *args: str) -> None:
+        super().__init__(net, host, PEER, data_dir.with_suffix(".log"), "--data-dir", str(data_dir),
+                         "--listen", LISTEN, *args)
+
+
+class Mapper(Script):
+    """mapper_peer.py: a PortMapper alone."""
+
+    def __init__(self, net: Network, host: Host, log_path: Path, *args: str) -> None:
+        super().__init__(net, host, MAPPER, log_path, "--port", str(PORT), *args)
+
+
 def start_pair(net: Network, tmp_path: Path, *home_args: str) -> tuple[Peer, Peer]:
     """An outside peer that creates a chat, and a home peer that joins it."""
-    home, outside = net.hosts
+    home, outside = net.hosts[0], net.hosts[-1]
     public = Peer(net, outside, tmp_path / "outside", "--create", "--upnp", "off")
     link = public.wait_for("the invite link", event="link")["link"]
     return Peer(net, home, tmp_path / "home", "--join", link, *home_args), public
@@ -103,6 +119,8 @@ def test_a_peer_behind_a_upnp_router_is_dialled_back_at_its_mapping_then_adverti
         home, outside = start_pair(net, tmp_path)
         ready = home.wait_for("online", event="ready")
         started = time.monotonic()
+        first = home.wait_for("its first state", event="state")
+        assert first["mapping"] is None  # online before the router was even found: start-up never waits
         state = home.wait_for("reachable at the mapping", event="state", reachable=True)
         seconds = time.monotonic() - started
         mapped = f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"  # the same port outside, as it was free
@@ -134,3 +152,37 @@ def test_turning_upnp_off_removes_the_mapping_and_on_maps_again(tmp_path: Path) 
         assert router.mappings() == ""
         assert not any(EXTERNAL_IP in a for a in state["addresses"])
         advertised_only_once_reached(home)
+
+
+def test_an_external_port_taken_by_another_device_is_mapped_at_another_port(tmp_path: Path) -> None:
+    with network(2, 1, router=True) as net:
+        router = upnp_router(net, tmp_path)
+        other = Mapper(net, net.hosts[1], tmp_path / "other.log")
+        assert other.wait_for("the other device's mapping", event="mapping")["address"] == \
+            f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"
+        home, _outside = start_pair(net, tmp_path)
+        state = home.wait_for("reachable at a mapping", event="state", reachable=True)
+        assert state["mapping"].startswith(f"/ip4/{EXTERNAL_IP}/tcp/") and state["mapping"] != \
+            f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"
+        assert state["reached"] == state["mapping"]
+        assert any(a.startswith(state["mapping"] + "/p2p/") for a in state["addresses"])
+        assert home.stop() == 0
+        assert "10.77.0.1" not in router.mappings() and "10.77.0.2" in router.mappings()
+        assert other.stop() == 0
+        assert router.mappings() == ""
+
+
+def test_the_lease_is_renewed_before_it_ends(tmp_path: Path) -> None:
+    lease = 3
+    with network(1, 1, router=True) as net:
+        router = upnp_router(net, tmp_path)
+        mapper = Mapper(net, net.hosts[0], tmp_path / "mapper.log", "--lease", str(lease))
+        mapper.wait_for("a mapping", event="mapping", address=f"/ip4/{EXTERNAL_IP}/tcp/{PORT}")
+        deadline = time.monotonic() + 4 * lease
+        while time.monotonic() < deadline:  # the router drops a mapping whose lease ran out
+            assert mapped_to_home(router), f"the mapping expired\n{router.log()}"
+            time.sleep(0.2)
+        renewals = router.log().count(f"leaseduration={lease}")
+        assert renewals >= 4, router.log()
+        assert mapper.stop() == 0
+        assert router.mappings() == ""
