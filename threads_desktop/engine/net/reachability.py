@@ -10,12 +10,15 @@ forwarded by hand). The answer is `Reachability`, read through
 unreachable peers reserve relays, and a public address a peer reached us at
 is advertised (never before: a mapping that does not work is not spread).
 
-A peer only tells us how it reaches us; one on our own LAN proves only that
-the LAN reaches us. Peers are asked in the order the caller gives.
+A peer only tells us how it reaches us: one that sees us at a private
+address (our LAN's, loopback, carrier-grade NAT) proves only that its
+network reaches us, which does not make us reachable. Peers are asked in the
+order the caller gives, until one outside answers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,11 +40,23 @@ MAX_PROVEN = 1024
 
 @dataclass(frozen=True, slots=True)
 class Reachability:
-    reachable: bool | None = None  # None: not known yet
+    reachable: bool | None = None  # from outside our network; None: not known yet
     since: float | None = None  # wall time `reachable` took its value
     address: str | None = None  # where a peer reached us (/ipX/IP/tcp/PORT), when reachable
     behind_nat: bool | None = None  # peers see us at an IP that is not ours
     observed: str | None = None  # the address the last peer asked saw us connect from
+
+
+# Where an answering peer that sees us proves only a private network reaches
+# us: RFC 1918, carrier-grade NAT, loopback, link-local, unique local IPv6.
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "::1/128", "fe80::/10", "fc00::/7"))
+
+
+def is_private(address: TcpAddress) -> bool:
+    """Seen at this address, we are seen from inside a private network."""
+    return any(address.ip in network for network in _PRIVATE)
 
 
 class ProvenPeers:
@@ -95,16 +110,23 @@ class ReachabilityChecker:
         return self._state
 
     async def check(self, peers: Sequence[PeerId]) -> Reachability:
-        """Ask the first peers in turn until one answers; the state is
-        unchanged if none does."""
+        """Ask the first peers in turn until one outside our network answers
+        (a peer that sees us at a private address proves only that the LAN
+        reaches us: that answer is kept only if no other comes); the state
+        is unchanged if nobody answers."""
+        on_lan: tuple[TcpAddress | None, TcpAddress] | None = None
         for peer in list(peers)[:MAX_PEERS_ASKED]:
             try:
                 reached, observed = await self._check_with(peer)
             except (ThreadsError, trio.TooSlowError, *NETWORK_ERRORS) as exc:
                 log.debug("dial-back by %s failed: %s", peer, exc)
                 continue
-            self._update(reached, observed)
-            break
+            if not is_private(observed):
+                self._update(reached, observed)
+                return self._state
+            on_lan = (None, observed)  # reached on the LAN is not reached from outside
+        if on_lan is not None:
+            self._update(*on_lan)
         return self._state
 
     async def _check_with(self, peer: PeerId) -> tuple[TcpAddress | None, TcpAddress]:
