@@ -9,7 +9,7 @@ own, i.e. the host's network (UPnP discovery multicasts). `--create` makes a
 chat and prints its invite link; `--join` joins by link. Prints a JSON line
 on stdout whenever what it knows changes: `state` with its port mapping,
 reachability and addresses. Reads commands on stdin: `upnp on`, `upnp off`
-(the profile setting, then `settings_changed`). Stops on SIGTERM or stdin's
+(the profile setting, then `settings_changed`), `join LINK`. Stops on SIGTERM or stdin's
 end, or after --lifetime s; prints `stopped` once the service has closed.
 """
 
@@ -96,10 +96,15 @@ async def commands(node: Node, service: NetworkService, scope: trio.CancelScope)
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
-            if line.strip() in (b"upnp on", b"upnp off"):
-                local_settings.store_upnp_enabled(node.database, line.strip() == b"upnp on")
+            command = line.decode().strip()
+            if command in ("upnp on", "upnp off"):
+                local_settings.store_upnp_enabled(node.database, command == "upnp on")
                 service.settings_changed()
-                emit(event="ack", command=line.decode())
+            elif command.startswith("join "):
+                node.join(InviteLink.parse(command.removeprefix("join ")))
+            else:
+                continue
+            emit(event="ack", command=command)
 
 
 def main() -> int:

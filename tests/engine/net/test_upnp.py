@@ -25,6 +25,7 @@ PEER = Path(__file__).with_name("reach_peer.py")
 MAPPER = Path(__file__).with_name("mapper_peer.py")
 PORT = 4141
 LISTEN = f"/ip4/0.0.0.0/tcp/{PORT}"
+MAPPED = f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"
 DEADLINE = 45.0  # each step: discovery ~2 s, a refused dial-back 5 s, and slack for a busy machine
 STOP_SECONDS = 15.0
 
@@ -186,3 +187,28 @@ def test_the_lease_is_renewed_before_it_ends(tmp_path: Path) -> None:
         assert renewals >= 4, router.log()
         assert mapper.stop() == 0
         assert router.mappings() == ""
+
+
+def test_a_neighbour_on_the_lan_does_not_make_a_peer_reachable_and_a_peer_outside_is_asked_when_it_comes(
+        tmp_path: Path) -> None:
+    with network(2, 1, router=True) as net:
+        upnp_router(net, tmp_path)
+        home_host, lan_host, outside_host = net.hosts
+        neighbour = Peer(net, lan_host, tmp_path / "neighbour", "--create", "--upnp", "off")
+        home = Peer(net, home_host, tmp_path / "home", "--join",
+                    neighbour.wait_for("the neighbour's link", event="link")["link"])
+        # The neighbour dials the home peer back at its LAN address: that is no reach from outside.
+        state = home.wait_for("a LAN-only answer", event="state", reachable=False)
+        assert state["observed"].startswith("/ip4/10.77.0.1/tcp/") and state["behind_nat"] is False
+        # Mapped too (that asks the neighbour again, which is quick): from here on only
+        # the new peer outside can start a check, or the 30 min recheck.
+        if state["mapping"] is None:
+            state = home.wait_for("the mapping", event="state", reachable=False, mapping=MAPPED)
+        assert not any(EXTERNAL_IP in a for a in state["addresses"])
+        outside = Peer(net, outside_host, tmp_path / "outside", "--create", "--upnp", "off")
+        home.send("join " + outside.wait_for("the outside link", event="link")["link"])
+        started = time.monotonic()
+        state = home.wait_for("reachable, asked by the peer outside", event="state", reachable=True)
+        print(f"joined outside to reachable: {time.monotonic() - started:.1f} s")
+        assert state["reached"] == state["mapping"] and state["behind_nat"] is True
+        advertised_only_once_reached(home)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 1800.0  # an answer holds this long; a new mapping asks again at once
 RETRY_SECONDS = 120.0  # nobody answered: ask again this much later
+NEW_PEER_PAUSE_SECONDS = 10.0  # at least this long between checks a new peer starts
 
 OpenStream = Callable[[PeerId, str], Awaitable[Libp2pStream]]
 
@@ -95,10 +96,29 @@ class Reach:
             if not peers:
                 await self.proven.arrived.wait()
                 continue
-            self._recheck = trio.Event()
-            state = await self._checker.check(peers)
-            with trio.move_on_after(RECHECK_SECONDS if state.reachable is not None else RETRY_SECONDS):
-                await self._recheck.wait()
+            self._recheck, self.proven.arrived = trio.Event(), trio.Event()
+            try:
+                state = await self._checker.check(peers)
+            except Exception:  # our bug must not take the network down: log it, try later
+                log.exception("the reachability check hit a bug")
+                state = self._checker.current()
+            await self._until_recheck(state.reachable)
+
+    async def _until_recheck(self, reachable: bool | None) -> None:
+        """A new or lost mapping asks again at once. Unless reachable, so
+        does a peer newly proven (after a pause): it may be the peer
+        outside that was missing. Otherwise the answer stands a while."""
+        async with trio.open_nursery() as nursery:
+            async def after(event: trio.Event, pause: float) -> None:
+                await trio.sleep(pause)
+                await event.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(after, self._recheck, 0.0)
+            if not reachable:
+                nursery.start_soon(after, self.proven.arrived, NEW_PEER_PAUSE_SECONDS)
+            await trio.sleep(RETRY_SECONDS if reachable is None else RECHECK_SECONDS)
+            nursery.cancel_scope.cancel()
 
     async def _ask(self, peer: PeerId, addresses: Sequence[TcpAddress]) -> DialBackAnswer:
         stream = await self._open_stream(peer, dialback.PROTOCOL_ID)

@@ -66,14 +66,16 @@ class ProvenPeers:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._seen: dict[PeerId, float] = {}
-        self.arrived = trio.Event()  # set when a peer is noted (a check may start)
+        self.arrived = trio.Event()  # set when a peer new to the record is noted
 
     def note(self, peer: PeerId) -> None:
+        new = peer not in self
         self._seen.pop(peer, None)
         self._seen[peer] = self._clock()  # newest last
         while len(self._seen) > MAX_PROVEN:
             del self._seen[next(iter(self._seen))]
-        self.arrived.set()
+        if new:  # not on every pass of a session: a check may start
+            self.arrived.set()
 
     def __contains__(self, peer: object) -> bool:
         seen = self._seen.get(peer) if isinstance(peer, PeerId) else None

@@ -137,7 +137,11 @@ class PortMapper:
         try:
             while True:
                 self._changed = trio.Event()
-                wait = await self._step()
+                try:
+                    wait = await self._step()
+                except Exception:  # our bug must not take the network down: log it, try later
+                    log.exception("the port mapper hit a bug")
+                    wait = RETRY_SECONDS
                 with trio.move_on_after(wait):
                     await self._changed.wait()
         finally:
