@@ -1,7 +1,8 @@
-"""UPnP end to end, in network namespaces: a peer behind a home router with
-miniupnpd maps its port in the background, a peer outside dials it back at
+"""UPnP end to end, in the lab's UPnP home network (lab.py): a peer behind
+the router maps its port in the background, a peer outside dials it back at
 the mapping, only then is the mapping advertised, and it is removed on exit
-and when the setting is turned off."""
+and when the setting is turned off; a taken port is mapped at another, the
+lease is renewed, and a LAN neighbour's answer does not count as outside."""
 
 from __future__ import annotations
 
@@ -15,19 +16,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import miniupnpc  # type: ignore[import-not-found]  # no stubs; py-libp2p depends on it
 import pytest
 
-from tests.engine.net.netns import Host, Network, network
-from tests.engine.net.upnp_router import EXTERNAL_IP, UpnpRouter, upnp_router
+from tests.engine.net.lab import Home, Lab, home_networks
+from tests.engine.net.netns import Host, Network
 
 ROOT = Path(__file__).parents[3]
 PEER = Path(__file__).with_name("reach_peer.py")
 MAPPER = Path(__file__).with_name("mapper_peer.py")
 PORT = 4141
 LISTEN = f"/ip4/0.0.0.0/tcp/{PORT}"
-MAPPED = f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"
 DEADLINE = 45.0  # each step: discovery ~2 s, a refused dial-back 5 s, and slack for a busy machine
 STOP_SECONDS = 15.0
+UPNP_DISCOVERY_MS = 1000
 
 
 class Script:
@@ -95,12 +97,11 @@ class Mapper(Script):
         super().__init__(net, host, MAPPER, log_path, "--port", str(PORT), *args)
 
 
-def start_pair(net: Network, tmp_path: Path, *home_args: str) -> tuple[Peer, Peer]:
-    """An outside peer that creates a chat, and a home peer that joins it."""
-    home, outside = net.hosts[0], net.hosts[-1]
-    public = Peer(net, outside, tmp_path / "outside", "--create", "--upnp", "off")
+def start_pair(lab: Lab, tmp_path: Path, home: Host, *home_args: str) -> tuple[Peer, Peer]:
+    """A public peer that creates a chat, and a home peer that joins it."""
+    public = Peer(lab, lab.pub, tmp_path / "outside", "--create", "--upnp", "off")
     link = public.wait_for("the invite link", event="link")["link"]
-    return Peer(net, home, tmp_path / "home", "--join", link, *home_args), public
+    return Peer(lab, home, tmp_path / "home", "--join", link, *home_args), public
 
 
 def advertised_only_once_reached(peer: Peer) -> None:
@@ -110,105 +111,140 @@ def advertised_only_once_reached(peer: Peer) -> None:
             assert state["reachable"] is True and state["reached"] == mapped, state
 
 
-def mapped_to_home(router: UpnpRouter) -> bool:
-    return f"{PORT}" in router.mappings() and "10.77.0.1" in router.mappings()
+def mapping_target(lab: Lab, host: Host, port: int = PORT) -> str | None:
+    """The LAN IP the router forwards TCP `port` to (None: not mapped), asked from `host`."""
+    def ask() -> str | None:
+        upnp = miniupnpc.UPnP()
+        upnp.discoverdelay = UPNP_DISCOVERY_MS
+        assert upnp.discover() >= 1, "no UPnP router"
+        upnp.selectigd()
+        found = upnp.getspecificportmapping(port, "TCP")
+        return str(found[0]) if found else None
+    return lab.call(host, ask)
+
+
+def port_of(address: str) -> int:
+    return int(address.rsplit("/tcp/", 1)[1].split("/", 1)[0])
+
+
+def upnp_home(hosts: int = 1) -> tuple[Home, ...]:
+    return (Home("upnp", hosts=hosts),)
 
 
 def test_a_peer_behind_a_upnp_router_is_dialled_back_at_its_mapping_then_advertises_it(tmp_path: Path) -> None:
-    with network(1, 1, router=True) as net:
-        router = upnp_router(net, tmp_path)
-        home, outside = start_pair(net, tmp_path)
+    with home_networks(*upnp_home()) as lab:
+        [router] = lab.routers
+        [host] = router.hosts
+        home, outside = start_pair(lab, tmp_path, host)
         ready = home.wait_for("online", event="ready")
         started = time.monotonic()
         first = home.wait_for("its first state", event="state")
         assert first["mapping"] is None  # online before the router was even found: start-up never waits
         state = home.wait_for("reachable at the mapping", event="state", reachable=True)
         seconds = time.monotonic() - started
-        mapped = f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"  # the same port outside, as it was free
+        mapped = f"/ip4/{router.wan_ip}/tcp/{PORT}"  # the same port outside, as it was free
         assert state["mapping"] == mapped and state["reached"] == mapped
-        assert state["behind_nat"] is True and state["observed"].startswith(f"/ip4/{EXTERNAL_IP}/tcp/")
+        assert state["behind_nat"] is True and state["observed"].startswith(f"/ip4/{router.wan_ip}/tcp/")
         assert f"{mapped}/p2p/{ready['peer_id']}" in state["addresses"]
         advertised_only_once_reached(home)
-        assert mapped_to_home(router), router.log()
+        assert mapping_target(lab, host) == host.ip
         print(f"online to reachable at the mapping: {seconds:.2f} s")
         assert home.stop() == 0
-        assert router.mappings() == "", "the mapping outlived the peer"
+        assert mapping_target(lab, host) is None, "the mapping outlived the peer"
         outside.stop()
 
 
 def test_turning_upnp_off_removes_the_mapping_and_on_maps_again(tmp_path: Path) -> None:
-    with network(1, 1, router=True) as net:
-        router = upnp_router(net, tmp_path)
-        home, _outside = start_pair(net, tmp_path, "--upnp", "off")
+    with home_networks(*upnp_home()) as lab:
+        [router] = lab.routers
+        [host] = router.hosts
+        home, _outside = start_pair(lab, tmp_path, host, "--upnp", "off")
         # Without a mapping the router drops the dial-back: behind NAT, unreachable.
         state = home.wait_for("unreachable", event="state", reachable=False)
         assert state["mapping"] is None and state["behind_nat"] is True
-        assert not any(EXTERNAL_IP in a for a in state["addresses"])
-        assert router.mappings() == ""
+        assert not any(router.wan_ip in a for a in state["addresses"])
+        assert mapping_target(lab, host) is None
         home.send("upnp on")
         state = home.wait_for("reachable at the mapping", event="state", reachable=True)
-        assert state["mapping"] == f"/ip4/{EXTERNAL_IP}/tcp/{PORT}" and mapped_to_home(router)
+        assert state["mapping"] == f"/ip4/{router.wan_ip}/tcp/{PORT}"
+        assert mapping_target(lab, host) == host.ip
         home.send("upnp off")
         state = home.wait_for("the mapping gone", event="state", mapping=None)
-        assert router.mappings() == ""
-        assert not any(EXTERNAL_IP in a for a in state["addresses"])
+        assert mapping_target(lab, host) is None
+        assert not any(router.wan_ip in a for a in state["addresses"])
         advertised_only_once_reached(home)
 
 
 def test_an_external_port_taken_by_another_device_is_mapped_at_another_port(tmp_path: Path) -> None:
-    with network(2, 1, router=True) as net:
-        router = upnp_router(net, tmp_path)
-        other = Mapper(net, net.hosts[1], tmp_path / "other.log")
+    with home_networks(*upnp_home(hosts=2)) as lab:
+        [router] = lab.routers
+        host, other_host = router.hosts
+        other = Mapper(lab, other_host, tmp_path / "other.log")
         assert other.wait_for("the other device's mapping", event="mapping")["address"] == \
-            f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"
-        home, _outside = start_pair(net, tmp_path)
+            f"/ip4/{router.wan_ip}/tcp/{PORT}"
+        home, _outside = start_pair(lab, tmp_path, host)
         state = home.wait_for("reachable at a mapping", event="state", reachable=True)
-        assert state["mapping"].startswith(f"/ip4/{EXTERNAL_IP}/tcp/") and state["mapping"] != \
-            f"/ip4/{EXTERNAL_IP}/tcp/{PORT}"
+        assert state["mapping"].startswith(f"/ip4/{router.wan_ip}/tcp/") and port_of(state["mapping"]) != PORT
         assert state["reached"] == state["mapping"]
         assert any(a.startswith(state["mapping"] + "/p2p/") for a in state["addresses"])
+        assert mapping_target(lab, host, port_of(state["mapping"])) == host.ip
         assert home.stop() == 0
-        assert "10.77.0.1" not in router.mappings() and "10.77.0.2" in router.mappings()
+        assert mapping_target(lab, host, port_of(state["mapping"])) is None
+        assert mapping_target(lab, host) == other_host.ip  # the other device's, untouched
         assert other.stop() == 0
-        assert router.mappings() == ""
+        assert mapping_target(lab, host) is None
 
 
 def test_the_lease_is_renewed_before_it_ends(tmp_path: Path) -> None:
     lease = 3
-    with network(1, 1, router=True) as net:
-        router = upnp_router(net, tmp_path)
-        mapper = Mapper(net, net.hosts[0], tmp_path / "mapper.log", "--lease", str(lease))
-        mapper.wait_for("a mapping", event="mapping", address=f"/ip4/{EXTERNAL_IP}/tcp/{PORT}")
-        deadline = time.monotonic() + 4 * lease
-        while time.monotonic() < deadline:  # the router drops a mapping whose lease ran out
-            assert mapped_to_home(router), f"the mapping expired\n{router.log()}"
-            time.sleep(0.2)
-        renewals = router.log().count(f"leaseduration={lease}")
-        assert renewals >= 4, router.log()
+    with home_networks(*upnp_home()) as lab:
+        [router] = lab.routers
+        [host] = router.hosts
+        mapper = Mapper(lab, host, tmp_path / "mapper.log", "--lease", str(lease))
+        mapper.wait_for("a mapping", event="mapping", address=f"/ip4/{router.wan_ip}/tcp/{PORT}")
+
+        def watch() -> list[int]:
+            """The lease left, every 0.2 s for four leases (the router drops a mapping whose lease ran out)."""
+            upnp = miniupnpc.UPnP()
+            upnp.discoverdelay = UPNP_DISCOVERY_MS
+            assert upnp.discover() >= 1, "no UPnP router"
+            upnp.selectigd()
+            left = []
+            deadline = time.monotonic() + 4 * lease
+            while time.monotonic() < deadline:
+                found = upnp.getspecificportmapping(PORT, "TCP")
+                assert found is not None, f"the mapping expired after {len(left) * 0.2:.1f} s"
+                left.append(int(found[4]))
+                time.sleep(0.2)
+            return left
+
+        left = lab.call(host, watch, timeout=8 * lease + 10)
+        assert max(left) <= lease and min(left) >= 0
         assert mapper.stop() == 0
-        assert router.mappings() == ""
+        assert mapping_target(lab, host) is None
 
 
 def test_a_neighbour_on_the_lan_does_not_make_a_peer_reachable_and_a_peer_outside_is_asked_when_it_comes(
         tmp_path: Path) -> None:
-    with network(2, 1, router=True) as net:
-        upnp_router(net, tmp_path)
-        home_host, lan_host, outside_host = net.hosts
-        neighbour = Peer(net, lan_host, tmp_path / "neighbour", "--create", "--upnp", "off")
-        home = Peer(net, home_host, tmp_path / "home", "--join",
+    with home_networks(*upnp_home(hosts=2)) as lab:
+        [router] = lab.routers
+        home_host, lan_host = router.hosts
+        mapped = f"/ip4/{router.wan_ip}/tcp/{PORT}"
+        neighbour = Peer(lab, lan_host, tmp_path / "neighbour", "--create", "--upnp", "off")
+        home = Peer(lab, home_host, tmp_path / "home", "--join",
                     neighbour.wait_for("the neighbour's link", event="link")["link"])
         # The neighbour dials the home peer back at its LAN address: that is no reach from outside.
         state = home.wait_for("a LAN-only answer", event="state", reachable=False)
-        assert state["observed"].startswith("/ip4/10.77.0.1/tcp/") and state["behind_nat"] is False
+        assert state["observed"].startswith(f"/ip4/{home_host.ip}/tcp/") and state["behind_nat"] is False
         # Mapped too (that asks the neighbour again, which is quick): from here on only
         # the new peer outside can start a check, or the 30 min recheck.
         if state["mapping"] is None:
-            state = home.wait_for("the mapping", event="state", reachable=False, mapping=MAPPED)
-        assert not any(EXTERNAL_IP in a for a in state["addresses"])
-        outside = Peer(net, outside_host, tmp_path / "outside", "--create", "--upnp", "off")
+            state = home.wait_for("the mapping", event="state", reachable=False, mapping=mapped)
+        assert not any(router.wan_ip in a for a in state["addresses"])
+        outside = Peer(lab, lab.pub, tmp_path / "outside", "--create", "--upnp", "off")
         home.send("join " + outside.wait_for("the outside link", event="link")["link"])
         started = time.monotonic()
         state = home.wait_for("reachable, asked by the peer outside", event="state", reachable=True)
         print(f"joined outside to reachable: {time.monotonic() - started:.1f} s")
-        assert state["reached"] == state["mapping"] and state["behind_nat"] is True
+        assert state["reached"] == state["mapping"] == mapped and state["behind_nat"] is True
         advertised_only_once_reached(home)
