@@ -30,12 +30,13 @@ async def run(args: argparse.Namespace) -> None:
         emit(event="mapping", address=mapping.address if mapping else None)
 
     mapper = PortMapper(internal_port=args.port, enabled=lambda: True, on_change=changed, lease=args.lease)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(mapper.run)
-        with trio.move_on_after(args.lifetime), trio.open_signal_receiver(signal.SIGTERM) as signals:
-            async for _ in signals:
-                break
-        nursery.cancel_scope.cancel()
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(mapper.run)
+            with trio.move_on_after(args.lifetime):
+                async for _ in signals:
+                    break
+            nursery.cancel_scope.cancel()
     emit(event="stopped")
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,12 @@ def state_of(service: NetworkService) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:  # before `ready`: a test may stop us at once
+        await run_until_stopped(args, signals)
+    emit(event="stopped")
+
+
+async def run_until_stopped(args: argparse.Namespace, signals: AsyncIterator[int]) -> None:
     node = Node.open(Path(args.data_dir))
     try:
         if args.upnp is not None:
@@ -63,7 +70,7 @@ async def run(args: argparse.Namespace) -> None:
             if args.join:
                 node.join(InviteLink.parse(args.join))
             nursery.start_soon(commands, node, service, nursery.cancel_scope)
-            nursery.start_soon(stop_on_sigterm, nursery.cancel_scope)
+            nursery.start_soon(stop_on_signal, signals, nursery.cancel_scope)
             last: dict[str, Any] = {}
             with trio.move_on_after(args.lifetime):
                 while True:  # bounded by the lifetime
@@ -75,14 +82,12 @@ async def run(args: argparse.Namespace) -> None:
             nursery.cancel_scope.cancel()
     finally:
         node.close()
-    emit(event="stopped")
 
 
-async def stop_on_sigterm(scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM) as signals:
-        async for _ in signals:
-            scope.cancel()  # the service closes in order: the mapping is removed
-            return
+async def stop_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+    async for _ in signals:
+        scope.cancel()  # the service closes in order: the mapping is removed
+        return
 
 
 async def commands(node: Node, service: NetworkService, scope: trio.CancelScope) -> None:

@@ -248,3 +248,17 @@ def test_a_neighbour_on_the_lan_does_not_make_a_peer_reachable_and_a_peer_outsid
         print(f"joined outside to reachable: {time.monotonic() - started:.1f} s")
         assert state["reached"] == state["mapping"] == mapped and state["behind_nat"] is True
         advertised_only_once_reached(home)
+
+
+def test_stopping_while_the_router_is_being_found_exits_at_once_and_leaves_no_mapping(tmp_path: Path) -> None:
+    with home_networks(*upnp_home()) as lab:
+        [host] = lab.routers[0].hosts
+        home = Peer(lab, host, tmp_path / "home")
+        home.wait_for("online", event="ready")
+        started = time.monotonic()
+        assert home.stop() == 0  # discovery listens ~2 s on its thread: abandoned, not waited for
+        seconds = time.monotonic() - started
+        print(f"stopped during discovery in {seconds:.2f} s")
+        assert seconds < 1.5
+        assert not any(s.get("mapping") for s in home.seen if s.get("event") == "state")
+        assert mapping_target(lab, host) is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -58,6 +59,9 @@ class MiniupnpcGateway:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        # A call abandoned on cancel may still run on its thread when the
+        # removal on exit starts: one call at a time on the C client.
+        self._lock = threading.Lock()
 
     @classmethod
     def discover(cls) -> MiniupnpcGateway | None:
@@ -89,10 +93,10 @@ class MiniupnpcGateway:
     def remove(self, external_port: int) -> None:
         self._call(self._client.deleteportmapping, external_port, "TCP")
 
-    @staticmethod
-    def _call(method: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         try:
-            return method(*args)
+            with self._lock:
+                return method(*args)
         except Exception as exc:
             text = str(exc)
             if "Conflict" in text:
