@@ -1,7 +1,8 @@
 """Reachability in the lab (lab.py), without UPnP: a peer behind a home
 router is unreachable from outside, unless the router forwards its port
 (a port forwarded by hand), which a dial-back then finds at the IP the
-peer outside sees, and which is advertised from then on."""
+peer outside sees, and which is advertised from then on. A public peer is
+reachable."""
 
 from __future__ import annotations
 
@@ -32,11 +33,15 @@ def test_a_port_forwarded_by_hand_is_found_by_a_dial_back_and_advertised(tmp_pat
         assert any(a.startswith(forwarded + "/p2p/") for a in state["addresses"])
 
 
-def test_a_peer_behind_a_home_router_is_behind_nat_and_unreachable(tmp_path: Path) -> None:
+def test_a_peer_behind_a_home_router_is_unreachable_and_the_public_peer_it_dials_reachable(
+        tmp_path: Path) -> None:
     with home_networks("port_preserving") as lab:
         [router] = lab.routers
         [host] = router.hosts
-        home, _outside = start_pair(lab, tmp_path, host, "--upnp", "off")
+        home, outside = start_pair(lab, tmp_path, host, "--upnp", "off")
         state = home.wait_for("an answer from outside", event="state", reachable=False)
         assert state["behind_nat"] is True and state["observed"].startswith(f"/ip4/{router.wan_ip}/tcp/")
         assert not any(router.wan_ip in a for a in state["addresses"])
+        # The public peer asks the home peer in turn, which dials it back: it may relay.
+        state = outside.wait_for("the public peer reachable", event="state", reachable=True)
+        assert state["reached"] == f"/ip4/{lab.pub.ip}/tcp/{PORT}" and state["behind_nat"] is False
