@@ -18,11 +18,13 @@ from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.schema import ACL_SCHEMA
+from threads_desktop.engine.core.devices import devices as list_devices
 from threads_desktop.engine.core.errors import (
     AccessDeniedError,
     DecryptionError,
     InvalidInputError,
     MissingKeyError,
+    NotFoundError,
     PeerError,
     ProfileError,
     ThreadsError,
@@ -34,6 +36,7 @@ from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import (
     ChangeSet,
+    Device,
     FetchOriginals,
     IdentityCard,
     ItemActions,
@@ -62,7 +65,8 @@ from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
-from threads_desktop.engine.logstore.peerbook import PEERBOOK_SCHEMA, PeerBook
+from threads_desktop.engine.logstore.peerbook import PEERBOOK_SCHEMA, PeerBook, ensure_peer_sessions
+from threads_desktop.engine.logstore.relay_address import check_relay_address
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
 from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
@@ -141,6 +145,7 @@ class Node:
                                                              ACL_SCHEMA, PEERBOOK_SCHEMA))
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
+            ensure_peer_sessions(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
             undo.callback(work_pool.shutdown)
@@ -405,6 +410,101 @@ class Node:
     def invites_changed(self) -> None:
         """A direct invite arrived (the network tells us)."""
         self._services.broadcaster.publish(ChangeSet(invites=True))
+
+    # --- devices and network settings (issue 15: the Devices view, `peers`, `relay`) --------
+
+    def devices(self) -> list[Device]:
+        """Every peer we share an album or chat with: its name, how it is
+        connected now (or when we last met it), what it shares and how far
+        each is in step. Works offline too (then all are offline)."""
+        summaries = {s.thread_id: (s.name, s.kind) for s in self.directory.all()}
+        shared: dict[PeerId, list[ThreadId]] = {}
+        for thread_id in summaries:
+            for peer in self.peers.peers(thread_id):
+                shared.setdefault(peer, []).append(thread_id)
+        links = self.network_status().links
+        wanted = set(shared) | {PeerId.parse(link.peer_id) for link in links}
+        return list_devices(me=self.identity.peer_id, shared=shared, links=links,
+                                   names=self._names_of(wanted, list(summaries)), threads=summaries,
+                                   last_seen=self.peers.last_sessions())
+
+    def _names_of(self, peers: set[PeerId], thread_ids: list[ThreadId]) -> dict[PeerId, str]:
+        """The name each peer gives itself in a thread we share (as nearby() does)."""
+        wanted = {str(p): p for p in peers}
+        names: dict[PeerId, str] = {}
+        for thread_id in thread_ids:
+            if len(names) == len(wanted):
+                break
+            try:
+                in_thread = self.member_names(thread_id)
+            except ThreadsError:  # a thread we only follow has no names we can read
+                continue
+            for member, name in in_thread.items():
+                peer = wanted.get(member)
+                if peer is not None:
+                    names.setdefault(peer, name)
+        return names
+
+    def relays(self) -> list[str]:
+        """The relay peers the user named, in the order added."""
+        return local_settings.relay_addresses(self.database)
+
+    def check_relay(self, address: str) -> str:
+        """The address in its canonical spelling; InvalidInputError, in the
+        user's words, for one that is not a relay address or is our own."""
+        canonical, peer = check_relay_address(address)
+        if peer == self.identity.peer_id:
+            raise InvalidInputError("That is this device's own address: a relay is another device.")
+        return canonical
+
+    def add_relay(self, address: str) -> str:
+        """Name a relay peer (a follower on a server, say); returns the
+        address as kept. InvalidInputError (nothing stored) for one that is
+        not a relay address, or this profile's own."""
+        canonical = self.check_relay(address)
+        relays = self.relays()
+        if canonical not in relays:
+            self.set_relays([*relays, canonical])
+        return canonical
+
+    def remove_relay(self, address: str) -> None:
+        """NotFoundError (nothing changed) for an address not in the list."""
+        relays = self.relays()
+        canonical = address.strip()
+        try:
+            canonical = check_relay_address(address)[0]
+        except InvalidInputError:
+            pass  # a stored address is removed as spelt, whatever it is
+        if canonical not in relays:
+            raise NotFoundError("That relay is not in the list.")
+        self.set_relays([a for a in relays if a != canonical])
+
+    def set_relays(self, addresses: Sequence[str]) -> list[str]:
+        """Replace the list (the Settings dialog); each is checked before
+        any is stored. Returns the addresses as kept."""
+        checked: list[str] = []
+        for address in addresses:
+            canonical = self.check_relay(address)
+            if canonical not in checked:
+                checked.append(canonical)
+        if checked != self.relays():
+            local_settings.store_relay_addresses(self.database, checked)
+            self._network_settings_changed()
+        return checked
+
+    def upnp_enabled(self) -> bool:
+        """Whether the network asks the router to forward a port (UPnP)."""
+        return local_settings.upnp_enabled(self.database)
+
+    def set_upnp_enabled(self, enabled: bool) -> None:
+        if bool(enabled) != self.upnp_enabled():
+            local_settings.store_upnp_enabled(self.database, bool(enabled))
+            self._network_settings_changed()
+
+    def _network_settings_changed(self) -> None:
+        network = self.network
+        if network is not None:  # offline, the network reads them when it starts
+            network.settings_changed()
 
     # --- leaving ---------------------------------------------------------------------
 

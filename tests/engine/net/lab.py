@@ -32,16 +32,22 @@ the router's `kind`:
   (endpoint-independent, different port, as behind carrier NAT); other ports
   are masqueraded.
 - `symmetric`: `masquerade random`: a new external port for every connection.
-- `upnp`: port-preserving (`snat` to `wan_ip`), plus miniupnpd (UPnP IGD and NAT-PMP) on the LAN
-  side. miniupnpd refuses a documentation address as the external one, so
-  this router's `wan_ip` is 11.0.113.<11+i> (public-looking, and only ever
-  inside these namespaces), its source address for everything it sends out;
-  203.0.113.<11+i> stays on its WAN too.
+- `upnp`: port-preserving (`snat` to `wan_ip`), plus miniupnpd (UPnP IGD
+  and NAT-PMP) on the LAN side. miniupnpd refuses a documentation address
+  as the external one, so this router's `wan_ip` is 11.0.113.<11+i>
+  (public-looking, and only ever inside these namespaces), its source
+  address for everything it sends out; 203.0.113.<11+i> stays on its WAN.
 
 IPv6 (`ipv6=True`, the default): the WAN is 2001:db8::/64 (pub ::1, pub2 ::3,
 router i ::<11+i>); router i's LAN is 2001:db8:<i+1>::/64 (router ::1, hosts
 ::2 ...), routed without NAT, behind the same firewall. Hosts' `ip6` fields
 hold these addresses (None without IPv6).
+
+Python's `ipaddress` calls 203.0.113.0/24 and 2001:db8::/32 private, not
+global. Code that tells public from private addresses gets the lab's public
+side as public with `prefixes=GLOBAL_LOOKING`: the same plan on 11.0.113.0/24
+(pub 11.0.113.1, router i 11.0.113.<11+i>, the UPnP router included) and
+3fff:0::/32.
 
 The wan namespace (`lab.hub`) holds every bridge and is "the internet": its
 wan bridge has 203.0.113.254, 11.0.113.254 and 2001:db8::fe, it forwards,
@@ -49,12 +55,13 @@ routes each LAN's IPv6 prefix to its router, and is every WAN node's default
 route; it has no route to any private IPv4 LAN, so nothing outside reaches
 192.168.x.y except through its router's NAT.
 
-Helpers (each also on netns.Network): `run(node, argv)` a short command's
-stdout; `popen(node, argv, ...)` a process ended by PID at teardown;
-`spawn(node, argv)` the same with stdout and stderr read into `Output`s
-(`line`, `wait_for`: bounded waits); `call(node, fn)` / `socket(node)` code and
-sockets in a node's namespace; `nat_mappings(router)` what its NAT shows
-peers now (from conntrack); `cli(node, data_dir, *args)` runs a
+Helpers (the first four from netns.Network): `run(node, argv)` a short
+command's stdout; `popen(node, argv, ...)` a process ended by PID at
+teardown; `call(node, fn)` / `socket(node)` code and sockets in a node's
+namespace; `spawn(node, argv)` the same with stdout and stderr read into `Output`s
+(`line`, `wait_for`: bounded waits); `nat_mappings(router)` what its NAT shows
+peers now (from conntrack); `forget_mappings(router)` as a router restart
+does; `move(host, router)` a host to another home, as a laptop moves; `cli(node, data_dir, *args)` runs a
 `threads-desktop` command there and `serve(node, data_dir)` starts
 `threads-desktop serve --listen /ip4/0.0.0.0/tcp/4141` there, both with
 PYTHONPATH set to this checkout. At exit (also on failure): sockets closed,
@@ -66,6 +73,7 @@ the test is skipped with the reason (a failure under CI, as in netns.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import os
@@ -100,16 +108,39 @@ MAX_ROUTERS = 8
 MAX_HOSTS_PER_HOME = 8
 LISTEN_PORT = 4141
 DEFAULT_REMAP: Mapping[int, int] = {LISTEN_PORT: 14141}
-WAN = "203.0.113"
-UPNP_WAN = "11.0.113"  # public-looking: miniupnpd refuses 203.0.113.x as external
-WAN6 = "2001:db8:"
 INTERNET_HOST = 254
-INTERNET6 = f"{WAN6}:fe"
 PUB_HOST, PUB2_HOST = 1, 3
 WAN_SEGMENT = 0
 READY_TIMEOUT = 20.0
 CLI_TIMEOUT = 30.0
 OUTPUT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Prefixes:
+    """The public side's addresses: `wan` and `upnp_wan` the first three
+    octets of a /24, `wan6` the first groups of the IPv6 prefix (WAN
+    `<wan6>::/64`, LAN of segment k `<wan6>:<k>::/64`)."""
+
+    wan: str = "203.0.113"
+    upnp_wan: str = "11.0.113"  # public-looking: miniupnpd refuses 203.0.113.x as external
+    wan6: str = "2001:db8"
+
+    def wan6_address(self, number: int | str) -> str:
+        """In the form sockets report it (RFC 5952), so tests can compare."""
+        return str(ipaddress.ip_address(f"{self.wan6}::{number}"))
+
+    def lan6_address(self, segment: int, number: int | str) -> str:
+        return str(ipaddress.ip_address(f"{self.wan6}:{segment}::{number}"))
+
+    def lan6_prefix(self, segment: int) -> str:
+        return str(ipaddress.ip_network(f"{self.wan6}:{segment}::/64"))
+
+
+DOCUMENTATION = Prefixes()
+# Addresses Python's ipaddress calls global (3fff::/20 is documentation since
+# RFC 9637, unknown to Python 3.11; 11.0.113.0/24 is only ever used in here).
+GLOBAL_LOOKING = Prefixes(wan="11.0.113", upnp_wan="11.0.113", wan6="3fff:0")
 
 
 @dataclass(frozen=True)
@@ -154,12 +185,13 @@ class NatMapping:
 
 
 class Output:
-    """The lines a process writes to one stream, read on a daemon thread;
-    every wait is bounded."""
+    """The lines a process writes to one stream, read on a daemon thread (so
+    its pipe never fills); every wait is bounded."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self.lines: list[str] = []  # everything taken so far, in order
+        self.lines: list[str] = []  # every line received so far, in order
+        self._next = 0  # index in `lines` of the next line `line` returns
         self.closed = False
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
@@ -169,19 +201,26 @@ class Output:
                 self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
-    def line(self, timeout: float = OUTPUT_TIMEOUT) -> str | None:
-        """The next line; None once the stream is closed. AssertionError after `timeout` s."""
-        if self.closed:
-            return None
+    def _receive(self, timeout: float | None) -> bool:
+        """Move one line (or the end) from the reader to `lines`; False if none came."""
         try:
-            line = self._queue.get(timeout=max(timeout, 0.01))
+            line = self._queue.get(timeout=max(timeout, 0.01)) if timeout is not None else self._queue.get_nowait()
         except queue.Empty:
-            raise AssertionError(f"no output line within {timeout:g} s; so far:\n{self.text()}") from None
+            return False
         if line is None:
             self.closed = True
+        else:
+            self.lines.append(line)
+        return True
+
+    def line(self, timeout: float = OUTPUT_TIMEOUT) -> str | None:
+        """The next line; None once the stream has ended. AssertionError after `timeout` s."""
+        if self._next == len(self.lines) and not self.closed and not self._receive(timeout):
+            raise AssertionError(f"no output line within {timeout:g} s; so far:\n{self.text()}")
+        if self._next == len(self.lines):
             return None
-        self.lines.append(line)
-        return line
+        self._next += 1
+        return self.lines[self._next - 1]
 
     def wait_for(self, matches: Callable[[str], bool], timeout: float = OUTPUT_TIMEOUT) -> str:
         """The first further line that `matches`, within `timeout` s (AssertionError otherwise)."""
@@ -194,16 +233,9 @@ class Output:
                 return line
 
     def text(self) -> str:
-        """Everything read so far (takes what is already queued, never waits)."""
-        while not self.closed:
-            try:
-                line = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if line is None:
-                self.closed = True
-            else:
-                self.lines.append(line)
+        """Every line received so far, without waiting (and without moving `line` on)."""
+        while not self.closed and self._receive(None):
+            pass
         return "\n".join(self.lines)
 
 
@@ -248,9 +280,43 @@ class Lab(Network):
     pub2: Host | None = None
     routers: list[Router] = field(default_factory=list)
     workdir: Path = field(default_factory=Path)
+    prefixes: Prefixes = DOCUMENTATION
+    ports: dict[str, str] = field(default_factory=dict)  # host namespace -> its bridge port in the hub
 
     def router_of(self, host: Host) -> Router:
-        return next(r for r in self.routers if host in r.hosts)
+        return next(r for r in self.routers if host.name in (h.name for h in r.hosts))
+
+    def move(self, host: Host, to: Router) -> Host:
+        """The host leaves its home's LAN for `to`'s, as a laptop carried to
+        another network: its interface goes down, is plugged into the other
+        LAN, gets that LAN's next free addresses and routes, and comes back
+        up (processes keep running). The host as it now is; `hosts` and
+        `routers` are updated (Router and Host objects held before are not)."""
+        home = self.router_of(host)
+        number = max((int(h.ip.rsplit(".", 1)[1]) for h in to.hosts), default=1) + 1
+        segment = self.routers.index(to) + 1
+        moved = dataclasses.replace(host, segment=segment, ip=f"192.168.{segment}.{number}",
+                                    ip6=self.prefixes.lan6_address(segment, number) if host.ip6 else None)
+        ns, interface = host.name, host.interface
+        _run(["ip", "-n", ns, "link", "set", interface, "down"])
+        _run(["ip", "-n", ns, "addr", "flush", "dev", interface])
+        for family in ("-4", "-6"):
+            _run(["ip", "-n", ns, family, "route", "flush", "dev", interface])
+        _run(["ip", "-n", self.hub, "link", "set", self.ports[ns], "master", f"br{segment}"])
+        _address_host(moved, to)
+        _wait_link_up(ns, interface)
+        for router in (home, to):
+            kept = tuple(h for h in router.hosts if h.name != ns)
+            self.routers[self.routers.index(router)] = dataclasses.replace(
+                router, hosts=(*kept, moved) if router is to else kept)
+        self.hosts[:] = [h for r in self.routers for h in r.hosts]
+        return moved
+
+    def forget_mappings(self, router: Router) -> None:
+        """The router forgets every NAT mapping and connection it tracks, as
+        when it restarts: a connection through it stalls until one side sends
+        and the NAT makes a new mapping (maybe to another port)."""
+        self.run(router.name, ["conntrack", "-F"])
 
     def nat_mappings(self, router: Router) -> set[NatMapping]:
         """What the router's NAT does now to TCP and UDP flows its LAN started
@@ -279,10 +345,12 @@ class Lab(Network):
         return result.stdout
 
     def serve(self, node: Host, data_dir: Path, *args: str,
-              listen: str = f"/ip4/0.0.0.0/tcp/{LISTEN_PORT}") -> Peer:
-        """`threads-desktop serve --listen LISTEN ARGS...` in the node's namespace."""
+              listen: Sequence[str] = (f"/ip4/0.0.0.0/tcp/{LISTEN_PORT}",)) -> Peer:
+        """`threads-desktop serve --listen L1 [--listen L2 ...] ARGS...` in the
+        node's namespace (add f"/ip6/::/tcp/{LISTEN_PORT}" for IPv6)."""
+        listening = [word for address in listen for word in ("--listen", address)]
         spawned = self.spawn(node, [sys.executable, "-m", "threads_desktop", "--data-dir", str(data_dir),
-                                    "serve", "--listen", listen, *args], cwd=ROOT)
+                                    "serve", *listening, *args], cwd=ROOT)
         return Peer(spawned.process, spawned.stdout, spawned.stderr, node=node, data_dir=data_dir)
 
 
@@ -315,7 +383,8 @@ def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def home_networks(*homes: Home | NatKind, pub2: bool = False, ipv6: bool = True) -> Iterator[Lab]:
+def home_networks(*homes: Home | NatKind, pub2: bool = False, ipv6: bool = True,
+                  prefixes: Prefixes = DOCUMENTATION) -> Iterator[Lab]:
     """One home router per argument (a kind, or a Home), a public host `pub`
     (and `pub2`), joined by the wan bridge (see the module doc)."""
     specs = [h if isinstance(h, Home) else Home(h) for h in homes]
@@ -323,7 +392,8 @@ def home_networks(*homes: Home | NatKind, pub2: bool = False, ipv6: bool = True)
             s.kind in NAT_KINDS and 1 <= s.hosts <= MAX_HOSTS_PER_HOME for s in specs):
         raise ValueError(f"1..{MAX_ROUTERS} homes of 1..{MAX_HOSTS_PER_HOME} hosts, kinds {NAT_KINDS}")
     prefix = f"td-{os.getpid()}-{secrets.token_hex(3)}"
-    lab = Lab(hub=f"{prefix}-wan", hosts=[], workdir=Path(tempfile.mkdtemp(prefix=f"{prefix}-")))
+    lab = Lab(hub=f"{prefix}-wan", hosts=[], workdir=Path(tempfile.mkdtemp(prefix=f"{prefix}-")),
+              prefixes=prefixes)
     try:
         _build(lab, prefix, specs, pub2, ipv6)
         yield lab
@@ -339,15 +409,16 @@ def _build(lab: Lab, prefix: str, specs: list[Home], with_pub2: bool, ipv6: bool
         _cannot("no miniupnpd (scripts/install-system-deps.sh installs it)")
     if shutil.which("nft") is None:
         _cannot("no nft (nftables; scripts/install-system-deps.sh installs it)")
-    hub = lab.hub
+    hub, plan = lab.hub, lab.prefixes
     _namespace(lab, hub)
     _bridge(hub, WAN_SEGMENT)
     # The internet: a forwarding namespace on the wan bridge, default route of every WAN node.
-    _run(["ip", "-n", hub, "addr", "add", f"{WAN}.{INTERNET_HOST}/24", "dev", f"br{WAN_SEGMENT}"])
-    _run(["ip", "-n", hub, "addr", "add", f"{UPNP_WAN}.{INTERNET_HOST}/24", "dev", f"br{WAN_SEGMENT}"])
+    for wan in dict.fromkeys([plan.wan, plan.upnp_wan]):
+        _run(["ip", "-n", hub, "addr", "add", f"{wan}.{INTERNET_HOST}/24", "dev", f"br{WAN_SEGMENT}"])
     _sysctl(hub, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0")
     if ipv6:
-        _run(["ip", "-n", hub, "addr", "add", f"{INTERNET6}/64", "dev", f"br{WAN_SEGMENT}", "nodad"])
+        _run(["ip", "-n", hub, "addr", "add", f"{plan.wan6_address('fe')}/64", "dev", f"br{WAN_SEGMENT}",
+              "nodad"])
         _sysctl(hub, "net.ipv6.conf.all.forwarding=1")
 
     lab.pub = _wan_node(lab, f"{prefix}-pub", "wp0", PUB_HOST, ipv6)
@@ -397,16 +468,17 @@ def _plug(lab: Lab, ns: str, segment: int, port: str, interface: str,
 
 def _wan_node(lab: Lab, name: str, port: str, number: int, ipv6: bool) -> Host:
     _namespace(lab, name)
-    ip6 = f"{WAN6}:{number}" if ipv6 else None
-    _plug(lab, name, WAN_SEGMENT, port, "eth0", [f"{WAN}.{number}/24", *([f"{ip6}/64"] if ip6 else [])])
-    _default_routes(name, ipv6)
-    return Host(name=name, segment=WAN_SEGMENT, ip=f"{WAN}.{number}", ip6=ip6)
+    plan = lab.prefixes
+    ip6 = plan.wan6_address(number) if ipv6 else None
+    _plug(lab, name, WAN_SEGMENT, port, "eth0", [f"{plan.wan}.{number}/24", *([f"{ip6}/64"] if ip6 else [])])
+    _default_routes(lab, name, ipv6)
+    return Host(name=name, segment=WAN_SEGMENT, ip=f"{plan.wan}.{number}", ip6=ip6)
 
 
-def _default_routes(ns: str, ipv6: bool) -> None:
-    _run(["ip", "-n", ns, "route", "add", "default", "via", f"{WAN}.{INTERNET_HOST}"])
+def _default_routes(lab: Lab, ns: str, ipv6: bool) -> None:
+    _run(["ip", "-n", ns, "route", "add", "default", "via", f"{lab.prefixes.wan}.{INTERNET_HOST}"])
     if ipv6:
-        _run(["ip", "-n", ns, "-6", "route", "add", "default", "via", INTERNET6])
+        _run(["ip", "-n", ns, "-6", "route", "add", "default", "via", lab.prefixes.wan6_address("fe")])
 
 
 def _home(lab: Lab, prefix: str, i: int, spec: Home, ipv6: bool) -> Router:
@@ -415,39 +487,49 @@ def _home(lab: Lab, prefix: str, i: int, spec: Home, ipv6: bool) -> Router:
     name = f"{prefix}-nat{letter}"
     _namespace(lab, name)
     _bridge(lab.hub, segment)
-    wan_ip = f"{UPNP_WAN if spec.kind == 'upnp' else WAN}.{11 + i}"
-    wan6 = f"{WAN6}:{11 + i}" if ipv6 else None
-    lan6 = f"{WAN6}{segment}::1" if ipv6 else None
+    plan = lab.prefixes
+    wan_ip = f"{plan.upnp_wan if spec.kind == 'upnp' else plan.wan}.{11 + i}"
+    wan6 = plan.wan6_address(11 + i) if ipv6 else None
+    lan6 = plan.lan6_address(segment, 1) if ipv6 else None
     _plug(lab, name, WAN_SEGMENT, f"wr{i}", "wan",
-          [f"{WAN}.{11 + i}/24", *([f"{wan_ip}/24"] if spec.kind == "upnp" else []),
-           *([f"{wan6}/64"] if wan6 else [])])
+          [*dict.fromkeys([f"{plan.wan}.{11 + i}/24", f"{wan_ip}/24"]), *([f"{wan6}/64"] if wan6 else [])])
     _plug(lab, name, segment, f"lr{i}", "lan", [f"192.168.{segment}.1/24", *([f"{lan6}/64"] if lan6 else [])])
-    _default_routes(name, ipv6)
-    if spec.kind == "upnp":
+    _default_routes(lab, name, ipv6)
+    if wan_ip != f"{plan.wan}.{11 + i}":
         # Everything it sends out comes from the public-looking address.
-        _run(["ip", "-n", name, "route", "replace", f"{WAN}.0/24", "dev", "wan", "src", wan_ip])
-        _run(["ip", "-n", name, "route", "replace", "default", "via", f"{WAN}.{INTERNET_HOST}", "src", wan_ip])
+        gateway = f"{plan.wan}.{INTERNET_HOST}"
+        _run(["ip", "-n", name, "route", "replace", f"{plan.wan}.0/24", "dev", "wan", "src", wan_ip])
+        _run(["ip", "-n", name, "route", "replace", "default", "via", gateway, "src", wan_ip])
     _sysctl(name, "net.ipv4.ip_forward=1", *(["net.ipv6.conf.all.forwarding=1"] if ipv6 else []))
     if wan6 is not None:
-        _run(["ip", "-n", lab.hub, "-6", "route", "add", f"{WAN6}{segment}::/64", "via", wan6])
-    hosts = []
-    for j in range(spec.hosts):
-        host = Host(name=f"{prefix}-{letter.lower()}{j + 1}", segment=segment, ip=f"192.168.{segment}.{j + 2}",
-                    ip6=f"{WAN6}{segment}::{j + 2}" if ipv6 else None)
-        _namespace(lab, host.name)
-        _plug(lab, host.name, segment, f"h{i}x{j}", host.interface,
-              [f"{host.ip}/24", *([f"{host.ip6}/64"] if host.ip6 else [])])
-        _run(["ip", "-n", host.name, "route", "add", "default", "via", f"192.168.{segment}.1"])
-        _run(["ip", "-n", host.name, "route", "add", "224.0.0.0/4", "dev", host.interface])
-        if lan6 is not None:
-            _run(["ip", "-n", host.name, "-6", "route", "add", "default", "via", lan6])
-        hosts.append(host)
-        lab.hosts.append(host)
+        _run(["ip", "-n", lab.hub, "-6", "route", "add", plan.lan6_prefix(segment), "via", wan6])
+    hosts = tuple(Host(name=f"{prefix}-{letter.lower()}{j + 1}", segment=segment, ip=f"192.168.{segment}.{j + 2}",
+                       ip6=plan.lan6_address(segment, j + 2) if ipv6 else None) for j in range(spec.hosts))
     router = Router(name=name, kind=spec.kind, letter=letter, wan_ip=wan_ip, lan_ip=f"192.168.{segment}.1",
-                    subnet=f"192.168.{segment}.0/24", hosts=tuple(hosts), remap=dict(spec.remap), refuse=spec.refuse,
+                    subnet=f"192.168.{segment}.0/24", hosts=hosts, remap=dict(spec.remap), refuse=spec.refuse,
                     wan_ip6=wan6, lan_ip6=lan6)
     _run(["ip", "netns", "exec", name, "nft", "-f", "-"], input_text=_ruleset(router))
+    for j, host in enumerate(hosts):
+        _namespace(lab, host.name)
+        lab.ports[host.name] = f"h{i}x{j}"
+        _run(["ip", "-n", lab.hub, "link", "add", lab.ports[host.name], "type", "veth",
+              "peer", "name", host.interface, "netns", host.name])
+        _run(["ip", "-n", lab.hub, "link", "set", lab.ports[host.name], "master", f"br{segment}", "up"])
+        _address_host(host, router)
+        lab.hosts.append(host)
     return router
+
+
+def _address_host(host: Host, router: Router) -> None:
+    """The host's addresses on its LAN, its interface up, its routes via the router."""
+    ns, interface = host.name, host.interface
+    for address in (f"{host.ip}/24", *([f"{host.ip6}/64"] if host.ip6 else [])):
+        _run(["ip", "-n", ns, "addr", "add", address, "dev", interface, *(["nodad"] if ":" in address else [])])
+    _run(["ip", "-n", ns, "link", "set", interface, "multicast", "on", "up"])
+    _run(["ip", "-n", ns, "route", "replace", "default", "via", router.lan_ip])
+    _run(["ip", "-n", ns, "route", "replace", "224.0.0.0/4", "dev", interface])
+    if host.ip6 is not None and router.lan_ip6 is not None:
+        _run(["ip", "-n", ns, "-6", "route", "replace", "default", "via", router.lan_ip6])
 
 
 def _ruleset(router: Router) -> str:

@@ -1,10 +1,13 @@
 """The lab behaves as real home networks do, seen with plain sockets: hosts
-reach the public side through their router's NAT, each NAT kind maps ports
-as its kind should, nothing from outside gets in unasked (dropped, not
-refused), a UPnP mapping lets it in, and the lab leaves nothing behind."""
+reach the public side through their router's NAT (IPv6 routed), each NAT
+kind maps ports as its kind should, nothing from outside gets in unasked
+(dropped, or refused by a router told to), a UPnP mapping lets it in, a
+router restart forgets mappings, a host can move to another home, and the
+lab leaves nothing behind."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -14,7 +17,7 @@ from typing import Any
 import miniupnpc  # type: ignore[import-not-found]  # no stubs; py-libp2p depends on it
 import pytest
 
-from tests.engine.net.lab import NAT_KINDS, Home, Lab, NatMapping, Router, home_networks
+from tests.engine.net.lab import GLOBAL_LOOKING, NAT_KINDS, Home, Lab, NatMapping, Router, home_networks
 from tests.engine.net.netns import Host
 
 CONNECT_TIMEOUT = 5.0
@@ -210,6 +213,64 @@ def test_a_home_host_maps_a_port_by_upnp_and_pub_connects_through_it(lab: Lab) -
 
     assert lab.call(host, unmap_port)
     assert unsolicited(lab, lab.pub, home.wan_ip, 4141) is TimeoutError
+
+
+def test_a_lab_on_global_looking_prefixes_shows_peers_global_addresses() -> None:
+    with home_networks("port_preserving", "upnp", prefixes=GLOBAL_LOOKING) as lab:
+        assert lab.pub.ip6 is not None
+        with listener(lab, lab.pub, 7009) as server, listener(lab, lab.pub, 7009, socket.AF_INET6) as server6:
+            for home in lab.routers:
+                [host] = home.hosts
+                assert host.ip6 is not None
+                dial(lab, host, lab.pub.ip, 7009)
+                dial(lab, host, lab.pub.ip6, 7009)
+                seen = accepted(server)[1][0], accepted(server6)[1][0]
+                assert seen == (home.wan_ip, host.ip6)
+                assert all(ipaddress.ip_address(a).is_global for a in (*seen, lab.pub.ip, lab.pub.ip6))
+
+
+def test_a_spawned_process_runs_in_its_namespace_and_its_output_is_read_with_bounded_waits(lab: Lab) -> None:
+    [host] = router(lab, "symmetric").hosts
+    spawned = lab.spawn(host, ["sh", "-c", "ip -4 -o addr show dev eth0; echo done; exec sleep 60"])
+    assert host.ip in spawned.stdout.wait_for(lambda line: "inet " in line)
+    assert spawned.stdout.line() == "done"
+    with pytest.raises(AssertionError, match=r"no output line within 0\.2 s"):
+        spawned.stdout.line(timeout=0.2)
+    assert spawned.stdout.text().endswith("done") and spawned.process.poll() is None
+
+
+def test_a_host_moved_to_another_home_gets_its_addresses_and_is_seen_at_its_router() -> None:
+    with home_networks("port_preserving", Home("symmetric", hosts=2)) as lab:
+        nat_a, nat_b = lab.routers
+        [host] = nat_a.hosts
+        moved = lab.move(host, nat_b)
+        assert (moved.name, moved.ip, moved.ip6) == (host.name, "192.168.2.4", "2001:db8:2::4")
+        [nat_a, nat_b] = lab.routers
+        assert nat_a.hosts == () and nat_b.hosts[-1] == moved and lab.router_of(moved) == nat_b
+        assert lab.hosts == list(nat_b.hosts)
+        shown = lab.run(moved, ["ip", "-o", "addr", "show", "dev", "eth0", "scope", "global"])
+        assert "192.168.2.4/24" in shown and "2001:db8:2::4/64" in shown and "192.168.1." not in shown
+        assert lab.pub.ip6 is not None
+        with listener(lab, lab.pub, 7010) as server, listener(lab, lab.pub, 7010, socket.AF_INET6) as server6:
+            dial(lab, moved, lab.pub.ip, 7010)
+            dial(lab, moved, lab.pub.ip6, 7010)
+            assert (accepted(server)[1][0], accepted(server6)[1][0]) == (nat_b.wan_ip, moved.ip6)
+
+
+def test_a_router_that_forgets_its_mappings_drops_what_comes_back_on_them(lab: Lab) -> None:
+    home = router(lab, "port_preserving")
+    [host] = home.hosts
+    with listener(lab, lab.pub, 7011) as server:
+        client = dial(lab, host, lab.pub.ip, 7011, source_port=40011)
+        connection, _ = accepted(server)
+    assert echo(client, connection, b"before") == b"before"
+    assert any(m.lan_port == 40011 for m in lab.nat_mappings(home))
+    lab.forget_mappings(home)
+    assert not any(m.lan_port == 40011 for m in lab.nat_mappings(home))
+    connection.sendall(b"lost")  # to WAN:40011, which the router no longer knows
+    client.settimeout(UNSOLICITED_TIMEOUT)
+    with pytest.raises(TimeoutError):
+        client.recv(4)
 
 
 def namespaces() -> set[str]:

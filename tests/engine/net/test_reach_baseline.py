@@ -11,6 +11,7 @@ messages over the connection A opened.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,11 +55,17 @@ def test_today_a_peer_behind_a_home_router_syncs_only_with_the_peers_it_dials(la
     pub = lab.pub
     a_dir, p_dir = tmp_path / "A", tmp_path / "P"
     a = lab.serve(a1, a_dir, "--no-mdns", "--pull-interval", "2")
-    p = lab.serve(pub, p_dir, "--no-mdns", "--pull-interval", "2")
+    p = lab.serve(pub, p_dir, "--no-mdns", "--pull-interval", "2",
+                  listen=["/ip4/0.0.0.0/tcp/4141", "/ip6/::/tcp/4141"])
     peers = [a, p]
     a_id, p_id = a.ready()["serving"], p.ready()["serving"]
     assert f"/ip4/{a1.ip}/tcp/4141/p2p/{a_id}" in a.ready()["addresses"]
     assert f"/ip4/{pub.ip}/tcp/4141/p2p/{p_id}" in p.ready()["addresses"]
+    # P listens on IPv6 too, and A reaches it there (routed, no NAT).
+    assert pub.ip6 is not None
+    with lab.socket(a1, socket.AF_INET6) as v6:
+        v6.settimeout(SYNC_DEADLINE)
+        v6.connect((pub.ip6, 4141))
 
     # P joins A's chat by link: the link names A's LAN address, which P
     # dials and cannot reach, so the join waits.

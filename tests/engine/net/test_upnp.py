@@ -141,12 +141,13 @@ def test_a_neighbour_on_the_lan_does_not_make_a_peer_reachable_and_a_peer_outsid
         home = Peer(lab, home_host, tmp_path / "home", "--join",
                     neighbour.wait_for("the neighbour's link", event="link")["link"])
         # The neighbour dials the home peer back at its LAN address: that is no reach from outside.
-        state = home.wait_for("a LAN-only answer", event="state", reachable=False)
+        state = home.wait_for("a LAN-only answer", event="state", observed=None)
+        while state["observed"] is None or state["mapping"] is None:
+            # Mapped too (that asks the neighbour again, which is quick): from here on only
+            # the new peer outside can start a check, or the 30 min recheck.
+            state = home.wait_for("a LAN-only answer and the mapping", event="state")
         assert state["observed"].startswith(f"/ip4/{home_host.ip}/tcp/") and state["behind_nat"] is False
-        # Mapped too (that asks the neighbour again, which is quick): from here on only
-        # the new peer outside can start a check, or the 30 min recheck.
-        if state["mapping"] is None:
-            state = home.wait_for("the mapping", event="state", reachable=False, mapping=mapped)
+        assert state["reachable"] is None and state["mapping"] == mapped
         assert not any(router.wan_ip in a for a in state["addresses"])
         outside = Peer(lab, lab.pub, tmp_path / "outside", "--create", "--upnp", "off")
         home.send("join " + outside.wait_for("the outside link", event="link")["link"])

@@ -102,9 +102,9 @@ class Reach:
             except Exception:  # our bug must not take the network down: log it, try later
                 log.exception("the reachability check hit a bug")
                 state = self._checker.current()
-            await self._until_recheck(state.reachable)
+            await self._until_recheck(state)
 
-    async def _until_recheck(self, reachable: bool | None) -> None:
+    async def _until_recheck(self, state: Reachability) -> None:
         """A new or lost mapping asks again at once. Unless reachable, so
         does a peer newly proven (after a pause): it may be the peer
         outside that was missing. Otherwise the answer stands a while."""
@@ -115,9 +115,9 @@ class Reach:
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(after, self._recheck, 0.0)
-            if not reachable:
+            if not state.reachable:
                 nursery.start_soon(after, self.proven.arrived, NEW_PEER_PAUSE_SECONDS)
-            await trio.sleep(RETRY_SECONDS if reachable is None else RECHECK_SECONDS)
+            await trio.sleep(RETRY_SECONDS if state.observed is None else RECHECK_SECONDS)  # None: nobody answered
             nursery.cancel_scope.cancel()
 
     async def _ask(self, peer: PeerId, addresses: Sequence[TcpAddress]) -> DialBackAnswer:

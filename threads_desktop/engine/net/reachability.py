@@ -12,7 +12,7 @@ is advertised (never before: a mapping that does not work is not spread).
 
 A peer only tells us how it reaches us: one that sees us at a private
 address (our LAN's, loopback, carrier-grade NAT) proves only that its
-network reaches us, which does not make us reachable. Peers are asked in the
+network reaches us: reachability stays unknown. Peers are asked in the
 order the caller gives, until one outside answers.
 """
 
@@ -40,7 +40,7 @@ MAX_PROVEN = 1024
 
 @dataclass(frozen=True, slots=True)
 class Reachability:
-    reachable: bool | None = None  # from outside our network; None: not known yet
+    reachable: bool | None = None  # from outside our network; None: not known (yet, or only LAN peers answered)
     since: float | None = None  # wall time `reachable` took its value
     address: str | None = None  # where a peer reached us (/ipX/IP/tcp/PORT), when reachable
     behind_nat: bool | None = None  # peers see us at an IP that is not ours
@@ -114,9 +114,9 @@ class ReachabilityChecker:
     async def check(self, peers: Sequence[PeerId]) -> Reachability:
         """Ask the first peers in turn until one outside our network answers
         (a peer that sees us at a private address proves only that the LAN
-        reaches us: that answer is kept only if no other comes); the state
-        is unchanged if nobody answers."""
-        on_lan: tuple[TcpAddress | None, TcpAddress] | None = None
+        reaches us: then reachable stays None, `observed` says a peer
+        answered); the state is unchanged if nobody answers."""
+        on_lan: tuple[TcpAddress | None, TcpAddress] | None = None  # reached on the LAN is not from outside
         for peer in list(peers)[:MAX_PEERS_ASKED]:
             try:
                 reached, observed = await self._check_with(peer)
@@ -124,11 +124,11 @@ class ReachabilityChecker:
                 log.debug("dial-back by %s failed: %s", peer, exc)
                 continue
             if not is_private(observed):
-                self._update(reached, observed)
+                self._update(reached, observed, outside=True)
                 return self._state
-            on_lan = (None, observed)  # reached on the LAN is not reached from outside
+            on_lan = (reached, observed)
         if on_lan is not None:
-            self._update(*on_lan)
+            self._update(*on_lan, outside=False)
         return self._state
 
     async def _check_with(self, peer: PeerId) -> tuple[TcpAddress | None, TcpAddress]:
@@ -152,9 +152,12 @@ class ReachabilityChecker:
                     return address, observed
         return None, observed
 
-    def _update(self, reached: TcpAddress | None, observed: TcpAddress) -> None:
+    def _update(self, reached: TcpAddress | None, observed: TcpAddress, *, outside: bool) -> None:
+        """A peer outside answered (`outside`), or only peers on our LAN:
+        what they reach says nothing of the outside (reachable stays unknown)."""
         behind_nat = str(observed.ip) not in self._local_ips()
-        reachable = reached is not None
+        reachable = reached is not None if outside else None
+        reached = reached if outside else None
         old = self._state
         since = old.since if old.reachable == reachable and old.since is not None else self._clock()
         self._state = Reachability(reachable, since, str(reached) if reached else None, behind_nat, str(observed))
