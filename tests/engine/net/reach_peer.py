@@ -9,7 +9,7 @@ own, i.e. the host's network (UPnP discovery multicasts). `--create` makes a
 chat and prints its invite link; `--join` joins by link. Prints a JSON line
 on stdout whenever what it knows changes: `state` with its port mapping,
 reachability and addresses. Reads commands on stdin: `upnp on`, `upnp off`
-(the profile setting, then `settings_changed`), `join LINK`. Stops on SIGTERM or stdin's
+(Node.set_upnp_enabled, as Settings and the CLI do), `join LINK`. Stops on SIGTERM or stdin's
 end, or after --lifetime s; prints `stopped` once the service has closed.
 """
 
@@ -29,7 +29,6 @@ import trio
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
-from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
@@ -59,7 +58,7 @@ async def run_until_stopped(args: argparse.Namespace, signals: AsyncIterator[int
     node = Node.open(Path(args.data_dir))
     try:
         if args.upnp is not None:
-            local_settings.store_upnp_enabled(node.database, args.upnp == "on")
+            node.set_upnp_enabled(args.upnp == "on")  # offline: stored only
         service = connect_network(node, listen=[args.listen], pull_interval=3600.0, gossip=False)
         async with trio.open_nursery() as nursery:
             await nursery.start(service.run)
@@ -103,8 +102,7 @@ async def commands(node: Node, service: NetworkService, scope: trio.CancelScope)
             line, buffer = buffer.split(b"\n", 1)
             command = line.decode().strip()
             if command in ("upnp on", "upnp off"):
-                local_settings.store_upnp_enabled(node.database, command == "upnp on")
-                service.settings_changed()
+                node.set_upnp_enabled(command == "upnp on")  # as Settings does: the network is told
             elif command.startswith("join "):
                 node.join(InviteLink.parse(command.removeprefix("join ")))
             else:
