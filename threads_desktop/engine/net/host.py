@@ -105,6 +105,19 @@ class Libp2pStream:
     def remote(self) -> PeerId:
         return PeerId(self._stream.muxed_conn.peer_id.to_bytes())
 
+    @property
+    def remote_address(self) -> tuple[str, int] | None:
+        """The IP and port the peer connects from; None over a relay (that
+        address would be the relay's) or when the transport cannot tell."""
+        connection = self._stream.muxed_conn
+        try:
+            if connection.get_connection_type() == ConnectionType.RELAYED or any(
+                    "p2p-circuit" in str(a) for a in connection.get_transport_addresses()):
+                return None
+            return self._stream.get_remote_address()
+        except (*NETWORK_ERRORS, AttributeError, ValueError):
+            return None
+
     async def read(self, n: int) -> bytes:
         try:
             return await self._stream.read(n)

@@ -33,11 +33,15 @@ from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
+from threads_desktop.engine.net.reach import Reach
+from threads_desktop.engine.net.reachability import Reachability
 from threads_desktop.engine.net.server import SyncServer
+from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway, PortMapping
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
 log = logging.getLogger(__name__)
@@ -103,7 +107,8 @@ class NetworkService:
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 upnp_gateway: Callable[[], Gateway | None] = MiniupnpcGateway.discover) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -131,6 +136,9 @@ class NetworkService:
         self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
+        # Reach from outside (UPnP, dial-back, reachability): reach.py.
+        self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
+                            local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -159,6 +167,7 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
+                hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 hosting.watch_connections(host, self._connection_changed)
                 self._listen_addresses = self.addresses()
                 self._online = True
@@ -178,6 +187,7 @@ class NetworkService:
                         self.schedule(peer)
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
+                    nursery.start_soon(self._reach.run, self.addresses())
                     nursery.start_soon(self._tell_connections)
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
@@ -209,6 +219,7 @@ class NetworkService:
                 out += [address.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1) for ip in _local_ipv4()]
             else:
                 out.append(address)
+        out += self._reach.advertised()  # a public address a peer reached us at
         return sorted(out, key=lambda a: a.startswith("/ip4/127."))
 
     @property
@@ -252,6 +263,26 @@ class NetworkService:
     def settings_changed(self) -> None:
         """The profile's network settings changed: each part that reads
         them (relays, UPnP) takes them again."""
+        self._reach.settings_changed()
+
+    def reachability(self) -> Reachability:
+        """Whether peers outside reach us (the relay runs only when they do)."""
+        return self._reach.current()
+
+    def port_mapping(self) -> PortMapping | None:
+        """The port the router maps to us by UPnP, if any (advertised only once reached)."""
+        return self._reach.mapping()
+
+    def _reach_changed(self) -> None:
+        """A port mapping or the reachability answer changed: our addresses may have."""
+        if self._online:
+            self._listen_addresses = self.addresses()
+            self._threads.network_changed()
+
+    async def _open_stream_to(self, peer: PeerId, protocol: str) -> hosting.Libp2pStream:
+        assert self._host is not None
+        with trio.fail_after(CONNECT_TIMEOUT):
+            return await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), protocol)
 
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: no more work for it, and a pass on it now is
@@ -320,6 +351,7 @@ class NetworkService:
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
         self._threads.peers.remember(thread_id, peer, addresses)
+        self._reach.proven.note(peer)  # it proved a shared thread: it may ask for a dial-back
         self._threads.peers.session_seen(peer)
         if self._gossip is not None:
             self._gossip.allow(peer)
@@ -512,6 +544,8 @@ class NetworkService:
         log.debug("pass with %s: %d threads shared", session.remote, len(todo))
         if todo and self._gossip is not None:
             self._gossip.allow(session.remote)
+        if todo:
+            self._reach.proven.note(session.remote)  # it proved a shared thread: it may dial us back
         for thread_id in todo:
             if not session.admitted(thread_id) or not self._threads.holds(thread_id):
                 continue  # not admitted, or left since the pass began
@@ -648,7 +682,7 @@ class NetworkService:
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
             addresses=tuple(self._listen_addresses),
             nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS),
-            links=tuple(links))
+            links=tuple(links), reachability=_reachability_word(self._reach.current().reachable))
 
     def _connection_changed(self, peer: PeerId, connected: bool) -> None:
         """A connection opened or closed: the Devices view shows it at once,
@@ -721,3 +755,8 @@ def _local_ipv4() -> list[str]:
             if isinstance(ip.ip, str) and not ip.ip.startswith("169.254."):
                 found.append(ip.ip)
     return sorted(set(found), key=lambda a: (a.startswith("127."), a))
+
+
+def _reachability_word(reachable: bool | None) -> str | None:
+    """NetworkStatus.reachability: "reachable", "unreachable" (we rely on relays) or None (not known)."""
+    return None if reachable is None else "reachable" if reachable else "unreachable"
