@@ -39,7 +39,7 @@ class Document:
 class WriteBatch:
     """Document writes gathered to travel as one event (one transaction)."""
 
-    ops: list[dict[str, Any]] = field(default_factory=list)  # the db event's ops, in order
+    document_ops: list[dict[str, Any]] = field(default_factory=list)  # the db event's ops, in order
 
 
 def new_id(random_bytes: RandomBytes) -> str:
@@ -97,7 +97,7 @@ class Collection:
 
     def _send(self, batch: WriteBatch | None, op: dict[str, Any]) -> None:
         if batch is not None:
-            batch.ops.append(op)
+            batch.document_ops.append(op)
         else:
             self._committer.commit(self.thread_id, [db_event(op)])
 
@@ -251,5 +251,5 @@ class ThreadCollections:
                           self._random_bytes, self.own_log)
 
     def send(self, batch: WriteBatch) -> None:
-        if batch.ops:
-            self._committer.commit(self.thread_id, [db_event(*batch.ops)])
+        if batch.document_ops:
+            self._committer.commit(self.thread_id, [db_event(*batch.document_ops)])

@@ -11,6 +11,11 @@ document (two members adding the same photo at once). Every rule is
 commutative, so peers that apply the same events in any order hold
 byte-identical views.
 
+"ops" means three things in this code base, named apart: a db event's
+document ops (here: `MAX_DOCUMENT_OPS`, `WriteBatch.document_ops`), a control
+event's ACL ops (`acl/control_ops.py`), and the UI's typed calls into the
+engine, its operations (`ui/operations/`). Both payloads say "ops" on the wire.
+
 Event payload: `{"type": "db", "ops": [op, ...]}` with op one of
   {"op": "create", "c": collection, "id": ID, "set": {field: value}}
   {"op": "update", "c": collection, "id": ID, "set": {...}, "unset": [field]}
@@ -23,7 +28,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from threads_desktop.engine.acl.ops import document_entity
+from threads_desktop.engine.acl.control_ops import document_entity
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cbor import Link
 from threads_desktop.engine.core.errors import SchemaError
@@ -34,7 +39,7 @@ from threads_desktop.engine.eventstore.store import AppliedChanges, Event
 
 DB_EVENT = "db"
 _CREATED, _DELETED = object(), object()  # what an op did to its document's existence
-MAX_OPS = 256
+MAX_DOCUMENT_OPS = 256
 _OP_FIELDS = {"create": ({"op", "c", "id", "set"}, set()), "update": ({"op", "c", "id"}, {"set", "unset"}),
               "delete": ({"op", "c", "id"}, set())}
 _INT64 = range(-(1 << 63), 1 << 63)
@@ -42,8 +47,8 @@ _INT64 = range(-(1 << 63), 1 << 63)
 Key = tuple[bytes, str, str]
 
 
-def db_event(*ops: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": DB_EVENT, "ops": [dict(op) for op in ops]}
+def db_event(*document_ops: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": DB_EVENT, "ops": [dict(op) for op in document_ops]}
 
 
 def readers_may_write(schema: Schema) -> Callable[[Any], bool]:
@@ -71,8 +76,8 @@ class DocumentReducer:
         if not isinstance(payload, dict) or payload.get("type") != DB_EVENT:
             return  # another reducer's event
         ops = payload.get("ops")
-        if set(payload) != {"type", "ops"} or not isinstance(ops, list) or not 0 < len(ops) <= MAX_OPS:
-            raise SchemaError(f"a db event holds 1 to {MAX_OPS} ops")
+        if set(payload) != {"type", "ops"} or not isinstance(ops, list) or not 0 < len(ops) <= MAX_DOCUMENT_OPS:
+            raise SchemaError(f"a db event holds 1 to {MAX_DOCUMENT_OPS} ops")
         touched: dict[Key, Model] = {}
         for index, op in enumerate(ops):
             # Ops of one event apply in order: each gets the event's stamp and
