@@ -27,6 +27,7 @@ from threads_desktop.ui.operations import chat as chat_ops
 from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.settings import AppSettings
+from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.views.main_window import MainWindow
 
 T = TypeVar("T")
@@ -146,3 +147,60 @@ def test_a_message_in_one_chat_asks_for_that_threads_summary_only(  # type: igno
     asked = _asked(qtbot, engine, lambda: window.threads.index(row).data(ThreadRole.SUMMARY).message_count == 1)
     assert Node.list_threads not in asked
     assert asked.count(thread_ops.summaries) == 1
+
+
+class PageRecordingRuntime(RecordingRuntime):
+    """Also keeps every chat page the UI loaded."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages: list[chat_ops.ChatPage] = []
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await super().call(fn, *args, **kwargs)
+        if fn is chat_ops.load_page:
+            self.pages.append(result)
+        return result
+
+
+def test_a_chat_reads_only_the_messages_a_change_names(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, tmp_path: Path) -> None:
+    engine = PageRecordingRuntime(lambda: Node.open(tmp_path / "profile"))
+    engine.start()
+    try:
+        client = EngineClient(engine, qt_loop)
+        summary = _wait(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, "Busy"))
+        thread_id = summary.thread_id
+        first = [_wait(qtbot, engine.call(chat_ops.post, thread_id, f"message {n}", None, [])) for n in range(30)]
+        view = ChatView(client)
+        qtbot.addWidget(view)
+        view.resize(640, 520)
+        view.show()
+        with qtbot.waitSignal(view.messages_loaded, timeout=10_000):
+            view.show_thread(_wait(qtbot, engine.call(chat_ops.thread_summary, thread_id)))
+        assert view.model.rowCount() == 30
+
+        def texts() -> list[str]:
+            return [row["text"] for row in view.message_rows()]
+
+        def after(work: Callable[[Node], object], then: Callable[[], bool]) -> chat_ops.ChatPage:
+            engine.pages.clear()
+            _wait(qtbot, engine.call(work))
+            qtbot.waitUntil(then, timeout=10_000)
+            [page] = engine.pages
+            return page
+
+        page = after(lambda node: node.chat(thread_id).post("new", reply_to=first[5]),
+                     lambda: texts()[-1] == "new")
+        assert page.partial and [m.text for m in page.messages] == ["new"]  # before: all 31 read again
+        page = after(lambda node: node.chat(thread_id).edit(first[5], "edited"),
+                     lambda: "edited" in texts() and view.message_rows()[-1]["quote"] == "edited")
+        assert page.partial and {m.text for m in page.messages} == {"edited", "new"}  # it and its reply
+        page = after(lambda node: node.chat(thread_id).react(first[7], "👍"),
+                     lambda: view.model.item(7).reactions != ())
+        assert page.partial and [m.id for m in page.messages] == [first[7]]
+        page = after(lambda node: node.chat(thread_id).delete(first[9]), lambda: view.model.rowCount() == 30)
+        assert page.partial and page.messages == () and page.gone == (first[9],)
+        assert texts() == [f"message {n}" if n != 5 else "edited" for n in range(30) if n != 9] + ["new"]
+    finally:
+        engine.stop()
