@@ -20,12 +20,14 @@ from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.node import Node
+from threads_desktop.ui.dialogs.members_dialog import MembersDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoRole
 from threads_desktop.ui.models.thread_list_model import ThreadRole
 from threads_desktop.ui.operations import chat as chat_ops
 from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.operations import threads as thread_ops
+from threads_desktop.ui.operations.members import load_members
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.views.main_window import MainWindow
@@ -204,3 +206,20 @@ def test_a_chat_reads_only_the_messages_a_change_names(  # type: ignore[no-untyp
         assert texts() == [f"message {n}" if n != 5 else "edited" for n in range(30) if n != 9] + ["new"]
     finally:
         engine.stop()
+
+
+def test_the_members_dialog_reads_the_members_again_only_when_they_may_have_changed(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime) -> None:
+    client = EngineClient(engine, qt_loop)
+    summary = _wait(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, "Us"))
+    dialog = MembersDialog(client, summary)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.loaded, timeout=10_000):
+        dialog.open()
+    engine.operations.clear()
+    for n in range(5):
+        _wait(qtbot, engine.call(chat_ops.post, summary.thread_id, f"message {n}", None, []))
+    asked = _asked(qtbot, engine, lambda: True)
+    assert load_members not in asked  # before: read again after each of the 5 messages
+    with qtbot.waitSignal(dialog.loaded, timeout=10_000):  # a name is shown here: read again
+        _wait(qtbot, engine.call(Node.set_display_name, "Ana"))

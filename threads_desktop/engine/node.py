@@ -520,4 +520,4 @@ def _change_set(changes: AppliedChanges, *, threads_added: frozenset[ThreadId] =
                 threads_updated: frozenset[ThreadId] = frozenset()) -> ChangeSet:
     return ChangeSet(threads_added=threads_added, threads_updated=threads_updated,
                      documents=frozenset(changes.documents), documents_created=frozenset(changes.created),
-                     documents_deleted=frozenset(changes.deleted))
+                     documents_deleted=frozenset(changes.deleted), membership=frozenset(changes.membership))

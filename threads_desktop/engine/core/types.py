@@ -110,6 +110,10 @@ class ChangeSet:
     # Blobs now whole here (fetched from peers): (thread, collection, document
     # ID, field), e.g. (album, "photo", ID, "original").
     blobs: frozenset[tuple[ThreadId, str, str, str]] = field(default_factory=frozenset)
+    # Threads whose members, roles, invites, keys or refused changes may look
+    # different now (a control event settled, an event was refused, a key
+    # came): views of the membership read it again only then.
+    membership: frozenset[ThreadId] = field(default_factory=frozenset)
     invites: bool = False  # the direct invites waiting for an answer changed
     # Peers connected, nearby or transfers moved: the network's status then
     # (a snapshot taken where it changed; listeners need not ask again).

@@ -61,6 +61,9 @@ class AppliedChanges:
     documents: set[DocumentKey] = field(default_factory=set)  # every document touched
     created: set[DocumentKey] = field(default_factory=set)  # among them, those that came into being
     deleted: set[DocumentKey] = field(default_factory=set)  # among them, those gone
+    # Threads whose membership may look different: a control event settled,
+    # an event was refused, verdicts were replayed or a key opened events.
+    membership: set[ThreadId] = field(default_factory=set)
     applied: int = 0  # events applied
 
     def document_created(self, key: DocumentKey) -> None:
@@ -78,6 +81,7 @@ class AppliedChanges:
         count is the caller's to add: a replay applies events again)."""
         self.threads |= later.threads
         self.documents |= later.documents
+        self.membership |= later.membership
         self.created = (self.created - later.deleted) | later.created
         self.deleted = (self.deleted - later.created) | later.deleted
 
@@ -211,6 +215,7 @@ class EventStore:
         we could only follow the thread before, everything is opened again."""
         (opaque,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = ?",
                                       (thread_id.raw, OPAQUE)).fetchone()
+        changes.membership.add(thread_id)  # a key: what we may read (and do) may change
         if opaque and self._logstore.thread_keys(thread_id)[0].can_read:
             replayed = self.rebuild(thread_id, from_snapshot=False)
             changes.merge(replayed)
@@ -336,6 +341,8 @@ class EventStore:
                         raise _Refused from exc
                     state, reason = APPLIED, None
                 settled.append((state, reason, thread_id.raw, log_raw, seq))
+                if control or state == REFUSED:
+                    changes.membership.add(thread_id)
                 applied[log_raw] = seq
                 changes.applied += 1
                 count += 1
@@ -438,6 +445,7 @@ class EventStore:
                 " WHERE thread_id = ? AND state = 0 AND payload IS NULL", (thread_id.raw,)).fetchall())
             self._apply_ready(thread_id, changes)
         changes.threads.add(thread_id)
+        changes.membership.add(thread_id)  # verdicts may differ from before
         return changes
 
     def compact(self, thread_id: ThreadId) -> int:
