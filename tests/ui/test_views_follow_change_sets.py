@@ -223,3 +223,17 @@ def test_the_members_dialog_reads_the_members_again_only_when_they_may_have_chan
     assert load_members not in asked  # before: read again after each of the 5 messages
     with qtbot.waitSignal(dialog.loaded, timeout=10_000):  # a name is shown here: read again
         _wait(qtbot, engine.call(Node.set_display_name, "Ana"))
+
+
+def test_the_viewer_reads_its_photo_again_only_for_its_own_kind_of_change(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, engine: RecordingRuntime, tmp_path: Path) -> None:
+    album_id, photos = _album_with_photos(qtbot, window, engine, tmp_path, 1)
+    viewer = window.album_view.viewer
+    with qtbot.waitSignal(viewer.original_shown, timeout=20_000):
+        window.album_view.open_viewer(0)
+    engine.operations.clear()
+    _wait(qtbot, engine.call(Node.set_display_name, "Ana"))  # written into the album too: a thread update
+    asked = _asked(qtbot, engine, lambda: True)
+    assert photo_ops.photo_details not in asked
+    _wait(qtbot, engine.call(photo_ops.comment, album_id, photos[0], "Nice"))
+    qtbot.waitUntil(lambda: viewer.comments.rowCount() == 1, timeout=10_000)

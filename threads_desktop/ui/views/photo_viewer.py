@@ -376,7 +376,7 @@ class PhotoViewer(QWidget):
             self._spawn(self._show_original())
         elif "preview" in arrived and self._pixmap.isNull():
             self._spawn(self._load(photo_id, picture=True))
-        if self._thread_id in changes.threads_updated or any(  # a role change comes as a thread update
+        if self._thread_id in changes.membership or any(  # a role change: what we may do here
                 thread == self._thread_id and collection in ("photo", "comment", "reaction")
                 for thread, collection, _doc in changes.documents):
             self._spawn(self._load(photo_id, picture=False))
