@@ -407,9 +407,9 @@ class Node:
         which documents' blobs are whole now (a preview to show, an original
         to open), so views need not ask after every transfer step."""
         arrived: set[tuple[ThreadId, str, str, str]] = set()
-        collections, blobs = self.collections(thread_id), self.blobs(thread_id)
+        collections, blobs, named = self.collections(thread_id), self.blobs(thread_id), tuple(manifests)
         for model in self._services.schema.models:
-            for manifest in manifests if model.blobs else ():
+            for manifest in named if model.blobs else ():
                 try:
                     for doc_id, name, value in collections[model.collection].naming_blob(manifest):
                         if blobs.complete(BlobRef.from_value(value)):
