@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -55,9 +55,9 @@ from threads_desktop.engine.db.schema import DB_SCHEMA
 from threads_desktop.engine.eventstore.broadcast import Broadcaster, Listener
 from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.dispatcher import Dispatcher
-from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
+from threads_desktop.engine.eventstore.schema import EVENTSTORE_MIGRATIONS, EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
-from threads_desktop.engine.eventstore.store import Changes, EventStore
+from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
 from threads_desktop.engine.leave import delete_thread_rows
 from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
@@ -142,7 +142,8 @@ class Node:
             profile = Profile.open(data_dir, random_bytes, lock_wait=lock_wait)
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
-                                                             ACL_SCHEMA, PEERBOOK_SCHEMA))
+                                                             ACL_SCHEMA, PEERBOOK_SCHEMA),
+                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS))
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)
@@ -210,7 +211,7 @@ class Node:
 
     def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]:
         """Records from a peer: logged, then applied once their deps are."""
-        changes = Changes()
+        changes = AppliedChanges()
         outcomes = self._services.dispatcher.receive(thread_id, envelopes, changes)
         if IngestOutcome.ADDED in outcomes:
             # The thread's log grew even where nothing was applied (a
@@ -230,7 +231,7 @@ class Node:
 
     def add_thread_key(self, thread_id: ThreadId, key: ThreadKey) -> None:
         """Store another epoch of a thread's keys and open what it opens."""
-        changes = Changes()
+        changes = AppliedChanges()
         with self.database.write():
             self.store.add_thread_key(thread_id, key)
             self.events.reopen(thread_id, changes)
@@ -245,8 +246,7 @@ class Node:
         with self.committer.batched() as changes:
             thread_id = self.directory.create(kind, name)
             self._tell_name(thread_id)
-        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}),
-                                                     documents=frozenset(changes.documents)))
+        self._services.broadcaster.publish(_change_set(changes, threads_added=frozenset({thread_id})))
         return self.directory.get(thread_id)
 
     def rename_thread(self, thread_id: ThreadId, name: str) -> ThreadSummary:
@@ -406,6 +406,23 @@ class Node:
         when `nearby` says it changed), so that listeners need not ask."""
         self._services.broadcaster.publish(ChangeSet(
             network=self.network_status(), nearby=tuple(self.nearby_peers()) if nearby else None))
+
+    def blobs_arrived(self, thread_id: ThreadId, manifests: Iterable[bytes]) -> None:
+        """Blocks of these blobs were just stored (fetched from a peer): tell
+        which documents' blobs are whole now (a preview to show, an original
+        to open), so views need not ask after every transfer step."""
+        arrived: set[tuple[ThreadId, str, str, str]] = set()
+        collections, blobs, named = self.collections(thread_id), self.blobs(thread_id), tuple(manifests)
+        for model in self._services.schema.models:
+            for manifest in named if model.blobs else ():
+                try:
+                    for doc_id, name, value in collections[model.collection].naming_blob(manifest):
+                        if blobs.complete(BlobRef.from_value(value)):
+                            arrived.add((thread_id, model.collection, doc_id, name))
+                except ThreadsError as exc:  # a peer's malformed reference: nothing to show for it
+                    log.info("a blob of %s names no document we can show: %s", thread_id, exc)
+        if arrived:
+            self._services.broadcaster.publish(ChangeSet(blobs=frozenset(arrived)))
 
     def invites_changed(self) -> None:
         """A direct invite arrived (the network tells us)."""
@@ -590,11 +607,17 @@ class Node:
         return self._services.broadcaster.subscribe(listener, thread_id=thread_id, collection=collection,
                                                     doc_id=doc_id)
 
-    def _publish(self, changes: Changes) -> None:
-        self._services.broadcaster.publish(ChangeSet(threads_updated=frozenset(changes.threads),
-                                                     documents=frozenset(changes.documents)))
+    def _publish(self, changes: AppliedChanges) -> None:
+        self._services.broadcaster.publish(_change_set(changes, threads_updated=frozenset(changes.threads)))
 
     def close(self) -> None:
         self._services.work_pool.shutdown(wait=True)
         self.database.close()
         self.profile.close()
+
+
+def _change_set(changes: AppliedChanges, *, threads_added: frozenset[ThreadId] = frozenset(),
+                threads_updated: frozenset[ThreadId] = frozenset()) -> ChangeSet:
+    return ChangeSet(threads_added=threads_added, threads_updated=threads_updated,
+                     documents=frozenset(changes.documents), documents_created=frozenset(changes.created),
+                     documents_deleted=frozenset(changes.deleted), membership=frozenset(changes.membership))

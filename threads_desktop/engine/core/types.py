@@ -162,7 +162,20 @@ class ChangeSet:
 
     threads_added: frozenset[ThreadId] = field(default_factory=frozenset)
     threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)
-    documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)  # thread, collection, ID
+    # Every document the operation touched: (thread, collection, ID). Among
+    # them, those that came into being and those now gone; the others were
+    # updated (`documents_updated()`). Views insert rows for created ones,
+    # drop deleted ones and refresh only the updated ones.
+    documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)
+    documents_created: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)
+    documents_deleted: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)
+    # Blobs now whole here (fetched from peers): (thread, collection, document
+    # ID, field), e.g. (album, "photo", ID, "original").
+    blobs: frozenset[tuple[ThreadId, str, str, str]] = field(default_factory=frozenset)
+    # Threads whose members, roles, invites, keys or refused changes may look
+    # different now (a control event settled, an event was refused, a key
+    # came): views of the membership read it again only then.
+    membership: frozenset[ThreadId] = field(default_factory=frozenset)
     invites: bool = False  # the direct invites waiting for an answer changed
     # Peers connected, nearby or transfers moved: the network's status then
     # (a snapshot taken where it changed; listeners need not ask again).
@@ -171,3 +184,6 @@ class ChangeSet:
     nearby: tuple[NearbyPeer, ...] | None = None
     # Threads this profile no longer holds (left): views of them must close.
     threads_removed: frozenset[ThreadId] = field(default_factory=frozenset)
+
+    def documents_updated(self) -> frozenset[tuple[ThreadId, str, str]]:
+        return self.documents - self.documents_created - self.documents_deleted

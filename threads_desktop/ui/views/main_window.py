@@ -334,8 +334,12 @@ class MainWindow(QMainWindow):
         self.threads_loaded.emit()
         self._show_network(await self._client.network_status())
 
-    async def _reload(self) -> None:
-        self.threads.set_threads(await self._client.list_threads())
+    async def _reload(self, only: frozenset[ThreadId] | None = None) -> None:
+        """List the threads again: all of them, or `only` those a change set named."""
+        if only is None:
+            self.threads.set_threads(await self._client.list_threads())
+        elif only:
+            self.threads.update_threads(await self._client.run(thread_ops.summaries, sorted(only, key=str)))
         if self._select_when_listed is not None and self.threads.row_of(self._select_when_listed) >= 0:
             self.select_thread(self._select_when_listed)
         if self._selected is not None:  # its counts or rights may have changed
@@ -357,9 +361,14 @@ class MainWindow(QMainWindow):
             for action in (self.invite_action, self.members_action, self.add_photos_action, self.add_folder_action,
                            self.rename_action, self.leave_action):
                 action.setEnabled(False)
-        if changes.threads_added or changes.threads_updated or changes.threads_removed or any(
-                collection in ("message", "read_marker") for _t, collection, _d in changes.documents):
+        # Only the threads named are asked for again (their counts, rights,
+        # unread messages); a thread left (rare) lists them all again.
+        named = changes.threads_added | changes.threads_updated | {
+            thread for thread, collection, _doc in changes.documents if collection in ("message", "read_marker")}
+        if changes.threads_removed:
             self._spawn(self._reload())
+        elif named:
+            self._spawn(self._reload(frozenset(named)))
         if changes.network is not None:  # a snapshot: no need to ask the engine again
             self._show_network(changes.network)
 
