@@ -104,6 +104,15 @@ class Libp2pStream:
     def remote(self) -> PeerId:
         return PeerId(self._stream.muxed_conn.peer_id.to_bytes())
 
+    @property
+    def remote_address(self) -> str:
+        """The peer's IP address ("" if the transport does not say), for budgets."""
+        try:
+            address = self._stream.get_remote_address()
+        except Exception:  # noqa: BLE001 - a connection being torn down may raise anything
+            return ""
+        return address[0] if address else ""
+
     async def read(self, n: int) -> bytes:
         try:
             return await self._stream.read(n)

@@ -30,8 +30,8 @@ from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStat
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
+from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
-from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.paging import log_position
@@ -102,7 +102,7 @@ class NetworkService:
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, limits: budgets.Limits | None = None) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -127,7 +127,10 @@ class NetworkService:
         self._clock = clock  # wall time: when a nearby peer was last seen
         self._online = False
         self._listen_addresses: list[str] = []  # where we listen, once online
-        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
+        # What strangers may hold, shared by every session (budgets.py).
+        self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
+        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
+                                  self.budgets)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -420,7 +423,7 @@ class NetworkService:
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _serve_session(self, stream: hosting.Libp2pStream) -> None:
-        await self._server.serve(stream, stream.remote)
+        await self._server.serve(stream, stream.remote, stream.remote_address)
 
     async def _open_session(self, peer: PeerId) -> ClientSession:
         assert self._host is not None

@@ -1,0 +1,180 @@
+"""The node's shared budgets (engine/net/budgets.py) against hostile peers
+on 127.0.0.1: each limit crossed, the peer refused, the node unharmed (an
+honest member still syncs with it in the same test). Limits are scaled
+down so that each attack takes seconds, not minutes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import trio
+from libp2p.abc import IHost
+
+from tests.engine.net.hostile import (
+    NOTHING,
+    Hostile,
+    Scene,
+    connect,
+    empty_hello,
+    hostile_host,
+    scene,
+    standing,
+    still_serves,
+    uvarint,
+)
+from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.net import paging
+from threads_desktop.engine.net.budgets import Limits
+
+
+async def _member_session(s: Scene, host: IHost) -> Hostile:
+    m = s.member
+    assert m is not None
+    h = await connect(host, s)
+    assert len((await h.hello([(s.thread, m.store.thread_keys(s.thread))]))["matches"]) == 1
+    return h
+
+
+def test_a_stranger_declaring_more_than_a_hello_is_refused_before_the_body_comes(tmp_path: Path) -> None:
+    """A peer that proved no thread may send small messages only: an 8 MiB
+    declaration is refused at once (before, the node waited for the body,
+    holding what came of it, for ever)."""
+    async def main() -> None:
+        async with scene(tmp_path) as s, hostile_host(Identity.generate()) as host:
+            before = standing(s.node, s.thread)
+            h = await connect(host, s)
+            await h.stream.write(uvarint(paging.MAX_MESSAGE_BYTES - 16) + os.urandom(64 << 10))
+            message = await h.refused_then_closed()
+            assert "exceeds the limit" in message, message
+            assert s.a.service.budgets.partial.used == 0
+            assert standing(s.node, s.thread) == before
+            await still_serves(s)
+
+    trio.run(main)
+
+
+STALLS = Limits(stall_seconds=1.0, frame_base_seconds=2.0)
+
+
+def test_a_member_that_stalls_inside_a_large_message_loses_its_session_and_its_buffer(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with scene(tmp_path, member=True, limits=STALLS) as s:
+            assert s.member is not None
+            async with hostile_host(s.member.identity) as host:
+                h = await _member_session(s, host)
+                declared = paging.MAX_MESSAGE_BYTES - 16
+                await h.stream.write(uvarint(declared) + os.urandom(1 << 20))
+                with trio.fail_after(10):
+                    while s.a.service.budgets.partial.used == 0:  # the node holds the message's size for it
+                        await trio.sleep(0.01)
+                assert s.a.service.budgets.partial.used >= declared
+                started = trio.current_time()
+                message = await h.refused_then_closed()
+                waited = trio.current_time() - started
+                assert "stopped arriving" in message, message
+                assert waited < STALLS.stall_seconds + 2.0, waited
+                assert s.a.service.budgets.partial.used == 0  # freed with the session
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_large_messages_on_their_way_share_one_memory_budget(tmp_path: Path) -> None:
+    """However many sessions (or identities) one address uses, what its
+    partly received messages hold is bounded; the next one is refused."""
+    limits = Limits(partial_bytes_per_address=3 << 20, stall_seconds=2.0, frame_base_seconds=3.0)
+    async def main() -> None:
+        async with scene(tmp_path, member=True, limits=limits) as s:
+            assert s.member is not None
+            async with hostile_host(s.member.identity) as host:
+                first = await _member_session(s, host)
+                await first.stream.write(uvarint(2 << 20) + b"x")
+                with trio.fail_after(10):
+                    while s.a.service.budgets.partial.used == 0:
+                        await trio.sleep(0.01)
+                second = await _member_session(s, host)
+                await second.stream.write(uvarint(2 << 20) + b"x")
+                assert "busy" in await second.refused_then_closed()
+                assert "stopped arriving" in await first.refused_then_closed()
+                assert s.a.service.budgets.partial.used == 0
+                # Freed: the next large message is taken in again.
+                third = await _member_session(s, host)
+                await third.stream.write(uvarint(2 << 20) + b"x")
+                assert "stopped arriving" in await third.refused_then_closed()
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_an_idle_session_of_a_stranger_is_closed(tmp_path: Path) -> None:
+    limits = Limits(stranger_idle_seconds=1.0)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s, hostile_host(Identity.generate()) as host:
+            h = await connect(host, s)
+            assert await h.ask(empty_hello()) == NOTHING
+            started = trio.current_time()
+            assert await h.reply() is None  # closed by the node, without a word from us
+            assert trio.current_time() - started < limits.stranger_idle_seconds + 2.0
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_strangers_from_one_address_get_a_bounded_number_of_sessions(tmp_path: Path) -> None:
+    limits = Limits(max_stranger_sessions_per_address=3)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s:
+            async with hostile_host(Identity.generate()) as one, hostile_host(Identity.generate()) as other:
+                held = [await connect(one, s) for _ in range(2)] + [await connect(other, s)]
+                for h in held:
+                    assert await h.ask(empty_hello()) == NOTHING
+                extra = await connect(other, s)  # a fresh identity buys no more
+                await extra.send(empty_hello())
+                assert await extra.refused_then_closed() == "too many sessions from your address"
+                await held[0].stream.close()
+                with trio.fail_after(5):
+                    while sum(s.a.service.budgets.stranger_sessions.values()) > 2:
+                        await trio.sleep(0.01)
+                again = await connect(other, s)
+                assert await again.ask(empty_hello()) == NOTHING
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_strangers_never_take_the_sessions_kept_for_members(tmp_path: Path) -> None:
+    limits = Limits(max_stranger_sessions=3, max_sessions=6)
+    async def main() -> None:
+        async with scene(tmp_path, member=True, limits=limits) as s:
+            assert s.member is not None
+            async with hostile_host(Identity.generate()) as stranger, hostile_host(s.member.identity) as member:
+                await (await _member_session(s, member)).stream.close()  # it proved a thread once: a member
+                held = [await connect(stranger, s) for _ in range(3)]
+                for h in held:
+                    assert await h.ask(empty_hello()) == NOTHING
+                extra = await connect(stranger, s)
+                await extra.send(empty_hello())
+                assert "busy" in await extra.refused_then_closed()
+                # The member still gets sessions (the overall cap leaves room for it).
+                await _member_session(s, member)
+                await _member_session(s, member)
+            await still_serves(s)  # b: a member the node has met
+
+    trio.run(main)
+
+
+def test_hellos_of_strangers_beyond_the_work_budget_are_refused_and_members_answered(tmp_path: Path) -> None:
+    limits = Limits(stranger_hmacs_per_second=1.0, stranger_hmac_burst=20.0)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s:
+            await still_serves(s, "met before")  # b is a member the node knows
+            async with hostile_host(Identity.generate()) as host:
+                h = await connect(host, s)
+                replies = [await h.ask(empty_hello()) for _ in range(30)]
+                refused = [r for r in replies if r is not None and r["t"] == "error"]
+                assert refused and all(r["message"] == "busy: too many hellos, try again later" for r in refused)
+                assert len(replies) - len(refused) <= 20 + 2  # the burst, and what refilled meanwhile
+                await still_serves(s)  # b's hellos are not counted against strangers
+
+    trio.run(main)
