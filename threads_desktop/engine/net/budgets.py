@@ -41,6 +41,11 @@ class Limits:
     # Hello work: one HMAC per thread key held, for every hello (~7 us each).
     stranger_hmacs_per_second: float = 20_000.0  # ~0.15 s of one core a second, all strangers together
     stranger_hmac_burst: float = 40_000.0
+    # Connections in their handshake (unauthenticated), admission.py.
+    handshakes: int = 128  # at once; when all are taken the oldest goes for a newcomer
+    handshakes_per_address: int = 8  # ... from one IP address (a peer dials once; a home's NAT has a few)
+    handshakes_per_subnet: int = 32  # ... from one /24 (IPv4) or /48 (IPv6): one operator's block
+    handshake_seconds: float = 5.0  # Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
 
 
 class TokenBucket:

@@ -32,6 +32,7 @@ from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
+from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.paging import log_position
@@ -129,6 +130,7 @@ class NetworkService:
         self._listen_addresses: list[str] = []  # where we listen, once online
         # What strangers may hold, shared by every session (budgets.py).
         self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
+        self.admission = Admission(self.budgets.limits)
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
                                   self.budgets)
 
@@ -150,7 +152,7 @@ class NetworkService:
 
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
-        host = hosting.build_host(self._threads.identity)
+        host = hosting.build_host(self._threads.identity, self.admission)
         self._host = host
         discovery = None
         unsubscribe = None
