@@ -6,11 +6,13 @@ down so that each attack takes seconds, not minutes."""
 from __future__ import annotations
 
 import os
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import trio
 from libp2p.abc import IHost
 
+from tests.e2e.served import ServedPeer
 from tests.engine.net.hostile import (
     NOTHING,
     Hostile,
@@ -23,9 +25,12 @@ from tests.engine.net.hostile import (
     still_serves,
     uvarint,
 )
+from threads_desktop.engine.core.errors import PeerError
+from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
-from threads_desktop.engine.net import paging
+from threads_desktop.engine.net import paging, wire
 from threads_desktop.engine.net.budgets import Limits
+from threads_desktop.engine.net.host import open_stream
 
 
 async def _member_session(s: Scene, host: IHost) -> Hostile:
@@ -178,3 +183,52 @@ def test_hellos_of_strangers_beyond_the_work_budget_are_refused_and_members_answ
                 await still_serves(s)  # b's hellos are not counted against strangers
 
     trio.run(main)
+
+
+def _resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_stalled_large_messages_of_fresh_identities_leave_a_served_profiles_memory_bounded(tmp_path: Path) -> None:
+    """The attack of issue 17 scaled down: fresh identities, 8 sessions each,
+    each declaring a message of 8 MiB and sending all of it but the end.
+    Before, `serve` grew ~83 MB per identity and kept it."""
+    identities, sessions = 3, 8
+    served = ServedPeer(tmp_path / "p").start()
+    assert served.process is not None
+    pid = served.process.pid
+    try:
+        address = served.addresses[0]
+        serving = PeerId.parse(served.peer_id)
+        idle = _resident_mb(pid)
+
+        async def attack(host: IHost) -> None:
+            stream = await open_stream(host, serving, [address], wire.PROTOCOL_ID)
+            body = os.urandom(paging.MAX_MESSAGE_BYTES - 1024)
+            try:
+                await stream.write(uvarint(paging.MAX_MESSAGE_BYTES - 16) + body)
+            except PeerError:
+                pass  # refused before the body came: the node closed the stream
+
+        async def main() -> float:
+            async with AsyncExitStack() as stack:
+                hosts = [await stack.enter_async_context(hostile_host(Identity.generate()))
+                         for _ in range(identities)]
+                with trio.fail_after(120):
+                    async with trio.open_nursery() as nursery:
+                        for host in hosts:
+                            for _ in range(sessions):
+                                nursery.start_soon(attack, host)
+                await trio.sleep(1.0)
+                return _resident_mb(pid)  # while the attackers hold their sessions
+
+        attacked = trio.run(main)
+        print(f"serve resident memory: idle {idle:.0f} MB, under {identities} identities x {sessions} stalled "
+              f"8 MiB messages {attacked:.0f} MB (+{attacked - idle:.0f} MB)")
+        assert attacked - idle < 100, (idle, attacked)
+        assert served.stop() == 0
+    finally:
+        served.kill()

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
@@ -57,6 +57,18 @@ REQUESTS_PER_SECOND = 200.0
 REQUEST_BURST = 400.0
 MAX_IDLE_BUCKETS = 256
 MAX_SESSIONS_PER_PEER = 8  # buckets of peers without a session, kept while they refill
+
+
+class SessionStream(wire.ByteStream, Protocol):
+    async def reset(self) -> None: ...
+
+
+async def _refuse(stream: SessionStream, text: str) -> None:
+    """Say why, then reset: what the peer still sends is dropped at once
+    (py-libp2p's yamux would keep up to 16 MiB of it per stream, unread)."""
+    await stream.write(wire.frame(wire.reply_error(text)))
+    await stream.close()
+    await stream.reset()
 
 
 @dataclass
@@ -115,7 +127,7 @@ class SyncServer:
             bucket = self._buckets[peer] = _Bucket()
         return bucket
 
-    async def serve(self, stream: wire.ByteStream, remote: PeerId, address: str = "") -> None:
+    async def serve(self, stream: SessionStream, remote: PeerId, address: str = "") -> None:
         """Run one session until the peer closes it, breaks the protocol, or
         idles; `address` is the peer's IP address (for the budgets)."""
         session = _Session(remote, self._bucket(remote))
@@ -123,9 +135,7 @@ class SyncServer:
         if session.bucket.sessions >= MAX_SESSIONS_PER_PEER or isinstance(slot, str):
             if not isinstance(slot, str):
                 slot.release()
-            await stream.write(wire.frame(wire.reply_error(
-                slot if isinstance(slot, str) else "too many sessions open")))
-            await stream.close()
+            await _refuse(stream, slot if isinstance(slot, str) else "too many sessions open")
             return
         session.slot = slot
         session.bucket.sessions += 1
@@ -138,7 +148,7 @@ class SyncServer:
                     message = await reader.read(limits.stranger_idle_seconds if slot.stranger
                                                 else limits.member_idle_seconds)
                 except ProtocolError as exc:
-                    await stream.write(wire.frame(wire.reply_error(str(exc))))
+                    await _refuse(stream, str(exc))
                     return
                 if message is None:
                     return
@@ -148,7 +158,7 @@ class SyncServer:
                     try:
                         reply = self._answer(session, message)
                     except ProtocolError as exc:
-                        await stream.write(wire.frame(wire.reply_error(str(exc))))
+                        await _refuse(stream, str(exc))
                         return
                     except ThreadsError as exc:
                         reply = wire.reply_error(str(exc))
