@@ -28,6 +28,7 @@ from tests.engine.net.hostile import (
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import paging, wire
 from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.host import open_stream
@@ -232,3 +233,48 @@ def test_stalled_large_messages_of_fresh_identities_leave_a_served_profiles_memo
         assert served.stop() == 0
     finally:
         served.kill()
+
+
+def test_a_members_sync_completes_while_strangers_flood_hellos(tmp_path: Path) -> None:
+    """The node holds 300 threads, so each hello costs 300 HMACs; strangers
+    flood hellos on 8 sessions each. The member's sync is timed without and
+    with the flood (figures printed), and must finish in time with it."""
+    flooders, sessions = 8, 8
+
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            for i in range(300):
+                s.node.create_thread(ThreadKind.CHAT, f"t{i}")
+            started = trio.current_time()
+            await still_serves(s, "without a flood")
+            quiet = trio.current_time() - started
+            answered = refused = 0
+
+            async def flood(host: IHost) -> None:
+                nonlocal answered, refused
+                h = await connect(host, s)
+                while True:
+                    reply = await h.ask(empty_hello())
+                    if reply is None:
+                        return
+                    if reply == NOTHING:
+                        answered += 1
+                    else:
+                        refused += 1
+
+            async with AsyncExitStack() as stack:
+                hosts = [await stack.enter_async_context(hostile_host(Identity.generate())) for _ in range(flooders)]
+                async with trio.open_nursery() as nursery:
+                    for host in hosts:
+                        for _ in range(sessions):
+                            nursery.start_soon(flood, host)
+                    await trio.sleep(1.0)  # the flood under way
+                    started = trio.current_time()
+                    await still_serves(s, "during the flood")
+                    flooded = trio.current_time() - started
+                    nursery.cancel_scope.cancel()
+            print(f"member's sync: {quiet:.2f} s without a flood, {flooded:.2f} s during it "
+                  f"({answered} strangers' hellos answered, {refused} refused)")
+            assert refused > 0
+
+    trio.run(main)
