@@ -6,7 +6,7 @@ the internet), against an honest peer on 127.0.0.1."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import trio
@@ -173,5 +173,25 @@ def test_when_all_places_are_taken_the_oldest_silent_handshake_goes_first() -> N
         assert newcomer is not None
         assert silent.scope.cancel_called and not talking.scope.cancel_called
         assert admission.pending == [talking, later, newcomer] and admission.dropped == 1
+
+    trio.run(main)
+
+
+def test_strangers_connections_beyond_their_share_go_oldest_first_and_members_stay(tmp_path: Path) -> None:
+    limits = Limits(stranger_connections=3)
+    async def main() -> None:
+        async with scene(tmp_path, member=True, limits=limits) as s, AsyncExitStack() as stack:
+            assert s.member is not None
+            member = await stack.enter_async_context(hostile_host(s.member.identity))
+            m = await connect(member, s)  # the member proves a thread: a member from now on
+            assert len((await m.hello([(s.thread, s.member.store.thread_keys(s.thread))]))["matches"]) == 1
+            strangers = [await connect(await stack.enter_async_context(hostile_host(Identity.generate())), s)
+                         for _ in range(5)]
+            assert [await h.reply() for h in strangers[:2]] == [None, None]  # the two oldest were closed
+            for h in strangers[2:]:
+                assert await h.ask(empty_hello()) == NOTHING
+            assert await m.ask(empty_hello()) == NOTHING  # the member's connection is the oldest, and stays
+            assert s.a.service.admission.shed == 2
+            await still_serves(s)
 
     trio.run(main)

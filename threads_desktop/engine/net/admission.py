@@ -10,8 +10,9 @@ docs/LIBP2P-NOTES.md, "dos".
 Here a connection is *unauthenticated* until its Noise and yamux handshake
 is done; only such connections are limited (per IP address, per subnet,
 and in all), and when all are taken the oldest is dropped for the newcomer.
-An authenticated connection is not ours to drop: members' connections stay.
-Strangers that do finish the handshake meet the session budgets (budgets.py).
+Authenticated connections of strangers (peers that proved no thread we
+share) get a share of py-libp2p's 300: beyond it the oldest goes. Members'
+connections are never closed here. Strangers' sessions meet budgets.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from libp2p.io.abc import ReadWriteCloser
 from libp2p.network.connection.raw_connection import RawConnection
 from multiaddr import Multiaddr
 
+from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net.budgets import Limits
 
 log = logging.getLogger(__name__)
@@ -79,13 +81,16 @@ class Admission:
     """Counts the connections in their handshake; `handle` replaces the
     swarm's inbound handler (install with `install`)."""
 
-    def __init__(self, limits: Limits | None = None,
+    def __init__(self, limits: Limits | None = None, is_member: Callable[[PeerId], bool] = lambda _: False,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or Limits()
+        self._is_member = is_member
         self._clock = clock
         self.pending: list[_Handshake] = []  # oldest first
+        self.connected: list[tuple[PeerId, IMuxedConn]] = []  # authenticated inbound, oldest first
         self.refused = 0
         self.dropped = 0
+        self.shed = 0  # strangers' authenticated connections closed for newer ones
 
     def install(self, network: INetwork) -> None:
         """Take over the swarm's inbound handler (its listeners call it by
@@ -113,6 +118,18 @@ class Admission:
         self.pending.append(handshake)
         return handshake
 
+    async def _shed_strangers(self) -> None:
+        """Strangers' connections beyond their share go, oldest first;
+        members' connections are never counted or closed here."""
+        strangers = [entry for entry in self.connected if not self._is_member(entry[0])]
+        for _peer, muxed in strangers[:max(0, len(strangers) - self.limits.stranger_connections)]:
+            self.shed += 1
+            with trio.CancelScope(shield=True):
+                try:
+                    await muxed.close()
+                except Exception:  # noqa: BLE001 - already broken: nothing left to release
+                    pass
+
     def done(self, handshake: _Handshake) -> None:
         if handshake in self.pending:
             self.pending.remove(handshake)
@@ -138,12 +155,18 @@ class Admission:
             if muxed is None:
                 await _close(raw)
                 return
-            # Hold the handler (as py-libp2p's does) only while the connection lives.
-            closed = getattr(muxed, "event_closed", None)
-            if isinstance(closed, trio.Event):
-                await closed.wait()
-            else:
-                await swarm.manager.wait_finished()
+            entry = (PeerId(muxed.peer_id.to_bytes()), muxed)
+            self.connected.append(entry)
+            try:
+                await self._shed_strangers()
+                # Hold the handler (as py-libp2p's does) only while the connection lives.
+                closed = getattr(muxed, "event_closed", None)
+                if isinstance(closed, trio.Event):
+                    await closed.wait()
+                else:
+                    await swarm.manager.wait_finished()
+            finally:
+                self.connected.remove(entry)
 
         return handle
 

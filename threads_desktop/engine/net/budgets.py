@@ -46,6 +46,7 @@ class Limits:
     handshakes_per_address: int = 8  # ... from one IP address (a peer dials once; a home's NAT has a few)
     handshakes_per_subnet: int = 32  # ... from one /24 (IPv4) or /48 (IPv6): one operator's block
     handshake_seconds: float = 5.0  # Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
+    stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
 
 
 class TokenBucket:

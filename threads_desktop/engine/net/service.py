@@ -130,7 +130,7 @@ class NetworkService:
         self._listen_addresses: list[str] = []  # where we listen, once online
         # What strangers may hold, shared by every session (budgets.py).
         self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
-        self.admission = Admission(self.budgets.limits)
+        self.admission = Admission(self.budgets.limits, self.budgets.is_member)
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
                                   self.budgets)
 
