@@ -87,6 +87,7 @@ class NodeThreads:
         with self._node.database.write():
             for entry, data in blocks:
                 blobs.add_fetched(entry, data)
+        self._node.blobs_arrived(thread_id, {entry.blob for entry, _data in blocks})
 
     def seal_invite(self, thread_id: ThreadId, peer: PeerId, exchange_key: bytes, role: Role,
                     expires_in: float | None, addresses: Sequence[str]) -> bytes:
