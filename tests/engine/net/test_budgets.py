@@ -171,7 +171,7 @@ def test_strangers_never_take_the_sessions_kept_for_members(tmp_path: Path) -> N
 
 
 def test_hellos_of_strangers_beyond_the_work_budget_are_refused_and_members_answered(tmp_path: Path) -> None:
-    limits = Limits(stranger_hmacs_per_second=1.0, stranger_hmac_burst=20.0)
+    limits = Limits(stranger_hello_threads_per_second=1.0, stranger_hello_threads_burst=20.0)
     async def main() -> None:
         async with scene(tmp_path, limits=limits) as s:
             await still_serves(s, "met before")  # b is a member the node knows

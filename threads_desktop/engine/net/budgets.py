@@ -38,9 +38,10 @@ class Limits:
     max_sessions: int = 512
     max_stranger_sessions: int = 128  # the rest are kept for members
     max_stranger_sessions_per_address: int = 16
-    # Hello work: one HMAC per thread key held, for every hello (~7 us each).
-    stranger_hmacs_per_second: float = 20_000.0  # ~0.15 s of one core a second, all strangers together
-    stranger_hmac_burst: float = 40_000.0
+    # Hello work: each hello reads every thread's keys and makes an HMAC per
+    # key (~2.5 us a thread here, ~7 us on a slow machine), counted in threads.
+    stranger_hello_threads_per_second: float = 20_000.0  # <= 0.14 s of one core a second, all strangers together
+    stranger_hello_threads_burst: float = 40_000.0
     # Connections in their handshake (unauthenticated), admission.py.
     handshakes: int = 128  # at once; when all are taken the oldest goes for a newcomer
     handshakes_per_address: int = 8  # ... from one IP address (a peer dials once; a home's NAT has a few)
@@ -143,7 +144,8 @@ class Budgets:
         self.partial = PartialBytes(limits.partial_bytes_total, limits.partial_bytes_per_address)
         self.sessions = 0
         self.stranger_sessions: dict[str, int] = {}
-        self.stranger_hellos = TokenBucket(limits.stranger_hmacs_per_second, limits.stranger_hmac_burst, clock)
+        self.stranger_hellos = TokenBucket(limits.stranger_hello_threads_per_second,
+                                           limits.stranger_hello_threads_burst, clock)
         self._members: OrderedDict[PeerId, None] = OrderedDict()
 
     def is_member(self, peer: PeerId) -> bool:
@@ -176,6 +178,6 @@ class Budgets:
         else:
             del self.stranger_sessions[address]
 
-    def hello_work(self, peer: PeerId, hmacs: int) -> bool:
-        """May we spend `hmacs` on this peer's hello now? Members always."""
-        return self.is_member(peer) or self.stranger_hellos.take(hmacs)
+    def hello_work(self, peer: PeerId, threads: int) -> bool:
+        """May we check this peer's hello against `threads` threads now? Members always."""
+        return self.is_member(peer) or self.stranger_hellos.take(threads)

@@ -189,9 +189,11 @@ class SyncServer:
         # Where the asker listens, in its own word (hints, kept for an hour).
         addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
         asked = get(message, "proofs", as_list(as_bytes(wire.MAC_LENGTH), MAX_PROOFS))
-        held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in self._threads.thread_ids()]
-        if not self._budgets.hello_work(session.remote, sum(len(keys) for _, keys in held)):
+        thread_ids = self._threads.thread_ids()
+        # Checked before any key is read: a refused hello costs next to nothing.
+        if not self._budgets.hello_work(session.remote, len(thread_ids)):
             raise ThreadsError("busy: too many hellos, try again later")
+        held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in thread_ids]
         matches = []
         # A thread we refuse this peer is refused exactly like one we do not hold.
         admitted = proofs.match_proofs(
