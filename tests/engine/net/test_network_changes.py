@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.engine.net.netns import Network, lan, stop_process
 from tests.engine.net.test_lan_sync import READY_DEADLINE, ROOT, Served, cli, poll
+from threads_desktop.bench.netns import Network, lan, stop_process
 from threads_desktop.engine.acl.links import InviteLink
 
 NEW_IP = "10.77.0.50"  # on the segment of lan(2): 10.77.0.1 and 10.77.0.2 are the hosts

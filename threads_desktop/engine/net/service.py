@@ -27,19 +27,25 @@ from libp2p.abc import IHost
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, Transfer
+from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, PeerLink, ThreadSync, Transfer
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import addresses as addressing
+from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
-from threads_desktop.engine.net import proofs
+from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.dialer import Dialer, DialRelayed
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.paging import log_position
+from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
+from threads_desktop.engine.net.reach import Reach
+from threads_desktop.engine.net.reachability import Reachability
 from threads_desktop.engine.net.server import SyncServer
+from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway, PortMapping
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
 log = logging.getLogger(__name__)
@@ -109,7 +115,9 @@ class NetworkService:
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
-                 clock: Callable[[], float] = time.time, dial_relayed: DialRelayed | None = None,
+                 clock: Callable[[], float] = time.time,
+                 upnp_gateway: Callable[[], Gateway | None] = MiniupnpcGateway.discover,
+                 limits: budgets.Limits | None = None, dial_relayed: DialRelayed | None = None,
                  read_interfaces: Callable[[], list[addressing.Interface]] = addressing.read_interfaces,
                  ) -> None:
         self._threads = threads
@@ -140,7 +148,16 @@ class NetworkService:
         self._observed = addressing.ObservedAddresses(time.monotonic)
         self._dialer = Dialer(self._dial_direct, lambda: self._interfaces, dial_relayed=dial_relayed)
         self._discovery: Discovery | None = None
-        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
+        self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
+        self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
+        # What strangers may hold, shared by every session (budgets.py).
+        self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
+        self.admission = Admission(self.budgets.limits, self.budgets.is_member)
+        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
+                                  self.budgets)
+        # Reach from outside (UPnP, dial-back, reachability): reach.py.
+        self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
+                            local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -161,7 +178,7 @@ class NetworkService:
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
         self._interfaces = await trio.to_thread.run_sync(self._read_interfaces)
-        host = hosting.build_host(self._threads.identity, advertise=self.listen_addresses,
+        host = hosting.build_host(self._threads.identity, self.admission, advertise=self.listen_addresses,
                                   on_observed=self._observed_by)
         connections = hosting.track_connections(host)
         self._host = host
@@ -172,6 +189,8 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
+                hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
+                hosting.watch_connections(host, self._connection_changed)
                 self._online = True
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
@@ -193,10 +212,15 @@ class NetworkService:
                     nursery.start_soon(self._expire_nearby)
                     nursery.start_soon(partial(addressing.watch_interfaces, self._interfaces_changed,
                                                self._read_interfaces, first=self._interfaces))
+                    nursery.start_soon(self._reach.run, self.addresses())
+                    nursery.start_soon(self._tell_connections)
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
             finally:
+                for peer in hosting.connection_routes(host):  # going offline ends every session now
+                    if peer in self._links or self._threads.peers.threads_of(peer):
+                        self._threads.peers.session_seen(peer)
                 self._nursery = None
                 self._online = False
                 self._discovery = None
@@ -224,6 +248,7 @@ class NetworkService:
         suffix = f"/p2p/{self._me}"
         out = addressing.expand(listening, self._interfaces)
         out += [a + suffix for a in self._observed.addresses(ports)]
+        out += self._reach.advertised()  # a public address a peer reached us at
         return sorted(dict.fromkeys(out), key=addressing.is_loopback)
 
     @property
@@ -297,6 +322,25 @@ class NetworkService:
     def settings_changed(self) -> None:
         """The profile's network settings changed: each part that reads
         them (relays, UPnP) takes them again."""
+        self._reach.settings_changed()
+
+    def reachability(self) -> Reachability:
+        """Whether peers outside reach us (the relay runs only when they do)."""
+        return self._reach.current()
+
+    def port_mapping(self) -> PortMapping | None:
+        """The port the router maps to us by UPnP, if any (advertised only once reached)."""
+        return self._reach.mapping()
+
+    def _reach_changed(self) -> None:
+        """A port mapping or the reachability answer changed: our addresses may have."""
+        if self._online:
+            self._addresses_changed()
+
+    async def _open_stream_to(self, peer: PeerId, protocol: str) -> hosting.Libp2pStream:
+        assert self._host is not None
+        with trio.fail_after(CONNECT_TIMEOUT):
+            return await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), protocol)
 
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: no more work for it, and a pass on it now is
@@ -310,6 +354,7 @@ class NetworkService:
             link.deferred.pop(thread_id, None)
             if link.session is not None:
                 link.session.edges.pop(thread_id, None)
+                link.session.last_heads.pop(thread_id, None)
             if link.syncing == thread_id and link.pass_scope is not None:
                 link.pass_scope.cancel()
 
@@ -364,6 +409,8 @@ class NetworkService:
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
         self._threads.peers.remember(thread_id, peer, addresses)
+        self._reach.proven.note(peer)  # it proved a shared thread: it may ask for a dial-back
+        self._threads.peers.session_seen(peer)
         if self._gossip is not None:
             self._gossip.allow(peer)
         link = self._links.get(peer)
@@ -481,7 +528,8 @@ class NetworkService:
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _serve_session(self, stream: hosting.Libp2pStream) -> None:
-        await self._server.serve(stream, stream.remote)
+        remote = stream.remote_address  # None over a relay: counted in the totals only
+        await self._server.serve(stream, stream.remote, remote[0] if remote else "")
 
     async def _open_session(self, peer: PeerId) -> ClientSession:
         """A session over our live connection to the peer (whoever opened
@@ -515,6 +563,7 @@ class NetworkService:
             try:
                 if link.session is None:
                     link.session = await self._open_session(link.peer)
+                    self._threads.peers.session_seen(link.peer)  # the Devices view's "offline since"
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
                 with trio.CancelScope() as scope:
@@ -530,6 +579,7 @@ class NetworkService:
                     self._threads.network_changed()
                     continue
                 link.failures, link.last_error = 0, None
+                self._threads.network_changed()  # how far each thread is in step moved (the Devices view)
             except Exception as exc:  # a worker outlives any one peer's failure, and our bugs
                 if not isinstance(exc, SESSION_ERRORS):
                     log.exception("sync with %s hit a bug", link.peer)
@@ -578,6 +628,8 @@ class NetworkService:
         log.debug("pass with %s: %d threads shared", session.remote, len(todo))
         if todo and self._gossip is not None:
             self._gossip.allow(session.remote)
+        if todo:
+            self._reach.proven.note(session.remote)  # it proved a shared thread: it may dial us back
         for thread_id in todo:
             if not session.admitted(thread_id) or not self._threads.holds(thread_id):
                 continue  # not admitted, or left since the pass began
@@ -588,6 +640,8 @@ class NetworkService:
                 with trio.fail_after(REQUEST_TIMEOUT * 10):
                     results[thread_id] = await session.sync_thread(thread_id)
                 log.debug("synced %s with %s: %s", thread_id, session.remote, results[thread_id])
+            else:  # equal edges: it stands where we do (what the Devices view counts from)
+                session.last_heads[thread_id] = {h.log_id: h.seq for h in self._threads.heads(thread_id)}
             await self._fetch_blobs(link, session, thread_id)
         if link is not None:
             link.syncing = None
@@ -702,11 +756,68 @@ class NetworkService:
         for (thread_id, _peer), report in self.transfers.items():
             done, total = per_thread.get(thread_id, (0, 0))
             per_thread[thread_id] = (done + report.done, total + report.total)
+        links = self.peer_links()
+        # A session whose connection has closed is not counted (its worker
+        # finds out only at its next request).
+        sessions = sum(1 for link in links if (peer := self._links.get(PeerId.parse(link.peer_id))) is not None
+                       and peer.session is not None)
         return NetworkStatus(
-            online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
+            online=True, peers=sessions,
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
             addresses=tuple(self.listen_addresses()),
-            nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS))
+            nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS),
+            links=tuple(links), reachability=_reachability_word(self._reach.current().reachable))
+
+    def _connection_changed(self, peer: PeerId, connected: bool) -> None:
+        """A connection opened or closed: the Devices view shows it at once,
+        and "offline since" starts now."""
+        if not connected and (peer in self._links or self._threads.peers.threads_of(peer)):
+            self._threads.peers.session_seen(peer)
+        self._connections_changed.set()
+
+    async def _tell_connections(self) -> None:
+        """Publish a status after connections open or close, at most four
+        times a second: anyone may open and drop connections to us, and
+        each status reads every shared thread's heads."""
+        while True:
+            await self._connections_changed.wait()
+            self._connections_changed = trio.Event()
+            self._threads.network_changed()
+            await trio.sleep(PROGRESS_PUSH_SECONDS)
+
+    def peer_links(self) -> list[PeerLink]:
+        """The peers connected now: how (engine/net/peer_states.py), and how
+        far each thread it proved in our session is in step with it."""
+        if self._host is None or not self.online:
+            return []
+        ours: dict[ThreadId, tuple[dict[PeerId, int], bytes]] = {}  # log positions and edge, read once
+        links: list[PeerLink] = []
+        for peer, remote in hosting.connection_routes(self._host).items():
+            link = self._links.get(peer)
+            if peer == self._me:
+                continue
+            progress = self._progress(link.session, ours) if link is not None and link.session is not None else ()
+            connection = classify(remote, local=self._local_networks, nearby=peer in self._nearby)
+            links.append(PeerLink(str(peer), connection, progress))
+        return links
+
+    def _progress(self, session: ClientSession,
+                  ours: dict[ThreadId, tuple[dict[PeerId, int], bytes]]) -> tuple[ThreadSync, ...]:
+        """How far each thread the peer proved in the session is in step."""
+        progress = []
+        for thread_id in list(session.edges):
+            if thread_id not in ours:
+                heads = self._threads.heads(thread_id)
+                ours[thread_id] = {h.log_id: h.seq for h in heads}, proofs.edge(heads)
+            positions, edge = ours[thread_id]
+            same_edge = session.edges.get(thread_id) == edge
+            if same_edge:  # it stands where we do: what to count from once either side moves on
+                session.last_heads[thread_id] = dict(positions)
+            report = self.transfers.get((thread_id, session.remote))
+            progress.append(thread_sync(
+                thread_id, ours=positions, theirs=session.last_heads.get(thread_id), same_edge=same_edge,
+                transfer=(report.done, report.total) if report is not None else None))
+        return tuple(progress)
 
     def peer_status(self) -> list[PeerStatus]:
         return [PeerStatus(str(link.peer), link.session is not None, link.failures, link.last_error)
@@ -718,3 +829,18 @@ class NetworkService:
         for peer in self._peers_of(thread_id):
             self.schedule(peer, {thread_id})
 
+
+def _local_ipv4() -> list[str]:
+    import ifaddr  # a zeroconf dependency
+
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and not ip.ip.startswith("169.254."):
+                found.append(ip.ip)
+    return sorted(set(found), key=lambda a: (a.startswith("127."), a))
+
+
+def _reachability_word(reachable: bool | None) -> str | None:
+    """NetworkStatus.reachability: "reachable", "unreachable" (we rely on relays) or None (not known)."""
+    return None if reachable is None else "reachable" if reachable else "unreachable"
