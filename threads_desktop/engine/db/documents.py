@@ -281,15 +281,19 @@ class DocumentReducer:
             self._sql.execute(f"DELETE FROM {saved_table} WHERE thread_id = ? AND (collection, id) IN"
                               " (SELECT collection, id FROM snapshot_dirty WHERE thread_id = ?)", (raw, raw))
             listed = listed.replace("v.value_hash", "v.value")
-            saved = []
+            insert = (f"INSERT INTO {saved_table} (thread_id, {', '.join(columns)})"
+                      f" VALUES ({', '.join('?' * (len(columns) + 1))})")
+            saved: list[tuple[Any, ...]] = []
             for row in self._sql.execute(f"SELECT {listed} FROM snapshot_dirty d CROSS JOIN {view} v ON {join}"
                                          " WHERE d.thread_id = ?", (raw,)):
                 if view == "fields":  # the value's hash only: a photo's thumbnail is not copied
                     row = (*row[:4], None if row[4] is None else hashlib.sha256(row[4]).digest())
                 delta += _row_hash(saved_table, row)
                 saved.append((raw, *row))
-            self._sql.executemany(f"INSERT INTO {saved_table} (thread_id, {', '.join(columns)})"
-                                  f" VALUES ({', '.join('?' * (len(columns) + 1))})", saved)
+                if len(saved) >= _BATCH:  # bounded pieces, however many documents changed
+                    self._sql.executemany(insert, saved)
+                    saved.clear()
+            self._sql.executemany(insert, saved)
         return delta % DIGEST_MODULUS
 
     def restore(self, thread_id: ThreadId, payload_of: PayloadOf) -> None:
@@ -316,7 +320,7 @@ class DocumentReducer:
             if (None if value is None else hashlib.sha256(value).digest()) != value_hash:
                 raise StorageError(f"the snapshot of {collection} {doc_id!r} does not match the event that wrote it")
             fields.append((raw, collection, doc_id, name, field_stamp, value))
-            if len(fields) >= _RESTORE_BATCH:
+            if len(fields) >= _BATCH:
                 self._sql.executemany("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)", fields)
                 fields.clear()
         self._sql.executemany("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)", fields)
@@ -340,7 +344,7 @@ _SAVED = (
     ("fields", "snapshot_fields", ("collection", "id", "field", "stamp", "value_hash")),
     ("document_authors", "snapshot_authors", ("collection", "id", "log_id", "seq", "removed")),
 )
-_RESTORE_BATCH = 512  # field rows inserted at once: a batch of thumbnails stays a few MiB
+_BATCH = 512  # rows inserted at once: a batch of thumbnails stays a few MiB
 
 
 def _row_hash(table: str, row: Sequence[Any]) -> int:
