@@ -22,6 +22,7 @@ from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.peerbook import PeerBook
 from threads_desktop.engine.logstore.store import IngestOutcome, LogHead, StoredRecord
+from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
 from threads_desktop.engine.net.service import Discovery, DiscoveryFactory, NetworkService, ProgressListener
 from threads_desktop.engine.node import Node
@@ -117,12 +118,13 @@ class NodeThreads:
 
 def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
                     discovery: DiscoveryFactory | None = None, on_progress: ProgressListener | None = None,
-                    gossip: bool = True, clock: Callable[[], float] = time.time) -> NetworkService:
+                    gossip: bool = True, clock: Callable[[], float] = time.time,
+                    limits: Limits | None = None) -> NetworkService:
     """A network service for the node, handed to it as its network (it
     counts as online while the service runs; start it with `run`). `clock`
     is the wall time nearby peers are dated by."""
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
-                             on_progress=on_progress, gossip=gossip, clock=clock)
+                             on_progress=on_progress, gossip=gossip, clock=clock, limits=limits)
     node.attach_network(service)  # which also has it forget what a left thread leaves behind
     return service
 

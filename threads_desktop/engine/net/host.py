@@ -32,6 +32,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from threads_desktop.engine.core.errors import InvalidInputError, PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.net.admission import Admission
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ NETWORK_ERRORS = (BaseLibp2pError, IOException, OSError, trio.BrokenResourceErro
 DEFAULT_LISTEN = ("/ip4/0.0.0.0/tcp/4141",)
 
 
-def build_host(identity: Identity) -> IHost:
+def build_host(identity: Identity, admission: Admission | None = None) -> IHost:
     key_pair = create_new_key_pair(identity.signing.seed())
     host = new_host(
         key_pair=key_pair,
@@ -58,6 +59,8 @@ def build_host(identity: Identity) -> IHost:
     if connector is not None:
         connector.maybe_connect = _nothing
         connector.run_background_task = _nothing
+    if admission is not None:  # our admission of inbound connections (admission.py)
+        admission.install(host.get_network())
     return host
 
 

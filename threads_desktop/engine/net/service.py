@@ -30,8 +30,9 @@ from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStat
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
+from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
-from threads_desktop.engine.net import proofs
+from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.gossip import Gossip, topic_of
@@ -108,7 +109,8 @@ class NetworkService:
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
                  clock: Callable[[], float] = time.time,
-                 upnp_gateway: Callable[[], Gateway | None] = MiniupnpcGateway.discover) -> None:
+                 upnp_gateway: Callable[[], Gateway | None] = MiniupnpcGateway.discover,
+                 limits: budgets.Limits | None = None) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -135,7 +137,11 @@ class NetworkService:
         self._listen_addresses: list[str] = []  # where we listen, once online
         self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
-        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
+        # What strangers may hold, shared by every session (budgets.py).
+        self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
+        self.admission = Admission(self.budgets.limits, self.budgets.is_member)
+        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
+                                  self.budgets)
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
                             local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
@@ -158,7 +164,7 @@ class NetworkService:
 
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
-        host = hosting.build_host(self._threads.identity)
+        host = hosting.build_host(self._threads.identity, self.admission)
         self._host = host
         discovery = None
         unsubscribe = None
@@ -462,7 +468,8 @@ class NetworkService:
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _serve_session(self, stream: hosting.Libp2pStream) -> None:
-        await self._server.serve(stream, stream.remote)
+        remote = stream.remote_address  # None over a relay: counted in the totals only
+        await self._server.serve(stream, stream.remote, remote[0] if remote else "")
 
     async def _open_session(self, peer: PeerId) -> ClientSession:
         assert self._host is not None
