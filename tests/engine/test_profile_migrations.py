@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.eventstore.peers import sync, texts
+from tests.engine.eventstore.peers import sync, texts, view_dump
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.types import ThreadKind
@@ -102,3 +102,22 @@ def test_the_photos_of_a_migrated_profile_are_found_by_their_blobs(open_old: Ope
     for field in ("preview", "original"):
         manifest = BlobRef.from_value(photo.data[field]).manifest
         assert [(doc_id, name) for doc_id, name, _ref in photos.naming_blob(manifest)] == [(photo.id, field)]
+
+
+def test_a_migrated_profile_snapshots_every_document_once_then_only_what_changed(open_old: OpenOld) -> None:
+    a = open_old("a")
+    sql = a.database.connection
+    for thread in (t.thread_id for t in a.list_threads()):
+        # Schema 5's snapshots (one blob of every view) are gone; every document waits for the next one.
+        assert a.events.latest_snapshot(thread) is None
+        (documents,) = sql.execute("SELECT count(*) FROM documents WHERE thread_id = ?", (thread.raw,)).fetchone()
+        (dirty,) = sql.execute("SELECT count(*) FROM snapshot_dirty WHERE thread_id = ?", (thread.raw,)).fetchone()
+        assert dirty == documents > 0
+        expected = view_dump(a, thread)
+        a.events.snapshot(thread)
+        (saved,) = sql.execute("SELECT count(*) FROM snapshot_documents WHERE thread_id = ?",
+                               (thread.raw,)).fetchone()
+        assert saved == documents
+        assert a.events.compact(thread) > 0
+        a.events.rebuild(thread, from_snapshot=True)
+        assert view_dump(a, thread) == expected

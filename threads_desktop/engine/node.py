@@ -51,7 +51,7 @@ from threads_desktop.engine.db.collections import ThreadCollections
 from threads_desktop.engine.db.documents import DocumentReducer, readers_may_write
 from threads_desktop.engine.db.kv import KV_MODEL
 from threads_desktop.engine.db.models import Schema
-from threads_desktop.engine.db.schema import DB_SCHEMA
+from threads_desktop.engine.db.schema import DB_MIGRATIONS, DB_SCHEMA
 from threads_desktop.engine.eventstore.broadcast import Broadcaster, Listener
 from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.dispatcher import Dispatcher
@@ -143,7 +143,7 @@ class Node:
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
                                                              ACL_SCHEMA, PEERBOOK_SCHEMA),
-                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS))
+                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS, *DB_MIGRATIONS))
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)

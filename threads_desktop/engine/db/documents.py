@@ -24,18 +24,20 @@ Event payload: `{"type": "db", "ops": [op, ...]}` with op one of
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from threads_desktop.engine.acl.control_ops import document_entity
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cbor import Link
-from threads_desktop.engine.core.errors import SchemaError
-from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.errors import SchemaError, StorageError
+from threads_desktop.engine.core.ids import PEER_ID_LENGTH, ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id, is_bound_id
-from threads_desktop.engine.eventstore.store import AppliedChanges, Event
+from threads_desktop.engine.eventstore.stamps import STAMP_LENGTH
+from threads_desktop.engine.eventstore.store import DIGEST_MODULUS, AppliedChanges, Event, PayloadOf
 
 DB_EVENT = "db"
 _CREATED, _DELETED = object(), object()  # what an op did to its document's existence
@@ -263,36 +265,103 @@ class DocumentReducer:
 
     # --- snapshots ------------------------------------------------------------
 
-    def export_state(self, thread_id: ThreadId) -> Any:
-        """The thread's views as plain values, in a canonical order. Document
-        data is left out: it is rebuilt from the fields."""
-        return {
-            "documents": [list(row) for row in self._sql.execute(
-                "SELECT collection, id, author, created, updated, version, deleted FROM documents"
-                " WHERE thread_id = ? ORDER BY collection, id", (thread_id.raw,))],
-            "fields": [list(row) for row in self._sql.execute(
-                "SELECT collection, id, field, stamp, value FROM fields WHERE thread_id = ?"
-                " ORDER BY collection, id, field", (thread_id.raw,))],
-            "authors": [list(row) for row in self._sql.execute(
-                "SELECT collection, id, log_id, seq, removed FROM document_authors WHERE thread_id = ?"
-                " ORDER BY collection, id, log_id", (thread_id.raw,))],
-        }
+    def save(self, thread_id: ThreadId) -> int:
+        """Save again the rows of the documents touched since the last
+        snapshot (`snapshot_dirty`): what changed, not what exists. Returns
+        what that adds to the digest (removed rows' hashes subtracted)."""
+        raw, delta = thread_id.raw, 0
+        for view, saved_table, columns in _SAVED:
+            # CROSS JOIN: the dirty documents lead (SQLite would scan the whole thread
+            # otherwise), each found by its primary key.
+            join = "v.thread_id = d.thread_id AND v.collection = d.collection AND v.id = d.id"
+            listed = ", ".join(f"v.{column}" for column in columns)
+            for row in self._sql.execute(f"SELECT {listed} FROM snapshot_dirty d CROSS JOIN {saved_table} v ON {join}"
+                                         " WHERE d.thread_id = ?", (raw,)):
+                delta -= _row_hash(saved_table, row)
+            self._sql.execute(f"DELETE FROM {saved_table} WHERE thread_id = ? AND (collection, id) IN"
+                              " (SELECT collection, id FROM snapshot_dirty WHERE thread_id = ?)", (raw, raw))
+            listed = listed.replace("v.value_hash", "v.value")
+            insert = (f"INSERT INTO {saved_table} (thread_id, {', '.join(columns)})"
+                      f" VALUES ({', '.join('?' * (len(columns) + 1))})")
+            saved: list[tuple[Any, ...]] = []
+            for row in self._sql.execute(f"SELECT {listed} FROM snapshot_dirty d CROSS JOIN {view} v ON {join}"
+                                         " WHERE d.thread_id = ?", (raw,)):
+                if view == "fields":  # the value's hash only: a photo's thumbnail is not copied
+                    row = (*row[:4], None if row[4] is None else hashlib.sha256(row[4]).digest())
+                delta += _row_hash(saved_table, row)
+                saved.append((raw, *row))
+                if len(saved) >= _BATCH:  # bounded pieces, however many documents changed
+                    self._sql.executemany(insert, saved)
+                    saved.clear()
+            self._sql.executemany(insert, saved)
+        return delta % DIGEST_MODULUS
 
-    def import_state(self, thread_id: ThreadId, state: Any) -> None:
+    def restore(self, thread_id: ThreadId, payload_of: PayloadOf) -> None:
+        """The views from the saved rows: each field's value is read from the
+        op its stamp names (events in stamp order, each decoded once) and
+        checked against its saved hash."""
         self.clear(thread_id)
         raw = thread_id.raw
-        self._sql.executemany(
-            "INSERT INTO documents (thread_id, collection, id, data, author, created, updated, version, deleted)"
-            " VALUES (?, ?, ?, x'a0', ?, ?, ?, ?, ?)", [(raw, *row) for row in state["documents"]])
-        self._sql.executemany("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)", [(raw, *row) for row in state["fields"]])
-        self._sql.executemany("INSERT INTO document_authors VALUES (?, ?, ?, ?, ?, ?)",
-                              [(raw, *row) for row in state["authors"]])
-        for collection, doc_id, *_ in state["documents"]:
+        self._sql.execute("INSERT INTO documents (thread_id, collection, id, data, author, created, updated, version,"
+                          " deleted) SELECT thread_id, collection, id, x'a0', author, created, updated, version,"
+                          " deleted FROM snapshot_documents WHERE thread_id = ?", (raw,))
+        self._sql.execute("INSERT INTO document_authors SELECT thread_id, collection, id, log_id, seq, removed"
+                          " FROM snapshot_authors WHERE thread_id = ?", (raw,))
+        current: tuple[bytes, Any] = (b"", None)  # the event read last and its payload
+        fields = []
+        for collection, doc_id, name, field_stamp, value_hash in self._sql.execute(
+                "SELECT collection, id, field, stamp, value_hash FROM snapshot_fields WHERE thread_id = ?"
+                " ORDER BY stamp", (raw,)):
+            event_stamp, index = field_stamp[:STAMP_LENGTH], int.from_bytes(field_stamp[STAMP_LENGTH:], "big")
+            if current[0] != event_stamp:
+                current = (event_stamp, payload_of(event_stamp[8:8 + PEER_ID_LENGTH],
+                                                   int.from_bytes(event_stamp[8 + PEER_ID_LENGTH:], "big")))
+            value = _written_value(current[1], index, name)
+            if (None if value is None else hashlib.sha256(value).digest()) != value_hash:
+                raise StorageError(f"the snapshot of {collection} {doc_id!r} does not match the event that wrote it")
+            fields.append((raw, collection, doc_id, name, field_stamp, value))
+            if len(fields) >= _BATCH:
+                self._sql.executemany("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)", fields)
+                fields.clear()
+        self._sql.executemany("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)", fields)
+        for collection, doc_id in self._sql.execute(
+                "SELECT collection, id FROM snapshot_documents WHERE thread_id = ?", (raw,)).fetchall():
             self._refresh((raw, collection, doc_id), self.schema.model(collection))
+
+    def drop_saved(self, thread_id: ThreadId) -> None:
+        for _view, saved_table, _columns in _SAVED:
+            self._sql.execute(f"DELETE FROM {saved_table} WHERE thread_id = ?", (thread_id.raw,))
 
     def clear(self, thread_id: ThreadId) -> None:
         for table in ("documents", "fields", "document_index", "document_authors"):
             self._sql.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id.raw,))
+
+
+# The saved tables: (view, saved table, saved columns). A field is saved with
+# its value's hash in place of the value.
+_SAVED = (
+    ("documents", "snapshot_documents", ("collection", "id", "author", "created", "updated", "version", "deleted")),
+    ("fields", "snapshot_fields", ("collection", "id", "field", "stamp", "value_hash")),
+    ("document_authors", "snapshot_authors", ("collection", "id", "log_id", "seq", "removed")),
+)
+_BATCH = 512  # rows inserted at once: a batch of thumbnails stays a few MiB
+
+
+def _row_hash(table: str, row: Sequence[Any]) -> int:
+    """A saved row's share of the digest: a sum of row hashes is the same
+    whatever order rows were saved in, and a changed row swaps its share."""
+    return int.from_bytes(hashlib.sha256(cbor.encode([table, *row])).digest(), "big")
+
+
+def _written_value(payload: Any, index: int, name: str) -> bytes | None:
+    """The encoded value op `index` of a db event wrote to field `name`
+    (None: it unset the field, or set it to nothing)."""
+    try:
+        op = payload["ops"][index]
+        value = op.get("set", {}).get(name)
+    except (TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise StorageError("a snapshot names an op its event does not hold") from exc
+    return None if value is None else cbor.encode(value)
 
 
 def _in_causal_past(event: Event, log_raw: bytes, seq: int) -> bool:

@@ -1,6 +1,12 @@
-"""Tables of the document views (collections)."""
+"""Tables of the document views (collections), their saved copy for
+snapshots, and the step that brought older profiles' snapshots here."""
 
-DB_SCHEMA = """
+import sqlite3
+
+from threads_desktop.engine.eventstore.schema import SNAPSHOT_SCHEMA
+from threads_desktop.engine.logstore.database import Migration, run_script
+
+_VIEW_TABLES = """
 -- Documents: the view of every collection. `data` is the DAG-CBOR map of the
 -- current field values; `fields` keeps each field's last-writer stamp.
 CREATE TABLE documents (
@@ -53,3 +59,60 @@ CREATE TABLE document_authors (
     PRIMARY KEY (thread_id, collection, id, log_id)
 ) STRICT, WITHOUT ROWID;
 """
+
+# The documents reducer's part of a snapshot: its tables at the snapshot's
+# frontier, minus what can be derived (document data, index rows) and minus
+# the values themselves: a field names the op that wrote it by its stamp (the
+# event's (log, seq) and the op's place) and keeps its value's SHA-256, so a
+# rebuild reads the value from that event (its record, once compacted) and
+# checks it. A photo costs its rows here (about 0.9 KiB), not its thumbnail.
+DB_SNAPSHOT_SCHEMA = """
+CREATE TABLE snapshot_documents (
+    thread_id BLOB NOT NULL,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    author BLOB NOT NULL,
+    created BLOB NOT NULL,
+    updated BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, collection, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE snapshot_fields (
+    thread_id BLOB NOT NULL,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    stamp BLOB NOT NULL,               -- the writing event's stamp, then the op's place (2 bytes)
+    value_hash BLOB,                   -- SHA-256 of the DAG-CBOR value; NULL when unset
+    PRIMARY KEY (thread_id, collection, id, field)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE snapshot_authors (
+    thread_id BLOB NOT NULL,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    log_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    removed INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, collection, id, log_id)
+) STRICT, WITHOUT ROWID;
+"""
+
+DB_SCHEMA = _VIEW_TABLES + DB_SNAPSHOT_SCHEMA
+
+
+def _snapshots_follow_changes(sql: sqlite3.Connection) -> None:
+    """Schema 5 saved a snapshot as one blob of every view, thumbnails
+    included. Those blobs go; every document is marked for the next snapshot
+    (a thread without one rebuilds by replaying its events, compacted ones
+    opened again from its logs)."""
+    sql.execute("DROP TABLE snapshots")
+    run_script(sql, SNAPSHOT_SCHEMA)
+    run_script(sql, DB_SNAPSHOT_SCHEMA)
+    sql.execute("INSERT INTO snapshot_dirty (thread_id, collection, id)"
+                " SELECT thread_id, collection, id FROM documents")
+
+
+DB_MIGRATIONS = (Migration(6, "snapshots save what changed, without thumbnails", _snapshots_follow_changes),)

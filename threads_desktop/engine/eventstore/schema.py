@@ -5,7 +5,7 @@ import sqlite3
 
 from threads_desktop.engine.logstore.database import Migration
 
-EVENTSTORE_SCHEMA = """
+_EVENT_TABLES = """
 -- Every opened event of the threads this profile can read. `stamp` is the
 -- event's place in the total order: hlc, then log ID, then seq, as bytes.
 CREATE TABLE events (
@@ -35,15 +35,31 @@ CREATE TABLE applied (
     PRIMARY KEY (thread_id, log_id)
 ) STRICT, WITHOUT ROWID;
 
--- Snapshots of a thread's views (every 1,000 applied events), local only.
+"""
+
+# Snapshots (schema 6): the frontier a thread's views were saved at and the
+# digest of those views; the saved views themselves are the reducers' own
+# tables (db/schema.py, `snapshot_*`), brought up to date at each snapshot
+# for the documents touched since the one before (`snapshot_dirty`).
+SNAPSHOT_SCHEMA = """
+-- The latest snapshot of each thread, local only.
 CREATE TABLE snapshots (
-    thread_id BLOB NOT NULL,
+    thread_id BLOB NOT NULL PRIMARY KEY,
     applied_count INTEGER NOT NULL,
     frontier BLOB NOT NULL,            -- DAG-CBOR [[log ID, seq], ...]
-    state BLOB NOT NULL,               -- DAG-CBOR of documents and fields
-    PRIMARY KEY (thread_id, applied_count)
+    digest BLOB NOT NULL               -- 32 bytes: sum of the saved rows' SHA-256, modulo 2^256
+) STRICT, WITHOUT ROWID;
+
+-- Documents touched since the thread's latest snapshot: what the next one saves again.
+CREATE TABLE snapshot_dirty (
+    thread_id BLOB NOT NULL,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (thread_id, collection, id)
 ) STRICT, WITHOUT ROWID;
 """
+
+EVENTSTORE_SCHEMA = _EVENT_TABLES + SNAPSHOT_SCHEMA
 
 
 def _events_wait_in_a_column(sql: sqlite3.Connection) -> None:

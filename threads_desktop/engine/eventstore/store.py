@@ -9,7 +9,7 @@ events are applied, never on the order they arrived in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -87,6 +87,8 @@ class AppliedChanges:
 
 
 SNAPSHOT_EVERY = 1000
+DIGEST_MODULUS = 1 << 256
+PayloadOf = Callable[[bytes, int], Any]  # (log ID bytes, seq) -> the event's payload
 
 
 class Reducer(Protocol):
@@ -94,11 +96,17 @@ class Reducer(Protocol):
         """Apply one event to the views, inside a savepoint. Raise
         InvalidInputError to refuse it: the savepoint rolls back."""
 
-    def export_state(self, thread_id: ThreadId) -> Any:
-        """The thread's views as plain values (for a snapshot)."""
+    def save(self, thread_id: ThreadId) -> int:
+        """Bring the thread's saved views up to date for the documents in
+        `snapshot_dirty` (those touched since the last snapshot). Returns
+        what that adds to the snapshot's digest, modulo 2^256."""
 
-    def import_state(self, thread_id: ThreadId, state: Any) -> None:
-        """Replace the thread's views with exported ones."""
+    def restore(self, thread_id: ThreadId, payload_of: PayloadOf) -> None:
+        """Replace the thread's views with the saved ones; `payload_of(log,
+        seq)` reads the payload of an applied event."""
+
+    def drop_saved(self, thread_id: ThreadId) -> None:
+        """Forget the thread's saved views."""
 
     def clear(self, thread_id: ThreadId) -> None:
         """Forget the thread's views."""
@@ -290,6 +298,7 @@ class EventStore:
         applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread_id.raw,)))
         count = self.applied_count(thread_id)
         settled: list[tuple[Any, ...]] = []
+        marked: set[DocumentKey] = set()  # documents already in snapshot_dirty
         last_deps: dict[bytes, Mapping[bytes, int]] = {}  # per log, the deps of its last event settled here
         progress = True
         while progress:
@@ -347,10 +356,10 @@ class EventStore:
                 changes.applied += 1
                 count += 1
                 if count % SNAPSHOT_EVERY == 0:
-                    self._record_applied(thread_id, settled, applied)
+                    self._record_applied(thread_id, settled, applied, changes, marked)
                     self.snapshot(thread_id)
                 progress = True
-        self._record_applied(thread_id, settled, applied)
+        self._record_applied(thread_id, settled, applied, changes, marked)
         if changes.applied:
             changes.threads.add(thread_id)
 
@@ -369,9 +378,14 @@ class EventStore:
             return "its deps go back on what its log had already seen"
         return None
 
-    def _record_applied(self, thread_id: ThreadId, settled: list[tuple[Any, ...]], applied: dict[bytes, int]) -> None:
-        """Write down, in two statements, which events were settled and how far
-        each log is now applied."""
+    def _record_applied(self, thread_id: ThreadId, settled: list[tuple[Any, ...]], applied: dict[bytes, int],
+                        changes: AppliedChanges, marked: set[DocumentKey]) -> None:
+        """Write down, in three statements, which events were settled, how far
+        each log is now applied, and which documents the next snapshot saves."""
+        fresh = changes.documents - marked
+        self._sql.executemany("INSERT OR IGNORE INTO snapshot_dirty (thread_id, collection, id) VALUES (?, ?, ?)",
+                              [(key[0].raw, key[1], key[2]) for key in fresh])
+        marked |= fresh
         self._sql.executemany("UPDATE events SET state = ?, refusal = ?, waits_for = 0 WHERE thread_id = ?"
                               " AND log_id = ? AND seq = ?", settled)  # waits_for: nothing, once settled
         self._sql.executemany("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)"
@@ -400,21 +414,46 @@ class EventStore:
 
     def snapshot(self, thread_id: ThreadId) -> int:
         """Save the thread's views with the frontier they hold (replacing the
-        previous snapshot). The state depends on the frontier only, so peers
-        at the same frontier save the same bytes."""
+        previous snapshot). Only documents touched since the previous one are
+        saved again, so its cost follows what changed. The digest depends on
+        the views only, so peers at the same frontier save the same one."""
         frontier = [[log_id.raw, seq] for log_id, seq in self.frontier(thread_id)]
-        state = cbor.encode([reducer.export_state(thread_id) for reducer in self._reducers])
         count = self.applied_count(thread_id)
         with self._db.write() as sql:
-            sql.execute("DELETE FROM snapshots WHERE thread_id = ?", (thread_id.raw,))
-            sql.execute("INSERT INTO snapshots (thread_id, applied_count, frontier, state) VALUES (?, ?, ?, ?)",
-                        (thread_id.raw, count, cbor.encode(frontier), state))
+            digest = sum(reducer.save(thread_id) for reducer in self._reducers)
+            sql.execute("DELETE FROM snapshot_dirty WHERE thread_id = ?", (thread_id.raw,))
+            row = sql.execute("SELECT digest FROM snapshots WHERE thread_id = ?", (thread_id.raw,)).fetchone()
+            if row is not None:
+                digest += int.from_bytes(row[0], "big")
+            sql.execute("INSERT OR REPLACE INTO snapshots (thread_id, applied_count, frontier, digest)"
+                        " VALUES (?, ?, ?, ?)", (thread_id.raw, count, cbor.encode(frontier),
+                                                 (digest % DIGEST_MODULUS).to_bytes(32, "big")))
         return count
 
     def latest_snapshot(self, thread_id: ThreadId) -> tuple[int, bytes, bytes] | None:
-        row = self._sql.execute("SELECT applied_count, frontier, state FROM snapshots WHERE thread_id = ?",
+        """(applied count, frontier, digest of the views) of the thread's latest snapshot."""
+        row = self._sql.execute("SELECT applied_count, frontier, digest FROM snapshots WHERE thread_id = ?",
                                 (thread_id.raw,)).fetchone()
         return None if row is None else (row[0], row[1], row[2])
+
+    def _drop_snapshot(self, thread_id: ThreadId) -> None:
+        """The views are replayed from nothing: what was saved may not hold."""
+        for reducer in self._reducers:
+            reducer.drop_saved(thread_id)
+        for table in ("snapshots", "snapshot_dirty"):
+            self._sql.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id.raw,))
+
+    def _payload(self, thread_id: ThreadId, log_raw: bytes, seq: int) -> Any:
+        """An applied event's payload: from the events table, or opened again
+        from its record once compaction dropped it there."""
+        row = self._sql.execute("SELECT payload FROM events WHERE thread_id = ? AND log_id = ? AND seq = ?",
+                                (thread_id.raw, log_raw, seq)).fetchone()
+        if row is not None and row[0] is not None:
+            return cbor.decode(row[0], max_size=1 << 22)
+        records = self._logstore.records_after(thread_id, PeerId(log_raw), seq - 1, limit=1)
+        if not records or records[0].seq != seq:
+            raise StorageError("a snapshot names an event this profile no longer holds")
+        return self._logstore.read_event(thread_id, records[0].envelope).payload
 
     def rebuild(self, thread_id: ThreadId, *, from_snapshot: bool) -> AppliedChanges:
         """Recompute the thread's views: from its latest snapshot plus the
@@ -424,8 +463,10 @@ class EventStore:
         with self._db.write() as sql:
             snapshot = self.latest_snapshot(thread_id) if from_snapshot else None
             frontier = {} if snapshot is None else dict(cbor.decode(snapshot[1], max_size=1 << 24))
-            for reducer in self._reducers:
-                reducer.clear(thread_id)
+            if snapshot is None:
+                for reducer in self._reducers:
+                    reducer.clear(thread_id)
+                self._drop_snapshot(thread_id)
             sql.execute("DELETE FROM applied WHERE thread_id = ?", (thread_id.raw,))
             # Events the snapshot covers keep their state; the others go back
             # to waiting (those still waiting keep what for).
@@ -435,8 +476,8 @@ class EventStore:
             sql.executemany("UPDATE events SET state = 0, refusal = NULL, waits_for = 0"
                             " WHERE thread_id = ? AND log_id = ? AND seq = ?", reset)
             if snapshot is not None:
-                for reducer, state in zip(self._reducers, cbor.decode(snapshot[2], max_size=1 << 34), strict=True):
-                    reducer.import_state(thread_id, state)
+                for reducer in self._reducers:
+                    reducer.restore(thread_id, lambda log_raw, seq: self._payload(thread_id, log_raw, seq))
                 sql.executemany("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)",
                                 [(thread_id.raw, log_raw, seq) for log_raw, seq in frontier.items()])
             # Compacted, opaque or unreadable events are opened again from their records.

@@ -17,8 +17,9 @@ from threads_desktop.engine.core.errors import DiskFullError, ProfileError, Stor
 
 # 2: access control (control events, acl_events, pending_joins); 3: networking
 # (the first version profiles were kept from); 4: events wait in a state
-# column, not a refusal prefix; 5: photos findable by their blobs.
-SCHEMA_VERSION = 5
+# column, not a refusal prefix; 5: photos findable by their blobs; 6:
+# snapshots save the rows that changed, not one blob of every view.
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +162,7 @@ class Database:
             with self.write():
                 # Statement by statement: executescript() would commit first.
                 for schema in schemas:
-                    for statement in _statements(schema):
-                        self.connection.execute(statement)
+                    run_script(self.connection, schema)
                 self.connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             return
         steps = sorted((m for m in migrations if m.version > version), key=lambda m: m.version)
@@ -229,6 +229,13 @@ def _storage_error(what: str, exc: sqlite3.Error) -> StorageError:
     if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:  # said in a person's words: they can act on it
         return DiskFullError("the disk is full")
     return StorageError(f"{what}: {exc}")
+
+
+def run_script(connection: sqlite3.Connection, script: str) -> None:
+    """Run a schema script inside the open transaction (executescript()
+    would commit first)."""
+    for statement in _statements(script):
+        connection.execute(statement)
 
 
 def _statements(script: str) -> list[str]:

@@ -1,0 +1,21 @@
+"""`bench store` reports how long its album took to build and the import
+rate into it empty and full (issue 18: a large album must not slow imports).
+Its figures are for people; this checks they are reported and consistent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from threads_desktop.cli.main import main
+
+
+def test_bench_store_reports_the_album_build_and_the_rates_into_it_empty_and_full(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "store", "--events", "1", "--photos", "1", "--album", "400", "--json"]) == 0
+    album = json.loads(capsys.readouterr().out)["album"]
+    assert album["photos"] == 400 and album["build_s"] > 0 and album["snapshot_on_demand_ms"] > 0
+    empty, full = album["photos_per_second_into_empty"], album["photos_per_second_into_full"]
+    assert empty > 0 and full > 0
+    assert album["full_to_empty_ratio"] == pytest.approx(full / empty, rel=0.05)
