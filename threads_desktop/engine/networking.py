@@ -23,6 +23,7 @@ from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.peerbook import PeerBook
 from threads_desktop.engine.logstore.store import IngestOutcome, LogHead, StoredRecord
 from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
+from threads_desktop.engine.net.relay import RelayLimits
 from threads_desktop.engine.net.service import Discovery, DiscoveryFactory, NetworkService, ProgressListener
 from threads_desktop.engine.node import Node
 
@@ -116,12 +117,17 @@ class NodeThreads:
 
 def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
                     discovery: DiscoveryFactory | None = None, on_progress: ProgressListener | None = None,
-                    gossip: bool = True, clock: Callable[[], float] = time.time) -> NetworkService:
+                    gossip: bool = True, clock: Callable[[], float] = time.time,
+                    reachable: Callable[[], bool] | None = None, relay_limits: RelayLimits | None = None,
+                    ) -> NetworkService:
     """A network service for the node, handed to it as its network (it
     counts as online while the service runs; start it with `run`). `clock`
-    is the wall time nearby peers are dated by."""
+    is the wall time nearby peers are dated by. `reachable` says whether
+    peers outside can dial us (we relay for them if so, reserve on relays if
+    not; None: a guess from our addresses)."""
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
-                             on_progress=on_progress, gossip=gossip, clock=clock)
+                             on_progress=on_progress, gossip=gossip, clock=clock, reachable=reachable,
+                             relay_limits=relay_limits)
     node.attach_network(service)  # which also has it forget what a left thread leaves behind
     return service
 

@@ -22,20 +22,24 @@ from typing import Any, Protocol
 
 import trio
 from libp2p.abc import IHost
+from libp2p.peer.id import ID
 
-from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.errors import PeerError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, Transfer
+from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import proofs
+from threads_desktop.engine.net import relay as relaying
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.ports import ThreadStore
+from threads_desktop.engine.net.relay import ProvenPeers, RelayClient, RelayLimits, RelayService
 from threads_desktop.engine.net.server import SyncServer
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
@@ -102,7 +106,8 @@ class NetworkService:
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, reachable: Callable[[], bool] | None = None,
+                 relay_limits: RelayLimits | None = None) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -128,6 +133,14 @@ class NetworkService:
         self._online = False
         self._listen_addresses: list[str] = []  # where we listen, once online
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
+        # Relaying (relay.py): who proved a thread to us lately is who may
+        # reserve here. Until a dial-back check exists, "reachable" is a
+        # listen address on a public IP, or what the caller says.
+        self._proven = ProvenPeers()
+        self._reachable = reachable or (lambda: relaying.has_public_address(self._direct_addresses()))
+        self._relay_limits = relay_limits
+        self.relay_service: RelayService | None = None
+        self.relay_client: RelayClient | None = None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -156,7 +169,8 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
-                self._listen_addresses = self.addresses()
+                self._start_relaying(host)
+                self._listen_addresses = self._direct_addresses()
                 self._online = True
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
@@ -174,11 +188,14 @@ class NetworkService:
                         self.schedule(peer)
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
+                    if self.relay_client is not None:
+                        nursery.start_soon(self.relay_client.run)
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
             finally:
                 self._nursery = None
+                self.relay_service = self.relay_client = None
                 self._online = False
                 self._listen_addresses = []
                 self._nearby.clear()
@@ -192,8 +209,13 @@ class NetworkService:
                     await host.close()
 
     def addresses(self) -> list[str]:
-        """Where peers reach us, each ending in /p2p/<our ID>; a wildcard
-        listen address is spelled out per interface, loopback last."""
+        """Where peers reach us, each ending in /p2p/<our ID>: directly, then
+        through the relays we hold reservations on."""
+        return self._direct_addresses() + self._relayed_addresses()
+
+    def _direct_addresses(self) -> list[str]:
+        """Where we listen; a wildcard listen address is spelled out per
+        interface, loopback last."""
         assert self._host is not None
         out: list[str] = []
         for address in hosting.listen_addresses(self._host):
@@ -209,8 +231,47 @@ class NetworkService:
         return self._online
 
     def listen_addresses(self) -> list[str]:
-        """Where peers reach us, as found when we went online ([] offline)."""
-        return list(self._listen_addresses)
+        """Where peers reach us, as found when we went online ([] offline),
+        and through the relays we hold reservations on now."""
+        return list(self._listen_addresses) + self._relayed_addresses() if self._online else []
+
+    # --- relaying (relay.py) ---------------------------------------------------------------------
+
+    def _start_relaying(self, host: IHost) -> None:
+        self.relay_service = RelayService(host, admitted=self._proven.__contains__, reachable=self._reachable,
+                                          announce=self._direct_addresses, limits=self._relay_limits)
+        self.relay_service.refresh()
+        self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
+                                        wanted=lambda: not self._reachable(), on_change=self._relayed_changed)
+
+    def _relayed_addresses(self) -> list[str]:
+        return self.relay_client.relayed_addresses() if self.relay_client is not None else []
+
+    def _relayed_changed(self) -> None:
+        self._threads.network_changed()
+
+    def _relay_candidates(self) -> list[tuple[PeerId, list[str]]]:
+        """Relays the user named, then peers of our threads we are connected
+        to that offer relaying."""
+        assert self._host is not None
+        if self.relay_service is not None:
+            self.relay_service.refresh()  # reachability may have changed
+        found: dict[PeerId, list[str]] = {}
+        for address in self._threads.configured_relays():
+            peer = peer_of_address(address)
+            if peer is not None:
+                found.setdefault(peer, []).append(address)
+        store = self._host.get_peerstore()
+        for peer in self._threads.peers.all_peers():
+            if peer in found or not self._host.get_network().connections.get(ID(peer.raw)):
+                continue
+            try:
+                offers = relaying.HOP_PROTOCOL in store.get_protocols(ID(peer.raw))
+            except Exception:  # noqa: BLE001 - the peerstore raises for a peer it has no data on
+                offers = False
+            if offers:
+                found[peer] = self._threads.addresses.addresses(peer)
+        return list(found.items())
 
     # --- triggers ------------------------------------------------------------------------------
 
@@ -244,6 +305,8 @@ class NetworkService:
     def settings_changed(self) -> None:
         """The profile's network settings changed: each part that reads
         them (relays, UPnP) takes them again."""
+        if self.relay_client is not None:
+            self.relay_client.wake()
 
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: no more work for it, and a pass on it now is
@@ -310,6 +373,7 @@ class NetworkService:
             self.schedule(peer, {thread_id})
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
+        self._proven.add(peer)  # may reserve on our relay
         self._threads.peers.remember(thread_id, peer, addresses)
         if self._gossip is not None:
             self._gossip.allow(peer)
@@ -424,10 +488,36 @@ class NetworkService:
 
     async def _open_session(self, peer: PeerId) -> ClientSession:
         assert self._host is not None
+        addresses = self._threads.addresses.addresses(peer)
+        direct = [a for a in addresses if not relaying.is_relayed(a)]
+        relayed = [a for a in addresses if relaying.is_relayed(a)]
+        if relayed and not self._host.get_network().connections.get(ID(peer.raw)):
+            await self._dial_relayed(peer, direct, relayed)  # until the dialer (reach-addr) races them
+            direct = []
         with trio.fail_after(CONNECT_TIMEOUT):
-            stream = await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), PROTOCOL_ID)
+            stream = await hosting.open_stream(self._host, peer, direct, PROTOCOL_ID)
         return ClientSession(self._threads, self._me, peer, stream, self._learnt_peers, self._random_bytes,
                              self.addresses())
+
+    async def _dial_relayed(self, peer: PeerId, direct: list[str], relayed: list[str]) -> None:
+        """Directly first (briefly, if at all), then through each relay."""
+        assert self._host is not None and self.relay_client is not None
+        if direct:
+            with trio.move_on_after(CONNECT_TIMEOUT / 2):
+                try:
+                    await self.relay_client.connect_directly(peer, direct)
+                    return
+                except (PeerError, *hosting.NETWORK_ERRORS):
+                    pass
+        error: PeerError = PeerError(f"cannot reach {peer}")
+        for address in relayed[:4]:
+            try:
+                with trio.fail_after(CONNECT_TIMEOUT):
+                    await self.relay_client.dial_relayed(address)
+                return
+            except (PeerError, trio.TooSlowError) as exc:
+                error = exc if isinstance(exc, PeerError) else PeerError(f"cannot reach {peer} through a relay")
+        raise error
 
     def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
         # Second-hand hints live briefly, so they cannot crowd out (the book
@@ -444,6 +534,7 @@ class NetworkService:
             threads, everything = link.pending, link.everything
             link.pending, link.everything = set(), False
             try:
+                opened = link.session is None
                 if link.session is None:
                     link.session = await self._open_session(link.peer)
                     everything = True  # a new session: compare every thread (pull on reconnect)
@@ -451,6 +542,8 @@ class NetworkService:
                 with trio.CancelScope() as scope:
                     link.pass_scope = scope
                     await self._pass(link, link.session, None if everything else threads)
+                if opened and self.relay_client is not None:
+                    self.relay_client.wake(link.peer)  # it has our proofs now: it may take a reservation
                 if scope.cancelled_caught:
                     # Stopped mid-request (we left that thread): the stream
                     # is out of step, so the session starts over, at once.
