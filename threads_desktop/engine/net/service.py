@@ -374,6 +374,8 @@ class NetworkService:
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
         self._proven.add(peer)  # may reserve on our relay
+        if self.relay_client is not None:
+            self.relay_client.wake(peer)  # and if it relays, it may take our reservation now
         self._threads.peers.remember(thread_id, peer, addresses)
         if self._gossip is not None:
             self._gossip.allow(peer)
@@ -598,6 +600,7 @@ class NetworkService:
                 continue  # not admitted, or left since the pass began
             if link is not None:
                 link.syncing = thread_id
+            self._proven.add(session.remote)  # it answered our hello with a proof: may reserve on our relay
             self._threads.peers.remember(thread_id, session.remote)
             if not session.in_sync(thread_id):
                 with trio.fail_after(REQUEST_TIMEOUT * 10):
