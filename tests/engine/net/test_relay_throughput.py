@@ -4,7 +4,6 @@ figures; asserts only floors far below the targets (2 shared cores)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
