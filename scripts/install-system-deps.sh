@@ -4,7 +4,10 @@
 # GMP for py-libp2p's compiled dependency (fastecdsa), and the validators the
 # tests run on resources/ (desktop-file-validate, appstreamcli), and a D-Bus
 # daemon the notification tests start as a private session bus, and iproute2
-# for the tests' network namespaces.
+# for the tests' network namespaces, with what the network lab
+# (tests/engine/net/lab.py) builds home routers from: nftables (NAT and a
+# firewall), conntrack (to look at a router's NAT table when a test fails)
+# and miniupnpd (a UPnP router; run by the lab inside a namespace only).
 set -euo pipefail
 
 packages=(
@@ -15,6 +18,7 @@ packages=(
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
   desktop-file-utils appstream binutils
   iproute2  # the LAN discovery tests' network namespaces (ip netns, veth, bridges)
+  nftables conntrack miniupnpd miniupnpd-nftables  # the lab's routers (NAT, firewall, UPnP)
   dbus-daemon
 )
 python=${PYTHON:-python3}
@@ -35,5 +39,11 @@ if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sud
   echo "Please install as root: apt-get install ${missing[*]}" >&2; exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# miniupnpd must not run on this machine's own network: the lab starts its own
+# copies inside router namespaces. The package asks (debconf) whether to start
+# a daemon, default no, and installs its service disabled; answer no explicitly.
+if [[ " ${missing[*]} " == *" miniupnpd "* ]]; then
+  echo "miniupnpd miniupnpd/start_daemon boolean false" | "${sudo[@]}" debconf-set-selections
+fi
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

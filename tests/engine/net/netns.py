@@ -22,20 +22,31 @@ pipes closed, and every namespace is deleted, also when the test failed.
     with lan(2) as net:
         a, b = net.hosts
         proc = net.popen(a, [sys.executable, "-c", "..."], stdout=subprocess.PIPE)
+        listener = net.socket(b)  # a socket of b's namespace, used from this thread
+
+`Network.call(host, fn)` runs `fn` on a short-lived thread that has joined the
+host's namespace (setns(2) moves only that thread), so in-process code such as
+miniupnpc discovers and dials from the host; `Network.socket` uses it to make
+a socket there, which stays in that namespace wherever it is used and is
+closed at teardown. tests/engine/net/lab.py builds home routers and public
+hosts on these pieces.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -47,16 +58,22 @@ MAX_HOSTS_PER_SEGMENT = 32
 LINK_UP_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 IP_TIMEOUT = 10.0
+CALL_TIMEOUT = 30.0
+CLONE_NEWNET = 0x40000000  # <sched.h>; os.setns arrives only in Python 3.12
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Host:
-    """A namespace on one segment: `ip` on `interface` (`eth0`)."""
+    """A namespace on one segment: `ip` (and `ip6`, where the network has
+    IPv6 beyond link-local) on `interface` (`eth0`)."""
 
     name: str
     segment: int
     ip: str
     interface: str = "eth0"
+    ip6: str | None = None
 
 
 @dataclass
@@ -66,6 +83,7 @@ class Network:
     router: str | None = None
     namespaces: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[Any]] = field(default_factory=list)
+    sockets: list[socket.socket] = field(default_factory=list)
 
     def segment(self, k: int) -> list[Host]:
         return [h for h in self.hosts if h.segment == k]
@@ -80,6 +98,17 @@ class Network:
         """Run a short command in a namespace; its stdout, or AssertionError."""
         return _run(["ip", "netns", "exec", _ns_name(host), *argv], timeout)
 
+    def call(self, host: Host | str, fn: Callable[[], T], timeout: float = CALL_TIMEOUT) -> T:
+        """`call_in_ns`."""
+        return call_in_ns(host, fn, timeout)
+
+    def socket(self, host: Host | str, family: int = socket.AF_INET,
+               kind: int = socket.SOCK_STREAM) -> socket.socket:
+        """A socket in the host's namespace, closed at teardown."""
+        sock = call_in_ns(host, lambda: socket.socket(family, kind))
+        self.sockets.append(sock)
+        return sock
+
 
 def _ns_name(ns: Host | str) -> str:
     return ns.name if isinstance(ns, Host) else ns
@@ -89,6 +118,42 @@ def run_in_ns(ns: Host | str, argv: Sequence[str], **popen_kwargs: Any) -> subpr
     """Start `argv` inside namespace `ns` (`ip netns exec` execs it: the PID is
     the command's own)."""
     return subprocess.Popen(["ip", "netns", "exec", _ns_name(ns), *argv], **popen_kwargs)
+
+
+def call_in_ns(ns: Host | str, fn: Callable[[], T], timeout: float = CALL_TIMEOUT) -> T:
+    """`fn()` on a new thread inside namespace `ns`; its result or its exception.
+    The thread ends with the call, so no other thread ever changes namespace.
+    AssertionError if it has not returned after `timeout` s (the thread is a
+    daemon: keep `fn` bounded, e.g. with socket timeouts)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            _enter_namespace(_ns_name(ns))
+            outcome.append((True, fn()))
+        except BaseException as exc:  # noqa: BLE001  # re-raised in the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=f"in {_ns_name(ns)}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise AssertionError(f"call in {_ns_name(ns)} still running after {timeout}s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def _enter_namespace(name: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"setns {name}: {os.strerror(errno)}")
+    finally:
+        os.close(fd)
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> int:
@@ -102,8 +167,8 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) 
     return process.wait(timeout)
 
 
-def _run(argv: Sequence[str], timeout: float = IP_TIMEOUT) -> str:
-    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+def _run(argv: Sequence[str], timeout: float = IP_TIMEOUT, input_text: str | None = None) -> str:
+    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input_text)
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
     return result.stdout
@@ -149,6 +214,8 @@ def _join(hub: str, ns: str, segment: int, port: str, interface: str, ip: str) -
 
 def _teardown(net: Network) -> None:
     errors: list[str] = []
+    for sock in net.sockets:
+        sock.close()
     for process in net.processes:
         try:
             stop_process(process)

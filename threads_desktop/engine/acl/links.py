@@ -43,6 +43,7 @@ from threads_desktop.engine.core.errors import FileWriteError, InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import SYMMETRIC_KEY_LENGTH, ThreadKey
 from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.text import is_clean_name, name_from_peer
 
 PREFIX = "threads://join/"
 VERSION = 1
@@ -71,8 +72,6 @@ _LINK_PIECE = re.compile(r"[!-~]+")
 _LINE_BREAK = re.compile(r"[ \t]*\r?\n[ \t>]*")
 _TRAILING = ".,;:!?)]}>'\""
 _MAX_PIECES = 8  # lines one link may be wrapped over
-# Characters a reader cannot see as such: no place in a name shown to people.
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 _QR_SCALE = 4  # pixels per module: a version-25 code is about 500 px wide
 _QR_BORDER = 4  # the quiet zone the QR standard asks for, in modules
 
@@ -251,7 +250,7 @@ def _check_fields(link: InviteLink) -> None:
         # no lone surrogates, which UTF-8 (hence the link) cannot carry.
         if any(unicodedata.category(char) in ("Cc", "Cs") for char in link.name):
             raise InvalidLinkError("the name contains control characters")
-    if link.inviter is not None and not _is_clean_name(link.inviter):
+    if link.inviter is not None and not is_clean_name(link.inviter, MAX_INVITER_LENGTH):
         raise InvalidLinkError(f"the inviter's name is 1 to {MAX_INVITER_LENGTH} visible characters")
     if not isinstance(link.addresses, tuple) or len(link.addresses) > MAX_ADDRESSES:
         raise InvalidLinkError(f"an invite link carries at most {MAX_ADDRESSES} addresses")
@@ -263,24 +262,6 @@ def _check_fields(link: InviteLink) -> None:
             or not _is_printable_ascii(address)
         ):
             raise InvalidLinkError(f"an address is a multiaddr ('/...') of at most {MAX_ADDRESS_LENGTH} characters")
-
-
-def _is_clean_name(name: object) -> bool:
-    """As a display name is written: NFC, single inner spaces, no hidden characters."""
-    return (isinstance(name, str) and 1 <= len(name) <= MAX_INVITER_LENGTH
-            and name == unicodedata.normalize("NFC", " ".join(name.split()))
-            and not any(unicodedata.category(char) in _HIDDEN_CATEGORIES for char in name))
-
-
-def _clean_name(value: str) -> str | None:
-    """A display name as shown (modules/profiles.name_from_peer's rule):
-    hidden characters dropped, whitespace collapsed, NFC, at most 64
-    characters; None when nothing is left."""
-    visible = "".join(" " if unicodedata.category(char) in _HIDDEN_CATEGORIES else char for char in value)
-    name = " ".join(unicodedata.normalize("NFC", visible).split())
-    while len(name) > MAX_INVITER_LENGTH:  # normalizing may lengthen it: cut until it holds still
-        name = " ".join(unicodedata.normalize("NFC", name[:MAX_INVITER_LENGTH]).split())
-    return name or None
 
 
 def _is_printable_ascii(text: str) -> bool:
@@ -346,7 +327,8 @@ def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
     # Lengths and characters are checked by InviteLink itself.
     # The inviter's name is a hint shown to the joiner: cleaned as display
     # names are when read, never a reason to refuse the link.
-    return (names[0] if names else None), (_clean_name(inviters[0]) if inviters else None), tuple(addresses)
+    inviter = name_from_peer(inviters[0], MAX_INVITER_LENGTH) if inviters else None
+    return (names[0] if names else None), inviter, tuple(addresses)
 
 
 def _decode_fragment(fragment: str) -> bytes:

@@ -22,8 +22,8 @@ from typing import Any
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from threads_desktop.engine.core.errors import InvalidInputError
+from threads_desktop.engine.core.text import name_from_peer
 from threads_desktop.engine.modules import image_chunks, jpeg_segments
-from threads_desktop.engine.modules.profiles import name_from_peer
 
 THUMBNAIL_SIZE = 256
 PREVIEW_SIZE = 1280

@@ -31,12 +31,12 @@ from threads_desktop.engine.core.errors import (
     ThreadsError,
 )
 from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.core.text import name_from_peer
 from threads_desktop.engine.db.collections import Collection, Document, ThreadCollections, WriteBatch
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
-from threads_desktop.engine.modules.profiles import name_from_peer
 from threads_desktop.engine.modules.reactions import Reactions
 from threads_desktop.engine.modules.texts import clean_text, text_from_peer
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from threads_desktop.engine.core import text
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.db.collections import ThreadCollections
@@ -29,12 +30,6 @@ MEMBER_PROFILE_MODEL = Model("member_profile", {
 MODELS = (MEMBER_PROFILE_MODEL,)
 
 _DISPLAY_NAME_KEY = "display_name"
-# Characters that are not text a reader can see as such: controls, format
-# characters (bidi overrides, zero-width joiners), private use, surrogates,
-# unassigned code points and line or paragraph separators.
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
-
-
 def clean_display_name(name: str) -> str:
     """A name as we write it: NFC, trimmed, inner whitespace made single
     spaces, at most 64 characters, no hidden characters. Empty means none."""
@@ -43,24 +38,14 @@ def clean_display_name(name: str) -> str:
     cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
     if len(cleaned) > MAX_DISPLAY_NAME:
         raise InvalidInputError(f"a name has at most {MAX_DISPLAY_NAME} characters")
-    if any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in cleaned):
+    if text.has_hidden(cleaned):
         raise InvalidInputError("a name cannot hold control or invisible characters")
     return cleaned
 
 
 def name_from_peer(value: Any, limit: int = MAX_DISPLAY_NAME) -> str | None:
-    """A name as we show it, from whatever a peer wrote: hidden characters
-    dropped, whitespace collapsed, NFC, cut to `limit` characters. None when
-    nothing is left (or it is not text)."""
-    if not isinstance(value, str):
-        return None
-    visible = "".join(" " if unicodedata.category(ch) in _HIDDEN_CATEGORIES else ch for ch in value)
-    name = " ".join(unicodedata.normalize("NFC", visible).split())
-    # Normalizing can lengthen a string and cutting can leave trailing
-    # space, so cut and tidy until it holds still (twice at most in practice).
-    while len(name) > limit:
-        name = " ".join(unicodedata.normalize("NFC", name[:limit]).split())
-    return name or None
+    """A display name as we show it, from whatever a peer wrote (core/text.py's rule)."""
+    return text.name_from_peer(value, limit)
 
 
 def display_name(database: Database) -> str:
