@@ -119,7 +119,7 @@ def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float =
                     discovery: DiscoveryFactory | None = None, on_progress: ProgressListener | None = None,
                     gossip: bool = True, clock: Callable[[], float] = time.time,
                     reachable: Callable[[], bool] | None = None, relay_limits: RelayLimits | None = None,
-                    ) -> NetworkService:
+                    hole_punching: bool = True) -> NetworkService:
     """A network service for the node, handed to it as its network (it
     counts as online while the service runs; start it with `run`). `clock`
     is the wall time nearby peers are dated by. `reachable` says whether
@@ -127,7 +127,7 @@ def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float =
     not; None: a guess from our addresses)."""
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
                              on_progress=on_progress, gossip=gossip, clock=clock, reachable=reachable,
-                             relay_limits=relay_limits)
+                             relay_limits=relay_limits, hole_punching=hole_punching)
     node.attach_network(service)  # which also has it forget what a left thread leaves behind
     return service
 

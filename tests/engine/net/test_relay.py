@@ -37,12 +37,13 @@ LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 
 
 @asynccontextmanager
-async def online(node: Node, *, reachable: bool, listen: str = LOOPBACK,
-                 limits: RelayLimits | None = None) -> AsyncIterator[NetworkService]:
-    """One peer online for the block, reachable from outside or not."""
+async def online(node: Node, *, reachable: bool, listen: str = LOOPBACK, limits: RelayLimits | None = None,
+                 punch: bool = False) -> AsyncIterator[NetworkService]:
+    """One peer online for the block, reachable from outside or not (on
+    127.0.0.1 every hole punch succeeds: off unless asked for)."""
     async with trio.open_nursery() as nursery:
         service = connect_network(node, listen=[listen], pull_interval=3600.0, reachable=lambda: reachable,
-                                  relay_limits=limits)
+                                  relay_limits=limits, hole_punching=punch)
         await nursery.start(service.run)
         yield service
         nursery.cancel_scope.cancel()
@@ -254,5 +255,25 @@ def test_the_reservation_is_renewed_before_it_expires_and_made_again_after_the_r
                 await wait_until(a, lambda: bool(relayed(a_net)), timeout=30)
                 assert r_net.relay_service is not None
                 assert a.identity.peer_id in r_net.relay_service.reservations
+
+    trio.run(main)
+
+
+# --- hole punching ---------------------------------------------------------------------------------
+
+
+def test_a_peer_that_is_not_reachable_dials_its_relay_from_its_listen_port_and_learns_where_it_is_seen(
+        open_node: Callable[[str], Node]) -> None:
+    """What hole punching tells the other side (the punch itself needs real
+    routers: test_relay_lab.py; on one machine both sides' dials collide)."""
+    async def main() -> None:
+        r, a = open_node("r"), open_node("a")
+        async with online(r, reachable=True) as r_net, online(a, reachable=False, punch=True) as a_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            assert a_net.relay_client is not None and a_net.relay_client.puncher is not None
+            a_listen = a_net.addresses()[0].rsplit("/p2p/", 1)[0]
+            assert a_net.relay_client.observed == {r.identity.peer_id: a_listen}
+            told = await a_net.relay_client.puncher._get_observed_addrs()
+            assert [str(multiaddr.Multiaddr(x)) for x in told] == [a_listen]
 
     trio.run(main)

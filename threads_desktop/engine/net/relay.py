@@ -43,6 +43,7 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 
 from threads_desktop.engine.core.errors import InvalidIdError, PeerError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.net.holepunch import HolePuncher, Source, local_endpoint, observed_address
 from threads_desktop.engine.net.host import NETWORK_ERRORS
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,18 @@ def _over_relay(stream: INetStream) -> bool:
     return any("/p2p-circuit" in str(a) for a in addresses or [])
 
 
+def _relayed_connection(connection: INetConn) -> bool:
+    getter = getattr(connection.muxed_conn, "get_transport_addresses", None)
+    try:
+        return callable(getter) and any(is_relayed(str(a)) for a in getter() or [])
+    except Exception:  # noqa: BLE001 - unknown counts as direct
+        return False
+
+
+def _loopback(address: str) -> bool:
+    return address.startswith(("/ip4/127.", "/ip6/::1/"))
+
+
 def is_relayed(address: str) -> bool:
     return "/p2p-circuit" in address
 
@@ -291,8 +304,10 @@ class RelayService:
         expires = int(self._clock() + self.limits.reservation_seconds)
         self.reservations[peer] = expires
         me = self._host.get_id()
-        addresses = [multiaddr.Multiaddr(a).to_bytes() for a in self._announce()[:MAX_RESERVATION_ADDRESSES]
-                     if a.endswith(f"/p2p/{me}") and not is_relayed(a)]
+        mine = [a for a in self._announce() if a.endswith(f"/p2p/{me}") and not is_relayed(a)]
+        # Loopback means nothing to another machine: only if there is nothing else (tests).
+        mine = [a for a in mine if not _loopback(a)] or mine
+        addresses = [multiaddr.Multiaddr(a).to_bytes() for a in mine[:MAX_RESERVATION_ADDRESSES]]
         reservation = WireReservation(expire=expires, addrs=addresses)
         await self._status(stream, StatusCode.OK, reservation=reservation, limit=self._limit())
 
@@ -414,8 +429,13 @@ class RelayClient:
     changed."""
 
     def __init__(self, host: IHost, me: PeerId, *, candidates: RelayCandidates, wanted: Callable[[], bool],
-                 on_change: Callable[[], None], clock: Callable[[], float] = time.time) -> None:
+                 on_change: Callable[[], None], source: Callable[[], Source | None] = lambda: None,
+                 hole_punching: bool = True, clock: Callable[[], float] = time.time) -> None:
         self._host = host
+        self._source = source  # our TCP listen (ip, port): relays are dialled from it
+        self.observed: dict[PeerId, str] = {}  # where relays see our listen-port connections
+        self.puncher = HolePuncher(host, observed=self.observed_addresses, source=source) if hole_punching else None
+        self._nursery: trio.Nursery | None = None
         self._me = me
         self._candidates = candidates
         self._wanted = wanted
@@ -424,6 +444,9 @@ class RelayClient:
         self.held: dict[PeerId, _Held] = {}
         self._keepers: dict[PeerId, _Keeper] = {}
         self._rescan = trio.Event()
+
+    def observed_addresses(self) -> list[str]:
+        return list(dict.fromkeys(self.observed.values()))
 
     def relayed_addresses(self) -> list[str]:
         return [a for held in self.held.values() for a in held.addresses]
@@ -439,6 +462,9 @@ class RelayClient:
     async def run(self) -> None:
         self._host.set_stream_handler(STOP_PROTOCOL, self._handle_stop)
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            if self.puncher is not None:
+                self.puncher.start(nursery)
             while True:
                 self._rescan = trio.Event()
                 if self._wanted():
@@ -451,16 +477,16 @@ class RelayClient:
                     await self._rescan.wait()
 
     def _connected(self, peer: PeerId) -> bool:
-        return bool(self._host.get_network().connections.get(ID(peer.raw)))
+        return any(not getattr(c, "is_closed", False) for c in self._host.get_network().get_connections(ID(peer.raw)))
 
     def via_relay(self, peer: PeerId) -> bool:
-        """Whether our connection to `peer` goes through a relay."""
-        connections = self._host.get_network().connections.get(ID(peer.raw)) or []
-        for connection in connections if isinstance(connections, list) else [connections]:
-            getter = getattr(connection.muxed_conn, "get_transport_addresses", None)
-            if callable(getter) and any(is_relayed(str(a)) for a in getter() or []):
-                return True
-        return False
+        """Whether we are connected to `peer` only through relays."""
+        connections = self._host.get_network().get_connections(ID(peer.raw))
+        return bool(connections) and all(_relayed_connection(c) for c in connections)
+
+    def directly(self, peer: PeerId) -> bool:
+        """Whether we have a direct connection to `peer`."""
+        return any(not _relayed_connection(c) for c in self._host.get_network().get_connections(ID(peer.raw)))
 
     async def _keep(self, keeper: _Keeper, addresses: list[str]) -> None:
         """One relay's reservation: make it, renew it before it runs out,
@@ -515,13 +541,14 @@ class RelayClient:
                     await connection.close()
 
     def _drop(self, relay: PeerId) -> None:
+        self.observed.pop(relay, None)  # seen anew on the next connection
         if self.held.pop(relay, None) is not None:
             self._on_change()
 
     async def reserve(self, relay: PeerId, addresses: Sequence[str]) -> _Held:
         """Ask `relay` for a reservation (connecting first if need be)."""
         try:
-            await self.connect_directly(relay, addresses)
+            await self.connect_directly(relay, addresses, from_listen_port=True)
             connections = list(self._host.get_network().connections.get(ID(relay.raw)) or [])
             try:
                 with trio.fail_after(MESSAGE_SECONDS):
@@ -544,9 +571,21 @@ class RelayClient:
         mine = tuple(f"{a}/p2p-circuit/p2p/{self._me}" for a in relay_addresses[:MAX_RESERVATION_ADDRESSES])
         return _Held(float(answer.expires), mine)
 
-    async def connect_directly(self, peer: PeerId, addresses: Sequence[str]) -> None:
-        """Connect to `peer` at its direct (not relayed) addresses, if not connected."""
+    async def connect_directly(self, peer: PeerId, addresses: Sequence[str], *,
+                               from_listen_port: bool = False) -> None:
+        """Connect to `peer` at its direct (not relayed) addresses, if not
+        connected. `from_listen_port` (for relays): from our listen port,
+        replacing a connection from another port, and learn where the peer
+        sees it (what hole punching tells the other side)."""
+        source = self._source() if from_listen_port else None
+        if self._connected(peer) and source is not None and not self._from_port(peer, source[1]):
+            await self._close_silent(peer, self._host.get_network().get_connections(ID(peer.raw)))
+            with trio.move_on_after(MESSAGE_SECONDS):  # until the swarm has let it go
+                while self._host.get_network().get_connections(ID(peer.raw)):
+                    await trio.sleep(0.05)
         if self._connected(peer):
+            if source is not None and peer not in self.observed:
+                await self._observe(peer, source)
             return
         direct = []
         for text in addresses:
@@ -561,8 +600,31 @@ class RelayClient:
                 continue
         if not direct:
             raise PeerError(f"no direct address for {peer}")
-        with trio.fail_after(MESSAGE_SECONDS):
-            await self._host.connect(PeerInfo(ID(peer.raw), direct))
+        if source is None:
+            with trio.fail_after(MESSAGE_SECONDS):
+                await self._host.connect(PeerInfo(ID(peer.raw), direct))
+            return
+        error: Exception = PeerError(f"cannot reach {peer}")
+        for address in direct[:8]:
+            try:
+                with trio.fail_after(MESSAGE_SECONDS):
+                    await self._host.get_network().dial_addr(address, ID(peer.raw), source)
+                break
+            except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
+                error = exc
+        else:
+            raise error
+        await self._observe(peer, source)
+
+    def _from_port(self, peer: PeerId, port: int) -> bool:
+        return any((local_endpoint(c) or ("", 0))[1] == port
+                   for c in self._host.get_network().get_connections(ID(peer.raw)))
+
+    async def _observe(self, peer: PeerId, source: Source) -> None:
+        if self._from_port(peer, source[1]):
+            seen = await observed_address(self._host, ID(peer.raw))
+            if seen is not None:
+                self.observed[peer] = seen
 
     async def dial_relayed(self, address: str) -> None:
         """Connect to the peer a `/.../p2p/RELAY/p2p-circuit/p2p/PEER`
@@ -581,7 +643,7 @@ class RelayClient:
         if self._connected(target):
             return
         try:
-            await self.connect_directly(relay, [relay_part])
+            await self.connect_directly(relay, [relay_part], from_listen_port=True)
             with trio.fail_after(MESSAGE_SECONDS):
                 stream = await self._host.new_stream(ID(relay.raw), [HOP_PROTOCOL])
         except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
@@ -617,6 +679,9 @@ class RelayClient:
             raw = RawConnection(stream=stream, initiator=False, connection_type=ConnectionType.RELAYED,
                                 addresses=[circuit])
             await self._host.upgrade_inbound_connection(raw, circuit)
+            if self.puncher is not None and self._nursery is not None:
+                # Spec: the side the relayed connection came to starts DCUtR.
+                self._nursery.start_soon(self.puncher.punch, caller)
         except WIRE_ERRORS as exc:
             log.debug("relayed connection from %s refused: %s", relay, exc)
             await _reset(stream)

@@ -37,6 +37,7 @@ from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net import relay as relaying
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.gossip import Gossip, topic_of
+from threads_desktop.engine.net.holepunch import tcp_endpoint
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.relay import ProvenPeers, RelayClient, RelayLimits, RelayService
@@ -107,7 +108,7 @@ class NetworkService:
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
                  clock: Callable[[], float] = time.time, reachable: Callable[[], bool] | None = None,
-                 relay_limits: RelayLimits | None = None) -> None:
+                 relay_limits: RelayLimits | None = None, hole_punching: bool = True) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -139,6 +140,7 @@ class NetworkService:
         self._proven = ProvenPeers()
         self._reachable = reachable or (lambda: relaying.has_public_address(self._direct_addresses()))
         self._relay_limits = relay_limits
+        self._hole_punching = hole_punching
         self.relay_service: RelayService | None = None
         self.relay_client: RelayClient | None = None
 
@@ -242,7 +244,17 @@ class NetworkService:
                                           announce=self._direct_addresses, limits=self._relay_limits)
         self.relay_service.refresh()
         self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
-                                        wanted=lambda: not self._reachable(), on_change=self._relayed_changed)
+                                        wanted=lambda: not self._reachable(), on_change=self._relayed_changed,
+                                        source=self._listen_source, hole_punching=self._hole_punching)
+
+    def _listen_source(self) -> tuple[str, int] | None:
+        """Our IPv4 TCP listen (ip, port): relays are dialled and holes punched from it."""
+        assert self._host is not None
+        for address in hosting.listen_addresses(self._host):
+            endpoint = tcp_endpoint(address)
+            if endpoint is not None and address.startswith("/ip4/"):
+                return endpoint
+        return None
 
     def _relayed_addresses(self) -> list[str]:
         return self.relay_client.relayed_addresses() if self.relay_client is not None else []
