@@ -28,6 +28,7 @@ from tests.engine.net.running import wait_until
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.net.relay import HOP_PROTOCOL, RelayLimits, RelayRefused, is_relayed
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.networking import connect_network
@@ -275,5 +276,22 @@ def test_a_peer_that_is_not_reachable_dials_its_relay_from_its_listen_port_and_l
             assert a_net.relay_client.observed == {r.identity.peer_id: a_listen}
             told = await a_net.relay_client.puncher._get_observed_addrs()
             assert [str(multiaddr.Multiaddr(x)) for x in told] == [a_listen]
+
+    trio.run(main)
+
+
+def test_a_relay_the_user_names_is_dialled_shown_our_proofs_and_reserved_on_when_the_setting_changes(
+        open_node: Callable[[str], Node]) -> None:
+    async def main() -> None:
+        r, a = open_node("r"), open_node("a")
+        thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        r.join(a.invite(thread_id, Role.WRITE))  # offline: neither knows where the other is
+        async with online(r, reachable=True) as r_net, online(a, reachable=False) as a_net:
+            await trio.sleep(1)
+            assert not relayed(a_net)
+            local_settings.store_relay_addresses(a.database, [r_net.addresses()[0]])
+            a_net.settings_changed()
+            await wait_until(a, lambda: bool(relayed(a_net)))
+            assert relayed(a_net) == [f"{r_net.addresses()[0]}/p2p-circuit/p2p/{a.identity.peer_id}"]
 
     trio.run(main)

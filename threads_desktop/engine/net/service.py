@@ -55,6 +55,7 @@ DISCOVERED_TTL = 120.0
 NEARBY_SECONDS = 600.0  # a peer LAN discovery found is listed as nearby this long
 MAX_NEARBY = 256  # anyone on the LAN may announce: the list is bounded
 HINT_TTL_SECONDS = 600.0
+CONFIGURED_RELAY_TTL = 7 * 24 * 3600.0  # renewed at every start and settings change
 ProgressListener = Callable[[Progress], None]
 # What ends a session with a peer (and only that session): its failures and
 # anything it sent that we refused.
@@ -188,6 +189,7 @@ class NetworkService:
                         await trio.to_thread.run_sync(discovery.start)
                     for peer in self._threads.peers.all_peers():
                         self.schedule(peer)
+                    self._use_configured_relays()
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
                     if self.relay_client is not None:
@@ -256,6 +258,20 @@ class NetworkService:
                 return endpoint
         return None
 
+    def _use_configured_relays(self) -> None:
+        """Relays the user named: where to dial them, and a session there so
+        they see our proofs (they reserve only for peers that gave some)."""
+        for address in self._threads.configured_relays():
+            peer = peer_of_address(address)
+            if peer is None or peer == self._me:
+                continue
+            try:
+                self._threads.addresses.add(peer, [address], CONFIGURED_RELAY_TTL)
+            except ThreadsError as exc:
+                log.debug("ignoring the relay address %s: %s", address, exc)
+                continue
+            self.schedule(peer)
+
     def _relayed_addresses(self) -> list[str]:
         return self.relay_client.relayed_addresses() if self.relay_client is not None else []
 
@@ -317,6 +333,7 @@ class NetworkService:
     def settings_changed(self) -> None:
         """The profile's network settings changed: each part that reads
         them (relays, UPnP) takes them again."""
+        self._use_configured_relays()
         if self.relay_client is not None:
             self.relay_client.wake()
 
