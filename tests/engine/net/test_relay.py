@@ -29,7 +29,7 @@ from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore import local_settings
-from threads_desktop.engine.net.relay import HOP_PROTOCOL, RelayLimits, RelayRefused, is_relayed
+from threads_desktop.engine.net.relay import HOP_PROTOCOL, MAX_READING_PER_PEER, RelayLimits, RelayRefused, is_relayed
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
@@ -293,5 +293,33 @@ def test_a_relay_the_user_names_is_dialled_shown_our_proofs_and_reserved_on_when
             a_net.settings_changed()
             await wait_until(a, lambda: bool(relayed(a_net)))
             assert relayed(a_net) == [f"{r_net.addresses()[0]}/p2p-circuit/p2p/{a.identity.peer_id}"]
+
+    trio.run(main)
+
+
+def test_a_stranger_opening_many_silent_relay_requests_gets_only_a_few_waiting(
+        open_node: Callable[[str], Node]) -> None:
+    async def main() -> None:
+        r, s = open_node("r"), open_node("s")
+        async with online(r, reachable=True) as r_net, online(s, reachable=False) as s_net:
+            host = s_net._host
+            assert host is not None and r_net._host is not None
+            await host.connect(info_from_p2p_addr(multiaddr.Multiaddr(r_net.addresses()[0])))
+            streams, refused = [], 0
+            for _ in range(MAX_READING_PER_PEER + 2):
+                try:
+                    streams.append(await host.new_stream(r_net._host.get_id(), [HOP_PROTOCOL]))
+                    await streams[-1].write(b"\x05")  # a length prefix, and then nothing
+                except Exception:  # noqa: BLE001 - refused at once: reset while opening
+                    refused += 1
+            ended = 0
+            for stream in streams:
+                with trio.move_on_after(1.0):  # the extra ones end at once; the others wait 10 s
+                    with contextlib.suppress(Exception):
+                        await stream.read(1)
+                    ended += 1
+            assert refused + ended == 2 and len(streams) - ended == MAX_READING_PER_PEER
+            for stream in streams:
+                await stream.reset()
 
     trio.run(main)

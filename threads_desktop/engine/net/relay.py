@@ -56,6 +56,8 @@ MAX_MESSAGE = 4096  # a hop/stop message is a peer ID, a few addresses and limit
 MAX_RESERVATION_ADDRESSES = 8
 MESSAGE_SECONDS = 10.0  # to read or write one control message
 PUMP_CHUNK = 64 * 1024
+MAX_READING_PER_PEER = 4
+MAX_READING = 64
 # The errors varint reading and protobuf parsing raise on bad bytes.
 WIRE_ERRORS = (*NETWORK_ERRORS, ProtocolError, DecodeError, ValueError, trio.TooSlowError)
 
@@ -249,6 +251,7 @@ class RelayService:
         self.open_circuits = 0
         self.relayed_bytes = 0
         self._serving = False
+        self._reading: dict[PeerId, int] = {}  # hop requests being read, per peer
 
     def refresh(self) -> None:
         """Offer the hop protocol while reachable, and only then (identify
@@ -271,12 +274,23 @@ class RelayService:
         self.reservations = {p: e for p, e in self.reservations.items() if e > now and self._connected(p)}
 
     async def _handle(self, stream: INetStream) -> None:
+        # Requests still being read are bounded per peer and in total (a
+        # stream is cheap to open, and each waits up to MESSAGE_SECONDS).
+        remote = _remote(stream)
+        if self._reading.get(remote, 0) >= MAX_READING_PER_PEER or sum(self._reading.values()) >= MAX_READING:
+            await _reset(stream)
+            return
+        self._reading[remote] = self._reading.get(remote, 0) + 1
         try:
             request = parse_hop_request(await _read(stream))
         except WIRE_ERRORS as exc:
             log.debug("bad relay request: %s", exc)
             await _reset(stream)
             return
+        finally:
+            self._reading[remote] -= 1
+            if not self._reading[remote]:
+                del self._reading[remote]
         try:
             if _over_relay(stream) or not self._reachable():
                 await self._status(stream, StatusCode.PERMISSION_DENIED)
