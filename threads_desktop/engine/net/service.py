@@ -752,7 +752,7 @@ class NetworkService:
         return NetworkStatus(
             online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
-            addresses=tuple(self._listen_addresses),
+            addresses=tuple(self.listen_addresses()),
             nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS))
 
     def peer_status(self) -> list[PeerStatus]:
