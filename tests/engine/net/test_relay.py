@@ -75,6 +75,7 @@ def test_a_friend_with_only_a_relayed_address_reaches_the_inviter_through_its_re
             assert through_r == f"{r_direct}/p2p-circuit/p2p/{a.identity.peer_id}"
             link = a.invite(thread_id, Role.WRITE)  # type: ignore[arg-type]
             assert through_r in link.addresses  # links carry the relayed address
+            assert through_r in a_net.status().addresses  # and the network status shows it
             only_relayed = dataclasses.replace(link, addresses=(through_r,))
             b.join(only_relayed)
             await wait_until(b, lambda: texts(b, thread_id) == ["before you came"])  # type: ignore[arg-type]
