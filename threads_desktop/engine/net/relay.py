@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import logging
 import random
 import time
@@ -432,7 +433,8 @@ MAX_RELAYS = 2  # reservations kept at once
 RENEW_FRACTION = 0.75  # of the reservation's life, then renew
 MIN_RENEW_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
-RESCAN_SECONDS = 5.0  # how often to look for relays (and at the connection to ours)
+RESCAN_SECONDS = 5.0
+SOON_SECONDS = 0.5  # how often to look for relays (and at the connection to ours)
 
 
 class RelayClient:
@@ -458,6 +460,7 @@ class RelayClient:
         self.held: dict[PeerId, _Held] = {}
         self._keepers: dict[PeerId, _Keeper] = {}
         self._rescan = trio.Event()
+        self._soon = False
 
     def observed_addresses(self) -> list[str]:
         return list(dict.fromkeys(self.observed.values()))
@@ -473,21 +476,26 @@ class RelayClient:
             keeper.wake.set()
         self._rescan.set()
 
+    def look_again_soon(self) -> None:
+        """A candidate may show up in a moment (a new connection not yet identified)."""
+        self._soon = True
+
     async def run(self) -> None:
         self._host.set_stream_handler(STOP_PROTOCOL, self._handle_stop)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             if self.puncher is not None:
                 self.puncher.start(nursery)
-            while True:
+            for _ in itertools.count():  # until cancelled; each turn waits
                 self._rescan = trio.Event()
+                self._soon = False
                 if self._wanted():
                     for relay, addresses in self._candidates()[:MAX_RELAYS * 4]:
                         active = sum(1 for k in self._keepers.values() if k.failures == 0)
                         if relay != self._me and relay not in self._keepers and active < MAX_RELAYS:
                             keeper = self._keepers[relay] = _Keeper(relay)
                             nursery.start_soon(self._keep, keeper, addresses)
-                with trio.move_on_after(RESCAN_SECONDS):
+                with trio.move_on_after(SOON_SECONDS if self._soon else RESCAN_SECONDS):
                     await self._rescan.wait()
 
     def _connected(self, peer: PeerId) -> bool:

@@ -294,10 +294,12 @@ class NetworkService:
             if peer in found or not self._host.get_network().connections.get(ID(peer.raw)):
                 continue
             try:
-                offers = relaying.HOP_PROTOCOL in store.get_protocols(ID(peer.raw))
+                protocols = store.get_protocols(ID(peer.raw))
             except Exception:  # noqa: BLE001 - the peerstore raises for a peer it has no data on
-                offers = False
-            if offers:
+                protocols = []
+            if not protocols and self.relay_client is not None:
+                self.relay_client.look_again_soon()  # identify has not answered yet
+            if relaying.HOP_PROTOCOL in protocols:
                 found[peer] = self._threads.addresses.addresses(peer)
         return list(found.items())
 
