@@ -40,7 +40,8 @@ from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.holepunch import tcp_endpoint
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.ports import ThreadStore
-from threads_desktop.engine.net.relay import ProvenPeers, RelayClient, RelayLimits, RelayService
+from threads_desktop.engine.net.relay import ProvenPeers, RelayLimits, RelayService
+from threads_desktop.engine.net.relay_client import RelayClient
 from threads_desktop.engine.net.server import SyncServer
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
