@@ -324,3 +324,25 @@ def test_a_stranger_opening_many_silent_relay_requests_gets_only_a_few_waiting(
                 await stream.reset()
 
     trio.run(main)
+
+
+def test_a_peer_that_becomes_reachable_starts_relaying_and_its_peers_reserve_there(
+        open_node: Callable[[str], Node]) -> None:
+    async def main() -> None:
+        r, a = open_node("r"), open_node("a")
+        r_reachable = [False]  # as a dial-back check would find, later
+        async with trio.open_nursery() as nursery:
+            r_net = connect_network(r, listen=[LOOPBACK], pull_interval=3600.0, reachable=lambda: r_reachable[0],
+                                    hole_punching=False)
+            await nursery.start(r_net.run)
+            async with online(a, reachable=False) as a_net:
+                thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+                r.join(a.invite(thread_id, Role.WRITE))
+                await wait_until(a, lambda: peer(r) in {m.peer_id for m in a.membership.members(thread_id)})
+                await trio.sleep(1)
+                assert not relayed(a_net)  # R does not relay while it is not reachable
+                r_reachable[0] = True
+                await wait_until(a, lambda: bool(relayed(a_net)))
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import multiaddr
@@ -246,16 +246,24 @@ class RelayService:
         self._serving = False
         self._reading: dict[PeerId, int] = {}  # hop requests being read, per peer
 
-    def refresh(self) -> None:
+    def refresh(self, spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None) -> None:
         """Offer the hop protocol while reachable, and only then (identify
-        tells peers what we offer, so they ask only relays)."""
+        tells peers what we offer, so they ask only relays). `spawn` runs
+        a task: telling connected peers at once when that changes."""
         serving = self._reachable()
-        if serving and not self._serving:
+        if serving == self._serving:
+            return
+        if serving:
             self._host.set_stream_handler(HOP_PROTOCOL, self._handle)
-        elif self._serving and not serving:
+        else:
             self._host.remove_stream_handler(HOP_PROTOCOL)
             self.reservations.clear()
         self._serving = serving
+        # py-libp2p pushes identify when listen addresses change, not
+        # protocols (host/basic_host.py:204-224): push it ourselves.
+        push = getattr(self._host, "_push_identify_to_all_peers", None)
+        if spawn is not None and callable(push):
+            spawn(push)
 
     def _connected(self, peer: PeerId) -> bool:
         return bool(self._host.get_network().connections.get(ID(peer.raw)))

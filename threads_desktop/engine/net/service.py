@@ -247,7 +247,7 @@ class NetworkService:
                                           announce=self._direct_addresses, limits=self._relay_limits)
         self.relay_service.refresh()
         self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
-                                        wanted=lambda: not self._reachable(), on_change=self._relayed_changed,
+                                        wanted=self._relays_wanted, on_change=self._relayed_changed,
                                         source=self._listen_source, hole_punching=self._hole_punching)
 
     def _listen_source(self) -> tuple[str, int] | None:
@@ -273,6 +273,14 @@ class NetworkService:
                 continue
             self.schedule(peer)
 
+    def _relays_wanted(self) -> bool:
+        """Asked by the relay client every few seconds: whether to keep
+        reservations (we are not reachable); and the moment to offer the
+        relay service, or stop, as reachability changes."""
+        if self.relay_service is not None:
+            self.relay_service.refresh(self._nursery.start_soon if self._nursery is not None else None)
+        return not self._reachable()
+
     def _relayed_addresses(self) -> list[str]:
         return self.relay_client.relayed_addresses() if self.relay_client is not None else []
 
@@ -283,8 +291,6 @@ class NetworkService:
         """Relays the user named, then peers of our threads we are connected
         to that offer relaying."""
         assert self._host is not None
-        if self.relay_service is not None:
-            self.relay_service.refresh()  # reachability may have changed
         found: dict[PeerId, list[str]] = {}
         for address in self._threads.configured_relays():
             peer = peer_of_address(address)
