@@ -12,6 +12,7 @@ from threads_desktop.engine.core.errors import ProtocolError
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.relay import (
     MAX_RESERVATION_ADDRESSES,
+    has_public_address,
     parse_hop_request,
     parse_hop_status,
     parse_stop_connect,
@@ -83,3 +84,11 @@ def test_a_stop_message_must_be_a_connect_with_a_peer() -> None:
         except ProtocolError:
             continue
         raise AssertionError("accepted a stop message that is no call")
+
+
+def test_only_a_listen_address_on_a_global_ip_counts_as_reachable_until_a_check_says_better() -> None:
+    assert has_public_address([f"/ip4/192.168.1.2/tcp/4141/p2p/{RELAY}", f"/ip4/11.0.113.1/tcp/4141/p2p/{RELAY}"])
+    assert has_public_address(["/ip6/2a00:1450::1/tcp/4141"])
+    assert not has_public_address([f"/ip4/127.0.0.1/tcp/4141/p2p/{RELAY}", "/ip4/10.0.0.2/tcp/4141",
+                                   "/ip6/fe80::1/tcp/4141", "/ip4/203.0.113.1/tcp/4141",  # documentation range
+                                   f"/ip4/11.0.113.1/tcp/4141/p2p/{RELAY}/p2p-circuit/p2p/{OTHER}"])
