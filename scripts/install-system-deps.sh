@@ -5,7 +5,7 @@
 # tests run on resources/ (desktop-file-validate, appstreamcli), and a D-Bus
 # daemon the notification tests start as a private session bus, and iproute2
 # for the tests' network namespaces, with what the network lab
-# (tests/engine/net/lab.py) builds home routers from: nftables (NAT and a
+# (threads_desktop/bench/lab.py) builds home routers from: nftables (NAT and a
 # firewall), conntrack (to look at a router's NAT table when a test fails)
 # and miniupnpd (a UPnP router; run by the lab inside a namespace only).
 set -euo pipefail

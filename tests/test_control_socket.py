@@ -15,7 +15,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -43,8 +45,10 @@ class Server:
     """A profile served on a trio thread of its own, as `serve` runs it: the
     node is opened, used and closed on that thread."""
 
-    def __init__(self, data_dir: Path, handler: Callable[[Node], Handler] = forwarding_handler) -> None:
+    def __init__(self, data_dir: Path, handler: Callable[[Node], Handler] = forwarding_handler,
+                 **options: Any) -> None:
         self.data_dir = data_dir
+        self._options = options  # serve_control_socket's limits
         self.path = data_dir / CONTROL_SOCKET_NAME
         self._handler = handler
         self._ready = threading.Event()
@@ -85,7 +89,7 @@ class Server:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
                 self._token = trio.lowlevel.current_trio_token()
-                await nursery.start(serve_control_socket, self.path, self._handler(node))
+                await nursery.start(partial(serve_control_socket, self.path, self._handler(node), **self._options))
                 self._ready.set()
         finally:
             node.close()
@@ -238,6 +242,39 @@ def test_malformed_requests_are_answered_and_the_server_carries_on(served: Serve
         assert raw_exchange(served.path, payload) is None
     assert raw_exchange(served.path, frame({"argv": ["ls", "--json"], "cwd": None})) == ControlReply(0, "[]\n", "")
     assert served.call("ls", "--json").stdout == "[]\n"
+
+
+def test_connections_beyond_the_limit_are_refused_at_once_and_the_server_carries_on(tmp_path: Path) -> None:
+    server = Server(tmp_path / "p", max_connections=2).start()
+    try:
+        silent = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2)]
+        for sock in silent:
+            sock.connect(str(server.path))
+        refused = raw_exchange(server.path, frame({"argv": ["ls", "--json"], "cwd": None}))
+        assert refused is not None and refused.exit_code == 2 and "too many commands at once" in refused.stderr
+        for sock in silent:
+            sock.close()
+        deadline = time.monotonic() + DEADLINE
+        while (reply := raw_exchange(server.path, frame({"argv": ["ls", "--json"], "cwd": None}))) != ControlReply(
+                0, "[]\n", "") and time.monotonic() < deadline:  # until the server saw them go
+            assert reply is not None and "too many commands at once" in reply.stderr
+    finally:
+        server.stop()
+
+
+def test_a_request_that_stalls_is_dropped_at_its_deadline(tmp_path: Path) -> None:
+    server = Server(tmp_path / "p", request_seconds=1.0).start()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(DEADLINE)
+            sock.connect(str(server.path))
+            sock.sendall(struct.pack(">I", 100) + b'{"argv": ')  # and nothing more, the socket left open
+            started = time.monotonic()
+            assert sock.recv(1) == b""  # hung up on, without a reply
+            assert time.monotonic() - started < 1.0 + 2.0
+        assert server.call("ls", "--json").stdout == "[]\n"
+    finally:
+        server.stop()
 
 
 def test_a_handler_that_awaits_holds_no_other_and_a_failing_one_stops_nothing(tmp_path: Path) -> None:

@@ -103,6 +103,10 @@ def test_the_translation_source_is_a_ts_file_with_the_ui_strings() -> None:
                 for context in root.iter("context")}
     assert "Start Threads when I log in" in contexts["SettingsDialog"]
     assert "Copy &Diagnostics" in contexts["CopyDiagnosticsAction"]
+    # The Devices window's words, translated under the context Qt looks them up in.
+    assert {"Same network", "Through a relay", "Offline since %1", "Up to date"} <= set(contexts["Devices"])
+    assert "Ask the router to let other devices in (UPnP)" in contexts["SettingsDialog"]
+    assert "Reached through relays" in contexts["NetworkStatusWidget"]
 
 
 def test_version_prints_the_package_version_and_exits_0() -> None:

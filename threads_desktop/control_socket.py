@@ -49,7 +49,9 @@ _MAX_PATH_BYTES = 107  # sun_path holds 108 bytes with its NUL
 _FD_FOLDER = "/proc/self/fd"  # Linux: a descriptor's path, for paths too long to name directly
 _REQUEST_TIMEOUT_SECONDS = 10.0  # to send a request of at most 64 KiB
 _REPLY_TIMEOUT_SECONDS = 60.0  # to take a reply once it is ready
+_REFUSAL_SECONDS = 1.0  # to take the refusal of a connection over the limit
 _BACKLOG = 16
+MAX_CONNECTIONS = 32  # commands at once (each a CLI process of this user); more are refused at once
 _ACCEPT_RETRY_SECONDS = 0.1  # out of file descriptors: let some close
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 
@@ -89,14 +91,17 @@ class _BadRequest(Exception):
 
 # task_status is trio.TaskStatus[None]; typed Any because the trio-typing
 # stubs that come with libp2p shadow trio's own types and do not export it.
-async def serve_control_socket(path: Path, handle: Handler, *,
+async def serve_control_socket(path: Path, handle: Handler, *, max_connections: int = MAX_CONNECTIONS,
+                               request_seconds: float = _REQUEST_TIMEOUT_SECONDS,
                                task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Serve commands at `path` until cancelled, then remove the socket file.
 
     Connections are served concurrently, and so are requests: `handle` runs
     in each connection's own task, so a long command that awaits (an import
     of photos) holds no other. Between its awaits a handler has the trio
-    thread to itself: what it does there is not interleaved."""
+    thread to itself: what it does there is not interleaved. At most
+    `max_connections` are served at once, and a request must arrive
+    whole within `request_seconds`."""
     if not reachable(path):
         # Run on without it: the profile is served, only commands must stop it first.
         log.warning("the profile folder's path is too long for a control socket (%d bytes at most): other "
@@ -120,6 +125,7 @@ async def serve_control_socket(path: Path, handle: Handler, *,
     try:
         async with trio.open_nursery() as nursery:
             listener = trio.SocketListener(listener_socket)
+            places = trio.CapacityLimiter(max_connections)
             task_status.started()
             while True:
                 try:
@@ -130,16 +136,45 @@ async def serve_control_socket(path: Path, handle: Handler, *,
                     log.warning("control socket: cannot accept a connection: %s", exc)
                     await trio.sleep(_ACCEPT_RETRY_SECONDS)
                     continue
-                nursery.start_soon(_serve_connection, stream, handle)
+                try:
+                    places.acquire_on_behalf_of_nowait(stream)
+                except trio.WouldBlock:
+                    nursery.start_soon(_refuse_connection, stream)
+                    continue
+                nursery.start_soon(_serve_connection, stream, handle, request_seconds, places)
     finally:
         listener_socket.close()
         _unlink_if_ours(path, identity)
 
 
-async def _serve_connection(stream: trio.SocketStream, handle: Handler) -> None:
+async def _refuse_connection(stream: trio.SocketStream) -> None:
+    """Too many connections: take the request (the client writes it before
+    it reads), and say so, all within a second."""
+    async with stream:
+        with trio.move_on_after(_REFUSAL_SECONDS):
+            try:
+                await _receive_frame(stream, MAX_REQUEST_BYTES)
+            except (_BadRequest, trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
+        with trio.move_on_after(_REFUSAL_SECONDS):
+            try:
+                await stream.send_all(_encode_reply(_refusal("too many commands at once: try again")))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass
+
+
+async def _serve_connection(stream: trio.SocketStream, handle: Handler, request_seconds: float,
+                            place: trio.CapacityLimiter) -> None:
+    try:
+        await _serve(stream, handle, request_seconds)
+    finally:
+        place.release_on_behalf_of(stream)
+
+
+async def _serve(stream: trio.SocketStream, handle: Handler, request_seconds: float) -> None:
     async with stream:
         try:
-            reply = await _answer(stream, handle)
+            reply = await _answer(stream, handle, request_seconds)
             if reply is not None:
                 with trio.move_on_after(_REPLY_TIMEOUT_SECONDS):
                     await stream.send_all(_encode_reply(reply))
@@ -149,12 +184,12 @@ async def _serve_connection(stream: trio.SocketStream, handle: Handler) -> None:
             log.exception("control socket: a connection failed")
 
 
-async def _answer(stream: trio.SocketStream, handle: Handler) -> ControlReply | None:
+async def _answer(stream: trio.SocketStream, handle: Handler, request_seconds: float) -> ControlReply | None:
     """The reply to the connection's request, or None to hang up silently."""
     if not _same_user(stream.socket):
         return _refusal("the process serving this profile takes commands only from its own user")
     body: bytes | None = None
-    with trio.move_on_after(_REQUEST_TIMEOUT_SECONDS):
+    with trio.move_on_after(request_seconds):
         try:
             body = await _receive_frame(stream, MAX_REQUEST_BYTES)
         except _BadRequest as exc:

@@ -344,6 +344,148 @@
     </message>
 </context>
 <context>
+    <name>Devices</name>
+    <message>
+        <location filename="../../threads_desktop/ui/models/device_model.py" line="+52"/>
+        <source>Same network</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Internet, direct</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Through a relay</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Not connected yet</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <location line="+3"/>
+        <source>Offline since %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Encrypted backup</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>receiving photos, %1%</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>checking…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>up to date</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>syncing both ways</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>receiving 1 change</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>receiving %1 changes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>sending 1 change</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>sending %1 changes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>syncing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+10"/>
+        <source>Receiving photos: %1 of %2 MB</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Up to date</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Syncing: %1 changes to receive, %2 to send</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Receiving 1 change</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Receiving %1 changes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Sending 1 change</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Sending %1 changes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Checking what is new…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>DevicesDialog</name>
+    <message>
+        <location filename="../../threads_desktop/ui/dialogs/devices_dialog.py" line="+32"/>
+        <source>Devices</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>The people and devices you share albums and chats with, and how each is connected now.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>No one yet. When you invite someone to an album or chat, or join one, their devices are listed here.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+34"/>
+        <source>Devices outside your network cannot connect to this one directly (your router does not let them in), so it connects to them through relays: other devices that share your albums.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>ImportProgress</name>
     <message>
         <location filename="../../threads_desktop/ui/widgets/import_progress.py" line="+26"/>
@@ -695,7 +837,7 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../threads_desktop/ui/views/main_window.py" line="+84"/>
+        <location filename="../../threads_desktop/ui/views/main_window.py" line="+87"/>
         <source>Threads</source>
         <translation type="unfinished"></translation>
     </message>
@@ -770,7 +912,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <location line="+4"/>
+        <source>&amp;Devices…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <location line="+3"/>
+        <source>&amp;View</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <source>&amp;Help</source>
         <translation type="unfinished"></translation>
     </message>
@@ -795,7 +947,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+94"/>
+        <location line="+95"/>
         <location line="+68"/>
         <source>Share photos and chats with the people you choose</source>
         <translation type="unfinished"></translation>
@@ -831,7 +983,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+88"/>
+        <location line="+89"/>
         <source>Could not join</source>
         <translation type="unfinished"></translation>
     </message>
@@ -888,7 +1040,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+31"/>
+        <location line="+41"/>
         <source>This device</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1314,13 +1466,23 @@
 <context>
     <name>NetworkStatusWidget</name>
     <message>
-        <location filename="../../threads_desktop/ui/widgets/network_status.py" line="+20"/>
-        <location line="+6"/>
+        <location filename="../../threads_desktop/ui/widgets/network_status.py" line="+27"/>
+        <location line="+17"/>
         <source>Offline</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+1"/>
+        <location line="-16"/>
+        <source>Reached through relays</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Devices outside your network cannot connect to this one directly (your router does not let them in), so it connects through relays: other devices that share your albums. Click for your devices.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+15"/>
         <source>Not connected: changes are kept and sync when peers meet</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1340,7 +1502,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+2"/>
+        <source>Click for your devices.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
         <source>Photos %p%</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1396,22 +1563,22 @@
 <context>
     <name>Notifications</name>
     <message>
-        <location filename="../../threads_desktop/ui/notifications.py" line="+34"/>
+        <location filename="../../threads_desktop/ui/notifications.py" line="+35"/>
         <source>a photo</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+0"/>
+        <location line="+1"/>
         <source>{count} photos</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+7"/>
         <source>an album</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+0"/>
+        <location line="+1"/>
         <source>a chat</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1789,9 +1956,32 @@
     </message>
 </context>
 <context>
+    <name>RelayEditor</name>
+    <message>
+        <location filename="../../threads_desktop/ui/widgets/relay_editor.py" line="+32"/>
+        <source>Paste a relay&apos;s address</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Like /ip4/203.0.113.5/tcp/4141/p2p/12D3KooW…: where the relay listens, and its ID</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Add</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Remove</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+57"/>
+        <location filename="../../threads_desktop/ui/dialogs/settings_dialog.py" line="+60"/>
         <source>Settings</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1816,7 +2006,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+4"/>
+        <location line="+3"/>
+        <source>Ask the router to let other devices in (UPnP)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+7"/>
         <source>Always, with the previews</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1867,6 +2062,21 @@
     </message>
     <message>
         <location line="+1"/>
+        <source>Router:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Relays:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>A relay passes your connections on when a direct one is not possible, such as a server of yours running Threads. Devices that share your albums relay for you without being listed here.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <source>Full-size photos:</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1877,16 +2087,17 @@
     </message>
     <message>
         <location line="+31"/>
+        <location line="+12"/>
         <source>Not available: %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+13"/>
+        <location line="+14"/>
         <source>Choose the data folder</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+31"/>
+        <location line="+36"/>
         <source>Could not change the start at login setting: %1</source>
         <translation type="unfinished"></translation>
     </message>

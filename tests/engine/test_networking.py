@@ -10,10 +10,13 @@ from pathlib import Path
 
 import trio
 
+from tests.engine.eventstore.peers import join, sync
+from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import running_peers, wait_until
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.core.types import ChangeSet, ThreadKind
+from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW
 from threads_desktop.engine.net.ports import Network, ThreadStore
 from threads_desktop.engine.networking import NodeThreads, connect_network
 from threads_desktop.engine.node import Node
@@ -84,3 +87,28 @@ def test_a_network_attached_again_replaces_the_last_ones_leave_hook(open_node) -
     for _ in range(3):
         connect_network(node, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0)
     assert len(node._services.forgetters) == hooks_before + 1
+
+
+def test_blocks_stored_from_a_peer_say_which_photos_blobs_are_whole_now(open_node: OpenNode, tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    album = a.create_thread(ThreadKind.ALBUM, "Trip").thread_id
+    picture = tmp_path / "beach.jpg"
+    picture.write_bytes(image_bytes("JPEG", size=(320, 200)))
+    [photo] = a.photos(album).add_files([picture]).added
+    join(a, b, album, write=False)
+    sync(a, b, album)
+    heard: list[ChangeSet] = []
+    b.subscribe(heard.append)
+    blocks = [entry for _row, entry in a.blobs(album).inventory(0, 100)]
+    data = dict(a.blobs(album).read_blocks([entry.cid for entry in blocks], budget=1 << 30))
+    previews = [entry for entry in blocks if entry.priority == PREVIEW]
+    originals = [entry for entry in blocks if entry.priority == ORIGINAL]
+    assert len(previews) >= 2 and len(originals) >= 2  # a manifest and its chunks each
+
+    threads = NodeThreads(b)
+    threads.store_fetched(album, [(entry, data[entry.cid]) for entry in previews])
+    threads.store_fetched(album, [(originals[0], data[originals[0].cid])])  # the original is not whole yet
+    threads.store_fetched(album, [(entry, data[entry.cid]) for entry in originals[1:]])
+    assert [changes.blobs for changes in heard] == [frozenset({(album, "photo", photo, "preview")}),
+                                                    frozenset({(album, "photo", photo, "original")})]
+    assert b.photos(album).has_original(photo)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import qasync
+from PySide6.QtCore import Qt
 
 from threads_desktop.cli.main import chosen_data_dir, default_data_dir
 from threads_desktop.engine.core.ids import ThreadId
@@ -153,3 +154,36 @@ def test_the_data_folder_chosen_in_the_app_is_used_unless_one_is_given(settings:
     settings.sync()  # the CLI reads the file, not this process's QSettings
     assert chosen_data_dir(None, file) == tmp_path / "chosen"
     assert chosen_data_dir(tmp_path / "given", file) == tmp_path / "given"
+
+
+def test_relays_and_upnp_are_stored_in_the_profile_and_a_bad_relay_is_said_in_plain_words(
+        qtbot, client: EngineClient, runtime: EngineRuntime, settings: AppSettings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from threads_desktop.engine.core.keys import SigningKey
+
+    kept = f"/ip4/198.51.100.7/tcp/4141/p2p/{SigningKey.generate().peer_id}"
+    _call(qtbot, runtime, Node.add_relay, kept)
+    dialog = _open(qtbot, client, settings)
+    assert dialog.relays.addresses() == [kept] and dialog.upnp.isChecked()  # UPnP is on until turned off
+
+    dialog.relays.address.setText("my-server:4141")
+    with qtbot.waitSignal(dialog.failed, timeout=10_000) as refused:
+        dialog.relays.add_button.click()
+    assert refused.args[0].startswith("That is not a relay address.") and dialog.relays.error.isVisible()
+    assert dialog.relays.addresses() == [kept] and dialog.relays.address.text() == "my-server:4141"  # left to correct
+
+    added = f"/dns4/photos.example.org/tcp/4141/p2p/{SigningKey.generate().peer_id}"
+    dialog.relays.address.setText(f"  {added} ")
+    qtbot.keyClick(dialog.relays.address, Qt.Key.Key_Return)  # adds it; the dialog stays open
+    qtbot.waitUntil(lambda: dialog.relays.addresses() == [kept, added], timeout=10_000)
+    assert dialog.isVisible()
+    assert not dialog.relays.error.isVisible() and dialog.relays.address.text() == ""
+    assert _call(qtbot, runtime, Node.relays) == [kept]  # nothing stored before OK
+    dialog.relays.relays.setCurrentRow(0)
+    dialog.relays.remove_button.click()
+    dialog.upnp.setChecked(False)
+    _ok(qtbot, dialog)
+    assert _call(qtbot, runtime, Node.relays) == [added]
+    assert _call(qtbot, runtime, Node.upnp_enabled) is False
+    assert "relay" not in (tmp_path / "settings.ini").read_text()  # the profile's, not this computer's
+    again = _open(qtbot, client, settings)
+    assert again.relays.addresses() == [added] and not again.upnp.isChecked()

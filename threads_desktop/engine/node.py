@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -18,11 +18,13 @@ from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.schema import ACL_SCHEMA
+from threads_desktop.engine.core.devices import devices as list_devices
 from threads_desktop.engine.core.errors import (
     AccessDeniedError,
     DecryptionError,
     InvalidInputError,
     MissingKeyError,
+    NotFoundError,
     PeerError,
     ProfileError,
     ThreadsError,
@@ -34,6 +36,7 @@ from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import (
     ChangeSet,
+    Device,
     FetchOriginals,
     IdentityCard,
     ItemActions,
@@ -52,9 +55,9 @@ from threads_desktop.engine.db.schema import DB_SCHEMA
 from threads_desktop.engine.eventstore.broadcast import Broadcaster, Listener
 from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.dispatcher import Dispatcher
-from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
+from threads_desktop.engine.eventstore.schema import EVENTSTORE_MIGRATIONS, EVENTSTORE_SCHEMA
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
-from threads_desktop.engine.eventstore.store import Changes, EventStore
+from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
 from threads_desktop.engine.leave import delete_thread_rows
 from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
@@ -62,7 +65,8 @@ from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
-from threads_desktop.engine.logstore.peerbook import PEERBOOK_SCHEMA, PeerBook
+from threads_desktop.engine.logstore.peerbook import PEERBOOK_SCHEMA, PeerBook, ensure_peer_sessions
+from threads_desktop.engine.logstore.relay_address import check_relay_address
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore
 from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
@@ -138,9 +142,11 @@ class Node:
             profile = Profile.open(data_dir, random_bytes, lock_wait=lock_wait)
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
-                                                             ACL_SCHEMA, PEERBOOK_SCHEMA))
+                                                             ACL_SCHEMA, PEERBOOK_SCHEMA),
+                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS))
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
+            ensure_peer_sessions(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
             undo.callback(work_pool.shutdown)
@@ -205,7 +211,7 @@ class Node:
 
     def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]:
         """Records from a peer: logged, then applied once their deps are."""
-        changes = Changes()
+        changes = AppliedChanges()
         outcomes = self._services.dispatcher.receive(thread_id, envelopes, changes)
         if IngestOutcome.ADDED in outcomes:
             # The thread's log grew even where nothing was applied (a
@@ -225,7 +231,7 @@ class Node:
 
     def add_thread_key(self, thread_id: ThreadId, key: ThreadKey) -> None:
         """Store another epoch of a thread's keys and open what it opens."""
-        changes = Changes()
+        changes = AppliedChanges()
         with self.database.write():
             self.store.add_thread_key(thread_id, key)
             self.events.reopen(thread_id, changes)
@@ -240,8 +246,7 @@ class Node:
         with self.committer.batched() as changes:
             thread_id = self.directory.create(kind, name)
             self._tell_name(thread_id)
-        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}),
-                                                     documents=frozenset(changes.documents)))
+        self._services.broadcaster.publish(_change_set(changes, threads_added=frozenset({thread_id})))
         return self.directory.get(thread_id)
 
     def rename_thread(self, thread_id: ThreadId, name: str) -> ThreadSummary:
@@ -402,9 +407,121 @@ class Node:
         self._services.broadcaster.publish(ChangeSet(
             network=self.network_status(), nearby=tuple(self.nearby_peers()) if nearby else None))
 
+    def blobs_arrived(self, thread_id: ThreadId, manifests: Iterable[bytes]) -> None:
+        """Blocks of these blobs were just stored (fetched from a peer): tell
+        which documents' blobs are whole now (a preview to show, an original
+        to open), so views need not ask after every transfer step."""
+        arrived: set[tuple[ThreadId, str, str, str]] = set()
+        collections, blobs, named = self.collections(thread_id), self.blobs(thread_id), tuple(manifests)
+        for model in self._services.schema.models:
+            for manifest in named if model.blobs else ():
+                try:
+                    for doc_id, name, value in collections[model.collection].naming_blob(manifest):
+                        if blobs.complete(BlobRef.from_value(value)):
+                            arrived.add((thread_id, model.collection, doc_id, name))
+                except ThreadsError as exc:  # a peer's malformed reference: nothing to show for it
+                    log.info("a blob of %s names no document we can show: %s", thread_id, exc)
+        if arrived:
+            self._services.broadcaster.publish(ChangeSet(blobs=frozenset(arrived)))
+
     def invites_changed(self) -> None:
         """A direct invite arrived (the network tells us)."""
         self._services.broadcaster.publish(ChangeSet(invites=True))
+
+    # --- devices and network settings (issue 15: the Devices view, `peers`, `relay`) --------
+
+    def devices(self) -> list[Device]:
+        """Every peer we share an album or chat with: its name, how it is
+        connected now (or when we last met it), what it shares and how far
+        each is in step. Works offline too (then all are offline)."""
+        summaries = {s.thread_id: (s.name, s.kind) for s in self.directory.all()}
+        shared: dict[PeerId, list[ThreadId]] = {}
+        for thread_id in summaries:
+            for peer in self.peers.peers(thread_id):
+                shared.setdefault(peer, []).append(thread_id)
+        links = self.network_status().links
+        wanted = set(shared) | {PeerId.parse(link.peer_id) for link in links}
+        return list_devices(me=self.identity.peer_id, shared=shared, links=links,
+                                   names=self._names_of(wanted, list(summaries)), threads=summaries,
+                                   last_seen=self.peers.last_sessions())
+
+    def _names_of(self, peers: set[PeerId], thread_ids: list[ThreadId]) -> dict[PeerId, str]:
+        """The name each peer gives itself in a thread we share (as nearby() does)."""
+        wanted = {str(p): p for p in peers}
+        names: dict[PeerId, str] = {}
+        for thread_id in thread_ids:
+            if len(names) == len(wanted):
+                break
+            try:
+                in_thread = self.member_names(thread_id)
+            except ThreadsError:  # a thread we only follow has no names we can read
+                continue
+            for member, name in in_thread.items():
+                peer = wanted.get(member)
+                if peer is not None:
+                    names.setdefault(peer, name)
+        return names
+
+    def relays(self) -> list[str]:
+        """The relay peers the user named, in the order added."""
+        return local_settings.relay_addresses(self.database)
+
+    def check_relay(self, address: str) -> str:
+        """The address in its canonical spelling; InvalidInputError, in the
+        user's words, for one that is not a relay address or is our own."""
+        canonical, peer = check_relay_address(address)
+        if peer == self.identity.peer_id:
+            raise InvalidInputError("That is this device's own address: a relay is another device.")
+        return canonical
+
+    def add_relay(self, address: str) -> str:
+        """Name a relay peer (a follower on a server, say); returns the
+        address as kept. InvalidInputError (nothing stored) for one that is
+        not a relay address, or this profile's own."""
+        canonical = self.check_relay(address)
+        relays = self.relays()
+        if canonical not in relays:
+            self.set_relays([*relays, canonical])
+        return canonical
+
+    def remove_relay(self, address: str) -> None:
+        """NotFoundError (nothing changed) for an address not in the list."""
+        relays = self.relays()
+        canonical = address.strip()
+        try:
+            canonical = check_relay_address(address)[0]
+        except InvalidInputError:
+            pass  # a stored address is removed as spelt, whatever it is
+        if canonical not in relays:
+            raise NotFoundError("That relay is not in the list.")
+        self.set_relays([a for a in relays if a != canonical])
+
+    def set_relays(self, addresses: Sequence[str]) -> list[str]:
+        """Replace the list (the Settings dialog); each is checked before
+        any is stored. Returns the addresses as kept."""
+        checked: list[str] = []
+        for address in addresses:
+            canonical = self.check_relay(address)
+            if canonical not in checked:
+                checked.append(canonical)
+        if checked != self.relays():
+            local_settings.store_relay_addresses(self.database, checked)
+            self._network_settings_changed()
+        return checked
+
+    def upnp_enabled(self) -> bool:
+        """Whether the network asks the router to forward a port (UPnP)."""
+        return local_settings.upnp_enabled(self.database)
+
+    def set_upnp_enabled(self, enabled: bool) -> None:
+        if bool(enabled) != self.upnp_enabled():
+            local_settings.store_upnp_enabled(self.database, bool(enabled))
+            self._network_settings_changed()
+
+    def _network_settings_changed(self) -> None:
+        network = self.network
+        if network is not None:  # offline, the network reads them when it starts
+            network.settings_changed()
 
     # --- leaving ---------------------------------------------------------------------
 
@@ -490,11 +607,17 @@ class Node:
         return self._services.broadcaster.subscribe(listener, thread_id=thread_id, collection=collection,
                                                     doc_id=doc_id)
 
-    def _publish(self, changes: Changes) -> None:
-        self._services.broadcaster.publish(ChangeSet(threads_updated=frozenset(changes.threads),
-                                                     documents=frozenset(changes.documents)))
+    def _publish(self, changes: AppliedChanges) -> None:
+        self._services.broadcaster.publish(_change_set(changes, threads_updated=frozenset(changes.threads)))
 
     def close(self) -> None:
         self._services.work_pool.shutdown(wait=True)
         self.database.close()
         self.profile.close()
+
+
+def _change_set(changes: AppliedChanges, *, threads_added: frozenset[ThreadId] = frozenset(),
+                threads_updated: frozenset[ThreadId] = frozenset()) -> ChangeSet:
+    return ChangeSet(threads_added=threads_added, threads_updated=threads_updated,
+                     documents=frozenset(changes.documents), documents_created=frozenset(changes.created),
+                     documents_deleted=frozenset(changes.deleted), membership=frozenset(changes.membership))

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from threads_desktop.engine.acl.ops import OWNER_NONCE_BYTES, Genesis, acl_payload, make_bind, owner_random
+from threads_desktop.engine.acl.control_ops import OWNER_NONCE_BYTES, Genesis, acl_payload, make_bind, owner_random
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.hlc import unpack

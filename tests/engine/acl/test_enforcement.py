@@ -18,7 +18,7 @@ from tests.engine.eventstore.peers import (
     view_dump,
     with_second_admin,
 )
-from threads_desktop.engine.acl.ops import Grant, Revoke, SetDefault, acl_payload
+from threads_desktop.engine.acl.control_ops import Grant, Revoke, SetDefault, acl_payload
 from threads_desktop.engine.core.errors import AccessDeniedError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tests.engine.acl.test_hostile_members import join_with_exchange
 from tests.engine.eventstore.peers import WallClock, join, peer, start_thread, sync
-from threads_desktop.engine.acl.ops import Keys
+from threads_desktop.engine.acl.control_ops import Keys
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.engine.eventstore.peers import join, newest_record_opens_with, peer, start_thread, sync, with_second_admin
+from threads_desktop.engine.acl.control_ops import Keys, acl_payload
 from threads_desktop.engine.acl.keybox import seal_key_box
-from threads_desktop.engine.acl.ops import Keys, acl_payload
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node

@@ -35,7 +35,7 @@ def test_an_admin_removed_from_reading_cannot_come_back_through_its_own_link(ope
 
 def test_a_demoted_admin_who_acknowledged_its_demotion_cannot_revoke_with_backdated_deps(
         open_node: OpenNode) -> None:
-    from threads_desktop.engine.acl.ops import Revoke, acl_payload
+    from threads_desktop.engine.acl.control_ops import Revoke, acl_payload
     from threads_desktop.engine.logstore.store import NewEvent
 
     a, b, c = open_node("a"), open_node("b"), open_node("c")

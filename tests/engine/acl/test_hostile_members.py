@@ -15,8 +15,8 @@ from tests.engine.eventstore.peers import (
     texts,
     with_second_admin,
 )
+from threads_desktop.engine.acl.control_ops import Bind, Join, acl_payload, binding_message, join_message
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.acl.ops import Bind, Join, acl_payload, binding_message, join_message
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role
@@ -96,7 +96,7 @@ def test_a_member_removed_during_a_concurrent_rotation_cannot_read_what_follows(
 
 
 def test_an_admin_removed_concurrently_cannot_plant_the_next_epoch_key(open_node: OpenNode) -> None:
-    from threads_desktop.engine.acl.ops import Keys
+    from threads_desktop.engine.acl.control_ops import Keys
     from threads_desktop.engine.core.keys import ThreadKey
 
     a, b, c, thread = with_second_admin(open_node)
@@ -116,7 +116,7 @@ def test_an_admin_removed_concurrently_cannot_plant_the_next_epoch_key(open_node
 def test_a_removed_founder_cannot_start_the_acl_again_in_a_new_log(open_node: OpenNode) -> None:
     import os
 
-    from threads_desktop.engine.acl.ops import Genesis, make_bind
+    from threads_desktop.engine.acl.control_ops import Genesis, make_bind
     from threads_desktop.engine.logstore.envelopes import build_envelope
 
     a, b = open_node("a"), open_node("b")
@@ -144,7 +144,7 @@ def test_a_removed_founder_cannot_start_the_acl_again_in_a_new_log(open_node: Op
 # --- two concurrent invites with one key: the terms depend on arrival order --------------------
 
 def test_peers_agree_on_what_a_join_grants_whatever_the_order_invites_arrived_in(open_node: OpenNode) -> None:
-    from threads_desktop.engine.acl.ops import Invite, make_bind
+    from threads_desktop.engine.acl.control_ops import Invite, make_bind
 
     a, b, j = open_node("a"), open_node("b"), open_node("j")
     first, second = open_node("first"), open_node("second")

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from tests.engine.acl.test_policy import IDENTITIES, LOGS, PEERS, THREAD, Draft, causal_order, to_events
 from tests.engine.acl.test_policy import histories as policy_histories
-from threads_desktop.engine.acl.crdt import AclState, Dot, _merge_entries
-from threads_desktop.engine.acl.ops import (
+from threads_desktop.engine.acl.control_ops import (
     AclOp,
     Grant,
     Invite,
@@ -22,6 +21,7 @@ from threads_desktop.engine.acl.ops import (
     Uninvite,
     join_message,
 )
+from threads_desktop.engine.acl.crdt import AclState, Dot, _merge_entries
 from threads_desktop.engine.acl.policy import Evaluation
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync
+from threads_desktop.engine.acl.control_ops import Join, acl_payload, join_message, make_bind
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.acl.ops import Join, acl_payload, join_message, make_bind
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidLinkError, MissingKeyError
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threads_desktop.engine.acl.ops import AclOp, Genesis, Grant, Revoke, SetDefault, make_bind, owner_random
+from threads_desktop.engine.acl.control_ops import AclOp, Genesis, Grant, Revoke, SetDefault, make_bind, owner_random
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey

@@ -14,7 +14,7 @@ from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.models import bound_id
-from threads_desktop.engine.eventstore.store import Changes
+from threads_desktop.engine.eventstore.store import AppliedChanges
 from threads_desktop.engine.logstore.envelopes import Envelope, open_event
 from threads_desktop.engine.logstore.store import NewEvent
 from threads_desktop.engine.node import Node
@@ -73,7 +73,7 @@ def force_commit(node: Node, thread_id: ThreadId, payloads: Sequence[Any], *, co
     with node.database.write():
         appended = node.store.append_many(thread_id, [NewEvent(p, clock.tick(), deps, control) for p in payloads])
         if apply_locally:
-            node.events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], Changes())
+            node.events.add(thread_id, [(a.log_id, a.seq, a.envelope) for a in appended], AppliedChanges())
 
 
 def peer(node: Node) -> str:

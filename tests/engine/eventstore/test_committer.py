@@ -17,7 +17,7 @@ from threads_desktop.engine.db.schema import DB_SCHEMA
 from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_SCHEMA
-from threads_desktop.engine.eventstore.store import Changes, EventStore
+from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope, OpenedEvent
 from threads_desktop.engine.logstore.store import LogStore
@@ -48,7 +48,7 @@ class Profile:
         clock = HybridClock(lambda: 1_000_000)
         events = EventStore(self.database, self.store, clock, [DocumentReducer(self.database.connection, self.schema)])
         self.dispatcher = Dispatcher(self.database, self.store, events, clock)
-        self.published: list[Changes] = []
+        self.published: list[AppliedChanges] = []
         self.committer = Committer(self.dispatcher, self.published.append)
 
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
@@ -72,6 +72,6 @@ def test_a_local_write_is_applied_without_decrypting_its_own_record(tmp_path: Pa
     assert [changes.applied for changes in writer.published] == [1]
     # The same record from a peer is decrypted once, then applied alike.
     envelopes = [record.envelope for record in writer.store.records_after(thread_id, own_log, 0)]
-    reader.dispatcher.receive(thread_id, envelopes, Changes())
+    reader.dispatcher.receive(thread_id, envelopes, AppliedChanges())
     assert reader.store.events_decrypted == 1
     assert reader.collections(thread_id)["thread"].get("meta").data == {"kind": "chat", "name": "Us"}

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from threads_desktop.engine.core.errors import ProfileError, StorageError
-from threads_desktop.engine.logstore.database import SCHEMA_VERSION, Database
+from threads_desktop.engine.logstore.database import SCHEMA_VERSION, Database, Migration
 
 
 @pytest.fixture
@@ -65,3 +65,71 @@ def test_a_profile_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ProfileError, match="newer version"):
         Database.open(tmp_path / "db.sqlite3")
+
+
+def _at_version(path: Path, version: int) -> None:
+    """A file as an older version left it: a table `t` and its version."""
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+    connection.execute(f"PRAGMA user_version={version}")
+    connection.commit()
+    connection.close()
+
+
+def _version(db: Database) -> int:
+    return int(db.connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def test_an_older_profile_is_migrated_step_by_step_in_order(tmp_path: Path) -> None:
+    _at_version(tmp_path / "db.sqlite3", SCHEMA_VERSION - 2)
+    seen: list[tuple[int, int]] = []
+
+    def step(value: int) -> Callable[[sqlite3.Connection], None]:
+        def apply(sql: sqlite3.Connection) -> None:
+            (version,) = sql.execute("PRAGMA user_version").fetchone()
+            seen.append((version, value))
+            sql.execute("INSERT INTO t VALUES (?)", (value,))
+        return apply
+
+    # Given out of order: they run by version.
+    db = Database.open(tmp_path / "db.sqlite3", migrations=(
+        Migration(SCHEMA_VERSION, "second", step(2)), Migration(SCHEMA_VERSION - 1, "first", step(1))))
+    assert seen == [(SCHEMA_VERSION - 2, 1), (SCHEMA_VERSION - 1, 2)]
+    assert _version(db) == SCHEMA_VERSION and _rows(db) == [1, 2]
+    db.close()
+    # Opened again, nothing runs twice.
+    db = Database.open(tmp_path / "db.sqlite3", migrations=(Migration(SCHEMA_VERSION, "second", step(3)),))
+    assert _rows(db) == [1, 2] and len(seen) == 2
+    db.close()
+
+
+def test_a_failing_migration_step_leaves_the_profile_at_the_step_before(tmp_path: Path) -> None:
+    _at_version(tmp_path / "db.sqlite3", SCHEMA_VERSION - 2)
+
+    def first(sql: sqlite3.Connection) -> None:
+        sql.execute("INSERT INTO t VALUES (1)")
+
+    def broken(sql: sqlite3.Connection) -> None:
+        sql.execute("INSERT INTO t VALUES (2)")
+        sql.execute("ALTER TABLE nowhere ADD COLUMN y INTEGER")
+
+    with pytest.raises(ProfileError, match="no such table"):
+        Database.open(tmp_path / "db.sqlite3", migrations=(
+            Migration(SCHEMA_VERSION - 1, "first", first), Migration(SCHEMA_VERSION, "broken", broken)))
+    connection = sqlite3.connect(tmp_path / "db.sqlite3")
+    assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION - 1,)
+    assert connection.execute("SELECT x FROM t").fetchall() == [(1,)]  # the broken step wrote nothing
+    connection.close()
+    # Fixed, it goes on from there.
+    db = Database.open(tmp_path / "db.sqlite3", migrations=(Migration(SCHEMA_VERSION, "fixed", lambda sql: None),))
+    assert _version(db) == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_profile_no_migration_leads_from_is_refused_and_left_alone(tmp_path: Path) -> None:
+    _at_version(tmp_path / "db.sqlite3", SCHEMA_VERSION - 2)
+    with pytest.raises(ProfileError, match="development version"):
+        Database.open(tmp_path / "db.sqlite3", migrations=(Migration(SCHEMA_VERSION, "last only", lambda sql: None),))
+    connection = sqlite3.connect(tmp_path / "db.sqlite3")
+    assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION - 2,)
+    connection.close()

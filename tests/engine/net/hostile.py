@@ -23,6 +23,7 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import proofs, wire
+from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.host import Libp2pStream, build_host, open_stream
 from threads_desktop.engine.node import Node
 
@@ -46,13 +47,13 @@ class Scene:
 
 
 @asynccontextmanager
-async def scene(tmp_path: Path, *, member: bool = False) -> AsyncIterator[Scene]:
+async def scene(tmp_path: Path, *, member: bool = False, limits: Limits | None = None) -> AsyncIterator[Scene]:
     """a founds a chat and posts; b (and the member) joined, in-process. b
     does not know a's address yet (see `still_serves`), so nothing syncs on
     its own while the attack goes on."""
     m = Node.open(tmp_path / "m") if member else None
     try:
-        async with running_peers(tmp_path, "a", "b") as peers:
+        async with running_peers(tmp_path, "a", "b", limits=limits) as peers:
             a, b = peers["a"], peers["b"]
             thread = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
             a.node.chat(thread).post("one")

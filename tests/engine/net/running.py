@@ -11,6 +11,7 @@ from pathlib import Path
 import trio
 
 from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.client import Progress
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.networking import connect_network
@@ -32,7 +33,7 @@ class Running:
 
 @asynccontextmanager
 async def running_peers(tmp_path: Path, *names: str, pull_interval: float = 3600.0,
-                        listen: dict[str, str] | None = None,
+                        listen: dict[str, str] | None = None, limits: Limits | None = None,
                         ) -> AsyncIterator[dict[str, Running]]:
     """Start peers; `listen` fixes some addresses (a restart keeps its port,
     as a real peer on its usual port does)."""
@@ -42,7 +43,7 @@ async def running_peers(tmp_path: Path, *names: str, pull_interval: float = 3600
             peers = {}
             for name, node in nodes.items():
                 address = (listen or {}).get(name, "/ip4/127.0.0.1/tcp/0")
-                service = connect_network(node, listen=[address], pull_interval=pull_interval)
+                service = connect_network(node, listen=[address], pull_interval=pull_interval, limits=limits)
                 await nursery.start(service.run)
                 peers[name] = Running(node, service)
             yield peers

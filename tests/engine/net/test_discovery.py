@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from zeroconf import ServiceStateChange
 
-from tests.engine.net.netns import Network, lan, stop_process
+from threads_desktop.bench.netns import Network, lan, stop_process
 from threads_desktop.engine.core.errors import InvalidIdError, InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.logstore.addressbook import canonical_address

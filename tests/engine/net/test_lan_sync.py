@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.engine.net.netns import Host, Network, lan, stop_process
+from threads_desktop.bench.netns import Host, Network, lan, stop_process
 from threads_desktop.engine.acl.links import InviteLink
 
 ROOT = Path(__file__).parents[3]

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.engine.net.lab import Lab, Peer, home_networks
-from tests.engine.net.netns import Host
+from threads_desktop.bench.lab import Lab, Peer, home_networks
+from threads_desktop.bench.netns import Host
 
 SYNC_DEADLINE = 30.0  # each step: a dial to fail, a member to appear, a message to cross
 POLL_INTERVAL = 0.5

@@ -160,7 +160,7 @@ def test_the_relay_refuses_a_reservation_beyond_its_limit_and_frees_the_slot_of_
                 thread_id = await a_reserves_on_r(a, r, a_net, r_net)
                 c.join(a.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
                 await wait_until(c, lambda: texts(c, thread_id) == ["before you came"])  # type: ignore[arg-type]
-                await wait_until(r, lambda: c.identity.peer_id in r_net._proven)
+                await wait_until(r, lambda: c.identity.peer_id in r_net._reach.proven)
                 assert c_net.relay_client is not None
                 with pytest.raises(RelayRefused) as refused:
                     await c_net.relay_client.reserve(r.identity.peer_id, r_net.addresses())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.net.lab import ROOT, Lab, Spawned, home_networks
+from threads_desktop.bench.lab import ROOT, Lab, Spawned, home_networks
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -57,7 +57,7 @@ class Watched:
 
 
 def peer(lab: Lab, node: object, profile: Path, *args: str) -> Watched:
-    return Watched(lab.spawn(node, [sys.executable, "-m", "tests.engine.net.reach_peer", str(profile),  # type: ignore[arg-type]
+    return Watched(lab.spawn(node, [sys.executable, "-m", "tests.engine.net.relay_lab_peer", str(profile),  # type: ignore[arg-type]
                                     *args], cwd=ROOT))
 
 

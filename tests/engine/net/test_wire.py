@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ from tests.engine.net.hostile import uvarint  # written apart from the engine's,
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import ProtocolError
 from threads_desktop.engine.net import paging, wire
+from threads_desktop.engine.net.budgets import Budgets, Limits
 
 
 class ChunkStream:
@@ -379,3 +381,42 @@ def test_only_refuses_exactly_the_fields_not_named(fields: dict[str, Any], allow
 def test_an_integer_field_takes_neither_booleans_nor_floats_nor_out_of_range_values(value: object) -> None:
     with pytest.raises(ProtocolError):
         wire.field({"t": "x", "n": value}, "n", wire.as_int(0, 2**63 - 1))
+
+
+# --- the reader within a node's budgets -------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.integers(min_value=0), max_size=6),
+       st.integers(min_value=0, max_value=2 << 20))
+def test_whatever_arrives_the_reader_gives_back_every_byte_it_reserved(
+        data: bytes, cuts: list[int], declared: int) -> None:
+    """Arbitrary bytes, then a message declared but cut short: messages, a
+    clean end or a ProtocolError, and the shared budget is whole again."""
+    node = Budgets(lambda _: False, Limits(partial_bytes_total=1 << 20, partial_bytes_per_address=1 << 20,
+                                            stall_seconds=0.05, frame_base_seconds=0.05))
+
+    async def main() -> None:
+        reader = wire.MessageReader(ChunkStream(split(data + uvarint(declared) + b"x", cuts)), budgets=node,
+                                    address="127.0.0.1")
+        try:
+            while await reader.read(idle_seconds=0.05) is not None:
+                pass
+        except ProtocolError:
+            pass
+
+    trio.run(main)
+    assert node.partial.used == 0 and node.partial.by_address == {}
+
+
+def test_a_message_larger_than_the_address_may_hold_is_refused_before_it_is_read() -> None:
+    node = Budgets(lambda _: False, Limits(partial_bytes_per_address=1 << 20))
+
+    async def main() -> None:
+        stream = ChunkStream([uvarint(2 << 20) + b"x"], strict=True)
+        reader = wire.MessageReader(stream, budgets=node, address="127.0.0.1")
+        with pytest.raises(ProtocolError, match="busy: too many large messages"):
+            await reader.read()
+        assert stream.reads == 1
+
+    trio.run(main)

@@ -11,7 +11,7 @@ ahead of time so a view offers only what would be accepted.
 from __future__ import annotations
 
 from threads_desktop.engine.acl.book import AclBook
-from threads_desktop.engine.acl.ops import document_entity
+from threads_desktop.engine.acl.control_ops import document_entity
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ItemActions
 

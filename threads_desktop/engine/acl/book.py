@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from threads_desktop.engine.acl.control_ops import ACL_ENTITY
 from threads_desktop.engine.acl.crdt import AclState
-from threads_desktop.engine.acl.ops import ACL_ENTITY
 from threads_desktop.engine.core.members import Role
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from threads_desktop.engine.acl.control_ops import verify
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.acl.ops import verify
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.ids import PeerId

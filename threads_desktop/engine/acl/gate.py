@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from threads_desktop.engine.acl.book import AclBook
+from threads_desktop.engine.acl.control_ops import REVOCATIONS, Keys, Revoke, is_acl_payload, parse_acl_payload
 from threads_desktop.engine.acl.keybox import open_key_box
-from threads_desktop.engine.acl.ops import REVOCATIONS, Keys, Revoke, is_acl_payload, parse_acl_payload
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation, concurrent
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError

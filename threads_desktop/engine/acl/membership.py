@@ -9,11 +9,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
-from threads_desktop.engine.acl.gate import AccessGate
-from threads_desktop.engine.acl.keybox import seal_key_box
-from threads_desktop.engine.acl.links import InviteLink, for_role
-from threads_desktop.engine.acl.ops import (
+from threads_desktop.engine.acl.control_ops import (
     AclOp,
     Grant,
     Invite,
@@ -26,6 +22,10 @@ from threads_desktop.engine.acl.ops import (
     join_message,
     make_bind,
 )
+from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
+from threads_desktop.engine.acl.gate import AccessGate
+from threads_desktop.engine.acl.keybox import seal_key_box
+from threads_desktop.engine.acl.links import InviteLink, for_role
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey

@@ -25,8 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from threads_desktop.engine.acl.book import EMPTY, AclBook, InviteTerms, merge_books
-from threads_desktop.engine.acl.crdt import AclState, Dot
-from threads_desktop.engine.acl.ops import (
+from threads_desktop.engine.acl.control_ops import (
     ACL_ENTITY,
     REVOCATIONS,
     AclOp,
@@ -46,6 +45,7 @@ from threads_desktop.engine.acl.ops import (
     roles_up_to,
     verify,
 )
+from threads_desktop.engine.acl.crdt import AclState, Dot
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role

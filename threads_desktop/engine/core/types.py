@@ -59,6 +59,64 @@ class Transfer:
     total: int
 
 
+class Connection(enum.StrEnum):
+    """How a peer is connected to us now (the Devices view, `peers`)."""
+
+    SAME_NETWORK = "same_network"  # its address is on one of our subnets, or LAN discovery found it
+    INTERNET = "internet"          # a direct connection to an address beyond our networks
+    RELAY = "relay"                # through another peer's relay (/p2p-circuit)
+    OFFLINE = "offline"            # no connection now
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSync:
+    """How far one thread is in step with one peer, as far as we know
+    cheaply: the heads it last told us, and the photo blocks coming in."""
+
+    thread_id: ThreadId
+    compared: bool = False  # heads exchanged in the session now open
+    we_lack: int = 0  # records it has that we do not (from its last heads)
+    they_lack: int = 0  # records we have that it does not
+    done: int = 0  # bytes of photo blocks received from it in the transfer under way
+    total: int = 0  # bytes of that transfer (0: none under way)
+    name: str | None = None  # the thread's name (filled by the node; None for a backup we cannot read)
+    kind: ThreadKind | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        return self.compared and not self.we_lack and not self.they_lack and not self.total
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": str(self.thread_id), "name": self.name, "kind": self.kind.value if self.kind else None,
+                "compared": self.compared,
+                "in_sync": self.in_sync, "we_lack": self.we_lack, "they_lack": self.they_lack,
+                "transfer": {"done": self.done, "total": self.total} if self.total else None}
+
+
+@dataclass(frozen=True, slots=True)
+class PeerLink:
+    """A peer connected now, as the network sees it (in NetworkStatus)."""
+
+    peer_id: str
+    connection: Connection
+    threads: tuple[ThreadSync, ...] = ()  # the threads it proved in this session
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A peer this profile shares something with (the Devices view, `peers`)."""
+
+    peer_id: str
+    name: str | None  # the name it gives itself in a thread we share
+    connection: Connection
+    last_seen: float | None  # offline: when our last session with it ended (None: never met)
+    threads: tuple[ThreadSync, ...]  # what it shares with us, by name
+
+    def to_json(self) -> dict[str, object]:
+        return {"peer_id": self.peer_id, "name": self.name, "connection": self.connection.value,
+                "last_seen": self.last_seen, "threads": [t.to_json() for t in self.threads]}
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkStatus:
     online: bool
@@ -66,6 +124,10 @@ class NetworkStatus:
     transfers: tuple[Transfer, ...] = ()
     addresses: tuple[str, ...] = ()  # where we listen
     nearby: int = 0  # peers found on the LAN lately (Node.nearby_peers())
+    links: tuple[PeerLink, ...] = ()  # peers connected now, how, and how far in step (Node.devices())
+    # Whether peers outside our networks can dial us: "reachable", "unreachable"
+    # (we rely on relays), or None while unknown (nothing is shown then).
+    reachability: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +162,20 @@ class ChangeSet:
 
     threads_added: frozenset[ThreadId] = field(default_factory=frozenset)
     threads_updated: frozenset[ThreadId] = field(default_factory=frozenset)
-    documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)  # thread, collection, ID
+    # Every document the operation touched: (thread, collection, ID). Among
+    # them, those that came into being and those now gone; the others were
+    # updated (`documents_updated()`). Views insert rows for created ones,
+    # drop deleted ones and refresh only the updated ones.
+    documents: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)
+    documents_created: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)
+    documents_deleted: frozenset[tuple[ThreadId, str, str]] = field(default_factory=frozenset)
+    # Blobs now whole here (fetched from peers): (thread, collection, document
+    # ID, field), e.g. (album, "photo", ID, "original").
+    blobs: frozenset[tuple[ThreadId, str, str, str]] = field(default_factory=frozenset)
+    # Threads whose members, roles, invites, keys or refused changes may look
+    # different now (a control event settled, an event was refused, a key
+    # came): views of the membership read it again only then.
+    membership: frozenset[ThreadId] = field(default_factory=frozenset)
     invites: bool = False  # the direct invites waiting for an answer changed
     # Peers connected, nearby or transfers moved: the network's status then
     # (a snapshot taken where it changed; listeners need not ask again).
@@ -109,3 +184,6 @@ class ChangeSet:
     nearby: tuple[NearbyPeer, ...] | None = None
     # Threads this profile no longer holds (left): views of them must close.
     threads_removed: frozenset[ThreadId] = field(default_factory=frozenset)
+
+    def documents_updated(self) -> frozenset[tuple[ThreadId, str, str]]:
+        return self.documents - self.documents_created - self.documents_deleted

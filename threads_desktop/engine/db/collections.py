@@ -39,7 +39,7 @@ class Document:
 class WriteBatch:
     """Document writes gathered to travel as one event (one transaction)."""
 
-    ops: list[dict[str, Any]] = field(default_factory=list)  # the db event's ops, in order
+    document_ops: list[dict[str, Any]] = field(default_factory=list)  # the db event's ops, in order
 
 
 def new_id(random_bytes: RandomBytes) -> str:
@@ -97,7 +97,7 @@ class Collection:
 
     def _send(self, batch: WriteBatch | None, op: dict[str, Any]) -> None:
         if batch is not None:
-            batch.ops.append(op)
+            batch.document_ops.append(op)
         else:
             self._committer.commit(self.thread_id, [db_event(op)])
 
@@ -203,6 +203,16 @@ class Collection:
                 authors.setdefault(doc_id, []).append(log_raw)
         return authors
 
+    def naming_blob(self, manifest: bytes) -> list[tuple[str, str, Any]]:
+        """(document ID, field, blob reference) of the live documents whose
+        blob fields hold the blob of `manifest`: index lookups, one per field."""
+        return [(doc_id, name, cbor.decode(value, max_size=1 << 12))
+                for name in self.model.blobs for doc_id, value in self._sql.execute(
+                    "SELECT i.id, f.value FROM document_index i JOIN fields f ON f.thread_id = i.thread_id"
+                    " AND f.collection = i.collection AND f.id = i.id AND f.field = i.field"
+                    " WHERE i.thread_id = ? AND i.collection = ? AND i.field = ? AND i.missing = 0 AND i.value = ?",
+                    (self.thread_id.raw, self.model.collection, name, manifest)) if value is not None]
+
     def find_one(self, where: Mapping[str, Any]) -> Document | None:
         found = self.find(where, limit=1)
         return found[0] if found else None
@@ -241,5 +251,5 @@ class ThreadCollections:
                           self._random_bytes, self.own_log)
 
     def send(self, batch: WriteBatch) -> None:
-        if batch.ops:
-            self._committer.commit(self.thread_id, [db_event(*batch.ops)])
+        if batch.document_ops:
+            self._committer.commit(self.thread_id, [db_event(*batch.document_ops)])

@@ -11,6 +11,11 @@ document (two members adding the same photo at once). Every rule is
 commutative, so peers that apply the same events in any order hold
 byte-identical views.
 
+"ops" means three things in this code base, named apart: a db event's
+document ops (here: `MAX_DOCUMENT_OPS`, `WriteBatch.document_ops`), a control
+event's ACL ops (`acl/control_ops.py`), and the UI's typed calls into the
+engine, its operations (`ui/operations/`). Both payloads say "ops" on the wire.
+
 Event payload: `{"type": "db", "ops": [op, ...]}` with op one of
   {"op": "create", "c": collection, "id": ID, "set": {field: value}}
   {"op": "update", "c": collection, "id": ID, "set": {...}, "unset": [field]}
@@ -23,16 +28,18 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from threads_desktop.engine.acl.ops import document_entity
+from threads_desktop.engine.acl.control_ops import document_entity
 from threads_desktop.engine.codec import cbor
+from threads_desktop.engine.codec.cbor import Link
 from threads_desktop.engine.core.errors import SchemaError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.db.models import MAX_DOCUMENT_BYTES, Model, Schema, check_id, is_bound_id
-from threads_desktop.engine.eventstore.store import Changes, Event
+from threads_desktop.engine.eventstore.store import AppliedChanges, Event
 
 DB_EVENT = "db"
-MAX_OPS = 256
+_CREATED, _DELETED = object(), object()  # what an op did to its document's existence
+MAX_DOCUMENT_OPS = 256
 _OP_FIELDS = {"create": ({"op", "c", "id", "set"}, set()), "update": ({"op", "c", "id"}, {"set", "unset"}),
               "delete": ({"op", "c", "id"}, set())}
 _INT64 = range(-(1 << 63), 1 << 63)
@@ -40,8 +47,8 @@ _INT64 = range(-(1 << 63), 1 << 63)
 Key = tuple[bytes, str, str]
 
 
-def db_event(*ops: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": DB_EVENT, "ops": [dict(op) for op in ops]}
+def db_event(*document_ops: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": DB_EVENT, "ops": [dict(op) for op in document_ops]}
 
 
 def readers_may_write(schema: Schema) -> Callable[[Any], bool]:
@@ -64,26 +71,34 @@ class DocumentReducer:
         self._sql = connection
         self.schema = schema
 
-    def reduce(self, event: Event, changes: Changes) -> None:
+    def reduce(self, event: Event, changes: AppliedChanges) -> None:
         payload = event.payload
         if not isinstance(payload, dict) or payload.get("type") != DB_EVENT:
             return  # another reducer's event
         ops = payload.get("ops")
-        if set(payload) != {"type", "ops"} or not isinstance(ops, list) or not 0 < len(ops) <= MAX_OPS:
-            raise SchemaError(f"a db event holds 1 to {MAX_OPS} ops")
+        if set(payload) != {"type", "ops"} or not isinstance(ops, list) or not 0 < len(ops) <= MAX_DOCUMENT_OPS:
+            raise SchemaError(f"a db event holds 1 to {MAX_DOCUMENT_OPS} ops")
         touched: dict[Key, Model] = {}
         for index, op in enumerate(ops):
             # Ops of one event apply in order: each gets the event's stamp and
             # its position, so a later op of the event wins over an earlier one.
-            key, model, fresh = self._apply(event, event.stamp + index.to_bytes(2, "big"), op)
+            key, model, fresh, now = self._apply(event, event.stamp + index.to_bytes(2, "big"), op)
             if not fresh:
                 touched[key] = model
-            changes.documents.add((event.thread_id, key[1], key[2]))
+            document = (event.thread_id, key[1], key[2])
+            if now is _CREATED:
+                changes.document_created(document)
+            elif now is _DELETED:
+                changes.document_deleted(document)
+            else:
+                changes.documents.add(document)
         for key, model in touched.items():  # once per document, however many ops touched it
             self._refresh(key, model)
 
-    def _apply(self, event: Event, op_stamp: bytes, op: Any) -> tuple[Key, Model, bool]:
-        """Apply one op; True as third value when it wrote a new document whole."""
+    def _apply(self, event: Event, op_stamp: bytes, op: Any) -> tuple[Key, Model, bool, object]:
+        """Apply one op; True as third value when it wrote a new document
+        whole; fourth, whether the document came into being (_CREATED), went
+        (_DELETED) or neither (None)."""
         if not isinstance(op, dict) or op.get("op") not in _OP_FIELDS:
             raise SchemaError("an op is a map whose 'op' is create, update or delete")
         required, optional = _OP_FIELDS[op["op"]]
@@ -107,8 +122,8 @@ class DocumentReducer:
                     model.ids == "log" and key[2] != str(event.log_id)):
                 raise SchemaError(f"a new {model.collection}'s ID must be made by its author's log")
             if self._create_new(key, model, values, event, op_stamp):
-                return key, model, True
-            self._create(key, event, op_stamp)
+                return key, model, True, _CREATED
+            transition = _CREATED if self._create(key, event, op_stamp) else None
         else:
             if op["op"] == "update":
                 self._require_editor(key, model, event)
@@ -116,8 +131,9 @@ class DocumentReducer:
                 model.check_unset(unset)
                 if set(values) & set(unset):
                     raise SchemaError("a field is both set and unset")
+                transition = None
             else:
-                self._delete(key, model, event)
+                transition = _DELETED if self._delete(key, model, event) else None
         self._sql.executemany(
             "INSERT INTO fields (thread_id, collection, id, field, stamp, value) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (thread_id, collection, id, field) DO UPDATE SET stamp = excluded.stamp,"
@@ -127,7 +143,7 @@ class DocumentReducer:
         self._sql.execute(
             "UPDATE documents SET version = version + 1, updated = MAX(updated, ?) WHERE thread_id = ?"
             " AND collection = ? AND id = ?", (op_stamp, *key))
-        return key, model, False
+        return key, model, False, transition
 
     # --- creates and who may change a document ---------------------------------------
 
@@ -150,9 +166,10 @@ class DocumentReducer:
         self._index(key, model, present)
         return True
 
-    def _create(self, key: Key, event: Event, op_stamp: bytes) -> None:
+    def _create(self, key: Key, event: Event, op_stamp: bytes) -> bool:
         """A create of a document that exists: only from a writer who had not
-        seen it, i.e. concurrent with every create so far."""
+        seen it, i.e. concurrent with every create so far. True if it brings
+        a deleted document back."""
         earlier = [(log_raw, seq) for log_raw, seq in self._authors(key) if (log_raw, seq) != (event.log_id.raw,
                                                                                           event.seq)]
         if any(_in_causal_past(event, log_raw, seq) for log_raw, seq in earlier):
@@ -160,14 +177,16 @@ class DocumentReducer:
         self._sql.execute("INSERT OR IGNORE INTO document_authors VALUES (?, ?, ?, ?, ?, 0)",
                           (*key, event.log_id.raw, event.seq))
         # A create no delete had seen keeps the document (add wins).
-        self._sql.execute("UPDATE documents SET deleted = 0 WHERE thread_id = ? AND collection = ? AND id = ?", key)
+        revived = self._sql.execute("UPDATE documents SET deleted = 0 WHERE thread_id = ? AND collection = ? AND id = ?"
+                                    " AND deleted = 1", key).rowcount
         # The earliest create names the document's author, whatever arrives first.
         self._sql.execute(
             "UPDATE documents SET author = CASE WHEN ? < created THEN ? ELSE author END, created = MIN(created, ?)"
             " WHERE thread_id = ? AND collection = ? AND id = ?",
             (op_stamp, event.log_id.raw, op_stamp, *key))
+        return bool(revived)
 
-    def _delete(self, key: Key, model: Model, event: Event) -> None:
+    def _delete(self, key: Key, model: Model, event: Event) -> bool:
         """Observed-remove: a delete removes creates it had seen (its author's
         own, or everyone's with the delete role); the document is gone once
         every create is removed. So a create nobody's delete had seen (two
@@ -193,10 +212,11 @@ class DocumentReducer:
         self._sql.executemany(
             "UPDATE document_authors SET removed = 1 WHERE thread_id = ? AND collection = ? AND id = ? AND log_id = ?",
             [(*key, log_raw) for log_raw in removed])
-        self._sql.execute(
-            "UPDATE documents SET deleted = NOT EXISTS (SELECT 1 FROM document_authors a WHERE a.thread_id = ?"
-            " AND a.collection = ? AND a.id = ? AND a.removed = 0) WHERE thread_id = ? AND collection = ? AND id = ?",
-            (*key, *key))
+        # True when this delete is the one that makes the document gone.
+        return bool(self._sql.execute(
+            "UPDATE documents SET deleted = 1 WHERE thread_id = ? AND collection = ? AND id = ? AND deleted = 0"
+            " AND NOT EXISTS (SELECT 1 FROM document_authors a WHERE a.thread_id = ? AND a.collection = ?"
+            " AND a.id = ? AND a.removed = 0)", (*key, *key)).rowcount)
 
     def _require_editor(self, key: Key, model: Model, event: Event) -> None:
         seen = [log_raw for log_raw, seq in self._authors(key) if _in_causal_past(event, log_raw, seq)]
@@ -231,14 +251,15 @@ class DocumentReducer:
         # The exact old index rows, so nothing scans the collection's index.
         self._sql.executemany(
             "DELETE FROM document_index WHERE thread_id = ? AND collection = ? AND field = ? AND missing = ?"
-            " AND value = ? AND id = ?", [(*key[:2], *_index_key(name, old), key[2]) for name in model.indexes])
+            " AND value = ? AND id = ?", [(*key[:2], *_index_key(model, name, old), key[2]) for name in model.indexes])
         if not deleted:
             self._index(key, model, data)
 
     def _index(self, key: Key, model: Model, data: Mapping[str, Any]) -> None:
         self._sql.executemany(
             "INSERT OR IGNORE INTO document_index (thread_id, collection, field, missing, value, id)"
-            " VALUES (?, ?, ?, ?, ?, ?)", [(*key[:2], *_index_key(name, data), key[2]) for name in model.indexes])
+            " VALUES (?, ?, ?, ?, ?, ?)", [(*key[:2], *_index_key(model, name, data), key[2])
+                                            for name in model.indexes])
 
     # --- snapshots ------------------------------------------------------------
 
@@ -282,13 +303,30 @@ def _in_causal_past(event: Event, log_raw: bytes, seq: int) -> bool:
     return event.deps.get(log_raw, 0) >= seq
 
 
-def _index_key(name: str, data: Mapping[str, Any]) -> tuple[str, int, Any]:
+def _index_key(model: Model, name: str, data: Mapping[str, Any]) -> tuple[str, int, Any]:
     """(field, missing, value): a missing value is indexed as 0, apart (key
     columns cannot be NULL); SQLite orders numbers < text < blobs, and other
-    values (and integers beyond 64 bits) index by their encoding."""
+    values (and integers beyond 64 bits) index by their encoding. A blob
+    reference indexes by its manifest CID."""
     if name not in data:
         return name, 1, 0
     value = data[name]
+    if name in model.blobs and isinstance(value, dict) and isinstance(value.get("manifest"), Link):
+        return name, 0, bytes(value["manifest"].cid_bytes)
     if isinstance(value, (float, str, bytes)) or (type(value) is int and value in _INT64):
         return name, 0, value
     return name, 0, cbor.encode(value)
+
+
+def reindex(connection: sqlite3.Connection, model: Model) -> None:
+    """Write the index rows of every live document of `model` afresh (a
+    migration that changed which fields it indexes, or how)."""
+    connection.execute("DELETE FROM document_index WHERE collection = ?", (model.collection,))
+    # Row by row (a large album's documents hold their thumbnails: tens of KiB each).
+    for thread_raw, doc_id, blob in connection.execute(
+            "SELECT thread_id, id, data FROM documents WHERE collection = ? AND deleted = 0", (model.collection,)):
+        data = cbor.decode(blob, max_size=MAX_DOCUMENT_BYTES)
+        connection.executemany(
+            "INSERT OR IGNORE INTO document_index (thread_id, collection, field, missing, value, id)"
+            " VALUES (?, ?, ?, ?, ?, ?)", [(thread_raw, model.collection, *_index_key(model, name, data), doc_id)
+                                           for name in model.indexes])

@@ -24,10 +24,13 @@ MAX_ID_LENGTH = 128
 MAX_DOCUMENT_BYTES = 64 << 20
 _INT64 = range(-(1 << 63), 1 << 63)
 
-FieldKind = Literal["text", "int", "float", "bool", "bytes", "link", "list", "map", "any"]
+# "blob": a map holding a blob reference ({manifest, key, size, mime}), checked
+# as a map (what peers accept is the same), and always indexed by its manifest
+# CID, so that a blob that arrives finds the documents naming it.
+FieldKind = Literal["text", "int", "float", "bool", "bytes", "link", "list", "map", "blob", "any"]
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "text": (str,), "int": (int,), "float": (float, int), "bool": (bool,), "bytes": (bytes,),
-    "link": (Link,), "list": (list,), "map": (dict,),
+    "link": (Link,), "list": (list,), "map": (dict,), "blob": (dict,),
 }
 
 
@@ -72,6 +75,7 @@ class Model:
     ids: Literal["own", "log", "any"] | None = None  # None: "own" for author-edited models, else "any"
     readers_write_own: bool = False
     indexes: tuple[str, ...] = field(init=False)
+    blobs: tuple[str, ...] = field(init=False)  # fields holding a blob reference (indexed by manifest)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.collection):
@@ -80,7 +84,9 @@ class Model:
             object.__setattr__(self, "ids", "own" if self.editors == "author" else "any")
         if self.readers_write_own and (self.ids != "log" or self.editors != "author"):
             raise ValueError("only a one-per-member document its author alone edits can be written by readers")
-        object.__setattr__(self, "indexes", tuple(sorted(n for n, f in self.fields.items() if f.index)))
+        object.__setattr__(self, "blobs", tuple(sorted(n for n, f in self.fields.items() if f.kind == "blob")))
+        object.__setattr__(self, "indexes", tuple(sorted(n for n, f in self.fields.items()
+                                                         if f.index or f.kind == "blob")))
 
     def check(self, values: Mapping[str, Any], *, creating: bool) -> None:
         for name, value in values.items():

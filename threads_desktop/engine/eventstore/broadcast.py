@@ -25,9 +25,9 @@ class _Subscription:
         if self.thread_id in changes.threads_removed:
             return True  # whatever was watched in it is gone
         if self.collection is None:
-            return self.thread_id in changes.threads_added | changes.threads_updated
+            return self.thread_id in changes.threads_added | changes.threads_updated | changes.membership
         return any(t == self.thread_id and c == self.collection and (self.doc_id is None or d == self.doc_id)
-                   for t, c, d in changes.documents)
+                   for t, c, d, *_field in (*changes.documents, *changes.blobs))
 
 
 class Broadcaster:
@@ -46,7 +46,7 @@ class Broadcaster:
 
     def publish(self, changes: ChangeSet) -> None:
         if not (changes.threads_added or changes.threads_updated or changes.threads_removed or changes.documents
-                or changes.invites or changes.network):
+                or changes.blobs or changes.membership or changes.invites or changes.network):
             return
         for subscription in list(self._subscriptions):
             if subscription.wants(changes):

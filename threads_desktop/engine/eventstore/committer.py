@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.eventstore.dispatcher import Dispatcher
-from threads_desktop.engine.eventstore.store import Changes
+from threads_desktop.engine.eventstore.store import AppliedChanges
 
 
 class WritingKeyPolicy(Protocol):
@@ -30,12 +30,12 @@ class Committer:
     """Writes events through the dispatcher and publishes what they changed,
     once per commit or once for a batch of them."""
 
-    def __init__(self, dispatcher: Dispatcher, publish: Callable[[Changes], None],
+    def __init__(self, dispatcher: Dispatcher, publish: Callable[[AppliedChanges], None],
                  keys: WritingKeyPolicy | None = None) -> None:
         self._dispatcher = dispatcher
         self._publish = publish
         self._keys: WritingKeyPolicy = keys or NewestKey()
-        self._batch: Changes | None = None
+        self._batch: AppliedChanges | None = None
 
     def use_keys(self, keys: WritingKeyPolicy) -> None:
         """The policy that picks writing keys. Set once where the engine is
@@ -48,17 +48,17 @@ class Committer:
         """Write events to our log in the thread and apply them (control
         events are sealed for every member). AccessDeniedError if the ACL
         would refuse them: then nothing is written."""
-        changes = self._batch if self._batch is not None else Changes()
+        changes = self._batch if self._batch is not None else AppliedChanges()
         key = key or self._keys.writing_key(thread_id, content=not control)
         self._dispatcher.commit(thread_id, payloads, changes, control=control, key=key)
         if self._batch is None:
             self._publish(changes)
 
     @contextmanager
-    def batched(self) -> Iterator[Changes]:
+    def batched(self) -> Iterator[AppliedChanges]:
         """Gather the changes of several commits into one change set, which
         the caller publishes."""
-        self._batch = Changes()
+        self._batch = AppliedChanges()
         try:
             yield self._batch
         finally:

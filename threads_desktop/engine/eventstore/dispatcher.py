@@ -16,7 +16,7 @@ from threads_desktop.engine.core.errors import (
 from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
-from threads_desktop.engine.eventstore.store import Changes, EventStore
+from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.envelopes import DecodedEnvelope, Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome, LogStore, NewEvent
@@ -31,7 +31,7 @@ class Dispatcher:
         self._events = events
         self._clock = clock
 
-    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], changes: Changes, *,
+    def commit(self, thread_id: ThreadId, payloads: Sequence[Any], changes: AppliedChanges, *,
                control: bool = False, key: ThreadKey | None = None) -> None:
         """Write events to our log, each after everything we have applied. If
         one would be refused (the ACL does not allow it), nothing is written
@@ -43,18 +43,17 @@ class Dispatcher:
             deps = tuple((log_id, seq) for log_id, seq in self._events.frontier(thread_id) if log_id != own_log)
             appended = self._logstore.append_many(
                 thread_id, [NewEvent(payload, self._clock.tick(), deps, control) for payload in payloads], key)
-            these = Changes()
+            these = AppliedChanges()
             self._events.add_own(thread_id, appended, these)
             refusal = self._events.refusal(thread_id, own_log, appended[0].seq, appended[-1].seq) \
                 if appended else None
             if refusal is not None:
                 raise AccessDeniedError(refusal)
-        changes.threads |= these.threads
-        changes.documents |= these.documents
+        changes.merge(these)
         changes.applied += these.applied
 
     def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope],
-                changes: Changes) -> list[IngestOutcome | ThreadsError]:
+                changes: AppliedChanges) -> list[IngestOutcome | ThreadsError]:
         """Take records from a peer: refused ones change nothing, the others
         are logged and applied as soon as their causal context is."""
         held_keys = len(self._logstore.thread_keys(thread_id))
@@ -75,7 +74,7 @@ class Dispatcher:
         return outcomes
 
     def _ingest(self, thread_id: ThreadId, envelopes: Sequence[Envelope],
-                changes: Changes) -> list[IngestOutcome | ThreadsError]:
+                changes: AppliedChanges) -> list[IngestOutcome | ThreadsError]:
         added: list[DecodedEnvelope] = []
         outcomes = self._logstore.ingest_many(thread_id, envelopes, added)
         self._events.add(thread_id, [(d.log_id, d.record.seq, d.envelope) for d in added], changes)

@@ -1,4 +1,9 @@
-"""Tables of the event store and the views its reducers maintain."""
+"""Tables of the event store and the views its reducers maintain, and the
+steps that brought older profiles' tables here."""
+
+import sqlite3
+
+from threads_desktop.engine.logstore.database import Migration
 
 EVENTSTORE_SCHEMA = """
 -- Every opened event of the threads this profile can read. `stamp` is the
@@ -10,9 +15,13 @@ CREATE TABLE events (
     stamp BLOB NOT NULL,
     deps BLOB NOT NULL,                -- DAG-CBOR [[log ID, seq], ...]
     payload BLOB,                      -- DAG-CBOR; NULL once compacted
-    state INTEGER NOT NULL DEFAULT 0,  -- 0 waiting for deps, 1 applied, 2 refused, 3 opaque (followers)
+    state INTEGER NOT NULL DEFAULT 0,  -- 0 waiting, 1 applied, 2 refused, 3 opaque (followers)
     refusal TEXT,                      -- why a refused event changed nothing
     control INTEGER NOT NULL DEFAULT 0, -- 1: a control event (header sealed with the follow key)
+    -- While waiting (state 0), what for: 0 its log's previous event and its
+    -- deps; 1 a key (no key held opens it); 2 its log's previous event only
+    -- (a follower cannot open it: it settles as opaque). Last, as migration 4 added it.
+    waits_for INTEGER NOT NULL DEFAULT 0 CHECK (waits_for IN (0, 1, 2)),
     PRIMARY KEY (thread_id, log_id, seq)
 ) STRICT, WITHOUT ROWID;
 -- The events still waiting, log by log: what every batch of new events looks at.
@@ -35,3 +44,16 @@ CREATE TABLE snapshots (
     PRIMARY KEY (thread_id, applied_count)
 ) STRICT, WITHOUT ROWID;
 """
+
+
+def _events_wait_in_a_column(sql: sqlite3.Connection) -> None:
+    """Schema 3 kept why an event waits as a prefix of its refusal
+    ("unreadable: ...", "opaque: ..."), found with LIKE."""
+    sql.execute("ALTER TABLE events ADD COLUMN waits_for INTEGER NOT NULL DEFAULT 0"
+                " CHECK (waits_for IN (0, 1, 2))")
+    sql.execute("UPDATE events SET waits_for = 1, refusal = NULL WHERE state = 0 AND refusal LIKE 'unreadable: %'")
+    sql.execute("UPDATE events SET waits_for = 2, refusal = NULL WHERE state = 0 AND refusal LIKE 'opaque: %'")
+    sql.execute("UPDATE events SET refusal = NULL WHERE state = 3")  # opaque, settled: nothing was refused
+
+
+EVENTSTORE_MIGRATIONS = (Migration(4, "events wait in a state column", _events_wait_in_a_column),)

@@ -25,13 +25,15 @@ from threads_desktop.engine.logstore.store import AppendedRecord, LogStore
 # OPAQUE: an event a follower cannot open (content); it settles its place in
 # the log without reaching any view.
 WAITING, APPLIED, REFUSED, OPAQUE = 0, 1, 2, 3
+# What a waiting event waits for (`events.waits_for`): its log's previous
+# event and its deps; a key that opens it; or, opaque to a follower, its
+# log's previous event only.
+FOR_DEPS, FOR_KEY, FOR_PLACE = 0, 1, 2
 
 
 class _Refused(Exception):
     """An event of an optimistic batch was refused: apply the batch carefully."""
 
-_UNREADABLE = "unreadable: "
-_OPAQUE = "opaque: "
 _UNREAD = object()  # a payload not read from the events table yet
 
 
@@ -47,20 +49,48 @@ class Event:
     rights: Any = None  # the author's rights at the event's causal past (the gate's Rights), if gated
 
 
+DocumentKey = tuple[ThreadId, str, str]  # thread, collection, document ID
+
+
 @dataclass(slots=True)
-class Changes:
-    """What applying events changed, for the change sets the UI gets."""
+class AppliedChanges:
+    """What applying events changed in the views, gathered while they apply
+    (the node publishes it as a core.types.ChangeSet)."""
 
     threads: set[ThreadId] = field(default_factory=set)
-    documents: set[tuple[ThreadId, str, str]] = field(default_factory=set)
-    applied: int = 0
+    documents: set[DocumentKey] = field(default_factory=set)  # every document touched
+    created: set[DocumentKey] = field(default_factory=set)  # among them, those that came into being
+    deleted: set[DocumentKey] = field(default_factory=set)  # among them, those gone
+    # Threads whose membership may look different: a control event settled,
+    # an event was refused, verdicts were replayed or a key opened events.
+    membership: set[ThreadId] = field(default_factory=set)
+    applied: int = 0  # events applied
+
+    def document_created(self, key: DocumentKey) -> None:
+        self.documents.add(key)
+        self.created.add(key)
+        self.deleted.discard(key)
+
+    def document_deleted(self, key: DocumentKey) -> None:
+        self.documents.add(key)
+        self.deleted.add(key)
+        self.created.discard(key)  # born and gone in one change: views had no row for it
+
+    def merge(self, later: AppliedChanges) -> None:
+        """Take what `later` changed in the views after these (its `applied`
+        count is the caller's to add: a replay applies events again)."""
+        self.threads |= later.threads
+        self.documents |= later.documents
+        self.membership |= later.membership
+        self.created = (self.created - later.deleted) | later.created
+        self.deleted = (self.deleted - later.created) | later.deleted
 
 
 SNAPSHOT_EVERY = 1000
 
 
 class Reducer(Protocol):
-    def reduce(self, event: Event, changes: Changes) -> None:
+    def reduce(self, event: Event, changes: AppliedChanges) -> None:
         """Apply one event to the views, inside a savepoint. Raise
         InvalidInputError to refuse it: the savepoint rolls back."""
 
@@ -106,21 +136,22 @@ class EventStore:
         self._reducers = list(reducers)
         self._gate = gate
 
-    def add(self, thread_id: ThreadId, records: Sequence[tuple[PeerId, int, Envelope]], changes: Changes) -> None:
+    def add(self, thread_id: ThreadId, records: Sequence[tuple[PeerId, int, Envelope]],
+            changes: AppliedChanges) -> None:
         """Open and store newly logged events, then apply every event that is
         ready. Call inside the transaction that logged them."""
         self._add(thread_id, [(*record, None) for record in records], changes)
 
-    def add_own(self, thread_id: ThreadId, appended: Sequence[AppendedRecord], changes: Changes) -> None:
+    def add_own(self, thread_id: ThreadId, appended: Sequence[AppendedRecord], changes: AppliedChanges) -> None:
         """Store and apply events we just appended to our log: their events
         are the ones we sealed, so nothing is decrypted again."""
         self._add(thread_id, [(a.log_id, a.seq, a.envelope, a.sealed.opened()) for a in appended], changes)
 
     def _add(self, thread_id: ThreadId, records: Sequence[tuple[PeerId, int, Envelope, OpenedEvent | None]],
-             changes: Changes) -> None:
+             changes: AppliedChanges) -> None:
         opened: dict[tuple[bytes, int], tuple[Any, dict[bytes, int]]] = {}
         self._sql.executemany(
-            "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, refusal, control)"
+            "INSERT OR IGNORE INTO events (thread_id, log_id, seq, stamp, deps, payload, waits_for, control)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [self._open(thread_id, *record, opened) for record in records])
         self._settle(thread_id, changes, opened)
 
@@ -132,24 +163,22 @@ class EventStore:
         try:
             if event is None:
                 event = self._logstore.read_event(thread_id, envelope)
-        except MissingKeyError as exc:
+        except MissingKeyError:
             # No read key at all: a follower. It keeps the event's place.
-            return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
-                    f"{_OPAQUE}{exc}", 0)
-        except InvalidInputError as exc:
+            return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None, FOR_PLACE, 0)
+        except InvalidInputError:
             # Authentic (signed) but unreadable with the keys held now (a key
             # of a later epoch may still come): it waits, and its log with it.
-            return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None,
-                    f"{_UNREADABLE}{exc}", 0)
+            return (thread_id.raw, log_id.raw, seq, stamp(0, log_id, seq), cbor.encode([]), None, FOR_KEY, 0)
         header = event.header
         self._clock.observe(header.hlc)
         if opened is not None:
             opened[(log_id.raw, seq)] = (event.payload, {d.raw: s for d, s in header.deps})
         return (thread_id.raw, log_id.raw, seq, stamp(header.hlc, log_id, seq),
-                cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(event.payload), None,
+                cbor.encode([[d.raw, s] for d, s in header.deps]), cbor.encode(event.payload), FOR_DEPS,
                 int(event.control))
 
-    def _settle(self, thread_id: ThreadId, changes: Changes,
+    def _settle(self, thread_id: ThreadId, changes: AppliedChanges,
                 opened: Mapping[tuple[bytes, int], tuple[Any, dict[bytes, int]]] | None = None) -> None:
         """Apply what is ready; then open what keys that arrived open, and
         replay the thread if access verdicts already given changed."""
@@ -159,8 +188,7 @@ class EventStore:
                 return
             if self._gate.take_replay(thread_id):
                 replayed = self.rebuild(thread_id, from_snapshot=False)
-                changes.threads |= replayed.threads
-                changes.documents |= replayed.documents
+                changes.merge(replayed)
             elif self._gate.take_new_keys(thread_id) or self._early_keys(thread_id):
                 self._reopen_unreadable(thread_id)
                 self._apply_ready(thread_id, changes)
@@ -182,24 +210,23 @@ class EventStore:
             taken = self._gate.early_keys(event) or taken
         return taken
 
-    def reopen(self, thread_id: ThreadId, changes: Changes) -> None:
+    def reopen(self, thread_id: ThreadId, changes: AppliedChanges) -> None:
         """Try again the events no key opened (call when a key arrives). If
         we could only follow the thread before, everything is opened again."""
         (opaque,) = self._sql.execute("SELECT count(*) FROM events WHERE thread_id = ? AND state = ?",
                                       (thread_id.raw, OPAQUE)).fetchone()
+        changes.membership.add(thread_id)  # a key: what we may read (and do) may change
         if opaque and self._logstore.thread_keys(thread_id)[0].can_read:
             replayed = self.rebuild(thread_id, from_snapshot=False)
-            changes.threads |= replayed.threads
-            changes.documents |= replayed.documents
+            changes.merge(replayed)
             return
         self._reopen_unreadable(thread_id)
         self._settle(thread_id, changes)
 
-    def _reopen_unreadable(self, thread_id: ThreadId, pattern: str = _UNREADABLE + "%") -> None:
+    def _reopen_unreadable(self, thread_id: ThreadId) -> None:
         rows = self._sql.execute(
             "SELECT log_id, seq FROM events INDEXED BY events_waiting"
-            " WHERE thread_id = ? AND state = 0 AND payload IS NULL AND refusal LIKE ?",
-            (thread_id.raw, pattern)).fetchall()
+            " WHERE thread_id = ? AND state = 0 AND waits_for = ?", (thread_id.raw, FOR_KEY)).fetchall()
         self._reload(thread_id, rows)
 
     def _reload(self, thread_id: ThreadId, rows: Sequence[tuple[bytes, int]]) -> None:
@@ -207,7 +234,7 @@ class EventStore:
         for log_raw, seq in rows:
             [record] = self._logstore.records_after(thread_id, PeerId(log_raw), seq - 1, limit=1)
             row = self._open(thread_id, PeerId(log_raw), seq, record.envelope, None)
-            self._sql.execute("UPDATE events SET stamp = ?, deps = ?, payload = ?, refusal = ?, control = ?"
+            self._sql.execute("UPDATE events SET stamp = ?, deps = ?, payload = ?, waits_for = ?, control = ?"
                               " WHERE thread_id = ? AND log_id = ? AND seq = ?",
                               (*row[3:], thread_id.raw, log_raw, seq))
 
@@ -243,23 +270,22 @@ class EventStore:
 
     # --- applying -------------------------------------------------------------
 
-    def _apply_ready(self, thread_id: ThreadId, changes: Changes,
+    def _apply_ready(self, thread_id: ThreadId, changes: AppliedChanges,
                      opened: Mapping[tuple[bytes, int], tuple[Any, dict[bytes, int]]] | None = None) -> None:
         """Apply every ready event. Optimistically all under one savepoint
         (refusals are rare); if an event is refused, that savepoint rolls back
         and the same events are applied again, each under its own."""
-        these = Changes()
+        these = AppliedChanges()
         try:
             with self._db.write():
                 self._apply_passes(thread_id, these, opened or {}, careful=False)
         except _Refused:
-            these = Changes()
+            these = AppliedChanges()
             self._apply_passes(thread_id, these, opened or {}, careful=True)
-        changes.threads |= these.threads
-        changes.documents |= these.documents
+        changes.merge(these)
         changes.applied += these.applied
 
-    def _apply_passes(self, thread_id: ThreadId, changes: Changes,
+    def _apply_passes(self, thread_id: ThreadId, changes: AppliedChanges,
                       opened: Mapping[tuple[bytes, int], tuple[Any, dict[bytes, int]]], *, careful: bool) -> None:
         applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread_id.raw,)))
         count = self.applied_count(thread_id)
@@ -274,17 +300,17 @@ class EventStore:
             # to itself, SQLite scans the thread's primary key (every event it
             # ever applied) instead of the partial index of waiting ones.
             waiting = self._sql.execute(
-                "SELECT log_id, seq, stamp, deps, refusal, payload IS NULL, control FROM events"
+                "SELECT log_id, seq, stamp, deps, waits_for, control FROM events"
                 " INDEXED BY events_waiting WHERE thread_id = ? AND state = 0 ORDER BY log_id, seq",
                 (thread_id.raw,)).fetchall()
-            for log_raw, seq, event_stamp, deps_blob, refusal, no_payload, control in waiting:
+            for log_raw, seq, event_stamp, deps_blob, waits_for, control in waiting:
                 if applied.get(log_raw, 0) != seq - 1:
                     continue  # its predecessor is not applied
-                if no_payload and refusal is not None:
-                    if not refusal.startswith(_OPAQUE):
-                        continue  # no key opened it yet
+                if waits_for == FOR_KEY:
+                    continue  # no key opened it yet
+                if waits_for == FOR_PLACE:
                     # A follower cannot see its deps: it keeps the log's order only.
-                    settled.append((OPAQUE, refusal, thread_id.raw, log_raw, seq))
+                    settled.append((OPAQUE, None, thread_id.raw, log_raw, seq))
                     applied[log_raw] = seq
                     progress = True
                     continue
@@ -297,7 +323,7 @@ class EventStore:
                         (thread_id.raw, log_raw, seq)).fetchone()
                     payload = None if payload_blob is None else cbor.decode(payload_blob, max_size=1 << 22)
                 event = Event(thread_id, PeerId(log_raw), seq, event_stamp, payload, deps, bool(control))
-                refusal = refusal or self._deps_go_back(thread_id, log_raw, seq, deps, last_deps)
+                refusal = self._deps_go_back(thread_id, log_raw, seq, deps, last_deps)
                 last_deps[log_raw] = deps
                 if careful:
                     state, reason = self._apply(event, refusal, changes)
@@ -315,6 +341,8 @@ class EventStore:
                         raise _Refused from exc
                     state, reason = APPLIED, None
                 settled.append((state, reason, thread_id.raw, log_raw, seq))
+                if control or state == REFUSED:
+                    changes.membership.add(thread_id)
                 applied[log_raw] = seq
                 changes.applied += 1
                 count += 1
@@ -344,17 +372,17 @@ class EventStore:
     def _record_applied(self, thread_id: ThreadId, settled: list[tuple[Any, ...]], applied: dict[bytes, int]) -> None:
         """Write down, in two statements, which events were settled and how far
         each log is now applied."""
-        self._sql.executemany("UPDATE events SET state = ?, refusal = ? WHERE thread_id = ? AND log_id = ?"
-                              " AND seq = ?", settled)
+        self._sql.executemany("UPDATE events SET state = ?, refusal = ?, waits_for = 0 WHERE thread_id = ?"
+                              " AND log_id = ? AND seq = ?", settled)  # waits_for: nothing, once settled
         self._sql.executemany("INSERT INTO applied (thread_id, log_id, seq) VALUES (?, ?, ?)"
                               " ON CONFLICT (thread_id, log_id) DO UPDATE SET seq = excluded.seq",
                               [(thread_id.raw, log_raw, seq) for log_raw, seq in applied.items()])
         settled.clear()
 
-    def _apply(self, event: Event, refusal: str | None, changes: Changes) -> tuple[int, str | None]:
+    def _apply(self, event: Event, refusal: str | None, changes: AppliedChanges) -> tuple[int, str | None]:
         if refusal is not None:
             return REFUSED, refusal
-        these = Changes()
+        these = AppliedChanges()
         try:
             if self._gate is not None:
                 event = self._gate.admit(event)  # outside the savepoint: the ACL history keeps the event
@@ -365,8 +393,7 @@ class EventStore:
             raise  # the disk, not the event: stop
         except Exception as exc:  # noqa: BLE001 - whatever a peer's event provokes refuses only that event
             return REFUSED, str(exc) if isinstance(exc, ThreadsError) else f"malformed: {exc!r}"
-        changes.threads |= these.threads
-        changes.documents |= these.documents
+        changes.merge(these)
         return APPLIED, None
 
     # --- snapshots and compaction ---------------------------------------------------
@@ -389,11 +416,11 @@ class EventStore:
                                 (thread_id.raw,)).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
-    def rebuild(self, thread_id: ThreadId, *, from_snapshot: bool) -> Changes:
+    def rebuild(self, thread_id: ThreadId, *, from_snapshot: bool) -> AppliedChanges:
         """Recompute the thread's views: from its latest snapshot plus the
         events after it, or by replaying every event (compacted payloads are
         opened again from the logs)."""
-        changes = Changes()
+        changes = AppliedChanges()
         with self._db.write() as sql:
             snapshot = self.latest_snapshot(thread_id) if from_snapshot else None
             frontier = {} if snapshot is None else dict(cbor.decode(snapshot[1], max_size=1 << 24))
@@ -401,14 +428,12 @@ class EventStore:
                 reducer.clear(thread_id)
             sql.execute("DELETE FROM applied WHERE thread_id = ?", (thread_id.raw,))
             # Events the snapshot covers keep their state; the others go back
-            # to waiting (an unreadable one keeps its note).
-            rows = sql.execute("SELECT log_id, seq, state, refusal FROM events WHERE thread_id = ? AND state != 0",
+            # to waiting (those still waiting keep what for).
+            rows = sql.execute("SELECT log_id, seq FROM events WHERE thread_id = ? AND state != 0",
                                (thread_id.raw,)).fetchall()
-            reset = [(None if refusal is None or not refusal.startswith(_UNREADABLE) else refusal,
-                      thread_id.raw, log_raw, seq)
-                     for log_raw, seq, _state, refusal in rows if seq > frontier.get(log_raw, 0)]
-            sql.executemany("UPDATE events SET state = 0, refusal = ? WHERE thread_id = ? AND log_id = ? AND seq = ?",
-                            reset)
+            reset = [(thread_id.raw, log_raw, seq) for log_raw, seq in rows if seq > frontier.get(log_raw, 0)]
+            sql.executemany("UPDATE events SET state = 0, refusal = NULL, waits_for = 0"
+                            " WHERE thread_id = ? AND log_id = ? AND seq = ?", reset)
             if snapshot is not None:
                 for reducer, state in zip(self._reducers, cbor.decode(snapshot[2], max_size=1 << 34), strict=True):
                     reducer.import_state(thread_id, state)
@@ -417,11 +442,10 @@ class EventStore:
             # Compacted, opaque or unreadable events are opened again from their records.
             self._reload(thread_id, sql.execute(
                 "SELECT log_id, seq FROM events INDEXED BY events_waiting"
-                " WHERE thread_id = ? AND state = 0 AND payload IS NULL"
-                " AND (refusal IS NULL OR refusal LIKE ? OR refusal LIKE ?)",
-                (thread_id.raw, _OPAQUE + "%", _UNREADABLE + "%")).fetchall())
+                " WHERE thread_id = ? AND state = 0 AND payload IS NULL", (thread_id.raw,)).fetchall())
             self._apply_ready(thread_id, changes)
         changes.threads.add(thread_id)
+        changes.membership.add(thread_id)  # verdicts may differ from before
         return changes
 
     def compact(self, thread_id: ThreadId) -> int:

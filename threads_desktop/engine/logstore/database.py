@@ -10,11 +10,26 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from threads_desktop.engine.core.errors import DiskFullError, ProfileError, StorageError
 
-SCHEMA_VERSION = 3  # 2: access control (control events, acl_events, pending_joins); 3: networking
+# 2: access control (control events, acl_events, pending_joins); 3: networking
+# (the first version profiles were kept from); 4: events wait in a state
+# column, not a refusal prefix; 5: photos findable by their blobs.
+SCHEMA_VERSION = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema, from `version - 1` to `version`: `apply`
+    changes the tables of a profile written at the version before (it runs
+    inside the step's transaction; the version is bumped in the same one)."""
+
+    version: int
+    what: str
+    apply: Callable[[sqlite3.Connection], None]
 
 LOGSTORE_SCHEMA = """
 CREATE TABLE identity (
@@ -109,9 +124,11 @@ class Database:
         self._rollback_hooks: list[Callable[[], None]] = []
 
     @classmethod
-    def open(cls, path: Path, schemas: Sequence[str] = (LOGSTORE_SCHEMA,)) -> Database:
+    def open(cls, path: Path, schemas: Sequence[str] = (LOGSTORE_SCHEMA,),
+             migrations: Sequence[Migration] = ()) -> Database:
         """Open (or create) the file; `schemas` are the layers' table
-        definitions, applied in order to a new file."""
+        definitions at SCHEMA_VERSION, applied in order to a new file;
+        `migrations` bring an older file there, step by step."""
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
             # Larger pages for a new file (an existing one keeps its own):
@@ -125,19 +142,21 @@ class Database:
             connection.execute("PRAGMA cache_size=-65536")  # 64 MiB: block lookups are random
             connection.execute("PRAGMA busy_timeout=5000")
             database = cls(connection)
-            database._migrate(schemas)
         except sqlite3.DatabaseError as exc:
             raise ProfileError(f"cannot open the profile database {path}: {exc}") from exc
+        try:
+            database._migrate(schemas, migrations)
+        except BaseException as exc:
+            connection.close()
+            if isinstance(exc, (sqlite3.DatabaseError, StorageError)) and not isinstance(exc, DiskFullError):
+                raise ProfileError(f"cannot open the profile database {path}: {exc}") from exc
+            raise
         return database
 
-    def _migrate(self, schemas: Sequence[str]) -> None:
+    def _migrate(self, schemas: Sequence[str], migrations: Sequence[Migration]) -> None:
         (version,) = self.connection.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise ProfileError(f"the profile was written by a newer version (schema {version})")
-        if 0 < version < SCHEMA_VERSION:
-            # No release has shipped yet, so there is nothing to migrate from.
-            raise ProfileError(f"the profile was made by a development version (schema {version});"
-                               " make a new one")
         if version == 0:
             with self.write():
                 # Statement by statement: executescript() would commit first.
@@ -145,6 +164,18 @@ class Database:
                     for statement in _statements(schema):
                         self.connection.execute(statement)
                 self.connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            return
+        steps = sorted((m for m in migrations if m.version > version), key=lambda m: m.version)
+        if [m.version for m in steps] != list(range(version + 1, SCHEMA_VERSION + 1)):
+            # Before schema 3 no profile was kept: there is nothing to migrate from.
+            raise ProfileError(f"the profile was made by a development version (schema {version});"
+                               " make a new one")
+        for step in steps:
+            # One transaction per step: a step that fails leaves the profile
+            # whole at the version before it, to be tried again next time.
+            with self.write():
+                step.apply(self.connection)
+                self.connection.execute(f"PRAGMA user_version={step.version}")
 
     def on_rollback(self, hook: Callable[[], None]) -> None:
         """Call `hook` whenever a transaction or savepoint is rolled back, so

@@ -14,6 +14,17 @@ from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.database import Database
 
 MAX_PEERS_PER_THREAD = 256
+MAX_PEER_SESSIONS = 1024  # peers whose last session is remembered (the Devices view's "offline since")
+
+# Additive (created if missing when a profile opens, like local_settings):
+# when our last session with each peer was open, so "offline since" outlives
+# a restart. Any peer that reaches a session gets a row: bounded, newest kept.
+PEER_SESSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS peer_sessions (
+    peer_id BLOB PRIMARY KEY,
+    last_session INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"""
 
 PEERBOOK_SCHEMA = """
 -- Peers worth dialing for a thread: those met in a session about it, named
@@ -39,6 +50,11 @@ CREATE TABLE wanted_blobs (
     PRIMARY KEY (thread_id, blob)
 ) STRICT, WITHOUT ROWID;
 """
+
+
+def ensure_peer_sessions(database: Database) -> None:
+    with database.write() as sql:
+        sql.execute(PEER_SESSIONS_SCHEMA)
 
 
 # Rows only for a thread this profile holds: leaving deletes them all, and
@@ -84,6 +100,22 @@ class PeerBook:
     def threads_of(self, peer: PeerId) -> list[ThreadId]:
         return [ThreadId(raw) for (raw,) in self._db.connection.execute(
             "SELECT thread_id FROM thread_peers WHERE peer_id = ?", (peer.raw,))]
+
+    # --- sessions ------------------------------------------------------------------------
+
+    def session_seen(self, peer: PeerId) -> None:
+        """A session with `peer` is open now (called as it opens and ends)."""
+        with self._db.write() as sql:
+            sql.execute("INSERT INTO peer_sessions (peer_id, last_session) VALUES (?, ?)"
+                        " ON CONFLICT DO UPDATE SET last_session = excluded.last_session",
+                        (peer.raw, int(self._now_seconds())))
+            sql.execute("DELETE FROM peer_sessions WHERE peer_id NOT IN (SELECT peer_id FROM peer_sessions"
+                        " ORDER BY last_session DESC LIMIT ?)", (MAX_PEER_SESSIONS,))
+
+    def last_sessions(self) -> dict[PeerId, float]:
+        """When our last session with each peer was open (seconds since the epoch)."""
+        return {PeerId(raw): float(at) for raw, at in self._db.connection.execute(
+            "SELECT peer_id, last_session FROM peer_sessions")}
 
     # --- blob policy ---------------------------------------------------------------------
 

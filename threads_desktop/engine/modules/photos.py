@@ -33,9 +33,10 @@ from threads_desktop.engine.core.errors import (
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.text import name_from_peer
 from threads_desktop.engine.db.collections import Collection, Document, ThreadCollections, WriteBatch
+from threads_desktop.engine.db.documents import reindex
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
-from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.logstore.database import Database, Migration
 from threads_desktop.engine.modules.imaging import MAX_CAMERA, MAX_FILE_BYTES, PreparedPhoto, prepare_photo
 from threads_desktop.engine.modules.reactions import Reactions
 from threads_desktop.engine.modules.texts import clean_text, text_from_peer
@@ -49,8 +50,8 @@ _PREPARED_AHEAD = 4  # photos being prepared at once: an import of thousands hol
 PHOTO_MODEL = Model("photo", {
     "name": FieldSpec("text", max_length=MAX_NAME),
     "thumbnail": FieldSpec("bytes", required=True, max_length=128 * 1024),
-    "preview": FieldSpec("map", required=True, max_length=4),   # a blob reference
-    "original": FieldSpec("map", required=True, max_length=4),
+    "preview": FieldSpec("blob", required=True, max_length=4),
+    "original": FieldSpec("blob", required=True, max_length=4),
     "width": FieldSpec("int", required=True),
     "height": FieldSpec("int", required=True),
     "taken_at": FieldSpec("int", index=True),
@@ -63,6 +64,9 @@ COMMENT_MODEL = Model("comment", {
     "text": FieldSpec("text", required=True, max_length=MAX_COMMENT),
 })
 MODELS = (PHOTO_MODEL, COMMENT_MODEL)
+# Schema 5: a photo's preview and original became blob fields, indexed by
+# their manifests (a blob that arrives finds its photo).
+MIGRATIONS = (Migration(5, "photos findable by their blobs", lambda sql: reindex(sql, PHOTO_MODEL)),)
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger(__name__)

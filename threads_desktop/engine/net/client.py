@@ -83,6 +83,7 @@ class ClientSession:
         self._random_bytes = random_bytes
         self.edges: dict[ThreadId, bytes] = {}  # threads the peer shares, and its edge at hello
         self.keys: dict[ThreadId, ThreadKey] = {}  # the key each was proven with
+        self.last_heads: dict[ThreadId, dict[PeerId, int]] = {}  # the peer's log positions it last told us
         self._lock = trio.Lock()
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +178,8 @@ class ClientSession:
         ttl = get(reply, "ttl", as_int(1, 7 * 24 * 3600))
         if peers:
             self._on_peers(thread_id, peers, ttl)
-        return {log_id: seq for log_id, seq, _head in heads}
+        self.last_heads[thread_id] = {log_id: seq for log_id, seq, _head in heads}
+        return dict(self.last_heads[thread_id])
 
     async def _push_log(self, thread_id: ThreadId, log_id: PeerId, after: int) -> int:
         pushed = 0

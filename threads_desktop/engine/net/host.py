@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import multiaddr
 import trio
 from libp2p import new_host
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.connection_types import ConnectionType
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -31,6 +32,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from threads_desktop.engine.core.errors import InvalidInputError, PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.net.admission import Admission
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ NETWORK_ERRORS = (BaseLibp2pError, IOException, OSError, trio.BrokenResourceErro
 DEFAULT_LISTEN = ("/ip4/0.0.0.0/tcp/4141",)
 
 
-def build_host(identity: Identity) -> IHost:
+def build_host(identity: Identity, admission: Admission | None = None) -> IHost:
     key_pair = create_new_key_pair(identity.signing.seed())
     host = new_host(
         key_pair=key_pair,
@@ -57,6 +59,8 @@ def build_host(identity: Identity) -> IHost:
     if connector is not None:
         connector.maybe_connect = _nothing
         connector.run_background_task = _nothing
+    if admission is not None:  # our admission of inbound connections (admission.py)
+        admission.install(host.get_network())
     return host
 
 
@@ -103,6 +107,19 @@ class Libp2pStream:
     @property
     def remote(self) -> PeerId:
         return PeerId(self._stream.muxed_conn.peer_id.to_bytes())
+
+    @property
+    def remote_address(self) -> tuple[str, int] | None:
+        """The IP and port the peer connects from; None over a relay (that
+        address would be the relay's) or when the transport cannot tell."""
+        connection = self._stream.muxed_conn
+        try:
+            if connection.get_connection_type() == ConnectionType.RELAYED or any(
+                    "p2p-circuit" in str(a) for a in connection.get_transport_addresses()):
+                return None
+            return self._stream.get_remote_address()
+        except (*NETWORK_ERRORS, AttributeError, ValueError):
+            return None
 
     async def read(self, n: int) -> bytes:
         try:
@@ -166,3 +183,73 @@ def set_handler(host: IHost, protocol: str, handler: Callable[[Libp2pStream], Aw
             await wrapped.reset()
 
     host.set_stream_handler(TProtocol(protocol), handle)
+
+
+# --- the Devices view's reading of live connections (reach-devices) ---------------------------
+
+
+def connection_routes(host: IHost) -> dict[PeerId, str]:
+    """Each connected peer's remote address as multiaddr text, with
+    /p2p-circuit in it for a relayed connection; a direct connection is
+    preferred where a peer has both (one being upgraded by hole punching)."""
+    routes: dict[PeerId, str] = {}
+    for libp2p_id, connections in host.get_network().get_connections_map().items():
+        try:
+            peer = PeerId(libp2p_id.to_bytes())
+        except InvalidInputError:
+            continue
+        for connection in connections:
+            try:
+                remote = next((str(a) for a in connection.get_transport_addresses()), "")
+                relayed = connection.get_connection_type() is ConnectionType.RELAYED or "/p2p-circuit" in remote
+                # The socket's own far end for a direct one: transport addresses
+                # fall back to the peerstore's (any address the peer announced)
+                # when the swarm did not record them (LIBP2P-NOTES.md, reach-devices).
+                far_end = None if relayed else getattr(connection.muxed_conn, "get_remote_address", None)
+                endpoint = far_end() if far_end is not None else None  # yamux has it; IMuxedConn does not say so
+            except (*NETWORK_ERRORS, AttributeError):  # a connection closing under us
+                continue
+            if endpoint is not None:
+                ip, port = endpoint
+                remote = f"/{'ip6' if ':' in ip else 'ip4'}/{ip}/tcp/{port}"
+            if relayed and "/p2p-circuit" not in remote:
+                remote += "/p2p-circuit"
+            if peer not in routes or "/p2p-circuit" in routes[peer]:
+                routes[peer] = remote
+    return routes
+
+
+class _ConnectionWatch(INotifee):
+    def __init__(self, on_change: Callable[[PeerId, bool], None]) -> None:
+        self._on_change = on_change
+
+    def _tell(self, conn: INetConn, connected: bool) -> None:
+        try:
+            peer = PeerId(conn.muxed_conn.peer_id.to_bytes())
+        except (InvalidInputError, AttributeError):
+            return
+        self._on_change(peer, connected)
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self._tell(conn, True)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self._tell(conn, False)
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+
+def watch_connections(host: IHost, on_change: Callable[[PeerId, bool], None]) -> None:
+    """Call `on_change(peer, connected)` on the trio thread as a connection
+    to a peer opens or closes (after the swarm has counted it in or out)."""
+    host.get_network().register_notifee(_ConnectionWatch(on_change))

@@ -18,7 +18,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus
+from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, PeerLink
 from threads_desktop.engine.logstore.addressbook import AddressBook
 from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
@@ -107,6 +107,11 @@ class Network(Protocol):
     def status(self) -> NetworkStatus: ...
 
     def nearby(self) -> list[NearbyPeer]: ...
+
+    def peer_links(self) -> list[PeerLink]:
+        """The peers connected now, how, and how far each shared thread is
+        in step (also in every status(): NetworkStatus.links)."""
+        ...
 
     async def invite_directly(self, thread_id: ThreadId, peer: PeerId, role: Role, *,
                               expires_in: float | None = None) -> None: ...

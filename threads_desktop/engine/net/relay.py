@@ -15,8 +15,10 @@ wire messages. Everything runs on the engine's trio thread.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ import multiaddr
 import trio
 from google.protobuf.message import DecodeError
 from libp2p.abc import IHost, INetConn, INetStream
+from libp2p.host.ping import ID as PING_PROTOCOL
+from libp2p.host.ping import PING_LENGTH
 from libp2p.peer.id import ID
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, Limit, StopMessage
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import PeerId as CircuitPeer
@@ -41,7 +45,7 @@ from threads_desktop.engine.net.host import NETWORK_ERRORS
 log = logging.getLogger(__name__)
 
 __all__ = ["HOP_PROTOCOL", "MAX_RESERVATION_ADDRESSES", "MESSAGE_SECONDS", "STOP_PROTOCOL", "WIRE_ERRORS",
-           "ProvenPeers", "RelayLimits", "RelayRefused", "RelayService", "has_public_address", "is_relayed",
+           "RelayLimits", "RelayRefused", "RelayService", "has_public_address", "is_relayed",
            "parse_hop_request", "parse_hop_status", "parse_stop_connect", "read_message", "relayed_connection",
            "remote_of", "reset", "write_message"]
 
@@ -51,6 +55,7 @@ MESSAGE_SECONDS = 10.0  # to read or write one control message
 PUMP_CHUNK = 64 * 1024
 MAX_READING_PER_PEER = 4
 MAX_READING = 64
+PING_SECONDS = 3.0  # a reservation holder that does not answer a ping in this long has gone
 # The errors varint reading and protobuf parsing raise on bad bytes.
 WIRE_ERRORS = (*NETWORK_ERRORS, ProtocolError, DecodeError, ValueError, trio.TooSlowError)
 
@@ -65,31 +70,6 @@ class RelayLimits:
     max_circuits_per_peer: int = 4  # as source or as destination
     circuit_bytes: int = 512 * 1024 * 1024  # both directions together
     circuit_seconds: int = 3600  # hole punching usually upgrades long before
-
-
-class ProvenPeers:
-    """Peers that proved a thread we share in a session lately: the relay's
-    admission. Bounded: the oldest proofs are forgotten first."""
-
-    def __init__(self, *, capacity: int = 1024, seconds: float = 3600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._proofs: dict[PeerId, float] = {}
-        self._capacity = capacity
-        self._seconds = seconds
-        self._clock = clock
-
-    def add(self, peer: PeerId) -> None:
-        self._proofs.pop(peer, None)  # re-inserted last: dicts keep insertion order
-        self._proofs[peer] = self._clock()
-        while len(self._proofs) > self._capacity:
-            del self._proofs[next(iter(self._proofs))]
-
-    def __contains__(self, peer: object) -> bool:
-        proved = self._proofs.get(peer) if isinstance(peer, PeerId) else None
-        return proved is not None and self._clock() - proved <= self._seconds
-
-    def clear(self) -> None:
-        self._proofs.clear()
 
 
 # --- the wire ------------------------------------------------------------------------------------
@@ -202,6 +182,27 @@ def relayed_connection(connection: INetConn) -> bool:
         return False
 
 
+async def _answers_ping(host: IHost, peer: PeerId) -> bool:
+    """Whether `peer` answers a libp2p ping within PING_SECONDS."""
+    payload = secrets.token_bytes(PING_LENGTH)
+    try:
+        with trio.fail_after(PING_SECONDS):
+            stream = await host.new_stream(ID(peer.raw), [PING_PROTOCOL])
+            try:
+                await stream.write(payload)
+                answer = b""
+                while len(answer) < PING_LENGTH:
+                    chunk = await stream.read(PING_LENGTH - len(answer))
+                    if not chunk:
+                        return False
+                    answer += chunk
+            finally:
+                await reset(stream)
+    except (*NETWORK_ERRORS, trio.TooSlowError):
+        return False
+    return answer == payload
+
+
 def _loopback(address: str) -> bool:
     return address.startswith(("/ip4/127.", "/ip6/::1/"))
 
@@ -266,7 +267,7 @@ class RelayService:
             spawn(push)
 
     def _connected(self, peer: PeerId) -> bool:
-        return bool(self._host.get_network().connections.get(ID(peer.raw)))
+        return any(not getattr(c, "is_closed", False) for c in self._host.get_network().get_connections(ID(peer.raw)))
 
     def _prune(self) -> None:
         # A reservation lasts while its holder stays connected: a peer that
@@ -314,6 +315,8 @@ class RelayService:
             return
         self._prune()
         if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
+            await self._drop_silent_holders()
+        if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
             await self._status(stream, StatusCode.RESERVATION_REFUSED)
             return
         expires = int(self._clock() + self.limits.reservation_seconds)
@@ -325,6 +328,21 @@ class RelayService:
         addresses = [multiaddr.Multiaddr(a).to_bytes() for a in mine[:MAX_RESERVATION_ADDRESSES]]
         reservation = WireReservation(expire=expires, addrs=addresses)
         await self._status(stream, StatusCode.OK, reservation=reservation, limit=self._limit())
+
+    async def _drop_silent_holders(self) -> None:
+        """All slots taken: ping their holders, and free the slots of those
+        that do not answer (py-libp2p may list a connection to a peer that
+        went away for a long while: docs/LIBP2P-NOTES.md)."""
+        async def check(holder: PeerId) -> None:
+            if not await _answers_ping(self._host, holder):
+                self.reservations.pop(holder, None)
+                for connection in self._host.get_network().get_connections(ID(holder.raw)):
+                    with trio.move_on_after(PING_SECONDS), contextlib.suppress(*NETWORK_ERRORS):
+                        await connection.close()
+
+        async with trio.open_nursery() as nursery:
+            for holder in list(self.reservations):
+                nursery.start_soon(check, holder)
 
     def _limit(self) -> Limit:
         return Limit(duration=self.limits.circuit_seconds, data=self.limits.circuit_bytes)

@@ -14,15 +14,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
-from threads_desktop.engine.net import proofs, wire
+from threads_desktop.engine.net import budgets, proofs, wire
 from threads_desktop.engine.net.paging import (
     MAX_CIDS,
     MAX_LOGS,
+    MAX_MESSAGE_BYTES,
     MAX_PAGE_RECORDS,
     MAX_PEERS,
     MAX_PROOFS,
@@ -58,6 +59,18 @@ MAX_IDLE_BUCKETS = 256
 MAX_SESSIONS_PER_PEER = 8  # buckets of peers without a session, kept while they refill
 
 
+class SessionStream(wire.ByteStream, Protocol):
+    async def reset(self) -> None: ...
+
+
+async def _refuse(stream: SessionStream, text: str) -> None:
+    """Say why, then reset: what the peer still sends is dropped at once
+    (py-libp2p's yamux would keep up to 16 MiB of it per stream, unread)."""
+    await stream.write(wire.frame(wire.reply_error(text)))
+    await stream.close()
+    await stream.reset()
+
+
 @dataclass
 class _Bucket:
     tokens: float = REQUEST_BURST
@@ -83,6 +96,7 @@ class _Session:
     remote: PeerId
     bucket: _Bucket
     proven: dict[ThreadId, ThreadKey] = field(default_factory=dict)  # with the key the peer proved
+    slot: budgets.SessionSlot | None = None
 
 
 class SyncServer:
@@ -94,7 +108,7 @@ class SyncServer:
                  known_peers: Callable[[ThreadId], list[tuple[PeerId, list[str]]]],
                  on_records: Callable[[ThreadId, PeerId], None],
                  on_session: Callable[[PeerId, ThreadId, list[str]], None],
-                 on_invite: Callable[[PeerId], None]) -> None:
+                 on_invite: Callable[[PeerId], None], node_budgets: budgets.Budgets | None = None) -> None:
         self._threads = threads
         self._me = me
         self._known_peers = known_peers
@@ -102,6 +116,7 @@ class SyncServer:
         self._on_session = on_session
         self._on_invite = on_invite
         self._buckets: dict[PeerId, _Bucket] = {}
+        self._budgets = node_budgets or budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)))
 
     def _bucket(self, peer: PeerId) -> _Bucket:
         bucket = self._buckets.get(peer)
@@ -112,21 +127,28 @@ class SyncServer:
             bucket = self._buckets[peer] = _Bucket()
         return bucket
 
-    async def serve(self, stream: wire.ByteStream, remote: PeerId) -> None:
-        """Run one session until the peer closes it or breaks the protocol."""
+    async def serve(self, stream: SessionStream, remote: PeerId, address: str = "") -> None:
+        """Run one session until the peer closes it, breaks the protocol, or
+        idles; `address` is the peer's IP address (for the budgets)."""
         session = _Session(remote, self._bucket(remote))
-        reader = wire.MessageReader(stream)
-        if session.bucket.sessions >= MAX_SESSIONS_PER_PEER:  # each may buffer a message of 8 MiB
-            await stream.write(wire.frame(wire.reply_error("too many sessions open")))
-            await stream.close()
+        slot = self._budgets.open_session(remote, address)
+        if session.bucket.sessions >= MAX_SESSIONS_PER_PEER or isinstance(slot, str):
+            if not isinstance(slot, str):
+                slot.release()
+            await _refuse(stream, slot if isinstance(slot, str) else "too many sessions open")
             return
+        session.slot = slot
         session.bucket.sessions += 1
+        limits = self._budgets.limits
+        reader = wire.MessageReader(stream, limits.stranger_message_bytes if slot.stranger else MAX_MESSAGE_BYTES,
+                                    budgets=self._budgets, address=address)
         try:
             while True:
                 try:
-                    message = await reader.read()
+                    message = await reader.read(limits.stranger_idle_seconds if slot.stranger
+                                                else limits.member_idle_seconds)
                 except ProtocolError as exc:
-                    await stream.write(wire.frame(wire.reply_error(str(exc))))
+                    await _refuse(stream, str(exc))
                     return
                 if message is None:
                     return
@@ -136,12 +158,16 @@ class SyncServer:
                     try:
                         reply = self._answer(session, message)
                     except ProtocolError as exc:
-                        await stream.write(wire.frame(wire.reply_error(str(exc))))
+                        await _refuse(stream, str(exc))
                         return
                     except ThreadsError as exc:
                         reply = wire.reply_error(str(exc))
+                if session.proven and slot.stranger:  # a member now: members' budgets from here on
+                    slot.become_member()
+                    reader.limit = MAX_MESSAGE_BYTES
                 await stream.write(wire.frame(reply))
         finally:
+            slot.release()
             session.bucket.sessions -= 1
             await stream.close()
 
@@ -163,7 +189,11 @@ class SyncServer:
         # Where the asker listens, in its own word (hints, kept for an hour).
         addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
         asked = get(message, "proofs", as_list(as_bytes(wire.MAC_LENGTH), MAX_PROOFS))
-        held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in self._threads.thread_ids()]
+        thread_ids = self._threads.thread_ids()
+        # Checked before any key is read: a refused hello costs next to nothing.
+        if not self._budgets.hello_work(session.remote, len(thread_ids)):
+            raise ThreadsError("busy: too many hellos, try again later")
+        held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in thread_ids]
         matches = []
         # A thread we refuse this peer is refused exactly like one we do not hold.
         admitted = proofs.match_proofs(
@@ -171,6 +201,7 @@ class SyncServer:
             admit=lambda thread_id, key: self._threads.admits(thread_id, session.remote, key))
         for index, (thread_id, key) in admitted.items():
             session.proven[thread_id] = key
+            self._budgets.proved(session.remote)
             self._on_session(session.remote, thread_id, addresses)
             matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
                             proofs.edge(self._threads.heads(thread_id))])

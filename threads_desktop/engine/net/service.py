@@ -27,22 +27,28 @@ from libp2p.peer.id import ID
 from threads_desktop.engine.core.errors import PeerError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, Transfer
+from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, PeerLink, ThreadSync, Transfer
 from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
+from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
-from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net import relay as relaying
+from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.holepunch import tcp_endpoint
 from threads_desktop.engine.net.paging import log_position
+from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
-from threads_desktop.engine.net.relay import ProvenPeers, RelayLimits, RelayService
+from threads_desktop.engine.net.reach import Reach
+from threads_desktop.engine.net.reachability import Reachability
+from threads_desktop.engine.net.relay import RelayLimits, RelayService
 from threads_desktop.engine.net.relay_client import RelayClient
 from threads_desktop.engine.net.server import SyncServer
+from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway, PortMapping
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
 log = logging.getLogger(__name__)
@@ -109,7 +115,9 @@ class NetworkService:
                  discovery: DiscoveryFactory | None = None,
                  on_progress: ProgressListener | None = None, gossip: bool = True,
                  random_bytes: Callable[[int], bytes] = os.urandom,
-                 clock: Callable[[], float] = time.time, reachable: Callable[[], bool] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 upnp_gateway: Callable[[], Gateway | None] = MiniupnpcGateway.discover,
+                 limits: budgets.Limits | None = None, reachable: Callable[[], bool] | None = None,
                  relay_limits: RelayLimits | None = None, hole_punching: bool = True) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
@@ -135,12 +143,21 @@ class NetworkService:
         self._clock = clock  # wall time: when a nearby peer was last seen
         self._online = False
         self._listen_addresses: list[str] = []  # where we listen, once online
-        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited)
-        # Relaying (relay.py): who proved a thread to us lately is who may
-        # reserve here. Until a dial-back check exists, "reachable" is a
-        # listen address on a public IP, or what the caller says.
-        self._proven = ProvenPeers()
-        self._reachable = reachable or (lambda: relaying.has_public_address(self._direct_addresses()))
+        self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
+        self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
+        # What strangers may hold, shared by every session (budgets.py).
+        self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
+        self.admission = Admission(self.budgets.limits, self.budgets.is_member)
+        self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
+                                  self.budgets)
+        # Reach from outside (UPnP, dial-back, reachability): reach.py.
+        self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
+                            local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
+        # Relaying (relay.py, relay_client.py): peers that proved a shared
+        # thread lately (reach.proven) may reserve here, while peers outside
+        # reach us (the dial-back check; a public listen address until it
+        # answers; or what the caller says).
+        self._reachable = reachable or self._reachable_now
         self._relay_limits = relay_limits
         self._hole_punching = hole_punching
         self.relay_service: RelayService | None = None
@@ -164,7 +181,7 @@ class NetworkService:
 
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
-        host = hosting.build_host(self._threads.identity)
+        host = hosting.build_host(self._threads.identity, self.admission)
         self._host = host
         discovery = None
         unsubscribe = None
@@ -173,6 +190,8 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
+                hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
+                hosting.watch_connections(host, self._connection_changed)
                 self._start_relaying(host)
                 self._listen_addresses = self._direct_addresses()
                 self._online = True
@@ -193,12 +212,17 @@ class NetworkService:
                     self._use_configured_relays()
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
+                    nursery.start_soon(self._reach.run, self._direct_addresses())
+                    nursery.start_soon(self._tell_connections)
                     if self.relay_client is not None:
                         nursery.start_soon(self.relay_client.run)
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
             finally:
+                for peer in hosting.connection_routes(host):  # going offline ends every session now
+                    if peer in self._links or self._threads.peers.threads_of(peer):
+                        self._threads.peers.session_seen(peer)
                 self._nursery = None
                 self.relay_service = self.relay_client = None
                 self._online = False
@@ -228,6 +252,7 @@ class NetworkService:
                 out += [address.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1) for ip in _local_ipv4()]
             else:
                 out.append(address)
+        out += self._reach.advertised()  # a public address a peer reached us at
         return sorted(out, key=lambda a: a.startswith("/ip4/127."))
 
     @property
@@ -243,7 +268,7 @@ class NetworkService:
     # --- relaying (relay.py) ---------------------------------------------------------------------
 
     def _start_relaying(self, host: IHost) -> None:
-        self.relay_service = RelayService(host, admitted=self._proven.__contains__, reachable=self._reachable,
+        self.relay_service = RelayService(host, admitted=self._reach.proven.__contains__, reachable=self._reachable,
                                           announce=self._direct_addresses, limits=self._relay_limits)
         self.relay_service.refresh()
         self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
@@ -272,6 +297,14 @@ class NetworkService:
                 log.debug("ignoring the relay address %s: %s", address, exc)
                 continue
             self.schedule(peer)
+
+    def _reachable_now(self) -> bool:
+        """Peers outside reach us: as the dial-back check last found; until
+        it has an answer, a listen address on a public IP (a server)."""
+        known = self._reach.current().reachable
+        if known is not None:
+            return known
+        return self._host is not None and relaying.has_public_address(self._direct_addresses())
 
     def _relays_wanted(self) -> bool:
         """Asked by the relay client every few seconds: whether to keep
@@ -345,6 +378,26 @@ class NetworkService:
         self._use_configured_relays()
         if self.relay_client is not None:
             self.relay_client.wake()
+        self._reach.settings_changed()
+
+    def reachability(self) -> Reachability:
+        """Whether peers outside reach us (the relay runs only when they do)."""
+        return self._reach.current()
+
+    def port_mapping(self) -> PortMapping | None:
+        """The port the router maps to us by UPnP, if any (advertised only once reached)."""
+        return self._reach.mapping()
+
+    def _reach_changed(self) -> None:
+        """A port mapping or the reachability answer changed: our addresses may have."""
+        if self._online:
+            self._listen_addresses = self._direct_addresses()
+            self._threads.network_changed()
+
+    async def _open_stream_to(self, peer: PeerId, protocol: str) -> hosting.Libp2pStream:
+        assert self._host is not None
+        with trio.fail_after(CONNECT_TIMEOUT):
+            return await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), protocol)
 
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: no more work for it, and a pass on it now is
@@ -358,6 +411,7 @@ class NetworkService:
             link.deferred.pop(thread_id, None)
             if link.session is not None:
                 link.session.edges.pop(thread_id, None)
+                link.session.last_heads.pop(thread_id, None)
             if link.syncing == thread_id and link.pass_scope is not None:
                 link.pass_scope.cancel()
 
@@ -411,10 +465,11 @@ class NetworkService:
             self.schedule(peer, {thread_id})
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
-        self._proven.add(peer)  # may reserve on our relay
         if self.relay_client is not None:
             self.relay_client.wake(peer)  # and if it relays, it may take our reservation now
         self._threads.peers.remember(thread_id, peer, addresses)
+        self._reach.proven.note(peer)  # it proved a shared thread: it may ask for a dial-back
+        self._threads.peers.session_seen(peer)
         if self._gossip is not None:
             self._gossip.allow(peer)
         if peer not in self._links:
@@ -524,7 +579,8 @@ class NetworkService:
     # --- sessions ---------------------------------------------------------------------------------
 
     async def _serve_session(self, stream: hosting.Libp2pStream) -> None:
-        await self._server.serve(stream, stream.remote)
+        remote = stream.remote_address  # None over a relay: counted in the totals only
+        await self._server.serve(stream, stream.remote, remote[0] if remote else "")
 
     async def _open_session(self, peer: PeerId) -> ClientSession:
         assert self._host is not None
@@ -577,6 +633,7 @@ class NetworkService:
                 opened = link.session is None
                 if link.session is None:
                     link.session = await self._open_session(link.peer)
+                    self._threads.peers.session_seen(link.peer)  # the Devices view's "offline since"
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
                 with trio.CancelScope() as scope:
@@ -594,6 +651,7 @@ class NetworkService:
                     self._threads.network_changed()
                     continue
                 link.failures, link.last_error = 0, None
+                self._threads.network_changed()  # how far each thread is in step moved (the Devices view)
             except Exception as exc:  # a worker outlives any one peer's failure, and our bugs
                 if not isinstance(exc, SESSION_ERRORS):
                     log.exception("sync with %s hit a bug", link.peer)
@@ -633,17 +691,20 @@ class NetworkService:
         log.debug("pass with %s: %d threads shared", session.remote, len(todo))
         if todo and self._gossip is not None:
             self._gossip.allow(session.remote)
+        if todo:
+            self._reach.proven.note(session.remote)  # it proved a shared thread: it may dial us back
         for thread_id in todo:
             if not session.admitted(thread_id) or not self._threads.holds(thread_id):
                 continue  # not admitted, or left since the pass began
             if link is not None:
                 link.syncing = thread_id
-            self._proven.add(session.remote)  # it answered our hello with a proof: may reserve on our relay
             self._threads.peers.remember(thread_id, session.remote)
             if not session.in_sync(thread_id):
                 with trio.fail_after(REQUEST_TIMEOUT * 10):
                     results[thread_id] = await session.sync_thread(thread_id)
                 log.debug("synced %s with %s: %s", thread_id, session.remote, results[thread_id])
+            else:  # equal edges: it stands where we do (what the Devices view counts from)
+                session.last_heads[thread_id] = {h.log_id: h.seq for h in self._threads.heads(thread_id)}
             await self._fetch_blobs(link, session, thread_id)
         if link is not None:
             link.syncing = None
@@ -758,11 +819,68 @@ class NetworkService:
         for (thread_id, _peer), report in self.transfers.items():
             done, total = per_thread.get(thread_id, (0, 0))
             per_thread[thread_id] = (done + report.done, total + report.total)
+        links = self.peer_links()
+        # A session whose connection has closed is not counted (its worker
+        # finds out only at its next request).
+        sessions = sum(1 for link in links if (peer := self._links.get(PeerId.parse(link.peer_id))) is not None
+                       and peer.session is not None)
         return NetworkStatus(
-            online=True, peers=sum(1 for link in self._links.values() if link.session is not None),
+            online=True, peers=sessions,
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
             addresses=tuple(self.listen_addresses()),
-            nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS))
+            nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS),
+            links=tuple(links), reachability=_reachability_word(self._reach.current().reachable))
+
+    def _connection_changed(self, peer: PeerId, connected: bool) -> None:
+        """A connection opened or closed: the Devices view shows it at once,
+        and "offline since" starts now."""
+        if not connected and (peer in self._links or self._threads.peers.threads_of(peer)):
+            self._threads.peers.session_seen(peer)
+        self._connections_changed.set()
+
+    async def _tell_connections(self) -> None:
+        """Publish a status after connections open or close, at most four
+        times a second: anyone may open and drop connections to us, and
+        each status reads every shared thread's heads."""
+        while True:
+            await self._connections_changed.wait()
+            self._connections_changed = trio.Event()
+            self._threads.network_changed()
+            await trio.sleep(PROGRESS_PUSH_SECONDS)
+
+    def peer_links(self) -> list[PeerLink]:
+        """The peers connected now: how (engine/net/peer_states.py), and how
+        far each thread it proved in our session is in step with it."""
+        if self._host is None or not self.online:
+            return []
+        ours: dict[ThreadId, tuple[dict[PeerId, int], bytes]] = {}  # log positions and edge, read once
+        links: list[PeerLink] = []
+        for peer, remote in hosting.connection_routes(self._host).items():
+            link = self._links.get(peer)
+            if peer == self._me:
+                continue
+            progress = self._progress(link.session, ours) if link is not None and link.session is not None else ()
+            connection = classify(remote, local=self._local_networks, nearby=peer in self._nearby)
+            links.append(PeerLink(str(peer), connection, progress))
+        return links
+
+    def _progress(self, session: ClientSession,
+                  ours: dict[ThreadId, tuple[dict[PeerId, int], bytes]]) -> tuple[ThreadSync, ...]:
+        """How far each thread the peer proved in the session is in step."""
+        progress = []
+        for thread_id in list(session.edges):
+            if thread_id not in ours:
+                heads = self._threads.heads(thread_id)
+                ours[thread_id] = {h.log_id: h.seq for h in heads}, proofs.edge(heads)
+            positions, edge = ours[thread_id]
+            same_edge = session.edges.get(thread_id) == edge
+            if same_edge:  # it stands where we do: what to count from once either side moves on
+                session.last_heads[thread_id] = dict(positions)
+            report = self.transfers.get((thread_id, session.remote))
+            progress.append(thread_sync(
+                thread_id, ours=positions, theirs=session.last_heads.get(thread_id), same_edge=same_edge,
+                transfer=(report.done, report.total) if report is not None else None))
+        return tuple(progress)
 
     def peer_status(self) -> list[PeerStatus]:
         return [PeerStatus(str(link.peer), link.session is not None, link.failures, link.last_error)
@@ -784,3 +902,8 @@ def _local_ipv4() -> list[str]:
             if isinstance(ip.ip, str) and not ip.ip.startswith("169.254."):
                 found.append(ip.ip)
     return sorted(set(found), key=lambda a: (a.startswith("127."), a))
+
+
+def _reachability_word(reachable: bool | None) -> str | None:
+    """NetworkStatus.reachability: "reachable", "unreachable" (we rely on relays) or None (not known)."""
+    return None if reachable is None else "reachable" if reachable else "unreachable"

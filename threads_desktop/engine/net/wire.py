@@ -9,9 +9,12 @@ answers with an error and goes on, or closes the stream.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import trio
 
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cid import CID_LENGTH
@@ -19,6 +22,7 @@ from threads_desktop.engine.core.errors import CodecError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
+from threads_desktop.engine.net.budgets import Budgets, Limits
 from threads_desktop.engine.net.paging import MAX_MESSAGE_BYTES
 
 PROTOCOL_ID = "/threads/1.0.0"
@@ -59,22 +63,45 @@ def frame(message: dict[str, Any]) -> bytes:
 
 
 class MessageReader:
-    """Reads framed messages from a stream, buffering what arrives early."""
+    """Reads framed messages from a stream, buffering what arrives early.
 
-    def __init__(self, stream: ByteStream, limit: int = MAX_MESSAGE_BYTES) -> None:
+    With `memory`, a message still on its way holds its declared size from
+    that shared budget (refused when none is left), and must keep coming:
+    STALL_SECONDS without a byte, or longer than its size allows, ends it.
+    `limit` may change between messages (a session that proved a thread
+    may send larger ones)."""
+
+    def __init__(self, stream: ByteStream, limit: int = MAX_MESSAGE_BYTES, *,
+                 budgets: Budgets | None = None, address: str = "") -> None:
         self._stream = stream
-        self._limit = limit
+        self.limit = limit
         self._buffer = bytearray()
+        self._memory = budgets.partial if budgets is not None else None
+        self._limits = budgets.limits if budgets is not None else Limits()
+        self._address = address
 
-    async def _fill(self) -> bool:
-        chunk = await self._stream.read(1 << 20)
+    async def _fill(self, *, waiting: bool = False) -> bool:
+        if self._memory is None or waiting:
+            chunk = await self._stream.read(1 << 20)
+        else:
+            with trio.move_on_after(self._limits.stall_seconds) as stalled:
+                chunk = await self._stream.read(1 << 20)
+            if stalled.cancelled_caught:
+                raise ProtocolError(f"a message stopped arriving for {self._limits.stall_seconds:g} s")
         if not chunk:
             return False
         self._buffer += chunk
         return True
 
-    async def read(self) -> dict[str, Any] | None:
-        """The next message, or None at a clean end of stream."""
+    async def read(self, idle_seconds: float = math.inf) -> dict[str, Any] | None:
+        """The next message, or None at a clean end of stream, or after
+        `idle_seconds` without its first byte."""
+        if not self._buffer and idle_seconds < math.inf:
+            with trio.move_on_after(idle_seconds):
+                if not await self._fill(waiting=True):
+                    return None
+            if not self._buffer:
+                return None  # idle too long: as good as closed
         length, used = 0, 0
         while True:
             for i in range(used, min(len(self._buffer), _MAX_VARINT_BYTES)):
@@ -94,20 +121,43 @@ class MessageReader:
             break
         if used > 1 and self._buffer[used - 1] == 0:
             raise ProtocolError("a message length is not a minimal uvarint")
-        if length > self._limit:
-            raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self._limit}")
-        while len(self._buffer) < used + length:
-            if not await self._fill():
-                raise ProtocolError("the stream ended inside a message")
+        if length > self.limit:
+            raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self.limit}")
+        if len(self._buffer) < used + length:
+            await self._rest(used + length)
         body = bytes(self._buffer[used:used + length])
         del self._buffer[:used + length]
         try:
-            message = cbor.decode(body, max_size=self._limit, max_depth=8)
+            message = cbor.decode(body, max_size=self.limit, max_depth=8)
         except CodecError as exc:
             raise ProtocolError(f"a message is not valid DAG-CBOR: {exc}") from exc
         if not isinstance(message, dict) or not isinstance(message.get("t"), str):
             raise ProtocolError("a message is a map with a string type 't'")
         return message
+
+    async def _rest(self, needed: int) -> None:
+        """Read until the buffer holds `needed` bytes, within the budgets."""
+        if self._memory is None:  # our own side of a session: the caller's deadlines apply
+            while len(self._buffer) < needed:
+                if not await self._fill():
+                    raise ProtocolError("the stream ended inside a message")
+            return
+        reservation = self._memory.reserve(self._address, needed)
+        if reservation is None:
+            raise ProtocolError("busy: too many large messages on their way, try again later")
+        seconds = self._limits.frame_base_seconds + needed / self._limits.frame_min_bytes_per_second
+        try:
+            with trio.move_on_after(seconds) as late:
+                while len(self._buffer) < needed:
+                    if not await self._fill():
+                        raise ProtocolError("the stream ended inside a message")
+            if late.cancelled_caught:
+                raise ProtocolError(f"a message of {needed} bytes took longer than {seconds:.0f} s")
+        except ProtocolError:
+            self._buffer = bytearray()  # a broken session keeps nothing
+            raise
+        finally:
+            reservation.release()
 
 
 # --- field checks ---------------------------------------------------------------------------

@@ -217,8 +217,11 @@ class MembersDialog(QDialog):
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         thread_id = self._summary.thread_id
-        if (thread_id in changes.threads_updated or thread_id in changes.threads_added
-                or any(doc[0] == thread_id for doc in changes.documents)):
+        # Members, roles, invites and refusals change with control events and
+        # refusals (changes.membership), names with member_profile documents;
+        # a message or a photo changes nothing shown here.
+        if (thread_id in changes.membership or thread_id in changes.threads_added
+                or (thread_id, "member_profile") in {(t, c) for t, c, _d in changes.documents}):
             if self.isVisible():
                 self.reload()
             else:

@@ -84,7 +84,6 @@ class PhotoDialog(QDialog):
         self._row = row
         self._photo: photo_ops.ChatPhoto | None = None
         self._pixmap = QPixmap()
-        self._transferring = False  # the last network status showed blocks coming in for this thread
         self._tasks = Tasks(self._failed)
         self.save_dialog: QFileDialog | None = None
         self.setWindowTitle(self.tr("Photo"))
@@ -207,15 +206,13 @@ class PhotoDialog(QDialog):
             super().keyPressEvent(event)
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
-        finished = False
-        if changes.network is not None:  # several a second during transfers: look only for ours ending
-            transferring = any(t.thread_id == self._thread_id for t in changes.network.transfers)
-            finished, self._transferring = self._transferring and not transferring, transferring
-        photo_changed = any(thread == self._thread_id and collection == "photo"
-                            for thread, collection, _ in changes.documents)
+        # Transfers publish their progress several times a second: only this
+        # photo's original becoming whole, or its document changing, is read.
         photo = self._photo
-        if (finished or photo_changed) and photo is not None and photo.original is None:  # it may have come
-            self._tasks.spawn(self._load(self.current_photo(), again=True))
+        if photo is not None and photo.original is None:  # it may have come
+            shown = (self._thread_id, "photo", self.current_photo())
+            if (*shown, "original") in changes.blobs or shown in changes.documents:
+                self._tasks.spawn(self._load(self.current_photo(), again=True))
 
     # --- saving --------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """Preferences: the name others see, where the profile lives, LAN discovery,
-when full-size photos download, how the window uses the tray, and whether
-Threads starts at login.
+relays and UPnP, when full-size photos download, how the window uses the
+tray, and whether Threads starts at login.
 
-The display name and when full-size photos download belong to the profile
-(the engine keeps them, so `serve` and CLI commands follow them too); the
+The display name, relays, UPnP and when full-size photos download belong to
+the profile (the engine keeps them, so `serve` and CLI commands follow them too); the
 rest are this computer's choices, kept in QSettings (AppSettings). The data folder and
 LAN discovery are read at start, so they say they apply after a restart.
 Starting at login is the XDG autostart entry itself (ui/autostart.py), not
@@ -34,9 +34,11 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.ui.autostart import Autostart
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
+from threads_desktop.ui.widgets.relay_editor import RelayEditor
 
 
 class SettingsDialog(QDialog):
@@ -52,6 +54,7 @@ class SettingsDialog(QDialog):
         self._autostart = autostart or Autostart()
         self._loaded_name: str | None = None
         self._loaded_policy: FetchOriginals | None = None
+        self._loaded_network: tuple[list[str], bool] | None = None
         self._task: asyncio.Task[None] | None = None
         self.restart_needed = False  # set on save: a start-time setting changed
         self.setWindowTitle(self.tr("Settings"))
@@ -74,6 +77,12 @@ class SettingsDialog(QDialog):
         self.lan_discovery = QCheckBox(self.tr("Find people on the local network"))
         self.lan_discovery.setChecked(settings.lan_discovery)
 
+        self.upnp = QCheckBox(self.tr("Ask the router to let other devices in (UPnP)"))
+        self.upnp.setEnabled(False)  # until the engine has answered
+        self.relays = RelayEditor(client)
+        self.relays.setEnabled(False)  # until the engine has answered
+        self.relays.refused.connect(self.failed)
+
         self.fetch_originals = QComboBox()
         self.fetch_originals.addItem(self.tr("Always, with the previews"), FetchOriginals.ALWAYS)
         self.fetch_originals.addItem(self.tr("Only when I open or export one"), FetchOriginals.ON_DEMAND)
@@ -94,6 +103,11 @@ class SettingsDialog(QDialog):
                                            "Applies after restart.")))
         form.addRow(self.tr("Network:"), self.lan_discovery)
         form.addRow("", self._note(self.tr("Applies after restart.")))
+        form.addRow(self.tr("Router:"), self.upnp)
+        form.addRow(self.tr("Relays:"), self.relays)
+        form.addRow("", self._note(self.tr(
+            "A relay passes your connections on when a direct one is not possible, such as a server of yours "
+            "running Threads. Devices that share your albums relay for you without being listed here.")))
         form.addRow(self.tr("Full-size photos:"), self.fetch_originals)
         form.addRow(self.tr("Window:"), self.start_minimised)
         form.addRow("", self.close_to_tray)
@@ -135,7 +149,20 @@ class SettingsDialog(QDialog):
             self.display_name.setEnabled(True)
             self.fetch_originals.setCurrentIndex(self.fetch_originals.findData(policy))
             self.fetch_originals.setEnabled(True)
+        try:
+            relays, upnp = await self._client.run(network_ops.network_settings)
+        except ThreadsError as exc:
+            unavailable = self.tr("Not available: %1").replace("%1", explain(exc))
+            self.upnp.setToolTip(unavailable)
+            self.relays.setToolTip(unavailable)
+        else:
+            self._loaded_network = (relays, upnp)
+            self.relays.set_addresses(relays)
+            self.upnp.setChecked(upnp)
+            for widget in (self.upnp, self.relays):
+                widget.setEnabled(True)
         self.loaded.emit()
+
 
     def _choose_folder(self) -> None:
         # open(), not the static getExistingDirectory(): no nested event loop under qasync.
@@ -166,6 +193,11 @@ class SettingsDialog(QDialog):
                 if policy != self._loaded_policy:
                     await self._client.run(profile_ops.set_fetch_originals, policy)
                     self._loaded_policy = policy
+            if self._loaded_network is not None:
+                chosen = (self.relays.addresses(), self.upnp.isChecked())
+                if chosen != self._loaded_network:
+                    await self._client.run(network_ops.set_network_settings, *chosen)
+                    self._loaded_network = chosen
             if self.start_at_login.isChecked() != self._autostart.enabled:  # untouched: leave the file alone
                 self._autostart.set_enabled(self.start_at_login.isChecked())
         except (ThreadsError, OSError) as exc:
@@ -193,6 +225,7 @@ class SettingsDialog(QDialog):
         settings.sync()
 
     def done(self, result: int) -> None:
+        self.relays.stop()
         for task in (self._load_task, self._task):
             if task is not None and not task.done():
                 task.cancel()

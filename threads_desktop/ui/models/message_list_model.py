@@ -8,6 +8,7 @@ history at once."""
 
 from __future__ import annotations
 
+import bisect
 import enum
 from typing import Any
 
@@ -121,6 +122,10 @@ class MessageListModel(QAbstractListModel):
                 return row
         return -1
 
+    def replies_to(self, message_ids: set[str]) -> set[str]:
+        """The messages shown that quote one of these."""
+        return {item.id for item in self._items if item.reply_to in message_ids}
+
     def name_of(self, author: str) -> str:
         if author == self._me:
             return self.tr("You")
@@ -155,8 +160,12 @@ class MessageListModel(QAbstractListModel):
         """Show `page` as a minimal change when it only grew at either end
         (older messages paged in, new ones arrived), so the view keeps its
         place; otherwise reset."""
+        older_hidden = self.has_older  # as it was before these changes
         self.total = page.total
         self._me = page.me
+        if page.partial:
+            self._take_changed(page, older_hidden)
+            return
         new = list(page.messages)
         old_ids = [item.id for item in self._items]
         new_ids = [item.id for item in new]
@@ -185,6 +194,31 @@ class MessageListModel(QAbstractListModel):
         if len(new) > len(self._items):
             self.beginInsertRows(QModelIndex(), len(self._items), len(new) - 1)
             self._items.extend(new[len(self._items):])
+            self.endInsertRows()
+
+    def _take_changed(self, page: ChatPage, older_hidden: bool) -> None:
+        """Only the messages a change set named: those gone leave, the others
+        are replaced in place or inserted where their time puts them (one
+        older than every message shown waits for its page to be loaded)."""
+        gone = frozenset(page.gone)
+        for row in range(len(self._items) - 1, -1, -1):
+            if self._items[row].id in gone:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._items[row]
+                self.endRemoveRows()
+        for item in page.messages:
+            row = self.row_of(item.id)
+            if row >= 0:
+                if self._items[row] != item:
+                    self._items[row] = item
+                    self.dataChanged.emit(self.index(row), self.index(row))
+                continue
+            keys = [(shown.created, shown.id) for shown in self._items]
+            row = bisect.bisect(keys, (item.created, item.id))
+            if row == 0 and older_hidden:
+                continue
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._items.insert(row, item)
             self.endInsertRows()
 
     def set_thumbnails(self, images: dict[str, QImage]) -> None:

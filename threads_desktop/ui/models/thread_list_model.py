@@ -81,6 +81,21 @@ class ThreadListModel(QAbstractListModel):
             if thread.thread_id in changed:
                 self.dataChanged.emit(self.index(row), self.index(row), [ThreadRole.SYNCING])
 
+    def update_threads(self, threads: list[ThreadSummary]) -> None:
+        """These threads changed (or are new: they go last, as the profile
+        lists them); the other rows stay as they are."""
+        rows = {thread.thread_id: row for row, thread in enumerate(self._threads)}
+        for thread in threads:
+            row = rows.get(thread.thread_id)
+            if row is None:
+                self.beginInsertRows(QModelIndex(), len(self._threads), len(self._threads))
+                rows[thread.thread_id] = len(self._threads)
+                self._threads.append(thread)
+                self.endInsertRows()
+            elif self._threads[row] != thread:
+                self._threads[row] = thread
+                self.dataChanged.emit(self.index(row), self.index(row))
+
     def set_threads(self, threads: list[ThreadSummary]) -> None:
         """Show `threads`, as a minimal change when only some were added or
         updated at the end (the common case), so selections survive."""

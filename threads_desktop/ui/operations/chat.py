@@ -5,7 +5,7 @@ values (no Qt), so the view never holds a Document or a database handle."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
@@ -55,6 +55,19 @@ class ChatPage:
     thumbnails: dict[str, bytes]  # photo ID -> JPEG, only for photos the caller did not have yet
     names: dict[str, str]  # author (log ID) -> its name, else its member's short ID (ui/people.py)
     actions: dict[str, ItemActions] = field(default_factory=dict)  # what we may do to each message now
+    # A page of changed messages only (`load_page(..., changed=...)`): those
+    # still here, and the IDs of those gone; the others shown stay as they are.
+    partial: bool = False
+    gone: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedMessages:
+    """What a change set named in a chat: messages, and reactions (each to a
+    message, or to something else of the thread)."""
+
+    messages: frozenset[str]
+    reactions: frozenset[str] = frozenset()
 
 
 def _chat(node: Node, thread_id: ThreadId) -> Chat:
@@ -64,11 +77,14 @@ def _chat(node: Node, thread_id: ThreadId) -> Chat:
 
 
 def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: int,
-              known_photos: frozenset[str]) -> ChatPage:
+              known_photos: frozenset[str], changed: ChangedMessages | None = None) -> ChatPage:
     """The newest `older` messages (`from_stamp` None: opening the chat), or
     every message from the one stamped `from_stamp` (the oldest shown) plus
     `older` before it, and never fewer than the newest PAGE_SIZE: a live
-    reload keeps what is shown and only grows."""
+    reload keeps what is shown and only grows. With `changed`, only the
+    messages a change set named (a partial page)."""
+    if changed is not None:
+        return _changed_page(node, thread_id, changed, known_photos)
     chat = _chat(node, thread_id)
     own_log = node.store.own_log(thread_id)
     me = str(own_log) if own_log is not None else None
@@ -82,7 +98,28 @@ def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: 
         offset = max(0, min(before - older, total - PAGE_SIZE))
     documents = chat.history(limit=total - offset, offset=offset)  # without a limit, find ignores offset
     quoted = {d.id: d for d in documents}
-    items = tuple(_item(chat, d, me, quoted) for d in documents)
+    return _page(node, thread_id, chat, tuple(_item(chat, d, me, quoted) for d in documents), total, me,
+                 known_photos)
+
+
+def _changed_page(node: Node, thread_id: ThreadId, changed: ChangedMessages,
+                  known_photos: frozenset[str]) -> ChatPage:
+    chat = _chat(node, thread_id)
+    own_log = node.store.own_log(thread_id)
+    me = str(own_log) if own_log is not None else None
+    named = set(changed.messages)
+    for reaction in node.collections(thread_id)["reaction"].by_ids(sorted(changed.reactions)):
+        target = reaction.data.get("target")
+        if isinstance(target, str) and target.startswith("message/"):
+            named.add(target.removeprefix("message/"))
+    documents = sorted(chat.messages.by_ids(sorted(named)), key=lambda d: (d.created, d.id))
+    page = _page(node, thread_id, chat, tuple(_item(chat, d, me, {}) for d in documents), chat.messages.count(),
+                 me, known_photos)
+    return replace(page, partial=True, gone=tuple(sorted(named - {d.id for d in documents})))
+
+
+def _page(node: Node, thread_id: ThreadId, chat: Chat, items: tuple[MessageItem, ...], total: int, me: str | None,
+          known_photos: frozenset[str]) -> ChatPage:
     thumbnails: dict[str, bytes] = {}
     wanted = {p for item in items for p in item.photos} - known_photos
     if wanted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.types import ThreadSummary
 from threads_desktop.engine.node import Node
 
 
@@ -14,6 +15,18 @@ def already_in(node: Node, thread_id: ThreadId) -> bool:
     except NotFoundError:
         return False
     return True
+
+
+def summaries(node: Node, thread_ids: list[ThreadId]) -> list[ThreadSummary]:
+    """The summaries of these threads (those the profile still holds), for a
+    list that refreshes only what a change set named."""
+    found = []
+    for thread_id in thread_ids:
+        try:
+            found.append(node.get_thread(thread_id))
+        except NotFoundError:
+            continue  # left meanwhile: its removal is a change set of its own
+    return found
 
 
 def pending_join(node: Node, thread_id: ThreadId) -> tuple[bool, str | None]:

@@ -189,13 +189,23 @@ class AlbumView(QWidget):
         summary = self._summary
         if summary is None:
             return
-        changed = [doc for thread, collection, doc in changes.documents
-                   if thread == summary.thread_id and collection == "photo"]
-        if changed:
-            self.model.refresh(changed)
+
+        def photos(documents: frozenset[tuple[ThreadId, str, str]]) -> list[str]:
+            return [doc for thread, collection, doc in documents
+                    if thread == summary.thread_id and collection == "photo"]
+
+        came, gone, updated = (photos(changes.documents_created), photos(changes.documents_deleted),
+                               photos(changes.documents_updated()))
+        if updated:  # a caption, say: only those cells are fetched again
+            self.model.refresh(updated)
+        if came:  # where new photos go comes from the album's order (one index read)
             self._spawn(self._reload())
-        if changed or summary.thread_id in changes.threads_updated:  # a role change arrives as a thread update
-            self._check_selection(keep_shown=True)
+        elif gone:  # nothing to ask: their rows go
+            removed = frozenset(gone)
+            self.model.set_ids([photo_id for photo_id in self.model.ids() if photo_id not in removed])
+            self._show_counts(self.model.rowCount())
+        if came or gone or updated or summary.thread_id in changes.threads_updated:
+            self._check_selection(keep_shown=True)  # a role change arrives as a thread update
 
     # --- adding ------------------------------------------------------------------------
 

@@ -80,6 +80,11 @@ class ChatView(QWidget):
         self._sending = False
         self._loading_older = False
         self._reload_pending = False
+        # What the next load reads: the page again, or only the messages (and
+        # reactions) change sets named since the last one.
+        self._load_whole = False
+        self._changed_messages: set[str] = set()
+        self._changed_reactions: set[str] = set()
         self._scroll_to_end_next = False
         self._load_lock = asyncio.Lock()
         self._closed = False
@@ -203,6 +208,7 @@ class ChatView(QWidget):
         self._summary = summary
         self._reply_to = self._editing = None
         self._attachments = []
+        self._changed_messages, self._changed_reactions = set(), set()  # another chat's
         self._read_up_to = b""
         self.unread_count = 0
         self._actions = {}
@@ -270,17 +276,31 @@ class ChatView(QWidget):
         summary = self._summary
         if summary is None:
             return
-        reloads = any(t == summary.thread_id and c in _LIVE_COLLECTIONS for t, c, _ in changes.documents)
+        named = {collection: {d for t, c, d in changes.documents if t == summary.thread_id and c == collection}
+                 for collection in _LIVE_COLLECTIONS}
+        reloads = any(named.values())
         if summary.thread_id in changes.threads_updated or summary.thread_id in changes.threads_added:
             # A grant or a revocation changes what we may do. When messages changed too, the reload
             # below brings each shown message's actions with its page: no need to ask for them twice.
             self._spawn(self._refresh_rights(summary, with_actions=not reloads))
-        if reloads:
-            self.reload()
+        if named["photo"] or named["member_profile"]:
+            self.reload()  # a photo's thumbnail, a name: rare, and shown by reading the page again
+        elif named["message"] or named["reaction"]:
+            # Only the messages named (and those quoting them) are read again.
+            self._queue_load(messages=named["message"], reactions=named["reaction"])
 
     def reload(self) -> None:
         """Reload what is shown (coalesced: one reload waits at most)."""
-        if self._summary is None or self._reload_pending:
+        self._queue_load(whole=True)
+
+    def _queue_load(self, *, whole: bool = False, messages: set[str] | None = None,
+                    reactions: set[str] | None = None) -> None:
+        if self._summary is None:
+            return
+        self._load_whole |= whole
+        self._changed_messages |= messages or set()
+        self._changed_reactions |= reactions or set()
+        if self._reload_pending:
             return
         self._reload_pending = True
         self._spawn(self._reload(self._summary))
@@ -288,11 +308,19 @@ class ChatView(QWidget):
     async def _reload(self, summary: ThreadSummary) -> None:
         async with self._load_lock:
             self._reload_pending = False
+            whole, messages, reactions = self._load_whole, self._changed_messages, self._changed_reactions
+            self._load_whole, self._changed_messages, self._changed_reactions = False, set(), set()
             if not self._is_current(summary) or not summary.can_read:
                 return
             oldest = self.model.item(0).created if self.model.rowCount() else None
-            page = await self._client.run(chat_ops.load_page, summary.thread_id, oldest,
-                                          0 if oldest else PAGE_SIZE, self.model.known_photos())
+            if whole or oldest is None:
+                page = await self._client.run(chat_ops.load_page, summary.thread_id, oldest,
+                                              0 if oldest else PAGE_SIZE, self.model.known_photos())
+            else:
+                messages |= self.model.replies_to(messages)  # their quotes change with them
+                page = await self._client.run(chat_ops.load_page, summary.thread_id, None, 0,
+                                              self.model.known_photos(),
+                                              chat_ops.ChangedMessages(frozenset(messages), frozenset(reactions)))
             if not self._is_current(summary):
                 return
             bar = self.list.verticalScrollBar()

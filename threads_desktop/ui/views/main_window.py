@@ -30,6 +30,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
+from threads_desktop.ui.dialogs.devices_dialog import DevicesDialog
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.dialogs.join_dialog import JoinDialog
 from threads_desktop.ui.dialogs.members_dialog import MembersDialog
@@ -69,6 +70,8 @@ class MainWindow(QMainWindow):
         self._select_when_listed: str | None = None
         self.leave_box: QMessageBox | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self.devices_dialog: DevicesDialog | None = None
+        self._network = NetworkStatus(online=False)  # the last status shown
         self._tasks = Tasks(self._failed)
         self.new_thread_dialog: NewThreadDialog | None = None
         self.invite_dialog: InviteDialog | None = None
@@ -156,6 +159,12 @@ class MainWindow(QMainWindow):
         self.copy_id_action = QAction(self.tr("Copy My ID"), self)
         self.copy_id_action.setEnabled(False)
         self.copy_id_action.triggered.connect(self.copy_my_id)
+        # Who we share with and how each is connected (the status bar's network corner opens it too).
+        self.devices_action = QAction(self.tr("&Devices…"), self)
+        self.devices_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.devices_action.triggered.connect(self.ask_devices)
+        view_menu = self.menuBar().addMenu(self.tr("&View"))
+        view_menu.addAction(self.devices_action)
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
         help_menu.addAction(self.copy_id_action)
         help_menu.addAction(self.diagnostics_action)
@@ -219,6 +228,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.network_status = NetworkStatusWidget()
         self.statusBar().addPermanentWidget(self.network_status)
+        self.network_status.clicked.connect(self.ask_devices)
 
     def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind | None,
                  action: QAction | None) -> QListView:
@@ -324,8 +334,12 @@ class MainWindow(QMainWindow):
         self.threads_loaded.emit()
         self._show_network(await self._client.network_status())
 
-    async def _reload(self) -> None:
-        self.threads.set_threads(await self._client.list_threads())
+    async def _reload(self, only: frozenset[ThreadId] | None = None) -> None:
+        """List the threads again: all of them, or `only` those a change set named."""
+        if only is None:
+            self.threads.set_threads(await self._client.list_threads())
+        elif only:
+            self.threads.update_threads(await self._client.run(thread_ops.summaries, sorted(only, key=str)))
         if self._select_when_listed is not None and self.threads.row_of(self._select_when_listed) >= 0:
             self.select_thread(self._select_when_listed)
         if self._selected is not None:  # its counts or rights may have changed
@@ -347,13 +361,19 @@ class MainWindow(QMainWindow):
             for action in (self.invite_action, self.members_action, self.add_photos_action, self.add_folder_action,
                            self.rename_action, self.leave_action):
                 action.setEnabled(False)
-        if changes.threads_added or changes.threads_updated or changes.threads_removed or any(
-                collection in ("message", "read_marker") for _t, collection, _d in changes.documents):
+        # Only the threads named are asked for again (their counts, rights,
+        # unread messages); a thread left (rare) lists them all again.
+        named = changes.threads_added | changes.threads_updated | {
+            thread for thread, collection, _doc in changes.documents if collection in ("message", "read_marker")}
+        if changes.threads_removed:
             self._spawn(self._reload())
+        elif named:
+            self._spawn(self._reload(frozenset(named)))
         if changes.network is not None:  # a snapshot: no need to ask the engine again
             self._show_network(changes.network)
 
     def _show_network(self, status: NetworkStatus) -> None:
+        self._network = status
         self.network_status.show_status(status)
         self.threads.set_syncing(frozenset(t.thread_id for t in status.transfers if t.done < t.total))
         self.network_status_shown.emit()
@@ -492,6 +512,16 @@ class MainWindow(QMainWindow):
     async def _leave(self, thread_id: ThreadId) -> None:
         await self._client.run(thread_ops.leave_thread, thread_id)
         self.statusBar().showMessage(self.tr("Left. Its data is gone from this device."), 10_000)
+
+    def ask_devices(self) -> DevicesDialog:
+        """The Devices window (one; raised if open already)."""
+        if self.devices_dialog is None:
+            self.devices_dialog = DevicesDialog(self._client, self)
+        self.devices_dialog.show_reachability(self._network.reachability)
+        self.devices_dialog.show()
+        self.devices_dialog.raise_()
+        self.devices_dialog.activateWindow()
+        return self.devices_dialog
 
     def ask_settings(self) -> SettingsDialog:
         self.settings_dialog = SettingsDialog(self._client, self._settings, self)

@@ -348,14 +348,10 @@ class PhotoViewer(QWidget):
         await self._show_picture(data, original=True)
         self.original_shown.emit(photo_id)
 
-    async def _check_original(self, status: NetworkStatus | None = None) -> None:
-        if self._thread_id is None:
-            return
-        if status is None:
-            status = await self._client.network_status()
-        progress = next(((t.done, t.total) for t in status.transfers if t.thread_id == self._thread_id), None)
-        self._show_progress(progress)
-        await self._show_original()
+    def _show_transfer(self, status: NetworkStatus) -> None:
+        """The album's transfer in a network snapshot, as the original's progress."""
+        self._show_progress(next(((t.done, t.total) for t in status.transfers if t.thread_id == self._thread_id),
+                                 None))
 
     # --- changes ----------------------------------------------------------------------
 
@@ -370,11 +366,17 @@ class PhotoViewer(QWidget):
         photo_id = self.current_photo()
         if photo_id is None or self._thread_id is None or not self.isVisible():
             return
-        if self._waiting_original and changes.network:
-            self._spawn(self._check_original(changes.network))
-        elif changes.network and self._pixmap.isNull():  # the preview may have come in
+        # Transfers move 4 times a second: their snapshot is shown as it is,
+        # and the engine is asked only once the picture itself is here.
+        if self._waiting_original and changes.network is not None:
+            self._show_transfer(changes.network)
+        arrived = {name for thread, collection, doc, name in changes.blobs
+                   if thread == self._thread_id and collection == "photo" and doc == photo_id}
+        if "original" in arrived:
+            self._spawn(self._show_original())
+        elif "preview" in arrived and self._pixmap.isNull():
             self._spawn(self._load(photo_id, picture=True))
-        if self._thread_id in changes.threads_updated or any(  # a role change comes as a thread update
+        if self._thread_id in changes.membership or any(  # a role change: what we may do here
                 thread == self._thread_id and collection in ("photo", "comment", "reaction")
                 for thread, collection, _doc in changes.documents):
             self._spawn(self._load(photo_id, picture=False))

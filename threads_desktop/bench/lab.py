@@ -91,7 +91,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from tests.engine.net.netns import (
+from threads_desktop.bench.netns import (
     Host,
     Network,
     _add_namespace,
@@ -101,7 +101,7 @@ from tests.engine.net.netns import (
     _wait_link_up,
 )
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]  # the folder holding threads_desktop: first on a child's path
 NatKind = Literal["port_preserving", "port_remapping", "symmetric", "upnp"]
 NAT_KINDS: tuple[NatKind, ...] = ("port_preserving", "port_remapping", "symmetric", "upnp")
 MAX_ROUTERS = 8

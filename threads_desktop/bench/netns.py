@@ -15,7 +15,7 @@ so mDNS stays per segment). `lan(n)` is one segment of n hosts.
 Nothing is created in the host's namespace: veths are made inside the hub and
 their peers moved into the hosts. Namespace names are `td-<pid>-<token>-<role>`,
 so parallel runs never collide. If `ip netns add` fails (not root, no
-permission, no `ip`), the test is skipped with the reason. On exit, processes
+permission, no `ip`), LabUnavailable says why (tests skip with the reason). On exit, processes
 started with `Network.popen` are terminated by PID (then killed) and their
 pipes closed, and every namespace is deleted, also when the test failed.
 
@@ -28,7 +28,7 @@ pipes closed, and every namespace is deleted, also when the test failed.
 host's namespace (setns(2) moves only that thread), so in-process code such as
 miniupnpc discovers and dials from the host; `Network.socket` uses it to make
 a socket there, which stays in that namespace wherever it is used and is
-closed at teardown. tests/engine/net/lab.py builds home routers and public
+closed at teardown. threads_desktop/bench/lab.py builds home routers and public
 hosts on these pieces.
 """
 
@@ -46,9 +46,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import pytest
+from typing import Any, NoReturn, TypeVar
 
 SUBNET = "10.77"
 PREFIX_LENGTH = 24
@@ -174,12 +172,13 @@ def _run(argv: Sequence[str], timeout: float = IP_TIMEOUT, input_text: str | Non
     return result.stdout
 
 
-def _cannot(reason: str) -> None:
-    # CI runs as root with iproute2 installed (scripts/install-system-deps.sh):
-    # there a missing namespace is a failure, never a quiet skip.
-    if os.environ.get("CI"):
-        pytest.fail(f"network namespaces: {reason}")
-    pytest.skip(f"network namespaces: {reason}")
+class LabUnavailable(Exception):
+    """Namespaces (or a tool the lab needs) cannot be had here: tests skip
+    with the reason (fail under CI), `bench reach` says it."""
+
+
+def _cannot(reason: str) -> NoReturn:
+    raise LabUnavailable(f"network namespaces: {reason}")
 
 
 def _add_namespace(name: str, created: list[str]) -> None:

@@ -1,0 +1,197 @@
+"""Admission of inbound connections (engine/net/admission.py): sockets
+that connect and send nothing, from many addresses of 127.0.0.0/8 (each
+its own source address, so per-address and per-subnet limits apply as on
+the internet), against an honest peer on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import trio
+from libp2p.peer.id import ID
+
+from tests.engine.net.hostile import NOTHING, Scene, connect, empty_hello, hostile_host, scene, still_serves
+from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.net.admission import Admission
+from threads_desktop.engine.net.budgets import Limits
+
+LIBP2P_INBOUND_CAP = 250  # py-libp2p's: max_connections 300 - min_connections 50
+
+
+def _port(s: Scene) -> int:
+    return int(s.a.service.addresses()[0].split("/tcp/")[1].split("/")[0])
+
+
+async def _idle_socket(source: str, port: int) -> trio.SocketStream:
+    sock = trio.socket.socket()
+    await sock.bind((source, 0))
+    await sock.connect(("127.0.0.1", port))
+    return trio.SocketStream(sock)
+
+
+def _spread(i: int) -> str:
+    """Attack addresses: 20 per /24, one per address (none is 127.0.0.1)."""
+    return f"127.1.{i // 20}.{i % 20 + 1}"
+
+
+@asynccontextmanager
+async def idle_sockets(port: int, sources: list[str]) -> AsyncIterator[list[trio.SocketStream]]:
+    held = [await _idle_socket(source, port) for source in sources]
+    try:
+        yield held
+    finally:
+        for sock in held:
+            await sock.aclose()
+
+
+async def _closed_by_peer(sock: trio.SocketStream, seconds: float) -> bool:
+    """Whether the node closes the socket within `seconds` (what it says first is read and ignored)."""
+    with trio.move_on_after(seconds):
+        try:
+            while await sock.receive_some(1024):
+                pass
+        except trio.BrokenResourceError:
+            pass
+        return True
+    return False
+
+
+def test_many_idle_connections_do_not_keep_a_new_honest_peer_out(tmp_path: Path) -> None:
+    """Before: the 250 idle sockets took every inbound slot of py-libp2p and
+    the honest peer failed ("failed to negotiate the secure protocol")."""
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            count = LIBP2P_INBOUND_CAP + 50
+            async with idle_sockets(_port(s), [_spread(i) for i in range(count)]):
+                await trio.sleep(0.5)  # let the node accept them all
+                assert s.a.service.admission.dropped >= count - Limits().handshakes
+                await still_serves(s, "despite the idle sockets")
+
+    trio.run(main)
+
+
+def test_idle_connections_reopened_as_fast_as_they_are_dropped_do_not_keep_a_peer_out(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            port = _port(s)
+            opened = 0
+
+            async def reopen(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+                nonlocal opened
+                held: list[trio.SocketStream] = []
+                try:
+                    while opened < 3000:  # bounded: the attack ends by itself
+                        held.append(await _idle_socket(_spread(opened % 400), port))
+                        opened += 1
+                        if opened == 400:
+                            task_status.started()
+                        if len(held) > 400:
+                            await held.pop(0).aclose()
+                finally:
+                    for sock in held:
+                        await sock.aclose()
+
+            async with trio.open_nursery() as nursery:
+                await nursery.start(reopen)
+                started = trio.current_time()
+                await still_serves(s, "during the reopening")
+                nursery.cancel_scope.cancel()
+            print(f"honest sync during the reopening: {trio.current_time() - started:.2f} s, "
+                  f"{opened} sockets opened, {s.a.service.admission.dropped} dropped")
+
+    trio.run(main)
+
+
+def test_idle_connections_from_one_address_beyond_its_limit_are_refused(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            limit = Limits().handshakes_per_address
+            async with idle_sockets(_port(s), ["127.0.0.2"] * (limit + 4)) as held:
+                refused = [sock for sock in held[limit:] if await _closed_by_peer(sock, 2.0)]
+                assert len(refused) == 4
+                assert s.a.service.admission.refused == 4
+                assert not await _closed_by_peer(held[0], 0.2)  # within the limit: still waiting for its handshake
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_idle_connections_from_one_subnet_beyond_its_limit_are_refused(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            limit = Limits().handshakes_per_subnet
+            async with idle_sockets(_port(s), [f"127.0.9.{i + 1}" for i in range(limit + 3)]) as held:
+                refused = [sock for sock in held[limit:] if await _closed_by_peer(sock, 2.0)]
+                assert len(refused) == 3
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_connection_that_never_finishes_its_handshake_is_closed_after_the_timeout(tmp_path: Path) -> None:
+    limits = Limits(handshake_seconds=1.0)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s:
+            async with idle_sockets(_port(s), ["127.0.0.3"]) as [sock]:
+                started = trio.current_time()
+                assert await _closed_by_peer(sock, limits.handshake_seconds + 3.0)
+                assert trio.current_time() - started < limits.handshake_seconds + 2.0
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_peers_that_came_and_left_free_their_place(tmp_path: Path) -> None:
+    """Before: py-libp2p kept the inbound slot of every connection that got
+    in until the host stopped, so after 250 peers none more came in."""
+    async def main() -> None:
+        async with scene(tmp_path) as s, hostile_host(Identity.generate()) as host:
+            honest = ID(s.node.identity.peer_id.raw)
+            with trio.fail_after(120):
+                for _ in range(LIBP2P_INBOUND_CAP + 10):
+                    h = await connect(host, s)
+                    await h.stream.close()
+                    await host.disconnect(honest)
+                h = await connect(host, s)
+                assert await h.ask(empty_hello()) == NOTHING
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_when_all_places_are_taken_the_oldest_silent_handshake_goes_first() -> None:
+    async def main() -> None:
+        admission = Admission(Limits(handshakes=3))
+        talking = admission.admit("127.1.0.1")
+        silent = admission.admit("127.1.0.2")
+        later = admission.admit("127.1.0.3")
+        assert talking is not None and silent is not None and later is not None
+        talking.heard = True  # the oldest, but it sends its handshake: not idle
+        newcomer = admission.admit("127.1.0.4")
+        assert newcomer is not None
+        assert silent.scope.cancel_called and not talking.scope.cancel_called
+        assert admission.pending == [talking, later, newcomer] and admission.dropped == 1
+
+    trio.run(main)
+
+
+def test_strangers_connections_beyond_their_share_go_oldest_first_and_members_stay(tmp_path: Path) -> None:
+    limits = Limits(stranger_connections=3)
+    async def main() -> None:
+        async with scene(tmp_path, member=True, limits=limits) as s, AsyncExitStack() as stack:
+            assert s.member is not None
+            member = await stack.enter_async_context(hostile_host(s.member.identity))
+            m = await connect(member, s)  # the member proves a thread: a member from now on
+            assert len((await m.hello([(s.thread, s.member.store.thread_keys(s.thread))]))["matches"]) == 1
+            strangers = [await connect(await stack.enter_async_context(hostile_host(Identity.generate())), s)
+                         for _ in range(5)]
+            assert [await h.reply() for h in strangers[:2]] == [None, None]  # the two oldest were closed
+            for h in strangers[2:]:
+                assert await h.ask(empty_hello()) == NOTHING
+            assert await m.ask(empty_hello()) == NOTHING  # the member's connection is the oldest, and stays
+            assert s.a.service.admission.shed == 2
+            await still_serves(s)
+
+    trio.run(main)
