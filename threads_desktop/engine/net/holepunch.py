@@ -61,7 +61,7 @@ def local_endpoint(connection: INetConn) -> Source | None:
             except OSError:
                 return None
             return str(name[0]), int(name[1])
-        for attribute in ("muxed_conn", "secured_conn", "conn", "read_writer", "stream", "_wrapped"):
+        for attribute in ("muxed_conn", "secured_conn", "conn", "read_writer", "stream", "_wrapped", "_inner"):
             inner = getattr(layer, attribute, None)
             if inner is not None and inner is not layer:
                 layer = inner

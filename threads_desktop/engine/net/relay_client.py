@@ -76,6 +76,8 @@ MAX_RELAYS = 2  # reservations kept at once
 RENEW_FRACTION = 0.75  # of the reservation's life, then renew
 MIN_RENEW_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
+MAX_SOURCE_DIALS = 4  # addresses tried from the listen port, one after another
+SOURCE_DIAL_SECONDS = 3.0
 RESCAN_SECONDS = 5.0
 SOON_SECONDS = 0.5  # how often to look for relays (and at the connection to ours)
 
@@ -239,15 +241,13 @@ class RelayClient:
     async def connect_directly(self, peer: PeerId, addresses: Sequence[str], *,
                                from_listen_port: bool = False) -> None:
         """Connect to `peer` at its direct (not relayed) addresses, if not
-        connected. `from_listen_port` (for relays): from our listen port,
-        replacing a connection from another port, and learn where the peer
-        sees it (what hole punching tells the other side)."""
+        connected. `from_listen_port`: from our listen port (as the service
+        dials every peer while we are not reachable), and learn where the
+        peer sees that connection: what hole punching tells the other side.
+        A connection from another port is left alone (closing it would cut
+        what runs on it); if the listen port cannot be used (the same
+        connection closed moments ago, say), from any port."""
         source = self._source() if from_listen_port else None
-        if self._connected(peer) and source is not None and not self._from_port(peer, source[1]):
-            await self._close_silent(peer, self._host.get_network().get_connections(ID(peer.raw)))
-            with trio.move_on_after(MESSAGE_SECONDS):  # until the swarm has let it go
-                while self._host.get_network().get_connections(ID(peer.raw)):
-                    await trio.sleep(0.05)
         if self._connected(peer):
             if source is not None and peer not in self.observed:
                 await self._observe(peer, source)
@@ -265,21 +265,18 @@ class RelayClient:
                 continue
         if not direct:
             raise PeerError(f"no direct address for {peer}")
-        if source is None:
-            with trio.fail_after(MESSAGE_SECONDS):
-                await self._host.connect(PeerInfo(ID(peer.raw), direct))
-            return
-        error: Exception = PeerError(f"cannot reach {peer}")
-        for address in direct[:8]:
-            try:
-                with trio.fail_after(MESSAGE_SECONDS):
-                    await self._host.get_network().dial_addr(address, ID(peer.raw), source)
-                break
-            except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
-                error = exc
-        else:
-            raise error
-        await self._observe(peer, source)
+        if source is not None:
+            for address in direct[:MAX_SOURCE_DIALS]:
+                try:
+                    with trio.fail_after(SOURCE_DIAL_SECONDS):
+                        await self._host.get_network().dial_addr(address, ID(peer.raw), source)
+                except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
+                    log.debug("dial of %s at %s from our listen port failed: %s", peer, address, exc)
+                    continue
+                await self._observe(peer, source)
+                return
+        with trio.fail_after(MESSAGE_SECONDS):
+            await self._host.connect(PeerInfo(ID(peer.raw), direct))
 
     def _from_port(self, peer: PeerId, port: int) -> bool:
         return any((local_endpoint(c) or ("", 0))[1] == port

@@ -590,6 +590,15 @@ class NetworkService:
         if relayed and not self._host.get_network().connections.get(ID(peer.raw)):
             await self._dial_relayed(peer, direct, relayed)  # until the dialer (reach-addr) races them
             direct = []
+        elif direct and self.relay_client is not None and not self._reachable() and \
+                not self._host.get_network().connections.get(ID(peer.raw)):
+            # Not reachable: dial from our listen port, so a relay among our
+            # peers sees where our router maps it (hole punching tells that).
+            with trio.fail_after(CONNECT_TIMEOUT):
+                try:
+                    await self.relay_client.connect_directly(peer, direct, from_listen_port=True)
+                except hosting.NETWORK_ERRORS as exc:
+                    raise PeerError(f"cannot reach {peer}: {str(exc) or type(exc).__name__}") from exc
         with trio.fail_after(CONNECT_TIMEOUT):
             stream = await hosting.open_stream(self._host, peer, direct, PROTOCOL_ID)
         return ClientSession(self._threads, self._me, peer, stream, self._learnt_peers, self._random_bytes,
