@@ -23,27 +23,33 @@ from typing import Any, Protocol
 
 import trio
 from libp2p.abc import IHost
+from libp2p.peer.id import ID
 
-from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.errors import PeerError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, PeerLink, ThreadSync, Transfer
+from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
+from threads_desktop.engine.net import relay as relaying
 from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
-from threads_desktop.engine.net.dialer import Dialer, DialRelayed
+from threads_desktop.engine.net.dialer import Dialer
 from threads_desktop.engine.net.gossip import Gossip, topic_of
+from threads_desktop.engine.net.holepunch import tcp_endpoint
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.reach import Reach
 from threads_desktop.engine.net.reachability import Reachability
+from threads_desktop.engine.net.relay import RelayLimits, RelayService
+from threads_desktop.engine.net.relay_client import RelayClient
 from threads_desktop.engine.net.server import SyncServer
 from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway, PortMapping
 from threads_desktop.engine.net.wire import PROTOCOL_ID
@@ -62,6 +68,7 @@ DISCOVERED_TTL = 120.0
 NEARBY_SECONDS = 600.0  # a peer LAN discovery found is listed as nearby this long
 MAX_NEARBY = 256  # anyone on the LAN may announce: the list is bounded
 HINT_TTL_SECONDS = 600.0
+CONFIGURED_RELAY_TTL = 7 * 24 * 3600.0  # renewed at every start and settings change
 ProgressListener = Callable[[Progress], None]
 # What ends a session with a peer (and only that session): its failures and
 # anything it sent that we refused.
@@ -117,9 +124,10 @@ class NetworkService:
                  random_bytes: Callable[[int], bytes] = os.urandom,
                  clock: Callable[[], float] = time.time,
                  upnp_gateway: Callable[[], Gateway | None] = MiniupnpcGateway.discover,
-                 limits: budgets.Limits | None = None, dial_relayed: DialRelayed | None = None,
+                 limits: budgets.Limits | None = None,
                  read_interfaces: Callable[[], list[addressing.Interface]] = addressing.read_interfaces,
-                 ) -> None:
+                 reachable: Callable[[], bool] | None = None,
+                 relay_limits: RelayLimits | None = None, hole_punching: bool = True) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -146,7 +154,7 @@ class NetworkService:
         self._read_interfaces = read_interfaces
         self._interfaces: list[addressing.Interface] = []  # the machine's, kept current while online
         self._observed = addressing.ObservedAddresses(time.monotonic)
-        self._dialer = Dialer(self._dial_direct, lambda: self._interfaces, dial_relayed=dial_relayed)
+        self._dialer = Dialer(self._dial_direct, lambda: self._interfaces, dial_relayed=self._dial_relayed)
         self._discovery: Discovery | None = None
         self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
@@ -158,6 +166,15 @@ class NetworkService:
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
                             local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
+        # Relaying (relay.py, relay_client.py): peers that proved a shared
+        # thread lately (reach.proven) may reserve here, while peers outside
+        # reach us (the dial-back check; a public listen address until it
+        # answers; or what the caller says).
+        self._reachable = reachable or self._reachable_now
+        self._relay_limits = relay_limits
+        self._hole_punching = hole_punching
+        self.relay_service: RelayService | None = None
+        self.relay_client: RelayClient | None = None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -191,6 +208,7 @@ class NetworkService:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 hosting.watch_connections(host, self._connection_changed)
+                self._start_relaying(host)
                 self._online = True
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
@@ -208,12 +226,15 @@ class NetworkService:
                         self._discovery = discovery
                     for peer in self._threads.peers.all_peers():
                         self.schedule(peer)
+                    self._use_configured_relays()
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
                     nursery.start_soon(partial(addressing.watch_interfaces, self._interfaces_changed,
                                                self._read_interfaces, first=self._interfaces))
-                    nursery.start_soon(self._reach.run, self.addresses())
+                    nursery.start_soon(self._reach.run, self._direct_addresses())
                     nursery.start_soon(self._tell_connections)
+                    if self.relay_client is not None:
+                        nursery.start_soon(self.relay_client.run)
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
@@ -222,6 +243,7 @@ class NetworkService:
                     if peer in self._links or self._threads.peers.threads_of(peer):
                         self._threads.peers.session_seen(peer)
                 self._nursery = None
+                self.relay_service = self.relay_client = None
                 self._online = False
                 self._discovery = None
                 self._nearby.clear()
@@ -236,10 +258,16 @@ class NetworkService:
                     await host.close()
 
     def addresses(self) -> list[str]:
-        """Every address of ours, each ending in /p2p/<our ID>: wildcard
-        listen addresses spelled out per interface (IPv6 too), the public
-        address peers agree they see us at; loopback last. Not all of them
-        may be told to every peer (addresses.py: for_links, for_peer)."""
+        """Every address of ours, each ending in /p2p/<our ID>: directly
+        (_direct_addresses), then through the relays we hold reservations
+        on. Not all of them may be told to every peer (addresses.py:
+        for_links, for_peer)."""
+        return self._direct_addresses() + self._relayed_addresses()
+
+    def _direct_addresses(self) -> list[str]:
+        """Where we listen: wildcard listen addresses spelled out per
+        interface (IPv6 too), the public address peers agree they see us
+        at, the one a peer reached us at from outside; loopback last."""
         if self._host is None:
             return []
         listening = hosting.listen_addresses(self._host)
@@ -290,6 +318,84 @@ class NetworkService:
         for peer in list(self._links):
             self.schedule(peer, now=True)
 
+    # --- relaying (relay.py) ---------------------------------------------------------------------
+
+    def _start_relaying(self, host: IHost) -> None:
+        self.relay_service = RelayService(host, admitted=self._reach.proven.__contains__, reachable=self._reachable,
+                                          announce=self._direct_addresses, limits=self._relay_limits)
+        self.relay_service.refresh()
+        self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
+                                        wanted=self._relays_wanted, on_change=self._relayed_changed,
+                                        source=self._listen_source, hole_punching=self._hole_punching)
+
+    def _listen_source(self) -> tuple[str, int] | None:
+        """Our IPv4 TCP listen (ip, port): relays are dialled and holes punched from it."""
+        assert self._host is not None
+        for address in hosting.listen_addresses(self._host):
+            endpoint = tcp_endpoint(address)
+            if endpoint is not None and address.startswith("/ip4/"):
+                return endpoint
+        return None
+
+    def _use_configured_relays(self) -> None:
+        """Relays the user named: where to dial them, and a session there so
+        they see our proofs (they reserve only for peers that gave some)."""
+        for address in self._threads.configured_relays():
+            peer = peer_of_address(address)
+            if peer is None or peer == self._me:
+                continue
+            try:
+                self._threads.addresses.add(peer, [address], CONFIGURED_RELAY_TTL)
+            except ThreadsError as exc:
+                log.debug("ignoring the relay address %s: %s", address, exc)
+                continue
+            self.schedule(peer)
+
+    def _reachable_now(self) -> bool:
+        """Peers outside reach us: as the dial-back check last found; until
+        it has an answer, a listen address on a public IP (a server)."""
+        known = self._reach.current().reachable
+        if known is not None:
+            return known
+        return self._host is not None and relaying.has_public_address(self._direct_addresses())
+
+    def _relays_wanted(self) -> bool:
+        """Asked by the relay client every few seconds: whether to keep
+        reservations (we are not reachable); and the moment to offer the
+        relay service, or stop, as reachability changes."""
+        if self.relay_service is not None:
+            self.relay_service.refresh(self._nursery.start_soon if self._nursery is not None else None)
+        return not self._reachable()
+
+    def _relayed_addresses(self) -> list[str]:
+        return self.relay_client.relayed_addresses() if self.relay_client is not None else []
+
+    def _relayed_changed(self) -> None:
+        self._threads.network_changed()
+
+    def _relay_candidates(self) -> list[tuple[PeerId, list[str]]]:
+        """Relays the user named, then peers of our threads we are connected
+        to that offer relaying."""
+        assert self._host is not None
+        found: dict[PeerId, list[str]] = {}
+        for address in self._threads.configured_relays():
+            peer = peer_of_address(address)
+            if peer is not None:
+                found.setdefault(peer, []).append(address)
+        store = self._host.get_peerstore()
+        for peer in self._threads.peers.all_peers():
+            if peer in found or not self._host.get_network().connections.get(ID(peer.raw)):
+                continue
+            try:
+                protocols = store.get_protocols(ID(peer.raw))
+            except Exception:  # noqa: BLE001 - the peerstore raises for a peer it has no data on
+                protocols = []
+            if not protocols and self.relay_client is not None:
+                self.relay_client.look_again_soon()  # identify has not answered yet
+            if relaying.HOP_PROTOCOL in protocols:
+                found[peer] = self._threads.addresses.addresses(peer)
+        return list(found.items())
+
     # --- triggers ------------------------------------------------------------------------------
 
     def schedule(self, peer: PeerId, threads: set[ThreadId] | None = None, *, now: bool = False) -> None:
@@ -322,6 +428,9 @@ class NetworkService:
     def settings_changed(self) -> None:
         """The profile's network settings changed: each part that reads
         them (relays, UPnP) takes them again."""
+        self._use_configured_relays()
+        if self.relay_client is not None:
+            self.relay_client.wake()
         self._reach.settings_changed()
 
     def reachability(self) -> Reachability:
@@ -408,6 +517,8 @@ class NetworkService:
             self.schedule(peer, {thread_id})
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
+        if self.relay_client is not None:
+            self.relay_client.wake(peer)  # and if it relays, it may take our reservation now
         self._threads.peers.remember(thread_id, peer, addresses)
         self._reach.proven.note(peer)  # it proved a shared thread: it may ask for a dial-back
         self._threads.peers.session_seen(peer)
@@ -544,7 +655,18 @@ class NetworkService:
 
     async def _dial_direct(self, peer: PeerId, address: str) -> None:
         assert self._host is not None
+        if self.relay_client is not None and not self._reachable():
+            # Not reachable: dial from our listen port, so the peer sees where
+            # our router maps it (what hole punching tells the other side).
+            await self.relay_client.connect_directly(peer, [address], from_listen_port=True)
+            return
         await hosting.dial_address(self._host, peer, address)
+
+    async def _dial_relayed(self, address: str) -> None:
+        """Through the relay the address names (the dialer ranks these last)."""
+        if self.relay_client is None:
+            raise PeerError("offline")
+        await self.relay_client.dial_relayed(address)
 
     def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
         # Second-hand hints live briefly, so they cannot crowd out (the book
@@ -561,6 +683,7 @@ class NetworkService:
             threads, everything = link.pending, link.everything
             link.pending, link.everything = set(), False
             try:
+                opened = link.session is None
                 if link.session is None:
                     link.session = await self._open_session(link.peer)
                     self._threads.peers.session_seen(link.peer)  # the Devices view's "offline since"
@@ -569,6 +692,8 @@ class NetworkService:
                 with trio.CancelScope() as scope:
                     link.pass_scope = scope
                     await self._pass(link, link.session, None if everything else threads)
+                if opened and self.relay_client is not None:
+                    self.relay_client.wake(link.peer)  # it has our proofs now: it may take a reservation
                 if scope.cancelled_caught:
                     # Stopped mid-request (we left that thread): the stream
                     # is out of step, so the session starts over, at once.
