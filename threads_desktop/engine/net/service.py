@@ -658,7 +658,10 @@ class NetworkService:
         if self.relay_client is not None and not self._reachable():
             # Not reachable: dial from our listen port, so the peer sees where
             # our router maps it (what hole punching tells the other side).
-            await self.relay_client.connect_directly(peer, [address], from_listen_port=True)
+            try:
+                await self.relay_client.connect_directly(peer, [address], from_listen_port=True)
+            except hosting.NETWORK_ERRORS as exc:
+                raise PeerError(f"cannot reach {peer} at {address}: {exc or type(exc).__name__}") from exc
             return
         await hosting.dial_address(self._host, peer, address)
 
