@@ -29,7 +29,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     sync.add_argument("--json", action="store_true")
     reach = kinds.add_parser("reach", help="friends behind home routers, in a lab of network namespaces (root)")
     reach.add_argument("--photos", type=int, default=20)
-    reach.add_argument("--photo-bytes", type=int, default=1 << 20)
+    reach.add_argument("--photo-bytes", type=int, default=4 << 20,
+                       help="about this many bytes per photo (a phone's: 3-5 MB)")
     reach.add_argument("--pairs", metavar="A/B,...",
                        help="router pairs, e.g. port_preserving/symmetric (default: six pairs)")
     reach.add_argument("--json", action="store_true")
