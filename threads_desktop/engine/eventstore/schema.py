@@ -8,6 +8,8 @@ from threads_desktop.engine.logstore.database import Migration
 _EVENT_TABLES = """
 -- Every opened event of the threads this profile can read. `stamp` is the
 -- event's place in the total order: hlc, then log ID, then seq, as bytes.
+-- A rowid table: payloads hold thumbnails, too large for a WITHOUT ROWID row
+-- to keep in its page (schema 7).
 CREATE TABLE events (
     thread_id BLOB NOT NULL,
     log_id BLOB NOT NULL,
@@ -23,7 +25,7 @@ CREATE TABLE events (
     -- (a follower cannot open it: it settles as opaque). Last, as migration 4 added it.
     waits_for INTEGER NOT NULL DEFAULT 0 CHECK (waits_for IN (0, 1, 2)),
     PRIMARY KEY (thread_id, log_id, seq)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 -- The events still waiting, log by log: what every batch of new events looks at.
 CREATE INDEX events_waiting ON events (thread_id, log_id, seq) WHERE state = 0;
 
