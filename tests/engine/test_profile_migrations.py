@@ -142,7 +142,7 @@ def test_a_migrated_profile_keeps_its_large_values_in_rowid_tables_row_for_row(
             f"SELECT {listed} FROM {table}")), table
     # The key still holds: a row with the same key is refused, indexes are back.
     indexes = {name for (name,) in sql.execute("SELECT name FROM sqlite_schema WHERE type = 'index'")}
-    assert {"events_waiting", "documents_created"} <= indexes
+    assert {"events_waiting", "documents_created", "events_by_stamp", "events_refused"} <= indexes
     with pytest.raises(sqlite3.IntegrityError):
         sql.execute("INSERT INTO documents SELECT * FROM documents LIMIT 1")
     before.close()

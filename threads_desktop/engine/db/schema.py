@@ -3,7 +3,7 @@ snapshots, and the step that brought older profiles' snapshots here."""
 
 import sqlite3
 
-from threads_desktop.engine.eventstore.schema import SNAPSHOT_SCHEMA
+from threads_desktop.engine.eventstore.schema import EVENT_INDEXES_7, SNAPSHOT_SCHEMA
 from threads_desktop.engine.logstore.database import Migration, into_rowid_table, run_script
 
 _VIEW_TABLES = """
@@ -126,7 +126,10 @@ def _thumbnails_in_rowid_tables(sql: sqlite3.Connection) -> None:
     run inside the step's transaction)."""
     for table in ("records", "events", "documents", "fields"):
         into_rowid_table(sql, table)
+    # And two indexes on events, so that start-up and the members dialog no
+    # longer read every event (235 ms and 180 ms at 100,000 photos).
+    run_script(sql, EVENT_INDEXES_7)
 
 
 DB_MIGRATIONS = (Migration(6, "snapshots save what changed, without thumbnails", _snapshots_follow_changes),
-                 Migration(7, "thumbnails in rowid tables", _thumbnails_in_rowid_tables))
+                 Migration(7, "thumbnails in rowid tables; events by stamp", _thumbnails_in_rowid_tables))
