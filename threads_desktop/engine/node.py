@@ -262,6 +262,16 @@ class Node:
     def get_thread(self, thread_id: ThreadId) -> ThreadSummary:
         return self._with_rights(self.directory.get(thread_id))
 
+    def can_write(self, thread_id: ThreadId) -> bool:
+        """What `get_thread(...).can_write` says, without the counts a
+        summary costs (20 ms at 100,000 photos: the viewer asks at each step)."""
+        if not self.directory.holds(thread_id):
+            raise NotFoundError(f"thread {thread_id} is not in this profile")
+        if self.store.own_log(thread_id) is None:
+            return False
+        return (thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED
+                or Role.WRITE in self.membership.roles(thread_id))
+
     def _with_rights(self, summary: ThreadSummary) -> ThreadSummary:
         """Writing takes a log of our own and the write role in the ACL; a
         chat's summary says how many messages of others are unread."""
