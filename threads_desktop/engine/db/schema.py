@@ -50,6 +50,31 @@ CREATE TABLE document_index (
 -- Documents in creation order, for listings without an indexed field.
 CREATE INDEX documents_created ON documents (thread_id, collection, created, id);
 
+"""
+
+# How many index rows each (thread, collection, field) has: as many as the
+# collection's live documents. Triggers keep it, so a thread's summary reads
+# its counts here instead of counting 100,000 index rows (20 ms) whenever a
+# change names the thread (schema 7).
+INDEX_COUNTS = """
+CREATE TABLE document_index_counts (
+    thread_id BLOB NOT NULL,
+    collection TEXT NOT NULL,
+    field TEXT NOT NULL,
+    live INTEGER NOT NULL,            -- index rows: live documents
+    PRIMARY KEY (thread_id, collection, field)
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER document_index_counted AFTER INSERT ON document_index BEGIN
+    INSERT INTO document_index_counts VALUES (NEW.thread_id, NEW.collection, NEW.field, 1)
+        ON CONFLICT DO UPDATE SET live = live + 1;
+END;
+CREATE TRIGGER document_index_uncounted AFTER DELETE ON document_index BEGIN
+    UPDATE document_index_counts SET live = live - 1
+        WHERE thread_id = OLD.thread_id AND collection = OLD.collection AND field = OLD.field;
+END;
+"""
+
+_AUTHOR_TABLES = """
 -- Every log that created a document (concurrently): its authors, who may edit it.
 CREATE TABLE document_authors (
     thread_id BLOB NOT NULL,
@@ -102,7 +127,7 @@ CREATE TABLE snapshot_authors (
 ) STRICT, WITHOUT ROWID;
 """
 
-DB_SCHEMA = _VIEW_TABLES + DB_SNAPSHOT_SCHEMA
+DB_SCHEMA = _VIEW_TABLES + INDEX_COUNTS + _AUTHOR_TABLES + DB_SNAPSHOT_SCHEMA
 
 
 def _snapshots_follow_changes(sql: sqlite3.Connection) -> None:
@@ -129,6 +154,10 @@ def _thumbnails_in_rowid_tables(sql: sqlite3.Connection) -> None:
     # And two indexes on events, so that start-up and the members dialog no
     # longer read every event (235 ms and 180 ms at 100,000 photos).
     run_script(sql, EVENT_INDEXES_7)
+    # And the index's counts, for threads' summaries.
+    run_script(sql, INDEX_COUNTS)
+    sql.execute("INSERT INTO document_index_counts (thread_id, collection, field, live)"
+                " SELECT thread_id, collection, field, count(*) FROM document_index GROUP BY 1, 2, 3")
 
 
 DB_MIGRATIONS = (Migration(6, "snapshots save what changed, without thumbnails", _snapshots_follow_changes),
