@@ -146,3 +146,7 @@ def test_a_migrated_profile_keeps_its_large_values_in_rowid_tables_row_for_row(
     with pytest.raises(sqlite3.IntegrityError):
         sql.execute("INSERT INTO documents SELECT * FROM documents LIMIT 1")
     before.close()
+    # The index's kept counts start from what the index holds.
+    kept = sql.execute("SELECT thread_id, collection, field, live FROM document_index_counts ORDER BY 1, 2, 3")
+    assert kept.fetchall() == sql.execute("SELECT thread_id, collection, field, count(*) FROM document_index"
+                                          " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3").fetchall() != []
