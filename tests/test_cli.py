@@ -25,6 +25,7 @@ def test_id_create_and_ls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     peer_id = out.strip()
     code, out, _ = run(capsys, "--data-dir", profile, "id", "--json")
     assert json.loads(out)["peer_id"] == peer_id
+    assert json.loads(out)["addresses"] == []  # nobody serves the profile: no address to give out
 
     code, album_id, _ = run(capsys, "--data-dir", profile, "create", "album", "Summer 2026")
     assert code == 0 and album_id.strip().startswith("b")

@@ -27,6 +27,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     sync.add_argument("--photos", type=int, default=200)
     sync.add_argument("--photo-bytes", type=int, default=1 << 20)
     sync.add_argument("--json", action="store_true")
+    reach = kinds.add_parser("reach", help="friends behind home routers, in a lab of network namespaces (root)")
+    reach.add_argument("--photos", type=int, default=20)
+    reach.add_argument("--photo-bytes", type=int, default=4 << 20,
+                       help="about this many bytes per photo (a phone's: 3-5 MB)")
+    reach.add_argument("--pairs", metavar="A/B,...",
+                       help="router pairs, e.g. port_preserving/symmetric (default: six pairs)")
+    reach.add_argument("--json", action="store_true")
     gui = kinds.add_parser("gui", help="the app with a large album, offscreen")
     gui.add_argument("--photos", type=int, default=10_000, help="photos in the album")
     gui.add_argument("--json", action="store_true")
@@ -40,6 +47,8 @@ def _run(invocation: Invocation) -> int:
         gui = bench_gui.run(max(1, args.photos))
         print(json.dumps(gui, indent=2) if args.json else bench_gui.summary(gui))
         return 0
+    if args.bench == "reach":
+        return _reach(args)
     if args.events < 1:
         print("threads-desktop: --events must be at least 1", file=sys.stderr)
         return 2
@@ -73,3 +82,28 @@ COMMANDS = (
     Command("bench", "run a benchmark", _arguments, alone=_run, uses_profile=False,
             not_forwarded="a benchmark runs on its own, not in the process serving a profile"),
 )
+
+
+def _reach(args: argparse.Namespace) -> int:
+    from threads_desktop.bench import reach
+    from threads_desktop.bench.lab import NAT_KINDS
+    from threads_desktop.bench.netns import LabUnavailable
+
+    pairs = list(reach.PAIRS)
+    if args.pairs:
+        kinds = {kind: kind for kind in NAT_KINDS}
+        pairs = []
+        for text in args.pairs.split(","):
+            a, _, b = text.partition("/")
+            if a not in kinds or b not in kinds:
+                print(f"threads-desktop: --pairs takes A/B pairs of {', '.join(NAT_KINDS)}", file=sys.stderr)
+                return 2
+            pairs.append((kinds[a], kinds[b]))
+    try:
+        result = reach.run(max(1, args.photos), max(1024, args.photo_bytes), pairs)
+    except LabUnavailable as exc:
+        print(f"threads-desktop: bench reach needs {exc} (run it as root, after scripts/install-system-deps.sh)",
+              file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2) if args.json else reach.summary(result))
+    return 0

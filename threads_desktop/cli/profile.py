@@ -19,9 +19,14 @@ def _id_arguments(parser: argparse.ArgumentParser) -> None:
 def _show_id(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> int:
     card = node.identity_card()
     if args.json:
-        print(json.dumps({"peer_id": card.peer_id, "exchange_key": card.exchange_public_key.hex()}))
+        # Where peers reach this profile now ([] unless the app or `serve` runs it):
+        # the address to give a friend's device as a relay, say.
+        print(json.dumps({"peer_id": card.peer_id, "exchange_key": card.exchange_public_key.hex(),
+                          "addresses": node.listen_addresses}))
     else:
         print(card.peer_id)
+        for address in node.listen_addresses:
+            print(f"  {address}")
     return 0
 
 

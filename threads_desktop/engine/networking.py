@@ -24,6 +24,7 @@ from threads_desktop.engine.logstore.peerbook import PeerBook
 from threads_desktop.engine.logstore.store import IngestOutcome, LogHead, StoredRecord
 from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
+from threads_desktop.engine.net.relay import RelayLimits
 from threads_desktop.engine.net.service import Discovery, DiscoveryFactory, NetworkService, ProgressListener
 from threads_desktop.engine.node import Node
 
@@ -119,12 +120,16 @@ class NodeThreads:
 def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
                     discovery: DiscoveryFactory | None = None, on_progress: ProgressListener | None = None,
                     gossip: bool = True, clock: Callable[[], float] = time.time,
-                    limits: Limits | None = None) -> NetworkService:
+                    limits: Limits | None = None, reachable: Callable[[], bool] | None = None,
+                    relay_limits: RelayLimits | None = None, hole_punching: bool = True) -> NetworkService:
     """A network service for the node, handed to it as its network (it
     counts as online while the service runs; start it with `run`). `clock`
-    is the wall time nearby peers are dated by."""
+    is the wall time nearby peers are dated by. `reachable` says whether
+    peers outside can dial us (we relay for them if so, reserve on relays if
+    not; None: the dial-back check, or a public listen address until it answers)."""
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
-                             on_progress=on_progress, gossip=gossip, clock=clock, limits=limits)
+                             on_progress=on_progress, gossip=gossip, clock=clock, limits=limits, reachable=reachable,
+                             relay_limits=relay_limits, hole_punching=hole_punching)
     node.attach_network(service)  # which also has it forget what a left thread leaves behind
     return service
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 
 import multiaddr
@@ -20,6 +21,7 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
+from libp2p.host.observed_addr_manager import ObservedAddrManager
 from libp2p.io.exceptions import IOException
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
@@ -40,17 +42,38 @@ log = logging.getLogger(__name__)
 NETWORK_ERRORS = (BaseLibp2pError, IOException, OSError, trio.BrokenResourceError, trio.ClosedResourceError,
                   EOFError)
 DEFAULT_LISTEN = ("/ip4/0.0.0.0/tcp/4141",)
+CLOSE_SECONDS = 2.0  # closing one connection (yamux's own close sleeps 0.1 s)
+# (observer's IP, the address it saw us at), from identify.
+ObservationListener = Callable[[str, str], None]
 
 
-def build_host(identity: Identity, admission: Admission | None = None) -> IHost:
+def build_host(identity: Identity, admission: Admission | None = None,
+               advertise: Callable[[], list[str]] | None = None,
+               on_observed: ObservationListener | None = None) -> IHost:
+    """`advertise` gives what identify tells peers we listen on (default:
+    the library's raw listen addresses, wildcards included);
+    `on_observed` hears each address a peer reports seeing us at."""
     key_pair = create_new_key_pair(identity.signing.seed())
+
+    def announced(_candidates: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+        assert advertise is not None
+        return [multiaddr.Multiaddr(a.rsplit("/p2p/", 1)[0]) for a in advertise()]
+
     host = new_host(
         key_pair=key_pair,
         sec_opt={NOISE_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
         muxer_opt={TProtocol(YAMUX_ID): Yamux},
         # One connection per peer: without it every dial waits 250 ms for a second one.
         connection_config=ConnectionConfig(max_connections_per_peer=1),
+        # py-libp2p advertises its listen addresses as they are (0.0.0.0
+        # included: basic_host.py:492-540): identify says what we choose.
+        addrs_factory=announced if advertise is not None else None,
     )
+    if on_observed is not None:
+        # The library's own manager wants 4 observers and tracks them per
+        # live connection; ours (addresses.ObservedAddresses) agrees on 2
+        # and expires. The host has no hook for observations but this one.
+        host._observed_addr_manager = _ObservationFeed(on_observed)  # type: ignore[attr-defined]
     # py-libp2p's auto-connector dials every peer in its peerstore to keep
     # ~150 connections, and has no switch (its target is the watermarks'
     # midpoint, and the pruner needs the high one). We dial only the peers
@@ -66,6 +89,30 @@ def build_host(identity: Identity, admission: Admission | None = None) -> IHost:
 
 async def _nothing(*_: object) -> None:
     return None
+
+
+class _ObservationFeed(ObservedAddrManager):
+    """Hands identify's observed addresses to us instead of keeping them
+    (addrs() is empty: what we advertise comes from `advertise`)."""
+
+    def __init__(self, listener: ObservationListener) -> None:
+        super().__init__()
+        self._listener = listener
+
+    def record_observation(self, conn: INetConn, observed_addr: multiaddr.Multiaddr,
+                           local_addrs: list[multiaddr.Multiaddr]) -> None:
+        remote = _remote_of(conn)
+        if remote is not None:
+            self._listener(remote[0], str(observed_addr))
+
+    def addrs(self, min_observers: int = 0) -> list[multiaddr.Multiaddr]:
+        return []
+
+
+def _remote_of(conn: INetConn) -> tuple[str, int] | None:
+    get_remote = getattr(getattr(conn, "muxed_conn", None), "get_remote_address", None)
+    remote = get_remote() if callable(get_remote) else None
+    return remote if isinstance(remote, tuple) and len(remote) == 2 else None
 
 
 def check_ports_free(addresses: Sequence[multiaddr.Multiaddr]) -> None:
@@ -149,13 +196,113 @@ class Libp2pStream:
 
 
 def listen_addresses(host: IHost) -> list[str]:
-    """Where we listen, each ending in /p2p/<our ID>."""
-    return [str(a) for a in host.get_addrs()]
+    """Where we listen, as bound (wildcards included), each ending in /p2p/<our ID>."""
+    return [f"{a}/p2p/{host.get_id()}" for a in host.get_transport_addrs()]
 
 
-async def open_stream(host: IHost, peer: PeerId, addresses: Sequence[str], protocol: str) -> Libp2pStream:
-    """Connect (if not connected yet) and open a stream."""
+def connection_ip(host: IHost, peer: PeerId) -> str | None:
+    """The peer's IP on our live connection to it (None: not connected)."""
+    for conn in host.get_network().get_connections(ID(peer.raw)):
+        if not conn.is_closed:
+            remote = _remote_of(conn)
+            if remote is not None:
+                return remote[0]
+    return None
+
+
+async def disconnect(host: IHost, peer: PeerId) -> None:
+    """Drop every connection to the peer (its sessions with it end)."""
+    for conn in list(host.get_network().get_connections(ID(peer.raw))):
+        with trio.move_on_after(CLOSE_SECONDS):
+            await _close_connection(conn)
+
+
+async def _close_connection(conn: INetConn) -> None:
+    try:
+        await conn.close()
+        # SwarmConn.close marks itself closed before its first await, so a
+        # close that was cancelled there never closes the muxer and socket,
+        # and every later close is a no-op (swarm_connection.py:145-149).
+        if not conn.muxed_conn.is_closed:
+            await conn.muxed_conn.close()
+    except NETWORK_ERRORS as exc:
+        log.debug("closing a connection: %s", exc)
+
+
+class ConnectionTracker(INotifee):
+    """Every connection the host made, so that going offline closes each
+    one for sure: when the host's tasks are cancelled, the library's own
+    close of a connection is cancelled half way (see _close_connection) and
+    its socket stays open, so the peer keeps writing to a connection nobody
+    reads. Register with `track_connections`; `close_all` in a shielded
+    scope before host.close()."""
+
+    def __init__(self) -> None:
+        self._conns: weakref.WeakSet[INetConn] = weakref.WeakSet()
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self._conns.add(conn)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        return None
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def close_all(self) -> None:
+        async def close(conn: INetConn) -> None:
+            with trio.move_on_after(CLOSE_SECONDS):
+                await _close_connection(conn)
+
+        async with trio.open_nursery() as nursery:
+            for conn in list(self._conns):
+                if not conn.muxed_conn.is_closed:
+                    nursery.start_soon(close, conn)
+
+
+def track_connections(host: IHost) -> ConnectionTracker:
+    tracker = ConnectionTracker()
+    host.get_network().register_notifee(tracker)
+    return tracker
+
+
+def is_connected(host: IHost, peer: PeerId) -> bool:
+    return any(not c.is_closed for c in host.get_network().get_connections(ID(peer.raw)))
+
+
+async def dial_address(host: IHost, peer: PeerId, address: str) -> None:
+    """Connect to the peer at this one direct address. Goes through the
+    swarm's dial_addr, not host.connect: connect dials at most one address
+    per transport, in the peerstore's order, and after a failure refuses the
+    peer for 60 s whatever its addresses (network/swarm.py:110-150, :752)."""
+    try:
+        target = multiaddr.Multiaddr(address.rsplit("/p2p/", 1)[0] if "/p2p/" in address else address)
+    except Exception as exc:  # the parser raises several types
+        raise PeerError(f"not an address: {address!r}") from exc
     libp2p_id = ID(peer.raw)
+    try:
+        if is_connected(host, peer):
+            return
+        connection = await host.get_network().dial_addr(target, libp2p_id)
+        started = getattr(connection, "event_started", None)
+        if started is not None:
+            await started.wait()
+    except NETWORK_ERRORS as exc:
+        raise PeerError(f"cannot reach {peer} at {address}: {exc or type(exc).__name__}") from exc
+
+
+async def connect(host: IHost, peer: PeerId, addresses: Sequence[str]) -> None:
+    """Connect through the library's own dialling (its first address per
+    transport). For tools and tests; the service dials with dialer.Dialer."""
     addrs = []
     for text in addresses:
         try:
@@ -166,11 +313,27 @@ async def open_stream(host: IHost, peer: PeerId, addresses: Sequence[str], proto
         except Exception:  # noqa: BLE001 - a bad hint is skipped, not fatal
             continue
     try:
-        await host.connect(PeerInfo(libp2p_id, addrs))
-        stream = await host.new_stream(libp2p_id, [TProtocol(protocol)])
+        await host.connect(PeerInfo(ID(peer.raw), addrs))
+    except NETWORK_ERRORS as exc:
+        raise PeerError(f"cannot reach {peer}: {exc or type(exc).__name__}") from exc
+
+
+async def new_stream(host: IHost, peer: PeerId, protocol: str) -> Libp2pStream:
+    """A stream on our live connection to the peer (PeerError if there is none)."""
+    if not is_connected(host, peer):
+        raise PeerError(f"not connected to {peer}")
+    try:
+        stream = await host.new_stream(ID(peer.raw), [TProtocol(protocol)])
     except NETWORK_ERRORS as exc:
         raise PeerError(f"cannot reach {peer}: {exc or type(exc).__name__}") from exc
     return Libp2pStream(stream)
+
+
+async def open_stream(host: IHost, peer: PeerId, addresses: Sequence[str], protocol: str) -> Libp2pStream:
+    """Connect (if not connected yet, the library's way) and open a stream."""
+    if not is_connected(host, peer):
+        await connect(host, peer, addresses)
+    return await new_stream(host, peer, protocol)
 
 
 def set_handler(host: IHost, protocol: str, handler: Callable[[Libp2pStream], Awaitable[None]]) -> None:

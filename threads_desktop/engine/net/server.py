@@ -100,12 +100,12 @@ class _Session:
 
 
 class SyncServer:
-    """Answers sessions for one node (seen through `threads`). `known_peers(thread)` lists peers worth
-    telling others about (with addresses); `on_records(thread, peer)` hears
+    """Answers sessions for one node (seen through `threads`). `known_peers(thread, asker)` lists peers worth
+    telling the asker about (with addresses); `on_records(thread, peer)` hears
     of records a peer pushed that we did not have, so they can be relayed."""
 
     def __init__(self, threads: ThreadStore, me: PeerId,
-                 known_peers: Callable[[ThreadId], list[tuple[PeerId, list[str]]]],
+                 known_peers: Callable[[ThreadId, PeerId], list[tuple[PeerId, list[str]]]],
                  on_records: Callable[[ThreadId, PeerId], None],
                  on_session: Callable[[PeerId, ThreadId, list[str]], None],
                  on_invite: Callable[[PeerId], None], node_budgets: budgets.Budgets | None = None) -> None:
@@ -220,7 +220,7 @@ class SyncServer:
         only(message, "thread")
         thread_id = self._thread(session, message)
         heads = [[h.log_id.raw, h.seq, h.head] for h in self._threads.heads(thread_id) if h.seq]
-        peers = [[peer.raw, addresses[:8]] for peer, addresses in self._known_peers(thread_id)
+        peers = [[peer.raw, addresses[:8]] for peer, addresses in self._known_peers(thread_id, session.remote)
                  if peer != session.remote][:MAX_PEERS]
         return wire.reply_ok("heads", heads=heads[:MAX_LOGS], peers=peers, ttl=ADDRESS_TTL_SECONDS)
 

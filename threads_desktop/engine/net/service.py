@@ -18,29 +18,38 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import trio
 from libp2p.abc import IHost
+from libp2p.peer.id import ID
 
-from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.errors import PeerError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, PeerLink, ThreadSync, Transfer
+from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
+from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
+from threads_desktop.engine.net import relay as relaying
 from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
+from threads_desktop.engine.net.dialer import Dialer
 from threads_desktop.engine.net.gossip import Gossip, topic_of
+from threads_desktop.engine.net.holepunch import tcp_endpoint
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.reach import Reach
 from threads_desktop.engine.net.reachability import Reachability
+from threads_desktop.engine.net.relay import RelayLimits, RelayService
+from threads_desktop.engine.net.relay_client import RelayClient
 from threads_desktop.engine.net.server import SyncServer
 from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway, PortMapping
 from threads_desktop.engine.net.wire import PROTOCOL_ID
@@ -48,6 +57,9 @@ from threads_desktop.engine.net.wire import PROTOCOL_ID
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
+# A hello is answered at once; one that is not means a dead connection
+# (a peer gone without closing it): drop it and dial again.
+HELLO_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0  # a whole pass may take longer; each request may not
 MAX_BACKOFF = 300.0
 PROGRESS_PUSH_SECONDS = 0.25  # how often transfer progress is pushed to listeners
@@ -56,6 +68,7 @@ DISCOVERED_TTL = 120.0
 NEARBY_SECONDS = 600.0  # a peer LAN discovery found is listed as nearby this long
 MAX_NEARBY = 256  # anyone on the LAN may announce: the list is bounded
 HINT_TTL_SECONDS = 600.0
+CONFIGURED_RELAY_TTL = 7 * 24 * 3600.0  # renewed at every start and settings change
 ProgressListener = Callable[[Progress], None]
 # What ends a session with a peer (and only that session): its failures and
 # anything it sent that we refused.
@@ -64,6 +77,7 @@ SESSION_ERRORS = (ThreadsError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
 
 class Discovery(Protocol):
     def start(self) -> None: ...
+    def update_addresses(self, addresses: Sequence[str]) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -110,7 +124,10 @@ class NetworkService:
                  random_bytes: Callable[[int], bytes] = os.urandom,
                  clock: Callable[[], float] = time.time,
                  upnp_gateway: Callable[[], Gateway | None] = MiniupnpcGateway.discover,
-                 limits: budgets.Limits | None = None) -> None:
+                 limits: budgets.Limits | None = None,
+                 read_interfaces: Callable[[], list[addressing.Interface]] = addressing.read_interfaces,
+                 reachable: Callable[[], bool] | None = None,
+                 relay_limits: RelayLimits | None = None, hole_punching: bool = True) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -134,7 +151,11 @@ class NetworkService:
         self._nearby_changed = trio.Event()
         self._clock = clock  # wall time: when a nearby peer was last seen
         self._online = False
-        self._listen_addresses: list[str] = []  # where we listen, once online
+        self._read_interfaces = read_interfaces
+        self._interfaces: list[addressing.Interface] = []  # the machine's, kept current while online
+        self._observed = addressing.ObservedAddresses(time.monotonic)
+        self._dialer = Dialer(self._dial_direct, lambda: self._interfaces, dial_relayed=self._dial_relayed)
+        self._discovery: Discovery | None = None
         self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
         # What strangers may hold, shared by every session (budgets.py).
@@ -145,6 +166,15 @@ class NetworkService:
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
                             local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
+        # Relaying (relay.py, relay_client.py): peers that proved a shared
+        # thread lately (reach.proven) may reserve here, while peers outside
+        # reach us (the dial-back check; a public listen address until it
+        # answers; or what the caller says).
+        self._reachable = reachable or self._reachable_now
+        self._relay_limits = relay_limits
+        self._hole_punching = hole_punching
+        self.relay_service: RelayService | None = None
+        self.relay_client: RelayClient | None = None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -164,7 +194,10 @@ class NetworkService:
 
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
-        host = hosting.build_host(self._threads.identity, self.admission)
+        self._interfaces = await trio.to_thread.run_sync(self._read_interfaces)
+        host = hosting.build_host(self._threads.identity, self.admission, advertise=self.listen_addresses,
+                                  on_observed=self._observed_by)
+        connections = hosting.track_connections(host)
         self._host = host
         discovery = None
         unsubscribe = None
@@ -175,7 +208,7 @@ class NetworkService:
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 hosting.watch_connections(host, self._connection_changed)
-                self._listen_addresses = self.addresses()
+                self._start_relaying(host)
                 self._online = True
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
@@ -186,15 +219,22 @@ class NetworkService:
                         nursery.start_soon(self._keep_topics, self._gossip)
                     unsubscribe = self._threads.subscribe(self._local_changes)
                     if self._discovery_factory is not None:
-                        discovery = self._discovery_factory(str(self._me), self.addresses(), self._discovered)
+                        discovery = self._discovery_factory(str(self._me), self.listen_addresses(),
+                                                            self._discovered)
                         # zeroconf blocks while it probes and announces (~2 s)
                         await trio.to_thread.run_sync(discovery.start)
+                        self._discovery = discovery
                     for peer in self._threads.peers.all_peers():
                         self.schedule(peer)
+                    self._use_configured_relays()
                     nursery.start_soon(self._timer)
                     nursery.start_soon(self._expire_nearby)
-                    nursery.start_soon(self._reach.run, self.addresses())
+                    nursery.start_soon(partial(addressing.watch_interfaces, self._interfaces_changed,
+                                               self._read_interfaces, first=self._interfaces))
+                    nursery.start_soon(self._reach.run, self._direct_addresses())
                     nursery.start_soon(self._tell_connections)
+                    if self.relay_client is not None:
+                        nursery.start_soon(self.relay_client.run)
                     task_status.started(self)
                     self._threads.network_changed(nearby=True)  # the app's window may be up already: now it is online
                     await trio.sleep_forever()
@@ -203,8 +243,9 @@ class NetworkService:
                     if peer in self._links or self._threads.peers.threads_of(peer):
                         self._threads.peers.session_seen(peer)
                 self._nursery = None
+                self.relay_service = self.relay_client = None
                 self._online = False
-                self._listen_addresses = []
+                self._discovery = None
                 self._nearby.clear()
                 self._threads.network_changed(nearby=True)
                 if unsubscribe is not None:
@@ -213,20 +254,30 @@ class NetworkService:
                     with trio.CancelScope(shield=True):
                         await trio.to_thread.run_sync(discovery.stop)
                 with trio.CancelScope(shield=True):
+                    await connections.close_all()  # before the host: see ConnectionTracker
                     await host.close()
 
     def addresses(self) -> list[str]:
-        """Where peers reach us, each ending in /p2p/<our ID>; a wildcard
-        listen address is spelled out per interface, loopback last."""
-        assert self._host is not None
-        out: list[str] = []
-        for address in hosting.listen_addresses(self._host):
-            if address.startswith("/ip4/0.0.0.0/"):
-                out += [address.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1) for ip in _local_ipv4()]
-            else:
-                out.append(address)
+        """Every address of ours, each ending in /p2p/<our ID>: directly
+        (_direct_addresses), then through the relays we hold reservations
+        on. Not all of them may be told to every peer (addresses.py:
+        for_links, for_peer)."""
+        return self._direct_addresses() + self._relayed_addresses()
+
+    def _direct_addresses(self) -> list[str]:
+        """Where we listen: wildcard listen addresses spelled out per
+        interface (IPv6 too), the public address peers agree they see us
+        at, the one a peer reached us at from outside; loopback last."""
+        if self._host is None:
+            return []
+        listening = hosting.listen_addresses(self._host)
+        ports = [(4 if a.startswith("/ip4/") else 6, e.port) for a in listening
+                 if (e := addressing.endpoint(a)) is not None]
+        suffix = f"/p2p/{self._me}"
+        out = addressing.expand(listening, self._interfaces)
+        out += [a + suffix for a in self._observed.addresses(ports)]
         out += self._reach.advertised()  # a public address a peer reached us at
-        return sorted(out, key=lambda a: a.startswith("/ip4/127."))
+        return sorted(dict.fromkeys(out), key=addressing.is_loopback)
 
     @property
     def online(self) -> bool:
@@ -234,8 +285,116 @@ class NetworkService:
         return self._online
 
     def listen_addresses(self) -> list[str]:
-        """Where peers reach us, as found when we went online ([] offline)."""
-        return list(self._listen_addresses)
+        """Where peers reach us, as links, identify and mDNS say ([] offline):
+        never wildcard or link-local, loopback only if we have nothing else."""
+        return addressing.for_links(self.addresses()) if self._online else []
+
+    def _addresses_for(self, peer: PeerId) -> list[str]:
+        """Ours as a hello or heads hint tells this peer (loopback only if
+        it is connected to us over loopback: then it is on this machine)."""
+        assert self._host is not None
+        over_loopback = addressing.is_loopback_ip(hosting.connection_ip(self._host, peer))
+        return addressing.for_peer(self.addresses(), peer_over_loopback=over_loopback)
+
+    def _observed_by(self, observer: str, observed: str) -> None:
+        """Identify told us where a peer sees us: two agreeing peers make it ours."""
+        if self._observed.record(observer, observed):
+            log.info("peers agree we are reachable at %s", self._observed.addresses([]) or "no public address")
+            self._addresses_changed()
+
+    def _interfaces_changed(self, interfaces: list[addressing.Interface]) -> None:
+        self._interfaces = interfaces
+        self._addresses_changed()
+
+    def _addresses_changed(self) -> None:
+        """Our addresses moved (another network, an agreed public address):
+        tell listeners and announce the new ones on the LAN."""
+        self._threads.network_changed()
+        discovery, nursery = self._discovery, self._nursery
+        if discovery is not None and nursery is not None:
+            nursery.start_soon(partial(trio.to_thread.run_sync, discovery.update_addresses, self.listen_addresses()))
+        # Connections made over the old network are dead or soon will be:
+        # every peer gets a pass (which reconnects) now, not at its backoff.
+        for peer in list(self._links):
+            self.schedule(peer, now=True)
+
+    # --- relaying (relay.py) ---------------------------------------------------------------------
+
+    def _start_relaying(self, host: IHost) -> None:
+        self.relay_service = RelayService(host, admitted=self._reach.proven.__contains__, reachable=self._reachable,
+                                          announce=self._direct_addresses, limits=self._relay_limits)
+        self.relay_service.refresh()
+        self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
+                                        wanted=self._relays_wanted, on_change=self._relayed_changed,
+                                        source=self._listen_source, hole_punching=self._hole_punching)
+
+    def _listen_source(self) -> tuple[str, int] | None:
+        """Our IPv4 TCP listen (ip, port): relays are dialled and holes punched from it."""
+        assert self._host is not None
+        for address in hosting.listen_addresses(self._host):
+            endpoint = tcp_endpoint(address)
+            if endpoint is not None and address.startswith("/ip4/"):
+                return endpoint
+        return None
+
+    def _use_configured_relays(self) -> None:
+        """Relays the user named: where to dial them, and a session there so
+        they see our proofs (they reserve only for peers that gave some)."""
+        for address in self._threads.configured_relays():
+            peer = peer_of_address(address)
+            if peer is None or peer == self._me:
+                continue
+            try:
+                self._threads.addresses.add(peer, [address], CONFIGURED_RELAY_TTL)
+            except ThreadsError as exc:
+                log.debug("ignoring the relay address %s: %s", address, exc)
+                continue
+            self.schedule(peer)
+
+    def _reachable_now(self) -> bool:
+        """Peers outside reach us: as the dial-back check last found; until
+        it has an answer, a listen address on a public IP (a server)."""
+        known = self._reach.current().reachable
+        if known is not None:
+            return known
+        return self._host is not None and relaying.has_public_address(self._direct_addresses())
+
+    def _relays_wanted(self) -> bool:
+        """Asked by the relay client every few seconds: whether to keep
+        reservations (we are not reachable); and the moment to offer the
+        relay service, or stop, as reachability changes."""
+        if self.relay_service is not None:
+            self.relay_service.refresh(self._nursery.start_soon if self._nursery is not None else None)
+        return not self._reachable()
+
+    def _relayed_addresses(self) -> list[str]:
+        return self.relay_client.relayed_addresses() if self.relay_client is not None else []
+
+    def _relayed_changed(self) -> None:
+        self._threads.network_changed()
+
+    def _relay_candidates(self) -> list[tuple[PeerId, list[str]]]:
+        """Relays the user named, then peers of our threads we are connected
+        to that offer relaying."""
+        assert self._host is not None
+        found: dict[PeerId, list[str]] = {}
+        for address in self._threads.configured_relays():
+            peer = peer_of_address(address)
+            if peer is not None:
+                found.setdefault(peer, []).append(address)
+        store = self._host.get_peerstore()
+        for peer in self._threads.peers.all_peers():
+            if peer in found or not self._host.get_network().connections.get(ID(peer.raw)):
+                continue
+            try:
+                protocols = store.get_protocols(ID(peer.raw))
+            except Exception:  # noqa: BLE001 - the peerstore raises for a peer it has no data on
+                protocols = []
+            if not protocols and self.relay_client is not None:
+                self.relay_client.look_again_soon()  # identify has not answered yet
+            if relaying.HOP_PROTOCOL in protocols:
+                found[peer] = self._threads.addresses.addresses(peer)
+        return list(found.items())
 
     # --- triggers ------------------------------------------------------------------------------
 
@@ -269,6 +428,9 @@ class NetworkService:
     def settings_changed(self) -> None:
         """The profile's network settings changed: each part that reads
         them (relays, UPnP) takes them again."""
+        self._use_configured_relays()
+        if self.relay_client is not None:
+            self.relay_client.wake()
         self._reach.settings_changed()
 
     def reachability(self) -> Reachability:
@@ -282,8 +444,7 @@ class NetworkService:
     def _reach_changed(self) -> None:
         """A port mapping or the reachability answer changed: our addresses may have."""
         if self._online:
-            self._listen_addresses = self.addresses()
-            self._threads.network_changed()
+            self._addresses_changed()
 
     async def _open_stream_to(self, peer: PeerId, protocol: str) -> hosting.Libp2pStream:
         assert self._host is not None
@@ -356,13 +517,19 @@ class NetworkService:
             self.schedule(peer, {thread_id})
 
     def _met(self, peer: PeerId, thread_id: ThreadId, addresses: list[str]) -> None:
+        if self.relay_client is not None:
+            self.relay_client.wake(peer)  # and if it relays, it may take our reservation now
         self._threads.peers.remember(thread_id, peer, addresses)
         self._reach.proven.note(peer)  # it proved a shared thread: it may ask for a dial-back
         self._threads.peers.session_seen(peer)
         if self._gossip is not None:
             self._gossip.allow(peer)
-        if peer not in self._links:
-            self.schedule(peer, {thread_id})  # so our changes reach it, and its blobs us
+        link = self._links.get(peer)
+        if link is None or link.session is None:
+            # It reached us: our own pass (our changes to it, its blobs to us)
+            # runs now over its connection, which needs no dial; a backoff
+            # from failing to dial it (it may not be dialable at all) ends.
+            self.schedule(peer, {thread_id}, now=True)
 
     def _invited(self, peer: PeerId) -> None:
         log.info("direct invite received from %s", peer)
@@ -457,10 +624,14 @@ class NetworkService:
             for peer in list(self._links):
                 self.schedule(peer)
 
-    def _known_peers(self, thread_id: ThreadId) -> list[tuple[PeerId, list[str]]]:
-        known = [(self._me, self.addresses())]
+    def _known_peers(self, thread_id: ThreadId, asker: PeerId) -> list[tuple[PeerId, list[str]]]:
+        """Heads hints for `asker`: where we and the thread's other peers are,
+        as far as it may be told (loopback only to a peer on this machine)."""
+        ours = self._addresses_for(asker)
+        local = any(addressing.is_loopback(a) for a in ours)
+        known = [(self._me, ours)] if ours else []
         for peer in self._threads.peers.peers(thread_id)[:32]:
-            addresses = self._threads.addresses.addresses(peer)
+            addresses = addressing.shareable(self._threads.addresses.addresses(peer), loopback=local)
             if addresses:
                 known.append((peer, addresses))
         return known
@@ -472,11 +643,33 @@ class NetworkService:
         await self._server.serve(stream, stream.remote, remote[0] if remote else "")
 
     async def _open_session(self, peer: PeerId) -> ClientSession:
+        """A session over our live connection to the peer (whoever opened
+        it), or over a new one dialled at all its known addresses at once."""
         assert self._host is not None
         with trio.fail_after(CONNECT_TIMEOUT):
-            stream = await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), PROTOCOL_ID)
+            if not hosting.is_connected(self._host, peer):
+                await self._dialer.dial(peer, self._threads.addresses.addresses(peer))
+            stream = await hosting.new_stream(self._host, peer, PROTOCOL_ID)
         return ClientSession(self._threads, self._me, peer, stream, self._learnt_peers, self._random_bytes,
-                             self.addresses())
+                             self._addresses_for(peer))
+
+    async def _dial_direct(self, peer: PeerId, address: str) -> None:
+        assert self._host is not None
+        if self.relay_client is not None and not self._reachable():
+            # Not reachable: dial from our listen port, so the peer sees where
+            # our router maps it (what hole punching tells the other side).
+            try:
+                await self.relay_client.connect_directly(peer, [address], from_listen_port=True)
+            except hosting.NETWORK_ERRORS as exc:
+                raise PeerError(f"cannot reach {peer} at {address}: {exc or type(exc).__name__}") from exc
+            return
+        await hosting.dial_address(self._host, peer, address)
+
+    async def _dial_relayed(self, address: str) -> None:
+        """Through the relay the address names (the dialer ranks these last)."""
+        if self.relay_client is None:
+            raise PeerError("offline")
+        await self.relay_client.dial_relayed(address)
 
     def _learnt_peers(self, thread_id: ThreadId, peers: list[tuple[PeerId, list[str]]], ttl: int) -> None:
         # Second-hand hints live briefly, so they cannot crowd out (the book
@@ -493,6 +686,7 @@ class NetworkService:
             threads, everything = link.pending, link.everything
             link.pending, link.everything = set(), False
             try:
+                opened = link.session is None
                 if link.session is None:
                     link.session = await self._open_session(link.peer)
                     self._threads.peers.session_seen(link.peer)  # the Devices view's "offline since"
@@ -501,6 +695,8 @@ class NetworkService:
                 with trio.CancelScope() as scope:
                     link.pass_scope = scope
                     await self._pass(link, link.session, None if everything else threads)
+                if opened and self.relay_client is not None:
+                    self.relay_client.wake(link.peer)  # it has our proofs now: it may take a reservation
                 if scope.cancelled_caught:
                     # Stopped mid-request (we left that thread): the stream
                     # is out of step, so the session starts over, at once.
@@ -521,6 +717,10 @@ class NetworkService:
                 if link.session is not None:
                     with trio.CancelScope(shield=True):
                         await link.session.close()
+                        if isinstance(exc, trio.TooSlowError) and self._host is not None:
+                            # No answer: the connection may be dead without
+                            # having been closed. Dial afresh next time.
+                            await hosting.disconnect(self._host, link.peer)
                 link.session = None
                 self._threads.network_changed()
                 link.pending |= threads
@@ -537,7 +737,7 @@ class NetworkService:
                     threads: set[ThreadId] | None) -> dict[ThreadId, SyncResult]:
         """Sync with one peer: every thread we share (None), or some."""
         ours = self._threads.thread_ids()
-        with trio.fail_after(REQUEST_TIMEOUT):
+        with trio.fail_after(HELLO_TIMEOUT):
             if threads is None:
                 session.edges.clear()
                 await session.hello(ours)
@@ -547,6 +747,11 @@ class NetworkService:
                 if new:
                     await session.hello(new)
                 todo = [t for t in threads if t in session.edges]
+        if link is not None:
+            # It answers: if it fails from here on (it restarts, say), it is
+            # retried within seconds, not at the backoff its time offline
+            # had grown to.
+            link.failures = min(link.failures, 1)
         results: dict[ThreadId, SyncResult] = {}
         log.debug("pass with %s: %d threads shared", session.remote, len(todo))
         if todo and self._gossip is not None:
@@ -658,7 +863,7 @@ class NetworkService:
             with trio.fail_after(REQUEST_TIMEOUT):
                 exchange = await session.card()
                 sealed = self._threads.seal_invite(thread_id, peer, exchange, role, expires_in,
-                                                   self._listen_addresses[:8])
+                                                   self.listen_addresses()[:8])
                 await session.send_invite(sealed)
                 self._threads.peers.remember(thread_id, peer)  # ours to push to once it joins
         finally:
@@ -687,7 +892,7 @@ class NetworkService:
         return NetworkStatus(
             online=True, peers=sessions,
             transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
-            addresses=tuple(self._listen_addresses),
+            addresses=tuple(self.listen_addresses()),
             nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS),
             links=tuple(links), reachability=_reachability_word(self._reach.current().reachable))
 

@@ -1,0 +1,152 @@
+"""Hole punching (DCUtR): a relayed connection upgraded to a direct one
+where the routers allow it.
+
+py-libp2p's DCUtR tells the other side "the IP a peer observed + our local
+listen port" (relay/circuit_v2/dcutr.py:1118-1134): right behind a router
+that keeps ports, wrong behind one that maps the listen port to another.
+Ours tells the address a relay observed for a connection we made *from our
+listen port* (IP and port), which is where a router with
+endpoint-independent mapping sends the other side's punch; and it punches
+from that port. A symmetric NAT maps each destination anew: it stays on the
+relay. See docs/LIBP2P-NOTES.md ("reach-relay").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import multiaddr
+import trio
+from libp2p.abc import IHost, INetConn, INetStream
+from libp2p.identity.identify.identify import ID as IDENTIFY_PROTOCOL
+from libp2p.identity.identify.pb.identify_pb2 import Identify
+from libp2p.peer.id import ID
+from libp2p.relay.circuit_v2.dcutr import PROTOCOL_ID as DCUTR_PROTOCOL
+from libp2p.relay.circuit_v2.dcutr import DCUtRProtocol
+from libp2p.utils.varint import read_varint_prefixed_bytes_limited
+
+from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.net.host import NETWORK_ERRORS
+
+log = logging.getLogger(__name__)
+
+MAX_IDENTIFY = 64 * 1024
+IDENTIFY_SECONDS = 10.0
+PUNCH_SECONDS = 30.0  # one whole attempt, exchange and dials
+MAX_OBSERVED = 4
+Source = tuple[str, int]
+
+
+def tcp_endpoint(address: multiaddr.Multiaddr | str) -> Source | None:
+    """(ip, port) of a plain /ip4|ip6/.../tcp/... address, else None."""
+    parts = str(address).split("/")
+    if len(parts) < 5 or parts[1] not in ("ip4", "ip6") or parts[3] != "tcp" or "p2p-circuit" in parts:
+        return None
+    try:
+        return parts[2], int(parts[4])
+    except ValueError:
+        return None
+
+
+def local_endpoint(connection: INetConn) -> Source | None:
+    """Our end (ip, port) of a TCP connection, found through py-libp2p's
+    layers (muxer, security, raw connection, trio stream, socket)."""
+    layer: object = connection
+    for _ in range(12):  # bounded walk down the wrappers
+        socket = getattr(layer, "socket", None)
+        if socket is not None and hasattr(socket, "getsockname"):
+            try:
+                name = socket.getsockname()
+            except OSError:
+                return None
+            return str(name[0]), int(name[1])
+        for attribute in ("muxed_conn", "secured_conn", "conn", "read_writer", "stream", "_wrapped", "_inner"):
+            inner = getattr(layer, attribute, None)
+            if inner is not None and inner is not layer:
+                layer = inner
+                break
+        else:
+            return None
+    return None
+
+
+async def observed_address(host: IHost, peer: ID) -> str | None:
+    """The address `peer` sees our connection to it at (its identify
+    answer's observed_addr), or None."""
+    try:
+        with trio.fail_after(IDENTIFY_SECONDS):
+            stream = await host.new_stream(peer, [IDENTIFY_PROTOCOL])
+            try:
+                data = await read_varint_prefixed_bytes_limited(stream, MAX_IDENTIFY)
+            finally:
+                await stream.reset()
+        message = Identify()
+        message.ParseFromString(data)
+        observed = multiaddr.Multiaddr(message.observed_addr)
+    except Exception as exc:  # noqa: BLE001 - a bad or absent answer is no observation
+        log.debug("no observed address from %s: %s", peer, exc)
+        return None
+    return str(observed) if tcp_endpoint(observed) is not None else None
+
+
+class HolePuncher(DCUtRProtocol):
+    """DCUtR with the observed IP *and port*, punching from our listen port.
+    `observed()` lists the addresses relays saw our listen-port connections
+    at; `source()` is our listen (ip, port)."""
+
+    def __init__(self, host: IHost, *, observed: Callable[[], list[str]],
+                 source: Callable[[], Source | None]) -> None:
+        super().__init__(host, read_timeout=10, write_timeout=10, dial_timeout=5)
+        self._observed = observed
+        self._source = source
+        self._dialling: set[Source] = set()
+
+    def start(self, nursery: trio.Nursery) -> None:
+        """Answer hole punches (the library's Service is not run: no auto-drive)."""
+        self._nursery = nursery  # where the relayed leg is closed after the upgrade
+        self.host.set_stream_handler(DCUTR_PROTOCOL, self._answer)
+
+    async def _answer(self, stream: INetStream) -> None:
+        with trio.move_on_after(PUNCH_SECONDS):
+            await self._handle_dcutr_stream(stream)
+
+    async def punch(self, peer: PeerId) -> bool:
+        """Try to upgrade our relayed connection to `peer` to a direct one."""
+        with trio.move_on_after(PUNCH_SECONDS):
+            try:
+                direct = await self.initiate_hole_punch(ID(peer.raw))
+            except NETWORK_ERRORS as exc:
+                log.debug("hole punch with %s failed: %s", peer, exc)
+                return False
+            log.info("hole punch with %s: %s", peer, "direct" if direct else "still relayed")
+            return direct
+        return False
+
+    async def _try_unilateral_upgrade(self, peer_id: ID) -> bool:
+        # A plain dial first is the dialer's work (and, towards a peer behind
+        # a router, a wait for nothing).
+        return False
+
+    async def _get_observed_addrs(self) -> list[bytes]:
+        exact = [multiaddr.Multiaddr(a) for a in self._observed()[:MAX_OBSERVED]]
+        if exact:
+            return [a.to_bytes() for a in exact]
+        return await super()._get_observed_addrs()
+
+    async def _dial_peer(self, peer_id: ID, addr: multiaddr.Multiaddr, source: Source | None = None,
+                         as_responder: bool = False) -> None:
+        # From our listen port (the library takes the first of get_addrs(),
+        # which may be an observed address we cannot bind); and one dial per
+        # endpoint (the library also dials the same address with /p2p/...
+        # appended, from the same port: the second fails EADDRNOTAVAIL).
+        endpoint = tcp_endpoint(addr)
+        if endpoint is not None and endpoint in self._dialling:
+            return
+        if endpoint is not None:
+            self._dialling.add(endpoint)
+        try:
+            await super()._dial_peer(peer_id, addr, self._source() or source, as_responder)
+        finally:
+            if endpoint is not None:
+                self._dialling.discard(endpoint)
