@@ -19,3 +19,12 @@ def test_bench_store_reports_the_album_build_and_the_rates_into_it_empty_and_ful
     empty, full = album["photos_per_second_into_empty"], album["photos_per_second_into_full"]
     assert empty > 0 and full > 0
     assert album["full_to_empty_ratio"] == pytest.approx(full / empty, rel=0.05)
+
+
+def test_bench_store_reports_the_profile_bytes_per_photo_table_by_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "store", "--events", "1", "--photos", "1", "--album", "400", "--json"]) == 0
+    album = json.loads(capsys.readouterr().out)["album"]
+    by_table = album["bytes_per_photo_by_table"]
+    # Each of the four copies of a 6 KB thumbnail, and no more than the whole.
+    assert all(by_table[table] >= 6_000 for table in ("records", "events", "documents", "fields"))
+    assert sum(by_table.values()) <= album["profile_bytes_per_photo"] + len(by_table) < 40_000  # each rounded

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.engine.album_sizes import LARGE, SMALL, Albums, cost_at_both_sizes, make_album
 from tests.engine.eventstore.peers import join, start_thread, sync
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -52,3 +53,29 @@ def test_a_rename_reaches_members_and_a_reader_cannot_rename(open_node: OpenNode
     with pytest.raises(InvalidInputError):
         a.rename_thread(album, "   ")
     assert a.get_thread(album).name == "Lisbon 2024"
+
+
+@pytest.fixture(scope="module")
+def albums(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Albums]:
+    folder = tmp_path_factory.mktemp("summary-album-sizes")
+    made = {count: make_album(folder / str(count), count) for count in (SMALL, LARGE)}
+    yield made
+    for node, _album in made.values():
+        node.close()
+
+
+def test_a_summary_costs_the_same_in_a_large_album(albums: Albums) -> None:
+    small, large = cost_at_both_sizes(albums, lambda node, album: node.get_thread(album))
+    assert large <= small + 2, (small, large)  # 10x the photos, not 10x the work
+    assert [node.get_thread(album).photo_count for node, album in albums.values()] == [SMALL, LARGE]
+
+
+def test_the_photo_count_follows_deletes_replays_and_rebuilds_from_a_snapshot(albums: Albums) -> None:
+    node, album = albums[SMALL]
+    node.photos(album).delete_many([f"{i:064x}" for i in range(10)])
+    assert node.get_thread(album).photo_count == SMALL - 10
+    node.events.snapshot(album)
+    node.photos(album).delete(f"{10:064x}")
+    for from_snapshot in (True, False):
+        node.events.rebuild(album, from_snapshot=from_snapshot)
+        assert node.get_thread(album).photo_count == SMALL - 11 == len(node.photos(album).ordered_ids())

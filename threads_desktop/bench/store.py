@@ -47,7 +47,8 @@ def summary(result: dict[str, Any]) -> str:
         f"   one core {p['photos_per_second_one_core']:>8} /s   speed-up {p['speedup']}",
         f"first page of a {a['photos']}-photo album     {a['first_page_ms']:>8} ms (median of 5)",
         f"built in {a['build_s']} s; photos/s into it empty {a['photos_per_second_into_empty']},"
-        f" full {a['photos_per_second_into_full']} (ratio {a['full_to_empty_ratio']})",
+        f" full {a['photos_per_second_into_full']} (ratio {a['full_to_empty_ratio']});"
+        f" {a['profile_bytes_per_photo']} bytes of profile per photo",
     ])
 
 
@@ -135,6 +136,14 @@ def _photos(root: Path, count: int) -> dict[str, Any]:
     }
 
 
+def _bytes_by_table(node: Node) -> dict[str, int]:
+    """The pages each table and index takes (SQLite's dbstat), largest first:
+    where a photo's bytes are."""
+    rows = node.database.connection.execute(
+        "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+    return {str(name): int(size) for name, size in rows}
+
+
 def _album(root: Path, count: int) -> dict[str, Any]:
     node = Node.open(root / "album")
     try:
@@ -154,6 +163,7 @@ def _album(root: Path, count: int) -> dict[str, Any]:
         started = time.perf_counter()
         node.events.snapshot(album)  # what the last photos changed, saved on demand
         snapshot_ms = (time.perf_counter() - started) * 1000
+        used = _bytes_by_table(node)
         photos = node.photos(album)
         timings = []
         for _ in range(5):
@@ -173,5 +183,7 @@ def _album(root: Path, count: int) -> dict[str, Any]:
             "photos_per_second_into_full": round(window * PAGE / last, 1),
             "full_to_empty_ratio": round(first / last, 2),
             "snapshot_on_demand_ms": round(snapshot_ms, 1),
+            "profile_bytes_per_photo": round(sum(used.values()) / count),
+            "bytes_per_photo_by_table": {name: round(size / count) for name, size in used.items() if size >= count},
             "how": "Photos.page(limit=100) ordered by taken time, thumbnails included; build = one event per"
                    " photo committed 100 at a time, 6 KB thumbnails; rates over the first and last 1,000"}

@@ -114,13 +114,14 @@ class ThreadDirectory:
         rows = self._db.connection.execute(
             "SELECT t.id, m.data, t.created_at,"
             " (SELECT COALESCE(SUM(seq), 0) FROM logs l WHERE l.thread_id = t.id),"
-            # Live documents counted off the narrow index rows (one per
-            # indexed field of each live document), not their wide rows.
-            " (SELECT count(*) FROM document_index i WHERE i.thread_id = t.id AND i.collection = 'photo'"
-            " AND i.field = 'taken_at'),"
-            " (SELECT count(*) FROM document_index i WHERE i.thread_id = t.id AND i.collection = 'message'"
-            " AND i.field = 'reply_to'),"
-            " (SELECT max(e.stamp) FROM applied a JOIN events e ON e.thread_id = a.thread_id"
+            # Live documents: the index has a row per indexed field of each,
+            # and triggers keep how many (db/schema.py), so nothing is counted here.
+            " COALESCE((SELECT live FROM document_index_counts c WHERE c.thread_id = t.id"
+            " AND c.collection = 'photo' AND c.field = 'taken_at'), 0),"
+            " COALESCE((SELECT live FROM document_index_counts c WHERE c.thread_id = t.id"
+            " AND c.collection = 'message' AND c.field = 'reply_to'), 0),"
+            # applied first (a row per log), each frontier event found by its key.
+            " (SELECT max(e.stamp) FROM applied a CROSS JOIN events e ON e.thread_id = a.thread_id"
             " AND e.log_id = a.log_id AND e.seq = a.seq WHERE a.thread_id = t.id),"
             " EXISTS (SELECT 1 FROM logs l WHERE l.thread_id = t.id AND l.wrapped_private_key IS NOT NULL),"
             " (SELECT can_read FROM thread_keys k WHERE k.thread_id = t.id ORDER BY epoch DESC LIMIT 1)"

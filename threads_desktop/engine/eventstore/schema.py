@@ -8,6 +8,8 @@ from threads_desktop.engine.logstore.database import Migration
 _EVENT_TABLES = """
 -- Every opened event of the threads this profile can read. `stamp` is the
 -- event's place in the total order: hlc, then log ID, then seq, as bytes.
+-- A rowid table: payloads hold thumbnails, too large for a WITHOUT ROWID row
+-- to keep in its page (schema 7).
 CREATE TABLE events (
     thread_id BLOB NOT NULL,
     log_id BLOB NOT NULL,
@@ -23,9 +25,13 @@ CREATE TABLE events (
     -- (a follower cannot open it: it settles as opaque). Last, as migration 4 added it.
     waits_for INTEGER NOT NULL DEFAULT 0 CHECK (waits_for IN (0, 1, 2)),
     PRIMARY KEY (thread_id, log_id, seq)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 -- The events still waiting, log by log: what every batch of new events looks at.
 CREATE INDEX events_waiting ON events (thread_id, log_id, seq) WHERE state = 0;
+-- The latest stamp of all (the clock starts past it) and the refused events
+-- (the members dialog lists them), without reading every event (schema 7).
+CREATE INDEX events_by_stamp ON events (stamp);
+CREATE INDEX events_refused ON events (thread_id, stamp) WHERE state = 2;
 
 -- How far each log of a thread has been applied (the causal frontier).
 CREATE TABLE applied (
@@ -60,6 +66,18 @@ CREATE TABLE snapshot_dirty (
 """
 
 EVENTSTORE_SCHEMA = _EVENT_TABLES + SNAPSHOT_SCHEMA
+
+# Added by migration 7.
+EVENT_INDEXES_7 = """
+CREATE INDEX events_by_stamp ON events (stamp);
+CREATE INDEX events_refused ON events (thread_id, stamp) WHERE state = 2;
+"""
+
+
+def latest_stamp(sql: sqlite3.Connection) -> bytes | None:
+    """The latest stamp of any event this profile holds, off the index."""
+    (latest,) = sql.execute("SELECT max(stamp) FROM events").fetchone()
+    return bytes(latest) if latest is not None else None
 
 
 def _events_wait_in_a_column(sql: sqlite3.Connection) -> None:

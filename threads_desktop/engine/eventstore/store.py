@@ -252,9 +252,11 @@ class EventStore:
             "SELECT log_id, seq FROM applied WHERE thread_id = ? ORDER BY log_id", (thread_id.raw,))]
 
     def refused(self, thread_id: ThreadId) -> list[tuple[PeerId, int, str]]:
+        # The state written out, not bound: only then may SQLite use the
+        # partial index of refused events instead of reading every event.
         return [(PeerId(log_id), seq, reason) for log_id, seq, reason in self._sql.execute(
-            "SELECT log_id, seq, refusal FROM events WHERE thread_id = ? AND state = ? ORDER BY stamp",
-            (thread_id.raw, REFUSED))]
+            f"SELECT log_id, seq, refusal FROM events WHERE thread_id = ?"
+            f" AND state = {REFUSED} ORDER BY stamp", (thread_id.raw,))]
 
     def refusal(self, thread_id: ThreadId, log_id: PeerId, first_seq: int, last_seq: int) -> str | None:
         """Why the first refused event of a run of one log was refused, if any was."""

@@ -18,8 +18,10 @@ from threads_desktop.engine.core.errors import DiskFullError, ProfileError, Stor
 # 2: access control (control events, acl_events, pending_joins); 3: networking
 # (the first version profiles were kept from); 4: events wait in a state
 # column, not a refusal prefix; 5: photos findable by their blobs; 6:
-# snapshots save the rows that changed, not one blob of every view.
-SCHEMA_VERSION = 6
+# snapshots save the rows that changed, not one blob of every view; 7: tables
+# holding thumbnails are rowid tables (a large value spilled from a WITHOUT
+# ROWID row into an overflow page of its own).
+SCHEMA_VERSION = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,9 @@ CREATE TABLE logs (
 -- One row per record with its four blocks inline: one B-tree insert per event
 -- instead of five. Blocks are found by (log, seq) and by record CID, the
 -- event, header and body CIDs are recomputed from the bytes when needed.
+-- A rowid table: a photo's record holds its thumbnail (~6 KB), and a WITHOUT
+-- ROWID row keeps at most ~4 KB of a 16 KiB page inline, the rest in an
+-- overflow page of its own (19 KB of file per record instead of 8 KB).
 CREATE TABLE records (
     log INTEGER NOT NULL REFERENCES logs(id),
     seq INTEGER NOT NULL CHECK (seq >= 1),
@@ -78,7 +83,7 @@ CREATE TABLE records (
     header BLOB NOT NULL,
     body BLOB NOT NULL,
     PRIMARY KEY (log, seq)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 -- Content-addressed blocks that are not part of a record (photo blobs).
 CREATE TABLE blocks (
@@ -229,6 +234,30 @@ def _storage_error(what: str, exc: sqlite3.Error) -> StorageError:
     if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:  # said in a person's words: they can act on it
         return DiskFullError("the disk is full")
     return StorageError(f"{what}: {exc}")
+
+
+def into_rowid_table(connection: sqlite3.Connection, table: str) -> None:
+    """Rebuild a WITHOUT ROWID table as a rowid table with the same columns,
+    key (now a unique index) and indexes (SQLite's way to change a table:
+    create, copy, drop, rename). For rows larger than ~1/20 of a page, which a
+    WITHOUT ROWID table spills into overflow pages nearly empty."""
+    row = connection.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    if row is None:
+        raise StorageError(f"no table {table} to rebuild")
+    (definition,) = row
+    if not definition.rstrip().endswith("WITHOUT ROWID"):
+        return
+    indexes = [sql for (sql,) in connection.execute(
+        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
+    _, _, tail = definition.partition("(")
+    body = tail.rstrip().removesuffix("WITHOUT ROWID").rstrip().removesuffix(",")
+    staging = f"{table}_rowid"
+    connection.execute(f"CREATE TABLE {staging} ({body}")
+    connection.execute(f"INSERT INTO {staging} SELECT * FROM {table}")
+    connection.execute(f"DROP TABLE {table}")
+    connection.execute(f"ALTER TABLE {staging} RENAME TO {table}")
+    for sql in indexes:
+        connection.execute(sql)
 
 
 def run_script(connection: sqlite3.Connection, script: str) -> None:

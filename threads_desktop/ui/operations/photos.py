@@ -96,7 +96,7 @@ def photo_details(node: Node, thread_id: ThreadId, photo_id: str) -> PhotoDetail
                         photo_camera(doc), _location(data.get("gps")), data["width"], data["height"],
                         "" if doc.author == me else person(names.get(str(doc.author)), str(doc.author)),
                         preview, photos.has_original(photo_id), comments, reactions,
-                        node.get_thread(thread_id).can_write,
+                        node.can_write(thread_id),
                         node.item_actions(thread_id, "photo", [photo_id]).get(photo_id, _NO_ACTIONS).edit)
 
 
