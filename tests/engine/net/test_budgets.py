@@ -60,6 +60,26 @@ def test_a_stranger_declaring_more_than_a_hello_is_refused_before_the_body_comes
     trio.run(main)
 
 
+def test_what_a_refused_stranger_had_sent_is_dropped_with_its_session(tmp_path: Path) -> None:
+    """A stranger's session declaring 8 MiB is refused after its first read;
+    what else it had sent (here 200 KiB each) must not stay in memory.
+    Before, py-libp2p's yamux kept a reset stream's unread bytes, and kept
+    adding what still came, for 60-90 s: a stranger re-opening refused
+    sessions grew `serve` by ~10 MB a second (bench hostile)."""
+    sessions, sent = 16, 200 << 10
+
+    async def main() -> None:
+        async with scene(tmp_path) as s, hostile_host(Identity.generate()) as host:
+            for _ in range(sessions):
+                h = await connect(host, s)
+                await h.stream.write(uvarint(paging.MAX_MESSAGE_BYTES - 16) + os.urandom(sent))
+                assert "exceeds the limit" in await h.refused_then_closed()
+            await still_serves(s)  # a round trip more: whatever was sent has arrived
+            assert s.a.service.unread_bytes() < sent, s.a.service.unread_bytes()
+
+    trio.run(main)
+
+
 STALLS = Limits(stall_seconds=1.0, frame_base_seconds=2.0)
 
 

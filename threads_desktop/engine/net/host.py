@@ -146,6 +146,42 @@ class Libp2pStream:
             await self._stream.reset()
         except NETWORK_ERRORS:
             pass
+        _drop_unread(self._stream)
+
+
+def _drop_unread(stream: INetStream) -> None:
+    """Forget a reset stream's unread bytes at once. py-libp2p's yamux keeps
+    them, and keeps adding what the peer still sends, for 60-90 s after a
+    reset (yamux.py:971, :1542, :116): a stranger re-opening refused
+    sessions grew memory ~10 MB a second (docs/LIBP2P-NOTES.md, "hostile")."""
+    muxed = getattr(stream, "muxed_stream", None)
+    connection = getattr(muxed, "conn", None)
+    streams, buffers, events = (getattr(connection, name, None)
+                                for name in ("streams", "stream_buffers", "stream_events"))
+    if not (isinstance(streams, dict) and isinstance(buffers, dict) and isinstance(events, dict)):
+        return  # another muxer: nothing of this kind to drop
+    stream_id = getattr(muxed, "stream_id", None)
+    if streams.get(stream_id) is not muxed or not getattr(muxed, "closed", False):
+        return
+    # As yamux's own sweep does (yamux.py:1031); with no await in between,
+    # nothing else on the trio thread sees it half done. Data arriving
+    # later for this stream ID is read and dropped (yamux.py:1541).
+    event = events.pop(stream_id, None)
+    if event is not None:
+        event.set()  # wake a reader still waiting: it finds the stream reset
+    streams.pop(stream_id, None)
+    buffers.pop(stream_id, None)
+
+
+def unread_bytes(host: IHost) -> int:
+    """Bytes peers sent that no one has read yet, over every connection
+    (yamux's per-stream buffers; 0 for a muxer that does not say)."""
+    total = 0
+    for connection in host.get_network().get_connections():
+        buffers = getattr(connection.muxed_conn, "stream_buffers", None)
+        if isinstance(buffers, dict):
+            total += sum(len(buffer) for buffer in buffers.values())
+    return total
 
 
 def listen_addresses(host: IHost) -> list[str]:

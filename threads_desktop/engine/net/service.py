@@ -215,6 +215,10 @@ class NetworkService:
                 with trio.CancelScope(shield=True):
                     await host.close()
 
+    def unread_bytes(self) -> int:
+        """Bytes peers sent us that no one has read yet (issue 17's memory figure)."""
+        return hosting.unread_bytes(self._host) if self._host is not None else 0
+
     def addresses(self) -> list[str]:
         """Where peers reach us, each ending in /p2p/<our ID>; a wildcard
         listen address is spelled out per interface, loopback last."""
