@@ -81,6 +81,31 @@ def test_idle_connections_reopened_as_fast_as_they_are_dropped_do_not_keep_a_pee
     trio.run(main)
 
 
+def test_handshakes_dropped_by_admission_leave_no_trace_in_py_libp2ps_resource_manager(tmp_path: Path) -> None:
+    """py-libp2p's resource manager (made by new_host) counts a connection
+    before its handshake and, when the handshake is cancelled, never counts
+    it out: after 1000 dropped idle sockets it refused every peer, for good
+    (issue 17's attack shut `serve` in ~3 s of re-opened sockets)."""
+    limits = Limits(handshakes=16)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s:
+            port = _port(s)
+            held: list[trio.SocketStream] = []
+            try:
+                with trio.fail_after(120):
+                    for i in range(1300):  # each one past the 16th drops the oldest
+                        held.append(await idle_socket(spread_address(i % 400), port))
+                        if len(held) > 64:
+                            await held.pop(0).aclose()
+            finally:
+                for sock in held:
+                    await sock.aclose()
+            assert s.a.service.admission.dropped >= 1100
+            await still_serves(s, "after a thousand dropped handshakes")
+
+    trio.run(main)
+
+
 def test_idle_connections_from_one_address_beyond_its_limit_are_refused(tmp_path: Path) -> None:
     async def main() -> None:
         async with scene(tmp_path) as s:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import multiaddr
 import trio
@@ -61,6 +62,14 @@ def build_host(identity: Identity, admission: Admission | None = None) -> IHost:
         connector.run_background_task = _nothing
     if admission is not None:  # our admission of inbound connections (admission.py)
         admission.install(host.get_network())
+        # new_host makes a resource manager (libp2p/__init__.py:780) that
+        # counts a connection in before its handshake and never out when
+        # the handshake is cancelled (swarm.py:2199: its clean-up awaits
+        # before it frees the count): once admission had dropped 1000 idle
+        # sockets it refused every peer for good. Admission and budgets.py
+        # do its work here (docs/LIBP2P-NOTES.md, "hostile").
+        swarm: Any = host.get_network()  # a Swarm: not part of INetwork
+        swarm.set_resource_manager(None)
     return host
 
 
