@@ -5,6 +5,9 @@ the internet), against an honest peer on 127.0.0.1."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -13,7 +16,7 @@ import trio
 from libp2p.peer.id import ID
 
 from tests.engine.net.hostile import NOTHING, Scene, connect, empty_hello, hostile_host, scene, still_serves
-from threads_desktop.bench.attack import closed_by_peer, idle_socket, spread_address
+from threads_desktop.bench.attack import closed_by_peer, idle_socket, socket_address, spread_address
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.budgets import Limits
@@ -102,6 +105,49 @@ def test_handshakes_dropped_by_admission_leave_no_trace_in_py_libp2ps_resource_m
                     await sock.aclose()
             assert s.a.service.admission.dropped >= 1100
             await still_serves(s, "after a thousand dropped handshakes")
+
+    trio.run(main)
+
+
+def test_a_burst_of_connections_while_the_node_is_busy_waits_for_it_instead_of_being_dropped(
+        tmp_path: Path) -> None:
+    """While the node is busy (here: its thread blocked for 2 s), the kernel
+    completes connections and holds them for it. py-libp2p's backlog of 128
+    held 129 of 600, and the kernel dropped the SYN of every other: a new
+    peer's connect then took 1 s or more (SYN retries)."""
+    count = 600
+
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            port = _port(s)
+            connected: list[socket.socket] = []
+            go = threading.Event()
+
+            def burst() -> None:
+                go.wait(10)
+                for i in range(count):
+                    sock = socket.socket()
+                    sock.settimeout(0.5)
+                    sock.bind((socket_address(i), 0))
+                    try:
+                        sock.connect(("127.0.0.1", port))
+                        connected.append(sock)
+                    except OSError:
+                        sock.close()
+
+            worker = threading.Thread(target=burst)
+            worker.start()
+            try:
+                go.set()
+                time.sleep(2.0)  # the node's thread busy: it accepts nothing meanwhile
+            finally:
+                worker.join(60)
+            try:
+                assert len(connected) == count
+            finally:
+                for sock in connected:
+                    sock.close()
+            await still_serves(s)
 
     trio.run(main)
 

@@ -182,6 +182,27 @@ def _drop_unread(stream: INetStream) -> None:
     buffers.pop(stream_id, None)
 
 
+LISTEN_BACKLOG = 4096  # connections the kernel completes and holds for us until we accept them
+
+
+def deepen_listen_backlog(host: IHost) -> int:
+    """Let the kernel hold LISTEN_BACKLOG connections (or its own cap,
+    net.core.somaxconn) until we accept them; py-libp2p listens with 128
+    (transport/tcp/tcp.py:97). Idle sockets re-opened faster than a busy
+    node accepts filled those 128, and the kernel then dropped an honest
+    peer's SYN: its connect took 1 s, 3 s, 7 s (SYN retries). Returns how
+    many listening sockets it deepened."""
+    swarm: Any = host.get_network()  # a Swarm: its listeners are not part of INetwork
+    deepened = 0
+    for listener in getattr(swarm, "listeners", {}).values():
+        for socket_listener in getattr(listener, "listeners", []):
+            sock = getattr(socket_listener, "socket", None)
+            if sock is not None:
+                sock.listen(LISTEN_BACKLOG)  # listen() again only changes the backlog
+                deepened += 1
+    return deepened
+
+
 def unread_bytes(host: IHost) -> int:
     """Bytes peers sent that no one has read yet, over every connection
     (yamux's per-stream buffers; 0 for a muxer that does not say)."""

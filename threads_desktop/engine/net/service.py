@@ -172,6 +172,7 @@ class NetworkService:
         self._gossip = Gossip(host, self._me, self._gossiped) if self._gossip_enabled else None
         async with host.run(listen_addrs=self._listen):
             try:
+                hosting.deepen_listen_backlog(host)  # issue 17: bursts of connections wait, not drop
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 hosting.watch_connections(host, self._connection_changed)
