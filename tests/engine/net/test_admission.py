@@ -103,6 +103,7 @@ def test_handshakes_dropped_by_admission_leave_no_trace_in_py_libp2ps_resource_m
             finally:
                 for sock in held:
                     await sock.aclose()
+            print(f"handshakes dropped by admission: {s.a.service.admission.dropped}")
             assert s.a.service.admission.dropped >= 1100
             await still_serves(s, "after a thousand dropped handshakes")
 
