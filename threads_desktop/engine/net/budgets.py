@@ -50,6 +50,10 @@ class Limits:
     handshakes_per_subnet: int = 32  # ... from one /24 (IPv4) or /48 (IPv6): one operator's block
     handshake_seconds: float = 5.0  # Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
     stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
+    # Inbound streams of every protocol open at once (streamcap.py): a
+    # member uses 8 sessions, gossip, identify, ping and dial-back, ~12.
+    streams_per_connection: int = 64
+    streams: int = 4096  # in all (py-libp2p's resource manager allowed 10,000, one queue for all)
 
 
 class TokenBucket:

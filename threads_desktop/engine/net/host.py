@@ -34,6 +34,7 @@ from threads_desktop.engine.core.errors import InvalidInputError, PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.admission import Admission
+from threads_desktop.engine.net.streamcap import StreamCap
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ def build_host(identity: Identity, admission: Admission | None = None) -> IHost:
         # do its work here (docs/LIBP2P-NOTES.md, "hostile").
         swarm: Any = host.get_network()  # a Swarm: not part of INetwork
         swarm.set_resource_manager(None)
+        # ... and so its cap on streams, which streamcap.py replaces.
+        StreamCap(admission.limits).install(swarm)
     return host
 
 
