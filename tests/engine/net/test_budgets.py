@@ -25,6 +25,7 @@ from tests.engine.net.hostile import (
     still_serves,
     uvarint,
 )
+from threads_desktop.bench.attack import bare_host, dial_from, running_host
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
@@ -211,6 +212,47 @@ def test_a_member_never_met_gets_in_while_strangers_hold_all_their_sessions(tmp_
                 assert await m.ask(empty_hello()) == NOTHING  # the member's session stays
                 assert s.a.service.budgets.displaced == 4  # held[0] for the member, then 3 for the 3 beyond its place
                 assert sum(s.a.service.budgets.stranger_sessions.values()) == 4
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_stranger_that_was_answered_goes_before_one_that_has_not_spoken_yet(tmp_path: Path) -> None:
+    """The one that has not spoken may be a member about to prove a thread
+    (under load, its hello comes a round trip after its session opens)."""
+    limits = Limits(max_stranger_sessions=2)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s, hostile_host(Identity.generate()) as host:
+            silent = await connect(host, s)  # the oldest; sends nothing yet
+            talker = await connect(host, s)
+            assert await talker.ask(empty_hello()) == NOTHING
+            newcomer = await connect(host, s)
+            assert "busy" in await talker.refused_then_closed()
+            assert await silent.ask(empty_hello()) == NOTHING
+            assert await newcomer.ask(empty_hello()) == NOTHING
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_stranger_from_the_address_holding_most_sessions_goes_first(tmp_path: Path) -> None:
+    """Under attack, a new member's session waits for its hello among
+    attackers' sessions that have not spoken either: the one to go is from
+    the address with most sessions, never the newcomer alone on its own."""
+    limits = Limits(max_stranger_sessions=3)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s, AsyncExitStack() as stack:
+            hosts = []
+            for source in ("127.6.0.1", "127.7.0.1"):
+                host = bare_host()
+                dial_from(host, source)
+                hosts.append(await stack.enter_async_context(running_host(host)))
+            lone = await connect(hosts[1], s)  # the oldest, alone on its address
+            crowd = [await connect(hosts[0], s) for _ in range(2)]
+            newcomer = await connect(await stack.enter_async_context(hostile_host(Identity.generate())), s)
+            assert "busy" in await crowd[0].refused_then_closed()
+            for h in (lone, crowd[1], newcomer):
+                assert await h.ask(empty_hello()) == NOTHING
             await still_serves(s)
 
     trio.run(main)

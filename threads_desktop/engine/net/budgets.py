@@ -127,6 +127,7 @@ class SessionSlot:
     stranger: bool
     released: bool = False
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    answered: bool = False  # a reply went out: it has said what it came for (and proved nothing)
 
     def become_member(self) -> None:
         """The session proved a thread: it no longer counts as a stranger's."""
@@ -182,13 +183,24 @@ class Budgets:
                 # members out, they only push each other out.
                 if not self._strangers:
                     return "busy: too many sessions of unknown peers, try again later"
-                self._displace(self._strangers[0])
+                self._displace(self._victim())
             self.stranger_sessions[address] = self.stranger_sessions.get(address, 0) + 1
         self.sessions += 1
         slot = SessionSlot(self, address, stranger)
         if stranger:
             self._strangers.append(slot)
         return slot
+
+    def _victim(self) -> SessionSlot:
+        """Which stranger's session goes: one that was answered and proved
+        nothing first (one that has not spoken yet may be a member about to
+        prove a thread; under load its hello comes a while after its session
+        opens), then one from the address holding the most, then the oldest.
+        A newcomer alone on its address is pushed out only by attackers that
+        hold one session per address too."""
+        order = {slot: i for i, slot in enumerate(self._strangers)}
+        return min(self._strangers, key=lambda slot: (
+            not slot.answered, -self.stranger_sessions.get(slot.address, 0), order[slot]))
 
     def _displace(self, slot: SessionSlot) -> None:
         """Out of strangers' share now; its session ends at its next await

@@ -150,6 +150,7 @@ class SyncServer:
                         message = await reader.read(limits.stranger_idle_seconds if slot.stranger
                                                     else limits.member_idle_seconds)
                     except ProtocolError as exc:
+                        slot.release()  # its place is free while the refusal goes out
                         await _refuse(stream, str(exc))
                         return
                     if message is None:
@@ -160,6 +161,7 @@ class SyncServer:
                         try:
                             reply = self._answer(session, message)
                         except ProtocolError as exc:
+                            slot.release()
                             await _refuse(stream, str(exc))
                             return
                         except ThreadsError as exc:
@@ -167,6 +169,7 @@ class SyncServer:
                     if session.proven and slot.stranger:  # a member now: members' budgets from here on
                         slot.become_member()
                         reader.limit = MAX_MESSAGE_BYTES
+                    slot.answered = True
                     await stream.write(wire.frame(reply))
             if slot.scope.cancelled_caught:
                 await _refuse(stream, "busy: too many sessions of unknown peers, try again later")
