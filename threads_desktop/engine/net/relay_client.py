@@ -33,6 +33,7 @@ from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
 
 from threads_desktop.engine.core.errors import PeerError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.net.addresses import Interface
 from threads_desktop.engine.net.holepunch import HolePuncher, Source, local_endpoint, observed_address
 from threads_desktop.engine.net.host import NETWORK_ERRORS
 from threads_desktop.engine.net.relay import (
@@ -91,11 +92,16 @@ class RelayClient:
 
     def __init__(self, host: IHost, me: PeerId, *, candidates: RelayCandidates, wanted: Callable[[], bool],
                  on_change: Callable[[], None], source: Callable[[], Source | None] = lambda: None,
+                 member: Callable[[PeerId], bool] = lambda _: False,
+                 interfaces: Callable[[], Sequence[Interface]] = list,
                  hole_punching: bool = True, clock: Callable[[], float] = time.time) -> None:
         self._host = host
         self._source = source  # our TCP listen (ip, port): relays are dialled from it
         self.observed: dict[PeerId, str] = {}  # where relays see our listen-port connections
-        self.puncher = HolePuncher(host, observed=self.observed_addresses, source=source) if hole_punching else None
+        # Hole punching only with members (`member`): a stranger's DCUtR
+        # could otherwise make us dial anything (holepunch.py).
+        self.puncher = HolePuncher(host, observed=self.observed_addresses, source=source, member=member,
+                                   interfaces=interfaces) if hole_punching else None
         self._nursery: trio.Nursery | None = None
         self._me = me
         self._candidates = candidates
