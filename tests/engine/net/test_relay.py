@@ -346,3 +346,29 @@ def test_a_peer_that_becomes_reachable_starts_relaying_and_its_peers_reserve_the
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_strangers_get_one_brief_circuit_to_a_member_and_cannot_take_them_all(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 2: four free identities could hold every circuit to A for an hour."""
+    async def main() -> None:
+        r, a, s1, s2 = open_node("r"), open_node("a"), open_node("s1"), open_node("s2")
+        limits = RelayLimits(stranger_circuit_seconds=2)
+        async with online(r, reachable=True, limits=limits) as r_net, online(a, reachable=False) as a_net, \
+                online(s1, reachable=False) as s1_net, online(s2, reachable=False) as s2_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            (through_r,) = relayed(a_net)
+            assert s1_net.relay_client is not None and s2_net.relay_client is not None
+            await s1_net.relay_client.dial_relayed(through_r)  # proved nothing: a stranger's circuit
+            with pytest.raises(RelayRefused) as refused:
+                await s2_net.relay_client.dial_relayed(through_r)
+            assert refused.value.status == StatusCode.RESOURCE_LIMIT_EXCEEDED
+            assert r_net.relay_service is not None
+            assert r_net.relay_service.stranger_circuits == {a.identity.peer_id: 1}
+            started = trio.current_time()
+            await wait_until(a, lambda: r_net.relay_service.open_circuits == 0)  # type: ignore[union-attr]
+            assert trio.current_time() - started < 10  # a stranger's circuit is brief
+            assert not r_net.relay_service.stranger_circuits
+            await s2_net.relay_client.dial_relayed(through_r)  # the slot is free again
+
+    trio.run(main)

@@ -70,6 +70,14 @@ class RelayLimits:
     max_circuits_per_peer: int = 4  # as source or as destination
     circuit_bytes: int = 512 * 1024 * 1024  # both directions together
     circuit_seconds: int = 3600  # hole punching usually upgrades long before
+    # A source that proved nothing (a friend joining by link, or anyone):
+    # one circuit per target, a quarter of all, briefly (a join takes seconds).
+    stranger_circuits_per_target: int = 1
+    stranger_circuit_seconds: int = 120
+
+    @property
+    def max_stranger_circuits(self) -> int:
+        return max(1, self.max_circuits // 4)
 
 
 # --- the wire ------------------------------------------------------------------------------------
@@ -243,6 +251,7 @@ class RelayService:
         self.reservations: dict[PeerId, float] = {}  # expiry, wall seconds
         self.circuits: dict[PeerId, int] = {}  # open circuits per source and per destination
         self.open_circuits = 0
+        self.stranger_circuits: dict[PeerId, int] = {}  # open circuits from strangers, per destination
         self.relayed_bytes = 0
         self._serving = False
         self._reading: dict[PeerId, int] = {}  # hop requests being read, per peer
@@ -344,8 +353,12 @@ class RelayService:
             for holder in list(self.reservations):
                 nursery.start_soon(check, holder)
 
-    def _limit(self) -> Limit:
-        return Limit(duration=self.limits.circuit_seconds, data=self.limits.circuit_bytes)
+    def _limit(self, stranger: bool = False) -> Limit:
+        return Limit(duration=self._seconds(stranger), data=self.limits.circuit_bytes)
+
+    def _seconds(self, stranger: bool) -> int:
+        seconds = self.limits.circuit_seconds
+        return min(seconds, self.limits.stranger_circuit_seconds) if stranger else seconds
 
     async def _connect(self, stream: INetStream, source: PeerId, target: PeerId) -> None:
         self._prune()
@@ -353,17 +366,25 @@ class RelayService:
             await self._status(stream, StatusCode.NO_RESERVATION)
             return
         per_peer = self.limits.max_circuits_per_peer
+        # Strangers get a small share, so that free identities cannot take
+        # every circuit to a member (review finding 2).
+        stranger = not self._admitted(source)
+        strangers_full = stranger and (
+            self.stranger_circuits.get(target, 0) >= self.limits.stranger_circuits_per_target
+            or sum(self.stranger_circuits.values()) >= self.limits.max_stranger_circuits)
         if self.open_circuits >= self.limits.max_circuits or self.circuits.get(source, 0) >= per_peer or \
-                self.circuits.get(target, 0) >= per_peer:
+                self.circuits.get(target, 0) >= per_peer or strangers_full:
             await self._status(stream, StatusCode.RESOURCE_LIMIT_EXCEEDED)
             return
         self._count(source, target, 1)
+        if stranger:
+            self.stranger_circuits[target] = self.stranger_circuits.get(target, 0) + 1
         try:
             try:
                 with trio.fail_after(MESSAGE_SECONDS):
                     onward = await self._host.new_stream(ID(target.raw), [STOP_PROTOCOL])
                 await write_message(onward, StopMessage(type=StopMessage.CONNECT, peer=CircuitPeer(id=source.raw),
-                                                 limit=self._limit()))
+                                                 limit=self._limit(stranger)))
                 answer = StopMessage()
                 answer.ParseFromString(await read_message(onward))
             except (*WIRE_ERRORS, RuntimeError) as exc:
@@ -375,10 +396,14 @@ class RelayService:
                 await self._status(stream, StatusCode.CONNECTION_FAILED)
                 return
             await write_message(stream, HopMessage(type=HopMessage.STATUS, status=int(StatusCode.OK),  # type: ignore[arg-type]
-                                            limit=self._limit()))
-            await self._pump(stream, onward)
+                                            limit=self._limit(stranger)))
+            await self._pump(stream, onward, self._seconds(stranger))
         finally:
             self._count(source, target, -1)
+            if stranger:
+                self.stranger_circuits[target] -= 1
+                if not self.stranger_circuits[target]:
+                    del self.stranger_circuits[target]
 
     def _count(self, source: PeerId, target: PeerId, step: int) -> None:
         self.open_circuits += step
@@ -387,7 +412,7 @@ class RelayService:
             if not self.circuits[peer]:
                 del self.circuits[peer]
 
-    async def _pump(self, one: INetStream, other: INetStream) -> None:
+    async def _pump(self, one: INetStream, other: INetStream, seconds: float) -> None:
         """Copy both ways until either side ends or a limit is reached; the
         bytes budget is shared by both directions."""
         budget = [self.limits.circuit_bytes]
@@ -408,7 +433,7 @@ class RelayService:
                 pass
             scope.cancel()  # one direction over: the circuit is over
 
-        with trio.move_on_after(self.limits.circuit_seconds) as scope:
+        with trio.move_on_after(seconds) as scope:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(copy, one, other, nursery.cancel_scope)
                 nursery.start_soon(copy, other, one, nursery.cancel_scope)
