@@ -18,7 +18,7 @@ from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
-from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage
+from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, StopMessage
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import PeerId as CircuitPeer
 from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
@@ -29,7 +29,14 @@ from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore import local_settings
-from threads_desktop.engine.net.relay import HOP_PROTOCOL, MAX_READING_PER_PEER, RelayLimits, RelayRefused, is_relayed
+from threads_desktop.engine.net.relay import (
+    HOP_PROTOCOL,
+    MAX_READING_PER_PEER,
+    STOP_PROTOCOL,
+    RelayLimits,
+    RelayRefused,
+    is_relayed,
+)
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
@@ -370,5 +377,40 @@ def test_strangers_get_one_brief_circuit_to_a_member_and_cannot_take_them_all(
             assert trio.current_time() - started < 10  # a stranger's circuit is brief
             assert not r_net.relay_service.stranger_circuits
             await s2_net.relay_client.dial_relayed(through_r)  # the slot is free again
+
+    trio.run(main)
+
+
+def test_a_relayed_dial_cancelled_midway_leaves_no_circuit_at_the_relay_nor_at_the_target(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 9: the dialer's race cancels the losing dials."""
+    async def main() -> None:
+        r, a, b = open_node("r"), open_node("a"), open_node("b")
+        async with online(r, reachable=True) as r_net, online(a, reachable=False) as a_net, \
+                online(b, reachable=False) as b_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            (through_r,) = relayed(a_net)
+            answer, ended = trio.Event(), trio.Event()
+
+            async def a_answers_late(stream: INetStream) -> None:  # A's side of the circuit, held open
+                await read_varint_prefixed_bytes_limited(stream, 4096)
+                await answer.wait()
+                await stream.write(encode_varint_prefixed(
+                    StopMessage(type=StopMessage.STATUS, status=int(StatusCode.OK)).SerializeToString()))
+                with contextlib.suppress(Exception):
+                    while await stream.read(4096):
+                        pass
+                ended.set()
+
+            assert a_net._host is not None and b_net.relay_client is not None and r_net.relay_service is not None
+            a_net._host.set_stream_handler(STOP_PROTOCOL, a_answers_late)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(b_net.relay_client.dial_relayed, through_r)
+                await wait_until(b, lambda: r_net.relay_service.open_circuits == 1)  # type: ignore[union-attr]
+                nursery.cancel_scope.cancel()  # B's dial loses the race while R waits for A
+            answer.set()
+            await wait_until(b, lambda: r_net.relay_service.open_circuits == 0, timeout=10)  # type: ignore[union-attr]
+            with trio.fail_after(10):
+                await ended.wait()  # A's end of the circuit was closed too
 
     trio.run(main)

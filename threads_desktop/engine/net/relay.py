@@ -379,6 +379,7 @@ class RelayService:
         self._count(source, target, 1)
         if stranger:
             self.stranger_circuits[target] = self.stranger_circuits.get(target, 0) + 1
+        onward: INetStream | None = None
         try:
             try:
                 with trio.fail_after(MESSAGE_SECONDS):
@@ -398,6 +399,13 @@ class RelayService:
             await write_message(stream, HopMessage(type=HopMessage.STATUS, status=int(StatusCode.OK),  # type: ignore[arg-type]
                                             limit=self._limit(stranger)))
             await self._pump(stream, onward, self._seconds(stranger))
+        except BaseException:
+            # The source went (or we are cancelled) before the pump: the
+            # target must not keep a partnerless circuit (review finding 9).
+            if onward is not None:
+                with trio.CancelScope(shield=True):
+                    await reset(onward)
+            raise
         finally:
             self._count(source, target, -1)
             if stranger:

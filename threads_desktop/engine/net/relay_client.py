@@ -331,6 +331,12 @@ class RelayClient:
         except WIRE_ERRORS as exc:
             await reset(stream)
             raise PeerError(f"cannot reach {target} through {relay}: {str(exc) or type(exc).__name__}") from exc
+        except BaseException:
+            # Cancelled (the dialer's race was won elsewhere): the relay and
+            # the target must not keep the circuit open (review finding 9).
+            with trio.CancelScope(shield=True):
+                await reset(stream)
+            raise
 
     async def _handle_stop(self, stream: INetStream) -> None:
         """A relay we hold a reservation on brings a connection."""
