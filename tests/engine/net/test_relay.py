@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -38,7 +39,7 @@ from threads_desktop.engine.net.relay import (
     is_relayed,
 )
 from threads_desktop.engine.net.service import NetworkService
-from threads_desktop.engine.networking import connect_network
+from threads_desktop.engine.networking import NodeThreads, connect_network
 from threads_desktop.engine.node import Node
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
@@ -412,5 +413,25 @@ def test_a_relayed_dial_cancelled_midway_leaves_no_circuit_at_the_relay_nor_at_t
             await wait_until(b, lambda: r_net.relay_service.open_circuits == 0, timeout=10)  # type: ignore[union-attr]
             with trio.fail_after(10):
                 await ended.wait()  # A's end of the circuit was closed too
+
+    trio.run(main)
+
+
+def test_the_relay_gives_no_lan_address_for_relayed_addresses_only_public_ones_or_loopback_on_this_machine(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 11: R's 192.168 address went into A's invite links."""
+    async def main() -> None:
+        r, a = open_node("r"), open_node("a")
+        interfaces = [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("192.168.77.5/24")]
+        r_net = NetworkService(NodeThreads(r), listen=["/ip4/0.0.0.0/tcp/0"], pull_interval=3600.0,
+                               reachable=lambda: True, hole_punching=False, read_interfaces=lambda: interfaces)
+        r.attach_network(r_net)
+        async with trio.open_nursery() as nursery, online(a, reachable=False) as a_net:
+            await nursery.start(r_net.run)
+            assert any("/ip4/192.168.77.5/" in x for x in r_net.addresses())  # R does listen there
+            await a_reserves_on_r(a, r, a_net, r_net)
+            (through_r,) = relayed(a_net)  # A reaches R over loopback: that address only
+            assert through_r.startswith("/ip4/127.0.0.1/") and "192.168" not in through_r
+            nursery.cancel_scope.cancel()
 
     trio.run(main)

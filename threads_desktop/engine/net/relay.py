@@ -40,14 +40,15 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 
 from threads_desktop.engine.core.errors import InvalidIdError, PeerError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net.host import NETWORK_ERRORS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["HOP_PROTOCOL", "MAX_RESERVATION_ADDRESSES", "MESSAGE_SECONDS", "STOP_PROTOCOL", "WIRE_ERRORS",
            "RelayLimits", "RelayRefused", "RelayService", "has_public_address", "is_relayed",
-           "parse_hop_request", "parse_hop_status", "parse_stop_connect", "read_message", "relayed_connection",
-           "remote_of", "reset", "write_message"]
+           "over_loopback", "parse_hop_request", "parse_hop_status", "parse_stop_connect", "read_message",
+           "relay_addresses_for", "relayed_connection", "remote_of", "reset", "write_message"]
 
 MAX_MESSAGE = 4096  # a hop/stop message is a peer ID, a few addresses and limits
 MAX_RESERVATION_ADDRESSES = 8
@@ -211,8 +212,23 @@ async def _answers_ping(host: IHost, peer: PeerId) -> bool:
     return answer == payload
 
 
-def _loopback(address: str) -> bool:
-    return address.startswith(("/ip4/127.", "/ip6/::1/"))
+def over_loopback(channel: object) -> bool:
+    """Whether a stream or connection (anything with get_remote_address)
+    comes from this machine."""
+    getter = getattr(channel, "get_remote_address", None)
+    try:
+        remote = getter() if callable(getter) else None
+    except (*NETWORK_ERRORS, AttributeError, ValueError):
+        return False
+    return isinstance(remote, tuple) and addressing.is_loopback_ip(str(remote[0]))
+
+
+def relay_addresses_for(addresses: Sequence[str], *, loopback: bool) -> list[str]:
+    """The relay's addresses to build relayed addresses on: public ones
+    only (a LAN address would spread into other people's invite links);
+    loopback ones too for a peer on this machine (two profiles, tests)."""
+    wanted = {addressing.Scope.PUBLIC} | ({addressing.Scope.LOOPBACK} if loopback else set())
+    return [a for a in addresses if addressing.classify(a) in wanted]
 
 
 def is_relayed(address: str) -> bool:
@@ -331,9 +347,8 @@ class RelayService:
         expires = int(self._clock() + self.limits.reservation_seconds)
         self.reservations[peer] = expires
         me = self._host.get_id()
-        mine = [a for a in self._announce() if a.endswith(f"/p2p/{me}") and not is_relayed(a)]
-        # Loopback means nothing to another machine: only if there is nothing else (tests).
-        mine = [a for a in mine if not _loopback(a)] or mine
+        mine = relay_addresses_for([a for a in self._announce() if a.endswith(f"/p2p/{me}")],
+                                   loopback=over_loopback(stream))
         addresses = [multiaddr.Multiaddr(a).to_bytes() for a in mine[:MAX_RESERVATION_ADDRESSES]]
         reservation = WireReservation(expire=expires, addrs=addresses)
         await self._status(stream, StatusCode.OK, reservation=reservation, limit=self._limit())
