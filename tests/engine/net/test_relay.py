@@ -17,6 +17,7 @@ import pytest
 import trio
 from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
+from libp2p.host.ping import ID as PING_PROTOCOL
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, StopMessage
@@ -433,5 +434,25 @@ def test_the_relay_gives_no_lan_address_for_relayed_addresses_only_public_ones_o
             (through_r,) = relayed(a_net)  # A reaches R over loopback: that address only
             assert through_r.startswith("/ip4/127.0.0.1/") and "192.168" not in through_r
             nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_a_holder_that_misses_a_ping_when_the_relay_is_full_loses_its_slot_but_not_its_connections(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 10: any admitted peer asking for a slot made the relay
+    close every connection of a holder that missed one 3 s ping."""
+    async def main() -> None:
+        r, a, c = open_node("r"), open_node("a"), open_node("c")
+        async with online(r, reachable=True, limits=RelayLimits(max_reservations=1)) as r_net, \
+                online(a, reachable=False) as a_net, online(c, reachable=False) as c_net:
+            thread_id = await a_reserves_on_r(a, r, a_net, r_net)
+            c.join(a.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
+            await wait_until(r, lambda: c.identity.peer_id in r_net._reach.proven)
+            assert a_net._host is not None and c_net.relay_client is not None and r_net.relay_service is not None
+            a_net._host.remove_stream_handler(PING_PROTOCOL)  # A is busy: no answer to R's ping
+            await c_net.relay_client.reserve(r.identity.peer_id, r_net.addresses())
+            assert set(r_net.relay_service.reservations) == {c.identity.peer_id}
+            assert r_net.relay_service._connected(a.identity.peer_id)  # A's connections to R stay
 
     trio.run(main)

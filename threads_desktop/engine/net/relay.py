@@ -15,7 +15,6 @@ wire messages. Everything runs on the engine's trio thread.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import secrets
@@ -270,7 +269,8 @@ class RelayService:
         self.stranger_circuits: dict[PeerId, int] = {}  # open circuits from strangers, per destination
         self.relayed_bytes = 0
         self._serving = False
-        self._reading: dict[PeerId, int] = {}  # hop requests being read, per peer
+        self._reading: dict[PeerId, int] = {}  # hop requests being read (and reservations made), per peer
+        self._sweeping = False  # pinging holders for a free slot: one sweep at a time
 
     def refresh(self, spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None) -> None:
         """Offer the hop protocol while reachable, and only then (identify
@@ -308,26 +308,35 @@ class RelayService:
             await reset(stream)
             return
         self._reading[remote] = self._reading.get(remote, 0) + 1
+        counted = True
+
+        def done_reading() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._reading[remote] -= 1
+                if not self._reading[remote]:
+                    del self._reading[remote]
+
         try:
-            request = parse_hop_request(await read_message(stream))
-        except WIRE_ERRORS as exc:
-            log.debug("bad relay request: %s", exc)
-            await reset(stream)
-            return
-        finally:
-            self._reading[remote] -= 1
-            if not self._reading[remote]:
-                del self._reading[remote]
-        try:
+            try:
+                request = parse_hop_request(await read_message(stream))
+            except WIRE_ERRORS as exc:
+                log.debug("bad relay request: %s", exc)
+                await reset(stream)
+                return
             if _over_relay(stream) or not self._reachable():
                 await self._status(stream, StatusCode.PERMISSION_DENIED)
             elif request.reserve:
-                await self._reserve(stream, remote_of(stream))
+                await self._reserve(stream, remote)  # counted throughout: it may ping every holder
             elif request.target is not None:
-                await self._connect(stream, remote_of(stream), request.target)
+                done_reading()  # a circuit is bounded by the circuit limits
+                await self._connect(stream, remote, request.target)
         except WIRE_ERRORS as exc:
             log.debug("relay request ended: %s", exc)
             await reset(stream)
+        finally:
+            done_reading()
 
     async def _status(self, stream: INetStream, code: StatusCode, **fields: object) -> None:
         await write_message(stream, HopMessage(type=HopMessage.STATUS, status=int(code), **fields))  # type: ignore[arg-type]
@@ -339,8 +348,13 @@ class RelayService:
             await self._status(stream, StatusCode.PERMISSION_DENIED)
             return
         self._prune()
-        if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
-            await self._drop_silent_holders()
+        if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations and \
+                not self._sweeping:
+            self._sweeping = True
+            try:
+                await self._drop_silent_holders()
+            finally:
+                self._sweeping = False
         if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
             await self._status(stream, StatusCode.RESERVATION_REFUSED)
             return
@@ -356,13 +370,12 @@ class RelayService:
     async def _drop_silent_holders(self) -> None:
         """All slots taken: ping their holders, and free the slots of those
         that do not answer (py-libp2p may list a connection to a peer that
-        went away for a long while: docs/LIBP2P-NOTES.md)."""
+        went away for a long while: docs/LIBP2P-NOTES.md). Only the slot:
+        a holder that missed one ping keeps its connections (any admitted
+        peer can cause a sweep: review finding 10)."""
         async def check(holder: PeerId) -> None:
             if not await _answers_ping(self._host, holder):
                 self.reservations.pop(holder, None)
-                for connection in self._host.get_network().get_connections(ID(holder.raw)):
-                    with trio.move_on_after(PING_SECONDS), contextlib.suppress(*NETWORK_ERRORS):
-                        await connection.close()
 
         async with trio.open_nursery() as nursery:
             for holder in list(self.reservations):
