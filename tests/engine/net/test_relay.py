@@ -456,3 +456,22 @@ def test_a_holder_that_misses_a_ping_when_the_relay_is_full_loses_its_slot_but_n
             assert r_net.relay_service._connected(a.identity.peer_id)  # A's connections to R stay
 
     trio.run(main)
+
+
+def test_only_relays_tell_where_our_listen_port_is_seen_not_any_peer_we_dial(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 6: every peer dialled from the listen port was believed,
+    and its report told to everyone we hole punch with."""
+    async def main() -> None:
+        r, a, c = open_node("r"), open_node("a"), open_node("c")
+        async with online(r, reachable=True) as r_net, online(a, reachable=False, punch=True) as a_net, \
+                online(c, reachable=False) as c_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            assert a_net.relay_client is not None
+            await a_net.relay_client.connect_directly(c.identity.peer_id, c_net.addresses(), from_listen_port=True)
+            assert a_net.relay_client.directly(c.identity.peer_id)
+            assert set(a_net.relay_client.observed) == {r.identity.peer_id}  # C's report is not taken
+            a_net.relay_client.forget_observed()  # the network changed
+            assert a_net.relay_client.observed_addresses() == []
+
+    trio.run(main)

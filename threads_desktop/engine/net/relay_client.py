@@ -83,6 +83,7 @@ MAX_SOURCE_DIALS = 4  # addresses tried from the listen port, one after another
 SOURCE_DIAL_SECONDS = 3.0
 RESCAN_SECONDS = 5.0
 SOON_SECONDS = 0.5  # how often to look for relays (and at the connection to ours)
+MAX_OBSERVERS = 8  # relays whose view of our listen port is kept, newest first
 
 
 class RelayClient:
@@ -116,7 +117,12 @@ class RelayClient:
         self._soon = False
 
     def observed_addresses(self) -> list[str]:
-        return list(dict.fromkeys(self.observed.values()))
+        """Where relays see our listen port, the newest report first."""
+        return list(dict.fromkeys(reversed(self.observed.values())))
+
+    def forget_observed(self) -> None:
+        """The network changed: what relays saw is stale."""
+        self.observed.clear()
 
     def relayed_addresses(self) -> list[str]:
         return [a for held in self.held.values() for a in held.addresses]
@@ -223,7 +229,7 @@ class RelayClient:
     async def reserve(self, relay: PeerId, addresses: Sequence[str]) -> _Held:
         """Ask `relay` for a reservation (connecting first if need be)."""
         try:
-            await self.connect_directly(relay, addresses, from_listen_port=True)
+            await self.connect_directly(relay, addresses, from_listen_port=True, relay=True)
             connections = list(self._host.get_network().connections.get(ID(relay.raw)) or [])
             try:
                 with trio.fail_after(MESSAGE_SECONDS):
@@ -251,17 +257,18 @@ class RelayClient:
         return _Held(float(answer.expires), mine)
 
     async def connect_directly(self, peer: PeerId, addresses: Sequence[str], *,
-                               from_listen_port: bool = False) -> None:
+                               from_listen_port: bool = False, relay: bool = False) -> None:
         """Connect to `peer` at its direct (not relayed) addresses, if not
         connected. `from_listen_port`: from our listen port (as the service
         dials every peer while we are not reachable), and learn where the
         peer sees that connection: what hole punching tells the other side.
         A connection from another port is left alone (closing it would cut
         what runs on it); if the listen port cannot be used (the same
-        connection closed moments ago, say), from any port."""
+        connection closed moments ago, say), from any port. Only a `relay`'s
+        view is recorded (any other peer could say anything)."""
         source = self._source() if from_listen_port else None
         if self._connected(peer):
-            if source is not None and peer not in self.observed:
+            if source is not None and relay and peer not in self.observed:
                 await self._observe(peer, source)
             return
         direct = []
@@ -285,7 +292,8 @@ class RelayClient:
                 except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
                     log.debug("dial of %s at %s from our listen port failed: %s", peer, address, exc)
                     continue
-                await self._observe(peer, source)
+                if relay:
+                    await self._observe(peer, source)
                 return
         with trio.fail_after(MESSAGE_SECONDS):
             await self._host.connect(PeerInfo(ID(peer.raw), direct))
@@ -295,10 +303,17 @@ class RelayClient:
                    for c in self._host.get_network().get_connections(ID(peer.raw)))
 
     async def _observe(self, peer: PeerId, source: Source) -> None:
-        if self._from_port(peer, source[1]):
-            seen = await observed_address(self._host, ID(peer.raw))
-            if seen is not None:
-                self.observed[peer] = seen
+        if not self._from_port(peer, source[1]):
+            return
+        seen = await observed_address(self._host, ID(peer.raw))
+        connections = self._host.get_network().get_connections(ID(peer.raw))
+        loopback = any(over_loopback(c.muxed_conn) for c in connections)
+        if seen is None or not relay_addresses_for([seen], loopback=loopback):
+            return  # public only (loopback from a relay on this machine): never a LAN a stranger names
+        self.observed.pop(peer, None)
+        self.observed[peer] = seen  # newest last in the dict, first in observed_addresses()
+        while len(self.observed) > MAX_OBSERVERS:
+            del self.observed[next(iter(self.observed))]
 
     async def dial_relayed(self, address: str) -> None:
         """Connect to the peer a `/.../p2p/RELAY/p2p-circuit/p2p/PEER`
@@ -317,7 +332,7 @@ class RelayClient:
         if self._connected(target):
             return
         try:
-            await self.connect_directly(relay, [relay_part], from_listen_port=True)
+            await self.connect_directly(relay, [relay_part], from_listen_port=True, relay=True)
             with trio.fail_after(MESSAGE_SECONDS):
                 stream = await self._host.new_stream(ID(relay.raw), [HOP_PROTOCOL])
         except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
