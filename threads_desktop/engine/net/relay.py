@@ -270,7 +270,7 @@ class RelayService:
         self.relayed_bytes = 0
         self._serving = False
         self._reading: dict[PeerId, int] = {}  # hop requests being read (and reservations made), per peer
-        self._sweeping = False  # pinging holders for a free slot: one sweep at a time
+        self._sweep: trio.Event | None = None  # set when the sweep under way (one at a time) ends
 
     def refresh(self, spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None) -> None:
         """Offer the hop protocol while reachable, and only then (identify
@@ -348,13 +348,16 @@ class RelayService:
             await self._status(stream, StatusCode.PERMISSION_DENIED)
             return
         self._prune()
-        if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations and \
-                not self._sweeping:
-            self._sweeping = True
-            try:
-                await self._drop_silent_holders()
-            finally:
-                self._sweeping = False
+        if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
+            if self._sweep is None:
+                self._sweep = trio.Event()
+                try:
+                    await self._drop_silent_holders()
+                finally:
+                    self._sweep.set()
+                    self._sweep = None
+            else:  # join the sweep under way (at most PING_SECONDS) rather than start another
+                await self._sweep.wait()
         if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
             await self._status(stream, StatusCode.RESERVATION_REFUSED)
             return
