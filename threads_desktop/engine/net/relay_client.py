@@ -248,7 +248,11 @@ class RelayClient:
             raise RelayRefused(answer.status)
         if answer.expires <= self._clock():
             raise ProtocolError("the relay's reservation has already expired")
-        relay_addresses = list(answer.relay_addresses) or [a for a in addresses if a.endswith(f"/p2p/{relay}")]
+        # Only public addresses (loopback ones if we reach the relay over
+        # loopback): relay.relay_addresses_for, on either side.
+        loopback = any(over_loopback(c.muxed_conn) for c in connections)
+        relay_addresses = relay_addresses_for(
+            list(answer.relay_addresses) or [a for a in addresses if a.endswith(f"/p2p/{relay}")], loopback=loopback)
         mine = tuple(f"{a}/p2p-circuit/p2p/{self._me}" for a in relay_addresses[:MAX_RESERVATION_ADDRESSES])
         return _Held(float(answer.expires), mine)
 
