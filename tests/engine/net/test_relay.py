@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -16,9 +17,10 @@ import pytest
 import trio
 from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
+from libp2p.host.ping import ID as PING_PROTOCOL
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
-from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage
+from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, StopMessage
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import PeerId as CircuitPeer
 from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
@@ -29,9 +31,16 @@ from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore import local_settings
-from threads_desktop.engine.net.relay import HOP_PROTOCOL, MAX_READING_PER_PEER, RelayLimits, RelayRefused, is_relayed
+from threads_desktop.engine.net.relay import (
+    HOP_PROTOCOL,
+    MAX_READING_PER_PEER,
+    STOP_PROTOCOL,
+    RelayLimits,
+    RelayRefused,
+    is_relayed,
+)
 from threads_desktop.engine.net.service import NetworkService
-from threads_desktop.engine.networking import connect_network
+from threads_desktop.engine.networking import NodeThreads, connect_network
 from threads_desktop.engine.node import Node
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
@@ -384,5 +393,125 @@ def test_a_peer_that_becomes_reachable_starts_relaying_and_its_peers_reserve_the
                 r_reachable[0] = True
                 await wait_until(a, lambda: bool(relayed(a_net)))
             nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_strangers_get_one_brief_circuit_to_a_member_and_cannot_take_them_all(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 2: four free identities could hold every circuit to A for an hour."""
+    async def main() -> None:
+        r, a, s1, s2 = open_node("r"), open_node("a"), open_node("s1"), open_node("s2")
+        limits = RelayLimits(stranger_circuit_seconds=2)
+        async with online(r, reachable=True, limits=limits) as r_net, online(a, reachable=False) as a_net, \
+                online(s1, reachable=False) as s1_net, online(s2, reachable=False) as s2_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            (through_r,) = relayed(a_net)
+            assert s1_net.relay_client is not None and s2_net.relay_client is not None
+            await s1_net.relay_client.dial_relayed(through_r)  # proved nothing: a stranger's circuit
+            with pytest.raises(RelayRefused) as refused:
+                await s2_net.relay_client.dial_relayed(through_r)
+            assert refused.value.status == StatusCode.RESOURCE_LIMIT_EXCEEDED
+            assert r_net.relay_service is not None
+            assert r_net.relay_service.stranger_circuits == {a.identity.peer_id: 1}
+            started = trio.current_time()
+            await wait_until(a, lambda: r_net.relay_service.open_circuits == 0)  # type: ignore[union-attr]
+            assert trio.current_time() - started < 10  # a stranger's circuit is brief
+            assert not r_net.relay_service.stranger_circuits
+            await s2_net.relay_client.dial_relayed(through_r)  # the slot is free again
+
+    trio.run(main)
+
+
+def test_a_relayed_dial_cancelled_midway_leaves_no_circuit_at_the_relay_nor_at_the_target(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 9: the dialer's race cancels the losing dials."""
+    async def main() -> None:
+        r, a, b = open_node("r"), open_node("a"), open_node("b")
+        async with online(r, reachable=True) as r_net, online(a, reachable=False) as a_net, \
+                online(b, reachable=False) as b_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            (through_r,) = relayed(a_net)
+            answer, ended = trio.Event(), trio.Event()
+
+            async def a_answers_late(stream: INetStream) -> None:  # A's side of the circuit, held open
+                await read_varint_prefixed_bytes_limited(stream, 4096)
+                await answer.wait()
+                await stream.write(encode_varint_prefixed(
+                    StopMessage(type=StopMessage.STATUS, status=int(StatusCode.OK)).SerializeToString()))
+                with contextlib.suppress(Exception):
+                    while await stream.read(4096):
+                        pass
+                ended.set()
+
+            assert a_net._host is not None and b_net.relay_client is not None and r_net.relay_service is not None
+            a_net._host.set_stream_handler(STOP_PROTOCOL, a_answers_late)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(b_net.relay_client.dial_relayed, through_r)
+                await wait_until(b, lambda: r_net.relay_service.open_circuits == 1)  # type: ignore[union-attr]
+                nursery.cancel_scope.cancel()  # B's dial loses the race while R waits for A
+            answer.set()
+            await wait_until(b, lambda: r_net.relay_service.open_circuits == 0, timeout=10)  # type: ignore[union-attr]
+            with trio.fail_after(10):
+                await ended.wait()  # A's end of the circuit was closed too
+
+    trio.run(main)
+
+
+def test_the_relay_gives_no_lan_address_for_relayed_addresses_only_public_ones_or_loopback_on_this_machine(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 11: R's 192.168 address went into A's invite links."""
+    async def main() -> None:
+        r, a = open_node("r"), open_node("a")
+        interfaces = [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("192.168.77.5/24")]
+        r_net = NetworkService(NodeThreads(r), listen=["/ip4/0.0.0.0/tcp/0"], pull_interval=3600.0,
+                               reachable=lambda: True, hole_punching=False, read_interfaces=lambda: interfaces)
+        r.attach_network(r_net)
+        async with trio.open_nursery() as nursery, online(a, reachable=False) as a_net:
+            await nursery.start(r_net.run)
+            assert any("/ip4/192.168.77.5/" in x for x in r_net.addresses())  # R does listen there
+            await a_reserves_on_r(a, r, a_net, r_net)
+            (through_r,) = relayed(a_net)  # A reaches R over loopback: that address only
+            assert through_r.startswith("/ip4/127.0.0.1/") and "192.168" not in through_r
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_a_holder_that_misses_a_ping_when_the_relay_is_full_loses_its_slot_but_not_its_connections(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 10: any admitted peer asking for a slot made the relay
+    close every connection of a holder that missed one 3 s ping."""
+    async def main() -> None:
+        r, a, c = open_node("r"), open_node("a"), open_node("c")
+        async with online(r, reachable=True, limits=RelayLimits(max_reservations=1)) as r_net, \
+                online(a, reachable=False) as a_net, online(c, reachable=False) as c_net:
+            thread_id = await a_reserves_on_r(a, r, a_net, r_net)
+            c.join(a.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
+            await wait_until(r, lambda: c.identity.peer_id in r_net._reach.proven)
+            assert a_net._host is not None and c_net.relay_client is not None and r_net.relay_service is not None
+            a_net._host.remove_stream_handler(PING_PROTOCOL)  # A is busy: no answer to R's ping
+            await c_net.relay_client.reserve(r.identity.peer_id, r_net.addresses())
+            assert set(r_net.relay_service.reservations) == {c.identity.peer_id}
+            assert r_net.relay_service._connected(a.identity.peer_id)  # A's connections to R stay
+
+    trio.run(main)
+
+
+def test_only_relays_tell_where_our_listen_port_is_seen_not_any_peer_we_dial(
+        open_node: Callable[[str], Node]) -> None:
+    """Review finding 6: every peer dialled from the listen port was believed,
+    and its report told to everyone we hole punch with."""
+    async def main() -> None:
+        r, a, c = open_node("r"), open_node("a"), open_node("c")
+        async with online(r, reachable=True) as r_net, online(a, reachable=False, punch=True) as a_net, \
+                online(c, reachable=False) as c_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            assert a_net.relay_client is not None
+            await a_net.relay_client.connect_directly(c.identity.peer_id, c_net.addresses(), from_listen_port=True)
+            assert a_net.relay_client.directly(c.identity.peer_id)
+            assert set(a_net.relay_client.observed) == {r.identity.peer_id}  # C's report is not taken
+            a_net.relay_client.forget_observed()  # the network changed
+            assert a_net.relay_client.observed_addresses() == []
 
     trio.run(main)

@@ -13,8 +13,9 @@ relay. See docs/LIBP2P-NOTES.md ("reach-relay").
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import multiaddr
 import trio
@@ -27,6 +28,7 @@ from libp2p.relay.circuit_v2.dcutr import DCUtRProtocol
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net.host import NETWORK_ERRORS
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ MAX_IDENTIFY = 64 * 1024
 IDENTIFY_SECONDS = 10.0
 PUNCH_SECONDS = 30.0  # one whole attempt, exchange and dials
 MAX_OBSERVED = 4
+MAX_PUNCH_ADDRESSES = 4  # of the other side's, dialled per session (py-libp2p takes any number)
+MAX_SESSIONS = 4  # hole punches at once, one per peer
+MEMBER_WAIT_SECONDS = 20.0  # a friend who came by a relayed link proves a thread in this long
+MEMBER_POLL_SECONDS = 0.5
 Source = tuple[str, int]
 
 
@@ -93,35 +99,99 @@ async def observed_address(host: IHost, peer: ID) -> str | None:
 class HolePuncher(DCUtRProtocol):
     """DCUtR with the observed IP *and port*, punching from our listen port.
     `observed()` lists the addresses relays saw our listen-port connections
-    at; `source()` is our listen (ip, port)."""
+    at; `source()` is our listen (ip, port). Only with members (`member`),
+    one session per peer and MAX_SESSIONS in all, dialling at most
+    MAX_PUNCH_ADDRESSES of the addresses they sent, public ones or on one
+    of our `interfaces()`: a stranger cannot make us dial anything else
+    (docs/LIBP2P-NOTES.md, "fix-relay")."""
 
     def __init__(self, host: IHost, *, observed: Callable[[], list[str]],
-                 source: Callable[[], Source | None]) -> None:
+                 source: Callable[[], Source | None], member: Callable[[PeerId], bool],
+                 interfaces: Callable[[], Sequence[addressing.Interface]] = list) -> None:
         super().__init__(host, read_timeout=10, write_timeout=10, dial_timeout=5)
         self._observed = observed
         self._source = source
+        self._member = member
+        self._interfaces = interfaces
         self._dialling: set[Source] = set()
+        self._sessions: set[PeerId] = set()
+        self._allowed: dict[ID, set[Source]] = {}  # per session: the only endpoints it may dial
 
     def start(self, nursery: trio.Nursery) -> None:
         """Answer hole punches (the library's Service is not run: no auto-drive)."""
         self._nursery = nursery  # where the relayed leg is closed after the upgrade
         self.host.set_stream_handler(DCUTR_PROTOCOL, self._answer)
 
+    def _open_session(self, peer: PeerId) -> bool:
+        if not self._member(peer) or peer in self._sessions or len(self._sessions) >= MAX_SESSIONS:
+            return False
+        self._sessions.add(peer)
+        return True
+
     async def _answer(self, stream: INetStream) -> None:
-        with trio.move_on_after(PUNCH_SECONDS):
-            await self._handle_dcutr_stream(stream)
+        peer = PeerId(stream.muxed_conn.peer_id.to_bytes())
+        if not self._open_session(peer):
+            log.debug("hole punch asked by %s: not a member, or busy", peer)
+            with trio.CancelScope(shield=True), contextlib.suppress(*NETWORK_ERRORS):
+                await stream.reset()
+            return
+        try:
+            with trio.move_on_after(PUNCH_SECONDS):
+                await self._handle_dcutr_stream(stream)
+        finally:
+            self._sessions.discard(peer)
 
     async def punch(self, peer: PeerId) -> bool:
-        """Try to upgrade our relayed connection to `peer` to a direct one."""
-        with trio.move_on_after(PUNCH_SECONDS):
-            try:
-                direct = await self.initiate_hole_punch(ID(peer.raw))
-            except NETWORK_ERRORS as exc:
-                log.debug("hole punch with %s failed: %s", peer, exc)
-                return False
-            log.info("hole punch with %s: %s", peer, "direct" if direct else "still relayed")
-            return direct
-        return False
+        """Try to upgrade our relayed connection to `peer` to a direct one
+        (if `peer` is a member, or proves a thread within MEMBER_WAIT_SECONDS:
+        a friend joining by a relayed link does so on this very connection)."""
+        with trio.move_on_after(MEMBER_WAIT_SECONDS):
+            for _ in range(int(MEMBER_WAIT_SECONDS / MEMBER_POLL_SECONDS) + 1):
+                if self._member(peer):
+                    break
+                await trio.sleep(MEMBER_POLL_SECONDS)
+        if not self._open_session(peer):
+            log.debug("no hole punch with %s: not a member, or busy", peer)
+            return False
+        try:
+            with trio.move_on_after(PUNCH_SECONDS):
+                try:
+                    direct = await self.initiate_hole_punch(ID(peer.raw))
+                except NETWORK_ERRORS as exc:
+                    log.debug("hole punch with %s failed: %s", peer, exc)
+                    return False
+                log.info("hole punch with %s: %s", peer, "direct" if direct else "still relayed")
+                return direct
+            return False
+        finally:
+            self._sessions.discard(peer)
+
+    def _decode_observed_addrs(self, addr_bytes: list[bytes]) -> list[multiaddr.Multiaddr]:
+        # The library keeps every address a peer sends (dcutr.py:1172-1200),
+        # dials them all (dcutr.py:775-800) and keeps them in the peerstore.
+        interfaces = self._interfaces()
+        kept: list[multiaddr.Multiaddr] = []
+        for address in super()._decode_observed_addrs(addr_bytes[:MAX_PUNCH_ADDRESSES * 16]):
+            text = str(address)
+            scope = addressing.classify(text)
+            found = addressing.endpoint(text)
+            ours = found is not None and scope is addressing.Scope.PRIVATE and \
+                any(found.ip in i.network for i in interfaces if i.version == found.ip.version)
+            if (scope is addressing.Scope.PUBLIC or ours) and text not in map(str, kept):
+                kept.append(address)
+            if len(kept) >= MAX_PUNCH_ADDRESSES:
+                break
+        return kept
+
+    async def _perform_hole_punch(self, peer_id: ID, addrs: list[multiaddr.Multiaddr],
+                                  as_responder: bool = False) -> bool:
+        # Only what the peer sent (and we kept): the library also dials every
+        # address of the peer's in the peerstore (dcutr.py:743-756).
+        self._allowed[peer_id] = {e for e in map(tcp_endpoint, addrs) if e is not None}
+        try:
+            return await super()._perform_hole_punch(peer_id, addrs, as_responder)
+        finally:
+            self._allowed.pop(peer_id, None)
 
     async def _try_unilateral_upgrade(self, peer_id: ID) -> bool:
         # A plain dial first is the dialer's work (and, towards a peer behind
@@ -141,12 +211,10 @@ class HolePuncher(DCUtRProtocol):
         # endpoint (the library also dials the same address with /p2p/...
         # appended, from the same port: the second fails EADDRNOTAVAIL).
         endpoint = tcp_endpoint(addr)
-        if endpoint is not None and endpoint in self._dialling:
+        if endpoint is None or endpoint not in self._allowed.get(peer_id, set()) or endpoint in self._dialling:
             return
-        if endpoint is not None:
-            self._dialling.add(endpoint)
+        self._dialling.add(endpoint)
         try:
             await super()._dial_peer(peer_id, addr, self._source() or source, as_responder)
         finally:
-            if endpoint is not None:
-                self._dialling.discard(endpoint)
+            self._dialling.discard(endpoint)

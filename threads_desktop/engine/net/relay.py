@@ -15,7 +15,6 @@ wire messages. Everything runs on the engine's trio thread.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import secrets
@@ -40,14 +39,15 @@ from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_byt
 
 from threads_desktop.engine.core.errors import InvalidIdError, PeerError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net.host import NETWORK_ERRORS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["HOP_PROTOCOL", "MAX_RESERVATION_ADDRESSES", "MESSAGE_SECONDS", "STOP_PROTOCOL", "WIRE_ERRORS",
            "RelayLimits", "RelayRefused", "RelayService", "has_public_address", "is_relayed",
-           "parse_hop_request", "parse_hop_status", "parse_stop_connect", "read_message", "relayed_connection",
-           "remote_of", "reset", "write_message"]
+           "over_loopback", "parse_hop_request", "parse_hop_status", "parse_stop_connect", "read_message",
+           "relay_addresses_for", "relayed_connection", "remote_of", "reset", "write_message"]
 
 MAX_MESSAGE = 4096  # a hop/stop message is a peer ID, a few addresses and limits
 MAX_RESERVATION_ADDRESSES = 8
@@ -70,6 +70,14 @@ class RelayLimits:
     max_circuits_per_peer: int = 4  # as source or as destination
     circuit_bytes: int = 512 * 1024 * 1024  # both directions together
     circuit_seconds: int = 3600  # hole punching usually upgrades long before
+    # A source that proved nothing (a friend joining by link, or anyone):
+    # one circuit per target, a quarter of all, briefly (a join takes seconds).
+    stranger_circuits_per_target: int = 1
+    stranger_circuit_seconds: int = 120
+
+    @property
+    def max_stranger_circuits(self) -> int:
+        return max(1, self.max_circuits // 4)
 
 
 # --- the wire ------------------------------------------------------------------------------------
@@ -203,8 +211,23 @@ async def _answers_ping(host: IHost, peer: PeerId) -> bool:
     return answer == payload
 
 
-def _loopback(address: str) -> bool:
-    return address.startswith(("/ip4/127.", "/ip6/::1/"))
+def over_loopback(channel: object) -> bool:
+    """Whether a stream or connection (anything with get_remote_address)
+    comes from this machine."""
+    getter = getattr(channel, "get_remote_address", None)
+    try:
+        remote = getter() if callable(getter) else None
+    except (*NETWORK_ERRORS, AttributeError, ValueError):
+        return False
+    return isinstance(remote, tuple) and addressing.is_loopback_ip(str(remote[0]))
+
+
+def relay_addresses_for(addresses: Sequence[str], *, loopback: bool) -> list[str]:
+    """The relay's addresses to build relayed addresses on: public ones
+    only (a LAN address would spread into other people's invite links);
+    loopback ones too for a peer on this machine (two profiles, tests)."""
+    wanted = {addressing.Scope.PUBLIC} | ({addressing.Scope.LOOPBACK} if loopback else set())
+    return [a for a in addresses if addressing.classify(a) in wanted]
 
 
 def is_relayed(address: str) -> bool:
@@ -243,9 +266,11 @@ class RelayService:
         self.reservations: dict[PeerId, float] = {}  # expiry, wall seconds
         self.circuits: dict[PeerId, int] = {}  # open circuits per source and per destination
         self.open_circuits = 0
+        self.stranger_circuits: dict[PeerId, int] = {}  # open circuits from strangers, per destination
         self.relayed_bytes = 0
         self._serving = False
-        self._reading: dict[PeerId, int] = {}  # hop requests being read, per peer
+        self._reading: dict[PeerId, int] = {}  # hop requests being read (and reservations made), per peer
+        self._sweep: trio.Event | None = None  # set when the sweep under way (one at a time) ends
 
     def refresh(self, spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None) -> None:
         """Offer the hop protocol while reachable, and only then (identify
@@ -283,26 +308,35 @@ class RelayService:
             await reset(stream)
             return
         self._reading[remote] = self._reading.get(remote, 0) + 1
+        counted = True
+
+        def done_reading() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._reading[remote] -= 1
+                if not self._reading[remote]:
+                    del self._reading[remote]
+
         try:
-            request = parse_hop_request(await read_message(stream))
-        except WIRE_ERRORS as exc:
-            log.debug("bad relay request: %s", exc)
-            await reset(stream)
-            return
-        finally:
-            self._reading[remote] -= 1
-            if not self._reading[remote]:
-                del self._reading[remote]
-        try:
+            try:
+                request = parse_hop_request(await read_message(stream))
+            except WIRE_ERRORS as exc:
+                log.debug("bad relay request: %s", exc)
+                await reset(stream)
+                return
             if _over_relay(stream) or not self._reachable():
                 await self._status(stream, StatusCode.PERMISSION_DENIED)
             elif request.reserve:
-                await self._reserve(stream, remote_of(stream))
+                await self._reserve(stream, remote)  # counted throughout: it may ping every holder
             elif request.target is not None:
-                await self._connect(stream, remote_of(stream), request.target)
+                done_reading()  # a circuit is bounded by the circuit limits
+                await self._connect(stream, remote, request.target)
         except WIRE_ERRORS as exc:
             log.debug("relay request ended: %s", exc)
             await reset(stream)
+        finally:
+            done_reading()
 
     async def _status(self, stream: INetStream, code: StatusCode, **fields: object) -> None:
         await write_message(stream, HopMessage(type=HopMessage.STATUS, status=int(code), **fields))  # type: ignore[arg-type]
@@ -315,16 +349,23 @@ class RelayService:
             return
         self._prune()
         if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
-            await self._drop_silent_holders()
+            if self._sweep is None:
+                self._sweep = trio.Event()
+                try:
+                    await self._drop_silent_holders()
+                finally:
+                    self._sweep.set()
+                    self._sweep = None
+            else:  # join the sweep under way (at most PING_SECONDS) rather than start another
+                await self._sweep.wait()
         if peer not in self.reservations and len(self.reservations) >= self.limits.max_reservations:
             await self._status(stream, StatusCode.RESERVATION_REFUSED)
             return
         expires = int(self._clock() + self.limits.reservation_seconds)
         self.reservations[peer] = expires
         me = self._host.get_id()
-        mine = [a for a in self._announce() if a.endswith(f"/p2p/{me}") and not is_relayed(a)]
-        # Loopback means nothing to another machine: only if there is nothing else (tests).
-        mine = [a for a in mine if not _loopback(a)] or mine
+        mine = relay_addresses_for([a for a in self._announce() if a.endswith(f"/p2p/{me}")],
+                                   loopback=over_loopback(stream))
         addresses = [multiaddr.Multiaddr(a).to_bytes() for a in mine[:MAX_RESERVATION_ADDRESSES]]
         reservation = WireReservation(expire=expires, addrs=addresses)
         await self._status(stream, StatusCode.OK, reservation=reservation, limit=self._limit())
@@ -332,20 +373,23 @@ class RelayService:
     async def _drop_silent_holders(self) -> None:
         """All slots taken: ping their holders, and free the slots of those
         that do not answer (py-libp2p may list a connection to a peer that
-        went away for a long while: docs/LIBP2P-NOTES.md)."""
+        went away for a long while: docs/LIBP2P-NOTES.md). Only the slot:
+        a holder that missed one ping keeps its connections (any admitted
+        peer can cause a sweep: review finding 10)."""
         async def check(holder: PeerId) -> None:
             if not await _answers_ping(self._host, holder):
                 self.reservations.pop(holder, None)
-                for connection in self._host.get_network().get_connections(ID(holder.raw)):
-                    with trio.move_on_after(PING_SECONDS), contextlib.suppress(*NETWORK_ERRORS):
-                        await connection.close()
 
         async with trio.open_nursery() as nursery:
             for holder in list(self.reservations):
                 nursery.start_soon(check, holder)
 
-    def _limit(self) -> Limit:
-        return Limit(duration=self.limits.circuit_seconds, data=self.limits.circuit_bytes)
+    def _limit(self, stranger: bool = False) -> Limit:
+        return Limit(duration=self._seconds(stranger), data=self.limits.circuit_bytes)
+
+    def _seconds(self, stranger: bool) -> int:
+        seconds = self.limits.circuit_seconds
+        return min(seconds, self.limits.stranger_circuit_seconds) if stranger else seconds
 
     async def _connect(self, stream: INetStream, source: PeerId, target: PeerId) -> None:
         self._prune()
@@ -353,17 +397,26 @@ class RelayService:
             await self._status(stream, StatusCode.NO_RESERVATION)
             return
         per_peer = self.limits.max_circuits_per_peer
+        # Strangers get a small share, so that free identities cannot take
+        # every circuit to a member (review finding 2).
+        stranger = not self._admitted(source)
+        strangers_full = stranger and (
+            self.stranger_circuits.get(target, 0) >= self.limits.stranger_circuits_per_target
+            or sum(self.stranger_circuits.values()) >= self.limits.max_stranger_circuits)
         if self.open_circuits >= self.limits.max_circuits or self.circuits.get(source, 0) >= per_peer or \
-                self.circuits.get(target, 0) >= per_peer:
+                self.circuits.get(target, 0) >= per_peer or strangers_full:
             await self._status(stream, StatusCode.RESOURCE_LIMIT_EXCEEDED)
             return
         self._count(source, target, 1)
+        if stranger:
+            self.stranger_circuits[target] = self.stranger_circuits.get(target, 0) + 1
+        onward: INetStream | None = None
         try:
             try:
                 with trio.fail_after(MESSAGE_SECONDS):
                     onward = await self._host.new_stream(ID(target.raw), [STOP_PROTOCOL])
                 await write_message(onward, StopMessage(type=StopMessage.CONNECT, peer=CircuitPeer(id=source.raw),
-                                                 limit=self._limit()))
+                                                 limit=self._limit(stranger)))
                 answer = StopMessage()
                 answer.ParseFromString(await read_message(onward))
             except (*WIRE_ERRORS, RuntimeError) as exc:
@@ -375,10 +428,21 @@ class RelayService:
                 await self._status(stream, StatusCode.CONNECTION_FAILED)
                 return
             await write_message(stream, HopMessage(type=HopMessage.STATUS, status=int(StatusCode.OK),  # type: ignore[arg-type]
-                                            limit=self._limit()))
-            await self._pump(stream, onward)
+                                            limit=self._limit(stranger)))
+            await self._pump(stream, onward, self._seconds(stranger))
+        except BaseException:
+            # The source went (or we are cancelled) before the pump: the
+            # target must not keep a partnerless circuit (review finding 9).
+            if onward is not None:
+                with trio.CancelScope(shield=True):
+                    await reset(onward)
+            raise
         finally:
             self._count(source, target, -1)
+            if stranger:
+                self.stranger_circuits[target] -= 1
+                if not self.stranger_circuits[target]:
+                    del self.stranger_circuits[target]
 
     def _count(self, source: PeerId, target: PeerId, step: int) -> None:
         self.open_circuits += step
@@ -387,7 +451,7 @@ class RelayService:
             if not self.circuits[peer]:
                 del self.circuits[peer]
 
-    async def _pump(self, one: INetStream, other: INetStream) -> None:
+    async def _pump(self, one: INetStream, other: INetStream, seconds: float) -> None:
         """Copy both ways until either side ends or a limit is reached; the
         bytes budget is shared by both directions."""
         budget = [self.limits.circuit_bytes]
@@ -408,7 +472,7 @@ class RelayService:
                 pass
             scope.cancel()  # one direction over: the circuit is over
 
-        with trio.move_on_after(self.limits.circuit_seconds) as scope:
+        with trio.move_on_after(seconds) as scope:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(copy, one, other, nursery.cancel_scope)
                 nursery.start_soon(copy, other, one, nursery.cancel_scope)

@@ -33,6 +33,7 @@ from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
 
 from threads_desktop.engine.core.errors import PeerError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.net.addresses import Interface
 from threads_desktop.engine.net.holepunch import HolePuncher, Source, local_endpoint, observed_address
 from threads_desktop.engine.net.host import NETWORK_ERRORS
 from threads_desktop.engine.net.relay import (
@@ -43,9 +44,11 @@ from threads_desktop.engine.net.relay import (
     WIRE_ERRORS,
     RelayRefused,
     is_relayed,
+    over_loopback,
     parse_hop_status,
     parse_stop_connect,
     read_message,
+    relay_addresses_for,
     relayed_connection,
     remote_of,
     reset,
@@ -83,6 +86,7 @@ MAX_SOURCE_DIALS = 4  # addresses tried from the listen port, one after another
 SOURCE_DIAL_SECONDS = 3.0
 RESCAN_SECONDS = 5.0
 SOON_SECONDS = 0.5  # how often to look for relays (and at the connection to ours)
+MAX_OBSERVERS = 8  # relays whose view of our listen port is kept, newest first
 
 
 class RelayClient:
@@ -94,11 +98,16 @@ class RelayClient:
 
     def __init__(self, host: IHost, me: PeerId, *, candidates: RelayCandidates, wanted: Callable[[], bool],
                  on_change: Callable[[], None], source: Callable[[], Source | None] = lambda: None,
+                 member: Callable[[PeerId], bool] = lambda _: False,
+                 interfaces: Callable[[], Sequence[Interface]] = list,
                  hole_punching: bool = True, clock: Callable[[], float] = time.time) -> None:
         self._host = host
         self._source = source  # our TCP listen (ip, port): relays are dialled from it
         self.observed: dict[PeerId, str] = {}  # where relays see our listen-port connections
-        self.puncher = HolePuncher(host, observed=self.observed_addresses, source=source) if hole_punching else None
+        # Hole punching only with members (`member`): a stranger's DCUtR
+        # could otherwise make us dial anything (holepunch.py).
+        self.puncher = HolePuncher(host, observed=self.observed_addresses, source=source, member=member,
+                                   interfaces=interfaces) if hole_punching else None
         self._nursery: trio.Nursery | None = None
         self._me = me
         self._candidates = candidates
@@ -111,7 +120,12 @@ class RelayClient:
         self._soon = False
 
     def observed_addresses(self) -> list[str]:
-        return list(dict.fromkeys(self.observed.values()))
+        """Where relays see our listen port, the newest report first."""
+        return list(dict.fromkeys(reversed(self.observed.values())))
+
+    def forget_observed(self) -> None:
+        """The network changed: what relays saw is stale."""
+        self.observed.clear()
 
     def relayed_addresses(self) -> list[str]:
         return [a for held in self.held.values() for a in held.addresses]
@@ -227,7 +241,7 @@ class RelayClient:
     async def reserve(self, relay: PeerId, addresses: Sequence[str]) -> _Held:
         """Ask `relay` for a reservation (connecting first if need be)."""
         try:
-            await self.connect_directly(relay, addresses, from_listen_port=True)
+            await self.connect_directly(relay, addresses, from_listen_port=True, relay=True)
             connections = list(self._host.get_network().connections.get(ID(relay.raw)) or [])
             try:
                 with trio.fail_after(MESSAGE_SECONDS):
@@ -246,22 +260,27 @@ class RelayClient:
             raise RelayRefused(answer.status)
         if answer.expires <= self._clock():
             raise ProtocolError("the relay's reservation has already expired")
-        relay_addresses = list(answer.relay_addresses) or [a for a in addresses if a.endswith(f"/p2p/{relay}")]
+        # Only public addresses (loopback ones if we reach the relay over
+        # loopback): relay.relay_addresses_for, on either side.
+        loopback = any(over_loopback(c.muxed_conn) for c in connections)
+        relay_addresses = relay_addresses_for(
+            list(answer.relay_addresses) or [a for a in addresses if a.endswith(f"/p2p/{relay}")], loopback=loopback)
         mine = tuple(f"{a}/p2p-circuit/p2p/{self._me}" for a in relay_addresses[:MAX_RESERVATION_ADDRESSES])
         return _Held(float(answer.expires), mine, over=stream.muxed_conn)
 
     async def connect_directly(self, peer: PeerId, addresses: Sequence[str], *,
-                               from_listen_port: bool = False) -> None:
+                               from_listen_port: bool = False, relay: bool = False) -> None:
         """Connect to `peer` at its direct (not relayed) addresses, if not
         connected. `from_listen_port`: from our listen port (as the service
         dials every peer while we are not reachable), and learn where the
         peer sees that connection: what hole punching tells the other side.
         A connection from another port is left alone (closing it would cut
         what runs on it); if the listen port cannot be used (the same
-        connection closed moments ago, say), from any port."""
+        connection closed moments ago, say), from any port. Only a `relay`'s
+        view is recorded (any other peer could say anything)."""
         source = self._source() if from_listen_port else None
         if self._connected(peer):
-            if source is not None and peer not in self.observed:
+            if source is not None and relay and peer not in self.observed:
                 await self._observe(peer, source)
             return
         direct = []
@@ -285,7 +304,8 @@ class RelayClient:
                 except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
                     log.debug("dial of %s at %s from our listen port failed: %s", peer, address, exc)
                     continue
-                await self._observe(peer, source)
+                if relay:
+                    await self._observe(peer, source)
                 return
         with trio.fail_after(MESSAGE_SECONDS):
             await self._host.connect(PeerInfo(ID(peer.raw), direct))
@@ -295,10 +315,17 @@ class RelayClient:
                    for c in self._host.get_network().get_connections(ID(peer.raw)))
 
     async def _observe(self, peer: PeerId, source: Source) -> None:
-        if self._from_port(peer, source[1]):
-            seen = await observed_address(self._host, ID(peer.raw))
-            if seen is not None:
-                self.observed[peer] = seen
+        if not self._from_port(peer, source[1]):
+            return
+        seen = await observed_address(self._host, ID(peer.raw))
+        connections = self._host.get_network().get_connections(ID(peer.raw))
+        loopback = any(over_loopback(c.muxed_conn) for c in connections)
+        if seen is None or not relay_addresses_for([seen], loopback=loopback):
+            return  # public only (loopback from a relay on this machine): never a LAN a stranger names
+        self.observed.pop(peer, None)
+        self.observed[peer] = seen  # newest last in the dict, first in observed_addresses()
+        while len(self.observed) > MAX_OBSERVERS:
+            del self.observed[next(iter(self.observed))]
 
     async def dial_relayed(self, address: str) -> None:
         """Connect to the peer a `/.../p2p/RELAY/p2p-circuit/p2p/PEER`
@@ -317,7 +344,7 @@ class RelayClient:
         if self._connected(target):
             return
         try:
-            await self.connect_directly(relay, [relay_part], from_listen_port=True)
+            await self.connect_directly(relay, [relay_part], from_listen_port=True, relay=True)
             with trio.fail_after(MESSAGE_SECONDS):
                 stream = await self._host.new_stream(ID(relay.raw), [HOP_PROTOCOL])
         except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
@@ -337,6 +364,12 @@ class RelayClient:
         except WIRE_ERRORS as exc:
             await reset(stream)
             raise PeerError(f"cannot reach {target} through {relay}: {str(exc) or type(exc).__name__}") from exc
+        except BaseException:
+            # Cancelled (the dialer's race was won elsewhere): the relay and
+            # the target must not keep the circuit open (review finding 9).
+            with trio.CancelScope(shield=True):
+                await reset(stream)
+            raise
 
     async def _handle_stop(self, stream: INetStream) -> None:
         """A relay we hold a reservation on brings a connection."""

@@ -331,7 +331,12 @@ class NetworkService:
         self.relay_service.refresh()
         self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
                                         wanted=self._relays_wanted, on_change=self._relayed_changed,
-                                        source=self._listen_source, hole_punching=self._hole_punching)
+                                        source=self._listen_source, member=self._relay_member,
+                                        interfaces=lambda: self._interfaces, hole_punching=self._hole_punching)
+
+    def _relay_member(self, peer: PeerId) -> bool:
+        """Whether `peer` shares a thread with us (hole punching is only with those)."""
+        return self.budgets.is_member(peer) or peer in self._reach.proven
 
     def _listen_source(self) -> tuple[str, int] | None:
         """Our IPv4 TCP listen (ip, port): relays are dialled and holes punched from it."""

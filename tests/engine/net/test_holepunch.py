@@ -1,0 +1,105 @@
+"""Hole punching (DCUtR) is only for members, and a peer's addresses are
+cut to a few that can be ours to dial: a stranger who reached a NATed peer
+through its relay cannot make it dial hundreds of addresses (review
+finding 1). Real peers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+import multiaddr
+import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from libp2p.abc import INetStream
+from libp2p.peer.id import ID
+from libp2p.relay.circuit_v2.dcutr import PROTOCOL_ID as DCUTR_PROTOCOL
+from libp2p.relay.circuit_v2.pb.dcutr_pb2 import HolePunch
+from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
+
+from tests.engine.net.test_relay import a_reserves_on_r, online
+from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.net import addresses as addressing
+from threads_desktop.engine.net.holepunch import MAX_PUNCH_ADDRESSES, HolePuncher
+from threads_desktop.engine.net.host import NETWORK_ERRORS, build_host
+from threads_desktop.engine.node import Node
+
+MANY = 300
+
+
+def loopback_addresses(port: int) -> list[bytes]:
+    return [multiaddr.Multiaddr(f"/ip4/127.0.{i // 250}.{i % 250 + 2}/tcp/{port}").to_bytes() for i in range(MANY)]
+
+
+async def count_connections(listener: trio.SocketListener, seen: set[str]) -> None:
+    """Every connection to `listener` (on 0.0.0.0: any 127.x.y.z reaches it), by the IP dialled."""
+    while True:
+        stream = await listener.accept()
+        seen.add(stream.socket.getsockname()[0])
+        await stream.aclose()
+
+
+def test_a_stranger_that_reached_us_through_our_relay_cannot_make_us_dial_its_hundreds_of_addresses(
+        open_node: Callable[[str], Node]) -> None:
+    async def main() -> None:
+        r, t, s = open_node("r"), open_node("t"), open_node("s")
+        dialled: set[str] = set()
+        async with online(r, reachable=True) as r_net, online(t, reachable=False, punch=True) as t_net, \
+                online(s, reachable=False) as s_net, trio.open_nursery() as nursery:
+            (listener,) = await trio.open_tcp_listeners(0, host="0.0.0.0")
+            port = listener.socket.getsockname()[1]
+            nursery.start_soon(count_connections, listener, dialled)
+            asked: list[int] = []
+
+            async def answer_with_many(stream: INetStream) -> None:  # T's own punch towards S
+                asked.append(1)
+                await read_varint_prefixed_bytes_limited(stream, 4096)
+                await stream.write(encode_varint_prefixed(
+                    HolePunch(type=HolePunch.CONNECT, ObsAddrs=loopback_addresses(port)).SerializeToString()))
+                await read_varint_prefixed_bytes_limited(stream, 4096)
+
+            assert s_net._host is not None
+            s_net._host.set_stream_handler(DCUTR_PROTOCOL, answer_with_many)
+            await a_reserves_on_r(t, r, t_net, r_net)
+            (through_r,) = [a for a in t_net.listen_addresses() if "/p2p-circuit" in a]
+            assert s_net.relay_client is not None
+            await s_net.relay_client.dial_relayed(through_r)  # S proved nothing to anyone
+            # S starts a hole punch itself, offering 300 addresses: T does not take part.
+            stream = await s_net._host.new_stream(ID(t.identity.peer_id.raw), [DCUTR_PROTOCOL])
+            with pytest.raises((*NETWORK_ERRORS, ValueError)):  # reset (py-libp2p raises several types)
+                with trio.fail_after(10):
+                    await stream.write(encode_varint_prefixed(
+                        HolePunch(type=HolePunch.CONNECT, ObsAddrs=loopback_addresses(port)).SerializeToString()))
+                    answer = await read_varint_prefixed_bytes_limited(stream, 4096)
+                    if not answer:
+                        raise ValueError("closed")
+            assert not asked  # nor did T start one with S
+            assert not dialled
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+ADDRESS = st.one_of(
+    st.tuples(st.sampled_from(["1.2.3.4", "8.8.8.8", "203.0.113.9", "127.0.0.5", "10.1.2.3",
+                               "192.168.5.9", "192.168.7.7", "169.254.1.1", "0.0.0.0"]),
+              st.integers(1, 65535)).map(lambda a: multiaddr.Multiaddr(f"/ip4/{a[0]}/tcp/{a[1]}").to_bytes()),
+    st.binary(max_size=40))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ADDRESS, max_size=500))
+def test_of_the_addresses_a_peer_sends_for_a_hole_punch_at_most_a_few_public_or_on_our_network_are_kept(
+        sent: list[bytes]) -> None:
+    ours = [ipaddress.ip_interface("192.168.7.2/24")]
+    puncher = HolePuncher(build_host(Identity.generate()), observed=list, source=lambda: None,
+                          member=lambda _: True, interfaces=lambda: ours)
+    kept = [str(a) for a in puncher._decode_observed_addrs(sent)]
+    assert len(kept) <= MAX_PUNCH_ADDRESSES
+    assert len(set(kept)) == len(kept)
+    for address in kept:
+        scope = addressing.classify(address)
+        found = addressing.endpoint(address)
+        assert scope is addressing.Scope.PUBLIC or (found is not None and found.ip in ours[0].network)
