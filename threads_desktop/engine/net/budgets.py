@@ -96,7 +96,8 @@ class PartialBytes:
 
     def reserve(self, address: str, size: int) -> Reservation | None:
         held = self.by_address.get(address, 0)
-        if self.used + size > self.total or held + size > self.per_address:
+        # "" is every relayed session (the relay's address is not the peer's): total only
+        if self.used + size > self.total or (address and held + size > self.per_address):
             return None
         self.used += size
         self.by_address[address] = held + size
@@ -165,7 +166,10 @@ class Budgets:
         if stranger:
             if sum(self.stranger_sessions.values()) >= self.limits.max_stranger_sessions:
                 return "busy: too many sessions of unknown peers, try again later"
-            if self.stranger_sessions.get(address, 0) >= self.limits.max_stranger_sessions_per_address:
+            # "" is every relayed session at once (we do not see their
+            # addresses): the total bounds them, a per-address cap would let
+            # a few strangers on any relay refuse a friend joining by link
+            if address and self.stranger_sessions.get(address, 0) >= self.limits.max_stranger_sessions_per_address:
                 return "too many sessions from your address"
             self.stranger_sessions[address] = self.stranger_sessions.get(address, 0) + 1
         self.sessions += 1
