@@ -863,7 +863,7 @@ class NetworkService:
             with trio.fail_after(REQUEST_TIMEOUT):
                 exchange = await session.card()
                 sealed = self._threads.seal_invite(thread_id, peer, exchange, role, expires_in,
-                                                   self.listen_addresses()[:8])
+                                                   self.listen_addresses())  # at most MAX_SHARED
                 await session.send_invite(sealed)
                 self._threads.peers.remember(thread_id, peer)  # ours to push to once it joins
         finally:
