@@ -195,6 +195,7 @@ class NetworkService:
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
         self._interfaces = await trio.to_thread.run_sync(self._read_interfaces)
+        self._observed = addressing.ObservedAddresses(time.monotonic)  # a restart may be on another network
         host = hosting.build_host(self._threads.identity, self.admission, advertise=self.listen_addresses,
                                   on_observed=self._observed_by)
         connections = hosting.track_connections(host)
@@ -304,7 +305,18 @@ class NetworkService:
 
     def _interfaces_changed(self, interfaces: list[addressing.Interface]) -> None:
         self._interfaces = interfaces
+        self._forget_network()
         self._addresses_changed()
+
+    def _forget_network(self) -> None:
+        """Another network: what peers and routers told us of the old one
+        (the agreed public address, reachability, the mapping, where relays
+        see us) no longer holds; the reachability check asks again now."""
+        self._observed = addressing.ObservedAddresses(time.monotonic)
+        if self.relay_client is not None:
+            self.relay_client.observed.clear()
+        if self._host is not None:
+            self._reach.network_changed(self._direct_addresses())
 
     def _addresses_changed(self) -> None:
         """Our addresses moved (another network, an agreed public address):
