@@ -297,8 +297,11 @@ class NetworkService:
         over_loopback = addressing.is_loopback_ip(hosting.connection_ip(self._host, peer))
         return addressing.for_peer(self.addresses(), peer_over_loopback=over_loopback)
 
-    def _observed_by(self, observer: str, observed: str) -> None:
-        """Identify told us where a peer sees us: two agreeing peers make it ours."""
+    def _observed_by(self, peer: PeerId, observer: str, observed: str) -> None:
+        """Identify told us where a peer sees us: two agreeing members make
+        it ours (strangers are not heard: they could steer what we advertise)."""
+        if not self.budgets.is_member(peer):
+            return
         if self._observed.record(observer, observed):
             log.info("peers agree we are reachable at %s", self._observed.addresses([]) or "no public address")
             self._addresses_changed()
@@ -369,7 +372,9 @@ class NetworkService:
         known = self._reach.current().reachable
         if known is not None:
             return known
-        return self._host is not None and relaying.has_public_address(self._direct_addresses())
+        # What we listen on, not what peers report seeing (a NATed peer's agreed public address)
+        return self._host is not None and relaying.has_public_address(
+            addressing.expand(hosting.listen_addresses(self._host), self._interfaces))
 
     def _relays_wanted(self) -> bool:
         """Asked by the relay client every few seconds: whether to keep
