@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import multiaddr
 import pytest
@@ -113,5 +114,37 @@ def test_a_peer_whose_network_changes_forgets_its_reachability_and_asks_again_at
         finally:
             a.close()
             b.close()
+
+    trio.run(main)
+
+
+def test_the_interfaces_are_never_read_on_the_engine_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding 12: ifaddr blocks (it walks every interface); the
+    dial-back answer and the Devices view read the interfaces the watch
+    keeps, read on a worker thread. The real ifaddr runs, noted where."""
+    import ifaddr
+
+    real = ifaddr.get_adapters
+    on_trio_thread: list[bool] = []
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            trio.lowlevel.current_task()
+            on_trio_thread.append(True)
+        except RuntimeError:  # a worker thread: no trio task here
+            on_trio_thread.append(False)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ifaddr, "get_adapters", noted)
+
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "b") as peers:
+            a, b = peers["a"], peers["b"]
+            thread_id = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
+            b.node.join(a.node.invite(thread_id, Role.WRITE))
+            for running in (a, b):
+                await wait_until(running.node, lambda r=running: r.service.reachability().observed is not None)
+                running.node.network_status()  # the Devices view's status, with its connections
+        assert on_trio_thread and not any(on_trio_thread)
 
     trio.run(main)

@@ -156,7 +156,9 @@ class NetworkService:
         self._observed = addressing.ObservedAddresses(time.monotonic)
         self._dialer = Dialer(self._dial_direct, lambda: self._interfaces, dial_relayed=self._dial_relayed)
         self._discovery: Discovery | None = None
-        self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
+        # which connections are on our own network (peer_links): from the
+        # interfaces the watch reads on a worker thread (ifaddr blocks)
+        self._local_networks = LocalNetworks(read=lambda: [i.network for i in self._interfaces])
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
         # What strangers may hold, shared by every session (budgets.py).
         self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
@@ -165,7 +167,7 @@ class NetworkService:
                                   self.budgets)
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
-                            local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
+                            local_ips=self._local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
         # Relaying (relay.py, relay_client.py): peers that proved a shared
         # thread lately (reach.proven) may reserve here, while peers outside
         # reach us (the dial-back check; a public listen address until it
@@ -296,6 +298,12 @@ class NetworkService:
         assert self._host is not None
         over_loopback = addressing.is_loopback_ip(hosting.connection_ip(self._host, peer))
         return addressing.for_peer(self.addresses(), peer_over_loopback=over_loopback)
+
+    def _local_ipv4(self) -> list[str]:
+        """Our IPv4 addresses (is a dial-back's observed IP one of ours?), from
+        the interfaces the watch reads on a worker thread: ifaddr blocks."""
+        found = {str(i.ip) for i in self._interfaces if i.version == 4 and not i.ip.is_link_local}
+        return sorted(found, key=lambda a: (a.startswith("127."), a))
 
     def _observed_by(self, peer: PeerId, observer: str, observed: str) -> None:
         """Identify told us where a peer sees us: two agreeing members make
@@ -973,17 +981,6 @@ class NetworkService:
         self._threads.peers.want_blob(thread_id, blob)
         for peer in self._peers_of(thread_id):
             self.schedule(peer, {thread_id})
-
-
-def _local_ipv4() -> list[str]:
-    import ifaddr  # a zeroconf dependency
-
-    found = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if isinstance(ip.ip, str) and not ip.ip.startswith("169.254."):
-                found.append(ip.ip)
-    return sorted(set(found), key=lambda a: (a.startswith("127."), a))
 
 
 def _reachability_word(reachable: bool | None) -> str | None:
