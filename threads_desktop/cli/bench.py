@@ -1,4 +1,4 @@
-"""`threads-desktop bench log|store|sync|gui`: the benchmarks (threads_desktop/bench)."""
+"""`threads-desktop bench log|store|sync|gui|hostile`: the benchmarks (threads_desktop/bench)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     reach.add_argument("--pairs", metavar="A/B,...",
                        help="router pairs, e.g. port_preserving/symmetric (default: six pairs)")
     reach.add_argument("--json", action="store_true")
+    hostile = kinds.add_parser("hostile", help="serve under the attack of issue 17, against its quiet figures")
+    hostile.add_argument("--events", type=int, default=1000, help="messages of the chat a new member joins")
+    hostile.add_argument("--rounds", type=int, default=5, help="new messages timed (median)")
+    hostile.add_argument("--identities", type=int, default=100, help="fresh identities holding stalled sessions")
+    hostile.add_argument("--sessions", type=int, default=8, help="stalled sessions per identity")
+    hostile.add_argument("--sockets", type=int, default=500, help="idle sockets re-opened as they are dropped")
+    hostile.add_argument("--json", action="store_true")
     gui = kinds.add_parser("gui", help="the app with a large album, offscreen")
     gui.add_argument("--photos", type=int, default=10_000, help="photos in the album")
     gui.add_argument("--json", action="store_true")
@@ -49,6 +56,14 @@ def _run(invocation: Invocation) -> int:
         return 0
     if args.bench == "reach":
         return _reach(args)
+    if args.bench == "hostile":
+        from threads_desktop.bench import hostile
+
+        scale = hostile.Scale(max(1, args.events), max(1, args.rounds), max(0, args.identities),
+                              max(0, args.sessions), max(0, args.sockets))
+        result = hostile.run(scale)
+        print(json.dumps(result, indent=2) if args.json else hostile.summary(result))
+        return 0 if all(result["targets_met"].values()) else 1
     if args.events < 1:
         print("threads-desktop: --events must be at least 1", file=sys.stderr)
         return 2

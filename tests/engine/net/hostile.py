@@ -17,6 +17,7 @@ from multiaddr import Multiaddr
 
 from tests.engine.eventstore.peers import join, texts
 from tests.engine.net.running import Running, running_peers
+from threads_desktop.bench.attack import uvarint
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
@@ -152,15 +153,6 @@ NOTHING = {"t": "hello", "matches": []}
 
 def empty_hello() -> dict[str, Any]:
     return {"t": "hello", "nonce": os.urandom(wire.NONCE_LENGTH), "proofs": []}
-
-
-def uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def framed(value: object) -> bytes:

@@ -5,6 +5,9 @@ the internet), against an honest peer on 127.0.0.1."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -13,6 +16,7 @@ import trio
 from libp2p.peer.id import ID
 
 from tests.engine.net.hostile import NOTHING, Scene, connect, empty_hello, hostile_host, scene, still_serves
+from threads_desktop.bench.attack import closed_by_peer, idle_socket, socket_address, spread_address
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.budgets import Limits
@@ -24,38 +28,14 @@ def _port(s: Scene) -> int:
     return int(s.a.service.addresses()[0].split("/tcp/")[1].split("/")[0])
 
 
-async def _idle_socket(source: str, port: int) -> trio.SocketStream:
-    sock = trio.socket.socket()
-    await sock.bind((source, 0))
-    await sock.connect(("127.0.0.1", port))
-    return trio.SocketStream(sock)
-
-
-def _spread(i: int) -> str:
-    """Attack addresses: 20 per /24, one per address (none is 127.0.0.1)."""
-    return f"127.1.{i // 20}.{i % 20 + 1}"
-
-
 @asynccontextmanager
 async def idle_sockets(port: int, sources: list[str]) -> AsyncIterator[list[trio.SocketStream]]:
-    held = [await _idle_socket(source, port) for source in sources]
+    held = [await idle_socket(source, port) for source in sources]
     try:
         yield held
     finally:
         for sock in held:
             await sock.aclose()
-
-
-async def _closed_by_peer(sock: trio.SocketStream, seconds: float) -> bool:
-    """Whether the node closes the socket within `seconds` (what it says first is read and ignored)."""
-    with trio.move_on_after(seconds):
-        try:
-            while await sock.receive_some(1024):
-                pass
-        except trio.BrokenResourceError:
-            pass
-        return True
-    return False
 
 
 def test_many_idle_connections_do_not_keep_a_new_honest_peer_out(tmp_path: Path) -> None:
@@ -64,7 +44,7 @@ def test_many_idle_connections_do_not_keep_a_new_honest_peer_out(tmp_path: Path)
     async def main() -> None:
         async with scene(tmp_path) as s:
             count = LIBP2P_INBOUND_CAP + 50
-            async with idle_sockets(_port(s), [_spread(i) for i in range(count)]):
+            async with idle_sockets(_port(s), [spread_address(i) for i in range(count)]):
                 await trio.sleep(0.5)  # let the node accept them all
                 assert s.a.service.admission.dropped >= count - Limits().handshakes
                 await still_serves(s, "despite the idle sockets")
@@ -83,7 +63,7 @@ def test_idle_connections_reopened_as_fast_as_they_are_dropped_do_not_keep_a_pee
                 held: list[trio.SocketStream] = []
                 try:
                     while opened < 3000:  # bounded: the attack ends by itself
-                        held.append(await _idle_socket(_spread(opened % 400), port))
+                        held.append(await idle_socket(spread_address(opened % 400), port))
                         opened += 1
                         if opened == 400:
                             task_status.started()
@@ -104,15 +84,84 @@ def test_idle_connections_reopened_as_fast_as_they_are_dropped_do_not_keep_a_pee
     trio.run(main)
 
 
+def test_handshakes_dropped_by_admission_leave_no_trace_in_py_libp2ps_resource_manager(tmp_path: Path) -> None:
+    """py-libp2p's resource manager (made by new_host) counts a connection
+    before its handshake and, when the handshake is cancelled, never counts
+    it out: after 1000 dropped idle sockets it refused every peer, for good
+    (issue 17's attack shut `serve` in ~3 s of re-opened sockets)."""
+    limits = Limits(handshakes=16)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s:
+            port = _port(s)
+            held: list[trio.SocketStream] = []
+            try:
+                with trio.fail_after(120):
+                    for i in range(1300):  # each one past the 16th drops the oldest
+                        held.append(await idle_socket(spread_address(i % 400), port))
+                        if len(held) > 64:
+                            await held.pop(0).aclose()
+            finally:
+                for sock in held:
+                    await sock.aclose()
+            print(f"handshakes dropped by admission: {s.a.service.admission.dropped}")
+            assert s.a.service.admission.dropped >= 1100
+            await still_serves(s, "after a thousand dropped handshakes")
+
+    trio.run(main)
+
+
+def test_a_burst_of_connections_while_the_node_is_busy_waits_for_it_instead_of_being_dropped(
+        tmp_path: Path) -> None:
+    """While the node is busy (here: its thread blocked for 2 s), the kernel
+    completes connections and holds them for it. py-libp2p's backlog of 128
+    held 129 of 600, and the kernel dropped the SYN of every other: a new
+    peer's connect then took 1 s or more (SYN retries)."""
+    count = 600
+
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            port = _port(s)
+            connected: list[socket.socket] = []
+            go = threading.Event()
+
+            def burst() -> None:
+                go.wait(10)
+                for i in range(count):
+                    sock = socket.socket()
+                    sock.settimeout(0.5)
+                    sock.bind((socket_address(i), 0))
+                    try:
+                        sock.connect(("127.0.0.1", port))
+                        connected.append(sock)
+                    except OSError:
+                        sock.close()
+
+            worker = threading.Thread(target=burst)
+            worker.start()
+            try:
+                go.set()
+                time.sleep(2.0)  # the node's thread busy: it accepts nothing meanwhile
+            finally:
+                worker.join(60)
+            try:
+                assert len(connected) == count
+            finally:
+                for sock in connected:
+                    sock.close()
+            await still_serves(s)
+
+    trio.run(main)
+
+
 def test_idle_connections_from_one_address_beyond_its_limit_are_refused(tmp_path: Path) -> None:
     async def main() -> None:
         async with scene(tmp_path) as s:
             limit = Limits().handshakes_per_address
             async with idle_sockets(_port(s), ["127.0.0.2"] * (limit + 4)) as held:
-                refused = [sock for sock in held[limit:] if await _closed_by_peer(sock, 2.0)]
+                refused = [sock for sock in held[limit:] if await closed_by_peer(sock, 2.0)]
                 assert len(refused) == 4
                 assert s.a.service.admission.refused == 4
-                assert not await _closed_by_peer(held[0], 0.2)  # within the limit: still waiting for its handshake
+                assert not await closed_by_peer(held[0], 0.2)  # within the limit: still waiting for its handshake
             await still_serves(s)
 
     trio.run(main)
@@ -123,7 +172,7 @@ def test_idle_connections_from_one_subnet_beyond_its_limit_are_refused(tmp_path:
         async with scene(tmp_path) as s:
             limit = Limits().handshakes_per_subnet
             async with idle_sockets(_port(s), [f"127.0.9.{i + 1}" for i in range(limit + 3)]) as held:
-                refused = [sock for sock in held[limit:] if await _closed_by_peer(sock, 2.0)]
+                refused = [sock for sock in held[limit:] if await closed_by_peer(sock, 2.0)]
                 assert len(refused) == 3
             await still_serves(s)
 
@@ -136,7 +185,7 @@ def test_a_connection_that_never_finishes_its_handshake_is_closed_after_the_time
         async with scene(tmp_path, limits=limits) as s:
             async with idle_sockets(_port(s), ["127.0.0.3"]) as [sock]:
                 started = trio.current_time()
-                assert await _closed_by_peer(sock, limits.handshake_seconds + 3.0)
+                assert await closed_by_peer(sock, limits.handshake_seconds + 3.0)
                 assert trio.current_time() - started < limits.handshake_seconds + 2.0
             await still_serves(s)
 

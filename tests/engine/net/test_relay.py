@@ -261,6 +261,46 @@ def test_the_reservation_is_renewed_before_it_expires_and_made_again_after_the_r
     trio.run(main)
 
 
+async def restart_r_and_reconnect_at_once(a: Node, a_net: NetworkService, r: Node, address: str) -> None:
+    """R restarts (same key, same port) and A connects to it again at once,
+    as its sync loop would, before its reservation keeper has looked (it
+    looks every few seconds). Returns once R holds A's reservation again."""
+    client, r_id = a_net.relay_client, r.identity.peer_id
+    assert client is not None
+    network = client._host.get_network()
+    old = [c.muxed_conn for c in network.get_connections(ID(r_id.raw))]
+
+    def reconnected() -> bool:
+        return any(c.muxed_conn not in old and not c.is_closed for c in network.get_connections(ID(r_id.raw)))
+
+    async with online(r, reachable=True, listen=address.rsplit("/p2p/", 1)[0]) as r_net:
+        with trio.fail_after(10):
+            while not reconnected():
+                with contextlib.suppress(PeerError):
+                    await client.connect_directly(r_id, [address])
+                await trio.sleep(0.02)  # bounded by fail_after above
+        service = r_net.relay_service
+        assert service is not None
+        await wait_until(a, lambda: a.identity.peer_id in service.reservations, timeout=20)
+
+
+def test_the_reservation_is_made_again_when_we_reconnect_to_a_restarted_relay_before_noticing_it_went_away(
+        open_node: Callable[[str], Node]) -> None:
+    """Issue 15 item 2 (the lab's symmetric-symmetric case): connected is
+    not reserved. The restarted R knows nothing of A's reservation, and
+    peers calling A through R get NO_RESERVATION until A reserves again."""
+    async def main() -> None:
+        r, a = open_node("r"), open_node("a")
+        async with online(a, reachable=False) as a_net:
+            async with online(r, reachable=True) as r_net:
+                await a_reserves_on_r(a, r, a_net, r_net)
+                address = r_net.addresses()[0]
+            await restart_r_and_reconnect_at_once(a, a_net, r, address)
+            await restart_r_and_reconnect_at_once(a, a_net, r, address)  # the keeper may have looked in between
+
+    trio.run(main)
+
+
 # --- hole punching ---------------------------------------------------------------------------------
 
 

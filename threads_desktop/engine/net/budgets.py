@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import trio
+
 from threads_desktop.engine.core.ids import PeerId
 
 REMEMBERED_MEMBERS = 4096  # peers that proved a thread in this process, most recent kept
@@ -48,6 +50,10 @@ class Limits:
     handshakes_per_subnet: int = 32  # ... from one /24 (IPv4) or /48 (IPv6): one operator's block
     handshake_seconds: float = 5.0  # Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
     stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
+    # Inbound streams of every protocol open at once (streamcap.py): a
+    # member uses 8 sessions, gossip, identify, ping and dial-back, ~12.
+    streams_per_connection: int = 64
+    streams: int = 4096  # in all (py-libp2p's resource manager allowed 10,000, one queue for all)
 
 
 class TokenBucket:
@@ -112,19 +118,22 @@ class PartialBytes:
             del self.by_address[reservation.address]
 
 
-@dataclass
+@dataclass(eq=False)
 class SessionSlot:
-    """One open session, counted until `release`."""
+    """One open session, counted until `release`. Its session runs inside
+    `scope`: a stranger's is cancelled when a newer stranger needs its place."""
 
     budgets: Budgets
     address: str
     stranger: bool
     released: bool = False
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    answered: bool = False  # a reply went out: it has said what it came for (and proved nothing)
 
     def become_member(self) -> None:
         """The session proved a thread: it no longer counts as a stranger's."""
         if self.stranger and not self.released:
-            self.budgets.drop_stranger(self.address)
+            self.budgets.drop_stranger(self)
             self.stranger = False
 
     def release(self) -> None:
@@ -132,7 +141,7 @@ class SessionSlot:
             self.released = True
             self.budgets.sessions -= 1
             if self.stranger:
-                self.budgets.drop_stranger(self.address)
+                self.budgets.drop_stranger(self)
 
 
 class Budgets:
@@ -148,6 +157,8 @@ class Budgets:
         self.stranger_hellos = TokenBucket(limits.stranger_hello_threads_per_second,
                                            limits.stranger_hello_threads_burst, clock)
         self._members: OrderedDict[PeerId, None] = OrderedDict()
+        self._strangers: list[SessionSlot] = []  # strangers' open sessions, oldest first
+        self.displaced = 0  # strangers' sessions closed for newer ones
 
     def is_member(self, peer: PeerId) -> bool:
         return peer in self._members or self._is_known_member(peer)
@@ -164,23 +175,53 @@ class Budgets:
             return "busy: too many sessions open, try again later"
         stranger = not self.is_member(peer)
         if stranger:
-            if sum(self.stranger_sessions.values()) >= self.limits.max_stranger_sessions:
-                return "busy: too many sessions of unknown peers, try again later"
             # "" is every relayed session at once (we do not see their
             # addresses): the total bounds them, a per-address cap would let
             # a few strangers on any relay refuse a friend joining by link
             if address and self.stranger_sessions.get(address, 0) >= self.limits.max_stranger_sessions_per_address:
                 return "too many sessions from your address"
+            if len(self._strangers) >= self.limits.max_stranger_sessions:
+                # The oldest stranger's session goes for the newcomer, who may
+                # be a member we never met (it proves a thread in its first
+                # message): strangers that hold every place cannot keep new
+                # members out, they only push each other out.
+                if not self._strangers:
+                    return "busy: too many sessions of unknown peers, try again later"
+                self._displace(self._victim())
             self.stranger_sessions[address] = self.stranger_sessions.get(address, 0) + 1
         self.sessions += 1
-        return SessionSlot(self, address, stranger)
+        slot = SessionSlot(self, address, stranger)
+        if stranger:
+            self._strangers.append(slot)
+        return slot
 
-    def drop_stranger(self, address: str) -> None:
-        left = self.stranger_sessions[address] - 1
+    def _victim(self) -> SessionSlot:
+        """Which stranger's session goes: one that was answered and proved
+        nothing first (one that has not spoken yet may be a member about to
+        prove a thread; under load its hello comes a while after its session
+        opens), then one from the address holding the most, then the oldest.
+        A newcomer alone on its address is pushed out only by attackers that
+        hold one session per address too."""
+        order = {slot: i for i, slot in enumerate(self._strangers)}
+        return min(self._strangers, key=lambda slot: (
+            not slot.answered, -self.stranger_sessions.get(slot.address, 0), order[slot]))
+
+    def _displace(self, slot: SessionSlot) -> None:
+        """Out of strangers' share now; its session ends at its next await
+        (and counts in all sessions until then)."""
+        self.displaced += 1
+        self.drop_stranger(slot)
+        slot.stranger = False
+        slot.scope.cancel()
+
+    def drop_stranger(self, slot: SessionSlot) -> None:
+        if slot in self._strangers:
+            self._strangers.remove(slot)
+        left = self.stranger_sessions[slot.address] - 1
         if left:
-            self.stranger_sessions[address] = left
+            self.stranger_sessions[slot.address] = left
         else:
-            del self.stranger_sessions[address]
+            del self.stranger_sessions[slot.address]
 
     def hello_work(self, peer: PeerId, threads: int) -> bool:
         """May we check this peer's hello against `threads` threads now? Members always."""

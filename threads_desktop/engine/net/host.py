@@ -11,6 +11,7 @@ import logging
 import socket
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import multiaddr
 import trio
@@ -35,6 +36,7 @@ from threads_desktop.engine.core.errors import InvalidInputError, PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.admission import Admission
+from threads_desktop.engine.net.streamcap import StreamCap
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,16 @@ def build_host(identity: Identity, admission: Admission | None = None,
         connector.run_background_task = _nothing
     if admission is not None:  # our admission of inbound connections (admission.py)
         admission.install(host.get_network())
+        # new_host makes a resource manager (libp2p/__init__.py:780) that
+        # counts a connection in before its handshake and never out when
+        # the handshake is cancelled (swarm.py:2199: its clean-up awaits
+        # before it frees the count): once admission had dropped 1000 idle
+        # sockets it refused every peer for good. Admission and budgets.py
+        # do its work here (docs/LIBP2P-NOTES.md, "hostile").
+        swarm: Any = host.get_network()  # a Swarm: not part of INetwork
+        swarm.set_resource_manager(None)
+        # ... and so its cap on streams, which streamcap.py replaces.
+        StreamCap(admission.limits).install(swarm)
     return host
 
 
@@ -206,6 +218,63 @@ class Libp2pStream:
             await self._stream.reset()
         except NETWORK_ERRORS:
             pass
+        _drop_unread(self._stream)
+
+
+def _drop_unread(stream: INetStream) -> None:
+    """Forget a reset stream's unread bytes at once. py-libp2p's yamux keeps
+    them, and keeps adding what the peer still sends, for 60-90 s after a
+    reset (yamux.py:971, :1542, :116): a stranger re-opening refused
+    sessions grew memory ~10 MB a second (docs/LIBP2P-NOTES.md, "hostile")."""
+    muxed = getattr(stream, "muxed_stream", None)
+    connection = getattr(muxed, "conn", None)
+    streams, buffers, events = (getattr(connection, name, None)
+                                for name in ("streams", "stream_buffers", "stream_events"))
+    if not (isinstance(streams, dict) and isinstance(buffers, dict) and isinstance(events, dict)):
+        return  # another muxer: nothing of this kind to drop
+    stream_id = getattr(muxed, "stream_id", None)
+    if streams.get(stream_id) is not muxed or not getattr(muxed, "closed", False):
+        return
+    # As yamux's own sweep does (yamux.py:1031); with no await in between,
+    # nothing else on the trio thread sees it half done. Data arriving
+    # later for this stream ID is read and dropped (yamux.py:1541).
+    event = events.pop(stream_id, None)
+    if event is not None:
+        event.set()  # wake a reader still waiting: it finds the stream reset
+    streams.pop(stream_id, None)
+    buffers.pop(stream_id, None)
+
+
+LISTEN_BACKLOG = 4096  # connections the kernel completes and holds for us until we accept them
+
+
+def deepen_listen_backlog(host: IHost) -> int:
+    """Let the kernel hold LISTEN_BACKLOG connections (or its own cap,
+    net.core.somaxconn) until we accept them; py-libp2p listens with 128
+    (transport/tcp/tcp.py:97). Idle sockets re-opened faster than a busy
+    node accepts filled those 128, and the kernel then dropped an honest
+    peer's SYN: its connect took 1 s, 3 s, 7 s (SYN retries). Returns how
+    many listening sockets it deepened."""
+    swarm: Any = host.get_network()  # a Swarm: its listeners are not part of INetwork
+    deepened = 0
+    for listener in getattr(swarm, "listeners", {}).values():
+        for socket_listener in getattr(listener, "listeners", []):
+            sock = getattr(socket_listener, "socket", None)
+            if sock is not None:
+                sock.listen(LISTEN_BACKLOG)  # listen() again only changes the backlog
+                deepened += 1
+    return deepened
+
+
+def unread_bytes(host: IHost) -> int:
+    """Bytes peers sent that no one has read yet, over every connection
+    (yamux's per-stream buffers; 0 for a muxer that does not say)."""
+    total = 0
+    for connection in host.get_network().get_connections():
+        buffers = getattr(connection.muxed_conn, "stream_buffers", None)
+        if isinstance(buffers, dict):
+            total += sum(len(buffer) for buffer in buffers.values())
+    return total
 
 
 def listen_addresses(host: IHost) -> list[str]:

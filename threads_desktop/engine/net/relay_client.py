@@ -60,6 +60,9 @@ class _Held:
 
     expires: float
     addresses: tuple[str, ...]  # our relayed addresses through it
+    # The connection it was made over: the relay keeps it only while that
+    # connection lives (a restarted relay has forgotten it).
+    over: object = None
 
 
 @dataclass
@@ -182,18 +185,27 @@ class RelayClient:
                 if changed:
                     self._on_change()
                 renew_at = self._clock() + max(MIN_RENEW_SECONDS, (held.expires - self._clock()) * RENEW_FRACTION)
-                # Until renewal, watch the connection: a relay that went
-                # away (restarted, say) is asked again as soon as it is back.
-                while self._clock() < renew_at and self._connected(relay):
+                # Until renewal, watch the connection it was made over: a
+                # relay that went away (restarted, say) is asked again as
+                # soon as it is back. Being connected is not enough: we may
+                # already be connected again, to the restarted relay, that
+                # holds no reservation for us.
+                while self._clock() < renew_at and self._still_over(relay, held):
                     with trio.move_on_after(min(RESCAN_SECONDS, max(0.0, renew_at - self._clock()))):
                         await keeper.wake.wait()
                         keeper.wake = trio.Event()
-                if not self._connected(relay):
+                if not self._still_over(relay, held):
+                    log.info("relay: the connection to %s that held our reservation is gone", relay)
                     self._drop(relay)
         finally:
             self._drop(relay)
             del self._keepers[relay]
             self._rescan.set()
+
+    def _still_over(self, relay: PeerId, held: _Held) -> bool:
+        """Whether the connection `held` was made over is still open."""
+        return any(c.muxed_conn is held.over and not getattr(c, "is_closed", False)
+                   for c in self._host.get_network().get_connections(ID(relay.raw)))
 
     async def _close_silent(self, peer: PeerId, connections: Sequence[INetConn]) -> None:
         """Close the connections to `peer` that did not answer (and only
@@ -235,7 +247,7 @@ class RelayClient:
             raise ProtocolError("the relay's reservation has already expired")
         relay_addresses = list(answer.relay_addresses) or [a for a in addresses if a.endswith(f"/p2p/{relay}")]
         mine = tuple(f"{a}/p2p-circuit/p2p/{self._me}" for a in relay_addresses[:MAX_RESERVATION_ADDRESSES])
-        return _Held(float(answer.expires), mine)
+        return _Held(float(answer.expires), mine, over=stream.muxed_conn)
 
     async def connect_directly(self, peer: PeerId, addresses: Sequence[str], *,
                                from_listen_port: bool = False) -> None:

@@ -132,11 +132,12 @@ class SyncServer:
         """Run one session until the peer closes it, breaks the protocol, or
         idles; `address` is the peer's IP address (for the budgets)."""
         session = _Session(remote, self._bucket(remote))
+        if session.bucket.sessions >= MAX_SESSIONS_PER_PEER:
+            await _refuse(stream, "too many sessions open")
+            return
         slot = self._budgets.open_session(remote, address)
-        if session.bucket.sessions >= MAX_SESSIONS_PER_PEER or isinstance(slot, str):
-            if not isinstance(slot, str):
-                slot.release()
-            await _refuse(stream, slot if isinstance(slot, str) else "too many sessions open")
+        if isinstance(slot, str):
+            await _refuse(stream, slot)
             return
         session.slot = slot
         session.bucket.sessions += 1
@@ -144,29 +145,35 @@ class SyncServer:
         reader = wire.MessageReader(stream, limits.stranger_message_bytes if slot.stranger else MAX_MESSAGE_BYTES,
                                     budgets=self._budgets, address=address)
         try:
-            while True:
-                try:
-                    message = await reader.read(limits.stranger_idle_seconds if slot.stranger
-                                                else limits.member_idle_seconds)
-                except ProtocolError as exc:
-                    await _refuse(stream, str(exc))
-                    return
-                if message is None:
-                    return
-                if not session.bucket.take_token():
-                    reply = wire.reply_error("too many requests: slow down")
-                else:
+            with slot.scope:  # cancelled when a newer stranger takes its place (budgets.py)
+                while True:
                     try:
-                        reply = self._answer(session, message)
+                        message = await reader.read(limits.stranger_idle_seconds if slot.stranger
+                                                    else limits.member_idle_seconds)
                     except ProtocolError as exc:
+                        slot.release()  # its place is free while the refusal goes out
                         await _refuse(stream, str(exc))
                         return
-                    except ThreadsError as exc:
-                        reply = wire.reply_error(str(exc))
-                if session.proven and slot.stranger:  # a member now: members' budgets from here on
-                    slot.become_member()
-                    reader.limit = MAX_MESSAGE_BYTES
-                await stream.write(wire.frame(reply))
+                    if message is None:
+                        return
+                    if not session.bucket.take_token():
+                        reply = wire.reply_error("too many requests: slow down")
+                    else:
+                        try:
+                            reply = self._answer(session, message)
+                        except ProtocolError as exc:
+                            slot.release()
+                            await _refuse(stream, str(exc))
+                            return
+                        except ThreadsError as exc:
+                            reply = wire.reply_error(str(exc))
+                    if session.proven and slot.stranger:  # a member now: members' budgets from here on
+                        slot.become_member()
+                        reader.limit = MAX_MESSAGE_BYTES
+                    slot.answered = True
+                    await stream.write(wire.frame(reply))
+            if slot.scope.cancelled_caught:
+                await _refuse(stream, "busy: too many sessions of unknown peers, try again later")
         finally:
             slot.release()
             session.bucket.sessions -= 1

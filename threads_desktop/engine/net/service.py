@@ -208,6 +208,7 @@ class NetworkService:
         self._gossip = Gossip(host, self._me, self._gossiped) if self._gossip_enabled else None
         async with host.run(listen_addrs=self._listen):
             try:
+                hosting.deepen_listen_backlog(host)  # issue 17: bursts of connections wait, not drop
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 hosting.watch_connections(host, self._connection_changed)
@@ -259,6 +260,10 @@ class NetworkService:
                 with trio.CancelScope(shield=True):
                     await connections.close_all()  # before the host: see ConnectionTracker
                     await host.close()
+
+    def unread_bytes(self) -> int:
+        """Bytes peers sent us that no one has read yet (issue 17's memory figure)."""
+        return hosting.unread_bytes(self._host) if self._host is not None else 0
 
     def addresses(self) -> list[str]:
         """Every address of ours, each ending in /p2p/<our ID>: directly
