@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 
 from threads_desktop.engine.net.addresses import (
     MAX_OBSERVATIONS,
+    MAX_SHARED,
     OBSERVED_TTL_SECONDS,
+    RELAYED_KEPT,
     ObservedAddresses,
     Scope,
+    capped,
     classify,
     dial_order,
     endpoint,
@@ -149,3 +152,42 @@ def test_reports_of_private_loopback_or_garbage_addresses_and_floods_change_noth
         observed.record("203.0.113.9", f"/ip4/198.51.{n // 250}.{n % 250 + 1}/tcp/1")
     assert observed.addresses([(4, 4141)]) == []
     assert len(observed._seen) <= MAX_OBSERVATIONS
+
+
+RELAY = "12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
+MANY_DIRECT = [f"/ip4/192.168.{i}.20/tcp/4141/p2p/{ID}" for i in range(6)] + [
+    f"/ip4/203.0.113.{i}/tcp/4141/p2p/{ID}" for i in range(4)] + [f"/ip6/2001:db8:{i}::20/tcp/4141/p2p/{ID}"
+                                                               for i in range(3)]
+OUR_RELAYED = [f"/ip4/198.51.100.{i}/tcp/4001/p2p/{RELAY}/p2p-circuit/p2p/{ID}" for i in range(3)]
+
+
+def test_a_laptop_with_many_direct_addresses_still_puts_its_relayed_ones_in_links_and_hellos() -> None:
+    """Review finding 4: relayed addresses rank last, so a cut to 8 dropped
+    them for a laptop with 8 or more direct addresses: its friend behind
+    another NAT then had no way in."""
+    ours = MANY_DIRECT + OUR_RELAYED
+    for told in (for_links(ours), for_peer(ours, peer_over_loopback=False)):
+        assert len(told) == MAX_SHARED
+        assert told[-RELAYED_KEPT:] == OUR_RELAYED[:RELAYED_KEPT]  # still last: the best are dialled first
+        assert told[:-RELAYED_KEPT] == MANY_DIRECT[:MAX_SHARED - RELAYED_KEPT]
+
+
+address_texts = st.one_of(
+    st.builds(lambda a, b, p: f"/ip4/{a}.{b}.0.1/tcp/{p}", st.integers(0, 255), st.integers(0, 255),
+              st.integers(1, 65535)),
+    st.builds(lambda a, p: f"/ip4/203.0.113.{a}/tcp/{p}/p2p/{RELAY}/p2p-circuit/p2p/{ID}", st.integers(0, 255),
+              st.integers(1, 65535)),
+    st.text(max_size=40),
+)
+
+
+@given(st.lists(address_texts, max_size=40), st.integers(0, 20), st.integers(0, 4))
+def test_a_cut_keeps_order_size_and_up_to_its_share_of_relayed_addresses(addresses: list[str], n: int,
+                                                                         relayed: int) -> None:
+    kept = capped(addresses, n, relayed=relayed)
+    unique = list(dict.fromkeys(addresses))
+    assert len(kept) == min(n, len(unique))
+    assert kept == [a for a in unique if a in kept]  # a subsequence: order kept
+    relayed_given = [a for a in unique if classify(a) is Scope.RELAYED]
+    relayed_kept = [a for a in kept if classify(a) is Scope.RELAYED]
+    assert relayed_kept[:min(relayed, n, len(relayed_given))] == relayed_given[:min(relayed, n, len(relayed_given))]

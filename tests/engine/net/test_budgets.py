@@ -31,7 +31,7 @@ from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import paging, wire
-from threads_desktop.engine.net.budgets import Limits
+from threads_desktop.engine.net.budgets import Budgets, Limits, PartialBytes
 from threads_desktop.engine.net.host import open_stream
 
 
@@ -366,3 +366,30 @@ def test_a_members_sync_completes_while_strangers_flood_hellos(tmp_path: Path) -
             assert refused > 0
 
     trio.run(main)
+
+
+def test_relayed_strangers_beyond_one_addresses_share_do_not_refuse_a_newcomer_over_a_relay() -> None:
+    """Relayed sessions all come with address "" (the relay's IP is not the
+    peer's): the per-address cap must not apply to them, or 16 strangers on
+    any relay would refuse a friend joining by link (review finding 3)."""
+    limits = Limits()
+    budgets = Budgets(lambda _peer: False, limits)
+    slots = [budgets.open_session(Identity.generate().peer_id, "")
+             for _ in range(limits.max_stranger_sessions_per_address)]
+    assert not any(isinstance(s, str) for s in slots)
+    newcomer = budgets.open_session(Identity.generate().peer_id, "")
+    assert not isinstance(newcomer, str), newcomer
+    # one direct address keeps its own cap
+    others = Budgets(lambda _peer: False, limits)
+    direct = [others.open_session(Identity.generate().peer_id, "10.0.0.7")
+              for _ in range(limits.max_stranger_sessions_per_address + 1)]
+    assert isinstance(direct[-1], str) and "address" in direct[-1]
+
+
+def test_relayed_messages_on_their_way_are_bounded_by_the_total_only() -> None:
+    pool = PartialBytes(total=100, per_address=30)
+    held = [pool.reserve("", 30), pool.reserve("", 30)]
+    assert all(r is not None for r in held)
+    assert pool.reserve("", 50) is None  # over the total
+    assert pool.reserve("10.0.0.7", 30) is not None
+    assert pool.reserve("10.0.0.7", 1) is None  # one direct address keeps its cap

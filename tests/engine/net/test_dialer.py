@@ -15,7 +15,7 @@ from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net.addresses import read_interfaces
-from threads_desktop.engine.net.dialer import Dialer
+from threads_desktop.engine.net.dialer import MAX_ATTEMPTS, Dialer
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
@@ -57,6 +57,37 @@ def test_relayed_addresses_go_last_to_the_relay_part_and_are_skipped_without_one
                 assert all(address in str(refused.value) for address in direct)
                 with pytest.raises(PeerError, match="no address"):
                     await without.dial(peer, [relayed, "/ip4/0.0.0.0/tcp/1"])
+            finally:
+                await host.close()
+
+    trio.run(main)
+
+
+def test_a_peer_with_more_direct_addresses_than_attempts_is_still_reached_through_its_relay(
+        open_node: OpenNode) -> None:
+    """Review finding 4: the cut to MAX_ATTEMPTS dropped relayed addresses
+    (ranked last) of a peer listing many direct ones."""
+    async def main() -> None:
+        a, b = open_node("a"), open_node("b")
+        host = hosting.build_host(a.identity)
+        peer: PeerId = b.identity.peer_id
+        relayed = f"/ip4/127.0.0.1/tcp/9/p2p/{a.identity.peer_id}/p2p-circuit/p2p/{peer}"
+        direct = [f"{_closed_port()}/p2p/{peer}" for _ in range(MAX_ATTEMPTS + 4)]
+        asked: list[str] = []
+
+        async def through_relay(address: str) -> None:
+            asked.append(address)
+
+        async def dial(to: PeerId, address: str) -> None:
+            await hosting.dial_address(host, to, address)
+
+        async with host.run(listen_addrs=[multiaddr.Multiaddr(LOCAL)]):
+            try:
+                dialer = Dialer(dial, read_interfaces, dial_relayed=through_relay, head_start=0.01)
+                order = dialer.order([*direct, relayed])
+                assert len(order) == MAX_ATTEMPTS and order[-1] == relayed
+                assert await dialer.dial(peer, [*direct, relayed]) == relayed
+                assert asked == [relayed]
             finally:
                 await host.close()
 

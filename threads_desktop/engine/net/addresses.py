@@ -33,6 +33,8 @@ OBSERVERS_TO_AGREE = 2  # distinct observer IPs that must report the same addres
 MAX_OBSERVATIONS = 256  # anyone who connects may report: the table is bounded
 INTERFACE_POLL_SECONDS = 5.0
 MAX_INTERFACES = 64  # addresses read per poll (a machine with more is cut, not slowed)
+MAX_SHARED = 8  # addresses told at once: an invite link (acl/links.MAX_ADDRESSES), a hello, a heads hint
+RELAYED_KEPT = 2  # relayed ones a cut keeps: a NATed peer's only way in
 
 
 class Scope(IntEnum):
@@ -150,17 +152,27 @@ def _send_rank(scope: Scope) -> int:
     return {Scope.PRIVATE: 0, Scope.PUBLIC: 1, Scope.LOOPBACK: 2}.get(scope, 3)
 
 
+def capped(addresses: Sequence[str], n: int, *, relayed: int = RELAYED_KEPT) -> list[str]:
+    """At most `n` of these, in their order: the first `relayed` relayed
+    ones always among them (they rank last, so a plain cut would drop them
+    for a laptop with many direct addresses), the rest filled in order."""
+    unique = list(dict.fromkeys(addresses))
+    kept = set([a for a in unique if classify(a) is Scope.RELAYED][:max(0, min(relayed, n))])
+    kept.update([a for a in unique if a not in kept][:max(0, n - len(kept))])
+    return [a for a in unique if a in kept]
+
+
 def for_links(ours: Sequence[str]) -> list[str]:
     """The addresses an invite link (or mDNS) carries: ours without
-    loopback, unless loopback is all we have."""
+    loopback, unless loopback is all we have; at most MAX_SHARED."""
     wide = shareable(ours, loopback=False)
-    return wide if wide else shareable(ours, loopback=True)
+    return capped(wide if wide else shareable(ours, loopback=True), MAX_SHARED)
 
 
 def for_peer(ours: Sequence[str], *, peer_over_loopback: bool) -> list[str]:
     """The addresses a hello or a heads hint tells a peer: loopback only to
-    a peer that reached us (or that we reached) over loopback."""
-    return shareable(ours, loopback=peer_over_loopback)
+    a peer that reached us (or that we reached) over loopback; at most MAX_SHARED."""
+    return capped(shareable(ours, loopback=peer_over_loopback), MAX_SHARED)
 
 
 def dial_order(addresses: Iterable[str], interfaces: Sequence[Interface]) -> list[str]:

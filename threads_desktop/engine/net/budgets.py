@@ -102,7 +102,8 @@ class PartialBytes:
 
     def reserve(self, address: str, size: int) -> Reservation | None:
         held = self.by_address.get(address, 0)
-        if self.used + size > self.total or held + size > self.per_address:
+        # "" is every relayed session (the relay's address is not the peer's): total only
+        if self.used + size > self.total or (address and held + size > self.per_address):
             return None
         self.used += size
         self.by_address[address] = held + size
@@ -174,7 +175,10 @@ class Budgets:
             return "busy: too many sessions open, try again later"
         stranger = not self.is_member(peer)
         if stranger:
-            if self.stranger_sessions.get(address, 0) >= self.limits.max_stranger_sessions_per_address:
+            # "" is every relayed session at once (we do not see their
+            # addresses): the total bounds them, a per-address cap would let
+            # a few strangers on any relay refuse a friend joining by link
+            if address and self.stranger_sessions.get(address, 0) >= self.limits.max_stranger_sessions_per_address:
                 return "too many sessions from your address"
             if len(self._strangers) >= self.limits.max_stranger_sessions:
                 # The oldest stranger's session goes for the newcomer, who may

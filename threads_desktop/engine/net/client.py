@@ -17,6 +17,7 @@ from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import proofs, wire
+from threads_desktop.engine.net.addresses import MAX_SHARED, capped
 from threads_desktop.engine.net.paging import (
     MAX_CIDS,
     MAX_LOGS,
@@ -74,7 +75,7 @@ class ClientSession:
                  on_peers: Callable[[ThreadId, list[tuple[PeerId, list[str]]], int], None],
                  random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = ()) -> None:
         self._threads = threads
-        self._addresses = list(addresses)[:8]
+        self._addresses = capped(addresses, MAX_SHARED)
         self._me = me
         self.remote = remote
         self._stream = stream

@@ -22,7 +22,7 @@ import trio
 
 from threads_desktop.engine.core.errors import PeerError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId
-from threads_desktop.engine.net.addresses import Interface, Scope, classify, dial_order
+from threads_desktop.engine.net.addresses import Interface, Scope, capped, classify, dial_order
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Dialer:
         ranked = dial_order(addresses, self._interfaces())
         if self._dial_relayed is None:
             ranked = [a for a in ranked if classify(a) is not Scope.RELAYED]
-        return ranked[:MAX_ATTEMPTS]
+        return capped(ranked, MAX_ATTEMPTS)  # relayed ones kept: a NATed peer's only way in
 
     async def dial(self, peer: PeerId, addresses: Sequence[str]) -> str:
         """Connect to the peer at one of `addresses`; the address that worked.

@@ -45,8 +45,8 @@ NETWORK_ERRORS = (BaseLibp2pError, IOException, OSError, trio.BrokenResourceErro
                   EOFError)
 DEFAULT_LISTEN = ("/ip4/0.0.0.0/tcp/4141",)
 CLOSE_SECONDS = 2.0  # closing one connection (yamux's own close sleeps 0.1 s)
-# (observer's IP, the address it saw us at), from identify.
-ObservationListener = Callable[[str, str], None]
+# (the observer, its IP, the address it saw us at), from identify over a direct connection.
+ObservationListener = Callable[[PeerId, str, str], None]
 
 
 def build_host(identity: Identity, admission: Admission | None = None,
@@ -114,11 +114,24 @@ class _ObservationFeed(ObservedAddrManager):
     def record_observation(self, conn: INetConn, observed_addr: multiaddr.Multiaddr,
                            local_addrs: list[multiaddr.Multiaddr]) -> None:
         remote = _remote_of(conn)
-        if remote is not None:
-            self._listener(remote[0], str(observed_addr))
+        if remote is None or _is_relayed(conn):
+            return  # over a relay the observer's IP is the relay's: it says nothing of ours
+        try:
+            observer = PeerId(conn.muxed_conn.peer_id.to_bytes())
+        except (AttributeError, ValueError):
+            return
+        self._listener(observer, remote[0], str(observed_addr))
 
     def addrs(self, min_observers: int = 0) -> list[multiaddr.Multiaddr]:
         return []
+
+
+def _is_relayed(conn: INetConn) -> bool:
+    try:
+        return conn.get_connection_type() is ConnectionType.RELAYED or any(
+            "p2p-circuit" in str(a) for a in conn.get_transport_addresses())
+    except (*NETWORK_ERRORS, AttributeError, ValueError):
+        return True  # cannot tell: not trusted
 
 
 def _remote_of(conn: INetConn) -> tuple[str, int] | None:

@@ -78,7 +78,8 @@ class Reach:
         """Map a port and check reachability until cancelled; `listen_addresses`
         are ours (expanded, with /p2p). A loopback listener maps nothing: it
         is not reachable from outside, and UPnP's discovery would go out."""
-        self._listening = [a for a in (parse(t.split("/p2p/", 1)[0]) for t in listen_addresses) if a]
+        self._listening = _parsed(listen_addresses)
+        self._checker.forget()  # a restart may be on another network: no answer carried over
         ports = [a.port for a in self._listening if a.ip.version == 4 and not a.ip.is_loopback]
         async with trio.open_nursery() as nursery:
             if ports:
@@ -86,6 +87,15 @@ class Reach:
                                           on_change=self._mapping_changed, discover=self._discover_gateway)
                 nursery.start_soon(self._mapper.run)
             nursery.start_soon(self._check_loop)
+
+    def network_changed(self, listen_addresses: Sequence[str]) -> None:
+        """Another network (a laptop moved from home to a cafe): the old
+        answer, mapping and router no longer hold; ask again now."""
+        self._listening = _parsed(listen_addresses)
+        if self._mapper is not None:
+            self._mapper.network_changed()
+        self._checker.forget()
+        self._recheck.set()
 
     # --- inside ---------------------------------------------------------------------------------
 
@@ -147,6 +157,10 @@ class Reach:
 
     def _reachability_changed(self, _state: Reachability) -> None:
         self._on_change()
+
+
+def _parsed(listen_addresses: Sequence[str]) -> list[TcpAddress]:
+    return [a for a in (parse(t.split("/p2p/", 1)[0]) for t in listen_addresses) if a]
 
 
 def parse(text: str) -> TcpAddress | None:

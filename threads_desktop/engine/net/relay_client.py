@@ -26,7 +26,6 @@ from libp2p.abc import IHost, INetConn, INetStream
 from libp2p.connection_types import ConnectionType
 from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import PeerInfo
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, StopMessage
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import PeerId as CircuitPeer
 from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
@@ -35,7 +34,7 @@ from threads_desktop.engine.core.errors import PeerError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net.addresses import Interface
 from threads_desktop.engine.net.holepunch import HolePuncher, Source, local_endpoint, observed_address
-from threads_desktop.engine.net.host import NETWORK_ERRORS
+from threads_desktop.engine.net.host import NETWORK_ERRORS, dial_address
 from threads_desktop.engine.net.relay import (
     HOP_PROTOCOL,
     MAX_RESERVATION_ADDRESSES,
@@ -307,8 +306,18 @@ class RelayClient:
                 if relay:
                     await self._observe(peer, source)
                 return
+        # Each address by itself (not host.connect: it dials one address of the
+        # whole peerstore and then refuses the peer for 60 s, blocking the
+        # dial-back check's streams too; docs/LIBP2P-NOTES.md "fix-reach").
+        failures: list[str] = []
         with trio.fail_after(MESSAGE_SECONDS):
-            await self._host.connect(PeerInfo(ID(peer.raw), direct))
+            for address in direct[:MAX_SOURCE_DIALS]:
+                try:
+                    await dial_address(self._host, peer, str(address))
+                    return
+                except PeerError as exc:
+                    failures.append(str(exc))
+        raise PeerError("; ".join(failures))
 
     def _from_port(self, peer: PeerId, port: int) -> bool:
         return any((local_endpoint(c) or ("", 0))[1] == port

@@ -20,6 +20,7 @@ from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.net import budgets, proofs, wire
+from threads_desktop.engine.net.addresses import MAX_SHARED, capped
 from threads_desktop.engine.net.paging import (
     MAX_CIDS,
     MAX_LOGS,
@@ -227,7 +228,8 @@ class SyncServer:
         only(message, "thread")
         thread_id = self._thread(session, message)
         heads = [[h.log_id.raw, h.seq, h.head] for h in self._threads.heads(thread_id) if h.seq]
-        peers = [[peer.raw, addresses[:8]] for peer, addresses in self._known_peers(thread_id, session.remote)
+        peers = [[peer.raw, capped(addresses, MAX_SHARED)]
+                 for peer, addresses in self._known_peers(thread_id, session.remote)
                  if peer != session.remote][:MAX_PEERS]
         return wire.reply_ok("heads", heads=heads[:MAX_LOGS], peers=peers, ttl=ADDRESS_TTL_SECONDS)
 

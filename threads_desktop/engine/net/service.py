@@ -156,7 +156,9 @@ class NetworkService:
         self._observed = addressing.ObservedAddresses(time.monotonic)
         self._dialer = Dialer(self._dial_direct, lambda: self._interfaces, dial_relayed=self._dial_relayed)
         self._discovery: Discovery | None = None
-        self._local_networks = LocalNetworks()  # which connections are on our own network (peer_links)
+        # which connections are on our own network (peer_links): from the
+        # interfaces the watch reads on a worker thread (ifaddr blocks)
+        self._local_networks = LocalNetworks(read=lambda: [i.network for i in self._interfaces])
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
         # What strangers may hold, shared by every session (budgets.py).
         self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
@@ -165,7 +167,7 @@ class NetworkService:
                                   self.budgets)
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
-                            local_ips=_local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
+                            local_ips=self._local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
         # Relaying (relay.py, relay_client.py): peers that proved a shared
         # thread lately (reach.proven) may reserve here, while peers outside
         # reach us (the dial-back check; a public listen address until it
@@ -195,6 +197,7 @@ class NetworkService:
     async def _run(self, task_status: Any) -> None:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
         self._interfaces = await trio.to_thread.run_sync(self._read_interfaces)
+        self._observed = addressing.ObservedAddresses(time.monotonic)  # a restart may be on another network
         host = hosting.build_host(self._threads.identity, self.admission, advertise=self.listen_addresses,
                                   on_observed=self._observed_by)
         connections = hosting.track_connections(host)
@@ -301,15 +304,35 @@ class NetworkService:
         over_loopback = addressing.is_loopback_ip(hosting.connection_ip(self._host, peer))
         return addressing.for_peer(self.addresses(), peer_over_loopback=over_loopback)
 
-    def _observed_by(self, observer: str, observed: str) -> None:
-        """Identify told us where a peer sees us: two agreeing peers make it ours."""
+    def _local_ipv4(self) -> list[str]:
+        """Our IPv4 addresses (is a dial-back's observed IP one of ours?), from
+        the interfaces the watch reads on a worker thread: ifaddr blocks."""
+        found = {str(i.ip) for i in self._interfaces if i.version == 4 and not i.ip.is_link_local}
+        return sorted(found, key=lambda a: (a.startswith("127."), a))
+
+    def _observed_by(self, peer: PeerId, observer: str, observed: str) -> None:
+        """Identify told us where a peer sees us: two agreeing members make
+        it ours (strangers are not heard: they could steer what we advertise)."""
+        if not self.budgets.is_member(peer):
+            return
         if self._observed.record(observer, observed):
             log.info("peers agree we are reachable at %s", self._observed.addresses([]) or "no public address")
             self._addresses_changed()
 
     def _interfaces_changed(self, interfaces: list[addressing.Interface]) -> None:
         self._interfaces = interfaces
+        self._forget_network()
         self._addresses_changed()
+
+    def _forget_network(self) -> None:
+        """Another network: what peers and routers told us of the old one
+        (the agreed public address, reachability, the mapping, where relays
+        see us) no longer holds; the reachability check asks again now."""
+        self._observed = addressing.ObservedAddresses(time.monotonic)
+        if self.relay_client is not None:
+            self.relay_client.forget_observed()
+        if self._host is not None:
+            self._reach.network_changed(self._direct_addresses())
 
     def _addresses_changed(self) -> None:
         """Our addresses moved (another network, an agreed public address):
@@ -367,7 +390,9 @@ class NetworkService:
         known = self._reach.current().reachable
         if known is not None:
             return known
-        return self._host is not None and relaying.has_public_address(self._direct_addresses())
+        # What we listen on, not what peers report seeing (a NATed peer's agreed public address)
+        return self._host is not None and relaying.has_public_address(
+            addressing.expand(hosting.listen_addresses(self._host), self._interfaces))
 
     def _relays_wanted(self) -> bool:
         """Asked by the relay client every few seconds: whether to keep
@@ -873,7 +898,7 @@ class NetworkService:
             with trio.fail_after(REQUEST_TIMEOUT):
                 exchange = await session.card()
                 sealed = self._threads.seal_invite(thread_id, peer, exchange, role, expires_in,
-                                                   self.listen_addresses()[:8])
+                                                   self.listen_addresses())  # at most MAX_SHARED
                 await session.send_invite(sealed)
                 self._threads.peers.remember(thread_id, peer)  # ours to push to once it joins
         finally:
@@ -966,17 +991,6 @@ class NetworkService:
         self._threads.peers.want_blob(thread_id, blob)
         for peer in self._peers_of(thread_id):
             self.schedule(peer, {thread_id})
-
-
-def _local_ipv4() -> list[str]:
-    import ifaddr  # a zeroconf dependency
-
-    found = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if isinstance(ip.ip, str) and not ip.ip.startswith("169.254."):
-                found.append(ip.ip)
-    return sorted(set(found), key=lambda a: (a.startswith("127."), a))
 
 
 def _reachability_word(reachable: bool | None) -> str | None:

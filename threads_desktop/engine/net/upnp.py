@@ -137,6 +137,12 @@ class PortMapper:
         """The UPnP setting may have changed: look at it again now."""
         self._changed.set()
 
+    def network_changed(self) -> None:
+        """Another network: the mapping was on the old router; find the new one."""
+        self._gateway = None
+        self._set(None)
+        self._changed.set()
+
     async def run(self) -> None:
         try:
             while True:
