@@ -4,7 +4,6 @@ from the engine's change sets."""
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import time
 from collections.abc import Sequence
@@ -23,9 +22,9 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, Connection, Device, NetworkStatus, ThreadSync
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.coalescing_load import CoalescingLoad
 from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.people import person
 
@@ -215,8 +214,9 @@ class DeviceFeed(QObject):
         super().__init__(parent)
         self._client = client
         self.model = DeviceModel(self)
-        self._task: asyncio.Task[None] | None = None
-        self._again = False
+        model = self.model
+        self._load = CoalescingLoad(lambda: client.run(network_ops.devices), model.set_devices,
+                                    alive=lambda: shiboken6.isValid(model), loaded=self.loaded.emit)
         client.changed.connect(self._on_changes)
         self.refresh()
 
@@ -227,30 +227,12 @@ class DeviceFeed(QObject):
             return
         if changes.network is None:
             return
-        if self._task is not None and not self._task.done():
-            self._again = True  # the load under way may answer from before this status: ask once more
+        if self._load.busy:
+            self._load.refresh()  # the load under way may answer from before this status: ask once more
             return
         if not self.model.apply_status(changes.network, time.time()):
             self.refresh()
         self.updated.emit()
 
     def refresh(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.ensure_future(self._load())
-
-    async def _load(self) -> None:
-        while True:
-            self._again = False
-            try:
-                devices = await self._client.run(network_ops.devices)
-            except ThreadsError:  # the engine stopped (the app is quitting): nothing to show
-                return
-            if not shiboken6.isValid(self.model):  # the window went away during the call
-                return
-            self.model.set_devices(devices)
-            if not self._again:
-                break
-        self.loaded.emit()
-
+        self._load.refresh()

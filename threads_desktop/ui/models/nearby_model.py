@@ -3,7 +3,6 @@ the feed that keeps one up to date from the engine's change sets."""
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import Sequence
 from typing import Any
@@ -11,9 +10,9 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet, NearbyPeer
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.coalescing_load import CoalescingLoad
 from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.people import person, short_id
 
@@ -113,8 +112,9 @@ class NearbyFeed(QObject):
         super().__init__(parent)
         self._client = client
         self.model = NearbyModel(self)
-        self._task: asyncio.Task[None] | None = None
-        self._again = False
+        model = self.model
+        self._load = CoalescingLoad(lambda: client.run(network_ops.nearby_peers), model.set_peers,
+                                    alive=lambda: shiboken6.isValid(model), loaded=self.loaded.emit)
         client.changed.connect(self._on_changes)
         self.refresh()
 
@@ -124,28 +124,11 @@ class NearbyFeed(QObject):
             if names and self.model.rowCount():
                 self.refresh()  # a peer listed may have told its name in a thread we share: rare, so ask
             return
-        if self._task is not None and not self._task.done():
-            self._again = True  # the load under way may answer from before this list: ask once more
+        if self._load.busy:
+            self._load.refresh()  # the load under way may answer from before this list: ask once more
             return
         self.model.set_peers(list(changes.nearby))
         self.loaded.emit()
 
     def refresh(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.ensure_future(self._load())
-
-    async def _load(self) -> None:
-        while True:
-            self._again = False
-            try:
-                peers = await self._client.run(network_ops.nearby_peers)
-            except ThreadsError:  # the engine stopped (the app is quitting): nothing to show
-                return
-            if not shiboken6.isValid(self.model):  # the widget went away during the call
-                return
-            self.model.set_peers(peers)
-            if not self._again:
-                break
-        self.loaded.emit()
+        self._load.refresh()

@@ -26,6 +26,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.coalescing_load import CoalescingLoad
 from threads_desktop.ui.models.invitation_model import InvitationModel, InvitationRole
 from threads_desktop.ui.operations import invites as invite_ops
 from threads_desktop.ui.refusals import explain
@@ -57,11 +58,12 @@ class InvitationsBar(QFrame):
         super().__init__(parent)
         self._client = client
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._loading: asyncio.Task[None] | None = None
-        self._again = False
         self._busy = False
         self._count = 0
         self.model = InvitationModel(self)
+        self._load = CoalescingLoad(lambda: client.run(invite_ops.load_invitations), self.model.set_invitations,
+                                    alive=lambda: shiboken6.isValid(self), loaded=self.loaded.emit,
+                                    failed=lambda exc: self.failed.emit(explain(exc)))
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
         font = self.title.font()
@@ -126,26 +128,7 @@ class InvitationsBar(QFrame):
             self.refresh()
 
     def refresh(self) -> None:
-        if self._loading is not None and not self._loading.done():
-            self._again = True
-            return
-        self._loading = asyncio.ensure_future(self._load())
-
-    async def _load(self) -> None:
-        while True:
-            self._again = False
-            try:
-                invitations = await self._client.run(invite_ops.load_invitations)
-            except ThreadsError as exc:
-                if shiboken6.isValid(self):
-                    self.failed.emit(explain(exc))
-                return
-            if not shiboken6.isValid(self):
-                return
-            self.model.set_invitations(invitations)
-            if not self._again:
-                break
-        self.loaded.emit()
+        self._load.refresh()
 
     def _fit(self) -> None:
         count = self.pending_count()
