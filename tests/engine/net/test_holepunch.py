@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from libp2p.abc import INetStream
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.relay.circuit_v2.dcutr import PROTOCOL_ID as DCUTR_PROTOCOL
+from libp2p.relay.circuit_v2.dcutr import DCUtRProtocol
 from libp2p.relay.circuit_v2.pb.dcutr_pb2 import HolePunch
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
@@ -103,3 +105,32 @@ def test_of_the_addresses_a_peer_sends_for_a_hole_punch_at_most_a_few_public_or_
         scope = addressing.classify(address)
         found = addressing.endpoint(address)
         assert scope is addressing.Scope.PUBLIC or (found is not None and found.ip in ours[0].network)
+
+
+def test_a_hole_punch_never_dials_an_endpoint_where_another_connected_peer_is(
+        open_node: Callable[[str], Node], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a relay restart a peer was offered the relay's own address for
+    a punch (docs/LIBP2P-NOTES.md, relay-restart); the library's guard reads
+    the wrong ID out of our circuit addresses and filters nothing."""
+    dialled: list[str] = []
+    library_dial = DCUtRProtocol._dial_peer
+
+    async def recording_dial(self: DCUtRProtocol, peer_id: ID, addr: multiaddr.Multiaddr, *args: object,
+                             **kwargs: object) -> None:
+        dialled.append(str(addr))
+        await library_dial(self, peer_id, addr, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DCUtRProtocol, "_dial_peer", recording_dial)
+
+    async def main() -> None:
+        a, f = open_node("a"), open_node("f")
+        async with online(a, reachable=False, punch=True) as a_net, online(f, reachable=True) as f_net:
+            assert a_net._host is not None and a_net.relay_client is not None
+            f_address = f_net.addresses()[0]
+            await a_net._host.connect(PeerInfo(ID(f.identity.peer_id.raw), [multiaddr.Multiaddr(f_address)]))
+            other = ID(Identity.generate().peer_id.raw)  # the peer we punch towards
+            with trio.move_on_after(3):  # the dials start at once; then it waits for a connection
+                await a_net.relay_client.puncher._perform_hole_punch(other, [multiaddr.Multiaddr(f_address)])
+            assert dialled == []
+
+    trio.run(main)

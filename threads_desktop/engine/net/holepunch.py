@@ -58,12 +58,21 @@ def tcp_endpoint(address: multiaddr.Multiaddr | str) -> Source | None:
 def local_endpoint(connection: INetConn) -> Source | None:
     """Our end (ip, port) of a TCP connection, found through py-libp2p's
     layers (muxer, security, raw connection, trio stream, socket)."""
+    return _socket_endpoint(connection, "getsockname")
+
+
+def remote_endpoint(connection: INetConn) -> Source | None:
+    """The other end (ip, port) of a TCP connection; None when relayed."""
+    return _socket_endpoint(connection, "getpeername")
+
+
+def _socket_endpoint(connection: INetConn, which: str) -> Source | None:
     layer: object = connection
     for _ in range(12):  # bounded walk down the wrappers
         socket = getattr(layer, "socket", None)
-        if socket is not None and hasattr(socket, "getsockname"):
+        if socket is not None and hasattr(socket, which):
             try:
-                name = socket.getsockname()
+                name = getattr(socket, which)()
             except OSError:
                 return None
             return str(name[0]), int(name[1])
@@ -213,8 +222,24 @@ class HolePuncher(DCUtRProtocol):
         endpoint = tcp_endpoint(addr)
         if endpoint is None or endpoint not in self._allowed.get(peer_id, set()) or endpoint in self._dialling:
             return
+        if self._another_peer_at(endpoint, peer_id):
+            # After a relay restart we were offered the relay's own address
+            # (docs/LIBP2P-NOTES.md, relay-restart): a dial there can only
+            # fail the key check, and the library's guard misses it.
+            log.debug("hole punch with %s: %s is another peer's, not dialled", peer_id, endpoint)
+            return
         self._dialling.add(endpoint)
         try:
             await super()._dial_peer(peer_id, addr, self._source() or source, as_responder)
         finally:
             self._dialling.discard(endpoint)
+
+    def _another_peer_at(self, endpoint: Source, peer_id: ID) -> bool:
+        """Are we connected to a peer other than `peer_id` at `endpoint`?"""
+        for other, connections in list(self.host.get_network().connections.items()):
+            if other == peer_id:
+                continue
+            for connection in connections if isinstance(connections, list) else [connections]:
+                if remote_endpoint(connection) == endpoint:
+                    return True
+        return False
