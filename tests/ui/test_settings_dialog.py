@@ -19,6 +19,7 @@ from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.notifications import NotificationDetail
 from threads_desktop.ui.settings import AppSettings
 
 
@@ -75,6 +76,7 @@ def test_the_dialog_starts_from_the_saved_settings_and_the_engines_name(
     assert dialog.data_dir.text() == str(tmp_path / "elsewhere")
     assert dialog.data_dir.placeholderText() == "/default/profile"
     assert not dialog.start_minimised.isChecked() and dialog.close_to_tray.isChecked()  # the defaults
+    assert dialog.notification_detail.currentData() is NotificationDetail.FULL
 
 
 def test_ok_writes_every_choice_to_the_ini_file_and_the_name_to_the_engine(
@@ -85,6 +87,7 @@ def test_ok_writes_every_choice_to_the_ini_file_and_the_name_to_the_engine(
     dialog.lan_discovery.setChecked(False)
     dialog.start_minimised.setChecked(True)
     dialog.close_to_tray.setChecked(False)
+    dialog.notification_detail.setCurrentIndex(dialog.notification_detail.findData(NotificationDetail.NOTHING))
     _ok(qtbot, dialog)
     assert dialog.restart_needed
     assert _call(qtbot, runtime, Node.display_name) == "Bea"
@@ -93,6 +96,7 @@ def test_ok_writes_every_choice_to_the_ini_file_and_the_name_to_the_engine(
     assert reread.lan_discovery is False
     assert reread.start_minimised is True
     assert reread.close_to_tray is False
+    assert reread.notification_detail is NotificationDetail.NOTHING
     assert _call(qtbot, runtime, Node.fetch_originals) is FetchOriginals.ALWAYS
     text = (tmp_path / "settings.ini").read_text()
     assert "lan_discovery=false" in text and "moved" in text and "fetch_originals" not in text

@@ -26,7 +26,7 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.notifications import NotificationBatcher, notification_for
+from threads_desktop.ui.notifications import NotificationBatcher, NotificationDetail, notification_for
 from threads_desktop.ui.operations.notifications import Arrival, News
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tray import TrayIcon, hides_on_close
@@ -124,6 +124,29 @@ def test_arrivals_within_the_delay_make_one_notification_gathered_per_thread(qtb
     assert shown[1] == ("Lisbon", "Bob added a photo to Lisbon")  # a new batch starts from nothing
 
 
+def test_notifications_say_only_as_much_as_the_setting_allows(qapp) -> None:  # type: ignore[no-untyped-def]
+    chat = Arrival("c", "Alice & Bob", ThreadKind.CHAT, (News("Alice", True, "the door code is 4711"),))
+    album = Arrival("a", "Holidays", ThreadKind.ALBUM, (News("Bob", False, photos=2),))
+    assert notification_for([chat], NotificationDetail.NAMES) == ("Alice & Bob", "Alice sent a message")
+    assert notification_for([chat, album], NotificationDetail.NAMES) == \
+        ("Threads", "Alice sent a message in Alice & Bob\nBob added 2 photos to Holidays")
+    assert notification_for([chat, album], NotificationDetail.NOTHING) == ("Threads", "1 new message, 2 new photos")
+    assert notification_for([chat], NotificationDetail.NOTHING) == ("Threads", "1 new message")
+
+
+def test_with_notifications_off_a_batch_shows_nothing(qtbot) -> None:  # type: ignore[no-untyped-def]
+    detail = [NotificationDetail.OFF]
+    batcher = NotificationBatcher(delay_ms=50, detail=lambda: detail[0])
+    batcher.add([Arrival("c", "Family", ThreadKind.CHAT, (News("Ann", True, "hi"),))])
+    with qtbot.assertNotEmitted(batcher.ready, wait=300):
+        pass
+    assert batcher.pending() == []  # dropped, not kept for later
+    detail[0] = NotificationDetail.NAMES  # read at each batch: a change applies at once
+    with qtbot.waitSignal(batcher.ready, timeout=2000) as ready:
+        batcher.add([Arrival("c", "Family", ThreadKind.CHAT, (News("Ann", True, "hi"),))])
+    assert ready.args == ["Family", "Ann sent a message"]
+
+
 # --- from a real engine --------------------------------------------------------------------
 
 def test_photos_and_messages_from_another_member_become_one_notification(  # type: ignore[no-untyped-def]
@@ -145,6 +168,19 @@ def test_photos_and_messages_from_another_member_become_one_notification(  # typ
         friend.deliver(chat)
     assert notified.args == ["Threads", "Alice added 3 photos to Lisbon\n"
                              "Alice in Family: Dinner at 8?\nAlice in Family: Bring the photos"]
+
+
+def test_with_names_only_a_message_from_another_member_is_notified_without_its_words(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, friend: _Friend, settings: AppSettings,
+        main_window: QMainWindow) -> None:
+    chat = _call(qtbot, runtime, Node.create_thread, ThreadKind.CHAT, "Family").thread_id
+    friend.join(chat)
+    settings.notification_detail = NotificationDetail.NAMES
+    tray = TrayIcon(main_window, settings, EngineClient(runtime, qt_loop), available=True, batch_ms=100)
+    friend.node.chat(chat).post("the door code is 4711")
+    with qtbot.waitSignal(tray.notified, timeout=10_000) as notified:
+        friend.deliver(chat)
+    assert notified.args == ["Family", "Alice sent a message"]
 
 
 def test_our_own_posts_edits_and_captions_notify_nobody(  # type: ignore[no-untyped-def]

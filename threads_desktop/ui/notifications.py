@@ -5,7 +5,8 @@ from the engine's change sets and batched per few seconds. How it is shown
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import enum
+from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
@@ -17,7 +18,17 @@ PREVIEW_CHARACTERS = 80
 MESSAGES_SHOWN = 3  # per chat in one notification; the rest are counted
 
 
-# --- engine bridge (runs on the engine thread through EngineClient.run) ------------------
+
+
+class NotificationDetail(enum.Enum):
+    """How much a notification tells anyone who glances at the screen (a
+    setting, as in Signal): everything, who but not what, only that
+    something arrived, or no notification at all."""
+
+    FULL = "full"
+    NAMES = "names"
+    NOTHING = "nothing"
+    OFF = "off"
 
 # --- the text ----------------------------------------------------------------------------
 
@@ -44,7 +55,11 @@ def _place(arrival: Arrival) -> str:
     return translate("Notifications", "a chat")
 
 
-def _message_line(news: News, chat: str | None) -> str:
+def _message_line(news: News, chat: str | None, detail: NotificationDetail) -> str:
+    if detail is NotificationDetail.NAMES:
+        if chat is None:
+            return translate("Notifications", "{author} sent a message").format(author=news.author)
+        return translate("Notifications", "{author} sent a message in {chat}").format(author=news.author, chat=chat)
     said = preview(news.text)
     if said and news.photos:
         said = translate("Notifications", "{text} (and {photos})").format(text=said, photos=_photos(news.photos))
@@ -58,7 +73,7 @@ def _message_line(news: News, chat: str | None) -> str:
     return translate("Notifications", "{author} in {chat}: {text}").format(author=news.author, chat=chat, text=said)
 
 
-def arrival_lines(arrival: Arrival, *, alone: bool) -> list[str]:
+def arrival_lines(arrival: Arrival, *, alone: bool, detail: NotificationDetail = NotificationDetail.FULL) -> list[str]:
     """The lines for one thread; `alone`: it is the only one, so the
     notification's title names the chat and its lines need not."""
     lines = []
@@ -71,7 +86,7 @@ def arrival_lines(arrival: Arrival, *, alone: bool) -> list[str]:
             author=author, photos=_photos(count), album=_place(arrival)))
     messages = [news for news in arrival.news if news.message]
     chat = None if alone else _place(arrival)
-    lines += [_message_line(news, chat) for news in messages[-MESSAGES_SHOWN:]]
+    lines += [_message_line(news, chat, detail) for news in messages[-MESSAGES_SHOWN:]]
     hidden = len(messages) - MESSAGES_SHOWN
     if hidden > 0:
         lines.append(translate("Notifications", "and 1 more message") if hidden == 1
@@ -79,12 +94,30 @@ def arrival_lines(arrival: Arrival, *, alone: bool) -> list[str]:
     return lines
 
 
-def notification_for(arrivals: list[Arrival]) -> tuple[str, str]:
+def notification_for(arrivals: list[Arrival],
+                     detail: NotificationDetail = NotificationDetail.FULL) -> tuple[str, str]:
     """Title and body of one notification, plain text (a name may hold any
-    character: a backend escapes it if its server reads markup)."""
+    character: a backend escapes it if its server reads markup). With
+    NOTHING, neither names nor albums nor words: only how much arrived."""
+    if detail is NotificationDetail.NOTHING:
+        return translate("Notifications", "Threads"), _counts(arrivals)
     alone = len(arrivals) == 1
     title = _place(arrivals[0]) if alone else translate("Notifications", "Threads")
-    return title, "\n".join(line for arrival in arrivals for line in arrival_lines(arrival, alone=alone))
+    return title, "\n".join(line for arrival in arrivals
+                            for line in arrival_lines(arrival, alone=alone, detail=detail))
+
+
+def _counts(arrivals: list[Arrival]) -> str:
+    messages = sum(1 for arrival in arrivals for news in arrival.news if news.message)
+    photos = sum(news.photos for arrival in arrivals for news in arrival.news if not news.message)
+    said = []
+    if messages:
+        said.append(translate("Notifications", "1 new message") if messages == 1
+                    else translate("Notifications", "{count} new messages").format(count=messages))
+    if photos:
+        said.append(translate("Notifications", "1 new photo") if photos == 1
+                    else translate("Notifications", "{count} new photos").format(count=photos))
+    return ", ".join(said) or translate("Notifications", "Something new arrived")
 
 
 class NotificationBatcher(QObject):
@@ -93,8 +126,10 @@ class NotificationBatcher(QObject):
 
     ready = Signal(str, str)  # title, body
 
-    def __init__(self, delay_ms: int = BATCH_MS, parent: QObject | None = None) -> None:
+    def __init__(self, delay_ms: int = BATCH_MS, parent: QObject | None = None, *,
+                 detail: Callable[[], NotificationDetail] = lambda: NotificationDetail.FULL) -> None:
         super().__init__(parent)
+        self._detail = detail  # read at each notification: a change applies at once
         self._pending: dict[str, Arrival] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -116,4 +151,6 @@ class NotificationBatcher(QObject):
         if not self._pending:
             return
         arrivals, self._pending = list(self._pending.values()), {}
-        self.ready.emit(*notification_for(arrivals))
+        detail = self._detail()
+        if detail is not NotificationDetail.OFF:
+            self.ready.emit(*notification_for(arrivals, detail))

@@ -15,6 +15,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.settings_file import APPLICATION, DATA_DIR_KEY, ORGANIZATION
+from threads_desktop.ui.notifications import NotificationDetail
 from threads_desktop.ui.operations import profile as profile_ops
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class AppSettings:
     _GEOMETRY = "window/geometry"
     _LAST_THREAD = "window/last_thread"
     _NEWEST_FIRST = "album/newest_first"
+    _NOTIFICATION_DETAIL = "notifications/detail"
 
     def __init__(self, store: QSettings) -> None:
         self.store = store
@@ -102,6 +104,19 @@ class AppSettings:
     @close_to_tray.setter
     def close_to_tray(self, value: bool) -> None:
         self.store.setValue(self._CLOSE_TO_TRAY, bool(value))
+
+    @property
+    def notification_detail(self) -> NotificationDetail:
+        """How much notifications show; anything unknown reads as the default."""
+        value = self.store.value(self._NOTIFICATION_DETAIL, NotificationDetail.FULL.value)
+        try:
+            return NotificationDetail(str(value))
+        except ValueError:
+            return NotificationDetail.FULL
+
+    @notification_detail.setter
+    def notification_detail(self, value: NotificationDetail) -> None:
+        self.store.setValue(self._NOTIFICATION_DETAIL, value.value)
 
     def name_asked(self, peer_id: str) -> bool:
         """The first-launch name prompt was shown for this profile (saved or

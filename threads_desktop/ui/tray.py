@@ -60,7 +60,7 @@ class TrayIcon(QObject):
         self._quitting = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None else available
-        self.batcher = NotificationBatcher(batch_ms, self)
+        self.batcher = NotificationBatcher(batch_ms, self, detail=lambda: settings.notification_detail)
         self.batcher.ready.connect(self._show_notification)
 
         self.menu = QMenu(window)

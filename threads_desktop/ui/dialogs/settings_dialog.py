@@ -1,6 +1,6 @@
 """Preferences: the name others see, where the profile lives, LAN discovery,
 relays and UPnP, when full-size photos download, how the window uses the
-tray, and whether Threads starts at login.
+tray, whether Threads starts at login, and how much notifications show.
 
 The display name, relays, UPnP and when full-size photos download belong to
 the profile (the engine keeps them, so `serve` and CLI commands follow them too); the
@@ -34,6 +34,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.ui.autostart import Autostart
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.notifications import NotificationDetail
 from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.refusals import explain
@@ -96,6 +97,13 @@ class SettingsDialog(QDialog):
         self.start_at_login = QCheckBox(self.tr("Start Threads when I log in"))
         self.start_at_login.setChecked(self._autostart.enabled)
 
+        self.notification_detail = QComboBox()
+        self.notification_detail.addItem(self.tr("Show who wrote and what"), NotificationDetail.FULL)
+        self.notification_detail.addItem(self.tr("Show who wrote, not what"), NotificationDetail.NAMES)
+        self.notification_detail.addItem(self.tr("Show only that something arrived"), NotificationDetail.NOTHING)
+        self.notification_detail.addItem(self.tr("Don't show notifications"), NotificationDetail.OFF)
+        self.notification_detail.setCurrentIndex(self.notification_detail.findData(settings.notification_detail))
+
         form = QFormLayout()
         form.addRow(self.tr("Your name:"), self.display_name)
         form.addRow(self.tr("Data folder:"), folder_row)
@@ -112,6 +120,8 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Window:"), self.start_minimised)
         form.addRow("", self.close_to_tray)
         form.addRow("", self.start_at_login)
+        form.addRow(self.tr("Notifications:"), self.notification_detail)
+        form.addRow("", self._note(self.tr("Anyone near your screen can read a notification.")))
 
         self.error = QLabel()
         self.error.setStyleSheet("color: #b3261e")
@@ -222,6 +232,7 @@ class SettingsDialog(QDialog):
         settings.lan_discovery = self.lan_discovery.isChecked()
         settings.start_minimised = self.start_minimised.isChecked()
         settings.close_to_tray = self.close_to_tray.isChecked()
+        settings.notification_detail = NotificationDetail(self.notification_detail.currentData())
         settings.sync()
 
     def done(self, result: int) -> None:
