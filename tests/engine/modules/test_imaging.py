@@ -24,7 +24,7 @@ from tests.engine.modules.images import (
 )
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.modules.imaging import PREVIEW_SIZE, THUMBNAIL_SIZE, prepare_photo
-from threads_desktop.engine.modules.jpeg_segments import check_first_scan_holds_the_frame, header_segments
+from threads_desktop.engine.modules.jpeg_segments import JpegLayout, check_first_scan_holds_the_frame, header_segments
 
 
 def _colour_at(jpeg: bytes, where: str) -> tuple[int, int, int]:
@@ -254,7 +254,7 @@ def test_an_honest_jpeg_always_passes_the_scan_check(width: int, height: int, qu
     image = Image.new("L" if grey else "RGB", (width, height), 90)  # flat: the smallest scan there is
     image.save(out, "JPEG", quality=quality, subsampling=subsampling, optimize=optimize, progressive=progressive)
     data = out.getvalue()
-    check_first_scan_holds_the_frame(data, header_segments(data))
+    check_first_scan_holds_the_frame(data, JpegLayout.of(data))
     assert prepare_photo(data).width == width
 
 

@@ -87,8 +87,9 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
             limit = MAX_JPEG_PIXELS
         if width * height > limit:
             raise InvalidInputError(f"the image has more than {limit // 1_000_000} megapixels")
-        if image_format == "JPEG":  # libjpeg would fill a short scan with grey, silently
-            jpeg_segments.check_first_scan_holds_the_frame(data, jpeg_segments.header_segments(data))
+        layout = jpeg_segments.JpegLayout.of(data) if image_format == "JPEG" else None
+        if layout is not None:  # libjpeg would fill a short scan with grey, silently
+            jpeg_segments.check_first_scan_holds_the_frame(data, layout)
         exif = probe.getexif()
         if image_format == "JPEG":
             probe.draft("RGB", (PREVIEW_SIZE, PREVIEW_SIZE))  # decode at 1/2, 1/4 or 1/8 scale
@@ -97,7 +98,7 @@ def _prepare(data: bytes, keep_gps: bool) -> PreparedPhoto:
                             exif.get(ExifTags.Base.Orientation))
     rotated = exif.get(ExifTags.Base.Orientation) in (5, 6, 7, 8)
     legacy_id = _legacy_id(data, image_format, keep_gps) if ExifTags.IFD.GPSInfo in exif else _sha256(data)
-    original, gps = _clean_original(data, image_format, exif, keep_gps)
+    original, gps = _clean_original(data, image_format, exif, keep_gps, layout)
     return PreparedPhoto(
         content_hash=_sha256(original),
         legacy_id=legacy_id,
@@ -193,8 +194,8 @@ _MINIMAL_GPS = (ExifTags.GPS.GPSLatitudeRef, ExifTags.GPS.GPSLatitude, ExifTags.
 _UNWRITABLE = (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError, struct.error)
 
 
-def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
-                    keep_gps: bool) -> tuple[bytes, dict[str, float] | None]:
+def _clean_original(data: bytes, image_format: str, exif: Image.Exif, keep_gps: bool,
+                    layout: jpeg_segments.JpegLayout | None = None) -> tuple[bytes, dict[str, float] | None]:
     """The original as members receive it: no metadata block that can carry
     a location (XMP, IPTC, comments, text chunks, maker notes), the EXIF GPS
     block only when the user keeps it; orientation, date and camera stay.
@@ -202,7 +203,7 @@ def _clean_original(data: bytes, image_format: str, exif: Image.Exif,
     gps = _gps(exif) if keep_gps else None
     payload = _exif_bytes(exif, keep_gps)
     if image_format == "JPEG":
-        return jpeg_segments.without_metadata(data, payload), gps
+        return jpeg_segments.without_metadata(data, payload, layout), gps
     # PNG and WebP hold EXIF without its "Exif" prefix; b"" drops an empty one.
     tiff = payload[6:]
     if image_format == "PNG":

@@ -42,13 +42,35 @@ _NEEDED_APP = {APP0: b"JFIF\x00", APP2: b"ICC_PROFILE\x00", APP14: b"Adobe"}
 _EXIF = b"Exif\x00\x00"
 
 
-def without_metadata(data: bytes, exif: bytes | None) -> bytes:
+@dataclass(frozen=True, slots=True)
+class JpegLayout:
+    """Where a JPEG's parts are: its header segments up to the first SOS,
+    then each piece after it (see `_picture_after_first_scan`). Found once
+    per photo: the scan for markers reads every byte of the picture, and
+    both the completeness check and the metadata cleaning need it."""
+
+    segments: list[Segment]
+    pieces: list[tuple[int | None, int, int]]
+
+    @classmethod
+    def of(cls, data: bytes) -> JpegLayout:
+        segments = header_segments(data)
+        return cls(segments, list(_picture_after_first_scan(data, segments)))
+
+    def first_scan_end(self) -> int:
+        """Where the first scan's entropy-coded data ends."""
+        first = self.pieces[0] if self.pieces else None
+        return first[2] if first is not None and first[0] is None else self.segments[-1].end
+
+
+def without_metadata(data: bytes, exif: bytes | None, layout: JpegLayout | None = None) -> bytes:
     """The JPEG with only what decoding and showing it needs: its EXIF
     segment replaced by `exif` (kept as it is when None, dropped when
     empty), every other application segment but JFIF, ICC and Adobe
     dropped, comments dropped (between a progressive file's scans too), and
     nothing after the picture's end. The picture's bytes are unchanged."""
-    segments = header_segments(data)
+    layout = layout or JpegLayout.of(data)
+    segments = layout.segments
     parts = [b"\xff\xd8"]
     exif_done = False
     for segment in segments:
@@ -74,7 +96,7 @@ def without_metadata(data: bytes, exif: bytes | None) -> bytes:
             raise InvalidInputError("the photo's metadata is too large")
         at = 2 if len(parts) > 1 and parts[1][:2] == b"\xff\xe0" else 1
         parts.insert(at, b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif)
-    parts += (data[start:end] for marker, start, end in _picture_after_first_scan(data, segments)
+    parts += (data[start:end] for marker, start, end in layout.pieces
               if marker is None or not _is_metadata(marker, data[start + 4:end]))
     return b"".join(parts)
 
@@ -155,12 +177,13 @@ def _picture_after_first_scan(data: bytes, segments: list[Segment]) -> Iterator[
         yield marker, marker_at, position
 
 
-def check_first_scan_holds_the_frame(data: bytes, segments: list[Segment]) -> None:
+def check_first_scan_holds_the_frame(data: bytes, layout: JpegLayout) -> None:
     """Refuse a Huffman-coded JPEG whose first scan is shorter than the
     smallest possible coding of the blocks its header claims. In a
     progressive file only a first scan of DC coefficients is checked (each
     block still needs its DC code); arithmetic coding is left to the pixel
     limits."""
+    segments = layout.segments
     frame = next((s for s in segments if s.marker in FRAMES), None)
     if frame is None or frame.marker not in (*HUFFMAN_SEQUENTIAL, HUFFMAN_PROGRESSIVE):
         return
@@ -192,7 +215,7 @@ def check_first_scan_holds_the_frame(data: bytes, segments: list[Segment]) -> No
         else:
             blocks = math.ceil(math.ceil(width * h / h_max) / 8) * math.ceil(math.ceil(height * v / v_max) / 8)
         minimum_bits += blocks * (dc + (ac or 0) if with_ac else dc)
-    scan_bytes = entropy_end(data, segments[-1].end) - segments[-1].end
+    scan_bytes = layout.first_scan_end() - segments[-1].end
     if scan_bytes * 8 < minimum_bits:
         raise InvalidInputError(f"the image is damaged or incomplete (it holds far fewer pixels than the"
                                 f" {width}x{height} it claims)")
