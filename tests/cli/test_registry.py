@@ -11,6 +11,7 @@ import trio
 from threads_desktop.cli.commands import registry
 from threads_desktop.cli.forwarding import run_forwarded
 from threads_desktop.cli.registry import Command, Registry, StopRequested
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 
 # The arguments that make each command that opens what it needs itself parse.
@@ -64,3 +65,15 @@ def test_the_registry_runs_on_a_node_only_the_commands_that_run_there(node: Node
     args = commands.build_parser().parse_args(["sync"])
     with pytest.raises(ValueError, match="sync does not run on an open node"):
         commands.run_on_node(node, args)
+
+
+def test_forwarded_commands_share_one_parser_and_none_inherits_the_options_of_the_one_before(node: Node) -> None:
+    node.create_thread(ThreadKind.ALBUM, "Lisbon")
+    commands = registry()
+    first = trio.run(run_forwarded, node, commands, ["ls", "--json"])
+    parser = commands.parser()
+    second = trio.run(run_forwarded, node, commands, ["ls"])
+    assert commands.parser() is parser  # built once, not per request
+    assert first.exit_code == second.exit_code == 0
+    assert first.stdout.startswith("[") and "Lisbon" in first.stdout
+    assert "Lisbon" in second.stdout and not second.stdout.startswith("[")

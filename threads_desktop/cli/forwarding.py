@@ -58,7 +58,7 @@ async def run_forwarded(node: Node, registry: Registry, argv: list[str], *, cwd:
 async def _run(node: Node, registry: Registry, argv: list[str], cwd: Path | None,
                stop_requested: Callable[[], bool] | None) -> int:
     try:
-        args = registry.build_parser().parse_args(argv)
+        args = registry.parser().parse_args(argv)
         args.data_dir = None
         command = registry.get(args.command) if args.command is not None else None
         if command is None or command.on_node is None:  # makes no sense inside the serving process
