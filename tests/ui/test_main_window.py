@@ -149,6 +149,26 @@ def test_a_chat_opens_in_the_chat_view_and_its_unread_count_shows_in_the_list(  
     assert window.threads.index(0).data(ThreadRole.LAST_ACTIVITY_MS) is not None
 
 
+def test_a_chat_clicked_in_the_list_is_ready_to_write_in_while_arrow_keys_stay_in_the_list(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow) -> None:
+    new_thread(qtbot, window, "Plans", chat=True)
+    new_thread(qtbot, window, "Family", chat=True)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    view = window.chat_list
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Down if view.currentIndex().row() == 0 else Qt.Key.Key_Up)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.chat_view, timeout=10_000)
+    assert view.hasFocus()  # moving through the list with the keys
+    row = 1 - view.currentIndex().row()
+    where = view.visualRect(view.model().index(row, 0)).center()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    qtbot.waitUntil(lambda: window.chat_view.current_thread is not None
+                    and window.chat_view.current_thread.name == view.model().index(row, 0).data(ThreadRole.NAME),
+                    timeout=10_000)
+    qtbot.waitUntil(window.chat_view.composer.hasFocus, timeout=5000)
+
+
 def test_renaming_and_leaving_from_the_menu(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     new_thread(qtbot, window, "Trip")
     rename = window.ask_rename()

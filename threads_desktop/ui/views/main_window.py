@@ -177,6 +177,10 @@ class MainWindow(QMainWindow):
         side.setContentsMargins(8, 10, 8, 8)
         self.album_list = self._section(side, self.tr("Albums"), ThreadKind.ALBUM, self.new_album_action)
         self.chat_list = self._section(side, self.tr("Chats"), ThreadKind.CHAT, self.new_chat_action)
+        # A chat picked with the mouse (or Enter) is one to write in; arrow
+        # keys only move through the list, so focus stays there.
+        self.chat_list.clicked.connect(self._focus_composer)
+        self.chat_list.activated.connect(self._focus_composer)
         # Threads this device cannot read: a follower's backups, and joins
         # still waiting for a member's records. Shown only when there are some.
         self.backup_list = self._section(side, self.tr("Backups"), None, None)
@@ -428,6 +432,10 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentWidget(self.chat_view)
             return
         self._show_thread_page(summary)
+
+    def _focus_composer(self) -> None:
+        if self.pages.currentWidget() is self.chat_view and self.chat_view.composer.isEnabled():
+            self.chat_view.composer.setFocus()
 
     def _show_thread_page(self, summary: ThreadSummary) -> None:
         self.thread_page.show_thread(summary)
