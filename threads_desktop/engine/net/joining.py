@@ -305,7 +305,8 @@ class Joiner:
         self._uniform = uniform
         self._schedules: dict[ThreadId, _Schedule] = {}
         self._wake = trio.Event()
-        self.asked = 0  # requests sent (for tests and the log)
+        self.asked = 0  # answers received (for tests and the log)
+        self.rounds = 0  # rounds of asking made, answered or not
 
     def kick(self, *, now: bool = True) -> None:
         """Look at the pending admissions again (a new join); `now`: ask at
@@ -342,6 +343,7 @@ class Joiner:
             log.info("no join request for %s: %s", join.thread_id, exc)
             schedule.due = math.inf
             return
+        self.rounds += 1
         named = set(self._link_peers(join))
         for peer in self._candidates(join)[:MAX_PEERS_PER_ROUND]:
             try:
