@@ -328,8 +328,7 @@ class Node:
     # --- invites, joins and peers -------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
-               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None,
-               approve_by_hand: bool = False) -> InviteLink:
+               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None) -> InviteLink:
         """A link to the thread with the thread's name, ours, and where we listen.
 
         `deliver` (saving the link as a QR code, say) runs before the invite
@@ -338,7 +337,7 @@ class Node:
         with self.committer.batched() as changes, self.database.write():
             link = self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
                                           addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
-                                          inviter=self._display_name or None, approve_by_hand=approve_by_hand)
+                                          inviter=self._display_name or None)
             if deliver is not None:
                 deliver(link)
         self._publish(changes)
