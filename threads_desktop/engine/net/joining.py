@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ class JoinServer:
     admissions: Admissions
     budgets: Budgets
     limits: JoinLimits = field(default_factory=JoinLimits)
-    clock: Callable[[], float] = trio.current_time
+    clock: Callable[[], float] = time.monotonic
     answered: int = 0
     refused: int = 0  # requests turned away by the limits
     _in_flight: int = 0
