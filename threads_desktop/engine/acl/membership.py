@@ -288,8 +288,10 @@ class Membership:
         joiner and invite, at most MAX_JOIN_REQUESTS a thread (oldest go)."""
         thread = request.thread_id.raw
         self._sql.execute(
-            "INSERT OR REPLACE INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status,"
-            " reason, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status, reason,"
+            " at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET name = COALESCE(excluded.name,"
+            " name), request = excluded.request, status = excluded.status, reason = excluded.reason,"
+            " at_ms = excluded.at_ms",
             (thread, admission.request_id(request), str(request.identity), request.name, request.invite_key,
              request.to_bytes(), status, reason, self._now_ms()))
         self._sql.execute(
