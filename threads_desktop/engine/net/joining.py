@@ -336,6 +336,17 @@ class Joiner:
             with trio.move_on_at(due):
                 await self._wake.wait()
 
+    async def ask_now(self) -> None:
+        """One round for every pending join, whatever its backoff (the
+        one-off `sync` command asks before it syncs)."""
+        try:
+            joins = self._admissions.pending()
+        except ThreadsError as exc:
+            log.warning("cannot read the pending joins: %s", exc)
+            return
+        for join in joins:
+            await self._round(join, self._schedules.setdefault(join.thread_id, _Schedule()))
+
     async def _round(self, join: PendingJoin, schedule: _Schedule) -> None:
         """Ask the candidates one by one until one of them answers."""
         try:
