@@ -97,6 +97,8 @@ def test_a_joiner_by_link_is_admitted_and_sees_the_photos_within_two_seconds(
     async def main() -> float:
         a, b = open_node("a"), open_node("b")
         thread_id = _album(a, tmp_path / "pics", 3)
+        states: list[str | None] = []  # the join's state at each ChangeSet naming it
+        b.subscribe(lambda changes: states.append(_status(b, thread_id)) if thread_id in changes.joins else None)
         async with online(a, b):
             link = a.invite(thread_id, Role.READ)
             started = time.perf_counter()
@@ -106,8 +108,9 @@ def test_a_joiner_by_link_is_admitted_and_sees_the_photos_within_two_seconds(
             seconds = time.perf_counter() - started
             await wait_until(a, lambda: str(b.identity.peer_id) in {m.peer_id for m in a.membership.members(
                 thread_id)})
+            await wait_until(b, lambda: b.join_state(thread_id) is None)  # the admit came: our bind is written
         assert b.get_thread(thread_id).name == "Trip"
-        assert b.join_state(thread_id) is None or _status(b, thread_id) == "admitted"
+        assert states == ["waiting", "admitted", None]  # the UI's pending row hears of each step
         return seconds
 
     seconds = trio.run(main)
