@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity, SigningKey
 from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
-from threads_desktop.engine.net import joining
+from threads_desktop.engine.net import joining, wire
 from threads_desktop.engine.net.budgets import Budgets
 from threads_desktop.engine.net.host import open_stream
 from threads_desktop.engine.net.joining import JoinServer
@@ -195,3 +196,42 @@ def test_any_answer_bytes_leave_a_pending_join_waiting_or_refused_never_half_joi
         assert not joiner.directory.holds(thread_id)
 
     check()
+
+
+def test_what_a_stranger_sends_after_its_join_request_is_dropped_with_the_stream(tmp_path: Path) -> None:
+    """A join request followed by 200 KiB more, four times (the per-peer
+    burst): each is answered, and what came after it must not stay in the
+    node's memory (py-libp2p's yamux keeps a stream's unread bytes)."""
+    streams, extra = 4, 200 << 10
+
+    async def main() -> int:
+        a = Node.open(tmp_path / "a")
+        try:
+            thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+            async with trio.open_nursery() as nursery:
+                service = connect_network(a, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0)
+                await nursery.start(service.run)
+                identity = Identity.generate()
+                async with hostile_host(identity) as host:
+                    for _ in range(streams):
+                        with trio.fail_after(10):
+                            stream = await open_stream(host, a.identity.peer_id, service.addresses(),
+                                                       joining.PROTOCOL_ID)
+                            request = joining.frame(joining.request_message(_request(thread_id, identity)),
+                                                    joining.MAX_REQUEST_BYTES)
+                            await stream.write(request + os.urandom(extra))
+                            assert joining.parse_answer(
+                                await wire.MessageReader(stream, joining.MAX_ANSWER_BYTES).read() or {})
+                    with trio.fail_after(10):  # a round trip more: whatever was sent has arrived
+                        stream = await open_stream(host, a.identity.peer_id, service.addresses(),
+                                                   joining.PROTOCOL_ID)
+                        with pytest.raises(PeerError):  # "busy" (the burst is spent) or "not a request"
+                            await joining.ask(stream, b"x")
+                    unread = service.unread_bytes()
+                nursery.cancel_scope.cancel()
+                return unread
+        finally:
+            a.close()
+
+    unread = trio.run(main)
+    assert unread < extra, unread

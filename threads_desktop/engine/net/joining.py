@@ -234,7 +234,9 @@ class JoinServer:
         finally:
             self._in_flight -= 1
             with trio.CancelScope(shield=True):
-                await _close(stream)
+                # Reset too: py-libp2p's yamux would keep whatever the peer
+                # still sends on the stream, unread (up to 16 MiB a stream).
+                await _close(stream, reset=True)
 
 
 async def _say_and_close(stream: JoinStream, message: dict[str, Any], *, reset: bool) -> None:
