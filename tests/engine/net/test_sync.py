@@ -38,6 +38,7 @@ def test_a_joiner_gets_the_thread_by_link_and_messages_flow_both_ways(tmp_path: 
             join_with(a, b, link)  # no sync call: the service dials the link's address
             await wait_until(b, lambda: texts(b, thread_id) == ["before you came"])
             await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})
+            await wait_until(b, lambda: b.membership.join_state(thread_id) is None)  # its bind is written
             b.chat(thread_id).post("hi from b")
             await wait_until(a, lambda: "hi from b" in texts(a, thread_id))
             a.chat(thread_id).post("hi from a")
