@@ -11,6 +11,7 @@ from tests.ui.album import drop_files, new_album, photo_files
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
@@ -27,10 +28,10 @@ def _window(qtbot, loop: qasync.QEventLoop, engine: EngineRuntime, settings: Pat
 
 
 def _join_on_demand(node: Node, link: str) -> ThreadId:
-    # One engine call: the policy is set before any sync can fetch an original.
-    thread_id = node.join(InviteLink.parse(link))
-    node.peers.set_fetch_originals(thread_id, False)
-    return thread_id
+    # One engine call: the policy is set before any sync can fetch an original
+    # (for the profile: the album is not ours until an admin admits us).
+    node.set_fetch_originals(FetchOriginals.ON_DEMAND)
+    return node.join(InviteLink.parse(link))
 
 
 def test_the_viewer_fetches_an_original_on_demand_with_progress(  # type: ignore[no-untyped-def]

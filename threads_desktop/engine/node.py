@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from threads_desktop.engine.acl import actions
+from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
-from threads_desktop.engine.acl.schema import ACL_SCHEMA
+from threads_desktop.engine.acl.schema import ACL_MIGRATIONS, ACL_SCHEMA
 from threads_desktop.engine.core.devices import devices as list_devices
 from threads_desktop.engine.core.errors import (
     AccessDeniedError,
@@ -33,7 +34,7 @@ from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import JoinState, Role
 from threads_desktop.engine.core.types import (
     ChangeSet,
     Device,
@@ -76,6 +77,7 @@ from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
 _LINK_ADDRESS_TTL = 30 * 24 * 3600
+_OTHER_ADMINS_IN_LINKS = 3
 log = logging.getLogger(__name__)
 
 
@@ -143,7 +145,7 @@ class Node:
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
                                                              ACL_SCHEMA, PEERBOOK_SCHEMA),
-                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS, *DB_MIGRATIONS))
+                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS, *DB_MIGRATIONS, *ACL_MIGRATIONS))
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)
@@ -221,7 +223,11 @@ class Node:
         if changes.applied:
             # What arrived may be the invite we wait to answer, or a member
             # who joined with keys older than a rotation.
+            joining = self.membership.join_state(thread_id)
             self.membership.complete_join(thread_id)
+            if joining is not None and self.membership.join_state(thread_id) != joining:
+                # Joined for good (or refused after all, a race lost): pending rows update.
+                self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
             self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
             # Our join may just have been written, or write granted: the
@@ -327,30 +333,96 @@ class Node:
     # --- invites, joins and peers -------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
-               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None) -> InviteLink:
-        """A link to the thread with the thread's name, ours, and where we listen.
+               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None,
+               approve_by_hand: bool = False) -> InviteLink:
+        """A link to the thread with the thread's name, ours, and where we
+        and a few other admins listen (whom a joiner asks to be admitted).
 
         `deliver` (saving the link as a QR code, say) runs before the invite
         is committed: if it raises, there is no invite and nobody heard of one."""
         summary = self.get_thread(thread_id)
         with self.committer.batched() as changes, self.database.write():
             link = self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
-                                          addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
-                                          inviter=self._display_name or None)
+                                          addresses=self._link_addresses(thread_id),
+                                          inviter=self._display_name or None, approve_by_hand=approve_by_hand)
             if deliver is not None:
                 deliver(link)
         self._publish(changes)
         return link
 
+    def _link_addresses(self, thread_id: ThreadId) -> list[str]:
+        """Ours, then one known address each of up to 3 other admins: a link
+        no longer carries keys, so the joiner must reach an admin."""
+        others: list[str] = []
+        for member in self.membership.members(thread_id):
+            if len(others) == _OTHER_ADMINS_IN_LINKS:
+                break
+            if member.admin and not member.is_me:
+                known = [a for a in self._services.addresses.addresses(PeerId.parse(member.peer_id))
+                         if peer_of_address(a) is not None]
+                others += known[:1]
+        return [*self.listen_addresses[:MAX_LINK_ADDRESSES - len(others)], *others]
+
     def join(self, link: InviteLink) -> ThreadId:
-        """Join by link; the peers it names are dialed to fetch the thread."""
+        """Join by link: a pending admission (no keys yet), which the
+        network's joiner loop (engine/net/joining.py) asks the link's peers,
+        then others, to answer; the thread comes once an admin admits us."""
         thread_id = self.membership.join(link)
         self._remember_link_peers(thread_id, link)
-        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id})))
+        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), membership=frozenset({thread_id})))
+        self._joins_changed()
         return thread_id
 
+    # --- admissions (issue 16; the network's joining.py carries them) -----------------------
+
+    def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
+        """As an admin: judge a joiner's request (writing the admit event when it is let in)."""
+        with self.committer.batched() as changes:
+            answer = self.membership.answer_admission(request, from_peer)
+        changes.membership.add(request.thread_id)  # the requests admins see changed, or a member came
+        self._publish(changes)
+        return answer
+
+    def approve_join(self, thread_id: ThreadId, request_id: bytes) -> None:
+        """As an admin: let in a joiner whose invite asks us first (it gets in when it asks again)."""
+        with self.committer.batched() as changes:
+            self.membership.approve_join(thread_id, request_id)
+        changes.membership.add(thread_id)
+        self._publish(changes)
+
+    def decline_join(self, thread_id: ThreadId, request_id: bytes) -> None:
+        """As an admin: refuse such a joiner ("declined" when it asks again)."""
+        self.membership.decline_join(thread_id, request_id)
+        self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id})))
+
+    def join_state(self, thread_id: ThreadId) -> JoinState | None:
+        return self.membership.join_state(thread_id)
+
+    def pending_joins(self) -> list[JoinState]:
+        return self.membership.pending_joins()
+
+    def _joins_changed(self) -> None:
+        network = self.network
+        if network is not None:
+            network.joins_changed()
+
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
+        """An admin's answer to our pending join (Membership.take_admission);
+        when it admits us the thread is here, and the network syncs it."""
+        before = self.membership.join_state(thread_id)
+        state = self.membership.take_admission(thread_id, answer)
+        added = state.status == "admitted" and (before is None or before.status != "admitted")
+        if added:  # the thread is held now: the link's peers are its peers
+            self._remember_addresses(thread_id, state.addresses)
+        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}) if added else frozenset(),
+                                                     membership=frozenset({thread_id}), joins=frozenset({thread_id})))
+        return state
+
     def _remember_link_peers(self, thread_id: ThreadId, link: InviteLink | None) -> None:
-        for address in link.addresses if link else ():
+        self._remember_addresses(thread_id, link.addresses if link else ())
+
+    def _remember_addresses(self, thread_id: ThreadId, addresses: Sequence[str]) -> None:
+        for address in addresses:
             peer = peer_of_address(address)
             if peer is not None:
                 self.peers.remember(thread_id, peer, [address], ttl_seconds=_LINK_ADDRESS_TTL)
@@ -360,7 +432,9 @@ class Node:
         link = dict(self.membership.direct_invites()).get(invite_id)
         thread_id = self.membership.accept_invite(invite_id)
         self._remember_link_peers(thread_id, link.link if link else None)
-        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}), invites=True))
+        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), membership=frozenset({thread_id}),
+                                                     invites=True))
+        self._joins_changed()
         return thread_id
 
     def decline_invite(self, invite_id: bytes) -> None:

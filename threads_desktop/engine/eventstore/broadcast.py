@@ -25,7 +25,8 @@ class _Subscription:
         if self.thread_id in changes.threads_removed:
             return True  # whatever was watched in it is gone
         if self.collection is None:
-            return self.thread_id in changes.threads_added | changes.threads_updated | changes.membership
+            return self.thread_id in changes.threads_added | changes.threads_updated | changes.membership | \
+                changes.joins
         return any(t == self.thread_id and c == self.collection and (self.doc_id is None or d == self.doc_id)
                    for t, c, d, *_field in (*changes.documents, *changes.blobs))
 
@@ -46,7 +47,7 @@ class Broadcaster:
 
     def publish(self, changes: ChangeSet) -> None:
         if not (changes.threads_added or changes.threads_updated or changes.threads_removed or changes.documents
-                or changes.blobs or changes.membership or changes.invites or changes.network):
+                or changes.blobs or changes.membership or changes.invites or changes.network or changes.joins):
             return
         for subscription in list(self._subscriptions):
             if subscription.wants(changes):
