@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
@@ -79,6 +79,11 @@ class NodeThreads:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return True
         return self._node.membership.may_sync(thread_id, str(peer), key.follow)
+
+    def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {}
+        return self._node.told(thread_id, peer)
 
     def blobs(self, thread_id: ThreadId) -> BlobStore:
         return self._node.blobs(thread_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from threads_desktop.engine.acl import actions
+from threads_desktop.engine.acl import actions, verdicts
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -532,6 +532,12 @@ class Node:
         network = self.network
         if network is not None:  # offline, the network reads them when it starts
             network.settings_changed()
+
+    def told(self, thread_id: ThreadId, peer: PeerId) -> dict[PeerId, int]:
+        """What a peer refused sync (removed, left, a lost join) may still be
+        served of the thread, per log: the signed events that decided it and
+        their past, so that its own app learns it (acl/verdicts.py)."""
+        return verdicts.sync_cap(self._services.gate.evaluation(thread_id), str(peer))
 
     # --- leaving ---------------------------------------------------------------------
 
