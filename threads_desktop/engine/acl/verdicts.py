@@ -17,7 +17,7 @@ Pure: the same evaluation gives the same answer on every peer.
 
 from __future__ import annotations
 
-from threads_desktop.engine.acl.control_ops import Join, Revoke, Uninvite
+from threads_desktop.engine.acl.control_ops import Admit, Join, Leave, Revoke, Uninvite
 from threads_desktop.engine.acl.policy import Evaluation
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.members import Role
@@ -25,26 +25,28 @@ from threads_desktop.engine.core.members import Role
 
 def deciding_events(evaluation: Evaluation, peer: str) -> list[tuple[PeerId, int]]:
     """The ACL events (log, seq) that decided `peer` holds no follow: the
-    valid revocations of its follow on the thread; for a join of its that
-    was refused, every join and revocation of that invite (its app judges
-    the same race). Empty for a peer that holds follow, or that the ACL
-    never named: a stranger is told nothing."""
+    valid revocations of its follow on the thread and its own valid Leave;
+    for an admission of its that was refused (an admit naming it, or its
+    old-style join), every admit, join and revocation of that invite (its
+    app judges the same race). Empty for a peer that holds follow, or that
+    the ACL never named: a stranger is told nothing."""
     if Role.FOLLOW in evaluation.current().roles(peer):
         return []
     own_logs = {log for log, binding in evaluation.bindings.items() if binding.member == peer}
     lost_invites: set[bytes] = set()
     found: list[int] = []
     for i, event in enumerate(evaluation.events):
+        valid = evaluation.final.valid[i]
         for op in event.ops:
-            if isinstance(op, Revoke) and op.peer == peer and op.entity is None and op.role <= Role.FOLLOW \
-                    and evaluation.final.valid[i]:
+            if valid and (_removes(op, peer) or (isinstance(op, Leave) and event.log in own_logs)):
                 found.append(i)
-            elif isinstance(op, Join) and event.log in own_logs and not evaluation.final.valid[i]:
+            elif not valid and ((isinstance(op, Join) and event.log in own_logs)
+                                or (isinstance(op, Admit) and str(op.identity) == peer)):
                 lost_invites.add(op.invite)
     if lost_invites:
         for i, event in enumerate(evaluation.events):
             if evaluation.causal.valid[i] and any(
-                    isinstance(op, (Join, Uninvite)) and _invite_of(op) in lost_invites for op in event.ops):
+                    isinstance(op, (Join, Admit, Uninvite)) and _invite_of(op) in lost_invites for op in event.ops):
                 found.append(i)
     return [(PeerId(evaluation.events[i].log), evaluation.events[i].seq) for i in sorted(set(found))]
 
@@ -63,5 +65,10 @@ def sync_cap(evaluation: Evaluation, peer: str) -> dict[PeerId, int]:
     return {PeerId(log): seq for log, seq in cap.items() if seq > 0}
 
 
-def _invite_of(op: Join | Uninvite) -> bytes:
-    return op.invite if isinstance(op, Join) else op.key
+def _removes(op: object, peer: str) -> bool:
+    """A revocation of the peer's follow on the thread (and so of every role)."""
+    return isinstance(op, Revoke) and op.peer == peer and op.entity is None and op.role <= Role.FOLLOW
+
+
+def _invite_of(op: Join | Admit | Uninvite) -> bytes:
+    return op.key if isinstance(op, Uninvite) else op.invite
