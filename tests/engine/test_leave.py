@@ -1,5 +1,6 @@
-"""Leaving a thread: every row of it gone in one go, other threads intact,
-the others still list us, and a new link brings it back."""
+"""Leaving a thread: our Leave written, the thread hidden until a member
+holds it, then every row of it gone in one go, other threads intact; the
+others list us as left, and a new link brings it back."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.engine.eventstore.peers import join, peer, start_thread, sync, texts
+from tests.engine.eventstore.peers import admit, join, peer, start_thread, sync, texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import running_peers, serving, wait_until
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.leave import thread_tables
 from threads_desktop.engine.logstore.blobs import BlockEntry
@@ -67,9 +68,19 @@ def test_every_table_with_a_thread_column_is_covered(open_node: OpenNode) -> Non
     # Read from the database, so a new table is covered without a change:
     # this list only proves today's tables are all found.
     assert tables == {"thread_keys", "logs", "thread_blocks", "events", "applied", "snapshots", "acl_events",
-                      "direct_invites", "pending_joins", "thread_peers", "thread_settings", "wanted_blobs",
+                      "direct_invites", "pending_admissions", "join_requests", "leaving", "thread_peers",
+                      "thread_settings", "wanted_blobs",
                       "documents", "fields", "document_index", "document_index_counts", "document_authors",
                       "snapshot_dirty", "snapshot_documents", "snapshot_fields", "snapshot_authors"}
+
+
+def _fetched_by(member: Node, leaver: Node, thread_id: ThreadId) -> None:
+    """`member` fetches the leaver's log, and the leaver's network sees it
+    (as its server does when a member pulls, or its client from the heads)."""
+    sync(leaver, member, thread_id)
+    own_log = leaver.store.own_log(thread_id)
+    seq = next(h.seq for h in leaver.store.logs(thread_id) if h.log_id == own_log)
+    assert leaver.peer_has_our_log(thread_id, member.identity.peer_id, seq)
 
 
 def test_leaving_removes_every_row_of_the_thread_and_nothing_of_the_others(open_node: OpenNode,
@@ -93,13 +104,16 @@ def test_leaving_removes_every_row_of_the_thread_and_nothing_of_the_others(open_
     heard: list[ChangeSet] = []
     b.subscribe(heard.append, thread_id=shared)
 
-    b.leave_thread(shared)
+    assert b.leave_thread(shared) is False  # hidden until a member has our Leave
+    assert [t.thread_id for t in b.list_threads()] == [chat, own]
+    assert heard and all(c.threads_removed == {shared} for c in heard)  # its views close at once
+    _fetched_by(a, b, shared)
 
     assert [t.thread_id for t in b.list_threads()] == [chat, own]
     assert _rows_naming(b.database.connection, shared) == []
     assert _orphan_blocks(b.database.connection) == 0
     assert b.blobs(chat).read_blocks([kept[0].cid], 1 << 30)
-    assert heard == [ChangeSet(threads_removed=frozenset({shared}))]
+    assert heard[-1] == ChangeSet(threads_removed=frozenset({shared}))
     with pytest.raises(NotFoundError):
         b.get_thread(shared)
     with pytest.raises(NotFoundError):
@@ -107,8 +121,8 @@ def test_leaving_removes_every_row_of_the_thread_and_nothing_of_the_others(open_
     assert texts(b, chat) == ["still here"]
     for doc in b.photos(own).page():
         assert b.photos(own).preview(doc.id) and b.photos(own).original(doc.id)
-    # Leaving is local: the admin still lists us until it removes us.
-    assert peer(b) in {m.peer_id for m in a.membership.members(shared)}
+    # The admin lists us as a member no more: we took every role from ourselves.
+    assert a.membership.roles(shared, peer(b)) == frozenset()
 
 
 def test_what_a_late_network_reply_writes_for_a_left_thread_is_refused(open_node: OpenNode,
@@ -118,6 +132,7 @@ def test_what_a_late_network_reply_writes_for_a_left_thread_is_refused(open_node
     join(a, b, shared, role=Role.READ)
     network_side = NodeThreads(b)  # the node as the network writes to it
     b.leave_thread(shared)
+    _fetched_by(a, b, shared)
     # What a transfer already waking when we left could still store.
     entries = [entry for _row, entry in a.blobs(shared).inventory(0, 10_000)]
     blocks = a.blobs(shared).read_blocks([e.cid for e in entries], 1 << 30)
@@ -174,15 +189,20 @@ def test_a_block_transfer_finishing_after_the_leave_keeps_nothing_and_sync_goes_
         a, b = open_node("a"), open_node("b")
         album = _album(a, tmp_path / "pics", "Trip", 10)
         chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-        async with serving(a), trio.open_nursery() as nursery:
+        join(a, b, album, role=Role.READ)  # records in process; the blocks come over the network
+        join(a, b, chat)
+        async with serving(a) as service_a, trio.open_nursery() as nursery:
             # Wired as engine/networking.py wires it, around the leaving view.
             service_b = NetworkService(_LeavingAsBlocksArrive(b, album), listen=["/ip4/127.0.0.1/tcp/0"],
                                        pull_interval=3600.0)
             b.attach_network(service_b)
             await nursery.start(service_b.run)
-            b.join(a.invite(album, Role.READ))
+            for thread_id in (album, chat):
+                b.peers.remember(thread_id, a.identity.peer_id, service_a.addresses())
+            service_b.schedule(a.identity.peer_id)
+            # Our Leave reaches a, and then the album goes from here.
             await wait_until(b, lambda: not b.directory.holds(album))
-            b.join(a.invite(chat, Role.WRITE))
+            assert a.membership.roles(album, peer(b)) == frozenset()
             a.chat(chat).post("after")
             await wait_until(b, lambda: texts(b, chat) == ["after"])
             assert _rows_naming(b.database.connection, album) == []
@@ -218,7 +238,10 @@ def test_a_member_that_left_can_be_invited_back_and_reads_it_all_again(open_node
     assert b.list_threads() == []
     a.chat(thread_id).post("while b was gone")
     link = a.invite(thread_id, Role.WRITE)
-    assert b.join(link) == thread_id  # same thread ID: nothing of the old stay is in the way
+    # Same thread ID: nothing of the old stay is in the way, not even before
+    # a member fetched our Leave.
+    assert b.join(link) == thread_id
+    assert admit(a, b, thread_id).status is AdmissionStatus.ADMITTED
     sync(a, b, thread_id)
     sync(b, a, thread_id)
     assert texts(b, thread_id) == ["from a", "from b", "while b was gone"]
@@ -237,10 +260,14 @@ def test_a_thread_left_while_online_does_not_come_back_and_a_new_link_brings_it(
             (folder / "p.jpg").write_bytes(image_bytes("JPEG", size=(320, 240), seed=5))
             a.photos(album).add_files([folder / "p.jpg"])
             chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.join(a.invite(album, Role.READ))
-            b.join(a.invite(chat, Role.WRITE))
+            join(a, b, album, role=Role.READ)  # admitted in process (the network's part is engine/net/joining.py)
+            join(a, b, chat)
+            for thread_id in (album, chat):
+                b.peers.remember(thread_id, a.identity.peer_id, peers["a"].service.addresses())
+            peers["b"].service.schedule(a.identity.peer_id)
             await wait_until(b, lambda: _has_originals(b, album) and texts(b, chat) == [])
-            b.leave_thread(album)
+            assert b.leave_thread(album) is False
+            await wait_until(b, lambda: not b.directory.holds(album))  # once a holds our Leave
             # a goes on writing to the album; b hears chat news only.
             (folder / "q.jpg").write_bytes(image_bytes("JPEG", size=(320, 240), seed=90))
             a.photos(album).add_files([folder / "q.jpg"])
@@ -250,6 +277,8 @@ def test_a_thread_left_while_online_does_not_come_back_and_a_new_link_brings_it(
             assert [t.thread_id for t in b.list_threads()] == [chat]
 
             b.join(a.invite(album, Role.READ))
+            assert admit(a, b, album).status is AdmissionStatus.ADMITTED
+            peers["b"].service.schedule(a.identity.peer_id)
             await wait_until(b, lambda: len(b.photos(album).page()) == 2 and _has_originals(b, album))
 
     trio.run(main)

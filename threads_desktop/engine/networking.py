@@ -85,6 +85,9 @@ class NodeThreads:
             return {}
         return self._node.told(thread_id, peer)
 
+    def peer_has_our_log(self, thread_id: ThreadId, peer: PeerId, seq: int) -> None:
+        self._node.peer_has_our_log(thread_id, peer, seq)
+
     def blobs(self, thread_id: ThreadId) -> BlobStore:
         return self._node.blobs(thread_id)
 

@@ -170,6 +170,10 @@ class ClientSession:
             if (result.pulled, result.pushed) == before:
                 break  # in sync, or nothing more either side takes for now
         self.edges[thread_id] = proofs.edge(self._threads.heads(thread_id))
+        own_log = self._threads.own_log(thread_id)
+        if own_log is not None and own_log in theirs:
+            # Last: a thread we are leaving may go here (engine/leave.py).
+            self._threads.peer_has_our_log(thread_id, self.remote, theirs[own_log])
         return result
 
     async def _heads(self, thread_id: ThreadId) -> dict[PeerId, int]:

@@ -66,6 +66,12 @@ class ThreadStore(Protocol):
         (acl/verdicts.py). Empty: nothing to tell it."""
         ...
 
+    def peer_has_our_log(self, thread_id: ThreadId, peer: PeerId, seq: int) -> None:
+        """`peer` holds our own log in the thread up to `seq` (it pulled it
+        from us, or its heads say so): a thread we are leaving goes once a
+        member holds our Leave."""
+        ...
+
     # --- blobs ------------------------------------------------------------------------------
 
     def blobs(self, thread_id: ThreadId) -> BlobStore: ...

@@ -104,6 +104,9 @@ class _Session:
     # (removed, left, a lost join) proves too, and is served only its cap.
     proven: dict[ThreadId, ThreadKey] = field(default_factory=dict)
     slot: budgets.SessionSlot | None = None
+    # How far it pulled our own log, per thread: known to be in its hands once
+    # it asks anything more (requests go one at a time, replies are read in order).
+    pulled: dict[ThreadId, int] = field(default_factory=dict)
 
 
 class SyncServer:
@@ -188,6 +191,9 @@ class SyncServer:
     # --- requests -------------------------------------------------------------------------
 
     def _answer(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        pulled, session.pulled = session.pulled, {}
+        for thread_id, seq in pulled.items():
+            self._threads.peer_has_our_log(thread_id, session.remote, seq)
         kind = message["t"]
         handler = {
             "hello": self._hello, "heads": self._heads, "records": self._records, "push": self._push,
@@ -293,6 +299,8 @@ class SyncServer:
             limit = max(0, min(limit, position - after))
         found = self._threads.records_after(thread_id, log_id, after, limit) if limit else []
         records = [wire.envelope_value(stored.envelope) for stored in record_page(found)]
+        if records and cap is None and log_id == self._threads.own_log(thread_id):
+            session.pulled[thread_id] = after + len(records)
         return wire.reply_ok("records", records=records, more=after + len(records) < position)
 
     def _push(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
