@@ -254,7 +254,10 @@ class Membership:
         clean = self._clean_key(thread_id)
         if clean is None:
             return AdmissionAnswer(AdmissionStatus.UNKNOWN)
-        box = self._seal_for_role(thread_id, request.exchange, role)
+        try:
+            box = self._seal_for_role(thread_id, request.exchange, role)
+        except InvalidInputError:
+            return AdmissionAnswer(AdmissionStatus.UNKNOWN)  # an exchange key nothing can be sealed to
         admit = Admit(request.invite_key, request.log_id, request.identity, request.exchange, request.bind_sig,
                       request.sig)
         try:
@@ -269,7 +272,11 @@ class Membership:
         return AdmissionAnswer(AdmissionStatus.ADMITTED, box, role)
 
     def _admitted_answer(self, thread_id: ThreadId, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
-        return AdmissionAnswer(AdmissionStatus.ADMITTED, self._seal_for_role(thread_id, request.exchange, role), role)
+        try:
+            return AdmissionAnswer(AdmissionStatus.ADMITTED, self._seal_for_role(thread_id, request.exchange, role),
+                                   role)
+        except InvalidInputError:
+            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
 
     def _seal_for_role(self, thread_id: ThreadId, exchange: bytes, role: Role) -> bytes:
         """Every epoch we hold (newest first), follow-only for a follower."""
