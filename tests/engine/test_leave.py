@@ -278,6 +278,7 @@ def test_a_thread_left_while_online_does_not_come_back_and_a_new_link_brings_it(
 
             b.join(a.invite(album, Role.READ))
             assert admit(a, b, album).status is AdmissionStatus.ADMITTED
+            sync(a, b, album)  # the admit in process too (a joiner's first pull is engine/net/joining.py's)
             peers["b"].service.schedule(a.identity.peer_id)
             await wait_until(b, lambda: len(b.photos(album).page()) == 2 and _has_originals(b, album))
 

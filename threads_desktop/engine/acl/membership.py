@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from threads_desktop.engine.acl import admission
+from threads_desktop.engine.acl import admission, verdicts
 from threads_desktop.engine.acl.admission import MAX_JOINER_NAME, AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.book import InviteTerms
 from threads_desktop.engine.acl.control_ops import (
@@ -236,7 +236,7 @@ class Membership:
         book = evaluation.current()
         if request.invite_key in book.uninvited or not book.is_admin(terms.inviter):
             return "revoked"
-        if book.was_revoked(str(request.identity), Role.FOLLOW):
+        if verdicts.removed_by_an_admin(evaluation, str(request.identity)):
             return "removed"  # taken out once: only an admin adding it back by hand lets it in
         if terms.expires_ms and self._now_ms() > terms.expires_ms:
             return "expired"
