@@ -5,6 +5,7 @@ others list us as left, and a new link brings it back."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,11 +15,13 @@ import trio
 from tests.engine.eventstore.peers import admit, join, peer, start_thread, sync, texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import running_peers, serving, wait_until
-from threads_desktop.engine.core.errors import NotFoundError
-from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.verdicts import deciding_events
+from threads_desktop.engine.core.errors import AccessDeniedError, NotFoundError
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
-from threads_desktop.engine.leave import thread_tables
+from threads_desktop.engine.leave import LEAVING_DAYS, thread_tables
 from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.networking import NodeThreads
@@ -291,3 +294,123 @@ def _has_originals(node: Node, thread_id: ThreadId) -> bool:
         return bool(photos.page()) and all(photos.has_original(doc.id) for doc in photos.page())
     except NotFoundError:
         return False
+
+
+# --- leaving tells the others (issue 16) ----------------------------------------------------------
+
+
+def _own_seq(node: Node, thread_id: ThreadId) -> int:
+    own_log = node.store.own_log(thread_id)
+    return next((h.seq for h in node.store.logs(thread_id) if h.log_id == own_log), 0)
+
+
+def test_a_leaving_thread_stays_hidden_while_no_member_is_reachable_and_goes_once_one_has_our_leave(
+        tmp_path: Path) -> None:
+    a, b, c = (Node.open(tmp_path / name) for name in "abc")
+    try:
+        thread_id = start_thread(a, name="Lisbon 2024")
+        a.chat(thread_id).post("hello")
+        join(a, b, thread_id)
+        join(a, c, thread_id)
+        sync(a, b, thread_id)
+        a_peer = a.identity.peer_id
+        old_epochs = {key.epoch for key in b.store.thread_keys(thread_id)}
+        assert b.leave_thread(thread_id) is False
+        leave_seq = _own_seq(b, thread_id)
+    finally:
+        for node in (a, b, c):
+            node.close()
+
+    async def main() -> None:
+        async with running_peers(tmp_path, "b", pull_interval=0.5) as alone:
+            b = alone["b"].node  # opened again: still leaving
+            assert b.list_threads() == [] and b.directory.holds(thread_id)
+            with pytest.raises(NotFoundError):
+                b.get_thread(thread_id)
+            assert not b.can_write(thread_id)
+            b.peers.remember(thread_id, a_peer, ["/ip4/127.0.0.1/tcp/9"])  # a is not there
+            alone["b"].service.schedule(a_peer)
+            await wait_until(b, lambda: any(s.failures >= 2 for s in alone["b"].service.peer_status()))
+            assert b.directory.holds(thread_id) and _own_seq(b, thread_id) == leave_seq
+        async with running_peers(tmp_path, "a", "b", pull_interval=0.5) as peers:
+            a, b = peers["a"].node, peers["b"].node
+            b.peers.remember(thread_id, a.identity.peer_id, peers["a"].service.addresses())
+            peers["b"].service.schedule(a.identity.peer_id)
+            await wait_until(b, lambda: not b.directory.holds(thread_id), timeout=30)
+            assert _rows_naming(b.database.connection, thread_id) == []
+            # a lists b as left, by b's own signed Leave, and rotated the keys.
+            assert a.membership.roles(thread_id, peer(b)) == frozenset()
+            evaluation = a._services.gate.evaluation(thread_id)
+            assert deciding_events(evaluation, peer(b)) == [(_log_of(evaluation, peer(b)), leave_seq)]
+            assert a.store.thread_keys(thread_id)[0].epoch not in old_epochs
+            assert evaluation.clean(a.store.thread_keys(thread_id)[0].epoch)
+
+    trio.run(main)
+
+
+def _log_of(evaluation: object, member: str) -> PeerId:
+    bindings = evaluation.bindings  # type: ignore[attr-defined]
+    [log] = [PeerId(log) for log, binding in bindings.items() if binding.member == member]
+    return log
+
+
+def test_a_leaving_thread_nobody_fetches_is_deleted_after_30_days(tmp_path: Path) -> None:
+    a, b = Node.open(tmp_path / "a"), Node.open(tmp_path / "b")
+    thread_id = start_thread(a)
+    join(a, b, thread_id)
+    a.close()
+    assert b.leave_thread(thread_id) is False
+    b.close()
+    b = Node.open(tmp_path / "b", now_seconds=lambda: time.time() + 29 * 86400)
+    assert b.directory.holds(thread_id)
+    b.close()
+    b = Node.open(tmp_path / "b", now_seconds=lambda: time.time() + LEAVING_DAYS * 86400 + 60)
+    try:
+        assert not b.directory.holds(thread_id)
+        assert _rows_naming(b.database.connection, thread_id) == []
+    finally:
+        b.close()
+
+
+def test_removing_a_thread_we_were_removed_from_deletes_it_at_once_and_writes_nothing(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread_id = start_thread(a)
+    join(a, b, thread_id)
+    a.membership.revoke(thread_id, peer(b), Role.FOLLOW)
+    sync(a, b, thread_id)  # as the sync server tells a removed member
+    heard: list[ChangeSet] = []
+    b.subscribe(heard.append)
+    assert b.leave_thread(thread_id) is True
+    assert _rows_naming(b.database.connection, thread_id) == []
+    # Only the removal: no event of ours was written (it would publish the thread updated).
+    assert heard == [ChangeSet(threads_removed=frozenset({thread_id}))]
+
+
+def test_the_only_member_leaving_deletes_at_once(open_node: OpenNode) -> None:
+    a = open_node("a")
+    thread_id = start_thread(a)
+    a.chat(thread_id).post("just me")
+    assert a.leave_thread(thread_id) is True
+    assert _rows_naming(a.database.connection, thread_id) == []
+
+
+def test_the_last_admin_cannot_leave_while_others_remain_and_nothing_changes(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread_id = start_thread(a)
+    join(a, b, thread_id)
+    before = _own_seq(a, thread_id)
+    with pytest.raises(AccessDeniedError, match="make someone else an admin first"):
+        a.leave_thread(thread_id)
+    assert _own_seq(a, thread_id) == before
+    assert [t.thread_id for t in a.list_threads()] == [thread_id]
+    a.membership.grant(thread_id, peer(b), Role.WRITE, "acl")  # b an admin too: now a may go
+    assert a.leave_thread(thread_id) is False
+
+
+def test_leaving_a_join_still_waiting_cancels_it(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread_id = start_thread(a)
+    b.join(InviteLink.parse(a.invite(thread_id, Role.READ).to_uri()))
+    assert b.membership.join_state(thread_id) is not None
+    assert b.leave_thread(thread_id) is True
+    assert b.membership.join_state(thread_id) is None
