@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.engine.eventstore.peers import admit, join, peer, start_thread, sync, texts
+from tests.engine.eventstore.peers import join, join_with, peer, start_thread, sync, texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import running_peers, serving, wait_until
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.verdicts import deciding_events
 from threads_desktop.engine.core.errors import AccessDeniedError, NotFoundError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
-from threads_desktop.engine.core.members import AdmissionStatus, Role
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.leave import LEAVING_DAYS, thread_tables
 from threads_desktop.engine.logstore.blobs import BlockEntry
@@ -192,20 +192,17 @@ def test_a_block_transfer_finishing_after_the_leave_keeps_nothing_and_sync_goes_
         a, b = open_node("a"), open_node("b")
         album = _album(a, tmp_path / "pics", "Trip", 10)
         chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-        join(a, b, album, role=Role.READ)  # records in process; the blocks come over the network
-        join(a, b, chat)
-        async with serving(a) as service_a, trio.open_nursery() as nursery:
+        async with serving(a), trio.open_nursery() as nursery:
             # Wired as engine/networking.py wires it, around the leaving view.
             service_b = NetworkService(_LeavingAsBlocksArrive(b, album), listen=["/ip4/127.0.0.1/tcp/0"],
                                        pull_interval=3600.0)
             b.attach_network(service_b)
             await nursery.start(service_b.run)
-            for thread_id in (album, chat):
-                b.peers.remember(thread_id, a.identity.peer_id, service_a.addresses())
-            service_b.schedule(a.identity.peer_id)
+            join_with(a, b, a.invite(album, Role.READ))
             # Our Leave reaches a, and then the album goes from here.
             await wait_until(b, lambda: not b.directory.holds(album))
             assert a.membership.roles(album, peer(b)) == frozenset()
+            join_with(a, b, a.invite(chat, Role.WRITE))
             a.chat(chat).post("after")
             await wait_until(b, lambda: texts(b, chat) == ["after"])
             assert _rows_naming(b.database.connection, album) == []
@@ -243,8 +240,7 @@ def test_a_member_that_left_can_be_invited_back_and_reads_it_all_again(open_node
     link = a.invite(thread_id, Role.WRITE)
     # Same thread ID: nothing of the old stay is in the way, not even before
     # a member fetched our Leave.
-    assert b.join(link) == thread_id
-    assert admit(a, b, thread_id).status is AdmissionStatus.ADMITTED
+    assert join_with(a, b, link) == thread_id
     sync(a, b, thread_id)
     sync(b, a, thread_id)
     assert texts(b, thread_id) == ["from a", "from b", "while b was gone"]
@@ -263,11 +259,8 @@ def test_a_thread_left_while_online_does_not_come_back_and_a_new_link_brings_it(
             (folder / "p.jpg").write_bytes(image_bytes("JPEG", size=(320, 240), seed=5))
             a.photos(album).add_files([folder / "p.jpg"])
             chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            join(a, b, album, role=Role.READ)  # admitted in process (the network's part is engine/net/joining.py)
-            join(a, b, chat)
-            for thread_id in (album, chat):
-                b.peers.remember(thread_id, a.identity.peer_id, peers["a"].service.addresses())
-            peers["b"].service.schedule(a.identity.peer_id)
+            join_with(a, b, a.invite(album, Role.READ))
+            join_with(a, b, a.invite(chat, Role.WRITE))
             await wait_until(b, lambda: _has_originals(b, album) and texts(b, chat) == [])
             assert b.leave_thread(album) is False
             await wait_until(b, lambda: not b.directory.holds(album))  # once a holds our Leave
@@ -279,10 +272,7 @@ def test_a_thread_left_while_online_does_not_come_back_and_a_new_link_brings_it(
             assert _rows_naming(b.database.connection, album) == []
             assert [t.thread_id for t in b.list_threads()] == [chat]
 
-            b.join(a.invite(album, Role.READ))
-            assert admit(a, b, album).status is AdmissionStatus.ADMITTED
-            sync(a, b, album)  # the admit in process too (a joiner's first pull is engine/net/joining.py's)
-            peers["b"].service.schedule(a.identity.peer_id)
+            join_with(a, b, a.invite(album, Role.READ))
             await wait_until(b, lambda: len(b.photos(album).page()) == 2 and _has_originals(b, album))
 
     trio.run(main)
