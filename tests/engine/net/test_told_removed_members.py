@@ -96,3 +96,24 @@ def test_a_member_removed_while_away_learns_who_removed_it_and_nothing_written_a
             assert _seq(a.node, thread_id, removal.remover_log) > removal.revoked_at
 
     trio.run(main)
+
+
+def test_a_member_whose_read_was_revoked_stays_a_follower_and_keeps_everything_it_cannot_read(
+        tmp_path: Path) -> None:
+    removal = _removed_while_away(tmp_path, Role.READ)
+    thread_id = removal.thread_id
+
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "b", pull_interval=PULL_SECONDS) as peers:
+            a, b = peers["a"], peers["b"]
+            a_peer = a.node.identity.peer_id
+            b.node.peers.remember(thread_id, a_peer, a.service.addresses())
+            b.service.schedule(a_peer)
+            # A follower (a backup) now: it stores everything, reads nothing new.
+            await wait_until(b.node, lambda: b.node.membership.roles(thread_id) == {Role.FOLLOW} and all(
+                _seq(b.node, thread_id, h.log_id) == h.seq for h in a.node.store.logs(thread_id)), timeout=30)
+            assert deciding_events(b.node._services.gate.evaluation(thread_id), removal.removed) == []
+            assert texts(b.node, thread_id) == ["before"]
+            assert not b.node.get_thread(thread_id).can_write
+
+    trio.run(main)
