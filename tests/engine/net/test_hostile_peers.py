@@ -445,6 +445,14 @@ def test_a_removed_member_holding_old_keys_is_served_its_removal_and_nothing_aft
                 assert heads is not None and heads["t"] == "heads", heads
                 assert [seq for log, seq, _cid in heads["heads"] if log == _a_log(s)] == [revoked_at]
                 assert heads["peers"] == []
+                # Asking again reads no record: what stood at a cap never changes.
+                statements: list[str] = []
+                s.node.database.connection.set_trace_callback(statements.append)
+                try:
+                    assert await h.ask({"t": "heads", "thread": s.thread.raw}) == heads
+                finally:
+                    s.node.database.connection.set_trace_callback(None)
+                assert not [q for q in statements if "FROM records" in q]
                 reply = await h.ask({"t": "records", "thread": s.thread.raw, "log": _a_log(s), "after": 0})
                 assert reply is not None and len(reply["records"]) == revoked_at and not reply["more"]
                 reply = await h.ask({"t": "records", "thread": s.thread.raw, "log": _a_log(s),

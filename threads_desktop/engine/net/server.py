@@ -60,6 +60,7 @@ REQUEST_BURST = 400.0
 MAX_IDLE_BUCKETS = 256
 MAX_SESSIONS_PER_PEER = 8  # buckets of peers without a session, kept while they refill
 NOT_A_MEMBER = "not a member of this thread any more"
+MAX_CAPPED_HEADS = 64
 # Per log, the last seq a peer refused sync may fetch (ports.ThreadStore.told).
 Cap = Mapping[PeerId, int]
 
@@ -126,6 +127,10 @@ class SyncServer:
         self._on_session = on_session
         self._on_invite = on_invite
         self._buckets: dict[PeerId, _Bucket] = {}
+        # Capped heads by (thread, cap): logs only grow, so what stood at a
+        # cap never changes; a removed peer asking heads again costs a lookup,
+        # not one query per log.
+        self._capped: dict[tuple[ThreadId, frozenset[tuple[PeerId, int]]], list[LogHead]] = {}
         self._budgets = node_budgets or budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)))
 
     def _bucket(self, peer: PeerId) -> _Bucket:
@@ -248,6 +253,10 @@ class SyncServer:
         heads = self._threads.heads(thread_id)
         if cap is None:
             return heads
+        key = (thread_id, frozenset(cap.items()))
+        known = self._capped.get(key)
+        if known is not None:
+            return known
         capped = []
         for head in heads:
             seq = min(head.seq, cap.get(head.log_id, 0))
@@ -257,6 +266,9 @@ class SyncServer:
                 record = self._threads.records_after(thread_id, head.log_id, seq - 1, 1)
                 if record:
                     capped.append(LogHead(head.log_id, record[0].record_cid, seq, False))
+        if len(self._capped) >= MAX_CAPPED_HEADS:
+            self._capped.clear()
+        self._capped[key] = capped
         return capped
 
     def _thread(self, session: _Session, message: dict[str, Any]) -> ThreadId:
