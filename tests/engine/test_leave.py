@@ -404,3 +404,22 @@ def test_leaving_a_join_still_waiting_cancels_it(open_node: OpenNode) -> None:
     assert b.membership.join_state(thread_id) is not None
     assert b.leave_thread(thread_id) is True
     assert b.membership.join_state(thread_id) is None
+
+
+def test_a_member_that_pulls_our_leave_and_asks_again_is_enough_to_let_the_thread_go(open_node: OpenNode) -> None:
+    """The server's side: we never reach a (we do not know where it is), it
+    comes to us, pulls our log up to the Leave and asks its next request."""
+    async def main() -> None:
+        a, b = open_node("a"), open_node("b")
+        thread_id = start_thread(a)
+        join(a, b, thread_id)
+        assert b.leave_thread(thread_id) is False
+        async with serving(b) as service_b, serving(a) as service_a:
+            assert a.identity.peer_id not in b.peers.peers(thread_id)  # b cannot reach out
+            a.peers.remember(thread_id, b.identity.peer_id, service_b.addresses())
+            with trio.fail_after(20):
+                await service_a.sync_once(thread_id)
+            assert not b.directory.holds(thread_id)
+            assert a.membership.roles(thread_id, peer(b)) == frozenset()
+
+    trio.run(main)
