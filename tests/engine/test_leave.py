@@ -406,9 +406,10 @@ def test_leaving_a_join_still_waiting_cancels_it(open_node: OpenNode) -> None:
     assert b.membership.join_state(thread_id) is None
 
 
-def test_a_member_that_pulls_our_leave_and_asks_again_is_enough_to_let_the_thread_go(open_node: OpenNode) -> None:
-    """The server's side: we never reach a (we do not know where it is), it
-    comes to us, pulls our log up to the Leave and asks its next request."""
+def test_a_member_that_comes_to_us_and_pulls_our_leave_lets_the_thread_go(open_node: OpenNode) -> None:
+    """We do not know where a is; it comes to us and pulls our log up to the
+    Leave. Its next request tells our server it has it (or, if what a
+    pushes meanwhile makes us sync back, a's heads do)."""
     async def main() -> None:
         a, b = open_node("a"), open_node("b")
         thread_id = start_thread(a)
