@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.engine.eventstore.peers import WallClock, admit, join, peer, start_thread, sync, texts
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.verdicts import deciding_events, sync_cap
@@ -122,3 +126,44 @@ def test_the_loser_of_a_race_for_an_invites_last_use_is_told_every_admit_of_it(o
     assert {log for log, _seq in decided} >= {a.store.own_log(thread), b.store.own_log(thread)}
     serve_cap(a, j2, thread)
     assert Role.FOLLOW not in j2.membership.roles(thread)
+
+
+STEP = st.one_of(st.tuples(st.just("post"), st.sampled_from("abc")),
+                 st.tuples(st.just("sync"), st.sampled_from("abc"), st.sampled_from("abc")))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(STEP, max_size=8), after=st.lists(STEP, max_size=8))
+def test_whatever_was_written_and_seen_a_removed_member_served_its_cap_learns_it_and_nothing_after(
+        tmp_path_factory: pytest.TempPathFactory, before: list[tuple[str, ...]], after: list[tuple[str, ...]]) -> None:
+    """Any history of posts and partial syncs among a, b and c, then a
+    removes b, then more (b away): b's cap applies whole in b's store, says
+    removed, and holds nothing written after the removal."""
+    folder = tmp_path_factory.mktemp("history")
+    nodes = {name: Node.open(folder / name) for name in "abc"}
+    try:
+        a, b, c = nodes["a"], nodes["b"], nodes["c"]
+        thread = start_thread(a)
+        join(a, b, thread)
+        join(a, c, thread)
+        sync(a, b, thread)
+
+        def play(steps: list[tuple[str, ...]], allowed: str) -> None:
+            for n, step in enumerate(steps):
+                if step[0] == "post" and step[1] in allowed:
+                    nodes[step[1]].chat(thread).post(f"{'after' if allowed == 'ac' else 'before'} {n}")
+                elif step[0] == "sync" and step[1] in allowed and step[2] in allowed and step[1] != step[2]:
+                    sync(nodes[step[1]], nodes[step[2]], thread)
+
+        play(before, "abc")
+        a.membership.revoke(thread, peer(b), Role.FOLLOW)
+        play(after, "ac")
+        serve_cap(a, b, thread)
+        assert Role.FOLLOW not in b.membership.roles(thread)
+        assert not [t for t in texts(b, thread) if t.startswith("after")]
+        (waiting,) = b.database.connection.execute(
+            "SELECT count(*) FROM events WHERE thread_id = ? AND state = 0", (thread.raw,)).fetchone()
+        assert waiting == 0  # the cap is causally closed: all of it applied
+    finally:
+        for node in nodes.values():
+            node.close()
