@@ -108,6 +108,8 @@ def test_leaving_removes_every_row_of_the_thread_and_nothing_of_the_others(open_
     b.subscribe(heard.append, thread_id=shared)
 
     assert b.leave_thread(shared) is False  # hidden until a member has our Leave
+    written = _own_seq(b, shared)
+    assert b.leave_thread(shared) is False and _own_seq(b, shared) == written  # again: nothing more
     assert [t.thread_id for t in b.list_threads()] == [chat, own]
     assert heard and all(c.threads_removed == {shared} for c in heard)  # its views close at once
     _fetched_by(a, b, shared)
