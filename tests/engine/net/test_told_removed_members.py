@@ -11,11 +11,12 @@ from pathlib import Path
 
 import trio
 
-from tests.engine.eventstore.peers import join, peer, sync, texts
+from tests.engine.eventstore.peers import WallClock, admit, join, peer, sync, texts
 from tests.engine.net.running import running_peers, wait_until
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.verdicts import deciding_events
 from threads_desktop.engine.core.ids import PeerId, ThreadId
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 
@@ -115,5 +116,47 @@ def test_a_member_whose_read_was_revoked_stays_a_follower_and_keeps_everything_i
             assert deciding_events(b.node._services.gate.evaluation(thread_id), removal.removed) == []
             assert texts(b.node, thread_id) == ["before"]
             assert not b.node.get_thread(thread_id).can_write
+
+    trio.run(main)
+
+
+def test_the_loser_of_a_race_for_an_invites_last_use_is_told_over_the_network(tmp_path: Path) -> None:
+    """Two admins let two joiners in with the last use of one link, each
+    before seeing the other's admit. The one stamped later got keys and then
+    lost: the keys are rotated away from it, and its app learns it lost from
+    the two admits (issue 16 item 3)."""
+    clock = WallClock()
+    a, b, j1, j2 = (Node.open(tmp_path / name, now_seconds=clock) for name in ("a", "b", "j1", "j2"))
+    try:
+        thread_id = a.create_thread(ThreadKind.CHAT, "Lisbon").thread_id
+        join(a, b, thread_id)
+        a.membership.grant(thread_id, peer(b), Role.WRITE, "acl")
+        link = InviteLink.parse(a.membership.invite(thread_id, Role.WRITE, uses=1).to_uri())
+        sync(a, b, thread_id)
+        j1.membership.join(link)
+        j2.membership.join(link)
+        assert admit(a, j1, thread_id).status is AdmissionStatus.ADMITTED
+        clock.advance(0.01)
+        assert admit(b, j2, thread_id).status is AdmissionStatus.ADMITTED  # b has not seen a's admit
+        sync(b, j2, thread_id)  # j2 is in, as far as it knows
+        sync(b, a, thread_id)  # a sees both admits: j2's lost; a rotates the keys it got
+        sync(a, b, thread_id)
+        a.chat(thread_id).post("after the race")
+        j2_epochs = {key.epoch for key in j2.store.thread_keys(thread_id)}
+        assert Role.FOLLOW in j2.membership.roles(thread_id)
+        assert Role.FOLLOW not in a.membership.roles(thread_id, peer(j2))
+        assert a.store.thread_keys(thread_id)[0].epoch not in j2_epochs
+    finally:
+        for node in (a, b, j1, j2):
+            node.close()
+
+    async def main() -> None:
+        async with running_peers(tmp_path, "a", "j2", pull_interval=PULL_SECONDS) as peers:
+            a_node, j2_node = peers["a"].node, peers["j2"].node
+            a_peer = a_node.identity.peer_id
+            j2_node.peers.remember(thread_id, a_peer, peers["a"].service.addresses())
+            peers["j2"].service.schedule(a_peer)
+            await wait_until(j2_node, lambda: Role.FOLLOW not in j2_node.membership.roles(thread_id), timeout=30)
+            assert "after the race" not in texts(j2_node, thread_id)
 
     trio.run(main)
