@@ -51,14 +51,6 @@ def deciding_events(evaluation: Evaluation, peer: str) -> list[tuple[PeerId, int
     return [(PeerId(evaluation.events[i].log), evaluation.events[i].seq) for i in sorted(set(found))]
 
 
-def removed_by_an_admin(evaluation: Evaluation, peer: str) -> bool:
-    """Did an admin ever take the peer's follow (not the peer itself, by
-    leaving)? Such a peer is let in again only by an admin, by hand; one that
-    left may come back with a new link."""
-    return any(evaluation.final.valid[i] and any(_removes(op, peer) for op in event.ops)
-               for i, event in enumerate(evaluation.events))
-
-
 def sync_cap(evaluation: Evaluation, peer: str) -> dict[PeerId, int]:
     """Per log, the last seq `peer` may be served: the deciding events and
     their causal past (an event's deps name how far it had seen every other
