@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
@@ -81,6 +81,14 @@ class NodeThreads:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return True
         return self._node.membership.may_sync(thread_id, str(peer), key.follow)
+
+    def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {}
+        return self._node.told(thread_id, peer)
+
+    def peer_has_our_log(self, thread_id: ThreadId, peer: PeerId, seq: int) -> None:
+        self._node.peer_has_our_log(thread_id, peer, seq)
 
     def blobs(self, thread_id: ThreadId) -> BlobStore:
         return self._node.blobs(thread_id)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from threads_desktop.engine.acl import actions
+from threads_desktop.engine import leave
+from threads_desktop.engine.acl import actions, verdicts
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
@@ -59,7 +60,6 @@ from threads_desktop.engine.eventstore.dispatcher import Dispatcher
 from threads_desktop.engine.eventstore.schema import EVENTSTORE_MIGRATIONS, EVENTSTORE_SCHEMA, latest_stamp
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
 from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
-from threads_desktop.engine.leave import delete_thread_rows
 from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
 from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
@@ -149,6 +149,7 @@ class Node:
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)
+            leave.ensure_leaving(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
             undo.callback(work_pool.shutdown)
@@ -172,6 +173,7 @@ class Node:
                 profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
                 Dispatcher(database, store, events, clock), Broadcaster(), random_bytes, now_seconds,
                 work_pool, vault, clock, gate, forgetters))
+            node._drop_stale_leaving()
             undo.pop_all()
         return node
 
@@ -263,9 +265,13 @@ class Node:
         return self.get_thread(thread_id)
 
     def list_threads(self) -> list[ThreadSummary]:
-        return [self._with_rights(summary) for summary in self.directory.all()]
+        """The threads of this profile, but those it is leaving."""
+        leaving = leave.leaving_threads(self.database)
+        return [self._with_rights(summary) for summary in self.directory.all() if summary.thread_id not in leaving]
 
     def get_thread(self, thread_id: ThreadId) -> ThreadSummary:
+        if leave.leaving_event(self.database, thread_id) is not None:
+            raise NotFoundError(f"thread {thread_id} is not in this profile (it was left)")
         return self._with_rights(self.directory.get(thread_id))
 
     def can_write(self, thread_id: ThreadId) -> bool:
@@ -367,6 +373,7 @@ class Node:
         """Join by link: a pending admission (no keys yet), which the
         network's joiner loop (engine/net/joining.py) asks the link's peers,
         then others, to answer; the thread comes once an admin admits us."""
+        self._forget_leaving(link.thread_id)
         thread_id = self.membership.join(link)
         self._remember_link_peers(thread_id, link)
         self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), membership=frozenset({thread_id})))
@@ -430,6 +437,8 @@ class Node:
     def accept_invite(self, invite_id: bytes) -> ThreadId:
         """Accept a direct invite: join as by its link."""
         link = dict(self.membership.direct_invites()).get(invite_id)
+        if link is not None:
+            self._forget_leaving(link.link.thread_id)
         thread_id = self.membership.accept_invite(invite_id)
         self._remember_link_peers(thread_id, link.link if link else None)
         self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), membership=frozenset({thread_id}),
@@ -518,7 +527,8 @@ class Node:
         """Every peer we share an album or chat with: its name, how it is
         connected now (or when we last met it), what it shares and how far
         each is in step. Works offline too (then all are offline)."""
-        summaries = {s.thread_id: (s.name, s.kind) for s in self.directory.all()}
+        leaving = leave.leaving_threads(self.database)
+        summaries = {s.thread_id: (s.name, s.kind) for s in self.directory.all() if s.thread_id not in leaving}
         shared: dict[PeerId, list[ThreadId]] = {}
         for thread_id in summaries:
             for peer in self.peers.peers(thread_id):
@@ -607,15 +617,87 @@ class Node:
         if network is not None:  # offline, the network reads them when it starts
             network.settings_changed()
 
+    def told(self, thread_id: ThreadId, peer: PeerId) -> dict[PeerId, int]:
+        """What a peer refused sync (removed, left, a lost join) may still be
+        served of the thread, per log: the signed events that decided it and
+        their past, so that its own app learns it (acl/verdicts.py)."""
+        return verdicts.sync_cap(self._services.gate.evaluation(thread_id), str(peer))
+
     # --- leaving ---------------------------------------------------------------------
 
-    def leave_thread(self, thread_id: ThreadId) -> None:
+    def leave_thread(self, thread_id: ThreadId) -> bool:
+        """Leave the thread. True: it is gone from this profile now. False:
+        our Leave event is written and the thread hidden (not listed, no
+        writes) until a member holds that event; then its rows go
+        (`peer_has_our_log`), or after 30 days anyway (engine/leave.py).
+        Gone at once, with no event: a thread without access control, one we
+        were removed from ("remove from this device": we may not write any
+        more), one we never got into, one we are the only member of. A
+        pending join of a thread not here yet is cancelled. Leaving again
+        changes nothing. AccessDeniedError (nothing changed) for the last
+        admin while others remain."""
+        if not self.directory.holds(thread_id):
+            if self.membership.join_state(thread_id) is None:
+                raise NotFoundError(f"thread {thread_id} is not in this profile")
+            self.membership.forget_join(thread_id)
+            self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id})))
+            return True
+        if leave.leaving_event(self.database, thread_id) is not None:
+            return False
+        if not self._others_to_tell(thread_id):
+            self._delete_thread(thread_id)
+            return True
+        with self.committer.batched() as changes, self.database.write():
+            self.membership.leave(thread_id)
+            own_log = self._own_log(thread_id)
+            seq = next(h.seq for h in self.store.logs(thread_id) if h.log_id == own_log)
+            leave.start_leaving(self.database, thread_id, own_log, seq, int(self._services.now_seconds()))
+        # Views close and the list drops it; the network pushes the Leave.
+        self._services.broadcaster.publish(replace(
+            _change_set(changes, threads_updated=frozenset(changes.threads) | {thread_id}),
+            threads_removed=frozenset({thread_id})))
+        return False
+
+    def _others_to_tell(self, thread_id: ThreadId) -> bool:
+        """Is there a member who should learn that we leave, and may we tell it?"""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return False  # no ACL to say it in
+        own_log = self.store.own_log(thread_id)
+        if own_log is None or not any(h.log_id == own_log and h.seq for h in self.store.logs(thread_id)):
+            return False  # we never wrote a thing: not even our bind
+        book, me = self._services.gate.evaluation(thread_id).current(), self.membership.me
+        if Role.FOLLOW not in book.roles(me):
+            return False  # removed, or never let in: we may not write
+        return any(member != me and Role.FOLLOW in book.roles(member) for member in book.members())
+
+    def peer_has_our_log(self, thread_id: ThreadId, peer: PeerId, seq: int) -> bool:
+        """The network saw `peer` hold our log in the thread up to `seq` (it
+        pulled it from us, or its heads say so). A thread we are leaving goes
+        once a member holds our Leave. True if it went."""
+        leaving = leave.leaving_event(self.database, thread_id)
+        if leaving is None or seq < leaving[1]:
+            return False
+        if Role.FOLLOW not in self.membership.roles(thread_id, str(peer)):
+            return False  # only a member passes it on to the others
+        self._delete_thread(thread_id)
+        return True
+
+    def _forget_leaving(self, thread_id: ThreadId) -> None:
+        """Joining again a thread we are leaving: what is left of our stay
+        goes first (we come back with a new log, as after any leave)."""
+        if leave.leaving_event(self.database, thread_id) is not None:
+            self._delete_thread(thread_id)
+
+    def _drop_stale_leaving(self) -> None:
+        for thread_id in leave.stale_leaving(self.database, int(self._services.now_seconds())):
+            log.info("deleting %s: nobody fetched our leaving it in %d days", thread_id, leave.LEAVING_DAYS)
+            self._delete_thread(thread_id)
+
+    def _delete_thread(self, thread_id: ThreadId) -> None:
         """Forget the thread: its logs, events, views, keys, ACL state, peers
-        and photo blocks (those no other thread names), in one transaction.
-        Local only: the others keep listing us until an admin removes us
-        (docs/ARCHITECTURE.md, "Leaving a thread")."""
+        and photo blocks (those no other thread names), in one transaction."""
         with self.database.write():
-            delete_thread_rows(self.database, thread_id)
+            leave.delete_thread_rows(self.database, thread_id)
             # What the parts hold of those rows in memory: the log store's
             # keys and log would hand a rejoin the old log, the gate's
             # evaluation the old ACL; the network's work would write again.

@@ -396,8 +396,7 @@ def test_a_member_whose_request_breaks_the_protocol_loses_its_session(tmp_path: 
 # --- a member removed ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("new_identity", [False, True], ids=["as itself", "under a new identity"])
-def test_a_removed_member_holding_old_keys_is_refused(tmp_path: Path, new_identity: bool) -> None:
+def test_a_removed_member_under_a_new_identity_is_refused(tmp_path: Path) -> None:
     async def main() -> None:
         async with scene(tmp_path, member=True) as s:
             m = s.member
@@ -406,7 +405,7 @@ def test_a_removed_member_holding_old_keys_is_refused(tmp_path: Path, new_identi
             s.node.membership.revoke(s.thread, peer(m), Role.FOLLOW)  # keys rotated; m never hears of it
             s.node.chat(s.thread).post("after m left")
             before = standing(s.node, s.thread)
-            async with hostile_host(Identity.generate() if new_identity else m.identity) as host:
+            async with hostile_host(Identity.generate()) as host:
                 h = await connect(host, s)
                 assert await h.hello([(s.thread, old_keys)]) == NOTHING
                 # Every epoch's follow key, one by one: none opens the door.
@@ -423,7 +422,51 @@ def test_a_removed_member_holding_old_keys_is_refused(tmp_path: Path, new_identi
     trio.run(main)
 
 
-def test_a_member_removed_during_its_session_loses_the_thread_at_once(tmp_path: Path) -> None:
+def test_a_removed_member_holding_old_keys_is_served_its_removal_and_nothing_after(tmp_path: Path) -> None:
+    """As itself it is told (issue 16): the records up to the signed
+    revocation, and not one after; no blocks; its pushes are refused."""
+    async def main() -> None:
+        async with scene(tmp_path, member=True) as s:
+            m = s.member
+            assert m is not None
+            old_keys = m.store.thread_keys(s.thread)
+            s.node.membership.revoke(s.thread, peer(m), Role.FOLLOW)  # keys rotated; m never hears of it
+            revoked_at = _position(s.node, s.thread, PeerId(_a_log(s)))[0]
+            s.node.chat(s.thread).post("after m left")
+            m.chat(s.thread).post("m writes on, not knowing")
+            before = standing(s.node, s.thread)
+            async with hostile_host(m.identity) as host:
+                h = await connect(host, s)
+                assert len((await h.hello([(s.thread, old_keys)]))["matches"]) == 1
+                heads = await h.ask({"t": "heads", "thread": s.thread.raw})
+                assert heads is not None and heads["t"] == "heads", heads
+                assert [seq for log, seq, _cid in heads["heads"] if log == _a_log(s)] == [revoked_at]
+                assert heads["peers"] == []
+                # Asking again reads no record: what stood at a cap never changes.
+                statements: list[str] = []
+                s.node.database.connection.set_trace_callback(statements.append)
+                try:
+                    assert await h.ask({"t": "heads", "thread": s.thread.raw}) == heads
+                finally:
+                    s.node.database.connection.set_trace_callback(None)
+                assert not [q for q in statements if "FROM records" in q]
+                reply = await h.ask({"t": "records", "thread": s.thread.raw, "log": _a_log(s), "after": 0})
+                assert reply is not None and len(reply["records"]) == revoked_at and not reply["more"]
+                reply = await h.ask({"t": "records", "thread": s.thread.raw, "log": _a_log(s),
+                                     "after": revoked_at})
+                assert reply == {"t": "records", "records": [], "more": False}
+                reply = await h.ask({"t": "inventory", "thread": s.thread.raw, "after": 0})
+                assert reply is not None and reply["blocks"] == []
+                reply = await h.ask({"t": "push", "thread": s.thread.raw,
+                                     "records": [wire.envelope_value(e) for e in _own_records(m, s.thread)]})
+                assert reply is not None and reply["added"] == 0 and reply["refused"], reply
+            assert standing(s.node, s.thread) == before
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_member_removed_during_its_session_is_capped_at_once(tmp_path: Path) -> None:
     async def main() -> None:
         async with scene(tmp_path, member=True) as s:
             m = s.member
@@ -434,13 +477,16 @@ def test_a_member_removed_during_its_session_loses_the_thread_at_once(tmp_path: 
                 heads = await h.ask({"t": "heads", "thread": s.thread.raw})
                 assert heads is not None and heads["t"] == "heads"
                 s.node.membership.revoke(s.thread, peer(m), Role.FOLLOW)
+                revoked_at = _position(s.node, s.thread, PeerId(_a_log(s)))[0]
+                s.node.chat(s.thread).post("after the removal")
                 before = standing(s.node, s.thread)
                 m.chat(s.thread).post("one last word")
-                for request in ({"t": "heads", "thread": s.thread.raw},
-                                {"t": "push", "thread": s.thread.raw,
-                                 "records": [wire.envelope_value(e) for e in _own_records(m, s.thread)]}):
-                    reply = await h.ask(request)
-                    assert reply is not None and reply["t"] == "error", reply
+                heads = await h.ask({"t": "heads", "thread": s.thread.raw})
+                assert heads is not None and [seq for log, seq, _cid in heads["heads"]
+                                              if log == _a_log(s)] == [revoked_at], heads
+                reply = await h.ask({"t": "push", "thread": s.thread.raw,
+                                     "records": [wire.envelope_value(e) for e in _own_records(m, s.thread)]})
+                assert reply is not None and reply["added"] == 0, reply
                 assert standing(s.node, s.thread) == before
             await still_serves(s)
 

@@ -157,20 +157,37 @@ class ClientSession:
         """Exchange records until both sides hold the same logs (or no round
         makes progress: records we cannot take yet wait for keys)."""
         result = SyncResult()
+        refused = False
         for _ in range(MAX_ROUNDS):
             before = (result.pulled, result.pushed)
             theirs = await self._heads(thread_id)
             ours = {h.log_id: h.seq for h in self._threads.heads(thread_id)}
             for log_id, seq in ours.items():
                 if seq > theirs.get(log_id, 0):
-                    result.pushed += await self._push_log(thread_id, log_id, theirs.get(log_id, 0))
+                    pushed = await self._push_log(thread_id, log_id, theirs.get(log_id, 0))
+                    result.pushed += pushed
+                    refused = refused or not pushed
             for log_id, seq in theirs.items():
                 if seq > ours.get(log_id, 0):
                     await self._pull_log(thread_id, log_id, ours.get(log_id, 0), result)
             if (result.pulled, result.pushed) == before:
                 break  # in sync, or nothing more either side takes for now
+        if refused:
+            # It took none of a log: it may hold it already (gossip got there
+            # first). Where it stands now tells whether it has our last records.
+            await self._heads(thread_id)
         self.edges[thread_id] = proofs.edge(self._threads.heads(thread_id))
+        self.tell_held(thread_id)  # last: a thread we are leaving may go here
         return result
+
+    def tell_held(self, thread_id: ThreadId) -> None:
+        """Tell the node how far the peer holds our own log, by the heads it
+        last gave (a thread we are leaving goes once a member has our Leave,
+        engine/leave.py). Call it last: the thread may be gone after it."""
+        own_log = self._threads.own_log(thread_id)
+        seq = self.last_heads.get(thread_id, {}).get(own_log, 0) if own_log is not None else 0
+        if seq:
+            self._threads.peer_has_our_log(thread_id, self.remote, seq)
 
     async def _heads(self, thread_id: ThreadId) -> dict[PeerId, int]:
         reply = await self.request({"t": "heads", "thread": thread_id.raw})

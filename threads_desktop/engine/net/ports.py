@@ -11,7 +11,7 @@ model). This module imports nothing else of engine/net.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from threads_desktop.engine.core.errors import ThreadsError
@@ -57,6 +57,19 @@ class ThreadStore(Protocol):
     def admits(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
         """May `peer`, which proved it holds `key`, sync the thread? The one
         rule for both sides of a session."""
+        ...
+
+    def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
+        """For a peer `admits` refuses but the ACL once let in (removed, left,
+        a join that lost a race): per log, the last seq it may still be
+        served, the signed events that decided it and their past
+        (acl/verdicts.py). Empty: nothing to tell it."""
+        ...
+
+    def peer_has_our_log(self, thread_id: ThreadId, peer: PeerId, seq: int) -> None:
+        """`peer` holds our own log in the thread up to `seq` (it pulled it
+        from us, or its heads say so): a thread we are leaving goes once a
+        member holds our Leave."""
         ...
 
     # --- blobs ------------------------------------------------------------------------------

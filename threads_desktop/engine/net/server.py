@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
+from threads_desktop.engine.logstore.store import LogHead
 from threads_desktop.engine.net import budgets, proofs, wire
 from threads_desktop.engine.net.addresses import MAX_SHARED, capped
 from threads_desktop.engine.net.paging import (
@@ -58,6 +59,10 @@ REQUESTS_PER_SECOND = 200.0
 REQUEST_BURST = 400.0
 MAX_IDLE_BUCKETS = 256
 MAX_SESSIONS_PER_PEER = 8  # buckets of peers without a session, kept while they refill
+NOT_A_MEMBER = "not a member of this thread any more"
+MAX_CAPPED_HEADS = 64
+# Per log, the last seq a peer refused sync may fetch (ports.ThreadStore.told).
+Cap = Mapping[PeerId, int]
 
 
 class SessionStream(wire.ByteStream, Protocol):
@@ -96,8 +101,13 @@ class _Bucket:
 class _Session:
     remote: PeerId
     bucket: _Bucket
-    proven: dict[ThreadId, ThreadKey] = field(default_factory=dict)  # with the key the peer proved
+    # With the key the peer proved; a peer refused sync but owed its verdict
+    # (removed, left, a lost join) proves too, and is served only its cap.
+    proven: dict[ThreadId, ThreadKey] = field(default_factory=dict)
     slot: budgets.SessionSlot | None = None
+    # How far it pulled our own log, per thread: known to be in its hands once
+    # it asks anything more (requests go one at a time, replies are read in order).
+    pulled: dict[ThreadId, int] = field(default_factory=dict)
 
 
 class SyncServer:
@@ -117,6 +127,10 @@ class SyncServer:
         self._on_session = on_session
         self._on_invite = on_invite
         self._buckets: dict[PeerId, _Bucket] = {}
+        # Capped heads by (thread, cap): logs only grow, so what stood at a
+        # cap never changes; a removed peer asking heads again costs a lookup,
+        # not one query per log.
+        self._capped: dict[tuple[ThreadId, frozenset[tuple[PeerId, int]]], list[LogHead]] = {}
         self._budgets = node_budgets or budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)))
 
     def _bucket(self, peer: PeerId) -> _Bucket:
@@ -182,6 +196,9 @@ class SyncServer:
     # --- requests -------------------------------------------------------------------------
 
     def _answer(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        pulled, session.pulled = session.pulled, {}
+        for thread_id, seq in pulled.items():
+            self._threads.peer_has_our_log(thread_id, session.remote, seq)
         kind = message["t"]
         handler = {
             "hello": self._hello, "heads": self._heads, "records": self._records, "push": self._push,
@@ -203,50 +220,109 @@ class SyncServer:
             raise ThreadsError("busy: too many hellos, try again later")
         held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in thread_ids]
         matches = []
-        # A thread we refuse this peer is refused exactly like one we do not hold.
-        admitted = proofs.match_proofs(
-            asked, held, session.remote, self._me, nonce,
-            admit=lambda thread_id, key: self._threads.admits(thread_id, session.remote, key))
+        access: dict[ThreadId, Cap | None] = {}
+
+        def admit(thread_id: ThreadId, key: ThreadKey) -> bool:
+            access[thread_id] = self._access(thread_id, session.remote, key)
+            return access[thread_id] != {}
+
+        # A thread we refuse this peer, with nothing to tell it, is refused
+        # exactly like one we do not hold.
+        admitted = proofs.match_proofs(asked, held, session.remote, self._me, nonce, admit=admit)
         for index, (thread_id, key) in admitted.items():
             session.proven[thread_id] = key
-            self._budgets.proved(session.remote)
-            self._on_session(session.remote, thread_id, addresses)
+            cap = access[thread_id]
+            if cap is None:  # a member: it is known to share the thread
+                self._budgets.proved(session.remote)
+                self._on_session(session.remote, thread_id, addresses)
             matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
-                            proofs.edge(self._threads.heads(thread_id))])
+                            proofs.edge(self._heads_for(thread_id, cap))])
         return wire.reply_ok("hello", matches=matches)
 
+    def _access(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> Cap | None:
+        """None: the peer may sync the thread. Otherwise its cap: what it may
+        still fetch to learn why it may not (empty: nothing)."""
+        if not self._threads.holds(thread_id):
+            return {}
+        if self._threads.admits(thread_id, peer, key):
+            return None
+        return self._threads.told(thread_id, peer)
+
+    def _heads_for(self, thread_id: ThreadId, cap: Cap | None) -> list[LogHead]:
+        """Our heads, or where they stood at the cap's end."""
+        heads = self._threads.heads(thread_id)
+        if cap is None:
+            return heads
+        key = (thread_id, frozenset(cap.items()))
+        known = self._capped.get(key)
+        if known is not None:
+            return known
+        capped = []
+        for head in heads:
+            seq = min(head.seq, cap.get(head.log_id, 0))
+            if seq == head.seq:
+                capped.append(head)
+            elif seq > 0:
+                record = self._threads.records_after(thread_id, head.log_id, seq - 1, 1)
+                if record:
+                    capped.append(LogHead(head.log_id, record[0].record_cid, seq, False))
+        if len(self._capped) >= MAX_CAPPED_HEADS:
+            self._capped.clear()
+        self._capped[key] = capped
+        return capped
+
     def _thread(self, session: _Session, message: dict[str, Any]) -> ThreadId:
-        thread_id: ThreadId = get(message, "thread", as_thread_id)
-        # Access is checked again on every request: a member removed during
-        # a session loses it at once.
-        key = session.proven.get(thread_id)
-        if key is None or not self._threads.admits(thread_id, session.remote, key):
-            raise ThreadsError("no such thread in this session (say hello with a proof first)")
+        """The thread a request names, which the peer may sync in full."""
+        thread_id, cap = self._thread_and_cap(session, message)
+        if cap is not None:
+            raise ThreadsError(NOT_A_MEMBER)
         return thread_id
+
+    def _thread_and_cap(self, session: _Session, message: dict[str, Any]) -> tuple[ThreadId, Cap | None]:
+        """The thread a request names, and the peer's cap in it (None: none).
+        Access is checked again on every request: a member removed during a
+        session is capped at once, and one let back in is no longer."""
+        thread_id: ThreadId = get(message, "thread", as_thread_id)
+        key = session.proven.get(thread_id)
+        cap = {} if key is None else self._access(thread_id, session.remote, key)
+        if cap == {}:
+            raise ThreadsError("no such thread in this session (say hello with a proof first)")
+        return thread_id, cap
 
     def _heads(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "thread")
-        thread_id = self._thread(session, message)
-        heads = [[h.log_id.raw, h.seq, h.head] for h in self._threads.heads(thread_id) if h.seq]
-        peers = [[peer.raw, capped(addresses, MAX_SHARED)]
-                 for peer, addresses in self._known_peers(thread_id, session.remote)
-                 if peer != session.remote][:MAX_PEERS]
+        thread_id, cap = self._thread_and_cap(session, message)
+        heads = [[h.log_id.raw, h.seq, h.head] for h in self._heads_for(thread_id, cap) if h.seq]
+        # Where members are is for members.
+        peers = [] if cap is not None else [[peer.raw, capped(addresses, MAX_SHARED)]
+                                            for peer, addresses in self._known_peers(thread_id, session.remote)
+                                            if peer != session.remote][:MAX_PEERS]
         return wire.reply_ok("heads", heads=heads[:MAX_LOGS], peers=peers, ttl=ADDRESS_TTL_SECONDS)
 
     def _records(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "thread", "log", "after")
-        thread_id = self._thread(session, message)
+        thread_id, cap = self._thread_and_cap(session, message)
         log_id = get(message, "log", as_peer_id)
         after = get(message, "after", as_int(0, MAX_SEQ))
-        records = [wire.envelope_value(stored.envelope) for stored in
-                   record_page(self._threads.records_after(thread_id, log_id, after, MAX_PAGE_RECORDS))]
         position = log_position(self._threads.heads(thread_id), log_id)
+        limit = MAX_PAGE_RECORDS
+        if cap is not None:  # nothing past the cap, not one record
+            position = min(position, cap.get(log_id, 0))
+            limit = max(0, min(limit, position - after))
+        found = self._threads.records_after(thread_id, log_id, after, limit) if limit else []
+        records = [wire.envelope_value(stored.envelope) for stored in record_page(found)]
+        if records and cap is None and log_id == self._threads.own_log(thread_id):
+            session.pulled[thread_id] = after + len(records)
         return wire.reply_ok("records", records=records, more=after + len(records) < position)
 
     def _push(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "thread", "records")
-        thread_id = self._thread(session, message)
+        thread_id, cap = self._thread_and_cap(session, message)
         envelopes = get(message, "records", as_list(as_envelope, MAX_PAGE_RECORDS))
+        if cap is not None:
+            # Refused as a whole, but answered: its client pushes before it
+            # pulls, and must go on to pull the events that say why.
+            return wire.reply_ok("push", added=0, refused=[[i, NOT_A_MEMBER] for i in range(len(envelopes))][:16])
         outcomes = self._threads.receive(thread_id, envelopes)
         added = sum(1 for o in outcomes if not isinstance(o, ThreadsError) and o.value == "added")
         refused = [[i, str(o)[:200]] for i, o in enumerate(outcomes) if isinstance(o, ThreadsError)][:16]
@@ -256,8 +332,10 @@ class SyncServer:
 
     def _inventory(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "thread", "after")
-        thread_id = self._thread(session, message)
+        thread_id, cap = self._thread_and_cap(session, message)
         after = get(message, "after", as_int(0, MAX_SEQ))
+        if cap is not None:  # no blocks for a peer refused sync; an empty list ends its pass quietly
+            return wire.reply_ok("inventory", blocks=[], next=after, more=False)
         page = self._threads.blobs(thread_id).inventory(after, MAX_CIDS)
         return wire.reply_ok("inventory", blocks=[[e.cid, e.blob, e.size, e.priority] for _, e in page],
                              next=page[-1][0] if page else after, more=len(page) == MAX_CIDS)

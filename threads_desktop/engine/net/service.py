@@ -819,6 +819,7 @@ class NetworkService:
                 log.debug("synced %s with %s: %s", thread_id, session.remote, results[thread_id])
             else:  # equal edges: it stands where we do (what the Devices view counts from)
                 session.last_heads[thread_id] = {h.log_id: h.seq for h in self._threads.heads(thread_id)}
+                session.tell_held(thread_id)
             await self._fetch_blobs(link, session, thread_id)
         if link is not None:
             link.syncing = None

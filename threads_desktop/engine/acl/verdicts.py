@@ -1,0 +1,74 @@
+"""What decided that a peer may not sync a thread, and how much of the
+thread it may still be served so that it learns it.
+
+A member whose follow was revoked, one that left, or a joiner whose join
+lost the race for an invite's last use is refused sync. Its own app can
+only learn why from the signed events that decided it: a notice from a
+peer could be forged, an event its own store judges cannot. So a peer that
+proves the thread but is refused is served those events and their causal
+past, and nothing else (engine/net/server.py): the *cap*, per log the last
+seq it may fetch. Everything in the cap was written before the verdict,
+while the peer still belonged (or, for a joiner, while it was let in), so
+it learns nothing it was not entitled to; nothing written after the
+verdict, even in the remover's own log, is in it.
+
+Pure: the same evaluation gives the same answer on every peer.
+"""
+
+from __future__ import annotations
+
+from threads_desktop.engine.acl.control_ops import Admit, Join, Leave, Revoke, Uninvite
+from threads_desktop.engine.acl.policy import Evaluation
+from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.core.members import Role
+
+
+def deciding_events(evaluation: Evaluation, peer: str) -> list[tuple[PeerId, int]]:
+    """The ACL events (log, seq) that decided `peer` holds no follow: the
+    valid revocations of its follow on the thread and its own valid Leave;
+    for an admission of its that was refused (an admit naming it, or its
+    old-style join), every admit, join and revocation of that invite (its
+    app judges the same race). Empty for a peer that holds follow, or that
+    the ACL never named: a stranger is told nothing."""
+    if Role.FOLLOW in evaluation.current().roles(peer):
+        return []
+    own_logs = {log for log, binding in evaluation.bindings.items() if binding.member == peer}
+    lost_invites: set[bytes] = set()
+    found: list[int] = []
+    for i, event in enumerate(evaluation.events):
+        valid = evaluation.final.valid[i]
+        for op in event.ops:
+            if valid and (_removes(op, peer) or (isinstance(op, Leave) and event.log in own_logs)):
+                found.append(i)
+            elif not valid and ((isinstance(op, Join) and event.log in own_logs)
+                                or (isinstance(op, Admit) and str(op.identity) == peer)):
+                lost_invites.add(op.invite)
+    if lost_invites:
+        for i, event in enumerate(evaluation.events):
+            if evaluation.causal.valid[i] and any(
+                    isinstance(op, (Join, Admit, Uninvite)) and _invite_of(op) in lost_invites for op in event.ops):
+                found.append(i)
+    return [(PeerId(evaluation.events[i].log), evaluation.events[i].seq) for i in sorted(set(found))]
+
+
+def sync_cap(evaluation: Evaluation, peer: str) -> dict[PeerId, int]:
+    """Per log, the last seq `peer` may be served: the deciding events and
+    their causal past (an event's deps name how far it had seen every other
+    log). Empty: nothing to tell it."""
+    cap: dict[bytes, int] = {}
+    for log, seq in deciding_events(evaluation, peer):
+        event = evaluation.events[evaluation.index[(log.raw, seq)]]
+        cap[log.raw] = max(cap.get(log.raw, 0), seq)
+        for other, seen in event.deps.items():
+            if seen > cap.get(other, 0):
+                cap[other] = seen
+    return {PeerId(log): seq for log, seq in cap.items() if seq > 0}
+
+
+def _removes(op: object, peer: str) -> bool:
+    """A revocation of the peer's follow on the thread (and so of every role)."""
+    return isinstance(op, Revoke) and op.peer == peer and op.entity is None and op.role <= Role.FOLLOW
+
+
+def _invite_of(op: Join | Admit | Uninvite) -> bytes:
+    return op.key if isinstance(op, Uninvite) else op.invite
