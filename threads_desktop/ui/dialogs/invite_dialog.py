@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +37,7 @@ DAY = 24 * 3600.0
 QR_PNG_SCALE = 4  # pixels per module in the engine's PNG
 QR_SIDE = 320  # about this many pixels on screen
 _ERROR_STYLE = "color: #b3261e"
+MAX_USES = 1000  # as the engine and the CLI's --uses allow
 
 
 class InviteDialog(QDialog):
@@ -42,6 +45,7 @@ class InviteDialog(QDialog):
     failed = Signal(str)  # the link could not be made
     invitation_sent = Signal(str)  # peer ID invited directly
     invitation_failed = Signal(str)  # why a direct invite did not go out
+    links_reset = Signal(int)  # how many open links "Reset links" revoked
 
     def __init__(self, client: EngineClient, summary: ThreadSummary, parent: QWidget | None = None,
                  peer_id: str | None = None) -> None:
@@ -51,6 +55,8 @@ class InviteDialog(QDialog):
         self._summary = summary
         self._task: asyncio.Task[None] | None = None
         self._direct_task: asyncio.Task[None] | None = None
+        self._reset_task: asyncio.Task[None] | None = None
+        self.reset_box: QMessageBox | None = None
         self._preselect = peer_id
         self.setWindowTitle(self.tr("Invite to “%1”").replace("%1", summary.name or ""))
         self.setMinimumWidth(480)
@@ -66,6 +72,11 @@ class InviteDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("They can:"), self.role)
         form.addRow(self.tr("Invitation works for:"), self.expiry)
+        self.uses = QSpinBox()
+        self.uses.setRange(1, MAX_USES)
+        self.uses.setValue(1)
+        self.uses.setSuffix(self.tr(" person(s)"))
+        form.addRow(self.tr("People who can join with it:"), self.uses)
         self.create_button = QPushButton(self.tr("Create invite"))
         self.create_button.setDefault(True)
         self.create_button.clicked.connect(self._create)
@@ -94,6 +105,13 @@ class InviteDialog(QDialog):
         row.addWidget(self.copied)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.reset_button = buttons.addButton(self.tr("Reset links…"), QDialogButtonBox.ButtonRole.ResetRole)
+        self.reset_button.setToolTip(self.tr("Stop every invite link of this album or chat that still lets "
+                                             "someone in"))
+        self.reset_button.clicked.connect(self.ask_reset)
+        self.reset_status = QLabel()
+        self.reset_status.setWordWrap(True)
+        self.reset_status.hide()
         by_link = QGroupBox(self.tr("By link or QR code"))
         link_layout = QVBoxLayout(by_link)
         link_layout.addWidget(self.create_button)
@@ -105,6 +123,7 @@ class InviteDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self._nearby_section())
         layout.addWidget(by_link)
+        layout.addWidget(self.reset_status)
         layout.addWidget(buttons)
         self._copied_timer = QTimer(self)
         self._copied_timer.setSingleShot(True)
@@ -194,7 +213,7 @@ class InviteDialog(QDialog):
     async def _make_link(self) -> None:
         try:
             text, png = await self._client.invite(self._summary.thread_id, self.role.currentData(),
-                                                  self.expiry.currentData())
+                                                  self.expiry.currentData(), self.uses.value())
         except ThreadsError as exc:
             self.error.setText(explain(exc))
             self.error.show()
@@ -220,3 +239,54 @@ class InviteDialog(QDialog):
         QGuiApplication.clipboard().setText(self.link.text())
         self.copied.show()
         self._copied_timer.start(2500)
+
+    def ask_reset(self) -> None:
+        """Count the open links, then ask before revoking them all."""
+        if self._reset_task is not None and not self._reset_task.done():
+            return
+        self.reset_button.setEnabled(False)
+        self._reset_task = asyncio.ensure_future(self._count_then_ask())
+
+    async def _count_then_ask(self) -> None:
+        try:
+            count = await self._client.run(invite_ops.open_links, self._summary.thread_id)
+        except ThreadsError as exc:
+            self._say_reset(explain(exc), error=True)
+            return
+        if count == 0:
+            self._say_reset(self.tr("There are no open invite links to reset."))
+            return
+        name = self._summary.name or ""
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Reset links"),
+                          (self.tr("Stop the open invite link to “%1”? Nobody can join with it any more; "
+                                   "people already in stay in.") if count == 1 else
+                           self.tr("Stop all %2 open invite links to “%1”? Nobody can join with them any "
+                                   "more; people already in stay in.")).replace("%1", name)
+                          .replace("%2", str(count)),
+                          QMessageBox.StandardButton.Cancel, self)
+        reset = box.addButton(self.tr("Reset links"), QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        reset.clicked.connect(lambda: self._start_reset())
+        box.rejected.connect(lambda: self.reset_button.setEnabled(True))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not exec(): no nested event loop under asyncio
+        self.reset_box = box
+
+    def _start_reset(self) -> None:
+        self._reset_task = asyncio.ensure_future(self._reset())
+
+    async def _reset(self) -> None:
+        try:
+            count = await self._client.run(invite_ops.reset_links, self._summary.thread_id)
+        except ThreadsError as exc:
+            self._say_reset(explain(exc), error=True)
+            return
+        self._say_reset(self.tr("Invite link stopped.") if count == 1 else
+                        self.tr("%1 invite links stopped.").replace("%1", str(count)))
+        self.links_reset.emit(count)
+
+    def _say_reset(self, text: str, *, error: bool = False) -> None:
+        self.reset_status.setStyleSheet(_ERROR_STYLE if error else "")
+        self.reset_status.setText(text)
+        self.reset_status.show()
+        self.reset_button.setEnabled(True)
