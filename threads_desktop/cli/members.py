@@ -1,5 +1,5 @@
-"""The CLI commands about who is in an album or chat: invite, join, grant,
-revoke, members."""
+"""The CLI commands about who is in an album or chat: invite, invites reset,
+join, leave, grant, revoke, members."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from threads_desktop.cli.registry import Command, StopRequested
 
 if TYPE_CHECKING:  # the parser is built for every command; the engine loads only for these
+    from threads_desktop.engine.core.ids import ThreadId
     from threads_desktop.engine.node import Node
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -29,6 +30,16 @@ def _invite_arguments(invite: argparse.ArgumentParser) -> None:
 
 def _join_arguments(join: argparse.ArgumentParser) -> None:
     join.add_argument("link", metavar="LINK")
+
+
+def _invites_arguments(invites: argparse.ArgumentParser) -> None:
+    actions = invites.add_subparsers(dest="invites_action", metavar="ACTION", required=True)
+    actions.add_parser("reset", help="stop every invite link of THREAD that still lets someone in (prints how "
+                                     "many)").add_argument("thread", metavar="THREAD")
+
+
+def _leave_arguments(leave: argparse.ArgumentParser) -> None:
+    leave.add_argument("thread", metavar="THREAD")
 
 
 def _role_arguments(command: argparse.ArgumentParser) -> None:
@@ -48,7 +59,9 @@ def _on_node(node: Node, args: argparse.Namespace, _stop: StopRequested | None) 
 
 COMMANDS = (
     Command("invite", "make an invite link (prints it)", _invite_arguments, on_node=_on_node),
+    Command("invites", "about an album's or chat's invite links: reset", _invites_arguments, on_node=_on_node),
     Command("join", "join an album or chat with an invite link", _join_arguments, on_node=_on_node),
+    Command("leave", "leave an album or chat (this device forgets it)", _leave_arguments, on_node=_on_node),
     Command("grant", "give a member a role (and the roles below it)", _role_arguments, on_node=_on_node),
     Command("revoke", "take a role (and the roles above it) from a member", _role_arguments, on_node=_on_node),
     Command("members", "list an album's or chat's members and invites", _members_arguments, on_node=_on_node),
@@ -92,8 +105,17 @@ def run_members_command(node: Node, args: argparse.Namespace) -> int:
         print("joined; the join completes when a member's records reach this profile", file=sys.stderr)
         return 0
     thread_id = ThreadId.parse(args.thread)
-    node.get_thread(thread_id)  # NotFoundError for a thread this profile does not hold
-    if args.command == "invite":
+    summary = node.get_thread(thread_id)  # NotFoundError for a thread this profile does not hold
+    if args.command == "leave":
+        node.leave_thread(thread_id)
+        print(f"left {summary.name or 'the backup'} ({thread_id})", file=sys.stderr)
+    elif args.command == "invites":  # the only action: reset
+        count = reset_links(node, thread_id)
+        print(count)
+        print("no open invite links to stop" if count == 0 else
+              f"stopped {count} invite link{'s' if count != 1 else ''}: nobody can join with "
+              f"{'them' if count != 1 else 'it'} any more", file=sys.stderr)
+    elif args.command == "invite":
         if not 1 <= args.uses <= 1000:
             raise InvalidInputError("--uses is 1 to 1000")
         expires = parse_expiry(args.expires) if args.expires else None
@@ -131,3 +153,16 @@ def run_members_command(node: Node, args: argparse.Namespace) -> int:
                 state = "revoked" if i.revoked else f"{i.used}/{i.uses} used"
                 print(f"invite {i.key.hex()[:12]}  {i.role.label}  {state}")
     return 0
+
+
+def reset_links(node: Node, thread_id: ThreadId) -> int:
+    """Revoke every invite of the thread that still lets someone in (not
+    revoked, uses left, not expired); how many."""
+    import time
+
+    now_ms = int(time.time() * 1000)
+    keys = [i.key for i in node.membership.invites(thread_id)
+            if not i.revoked and i.used < i.uses and (i.expires_ms == 0 or i.expires_ms > now_ms)]
+    for key in keys:
+        node.membership.revoke_invite(thread_id, key)
+    return len(keys)
