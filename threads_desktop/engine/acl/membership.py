@@ -25,7 +25,7 @@ from threads_desktop.engine.acl.control_ops import (
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import seal_key_box
-from threads_desktop.engine.acl.links import InviteLink, for_role
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
@@ -83,7 +83,7 @@ class Membership:
         keys = self._store.thread_keys(thread_id)
         clean = self._clean_key(thread_id)
         expires_ms = 0 if expires_in is None else int((self._now_seconds() + expires_in) * 1000)
-        link = InviteLink(thread_id, role, for_role(role, keys), invite_key.seed(), name=name,
+        link = InviteLink(thread_id, role, invite_key.seed(), name=name,
                           addresses=tuple(addresses), inviter=inviter)
         self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
                                                     keys[0].epoch if clean is None else clean.epoch))])
