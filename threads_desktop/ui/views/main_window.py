@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import JoinState
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.dialogs.devices_dialog import DevicesDialog
@@ -38,7 +39,8 @@ from threads_desktop.ui.dialogs.name_prompt import NamePrompt
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.models.thread_list_model import PENDING_KIND, ThreadListModel, ThreadRole
+from threads_desktop.ui.operations import joins as join_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import short_id
@@ -47,6 +49,7 @@ from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.views.chat_view import ChatView
+from threads_desktop.ui.views.join_page import JoinPage
 from threads_desktop.ui.views.thread_page import ThreadPage
 from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
 from threads_desktop.ui.widgets.nearby_list import NearbyList
@@ -180,8 +183,11 @@ class MainWindow(QMainWindow):
         # Threads this device cannot read: a follower's backups, and joins
         # still waiting for a member's records. Shown only when there are some.
         self.backup_list = self._section(side, self.tr("Backups"), None, None)
+        # Links joined with and not let in yet (waiting, or refused): shown only when there are some.
+        self.joining_list = self._section(side, self.tr("Joining"), PENDING_KIND, None)
         self.threads.modelReset.connect(self._show_backup_section)
         self.threads.rowsInserted.connect(self._show_backup_section)
+        self.threads.rowsRemoved.connect(self._show_backup_section)
         self.threads.dataChanged.connect(self._show_backup_section)
         self._show_backup_section()
         self.identity_label = QLabel(self.tr("Opening profile…"))
@@ -206,6 +212,10 @@ class MainWindow(QMainWindow):
         self.thread_page = ThreadPage()
         self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
+        self.join_page = JoinPage()
+        self.join_page.new_link_requested.connect(lambda: self.ask_join())
+        self.join_page.remove_requested.connect(lambda state: self._spawn(self._forget_join(state)))
+        self.pages.addWidget(self.join_page)
         self.album_view: AlbumView = AlbumView(self._client, self._decoder, newest_first=self._settings.newest_first)
         self.album_view.sort_changed.connect(lambda newest: setattr(self._settings, "newest_first", newest))
         self.album_view.invite_requested.connect(lambda: self.ask_invite())
@@ -230,7 +240,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.network_status)
         self.network_status.clicked.connect(self.ask_devices)
 
-    def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind | None,
+    def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind | str | None,
                  action: QAction | None) -> QListView:
         header_widget = QWidget()
         header = QHBoxLayout(header_widget)
@@ -254,7 +264,7 @@ class MainWindow(QMainWindow):
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.threads)
         proxy.setFilterRole(ThreadRole.KIND)
-        proxy.setFilterFixedString(kind.value if kind is not None else "backup")
+        proxy.setFilterFixedString(kind.value if isinstance(kind, ThreadKind) else kind or "backup")
         view = QListView()
         view.setProperty("header", header_widget)
         view.setModel(proxy)
@@ -269,11 +279,12 @@ class MainWindow(QMainWindow):
         return view
 
     def _show_backup_section(self) -> None:
-        shown = self.backup_list.model().rowCount() > 0
-        self.backup_list.setVisible(shown)
-        header = self.backup_list.property("header")
-        if isinstance(header, QWidget):
-            header.setVisible(shown)
+        for view in (self.backup_list, self.joining_list):
+            shown = view.model().rowCount() > 0
+            view.setVisible(shown)
+            header = view.property("header")
+            if isinstance(header, QWidget):
+                header.setVisible(shown)
 
     def _empty_page(self) -> QWidget:
         page = QWidget()
@@ -340,6 +351,7 @@ class MainWindow(QMainWindow):
             self.threads.set_threads(await self._client.list_threads())
         elif only:
             self.threads.update_threads(await self._client.run(thread_ops.summaries, sorted(only, key=str)))
+        await self._reload_joins()
         if self._select_when_listed is not None and self.threads.row_of(self._select_when_listed) >= 0:
             self.select_thread(self._select_when_listed)
         if self._selected is not None:  # its counts or rights may have changed
@@ -352,6 +364,24 @@ class MainWindow(QMainWindow):
         self.empty_title.setText(
             self.tr("Pick an album or a chat, or start a new one") if self.threads.rowCount()
             else self.tr("Share photos and chats with the people you choose"))
+
+    async def _reload_joins(self) -> None:
+        """The joins not let in yet, and the page of the one selected."""
+        self.threads.set_pending(await self._client.run(join_ops.pending_joins))
+        shown = self.join_page.state
+        if self.pages.currentWidget() is self.join_page and shown is not None:
+            row = self.threads.row_of(str(shown.thread_id))
+            state = self.threads.index(row).data(ThreadRole.JOIN_STATE) if row >= 0 else None
+            if isinstance(state, JoinState):
+                self.join_page.show_join(state)
+            elif row >= 0:  # let in: its thread is listed now
+                self.select_thread(str(shown.thread_id))
+            else:
+                self.pages.setCurrentIndex(0)
+
+    async def _forget_join(self, state: JoinState) -> None:
+        await self._client.run(join_ops.forget_join, state.thread_id)
+        await self._reload_joins()
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         if changes.threads_removed and self._selected is not None \
@@ -405,6 +435,18 @@ class MainWindow(QMainWindow):
         summary = current.data(ThreadRole.SUMMARY)
         if isinstance(summary, ThreadSummary):
             self._show_selected(summary)
+        join = current.data(ThreadRole.JOIN_STATE)
+        if isinstance(join, JoinState):
+            self._show_join(join)
+
+    def _show_join(self, state: JoinState) -> None:
+        self._selected = None
+        for action in (self.invite_action, self.members_action, self.add_photos_action, self.add_folder_action,
+                       self.rename_action, self.leave_action):
+            action.setEnabled(False)
+        self.nearby_list.set_invite_enabled(False)
+        self.join_page.show_join(state)
+        self.pages.setCurrentWidget(self.join_page)
 
     def _show_selected(self, summary: ThreadSummary) -> None:
         self._selected = summary

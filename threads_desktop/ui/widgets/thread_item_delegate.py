@@ -1,19 +1,21 @@
 """Paints a sidebar row: a coloured badge with the thread's initial, its name,
-and a second line with its kind and size."""
+and a second line with its kind and size (for a join not let in yet: where
+it stands, in red once refused)."""
 
 from __future__ import annotations
 
 import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QFont, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
-from threads_desktop.ui.models.thread_list_model import ThreadRole
+from threads_desktop.ui.models.thread_list_model import PENDING_KIND, ThreadRole
 from threads_desktop.ui.widgets.rows import BADGE, PADDING, paint_badge, paint_row_background, stable_colour
 
 _BADGE = BADGE
 _PADDING = PADDING
+_REFUSED_COLOUR = "#b3261e"
 _BADGE_COLOURS = ("#e76f51", "#2a9d8f", "#457b9d", "#8d6cab", "#e9a23b", "#4d908e", "#c05780", "#577590")
 
 
@@ -64,6 +66,15 @@ class ThreadItemDelegate(QStyledItemDelegate):
         if not selected:
             detail_colour.setAlphaF(0.6)
         painter.setPen(detail_colour)
+        if kind == PENDING_KIND:
+            if index.data(ThreadRole.JOIN_STATUS) == "refused" and not selected:
+                painter.setPen(QColor(_REFUSED_COLOUR))
+            status = str(index.data(ThreadRole.STATUS_LINE) or "")
+            painter.drawText(detail_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             painter.fontMetrics().elidedText(status, Qt.TextElideMode.ElideRight,
+                                                              detail_rect.width()))
+            painter.restore()
+            return
         if kind == "album":
             kind_text = self.tr("Album")
             count_text = self.tr("1 photo") if items == 1 else self.tr("{count} photos").format(count=items)
