@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from threads_desktop.cli import joining
 from threads_desktop.cli.registry import Command, StopRequested
 
 if TYPE_CHECKING:  # the parser is built for every command; the engine loads only for these
@@ -26,10 +27,6 @@ def _invite_arguments(invite: argparse.ArgumentParser) -> None:
     invite.add_argument("--expires", metavar="DURATION", help="e.g. 30m, 12h, 7d (default: never)")
     invite.add_argument("--uses", type=int, default=1, help="how many people may join with it (default 1)")
     invite.add_argument("--qr", type=Path, metavar="FILE", help="also write the link as a QR code (.png or .svg)")
-
-
-def _join_arguments(join: argparse.ArgumentParser) -> None:
-    join.add_argument("link", metavar="LINK")
 
 
 def _invites_arguments(invites: argparse.ArgumentParser) -> None:
@@ -60,7 +57,8 @@ def _on_node(node: Node, args: argparse.Namespace, _stop: StopRequested | None) 
 COMMANDS = (
     Command("invite", "make an invite link (prints it)", _invite_arguments, on_node=_on_node),
     Command("invites", "about an album's or chat's invite links: reset", _invites_arguments, on_node=_on_node),
-    Command("join", "join an album or chat with an invite link", _join_arguments, on_node=_on_node),
+    Command("join", "join an album or chat with an invite link and wait to be let in", joining.join_arguments,
+            on_node=joining.join),
     Command("leave", "leave an album or chat (this device forgets it)", _leave_arguments, on_node=_on_node),
     Command("grant", "give a member a role (and the roles below it)", _role_arguments, on_node=_on_node),
     Command("revoke", "take a role (and the roles above it) from a member", _role_arguments, on_node=_on_node),
@@ -99,11 +97,6 @@ def run_members_command(node: Node, args: argparse.Namespace) -> int:
     from threads_desktop.engine.core.members import Role
 
     membership = node.membership
-    if args.command == "join":
-        thread_id = node.join(InviteLink.parse(args.link.strip()))
-        print(thread_id)
-        print("joined; the join completes when a member's records reach this profile", file=sys.stderr)
-        return 0
     thread_id = ThreadId.parse(args.thread)
     summary = node.get_thread(thread_id)  # NotFoundError for a thread this profile does not hold
     if args.command == "leave":
