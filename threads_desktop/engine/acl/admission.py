@@ -15,6 +15,7 @@ change nothing when they are wrong.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,3 +167,20 @@ def _raw(value: Any, what: str) -> bytes:
 def _check_bytes(value: Any, length: int, what: str) -> None:
     if not isinstance(value, bytes) or len(value) != length:
         raise SchemaError(f"the {what} is {length} bytes")
+
+
+def request_id(request: AdmissionRequest) -> bytes:
+    """One per thread, invite and joiner: asking again replaces the request."""
+    return hashlib.sha256(b"threads/1/join-request" + request.thread_id.raw + request.invite_key
+                          + request.identity.raw).digest()[:16]
+
+
+def refusal_reason(policy_reason: str) -> str:
+    """The word (REFUSAL_REASONS) for the policy's reason an admit was refused."""
+    if "used up" in policy_reason:
+        return "used-up"
+    if "expired" in policy_reason:
+        return "expired"
+    if "revo" in policy_reason or "no longer an admin" in policy_reason:
+        return "revoked"
+    return "removed"

@@ -227,9 +227,9 @@ def _op_value(op: AclOp) -> dict[str, Any]:
         value = {"op": "default", "role": op.role.label}
         return value if op.entity is None else {**value, "entity": op.entity}
     if isinstance(op, Invite):
-        value = {"op": "invite", "key": op.key, "role": op.role.label, "expires": op.expires_ms, "uses": op.uses,
-                 "epoch": op.epoch}
-        return {**value, "approve": True} if op.approve else value
+        invite: dict[str, Any] = {"op": "invite", "key": op.key, "role": op.role.label, "expires": op.expires_ms,
+                                  "uses": op.uses, "epoch": op.epoch}
+        return {**invite, "approve": True} if op.approve else invite
     if isinstance(op, Uninvite):
         return {"op": "uninvite", "key": op.key}
     if isinstance(op, Join):
