@@ -11,10 +11,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook
@@ -24,6 +25,7 @@ from threads_desktop.engine.logstore.peerbook import PeerBook
 from threads_desktop.engine.logstore.store import IngestOutcome, LogHead, StoredRecord
 from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
+from threads_desktop.engine.net.joining import JoinLimits, PendingJoin, Status
 from threads_desktop.engine.net.relay import RelayLimits
 from threads_desktop.engine.net.service import Discovery, DiscoveryFactory, NetworkService, ProgressListener
 from threads_desktop.engine.node import Node
@@ -117,11 +119,49 @@ class NodeThreads:
         return local_settings.upnp_enabled(self._node.database)
 
 
+class NodeAdmissions:
+    """The node's admissions as joining.py sees them (joining.Admissions):
+    the payloads' codecs are engine/acl/admission.py's."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def answer(self, request: bytes, peer: PeerId) -> bytes:
+        try:
+            parsed = AdmissionRequest.from_bytes(request)
+        except ThreadsError as exc:  # CodecError, SchemaError: a stranger's bytes
+            raise ProtocolError(f"not an admission request: {exc}") from exc
+        if parsed.identity != peer:
+            # The box goes to whoever asked: only the joiner itself may ask for its admission.
+            raise ProtocolError("an admission request is sent by the identity it names")
+        return self._node.answer_admission(parsed, str(peer)).to_bytes()
+
+    def pending(self) -> list[PendingJoin]:
+        return [PendingJoin(j.thread_id, j.status == "waiting-approval", j.addresses)
+                for j in self._node.pending_joins() if j.status in ("waiting", "waiting-approval")]
+
+    def request(self, thread_id: ThreadId) -> bytes:
+        return self._node.membership.admission_request(thread_id, self._node.display_name() or None).to_bytes()
+
+    def take(self, thread_id: ThreadId, answer: bytes, peer: PeerId, *, final: bool) -> Status:
+        try:
+            parsed = AdmissionAnswer.from_bytes(answer)
+        except ThreadsError as exc:
+            raise ProtocolError(f"not an admission answer: {exc}") from exc
+        status = parsed.status
+        if status is AdmissionStatus.UNKNOWN or (status is AdmissionStatus.REFUSED and not final):
+            return "unknown" if status is AdmissionStatus.UNKNOWN else "refused"
+        self._node.take_admission(thread_id, parsed)
+        return "admitted" if status is AdmissionStatus.ADMITTED else \
+            "refused" if status is AdmissionStatus.REFUSED else "waiting-approval"
+
+
 def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float = 60.0,
                     discovery: DiscoveryFactory | None = None, on_progress: ProgressListener | None = None,
                     gossip: bool = True, clock: Callable[[], float] = time.time,
                     limits: Limits | None = None, reachable: Callable[[], bool] | None = None,
-                    relay_limits: RelayLimits | None = None, hole_punching: bool = True) -> NetworkService:
+                    relay_limits: RelayLimits | None = None, hole_punching: bool = True,
+                    join_limits: JoinLimits | None = None) -> NetworkService:
     """A network service for the node, handed to it as its network (it
     counts as online while the service runs; start it with `run`). `clock`
     is the wall time nearby peers are dated by. `reachable` says whether
@@ -129,7 +169,8 @@ def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float =
     not; None: the dial-back check, or a public listen address until it answers)."""
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
                              on_progress=on_progress, gossip=gossip, clock=clock, limits=limits, reachable=reachable,
-                             relay_limits=relay_limits, hole_punching=hole_punching)
+                             relay_limits=relay_limits, hole_punching=hole_punching,
+                             admissions=NodeAdmissions(node), join_limits=join_limits)
     node.attach_network(service)  # which also has it forget what a left thread leaves behind
     return service
 

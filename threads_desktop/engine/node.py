@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from threads_desktop.engine.acl import actions
+from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -33,7 +34,7 @@ from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, JoinState, Role
 from threads_desktop.engine.core.types import (
     ChangeSet,
     Device,
@@ -359,12 +360,54 @@ class Node:
         return [*self.listen_addresses[:MAX_LINK_ADDRESSES - len(others)], *others]
 
     def join(self, link: InviteLink) -> ThreadId:
-        """Join by link: a pending admission (engine/net/joining.py asks the
-        peers it names); the thread comes once an admin admits us."""
+        """Join by link: a pending admission (no keys yet), which the
+        network's joiner loop asks the link's peers, then others, to answer."""
         thread_id = self.membership.join(link)
         self._remember_link_peers(thread_id, link)
-        self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id})))
+        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
+        self._joins_changed()
         return thread_id
+
+    # --- admissions (issue 16; the network's joining.py carries them) -----------------------
+
+    def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
+        """As an admin: judge a joiner's request (writing the admit event when it is let in)."""
+        with self.committer.batched() as changes:
+            answer = self.membership.answer_admission(request, from_peer)
+        changes.membership.add(request.thread_id)  # the requests admins see changed, or a member came
+        self._publish(changes)
+        return answer
+
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> None:
+        """As the joiner: an admin's answer to our pending admission (admitted:
+        we hold the thread now, with its keys)."""
+        self.membership.take_admission(thread_id, answer)
+        admitted = answer.status is AdmissionStatus.ADMITTED
+        self._services.broadcaster.publish(ChangeSet(
+            joins=frozenset({thread_id}), threads_added=frozenset({thread_id}) if admitted else frozenset()))
+
+    def approve_join(self, thread_id: ThreadId, request_id: bytes) -> None:
+        """As an admin: let in a joiner whose invite asks us first (it gets in when it asks again)."""
+        with self.committer.batched() as changes:
+            self.membership.approve_join(thread_id, request_id)
+        changes.membership.add(thread_id)
+        self._publish(changes)
+
+    def decline_join(self, thread_id: ThreadId, request_id: bytes) -> None:
+        """As an admin: refuse such a joiner ("declined" when it asks again)."""
+        self.membership.decline_join(thread_id, request_id)
+        self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id})))
+
+    def join_state(self, thread_id: ThreadId) -> JoinState | None:
+        return self.membership.join_state(thread_id)
+
+    def pending_joins(self) -> list[JoinState]:
+        return self.membership.pending_joins()
+
+    def _joins_changed(self) -> None:
+        network = self.network
+        if network is not None:
+            network.joins_changed()
 
     def _remember_link_peers(self, thread_id: ThreadId, link: InviteLink | None) -> None:
         for address in link.addresses if link else ():
@@ -377,7 +420,8 @@ class Node:
         link = dict(self.membership.direct_invites()).get(invite_id)
         thread_id = self.membership.accept_invite(invite_id)
         self._remember_link_peers(thread_id, link.link if link else None)
-        self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id}), invites=True))
+        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), invites=True))
+        self._joins_changed()
         return thread_id
 
     def decline_invite(self, invite_id: bytes) -> None:

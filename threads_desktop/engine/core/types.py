@@ -184,6 +184,9 @@ class ChangeSet:
     nearby: tuple[NearbyPeer, ...] | None = None
     # Threads this profile no longer holds (left): views of them must close.
     threads_removed: frozenset[ThreadId] = field(default_factory=frozenset)
+    # Joins by link whose admission changed (waiting, waiting for approval,
+    # admitted, refused: Node.join_state): pending rows read them again.
+    joins: frozenset[ThreadId] = field(default_factory=frozenset)
 
     def documents_updated(self) -> frozenset[tuple[ThreadId, str, str]]:
         return self.documents - self.documents_created - self.documents_deleted

@@ -122,6 +122,10 @@ class Network(Protocol):
         """The profile's network settings (relays, UPnP) changed: apply them."""
         ...
 
+    def joins_changed(self) -> None:
+        """A join by link was made: ask for its admission now (net/joining.py)."""
+        ...
+
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: drop its pending work and stop a pass on it
         (called inside the transaction that leaves it)."""

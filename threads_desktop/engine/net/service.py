@@ -43,6 +43,8 @@ from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.dialer import Dialer
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.holepunch import tcp_endpoint
+from threads_desktop.engine.net.joining import PROTOCOL_ID as JOIN_ID
+from threads_desktop.engine.net.joining import Admissions, Joiner, JoinLimits, JoinServer, PendingJoin
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
@@ -127,7 +129,8 @@ class NetworkService:
                  limits: budgets.Limits | None = None,
                  read_interfaces: Callable[[], list[addressing.Interface]] = addressing.read_interfaces,
                  reachable: Callable[[], bool] | None = None,
-                 relay_limits: RelayLimits | None = None, hole_punching: bool = True) -> None:
+                 relay_limits: RelayLimits | None = None, hole_punching: bool = True,
+                 admissions: Admissions | None = None, join_limits: JoinLimits | None = None) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -177,6 +180,11 @@ class NetworkService:
         self._hole_punching = hole_punching
         self.relay_service: RelayService | None = None
         self.relay_client: RelayClient | None = None
+        # Joining by link (joining.py): answering joiners, and our own joins' loop.
+        self.join_server = JoinServer(admissions, self.budgets, join_limits or JoinLimits()) \
+            if admissions is not None else None
+        self.joiner = Joiner(admissions, self._open_join_stream, self._join_candidates, self._admitted,
+                             self._link_peers) if admissions is not None else None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -211,6 +219,8 @@ class NetworkService:
                 hosting.deepen_listen_backlog(host)  # issue 17: bursts of connections wait, not drop
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
+                if self.join_server is not None:
+                    hosting.set_handler(host, JOIN_ID, self._serve_join)
                 hosting.watch_connections(host, self._connection_changed)
                 self._start_relaying(host)
                 self._online = True
@@ -237,6 +247,8 @@ class NetworkService:
                                                self._read_interfaces, first=self._interfaces))
                     nursery.start_soon(self._reach.run, self._direct_addresses())
                     nursery.start_soon(self._tell_connections)
+                    if self.joiner is not None:
+                        nursery.start_soon(self.joiner.run)
                     if self.relay_client is not None:
                         nursery.start_soon(self.relay_client.run)
                     task_status.started(self)
@@ -588,6 +600,8 @@ class NetworkService:
             return
         self._saw_nearby(peer, addresses)
         self.schedule(peer, now=True)
+        if self.joiner is not None:
+            self.joiner.kick()  # it may be the admin a join waits for
 
     # --- nearby peers -------------------------------------------------------------------------
 
@@ -903,6 +917,55 @@ class NetworkService:
                 self._threads.peers.remember(thread_id, peer)  # ours to push to once it joins
         finally:
             await session.close()
+
+    # --- joining by link (joining.py) -----------------------------------------------------------
+
+    def joins_changed(self) -> None:
+        """A join was made (or forgotten): the joiner's loop looks again now."""
+        if self.joiner is not None:
+            self.joiner.kick()
+
+    async def _serve_join(self, stream: hosting.Libp2pStream) -> None:
+        assert self.join_server is not None
+        remote = stream.remote_address  # None over a relay: the per-address bucket does not apply
+        await self.join_server.serve(stream, stream.remote, remote[0] if remote else "")
+
+    async def _open_join_stream(self, peer: PeerId, protocol: str) -> hosting.Libp2pStream:
+        assert self._host is not None
+        with trio.fail_after(CONNECT_TIMEOUT):
+            if not hosting.is_connected(self._host, peer):
+                await self._dialer.dial(peer, self._threads.addresses.addresses(peer))
+            return await hosting.new_stream(self._host, peer, protocol)
+
+    def _link_peers(self, join: PendingJoin) -> list[PeerId]:
+        """The peers the link named (the inviter and admins it knew), with their addresses noted."""
+        named: list[PeerId] = []
+        for address in join.addresses:
+            peer = peer_of_address(address)
+            if peer is None or peer == self._me:
+                continue
+            try:
+                self._threads.addresses.add(peer, [address], HINT_TTL_SECONDS)
+            except ThreadsError as exc:
+                log.debug("ignoring the link's address %s: %s", address, exc)
+                continue
+            named.append(peer)
+        return list(dict.fromkeys(named))
+
+    def _join_candidates(self, join: PendingJoin) -> list[PeerId]:
+        """Whom a join asks: the link's peers, then peers of the thread we
+        heard of, then those we are connected to, then those nearby."""
+        connected = list(hosting.connection_routes(self._host)) if self._host is not None else []
+        nearby = sorted(self._nearby, key=lambda p: -self._nearby[p].last_seen)
+        found = [*self._link_peers(join), *self._threads.peers.peers(join.thread_id), *connected, *nearby]
+        return [p for p in dict.fromkeys(found) if p != self._me]
+
+    def _admitted(self, thread_id: ThreadId, peer: PeerId) -> None:
+        """We hold the thread now: sync it with the admitter at once (it is
+        connected), and with the others as they are met."""
+        self._threads.peers.remember(thread_id, peer)
+        self._topics_changed.set()
+        self.schedule(peer, {thread_id}, now=True)
 
     @property
     def gossip(self) -> Gossip | None:
