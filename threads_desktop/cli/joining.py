@@ -86,7 +86,11 @@ async def join(node: Node, args: argparse.Namespace, _stop: StopRequested | None
     from threads_desktop.engine.acl.links import InviteLink
 
     link = InviteLink.parse(args.link.strip())
-    thread_id = node.join(link)
+    earlier = node.join_state(link.thread_id)
+    if earlier is not None and earlier.status in ("waiting", "waiting-approval"):
+        thread_id = link.thread_id  # joined with it before: wait on (a refused one takes the new link)
+    else:
+        thread_id = node.join(link)
     print(thread_id, flush=True)
     if node.network is not None or args.wait <= 0:  # served: its network runs the join already
         return await _wait(node, thread_id, args.wait)
@@ -107,7 +111,7 @@ async def _wait(node: Node, thread_id: ThreadId, wait: float) -> int:
     said: str | None = None
     with trio.move_on_after(max(0.0, wait)):
         while True:
-            state = node.membership.join_state(thread_id)
+            state = node.join_state(thread_id)
             code = exit_code(state)
             if state is not None and (words := status_words(state)) != said:
                 said = words
@@ -126,3 +130,10 @@ async def _wait(node: Node, thread_id: ThreadId, wait: float) -> int:
           + (f" after {wait:g} s" if wait > 0 else "")
           + "; the join goes on whenever this profile is online (the app, or serve)", file=sys.stderr, flush=True)
     return STILL_WAITING
+
+
+def request_refusal_words(reason: str | None) -> str:
+    """Why an admin's device refused someone, after their name."""
+    return {"used-up": "used an invite that was used up", "expired": "used an invite that had expired",
+            "revoked": "used an invite that was revoked", "declined": "was declined",
+            "removed": "had been removed"}.get(reason or "", "was refused")

@@ -60,9 +60,9 @@ class EngineClient(QObject):
         return await self._runtime.call(Node.network_status)
 
     async def invite(self, thread_id: ThreadId, role: Role, expires_in: float | None,
-                     uses: int = 1) -> tuple[str, bytes]:
+                     uses: int = 1, approve: bool = False) -> tuple[str, bytes]:
         """A new invite link to the thread and its QR code (PNG)."""
-        return await self._runtime.call(invite_ops.new_invite_link, thread_id, role, expires_in, uses)
+        return await self._runtime.call(invite_ops.new_invite_link, thread_id, role, expires_in, uses, approve)
 
     async def join(self, link: InviteLink) -> ThreadId:
         return await self._runtime.call(Node.join, link)

@@ -9,6 +9,7 @@ import asyncio
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -77,6 +78,10 @@ class InviteDialog(QDialog):
         self.uses.setValue(1)
         self.uses.setSuffix(self.tr(" person(s)"))
         form.addRow(self.tr("People who can join with it:"), self.uses)
+        self.approve = QCheckBox(self.tr("Approve each person who joins"))
+        self.approve.setToolTip(self.tr("Before anyone gets in with the link, you (or another admin) see "
+                                        "their name and approve or decline them"))
+        form.addRow("", self.approve)
         self.create_button = QPushButton(self.tr("Create invite"))
         self.create_button.setDefault(True)
         self.create_button.clicked.connect(self._create)
@@ -213,7 +218,8 @@ class InviteDialog(QDialog):
     async def _make_link(self) -> None:
         try:
             text, png = await self._client.invite(self._summary.thread_id, self.role.currentData(),
-                                                  self.expiry.currentData(), self.uses.value())
+                                                  self.expiry.currentData(), self.uses.value(),
+                                                  self.approve.isChecked())
         except ThreadsError as exc:
             self.error.setText(explain(exc))
             self.error.show()

@@ -13,10 +13,10 @@ from threads_desktop.ui.models.invitation_model import Invitation
 
 
 def new_invite_link(node: Node, thread_id: ThreadId, role: Role, expires_in: float | None,
-                    uses: int = 1) -> tuple[str, bytes]:
-    """A new invite link to the thread (`uses` people may join with it) and
-    its QR code (PNG)."""
-    text = node.invite(thread_id, role, expires_in=expires_in, uses=uses).to_uri()
+                    uses: int = 1, approve: bool = False) -> tuple[str, bytes]:
+    """A new invite link to the thread (`uses` people may join with it; with
+    `approve`, an admin's person approves each) and its QR code (PNG)."""
+    text = node.invite(thread_id, role, expires_in=expires_in, uses=uses, approve_by_hand=approve).to_uri()
     return text, qr_png_bytes(text)
 
 
@@ -27,11 +27,8 @@ def open_links(node: Node, thread_id: ThreadId) -> int:
 
 
 def reset_links(node: Node, thread_id: ThreadId) -> int:
-    """Revoke every open invite link of the thread; how many that was."""
-    keys = _open_invite_keys(node, thread_id)
-    for key in keys:
-        node.membership.revoke_invite(thread_id, key)
-    return len(keys)
+    """Revoke every open invite link of the thread (one event); how many that was."""
+    return node.membership.reset_links(thread_id)
 
 
 def _open_invite_keys(node: Node, thread_id: ThreadId) -> list[bytes]:

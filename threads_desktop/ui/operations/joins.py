@@ -12,7 +12,7 @@ from threads_desktop.engine.node import Node
 
 def pending_joins(node: Node) -> list[JoinState]:
     """Our joins still waiting, or refused (a thread let in is listed as a thread)."""
-    return [join for join in node.membership.pending_joins() if join.status != "admitted"]
+    return [join for join in node.pending_joins() if join.status != "admitted"]
 
 
 def forget_join(node: Node, thread_id: ThreadId) -> None:
@@ -26,8 +26,8 @@ def join_requests(node: Node, thread_id: ThreadId) -> list[JoinRequest]:
 
 
 def approve_join(node: Node, thread_id: ThreadId, request_id: bytes) -> None:
-    node.membership.approve_join(thread_id, request_id)
+    node.approve_join(thread_id, request_id)
 
 
 def decline_join(node: Node, thread_id: ThreadId, request_id: bytes) -> None:
-    node.membership.decline_join(thread_id, request_id)
+    node.decline_join(thread_id, request_id)
