@@ -80,7 +80,14 @@ class NodeThreads:
         with the key of an open thread; the ACL decides in the others."""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return True
-        return self._node.membership.may_sync(thread_id, str(peer), key.follow)
+        if self._node.membership.may_sync(thread_id, str(peer), key.follow):
+            return True
+        # Admitted a moment ago: the ACL (the admit naming us among it) has
+        # not come yet, so nobody is a member in our copy. We fetch it from
+        # peers holding the keys the admin gave us (the newest epoch).
+        state = self._node.membership.join_state(thread_id)
+        return state is not None and state.status == "admitted" and \
+            key.follow == self._node.store.thread_keys(thread_id)[0].follow
 
     def blobs(self, thread_id: ThreadId) -> BlobStore:
         return self._node.blobs(thread_id)

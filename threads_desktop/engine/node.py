@@ -361,10 +361,11 @@ class Node:
 
     def join(self, link: InviteLink) -> ThreadId:
         """Join by link: a pending admission (no keys yet), which the
-        network's joiner loop asks the link's peers, then others, to answer."""
+        network's joiner loop (engine/net/joining.py) asks the link's peers,
+        then others, to answer; the thread comes once an admin admits us."""
         thread_id = self.membership.join(link)
         self._remember_link_peers(thread_id, link)
-        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
+        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), membership=frozenset({thread_id})))
         self._joins_changed()
         return thread_id
 
@@ -420,7 +421,8 @@ class Node:
         link = dict(self.membership.direct_invites()).get(invite_id)
         thread_id = self.membership.accept_invite(invite_id)
         self._remember_link_peers(thread_id, link.link if link else None)
-        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), invites=True))
+        self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id}), membership=frozenset({thread_id}),
+                                                     invites=True))
         self._joins_changed()
         return thread_id
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.engine.eventstore.peers import texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.errors import NotFoundError
@@ -160,7 +161,7 @@ def test_a_joiner_waits_while_no_admin_is_online_and_gets_in_once_one_starts(
             await wait_until(b, lambda: joiner.rounds >= 3, timeout=JOIN_SECONDS)  # asked, nobody answered
             assert _status(b, thread_id) == "waiting" and _holds_nothing_of(b, thread_id)
             async with serving(a, listen):
-                await wait_until(b, lambda: b.directory.holds(thread_id) and bool(b.chat(thread_id).page()),
+                await wait_until(b, lambda: b.directory.holds(thread_id) and texts(b, thread_id) == ["hello"],
                                  timeout=45.0)  # the joiner's backoff is at most 30 s
 
     trio.run(main)
@@ -182,7 +183,7 @@ def test_an_invite_approved_by_hand_keeps_the_joiner_waiting_for_the_admins_answ
             assert (request.peer, request.name, request.status) == (str(b.identity.peer_id), "Bob", "waiting")
             if approve:
                 a.approve_join(thread_id, request.request_id)
-                await wait_until(b, lambda: b.directory.holds(thread_id) and bool(b.chat(thread_id).page()),
+                await wait_until(b, lambda: b.directory.holds(thread_id) and texts(b, thread_id) == ["hello"],
                                  timeout=JOIN_SECONDS)  # it asks again every 10 s
             else:
                 a.decline_join(thread_id, request.request_id)

@@ -12,6 +12,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.engine.eventstore.peers import texts
 from tests.engine.net.hostile import hostile_host, standing, uvarint
 from tests.engine.net.running import wait_until
 from threads_desktop.engine.acl.admission import AdmissionRequest
@@ -119,7 +120,7 @@ def test_a_stranger_flooding_join_requests_is_refused_and_an_honest_joiner_still
                 busy = await _flood(service.addresses(), a.identity.peer_id, thread_id)
                 assert standing(a, thread_id) == before
                 b.join(link)
-                await wait_until(b, lambda: b.directory.holds(thread_id) and bool(b.chat(thread_id).page()),
+                await wait_until(b, lambda: b.directory.holds(thread_id) and texts(b, thread_id) == ["one"],
                                  timeout=30.0)
                 server = service.join_server
                 assert server is not None
