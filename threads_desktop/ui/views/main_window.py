@@ -399,6 +399,8 @@ class MainWindow(QMainWindow):
             self._spawn(self._reload())
         elif named:
             self._spawn(self._reload(frozenset(named)))
+        elif changes.joins:  # a join by link moved on (waiting, refused): its row and page
+            self._spawn(self._reload_joins())
         if changes.network is not None:  # a snapshot: no need to ask the engine again
             self._show_network(changes.network)
 
@@ -418,7 +420,7 @@ class MainWindow(QMainWindow):
             return
         self._select_when_listed = None
         source = self.threads.index(row)
-        for view in (self.album_list, self.chat_list, self.backup_list):
+        for view in (self.album_list, self.chat_list, self.backup_list, self.joining_list):
             proxy = view.model()
             assert isinstance(proxy, QSortFilterProxyModel)
             index = proxy.mapFromSource(source)
@@ -429,7 +431,7 @@ class MainWindow(QMainWindow):
     def _on_current_changed(self, view: QListView, current: QModelIndex) -> None:
         if not current.isValid():
             return
-        for other in (self.album_list, self.chat_list, self.backup_list):
+        for other in (self.album_list, self.chat_list, self.backup_list, self.joining_list):
             if other is not view:
                 other.selectionModel().clear()
         summary = current.data(ThreadRole.SUMMARY)
