@@ -12,6 +12,7 @@ from pathlib import Path
 import qasync
 from PySide6.QtWidgets import QPushButton
 
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.types import ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
@@ -70,7 +71,11 @@ def test_an_inviter_approves_a_joiner_by_name_and_declines_another(  # type: ign
     link = made.args[0]
     invite.reject()
 
-    _join(qtbot, window_b, link)
+    with qtbot.waitSignal(window_a.join_asked, timeout=30_000) as asked:  # said to Alice, badge on the album
+        _join(qtbot, window_b, link)
+    assert asked.args == ["Bob asks to join “Lisbon”. Open Members to approve or decline."]
+    album_row = window_a.threads.index(window_a.threads.row_of(str(InviteLink.parse(link).thread_id)))
+    assert album_row.data(ThreadRole.ASKING) == 1
     qtbot.waitUntil(lambda: window_b.join_page.status.text() == "Waiting for Alice to approve you", timeout=30_000)
     assert "Alice decides whether to let you in" in window_b.join_page.explanation.text()
     again = window_b.ask_join(link)  # the same link again: said, not joined twice
@@ -92,6 +97,7 @@ def test_an_inviter_approves_a_joiner_by_name_and_declines_another(  # type: ign
                     and window_b.threads.index(0).data(ThreadRole.KIND) == "album"
                     and window_b.threads.index(0).data() == "Lisbon", timeout=30_000)
     assert not window_b.joining_list.isVisible()
+    qtbot.waitUntil(lambda: album_row.data(ThreadRole.ASKING) == 0, timeout=10_000)  # nobody waits any more
     summary = window_b.threads.index(0).data(ThreadRole.SUMMARY)
     assert isinstance(summary, ThreadSummary) and summary.can_write
 

@@ -30,6 +30,7 @@ class ThreadRole(enum.IntEnum):
     JOIN_STATE = enum.auto()  # a pending join's JoinState (None for a thread we are in)
     JOIN_STATUS = enum.auto()  # "waiting" | "waiting-approval" | "admitted" | "refused" (None: in it)
     STATUS_LINE = enum.auto()  # a pending join's status in words
+    ASKING = enum.auto()  # how many people wait for our approval to join it (admins)
 
 
 PENDING_KIND = "joining"  # the KIND of a pending join's row
@@ -41,6 +42,7 @@ class ThreadListModel(QAbstractListModel):
         self._threads: list[ThreadSummary] = []
         self._syncing: frozenset[ThreadId] = frozenset()
         self._pending: list[JoinState] = []  # rows after the threads'
+        self._asking: dict[ThreadId, int] = {}
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's name
         return 0 if parent.isValid() else len(self._threads) + len(self._pending)
@@ -77,7 +79,24 @@ class ThreadListModel(QAbstractListModel):
             return thread.last_activity_ms
         if role == ThreadRole.SYNCING:
             return thread.thread_id in self._syncing
+        if role == ThreadRole.ASKING:
+            return self._asking.get(thread.thread_id, 0)
         return None
+
+    def asking(self, thread_id: ThreadId) -> int:
+        return self._asking.get(thread_id, 0)
+
+    def set_asking(self, thread_id: ThreadId, count: int) -> None:
+        """How many people wait for our approval to join the thread."""
+        if self._asking.get(thread_id, 0) == count:
+            return
+        if count:
+            self._asking[thread_id] = count
+        else:
+            self._asking.pop(thread_id, None)
+        row = self.row_of(str(thread_id))
+        if row >= 0:
+            self.dataChanged.emit(self.index(row), self.index(row), [ThreadRole.ASKING])
 
     def _pending_data(self, join: JoinState, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, ThreadRole.NAME):
@@ -94,7 +113,7 @@ class ThreadListModel(QAbstractListModel):
             return join.status
         if role == ThreadRole.LAST_ACTIVITY_MS:
             return join.since_ms
-        if role in (ThreadRole.UNREAD, ThreadRole.ITEM_COUNT, ThreadRole.EVENT_COUNT):
+        if role in (ThreadRole.UNREAD, ThreadRole.ITEM_COUNT, ThreadRole.EVENT_COUNT, ThreadRole.ASKING):
             return 0
         if role == ThreadRole.SYNCING:
             return False

@@ -31,3 +31,15 @@ def approve_join(node: Node, thread_id: ThreadId, request_id: bytes) -> None:
 
 def decline_join(node: Node, thread_id: ThreadId, request_id: bytes) -> None:
     node.decline_join(thread_id, request_id)
+
+
+def asking_to_join(node: Node, thread_ids: list[ThreadId]) -> dict[ThreadId, list[str]]:
+    """Per thread, the names (as they gave them, else None) of the people
+    waiting for this device's person to approve them; only admins' devices
+    hold such requests."""
+    asking: dict[ThreadId, list[str]] = {}
+    for thread_id in thread_ids:
+        waiting = [r.name or "" for r in node.membership.join_requests(thread_id) if r.status == "waiting"]
+        if waiting:
+            asking[thread_id] = waiting
+    return asking

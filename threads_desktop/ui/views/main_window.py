@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
     network_status_shown = Signal()
     thread_created = Signal(str)  # thread ID
     operation_failed = Signal(str)
+    join_asked = Signal(str)  # someone waits for our approval to join: the sentence shown
     quit_confirmed = Signal()  # Quit chosen (and confirmed when photos were being added): the app ends
 
     def __init__(self, client: EngineClient, settings: AppSettings | None = None) -> None:
@@ -344,6 +345,8 @@ class MainWindow(QMainWindow):
             self.select_thread(last)  # where the user was when they last closed the app
         self.threads_loaded.emit()
         self._show_network(await self._client.network_status())
+        listed = [self.threads.index(row).data(ThreadRole.SUMMARY) for row in range(self.threads.rowCount())]
+        await self._reload_asking(frozenset(s.thread_id for s in listed if isinstance(s, ThreadSummary)))
 
     async def _reload(self, only: frozenset[ThreadId] | None = None) -> None:
         """List the threads again: all of them, or `only` those a change set named."""
@@ -379,6 +382,23 @@ class MainWindow(QMainWindow):
             else:
                 self.pages.setCurrentIndex(0)
 
+    async def _reload_asking(self, thread_ids: frozenset[ThreadId]) -> None:
+        """Badge the threads where people wait for our approval, and say
+        who asks when someone new does."""
+        asking = await self._client.run(join_ops.asking_to_join, sorted(thread_ids, key=str))
+        for thread_id in thread_ids:
+            names = asking.get(thread_id, [])
+            before = self.threads.asking(thread_id)
+            self.threads.set_asking(thread_id, len(names))
+            if len(names) > before:
+                row = self.threads.row_of(str(thread_id))
+                album = str(self.threads.index(row).data(ThreadRole.NAME) or "") if row >= 0 else ""
+                who = names[-1] or self.tr("Someone")
+                text = self.tr("%1 asks to join “%2”. Open Members to approve or decline.").replace(
+                    "%1", who).replace("%2", album)
+                self.statusBar().showMessage(text, 30_000)
+                self.join_asked.emit(text)
+
     async def _forget_join(self, state: JoinState) -> None:
         await self._client.run(join_ops.forget_join, state.thread_id)
         await self._reload_joins()
@@ -401,6 +421,8 @@ class MainWindow(QMainWindow):
             self._spawn(self._reload(frozenset(named)))
         elif changes.joins:  # a join by link moved on (waiting, refused): its row and page
             self._spawn(self._reload_joins())
+        if changes.membership:  # someone may ask (or no longer ask) to be let in
+            self._spawn(self._reload_asking(changes.membership))
         if changes.network is not None:  # a snapshot: no need to ask the engine again
             self._show_network(changes.network)
 

@@ -59,8 +59,10 @@ class ThreadItemDelegate(QStyledItemDelegate):
         detail_rect = QRect(text_left, text_rect.top() + _BADGE // 2 + 1, rect.right() - text_left - _PADDING,
                             text_rect.height())
         unread = int(index.data(ThreadRole.UNREAD) or 0)
-        if unread:
-            detail_rect.setRight(detail_rect.right() - _unread_pill(painter, detail_rect, unread, palette) - 4)
+        asking = int(index.data(ThreadRole.ASKING) or 0)  # people waiting for our approval: a badge too
+        if unread or asking:
+            detail_rect.setRight(detail_rect.right() - _unread_pill(painter, detail_rect, unread + asking, palette)
+                                 - 4)
         painter.setFont(option.font)
         detail_colour = palette.color(role)
         if not selected:
@@ -87,6 +89,8 @@ class ThreadItemDelegate(QStyledItemDelegate):
             count_text = self.tr("{count} changes kept").format(count=events)
         if index.data(ThreadRole.SYNCING):
             count_text = self.tr("syncing…")
+        if asking:
+            count_text = self.tr("1 asks to join") if asking == 1 else self.tr("{n} ask to join").format(n=asking)
         painter.drawText(detail_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          f"{kind_text} · {count_text}")
         painter.restore()
