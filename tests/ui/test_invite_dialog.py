@@ -97,3 +97,15 @@ def test_cancelling_reset_links_stops_nothing(qtbot, window: MainWindow,  # type
     dialog.reset_box.button(QMessageBox.StandardButton.Cancel).click()
     qtbot.waitUntil(dialog.reset_button.isEnabled, timeout=10_000)
     assert [i.revoked for i in _invites(qtbot, runtime, made.args[0])] == [False]
+
+
+def test_approving_each_person_makes_an_invite_that_asks_first_and_says_so(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, runtime: EngineRuntime) -> None:
+    dialog = _album_dialog(qtbot, window, "Braga")
+    assert dialog.hint.text().endswith("whoever has it can join.")
+    dialog.approve.setChecked(True)
+    assert "you see their name and decide" in dialog.hint.text()
+    with qtbot.waitSignal(dialog.link_ready, timeout=10_000) as made:
+        dialog.create_button.click()
+    [invite] = _invites(qtbot, runtime, made.args[0])
+    assert invite.approve

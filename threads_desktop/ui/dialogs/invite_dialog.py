@@ -76,8 +76,7 @@ class InviteDialog(QDialog):
         self.uses = QSpinBox()
         self.uses.setRange(1, MAX_USES)
         self.uses.setValue(1)
-        self.uses.setSuffix(self.tr(" person(s)"))
-        form.addRow(self.tr("People who can join with it:"), self.uses)
+        form.addRow(self.tr("How many people can join with it:"), self.uses)
         self.approve = QCheckBox(self.tr("Approve each person who joins"))
         self.approve.setToolTip(self.tr("Before anyone gets in with the link, you (or another admin) see "
                                         "their name and approve or decline them"))
@@ -100,10 +99,12 @@ class InviteDialog(QDialog):
         self.error.setStyleSheet(_ERROR_STYLE)
         self.error.setWordWrap(True)
         self.error.hide()
-        hint = QLabel(self.tr("Send the link over a channel you trust, or let them scan the code: "
-                              "whoever has it can join."))
+        hint = QLabel()
         hint.setWordWrap(True)
         hint.setEnabled(False)
+        self.hint = hint
+        self.approve.toggled.connect(self._say_who_gets_in)
+        self._say_who_gets_in(False)
         row = QHBoxLayout()
         row.addWidget(self.link, 1)
         row.addWidget(self.copy_button)
@@ -133,6 +134,12 @@ class InviteDialog(QDialog):
         self._copied_timer = QTimer(self)
         self._copied_timer.setSingleShot(True)
         self._copied_timer.timeout.connect(self.copied.hide)
+
+    def _say_who_gets_in(self, approving: bool) -> None:
+        self.hint.setText(
+            self.tr("Send the link over a channel you trust, or let them scan the code: whoever has it can ask "
+                    "to join, and you see their name and decide.") if approving else
+            self.tr("Send the link over a channel you trust, or let them scan the code: whoever has it can join."))
 
     def _nearby_section(self) -> QGroupBox:
         box = QGroupBox(self.tr("Nearby"))

@@ -57,6 +57,7 @@ from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.member_delegates import MemberButtonDelegate, MemberRoleDelegate
 
+REQUEST_ROWS_SHOWN = 4  # people asking to join shown without scrolling
 DEFAULT_CHOICES = (Role.NO_ACCESS, Role.FOLLOW, Role.READ, Role.WRITE, Role.DELETE)
 
 
@@ -153,7 +154,7 @@ class MembersDialog(QDialog):
         content = QVBoxLayout(self._content)
         content.setContentsMargins(0, 0, 0, 0)
         content.addWidget(self.intro)
-        content.addWidget(self.request_box, 2)
+        content.addWidget(self.request_box)  # as tall as its rows (_open_request_buttons): members keep the room
         content.addWidget(self.member_view, 3)
         content.addLayout(default_form)
         content.addWidget(invite_box, 2)
@@ -306,6 +307,10 @@ class MembersDialog(QDialog):
         self.request_view.horizontalHeader().setSectionResizeMode(RequestColumn.STATUS,
                                                                   QHeaderView.ResizeMode.Stretch)
         self.request_view.resizeRowsToContents()
+        shown = min(self.requests.rowCount(), REQUEST_ROWS_SHOWN)  # more scroll
+        rows = sum(self.request_view.rowHeight(row) for row in range(shown))
+        self.request_view.setFixedHeight(self.request_view.horizontalHeader().sizeHint().height() + rows
+                                         + 2 * self.request_view.frameWidth() + 2)
 
     def _on_role_picked(self, peer_id: str, role: Role) -> None:
         self.set_role(peer_id, role)

@@ -104,8 +104,8 @@ class JoinRequestModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation is not Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
             return None
-        return {RequestColumn.WHO: self.tr("Who"), RequestColumn.LINK: self.tr("With"),
-                RequestColumn.STATUS: self.tr("")}.get(RequestColumn(section), "")
+        return {RequestColumn.WHO: self.tr("Who"), RequestColumn.LINK: self.tr("Link"),
+                RequestColumn.STATUS: self.tr("Since, or why refused")}.get(RequestColumn(section), "")
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
