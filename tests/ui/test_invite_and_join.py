@@ -240,7 +240,7 @@ def test_a_used_up_link_says_so_and_can_be_removed_from_the_list(  # type: ignor
     with qtbot.waitSignal(join.joined, timeout=10_000):
         join.join_button.click()
     qtbot.waitUntil(lambda: window_b.join_page.status.text() == "This invite was used up", timeout=30_000)
-    assert "Ask for a new link" in window_b.join_page.explanation.text()
+    assert "for a new link" in window_b.join_page.explanation.text()
     window_b.join_page.remove_button.click()
     qtbot.waitUntil(lambda: window_b.threads.rowCount() == 0, timeout=10_000)
     assert not window_b.joining_list.isVisible() and window_b.pages.currentIndex() == 0

@@ -113,7 +113,8 @@ def test_the_page_of_a_refused_join_offers_a_new_link_and_removal(qtbot) -> None
     refused = _join("refused", "expired", thread_id=waiting.thread_id)
     page.show_join(refused)
     assert page.status.text() == "This invite has expired"
-    assert page.explanation.text().startswith("This invite has expired. Ask for a new link")
+    assert page.explanation.text().startswith("Ask Alice for a new link")
+    assert "expired" not in page.explanation.text()  # the status line above says it once
     assert page.new_link_button.isVisible() and page.remove_button.text() == "Remove from the list"
     with qtbot.waitSignal(page.new_link_requested, timeout=1000):
         page.new_link_button.click()

@@ -51,10 +51,14 @@ def refusal_line(state: JoinState) -> str:
 
 
 def join_explanation(state: JoinState) -> str:
-    """The page of a pending album: what is happening and what to do."""
+    """The page of a pending album: what is happening and what to do (the
+    status line itself is shown above it)."""
     if state.status == "refused":
-        return _t("%1. Ask for a new link and paste it with “Join with a new link…”, or remove this from "
-                  "your list.").replace("%1", refusal_line(state))
+        inviter = _inviter(state)
+        return (_t("Ask %1 for a new link and paste it with “Join with a new link…”, or remove this from your "
+                   "list. Nothing of the album came to this device.").replace("%1", inviter) if inviter else
+                _t("Ask the person who invited you for a new link and paste it with “Join with a new link…”, or "
+                   "remove this from your list. Nothing of the album came to this device."))
     if state.status == "waiting-approval":
         inviter = _inviter(state)
         who = inviter if inviter else _t("an admin")
