@@ -85,6 +85,7 @@ def test_an_inviter_approves_a_joiner_by_name_and_declines_another(  # type: ign
     members = window_a.ask_members()
     assert members is not None
     qtbot.waitUntil(lambda: members.request_box.isVisible() and members.requests.rowCount() == 1, timeout=30_000)
+    assert members.request_box.title() == "People asking to join"
     first = members.requests.index(0, RequestColumn.WHO)
     assert first.data() == "Bob" and members.requests.index(0, RequestColumn.LINK).data() == "your link · Add"
     assert members.requests.index(0, RequestColumn.STATUS).data().startswith("waiting since ")
@@ -125,6 +126,11 @@ def _declined_joiner(qtbot, loop: qasync.QEventLoop, tmp_path: Path, link: str, 
         qtbot.waitUntil(lambda: window_c.join_page.status.text() == "Alice declined your request", timeout=40_000)
         assert window_c.join_page.new_link_button.isVisible()
         qtbot.waitUntil(lambda: members.requests.waiting_count() == 0, timeout=10_000)
+        # Nobody left to decide on: the box lists refused attempts only, without empty button columns.
+        assert members.request_box.title() == "Refused attempts to join"
+        assert members.request_view.isColumnHidden(RequestColumn.APPROVE)
+        refused = [members.requests.index(r, 0).data(RequestRole.READABLE) for r in range(members.requests.rowCount())]
+        assert any(text.endswith(": was declined") for text in refused)
         window_c.close()
     finally:
         carol.stop()

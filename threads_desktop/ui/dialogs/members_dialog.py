@@ -232,6 +232,9 @@ class MembersDialog(QDialog):
         self.requests.set_requests(snapshot.requests, snapshot.invites, names=snapshot.names, me=snapshot.me)
         self.request_box.setVisible(snapshot.admin and bool(snapshot.requests))
         waiting = self.requests.waiting_count()
+        self.request_box.setTitle(self.tr("People asking to join") if waiting else self.tr("Refused attempts to join"))
+        for column in (RequestColumn.APPROVE, RequestColumn.DECLINE):  # nothing to decide: no empty columns
+            self.request_view.setColumnHidden(column, not waiting)
         self.request_hint.setText(
             self.tr("They used a link that asks you first. Approve lets them in; they get what the link "
                     "offers.") if waiting else
