@@ -66,8 +66,8 @@ def join_explanation(state: JoinState) -> str:
                   "meanwhile, the answer comes when you are both online.").replace("%1", who[:1].upper() + who[1:])
     if state.status == "admitted":
         return _t("You were let in. The photos and messages come over from the members now.")
-    return _t("Your link was accepted here. A member who can let you in has to be online at the same time as "
-              "you; this happens by itself, you can close the app meanwhile.")
+    return _t("Nobody who can let you in has answered yet: a member has to be online at the same time as you. "
+              "It happens by itself; you can close the app meanwhile.")
 
 
 def request_refusal_words(reason: str | None) -> str:
