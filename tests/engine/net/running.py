@@ -10,6 +10,7 @@ from pathlib import Path
 
 import trio
 
+from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.types import ChangeSet
 from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.client import Progress
@@ -75,9 +76,18 @@ async def wait_until(node: Node, condition: Callable[[], bool], timeout: float =
     unsubscribe = node.subscribe(on_change)
     try:
         with trio.fail_after(timeout):
-            while not condition():
+            while not _holds(condition):
                 with trio.move_on_after(0.1):
                     await changed.wait()
                 changed = trio.Event()
     finally:
         unsubscribe()
+
+
+def _holds(condition: Callable[[], bool]) -> bool:
+    """A joiner holds no thread until an admin admits it (issue 16): a
+    condition that reads the thread is not met before."""
+    try:
+        return condition()
+    except NotFoundError:
+        return False

@@ -66,8 +66,8 @@ def test_originals_on_demand_wait_until_asked_for(open_node: OpenNode, tmp_path:
         a, b = open_node("a"), open_node("b")
         thread_id = _album(a, tmp_path / "pics", 2)
         async with serving(a), serving(b) as service_b:
+            b.set_fetch_originals(FetchOriginals.ON_DEMAND)  # the album is not ours before an admin admits us
             b.join(a.invite(thread_id, Role.READ))
-            b.peers.set_fetch_originals(thread_id, False)
             await wait_until(b, lambda: _has(b, thread_id, "preview"))
             first, second = b.photos(thread_id).page()
             with pytest.raises(NotFoundError):
@@ -118,6 +118,8 @@ def test_a_follower_keeps_every_block_and_serves_them_to_a_reader(open_node: Ope
             async with serving(r):
                 r.join(a.invite(thread_id, Role.READ))
                 await wait_until(a, lambda: len(a.membership.members(thread_id)) == 3)
+                # admitted, and the admit synced here, while the admin is online
+                await wait_until(r, lambda: r.directory.holds(thread_id) and r.join_state(thread_id) is None)
             # r offline: a adds photos; f fetches every block without reading any.
             folder = tmp_path / "pics"
             folder.mkdir()

@@ -4,6 +4,8 @@ user, and a joiner whose loop asks until it is answered."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[..., Node]
+ROOT = Path(__file__).parents[3]
 JOIN_SECONDS = 20.0
 
 
@@ -192,3 +195,30 @@ def test_an_invite_approved_by_hand_keeps_the_joiner_waiting_for_the_admins_answ
                 assert state is not None and state.reason == "declined" and _holds_nothing_of(b, thread_id)
 
     trio.run(main)
+
+
+def test_the_one_off_sync_command_asks_for_a_pending_admission_before_it_syncs(
+        open_node: OpenNode, tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "threads_desktop", "--data-dir", str(tmp_path / "b"), *args],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    async def main() -> subprocess.CompletedProcess[str]:
+        a = open_node("a")
+        thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        a.chat(thread_id).post("hello")
+        async with serving(a):
+            link = a.invite(thread_id, Role.WRITE).to_uri()
+            joined = await trio.to_thread.run_sync(cli, "join", link)
+            assert joined.returncode == 0, joined.stderr
+            return await trio.to_thread.run_sync(cli, "sync", "--timeout", "60")
+
+    synced = trio.run(main)
+    assert synced.returncode == 0, synced.stderr
+    b = open_node("b")
+    assert texts(b, thread_id_of(b)) == ["hello"]
+
+
+def thread_id_of(node: Node) -> ThreadId:
+    [thread_id] = node.directory.ids()
+    return thread_id

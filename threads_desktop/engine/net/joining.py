@@ -225,6 +225,9 @@ class JoinServer:
                 except ThreadsError as exc:  # the node could not answer (a full disk, say): no detail out
                     log.warning("join request from %s not answered: %s", peer, exc)
                     reply = wire.reply_error("cannot answer now, try again later")
+                except Exception:  # our bug: the stranger gets no detail, the node goes on serving
+                    log.exception("answering the join request of %s hit a bug", peer)
+                    reply = wire.reply_error("cannot answer now, try again later")
                 await stream.write(frame(reply, MAX_ANSWER_BYTES))
         except PeerError as exc:
             log.debug("join stream of %s broke: %s", peer, exc)
@@ -331,10 +334,25 @@ class Joiner:
             for join in joins:
                 schedule = self._schedules.setdefault(join.thread_id, _Schedule())
                 if schedule.due <= trio.current_time():
-                    await self._round(join, schedule)
+                    try:
+                        await self._round(join, schedule)
+                    except Exception:  # the loop outlives our bugs: this join waits its backoff
+                        log.exception("asking for the admission to %s hit a bug", join.thread_id)
+                        schedule.due = trio.current_time() + MAX_BACKOFF
             due = min((s.due for s in self._schedules.values()), default=math.inf)
             with trio.move_on_at(due):
                 await self._wake.wait()
+
+    async def ask_now(self) -> None:
+        """One round for every pending join, whatever its backoff (the
+        one-off `sync` command asks before it syncs)."""
+        try:
+            joins = self._admissions.pending()
+        except ThreadsError as exc:
+            log.warning("cannot read the pending joins: %s", exc)
+            return
+        for join in joins:
+            await self._round(join, self._schedules.setdefault(join.thread_id, _Schedule()))
 
     async def _round(self, join: PendingJoin, schedule: _Schedule) -> None:
         """Ask the candidates one by one until one of them answers."""

@@ -876,7 +876,10 @@ class NetworkService:
 
     async def sync_once(self, thread_id: ThreadId | None = None) -> dict[str, object]:
         """Connect to every peer known for the thread (or for any), sync once,
-        and report per peer."""
+        and report per peer. Joins waiting for an admission are asked first
+        (an admitted one is synced with the rest)."""
+        if self.joiner is not None and thread_id is None:
+            await self.joiner.ask_now()
         peers = self._threads.peers.peers(thread_id) if thread_id else self._threads.peers.all_peers()
         report: dict[str, object] = {}
         for peer in dict.fromkeys(peers):
