@@ -198,7 +198,7 @@ class MainWindow(QMainWindow):
         self.identity_label.setFrameShape(QFrame.Shape.StyledPanel)
         self.identity_label.setMargin(6)
         self.invitations = InvitationsBar(self._client)  # hides itself while nothing waits
-        self.invitations.accepted.connect(lambda thread_id: self.select_thread(str(thread_id)))
+        self.invitations.accepted.connect(lambda thread_id: self.select_thread(str(thread_id), when_listed=True))
         self.invitations.count_changed.connect(
             lambda n: self.statusBar().showMessage(self.invitations.badge_text(), 15_000) if n else None)
         side.addWidget(self.invitations)
