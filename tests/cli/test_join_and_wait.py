@@ -93,3 +93,21 @@ def test_join_help_lists_the_exit_codes() -> None:
     done = cli(Path("/nonexistent-profile"), "join", "--help")
     for code in ("0", "3", "4", "5", "6", "7", "75"):
         assert f"\n  {code} " in done.stdout
+
+
+def test_join_handed_to_the_process_serving_the_profile_waits_there(
+        tmp_path: Path, owner: tuple[ServedPeer, str]) -> None:
+    peer, thread = owner
+    link = cli(peer.data_dir, "invite", thread).stdout.strip()
+    guest = ServedPeer(tmp_path / "bob").start()  # the joiner's profile is served: join goes over its socket
+    try:
+        joined = cli(guest.data_dir, "join", link, "--wait", "60", check=False)
+        assert joined.returncode == 0, joined.stderr
+        assert joined.stdout.strip() == thread and "let in" in joined.stderr
+        spent = cli(peer.data_dir, "invite", thread, "--approve").stdout.strip()
+        cli(peer.data_dir, "invites", "reset", thread)
+        refused = cli(tmp_path / "carol", "join", spent, "--wait", "60", check=False)
+        assert refused.returncode == REFUSED_EXIT_CODES["revoked"] == 5, refused.stderr
+        assert "this invite was revoked" in refused.stderr
+    finally:
+        guest.stop()
