@@ -84,6 +84,7 @@ def test_leave_of_a_join_not_let_in_stops_joining(tmp_path: Path, owner: tuple[S
     peer, thread = owner
     link = cli(peer.data_dir, "invite", thread, "--approve").stdout.strip()
     assert cli(tmp_path / "bob", "join", link, "--wait", "0", check=False).returncode == STILL_WAITING
+    assert f"{thread}  joining Lisbon: waiting for a member to let you in" in cli(tmp_path / "bob", "ls").stdout
     left = cli(tmp_path / "bob", "leave", thread, check=False)
     assert left.returncode == 0 and "stopped joining" in left.stderr
     assert cli(tmp_path / "bob", "leave", thread, check=False).returncode == 1  # nothing left to leave
