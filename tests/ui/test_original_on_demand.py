@@ -11,9 +11,11 @@ from tests.ui.album import drop_files, new_album, photo_files
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.thread_list_model import ThreadRole
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
 
@@ -27,10 +29,10 @@ def _window(qtbot, loop: qasync.QEventLoop, engine: EngineRuntime, settings: Pat
 
 
 def _join_on_demand(node: Node, link: str) -> ThreadId:
-    # One engine call: the policy is set before any sync can fetch an original.
-    thread_id = node.join(InviteLink.parse(link))
-    node.peers.set_fetch_originals(thread_id, False)
-    return thread_id
+    # One engine call: the policy is set before any sync can fetch an original
+    # (the profile's: the album is not ours before an admin admits us).
+    node.set_fetch_originals(FetchOriginals.ON_DEMAND)
+    return node.join(InviteLink.parse(link))
 
 
 def test_the_viewer_fetches_an_original_on_demand_with_progress(  # type: ignore[no-untyped-def]
@@ -44,8 +46,9 @@ def test_the_viewer_fetches_an_original_on_demand_with_progress(  # type: ignore
         drop_files(window_a.album_view.grid, photo_files(tmp_path / "in", 2))
     link = qtbot_call(qtbot, a, lambda node: node.invite(ThreadId.parse(thread_id), Role.WRITE).to_uri())
     qtbot_call(qtbot, b, _join_on_demand, link)
-    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1, timeout=30_000)
-    window_b.select_thread(thread_id)  # listed under Backups until the join completes, then an album
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
+                    and window_b.threads.index(0).data(ThreadRole.KIND) == "album", timeout=30_000)
+    window_b.select_thread(thread_id)  # listed under Joining, then Backups, until the join completes
     album = window_b.album_view
     qtbot.waitUntil(lambda: album.model.rowCount() == 2, timeout=30_000)
     viewer = album.viewer
