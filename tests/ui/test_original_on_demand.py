@@ -30,7 +30,7 @@ def _window(qtbot, loop: qasync.QEventLoop, engine: EngineRuntime, settings: Pat
 
 def _join_on_demand(node: Node, link: str) -> ThreadId:
     # One engine call: the policy is set before any sync can fetch an original
-    # (the profile's: the album is not ours before an admin admits us).
+    # (for the profile: the album is not ours until an admin admits us).
     node.set_fetch_originals(FetchOriginals.ON_DEMAND)
     return node.join(InviteLink.parse(link))
 

@@ -223,7 +223,11 @@ class Node:
         if changes.applied:
             # What arrived may be the invite we wait to answer, or a member
             # who joined with keys older than a rotation.
+            joining = self.membership.join_state(thread_id)
             self.membership.complete_join(thread_id)
+            if joining is not None and self.membership.join_state(thread_id) != joining:
+                # Joined for good (or refused after all, a race lost): pending rows update.
+                self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
             self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
             # Our join may just have been written, or write granted: the

@@ -319,18 +319,15 @@ def test_a_member_pushing_a_forged_record_is_refused_and_its_good_records_still_
     trio.run(main)
 
 
-def test_a_writer_holding_leaked_keys_but_never_admitted_is_not_served(tmp_path: Path) -> None:
-    """x holds the thread's keys (leaked) but was never admitted (issue 16:
-    nobody fetches before an admin admits it): its hello matches nothing,
-    the records it wrote are refused unread, and nothing changes."""
+def test_records_of_a_writer_that_is_no_member_change_no_view(tmp_path: Path) -> None:
+    """x holds the thread's keys (as a version 1 link gave them) but was
+    never admitted: its hello matches nothing (nobody syncs before being
+    admitted), and what it would push is refused."""
     async def main() -> None:
         async with scene(tmp_path) as s:
             x = Node.open(tmp_path / "x")
             try:
-                newest, *older = s.node.store.thread_keys(s.thread)
-                x.store.create_thread(s.thread, newest)
-                for key in older:
-                    x.store.add_thread_key(s.thread, key)
+                x.store.create_thread(s.thread, s.node.store.thread_keys(s.thread)[0])
                 x.store.create_own_log(s.thread)
                 force_commit(x, s.thread, [db_event({"op": "create", "c": "message", "id": "x1",
                                                      "set": {"text": "let me in"}})], apply_locally=False)
@@ -445,6 +442,30 @@ def test_a_member_removed_during_its_session_loses_the_thread_at_once(tmp_path: 
                     reply = await h.ask(request)
                     assert reply is not None and reply["t"] == "error", reply
                 assert standing(s.node, s.thread) == before
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_stranger_with_the_current_keys_fetches_nothing_before_it_is_admitted(tmp_path: Path) -> None:
+    """Links carry no keys now, so nobody needs to fetch before being
+    admitted: whoever proves the keys, a removed member's old ones or the
+    current ones (say, handed on by a member), gets nothing unless the ACL
+    names it."""
+    async def main() -> None:
+        async with scene(tmp_path, member=True) as s:
+            m = s.member
+            assert m is not None
+            old_keys = s.node.store.thread_keys(s.thread)
+            s.node.membership.revoke(s.thread, peer(m), Role.FOLLOW)
+            current = s.node.store.thread_keys(s.thread)
+            assert current[0].epoch not in {key.epoch for key in old_keys}
+            async with hostile_host(Identity.generate()) as host:
+                h = await connect(host, s)
+                assert await h.hello([(s.thread, old_keys)]) == NOTHING
+                assert await h.hello([(s.thread, current)]) == NOTHING
+                heads = await h.ask({"t": "heads", "thread": s.thread.raw})
+                assert heads is not None and heads["t"] == "error"
             await still_serves(s)
 
     trio.run(main)

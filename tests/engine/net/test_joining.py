@@ -16,11 +16,16 @@ import trio
 
 from tests.engine.eventstore.peers import texts
 from tests.engine.modules.images import image_bytes
+from tests.engine.net.hostile import hostile_host
 from tests.engine.net.running import serving, wait_until
+from threads_desktop.engine.acl.admission import AdmissionAnswer
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.net import joining, wire
+from threads_desktop.engine.net.host import Libp2pStream, connect, set_handler
 from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.node import Node
 
@@ -92,6 +97,8 @@ def test_a_joiner_by_link_is_admitted_and_sees_the_photos_within_two_seconds(
     async def main() -> float:
         a, b = open_node("a"), open_node("b")
         thread_id = _album(a, tmp_path / "pics", 3)
+        states: list[str | None] = []  # the join's state at each ChangeSet naming it
+        b.subscribe(lambda changes: states.append(_status(b, thread_id)) if thread_id in changes.joins else None)
         async with online(a, b):
             link = a.invite(thread_id, Role.READ)
             started = time.perf_counter()
@@ -101,8 +108,9 @@ def test_a_joiner_by_link_is_admitted_and_sees_the_photos_within_two_seconds(
             seconds = time.perf_counter() - started
             await wait_until(a, lambda: str(b.identity.peer_id) in {m.peer_id for m in a.membership.members(
                 thread_id)})
+            await wait_until(b, lambda: b.join_state(thread_id) is None)  # the admit came: our bind is written
         assert b.get_thread(thread_id).name == "Trip"
-        assert b.join_state(thread_id) is None or _status(b, thread_id) == "admitted"
+        assert states == ["waiting", "admitted", None]  # the UI's pending row hears of each step
         return seconds
 
     seconds = trio.run(main)
@@ -222,3 +230,36 @@ def test_the_one_off_sync_command_asks_for_a_pending_admission_before_it_syncs(
 def thread_id_of(node: Node) -> ThreadId:
     [thread_id] = node.directory.ids()
     return thread_id
+
+
+def test_a_refusal_from_a_peer_the_link_did_not_name_does_not_end_the_join(open_node: OpenNode) -> None:
+    """Anyone we are connected to may be asked; a stranger answering
+    "refused" must not keep us out: only the link's peers refuse for good."""
+    async def main() -> None:
+        a, b = open_node("a"), open_node("b")
+        thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        a.chat(thread_id).post("hello")
+        async with serving(a) as service:
+            link = a.invite(thread_id, Role.WRITE)
+            listen = service.addresses()[0].rsplit("/p2p/", 1)[0]
+        lies: list[bytes] = []
+
+        async def lie(stream: Libp2pStream) -> None:
+            message = await wire.MessageReader(stream, joining.MAX_REQUEST_BYTES).read()
+            assert message is not None
+            lies.append(joining.parse_request(message))
+            refused = AdmissionAnswer(AdmissionStatus.REFUSED, reason="revoked").to_bytes()
+            await stream.write(joining.frame(joining.answer_message(refused), joining.MAX_ANSWER_BYTES))
+            await stream.close()
+
+        async with online(b) as [joining_service], hostile_host(Identity.generate()) as liar:
+            set_handler(liar, joining.PROTOCOL_ID, lie)
+            await connect(liar, b.identity.peer_id, joining_service.addresses())
+            b.join(link)
+            await wait_until(b, lambda: len(lies) >= 2, timeout=JOIN_SECONDS)  # asked again after the lie
+            assert _status(b, thread_id) == "waiting"
+            async with serving(a, listen):
+                await wait_until(b, lambda: b.directory.holds(thread_id) and texts(b, thread_id) == ["hello"],
+                                 timeout=45.0)
+
+    trio.run(main)

@@ -18,10 +18,10 @@ from tests.engine.net.running import wait_until
 from threads_desktop.engine.acl.admission import AdmissionRequest
 from threads_desktop.engine.acl.control_ops import binding_message, join_message
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import PeerError, ProtocolError
+from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity, SigningKey
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import joining
 from threads_desktop.engine.net.budgets import Budgets
@@ -167,3 +167,31 @@ async def _host(identity: Identity, task_status: trio.TaskStatus[Any] = trio.TAS
     async with hostile_host(identity) as host:
         task_status.started(host)
         await trio.sleep_forever()
+
+
+def test_any_answer_bytes_leave_a_pending_join_waiting_or_refused_never_half_joined(open_node: Any) -> None:
+    """The joiner's side of a hostile peer: whatever it answers, the join is
+    refused (if the peer was named by the link), or still waits; never a
+    thread without keys that open."""
+    admin, joiner = open_node("a"), open_node("b")
+    thread_id = admin.create_thread(ThreadKind.CHAT, "Us").thread_id
+    joiner.join(admin.invite(thread_id, Role.WRITE))
+    admissions = NodeAdmissions(joiner)
+    statuses = {a.value: a for a in AdmissionStatus}
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(payloads, st.fixed_dictionaries(
+        {"status": st.sampled_from(sorted(statuses)), "box": st.binary(max_size=300),
+         "role": st.sampled_from(["follow", "read", "write", "admin", "x"]),
+         "reason": st.sampled_from(["used-up", "expired", "why"])}).map(cbor.encode)))
+    def check(answer: bytes) -> None:
+        try:
+            status = admissions.take(thread_id, answer, STRANGER.peer_id, final=False)
+        except (ProtocolError, ThreadsError):
+            status = None
+        state = joiner.join_state(thread_id)
+        assert state is not None and state.status in ("waiting", "waiting-approval")
+        assert status in (None, "unknown", "refused", "waiting-approval")
+        assert not joiner.directory.holds(thread_id)
+
+    check()

@@ -25,7 +25,8 @@ class _Subscription:
         if self.thread_id in changes.threads_removed:
             return True  # whatever was watched in it is gone
         if self.collection is None:
-            return self.thread_id in changes.threads_added | changes.threads_updated | changes.membership
+            return self.thread_id in changes.threads_added | changes.threads_updated | changes.membership | \
+                changes.joins
         return any(t == self.thread_id and c == self.collection and (self.doc_id is None or d == self.doc_id)
                    for t, c, d, *_field in (*changes.documents, *changes.blobs))
 

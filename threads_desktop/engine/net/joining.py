@@ -277,6 +277,7 @@ FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
 APPROVAL_INTERVAL = 10.0  # how often a joiner waiting for approval asks again
 MAX_PEERS_PER_ROUND = 8  # peers asked per round for one join (each may take CONNECT + EXCHANGE seconds)
+ROUND_SECONDS = 60.0  # a round stops there, so one join's dead peers do not hold up the others for long
 ASK_ERRORS = (ThreadsError, trio.TooSlowError, OSError)
 
 
@@ -364,6 +365,18 @@ class Joiner:
             return
         self.rounds += 1
         named = set(self._link_peers(join))
+        with trio.move_on_after(ROUND_SECONDS):  # unreachable peers cost up to 20 s each
+            if await self._ask_candidates(join, schedule, request, named):
+                return
+        schedule.failures += 1
+        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (schedule.failures - 1))
+        if join.waiting_approval:
+            delay = min(delay, APPROVAL_INTERVAL)
+        schedule.due = trio.current_time() + delay * self._uniform(0.8, 1.0)
+
+    async def _ask_candidates(self, join: PendingJoin, schedule: _Schedule, request: bytes,
+                              named: set[PeerId]) -> bool:
+        """Ask peer after peer; True once one answered for good (the schedule set)."""
         for peer in self._candidates(join)[:MAX_PEERS_PER_ROUND]:
             try:
                 stream = await self._open_stream(peer, PROTOCOL_ID)
@@ -387,9 +400,5 @@ class Joiner:
                 schedule.due = trio.current_time() + APPROVAL_INTERVAL
             else:
                 schedule.due = math.inf  # done: it leaves the pending list
-            return
-        schedule.failures += 1
-        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (schedule.failures - 1))
-        if join.waiting_approval:
-            delay = min(delay, APPROVAL_INTERVAL)
-        schedule.due = trio.current_time() + delay * self._uniform(0.8, 1.0)
+            return True
+        return False
