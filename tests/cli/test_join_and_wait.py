@@ -43,7 +43,8 @@ def test_join_exits_0_once_let_in_and_a_spent_link_exits_3_saying_it_was_used_up
     second = cli(tmp_path / "carol", "join", link, "--wait", "60", check=False)
     assert second.returncode == REFUSED_EXIT_CODES["used-up"] == 3, second.stderr
     assert "cannot join: this invite was used up" in second.stderr and "Traceback" not in second.stderr
-    assert thread not in cli(tmp_path / "carol", "ls").stdout  # nothing of the album came
+    listed = cli(tmp_path / "carol", "ls").stdout  # nothing of the album came: only the refused join
+    assert f"{thread}  album" not in listed and f"{thread}  joining Lisbon: this invite was used up" in listed
 
     [refused] = _requests(peer, thread)
     assert (refused["status"], refused["reason"]) == ("refused", "used-up")
