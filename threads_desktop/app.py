@@ -128,6 +128,8 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         tray = TrayIcon(window, settings, client, new_album=new_album.trigger if new_album is not None else None,
                         request_quit=window.request_quit, notifier=notifications)
         window.quit_confirmed.connect(tray.quit)  # closes the window for good, then asks the app to end
+        # Someone waits for our approval to join: said outside the window too.
+        window.join_asked.connect(lambda text: tray.notify(tray.tr("Someone asks to join"), text))
         tray.quit_requested.connect(app.quit)
         # An older app kept the originals choice here; the profile keeps it now.
         carry_over = asyncio.ensure_future(carry_over_fetch_originals(client, settings))

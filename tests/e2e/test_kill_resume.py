@@ -35,7 +35,9 @@ def test_a_peer_killed_mid_sync_resumes_loses_nothing_and_converges(tmp_path: Pa
         node.close()
     a, b = ServedPeer(a_dir).start(), ServedPeer(b_dir)
     try:
-        cli(b_dir, "join", cli(a_dir, "invite", str(thread_id), "--role", "write").stdout.strip())
+        # Joined, not waited for: B's serve is let in by A and syncs (75: still waiting, as join --help says).
+        link = cli(a_dir, "invite", str(thread_id), "--role", "write").stdout.strip()
+        assert cli(b_dir, "join", link, "--wait", "0", check=False).returncode == 75
         b.start()
         deadline = time.monotonic() + 60
         held = 0
@@ -54,6 +56,7 @@ def test_a_peer_killed_mid_sync_resumes_loses_nothing_and_converges(tmp_path: Pa
         b.kill()
     node = Node.open(b_dir)  # every record of every log still verifies, chain and signatures
     try:
-        assert sum(node.store.verify_log(thread_id, h.log_id) for h in node.store.logs(thread_id)) == total + 2
+        # total + the invite + A's admit of B + B's bind
+        assert sum(node.store.verify_log(thread_id, h.log_id) for h in node.store.logs(thread_id)) == total + 3
     finally:
         node.close()

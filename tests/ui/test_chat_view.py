@@ -221,6 +221,24 @@ def _summary(qtbot, client: EngineClient, thread_id: ThreadId) -> ThreadSummary:
     return _wait(qtbot, client.run(chat_ops.thread_summary, thread_id))
 
 
+def _admitted_by(qtbot, client: EngineClient, owner: Node, thread_id: ThreadId) -> None:  # type: ignore[no-untyped-def]
+    """The runtime's pending join, admitted by `owner` in process (the bytes
+    engine/net/joining.py would carry)."""
+    request = _wait(qtbot, client.run(lambda node: node.membership.admission_request(thread_id)))
+    me = _wait(qtbot, client.run(lambda node: str(node.identity.peer_id)))
+    _wait(qtbot, client.run(Node.take_admission, thread_id, owner.answer_admission(request, me)))
+
+
+async def _let_in(client: EngineClient, thread_id: ThreadId) -> ThreadId:
+    """Once the network's join loop got the joiner admitted (both online)."""
+    for _ in range(300):  # bounded: 30 s
+        state = await client.run(lambda node: node.join_state(thread_id))
+        if state is None or state.status == "admitted":
+            return thread_id
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not let in: {state}")
+
+
 def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marker(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
     a, b = two_app_engines
@@ -228,6 +246,7 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
     summary_a = _wait(qtbot, client_a.create_thread(ThreadKind.CHAT, "Family"))
     link, _qr = _wait(qtbot, client_a.invite(summary_a.thread_id, Role.WRITE, None))
     thread_id = _wait(qtbot, client_b.join(InviteLink.parse(link)))
+    _wait(qtbot, _let_in(client_b, thread_id), timeout=40_000)
     view_a = _view(qtbot, client_a, summary_a)
     view_b = _view(qtbot, client_b, _summary(qtbot, client_b, thread_id), show=False)
 
@@ -273,6 +292,7 @@ def test_a_member_who_cannot_write_sees_the_composer_disabled_with_the_reason(  
     link = owner.invite(thread_id, role).to_uri()
     client = EngineClient(runtime, qt_loop)
     _wait(qtbot, client.join(InviteLink.parse(link)))
+    _admitted_by(qtbot, client, owner, thread_id)
     summary = _summary(qtbot, client, thread_id)
     assert not summary.can_write
     view = _view(qtbot, client, summary)
@@ -295,6 +315,7 @@ def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_r
     summary_a = _wait(qtbot, client_a.create_thread(ThreadKind.CHAT, "Club"))
     link, _qr = _wait(qtbot, client_a.invite(summary_a.thread_id, Role.WRITE, None))
     thread_id = _wait(qtbot, client_b.join(InviteLink.parse(link)))
+    _wait(qtbot, _let_in(client_b, thread_id), timeout=40_000)
     view_a = _view(qtbot, client_a, summary_a)
     view_b = _view(qtbot, client_b, _summary(qtbot, client_b, thread_id))
     _type_and_send(qtbot, view_a, "from A")
@@ -331,6 +352,7 @@ def test_a_message_arriving_late_with_an_earlier_time_still_appears(  # type: ig
     link = owner.invite(thread_id, Role.WRITE).to_uri()
     client = EngineClient(runtime, qt_loop)
     _wait(qtbot, client.join(InviteLink.parse(link)))
+    _admitted_by(qtbot, client, owner, thread_id)
     _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
     owner.receive(thread_id, _wait(qtbot, client.run(envelopes_of, thread_id)))
     _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))

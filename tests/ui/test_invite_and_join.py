@@ -74,9 +74,9 @@ def test_photos_dropped_in_one_window_arrive_in_another_that_joined_by_its_link(
     assert "Lisbon" in join.details.text() and join.join_button.isEnabled()
     with qtbot.waitSignal(join.joined, timeout=10_000):
         join.join_button.click()
-    # The album comes over the network, name and all.
-    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
-                    and window_b.threads.index(0).data() == "Lisbon", timeout=20_000)
+    # The album comes over the network, name and all (until then it is listed as a join, by the link's name).
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1 and window_b.threads.index(0).data() == "Lisbon"
+                    and window_b.threads.index(0).data(ThreadRole.KIND) == "album", timeout=20_000)
     # ... and its photos, thumbnails and all, in B's grid.
     window_b.select_thread(window_b.threads.index(0).data(ThreadRole.THREAD_ID))
     grid_b = window_b.album_view.model
@@ -163,27 +163,87 @@ def test_a_picture_without_an_invite_code_says_so_and_leaves_the_box_alone(  # t
         assert join.open_qr_button.isEnabled()
 
 
-def test_a_revoked_link_ends_in_a_clear_could_not_join(  # type: ignore[no-untyped-def]
+def test_a_revoked_link_ends_on_a_page_saying_so_and_a_new_link_joins(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
     import asyncio
 
     a, b = two_app_engines
     window_b = _window(qtbot, qt_loop, b)
 
-    def revoked_link(node: Node) -> str:
+    def revoked_link(node: Node) -> tuple[str, str]:
+        node.set_display_name("Alice")
         thread_id = node.create_thread(ThreadKind.ALBUM, "Secret").thread_id
         link = node.invite(thread_id, Role.WRITE).to_uri()
         node.membership.revoke_invite(thread_id, node.membership.invites(thread_id)[0].key)
-        return link
+        return link, node.invite(thread_id, Role.WRITE).to_uri()
 
     made = asyncio.ensure_future(a.call(revoked_link))
     qtbot.waitUntil(made.done, timeout=10_000)
-    join = window_b.ask_join(made.result())
+    revoked, fresh = made.result()
+    join = window_b.ask_join(revoked)
     qtbot.waitUntil(join.join_button.isEnabled, timeout=10_000)  # once the link is checked
     with qtbot.waitSignal(join.joined, timeout=10_000):
-        join.join_button.click()  # the link itself is well made: the refusal comes with A's records
-    qtbot.waitUntil(lambda: window_b.thread_page.title.text() == "Could not join", timeout=30_000)
-    assert "revoked" in window_b.thread_page.status.text()
+        join.join_button.click()  # the link itself is well made: the refusal comes from A
+    # Listed at once as a join, by the link's name, and its page says where it stands.
+    qtbot.waitUntil(lambda: window_b.pages.currentWidget() is window_b.join_page, timeout=10_000)
+    assert window_b.join_page.title.text() == "Secret" and window_b.joining_list.isVisible()
+    qtbot.waitUntil(lambda: window_b.join_page.status.text() == "This invite was revoked", timeout=30_000)
+    row = window_b.threads.row_of(window_b.threads.index(0).data(ThreadRole.THREAD_ID))
+    assert window_b.threads.index(row).data(ThreadRole.STATUS_LINE) == "This invite was revoked"
+    assert window_b.join_page.new_link_button.isVisible()
+    assert not window_b.invite_action.isEnabled() and not window_b.members_action.isEnabled()
+
+    # A refused profile joins again with a new link.
+    window_b.join_page.new_link_button.click()
+    again = window_b.join_dialog
+    assert again is not None
+    with qtbot.waitSignal(again.checked, timeout=10_000):
+        again.link_edit.setPlainText(fresh)
+    qtbot.waitUntil(again.join_button.isEnabled, timeout=10_000)
+    with qtbot.waitSignal(again.joined, timeout=10_000):
+        again.join_button.click()
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
+                    and window_b.threads.index(0).data(ThreadRole.KIND) == "album", timeout=30_000)
+    qtbot.waitUntil(lambda: window_b.pages.currentWidget() is window_b.album_view, timeout=10_000)
+    assert not window_b.joining_list.isVisible()
+
+
+def test_a_used_up_link_says_so_and_can_be_removed_from_the_list(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime],
+        tmp_path: Path) -> None:
+    import asyncio
+
+    from threads_desktop.engine.core.members import AdmissionStatus
+
+    a, b = two_app_engines
+    window_b = _window(qtbot, qt_loop, b)
+
+    def spent_link(node: Node) -> str:
+        thread_id = node.create_thread(ThreadKind.ALBUM, "Porto").thread_id
+        return node.invite(thread_id, Role.WRITE, uses=1).to_uri()
+
+    made = asyncio.ensure_future(a.call(spent_link))
+    qtbot.waitUntil(made.done, timeout=10_000)
+    link = made.result()
+    third = Node.open(tmp_path / "c")  # someone else used it first (their admission, in process)
+    try:
+        thread_id = third.membership.join(InviteLink.parse(link))
+        request = third.membership.admission_request(thread_id, "Carol")
+        asker = str(third.identity.peer_id)
+        answered = asyncio.ensure_future(a.call(lambda node: node.answer_admission(request, asker)))
+        qtbot.waitUntil(answered.done, timeout=10_000)
+        assert answered.result().status is AdmissionStatus.ADMITTED
+    finally:
+        third.close()
+    join = window_b.ask_join(link)
+    qtbot.waitUntil(join.join_button.isEnabled, timeout=10_000)
+    with qtbot.waitSignal(join.joined, timeout=10_000):
+        join.join_button.click()
+    qtbot.waitUntil(lambda: window_b.join_page.status.text() == "This invite was used up", timeout=30_000)
+    assert "for a new link" in window_b.join_page.explanation.text()
+    window_b.join_page.remove_button.click()
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 0, timeout=10_000)
+    assert not window_b.joining_list.isVisible() and window_b.pages.currentIndex() == 0
 
 
 def test_the_join_dialog_takes_a_pasted_message_and_names_who_sent_it(  # type: ignore[no-untyped-def]
@@ -217,7 +277,8 @@ def test_the_join_dialog_takes_a_pasted_message_and_names_who_sent_it(  # type: 
     assert join.join_button.isEnabled() and join.join_button.text() == "Join"
     with qtbot.waitSignal(join.joined, timeout=10_000):
         join.join_button.click()
-    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
+                    and window_b.threads.index(0).data(ThreadRole.KIND) == "album", timeout=20_000)
 
     # The same link again: said at once, with the thread to open instead.
     again = window_b.ask_join()

@@ -26,6 +26,7 @@ from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.invitation_model import InvitationRole
 from threads_desktop.ui.models.nearby_model import NearbyModel, NearbyRole
+from threads_desktop.ui.models.thread_list_model import ThreadRole
 from threads_desktop.ui.people import short_id
 from threads_desktop.ui.views.main_window import MainWindow
 from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
@@ -96,7 +97,7 @@ def test_a_peer_found_nearby_is_invited_from_the_dialog_and_accepts_into_the_alb
     qtbot.addWidget(window_b)
     with qtbot.waitSignal(window_b.threads_loaded, timeout=WAIT_MS):
         window_b.show()
-    bar = _invitations(qtbot, client_b)
+    bar = window_b.invitations  # the window's own: accepting there opens what was accepted
     assert bar.pending_count() == 0 and bar.isHidden() and bar.badge_text() == ""
 
     _announce(qtbot, a, peer_b, _call(qtbot, b, _listening))
@@ -137,9 +138,11 @@ def test_a_peer_found_nearby_is_invited_from_the_dialog_and_accepts_into_the_alb
         bar.accept_button.click()
     assert accepted.args == [summary.thread_id]
     qtbot.waitUntil(lambda: bar.pending_count() == 0 and bar.isHidden(), timeout=WAIT_MS)
-    # The album comes over the network, name and all, into B's window.
-    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
-                    and window_b.threads.index(0).data() == "Lisbon", timeout=WAIT_MS)
+    # The album comes over the network, name and all, into B's window, which shows it (as a join
+    # waiting to be let in until it is).
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1 and window_b.threads.index(0).data() == "Lisbon"
+                    and window_b.threads.index(0).data(ThreadRole.KIND) == "album", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window_b.pages.currentWidget() is window_b.album_view, timeout=WAIT_MS)
 
 
 def test_a_declined_invitation_goes_away_and_joins_nothing(  # type: ignore[no-untyped-def]

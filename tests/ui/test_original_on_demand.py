@@ -15,6 +15,7 @@ from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.thread_list_model import ThreadRole
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
 
@@ -45,8 +46,9 @@ def test_the_viewer_fetches_an_original_on_demand_with_progress(  # type: ignore
         drop_files(window_a.album_view.grid, photo_files(tmp_path / "in", 2))
     link = qtbot_call(qtbot, a, lambda node: node.invite(ThreadId.parse(thread_id), Role.WRITE).to_uri())
     qtbot_call(qtbot, b, _join_on_demand, link)
-    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1, timeout=30_000)
-    window_b.select_thread(thread_id)  # listed under Backups until the join completes, then an album
+    qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1
+                    and window_b.threads.index(0).data(ThreadRole.KIND) == "album", timeout=30_000)
+    window_b.select_thread(thread_id)  # listed under Joining, then Backups, until the join completes
     album = window_b.album_view
     qtbot.waitUntil(lambda: album.model.rowCount() == 2, timeout=30_000)
     viewer = album.viewer

@@ -24,7 +24,7 @@ from tests.ui.test_chat_view import _view
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.core.types import FetchOriginals, ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.dialogs.photo_dialog import PhotoDialog, safe_file_name
@@ -193,11 +193,20 @@ def test_a_file_already_there_is_replaced_only_when_the_user_says_so(  # type: i
     assert len(asked) == 1 and "already exists" in asked[0]
 
 
+async def _let_in(engine: EngineRuntime, thread_id: ThreadId) -> None:
+    for _ in range(300):  # bounded: 30 s
+        state = await engine.call(lambda node: node.join_state(thread_id))
+        if state is None or state.status == "admitted":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not let in: {state}")
+
+
 def _join_on_demand(node: Node, link: str) -> ThreadId:
-    # One engine call: the policy is set before any sync can fetch an original.
-    thread_id = node.join(InviteLink.parse(link))
-    node.peers.set_fetch_originals(thread_id, False)
-    return thread_id
+    # One engine call: the policy is set before any sync can fetch an original
+    # (the profile's: the album is not ours before an admin admits us).
+    node.set_fetch_originals(FetchOriginals.ON_DEMAND)
+    return node.join(InviteLink.parse(link))
 
 
 def test_a_missing_original_is_asked_for_once_not_on_every_network_change(  # type: ignore[no-untyped-def]
@@ -227,6 +236,9 @@ def test_a_missing_original_is_asked_for_once_not_on_every_network_change(  # ty
         photo_ids = _call(qtbot, a, post)
         link = _call(qtbot, a, lambda node: node.invite(summary.thread_id, Role.WRITE).to_uri())
         thread_id = _call(qtbot, b, _join_on_demand, link)
+        admitted = asyncio.ensure_future(_let_in(b, thread_id))  # the network's join loop admits us
+        qtbot.waitUntil(admitted.done, timeout=40_000)
+        admitted.result()
         client_b = EngineClient(b, qt_loop)
         view_b = _view(qtbot, client_b, _call(qtbot, b, chat_ops.thread_summary, thread_id))
         qtbot.waitUntil(lambda: view_b.model.rowCount() == 1 and

@@ -39,6 +39,9 @@ def test_the_caption_is_editable_on_own_photos_only(  # type: ignore[no-untyped-
     link = owner.invite(thread_id, Role.WRITE).to_uri()
     client = EngineClient(runtime, qt_loop)
     _engine(qtbot, client, Node.join, InviteLink.parse(link))
+    request = _engine(qtbot, client, lambda node: node.membership.admission_request(thread_id))  # admitted in
+    me = _engine(qtbot, client, lambda node: str(node.identity.peer_id))  # process, as joining.py would carry it
+    _engine(qtbot, client, Node.take_admission, thread_id, owner.answer_admission(request, me))
     _engine(qtbot, client, Node.receive, thread_id, envelopes_of(owner, thread_id))
     [mine] = _engine(qtbot, client, lambda node: node.photos(thread_id).add_files(
         photo_files(tmp_path / "b", 1, first_seed=9)).added)

@@ -61,6 +61,9 @@ class _Friend:
     def join(self, thread_id: ThreadId) -> None:
         link = _call(self.qtbot, self.runtime, lambda n: n.invite(thread_id, Role.WRITE).to_uri())
         self.node.join(InviteLink.parse(link))
+        request = self.node.membership.admission_request(thread_id)  # admitted as engine/net/joining.py does
+        self.node.take_admission(thread_id, _call(self.qtbot, self.runtime, Node.answer_admission, request,
+                                                  str(self.node.identity.peer_id)))
         self.node.receive(thread_id, _call(self.qtbot, self.runtime, envelopes_of, thread_id))
         assert self.node.membership.pending_join(thread_id) == (False, None)
         self.deliver(thread_id)
@@ -280,3 +283,12 @@ def test_the_icon_is_in_the_real_tray(qtbot, settings: AppSettings, main_window:
         pytest.skip("needs a desktop with a system tray (offscreen Qt has none)")
     tray = TrayIcon(main_window, settings)
     assert tray.available and tray.icon is not None and tray.icon.isVisible()
+
+
+def test_someone_asking_to_join_is_notified_while_the_window_is_elsewhere(  # type: ignore[no-untyped-def]
+        qtbot, settings: AppSettings, main_window: QMainWindow) -> None:
+    tray = TrayIcon(main_window, settings, available=True)
+    assert not main_window.isActiveWindow()
+    with qtbot.waitSignal(tray.notified, timeout=10_000) as notified:
+        tray.notify("Someone asks to join", "Bob asks to join “Lisbon”. Open Members to approve or decline.")
+    assert notified.args == ["Someone asks to join", "Bob asks to join “Lisbon”. Open Members to approve or decline."]

@@ -333,13 +333,14 @@ class Lab(Network):
         assert process.stdout is not None and process.stderr is not None
         return Spawned(process, Output(process.stdout), Output(process.stderr))
 
-    def cli(self, node: Host | str, data_dir: Path, *args: str, timeout: float = CLI_TIMEOUT) -> str:
-        """A `threads-desktop` command on a profile, run in the node's namespace; stdout."""
+    def cli(self, node: Host | str, data_dir: Path, *args: str, timeout: float = CLI_TIMEOUT, expect: int = 0) -> str:
+        """A `threads-desktop` command on a profile, run in the node's namespace;
+        stdout. `expect`: its exit code (75 for `join --wait 0`: still waiting)."""
         argv = ["ip", "netns", "exec", _name(node), sys.executable, "-m", "threads_desktop",
                 "--data-dir", str(data_dir), *args]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                 env=_environment(None), cwd=ROOT)
-        if result.returncode != 0:
+        if result.returncode != expect:
             raise AssertionError(f"{' '.join(args)} in {_name(node)}: exit {result.returncode}: "
                                  f"{result.stderr.strip()[-2000:]}")
         return result.stdout

@@ -50,6 +50,11 @@ def _list(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> 
         for t in threads:
             kind = t.kind.value if t.kind else "backup"
             print(f"{t.thread_id}  {kind:<6}  {t.name or '(encrypted: this profile keeps a backup)'}")
+        from threads_desktop.cli.joining import status_words
+
+        for join in node.pending_joins():  # joined by link, not let in yet
+            if join.status != "admitted":
+                print(f"{join.thread_id}  joining {join.name or '(unnamed)'}: {status_words(join)}")
     return 0
 
 

@@ -59,9 +59,10 @@ class EngineClient(QObject):
     async def network_status(self) -> NetworkStatus:
         return await self._runtime.call(Node.network_status)
 
-    async def invite(self, thread_id: ThreadId, role: Role, expires_in: float | None) -> tuple[str, bytes]:
+    async def invite(self, thread_id: ThreadId, role: Role, expires_in: float | None,
+                     uses: int = 1, approve: bool = False) -> tuple[str, bytes]:
         """A new invite link to the thread and its QR code (PNG)."""
-        return await self._runtime.call(invite_ops.new_invite_link, thread_id, role, expires_in)
+        return await self._runtime.call(invite_ops.new_invite_link, thread_id, role, expires_in, uses, approve)
 
     async def join(self, link: InviteLink) -> ThreadId:
         return await self._runtime.call(Node.join, link)

@@ -168,6 +168,11 @@ class TrayIcon(QObject):
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
+    def notify(self, title: str, body: str) -> None:
+        """A notification now (not batched), unless the window is active."""
+        if self.can_notify():
+            self._show_notification(title, body)
+
     def can_notify(self) -> bool:
         return any(notifier.available() for notifier in self._notifiers)
 

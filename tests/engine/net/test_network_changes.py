@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.net.test_lan_sync import READY_DEADLINE, ROOT, Served, cli, poll
+from tests.engine.net.test_lan_sync import READY_DEADLINE, ROOT, Served, cli, join_offline, poll
 from threads_desktop.bench.netns import Network, lan, stop_process
 from threads_desktop.engine.acl.links import InviteLink
 
@@ -112,7 +112,7 @@ def test_a_peer_that_moves_to_another_address_is_synced_again_within_seconds(lan
     its new address; a drops its side when b arrives on the new one."""
     alice, bob = tmp_path / "A", tmp_path / "B"
     thread = cli(alice, "create", "chat", "Us").strip()
-    cli(bob, "join", cli(alice, "invite", thread, "--role", "write").strip())
+    join_offline(bob, cli(alice, "invite", thread, "--role", "write").strip())  # admitted once both serve
     host_a, host_b = lan2.hosts
     served = [Served(lan2, host_a, alice, tmp_path / "A.log"), Served(lan2, host_b, bob, tmp_path / "B.log")]
     try:

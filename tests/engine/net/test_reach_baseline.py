@@ -71,14 +71,14 @@ def test_today_a_peer_behind_a_home_router_syncs_only_with_the_peers_it_dials(la
     # dials and cannot reach, so the join waits.
     a_chat = lab.cli(a1, a_dir, "create", "chat", "A's").strip()
     a_link = lab.cli(a1, a_dir, "invite", a_chat, "--role", "write").strip()
-    assert lab.cli(pub, p_dir, "join", a_link).strip() == a_chat
+    assert lab.cli(pub, p_dir, "join", a_link, "--wait", "0", expect=75).strip() == a_chat  # 75: still waiting
     p.stderr.wait_for(lambda line: f"{a1.ip}:4141" in line and "fail" in line.lower(), SYNC_DEADLINE)
-    assert cli_json(lab, pub, p_dir, "members", a_chat)["members"] == []
+    assert f"{a_chat}  joining" in lab.cli(pub, p_dir, "ls")  # not let in: no thread, only the pending join
 
     # A joins P's chat by link: A dials P through natA, and they sync both ways.
     p_chat = lab.cli(pub, p_dir, "create", "chat", "P's").strip()
     p_link = lab.cli(pub, p_dir, "invite", p_chat, "--role", "write").strip()
-    assert lab.cli(a1, a_dir, "join", p_link).strip() == p_chat
+    assert lab.cli(a1, a_dir, "join", p_link, "--wait", "0", expect=75).strip() == p_chat
 
     def a_is_member() -> list[str] | None:
         members = [m["peer"] for m in cli_json(lab, pub, p_dir, "members", p_chat)["members"]]

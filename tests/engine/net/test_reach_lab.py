@@ -78,9 +78,9 @@ class Friends:
         stop_process(self.f.process)
         self.f = self._serve("F", self.lab.pub)
 
-    def cli(self, peer: Peer, *args: str, timeout: float = STEP_SECONDS) -> str:
+    def cli(self, peer: Peer, *args: str, timeout: float = STEP_SECONDS, expect: int = 0) -> str:
         assert peer.node is not None and peer.data_dir is not None
-        return self.lab.cli(peer.node, peer.data_dir, *args, timeout=timeout)
+        return self.lab.cli(peer.node, peer.data_dir, *args, timeout=timeout, expect=expect)
 
     def json(self, peer: Peer, *args: str) -> Any:
         return json.loads(self.cli(peer, *args, "--json"))
@@ -114,7 +114,8 @@ def share_album(friends: Friends) -> str:
     friends.cli(a, "relay", "add", f_address)
     album = friends.cli(a, "create", "album", "Lisbon").strip()
     friends.cli(a, "add", album, *photo_files(friends.root / "photos", PHOTOS))
-    friends.cli(f, "join", friends.cli(a, "invite", album, "--role", "follow").strip())
+    # --wait 0: the join goes on in the served profile (exit 75: still waiting).
+    friends.cli(f, "join", friends.cli(a, "invite", album, "--role", "follow").strip(), "--wait", "0", expect=75)
 
     def relayed_link() -> str | None:
         if not any("/p2p-circuit" in x for x in friends.json(a, "id")["addresses"]):
@@ -123,7 +124,7 @@ def share_album(friends: Friends) -> str:
 
     link = poll("A holds a reservation on F", relayed_link, friends.peers)
     assert "p2p-circuit" in link or "%2Fp2p-circuit" in link  # B needs no setting: the link says how
-    friends.cli(b, "join", link)
+    friends.cli(b, "join", link, "--wait", "0", expect=75)
     return album
 
 

@@ -68,7 +68,7 @@ def test_a_peer_behind_the_upnp_router_advertises_its_mapping_once_dialled_back_
         assert mapped not in link_addresses()
 
         pub_thread = lab.cli(lab.pub, public, "create", "chat", "Theirs").strip()
-        lab.cli(host, home, "join", lab.cli(lab.pub, public, "invite", pub_thread).strip())
+        lab.cli(host, home, "join", lab.cli(lab.pub, public, "invite", pub_thread).strip(), "--wait", "0", expect=75)
         started = time.monotonic()
         poll("the mapped address in the invite link", lambda: mapped in link_addresses() or None)
         print(f"joined to advertised: {time.monotonic() - started:.1f} s")

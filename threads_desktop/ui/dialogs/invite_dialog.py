@@ -9,6 +9,7 @@ import asyncio
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -17,7 +18,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +38,7 @@ DAY = 24 * 3600.0
 QR_PNG_SCALE = 4  # pixels per module in the engine's PNG
 QR_SIDE = 320  # about this many pixels on screen
 _ERROR_STYLE = "color: #b3261e"
+MAX_USES = 1000  # as the engine and the CLI's --uses allow
 
 
 class InviteDialog(QDialog):
@@ -42,6 +46,7 @@ class InviteDialog(QDialog):
     failed = Signal(str)  # the link could not be made
     invitation_sent = Signal(str)  # peer ID invited directly
     invitation_failed = Signal(str)  # why a direct invite did not go out
+    links_reset = Signal(int)  # how many open links "Reset links" revoked
 
     def __init__(self, client: EngineClient, summary: ThreadSummary, parent: QWidget | None = None,
                  peer_id: str | None = None) -> None:
@@ -51,6 +56,8 @@ class InviteDialog(QDialog):
         self._summary = summary
         self._task: asyncio.Task[None] | None = None
         self._direct_task: asyncio.Task[None] | None = None
+        self._reset_task: asyncio.Task[None] | None = None
+        self.reset_box: QMessageBox | None = None
         self._preselect = peer_id
         self.setWindowTitle(self.tr("Invite to “%1”").replace("%1", summary.name or ""))
         self.setMinimumWidth(480)
@@ -66,6 +73,14 @@ class InviteDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("They can:"), self.role)
         form.addRow(self.tr("Invitation works for:"), self.expiry)
+        self.uses = QSpinBox()
+        self.uses.setRange(1, MAX_USES)
+        self.uses.setValue(1)
+        form.addRow(self.tr("How many people can join with it:"), self.uses)
+        self.approve = QCheckBox(self.tr("Approve each person who joins"))
+        self.approve.setToolTip(self.tr("Before anyone gets in with the link, you (or another admin) see "
+                                        "their name and approve or decline them"))
+        form.addRow("", self.approve)
         self.create_button = QPushButton(self.tr("Create invite"))
         self.create_button.setDefault(True)
         self.create_button.clicked.connect(self._create)
@@ -84,16 +99,28 @@ class InviteDialog(QDialog):
         self.error.setStyleSheet(_ERROR_STYLE)
         self.error.setWordWrap(True)
         self.error.hide()
-        hint = QLabel(self.tr("Send the link over a channel you trust, or let them scan the code: "
-                              "whoever has it can join."))
+        hint = QLabel()
         hint.setWordWrap(True)
         hint.setEnabled(False)
+        self.hint = hint
+        self.approve.toggled.connect(self._say_who_gets_in)
+        self._say_who_gets_in(False)
         row = QHBoxLayout()
         row.addWidget(self.link, 1)
         row.addWidget(self.copy_button)
         row.addWidget(self.copied)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.reset_button = QPushButton(self.tr("Reset links…"))
+        self.reset_button.setToolTip(self.tr("Stop every invite link of this album or chat that still lets "
+                                             "someone in"))
+        self.reset_button.clicked.connect(self.ask_reset)
+        self.reset_status = QLabel()  # beside the button: the dialog keeps its size when it speaks
+        self.reset_status.setWordWrap(True)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.reset_button)
+        bottom.addWidget(self.reset_status, 1)
+        bottom.addWidget(buttons)
         by_link = QGroupBox(self.tr("By link or QR code"))
         link_layout = QVBoxLayout(by_link)
         link_layout.addWidget(self.create_button)
@@ -105,10 +132,16 @@ class InviteDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self._nearby_section())
         layout.addWidget(by_link)
-        layout.addWidget(buttons)
+        layout.addLayout(bottom)
         self._copied_timer = QTimer(self)
         self._copied_timer.setSingleShot(True)
         self._copied_timer.timeout.connect(self.copied.hide)
+
+    def _say_who_gets_in(self, approving: bool) -> None:
+        self.hint.setText(
+            self.tr("Send the link over a channel you trust, or let them scan the code: whoever has it can ask "
+                    "to join, and you see their name and decide.") if approving else
+            self.tr("Send the link over a channel you trust, or let them scan the code: whoever has it can join."))
 
     def _nearby_section(self) -> QGroupBox:
         box = QGroupBox(self.tr("Nearby"))
@@ -194,7 +227,8 @@ class InviteDialog(QDialog):
     async def _make_link(self) -> None:
         try:
             text, png = await self._client.invite(self._summary.thread_id, self.role.currentData(),
-                                                  self.expiry.currentData())
+                                                  self.expiry.currentData(), self.uses.value(),
+                                                  self.approve.isChecked())
         except ThreadsError as exc:
             self.error.setText(explain(exc))
             self.error.show()
@@ -220,3 +254,53 @@ class InviteDialog(QDialog):
         QGuiApplication.clipboard().setText(self.link.text())
         self.copied.show()
         self._copied_timer.start(2500)
+
+    def ask_reset(self) -> None:
+        """Count the open links, then ask before revoking them all."""
+        if self._reset_task is not None and not self._reset_task.done():
+            return
+        self.reset_button.setEnabled(False)
+        self._reset_task = asyncio.ensure_future(self._count_then_ask())
+
+    async def _count_then_ask(self) -> None:
+        try:
+            count = await self._client.run(invite_ops.open_links, self._summary.thread_id)
+        except ThreadsError as exc:
+            self._say_reset(explain(exc), error=True)
+            return
+        if count == 0:
+            self._say_reset(self.tr("There are no open invite links to reset."))
+            return
+        name = self._summary.name or ""
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Reset links"),
+                          (self.tr("Stop the open invite link to “%1”? Nobody can join with it any more; "
+                                   "people already in stay in.") if count == 1 else
+                           self.tr("Stop all %2 open invite links to “%1”? Nobody can join with them any "
+                                   "more; people already in stay in.")).replace("%1", name)
+                          .replace("%2", str(count)),
+                          QMessageBox.StandardButton.Cancel, self)
+        reset = box.addButton(self.tr("Reset links"), QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        reset.clicked.connect(lambda: self._start_reset())
+        box.rejected.connect(lambda: self.reset_button.setEnabled(True))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not exec(): no nested event loop under asyncio
+        self.reset_box = box
+
+    def _start_reset(self) -> None:
+        self._reset_task = asyncio.ensure_future(self._reset())
+
+    async def _reset(self) -> None:
+        try:
+            count = await self._client.run(invite_ops.reset_links, self._summary.thread_id)
+        except ThreadsError as exc:
+            self._say_reset(explain(exc), error=True)
+            return
+        self._say_reset(self.tr("Invite link stopped.") if count == 1 else
+                        self.tr("%1 invite links stopped.").replace("%1", str(count)))
+        self.links_reset.emit(count)
+
+    def _say_reset(self, text: str, *, error: bool = False) -> None:
+        self.reset_status.setStyleSheet(_ERROR_STYLE if error else "")
+        self.reset_status.setText(text)
+        self.reset_button.setEnabled(True)

@@ -214,10 +214,13 @@ class JoinDialog(QDialog):
             return
         if self._link is not link:
             return  # the box changed meanwhile
-        if already_in:
+        if already_in is not None:
             self._already_in = link.thread_id
-            self.details.setText(self.tr("You are already a member of “%1”.").replace(
-                "%1", link.name or self.tr("this album or chat")))
+            name = link.name or self.tr("this album or chat")
+            self.details.setText(self.tr("You are already a member of “%1”.").replace("%1", name)
+                                 if already_in == "member" else
+                                 self.tr("You already joined “%1” with a link: you are waiting to be let in.")
+                                 .replace("%1", name))
             self.join_button.setText(self.tr("Open"))
         self.join_button.setEnabled(True)
         self.checked.emit()

@@ -1,6 +1,7 @@
 """Who is in an album or chat, and what each may do: the ACL editor. Admins
 change roles, remove members, set the role of anyone not listed, revoke
-invites and see the changes the rules refused; everyone else sees the same
+invites, approve or decline the people asking to join (and see the attempts
+refused, and why) and see the changes the rules refused; everyone else sees the same
 controls, disabled, with a tooltip saying why. Every change is one engine
 call; the dialog then shows what the engine holds (a reload), here and, as
 the change syncs, on every member's screen."""
@@ -31,6 +32,7 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind, ThreadSummary
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.join_request_model import JoinRequestModel, RequestColumn, RequestRole
 from threads_desktop.ui.models.member_invite_model import InviteColumn, InviteRole, MemberInviteModel
 from threads_desktop.ui.models.member_refusal_model import MemberRefusalModel, RefusalColumn
 from threads_desktop.ui.models.member_table_model import (
@@ -41,6 +43,7 @@ from threads_desktop.ui.models.member_table_model import (
     role_explanation,
     role_text,
 )
+from threads_desktop.ui.operations.joins import approve_join, decline_join
 from threads_desktop.ui.operations.members import (
     MembersSnapshot,
     load_members,
@@ -54,6 +57,7 @@ from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.member_delegates import MemberButtonDelegate, MemberRoleDelegate
 
+REQUEST_ROWS_SHOWN = 4  # people asking to join shown without scrolling
 DEFAULT_CHOICES = (Role.NO_ACCESS, Role.FOLLOW, Role.READ, Role.WRITE, Role.DELETE)
 
 
@@ -121,6 +125,23 @@ class MembersDialog(QDialog):
         refusal_layout.addWidget(self.refusal_view)
         self.refusal_box.hide()  # for admins, once there is something to show
 
+        self.requests = JoinRequestModel()
+        self.request_view = self._table(self.requests, RequestColumn.STATUS)
+        self.approve_delegate = MemberButtonDelegate(RequestRole.REQUEST_ID, self.request_view)
+        self.approve_delegate.clicked.connect(self.approve)
+        self.decline_delegate = MemberButtonDelegate(RequestRole.REQUEST_ID, self.request_view)
+        self.decline_delegate.clicked.connect(self.decline)
+        self.request_view.setItemDelegateForColumn(RequestColumn.APPROVE, self.approve_delegate)
+        self.request_view.setItemDelegateForColumn(RequestColumn.DECLINE, self.decline_delegate)
+        self.requests.modelReset.connect(self._open_request_buttons)
+        self.request_box = QGroupBox(self.tr("People asking to join"))
+        request_layout = QVBoxLayout(self.request_box)
+        self.request_hint = QLabel()
+        self.request_hint.setWordWrap(True)
+        request_layout.addWidget(self.request_hint)
+        request_layout.addWidget(self.request_view)
+        self.request_box.hide()  # for admins, once someone asked
+
         self.error = QLabel()
         self.error.setStyleSheet("color: #b3261e")
         self.error.setWordWrap(True)
@@ -133,6 +154,7 @@ class MembersDialog(QDialog):
         content = QVBoxLayout(self._content)
         content.setContentsMargins(0, 0, 0, 0)
         content.addWidget(self.intro)
+        content.addWidget(self.request_box)  # as tall as its rows (_open_request_buttons): members keep the room
         content.addWidget(self.member_view, 3)
         content.addLayout(default_form)
         content.addWidget(invite_box, 2)
@@ -207,6 +229,16 @@ class MembersDialog(QDialog):
         self.no_invites.setVisible(not snapshot.invites)
         self.refusals.set_refusals(snapshot.refusals, me=snapshot.me, names=snapshot.names)
         self.refusal_box.setVisible(snapshot.admin and bool(snapshot.refusals))
+        self.requests.set_requests(snapshot.requests, snapshot.invites, names=snapshot.names, me=snapshot.me)
+        self.request_box.setVisible(snapshot.admin and bool(snapshot.requests))
+        waiting = self.requests.waiting_count()
+        self.request_box.setTitle(self.tr("People asking to join") if waiting else self.tr("Refused attempts to join"))
+        for column in (RequestColumn.APPROVE, RequestColumn.DECLINE):  # nothing to decide: no empty columns
+            self.request_view.setColumnHidden(column, not waiting)
+        self.request_hint.setText(
+            self.tr("They used a link that asks you first. Approve lets them in; they get what the link "
+                    "offers.") if waiting else
+            self.tr("Attempts to join with a link that no longer lets anyone in."))
         self.default_role.blockSignals(True)  # showing it is not the user picking it
         self.default_role.setCurrentIndex(self.default_role.findData(snapshot.default_role))
         self.default_role.blockSignals(False)
@@ -259,6 +291,29 @@ class MembersDialog(QDialog):
 
     def revoke(self, invite_key: bytes) -> None:
         self._change(revoke_invite, invite_key)
+
+    def approve(self, request_id: bytes) -> None:
+        """Let in someone waiting for approval (the admit is written now; their
+        device gets the keys when it asks again)."""
+        self._change(approve_join, request_id)
+
+    def decline(self, request_id: bytes) -> None:
+        self._change(decline_join, request_id)
+
+    def _open_request_buttons(self) -> None:
+        """Approve and Decline only on the rows still waiting."""
+        for row in range(self.requests.rowCount()):
+            if self.requests.index(row, 0).data(RequestRole.STATUS) == "waiting":
+                for column in (RequestColumn.APPROVE, RequestColumn.DECLINE):
+                    self.request_view.openPersistentEditor(self.requests.index(row, column))
+        self.request_view.resizeColumnsToContents()
+        self.request_view.horizontalHeader().setSectionResizeMode(RequestColumn.STATUS,
+                                                                  QHeaderView.ResizeMode.Stretch)
+        self.request_view.resizeRowsToContents()
+        shown = min(self.requests.rowCount(), REQUEST_ROWS_SHOWN)  # more scroll
+        rows = sum(self.request_view.rowHeight(row) for row in range(shown))
+        self.request_view.setFixedHeight(self.request_view.horizontalHeader().sizeHint().height() + rows
+                                         + 2 * self.request_view.frameWidth() + 2)
 
     def _on_role_picked(self, peer_id: str, role: Role) -> None:
         self.set_role(peer_id, role)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from threads_desktop.engine.acl.links import qr_png_bytes
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
@@ -10,10 +12,29 @@ from threads_desktop.engine.node import Node
 from threads_desktop.ui.models.invitation_model import Invitation
 
 
-def new_invite_link(node: Node, thread_id: ThreadId, role: Role, expires_in: float | None) -> tuple[str, bytes]:
-    """A new invite link to the thread and its QR code (PNG)."""
-    text = node.invite(thread_id, role, expires_in=expires_in).to_uri()
+def new_invite_link(node: Node, thread_id: ThreadId, role: Role, expires_in: float | None,
+                    uses: int = 1, approve: bool = False) -> tuple[str, bytes]:
+    """A new invite link to the thread (`uses` people may join with it; with
+    `approve`, an admin's person approves each) and its QR code (PNG)."""
+    text = node.invite(thread_id, role, expires_in=expires_in, uses=uses, approve_by_hand=approve).to_uri()
     return text, qr_png_bytes(text)
+
+
+def open_links(node: Node, thread_id: ThreadId) -> int:
+    """How many invite links of the thread still let someone in: not
+    revoked, uses left, not expired."""
+    return len(_open_invite_keys(node, thread_id))
+
+
+def reset_links(node: Node, thread_id: ThreadId) -> int:
+    """Revoke every open invite link of the thread (one event); how many that was."""
+    return node.membership.reset_links(thread_id)
+
+
+def _open_invite_keys(node: Node, thread_id: ThreadId) -> list[bytes]:
+    now_ms = int(time.time() * 1000)  # as the invite dialog's expiry choice counts: the wall clock
+    return [i.key for i in node.membership.invites(thread_id)
+            if not i.revoked and i.used < i.uses and (i.expires_ms == 0 or i.expires_ms > now_ms)]
 
 
 async def invite_nearby(node: Node, thread_id: ThreadId, peer_id: str, role: Role, expires_in: float | None) -> None:

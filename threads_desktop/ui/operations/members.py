@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.members import InviteState, Member, Role
+from threads_desktop.engine.core.members import InviteState, JoinRequest, Member, Role
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.people import person
 
@@ -37,6 +37,7 @@ class MembersSnapshot:
     default_role: Role
     refusals: tuple[Refusal, ...]  # only gathered for admins: nobody else can act on them
     names: dict[str, str]  # peer ID -> the name that member gives itself
+    requests: tuple[JoinRequest, ...] = ()  # who asked to be let in (admins only): waiting, or refused
 
 
 def load_members(node: Node, thread_id: ThreadId) -> MembersSnapshot:
@@ -44,13 +45,15 @@ def load_members(node: Node, thread_id: ThreadId) -> MembersSnapshot:
     members = membership.members(thread_id)
     admin = any(m.is_me and m.admin for m in members)
     refusals: tuple[Refusal, ...] = ()
+    requests: tuple[JoinRequest, ...] = ()
     if admin:
         refusals = tuple(Refusal(_author_in(reason), str(log), seq, reason)
                          for log, seq, reason in node.events.refused(thread_id))
+        requests = tuple(membership.join_requests(thread_id))
     return MembersSnapshot(
         me=membership.me, admin=admin, members=tuple(members), invites=tuple(membership.invites(thread_id)),
         default_role=Role.parse(membership.acl_document(thread_id)["default"]), refusals=refusals,
-        names=node.member_names(thread_id))
+        names=node.member_names(thread_id), requests=requests)
 
 
 def _author_in(reason: str) -> str | None:

@@ -8,13 +8,16 @@ from threads_desktop.engine.core.types import ThreadSummary
 from threads_desktop.engine.node import Node
 
 
-def already_in(node: Node, thread_id: ThreadId) -> bool:
-    """Is this profile in the thread already (a member, or joining)?"""
+def already_in(node: Node, thread_id: ThreadId) -> str | None:
+    """Is this profile in the thread already: "member", "joining" (a link
+    joined with, not let in yet), or None (also when a join was refused: a
+    new link may replace it)."""
     try:
         node.get_thread(thread_id)
     except NotFoundError:
-        return False
-    return True
+        state = node.join_state(thread_id)
+        return "joining" if state is not None and state.status != "refused" else None
+    return "member"
 
 
 def summaries(node: Node, thread_ids: list[ThreadId]) -> list[ThreadSummary]:

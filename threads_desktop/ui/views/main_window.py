@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
+from threads_desktop.engine.core.members import JoinState
 from threads_desktop.engine.core.types import ChangeSet, IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.dialogs.devices_dialog import DevicesDialog
@@ -38,7 +39,8 @@ from threads_desktop.ui.dialogs.name_prompt import NamePrompt
 from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
-from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.models.thread_list_model import PENDING_KIND, ThreadListModel, ThreadRole
+from threads_desktop.ui.operations import joins as join_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import short_id
@@ -47,6 +49,7 @@ from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.album_view import AlbumView
 from threads_desktop.ui.views.chat_view import ChatView
+from threads_desktop.ui.views.join_page import JoinPage
 from threads_desktop.ui.views.thread_page import ThreadPage
 from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
 from threads_desktop.ui.widgets.nearby_list import NearbyList
@@ -59,6 +62,7 @@ class MainWindow(QMainWindow):
     network_status_shown = Signal()
     thread_created = Signal(str)  # thread ID
     operation_failed = Signal(str)
+    join_asked = Signal(str)  # someone waits for our approval to join: the sentence shown
     quit_confirmed = Signal()  # Quit chosen (and confirmed when photos were being added): the app ends
 
     def __init__(self, client: EngineClient, settings: AppSettings | None = None) -> None:
@@ -184,8 +188,11 @@ class MainWindow(QMainWindow):
         # Threads this device cannot read: a follower's backups, and joins
         # still waiting for a member's records. Shown only when there are some.
         self.backup_list = self._section(side, self.tr("Backups"), None, None)
+        # Links joined with and not let in yet (waiting, or refused): shown only when there are some.
+        self.joining_list = self._section(side, self.tr("Joining"), PENDING_KIND, None)
         self.threads.modelReset.connect(self._show_backup_section)
         self.threads.rowsInserted.connect(self._show_backup_section)
+        self.threads.rowsRemoved.connect(self._show_backup_section)
         self.threads.dataChanged.connect(self._show_backup_section)
         self._show_backup_section()
         self.identity_label = QLabel(self.tr("Opening profile…"))
@@ -195,7 +202,7 @@ class MainWindow(QMainWindow):
         self.identity_label.setFrameShape(QFrame.Shape.StyledPanel)
         self.identity_label.setMargin(6)
         self.invitations = InvitationsBar(self._client)  # hides itself while nothing waits
-        self.invitations.accepted.connect(lambda thread_id: self.select_thread(str(thread_id)))
+        self.invitations.accepted.connect(lambda thread_id: self.select_thread(str(thread_id), when_listed=True))
         self.invitations.count_changed.connect(
             lambda n: self.statusBar().showMessage(self.invitations.badge_text(), 15_000) if n else None)
         side.addWidget(self.invitations)
@@ -210,6 +217,10 @@ class MainWindow(QMainWindow):
         self.thread_page = ThreadPage()
         self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
+        self.join_page = JoinPage()
+        self.join_page.new_link_requested.connect(lambda: self.ask_join())
+        self.join_page.remove_requested.connect(lambda state: self._spawn(self._forget_join(state)))
+        self.pages.addWidget(self.join_page)
         self.album_view: AlbumView = AlbumView(self._client, self._decoder, newest_first=self._settings.newest_first)
         self.album_view.sort_changed.connect(lambda newest: setattr(self._settings, "newest_first", newest))
         self.album_view.invite_requested.connect(lambda: self.ask_invite())
@@ -234,7 +245,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.network_status)
         self.network_status.clicked.connect(self.ask_devices)
 
-    def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind | None,
+    def _section(self, layout: QVBoxLayout, title: str, kind: ThreadKind | str | None,
                  action: QAction | None) -> QListView:
         header_widget = QWidget()
         header = QHBoxLayout(header_widget)
@@ -258,7 +269,7 @@ class MainWindow(QMainWindow):
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.threads)
         proxy.setFilterRole(ThreadRole.KIND)
-        proxy.setFilterFixedString(kind.value if kind is not None else "backup")
+        proxy.setFilterFixedString(kind.value if isinstance(kind, ThreadKind) else kind or "backup")
         view = QListView()
         view.setProperty("header", header_widget)
         view.setModel(proxy)
@@ -273,11 +284,12 @@ class MainWindow(QMainWindow):
         return view
 
     def _show_backup_section(self) -> None:
-        shown = self.backup_list.model().rowCount() > 0
-        self.backup_list.setVisible(shown)
-        header = self.backup_list.property("header")
-        if isinstance(header, QWidget):
-            header.setVisible(shown)
+        for view in (self.backup_list, self.joining_list):
+            shown = view.model().rowCount() > 0
+            view.setVisible(shown)
+            header = view.property("header")
+            if isinstance(header, QWidget):
+                header.setVisible(shown)
 
     def _empty_page(self) -> QWidget:
         page = QWidget()
@@ -337,6 +349,8 @@ class MainWindow(QMainWindow):
             self.select_thread(last)  # where the user was when they last closed the app
         self.threads_loaded.emit()
         self._show_network(await self._client.network_status())
+        listed = [self.threads.index(row).data(ThreadRole.SUMMARY) for row in range(self.threads.rowCount())]
+        await self._reload_asking(frozenset(s.thread_id for s in listed if isinstance(s, ThreadSummary)))
 
     async def _reload(self, only: frozenset[ThreadId] | None = None) -> None:
         """List the threads again: all of them, or `only` those a change set named."""
@@ -344,6 +358,7 @@ class MainWindow(QMainWindow):
             self.threads.set_threads(await self._client.list_threads())
         elif only:
             self.threads.update_threads(await self._client.run(thread_ops.summaries, sorted(only, key=str)))
+        await self._reload_joins()
         if self._select_when_listed is not None and self.threads.row_of(self._select_when_listed) >= 0:
             self.select_thread(self._select_when_listed)
         if self._selected is not None:  # its counts or rights may have changed
@@ -356,6 +371,41 @@ class MainWindow(QMainWindow):
         self.empty_title.setText(
             self.tr("Pick an album or a chat, or start a new one") if self.threads.rowCount()
             else self.tr("Share photos and chats with the people you choose"))
+
+    async def _reload_joins(self) -> None:
+        """The joins not let in yet, and the page of the one selected."""
+        self.threads.set_pending(await self._client.run(join_ops.pending_joins))
+        shown = self.join_page.state
+        if self.pages.currentWidget() is self.join_page and shown is not None:
+            row = self.threads.row_of(str(shown.thread_id))
+            state = self.threads.index(row).data(ThreadRole.JOIN_STATE) if row >= 0 else None
+            if isinstance(state, JoinState):
+                self.join_page.show_join(state)
+            elif row >= 0:  # let in: its thread is listed now
+                self.select_thread(str(shown.thread_id))
+            else:
+                self.pages.setCurrentIndex(0)
+
+    async def _reload_asking(self, thread_ids: frozenset[ThreadId]) -> None:
+        """Badge the threads where people wait for our approval, and say
+        who asks when someone new does."""
+        asking = await self._client.run(join_ops.asking_to_join, sorted(thread_ids, key=str))
+        for thread_id in thread_ids:
+            names = asking.get(thread_id, [])
+            before = self.threads.asking(thread_id)
+            self.threads.set_asking(thread_id, len(names))
+            if len(names) > before:
+                row = self.threads.row_of(str(thread_id))
+                album = str(self.threads.index(row).data(ThreadRole.NAME) or "") if row >= 0 else ""
+                who = names[-1] or self.tr("Someone")
+                text = self.tr("%1 asks to join “%2”. Open Members to approve or decline.").replace(
+                    "%1", who).replace("%2", album)
+                self.statusBar().showMessage(text, 30_000)
+                self.join_asked.emit(text)
+
+    async def _forget_join(self, state: JoinState) -> None:
+        await self._client.run(join_ops.forget_join, state.thread_id)
+        await self._reload_joins()
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         if changes.threads_removed and self._selected is not None \
@@ -373,6 +423,10 @@ class MainWindow(QMainWindow):
             self._spawn(self._reload())
         elif named:
             self._spawn(self._reload(frozenset(named)))
+        elif changes.joins:  # a join by link moved on (waiting, refused): its row and page
+            self._spawn(self._reload_joins())
+        if changes.membership:  # someone may ask (or no longer ask) to be let in
+            self._spawn(self._reload_asking(changes.membership))
         if changes.network is not None:  # a snapshot: no need to ask the engine again
             self._show_network(changes.network)
 
@@ -392,7 +446,7 @@ class MainWindow(QMainWindow):
             return
         self._select_when_listed = None
         source = self.threads.index(row)
-        for view in (self.album_list, self.chat_list, self.backup_list):
+        for view in (self.album_list, self.chat_list, self.backup_list, self.joining_list):
             proxy = view.model()
             assert isinstance(proxy, QSortFilterProxyModel)
             index = proxy.mapFromSource(source)
@@ -403,12 +457,24 @@ class MainWindow(QMainWindow):
     def _on_current_changed(self, view: QListView, current: QModelIndex) -> None:
         if not current.isValid():
             return
-        for other in (self.album_list, self.chat_list, self.backup_list):
+        for other in (self.album_list, self.chat_list, self.backup_list, self.joining_list):
             if other is not view:
                 other.selectionModel().clear()
         summary = current.data(ThreadRole.SUMMARY)
         if isinstance(summary, ThreadSummary):
             self._show_selected(summary)
+        join = current.data(ThreadRole.JOIN_STATE)
+        if isinstance(join, JoinState):
+            self._show_join(join)
+
+    def _show_join(self, state: JoinState) -> None:
+        self._selected = None
+        for action in (self.invite_action, self.members_action, self.add_photos_action, self.add_folder_action,
+                       self.rename_action, self.leave_action):
+            action.setEnabled(False)
+        self.nearby_list.set_invite_enabled(False)
+        self.join_page.show_join(state)
+        self.pages.setCurrentWidget(self.join_page)
 
     def _show_selected(self, summary: ThreadSummary) -> None:
         self._selected = summary

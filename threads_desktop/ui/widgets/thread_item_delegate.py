@@ -1,19 +1,21 @@
 """Paints a sidebar row: a coloured badge with the thread's initial, its name,
-and a second line with its kind and size."""
+and a second line with its kind and size (for a join not let in yet: where
+it stands, in red once refused)."""
 
 from __future__ import annotations
 
 import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QFont, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
-from threads_desktop.ui.models.thread_list_model import ThreadRole
+from threads_desktop.ui.models.thread_list_model import PENDING_KIND, ThreadRole
 from threads_desktop.ui.widgets.rows import BADGE, PADDING, paint_badge, paint_row_background, stable_colour
 
 _BADGE = BADGE
 _PADDING = PADDING
+_REFUSED_COLOUR = "#b3261e"
 _BADGE_COLOURS = ("#e76f51", "#2a9d8f", "#457b9d", "#8d6cab", "#e9a23b", "#4d908e", "#c05780", "#577590")
 
 
@@ -57,13 +59,24 @@ class ThreadItemDelegate(QStyledItemDelegate):
         detail_rect = QRect(text_left, text_rect.top() + _BADGE // 2 + 1, rect.right() - text_left - _PADDING,
                             text_rect.height())
         unread = int(index.data(ThreadRole.UNREAD) or 0)
-        if unread:
-            detail_rect.setRight(detail_rect.right() - _unread_pill(painter, detail_rect, unread, palette) - 4)
+        asking = int(index.data(ThreadRole.ASKING) or 0)  # people waiting for our approval: a badge too
+        if unread or asking:
+            detail_rect.setRight(detail_rect.right() - _unread_pill(painter, detail_rect, unread + asking, palette)
+                                 - 4)
         painter.setFont(option.font)
         detail_colour = palette.color(role)
         if not selected:
             detail_colour.setAlphaF(0.6)
         painter.setPen(detail_colour)
+        if kind == PENDING_KIND:
+            if index.data(ThreadRole.JOIN_STATUS) == "refused" and not selected:
+                painter.setPen(QColor(_REFUSED_COLOUR))
+            status = str(index.data(ThreadRole.STATUS_LINE) or "")
+            painter.drawText(detail_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             painter.fontMetrics().elidedText(status, Qt.TextElideMode.ElideRight,
+                                                              detail_rect.width()))
+            painter.restore()
+            return
         if kind == "album":
             kind_text = self.tr("Album")
             count_text = self.tr("1 photo") if items == 1 else self.tr("{count} photos").format(count=items)
@@ -76,6 +89,8 @@ class ThreadItemDelegate(QStyledItemDelegate):
             count_text = self.tr("{count} changes kept").format(count=events)
         if index.data(ThreadRole.SYNCING):
             count_text = self.tr("syncing…")
+        if asking:
+            count_text = self.tr("1 asks to join") if asking == 1 else self.tr("{n} ask to join").format(n=asking)
         painter.drawText(detail_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          f"{kind_text} · {count_text}")
         painter.restore()
