@@ -6,6 +6,7 @@ missing or torn."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,25 @@ def test_a_fetched_block_lands_in_a_file_and_is_served_from_it(open_node: OpenNo
     chunks = _chunk_cids(b, thread_id)
     assert {p.name for p in _thread_folder(tmp_path / "b", thread_id).iterdir()} == {c.hex() for c in chunks}
     assert b.blobs(thread_id).read_blocks([e.cid for e in entries], 1 << 30) == blocks
+
+
+def test_staging_checks_and_writes_blocks_from_another_thread_and_only_listing_touches_the_database(
+        open_node: OpenNode, tmp_path: Path) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread_id, _ = _album_with_a_photo(a, tmp_path / "camera")
+    b.store.create_thread(thread_id, a.store.thread_keys(thread_id)[-1])
+    entries = [e for _, e in a.blobs(thread_id).inventory(0, 100)]
+    blocks = a.blobs(thread_id).read_blocks([e.cid for e in entries], 1 << 30)
+    fetched = [(entry, data) for entry, (_cid, data) in zip(entries, blocks, strict=True)]
+    staging = b.blobs(thread_id)
+    with ThreadPoolExecutor(1) as pool:  # as the transfer does it: off the engine thread
+        pool.submit(staging.stage_fetched, fetched).result()
+        tampered = [(fetched[-1][0], fetched[-1][1][:-1] + b"!")]
+        with pytest.raises(IntegrityError):
+            pool.submit(staging.stage_fetched, tampered).result()
+    assert staging.held([e.cid for e in entries]) == set()  # written, not yet listed
+    with b.database.write():
+        for entry, data in fetched:
+            staging.add_fetched(entry, data)
+    assert staging.held([e.cid for e in entries]) == {e.cid for e in entries}
+    assert staging.read_blocks([e.cid for e in entries], 1 << 30) == blocks

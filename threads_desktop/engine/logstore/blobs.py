@@ -95,10 +95,17 @@ class BlobStore:
             self._add_block(BlockEntry(cid, manifest_cid, len(block), priority), block, durable=True)
         return BlobRef(manifest_cid, key, len(data), mime)
 
+    def _in_file(self, cid: bytes) -> bool:
+        """Kept in a file rather than the database: a thread's chunks."""
+        return self._files is not None and self._thread_id is not None and cid[1] == CODEC_RAW
+
     def _add_block(self, entry: BlockEntry, data: bytes, *, durable: bool = False) -> None:
-        if self._files is not None and self._thread_id is not None and entry.cid[1] == CODEC_RAW:
+        if self._in_file(entry.cid) and self._files is not None and self._thread_id is not None:
             self._files.write(self._thread_id.raw, entry.cid, data, durable=durable)
             data = b""  # kept in the file
+        self._list_block(entry, data)
+
+    def _list_block(self, entry: BlockEntry, data: bytes) -> None:
         self._sql.execute("INSERT OR IGNORE INTO blocks (cid, data) VALUES (?, ?)", (entry.cid, data))
         if self._thread_id is not None:
             self._sql.execute(
@@ -177,15 +184,35 @@ class BlobStore:
     def add_fetched(self, entry: BlockEntry, data: bytes) -> None:
         """Store a block a peer sent, after checking it matches its CID; call
         inside a write transaction. NotFoundError once the thread is no
-        longer held (a transfer finishing after we left it)."""
+        longer held (a transfer finishing after we left it). A block whose
+        file is already in place (`stage_fetched`) is only listed: a file
+        gets its final name only after its bytes matched the CID."""
         if not self._sql.execute("SELECT 1 FROM threads WHERE id = ?", (self._thread(),)).fetchone():
+            if self._files is not None and self._thread_id is not None:
+                self._files.forget_thread(self._thread_id)  # what staging wrote meanwhile
             raise NotFoundError(f"thread {self._thread_id} is not in this profile")
-        expected = cid_of_raw(data) if entry.cid[1] == CODEC_RAW else cid_of_cbor(data)
-        if expected != entry.cid:
-            raise IntegrityError("a block from a peer does not match its CID")
         if len(data) > CHUNK_SIZE + 1024:
             raise IntegrityError("a block from a peer is larger than any blob block")
-        self._add_block(BlockEntry(entry.cid, entry.blob, len(data), entry.priority), data)
+        sized = BlockEntry(entry.cid, entry.blob, len(data), entry.priority)
+        if self._in_file(entry.cid) and self._file_here(entry.cid):
+            self._list_block(sized, b"")
+            return
+        _check_fetched(entry.cid, data)
+        self._add_block(sized, data)
+
+    def stage_fetched(self, blocks: Sequence[tuple[BlockEntry, bytes]]) -> None:
+        """Check blocks a peer sent against their CIDs and write those kept
+        in files, without touching the database: safe on a worker thread
+        (hashing and writing release the GIL, so the engine thread goes on
+        reading the network meanwhile). `add_fetched` lists them after.
+        IntegrityError for a bad block (those before it may be written:
+        they match their CIDs, and are listed by the next transfer)."""
+        for entry, data in blocks:
+            if len(data) > CHUNK_SIZE + 1024:
+                raise IntegrityError("a block from a peer is larger than any blob block")
+            _check_fetched(entry.cid, data)
+            if self._in_file(entry.cid) and self._files is not None and self._thread_id is not None:
+                self._files.write(self._thread_id.raw, entry.cid, data)
 
     def get(self, ref: BlobRef) -> bytes:
         """The blob's bytes, every chunk checked against its CID and tag."""
@@ -231,3 +258,8 @@ class BlobStore:
         if not self._checked(cid, data, cid_of):
             raise IntegrityError("a stored block does not match its CID")
         return data
+
+
+def _check_fetched(cid: bytes, data: bytes) -> None:
+    if (cid_of_raw(data) if cid[1] == CODEC_RAW else cid_of_cbor(data)) != cid:
+        raise IntegrityError("a block from a peer does not match its CID")

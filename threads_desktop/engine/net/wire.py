@@ -10,7 +10,7 @@ answers with an error and goes on, or closes the stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +60,40 @@ def frame(message: dict[str, Any]) -> bytes:
     if len(body) > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"a message of {len(body)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")
     return _uvarint(len(body)) + body
+
+
+def _cbor_head(major: int, n: int) -> bytes:
+    """A canonical (shortest) CBOR head: major type and length."""
+    if n < 24:
+        return bytes([major << 5 | n])
+    for info, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * width):
+            return bytes([major << 5 | info]) + n.to_bytes(width, "big")
+    raise ProtocolError("a length beyond CBOR's")
+
+
+_BLOCKS_REPLY_HEAD = bytes.fromhex("a2") + b"\x61t" + b"\x66blocks" + b"\x66blocks"  # {"t": "blocks", "blocks":
+
+
+def blocks_frame(blocks: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+    """`frame({"t": "blocks", "blocks": [[cid, data], ...]})` as parts whose
+    concatenation is exactly those bytes, with each block's data a part of
+    its own, as read from the store: a 4 MiB reply is not copied into one
+    buffer (by the encoder, then again for the length prefix) before the
+    stream splits it into frames anyway."""
+    parts: list[bytes] = []
+    head = bytearray(_BLOCKS_REPLY_HEAD + _cbor_head(4, len(blocks)))
+    for cid, data in blocks:
+        head += b"\x82" + _cbor_head(2, len(cid)) + cid + _cbor_head(2, len(data))
+        parts += [bytes(head), data]
+        head = bytearray()
+    if head:
+        parts.append(bytes(head))
+    length = sum(map(len, parts))
+    if length > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"a message of {length} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")
+    parts[0] = _uvarint(length) + parts[0]
+    return parts
 
 
 class MessageReader:
@@ -125,8 +159,12 @@ class MessageReader:
             raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self.limit}")
         if len(self._buffer) < used + length:
             await self._rest(used + length)
-        body = bytes(self._buffer[used:used + length])
-        del self._buffer[:used + length]
+        # One copy out of the buffer (a slice of a bytearray would be a second).
+        body = bytes(memoryview(self._buffer)[used:used + length])
+        if len(self._buffer) == used + length:
+            self._buffer = bytearray()  # a large reply usually fills the buffer alone: nothing to move down
+        else:
+            del self._buffer[:used + length]
         try:
             message = cbor.decode(body, max_size=self.limit, max_depth=8)
         except CodecError as exc:
