@@ -118,3 +118,16 @@ def test_staging_checks_and_writes_blocks_from_another_thread_and_only_listing_t
             staging.add_fetched(entry, data)
     assert staging.held([e.cid for e in entries]) == {e.cid for e in entries}
     assert staging.read_blocks([e.cid for e in entries], 1 << 30) == blocks
+
+
+def test_a_block_file_cut_short_is_not_served_to_peers_and_is_no_longer_held(open_node: OpenNode,
+                                                                             tmp_path: Path) -> None:
+    node = open_node("a")
+    thread_id, _ = _album_with_a_photo(node, tmp_path / "camera")
+    blobs = node.blobs(thread_id)
+    chunks = _chunk_cids(node, thread_id)
+    cut = _thread_folder(tmp_path / "a", thread_id) / chunks[0].hex()
+    cut.write_bytes(cut.read_bytes()[:1000])
+    served = blobs.read_blocks(chunks, 1 << 30)
+    assert [cid for cid, _data in served] == chunks[1:]
+    assert blobs.held(chunks) == set(chunks[1:])

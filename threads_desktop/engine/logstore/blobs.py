@@ -93,6 +93,8 @@ class BlobStore:
         manifest_cid = cid_of_cbor(manifest)
         for cid, block in [(manifest_cid, manifest), *chunks]:
             self._add_block(BlockEntry(cid, manifest_cid, len(block), priority), block, durable=True)
+        if self._files is not None and self._thread_id is not None:
+            self._files.flush_folder(self._thread_id.raw)  # nobody else holds these yet: on disk before the rows
         return BlobRef(manifest_cid, key, len(data), mime)
 
     def _in_file(self, cid: bytes) -> bool:
@@ -169,11 +171,16 @@ class BlobStore:
         used = 0
         thread = self._thread()
         for cid in cids:
-            if not self._sql.execute("SELECT 1 FROM thread_blocks WHERE thread_id = ? AND cid = ?",
-                                     (thread, cid)).fetchone():
+            listed = self._sql.execute("SELECT size FROM thread_blocks WHERE thread_id = ? AND cid = ?",
+                                       (thread, cid)).fetchone()
+            if listed is None:
                 continue
             data = self._data(cid)
             if data is None:
+                continue
+            if len(data) != listed[0]:  # a file cut short (a power cut): not served, fetched again
+                if self._in_file(cid) and self._files is not None and self._thread_id is not None:
+                    self._files.discard(self._thread_id.raw, cid)
                 continue
             if out and used + len(data) > budget:
                 break

@@ -45,7 +45,8 @@ class BlockFiles:
 
     def write(self, thread: bytes, cid: bytes, data: bytes | memoryview, *, durable: bool = False) -> None:
         """Put the block in place atomically (temporary name, then rename);
-        `durable` flushes it to the disk first."""
+        `durable` flushes its bytes to the disk first (`flush_folder` then
+        makes the names durable)."""
         final = self.path(thread, cid)
         temporary = final.with_name(final.name + ".part")
         try:
@@ -60,14 +61,19 @@ class BlockFiles:
             finally:
                 os.close(fd)
             os.replace(temporary, final)
-            if durable:  # the rename too
-                directory = os.open(final.parent, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    os.fsync(directory)
-                finally:
-                    os.close(directory)
         except OSError as exc:
             raise StorageError(f"cannot write a photo block to {final.parent}: {exc.strerror}") from exc
+
+    def flush_folder(self, thread: bytes) -> None:
+        """Make the renames of durable writes durable too (once per blob, not per chunk)."""
+        try:
+            folder = os.open(self._directory(thread), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError as exc:
+            raise StorageError(f"cannot write photo blocks to {self._root}: {exc.strerror}") from exc
 
     def read(self, thread: bytes, cid: bytes) -> bytes | None:
         """The file's bytes, or None when it is not here."""
