@@ -131,3 +131,11 @@ def test_a_block_file_cut_short_is_not_served_to_peers_and_is_no_longer_held(ope
     served = blobs.read_blocks(chunks, 1 << 30)
     assert [cid for cid, _data in served] == chunks[1:]
     assert blobs.held(chunks) == set(chunks[1:])
+
+
+def test_block_files_are_private_to_the_user_like_the_profile(open_node: OpenNode, tmp_path: Path) -> None:
+    node = open_node("a")
+    thread_id, _ = _album_with_a_photo(node, tmp_path / "camera")
+    folder = _thread_folder(tmp_path / "a", thread_id)
+    assert {p.stat().st_mode & 0o777 for p in (folder.parent, folder)} == {0o700}
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}

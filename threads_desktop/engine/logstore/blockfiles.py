@@ -50,7 +50,9 @@ class BlockFiles:
         final = self.path(thread, cid)
         temporary = final.with_name(final.name + ".part")
         try:
-            final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not final.parent.is_dir():  # both levels private, like the profile folder
+                self._root.mkdir(mode=0o700, exist_ok=True)
+                final.parent.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
                 view = memoryview(data)
