@@ -446,3 +446,16 @@ def test_a_blocks_reply_in_parts_is_read_back_as_the_reply() -> None:
 def test_a_blocks_reply_over_the_message_limit_is_refused_before_any_byte_is_written() -> None:
     with pytest.raises(ProtocolError):
         wire.blocks_frame([(bytes(36), bytes(1 << 20))] * 9)
+
+
+def test_a_large_message_already_on_hand_is_taken_in_one_read() -> None:
+    # A libp2p stream hands over what it holds, up to what is asked, and every
+    # read costs a window update: the rest of a 4 MiB reply is asked for whole.
+    body = cbor.encode({"t": "blocks", "blocks": [[bytes(36), bytes(4 << 20)]]})
+    stream = ChunkStream([uvarint(len(body)) + body], strict=True)
+
+    async def main() -> None:
+        assert (await wire.MessageReader(stream).read())["t"] == "blocks"
+
+    trio.run(main)
+    assert stream.reads == 2  # the first megabyte (the length and a start), then all the rest

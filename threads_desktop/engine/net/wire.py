@@ -114,12 +114,12 @@ class MessageReader:
         self._limits = budgets.limits if budgets is not None else Limits()
         self._address = address
 
-    async def _fill(self, *, waiting: bool = False) -> bool:
+    async def _fill(self, *, waiting: bool = False, wanted: int = 1 << 20) -> bool:
         if self._memory is None or waiting:
-            chunk = await self._stream.read(1 << 20)
+            chunk = await self._stream.read(wanted)
         else:
             with trio.move_on_after(self._limits.stall_seconds) as stalled:
-                chunk = await self._stream.read(1 << 20)
+                chunk = await self._stream.read(wanted)
             if stalled.cancelled_caught:
                 raise ProtocolError(f"a message stopped arriving for {self._limits.stall_seconds:g} s")
         if not chunk:
@@ -174,10 +174,13 @@ class MessageReader:
         return message
 
     async def _rest(self, needed: int) -> None:
-        """Read until the buffer holds `needed` bytes, within the budgets."""
+        """Read until the buffer holds `needed` bytes, within the budgets.
+        Each read asks for all that is still missing: a libp2p stream hands
+        over what it holds, and each read costs a window update
+        (docs/LIBP2P-NOTES.md, transfer18)."""
         if self._memory is None:  # our own side of a session: the caller's deadlines apply
             while len(self._buffer) < needed:
-                if not await self._fill():
+                if not await self._fill(wanted=max(1 << 20, needed - len(self._buffer))):
                     raise ProtocolError("the stream ended inside a message")
             return
         reservation = self._memory.reserve(self._address, needed)
@@ -187,7 +190,7 @@ class MessageReader:
         try:
             with trio.move_on_after(seconds) as late:
                 while len(self._buffer) < needed:
-                    if not await self._fill():
+                    if not await self._fill(wanted=max(1 << 20, needed - len(self._buffer))):
                         raise ProtocolError("the stream ended inside a message")
             if late.cancelled_caught:
                 raise ProtocolError(f"a message of {needed} bytes took longer than {seconds:.0f} s")
