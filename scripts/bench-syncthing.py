@@ -68,6 +68,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (from /proc), in seconds."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    for _ in range(64):  # a bounded walk: syncthing runs one or two processes
+        if not todo:
+            break
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
+
+
 def event_time(stamp: str) -> float:
     """Syncthing's RFC 3339 timestamps (nanoseconds) as seconds since the epoch."""
     m = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", stamp)
@@ -291,6 +308,8 @@ def run(files: int, file_bytes: int, timeout: float, root: Path) -> dict[str, An
 
         # 3. The receiver is told to share the folder: the clock starts.
         receiver.folder.mkdir()
+        assert sender.process is not None and receiver.process is not None
+        cpu_before = cpu_seconds(sender.process.pid), cpu_seconds(receiver.process.pid)
         started = time.time()
         receiver.api("POST", "/rest/config/folders", {
             "id": FOLDER_ID, "label": FOLDER_ID, "path": str(receiver.folder), "type": "sendreceive",
@@ -311,6 +330,7 @@ def run(files: int, file_bytes: int, timeout: float, root: Path) -> dict[str, An
             if (status["state"] == "idle" and status["needFiles"] == 0 and status["localFiles"] == files
                     and status["localBytes"] == total and on_disk(receiver.folder, files, file_bytes)):
                 observed = time.time()
+                cpu_after = cpu_seconds(sender.process.pid), cpu_seconds(receiver.process.pid)
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"receiver not complete in time: {status}")
@@ -337,6 +357,9 @@ def run(files: int, file_bytes: int, timeout: float, root: Path) -> dict[str, An
         "cold_seconds": round(finished - launched, 2),
         "cold_megabytes_per_second": round(megabytes / (finished - launched), 1),
         "connection": connected_address,
+        # CPU from the clock's start until the receiver was seen complete, per 10^9 bytes moved.
+        "sender_cpu_seconds_per_gb": round((cpu_after[0] - cpu_before[0]) / (total / 1e9), 2),
+        "receiver_cpu_seconds_per_gb": round((cpu_after[1] - cpu_before[1]) / (total / 1e9), 2),
         "cores": os.cpu_count(),
         "how": ("seconds: receiver told to share the folder (sender already scanned and connected) until its "
                 "folder holds every file (db/status + disk); transfer: receiver's first sync-preparing/syncing "

@@ -21,6 +21,9 @@ packages=(
   nftables conntrack miniupnpd miniupnpd-nftables  # the lab's routers (NAT, firewall, UPnP)
   dbus-daemon
 )
+# Benchmarks only (never the tests, never CI): `--bench` adds Syncthing, which
+# scripts/bench-syncthing.py and scripts/bench-photos-vs-syncthing.py compare with.
+if [ "${1:-}" = "--bench" ]; then packages+=(syncthing); fi
 python=${PYTHON:-python3}
 # Debian's own Python needs these to make a virtualenv and build C extensions.
 if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then packages+=(python3-venv); fi

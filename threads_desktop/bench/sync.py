@@ -8,7 +8,9 @@ same run, because absolute times on a shared machine drift:
 - latency: one new event reaching a peer that holds a big thread, against one
   that holds a small thread (same peers, same path).
 - photos: an album's blocks (previews and originals); floor = copying the same
-  blocks between two SQLite files with their CID checks.
+  blocks between two profiles with their CID checks; with the CPU seconds each
+  process spent per GB (`--only-photos` measures this alone, to alternate with
+  scripts/bench-syncthing.py: scripts/bench-photos-vs-syncthing.py).
 """
 
 from __future__ import annotations
@@ -46,14 +48,18 @@ PAGE = 500
 WAIT_SECONDS = 600.0
 
 
-def run(events: int, big: int, small: int, photos: int, photo_bytes: int) -> dict[str, Any]:
+def run(events: int, big: int, small: int, photos: int, photo_bytes: int, *,
+        only_photos: bool = False) -> dict[str, Any]:
+    """Every figure, or with `only_photos` the photos' alone (for alternating
+    with scripts/bench-syncthing.py)."""
     with tempfile.TemporaryDirectory(prefix="threads-bench-sync-") as tmp:
         root = Path(tmp)
         source = root / "source"
-        sizes = {"join": events, "big": big, "small": small}
+        sizes = {} if only_photos else {"join": events, "big": big, "small": small}
         threads = _prepare_source(source, root, sizes, photos, photo_bytes)
-        floors = {"join": _receive_floor(source, threads["join"], root / "floor"),
-                  "photos": _block_copy_floor(source, threads["album"], root / "floor-blocks")}
+        floors: dict[str, Any] = {"photos": _block_copy_floor(source, threads["album"], root / "floor-blocks")}
+        if not only_photos:
+            floors["join"] = _receive_floor(source, threads["join"], root / "floor")
         server = _Served(source)
         try:
             result = trio.run(_measure, server, root / "member", threads, sizes, floors)
@@ -65,15 +71,20 @@ def run(events: int, big: int, small: int, photos: int, photo_bytes: int) -> dic
 
 
 def summary(result: dict[str, Any]) -> str:
-    j, lat, p = result["join"], result["latency"], result["photos"]
+    p = result["photos"]
+    photos = (f"{p['photos']} photos, {p['megabytes']} MB      {p['megabytes_per_second']:>7} MB/s"
+              f"   block-copy floor {p['floor_megabytes_per_second']} MB/s   ratio {p['ratio_to_floor']}"
+              f"   CPU s/GB sender {p['sender_cpu_seconds_per_gb']} receiver {p['receiver_cpu_seconds_per_gb']}")
+    if "join" not in result:
+        return photos
+    j, lat = result["join"], result["latency"]
     return "\n".join([
         f"join a {j['events']}-event thread      {j['seconds']:>7} s   local floor {j['floor_seconds']} s"
         f"   ratio {j['ratio_to_floor']}   (target <= {j['target_seconds']} s; admitted after"
         f" {j['admitted_seconds']} s)",
         f"one new event, {lat['big_events']} held   {lat['big_ms']:>7} ms   with {lat['small_events']} held"
         f" {lat['small_ms']} ms   ratio {lat['ratio']}   (target <= 1.5)",
-        f"{p['photos']} photos, {p['megabytes']} MB      {p['megabytes_per_second']:>7} MB/s"
-        f"   block-copy floor {p['floor_megabytes_per_second']} MB/s   ratio {p['ratio_to_floor']}   (target >= 60)",
+        photos,
     ])
 
 
@@ -187,6 +198,11 @@ class _Served:
             raise RuntimeError(f"{argv[0]} failed: {reply.stderr}")
         return reply.stdout
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the serve process has used (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -253,46 +269,67 @@ async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadI
         async with trio.open_nursery() as nursery:
             served = ServedProfile(listen=["/ip4/127.0.0.1/tcp/0"], lan_discovery=False, pull_interval=3600.0)
             await nursery.start(served.run, member)
-
-            join_id = threads["join"]
-            started = time.perf_counter()
-            admitted: list[float] = []  # when an admin's answer gave us the thread (issue 16's admission)
-
-            def joined() -> bool:
-                if not admitted and member.directory.holds(join_id):
-                    admitted.append(time.perf_counter() - started)
-                return bool(admitted) and _messages(member, join_id) == sizes["join"]
-
-            member.join(links["join"])
-            await _until(member, joined)
-            join_seconds = time.perf_counter() - started
-
-            for name in ("big", "small"):
-                member.join(links[name])
-            await _until(member, lambda: all(_messages(member, threads[n]) == sizes[n] for n in ("big", "small")))
-            latency: dict[str, list[float]] = {"big": [], "small": []}
-            for round_ in range(7):
-                for name in ("big", "small"):
-                    thread_id = threads[name]
-                    started = time.perf_counter()
-                    # In a worker thread: this thread must go on serving the network meanwhile.
-                    message_id = (await trio.to_thread.run_sync(
-                        server.command, "say", str(thread_id), f"ping {round_}")).strip()
-                    await _until(member, _has_message(member, thread_id, message_id))
-                    latency[name].append(time.perf_counter() - started)
-
+            result: dict[str, Any] = {}
+            if sizes:
+                result = await _measure_threads(server, member, links, threads, sizes, floors)
             album = threads["album"]
             source_blocks = floors["photos"]["bytes"]
+            cpu_before = server.cpu_seconds(), time.process_time()  # this process: every thread of it
             started = time.perf_counter()
             member.join(links["album"])
             await _until(member, lambda: _block_bytes(member, album) >= source_blocks)
             photo_seconds = time.perf_counter() - started
+            cpu = server.cpu_seconds() - cpu_before[0], time.process_time() - cpu_before[1]
             nursery.cancel_scope.cancel()
     finally:
         member.close()
-    big_ms, small_ms = (statistics.median(latency[n]) * 1000 for n in ("big", "small"))
     floor = floors["photos"]
     megabytes = floor["bytes"] / 1e6
+    result["photos"] = {
+        "megabytes": round(megabytes, 1),
+        "seconds": round(photo_seconds, 2),
+        "megabytes_per_second": round(megabytes / photo_seconds, 1),
+        "floor_megabytes_per_second": round(megabytes / floor["seconds"], 1),
+        "ratio_to_floor": round(photo_seconds / floor["seconds"], 2),
+        "sender_cpu_seconds_per_gb": round(cpu[0] / (megabytes / 1000), 2),
+        "receiver_cpu_seconds_per_gb": round(cpu[1] / (megabytes / 1000), 2),
+        "how": "a new member fetching every block (previews and originals); floor = copying the blocks"
+               " between two profiles with their CID checks; CPU = user + system of each process over the"
+               " same interval, per 10^9 bytes"}
+    return result
+
+
+async def _measure_threads(server: _Served, member: Node, links: dict[str, InviteLink],
+                           threads: dict[str, ThreadId], sizes: dict[str, int],
+                           floors: dict[str, Any]) -> dict[str, Any]:
+    join_id = threads["join"]
+    started = time.perf_counter()
+    admitted: list[float] = []  # when an admin's answer gave us the thread (issue 16's admission)
+
+    def joined() -> bool:
+        if not admitted and member.directory.holds(join_id):
+            admitted.append(time.perf_counter() - started)
+        return bool(admitted) and _messages(member, join_id) == sizes["join"]
+
+    member.join(links["join"])
+    await _until(member, joined)
+    join_seconds = time.perf_counter() - started
+
+    for name in ("big", "small"):
+        member.join(links[name])
+    await _until(member, lambda: all(_messages(member, threads[n]) == sizes[n] for n in ("big", "small")))
+    latency: dict[str, list[float]] = {"big": [], "small": []}
+    for round_ in range(7):
+        for name in ("big", "small"):
+            thread_id = threads[name]
+            started = time.perf_counter()
+            # In a worker thread: this thread must go on serving the network meanwhile.
+            message_id = (await trio.to_thread.run_sync(
+                server.command, "say", str(thread_id), f"ping {round_}")).strip()
+            await _until(member, _has_message(member, thread_id, message_id))
+            latency[name].append(time.perf_counter() - started)
+
+    big_ms, small_ms = (statistics.median(latency[n]) * 1000 for n in ("big", "small"))
     return {
         "join": {"events": sizes["join"], "seconds": round(join_seconds, 2), "floor_seconds": round(floors["join"], 2),
                  "ratio_to_floor": round(join_seconds / floors["join"], 2), "target_seconds": 5.0,
@@ -302,11 +339,4 @@ async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadI
         "latency": {"big_events": sizes["big"], "small_events": sizes["small"], "big_ms": round(big_ms, 1),
                     "small_ms": round(small_ms, 1), "ratio": round(big_ms / small_ms, 2),
                     "how": "median of 7: `say` through the served process' control socket until applied here"},
-        "photos": {"megabytes": round(megabytes, 1),
-                   "seconds": round(photo_seconds, 2),
-                   "megabytes_per_second": round(megabytes / photo_seconds, 1),
-                   "floor_megabytes_per_second": round(megabytes / floor["seconds"], 1),
-                   "ratio_to_floor": round(photo_seconds / floor["seconds"], 2),
-                   "how": "a new member fetching every block (previews and originals); floor = copying the blocks"
-                          " between two SQLite files with their CID checks"},
     }

@@ -63,6 +63,7 @@ from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
 from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
 from threads_desktop.engine.logstore.blobs import BlobRef, BlobStore
+from threads_desktop.engine.logstore.blockfiles import BLOCKS_DIRECTORY, BlockFiles
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.identity import load_or_create_identity
@@ -169,6 +170,9 @@ class Node:
             forgetters = ThreadForgetters()
             forgetters.register(store.forget_thread)
             forgetters.register(gate.forget_thread)
+            block_files = BlockFiles(profile.directory / BLOCKS_DIRECTORY)  # photo chunks (transfer18)
+            block_files.sweep()
+            forgetters.register(block_files.forget_thread)
             node = cls(Services(
                 profile, database, store, AddressBook(database, now_seconds), identity, schema, events,
                 Dispatcher(database, store, events, clock), Broadcaster(), random_bytes, now_seconds,
@@ -309,7 +313,8 @@ class Node:
                       self._services.work_pool)
 
     def blobs(self, thread_id: ThreadId) -> BlobStore:
-        return BlobStore(self.database.connection, self._services.random_bytes, thread_id)
+        return BlobStore(self.database.connection, self._services.random_bytes, thread_id,
+                         BlockFiles(self._services.profile.directory / BLOCKS_DIRECTORY))
 
     def _own_log(self, thread_id: ThreadId) -> PeerId:
         own_log = self.store.own_log(thread_id)

@@ -420,3 +420,42 @@ def test_a_message_larger_than_the_address_may_hold_is_refused_before_it_is_read
         assert stream.reads == 1
 
     trio.run(main)
+
+
+# --- a blocks reply written in parts (transfer18) ---------------------------------------------
+
+_block_lengths = st.sampled_from([0, 1, 23, 24, 255, 256, 65535, 65536, 70_000])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.binary(min_size=36, max_size=36), _block_lengths, st.integers(0, 255)), max_size=6))
+def test_a_blocks_reply_in_parts_is_exactly_the_frame_of_the_reply(blocks: list[tuple[bytes, int, int]]) -> None:
+    pairs = [(cid, bytes([fill]) * length) for cid, length, fill in blocks]
+    parts = wire.blocks_frame(pairs)
+    assert b"".join(parts) == wire.frame({"t": "blocks", "blocks": [[cid, data] for cid, data in pairs]})
+    # Each block's data is a part of its own, the very object handed in: it is not copied.
+    assert all(any(part is data for part in parts) for _cid, data in pairs if len(data) > 0)
+
+
+def test_a_blocks_reply_in_parts_is_read_back_as_the_reply() -> None:
+    pairs = [(bytes(36), b"x" * 300_000), (bytes([1]) * 36, b"y" * 5)]
+    message = trio.run(wire.MessageReader(ChunkStream(wire.blocks_frame(pairs))).read)
+    assert message == {"t": "blocks", "blocks": [list(p) for p in pairs]}
+
+
+def test_a_blocks_reply_over_the_message_limit_is_refused_before_any_byte_is_written() -> None:
+    with pytest.raises(ProtocolError):
+        wire.blocks_frame([(bytes(36), bytes(1 << 20))] * 9)
+
+
+def test_a_large_message_already_on_hand_is_taken_in_one_read() -> None:
+    # A libp2p stream hands over what it holds, up to what is asked, and every
+    # read costs a window update: the rest of a 4 MiB reply is asked for whole.
+    body = cbor.encode({"t": "blocks", "blocks": [[bytes(36), bytes(4 << 20)]]})
+    stream = ChunkStream([uvarint(len(body)) + body], strict=True)
+
+    async def main() -> None:
+        assert (await wire.MessageReader(stream).read())["t"] == "blocks"
+
+    trio.run(main)
+    assert stream.reads == 2  # the first megabyte (the length and a start), then all the rest

@@ -1,7 +1,12 @@
 """Photo originals and previews: chunks of at most 1 MiB, each sealed with
 the blob's own key, and a sealed manifest listing them. Only CIDs and
 ciphertext are stored; the key travels in the event body that uses the blob,
-so a follower can keep and serve blob blocks without reading them."""
+so a follower can keep and serve blob blocks without reading them.
+
+A thread's chunks live in files (logstore/blockfiles.py) when the store is
+given them; the `blocks` row then holds empty data (no real block is empty:
+a sealed chunk carries at least its tag). Manifests, and every block of a
+store without files, stay in the database."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from threads_desktop.engine.core.errors import IntegrityError, NotFoundError, Sc
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.crypto import aead
 from threads_desktop.engine.crypto.aead import RandomBytes
+from threads_desktop.engine.logstore.blockfiles import BlockFiles
 
 PREVIEW, ORIGINAL = 0, 1  # block priorities: previews travel first
 CHUNK_SIZE = 1 << 20
@@ -65,10 +71,11 @@ class BlobStore:
     """Blobs of one thread (`thread_id`), or of none (reading only)."""
 
     def __init__(self, connection: sqlite3.Connection, random_bytes: RandomBytes,
-                 thread_id: ThreadId | None = None) -> None:
+                 thread_id: ThreadId | None = None, files: BlockFiles | None = None) -> None:
         self._sql = connection
         self._random_bytes = random_bytes
         self._thread_id = thread_id
+        self._files = files if thread_id is not None else None
 
     def put(self, data: bytes, mime: str, priority: int = ORIGINAL) -> BlobRef:
         """Seal and store `data`; call inside a write transaction."""
@@ -85,10 +92,22 @@ class BlobStore:
                                          _AAD_MANIFEST, self._random_bytes))
         manifest_cid = cid_of_cbor(manifest)
         for cid, block in [(manifest_cid, manifest), *chunks]:
-            self._add_block(BlockEntry(cid, manifest_cid, len(block), priority), block)
+            self._add_block(BlockEntry(cid, manifest_cid, len(block), priority), block, durable=True)
+        if self._files is not None and self._thread_id is not None:
+            self._files.flush_folder(self._thread_id.raw)  # nobody else holds these yet: on disk before the rows
         return BlobRef(manifest_cid, key, len(data), mime)
 
-    def _add_block(self, entry: BlockEntry, data: bytes) -> None:
+    def _in_file(self, cid: bytes) -> bool:
+        """Kept in a file rather than the database: a thread's chunks."""
+        return self._files is not None and self._thread_id is not None and cid[1] == CODEC_RAW
+
+    def _add_block(self, entry: BlockEntry, data: bytes, *, durable: bool = False) -> None:
+        if self._in_file(entry.cid) and self._files is not None and self._thread_id is not None:
+            self._files.write(self._thread_id.raw, entry.cid, data, durable=durable)
+            data = b""  # kept in the file
+        self._list_block(entry, data)
+
+    def _list_block(self, entry: BlockEntry, data: bytes) -> None:
         self._sql.execute("INSERT OR IGNORE INTO blocks (cid, data) VALUES (?, ?)", (entry.cid, data))
         if self._thread_id is not None:
             self._sql.execute(
@@ -109,10 +128,41 @@ class BlobStore:
             " ORDER BY id LIMIT ?", (self._thread(), after, limit))]
 
     def held(self, cids: Sequence[bytes]) -> set[bytes]:
-        """Which of `cids` this thread's inventory already holds."""
+        """Which of `cids` this thread's inventory already holds (a block
+        whose file went missing is not held: it is fetched again)."""
         thread = self._thread()
-        return {cid for cid in cids if self._sql.execute(
-            "SELECT 1 FROM thread_blocks WHERE thread_id = ? AND cid = ?", (thread, cid)).fetchone()}
+        out = set()
+        for cid in cids:
+            row = self._sql.execute(
+                "SELECT length(b.data) FROM thread_blocks t JOIN blocks b ON b.cid = t.cid"
+                " WHERE t.thread_id = ? AND t.cid = ?", (thread, cid)).fetchone()
+            if row is not None and (row[0] > 0 or self._file_here(cid)):
+                out.add(cid)
+        return out
+
+    def _file_here(self, cid: bytes) -> bool:
+        return self._files is not None and self._thread_id is not None \
+            and self._files.exists(self._thread_id.raw, cid)
+
+    def _data(self, cid: bytes) -> bytes | None:
+        """A block's bytes, from the database or its file; None if not here."""
+        row = self._sql.execute("SELECT data FROM blocks WHERE cid = ?", (cid,)).fetchone()
+        if row is None:
+            return None
+        if row[0]:
+            return bytes(row[0])
+        if self._files is None or self._thread_id is None:
+            return None
+        return self._files.read(self._thread_id.raw, cid)
+
+    def _checked(self, cid: bytes, data: bytes, cid_of: Any) -> bool:
+        """Whether `data` matches its CID; a torn file is removed, so the
+        block counts as missing and is fetched again."""
+        if cid_of(data) == cid:
+            return True
+        if self._files is not None and self._thread_id is not None:
+            self._files.discard(self._thread_id.raw, cid)
+        return False
 
     def read_blocks(self, cids: Sequence[bytes], budget: int) -> list[tuple[bytes, bytes]]:
         """Blocks of this thread among `cids`, in order, until `budget` bytes
@@ -121,29 +171,55 @@ class BlobStore:
         used = 0
         thread = self._thread()
         for cid in cids:
-            row = self._sql.execute(
-                "SELECT b.data FROM thread_blocks t JOIN blocks b ON b.cid = t.cid WHERE t.thread_id = ? AND t.cid = ?",
-                (thread, cid)).fetchone()
-            if row is None:
+            listed = self._sql.execute("SELECT size FROM thread_blocks WHERE thread_id = ? AND cid = ?",
+                                       (thread, cid)).fetchone()
+            if listed is None:
                 continue
-            if out and used + len(row[0]) > budget:
+            data = self._data(cid)
+            if data is None:
+                continue
+            if len(data) != listed[0]:  # a file cut short (a power cut): not served, fetched again
+                if self._in_file(cid) and self._files is not None and self._thread_id is not None:
+                    self._files.discard(self._thread_id.raw, cid)
+                continue
+            if out and used + len(data) > budget:
                 break
-            out.append((cid, bytes(row[0])))
-            used += len(row[0])
+            out.append((cid, data))
+            used += len(data)
         return out
 
     def add_fetched(self, entry: BlockEntry, data: bytes) -> None:
         """Store a block a peer sent, after checking it matches its CID; call
         inside a write transaction. NotFoundError once the thread is no
-        longer held (a transfer finishing after we left it)."""
+        longer held (a transfer finishing after we left it). A block whose
+        file is already in place (`stage_fetched`) is only listed: a file
+        gets its final name only after its bytes matched the CID."""
         if not self._sql.execute("SELECT 1 FROM threads WHERE id = ?", (self._thread(),)).fetchone():
+            if self._files is not None and self._thread_id is not None:
+                self._files.forget_thread(self._thread_id)  # what staging wrote meanwhile
             raise NotFoundError(f"thread {self._thread_id} is not in this profile")
-        expected = cid_of_raw(data) if entry.cid[1] == CODEC_RAW else cid_of_cbor(data)
-        if expected != entry.cid:
-            raise IntegrityError("a block from a peer does not match its CID")
         if len(data) > CHUNK_SIZE + 1024:
             raise IntegrityError("a block from a peer is larger than any blob block")
-        self._add_block(BlockEntry(entry.cid, entry.blob, len(data), entry.priority), data)
+        sized = BlockEntry(entry.cid, entry.blob, len(data), entry.priority)
+        if self._in_file(entry.cid) and self._file_here(entry.cid):
+            self._list_block(sized, b"")
+            return
+        _check_fetched(entry.cid, data)
+        self._add_block(sized, data)
+
+    def stage_fetched(self, blocks: Sequence[tuple[BlockEntry, bytes]]) -> None:
+        """Check blocks a peer sent against their CIDs and write those kept
+        in files, without touching the database: safe on a worker thread
+        (hashing and writing release the GIL, so the engine thread goes on
+        reading the network meanwhile). `add_fetched` lists them after.
+        IntegrityError for a bad block (those before it may be written:
+        they match their CIDs, and are listed by the next transfer)."""
+        for entry, data in blocks:
+            if len(data) > CHUNK_SIZE + 1024:
+                raise IntegrityError("a block from a peer is larger than any blob block")
+            _check_fetched(entry.cid, data)
+            if self._in_file(entry.cid) and self._files is not None and self._thread_id is not None:
+                self._files.write(self._thread_id.raw, entry.cid, data)
 
     def get(self, ref: BlobRef) -> bytes:
         """The blob's bytes, every chunk checked against its CID and tag."""
@@ -161,7 +237,11 @@ class BlobStore:
             chunks = self._chunks(ref, AESGCM(ref.key))
         except NotFoundError:
             return False
-        return all(self._sql.execute("SELECT 1 FROM blocks WHERE cid = ?", (cid,)).fetchone() for cid in chunks)
+        return all(self._present(cid) for cid in chunks)
+
+    def _present(self, cid: bytes) -> bool:
+        row = self._sql.execute("SELECT length(data) FROM blocks WHERE cid = ?", (cid,)).fetchone()
+        return row is not None and (row[0] > 0 or self._file_here(cid))
 
     def _chunks(self, ref: BlobRef, cipher: AESGCM) -> list[bytes]:
         sealed_manifest = cbor.decode(self._block(ref.manifest, cid_of_cbor), max_size=1 << 20)
@@ -179,10 +259,14 @@ class BlobStore:
         return self._sql.execute("SELECT 1 FROM blocks WHERE cid = ?", (ref.manifest,)).fetchone() is not None
 
     def _block(self, cid: bytes, cid_of: Any) -> bytes:
-        row = self._sql.execute("SELECT data FROM blocks WHERE cid = ?", (cid,)).fetchone()
-        if row is None:
+        data = self._data(cid)
+        if data is None:
             raise NotFoundError("a block of this blob is not here (yet)")
-        data = bytes(row[0])
-        if cid_of(data) != cid:
+        if not self._checked(cid, data, cid_of):
             raise IntegrityError("a stored block does not match its CID")
         return data
+
+
+def _check_fetched(cid: bytes, data: bytes) -> None:
+    if (cid_of_raw(data) if cid[1] == CODEC_RAW else cid_of_cbor(data)) != cid:
+        raise IntegrityError("a block from a peer does not match its CID")

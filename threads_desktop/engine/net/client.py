@@ -271,8 +271,12 @@ class ClientSession:
                     raise ProtocolError(f"{self.remote} sent a block we did not ask for")
                 if left:
                     continue  # read what was asked for, so the stream stays in step
+                fetched = [(by_cid[cid], data) for cid, data in blocks]
                 try:
-                    self._threads.store_fetched(thread_id, [(by_cid[cid], data) for cid, data in blocks])
+                    # Checked and written off the engine thread, which reads the next reply meanwhile;
+                    # then listed here, in one transaction.
+                    await trio.to_thread.run_sync(blobs.stage_fetched, fetched)
+                    self._threads.store_fetched(thread_id, fetched)
                 except IntegrityError as exc:  # the peer's fault, not our store's
                     raise ProtocolError(f"{self.remote} sent a bad block: {exc}") from exc
                 except NotFoundError:  # we left the thread while this reply was on its way

@@ -185,7 +185,7 @@ class SyncServer:
                         slot.become_member()
                         reader.limit = MAX_MESSAGE_BYTES
                     slot.answered = True
-                    await stream.write(wire.frame(reply))
+                    await _send(stream, reply)
             if slot.scope.cancelled_caught:
                 await _refuse(stream, "busy: too many sessions of unknown peers, try again later")
         finally:
@@ -344,8 +344,7 @@ class SyncServer:
         only(message, "thread", "cids")
         thread_id = self._thread(session, message)
         cids = get(message, "cids", as_list(as_cid, MAX_CIDS))
-        return wire.reply_ok("blocks", blocks=[[cid, data] for cid, data in
-                                               self._threads.blobs(thread_id).read_blocks(cids, PAGE_BYTES)])
+        return wire.reply_ok("blocks", blocks=self._threads.blobs(thread_id).read_blocks(cids, PAGE_BYTES))
 
     def _invite(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "sealed")
@@ -360,3 +359,10 @@ class SyncServer:
         only(message)
         return wire.reply_ok("card", exchange=self._threads.identity.exchange_public_key())
 
+
+async def _send(stream: SessionStream, reply: dict[str, Any]) -> None:
+    if reply["t"] == "blocks":  # the bulk of a transfer: written as it was read, not copied into one buffer
+        for part in wire.blocks_frame(reply["blocks"]):
+            await stream.write(part)
+    else:
+        await stream.write(wire.frame(reply))

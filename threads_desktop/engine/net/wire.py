@@ -10,7 +10,7 @@ answers with an error and goes on, or closes the stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,6 +62,40 @@ def frame(message: dict[str, Any]) -> bytes:
     return _uvarint(len(body)) + body
 
 
+def _cbor_head(major: int, n: int) -> bytes:
+    """A canonical (shortest) CBOR head: major type and length."""
+    if n < 24:
+        return bytes([major << 5 | n])
+    for info, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * width):
+            return bytes([major << 5 | info]) + n.to_bytes(width, "big")
+    raise ProtocolError("a length beyond CBOR's")
+
+
+_BLOCKS_REPLY_HEAD = bytes.fromhex("a2") + b"\x61t" + b"\x66blocks" + b"\x66blocks"  # {"t": "blocks", "blocks":
+
+
+def blocks_frame(blocks: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+    """`frame({"t": "blocks", "blocks": [[cid, data], ...]})` as parts whose
+    concatenation is exactly those bytes, with each block's data a part of
+    its own, as read from the store: a 4 MiB reply is not copied into one
+    buffer (by the encoder, then again for the length prefix) before the
+    stream splits it into frames anyway."""
+    parts: list[bytes] = []
+    head = bytearray(_BLOCKS_REPLY_HEAD + _cbor_head(4, len(blocks)))
+    for cid, data in blocks:
+        head += b"\x82" + _cbor_head(2, len(cid)) + cid + _cbor_head(2, len(data))
+        parts += [bytes(head), data]
+        head = bytearray()
+    if head:
+        parts.append(bytes(head))
+    length = sum(map(len, parts))
+    if length > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"a message of {length} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")
+    parts[0] = _uvarint(length) + parts[0]
+    return parts
+
+
 class MessageReader:
     """Reads framed messages from a stream, buffering what arrives early.
 
@@ -80,12 +114,12 @@ class MessageReader:
         self._limits = budgets.limits if budgets is not None else Limits()
         self._address = address
 
-    async def _fill(self, *, waiting: bool = False) -> bool:
+    async def _fill(self, *, waiting: bool = False, wanted: int = 1 << 20) -> bool:
         if self._memory is None or waiting:
-            chunk = await self._stream.read(1 << 20)
+            chunk = await self._stream.read(wanted)
         else:
             with trio.move_on_after(self._limits.stall_seconds) as stalled:
-                chunk = await self._stream.read(1 << 20)
+                chunk = await self._stream.read(wanted)
             if stalled.cancelled_caught:
                 raise ProtocolError(f"a message stopped arriving for {self._limits.stall_seconds:g} s")
         if not chunk:
@@ -125,8 +159,12 @@ class MessageReader:
             raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self.limit}")
         if len(self._buffer) < used + length:
             await self._rest(used + length)
-        body = bytes(self._buffer[used:used + length])
-        del self._buffer[:used + length]
+        # One copy out of the buffer (a slice of a bytearray would be a second).
+        body = bytes(memoryview(self._buffer)[used:used + length])
+        if len(self._buffer) == used + length:
+            self._buffer = bytearray()  # a large reply usually fills the buffer alone: nothing to move down
+        else:
+            del self._buffer[:used + length]
         try:
             message = cbor.decode(body, max_size=self.limit, max_depth=8)
         except CodecError as exc:
@@ -136,10 +174,13 @@ class MessageReader:
         return message
 
     async def _rest(self, needed: int) -> None:
-        """Read until the buffer holds `needed` bytes, within the budgets."""
+        """Read until the buffer holds `needed` bytes, within the budgets.
+        Each read asks for all that is still missing: a libp2p stream hands
+        over what it holds, and each read costs a window update
+        (docs/LIBP2P-NOTES.md, transfer18)."""
         if self._memory is None:  # our own side of a session: the caller's deadlines apply
             while len(self._buffer) < needed:
-                if not await self._fill():
+                if not await self._fill(wanted=max(1 << 20, needed - len(self._buffer))):
                     raise ProtocolError("the stream ended inside a message")
             return
         reservation = self._memory.reserve(self._address, needed)
@@ -149,7 +190,7 @@ class MessageReader:
         try:
             with trio.move_on_after(seconds) as late:
                 while len(self._buffer) < needed:
-                    if not await self._fill():
+                    if not await self._fill(wanted=max(1 << 20, needed - len(self._buffer))):
                         raise ProtocolError("the stream ended inside a message")
             if late.cancelled_caught:
                 raise ProtocolError(f"a message of {needed} bytes took longer than {seconds:.0f} s")

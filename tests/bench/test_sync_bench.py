@@ -1,0 +1,28 @@
+"""`bench sync --only-photos` moves an album's blocks between two processes
+and reports the rate and the CPU each side spent per GB (issue 18: photos
+as fast as Syncthing, at a CPU cost near its own). Its figures are for
+people; this checks they are reported and consistent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_bench_sync_reports_photo_throughput_and_each_sides_cpu_per_gb() -> None:
+    tree = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "threads_desktop", "bench", "sync", "--only-photos", "--json", "--photos", "6",
+         "--photo-bytes", "200000"], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
+        capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(out.stdout)
+    assert "join" not in result and "latency" not in result  # the photos alone
+    photos = result["photos"]
+    assert photos["photos"] == 6 and photos["megabytes"] > 6 * 0.15
+    assert abs(photos["megabytes_per_second"] - photos["megabytes"] / photos["seconds"]) < 0.2  # both rounded
+    # Each side did the work of a transfer: some CPU, and not absurdly much for ~1.3 MB.
+    assert photos["sender_cpu_seconds_per_gb"] > 0 and photos["receiver_cpu_seconds_per_gb"] > 0
+    assert photos["sender_cpu_seconds_per_gb"] * photos["megabytes"] / 1000 < 60
