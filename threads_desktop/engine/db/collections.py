@@ -157,10 +157,13 @@ class Collection:
             documents = documents[offset:None if limit is None else offset + limit]
         return documents
 
-    def ordered_ids(self, order_by: str, *, descending: bool = False) -> list[str]:
+    def ordered_ids(self, order_by: str, *, descending: bool = False, limit: int | None = None,
+                    offset: int = 0) -> list[str]:
         """Every live document's ID in the order of an indexed field (those
         without it last), read from the index alone: a 10,000-photo album's
-        order costs milliseconds, its documents are read a page at a time."""
+        order costs milliseconds, its documents are read a page at a time.
+        `limit` and `offset` give the positions from `offset` on: the first
+        page of a 100,000-photo album costs that page, not the album."""
         if order_by not in self.model.indexes:
             raise InvalidInputError(f"{self.model.collection} can be ordered by {', '.join(self.model.indexes)}")
         direction = "DESC" if descending else "ASC"
@@ -168,10 +171,27 @@ class Collection:
         # by ID. Joining the documents for their creation stamp (as find()
         # does for a page) reads every document's row: 180 ms instead of
         # 15 ms for 10,000 photos, whose rows carry their thumbnails.
-        return [doc_id for (doc_id,) in self._sql.execute(
-            "SELECT id FROM document_index WHERE thread_id = ? AND collection = ? AND field = ?"
-            f" ORDER BY missing, value {direction}, id {direction}",
-            (self.thread_id.raw, self.model.collection, order_by))]
+        # Those with the field, then those without, each its own walk of the
+        # index: one ORDER BY over both (missing ascending, value descending)
+        # would sort every row before the first page (10x at 10x the photos).
+        key = (self.thread_id.raw, self.model.collection, order_by)
+        ids: list[str] = []
+        offset = max(0, offset)
+        for missing in (0, 1):
+            wanted = -1 if limit is None else max(0, limit) - len(ids)
+            if wanted == 0:
+                break
+            ids += [doc_id for (doc_id,) in self._sql.execute(
+                "SELECT id FROM document_index WHERE thread_id = ? AND collection = ? AND field = ? AND missing = ?"
+                f" ORDER BY value {direction}, id {direction} LIMIT ? OFFSET ?", (*key, missing, wanted, offset))]
+            if missing == 0 and offset and not ids:  # the page starts among those without the field
+                (with_field,) = self._sql.execute(
+                    "SELECT count(*) FROM document_index WHERE thread_id = ? AND collection = ? AND field = ?"
+                    " AND missing = 0", key).fetchone()
+                offset -= min(offset, int(with_field))
+            else:
+                offset = 0
+        return ids
 
     def by_ids(self, ids: Sequence[str]) -> list[Document]:
         """The live documents among `ids`, in that order."""

@@ -173,9 +173,10 @@ class Photos:
         page at a time for large albums."""
         return self.photos.find(order_by="taken_at", descending=newest_first, limit=limit, offset=offset)
 
-    def ordered_ids(self, *, newest_first: bool = True) -> list[str]:
-        """Every photo's ID by the time it was taken, from the index alone."""
-        return self.photos.ordered_ids("taken_at", descending=newest_first)
+    def ordered_ids(self, *, newest_first: bool = True, limit: int | None = None, offset: int = 0) -> list[str]:
+        """Every photo's ID by the time it was taken, from the index alone
+        (with `limit`: those at positions `offset` to `offset + limit`)."""
+        return self.photos.ordered_ids("taken_at", descending=newest_first, limit=limit, offset=offset)
 
     def cards(self, ids: Sequence[str]) -> list[PhotoCard]:
         """Grid cells for the photos among `ids` still in the album."""
