@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from threads_desktop.cli.registry import Command, Invocation
 
@@ -43,6 +44,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     hostile.add_argument("--json", action="store_true")
     gui = kinds.add_parser("gui", help="the app with a large album, offscreen")
     gui.add_argument("--photos", type=int, default=10_000, help="photos in the album")
+    gui.add_argument("--keep", metavar="FOLDER", type=Path,
+                     help="build the album's profile in FOLDER once and reuse it in later runs")
     gui.add_argument("--json", action="store_true")
 
 
@@ -51,7 +54,7 @@ def _run(invocation: Invocation) -> int:
     if args.bench == "gui":
         from threads_desktop.ui import bench_gui
 
-        gui = bench_gui.run(max(1, args.photos))
+        gui = bench_gui.run(max(1, args.photos), args.keep)
         print(json.dumps(gui, indent=2) if args.json else bench_gui.summary(gui))
         return 0
     if args.bench == "reach":

@@ -24,12 +24,22 @@ TARGETS = {"startup_ms": 1500, "first_paint_ms": 200, "worst_frame_ms": 33, "rss
 _CHILD_TIMEOUT = 300
 
 
-def run(photos: int) -> dict[str, Any]:
+def run(photos: int, keep: Path | None = None) -> dict[str, Any]:
+    """keep: a folder for the profile, built there once and reused by later
+    runs with the same photo count (a 100,000-photo album takes minutes)."""
     with tempfile.TemporaryDirectory(prefix="bench-gui-") as root:
-        profile = Path(root) / "profile"
-        made = time.perf_counter()
-        thread_id = make_album(profile, photos)
-        setup_s = time.perf_counter() - made
+        folder = keep if keep is not None else Path(root)
+        profile = folder / f"profile-{photos}"
+        made_file = folder / f"profile-{photos}.json"
+        if keep is not None and made_file.exists():
+            made = json.loads(made_file.read_text())
+            thread_id, setup_s = made["thread"], made["setup_s"]
+        else:
+            started = time.perf_counter()
+            thread_id = make_album(profile, photos)
+            setup_s = time.perf_counter() - started
+            if keep is not None:
+                made_file.write_text(json.dumps({"thread": thread_id, "setup_s": setup_s}))
         floor = _child(["--floor"])
         measured = _child(["--profile", str(profile), "--thread", thread_id])
     result: dict[str, Any] = {"photos": photos, "setup_s": round(setup_s, 1), **measured,

@@ -157,18 +157,18 @@ class AlbumView(QWidget):
         self._check_selection(keep_shown=same)  # the role may have changed
         if not same:
             self.pages.setCurrentIndex(0)
-            self._spawn(self._open(summary.photo_count))
+            self._open_when_known = None
+            self.model.show_count(summary.photo_count)  # now, not when the task starts: painted at once
+            self._spawn(self._open())
 
     def _show_counts(self, count: int) -> None:
         self.subtitle.setText(self.tr("1 photo") if count == 1 else self.tr("{n} photos").format(n=count))
 
-    async def _open(self, count: int) -> None:
-        """Rows for the album's count at once, the first screen's photos
-        fetched by position, then the whole order behind them: what the
-        first paint waits for follows the screen, not the album."""
+    async def _open(self) -> None:
+        """The rows are there (`show_count`, for the album's count): the first
+        screen's photos are fetched by position, then the whole order behind
+        them. What the first paint waits for follows the screen, not the album."""
         summary = self._summary
-        self._open_when_known = None
-        self.model.show_count(count)
         await self.model.load_page(0)
         if summary is not None and self._summary is not None and self._summary.thread_id == summary.thread_id:
             await self._reload()  # (else another album was opened meanwhile)
@@ -203,7 +203,9 @@ class AlbumView(QWidget):
     def _sort_changed(self, index: int) -> None:
         self._newest_first = index == 0
         self.sort_changed.emit(self._newest_first)
-        self._spawn(self._open(self.model.rowCount()))
+        self._open_when_known = None
+        self.model.show_count(self.model.rowCount())
+        self._spawn(self._open())
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         summary = self._summary
