@@ -25,6 +25,7 @@ from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.modules.photos import PhotoCard
 from threads_desktop.engine.node import Node
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models import photo_grid_model
 from threads_desktop.ui.models.photo_grid_model import BATCH, PhotoGridModel, PhotoRole
 from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.settings import AppSettings
@@ -113,4 +114,28 @@ def test_rows_scrolled_to_before_the_order_arrives_fetch_their_page_by_position(
         assert set(ids[:2 * BATCH]) == {""} and not model.complete()  # nothing else was read
         model.set_ids(every)
         assert model.complete() and model.ids() == every
+        model.cancel()
+
+
+def test_an_album_scrolled_end_to_end_keeps_only_the_cells_of_its_cache(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(photo_grid_model, "CACHE_IMAGES", 40)
+    album_id = _wait(qtbot, engine.call(_album))
+    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
+    client = EngineClient(engine, qt_loop)
+
+    async def fetch_cards(ids: list[str]) -> list[PhotoCard]:
+        return await client.run(photo_ops.cards, album_id, ids)
+
+    with ThreadPoolExecutor(1) as decoder:
+        model = PhotoGridModel(fetch_cards, decoder)
+        model.set_ids(every)
+        for first in range(0, PHOTOS, 20):  # a screen of 20 cells at a time, as scrolling paints them
+            rows = range(first, min(PHOTOS, first + 20))
+            for row in rows:
+                model.index(row).data(PhotoRole.NAME)
+            qtbot.waitUntil(lambda rows=rows: all(model.index(r).data(PhotoRole.NAME) is not None for r in rows),
+                            timeout=20_000)
+        # The names and captions of cells scrolled past went with their pictures (34 MB at 100,000 photos).
+        assert len(model._cards) <= 40 and model.index(PHOTOS - 1).data(PhotoRole.NAME) == "IMG_0.jpg"
         model.cancel()
