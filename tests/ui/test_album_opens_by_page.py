@@ -139,3 +139,33 @@ def test_an_album_scrolled_end_to_end_keeps_only_the_cells_of_its_cache(  # type
         # The names and captions of cells scrolled past went with their pictures (34 MB at 100,000 photos).
         assert len(model._cards) <= 40 and model.index(PHOTOS - 1).data(PhotoRole.NAME) == "IMG_0.jpg"
         model.cancel()
+
+
+def _add_one_by_one(node: Node, album: ThreadId, count: int) -> None:
+    """`count` photos, one change set each (as a peer's photos arrive)."""
+    thumbnail = _picture("JPEG", (32, 24))
+    ref = {"manifest": Link(cid_of_cbor(b"placeholder")), "key": bytes(32), "size": 1, "mime": "image/jpeg"}
+    for i in range(PHOTOS, PHOTOS + count):
+        node.commit(album, [db_event({"op": "create", "c": "photo", "id": f"{i:064x}", "set": {
+            "name": f"IMG_{i}.jpg", "thumbnail": thumbnail, "preview": ref, "original": ref,
+            "width": 32, "height": 24, "taken_at": 1_700_000_000_000 + i * 60_000}})])
+
+
+def test_photos_arriving_one_by_one_read_the_albums_order_once_more_not_once_each(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime, tmp_path: Path) -> None:
+    album_id = _wait(qtbot, engine.call(_album))
+    window = MainWindow(EngineClient(engine, qt_loop), AppSettings.from_file(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
+        window.show()
+    with qtbot.waitSignal(window.album_view.photos_loaded, timeout=20_000):
+        window.select_thread(str(album_id))
+    engine.operations.clear()
+    _wait(qtbot, engine.call(_add_one_by_one, album_id, 20))
+    model = window.album_view.model
+    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
+    qtbot.waitUntil(lambda: model.ids() == every, timeout=20_000)
+    _wait(qtbot, engine.call(Node.identity_card))  # every call the views started before this one is recorded
+    # Each read takes 100-200 ms at 100,000 photos: one per arriving photo would never catch up.
+    assert engine.operations.count(photo_ops.ordered_ids) <= 3, engine.operations.count(photo_ops.ordered_ids)
+    window.close()

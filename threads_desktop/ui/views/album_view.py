@@ -66,6 +66,8 @@ class AlbumView(QWidget):
         edge = round(PICTURE * (self.devicePixelRatioF() or 1.0))
         self.model = PhotoGridModel(self._fetch_cards, decoder, edge=edge, fetch_page=self._fetch_page)
         self._open_when_known: int | None = None  # a row double-clicked before the album's order arrived
+        self._reloading = False    # the order is being read
+        self._reload_again = False  # and photos came meanwhile: read it once more after
         self._build(decoder)
         client.changed.connect(self._on_engine_changed)
 
@@ -173,6 +175,25 @@ class AlbumView(QWidget):
         if summary is not None and self._summary is not None and self._summary.thread_id == summary.thread_id:
             await self._reload()  # (else another album was opened meanwhile)
 
+    def _reload_soon(self) -> None:
+        """Read the order again, once for however many change sets come while
+        a read is on its way (a peer's photos arrive a few per change set,
+        and a read takes 100-200 ms at 100,000 photos)."""
+        if self._reloading:
+            self._reload_again = True
+            return
+        self._reloading = True
+        self._spawn(self._reload_until_settled())
+
+    async def _reload_until_settled(self) -> None:
+        try:
+            self._reload_again = True
+            while self._reload_again:
+                self._reload_again = False
+                await self._reload()
+        finally:
+            self._reloading = False
+
     async def _reload(self) -> None:
         summary = self._summary
         if summary is None:
@@ -221,7 +242,7 @@ class AlbumView(QWidget):
         if updated:  # a caption, say: only those cells are fetched again
             self.model.refresh(updated)
         if came or (gone and not self.model.complete()):  # where photos go comes from the album's order
-            self._spawn(self._reload())
+            self._reload_soon()
         elif gone:  # nothing to ask: their rows go
             removed = frozenset(gone)
             self.model.set_ids([photo_id for photo_id in self.model.ids() if photo_id not in removed])
