@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.eventstore.peers import sync, texts, view_dump
+from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.types import ThreadKind
@@ -150,3 +151,23 @@ def test_a_migrated_profile_keeps_its_large_values_in_rowid_tables_row_for_row(
     kept = sql.execute("SELECT thread_id, collection, field, live FROM document_index_counts ORDER BY 1, 2, 3")
     assert kept.fetchall() == sql.execute("SELECT thread_id, collection, field, count(*) FROM document_index"
                                           " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3").fetchall() != []
+
+
+def test_a_migrated_profile_keeps_each_thumbnail_once_in_its_views(open_old: OpenOld, tmp_path: Path) -> None:
+    before = sqlite3.connect(tmp_path / "dump.sqlite3")
+    before.executescript((DATA / "reader" / "profile.sql").read_text())
+    held = {doc_id: cbor.decode(data, max_size=1 << 20) for doc_id, data in before.execute(
+        "SELECT id, data FROM documents WHERE collection = 'photo'")}
+    before.close()
+    assert held and all("thumbnail" in data for data in held.values())  # schema 3 copied it into the data
+    reader = open_old("reader")
+    sql = reader.database.connection
+    now = {doc_id: cbor.decode(data, max_size=1 << 20) for doc_id, data in sql.execute(
+        "SELECT id, data FROM documents WHERE collection = 'photo'")}
+    assert now == {doc_id: {k: v for k, v in data.items() if k != "thumbnail"} for doc_id, data in held.items()}
+    album = next(t.thread_id for t in reader.list_threads() if t.kind is ThreadKind.ALBUM)
+    photos = reader.photos(album)
+    # Its field's row holds it, and reads give it back as before.
+    assert {card.id: card.thumbnail for card in photos.cards(list(held))} == {
+        doc_id: data["thumbnail"] for doc_id, data in held.items()}
+    assert [photo.data for photo in photos.page()] == list(held.values())

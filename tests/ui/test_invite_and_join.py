@@ -80,7 +80,8 @@ def test_photos_dropped_in_one_window_arrive_in_another_that_joined_by_its_link(
     # ... and its photos, thumbnails and all, in B's grid.
     window_b.select_thread(window_b.threads.index(0).data(ThreadRole.THREAD_ID))
     grid_b = window_b.album_view.model
-    qtbot.waitUntil(lambda: grid_b.rowCount() == 3, timeout=30_000)
+    # Its rows come first (the album's count), their photos with the album's order.
+    qtbot.waitUntil(lambda: grid_b.rowCount() == 3 and grid_b.complete(), timeout=30_000)
     assert grid_b.ids() == window_a.album_view.model.ids()
     qtbot.waitUntil(lambda: isinstance(grid_b.index(0).data(PhotoRole.THUMBNAIL), QImage), timeout=10_000)
     assert grid_b.index(0).data(PhotoRole.NAME) == "IMG_0002.jpg"

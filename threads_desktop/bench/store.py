@@ -45,7 +45,8 @@ def summary(result: dict[str, Any]) -> str:
         f"   log ingest alone {e['log_ingest_events_per_second']:>8} /s   ratio {e['ratio']}",
         f"12 MP JPEG import                     {p['photos_per_second_all_cores']:>8} /s"
         f"   one core {p['photos_per_second_one_core']:>8} /s   speed-up {p['speedup']}",
-        f"first page of a {a['photos']}-photo album     {a['first_page_ms']:>8} ms (median of 5)",
+        f"first page of a {a['photos']}-photo album     {a['first_page_ms']:>8} ms (median of 5);"
+        f" the grid's, newest first {a['grid_first_page_ms']} ms, its whole order {a['grid_order_ms']} ms",
         f"built in {a['build_s']} s; photos/s into it empty {a['photos_per_second_into_empty']},"
         f" full {a['photos_per_second_into_full']} (ratio {a['full_to_empty_ratio']});"
         f" {a['profile_bytes_per_photo']} bytes of profile per photo",
@@ -171,6 +172,15 @@ def _album(root: Path, count: int) -> dict[str, Any]:
             page = photos.page(limit=PAGE)
             timings.append(time.perf_counter() - started)
             assert len(page) == min(PAGE, count)
+        grid_page, grid_order = [], []  # what the album's grid reads first (one screen), and after it (every ID)
+        for _ in range(5):
+            started = time.perf_counter()
+            cards = photos.cards(photos.ordered_ids(newest_first=True, limit=PAGE))
+            grid_page.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            ids = photos.ordered_ids(newest_first=True)
+            grid_order.append(time.perf_counter() - started)
+            assert len(cards) == min(PAGE, count) and len(ids) == count
     finally:
         node.close()
     # Rates into the empty album and into the full one: the first and last
@@ -178,6 +188,8 @@ def _album(root: Path, count: int) -> dict[str, Any]:
     window = max(1, min(len(page_seconds) // 2, 1_000 // PAGE))
     first, last = sum(page_seconds[:window]), sum(page_seconds[-window:])
     return {"photos": count, "first_page_ms": round(statistics.median(timings) * 1000, 2),
+            "grid_first_page_ms": round(statistics.median(grid_page) * 1000, 2),
+            "grid_order_ms": round(statistics.median(grid_order) * 1000, 1),
             "build_s": round(build_s, 2),
             "photos_per_second_into_empty": round(window * PAGE / first, 1),
             "photos_per_second_into_full": round(window * PAGE / last, 1),

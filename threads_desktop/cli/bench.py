@@ -1,10 +1,11 @@
-"""`threads-desktop bench log|store|sync|gui|hostile`: the benchmarks (threads_desktop/bench)."""
+"""`threads-desktop bench log|store|sync|album-join|gui|hostile`: the benchmarks (threads_desktop/bench)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from threads_desktop.cli.registry import Command, Invocation
 
@@ -42,8 +43,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     hostile.add_argument("--sessions", type=int, default=8, help="stalled sessions per identity")
     hostile.add_argument("--sockets", type=int, default=500, help="idle sockets re-opened as they are dropped")
     hostile.add_argument("--json", action="store_true")
+    album_join = kinds.add_parser("album-join", help="a new member joins a large album (records and thumbnails)")
+    album_join.add_argument("--photos", type=int, default=10_000)
+    album_join.add_argument("--json", action="store_true")
     gui = kinds.add_parser("gui", help="the app with a large album, offscreen")
     gui.add_argument("--photos", type=int, default=10_000, help="photos in the album")
+    gui.add_argument("--keep", metavar="FOLDER", type=Path,
+                     help="build the album's profile in FOLDER once and reuse it in later runs")
     gui.add_argument("--json", action="store_true")
 
 
@@ -52,11 +58,17 @@ def _run(invocation: Invocation) -> int:
     if args.bench == "gui":
         from threads_desktop.ui import bench_gui
 
-        gui = bench_gui.run(max(1, args.photos))
+        gui = bench_gui.run(max(1, args.photos), args.keep)
         print(json.dumps(gui, indent=2) if args.json else bench_gui.summary(gui))
         return 0
     if args.bench == "reach":
         return _reach(args)
+    if args.bench == "album-join":
+        from threads_desktop.bench import album_join
+
+        joined = album_join.run(max(1, args.photos))
+        print(json.dumps(joined, indent=2) if args.json else album_join.summary(joined))
+        return 0
     if args.bench == "hostile":
         from threads_desktop.bench import hostile
 

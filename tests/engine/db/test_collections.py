@@ -104,3 +104,20 @@ def test_the_key_value_store_puts_gets_and_deletes(open_node: OpenNode) -> None:
     kv.delete("volume")
     with pytest.raises(NotFoundError):
         kv.get("volume")
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_ordered_ids_by_position_are_slices_of_the_whole_order(open_node: OpenNode, descending: bool) -> None:
+    node = open_node("a")
+    thread = start_thread(node)
+    messages = node.collections(thread)["message"]
+    root = messages.create({"text": "root"})
+    writes = WriteBatch()
+    for i in range(12):  # some with the ordering field (two per value: ties go by ID), some without
+        messages.create({"text": f"m{i}", **({"reply_to": f"{root}-{i // 2}"} if i % 3 else {})}, batch=writes)
+    node.collections(thread).send(writes)
+    every = messages.ordered_ids("reply_to", descending=descending)
+    assert len(every) == 13 and every[-5:] == sorted(every[-5:], reverse=descending)  # those without it last
+    pages = [messages.ordered_ids("reply_to", descending=descending, limit=limit, offset=offset)
+             for offset in range(0, 15) for limit in (1, 3, 5, 20)]
+    assert pages == [every[offset:offset + limit] for offset in range(0, 15) for limit in (1, 3, 5, 20)]

@@ -153,7 +153,7 @@ class DocumentReducer:
         """The common case, a document nobody created before: written whole,
         without reading anything back. False if it exists already."""
         present = {name: value for name, value in values.items() if value is not None}
-        data = cbor.encode(present)
+        data = cbor.encode({name: value for name, value in present.items() if name not in model.apart})
         inserted = self._sql.execute(
             "INSERT OR IGNORE INTO documents (thread_id, collection, id, data, author, created, updated, version)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 1)", (*key, data, event.log_id.raw, op_stamp, op_stamp)).rowcount
@@ -241,9 +241,10 @@ class DocumentReducer:
         """Recompute the document's data and index rows from its fields."""
         # No size check here: it would depend on which concurrent writes are
         # applied yet. Each value is bounded by its event (MAX_BODY_BYTES).
+        # Fields kept apart stay in their rows (read back by `Collection`).
         data = {name: cbor.decode(value, max_size=MAX_DOCUMENT_BYTES) for name, value in self._sql.execute(
             "SELECT field, value FROM fields WHERE thread_id = ? AND collection = ? AND id = ?"
-            " AND value IS NOT NULL", key)}
+            " AND value IS NOT NULL", key) if name not in model.apart}
         encoded = cbor.encode(data)
         old_blob, deleted = self._sql.execute(
             "SELECT data, deleted FROM documents WHERE thread_id = ? AND collection = ? AND id = ?", key).fetchone()
@@ -385,6 +386,29 @@ def _index_key(model: Model, name: str, data: Mapping[str, Any]) -> tuple[str, i
     if isinstance(value, (float, str, bytes)) or (type(value) is int and value in _INT64):
         return name, 0, value
     return name, 0, cbor.encode(value)
+
+
+def drop_apart(connection: sqlite3.Connection, model: Model) -> None:
+    """Take the fields `model` keeps apart out of its documents' data (they
+    were copied there before schema 9; their field rows keep them)."""
+    columns = "rowid, thread_id, collection, id, data, author, created, updated, version, deleted"
+    last = 0
+    # 500 rows at a time, each batch read whole before its rows are rewritten
+    # (no write under an open read of the same table). Deleted and inserted
+    # again, not updated: a row that shrinks in place keeps its 16 KiB page
+    # (dbstat: 100,000 pages holding one 300 B row each); rows written anew
+    # are packed, and the pages they leave are free for new rows.
+    while batch := connection.execute(f"SELECT {columns} FROM documents WHERE collection = ? AND rowid > ?"
+                                      " ORDER BY rowid LIMIT 500", (model.collection, last)).fetchall():
+        rewritten = []
+        for row in batch:
+            data = cbor.decode(row[4], max_size=MAX_DOCUMENT_BYTES)
+            if any(name in data for name in model.apart):
+                stripped = cbor.encode({k: v for k, v in data.items() if k not in model.apart})
+                rewritten.append((*row[:4], stripped, *row[5:]))
+        connection.executemany("DELETE FROM documents WHERE rowid = ?", [(row[0],) for row in rewritten])
+        connection.executemany(f"INSERT INTO documents ({columns}) VALUES ({', '.join('?' * 10)})", rewritten)
+        last = batch[-1][0]
 
 
 def reindex(connection: sqlite3.Connection, model: Model) -> None:

@@ -40,6 +40,10 @@ class FieldSpec:
     required: bool = False
     index: bool = False
     max_length: int | None = None  # characters, bytes or items
+    # Kept in its field's row only, not also in the document's data: a
+    # photo's thumbnail (6-20 KB) is then stored once in the views, and the
+    # reads that return documents fill it in (`Collection`). Not indexable.
+    apart: bool = False
 
     def check(self, name: str, value: Any) -> None:
         if value is None:
@@ -76,6 +80,7 @@ class Model:
     readers_write_own: bool = False
     indexes: tuple[str, ...] = field(init=False)
     blobs: tuple[str, ...] = field(init=False)  # fields holding a blob reference (indexed by manifest)
+    apart: tuple[str, ...] = field(init=False)  # fields kept out of the document's data (FieldSpec.apart)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.collection):
@@ -87,6 +92,9 @@ class Model:
         object.__setattr__(self, "blobs", tuple(sorted(n for n, f in self.fields.items() if f.kind == "blob")))
         object.__setattr__(self, "indexes", tuple(sorted(n for n, f in self.fields.items()
                                                          if f.index or f.kind == "blob")))
+        object.__setattr__(self, "apart", tuple(sorted(n for n, f in self.fields.items() if f.apart)))
+        if set(self.apart) & set(self.indexes):
+            raise ValueError("a field kept apart cannot be indexed")
 
     def check(self, values: Mapping[str, Any], *, creating: bool) -> None:
         for name, value in values.items():

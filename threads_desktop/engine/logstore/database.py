@@ -21,8 +21,9 @@ from threads_desktop.engine.core.errors import DiskFullError, ProfileError, Stor
 # snapshots save the rows that changed, not one blob of every view; 7: tables
 # holding thumbnails are rowid tables (a large value spilled from a WITHOUT
 # ROWID row into an overflow page of its own); 8: links without keys
-# (pending_admissions and join_requests replace pending_joins).
-SCHEMA_VERSION = 8
+# (pending_admissions and join_requests replace pending_joins); 9: a field
+# kept apart (a photo's thumbnail) is no longer copied into its document's data.
+SCHEMA_VERSION = 9
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from threads_desktop.engine.core.errors import (
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.text import name_from_peer
 from threads_desktop.engine.db.collections import Collection, Document, ThreadCollections, WriteBatch
-from threads_desktop.engine.db.documents import reindex
+from threads_desktop.engine.db.documents import drop_apart, reindex
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.logstore.blobs import ORIGINAL, PREVIEW, BlobRef, BlobStore
 from threads_desktop.engine.logstore.database import Database, Migration
@@ -49,7 +49,7 @@ _PREPARED_AHEAD = 4  # photos being prepared at once: an import of thousands hol
 
 PHOTO_MODEL = Model("photo", {
     "name": FieldSpec("text", max_length=MAX_NAME),
-    "thumbnail": FieldSpec("bytes", required=True, max_length=128 * 1024),
+    "thumbnail": FieldSpec("bytes", required=True, max_length=128 * 1024, apart=True),
     "preview": FieldSpec("blob", required=True, max_length=4),
     "original": FieldSpec("blob", required=True, max_length=4),
     "width": FieldSpec("int", required=True),
@@ -66,7 +66,9 @@ COMMENT_MODEL = Model("comment", {
 MODELS = (PHOTO_MODEL, COMMENT_MODEL)
 # Schema 5: a photo's preview and original became blob fields, indexed by
 # their manifests (a blob that arrives finds its photo).
-MIGRATIONS = (Migration(5, "photos findable by their blobs", lambda sql: reindex(sql, PHOTO_MODEL)),)
+# Schema 9: a photo's thumbnail is no longer copied into its document's data.
+MIGRATIONS = (Migration(5, "photos findable by their blobs", lambda sql: reindex(sql, PHOTO_MODEL)),
+              Migration(9, "thumbnails kept in their field only", lambda sql: drop_apart(sql, PHOTO_MODEL)))
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger(__name__)
@@ -173,9 +175,10 @@ class Photos:
         page at a time for large albums."""
         return self.photos.find(order_by="taken_at", descending=newest_first, limit=limit, offset=offset)
 
-    def ordered_ids(self, *, newest_first: bool = True) -> list[str]:
-        """Every photo's ID by the time it was taken, from the index alone."""
-        return self.photos.ordered_ids("taken_at", descending=newest_first)
+    def ordered_ids(self, *, newest_first: bool = True, limit: int | None = None, offset: int = 0) -> list[str]:
+        """Every photo's ID by the time it was taken, from the index alone
+        (with `limit`: those at positions `offset` to `offset + limit`)."""
+        return self.photos.ordered_ids("taken_at", descending=newest_first, limit=limit, offset=offset)
 
     def cards(self, ids: Sequence[str]) -> list[PhotoCard]:
         """Grid cells for the photos among `ids` still in the album."""

@@ -1,8 +1,11 @@
 """An album's photos as a list model for the grid.
 
-The order (every photo's ID) is read once, from the engine's index; a cell's
-name, caption and thumbnail are fetched only when the view asks for that row,
-in batches, and the thumbnails are decoded on worker threads. Decoded images
+An album opens as a count of rows (`show_count`) whose photos are fetched by
+position, a page at a time, when the view asks for a row: the first screen
+costs that screen, not the album. The whole order (every photo's ID, read
+from the engine's index) follows and fills the rows in (`set_ids`). A
+cell's name, caption and thumbnail are fetched only when the view asks for
+that row, in batches, and the thumbnails are decoded on worker threads. Decoded images
 live in a bounded cache, so a 10,000-photo album scrolls end to end in a few
 hundred megabytes at most."""
 
@@ -12,7 +15,7 @@ import asyncio
 import enum
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
@@ -27,10 +30,13 @@ from threads_desktop.ui.pictures import SquareThumbnails
 _Index = QModelIndex | QPersistentModelIndex
 log = logging.getLogger(__name__)
 FetchCards = Callable[[list[str]], Awaitable[list[PhotoCard]]]
+# (offset, limit) -> the IDs at those positions of the order, and their cells
+FetchPage = Callable[[int, int], Awaitable[tuple[list[str], list[PhotoCard]]]]
+_UNKNOWN = ""  # a row whose photo is not known yet (an ID is never empty)
 
 BATCH = 96            # rows fetched per engine call: about two screens of cells
 CORNER = 0.04        # corner radius as a share of the cell's edge
-CACHE_IMAGES = 1_000  # decoded thumbnails kept: ~100 MiB at 160 px cells, 25 screens
+CACHE_IMAGES = 1_000  # decoded thumbnails (and their cards) kept: ~100 MiB at 160 px cells, 25 screens
 
 
 class PhotoRole(enum.IntEnum):
@@ -45,9 +51,11 @@ class PhotoRole(enum.IntEnum):
 class PhotoGridModel(QAbstractListModel):
     cards_loaded = Signal()  # a batch of cells got their thumbnails
 
-    def __init__(self, fetch_cards: FetchCards, decoder: Executor, *, edge: int = 160) -> None:
+    def __init__(self, fetch_cards: FetchCards, decoder: Executor, *, edge: int = 160,
+                 fetch_page: FetchPage | None = None) -> None:
         super().__init__()
         self._fetch_cards = fetch_cards
+        self._fetch_page = fetch_page
         self._decoder = decoder
         self._decode = SquareThumbnails(edge, CORNER)  # to device pixels of a cell's picture
         self._ids: list[str] = []
@@ -56,6 +64,11 @@ class PhotoGridModel(QAbstractListModel):
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self._wanted: OrderedDict[str, None] = OrderedDict()
         self._in_flight: set[str] = set()
+        self._unknown = 0  # rows whose photo is not known yet (show_count)
+        self._wanted_pages: OrderedDict[int, None] = OrderedDict()
+        self._pages_in_flight: set[int] = set()
+        self._shown_unknown: set[int] = set()  # pages whose rows the view painted before they were known
+        self._known_pages: set[int] = set()  # pages whose rows got their photo by position
         self._generation = 0  # bumped when the rows are replaced
         self._tasks: set[asyncio.Task[None]] = set()
         self._cancelled = False
@@ -73,7 +86,12 @@ class PhotoGridModel(QAbstractListModel):
         return {role.value: QByteArray(role.name.lower().encode()) for role in PhotoRole}
 
     def ids(self) -> list[str]:
+        """Every row's photo ID ("" for a row not known yet: see `complete`)."""
         return list(self._ids)
+
+    def complete(self) -> bool:
+        """Whether every row's photo is known (the whole order has arrived)."""
+        return not self._unknown
 
     def row_of(self, photo_id: str) -> int:
         return self._rows.get(photo_id, -1)
@@ -82,6 +100,9 @@ class PhotoGridModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._ids):
             return None
         photo_id = self._ids[index.row()]
+        if photo_id == _UNKNOWN:
+            self._want_page(index.row() // BATCH)
+            return None
         if role == PhotoRole.PHOTO_ID:
             return photo_id
         card = self._cards.get(photo_id)
@@ -108,22 +129,41 @@ class PhotoGridModel(QAbstractListModel):
 
     # --- changes ------------------------------------------------------------------------
 
+    def show_count(self, count: int) -> None:
+        """Show `count` rows whose photos are not known yet: each page of
+        them is fetched by position when the view first asks for one of its
+        rows, until `set_ids` brings the whole order."""
+        self._replace([_UNKNOWN] * count)
+
+    async def load_page(self, page: int) -> None:
+        """Fetch the rows of this page now (an album's first screen), rather
+        than when the view paints them."""
+        if self._fetch_page is not None and page not in self._pages_in_flight:
+            self._wanted_pages.pop(page, None)
+            self._pages_in_flight.add(page)
+            await self._load_page(page, self._generation)
+
     def set_ids(self, ids: Sequence[str]) -> None:
         """Show `ids` in this order. Removals and insertions are applied as
         such when the old order survives in the new one (photos came or went),
-        so the view keeps its scroll position and selection."""
+        so the view keeps its scroll position and selection; rows shown by
+        `show_count` are filled in when the order agrees with what they hold."""
         new = list(ids)
-        if not self._ids or not _keeps_order(self._ids, new):
-            self.beginResetModel()
-            # A photo's ID is its content's hash, the same in every album: a
-            # batch still on its way for the rows shown before must not land.
-            self._generation += 1
-            self._in_flight.clear()
-            self._cards.clear()
-            self._images.clear()
+        if self._unknown and len(new) == len(self._ids) and self._agrees(new):
             self._ids = new
+            self._unknown = 0
+            self._wanted_pages.clear()
             self._reindex()
-            self.endResetModel()
+            # Only rows the view painted empty are announced: one signal over
+            # 100,000 rows costs a QListView 100 ms; the others it asks for
+            # when it comes to them.
+            for page in sorted(self._shown_unknown):
+                self.dataChanged.emit(self.index(page * BATCH), self.index(min(len(new), page * BATCH + BATCH) - 1))
+            self._shown_unknown.clear()
+            self._known_pages.clear()
+            return
+        if not self._ids or self._unknown or not _keeps_order(self._ids, new):
+            self._replace(new)
             return
         keep = set(new)
         row = len(self._ids) - 1
@@ -154,6 +194,26 @@ class PhotoGridModel(QAbstractListModel):
             row = end
         self._reindex()
 
+    def _replace(self, ids: list[str]) -> None:
+        self.beginResetModel()
+        # A photo's ID is its content's hash, the same in every album: a
+        # batch still on its way for the rows shown before must not land.
+        self._generation += 1
+        self._in_flight.clear()
+        self._pages_in_flight.clear()
+        self._wanted_pages.clear()
+        self._shown_unknown.clear()
+        self._known_pages.clear()
+        self._cards.clear()
+        self._images.clear()
+        self._ids = ids
+        self._unknown = ids.count(_UNKNOWN)
+        if self._unknown == len(ids):
+            self._rows = {}
+        else:
+            self._reindex()
+        self.endResetModel()
+
     def refresh(self, photo_ids: Sequence[str]) -> None:
         """These photos changed (a caption, say): fetch their cells again."""
         for photo_id in photo_ids:
@@ -168,8 +228,19 @@ class PhotoGridModel(QAbstractListModel):
         self._images.pop(photo_id, None)
         self._wanted.pop(photo_id, None)
 
+    def _agrees(self, ids: list[str]) -> bool:
+        """Whether the rows known by position hold what `ids` puts there
+        (only those pages are compared: a few hundred rows, not the album)."""
+        for page in self._known_pages:
+            first, last = page * BATCH, page * BATCH + BATCH
+            if not all(old in (_UNKNOWN, now) for old, now in zip(self._ids[first:last], ids[first:last], strict=True)):
+                return False
+        return True
+
     def _reindex(self) -> None:
-        self._rows = {photo_id: row for row, photo_id in enumerate(self._ids)}
+        # dict(zip()) rather than a comprehension: 100,000 rows in a few ms of the GUI thread.
+        self._rows = dict(zip(self._ids, range(len(self._ids)), strict=True))
+        self._rows.pop(_UNKNOWN, None)
 
     # --- loading ------------------------------------------------------------------------
 
@@ -179,56 +250,114 @@ class PhotoGridModel(QAbstractListModel):
         if not self._flush.isActive():
             self._flush.start()
 
+    def _want_page(self, page: int) -> None:
+        self._shown_unknown.add(page)
+        if page in self._pages_in_flight or self._fetch_page is None:
+            return
+        self._wanted_pages[page] = None
+        self._wanted_pages.move_to_end(page)
+        if not self._flush.isActive():
+            self._flush.start()
+
     def _fetch_wanted(self) -> None:
         # One batch at a time, of the newest requests: while the user flings
         # through the album, rows scrolled past are skipped rather than
         # decoded (they are asked for again if they come back), and the
         # workers leave the GUI thread its share of the interpreter.
-        if self._in_flight or self._cancelled:
+        if self._in_flight or self._pages_in_flight or self._cancelled:
+            return
+        if self._wanted_pages:  # rows not known yet: a page by position, its cells with it
+            page, _ = self._wanted_pages.popitem(last=True)
+            self._wanted_pages.clear()
+            self._pages_in_flight.add(page)
+            self._start(self._load_page(page, self._generation))
             return
         batch = list(self._wanted)[-BATCH:]
         self._wanted.clear()
         if not batch:
             return
         self._in_flight.update(batch)
-        task = asyncio.ensure_future(self._load(batch, self._generation))
+        self._start(self._load(batch, self._generation))
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _load_page(self, page: int, generation: int) -> None:
+        assert self._fetch_page is not None
+        offset = page * BATCH
+        try:
+            ids, cards = await self._fetch_page(offset, BATCH)
+            images = await self._decoded(cards)
+        except ThreadsError as exc:  # as for cells: the rows ask again if still shown
+            log.info("could not load the grid's rows from %d: %s", offset, exc)
+            return
+        finally:
+            self._pages_in_flight.discard(page)
+            self._flush_later()
+        if generation != self._generation:
+            return
+        placed = []
+        for row, photo_id in enumerate(ids, offset):
+            # The order may have moved since (photos came): a row keeps what
+            # it holds, and the whole order settles it (set_ids).
+            if row < len(self._ids) and self._ids[row] == _UNKNOWN and photo_id not in self._rows:
+                self._ids[row] = photo_id
+                self._rows[photo_id] = row
+                self._unknown -= 1
+                placed.append(row)
+        self._known_pages.add(page)
+        self._place(cards, images, placed)
 
     async def _load(self, batch: list[str], generation: int) -> None:
         try:
             cards = await self._fetch_cards(batch)
-            loop = asyncio.get_running_loop()
-            # Two jobs per batch, not one per picture: each finished job costs
-            # the GUI thread a callback, and two keep both cores busy. Inside a
-            # job each picture is decoded on its own: one a peer made bad is a
-            # null image for its cell, never an error that loses the batch.
-            half = (len(cards) + 1) // 2
-            parts = await asyncio.gather(*(
-                loop.run_in_executor(self._decoder, self._decode, [c.thumbnail for c in part])
-                for part in (cards[:half], cards[half:]) if part))
-            images = [image for part in parts for image in part]
+            images = await self._decoded(cards)
         except ThreadsError as exc:  # the album was left meanwhile, say: the cells ask again if still shown
             log.info("could not load %d grid cells: %s", len(batch), exc)
             return
         finally:
             self._in_flight.difference_update(batch)
-            if self._wanted and not self._flush.isActive():
-                self._flush.start()
+            self._flush_later()
         if generation != self._generation:
             return  # fetched for what was shown before (another album, another order)
-        rows = []
+        self._place(cards, images, [])
+
+    async def _decoded(self, cards: list[PhotoCard]) -> list[QImage]:
+        loop = asyncio.get_running_loop()
+        # Two jobs per batch, not one per picture: each finished job costs
+        # the GUI thread a callback, and two keep both cores busy. Inside a
+        # job each picture is decoded on its own: one a peer made bad is a
+        # null image for its cell, never an error that loses the batch.
+        half = (len(cards) + 1) // 2
+        parts = await asyncio.gather(*(
+            loop.run_in_executor(self._decoder, self._decode, [c.thumbnail for c in part])
+            for part in (cards[:half], cards[half:]) if part))
+        return [image for part in parts for image in part]
+
+    def _flush_later(self) -> None:
+        if (self._wanted or self._wanted_pages) and not self._flush.isActive():
+            self._flush.start()
+
+    def _place(self, cards: list[PhotoCard], images: list[QImage], placed: list[int]) -> None:
+        """Keep the decoded cells of rows still shown; `placed`: rows that got their photo."""
+        rows = list(placed)
         for card, image in zip(cards, images, strict=True):
             if card.id not in self._rows:
                 continue
             self._cards[card.id] = replace(card, thumbnail=b"")  # decoded: the bytes are not kept
             self._images[card.id] = image
-            rows.append(self._rows[card.id])
+            if self._rows[card.id] not in placed:
+                rows.append(self._rows[card.id])
         while len(self._images) > CACHE_IMAGES:
-            self._images.popitem(last=False)
+            # Its card goes too (~340 B, 34 MB at 100,000 photos scrolled):
+            # a row that comes back asks for both again.
+            gone, _ = self._images.popitem(last=False)
+            self._cards.pop(gone, None)
+        roles = [] if placed else [PhotoRole.THUMBNAIL, PhotoRole.NAME, PhotoRole.CAPTION]  # [] is every role
         for first, last in _runs(sorted(rows)):  # never one range over rows between that did not change
-            self.dataChanged.emit(self.index(first), self.index(last),
-                                  [PhotoRole.THUMBNAIL, PhotoRole.NAME, PhotoRole.CAPTION])
+            self.dataChanged.emit(self.index(first), self.index(last), roles)
         self.cards_loaded.emit()
 
     def cancel(self) -> None:

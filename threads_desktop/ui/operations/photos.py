@@ -37,6 +37,23 @@ def cards(node: Node, thread_id: ThreadId, ids: list[str]) -> list[PhotoCard]:
     return node.photos(thread_id).cards(ids)
 
 
+@dataclass(frozen=True)
+class PhotoPage:
+    """The photos at some positions of an album's order: their IDs (one per
+    position) and the cells of those still there."""
+
+    ids: list[str]
+    cards: list[PhotoCard]
+
+
+def page(node: Node, thread_id: ThreadId, newest_first: bool, offset: int, limit: int) -> PhotoPage:
+    """The photos at positions `offset` to `offset + limit`: what an album's
+    first screen needs, at the cost of that screen however large the album."""
+    photos = node.photos(thread_id)
+    ids = photos.ordered_ids(newest_first=newest_first, limit=limit, offset=offset)
+    return PhotoPage(ids, photos.cards(ids))
+
+
 def deletable(node: Node, thread_id: ThreadId, ids: list[str]) -> bool:
     """May this profile delete every photo among `ids` now?"""
     actions = node.item_actions(thread_id, "photo", ids)

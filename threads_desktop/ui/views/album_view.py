@@ -64,7 +64,10 @@ class AlbumView(QWidget):
         self.current_import: PhotoImport | None = None
         # Pictures are decoded at the cell's size in device pixels.
         edge = round(PICTURE * (self.devicePixelRatioF() or 1.0))
-        self.model = PhotoGridModel(self._fetch_cards, decoder, edge=edge)
+        self.model = PhotoGridModel(self._fetch_cards, decoder, edge=edge, fetch_page=self._fetch_page)
+        self._open_when_known: int | None = None  # a row double-clicked before the album's order arrived
+        self._reloading = False    # the order is being read
+        self._reload_again = False  # and photos came meanwhile: read it once more after
         self._build(decoder)
         client.changed.connect(self._on_engine_changed)
 
@@ -156,11 +159,40 @@ class AlbumView(QWidget):
         self._check_selection(keep_shown=same)  # the role may have changed
         if not same:
             self.pages.setCurrentIndex(0)
-            self.model.set_ids([])
-            self._spawn(self._reload())
+            self._open_when_known = None
+            self.model.show_count(summary.photo_count)  # now, not when the task starts: painted at once
+            self._spawn(self._open())
 
     def _show_counts(self, count: int) -> None:
         self.subtitle.setText(self.tr("1 photo") if count == 1 else self.tr("{n} photos").format(n=count))
+
+    async def _open(self) -> None:
+        """The rows are there (`show_count`, for the album's count): the first
+        screen's photos are fetched by position, then the whole order behind
+        them. What the first paint waits for follows the screen, not the album."""
+        summary = self._summary
+        await self.model.load_page(0)
+        if summary is not None and self._summary is not None and self._summary.thread_id == summary.thread_id:
+            await self._reload()  # (else another album was opened meanwhile)
+
+    def _reload_soon(self) -> None:
+        """Read the order again, once for however many change sets come while
+        a read is on its way (a peer's photos arrive a few per change set,
+        and a read takes 100-200 ms at 100,000 photos)."""
+        if self._reloading:
+            self._reload_again = True
+            return
+        self._reloading = True
+        self._spawn(self._reload_until_settled())
+
+    async def _reload_until_settled(self) -> None:
+        try:
+            self._reload_again = True
+            while self._reload_again:
+                self._reload_again = False
+                await self._reload()
+        finally:
+            self._reloading = False
 
     async def _reload(self) -> None:
         summary = self._summary
@@ -172,6 +204,16 @@ class AlbumView(QWidget):
         self.model.set_ids(ids)
         self._show_counts(len(ids))
         self.photos_loaded.emit()
+        if self._open_when_known is not None:
+            row, self._open_when_known = self._open_when_known, None
+            self.open_viewer(row)
+
+    async def _fetch_page(self, offset: int, limit: int) -> tuple[list[str], list[PhotoCard]]:
+        summary = self._summary
+        if summary is None:
+            return [], []
+        page = await self._client.run(photo_ops.page, summary.thread_id, self._newest_first, offset, limit)
+        return page.ids, page.cards
 
     async def _fetch_cards(self, ids: list[str]) -> list[PhotoCard]:
         summary = self._summary
@@ -182,8 +224,9 @@ class AlbumView(QWidget):
     def _sort_changed(self, index: int) -> None:
         self._newest_first = index == 0
         self.sort_changed.emit(self._newest_first)
-        self.model.set_ids([])
-        self._spawn(self._reload())
+        self._open_when_known = None
+        self.model.show_count(self.model.rowCount())
+        self._spawn(self._open())
 
     def _on_engine_changed(self, changes: ChangeSet) -> None:
         summary = self._summary
@@ -198,8 +241,8 @@ class AlbumView(QWidget):
                                photos(changes.documents_updated()))
         if updated:  # a caption, say: only those cells are fetched again
             self.model.refresh(updated)
-        if came:  # where new photos go comes from the album's order (one index read)
-            self._spawn(self._reload())
+        if came or (gone and not self.model.complete()):  # where photos go comes from the album's order
+            self._reload_soon()
         elif gone:  # nothing to ask: their rows go
             removed = frozenset(gone)
             self.model.set_ids([photo_id for photo_id in self.model.ids() if photo_id not in removed])
@@ -255,7 +298,8 @@ class AlbumView(QWidget):
 
     def selected_ids(self) -> list[str]:
         rows = sorted(index.row() for index in self.grid.selectionModel().selectedIndexes())
-        return [str(self.model.index(row).data(PhotoRole.PHOTO_ID)) for row in rows]
+        ids = (self.model.index(row).data(PhotoRole.PHOTO_ID) for row in rows)
+        return [str(photo_id) for photo_id in ids if photo_id]  # rows still loading are not selected yet
 
     def select_rows(self, rows: list[int]) -> None:
         selection = self.grid.selectionModel()
@@ -354,6 +398,9 @@ class AlbumView(QWidget):
 
     def open_viewer(self, row: int) -> None:
         if self._summary is None or not 0 <= row < self.model.rowCount():
+            return
+        if not self.model.complete():  # the viewer steps through the order: opened once it is here
+            self._open_when_known = row
             return
         self.viewer.show_photos(self._summary.thread_id, self.model.ids(), row)
         self.pages.setCurrentWidget(self.viewer)
