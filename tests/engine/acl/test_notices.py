@@ -1,0 +1,97 @@
+"""Membership notices and removals, read from real ACL histories written by
+real profiles and moved between them the way sync does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.engine.eventstore.peers import WallClock, join, peer, start_thread, sync
+from threads_desktop.engine.acl.notices import MembershipNotice, Removal
+from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.node import Node
+
+OpenNode = Callable[..., Node]
+
+
+def told(notices: tuple[MembershipNotice, ...]) -> list[tuple[str, str | None, str, Role | None, str | None]]:
+    return [(n.kind, n.actor, n.subject, n.role, n.by_invite_of) for n in notices]
+
+
+def test_joins_additions_role_changes_and_removals_are_told_in_order_with_the_writers_time(
+        open_node: OpenNode) -> None:
+    clock = WallClock()
+    a, b, c = open_node("a", clock), open_node("b", clock), open_node("c")
+    a.set_display_name("Alice")
+    b.set_display_name("Bob")
+    thread = start_thread(a, ThreadKind.ALBUM, "Lisbon 2024")
+    clock.advance(60)
+    join(a, b, thread)
+    joined_at = clock.now
+    clock.advance(60)
+    a.membership.grant(thread, peer(c), Role.READ)  # someone new: added
+    added_at = clock.now
+    clock.advance(60)
+    a.membership.revoke(thread, peer(b), Role.WRITE)  # Bob keeps view
+    demoted_at = clock.now
+    clock.advance(60)
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    removed_at = clock.now
+
+    shown = a.membership_notices(thread)
+    assert told(shown.notices) == [
+        ("joined", None, peer(b), Role.WRITE, peer(a)),
+        ("added", peer(a), peer(c), Role.READ, None),
+        ("role-changed", peer(a), peer(b), Role.READ, None),
+        ("removed", peer(a), peer(b), None, None),
+    ]
+    assert [n.at_ms for n in shown.notices] == [int(t * 1000) for t in (joined_at, added_at, demoted_at, removed_at)]
+    assert shown.names == {peer(a): "Alice", peer(b): "Bob"}  # c gave no name: the UI shows a short ID
+    assert shown.me == peer(a)
+    # Every member tells the same story, whatever it learnt first.
+    sync(a, b, thread)
+    assert told(b.membership_notices(thread).notices) == told(shown.notices)
+
+
+def test_a_member_whose_write_is_taken_learns_who_did_it_and_keeps_view(open_node: OpenNode) -> None:
+    clock = WallClock()
+    a, b = open_node("a", clock), open_node("b", clock)
+    thread = start_thread(a, ThreadKind.ALBUM)
+    join(a, b, thread)
+    assert b.removal(thread) is None
+    clock.advance(3600)
+    a.membership.revoke(thread, peer(b), Role.WRITE)
+    sync(a, b, thread)
+    removal = b.removal(thread)
+    assert removal == Removal(peer(a), int(clock.now * 1000), Role.READ)
+    assert a.removal(thread) is None  # the admin lost nothing
+
+
+def test_a_removed_member_learns_it_from_the_signed_revocation(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread, role=Role.READ)
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    sync(a, b, thread)
+    removal = b.removal(thread)
+    assert removal is not None and removal.by == peer(a) and removal.role_left is None
+    assert told(b.membership_notices(thread).notices)[-1] == ("removed", peer(a), peer(b), None, None)
+
+
+def test_a_member_given_back_what_was_taken_is_not_removed(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    a.membership.revoke(thread, peer(b), Role.WRITE)
+    a.membership.grant(thread, peer(b), Role.WRITE)
+    sync(a, b, thread)
+    assert b.removal(thread) is None
+    assert [n.kind for n in b.membership_notices(thread).notices] == ["joined", "role-changed", "role-changed"]
+
+
+def test_a_reader_who_never_could_write_is_not_told_it_was_removed(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread, role=Role.READ)
+    sync(a, b, thread)
+    assert b.removal(thread) is None
