@@ -280,9 +280,12 @@ class Node:
             own_log = self.store.own_log(summary.thread_id)
             if own_log is not None:
                 summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log).unread_count())
-        if summary.can_write and summary.thread_id.variant is ThreadVariant.ACCESS_CONTROLLED:
-            return replace(summary, can_write=Role.WRITE in self.membership.roles(summary.thread_id))
-        return summary
+        if summary.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return summary
+        if Role.WRITE in self.membership.roles(summary.thread_id):
+            return summary
+        # Rare (readers, followers, the removed): only then is the ACL's history read.
+        return replace(summary, can_write=False, removed=self.removal(summary.thread_id) is not None)
 
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
         self.store.thread_keys(thread_id)  # NotFoundError for a thread not here; cached, so cheap

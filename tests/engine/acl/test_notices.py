@@ -76,6 +76,8 @@ def test_a_removed_member_learns_it_from_the_signed_revocation(open_node: OpenNo
     removal = b.removal(thread)
     assert removal is not None and removal.by == peer(a) and removal.role_left is None
     assert told(b.membership_notices(thread).notices)[-1] == ("removed", peer(a), peer(b), None, None)
+    assert b.get_thread(thread).removed and not b.get_thread(thread).can_write  # the thread list says so
+    assert not a.get_thread(thread).removed
 
 
 def test_a_member_given_back_what_was_taken_is_not_removed(open_node: OpenNode) -> None:

@@ -24,6 +24,7 @@ class ThreadRole(enum.IntEnum):
     UNREAD = enum.auto()
     LAST_ACTIVITY_MS = enum.auto()
     SYNCING = enum.auto()  # blocks of it are coming in now
+    REMOVED = enum.auto()  # an admin removed us (or took our right to add): kept read-only
 
 
 class ThreadListModel(QAbstractListModel):
@@ -65,6 +66,8 @@ class ThreadListModel(QAbstractListModel):
             return thread.last_activity_ms
         if role == ThreadRole.SYNCING:
             return thread.thread_id in self._syncing
+        if role == ThreadRole.REMOVED:
+            return thread.removed
         return None
 
     def row_of(self, thread_id: str) -> int:

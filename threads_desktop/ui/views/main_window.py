@@ -411,9 +411,9 @@ class MainWindow(QMainWindow):
         self._settings.last_thread = str(summary.thread_id)
         if not summary.can_write:  # a join may be waiting or refused
             self._spawn(self._show_join_state(summary.thread_id))
-        self.invite_action.setEnabled(summary.can_read)
+        self.invite_action.setEnabled(summary.can_read and not summary.removed)  # removed: nothing to offer
         self.members_action.setEnabled(summary.can_read)
-        self.nearby_list.set_invite_enabled(summary.can_read)
+        self.nearby_list.set_invite_enabled(summary.can_read and not summary.removed)
         self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
         self.add_folder_action.setEnabled(self.add_photos_action.isEnabled())
         self.rename_action.setEnabled(summary.can_write)

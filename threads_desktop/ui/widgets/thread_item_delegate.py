@@ -76,6 +76,8 @@ class ThreadItemDelegate(QStyledItemDelegate):
             count_text = self.tr("{count} changes kept").format(count=events)
         if index.data(ThreadRole.SYNCING):
             count_text = self.tr("syncing…")
+        if index.data(ThreadRole.REMOVED):
+            count_text = self.tr("removed")
         painter.drawText(detail_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          f"{kind_text} · {count_text}")
         painter.restore()
