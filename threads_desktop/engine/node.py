@@ -18,7 +18,7 @@ from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
 from threads_desktop.engine.acl.notices import Removal, ThreadNotices
-from threads_desktop.engine.acl.schema import ACL_SCHEMA
+from threads_desktop.engine.acl.schema import ACL_MIGRATIONS, ACL_SCHEMA
 from threads_desktop.engine.core.devices import devices as list_devices
 from threads_desktop.engine.core.errors import (
     AccessDeniedError,
@@ -77,6 +77,7 @@ from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
 _LINK_ADDRESS_TTL = 30 * 24 * 3600
+_OTHER_ADMINS_IN_LINKS = 3
 log = logging.getLogger(__name__)
 
 
@@ -144,7 +145,7 @@ class Node:
             undo.callback(profile.close)
             database = Database.open(profile.database_path, (LOGSTORE_SCHEMA, EVENTSTORE_SCHEMA, DB_SCHEMA,
                                                              ACL_SCHEMA, PEERBOOK_SCHEMA),
-                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS, *DB_MIGRATIONS))
+                                     (*EVENTSTORE_MIGRATIONS, *photos.MIGRATIONS, *DB_MIGRATIONS, *ACL_MIGRATIONS))
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)
@@ -331,26 +332,42 @@ class Node:
     # --- invites, joins and peers -------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None,
-               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None) -> InviteLink:
-        """A link to the thread with the thread's name, ours, and where we listen.
+               uses: int = 1, deliver: Callable[[InviteLink], None] | None = None,
+               approve_by_hand: bool = False) -> InviteLink:
+        """A link to the thread with the thread's name, ours, and where we
+        and a few other admins listen (whom a joiner asks to be admitted).
 
         `deliver` (saving the link as a QR code, say) runs before the invite
         is committed: if it raises, there is no invite and nobody heard of one."""
         summary = self.get_thread(thread_id)
         with self.committer.batched() as changes, self.database.write():
             link = self.membership.invite(thread_id, role, expires_in=expires_in, uses=uses, name=summary.name,
-                                          addresses=self.listen_addresses[:MAX_LINK_ADDRESSES],
-                                          inviter=self._display_name or None)
+                                          addresses=self._link_addresses(thread_id),
+                                          inviter=self._display_name or None, approve_by_hand=approve_by_hand)
             if deliver is not None:
                 deliver(link)
         self._publish(changes)
         return link
 
+    def _link_addresses(self, thread_id: ThreadId) -> list[str]:
+        """Ours, then one known address each of up to 3 other admins: a link
+        no longer carries keys, so the joiner must reach an admin."""
+        others: list[str] = []
+        for member in self.membership.members(thread_id):
+            if len(others) == _OTHER_ADMINS_IN_LINKS:
+                break
+            if member.admin and not member.is_me:
+                known = [a for a in self._services.addresses.addresses(PeerId.parse(member.peer_id))
+                         if peer_of_address(a) is not None]
+                others += known[:1]
+        return [*self.listen_addresses[:MAX_LINK_ADDRESSES - len(others)], *others]
+
     def join(self, link: InviteLink) -> ThreadId:
-        """Join by link; the peers it names are dialed to fetch the thread."""
+        """Join by link: a pending admission (engine/net/joining.py asks the
+        peers it names); the thread comes once an admin admits us."""
         thread_id = self.membership.join(link)
         self._remember_link_peers(thread_id, link)
-        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id})))
+        self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id})))
         return thread_id
 
     def _remember_link_peers(self, thread_id: ThreadId, link: InviteLink | None) -> None:
@@ -364,7 +381,7 @@ class Node:
         link = dict(self.membership.direct_invites()).get(invite_id)
         thread_id = self.membership.accept_invite(invite_id)
         self._remember_link_peers(thread_id, link.link if link else None)
-        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}), invites=True))
+        self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id}), invites=True))
         return thread_id
 
     def decline_invite(self, invite_id: bytes) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tests.engine.acl.test_hostile_members import join_with_exchange
 from tests.engine.eventstore.peers import WallClock, join, peer, start_thread, sync
-from threads_desktop.engine.acl.control_ops import Keys
+from threads_desktop.engine.acl.control_ops import Admit, Keys
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node
 
@@ -16,7 +16,9 @@ OpenNode = Callable[[str], Node]
 
 
 def keys_events(node: Node, thread) -> int:
-    return sum(1 for e in node._services.gate.evaluation(thread).events if any(isinstance(o, Keys) for o in e.ops))
+    """Rotations and deliveries (an admit's keys for its joiner are no healing)."""
+    return sum(1 for e in node._services.gate.evaluation(thread).events
+               if any(isinstance(o, Keys) for o in e.ops) and not any(isinstance(o, Admit) for o in e.ops))
 
 
 def test_concurrent_removals_heal_once_and_settle(open_node: Callable[..., Node]) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.eventstore.peers import force_commit, join, peer, start_thread, sync
-from threads_desktop.engine.acl.control_ops import Join, acl_payload, join_message, make_bind
+from tests.engine.eventstore.peers import WallClock, admit, force_commit, join, peer, start_thread, sync
+from threads_desktop.engine.acl.control_ops import Admit, Join, acl_payload, join_message, make_bind
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidLinkError, MissingKeyError
 from threads_desktop.engine.core.keys import SigningKey
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.node import Node
 
@@ -79,30 +79,28 @@ def test_a_follow_link_stores_and_relays_everything_and_decrypts_nothing(open_no
         assert not any(text.encode() in data for text in secrets)
 
 
-def test_an_expired_invite_grants_nothing(open_node: OpenNode, clocked_node: Callable[[str, float], Node]) -> None:
-    a, late = open_node("a"), clocked_node("late", 3600.0)  # joins an hour later by its clock
+def test_an_expired_invite_grants_nothing(open_node: Callable[..., Node]) -> None:
+    clock = WallClock()
+    a, late = open_node("a", now_seconds=clock), open_node("late")
     thread = start_thread(a)
     link = a.membership.invite(thread, Role.WRITE, expires_in=60)
+    clock.advance(3600)                                   # asked an hour later, by the admin's clock
     late.membership.join(link)
-    sync(a, late, thread)
-    waiting, failure = late.membership.pending_join(thread)
-    assert not waiting and failure is not None and "expired" in failure
-    assert late.membership.roles(thread) == frozenset()
+    assert admit(a, late, thread).reason == "expired"
+    assert late.membership.pending_join(thread) == (False, "expired")
+    assert late.list_threads() == []
     assert {m.peer_id for m in a.membership.members(thread)} == {peer(a)}
 
 
-def test_a_used_up_invite_admits_only_its_first_joins_everywhere(open_node: OpenNode) -> None:
+def test_a_used_up_invite_admits_only_its_first_joiner(open_node: OpenNode) -> None:
     a, first, second = open_node("a"), open_node("first"), open_node("second")
     thread = start_thread(a)
     link = a.membership.invite(thread, Role.WRITE, uses=1)
-    for joiner in (first, second):  # both join before either hears of the other
+    for joiner in (first, second):
         joiner.membership.join(InviteLink.parse(link.to_uri()))
-        sync(a, joiner, thread)
-    for source, target in ((first, a), (second, a), (a, first), (a, second)):
-        sync(source, target, thread)
-    admitted = [{m.peer_id for m in node.membership.members(thread) if Role.WRITE in m.roles} - {peer(a)}
-                for node in (a, first, second)]
-    assert admitted[0] == admitted[1] == admitted[2] and len(admitted[0]) == 1
+    assert [admit(a, joiner, thread).status for joiner in (first, second)] == [AdmissionStatus.ADMITTED,
+                                                                                 AdmissionStatus.REFUSED]
+    assert second.membership.pending_join(thread) == (False, "used-up")
     [invite] = a.membership.invites(thread)
     assert (invite.uses, invite.used) == (1, 1)
 
@@ -113,9 +111,8 @@ def test_a_revoked_invite_grants_nothing(open_node: OpenNode) -> None:
     link = a.membership.invite(thread, Role.WRITE)
     a.membership.revoke_invite(thread, a.membership.invites(thread)[0].key)
     joiner.membership.join(link)
-    sync(a, joiner, thread)
-    waiting, failure = joiner.membership.pending_join(thread)
-    assert not waiting and failure is not None and "revoked" in failure
+    assert admit(a, joiner, thread).reason == "revoked"
+    assert joiner.membership.pending_join(thread) == (False, "revoked")
     assert a.membership.invites(thread)[0].revoked
 
 
@@ -124,7 +121,7 @@ def test_a_forged_join_signature_is_refused_and_grants_nothing(open_node: OpenNo
     thread = start_thread(a)
     link = a.membership.invite(thread, Role.WRITE)
     # The intruder takes the link's keys but signs its join with a key of its own.
-    intruder.store.create_thread(thread, link.keys[0])
+    intruder.store.create_thread(thread, a.store.thread_keys(thread)[0])  # as a v1 link gave them
     log = intruder.store.create_own_log(thread)
     sync(a, intruder, thread)
     invite_public = SigningKey.from_seed(link.invite_seed).peer_id.public_key
@@ -140,16 +137,12 @@ def test_a_join_replayed_into_another_thread_does_not_verify(open_node: OpenNode
     a, b = open_node("a"), open_node("b")
     first = start_thread(a)
     join(a, b, first)
-    b_log = b.store.own_log(first)
-    assert b_log is not None
-    [join_event] = [r for r in b.store.records_after(first, b_log, 0)][:1]
-    join_op = b.store.read_event(first, join_event.envelope).payload["ops"][1]
-    # In a second thread, b copies its join (and the invite key it names) over.
+    [admitted] = [op for e in a._services.gate.evaluation(first).events for op in e.ops if isinstance(op, Admit)]
+    # In a second thread, b copies the invite signature of its admission
+    # (and the invite key it names) into a join of its own.
     second = a.create_thread(ThreadKind.CHAT, "second").thread_id
-    link = a.membership.invite(second, Role.READ)
-    b.membership.join(link)
-    sync(a, b, second)  # b's real join is written now; the copy comes on top
-    force_commit(b, second, [acl_payload(Join(join_op["invite"], join_op["sig"]))], control=True)
+    join(a, b, second, role=Role.READ)
+    force_commit(b, second, [acl_payload(Join(admitted.invite, admitted.signature))], control=True)
     sync(b, a, second)
     assert any("no invite" in reason or "not seen" in reason or "signature" in reason
                for _, _, reason in a.events.refused(second))
@@ -174,8 +167,7 @@ def test_a_member_who_joined_with_keys_older_than_a_rotation_gets_the_new_ones(o
     a.membership.revoke(thread, peer(b), Role.READ)  # rotates the read key
     a.chat(thread).post("after the rotation")
     late.membership.join(link)
-    sync(a, late, thread)
-    sync(late, a, thread)   # a sees the join, and seals the current keys to it
+    admit(a, late, thread)  # the admitter seals the keys of now, not of when the link was made
     sync(a, late, thread)
     assert [m.data["text"] for m in late.chat(thread).messages.find()] == ["after the rotation"]
 
@@ -197,6 +189,7 @@ def test_a_direct_invite_is_sealed_to_one_peer_which_accepts_or_declines(open_no
     assert listed == invite
     b.membership.accept_invite(invite_id)
     assert b.membership.direct_invites() == []
+    admit(a, b, thread)
     sync(a, b, thread)
     sync(b, a, thread)
     assert Role.WRITE in a.membership.roles(thread, peer(b))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.engine.eventstore.peers import join, peer, start_thread, sync
+from tests.engine.eventstore.peers import admit, join, peer, start_thread, sync
 from threads_desktop.engine.core.errors import AccessDeniedError, SchemaError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ItemActions
@@ -59,5 +59,6 @@ def test_a_follower_and_a_member_still_joining_are_offered_nothing(open_node: Op
     from threads_desktop.engine.acl.links import InviteLink
 
     b.membership.join(InviteLink.parse(a.membership.invite(thread, Role.WRITE).to_uri()))
+    admit(a, b, thread)                                        # admitted: keys, but nothing synced
     assert b.item_actions(thread, "message", [message]) == {}  # nothing arrived yet
     assert a.item_actions(thread, "message", [message]) == {message: ItemActions(edit=True, delete=True)}

@@ -1,5 +1,5 @@
-"""Invite links: they round-trip, carry exactly the keys of their role, and
-anything mistyped, truncated or altered fails with InvalidLinkError alone."""
+"""Invite links: they round-trip, carry no keys (only the invite's secret),
+and anything mistyped, truncated or altered fails with InvalidLinkError alone."""
 
 from __future__ import annotations
 
@@ -22,30 +22,26 @@ from hypothesis import strategies as st
 from threads_desktop.engine.acl.links import (
     LINK_ROLES,
     MAX_ADDRESSES,
-    MAX_KEYS,
     MAX_LINK_LENGTH,
     InviteLink,
-    for_role,
     qr_png_bytes,
     write_qr,
 )
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import InvalidInputError, InvalidLinkError, MissingKeyError
+from threads_desktop.engine.core.errors import InvalidInputError, InvalidLinkError
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
-from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.members import Role
 
 THREAD_ID = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, bytes(range(32)))
 SEED = bytes(range(100, 132))
 ADDRESS = "/ip4/192.168.1.20/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
+VECTOR = ("threads://join/bafyaaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy?name=Summer&from=Alice"
+          "&addr=/ip4/192.168.1.20/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
+          "#o2F2AmRyb2xlZXdyaXRlZmludml0ZVggZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1-f4CBgoMJE2PX")
 
 
-def _keys(epochs: list[int], readable: bool = True) -> tuple[ThreadKey, ...]:
-    return tuple(ThreadKey(os.urandom(32), os.urandom(32) if readable else None, e) for e in sorted(epochs)[::-1])
-
-
-def _link(role: Role = Role.WRITE, epochs: int = 3, **extra: Any) -> InviteLink:
-    return InviteLink(THREAD_ID, role, for_role(role, _keys(list(range(epochs)))), SEED, **extra)
+def _link(role: Role = Role.WRITE, **extra: Any) -> InviteLink:
+    return InviteLink(THREAD_ID, role, SEED, **extra)
 
 
 def _with_payload(payload: bytes, thread_id: ThreadId = THREAD_ID, query: str = "") -> str:
@@ -74,11 +70,9 @@ _inviters = st.none() | st.text(st.characters(exclude_categories=("Cc", "Cf", "C
 @st.composite
 def links(draw: st.DrawFn) -> InviteLink:
     role = draw(st.sampled_from(LINK_ROLES))
-    epochs = draw(st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=8, unique=True))
-    keys = for_role(role, [ThreadKey(draw(_key32), draw(_key32), epoch) for epoch in epochs])
     thread_id = ThreadId.from_random(draw(st.sampled_from(ThreadVariant)), draw(_key32))
     addresses = tuple(draw(st.lists(_addresses, max_size=MAX_ADDRESSES)))
-    return InviteLink(thread_id, role, keys, draw(_key32), draw(_names), addresses, draw(_inviters))
+    return InviteLink(thread_id, role, draw(_key32), draw(_names), addresses, draw(_inviters))
 
 
 _cbor_values = st.recursive(
@@ -92,17 +86,14 @@ _cbor_values = st.recursive(
 
 @pytest.mark.parametrize("role", [Role.FOLLOW, Role.READ, Role.WRITE])
 def test_a_link_round_trips(role: Role) -> None:
-    link = _link(role, epochs=4, name="Holiday 2024 — Crète & co", addresses=(ADDRESS, "/ip6/::1/tcp/4001"))
+    link = _link(role, name="Holiday 2024 — Crète & co", addresses=(ADDRESS, "/ip6/::1/tcp/4001"))
     uri = link.to_uri()
     assert uri.startswith(f"threads://join/{THREAD_ID}?name=Holiday%202024%20%E2%80%94%20Cr%C3%A8te%20%26%20co&addr=/ip4/")
-    parsed = InviteLink.parse(uri)
-    assert parsed == link
-    assert [key.epoch for key in parsed.keys] == [3, 2, 1, 0]
-    assert [key.to_bytes() for key in parsed.keys] == [key.to_bytes() for key in link.keys]
+    assert InviteLink.parse(uri) == link
 
 
 def test_a_bare_link_has_no_query() -> None:
-    link = _link(Role.READ, epochs=1)
+    link = _link(Role.READ)
     assert "?" not in link.to_uri()
     assert InviteLink.parse(link.to_uri()) == link
 
@@ -115,70 +106,34 @@ def test_any_valid_link_round_trips(link: InviteLink) -> None:
 
 
 def test_the_fragment_is_the_documented_payload() -> None:
-    link = _link(Role.READ, epochs=2)
-    assert _fragment_payload(link.to_uri()) == {
-        "v": 1,
-        "role": "read",
-        "invite": SEED,
-        "keys": [[key.epoch, key.follow, key.read] for key in link.keys],
-    }
+    assert _fragment_payload(_link(Role.READ).to_uri()) == {"v": 2, "role": "read", "invite": SEED}
 
 
-def test_the_seed_and_keys_stay_out_of_repr() -> None:
+def test_the_link_format_matches_its_test_vector() -> None:
+    """docs/PROTOCOL.md §"Invite links" gives this vector: a fixed thread ID
+    (random part bytes 0..31), seed (bytes 100..131), name, inviter and address."""
+    link = _link(Role.WRITE, name="Summer", inviter="Alice", addresses=(ADDRESS,))
+    assert link.to_uri() == VECTOR
+    assert InviteLink.parse(VECTOR) == link
+
+
+def test_the_seed_stays_out_of_repr() -> None:
     link = _link()
     assert SEED.hex() not in repr(link) and repr(SEED) not in repr(link)
-    assert all(repr(key.follow) not in repr(link) for key in link.keys)
 
 
-# --- the keys a role needs -------------------------------------------------------------------
-
-def test_a_follow_link_carries_no_read_key() -> None:
-    link = _link(Role.FOLLOW, epochs=3)
-    assert all(key.read is None for key in InviteLink.parse(link.to_uri()).keys)
-    assert all(entry[2] is None for entry in _fragment_payload(link.to_uri())["keys"])
-
-
-def test_for_role_strips_read_keys_and_orders_newest_first() -> None:
-    keys = _keys([0, 5, 2])[::-1]  # oldest first
-    assert [key.epoch for key in for_role(Role.READ, keys)] == [5, 2, 0]
-    followed = for_role(Role.FOLLOW, keys)
-    assert [key.epoch for key in followed] == [5, 2, 0]
-    assert all(key.read is None for key in followed)
-    assert [key.follow for key in followed] == [key.follow for key in sorted(keys, key=lambda k: -k.epoch)]
-
-
-def test_for_role_needs_read_keys_to_invite_readers() -> None:
-    with pytest.raises(MissingKeyError):
-        for_role(Role.WRITE, _keys([0], readable=False))
-    for role in (Role.DELETE, Role.NO_ACCESS):
-        with pytest.raises(InvalidLinkError):
-            for_role(role, _keys([0]))
-
-
-@pytest.mark.parametrize(
-    ("role", "keys"),
-    [
-        (Role.FOLLOW, _keys([0])),  # a read key a follower must not get
-        (Role.READ, _keys([0], readable=False)),  # a reader without the read key
-        (Role.WRITE, (*_keys([1]), *_keys([0], readable=False))),
-        (Role.DELETE, _keys([0])),
-        (Role.NO_ACCESS, _keys([0], readable=False)),
-        (Role.READ, ()),
-        (Role.READ, _keys(list(range(MAX_KEYS + 1)))),
-        (Role.READ, _keys([0, 1])[::-1]),  # oldest first
-        (Role.READ, (*_keys([1]), *_keys([1]))),  # an epoch twice
-        (Role.READ, _keys([2**63])),
-    ],
-)
-def test_a_link_refuses_keys_that_do_not_fit_its_role(role: Role, keys: tuple[ThreadKey, ...]) -> None:
-    with pytest.raises(InvalidInputError):
-        InviteLink(THREAD_ID, role, keys, SEED).to_uri()
+def test_a_link_of_the_version_that_carried_keys_is_refused_with_a_word_to_ask_for_a_new_one() -> None:
+    old = {"v": 1, "role": "read", "invite": SEED, "keys": [[0, os.urandom(32), os.urandom(32)]]}
+    with pytest.raises(InvalidLinkError, match="made by an older version of Threads Desktop; ask for a new one"):
+        InviteLink.parse(_with_payload(cbor.encode(old), query="?name=Summer"))
 
 
 @pytest.mark.parametrize(
     "extra",
     [
         {"invite_seed": SEED[:31]},
+        {"role": Role.DELETE},
+        {"role": Role.NO_ACCESS},
         {"name": ""},
         {"name": "x" * 121},
         {"name": "two\nlines"},
@@ -191,15 +146,16 @@ def test_a_link_refuses_keys_that_do_not_fit_its_role(role: Role, keys: tuple[Th
     ],
 )
 def test_a_link_refuses_bad_fields(extra: dict[str, Any]) -> None:
-    fields: dict[str, Any] = {"thread_id": THREAD_ID, "role": Role.READ, "keys": _keys([0]), "invite_seed": SEED}
+    fields: dict[str, Any] = {"thread_id": THREAD_ID, "role": Role.READ, "invite_seed": SEED}
     with pytest.raises(InvalidLinkError):
         InviteLink(**(fields | extra))
 
 
 def test_to_uri_refuses_a_link_longer_than_the_limit() -> None:
-    assert len(_link(Role.FOLLOW, epochs=MAX_KEYS).to_uri()) <= MAX_LINK_LENGTH
-    with pytest.raises(InvalidLinkError):
-        _link(Role.READ, epochs=MAX_KEYS).to_uri()  # 64 read keys do not fit in 4096 characters
+    addresses = tuple("/" + "x" * 255 for _ in range(MAX_ADDRESSES))
+    assert len(_link(addresses=addresses, name="x" * 120).to_uri()) <= MAX_LINK_LENGTH
+    with pytest.raises(InvalidLinkError):  # 120 emoji of 12 link characters each, and the addresses
+        _link(addresses=addresses, name="\U0001F600" * 120, inviter="\U0001F600" * 64).to_uri()
 
 
 # --- corruption --------------------------------------------------------------------------------
@@ -255,9 +211,9 @@ def test_random_dag_cbor_with_a_valid_check_is_refused(value: Any) -> None:
         InviteLink.parse(_with_payload(cbor.encode(value)))
 
 
-@given(st.sampled_from(["v", "role", "invite", "keys"]), _cbor_values)
+@given(st.sampled_from(["v", "role", "invite"]), _cbor_values)
 def test_any_field_of_the_wrong_kind_is_refused(field: str, value: Any) -> None:
-    payload = _fragment_payload(_link(Role.READ, epochs=2).to_uri())
+    payload = _fragment_payload(_link(Role.READ).to_uri())
     payload[field] = value
     try:
         InviteLink.parse(_with_payload(cbor.encode(payload)))
@@ -265,43 +221,29 @@ def test_any_field_of_the_wrong_kind_is_refused(field: str, value: Any) -> None:
         return
     # The only changes that may still parse: the same version, another reading role, another seed.
     assert (
-        (field == "v" and type(value) is int and value == 1)
+        (field == "v" and type(value) is int and value == 2)
         or (field == "role" and value in ("read", "write"))
         or (field == "invite" and isinstance(value, bytes) and len(value) == 32)
     )
 
 
-@given(st.integers(0, 1), st.integers(0, 2), _cbor_values)
-def test_any_key_entry_of_the_wrong_kind_is_refused(entry: int, position: int, value: Any) -> None:
-    payload = _fragment_payload(_link(Role.READ, epochs=2).to_uri())
-    payload["keys"][entry][position] = value
-    try:
-        InviteLink.parse(_with_payload(cbor.encode(payload)))
-    except InvalidLinkError:
-        return
-    # The only changes that may still parse: another valid epoch, or another 32-byte key.
-    assert (position == 0 and type(value) is int) or (isinstance(value, bytes) and len(value) == 32)
-
-
 @pytest.mark.parametrize(
     "change",
     [
-        {"v": 2},
+        {"v": 1},
+        {"v": 3},
         {"v": True},
+        {"v": 2.0},
         {"role": "delete"},
         {"role": "no-access"},
         {"role": "READ"},
         {"invite": SEED[:31]},
-        {"keys": []},
         {"extra": 1},
-        {"keys": [[True, os.urandom(32), os.urandom(32)]]},
-        {"keys": [[-1, os.urandom(32), os.urandom(32)]]},
-        {"keys": [[0, os.urandom(32), None]]},  # a reader without its read key
-        {"keys": [[0, os.urandom(32), os.urandom(32)], [1, os.urandom(32), os.urandom(32)]]},  # oldest first
+        {"keys": [[0, os.urandom(32), os.urandom(32)]]},  # keys: only version 1 carried them
     ],
 )
 def test_a_payload_breaking_the_rules_is_refused(change: dict[str, Any]) -> None:
-    payload = _fragment_payload(_link(Role.READ, epochs=1).to_uri()) | change
+    payload = _fragment_payload(_link(Role.READ).to_uri()) | change
     with pytest.raises(InvalidLinkError):
         InviteLink.parse(_with_payload(cbor.encode(payload)))
 
@@ -431,12 +373,12 @@ def test_text_without_a_link_is_refused_by_find(text: str) -> None:
 # --- QR codes ----------------------------------------------------------------------------------
 
 def _largest_qr_link() -> str:
-    """Eight epochs of write keys, the longest ASCII name and eight full addresses.
+    """The longest ASCII name and eight full addresses.
 
     (A name of 120 non-ASCII characters, six link characters each, would not
     fit with eight addresses: the UI must then offer fewer addresses.)"""
     addresses = tuple(f"{ADDRESS[:-4]}{i:04d}" for i in range(MAX_ADDRESSES))
-    return _uri(role=Role.WRITE, epochs=8, name="x" * 120, addresses=addresses)
+    return _uri(role=Role.WRITE, name="x" * 120, addresses=addresses)
 
 
 def test_a_qr_code_is_written_as_png_and_svg(tmp_path: Path) -> None:
@@ -455,7 +397,7 @@ def test_a_qr_code_needs_a_known_format(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_link_with_eight_epochs_fits_in_a_qr_code(tmp_path: Path) -> None:
+def test_the_largest_ascii_link_fits_in_a_qr_code(tmp_path: Path) -> None:
     uri = _largest_qr_link()
     write_qr(uri, tmp_path / "link.png")  # segno raises when the data does not fit
     assert qr_png_bytes(uri)
@@ -466,7 +408,7 @@ def test_text_too_long_for_a_qr_code_is_refused() -> None:
         qr_png_bytes("x" * MAX_LINK_LENGTH)
 
 
-@pytest.mark.parametrize("uri", [_uri(role=Role.FOLLOW, epochs=1), _largest_qr_link()])
+@pytest.mark.parametrize("uri", [_uri(role=Role.FOLLOW), _largest_qr_link()])
 def test_a_qr_code_decodes_to_the_exact_link(uri: str) -> None:
     zxingcpp = pytest.importorskip("zxingcpp")
     from PIL import Image

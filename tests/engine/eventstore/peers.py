@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.eventstore.store import AppliedChanges
@@ -40,13 +41,26 @@ def start_thread(owner: Node, kind: ThreadKind = ThreadKind.CHAT, name: str = "U
 
 
 def join(owner: Node, member: Node, thread_id: ThreadId, *, write: bool = True, role: Role | None = None) -> None:
-    """`member` joins through a link `owner` made: it takes the link, gets
-    the invite event, writes its join, and `owner` applies it."""
+    """`member` joins through a link `owner` made: it takes the link, asks
+    `owner` to admit it (in process: the network part is engine/net/
+    joining.py), gets the admit event, writes its bind, and `owner` applies it."""
     link = owner.membership.invite(thread_id, role or (Role.WRITE if write else Role.READ))
     member.membership.join(InviteLink.parse(link.to_uri()))
+    answer = admit(owner, member, thread_id)
+    assert answer.status is AdmissionStatus.ADMITTED, answer
     sync(owner, member, thread_id)
     assert member.membership.pending_join(thread_id) == (False, None)
     sync(member, owner, thread_id)
+
+
+def admit(admin: Node, joiner: Node, thread_id: ThreadId, name: str | None = None) -> AdmissionAnswer:
+    """The admission of a pending join, between two profiles in process:
+    the joiner's request, the admin's answer, the joiner taking it. Bytes
+    both ways, as the network carries them."""
+    request = AdmissionRequest.from_bytes(joiner.membership.admission_request(thread_id, name).to_bytes())
+    answer = AdmissionAnswer.from_bytes(admin.membership.answer_admission(request, peer(joiner)).to_bytes())
+    joiner.membership.take_admission(thread_id, answer)
+    return answer
 
 
 def with_second_admin(open_node: Callable[[str], Node]) -> tuple[Node, Node, Node, ThreadId]:

@@ -22,6 +22,7 @@ class InviteTerms:
     epoch: int
     inviter: str
     origin: tuple[bytes, int]  # stamp and op index: two invites with one key resolve to the earliest
+    approve: bool = False  # admins ask their user before admitting with it
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 strictly, and the signed messages some ops carry.
 
 Control events are the only events a follower can open (their header is
-sealed with the follow key), so membership, invites, joins and key
-deliveries are visible to every member while content stays with readers.
+sealed with the follow key), so membership, invites, admissions, leaving and
+key deliveries are visible to every member while content stays with readers.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ class Invite:
     role: Role
     expires_ms: int  # 0: never
     uses: int
-    epoch: int  # the newest key epoch the link carries
+    epoch: int  # the newest clean key epoch when it was made (links no longer carry keys)
+    approve: bool = False  # admins ask their user before admitting anyone with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,26 @@ class Join:
 
 
 @dataclass(frozen=True, slots=True)
+class Admit:
+    """An admin lets a joiner in with an invite. `signature` is the joiner's,
+    made with the invite key over `join_message` (it held the link);
+    `bind_signature` is the joiner's identity's over `binding_message` (it
+    owns `exchange`, the key the same event's key box is sealed to)."""
+
+    invite: bytes
+    log: PeerId
+    identity: PeerId
+    exchange: bytes
+    bind_signature: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """A member takes every role from itself."""
+
+
+@dataclass(frozen=True, slots=True)
 class Keys:
     """Thread keys sealed to members' X25519 keys (rotation, promotion, or a
     member who joined with older keys). Each box holds every epoch up to
@@ -103,8 +124,8 @@ class Keys:
     boxes: tuple[tuple[str, bytes, bool], ...]
 
 
-AclOp = Bind | Genesis | Grant | Revoke | SetDefault | Invite | Uninvite | Join | Keys
-REVOCATIONS = (Revoke, Uninvite)  # ops that only take rights away
+AclOp = Bind | Genesis | Grant | Revoke | SetDefault | Invite | Uninvite | Join | Admit | Leave | Keys
+REVOCATIONS = (Revoke, Uninvite, Leave)  # ops that only take rights away
 
 
 def is_acl_payload(payload: Any) -> bool:
@@ -154,11 +175,19 @@ def _parse_op(value: Any) -> AclOp:
             raise SchemaError("an invite's expiry is Unix milliseconds (0: never)")
         if type(uses) is not int or not 0 < uses <= MAX_INVITE_USES:
             raise SchemaError(f"an invite has 1 to {MAX_INVITE_USES} uses")
-        return Invite(_bytes(value["key"], 32), role, expires, uses, _epoch(value["epoch"]))
+        # One spelling: the key is there (true) only when admins must approve.
+        if "approve" in value and value["approve"] is not True:
+            raise SchemaError("an invite's approve field is true or absent")
+        return Invite(_bytes(value["key"], 32), role, expires, uses, _epoch(value["epoch"]), "approve" in value)
     if name == "uninvite":
         return Uninvite(_bytes(value["key"], 32))
     if name == "join":
         return Join(_bytes(value["invite"], 32), _bytes(value["sig"], 64))
+    if name == "admit":
+        return Admit(_bytes(value["invite"], 32), _peer(value["log"]), _peer(value["identity"]),
+                     _bytes(value["exchange"], 32), _bytes(value["bind"], 64), _bytes(value["sig"], 64))
+    if name == "leave":
+        return Leave()
     boxes = value["boxes"]
     if not isinstance(boxes, list) or not 0 < len(boxes) <= MAX_BOXES:
         raise SchemaError(f"a keys op holds 1 to {MAX_BOXES} boxes")
@@ -177,9 +206,11 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "grant": ({"peer", "role"}, {"entity"}),
     "revoke": ({"peer", "role"}, {"entity"}),
     "default": ({"role"}, {"entity"}),
-    "invite": ({"key", "role", "expires", "uses", "epoch"}, set()),
+    "invite": ({"key", "role", "expires", "uses", "epoch"}, {"approve"}),
     "uninvite": ({"key"}, set()),
     "join": ({"invite", "sig"}, set()),
+    "admit": ({"invite", "log", "identity", "exchange", "bind", "sig"}, set()),
+    "leave": (set(), set()),
     "keys": ({"epoch", "boxes"}, set()),
 }
 
@@ -196,12 +227,18 @@ def _op_value(op: AclOp) -> dict[str, Any]:
         value = {"op": "default", "role": op.role.label}
         return value if op.entity is None else {**value, "entity": op.entity}
     if isinstance(op, Invite):
-        return {"op": "invite", "key": op.key, "role": op.role.label, "expires": op.expires_ms, "uses": op.uses,
-                "epoch": op.epoch}
+        invite: dict[str, Any] = {"op": "invite", "key": op.key, "role": op.role.label, "expires": op.expires_ms,
+                                  "uses": op.uses, "epoch": op.epoch}
+        return {**invite, "approve": True} if op.approve else invite
     if isinstance(op, Uninvite):
         return {"op": "uninvite", "key": op.key}
     if isinstance(op, Join):
         return {"op": "join", "invite": op.invite, "sig": op.signature}
+    if isinstance(op, Admit):
+        return {"op": "admit", "invite": op.invite, "log": op.log.raw, "identity": op.identity.raw,
+                "exchange": op.exchange, "bind": op.bind_signature, "sig": op.signature}
+    if isinstance(op, Leave):
+        return {"op": "leave"}
     return {"op": "keys", "epoch": op.epoch, "boxes": [[peer, box, read] for peer, box, read in op.boxes]}
 
 

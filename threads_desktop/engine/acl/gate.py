@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from threads_desktop.engine.acl.book import AclBook
-from threads_desktop.engine.acl.control_ops import REVOCATIONS, Keys, Revoke, is_acl_payload, parse_acl_payload
+from threads_desktop.engine.acl.control_ops import REVOCATIONS, Keys, Leave, Revoke, is_acl_payload, parse_acl_payload
 from threads_desktop.engine.acl.keybox import open_key_box
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation, concurrent
 from threads_desktop.engine.codec import cbor
@@ -202,6 +202,8 @@ class AccessGate:
         """A revocation arriving after events concurrent with it were applied:
         remove wins, so those must be judged again."""
         revoked = {op.peer for op in revocation.ops if isinstance(op, Revoke)}
+        if any(isinstance(op, Leave) for op in revocation.ops):
+            revoked.add(evaluation.identity_of(revocation.log) or "")
         logs = [log for log, binding in evaluation.bindings.items() if binding.member in revoked]
         for log_raw in logs:
             after = revocation.seq if log_raw == revocation.log else revocation.deps.get(log_raw, 0)

@@ -1,23 +1,26 @@
-"""Invite links: `threads://join/<thread ID>?name=...&from=...&addr=...#<keys>`.
+"""Invite links: `threads://join/<thread ID>?name=...&from=...&addr=...#<secret>`.
 
-A link is how someone joins a thread without being added by peer ID first:
-it carries the thread's keys for one role and the seed of an invite identity
-the joiner signs in with, plus hints (a display name, addresses of peers to
-dial, the inviter's display name). It is a secret, sent over a channel the sender trusts (a chat, a QR
-code shown in person); whoever holds it holds the role.
+A link is how someone joins a thread without being added by peer ID first.
+It carries no keys: only the seed of an invite identity and the role it
+offers, plus hints (a display name, addresses of the inviter and other
+admins to ask, the inviter's display name). The joiner proves to an admin
+that it holds the seed; the admin checks the invite against the ACL as it
+stands (uses left, not expired, not revoked), records the admission and
+seals the keys to the joiner (engine/acl/admission.py). So a link that is
+spent gives nothing, however long it lives in a chat history.
 
-The keys travel in the fragment, which browsers and most link handlers never
-send anywhere: base64url without padding of `payload || check`, where payload
-is the DAG-CBOR map `{"v": 1, "role", "invite", "keys": [[epoch, follow,
-read|null], ...]}` and check is the first 4 bytes of
-sha256("threads/1/invite-link" || thread ID || payload).
+The secret travels in the fragment, which browsers and most link handlers
+never send anywhere: base64url without padding of `payload || check`, where
+payload is the DAG-CBOR map `{"v": 2, "role", "invite"}` and check is the
+first 4 bytes of sha256("threads/1/invite-link" || thread ID || payload).
+Version 1 links carried the thread's keys too (`"keys"`); they are refused
+with a word to ask for a new one.
 
 The check only catches a link that was cut short or mistyped on its way; it
-is no defence against an attacker, who can recompute it (nothing could be:
-the link is the secret). The names and addresses are unchecked hints.
-`from` came later: links without it still parse. Version 0.1.0 refuses links
-that carry it, as it refused any query key it did not know; from this version
-on, an unknown lowercase key is skipped, so later additions stay readable.
+is no defence against an attacker, who can recompute it. The names and
+addresses are unchecked hints. `from` came later: links without it still
+parse. An unknown lowercase query key is skipped, so later additions stay
+readable.
 """
 
 from __future__ import annotations
@@ -26,12 +29,10 @@ import base64
 import binascii
 import hashlib
 import io
-import itertools
 import os
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,21 +40,19 @@ from typing import Any
 import segno
 
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import FileWriteError, InvalidInputError, InvalidLinkError, MissingKeyError
+from threads_desktop.engine.core.errors import FileWriteError, InvalidInputError, InvalidLinkError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.keys import SYMMETRIC_KEY_LENGTH, ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.text import is_clean_name, name_from_peer
 
 PREFIX = "threads://join/"
-VERSION = 1
+VERSION = 2
+OLDER_VERSION = 1  # carried the thread's keys
 MAX_LINK_LENGTH = 4096
 MAX_NAME_LENGTH = 120
 MAX_INVITER_LENGTH = 64  # a display name (modules/profiles.py)
 MAX_ADDRESSES = 8
 MAX_ADDRESS_LENGTH = 256
-MAX_KEYS = 64
-MAX_EPOCH = 2**63 - 1  # what SQLite and every CBOR decoder hold
 INVITE_SEED_LENGTH = 32
 CHECK_LENGTH = 4
 _CHECK_LABEL = b"threads/1/invite-link"
@@ -62,7 +61,7 @@ _MAX_PAYLOAD_SIZE = MAX_LINK_LENGTH * 3 // 4
 # Roles a link may grant: delete is for members added by peer ID, and a link
 # granting no access would be pointless.
 LINK_ROLES = (Role.FOLLOW, Role.READ, Role.WRITE)
-_PAYLOAD_KEYS = frozenset({"v", "role", "invite", "keys"})
+_PAYLOAD_KEYS = frozenset({"v", "role", "invite"})
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # A link as messengers pass it on: the prefix, then link characters, maybe
@@ -78,13 +77,12 @@ _QR_BORDER = 4  # the quiet zone the QR standard asks for, in modules
 
 @dataclass(frozen=True)
 class InviteLink:
-    """What a link grants. Invalid fields raise InvalidLinkError on creation,
+    """What a link offers. Invalid fields raise InvalidLinkError on creation,
     so every instance has a link (if it fits in MAX_LINK_LENGTH)."""
 
     thread_id: ThreadId
     role: Role
-    keys: tuple[ThreadKey, ...]
-    invite_seed: bytes = field(repr=False)  # a secret, like the keys
+    invite_seed: bytes = field(repr=False)  # the secret
     name: str | None = None
     addresses: tuple[str, ...] = ()
     inviter: str | None = None  # the display name of whoever made the link
@@ -97,7 +95,6 @@ class InviteLink:
             "v": VERSION,
             "role": self.role.label,
             "invite": self.invite_seed,
-            "keys": [[key.epoch, key.follow, key.read] for key in self.keys],
         })
         fragment = base64.urlsafe_b64encode(payload + _check(self.thread_id, payload)).rstrip(b"=").decode("ascii")
         query = [] if self.name is None else [("name", self.name)]
@@ -108,7 +105,7 @@ class InviteLink:
         uri = f"{PREFIX}{self.thread_id}{'?' + encoded if encoded else ''}#{fragment}"
         if len(uri) > MAX_LINK_LENGTH:
             raise InvalidLinkError(f"the link would be longer than {MAX_LINK_LENGTH} characters: "
-                                   "carry fewer keys, a shorter name or fewer addresses")
+                                   "a shorter name or fewer addresses")
         return uri
 
     @classmethod
@@ -160,18 +157,6 @@ def _candidates(text: str) -> list[str]:
         for candidate in joined:
             found += [candidate] + ([candidate.rstrip(_TRAILING)] if candidate[-1] in _TRAILING else [])
     return found
-
-
-def for_role(role: Role, keys: Iterable[ThreadKey]) -> tuple[ThreadKey, ...]:
-    """Exactly the keys `role` needs, newest epoch first, as a link wants them."""
-    if role not in LINK_ROLES:
-        raise InvalidLinkError(f"an invite link cannot grant the role {role.label}")
-    ordered = sorted(keys, key=lambda key: key.epoch, reverse=True)
-    if role is Role.FOLLOW:
-        return tuple(key.follow_only() for key in ordered)
-    if not all(key.can_read for key in ordered):
-        raise MissingKeyError(f"inviting to {role.label} needs read keys this profile does not hold")
-    return tuple(ordered)
 
 
 def qr_png_bytes(text: str) -> bytes:
@@ -230,19 +215,6 @@ def _check_fields(link: InviteLink) -> None:
         raise InvalidLinkError(f"an invite link cannot grant the role {link.role!r}")
     if not isinstance(link.invite_seed, bytes) or len(link.invite_seed) != INVITE_SEED_LENGTH:
         raise InvalidLinkError(f"the invite seed is {INVITE_SEED_LENGTH} bytes")
-    keys = link.keys
-    if not isinstance(keys, tuple) or not 1 <= len(keys) <= MAX_KEYS:
-        raise InvalidLinkError(f"an invite link carries 1 to {MAX_KEYS} keys")
-    if not all(isinstance(key, ThreadKey) for key in keys):
-        raise InvalidLinkError("an invite link carries thread keys")
-    if keys[0].epoch > MAX_EPOCH:
-        raise InvalidLinkError(f"a key epoch is at most {MAX_EPOCH}")
-    # Strictly decreasing epochs: newest first, none twice.
-    if any(newer.epoch <= older.epoch for newer, older in itertools.pairwise(keys)):
-        raise InvalidLinkError("the keys must have distinct epochs, newest first")
-    # Exactly what the role needs: a follower gets no read key, a reader every one.
-    if any(key.can_read != (link.role is not Role.FOLLOW) for key in keys):
-        raise InvalidLinkError(f"the keys do not match the role {link.role.label}")
     if link.name is not None:
         if not isinstance(link.name, str) or not 1 <= len(link.name) <= MAX_NAME_LENGTH:
             raise InvalidLinkError(f"the name is 1 to {MAX_NAME_LENGTH} characters")
@@ -280,7 +252,7 @@ def _parse(text: Any) -> InviteLink:
         raise InvalidLinkError(f"not an invite link: it does not start with {PREFIX}")
     rest, hash_mark, fragment = text[len(PREFIX):].partition("#")
     if not hash_mark or not fragment:
-        raise InvalidLinkError("the link is incomplete: the keys after '#' are missing")
+        raise InvalidLinkError("the link is incomplete: the secret after '#' is missing")
     path, question_mark, query = rest.partition("?")
     try:
         thread_id = ThreadId.parse(path)
@@ -290,8 +262,8 @@ def _parse(text: Any) -> InviteLink:
     payload = _decode_fragment(fragment)
     if _check(thread_id, payload[:-CHECK_LENGTH]) != payload[-CHECK_LENGTH:]:
         raise InvalidLinkError("the link is truncated or altered")
-    role, seed, keys = _parse_payload(payload[:-CHECK_LENGTH])
-    return InviteLink(thread_id, role, keys, seed, name, addresses, inviter)
+    role, seed = _parse_payload(payload[:-CHECK_LENGTH])
+    return InviteLink(thread_id, role, seed, name, addresses, inviter)
 
 
 # What a later version may add to the query: lowercase words. Ignored here,
@@ -333,7 +305,7 @@ def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
 
 def _decode_fragment(fragment: str) -> bytes:
     if not _BASE64URL.fullmatch(fragment):
-        raise InvalidLinkError("the link is altered: its key part is not base64url")
+        raise InvalidLinkError("the link is altered: its secret is not base64url")
     try:
         data = base64.urlsafe_b64decode(fragment + "=" * (-len(fragment) % 4))
     except binascii.Error:
@@ -347,37 +319,25 @@ def _decode_fragment(fragment: str) -> bytes:
     return data
 
 
-def _parse_payload(payload: bytes) -> tuple[Role, bytes, tuple[ThreadKey, ...]]:
+def _parse_payload(payload: bytes) -> tuple[Role, bytes]:
     try:
         value = cbor.decode(payload, max_size=_MAX_PAYLOAD_SIZE, max_depth=3)
     except InvalidInputError as exc:
-        raise InvalidLinkError(f"the link's key part is malformed: {exc}") from None
-    if not isinstance(value, dict) or set(value) != _PAYLOAD_KEYS:
-        raise InvalidLinkError("the link's key part has missing or unknown fields")
-    version = value["v"]
+        raise InvalidLinkError(f"the link's secret is malformed: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidLinkError("the link's secret has missing or unknown fields")
+    version = value.get("v")
     # `type(...) is int`: bool is an int in Python, and true is not 1 in CBOR.
-    if type(version) is not int or version != VERSION:
+    if type(version) is int and version == OLDER_VERSION:
+        raise InvalidLinkError("this link was made by an older version of Threads Desktop; ask for a new one")
+    if type(version) is int and version > VERSION:
         raise InvalidLinkError("the link was made by a newer version of Threads")
+    if set(value) != _PAYLOAD_KEYS or type(version) is not int or version != VERSION:
+        raise InvalidLinkError("the link's secret has missing or unknown fields")
     roles = {role.label: role for role in LINK_ROLES}
     if not isinstance(value["role"], str) or value["role"] not in roles:
         raise InvalidLinkError("the link grants a role invite links cannot grant")
     seed = value["invite"]
     if not isinstance(seed, bytes) or len(seed) != INVITE_SEED_LENGTH:
         raise InvalidLinkError(f"the link's invite seed is not {INVITE_SEED_LENGTH} bytes")
-    entries = value["keys"]
-    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_KEYS:
-        raise InvalidLinkError(f"the link carries 1 to {MAX_KEYS} keys")
-    return roles[value["role"]], seed, tuple(_parse_key(entry) for entry in entries)
-
-
-def _parse_key(entry: Any) -> ThreadKey:
-    if not isinstance(entry, list) or len(entry) != 3:
-        raise InvalidLinkError("a key in the link is not [epoch, follow, read]")
-    epoch, follow, read = entry
-    if type(epoch) is not int or epoch < 0:
-        raise InvalidLinkError("a key epoch in the link is not a natural number")
-    if not isinstance(follow, bytes) or len(follow) != SYMMETRIC_KEY_LENGTH:
-        raise InvalidLinkError(f"a follow key in the link is not {SYMMETRIC_KEY_LENGTH} bytes")
-    if read is not None and (not isinstance(read, bytes) or len(read) != SYMMETRIC_KEY_LENGTH):
-        raise InvalidLinkError(f"a read key in the link is not {SYMMETRIC_KEY_LENGTH} bytes or null")
-    return ThreadKey(follow, read, epoch)
+    return roles[value["role"]], seed

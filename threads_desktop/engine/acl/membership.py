@@ -1,20 +1,32 @@
-"""Membership commands: invites and joins, grants and revocations (with key
-rotation), and who is in a thread. Each command is one control event in our
-log; the gate judges it like any other, here and on every peer."""
+"""Membership commands: invites and admissions, grants and revocations (with
+key rotation), leaving, and who is in a thread. Each command is one control
+event in our log; the gate judges it like any other, here and on every peer.
+
+Joining by link: the joiner keeps the link as a pending admission (no keys),
+asks an admin (admission_request, carried by engine/net/joining.py), the
+admin judges the invite as the ACL stands and writes an admit event
+(answer_admission), and the joiner takes the keys from the answer
+(take_admission) and writes its bind once the admit event reached it
+(complete_join)."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
+from threads_desktop.engine.acl import admission
+from threads_desktop.engine.acl.admission import MAX_JOINER_NAME, AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.book import InviteTerms
 from threads_desktop.engine.acl.control_ops import (
     AclOp,
+    Admit,
     Grant,
     Invite,
     Join,
     Keys,
+    Leave,
     Revoke,
     SetDefault,
     Uninvite,
@@ -24,12 +36,15 @@ from threads_desktop.engine.acl.control_ops import (
 )
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
-from threads_desktop.engine.acl.keybox import seal_key_box
-from threads_desktop.engine.acl.links import InviteLink, for_role
+from threads_desktop.engine.acl.keybox import open_key_box, seal_key_box
+from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.policy import Evaluation
+from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
-from threads_desktop.engine.core.members import InviteState, Member, Role
+from threads_desktop.engine.core.members import AdmissionStatus, InviteState, JoinRequest, JoinState, Member, Role
+from threads_desktop.engine.core.text import name_from_peer
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.eventstore.committer import Committer
@@ -37,6 +52,7 @@ from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
 MAX_WAITING_INVITES = 32
+MAX_JOIN_REQUESTS = 64  # waiting or refused requests kept a thread
 MAX_INVITE_LIFETIME_YEARS = 10
 MAX_INVITE_LIFETIME_SECONDS = MAX_INVITE_LIFETIME_YEARS * 366 * 86400
 
@@ -70,9 +86,11 @@ class Membership:
     # --- invites and joins ----------------------------------------------------------------
 
     def invite(self, thread_id: ThreadId, role: Role, *, expires_in: float | None = None, uses: int = 1,
-               name: str | None = None, addresses: Sequence[str] = (), inviter: str | None = None) -> InviteLink:
+               name: str | None = None, addresses: Sequence[str] = (), inviter: str | None = None,
+               approve_by_hand: bool = False) -> InviteLink:
         """An invite event in our log, and the link that carries its secret
-        (with `inviter`, our display name, for the joiner to see)."""
+        (with `inviter`, our display name, for the joiner to see). With
+        `approve_by_hand`, every admin asks its person before admitting."""
         if role not in (Role.FOLLOW, Role.READ, Role.WRITE):
             raise InvalidInputError("an invite offers follow, read or write")
         if expires_in is not None and not 0 < expires_in <= MAX_INVITE_LIFETIME_SECONDS:
@@ -83,10 +101,10 @@ class Membership:
         keys = self._store.thread_keys(thread_id)
         clean = self._clean_key(thread_id)
         expires_ms = 0 if expires_in is None else int((self._now_seconds() + expires_in) * 1000)
-        link = InviteLink(thread_id, role, for_role(role, keys), invite_key.seed(), name=name,
-                          addresses=tuple(addresses), inviter=inviter)
+        link = InviteLink(thread_id, role, invite_key.seed(), name=name, addresses=tuple(addresses), inviter=inviter)
         self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
-                                                    keys[0].epoch if clean is None else clean.epoch))])
+                                                    keys[0].epoch if clean is None else clean.epoch,
+                                                    approve_by_hand))])
         return link
 
     def invite_peer(self, thread_id: ThreadId, peer: str, exchange_key: bytes, role: Role, *,
@@ -136,55 +154,286 @@ class Membership:
         self._commit(thread_id, [acl_payload(Uninvite(invite_key))])
 
     def join(self, link: InviteLink) -> ThreadId:
-        """Take the link's keys and start our log. The join event itself is
-        written once the invite event has reached us (`complete_join`)."""
+        """Keep the link as a pending admission: no thread and no keys until
+        an admin admits us (admission_request, take_admission). A refused
+        one is replaced by the new link."""
         thread_id = link.thread_id
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             raise InvalidInputError("only access-controlled threads are joined with a link")
         invite_key = SigningKey.from_seed(link.invite_seed)
+        log_seed = self._random_bytes(32)
         with self._db.write() as sql:
-            if sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
-                raise ThreadsError(f"this profile is already in thread {thread_id}")
-            newest, *older = link.keys
-            self._store.create_thread(thread_id, newest)
-            for key in older:
-                self._store.add_thread_key(thread_id, key)
-            self._store.create_own_log(thread_id)
-            sql.execute("INSERT INTO pending_joins (thread_id, invite_key, wrapped_seed) VALUES (?, ?, ?)",
-                        (thread_id.raw, invite_key.peer_id.public_key,
-                         self._vault.wrap(link.invite_seed, _seed_label(thread_id))))
+            pending = sql.execute("SELECT status FROM pending_admissions WHERE thread_id = ?",
+                                  (thread_id.raw,)).fetchone()
+            if sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone() \
+                    or (pending is not None and pending[0] != "refused"):
+                raise ThreadsError(f"you are already in {link.name or 'this album or chat'}")
+            sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
+            sql.execute(
+                "INSERT INTO pending_admissions (thread_id, invite_key, wrapped_seed, wrapped_log_seed, role, name,"
+                " inviter, addresses, status, reason, since_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'waiting', NULL, ?)",
+                (thread_id.raw, invite_key.peer_id.public_key,
+                 self._vault.wrap(link.invite_seed, _seed_label(thread_id)),
+                 self._vault.wrap(log_seed, _log_seed_label(thread_id)), link.role.label, link.name, link.inviter,
+                 cbor.encode(list(link.addresses)), self._now_ms()))
         return thread_id
 
-    def complete_join(self, thread_id: ThreadId) -> str | None:
-        """Write our join once we hold the invite event. Returns why the join
-        was refused, if it was (expired, used up, revoked)."""
-        row = self._sql.execute("SELECT invite_key, wrapped_seed, failure FROM pending_joins WHERE thread_id = ?",
-                                (thread_id.raw,)).fetchone()
-        if row is None or row[2] is not None:
-            return None if row is None else str(row[2])
-        invite_public, wrapped, _failure = row
-        if invite_public not in self._gate.evaluation(thread_id).current().invites:
-            return None  # not here yet: sync brings it
-        seed = self._vault.unwrap(wrapped, _seed_label(thread_id))
-        own_log = self._store.create_own_log(thread_id)
-        signature = SigningKey.from_seed(seed).sign(join_message(thread_id, invite_public, own_log,
-                                                                 self._identity.peer_id))
+    def admission_request(self, thread_id: ThreadId, name: str | None = None) -> AdmissionRequest:
+        """What to send an admin to be admitted with our pending link
+        (`name`: our display name, for its person to see)."""
+        row = self._sql.execute("SELECT invite_key, wrapped_seed, wrapped_log_seed FROM pending_admissions"
+                                " WHERE thread_id = ?", (thread_id.raw,)).fetchone()
+        if row is None:
+            raise NotFoundError("no pending join for this album or chat")
+        invite_public, wrapped_seed, wrapped_log = row
+        invite_key = SigningKey.from_seed(self._vault.unwrap(wrapped_seed, _seed_label(thread_id)))
+        log_id = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id))).peer_id
+        me = self._identity.peer_id
+        bind = make_bind(self._identity, thread_id, log_id)
+        return AdmissionRequest(thread_id, invite_public, log_id, me, bind.exchange, bind.signature,
+                                invite_key.sign(join_message(thread_id, invite_public, log_id, me)),
+                                name_from_peer(name, MAX_JOINER_NAME) if name is not None else None)
+
+    def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
+        """As an admin, judge a joiner's request against the ACL as it stands
+        and, if its invite still holds, write the admit event (in one write
+        transaction). UNKNOWN reveals nothing: no such thread or invite
+        here, a request that does not verify, or we are no admin."""
+        del from_peer  # the request names and proves its joiner; where it came from changes nothing
+        unknown = AdmissionAnswer(AdmissionStatus.UNKNOWN)
+        thread_id = request.thread_id
         try:
-            self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log),
-                                                 Join(invite_public, signature))])
-        except AccessDeniedError as exc:
-            with self._db.write() as sql:
-                sql.execute("UPDATE pending_joins SET failure = ? WHERE thread_id = ?", (str(exc), thread_id.raw))
-            return str(exc)
+            request.verify()
+        except InvalidInputError:
+            return unknown
         with self._db.write() as sql:
-            sql.execute("DELETE FROM pending_joins WHERE thread_id = ?", (thread_id.raw,))
+            if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not sql.execute(
+                    "SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
+                return unknown
+            evaluation = self._gate.evaluation(thread_id)
+            book = evaluation.current()
+            terms = book.invites.get(request.invite_key)
+            if terms is None or not book.is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
+                return unknown
+            if _admitted(evaluation, request.invite_key, str(request.identity)):
+                return self._admitted_answer(thread_id, request, terms.role)  # asked again: the same answer
+            request_id = admission.request_id(request)
+            recorded = sql.execute("SELECT status, reason FROM join_requests WHERE thread_id = ? AND request_id = ?",
+                                   (thread_id.raw, request_id)).fetchone()
+            reason = self._refusal(evaluation, request, terms)
+            if reason is None and recorded == ("refused", "declined"):
+                reason = "declined"  # a person said no: asking again changes nothing
+            if reason is not None:
+                self._record_request(request, "refused", reason)
+                return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
+            if terms.approve:
+                self._record_request(request, "waiting", None)
+                return AdmissionAnswer(AdmissionStatus.WAITING_APPROVAL)
+            return self._admit(request, terms.role)
+
+    def _refusal(self, evaluation: Evaluation, request: AdmissionRequest, terms: InviteTerms) -> str | None:
+        """Why the invite no longer admits anyone (or this joiner), by our clock."""
+        book = evaluation.current()
+        if request.invite_key in book.uninvited or not book.is_admin(terms.inviter):
+            return "revoked"
+        if book.was_revoked(str(request.identity), Role.FOLLOW):
+            return "removed"  # taken out once: only an admin adding it back by hand lets it in
+        if terms.expires_ms and self._now_ms() > terms.expires_ms:
+            return "expired"
+        if _uses(evaluation, request.invite_key) >= terms.uses:
+            return "used-up"
         return None
 
-    def pending_join(self, thread_id: ThreadId) -> tuple[bool, str | None]:
-        """(still waiting to join?, why the join was refused)."""
-        row = self._sql.execute("SELECT failure FROM pending_joins WHERE thread_id = ?",
+    def _admit(self, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
+        """Write the admit event: the admit and the keys the role needs,
+        sealed to the joiner. The gate judges it like any other event; a
+        refusal (used up meanwhile, say) writes nothing."""
+        thread_id = request.thread_id
+        if self._clean_key(thread_id) is None:
+            self.heal(thread_id)  # never hand out an epoch someone removed may hold
+        clean = self._clean_key(thread_id)
+        if clean is None:
+            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
+        try:
+            box = self._seal_for_role(thread_id, request.exchange, role)
+        except InvalidInputError:
+            return AdmissionAnswer(AdmissionStatus.UNKNOWN)  # an exchange key nothing can be sealed to
+        admit = Admit(request.invite_key, request.log_id, request.identity, request.exchange, request.bind_sig,
+                      request.sig)
+        try:
+            self._commit(thread_id, [acl_payload(admit, Keys(clean.epoch, ((str(request.identity), box,
+                                                                            role >= Role.READ),)))])
+        except AccessDeniedError as exc:
+            reason = admission.refusal_reason(str(exc))
+            self._record_request(request, "refused", reason)
+            return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
+        self._sql.execute("DELETE FROM join_requests WHERE thread_id = ? AND request_id = ?",
+                          (thread_id.raw, admission.request_id(request)))
+        return AdmissionAnswer(AdmissionStatus.ADMITTED, box, role)
+
+    def _admitted_answer(self, thread_id: ThreadId, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
+        try:
+            return AdmissionAnswer(AdmissionStatus.ADMITTED, self._seal_for_role(thread_id, request.exchange, role),
+                                   role)
+        except InvalidInputError:
+            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
+
+    def _seal_for_role(self, thread_id: ThreadId, exchange: bytes, role: Role) -> bytes:
+        """Every epoch we hold (newest first), follow-only for a follower."""
+        keys = [key for key in self._store.thread_keys(thread_id) if key.can_read]
+        return seal_key_box(exchange, thread_id, keys if role >= Role.READ else [k.follow_only() for k in keys])
+
+    def _record_request(self, request: AdmissionRequest, status: str, reason: str | None) -> None:
+        """Keep a waiting or refused request for admins to see: one row per
+        joiner and invite, at most MAX_JOIN_REQUESTS a thread (oldest go)."""
+        thread = request.thread_id.raw
+        self._sql.execute(
+            "INSERT OR REPLACE INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status,"
+            " reason, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (thread, admission.request_id(request), str(request.identity), request.name, request.invite_key,
+             request.to_bytes(), status, reason, self._now_ms()))
+        self._sql.execute(
+            "DELETE FROM join_requests WHERE thread_id = ? AND request_id NOT IN (SELECT request_id FROM"
+            " join_requests WHERE thread_id = ? ORDER BY at_ms DESC, request_id LIMIT ?)",
+            (thread, thread, MAX_JOIN_REQUESTS))
+
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
+        """The joiner's side of an answer. ADMITTED: the keys in the box and
+        our log; the thread is ours to sync (complete_join writes our bind
+        once the admit event is here). UNKNOWN changes nothing."""
+        with self._db.write() as sql:
+            row = sql.execute("SELECT wrapped_log_seed, status FROM pending_admissions WHERE thread_id = ?",
+                              (thread_id.raw,)).fetchone()
+            if row is None:
+                raise NotFoundError("no pending join for this album or chat")
+            wrapped_log, status = row
+            if status == "admitted" or answer.status is AdmissionStatus.UNKNOWN:
+                pass  # admitted already (by another admin, say): a later answer changes nothing
+            elif answer.status is AdmissionStatus.ADMITTED:
+                assert answer.box is not None and answer.role is not None
+                keys = open_key_box(self._identity, thread_id, answer.box)  # InvalidInputError: nothing taken
+                if not sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
+                    newest, *older = sorted(keys, key=lambda key: key.epoch, reverse=True)
+                    self._store.create_thread(thread_id, newest)
+                    for key in older:
+                        self._store.add_thread_key(thread_id, key)
+                log_key = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id)))
+                self._store.create_own_log(thread_id, log_key)
+                self._set_join_status(thread_id, "admitted", None, answer.role)
+            elif answer.status is AdmissionStatus.REFUSED:
+                self._set_join_status(thread_id, "refused", answer.reason)
+            else:
+                self._set_join_status(thread_id, "waiting-approval", None)
+        state = self.join_state(thread_id)
+        assert state is not None
+        return state
+
+    def _set_join_status(self, thread_id: ThreadId, status: str, reason: str | None, role: Role | None = None) -> None:
+        self._sql.execute("UPDATE pending_admissions SET status = ?, reason = ?, since_ms = ?,"
+                          " role = COALESCE(?, role) WHERE thread_id = ?",
+                          (status, reason, self._now_ms(), None if role is None else role.label, thread_id.raw))
+
+    def complete_join(self, thread_id: ThreadId) -> str | None:
+        """Once the admit event naming us is applied here, write our bind
+        (our log's first event) and forget the pending admission. Returns
+        why the admission was refused, if it was (an invite used up by a
+        concurrent admission elsewhere, say)."""
+        row = self._sql.execute("SELECT status, reason, invite_key FROM pending_admissions WHERE thread_id = ?",
                                 (thread_id.raw,)).fetchone()
-        return (row is not None and row[0] is None), (None if row is None else row[0])
+        if row is None or row[0] != "admitted":
+            return None if row is None or row[0] != "refused" else str(row[1])
+        own_log = self._store.own_log(thread_id)
+        if own_log is None:
+            return None
+        verdict = _admit_verdict(self._gate.evaluation(thread_id), row[2], self.me, own_log)
+        if verdict is None:
+            return None  # not here yet: sync brings it
+        with self._db.write() as sql:
+            if isinstance(verdict, str):
+                self._set_join_status(thread_id, "refused", admission.refusal_reason(verdict))
+                return admission.refusal_reason(verdict)
+            if not any(event.log == own_log.raw for event in self._gate.evaluation(thread_id).events):
+                self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log))])
+            sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
+        return None
+
+    def join_state(self, thread_id: ThreadId) -> JoinState | None:
+        row = self._sql.execute(f"SELECT {_JOIN_COLUMNS} FROM pending_admissions WHERE thread_id = ?",
+                                (thread_id.raw,)).fetchone()
+        return None if row is None else _join_state(row)
+
+    def pending_joins(self) -> list[JoinState]:
+        """Links we joined with and are not in yet, oldest first."""
+        return [_join_state(row) for row in self._sql.execute(
+            f"SELECT {_JOIN_COLUMNS} FROM pending_admissions ORDER BY since_ms, thread_id")]
+
+    def pending_join(self, thread_id: ThreadId) -> tuple[bool, str | None]:
+        """(still on our way in?, why the admission was refused)."""
+        state = self.join_state(thread_id)
+        if state is None:
+            return False, None
+        return state.status != "refused", state.reason
+
+    def forget_join(self, thread_id: ThreadId) -> None:
+        """Cancel a pending admission that is waiting or was refused."""
+        with self._db.write() as sql:
+            if not sql.execute("DELETE FROM pending_admissions WHERE thread_id = ? AND status != 'admitted'",
+                               (thread_id.raw,)).rowcount:
+                raise NotFoundError("no pending join to cancel for this album or chat")
+
+    def join_requests(self, thread_id: ThreadId) -> list[JoinRequest]:
+        """Joiners waiting for our person's approval, and refusals, oldest first."""
+        return [JoinRequest(request_id, peer, name, invite_key, status, reason, at_ms)
+                for request_id, peer, name, invite_key, status, reason, at_ms in self._sql.execute(
+                    "SELECT request_id, peer, name, invite_key, status, reason, at_ms FROM join_requests"
+                    " WHERE thread_id = ? ORDER BY at_ms, request_id", (thread_id.raw,))]
+
+    def approve_join(self, thread_id: ThreadId, request_id: bytes) -> AdmissionAnswer:
+        """Our person lets a waiting joiner in: the admit is written now, and
+        the joiner is ADMITTED when it asks again. REFUSED if the invite no
+        longer holds (used up, expired, revoked meanwhile)."""
+        with self._db.write() as sql:
+            row = sql.execute("SELECT request, status FROM join_requests WHERE thread_id = ? AND request_id = ?",
+                              (thread_id.raw, request_id)).fetchone()
+            if row is None or row[1] != "waiting":
+                raise NotFoundError("nobody is waiting with that request")
+            self._require_admin(thread_id)
+            request = AdmissionRequest.from_bytes(row[0])
+            evaluation = self._gate.evaluation(thread_id)
+            terms = evaluation.current().invites.get(request.invite_key)
+            if terms is None:
+                raise NotFoundError("that invite is not in this album or chat")
+            reason = self._refusal(evaluation, request, terms)
+            if reason is not None:
+                self._record_request(request, "refused", reason)
+                return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
+            return self._admit(request, terms.role)
+
+    def decline_join(self, thread_id: ThreadId, request_id: bytes) -> None:
+        """Our person says no: the joiner is REFUSED ("declined") when it asks again."""
+        with self._db.write() as sql:
+            if not sql.execute("UPDATE join_requests SET status = 'refused', reason = 'declined', at_ms = ?"
+                               " WHERE thread_id = ? AND request_id = ? AND status = 'waiting'",
+                               (self._now_ms(), thread_id.raw, request_id)).rowcount:
+                raise NotFoundError("nobody is waiting with that request")
+
+    def reset_links(self, thread_id: ThreadId) -> int:
+        """Revoke every invite still open, in one event; how many there were."""
+        self._require_admin(thread_id)
+        now = self._now_ms()
+        open_keys = [i.key for i in self.invites(thread_id)
+                     if not i.revoked and i.used < i.uses and not (i.expires_ms and i.expires_ms < now)]
+        if open_keys:
+            self._commit(thread_id, [acl_payload(*(Uninvite(key) for key in open_keys))])
+        return len(open_keys)
+
+    def leave(self, thread_id: ThreadId) -> None:
+        """Take every role from ourselves (AccessDeniedError for the last
+        admin while others remain). Admins rotate the keys when they see it."""
+        self._commit(thread_id, [acl_payload(Leave())])
+
+    def _now_ms(self) -> int:
+        return int(self._now_seconds() * 1000)
 
     # --- roles ------------------------------------------------------------------------------
 
@@ -210,8 +459,8 @@ class Membership:
         if entity is None and role <= Role.READ:
             ops += self._rotation(thread_id, peer, role)
         if entity is None and role <= Role.FOLLOW:
-            # Links still out carry the old follow key, which opens nothing
-            # written from now on, and the removed member may have seen them.
+            # The removed member may have seen the links still out: with one,
+            # it could come back under a new identity.
             ops += [Uninvite(i.key) for i in self.invites(thread_id) if not i.revoked and i.used < i.uses]
         self._commit(thread_id, [acl_payload(*ops)])
 
@@ -344,31 +593,19 @@ class Membership:
         return self._gate.evaluation(thread_id).current().roles(peer or self.me)
 
     def may_sync(self, thread_id: ThreadId, peer: str, proven_follow_key: bytes) -> bool:
-        """Whether a peer that proved it holds `proven_follow_key` may fetch
-        the thread's records: a member with follow; or someone we do not know
-        yet (a joiner fetching the invite its join needs), but only with the
-        follow key a link made now carries, since an older one may be held by
-        a member removed since (revoking follow rotates it), back under a new
-        identity. A member who lost follow is refused whatever keys it holds."""
-        evaluation = self._gate.evaluation(thread_id)
-        book = evaluation.current()
-        if Role.FOLLOW in book.roles(peer):
-            return True
-        if peer in book.members() or any(b.member == peer for b in evaluation.bindings.values()):
-            return False
-        current = self.writing_key(thread_id, content=False) or self._store.thread_keys(thread_id)[0]
-        return proven_follow_key == current.follow
+        """Whether a peer (that proved it holds a follow key of the thread)
+        may fetch the thread's records: members with follow only. A joiner
+        is admitted before it fetches anything, so a stranger holding an old
+        key (a member removed, back under a new identity) gets nothing."""
+        del proven_follow_key  # proving a key shows what one holds, not what one may
+        return Role.FOLLOW in self._gate.evaluation(thread_id).current().roles(peer)
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()
-        used: dict[bytes, int] = {}
-        for i, event in enumerate(evaluation.events):
-            for op in event.ops:
-                if isinstance(op, Join) and evaluation.final.valid[i]:
-                    used[op.invite] = used.get(op.invite, 0) + 1
-        return [InviteState(key, terms.role, terms.expires_ms, terms.uses, used.get(key, 0), key in book.uninvited,
-                            terms.inviter) for key, terms in sorted(book.invites.items())]
+        return [InviteState(key, terms.role, terms.expires_ms, terms.uses, _uses(evaluation, key),
+                            key in book.uninvited, terms.inviter, terms.approve)
+                for key, terms in sorted(book.invites.items())]
 
     def _require_admin(self, thread_id: ThreadId) -> None:
         if not self._gate.evaluation(thread_id).current().is_admin(self.me):
@@ -381,3 +618,41 @@ def _invite_id(sealed: bytes) -> bytes:
 
 def _seed_label(thread_id: ThreadId) -> str:
     return f"invite-seed/{thread_id}"
+
+
+def _log_seed_label(thread_id: ThreadId) -> str:
+    return f"join-log-seed/{thread_id}"
+
+
+def _uses(evaluation: Evaluation, invite: bytes) -> int:
+    """How many admits (and old joins) of the invite hold."""
+    return sum(1 for i, event in enumerate(evaluation.events) if evaluation.final.valid[i]
+               for op in event.ops if isinstance(op, (Admit, Join)) and op.invite == invite)
+
+
+def _admitted(evaluation: Evaluation, invite: bytes, identity: str) -> bool:
+    """Does an admit of `identity` with this invite hold?"""
+    return any(evaluation.final.valid[i] for i, event in enumerate(evaluation.events)
+               for op in event.ops if isinstance(op, Admit) and op.invite == invite and str(op.identity) == identity)
+
+
+def _admit_verdict(evaluation: Evaluation, invite: bytes, identity: str, log: PeerId) -> Literal[True] | str | None:
+    """True if an admit of us (this invite, our log) holds here; else the
+    policy's reason one was refused; None if none is here yet."""
+    reason: str | None = None
+    for i, event in enumerate(evaluation.events):
+        for op in event.ops:
+            if isinstance(op, Admit) and op.invite == invite and str(op.identity) == identity and op.log == log:
+                if evaluation.final.valid[i]:
+                    return True
+                reason = evaluation.final.reasons[i] or reason
+    return reason
+
+
+_JOIN_COLUMNS = "thread_id, status, reason, name, inviter, role, addresses, since_ms"
+
+
+def _join_state(row: tuple[Any, ...]) -> JoinState:
+    thread_raw, status, reason, name, inviter, role, addresses, since_ms = row
+    return JoinState(ThreadId(thread_raw), status, reason, name, inviter, Role.parse(role),
+                     tuple(cbor.decode(addresses, max_size=1 << 16)), since_ms)

@@ -11,8 +11,12 @@ Two layers keep that well founded:
    - remove wins: an event that adds rights (grant, default, invite) or
      writes content is refused when a causally-valid revocation of a right
      it needs is concurrent with it; revocations themselves are judged at
-     their past only, so two admins who remove each other both end removed;
-   - an invite admits the first `uses` causally-valid joins, by stamp.
+     their past only, so two admins who remove each other both end removed
+     (leaving is a revocation too: of every role, by a member of itself);
+   - an invite admits the first `uses` causally-valid admits and joins
+     (the old way in), by stamp; an admit or join concurrent with the
+     invite's revocation, or with its author's or its admitter's loss of
+     the right to edit the ACL, is refused.
 
 Layer 2 looks only at layer-1 answers of concurrent events, and at layer-2
 answers of its own past, so nothing depends on itself.
@@ -29,12 +33,14 @@ from threads_desktop.engine.acl.control_ops import (
     ACL_ENTITY,
     REVOCATIONS,
     AclOp,
+    Admit,
     Bind,
     Genesis,
     Grant,
     Invite,
     Join,
     Keys,
+    Leave,
     Revoke,
     SetDefault,
     Uninvite,
@@ -120,9 +126,10 @@ class Evaluation:
 
     def extend(self, event: AclEvent) -> bool:
         """Judge one more event, after everything judged so far. Only an event
-        that revokes or joins can change earlier verdicts (remove wins, uses);
-        for those, False: judge the whole history again."""
-        if any(isinstance(op, (*REVOCATIONS, Join)) for op in event.ops):
+        that revokes, admits or joins can change earlier verdicts (remove
+        wins, uses) or bind a log; for those, False: judge the whole history
+        again."""
+        if any(isinstance(op, (*REVOCATIONS, Join, Admit)) for op in event.ops):
             return False
         i = len(self.events)
         self.events.append(event)
@@ -162,6 +169,8 @@ class Evaluation:
             for op in event.ops:
                 if isinstance(op, Revoke) and op.peer == peer and op.entity in wanted and op.role <= role:
                     return True
+                if isinstance(op, Leave) and None in wanted and self.identity_of(event.log) == peer:
+                    return True  # leaving takes every role on the thread
         return False
 
     def key_knowledge(self) -> list[tuple[frozenset[int], str, bool]]:
@@ -259,7 +268,9 @@ class Evaluation:
         for index, op in enumerate(event.ops):
             step = self._op(event, index, op, author, running, final=final)
             running, delta = running.merge(step), delta.merge(step)
-        adds = any(isinstance(op, (Grant, SetDefault, Invite)) for op in event.ops) or (
+        if sum(isinstance(op, Admit) for op in event.ops) > 1:
+            raise InvalidInputError("an event admits one joiner")
+        adds = any(isinstance(op, (Grant, SetDefault, Invite, Admit)) for op in event.ops) or (
             any(isinstance(op, Keys) for op in event.ops) and not any(isinstance(op, Revoke) for op in event.ops))
         if final and adds \
                 and self.revoked_concurrently(event.log, event.seq, event.deps, author, (None, ACL_ENTITY),
@@ -287,6 +298,8 @@ class Evaluation:
                 ACL_ENTITY, _grant(book.entity(ACL_ENTITY), author, Role.WRITE, event, index))
         if isinstance(op, Join):
             return self._join(event, index, op, author, state, final=final)
+        if isinstance(op, Leave):
+            return self._leave(event, index, author, state)
         if not state.is_admin(author):
             raise InvalidInputError(f"{author} may not edit the ACL")
         if isinstance(op, Grant):
@@ -303,52 +316,92 @@ class Evaluation:
             if op.key in state.invites:
                 raise InvalidInputError("that invite key is taken")
             return AclBook(invites={op.key: InviteTerms(op.role, op.expires_ms, op.uses, op.epoch, author,
-                                                        (event.stamp, index))})
+                                                        (event.stamp, index), op.approve)})
         if isinstance(op, Uninvite):
             if op.key not in state.invites:
                 raise InvalidInputError("no such invite to revoke")
             return AclBook(uninvited=frozenset({op.key}))
+        if isinstance(op, Admit):
+            return self._admit(event, index, op, state, final=final)
         assert isinstance(op, Keys)
         return EMPTY
 
     def _join(self, event: AclEvent, index: int, op: Join, author: str, state: AclBook, *,
               final: bool) -> AclBook:
-        terms = state.invites.get(op.invite)
-        if terms is None:
-            raise InvalidInputError("the join names an invite its author had not seen")
-        if op.invite in state.uninvited:
-            raise InvalidInputError("the invite was revoked")
-        if not state.is_admin(terms.inviter):
-            # An admin removed (or no longer reading) cannot let itself back in
-            # through a link it made before.
-            raise InvalidInputError("the invite's author is no longer an admin")
+        """The old way in (links that carried keys): the joiner's own event.
+        Nothing writes it any more; histories that hold it are judged as before."""
+        terms = self._open_invite(op.invite, state, "join")
         verify(op.invite, op.signature, join_message(self.thread_id, op.invite, PeerId(event.log),
                                                      PeerId.parse(author)), "join")
+        self._spend(event, op.invite, terms, final=final)
+        return EMPTY.with_entity(None, _grant(state.thread, author, terms.role, event, index))
+
+    def _admit(self, event: AclEvent, index: int, op: Admit, state: AclBook, *, final: bool) -> AclBook:
+        """An admin (checked by the caller) lets a joiner in: the joiner
+        signed with the invite key, and bound its log and exchange key."""
+        terms = self._open_invite(op.invite, state, "admit")
+        verify(op.invite, op.signature, join_message(self.thread_id, op.invite, op.log, op.identity), "join")
+        verify(op.identity.public_key, op.bind_signature,
+               binding_message(self.thread_id, op.log, op.identity, op.exchange), "binding")
+        self._spend(event, op.invite, terms, final=final)
+        return EMPTY.with_entity(None, _grant(state.thread, str(op.identity), terms.role, event, index))
+
+    def _open_invite(self, invite: bytes, state: AclBook, what: str) -> InviteTerms:
+        terms = state.invites.get(invite)
+        if terms is None:
+            raise InvalidInputError(f"the {what} names an invite its author had not seen")
+        if invite in state.uninvited:
+            raise InvalidInputError("the invite was revoked")
+        if not state.is_admin(terms.inviter):
+            # An admin removed (or no longer reading) cannot let anyone in
+            # through a link it made before.
+            raise InvalidInputError("the invite's author is no longer an admin")
+        return terms
+
+    def _spend(self, event: AclEvent, invite: bytes, terms: InviteTerms, *, final: bool) -> None:
+        """Refuse a use of the invite at `event` that is too late, or (final
+        layer) beyond its uses or concurrent with a revocation (remove wins)."""
         if terms.expires_ms and event.hlc >> 16 > terms.expires_ms:
             raise InvalidInputError("the invite had expired")
         if any(self.events[i].hlc > event.hlc for i in self._maxima(event.log, event.seq, event.deps)):
-            raise InvalidInputError("a join cannot be stamped before what it had seen")
-        if final:
-            if (event.log, event.seq) not in self._admitted.get(op.invite, ()):
-                raise InvalidInputError("the invite was used up")
-            for i in self._revocations:
-                if concurrent(self.events[i], event.log, event.seq, event.deps) and any(
-                        isinstance(o, Uninvite) and o.key == op.invite for o in self.events[i].ops):
-                    raise InvalidInputError("concurrent with the invite's revocation")
-            if self.revoked_concurrently(event.log, event.seq, event.deps, terms.inviter, (None, ACL_ENTITY),
-                                         Role.WRITE):
-                raise InvalidInputError("concurrent with the revocation of the invite's author")
-        return EMPTY.with_entity(None, _grant(state.thread, author, terms.role, event, index))
+            raise InvalidInputError("a use of an invite cannot be stamped before what it had seen")
+        if not final:
+            return
+        if (event.log, event.seq) not in self._admitted.get(invite, ()):
+            raise InvalidInputError("the invite was used up")
+        for i in self._revocations:
+            if concurrent(self.events[i], event.log, event.seq, event.deps) and any(
+                    isinstance(o, Uninvite) and o.key == invite for o in self.events[i].ops):
+                raise InvalidInputError("concurrent with the invite's revocation")
+        if self.revoked_concurrently(event.log, event.seq, event.deps, terms.inviter, (None, ACL_ENTITY),
+                                     Role.WRITE):
+            raise InvalidInputError("concurrent with the revocation of the invite's author")
+
+    def _leave(self, event: AclEvent, index: int, author: str, state: AclBook) -> AclBook:
+        """A member takes every role from itself; the last admin stays while
+        anyone else does, so the thread is never left without one."""
+        if Role.FOLLOW not in state.roles(author):
+            raise InvalidInputError("only a member can leave")
+        others = [m for m in state.members() if m != author and Role.FOLLOW in state.roles(m)]
+        if state.is_admin(author) and others and not any(state.is_admin(m) for m in others):
+            raise InvalidInputError("the last admin cannot leave while others remain: make someone else an "
+                                    "admin first")
+        thread = state.thread
+        delta = AclState()
+        for role in roles_from(Role.FOLLOW):
+            delta = delta.merge(thread.revoke(author, role, _dot(event, index, role)))
+        return EMPTY.with_entity(None, delta)
 
     def _admitted_joins(self) -> dict[bytes, set[tuple[bytes, int]]]:
-        """Per invite, the causally-valid joins it admits: the first `uses` by stamp."""
+        """Per invite, the causally-valid admits and joins it lets in: the
+        first `uses` by stamp."""
         joins: dict[bytes, list[tuple[bytes, bytes, int]]] = {}
         uses: dict[bytes, int] = {}
         for i, event in enumerate(self.events):
             if not self.causal.valid[i]:
                 continue
             for op in event.ops:
-                if isinstance(op, Join):
+                if isinstance(op, (Join, Admit)):
                     joins.setdefault(op.invite, []).append((event.stamp, event.log, event.seq))
                     terms = self.causal.after[i].invites.get(op.invite)
                     if terms is not None:
@@ -357,8 +410,21 @@ class Evaluation:
                 for key, found in joins.items()}
 
     def _bindings(self) -> dict[bytes, Binding]:
-        return {event.log: binding for event in self.events
-                if (binding := _binding(self.thread_id, event)) is not None}
+        """Each log's member: bound by its own first event, or else by an
+        admit naming it (the joiner signed that binding too), so keys can be
+        sealed to a joiner before its first event arrives."""
+        bindings = {event.log: binding for event in self.events
+                    if (binding := _binding(self.thread_id, event)) is not None}
+        for event in self.events:
+            for op in event.ops:
+                if isinstance(op, Admit) and op.log.raw not in bindings:
+                    try:
+                        verify(op.identity.public_key, op.bind_signature,
+                               binding_message(self.thread_id, op.log, op.identity, op.exchange), "binding")
+                    except InvalidInputError:
+                        continue
+                    bindings[op.log.raw] = Binding(op.identity, op.exchange)
+        return bindings
 
 
 def _binding(thread_id: ThreadId, event: AclEvent) -> Binding | None:

@@ -1,6 +1,10 @@
 """Tables of access control."""
 
-ACL_SCHEMA = """
+import sqlite3
+
+from threads_desktop.engine.logstore.database import Migration, run_script
+
+ACL_TABLES = """
 -- Every control event admitted (applied or refused): the thread's ACL history,
 -- judged again as a whole whenever it grows. `position` is the order of
 -- admission, which respects causality. Derived from the logs, kept across
@@ -26,12 +30,55 @@ CREATE TABLE direct_invites (
     received_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
--- Links this profile joined with, until its join event is written. The
--- invite's signing seed is wrapped by the key vault, never stored in the clear.
-CREATE TABLE pending_joins (
+-- Admissions (schema 8) follow.
+"""
+
+# Schema 8: links no longer carry keys. A link we joined with waits here
+# until an admin admits us (and our bind is written), or refuses; the
+# requests a person must approve (or that were refused) wait on the admin's.
+ADMISSION_TABLES = """
+-- Links this profile joined with: no thread row and no keys until an admin
+-- answers. The invite's seed and our log's key for the thread are wrapped by
+-- the key vault, never stored in the clear.
+CREATE TABLE pending_admissions (
     thread_id BLOB PRIMARY KEY,
     invite_key BLOB NOT NULL,
     wrapped_seed BLOB NOT NULL,
-    failure TEXT                       -- why the join was refused, once it was
+    wrapped_log_seed BLOB NOT NULL,
+    role TEXT NOT NULL,
+    name TEXT,                         -- hints from the link, for the joiner to see
+    inviter TEXT,
+    addresses BLOB NOT NULL,           -- DAG-CBOR [multiaddr, ...]
+    status TEXT NOT NULL CHECK (status IN ('waiting', 'waiting-approval', 'admitted', 'refused')),
+    reason TEXT,
+    since_ms INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Joiners an admin's person must approve, and refusals, for admins to see:
+-- at most 64 a thread (the oldest go).
+CREATE TABLE join_requests (
+    thread_id BLOB NOT NULL,
+    request_id BLOB NOT NULL,          -- one per thread, invite and joiner
+    peer TEXT NOT NULL,
+    name TEXT,
+    invite_key BLOB NOT NULL,
+    request BLOB NOT NULL,             -- the request as it came (to admit on approval)
+    status TEXT NOT NULL CHECK (status IN ('waiting', 'refused')),
+    reason TEXT,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, request_id)
 ) STRICT, WITHOUT ROWID;
 """
+
+
+def _admissions(sql: sqlite3.Connection) -> None:
+    """Schema 8. A join by an old link whose join event was never written
+    is dropped with `pending_joins`: its thread stays as a thread we are no
+    member of (an admin must send a new link); nothing else holds one."""
+    run_script(sql, ADMISSION_TABLES)
+    sql.execute("DROP TABLE pending_joins")
+
+
+ACL_MIGRATIONS = (Migration(8, "links without keys: admissions", _admissions),)
+
+ACL_SCHEMA = ACL_TABLES + ADMISSION_TABLES

@@ -20,8 +20,9 @@ from threads_desktop.engine.core.errors import DiskFullError, ProfileError, Stor
 # column, not a refusal prefix; 5: photos findable by their blobs; 6:
 # snapshots save the rows that changed, not one blob of every view; 7: tables
 # holding thumbnails are rowid tables (a large value spilled from a WITHOUT
-# ROWID row into an overflow page of its own).
-SCHEMA_VERSION = 7
+# ROWID row into an overflow page of its own); 8: links without keys
+# (pending_admissions and join_requests replace pending_joins).
+SCHEMA_VERSION = 8
 
 
 @dataclass(frozen=True, slots=True)

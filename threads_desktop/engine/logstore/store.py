@@ -187,12 +187,14 @@ class LogStore:
 
     # --- logs ------------------------------------------------------------------
 
-    def create_own_log(self, thread_id: ThreadId) -> PeerId:
-        """Our log in the thread (one per thread and identity); made once."""
+    def create_own_log(self, thread_id: ThreadId, log_key: SigningKey | None = None) -> PeerId:
+        """Our log in the thread (one per thread and identity); made once.
+        `log_key`: the key chosen before (a joiner names its log when it
+        asks to be admitted, before the thread is here)."""
         existing = self.own_log(thread_id)
         if existing is not None:
             return existing
-        log_key = SigningKey.generate()
+        log_key = log_key or SigningKey.generate()
         with self._db.write() as sql:
             self._require_thread(thread_id)
             sql.execute(
