@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.engine.eventstore.peers import WallClock, join, peer, start_thread, sync
+from tests.engine.eventstore.peers import WallClock, admit, join, peer, start_thread, sync, with_second_admin
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.notices import MembershipNotice, Removal
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 
@@ -40,7 +41,7 @@ def test_joins_additions_role_changes_and_removals_are_told_in_order_with_the_wr
 
     shown = a.membership_notices(thread)
     assert told(shown.notices) == [
-        ("joined", None, peer(b), Role.WRITE, peer(a)),
+        ("joined", peer(a), peer(b), Role.WRITE, peer(a)),  # admitted by a, with a's invite
         ("added", peer(a), peer(c), Role.READ, None),
         ("role-changed", peer(a), peer(b), Role.READ, None),
         ("removed", peer(a), peer(b), None, None),
@@ -97,3 +98,23 @@ def test_a_reader_who_never_could_write_is_not_told_it_was_removed(open_node: Op
     join(a, b, thread, role=Role.READ)
     sync(a, b, thread)
     assert b.removal(thread) is None
+
+
+def test_a_member_who_leaves_is_told_as_left_and_not_as_removed(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    b.membership.leave(thread)
+    sync(b, a, thread)
+    assert told(a.membership_notices(thread).notices)[-1] == ("left", None, peer(b), None, None)
+    assert b.removal(thread) is None and not b.get_thread(thread).removed
+
+
+def test_a_joiner_admitted_by_another_admin_is_told_with_the_inviter(open_node: OpenNode) -> None:
+    a, b, _c, thread = with_second_admin(open_node)
+    d = open_node("d")
+    link = a.membership.invite(thread, Role.READ)
+    d.membership.join(InviteLink.parse(link.to_uri()))
+    sync(a, b, thread)  # b knows the invite: b admits d
+    assert admit(b, d, thread).status is AdmissionStatus.ADMITTED
+    assert told(b.membership_notices(thread).notices)[-1] == ("joined", peer(b), peer(d), Role.READ, peer(a))

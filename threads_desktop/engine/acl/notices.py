@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from threads_desktop.engine.acl.book import AclBook
-from threads_desktop.engine.acl.control_ops import Grant, Join, Revoke
+from threads_desktop.engine.acl.control_ops import Admit, Grant, Join, Leave, Revoke
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation
 from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.engine.core.members import Role
@@ -25,7 +25,7 @@ NoticeKind = Literal["joined", "added", "removed", "left", "role-changed"]
 @dataclass(frozen=True, slots=True)
 class MembershipNotice:
     kind: NoticeKind
-    actor: str | None  # the member who did it (None: the subject itself, joining or leaving)
+    actor: str | None  # who did it: the admin (for a join, who admitted); None: the subject itself
     subject: str  # the member it happened to
     role: Role | None  # the role the subject holds after it (None: removed, left)
     at_ms: int  # the writer's wall clock, from the event's HLC
@@ -89,39 +89,47 @@ def _changes(evaluation: Evaluation) -> Iterator[tuple[MembershipNotice, Role | 
             continue
         before = evaluation.state_before(event.log, event.seq, event.deps)
         after = evaluation.final.after[i]
-        for subject, joined_with in _subjects(event, author):
+        for subject, how in _subjects(event, author):
             was, now = role_of(before, subject), role_of(after, subject)
-            notice = _notice(event, author, subject, joined_with, before, was, now)
+            notice = _notice(event, author, subject, how, before, was, now)
             if notice is not None:
                 yield notice, was
 
 
-def _subjects(event: AclEvent, author: str) -> Iterator[tuple[str, bytes | None]]:
-    """The members an event's ops name, once each, with the invite a join used."""
+_How = tuple[str, bytes | None]  # "admit" | "join" | "leave" | "change", and the invite a way in used
+
+
+def _subjects(event: AclEvent, author: str) -> Iterator[tuple[str, _How]]:
+    """The members an event's ops name, once each, with how they were named."""
     seen: set[str] = set()
     for op in event.ops:
         if isinstance(op, (Grant, Revoke)) and op.entity is None:
-            named, invite = op.peer, None
-        elif isinstance(op, Join):
-            named, invite = author, op.invite
+            named, how = op.peer, ("change", None)
+        elif isinstance(op, Admit):  # an admin let a joiner in
+            named, how = str(op.identity), ("admit", op.invite)
+        elif isinstance(op, Join):  # the old way in: the joiner's own event
+            named, how = author, ("join", op.invite)
+        elif isinstance(op, Leave):
+            named, how = author, ("leave", None)
         else:
             continue
         if named not in seen:
             seen.add(named)
-            yield named, invite
+            yield named, how
 
 
-def _notice(event: AclEvent, author: str, subject: str, joined_with: bytes | None, before: AclBook,
+def _notice(event: AclEvent, author: str, subject: str, how: _How, before: AclBook,
             was: Role | None, now: Role | None) -> MembershipNotice | None:
     at_ms = unpack(event.hlc)[0]
-    if joined_with is not None and now is not None:
-        terms = before.invites.get(joined_with)
-        return MembershipNotice("joined", None, subject, now, at_ms, None if terms is None else terms.inviter,
-                                event.stamp)
+    way, invite = how
+    if invite is not None and now is not None:
+        terms = before.invites.get(invite)
+        return MembershipNotice("joined", author if way == "admit" else None, subject, now, at_ms,
+                                None if terms is None else terms.inviter, event.stamp)
     if was == now:
         return None
     if now is None:
-        kind: NoticeKind = "left" if author == subject else "removed"
+        kind: NoticeKind = "left" if way == "leave" or author == subject else "removed"
         return MembershipNotice(kind, None if kind == "left" else author, subject, None, at_ms, stamp=event.stamp)
     if was is None:
         return MembershipNotice("added", author, subject, now, at_ms, stamp=event.stamp)
