@@ -286,7 +286,8 @@ class Node:
         if Role.WRITE in self.membership.roles(summary.thread_id):
             return summary
         # Rare (readers, followers, the removed): only then is the ACL's history read.
-        return replace(summary, can_write=False, removed=self.removal(summary.thread_id) is not None)
+        removal = self.removal(summary.thread_id)
+        return replace(summary, can_write=False, removed=removal is not None and removal.role_left is None)
 
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
         self.store.thread_keys(thread_id)  # NotFoundError for a thread not here; cached, so cheap

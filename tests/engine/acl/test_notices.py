@@ -66,6 +66,7 @@ def test_a_member_whose_write_is_taken_learns_who_did_it_and_keeps_view(open_nod
     removal = b.removal(thread)
     assert removal == Removal(peer(a), int(clock.now * 1000), Role.READ)
     assert a.removal(thread) is None  # the admin lost nothing
+    assert not b.get_thread(thread).removed  # still a member: listed as ever
 
 
 def test_a_removed_member_learns_it_from_the_signed_revocation(open_node: OpenNode) -> None:

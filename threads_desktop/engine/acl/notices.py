@@ -102,6 +102,7 @@ _How = tuple[str, bytes | None]  # "admit" | "join" | "leave" | "change", and th
 def _subjects(event: AclEvent, author: str) -> Iterator[tuple[str, _How]]:
     """The members an event's ops name, once each, with how they were named."""
     seen: set[str] = set()
+    how: _How
     for op in event.ops:
         if isinstance(op, (Grant, Revoke)) and op.entity is None:
             named, how = op.peer, ("change", None)

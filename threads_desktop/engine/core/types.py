@@ -39,7 +39,7 @@ class ThreadSummary:
     message_count: int = 0
     last_activity_ms: int | None = None  # the author's clock at the newest change applied
     unread: int = 0  # messages of others not yet marked read (chats)
-    removed: bool = False  # an admin took our right to write (or every right): what we had is kept read-only
+    removed: bool = False  # an admin removed us: what we had is kept, read-only
 
     def to_json(self) -> dict[str, object]:
         return {

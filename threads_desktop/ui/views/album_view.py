@@ -252,7 +252,11 @@ class AlbumView(QWidget):
     def remove_from_device(self) -> None:
         """Delete the album we were removed from, here, at once."""
         if self._summary is not None:
-            self._spawn(self._client.run(notice_ops.remove_from_device, self._summary.thread_id))
+            self._spawn(self._remove_from_device(self._summary.thread_id))
+
+    async def _remove_from_device(self, thread_id: ThreadId) -> None:
+        await self._client.run(notice_ops.remove_from_device, thread_id)
+        self.message.emit(self.tr("Removed from this device."))
 
     # --- adding ------------------------------------------------------------------------
 
