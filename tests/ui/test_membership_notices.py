@@ -28,6 +28,7 @@ from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadRole
 from threads_desktop.ui.operations.members import remove_member, set_member_role
+from threads_desktop.ui.people import short_id
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.views.main_window import MainWindow
@@ -175,3 +176,40 @@ def test_a_removed_members_window_says_so_and_offers_no_write(  # type: ignore[n
     album.removal_banner.remove_button.click()
     qtbot.waitUntil(lambda: window.threads.row_of(str(thread_id)) < 0, timeout=10_000)
     window.close()
+
+
+def test_a_backup_device_whose_follow_right_is_taken_says_so_on_its_page(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, tmp_path: Path, engines: dict[str, EngineRuntime]) -> None:
+    alice, bob = _profiles(tmp_path)
+    thread_id = start_thread(alice, ThreadKind.ALBUM, "Lisbon 2024")
+    join(alice, bob, thread_id, role=Role.FOLLOW)
+    bob_id = peer(bob)
+    alice.close()
+    bob.close()
+    client_a = EngineClient(_start(engines, tmp_path, "alice"), qt_loop)
+    client_b = EngineClient(_start(engines, tmp_path, "bob"), qt_loop)
+    window = MainWindow(client_b, AppSettings.from_file(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
+        window.show()
+    window.select_thread(str(thread_id))
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.thread_page, timeout=10_000)
+    assert not window.thread_page.removal_banner.isVisible()
+
+    _wait(qtbot, client_a.run(remove_member, thread_id, bob_id))
+    _move(qtbot, client_a, client_b, thread_id)
+    banner = window.thread_page.removal_banner
+    qtbot.waitUntil(banner.isVisible, timeout=10_000)
+    # A backup reads no names: the remover is shown by its short ID, never the whole peer ID.
+    assert banner.headline.text().endswith(f"removed you from this backup on {_day(datetime.datetime.now())}")
+    assert alice_id_tail(client_a, qtbot) in banner.headline.text()
+    row = window.threads.row_of(str(thread_id))
+    assert window.threads.index(row).data(ThreadRole.REMOVED)
+    banner.remove_button.click()
+    qtbot.waitUntil(lambda: window.threads.row_of(str(thread_id)) < 0, timeout=10_000)
+    window.close()
+
+
+def alice_id_tail(client: EngineClient, qtbot) -> str:  # type: ignore[no-untyped-def]
+    card = _wait(qtbot, client.identity())
+    return short_id(str(card.peer_id))

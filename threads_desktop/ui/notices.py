@@ -10,6 +10,7 @@ from PySide6.QtCore import QCoreApplication, QDate, QLocale
 
 from threads_desktop.engine.acl.notices import MembershipNotice
 from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.models.member_table_model import role_text
 from threads_desktop.ui.operations.notices import RemovalNotice
 from threads_desktop.ui.people import person
@@ -45,11 +46,12 @@ def notice_text(notice: MembershipNotice, names: dict[str, str], me: str) -> str
     return _tr("{actor} changed {subject}'s role to {role}").format(actor=actor, subject=target, role=role)
 
 
-def removal_text(notice: RemovalNotice, *, album: bool) -> str:
+def removal_text(notice: RemovalNotice, kind: ThreadKind | None) -> str:
     """"Alice removed you from Lisbon 2024 on 6 Dec", or the role left to us."""
     removal = notice.removal
     by = person(notice.by_name, removal.by)
-    thread = notice.thread_name or (_tr("this album") if album else _tr("this chat"))
+    unnamed = {ThreadKind.ALBUM: _tr("this album"), ThreadKind.CHAT: _tr("this chat")}
+    thread = notice.thread_name or (unnamed[kind] if kind is not None else _tr("this backup"))
     day = _day(removal.at_ms)
     if removal.role_left is None:
         return _tr("{by} removed you from {thread} on {day}").format(by=by, thread=thread, day=day)

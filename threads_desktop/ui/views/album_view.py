@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, ThreadKind, ThreadSummary
 from threads_desktop.engine.modules.photos import PhotoCard
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
@@ -173,7 +173,7 @@ class AlbumView(QWidget):
         if not same:
             self.pages.setCurrentIndex(0)
             self.model.set_ids([])
-            self.removal_banner.show_removal(None, album=True)
+            self.removal_banner.show_removal(None, ThreadKind.ALBUM)
             self.activity.list.clear()
             self._spawn(self._reload())
         self._spawn(self._load_membership(summary))
@@ -239,7 +239,7 @@ class AlbumView(QWidget):
         notices = await self._client.run(notice_ops.load_notices, summary.thread_id) if with_activity else None
         if self._summary is None or self._summary.thread_id != summary.thread_id or asked != self._membership_asked:
             return  # another album, or a newer answer is on its way
-        self.removal_banner.show_removal(removal, album=True)
+        self.removal_banner.show_removal(removal, ThreadKind.ALBUM)
         if notices is not None:
             self.activity.show_notices(notices)
         self.membership_loaded.emit()

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.core.types import ChangeSet, ItemActions, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, ItemActions, ThreadKind, ThreadSummary
 from threads_desktop.ui.dialogs.photo_dialog import PhotoDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
@@ -224,7 +224,7 @@ class ChatView(QWidget):
         self._update_bars()
         self.model.clear()
         self.title.setText(summary.name or self.tr("Chat"))
-        self.removal_banner.show_removal(None, album=False)
+        self.removal_banner.show_removal(None, ThreadKind.CHAT)
         self._apply_rights()
         self._spawn(self._open(summary))
         self._spawn(self._load_membership(summary))
@@ -355,7 +355,7 @@ class ChatView(QWidget):
         if not self._is_current(summary) or asked != self._membership_asked:
             return  # another chat, or a newer answer is on its way
         self.model.set_notices(notices)
-        self.removal_banner.show_removal(removal, album=False)
+        self.removal_banner.show_removal(removal, ThreadKind.CHAT)
         self.membership_loaded.emit()
 
     def remove_from_device(self) -> None:

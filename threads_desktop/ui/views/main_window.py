@@ -39,6 +39,7 @@ from threads_desktop.ui.dialogs.new_thread_dialog import NewThreadDialog
 from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import ThreadListModel, ThreadRole
+from threads_desktop.ui.operations import notices as notice_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import short_id
@@ -204,6 +205,8 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.thread_page = ThreadPage()
+        self.thread_page.removal_banner.remove_requested.connect(
+            lambda: self._spawn(self._leave(self._selected.thread_id)) if self._selected is not None else None)
         self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
         self.album_view: AlbumView = AlbumView(self._client, self._decoder, newest_first=self._settings.newest_first)
@@ -432,7 +435,15 @@ class MainWindow(QMainWindow):
     def _show_thread_page(self, summary: ThreadSummary) -> None:
         self.thread_page.show_thread(summary)
         self.pages.setCurrentWidget(self.thread_page)
-        self.thread_page.invite_button.setVisible(summary.can_read)
+        self.thread_page.invite_button.setVisible(summary.can_read and not summary.removed)
+        if summary.removed:
+            self._spawn(self._show_removal(summary))
+
+    async def _show_removal(self, summary: ThreadSummary) -> None:
+        """On a backup's page: who removed this device, and when (issue 16)."""
+        removal = await self._client.run(notice_ops.load_removal, summary.thread_id)
+        if self._selected is not None and self._selected.thread_id == summary.thread_id:
+            self.thread_page.removal_banner.show_removal(removal, summary.kind)
 
     async def _show_join_state(self, thread_id: ThreadId) -> None:
         """A join still waiting, or refused (an expired, used-up or revoked

@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
+from threads_desktop.ui.widgets.removal_banner import RemovalBanner
 
 
 class ThreadPage(QWidget):
@@ -45,6 +46,9 @@ class ThreadPage(QWidget):
             label.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
+        layout.addSpacing(8)
+        self.removal_banner = RemovalBanner()  # a backup device whose follow right was taken
+        layout.addWidget(self.removal_banner)
         layout.addSpacing(16)
         layout.addLayout(id_row)
         layout.addWidget(self.status)
@@ -57,6 +61,7 @@ class ThreadPage(QWidget):
         layout.addStretch()
 
     def show_thread(self, summary: ThreadSummary) -> None:
+        self.removal_banner.show_removal(None, summary.kind)
         self.title.setText(summary.name or self.tr("Encrypted backup"))
         created = datetime.datetime.fromtimestamp(summary.created_at).strftime("%d %b %Y, %H:%M")
         kind = self.tr("Album") if summary.kind == ThreadKind.ALBUM else self.tr("Chat")

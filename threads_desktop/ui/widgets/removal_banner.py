@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.notices import removal_text
 from threads_desktop.ui.operations.notices import RemovalNotice
 
@@ -39,12 +40,12 @@ class RemovalBanner(QFrame):
         layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignVCenter)
         self.setVisible(False)
 
-    def show_removal(self, notice: RemovalNotice | None, *, album: bool) -> None:
+    def show_removal(self, notice: RemovalNotice | None, kind: ThreadKind | None) -> None:
         """Shown for a removal or a lost write right; hidden for None."""
         if notice is None:
             self.setVisible(False)
             return
-        self.headline.setText(removal_text(notice, album=album))
+        self.headline.setText(removal_text(notice, kind))
         if notice.removal.role_left is None:
             self.detail.setText(self.tr("What this device had is kept, read-only. New changes no longer reach it."))
         else:
