@@ -226,8 +226,8 @@ class AlbumView(QWidget):
         if came or gone or updated or summary.thread_id in changes.threads_updated:
             self._check_selection(keep_shown=True)  # a role change arrives as a thread update
         names = any(t == summary.thread_id and c == "member_profile" for t, c, _d in changes.documents)
-        if summary.thread_id in changes.threads_updated or names:
-            self._spawn(self._load_membership(summary))  # an ACL event (a notice, a removal), or a name
+        if summary.thread_id in changes.membership or names:
+            self._spawn(self._load_membership(summary))  # an ACL event settled (a notice, a removal), or a name
 
     # --- membership: the removal banner and the activity ---------------------------------------
 

@@ -292,8 +292,8 @@ class ChatView(QWidget):
             # A grant or a revocation changes what we may do. When messages changed too, the reload
             # below brings each shown message's actions with its page: no need to ask for them twice.
             self._spawn(self._refresh_rights(summary, with_actions=not reloads))
-        if summary.thread_id in changes.threads_updated or named["member_profile"]:
-            self._spawn(self._load_membership(summary))  # an ACL event (a notice), or a name
+        if summary.thread_id in changes.membership or named["member_profile"]:
+            self._spawn(self._load_membership(summary))  # an ACL event settled (a notice), or a name
         if named["photo"] or named["member_profile"]:
             self.reload()  # a photo's thumbnail, a name: rare, and shown by reading the page again
         elif named["message"] or named["reaction"]:
