@@ -46,7 +46,10 @@ class RemovalBanner(QFrame):
             self.setVisible(False)
             return
         self.headline.setText(removal_text(notice, kind))
-        if notice.removal.role_left is None:
+        if kind is None:  # a backup device: it never could read what it keeps
+            self.detail.setText(self.tr("This device keeps the encrypted backup it had. New changes no longer "
+                                        "reach it."))
+        elif notice.removal.role_left is None:
             self.detail.setText(self.tr("What this device had is kept, read-only. New changes no longer reach it."))
         else:
             self.detail.setText(self.tr("You can still see it, but no longer add to it or change it."))
