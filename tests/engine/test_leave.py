@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.engine.eventstore.peers import join, peer, start_thread, sync, texts
+from tests.engine.eventstore.peers import join, join_with, peer, start_thread, sync, texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import running_peers, serving, wait_until
 from threads_desktop.engine.core.errors import NotFoundError
@@ -67,9 +67,9 @@ def test_every_table_with_a_thread_column_is_covered(open_node: OpenNode) -> Non
     # Read from the database, so a new table is covered without a change:
     # this list only proves today's tables are all found.
     assert tables == {"thread_keys", "logs", "thread_blocks", "events", "applied", "snapshots", "acl_events",
-                      "direct_invites", "pending_joins", "thread_peers", "thread_settings", "wanted_blobs",
-                      "documents", "fields", "document_index", "document_index_counts", "document_authors",
-                      "snapshot_dirty", "snapshot_documents", "snapshot_fields", "snapshot_authors"}
+                      "direct_invites", "pending_admissions", "join_requests", "thread_peers", "thread_settings",
+                      "wanted_blobs", "documents", "fields", "document_index", "document_index_counts",
+                      "document_authors", "snapshot_dirty", "snapshot_documents", "snapshot_fields", "snapshot_authors"}
 
 
 def test_leaving_removes_every_row_of_the_thread_and_nothing_of_the_others(open_node: OpenNode,
@@ -180,9 +180,9 @@ def test_a_block_transfer_finishing_after_the_leave_keeps_nothing_and_sync_goes_
                                        pull_interval=3600.0)
             b.attach_network(service_b)
             await nursery.start(service_b.run)
-            b.join(a.invite(album, Role.READ))
+            join_with(a, b, a.invite(album, Role.READ))
             await wait_until(b, lambda: not b.directory.holds(album))
-            b.join(a.invite(chat, Role.WRITE))
+            join_with(a, b, a.invite(chat, Role.WRITE))
             a.chat(chat).post("after")
             await wait_until(b, lambda: texts(b, chat) == ["after"])
             assert _rows_naming(b.database.connection, album) == []
@@ -218,7 +218,7 @@ def test_a_member_that_left_can_be_invited_back_and_reads_it_all_again(open_node
     assert b.list_threads() == []
     a.chat(thread_id).post("while b was gone")
     link = a.invite(thread_id, Role.WRITE)
-    assert b.join(link) == thread_id  # same thread ID: nothing of the old stay is in the way
+    assert join_with(a, b, link) == thread_id  # same thread ID: nothing of the old stay is in the way
     sync(a, b, thread_id)
     sync(b, a, thread_id)
     assert texts(b, thread_id) == ["from a", "from b", "while b was gone"]
@@ -237,8 +237,8 @@ def test_a_thread_left_while_online_does_not_come_back_and_a_new_link_brings_it(
             (folder / "p.jpg").write_bytes(image_bytes("JPEG", size=(320, 240), seed=5))
             a.photos(album).add_files([folder / "p.jpg"])
             chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.join(a.invite(album, Role.READ))
-            b.join(a.invite(chat, Role.WRITE))
+            join_with(a, b, a.invite(album, Role.READ))
+            join_with(a, b, a.invite(chat, Role.WRITE))
             await wait_until(b, lambda: _has_originals(b, album) and texts(b, chat) == [])
             b.leave_thread(album)
             # a goes on writing to the album; b hears chat news only.
@@ -249,7 +249,7 @@ def test_a_thread_left_while_online_does_not_come_back_and_a_new_link_brings_it(
             assert _rows_naming(b.database.connection, album) == []
             assert [t.thread_id for t in b.list_threads()] == [chat]
 
-            b.join(a.invite(album, Role.READ))
+            join_with(a, b, a.invite(album, Role.READ))
             await wait_until(b, lambda: len(b.photos(album).page()) == 2 and _has_originals(b, album))
 
     trio.run(main)

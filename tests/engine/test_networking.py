@@ -10,7 +10,7 @@ from pathlib import Path
 
 import trio
 
-from tests.engine.eventstore.peers import join, sync
+from tests.engine.eventstore.peers import join, join_with, sync
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import running_peers, wait_until
 from threads_desktop.engine.core.keys import SigningKey
@@ -65,7 +65,7 @@ def test_a_removed_member_and_an_old_links_key_are_refused_by_the_one_admission_
         async with running_peers(tmp_path, "a", "m") as peers:
             a, m = peers["a"].node, peers["m"].node
             thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            m.join(a.invite(thread_id, Role.WRITE))
+            join_with(a, m, a.invite(thread_id, Role.WRITE))
             await wait_until(a, lambda: str(m.identity.peer_id) in {x.peer_id for x in a.membership.members(
                 thread_id)})
             threads = NodeThreads(a)

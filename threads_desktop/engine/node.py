@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from threads_desktop.engine.acl import actions, notices
+from threads_desktop.engine.acl.admission import AdmissionAnswer
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -34,7 +35,7 @@ from threads_desktop.engine.core.hlc import HybridClock
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import JoinState, Role
 from threads_desktop.engine.core.types import (
     ChangeSet,
     Device,
@@ -371,8 +372,23 @@ class Node:
         self._services.broadcaster.publish(ChangeSet(membership=frozenset({thread_id})))
         return thread_id
 
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
+        """An admin's answer to our pending join (Membership.take_admission);
+        when it admits us the thread is here, and the network syncs it."""
+        before = self.membership.join_state(thread_id)
+        state = self.membership.take_admission(thread_id, answer)
+        added = state.status == "admitted" and (before is None or before.status != "admitted")
+        if added:  # the thread is held now: the link's peers are its peers
+            self._remember_addresses(thread_id, state.addresses)
+        self._services.broadcaster.publish(ChangeSet(threads_added=frozenset({thread_id}) if added else frozenset(),
+                                                     membership=frozenset({thread_id})))
+        return state
+
     def _remember_link_peers(self, thread_id: ThreadId, link: InviteLink | None) -> None:
-        for address in link.addresses if link else ():
+        self._remember_addresses(thread_id, link.addresses if link else ())
+
+    def _remember_addresses(self, thread_id: ThreadId, addresses: Sequence[str]) -> None:
+        for address in addresses:
             peer = peer_of_address(address)
             if peer is not None:
                 self.peers.remember(thread_id, peer, [address], ttl_seconds=_LINK_ADDRESS_TTL)

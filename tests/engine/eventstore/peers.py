@@ -53,13 +53,22 @@ def join(owner: Node, member: Node, thread_id: ThreadId, *, write: bool = True, 
     sync(member, owner, thread_id)
 
 
+def join_with(admin: Node, joiner: Node, link: InviteLink) -> ThreadId:
+    """`joiner` joins by `link` as the app does (Node.join) and `admin`
+    admits it in process; sync (the test's, or the network's) does the rest."""
+    thread_id = joiner.join(link)
+    answer = admit(admin, joiner, thread_id)
+    assert answer.status is AdmissionStatus.ADMITTED, answer
+    return thread_id
+
+
 def admit(admin: Node, joiner: Node, thread_id: ThreadId, name: str | None = None) -> AdmissionAnswer:
     """The admission of a pending join, between two profiles in process:
     the joiner's request, the admin's answer, the joiner taking it. Bytes
     both ways, as the network carries them."""
     request = AdmissionRequest.from_bytes(joiner.membership.admission_request(thread_id, name).to_bytes())
     answer = AdmissionAnswer.from_bytes(admin.membership.answer_admission(request, peer(joiner)).to_bytes())
-    joiner.membership.take_admission(thread_id, answer)
+    joiner.take_admission(thread_id, answer)
     return answer
 
 

@@ -98,11 +98,11 @@ def test_a_log_whose_clock_runs_backwards_applies_in_a_few_passes(open_node: Ope
 
     writer, reader = open_node("w"), open_node("r")
     thread = start_thread(writer)
+    join(writer, reader, thread, write=False)  # the writer admits with its own log applied
     writer.store.append_many(thread, [NewEvent(db_event({"op": "create", "c": "message",
                                                          "id": message_id(writer, thread, i),
                                                          "set": {"text": "x"}}), 10_000_000 - i)
                                       for i in range(300)])
-    join(writer, reader, thread, write=False)
     scans: list[str] = []
     reader.database.connection.set_trace_callback(
         lambda sql: scans.append(sql) if "state = 0 ORDER BY" in sql else None)

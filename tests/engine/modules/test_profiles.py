@@ -12,7 +12,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.engine.eventstore.peers import force_commit, join, message_id, peer, start_thread, sync
+from tests.engine.eventstore.peers import force_commit, join, join_with, message_id, peer, start_thread, sync
 from tests.engine.net.running import running_peers, wait_until
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.members import Role
@@ -142,7 +142,7 @@ def test_names_travel_between_peers_on_the_network(tmp_path: Path) -> None:
             a.set_display_name("Alice")
             b.set_display_name("Bob")
             thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.join(a.invite(thread_id, Role.WRITE))
+            join_with(a, b, a.invite(thread_id, Role.WRITE))
             both = {peer(a): "Alice", peer(b): "Bob"}
             await wait_until(a, lambda: a.member_names(thread_id) == both)
             await wait_until(b, lambda: b.member_names(thread_id) == both)

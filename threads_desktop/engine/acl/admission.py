@@ -139,12 +139,13 @@ class AdmissionAnswer:
         statuses = {status.value: status for status in AdmissionStatus}
         if not isinstance(value["status"], str) or value["status"] not in statuses:
             raise SchemaError("unknown admission status")
+        # Present means given: a null is no spelling of "absent".
         box = value.get("box")
-        if box is not None and not isinstance(box, bytes):
+        if "box" in value and not isinstance(box, bytes):
             raise SchemaError("a key box is bytes")
         role = None if "role" not in value else Role.parse(value["role"])
         reason = value.get("reason")
-        if reason is not None and not isinstance(reason, str):
+        if "reason" in value and not isinstance(reason, str):
             raise SchemaError("a refusal's reason is a word")
         return cls(statuses[value["status"]], box, role, reason)
 

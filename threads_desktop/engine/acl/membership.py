@@ -38,7 +38,7 @@ from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, 
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import open_key_box, seal_key_box
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.acl.policy import Evaluation
+from threads_desktop.engine.acl.policy import Evaluation, in_past
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
@@ -236,8 +236,8 @@ class Membership:
         book = evaluation.current()
         if request.invite_key in book.uninvited or not book.is_admin(terms.inviter):
             return "revoked"
-        if book.was_revoked(str(request.identity), Role.FOLLOW):
-            return "removed"  # taken out once: only an admin adding it back by hand lets it in
+        if _removed_before(evaluation, str(request.identity), terms):
+            return "removed"
         if terms.expires_ms and self._now_ms() > terms.expires_ms:
             return "expired"
         if _uses(evaluation, request.invite_key) >= terms.uses:
@@ -288,8 +288,10 @@ class Membership:
         joiner and invite, at most MAX_JOIN_REQUESTS a thread (oldest go)."""
         thread = request.thread_id.raw
         self._sql.execute(
-            "INSERT OR REPLACE INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status,"
-            " reason, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status, reason,"
+            " at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET name = COALESCE(excluded.name,"
+            " name), request = excluded.request, status = excluded.status, reason = excluded.reason,"
+            " at_ms = excluded.at_ms",
             (thread, admission.request_id(request), str(request.identity), request.name, request.invite_key,
              request.to_bytes(), status, reason, self._now_ms()))
         self._sql.execute(
@@ -594,11 +596,17 @@ class Membership:
 
     def may_sync(self, thread_id: ThreadId, peer: str, proven_follow_key: bytes) -> bool:
         """Whether a peer (that proved it holds a follow key of the thread)
-        may fetch the thread's records: members with follow only. A joiner
-        is admitted before it fetches anything, so a stranger holding an old
-        key (a member removed, back under a new identity) gets nothing."""
+        may sync it with us: members with follow only. A joiner is admitted
+        before it fetches anything, so a stranger holding an old key (a
+        member removed, back under a new identity) gets nothing. Until the
+        first ACL event reaches a joiner just admitted, it knows no member
+        and holds nothing to keep from anyone: it syncs with whoever proves
+        the keys the admin gave it."""
         del proven_follow_key  # proving a key shows what one holds, not what one may
-        return Role.FOLLOW in self._gate.evaluation(thread_id).current().roles(peer)
+        evaluation = self._gate.evaluation(thread_id)
+        if not evaluation.events:
+            return True
+        return Role.FOLLOW in evaluation.current().roles(peer)
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)
@@ -647,6 +655,22 @@ def _admit_verdict(evaluation: Evaluation, invite: bytes, identity: str, log: Pe
                     return True
                 reason = evaluation.final.reasons[i] or reason
     return reason
+
+
+def _removed_before(evaluation: Evaluation, identity: str, terms: InviteTerms) -> bool:
+    """Was the joiner removed by an admin, and is still out, and was the
+    invite made without knowing it? (An invite made after the removal was
+    the admins' choice; a member who left may come back with any link.)"""
+    if Role.FOLLOW in evaluation.current().roles(identity):
+        return False
+    made = next((event for event in evaluation.events if event.stamp == terms.origin[0]), None)
+    for i, event in enumerate(evaluation.events):
+        removes = evaluation.final.valid[i] and any(
+            isinstance(op, Revoke) and op.peer == identity and op.entity is None and op.role <= Role.FOLLOW
+            for op in event.ops)
+        if removes and (made is None or not in_past(event.log, event.seq, made.deps, made.log, made.seq)):
+            return True
+    return False
 
 
 _JOIN_COLUMNS = "thread_id, status, reason, name, inviter, role, addresses, since_ms"
