@@ -3,11 +3,17 @@ real profiles and moved between them the way sync does."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.engine.acl.test_policy import PEERS, THREAD, Draft, causal_order, histories, to_events
 from tests.engine.eventstore.peers import WallClock, admit, join, peer, start_thread, sync, with_second_admin
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.acl.notices import MembershipNotice, Removal
+from threads_desktop.engine.acl.notices import MembershipNotice, Removal, membership_notices, removal
+from threads_desktop.engine.acl.policy import Evaluation
 from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -119,3 +125,18 @@ def test_a_joiner_admitted_by_another_admin_is_told_with_the_inviter(open_node: 
     sync(a, b, thread)  # b knows the invite: b admits d
     assert admit(b, d, thread).status is AdmissionStatus.ADMITTED
     assert told(b.membership_notices(thread).notices)[-1] == ("joined", peer(b), peer(d), Role.READ, peer(a))
+
+
+@settings(max_examples=40, deadline=None)
+@given(histories(), st.integers(0, 1000))
+def test_every_peer_tells_the_same_notices_whatever_order_it_judged_the_events_in(
+        drafts: list[Draft], seed: int) -> None:
+    events = to_events(drafts)
+    reference = Evaluation(THREAD, events)
+    told_there = membership_notices(reference)
+    removals = [removal(reference, member) for member in PEERS]
+    assert [n.stamp for n in told_there] == sorted(n.stamp for n in told_there)
+    for attempt in range(2):
+        shuffled = Evaluation(THREAD, causal_order(events, random.Random(seed * 5 + attempt)))
+        assert membership_notices(shuffled) == told_there
+        assert [removal(shuffled, member) for member in PEERS] == removals
