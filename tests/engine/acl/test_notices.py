@@ -99,6 +99,19 @@ def test_a_member_given_back_what_was_taken_is_not_removed(open_node: OpenNode) 
     assert [n.kind for n in b.membership_notices(thread).notices] == ["joined", "role-changed", "role-changed"]
 
 
+def test_a_member_removed_and_let_in_again_as_a_reader_is_not_told_it_was_removed(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    a.membership.grant(thread, peer(b), Role.READ)
+    assert [n.kind for n in a.membership_notices(thread).notices] == ["joined", "removed", "added"]
+    # What b concludes once it holds these events (it holds no key to the rotated epoch yet,
+    # so it is judged on a's evaluation: the same events give the same answer everywhere).
+    evaluation = a._services.gate.evaluation(thread)  # a test reaching in
+    assert removal(evaluation, peer(b)) is None
+
+
 def test_a_reader_who_never_could_write_is_not_told_it_was_removed(open_node: OpenNode) -> None:
     a, b = open_node("a"), open_node("b")
     thread = start_thread(a)

@@ -59,15 +59,17 @@ def membership_notices(evaluation: Evaluation) -> list[MembershipNotice]:
 
 def removal(evaluation: Evaluation, me: str) -> Removal | None:
     """Whether someone took `me`'s right to write (or every right) and did not
-    give it back: the latest such change. None when we never had more than
-    we hold now, or when we left ourselves."""
+    give it back: the latest such change, unless a later one let us in again
+    or gave us more. None when we never had more than we hold now, or when
+    we left ourselves."""
     left_to_me = role_of(evaluation.current(), me)
     if left_to_me is not None and left_to_me >= Role.WRITE:
         return None
     latest: MembershipNotice | None = None
     for notice, before in sorted(_changes(evaluation), key=lambda c: c[0].stamp):
-        if notice.subject == me and before is not None and (notice.role is None or notice.role < before):
-            latest = notice
+        if notice.subject == me:  # lowered: the latest removal; let in again or given more: none
+            lowered = before is not None and (notice.role is None or notice.role < before)
+            latest = notice if lowered else None
     if latest is None or latest.kind == "left" or latest.actor in (None, me):
         return None
     return Removal(latest.actor, latest.at_ms, left_to_me)
