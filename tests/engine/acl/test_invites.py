@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,6 @@ from threads_desktop.engine.node import Node
 
 OpenNode = Callable[[str], Node]
 
-
-
-@pytest.fixture
-def clocked_node(tmp_path: Path) -> Iterator[Callable[[str, float], Node]]:
-    """A profile whose wall clock runs `offset` seconds ahead."""
-    opened: list[Node] = []
-
-    def factory(name: str, offset: float) -> Node:
-        node = Node.open(tmp_path / name, now_seconds=lambda: time.time() + offset)
-        opened.append(node)
-        return node
-
-    yield factory
-    for node in opened:
-        node.close()
 
 
 def test_a_read_link_lets_the_joiner_read_but_not_write(open_node: OpenNode) -> None:
@@ -263,3 +247,17 @@ def test_declining_a_direct_invite_publishes_that_the_invites_changed(open_node:
     b.subscribe(heard.append)
     b.decline_invite(invite_id)
     assert b.membership.direct_invites() == [] and [changes.invites for changes in heard] == [True]
+
+
+def test_a_link_names_where_other_admins_may_be_found(open_node: OpenNode) -> None:
+    """A link holds no keys: its holder must reach an admin, so it names
+    up to three other admins the inviter knows an address of (not members
+    who are no admins)."""
+    from tests.engine.eventstore.peers import with_second_admin
+
+    a, b, c, thread = with_second_admin(open_node)
+    address_of = {node: f"/ip4/192.168.1.{n}/tcp/4141/p2p/{peer(node)}" for n, node in enumerate((b, c), 2)}
+    for node, address in address_of.items():
+        a._services.addresses.add(node.identity.peer_id, [address], 3600)
+    link = InviteLink.parse(a.invite(thread, Role.READ).to_uri())
+    assert link.addresses == (address_of[b],)   # a is offline: no address of its own

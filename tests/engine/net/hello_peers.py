@@ -17,6 +17,7 @@ from pathlib import Path
 
 import trio
 
+from tests.engine.eventstore.peers import join_with
 from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
@@ -40,9 +41,9 @@ def main() -> int:
             async with serving(a, "/ip4/0.0.0.0/tcp/0") as service_a, serving(b, "/ip4/0.0.0.0/tcp/0"), \
                     serving(c, "/ip4/127.0.0.1/tcp/0"):
                 link = a.invite(thread_id, Role.WRITE)
-                b.join(link)
+                join_with(a, b, link)
                 await wait_until(b, lambda: b.get_thread(thread_id).event_count > 0)
-                c.join(a.invite(thread_id, Role.WRITE))  # over loopback: c is on this machine only
+                join_with(a, c, a.invite(thread_id, Role.WRITE))  # over loopback: c is on this machine only
                 await wait_until(c, lambda: c.get_thread(thread_id).event_count > 0)
                 return {"link": list(link.addresses), "a_addresses": service_a.addresses(),
                         "a_knows_b": a.addresses.addresses(b.identity.peer_id),

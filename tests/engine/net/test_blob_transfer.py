@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.engine.eventstore.peers import join_with
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.errors import NotFoundError
@@ -51,7 +52,7 @@ def test_a_reader_gets_previews_and_originals_byte_for_byte(open_node: OpenNode,
         thread_id = _album(a, tmp_path / "pics", 3)
         reports: list[Progress] = []
         async with serving(a), serving(b, on_progress=reports.append):
-            b.join(a.invite(thread_id, Role.READ))
+            join_with(a, b, a.invite(thread_id, Role.READ))
             await wait_until(b, lambda: _has(b, thread_id, "original"))
         for doc in a.photos(thread_id).page():
             assert b.photos(thread_id).preview(doc.id) == a.photos(thread_id).preview(doc.id)
@@ -66,7 +67,7 @@ def test_originals_on_demand_wait_until_asked_for(open_node: OpenNode, tmp_path:
         a, b = open_node("a"), open_node("b")
         thread_id = _album(a, tmp_path / "pics", 2)
         async with serving(a), serving(b) as service_b:
-            b.join(a.invite(thread_id, Role.READ))
+            join_with(a, b, a.invite(thread_id, Role.READ))
             b.peers.set_fetch_originals(thread_id, False)
             await wait_until(b, lambda: _has(b, thread_id, "preview"))
             first, second = b.photos(thread_id).page()
@@ -94,7 +95,7 @@ def test_a_profile_that_chose_originals_on_demand_joins_without_fetching_them(
         a, b = open_node("a"), open_node("b")
         thread_id = _album(a, tmp_path / "pics", 2)
         async with serving(a), serving(b):
-            b.join(a.invite(thread_id, Role.READ))
+            join_with(a, b, a.invite(thread_id, Role.READ))
             await wait_until(b, lambda: _has(b, thread_id, "preview"))
         assert not any(_can_open_original(b, thread_id, doc.id) for doc in b.photos(thread_id).page())
 
@@ -114,9 +115,9 @@ def test_a_follower_keeps_every_block_and_serves_them_to_a_reader(open_node: Ope
         a, f, r = (open_node(n) for n in "afr")
         thread_id = a.create_thread(ThreadKind.ALBUM, "Trip").thread_id
         async with serving(a) as service_a, serving(f):
-            f.join(a.invite(thread_id, Role.FOLLOW))
+            join_with(a, f, a.invite(thread_id, Role.FOLLOW))
             async with serving(r):
-                r.join(a.invite(thread_id, Role.READ))
+                join_with(a, r, a.invite(thread_id, Role.READ))
                 await wait_until(a, lambda: len(a.membership.members(thread_id)) == 3)
             # r offline: a adds photos; f fetches every block without reading any.
             folder = tmp_path / "pics"

@@ -320,28 +320,25 @@ def test_a_member_pushing_a_forged_record_is_refused_and_its_good_records_still_
 
 
 def test_records_of_a_writer_that_is_no_member_change_no_view(tmp_path: Path) -> None:
-    """x holds a link's keys but never joined: its hello matches (a joiner
-    must fetch the invite its join needs), and what it writes is refused.
-    The record stays in its log, as every refused event does (PROTOCOL §10),
-    so every peer refuses the same."""
+    """x holds the thread's keys (as a version 1 link gave them) but was
+    never admitted: its hello matches nothing (nobody syncs before being
+    admitted), and what it would push is refused."""
     async def main() -> None:
         async with scene(tmp_path) as s:
             x = Node.open(tmp_path / "x")
             try:
-                x.membership.join(s.node.invite(s.thread, Role.WRITE))  # a never sees x's join
+                x.store.create_thread(s.thread, s.node.store.thread_keys(s.thread)[0])
+                x.store.create_own_log(s.thread)
                 force_commit(x, s.thread, [db_event({"op": "create", "c": "message", "id": "x1",
                                                      "set": {"text": "let me in"}})], apply_locally=False)
-                before = texts(s.node, s.thread)
+                before = standing(s.node, s.thread)
                 async with hostile_host(x.identity) as host:
                     h = await connect(host, s)
-                    hello = await h.hello([(s.thread, x.store.thread_keys(s.thread))])
-                    assert len(hello["matches"]) == 1
+                    assert await h.hello([(s.thread, x.store.thread_keys(s.thread))]) == NOTHING
                     reply = await h.ask({"t": "push", "thread": s.thread.raw,
                                          "records": [wire.envelope_value(e) for e in _own_records(x, s.thread)]})
-                    assert reply is not None and reply["t"] == "push", reply
-                assert texts(s.node, s.thread) == before
-                [(log, seq, reason)] = s.node.events.refused(s.thread)
-                assert (log, seq) == (x.store.own_log(s.thread), 1) and "not bound to a member" in reason
+                    assert reply is not None and reply["t"] == "error", reply
+                assert standing(s.node, s.thread) == before
                 await still_serves(s)
                 assert "let me in" not in texts(s.b.node, s.thread)
             finally:
@@ -450,23 +447,25 @@ def test_a_member_removed_during_its_session_loses_the_thread_at_once(tmp_path: 
     trio.run(main)
 
 
-def test_a_newcomer_with_a_current_link_may_still_fetch_its_invite(tmp_path: Path) -> None:
-    """The other side of the test above: after the removal, a fresh link
-    (new keys) lets someone a does not know yet sync; an older link does not."""
+def test_a_stranger_with_the_current_keys_fetches_nothing_before_it_is_admitted(tmp_path: Path) -> None:
+    """Links carry no keys now, so nobody needs to fetch before being
+    admitted: whoever proves the keys, a removed member's old ones or the
+    current ones (say, handed on by a member), gets nothing unless the ACL
+    names it."""
     async def main() -> None:
         async with scene(tmp_path, member=True) as s:
             m = s.member
             assert m is not None
-            old_link = s.node.invite(s.thread, Role.WRITE)
+            old_keys = s.node.store.thread_keys(s.thread)
             s.node.membership.revoke(s.thread, peer(m), Role.FOLLOW)
-            new_link = s.node.invite(s.thread, Role.WRITE)
+            current = s.node.store.thread_keys(s.thread)
+            assert current[0].epoch not in {key.epoch for key in old_keys}
             async with hostile_host(Identity.generate()) as host:
                 h = await connect(host, s)
-                assert await h.hello([(s.thread, list(old_link.keys))]) == NOTHING
-                reply = await h.hello([(s.thread, list(new_link.keys))])
-                assert len(reply["matches"]) == 1
+                assert await h.hello([(s.thread, old_keys)]) == NOTHING
+                assert await h.hello([(s.thread, current)]) == NOTHING
                 heads = await h.ask({"t": "heads", "thread": s.thread.raw})
-                assert heads is not None and heads["t"] == "heads"
+                assert heads is not None and heads["t"] == "error"
             await still_serves(s)
 
     trio.run(main)

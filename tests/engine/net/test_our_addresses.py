@@ -10,6 +10,7 @@ from pathlib import Path
 import multiaddr
 import trio
 
+from tests.engine.eventstore.peers import join_with
 from tests.engine.net.running import running_peers, serving, wait_until
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
@@ -108,7 +109,7 @@ def test_only_members_reports_make_a_public_address_ours_and_none_makes_us_guess
             assert not any("203.0.113.9" in x for x in a.service.addresses())
             thread_id = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
             for member in (b, c):
-                member.node.join(a.node.invite(thread_id, Role.WRITE))
+                join_with(a.node, member.node, a.node.invite(thread_id, Role.WRITE))
                 await wait_until(a.node, lambda m=member: a.service.budgets.is_member(m.node.identity.peer_id))
             for member, ip in zip((b, c), ("198.51.100.1", "198.51.100.2"), strict=True):
                 a.service._observed_by(member.node.identity.peer_id, ip, public)

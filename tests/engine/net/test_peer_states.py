@@ -13,6 +13,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.engine.eventstore.peers import join_with
 from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import SigningKey
@@ -43,7 +44,7 @@ def test_a_connected_peer_is_listed_by_name_on_the_same_network_then_offline_sin
         assert a.devices() == []  # nobody shares anything with us yet
         async with serving(b):
             async with serving(a):
-                b.join(a.invite(album, Role.WRITE))
+                join_with(a, b, a.invite(album, Role.WRITE))
                 await wait_until(b, lambda: _in_sync(b, a, album))
                 device = _device(b, a)
                 assert device is not None
@@ -76,7 +77,7 @@ def test_progress_counts_the_records_a_peer_lacks_until_it_has_them(open_node: O
         a, b = open_node("a"), open_node("b")
         chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
         async with serving(a), serving(b):
-            b.join(a.invite(chat, Role.WRITE))
+            join_with(a, b, a.invite(chat, Role.WRITE))
             await wait_until(a, lambda: _in_sync(a, b, chat))
             before = {t.thread_id: t for t in _device(a, b).threads}  # type: ignore[union-attr]
             assert before[chat].in_sync and before[chat].we_lack == before[chat].they_lack == 0

@@ -12,6 +12,7 @@ import multiaddr
 import pytest
 import trio
 
+from tests.engine.eventstore.peers import join_with
 from tests.engine.net.running import running_peers, wait_until
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.keys import Identity
@@ -34,7 +35,7 @@ def test_peers_that_share_a_thread_dial_each_other_back_and_a_private_network_is
                 assert running.service.reachability().observed is None  # nobody asked yet
                 assert running.node.network_status().reachability is None
             thread_id = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.node.join(a.node.invite(thread_id, Role.WRITE))
+            join_with(a.node, b.node, a.node.invite(thread_id, Role.WRITE))
             for running in (a, b):
                 await wait_until(running.node, lambda r=running: r.service.reachability().observed is not None)
                 state = running.service.reachability()
@@ -69,7 +70,7 @@ def test_a_running_peer_dials_back_only_peers_that_proved_a_shared_thread(tmp_pa
                 await dialback.ask(stream, [at])
             # b proves a shared thread by syncing it; then a dials b back when b asks.
             thread_id = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.node.join(a.node.invite(thread_id, Role.WRITE))
+            join_with(a.node, b.node, a.node.invite(thread_id, Role.WRITE))
             await wait_until(b.node, lambda: b.service.reachability().observed is not None)
             stream = await hosting.open_stream(b.service._host, a.node.identity.peer_id,
                                                a.service.addresses(), dialback.PROTOCOL_ID)
@@ -102,7 +103,7 @@ def test_a_peer_whose_network_changes_forgets_its_reachability_and_asks_again_at
                 await nursery.start(a_net.run)
                 await nursery.start(connect_network(b, listen=["/ip4/127.0.0.1/tcp/0"], pull_interval=3600.0).run)
                 thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-                b.join(a.invite(thread_id, Role.WRITE))
+                join_with(a, b, a.invite(thread_id, Role.WRITE))
                 await wait_until(a, lambda: a_net.reachability().observed is not None)
                 first = a_net.reachability().since
                 assert first is not None
@@ -141,7 +142,7 @@ def test_the_interfaces_are_never_read_on_the_engine_thread(tmp_path: Path, monk
         async with running_peers(tmp_path, "a", "b") as peers:
             a, b = peers["a"], peers["b"]
             thread_id = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.node.join(a.node.invite(thread_id, Role.WRITE))
+            join_with(a.node, b.node, a.node.invite(thread_id, Role.WRITE))
             for running in (a, b):
                 await wait_until(running.node, lambda r=running: r.service.reachability().observed is not None)
                 running.node.network_status()  # the Devices view's status, with its connections

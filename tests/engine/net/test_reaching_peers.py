@@ -12,7 +12,7 @@ from pathlib import Path
 
 import trio
 
-from tests.engine.eventstore.peers import texts
+from tests.engine.eventstore.peers import join_with, texts
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.errors import NotFoundError
@@ -59,7 +59,7 @@ def test_a_peer_whose_first_address_never_answers_is_reached_at_its_second_at_on
                 b.addresses.add(a.identity.peer_id, [f"{silent}/p2p/{peer_a}", *service_a.addresses()], 600)
                 assert b.addresses.addresses(a.identity.peer_id)[0].startswith(silent + "/")
                 started = time.monotonic()
-                b.join(link)
+                join_with(a, b, link)
                 await wait_until(b, lambda: texts(b, thread_id) == ["hello"], timeout=30)
                 took = time.monotonic() - started
         assert took < 3.0, f"took {took:.1f} s"
@@ -78,7 +78,7 @@ def test_a_long_running_peer_syncs_with_a_peer_restarted_again_and_again(tmp_pat
         thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
         async with serving(a):
             async with serving(b) as service_b:
-                b.join(a.invite(thread_id, Role.WRITE))
+                join_with(a, b, a.invite(thread_id, Role.WRITE))
                 await wait_until(b, lambda: b.get_thread(thread_id).name == "Us")
                 listen = _listen_of(service_b.addresses())
             b.close()
@@ -117,7 +117,7 @@ def test_a_peer_nobody_can_dial_gives_its_originals_over_the_connection_it_opens
         async with serving(a) as service_a, serving(b) as service_b:
             listen_b = _listen_of(service_b.addresses())
             thread_id = a.create_thread(ThreadKind.CHAT, "Start").thread_id
-            b.join(a.invite(thread_id, Role.WRITE))
+            join_with(a, b, a.invite(thread_id, Role.WRITE))
             await wait_until(a, lambda: str(b.identity.peer_id) in {m.peer_id for m in a.membership.members(
                 thread_id)})
             # From now on b cannot dial a: a is behind a router.
@@ -127,7 +127,7 @@ def test_a_peer_nobody_can_dial_gives_its_originals_over_the_connection_it_opens
         b.addresses.add(a_id, [f"{_closed_port()}/p2p/{a_id}"], 3600)
         album, photo_id = _photo_album(a, tmp_path)
         async with serving(b, listen_b) as service_b:
-            b.join(a.invite(album, Role.WRITE))  # offline: b holds the invite, not the photo yet
+            join_with(a, b, a.invite(album, Role.WRITE))  # offline: b holds the invite, not the photo yet
             # b keeps failing to dial a, and backs off longer each time
             # (after the 4th failure, 8-16 s).
             await wait_until(b, lambda: any(s.failures >= 4 for s in service_b.peer_status()), timeout=40)

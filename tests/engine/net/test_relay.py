@@ -25,7 +25,7 @@ from libp2p.relay.circuit_v2.pb.circuit_pb2 import PeerId as CircuitPeer
 from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
-from tests.engine.eventstore.peers import peer, texts
+from tests.engine.eventstore.peers import join_with, peer, texts
 from tests.engine.net.running import wait_until
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.members import Role
@@ -67,7 +67,7 @@ async def a_reserves_on_r(a: Node, r: Node, a_net: NetworkService, r_net: Networ
     """A shares a thread with R (R joined by link); A's reservation on R follows."""
     thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
     a.chat(thread_id).post("before you came")
-    r.join(a.invite(thread_id, Role.WRITE))
+    join_with(a, r, a.invite(thread_id, Role.WRITE))
     await wait_until(a, lambda: bool(relayed(a_net)))
     return thread_id
 
@@ -86,7 +86,7 @@ def test_a_friend_with_only_a_relayed_address_reaches_the_inviter_through_its_re
             assert through_r in link.addresses  # links carry the relayed address
             assert through_r in a_net.status().addresses  # and the network status shows it
             only_relayed = dataclasses.replace(link, addresses=(through_r,))
-            b.join(only_relayed)
+            join_with(a, b, only_relayed)  # type: ignore[arg-type]
             await wait_until(b, lambda: texts(b, thread_id) == ["before you came"])  # type: ignore[arg-type]
             assert b_net.relay_client is not None and b_net.relay_client.via_relay(a.identity.peer_id)
             await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})  # type: ignore[arg-type]
@@ -147,7 +147,7 @@ def test_a_peer_that_is_not_reachable_relays_for_nobody(open_node: Callable[[str
         a, b = open_node("a"), open_node("b")
         async with online(a, reachable=False) as a_net, online(b, reachable=False) as b_net:
             thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.join(a.invite(thread_id, Role.WRITE))
+            join_with(a, b, a.invite(thread_id, Role.WRITE))
             await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})
             assert b_net.relay_client is not None
             with pytest.raises(PeerError):  # it does not even offer the protocol
@@ -167,7 +167,7 @@ def test_the_relay_refuses_a_reservation_beyond_its_limit_and_frees_the_slot_of_
         async with online(r, reachable=True, limits=RelayLimits(max_reservations=1)) as r_net:
             async with online(a, reachable=False) as a_net, online(c, reachable=False) as c_net:
                 thread_id = await a_reserves_on_r(a, r, a_net, r_net)
-                c.join(a.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
+                join_with(a, c, a.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
                 await wait_until(c, lambda: texts(c, thread_id) == ["before you came"])  # type: ignore[arg-type]
                 await wait_until(r, lambda: c.identity.peer_id in r_net._reach.proven)
                 assert c_net.relay_client is not None
@@ -335,7 +335,7 @@ def test_a_relay_the_user_names_is_dialled_shown_our_proofs_and_reserved_on_when
     async def main() -> None:
         r, a = open_node("r"), open_node("a")
         thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-        r.join(a.invite(thread_id, Role.WRITE))  # offline: neither knows where the other is
+        join_with(a, r, a.invite(thread_id, Role.WRITE))  # offline: neither knows where the other is
         async with online(r, reachable=True) as r_net, online(a, reachable=False) as a_net:
             await trio.sleep(1)
             assert not relayed(a_net)
@@ -386,7 +386,7 @@ def test_a_peer_that_becomes_reachable_starts_relaying_and_its_peers_reserve_the
             await nursery.start(r_net.run)
             async with online(a, reachable=False) as a_net:
                 thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-                r.join(a.invite(thread_id, Role.WRITE))
+                join_with(a, r, a.invite(thread_id, Role.WRITE))
                 await wait_until(a, lambda: peer(r) in {m.peer_id for m in a.membership.members(thread_id)})
                 await trio.sleep(1)
                 assert not relayed(a_net)  # R does not relay while it is not reachable
@@ -487,7 +487,7 @@ def test_a_holder_that_misses_a_ping_when_the_relay_is_full_loses_its_slot_but_n
         async with online(r, reachable=True, limits=RelayLimits(max_reservations=1)) as r_net, \
                 online(a, reachable=False) as a_net, online(c, reachable=False) as c_net:
             thread_id = await a_reserves_on_r(a, r, a_net, r_net)
-            c.join(a.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
+            join_with(a, c, a.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
             await wait_until(r, lambda: c.identity.peer_id in r_net._reach.proven)
             assert a_net._host is not None and c_net.relay_client is not None and r_net.relay_service is not None
             a_net._host.remove_stream_handler(PING_PROTOCOL)  # A is busy: no answer to R's ping

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.eventstore.peers import join_with
 from threads_desktop.bench.lab import ROOT, Lab, Spawned, home_networks
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
@@ -69,7 +70,7 @@ def test_a_friend_behind_another_router_gets_the_photos_through_the_relay_then_d
     try:
         thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
         a.chat(thread_id).post("hello from A")
-        r.join(a.invite(thread_id, Role.WRITE))  # R follows A's thread (a public follower)
+        join_with(a, r, a.invite(thread_id, Role.WRITE))  # R follows A's thread (a public follower)
         a_id, r_id, b_id = (n.identity.peer_id for n in (a, r, b))
         link = a.invite(thread_id, Role.WRITE)
     finally:

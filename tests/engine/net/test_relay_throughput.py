@@ -16,6 +16,7 @@ from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
+from tests.engine.eventstore.peers import join_with
 from tests.engine.net.running import wait_until
 from tests.engine.net.test_relay import online, relayed
 from threads_desktop.engine.core.members import Role
@@ -47,7 +48,7 @@ def test_relayed_throughput_and_the_relays_cpu_per_megabyte(open_node: Callable[
     thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
     r = Node.open(tmp_path / "r")
     try:
-        r.join(a.invite(thread_id, Role.WRITE))  # R shares the thread: A may reserve there
+        join_with(a, r, a.invite(thread_id, Role.WRITE))  # R shares the thread: A may reserve there
     finally:
         r.close()
 

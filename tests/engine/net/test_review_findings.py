@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trio
 
-from tests.engine.eventstore.peers import join, peer
+from tests.engine.eventstore.peers import join, join_with, peer
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.errors import NotFoundError
@@ -54,7 +54,7 @@ def test_a_peer_sending_blocks_that_do_not_match_their_cids_ends_only_its_sessio
         a, b = open_node("a"), open_node("b")
         thread_id = _photo_album(a, tmp_path)
         async with serving(a), serving(b) as service_b:
-            b.join(a.invite(thread_id, Role.READ))
+            join_with(a, b, a.invite(thread_id, Role.READ))
             await wait_until(b, lambda: any(s.failures for s in service_b.peer_status()))
             assert not _has_originals(b, thread_id)  # nothing bad was stored
             corrupt["on"] = False  # the service lives on, and a later pass gets the real blocks
@@ -81,7 +81,7 @@ def test_a_cut_block_transfer_is_resumed_by_the_same_running_peer(open_node: Ope
         a, b = open_node("a"), open_node("b")
         thread_id = _photo_album(a, tmp_path, 2)
         async with serving(a), serving(b) as service_b:
-            b.join(a.invite(thread_id, Role.READ))
+            join_with(a, b, a.invite(thread_id, Role.READ))
             await wait_until(b, lambda: any(s.failures for s in service_b.peer_status()))
             service_b.schedule(a.identity.peer_id, now=True)  # the next pass, without a restart
             await wait_until(b, lambda: _has_originals(b, thread_id))
@@ -158,7 +158,7 @@ def test_a_stranger_connected_to_members_sees_no_gossip_topics(tmp_path: Path) -
         async with running_peers(tmp_path, "a", "b") as peers:
             a, b = peers["a"], peers["b"]
             thread_id = a.node.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.node.join(a.node.invite(thread_id, Role.WRITE))
+            join_with(a.node, b.node, a.node.invite(thread_id, Role.WRITE))
             await wait_until(a.node, lambda: peer(b.node) in {m.peer_id for m in a.node.membership.members(thread_id)})
             host = build_host(Identity.generate())  # holds no key of anything
             router = GossipSub(protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID], degree=6, degree_low=4,

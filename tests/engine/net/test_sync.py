@@ -8,7 +8,7 @@ from pathlib import Path
 
 import trio
 
-from tests.engine.eventstore.peers import peer, texts
+from tests.engine.eventstore.peers import join_with, peer, texts
 from tests.engine.net.running import WAIT_SECONDS, running_peers, serving, wait_until
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
@@ -35,7 +35,7 @@ def test_a_joiner_gets_the_thread_by_link_and_messages_flow_both_ways(tmp_path: 
             link = a.invite(thread_id, Role.WRITE)
             assert link.addresses == tuple(peers["a"].service.addresses())
 
-            b.join(link)  # no sync call: the service dials the link's address
+            join_with(a, b, link)  # no sync call: the service dials the link's address
             await wait_until(b, lambda: texts(b, thread_id) == ["before you came"])
             await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})
             b.chat(thread_id).post("hi from b")
@@ -53,7 +53,7 @@ def test_peers_that_edit_offline_converge_when_they_meet_again(tmp_path: Path) -
         async with running_peers(tmp_path, "a", "b") as peers:
             a, b = peers["a"].node, peers["b"].node
             thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.join(a.invite(thread_id, Role.WRITE))
+            join_with(a, b, a.invite(thread_id, Role.WRITE))
             await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})
             await wait_until(b, lambda: _edge(a, thread_id) == _edge(b, thread_id))
             listen = {name: running.listen for name, running in peers.items()}
@@ -79,9 +79,9 @@ def test_a_reader_gets_what_it_missed_from_the_follower_alone(open_node: OpenNod
         a, f, r = (open_node(n) for n in "afr")
         thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
         async with serving(a) as service_a, serving(f):
-            f.join(a.invite(thread_id, Role.FOLLOW))
+            join_with(a, f, a.invite(thread_id, Role.FOLLOW))
             async with serving(r):
-                r.join(a.invite(thread_id, Role.READ))
+                join_with(a, r, a.invite(thread_id, Role.READ))
                 await wait_until(a, lambda: {peer(f), peer(r)} <= _members(a, thread_id))
                 await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
             # r is offline; a writes, f stores what it cannot read.
@@ -105,7 +105,7 @@ def test_a_follower_hears_of_records_it_stores_but_cannot_read(open_node: OpenNo
         a, f = open_node("a"), open_node("f")
         thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
         async with serving(a), serving(f):
-            f.join(a.invite(thread_id, Role.FOLLOW))
+            join_with(a, f, a.invite(thread_id, Role.FOLLOW))
             await wait_until(f, lambda: _edge(f, thread_id) == _edge(a, thread_id))
             heard: list[ChangeSet] = []
             arrived = trio.Event()
@@ -131,7 +131,7 @@ def test_new_records_also_travel_by_gossip_on_the_threads_topic(tmp_path: Path) 
         async with running_peers(tmp_path, "a", "b") as peers:
             a, b = peers["a"].node, peers["b"].node
             thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
-            b.join(a.invite(thread_id, Role.WRITE))
+            join_with(a, b, a.invite(thread_id, Role.WRITE))
             await wait_until(b, lambda: _edge(a, thread_id) == _edge(b, thread_id))
             gossip_b = peers["b"].service.gossip
             assert gossip_b is not None
