@@ -118,7 +118,7 @@ def test_a_follower_keeps_every_block_and_serves_them_to_a_reader(open_node: Ope
             join_with(a, f, a.invite(thread_id, Role.FOLLOW))
             async with serving(r):
                 join_with(a, r, a.invite(thread_id, Role.READ))
-                await wait_until(a, lambda: len(a.membership.members(thread_id)) == 3)
+                await wait_until(r, lambda: r.membership.join_state(thread_id) is None)  # synced: its bind written
             # r offline: a adds photos; f fetches every block without reading any.
             folder = tmp_path / "pics"
             folder.mkdir()

@@ -118,8 +118,9 @@ def test_a_peer_nobody_can_dial_gives_its_originals_over_the_connection_it_opens
             listen_b = _listen_of(service_b.addresses())
             thread_id = a.create_thread(ThreadKind.CHAT, "Start").thread_id
             join_with(a, b, a.invite(thread_id, Role.WRITE))
-            await wait_until(a, lambda: str(b.identity.peer_id) in {m.peer_id for m in a.membership.members(
-                thread_id)})
+            await wait_until(b, lambda: b.membership.join_state(thread_id) is None)  # synced: its bind written
+            await wait_until(a, lambda: b.store.own_log(thread_id) in {h.log_id for h in a.store.logs(thread_id)
+                                                                       if h.seq})
             # From now on b cannot dial a: a is behind a router.
             await service_a.stop()
         a_id = a.identity.peer_id

@@ -90,6 +90,7 @@ def test_a_friend_with_only_a_relayed_address_reaches_the_inviter_through_its_re
             await wait_until(b, lambda: texts(b, thread_id) == ["before you came"])  # type: ignore[arg-type]
             assert b_net.relay_client is not None and b_net.relay_client.via_relay(a.identity.peer_id)
             await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})  # type: ignore[arg-type]
+            await wait_until(b, lambda: b.membership.join_state(thread_id) is None)  # type: ignore[arg-type]
             b.chat(thread_id).post("hi from b")  # type: ignore[arg-type]
             await wait_until(a, lambda: "hi from b" in texts(a, thread_id))  # type: ignore[arg-type]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import trio
 
-from tests.engine.eventstore.peers import join_with, peer, texts
+from tests.engine.eventstore.peers import admit, join_with, peer, texts
 from tests.engine.net.running import WAIT_SECONDS, running_peers, serving, wait_until
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.node import Node
@@ -38,6 +38,7 @@ def test_a_joiner_gets_the_thread_by_link_and_messages_flow_both_ways(tmp_path: 
             join_with(a, b, link)  # no sync call: the service dials the link's address
             await wait_until(b, lambda: texts(b, thread_id) == ["before you came"])
             await wait_until(a, lambda: peer(b) in {m.peer_id for m in a.membership.members(thread_id)})
+            await wait_until(b, lambda: b.membership.join_state(thread_id) is None)  # its bind is written
             b.chat(thread_id).post("hi from b")
             await wait_until(a, lambda: "hi from b" in texts(a, thread_id))
             a.chat(thread_id).post("hi from a")
@@ -159,6 +160,7 @@ def test_a_direct_invite_reaches_a_nearby_peer_who_accepts_and_syncs(tmp_path: P
             [(invite_id, invite)] = b.membership.direct_invites()
             assert invite.sender == peer(a) and invite.link.name == "Nearby"
             b.accept_invite(invite_id)
+            assert admit(a, b, thread_id).status is AdmissionStatus.ADMITTED  # in process, as join_with
             await wait_until(b, lambda: texts(b, thread_id) == ["come in"])
             assert b.membership.direct_invites() == []
 
