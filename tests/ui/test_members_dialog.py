@@ -182,6 +182,8 @@ def _join_from(founder: Node, qtbot: Any, client: EngineClient, thread_id: Threa
     (both ways) as sync would move them."""
     link = InviteLink.parse(founder.invite(thread_id, role).to_uri())
     _engine(qtbot, client, Node.join, link)
+    request = _engine(qtbot, client, lambda node: node.membership.admission_request(thread_id, None))
+    _engine(qtbot, client, Node.take_admission, thread_id, founder.membership.answer_admission(request, "runtime"))
     _engine(qtbot, client, Node.receive, thread_id, envelopes_of(founder, thread_id))
     founder.receive(thread_id, _engine(qtbot, client, envelopes_of, thread_id))
 
@@ -226,6 +228,9 @@ def test_an_admin_sees_who_made_a_refused_change_and_why(  # type: ignore[no-unt
     reader = open_node("reader")
     link = _engine(qtbot, client, _invite, thread_id, Role.READ)
     reader.join(InviteLink.parse(link))
+    request = reader.membership.admission_request(thread_id, "Reader")
+    reader.take_admission(thread_id, _engine(qtbot, client, lambda node: node.membership.answer_admission(
+        request, "reader")))
     reader.receive(thread_id, _engine(qtbot, client, envelopes_of, thread_id))
     _engine(qtbot, client, Node.receive, thread_id, envelopes_of(reader, thread_id))
     dialog = _open(qtbot, client, summary)

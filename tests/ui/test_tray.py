@@ -61,6 +61,9 @@ class _Friend:
     def join(self, thread_id: ThreadId) -> None:
         link = _call(self.qtbot, self.runtime, lambda n: n.invite(thread_id, Role.WRITE).to_uri())
         self.node.join(InviteLink.parse(link))
+        request = self.node.membership.admission_request(thread_id, "Alice")  # admitted by the runtime's profile
+        answer = _call(self.qtbot, self.runtime, lambda n: n.membership.answer_admission(request, "friend"))
+        self.node.take_admission(thread_id, answer)
         self.node.receive(thread_id, _call(self.qtbot, self.runtime, envelopes_of, thread_id))
         assert self.node.membership.pending_join(thread_id) == (False, None)
         self.deliver(thread_id)

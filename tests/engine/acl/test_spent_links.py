@@ -203,3 +203,18 @@ def test_the_requests_an_admin_keeps_are_bounded_oldest_dropped(open_node: OpenN
         clock.advance(1)
     kept = a.membership.join_requests(thread)
     assert len(kept) == MAX_JOIN_REQUESTS and kept[0].name == "Stranger 6" and first not in {r.peer for r in kept}
+
+
+def test_the_thread_is_announced_once_admitted_not_before(open_node: OpenNode) -> None:
+    """What the network listens to: a joiner's thread is added when an admin
+    admits it (then it syncs at once), not when the link is taken."""
+    from threads_desktop.engine.core.types import ChangeSet
+
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    heard: list[ChangeSet] = []
+    b.subscribe(heard.append)
+    b.join(InviteLink.parse(a.invite(thread, Role.READ).to_uri()))
+    assert [c.threads_added for c in heard] == [frozenset()] and heard[0].membership == {thread}
+    assert admit(a, b, thread).status is AdmissionStatus.ADMITTED
+    assert heard[-1].threads_added == {thread} and [t.thread_id for t in b.list_threads()] == [thread]

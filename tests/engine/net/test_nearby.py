@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.engine.eventstore.peers import peer
+from tests.engine.eventstore.peers import admit, peer
 from tests.engine.modules.images import image_bytes
 from tests.engine.net.running import wait_until
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import SigningKey
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.net.service import NEARBY_SECONDS, NetworkService
@@ -129,6 +129,7 @@ def test_a_nearby_peer_is_invited_directly_and_shows_its_name_once_we_share_a_th
             [(invite_id, invite)] = b.membership.direct_invites()
             assert invite.sender == peer(a) and invite.link.thread_id == thread_id
             b.accept_invite(invite_id)
+            assert admit(a, b, thread_id).status is AdmissionStatus.ADMITTED  # in process, as join_with
             await wait_until(a, lambda: a.member_names(thread_id).get(peer(b)) == "Bob")
             [found] = a.nearby_peers()
             assert (found.peer_id, found.addresses, found.display_name) == (

@@ -14,17 +14,15 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from threads_desktop.engine.acl import admission
+from threads_desktop.engine.acl import admission, admitting
 from threads_desktop.engine.acl.admission import MAX_JOINER_NAME, AdmissionAnswer, AdmissionRequest
-from threads_desktop.engine.acl.book import InviteTerms
 from threads_desktop.engine.acl.control_ops import (
     AclOp,
     Admit,
     Grant,
     Invite,
-    Join,
     Keys,
     Leave,
     Revoke,
@@ -38,7 +36,6 @@ from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, 
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import open_key_box, seal_key_box
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.acl.policy import Evaluation, in_past
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
@@ -215,12 +212,12 @@ class Membership:
             terms = book.invites.get(request.invite_key)
             if terms is None or not book.is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
                 return unknown
-            if _admitted(evaluation, request.invite_key, str(request.identity)):
+            if admitting.admitted(evaluation, request.invite_key, str(request.identity)):
                 return self._admitted_answer(thread_id, request, terms.role)  # asked again: the same answer
             request_id = admission.request_id(request)
             recorded = sql.execute("SELECT status, reason FROM join_requests WHERE thread_id = ? AND request_id = ?",
                                    (thread_id.raw, request_id)).fetchone()
-            reason = self._refusal(evaluation, request, terms)
+            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
             if reason is None and recorded == ("refused", "declined"):
                 reason = "declined"  # a person said no: asking again changes nothing
             if reason is not None:
@@ -230,19 +227,6 @@ class Membership:
                 self._record_request(request, "waiting", None)
                 return AdmissionAnswer(AdmissionStatus.WAITING_APPROVAL)
             return self._admit(request, terms.role)
-
-    def _refusal(self, evaluation: Evaluation, request: AdmissionRequest, terms: InviteTerms) -> str | None:
-        """Why the invite no longer admits anyone (or this joiner), by our clock."""
-        book = evaluation.current()
-        if request.invite_key in book.uninvited or not book.is_admin(terms.inviter):
-            return "revoked"
-        if _removed_before(evaluation, str(request.identity), terms):
-            return "removed"
-        if terms.expires_ms and self._now_ms() > terms.expires_ms:
-            return "expired"
-        if _uses(evaluation, request.invite_key) >= terms.uses:
-            return "used-up"
-        return None
 
     def _admit(self, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
         """Write the admit event: the admit and the keys the role needs,
@@ -347,7 +331,7 @@ class Membership:
         own_log = self._store.own_log(thread_id)
         if own_log is None:
             return None
-        verdict = _admit_verdict(self._gate.evaluation(thread_id), row[2], self.me, own_log)
+        verdict = admitting.admit_verdict(self._gate.evaluation(thread_id), row[2], self.me, own_log)
         if verdict is None:
             return None  # not here yet: sync brings it
         with self._db.write() as sql:
@@ -405,7 +389,7 @@ class Membership:
             terms = evaluation.current().invites.get(request.invite_key)
             if terms is None:
                 raise NotFoundError("that invite is not in this album or chat")
-            reason = self._refusal(evaluation, request, terms)
+            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
             if reason is not None:
                 self._record_request(request, "refused", reason)
                 return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
@@ -611,7 +595,7 @@ class Membership:
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()
-        return [InviteState(key, terms.role, terms.expires_ms, terms.uses, _uses(evaluation, key),
+        return [InviteState(key, terms.role, terms.expires_ms, terms.uses, admitting.uses(evaluation, key),
                             key in book.uninvited, terms.inviter, terms.approve)
                 for key, terms in sorted(book.invites.items())]
 
@@ -630,47 +614,6 @@ def _seed_label(thread_id: ThreadId) -> str:
 
 def _log_seed_label(thread_id: ThreadId) -> str:
     return f"join-log-seed/{thread_id}"
-
-
-def _uses(evaluation: Evaluation, invite: bytes) -> int:
-    """How many admits (and old joins) of the invite hold."""
-    return sum(1 for i, event in enumerate(evaluation.events) if evaluation.final.valid[i]
-               for op in event.ops if isinstance(op, (Admit, Join)) and op.invite == invite)
-
-
-def _admitted(evaluation: Evaluation, invite: bytes, identity: str) -> bool:
-    """Does an admit of `identity` with this invite hold?"""
-    return any(evaluation.final.valid[i] for i, event in enumerate(evaluation.events)
-               for op in event.ops if isinstance(op, Admit) and op.invite == invite and str(op.identity) == identity)
-
-
-def _admit_verdict(evaluation: Evaluation, invite: bytes, identity: str, log: PeerId) -> Literal[True] | str | None:
-    """True if an admit of us (this invite, our log) holds here; else the
-    policy's reason one was refused; None if none is here yet."""
-    reason: str | None = None
-    for i, event in enumerate(evaluation.events):
-        for op in event.ops:
-            if isinstance(op, Admit) and op.invite == invite and str(op.identity) == identity and op.log == log:
-                if evaluation.final.valid[i]:
-                    return True
-                reason = evaluation.final.reasons[i] or reason
-    return reason
-
-
-def _removed_before(evaluation: Evaluation, identity: str, terms: InviteTerms) -> bool:
-    """Was the joiner removed by an admin, and is still out, and was the
-    invite made without knowing it? (An invite made after the removal was
-    the admins' choice; a member who left may come back with any link.)"""
-    if Role.FOLLOW in evaluation.current().roles(identity):
-        return False
-    made = next((event for event in evaluation.events if event.stamp == terms.origin[0]), None)
-    for i, event in enumerate(evaluation.events):
-        removes = evaluation.final.valid[i] and any(
-            isinstance(op, Revoke) and op.peer == identity and op.entity is None and op.role <= Role.FOLLOW
-            for op in event.ops)
-        if removes and (made is None or not in_past(event.log, event.seq, made.deps, made.log, made.seq)):
-            return True
-    return False
 
 
 _JOIN_COLUMNS = "thread_id, status, reason, name, inviter, role, addresses, since_ms"
