@@ -54,8 +54,13 @@ def _texts(view: ChatView) -> list[str]:
     return [row["text"] for row in view.message_rows()]
 
 
+def _message(view: ChatView, text: str) -> dict[str, Any]:
+    return view.message_rows()[_texts(view).index(text)]
+
+
 def _row(view: ChatView, text: str) -> int:
-    return _texts(view).index(text)
+    """The model's row of a message (membership notices are rows too)."""
+    return int(_message(view, text)["row"])
 
 
 def _action(view: ChatView, row: int, name: str) -> QAction:
@@ -105,7 +110,7 @@ def test_typing_sends_and_the_context_menu_replies_edits_deletes_and_reacts(  # 
     assert "hello" in view.mode_label.text()
     _type_and_send(qtbot, view, "answer")
     qtbot.waitUntil(lambda: "answer" in _texts(view), timeout=10_000)
-    assert view.message_rows()[_row(view, "answer")]["quote"] == "hello"
+    assert _message(view, "answer")["quote"] == "hello"
     assert view.mode_bar.isHidden() and view.reply_to is None
 
     # Edit: the text goes into the composer and Enter saves it.
@@ -116,8 +121,8 @@ def test_typing_sends_and_the_context_menu_replies_edits_deletes_and_reacts(  # 
     with qtbot.waitSignal(view.message_edited, timeout=10_000):
         qtbot.keyClick(view.composer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "hello again" in _texts(view), timeout=10_000)
-    assert view.message_rows()[_row(view, "hello again")]["edited"]
-    qtbot.waitUntil(lambda: view.message_rows()[_row(view, "answer")]["quote"] == "hello again", timeout=10_000)
+    assert _message(view, "hello again")["edited"]
+    qtbot.waitUntil(lambda: _message(view, "answer")["quote"] == "hello again", timeout=10_000)
     assert view.editing is None and view.composer.toPlainText() == ""
 
     # Delete asks first; Cancel keeps the message, Delete removes it.

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from threads_desktop.engine import leave
-from threads_desktop.engine.acl import actions, verdicts
+from threads_desktop.engine.acl import actions, notices, verdicts
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
+from threads_desktop.engine.acl.notices import Removal, ThreadNotices
 from threads_desktop.engine.acl.schema import ACL_MIGRATIONS, ACL_SCHEMA
 from threads_desktop.engine.core.devices import devices as list_devices
 from threads_desktop.engine.core.errors import (
@@ -295,9 +296,13 @@ class Node:
             own_log = self.store.own_log(summary.thread_id)
             if own_log is not None:
                 summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log).unread_count())
-        if summary.can_write and summary.thread_id.variant is ThreadVariant.ACCESS_CONTROLLED:
-            return replace(summary, can_write=Role.WRITE in self.membership.roles(summary.thread_id))
-        return summary
+        if summary.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return summary
+        if Role.WRITE in self.membership.roles(summary.thread_id):
+            return summary
+        # Rare (readers, followers, the removed): only then is the ACL's history read.
+        removal = self.removal(summary.thread_id)
+        return replace(summary, can_write=False, removed=removal is not None and removal.role_left is None)
 
     def collections(self, thread_id: ThreadId) -> ThreadCollections:
         self.store.thread_keys(thread_id)  # NotFoundError for a thread not here; cached, so cheap
@@ -753,6 +758,29 @@ class Node:
             if member is not None:
                 names[member] = name
         return names
+
+    # --- membership notices (issue 16) ----------------------------------------------------
+
+    def membership_notices(self, thread_id: ThreadId) -> ThreadNotices:
+        """Who joined, was added, removed or given another role, who left,
+        oldest first, with the names they give themselves in the thread."""
+        me = str(self.identity.peer_id)
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            self.store.thread_keys(thread_id)  # NotFoundError for a thread not here
+            return ThreadNotices((), {}, me)
+        found = tuple(notices.membership_notices(self._services.gate.evaluation(thread_id)))
+        named = {p for n in found for p in (n.actor, n.subject, n.by_invite_of) if p is not None}
+        try:
+            names = {peer: name for peer, name in self.member_names(thread_id).items() if peer in named}
+        except ThreadsError:  # a thread we only follow: its names are sealed from us
+            names = {}
+        return ThreadNotices(found, names, me)
+
+    def removal(self, thread_id: ThreadId) -> Removal | None:
+        """Whether an admin took our right to write (or every right) here."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return None
+        return notices.removal(self._services.gate.evaluation(thread_id), str(self.identity.peer_id))
 
     def _tell_name(self, thread_id: ThreadId) -> bool:
         own_log = self.store.own_log(thread_id)

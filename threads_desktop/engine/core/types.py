@@ -39,6 +39,7 @@ class ThreadSummary:
     message_count: int = 0
     last_activity_ms: int | None = None  # the author's clock at the newest change applied
     unread: int = 0  # messages of others not yet marked read (chats)
+    removed: bool = False  # an admin removed us: what we had is kept, read-only
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -46,7 +47,7 @@ class ThreadSummary:
             "description": self.description, "cover": self.cover,
             "created_at": self.created_at, "events": self.event_count,
             "photos": self.photo_count, "messages": self.message_count,
-            "can_write": self.can_write, "can_read": self.can_read,
+            "can_write": self.can_write, "can_read": self.can_read, "removed": self.removed,
         }
 
 

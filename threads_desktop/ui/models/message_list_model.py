@@ -4,18 +4,26 @@ The model holds the newest page of messages; the view asks for older ones
 (`has_older`, `older_requested`) when scrolled to the top. Qt's own
 canFetchMore/fetchMore is not used: a list view calls it whenever its last
 row is visible, which in a chat (kept at the bottom) would page in the whole
-history at once."""
+history at once.
+
+Membership notices ("Bob joined (invited by Alice)") are rows too, between
+the messages by stamp (`MessageRole.NOTICE` holds their words; the
+delegate paints them centred and small). Only those no older than the
+oldest message shown are rows: older ones come with their page."""
 
 from __future__ import annotations
 
 import bisect
 import enum
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
+from threads_desktop.engine.acl.notices import MembershipNotice, ThreadNotices
 from threads_desktop.ui.moments import full_time, short_time
+from threads_desktop.ui.notices import notice_text
 from threads_desktop.ui.operations.chat import ChatPage, MessageItem
 from threads_desktop.ui.people import short_id
 
@@ -38,7 +46,28 @@ class MessageRole(enum.IntEnum):
     THUMBNAILS = enum.auto()  # list[QImage | None], one per photo (None: not here yet)
     REACTIONS = enum.auto()  # list[Reaction]
     UNREAD_MARKER = enum.auto()  # the "New messages" line goes above this row
-    ITEM = enum.auto()  # the MessageItem
+    ITEM = enum.auto()  # the MessageItem (or NoticeItem)
+    NOTICE = enum.auto()  # a membership notice's words; None for a message
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeItem:
+    """A membership notice as a row: ordered with messages by its event's stamp."""
+
+    id: str
+    created: bytes
+    notice: MembershipNotice
+
+    @property
+    def created_ms(self) -> int:
+        return self.notice.at_ms
+
+
+Row = MessageItem | NoticeItem
+
+
+def notice_items(notices: ThreadNotices) -> list[NoticeItem]:
+    return [NoticeItem(f"notice/{n.stamp.hex()}/{n.subject}", n.stamp, n) for n in notices.notices]
 
 
 class MessageListModel(QAbstractListModel):
@@ -46,7 +75,10 @@ class MessageListModel(QAbstractListModel):
 
     def __init__(self) -> None:
         super().__init__()
-        self._items: list[MessageItem] = []
+        self._items: list[Row] = []
+        self._notices: list[NoticeItem] = []
+        self._notice_names: dict[str, str] = {}  # peer ID -> name, for notices
+        self._me_member = ""  # our peer ID, for notices
         self._names: dict[str, str] = {}
         self._thumbnails: dict[str, QImage] = {}
         self._unread_from: str | None = None
@@ -66,6 +98,10 @@ class MessageListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._items):
             return None
         item = self._items[index.row()]
+        if isinstance(item, NoticeItem):
+            return self._notice_data(item, role)
+        if role == MessageRole.NOTICE:
+            return None
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT):
             return item.text
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -103,18 +139,48 @@ class MessageListModel(QAbstractListModel):
             return item
         return None
 
+    def _notice_data(self, item: NoticeItem, role: int) -> Any:
+        if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT, MessageRole.NOTICE):
+            return notice_text(item.notice, self._notice_names, self._me_member)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return full_time(item.created_ms) or None
+        if role == MessageRole.MESSAGE_ID:
+            return item.id
+        if role == MessageRole.CREATED_MS:
+            return item.created_ms
+        if role == MessageRole.TIME:
+            return short_time(item.created_ms)
+        if role in (MessageRole.MINE, MessageRole.EDITED, MessageRole.UNREAD_MARKER):
+            return False
+        if role == MessageRole.ITEM:
+            return item
+        return None
+
     # --- what the view reads ----------------------------------------------------------
 
     @property
     def has_older(self) -> bool:
-        return self.total > len(self._items)
+        return self.total > len(self.messages())
 
     def request_older(self) -> None:
         if self.has_older:
             self.older_requested.emit()
 
-    def item(self, row: int) -> MessageItem:
+    def item(self, row: int) -> Row:
         return self._items[row]
+
+    def message(self, row: int) -> MessageItem | None:
+        """The message at a row; None for a notice."""
+        item = self._items[row]
+        return item if isinstance(item, MessageItem) else None
+
+    def messages(self) -> list[MessageItem]:
+        return [item for item in self._items if isinstance(item, MessageItem)]
+
+    def oldest_stamp(self) -> bytes | None:
+        """The stamp of the oldest message shown (pages are counted in messages)."""
+        shown = self.messages()
+        return shown[0].created if shown else None
 
     def row_of(self, message_id: str) -> int:
         for row, item in enumerate(self._items):
@@ -124,7 +190,7 @@ class MessageListModel(QAbstractListModel):
 
     def replies_to(self, message_ids: set[str]) -> set[str]:
         """The messages shown that quote one of these."""
-        return {item.id for item in self._items if item.reply_to in message_ids}
+        return {item.id for item in self.messages() if item.reply_to in message_ids}
 
     def name_of(self, author: str) -> str:
         if author == self._me:
@@ -154,7 +220,41 @@ class MessageListModel(QAbstractListModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._items, self._thumbnails, self._unread_from, self._me, self.total = [], {}, None, None, 0
+        self._notices, self._notice_names, self._me_member = [], {}, ""
         self.endResetModel()
+
+    def set_notices(self, notices: ThreadNotices) -> None:
+        """The thread's membership notices: those gone leave, new ones go
+        where their stamp puts them (none older than the oldest message shown
+        while older messages are still to be paged in)."""
+        self._notice_names, self._me_member = dict(notices.names), notices.me
+        self._notices = notice_items(notices)
+        wanted = {item.id for item in self._notices_from(self.oldest_stamp(), self.has_older)}
+        for row in range(len(self._items) - 1, -1, -1):
+            item = self._items[row]
+            if isinstance(item, NoticeItem) and item.id not in wanted:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._items[row]
+                self.endRemoveRows()
+        shown = {item.id for item in self._items}
+        for notice in self._notices:
+            if notice.id in wanted and notice.id not in shown:
+                row = bisect.bisect([(item.created, item.id) for item in self._items], (notice.created, notice.id))
+                self.beginInsertRows(QModelIndex(), row, row)
+                self._items.insert(row, notice)
+                self.endInsertRows()
+        self._all_changed()  # names may have changed
+
+    def _notices_from(self, oldest: bytes | None, older_hidden: bool) -> list[NoticeItem]:
+        """The notices that are rows: all, or while older messages are still
+        to be paged in, those no older than the oldest message shown."""
+        if not older_hidden:
+            return list(self._notices)
+        return [n for n in self._notices if oldest is not None and n.created >= oldest]
+
+    def _with_notices(self, messages: list[MessageItem]) -> list[Row]:
+        notices = self._notices_from(messages[0].created if messages else None, self.total > len(messages))
+        return sorted([*messages, *notices], key=lambda item: (item.created, item.id))
 
     def set_page(self, page: ChatPage) -> None:
         """Show `page` as a minimal change when it only grew at either end
@@ -166,7 +266,7 @@ class MessageListModel(QAbstractListModel):
         if page.partial:
             self._take_changed(page, older_hidden)
             return
-        new = list(page.messages)
+        new = self._with_notices(list(page.messages))
         old_ids = [item.id for item in self._items]
         new_ids = [item.id for item in new]
         if not old_ids or not new_ids:

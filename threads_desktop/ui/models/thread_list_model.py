@@ -27,6 +27,7 @@ class ThreadRole(enum.IntEnum):
     UNREAD = enum.auto()
     LAST_ACTIVITY_MS = enum.auto()
     SYNCING = enum.auto()  # blocks of it are coming in now
+    REMOVED = enum.auto()  # an admin removed us (or took our right to add): kept read-only
     JOIN_STATE = enum.auto()  # a pending join's JoinState (None for a thread we are in)
     JOIN_STATUS = enum.auto()  # "waiting" | "waiting-approval" | "admitted" | "refused" (None: in it)
     STATUS_LINE = enum.auto()  # a pending join's status in words
@@ -79,6 +80,8 @@ class ThreadListModel(QAbstractListModel):
             return thread.last_activity_ms
         if role == ThreadRole.SYNCING:
             return thread.thread_id in self._syncing
+        if role == ThreadRole.REMOVED:
+            return thread.removed
         if role == ThreadRole.ASKING:
             return self._asking.get(thread.thread_id, 0)
         return None
@@ -115,7 +118,7 @@ class ThreadListModel(QAbstractListModel):
             return join.since_ms
         if role in (ThreadRole.UNREAD, ThreadRole.ITEM_COUNT, ThreadRole.EVENT_COUNT, ThreadRole.ASKING):
             return 0
-        if role == ThreadRole.SYNCING:
+        if role in (ThreadRole.SYNCING, ThreadRole.REMOVED):
             return False
         return None
 

@@ -25,18 +25,21 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, ThreadKind, ThreadSummary
 from threads_desktop.engine.modules.photos import PhotoCard
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.photo_grid_model import PhotoGridModel, PhotoRole
+from threads_desktop.ui.operations import notices as notice_ops
 from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.refusals import explain, refused
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.photo_import import ImportSummary, PhotoImport
 from threads_desktop.ui.views.photo_viewer import PhotoViewer
+from threads_desktop.ui.widgets.activity_panel import ActivityPanel
 from threads_desktop.ui.widgets.import_progress import ImportProgress
 from threads_desktop.ui.widgets.photo_delegate import PICTURE
 from threads_desktop.ui.widgets.photo_grid_view import PhotoGridView
+from threads_desktop.ui.widgets.removal_banner import RemovalBanner
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.gif *.heic *.tif *.tiff *.bmp)"
 
@@ -52,6 +55,7 @@ class AlbumView(QWidget):
     invite_requested = Signal()
     members_requested = Signal()
     sort_changed = Signal(bool)         # newest first
+    membership_loaded = Signal()        # the removal banner (and the activity, when open) are up to date
 
     def __init__(self, client: EngineClient, decoder: Executor, parent: QWidget | None = None, *,
                  newest_first: bool = True) -> None:
@@ -61,6 +65,7 @@ class AlbumView(QWidget):
         self._newest_first = newest_first
         self._tasks = Tasks(lambda error: self.failed.emit(explain(error)))
         self._may_delete_selection = False
+        self._membership_asked = 0  # the newest membership load: an older answer is dropped
         self.current_import: PhotoImport | None = None
         # Pictures are decoded at the cell's size in device pixels.
         edge = round(PICTURE * (self.devicePixelRatioF() or 1.0))
@@ -96,6 +101,10 @@ class AlbumView(QWidget):
         self.sort.setCurrentIndex(0 if self._newest_first else 1)
         self.sort.setToolTip(self.tr("Sort by the date the photo was taken"))
         self.sort.currentIndexChanged.connect(self._sort_changed)
+        self.activity_button = QPushButton(self.tr("Activity"))
+        self.activity_button.setCheckable(True)
+        self.activity_button.setToolTip(self.tr("Who joined, left, was removed or given another role"))
+        self.activity_button.toggled.connect(self._activity_toggled)
         self.members_button = QPushButton(self.tr("Members…"))
         self.members_button.clicked.connect(self.members_requested)
         self.invite_button = QPushButton(self.tr("Invite…"))
@@ -110,9 +119,12 @@ class AlbumView(QWidget):
         add_menu.addAction(self.tr("Add Photos…"), self.ask_files)
         add_menu.addAction(self.tr("Add a Folder…"), self.ask_folder)
         self.add_button.setMenu(add_menu)
-        for widget in (self.sort, self.members_button, self.invite_button, self.add_button):
+        for widget in (self.sort, self.activity_button, self.members_button, self.invite_button, self.add_button):
             header.addWidget(widget)
         grid_layout.addLayout(header)
+        self.removal_banner = RemovalBanner()
+        self.removal_banner.remove_requested.connect(self.remove_from_device)
+        grid_layout.addWidget(self.removal_banner)
         self.import_progress = ImportProgress()
         grid_layout.addWidget(self.import_progress)
         self.grid = PhotoGridView()
@@ -120,7 +132,11 @@ class AlbumView(QWidget):
         self.grid.files_dropped.connect(self.add_paths)
         self.grid.open_requested.connect(self.open_viewer)
         self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
-        grid_layout.addWidget(self.grid, 1)
+        beside = QHBoxLayout()
+        beside.addWidget(self.grid, 1)
+        self.activity = ActivityPanel()
+        beside.addWidget(self.activity)
+        grid_layout.addLayout(beside, 1)
         self.selection_bar = QHBoxLayout()
         self.selection_label = QLabel()
         self.export_button = QPushButton(self.tr("Export Originals…"))
@@ -155,13 +171,16 @@ class AlbumView(QWidget):
         self.grid.setAcceptDrops(summary.can_write)
         self.grid.empty_text = (self.tr("Drop photos or folders here, or click Add Photos")
                                 if summary.can_write else self.tr("No photos yet"))
-        self.invite_button.setVisible(summary.can_read)
+        self.invite_button.setVisible(summary.can_read and not summary.removed)
         self._check_selection(keep_shown=same)  # the role may have changed
         if not same:
             self.pages.setCurrentIndex(0)
             self._open_when_known = None
             self.model.show_count(summary.photo_count)  # now, not when the task starts: painted at once
+            self.removal_banner.show_removal(None, ThreadKind.ALBUM)
+            self.activity.list.clear()
             self._spawn(self._open())
+        self._spawn(self._load_membership(summary))
 
     def _show_counts(self, count: int) -> None:
         self.subtitle.setText(self.tr("1 photo") if count == 1 else self.tr("{n} photos").format(n=count))
@@ -249,6 +268,38 @@ class AlbumView(QWidget):
             self._show_counts(self.model.rowCount())
         if came or gone or updated or summary.thread_id in changes.threads_updated:
             self._check_selection(keep_shown=True)  # a role change arrives as a thread update
+        names = any(t == summary.thread_id and c == "member_profile" for t, c, _d in changes.documents)
+        if summary.thread_id in changes.membership or names:
+            self._spawn(self._load_membership(summary))  # an ACL event settled (a notice, a removal), or a name
+
+    # --- membership: the removal banner and the activity ---------------------------------------
+
+    async def _load_membership(self, summary: ThreadSummary) -> None:
+        self._membership_asked += 1
+        asked = self._membership_asked
+        with_activity = self.activity_button.isChecked()
+        removal = await self._client.run(notice_ops.load_removal, summary.thread_id)
+        notices = await self._client.run(notice_ops.load_notices, summary.thread_id) if with_activity else None
+        if self._summary is None or self._summary.thread_id != summary.thread_id or asked != self._membership_asked:
+            return  # another album, or a newer answer is on its way
+        self.removal_banner.show_removal(removal, ThreadKind.ALBUM)
+        if notices is not None:
+            self.activity.show_notices(notices)
+        self.membership_loaded.emit()
+
+    def _activity_toggled(self, shown: bool) -> None:
+        self.activity.setVisible(shown)
+        if shown and self._summary is not None:
+            self._spawn(self._load_membership(self._summary))  # loaded when opened
+
+    def remove_from_device(self) -> None:
+        """Delete the album we were removed from, here, at once."""
+        if self._summary is not None:
+            self._spawn(self._remove_from_device(self._summary.thread_id))
+
+    async def _remove_from_device(self, thread_id: ThreadId) -> None:
+        await self._client.run(notice_ops.remove_from_device, thread_id)
+        self.message.emit(self.tr("Removed from this device."))
 
     # --- adding ------------------------------------------------------------------------
 

@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from threads_desktop.engine.core.types import ChangeSet, ItemActions, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, ItemActions, ThreadKind, ThreadSummary
 from threads_desktop.ui.dialogs.photo_dialog import PhotoDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.message_list_model import MessageListModel, MessageRole
 from threads_desktop.ui.operations import chat as chat_ops
+from threads_desktop.ui.operations import notices as notice_ops
 from threads_desktop.ui.operations.chat import PAGE_SIZE, ChatPage
 from threads_desktop.ui.pictures import fitted_thumbnail
 from threads_desktop.ui.refusals import explain
@@ -41,6 +42,7 @@ from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.widgets.chat_composer import IMAGE_SUFFIXES, ChatComposer, image_paths
 from threads_desktop.ui.widgets.message_delegate import THUMB, MessageDelegate
 from threads_desktop.ui.widgets.message_menu import message_menu
+from threads_desktop.ui.widgets.removal_banner import RemovalBanner
 
 _LIVE_COLLECTIONS = frozenset({"message", "reaction", "photo", "member_profile"})
 _AT_BOTTOM_SLACK = 8  # pixels: "at the bottom" survives a rounding of the scroll range
@@ -60,6 +62,7 @@ class ChatView(QWidget):
     failed = Signal(str)
     members_requested = Signal()
     invite_requested = Signal()
+    membership_loaded = Signal()  # the notices and the removal banner are up to date
 
     def __init__(self, client: EngineClient, parent: QWidget | None = None, *,
                  decoder: Executor | None = None) -> None:
@@ -79,6 +82,7 @@ class ChatView(QWidget):
         self._actions: dict[str, ItemActions] = {}
         self._sending = False
         self._loading_older = False
+        self._membership_asked = 0  # the newest membership load: an older answer is dropped
         self._reload_pending = False
         # What the next load reads: the page again, or only the messages (and
         # reactions) change sets named since the last one.
@@ -193,6 +197,9 @@ class ChatView(QWidget):
         header.addWidget(self.members_button)
         header.addWidget(self.invite_button)
         layout.addLayout(header)
+        self.removal_banner = RemovalBanner()
+        self.removal_banner.remove_requested.connect(self.remove_from_device)
+        layout.addWidget(self.removal_banner)
         layout.addWidget(self.notice)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.error)
@@ -217,8 +224,10 @@ class ChatView(QWidget):
         self._update_bars()
         self.model.clear()
         self.title.setText(summary.name or self.tr("Chat"))
+        self.removal_banner.show_removal(None, ThreadKind.CHAT)
         self._apply_rights()
         self._spawn(self._open(summary))
+        self._spawn(self._load_membership(summary))
 
     @property
     def current_thread(self) -> ThreadSummary | None:  # not `thread`: QObject.thread() is Qt's
@@ -283,6 +292,8 @@ class ChatView(QWidget):
             # A grant or a revocation changes what we may do. When messages changed too, the reload
             # below brings each shown message's actions with its page: no need to ask for them twice.
             self._spawn(self._refresh_rights(summary, with_actions=not reloads))
+        if summary.thread_id in changes.membership or named["member_profile"]:
+            self._spawn(self._load_membership(summary))  # an ACL event settled (a notice), or a name
         if named["photo"] or named["member_profile"]:
             self.reload()  # a photo's thumbnail, a name: rare, and shown by reading the page again
         elif named["message"] or named["reaction"]:
@@ -312,7 +323,7 @@ class ChatView(QWidget):
             self._load_whole, self._changed_messages, self._changed_reactions = False, set(), set()
             if not self._is_current(summary) or not summary.can_read:
                 return
-            oldest = self.model.item(0).created if self.model.rowCount() else None
+            oldest = self.model.oldest_stamp()
             if whole or oldest is None:
                 page = await self._client.run(chat_ops.load_page, summary.thread_id, oldest,
                                               0 if oldest else PAGE_SIZE, self.model.known_photos())
@@ -335,6 +346,23 @@ class ChatView(QWidget):
         self.messages_loaded.emit()
         self._read_timer.start()
 
+    async def _load_membership(self, summary: ThreadSummary) -> None:
+        """The membership notices (rows between the messages) and whether we were removed."""
+        self._membership_asked += 1
+        asked = self._membership_asked
+        notices = await self._client.run(notice_ops.load_notices, summary.thread_id)
+        removal = await self._client.run(notice_ops.load_removal, summary.thread_id)
+        if not self._is_current(summary) or asked != self._membership_asked:
+            return  # another chat, or a newer answer is on its way
+        self.model.set_notices(notices)
+        self.removal_banner.show_removal(removal, ThreadKind.CHAT)
+        self.membership_loaded.emit()
+
+    def remove_from_device(self) -> None:
+        """Delete the chat we were removed from, here, at once."""
+        if self._summary is not None:
+            self._spawn(self._client.run(notice_ops.remove_from_device, self._summary.thread_id))
+
     async def _load_older(self) -> None:
         summary = self._summary
         if summary is None or self._loading_older or not self.model.has_older:
@@ -342,9 +370,10 @@ class ChatView(QWidget):
         self._loading_older = True
         try:
             async with self._load_lock:
-                if not self._is_current(summary) or not self.model.rowCount():
+                oldest = self.model.oldest_stamp()
+                if not self._is_current(summary) or oldest is None:
                     return
-                page = await self._client.run(chat_ops.load_page, summary.thread_id, self.model.item(0).created,
+                page = await self._client.run(chat_ops.load_page, summary.thread_id, oldest,
                                               PAGE_SIZE, self.model.known_photos())
                 if not self._is_current(summary):
                     return
@@ -373,7 +402,7 @@ class ChatView(QWidget):
                 self.rights_checked.emit()
             return
         if self._is_current(summary) and fresh.can_read:  # a role change alters what each message offers
-            shown = [self.model.item(row).id for row in range(self.model.rowCount())]
+            shown = [message.id for message in self.model.messages()]
             actions = await self._client.run(chat_ops.message_actions, summary.thread_id, shown)
             if self._is_current(summary):
                 self._actions.update(actions)  # a page loaded meanwhile brought its own, as fresh
@@ -402,11 +431,11 @@ class ChatView(QWidget):
         if summary is None or not summary.can_write or not self.isVisible():
             return  # a reader writes no marker: its log takes no events
         row = self._newest_visible_row()
-        while row >= 0 and self.model.item(row).mine:
-            row -= 1  # our own messages are never unread: no marker event for them
-        if row < 0 or self.model.item(row).created <= self._read_up_to:
+        while row >= 0 and ((found := self.model.message(row)) is None or found.mine):
+            row -= 1  # our own messages (and notices) are never unread: no marker event for them
+        item = self.model.message(row) if row >= 0 else None
+        if item is None or item.created <= self._read_up_to:
             return
-        item = self.model.item(row)
         self._read_up_to = item.created
         self._spawn(self._mark_read(summary, item.id))
 
@@ -438,6 +467,7 @@ class ChatView(QWidget):
         self.send_button.setToolTip(reason or self.tr("Send (Enter)"))
         self.attach_button.setEnabled(writable)
         self.attach_button.setToolTip(reason or self.tr("Attach photos…"))
+        self.invite_button.setVisible(summary is None or not summary.removed)
         self.notice.setText(reason if summary is not None and not summary.can_read else "")
         self.notice.setVisible(bool(self.notice.text()))
 
@@ -496,11 +526,12 @@ class ChatView(QWidget):
 
     def start_edit(self, message_id: str) -> None:
         row = self.model.row_of(message_id)
-        if row < 0:
+        item = self.model.message(row) if row >= 0 else None
+        if item is None:
             return
         self._reply_to = None
         self._editing = message_id
-        self.composer.setPlainText(self.model.item(row).text)
+        self.composer.setPlainText(item.text)
         self.composer.moveCursor(self.composer.textCursor().MoveOperation.End)
         self._update_bars()
         self.composer.setFocus()
@@ -514,7 +545,7 @@ class ChatView(QWidget):
 
     def ask_delete(self, message_id: str) -> QMessageBox:
         row = self.model.row_of(message_id)
-        item = self.model.item(row) if row >= 0 else None
+        item = self.model.message(row) if row >= 0 else None
         question = (self.tr("Delete this message by {name} for everyone in the chat?").format(
             name=self.model.name_of(item.author)) if item is not None and not item.mine
             else self.tr("Delete this message for everyone in the chat?"))
@@ -569,9 +600,10 @@ class ChatView(QWidget):
         """Show a message's photo large (double-click on it, or Enter on the
         message), in a window of its own with the message's other photos."""
         row = self.model.row_of(message_id)
-        if self._summary is None or row < 0:
+        item = self.model.message(row) if row >= 0 else None
+        if self._summary is None or item is None:
             return None
-        photos = list(self.model.item(row).photos)
+        photos = list(item.photos)
         if not 0 <= position < len(photos):
             return None
         if self.photo_dialog is not None:
@@ -619,8 +651,8 @@ class ChatView(QWidget):
             self.mode_cancel.setToolTip(self.tr("Cancel the edit"))
         elif self._reply_to is not None:
             row = self.model.row_of(self._reply_to)
-            if row >= 0:
-                item = self.model.item(row)
+            item = self.model.message(row) if row >= 0 else None
+            if item is not None:
                 first_line = item.text.split("\n", 1)[0] if item.text else "📷"
                 text = self.tr("Replying to {name}: {quote}").format(name=self.model.name_of(item.author),
                                                                       quote=first_line)
@@ -657,11 +689,14 @@ class ChatView(QWidget):
         if not index.isValid():
             return
         menu = self.menu_for(index.row())
-        menu.popup(self.list.viewport().mapToGlobal(pos))
+        if menu is not None:
+            menu.popup(self.list.viewport().mapToGlobal(pos))
 
-    def menu_for(self, row: int) -> QMenu:
-        """The actions on one message (widgets/message_menu.py)."""
-        item = self.model.item(row)
+    def menu_for(self, row: int) -> QMenu | None:
+        """The actions on one message (widgets/message_menu.py); none on a notice."""
+        item = self.model.message(row)
+        if item is None:
+            return None
         writable = self._writable()
         if self.context_menu is not None:
             self.context_menu.deleteLater()
@@ -708,11 +743,14 @@ class ChatView(QWidget):
             self._own_decoder.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
 
-    def message_rows(self) -> list[dict[str, Any]]:
-        """What the list shows, row by row (for tests and accessibility checks)."""
+    def message_rows(self, *, with_notices: bool = False) -> list[dict[str, Any]]:
+        """What the list shows, row by row (for tests and accessibility
+        checks): the messages, or with the membership notices between them
+        (`notice` holds a notice's words, None for a message; `row` is the model's row)."""
         roles = {"id": MessageRole.MESSAGE_ID, "author": MessageRole.AUTHOR_NAME, "text": MessageRole.TEXT,
                  "edited": MessageRole.EDITED, "mine": MessageRole.MINE, "quote": MessageRole.REPLY_QUOTE,
                  "reactions": MessageRole.REACTIONS, "unread_marker": MessageRole.UNREAD_MARKER,
-                 "thumbnails": MessageRole.THUMBNAILS}
-        return [{name: self.model.index(row).data(role) for name, role in roles.items()}
+                 "thumbnails": MessageRole.THUMBNAILS, "notice": MessageRole.NOTICE}
+        rows = [{"row": row} | {name: self.model.index(row).data(role) for name, role in roles.items()}
                 for row in range(self.model.rowCount())]
+        return rows if with_notices else [row for row in rows if row["notice"] is None]

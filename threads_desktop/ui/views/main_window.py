@@ -41,6 +41,7 @@ from threads_desktop.ui.dialogs.settings_dialog import SettingsDialog
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.thread_list_model import PENDING_KIND, ThreadListModel, ThreadRole
 from threads_desktop.ui.operations import joins as join_ops
+from threads_desktop.ui.operations import notices as notice_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import short_id
@@ -215,6 +216,8 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.thread_page = ThreadPage()
+        self.thread_page.removal_banner.remove_requested.connect(
+            lambda: self._spawn(self._leave(self._selected.thread_id)) if self._selected is not None else None)
         self.thread_page.invite_button.clicked.connect(lambda: self.ask_invite())
         self.pages.addWidget(self.thread_page)
         self.join_page = JoinPage()
@@ -481,9 +484,9 @@ class MainWindow(QMainWindow):
         self._settings.last_thread = str(summary.thread_id)
         if not summary.can_write:  # a join may be waiting or refused
             self._spawn(self._show_join_state(summary.thread_id))
-        self.invite_action.setEnabled(summary.can_read)
+        self.invite_action.setEnabled(summary.can_read and not summary.removed)  # removed: nothing to offer
         self.members_action.setEnabled(summary.can_read)
-        self.nearby_list.set_invite_enabled(summary.can_read)
+        self.nearby_list.set_invite_enabled(summary.can_read and not summary.removed)
         self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
         self.add_folder_action.setEnabled(self.add_photos_action.isEnabled())
         self.rename_action.setEnabled(summary.can_write)
@@ -506,7 +509,15 @@ class MainWindow(QMainWindow):
     def _show_thread_page(self, summary: ThreadSummary) -> None:
         self.thread_page.show_thread(summary)
         self.pages.setCurrentWidget(self.thread_page)
-        self.thread_page.invite_button.setVisible(summary.can_read)
+        self.thread_page.invite_button.setVisible(summary.can_read and not summary.removed)
+        if summary.removed:
+            self._spawn(self._show_removal(summary))
+
+    async def _show_removal(self, summary: ThreadSummary) -> None:
+        """On a backup's page: who removed this device, and when (issue 16)."""
+        removal = await self._client.run(notice_ops.load_removal, summary.thread_id)
+        if self._selected is not None and self._selected.thread_id == summary.thread_id:
+            self.thread_page.removal_banner.show_removal(removal, summary.kind)
 
     async def _show_join_state(self, thread_id: ThreadId) -> None:
         """A join still waiting, or refused (an expired, used-up or revoked

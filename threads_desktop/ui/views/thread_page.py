@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
+from threads_desktop.ui.widgets.removal_banner import RemovalBanner
 
 
 class ThreadPage(QWidget):
@@ -45,6 +46,9 @@ class ThreadPage(QWidget):
             label.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)
+        layout.addSpacing(8)
+        self.removal_banner = RemovalBanner()  # a backup device whose follow right was taken
+        layout.addWidget(self.removal_banner)
         layout.addSpacing(16)
         layout.addLayout(id_row)
         layout.addWidget(self.status)
@@ -57,9 +61,11 @@ class ThreadPage(QWidget):
         layout.addStretch()
 
     def show_thread(self, summary: ThreadSummary) -> None:
+        self.removal_banner.show_removal(None, summary.kind)
         self.title.setText(summary.name or self.tr("Encrypted backup"))
         created = datetime.datetime.fromtimestamp(summary.created_at).strftime("%d %b %Y, %H:%M")
-        kind = self.tr("Album") if summary.kind == ThreadKind.ALBUM else self.tr("Chat")
+        kinds = {ThreadKind.ALBUM: self.tr("Album"), ThreadKind.CHAT: self.tr("Chat"), None: self.tr("Backup")}
+        kind = kinds[summary.kind]  # a backup knows neither its kind nor its name
         self.subtitle.setText(self.tr("{kind} · created {created}").format(kind=kind, created=created))
         self.thread_id.setText(self.tr("ID: {id}").format(id=summary.thread_id))
         access = self.tr("You can add to it.") if summary.can_write else (
@@ -67,9 +73,13 @@ class ThreadPage(QWidget):
         if summary.kind == ThreadKind.ALBUM:
             items = self.tr("1 photo") if summary.photo_count == 1 else self.tr("{count} photos").format(
                 count=summary.photo_count)
-        else:
+        elif summary.kind == ThreadKind.CHAT:
             items = self.tr("1 message") if summary.message_count == 1 else self.tr("{count} messages").format(
                 count=summary.message_count)
+        else:
+            self.status.setText(self.tr("Every change is signed and encrypted ({events} in the logs). "
+                                        "{access}").format(events=summary.event_count, access=access))
+            return
         self.status.setText(self.tr("{items}. Every change is signed and encrypted ({events} in the logs). "
                                     "{access}").format(items=items, events=summary.event_count, access=access))
 

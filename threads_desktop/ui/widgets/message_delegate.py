@@ -1,7 +1,8 @@
 """Paints a chat message as a bubble: ours on the right in the accent colour,
 others' on the left under their author's name; a reply quote, photo
 thumbnails, the text, the time (and "edited"), reactions as chips below; the
-"New messages" line above the first unread message.
+"New messages" line above the first unread message; a membership notice
+("Bob joined (invited by Alice)") as a line of small muted text, centred.
 
 One layout function serves both sizeHint and paint, so what is measured is
 what is drawn. Clicking a chip toggles that reaction (`reaction_clicked`);
@@ -33,6 +34,7 @@ CHIP_HEIGHT = 22
 MARKER_HEIGHT = 28
 _TEXT_FLAGS = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
 _MARKER_COLOUR = QColor("#d14b3d")
+NOTICE_PAD = 6  # above and below a membership notice
 
 
 @dataclass
@@ -60,6 +62,14 @@ def bold_font(font: QFont) -> QFont:
     bold = small_font(font)
     bold.setBold(True)
     return bold
+
+
+def notice_rect(font: QFont, width: int, text: str) -> QRect:
+    """Where a notice's words go in a row `width` wide (relative to the text's top)."""
+    inner = QRect(0, 0, max(1, width - 4 * SIDE), 10_000)
+    used = QFontMetrics(small_font(font)).boundingRect(inner, Qt.AlignmentFlag.AlignHCenter
+                                                       | Qt.TextFlag.TextWordWrap, text)
+    return QRect(2 * SIDE, 0, inner.width(), used.height())
 
 
 def _thumb_size(image: QImage | None) -> QSize:
@@ -185,9 +195,17 @@ class MessageDelegate(QStyledItemDelegate):
         return layout_message(index, option.font, self._width(option), self.tr("edited"))
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        notice = index.data(MessageRole.NOTICE)
+        if notice is not None:
+            return QSize(self._width(option), notice_rect(option.font, self._width(option), str(notice)).height()
+                         + 2 * NOTICE_PAD)
         return QSize(self._width(option), self.layout(option, index).height)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        notice = index.data(MessageRole.NOTICE)
+        if notice is not None:
+            self._paint_notice(painter, option, str(notice))
+            return
         geometry = layout_message(index, option.font, option.rect.width(), self.tr("edited"))
         palette = option.palette
         mine = bool(index.data(MessageRole.MINE))
@@ -242,6 +260,17 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawText(geometry.footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                          footer_text(index, self.tr("edited")))
         self._paint_chips(painter, option, geometry)
+        painter.restore()
+
+    def _paint_notice(self, painter: QPainter, option: QStyleOptionViewItem, text: str) -> None:
+        muted = option.palette.color(QPalette.ColorRole.Text)
+        muted.setAlphaF(0.6)
+        painter.save()
+        painter.setFont(small_font(option.font))
+        painter.setPen(muted)
+        rect = notice_rect(option.font, option.rect.width(), text).translated(
+            option.rect.left(), option.rect.top() + NOTICE_PAD)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, text)
         painter.restore()
 
     def _paint_marker(self, painter: QPainter, font: QFont, rect: QRect) -> None:

@@ -91,6 +91,8 @@ class ThreadItemDelegate(QStyledItemDelegate):
             count_text = self.tr("syncing…")
         if asking:
             count_text = self.tr("1 asks to join") if asking == 1 else self.tr("{n} ask to join").format(n=asking)
+        if index.data(ThreadRole.REMOVED):
+            count_text = self.tr("removed")
         painter.drawText(detail_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          f"{kind_text} · {count_text}")
         painter.restore()

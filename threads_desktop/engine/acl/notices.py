@@ -1,0 +1,139 @@
+"""Membership as the thread tells it: who joined (and through whose invite),
+who was added, removed or given another role, who left; and whether we
+ourselves were removed. Read from finally-valid ACL events only, so every
+member of a thread tells the same story, at the time each event was written.
+
+Only the thread's own roles count (an entity's narrowing or the ACL entity,
+i.e. being an admin, are not told as role changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from threads_desktop.engine.acl.book import AclBook
+from threads_desktop.engine.acl.control_ops import Admit, Grant, Join, Leave, Revoke
+from threads_desktop.engine.acl.policy import AclEvent, Evaluation
+from threads_desktop.engine.core.hlc import unpack
+from threads_desktop.engine.core.members import Role
+
+NoticeKind = Literal["joined", "added", "removed", "left", "role-changed"]
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipNotice:
+    kind: NoticeKind
+    actor: str | None  # who did it: the admin (for a join, who admitted); None: the subject itself
+    subject: str  # the member it happened to
+    role: Role | None  # the role the subject holds after it (None: removed, left)
+    at_ms: int  # the writer's wall clock, from the event's HLC
+    by_invite_of: str | None = None  # for "joined": who made the invite
+    stamp: bytes = b""  # the event's stamp: the thread's total order, as messages are ordered
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """We lost the right to write (or everything): who did it, when, and the role left to us."""
+
+    by: str
+    at_ms: int
+    role_left: Role | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadNotices:
+    """A thread's notices as a node hands them out: with the name each
+    member named in them gives itself there (those who gave one), and who we are."""
+
+    notices: tuple[MembershipNotice, ...]
+    names: dict[str, str]
+    me: str
+
+
+def membership_notices(evaluation: Evaluation) -> list[MembershipNotice]:
+    """Every membership change, oldest first (by the events' stamps)."""
+    return [notice for notice, _before in sorted(_changes(evaluation), key=lambda c: c[0].stamp)]
+
+
+def removal(evaluation: Evaluation, me: str) -> Removal | None:
+    """Whether someone took `me`'s right to write (or every right) and did not
+    give it back: the latest such change, unless a later one let us in again
+    or gave us more. None when we never had more than we hold now, or when
+    we left ourselves."""
+    left_to_me = role_of(evaluation.current(), me)
+    if left_to_me is not None and left_to_me >= Role.WRITE:
+        return None
+    latest: MembershipNotice | None = None
+    for notice, before in sorted(_changes(evaluation), key=lambda c: c[0].stamp):
+        if notice.subject == me:  # lowered: the latest removal; let in again or given more: none
+            lowered = before is not None and (notice.role is None or notice.role < before)
+            latest = notice if lowered else None
+    if latest is None or latest.kind == "left" or latest.actor in (None, me):
+        return None
+    return Removal(latest.actor, latest.at_ms, left_to_me)
+
+
+def role_of(book: AclBook, peer: str) -> Role | None:
+    """The highest role a member holds on the thread; None for someone who is
+    no member (a default role given to anyone makes nobody a member)."""
+    if peer not in book.thread.members():
+        return None
+    return max(book.thread.roles(peer), default=None)
+
+
+def _changes(evaluation: Evaluation) -> Iterator[tuple[MembershipNotice, Role | None]]:
+    """Each notice with the subject's role before it."""
+    for i, event in enumerate(evaluation.events):
+        author = evaluation.identity_of(event.log)
+        if not evaluation.final.valid[i] or author is None:
+            continue
+        before = evaluation.state_before(event.log, event.seq, event.deps)
+        after = evaluation.final.after[i]
+        for subject, how in _subjects(event, author):
+            was, now = role_of(before, subject), role_of(after, subject)
+            notice = _notice(event, author, subject, how, before, was, now)
+            if notice is not None:
+                yield notice, was
+
+
+_How = tuple[str, bytes | None]  # "admit" | "join" | "leave" | "change", and the invite a way in used
+
+
+def _subjects(event: AclEvent, author: str) -> Iterator[tuple[str, _How]]:
+    """The members an event's ops name, once each, with how they were named."""
+    seen: set[str] = set()
+    how: _How
+    for op in event.ops:
+        if isinstance(op, (Grant, Revoke)) and op.entity is None:
+            named, how = op.peer, ("change", None)
+        elif isinstance(op, Admit):  # an admin let a joiner in
+            named, how = str(op.identity), ("admit", op.invite)
+        elif isinstance(op, Join):  # the old way in: the joiner's own event
+            named, how = author, ("join", op.invite)
+        elif isinstance(op, Leave):
+            named, how = author, ("leave", None)
+        else:
+            continue
+        if named not in seen:
+            seen.add(named)
+            yield named, how
+
+
+def _notice(event: AclEvent, author: str, subject: str, how: _How, before: AclBook,
+            was: Role | None, now: Role | None) -> MembershipNotice | None:
+    at_ms = unpack(event.hlc)[0]
+    way, invite = how
+    if invite is not None and now is not None:
+        terms = before.invites.get(invite)
+        return MembershipNotice("joined", author if way == "admit" else None, subject, now, at_ms,
+                                None if terms is None else terms.inviter, event.stamp)
+    if was == now:
+        return None
+    if now is None:
+        kind: NoticeKind = "left" if way == "leave" or author == subject else "removed"
+        return MembershipNotice(kind, None if kind == "left" else author, subject, None, at_ms, stamp=event.stamp)
+    if was is None:
+        return MembershipNotice("added", author, subject, now, at_ms, stamp=event.stamp)
+    return MembershipNotice("role-changed", author, subject, now, at_ms, stamp=event.stamp)

@@ -1,0 +1,57 @@
+"""The bar on an album or chat page whose member was removed (or lost the
+right to add): who did it and when, that what this device kept stays
+read-only, and a button that deletes it from this device."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.ui.notices import removal_text
+from threads_desktop.ui.operations.notices import RemovalNotice
+
+_STYLE = "QFrame#removalBanner { background: rgba(179, 38, 30, 0.10); border: 1px solid rgba(179, 38, 30, 0.35);" \
+         " border-radius: 6px; }"
+
+
+class RemovalBanner(QFrame):
+    remove_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("removalBanner")
+        self.setStyleSheet(_STYLE)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        texts = QVBoxLayout()
+        self.headline = QLabel()
+        font = self.headline.font()
+        font.setBold(True)
+        self.headline.setFont(font)
+        self.detail = QLabel()
+        for label in (self.headline, self.detail):
+            label.setTextFormat(Qt.TextFormat.PlainText)  # names come from peers
+            label.setWordWrap(True)
+            texts.addWidget(label)
+        layout.addLayout(texts, 1)
+        self.remove_button = QPushButton(self.tr("Remove from this device"))
+        self.remove_button.clicked.connect(self.remove_requested)
+        layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.setVisible(False)
+
+    def show_removal(self, notice: RemovalNotice | None, kind: ThreadKind | None) -> None:
+        """Shown for a removal or a lost write right; hidden for None."""
+        if notice is None:
+            self.setVisible(False)
+            return
+        self.headline.setText(removal_text(notice, kind))
+        if kind is None:  # a backup device: it never could read what it keeps
+            self.detail.setText(self.tr("This device keeps the encrypted backup it had. New changes no longer "
+                                        "reach it."))
+        elif notice.removal.role_left is None:
+            self.detail.setText(self.tr("What this device had is kept, read-only. New changes no longer reach it."))
+        else:
+            self.detail.setText(self.tr("You can still see it, but no longer add to it or change it."))
+        self.remove_button.setVisible(notice.removal.role_left is None)
+        self.setVisible(True)
