@@ -37,7 +37,7 @@ from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import relay as relaying
-from threads_desktop.engine.net.admission import Admission
+from threads_desktop.engine.net.admission import Admission, accept_in_batches
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.dialer import Dialer
@@ -209,6 +209,7 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.deepen_listen_backlog(host)  # issue 17: bursts of connections wait, not drop
+                accept_in_batches(host.get_network(), self.admission.limits.accept_batch)  # hostile17
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 hosting.watch_connections(host, self._connection_changed)
