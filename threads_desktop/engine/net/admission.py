@@ -44,6 +44,8 @@ from threads_desktop.engine.net.budgets import Limits
 
 log = logging.getLogger(__name__)
 
+MAX_HELD_OFF = 4096  # strangers held off (the oldest forgotten first)
+
 
 @dataclass(eq=False)
 class _Handshake:
@@ -61,8 +63,11 @@ class _Heard(ReadWriteCloser):
         self._inner = inner
         self._handshake = handshake
         self._admission = admission
+        self.peer: PeerId | None = None  # once its handshake is done
 
     async def read(self, n: int | None = None) -> bytes:
+        if self.peer is not None and self._admission.held_off(self.peer):
+            await trio.sleep_forever()  # until the connection closes (or is shed)
         data = await self._inner.read(n)
         if data and not self._handshake.heard:
             self._admission.heard(self._handshake)
@@ -168,6 +173,7 @@ class Admission:
         self.refused = 0
         self.dropped = 0
         self.shed = 0  # strangers' authenticated connections closed for newer ones
+        self._held_off: dict[PeerId, None] = {}  # strangers that broke the protocol, oldest first
 
     def install(self, network: INetwork) -> None:
         """Take over the swarm's inbound handler (its listeners call it by
@@ -208,6 +214,23 @@ class Admission:
             self._drop(next(iter(self._speaking)))
         self._speaking[handshake] = None
 
+    def hold_off(self, peer: PeerId) -> None:
+        """A stranger broke the protocol (a message larger than a stranger
+        may send, say): its inbound connections are not read any more. What
+        it sends (refused sessions come back at once, each pushing up to
+        yamux's 256 KiB window through Noise) stays in the kernel's buffers,
+        not our memory, and then its writes stop. Its connections count
+        among strangers' (the oldest are shed). Members are never held off."""
+        if self._is_member(peer):
+            return
+        self._held_off.pop(peer, None)
+        self._held_off[peer] = None
+        while len(self._held_off) > MAX_HELD_OFF:
+            del self._held_off[next(iter(self._held_off))]
+
+    def held_off(self, peer: PeerId) -> bool:
+        return peer in self._held_off and not self._is_member(peer)
+
     def _drop(self, handshake: _Handshake) -> None:
         self.done(handshake)
         handshake.scope.cancel()
@@ -243,7 +266,8 @@ class Admission:
             if handshake is None:
                 await _close(read_write_closer)
                 return
-            raw = RawConnection(_Heard(read_write_closer, handshake, self), False)
+            heard = _Heard(read_write_closer, handshake, self)
+            raw = RawConnection(heard, False)
             muxed: IMuxedConn | None = None
             try:
                 with handshake.scope, trio.move_on_after(self.limits.handshake_seconds):
@@ -258,6 +282,7 @@ class Admission:
                 await _close(raw)
                 return
             entry = (PeerId(muxed.peer_id.to_bytes()), muxed)
+            heard.peer = entry[0]
             self.connected.append(entry)
             try:
                 await self._shed_strangers()
