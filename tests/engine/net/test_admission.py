@@ -16,7 +16,7 @@ import trio
 from libp2p.peer.id import ID
 
 from tests.engine.net.hostile import NOTHING, Scene, connect, empty_hello, hostile_host, scene, still_serves
-from threads_desktop.bench.attack import closed_by_peer, idle_socket, socket_address, spread_address
+from threads_desktop.bench.attack import closed_by_peer, idle_socket, socket_address, spread_address, uvarint
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.admission import Admission, BatchAccept
 from threads_desktop.engine.net.budgets import Limits
@@ -303,3 +303,51 @@ def test_strangers_connections_beyond_their_share_go_oldest_first_and_members_st
             await still_serves(s)
 
     trio.run(main)
+
+
+OVERSIZED = uvarint(8 << 20)  # a stranger declares a page of records (8 MiB): it may send 64 KiB
+
+
+def test_a_stranger_that_keeps_breaking_the_protocol_is_no_longer_read(tmp_path: Path) -> None:
+    """Before: refused sessions came back at once, each costing the node its
+    negotiation and up to 256 KiB pushed through Noise; 100 identities doing
+    so kept a new member waiting 1-5 s per request. Now, past its breaks,
+    the stranger's connection is left unread: its next session gets no
+    answer at all, and the node goes on serving others."""
+    limits = Limits(stranger_breaks=2)
+
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s, hostile_host(Identity.generate()) as host:
+            for _ in range(limits.stranger_breaks + 1):
+                h = await connect(host, s)
+                await h.stream.write(OVERSIZED)
+                assert "exceeds the limit" in await h.refused_then_closed()
+            with trio.move_on_after(3.0) as waited:
+                await connect(host, s)
+            assert waited.cancelled_caught  # not even the session's protocol is answered
+            await still_serves(s, "while the stranger is held off")
+
+    trio.run(main)
+
+
+def test_a_stranger_that_broke_the_protocol_a_few_times_is_still_served(tmp_path: Path) -> None:
+    limits = Limits(stranger_breaks=2)
+
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s, hostile_host(Identity.generate()) as host:
+            for _ in range(limits.stranger_breaks):
+                h = await connect(host, s)
+                await h.stream.write(OVERSIZED)
+                await h.refused_then_closed()
+            assert await (await connect(host, s)).ask(empty_hello()) == NOTHING
+
+    trio.run(main)
+
+
+def test_a_member_is_never_held_off() -> None:
+    member = Identity.generate().peer_id
+    admission = Admission(Limits(stranger_breaks=0), is_member=lambda peer: peer == member)
+    stranger = Identity.generate().peer_id
+    for peer in (member, stranger):
+        admission.broke_protocol(peer)
+    assert not admission.held_off(member) and admission.held_off(stranger)

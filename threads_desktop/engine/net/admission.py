@@ -44,7 +44,7 @@ from threads_desktop.engine.net.budgets import Limits
 
 log = logging.getLogger(__name__)
 
-MAX_HELD_OFF = 4096  # strangers held off (the oldest forgotten first)
+MAX_BREAKERS = 4096  # strangers whose broken sessions are counted (the least recent forgotten first)
 
 
 @dataclass(eq=False)
@@ -173,7 +173,7 @@ class Admission:
         self.refused = 0
         self.dropped = 0
         self.shed = 0  # strangers' authenticated connections closed for newer ones
-        self._held_off: dict[PeerId, None] = {}  # strangers that broke the protocol, oldest first
+        self._breaks: dict[PeerId, int] = {}  # strangers' sessions that broke the protocol, per peer
 
     def install(self, network: INetwork) -> None:
         """Take over the swarm's inbound handler (its listeners call it by
@@ -214,22 +214,24 @@ class Admission:
             self._drop(next(iter(self._speaking)))
         self._speaking[handshake] = None
 
-    def hold_off(self, peer: PeerId) -> None:
-        """A stranger broke the protocol (a message larger than a stranger
-        may send, say): its inbound connections are not read any more. What
-        it sends (refused sessions come back at once, each pushing up to
-        yamux's 256 KiB window through Noise) stays in the kernel's buffers,
-        not our memory, and then its writes stop. Its connections count
-        among strangers' (the oldest are shed). Members are never held off."""
+    def broke_protocol(self, peer: PeerId) -> None:
+        """A stranger's session broke the protocol (a message larger than a
+        stranger may send, say). Once it broke it on more sessions than a
+        peer may hold at once (it re-opens refused sessions to go on), its
+        inbound connections are not read any more: what it sends (each
+        refused session pushed up to yamux's 256 KiB window through Noise)
+        stays in the kernel's buffers, not our memory, then its writes
+        stop. Its connections count among strangers' (the oldest are shed).
+        Members are never held off."""
         if self._is_member(peer):
             return
-        self._held_off.pop(peer, None)
-        self._held_off[peer] = None
-        while len(self._held_off) > MAX_HELD_OFF:
-            del self._held_off[next(iter(self._held_off))]
+        breaks = self._breaks.pop(peer, 0) + 1
+        self._breaks[peer] = breaks  # the most recent last
+        while len(self._breaks) > MAX_BREAKERS:
+            del self._breaks[next(iter(self._breaks))]
 
     def held_off(self, peer: PeerId) -> bool:
-        return peer in self._held_off and not self._is_member(peer)
+        return self._breaks.get(peer, 0) > self.limits.stranger_breaks and not self._is_member(peer)
 
     def _drop(self, handshake: _Handshake) -> None:
         self.done(handshake)

@@ -112,7 +112,7 @@ class SyncServer:
                  on_invite: Callable[[PeerId], None], node_budgets: budgets.Budgets | None = None,
                  on_broken: Callable[[PeerId], None] = lambda _: None) -> None:
         self._threads = threads
-        self._on_broken = on_broken  # a stranger broke the protocol (admission holds it off)
+        self._on_broken = on_broken  # a stranger broke the protocol (admission counts it, then holds it off)
         self._me = me
         self._known_peers = known_peers
         self._on_records = on_records

@@ -164,7 +164,7 @@ class NetworkService:
         self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
         self.admission = Admission(self.budgets.limits, self.budgets.is_member)
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
-                                  self.budgets, on_broken=self.admission.hold_off)
+                                  self.budgets, on_broken=self.admission.broke_protocol)
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
                             local_ips=self._local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
