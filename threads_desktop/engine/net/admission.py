@@ -216,9 +216,8 @@ class Admission:
 
     def broke_protocol(self, peer: PeerId) -> None:
         """A stranger's session broke the protocol (a message larger than a
-        stranger may send, say). Once it broke it on more sessions than
-        twice those a peer may hold at once (it re-opens refused sessions to
-        go on), its
+        stranger may send, say). Once it broke it on more sessions than a
+        peer may hold at once (it re-opens refused sessions to go on), its
         inbound connections are not read any more: what it sends (each
         refused session pushed up to yamux's 256 KiB window through Noise)
         stays in the kernel's buffers, not our memory, then its writes

@@ -55,7 +55,7 @@ class Limits:
     handshakes_per_subnet: int = 32  # ... from one /24 (IPv4) or /48 (IPv6): one operator's block
     handshake_seconds: float = 5.0  # Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
     stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
-    stranger_breaks: int = 16  # broken sessions a stranger may have (twice the 8 it may hold); then it goes unread
+    stranger_breaks: int = 8  # broken sessions a stranger may have (the 8 it may hold at once); then it goes unread
     # Inbound streams of every protocol open at once (streamcap.py): a
     # member uses 8 sessions, gossip, identify, ping and dial-back, ~12.
     streams_per_connection: int = 64
