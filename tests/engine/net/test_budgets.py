@@ -68,9 +68,10 @@ def test_what_a_refused_stranger_had_sent_is_dropped_with_its_session(tmp_path: 
     adding what still came, for 60-90 s: a stranger re-opening refused
     sessions grew `serve` by ~10 MB a second (bench hostile)."""
     sessions, sent = 16, 200 << 10
+    limits = Limits(stranger_breaks=sessions)  # one stranger breaks all 16 and is still read (admission.py)
 
     async def main() -> None:
-        async with scene(tmp_path) as s, hostile_host(Identity.generate()) as host:
+        async with scene(tmp_path, limits=limits) as s, hostile_host(Identity.generate()) as host:
             for _ in range(sessions):
                 h = await connect(host, s)
                 await h.stream.write(uvarint(paging.MAX_MESSAGE_BYTES - 16) + os.urandom(sent))

@@ -9,7 +9,13 @@ docs/LIBP2P-NOTES.md, "dos".
 
 Here a connection is *unauthenticated* until its Noise and yamux handshake
 is done; only such connections are limited (per IP address, per subnet,
-and in all), and when all are taken the oldest is dropped for the newcomer.
+and in all). Until its first byte it is *silent*: every honest dialer
+speaks at once (multistream-select), so silent sockets have places of
+their own, many (cheap to hold: held, they are not waiting in the
+kernel's accept queue in front of honest peers) and apart from those of
+connections that speak (in Noise, which costs work): a silent socket
+never takes a speaking one's place. When either kind is full, its oldest
+goes for the newcomer.
 Authenticated connections of strangers (peers that proved no thread we
 share) get a share of py-libp2p's 300: beyond it the oldest goes. Members'
 connections are never closed here. Strangers' sessions meet budgets.py.
@@ -19,7 +25,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import socket
 import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +44,8 @@ from threads_desktop.engine.net.budgets import Limits
 
 log = logging.getLogger(__name__)
 
+MAX_BREAKERS = 4096  # strangers whose broken sessions are counted (the least recent forgotten first)
+
 
 @dataclass(eq=False)
 class _Handshake:
@@ -46,16 +57,20 @@ class _Handshake:
 
 
 class _Heard(ReadWriteCloser):
-    """The raw socket, noting when the peer first sends a byte."""
+    """The raw socket, telling admission when the peer first sends a byte."""
 
-    def __init__(self, inner: ReadWriteCloser, handshake: _Handshake) -> None:
+    def __init__(self, inner: ReadWriteCloser, handshake: _Handshake, admission: Admission) -> None:
         self._inner = inner
         self._handshake = handshake
+        self._admission = admission
+        self.peer: PeerId | None = None  # once its handshake is done
 
     async def read(self, n: int | None = None) -> bytes:
+        if self.peer is not None and self._admission.held_off(self.peer):
+            await trio.sleep_forever()  # until the connection closes (or is shed)
         data = await self._inner.read(n)
-        if data:
-            self._handshake.heard = True
+        if data and not self._handshake.heard:
+            self._admission.heard(self._handshake)
         return data
 
     async def write(self, data: bytes) -> None:
@@ -66,6 +81,70 @@ class _Heard(ReadWriteCloser):
 
     def get_remote_address(self) -> tuple[str, int] | None:
         return self._inner.get_remote_address()
+
+
+class BatchAccept:
+    """Accepts up to `batch` waiting connections per turn of trio's
+    scheduler instead of one (trio.SocketListener.accept checkpoints after
+    each; trio.serve_listeners, started at libp2p/transport/tcp/tcp.py:219,
+    loops on it). Under a flood of
+    re-opened sockets the kernel's queue held ~370 of them in front of an
+    honest peer, which waited 1.4-11 s for its first byte while the
+    node's turns went round its other tasks; drained in batches, the
+    queue stays short and the decision who goes is ours (`Admission`).
+    Reads the same queue through a duplicate of the listening socket."""
+
+    def __init__(self, listener: trio.SocketListener, batch: int) -> None:
+        self._listener = listener
+        self._accept_one = listener.accept
+        self._batch = batch
+        self._queue: deque[trio.SocketStream] = deque()
+        self._duplicate: socket.socket | None = None
+
+    def install(self) -> None:
+        setattr(self._listener, "accept", self.accept)  # noqa: B010 - an instance's method, replaced
+
+    async def accept(self) -> trio.SocketStream:
+        if self._queue:
+            return self._queue.popleft()  # no checkpoint: the batch goes in one turn
+        try:
+            stream = await self._accept_one()
+        except (trio.Cancelled, trio.ClosedResourceError):
+            self._close()
+            raise
+        self._take_waiting()
+        return stream
+
+    def _take_waiting(self) -> None:
+        if self._duplicate is None:
+            self._duplicate = socket.socket(fileno=os.dup(self._listener.socket.fileno()))
+            self._duplicate.setblocking(False)
+        for _ in range(self._batch - 1):
+            try:
+                sock, _address = self._duplicate.accept()
+            except OSError:  # none waiting (EAGAIN), or the kernel refuses more now: next turn
+                return
+            self._queue.append(trio.SocketStream(trio.socket.from_stdlib_socket(sock)))
+
+    def _close(self) -> None:
+        if self._duplicate is not None:
+            self._duplicate.close()
+            self._duplicate = None
+        while self._queue:
+            self._queue.popleft().socket.close()
+
+
+def accept_in_batches(network: INetwork, batch: int) -> int:
+    """Make every TCP listener of the swarm accept in batches (call once it
+    listens); returns how many listening sockets it changed."""
+    swarm: Any = network  # a Swarm: its listeners are not part of INetwork
+    changed = 0
+    for listener in getattr(swarm, "listeners", {}).values():
+        for socket_listener in getattr(listener, "listeners", []):
+            if isinstance(socket_listener, trio.SocketListener):
+                BatchAccept(socket_listener, batch).install()
+                changed += 1
+    return changed
 
 
 def subnet_of(address: str) -> str:
@@ -86,11 +165,15 @@ class Admission:
         self.limits = limits or Limits()
         self._is_member = is_member
         self._clock = clock
-        self.pending: list[_Handshake] = []  # oldest first
+        self._silent: dict[_Handshake, None] = {}  # no byte yet, oldest first
+        self._speaking: dict[_Handshake, None] = {}  # in Noise and yamux, oldest first
+        self._by_address: Counter[str] = Counter()
+        self._by_subnet: Counter[str] = Counter()
         self.connected: list[tuple[PeerId, IMuxedConn]] = []  # authenticated inbound, oldest first
         self.refused = 0
         self.dropped = 0
         self.shed = 0  # strangers' authenticated connections closed for newer ones
+        self._breaks: dict[PeerId, int] = {}  # strangers' sessions that broke the protocol, per peer
 
     def install(self, network: INetwork) -> None:
         """Take over the swarm's inbound handler (its listeners call it by
@@ -98,25 +181,62 @@ class Admission:
         swarm: Any = network  # a Swarm: its handler is not part of INetwork
         swarm._handle_inbound_connection = self._handler(swarm)
 
+    @property
+    def pending(self) -> list[_Handshake]:
+        """Every connection in its handshake: silent ones, then speaking ones, oldest first."""
+        return [*self._silent, *self._speaking]
+
     def admit(self, address: str) -> _Handshake | None:
-        """A place for a handshake from `address`, or None (refused). An
-        address the transport does not tell ("") counts in the total only."""
+        """A place for a new (silent) connection from `address`, or None
+        (refused). An address the transport does not tell ("") counts in
+        the totals only."""
         subnet = subnet_of(address)
-        same_address = sum(1 for h in self.pending if h.address == address)
-        same_subnet = sum(1 for h in self.pending if h.subnet == subnet)
-        if address and (same_address >= self.limits.handshakes_per_address
-                        or same_subnet >= self.limits.handshakes_per_subnet):
+        if address and (self._by_address[address] >= self.limits.handshakes_per_address
+                        or self._by_subnet[subnet] >= self.limits.handshakes_per_subnet):
             self.refused += 1
             return None
-        if len(self.pending) >= self.limits.handshakes:
-            # The oldest that never sent a byte, else the oldest.
-            oldest = next((h for h in self.pending if not h.heard), self.pending[0])
-            self.pending.remove(oldest)
-            oldest.scope.cancel()
-            self.dropped += 1
+        if len(self._silent) >= self.limits.silent_connections:
+            self._drop(next(iter(self._silent)))
         handshake = _Handshake(address, subnet, self._clock())
-        self.pending.append(handshake)
+        self._silent[handshake] = None
+        self._by_address[address] += 1
+        self._by_subnet[subnet] += 1
         return handshake
+
+    def heard(self, handshake: _Handshake) -> None:
+        """Its first byte came: it moves to the speaking places, and the
+        oldest speaking one goes if they are all taken."""
+        handshake.heard = True
+        if handshake not in self._silent:
+            return  # dropped meanwhile
+        del self._silent[handshake]
+        if len(self._speaking) >= self.limits.handshakes:
+            self._drop(next(iter(self._speaking)))
+        self._speaking[handshake] = None
+
+    def broke_protocol(self, peer: PeerId) -> None:
+        """A stranger's session broke the protocol (a message larger than a
+        stranger may send, say). Once it broke it on more sessions than a
+        peer may hold at once (it re-opens refused sessions to go on), its
+        inbound connections are not read any more: what it sends (each
+        refused session pushed up to yamux's 256 KiB window through Noise)
+        stays in the kernel's buffers, not our memory, then its writes
+        stop. Its connections count among strangers' (the oldest are shed).
+        Members are never held off."""
+        if self._is_member(peer):
+            return
+        breaks = self._breaks.pop(peer, 0) + 1
+        self._breaks[peer] = breaks  # the most recent last
+        while len(self._breaks) > MAX_BREAKERS:
+            del self._breaks[next(iter(self._breaks))]
+
+    def held_off(self, peer: PeerId) -> bool:
+        return self._breaks.get(peer, 0) > self.limits.stranger_breaks and not self._is_member(peer)
+
+    def _drop(self, handshake: _Handshake) -> None:
+        self.done(handshake)
+        handshake.scope.cancel()
+        self.dropped += 1
 
     async def _shed_strangers(self) -> None:
         """Strangers' connections beyond their share go, oldest first;
@@ -131,8 +251,15 @@ class Admission:
                     pass
 
     def done(self, handshake: _Handshake) -> None:
-        if handshake in self.pending:
-            self.pending.remove(handshake)
+        """It left its handshake (done, failed or dropped): its place is free."""
+        for places in (self._silent, self._speaking):
+            if handshake in places:
+                del places[handshake]
+                for counter, key in ((self._by_address, handshake.address), (self._by_subnet, handshake.subnet)):
+                    counter[key] -= 1
+                    if not counter[key]:
+                        del counter[key]
+                return
 
     def _handler(self, swarm: Any) -> Callable[[ReadWriteCloser, Multiaddr], Awaitable[None]]:
         async def handle(read_write_closer: ReadWriteCloser, maddr: Multiaddr) -> None:
@@ -141,7 +268,8 @@ class Admission:
             if handshake is None:
                 await _close(read_write_closer)
                 return
-            raw = RawConnection(_Heard(read_write_closer, handshake), False)
+            heard = _Heard(read_write_closer, handshake, self)
+            raw = RawConnection(heard, False)
             muxed: IMuxedConn | None = None
             try:
                 with handshake.scope, trio.move_on_after(self.limits.handshake_seconds):
@@ -156,6 +284,7 @@ class Admission:
                 await _close(raw)
                 return
             entry = (PeerId(muxed.peer_id.to_bytes()), muxed)
+            heard.peer = entry[0]
             self.connected.append(entry)
             try:
                 await self._shed_strangers()

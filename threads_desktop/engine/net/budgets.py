@@ -44,12 +44,18 @@ class Limits:
     # key (~2.5 us a thread here, ~7 us on a slow machine), counted in threads.
     stranger_hello_threads_per_second: float = 20_000.0  # <= 0.14 s of one core a second, all strangers together
     stranger_hello_threads_burst: float = 40_000.0
-    # Connections in their handshake (unauthenticated), admission.py.
-    handshakes: int = 128  # at once; when all are taken the oldest goes for a newcomer
+    # Connections in their handshake (unauthenticated), admission.py. A
+    # socket that has sent nothing yet is *silent*: cheap to hold (a file
+    # and a sleeping task), so many are held, and none of them ever takes
+    # the place of one that speaks (every honest dialer speaks first).
+    silent_connections: int = 1024  # accepted, no byte yet; when all are taken the oldest silent one goes
+    handshakes: int = 128  # speaking, in Noise and yamux at once; when all are taken the oldest goes
+    accept_batch: int = 64  # connections accepted per turn of the node's scheduler (trio accepts one)
     handshakes_per_address: int = 8  # ... from one IP address (a peer dials once; a home's NAT has a few)
     handshakes_per_subnet: int = 32  # ... from one /24 (IPv4) or /48 (IPv6): one operator's block
     handshake_seconds: float = 5.0  # Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
     stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
+    stranger_breaks: int = 8  # broken sessions a stranger may have (the 8 it may hold at once); then it goes unread
     # Inbound streams of every protocol open at once (streamcap.py): a
     # member uses 8 sessions, gossip, identify, ping and dial-back, ~12.
     streams_per_connection: int = 64

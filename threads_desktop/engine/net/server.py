@@ -119,8 +119,10 @@ class SyncServer:
                  known_peers: Callable[[ThreadId, PeerId], list[tuple[PeerId, list[str]]]],
                  on_records: Callable[[ThreadId, PeerId], None],
                  on_session: Callable[[PeerId, ThreadId, list[str]], None],
-                 on_invite: Callable[[PeerId], None], node_budgets: budgets.Budgets | None = None) -> None:
+                 on_invite: Callable[[PeerId], None], node_budgets: budgets.Budgets | None = None,
+                 on_broken: Callable[[PeerId], None] = lambda _: None) -> None:
         self._threads = threads
+        self._on_broken = on_broken  # a stranger broke the protocol (admission counts it, then holds it off)
         self._me = me
         self._known_peers = known_peers
         self._on_records = on_records
@@ -166,6 +168,8 @@ class SyncServer:
                                                     else limits.member_idle_seconds)
                     except ProtocolError as exc:
                         slot.release()  # its place is free while the refusal goes out
+                        if slot.stranger:
+                            self._on_broken(remote)
                         await _refuse(stream, str(exc))
                         return
                     if message is None:
@@ -177,6 +181,8 @@ class SyncServer:
                             reply = self._answer(session, message)
                         except ProtocolError as exc:
                             slot.release()
+                            if slot.stranger:
+                                self._on_broken(remote)
                             await _refuse(stream, str(exc))
                             return
                         except ThreadsError as exc:

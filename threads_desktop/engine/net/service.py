@@ -37,7 +37,7 @@ from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import relay as relaying
-from threads_desktop.engine.net.admission import Admission
+from threads_desktop.engine.net.admission import Admission, accept_in_batches
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.dialer import Dialer
@@ -167,7 +167,7 @@ class NetworkService:
         self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
         self.admission = Admission(self.budgets.limits, self.budgets.is_member)
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
-                                  self.budgets)
+                                  self.budgets, on_broken=self.admission.broke_protocol)
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
                             local_ips=self._local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
@@ -217,6 +217,7 @@ class NetworkService:
         async with host.run(listen_addrs=self._listen):
             try:
                 hosting.deepen_listen_backlog(host)  # issue 17: bursts of connections wait, not drop
+                accept_in_batches(host.get_network(), self.admission.limits.accept_batch)  # hostile17
                 hosting.set_handler(host, PROTOCOL_ID, self._serve_session)
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 if self.join_server is not None:
