@@ -20,15 +20,18 @@ missing file counts as not held, so the next sync fetches it again.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 from pathlib import Path
 
-from threads_desktop.engine.core.errors import StorageError
+from threads_desktop.engine.core.errors import DiskFullError, StorageError
 from threads_desktop.engine.core.ids import ThreadId
 
 BLOCKS_DIRECTORY = "blocks"
 _TRASH_PREFIX = ".left-"
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # said to the person as "the disk is full"
 
 
 class BlockFiles:
@@ -64,6 +67,10 @@ class BlockFiles:
                 os.close(fd)
             os.replace(temporary, final)
         except OSError as exc:
+            with contextlib.suppress(OSError):  # a part written before the disk filled takes space
+                temporary.unlink(missing_ok=True)
+            if exc.errno in _DISK_FULL:
+                raise DiskFullError("the disk is full") from exc
             raise StorageError(f"cannot write a photo block to {final.parent}: {exc.strerror}") from exc
 
     def flush_folder(self, thread: bytes) -> None:
@@ -75,6 +82,8 @@ class BlockFiles:
             finally:
                 os.close(folder)
         except OSError as exc:
+            if exc.errno in _DISK_FULL:
+                raise DiskFullError("the disk is full") from exc
             raise StorageError(f"cannot write photo blocks to {self._root}: {exc.strerror}") from exc
 
     def read(self, thread: bytes, cid: bytes) -> bytes | None:
