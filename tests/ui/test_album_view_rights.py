@@ -1,6 +1,7 @@
 """The album offers Delete only where the ACL allows it now: a writer on
 its own photos, not on others'; nothing after a downgrade to view; others'
-photos too once given the delete role. Two real engines on 127.0.0.1."""
+photos too once given the delete role; Invite only to admins. Two real
+engines on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -63,6 +64,9 @@ def test_a_writer_may_delete_only_own_photos_and_delete_follows_the_admins_role_
         drop_files(view.grid, photo_files(tmp_path / "b", 1, first_seed=7))
     qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=10_000)
     [mine] = [photo_id for photo_id in view.model.ids() if photo_id not in theirs]
+    # Only admins invite: a writer is offered no Invite anywhere, the admin is.
+    assert view.invite_button.isHidden() and not window_b.invite_action.isEnabled()
+    assert not window_a.album_view.invite_button.isHidden() and window_a.invite_action.isEnabled()
 
     assert _select(qtbot, view, [mine])
     assert not _select(qtbot, view, [theirs[0]])

@@ -298,6 +298,7 @@ class Node:
                 summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log).unread_count())
         if summary.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return summary
+        summary = replace(summary, can_invite=self.membership.is_admin(summary.thread_id))
         if Role.WRITE in self.membership.roles(summary.thread_id):
             return summary
         # Rare (readers, followers, the removed): only then is the ACL's history read.

@@ -575,6 +575,10 @@ class Membership:
         """The thread ACL as the paper lists it: `_id`, `default`, `peers`."""
         return self._gate.evaluation(thread_id).current().thread.to_document(str(thread_id))
 
+    def is_admin(self, thread_id: ThreadId) -> bool:
+        """May we invite, admit and change roles in the thread?"""
+        return self._gate.evaluation(thread_id).current().is_admin(self.me)
+
     def roles(self, thread_id: ThreadId, peer: str | None = None) -> frozenset[Role]:
         return self._gate.evaluation(thread_id).current().roles(peer or self.me)
 

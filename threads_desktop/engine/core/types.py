@@ -40,6 +40,7 @@ class ThreadSummary:
     last_activity_ms: int | None = None  # the author's clock at the newest change applied
     unread: int = 0  # messages of others not yet marked read (chats)
     removed: bool = False  # an admin removed us: what we had is kept, read-only
+    can_invite: bool = True  # only the ACL's admins invite (and change roles)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -48,6 +49,7 @@ class ThreadSummary:
             "created_at": self.created_at, "events": self.event_count,
             "photos": self.photo_count, "messages": self.message_count,
             "can_write": self.can_write, "can_read": self.can_read, "removed": self.removed,
+            "can_invite": self.can_invite,
         }
 
 

@@ -171,7 +171,7 @@ class AlbumView(QWidget):
         self.grid.setAcceptDrops(summary.can_write)
         self.grid.empty_text = (self.tr("Drop photos or folders here, or click Add Photos")
                                 if summary.can_write else self.tr("No photos yet"))
-        self.invite_button.setVisible(summary.can_read and not summary.removed)
+        self.invite_button.setVisible(summary.can_read and summary.can_invite and not summary.removed)
         self._check_selection(keep_shown=same)  # the role may have changed
         if not same:
             self.pages.setCurrentIndex(0)

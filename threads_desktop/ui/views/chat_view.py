@@ -467,7 +467,7 @@ class ChatView(QWidget):
         self.send_button.setToolTip(reason or self.tr("Send (Enter)"))
         self.attach_button.setEnabled(writable)
         self.attach_button.setToolTip(reason or self.tr("Attach photos…"))
-        self.invite_button.setVisible(summary is None or not summary.removed)
+        self.invite_button.setVisible(summary is None or (summary.can_invite and not summary.removed))
         self.notice.setText(reason if summary is not None and not summary.can_read else "")
         self.notice.setVisible(bool(self.notice.text()))
 

@@ -484,9 +484,9 @@ class MainWindow(QMainWindow):
         self._settings.last_thread = str(summary.thread_id)
         if not summary.can_write:  # a join may be waiting or refused
             self._spawn(self._show_join_state(summary.thread_id))
-        self.invite_action.setEnabled(summary.can_read and not summary.removed)  # removed: nothing to offer
+        self.invite_action.setEnabled(summary.can_read and summary.can_invite and not summary.removed)
         self.members_action.setEnabled(summary.can_read)
-        self.nearby_list.set_invite_enabled(summary.can_read and not summary.removed)
+        self.nearby_list.set_invite_enabled(summary.can_read and summary.can_invite and not summary.removed)
         self.add_photos_action.setEnabled(summary.kind is ThreadKind.ALBUM and summary.can_write)
         self.add_folder_action.setEnabled(self.add_photos_action.isEnabled())
         self.rename_action.setEnabled(summary.can_write)
@@ -509,7 +509,7 @@ class MainWindow(QMainWindow):
     def _show_thread_page(self, summary: ThreadSummary) -> None:
         self.thread_page.show_thread(summary)
         self.pages.setCurrentWidget(self.thread_page)
-        self.thread_page.invite_button.setVisible(summary.can_read and not summary.removed)
+        self.thread_page.invite_button.setVisible(summary.can_read and summary.can_invite and not summary.removed)
         if summary.removed:
             self._spawn(self._show_removal(summary))
 
