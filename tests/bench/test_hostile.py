@@ -29,7 +29,8 @@ def test_serve_under_hostile_load_keeps_its_memory_and_serves_honest_peers_in_ti
     # The attack ran at the asked strength, and serve kept ending it.
     assert attack["identities_connected"] == CI_SCALE.identities
     assert attack["sessions_opened"] >= CI_SCALE.identities * CI_SCALE.sessions
-    assert attack["sessions_ended_by_node"] > 0 and attack["sockets_dropped_by_node"] > 0
+    # (Idle sockets are held in places of their own now, not dropped: admission.py.)
+    assert attack["sessions_ended_by_node"] > 0
     assert quiet["join_seconds"] is not None and quiet["message_seconds"] is not None
     assert memory["growth_mb"] <= hostile.MEMORY_TARGET_MB, memory
     assert attacked["join_seconds"] is not None and attacked["join_seconds"] <= hostile.JOIN_TARGET_SECONDS, result

@@ -241,7 +241,7 @@ def test_a_missing_original_is_asked_for_once_not_on_every_network_change(  # ty
         admitted.result()
         client_b = EngineClient(b, qt_loop)
         view_b = _view(qtbot, client_b, _call(qtbot, b, chat_ops.thread_summary, thread_id))
-        qtbot.waitUntil(lambda: view_b.model.rowCount() == 1 and
+        qtbot.waitUntil(lambda: len(view_b.message_rows()) == 1 and
                         None not in view_b.message_rows()[0]["thumbnails"], timeout=30_000)
         a.stop()  # the original stays where it is: B waits for it
         b.operations.clear()
