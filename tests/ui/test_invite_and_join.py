@@ -77,8 +77,13 @@ def test_photos_dropped_in_one_window_arrive_in_another_that_joined_by_its_link(
     # The album comes over the network, name and all (until then it is listed as a join, by the link's name).
     qtbot.waitUntil(lambda: window_b.threads.rowCount() == 1 and window_b.threads.index(0).data() == "Lisbon"
                     and window_b.threads.index(0).data(ThreadRole.KIND) == "album", timeout=20_000)
+    # Let in, it is the album selected in the sidebar and shown, as its join was.
+    qtbot.waitUntil(lambda: window_b.pages.currentWidget() is window_b.album_view, timeout=10_000)
+    qtbot.waitUntil(lambda: window_b.album_list.currentIndex().isValid()
+                    and window_b.album_list.currentIndex().data(ThreadRole.NAME) == "Lisbon"
+                    and window_b.album_list.selectionModel().isSelected(window_b.album_list.currentIndex()),
+                    timeout=10_000)
     # ... and its photos, thumbnails and all, in B's grid.
-    window_b.select_thread(window_b.threads.index(0).data(ThreadRole.THREAD_ID))
     grid_b = window_b.album_view.model
     # Its rows come first (the album's count), their photos with the album's order.
     qtbot.waitUntil(lambda: grid_b.rowCount() == 3 and grid_b.complete(), timeout=30_000)

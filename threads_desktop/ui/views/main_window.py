@@ -367,7 +367,11 @@ class MainWindow(QMainWindow):
         if self._selected is not None:  # its counts or rights may have changed
             row = self.threads.row_of(str(self._selected.thread_id))
             summary = self.threads.index(row).data(ThreadRole.SUMMARY) if row >= 0 else None
-            if isinstance(summary, ThreadSummary) and summary != self._selected:
+            if isinstance(summary, ThreadSummary) and summary.kind != self._selected.kind:
+                # It moved to another list (a thread just let in learns its kind
+                # from its first records): select it there, which shows it.
+                self.select_thread(str(summary.thread_id))
+            elif isinstance(summary, ThreadSummary) and summary != self._selected:
                 self._show_selected(summary)
         if self.threads.rowCount() == 0:
             self.pages.setCurrentIndex(0)
