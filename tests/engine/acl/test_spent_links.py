@@ -218,3 +218,36 @@ def test_the_thread_is_announced_once_admitted_not_before(open_node: OpenNode) -
     assert [c.threads_added for c in heard] == [frozenset()] and heard[0].membership == {thread}
     assert admit(a, b, thread).status is AdmissionStatus.ADMITTED
     assert heard[-1].threads_added == {thread} and [t.thread_id for t in b.list_threads()] == [thread]
+
+
+def _ask_again(joiner: Node, thread: ThreadId, link: InviteLink) -> AdmissionRequest:
+    """The joiner's request with the link it once joined with, from a fresh log."""
+    from threads_desktop.engine.acl.control_ops import join_message, make_bind
+
+    invite = SigningKey.from_seed(link.invite_seed)
+    log = SigningKey.from_seed(bytes(range(32))).peer_id
+    me = joiner.identity.peer_id
+    bind = make_bind(joiner.identity, thread, log)
+    return AdmissionRequest(thread, invite.peer_id.public_key, log, me, bind.exchange, bind.signature,
+                            invite.sign(join_message(thread, invite.peer_id.public_key, log, me)))
+
+
+@pytest.mark.parametrize("taken", [Role.FOLLOW, Role.READ])
+def test_the_link_a_member_joined_with_gives_nothing_once_it_was_removed_or_demoted(
+        open_node: OpenNode, taken: Role) -> None:
+    """Review finding 1: 'asked again, the same answer' handed a removed or
+    demoted member the keys of the epoch made to shut it out."""
+    a, bob = open_node("a"), open_node("bob")
+    thread = start_thread(a)
+    link = InviteLink.parse(a.membership.invite(thread, Role.WRITE).to_uri())
+    bob.membership.join(link)
+    assert admit(a, bob, thread).status is AdmissionStatus.ADMITTED
+    sync(a, bob, thread)
+    bob.membership.complete_join(thread)
+    sync(bob, a, thread)
+    a.membership.revoke(thread, peer(bob), taken)
+    events_before = a.database.connection.execute("SELECT count(*) FROM acl_events").fetchone()
+    answer = a.membership.answer_admission(_ask_again(bob, thread, link), peer(bob))
+    assert answer.status is AdmissionStatus.REFUSED and answer.box is None
+    assert answer.reason == ("removed" if taken is Role.FOLLOW else "used-up")
+    assert a.database.connection.execute("SELECT count(*) FROM acl_events").fetchone() == events_before

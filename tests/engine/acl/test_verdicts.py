@@ -77,6 +77,38 @@ def test_a_removal_is_decided_by_the_revocation_and_capped_at_its_causal_past(op
     assert sorted(texts(b, thread)) == ["before", "c, before"]
 
 
+def test_a_later_revocation_does_not_widen_a_removed_members_cap(open_node: OpenNode) -> None:
+    """Review finding 2: revoking a removed member again (the CLI allows it)
+    made the later revocation a deciding event, and what was written between
+    the two was served to it."""
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    sync(a, b, thread)
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    a_log = a.store.own_log(thread)
+    removed_at = _seq(a, thread, a_log)
+    for n in range(3):
+        a.chat(thread).post(f"after the removal {n}")
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    assert deciding_events(_evaluation(a, thread), peer(b)) == [(a_log, removed_at)]
+    assert sync_cap(_evaluation(a, thread), peer(b))[a_log] == removed_at  # type: ignore[index]
+    serve_cap(a, b, thread)
+    assert not any(text.startswith("after the removal") for text in texts(b, thread))
+
+
+def test_a_member_let_in_again_and_removed_again_is_told_the_second_removal(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    a.membership.grant(thread, peer(b), Role.WRITE)
+    a.chat(thread).post("while back")
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    a_log = a.store.own_log(thread)
+    assert deciding_events(_evaluation(a, thread), peer(b)) == [(a_log, _seq(a, thread, a_log))]
+
+
 def test_a_member_whose_read_was_revoked_is_owed_nothing_it_still_follows(open_node: OpenNode) -> None:
     a, b = open_node("a"), open_node("b")
     thread = start_thread(a)

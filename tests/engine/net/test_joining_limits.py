@@ -235,3 +235,49 @@ def test_what_a_stranger_sends_after_its_join_request_is_dropped_with_the_stream
 
     unread = trio.run(main)
     assert unread < extra, unread
+
+
+class SilentStream(BytesStream):
+    """A stranger that opens a join stream and never sends its request."""
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    async def read(self, n: int) -> bytes:
+        await trio.sleep_forever()
+        return b""  # never reached
+
+
+def test_streams_that_never_send_their_request_cannot_keep_an_honest_joiner_out(open_node: Any) -> None:
+    """Review finding 3: 16 silent streams from 4 identities held every place
+    for 10 s at a time, and each honest joiner was told 'busy'. Now a peer has
+    one request in flight, and a newcomer ends the oldest one still unread
+    (identities cost nothing: 16 of them fill every place here)."""
+    node: Node = open_node("a")
+    thread_id = node.create_thread(ThreadKind.CHAT, "Us").thread_id
+
+    async def main() -> tuple[list[bool], BytesStream, BytesStream]:
+        server = JoinServer(NodeAdmissions(node), Budgets(lambda _peer: False))
+        silent = [SilentStream() for _ in range(server.limits.in_flight)]
+        attackers = [Identity.generate().peer_id for _ in silent]
+        honest_identity = Identity.generate()
+        honest = BytesStream(uvarint(len(message := cbor.encode(joining.request_message(
+            _request(thread_id, honest_identity))))) + message)
+        again = SilentStream()
+        async with trio.open_nursery() as nursery:
+            for n, stream in enumerate(silent):
+                nursery.start_soon(server.serve, stream, attackers[n], "")
+            await trio.sleep(0.1)
+            nursery.start_soon(server.serve, again, attackers[-1], "")  # a second stream of one peer at once
+            await trio.sleep(0.1)
+            with trio.fail_after(5):
+                await server.serve(honest, honest_identity.peer_id, "10.0.0.9")
+            await trio.sleep(0.1)  # the stream ended for it closes in its own task
+            closed = [stream.closed for stream in silent]
+            nursery.cancel_scope.cancel()
+        return closed, honest, again
+
+    closed, honest, again = trio.run(main)
+    assert len(honest.written) == 1 and b"busy" not in honest.written[0]  # answered (unknown invite), not "busy"
+    assert closed.count(True) == 1  # the oldest silent one made room, and only it
+    assert len(again.written) == 1 and b"one join request at a time" in again.written[0]

@@ -212,8 +212,12 @@ class Membership:
             terms = book.invites.get(request.invite_key)
             if terms is None or not book.is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
                 return unknown
-            if admitting.admitted(evaluation, request.invite_key, str(request.identity)):
-                return self._admitted_answer(thread_id, request, terms.role)  # asked again: the same answer
+            if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
+                    and terms.role in book.roles(str(request.identity)):
+                # Asked again (an answer lost on the way): the same answer, but
+                # only while it still holds the role; removed, demoted or gone,
+                # its old link is judged like any other (refused).
+                return self._admitted_answer(thread_id, request, terms.role)
             request_id = admission.request_id(request)
             recorded = sql.execute("SELECT status, reason FROM join_requests WHERE thread_id = ? AND request_id = ?",
                                    (thread_id.raw, request_id)).fetchone()

@@ -17,8 +17,8 @@ Pure: the same evaluation gives the same answer on every peer.
 
 from __future__ import annotations
 
-from threads_desktop.engine.acl.control_ops import Admit, Join, Leave, Revoke, Uninvite
-from threads_desktop.engine.acl.policy import Evaluation
+from threads_desktop.engine.acl.control_ops import Admit, Grant, Join, Leave, Revoke, Uninvite
+from threads_desktop.engine.acl.policy import Evaluation, in_past
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.members import Role
 
@@ -35,11 +35,14 @@ def deciding_events(evaluation: Evaluation, peer: str) -> list[tuple[PeerId, int
     own_logs = {log for log, binding in evaluation.bindings.items() if binding.member == peer}
     lost_invites: set[bytes] = set()
     found: list[int] = []
+    gains: list[int] = []  # events that let the peer in (again)
     for i, event in enumerate(evaluation.events):
         valid = evaluation.final.valid[i]
         for op in event.ops:
             if valid and (_removes(op, peer) or (isinstance(op, Leave) and event.log in own_logs)):
                 found.append(i)
+            elif valid and _lets_in(op, peer, event.log in own_logs):
+                gains.append(i)
             elif not valid and ((isinstance(op, Join) and event.log in own_logs)
                                 or (isinstance(op, Admit) and str(op.identity) == peer)):
                 lost_invites.add(op.invite)
@@ -48,7 +51,28 @@ def deciding_events(evaluation: Evaluation, peer: str) -> list[tuple[PeerId, int
             if evaluation.causal.valid[i] and any(
                     isinstance(op, (Join, Admit, Uninvite)) and _invite_of(op) in lost_invites for op in event.ops):
                 found.append(i)
-    return [(PeerId(evaluation.events[i].log), evaluation.events[i].seq) for i in sorted(set(found))]
+    # Only what decided it, not what came after: a revocation from before it
+    # was let in again decides nothing now, and a later one (a second revoke,
+    # an invite revoked weeks later) would widen the cap to what was written
+    # since. So the earliest deciding events: none has another in its past.
+    found = [i for i in set(found) if not any(_before(evaluation, i, g) for g in gains)]
+    found = [i for i in found if not any(j != i and _before(evaluation, j, i) for j in found)]
+    return [(PeerId(evaluation.events[i].log), evaluation.events[i].seq) for i in sorted(found)]
+
+
+def _before(evaluation: Evaluation, i: int, j: int) -> bool:
+    """Is event i in the causal past of event j?"""
+    a, b = evaluation.events[i], evaluation.events[j]
+    return in_past(a.log, a.seq, b.deps, b.log, b.seq)
+
+
+def _lets_in(op: object, peer: str, own_log: bool) -> bool:
+    """An op that gives the peer follow on the thread (or more)."""
+    if isinstance(op, Admit):
+        return str(op.identity) == peer
+    if isinstance(op, Grant):
+        return op.peer == peer and op.entity is None
+    return isinstance(op, Join) and own_log
 
 
 def sync_cap(evaluation: Evaluation, peer: str) -> dict[PeerId, int]:

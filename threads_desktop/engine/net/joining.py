@@ -45,6 +45,7 @@ PROTOCOL_ID = "/threads/join/1.0.0"
 MAX_REQUEST_BYTES = 4 << 10  # the framed request message: an AdmissionRequest is ~400 bytes
 MAX_ANSWER_BYTES = 8 << 10  # the framed answer: the sealed keys of one epoch are ~300 bytes
 EXCHANGE_SECONDS = 10.0  # the request must arrive, and the answer must come back, within this
+REQUEST_SECONDS = 2.0  # the request (~400 bytes, sent at once) must arrive within this
 MAX_ERROR_CHARACTERS = 200
 
 Status = Literal["admitted", "waiting-approval", "refused", "unknown"]
@@ -182,6 +183,8 @@ class JoinServer:
     answered: int = 0
     refused: int = 0  # requests turned away by the limits
     _in_flight: int = 0
+    _asking: set[PeerId] = field(default_factory=set)  # peers with a request in flight: one each
+    _reading: OrderedDict[object, trio.CancelScope] = field(default_factory=OrderedDict)  # oldest first
     _peers: _Buckets = field(init=False)
     _addresses: _Buckets = field(init=False)
     _total: TokenBucket = field(init=False)
@@ -194,13 +197,26 @@ class JoinServer:
         self._total = TokenBucket(limits.total_per_second, limits.total_burst, self.clock)
 
     def _refusal(self, peer: PeerId, address: str) -> str | None:
-        if self._in_flight >= self.limits.in_flight:
+        if peer in self._asking:
+            return "busy: one join request at a time"
+        if self._in_flight >= self.limits.in_flight and not self._drop_oldest_reading():
             return "busy: too many join requests at once, try again later"
         # "" is every relayed stream: only the per-peer and total buckets apply to them
         if not self._peers.take(peer) or (address and not self._addresses.take(address)) or \
                 not self._total.take(1.0):
             return "busy: too many join requests, try again later"
         return None
+
+    def _drop_oldest_reading(self) -> bool:
+        """Make room by ending the oldest request still being read: places
+        held by streams that send nothing (anyone can open many, under
+        identities that cost nothing) never keep an honest joiner out, whose
+        request arrives at once."""
+        if not self._reading:
+            return False
+        _token, scope = self._reading.popitem(last=False)
+        scope.cancel()
+        return True
 
     async def serve(self, stream: JoinStream, peer: PeerId, address: str) -> None:
         refusal = self._refusal(peer, address)
@@ -209,11 +225,18 @@ class JoinServer:
             await _say_and_close(stream, wire.reply_error(refusal), reset=True)
             return
         self._in_flight += 1
+        self._asking.add(peer)
+        token = object()
         try:
             with trio.move_on_after(EXCHANGE_SECONDS):
                 reader = wire.MessageReader(stream, MAX_REQUEST_BYTES, budgets=self.budgets, address=address)
                 try:
-                    message = await reader.read()
+                    reading = self._reading[token] = trio.CancelScope(
+                        deadline=trio.current_time() + REQUEST_SECONDS)
+                    message = None
+                    with reading:
+                        message = await reader.read()
+                    self._reading.pop(token, None)
                     if message is None:
                         return
                     # On the engine thread, between awaits: never interleaved with other node calls.
@@ -233,6 +256,8 @@ class JoinServer:
             log.debug("join stream of %s broke: %s", peer, exc)
         finally:
             self._in_flight -= 1
+            self._asking.discard(peer)
+            self._reading.pop(token, None)
             with trio.CancelScope(shield=True):
                 # Reset too: py-libp2p's yamux would keep whatever the peer
                 # still sends on the stream, unread (up to 16 MiB a stream).
