@@ -157,6 +157,11 @@ class NodeAdmissions:
         except ThreadsError as exc:
             raise ProtocolError(f"not an admission answer: {exc}") from exc
         status = parsed.status
+        if status is AdmissionStatus.ADMITTED and not final:
+            # Keys from a peer the link did not name could be anyone's (sealed
+            # to our public key): taking them would end the join on a thread
+            # nobody admitted us to. Ask the link's peers.
+            return "unknown"
         if status is AdmissionStatus.UNKNOWN or (status is AdmissionStatus.REFUSED and not final):
             return "unknown" if status is AdmissionStatus.UNKNOWN else "refused"
         self._node.take_admission(thread_id, parsed)

@@ -19,9 +19,10 @@ from tests.engine.modules.images import image_bytes
 from tests.engine.net.hostile import hostile_host
 from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.acl.admission import AdmissionAnswer
+from threads_desktop.engine.acl.keybox import seal_key_box
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.net import joining, wire
@@ -232,9 +233,12 @@ def thread_id_of(node: Node) -> ThreadId:
     return thread_id
 
 
-def test_a_refusal_from_a_peer_the_link_did_not_name_does_not_end_the_join(open_node: OpenNode) -> None:
+@pytest.mark.parametrize("lie", ["refused", "admitted"])
+def test_an_answer_from_a_peer_the_link_did_not_name_does_not_end_the_join(open_node: OpenNode, lie: str) -> None:
     """Anyone we are connected to may be asked; a stranger answering
-    "refused" must not keep us out: only the link's peers refuse for good."""
+    "refused" must not keep us out, nor "admitted" with keys of its own
+    (review finding 4: the join then hung on a thread nobody let us in to):
+    only the link's peers answer for good."""
     async def main() -> None:
         a, b = open_node("a"), open_node("b")
         thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
@@ -248,8 +252,13 @@ def test_a_refusal_from_a_peer_the_link_did_not_name_does_not_end_the_join(open_
             message = await wire.MessageReader(stream, joining.MAX_REQUEST_BYTES).read()
             assert message is not None
             lies.append(joining.parse_request(message))
-            refused = AdmissionAnswer(AdmissionStatus.REFUSED, reason="revoked").to_bytes()
-            await stream.write(joining.frame(joining.answer_message(refused), joining.MAX_ANSWER_BYTES))
+            if lie == "refused":
+                answer = AdmissionAnswer(AdmissionStatus.REFUSED, reason="revoked").to_bytes()
+            else:  # keys of its own, sealed to our public exchange key
+                forged = ThreadKey(bytes(32), bytes(range(32)), 7)
+                answer = AdmissionAnswer(AdmissionStatus.ADMITTED, seal_key_box(
+                    b.identity.exchange_public_key(), thread_id, [forged]), Role.WRITE).to_bytes()
+            await stream.write(joining.frame(joining.answer_message(answer), joining.MAX_ANSWER_BYTES))
             await stream.close()
 
         async with online(b) as [joining_service], hostile_host(Identity.generate()) as liar:
@@ -257,7 +266,7 @@ def test_a_refusal_from_a_peer_the_link_did_not_name_does_not_end_the_join(open_
             await connect(liar, b.identity.peer_id, joining_service.addresses())
             b.join(link)
             await wait_until(b, lambda: len(lies) >= 2, timeout=JOIN_SECONDS)  # asked again after the lie
-            assert _status(b, thread_id) == "waiting"
+            assert _status(b, thread_id) == "waiting" and not b.directory.holds(thread_id)
             async with serving(a, listen):
                 await wait_until(b, lambda: b.directory.holds(thread_id) and texts(b, thread_id) == ["hello"],
                                  timeout=45.0)

@@ -127,8 +127,9 @@ class Admissions(Protocol):
 
     def take(self, thread_id: ThreadId, answer: bytes, peer: PeerId, *, final: bool) -> Status:
         """The joiner side: an answer from `peer`, applied to the pending
-        admission (`final`: a refusal ends it; from a peer the link did not
-        name it is not, see Joiner). ProtocolError for malformed bytes."""
+        admission (`final`: the link named the peer, so its refusal ends the
+        join and its keys are taken; from any other peer neither is, see
+        Joiner). ProtocolError for malformed bytes."""
         ...
 
 
