@@ -251,3 +251,32 @@ def test_the_link_a_member_joined_with_gives_nothing_once_it_was_removed_or_demo
     assert answer.status is AdmissionStatus.REFUSED and answer.box is None
     assert answer.reason == ("removed" if taken is Role.FOLLOW else "used-up")
     assert a.database.connection.execute("SELECT count(*) FROM acl_events").fetchone() == events_before
+
+
+def test_a_decline_outlasts_requests_under_fresh_identities(open_node: OpenNode) -> None:
+    """Review finding 7: 64 requests under made-up identities pushed the
+    'declined' row out, and the declined joiner was back to waiting."""
+    from threads_desktop.engine.acl.control_ops import binding_message, join_message
+    from threads_desktop.engine.acl.membership import MAX_JOIN_REQUESTS
+    from threads_desktop.engine.core.keys import Identity
+
+    clock = WallClock()
+    a, carol = open_node("a", now_seconds=clock), open_node("carol")
+    thread = start_thread(a)
+    link = InviteLink.parse(a.invite(thread, Role.WRITE, uses=100, approve_by_hand=True).to_uri())
+    carol.membership.join(link)
+    assert admit(a, carol, thread, name="Carol").status is AdmissionStatus.WAITING_APPROVAL
+    [waiting] = a.membership.join_requests(thread)
+    a.membership.decline_join(thread, waiting.request_id)
+    invite = SigningKey.from_seed(link.invite_seed)
+    for n in range(MAX_JOIN_REQUESTS + 4):
+        clock.advance(1)
+        stranger, log = Identity.generate(), SigningKey.generate().peer_id
+        exchange = stranger.exchange_public_key()
+        a.membership.answer_admission(AdmissionRequest(
+            thread, _invite_key(link), log, stranger.peer_id, exchange,
+            stranger.signing.sign(binding_message(thread, log, stranger.peer_id, exchange)),
+            invite.sign(join_message(thread, _invite_key(link), log, stranger.peer_id)), f"Made up {n}"),
+            str(stranger.peer_id))
+    assert admit(a, carol, thread).reason == "declined"  # still no
+    assert len(a.membership.join_requests(thread)) == MAX_JOIN_REQUESTS + 1

@@ -273,7 +273,9 @@ class Membership:
 
     def _record_request(self, request: AdmissionRequest, status: str, reason: str | None) -> None:
         """Keep a waiting or refused request for admins to see: one row per
-        joiner and invite, at most MAX_JOIN_REQUESTS a thread (oldest go)."""
+        joiner and invite, at most MAX_JOIN_REQUESTS a thread (oldest go).
+        Declines are bounded apart: a joiner a person said no to must not
+        make room for itself with requests under fresh identities."""
         thread = request.thread_id.raw
         self._sql.execute(
             "INSERT INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status, reason,"
@@ -282,10 +284,11 @@ class Membership:
             " at_ms = excluded.at_ms",
             (thread, admission.request_id(request), str(request.identity), request.name, request.invite_key,
              request.to_bytes(), status, reason, self._now_ms()))
-        self._sql.execute(
-            "DELETE FROM join_requests WHERE thread_id = ? AND request_id NOT IN (SELECT request_id FROM"
-            " join_requests WHERE thread_id = ? ORDER BY at_ms DESC, request_id LIMIT ?)",
-            (thread, thread, MAX_JOIN_REQUESTS))
+        for declined in (True, False):
+            self._sql.execute(
+                "DELETE FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ? AND request_id NOT IN"
+                " (SELECT request_id FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ?"
+                " ORDER BY at_ms DESC, request_id LIMIT ?)", (thread, declined, thread, declined, MAX_JOIN_REQUESTS))
 
     def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
         """The joiner's side of an answer. ADMITTED: the keys in the box and
