@@ -271,8 +271,9 @@ class MembersDialog(QDialog):
         """Ask before removing: it cannot be undone by the removed member's
         devices, which stop receiving anything new."""
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Remove member"),
-                          self.tr("Remove %1? They keep what they already have, but get nothing added "
-                                  "from now on: its keys are replaced.").replace("%1", self._person(peer_id)),
+                          self.tr("Remove %1? They keep what they already have, but nothing added from now "
+                                  "on reaches them, and their app tells them they were removed.").replace(
+                              "%1", self._person(peer_id)),
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.button(QMessageBox.StandardButton.Yes).setText(self.tr("Remove"))
