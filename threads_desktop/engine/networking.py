@@ -151,16 +151,18 @@ class NodeAdmissions:
     def request(self, thread_id: ThreadId) -> bytes:
         return self._node.membership.admission_request(thread_id, self._node.display_name() or None).to_bytes()
 
-    def take(self, thread_id: ThreadId, answer: bytes, peer: PeerId, *, final: bool) -> Status:
+    def take(self, thread_id: ThreadId, answer: bytes, peer: PeerId, *, final: bool,
+             anchored: bool = True) -> Status:
         try:
             parsed = AdmissionAnswer.from_bytes(answer)
         except ThreadsError as exc:
             raise ProtocolError(f"not an admission answer: {exc}") from exc
         status = parsed.status
-        if status is AdmissionStatus.ADMITTED and not final:
+        if status is AdmissionStatus.ADMITTED and not final and anchored:
             # Keys from a peer the link did not name could be anyone's (sealed
             # to our public key): taking them would end the join on a thread
-            # nobody admitted us to. Ask the link's peers.
+            # nobody admitted us to. Ask the link's peers. (A link made offline
+            # names none: then whoever answers is taken, found nearby.)
             return "unknown"
         if status is AdmissionStatus.UNKNOWN or (status is AdmissionStatus.REFUSED and not final):
             return "unknown" if status is AdmissionStatus.UNKNOWN else "refused"

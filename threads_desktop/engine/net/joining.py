@@ -125,11 +125,14 @@ class Admissions(Protocol):
         """The joiner side: our encoded AdmissionRequest for the thread."""
         ...
 
-    def take(self, thread_id: ThreadId, answer: bytes, peer: PeerId, *, final: bool) -> Status:
+    def take(self, thread_id: ThreadId, answer: bytes, peer: PeerId, *, final: bool,
+             anchored: bool = True) -> Status:
         """The joiner side: an answer from `peer`, applied to the pending
         admission (`final`: the link named the peer, so its refusal ends the
         join and its keys are taken; from any other peer neither is, see
-        Joiner). ProtocolError for malformed bytes."""
+        Joiner; `anchored`: the link names some peer at all; a link made
+        offline names none, and then keys are taken from whoever answers).
+        ProtocolError for malformed bytes."""
         ...
 
 
@@ -414,7 +417,8 @@ class Joiner:
                     with trio.CancelScope(shield=True):
                         await _close(stream)
                 self.asked += 1
-                status = self._admissions.take(join.thread_id, answer, peer, final=peer in named)
+                status = self._admissions.take(join.thread_id, answer, peer, final=peer in named,
+                                               anchored=bool(named))
             except ASK_ERRORS as exc:
                 log.info("join of %s: %s did not answer: %s", join.thread_id, peer, exc or type(exc).__name__)
                 continue
