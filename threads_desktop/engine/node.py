@@ -424,11 +424,11 @@ class Node:
         if network is not None:
             network.joins_changed()
 
-    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
         """An admin's answer to our pending join (Membership.take_admission);
         when it admits us the thread is here, and the network syncs it."""
         before = self.membership.join_state(thread_id)
-        state = self.membership.take_admission(thread_id, answer)
+        state = self.membership.take_admission(thread_id, answer, from_peer)
         added = state.status == "admitted" and (before is None or before.status != "admitted")
         if added:  # the thread is held now: the link's peers are its peers
             self._remember_addresses(thread_id, state.addresses)
