@@ -153,6 +153,12 @@ class Evaluation:
         """The final state over every known ACL event."""
         return self._state(self.final, tuple(idx[-1] for idx in self._by_log.values()))
 
+    def uses_taken(self, invite: bytes) -> int:
+        """How many of the invite's uses are taken: the admits and joins the
+        verdict counts (causally valid, the first `uses` by stamp), whether
+        or not each holds in the end."""
+        return len(self._admitted.get(invite, ()))
+
     def identity_of(self, log: bytes) -> str | None:
         binding = self.bindings.get(log)
         return None if binding is None else binding.member
