@@ -127,6 +127,7 @@ class Node:
         self._network: Network | None = None
         self._forget_on_network: Callable[[], None] | None = None  # takes back the attached network's hook
         self._display_name = profiles.display_name(services.database)
+        self._sync_caps = verdicts.SyncCaps()  # a refused peer's cap, until the ACL changes
         # Every part that writes events holds the committer; membership,
         # which needs it too, is the policy that picks its keys.
         self.committer = Committer(services.dispatcher, self._publish)
@@ -632,7 +633,7 @@ class Node:
         """What a peer refused sync (removed, left, a lost join) may still be
         served of the thread, per log: the signed events that decided it and
         their past, so that its own app learns it (acl/verdicts.py)."""
-        return verdicts.sync_cap(self._services.gate.evaluation(thread_id), str(peer))
+        return self._sync_caps.cap(thread_id, self._services.gate.evaluation(thread_id), str(peer))
 
     # --- leaving ---------------------------------------------------------------------
 
