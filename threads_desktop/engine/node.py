@@ -296,7 +296,8 @@ class Node:
         if summary.kind is ThreadKind.CHAT and summary.can_read and summary.message_count:
             own_log = self.store.own_log(summary.thread_id)
             if own_log is not None:
-                summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log).unread_count())
+                summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log,
+                                                       self.database).unread_count())
         if summary.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return summary
         summary = replace(summary, can_invite=self.membership.is_admin(summary.thread_id))
@@ -312,7 +313,7 @@ class Node:
                                  self._services.random_bytes, self.store.own_log(thread_id))
 
     def chat(self, thread_id: ThreadId) -> Chat:
-        return Chat(self.collections(thread_id), self._own_log(thread_id))
+        return Chat(self.collections(thread_id), self._own_log(thread_id), self.database)
 
     def photos(self, thread_id: ThreadId) -> Photos:
         return Photos(self.collections(thread_id), self._own_log(thread_id),

@@ -49,8 +49,8 @@ class ChatReading(_Base):
 
     def _mark_visible_read(self) -> None:
         summary = self._summary
-        if summary is None or not summary.can_write or not self.isVisible():
-            return  # a reader writes no marker: its log takes no events
+        if summary is None or not summary.can_read or not self.isVisible():
+            return  # (a reader's position is kept on this device: it writes nothing to the thread)
         row = self._newest_visible_row()
         while row >= 0 and ((found := self.model.message(row)) is None or found.mine):
             row -= 1  # our own messages (and notices) are never unread: no marker event for them
