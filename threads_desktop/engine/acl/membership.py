@@ -354,6 +354,7 @@ class Membership:
             if not any(event.log == own_log.raw for event in self._gate.evaluation(thread_id).events):
                 self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log))])
             sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
+        self._admitted_by.pop(thread_id, None)  # the ACL is here: it decides from now on
         return None
 
     def join_state(self, thread_id: ThreadId) -> JoinState | None:
