@@ -191,8 +191,9 @@ def _rights_notices(evaluation: Evaluation) -> Iterator[MembershipNotice]:
 
 def _admin_subjects(ops: list[Grant | Revoke | SetDefault], before: AclBook, after: AclBook) -> list[str]:
     """The members whose admin rights an event may change: those its grants
-    and revokes name, and every member when it sets the ACL entity's default."""
-    named = [op.peer for op in ops if isinstance(op, (Grant, Revoke))]
+    and revokes of the thread or the ACL entity name, and every member when
+    it sets the ACL entity's default (a document's roles make no admin)."""
+    named = [op.peer for op in ops if isinstance(op, (Grant, Revoke)) and op.entity in (None, ACL_ENTITY)]
     if any(isinstance(op, SetDefault) and op.entity == ACL_ENTITY for op in ops):
         named += sorted(before.members() | after.members())
     return list(dict.fromkeys(named))
