@@ -145,7 +145,7 @@ class Node:
             services.database, services.store, services.gate, services.identity, device_book, self.committer,
             self.membership, thread_ids=self._held_thread_ids, display_name=self._person_name,
             links=lambda: self.network_status().links, last_seen=self.peers.last_sessions,
-            now_seconds=services.now_seconds)
+            now_seconds=services.now_seconds, publish=services.broadcaster.publish)
         self.device_links = DeviceLinks(services.database, lambda: int(services.now_seconds() * 1000))
 
     @classmethod
@@ -650,7 +650,11 @@ class Node:
         """What a peer refused sync (removed, left, a lost join) may still be
         served of the thread, per log: the signed events that decided it and
         their past, so that its own app learns it (acl/verdicts.py)."""
-        return verdicts.sync_cap(self._services.gate.evaluation(thread_id), str(peer))
+        evaluation = self._services.gate.evaluation(thread_id)
+        cap = verdicts.sync_cap(evaluation, str(peer))
+        for log_raw, seq in evaluation.removals.told(str(peer)).items():  # a device its person removed
+            cap[PeerId(log_raw)] = max(cap.get(PeerId(log_raw), 0), seq)
+        return cap
 
     # --- leaving ---------------------------------------------------------------------
 

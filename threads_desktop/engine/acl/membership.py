@@ -618,10 +618,8 @@ class Membership:
         the keys the admin gave it."""
         del proven_follow_key  # proving a key shows what one holds, not what one may
         evaluation = self._gate.evaluation(thread_id)
-        # A device just added or restored (issue 19) holds its own bind, nothing else: the same.
-        own_log = self._store.own_log(thread_id)
-        if all(own_log is not None and event.log == own_log.raw for event in evaluation.events):
-            return True
+        if not evaluation.events or not evaluation.current().members():
+            return True  # a new device of ours holds only its own bind yet: it knows no member either
         return Role.FOLLOW in evaluation.current().roles(self._person_of(evaluation, peer))
 
     def _person_of(self, evaluation: Evaluation, peer: str) -> str:
