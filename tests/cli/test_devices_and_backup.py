@@ -6,6 +6,8 @@ people's words."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +94,32 @@ def test_a_backup_restores_into_an_empty_folder_and_a_wrong_passphrase_changes_n
     into_used = cli(peer.data_dir, "backup", "restore", str(backup), "--passphrase-file", str(passphrase),
                     check=False)
     assert into_used.returncode == 1 and "new, empty data folder" in into_used.stderr
+
+
+def test_device_add_on_a_profile_nobody_serves_stays_online_until_the_link_is_used(tmp_path: Path) -> None:
+    laptop = tmp_path / "laptop"
+    thread = cli(laptop, "create", "chat", "Notes").stdout.strip()
+    adding = subprocess.Popen(
+        [sys.executable, "-m", "threads_desktop", "--data-dir", str(laptop), "--listen", "/ip4/127.0.0.1/tcp/0",
+         "device", "add", "--wait", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert adding.stdout is not None
+        link = adding.stdout.readline().strip()
+        assert link.startswith("threads://device/"), adding.stderr.read() if adding.stderr else ""
+        joined = cli(tmp_path / "desktop", "join", link, "--name", "Desktop", "--wait", "5", check=False)
+        assert joined.returncode == 0, joined.stderr
+        _out, err = adding.communicate(timeout=60)
+    finally:
+        if adding.poll() is None:
+            adding.kill()
+            adding.wait()
+    assert adding.returncode == 0, err
+    assert "Desktop was added to your devices" in err
+    assert thread in cli(tmp_path / "desktop", "ls").stdout
+
+
+def test_device_add_says_when_nobody_used_the_link(tmp_path: Path) -> None:
+    laptop = tmp_path / "laptop"
+    cli(laptop, "create", "chat", "Notes")
+    waited = cli(laptop, "--listen", "/ip4/127.0.0.1/tcp/0", "device", "add", "--wait", "1", check=False)
+    assert waited.returncode == 75 and "nobody used the link in time" in waited.stderr

@@ -201,7 +201,10 @@ class DeviceIssuer:
             log.info("device request of %s refused: the link is %s", peer, refusal)
             return DeviceAnswer(refused=refusal).to_bytes()
         with self._profile.database.write():
-            self._profile.persons.issue_cert(peer, parsed.name)
+            try:
+                self._profile.persons.issue_cert(peer, parsed.name)
+            except InvalidInputError as exc:  # a device removed once is never added again: say so
+                raise ProtocolError(str(exc)) from None
             self._links.spend(parsed.link, peer)
             bundle = build_bundle(self._profile).to_bytes()
         self.added.append(peer)
