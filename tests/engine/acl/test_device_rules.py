@@ -97,6 +97,25 @@ def test_an_admin_removing_a_device_rotates_the_keys_in_the_same_step(open_node:
     assert holders[peer(friend)][0] > epoch and holders[peer(desktop)][0] == epoch
 
 
+def test_the_first_device_can_be_removed_from_another_and_the_person_carries_on(open_node: OpenNode) -> None:
+    friend, laptop, desktop = open_node("friend"), open_node("laptop"), open_node("desktop")
+    album = start_thread(friend)
+    join(friend, laptop, album)
+    add_second_device(laptop, desktop)
+    everyone_syncs([friend, laptop, desktop], album)
+    epoch = friend.store.thread_keys(album)[0].epoch
+    desktop.persons.remove_device(peer(laptop))  # the laptop is the person key's own device
+    sync(desktop, friend, album)
+    sync(friend, desktop, album)
+    assert friend.store.thread_keys(album)[0].epoch > epoch
+    desktop.chat(album).post("Alice, from the desktop")
+    everyone_syncs([friend, laptop, desktop], album)
+    assert texts(friend, album) == ["Alice, from the desktop"]
+    assert Role.WRITE in friend.membership.roles(album, peer(laptop))  # the person keeps its role
+    assert not friend.membership.may_sync(album, peer(laptop), b"")
+    assert laptop.persons.removed_notice() is not None and desktop.persons.removed_notice() is None
+
+
 def test_a_second_device_founds_an_album_as_its_person(open_node: OpenNode) -> None:
     laptop, desktop, friend = open_node("laptop"), open_node("desktop"), open_node("friend")
     add_second_device(laptop, desktop)
@@ -120,6 +139,7 @@ def test_a_second_device_joining_by_link_is_let_in_as_its_person(open_node: Open
     assert Role.WRITE in friend.membership.roles(album, alice)
     assert {m.peer_id for m in friend.membership.members(album)} == {peer(friend), alice}
     assert texts(friend, album) == ["hello"]
+    assert [n.subject for n in friend.membership_notices(album).notices if n.subject != peer(friend)] == [alice]
     # The laptop, added by the desktop's bundle later, needs no invite of its own.
     laptop.persons.add_thread(album, ThreadKind.CHAT, None, desktop.store.thread_keys(album))
     everyone_syncs([friend, laptop, desktop], album)
