@@ -121,7 +121,7 @@ def build_bundle(profile: Profile, own_addresses: Sequence[str] = ()) -> PersonB
                 "relays": local_settings.relay_addresses(profile.database),
                 "upnp": local_settings.upnp_enabled(profile.database)}
     return PersonBundle(
-        person_seed=persons.book.person_key().seed(), name=profile.display_name() or None,
+        person_seed=persons.person_seed(), name=profile.display_name() or None,
         devices=tuple(item.to_bytes() for item in persons.book.items()), threads=threads, peers=tuple(peers),
         settings=settings)
 
