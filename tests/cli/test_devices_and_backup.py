@@ -86,6 +86,11 @@ def test_a_backup_restores_into_an_empty_folder_and_a_wrong_passphrase_changes_n
     assert exported.returncode == 0, exported.stderr
     assert "1 albums and chats" in exported.stderr and "does not bring back" in exported.stderr
 
+    checked = cli(peer.data_dir, "backup", "check", str(backup), "--passphrase-file", str(passphrase), check=False)
+    assert checked.returncode == 0 and "the passphrase opens this backup" in checked.stderr
+    wrong_check = cli(peer.data_dir, "backup", "check", str(backup), "--passphrase-file", str(wrong), check=False)
+    assert wrong_check.returncode == 1 and "wrong passphrase or damaged file" in wrong_check.stderr
+
     refused = cli(tmp_path / "fresh", "backup", "restore", str(backup), "--passphrase-file", str(wrong), check=False)
     assert refused.returncode == 1 and "wrong passphrase or damaged file" in refused.stderr
     assert cli(tmp_path / "fresh", "ls").stdout.strip() == ""
