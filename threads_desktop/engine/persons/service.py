@@ -188,8 +188,7 @@ class Persons:
                 written.add(thread_id)
             except ThreadsError as exc:  # one thread failing leaves the others removed
                 log.info("could not write the removal of a device into %s: %s", thread_id, exc)
-        # threads_updated: the network pushes and gossips what was written (the Undevice events).
-        self._publish(ChangeSet(threads_updated=frozenset(written), membership=frozenset(written), devices=True))
+        self._publish(ChangeSet(membership=frozenset(written), devices=True))
 
     def learn_from(self, thread_id: ThreadId) -> None:
         """Keep the removals of our person's devices a thread shows (so this
