@@ -15,6 +15,7 @@ from typing import Any
 from threads_desktop.engine import leave
 from threads_desktop.engine.acl import actions, notices, verdicts
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.device_book import DeviceBook, ensure_person
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -75,6 +76,8 @@ from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
 from threads_desktop.engine.net.ports import Network
+from threads_desktop.engine.persons.device_links import DeviceLinks, ensure_device_links
+from threads_desktop.engine.persons.service import Persons
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
@@ -131,12 +134,20 @@ class Node:
         # Every part that writes events holds the committer; membership,
         # which needs it too, is the policy that picks its keys.
         self.committer = Committer(services.dispatcher, self._publish)
+        device_book = DeviceBook(services.database, services.vault, services.identity)
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.committer,
-                                         services.random_bytes, services.now_seconds)
+                                         services.random_bytes, services.now_seconds, device_book)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
                                      services.vault, self.committer, services.clock.tick,
-                                     services.random_bytes, services.now_seconds)
+                                     services.random_bytes, services.now_seconds, device_book)
         self.committer.use_keys(self.membership)
+        # One person, several devices (issue 19).
+        self.persons = Persons(
+            services.database, services.store, services.gate, services.identity, device_book, self.committer,
+            self.membership, thread_ids=self._held_thread_ids, display_name=self._person_name,
+            links=lambda: self.network_status().links, last_seen=self.peers.last_sessions,
+            now_seconds=services.now_seconds, publish=services.broadcaster.publish)
+        self.device_links = DeviceLinks(services.database, lambda: int(services.now_seconds() * 1000))
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
@@ -152,6 +163,7 @@ class Node:
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)
+            ensure_device_links(database)  # issue 19: the device links this device issued
             leave.ensure_leaving(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
@@ -160,6 +172,7 @@ class Node:
                              verify_pool=work_pool)
             try:
                 identity = load_or_create_identity(database, vault, int(now_seconds()))
+                ensure_person(database, vault, identity)
             except DecryptionError as exc:
                 raise ProfileError(f"the master key does not open this profile's keys ({exc})") from exc
             latest = latest_stamp(database.connection)
@@ -236,6 +249,7 @@ class Node:
             if joining is not None and self.membership.join_state(thread_id) != joining:
                 # Joined for good (or refused after all, a race lost): pending rows update.
                 self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
+            self.persons.learn_from(thread_id)  # a device of ours removed (this one, maybe)
             self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
             # Our join may just have been written, or write granted: the
@@ -279,6 +293,10 @@ class Node:
         if leave.leaving_event(self.database, thread_id) is not None:
             raise NotFoundError(f"thread {thread_id} is not in this profile (it was left)")
         return self._with_rights(self.directory.get(thread_id))
+
+    def _held_thread_ids(self) -> list[ThreadId]:
+        leaving = leave.leaving_threads(self.database)
+        return [t for t in self.directory.ids() if t not in leaving]
 
     def can_write(self, thread_id: ThreadId) -> bool:
         """What `get_thread(...).can_write` says, without the counts a
@@ -634,7 +652,11 @@ class Node:
         """What a peer refused sync (removed, left, a lost join) may still be
         served of the thread, per log: the signed events that decided it and
         their past, so that its own app learns it (acl/verdicts.py)."""
-        return self._sync_caps.cap(thread_id, self._services.gate.evaluation(thread_id), str(peer))
+        evaluation = self._services.gate.evaluation(thread_id)
+        cap = self._sync_caps.cap(thread_id, evaluation, str(peer))
+        for log_raw, seq in evaluation.removals.told(str(peer)).items():  # a device its person removed
+            cap[PeerId(log_raw)] = max(cap.get(PeerId(log_raw), 0), seq)
+        return cap
 
     # --- leaving ---------------------------------------------------------------------
 
@@ -732,6 +754,17 @@ class Node:
         for thread_id in self.directory.ids():
             self._tell_name(thread_id)
 
+    def _person_name(self) -> str:
+        """Our name, or else the one another device of ours told a thread."""
+        for thread_id in [] if self._display_name else self._held_thread_ids():
+            try:
+                name = self.member_names(thread_id).get(self.membership.me)
+            except ThreadsError:  # a thread we only follow: its names are sealed from us
+                continue
+            if name:
+                return name
+        return self._display_name
+
     def publish_profile(self, thread_id: ThreadId) -> bool:
         """Write our name into the thread now if it does not hold it yet.
         True if it wrote; False if it had it or we may not write there."""
@@ -767,7 +800,7 @@ class Node:
     def membership_notices(self, thread_id: ThreadId) -> ThreadNotices:
         """Who joined, was added, removed or given another role, who left,
         oldest first, with the names they give themselves in the thread."""
-        me = str(self.identity.peer_id)
+        me = self.membership.me  # our person
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             self.store.thread_keys(thread_id)  # NotFoundError for a thread not here
             return ThreadNotices((), {}, me)
@@ -783,7 +816,7 @@ class Node:
         """Whether an admin took our right to write (or every right) here."""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return None
-        return notices.removal(self._services.gate.evaluation(thread_id), str(self.identity.peer_id))
+        return notices.removal(self._services.gate.evaluation(thread_id), self.membership.me)
 
     def _tell_name(self, thread_id: ThreadId) -> bool:
         own_log = self.store.own_log(thread_id)
