@@ -1,0 +1,38 @@
+"""The words for devices and backups (issue 19) that more than one view
+says: what a backup holds, what a restore brought back, what a device link
+will do."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication
+
+from threads_desktop.ui.operations.backup import BackupSummary
+from threads_desktop.ui.operations.devices import DeviceLinkPreview
+
+
+def _counts(summary: BackupSummary) -> str:
+    tr = QCoreApplication.translate
+    albums = tr("Backup", "%n album(s)", "", summary.albums)
+    chats = tr("Backup", "%n chat(s)", "", summary.chats)
+    return tr("Backup", "%1 and %2").replace("%1", albums).replace("%2", chats)
+
+
+def summary_text(summary: BackupSummary) -> str:
+    """ "It holds Alice with 3 albums and 2 chats." """
+    tr = QCoreApplication.translate
+    if summary.name:
+        return tr("Backup", "It holds %1 with %2.").replace("%1", summary.name).replace("%2", _counts(summary))
+    return tr("Backup", "It holds %1.").replace("%1", _counts(summary))
+
+
+def restored_text(summary: BackupSummary) -> str:
+    tr = QCoreApplication.translate
+    return tr("Backup", "Restored %1. Their photos and messages come back as the people you share them with "
+                        "come online.").replace("%1", _counts(summary))
+
+
+def preview_text(preview: DeviceLinkPreview) -> str:
+    tr = QCoreApplication.translate
+    if preview.person_name:
+        return tr("Devices", "This will make this computer another device of %1.").replace("%1", preview.person_name)
+    return tr("Devices", "This will make this computer another device of the person who made the link.")
