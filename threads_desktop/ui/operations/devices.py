@@ -72,3 +72,14 @@ async def add_this_computer(node: Node, text: str) -> str | None:
     """Become a device of the link's person; their name."""
     name: str | None = await node.persons.join_device_link(text)  # type: ignore[attr-defined]
     return name
+
+
+def forget_removed_device(node: Node) -> int:
+    """After another device removed this one: delete every album and chat
+    it kept (they stay with the person's other devices and the people they
+    share them with); how many."""
+    gone = 0
+    for summary in node.list_threads():
+        node.leave_thread(summary.thread_id)  # removed: gone at once, with no event
+        gone += 1
+    return gone

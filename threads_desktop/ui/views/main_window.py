@@ -55,6 +55,7 @@ from threads_desktop.ui.views.thread_page import ThreadPage
 from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
 from threads_desktop.ui.widgets.nearby_list import NearbyList
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
+from threads_desktop.ui.widgets.removed_device_banner import RemovedDeviceBanner
 from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
 
 
@@ -243,7 +244,14 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.pages)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([280, 720])
-        self.setCentralWidget(splitter)
+        # Another of the person's devices removed this one (issue 19): a bar across the window.
+        self.removed_device_banner = RemovedDeviceBanner(self._client)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.addWidget(self.removed_device_banner)
+        central_layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
         self.network_status = NetworkStatusWidget()
         self.statusBar().addPermanentWidget(self.network_status)
         self.network_status.clicked.connect(self.ask_devices)
@@ -612,8 +620,8 @@ class MainWindow(QMainWindow):
         self.devices_dialog.activateWindow()
         return self.devices_dialog
 
-    def ask_settings(self) -> SettingsDialog:
-        self.settings_dialog = SettingsDialog(self._client, self._settings, self)
+    def ask_settings(self, page: str = "general") -> SettingsDialog:
+        self.settings_dialog = SettingsDialog(self._client, self._settings, self, page=page)
         self.settings_dialog.saved.connect(lambda: self._spawn(self._refresh_identity()))
         self.settings_dialog.open()
         return self.settings_dialog
@@ -626,6 +634,8 @@ class MainWindow(QMainWindow):
         self.name_prompt = await NamePrompt.open_if_new(self._client, self._settings, self)
         if self.name_prompt is not None:
             self.name_prompt.saved.connect(lambda _name: self._spawn(self._refresh_identity()))
+            self.name_prompt.came_back.connect(lambda text: (self.statusBar().showMessage(text, 30_000),
+                                                             self._spawn(self._refresh_identity())))
 
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""

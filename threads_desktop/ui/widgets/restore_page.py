@@ -59,7 +59,7 @@ class RestorePage(QWidget):
         form = QFormLayout()
         form.addRow(self.tr("Backup:"), file_row)
         form.addRow(self.tr("Passphrase:"), self.passphrase)
-        cannot = QLabel(cannot_restore_text())
+        self.cannot = cannot = QLabel(cannot_restore_text())
         cannot.setWordWrap(True)
         cannot.setEnabled(False)  # greyed: a note
         self.status = QLabel()
