@@ -194,9 +194,9 @@ class CheckBackupDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("Backup:"), row)
         form.addRow(self.tr("Passphrase:"), self.passphrase)
-        self.result = QLabel()
-        self.result.setWordWrap(True)
-        self.result.setTextFormat(Qt.TextFormat.PlainText)  # the name in it came from the profile
+        self.outcome = QLabel()
+        self.outcome.setWordWrap(True)
+        self.outcome.setTextFormat(Qt.TextFormat.PlainText)  # the name in it came from the profile
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.check_button = self.buttons.addButton(self.tr("Check"), QDialogButtonBox.ButtonRole.ActionRole)
         self.check_button.setDefault(True)
@@ -205,7 +205,7 @@ class CheckBackupDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
-        layout.addWidget(self.result)
+        layout.addWidget(self.outcome)
         layout.addWidget(self.buttons)
         for field in (self.file, self.passphrase):
             field.textChanged.connect(self._validate)
@@ -228,8 +228,8 @@ class CheckBackupDialog(QDialog):
     def check(self) -> None:
         if not self.check_button.isEnabled():
             return
-        self.result.setStyleSheet("")
-        self.result.setText(self.tr("Checking…"))
+        self.outcome.setStyleSheet("")
+        self.outcome.setText(self.tr("Checking…"))
         self._task = asyncio.ensure_future(self._check(Path(self.file.text().strip()).expanduser(),
                                                        self.passphrase.text()))
         self._validate()
@@ -240,16 +240,16 @@ class CheckBackupDialog(QDialog):
         except (ThreadsError, OSError) as exc:
             message = explain(exc) if isinstance(exc, ThreadsError) else self.tr(
                 "Could not read the file: %1").replace("%1", exc.strerror or str(exc))
-            self.result.setStyleSheet(_ERROR_STYLE)
-            self.result.setText(message)
+            self.outcome.setStyleSheet(_ERROR_STYLE)
+            self.outcome.setText(message)
             self.failed.emit(message)
             return
         finally:
             self._task = None
             self._validate()
         text = self.tr("The passphrase is right. %1").replace("%1", summary_text(summary))
-        self.result.setStyleSheet("color: #1e7b34")
-        self.result.setText(text)
+        self.outcome.setStyleSheet("color: #1e7b34")
+        self.outcome.setText(text)
         self.checked.emit(text)
 
     def done(self, result: int) -> None:

@@ -634,8 +634,12 @@ class MainWindow(QMainWindow):
         self.name_prompt = await NamePrompt.open_if_new(self._client, self._settings, self)
         if self.name_prompt is not None:
             self.name_prompt.saved.connect(lambda _name: self._spawn(self._refresh_identity()))
-            self.name_prompt.came_back.connect(lambda text: (self.statusBar().showMessage(text, 30_000),
-                                                             self._spawn(self._refresh_identity())))
+            self.name_prompt.came_back.connect(self._came_back)
+
+    def _came_back(self, text: str) -> None:
+        """This computer became a device of someone (added, or restored): say so, show their name."""
+        self.statusBar().showMessage(text, 30_000)
+        self._spawn(self._refresh_identity())
 
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""
