@@ -52,6 +52,11 @@ class InvalidLinkError(InvalidInputError):
     """An invite link that is mistyped, truncated, altered or not ours."""
 
 
+class BackupError(InvalidInputError):
+    """A backup file that does not open: a wrong passphrase or a damaged file
+    (the two cannot be told apart, by design), or one that is not a backup."""
+
+
 class LogError(ThreadsError):
     """A record that does not continue its log."""
 
