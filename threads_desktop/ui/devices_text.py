@@ -32,7 +32,17 @@ def restored_text(summary: BackupSummary) -> str:
 
 
 def preview_text(preview: DeviceLinkPreview) -> str:
+    """What using a device link would do here, or why it cannot."""
     tr = QCoreApplication.translate
-    if preview.person_name:
-        return tr("Devices", "This will make this computer another device of %1.").replace("%1", preview.person_name)
-    return tr("Devices", "This will make this computer another device of the person who made the link.")
+    if preview.problem == "expired":
+        return tr("Devices", "This link has expired. Make a new one on your other device.")
+    if preview.problem == "already yours":
+        return tr("Devices", "This computer is already one of these devices.")
+    if preview.problem == "has albums":
+        return tr("Devices", "This computer already has albums or chats of its own, so it cannot become "
+                             "another device. Choose an empty data folder in Settings first.")
+    if preview.device_name:
+        return tr("Devices", "This will make this computer another of your devices, like “%1”. It will see "
+                             "every album and chat you are in.").replace("%1", preview.device_name)
+    return tr("Devices", "This will make this computer another of your devices. It will see every album and "
+                         "chat you are in.")

@@ -5,11 +5,15 @@ another device removed this one. Run on the engine thread through
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from threads_desktop.engine.acl.links import qr_png_bytes
+from threads_desktop.engine.core.errors import InvalidLinkError
 from threads_desktop.engine.core.types import Connection
 from threads_desktop.engine.node import Node
+from threads_desktop.engine.persons.device_links import MAX_LINK_LENGTH, DeviceLink
+from threads_desktop.engine.persons.device_links import PREFIX as DEVICE_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +38,12 @@ class DeviceLinkOffer:
 
 @dataclass(frozen=True, slots=True)
 class DeviceLinkPreview:
-    """What a pasted device link says, before it is used."""
+    """What a pasted device link says, before it is used: the device that
+    made it (its name, a hint), and whether this computer can use it now."""
 
-    person_name: str | None  # whose devices the computer joins (the link's inviting device names them)
-    device_name: str | None  # the device that made the link
+    link: str  # the link alone, out of whatever was pasted
+    device_name: str | None
+    problem: str | None  # "expired", "already yours", "has albums": why it cannot be used here
 
 
 def my_devices(node: Node) -> list[MyDevice]:
@@ -62,10 +68,43 @@ def removed_notice(node: Node) -> str | None:
     return notice
 
 
+def find_device_link(text: str) -> tuple[str, DeviceLink]:
+    """The device link in pasted text (words around it, wrapped over lines,
+    a full stop after it) and what it says; InvalidLinkError when there is
+    none. The link wrapped whole is tried before its first line alone."""
+    start = text.find(DEVICE_PREFIX)
+    if start < 0:
+        raise InvalidLinkError(f"there is no device link here: one starts with {DEVICE_PREFIX}")
+    lines = text[start:start + MAX_LINK_LENGTH * 2].splitlines()
+    first = lines[0].split()[0]
+    joined = first
+    for line in lines[1:] if first == lines[0].strip() else ():
+        if not line.strip() or len(line.split()) > 1:
+            break
+        joined += line.strip()
+    error: InvalidLinkError | None = None
+    for candidate in dict.fromkeys((joined, first)):
+        candidate = candidate.rstrip(".,;:!?)>\"'»”")
+        try:
+            return candidate, DeviceLink.parse(candidate)
+        except InvalidLinkError as exc:
+            error = error or exc
+    assert error is not None
+    raise error
+
+
 def read_device_link(node: Node, text: str) -> DeviceLinkPreview:
-    """What a pasted device link says; InvalidLinkError if the text holds none."""
-    link = node.persons.read_device_link(text)  # type: ignore[attr-defined]
-    return DeviceLinkPreview(link.person_name, link.device_name)
+    """What a pasted device link offers this computer; InvalidLinkError if
+    the text holds no valid one."""
+    link_text, link = find_device_link(text)
+    problem: str | None = None
+    if link.expires_ms <= int(time.time() * 1000):
+        problem = "expired"
+    elif str(link.person) == node.persons.person_id:
+        problem = "already yours"
+    elif node.list_threads():
+        problem = "has albums"
+    return DeviceLinkPreview(link_text, link.name, problem)
 
 
 async def add_this_computer(node: Node, text: str) -> str | None:

@@ -20,7 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from threads_desktop.engine.acl.links import PREFIX as INVITE_PREFIX
 from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.persons.device_links import PREFIX as DEVICE_PREFIX
 from threads_desktop.ui.devices_text import preview_text
 from threads_desktop.ui.dialogs.join_dialog import IMAGE_FILTER, NoQrCodeError, NotAnInviteError, read_qr_link
 from threads_desktop.ui.engine_client import EngineClient
@@ -103,15 +105,25 @@ class AddComputerPage(QWidget):
             self.preview.setText("")
             self.checked.emit()
             return
+        if DEVICE_PREFIX not in text:
+            self._say_error(self.tr("There is no device link here. On your other device, open Settings > Devices "
+                                    "and choose “Add a device…”: its link starts with %1").replace("%1", DEVICE_PREFIX)
+                            if INVITE_PREFIX not in text else
+                            self.tr("This is an invitation to an album or chat, not a device link. Start new "
+                                    "instead, then join with it."), emit=False)
+            self.checked.emit()
+            return
         try:
             preview = await self._client.run(device_ops.read_device_link, text)
         except ThreadsError as exc:
             self._say_error(explain(exc), emit=False)
             self.checked.emit()
             return
-        self._preview = preview
+        self.preview.setStyleSheet("" if preview.problem is None else _ERROR_STYLE)
         self.preview.setText(preview_text(preview))
-        self.add_button.setEnabled(not self.busy)
+        if preview.problem is None:
+            self._preview = preview
+        self.add_button.setEnabled(self._preview is not None and not self.busy)
         self.checked.emit()
 
     def ask_qr_image(self) -> QFileDialog:
@@ -149,7 +161,7 @@ class AddComputerPage(QWidget):
         self.cancel_button.show()
         for widget in (self.add_button, self.back_button, self.link, self.open_qr_button):
             widget.setEnabled(False)
-        self._task = asyncio.ensure_future(self._add(self.link.toPlainText()))
+        self._task = asyncio.ensure_future(self._add(self._preview.link))
 
     async def _add(self, text: str) -> None:
         try:
