@@ -15,6 +15,7 @@ from typing import Any
 from threads_desktop.engine import leave
 from threads_desktop.engine.acl import actions, notices, verdicts
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.device_book import DeviceBook, ensure_person
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -75,6 +76,7 @@ from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
 from threads_desktop.engine.net.ports import Network
+from threads_desktop.engine.persons.service import Persons
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
@@ -132,10 +134,17 @@ class Node:
         self.committer = Committer(services.dispatcher, self._publish)
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.committer,
                                          services.random_bytes, services.now_seconds)
+        device_book = DeviceBook(services.database, services.vault, services.identity)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
                                      services.vault, self.committer, services.clock.tick,
-                                     services.random_bytes, services.now_seconds)
+                                     services.random_bytes, services.now_seconds, device_book)
         self.committer.use_keys(self.membership)
+        # One person, several devices (issue 19).
+        self.persons = Persons(
+            services.database, services.store, services.gate, services.identity, device_book, self.committer,
+            self.membership, thread_ids=self._held_thread_ids, display_name=self._person_name,
+            links=lambda: self.network_status().links, last_seen=self.peers.last_sessions,
+            now_seconds=services.now_seconds)
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
@@ -159,6 +168,7 @@ class Node:
                              verify_pool=work_pool)
             try:
                 identity = load_or_create_identity(database, vault, int(now_seconds()))
+                ensure_person(database, vault, identity)
             except DecryptionError as exc:
                 raise ProfileError(f"the master key does not open this profile's keys ({exc})") from exc
             latest = latest_stamp(database.connection)
@@ -235,6 +245,7 @@ class Node:
             if joining is not None and self.membership.join_state(thread_id) != joining:
                 # Joined for good (or refused after all, a race lost): pending rows update.
                 self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
+            self.persons.learn_from(thread_id)  # a device of ours removed (this one, maybe)
             self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
             # Our join may just have been written, or write granted: the
@@ -278,6 +289,10 @@ class Node:
         if leave.leaving_event(self.database, thread_id) is not None:
             raise NotFoundError(f"thread {thread_id} is not in this profile (it was left)")
         return self._with_rights(self.directory.get(thread_id))
+
+    def _held_thread_ids(self) -> list[ThreadId]:
+        leaving = leave.leaving_threads(self.database)
+        return [t for t in self.directory.ids() if t not in leaving]
 
     def can_write(self, thread_id: ThreadId) -> bool:
         """What `get_thread(...).can_write` says, without the counts a
@@ -730,6 +745,17 @@ class Node:
         for thread_id in self.directory.ids():
             self._tell_name(thread_id)
 
+    def _person_name(self) -> str:
+        """Our name, or else the one another device of ours told a thread."""
+        for thread_id in [] if self._display_name else self._held_thread_ids():
+            try:
+                name = self.member_names(thread_id).get(self.membership.me)
+            except ThreadsError:  # a thread we only follow: its names are sealed from us
+                continue
+            if name:
+                return name
+        return self._display_name
+
     def publish_profile(self, thread_id: ThreadId) -> bool:
         """Write our name into the thread now if it does not hold it yet.
         True if it wrote; False if it had it or we may not write there."""
@@ -765,7 +791,7 @@ class Node:
     def membership_notices(self, thread_id: ThreadId) -> ThreadNotices:
         """Who joined, was added, removed or given another role, who left,
         oldest first, with the names they give themselves in the thread."""
-        me = str(self.identity.peer_id)
+        me = self.membership.me  # our person
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             self.store.thread_keys(thread_id)  # NotFoundError for a thread not here
             return ThreadNotices((), {}, me)
@@ -781,7 +807,7 @@ class Node:
         """Whether an admin took our right to write (or every right) here."""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return None
-        return notices.removal(self._services.gate.evaluation(thread_id), str(self.identity.peer_id))
+        return notices.removal(self._services.gate.evaluation(thread_id), self.membership.me)
 
     def _tell_name(self, thread_id: ThreadId) -> bool:
         own_log = self.store.own_log(thread_id)

@@ -32,10 +32,12 @@ from threads_desktop.engine.acl.control_ops import (
     join_message,
     make_bind,
 )
+from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import open_key_box, seal_key_box
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.policy import Evaluation
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
@@ -60,8 +62,9 @@ class Membership:
 
     def __init__(self, database: Database, store: LogStore, gate: AccessGate, identity: Identity,
                  vault: KeyVault, committer: Committer, new_epoch: Callable[[], int],
-                 random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
+                 random_bytes: RandomBytes, now_seconds: Callable[[], float], devices: DeviceBook) -> None:
         self._db = database
+        self._devices = devices
         self._sql: sqlite3.Connection = database.connection
         self._store = store
         self._gate = gate
@@ -78,6 +81,12 @@ class Membership:
 
     @property
     def me(self) -> str:
+        """Our person: the member roles, names and notices speak of."""
+        return str(self._devices.person)
+
+    @property
+    def device(self) -> str:
+        """This device: what binds our logs and holds key boxes."""
         return str(self._identity.peer_id)
 
     # --- invites and joins ----------------------------------------------------------------
@@ -338,7 +347,7 @@ class Membership:
         own_log = self._store.own_log(thread_id)
         if own_log is None:
             return None
-        verdict = admitting.admit_verdict(self._gate.evaluation(thread_id), row[2], self.me, own_log)
+        verdict = admitting.admit_verdict(self._gate.evaluation(thread_id), row[2], self.device, own_log)
         if verdict is None:
             return None  # not here yet: sync brings it
         with self._db.write() as sql:
@@ -522,13 +531,15 @@ class Membership:
         if clean is None:
             return False  # nothing safe to hand out: heal first
         newest = clean.epoch
-        held = evaluation.key_holdings()
-        bound = {b.member for b in evaluation.bindings.values()}
+        held = evaluation.key_holdings()  # by device
+        removed = evaluation.removals.removed_devices()
         missing = {}
-        for member in book.members() & bound - {self.me}:
-            roles = book.roles(member)
-            if Role.FOLLOW in roles and held.get(member, (-1, False)) < (newest, Role.READ in roles):
-                missing[member] = Role.READ in roles
+        for binding in evaluation.bindings.values():
+            roles = book.roles(binding.member)
+            if binding.device == self.device or binding.device in removed or Role.FOLLOW not in roles:
+                continue
+            if held.get(binding.device, (-1, False)) < (newest, Role.READ in roles):
+                missing[binding.device] = Role.READ in roles
         if not missing:
             return False
         # Seal each delivery with the newest epoch its recipients hold (a
@@ -540,14 +551,22 @@ class Membership:
             epoch = held.get(member, (0, False))[0]
             by_epoch.setdefault(epoch if epoch in keys else newest, {})[member] = with_read
         for epoch, recipients in sorted(by_epoch.items()):
-            ops = self._boxes(thread_id, recipients)
+            ops = self._boxes(thread_id, recipients, devices=True)
             if ops:
                 self._commit(thread_id, [acl_payload(*ops)], keys[epoch])
         return True
 
-    def _boxes(self, thread_id: ThreadId, recipients: dict[str, bool], new_key: ThreadKey | None = None) -> list[Keys]:
-        """One keys op: for each member (with read keys or not), every epoch."""
-        exchange = {b.member: b.exchange for b in self._gate.evaluation(thread_id).bindings.values()}
+    def _boxes(self, thread_id: ThreadId, recipients: dict[str, bool], new_key: ThreadKey | None = None, *,
+               devices: bool = False) -> list[Keys]:
+        """One keys op: for each member (with read keys or not), every epoch,
+        sealed to each of its devices not removed (`devices`: the recipients
+        are devices, not members)."""
+        evaluation = self._gate.evaluation(thread_id)
+        removed = evaluation.removals.removed_devices()
+        exchange: dict[str, list[tuple[str, bytes]]] = {}
+        for b in evaluation.bindings.values():
+            if b.device not in removed:
+                exchange.setdefault(b.device if devices else b.member, []).append((b.device, b.exchange))
         held = self._store.thread_keys(thread_id)
         keys = ([new_key] if new_key is not None else []) + [k for k in held if k.can_read]
         # The op is labelled with the epoch it makes, or the newest clean one it
@@ -559,14 +578,14 @@ class Membership:
             recipients = {**recipients, self.me: True}
         boxes = []
         for member, with_read in sorted(recipients.items()):
-            if member not in exchange:
-                continue  # not joined yet: no key to seal to; it gets keys once it joins
-            given = keys if with_read else [k.follow_only() for k in keys]
-            try:
-                box = seal_key_box(exchange[member], thread_id, given)
-            except InvalidInputError:
-                continue  # a key nothing can be sealed to (e.g. a low-order point): that member gets none
-            boxes.append((member, box, with_read))
+            # Not joined yet: no key to seal to; it gets keys once it joins.
+            for device, device_exchange in sorted(set(exchange.get(member, ()))):
+                given = keys if with_read else [k.follow_only() for k in keys]
+                try:
+                    box = seal_key_box(device_exchange, thread_id, given)
+                except InvalidInputError:
+                    continue  # a key nothing can be sealed to (e.g. a low-order point): that device gets none
+                boxes.append((device, box, with_read))
         return [Keys(label.epoch, tuple(boxes))] if boxes else []
 
     # --- reading -------------------------------------------------------------------------
@@ -601,7 +620,18 @@ class Membership:
         evaluation = self._gate.evaluation(thread_id)
         if not evaluation.events:
             return True
-        return Role.FOLLOW in evaluation.current().roles(peer)
+        return Role.FOLLOW in evaluation.current().roles(self._person_of(evaluation, peer))
+
+    def _person_of(self, evaluation: Evaluation, peer: str) -> str:
+        """The member a peer (a device) speaks for: its person, as the
+        thread's bindings or a certificate we recorded say ("" if removed)."""
+        if evaluation.removals.is_removed(peer):
+            return ""
+        person = evaluation.removals.person_of(peer)
+        if person == peer:
+            recorded = self._devices.person_of(PeerId.parse(peer))
+            person = peer if recorded is None else str(recorded)
+        return person
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)

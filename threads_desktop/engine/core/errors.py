@@ -82,6 +82,11 @@ class AccessDeniedError(ThreadsError):
     the thread's history)."""
 
 
+class ConflictError(ThreadsError):
+    """What was asked clashes with what the profile holds (adopting a person
+    into a profile that has albums or chats already)."""
+
+
 class ProfileError(ThreadsError):
     """The data directory cannot be used."""
 
