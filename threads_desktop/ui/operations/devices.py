@@ -59,13 +59,12 @@ def new_device_link(node: Node) -> DeviceLinkOffer:
 
 
 def remove_device(node: Node, device_id: str) -> None:
-    node.persons.remove_device(device_id)  # type: ignore[attr-defined]
+    node.persons.remove_device(device_id)
 
 
 def removed_notice(node: Node) -> str | None:
     """ "Removed from Alice's devices on 6 Dec" once another device removed this one."""
-    notice: str | None = node.persons.removed_notice()  # type: ignore[attr-defined]
-    return notice
+    return node.persons.removed_notice()
 
 
 def find_device_link(text: str) -> tuple[str, DeviceLink]:
