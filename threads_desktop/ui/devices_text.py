@@ -12,8 +12,10 @@ from threads_desktop.ui.operations.devices import DeviceLinkPreview
 
 def _counts(summary: BackupSummary) -> str:
     tr = QCoreApplication.translate
-    albums = tr("Backup", "%n album(s)", "", summary.albums)
-    chats = tr("Backup", "%n chat(s)", "", summary.chats)
+    albums = (tr("Backup", "1 album") if summary.albums == 1 else
+              tr("Backup", "%1 albums").replace("%1", str(summary.albums)))
+    chats = (tr("Backup", "1 chat") if summary.chats == 1 else
+             tr("Backup", "%1 chats").replace("%1", str(summary.chats)))
     return tr("Backup", "%1 and %2").replace("%1", albums).replace("%2", chats)
 
 

@@ -141,7 +141,8 @@ class AddDeviceDialog(QDialog):
             self.again_button.show()
             self.copy_button.setEnabled(False)
             return
-        self.expiry.setText(self.tr("Works once, for the next %n minute(s).", "", left))
+        self.expiry.setText(self.tr("Works once, for the next minute.") if left == 1 else
+                            self.tr("Works once, for the next %1 minutes.").replace("%1", str(left)))
 
     def copy_link(self) -> None:
         QGuiApplication.clipboard().setText(self.link.text())
