@@ -110,3 +110,13 @@ def person_devices(node: Node, thread_id: ThreadId) -> dict[str, tuple[str, ...]
         if not author.removed:
             found.setdefault(author.person, set()).add((author.name or "", author.device))
     return {who: tuple(name for name, _device in sorted(devices)) for who, devices in found.items()}
+
+
+def author_device_names(node: Node, thread_id: ThreadId) -> dict[str, str]:
+    """Author (log ID) -> its device's name ("" for an unnamed first
+    device), only for persons writing in the thread from more than one device."""
+    authors = node.author_devices(thread_id)
+    count: dict[str, int] = {}
+    for author in authors.values():
+        count[author.person] = count.get(author.person, 0) + 1
+    return {log: author.name or "" for log, author in authors.items() if count[author.person] > 1}
