@@ -34,11 +34,13 @@ from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import addresses as addressing
-from threads_desktop.engine.net import budgets, proofs
+from threads_desktop.engine.net import budgets, devicing, proofs
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import relay as relaying
 from threads_desktop.engine.net.admission import Admission, accept_in_batches
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.devicing import PROTOCOL_ID as DEVICE_ID
+from threads_desktop.engine.net.devicing import DeviceServer, Devicing
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.dialer import Dialer
 from threads_desktop.engine.net.gossip import Gossip, topic_of
@@ -130,7 +132,8 @@ class NetworkService:
                  read_interfaces: Callable[[], list[addressing.Interface]] = addressing.read_interfaces,
                  reachable: Callable[[], bool] | None = None,
                  relay_limits: RelayLimits | None = None, hole_punching: bool = True,
-                 admissions: Admissions | None = None, join_limits: JoinLimits | None = None) -> None:
+                 admissions: Admissions | None = None, join_limits: JoinLimits | None = None,
+                 devicing: Devicing | None = None) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -185,6 +188,9 @@ class NetworkService:
             if admissions is not None else None
         self.joiner = Joiner(admissions, self._open_join_stream, self._join_candidates, self._admitted,
                              self._link_peers) if admissions is not None else None
+        # Adding a device of this person by link (devicing.py, issue 19): the join server's limits.
+        self.device_server = DeviceServer(devicing, self.budgets, join_limits or JoinLimits()) \
+            if devicing is not None else None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -222,6 +228,8 @@ class NetworkService:
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 if self.join_server is not None:
                     hosting.set_handler(host, JOIN_ID, self._serve_join)
+                if self.device_server is not None:
+                    hosting.set_handler(host, DEVICE_ID, self._serve_device)
                 hosting.watch_connections(host, self._connection_changed)
                 self._start_relaying(host)
                 self._online = True
@@ -964,6 +972,52 @@ class NetworkService:
         nearby = sorted(self._nearby, key=lambda p: -self._nearby[p].last_seen)
         found = [*self._link_peers(join), *self._threads.peers.peers(join.thread_id), *connected, *nearby]
         return [p for p in dict.fromkeys(found) if p != self._me]
+
+    # --- adding a device of this person (devicing.py, issue 19) ---------------------------------------
+
+    async def _serve_device(self, stream: hosting.Libp2pStream) -> None:
+        assert self.device_server is not None
+        remote = stream.remote_address  # None over a relay: the per-address bucket does not apply
+        await self.device_server.serve(stream, stream.remote, remote[0] if remote else "")
+
+    async def ask_device(self, addresses: Sequence[str], request: bytes) -> bytes:
+        """Ask the device a device link names (at its addresses) and return its
+        answer's bytes; PeerError when none of them answers."""
+        named: dict[PeerId, None] = {}
+        for address in addresses:
+            peer = peer_of_address(address)
+            if peer is None or peer == self._me:
+                continue
+            try:
+                self._threads.addresses.add(peer, [address], HINT_TTL_SECONDS)
+            except ThreadsError as exc:
+                log.debug("ignoring the device link's address %s: %s", address, exc)
+                continue
+            named[peer] = None
+        if not named:
+            raise PeerError("the link names no address of your other device")
+        failure: BaseException | None = None
+        for peer in list(named)[:devicing.MAX_PEERS_ASKED]:
+            try:
+                stream = await self._open_join_stream(peer, DEVICE_ID)
+                try:
+                    return await devicing.ask(stream, request)
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await stream.close()
+            except (ThreadsError, trio.TooSlowError, OSError) as exc:
+                log.info("device request to %s: no answer: %s", peer, exc or type(exc).__name__)
+                failure = exc
+        if isinstance(failure, PeerError) and "did not answer" in str(failure):
+            raise failure
+        raise PeerError("your other device did not answer: is it on, with Threads Desktop open?")
+
+    def peers_changed(self) -> None:
+        """The peer book gained threads and peers at once (a device added or
+        restored): dial them all now, and follow the new threads' topics."""
+        self._topics_changed.set()
+        for peer in self._threads.peers.all_peers():
+            self.schedule(peer, now=True)
 
     def _admitted(self, thread_id: ThreadId, peer: PeerId) -> None:
         """We hold the thread now: sync it with the admitter at once (it is

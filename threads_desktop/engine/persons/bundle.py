@@ -10,7 +10,7 @@ InvalidInputError (CodecError, SchemaError), never anything else.
 
     {"v": 1, "person": <32-byte Ed25519 seed>, "name": text | null,
      "devices": [<DeviceCert or DeviceRemoval DAG-CBOR bytes>],
-     "threads": [{"id": <thread ID bytes>, "kind": "album" | "chat", "name": text | null,
+     "threads": [{"id": <thread ID bytes>, "kind": "album" | "chat" | null, "name": text | null,
                   "keys": [{"epoch": int, "key": <follow (32) or follow || read (64) bytes>}]}],
      "peers": [{"peer": <peer ID bytes>, "addrs": [text], "threads": [<thread ID bytes>]}],
      "settings": {"fetch_originals"?: text, "relays"?: [text], "upnp"?: bool}}
@@ -56,7 +56,7 @@ _SETTINGS = frozenset({"fetch_originals", "relays", "upnp"})
 @dataclass(frozen=True)
 class BundleThread:
     thread_id: ThreadId
-    kind: ThreadKind
+    kind: ThreadKind | None  # None: a thread followed, not read (its kind is inside it)
     name: str | None
     keys: tuple[ThreadKey, ...]
 
@@ -89,7 +89,7 @@ class PersonBundle:
             "person": self.person_seed,
             "name": self.name,
             "devices": list(self.devices),
-            "threads": [{"id": t.thread_id.raw, "kind": t.kind.value, "name": t.name,
+            "threads": [{"id": t.thread_id.raw, "kind": t.kind.value if t.kind else None, "name": t.name,
                          "keys": [{"epoch": k.epoch, "key": k.to_bytes()} for k in t.keys]} for t in self.threads],
             "peers": [{"peer": p.peer.raw, "addrs": list(p.addresses), "threads": [t.raw for t in p.threads]}
                       for p in self.peers],
@@ -133,7 +133,7 @@ def _check_bundle(bundle: PersonBundle) -> None:
     if len({t.thread_id for t in bundle.threads}) != len(bundle.threads):
         raise SchemaError("a bundle names a thread twice")
     for thread in bundle.threads:
-        if not isinstance(thread.kind, ThreadKind):
+        if thread.kind is not None and not isinstance(thread.kind, ThreadKind):
             raise SchemaError("a thread is an album or a chat")
         _optional_text(thread.name, "a thread's name", MAX_THREAD_NAME)
         if not 1 <= len(thread.keys) <= MAX_KEYS_PER_THREAD:
@@ -202,8 +202,9 @@ def _id(value: Any, parse: Callable[[bytes], Any], what: str) -> Any:
 
 def _thread(value: Any) -> BundleThread:
     thread = _map(value, _THREAD_KEYS, "a thread")
-    kinds = {kind.value: kind for kind in ThreadKind}
-    if not isinstance(thread["kind"], str) or thread["kind"] not in kinds:
+    kinds: dict[Any, ThreadKind | None] = {kind.value: kind for kind in ThreadKind}
+    kinds[None] = None
+    if not isinstance(thread["kind"], str | None) or thread["kind"] not in kinds:
         raise SchemaError("a thread is an album or a chat")
     keys = []
     for entry in _list(thread["keys"], "a thread's keys", MAX_KEYS_PER_THREAD):
