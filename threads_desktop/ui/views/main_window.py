@@ -640,6 +640,7 @@ class MainWindow(QMainWindow):
         """This computer became a device of someone (added, or restored): say so, show their name."""
         self.statusBar().showMessage(text, 30_000)
         self._spawn(self._refresh_identity())
+        self._spawn(self._reload())  # every album and chat it brought
 
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""

@@ -1,7 +1,9 @@
 """First launch, "Restore from a backup…": the file and its passphrase,
 what it will and will not bring back, then the restore with progress. The
 backup makes this computer a new device of the person in it; albums and
-chats come back at once, their photos and messages from peers later."""
+chats come back at once, their photos and messages from peers later. It
+takes a second or two (the key derivation) and writes in one go, so it
+offers no Cancel: there is nothing to wait for but this computer."""
 
 from __future__ import annotations
 
@@ -71,16 +73,12 @@ class RestorePage(QWidget):
         self.progress.hide()
         self.back_button = QPushButton(self.tr("Back"))
         self.back_button.clicked.connect(self.back_requested)
-        self.cancel_button = QPushButton(self.tr("Cancel"))
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_button.hide()
         self.restore_button = QPushButton(self.tr("Restore"))
         self.restore_button.setDefault(True)
         self.restore_button.clicked.connect(self.start)
         buttons = QHBoxLayout()
         buttons.addWidget(self.back_button)
         buttons.addStretch()
-        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.restore_button)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
@@ -118,7 +116,6 @@ class RestorePage(QWidget):
         self.status.setStyleSheet("")
         self.status.setText(self.tr("Opening the backup… This takes a few seconds."))
         self.progress.show()
-        self.cancel_button.show()
         for widget in (self.file, self.choose_button, self.passphrase, self.back_button):
             widget.setEnabled(False)
         self._task = asyncio.ensure_future(self._restore(Path(self.file.text().strip()).expanduser(),
@@ -136,24 +133,14 @@ class RestorePage(QWidget):
             self.status.setText(message)
             self.failed.emit(message)
             return
-        except asyncio.CancelledError:
-            self._stopped()
-            raise
         self._stopped()
         self.restore_button.setEnabled(False)
         text = restored_text(summary)
         self.status.setText(text)
         self.restored.emit(text)
 
-    def cancel(self) -> None:
-        """Stop before anything is written (the restore writes in one go at its end)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self.status.setText(self.tr("Cancelled. Nothing was changed."))
-
     def _stopped(self) -> None:
         self.progress.hide()
-        self.cancel_button.hide()
         for widget in (self.file, self.choose_button, self.passphrase, self.back_button):
             widget.setEnabled(True)
         self._validate()
