@@ -78,6 +78,7 @@ from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
 from threads_desktop.engine.net.ports import Network
+from threads_desktop.engine.persons.device_links import DeviceLinks, ensure_device_links
 from threads_desktop.engine.persons.service import Persons
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
@@ -146,7 +147,8 @@ class Node:
             services.database, services.store, services.gate, services.identity, device_book, self.committer,
             self.membership, thread_ids=self._held_thread_ids, display_name=self._person_name,
             links=lambda: self.network_status().links, last_seen=self.peers.last_sessions,
-            now_seconds=services.now_seconds)
+            now_seconds=services.now_seconds, publish=services.broadcaster.publish)
+        self.device_links = DeviceLinks(services.database, lambda: int(services.now_seconds() * 1000))
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
@@ -162,6 +164,7 @@ class Node:
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)
+            ensure_device_links(database)  # issue 19: the device links this device issued
             leave.ensure_leaving(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
@@ -649,7 +652,11 @@ class Node:
         """What a peer refused sync (removed, left, a lost join) may still be
         served of the thread, per log: the signed events that decided it and
         their past, so that its own app learns it (acl/verdicts.py)."""
-        return verdicts.sync_cap(self._services.gate.evaluation(thread_id), str(peer))
+        evaluation = self._services.gate.evaluation(thread_id)
+        cap = verdicts.sync_cap(evaluation, str(peer))
+        for log_raw, seq in evaluation.removals.told(str(peer)).items():  # a device its person removed
+            cap[PeerId(log_raw)] = max(cap.get(PeerId(log_raw), 0), seq)
+        return cap
 
     # --- leaving ---------------------------------------------------------------------
 

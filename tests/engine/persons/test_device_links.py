@@ -25,6 +25,7 @@ from threads_desktop.engine.persons.device_links import (
     DeviceLink,
     DeviceLinks,
     DeviceRequest,
+    ensure_device_links,
     is_device_link,
 )
 
@@ -148,9 +149,9 @@ Links = tuple[DeviceLinks, list[int]]
 @pytest.fixture
 def links(tmp_path: Path) -> Links:
     clock = [EXPIRES - LIFETIME_MS]
-    table = DeviceLinks(Database.open(tmp_path / "profile.db"), lambda: clock[0])
-    table.ensure()
-    return table, clock
+    database = Database.open(tmp_path / "profile.db")
+    ensure_device_links(database)
+    return DeviceLinks(database, lambda: clock[0]), clock
 
 
 def test_a_link_is_open_then_spent_once(links: Links) -> None:

@@ -82,3 +82,15 @@ class Removals:
             if not seen:
                 return True
         return False
+
+    def told(self, device: str) -> dict[bytes, int]:
+        """What a removed device, refused sync, may still be served so that
+        its own app learns it was removed (as acl/verdicts.py does for a
+        removed member): per log, the last seq of the removals of it and
+        their causal past."""
+        cap: dict[bytes, int] = {}
+        for removal in self._by_device.get(device, ()):
+            for log, seq in [(removal.log, removal.seq), *removal.deps.items()]:
+                if seq > cap.get(log, 0):
+                    cap[log] = seq
+        return cap

@@ -618,8 +618,8 @@ class Membership:
         the keys the admin gave it."""
         del proven_follow_key  # proving a key shows what one holds, not what one may
         evaluation = self._gate.evaluation(thread_id)
-        if not evaluation.events:
-            return True
+        if not evaluation.events or not evaluation.current().members():
+            return True  # a new device of ours holds only its own bind yet: it knows no member either
         return Role.FOLLOW in evaluation.current().roles(self._person_of(evaluation, peer))
 
     def _person_of(self, evaluation: Evaluation, peer: str) -> str:

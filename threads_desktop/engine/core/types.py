@@ -208,6 +208,9 @@ class ChangeSet:
     # Joins by link whose admission changed (waiting, waiting for approval,
     # admitted, refused: Node.join_state): pending rows read them again.
     joins: frozenset[ThreadId] = field(default_factory=frozenset)
+    # The person's devices changed: one added or removed (this one, maybe:
+    # Persons.removed_notice), issue 19.
+    devices: bool = False
 
     def documents_updated(self) -> frozenset[tuple[ThreadId, str, str]]:
         return self.documents - self.documents_created - self.documents_deleted

@@ -218,8 +218,6 @@ class SyncServer:
     def _hello(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
         only(message, "nonce", "proofs", "addrs", "cert")
         nonce = get(message, "nonce", as_bytes(wire.NONCE_LENGTH))
-        if "cert" in message:  # a device of a person (issue 19): which person, checked before any proof
-            self._threads.peer_device_cert(session.remote, get(message, "cert", as_bytes(max_length=MAX_CERT_BYTES)))
         # Where the asker listens, in its own word (hints, kept for an hour).
         addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
         asked = get(message, "proofs", as_list(as_bytes(wire.MAC_LENGTH), MAX_PROOFS))
@@ -227,6 +225,8 @@ class SyncServer:
         # Checked before any key is read: a refused hello costs next to nothing.
         if not self._budgets.hello_work(session.remote, len(thread_ids)):
             raise ThreadsError("busy: too many hellos, try again later")
+        if "cert" in message:  # a device of a person (issue 19): which person, before any proof is checked
+            self._threads.peer_device_cert(session.remote, get(message, "cert", as_bytes(max_length=MAX_CERT_BYTES)))
         held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in thread_ids]
         matches = []
         access: dict[ThreadId, Cap | None] = {}

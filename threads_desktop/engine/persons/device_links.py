@@ -338,16 +338,17 @@ CREATE TABLE IF NOT EXISTS device_links (
 """
 
 
+def ensure_device_links(database: Database) -> None:
+    with database.write() as sql:
+        sql.execute(DEVICE_LINKS_SCHEMA)
+
+
 class DeviceLinks:
     """The device links this device issued: open until spent or expired."""
 
     def __init__(self, database: Database, now_ms: Callable[[], int]) -> None:
         self._db = database
         self._now_ms = now_ms
-
-    def ensure(self) -> None:
-        with self._db.write() as sql:
-            sql.execute(DEVICE_LINKS_SCHEMA)
 
     def issue(self, person: PeerId, name: str | None, addresses: tuple[str, ...],
               random_bytes: Callable[[int], bytes] = os.urandom) -> DeviceLink:

@@ -33,13 +33,20 @@ from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity, SigningKey
 from threads_desktop.engine.core.types import FetchOriginals, ThreadSummary
 from threads_desktop.engine.logstore import local_settings
-from threads_desktop.engine.logstore.addressbook import AddressBook
+from threads_desktop.engine.logstore.addressbook import AddressBook, peer_of_address
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.peerbook import PeerBook
 from threads_desktop.engine.logstore.store import LogStore
 from threads_desktop.engine.persons import backup
 from threads_desktop.engine.persons.bundle import MAX_PEERS, BundlePeer, BundleThread, PersonBundle
-from threads_desktop.engine.persons.device_links import DeviceAnswer, DeviceLink, DeviceLinks, DeviceRequest, Refusal
+from threads_desktop.engine.persons.device_links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
+from threads_desktop.engine.persons.device_links import (
+    DeviceAnswer,
+    DeviceLink,
+    DeviceLinks,
+    DeviceRequest,
+    Refusal,
+)
 from threads_desktop.engine.persons.service import Persons, clean_device_name
 
 log = logging.getLogger(__name__)
@@ -91,17 +98,23 @@ class Profile(Protocol):
 # --- a bundle of this profile, and installing one ---------------------------------------------------
 
 
-def build_bundle(profile: Profile) -> PersonBundle:
-    """Everything a new device of this person needs, but the content."""
+def build_bundle(profile: Profile, own_addresses: Sequence[str] = ()) -> PersonBundle:
+    """Everything a new device of this person needs, but the content. Its
+    peers: those of each thread, and the person's other devices (which
+    hold every thread), this one at `own_addresses` (where it listens)."""
     persons = profile.persons
     threads = tuple(BundleThread(summary.thread_id, summary.kind, summary.name,
                                  tuple(profile.store.thread_keys(summary.thread_id)))
                     for summary in profile.list_threads())
-    held = {t.thread_id for t in threads}
-    peers = []
-    for peer in profile.peers.all_peers()[:MAX_PEERS]:
+    held = tuple(t.thread_id for t in threads)
+    me = profile.identity.peer_id
+    devices = [PeerId.parse(d.device_id) for d in persons.devices() if not d.removed and not d.this_device]
+    peers = [BundlePeer(me, tuple(_usable(own_addresses)), held)] if own_addresses and held else []
+    peers += [BundlePeer(device, tuple(_usable(profile.addresses.addresses(device))), held)
+              for device in devices if held and profile.addresses.addresses(device)]
+    for peer in profile.peers.all_peers()[:MAX_PEERS - len(peers)]:
         shared = tuple(t for t in profile.peers.threads_of(peer) if t in held)
-        if shared and peer != profile.identity.peer_id:
+        if shared and peer != me and peer not in devices:
             peers.append(BundlePeer(peer, tuple(_usable(profile.addresses.addresses(peer))), shared))
     settings = {"fetch_originals": local_settings.fetch_originals(profile.database).value,
                 "relays": local_settings.relay_addresses(profile.database),
@@ -154,6 +167,15 @@ def _install_settings(database: Database, bundle: PersonBundle) -> None:
 # --- the issuing device ------------------------------------------------------------------------------
 
 
+def issue_device_link(profile: Profile, links: DeviceLinks, addresses: Sequence[str]) -> DeviceLink:
+    """A new device link of this person, naming this device and where it
+    listens (one use, 15 minutes)."""
+    persons = profile.persons
+    cert = persons.this_cert()
+    name = (cert.name if cert is not None else "") or profile.display_name() or None
+    return links.issue(PeerId.parse(persons.person_id), name, tuple(addresses[:MAX_LINK_ADDRESSES]))
+
+
 class DeviceIssuer:
     """Answers device requests (net/devicing.Devicing): checks the request,
     then the link; an unspent, unexpired one certifies the asking device,
@@ -204,7 +226,14 @@ async def become_device(profile: Profile, link: DeviceLink, name: str, ask: AskD
     bundle = PersonBundle.from_bytes(answer.open(identity.exchange))
     if SigningKey.from_seed(bundle.person_seed).peer_id != link.person:
         raise ProtocolError("the device answered with another person than the link's")
-    install_bundle(profile, bundle, _our_cert(bundle, link.person, identity.peer_id))
+    with profile.database.write():
+        install_bundle(profile, bundle, _our_cert(bundle, link.person, identity.peer_id))
+        # The device that added us holds every thread: the first peer to sync them with.
+        for address in link.addresses:
+            peer = peer_of_address(address)
+            if peer is not None and peer != identity.peer_id:
+                for thread in bundle.threads:
+                    profile.peers.remember(thread.thread_id, peer, [address], PEER_ADDRESS_TTL)
     return bundle
 
 
@@ -222,10 +251,10 @@ def _our_cert(bundle: PersonBundle, person: PeerId, device: PeerId) -> DeviceCer
 # --- backups --------------------------------------------------------------------------------------------
 
 
-async def export_backup(profile: Profile, path: Path, passphrase: str) -> int:
+async def export_backup(profile: Profile, path: Path, passphrase: str, own_addresses: Sequence[str] = ()) -> int:
     """Write a backup of this person to `path` (made aside, then renamed in;
     readable by its owner only). Returns the file's size."""
-    bundle = build_bundle(profile).to_bytes()
+    bundle = build_bundle(profile, own_addresses).to_bytes()
     data = await trio.to_thread.run_sync(backup.seal, bundle, passphrase)  # Argon2id: ~0.4 s
     await trio.to_thread.run_sync(_write_private, path, data)
     return len(data)

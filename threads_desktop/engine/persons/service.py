@@ -32,7 +32,7 @@ from threads_desktop.engine.core import text
 from threads_desktop.engine.core.errors import ConflictError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
-from threads_desktop.engine.core.types import Connection, PeerLink, PersonDevice, ThreadKind
+from threads_desktop.engine.core.types import ChangeSet, Connection, PeerLink, PersonDevice, ThreadKind
 from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
@@ -45,7 +45,7 @@ class Persons:
                  book: DeviceBook, committer: Committer, membership: Membership, *,
                  thread_ids: Callable[[], Iterable[ThreadId]], display_name: Callable[[], str],
                  links: Callable[[], Iterable[PeerLink]], last_seen: Callable[[], Mapping[PeerId, float]],
-                 now_seconds: Callable[[], float]) -> None:
+                 now_seconds: Callable[[], float], publish: Callable[[ChangeSet], None]) -> None:
         """`thread_ids`: the threads this profile holds (but those it
         leaves); `links` and `last_seen`: who is connected now, and when we
         last met each peer (the network's and the peer book's)."""
@@ -61,6 +61,7 @@ class Persons:
         self._links = links
         self._last_seen = last_seen
         self._now_seconds = now_seconds
+        self._publish = publish
 
     @property
     def person_id(self) -> str:
@@ -107,6 +108,7 @@ class Persons:
             raise InvalidInputError("that device was removed: it cannot be added again")
         cert = issue_cert(self._book.person_key(), device, cleaned, self._now_ms())
         self._book.record([cert])
+        self._publish(ChangeSet(devices=True))
         return cert
 
     def record(self, items: Iterable[DeviceItem]) -> list[DeviceItem]:
@@ -118,6 +120,8 @@ class Persons:
                 kept += self._book.record([item])
             except InvalidInputError as exc:
                 log.info("a device certificate or removal left out: %s", exc)
+        if kept:
+            self._publish(ChangeSet(devices=True))
         return kept
 
     def adopt(self, person_seed: bytes, cert: DeviceCert, known: Sequence[DeviceCert | DeviceRemoval]) -> None:
@@ -130,6 +134,7 @@ class Persons:
         with self._db.write():
             self._book.become(person_seed, cert)
             self.record(known)
+        self._publish(ChangeSet(devices=True))
 
     def add_thread(self, thread_id: ThreadId, kind: ThreadKind | None, name: str | None,
                    keys: Sequence[ThreadKey]) -> None:
@@ -154,6 +159,7 @@ class Persons:
             if thread_id.variant is ThreadVariant.ACCESS_CONTROLLED:
                 self._committer.commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, log_id, cert))],
                                        control=True)
+        self._publish(ChangeSet(threads_added=frozenset({thread_id})))  # the network syncs it from now on
 
     def remove_device(self, device_id: str) -> None:
         """Remove another device of the person, for good: an `Undevice` in
@@ -167,6 +173,7 @@ class Persons:
             raise NotFoundError("that is not a device of yours (or it was removed already)")
         removal = sign_removal(self._book.person_key(), device, self._now_ms())
         self._book.record([removal])
+        written = set()
         for thread_id in list(self._thread_ids()):
             if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or self._store.own_log(thread_id) is None:
                 continue
@@ -174,8 +181,10 @@ class Persons:
                 with self._committer.batched():
                     self._committer.commit(thread_id, [acl_payload(Undevice(removal))], control=True)
                     self._membership.heal(thread_id)  # as an admin: new keys the removed device lacks
+                written.add(thread_id)
             except ThreadsError as exc:  # one thread failing leaves the others removed
                 log.info("could not write the removal of a device into %s: %s", thread_id, exc)
+        self._publish(ChangeSet(membership=frozenset(written), devices=True))
 
     def learn_from(self, thread_id: ThreadId) -> None:
         """Keep the removals of our person's devices a thread shows (so this
