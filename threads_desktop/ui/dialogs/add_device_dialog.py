@@ -51,14 +51,17 @@ class AddDeviceDialog(QDialog):
         self._client = client
         self._offer: device_ops.DeviceLinkOffer | None = None
         self._known: set[str] | None = None  # device IDs before the link was made
+        self._unused_link = False  # a link is out and no device came with it yet
+        self.revoking: asyncio.Task[None] | None = None  # closed unused: its link being stopped
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.setWindowTitle(self.tr("Add a device"))
         self.setMinimumWidth(460)
         intro = QLabel(self.tr(
             "On the other computer, install Threads and choose “Add this computer to my devices” when it first "
-            "starts (or File > Join by Link…). Then scan this code or paste the link there. It will see "
-            "every album and chat you are in, and can add and remove devices, just like this one."))
+            "starts (or File > Join by Link…). Then scan this code or paste the link there, and keep this window "
+            "open until it is added. It will see every album and chat you are in, and can add and remove devices, "
+            "just like this one."))
         intro.setWordWrap(True)
         self.qr = QLabel()
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -116,6 +119,7 @@ class AddDeviceDialog(QDialog):
             return
         self._known = {d.device_id for d in known}
         self._offer = offer
+        self._unused_link = True
         pixmap = QPixmap()
         pixmap.loadFromData(offer.qr_png, "PNG")
         modules = max(1, pixmap.width() // QR_PNG_SCALE)  # whole pixels per module: crisp for a camera
@@ -161,6 +165,7 @@ class AddDeviceDialog(QDialog):
             return
         added = new[0]
         self._known.add(added.device_id)
+        self._unused_link = False
         self._ticker.stop()
         self.expiry.setText("")
         self.status.setText(self.tr("%1 was added. Your albums and chats are on their way to it.")
@@ -172,6 +177,12 @@ class AddDeviceDialog(QDialog):
         self.again_button.show()
         self.device_added.emit(added.device_id, device_name(added))
 
+    async def _revoke(self) -> None:
+        try:
+            await self._client.run(device_ops.revoke_device_links)
+        except ThreadsError:  # the engine stopped: an open link expires within 15 minutes anyway
+            pass
+
     def _fail(self, message: str) -> None:
         self.status.setStyleSheet(_ERROR_STYLE)
         self.status.setText(message)
@@ -179,6 +190,9 @@ class AddDeviceDialog(QDialog):
         self.failed.emit(message)
 
     def done(self, result: int) -> None:
+        if self._unused_link:  # closed while waiting: the link it showed stops working
+            self._unused_link = False
+            self.revoking = asyncio.ensure_future(self._revoke())
         self._closed = True
         self._ticker.stop()
         if self._task is not None and not self._task.done():

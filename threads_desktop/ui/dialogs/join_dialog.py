@@ -29,6 +29,7 @@ from threads_desktop.engine.core.errors import InvalidLinkError, ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.logstore.addressbook import peer_of_address
+from threads_desktop.engine.persons.device_links import PREFIX as DEVICE_PREFIX
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import person
@@ -44,7 +45,7 @@ class NoQrCodeError(Exception):
 
 
 class NotAnInviteError(Exception):
-    """The picture's QR code holds something else than an invite link."""
+    """The picture's QR code holds something else than an invite or device link."""
 
 
 def read_qr_link(path: Path) -> str:
@@ -60,7 +61,7 @@ def read_qr_link(path: Path) -> str:
         raise OSError(str(exc)) from exc
     codes = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     texts = [code.text.strip() for code in codes if code.text.strip()]
-    links = [text for text in texts if text.startswith(PREFIX)]
+    links = [text for text in texts if text.startswith((PREFIX, DEVICE_PREFIX))]  # an invite, or a device link
     if links:
         return links[0]
     if texts:

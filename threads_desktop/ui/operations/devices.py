@@ -9,11 +9,13 @@ import time
 from dataclasses import dataclass
 
 from threads_desktop.engine.acl.links import qr_png_bytes
-from threads_desktop.engine.core.errors import InvalidLinkError
+from threads_desktop.engine.core.errors import InvalidLinkError, PeerError
 from threads_desktop.engine.core.types import Connection
 from threads_desktop.engine.node import Node
+from threads_desktop.engine.persons import flows
 from threads_desktop.engine.persons.device_links import MAX_LINK_LENGTH, DeviceLink
 from threads_desktop.engine.persons.device_links import PREFIX as DEVICE_PREFIX
+from threads_desktop.ui.operations.backup import this_computer_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +54,20 @@ def my_devices(node: Node) -> list[MyDevice]:
 
 
 def new_device_link(node: Node) -> DeviceLinkOffer:
-    """A one-use link (15 minutes) that makes another computer a device of this person."""
-    link = node.persons.new_device_link()  # type: ignore[attr-defined]
+    """A one-use link (15 minutes) that makes another computer a device of
+    this person, naming where this device listens; PeerError offline (the
+    other computer could not reach us with it)."""
+    addresses = node.listen_addresses
+    if not addresses:
+        raise PeerError("this computer is offline: the other one could not reach it")
+    link = flows.issue_device_link(node, node.device_links, addresses)
     text = link.to_uri()
     return DeviceLinkOffer(text, qr_png_bytes(text), link.expires_ms)
+
+
+def revoke_device_links(node: Node) -> int:
+    """The add-device dialog closed before a device used its link: it stops working."""
+    return node.device_links.revoke_open()
 
 
 def remove_device(node: Node, device_id: str) -> None:
@@ -107,9 +119,17 @@ def read_device_link(node: Node, text: str) -> DeviceLinkPreview:
 
 
 async def add_this_computer(node: Node, text: str) -> str | None:
-    """Become a device of the link's person; their name."""
-    name: str | None = await node.persons.join_device_link(text)  # type: ignore[attr-defined]
-    return name
+    """Become another device of the link's person: the device that made the
+    link answers with the person's albums and chats, installed in one go
+    (DeviceLinkRefused: spent, expired or unknown; PeerError: no answer).
+    The person's name."""
+    network = node.network
+    if network is None:
+        raise PeerError("this computer is not online yet")
+    _link_text, link = find_device_link(text)
+    bundle = await flows.become_device(node, link, this_computer_name(), network.ask_device)
+    network.peers_changed()  # dial the person's peers now: the content comes from them
+    return bundle.name
 
 
 def forget_removed_device(node: Node) -> int:

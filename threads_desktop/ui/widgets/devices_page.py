@@ -76,9 +76,8 @@ class DevicesPage(QWidget):
         self._load.refresh()
 
     def _on_changes(self, changes: ChangeSet) -> None:
-        # A device's state rides on membership (its certificate or removal
-        # settled in a thread) or the network (it came online or went).
-        if changes.membership or changes.network is not None:
+        # A device added or removed (here or elsewhere), or one that came online or went.
+        if changes.devices or changes.membership or changes.network is not None:
             self._load.refresh()
 
     def refresh(self) -> None:

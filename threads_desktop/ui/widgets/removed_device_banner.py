@@ -58,7 +58,7 @@ class RemovedDeviceBanner(QFrame):
         self._load.refresh()
 
     def _on_changes(self, changes: ChangeSet) -> None:
-        if changes.membership or changes.threads_removed:
+        if changes.devices or changes.membership or changes.threads_removed:
             self._load.refresh()
 
     def _show(self, notice: str | None) -> None:
