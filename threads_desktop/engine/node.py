@@ -700,7 +700,10 @@ class Node:
         own_log = self.store.own_log(thread_id)
         if own_log is None or not any(h.log_id == own_log and h.seq for h in self.store.logs(thread_id)):
             return False  # we never wrote a thing: not even our bind
-        book, me = self._services.gate.evaluation(thread_id).current(), self.membership.me
+        evaluation = self._services.gate.evaluation(thread_id)
+        if self.membership.device in evaluation.removals.removed_devices():
+            return False  # another device of our person removed this one: we may not write (issue 19)
+        book, me = evaluation.current(), self.membership.me
         if Role.FOLLOW not in book.roles(me):
             return False  # removed, or never let in: we may not write
         return any(member != me and Role.FOLLOW in book.roles(member) for member in book.members())
