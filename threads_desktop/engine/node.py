@@ -135,9 +135,9 @@ class Node:
         # Every part that writes events holds the committer; membership,
         # which needs it too, is the policy that picks its keys.
         self.committer = Committer(services.dispatcher, self._publish)
-        self.directory = ThreadDirectory(services.database, services.store, services.identity, self.committer,
-                                         services.random_bytes, services.now_seconds)
         device_book = DeviceBook(services.database, services.vault, services.identity)
+        self.directory = ThreadDirectory(services.database, services.store, services.identity, self.committer,
+                                         services.random_bytes, services.now_seconds, device_book)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
                                      services.vault, self.committer, services.clock.tick,
                                      services.random_bytes, services.now_seconds, device_book)

@@ -198,7 +198,8 @@ class Membership:
         bind = make_bind(self._identity, thread_id, log_id)
         return AdmissionRequest(thread_id, invite_public, log_id, me, bind.exchange, bind.signature,
                                 invite_key.sign(join_message(thread_id, invite_public, log_id, me)),
-                                name_from_peer(name, MAX_JOINER_NAME) if name is not None else None)
+                                name_from_peer(name, MAX_JOINER_NAME) if name is not None else None,
+                                self._devices.this_cert())
 
     def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
         """As an admin, judge a joiner's request against the ACL as it stands
@@ -222,7 +223,7 @@ class Membership:
             if terms is None or not book.is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
                 return unknown
             if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
-                    and terms.role in book.roles(str(request.identity)):
+                    and terms.role in book.roles(request.member):
                 # Asked again (an answer lost on the way): the same answer, but
                 # only while it still holds the role; removed, demoted or gone,
                 # its old link is judged like any other (refused).
@@ -256,7 +257,7 @@ class Membership:
         except InvalidInputError:
             return AdmissionAnswer(AdmissionStatus.UNKNOWN)  # an exchange key nothing can be sealed to
         admit = Admit(request.invite_key, request.log_id, request.identity, request.exchange, request.bind_sig,
-                      request.sig)
+                      request.sig, request.cert)
         try:
             self._commit(thread_id, [acl_payload(admit, Keys(clean.epoch, ((str(request.identity), box,
                                                                             role >= Role.READ),)))])
@@ -355,7 +356,8 @@ class Membership:
                 self._set_join_status(thread_id, "refused", admission.refusal_reason(verdict))
                 return admission.refusal_reason(verdict)
             if not any(event.log == own_log.raw for event in self._gate.evaluation(thread_id).events):
-                self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log))])
+                self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log,
+                                                               self._devices.this_cert()))])
             sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
         return None
 

@@ -109,7 +109,9 @@ def _subjects(event: AclEvent, author: str) -> Iterator[tuple[str, _How]]:
         if isinstance(op, (Grant, Revoke)) and op.entity is None:
             named, how = op.peer, ("change", None)
         elif isinstance(op, Admit):  # an admin let a joiner in
-            named, how = str(op.identity), ("admit", op.invite)
+            # A device of a person (issue 19): the person was let in (the
+            # certificate held, or the admit would not be valid).
+            named, how = str(op.identity if op.cert is None else op.cert.person), ("admit", op.invite)
         elif isinstance(op, Join):  # the old way in: the joiner's own event
             named, how = author, ("join", op.invite)
         elif isinstance(op, Leave):

@@ -76,6 +76,10 @@ class Persons:
         """Every certificate and removal seen (for bundles and hellos)."""
         return self._book
 
+    def person_seed(self) -> bytes:
+        """The person key's seed, for a new device's bundle or a backup only."""
+        return self._book.person_key().seed()
+
     def this_cert(self) -> DeviceCert | None:
         """This device's certificate (None: the person's first device)."""
         return self._book.this_cert()
