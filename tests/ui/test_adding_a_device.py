@@ -4,7 +4,7 @@ computer's first-launch page takes the link, says what it will do, waits
 for the other device, and becomes one of the person's devices with every
 album; the first device's dialog then says which device was added. A link
 used once gives nothing the second time; one whose dialog closed unused
-stops working."""
+stops working. The join dialog takes a device link as well."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import qasync
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
-from threads_desktop.ui.dialogs.join_dialog import read_qr_link
+from threads_desktop.ui.dialogs.join_dialog import JoinDialog, read_qr_link
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.my_device_model import MyDeviceRole
+from threads_desktop.ui.operations import devices as device_ops
 from threads_desktop.ui.widgets.add_computer_page import AddComputerPage
 from threads_desktop.ui.widgets.devices_page import DevicesPage
 
@@ -112,3 +113,26 @@ def test_a_link_whose_dialog_closed_unused_stops_working(  # type: ignore[no-unt
     assert failed.args == ["Your other device does not know this link. Make a new one there."]
     assert _engine(qtbot, desktop, Node.list_threads) == []
     assert page.add_button.isEnabled() and not page.back_button.isHidden()
+
+
+def test_the_join_dialog_takes_a_device_link_too(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
+    laptop, desktop = (EngineClient(engine, qt_loop) for engine in two_app_engines)
+    _engine(qtbot, laptop, Node.set_display_name, "Ana")
+    _engine(qtbot, laptop, Node.create_thread, ThreadKind.CHAT, "Family")
+    _online(qtbot, laptop)
+    _online(qtbot, desktop)
+    link = _engine(qtbot, laptop, device_ops.new_device_link).link
+
+    dialog = JoinDialog(desktop)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    with qtbot.waitSignal(dialog.checked, timeout=NETWORK_S):
+        dialog.link_edit.setPlainText(link)
+    assert dialog.details.text().startswith("This will make this computer another of your devices, next to “Ana”.")
+    assert dialog.join_button.text() == "Add this computer" and dialog.join_button.isEnabled()
+    with qtbot.waitSignal(dialog.became_device, timeout=NETWORK_S):
+        dialog.join_button.click()
+    # The chat is here at once; its name comes with its records, synced from the laptop.
+    qtbot.waitUntil(lambda: [t.name for t in _engine(qtbot, desktop, Node.list_threads)] == ["Family"],
+                    timeout=NETWORK_S)

@@ -646,6 +646,7 @@ class MainWindow(QMainWindow):
         """The join dialog (also for a threads:// link opened from outside)."""
         self.join_dialog = JoinDialog(self._client, self, text)
         self.join_dialog.joined.connect(lambda thread_id: self.select_thread(str(thread_id), when_listed=True))
+        self.join_dialog.became_device.connect(self._came_back)  # a device link pasted (issue 19)
         self.join_dialog.open()
         return self.join_dialog
 
