@@ -34,10 +34,10 @@ def test_this_computer_comes_first_then_by_name_and_removed_last(qapp) -> None: 
     assert b"status_text" in model.roleNames().values()
 
 
-def test_a_device_without_a_name_shows_a_short_id(qapp) -> None:  # type: ignore[no-untyped-def]
+def test_a_first_device_without_a_name_is_called_so(qapp) -> None:  # type: ignore[no-untyped-def]
     model = MyDeviceModel()
     model.set_devices([_device(None, device_id=PEER)])
-    assert model.index(0).data(MyDeviceRole.NAME) == "…AAAAAA"
+    assert model.index(0).data(MyDeviceRole.NAME) == "Your first device"
 
 
 def test_status_says_online_or_when_last_seen(qapp) -> None:  # type: ignore[no-untyped-def]

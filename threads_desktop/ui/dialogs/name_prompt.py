@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -121,6 +122,7 @@ class NamePrompt(QDialog):
         self.restore_page.restored.connect(self._came_back)
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
+        self._show_page(name_page)
         self.finished.connect(self._remember_asked)
 
     @classmethod
@@ -157,7 +159,13 @@ class NamePrompt(QDialog):
         self.accept()
 
     def _show_page(self, page: QWidget) -> None:
+        # The dialog takes the size of the page shown, not of the largest one.
+        for index in range(self.pages.count()):
+            shown = self.pages.widget(index) is page
+            policy = QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored
+            self.pages.widget(index).setSizePolicy(policy, policy)
         self.pages.setCurrentWidget(page)
+        self.adjustSize()
         titles = {self.add_computer_page: self.tr("Add this computer to my devices"),
                   self.restore_page: self.tr("Restore from a backup")}
         self.setWindowTitle(titles.get(page, self.tr("Welcome to Threads")))

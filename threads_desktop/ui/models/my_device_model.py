@@ -12,7 +12,6 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QCoreApplication, QMo
 
 from threads_desktop.engine.core.types import Connection
 from threads_desktop.ui.operations.devices import MyDevice
-from threads_desktop.ui.people import short_id
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -35,7 +34,9 @@ def _day(seen: time.struct_time, today: time.struct_time) -> str:
 
 
 def device_name(device: MyDevice) -> str:
-    return device.name or short_id(device.device_id)
+    """Its certified name; a person's first device has none (ui/operations
+    names this computer by its host name)."""
+    return device.name or QCoreApplication.translate("MyDevices", "Your first device")
 
 
 def status_text(device: MyDevice, now: float) -> str:

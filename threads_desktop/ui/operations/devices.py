@@ -49,7 +49,10 @@ class DeviceLinkPreview:
 
 
 def my_devices(node: Node) -> list[MyDevice]:
-    return [MyDevice(d.device_id, d.name, d.this_device, d.removed, d.added_ms, d.connection, d.last_seen)
+    # This computer, if it is the person's first device (no certificate, so
+    # no name), goes by its host name: the name it would be certified with.
+    return [MyDevice(d.device_id, d.name or (this_computer_name() if d.this_device else None), d.this_device,
+                     d.removed, d.added_ms, d.connection, d.last_seen)
             for d in node.persons.devices()]
 
 

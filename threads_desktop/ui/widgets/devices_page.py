@@ -27,6 +27,7 @@ from threads_desktop.ui.models.coalescing_load import CoalescingLoad
 from threads_desktop.ui.models.my_device_model import MyDeviceModel, MyDeviceRole
 from threads_desktop.ui.operations import devices as device_ops
 from threads_desktop.ui.refusals import explain
+from threads_desktop.ui.widgets.my_device_delegate import MyDeviceDelegate
 
 _ERROR_STYLE = "color: #b3261e"
 
@@ -52,6 +53,8 @@ class DevicesPage(QWidget):
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setUniformItemSizes(True)
+        self.list.setItemDelegate(MyDeviceDelegate(self.list))
+        self.list.setMouseTracking(True)
         self.list.selectionModel().currentChanged.connect(lambda *_: self._update_buttons())
         self.add_button = QPushButton(self.tr("Add a device…"))
         self.add_button.clicked.connect(self.ask_add)
