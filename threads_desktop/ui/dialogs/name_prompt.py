@@ -160,10 +160,10 @@ class NamePrompt(QDialog):
 
     def _show_page(self, page: QWidget) -> None:
         # The dialog takes the size of the page shown, not of the largest one.
-        for index in range(self.pages.count()):
-            shown = self.pages.widget(index) is page
-            policy = QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored
-            self.pages.widget(index).setSizePolicy(policy, policy)
+        for other in (self.pages.widget(index) for index in range(self.pages.count())):
+            policy = QSizePolicy.Policy.Preferred if other is page else QSizePolicy.Policy.Ignored
+            if other is not None:
+                other.setSizePolicy(policy, policy)
         self.pages.setCurrentWidget(page)
         self.adjustSize()
         titles = {self.add_computer_page: self.tr("Add this computer to my devices"),
