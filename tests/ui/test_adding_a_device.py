@@ -75,7 +75,8 @@ def test_a_new_computer_becomes_a_device_of_the_person_with_the_link_the_window_
     qtbot.waitUntil(lambda: bool(added), timeout=NETWORK_S)  # the laptop hears of it by its change sets
     added_id, added_name = added[0]
     assert added_id == str(_engine(qtbot, desktop, lambda node: node.identity.peer_id))
-    assert dialog.status.text() == f"{added_name} was added. Your albums and chats are on their way to it."
+    assert dialog.status.text() == f"“{added_name}” was added. Your albums and chats are on their way to it."
+    assert dialog.offer.isHidden()  # the spent link and its code are gone
     assert {t.thread_id for t in _engine(qtbot, desktop, Node.list_threads)} == {album.thread_id}
     qtbot.waitUntil(lambda: devices.model.row_of(added_id) >= 0, timeout=NETWORK_S)
     assert devices.model.index(devices.model.row_of(added_id)).data(MyDeviceRole.REMOVABLE)

@@ -137,6 +137,7 @@ class NamePrompt(QDialog):
             return None
         prompt = cls(client, settings, parent, peer_id=peer_id)
         prompt.open()  # never exec(): no nested loop inside qasync
+        prompt.adjustSize()  # to the page shown, now that it is laid out
         prompt.name_edit.setFocus()
         return prompt
 
