@@ -15,7 +15,8 @@ PEER = "12D3KooW" + "A" * 44
 def _device(name: str | None, *, this: bool = False, removed: bool = False,
             connection: Connection = Connection.OFFLINE, last_seen: float | None = None,
             device_id: str | None = None) -> MyDevice:
-    return MyDevice(device_id or f"12D3KooW{(name or 'x'):A<44}"[:52], name, this, removed, 1, connection, last_seen)
+    return MyDevice(device_id or f"12D3KooW{(name or 'x'):A<44}"[:52], name, this, removed, None, connection,
+                    last_seen)
 
 
 def test_this_computer_comes_first_then_by_name_and_removed_last(qapp) -> None:  # type: ignore[no-untyped-def]
@@ -49,3 +50,10 @@ def test_status_says_online_or_when_last_seen(qapp) -> None:  # type: ignore[no-
     assert status_text(_device("a", last_seen=earlier), now) == "Last seen 00:01"
     long_ago = time.mktime((2020, 3, 4, 12, 0, 0, 0, 0, -1))
     assert status_text(_device("a", last_seen=long_ago), now) == "Last seen 4 Mar 2020"
+
+
+def test_a_device_says_when_it_was_added(qapp) -> None:  # type: ignore[no-untyped-def]
+    now = time.time()
+    added = MyDevice("12D3KooW" + "B" * 44, "vm", False, False, int(time.mktime((2020, 3, 4, 12, 0, 0, 0, 0, -1)))
+                     * 1000, Connection.SAME_NETWORK, None)
+    assert status_text(added, now) == "Online, on this network · added 4 Mar 2020"

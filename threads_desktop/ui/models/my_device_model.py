@@ -40,6 +40,15 @@ def device_name(device: MyDevice) -> str:
 
 
 def status_text(device: MyDevice, now: float) -> str:
+    """How it is now, and when it was added (two computers may share a name)."""
+    state = _state_text(device, now)
+    if device.added_ms is None or device.removed:
+        return state
+    added = _day(time.localtime(device.added_ms / 1000), time.localtime(now))
+    return QCoreApplication.translate("MyDevices", "%1 · added %2").replace("%1", state).replace("%2", added)
+
+
+def _state_text(device: MyDevice, now: float) -> str:
     tr = QCoreApplication.translate
     if device.removed:
         return tr("MyDevices", "Removed")
