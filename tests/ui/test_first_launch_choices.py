@@ -38,7 +38,7 @@ def test_three_ways_to_start_each_with_its_page_and_a_way_back(  # type: ignore[
     assert prompt.pages.currentWidget() is name_page and prompt.windowTitle() == "Welcome to Threads"
     prompt.restore_button.click()
     page = prompt.restore_page
-    assert prompt.pages.currentWidget() is page and "cannot bring back" in page.cannot.text()
+    assert prompt.pages.currentWidget() is page and "It cannot bring back:" in page.cannot.text()
     assert not page.restore_button.isEnabled()
     page.file.setText(str(tmp_path / "backup.threadsbackup"))
     assert not page.restore_button.isEnabled()

@@ -13,18 +13,23 @@ from threads_desktop.ui.engine_client import EngineClient
 
 
 def restores_text() -> str:
-    return QCoreApplication.translate("Backup",
-        "A backup brings back, on a new computer: you (your name, and the right to add and remove your "
-        "devices), every album and chat you were in with their keys, the names and addresses of the people you "
-        "share with, and your settings. Photos and messages come back from the people and devices that have "
-        "them, once they are online.")
+    return QCoreApplication.translate(
+        "Backup",
+        "A backup brings back, on a new computer:\n"
+        "•  you: your name, and the key that makes a computer one of your devices\n"
+        "•  every album and chat you were in, with their keys\n"
+        "•  who you share with and where to find them, and your settings\n"
+        "Photos and messages then come back from the people and devices that have them, once they are online.")
 
 
 def cannot_restore_text() -> str:
-    return QCoreApplication.translate("Backup",
-        "It cannot bring back photos or messages that only this computer had, albums and chats you joined "
-        "after making the backup, or those you were removed from. Make a new backup after joining something "
-        "important.")
+    return QCoreApplication.translate(
+        "Backup",
+        "It cannot bring back:\n"
+        "•  photos and messages that only this computer had\n"
+        "•  albums and chats you joined after making the backup\n"
+        "•  albums and chats you were removed from\n"
+        "Make a new backup after joining something important.")
 
 
 class BackupPage(QWidget):
