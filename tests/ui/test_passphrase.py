@@ -22,9 +22,11 @@ def test_repeats_and_runs_are_called_easy_to_guess() -> None:
         assert "words" in hint.text
 
 
-def test_unrelated_words_are_strong() -> None:
-    hint = strength_hint("purple elephant dances quietly")
-    assert hint.strength is Strength.STRONG and hint.acceptable
+def test_words_count_as_words_from_a_list() -> None:
+    assert strength_hint("blue lantern").strength is Strength.WEAK  # two words: guessed word by word
+    assert strength_hint("purple elephant dances quietly").strength is Strength.FAIR
+    assert strength_hint("purple elephant dances quietly under mars").strength is Strength.GOOD
+    assert strength_hint("purple-elephant-dances-quietly-under-a-red-moon").strength is Strength.STRONG
 
 
 def test_mixed_characters_of_fair_length_are_fair_or_better() -> None:
