@@ -6,6 +6,7 @@ the engine thread (ui/operations/backup), so the window stays responsive."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -126,7 +127,8 @@ class ExportBackupDialog(QDialog):
         """Where to save it: a file dialog opened with open(), never exec()."""
         if not self.save_button.isEnabled():
             return None
-        chooser = QFileDialog(self, self.tr("Save the backup"), str(self._folder / f"Threads{BACKUP_SUFFIX}"),
+        named = self.tr("Threads backup %1").replace("%1", datetime.date.today().isoformat()) + BACKUP_SUFFIX
+        chooser = QFileDialog(self, self.tr("Save the backup"), str(self._folder / named),
                               self.tr(BACKUP_FILTER))
         chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         chooser.setDefaultSuffix(BACKUP_SUFFIX.lstrip("."))
