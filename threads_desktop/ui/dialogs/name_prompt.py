@@ -21,8 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -51,6 +49,29 @@ def account_name() -> str:
             return getpass.getuser()[:MAX_DISPLAY_NAME]
         except (OSError, KeyError):
             return ""
+
+
+class Pages(QWidget):
+    """One page shown at a time, the others hidden: unlike a QStackedWidget,
+    the dialog then takes the size of the page shown, not of the largest."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._pages: list[QWidget] = []
+
+    def addWidget(self, page: QWidget) -> None:
+        self._pages.append(page)
+        self._layout.addWidget(page)
+        page.setVisible(len(self._pages) == 1)
+
+    def setCurrentWidget(self, page: QWidget) -> None:
+        for other in self._pages:
+            other.setVisible(other is page)
+
+    def currentWidget(self) -> QWidget | None:
+        return next((page for page in self._pages if not page.isHidden()), None)
 
 
 class NamePrompt(QDialog):
@@ -110,7 +131,7 @@ class NamePrompt(QDialog):
         name_layout.addStretch()
         self.add_computer_page = AddComputerPage(client)
         self.restore_page = RestorePage(client)
-        self.pages = QStackedWidget()
+        self.pages = Pages()
         for page in (name_page, self.add_computer_page, self.restore_page):
             self.pages.addWidget(page)
         self.add_computer_button.clicked.connect(lambda: self._show_page(self.add_computer_page))
@@ -160,16 +181,11 @@ class NamePrompt(QDialog):
         self.accept()
 
     def _show_page(self, page: QWidget) -> None:
-        # The dialog takes the size of the page shown, not of the largest one.
-        for other in (self.pages.widget(index) for index in range(self.pages.count())):
-            policy = QSizePolicy.Policy.Preferred if other is page else QSizePolicy.Policy.Ignored
-            if other is not None:
-                other.setSizePolicy(policy, policy)
         self.pages.setCurrentWidget(page)
-        self.adjustSize()
         titles = {self.add_computer_page: self.tr("Add this computer to my devices"),
                   self.restore_page: self.tr("Restore from a backup")}
         self.setWindowTitle(titles.get(page, self.tr("Welcome to Threads")))
+        self.adjustSize()  # to the page shown
 
     def _came_back(self, text: str) -> None:
         self.came_back.emit(text)
