@@ -14,8 +14,10 @@ import qasync
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
+from threads_desktop.ui.devices_text import restored_text, summary_text
 from threads_desktop.ui.dialogs.backup_dialogs import CheckBackupDialog, ExportBackupDialog
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations.backup import BackupSummary
 from threads_desktop.ui.widgets.backup_page import BackupPage
 from threads_desktop.ui.widgets.restore_page import RestorePage
 
@@ -132,3 +134,9 @@ def test_a_backup_exported_is_checked_and_restored_into_a_fresh_profile(  # type
         assert _engine(qtbot, fresh, lambda node: node.persons.person_id) == me  # the same person, a new device
     finally:
         fresh_runtime.stop()
+
+
+def test_what_a_backup_holds_is_said_without_zero_counts(qapp) -> None:  # type: ignore[no-untyped-def]
+    assert summary_text(BackupSummary("Ana", 1, 0)) == "It holds Ana with 1 album."
+    assert restored_text(BackupSummary(None, 0, 3)).startswith("Restored 3 chats.")
+    assert summary_text(BackupSummary(None, 0, 0)) == "It holds no albums or chats."

@@ -11,12 +11,18 @@ from threads_desktop.ui.operations.devices import DeviceLinkPreview
 
 
 def _counts(summary: BackupSummary) -> str:
+    """ "3 albums and 2 chats", "1 album": only what there is."""
     tr = QCoreApplication.translate
-    albums = (tr("Backup", "1 album") if summary.albums == 1 else
-              tr("Backup", "%1 albums").replace("%1", str(summary.albums)))
-    chats = (tr("Backup", "1 chat") if summary.chats == 1 else
-             tr("Backup", "%1 chats").replace("%1", str(summary.chats)))
-    return tr("Backup", "%1 and %2").replace("%1", albums).replace("%2", chats)
+    parts = []
+    if summary.albums:
+        parts.append(tr("Backup", "1 album") if summary.albums == 1 else
+                     tr("Backup", "%1 albums").replace("%1", str(summary.albums)))
+    if summary.chats:
+        parts.append(tr("Backup", "1 chat") if summary.chats == 1 else
+                     tr("Backup", "%1 chats").replace("%1", str(summary.chats)))
+    if not parts:
+        return tr("Backup", "no albums or chats")
+    return parts[0] if len(parts) == 1 else tr("Backup", "%1 and %2").replace("%1", parts[0]).replace("%2", parts[1])
 
 
 def summary_text(summary: BackupSummary) -> str:

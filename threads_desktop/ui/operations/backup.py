@@ -53,4 +53,6 @@ async def restore_backup(node: Node, path: Path, passphrase: str) -> BackupSumma
     """Make this fresh profile a new device of the backup's person, with
     every album and chat of the backup (nothing written on any error)."""
     bundle = await flows.restore_backup(node, path, passphrase, this_computer_name(), int(time.time() * 1000))
+    if node.network is not None:
+        node.network.peers_changed()  # dial the person's peers now: the content comes from them
     return _summary(bundle)

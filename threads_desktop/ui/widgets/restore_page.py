@@ -90,6 +90,7 @@ class RestorePage(QWidget):
         layout.addLayout(buttons)
         for field in (self.file, self.passphrase):
             field.textChanged.connect(self._validate)
+            field.returnPressed.connect(self.start)  # Enter restores, as the dialog's default button would
         self._validate()
 
     @property
