@@ -76,7 +76,7 @@ def test_another_device_is_removed_after_a_confirmation_and_then_shown_removed( 
     page.select_device(other)
     assert page.remove_button.isEnabled()
     box = page.ask_remove()
-    assert box is not None and box.isVisible() and box.text() == "Remove Bob's desktop from your devices?"
+    assert box is not None and box.isVisible() and box.text() == "Remove “Bob's desktop” from your devices?"
     assert "It will stop receiving new photos and messages" in box.informativeText()
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert not page.model.index(page.model.row_of(other)).data(MyDeviceRole.REMOVED)
@@ -86,7 +86,7 @@ def test_another_device_is_removed_after_a_confirmation_and_then_shown_removed( 
     with qtbot.waitSignal(page.removed, timeout=10_000) as removed:
         remove.click()
     assert removed.args == ["Bob's desktop"]
-    assert page.status.text() == "Bob's desktop was removed. It no longer receives anything new."
+    assert page.status.text() == "“Bob's desktop” was removed. It no longer receives anything new."
     qtbot.waitUntil(lambda: bool(page.model.index(page.model.row_of(other)).data(MyDeviceRole.REMOVED)),
                     timeout=10_000)
     row = page.model.index(page.model.row_of(other))

@@ -130,7 +130,7 @@ class DevicesPage(QWidget):
             return None
         device_id, name = str(index.data(MyDeviceRole.DEVICE_ID)), str(index.data(MyDeviceRole.NAME))
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Remove a device"),
-                          self.tr("Remove %1 from your devices?").replace("%1", name),
+                          self.tr("Remove “%1” from your devices?").replace("%1", name),
                           QMessageBox.StandardButton.Cancel, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setInformativeText(self.tr(
@@ -147,7 +147,7 @@ class DevicesPage(QWidget):
         if self._remove_task is not None and not self._remove_task.done():
             return
         self.status.setStyleSheet("")
-        self.status.setText(self.tr("Removing %1…").replace("%1", name))
+        self.status.setText(self.tr("Removing “%1”…").replace("%1", name))
         self._remove_task = asyncio.ensure_future(self._remove(device_id, name))
         self._update_buttons()
 
@@ -155,12 +155,12 @@ class DevicesPage(QWidget):
         try:
             await self._client.run(device_ops.remove_device, device_id)
         except ThreadsError as exc:
-            self._say_error(self.tr("Could not remove %1: %2").replace("%1", name).replace("%2", explain(exc)))
+            self._say_error(self.tr("Could not remove “%1”: %2").replace("%1", name).replace("%2", explain(exc)))
             return
         finally:
             self._remove_task = None
             self._update_buttons()
-        self.status.setText(self.tr("%1 was removed. It no longer receives anything new.").replace("%1", name))
+        self.status.setText(self.tr("“%1” was removed. It no longer receives anything new.").replace("%1", name))
         self._load.refresh()
         self.removed.emit(name)
 
