@@ -185,7 +185,8 @@ class AddComputerPage(QWidget):
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self.preview.setStyleSheet("")
-        self.preview.setText(self.tr("Cancelled. The link still works until it expires."))
+        # Not "the link still works": the other device may have answered already.
+        self.preview.setText(self.tr("Cancelled. Nothing was changed on this computer."))
 
     def _stopped(self) -> None:
         self.progress.hide()
