@@ -180,3 +180,9 @@ def test_a_link_never_issued_or_revoked_is_unknown(links: Links) -> None:
     key = table.issue(PERSON, None, ()).link_key.peer_id
     assert table.revoke_open() == 1
     assert table.refusal(key) == "unknown"
+
+
+def test_the_protocol_document_holds_the_vector() -> None:
+    document = (Path(__file__).parents[3] / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    assert VECTOR in document
+    assert str(DeviceLink.parse(VECTOR).link_key.peer_id) in document
