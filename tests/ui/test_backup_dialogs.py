@@ -7,6 +7,7 @@ first launch into a fresh profile, which gets every album and chat."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import qasync
@@ -94,8 +95,10 @@ def test_a_backup_exported_is_checked_and_restored_into_a_fresh_profile(  # type
     dialog.passphrase.setText(PASSPHRASE)
     dialog.repeat.setText(PASSPHRASE)
     backup = tmp_path / "ana.threadsbackup"
+    started = time.perf_counter()
     with qtbot.waitSignal(page.exported, timeout=30_000):
         dialog.export_to(backup)
+    print(f"export: {time.perf_counter() - started:.2f} s")
     assert backup.stat().st_size > 0 and oct(backup.stat().st_mode & 0o777) == "0o600"
     assert page.status.text().startswith(f"Backup saved to {backup}.")
 
@@ -123,8 +126,10 @@ def test_a_backup_exported_is_checked_and_restored_into_a_fresh_profile(  # type
         assert restore.status.text() == "The passphrase is wrong, or the file is damaged. Nothing was changed."
         assert _engine(qtbot, fresh, Node.list_threads) == []
         restore.passphrase.setText(PASSPHRASE)
+        started = time.perf_counter()
         with qtbot.waitSignal(restore.restored, timeout=30_000) as restored:
             restore.restore_button.click()
+        print(f"restore: {time.perf_counter() - started:.2f} s")
         assert restored.args[0].startswith("Restored 1 album and 1 chat.")
         assert restore.progress.isHidden() and not restore.restore_button.isEnabled()
         threads = _engine(qtbot, fresh, Node.list_threads)
