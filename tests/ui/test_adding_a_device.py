@@ -126,7 +126,9 @@ def test_the_join_dialog_takes_a_device_link_too(  # type: ignore[no-untyped-def
     _engine(qtbot, laptop, Node.create_thread, ThreadKind.CHAT, "Family")
     _online(qtbot, laptop)
     _online(qtbot, desktop)
-    link = _engine(qtbot, laptop, device_ops.new_device_link).link
+    offer = _engine(qtbot, laptop, device_ops.new_device_link)
+    assert offer is not None
+    link = offer.link
 
     dialog = JoinDialog(desktop)
     qtbot.addWidget(dialog)

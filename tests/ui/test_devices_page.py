@@ -95,3 +95,13 @@ def test_another_device_is_removed_after_a_confirmation_and_then_shown_removed( 
     assert not page.remove_button.isEnabled() and page.remove_button.toolTip() == "Already removed"
     devices = _call(qtbot, runtime, lambda node: node.persons.devices())
     assert [d.removed for d in devices if d.device_id == other] == [True]
+
+
+def test_adding_a_device_offline_says_so_and_offers_to_try_again(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> None:
+    page = _page(qtbot, qt_loop, runtime)  # this engine runs no network
+    dialog = page.ask_add()
+    qtbot.waitUntil(lambda: dialog.again_button.isVisible(), timeout=10_000)
+    assert dialog.status.text().startswith("This computer is not online yet")
+    assert dialog.offer.isHidden() and dialog.again_button.text() == "Try again" and not dialog.link.text()
+    dialog.reject()

@@ -122,6 +122,13 @@ class AddDeviceDialog(QDialog):
         except ThreadsError as exc:
             self._fail(explain(exc))
             return
+        if offer is None:  # the network is still starting, or cannot listen
+            self.offer.hide()
+            self.status.setText(self.tr("This computer is not online yet, so the other one could not reach it. "
+                                        "Try again in a moment."))
+            self.again_button.setText(self.tr("Try again"))
+            self.again_button.show()
+            return
         self._known = {d.device_id for d in known}
         self._offer = offer
         self._unused_link = True

@@ -56,13 +56,13 @@ def my_devices(node: Node) -> list[MyDevice]:
             for d in node.persons.devices()]
 
 
-def new_device_link(node: Node) -> DeviceLinkOffer:
+def new_device_link(node: Node) -> DeviceLinkOffer | None:
     """A one-use link (15 minutes) that makes another computer a device of
-    this person, naming where this device listens; PeerError offline (the
+    this person, naming where this device listens; None while offline (the
     other computer could not reach us with it)."""
     addresses = node.listen_addresses
     if not addresses:
-        raise PeerError("this computer is offline: the other one could not reach it")
+        return None
     link = flows.issue_device_link(node, node.device_links, addresses)
     text = link.to_uri()
     return DeviceLinkOffer(text, qr_png_bytes(text), link.expires_ms)
