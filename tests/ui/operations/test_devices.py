@@ -1,14 +1,20 @@
 """The window's device operations: a device link is found in whatever was
-pasted (words around it, wrapped over lines, a full stop after it)."""
+pasted (words around it, wrapped over lines, a full stop after it), and any
+text gives a link or InvalidLinkError, nothing else."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from threads_desktop.engine.core.errors import InvalidLinkError
+from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.persons.device_links import new_link
 from threads_desktop.ui.operations.devices import find_device_link
+
+PERSON = PeerId.parse("12D3KooWSdp2iBJMBQ6UXMB4XZMjcMMZDuHryfMG2aTmnn6wq6uR")  # any Ed25519 peer ID
 
 
 def _link() -> str:
@@ -31,3 +37,15 @@ def test_an_invite_link_or_a_damaged_one_is_not_a_device_link() -> None:
     link = _link()
     with pytest.raises(InvalidLinkError):
         find_device_link(link[:-6])  # cut short
+
+
+@given(st.text(max_size=300), st.text(max_size=50))
+def test_any_pasted_text_gives_a_link_or_a_clear_refusal(before: str, after: str) -> None:
+    link = new_link(PERSON, "Ana", (), 1_000).to_uri()
+    for text in (before, f"{before}threads://device/{after}", f"{before}{link}{after}"):
+        try:
+            found, parsed = find_device_link(text)
+        except InvalidLinkError:
+            continue
+        assert found.startswith("threads://device/") and parsed.person is not None
+

@@ -17,7 +17,7 @@ from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.coalescing_load import CoalescingLoad
 from threads_desktop.ui.operations import devices as device_ops
 from threads_desktop.ui.refusals import explain
-from threads_desktop.ui.widgets.removal_banner import _STYLE
+from threads_desktop.ui.widgets.removal_banner import BANNER_STYLE
 
 
 class RemovedDeviceBanner(QFrame):
@@ -32,7 +32,7 @@ class RemovedDeviceBanner(QFrame):
         self._task: asyncio.Task[None] | None = None
         self.confirm_box: QMessageBox | None = None
         self.setObjectName("removalBanner")
-        self.setStyleSheet(_STYLE)
+        self.setStyleSheet(BANNER_STYLE)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
         texts = QVBoxLayout()
