@@ -7,6 +7,7 @@ first launch into a fresh profile, which gets every album and chat."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def test_the_save_button_asks_where_with_a_file_dialog_that_does_not_block(  # t
     dialog.save_button.click()
     chooser = dialog.chooser
     assert chooser is not None and chooser.isVisible() and chooser.defaultSuffix() == "threadsbackup"
+    assert Path(chooser.selectedFiles()[0]).name == f"Threads backup {datetime.date.today().isoformat()}.threadsbackup"
     chooser.reject()
 
 

@@ -46,3 +46,15 @@ def test_three_ways_to_start_each_with_its_page_and_a_way_back(  # type: ignore[
     assert page.restore_button.isEnabled()
     page.back_button.click()
     assert prompt.pages.currentWidget() is name_page
+
+
+def test_the_dialog_takes_the_size_of_the_page_shown(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
+    prompt = _prompt(qtbot, qt_loop, runtime, tmp_path)
+    qtbot.waitExposed(prompt)
+    short = prompt.sizeHint().height()
+    prompt.restore_button.click()
+    tall = prompt.sizeHint().height()
+    assert tall > short + 50  # the restore page is taller: the name page had its blank before
+    prompt.restore_page.back_button.click()
+    assert prompt.sizeHint().height() == short
