@@ -57,3 +57,25 @@ def test_a_device_says_when_it_was_added(qapp) -> None:  # type: ignore[no-untyp
     added = MyDevice("12D3KooW" + "B" * 44, "vm", False, False, int(time.mktime((2020, 3, 4, 12, 0, 0, 0, 0, -1)))
                      * 1000, Connection.SAME_NETWORK, None)
     assert status_text(added, now) == "Online, on this network · added 4 Mar 2020"
+
+
+def test_rows_are_painted_with_a_badge_and_two_lines_removed_ones_grey(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QListView
+
+    from threads_desktop.ui.widgets.my_device_delegate import MyDeviceDelegate
+
+    model = MyDeviceModel()
+    model.set_devices([_device("attic", this=True), _device("Old laptop", removed=True)])
+    view = QListView()
+    view.setModel(model)
+    view.setItemDelegate(MyDeviceDelegate(view))
+    view.resize(400, 200)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    first, second = view.visualRect(model.index(0)), view.visualRect(model.index(1))
+    assert first.height() == second.height() >= 2 * view.fontMetrics().height()
+    image = view.viewport().grab().toImage()
+    badge_edge = second.top() + 8 + 3  # inside the round badge, clear of its letter
+    assert image.pixelColor(8 + 16, badge_edge).name() == "#9e9e9e"  # a removed device's badge is grey
+    assert image.pixelColor(8 + 16, first.top() + 8 + 3).name() != "#9e9e9e"
