@@ -43,7 +43,7 @@ def test_a_computer_joins_with_a_device_link_gets_the_chats_and_the_link_is_spen
 
     joined = cli(tmp_path / "desktop", "join", link, "--name", "Desktop", "--wait", "30", check=False)
     assert joined.returncode == 0, joined.stderr
-    assert "another device of" in joined.stderr and "this computer is now a device of" in joined.stderr
+    assert "another of your devices" in joined.stderr and "this computer is now a device of" in joined.stderr
     assert "a note to myself" in cli(tmp_path / "desktop", "show", thread).stdout
 
     devices = _devices(peer.data_dir)
@@ -56,10 +56,18 @@ def test_a_computer_joins_with_a_device_link_gets_the_chats_and_the_link_is_spen
     assert "this link was used already" in again.stderr and "Traceback" not in again.stderr
     assert cli(tmp_path / "other", "ls").stdout.strip() == ""
 
+    used = cli(tmp_path / "used", "create", "chat", "Mine").stdout.strip()
+    fresh_link = cli(peer.data_dir, "device", "add", "--wait", "0").stdout.strip()
+    refused = cli(tmp_path / "used", "join", fresh_link, "--wait", "0", check=False)
+    assert refused.returncode == 1 and "new, empty data folder" in refused.stderr
+    assert used in cli(tmp_path / "used", "ls").stdout
+    later = cli(tmp_path / "later", "join", fresh_link, "--wait", "0", check=False)  # not spent by that
+    assert later.returncode == 0, later.stderr
+
     removed = cli(peer.data_dir, "device", "remove", "Desktop", check=False)
     assert removed.returncode == 0, removed.stderr
     assert "stop receiving new photos and messages" in removed.stderr
-    assert [d["removed"] for d in _devices(peer.data_dir)] == [False, True]
+    assert {str(d["name"]): d["removed"] for d in _devices(peer.data_dir)}["Desktop"] is True
     unknown = cli(peer.data_dir, "device", "remove", "Nothing", check=False)
     assert unknown.returncode == 1 and "no device of yours" in unknown.stderr
 
@@ -77,6 +85,11 @@ def test_a_backup_restores_into_an_empty_folder_and_a_wrong_passphrase_changes_n
                    check=False)
     assert exported.returncode == 0, exported.stderr
     assert "1 albums and chats" in exported.stderr and "does not bring back" in exported.stderr
+
+    checked = cli(peer.data_dir, "backup", "check", str(backup), "--passphrase-file", str(passphrase), check=False)
+    assert checked.returncode == 0 and "the passphrase opens this backup" in checked.stderr
+    wrong_check = cli(peer.data_dir, "backup", "check", str(backup), "--passphrase-file", str(wrong), check=False)
+    assert wrong_check.returncode == 1 and "wrong passphrase or damaged file" in wrong_check.stderr
 
     refused = cli(tmp_path / "fresh", "backup", "restore", str(backup), "--passphrase-file", str(wrong), check=False)
     assert refused.returncode == 1 and "wrong passphrase or damaged file" in refused.stderr

@@ -71,3 +71,18 @@ def test_a_device_with_a_certificate_says_so_in_its_hello(open_node: OpenNode) -
     cert = laptop.persons.issue_cert(desktop.identity.peer_id, "Desktop")
     desktop.persons.adopt(laptop.persons.book.person_key().seed(), cert, [])
     assert NodeThreads(desktop).device_cert() == cert.to_bytes()
+
+
+def test_a_device_that_knows_no_member_yet_keeps_no_made_up_person(open_node: OpenNode) -> None:
+    """A thread whose ACL has not reached us yet lets anyone proving its keys
+    sync (as a joiner), but that makes nobody a person worth remembering."""
+    laptop, desktop = open_node("laptop"), open_node("desktop")
+    chat = laptop.create_thread(ThreadKind.CHAT, "Notes").thread_id
+    cert = laptop.persons.issue_cert(desktop.identity.peer_id, "Desktop")
+    desktop.persons.adopt(laptop.persons.person_seed(), cert, [])
+    desktop.persons.add_thread(chat, ThreadKind.CHAT, "Notes", laptop.store.thread_keys(chat))
+    before = _book(desktop)
+    stranger = Identity.generate()
+    NodeThreads(desktop).peer_device_cert(stranger.peer_id,
+                                          issue_cert(SigningKey.generate(), stranger.peer_id, "Box", 1).to_bytes())
+    assert _book(desktop) == before

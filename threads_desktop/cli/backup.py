@@ -31,7 +31,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                                 description=WHAT_IT_RESTORES)
     restore = actions.add_parser("restore", help="make an empty profile a new device of the backup's person",
                                  description=WHAT_IT_RESTORES)
-    for action in (export, restore):
+    check = actions.add_parser("check", help="check that a passphrase opens a backup (nothing is changed)")
+    for action in (export, restore, check):
         action.add_argument("file", type=Path, metavar="FILE")
         action.add_argument("--passphrase-file", type=Path, metavar="FILE",
                             help="read the passphrase from the first line of FILE (default: ask for it)")
@@ -97,8 +98,19 @@ async def _restore(node: Node, args: argparse.Namespace, _stop: StopRequested | 
     return 0
 
 
+async def _check(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> int:
+    from threads_desktop.engine.persons.flows import read_backup
+
+    bundle = await read_backup(args.file, _passphrase(args, twice=False, served=node.network is not None))
+    print(f"the passphrase opens this backup of {bundle.name or 'a person with no name'}: "
+          f"{len(bundle.threads)} albums and chats", file=sys.stderr)
+    return 0
+
+
+_ACTIONS = {"export": _export, "restore": _restore, "check": _check}
+
 COMMANDS = (
-    Command("backup", "export an encrypted backup, or restore one into a new, empty data folder", _arguments,
-            on_node=lambda node, args, stop: (_export if args.backup_action == "export" else _restore)(
-                node, args, stop)),
+    Command("backup", "export an encrypted backup, check its passphrase, or restore it into a new, empty data "
+                      "folder", _arguments,
+            on_node=lambda node, args, stop: _ACTIONS[args.backup_action](node, args, stop)),
 )

@@ -185,8 +185,8 @@ async def join_as_device(node: Node, args: argparse.Namespace) -> int:
     from threads_desktop.engine.persons.device_links import DeviceLink
 
     link = DeviceLink.parse(args.link)
-    whose = f"{link.name}'s person" if link.name else "the person who made the link"
-    print(f"This will make this computer another device of {whose}", file=sys.stderr, flush=True)
+    beside = f", beside {link.name}" if link.name else ""
+    print(f"This will make this computer another of your devices{beside}", file=sys.stderr, flush=True)
     if node.network is not None:
         return await _become(node, link, args, node.network)
     from threads_desktop.serving import ServedProfile
@@ -204,7 +204,7 @@ async def _become(node: Node, link: DeviceLink, args: argparse.Namespace, networ
 
     import trio
 
-    from threads_desktop.engine.core.errors import PeerError
+    from threads_desktop.engine.core.errors import PeerError, ThreadsError
     from threads_desktop.engine.persons.flows import DeviceLinkRefused, become_device
 
     name = args.name or socket.gethostname()[:64] or "New computer"
@@ -216,6 +216,9 @@ async def _become(node: Node, link: DeviceLink, args: argparse.Namespace, networ
     except PeerError as exc:
         print(f"threads-desktop: {exc}", file=sys.stderr)
         return UNREACHABLE
+    except ThreadsError as exc:  # a damaged answer, or a profile that has albums already
+        print(f"threads-desktop: cannot add this computer: {exc}", file=sys.stderr)
+        return 1
     network.peers_changed()
     person = bundle.name or "you"
     print(f"this computer is now a device of {person}: {len(bundle.threads)} albums and chats; their photos and "

@@ -103,8 +103,8 @@ class NodeThreads:
         except ThreadsError as exc:
             log.debug("a device certificate from %s left out: %s", peer, exc)
             return
-        membership = self._node.membership
-        if any(membership.may_sync(thread_id, str(parsed.person), b"") for thread_id in self.thread_ids()
+        membership, person = self._node.membership, str(parsed.person)
+        if any(membership.roles(thread_id, person) for thread_id in self.thread_ids()
                if thread_id.variant is ThreadVariant.ACCESS_CONTROLLED):
             persons.record([parsed])
 

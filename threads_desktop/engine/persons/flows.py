@@ -23,6 +23,7 @@ import trio
 from threads_desktop.engine.acl.devices import DeviceCert, DeviceItem, issue_cert, item_from_bytes
 from threads_desktop.engine.core.errors import (
     BackupError,
+    ConflictError,
     FileWriteError,
     InvalidInputError,
     PeerError,
@@ -120,7 +121,7 @@ def build_bundle(profile: Profile, own_addresses: Sequence[str] = ()) -> PersonB
                 "relays": local_settings.relay_addresses(profile.database),
                 "upnp": local_settings.upnp_enabled(profile.database)}
     return PersonBundle(
-        person_seed=persons.book.person_key().seed(), name=profile.display_name() or None,
+        person_seed=persons.person_seed(), name=profile.display_name() or None,
         devices=tuple(item.to_bytes() for item in persons.book.items()), threads=threads, peers=tuple(peers),
         settings=settings)
 
@@ -221,6 +222,7 @@ async def become_device(profile: Profile, link: DeviceLink, name: str, ask: AskD
     """Ask the link's device for this profile to become another device of
     the link's person, and install what it sends (DeviceLinkRefused when it
     says no; PeerError when no device of the link answers)."""
+    _require_fresh(profile)  # before the link is spent on a profile that cannot take it
     identity = profile.identity
     request = DeviceRequest.make(link, identity.peer_id, identity.exchange_public_key(), name)
     answer = DeviceAnswer.from_bytes(await ask(link.addresses, request.to_bytes()))
@@ -239,6 +241,11 @@ async def become_device(profile: Profile, link: DeviceLink, name: str, ask: AskD
                 for thread in bundle.threads:
                     profile.peers.remember(thread.thread_id, peer, [address], PEER_ADDRESS_TTL)
     return bundle
+
+
+def _require_fresh(profile: Profile) -> None:
+    if profile.list_threads() or profile.persons.person_id != str(profile.identity.peer_id):
+        raise ConflictError("this profile has albums, chats or devices already: use a new, empty data folder")
 
 
 def _our_cert(bundle: PersonBundle, person: PeerId, device: PeerId) -> DeviceCert:
@@ -310,6 +317,7 @@ async def restore_backup(profile: Profile, path: Path, passphrase: str, name: st
     identity: the old device's logs went on after the backup), certified by
     the person key the backup holds, with every thread of the backup.
     BackupError (nothing written) for a wrong passphrase or a damaged file."""
+    _require_fresh(profile)
     bundle = await read_backup(path, passphrase)
     person_key = SigningKey.from_seed(bundle.person_seed)
     cert = issue_cert(person_key, profile.identity.peer_id, clean_device_name(name), now_ms)
