@@ -58,7 +58,9 @@ class RemovedDeviceBanner(QFrame):
         self._load.refresh()
 
     def _on_changes(self, changes: ChangeSet) -> None:
-        if changes.devices or changes.membership or changes.threads_removed:
+        # Only then: removed_notice reads every thread until it knows, and a
+        # removal this device learns publishes `devices`.
+        if changes.devices:
             self._load.refresh()
 
     def _show(self, notice: str | None) -> None:
