@@ -15,6 +15,7 @@ from typing import Any
 from threads_desktop.engine import leave
 from threads_desktop.engine.acl import actions, notices, verdicts
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.control_ops import Bind
 from threads_desktop.engine.acl.device_book import DeviceBook, ensure_person
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
@@ -39,6 +40,7 @@ from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
 from threads_desktop.engine.core.members import JoinState, Role
 from threads_desktop.engine.core.types import (
+    AuthorDevice,
     ChangeSet,
     Device,
     FetchOriginals,
@@ -700,7 +702,10 @@ class Node:
         own_log = self.store.own_log(thread_id)
         if own_log is None or not any(h.log_id == own_log and h.seq for h in self.store.logs(thread_id)):
             return False  # we never wrote a thing: not even our bind
-        book, me = self._services.gate.evaluation(thread_id).current(), self.membership.me
+        evaluation = self._services.gate.evaluation(thread_id)
+        if self.membership.device in evaluation.removals.removed_devices():
+            return False  # another device of our person removed this one: we may not write (issue 19)
+        book, me = evaluation.current(), self.membership.me
         if Role.FOLLOW not in book.roles(me):
             return False  # removed, or never let in: we may not write
         return any(member != me and Role.FOLLOW in book.roles(member) for member in book.members())
@@ -783,6 +788,21 @@ class Node:
             return {}
         bindings = self._services.gate.evaluation(thread_id).bindings
         return {str(PeerId(log_raw)): binding.member for log_raw, binding in bindings.items()}
+
+    def author_devices(self, thread_id: ThreadId) -> dict[str, AuthorDevice]:
+        """Author (log ID) -> its person, its device, the device's name from
+        the certificate its log was bound with (None: a person's first
+        device) and whether it was removed: a person writes through one log
+        per device (issue 19; persons-ui's hook, for the members dialog's and
+        the chat's "on which devices")."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {}
+        evaluation = self._services.gate.evaluation(thread_id)
+        removed = evaluation.removals.removed_devices()
+        names = {str(op.cert.device): op.cert.name for event in evaluation.events for op in event.ops
+                 if isinstance(op, Bind) and op.cert is not None}
+        return {str(PeerId(log_raw)): AuthorDevice(b.member, b.device, names.get(b.device), b.device in removed)
+                for log_raw, b in evaluation.bindings.items()}
 
     def member_names(self, thread_id: ThreadId) -> dict[str, str]:
         """Peer ID -> the name that member gives itself in the thread

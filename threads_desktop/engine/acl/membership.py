@@ -519,6 +519,8 @@ class Membership:
         (concurrent removals, or keys planted by an admin removed meanwhile).
         True if it wrote."""
         evaluation = self._gate.evaluation(thread_id)
+        if self.device in evaluation.removals.removed_devices():
+            return False  # removed by another device of ours: its writes are refused (persons-ui's guard)
         if not evaluation.current().is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
             return False
         if any(key.can_read and evaluation.clean(key.epoch) for key in self._store.thread_keys(thread_id)):
@@ -535,8 +537,8 @@ class Membership:
         joined with a link made before a rotation). True if it wrote."""
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()
-        if not book.is_admin(self.me):
-            return False
+        if not book.is_admin(self.me) or self.device in evaluation.removals.removed_devices():
+            return False  # not an admin, or a device of ours removed (its writes are refused)
         clean = self._clean_key(thread_id)
         if clean is None:
             return False  # nothing safe to hand out: heal first

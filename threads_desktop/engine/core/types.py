@@ -214,3 +214,13 @@ class ChangeSet:
 
     def documents_updated(self) -> frozenset[tuple[ThreadId, str, str]]:
         return self.documents - self.documents_created - self.documents_deleted
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorDevice:
+    """The device behind one log of a thread (issue 19, persons-ui: `Node.author_devices`)."""
+
+    person: str
+    device: str
+    name: str | None  # as its certificate names it (None: the person's first device)
+    removed: bool

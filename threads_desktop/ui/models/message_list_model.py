@@ -92,6 +92,8 @@ class MessageListModel(QAbstractListModel):
         self._thumbnails: dict[str, QImage] = {}
         self._unread_from: str | None = None
         self._me: str | None = None
+        self._devices: dict[str, str] = {}  # author -> device name, for persons on more than one
+        self._my_logs: frozenset[str] = frozenset()  # ours and our other devices' logs: "You"
         self.total = 0
 
     # --- Qt's model API -------------------------------------------------------------
@@ -114,7 +116,7 @@ class MessageListModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT):
             return item.text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return full_time(item.created_ms) or None  # locale-aware, as a comment's
+            return self._tooltip(item)
         if role == MessageRole.MESSAGE_ID:
             return item.id
         if role == MessageRole.AUTHOR:
@@ -147,6 +149,16 @@ class MessageListModel(QAbstractListModel):
         if role == MessageRole.ITEM:
             return item
         return None
+
+    def _tooltip(self, item: MessageItem) -> str | None:
+        """When it was written (locale-aware, as a comment's), and from which
+        device when its person writes here from more than one."""
+        when = full_time(item.created_ms)
+        device = self._devices.get(item.author)
+        if device is None:
+            return when or None
+        source = (self.tr("from “%1”").replace("%1", device) if device else self.tr("from their first device"))
+        return f"{when}\n{source}" if when else source
 
     def _notice_data(self, item: NoticeItem, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT, MessageRole.NOTICE):
@@ -202,7 +214,7 @@ class MessageListModel(QAbstractListModel):
         return {item.id for item in self.messages() if item.reply_to in message_ids}
 
     def name_of(self, author: str) -> str:
-        if author == self._me:
+        if author == self._me or author in self._my_logs:
             return self.tr("You")
         return self._names.get(author) or short_id(author)
 
@@ -272,6 +284,8 @@ class MessageListModel(QAbstractListModel):
         older_hidden = self.has_older  # as it was before these changes
         self.total = page.total
         self._me = page.me
+        self._devices = dict(page.devices)
+        self._my_logs = page.my_logs
         if page.partial:
             self._take_changed(page, older_hidden)
             return

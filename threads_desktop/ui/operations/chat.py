@@ -15,7 +15,7 @@ from threads_desktop.engine.core.types import ItemActions, ThreadSummary
 from threads_desktop.engine.db.collections import Document
 from threads_desktop.engine.modules.chat import Chat, message_text
 from threads_desktop.engine.node import Node
-from threads_desktop.ui.operations.members import author_labels
+from threads_desktop.ui.operations.members import author_device_names, author_labels
 
 PAGE_SIZE = 200  # messages loaded at once; older ones page in by this many
 
@@ -59,6 +59,10 @@ class ChatPage:
     # still here, and the IDs of those gone; the others shown stay as they are.
     partial: bool = False
     gone: tuple[str, ...] = ()
+    # author (log ID) -> the name of the device it writes from, for persons
+    # writing here from more than one ("" for an unnamed first device; issue 19)
+    devices: dict[str, str] = field(default_factory=dict)
+    my_logs: frozenset[str] = frozenset()  # our log and those of our person's other devices
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,11 @@ def _changed_page(node: Node, thread_id: ThreadId, changed: ChangedMessages,
 
 def _page(node: Node, thread_id: ThreadId, chat: Chat, items: tuple[MessageItem, ...], total: int, me: str | None,
           known_photos: frozenset[str]) -> ChatPage:
+    # What our person's other devices wrote is ours too (issue 19): "You", on our side.
+    authors = node.author_devices(thread_id)
+    my_logs = frozenset({log for log, author in authors.items() if author.person == node.membership.me}
+                        | ({me} if me else set()))
+    items = tuple(replace(item, mine=True) if item.author in my_logs and not item.mine else item for item in items)
     thumbnails: dict[str, bytes] = {}
     wanted = {p for item in items for p in item.photos} - known_photos
     if wanted:
@@ -132,7 +141,8 @@ def _page(node: Node, thread_id: ThreadId, chat: Chat, items: tuple[MessageItem,
     read_up_to = chat.read_up_to() if me else b""
     unread = chat.unread_count() if me else 0
     return ChatPage(items, total, me, read_up_to, unread, thumbnails, author_labels(node, thread_id),
-                    message_actions(node, thread_id, [item.id for item in items]))
+                    message_actions(node, thread_id, [item.id for item in items]),
+                    devices=author_device_names(node, thread_id), my_logs=my_logs)
 
 
 def message_actions(node: Node, thread_id: ThreadId, message_ids: list[str]) -> dict[str, ItemActions]:

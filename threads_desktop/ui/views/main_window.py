@@ -53,6 +53,7 @@ from threads_desktop.ui.views.thread_page import ThreadPage
 from threads_desktop.ui.widgets.invitations_bar import InvitationsBar
 from threads_desktop.ui.widgets.nearby_list import NearbyList
 from threads_desktop.ui.widgets.network_status import NetworkStatusWidget
+from threads_desktop.ui.widgets.removed_device_banner import RemovedDeviceBanner
 from threads_desktop.ui.widgets.thread_item_delegate import ThreadItemDelegate
 
 
@@ -169,7 +170,14 @@ class MainWindow(WindowActions, QMainWindow):
         splitter.addWidget(self.pages)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([280, 720])
-        self.setCentralWidget(splitter)
+        # Another of the person's devices removed this one (issue 19): a bar across the window.
+        self.removed_device_banner = RemovedDeviceBanner(self._client)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.addWidget(self.removed_device_banner)
+        central_layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
         self.network_status = NetworkStatusWidget()
         self.statusBar().addPermanentWidget(self.network_status)
         self.network_status.clicked.connect(self.ask_devices)

@@ -224,8 +224,8 @@ class WindowActions(_Base):
         self.devices_dialog.activateWindow()
         return self.devices_dialog
 
-    def ask_settings(self) -> SettingsDialog:
-        self.settings_dialog = SettingsDialog(self._client, self._settings, self)
+    def ask_settings(self, page: str = "general") -> SettingsDialog:
+        self.settings_dialog = SettingsDialog(self._client, self._settings, self, page=page)
         self.settings_dialog.saved.connect(lambda: self._spawn(self._refresh_identity()))
         self.settings_dialog.open()
         return self.settings_dialog
@@ -238,11 +238,19 @@ class WindowActions(_Base):
         self.name_prompt = await NamePrompt.open_if_new(self._client, self._settings, self)
         if self.name_prompt is not None:
             self.name_prompt.saved.connect(lambda _name: self._spawn(self._refresh_identity()))
+            self.name_prompt.came_back.connect(self._came_back)
+
+    def _came_back(self, text: str) -> None:
+        """This computer became a device of someone (added, or restored): say so, show their name."""
+        self.statusBar().showMessage(text, 30_000)
+        self._spawn(self._refresh_identity())
+        self._spawn(self._reload())  # every album and chat it brought
 
     def ask_join(self, text: str = "") -> JoinDialog:
         """The join dialog (also for a threads:// link opened from outside)."""
         self.join_dialog = JoinDialog(self._client, self, text)
         self.join_dialog.joined.connect(lambda thread_id: self.select_thread(str(thread_id), when_listed=True))
+        self.join_dialog.became_device.connect(self._came_back)  # a device link pasted (issue 19)
         self.join_dialog.open()
         return self.join_dialog
 
