@@ -1,6 +1,6 @@
 """Runs the real app (run_app, offscreen) and reports, at its main window's
 first paint, whether the network had begun to load (py-libp2p imported on
-the engine thread), then whether it started after (the control socket, the
+the engine thread) and whether the QR code maker was imported, then whether it started after (the control socket, the
 service after the network, is listening). Then quits. The test reads stdout.
 
 usage: python -m tests.ui.drivers.start_order DATA_DIR SETTINGS_INI
@@ -34,6 +34,7 @@ class FirstPaint(QObject):
         if not self.seen and isinstance(watched, MainWindow) and event.type() == QEvent.Type.Paint:
             self.seen = True
             print(f"at the first paint, the network loading: {'libp2p' in sys.modules}", flush=True)
+            print(f"at the first paint, QR codes loaded: {'segno' in sys.modules}", flush=True)
             socket = self.data_dir / CONTROL_SOCKET_NAME
             poll(socket.exists, lambda: self._done(watched, "services started"), give_up_after_s=WAIT_S,
                  on_timeout=lambda: self._done(watched, "services never started"))
