@@ -27,6 +27,7 @@ REFUSED_OTHERWISE = 8
 DEFAULT_WAIT = 60.0
 POLL_SECONDS = 0.25  # how often the join's state is read while waiting (a local query)
 
+APPROVAL_HINT = "an admin will let you in by hand; you may have to wait"
 _REFUSALS = {"used-up": "this invite was used up", "expired": "this invite has expired",
              "revoked": "this invite was revoked"}
 
@@ -92,6 +93,8 @@ async def join(node: Node, args: argparse.Namespace, _stop: StopRequested | None
     else:
         thread_id = node.join(link)
     print(thread_id, flush=True)
+    if link.approve:  # said before any wait, so the person knows why it may be long
+        print(APPROVAL_HINT, file=sys.stderr, flush=True)
     if node.network is not None or args.wait <= 0:  # served: its network runs the join already
         return await _wait(node, thread_id, args.wait)
     from threads_desktop.serving import ServedProfile

@@ -166,7 +166,7 @@ class NodeAdmissions:
             return "unknown"
         if status is AdmissionStatus.UNKNOWN or (status is AdmissionStatus.REFUSED and not final):
             return "unknown" if status is AdmissionStatus.UNKNOWN else "refused"
-        self._node.take_admission(thread_id, parsed)
+        self._node.take_admission(thread_id, parsed, str(peer))
         return "admitted" if status is AdmissionStatus.ADMITTED else \
             "refused" if status is AdmissionStatus.REFUSED else "waiting-approval"
 

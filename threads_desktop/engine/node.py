@@ -127,6 +127,7 @@ class Node:
         self._network: Network | None = None
         self._forget_on_network: Callable[[], None] | None = None  # takes back the attached network's hook
         self._display_name = profiles.display_name(services.database)
+        self._sync_caps = verdicts.SyncCaps()  # a refused peer's cap, until the ACL changes
         # Every part that writes events holds the committer; membership,
         # which needs it too, is the policy that picks its keys.
         self.committer = Committer(services.dispatcher, self._publish)
@@ -295,7 +296,8 @@ class Node:
         if summary.kind is ThreadKind.CHAT and summary.can_read and summary.message_count:
             own_log = self.store.own_log(summary.thread_id)
             if own_log is not None:
-                summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log).unread_count())
+                summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log,
+                                                       self.database).unread_count())
         if summary.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return summary
         summary = replace(summary, can_invite=self.membership.is_admin(summary.thread_id))
@@ -311,7 +313,7 @@ class Node:
                                  self._services.random_bytes, self.store.own_log(thread_id))
 
     def chat(self, thread_id: ThreadId) -> Chat:
-        return Chat(self.collections(thread_id), self._own_log(thread_id))
+        return Chat(self.collections(thread_id), self._own_log(thread_id), self.database)
 
     def photos(self, thread_id: ThreadId) -> Photos:
         return Photos(self.collections(thread_id), self._own_log(thread_id),
@@ -424,11 +426,11 @@ class Node:
         if network is not None:
             network.joins_changed()
 
-    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
         """An admin's answer to our pending join (Membership.take_admission);
         when it admits us the thread is here, and the network syncs it."""
         before = self.membership.join_state(thread_id)
-        state = self.membership.take_admission(thread_id, answer)
+        state = self.membership.take_admission(thread_id, answer, from_peer)
         added = state.status == "admitted" and (before is None or before.status != "admitted")
         if added:  # the thread is held now: the link's peers are its peers
             self._remember_addresses(thread_id, state.addresses)
@@ -632,7 +634,7 @@ class Node:
         """What a peer refused sync (removed, left, a lost join) may still be
         served of the thread, per log: the signed events that decided it and
         their past, so that its own app learns it (acl/verdicts.py)."""
-        return verdicts.sync_cap(self._services.gate.evaluation(thread_id), str(peer))
+        return self._sync_caps.cap(thread_id, self._services.gate.evaluation(thread_id), str(peer))
 
     # --- leaving ---------------------------------------------------------------------
 

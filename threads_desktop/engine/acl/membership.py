@@ -45,6 +45,7 @@ from threads_desktop.engine.core.text import name_from_peer
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.eventstore.committer import Committer
+from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
@@ -71,6 +72,9 @@ class Membership:
         self._new_epoch = new_epoch
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
+        # Per thread just let in: the admin whose answer was taken (kept in
+        # memory: the window lasts until the first ACL event arrives).
+        self._admitted_by: dict[ThreadId, str] = {}
 
     def _commit(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
         """Write control events, sealed with `key` (default: writing_key's choice)."""
@@ -98,7 +102,8 @@ class Membership:
         keys = self._store.thread_keys(thread_id)
         clean = self._clean_key(thread_id)
         expires_ms = 0 if expires_in is None else int((self._now_seconds() + expires_in) * 1000)
-        link = InviteLink(thread_id, role, invite_key.seed(), name=name, addresses=tuple(addresses), inviter=inviter)
+        link = InviteLink(thread_id, role, invite_key.seed(), name=name, addresses=tuple(addresses), inviter=inviter,
+                          approve=approve_by_hand)
         self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
                                                     keys[0].epoch if clean is None else clean.epoch,
                                                     approve_by_hand))])
@@ -290,10 +295,10 @@ class Membership:
                 " (SELECT request_id FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ?"
                 " ORDER BY at_ms DESC, request_id LIMIT ?)", (thread, declined, thread, declined, MAX_JOIN_REQUESTS))
 
-    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
-        """The joiner's side of an answer. ADMITTED: the keys in the box and
-        our log; the thread is ours to sync (complete_join writes our bind
-        once the admit event is here). UNKNOWN changes nothing."""
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
+        """The joiner's side of an answer (from `from_peer`). ADMITTED: the
+        keys in the box and our log; the thread is ours to sync (complete_join
+        writes our bind once the admit event is here). UNKNOWN changes nothing."""
         with self._db.write() as sql:
             row = sql.execute("SELECT wrapped_log_seed, status FROM pending_admissions WHERE thread_id = ?",
                               (thread_id.raw,)).fetchone()
@@ -313,6 +318,8 @@ class Membership:
                 log_key = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id)))
                 self._store.create_own_log(thread_id, log_key)
                 self._set_join_status(thread_id, "admitted", None, answer.role)
+                if from_peer is not None:
+                    self._admitted_by[thread_id] = from_peer
             elif answer.status is AdmissionStatus.REFUSED:
                 self._set_join_status(thread_id, "refused", answer.reason)
             else:
@@ -348,6 +355,7 @@ class Membership:
             if not any(event.log == own_log.raw for event in self._gate.evaluation(thread_id).events):
                 self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log))])
             sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
+        self._admitted_by.pop(thread_id, None)  # the ACL is here: it decides from now on
         return None
 
     def join_state(self, thread_id: ThreadId) -> JoinState | None:
@@ -594,14 +602,29 @@ class Membership:
         may sync it with us: members with follow only. A joiner is admitted
         before it fetches anything, so a stranger holding an old key (a
         member removed, back under a new identity) gets nothing. Until the
-        first ACL event reaches a joiner just admitted, it knows no member
-        and holds nothing to keep from anyone: it syncs with whoever proves
-        the keys the admin gave it."""
+        first ACL event reaches a joiner just admitted, it knows no member:
+        it syncs only with the peers its admission came from (the admin that
+        let it in, the peers the link named), as a removed member holding
+        old keys could otherwise fetch from it what was written since."""
         del proven_follow_key  # proving a key shows what one holds, not what one may
         evaluation = self._gate.evaluation(thread_id)
         if not evaluation.events:
-            return True
+            trusted = self._admission_peers(thread_id)
+            # None: no admission to go by (or one restarted from an offline
+            # link, which names nobody): whoever proves the keys, as before.
+            return trusted is None or peer in trusted
         return Role.FOLLOW in evaluation.current().roles(peer)
+
+    def _admission_peers(self, thread_id: ThreadId) -> frozenset[str] | None:
+        """The peers our pending admission came from; None when unknown."""
+        state = self.join_state(thread_id)
+        if state is None:
+            return None
+        named = {str(found) for found in map(peer_of_address, state.addresses) if found is not None}
+        admitted_by = self._admitted_by.get(thread_id)
+        if admitted_by is not None:
+            named.add(admitted_by)
+        return frozenset(named) or None
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)

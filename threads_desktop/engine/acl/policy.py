@@ -153,6 +153,12 @@ class Evaluation:
         """The final state over every known ACL event."""
         return self._state(self.final, tuple(idx[-1] for idx in self._by_log.values()))
 
+    def uses_taken(self, invite: bytes) -> int:
+        """How many of the invite's uses are taken: the admits and joins the
+        verdict counts (causally valid, the first `uses` by stamp), whether
+        or not each holds in the end."""
+        return len(self._admitted.get(invite, ()))
+
     def identity_of(self, log: bytes) -> str | None:
         binding = self.bindings.get(log)
         return None if binding is None else binding.member
@@ -299,7 +305,7 @@ class Evaluation:
         if isinstance(op, Join):
             return self._join(event, index, op, author, state, final=final)
         if isinstance(op, Leave):
-            return self._leave(event, index, author, state)
+            return self._leave(event, index, author, state, final=final)
         if not state.is_admin(author):
             raise InvalidInputError(f"{author} may not edit the ACL")
         if isinstance(op, Grant):
@@ -377,20 +383,40 @@ class Evaluation:
                                      Role.WRITE):
             raise InvalidInputError("concurrent with the revocation of the invite's author")
 
-    def _leave(self, event: AclEvent, index: int, author: str, state: AclBook) -> AclBook:
+    def _leave(self, event: AclEvent, index: int, author: str, state: AclBook, *, final: bool) -> AclBook:
         """A member takes every role from itself; the last admin stays while
-        anyone else does, so the thread is never left without one."""
+        anyone else does, so the thread is never left without one (final
+        layer: nor by admins leaving concurrently)."""
         if Role.FOLLOW not in state.roles(author):
             raise InvalidInputError("only a member can leave")
         others = [m for m in state.members() if m != author and Role.FOLLOW in state.roles(m)]
         if state.is_admin(author) and others and not any(state.is_admin(m) for m in others):
             raise InvalidInputError("the last admin cannot leave while others remain: make someone else an "
                                     "admin first")
+        if final and state.is_admin(author) and self._last_admins_leaving(event, state, others):
+            raise InvalidInputError("the other admins left at the same time: the last to leave stays an admin")
         thread = state.thread
         delta = AclState()
         for role in roles_from(Role.FOLLOW):
             delta = delta.merge(thread.revoke(author, role, _dot(event, index, role)))
         return EMPTY.with_entity(None, delta)
+
+    def _last_admins_leaving(self, event: AclEvent, state: AclBook, others: list[str]) -> bool:
+        """Would this admin's leave, with the other admins' leaves concurrent
+        with it, leave members without an admin? Then the one stamped last
+        is refused (the same on every peer), so one admin stays."""
+        stamps: list[bytes] = []
+        leaving: set[str] = set()
+        for i in self._revocations:
+            other = self.events[i]
+            who = self.identity_of(other.log)
+            if who in others and state.is_admin(who) and any(isinstance(op, Leave) for op in other.ops) \
+                    and concurrent(other, event.log, event.seq, event.deps):
+                leaving.add(who)
+                stamps.append(other.stamp)
+        staying = [m for m in others if m not in leaving]
+        return bool(leaving) and bool(staying) and not any(state.is_admin(m) for m in staying) \
+            and all(event.stamp > stamp for stamp in stamps)
 
     def _admitted_joins(self) -> dict[bytes, set[tuple[bytes, int]]]:
         """Per invite, the causally-valid admits and joins it lets in: the

@@ -190,8 +190,10 @@ class JoinDialog(QDialog):
         name = link.name or self.tr("an album or chat")
         lines = [self.tr("“%1”: %2.").replace("%1", name).replace("%2", self.tr(_ROLE_TEXT[link.role]))]
         inviters = sorted(str(p) for p in map(peer_of_address, link.addresses) if p is not None)
-        if link.inviter or inviters:
-            lines.append(self.tr("From %1").replace("%1", person(link.inviter, inviters[0])))
+        if link.inviter or inviters:  # a link made offline names its inviter and no address
+            lines.append(self.tr("From %1").replace("%1", link.inviter or person(None, inviters[0])))
+        if link.approve:
+            lines.append(self.tr("An admin will let you in by hand; you may have to wait."))
         if not link.addresses:
             lines.append(self.tr("The link names no address: it will sync when you meet a member nearby."))
         self.details.setText("\n".join(lines))

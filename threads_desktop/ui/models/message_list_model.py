@@ -22,6 +22,7 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersist
 from PySide6.QtGui import QImage
 
 from threads_desktop.engine.acl.notices import MembershipNotice, ThreadNotices
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.moments import full_time, short_time
 from threads_desktop.ui.notices import notice_text
 from threads_desktop.ui.operations.chat import ChatPage, MessageItem
@@ -67,7 +68,15 @@ Row = MessageItem | NoticeItem
 
 
 def notice_items(notices: ThreadNotices) -> list[NoticeItem]:
-    return [NoticeItem(f"notice/{n.stamp.hex()}/{n.subject}", n.stamp, n) for n in notices.notices]
+    # One event may tell several things, even of one member (a role changed, admin
+    # rights taken): rows are ordered by (stamp, id), so the id keeps the engine's order.
+    items: list[NoticeItem] = []
+    told = 0  # notices before this one with its stamp (they come together: sorted by stamp)
+    for n in notices.notices:
+        told = told + 1 if items and items[-1].created == n.stamp else 0
+        items.append(NoticeItem(f"notice/{n.stamp.hex()}/{told:03d}/{n.kind}/{n.subject}/{n.entity or ''}",
+                                n.stamp, n))
+    return items
 
 
 class MessageListModel(QAbstractListModel):
@@ -141,7 +150,7 @@ class MessageListModel(QAbstractListModel):
 
     def _notice_data(self, item: NoticeItem, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT, MessageRole.NOTICE):
-            return notice_text(item.notice, self._notice_names, self._me_member)
+            return notice_text(item.notice, self._notice_names, self._me_member, ThreadKind.CHAT)
         if role == Qt.ItemDataRole.ToolTipRole:
             return full_time(item.created_ms) or None
         if role == MessageRole.MESSAGE_ID:

@@ -73,7 +73,8 @@ class ChangedMessages:
 def _chat(node: Node, thread_id: ThreadId) -> Chat:
     # node.chat() insists on a log of our own (it writes); reading needs none.
     own_log = node.store.own_log(thread_id)
-    return Chat(node.collections(thread_id), own_log if own_log is not None else node.identity.peer_id)
+    return Chat(node.collections(thread_id), own_log if own_log is not None else node.identity.peer_id,
+                node.database)
 
 
 def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: int,
@@ -128,8 +129,7 @@ def _page(node: Node, thread_id: ThreadId, chat: Chat, items: tuple[MessageItem,
             photo = photos.find_one_by_id(photo_id)
             if photo is not None and isinstance(photo.data.get("thumbnail"), bytes):
                 thumbnails[photo_id] = photo.data["thumbnail"]
-    marker = node.collections(thread_id)["read_marker"].find_one_by_id(me) if me else None
-    read_up_to: bytes = marker.data["up_to"] if marker is not None else b""
+    read_up_to = chat.read_up_to() if me else b""
     unread = chat.unread_count() if me else 0
     return ChatPage(items, total, me, read_up_to, unread, thumbnails, author_labels(node, thread_id),
                     message_actions(node, thread_id, [item.id for item in items]))
@@ -189,10 +189,14 @@ def react(node: Node, thread_id: ThreadId, message_id: str, emoji: str, on: bool
 
 
 def mark_read(node: Node, thread_id: ThreadId, message_id: str) -> int:
-    """Marks read up to that message; returns what is still unread."""
-    chat = node.chat(thread_id)
+    """Marks read up to that message (a reader, which writes nothing to the
+    thread, on this device only); returns what is still unread."""
+    chat = _chat(node, thread_id)
     try:
-        chat.mark_read(message_id)
+        if node.get_thread(thread_id).can_write:
+            node.chat(thread_id).mark_read(message_id)
+        else:
+            chat.mark_read_here(message_id)
     except NotFoundError:
         pass  # deleted meanwhile: nothing to mark
     return chat.unread_count()
