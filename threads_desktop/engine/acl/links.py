@@ -38,15 +38,16 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import segno
+from typing import TYPE_CHECKING, Any
 
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import FileWriteError, InvalidInputError, InvalidLinkError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.text import is_clean_name, name_from_peer
+
+if TYPE_CHECKING:
+    import segno
 
 PREFIX = "threads://join/"
 VERSION = 2
@@ -203,7 +204,11 @@ def write_qr(text: str, path: Path) -> None:
 
 def _qr(text: str) -> segno.QRCode:
     # Error correction M survives a smudged or glare-struck screen; segno
-    # raises it further when the version chosen has room to spare.
+    # raises it further when the version chosen has room to spare. Imported
+    # here: with what it imports (urllib, http.client, xml) it was 17-23 ms
+    # of CPU before the app's window, for a code only an invite shows.
+    import segno
+
     try:
         return segno.make_qr(text, error="m")
     except segno.DataOverflowError:
