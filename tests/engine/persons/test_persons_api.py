@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.engine.eventstore.peers import peer, start_thread
-from tests.engine.persons.test_two_devices import add_second_device
+from tests.engine.persons.test_two_devices import add_second_device, everyone_syncs
 from threads_desktop.engine.core.errors import ConflictError, InvalidInputError, NotFoundError
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.types import ChangeSet
@@ -63,3 +63,17 @@ def test_a_device_name_is_cleaned_as_a_display_name(open_node: OpenNode) -> None
     for bad in ["x" * 65, "a\u202eb"]:
         with pytest.raises(InvalidInputError):
             laptop.persons.issue_cert(desktop.identity.peer_id, bad)
+
+
+def test_a_device_learns_from_a_thread_of_a_device_added_after_it(open_node: OpenNode) -> None:
+    laptop, box, desktop = open_node("laptop"), open_node("box"), open_node("desktop")
+    album = start_thread(laptop)
+    add_second_device(laptop, box, "home box")
+    add_second_device(laptop, desktop)  # the box's bundle did not name the desktop
+    assert [d.device_id for d in box.persons.devices()] == [peer(laptop), peer(box)]
+    everyone_syncs([laptop, box, desktop], album)
+    assert [(d.device_id, d.name) for d in box.persons.devices()] == [
+        (peer(laptop), None), (peer(box), "home box"), (peer(desktop), "Alice's desktop")]
+    laptop.persons.remove_device(peer(desktop))
+    everyone_syncs([laptop, box, desktop], album)
+    assert [d.removed for d in box.persons.devices()] == [False, False, True]
