@@ -12,15 +12,34 @@ acl/policy.py so that it stays readable.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from threads_desktop.engine.acl.control_ops import Undevice
 from threads_desktop.engine.acl.devices import DeviceCert
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
 
-if TYPE_CHECKING:
-    from threads_desktop.engine.acl.policy import AclEvent, Binding
+
+class AclEvent(Protocol):
+    """What of policy.AclEvent these rules read (policy imports this module)."""
+
+    @property
+    def log(self) -> bytes: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def deps(self) -> Mapping[bytes, int]: ...
+    @property
+    def ops(self) -> tuple[Any, ...]: ...
+
+
+class Binding(Protocol):
+    """What of policy.Binding these rules read."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def member(self) -> str: ...
 
 
 def certified_person(device: PeerId, cert: DeviceCert | None) -> PeerId:
