@@ -6,18 +6,20 @@ person."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.engine.eventstore.peers import force_commit, join, join_with, peer, start_thread, sync, texts
 from tests.engine.persons.test_two_devices import add_second_device, everyone_syncs
+from threads_desktop.engine.acl.admission import AdmissionRequest
 from threads_desktop.engine.acl.control_ops import Bind, Undevice, acl_payload, binding_message, parse_acl_payload
 from threads_desktop.engine.acl.devices import DeviceCert, issue_cert, sign_removal
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import SigningKey
-from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.node import Node
@@ -177,3 +179,20 @@ def test_any_device_op_from_a_peer_parses_strictly_or_is_refused(name: str, fiel
     except InvalidInputError:
         return
     assert acl_payload(*ops) == payload  # one spelling only
+
+
+def test_an_admission_request_carries_the_devices_certificate_and_a_forged_one_gets_nothing(
+        open_node: OpenNode) -> None:
+    laptop, desktop, friend = open_node("laptop"), open_node("desktop"), open_node("friend")
+    add_second_device(laptop, desktop)
+    album = start_thread(friend)
+    thread_id = desktop.join(friend.invite(album, Role.WRITE))
+    request = desktop.membership.admission_request(thread_id)
+    assert AdmissionRequest.from_bytes(request.to_bytes()) == request and request.cert is not None
+    assert request.member == peer(laptop)
+    mallory = SigningKey.generate()
+    forged_cert = issue_cert(mallory, desktop.identity.peer_id, "x", 1)
+    forged = replace(request, cert=DeviceCert(laptop.identity.peer_id, forged_cert.device, "x", 1, forged_cert.sig))
+    answer = friend.membership.answer_admission(AdmissionRequest.from_bytes(forged.to_bytes()), peer(desktop))
+    assert answer.status is AdmissionStatus.UNKNOWN
+    assert {m.peer_id for m in friend.membership.members(album)} == {peer(friend)}

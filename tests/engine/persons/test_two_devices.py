@@ -57,6 +57,10 @@ def test_a_friend_invites_a_person_once_and_both_of_its_devices_add_as_that_pers
     assert members == {peer(friend), alice}
     authors = friend.author_members(album)
     assert set(authors.values()) == {peer(friend), alice}
+    # The friend, an admin, sealed the keys to the new device too (one box per device).
+    newest = friend.store.thread_keys(album)[0].epoch
+    held = friend._services.gate.evaluation(album).key_holdings()
+    assert held[peer(desktop)] == held[peer(laptop)] == (newest, True)
 
 
 def test_a_removed_device_reads_nothing_new_and_its_writes_are_refused(open_node: OpenNode) -> None:

@@ -12,15 +12,34 @@ acl/policy.py so that it stays readable.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from threads_desktop.engine.acl.control_ops import Undevice
 from threads_desktop.engine.acl.devices import DeviceCert
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
 
-if TYPE_CHECKING:
-    from threads_desktop.engine.acl.policy import AclEvent, Binding
+
+class AclEvent(Protocol):
+    """What of policy.AclEvent these rules read (policy imports this module)."""
+
+    @property
+    def log(self) -> bytes: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def deps(self) -> Mapping[bytes, int]: ...
+    @property
+    def ops(self) -> tuple[Any, ...]: ...
+
+
+class Binding(Protocol):
+    """What of policy.Binding these rules read."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def member(self) -> str: ...
 
 
 def certified_person(device: PeerId, cert: DeviceCert | None) -> PeerId:
@@ -45,6 +64,7 @@ class Removals:
         members = set(self._persons.values())
         self._bindings = bindings
         self._by_device: dict[str, list[AclEvent]] = {}
+        self._removed_by: dict[str, str] = {}  # device -> the person that removed it
         for event in events:
             for op in event.ops:
                 if not isinstance(op, Undevice):
@@ -59,6 +79,7 @@ class Removals:
                 except InvalidInputError:
                     continue
                 self._by_device.setdefault(device, []).append(event)
+                self._removed_by[device] = person
 
     def person_of(self, device: str) -> str:
         """The member a device speaks for (itself when it has no certificate here)."""
@@ -67,8 +88,9 @@ class Removals:
     def is_removed(self, device: str) -> bool:
         return device in self._by_device
 
-    def removed_devices(self) -> frozenset[str]:
-        return frozenset(self._by_device)
+    def removed_devices(self, person: str | None = None) -> frozenset[str]:
+        """Every device removed (`person`: of that person)."""
+        return frozenset(d for d, by in self._removed_by.items() if person is None or by == person)
 
     def refuses(self, log: bytes, seq: int, deps: Mapping[bytes, int]) -> bool:
         """Is the event (log, seq, deps) by a removed device, and not in the

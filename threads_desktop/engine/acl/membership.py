@@ -225,7 +225,8 @@ class Membership:
             evaluation = self._gate.evaluation(thread_id)
             book = evaluation.current()
             terms = book.invites.get(request.invite_key)
-            if terms is None or not book.is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
+            if terms is None or not self._admin_here(evaluation) \
+                    or not self._store.thread_keys(thread_id)[0].can_read:
                 return unknown
             if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
                     and terms.role in book.roles(request.member):
@@ -519,9 +520,7 @@ class Membership:
         (concurrent removals, or keys planted by an admin removed meanwhile).
         True if it wrote."""
         evaluation = self._gate.evaluation(thread_id)
-        if self.device in evaluation.removals.removed_devices():
-            return False  # removed by another device of ours: its writes are refused (persons-ui's guard)
-        if not evaluation.current().is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
+        if not self._admin_here(evaluation) or not self._store.thread_keys(thread_id)[0].can_read:
             return False
         if any(key.can_read and evaluation.clean(key.epoch) for key in self._store.thread_keys(thread_id)):
             return False
@@ -537,8 +536,8 @@ class Membership:
         joined with a link made before a rotation). True if it wrote."""
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()
-        if not book.is_admin(self.me) or self.device in evaluation.removals.removed_devices():
-            return False  # not an admin, or a device of ours removed (its writes are refused)
+        if not self._admin_here(evaluation):
+            return False
         clean = self._clean_key(thread_id)
         if clean is None:
             return False  # nothing safe to hand out: heal first
@@ -615,10 +614,18 @@ class Membership:
 
     def is_admin(self, thread_id: ThreadId) -> bool:
         """May we invite, admit and change roles in the thread?"""
-        return self._gate.evaluation(thread_id).current().is_admin(self.me)
+        return self._admin_here(self._gate.evaluation(thread_id))
 
     def roles(self, thread_id: ThreadId, peer: str | None = None) -> frozenset[Role]:
-        return self._gate.evaluation(thread_id).current().roles(peer or self.me)
+        """A member's roles (default: ours; none on a device its person removed)."""
+        evaluation = self._gate.evaluation(thread_id)
+        if peer is None and evaluation.removals.is_removed(self.device):
+            return frozenset()
+        return evaluation.current().roles(peer or self.me)
+
+    def _admin_here(self, evaluation: Evaluation) -> bool:
+        """Is our person an admin, and this device still one of its devices?"""
+        return evaluation.current().is_admin(self.me) and not evaluation.removals.is_removed(self.device)
 
     def may_sync(self, thread_id: ThreadId, peer: str, proven_follow_key: bytes) -> bool:
         """Whether a peer (that proved it holds a follow key of the thread)
@@ -670,7 +677,7 @@ class Membership:
                 for key, terms in sorted(book.invites.items())]
 
     def _require_admin(self, thread_id: ThreadId) -> None:
-        if not self._gate.evaluation(thread_id).current().is_admin(self.me):
+        if not self._admin_here(self._gate.evaluation(thread_id)):
             raise AccessDeniedError("only the thread's admins can invite or change roles")
 
 

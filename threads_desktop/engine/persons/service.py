@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from threads_desktop.engine.acl.control_ops import Undevice, acl_payload, make_bind
+from threads_desktop.engine.acl.control_ops import Admit, Bind, Undevice, acl_payload, make_bind
 from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.devices import (
     MAX_DEVICE_NAME,
@@ -191,22 +191,35 @@ class Persons:
         self._publish(ChangeSet(membership=frozenset(written), devices=True))
 
     def learn_from(self, thread_id: ThreadId) -> None:
-        """Keep the removals of our person's devices a thread shows (so this
-        device learns that it was removed: removed_notice)."""
+        """Keep what a thread shows of our person's devices: certificates of
+        devices another of ours added (so `devices` lists them here too), and
+        removals (so this device learns that it was removed: removed_notice).
+        Cheap when nothing is new: the thread's events are read only then."""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return
         evaluation = self._gate.evaluation(thread_id)
-        removed = evaluation.removals.removed_devices()
-        if not removed:
-            return
         person = self._book.person
-        known = self._book.device_list(person).removed(person)
+        me = str(person)
+        bound = {b.identity for b in evaluation.bindings.values() if b.member == me and b.identity != person}
+        removed = evaluation.removals.removed_devices(me)
+        if not bound and not removed:
+            return
+        listing = self._book.device_list(person)
+        new_devices = bound - {c.device for c in listing.certs}
+        known_removed = listing.removed(person)
+        if not new_devices and removed <= {str(d) for d in known_removed}:
+            return
+        found: list[DeviceItem] = []
         for event in evaluation.events:
             for op in event.ops:
-                if isinstance(op, Undevice) and op.removal.person == person and op.removal.device not in known \
-                        and str(op.removal.device) in removed:
-                    self.record([op.removal])
-                    known |= {op.removal.device}
+                if isinstance(op, Undevice) and op.removal.person == person \
+                        and str(op.removal.device) in removed and op.removal.device not in known_removed:
+                    found.append(op.removal)
+                elif isinstance(op, (Bind, Admit)) and op.cert is not None and op.cert.person == person \
+                        and op.cert.device in new_devices:
+                    found.append(op.cert)
+        if found:
+            self.record(found)
 
     def removed_notice(self) -> str | None:
         """What to tell the person on a device another of its devices
