@@ -8,20 +8,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.engine.eventstore.peers import force_commit, join, join_with, peer, start_thread, sync, texts
 from tests.engine.persons.test_two_devices import add_second_device, everyone_syncs
 from threads_desktop.engine.acl.admission import AdmissionRequest
-from threads_desktop.engine.acl.control_ops import Bind, Undevice, acl_payload, binding_message, parse_acl_payload
+from threads_desktop.engine.acl.control_ops import (
+    Bind,
+    Keys,
+    Undevice,
+    acl_payload,
+    binding_message,
+    join_message,
+    make_bind,
+    parse_acl_payload,
+)
 from threads_desktop.engine.acl.devices import DeviceCert, issue_cert, sign_removal
+from threads_desktop.engine.acl.keybox import open_key_box
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import AdmissionStatus, Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.documents import db_event
+from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
+from threads_desktop.engine.logstore.store import _log_label
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[..., Node]
@@ -196,3 +209,124 @@ def test_an_admission_request_carries_the_devices_certificate_and_a_forged_one_g
     answer = friend.membership.answer_admission(AdmissionRequest.from_bytes(forged.to_bytes()), peer(desktop))
     assert answer.status is AdmissionStatus.UNKNOWN
     assert {m.peer_id for m in friend.membership.members(album)} == {peer(friend)}
+
+
+def _second_log(node: Node, album: ThreadId, cert: DeviceCert | None) -> None:
+    """What a modified client does: bind a second log of its own in the
+    thread (its identity key alone signs that), with `cert` or none."""
+    key = SigningKey.generate()
+    store = node.store
+    with node.database.write() as sql:
+        sql.execute("INSERT INTO logs (thread_id, log_id, wrapped_private_key) VALUES (?, ?, ?)",
+                    (album.raw, key.peer_id.raw, store._vault.wrap(key.seed(), _log_label(album, key.peer_id))))
+    store._log_keys[(album, key.peer_id)] = key
+    first = store.own_log(album)
+    assert first is not None
+    store._own_logs[album] = key.peer_id
+    force_commit(node, album, [acl_payload(make_bind(node.identity, album, key.peer_id, cert))], control=True,
+                 apply_locally=False)
+    store._own_logs[album] = first
+
+
+def test_a_removed_device_cannot_undo_its_removal_with_a_second_binding(open_node: OpenNode) -> None:
+    friend, laptop, desktop = open_node("friend"), open_node("laptop"), open_node("desktop")
+    album = start_thread(friend)
+    join(friend, laptop, album)
+    add_second_device(laptop, desktop)
+    everyone_syncs([friend, laptop, desktop], album)
+    laptop.persons.remove_device(peer(desktop))  # the desktop was stolen
+    everyone_syncs([friend, laptop], album)
+    _second_log(desktop, album, None)  # the thief binds a log without a certificate
+    sync(desktop, friend, album)
+    evaluation = friend._services.gate.evaluation(album)
+    assert evaluation.removals.is_removed(peer(desktop))
+    assert not friend.membership.may_sync(album, peer(desktop), b"")
+    friend.membership.heal(album)
+    friend.membership.deliver_missing_keys(album)
+    sealed = [box for event in friend._services.gate.evaluation(album).events for op in event.ops
+              if isinstance(op, Keys) for device, box, _read in op.boxes if device == peer(desktop)]
+    newest = friend.store.thread_keys(album)[0].epoch
+    assert all(newest not in {k.epoch for k in open_key_box(desktop.identity, album, box)} for box in sealed)
+    force_commit(desktop, album, [db_event({"op": "create", "c": "message", "id": "m9",
+                                            "set": {"text": "the thief, as Alice"}})], apply_locally=False)
+    sync(desktop, friend, album)
+    assert "the thief, as Alice" not in texts(friend, album)
+    assert friend.membership._clean_key(album) is not None
+
+
+@pytest.mark.timeout(90)  # before the fix, the admin's post rotated the keys without end
+def test_a_members_second_binding_under_a_made_up_person_leaves_the_admin_a_clean_epoch(
+        open_node: OpenNode) -> None:
+    admin, member = open_node("admin"), open_node("member")
+    album = start_thread(admin)
+    join(admin, member, album)
+    sync(admin, member, album)
+    epochs = len(admin.store.thread_keys(album))
+    _second_log(member, album, issue_cert(SigningKey.generate(), member.identity.peer_id, "x", 1))
+    sync(member, admin, album)
+    admin.chat(album).post("still writing")  # would rotate without end
+    assert admin.membership._clean_key(album) is not None
+    assert len(admin.store.thread_keys(album)) == epochs
+    assert texts(admin, album) == ["still writing"]
+
+
+def test_a_removal_of_a_made_up_device_by_a_stranger_key_rotates_nothing(open_node: OpenNode) -> None:
+    admin, reader = open_node("admin"), open_node("reader")
+    album = start_thread(admin)
+    join(admin, reader, album, role=Role.READ)
+    sync(reader, admin, album)
+    sync(admin, reader, album)
+    start = admin.store.thread_keys(album)[0].epoch
+    for _ in range(3):
+        stranger = SigningKey.generate()  # no device of anyone in the thread
+        reader.commit(album, [acl_payload(Undevice(sign_removal(stranger, stranger.peer_id, 1)))], control=True)
+        sync(reader, admin, album)
+    assert admin.store.thread_keys(album)[0].epoch == start
+
+
+def test_a_removal_the_thread_ignores_rebuilds_nothing(open_node: OpenNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin, mallory, victim = open_node("admin"), open_node("mallory"), open_node("victim")
+    album = start_thread(admin)
+    join(admin, mallory, album)
+    join(admin, victim, album)
+    sync(admin, mallory, album)
+    victim.chat(album).post("hello")  # Mallory has not seen it yet
+    sync(victim, admin, album)
+    # Mallory "removes" the victim's device with her own key: the thread ignores it.
+    fake = sign_removal(mallory.identity.signing, victim.identity.peer_id, 1)
+    mallory.commit(album, [acl_payload(Undevice(fake))], control=True)
+    rebuilt: list[ThreadId] = []
+    real = EventStore.rebuild
+
+    def counted(store: EventStore, thread_id: ThreadId, *, from_snapshot: bool) -> AppliedChanges:
+        rebuilt.append(thread_id)  # the real rebuild still runs: this only counts
+        return real(store, thread_id, from_snapshot=from_snapshot)
+
+    monkeypatch.setattr(EventStore, "rebuild", counted)
+    sync(mallory, admin, album)
+    assert texts(admin, album) == ["hello"]
+    assert rebuilt == []
+
+
+def test_a_removed_device_is_not_admitted_again_with_an_invite_it_knows(open_node: OpenNode) -> None:
+    laptop, desktop, friend = open_node("laptop"), open_node("desktop"), open_node("friend")
+    album = start_thread(laptop)  # Alice is the album's admin
+    join(laptop, friend, album)
+    add_second_device(laptop, desktop)
+    everyone_syncs([friend, laptop, desktop], album)
+    link = desktop.membership.invite(album, Role.WRITE, uses=3)  # made on the desktop, before the theft
+    everyone_syncs([friend, laptop, desktop], album)
+    laptop.persons.remove_device(peer(desktop))
+    everyone_syncs([friend, laptop], album)
+    invite_key = SigningKey.from_seed(link.invite_seed)
+    invite_public = invite_key.peer_id.public_key
+    log_id = SigningKey.generate().peer_id
+    me = desktop.identity.peer_id
+    bind = make_bind(desktop.identity, album, log_id)
+    request = AdmissionRequest(album, invite_public, log_id, me, bind.exchange, bind.signature,
+                               invite_key.sign(join_message(album, invite_public, log_id, me)), None,
+                               desktop.persons.this_cert())
+    for admin in (laptop, friend):  # friend: no admin, told nothing either
+        answer = admin.membership.answer_admission(AdmissionRequest.from_bytes(request.to_bytes()), peer(desktop))
+        assert answer.status is not AdmissionStatus.ADMITTED and not answer.box
+    assert laptop._services.gate.evaluation(album).removals.is_removed(peer(desktop))

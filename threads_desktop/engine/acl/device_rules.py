@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from threads_desktop.engine.acl.control_ops import Undevice
-from threads_desktop.engine.acl.devices import DeviceCert
+from threads_desktop.engine.acl.devices import MAX_DEVICES, DeviceCert
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
 
@@ -55,50 +55,93 @@ def certified_person(device: PeerId, cert: DeviceCert | None) -> PeerId:
 
 
 class Removals:
-    """The valid `Undevice` ops of a thread's ACL history, and what they mean
-    for its logs. Depends on signatures and bindings only (never on
-    verdicts), so the policy may ask it while judging."""
+    """The `Undevice` ops of a thread's ACL history that count, and what they
+    mean for its logs. Depends on signatures and bindings only (never on
+    verdicts), so the policy may ask it while judging; and on the *set* of
+    bindings, never on their order, so every peer counts the same removals.
+
+    A removal (person P, device D) counts when P is one of the persons D's
+    bindings name (a device may bind several logs, with or without a
+    certificate: any of them is enough, so a removed device cannot undo its
+    removal with a second binding); for a device bound nowhere here (it may
+    hold keys from its person's bundle), when P is a person some log is bound
+    to, at most MAX_DEVICES such devices a person (the bound ones first, then
+    by device), so no member forces rotations without end. A counted removal
+    removes the device: every log of it."""
 
     def __init__(self, events: Sequence[AclEvent], bindings: Mapping[bytes, Binding]) -> None:
-        self._persons = {b.device: b.member for b in bindings.values()}
-        members = set(self._persons.values())
+        persons: dict[str, set[str]] = {}
+        for binding in bindings.values():
+            persons.setdefault(binding.device, set()).add(binding.member)
+        self._persons = {device: frozenset(found) for device, found in persons.items()}
+        members = {binding.member for binding in bindings.values()}
         self._bindings = bindings
-        self._by_device: dict[str, list[AclEvent]] = {}
-        self._removed_by: dict[str, str] = {}  # device -> the person that removed it
+        named: set[str] = set()
+        found: dict[str, dict[str, list[AclEvent]]] = {}  # person -> device -> the events removing it
         for event in events:
             for op in event.ops:
                 if not isinstance(op, Undevice):
                     continue
                 device, person = str(op.removal.device), str(op.removal.person)
-                if self._persons.get(device, person if person in members else device) != person:
-                    # Only its own person removes a device; one not bound here
-                    # yet (it may hold keys from its person), a person who is.
-                    continue
+                named |= {device, person}
+                if person not in self._persons.get(device, members):
+                    continue  # only its own person removes a device
                 try:
                     op.removal.verify()
                 except InvalidInputError:
                     continue
-                self._by_device.setdefault(device, []).append(event)
-                self._removed_by[device] = person
+                found.setdefault(person, {}).setdefault(device, []).append(event)
+        self.named: frozenset[str] = frozenset(named)  # every device and person an Undevice names, counted or not
+        self._by_device: dict[str, list[AclEvent]] = {}
+        self._removed_by: dict[str, set[str]] = {}  # device -> the persons that removed it
+        self._counted: set[tuple[bytes, int, str]] = set()  # (log, seq, device) of each removal that counts
+        for person, devices in found.items():
+            for device in sorted(devices, key=lambda d: (d not in self._persons, d))[:MAX_DEVICES]:
+                for event in devices[device]:
+                    if (event.log, event.seq, device) not in self._counted:
+                        self._counted.add((event.log, event.seq, device))
+                        self._by_device.setdefault(device, []).append(event)
+                self._removed_by.setdefault(device, set()).add(person)
+
+    def persons_of(self, device: str) -> frozenset[str]:
+        """Every member the device's bindings here name (none when unbound)."""
+        return self._persons.get(device, frozenset())
 
     def person_of(self, device: str) -> str:
-        """The member a device speaks for (itself when it has no certificate here)."""
-        return self._persons.get(device, device)
+        """The member a device speaks for (itself when it has no certificate
+        here); of several, a certified one first, then the least (the same
+        on every peer)."""
+        found = self._persons.get(device)
+        if not found:
+            return device
+        return min(found, key=lambda person: (person == device, person))
 
     def is_removed(self, device: str) -> bool:
         return device in self._by_device
 
+    def removed_by(self, device: str) -> frozenset[str]:
+        """The persons whose removals of the device count."""
+        return frozenset(self._removed_by.get(device, ()))
+
     def removed_devices(self, person: str | None = None) -> frozenset[str]:
         """Every device removed (`person`: of that person)."""
-        return frozenset(d for d, by in self._removed_by.items() if person is None or by == person)
+        return frozenset(d for d, by in self._removed_by.items() if person is None or person in by)
+
+    def removes(self, log: bytes, seq: int) -> frozenset[str]:
+        """The devices the event (log, seq) removes by a removal that counts."""
+        return frozenset(device for at_log, at_seq, device in self._counted if (at_log, at_seq) == (log, seq))
 
     def refuses(self, log: bytes, seq: int, deps: Mapping[bytes, int]) -> bool:
         """Is the event (log, seq, deps) by a removed device, and not in the
         past of (or itself) every removal of it?"""
         binding = self._bindings.get(log)
-        if binding is None:
-            return False
-        for removal in self._by_device.get(binding.device, ()):
+        return binding is not None and self.after_removal(binding.device, log, seq, deps)
+
+    def after_removal(self, device: str, log: bytes, seq: int, deps: Mapping[bytes, int]) -> bool:
+        """Is the event (log, seq, deps) not in the past of (or itself) every
+        removal of `device`? (Removal is final: nothing a removed device
+        writes, nor an admit of it, holds unless every removal saw it.)"""
+        for removal in self._by_device.get(device, ()):
             seen = (removal.log, removal.seq) == (log, seq) or (
                 seq < removal.seq if removal.log == log else removal.deps.get(log, 0) >= seq)
             if not seen:

@@ -24,7 +24,6 @@ from threads_desktop.engine.acl.control_ops import (
     Keys,
     Leave,
     Revoke,
-    Undevice,
     is_acl_payload,
     parse_acl_payload,
 )
@@ -214,16 +213,20 @@ class AccessGate:
         revoked = {op.peer for op in revocation.ops if isinstance(op, Revoke)}
         if any(isinstance(op, Leave) for op in revocation.ops):
             revoked.add(evaluation.identity_of(revocation.log) or "")
-        devices = {str(op.removal.device) for op in revocation.ops if isinstance(op, Undevice)}
-        logs = [log for log, binding in evaluation.bindings.items()
+        # Only removals that count: one the thread ignores (a forged one) must
+        # not cost every peer a rebuild. Their devices' events are refused
+        # exactly when `refuses` says so.
+        devices = evaluation.removals.removes(revocation.log, revocation.seq)
+        logs = [(log, binding.member in revoked) for log, binding in evaluation.bindings.items()
                 if binding.member in revoked or binding.device in devices]
-        for log_raw in logs:
+        for log_raw, by_role in logs:
             after = revocation.seq if log_raw == revocation.log else revocation.deps.get(log_raw, 0)
             for seq, deps_blob in self._sql.execute(
                     "SELECT seq, deps FROM events WHERE thread_id = ? AND log_id = ? AND seq > ? AND state = ?"
                     " AND control = 0", (thread_id.raw, log_raw, after, APPLIED)):
                 deps = dict(cbor.decode(deps_blob, max_size=1 << 20))
-                if evaluation.removals.refuses(log_raw, seq, deps) or concurrent(revocation, log_raw, seq, deps):
+                if evaluation.removals.refuses(log_raw, seq, deps) \
+                        or (by_role and concurrent(revocation, log_raw, seq, deps)):
                     self._replay.add(thread_id)
                     return
 

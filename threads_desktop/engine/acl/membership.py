@@ -228,6 +228,8 @@ class Membership:
             if terms is None or not self._admin_here(evaluation) \
                     or not self._store.thread_keys(thread_id)[0].can_read:
                 return unknown
+            if self._removed(evaluation, request):
+                return unknown  # removal is final: no way back in, and never a key sealed to it
             if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
                     and terms.role in book.roles(request.member):
                 # Asked again (an answer lost on the way): the same answer, but
@@ -253,6 +255,8 @@ class Membership:
         sealed to the joiner. The gate judges it like any other event; a
         refusal (used up meanwhile, say) writes nothing."""
         thread_id = request.thread_id
+        if self._removed(self._gate.evaluation(thread_id), request):
+            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
         if self._clean_key(thread_id) is None:
             self.heal(thread_id)  # never hand out an epoch someone removed may hold
         clean = self._clean_key(thread_id)
@@ -274,6 +278,13 @@ class Membership:
         self._sql.execute("DELETE FROM join_requests WHERE thread_id = ? AND request_id = ?",
                           (thread_id.raw, admission.request_id(request)))
         return AdmissionAnswer(AdmissionStatus.ADMITTED, box, role)
+
+    def _removed(self, evaluation: Evaluation, request: AdmissionRequest) -> bool:
+        """Was the joining device removed by its person (in this thread, or
+        as our device book recorded)?"""
+        person = request.identity if request.cert is None else request.cert.person
+        return evaluation.removals.is_removed(str(request.identity)) \
+            or request.identity in self._devices.device_list(person).removed(person)
 
     def _admitted_answer(self, thread_id: ThreadId, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
         try:
@@ -511,8 +522,10 @@ class Membership:
             return clean
         if not content or not any(key.can_read for key in self._store.thread_keys(thread_id)):
             return None  # a follower's control event, or MissingKeyError when writing content
-        if self.heal(thread_id):
-            return self.writing_key(thread_id, content=True)
+        if self.heal(thread_id):  # once: a rotation that leaves no epoch clean must not repeat without end
+            clean = self._clean_key(thread_id)
+            if clean is not None:
+                return clean
         raise AccessDeniedError("every key epoch may be known to a removed member; an admin must rotate the keys")
 
     def heal(self, thread_id: ThreadId) -> bool:

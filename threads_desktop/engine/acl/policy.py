@@ -140,12 +140,14 @@ class Evaluation:
         again."""
         if any(isinstance(op, (*REVOCATIONS, Join, Admit)) for op in event.ops):
             return False
+        binding = _binding(self.thread_id, event)
+        if binding is not None and {binding.device, binding.member} & self.removals.named:
+            return False  # a binding can make a removal count, earlier verdicts with it
         i = len(self.events)
         self.events.append(event)
         self.index[(event.log, event.seq)] = i
         self._by_log.setdefault(event.log, []).append(i)
         self._seqs.setdefault(event.log, []).append(event.seq)
-        binding = _binding(self.thread_id, event)
         if binding is not None:
             self.bindings[event.log] = binding
             self.removals = device_rules.Removals(self.events, self.bindings)
@@ -248,9 +250,20 @@ class Evaluation:
         if epoch != 0 and not any(epoch in epochs for epochs, _peer, _read in knowledge):
             return False  # no valid event made this epoch: whoever gave it to us is no admin
         readers = self.current()
-        person = self.removals.person_of
-        return all(Role.READ in readers.roles(person(device)) and not self.removals.is_removed(device)
+        return all(self._may_read(readers, device)
                    for epochs, device, with_read in knowledge if with_read and epoch in epochs)
+
+    def _may_read(self, readers: AclBook, device: str) -> bool:
+        """May `device` hold read keys? Not removed, and one of the persons it
+        is bound under (itself, bound nowhere) reads. A device removed but
+        bound nowhere here held keys only if a person who removed it reads,
+        so a removal of a made-up device of a person without the role costs
+        no rotation."""
+        removals = self.removals
+        if removals.is_removed(device):
+            return not removals.persons_of(device) \
+                and not any(Role.READ in readers.roles(person) for person in removals.removed_by(device))
+        return any(Role.READ in readers.roles(person) for person in removals.persons_of(device) or {device})
 
     # --- judging ------------------------------------------------------------------------
 
@@ -374,6 +387,8 @@ class Evaluation:
         verify(op.identity.public_key, op.bind_signature,
                binding_message(self.thread_id, op.log, op.identity, op.exchange), "binding")
         person = device_rules.certified_person(op.identity, op.cert)  # the role is the person's
+        if self.removals.after_removal(str(op.identity), event.log, event.seq, event.deps):
+            raise InvalidInputError("the joiner is a device its person removed")
         self._spend(event, op.invite, terms, final=final)
         return EMPTY.with_entity(None, _grant(state.thread, str(person), terms.role, event, index))
 
