@@ -330,3 +330,16 @@ def test_a_removed_device_is_not_admitted_again_with_an_invite_it_knows(open_nod
         answer = admin.membership.answer_admission(AdmissionRequest.from_bytes(request.to_bytes()), peer(desktop))
         assert answer.status is not AdmissionStatus.ADMITTED and not answer.box
     assert laptop._services.gate.evaluation(album).removals.is_removed(peer(desktop))
+
+
+def test_an_admin_whose_device_book_holds_the_removal_does_not_admit_the_device(open_node: OpenNode) -> None:
+    laptop, desktop, friend = open_node("laptop"), open_node("desktop"), open_node("friend")
+    add_second_device(laptop, desktop)
+    album = start_thread(friend)  # the desktop was never in it: no undevice there
+    thread_id = desktop.join(friend.invite(album, Role.WRITE))
+    request = desktop.membership.admission_request(thread_id)
+    removal = sign_removal(laptop.persons.book.person_key(), desktop.identity.peer_id, 9)
+    assert friend.persons.record([removal]) == [removal]  # as a hello or another thread told it
+    answer = friend.membership.answer_admission(AdmissionRequest.from_bytes(request.to_bytes()), peer(desktop))
+    assert answer.status is not AdmissionStatus.ADMITTED and not answer.box
+    assert {m.peer_id for m in friend.membership.members(album)} == {peer(friend)}
