@@ -18,15 +18,18 @@ from threads_desktop.engine.acl.control_ops import (
     Keys,
     Revoke,
     SetDefault,
+    Undevice,
     Uninvite,
     join_message,
 )
 from threads_desktop.engine.acl.crdt import AclState, Dot, _merge_entries
+from threads_desktop.engine.acl.devices import sign_removal
 from threads_desktop.engine.acl.policy import Evaluation
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role
 
 INVITES = [SigningKey.from_seed(bytes([i + 40]) * 32) for i in range(2)]
+DEVICES = [identity.peer_id for identity in IDENTITIES] + [SigningKey.from_seed(bytes([50]) * 32).peer_id]
 
 
 def join_op(author: int, invite: int) -> Join:
@@ -47,6 +50,10 @@ def op_for(author: int) -> st.SearchStrategy[AclOp]:
         st.builds(lambda i: join_op(author, i), st.integers(0, 1)),
         st.builds(lambda e, who, r: Keys(e, tuple((PEERS[w], b"box", r) for w in sorted(set(who)))),
                   st.integers(1, 5), st.lists(st.integers(0, 2), max_size=3), st.booleans()),
+        # Removals of a member's own device (each is its own person: these count), or of another's, or of
+        # a device bound nowhere (they count for a bound person).
+        st.builds(lambda by, of: Undevice(sign_removal(IDENTITIES[by].signing, DEVICES[of], 1)),
+                  st.integers(0, 2), st.integers(0, 3)),
     )
 
 
