@@ -135,12 +135,12 @@ class Removals:
         """Is the event (log, seq, deps) by a removed device, and not in the
         past of (or itself) every removal of it?"""
         binding = self._bindings.get(log)
-        return binding is not None and self.after_removal(binding.device, log, seq, deps)
+        return binding is not None and self.removed_after(binding.device, log, seq, deps)
 
-    def after_removal(self, device: str, log: bytes, seq: int, deps: Mapping[bytes, int]) -> bool:
-        """Is the event (log, seq, deps) not in the past of (or itself) every
-        removal of `device`? (Removal is final: nothing a removed device
-        writes, nor an admit of it, holds unless every removal saw it.)"""
+    def removed_after(self, device: str, log: bytes, seq: int, deps: Mapping[bytes, int]) -> bool:
+        """Is `device` removed by a removal that the event (log, seq, deps)
+        is not in the past of (nor is itself)? An admit of it then lets in a
+        device that is out for good."""
         for removal in self._by_device.get(device, ()):
             seen = (removal.log, removal.seq) == (log, seq) or (
                 seq < removal.seq if removal.log == log else removal.deps.get(log, 0) >= seq)
