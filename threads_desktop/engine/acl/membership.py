@@ -18,9 +18,9 @@ from typing import Any
 
 from threads_desktop.engine.acl import admission, admitting
 from threads_desktop.engine.acl.admission import MAX_JOINER_NAME, AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.answering import AdmissionAnswers
 from threads_desktop.engine.acl.control_ops import (
     AclOp,
-    Admit,
     Grant,
     Invite,
     Keys,
@@ -52,7 +52,6 @@ from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
 MAX_WAITING_INVITES = 32
-MAX_JOIN_REQUESTS = 64  # waiting or refused requests kept a thread
 MAX_INVITE_LIFETIME_YEARS = 10
 MAX_INVITE_LIFETIME_SECONDS = MAX_INVITE_LIFETIME_YEARS * 366 * 86400
 
@@ -78,6 +77,9 @@ class Membership:
         # Per thread just let in: the admin whose answer was taken (kept in
         # memory: the window lasts until the first ACL event arrives).
         self._admitted_by: dict[ThreadId, str] = {}
+        self._answers = AdmissionAnswers(database, store, gate, commit=self._commit, clean_key=self._clean_key,
+                                         heal=self.heal, admin_here=self._admin_here,
+                                         require_admin=self._require_admin, now_ms=self._now_ms)
 
     def _commit(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
         """Write control events, sealed with `key` (default: writing_key's choice)."""
@@ -207,104 +209,8 @@ class Membership:
                                 self._devices.this_cert())
 
     def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
-        """As an admin, judge a joiner's request against the ACL as it stands
-        and, if its invite still holds, write the admit event (in one write
-        transaction). UNKNOWN reveals nothing: no such thread or invite
-        here, a request that does not verify, or we are no admin."""
-        del from_peer  # the request names and proves its joiner; where it came from changes nothing
-        unknown = AdmissionAnswer(AdmissionStatus.UNKNOWN)
-        thread_id = request.thread_id
-        try:
-            request.verify()
-        except InvalidInputError:
-            return unknown
-        with self._db.write() as sql:
-            if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not sql.execute(
-                    "SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
-                return unknown
-            evaluation = self._gate.evaluation(thread_id)
-            book = evaluation.current()
-            terms = book.invites.get(request.invite_key)
-            if terms is None or not self._admin_here(evaluation) \
-                    or not self._store.thread_keys(thread_id)[0].can_read:
-                return unknown
-            if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
-                    and terms.role in book.roles(request.member):
-                # Asked again (an answer lost on the way): the same answer, but
-                # only while it still holds the role; removed, demoted or gone,
-                # its old link is judged like any other (refused).
-                return self._admitted_answer(thread_id, request, terms.role)
-            request_id = admission.request_id(request)
-            recorded = sql.execute("SELECT status, reason FROM join_requests WHERE thread_id = ? AND request_id = ?",
-                                   (thread_id.raw, request_id)).fetchone()
-            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
-            if reason is None and recorded == ("refused", "declined"):
-                reason = "declined"  # a person said no: asking again changes nothing
-            if reason is not None:
-                self._record_request(request, "refused", reason)
-                return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
-            if terms.approve:
-                self._record_request(request, "waiting", None)
-                return AdmissionAnswer(AdmissionStatus.WAITING_APPROVAL)
-            return self._admit(request, terms.role)
-
-    def _admit(self, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
-        """Write the admit event: the admit and the keys the role needs,
-        sealed to the joiner. The gate judges it like any other event; a
-        refusal (used up meanwhile, say) writes nothing."""
-        thread_id = request.thread_id
-        if self._clean_key(thread_id) is None:
-            self.heal(thread_id)  # never hand out an epoch someone removed may hold
-        clean = self._clean_key(thread_id)
-        if clean is None:
-            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
-        try:
-            box = self._seal_for_role(thread_id, request.exchange, role)
-        except InvalidInputError:
-            return AdmissionAnswer(AdmissionStatus.UNKNOWN)  # an exchange key nothing can be sealed to
-        admit = Admit(request.invite_key, request.log_id, request.identity, request.exchange, request.bind_sig,
-                      request.sig, request.cert)
-        try:
-            self._commit(thread_id, [acl_payload(admit, Keys(clean.epoch, ((str(request.identity), box,
-                                                                            role >= Role.READ),)))])
-        except AccessDeniedError as exc:
-            reason = admission.refusal_reason(str(exc))
-            self._record_request(request, "refused", reason)
-            return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
-        self._sql.execute("DELETE FROM join_requests WHERE thread_id = ? AND request_id = ?",
-                          (thread_id.raw, admission.request_id(request)))
-        return AdmissionAnswer(AdmissionStatus.ADMITTED, box, role)
-
-    def _admitted_answer(self, thread_id: ThreadId, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
-        try:
-            return AdmissionAnswer(AdmissionStatus.ADMITTED, self._seal_for_role(thread_id, request.exchange, role),
-                                   role)
-        except InvalidInputError:
-            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
-
-    def _seal_for_role(self, thread_id: ThreadId, exchange: bytes, role: Role) -> bytes:
-        """Every epoch we hold (newest first), follow-only for a follower."""
-        keys = [key for key in self._store.thread_keys(thread_id) if key.can_read]
-        return seal_key_box(exchange, thread_id, keys if role >= Role.READ else [k.follow_only() for k in keys])
-
-    def _record_request(self, request: AdmissionRequest, status: str, reason: str | None) -> None:
-        """Keep a waiting or refused request for admins to see: one row per
-        joiner and invite, at most MAX_JOIN_REQUESTS a thread (oldest go).
-        Declines are bounded apart: a joiner a person said no to must not
-        make room for itself with requests under fresh identities."""
-        thread = request.thread_id.raw
-        self._sql.execute(
-            "INSERT INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status, reason,"
-            " at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET name = COALESCE(excluded.name,"
-            " name), request = excluded.request, status = excluded.status, reason = excluded.reason,"
-            " at_ms = excluded.at_ms",
-            (thread, admission.request_id(request), str(request.identity), request.name, request.invite_key,
-             request.to_bytes(), status, reason, self._now_ms()))
-        for declined in (True, False):
-            self._sql.execute(
-                "DELETE FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ? AND request_id NOT IN"
-                " (SELECT request_id FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ?"
-                " ORDER BY at_ms DESC, request_id LIMIT ?)", (thread, declined, thread, declined, MAX_JOIN_REQUESTS))
+        """As an admin, judge a joiner's request (acl/answering.py)."""
+        return self._answers.answer_admission(request, from_peer)
 
     def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
         """The joiner's side of an answer (from `from_peer`). ADMITTED: the
@@ -396,39 +302,15 @@ class Membership:
 
     def join_requests(self, thread_id: ThreadId) -> list[JoinRequest]:
         """Joiners waiting for our person's approval, and refusals, oldest first."""
-        return [JoinRequest(request_id, peer, name, invite_key, status, reason, at_ms)
-                for request_id, peer, name, invite_key, status, reason, at_ms in self._sql.execute(
-                    "SELECT request_id, peer, name, invite_key, status, reason, at_ms FROM join_requests"
-                    " WHERE thread_id = ? ORDER BY at_ms, request_id", (thread_id.raw,))]
+        return self._answers.join_requests(thread_id)
 
     def approve_join(self, thread_id: ThreadId, request_id: bytes) -> AdmissionAnswer:
-        """Our person lets a waiting joiner in: the admit is written now, and
-        the joiner is ADMITTED when it asks again. REFUSED if the invite no
-        longer holds (used up, expired, revoked meanwhile)."""
-        with self._db.write() as sql:
-            row = sql.execute("SELECT request, status FROM join_requests WHERE thread_id = ? AND request_id = ?",
-                              (thread_id.raw, request_id)).fetchone()
-            if row is None or row[1] != "waiting":
-                raise NotFoundError("nobody is waiting with that request")
-            self._require_admin(thread_id)
-            request = AdmissionRequest.from_bytes(row[0])
-            evaluation = self._gate.evaluation(thread_id)
-            terms = evaluation.current().invites.get(request.invite_key)
-            if terms is None:
-                raise NotFoundError("that invite is not in this album or chat")
-            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
-            if reason is not None:
-                self._record_request(request, "refused", reason)
-                return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
-            return self._admit(request, terms.role)
+        """Our person lets a waiting joiner in (acl/answering.py)."""
+        return self._answers.approve_join(thread_id, request_id)
 
     def decline_join(self, thread_id: ThreadId, request_id: bytes) -> None:
         """Our person says no: the joiner is REFUSED ("declined") when it asks again."""
-        with self._db.write() as sql:
-            if not sql.execute("UPDATE join_requests SET status = 'refused', reason = 'declined', at_ms = ?"
-                               " WHERE thread_id = ? AND request_id = ? AND status = 'waiting'",
-                               (self._now_ms(), thread_id.raw, request_id)).rowcount:
-                raise NotFoundError("nobody is waiting with that request")
+        self._answers.decline_join(thread_id, request_id)
 
     def reset_links(self, thread_id: ThreadId) -> int:
         """Revoke every invite still open, in one event; how many there were."""
