@@ -1,7 +1,7 @@
 """An admin's side of admissions (issue 16): judging a joiner's request
 against the ACL as it stands, writing the admit event with the keys its role
 needs, and the waiting or refused requests our person approves or declines.
-The joiner's side is in membership.py (join, take_admission, complete_join)."""
+The joiner's side is in pending_joins.py; Membership delegates to both."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from threads_desktop.engine.acl import admission, admitting
-from threads_desktop.engine.acl.admission import MAX_JOINER_NAME, AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl import admitting
+from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.answering import AdmissionAnswers
 from threads_desktop.engine.acl.control_ops import (
     AclOp,
@@ -29,25 +29,21 @@ from threads_desktop.engine.acl.control_ops import (
     SetDefault,
     Uninvite,
     acl_payload,
-    join_message,
-    make_bind,
 )
 from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
-from threads_desktop.engine.acl.keybox import open_key_box, seal_key_box
+from threads_desktop.engine.acl.keybox import seal_key_box
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.pending_joins import PendingJoins
 from threads_desktop.engine.acl.policy import Evaluation
-from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
+from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
-from threads_desktop.engine.core.members import AdmissionStatus, InviteState, JoinRequest, JoinState, Member, Role
-from threads_desktop.engine.core.text import name_from_peer
+from threads_desktop.engine.core.members import InviteState, JoinRequest, JoinState, Member, Role
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.eventstore.committer import Committer
-from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
@@ -74,9 +70,8 @@ class Membership:
         self._new_epoch = new_epoch
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
-        # Per thread just let in: the admin whose answer was taken (kept in
-        # memory: the window lasts until the first ACL event arrives).
-        self._admitted_by: dict[ThreadId, str] = {}
+        self._joins = PendingJoins(database, store, gate, identity, vault, devices, commit=self._commit,
+                                   random_bytes=random_bytes, now_ms=self._now_ms)
         self._answers = AdmissionAnswers(database, store, gate, commit=self._commit, clean_key=self._clean_key,
                                          heal=self.heal, admin_here=self._admin_here,
                                          require_admin=self._require_admin, now_ms=self._now_ms)
@@ -167,138 +162,39 @@ class Membership:
         self._commit(thread_id, [acl_payload(Uninvite(invite_key))])
 
     def join(self, link: InviteLink) -> ThreadId:
-        """Keep the link as a pending admission: no thread and no keys until
-        an admin admits us (admission_request, take_admission). A refused
-        one is replaced by the new link."""
-        thread_id = link.thread_id
-        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
-            raise InvalidInputError("only access-controlled threads are joined with a link")
-        invite_key = SigningKey.from_seed(link.invite_seed)
-        log_seed = self._random_bytes(32)
-        with self._db.write() as sql:
-            pending = sql.execute("SELECT status FROM pending_admissions WHERE thread_id = ?",
-                                  (thread_id.raw,)).fetchone()
-            if sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone() \
-                    or (pending is not None and pending[0] != "refused"):
-                raise ThreadsError(f"you are already in {link.name or 'this album or chat'}")
-            sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
-            sql.execute(
-                "INSERT INTO pending_admissions (thread_id, invite_key, wrapped_seed, wrapped_log_seed, role, name,"
-                " inviter, addresses, status, reason, since_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'waiting', NULL, ?)",
-                (thread_id.raw, invite_key.peer_id.public_key,
-                 self._vault.wrap(link.invite_seed, _seed_label(thread_id)),
-                 self._vault.wrap(log_seed, _log_seed_label(thread_id)), link.role.label, link.name, link.inviter,
-                 cbor.encode(list(link.addresses)), self._now_ms()))
-        return thread_id
+        """Keep the link as a pending admission (acl/pending_joins.py)."""
+        return self._joins.join(link)
 
     def admission_request(self, thread_id: ThreadId, name: str | None = None) -> AdmissionRequest:
-        """What to send an admin to be admitted with our pending link
-        (`name`: our display name, for its person to see)."""
-        row = self._sql.execute("SELECT invite_key, wrapped_seed, wrapped_log_seed FROM pending_admissions"
-                                " WHERE thread_id = ?", (thread_id.raw,)).fetchone()
-        if row is None:
-            raise NotFoundError("no pending join for this album or chat")
-        invite_public, wrapped_seed, wrapped_log = row
-        invite_key = SigningKey.from_seed(self._vault.unwrap(wrapped_seed, _seed_label(thread_id)))
-        log_id = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id))).peer_id
-        me = self._identity.peer_id
-        bind = make_bind(self._identity, thread_id, log_id)
-        return AdmissionRequest(thread_id, invite_public, log_id, me, bind.exchange, bind.signature,
-                                invite_key.sign(join_message(thread_id, invite_public, log_id, me)),
-                                name_from_peer(name, MAX_JOINER_NAME) if name is not None else None,
-                                self._devices.this_cert())
+        """What to send an admin to be admitted with our pending link."""
+        return self._joins.admission_request(thread_id, name)
 
     def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
         """As an admin, judge a joiner's request (acl/answering.py)."""
         return self._answers.answer_admission(request, from_peer)
 
     def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
-        """The joiner's side of an answer (from `from_peer`). ADMITTED: the
-        keys in the box and our log; the thread is ours to sync (complete_join
-        writes our bind once the admit event is here). UNKNOWN changes nothing."""
-        with self._db.write() as sql:
-            row = sql.execute("SELECT wrapped_log_seed, status FROM pending_admissions WHERE thread_id = ?",
-                              (thread_id.raw,)).fetchone()
-            if row is None:
-                raise NotFoundError("no pending join for this album or chat")
-            wrapped_log, status = row
-            if status == "admitted" or answer.status is AdmissionStatus.UNKNOWN:
-                pass  # admitted already (by another admin, say): a later answer changes nothing
-            elif answer.status is AdmissionStatus.ADMITTED:
-                assert answer.box is not None and answer.role is not None
-                keys = open_key_box(self._identity, thread_id, answer.box)  # InvalidInputError: nothing taken
-                if not sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
-                    newest, *older = sorted(keys, key=lambda key: key.epoch, reverse=True)
-                    self._store.create_thread(thread_id, newest)
-                    for key in older:
-                        self._store.add_thread_key(thread_id, key)
-                log_key = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id)))
-                self._store.create_own_log(thread_id, log_key)
-                self._set_join_status(thread_id, "admitted", None, answer.role)
-                if from_peer is not None:
-                    self._admitted_by[thread_id] = from_peer
-            elif answer.status is AdmissionStatus.REFUSED:
-                self._set_join_status(thread_id, "refused", answer.reason)
-            else:
-                self._set_join_status(thread_id, "waiting-approval", None)
-        state = self.join_state(thread_id)
-        assert state is not None
-        return state
-
-    def _set_join_status(self, thread_id: ThreadId, status: str, reason: str | None, role: Role | None = None) -> None:
-        self._sql.execute("UPDATE pending_admissions SET status = ?, reason = ?, since_ms = ?,"
-                          " role = COALESCE(?, role) WHERE thread_id = ?",
-                          (status, reason, self._now_ms(), None if role is None else role.label, thread_id.raw))
+        """The joiner's side of an admin's answer (acl/pending_joins.py)."""
+        return self._joins.take_admission(thread_id, answer, from_peer)
 
     def complete_join(self, thread_id: ThreadId) -> str | None:
-        """Once the admit event naming us is applied here, write our bind
-        (our log's first event) and forget the pending admission. Returns
-        why the admission was refused, if it was (an invite used up by a
-        concurrent admission elsewhere, say)."""
-        row = self._sql.execute("SELECT status, reason, invite_key FROM pending_admissions WHERE thread_id = ?",
-                                (thread_id.raw,)).fetchone()
-        if row is None or row[0] != "admitted":
-            return None if row is None or row[0] != "refused" else str(row[1])
-        own_log = self._store.own_log(thread_id)
-        if own_log is None:
-            return None
-        verdict = admitting.admit_verdict(self._gate.evaluation(thread_id), row[2], self.device, own_log)
-        if verdict is None:
-            return None  # not here yet: sync brings it
-        with self._db.write() as sql:
-            if isinstance(verdict, str):
-                self._set_join_status(thread_id, "refused", admission.refusal_reason(verdict))
-                return admission.refusal_reason(verdict)
-            if not any(event.log == own_log.raw for event in self._gate.evaluation(thread_id).events):
-                self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log,
-                                                               self._devices.this_cert()))])
-            sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
-        self._admitted_by.pop(thread_id, None)  # the ACL is here: it decides from now on
-        return None
+        """Our bind once the admit event is here; why we were refused, if we were."""
+        return self._joins.complete_join(thread_id)
 
     def join_state(self, thread_id: ThreadId) -> JoinState | None:
-        row = self._sql.execute(f"SELECT {_JOIN_COLUMNS} FROM pending_admissions WHERE thread_id = ?",
-                                (thread_id.raw,)).fetchone()
-        return None if row is None else _join_state(row)
+        return self._joins.join_state(thread_id)
 
     def pending_joins(self) -> list[JoinState]:
         """Links we joined with and are not in yet, oldest first."""
-        return [_join_state(row) for row in self._sql.execute(
-            f"SELECT {_JOIN_COLUMNS} FROM pending_admissions ORDER BY since_ms, thread_id")]
+        return self._joins.pending_joins()
 
     def pending_join(self, thread_id: ThreadId) -> tuple[bool, str | None]:
         """(still on our way in?, why the admission was refused)."""
-        state = self.join_state(thread_id)
-        if state is None:
-            return False, None
-        return state.status != "refused", state.reason
+        return self._joins.pending_join(thread_id)
 
     def forget_join(self, thread_id: ThreadId) -> None:
         """Cancel a pending admission that is waiting or was refused."""
-        with self._db.write() as sql:
-            if not sql.execute("DELETE FROM pending_admissions WHERE thread_id = ? AND status != 'admitted'",
-                               (thread_id.raw,)).rowcount:
-                raise NotFoundError("no pending join to cancel for this album or chat")
+        self._joins.forget_join(thread_id)
 
     def join_requests(self, thread_id: ThreadId) -> list[JoinRequest]:
         """Joiners waiting for our person's approval, and refusals, oldest first."""
@@ -542,14 +438,7 @@ class Membership:
 
     def _admission_peers(self, thread_id: ThreadId) -> frozenset[str] | None:
         """The peers our pending admission came from; None when unknown."""
-        state = self.join_state(thread_id)
-        if state is None:
-            return None
-        named = {str(found) for found in map(peer_of_address, state.addresses) if found is not None}
-        admitted_by = self._admitted_by.get(thread_id)
-        if admitted_by is not None:
-            named.add(admitted_by)
-        return frozenset(named) or None
+        return self._joins.admission_peers(thread_id)
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)
@@ -565,20 +454,3 @@ class Membership:
 
 def _invite_id(sealed: bytes) -> bytes:
     return hashlib.sha256(sealed).digest()[:16]
-
-
-def _seed_label(thread_id: ThreadId) -> str:
-    return f"invite-seed/{thread_id}"
-
-
-def _log_seed_label(thread_id: ThreadId) -> str:
-    return f"join-log-seed/{thread_id}"
-
-
-_JOIN_COLUMNS = "thread_id, status, reason, name, inviter, role, addresses, since_ms"
-
-
-def _join_state(row: tuple[Any, ...]) -> JoinState:
-    thread_raw, status, reason, name, inviter, role, addresses, since_ms = row
-    return JoinState(ThreadId(thread_raw), status, reason, name, inviter, Role.parse(role),
-                     tuple(cbor.decode(addresses, max_size=1 << 16)), since_ms)
