@@ -343,3 +343,20 @@ def test_an_admin_whose_device_book_holds_the_removal_does_not_admit_the_device(
     answer = friend.membership.answer_admission(AdmissionRequest.from_bytes(request.to_bytes()), peer(desktop))
     assert answer.status is not AdmissionStatus.ADMITTED and not answer.box
     assert {m.peer_id for m in friend.membership.members(album)} == {peer(friend)}
+
+
+def test_a_removed_device_asking_again_with_its_own_admission_gets_no_key(open_node: OpenNode) -> None:
+    laptop, desktop, friend = open_node("laptop"), open_node("desktop"), open_node("friend")
+    add_second_device(laptop, desktop)
+    album = start_thread(friend)
+    thread_id = desktop.join(friend.invite(album, Role.WRITE))
+    request = desktop.membership.admission_request(thread_id)  # kept by the thief
+    assert friend.membership.answer_admission(request, peer(desktop)).status is AdmissionStatus.ADMITTED
+    laptop.persons.add_thread(album, ThreadKind.CHAT, None, friend.store.thread_keys(album))
+    everyone_syncs([friend, laptop], album)
+    laptop.persons.remove_device(peer(desktop))
+    everyone_syncs([friend, laptop], album)
+    newest = friend.store.thread_keys(album)[0].epoch
+    answer = friend.membership.answer_admission(AdmissionRequest.from_bytes(request.to_bytes()), peer(desktop))
+    got = set() if not answer.box else {k.epoch for k in open_key_box(desktop.identity, album, answer.box)}
+    assert newest not in got and answer.status is not AdmissionStatus.ADMITTED
