@@ -40,6 +40,7 @@ from threads_desktop.engine.net.dialer import Dialer
 from threads_desktop.engine.net.gossip import Gossip, topic_of
 from threads_desktop.engine.net.joining import PROTOCOL_ID as JOIN_ID
 from threads_desktop.engine.net.joining import Admissions, Joiner, JoinLimits, JoinServer
+from threads_desktop.engine.net.members import AclPeers
 from threads_desktop.engine.net.paging import log_position
 from threads_desktop.engine.net.peer_states import LocalNetworks
 from threads_desktop.engine.net.ports import ThreadStore
@@ -127,7 +128,10 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
         self._local_networks = LocalNetworks(read=lambda: [i.network for i in self._interfaces])
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
         # What strangers may hold, shared by every session (budgets.py).
-        self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
+        # A peer the ACLs name is a member from its handshake on, met or not (members.py).
+        self.acl_peers = AclPeers(threads)
+        self.budgets = budgets.Budgets(
+            lambda peer: peer in self.acl_peers or bool(threads.peers.threads_of(peer)), limits)
         self.admission = Admission(self.budgets.limits, self.budgets.is_member)
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
                                   self.budgets, on_broken=self.admission.broke_protocol)
@@ -169,6 +173,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
         self._interfaces = await trio.to_thread.run_sync(self._read_interfaces)
         self._observed = addressing.ObservedAddresses(time.monotonic)  # a restart may be on another network
+        self.acl_peers.forget()
         host = hosting.build_host(self._threads.identity, self.admission, advertise=self.listen_addresses,
                                   on_observed=self._observed_by)
         connections = hosting.track_connections(host)
@@ -262,6 +267,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
         link.wake.set()
 
     def _local_changes(self, changes: ChangeSet) -> None:
+        self.acl_peers.changed(changes)
         if changes.threads_added or changes.threads_removed:
             self._topics_changed.set()
         for thread_id in changes.threads_updated | changes.threads_added:
