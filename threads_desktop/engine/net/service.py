@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 from libp2p.abc import IHost
@@ -50,9 +50,10 @@ from threads_desktop.engine.net.relay_client import RelayClient
 from threads_desktop.engine.net.server import SyncServer
 from threads_desktop.engine.net.service_addresses import CONNECT_TIMEOUT, AddressParts
 from threads_desktop.engine.net.service_joining import HINT_TTL_SECONDS, JoiningParts
-from threads_desktop.engine.net.service_nearby import DISCOVERED_TTL, NEARBY_SECONDS, NearbyParts, Sighting
+from threads_desktop.engine.net.service_nearby import DISCOVERED_TTL, NEARBY_SECONDS, NearbyParts
 from threads_desktop.engine.net.service_relaying import RelayingParts
-from threads_desktop.engine.net.service_status import PROGRESS_PUSH_SECONDS, PeerLinkState, PeerStatus, StatusParts
+from threads_desktop.engine.net.service_state import Discovery, PeerLinkState, PeerStatus, Sighting
+from threads_desktop.engine.net.service_status import PROGRESS_PUSH_SECONDS, StatusParts
 from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
@@ -70,12 +71,6 @@ ProgressListener = Callable[[Progress], None]
 # What ends a session with a peer (and only that session): its failures and
 # anything it sent that we refused.
 SESSION_ERRORS = (ThreadsError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
-
-
-class Discovery(Protocol):
-    def start(self) -> None: ...
-    def update_addresses(self, addresses: Sequence[str]) -> None: ...
-    def stop(self) -> None: ...
 
 
 DiscoveryFactory = Callable[[str, Sequence[str], Callable[[PeerId, list[str]], None]], Discovery]

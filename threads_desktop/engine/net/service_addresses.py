@@ -25,8 +25,7 @@ from threads_desktop.engine.net.relay_client import RelayClient
 from threads_desktop.engine.net.upnp import PortMapping
 
 if TYPE_CHECKING:
-    from threads_desktop.engine.net.service import Discovery
-    from threads_desktop.engine.net.service_status import PeerLinkState
+    from threads_desktop.engine.net.service_state import Discovery, PeerLinkState
 
 log = logging.getLogger(__name__)
 

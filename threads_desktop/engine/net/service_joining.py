@@ -21,7 +21,7 @@ from threads_desktop.engine.net.joining import Joiner, JoinServer, PendingJoin
 from threads_desktop.engine.net.ports import ThreadStore
 
 if TYPE_CHECKING:
-    from threads_desktop.engine.net.service_nearby import Sighting
+    from threads_desktop.engine.net.service_state import Sighting
 
 log = logging.getLogger(__name__)
 

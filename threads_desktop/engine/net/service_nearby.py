@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
@@ -18,22 +17,16 @@ from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.types import NearbyPeer
 from threads_desktop.engine.net.joining import Joiner
 from threads_desktop.engine.net.ports import ThreadStore
+from threads_desktop.engine.net.service_state import PeerLinkState, Sighting
 
 if TYPE_CHECKING:
     from threads_desktop.engine.core.ids import ThreadId
-    from threads_desktop.engine.net.service_status import PeerLinkState
 
 log = logging.getLogger(__name__)
 
 DISCOVERED_TTL = 120.0
 NEARBY_SECONDS = 600.0  # a peer LAN discovery found is listed as nearby this long
 MAX_NEARBY = 256  # anyone on the LAN may announce: the list is bounded
-
-
-@dataclass
-class Sighting:
-    addresses: tuple[str, ...]
-    last_seen: float
 
 
 class NearbyParts:

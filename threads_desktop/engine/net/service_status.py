@@ -7,7 +7,6 @@ mixin: it reads the service's state).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import trio
@@ -15,46 +14,16 @@ from libp2p.abc import IHost
 
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.types import NetworkStatus, PeerLink, ThreadSync, Transfer
-from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net.client import ClientSession, Progress
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.reach import Reach
-
-if TYPE_CHECKING:
-    from threads_desktop.engine.net.service_nearby import Sighting
+from threads_desktop.engine.net.service_state import PeerLinkState, PeerStatus, Sighting
 
 PROGRESS_PUSH_SECONDS = 0.25  # how often transfer progress is pushed to listeners
 NEARBY_SECONDS = 600.0
-
-
-@dataclass
-class PeerLinkState:
-    """What the service keeps per remote peer: its worker's queue and session."""
-
-    peer: PeerId
-    pending: set[ThreadId] = field(default_factory=set)
-    everything: bool = False
-    wake: trio.Event = field(default_factory=trio.Event)
-    backoff: trio.CancelScope | None = None
-    session: ClientSession | None = None
-    failures: int = 0
-    passes: int = 0  # passes finished, well or not (for waiting on one)
-    last_error: str | None = None
-    cursors: dict[ThreadId, int] = field(default_factory=dict)  # inventory read so far
-    deferred: dict[ThreadId, list[BlockEntry]] = field(default_factory=dict)  # originals not wanted yet
-    syncing: ThreadId | None = None  # the thread the pass is on now
-    pass_scope: trio.CancelScope | None = None  # cancelled when we leave that thread
-
-
-@dataclass(frozen=True)
-class PeerStatus:
-    peer: str
-    connected: bool
-    failures: int
-    last_error: str | None
 
 
 class StatusParts:
