@@ -54,6 +54,7 @@ from threads_desktop.engine.net.service_nearby import DISCOVERED_TTL, NEARBY_SEC
 from threads_desktop.engine.net.service_relaying import RelayingParts
 from threads_desktop.engine.net.service_state import Discovery, PeerLinkState, PeerStatus, Sighting
 from threads_desktop.engine.net.service_status import PROGRESS_PUSH_SECONDS, StatusParts
+from threads_desktop.engine.net.turns import MembersFirst
 from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
@@ -127,9 +128,11 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
         self.acl_peers = AclPeers(threads)
         self.budgets = budgets.Budgets(
             lambda peer: peer in self.acl_peers or bool(threads.peers.threads_of(peer)), limits)
-        self.admission = Admission(self.budgets.limits, self.budgets.is_member)
+        self.members_first = MembersFirst(self.budgets.limits)  # strangers' reads wait while members are served
+        self.admission = Admission(self.budgets.limits, self.budgets.is_member, members_first=self.members_first)
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
-                                  self.budgets, on_broken=self.admission.broke_protocol)
+                                  self.budgets, on_broken=self.admission.broke_protocol,
+                                  members_first=self.members_first)
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
                             local_ips=self._local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
@@ -439,7 +442,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
                     self._threads.peers.session_seen(link.peer)  # the Devices view's "offline since"
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
-                with trio.CancelScope() as scope:
+                with trio.CancelScope() as scope, self.members_first.serving():  # our pass goes first too
                     link.pass_scope = scope
                     await self._pass(link, link.session, None if everything else threads)
                 if opened and self.relay_client is not None:

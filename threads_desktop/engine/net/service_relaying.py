@@ -21,6 +21,7 @@ from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net import budgets
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import relay as relaying
+from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.holepunch import tcp_endpoint
 from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.reach import Reach
@@ -48,6 +49,7 @@ class RelayingParts:
     relay_service: RelayService | None
     relay_client: RelayClient | None
     budgets: budgets.Budgets
+    admission: Admission
 
     if TYPE_CHECKING:
         def schedule(self, peer: PeerId, threads: set[ThreadId] | None = None, *, now: bool = False) -> None: ...
@@ -61,7 +63,8 @@ class RelayingParts:
         self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
                                         wanted=self._relays_wanted, on_change=self._relayed_changed,
                                         source=self._listen_source, member=self._relay_member,
-                                        interfaces=lambda: self._interfaces, hole_punching=self._hole_punching)
+                                        interfaces=lambda: self._interfaces, hole_punching=self._hole_punching,
+                                        admission=self.admission)
 
     def _relay_member(self, peer: PeerId) -> bool:
         """Whether `peer` shares a thread with us (hole punching is only with those)."""
