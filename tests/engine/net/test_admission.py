@@ -350,6 +350,30 @@ def test_a_stranger_that_keeps_breaking_the_protocol_is_no_longer_read(tmp_path:
     trio.run(main)
 
 
+def test_a_stranger_whose_sessions_keep_being_pushed_out_is_no_longer_read(tmp_path: Path) -> None:
+    """Before, only a broken protocol counted: under bench hostile's attack
+    (800 stalled sessions for 128 strangers' places) most sessions were
+    pushed out for newer ones before their first read, never broke
+    anything, and were re-opened at once, round and round; serve spent
+    ~60% of its time negotiating and refusing them. A refused session now
+    counts like a broken one for a stranger."""
+    limits = Limits(stranger_breaks=2, max_stranger_sessions=1)
+
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s, hostile_host(Identity.generate()) as host:
+            held = await connect(host, s)
+            for _ in range(limits.stranger_breaks + 1):
+                newer = await connect(host, s)  # pushes the one before out
+                assert "busy" in await held.refused_then_closed()
+                held = newer
+            with trio.move_on_after(3.0) as waited:
+                await connect(host, s)
+            assert waited.cancelled_caught  # held off: not even the session's protocol is answered
+            await still_serves(s, "while the stranger is held off")
+
+    trio.run(main)
+
+
 def test_a_stranger_that_broke_the_protocol_a_few_times_is_still_served(tmp_path: Path) -> None:
     limits = Limits(stranger_breaks=2)
 

@@ -59,7 +59,8 @@ class Limits:
     # sockets cost serve ~100 handshake starts and clean-ups a second.
     silent_seconds: float = 60.0
     stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
-    stranger_breaks: int = 8  # broken sessions a stranger may have (the 8 it may hold at once); then it goes unread
+    # broken or refused sessions a stranger may have (the 8 it may hold at once); then it goes unread
+    stranger_breaks: int = 8
     # Members first (turns.py): while a member is served, a stranger's
     # connection waits this long at most per read (a few reads a second: a
     # joiner not admitted yet still gets through), and members' work keeps
