@@ -88,7 +88,8 @@ def summary(result: dict[str, Any]) -> str:
         f"a new message         quiet {seconds(quiet['message_seconds'])}   attacked"
         f" {seconds(attacked['message_seconds'])}   (median of {result['scale']['rounds']};"
         f" target <= {MESSAGE_TARGET_SECONDS:g} s)",
-        f"the attack            {counts['sessions_opened']} stalled sessions opened, {counts['sessions_ended_by_node']}"
+        f"the attack            {counts['sessions_tried']} stalled sessions tried, {counts['sessions_opened']} opened,"
+        f" {counts['sessions_ended_by_node']}"
         f" ended by serve; {counts['sockets_opened']} idle sockets opened, {counts['sockets_dropped_by_node']}"
         f" dropped by serve",
         "targets met: " + ", ".join(f"{name} {'yes' if met else 'NO'}" for name, met in result["targets_met"].items()),
