@@ -15,10 +15,15 @@ their own, many (cheap to hold: held, they are not waiting in the
 kernel's accept queue in front of honest peers) and apart from those of
 connections that speak (in Noise, which costs work): a silent socket
 never takes a speaking one's place. When either kind is full, its oldest
-goes for the newcomer.
+goes for the newcomer. py-libp2p's handshake starts only at a socket's
+first byte (strangers17): a silent socket costs a sleeping task, held
+`silent_seconds`. Connections a relay brings meet the same places and
+timeout (`upgrade_relayed`).
 Authenticated connections of strangers (peers that proved no thread we
 share) get a share of py-libp2p's 300: beyond it the oldest goes. Members'
-connections are never closed here. Strangers' sessions meet budgets.py.
+connections are never closed here. Strangers' sessions meet budgets.py;
+their reads wait while members are served (turns.py), and stop for good
+once their sessions broke the protocol or were refused too often.
 """
 
 from __future__ import annotations
