@@ -59,8 +59,11 @@ class Limits:
     # sockets cost serve ~100 handshake starts and clean-ups a second.
     silent_seconds: float = 60.0
     stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
-    # broken or refused sessions a stranger may have (the 8 it may hold at once); then it goes unread
-    stranger_breaks: int = 8
+    # Broken or refused sessions a stranger may have; then it goes unread. An
+    # honest client holds one session per peer and backs off when refused;
+    # 4 (was 8) halves how long an attack's carousel of refused sessions
+    # runs before each identity is held off (bench hostile, strangers17).
+    stranger_breaks: int = 4
     # Members first (turns.py): while a member is served, a stranger's
     # connection waits this long at most per read (a few reads a second: a
     # joiner not admitted yet still gets through), and members' work keeps
