@@ -94,6 +94,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     from threads_desktop.engine.runtime import EngineRuntime
     from threads_desktop.ui.collector import MainThreadCollector
     from threads_desktop.ui.engine_client import EngineClient
+    from threads_desktop.ui.first_paint import AfterFirstPaint
     from threads_desktop.ui.notifiers import DesktopNotifications
     from threads_desktop.ui.settings import AppSettings, carry_over_fetch_originals
     from threads_desktop.ui.tray import TrayIcon
@@ -112,7 +113,8 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
     collector.start()
     runtime = EngineRuntime(lambda: Node.open(data_dir), background_services(listen, lan_discovery, commands=commands))
     try:
-        runtime.start(wait_for_services=False)  # the window shows while the network loads
+        # The window shows while the network loads, which starts once the window is painted.
+        runtime.start(wait_for_services=False, hold_services=True)
     except ThreadsError as exc:
         instance.close()
         QMessageBox.critical(None, "Threads", str(exc))
@@ -143,6 +145,7 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         instance.link_received.connect(open_link)
         if not (settings.start_minimised and tray.available):
             window.show()
+        AfterFirstPaint(window, runtime.start_services)
         if link:
             open_link(link)
         elif window.isVisible():  # not when started in the tray: it asks on a later launch

@@ -23,7 +23,10 @@ def test_bench_gui_measures_start_up_first_paint_frames_and_memory(capsys: pytes
 
 
 def test_bench_gui_scrolls_to_the_last_row_of_an_album_still_being_laid_out(qapp) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
     from concurrent.futures import ThreadPoolExecutor
+
+    import qasync
 
     from threads_desktop.engine.modules.photos import PhotoCard
     from threads_desktop.ui.bench_gui import _scroll_end_to_end
@@ -33,18 +36,24 @@ def test_bench_gui_scrolls_to_the_last_row_of_an_album_still_being_laid_out(qapp
     async def no_cards(_ids: list[str]) -> list[PhotoCard]:
         return []  # empty cells: the layout, not the pictures, is what this checks
 
-    with ThreadPoolExecutor(1) as decoder:
-        model = PhotoGridModel(no_cards, decoder)
-        grid = PhotoGridView()
-        grid.setModel(model)
-        grid.resize(1280, 800)
-        grid.show()
-        model.set_ids([f"{i:064x}" for i in range(20_000)])  # laid out 400 rows at a time while it scrolls
-        _scroll_end_to_end(qapp, grid)
-        last = grid.visualRect(model.index(model.rowCount() - 1))
-        assert not last.isEmpty() and grid.viewport().rect().intersects(last)
-        model.cancel()
-        grid.close()
+    # The model's fetches are asyncio tasks, on Qt's loop as in the app (with
+    # none set, this test failed after any test that ran asyncio.run).
+    asyncio.set_event_loop(qasync.QEventLoop(qapp, already_running=True))
+    try:
+        with ThreadPoolExecutor(1) as decoder:
+            model = PhotoGridModel(no_cards, decoder)
+            grid = PhotoGridView()
+            grid.setModel(model)
+            grid.resize(1280, 800)
+            grid.show()
+            model.set_ids([f"{i:064x}" for i in range(20_000)])  # laid out 400 rows at a time while it scrolls
+            _scroll_end_to_end(qapp, grid)
+            last = grid.visualRect(model.index(model.rowCount() - 1))
+            assert not last.isEmpty() and grid.viewport().rect().intersects(last)
+            model.cancel()
+            grid.close()
+    finally:
+        asyncio.set_event_loop(None)
 
 
 def test_bench_gui_keeps_its_profile_for_the_next_run(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,8 @@ import pytest
 from tests.e2e.served import ServedPeer, cli
 from threads_desktop.cli.joining import REFUSED_EXIT_CODES, STILL_WAITING
 
+APPROVAL_HINT = "an admin will let you in by hand; you may have to wait"
+
 
 @pytest.fixture
 def owner(tmp_path: Path) -> Iterator[tuple[ServedPeer, str]]:
@@ -113,3 +115,15 @@ def test_join_handed_to_the_process_serving_the_profile_waits_there(
         assert "this invite was revoked" in refused.stderr
     finally:
         guest.stop()
+
+
+def test_join_says_before_waiting_that_an_admin_lets_each_joiner_in_by_hand(tmp_path: Path) -> None:
+    owner = tmp_path / "owner"
+    thread = cli(owner, "create", "album", "Lisbon").stdout.strip()
+    by_hand = cli(owner, "invite", thread, "--approve").stdout.strip()
+    joined = cli(tmp_path / "bob", "join", by_hand, "--wait", "0", check=False)
+    assert joined.returncode == STILL_WAITING, joined.stderr
+    assert joined.stderr.splitlines()[0] == APPROVAL_HINT  # before anything about waiting
+    plain = cli(owner, "invite", thread).stdout.strip()
+    other = cli(tmp_path / "carol", "join", plain, "--wait", "0", check=False)
+    assert other.returncode == STILL_WAITING and APPROVAL_HINT not in other.stderr

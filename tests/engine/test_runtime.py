@@ -189,3 +189,36 @@ def test_a_service_that_fails_after_starting_is_restarted_and_the_node_stays_up(
         assert summary.name == "still here"
     finally:
         engine.stop()
+
+
+def _service_that_says_so(started: threading.Event) -> object:
+    def make(_node: Node) -> object:
+        async def run(task_status: object = trio.TASK_STATUS_IGNORED) -> None:
+            started.set()
+            task_status.started()  # type: ignore[attr-defined]
+            await trio.sleep_forever()
+        return run
+    return make
+
+
+def test_held_services_start_when_released_and_calls_run_meanwhile(tmp_path: Path) -> None:
+    started = threading.Event()
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "p"), [_service_that_says_so(started)])  # type: ignore[list-item]
+    engine.start(wait_for_services=False, hold_services=True)
+    try:
+        summary = asyncio.run(engine.call(Node.create_thread, ThreadKind.CHAT, "before the network"))
+        assert summary.name == "before the network" and not started.is_set()
+        engine.start_services()
+        assert started.wait(10), "the held service did not start once released"
+    finally:
+        engine.stop()
+
+
+def test_an_engine_stopped_with_its_services_held_stops_without_starting_them(tmp_path: Path) -> None:
+    started = threading.Event()
+    engine = EngineRuntime(lambda: Node.open(tmp_path / "p"), [_service_that_says_so(started)])  # type: ignore[list-item]
+    engine.start(wait_for_services=False, hold_services=True)
+    stopping = threading.Thread(target=engine.stop)
+    stopping.start()
+    stopping.join(10)
+    assert not stopping.is_alive() and not started.is_set()

@@ -119,7 +119,7 @@ def test_rows_scrolled_to_before_the_order_arrives_fetch_their_page_by_position(
 
 def test_an_album_scrolled_end_to_end_keeps_only_the_cells_of_its_cache(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(photo_grid_model, "CACHE_IMAGES", 40)
+    monkeypatch.setattr(photo_grid_model, "CACHE_BYTES", 40 * 160 * 160 * 4)  # 40 cells of 160 px
     album_id = _wait(qtbot, engine.call(_album))
     every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
     client = EngineClient(engine, qt_loop)
@@ -138,6 +138,34 @@ def test_an_album_scrolled_end_to_end_keeps_only_the_cells_of_its_cache(  # type
                             timeout=20_000)
         # The names and captions of cells scrolled past went with their pictures (34 MB at 100,000 photos).
         assert len(model._cards) <= 40 and model.index(PHOTOS - 1).data(PhotoRole.NAME) == "IMG_0.jpg"
+        model.cancel()
+
+
+def test_the_pictures_kept_while_scrolling_stay_within_their_bytes_at_any_pixel_ratio(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime) -> None:
+    """At twice the pixel ratio a cell's picture weighs four times as much:
+    1,000 kept pictures were 400 MiB there (100 MiB at 1x, where scrolling
+    100,000 photos ended at 401 MB resident)."""
+    album_id = _wait(qtbot, engine.call(_album))
+    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
+    client = EngineClient(engine, qt_loop)
+
+    async def fetch_cards(ids: list[str]) -> list[PhotoCard]:
+        return await client.run(photo_ops.cards, album_id, ids)
+
+    edge = 2 * 256  # a cell of 256 px on a 2x screen
+    with ThreadPoolExecutor(1) as decoder:
+        model = PhotoGridModel(fetch_cards, decoder, edge=edge)
+        model.set_ids(every)
+        for first in range(0, PHOTOS, 20):
+            rows = range(first, min(PHOTOS, first + 20))
+            for row in rows:
+                model.index(row).data(PhotoRole.THUMBNAIL)
+            qtbot.waitUntil(lambda rows=rows: all(model.index(r).data(PhotoRole.THUMBNAIL) is not None
+                                                  for r in rows), timeout=20_000)
+        held = sum(image.sizeInBytes() for image in model._images.values())
+        assert held <= 64 * 2**20, f"{held / 2**20:.0f} MiB of pictures kept"
+        assert model.index(PHOTOS - 1).data(PhotoRole.THUMBNAIL).width() == edge  # the last screen is kept
         model.cancel()
 
 

@@ -387,3 +387,40 @@ def test_a_new_message_is_shown_without_asking_each_shown_messages_actions_again
         assert chat_ops.load_page in engine.operations and chat_ops.message_actions not in engine.operations
     finally:
         engine.stop()
+
+
+def test_a_readers_new_messages_marker_clears_once_read_without_writing_to_the_chat(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, open_node: Callable[[str], Node]) -> None:
+    """A reader may not write a read marker: its position is kept on this
+    device, so "New messages" and the unread count go once it has read."""
+    from tests.engine.eventstore.peers import envelopes_of
+
+    owner = open_node("owner")
+    thread_id = owner.create_thread(ThreadKind.CHAT, "News").thread_id
+    link = owner.invite(thread_id, Role.READ).to_uri()
+    client = EngineClient(runtime, qt_loop)
+    _wait(qtbot, client.join(InviteLink.parse(link)))
+    _admitted_by(qtbot, client, owner, thread_id)
+    owner.chat(thread_id).post("one")
+    owner.chat(thread_id).post("two")
+    records = envelopes_of(owner, thread_id)
+    _wait(qtbot, client.run(lambda node: node.receive(thread_id, records)))
+    summary = _summary(qtbot, client, thread_id)
+    assert summary.can_read and not summary.can_write and summary.unread == 2
+
+    def own_records() -> int:
+        return _wait(qtbot, client.run(lambda node: sum(h.seq for h in node.store.logs(thread_id)
+                                                        if h.log_id == node.store.own_log(thread_id))))
+
+    written = own_records()
+    view = _view(qtbot, client, summary, show=False)
+    assert [row["unread_marker"] for row in view.message_rows()] == [True, False]
+    view.show()  # on screen: read
+    qtbot.waitUntil(lambda: view.unread_count == 0, timeout=10_000)
+    assert _wait(qtbot, client.run(chat_ops.unread_count, thread_id)) == 0
+    assert _summary(qtbot, client, thread_id).unread == 0
+    assert own_records() == written  # nothing written to the chat
+
+    with qtbot.waitSignal(view.messages_loaded, timeout=10_000):
+        view.show_thread(_summary(qtbot, client, thread_id))
+    assert [row["unread_marker"] for row in view.message_rows()] == [False, False]

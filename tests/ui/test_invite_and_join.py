@@ -295,3 +295,26 @@ def test_the_join_dialog_takes_a_pasted_message_and_names_who_sent_it(  # type: 
     with qtbot.waitSignal(again.joined, timeout=10_000) as opened:
         again.join_button.click()
     assert str(opened.args[0]) == str(InviteLink.parse(link).thread_id) and window_b.threads.rowCount() == 1
+
+
+def test_the_join_dialog_warns_that_an_admin_lets_each_joiner_in_by_hand(  # type: ignore[no-untyped-def]
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    alice = Node.open(tmp_path / "alice")
+    try:
+        alice.set_display_name("Alice")
+        thread_id = alice.create_thread(ThreadKind.ALBUM, "Lisbon").thread_id
+        by_hand = alice.invite(thread_id, Role.READ, approve_by_hand=True).to_uri()
+        automatic = alice.invite(thread_id, Role.READ).to_uri()
+    finally:
+        alice.close()
+    join = window.ask_join()
+    with qtbot.waitSignal(join.checked, timeout=10_000):
+        join.link_edit.setPlainText(by_hand)
+    assert join.details.text().splitlines() == [
+        "“Lisbon”: you can view it.", "From Alice", "An admin will let you in by hand; you may have to wait.",
+        "The link names no address: it will sync when you meet a member nearby."]
+    assert join.join_button.isEnabled() and join.error.text() == ""
+    with qtbot.waitSignal(join.checked, timeout=10_000):
+        join.link_edit.setPlainText(automatic)
+    assert "by hand" not in join.details.text()
+    join.reject()

@@ -213,3 +213,43 @@ def test_a_backup_device_whose_follow_right_is_taken_says_so_on_its_page(  # typ
 def alice_id_tail(client: EngineClient, qtbot) -> str:  # type: ignore[no-untyped-def]
     card = _wait(qtbot, client.identity())
     return short_id(str(card.peer_id))
+
+
+def test_admin_rights_and_a_default_role_are_told_in_the_chat_and_in_the_albums_activity(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, tmp_path: Path, engines: dict[str, EngineRuntime]) -> None:
+    alice, bob = _profiles(tmp_path)
+    chat = start_thread(alice, ThreadKind.CHAT, "Family")
+    album = start_thread(alice, ThreadKind.ALBUM, "Lisbon 2024")
+    for thread_id in (chat, album):
+        join(alice, bob, thread_id)
+    alice.chat(chat).post("welcome Bob")
+    alice.membership.grant(chat, peer(bob), Role.WRITE, "acl")  # Bob is made an admin of the chat
+    alice.membership.set_default(album, Role.READ)  # anyone with the album's keys may view it
+    for thread_id in (chat, album):
+        sync(alice, bob, thread_id)
+    alice.close()
+    bob.close()
+    client_b = EngineClient(_start(engines, tmp_path, "bob"), qt_loop)
+
+    view = ChatView(client_b)
+    qtbot.addWidget(view)
+    view.resize(640, 520)
+    view.show()
+    with qtbot.waitSignal(view.membership_loaded, timeout=10_000):
+        view.show_thread(_wait(qtbot, client_b.run(Node.get_thread, chat)))
+    qtbot.waitUntil(lambda: len(view.message_rows()) == 1, timeout=10_000)
+    assert [row["text"] for row in view.message_rows(with_notices=True)] == [
+        "You joined (invited by Alice)", "welcome Bob", "Alice made you an admin"]
+    view.list.grab()  # the new row paints
+
+    window = MainWindow(client_b, AppSettings.from_file(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
+        window.show()
+    with qtbot.waitSignal(window.album_view.membership_loaded, timeout=10_000):
+        window.select_thread(str(album))
+    window.album_view.activity_button.setChecked(True)  # newest first
+    qtbot.waitUntil(lambda: window.album_view.activity.texts() == [
+        "Alice let anyone with the album's keys view it", "You joined (invited by Alice)"], timeout=10_000)
+    window.album_view.activity.grab()
+    window.close()

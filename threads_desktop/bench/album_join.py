@@ -17,7 +17,8 @@ from typing import Any
 
 import trio
 
-from threads_desktop.bench.sync import _receive_floor, _Served, _until
+from threads_desktop.bench.sync import WAIT_SECONDS, _receive_floor, _Served
+from threads_desktop.bench.waiting import until_or_fail
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.codec.cbor import Link
 from threads_desktop.engine.codec.cid import cid_of_cbor
@@ -82,7 +83,7 @@ async def _join(server: _Served, member_dir: Path, album: ThreadId, photos: int)
             await nursery.start(served.run, member)
             started = time.perf_counter()
             member.join(link)
-            await _until(member, lambda: _photos(member, album) >= photos)
+            await until_or_fail(member, lambda: _photos(member, album) >= photos, WAIT_SECONDS)
             seconds = time.perf_counter() - started
             nursery.cancel_scope.cancel()
         return seconds

@@ -30,11 +30,12 @@ from typing import IO, Any
 import trio
 
 from threads_desktop.bench.attack import Attack
+from threads_desktop.bench.waiting import until
 from threads_desktop.control_socket import CONTROL_SOCKET_NAME, call_control_socket
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet, ThreadKind
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.node import Node
@@ -205,25 +206,6 @@ class _Attacker:
 # --- measuring --------------------------------------------------------------------------------
 
 
-async def _until(node: Node, condition: Callable[[], bool], seconds: float = WAIT_SECONDS) -> bool:
-    changed = trio.Event()
-
-    def on_change(_: ChangeSet) -> None:
-        changed.set()
-
-    unsubscribe = node.subscribe(on_change)
-    try:
-        with trio.move_on_after(seconds):
-            while not condition():
-                with trio.move_on_after(0.05):
-                    await changed.wait()
-                changed = trio.Event()
-            return True
-        return False
-    finally:
-        unsubscribe()
-
-
 def _messages(node: Node, thread_id: ThreadId) -> int:
     """Messages held (none before an admin admitted the joiner: issue 16)."""
     return node.collections(thread_id)["message"].count() if node.directory.holds(thread_id) else 0
@@ -251,7 +233,7 @@ async def _join_seconds(directory: Path, link: InviteLink, events: int, thread_i
             await nursery.start(_profile().run, node)
             started = time.perf_counter()
             node.join(link)
-            done = await _until(node, lambda: _messages(node, thread_id) >= events)
+            done = await until(node, lambda: _messages(node, thread_id) >= events, WAIT_SECONDS)
             seconds = time.perf_counter() - started
             nursery.cancel_scope.cancel()
     finally:
@@ -266,7 +248,7 @@ async def _message_seconds(served: _Served, member: Node, thread_id: ThreadId, r
         started = time.perf_counter()
         # In a worker thread: this thread must go on serving the network meanwhile.
         message_id = (await trio.to_thread.run_sync(served.command, "say", str(thread_id), f"ping {round_}")).strip()
-        if not await _until(member, _has_message(member, thread_id, message_id)):
+        if not await until(member, _has_message(member, thread_id, message_id), WAIT_SECONDS):
             return None
         times.append(time.perf_counter() - started)
     return round(statistics.median(times), 3)
@@ -291,7 +273,7 @@ async def _measure(served: _Served, root: Path, threads: dict[str, ThreadId], sc
             link = InviteLink.parse((await trio.to_thread.run_sync(
                 served.command, "invite", str(talk), "--role", "write")).strip())
             member.join(link)
-            if not await _until(member, lambda: _messages(member, talk) >= 1):
+            if not await until(member, lambda: _messages(member, talk) >= 1, WAIT_SECONDS):
                 raise RuntimeError("the honest member could not join the talk chat")
             quiet = await _honest_figures(served, root / "new-quiet", member, threads, scale)
             idle_mb = served.resident_mb()

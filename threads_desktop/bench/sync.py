@@ -32,12 +32,13 @@ from typing import Any
 import trio
 from PIL import Image
 
+from threads_desktop.bench.waiting import until_or_fail
 from threads_desktop.control_socket import CONTROL_SOCKET_NAME, call_control_socket
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.codec.cid import cid_of_cbor, cid_of_raw
 from threads_desktop.engine.core.errors import NotFoundError
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import ChangeSet, ThreadKind
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import bound_id
 from threads_desktop.engine.logstore.envelopes import Envelope
@@ -220,23 +221,6 @@ def _pump(stream: Any, lines: queue.Queue[str]) -> None:
 # --- measuring ------------------------------------------------------------------------------
 
 
-async def _until(node: Node, condition: Callable[[], bool]) -> None:
-    changed = trio.Event()
-
-    def on_change(_: ChangeSet) -> None:
-        changed.set()
-
-    unsubscribe = node.subscribe(on_change)
-    try:
-        with trio.fail_after(WAIT_SECONDS):
-            while not condition():
-                with trio.move_on_after(0.05):
-                    await changed.wait()
-                changed = trio.Event()
-    finally:
-        unsubscribe()
-
-
 def _block_bytes(node: Node, thread_id: ThreadId) -> int:
     row = node.database.connection.execute("SELECT COALESCE(SUM(size), 0) FROM thread_blocks WHERE thread_id = ?",
                                            (thread_id.raw,)).fetchone()
@@ -277,7 +261,7 @@ async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadI
             cpu_before = server.cpu_seconds(), time.process_time()  # this process: every thread of it
             started = time.perf_counter()
             member.join(links["album"])
-            await _until(member, lambda: _block_bytes(member, album) >= source_blocks)
+            await until_or_fail(member, lambda: _block_bytes(member, album) >= source_blocks, WAIT_SECONDS)
             photo_seconds = time.perf_counter() - started
             cpu = server.cpu_seconds() - cpu_before[0], time.process_time() - cpu_before[1]
             nursery.cancel_scope.cancel()
@@ -312,12 +296,13 @@ async def _measure_threads(server: _Served, member: Node, links: dict[str, Invit
         return bool(admitted) and _messages(member, join_id) == sizes["join"]
 
     member.join(links["join"])
-    await _until(member, joined)
+    await until_or_fail(member, joined, WAIT_SECONDS)
     join_seconds = time.perf_counter() - started
 
     for name in ("big", "small"):
         member.join(links[name])
-    await _until(member, lambda: all(_messages(member, threads[n]) == sizes[n] for n in ("big", "small")))
+    await until_or_fail(member, lambda: all(_messages(member, threads[n]) == sizes[n] for n in ("big", "small")),
+                        WAIT_SECONDS)
     latency: dict[str, list[float]] = {"big": [], "small": []}
     for round_ in range(7):
         for name in ("big", "small"):
@@ -326,7 +311,7 @@ async def _measure_threads(server: _Served, member: Node, links: dict[str, Invit
             # In a worker thread: this thread must go on serving the network meanwhile.
             message_id = (await trio.to_thread.run_sync(
                 server.command, "say", str(thread_id), f"ping {round_}")).strip()
-            await _until(member, _has_message(member, thread_id, message_id))
+            await until_or_fail(member, _has_message(member, thread_id, message_id), WAIT_SECONDS)
             latency[name].append(time.perf_counter() - started)
 
     big_ms, small_ms = (statistics.median(latency[n]) * 1000 for n in ("big", "small"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from threads_desktop.cli import bench, members, network_commands, profile, serve, thread_commands
+from threads_desktop.cli import backup, bench, devices, members, network_commands, profile, serve, thread_commands
 from threads_desktop.cli.registry import Registry
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def registry() -> Registry:
     return Registry([*profile.COMMANDS, *thread_commands.COMMANDS, *members.COMMANDS, *network_commands.COMMANDS,
+                     *devices.COMMANDS, *backup.COMMANDS,
                      *serve.COMMANDS,
                      *bench.COMMANDS])
 

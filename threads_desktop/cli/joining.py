@@ -27,6 +27,7 @@ REFUSED_OTHERWISE = 8
 DEFAULT_WAIT = 60.0
 POLL_SECONDS = 0.25  # how often the join's state is read while waiting (a local query)
 
+APPROVAL_HINT = "an admin will let you in by hand; you may have to wait"
 _REFUSALS = {"used-up": "this invite was used up", "expired": "this invite has expired",
              "revoked": "this invite was revoked"}
 
@@ -48,7 +49,11 @@ def join_arguments(join: argparse.ArgumentParser) -> None:
     join.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
                       help=f"how long to wait for a member to let you in (default {DEFAULT_WAIT:g}; 0: do not "
                            "wait)")
-    join.epilog = JOIN_EPILOG
+    join.add_argument("--name", metavar="NAME", help="with a device link: this computer's name among your devices "
+                                                    "(default: its host name)")
+    from threads_desktop.cli.devices import JOIN_EPILOG as DEVICE_EPILOG
+
+    join.epilog = JOIN_EPILOG + "\n\n" + DEVICE_EPILOG
     join.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
@@ -84,7 +89,12 @@ async def join(node: Node, args: argparse.Namespace, _stop: StopRequested | None
     import trio
 
     from threads_desktop.engine.acl.links import InviteLink
+    from threads_desktop.engine.persons.device_links import is_device_link
 
+    if is_device_link(args.link):  # another computer of yours (issue 19)
+        from threads_desktop.cli.devices import join_as_device
+
+        return await join_as_device(node, args)
     link = InviteLink.parse(args.link.strip())
     earlier = node.join_state(link.thread_id)
     if earlier is not None and earlier.status in ("waiting", "waiting-approval"):
@@ -92,6 +102,8 @@ async def join(node: Node, args: argparse.Namespace, _stop: StopRequested | None
     else:
         thread_id = node.join(link)
     print(thread_id, flush=True)
+    if link.approve:  # said before any wait, so the person knows why it may be long
+        print(APPROVAL_HINT, file=sys.stderr, flush=True)
     if node.network is not None or args.wait <= 0:  # served: its network runs the join already
         return await _wait(node, thread_id, args.wait)
     from threads_desktop.serving import ServedProfile

@@ -43,18 +43,23 @@ def _create(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -
 
 
 def _list(node: Node, args: argparse.Namespace, _stop: StopRequested | None) -> int:
+    from threads_desktop.cli.joining import status_words
+
     threads = node.list_threads()
+    joins = [join for join in node.pending_joins() if join.status != "admitted"]  # joined by link, not let in yet
     if args.json:
-        print(json.dumps([t.to_json() for t in threads], indent=2, ensure_ascii=False))
+        # The joins after the threads, as entries of kind "joining" (a thread's entry is unchanged).
+        print(json.dumps([t.to_json() for t in threads] + [
+            {"id": str(join.thread_id), "kind": "joining", "name": join.name,
+             "joining": {"status": join.status, "reason": join.reason, "role": join.role.label,
+                         "inviter": join.inviter, "since_ms": join.since_ms, "words": status_words(join)}}
+            for join in joins], indent=2, ensure_ascii=False))
     else:
         for t in threads:
             kind = t.kind.value if t.kind else "backup"
             print(f"{t.thread_id}  {kind:<6}  {t.name or '(encrypted: this profile keeps a backup)'}")
-        from threads_desktop.cli.joining import status_words
-
-        for join in node.pending_joins():  # joined by link, not let in yet
-            if join.status != "admitted":
-                print(f"{join.thread_id}  joining {join.name or '(unnamed)'}: {status_words(join)}")
+        for join in joins:
+            print(f"{join.thread_id}  joining {join.name or '(unnamed)'}: {status_words(join)}")
     return 0
 
 

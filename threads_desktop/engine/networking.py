@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.devices import DeviceCert
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
@@ -29,6 +30,7 @@ from threads_desktop.engine.net.joining import JoinLimits, PendingJoin, Status
 from threads_desktop.engine.net.relay import RelayLimits
 from threads_desktop.engine.net.service import Discovery, DiscoveryFactory, NetworkService, ProgressListener
 from threads_desktop.engine.node import Node
+from threads_desktop.engine.persons.flows import DeviceIssuer
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,30 @@ class NodeThreads:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return True
         return self._node.membership.may_sync(thread_id, str(peer), key.follow)
+
+    def device_cert(self) -> bytes | None:
+        cert = self._node.persons.this_cert()
+        return None if cert is None else cert.to_bytes()
+
+    def peer_device_cert(self, peer: PeerId, cert: bytes) -> None:
+        """Keep a certificate a peer's hello carries if it is the peer's own
+        and names a person we share a thread with (a stranger's made-up
+        persons would only fill the device book)."""
+        try:
+            parsed = DeviceCert.from_bytes(cert)
+            if parsed.device != peer or parsed.person == peer:
+                return
+            persons = self._node.persons
+            if persons.book.person_of(peer) == parsed.person:
+                return  # known already
+            parsed.verify()
+        except ThreadsError as exc:
+            log.debug("a device certificate from %s left out: %s", peer, exc)
+            return
+        membership, person = self._node.membership, str(parsed.person)
+        if any(membership.roles(thread_id, person) for thread_id in self.thread_ids()
+               if thread_id.variant is ThreadVariant.ACCESS_CONTROLLED):
+            persons.record([parsed])
 
     def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
@@ -177,7 +203,7 @@ class NodeAdmissions:
             return "unknown"
         if status is AdmissionStatus.UNKNOWN or (status is AdmissionStatus.REFUSED and not final):
             return "unknown" if status is AdmissionStatus.UNKNOWN else "refused"
-        self._node.take_admission(thread_id, parsed)
+        self._node.take_admission(thread_id, parsed, str(peer))
         return "admitted" if status is AdmissionStatus.ADMITTED else \
             "refused" if status is AdmissionStatus.REFUSED else "waiting-approval"
 
@@ -196,7 +222,8 @@ def connect_network(node: Node, *, listen: Sequence[str], pull_interval: float =
     service = NetworkService(NodeThreads(node), listen=listen, pull_interval=pull_interval, discovery=discovery,
                              on_progress=on_progress, gossip=gossip, clock=clock, limits=limits, reachable=reachable,
                              relay_limits=relay_limits, hole_punching=hole_punching,
-                             admissions=NodeAdmissions(node), join_limits=join_limits)
+                             admissions=NodeAdmissions(node), join_limits=join_limits,
+                             devicing=DeviceIssuer(node, node.device_links))
     node.attach_network(service)  # which also has it forget what a left thread leaves behind
     return service
 

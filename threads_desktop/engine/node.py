@@ -15,6 +15,8 @@ from typing import Any
 from threads_desktop.engine import leave
 from threads_desktop.engine.acl import actions, notices, verdicts
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.control_ops import Bind
+from threads_desktop.engine.acl.device_book import DeviceBook, ensure_person
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.links import MAX_ADDRESSES as MAX_LINK_ADDRESSES
 from threads_desktop.engine.acl.links import InviteLink
@@ -38,6 +40,7 @@ from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.lifecycle import Forget, ThreadForgetters
 from threads_desktop.engine.core.members import JoinState, Role
 from threads_desktop.engine.core.types import (
+    AuthorDevice,
     ChangeSet,
     Device,
     FetchOriginals,
@@ -75,6 +78,8 @@ from threads_desktop.engine.modules import chat, photos, profiles
 from threads_desktop.engine.modules.chat import Chat
 from threads_desktop.engine.modules.photos import Photos
 from threads_desktop.engine.net.ports import Network
+from threads_desktop.engine.persons.device_links import DeviceLinks, ensure_device_links
+from threads_desktop.engine.persons.service import Persons
 from threads_desktop.engine.profile import Profile
 from threads_desktop.engine.threads import THREAD_MODEL, ThreadDirectory
 
@@ -127,15 +132,24 @@ class Node:
         self._network: Network | None = None
         self._forget_on_network: Callable[[], None] | None = None  # takes back the attached network's hook
         self._display_name = profiles.display_name(services.database)
+        self._sync_caps = verdicts.SyncCaps()  # a refused peer's cap, until the ACL changes
         # Every part that writes events holds the committer; membership,
         # which needs it too, is the policy that picks its keys.
         self.committer = Committer(services.dispatcher, self._publish)
+        device_book = DeviceBook(services.database, services.vault, services.identity)
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.committer,
-                                         services.random_bytes, services.now_seconds)
+                                         services.random_bytes, services.now_seconds, device_book)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
                                      services.vault, self.committer, services.clock.tick,
-                                     services.random_bytes, services.now_seconds)
+                                     services.random_bytes, services.now_seconds, device_book)
         self.committer.use_keys(self.membership)
+        # One person, several devices (issue 19).
+        self.persons = Persons(
+            services.database, services.store, services.gate, services.identity, device_book, self.committer,
+            self.membership, thread_ids=self._held_thread_ids, display_name=self._person_name,
+            links=lambda: self.network_status().links, last_seen=self.peers.last_sessions,
+            now_seconds=services.now_seconds, publish=services.broadcaster.publish)
+        self.device_links = DeviceLinks(services.database, lambda: int(services.now_seconds() * 1000))
 
     @classmethod
     def open(cls, data_dir: Path, *, now_seconds: Callable[[], float] = time.time,
@@ -151,6 +165,7 @@ class Node:
             undo.callback(database.close)
             local_settings.ensure_local_settings(database)
             ensure_peer_sessions(database)
+            ensure_device_links(database)  # issue 19: the device links this device issued
             leave.ensure_leaving(database)
             vault = KeyVault(profile.master_key, random_bytes)
             work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")
@@ -159,6 +174,7 @@ class Node:
                              verify_pool=work_pool)
             try:
                 identity = load_or_create_identity(database, vault, int(now_seconds()))
+                ensure_person(database, vault, identity)
             except DecryptionError as exc:
                 raise ProfileError(f"the master key does not open this profile's keys ({exc})") from exc
             latest = latest_stamp(database.connection)
@@ -235,6 +251,7 @@ class Node:
             if joining is not None and self.membership.join_state(thread_id) != joining:
                 # Joined for good (or refused after all, a race lost): pending rows update.
                 self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
+            self.persons.learn_from(thread_id)  # a device of ours removed (this one, maybe)
             self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
             # Our join may just have been written, or write granted: the
@@ -279,6 +296,10 @@ class Node:
             raise NotFoundError(f"thread {thread_id} is not in this profile (it was left)")
         return self._with_rights(self.directory.get(thread_id))
 
+    def _held_thread_ids(self) -> list[ThreadId]:
+        leaving = leave.leaving_threads(self.database)
+        return [t for t in self.directory.ids() if t not in leaving]
+
     def can_write(self, thread_id: ThreadId) -> bool:
         """What `get_thread(...).can_write` says, without the counts a
         summary costs (20 ms at 100,000 photos: the viewer asks at each step)."""
@@ -295,7 +316,8 @@ class Node:
         if summary.kind is ThreadKind.CHAT and summary.can_read and summary.message_count:
             own_log = self.store.own_log(summary.thread_id)
             if own_log is not None:
-                summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log).unread_count())
+                summary = replace(summary, unread=Chat(self.collections(summary.thread_id), own_log,
+                                                       self.database).unread_count())
         if summary.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return summary
         summary = replace(summary, can_invite=self.membership.is_admin(summary.thread_id))
@@ -311,7 +333,7 @@ class Node:
                                  self._services.random_bytes, self.store.own_log(thread_id))
 
     def chat(self, thread_id: ThreadId) -> Chat:
-        return Chat(self.collections(thread_id), self._own_log(thread_id))
+        return Chat(self.collections(thread_id), self._own_log(thread_id), self.database)
 
     def photos(self, thread_id: ThreadId) -> Photos:
         return Photos(self.collections(thread_id), self._own_log(thread_id),
@@ -424,11 +446,11 @@ class Node:
         if network is not None:
             network.joins_changed()
 
-    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
         """An admin's answer to our pending join (Membership.take_admission);
         when it admits us the thread is here, and the network syncs it."""
         before = self.membership.join_state(thread_id)
-        state = self.membership.take_admission(thread_id, answer)
+        state = self.membership.take_admission(thread_id, answer, from_peer)
         added = state.status == "admitted" and (before is None or before.status != "admitted")
         if added:  # the thread is held now: the link's peers are its peers
             self._remember_addresses(thread_id, state.addresses)
@@ -632,7 +654,11 @@ class Node:
         """What a peer refused sync (removed, left, a lost join) may still be
         served of the thread, per log: the signed events that decided it and
         their past, so that its own app learns it (acl/verdicts.py)."""
-        return verdicts.sync_cap(self._services.gate.evaluation(thread_id), str(peer))
+        evaluation = self._services.gate.evaluation(thread_id)
+        cap = self._sync_caps.cap(thread_id, evaluation, str(peer))
+        for log_raw, seq in evaluation.removals.told(str(peer)).items():  # a device its person removed
+            cap[PeerId(log_raw)] = max(cap.get(PeerId(log_raw), 0), seq)
+        return cap
 
     # --- leaving ---------------------------------------------------------------------
 
@@ -676,7 +702,10 @@ class Node:
         own_log = self.store.own_log(thread_id)
         if own_log is None or not any(h.log_id == own_log and h.seq for h in self.store.logs(thread_id)):
             return False  # we never wrote a thing: not even our bind
-        book, me = self._services.gate.evaluation(thread_id).current(), self.membership.me
+        evaluation = self._services.gate.evaluation(thread_id)
+        if self.membership.device in evaluation.removals.removed_devices():
+            return False  # another device of our person removed this one: we may not write (issue 19)
+        book, me = evaluation.current(), self.membership.me
         if Role.FOLLOW not in book.roles(me):
             return False  # removed, or never let in: we may not write
         return any(member != me and Role.FOLLOW in book.roles(member) for member in book.members())
@@ -730,6 +759,17 @@ class Node:
         for thread_id in self.directory.ids():
             self._tell_name(thread_id)
 
+    def _person_name(self) -> str:
+        """Our name, or else the one another device of ours told a thread."""
+        for thread_id in [] if self._display_name else self._held_thread_ids():
+            try:
+                name = self.member_names(thread_id).get(self.membership.me)
+            except ThreadsError:  # a thread we only follow: its names are sealed from us
+                continue
+            if name:
+                return name
+        return self._display_name
+
     def publish_profile(self, thread_id: ThreadId) -> bool:
         """Write our name into the thread now if it does not hold it yet.
         True if it wrote; False if it had it or we may not write there."""
@@ -749,6 +789,21 @@ class Node:
         bindings = self._services.gate.evaluation(thread_id).bindings
         return {str(PeerId(log_raw)): binding.member for log_raw, binding in bindings.items()}
 
+    def author_devices(self, thread_id: ThreadId) -> dict[str, AuthorDevice]:
+        """Author (log ID) -> its person, its device, the device's name from
+        the certificate its log was bound with (None: a person's first
+        device) and whether it was removed: a person writes through one log
+        per device (issue 19; persons-ui's hook, for the members dialog's and
+        the chat's "on which devices")."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return {}
+        evaluation = self._services.gate.evaluation(thread_id)
+        removed = evaluation.removals.removed_devices()
+        names = {str(op.cert.device): op.cert.name for event in evaluation.events for op in event.ops
+                 if isinstance(op, Bind) and op.cert is not None}
+        return {str(PeerId(log_raw)): AuthorDevice(b.member, b.device, names.get(b.device), b.device in removed)
+                for log_raw, b in evaluation.bindings.items()}
+
     def member_names(self, thread_id: ThreadId) -> dict[str, str]:
         """Peer ID -> the name that member gives itself in the thread
         (cleaned; members who gave none are left out)."""
@@ -765,7 +820,7 @@ class Node:
     def membership_notices(self, thread_id: ThreadId) -> ThreadNotices:
         """Who joined, was added, removed or given another role, who left,
         oldest first, with the names they give themselves in the thread."""
-        me = str(self.identity.peer_id)
+        me = self.membership.me  # our person
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             self.store.thread_keys(thread_id)  # NotFoundError for a thread not here
             return ThreadNotices((), {}, me)
@@ -781,7 +836,7 @@ class Node:
         """Whether an admin took our right to write (or every right) here."""
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return None
-        return notices.removal(self._services.gate.evaluation(thread_id), str(self.identity.peer_id))
+        return notices.removal(self._services.gate.evaluation(thread_id), self.membership.me)
 
     def _tell_name(self, thread_id: ThreadId) -> bool:
         own_log = self.store.own_log(thread_id)

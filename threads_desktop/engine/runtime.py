@@ -64,6 +64,8 @@ class EngineRuntime:
         self._stop: trio.Event | None = None
         self._started = threading.Event()
         self._wait_for_services = True
+        self._services_held = False
+        self._release: trio.Event | None = None  # set: the held services may start
         self._start_error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Callable[[ChangeSet], None]]] = []
@@ -73,13 +75,22 @@ class EngineRuntime:
 
     # --- life cycle ---------------------------------------------------------------
 
-    def start(self, *, wait_for_services: bool = True) -> None:
+    def start(self, *, wait_for_services: bool = True, hold_services: bool = False) -> None:
         """Start the engine thread; returns once the node is open (or raises
         the error that kept it from opening) and, unless told not to wait,
         its background services have started. The app does not wait: its
         window is up while the network loads (py-libp2p alone imports in
-        about a second), and the status bar says when it is online."""
+        about a second), and the status bar says when it is online.
+
+        hold_services: the services start only at `start_services()`. The
+        app calls it once its window is painted: importing py-libp2p on the
+        engine thread meanwhile held the interpreter lock against the window
+        (building and showing it took 86-176 ms with the network starting,
+        30-39 ms without, at 100,000 photos)."""
+        if hold_services and wait_for_services:
+            raise ValueError("held services cannot be waited for")
         self._wait_for_services = wait_for_services
+        self._services_held = hold_services
         self._thread = threading.Thread(target=trio.run, args=(self._main,), name="engine", daemon=True)
         self._thread.start()
         if not self._started.wait(_START_TIMEOUT_SECONDS):
@@ -92,10 +103,12 @@ class EngineRuntime:
         """Refuse new calls, cancel running ones, close the node, join the thread."""
         with self._lock:
             self._stopping = True
-            token, stop = self._token, self._stop
+            token, stop, release = self._token, self._stop, self._release
         if token is not None and stop is not None:
             try:
                 token.run_sync_soon(stop.set)
+                if release is not None:
+                    token.run_sync_soon(release.set)  # held services are not started now
             except trio.RunFinishedError:
                 pass
         if self._thread is not None:
@@ -118,11 +131,17 @@ class EngineRuntime:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                release = trio.Event()
                 with self._lock:
                     self._token = trio.lowlevel.current_trio_token()
+                    self._release = release
                 if not self._wait_for_services:
                     self._started.set()
-                for make in self._services:
+                if self._services_held:
+                    await release.wait()
+                with self._lock:
+                    services = [] if self._stopping else self._services
+                for make in services:
                     try:
                         await nursery.start(self._keep_running, node, make)
                     except Exception as exc:  # noqa: BLE001 - offline beats not starting at all
@@ -164,6 +183,16 @@ class EngineRuntime:
                 pause = min(_RESTART_MAX_PAUSE, pause * 2)
                 continue
             return  # it ended by itself
+
+    def start_services(self) -> None:
+        """Let services held at start() start (from any thread; once is enough)."""
+        with self._lock:
+            token, release = self._token, self._release
+        if token is not None and release is not None:
+            try:
+                token.run_sync_soon(release.set)
+            except trio.RunFinishedError:
+                pass
 
     # --- calls ------------------------------------------------------------------------
 

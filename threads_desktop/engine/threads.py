@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from threads_desktop.engine.acl.control_ops import OWNER_NONCE_BYTES, Genesis, acl_payload, make_bind, owner_random
+from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, NotFoundError
 from threads_desktop.engine.core.hlc import unpack
@@ -51,8 +52,9 @@ def clean_thread_name(name: str) -> str:
 
 class ThreadDirectory:
     def __init__(self, database: Database, store: LogStore, identity: Identity, committer: Committer,
-                 random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
+                 random_bytes: RandomBytes, now_seconds: Callable[[], float], devices: DeviceBook) -> None:
         self._db = database
+        self._devices = devices
         self._store = store
         self._identity = identity
         self._committer = committer
@@ -62,15 +64,16 @@ class ThreadDirectory:
     def create(self, kind: ThreadKind, name: str) -> ThreadId:
         kind = ThreadKind(kind)
         name = clean_thread_name(name)
-        # The thread ID names its founder (a hash of its identity and a nonce),
+        # The thread ID names its founder (a hash of its person and a nonce),
         # so the genesis of its ACL cannot be claimed by anyone else.
         nonce = self._random_bytes(OWNER_NONCE_BYTES)
-        thread_id = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, owner_random(self._identity.peer_id, nonce))
+        thread_id = ThreadId.from_random(ThreadVariant.ACCESS_CONTROLLED, owner_random(self._devices.person, nonce))
         key = ThreadKey(self._random_bytes(32), self._random_bytes(32), epoch=0)
         with self._db.write():
             self._store.create_thread(thread_id, key)
             log_id = self._store.create_own_log(thread_id)
-            self._committer.commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, log_id),
+            self._committer.commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, log_id,
+                                                                     self._devices.this_cert()),
                                                            Genesis(nonce))], control=True)
             self._committer.commit(thread_id, [db_event({"op": "create", "c": THREAD_MODEL.collection,
                                                          "id": META_ID,

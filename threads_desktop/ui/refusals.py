@@ -12,7 +12,10 @@ from PySide6.QtCore import QCoreApplication
 
 from threads_desktop.engine.core.errors import (
     AccessDeniedError,
+    BackupError,
+    ConflictError,
     EngineStoppedError,
+    FileWriteError,
     InvalidInputError,
     InvalidLinkError,
     MissingKeyError,
@@ -38,6 +41,8 @@ def explain(error: BaseException) -> str:
         return QCoreApplication.translate("Refusals", "Only the person who added it can change it.")
     if isinstance(error, AccessDeniedError):
         return _access_denied(str(error))
+    if isinstance(error, BackupError | ConflictError | FileWriteError) or _device_refusal(error):
+        return _persons(error)
     if isinstance(error, InvalidLinkError):
         return QCoreApplication.translate("Refusals", "This link is incomplete or damaged; ask for a new one.")
     if isinstance(error, MissingKeyError):
@@ -109,3 +114,38 @@ def refused_change(reason: str, who: str) -> str:
         return QCoreApplication.translate(
             "Refusals", "%1 tried to join with an invite that was no longer valid.").replace("%1", who)
     return QCoreApplication.translate("Refusals", "A change by %1 was not accepted.").replace("%1", who)
+
+
+_DEVICE_REFUSALS = {
+    "spent": "This link was used already. Make a new one on your other device.",
+    "expired": "This link has expired. Make a new one on your other device.",
+    "unknown": "Your other device does not know this link. Make a new one there.",
+}
+
+
+def _device_refusal(error: BaseException) -> bool:
+    """The issuing device refused a device link (engine/persons/flows.DeviceLinkRefused)."""
+    return isinstance(error, PeerError) and getattr(error, "reason", None) in _DEVICE_REFUSALS
+
+
+def _persons(error: BaseException) -> str:
+    """Backups, device links and profiles that already hold something (issue 19)."""
+    tr = QCoreApplication.translate
+    text = str(error)
+    if _device_refusal(error):
+        return tr("Refusals", _DEVICE_REFUSALS[str(getattr(error, "reason", ""))])
+    if isinstance(error, ConflictError):
+        return tr("Refusals", "This computer already has albums or chats of its own. A backup or another "
+                              "device's link only goes into a profile that is still empty.")
+    if isinstance(error, FileWriteError):
+        return tr("Refusals", "The file could not be saved there. Choose another folder.")
+    if "newer version" in text:
+        return tr("Refusals", "This backup was made by a newer version of Threads. Update the app to open it.")
+    if "not a Threads" in text:
+        return tr("Refusals", "This file is not a Threads backup.")
+    if text.startswith("cannot read"):
+        return tr("Refusals", "The file could not be read.")
+    if "passphrase is" in text or "cannot be written down" in text:
+        return tr("Refusals", "The passphrase cannot be used: it is empty, too long or has characters that "
+                              "cannot be typed.")
+    return tr("Refusals", "The passphrase is wrong, or the file is damaged. Nothing was changed.")

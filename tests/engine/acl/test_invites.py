@@ -261,3 +261,14 @@ def test_a_link_names_where_other_admins_may_be_found(open_node: OpenNode) -> No
         a._services.addresses.add(node.identity.peer_id, [address], 3600)
     link = InviteLink.parse(a.invite(thread, Role.READ).to_uri())
     assert link.addresses == (address_of[b],)   # a is offline: no address of its own
+
+
+def test_an_invite_whose_joiners_an_admin_approves_says_so_in_its_link(open_node: OpenNode) -> None:
+    a = open_node("a")
+    thread = start_thread(a)
+    by_hand = InviteLink.parse(a.membership.invite(thread, Role.WRITE, approve_by_hand=True).to_uri())
+    automatic = InviteLink.parse(a.membership.invite(thread, Role.WRITE).to_uri())
+    assert by_hand.approve and not automatic.approve
+    approving = {i.key: i.approve for i in a.membership.invites(thread)}  # the link says what the ACL holds
+    assert approving == {SigningKey.from_seed(by_hand.invite_seed).peer_id.public_key: True,
+                         SigningKey.from_seed(automatic.invite_seed).peer_id.public_key: False}

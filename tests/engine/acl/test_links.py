@@ -38,6 +38,10 @@ ADDRESS = "/ip4/192.168.1.20/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfa
 VECTOR = ("threads://join/bafyaaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy?name=Summer&from=Alice"
           "&addr=/ip4/192.168.1.20/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
           "#o2F2AmRyb2xlZXdyaXRlZmludml0ZVggZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1-f4CBgoMJE2PX")
+# The same link from an invite whose joiners an admin approves by hand.
+APPROVE_VECTOR = ("threads://join/bafyaaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy?name=Summer&from=Alice"
+                  "&addr=/ip4/192.168.1.20/tcp/4001/p2p/12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK"
+                  "#pGF2AmRyb2xlZXdyaXRlZmludml0ZVggZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1-f4CBgoNnYXBwcm92ZfWHzapQ")
 
 
 def _link(role: Role = Role.WRITE, **extra: Any) -> InviteLink:
@@ -72,7 +76,7 @@ def links(draw: st.DrawFn) -> InviteLink:
     role = draw(st.sampled_from(LINK_ROLES))
     thread_id = ThreadId.from_random(draw(st.sampled_from(ThreadVariant)), draw(_key32))
     addresses = tuple(draw(st.lists(_addresses, max_size=MAX_ADDRESSES)))
-    return InviteLink(thread_id, role, draw(_key32), draw(_names), addresses, draw(_inviters))
+    return InviteLink(thread_id, role, draw(_key32), draw(_names), addresses, draw(_inviters), draw(st.booleans()))
 
 
 _cbor_values = st.recursive(
@@ -117,6 +121,24 @@ def test_the_link_format_matches_its_test_vector() -> None:
     assert InviteLink.parse(VECTOR) == link
 
 
+def test_a_link_whose_joiners_are_approved_by_hand_matches_its_test_vector() -> None:
+    """docs/PROTOCOL.md §"Invite links", second vector: the first one with
+    `"approve": true` added to the payload (and so another check)."""
+    link = _link(Role.WRITE, name="Summer", inviter="Alice", addresses=(ADDRESS,), approve=True)
+    assert link.to_uri() == APPROVE_VECTOR
+    assert InviteLink.parse(APPROVE_VECTOR) == link and InviteLink.parse(APPROVE_VECTOR).approve
+    assert not InviteLink.parse(VECTOR).approve  # a link without it is as before, byte for byte
+    assert _fragment_payload(APPROVE_VECTOR) == {"v": 2, "role": "write", "invite": SEED, "approve": True}
+    assert "approve" not in _fragment_payload(VECTOR)
+
+
+@given(links())
+def test_the_approval_flag_survives_the_round_trip_and_is_written_only_when_set(link: InviteLink) -> None:
+    payload = _fragment_payload(link.to_uri())
+    assert ("approve" in payload) is link.approve
+    assert InviteLink.parse(link.to_uri()).approve is link.approve
+
+
 def test_the_seed_stays_out_of_repr() -> None:
     link = _link()
     assert SEED.hex() not in repr(link) and repr(SEED) not in repr(link)
@@ -143,6 +165,7 @@ def test_a_link_of_the_version_that_carried_keys_is_refused_with_a_word_to_ask_f
         {"addresses": ("/has space",)},
         {"addresses": (ADDRESS,) * (MAX_ADDRESSES + 1)},
         {"addresses": [ADDRESS]},
+        {"approve": 1},
     ],
 )
 def test_a_link_refuses_bad_fields(extra: dict[str, Any]) -> None:
@@ -211,7 +234,7 @@ def test_random_dag_cbor_with_a_valid_check_is_refused(value: Any) -> None:
         InviteLink.parse(_with_payload(cbor.encode(value)))
 
 
-@given(st.sampled_from(["v", "role", "invite"]), _cbor_values)
+@given(st.sampled_from(["v", "role", "invite", "approve"]), _cbor_values)
 def test_any_field_of_the_wrong_kind_is_refused(field: str, value: Any) -> None:
     payload = _fragment_payload(_link(Role.READ).to_uri())
     payload[field] = value
@@ -224,6 +247,7 @@ def test_any_field_of_the_wrong_kind_is_refused(field: str, value: Any) -> None:
         (field == "v" and type(value) is int and value == 2)
         or (field == "role" and value in ("read", "write"))
         or (field == "invite" and isinstance(value, bytes) and len(value) == 32)
+        or (field == "approve" and value is True)
     )
 
 
@@ -240,6 +264,10 @@ def test_any_field_of_the_wrong_kind_is_refused(field: str, value: Any) -> None:
         {"invite": SEED[:31]},
         {"extra": 1},
         {"keys": [[0, os.urandom(32), os.urandom(32)]]},  # keys: only version 1 carried them
+        {"approve": False},  # never written: a link without approval leaves the flag out
+        {"approve": 1},
+        {"approve": "true"},
+        {"approve": None},
     ],
 )
 def test_a_payload_breaking_the_rules_is_refused(change: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.engine.acl.test_policy import PEERS, THREAD, Draft, causal_order, histories, to_events
 from tests.engine.eventstore.peers import WallClock, admit, join, peer, start_thread, sync, with_second_admin
+from threads_desktop.engine.acl.control_ops import ACL_ENTITY, Grant, Revoke, SetDefault
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.notices import MembershipNotice, Removal, membership_notices, removal
 from threads_desktop.engine.acl.policy import Evaluation
@@ -23,6 +24,11 @@ OpenNode = Callable[..., Node]
 
 def told(notices: tuple[MembershipNotice, ...]) -> list[tuple[str, str | None, str, Role | None, str | None]]:
     return [(n.kind, n.actor, n.subject, n.role, n.by_invite_of) for n in notices]
+
+
+def told_with_entity(notices: tuple[MembershipNotice, ...]) -> list[tuple[str, str | None, str, Role | None,
+                                                                          str | None]]:
+    return [(n.kind, n.actor, n.subject, n.role, n.entity) for n in notices]
 
 
 def test_joins_additions_role_changes_and_removals_are_told_in_order_with_the_writers_time(
@@ -140,8 +146,69 @@ def test_a_joiner_admitted_by_another_admin_is_told_with_the_inviter(open_node: 
     assert told(b.membership_notices(thread).notices)[-1] == ("joined", peer(b), peer(d), Role.READ, peer(a))
 
 
+def test_admin_rights_the_default_role_and_one_documents_roles_are_told_by_whom(open_node: OpenNode) -> None:
+    clock = WallClock()
+    a, b = open_node("a", clock), open_node("b", clock)
+    thread = start_thread(a, ThreadKind.CHAT, "Family")
+    join(a, b, thread)
+    message = a.chat(thread).post("the door code")
+    document = f"message/{message}"
+    joined = len(a.membership_notices(thread).notices)
+    clock.advance(60)
+    a.membership.grant(thread, peer(b), Role.WRITE, ACL_ENTITY)
+    made_admin_at = clock.now
+    clock.advance(60)
+    a.membership.revoke(thread, peer(b), Role.WRITE, ACL_ENTITY)
+    a.membership.set_default(thread, Role.READ)
+    a.membership.set_default(thread, Role.READ)  # the same again: nothing changed, nothing told
+    a.membership.grant(thread, peer(b), Role.DELETE, document)
+    a.membership.revoke(thread, peer(b), Role.WRITE, document)
+    a.membership.set_default(thread, Role.READ, document)  # what others may do with it
+    a.membership.set_default(thread, Role.NO_ACCESS)
+
+    shown = a.membership_notices(thread).notices[joined:]
+    assert told_with_entity(shown) == [
+        ("admin-given", peer(a), peer(b), Role.WRITE, None),
+        ("admin-taken", peer(a), peer(b), Role.WRITE, None),
+        ("default-changed", peer(a), "", Role.READ, None),
+        ("document-role", peer(a), peer(b), Role.DELETE, document),
+        ("document-role", peer(a), peer(b), Role.READ, document),
+        ("document-role", peer(a), "", Role.READ, document),
+        ("default-changed", peer(a), "", Role.NO_ACCESS, None),
+    ]
+    assert shown[0].at_ms == int(made_admin_at * 1000)
+    # Every member tells the same; none of it is a removal (b still writes to the thread).
+    sync(a, b, thread)
+    assert told_with_entity(b.membership_notices(thread).notices[joined:]) == told_with_entity(shown)
+    assert b.removal(thread) is None
+
+
+def test_an_admin_removed_or_demoted_is_told_as_such_and_loses_admin_rights_in_words_too(
+        open_node: OpenNode) -> None:
+    a, b, c, thread = with_second_admin(open_node)
+    a.membership.revoke(thread, peer(b), Role.WRITE)  # b can no longer add: no longer an admin either
+    a.membership.grant(thread, peer(c), Role.WRITE, ACL_ENTITY)
+    a.membership.revoke(thread, peer(c), Role.FOLLOW)  # removed: "removed" says it all
+    assert told(a.membership_notices(thread).notices)[-5:] == [
+        ("admin-given", peer(a), peer(b), Role.WRITE, None),  # with_second_admin
+        ("role-changed", peer(a), peer(b), Role.READ, None),
+        ("admin-taken", peer(a), peer(b), Role.READ, None),
+        ("admin-given", peer(a), peer(c), Role.WRITE, None),
+        ("removed", peer(a), peer(c), None, None),
+    ]
+
+
+_ENTITIES = [None, ACL_ENTITY, "photo/p1"]  # the thread, the ACL's own entity, one document
+_ROLES = [Role.FOLLOW, Role.READ, Role.WRITE, Role.DELETE]
+rights_ops = st.lists(st.one_of(
+    st.builds(Grant, st.sampled_from(PEERS), st.sampled_from(_ROLES), st.sampled_from(_ENTITIES)),
+    st.builds(Revoke, st.sampled_from(PEERS), st.sampled_from(_ROLES), st.sampled_from(_ENTITIES)),
+    st.builds(SetDefault, st.sampled_from(list(Role)), st.sampled_from(_ENTITIES)),
+), min_size=1, max_size=3)
+
+
 @settings(max_examples=40, deadline=None)
-@given(histories(), st.integers(0, 1000))
+@given(histories(lambda _: rights_ops), st.integers(0, 1000))
 def test_every_peer_tells_the_same_notices_whatever_order_it_judged_the_events_in(
         drafts: list[Draft], seed: int) -> None:
     events = to_events(drafts)

@@ -27,7 +27,8 @@ CREATE TABLE pending_joins (
 
 def _back_to_schema_7(path: Path) -> None:
     connection = sqlite3.connect(path)
-    connection.executescript("DROP TABLE pending_admissions; DROP TABLE join_requests;" + _SCHEMA7_PENDING_JOINS)
+    connection.executescript("DROP TABLE pending_admissions; DROP TABLE join_requests; DROP TABLE person;"
+                             " DROP TABLE device_book;" + _SCHEMA7_PENDING_JOINS)  # tables of schema 8 on
     connection.execute("INSERT INTO pending_joins VALUES (?, ?, ?, NULL)", (b"t" * 36, b"k" * 32, b"s" * 60))
     connection.execute("PRAGMA user_version=7")
     connection.commit()

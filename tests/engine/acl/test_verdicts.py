@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.engine.eventstore.peers import WallClock, admit, join, peer, start_thread, sync, texts
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.acl.verdicts import deciding_events, sync_cap
+from threads_desktop.engine.acl.verdicts import SyncCaps, deciding_events, sync_cap
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity
@@ -199,3 +199,40 @@ def test_whatever_was_written_and_seen_a_removed_member_served_its_cap_learns_it
     finally:
         for node in nodes.values():
             node.close()
+
+
+def test_a_refused_peers_cap_is_computed_once_until_the_acl_changes(open_node: OpenNode) -> None:
+    """Review finding 6: the cap was computed again on every request of a
+    refused peer (every hello and fetch). It is kept until an ACL event
+    comes; a message changes nothing."""
+    a, b, c = open_node("a"), open_node("b"), open_node("c")
+    thread = start_thread(a)
+    join(a, b, thread)
+    join(a, c, thread)
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    computed: list[str] = []
+
+    def counted(evaluation, who: str):  # type: ignore[no-untyped-def]
+        computed.append(who)
+        return sync_cap(evaluation, who)
+
+    caps = SyncCaps(counted)
+    first = caps.cap(thread, _evaluation(a, thread), peer(b))
+    a.chat(thread).post("not an ACL event")
+    assert caps.cap(thread, _evaluation(a, thread), peer(b)) == first != {}
+    assert computed == [peer(b)]
+    a.membership.revoke(thread, peer(c), Role.FOLLOW)  # a new ACL event
+    assert caps.cap(thread, _evaluation(a, thread), peer(b)) == first
+    assert computed == [peer(b), peer(b)]
+
+
+def test_the_nodes_cap_follows_the_acl(open_node: OpenNode) -> None:
+    a, b = open_node("a"), open_node("b")
+    thread = start_thread(a)
+    join(a, b, thread)
+    b_id = PeerId.parse(peer(b))
+    assert a.told(thread, b_id) == {}
+    a.membership.revoke(thread, peer(b), Role.FOLLOW)
+    assert a.told(thread, b_id) != {}
+    a.membership.grant(thread, peer(b), Role.WRITE)  # let in again: nothing to tell it
+    assert a.told(thread, b_id) == {}

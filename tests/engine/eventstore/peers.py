@@ -68,7 +68,7 @@ def admit(admin: Node, joiner: Node, thread_id: ThreadId, name: str | None = Non
     both ways, as the network carries them."""
     request = AdmissionRequest.from_bytes(joiner.membership.admission_request(thread_id, name).to_bytes())
     answer = AdmissionAnswer.from_bytes(admin.membership.answer_admission(request, peer(joiner)).to_bytes())
-    joiner.take_admission(thread_id, answer)
+    joiner.take_admission(thread_id, answer, peer(admin))
     return answer
 
 

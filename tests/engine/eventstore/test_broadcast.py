@@ -18,3 +18,11 @@ def test_a_change_set_naming_only_a_join_reaches_every_change_subscriber() -> No
     broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
     broadcaster.publish(ChangeSet())  # nothing at all: still dropped
     assert [changes.joins for changes in heard] == [frozenset({thread_id})]
+
+
+def test_a_change_set_naming_only_the_persons_devices_reaches_every_change_subscriber() -> None:
+    broadcaster = Broadcaster()
+    heard: list[ChangeSet] = []
+    broadcaster.subscribe(heard.append)
+    broadcaster.publish(ChangeSet(devices=True))  # a device added or removed, this one maybe (issue 19)
+    assert [changes.devices for changes in heard] == [True]

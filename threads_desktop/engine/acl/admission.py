@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from threads_desktop.engine.acl.control_ops import MAX_BOX_BYTES, binding_message, join_message, verify
+from threads_desktop.engine.acl.device_rules import certified_person
+from threads_desktop.engine.acl.devices import DeviceCert
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, SchemaError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
@@ -47,6 +49,7 @@ class AdmissionRequest:
     bind_sig: bytes  # identity's signature over binding_message(thread, log, identity, exchange)
     sig: bytes  # the invite key's signature over join_message(thread, invite, log, identity)
     name: str | None = None  # the joiner's display name, for an admin's user to see
+    cert: DeviceCert | None = None  # a device of a person (issue 19): the role is the person's
 
     def __post_init__(self) -> None:
         if not isinstance(self.thread_id, ThreadId):
@@ -59,6 +62,13 @@ class AdmissionRequest:
         _check_bytes(self.sig, 64, "invite signature")
         if self.name is not None and not is_clean_name(self.name, MAX_JOINER_NAME):
             raise SchemaError(f"a joiner's name is 1 to {MAX_JOINER_NAME} visible characters")
+        if self.cert is not None and not isinstance(self.cert, DeviceCert):
+            raise SchemaError("an admission request's certificate is a device certificate")
+
+    @property
+    def member(self) -> str:
+        """Whom the admission lets in: the joiner's person."""
+        return str(self.identity if self.cert is None else self.cert.person)
 
     def verify(self) -> None:
         """SignatureError unless the joiner held the invite's secret and owns
@@ -67,6 +77,7 @@ class AdmissionRequest:
                "invite")
         verify(self.identity.public_key, self.bind_sig,
                binding_message(self.thread_id, self.log_id, self.identity, self.exchange), "binding")
+        certified_person(self.identity, self.cert)
 
     def to_bytes(self) -> bytes:
         value: dict[str, Any] = {"v": VERSION, "thread": self.thread_id.raw, "invite": self.invite_key,
@@ -74,14 +85,16 @@ class AdmissionRequest:
                                  "bind": self.bind_sig, "sig": self.sig}
         if self.name is not None:
             value["name"] = self.name
+        if self.cert is not None:
+            value["cert"] = self.cert.to_value()
         return cbor.encode(value)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AdmissionRequest:
         """The request in `data`; an InvalidInputError for anything else."""
         value = _decode(data, MAX_REQUEST_BYTES, "an admission request")
-        if not _REQUEST_FIELDS <= set(value) <= _REQUEST_FIELDS | {"name"}:
-            raise SchemaError(f"an admission request has the fields {sorted(_REQUEST_FIELDS)} (and name)")
+        if not _REQUEST_FIELDS <= set(value) <= _REQUEST_FIELDS | {"name", "cert"}:
+            raise SchemaError(f"an admission request has the fields {sorted(_REQUEST_FIELDS)} (and name, cert)")
         if type(value["v"]) is not int or value["v"] != VERSION:
             raise SchemaError("an admission request of another version")
         name = None
@@ -93,7 +106,7 @@ class AdmissionRequest:
             return cls(ThreadId(_raw(value["thread"], "thread")), _raw(value["invite"], "invite"),
                        PeerId(_raw(value["log"], "log")), PeerId(_raw(value["identity"], "identity")),
                        _raw(value["exchange"], "exchange"), _raw(value["bind"], "bind"), _raw(value["sig"], "sig"),
-                       name)
+                       name, DeviceCert.from_value(value["cert"]) if "cert" in value else None)
         except InvalidInputError as exc:  # an ID its own type refused
             raise SchemaError(f"malformed admission request: {exc}") from None
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from threads_desktop.engine.acl.admission import AdmissionRequest
 from threads_desktop.engine.acl.book import InviteTerms
-from threads_desktop.engine.acl.control_ops import Admit, Join, Revoke
+from threads_desktop.engine.acl.control_ops import Admit, Revoke
 from threads_desktop.engine.acl.policy import Evaluation, in_past
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.members import Role
@@ -31,9 +31,10 @@ def refusal(evaluation: Evaluation, request: AdmissionRequest, terms: InviteTerm
 
 
 def uses(evaluation: Evaluation, invite: bytes) -> int:
-    """How many admits (and old joins) of the invite hold."""
-    return sum(1 for i, event in enumerate(evaluation.events) if evaluation.final.valid[i]
-               for op in event.ops if isinstance(op, (Admit, Join)) and op.invite == invite)
+    """How many of the invite's uses are taken, as the policy counts them:
+    an admit refused in the end (its author demoted concurrently, say) still
+    took one, so a new admit would be refused as used up."""
+    return evaluation.uses_taken(invite)
 
 
 def admitted(evaluation: Evaluation, invite: bytes, identity: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from threads_desktop.engine.acl.devices import DeviceCert, DeviceRemoval
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidInputError, SchemaError, SignatureError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
@@ -36,12 +37,15 @@ _THREAD_ID_DOMAIN = b"threads/1/thread-id"
 
 @dataclass(frozen=True, slots=True)
 class Bind:
-    """First op of every log: the member (identity) who writes it, and the
-    X25519 key that keys are sealed to, signed by the identity key."""
+    """First op of every log: the device (identity) that writes it, and the
+    X25519 key that keys are sealed to, signed by the identity key. `cert`:
+    the device's certificate when it is not its person's first device (the
+    log's member is then the person)."""
 
     identity: PeerId
     exchange: bytes
     signature: bytes
+    cert: DeviceCert | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,15 @@ class Admit:
     exchange: bytes
     bind_signature: bytes
     signature: bytes
+    cert: DeviceCert | None = None  # a device of a person: the role is the person's
+
+
+@dataclass(frozen=True, slots=True)
+class Undevice:
+    """A device is no device of its person any more (issue 19). Any member's
+    log may carry it: its authority is the person key's signature."""
+
+    removal: DeviceRemoval
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +137,8 @@ class Keys:
     boxes: tuple[tuple[str, bytes, bool], ...]
 
 
-AclOp = Bind | Genesis | Grant | Revoke | SetDefault | Invite | Uninvite | Join | Admit | Leave | Keys
-REVOCATIONS = (Revoke, Uninvite, Leave)  # ops that only take rights away
+AclOp = Bind | Genesis | Grant | Revoke | SetDefault | Invite | Uninvite | Join | Admit | Leave | Keys | Undevice
+REVOCATIONS = (Revoke, Uninvite, Leave, Undevice)  # ops that only take rights away
 
 
 def is_acl_payload(payload: Any) -> bool:
@@ -156,7 +169,8 @@ def _parse_op(value: Any) -> AclOp:
     if not required <= set(value) <= required | optional | {"op"}:
         raise SchemaError(f"an ACL {name} op has fields {sorted(required | optional)}")
     if name == "bind":
-        return Bind(_peer(value["identity"]), _bytes(value["exchange"], 32), _bytes(value["sig"], 64))
+        return Bind(_peer(value["identity"]), _bytes(value["exchange"], 32), _bytes(value["sig"], 64),
+                    _cert(value))
     if name == "genesis":
         return Genesis(_bytes(value["nonce"], OWNER_NONCE_BYTES))
     if name in ("grant", "revoke"):
@@ -185,7 +199,10 @@ def _parse_op(value: Any) -> AclOp:
         return Join(_bytes(value["invite"], 32), _bytes(value["sig"], 64))
     if name == "admit":
         return Admit(_bytes(value["invite"], 32), _peer(value["log"]), _peer(value["identity"]),
-                     _bytes(value["exchange"], 32), _bytes(value["bind"], 64), _bytes(value["sig"], 64))
+                     _bytes(value["exchange"], 32), _bytes(value["bind"], 64), _bytes(value["sig"], 64),
+                     _cert(value))
+    if name == "undevice":
+        return Undevice(DeviceRemoval.from_value(value["removal"]))
     if name == "leave":
         return Leave()
     boxes = value["boxes"]
@@ -201,7 +218,7 @@ def _parse_op(value: Any) -> AclOp:
 
 
 _FIELDS: dict[str, tuple[set[str], set[str]]] = {
-    "bind": ({"identity", "exchange", "sig"}, set()),
+    "bind": ({"identity", "exchange", "sig"}, {"cert"}),
     "genesis": ({"nonce"}, set()),
     "grant": ({"peer", "role"}, {"entity"}),
     "revoke": ({"peer", "role"}, {"entity"}),
@@ -209,7 +226,8 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "invite": ({"key", "role", "expires", "uses", "epoch"}, {"approve"}),
     "uninvite": ({"key"}, set()),
     "join": ({"invite", "sig"}, set()),
-    "admit": ({"invite", "log", "identity", "exchange", "bind", "sig"}, set()),
+    "admit": ({"invite", "log", "identity", "exchange", "bind", "sig"}, {"cert"}),
+    "undevice": ({"removal"}, set()),
     "leave": (set(), set()),
     "keys": ({"epoch", "boxes"}, set()),
 }
@@ -217,7 +235,8 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
 
 def _op_value(op: AclOp) -> dict[str, Any]:
     if isinstance(op, Bind):
-        return {"op": "bind", "identity": op.identity.raw, "exchange": op.exchange, "sig": op.signature}
+        bind = {"op": "bind", "identity": op.identity.raw, "exchange": op.exchange, "sig": op.signature}
+        return bind if op.cert is None else {**bind, "cert": op.cert.to_value()}
     if isinstance(op, Genesis):
         return {"op": "genesis", "nonce": op.nonce}
     if isinstance(op, (Grant, Revoke)):
@@ -235,8 +254,11 @@ def _op_value(op: AclOp) -> dict[str, Any]:
     if isinstance(op, Join):
         return {"op": "join", "invite": op.invite, "sig": op.signature}
     if isinstance(op, Admit):
-        return {"op": "admit", "invite": op.invite, "log": op.log.raw, "identity": op.identity.raw,
-                "exchange": op.exchange, "bind": op.bind_signature, "sig": op.signature}
+        admit = {"op": "admit", "invite": op.invite, "log": op.log.raw, "identity": op.identity.raw,
+                 "exchange": op.exchange, "bind": op.bind_signature, "sig": op.signature}
+        return admit if op.cert is None else {**admit, "cert": op.cert.to_value()}
+    if isinstance(op, Undevice):
+        return {"op": "undevice", "removal": op.removal.to_value()}
     if isinstance(op, Leave):
         return {"op": "leave"}
     return {"op": "keys", "epoch": op.epoch, "boxes": [[peer, box, read] for peer, box, read in op.boxes]}
@@ -252,6 +274,12 @@ def _epoch(value: Any) -> int:
     if type(value) is not int or not 0 <= value < 1 << 63:
         raise SchemaError("an epoch is an unsigned 63-bit integer")
     return value
+
+
+def _cert(op: dict[str, Any]) -> DeviceCert | None:
+    """An op's certificate: absent, or a certificate (one spelling: no null).
+    Its signature is checked where it counts (acl/policy.py)."""
+    return DeviceCert.from_value(op["cert"]) if "cert" in op else None
 
 
 def _peer(value: Any) -> PeerId:
@@ -295,11 +323,11 @@ def binding_message(thread_id: ThreadId, log_id: PeerId, identity: PeerId, excha
     return cbor.encode([_BINDING_DOMAIN, thread_id.raw, log_id.raw, identity.raw, exchange])
 
 
-def make_bind(identity: Identity, thread_id: ThreadId, log_id: PeerId) -> Bind:
-    """The first op of our log in a thread."""
+def make_bind(identity: Identity, thread_id: ThreadId, log_id: PeerId, cert: DeviceCert | None = None) -> Bind:
+    """The first op of our log in a thread (with our device certificate, if we have one)."""
     exchange = identity.exchange_public_key()
     return Bind(identity.peer_id, exchange,
-                identity.signing.sign(binding_message(thread_id, log_id, identity.peer_id, exchange)))
+                identity.signing.sign(binding_message(thread_id, log_id, identity.peer_id, exchange)), cert)
 
 
 def join_message(thread_id: ThreadId, invite_key: bytes, log_id: PeerId, identity: PeerId) -> bytes:

@@ -19,7 +19,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from threads_desktop.engine.acl.book import AclBook
-from threads_desktop.engine.acl.control_ops import REVOCATIONS, Keys, Leave, Revoke, is_acl_payload, parse_acl_payload
+from threads_desktop.engine.acl.control_ops import (
+    REVOCATIONS,
+    Keys,
+    Leave,
+    Revoke,
+    Undevice,
+    is_acl_payload,
+    parse_acl_payload,
+)
 from threads_desktop.engine.acl.keybox import open_key_box
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation, concurrent
 from threads_desktop.engine.codec import cbor
@@ -98,6 +106,8 @@ class AccessGate:
         identity = evaluation.identity_of(event.log_id.raw)
         if identity is None:
             raise AccessDeniedError("the log is not bound to a member")
+        if evaluation.removals.refuses(event.log_id.raw, event.seq, event.deps):
+            raise AccessDeniedError("written by a device its person removed")
         rights = Rights(identity, evaluation.state_before(event.log_id.raw, event.seq, event.deps), event,
                         evaluation)
         rights.require(Role.READ if self._readers_may_write(event.payload) else Role.WRITE)
@@ -204,14 +214,16 @@ class AccessGate:
         revoked = {op.peer for op in revocation.ops if isinstance(op, Revoke)}
         if any(isinstance(op, Leave) for op in revocation.ops):
             revoked.add(evaluation.identity_of(revocation.log) or "")
-        logs = [log for log, binding in evaluation.bindings.items() if binding.member in revoked]
+        devices = {str(op.removal.device) for op in revocation.ops if isinstance(op, Undevice)}
+        logs = [log for log, binding in evaluation.bindings.items()
+                if binding.member in revoked or binding.device in devices]
         for log_raw in logs:
             after = revocation.seq if log_raw == revocation.log else revocation.deps.get(log_raw, 0)
             for seq, deps_blob in self._sql.execute(
                     "SELECT seq, deps FROM events WHERE thread_id = ? AND log_id = ? AND seq > ? AND state = ?"
                     " AND control = 0", (thread_id.raw, log_raw, after, APPLIED)):
                 deps = dict(cbor.decode(deps_blob, max_size=1 << 20))
-                if concurrent(revocation, log_raw, seq, deps):
+                if evaluation.removals.refuses(log_raw, seq, deps) or concurrent(revocation, log_raw, seq, deps):
                     self._replay.add(thread_id)
                     return
 

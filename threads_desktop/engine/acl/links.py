@@ -11,7 +11,10 @@ spent gives nothing, however long it lives in a chat history.
 
 The secret travels in the fragment, which browsers and most link handlers
 never send anywhere: base64url without padding of `payload || check`, where
-payload is the DAG-CBOR map `{"v": 2, "role", "invite"}` and check is the
+payload is the DAG-CBOR map `{"v": 2, "role", "invite"}` (plus `"approve":
+true` when an admin approves each joiner by hand, so the joiner can be told
+beforehand; absent otherwise, so links without it are byte for byte as
+before) and check is the
 first 4 bytes of sha256("threads/1/invite-link" || thread ID || payload).
 Version 1 links carried the thread's keys too (`"keys"`); they are refused
 with a word to ask for a new one.
@@ -35,15 +38,16 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import segno
+from typing import TYPE_CHECKING, Any
 
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import FileWriteError, InvalidInputError, InvalidLinkError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.text import is_clean_name, name_from_peer
+
+if TYPE_CHECKING:
+    import segno
 
 PREFIX = "threads://join/"
 VERSION = 2
@@ -62,6 +66,7 @@ _MAX_PAYLOAD_SIZE = MAX_LINK_LENGTH * 3 // 4
 # granting no access would be pointless.
 LINK_ROLES = (Role.FOLLOW, Role.READ, Role.WRITE)
 _PAYLOAD_KEYS = frozenset({"v", "role", "invite"})
+_OPTIONAL_PAYLOAD_KEYS = frozenset({"approve"})  # written only when true
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # A link as messengers pass it on: the prefix, then link characters, maybe
@@ -86,6 +91,7 @@ class InviteLink:
     name: str | None = None
     addresses: tuple[str, ...] = ()
     inviter: str | None = None  # the display name of whoever made the link
+    approve: bool = False  # an admin lets each joiner in by hand (the invite's `approve`)
 
     def __post_init__(self) -> None:
         _check_fields(self)
@@ -95,6 +101,7 @@ class InviteLink:
             "v": VERSION,
             "role": self.role.label,
             "invite": self.invite_seed,
+            **({"approve": True} if self.approve else {}),
         })
         fragment = base64.urlsafe_b64encode(payload + _check(self.thread_id, payload)).rstrip(b"=").decode("ascii")
         query = [] if self.name is None else [("name", self.name)]
@@ -197,7 +204,11 @@ def write_qr(text: str, path: Path) -> None:
 
 def _qr(text: str) -> segno.QRCode:
     # Error correction M survives a smudged or glare-struck screen; segno
-    # raises it further when the version chosen has room to spare.
+    # raises it further when the version chosen has room to spare. Imported
+    # here: with what it imports (urllib, http.client, xml) it was 17-23 ms
+    # of CPU before the app's window, for a code only an invite shows.
+    import segno
+
     try:
         return segno.make_qr(text, error="m")
     except segno.DataOverflowError:
@@ -215,6 +226,8 @@ def _check_fields(link: InviteLink) -> None:
         raise InvalidLinkError(f"an invite link cannot grant the role {link.role!r}")
     if not isinstance(link.invite_seed, bytes) or len(link.invite_seed) != INVITE_SEED_LENGTH:
         raise InvalidLinkError(f"the invite seed is {INVITE_SEED_LENGTH} bytes")
+    if not isinstance(link.approve, bool):
+        raise InvalidLinkError("whether an admin approves each joiner is true or false")
     if link.name is not None:
         if not isinstance(link.name, str) or not 1 <= len(link.name) <= MAX_NAME_LENGTH:
             raise InvalidLinkError(f"the name is 1 to {MAX_NAME_LENGTH} characters")
@@ -262,8 +275,8 @@ def _parse(text: Any) -> InviteLink:
     payload = _decode_fragment(fragment)
     if _check(thread_id, payload[:-CHECK_LENGTH]) != payload[-CHECK_LENGTH:]:
         raise InvalidLinkError("the link is truncated or altered")
-    role, seed = _parse_payload(payload[:-CHECK_LENGTH])
-    return InviteLink(thread_id, role, seed, name, addresses, inviter)
+    role, seed, approve = _parse_payload(payload[:-CHECK_LENGTH])
+    return InviteLink(thread_id, role, seed, name, addresses, inviter, approve)
 
 
 # What a later version may add to the query: lowercase words. Ignored here,
@@ -319,7 +332,7 @@ def _decode_fragment(fragment: str) -> bytes:
     return data
 
 
-def _parse_payload(payload: bytes) -> tuple[Role, bytes]:
+def _parse_payload(payload: bytes) -> tuple[Role, bytes, bool]:
     try:
         value = cbor.decode(payload, max_size=_MAX_PAYLOAD_SIZE, max_depth=3)
     except InvalidInputError as exc:
@@ -332,7 +345,8 @@ def _parse_payload(payload: bytes) -> tuple[Role, bytes]:
         raise InvalidLinkError("this link was made by an older version of Threads Desktop; ask for a new one")
     if type(version) is int and version > VERSION:
         raise InvalidLinkError("the link was made by a newer version of Threads")
-    if set(value) != _PAYLOAD_KEYS or type(version) is not int or version != VERSION:
+    if not _PAYLOAD_KEYS <= set(value) <= _PAYLOAD_KEYS | _OPTIONAL_PAYLOAD_KEYS \
+            or type(version) is not int or version != VERSION:
         raise InvalidLinkError("the link's secret has missing or unknown fields")
     roles = {role.label: role for role in LINK_ROLES}
     if not isinstance(value["role"], str) or value["role"] not in roles:
@@ -340,4 +354,7 @@ def _parse_payload(payload: bytes) -> tuple[Role, bytes]:
     seed = value["invite"]
     if not isinstance(seed, bytes) or len(seed) != INVITE_SEED_LENGTH:
         raise InvalidLinkError(f"the link's invite seed is not {INVITE_SEED_LENGTH} bytes")
-    return roles[value["role"]], seed
+    # Only `true`, and only when set: one spelling per link (false is never written).
+    if "approve" in value and value["approve"] is not True:
+        raise InvalidLinkError("the link's secret has a malformed approval flag")
+    return roles[value["role"]], seed, "approve" in value

@@ -32,10 +32,12 @@ from threads_desktop.engine.acl.control_ops import (
     join_message,
     make_bind,
 )
+from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import open_key_box, seal_key_box
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.policy import Evaluation
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
@@ -45,6 +47,7 @@ from threads_desktop.engine.core.text import name_from_peer
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.eventstore.committer import Committer
+from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
@@ -60,8 +63,9 @@ class Membership:
 
     def __init__(self, database: Database, store: LogStore, gate: AccessGate, identity: Identity,
                  vault: KeyVault, committer: Committer, new_epoch: Callable[[], int],
-                 random_bytes: RandomBytes, now_seconds: Callable[[], float]) -> None:
+                 random_bytes: RandomBytes, now_seconds: Callable[[], float], devices: DeviceBook) -> None:
         self._db = database
+        self._devices = devices
         self._sql: sqlite3.Connection = database.connection
         self._store = store
         self._gate = gate
@@ -71,6 +75,9 @@ class Membership:
         self._new_epoch = new_epoch
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
+        # Per thread just let in: the admin whose answer was taken (kept in
+        # memory: the window lasts until the first ACL event arrives).
+        self._admitted_by: dict[ThreadId, str] = {}
 
     def _commit(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
         """Write control events, sealed with `key` (default: writing_key's choice)."""
@@ -78,6 +85,12 @@ class Membership:
 
     @property
     def me(self) -> str:
+        """Our person: the member roles, names and notices speak of."""
+        return str(self._devices.person)
+
+    @property
+    def device(self) -> str:
+        """This device: what binds our logs and holds key boxes."""
         return str(self._identity.peer_id)
 
     # --- invites and joins ----------------------------------------------------------------
@@ -98,7 +111,8 @@ class Membership:
         keys = self._store.thread_keys(thread_id)
         clean = self._clean_key(thread_id)
         expires_ms = 0 if expires_in is None else int((self._now_seconds() + expires_in) * 1000)
-        link = InviteLink(thread_id, role, invite_key.seed(), name=name, addresses=tuple(addresses), inviter=inviter)
+        link = InviteLink(thread_id, role, invite_key.seed(), name=name, addresses=tuple(addresses), inviter=inviter,
+                          approve=approve_by_hand)
         self._commit(thread_id, [acl_payload(Invite(invite_key.peer_id.public_key, role, expires_ms, uses,
                                                     keys[0].epoch if clean is None else clean.epoch,
                                                     approve_by_hand))])
@@ -189,7 +203,8 @@ class Membership:
         bind = make_bind(self._identity, thread_id, log_id)
         return AdmissionRequest(thread_id, invite_public, log_id, me, bind.exchange, bind.signature,
                                 invite_key.sign(join_message(thread_id, invite_public, log_id, me)),
-                                name_from_peer(name, MAX_JOINER_NAME) if name is not None else None)
+                                name_from_peer(name, MAX_JOINER_NAME) if name is not None else None,
+                                self._devices.this_cert())
 
     def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
         """As an admin, judge a joiner's request against the ACL as it stands
@@ -210,10 +225,11 @@ class Membership:
             evaluation = self._gate.evaluation(thread_id)
             book = evaluation.current()
             terms = book.invites.get(request.invite_key)
-            if terms is None or not book.is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
+            if terms is None or not self._admin_here(evaluation) \
+                    or not self._store.thread_keys(thread_id)[0].can_read:
                 return unknown
             if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
-                    and terms.role in book.roles(str(request.identity)):
+                    and terms.role in book.roles(request.member):
                 # Asked again (an answer lost on the way): the same answer, but
                 # only while it still holds the role; removed, demoted or gone,
                 # its old link is judged like any other (refused).
@@ -247,7 +263,7 @@ class Membership:
         except InvalidInputError:
             return AdmissionAnswer(AdmissionStatus.UNKNOWN)  # an exchange key nothing can be sealed to
         admit = Admit(request.invite_key, request.log_id, request.identity, request.exchange, request.bind_sig,
-                      request.sig)
+                      request.sig, request.cert)
         try:
             self._commit(thread_id, [acl_payload(admit, Keys(clean.epoch, ((str(request.identity), box,
                                                                             role >= Role.READ),)))])
@@ -290,10 +306,10 @@ class Membership:
                 " (SELECT request_id FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ?"
                 " ORDER BY at_ms DESC, request_id LIMIT ?)", (thread, declined, thread, declined, MAX_JOIN_REQUESTS))
 
-    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer) -> JoinState:
-        """The joiner's side of an answer. ADMITTED: the keys in the box and
-        our log; the thread is ours to sync (complete_join writes our bind
-        once the admit event is here). UNKNOWN changes nothing."""
+    def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
+        """The joiner's side of an answer (from `from_peer`). ADMITTED: the
+        keys in the box and our log; the thread is ours to sync (complete_join
+        writes our bind once the admit event is here). UNKNOWN changes nothing."""
         with self._db.write() as sql:
             row = sql.execute("SELECT wrapped_log_seed, status FROM pending_admissions WHERE thread_id = ?",
                               (thread_id.raw,)).fetchone()
@@ -313,6 +329,8 @@ class Membership:
                 log_key = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id)))
                 self._store.create_own_log(thread_id, log_key)
                 self._set_join_status(thread_id, "admitted", None, answer.role)
+                if from_peer is not None:
+                    self._admitted_by[thread_id] = from_peer
             elif answer.status is AdmissionStatus.REFUSED:
                 self._set_join_status(thread_id, "refused", answer.reason)
             else:
@@ -338,7 +356,7 @@ class Membership:
         own_log = self._store.own_log(thread_id)
         if own_log is None:
             return None
-        verdict = admitting.admit_verdict(self._gate.evaluation(thread_id), row[2], self.me, own_log)
+        verdict = admitting.admit_verdict(self._gate.evaluation(thread_id), row[2], self.device, own_log)
         if verdict is None:
             return None  # not here yet: sync brings it
         with self._db.write() as sql:
@@ -346,8 +364,10 @@ class Membership:
                 self._set_join_status(thread_id, "refused", admission.refusal_reason(verdict))
                 return admission.refusal_reason(verdict)
             if not any(event.log == own_log.raw for event in self._gate.evaluation(thread_id).events):
-                self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log))])
+                self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log,
+                                                               self._devices.this_cert()))])
             sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
+        self._admitted_by.pop(thread_id, None)  # the ACL is here: it decides from now on
         return None
 
     def join_state(self, thread_id: ThreadId) -> JoinState | None:
@@ -500,7 +520,7 @@ class Membership:
         (concurrent removals, or keys planted by an admin removed meanwhile).
         True if it wrote."""
         evaluation = self._gate.evaluation(thread_id)
-        if not evaluation.current().is_admin(self.me) or not self._store.thread_keys(thread_id)[0].can_read:
+        if not self._admin_here(evaluation) or not self._store.thread_keys(thread_id)[0].can_read:
             return False
         if any(key.can_read and evaluation.clean(key.epoch) for key in self._store.thread_keys(thread_id)):
             return False
@@ -516,19 +536,21 @@ class Membership:
         joined with a link made before a rotation). True if it wrote."""
         evaluation = self._gate.evaluation(thread_id)
         book = evaluation.current()
-        if not book.is_admin(self.me):
+        if not self._admin_here(evaluation):
             return False
         clean = self._clean_key(thread_id)
         if clean is None:
             return False  # nothing safe to hand out: heal first
         newest = clean.epoch
-        held = evaluation.key_holdings()
-        bound = {b.member for b in evaluation.bindings.values()}
+        held = evaluation.key_holdings()  # by device
+        removed = evaluation.removals.removed_devices()
         missing = {}
-        for member in book.members() & bound - {self.me}:
-            roles = book.roles(member)
-            if Role.FOLLOW in roles and held.get(member, (-1, False)) < (newest, Role.READ in roles):
-                missing[member] = Role.READ in roles
+        for binding in evaluation.bindings.values():
+            roles = book.roles(binding.member)
+            if binding.device == self.device or binding.device in removed or Role.FOLLOW not in roles:
+                continue
+            if held.get(binding.device, (-1, False)) < (newest, Role.READ in roles):
+                missing[binding.device] = Role.READ in roles
         if not missing:
             return False
         # Seal each delivery with the newest epoch its recipients hold (a
@@ -540,14 +562,22 @@ class Membership:
             epoch = held.get(member, (0, False))[0]
             by_epoch.setdefault(epoch if epoch in keys else newest, {})[member] = with_read
         for epoch, recipients in sorted(by_epoch.items()):
-            ops = self._boxes(thread_id, recipients)
+            ops = self._boxes(thread_id, recipients, devices=True)
             if ops:
                 self._commit(thread_id, [acl_payload(*ops)], keys[epoch])
         return True
 
-    def _boxes(self, thread_id: ThreadId, recipients: dict[str, bool], new_key: ThreadKey | None = None) -> list[Keys]:
-        """One keys op: for each member (with read keys or not), every epoch."""
-        exchange = {b.member: b.exchange for b in self._gate.evaluation(thread_id).bindings.values()}
+    def _boxes(self, thread_id: ThreadId, recipients: dict[str, bool], new_key: ThreadKey | None = None, *,
+               devices: bool = False) -> list[Keys]:
+        """One keys op: for each member (with read keys or not), every epoch,
+        sealed to each of its devices not removed (`devices`: the recipients
+        are devices, not members)."""
+        evaluation = self._gate.evaluation(thread_id)
+        removed = evaluation.removals.removed_devices()
+        exchange: dict[str, list[tuple[str, bytes]]] = {}
+        for b in evaluation.bindings.values():
+            if b.device not in removed:
+                exchange.setdefault(b.device if devices else b.member, []).append((b.device, b.exchange))
         held = self._store.thread_keys(thread_id)
         keys = ([new_key] if new_key is not None else []) + [k for k in held if k.can_read]
         # The op is labelled with the epoch it makes, or the newest clean one it
@@ -559,14 +589,14 @@ class Membership:
             recipients = {**recipients, self.me: True}
         boxes = []
         for member, with_read in sorted(recipients.items()):
-            if member not in exchange:
-                continue  # not joined yet: no key to seal to; it gets keys once it joins
-            given = keys if with_read else [k.follow_only() for k in keys]
-            try:
-                box = seal_key_box(exchange[member], thread_id, given)
-            except InvalidInputError:
-                continue  # a key nothing can be sealed to (e.g. a low-order point): that member gets none
-            boxes.append((member, box, with_read))
+            # Not joined yet: no key to seal to; it gets keys once it joins.
+            for device, device_exchange in sorted(set(exchange.get(member, ()))):
+                given = keys if with_read else [k.follow_only() for k in keys]
+                try:
+                    box = seal_key_box(device_exchange, thread_id, given)
+                except InvalidInputError:
+                    continue  # a key nothing can be sealed to (e.g. a low-order point): that device gets none
+                boxes.append((device, box, with_read))
         return [Keys(label.epoch, tuple(boxes))] if boxes else []
 
     # --- reading -------------------------------------------------------------------------
@@ -584,24 +614,60 @@ class Membership:
 
     def is_admin(self, thread_id: ThreadId) -> bool:
         """May we invite, admit and change roles in the thread?"""
-        return self._gate.evaluation(thread_id).current().is_admin(self.me)
+        return self._admin_here(self._gate.evaluation(thread_id))
 
     def roles(self, thread_id: ThreadId, peer: str | None = None) -> frozenset[Role]:
-        return self._gate.evaluation(thread_id).current().roles(peer or self.me)
+        """A member's roles (default: ours; none on a device its person removed)."""
+        evaluation = self._gate.evaluation(thread_id)
+        if peer is None and evaluation.removals.is_removed(self.device):
+            return frozenset()
+        return evaluation.current().roles(peer or self.me)
+
+    def _admin_here(self, evaluation: Evaluation) -> bool:
+        """Is our person an admin, and this device still one of its devices?"""
+        return evaluation.current().is_admin(self.me) and not evaluation.removals.is_removed(self.device)
 
     def may_sync(self, thread_id: ThreadId, peer: str, proven_follow_key: bytes) -> bool:
         """Whether a peer (that proved it holds a follow key of the thread)
         may sync it with us: members with follow only. A joiner is admitted
         before it fetches anything, so a stranger holding an old key (a
         member removed, back under a new identity) gets nothing. Until the
-        first ACL event reaches a joiner just admitted, it knows no member
-        and holds nothing to keep from anyone: it syncs with whoever proves
-        the keys the admin gave it."""
+        first ACL event reaches a joiner just admitted, it knows no member:
+        it syncs only with the peers its admission came from (the admin that
+        let it in, the peers the link named), as a removed member holding
+        old keys could otherwise fetch from it what was written since."""
         del proven_follow_key  # proving a key shows what one holds, not what one may
         evaluation = self._gate.evaluation(thread_id)
-        if not evaluation.events:
-            return True
-        return Role.FOLLOW in evaluation.current().roles(peer)
+        if not evaluation.events or not evaluation.current().members():
+            # No member known yet: a joiner admitted before any ACL event
+            # reached it, or a new device of ours holding only its own bind.
+            trusted = self._admission_peers(thread_id)
+            # None: no admission to go by (a new device, or a join restarted
+            # from an offline link, which names nobody): whoever proves the keys.
+            return trusted is None or peer in trusted
+        return Role.FOLLOW in evaluation.current().roles(self._person_of(evaluation, peer))
+
+    def _person_of(self, evaluation: Evaluation, peer: str) -> str:
+        """The member a peer (a device) speaks for: its person, as the
+        thread's bindings or a certificate we recorded say ("" if removed)."""
+        if evaluation.removals.is_removed(peer):
+            return ""
+        person = evaluation.removals.person_of(peer)
+        if person == peer:
+            recorded = self._devices.person_of(PeerId.parse(peer))
+            person = peer if recorded is None else str(recorded)
+        return person
+
+    def _admission_peers(self, thread_id: ThreadId) -> frozenset[str] | None:
+        """The peers our pending admission came from; None when unknown."""
+        state = self.join_state(thread_id)
+        if state is None:
+            return None
+        named = {str(found) for found in map(peer_of_address, state.addresses) if found is not None}
+        admitted_by = self._admitted_by.get(thread_id)
+        if admitted_by is not None:
+            named.add(admitted_by)
+        return frozenset(named) or None
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)
@@ -611,7 +677,7 @@ class Membership:
                 for key, terms in sorted(book.invites.items())]
 
     def _require_admin(self, thread_id: ThreadId) -> None:
-        if not self._gate.evaluation(thread_id).current().is_admin(self.me):
+        if not self._admin_here(self._gate.evaluation(thread_id)):
             raise AccessDeniedError("only the thread's admins can invite or change roles")
 
 

@@ -3,8 +3,9 @@ who was added, removed or given another role, who left; and whether we
 ourselves were removed. Read from finally-valid ACL events only, so every
 member of a thread tells the same story, at the time each event was written.
 
-Only the thread's own roles count (an entity's narrowing or the ACL entity,
-i.e. being an admin, are not told as role changes).
+Only the thread's own roles count as role changes; admin rights given or
+taken, the thread's default role and the roles set on one document are told
+apart (`_rights_notices`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from threads_desktop.engine.acl.book import AclBook
-from threads_desktop.engine.acl.control_ops import Admit, Grant, Join, Leave, Revoke
+from threads_desktop.engine.acl.control_ops import ACL_ENTITY, Admit, Grant, Join, Leave, Revoke, SetDefault
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation
 from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.engine.core.members import Role
 
-NoticeKind = Literal["joined", "added", "removed", "left", "role-changed"]
+NoticeKind = Literal["joined", "added", "removed", "left", "role-changed",
+                     "admin-given", "admin-taken", "default-changed", "document-role"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,9 @@ class MembershipNotice:
     at_ms: int  # the writer's wall clock, from the event's HLC
     by_invite_of: str | None = None  # for "joined": who made the invite
     stamp: bytes = b""  # the event's stamp: the thread's total order, as messages are ordered
+    # "document-role": the document (`collection/id`) whose role was set; the subject is
+    # "" there, and for "default-changed", when it is everyone the ACL does not name.
+    entity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +59,8 @@ class ThreadNotices:
 
 def membership_notices(evaluation: Evaluation) -> list[MembershipNotice]:
     """Every membership change, oldest first (by the events' stamps)."""
-    return [notice for notice, _before in sorted(_changes(evaluation), key=lambda c: c[0].stamp)]
+    told = [notice for notice, _before in _changes(evaluation)] + list(_rights_notices(evaluation))
+    return sorted(told, key=lambda notice: notice.stamp)  # stable: one event's notices keep their order
 
 
 def removal(evaluation: Evaluation, me: str) -> Removal | None:
@@ -109,7 +115,9 @@ def _subjects(event: AclEvent, author: str) -> Iterator[tuple[str, _How]]:
         if isinstance(op, (Grant, Revoke)) and op.entity is None:
             named, how = op.peer, ("change", None)
         elif isinstance(op, Admit):  # an admin let a joiner in
-            named, how = str(op.identity), ("admit", op.invite)
+            # A device of a person (issue 19): the person was let in (the
+            # certificate held, or the admit would not be valid).
+            named, how = str(op.identity if op.cert is None else op.cert.person), ("admit", op.invite)
         elif isinstance(op, Join):  # the old way in: the joiner's own event
             named, how = author, ("join", op.invite)
         elif isinstance(op, Leave):
@@ -137,3 +145,68 @@ def _notice(event: AclEvent, author: str, subject: str, how: _How, before: AclBo
     if was is None:
         return MembershipNotice("added", author, subject, now, at_ms, stamp=event.stamp)
     return MembershipNotice("role-changed", author, subject, now, at_ms, stamp=event.stamp)
+
+
+# --- admin rights, the default role, roles on one document (notices2) -------------------------
+
+_RoleSet = tuple[bool, Role | None]  # whether a document has roles of its own, and the one set there
+
+
+def _rights_notices(evaluation: Evaluation) -> Iterator[MembershipNotice]:
+    """From each finally-valid event that grants, revokes or sets a default:
+    who became or stopped being an admin, the thread's new default role, and
+    the roles set on one document (what was set there; the thread role
+    still bounds it). Not for members without a thread role after it: their
+    removal or leave is the notice."""
+    for i, event in enumerate(evaluation.events):
+        author = evaluation.identity_of(event.log)
+        ops = [op for op in event.ops if isinstance(op, (Grant, Revoke, SetDefault))]
+        if not evaluation.final.valid[i] or author is None or not ops:
+            continue
+        before = evaluation.state_before(event.log, event.seq, event.deps)
+        after = evaluation.final.after[i]
+
+        def notice(kind: NoticeKind, subject: str, role: Role | None, entity: str | None = None,
+                   event: AclEvent = event, author: str = author) -> MembershipNotice:
+            return MembershipNotice(kind, author, subject, role, unpack(event.hlc)[0], stamp=event.stamp,
+                                    entity=entity)
+
+        for peer in _admin_subjects(ops, before, after):
+            was, now = before.is_admin(peer), after.is_admin(peer)
+            if was != now and role_of(after, peer) is not None:
+                yield notice("admin-given" if now else "admin-taken", peer, role_of(after, peer))
+        told: set[tuple[str, str | None]] = set()
+        for op in ops:
+            subject = "" if isinstance(op, SetDefault) else op.peer  # "": anyone not named
+            if op.entity == ACL_ENTITY or (subject, op.entity) in told \
+                    or (subject and role_of(after, subject) is None):
+                continue
+            told.add((subject, op.entity))
+            if op.entity is None:
+                if not subject and before.thread.default_role() != after.thread.default_role():
+                    yield notice("default-changed", "", after.thread.default_role())
+                continue
+            was_set, now_set = _document_role(before, op.entity, subject), _document_role(after, op.entity, subject)
+            if was_set != now_set:
+                yield notice("document-role", subject, now_set[1], op.entity)
+
+
+def _admin_subjects(ops: list[Grant | Revoke | SetDefault], before: AclBook, after: AclBook) -> list[str]:
+    """The members whose admin rights an event may change: those its grants
+    and revokes of the thread or the ACL entity name, and every member when
+    it sets the ACL entity's default (a document's roles make no admin)."""
+    named = [op.peer for op in ops if isinstance(op, (Grant, Revoke)) and op.entity in (None, ACL_ENTITY)]
+    if any(isinstance(op, SetDefault) and op.entity == ACL_ENTITY for op in ops):
+        named += sorted(before.members() | after.members())
+    return list(dict.fromkeys(named))
+
+
+def _document_role(book: AclBook, entity: str, subject: str) -> _RoleSet:
+    """The role set on a document for a member ("": for anyone it does not
+    name; None: no role at all), and whether it has roles of its own."""
+    state = book.entities.get(entity)
+    if state is None or not (state.peers or state.default):
+        return False, None  # the thread's roles hold there
+    if not subject:
+        return True, state.default_role()
+    return True, max(state.roles(subject), default=None)

@@ -28,6 +28,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from threads_desktop.engine.acl import device_rules
 from threads_desktop.engine.acl.book import EMPTY, AclBook, InviteTerms, merge_books
 from threads_desktop.engine.acl.control_ops import (
     ACL_ENTITY,
@@ -43,6 +44,7 @@ from threads_desktop.engine.acl.control_ops import (
     Leave,
     Revoke,
     SetDefault,
+    Undevice,
     Uninvite,
     binding_message,
     is_founder,
@@ -71,12 +73,18 @@ class AclEvent:
 
 @dataclass(frozen=True, slots=True)
 class Binding:
+    """A log's device (`identity`, whose exchange key boxes are sealed to)
+    and its member: the device's person (itself, for a first device)."""
+
     identity: PeerId
     exchange: bytes
-    member: str = field(init=False)  # the identity's text, made once (base58 is slow)
+    person: PeerId | None = None  # a certified device's person
+    member: str = field(init=False)  # the person's text, made once (base58 is slow)
+    device: str = field(init=False)  # the identity's text
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "member", str(self.identity))
+        object.__setattr__(self, "device", str(self.identity))
+        object.__setattr__(self, "member", self.device if self.person is None else str(self.person))
 
 
 def in_past(log: bytes, seq: int, deps: Mapping[bytes, int], of_log: bytes, of_seq: int) -> bool:
@@ -112,6 +120,7 @@ class Evaluation:
             self._by_log.setdefault(event.log, []).append(i)
         self._seqs = {log: [self.events[i].seq for i in idx] for log, idx in self._by_log.items()}
         self.bindings = self._bindings()
+        self.removals = device_rules.Removals(self.events, self.bindings)
         self._knowledge: list[tuple[frozenset[int], str, bool]] = []
         self._epochs_after: list[frozenset[int]] = []  # epochs made in each event's past and by it
         self.causal = _Layer()
@@ -139,6 +148,7 @@ class Evaluation:
         binding = _binding(self.thread_id, event)
         if binding is not None:
             self.bindings[event.log] = binding
+            self.removals = device_rules.Removals(self.events, self.bindings)
         self._judge(i, self.causal, final=False)
         self._judge(i, self.final, final=True)
         return True
@@ -153,9 +163,19 @@ class Evaluation:
         """The final state over every known ACL event."""
         return self._state(self.final, tuple(idx[-1] for idx in self._by_log.values()))
 
+    def uses_taken(self, invite: bytes) -> int:
+        """How many of the invite's uses are taken: the admits and joins the
+        verdict counts (causally valid, the first `uses` by stamp), whether
+        or not each holds in the end."""
+        return len(self._admitted.get(invite, ()))
+
     def identity_of(self, log: bytes) -> str | None:
         binding = self.bindings.get(log)
         return None if binding is None else binding.member
+
+    def device_of(self, log: bytes) -> str | None:
+        binding = self.bindings.get(log)
+        return None if binding is None else binding.device
 
     def revoked_concurrently(self, log: bytes, seq: int, deps: Mapping[bytes, int], peer: str,
                              entities: Iterable[str | None], role: Role) -> bool:
@@ -185,7 +205,7 @@ class Evaluation:
                                             for m in self._maxima(event.log, event.seq, event.deps)))
             made = {op.epoch for op in event.ops if isinstance(op, Keys)} if self.causal.valid[i] else set()
             self._epochs_after.append(before | made)
-            author = self.identity_of(event.log)
+            author = self.device_of(event.log)  # keys are held by devices
             if not self.causal.valid[i] or author is None:
                 continue
             for op in event.ops:
@@ -195,6 +215,10 @@ class Evaluation:
                     carried = before | {op.epoch}
                     self._knowledge.append((carried, author, True))
                     self._knowledge += [(carried, peer, with_read) for peer, _box, with_read in op.boxes]
+                elif isinstance(op, Undevice) and self.removals.is_removed(str(op.removal.device)):
+                    # A device gets keys outside the ACL too (when added): once
+                    # removed, it may hold every epoch made before.
+                    self._knowledge.append((before, str(op.removal.device), True))
                 elif isinstance(op, Join) and self.final.valid[i]:
                     terms = self.causal.after[i].invites.get(op.invite)
                     origin = None if terms is None else by_origin.get(terms.origin[0])
@@ -224,8 +248,9 @@ class Evaluation:
         if epoch != 0 and not any(epoch in epochs for epochs, _peer, _read in knowledge):
             return False  # no valid event made this epoch: whoever gave it to us is no admin
         readers = self.current()
-        return all(Role.READ in readers.roles(peer) for epochs, peer, with_read in knowledge
-                   if with_read and epoch in epochs)
+        person = self.removals.person_of
+        return all(Role.READ in readers.roles(person(device)) and not self.removals.is_removed(device)
+                   for epochs, device, with_read in knowledge if with_read and epoch in epochs)
 
     # --- judging ------------------------------------------------------------------------
 
@@ -263,7 +288,9 @@ class Evaluation:
         binding = self.bindings.get(event.log)
         if binding is None:
             raise InvalidInputError("the log is not bound to a member (its first event must bind it)")
-        author = str(binding.identity)
+        author = binding.member
+        if self.removals.refuses(event.log, event.seq, event.deps):
+            raise InvalidInputError("written by a device its person removed")
         running, delta = before, EMPTY
         for index, op in enumerate(event.ops):
             step = self._op(event, index, op, author, running, final=final)
@@ -299,7 +326,10 @@ class Evaluation:
         if isinstance(op, Join):
             return self._join(event, index, op, author, state, final=final)
         if isinstance(op, Leave):
-            return self._leave(event, index, author, state)
+            return self._leave(event, index, author, state, final=final)
+        if isinstance(op, Undevice):
+            op.removal.verify()  # its authority: the person key, whoever's log carries it
+            return EMPTY
         if not state.is_admin(author):
             raise InvalidInputError(f"{author} may not edit the ACL")
         if isinstance(op, Grant):
@@ -343,8 +373,9 @@ class Evaluation:
         verify(op.invite, op.signature, join_message(self.thread_id, op.invite, op.log, op.identity), "join")
         verify(op.identity.public_key, op.bind_signature,
                binding_message(self.thread_id, op.log, op.identity, op.exchange), "binding")
+        person = device_rules.certified_person(op.identity, op.cert)  # the role is the person's
         self._spend(event, op.invite, terms, final=final)
-        return EMPTY.with_entity(None, _grant(state.thread, str(op.identity), terms.role, event, index))
+        return EMPTY.with_entity(None, _grant(state.thread, str(person), terms.role, event, index))
 
     def _open_invite(self, invite: bytes, state: AclBook, what: str) -> InviteTerms:
         terms = state.invites.get(invite)
@@ -377,20 +408,40 @@ class Evaluation:
                                      Role.WRITE):
             raise InvalidInputError("concurrent with the revocation of the invite's author")
 
-    def _leave(self, event: AclEvent, index: int, author: str, state: AclBook) -> AclBook:
+    def _leave(self, event: AclEvent, index: int, author: str, state: AclBook, *, final: bool) -> AclBook:
         """A member takes every role from itself; the last admin stays while
-        anyone else does, so the thread is never left without one."""
+        anyone else does, so the thread is never left without one (final
+        layer: nor by admins leaving concurrently)."""
         if Role.FOLLOW not in state.roles(author):
             raise InvalidInputError("only a member can leave")
         others = [m for m in state.members() if m != author and Role.FOLLOW in state.roles(m)]
         if state.is_admin(author) and others and not any(state.is_admin(m) for m in others):
             raise InvalidInputError("the last admin cannot leave while others remain: make someone else an "
                                     "admin first")
+        if final and state.is_admin(author) and self._last_admins_leaving(event, state, others):
+            raise InvalidInputError("the other admins left at the same time: the last to leave stays an admin")
         thread = state.thread
         delta = AclState()
         for role in roles_from(Role.FOLLOW):
             delta = delta.merge(thread.revoke(author, role, _dot(event, index, role)))
         return EMPTY.with_entity(None, delta)
+
+    def _last_admins_leaving(self, event: AclEvent, state: AclBook, others: list[str]) -> bool:
+        """Would this admin's leave, with the other admins' leaves concurrent
+        with it, leave members without an admin? Then the one stamped last
+        is refused (the same on every peer), so one admin stays."""
+        stamps: list[bytes] = []
+        leaving: set[str] = set()
+        for i in self._revocations:
+            other = self.events[i]
+            who = self.identity_of(other.log)
+            if who in others and state.is_admin(who) and any(isinstance(op, Leave) for op in other.ops) \
+                    and concurrent(other, event.log, event.seq, event.deps):
+                leaving.add(who)
+                stamps.append(other.stamp)
+        staying = [m for m in others if m not in leaving]
+        return bool(leaving) and bool(staying) and not any(state.is_admin(m) for m in staying) \
+            and all(event.stamp > stamp for stamp in stamps)
 
     def _admitted_joins(self) -> dict[bytes, set[tuple[bytes, int]]]:
         """Per invite, the causally-valid admits and joins it lets in: the
@@ -421,9 +472,10 @@ class Evaluation:
                     try:
                         verify(op.identity.public_key, op.bind_signature,
                                binding_message(self.thread_id, op.log, op.identity, op.exchange), "binding")
+                        person = device_rules.certified_person(op.identity, op.cert)
                     except InvalidInputError:
                         continue
-                    bindings[op.log.raw] = Binding(op.identity, op.exchange)
+                    bindings[op.log.raw] = Binding(op.identity, op.exchange, _person(op.identity, person))
         return bindings
 
 
@@ -435,9 +487,14 @@ def _binding(thread_id: ThreadId, event: AclEvent) -> Binding | None:
     try:
         verify(bind.identity.public_key, bind.signature,
                binding_message(thread_id, PeerId(event.log), bind.identity, bind.exchange), "binding")
+        person = device_rules.certified_person(bind.identity, bind.cert)
     except InvalidInputError:
         return None
-    return Binding(bind.identity, bind.exchange)
+    return Binding(bind.identity, bind.exchange, _person(bind.identity, person))
+
+
+def _person(device: PeerId, person: PeerId) -> PeerId | None:
+    return None if person == device else person
 
 
 def _dot(event: AclEvent, index: int, tag: int) -> Dot:

@@ -71,6 +71,39 @@ CREATE TABLE join_requests (
 """
 
 
+# Schema 10: a person above devices (issue 19). The person key is on every
+# device of the person (wrapped by the vault); a profile's first device uses
+# its identity key, so migration makes each profile a person with one
+# device. `device_book` keeps every device certificate and removal seen
+# (threads, hellos, bundles), verified before it is stored.
+PERSON_TABLES = """
+CREATE TABLE person (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    person_id TEXT NOT NULL,
+    wrapped_person_seed BLOB NOT NULL, -- vault label "person/signing"
+    cert BLOB,                         -- this device's DeviceCert (NULL: the first device)
+    removed_by_ms INTEGER              -- when another device removed this one
+) STRICT;
+
+CREATE TABLE device_book (
+    person_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    cert BLOB,
+    removal BLOB,
+    name TEXT,
+    added_ms INTEGER,
+    removed_ms INTEGER,
+    PRIMARY KEY (person_id, device_id)
+) STRICT, WITHOUT ROWID;
+"""
+
+
+def _persons(sql: sqlite3.Connection) -> None:
+    """Schema 10. The person row itself is written when the profile opens
+    (acl/device_book.ensure_person: the vault wraps its seed)."""
+    run_script(sql, PERSON_TABLES)
+
+
 def _admissions(sql: sqlite3.Connection) -> None:
     """Schema 8. A join by an old link whose join event was never written
     is dropped with `pending_joins`: its thread stays as a thread we are no
@@ -79,6 +112,7 @@ def _admissions(sql: sqlite3.Connection) -> None:
     sql.execute("DROP TABLE pending_joins")
 
 
-ACL_MIGRATIONS = (Migration(8, "links without keys: admissions", _admissions),)
+ACL_MIGRATIONS = (Migration(8, "links without keys: admissions", _admissions),
+                  Migration(10, "a person above devices", _persons))
 
-ACL_SCHEMA = ACL_TABLES + ADMISSION_TABLES
+ACL_SCHEMA = ACL_TABLES + ADMISSION_TABLES + PERSON_TABLES

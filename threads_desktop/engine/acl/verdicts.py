@@ -17,9 +17,11 @@ Pure: the same evaluation gives the same answer on every peer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from threads_desktop.engine.acl.control_ops import Admit, Grant, Join, Leave, Revoke, Uninvite
 from threads_desktop.engine.acl.policy import Evaluation, in_past
-from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
 
 
@@ -96,3 +98,28 @@ def _removes(op: object, peer: str) -> bool:
 
 def _invite_of(op: Join | Admit | Uninvite) -> bytes:
     return op.key if isinstance(op, Uninvite) else op.invite
+
+
+MAX_CACHED_CAPS = 256  # peers' caps kept a thread (only peers proving the thread's keys ask)
+
+
+class SyncCaps:
+    """`sync_cap` kept per (thread, ACL version, peer): a refused peer asks
+    on every hello and fetch, and the answer changes only with the ACL. A
+    new ACL event (the evaluation grew) drops the thread's caps. `compute`
+    is `sync_cap` (tests count its calls)."""
+
+    def __init__(self, compute: Callable[[Evaluation, str], dict[PeerId, int]] = sync_cap) -> None:
+        self._compute = compute
+        self._caps: dict[ThreadId, tuple[tuple[int, bytes, int], dict[str, dict[PeerId, int]]]] = {}
+
+    def cap(self, thread_id: ThreadId, evaluation: Evaluation, peer: str) -> dict[PeerId, int]:
+        last = evaluation.events[-1] if evaluation.events else None
+        version = (len(evaluation.events), last.log if last else b"", last.seq if last else 0)
+        known = self._caps.get(thread_id)
+        if known is None or known[0] != version or (len(known[1]) >= MAX_CACHED_CAPS and peer not in known[1]):
+            known = self._caps[thread_id] = (version, {})
+        caps = known[1]
+        if peer not in caps:
+            caps[peer] = self._compute(evaluation, peer)
+        return dict(caps[peer])

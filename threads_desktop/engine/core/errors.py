@@ -52,6 +52,11 @@ class InvalidLinkError(InvalidInputError):
     """An invite link that is mistyped, truncated, altered or not ours."""
 
 
+class BackupError(InvalidInputError):
+    """A backup file that does not open: a wrong passphrase or a damaged file
+    (the two cannot be told apart, by design), or one that is not a backup."""
+
+
 class LogError(ThreadsError):
     """A record that does not continue its log."""
 
@@ -75,6 +80,11 @@ class MissingKeyError(ThreadsError):
 class AccessDeniedError(ThreadsError):
     """The thread's ACL does not let this member do that (at that point of
     the thread's history)."""
+
+
+class ConflictError(ThreadsError):
+    """What was asked clashes with what the profile holds (adopting a person
+    into a profile that has albums or chats already)."""
 
 
 class ProfileError(ThreadsError):

@@ -106,6 +106,24 @@ class PeerLink:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonDevice:
+    """One device of this profile's person (Settings > Devices, `device list`)."""
+
+    device_id: str
+    name: str | None  # as its certificate names it (None: the person's first device)
+    this_device: bool
+    removed: bool
+    added_ms: int | None  # when its certificate was made (None: the first device)
+    connection: Connection
+    last_seen: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"device_id": self.device_id, "name": self.name, "this_device": self.this_device,
+                "removed": self.removed, "added_ms": self.added_ms, "connection": self.connection.value,
+                "last_seen": self.last_seen}
+
+
+@dataclass(frozen=True, slots=True)
 class Device:
     """A peer this profile shares something with (the Devices view, `peers`)."""
 
@@ -190,6 +208,19 @@ class ChangeSet:
     # Joins by link whose admission changed (waiting, waiting for approval,
     # admitted, refused: Node.join_state): pending rows read them again.
     joins: frozenset[ThreadId] = field(default_factory=frozenset)
+    # The person's devices changed: one added or removed (this one, maybe:
+    # Persons.removed_notice), issue 19.
+    devices: bool = False
 
     def documents_updated(self) -> frozenset[tuple[ThreadId, str, str]]:
         return self.documents - self.documents_created - self.documents_deleted
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorDevice:
+    """The device behind one log of a thread (issue 19, persons-ui: `Node.author_devices`)."""
+
+    person: str
+    device: str
+    name: str | None  # as its certificate names it (None: the person's first device)
+    removed: bool

@@ -47,7 +47,8 @@ class Broadcaster:
 
     def publish(self, changes: ChangeSet) -> None:
         if not (changes.threads_added or changes.threads_updated or changes.threads_removed or changes.documents
-                or changes.blobs or changes.membership or changes.invites or changes.network or changes.joins):
+                or changes.blobs or changes.membership or changes.invites or changes.network or changes.joins
+                or changes.devices):  # the person's devices changed (issue 19): Settings > Devices, the banner
             return
         for subscription in list(self._subscriptions):
             if subscription.wants(changes):

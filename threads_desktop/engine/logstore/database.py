@@ -23,7 +23,8 @@ from threads_desktop.engine.core.errors import DiskFullError, ProfileError, Stor
 # ROWID row into an overflow page of its own); 8: links without keys
 # (pending_admissions and join_requests replace pending_joins); 9: a field
 # kept apart (a photo's thumbnail) is no longer copied into its document's data.
-SCHEMA_VERSION = 9
+# 10: a person above devices (person, device_book).
+SCHEMA_VERSION = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Collections: `message` (text, reply_to, attachments) and `read_marker` (one
 per person: the stamp of the newest message read); reactions to messages are
-those of modules/reactions.py."""
+those of modules/reactions.py. A reader (no write role) writes no marker: its
+read position stays on this device (the profile's local settings)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from threads_desktop.engine.core.errors import InvalidInputError, StorageError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.db.collections import Document, ThreadCollections
 from threads_desktop.engine.db.models import FieldSpec, Model
+from threads_desktop.engine.logstore.database import Database
+from threads_desktop.engine.logstore.local_settings import read_setting, write_setting
 from threads_desktop.engine.modules.reactions import REACTION_MODEL, Reactions
 from threads_desktop.engine.modules.texts import clean_text, text_from_peer
 
@@ -42,12 +45,13 @@ def message_text(message: Document) -> str | None:
 
 
 class Chat:
-    def __init__(self, collections: ThreadCollections, author: PeerId) -> None:
+    def __init__(self, collections: ThreadCollections, author: PeerId, local: Database | None = None) -> None:
         self.thread_id: ThreadId = collections.thread_id
         self._collections = collections
         self.messages = collections["message"]
         self._markers = collections["read_marker"]
         self._author = author
+        self._local = local  # where a reader's read position is kept (None: only the marker counts)
         self.reactions = Reactions(collections, author)
 
     def post(self, text: str, *, reply_to: str | None = None, photos: list[str] | None = None) -> str:
@@ -96,13 +100,32 @@ class Chat:
         elif current.data["up_to"] < message.created:
             self._markers.update(marker_id, {"up_to": message.created})
 
-    def unread_count(self) -> int:
+    def mark_read_here(self, message_id: str) -> None:
+        """Mark read on this device only, writing nothing to the thread (a
+        reader may not write its marker)."""
+        if self._local is None:
+            return
+        created = self.messages.get(message_id).created
+        if created > self.read_up_to():
+            write_setting(self._local, _local_read_key(self.thread_id), created)
+
+    def read_up_to(self) -> bytes:
+        """The stamp of the newest message read: our marker, or the position
+        kept on this device, whichever is further."""
         marker = self._markers.find_one_by_id(str(self._author))
         up_to: bytes = marker.data["up_to"] if marker else b""
-        return self.messages.count(created_after=up_to, not_by=self._author)
+        local = read_setting(self._local, _local_read_key(self.thread_id)) if self._local is not None else None
+        return max(up_to, local) if isinstance(local, bytes) else up_to
+
+    def unread_count(self) -> int:
+        return self.messages.count(created_after=self.read_up_to(), not_by=self._author)
 
     def describe(self, message: Document) -> dict[str, Any]:
         return {"id": message.id, "author": str(message.author), "text": message_text(message),
                 "reply_to": message.data.get("reply_to"), "photos": message.data.get("photos", []),
                 "edited": message.version > 1, "reactions": {e: [str(p) for p in who] for e, who in
                                                             self.reactions.of(message).items()}}
+
+
+def _local_read_key(thread_id: ThreadId) -> str:
+    return f"read_up_to/{thread_id}"

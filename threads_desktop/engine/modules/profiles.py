@@ -79,9 +79,10 @@ def publish_name(collections: ThreadCollections, own_log: PeerId, name: str) -> 
 
 def names_by_log(collections: ThreadCollections) -> dict[PeerId, str]:
     """Each author log's name in one thread, cleaned (authors without one
-    are left out)."""
+    are left out); oldest change first, so that a person's newest name,
+    written by any of its devices, comes last."""
     names = {}
-    for document in collections[MEMBER_PROFILE_MODEL.collection].find():
+    for document in sorted(collections[MEMBER_PROFILE_MODEL.collection].find(), key=lambda d: d.updated):
         name = name_from_peer(document.data.get("name"))
         if name is not None and document.id == str(document.author):
             names[document.author] = name

@@ -19,6 +19,7 @@ from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import proofs, wire
 from threads_desktop.engine.net.addresses import MAX_SHARED, capped
 from threads_desktop.engine.net.paging import (
+    MAX_CERT_BYTES,
     MAX_CIDS,
     MAX_LOGS,
     MAX_PAGE_RECORDS,
@@ -120,8 +121,14 @@ class ClientSession:
             for thread_id in threads[start:start + per_hello]:
                 for key in proofs.proof_keys(self._threads.thread_keys(thread_id)):
                     asked.append((thread_id, key))
-            reply = await self.request({"t": "hello", "nonce": nonce, "addrs": self._addresses, "proofs": [
-                proofs.ask_proof(key, thread_id, self._me, self.remote, nonce) for thread_id, key in asked]})
+            hello: dict[str, Any] = {"t": "hello", "nonce": nonce, "addrs": self._addresses, "proofs": [
+                proofs.ask_proof(key, thread_id, self._me, self.remote, nonce) for thread_id, key in asked]}
+            cert = self._threads.device_cert()  # a device of a person (issue 19) says which person
+            if cert is not None:
+                hello["cert"] = cert
+            reply = await self.request(hello)
+            if "cert" in reply:
+                self._threads.peer_device_cert(self.remote, get(reply, "cert", as_bytes(max_length=MAX_CERT_BYTES)))
             for match in get(reply, "matches", as_list(_match, len(asked))):
                 index, answer, edge = match
                 if index >= len(asked):

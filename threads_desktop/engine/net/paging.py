@@ -16,6 +16,7 @@ from threads_desktop.engine.logstore.store import LogHead, StoredRecord
 MAX_MESSAGE_BYTES = 8 << 20  # a page of records or blocks fits with room to spare
 PAGE_BYTES = 4 << 20  # records or blocks per reply, at least one
 MAX_PROOFS = 1024  # threads named in one hello
+MAX_CERT_BYTES = 400  # a device certificate in a hello (acl/devices.MAX_ITEM_BYTES)
 MAX_LOGS = 4096  # logs listed in one heads reply
 MAX_PAGE_RECORDS = 512
 MAX_CIDS = 4096

@@ -59,6 +59,16 @@ class ThreadStore(Protocol):
         rule for both sides of a session."""
         ...
 
+    def device_cert(self) -> bytes | None:
+        """This device's certificate from its person (None: the person's first
+        device), told in every hello (issue 19)."""
+        ...
+
+    def peer_device_cert(self, peer: PeerId, cert: bytes) -> None:
+        """`peer` says, in its hello, that it is a device of a person: kept if
+        it verifies and names `peer`, for `admits` (ignored otherwise)."""
+        ...
+
     def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
         """For a peer `admits` refuses but the ACL once let in (removed, left,
         a join that lost a race): per log, the last seq it may still be
@@ -143,6 +153,15 @@ class Network(Protocol):
 
     def joins_changed(self) -> None:
         """A join by link was made: ask for its admission now (net/joining.py)."""
+        ...
+
+    async def ask_device(self, addresses: Sequence[str], request: bytes) -> bytes:
+        """A new device: send a device request (bytes of persons/device_links.py)
+        to the device at `addresses` and return its answer (net/devicing.py)."""
+        ...
+
+    def peers_changed(self) -> None:
+        """Threads and peers arrived at once (a device added or restored): dial them now."""
         ...
 
     def forget_thread(self, thread_id: ThreadId) -> None:

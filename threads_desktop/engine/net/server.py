@@ -24,6 +24,7 @@ from threads_desktop.engine.logstore.store import LogHead
 from threads_desktop.engine.net import budgets, proofs, wire
 from threads_desktop.engine.net.addresses import MAX_SHARED, capped
 from threads_desktop.engine.net.paging import (
+    MAX_CERT_BYTES,
     MAX_CIDS,
     MAX_LOGS,
     MAX_MESSAGE_BYTES,
@@ -234,7 +235,7 @@ class SyncServer:
         return handler(session, message)
 
     def _hello(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
-        only(message, "nonce", "proofs", "addrs")
+        only(message, "nonce", "proofs", "addrs", "cert")
         nonce = get(message, "nonce", as_bytes(wire.NONCE_LENGTH))
         # Where the asker listens, in its own word (hints, kept for an hour).
         addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
@@ -243,6 +244,8 @@ class SyncServer:
         # Checked before any key is read: a refused hello costs next to nothing.
         if not self._budgets.hello_work(session.remote, len(thread_ids)):
             raise ThreadsError("busy: too many hellos, try again later")
+        if "cert" in message:  # a device of a person (issue 19): which person, before any proof is checked
+            self._threads.peer_device_cert(session.remote, get(message, "cert", as_bytes(max_length=MAX_CERT_BYTES)))
         held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in thread_ids]
         matches = []
         access: dict[ThreadId, Cap | None] = {}
@@ -262,7 +265,8 @@ class SyncServer:
                 self._on_session(session.remote, thread_id, addresses)
             matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
                             proofs.edge(self._heads_for(thread_id, cap))])
-        return wire.reply_ok("hello", matches=matches)
+        cert = self._threads.device_cert()
+        return wire.reply_ok("hello", matches=matches, **({"cert": cert} if cert is not None else {}))
 
     def _access(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> Cap | None:
         """None: the peer may sync the thread. Otherwise its cap: what it may

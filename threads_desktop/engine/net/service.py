@@ -35,6 +35,8 @@ from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net.admission import Admission, accept_in_batches
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.devicing import PROTOCOL_ID as DEVICE_ID
+from threads_desktop.engine.net.devicing import DeviceServer, Devicing
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.dialer import Dialer
 from threads_desktop.engine.net.gossip import Gossip, topic_of
@@ -90,7 +92,8 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
                  read_interfaces: Callable[[], list[addressing.Interface]] = addressing.read_interfaces,
                  reachable: Callable[[], bool] | None = None,
                  relay_limits: RelayLimits | None = None, hole_punching: bool = True,
-                 admissions: Admissions | None = None, join_limits: JoinLimits | None = None) -> None:
+                 admissions: Admissions | None = None, join_limits: JoinLimits | None = None,
+                 devicing: Devicing | None = None) -> None:
         self._threads = threads
         self._listen = hosting.parse_listen(listen)
         self._pull_interval = pull_interval
@@ -150,6 +153,9 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
             if admissions is not None else None
         self.joiner = Joiner(admissions, self._open_join_stream, self._join_candidates, self._admitted,
                              self._link_peers) if admissions is not None else None
+        # Adding a device of this person by link (devicing.py, issue 19): the join server's limits.
+        self.device_server = DeviceServer(devicing, self.budgets, join_limits or JoinLimits()) \
+            if devicing is not None else None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -188,6 +194,8 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
                 hosting.set_handler(host, DIALBACK_ID, self._reach.serve)
                 if self.join_server is not None:
                     hosting.set_handler(host, JOIN_ID, self._serve_join)
+                if self.device_server is not None:
+                    hosting.set_handler(host, DEVICE_ID, self._serve_device)
                 hosting.watch_connections(host, self._connection_changed)
                 self._start_relaying(host)
                 self._online = True

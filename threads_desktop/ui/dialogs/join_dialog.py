@@ -29,7 +29,10 @@ from threads_desktop.engine.core.errors import InvalidLinkError, ThreadsError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.logstore.addressbook import peer_of_address
+from threads_desktop.engine.persons.device_links import PREFIX as DEVICE_PREFIX
+from threads_desktop.ui.devices_text import preview_text
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.operations import devices as device_ops
 from threads_desktop.ui.operations import threads as thread_ops
 from threads_desktop.ui.people import person
 from threads_desktop.ui.refusals import explain
@@ -44,7 +47,7 @@ class NoQrCodeError(Exception):
 
 
 class NotAnInviteError(Exception):
-    """The picture's QR code holds something else than an invite link."""
+    """The picture's QR code holds something else than an invite or device link."""
 
 
 def read_qr_link(path: Path) -> str:
@@ -60,7 +63,7 @@ def read_qr_link(path: Path) -> str:
         raise OSError(str(exc)) from exc
     codes = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     texts = [code.text.strip() for code in codes if code.text.strip()]
-    links = [text for text in texts if text.startswith(PREFIX)]
+    links = [text for text in texts if text.startswith((PREFIX, DEVICE_PREFIX))]  # an invite, or a device link
     if links:
         return links[0]
     if texts:
@@ -74,6 +77,7 @@ class JoinDialog(QDialog):
     checked = Signal()  # the link in the box was read, and whether we are in it already asked
     qr_read = Signal(str)  # the link found in a picture, now in the box
     qr_failed = Signal(str)  # why a picture gave no link
+    became_device = Signal(str)  # a device link was used: this computer is another device of its person
 
     def __init__(self, client: EngineClient, parent: QWidget | None = None, text: str = "") -> None:
         super().__init__(parent)
@@ -83,6 +87,7 @@ class JoinDialog(QDialog):
         self._qr_task: asyncio.Task[None] | None = None
         self._member_task: asyncio.Task[None] | None = None
         self._already_in: ThreadId | None = None
+        self._device_link: str | None = None  # a device link that checked out (issue 19)
         self.file_dialog: QFileDialog | None = None
         self.setWindowTitle(self.tr("Join an album or chat"))
         self.setMinimumWidth(480)
@@ -178,7 +183,11 @@ class JoinDialog(QDialog):
         self.join_button.setText(self.tr("Join"))
         if self._member_task is not None:
             self._member_task.cancel()
+        self._device_link = None
         if not text.strip():
+            return
+        if DEVICE_PREFIX in text and PREFIX not in text:
+            self._member_task = asyncio.ensure_future(self._check_device_link(text))
             return
         try:
             link = InviteLink.find(text)  # the whole message someone sent will do
@@ -190,8 +199,10 @@ class JoinDialog(QDialog):
         name = link.name or self.tr("an album or chat")
         lines = [self.tr("“%1”: %2.").replace("%1", name).replace("%2", self.tr(_ROLE_TEXT[link.role]))]
         inviters = sorted(str(p) for p in map(peer_of_address, link.addresses) if p is not None)
-        if link.inviter or inviters:
-            lines.append(self.tr("From %1").replace("%1", person(link.inviter, inviters[0])))
+        if link.inviter or inviters:  # a link made offline names its inviter and no address
+            lines.append(self.tr("From %1").replace("%1", link.inviter or person(None, inviters[0])))
+        if link.approve:
+            lines.append(self.tr("An admin will let you in by hand; you may have to wait."))
         if not link.addresses:
             lines.append(self.tr("The link names no address: it will sync when you meet a member nearby."))
         self.details.setText("\n".join(lines))
@@ -225,7 +236,29 @@ class JoinDialog(QDialog):
         self.join_button.setEnabled(True)
         self.checked.emit()
 
+    async def _check_device_link(self, text: str) -> None:
+        """A device link pasted here: say what it would do (issue 19)."""
+        try:
+            preview = await self._client.run(device_ops.read_device_link, text)
+        except ThreadsError as exc:
+            self.error.setText(explain(exc))
+            self.checked.emit()
+            return
+        if preview.problem is None:
+            self.details.setText(preview_text(preview))
+            self._device_link = preview.link
+            self.join_button.setText(self.tr("Add this computer"))
+            self.join_button.setEnabled(True)
+        else:
+            self.error.setText(preview_text(preview))
+        self.checked.emit()
+
     def _join(self) -> None:
+        if self._device_link is not None and self.join_button.isEnabled():
+            self.join_button.setEnabled(False)
+            self.details.setText(self.tr("Waiting for your other device… Keep Threads open there."))
+            self._task = asyncio.ensure_future(self._become_device(self._device_link))
+            return
         if self._already_in is not None:
             self.joined.emit(self._already_in)  # the window opens it
             self.accept()
@@ -234,6 +267,18 @@ class JoinDialog(QDialog):
             return
         self.join_button.setEnabled(False)
         self._task = asyncio.ensure_future(self._run_join(self._link))
+
+    async def _become_device(self, link: str) -> None:
+        try:
+            await self._client.run(device_ops.add_this_computer, link)
+        except ThreadsError as exc:
+            self.error.setText(explain(exc))
+            self.join_button.setEnabled(True)
+            self.failed.emit(explain(exc))
+            return
+        self.became_device.emit(self.tr("This computer is now one of your devices. Your albums and chats are "
+                                        "arriving."))
+        self.accept()
 
     async def _run_join(self, link: InviteLink) -> None:
         try:

@@ -223,7 +223,8 @@ class MembersDialog(QDialog):
 
     def _show(self, snapshot: MembersSnapshot) -> None:
         self.snapshot = snapshot
-        self.members.set_members(snapshot.members, i_am_admin=snapshot.admin, names=snapshot.names)
+        self.members.set_members(snapshot.members, i_am_admin=snapshot.admin, names=snapshot.names,
+                                 devices=snapshot.devices)
         self.invites.set_invites(snapshot.invites, me=snapshot.me, i_am_admin=snapshot.admin, names=snapshot.names)
         self.invite_view.setVisible(bool(snapshot.invites))
         self.no_invites.setVisible(not snapshot.invites)

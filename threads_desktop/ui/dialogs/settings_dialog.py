@@ -7,7 +7,10 @@ the profile (the engine keeps them, so `serve` and CLI commands follow them too)
 rest are this computer's choices, kept in QSettings (AppSettings). The data folder and
 LAN discovery are read at start, so they say they apply after a restart.
 Starting at login is the XDG autostart entry itself (ui/autostart.py), not
-a QSettings key: removing the entry elsewhere turns the box off."""
+a QSettings key: removing the entry elsewhere turns the box off.
+
+Two more tabs act at once rather than on OK: Devices (this person's
+computers: add, remove) and Backup (export one, check its passphrase)."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +43,8 @@ from threads_desktop.ui.operations import network as network_ops
 from threads_desktop.ui.operations import profile as profile_ops
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
+from threads_desktop.ui.widgets.backup_page import BackupPage
+from threads_desktop.ui.widgets.devices_page import DevicesPage
 from threads_desktop.ui.widgets.relay_editor import RelayEditor
 
 
@@ -48,7 +54,9 @@ class SettingsDialog(QDialog):
     failed = Signal(str)
 
     def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None, *,
-                 default_data_dir: Path | None = None, autostart: Autostart | None = None) -> None:
+                 default_data_dir: Path | None = None, autostart: Autostart | None = None,
+                 page: str = "general") -> None:
+        """`page`: the tab shown first, "general", "devices" or "backup"."""
         super().__init__(parent)
         self._client = client
         self._settings = settings
@@ -132,8 +140,19 @@ class SettingsDialog(QDialog):
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
+        general = QWidget()
+        general_layout = QVBoxLayout(general)
+        general_layout.addLayout(form)
+        general_layout.addStretch()
+        self.devices_page = DevicesPage(client)
+        self.backup_page = BackupPage(client)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(general, self.tr("General"))
+        self.tabs.addTab(self.devices_page, self.tr("Devices"))
+        self.tabs.addTab(self.backup_page, self.tr("Backup"))
+        self.tabs.setCurrentIndex({"devices": 1, "backup": 2}.get(page, 0))
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.tabs)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self._load_task = asyncio.ensure_future(self._load())
@@ -237,6 +256,7 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.relays.stop()
+        self.devices_page.stop()
         for task in (self._load_task, self._task):
             if task is not None and not task.done():
                 task.cancel()

@@ -41,6 +41,7 @@ class MemberRole(enum.IntEnum):
     EDITABLE = enum.auto()  # may I change this member's role or remove them?
     BLOCKED_REASON = enum.auto()  # why not, for the tooltip; None if editable
     MEMBER = enum.auto()
+    DEVICES = enum.auto()  # the names of the person's devices writing here ("" for an unnamed first device)
 
 
 def highest_role(roles: tuple[Role, ...] | frozenset[Role]) -> Role:
@@ -78,18 +79,20 @@ class MemberTableModel(QAbstractTableModel):
         self._kind = kind
         self._members: list[Member] = []
         self._names: dict[str, str] = {}
+        self._devices: dict[str, tuple[str, ...]] = {}
         self._i_am_admin = False
         self._pending: dict[str, Role] = {}  # picked, not confirmed by a load yet
 
     # --- content ---------------------------------------------------------------------
 
     def set_members(self, members: list[Member] | tuple[Member, ...], *, i_am_admin: bool,
-                    names: dict[str, str] | None = None) -> None:
+                    names: dict[str, str] | None = None, devices: dict[str, tuple[str, ...]] | None = None) -> None:
         """Show `members`: me first, then admins, then the others, each group
         by peer ID (stable, so rows do not jump between loads), by the names
         they give themselves where they gave one."""
         self.beginResetModel()
         self._names = dict(names or {})
+        self._devices = dict(devices or {})
         self._members = sorted(members, key=lambda m: (not m.is_me, not m.admin, m.peer_id))
         self._i_am_admin = i_am_admin
         self._pending.clear()
@@ -152,7 +155,7 @@ class MemberTableModel(QAbstractTableModel):
             return self.tr("Remove")
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is MemberColumn.MEMBER:
-                return member.peer_id
+                return self.devices_text(member.peer_id) or member.peer_id
             reason = self.blocked_reason(member)
             if reason is not None:
                 return reason
@@ -166,7 +169,8 @@ class MemberTableModel(QAbstractTableModel):
             MemberRole.PEER_ID: member.peer_id, MemberRole.SHORT_ID: short_id(member.peer_id),
             MemberRole.ROLE: self._role(member), MemberRole.ADMIN: member.admin, MemberRole.IS_ME: member.is_me,
             MemberRole.JOINED: member.joined, MemberRole.EDITABLE: self.blocked_reason(member) is None,
-            MemberRole.BLOCKED_REASON: self.blocked_reason(member), MemberRole.MEMBER: member}
+            MemberRole.BLOCKED_REASON: self.blocked_reason(member), MemberRole.MEMBER: member,
+            MemberRole.DEVICES: list(self._devices.get(member.peer_id, ()))}
         if role == Qt.ItemDataRole.EditRole and column is MemberColumn.ROLE:
             return self._role(member)
         return named.get(role)
@@ -186,6 +190,15 @@ class MemberTableModel(QAbstractTableModel):
         return True
 
     # --- helpers --------------------------------------------------------------------------
+
+    def devices_text(self, peer_id: str) -> str | None:
+        """ "On 2 devices: their first device, Bob's desktop" for a person
+        writing here from more than one device; None otherwise."""
+        devices = self._devices.get(peer_id, ())
+        if len(devices) < 2:
+            return None
+        names = [name or self.tr("their first device") for name in devices]
+        return self.tr("On %1 devices: %2").replace("%1", str(len(names))).replace("%2", ", ".join(names))
 
     def _role(self, member: Member) -> Role:
         return self._pending.get(member.peer_id, highest_role(member.roles))

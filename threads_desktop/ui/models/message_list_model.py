@@ -22,6 +22,7 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersist
 from PySide6.QtGui import QImage
 
 from threads_desktop.engine.acl.notices import MembershipNotice, ThreadNotices
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.moments import full_time, short_time
 from threads_desktop.ui.notices import notice_text
 from threads_desktop.ui.operations.chat import ChatPage, MessageItem
@@ -67,7 +68,15 @@ Row = MessageItem | NoticeItem
 
 
 def notice_items(notices: ThreadNotices) -> list[NoticeItem]:
-    return [NoticeItem(f"notice/{n.stamp.hex()}/{n.subject}", n.stamp, n) for n in notices.notices]
+    # One event may tell several things, even of one member (a role changed, admin
+    # rights taken): rows are ordered by (stamp, id), so the id keeps the engine's order.
+    items: list[NoticeItem] = []
+    told = 0  # notices before this one with its stamp (they come together: sorted by stamp)
+    for n in notices.notices:
+        told = told + 1 if items and items[-1].created == n.stamp else 0
+        items.append(NoticeItem(f"notice/{n.stamp.hex()}/{told:03d}/{n.kind}/{n.subject}/{n.entity or ''}",
+                                n.stamp, n))
+    return items
 
 
 class MessageListModel(QAbstractListModel):
@@ -83,6 +92,8 @@ class MessageListModel(QAbstractListModel):
         self._thumbnails: dict[str, QImage] = {}
         self._unread_from: str | None = None
         self._me: str | None = None
+        self._devices: dict[str, str] = {}  # author -> device name, for persons on more than one
+        self._my_logs: frozenset[str] = frozenset()  # ours and our other devices' logs: "You"
         self.total = 0
 
     # --- Qt's model API -------------------------------------------------------------
@@ -105,7 +116,7 @@ class MessageListModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT):
             return item.text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return full_time(item.created_ms) or None  # locale-aware, as a comment's
+            return self._tooltip(item)
         if role == MessageRole.MESSAGE_ID:
             return item.id
         if role == MessageRole.AUTHOR:
@@ -139,9 +150,19 @@ class MessageListModel(QAbstractListModel):
             return item
         return None
 
+    def _tooltip(self, item: MessageItem) -> str | None:
+        """When it was written (locale-aware, as a comment's), and from which
+        device when its person writes here from more than one."""
+        when = full_time(item.created_ms)
+        device = self._devices.get(item.author)
+        if device is None:
+            return when or None
+        source = (self.tr("from “%1”").replace("%1", device) if device else self.tr("from their first device"))
+        return f"{when}\n{source}" if when else source
+
     def _notice_data(self, item: NoticeItem, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, MessageRole.TEXT, MessageRole.NOTICE):
-            return notice_text(item.notice, self._notice_names, self._me_member)
+            return notice_text(item.notice, self._notice_names, self._me_member, ThreadKind.CHAT)
         if role == Qt.ItemDataRole.ToolTipRole:
             return full_time(item.created_ms) or None
         if role == MessageRole.MESSAGE_ID:
@@ -193,7 +214,7 @@ class MessageListModel(QAbstractListModel):
         return {item.id for item in self.messages() if item.reply_to in message_ids}
 
     def name_of(self, author: str) -> str:
-        if author == self._me:
+        if author == self._me or author in self._my_logs:
             return self.tr("You")
         return self._names.get(author) or short_id(author)
 
@@ -263,6 +284,8 @@ class MessageListModel(QAbstractListModel):
         older_hidden = self.has_older  # as it was before these changes
         self.total = page.total
         self._me = page.me
+        self._devices = dict(page.devices)
+        self._my_logs = page.my_logs
         if page.partial:
             self._take_changed(page, older_hidden)
             return

@@ -15,7 +15,7 @@ from threads_desktop.engine.core.types import ItemActions, ThreadSummary
 from threads_desktop.engine.db.collections import Document
 from threads_desktop.engine.modules.chat import Chat, message_text
 from threads_desktop.engine.node import Node
-from threads_desktop.ui.operations.members import author_labels
+from threads_desktop.ui.operations.members import author_device_names, author_labels
 
 PAGE_SIZE = 200  # messages loaded at once; older ones page in by this many
 
@@ -59,6 +59,10 @@ class ChatPage:
     # still here, and the IDs of those gone; the others shown stay as they are.
     partial: bool = False
     gone: tuple[str, ...] = ()
+    # author (log ID) -> the name of the device it writes from, for persons
+    # writing here from more than one ("" for an unnamed first device; issue 19)
+    devices: dict[str, str] = field(default_factory=dict)
+    my_logs: frozenset[str] = frozenset()  # our log and those of our person's other devices
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,8 @@ class ChangedMessages:
 def _chat(node: Node, thread_id: ThreadId) -> Chat:
     # node.chat() insists on a log of our own (it writes); reading needs none.
     own_log = node.store.own_log(thread_id)
-    return Chat(node.collections(thread_id), own_log if own_log is not None else node.identity.peer_id)
+    return Chat(node.collections(thread_id), own_log if own_log is not None else node.identity.peer_id,
+                node.database)
 
 
 def load_page(node: Node, thread_id: ThreadId, from_stamp: bytes | None, older: int,
@@ -120,6 +125,11 @@ def _changed_page(node: Node, thread_id: ThreadId, changed: ChangedMessages,
 
 def _page(node: Node, thread_id: ThreadId, chat: Chat, items: tuple[MessageItem, ...], total: int, me: str | None,
           known_photos: frozenset[str]) -> ChatPage:
+    # What our person's other devices wrote is ours too (issue 19): "You", on our side.
+    authors = node.author_devices(thread_id)
+    my_logs = frozenset({log for log, author in authors.items() if author.person == node.membership.me}
+                        | ({me} if me else set()))
+    items = tuple(replace(item, mine=True) if item.author in my_logs and not item.mine else item for item in items)
     thumbnails: dict[str, bytes] = {}
     wanted = {p for item in items for p in item.photos} - known_photos
     if wanted:
@@ -128,11 +138,11 @@ def _page(node: Node, thread_id: ThreadId, chat: Chat, items: tuple[MessageItem,
             photo = photos.find_one_by_id(photo_id)
             if photo is not None and isinstance(photo.data.get("thumbnail"), bytes):
                 thumbnails[photo_id] = photo.data["thumbnail"]
-    marker = node.collections(thread_id)["read_marker"].find_one_by_id(me) if me else None
-    read_up_to: bytes = marker.data["up_to"] if marker is not None else b""
+    read_up_to = chat.read_up_to() if me else b""
     unread = chat.unread_count() if me else 0
     return ChatPage(items, total, me, read_up_to, unread, thumbnails, author_labels(node, thread_id),
-                    message_actions(node, thread_id, [item.id for item in items]))
+                    message_actions(node, thread_id, [item.id for item in items]),
+                    devices=author_device_names(node, thread_id), my_logs=my_logs)
 
 
 def message_actions(node: Node, thread_id: ThreadId, message_ids: list[str]) -> dict[str, ItemActions]:
@@ -189,10 +199,14 @@ def react(node: Node, thread_id: ThreadId, message_id: str, emoji: str, on: bool
 
 
 def mark_read(node: Node, thread_id: ThreadId, message_id: str) -> int:
-    """Marks read up to that message; returns what is still unread."""
-    chat = node.chat(thread_id)
+    """Marks read up to that message (a reader, which writes nothing to the
+    thread, on this device only); returns what is still unread."""
+    chat = _chat(node, thread_id)
     try:
-        chat.mark_read(message_id)
+        if node.get_thread(thread_id).can_write:
+            node.chat(thread_id).mark_read(message_id)
+        else:
+            chat.mark_read_here(message_id)
     except NotFoundError:
         pass  # deleted meanwhile: nothing to mark
     return chat.unread_count()

@@ -6,7 +6,7 @@ plain values only."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import InviteState, JoinRequest, Member, Role
@@ -38,6 +38,8 @@ class MembersSnapshot:
     refusals: tuple[Refusal, ...]  # only gathered for admins: nobody else can act on them
     names: dict[str, str]  # peer ID -> the name that member gives itself
     requests: tuple[JoinRequest, ...] = ()  # who asked to be let in (admins only): waiting, or refused
+    # person -> the names of their devices writing here (issue 19), not removed ones
+    devices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def load_members(node: Node, thread_id: ThreadId) -> MembersSnapshot:
@@ -53,7 +55,7 @@ def load_members(node: Node, thread_id: ThreadId) -> MembersSnapshot:
     return MembersSnapshot(
         me=membership.me, admin=admin, members=tuple(members), invites=tuple(membership.invites(thread_id)),
         default_role=Role.parse(membership.acl_document(thread_id)["default"]), refusals=refusals,
-        names=node.member_names(thread_id), requests=requests)
+        names=node.member_names(thread_id), requests=requests, devices=person_devices(node, thread_id))
 
 
 def _author_in(reason: str) -> str | None:
@@ -97,3 +99,24 @@ def author_labels(node: Node, thread_id: ThreadId) -> dict[str, str]:
     labels = {log: person(named.get(member), member) for log, member in node.author_members(thread_id).items()}
     labels.update(node.author_names(thread_id))
     return labels
+
+
+def person_devices(node: Node, thread_id: ThreadId) -> dict[str, tuple[str, ...]]:
+    """Person -> the names of their devices that write in the thread (not
+    removed): a first device ("" : it has no certificate, so no name) first,
+    then by name."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    for author in node.author_devices(thread_id).values():
+        if not author.removed:
+            found.setdefault(author.person, set()).add((author.name or "", author.device))
+    return {who: tuple(name for name, _device in sorted(devices)) for who, devices in found.items()}
+
+
+def author_device_names(node: Node, thread_id: ThreadId) -> dict[str, str]:
+    """Author (log ID) -> its device's name ("" for an unnamed first
+    device), only for persons writing in the thread from more than one device."""
+    authors = node.author_devices(thread_id)
+    count: dict[str, int] = {}
+    for author in authors.values():
+        count[author.person] = count.get(author.person, 0) + 1
+    return {log: author.name or "" for log, author in authors.items() if count[author.person] > 1}

@@ -103,7 +103,7 @@ class AlbumView(QWidget):
         self.sort.currentIndexChanged.connect(self._sort_changed)
         self.activity_button = QPushButton(self.tr("Activity"))
         self.activity_button.setCheckable(True)
-        self.activity_button.setToolTip(self.tr("Who joined, left, was removed or given another role"))
+        self.activity_button.setToolTip(self.tr("Who joined, left, was removed, or was given other rights"))
         self.activity_button.toggled.connect(self._activity_toggled)
         self.members_button = QPushButton(self.tr("Members…"))
         self.members_button.clicked.connect(self.members_requested)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from threads_desktop.engine.acl.notices import ThreadNotices
+from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.moments import full_time, short_time
 from threads_desktop.ui.notices import notice_text
 from threads_desktop.ui.widgets.message_delegate import small_font
@@ -85,7 +86,7 @@ class ActivityPanel(QFrame):
     def show_notices(self, notices: ThreadNotices) -> None:
         self.list.clear()
         for notice in reversed(notices.notices):  # newest first
-            item = QListWidgetItem(notice_text(notice, notices.names, notices.me))
+            item = QListWidgetItem(notice_text(notice, notices.names, notices.me, ThreadKind.ALBUM))
             item.setData(_WHEN, short_time(notice.at_ms))
             item.setToolTip(full_time(notice.at_ms))
             self.list.addItem(item)

@@ -11,8 +11,8 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.ui.notices import removal_text
 from threads_desktop.ui.operations.notices import RemovalNotice
 
-_STYLE = "QFrame#removalBanner { background: rgba(179, 38, 30, 0.10); border: 1px solid rgba(179, 38, 30, 0.35);" \
-         " border-radius: 6px; }"
+BANNER_STYLE = ("QFrame#removalBanner { background: rgba(179, 38, 30, 0.10);"
+                " border: 1px solid rgba(179, 38, 30, 0.35); border-radius: 6px; }")
 
 
 class RemovalBanner(QFrame):
@@ -21,7 +21,7 @@ class RemovalBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("removalBanner")
-        self.setStyleSheet(_STYLE)
+        self.setStyleSheet(BANNER_STYLE)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
         texts = QVBoxLayout()
