@@ -28,7 +28,7 @@ def test_serve_under_hostile_load_keeps_its_memory_and_serves_honest_peers_in_ti
     memory, quiet, attacked, attack = result["memory"], result["quiet"], result["attacked"], result["attack"]
     # The attack ran at the asked strength, and serve kept ending it.
     assert attack["identities_connected"] == CI_SCALE.identities
-    assert attack["sessions_opened"] >= CI_SCALE.identities * CI_SCALE.sessions
+    assert attack["sessions_tried"] >= CI_SCALE.identities * CI_SCALE.sessions  # (held off, the rest go unanswered)
     # (Idle sockets are held in places of their own now, not dropped: admission.py.)
     assert attack["sessions_ended_by_node"] > 0
     assert quiet["join_seconds"] is not None and quiet["message_seconds"] is not None
@@ -47,5 +47,5 @@ def test_bench_hostile_is_a_command_that_reports_both_runs_as_json(capsys: pytes
     assert code == (0 if all(result["targets_met"].values()) else 1)
     for run in ("quiet", "attacked"):
         assert set(result[run]) == {"join_seconds", "message_seconds"}
-    assert result["memory"]["idle_mb"] > 0 and result["attack"]["sessions_opened"] >= 4
+    assert result["memory"]["idle_mb"] > 0 and result["attack"]["sessions_tried"] >= 4
     assert result["scale"] == {"events": 20, "rounds": 1, "identities": 2, "sessions": 2, "sockets": 4}

@@ -105,6 +105,7 @@ class Counts:
     """What the attack did, for the report."""
 
     identities_connected: int = 0
+    sessions_tried: int = 0  # new_stream called (a node holding the identity off answers nothing)
     sessions_opened: int = 0
     sessions_ended_by_node: int = 0  # refused, reset or timed out: the node let go
     sessions_refused_at_open: int = 0  # the stream could not even be opened
@@ -191,6 +192,7 @@ async def _stalled_session(host: IHost, serving: ID, address: Multiaddr, frame: 
     for _ in range(MAX_ATTEMPTS):
         if trio.current_time() >= deadline:
             return
+        counts.sessions_tried += 1
         try:
             if not host.get_network().get_connections(serving):
                 await host.connect(PeerInfo(serving, [address]))
@@ -235,7 +237,9 @@ class Attack:
 
 async def run_attack(attack: Attack, counts: Counts, ready: trio.Event, stop: trio.Event) -> None:
     """Until `stop` is set or the time is up; `ready` once every identity is
-    connected and every socket opened once."""
+    connected, has tried all its sessions, and every socket opened once
+    (tried, not opened: a node that holds an identity off answers none of
+    its new sessions, and the attack is then as strong as it can be)."""
     serving = ID.from_base58(attack.serving)
     address = Multiaddr(attack.address)
     port = int(address.value_for_protocol("tcp"))
@@ -251,7 +255,7 @@ async def run_attack(attack: Attack, counts: Counts, ready: trio.Event, stop: tr
             nursery.start_soon(stalled_sessions, host, serving, address, attack.sessions, frame, counts, deadline)
         with trio.move_on_after(attack.seconds):
             while (counts.identities_connected < attack.identities or counts.sockets_opened < attack.sockets
-                   or counts.sessions_opened < attack.identities * attack.sessions):
+                   or counts.sessions_tried < attack.identities * attack.sessions):
                 await trio.sleep(0.05)
             ready.set()
             await stop.wait()

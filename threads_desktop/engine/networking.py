@@ -137,6 +137,17 @@ class NodeThreads:
     def member_names(self, thread_id: ThreadId) -> dict[str, str]:
         return self._node.member_names(thread_id)
 
+    def acl_peers(self, thread_id: ThreadId) -> set[PeerId]:  # strangers17: net/members.py
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return set()
+        found = set()
+        for member in self._node.membership.members(thread_id):
+            try:
+                found.add(PeerId.parse(member.peer_id))
+            except ThreadsError:  # an ACL entry that names no peer (an entity): nobody to recognise
+                continue
+        return found
+
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:
         return self._node.subscribe(listener)
 

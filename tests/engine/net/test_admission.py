@@ -190,9 +190,29 @@ def test_a_connection_that_never_finishes_its_handshake_is_closed_after_the_time
     async def main() -> None:
         async with scene(tmp_path, limits=limits) as s:
             async with idle_sockets(_port(s), ["127.0.0.3"]) as [sock]:
+                await sock.send_all(b"\x13/multistream/1.0.0\n")  # it speaks, then stalls in its handshake
                 started = trio.current_time()
                 assert await closed_by_peer(sock, limits.handshake_seconds + 3.0)
                 assert trio.current_time() - started < limits.handshake_seconds + 2.0
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_silent_socket_is_held_while_places_remain_and_closed_after_its_own_timeout(tmp_path: Path) -> None:
+    """Before, a socket that said nothing was dropped after the handshake
+    timeout (5 s), having cost the start of py-libp2p's handshake and its
+    clean-up: 500 sockets re-opened as they were dropped cost serve ~100 of
+    each a second (bench hostile's profile). Now py-libp2p starts only once
+    a socket speaks, and a silent one is held for silent_seconds."""
+    limits = Limits(handshake_seconds=0.5, silent_seconds=3.0)
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s:
+            async with idle_sockets(_port(s), ["127.0.0.3"]) as [sock]:
+                started = trio.current_time()
+                assert not await closed_by_peer(sock, 4 * limits.handshake_seconds)
+                assert await closed_by_peer(sock, limits.silent_seconds + 3.0)
+                assert trio.current_time() - started >= limits.silent_seconds - 0.1
             await still_serves(s)
 
     trio.run(main)
@@ -325,6 +345,30 @@ def test_a_stranger_that_keeps_breaking_the_protocol_is_no_longer_read(tmp_path:
             with trio.move_on_after(3.0) as waited:
                 await connect(host, s)
             assert waited.cancelled_caught  # not even the session's protocol is answered
+            await still_serves(s, "while the stranger is held off")
+
+    trio.run(main)
+
+
+def test_a_stranger_whose_sessions_keep_being_pushed_out_is_no_longer_read(tmp_path: Path) -> None:
+    """Before, only a broken protocol counted: under bench hostile's attack
+    (800 stalled sessions for 128 strangers' places) most sessions were
+    pushed out for newer ones before their first read, never broke
+    anything, and were re-opened at once, round and round; serve spent
+    ~60% of its time negotiating and refusing them. A refused session now
+    counts like a broken one for a stranger."""
+    limits = Limits(stranger_breaks=2, max_stranger_sessions=1)
+
+    async def main() -> None:
+        async with scene(tmp_path, limits=limits) as s, hostile_host(Identity.generate()) as host:
+            held = await connect(host, s)
+            for _ in range(limits.stranger_breaks + 1):
+                newer = await connect(host, s)  # pushes the one before out
+                assert "busy" in await held.refused_then_closed()
+                held = newer
+            with trio.move_on_after(3.0) as waited:
+                await connect(host, s)
+            assert waited.cancelled_caught  # held off: not even the session's protocol is answered
             await still_serves(s, "while the stranger is held off")
 
     trio.run(main)

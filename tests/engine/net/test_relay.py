@@ -31,6 +31,7 @@ from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore import local_settings
+from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.relay import (
     HOP_PROTOCOL,
     MAX_READING_PER_PEER,
@@ -48,12 +49,12 @@ LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 
 @asynccontextmanager
 async def online(node: Node, *, reachable: bool, listen: str = LOOPBACK, limits: RelayLimits | None = None,
-                 punch: bool = False) -> AsyncIterator[NetworkService]:
+                 punch: bool = False, budgets: Limits | None = None) -> AsyncIterator[NetworkService]:
     """One peer online for the block, reachable from outside or not (on
     127.0.0.1 every hole punch succeeds: off unless asked for)."""
     async with trio.open_nursery() as nursery:
         service = connect_network(node, listen=[listen], pull_interval=3600.0, reachable=lambda: reachable,
-                                  relay_limits=limits, hole_punching=punch)
+                                  relay_limits=limits, hole_punching=punch, limits=budgets)
         await nursery.start(service.run)
         yield service
         nursery.cancel_scope.cancel()
@@ -98,6 +99,31 @@ def test_a_friend_with_only_a_relayed_address_reaches_the_inviter_through_its_re
 
 
 # --- hostile peers ---------------------------------------------------------------------------------
+
+
+def test_a_connection_a_relay_brings_goes_through_admission_like_one_over_tcp(
+        open_node: Callable[[str], Node]) -> None:
+    """Before, a relayed inbound connection was upgraded by py-libp2p
+    directly: no place among handshakes, no handshake timeout of ours, not
+    counted among strangers' connections (so never shed), strangers' reads
+    never after members'. Here A lets strangers hold no connection: B, a
+    stranger that reaches A through R, is counted, and shed at once."""
+    async def main() -> None:
+        r, a, b = open_node("r"), open_node("a"), open_node("b")
+        async with online(r, reachable=True) as r_net, \
+                online(a, reachable=False, budgets=Limits(stranger_connections=0)) as a_net, \
+                online(b, reachable=False) as b_net:
+            await a_reserves_on_r(a, r, a_net, r_net)
+            (through_r,) = relayed(a_net)
+            assert b_net.relay_client is not None
+            with contextlib.suppress(PeerError):  # it may be closed before the dial returns
+                await b_net.relay_client.dial_relayed(through_r)
+            await wait_until(a, lambda: a_net.admission.shed >= 1)
+            await wait_until(b, lambda: not b_net.relay_client.via_relay(a.identity.peer_id))  # type: ignore[union-attr]
+            assert all(peer_id != b.identity.peer_id for peer_id, _ in a_net.admission.connected)
+            assert relayed(a_net) == [through_r]  # A's own reservation on R is untouched
+
+    trio.run(main)
 
 
 async def ask(service: NetworkService, relay: NetworkService, message: HopMessage) -> int:

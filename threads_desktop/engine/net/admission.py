@@ -15,10 +15,15 @@ their own, many (cheap to hold: held, they are not waiting in the
 kernel's accept queue in front of honest peers) and apart from those of
 connections that speak (in Noise, which costs work): a silent socket
 never takes a speaking one's place. When either kind is full, its oldest
-goes for the newcomer.
+goes for the newcomer. py-libp2p's handshake starts only at a socket's
+first byte (strangers17): a silent socket costs a sleeping task, held
+`silent_seconds`. Connections a relay brings meet the same places and
+timeout (`upgrade_relayed`).
 Authenticated connections of strangers (peers that proved no thread we
 share) get a share of py-libp2p's 300: beyond it the oldest goes. Members'
-connections are never closed here. Strangers' sessions meet budgets.py.
+connections are never closed here. Strangers' sessions meet budgets.py;
+their reads wait while members are served (turns.py), and stop for good
+once their sessions broke the protocol or were refused too often.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ from typing import Any
 
 import trio
 from libp2p.abc import IMuxedConn, INetwork
+from libp2p.connection_types import ConnectionType
 from libp2p.io.abc import ReadWriteCloser
 from libp2p.network.connection.raw_connection import RawConnection
 from multiaddr import Multiaddr
 
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net.budgets import Limits
+from threads_desktop.engine.net.turns import MembersFirst
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +71,21 @@ class _Heard(ReadWriteCloser):
         self._handshake = handshake
         self._admission = admission
         self.peer: PeerId | None = None  # once its handshake is done
+        self.member = False  # known as a member (looked up again while members are served)
 
     async def read(self, n: int | None = None) -> bytes:
-        if self.peer is not None and self._admission.held_off(self.peer):
+        peer = self.peer
+        if peer is not None and not self.member and self._admission.held_off(peer):
             await trio.sleep_forever()  # until the connection closes (or is shed)
         data = await self._inner.read(n)
         if data and not self._handshake.heard:
             self._admission.heard(self._handshake)
+        if peer is not None and not self.member and self._admission.members_first.busy:
+            # Members first (turns.py): what a stranger sent waits, read, before
+            # anything of it is decrypted or handled (at most one read's bytes).
+            self.member = self._admission.is_member(peer)  # it may have proved a thread since
+            if not self.member:
+                await self._admission.members_first.strangers_turn()
         return data
 
     async def write(self, data: bytes) -> None:
@@ -161,9 +176,10 @@ class Admission:
     swarm's inbound handler (install with `install`)."""
 
     def __init__(self, limits: Limits | None = None, is_member: Callable[[PeerId], bool] = lambda _: False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, members_first: MembersFirst | None = None) -> None:
         self.limits = limits or Limits()
         self._is_member = is_member
+        self.members_first = members_first or MembersFirst(self.limits)
         self._clock = clock
         self._silent: dict[_Handshake, None] = {}  # no byte yet, oldest first
         self._speaking: dict[_Handshake, None] = {}  # in Noise and yamux, oldest first
@@ -230,6 +246,9 @@ class Admission:
         while len(self._breaks) > MAX_BREAKERS:
             del self._breaks[next(iter(self._breaks))]
 
+    def is_member(self, peer: PeerId) -> bool:
+        return self._is_member(peer)
+
     def held_off(self, peer: PeerId) -> bool:
         return self._breaks.get(peer, 0) > self.limits.stranger_breaks and not self._is_member(peer)
 
@@ -272,10 +291,13 @@ class Admission:
             raw = RawConnection(heard, False)
             muxed: IMuxedConn | None = None
             try:
-                with handshake.scope, trio.move_on_after(self.limits.handshake_seconds):
-                    remote_maddr = swarm._build_remote_multiaddr(read_write_closer)
-                    if remote_maddr is None or await swarm.connection_gate.is_allowed(remote_maddr):
-                        muxed = await swarm.upgrade_inbound_raw_conn(raw, maddr)
+                with handshake.scope:
+                    if await self._first_byte(read_write_closer):
+                        self.heard(handshake)
+                        with trio.move_on_after(self.limits.handshake_seconds):
+                            remote_maddr = swarm._build_remote_multiaddr(read_write_closer)
+                            if remote_maddr is None or await swarm.connection_gate.is_allowed(remote_maddr):
+                                muxed = await swarm.upgrade_inbound_raw_conn(raw, maddr)
             except Exception as exc:  # noqa: BLE001 - any failed handshake ends that connection only
                 log.debug("inbound handshake from %s failed: %s", remote, exc)
             finally:
@@ -283,21 +305,72 @@ class Admission:
             if muxed is None:
                 await _close(raw)
                 return
-            entry = (PeerId(muxed.peer_id.to_bytes()), muxed)
-            heard.peer = entry[0]
-            self.connected.append(entry)
-            try:
-                await self._shed_strangers()
-                # Hold the handler (as py-libp2p's does) only while the connection lives.
-                closed = getattr(muxed, "event_closed", None)
-                if isinstance(closed, trio.Event):
-                    await closed.wait()
-                else:
-                    await swarm.manager.wait_finished()
-            finally:
-                self.connected.remove(entry)
+            self._authenticated(heard, muxed)
+            # Hold the handler (as py-libp2p's does) only while the connection lives.
+            await self.keep(muxed, swarm.manager.wait_finished)
 
         return handle
+
+    def _authenticated(self, heard: _Heard, muxed: IMuxedConn) -> None:
+        peer = PeerId(muxed.peer_id.to_bytes())
+        heard.member = self._is_member(peer)  # from its handshake on (the ACLs: members.py)
+        heard.peer = peer
+
+    async def keep(self, muxed: IMuxedConn, finished: Callable[[], Awaitable[object]]) -> None:
+        """Count an authenticated inbound connection among strangers' (or
+        members') until it closes; strangers' beyond their share go now."""
+        entry = (PeerId(muxed.peer_id.to_bytes()), muxed)
+        self.connected.append(entry)
+        try:
+            await self._shed_strangers()
+            closed = getattr(muxed, "event_closed", None)
+            if isinstance(closed, trio.Event):
+                await closed.wait()
+            else:
+                await finished()
+        finally:
+            self.connected.remove(entry)
+
+    async def upgrade_relayed(self, stream: ReadWriteCloser, relay: PeerId, circuit: Multiaddr,
+                              upgrade: Callable[[RawConnection, Multiaddr], Awaitable[IMuxedConn]],
+                              ) -> IMuxedConn | None:
+        """A connection a relay brings (circuit relay v2's STOP), through the
+        same admission as one over TCP: a place among connections in their
+        handshake (per relay as per address: "relay:<its ID>"; the caller
+        speaks at once), the handshake timeout, strangers' reads held off
+        or after members'. None: refused or failed (the caller resets the
+        stream). Then count it with `keep`."""
+        handshake = self.admit(f"relay:{relay}")
+        if handshake is None:
+            return None
+        self.heard(handshake)
+        heard = _Heard(stream, handshake, self)
+        raw = RawConnection(heard, False, ConnectionType.RELAYED, [circuit])
+        muxed: IMuxedConn | None = None
+        try:
+            with handshake.scope, trio.move_on_after(self.limits.handshake_seconds):
+                muxed = await upgrade(raw, circuit)
+        except Exception as exc:  # noqa: BLE001 - any failed handshake ends that connection only
+            log.debug("relayed handshake through %s failed: %s", relay, exc)
+        finally:
+            self.done(handshake)
+        if muxed is not None:
+            self._authenticated(heard, muxed)
+        return muxed
+
+    async def _first_byte(self, connection: ReadWriteCloser) -> bool:
+        """Wait, outside py-libp2p, until a new connection speaks (True),
+        `silent_seconds` at most (False). A silent socket then costs a
+        sleeping task and its place, not a handshake begun (multistream's
+        header written) and py-libp2p's clean-up when it is dropped. Every
+        honest dialer speaks first. Other transports: True at once."""
+        sock = getattr(getattr(connection, "stream", None), "socket", None)
+        if sock is None:
+            return True
+        with trio.move_on_after(self.limits.silent_seconds):
+            await trio.lowlevel.wait_readable(sock)
+            return True
+        return False
 
 
 async def _close(connection: ReadWriteCloser) -> None:

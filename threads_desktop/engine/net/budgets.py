@@ -53,9 +53,24 @@ class Limits:
     accept_batch: int = 64  # connections accepted per turn of the node's scheduler (trio accepts one)
     handshakes_per_address: int = 8  # ... from one IP address (a peer dials once; a home's NAT has a few)
     handshakes_per_subnet: int = 32  # ... from one /24 (IPv4) or /48 (IPv6): one operator's block
-    handshake_seconds: float = 5.0  # Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
+    handshake_seconds: float = 5.0  # from its first byte: Noise and yamux take ~10 ms on a LAN, ~1 s on a bad link
+    # A silent socket is held this long while places remain (py-libp2p is not
+    # started on it before its first byte): dropped after 5 s, 500 re-opened
+    # sockets cost serve ~100 handshake starts and clean-ups a second.
+    silent_seconds: float = 60.0
     stranger_connections: int = 128  # authenticated inbound connections of strangers (py-libp2p allows 300)
-    stranger_breaks: int = 8  # broken sessions a stranger may have (the 8 it may hold at once); then it goes unread
+    # Broken or refused sessions a stranger may have; then it goes unread. An
+    # honest client holds one session per peer and backs off when refused;
+    # 4 (was 8) halves how long an attack's carousel of refused sessions
+    # runs before each identity is held off (bench hostile, strangers17).
+    stranger_breaks: int = 4
+    # Members first (turns.py): while a member is served, a stranger's
+    # connection waits this long at most per read (a few reads a second: a
+    # joiner not admitted yet still gets through), and members' work keeps
+    # strangers waiting this long after it ends (the member's next request
+    # is a round trip away).
+    stranger_read_wait_seconds: float = 0.5
+    members_first_grace_seconds: float = 0.25
     # Inbound streams of every protocol open at once (streamcap.py): a
     # member uses 8 sessions, gossip, identify, ping and dial-back, ~12.
     streams_per_connection: int = 64

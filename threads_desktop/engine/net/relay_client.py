@@ -33,6 +33,7 @@ from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
 from threads_desktop.engine.core.errors import PeerError, ProtocolError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net.addresses import Interface
+from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.holepunch import HolePuncher, Source, local_endpoint, observed_address
 from threads_desktop.engine.net.host import NETWORK_ERRORS, dial_address
 from threads_desktop.engine.net.relay import (
@@ -99,8 +100,10 @@ class RelayClient:
                  on_change: Callable[[], None], source: Callable[[], Source | None] = lambda: None,
                  member: Callable[[PeerId], bool] = lambda _: False,
                  interfaces: Callable[[], Sequence[Interface]] = list,
-                 hole_punching: bool = True, clock: Callable[[], float] = time.time) -> None:
+                 hole_punching: bool = True, clock: Callable[[], float] = time.time,
+                 admission: Admission | None = None) -> None:
         self._host = host
+        self._admission = admission or Admission()  # the service's, which its TCP connections meet too
         self._source = source  # our TCP listen (ip, port): relays are dialled from it
         self.observed: dict[PeerId, str] = {}  # where relays see our listen-port connections
         # Hole punching only with members (`member`): a stranger's DCUtR
@@ -392,12 +395,17 @@ class RelayClient:
             caller = parse_stop_connect(await read_message(stream))
             await write_message(stream, StopMessage(type=StopMessage.STATUS, status=int(StatusCode.OK)))  # type: ignore[arg-type]
             circuit = multiaddr.Multiaddr(f"/p2p/{relay}/p2p-circuit/p2p/{caller}")
-            raw = RawConnection(stream=stream, initiator=False, connection_type=ConnectionType.RELAYED,
-                                addresses=[circuit])
-            await self._host.upgrade_inbound_connection(raw, circuit)
+            # Through our admission like a TCP connection (strangers17): a
+            # place, the handshake timeout, strangers' share and their turn.
+            muxed = await self._admission.upgrade_relayed(stream, relay, circuit,
+                                                          self._host.upgrade_inbound_connection)
+            if muxed is None:
+                await reset(stream)
+                return
             if self.puncher is not None and self._nursery is not None:
                 # Spec: the side the relayed connection came to starts DCUtR.
                 self._nursery.start_soon(self.puncher.punch, caller)
+            await self._admission.keep(muxed, trio.sleep_forever)  # counted until it closes
         except WIRE_ERRORS as exc:
             log.debug("relayed connection from %s refused: %s", relay, exc)
             await reset(stream)

@@ -17,26 +17,22 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 from libp2p.abc import IHost
-from libp2p.peer.id import ID
 
 from threads_desktop.engine.core.errors import PeerError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ChangeSet, NearbyPeer, NetworkStatus, PeerLink, ThreadSync, Transfer
-from threads_desktop.engine.logstore.addressbook import peer_of_address
-from threads_desktop.engine.logstore.blobs import ORIGINAL, BlockEntry
+from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.logstore.blobs import ORIGINAL
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import addresses as addressing
-from threads_desktop.engine.net import budgets, devicing, proofs
+from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
-from threads_desktop.engine.net import relay as relaying
 from threads_desktop.engine.net.admission import Admission, accept_in_batches
 from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
 from threads_desktop.engine.net.devicing import PROTOCOL_ID as DEVICE_ID
@@ -44,82 +40,46 @@ from threads_desktop.engine.net.devicing import DeviceServer, Devicing
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
 from threads_desktop.engine.net.dialer import Dialer
 from threads_desktop.engine.net.gossip import Gossip, topic_of
-from threads_desktop.engine.net.holepunch import tcp_endpoint
 from threads_desktop.engine.net.joining import PROTOCOL_ID as JOIN_ID
-from threads_desktop.engine.net.joining import Admissions, Joiner, JoinLimits, JoinServer, PendingJoin
+from threads_desktop.engine.net.joining import Admissions, Joiner, JoinLimits, JoinServer
+from threads_desktop.engine.net.members import AclPeers
 from threads_desktop.engine.net.paging import log_position
-from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
+from threads_desktop.engine.net.peer_states import LocalNetworks
 from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.reach import Reach
-from threads_desktop.engine.net.reachability import Reachability
 from threads_desktop.engine.net.relay import RelayLimits, RelayService
 from threads_desktop.engine.net.relay_client import RelayClient
 from threads_desktop.engine.net.server import SyncServer
-from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway, PortMapping
+from threads_desktop.engine.net.service_addresses import CONNECT_TIMEOUT, AddressParts
+from threads_desktop.engine.net.service_joining import HINT_TTL_SECONDS, JoiningParts
+from threads_desktop.engine.net.service_nearby import DISCOVERED_TTL, NEARBY_SECONDS, NearbyParts
+from threads_desktop.engine.net.service_relaying import RelayingParts
+from threads_desktop.engine.net.service_state import Discovery, PeerLinkState, PeerStatus, Sighting
+from threads_desktop.engine.net.service_status import PROGRESS_PUSH_SECONDS, StatusParts
+from threads_desktop.engine.net.turns import MembersFirst
+from threads_desktop.engine.net.upnp import Gateway, MiniupnpcGateway
 from threads_desktop.engine.net.wire import PROTOCOL_ID
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 10.0
+__all__ = ["NEARBY_SECONDS", "Discovery", "DiscoveryFactory", "NetworkService", "PeerStatus", "ProgressListener"]
+
 # A hello is answered at once; one that is not means a dead connection
 # (a peer gone without closing it): drop it and dial again.
 HELLO_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0  # a whole pass may take longer; each request may not
 MAX_BACKOFF = 300.0
-PROGRESS_PUSH_SECONDS = 0.25  # how often transfer progress is pushed to listeners
 MIN_BYTES_PER_SECOND = 256 * 1024  # below this a transfer is given up and resumed later
-DISCOVERED_TTL = 120.0
-NEARBY_SECONDS = 600.0  # a peer LAN discovery found is listed as nearby this long
-MAX_NEARBY = 256  # anyone on the LAN may announce: the list is bounded
-HINT_TTL_SECONDS = 600.0
-CONFIGURED_RELAY_TTL = 7 * 24 * 3600.0  # renewed at every start and settings change
 ProgressListener = Callable[[Progress], None]
 # What ends a session with a peer (and only that session): its failures and
 # anything it sent that we refused.
 SESSION_ERRORS = (ThreadsError, trio.TooSlowError, *hosting.NETWORK_ERRORS)
 
 
-class Discovery(Protocol):
-    def start(self) -> None: ...
-    def update_addresses(self, addresses: Sequence[str]) -> None: ...
-    def stop(self) -> None: ...
-
-
 DiscoveryFactory = Callable[[str, Sequence[str], Callable[[PeerId, list[str]], None]], Discovery]
 
 
-@dataclass
-class _PeerLink:
-    peer: PeerId
-    pending: set[ThreadId] = field(default_factory=set)
-    everything: bool = False
-    wake: trio.Event = field(default_factory=trio.Event)
-    backoff: trio.CancelScope | None = None
-    session: ClientSession | None = None
-    failures: int = 0
-    passes: int = 0  # passes finished, well or not (for waiting on one)
-    last_error: str | None = None
-    cursors: dict[ThreadId, int] = field(default_factory=dict)  # inventory read so far
-    deferred: dict[ThreadId, list[BlockEntry]] = field(default_factory=dict)  # originals not wanted yet
-    syncing: ThreadId | None = None  # the thread the pass is on now
-    pass_scope: trio.CancelScope | None = None  # cancelled when we leave that thread
-
-
-@dataclass
-class _Sighting:
-    addresses: tuple[str, ...]
-    last_seen: float
-
-
-@dataclass(frozen=True)
-class PeerStatus:
-    peer: str
-    connected: bool
-    failures: int
-    last_error: str | None
-
-
-class NetworkService:
+class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, StatusParts):
     """The network of one node: implements ports.Network."""
 
     def __init__(self, threads: ThreadStore, *, listen: Sequence[str], pull_interval: float = 60.0,
@@ -141,7 +101,7 @@ class NetworkService:
         self._on_progress = on_progress
         self._random_bytes = random_bytes
         self._me = threads.identity.peer_id
-        self._links: dict[PeerId, _PeerLink] = {}
+        self._links: dict[PeerId, PeerLinkState] = {}
         self._host: IHost | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -153,7 +113,7 @@ class NetworkService:
         self._published: dict[ThreadId, int] = {}  # our own log's seq last published, per thread
         self._topics_changed = trio.Event()
         self._last_progress_push = 0.0
-        self._nearby: dict[PeerId, _Sighting] = {}
+        self._nearby: dict[PeerId, Sighting] = {}
         self._nearby_changed = trio.Event()
         self._clock = clock  # wall time: when a nearby peer was last seen
         self._online = False
@@ -167,10 +127,15 @@ class NetworkService:
         self._local_networks = LocalNetworks(read=lambda: [i.network for i in self._interfaces])
         self._connections_changed = trio.Event()  # a connection opened or closed: publish a status soon
         # What strangers may hold, shared by every session (budgets.py).
-        self.budgets = budgets.Budgets(lambda peer: bool(threads.peers.threads_of(peer)), limits)
-        self.admission = Admission(self.budgets.limits, self.budgets.is_member)
+        # A peer the ACLs name is a member from its handshake on, met or not (members.py).
+        self.acl_peers = AclPeers(threads)
+        self.budgets = budgets.Budgets(
+            lambda peer: peer in self.acl_peers or bool(threads.peers.threads_of(peer)), limits)
+        self.members_first = MembersFirst(self.budgets.limits)  # strangers' reads wait while members are served
+        self.admission = Admission(self.budgets.limits, self.budgets.is_member, members_first=self.members_first)
         self._server = SyncServer(threads, self._me, self._known_peers, self._relay, self._met, self._invited,
-                                  self.budgets, on_broken=self.admission.broke_protocol)
+                                  self.budgets, on_broken=self.admission.broke_protocol,
+                                  members_first=self.members_first)
         # Reach from outside (UPnP, dial-back, reachability): reach.py.
         self._reach = Reach(me=self._me, open_stream=self._open_stream_to, upnp_enabled=threads.upnp_enabled,
                             local_ips=self._local_ipv4, on_change=self._reach_changed, discover_gateway=upnp_gateway)
@@ -212,6 +177,7 @@ class NetworkService:
         hosting.check_ports_free(self._listen)  # OSError: another peer has the port
         self._interfaces = await trio.to_thread.run_sync(self._read_interfaces)
         self._observed = addressing.ObservedAddresses(time.monotonic)  # a restart may be on another network
+        self.acl_peers.forget()
         host = hosting.build_host(self._threads.identity, self.admission, advertise=self.listen_addresses,
                                   on_observed=self._observed_by)
         connections = hosting.track_connections(host)
@@ -286,172 +252,7 @@ class NetworkService:
         """Bytes peers sent us that no one has read yet (issue 17's memory figure)."""
         return hosting.unread_bytes(self._host) if self._host is not None else 0
 
-    def addresses(self) -> list[str]:
-        """Every address of ours, each ending in /p2p/<our ID>: directly
-        (_direct_addresses), then through the relays we hold reservations
-        on. Not all of them may be told to every peer (addresses.py:
-        for_links, for_peer)."""
-        return self._direct_addresses() + self._relayed_addresses()
-
-    def _direct_addresses(self) -> list[str]:
-        """Where we listen: wildcard listen addresses spelled out per
-        interface (IPv6 too), the public address peers agree they see us
-        at, the one a peer reached us at from outside; loopback last."""
-        if self._host is None:
-            return []
-        listening = hosting.listen_addresses(self._host)
-        ports = [(4 if a.startswith("/ip4/") else 6, e.port) for a in listening
-                 if (e := addressing.endpoint(a)) is not None]
-        suffix = f"/p2p/{self._me}"
-        out = addressing.expand(listening, self._interfaces)
-        out += [a + suffix for a in self._observed.addresses(ports)]
-        out += self._reach.advertised()  # a public address a peer reached us at
-        return sorted(dict.fromkeys(out), key=addressing.is_loopback)
-
-    @property
-    def online(self) -> bool:
-        """Listening (between start and stop)."""
-        return self._online
-
-    def listen_addresses(self) -> list[str]:
-        """Where peers reach us, as links, identify and mDNS say ([] offline):
-        never wildcard or link-local, loopback only if we have nothing else."""
-        return addressing.for_links(self.addresses()) if self._online else []
-
-    def _addresses_for(self, peer: PeerId) -> list[str]:
-        """Ours as a hello or heads hint tells this peer (loopback only if
-        it is connected to us over loopback: then it is on this machine)."""
-        assert self._host is not None
-        over_loopback = addressing.is_loopback_ip(hosting.connection_ip(self._host, peer))
-        return addressing.for_peer(self.addresses(), peer_over_loopback=over_loopback)
-
-    def _local_ipv4(self) -> list[str]:
-        """Our IPv4 addresses (is a dial-back's observed IP one of ours?), from
-        the interfaces the watch reads on a worker thread: ifaddr blocks."""
-        found = {str(i.ip) for i in self._interfaces if i.version == 4 and not i.ip.is_link_local}
-        return sorted(found, key=lambda a: (a.startswith("127."), a))
-
-    def _observed_by(self, peer: PeerId, observer: str, observed: str) -> None:
-        """Identify told us where a peer sees us: two agreeing members make
-        it ours (strangers are not heard: they could steer what we advertise)."""
-        if not self.budgets.is_member(peer):
-            return
-        if self._observed.record(observer, observed):
-            log.info("peers agree we are reachable at %s", self._observed.addresses([]) or "no public address")
-            self._addresses_changed()
-
-    def _interfaces_changed(self, interfaces: list[addressing.Interface]) -> None:
-        self._interfaces = interfaces
-        self._forget_network()
-        self._addresses_changed()
-
-    def _forget_network(self) -> None:
-        """Another network: what peers and routers told us of the old one
-        (the agreed public address, reachability, the mapping, where relays
-        see us) no longer holds; the reachability check asks again now."""
-        self._observed = addressing.ObservedAddresses(time.monotonic)
-        if self.relay_client is not None:
-            self.relay_client.forget_observed()
-        if self._host is not None:
-            self._reach.network_changed(self._direct_addresses())
-
-    def _addresses_changed(self) -> None:
-        """Our addresses moved (another network, an agreed public address):
-        tell listeners and announce the new ones on the LAN."""
-        self._threads.network_changed()
-        discovery, nursery = self._discovery, self._nursery
-        if discovery is not None and nursery is not None:
-            nursery.start_soon(partial(trio.to_thread.run_sync, discovery.update_addresses, self.listen_addresses()))
-        # Connections made over the old network are dead or soon will be:
-        # every peer gets a pass (which reconnects) now, not at its backoff.
-        for peer in list(self._links):
-            self.schedule(peer, now=True)
-
     # --- relaying (relay.py) ---------------------------------------------------------------------
-
-    def _start_relaying(self, host: IHost) -> None:
-        self.relay_service = RelayService(host, admitted=self._reach.proven.__contains__, reachable=self._reachable,
-                                          announce=self._direct_addresses, limits=self._relay_limits)
-        self.relay_service.refresh()
-        self.relay_client = RelayClient(host, self._me, candidates=self._relay_candidates,
-                                        wanted=self._relays_wanted, on_change=self._relayed_changed,
-                                        source=self._listen_source, member=self._relay_member,
-                                        interfaces=lambda: self._interfaces, hole_punching=self._hole_punching)
-
-    def _relay_member(self, peer: PeerId) -> bool:
-        """Whether `peer` shares a thread with us (hole punching is only with those)."""
-        return self.budgets.is_member(peer) or peer in self._reach.proven
-
-    def _listen_source(self) -> tuple[str, int] | None:
-        """Our IPv4 TCP listen (ip, port): relays are dialled and holes punched from it."""
-        assert self._host is not None
-        for address in hosting.listen_addresses(self._host):
-            endpoint = tcp_endpoint(address)
-            if endpoint is not None and address.startswith("/ip4/"):
-                return endpoint
-        return None
-
-    def _use_configured_relays(self) -> None:
-        """Relays the user named: where to dial them, and a session there so
-        they see our proofs (they reserve only for peers that gave some)."""
-        for address in self._threads.configured_relays():
-            peer = peer_of_address(address)
-            if peer is None or peer == self._me:
-                continue
-            try:
-                self._threads.addresses.add(peer, [address], CONFIGURED_RELAY_TTL)
-            except ThreadsError as exc:
-                log.debug("ignoring the relay address %s: %s", address, exc)
-                continue
-            self.schedule(peer)
-
-    def _reachable_now(self) -> bool:
-        """Peers outside reach us: as the dial-back check last found; until
-        it has an answer, a listen address on a public IP (a server)."""
-        known = self._reach.current().reachable
-        if known is not None:
-            return known
-        # What we listen on, not what peers report seeing (a NATed peer's agreed public address)
-        return self._host is not None and relaying.has_public_address(
-            addressing.expand(hosting.listen_addresses(self._host), self._interfaces))
-
-    def _relays_wanted(self) -> bool:
-        """Asked by the relay client every few seconds: whether to keep
-        reservations (we are not reachable); and the moment to offer the
-        relay service, or stop, as reachability changes."""
-        if self.relay_service is not None:
-            self.relay_service.refresh(self._nursery.start_soon if self._nursery is not None else None)
-        return not self._reachable()
-
-    def _relayed_addresses(self) -> list[str]:
-        return self.relay_client.relayed_addresses() if self.relay_client is not None else []
-
-    def _relayed_changed(self) -> None:
-        self._threads.network_changed()
-
-    def _relay_candidates(self) -> list[tuple[PeerId, list[str]]]:
-        """Relays the user named, then peers of our threads we are connected
-        to that offer relaying."""
-        assert self._host is not None
-        found: dict[PeerId, list[str]] = {}
-        for address in self._threads.configured_relays():
-            peer = peer_of_address(address)
-            if peer is not None:
-                found.setdefault(peer, []).append(address)
-        store = self._host.get_peerstore()
-        for peer in self._threads.peers.all_peers():
-            if peer in found or not self._host.get_network().connections.get(ID(peer.raw)):
-                continue
-            try:
-                protocols = store.get_protocols(ID(peer.raw))
-            except Exception:  # noqa: BLE001 - the peerstore raises for a peer it has no data on
-                protocols = []
-            if not protocols and self.relay_client is not None:
-                self.relay_client.look_again_soon()  # identify has not answered yet
-            if relaying.HOP_PROTOCOL in protocols:
-                found[peer] = self._threads.addresses.addresses(peer)
-        return list(found.items())
-
     # --- triggers ------------------------------------------------------------------------------
 
     def schedule(self, peer: PeerId, threads: set[ThreadId] | None = None, *, now: bool = False) -> None:
@@ -461,7 +262,7 @@ class NetworkService:
             return
         link = self._links.get(peer)
         if link is None:
-            link = self._links[peer] = _PeerLink(peer)
+            link = self._links[peer] = PeerLinkState(peer)
             self._nursery.start_soon(self._work, link)
         if threads is None:
             link.everything = True
@@ -472,6 +273,7 @@ class NetworkService:
         link.wake.set()
 
     def _local_changes(self, changes: ChangeSet) -> None:
+        self.acl_peers.changed(changes)
         if changes.threads_added or changes.threads_removed:
             self._topics_changed.set()
         for thread_id in changes.threads_updated | changes.threads_added:
@@ -488,24 +290,6 @@ class NetworkService:
         if self.relay_client is not None:
             self.relay_client.wake()
         self._reach.settings_changed()
-
-    def reachability(self) -> Reachability:
-        """Whether peers outside reach us (the relay runs only when they do)."""
-        return self._reach.current()
-
-    def port_mapping(self) -> PortMapping | None:
-        """The port the router maps to us by UPnP, if any (advertised only once reached)."""
-        return self._reach.mapping()
-
-    def _reach_changed(self) -> None:
-        """A port mapping or the reachability answer changed: our addresses may have."""
-        if self._online:
-            self._addresses_changed()
-
-    async def _open_stream_to(self, peer: PeerId, protocol: str) -> hosting.Libp2pStream:
-        assert self._host is not None
-        with trio.fail_after(CONNECT_TIMEOUT):
-            return await hosting.open_stream(self._host, peer, self._threads.addresses.addresses(peer), protocol)
 
     def forget_thread(self, thread_id: ThreadId) -> None:
         """We left the thread: no more work for it, and a pass on it now is
@@ -591,90 +375,6 @@ class NetworkService:
         log.info("direct invite received from %s", peer)
         self._threads.invites_changed()
 
-    def _discovered(self, peer: PeerId, addresses: list[str]) -> None:
-        """From the discovery thread: hand over to the engine thread."""
-        token = self._token
-        if token is None:
-            return
-        try:
-            token.run_sync_soon(self._found, peer, addresses)
-        except trio.RunFinishedError:
-            pass
-
-    def _found(self, peer: PeerId, addresses: list[str]) -> None:
-        try:
-            self._threads.addresses.add(peer, addresses, DISCOVERED_TTL)
-        except ThreadsError as exc:
-            log.debug("ignoring addresses of %s: %s", peer, exc)
-            return
-        self._saw_nearby(peer, addresses)
-        self.schedule(peer, now=True)
-        if self.joiner is not None:
-            self.joiner.kick()  # it may be the admin a join waits for
-
-    # --- nearby peers -------------------------------------------------------------------------
-
-    def _saw_nearby(self, peer: PeerId, addresses: list[str]) -> None:
-        if peer == self._me:
-            return
-        known = self._nearby.get(peer)
-        self._nearby[peer] = _Sighting(tuple(addresses), self._clock())
-        if len(self._nearby) > MAX_NEARBY:
-            oldest = min(self._nearby, key=lambda p: self._nearby[p].last_seen)
-            del self._nearby[oldest]
-        # A re-announcement with the same addresses changes nothing shown
-        # but the time: listeners hear of new peers and new addresses only.
-        if known is None or known.addresses != tuple(addresses):
-            self._nearby_changed.set()
-            self._threads.network_changed(nearby=True)
-
-    def _last_seen(self, peer: PeerId, sighting: _Sighting, now: float) -> float:
-        # A peer we are in session with is still there, announced or not.
-        link = self._links.get(peer)
-        return now if link is not None and link.session is not None else sighting.last_seen
-
-    def nearby(self) -> list[NearbyPeer]:
-        """Peers LAN discovery found in the last 10 minutes, newest first,
-        with the name they give themselves in a thread we share."""
-        now = self._clock()
-        seen = [(peer, sighting, self._last_seen(peer, sighting, now)) for peer, sighting in self._nearby.items()]
-        fresh = sorted(((p, s, t) for p, s, t in seen if now - t <= NEARBY_SECONDS), key=lambda e: -e[2])
-        names = self._names_of({p for p, _s, _t in fresh}) if fresh else {}
-        return [NearbyPeer(str(peer), sighting.addresses, last_seen, names.get(peer))
-                for peer, sighting, last_seen in fresh]
-
-    def _names_of(self, peers: set[PeerId]) -> dict[PeerId, str]:
-        """The names these peers give themselves in threads we share with them."""
-        wanted = {str(p): p for p in peers}
-        names: dict[PeerId, str] = {}
-        for thread_id in self._threads.thread_ids():
-            try:
-                in_thread = self._threads.member_names(thread_id)
-            except ThreadsError:  # a thread we only follow has no names we can read
-                continue
-            for member, name in in_thread.items():
-                peer = wanted.get(member)
-                if peer is not None:
-                    names.setdefault(peer, name)
-            if len(names) == len(wanted):
-                break
-        return names
-
-    async def _expire_nearby(self) -> None:
-        """Drop peers not seen for 10 minutes, and tell listeners."""
-        while True:
-            self._nearby_changed = trio.Event()
-            now = self._clock()
-            expired = [p for p, s in self._nearby.items() if now - self._last_seen(p, s, now) > NEARBY_SECONDS]
-            for peer in expired:
-                del self._nearby[peer]
-            if expired:
-                self._threads.network_changed(nearby=True)
-            due = min((self._last_seen(p, s, now) + NEARBY_SECONDS - now for p, s in self._nearby.items()),
-                      default=NEARBY_SECONDS)
-            with trio.move_on_after(max(due, 0.0) + 1.0):
-                await self._nearby_changed.wait()
-
     async def _timer(self) -> None:
         while True:
             await trio.sleep(self._pull_interval)
@@ -736,7 +436,7 @@ class NetworkService:
             if peer != self._me:
                 self._threads.peers.remember(thread_id, peer, addresses, min(ttl, HINT_TTL_SECONDS))
 
-    async def _work(self, link: _PeerLink) -> None:
+    async def _work(self, link: PeerLinkState) -> None:
         while True:
             if not link.pending and not link.everything:
                 link.wake = trio.Event()
@@ -750,7 +450,7 @@ class NetworkService:
                     self._threads.peers.session_seen(link.peer)  # the Devices view's "offline since"
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
-                with trio.CancelScope() as scope:
+                with trio.CancelScope() as scope, self.members_first.serving():  # our pass goes first too
                     link.pass_scope = scope
                     await self._pass(link, link.session, None if everything else threads)
                 if opened and self.relay_client is not None:
@@ -791,7 +491,7 @@ class NetworkService:
                 link.passes += 1
                 link.pass_scope, link.syncing = None, None
 
-    async def _pass(self, link: _PeerLink | None, session: ClientSession,
+    async def _pass(self, link: PeerLinkState | None, session: ClientSession,
                     threads: set[ThreadId] | None) -> dict[ThreadId, SyncResult]:
         """Sync with one peer: every thread we share (None), or some."""
         ours = self._threads.thread_ids()
@@ -834,7 +534,7 @@ class NetworkService:
             link.syncing = None
         return results
 
-    async def _fetch_blobs(self, link: _PeerLink | None, session: ClientSession, thread_id: ThreadId) -> None:
+    async def _fetch_blobs(self, link: PeerLinkState | None, session: ClientSession, thread_id: ThreadId) -> None:
         cursor = link.cursors.get(thread_id, 0) if link else 0
         with trio.fail_after(REQUEST_TIMEOUT):
             entries, cursor = await session.inventory(thread_id, cursor)
@@ -931,190 +631,13 @@ class NetworkService:
         finally:
             await session.close()
 
-    # --- joining by link (joining.py) -----------------------------------------------------------
-
-    def joins_changed(self) -> None:
-        """A join was made (or forgotten): the joiner's loop looks again now."""
-        if self.joiner is not None:
-            self.joiner.kick()
-
-    async def _serve_join(self, stream: hosting.Libp2pStream) -> None:
-        assert self.join_server is not None
-        remote = stream.remote_address  # None over a relay: the per-address bucket does not apply
-        await self.join_server.serve(stream, stream.remote, remote[0] if remote else "")
-
-    async def _open_join_stream(self, peer: PeerId, protocol: str) -> hosting.Libp2pStream:
-        assert self._host is not None
-        with trio.fail_after(CONNECT_TIMEOUT):
-            if not hosting.is_connected(self._host, peer):
-                await self._dialer.dial(peer, self._threads.addresses.addresses(peer))
-            return await hosting.new_stream(self._host, peer, protocol)
-
-    def _link_peers(self, join: PendingJoin) -> list[PeerId]:
-        """The peers the link named (the inviter and admins it knew), with their addresses noted."""
-        named: list[PeerId] = []
-        for address in join.addresses:
-            peer = peer_of_address(address)
-            if peer is None or peer == self._me:
-                continue
-            try:
-                self._threads.addresses.add(peer, [address], HINT_TTL_SECONDS)
-            except ThreadsError as exc:
-                log.debug("ignoring the link's address %s: %s", address, exc)
-                continue
-            named.append(peer)
-        return list(dict.fromkeys(named))
-
-    def _join_candidates(self, join: PendingJoin) -> list[PeerId]:
-        """Whom a join asks: the link's peers, then peers of the thread we
-        heard of, then those we are connected to, then those nearby."""
-        connected = list(hosting.connection_routes(self._host)) if self._host is not None else []
-        nearby = sorted(self._nearby, key=lambda p: -self._nearby[p].last_seen)
-        found = [*self._link_peers(join), *self._threads.peers.peers(join.thread_id), *connected, *nearby]
-        return [p for p in dict.fromkeys(found) if p != self._me]
-
-    # --- adding a device of this person (devicing.py, issue 19) ---------------------------------------
-
-    async def _serve_device(self, stream: hosting.Libp2pStream) -> None:
-        assert self.device_server is not None
-        remote = stream.remote_address  # None over a relay: the per-address bucket does not apply
-        await self.device_server.serve(stream, stream.remote, remote[0] if remote else "")
-
-    async def ask_device(self, addresses: Sequence[str], request: bytes) -> bytes:
-        """Ask the device a device link names (at its addresses) and return its
-        answer's bytes; PeerError when none of them answers."""
-        named: dict[PeerId, None] = {}
-        for address in addresses:
-            peer = peer_of_address(address)
-            if peer is None or peer == self._me:
-                continue
-            try:
-                self._threads.addresses.add(peer, [address], HINT_TTL_SECONDS)
-            except ThreadsError as exc:
-                log.debug("ignoring the device link's address %s: %s", address, exc)
-                continue
-            named[peer] = None
-        if not named:
-            raise PeerError("the link names no address of your other device")
-        failure: BaseException | None = None
-        for peer in list(named)[:devicing.MAX_PEERS_ASKED]:
-            try:
-                stream = await self._open_join_stream(peer, DEVICE_ID)
-                try:
-                    return await devicing.ask(stream, request)
-                finally:
-                    with trio.CancelScope(shield=True):
-                        await stream.close()
-            except (ThreadsError, trio.TooSlowError, OSError) as exc:
-                log.info("device request to %s: no answer: %s", peer, exc or type(exc).__name__)
-                failure = exc
-        if isinstance(failure, PeerError) and "did not answer" in str(failure):
-            raise failure
-        raise PeerError("your other device did not answer: is it on, with Threads Desktop open?")
-
-    def peers_changed(self) -> None:
-        """The peer book gained threads and peers at once (a device added or
-        restored): dial them all now, and follow the new threads' topics."""
-        self._topics_changed.set()
-        for peer in self._threads.peers.all_peers():
-            self.schedule(peer, now=True)
-
-    def _admitted(self, thread_id: ThreadId, peer: PeerId) -> None:
-        """We hold the thread now: sync it with the admitter at once (it is
-        connected), and with the others as they are met."""
-        self._threads.peers.remember(thread_id, peer)
-        self._topics_changed.set()
-        self.schedule(peer, {thread_id}, now=True)
-
     @property
     def gossip(self) -> Gossip | None:
         return self._gossip
 
-    # --- status -----------------------------------------------------------------------------------
-
-    def status(self) -> NetworkStatus:
-        """For the UI: who is connected, who is nearby and what is coming in."""
-        if not self.online:
-            return NetworkStatus(online=False)
-        now = self._clock()
-        per_thread: dict[ThreadId, tuple[int, int]] = {}
-        for (thread_id, _peer), report in self.transfers.items():
-            done, total = per_thread.get(thread_id, (0, 0))
-            per_thread[thread_id] = (done + report.done, total + report.total)
-        links = self.peer_links()
-        # A session whose connection has closed is not counted (its worker
-        # finds out only at its next request).
-        sessions = sum(1 for link in links if (peer := self._links.get(PeerId.parse(link.peer_id))) is not None
-                       and peer.session is not None)
-        return NetworkStatus(
-            online=True, peers=sessions,
-            transfers=tuple(Transfer(t, done, total) for t, (done, total) in per_thread.items()),
-            addresses=tuple(self.listen_addresses()),
-            nearby=sum(1 for p, s in self._nearby.items() if now - self._last_seen(p, s, now) <= NEARBY_SECONDS),
-            links=tuple(links), reachability=_reachability_word(self._reach.current().reachable))
-
-    def _connection_changed(self, peer: PeerId, connected: bool) -> None:
-        """A connection opened or closed: the Devices view shows it at once,
-        and "offline since" starts now."""
-        if not connected and (peer in self._links or self._threads.peers.threads_of(peer)):
-            self._threads.peers.session_seen(peer)
-        self._connections_changed.set()
-
-    async def _tell_connections(self) -> None:
-        """Publish a status after connections open or close, at most four
-        times a second: anyone may open and drop connections to us, and
-        each status reads every shared thread's heads."""
-        while True:
-            await self._connections_changed.wait()
-            self._connections_changed = trio.Event()
-            self._threads.network_changed()
-            await trio.sleep(PROGRESS_PUSH_SECONDS)
-
-    def peer_links(self) -> list[PeerLink]:
-        """The peers connected now: how (engine/net/peer_states.py), and how
-        far each thread it proved in our session is in step with it."""
-        if self._host is None or not self.online:
-            return []
-        ours: dict[ThreadId, tuple[dict[PeerId, int], bytes]] = {}  # log positions and edge, read once
-        links: list[PeerLink] = []
-        for peer, remote in hosting.connection_routes(self._host).items():
-            link = self._links.get(peer)
-            if peer == self._me:
-                continue
-            progress = self._progress(link.session, ours) if link is not None and link.session is not None else ()
-            connection = classify(remote, local=self._local_networks, nearby=peer in self._nearby)
-            links.append(PeerLink(str(peer), connection, progress))
-        return links
-
-    def _progress(self, session: ClientSession,
-                  ours: dict[ThreadId, tuple[dict[PeerId, int], bytes]]) -> tuple[ThreadSync, ...]:
-        """How far each thread the peer proved in the session is in step."""
-        progress = []
-        for thread_id in list(session.edges):
-            if thread_id not in ours:
-                heads = self._threads.heads(thread_id)
-                ours[thread_id] = {h.log_id: h.seq for h in heads}, proofs.edge(heads)
-            positions, edge = ours[thread_id]
-            same_edge = session.edges.get(thread_id) == edge
-            if same_edge:  # it stands where we do: what to count from once either side moves on
-                session.last_heads[thread_id] = dict(positions)
-            report = self.transfers.get((thread_id, session.remote))
-            progress.append(thread_sync(
-                thread_id, ours=positions, theirs=session.last_heads.get(thread_id), same_edge=same_edge,
-                transfer=(report.done, report.total) if report is not None else None))
-        return tuple(progress)
-
-    def peer_status(self) -> list[PeerStatus]:
-        return [PeerStatus(str(link.peer), link.session is not None, link.failures, link.last_error)
-                for link in self._links.values()]
 
     def want_original(self, thread_id: ThreadId, blob: bytes) -> None:
         """Fetch an original on demand (the thread fetches them only so)."""
         self._threads.peers.want_blob(thread_id, blob)
         for peer in self._peers_of(thread_id):
             self.schedule(peer, {thread_id})
-
-
-def _reachability_word(reachable: bool | None) -> str | None:
-    """NetworkStatus.reachability: "reachable", "unreachable" (we rely on relays) or None (not known)."""
-    return None if reachable is None else "reachable" if reachable else "unreachable"
