@@ -140,12 +140,19 @@ class NodeThreads:
     def acl_peers(self, thread_id: ThreadId) -> set[PeerId]:  # strangers17: net/members.py
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return set()
-        found = set()
+        found: set[PeerId] = set()
         for member in self._node.membership.members(thread_id):
             try:
-                found.add(PeerId.parse(member.peer_id))
+                person = PeerId.parse(member.peer_id)
             except ThreadsError:  # an ACL entry that names no peer (an entity): nobody to recognise
                 continue
+            # The member person's devices (issue 19) as far as we know them: its
+            # first device (the person's own peer ID) unless removed, and the others.
+            found.update(self._node.persons.book.device_list(person).devices(person))
+        # Devices bound in the thread, and not removed, speak for their person.
+        for author in self._node.author_devices(thread_id).values():
+            if not author.removed:
+                found.add(PeerId.parse(author.device))
         return found
 
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import trio
 
 from tests.engine.net.hostile import NOTHING, connect, empty_hello, hostile_host, scene, still_serves
+from threads_desktop.engine.acl.devices import sign_removal
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.net.budgets import Limits
@@ -53,6 +54,30 @@ def test_a_peer_granted_a_role_while_the_node_runs_is_a_member_at_once_and_the_a
                 for _ in range(4):
                     assert await (await connect(host, s)).ask(empty_hello()) == NOTHING
                 assert s.a.service.acl_peers.reads == reads  # then from memory
+            await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_member_persons_other_device_never_met_is_a_member_and_a_removed_one_is_not(tmp_path: Path) -> None:
+    """Issue 19: the ACL names the person; its other devices, known here only
+    from a certificate in the device book, were strangers until their hello
+    (members' places are for the persons' devices too). A device its person
+    removed is a stranger again at once."""
+    async def main() -> None:
+        async with scene(tmp_path, member=True, limits=NO_HELLOS) as s:
+            assert s.member is not None
+            laptop = Identity.generate()
+            cert = s.member.persons.issue_cert(laptop.peer_id, "laptop")
+            async with hostile_host(laptop) as host:
+                before = await (await connect(host, s)).ask(empty_hello())
+                assert before is not None and before["message"] == BUSY, before  # not known yet: a stranger
+                assert s.node.persons.record([cert]) == [cert]
+                assert await (await connect(host, s)).ask(empty_hello()) == NOTHING  # a member's device
+                removal = sign_removal(s.member.persons.book.person_key(), laptop.peer_id, cert.added_ms + 1)
+                assert s.node.persons.record([removal]) == [removal]
+                after = await (await connect(host, s)).ask(empty_hello())
+                assert after is not None and after["message"] == BUSY, after
             await still_serves(s)
 
     trio.run(main)

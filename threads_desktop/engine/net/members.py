@@ -37,7 +37,7 @@ class AclPeers:
         return peer in self._peers
 
     def changed(self, changes: ChangeSet) -> None:
-        if changes.membership or changes.threads_added or changes.threads_removed:
+        if changes.membership or changes.devices or changes.threads_added or changes.threads_removed:
             self._peers = None
 
     def forget(self) -> None:
