@@ -9,8 +9,16 @@ BIN := $(VENV)/bin
 run: system-deps $(VENV)/.installed
 	$(BIN)/threads-desktop $(ARGS)
 
+# The suite on TEST_WORKERS processes (pytest-xdist): most of a test's time is
+# spent waiting on peers, sockets, timers and subprocesses, not on the CPU.
+# --dist loadfile keeps each file's tests on one worker (the bundle is built
+# once; module fixtures are made once); files go out in collection order, in
+# which tests/conftest.py puts the files of the `slow` tests first.
+# `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
 test: system-deps $(VENV)/.installed-test
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		$(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check threads_desktop tests

@@ -11,6 +11,7 @@ import pytest
 # Qt must never look for a screen in the tests.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from tests.alone import alone, beside_others
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 
@@ -28,6 +29,28 @@ def deterministic_bytes(seed: bytes) -> Callable[[int], bytes]:
         return out[:n]
 
     return random_bytes
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` first (in their order, then the rest in
+    theirs): pytest-xdist hands tests out in this order, so the long ones
+    start while the quick ones fill the other workers, instead of one long
+    test starting last and keeping the run waiting for it alone. The order is
+    the same on every worker, as xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True)
+def one_at_a_time_where_marked_alone(request: pytest.FixtureRequest,
+                                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under pytest-xdist, a test marked `alone` runs with no other test
+    beside it (tests/alone.py says why and how); in one process, nothing to do."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder; each worker's is in it
+    with (alone if request.node.get_closest_marker("alone") else beside_others)(shared):
+        yield
 
 
 @pytest.fixture(autouse=True)

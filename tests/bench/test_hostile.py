@@ -21,6 +21,7 @@ CI_SCALE = hostile.Scale(events=300, rounds=3, identities=50, sessions=8, socket
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 @pytest.mark.timeout(240)
 def test_serve_under_hostile_load_keeps_its_memory_and_serves_honest_peers_in_time() -> None:
     result = hostile.run(CI_SCALE)

@@ -28,7 +28,9 @@ from tests.engine.modules.images import image_bytes
 from threads_desktop import __version__
 
 BUILD_SECONDS = 900
-# The first test to ask for the bundle may build it.
+# The first test to ask for the bundle may build it. `make test` runs the
+# suite with pytest-xdist's --dist loadfile: this file's tests share one
+# worker, so dist/ is built once and never by two workers at a time.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_SECONDS + 300)]
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import pytest
 import trio
 from libp2p.peer.id import ID
 
@@ -116,6 +117,7 @@ def test_handshakes_dropped_by_admission_leave_no_trace_in_py_libp2ps_resource_m
     trio.run(main)
 
 
+@pytest.mark.alone  # a time bound under its own load: no other test beside it
 def test_a_burst_of_connections_while_the_node_is_busy_waits_for_it_instead_of_being_dropped(
         tmp_path: Path) -> None:
     """While the node is busy (here: its thread blocked for 2 s), the kernel

@@ -9,6 +9,7 @@ import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import pytest
 import trio
 from libp2p.abc import IHost
 
@@ -325,6 +326,7 @@ def test_stalled_large_messages_of_fresh_identities_leave_a_served_profiles_memo
         served.kill()
 
 
+@pytest.mark.alone  # a time bound under its own load: no other test beside it
 def test_a_members_sync_completes_while_strangers_flood_hellos(tmp_path: Path) -> None:
     """The node holds 300 threads, so each hello costs 300 HMACs; strangers
     flood hellos on 8 sessions each. The member's sync is timed without and

@@ -578,6 +578,7 @@ def _allowed(seconds: float) -> float:
     return server.REQUEST_BURST + server.REQUESTS_PER_SECOND * (seconds + 0.5)
 
 
+@pytest.mark.alone  # a time bound under its own load: no other test beside it
 def test_a_flood_on_one_stream_gets_too_many_requests_and_others_are_still_served(tmp_path: Path) -> None:
     async def main() -> None:
         async with scene(tmp_path) as s, hostile_host(Identity.generate()) as host:

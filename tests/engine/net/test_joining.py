@@ -93,6 +93,7 @@ async def _serve(node: Node, task_status: trio.TaskStatus[NetworkService] = trio
         await trio.sleep_forever()
 
 
+@pytest.mark.alone  # a time bound under its own load: no other test beside it
 def test_a_joiner_by_link_is_admitted_and_sees_the_photos_within_two_seconds(
         open_node: OpenNode, tmp_path: Path) -> None:
     async def main() -> float:
