@@ -38,7 +38,8 @@ def test_bench_gui_scrolls_to_the_last_row_of_an_album_still_being_laid_out(qapp
 
     # The model's fetches are asyncio tasks, on Qt's loop as in the app (with
     # none set, this test failed after any test that ran asyncio.run).
-    asyncio.set_event_loop(qasync.QEventLoop(qapp, already_running=True))
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
     try:
         with ThreadPoolExecutor(1) as decoder:
             model = PhotoGridModel(no_cards, decoder)
@@ -53,6 +54,11 @@ def test_bench_gui_scrolls_to_the_last_row_of_an_album_still_being_laid_out(qapp
             model.cancel()
             grid.close()
     finally:
+        # As tests/ui/conftest.py's qt_loop ends: a loop left marked running
+        # made every later asyncio.run() in the process fail (tests/engine/test_runtime.py).
+        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+        loop.close()
+        asyncio.events._set_running_loop(None)
         asyncio.set_event_loop(None)
 
 
