@@ -188,7 +188,9 @@ class Persons:
                 written.add(thread_id)
             except ThreadsError as exc:  # one thread failing leaves the others removed
                 log.info("could not write the removal of a device into %s: %s", thread_id, exc)
-        self._publish(ChangeSet(membership=frozenset(written), devices=True))
+        # Named as updated, as any write is: the network pushes and gossips
+        # the removal at once (a friend heals without waiting for a pull).
+        self._publish(ChangeSet(threads_updated=frozenset(written), membership=frozenset(written), devices=True))
 
     def learn_from(self, thread_id: ThreadId) -> None:
         """Keep what a thread shows of our person's devices: certificates of
