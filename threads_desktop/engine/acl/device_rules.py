@@ -96,9 +96,13 @@ class Removals:
         """Is the event (log, seq, deps) by a removed device, and not in the
         past of (or itself) every removal of it?"""
         binding = self._bindings.get(log)
-        if binding is None:
-            return False
-        for removal in self._by_device.get(binding.device, ()):
+        return binding is not None and self.removed_after(binding.device, log, seq, deps)
+
+    def removed_after(self, device: str, log: bytes, seq: int, deps: Mapping[bytes, int]) -> bool:
+        """Is `device` removed by a removal that the event (log, seq, deps)
+        is not in the past of (nor is itself)? An admit of it then lets in a
+        device that is out for good."""
+        for removal in self._by_device.get(device, ()):
             seen = (removal.log, removal.seq) == (log, seq) or (
                 seq < removal.seq if removal.log == log else removal.deps.get(log, 0) >= seq)
             if not seen:

@@ -229,7 +229,8 @@ class Membership:
                     or not self._store.thread_keys(thread_id)[0].can_read:
                 return unknown
             if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
-                    and terms.role in book.roles(request.member):
+                    and terms.role in book.roles(request.member) \
+                    and not evaluation.removals.is_removed(str(request.identity)):
                 # Asked again (an answer lost on the way): the same answer, but
                 # only while it still holds the role; removed, demoted or gone,
                 # its old link is judged like any other (refused).
@@ -238,6 +239,9 @@ class Membership:
             recorded = sql.execute("SELECT status, reason FROM join_requests WHERE thread_id = ? AND request_id = ?",
                                    (thread_id.raw, request_id)).fetchone()
             reason = admitting.refusal(evaluation, request, terms, self._now_ms())
+            if reason is None and request.cert is not None \
+                    and request.identity in self._devices.device_list(request.cert.person).removed(request.cert.person):
+                reason = "removed"  # a removal we saw elsewhere (a hello, a bundle), not in this thread yet
             if reason is None and recorded == ("refused", "declined"):
                 reason = "declined"  # a person said no: asking again changes nothing
             if reason is not None:

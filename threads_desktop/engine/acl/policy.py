@@ -374,6 +374,8 @@ class Evaluation:
         verify(op.identity.public_key, op.bind_signature,
                binding_message(self.thread_id, op.log, op.identity, op.exchange), "binding")
         person = device_rules.certified_person(op.identity, op.cert)  # the role is the person's
+        if self.removals.removed_after(str(op.identity), event.log, event.seq, event.deps):
+            raise InvalidInputError("admits a device its person removed")
         self._spend(event, op.invite, terms, final=final)
         return EMPTY.with_entity(None, _grant(state.thread, str(person), terms.role, event, index))
 
