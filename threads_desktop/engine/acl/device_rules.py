@@ -60,8 +60,17 @@ class Removals:
     verdicts), so the policy may ask it while judging."""
 
     def __init__(self, events: Sequence[AclEvent], bindings: Mapping[bytes, Binding]) -> None:
-        self._persons = {b.device: b.member for b in bindings.values()}
-        members = set(self._persons.values())
+        # Every person a device is bound under: a device's key alone signs a
+        # Bind, so it may bind a second log as another person (itself, or a
+        # made-up one). A removal by any of them counts, and for every log of
+        # the device, whatever order the bindings arrived in.
+        self._persons: dict[str, set[str]] = {}
+        self._first: dict[str, str] = {}  # device -> the person of its smallest log's binding
+        for log in sorted(bindings):
+            binding = bindings[log]
+            self._persons.setdefault(binding.device, set()).add(binding.member)
+            self._first.setdefault(binding.device, binding.member)
+        members = set().union(*self._persons.values())
         self._bindings = bindings
         self._by_device: dict[str, list[AclEvent]] = {}
         self._removed_by: dict[str, str] = {}  # device -> the person that removed it
@@ -70,7 +79,7 @@ class Removals:
                 if not isinstance(op, Undevice):
                     continue
                 device, person = str(op.removal.device), str(op.removal.person)
-                if self._persons.get(device, person if person in members else device) != person:
+                if person not in self._persons.get(device, {person if person in members else device}):
                     # Only its own person removes a device; one not bound here
                     # yet (it may hold keys from its person), a person who is.
                     continue
@@ -82,8 +91,13 @@ class Removals:
                 self._removed_by[device] = person
 
     def person_of(self, device: str) -> str:
-        """The member a device speaks for (itself when it has no certificate here)."""
-        return self._persons.get(device, device)
+        """The member a device speaks for (itself when it has no certificate
+        here): the person of its first binding, by log ID, if it has several."""
+        return self._first.get(device, device)
+
+    def persons_of(self, device: str) -> frozenset[str]:
+        """Every person the device is bound under here (itself if unbound)."""
+        return frozenset(self._persons.get(device, {device}))
 
     def is_removed(self, device: str) -> bool:
         return device in self._by_device

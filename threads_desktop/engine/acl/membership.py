@@ -515,8 +515,10 @@ class Membership:
             return clean
         if not content or not any(key.can_read for key in self._store.thread_keys(thread_id)):
             return None  # a follower's control event, or MissingKeyError when writing content
-        if self.heal(thread_id):
-            return self.writing_key(thread_id, content=True)
+        if self.heal(thread_id):  # once: an epoch a rotation leaves unclean stays so (no loop of rotations)
+            clean = self._clean_key(thread_id)
+            if clean is not None:
+                return clean
         raise AccessDeniedError("every key epoch may be known to a removed member; an admin must rotate the keys")
 
     def heal(self, thread_id: ThreadId) -> bool:

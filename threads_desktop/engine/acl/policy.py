@@ -140,12 +140,16 @@ class Evaluation:
         again."""
         if any(isinstance(op, (*REVOCATIONS, Join, Admit)) for op in event.ops):
             return False
+        binding = _binding(self.thread_id, event)
+        if binding is not None and any(b.device == binding.device for b in self.bindings.values()):
+            # A device's second binding changes whose removals count for its
+            # earlier events: judge everything again (as every peer would).
+            return False
         i = len(self.events)
         self.events.append(event)
         self.index[(event.log, event.seq)] = i
         self._by_log.setdefault(event.log, []).append(i)
         self._seqs.setdefault(event.log, []).append(event.seq)
-        binding = _binding(self.thread_id, event)
         if binding is not None:
             self.bindings[event.log] = binding
             self.removals = device_rules.Removals(self.events, self.bindings)
@@ -248,8 +252,8 @@ class Evaluation:
         if epoch != 0 and not any(epoch in epochs for epochs, _peer, _read in knowledge):
             return False  # no valid event made this epoch: whoever gave it to us is no admin
         readers = self.current()
-        person = self.removals.person_of
-        return all(Role.READ in readers.roles(person(device)) and not self.removals.is_removed(device)
+        persons = self.removals.persons_of  # a device bound under several: a reader through any of them
+        return all(any(Role.READ in readers.roles(p) for p in persons(device)) and not self.removals.is_removed(device)
                    for epochs, device, with_read in knowledge if with_read and epoch in epochs)
 
     # --- judging ------------------------------------------------------------------------
