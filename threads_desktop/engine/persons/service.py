@@ -34,10 +34,13 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ChangeSet, Connection, PeerLink, PersonDevice, ThreadKind
 from threads_desktop.engine.eventstore.committer import Committer
+from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
 log = logging.getLogger(__name__)
+
+MAX_THREAD_NAME = 120  # as engine/threads.py's MAX_NAME_LENGTH (a sibling layer: not imported)
 
 
 class Persons:
@@ -144,9 +147,9 @@ class Persons:
                    keys: Sequence[ThreadKey]) -> None:
         """Hold a thread of the person that this device does not hold yet:
         its keys and our log, whose first event binds it with our
-        certificate; sync brings the rest (its name and kind too: `kind` and
-        `name` are the bundle's hints, checked, not stored)."""
-        del kind, name
+        certificate; sync brings the rest. `kind` and `name` are the
+        bundle's hints, shown until the thread's own data arrives (as a join
+        shows the link's name): an album restored is listed as one at once."""
         if not keys:
             raise InvalidInputError("a thread comes with its keys")
         if self._store_holds(thread_id):
@@ -155,7 +158,10 @@ class Persons:
         if cert is None and self._book.person != self._identity.peer_id:
             raise InvalidInputError("this device has no certificate of its person")
         newest, *older = sorted(keys, key=lambda key: key.epoch, reverse=True)
+        hint_name = _hint_name(name)
         with self._db.write():
+            local_settings.store_thread_hint(self._db, str(thread_id), None if kind is None else ThreadKind(kind).value,
+                                             hint_name)
             self._store.create_thread(thread_id, newest)
             for key in older:
                 self._store.add_thread_key(thread_id, key)
@@ -243,6 +249,15 @@ class Persons:
 
     def _now_ms(self) -> int:
         return int(self._now_seconds() * 1000)
+
+
+def _hint_name(name: str | None) -> str | None:
+    """A bundle's name of a thread, cleaned as a thread's name is; None if it is none."""
+    if not isinstance(name, str):
+        return None
+    cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
+    # A hint: one that would not do as a thread's name is dropped, never a reason to refuse the thread.
+    return cleaned if cleaned and len(cleaned) <= MAX_THREAD_NAME and not text.has_hidden(cleaned) else None
 
 
 def clean_device_name(name: str) -> str:
