@@ -180,8 +180,8 @@ def test_an_admit_names_the_joiner_and_carries_keys_for_its_role_alone(open_node
 
 
 def test_the_requests_an_admin_keeps_are_bounded_oldest_dropped(open_node: OpenNode) -> None:
+    from threads_desktop.engine.acl.answering import MAX_JOIN_REQUESTS
     from threads_desktop.engine.acl.control_ops import binding_message, join_message
-    from threads_desktop.engine.acl.membership import MAX_JOIN_REQUESTS
     from threads_desktop.engine.core.keys import Identity
 
     clock = WallClock()
@@ -256,8 +256,8 @@ def test_the_link_a_member_joined_with_gives_nothing_once_it_was_removed_or_demo
 def test_a_decline_outlasts_requests_under_fresh_identities(open_node: OpenNode) -> None:
     """Review finding 7: 64 requests under made-up identities pushed the
     'declined' row out, and the declined joiner was back to waiting."""
+    from threads_desktop.engine.acl.answering import MAX_JOIN_REQUESTS
     from threads_desktop.engine.acl.control_ops import binding_message, join_message
-    from threads_desktop.engine.acl.membership import MAX_JOIN_REQUESTS
     from threads_desktop.engine.core.keys import Identity
 
     clock = WallClock()

@@ -21,7 +21,7 @@ from threads_desktop.engine.eventstore.store import AppliedChanges, EventStore
 from threads_desktop.engine.logstore.database import LOGSTORE_SCHEMA, Database
 from threads_desktop.engine.logstore.envelopes import Envelope, OpenedEvent
 from threads_desktop.engine.logstore.store import LogStore
-from threads_desktop.engine.node import app_schema
+from threads_desktop.engine.node_services import app_schema
 
 
 class DecryptCountingLogStore(LogStore):

@@ -16,11 +16,11 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from threads_desktop.engine.acl import admission, admitting
-from threads_desktop.engine.acl.admission import MAX_JOINER_NAME, AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl import admitting
+from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.answering import AdmissionAnswers
 from threads_desktop.engine.acl.control_ops import (
     AclOp,
-    Admit,
     Grant,
     Invite,
     Keys,
@@ -29,30 +29,25 @@ from threads_desktop.engine.acl.control_ops import (
     SetDefault,
     Uninvite,
     acl_payload,
-    join_message,
-    make_bind,
 )
 from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.direct import DirectInvite, open_direct_invite, seal_direct_invite
 from threads_desktop.engine.acl.gate import AccessGate
-from threads_desktop.engine.acl.keybox import open_key_box, seal_key_box
+from threads_desktop.engine.acl.keybox import seal_key_box
 from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.acl.pending_joins import PendingJoins
 from threads_desktop.engine.acl.policy import Evaluation
-from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError, ThreadsError
+from threads_desktop.engine.core.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, SigningKey, ThreadKey
-from threads_desktop.engine.core.members import AdmissionStatus, InviteState, JoinRequest, JoinState, Member, Role
-from threads_desktop.engine.core.text import name_from_peer
+from threads_desktop.engine.core.members import InviteState, JoinRequest, JoinState, Member, Role
 from threads_desktop.engine.crypto.aead import RandomBytes
 from threads_desktop.engine.crypto.vault import KeyVault
 from threads_desktop.engine.eventstore.committer import Committer
-from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
 MAX_WAITING_INVITES = 32
-MAX_JOIN_REQUESTS = 64  # waiting or refused requests kept a thread
 MAX_INVITE_LIFETIME_YEARS = 10
 MAX_INVITE_LIFETIME_SECONDS = MAX_INVITE_LIFETIME_YEARS * 366 * 86400
 
@@ -75,9 +70,11 @@ class Membership:
         self._new_epoch = new_epoch
         self._random_bytes = random_bytes
         self._now_seconds = now_seconds
-        # Per thread just let in: the admin whose answer was taken (kept in
-        # memory: the window lasts until the first ACL event arrives).
-        self._admitted_by: dict[ThreadId, str] = {}
+        self._joins = PendingJoins(database, store, gate, identity, vault, devices, commit=self._commit,
+                                   random_bytes=random_bytes, now_ms=self._now_ms)
+        self._answers = AdmissionAnswers(database, store, gate, devices, commit=self._commit, clean_key=self._clean_key,
+                                         heal=self.heal, admin_here=self._admin_here,
+                                         require_admin=self._require_admin, now_ms=self._now_ms)
 
     def _commit(self, thread_id: ThreadId, payloads: Sequence[Any], key: ThreadKey | None = None) -> None:
         """Write control events, sealed with `key` (default: writing_key's choice)."""
@@ -165,274 +162,51 @@ class Membership:
         self._commit(thread_id, [acl_payload(Uninvite(invite_key))])
 
     def join(self, link: InviteLink) -> ThreadId:
-        """Keep the link as a pending admission: no thread and no keys until
-        an admin admits us (admission_request, take_admission). A refused
-        one is replaced by the new link."""
-        thread_id = link.thread_id
-        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
-            raise InvalidInputError("only access-controlled threads are joined with a link")
-        invite_key = SigningKey.from_seed(link.invite_seed)
-        log_seed = self._random_bytes(32)
-        with self._db.write() as sql:
-            pending = sql.execute("SELECT status FROM pending_admissions WHERE thread_id = ?",
-                                  (thread_id.raw,)).fetchone()
-            if sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone() \
-                    or (pending is not None and pending[0] != "refused"):
-                raise ThreadsError(f"you are already in {link.name or 'this album or chat'}")
-            sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
-            sql.execute(
-                "INSERT INTO pending_admissions (thread_id, invite_key, wrapped_seed, wrapped_log_seed, role, name,"
-                " inviter, addresses, status, reason, since_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'waiting', NULL, ?)",
-                (thread_id.raw, invite_key.peer_id.public_key,
-                 self._vault.wrap(link.invite_seed, _seed_label(thread_id)),
-                 self._vault.wrap(log_seed, _log_seed_label(thread_id)), link.role.label, link.name, link.inviter,
-                 cbor.encode(list(link.addresses)), self._now_ms()))
-        return thread_id
+        """Keep the link as a pending admission (acl/pending_joins.py)."""
+        return self._joins.join(link)
 
     def admission_request(self, thread_id: ThreadId, name: str | None = None) -> AdmissionRequest:
-        """What to send an admin to be admitted with our pending link
-        (`name`: our display name, for its person to see)."""
-        row = self._sql.execute("SELECT invite_key, wrapped_seed, wrapped_log_seed FROM pending_admissions"
-                                " WHERE thread_id = ?", (thread_id.raw,)).fetchone()
-        if row is None:
-            raise NotFoundError("no pending join for this album or chat")
-        invite_public, wrapped_seed, wrapped_log = row
-        invite_key = SigningKey.from_seed(self._vault.unwrap(wrapped_seed, _seed_label(thread_id)))
-        log_id = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id))).peer_id
-        me = self._identity.peer_id
-        bind = make_bind(self._identity, thread_id, log_id)
-        return AdmissionRequest(thread_id, invite_public, log_id, me, bind.exchange, bind.signature,
-                                invite_key.sign(join_message(thread_id, invite_public, log_id, me)),
-                                name_from_peer(name, MAX_JOINER_NAME) if name is not None else None,
-                                self._devices.this_cert())
+        """What to send an admin to be admitted with our pending link."""
+        return self._joins.admission_request(thread_id, name)
 
     def answer_admission(self, request: AdmissionRequest, from_peer: str) -> AdmissionAnswer:
-        """As an admin, judge a joiner's request against the ACL as it stands
-        and, if its invite still holds, write the admit event (in one write
-        transaction). UNKNOWN reveals nothing: no such thread or invite
-        here, a request that does not verify, or we are no admin."""
-        del from_peer  # the request names and proves its joiner; where it came from changes nothing
-        unknown = AdmissionAnswer(AdmissionStatus.UNKNOWN)
-        thread_id = request.thread_id
-        try:
-            request.verify()
-        except InvalidInputError:
-            return unknown
-        with self._db.write() as sql:
-            if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not sql.execute(
-                    "SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
-                return unknown
-            evaluation = self._gate.evaluation(thread_id)
-            book = evaluation.current()
-            terms = book.invites.get(request.invite_key)
-            if terms is None or not self._admin_here(evaluation) \
-                    or not self._store.thread_keys(thread_id)[0].can_read:
-                return unknown
-            if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
-                    and terms.role in book.roles(request.member) \
-                    and not evaluation.removals.is_removed(str(request.identity)):
-                # Asked again (an answer lost on the way): the same answer, but
-                # only while it still holds the role; removed, demoted or gone,
-                # its old link is judged like any other (refused).
-                return self._admitted_answer(thread_id, request, terms.role)
-            request_id = admission.request_id(request)
-            recorded = sql.execute("SELECT status, reason FROM join_requests WHERE thread_id = ? AND request_id = ?",
-                                   (thread_id.raw, request_id)).fetchone()
-            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
-            if reason is None and request.cert is not None \
-                    and request.identity in self._devices.device_list(request.cert.person).removed(request.cert.person):
-                reason = "removed"  # a removal we saw elsewhere (a hello, a bundle), not in this thread yet
-            if reason is None and recorded == ("refused", "declined"):
-                reason = "declined"  # a person said no: asking again changes nothing
-            if reason is not None:
-                self._record_request(request, "refused", reason)
-                return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
-            if terms.approve:
-                self._record_request(request, "waiting", None)
-                return AdmissionAnswer(AdmissionStatus.WAITING_APPROVAL)
-            return self._admit(request, terms.role)
-
-    def _admit(self, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
-        """Write the admit event: the admit and the keys the role needs,
-        sealed to the joiner. The gate judges it like any other event; a
-        refusal (used up meanwhile, say) writes nothing."""
-        thread_id = request.thread_id
-        if self._clean_key(thread_id) is None:
-            self.heal(thread_id)  # never hand out an epoch someone removed may hold
-        clean = self._clean_key(thread_id)
-        if clean is None:
-            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
-        try:
-            box = self._seal_for_role(thread_id, request.exchange, role)
-        except InvalidInputError:
-            return AdmissionAnswer(AdmissionStatus.UNKNOWN)  # an exchange key nothing can be sealed to
-        admit = Admit(request.invite_key, request.log_id, request.identity, request.exchange, request.bind_sig,
-                      request.sig, request.cert)
-        try:
-            self._commit(thread_id, [acl_payload(admit, Keys(clean.epoch, ((str(request.identity), box,
-                                                                            role >= Role.READ),)))])
-        except AccessDeniedError as exc:
-            reason = admission.refusal_reason(str(exc))
-            self._record_request(request, "refused", reason)
-            return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
-        self._sql.execute("DELETE FROM join_requests WHERE thread_id = ? AND request_id = ?",
-                          (thread_id.raw, admission.request_id(request)))
-        return AdmissionAnswer(AdmissionStatus.ADMITTED, box, role)
-
-    def _admitted_answer(self, thread_id: ThreadId, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
-        try:
-            return AdmissionAnswer(AdmissionStatus.ADMITTED, self._seal_for_role(thread_id, request.exchange, role),
-                                   role)
-        except InvalidInputError:
-            return AdmissionAnswer(AdmissionStatus.UNKNOWN)
-
-    def _seal_for_role(self, thread_id: ThreadId, exchange: bytes, role: Role) -> bytes:
-        """Every epoch we hold (newest first), follow-only for a follower."""
-        keys = [key for key in self._store.thread_keys(thread_id) if key.can_read]
-        return seal_key_box(exchange, thread_id, keys if role >= Role.READ else [k.follow_only() for k in keys])
-
-    def _record_request(self, request: AdmissionRequest, status: str, reason: str | None) -> None:
-        """Keep a waiting or refused request for admins to see: one row per
-        joiner and invite, at most MAX_JOIN_REQUESTS a thread (oldest go).
-        Declines are bounded apart: a joiner a person said no to must not
-        make room for itself with requests under fresh identities."""
-        thread = request.thread_id.raw
-        self._sql.execute(
-            "INSERT INTO join_requests (thread_id, request_id, peer, name, invite_key, request, status, reason,"
-            " at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET name = COALESCE(excluded.name,"
-            " name), request = excluded.request, status = excluded.status, reason = excluded.reason,"
-            " at_ms = excluded.at_ms",
-            (thread, admission.request_id(request), str(request.identity), request.name, request.invite_key,
-             request.to_bytes(), status, reason, self._now_ms()))
-        for declined in (True, False):
-            self._sql.execute(
-                "DELETE FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ? AND request_id NOT IN"
-                " (SELECT request_id FROM join_requests WHERE thread_id = ? AND (reason IS 'declined') = ?"
-                " ORDER BY at_ms DESC, request_id LIMIT ?)", (thread, declined, thread, declined, MAX_JOIN_REQUESTS))
+        """As an admin, judge a joiner's request (acl/answering.py)."""
+        return self._answers.answer_admission(request, from_peer)
 
     def take_admission(self, thread_id: ThreadId, answer: AdmissionAnswer, from_peer: str | None = None) -> JoinState:
-        """The joiner's side of an answer (from `from_peer`). ADMITTED: the
-        keys in the box and our log; the thread is ours to sync (complete_join
-        writes our bind once the admit event is here). UNKNOWN changes nothing."""
-        with self._db.write() as sql:
-            row = sql.execute("SELECT wrapped_log_seed, status FROM pending_admissions WHERE thread_id = ?",
-                              (thread_id.raw,)).fetchone()
-            if row is None:
-                raise NotFoundError("no pending join for this album or chat")
-            wrapped_log, status = row
-            if status == "admitted" or answer.status is AdmissionStatus.UNKNOWN:
-                pass  # admitted already (by another admin, say): a later answer changes nothing
-            elif answer.status is AdmissionStatus.ADMITTED:
-                assert answer.box is not None and answer.role is not None
-                keys = open_key_box(self._identity, thread_id, answer.box)  # InvalidInputError: nothing taken
-                if not sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
-                    newest, *older = sorted(keys, key=lambda key: key.epoch, reverse=True)
-                    self._store.create_thread(thread_id, newest)
-                    for key in older:
-                        self._store.add_thread_key(thread_id, key)
-                log_key = SigningKey.from_seed(self._vault.unwrap(wrapped_log, _log_seed_label(thread_id)))
-                self._store.create_own_log(thread_id, log_key)
-                self._set_join_status(thread_id, "admitted", None, answer.role)
-                if from_peer is not None:
-                    self._admitted_by[thread_id] = from_peer
-            elif answer.status is AdmissionStatus.REFUSED:
-                self._set_join_status(thread_id, "refused", answer.reason)
-            else:
-                self._set_join_status(thread_id, "waiting-approval", None)
-        state = self.join_state(thread_id)
-        assert state is not None
-        return state
-
-    def _set_join_status(self, thread_id: ThreadId, status: str, reason: str | None, role: Role | None = None) -> None:
-        self._sql.execute("UPDATE pending_admissions SET status = ?, reason = ?, since_ms = ?,"
-                          " role = COALESCE(?, role) WHERE thread_id = ?",
-                          (status, reason, self._now_ms(), None if role is None else role.label, thread_id.raw))
+        """The joiner's side of an admin's answer (acl/pending_joins.py)."""
+        return self._joins.take_admission(thread_id, answer, from_peer)
 
     def complete_join(self, thread_id: ThreadId) -> str | None:
-        """Once the admit event naming us is applied here, write our bind
-        (our log's first event) and forget the pending admission. Returns
-        why the admission was refused, if it was (an invite used up by a
-        concurrent admission elsewhere, say)."""
-        row = self._sql.execute("SELECT status, reason, invite_key FROM pending_admissions WHERE thread_id = ?",
-                                (thread_id.raw,)).fetchone()
-        if row is None or row[0] != "admitted":
-            return None if row is None or row[0] != "refused" else str(row[1])
-        own_log = self._store.own_log(thread_id)
-        if own_log is None:
-            return None
-        verdict = admitting.admit_verdict(self._gate.evaluation(thread_id), row[2], self.device, own_log)
-        if verdict is None:
-            return None  # not here yet: sync brings it
-        with self._db.write() as sql:
-            if isinstance(verdict, str):
-                self._set_join_status(thread_id, "refused", admission.refusal_reason(verdict))
-                return admission.refusal_reason(verdict)
-            if not any(event.log == own_log.raw for event in self._gate.evaluation(thread_id).events):
-                self._commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, own_log,
-                                                               self._devices.this_cert()))])
-            sql.execute("DELETE FROM pending_admissions WHERE thread_id = ?", (thread_id.raw,))
-        self._admitted_by.pop(thread_id, None)  # the ACL is here: it decides from now on
-        return None
+        """Our bind once the admit event is here; why we were refused, if we were."""
+        return self._joins.complete_join(thread_id)
 
     def join_state(self, thread_id: ThreadId) -> JoinState | None:
-        row = self._sql.execute(f"SELECT {_JOIN_COLUMNS} FROM pending_admissions WHERE thread_id = ?",
-                                (thread_id.raw,)).fetchone()
-        return None if row is None else _join_state(row)
+        return self._joins.join_state(thread_id)
 
     def pending_joins(self) -> list[JoinState]:
         """Links we joined with and are not in yet, oldest first."""
-        return [_join_state(row) for row in self._sql.execute(
-            f"SELECT {_JOIN_COLUMNS} FROM pending_admissions ORDER BY since_ms, thread_id")]
+        return self._joins.pending_joins()
 
     def pending_join(self, thread_id: ThreadId) -> tuple[bool, str | None]:
         """(still on our way in?, why the admission was refused)."""
-        state = self.join_state(thread_id)
-        if state is None:
-            return False, None
-        return state.status != "refused", state.reason
+        return self._joins.pending_join(thread_id)
 
     def forget_join(self, thread_id: ThreadId) -> None:
         """Cancel a pending admission that is waiting or was refused."""
-        with self._db.write() as sql:
-            if not sql.execute("DELETE FROM pending_admissions WHERE thread_id = ? AND status != 'admitted'",
-                               (thread_id.raw,)).rowcount:
-                raise NotFoundError("no pending join to cancel for this album or chat")
+        self._joins.forget_join(thread_id)
 
     def join_requests(self, thread_id: ThreadId) -> list[JoinRequest]:
         """Joiners waiting for our person's approval, and refusals, oldest first."""
-        return [JoinRequest(request_id, peer, name, invite_key, status, reason, at_ms)
-                for request_id, peer, name, invite_key, status, reason, at_ms in self._sql.execute(
-                    "SELECT request_id, peer, name, invite_key, status, reason, at_ms FROM join_requests"
-                    " WHERE thread_id = ? ORDER BY at_ms, request_id", (thread_id.raw,))]
+        return self._answers.join_requests(thread_id)
 
     def approve_join(self, thread_id: ThreadId, request_id: bytes) -> AdmissionAnswer:
-        """Our person lets a waiting joiner in: the admit is written now, and
-        the joiner is ADMITTED when it asks again. REFUSED if the invite no
-        longer holds (used up, expired, revoked meanwhile)."""
-        with self._db.write() as sql:
-            row = sql.execute("SELECT request, status FROM join_requests WHERE thread_id = ? AND request_id = ?",
-                              (thread_id.raw, request_id)).fetchone()
-            if row is None or row[1] != "waiting":
-                raise NotFoundError("nobody is waiting with that request")
-            self._require_admin(thread_id)
-            request = AdmissionRequest.from_bytes(row[0])
-            evaluation = self._gate.evaluation(thread_id)
-            terms = evaluation.current().invites.get(request.invite_key)
-            if terms is None:
-                raise NotFoundError("that invite is not in this album or chat")
-            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
-            if reason is not None:
-                self._record_request(request, "refused", reason)
-                return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)
-            return self._admit(request, terms.role)
+        """Our person lets a waiting joiner in (acl/answering.py)."""
+        return self._answers.approve_join(thread_id, request_id)
 
     def decline_join(self, thread_id: ThreadId, request_id: bytes) -> None:
         """Our person says no: the joiner is REFUSED ("declined") when it asks again."""
-        with self._db.write() as sql:
-            if not sql.execute("UPDATE join_requests SET status = 'refused', reason = 'declined', at_ms = ?"
-                               " WHERE thread_id = ? AND request_id = ? AND status = 'waiting'",
-                               (self._now_ms(), thread_id.raw, request_id)).rowcount:
-                raise NotFoundError("nobody is waiting with that request")
+        self._answers.decline_join(thread_id, request_id)
 
     def reset_links(self, thread_id: ThreadId) -> int:
         """Revoke every invite still open, in one event; how many there were."""
@@ -666,14 +440,7 @@ class Membership:
 
     def _admission_peers(self, thread_id: ThreadId) -> frozenset[str] | None:
         """The peers our pending admission came from; None when unknown."""
-        state = self.join_state(thread_id)
-        if state is None:
-            return None
-        named = {str(found) for found in map(peer_of_address, state.addresses) if found is not None}
-        admitted_by = self._admitted_by.get(thread_id)
-        if admitted_by is not None:
-            named.add(admitted_by)
-        return frozenset(named) or None
+        return self._joins.admission_peers(thread_id)
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)
@@ -689,20 +456,3 @@ class Membership:
 
 def _invite_id(sealed: bytes) -> bytes:
     return hashlib.sha256(sealed).digest()[:16]
-
-
-def _seed_label(thread_id: ThreadId) -> str:
-    return f"invite-seed/{thread_id}"
-
-
-def _log_seed_label(thread_id: ThreadId) -> str:
-    return f"join-log-seed/{thread_id}"
-
-
-_JOIN_COLUMNS = "thread_id, status, reason, name, inviter, role, addresses, since_ms"
-
-
-def _join_state(row: tuple[Any, ...]) -> JoinState:
-    thread_raw, status, reason, name, inviter, role, addresses, since_ms = row
-    return JoinState(ThreadId(thread_raw), status, reason, name, inviter, Role.parse(role),
-                     tuple(cbor.decode(addresses, max_size=1 << 16)), since_ms)

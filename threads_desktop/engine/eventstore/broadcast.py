@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet
+from threads_desktop.engine.eventstore.store import AppliedChanges
 
 Listener = Callable[[ChangeSet], None]
 
@@ -53,3 +54,11 @@ class Broadcaster:
         for subscription in list(self._subscriptions):
             if subscription.wants(changes):
                 subscription.listener(changes)
+
+
+def change_set(changes: AppliedChanges, *, threads_added: frozenset[ThreadId] = frozenset(),
+               threads_updated: frozenset[ThreadId] = frozenset()) -> ChangeSet:
+    """What listeners hear of applied changes (engine/node.py publishes it)."""
+    return ChangeSet(threads_added=threads_added, threads_updated=threads_updated,
+                     documents=frozenset(changes.documents), documents_created=frozenset(changes.created),
+                     documents_deleted=frozenset(changes.deleted), membership=frozenset(changes.membership))

@@ -10,7 +10,8 @@ Starting at login is the XDG autostart entry itself (ui/autostart.py), not
 a QSettings key: removing the entry elsewhere turns the box off.
 
 Two more tabs act at once rather than on OK: Devices (this person's
-computers: add, remove) and Backup (export one, check its passphrase)."""
+computers: add, remove) and Backup (export one, check its passphrase); they
+show a single Close instead of OK and Cancel."""
 
 from __future__ import annotations
 
@@ -138,6 +139,8 @@ class SettingsDialog(QDialog):
         self.error.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        # Devices and Backup act at once: there, one Close (it saves nothing).
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
         general = QWidget()
@@ -150,12 +153,21 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(general, self.tr("General"))
         self.tabs.addTab(self.devices_page, self.tr("Devices"))
         self.tabs.addTab(self.backup_page, self.tr("Backup"))
+        self.tabs.currentChanged.connect(self._fit_buttons)
         self.tabs.setCurrentIndex({"devices": 1, "backup": 2}.get(page, 0))
+        self._fit_buttons(self.tabs.currentIndex())
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self._load_task = asyncio.ensure_future(self._load())
+
+    def _fit_buttons(self, index: int) -> None:
+        general = index == 0
+        for button in (self.ok_button, self.buttons.button(QDialogButtonBox.StandardButton.Cancel)):
+            button.setVisible(general)
+        self.close_button.setVisible(not general)
+        (self.ok_button if general else self.close_button).setDefault(True)
 
     def _note(self, text: str) -> QLabel:
         note = QLabel(text)

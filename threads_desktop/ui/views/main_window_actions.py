@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QMessageBox
 
 from threads_desktop.engine.core.ids import ThreadId
-from threads_desktop.engine.core.types import IdentityCard, NetworkStatus, ThreadKind, ThreadSummary
+from threads_desktop.engine.core.types import NetworkStatus, ThreadKind, ThreadSummary
 from threads_desktop.ui.diagnostics import CopyDiagnosticsAction
 from threads_desktop.ui.dialogs.devices_dialog import DevicesDialog
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
@@ -255,18 +255,19 @@ class WindowActions(_Base):
         return self.join_dialog
 
     async def _refresh_identity(self) -> None:
-        card = await self._client.identity()
-        self._show_identity(card, await self._client.run(profile_ops.display_name))
+        self._show_identity(await self._client.run(profile_ops.me))
 
-    def _show_identity(self, card: IdentityCard, name: str | None) -> None:
-        self._my_id = card.peer_id
+    def _show_identity(self, me: profile_ops.Me) -> None:
+        # The person's ID, not this device's: others invite the person, the
+        # same on each of its devices (the relay settings name the device).
+        self._my_id = me.person_id
         self.copy_id_action.setEnabled(True)
-        self.identity_label.setText((name or self.tr("This device")) + f"\n{short_id(card.peer_id)}")
-        self.identity_label.setToolTip(self.tr("Your ID on this device (others see it when you join): {id}")
-                                       .format(id=card.peer_id))
+        self.identity_label.setText((me.name or self.tr("You")) + f"\n{short_id(me.person_id)}")
+        self.identity_label.setToolTip(self.tr("Your ID, the same on each of your devices (others see it when "
+                                               "you join): {id}").format(id=me.person_id))
 
     def copy_my_id(self) -> None:
-        """Put this device's whole ID on the clipboard (to be added by it)."""
+        """Put the person's whole ID on the clipboard (to be invited by it)."""
         if self._my_id:
             QGuiApplication.clipboard().setText(self._my_id)
             self.statusBar().showMessage(self.tr("Your ID was copied to the clipboard"), 10_000)
