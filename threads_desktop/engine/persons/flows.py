@@ -92,6 +92,8 @@ class Profile(Protocol):
     def list_threads(self) -> list[ThreadSummary]: ...
 
     def display_name(self) -> str: ...
+    @property
+    def listen_addresses(self) -> list[str]: ...
 
     def set_display_name(self, name: str) -> None: ...
 
@@ -102,7 +104,9 @@ class Profile(Protocol):
 def build_bundle(profile: Profile, own_addresses: Sequence[str] = ()) -> PersonBundle:
     """Everything a new device of this person needs, but the content. Its
     peers: those of each thread, and the person's other devices (which
-    hold every thread), this one at `own_addresses` (where it listens)."""
+    hold every thread), this one at `own_addresses` (default: where it
+    listens now, so a restore while it runs finds it directly)."""
+    own_addresses = own_addresses or profile.listen_addresses
     persons = profile.persons
     threads = tuple(BundleThread(summary.thread_id, summary.kind, summary.name,
                                  tuple(profile.store.thread_keys(summary.thread_id)))
