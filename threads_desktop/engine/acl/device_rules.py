@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from threads_desktop.engine.acl.control_ops import Undevice
-from threads_desktop.engine.acl.devices import DeviceCert
+from threads_desktop.engine.acl.devices import MAX_DEVICES, DeviceCert
 from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId
 
@@ -74,19 +74,24 @@ class Removals:
         self._bindings = bindings
         self._by_device: dict[str, list[AclEvent]] = {}
         self._removed_by: dict[str, str] = {}  # device -> the person that removed it
+        counted: dict[str, int] = {}  # person -> devices it removed here
         for event in events:
             for op in event.ops:
                 if not isinstance(op, Undevice):
                     continue
                 device, person = str(op.removal.device), str(op.removal.person)
-                if person not in self._persons.get(device, {person if person in members else device}):
+                if person not in self._persons.get(device, {person} & members):
                     # Only its own person removes a device; one not bound here
-                    # yet (it may hold keys from its person), a person who is.
+                    # (it may hold keys from its person), only a member person:
+                    # a made-up key "removing itself" would force rotations.
                     continue
+                if device not in self._removed_by and counted.get(person, 0) >= MAX_DEVICES:
+                    continue  # a person has at most so many devices: more removals force no more rotations
                 try:
                     op.removal.verify()
                 except InvalidInputError:
                     continue
+                counted[person] = counted.get(person, 0) + (device not in self._removed_by)
                 self._by_device.setdefault(device, []).append(event)
                 self._removed_by[device] = person
 

@@ -214,16 +214,20 @@ class AccessGate:
         revoked = {op.peer for op in revocation.ops if isinstance(op, Revoke)}
         if any(isinstance(op, Leave) for op in revocation.ops):
             revoked.add(evaluation.identity_of(revocation.log) or "")
-        devices = {str(op.removal.device) for op in revocation.ops if isinstance(op, Undevice)}
-        logs = [log for log, binding in evaluation.bindings.items()
-                if binding.member in revoked or binding.device in devices]
+        # Only removals the thread counts: one it ignores (signed by another
+        # person) must not cost a replay of the whole thread.
+        devices = {str(op.removal.device) for op in revocation.ops if isinstance(op, Undevice)} \
+            & evaluation.removals.removed_devices()
+        members = {log for log, binding in evaluation.bindings.items() if binding.member in revoked}
+        logs = [log for log, binding in evaluation.bindings.items() if log in members or binding.device in devices]
         for log_raw in logs:
             after = revocation.seq if log_raw == revocation.log else revocation.deps.get(log_raw, 0)
             for seq, deps_blob in self._sql.execute(
                     "SELECT seq, deps FROM events WHERE thread_id = ? AND log_id = ? AND seq > ? AND state = ?"
                     " AND control = 0", (thread_id.raw, log_raw, after, APPLIED)):
                 deps = dict(cbor.decode(deps_blob, max_size=1 << 20))
-                if evaluation.removals.refuses(log_raw, seq, deps) or concurrent(revocation, log_raw, seq, deps):
+                if evaluation.removals.refuses(log_raw, seq, deps) \
+                        or (log_raw in members and concurrent(revocation, log_raw, seq, deps)):
                     self._replay.add(thread_id)
                     return
 
