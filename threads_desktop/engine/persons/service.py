@@ -20,6 +20,7 @@ from threads_desktop.engine.acl.control_ops import Admit, Bind, Undevice, acl_pa
 from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.devices import (
     MAX_DEVICE_NAME,
+    MAX_DEVICES,
     DeviceCert,
     DeviceItem,
     DeviceRemoval,
@@ -114,7 +115,8 @@ class Persons:
         if device in self._book.device_list().removed(self._book.person):
             raise InvalidInputError("that device was removed: it cannot be added again")
         cert = issue_cert(self._book.person_key(), device, cleaned, self._now_ms())
-        self._book.record([cert])
+        if cert not in self._book.record([cert]):  # the book is full: a link spent for nothing otherwise
+            raise InvalidInputError(f"a person has at most {MAX_DEVICES} devices, removed ones included")
         self._publish(ChangeSet(devices=True))
         return cert
 
