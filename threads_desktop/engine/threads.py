@@ -23,6 +23,7 @@ from threads_desktop.engine.db.documents import db_event
 from threads_desktop.engine.db.models import FieldSpec, Model
 from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.eventstore.stamps import stamp_hlc
+from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
@@ -110,7 +111,8 @@ class ThreadDirectory:
         row = self._db.connection.execute(
             "SELECT data FROM documents WHERE thread_id = ? AND collection = ? AND id = ? AND deleted = 0",
             (thread_id.raw, THREAD_MODEL.collection, META_ID)).fetchone()
-        kind = cbor.decode(row[0], max_size=1 << 16).get("kind") if row else None
+        kind = cbor.decode(row[0], max_size=1 << 16).get("kind") if row \
+            else local_settings.thread_hint(self._db, str(thread_id))[0]
         return ThreadKind(kind) if isinstance(kind, str) and kind in ThreadKind._value2member_map_ else None
 
     def _query(self, where: str, params: tuple[object, ...]) -> list[ThreadSummary]:
@@ -134,6 +136,9 @@ class ThreadDirectory:
         summaries = []
         for raw, meta_blob, created_at, events, photo_count, message_count, newest, write, read in rows:
             meta: dict[str, Any] = cbor.decode(meta_blob, max_size=1 << 16) if meta_blob else {}
+            if not meta:  # not synced yet: what the bundle that brought it said (persons.add_thread)
+                hint_kind, hint_name = local_settings.thread_hint(self._db, str(ThreadId(raw)))
+                meta = {"kind": hint_kind, "name": hint_name}
             kind = meta.get("kind")
             summaries.append(ThreadSummary(
                 ThreadId(raw), ThreadKind(kind) if isinstance(kind, str) and kind in ThreadKind._value2member_map_

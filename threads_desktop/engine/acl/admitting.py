@@ -21,7 +21,10 @@ def refusal(evaluation: Evaluation, request: AdmissionRequest, terms: InviteTerm
     book = evaluation.current()
     if request.invite_key in book.uninvited or not book.is_admin(terms.inviter):
         return "revoked"
-    if removed_before(evaluation, str(request.identity), terms):
+    if evaluation.removals.is_removed(str(request.identity)):
+        return "removed"  # a device its person removed: for good, whatever invite it kept
+    # The person, not the device: another device of a removed person asks too.
+    if removed_before(evaluation, request.member, terms):
         return "removed"
     if terms.expires_ms and now_ms > terms.expires_ms:
         return "expired"

@@ -11,7 +11,9 @@ from typing import Any
 
 from threads_desktop.engine.acl import admission, admitting
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.book import InviteTerms
 from threads_desktop.engine.acl.control_ops import Admit, Keys, acl_payload
+from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.keybox import seal_key_box
 from threads_desktop.engine.acl.policy import Evaluation
@@ -29,7 +31,7 @@ class AdmissionAnswers:
     """Membership's admin side of admissions; the key holdings it needs
     (the clean key, healing) and the admin checks stay Membership's."""
 
-    def __init__(self, database: Database, store: LogStore, gate: AccessGate, *,
+    def __init__(self, database: Database, store: LogStore, gate: AccessGate, devices: DeviceBook, *,
                  commit: Callable[[ThreadId, Sequence[Any]], None], clean_key: Callable[[ThreadId], ThreadKey | None],
                  heal: Callable[[ThreadId], bool], admin_here: Callable[[Evaluation], bool],
                  require_admin: Callable[[ThreadId], None], now_ms: Callable[[], int],
@@ -38,6 +40,7 @@ class AdmissionAnswers:
         self._sql: sqlite3.Connection = database.connection
         self._store = store
         self._gate = gate
+        self._devices = devices
         self._commit = commit
         self._clean_key = clean_key
         self._heal = heal
@@ -71,7 +74,8 @@ class AdmissionAnswers:
             if self._removed(evaluation, request):
                 return unknown  # removal is final: no way back in, and never a key sealed to it
             if admitting.admitted(evaluation, request.invite_key, str(request.identity)) \
-                    and terms.role in book.roles(request.member):
+                    and terms.role in book.roles(request.member) \
+                    and not evaluation.removals.is_removed(str(request.identity)):
                 # Asked again (an answer lost on the way): the same answer, but
                 # only while it still holds the role; removed, demoted or gone,
                 # its old link is judged like any other (refused).
@@ -79,7 +83,7 @@ class AdmissionAnswers:
             request_id = admission.request_id(request)
             recorded = sql.execute("SELECT status, reason FROM join_requests WHERE thread_id = ? AND request_id = ?",
                                    (thread_id.raw, request_id)).fetchone()
-            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
+            reason = self._refusal(evaluation, request, terms)
             if reason is None and recorded == ("refused", "declined"):
                 reason = "declined"  # a person said no: asking again changes nothing
             if reason is not None:
@@ -89,6 +93,16 @@ class AdmissionAnswers:
                 self._record_request(request, "waiting", None)
                 return AdmissionAnswer(AdmissionStatus.WAITING_APPROVAL)
             return self._admit(request, terms.role)
+
+    def _refusal(self, evaluation: Evaluation, request: AdmissionRequest, terms: InviteTerms) -> str | None:
+        """admitting.refusal, and a removal of the device we saw elsewhere
+        (a hello, a bundle) that is not in this thread yet."""
+        reason = admitting.refusal(evaluation, request, terms, self._now_ms())
+        cert = request.cert
+        if reason is None and cert is not None and request.identity in self._devices.device_list(cert.person).removed(
+                cert.person):
+            reason = "removed"
+        return reason
 
     def _admit(self, request: AdmissionRequest, role: Role) -> AdmissionAnswer:
         """Write the admit event: the admit and the keys the role needs,
@@ -172,7 +186,7 @@ class AdmissionAnswers:
             terms = evaluation.current().invites.get(request.invite_key)
             if terms is None:
                 raise NotFoundError("that invite is not in this album or chat")
-            reason = admitting.refusal(evaluation, request, terms, self._now_ms())
+            reason = self._refusal(evaluation, request, terms)
             if reason is not None:
                 self._record_request(request, "refused", reason)
                 return AdmissionAnswer(AdmissionStatus.REFUSED, reason=reason)

@@ -72,7 +72,7 @@ class Membership:
         self._now_seconds = now_seconds
         self._joins = PendingJoins(database, store, gate, identity, vault, devices, commit=self._commit,
                                    random_bytes=random_bytes, now_ms=self._now_ms)
-        self._answers = AdmissionAnswers(database, store, gate, commit=self._commit, clean_key=self._clean_key,
+        self._answers = AdmissionAnswers(database, store, gate, devices, commit=self._commit, clean_key=self._clean_key,
                                          heal=self.heal, admin_here=self._admin_here,
                                          require_admin=self._require_admin, now_ms=self._now_ms,
                                          removed=self._removed)

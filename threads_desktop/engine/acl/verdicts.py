@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from threads_desktop.engine.acl import device_rules
 from threads_desktop.engine.acl.control_ops import Admit, Grant, Join, Leave, Revoke, Uninvite
 from threads_desktop.engine.acl.policy import Evaluation, in_past
+from threads_desktop.engine.core.errors import InvalidInputError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
 
@@ -31,22 +33,24 @@ def deciding_events(evaluation: Evaluation, peer: str) -> list[tuple[PeerId, int
     for an admission of its that was refused (an admit naming it, or its
     old-style join), every admit, join and revocation of that invite (its
     app judges the same race). Empty for a peer that holds follow, or that
-    the ACL never named: a stranger is told nothing."""
-    if Role.FOLLOW in evaluation.current().roles(peer):
+    the ACL never named: a stranger is told nothing. `peer` is a device:
+    roles, leaves and admits are its person's."""
+    person = evaluation.removals.person_of(peer)
+    if Role.FOLLOW in evaluation.current().roles(person):
         return []
-    own_logs = {log for log, binding in evaluation.bindings.items() if binding.member == peer}
+    own_logs = {log for log, binding in evaluation.bindings.items() if binding.member == person}
     lost_invites: set[bytes] = set()
     found: list[int] = []
     gains: list[int] = []  # events that let the peer in (again)
     for i, event in enumerate(evaluation.events):
         valid = evaluation.final.valid[i]
         for op in event.ops:
-            if valid and (_removes(op, peer) or (isinstance(op, Leave) and event.log in own_logs)):
+            if valid and (_removes(op, person) or (isinstance(op, Leave) and event.log in own_logs)):
                 found.append(i)
-            elif valid and _lets_in(op, peer, event.log in own_logs):
+            elif valid and _lets_in(op, peer, person, event.log in own_logs):
                 gains.append(i)
             elif not valid and ((isinstance(op, Join) and event.log in own_logs)
-                                or (isinstance(op, Admit) and str(op.identity) == peer)):
+                                or (isinstance(op, Admit) and _admits(op, peer, person))):
                 lost_invites.add(op.invite)
     if lost_invites:
         for i, event in enumerate(evaluation.events):
@@ -68,13 +72,23 @@ def _before(evaluation: Evaluation, i: int, j: int) -> bool:
     return in_past(a.log, a.seq, b.deps, b.log, b.seq)
 
 
-def _lets_in(op: object, peer: str, own_log: bool) -> bool:
-    """An op that gives the peer follow on the thread (or more)."""
+def _lets_in(op: object, peer: str, person: str, own_log: bool) -> bool:
+    """An op that gives the peer's person follow on the thread (or more)."""
     if isinstance(op, Admit):
-        return str(op.identity) == peer
+        return _admits(op, peer, person)
     if isinstance(op, Grant):
-        return op.peer == peer and op.entity is None
+        return op.peer == person and op.entity is None
     return isinstance(op, Join) and own_log
+
+
+def _admits(op: Admit, peer: str, person: str) -> bool:
+    """Does the admit name this device, or its person (a certified device)?"""
+    if str(op.identity) == peer:
+        return True
+    try:
+        return str(device_rules.certified_person(op.identity, op.cert)) == person
+    except InvalidInputError:
+        return False  # a certificate that does not hold names nobody
 
 
 def sync_cap(evaluation: Evaluation, peer: str) -> dict[PeerId, int]:

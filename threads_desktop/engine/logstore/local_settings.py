@@ -91,3 +91,22 @@ def upnp_enabled(database: Database) -> bool:
 
 def store_upnp_enabled(database: Database, enabled: bool) -> None:
     write_setting(database, _UPNP_KEY, bool(enabled))
+
+
+def thread_hint(database: Database, thread_id: str) -> tuple[str | None, str | None]:
+    """The kind and name a device bundle or backup said a thread has, shown
+    until the thread's own data arrives ((None, None): no hint)."""
+    value = read_setting(database, _THREAD_HINT_PREFIX + thread_id)
+    if not isinstance(value, dict):
+        return None, None
+    kind, name = value.get("kind"), value.get("name")
+    return kind if isinstance(kind, str) else None, name if isinstance(name, str) else None
+
+
+def store_thread_hint(database: Database, thread_id: str, kind: str | None, name: str | None) -> None:
+    """Keep a thread's kind and name as a bundle told them (checked by the caller)."""
+    if kind is not None or name is not None:
+        write_setting(database, _THREAD_HINT_PREFIX + thread_id, {"kind": kind, "name": name})
+
+
+_THREAD_HINT_PREFIX = "thread_hint/"

@@ -164,11 +164,17 @@ class ClientSession:
         """Exchange records until both sides hold the same logs (or no round
         makes progress: records we cannot take yet wait for keys)."""
         result = SyncResult()
+        settled = self._threads.heads(thread_id)
         refused = False
         for _ in range(MAX_ROUNDS):
             before = (result.pulled, result.pushed)
             theirs = await self._heads(thread_id)
-            ours = {h.log_id: h.seq for h in self._threads.heads(thread_id)}
+            # What both hold once a round moves nothing: the edge kept below.
+            # Not the heads read after the last await: a record we wrote
+            # meanwhile (a heal answering what it pushed us) would count as
+            # held there, and the next pass would skip it.
+            settled = self._threads.heads(thread_id)
+            ours = {h.log_id: h.seq for h in settled}
             for log_id, seq in ours.items():
                 if seq > theirs.get(log_id, 0):
                     pushed = await self._push_log(thread_id, log_id, theirs.get(log_id, 0))
@@ -183,7 +189,7 @@ class ClientSession:
             # It took none of a log: it may hold it already (gossip got there
             # first). Where it stands now tells whether it has our last records.
             await self._heads(thread_id)
-        self.edges[thread_id] = proofs.edge(self._threads.heads(thread_id))
+        self.edges[thread_id] = proofs.edge(settled)
         self.tell_held(thread_id)  # last: a thread we are leaving may go here
         return result
 

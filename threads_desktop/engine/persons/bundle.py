@@ -35,7 +35,7 @@ from threads_desktop.engine.core.types import ThreadKind
 VERSION = 1
 MAX_BUNDLE_BYTES = 8 << 20
 MAX_THREADS = 10_000
-MAX_KEYS_PER_THREAD = 1024  # epochs: one per rotation
+MAX_KEYS_PER_THREAD = 1 << 16  # epochs, one per rotation: the bundle's bytes bound it first (~80 bytes each)
 MAX_PEERS = 4096
 MAX_ADDRESSES_PER_PEER = 8
 MAX_ADDRESS_CHARS = 256

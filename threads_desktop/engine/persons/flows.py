@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -92,6 +93,8 @@ class Profile(Protocol):
     def list_threads(self) -> list[ThreadSummary]: ...
 
     def display_name(self) -> str: ...
+    @property
+    def listen_addresses(self) -> list[str]: ...
 
     def set_display_name(self, name: str) -> None: ...
 
@@ -102,7 +105,9 @@ class Profile(Protocol):
 def build_bundle(profile: Profile, own_addresses: Sequence[str] = ()) -> PersonBundle:
     """Everything a new device of this person needs, but the content. Its
     peers: those of each thread, and the person's other devices (which
-    hold every thread), this one at `own_addresses` (where it listens)."""
+    hold every thread), this one at `own_addresses` (default: where it
+    listens now, so a restore while it runs finds it directly)."""
+    own_addresses = own_addresses or profile.listen_addresses
     persons = profile.persons
     threads = tuple(BundleThread(summary.thread_id, summary.kind, summary.name,
                                  tuple(profile.store.thread_keys(summary.thread_id)))
@@ -272,14 +277,19 @@ async def export_backup(profile: Profile, path: Path, passphrase: str, own_addre
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    staging = path.with_name(f".{path.name}.{os.getpid()}.part")
+    # A name nobody can guess, made new (O_EXCL) and never through a link
+    # (O_NOFOLLOW): in a shared folder, a link planted at a predictable name
+    # made the export overwrite the file it pointed to.
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
     try:
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(staging, path)
+    except FileExistsError:
+        raise FileWriteError(f"cannot save the backup as {path}: try again") from None
     except OSError as exc:
         staging.unlink(missing_ok=True)
         raise FileWriteError(f"cannot save the backup as {path}: {exc.strerror or exc}") from None

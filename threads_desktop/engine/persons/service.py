@@ -20,6 +20,7 @@ from threads_desktop.engine.acl.control_ops import Admit, Bind, Undevice, acl_pa
 from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.devices import (
     MAX_DEVICE_NAME,
+    MAX_DEVICES,
     DeviceCert,
     DeviceItem,
     DeviceRemoval,
@@ -34,10 +35,13 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.types import ChangeSet, Connection, PeerLink, PersonDevice, ThreadKind
 from threads_desktop.engine.eventstore.committer import Committer
+from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
 
 log = logging.getLogger(__name__)
+
+MAX_THREAD_NAME = 120  # as engine/threads.py's MAX_NAME_LENGTH (a sibling layer: not imported)
 
 
 class Persons:
@@ -111,7 +115,8 @@ class Persons:
         if device in self._book.device_list().removed(self._book.person):
             raise InvalidInputError("that device was removed: it cannot be added again")
         cert = issue_cert(self._book.person_key(), device, cleaned, self._now_ms())
-        self._book.record([cert])
+        if cert not in self._book.record([cert]):  # the book is full: a link spent for nothing otherwise
+            raise InvalidInputError(f"a person has at most {MAX_DEVICES} devices, removed ones included")
         self._publish(ChangeSet(devices=True))
         return cert
 
@@ -144,9 +149,9 @@ class Persons:
                    keys: Sequence[ThreadKey]) -> None:
         """Hold a thread of the person that this device does not hold yet:
         its keys and our log, whose first event binds it with our
-        certificate; sync brings the rest (its name and kind too: `kind` and
-        `name` are the bundle's hints, checked, not stored)."""
-        del kind, name
+        certificate; sync brings the rest. `kind` and `name` are the
+        bundle's hints, shown until the thread's own data arrives (as a join
+        shows the link's name): an album restored is listed as one at once."""
         if not keys:
             raise InvalidInputError("a thread comes with its keys")
         if self._store_holds(thread_id):
@@ -155,7 +160,10 @@ class Persons:
         if cert is None and self._book.person != self._identity.peer_id:
             raise InvalidInputError("this device has no certificate of its person")
         newest, *older = sorted(keys, key=lambda key: key.epoch, reverse=True)
+        hint_name = _hint_name(name)
         with self._db.write():
+            local_settings.store_thread_hint(self._db, str(thread_id), None if kind is None else ThreadKind(kind).value,
+                                             hint_name)
             self._store.create_thread(thread_id, newest)
             for key in older:
                 self._store.add_thread_key(thread_id, key)
@@ -188,7 +196,9 @@ class Persons:
                 written.add(thread_id)
             except ThreadsError as exc:  # one thread failing leaves the others removed
                 log.info("could not write the removal of a device into %s: %s", thread_id, exc)
-        self._publish(ChangeSet(membership=frozenset(written), devices=True))
+        # Named as updated, as any write is: the network pushes and gossips
+        # the removal at once (a friend heals without waiting for a pull).
+        self._publish(ChangeSet(threads_updated=frozenset(written), membership=frozenset(written), devices=True))
 
     def learn_from(self, thread_id: ThreadId) -> None:
         """Keep what a thread shows of our person's devices: certificates of
@@ -241,6 +251,15 @@ class Persons:
 
     def _now_ms(self) -> int:
         return int(self._now_seconds() * 1000)
+
+
+def _hint_name(name: str | None) -> str | None:
+    """A bundle's name of a thread, cleaned as a thread's name is; None if it is none."""
+    if not isinstance(name, str):
+        return None
+    cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
+    # A hint: one that would not do as a thread's name is dropped, never a reason to refuse the thread.
+    return cleaned if cleaned and len(cleaned) <= MAX_THREAD_NAME and not text.has_hidden(cleaned) else None
 
 
 def clean_device_name(name: str) -> str:
