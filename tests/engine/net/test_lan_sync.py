@@ -24,6 +24,11 @@ import pytest
 from threads_desktop.bench.netns import Host, Network, lan, stop_process
 from threads_desktop.engine.acl.links import InviteLink
 
+# Apps in namespaces dialling each other under a deadline: run side by side on two xdist
+# workers (and once right after such a run) both files failed to let B in within 30 s;
+# by themselves they passed 3 times of 3. Cause not found.
+pytestmark = pytest.mark.alone
+
 ROOT = Path(__file__).parents[3]
 LISTEN = "/ip4/0.0.0.0/tcp/4141"
 READY_DEADLINE = 20.0  # from start to the `serving` line (zeroconf probes ~2 s)

@@ -21,6 +21,11 @@ from tests.engine.net.test_lan_sync import READY_DEADLINE, ROOT, Served, cli, jo
 from threads_desktop.bench.netns import Network, lan, stop_process
 from threads_desktop.engine.acl.links import InviteLink
 
+# Apps in namespaces dialling each other under a deadline: run side by side on two xdist
+# workers (and once right after such a run) both files failed to let B in within 30 s;
+# by themselves they passed 3 times of 3. Cause not found.
+pytestmark = pytest.mark.alone
+
 NEW_IP = "10.77.0.50"  # on the segment of lan(2): 10.77.0.1 and 10.77.0.2 are the hosts
 CHANGE_DEADLINE = 20.0  # the interfaces are read every 5 s
 
