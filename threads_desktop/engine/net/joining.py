@@ -27,17 +27,24 @@ import logging
 import math
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import trio
 
-from threads_desktop.engine.core.errors import PeerError, ProtocolError, ThreadsError
+from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.net import wire
-from threads_desktop.engine.net.budgets import Budgets, TokenBucket
+from threads_desktop.engine.net.budgets import Budgets
+from threads_desktop.engine.net.exchange import (
+    Exchange,
+    ExchangeLimits,
+    ExchangeServer,
+    ExchangeStream,
+    close,
+)
+from threads_desktop.engine.net.exchange import answer_message as answer_message  # the join's answer too
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,9 @@ MAX_REQUEST_BYTES = 4 << 10  # the framed request message: an AdmissionRequest i
 MAX_ANSWER_BYTES = 8 << 10  # the framed answer: the sealed keys of one epoch are ~300 bytes
 EXCHANGE_SECONDS = 10.0  # the request must arrive, and the answer must come back, within this
 REQUEST_SECONDS = 2.0  # the request (~400 bytes, sent at once) must arrive within this
-MAX_ERROR_CHARACTERS = 200
+JOIN = Exchange("join", MAX_REQUEST_BYTES, MAX_ANSWER_BYTES, REQUEST_SECONDS, EXCHANGE_SECONDS,
+                declined="the peer did not answer the join request",
+                closed="the peer closed the join stream without an answer")
 
 Status = Literal["admitted", "waiting-approval", "refused", "unknown"]
 
@@ -55,45 +64,21 @@ Status = Literal["admitted", "waiting-approval", "refused", "unknown"]
 
 
 def request_message(request: bytes) -> dict[str, Any]:
-    return {"t": "join", "request": request}
-
-
-def answer_message(answer: bytes) -> dict[str, Any]:
-    return {"t": "answer", "answer": answer}
+    return JOIN.request_message(request)
 
 
 def parse_request(message: dict[str, Any]) -> bytes:
     """The AdmissionRequest's bytes (ProtocolError for anything else)."""
-    if message.get("t") != "join":
-        raise ProtocolError(f"expected a join request, got {str(message.get('t'))[:32]!r}")
-    wire.only(message, "request")
-    request: bytes = wire.field(message, "request", wire.as_bytes(max_length=MAX_REQUEST_BYTES))
-    if not request:
-        raise ProtocolError("an empty join request")
-    return request
+    return JOIN.parse_request(message)
 
 
 def parse_answer(message: dict[str, Any]) -> bytes:
     """The AdmissionAnswer's bytes; PeerError if the peer answered with an error."""
-    kind = message.get("t")
-    if kind == "error":
-        wire.only(message, "message")
-        text = wire.field(message, "message", wire.as_text(500))
-        raise PeerError(f"the peer did not answer the join request: {text[:MAX_ERROR_CHARACTERS]}")
-    if kind != "answer":
-        raise ProtocolError(f"expected a join answer, got {str(kind)[:32]!r}")
-    wire.only(message, "answer")
-    answer: bytes = wire.field(message, "answer", wire.as_bytes(max_length=MAX_ANSWER_BYTES))
-    if not answer:
-        raise ProtocolError("an empty join answer")
-    return answer
+    return JOIN.parse_answer(message)
 
 
 def frame(message: dict[str, Any], limit: int) -> bytes:
-    data = wire.frame(message)
-    if len(data) > limit:
-        raise ProtocolError(f"a join message of {len(data)} bytes exceeds the limit of {limit}")
-    return data
+    return JOIN.frame(message, limit)
 
 
 # --- the port: what this module needs from the node -------------------------------------------
@@ -139,154 +124,17 @@ class Admissions(Protocol):
 # --- the answering side -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JoinLimits:
-    """How many join requests are answered (each costs a signature check and
-    maybe a write transaction); tests scale them down."""
-
-    per_peer_per_second: float = 0.5  # a joiner asks every 10 s while it waits for approval
-    per_peer_burst: float = 4.0
-    per_address_per_second: float = 2.0  # a few joiners behind one NAT
-    per_address_burst: float = 16.0
-    total_per_second: float = 20.0  # all peers together: at most ~20 admissions a second
-    total_burst: float = 64.0
-    in_flight: int = 16  # requests being read or answered at once
-    tracked: int = 1024  # per-peer and per-address buckets kept (least recently used dropped)
+JoinLimits = ExchangeLimits  # the name the network's callers know
+JoinStream = ExchangeStream
 
 
-class _Buckets:
-    """Token buckets by key, at most `tracked` of them (a forgotten key comes
-    back with a full bucket: the total bucket still bounds the work)."""
-
-    def __init__(self, rate: float, burst: float, tracked: int, clock: Callable[[], float]) -> None:
-        self._rate, self._burst, self._tracked, self._clock = rate, burst, tracked, clock
-        self._buckets: OrderedDict[object, TokenBucket] = OrderedDict()
-
-    def take(self, key: object) -> bool:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, self._clock)
-            while len(self._buckets) > self._tracked:
-                self._buckets.popitem(last=False)
-        self._buckets.move_to_end(key)
-        return bucket.take(1.0)
-
-
-class JoinStream(wire.ByteStream, Protocol):
-    async def reset(self) -> None: ...
-
-
-@dataclass
-class JoinServer:
+class JoinServer(ExchangeServer):
     """Answers join requests: one request, one answer, then the stream closes."""
 
-    admissions: Admissions
-    budgets: Budgets
-    limits: JoinLimits = field(default_factory=JoinLimits)
-    clock: Callable[[], float] = time.monotonic
-    answered: int = 0
-    refused: int = 0  # requests turned away by the limits
-    _in_flight: int = 0
-    _asking: set[PeerId] = field(default_factory=set)  # peers with a request in flight: one each
-    _reading: OrderedDict[object, trio.CancelScope] = field(default_factory=OrderedDict)  # oldest first
-    _peers: _Buckets = field(init=False)
-    _addresses: _Buckets = field(init=False)
-    _total: TokenBucket = field(init=False)
-
-    def __post_init__(self) -> None:
-        limits = self.limits
-        self._peers = _Buckets(limits.per_peer_per_second, limits.per_peer_burst, limits.tracked, self.clock)
-        self._addresses = _Buckets(limits.per_address_per_second, limits.per_address_burst, limits.tracked,
-                                   self.clock)
-        self._total = TokenBucket(limits.total_per_second, limits.total_burst, self.clock)
-
-    def _refusal(self, peer: PeerId, address: str) -> str | None:
-        if peer in self._asking:
-            return "busy: one join request at a time"
-        if self._in_flight >= self.limits.in_flight and not self._drop_oldest_reading():
-            return "busy: too many join requests at once, try again later"
-        # "" is every relayed stream: only the per-peer and total buckets apply to them
-        if not self._peers.take(peer) or (address and not self._addresses.take(address)) or \
-                not self._total.take(1.0):
-            return "busy: too many join requests, try again later"
-        return None
-
-    def _drop_oldest_reading(self) -> bool:
-        """Make room by ending the oldest request still being read: places
-        held by streams that send nothing (anyone can open many, under
-        identities that cost nothing) never keep an honest joiner out, whose
-        request arrives at once."""
-        if not self._reading:
-            return False
-        _token, scope = self._reading.popitem(last=False)
-        scope.cancel()
-        return True
-
-    async def serve(self, stream: JoinStream, peer: PeerId, address: str) -> None:
-        refusal = self._refusal(peer, address)
-        if refusal is not None:
-            self.refused += 1
-            await _say_and_close(stream, wire.reply_error(refusal), reset=True)
-            return
-        self._in_flight += 1
-        self._asking.add(peer)
-        token = object()
-        try:
-            with trio.move_on_after(EXCHANGE_SECONDS):
-                reader = wire.MessageReader(stream, MAX_REQUEST_BYTES, budgets=self.budgets, address=address)
-                try:
-                    reading = self._reading[token] = trio.CancelScope(
-                        deadline=trio.current_time() + REQUEST_SECONDS)
-                    message = None
-                    with reading:
-                        message = await reader.read()
-                    self._reading.pop(token, None)
-                    if message is None:
-                        return
-                    # On the engine thread, between awaits: never interleaved with other node calls.
-                    reply = answer_message(self.admissions.answer(parse_request(message), peer))
-                    self.answered += 1
-                except (ProtocolError, PeerError) as exc:
-                    log.info("join request from %s refused: %s", peer, exc)
-                    reply = wire.reply_error(str(exc)[:MAX_ERROR_CHARACTERS])
-                except ThreadsError as exc:  # the node could not answer (a full disk, say): no detail out
-                    log.warning("join request from %s not answered: %s", peer, exc)
-                    reply = wire.reply_error("cannot answer now, try again later")
-                except Exception:  # our bug: the stranger gets no detail, the node goes on serving
-                    log.exception("answering the join request of %s hit a bug", peer)
-                    reply = wire.reply_error("cannot answer now, try again later")
-                await stream.write(frame(reply, MAX_ANSWER_BYTES))
-        except PeerError as exc:
-            log.debug("join stream of %s broke: %s", peer, exc)
-        finally:
-            self._in_flight -= 1
-            self._asking.discard(peer)
-            self._reading.pop(token, None)
-            with trio.CancelScope(shield=True):
-                # Reset too: py-libp2p's yamux would keep whatever the peer
-                # still sends on the stream, unread (up to 16 MiB a stream).
-                await _close(stream, reset=True)
-
-
-async def _say_and_close(stream: JoinStream, message: dict[str, Any], *, reset: bool) -> None:
-    """Answer, then close (and reset: what the peer still sends is dropped)."""
-    try:
-        with trio.move_on_after(1.0):
-            await stream.write(frame(message, MAX_ANSWER_BYTES))
-    except PeerError:
-        pass
-    with trio.CancelScope(shield=True):
-        await _close(stream, reset=reset)
-
-
-async def _close(stream: JoinStream, *, reset: bool = False) -> None:
-    try:
-        with trio.move_on_after(1.0):
-            await stream.close()
-            if reset:
-                await stream.reset()
-    except PeerError:
-        pass
+    def __init__(self, admissions: Admissions, budgets: Budgets, limits: ExchangeLimits | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(JOIN, admissions.answer, budgets, limits, clock)
+        self.admissions = admissions
 
 
 # --- the asking side --------------------------------------------------------------------------
@@ -296,12 +144,7 @@ async def ask(stream: wire.ByteStream, request: bytes) -> bytes:
     """Send one request on a fresh join stream and read the answer's bytes
     (PeerError if the peer declines or goes, ProtocolError if it breaks the
     protocol, trio.TooSlowError after EXCHANGE_SECONDS)."""
-    with trio.fail_after(EXCHANGE_SECONDS):
-        await stream.write(frame(request_message(request), MAX_REQUEST_BYTES))
-        message = await wire.MessageReader(stream, MAX_ANSWER_BYTES).read()
-    if message is None:
-        raise PeerError("the peer closed the join stream without an answer")
-    return parse_answer(message)
+    return await JOIN.ask(stream, request)
 
 
 FIRST_BACKOFF = 1.0
@@ -415,7 +258,7 @@ class Joiner:
                     answer = await ask(stream, request)
                 finally:
                     with trio.CancelScope(shield=True):
-                        await _close(stream)
+                        await close(stream)
                 self.asked += 1
                 status = self._admissions.take(join.thread_id, answer, peer, final=peer in named,
                                                anchored=bool(named))
