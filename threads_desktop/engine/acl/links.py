@@ -36,6 +36,7 @@ import os
 import re
 import unicodedata
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,12 +245,12 @@ def _check_fields(link: InviteLink) -> None:
             not isinstance(address, str)
             or not 1 <= len(address) <= MAX_ADDRESS_LENGTH
             or not address.startswith("/")
-            or not _is_printable_ascii(address)
+            or not is_printable_ascii(address)
         ):
             raise InvalidLinkError(f"an address is a multiaddr ('/...') of at most {MAX_ADDRESS_LENGTH} characters")
 
 
-def _is_printable_ascii(text: str) -> bool:
+def is_printable_ascii(text: str) -> bool:
     return all("!" <= char <= "~" for char in text)
 
 
@@ -259,7 +260,7 @@ def _parse(text: Any) -> InviteLink:
     if len(text) > MAX_LINK_LENGTH:
         raise InvalidLinkError(f"the link is longer than {MAX_LINK_LENGTH} characters")
     # Links we make are plain ASCII without spaces; anything else was mangled.
-    if not _is_printable_ascii(text):
+    if not is_printable_ascii(text):
         raise InvalidLinkError("the link contains spaces or characters a link never has")
     if not text.startswith(PREFIX):
         raise InvalidLinkError(f"not an invite link: it does not start with {PREFIX}")
@@ -272,7 +273,7 @@ def _parse(text: Any) -> InviteLink:
     except InvalidInputError as exc:
         raise InvalidLinkError(f"the link does not name a thread: {exc}") from None
     name, inviter, addresses = _parse_query(query) if question_mark else (None, None, ())
-    payload = _decode_fragment(fragment)
+    payload = decode_fragment(fragment)
     if _check(thread_id, payload[:-CHECK_LENGTH]) != payload[-CHECK_LENGTH:]:
         raise InvalidLinkError("the link is truncated or altered")
     role, seed, approve = _parse_payload(payload[:-CHECK_LENGTH])
@@ -285,8 +286,11 @@ def _parse(text: Any) -> InviteLink:
 _LATER_KEY = re.compile(r"[a-z][a-z0-9-]{0,19}")
 
 
-def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
-    values: dict[str, list[str]] = {"name": [], "from": [], "addr": []}
+def query_values(query: str, keys: Iterable[str]) -> dict[str, list[str]]:
+    """A link's query, strictly: each known key's values, percent-decoded
+    (UTF-8); a key a later version may add is skipped; anything else is an
+    InvalidLinkError. Shared with device links (engine/persons/device_links.py)."""
+    values: dict[str, list[str]] = {key: [] for key in keys}
     for pair in query.split("&"):
         key, equals, value = pair.partition("=")
         if not equals:
@@ -302,6 +306,11 @@ def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
         except UnicodeDecodeError:
             raise InvalidLinkError(f"the {key} is not UTF-8") from None
         values[key].append(decoded)
+    return values
+
+
+def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
+    values = query_values(query, ("name", "from", "addr"))
     names, inviters, addresses = values["name"], values["from"], values["addr"]
     if len(names) > 1:
         raise InvalidLinkError("the link names the thread more than once")
@@ -316,7 +325,8 @@ def _parse_query(query: str) -> tuple[str | None, str | None, tuple[str, ...]]:
     return (names[0] if names else None), inviter, tuple(addresses)
 
 
-def _decode_fragment(fragment: str) -> bytes:
+def decode_fragment(fragment: str) -> bytes:
+    """A link's secret: base64url in one spelling, longer than its check (shared with device links)."""
     if not _BASE64URL.fullmatch(fragment):
         raise InvalidLinkError("the link is altered: its secret is not base64url")
     try:

@@ -21,10 +21,8 @@ device's exchange key: a fresh AES-256-GCM key in a sealed box
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
-import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from threads_desktop.engine.acl.links import decode_fragment, is_printable_ascii, query_values
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.core.errors import InvalidIdError, InvalidInputError, InvalidLinkError, SchemaError
 from threads_desktop.engine.core.ids import PeerId
@@ -59,9 +58,6 @@ _CHECK_LABEL = b"threads/1/device-link"
 _REQUEST_LABEL = "threads/1/device-request"
 _BUNDLE_AAD = b"threads/1/device-bundle"
 _PAYLOAD_KEYS = frozenset({"v", "seed", "expires"})
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
-_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_LATER_KEY = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _MAX_MS = 1 << 48
 
 Refusal = Literal["spent", "expired", "unknown"]
@@ -96,7 +92,7 @@ class DeviceLink:
             raise InvalidLinkError(f"a device link carries at most {MAX_ADDRESSES} addresses")
         for address in self.addresses:
             if not isinstance(address, str) or not 1 <= len(address) <= MAX_ADDRESS_LENGTH \
-                    or not address.startswith("/") or not _printable_ascii(address):
+                    or not address.startswith("/") or not is_printable_ascii(address):
                 raise InvalidLinkError(f"an address is a multiaddr ('/...') of at most {MAX_ADDRESS_LENGTH} "
                                        "characters")
 
@@ -123,7 +119,7 @@ class DeviceLink:
         text = text.strip()
         if len(text) > MAX_LINK_LENGTH:
             raise InvalidLinkError(f"the link is longer than {MAX_LINK_LENGTH} characters")
-        if not _printable_ascii(text):
+        if not is_printable_ascii(text):
             raise InvalidLinkError("the link contains spaces or characters a link never has")
         if not text.startswith(PREFIX):
             raise InvalidLinkError(f"not a device link: it does not start with {PREFIX}")
@@ -136,7 +132,7 @@ class DeviceLink:
         except InvalidInputError:
             raise InvalidLinkError("the link does not name a person") from None
         name, addresses = _parse_query(query) if question_mark else (None, ())
-        data = _decode_fragment(fragment)
+        data = decode_fragment(fragment)
         payload, check = data[:-CHECK_LENGTH], data[-CHECK_LENGTH:]
         if _check(person, payload) != check:
             raise InvalidLinkError("the link is truncated or altered")
@@ -153,26 +149,8 @@ def _check(person: PeerId, payload: bytes) -> bytes:
     return hashlib.sha256(_CHECK_LABEL + person.raw + payload).digest()[:CHECK_LENGTH]
 
 
-def _printable_ascii(text: str) -> bool:
-    return all("!" <= char <= "~" for char in text)
-
-
 def _parse_query(query: str) -> tuple[str | None, tuple[str, ...]]:
-    values: dict[str, list[str]] = {"name": [], "addr": []}
-    for pair in query.split("&"):
-        key, equals, value = pair.partition("=")
-        if not equals:
-            raise InvalidLinkError(f"malformed query part {pair[:20]!r} (expected key=value)")
-        if key not in values:
-            if _LATER_KEY.fullmatch(key):
-                continue  # added by a later version: a hint this one does without
-            raise InvalidLinkError(f"malformed query key {key[:20]!r}")
-        if _PERCENT.search(value):
-            raise InvalidLinkError(f"malformed percent-escape in {key}")
-        try:
-            values[key].append(urllib.parse.unquote(value, errors="strict"))
-        except UnicodeDecodeError:
-            raise InvalidLinkError(f"the {key} is not UTF-8") from None
+    values = query_values(query, ("name", "addr"))
     if len(values["name"]) > 1:
         raise InvalidLinkError("the link names its device more than once")
     if len(values["addr"]) > MAX_ADDRESSES:
@@ -180,19 +158,6 @@ def _parse_query(query: str) -> tuple[str | None, tuple[str, ...]]:
     # A hint shown to the person: cleaned, never a reason to refuse the link.
     name = name_from_peer(values["name"][0], MAX_DEVICE_NAME) if values["name"] else None
     return name, tuple(values["addr"])
-
-
-def _decode_fragment(fragment: str) -> bytes:
-    if not _BASE64URL.fullmatch(fragment):
-        raise InvalidLinkError("the link is altered: its secret is not base64url")
-    try:
-        data = base64.urlsafe_b64decode(fragment + "=" * (-len(fragment) % 4))
-    except binascii.Error:
-        raise InvalidLinkError("the link is truncated or altered") from None
-    # One spelling per value: a changed last character (unused bits) is refused.
-    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != fragment or len(data) <= CHECK_LENGTH:
-        raise InvalidLinkError("the link is truncated or altered")
-    return data
 
 
 def _parse_payload(payload: bytes) -> tuple[bytes, int]:
