@@ -15,30 +15,38 @@ BANNER_STYLE = ("QFrame#removalBanner { background: rgba(179, 38, 30, 0.10);"
                 " border: 1px solid rgba(179, 38, 30, 0.35); border-radius: 6px; }")
 
 
+def banner_parts(frame: QFrame, button_text: str) -> tuple[QLabel, QLabel, QPushButton]:
+    """The look every removal bar shares (this one, and the removed
+    device's across the window): a red frame, a bold headline over a
+    detail (plain text: names come from peers), a button at the right.
+    The frame starts hidden."""
+    frame.setObjectName("removalBanner")
+    frame.setStyleSheet(BANNER_STYLE)
+    layout = QHBoxLayout(frame)
+    layout.setContentsMargins(12, 8, 8, 8)
+    texts = QVBoxLayout()
+    headline, detail = QLabel(), QLabel()
+    font = headline.font()
+    font.setBold(True)
+    headline.setFont(font)
+    for label in (headline, detail):
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setWordWrap(True)
+        texts.addWidget(label)
+    layout.addLayout(texts, 1)
+    button = QPushButton(button_text)
+    layout.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
+    frame.setVisible(False)
+    return headline, detail, button
+
+
 class RemovalBanner(QFrame):
     remove_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("removalBanner")
-        self.setStyleSheet(BANNER_STYLE)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 8, 8)
-        texts = QVBoxLayout()
-        self.headline = QLabel()
-        font = self.headline.font()
-        font.setBold(True)
-        self.headline.setFont(font)
-        self.detail = QLabel()
-        for label in (self.headline, self.detail):
-            label.setTextFormat(Qt.TextFormat.PlainText)  # names come from peers
-            label.setWordWrap(True)
-            texts.addWidget(label)
-        layout.addLayout(texts, 1)
-        self.remove_button = QPushButton(self.tr("Remove from this device"))
+        self.headline, self.detail, self.remove_button = banner_parts(self, self.tr("Remove from this device"))
         self.remove_button.clicked.connect(self.remove_requested)
-        layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.setVisible(False)
 
     def show_removal(self, notice: RemovalNotice | None, kind: ThreadKind | None) -> None:
         """Shown for a removal or a lost write right; hidden for None."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QMessageBox, QWidget
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.types import ChangeSet
@@ -17,7 +17,7 @@ from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.models.coalescing_load import CoalescingLoad
 from threads_desktop.ui.operations import devices as device_ops
 from threads_desktop.ui.refusals import explain
-from threads_desktop.ui.widgets.removal_banner import BANNER_STYLE
+from threads_desktop.ui.widgets.removal_banner import banner_parts
 
 
 class RemovedDeviceBanner(QFrame):
@@ -31,26 +31,10 @@ class RemovedDeviceBanner(QFrame):
         self._closed = False
         self._task: asyncio.Task[None] | None = None
         self.confirm_box: QMessageBox | None = None
-        self.setObjectName("removalBanner")
-        self.setStyleSheet(BANNER_STYLE)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 8, 8)
-        texts = QVBoxLayout()
-        self.headline = QLabel()
-        font = self.headline.font()
-        font.setBold(True)
-        self.headline.setFont(font)
-        self.detail = QLabel(self.tr("This computer no longer receives new photos and messages. What it kept "
-                                     "stays here, read-only, until you remove it."))
-        for label in (self.headline, self.detail):
-            label.setTextFormat(Qt.TextFormat.PlainText)  # the person's name comes from their devices
-            label.setWordWrap(True)
-            texts.addWidget(label)
-        layout.addLayout(texts, 1)
-        self.remove_button = QPushButton(self.tr("Remove from this computer…"))
+        self.headline, self.detail, self.remove_button = banner_parts(self, self.tr("Remove from this computer…"))
+        self.detail.setText(self.tr("This computer no longer receives new photos and messages. What it kept "
+                                    "stays here, read-only, until you remove it."))
         self.remove_button.clicked.connect(self.ask_remove)
-        layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.setVisible(False)
         self._load = CoalescingLoad(lambda: self._client.run(device_ops.removed_notice), self._show,
                                     alive=lambda: not self._closed, loaded=self.loaded.emit)
         client.changed.connect(self._on_changes)
