@@ -55,6 +55,19 @@ def _error_label() -> QLabel:
     return label
 
 
+
+def choose_backup(parent: QWidget, file: QLineEdit) -> QFileDialog:
+    """A file dialog (opened with open(), never exec()) for an existing
+    backup, its choice written into `file` (the check dialog and the
+    first launch's restore page)."""
+    chooser = QFileDialog(parent, parent.tr("Choose a backup"), file.text() or str(Path.home()),
+                          parent.tr(BACKUP_FILTER))
+    chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
+    chooser.fileSelected.connect(file.setText)
+    chooser.finished.connect(chooser.deleteLater)
+    chooser.open()
+    return chooser
+
 class ExportBackupDialog(QDialog):
     exported = Signal(str)  # the file written
     failed = Signal(str)
@@ -218,14 +231,8 @@ class CheckBackupDialog(QDialog):
         self.check_button.setEnabled(bool(self.file.text().strip()) and bool(self.passphrase.text()) and not busy)
 
     def ask_file(self) -> QFileDialog:
-        chooser = QFileDialog(self, self.tr("Choose a backup"), self.file.text() or str(Path.home()),
-                              self.tr(BACKUP_FILTER))
-        chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
-        chooser.fileSelected.connect(self.file.setText)
-        chooser.finished.connect(chooser.deleteLater)
-        self.chooser = chooser
-        chooser.open()
-        return chooser
+        self.chooser = choose_backup(self, self.file)
+        return self.chooser
 
     def check(self) -> None:
         if not self.check_button.isEnabled():

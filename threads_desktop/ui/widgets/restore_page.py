@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.ui.devices_text import restored_text
-from threads_desktop.ui.dialogs.backup_dialogs import BACKUP_FILTER
+from threads_desktop.ui.dialogs.backup_dialogs import choose_backup
 from threads_desktop.ui.engine_client import EngineClient
 from threads_desktop.ui.operations import backup as backup_ops
 from threads_desktop.ui.refusals import explain
@@ -102,14 +102,8 @@ class RestorePage(QWidget):
                                        and not self.busy)
 
     def ask_file(self) -> QFileDialog:
-        chooser = QFileDialog(self, self.tr("Choose a backup"), self.file.text() or str(Path.home()),
-                              self.tr(BACKUP_FILTER))
-        chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
-        chooser.fileSelected.connect(self.file.setText)
-        chooser.finished.connect(chooser.deleteLater)
-        self.chooser = chooser
-        chooser.open()
-        return chooser
+        self.chooser = choose_backup(self, self.file)
+        return self.chooser
 
     def start(self) -> None:
         if not self.restore_button.isEnabled():
