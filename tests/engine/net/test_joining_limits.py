@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -267,12 +268,12 @@ def test_streams_that_never_send_their_request_cannot_keep_an_honest_joiner_out(
         async with trio.open_nursery() as nursery:
             for n, stream in enumerate(silent):
                 nursery.start_soon(server.serve, stream, attackers[n], "")
-            await trio.sleep(0.1)
+            await trio.testing.wait_all_tasks_blocked()  # every silent stream holds its place
             nursery.start_soon(server.serve, again, attackers[-1], "")  # a second stream of one peer at once
-            await trio.sleep(0.1)
+            await trio.testing.wait_all_tasks_blocked()
             with trio.fail_after(5):
                 await server.serve(honest, honest_identity.peer_id, "10.0.0.9")
-            await trio.sleep(0.1)  # the stream ended for it closes in its own task
+            await trio.testing.wait_all_tasks_blocked()  # the stream ended for it closes in its own task
             closed = [stream.closed for stream in silent]
             nursery.cancel_scope.cancel()
         return closed, honest, again
