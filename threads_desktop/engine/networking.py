@@ -24,6 +24,7 @@ from threads_desktop.engine.logstore.blobs import BlobStore, BlockEntry
 from threads_desktop.engine.logstore.envelopes import Envelope
 from threads_desktop.engine.logstore.peerbook import PeerBook
 from threads_desktop.engine.logstore.store import IngestOutcome, LogHead, StoredRecord
+from threads_desktop.engine.net import proofs
 from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.host import DEFAULT_LISTEN, check_ports_free, parse_listen
 from threads_desktop.engine.net.joining import JoinLimits, PendingJoin, Status
@@ -76,6 +77,17 @@ class NodeThreads:
 
     def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]:
         return self._node.receive(thread_id, envelopes)
+
+    def lendable_keys(self, thread_id: ThreadId, peer: PeerId, proven: ThreadKey) -> list[ThreadKey]:
+        newer = proofs.newer_keys(self._node.store.thread_keys(thread_id), proven)
+        if not newer:
+            return []
+        reads = thread_id.variant is ThreadVariant.ACCESS_CONTROLLED \
+            and self._node.membership.may_read(thread_id, str(peer))
+        return [k if reads else ThreadKey(k.follow, None, k.epoch) for k in newer]
+
+    def lend_keys(self, thread_id: ThreadId, lender: PeerId, keys: Sequence[ThreadKey]) -> None:
+        self._node.store.lend_keys(thread_id, lender, keys)
 
     def admits(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
         """May `peer`, which proved it holds `key`, sync the thread? Anyone

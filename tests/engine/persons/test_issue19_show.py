@@ -4,7 +4,8 @@ network); her desktop joins her devices by a device link; both see the
 chat and add to it as Alice; a backup restored on a third, fresh profile
 brings back every thread and its content, and writes as Alice; removing the
 desktop rotates the keys: the desktop reads nothing new, the restored
-device does."""
+device does; and the same backup restored after that rotation reads and
+writes too."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ SECONDS = 30.0
 
 def test_a_person_with_two_devices_a_friend_a_removal_and_a_backup(tmp_path: Path) -> None:
     async def main() -> None:
-        async with running_peers(tmp_path, "friend", "laptop", "desktop", "restored") as peers:
+        async with running_peers(tmp_path, "friend", "laptop", "desktop", "restored", "later") as peers:
             friend, laptop, desktop, restored = (peers[n].node for n in ("friend", "laptop", "desktop", "restored"))
             laptop.set_display_name("Alice")
             chat = friend.create_thread(ThreadKind.CHAT, "Trip").thread_id
@@ -63,5 +64,16 @@ def test_a_person_with_two_devices_a_friend_a_removal_and_a_backup(tmp_path: Pat
             await wait_until(desktop, lambda: desktop.persons.removed_notice() is not None, timeout=SECONDS)
             assert "after the removal" not in texts(desktop, chat)
             assert desktop.store.thread_keys(chat)[0].epoch == epoch
+
+            # The same backup, older than the removal's rotation, restored once more:
+            # members lend the new keys and the friend's node delivers them (PROTOCOL §34).
+            later = peers["later"].node
+            await restore_backup(later, backup, "correct horse battery staple", "Alice's tablet", 1_765_000_000_000)
+            peers["later"].service.peers_changed()
+            await wait_until(later, lambda: "after the removal" in texts(later, chat)
+                             and later.store.thread_keys(chat)[0].epoch == laptop.store.thread_keys(chat)[0].epoch,
+                             timeout=SECONDS)
+            later.chat(chat).post("from the tablet")
+            await wait_until(friend, lambda: "from the tablet" in texts(friend, chat), timeout=SECONDS)
 
     trio.run(main)

@@ -14,7 +14,7 @@ here before any reducer sees it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -71,6 +71,7 @@ class Rights:
         return self._evaluation.identity_of(log_raw) == self.identity
 
 
+MAX_EARLY_PAST = 256  # waiting control events judged with a key delivery (rotations behind content)
 _VERBS = {Role.FOLLOW: "follow", Role.READ: "read", Role.WRITE: "write", Role.DELETE: "delete others' items",
           Role.NO_ACCESS: "do anything"}
 
@@ -112,12 +113,14 @@ class AccessGate:
         rights.require(Role.READ if self._readers_may_write(event.payload) else Role.WRITE)
         return replace(event, rights=rights)
 
-    def early_keys(self, event: Event) -> bool:
+    def early_keys(self, event: Event, waiting: Sequence[Event]) -> bool:
         """Keys sealed to us that wait behind events they are needed to open.
         Taken only if the event is valid at its causal past, all of which we
-        have applied (content we cannot open yet holds no ACL change: a
-        record we could ingest, we could open as a control event), and only
-        epochs we do not hold, so nothing can replace a key."""
+        hold: applied, content we cannot open yet (it holds no ACL change: a
+        record we could ingest, we could open as a control event), or control
+        events waiting too (`waiting`: behind such content themselves, as a
+        rotation is for a device restored from a backup older than it), judged
+        with it; and only epochs we do not hold, so nothing can replace a key."""
         if event.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not is_acl_payload(event.payload):
             return False
         try:
@@ -127,21 +130,39 @@ class AccessGate:
         me = str(self._identity.peer_id)
         if not any(isinstance(op, Keys) and any(peer == me for peer, _b, _r in op.boxes) for op in ops):
             return False
-        thread = event.thread_id.raw
-        applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread,)))
-        if any(applied.get(log, 0) < seq for log, seq in event.deps.items()):
+        past = _waiting_past(event, waiting)
+        if past is None or not self._past_held(event, len(past)):
             return False
-        (settled,) = self._sql.execute(
-            "SELECT count(*) FROM events WHERE thread_id = ? AND log_id = ? AND seq < ? AND (state != 0 OR"
-            " payload IS NULL)", (thread, event.log_id.raw, event.seq)).fetchone()
-        if settled != event.seq - 1:
-            return False  # a control event before it waits too: it goes first
-        candidate = AclEvent(event.log_id.raw, event.seq, event.stamp, stamp_hlc(event.stamp), event.deps, ops)
-        judged = Evaluation(event.thread_id, [*self.evaluation(event.thread_id).events, candidate])
+        candidates = []
+        for waiting_event in [*past, event]:
+            try:
+                candidates.append(AclEvent(waiting_event.log_id.raw, waiting_event.seq, waiting_event.stamp,
+                                           stamp_hlc(waiting_event.stamp), waiting_event.deps,
+                                           tuple(parse_acl_payload(waiting_event.payload))))
+            except InvalidInputError:
+                return False
+        judged = Evaluation(event.thread_id, [*self.evaluation(event.thread_id).events, *candidates])
         if not judged.causal.valid[-1]:
             return False
+        candidate = candidates[-1]
         return self._adopt_keys(event.thread_id, ops, judged.epochs_known_at(candidate.log, candidate.seq),
                                 only_new_epochs=True)
+
+    def _past_held(self, event: Event, waiting_in_past: int) -> bool:
+        """Is every event in the causal past of `event` here and settled
+        (applied, refused, or content, read or not: content holds no ACL
+        change), but `waiting_in_past` control events that wait too?"""
+        thread = event.thread_id.raw
+        applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread,)))
+        behind = {log: seq for log, seq in event.deps.items() if applied.get(log, 0) < seq}
+        behind[event.log_id.raw] = event.seq - 1
+        unsettled = 0
+        for log, seq in behind.items():
+            (settled,) = self._sql.execute(
+                "SELECT count(*) FROM events WHERE thread_id = ? AND log_id = ? AND seq <= ? AND (state != 0 OR"
+                " payload IS NULL OR control = 0)", (thread, log, seq)).fetchone()
+            unsettled += seq - settled
+        return unsettled == waiting_in_past  # else a record is missing, or a waiting event is not control
 
     def take_replay(self, thread_id: ThreadId) -> bool:
         """Did verdicts already given change? Then the thread must be replayed."""
@@ -279,3 +300,15 @@ class AccessGate:
             cached = self._evaluations[thread_id] = Evaluation(thread_id, events)
         return cached
 
+
+def _waiting_past(event: Event, waiting: Sequence[Event]) -> list[Event] | None:
+    """The waiting control events in the causal past of `event`, in an order
+    that respects causality (hybrid clocks grow along it); None if one of
+    them reaches outside that past (it cannot be, so something is off)."""
+    def in_past(other: Event) -> bool:
+        if other.log_id == event.log_id:
+            return other.seq < event.seq
+        return other.seq <= event.deps.get(other.log_id.raw, 0)
+
+    past = sorted((w for w in waiting if in_past(w)), key=lambda w: w.stamp)
+    return past if len(past) <= MAX_EARLY_PAST else None

@@ -435,6 +435,14 @@ class Membership:
             return trusted is None or peer in trusted
         return Role.FOLLOW in evaluation.current().roles(self._person_of(evaluation, peer))
 
+    def may_read(self, thread_id: ThreadId, peer: str) -> bool:
+        """Whether a peer (a device) may hold the thread's read keys: its
+        person reads and it is not removed. No member known yet: no."""
+        evaluation = self._gate.evaluation(thread_id)
+        if not evaluation.events:
+            return False
+        return Role.READ in evaluation.current().roles(self._person_of(evaluation, peer))
+
     def _person_of(self, evaluation: Evaluation, peer: str) -> str:
         """The member a peer (a device) speaks for: its person, as the
         thread's bindings or a certificate we recorded say ("" if removed)."""

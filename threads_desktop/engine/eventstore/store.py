@@ -125,10 +125,11 @@ class Gate(Protocol):
     def take_new_keys(self, thread_id: ThreadId) -> bool:
         """Did applying events bring us keys, so waiting events may open now?"""
 
-    def early_keys(self, event: Event) -> bool:
-        """A control event waits behind events of its log that no key opens:
-        take keys it brings for us if it is valid at its causal past (its
-        deps applied). True if that gave us keys."""
+    def early_keys(self, event: Event, waiting: Sequence[Event]) -> bool:
+        """A control event waits behind events that no key opens: take keys
+        it brings for us if it is valid at its causal past (everything in it
+        applied, content, or control events of `waiting`, judged with it).
+        True if that gave us keys."""
 
 
 _MAX_SETTLE_ROUNDS = 8  # key arrivals and replays feeding each other; each round makes progress
@@ -208,14 +209,15 @@ class EventStore:
         joiner's link predates a rotation): the delivery then waits behind
         what it is needed to open. Offer such waiting control events to the gate."""
         assert self._gate is not None
+        waiting = [Event(thread_id, PeerId(log_raw), seq, event_stamp, cbor.decode(payload_blob, max_size=1 << 22),
+                         dict(cbor.decode(deps_blob, max_size=1 << 20)), control=True)
+                   for log_raw, seq, event_stamp, deps_blob, payload_blob in self._sql.execute(
+                       "SELECT log_id, seq, stamp, deps, payload FROM events INDEXED BY events_waiting"
+                       " WHERE thread_id = ? AND state = 0"
+                       " AND control = 1 AND payload IS NOT NULL", (thread_id.raw,)).fetchall()]
         taken = False
-        for log_raw, seq, event_stamp, deps_blob, payload_blob in self._sql.execute(
-                "SELECT log_id, seq, stamp, deps, payload FROM events INDEXED BY events_waiting"
-                " WHERE thread_id = ? AND state = 0"
-                " AND control = 1 AND payload IS NOT NULL", (thread_id.raw,)).fetchall():
-            event = Event(thread_id, PeerId(log_raw), seq, event_stamp, cbor.decode(payload_blob, max_size=1 << 22),
-                          dict(cbor.decode(deps_blob, max_size=1 << 20)), control=True)
-            taken = self._gate.early_keys(event) or taken
+        for event in waiting:
+            taken = self._gate.early_keys(event, waiting) or taken
         return taken
 
     def reopen(self, thread_id: ThreadId, changes: AppliedChanges) -> None:

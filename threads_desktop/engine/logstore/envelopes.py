@@ -176,7 +176,9 @@ def open_event(header_block: bytes, body_block: bytes, keys: Sequence[ThreadKey]
     # Content first: it is the common case for readers.
     attempts = [(k.read_cipher, k.read, aead.AAD_HEADER, False) for k in readable] \
         + [(k.follow_cipher, k.follow, aead.AAD_CONTROL_HEADER, True) for k in keys]
-    by_epoch = {k.epoch: k for k in keys}
+    by_epoch: dict[int, list[ThreadKey]] = {}
+    for k in keys:  # an epoch may have several candidate keys (lent by several members)
+        by_epoch.setdefault(k.epoch, []).append(k)
     for cipher, secret, aad, control in attempts:
         assert cipher is not None
         try:
@@ -190,7 +192,7 @@ def open_event(header_block: bytes, body_block: bytes, keys: Sequence[ThreadKey]
         # very event that brings us that epoch's keys.
         named = by_epoch.get(header.epoch)
         if (named is None and not control) or (
-                named is not None and (named.follow if control else named.read) != secret):
+                named is not None and all((k.follow if control else k.read) != secret for k in named)):
             raise SchemaError("header epoch differs from the epoch of the key that opened it")
         sealed_body = nodes.decode_sealed(body_block, _SEALED_BODY_LIMIT)
         body_plain = aead.open_sealed(AESGCM(header.content_key), sealed_body, aead.AAD_BODY)

@@ -39,6 +39,7 @@ from threads_desktop.engine.logstore.envelopes import (
     open_event,
     verify_signature,
 )
+from threads_desktop.engine.logstore.lent_keys import LentKeys
 
 # Below this many records a batch is verified on the calling thread: handing
 # work to the pool costs more than it saves.
@@ -118,6 +119,7 @@ class LogStore:
         # Where our own logs stand, so an append needs no read; each append's
         # conditional UPDATE proves the cache right or sends us to the file.
         self._own_positions: dict[ThreadId, _Position] = {}
+        self._lent = LentKeys()
         # A rollback may undo what the caches were filled from.
         database.on_rollback(self._forget_cached)
 
@@ -133,6 +135,7 @@ class LogStore:
         self._keys.pop(thread_id, None)
         self._own_logs.pop(thread_id, None)
         self._own_positions.pop(thread_id, None)
+        self._lent.forget(thread_id)
         for key in [k for k in self._log_keys if k[0] == thread_id]:
             del self._log_keys[key]
 
@@ -180,6 +183,15 @@ class LogStore:
                     for epoch, wrapped in rows]
             self._keys[thread_id] = keys
         return keys
+
+    def lend_keys(self, thread_id: ThreadId, lender: PeerId, keys: Sequence[ThreadKey]) -> bool:
+        """Keys a member lent us (logstore/lent_keys.py): they open records,
+        and events where they hold a read key, until the real keys arrive.
+        True if any is new."""
+        return self._lent.lend(thread_id, lender, keys, {k.epoch for k in self.thread_keys(thread_id)})
+
+    def _opening_keys(self, thread_id: ThreadId) -> list[ThreadKey]:
+        return self._lent.with_lent(thread_id, self.thread_keys(thread_id))
 
     def _require_thread(self, thread_id: ThreadId) -> None:
         if not self._sql.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id.raw,)).fetchone():
@@ -311,7 +323,7 @@ class LogStore:
         rolls back) and the good ones are kept. The records added are also
         appended to `added`, when given.
         """
-        keys = self.thread_keys(thread_id)
+        keys = self._opening_keys(thread_id)
         positions: dict[PeerId, _Position] = {}
         results: list[IngestOutcome | ThreadsError | DecodedEnvelope] = []
         for envelope in envelopes:
@@ -444,7 +456,7 @@ class LogStore:
 
     def read_event(self, thread_id: ThreadId, envelope: Envelope) -> OpenedEvent:
         """Decrypt an event's header and body (needs a read key)."""
-        return open_event(envelope.header, envelope.body, self.thread_keys(thread_id))
+        return open_event(envelope.header, envelope.body, self._opening_keys(thread_id))
 
 
 def _sealed(built: DecodedEnvelope) -> SealedEvent:

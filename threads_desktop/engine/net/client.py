@@ -130,7 +130,7 @@ class ClientSession:
             if "cert" in reply:
                 self._threads.peer_device_cert(self.remote, get(reply, "cert", as_bytes(max_length=MAX_CERT_BYTES)))
             for match in get(reply, "matches", as_list(_match, len(asked))):
-                index, answer, edge = match
+                index, answer, edge, lent = match
                 if index >= len(asked):
                     raise ProtocolError(f"{self.remote} matched a proof we did not send")
                 thread_id, key = asked[index]
@@ -142,6 +142,8 @@ class ClientSession:
                     continue
                 self.edges[thread_id] = edge
                 self.keys[thread_id] = key
+                if lent:  # we are behind a rotation: what it lends opens what was written since
+                    self._threads.lend_keys(thread_id, self.remote, lent)
         return dict(self.edges)
 
     def admitted(self, thread_id: ThreadId) -> bool:
@@ -339,10 +341,18 @@ def _as_bool(value: Any) -> bool:
     return value
 
 
-def _match(value: Any) -> tuple[int, bytes, bytes]:
+def _match(value: Any) -> tuple[int, bytes, bytes, list[ThreadKey]]:
+    if not isinstance(value, list) or len(value) not in (3, 4):
+        raise ValueError("a match is [index, proof, edge, lent keys?]")
+    lent = as_list(_lent_key, proofs.MAX_LENT_KEYS)(value[3]) if len(value) == 4 else []
+    return as_int(0, MAX_PROOFS)(value[0]), as_bytes(wire.MAC_LENGTH)(value[1]), as_bytes(32)(value[2]), lent
+
+
+def _lent_key(value: Any) -> ThreadKey:
     if not isinstance(value, list) or len(value) != 3:
-        raise ValueError("a match is [index, proof, edge]")
-    return as_int(0, MAX_PROOFS)(value[0]), as_bytes(wire.MAC_LENGTH)(value[1]), as_bytes(32)(value[2])
+        raise ValueError("a lent key is [epoch, follow key, read key or null]")
+    read = None if value[2] is None else as_bytes(32)(value[2])
+    return ThreadKey(as_bytes(32)(value[1]), read, as_int(0, MAX_SEQ)(value[0]))
 
 
 def _head(value: Any) -> tuple[PeerId, int, bytes | None]:

@@ -54,6 +54,19 @@ class ThreadStore(Protocol):
 
     def receive(self, thread_id: ThreadId, envelopes: Sequence[Envelope]) -> list[IngestOutcome | ThreadsError]: ...
 
+    def lendable_keys(self, thread_id: ThreadId, peer: PeerId, proven: ThreadKey) -> list[ThreadKey]:
+        """The keys of epochs newer than `proven` to lend a member that proved
+        it (read keys only if it may read): a device restored from a backup
+        older than a rotation needs them to take and read what was written
+        since (PROTOCOL §34). Asked only of peers `admits` let in."""
+        ...
+
+    def lend_keys(self, thread_id: ThreadId, lender: PeerId, keys: Sequence[ThreadKey]) -> None:
+        """Keys a member lent in its hello answer: they open what was written
+        since the newest epoch we hold, and are never written with
+        (logstore/lent_keys.py)."""
+        ...
+
     def admits(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
         """May `peer`, which proved it holds `key`, sync the thread? The one
         rule for both sides of a session."""

@@ -23,6 +23,7 @@ _ASK = b"threads/1/proof/ask"
 _ANSWER = b"threads/1/proof/answer"
 _EDGE = b"threads/1/edge"
 PROOF_EPOCHS = 2  # newest follow keys a proof is made with (a peer may lag one rotation)
+MAX_LENT_KEYS = 48  # keys lent in one match, as many epochs as a key box holds
 
 
 def _mac(label: bytes, key: ThreadKey, thread_id: ThreadId, asker: PeerId, answerer: PeerId,
@@ -51,6 +52,12 @@ def proof_keys(keys: list[ThreadKey]) -> list[ThreadKey]:
         if len(chosen) == PROOF_EPOCHS:
             break
     return chosen
+
+
+def newer_keys(held: list[ThreadKey], proven: ThreadKey) -> list[ThreadKey]:
+    """The keys of epochs newer than the one a member proved (held comes
+    newest first), to lend it (PROTOCOL §34)."""
+    return [k for k in held if k.epoch > proven.epoch][:MAX_LENT_KEYS]
 
 
 def match_proofs(proofs: Iterable[bytes], held: Iterable[tuple[ThreadId, list[ThreadKey]]], asker: PeerId,

@@ -263,8 +263,12 @@ class SyncServer:
             if cap is None:  # a member: it is known to share the thread
                 self._budgets.proved(session.remote)
                 self._on_session(session.remote, thread_id, addresses)
-            matches.append([index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
-                            proofs.edge(self._heads_for(thread_id, cap))])
+            match = [index, proofs.answer_proof(key, thread_id, session.remote, self._me, nonce),
+                     proofs.edge(self._heads_for(thread_id, cap))]
+            lent = self._threads.lendable_keys(thread_id, session.remote, key) if cap is None else []
+            if lent:  # a member behind a rotation (a device restored from an old backup)
+                match.append([[k.epoch, k.follow, k.read] for k in lent])
+            matches.append(match)
         cert = self._threads.device_cert()
         return wire.reply_ok("hello", matches=matches, **({"cert": cert} if cert is not None else {}))
 
