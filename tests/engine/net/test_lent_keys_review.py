@@ -1,0 +1,81 @@
+"""Review of f47217e (keys lent in a hello, PROTOCOL §34): who the answerer
+lends keys to. The server lends `NodeThreads.lendable_keys` to every peer
+`NodeThreads.admits` lets in (server._hello: `cap is None`), so the pair is
+checked here on real profiles (real SQLite files): a peer is lent only the
+keys the ACL would seal to it in a key box (acl/membership._boxes: bound
+devices not removed, read keys to members that read)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.engine.eventstore.peers import join, peer, start_thread, sync
+from tests.engine.persons.test_two_devices import add_second_device, everyone_syncs
+from threads_desktop.engine.core.keys import ThreadKey
+from threads_desktop.engine.core.members import Role
+from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.networking import NodeThreads
+from threads_desktop.engine.node import Node
+
+OpenNode = Callable[..., Node]
+
+
+def _lent_to(answerer: Node, thread: object, asker: Node, proven: ThreadKey) -> list[ThreadKey]:
+    """What answerer's hello answer lends asker, as server._hello decides it."""
+    threads = NodeThreads(answerer)
+    if not threads.admits(thread, asker.identity.peer_id, proven):  # type: ignore[arg-type]
+        return []
+    return threads.lendable_keys(thread, asker.identity.peer_id, proven)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("default", [Role.FOLLOW, Role.READ])
+def test_a_removed_device_is_lent_no_key_made_after_its_removal_whatever_the_default_role(
+        open_node: OpenNode, default: Role) -> None:
+    """_person_of says "" for a removed device, and the ACL's roles("") are
+    the thread's default role: in a thread whose default lets anyone follow
+    (or read), the device its person removed is admitted and lent the keys of
+    the very rotation that shut it out (read keys too, default READ)."""
+    friend, laptop, desktop = open_node("friend"), open_node("laptop"), open_node("desktop")
+    album = start_thread(friend, ThreadKind.CHAT, "Trip")
+    join(friend, laptop, album)
+    add_second_device(laptop, desktop)
+    friend.membership.set_default(album, default)
+    everyone_syncs([friend, laptop, desktop], album)
+    old = desktop.store.thread_keys(album)[0]
+    laptop.persons.remove_device(peer(desktop))
+    sync(laptop, friend, album)  # the friend, an admin, rotates: new keys not sealed to the desktop
+    assert friend.store.thread_keys(album)[0].epoch > old.epoch
+    assert _lent_to(friend, album, desktop, old) == []
+
+
+def test_a_removed_device_is_lent_nothing_in_a_thread_with_no_default(open_node: OpenNode) -> None:
+    """The usual thread (default: no access): the removed device is refused
+    at admission, so lent nothing (the commit's own rule holds)."""
+    friend, laptop, desktop = open_node("friend"), open_node("laptop"), open_node("desktop")
+    album = start_thread(friend, ThreadKind.CHAT, "Trip")
+    join(friend, laptop, album)
+    add_second_device(laptop, desktop)
+    everyone_syncs([friend, laptop, desktop], album)
+    old = desktop.store.thread_keys(album)[0]
+    laptop.persons.remove_device(peer(desktop))
+    sync(laptop, friend, album)
+    assert friend.store.thread_keys(album)[0].epoch > old.epoch
+    assert _lent_to(friend, album, desktop, old) == []
+
+
+def test_a_follower_is_lent_follow_keys_only_and_a_reader_read_keys(open_node: OpenNode) -> None:
+    """may_read agrees with the boxes: a member that only follows is lent no
+    read key; one granted read is."""
+    a, f, r, gone = open_node("a"), open_node("f"), open_node("r"), open_node("gone")
+    chat = start_thread(a)
+    join(a, f, chat, role=Role.FOLLOW)
+    join(a, r, chat, role=Role.READ)
+    join(a, gone, chat)
+    old_f, old_r = f.store.thread_keys(chat)[0], r.store.thread_keys(chat)[0]
+    a.membership.revoke(chat, peer(gone), Role.FOLLOW)  # a rotation f and r have not heard of
+    to_f, to_r = _lent_to(a, chat, f, old_f), _lent_to(a, chat, r, old_r)
+    assert to_f and all(k.read is None for k in to_f)
+    assert to_r and all(k.read is not None for k in to_r)
+    assert _lent_to(a, chat, gone, old_r) == []
