@@ -79,3 +79,54 @@ def test_a_follower_is_lent_follow_keys_only_and_a_reader_read_keys(open_node: O
     assert to_f and all(k.read is None for k in to_f)
     assert to_r and all(k.read is not None for k in to_r)
     assert _lent_to(a, chat, gone, old_r) == []
+
+
+def test_may_read_agrees_with_the_boxes_for_a_removed_device_in_a_thread_anyone_reads(
+        open_node: OpenNode) -> None:
+    """may_read (which decides whether read keys are lent) says yes to the
+    device its person removed when the thread's default role is READ: roles("")
+    is the default. The hello does not lend then only because may_sync wants
+    FOLLOW and roles("") is {READ} alone; the two must not disagree with the
+    boxes (acl/membership._boxes seals nothing to a removed device)."""
+    friend, laptop, desktop = open_node("friend"), open_node("laptop"), open_node("desktop")
+    album = start_thread(friend, ThreadKind.CHAT, "Trip")
+    join(friend, laptop, album)
+    add_second_device(laptop, desktop)
+    friend.membership.set_default(album, Role.READ)
+    everyone_syncs([friend, laptop, desktop], album)
+    laptop.persons.remove_device(peer(desktop))
+    sync(laptop, friend, album)
+    assert friend.membership.may_read(album, peer(laptop))
+    assert not friend.membership.may_read(album, peer(desktop))
+
+
+def test_a_removed_member_back_under_a_new_identity_is_lent_nothing_in_a_thread_anyone_follows(
+        open_node: OpenNode) -> None:
+    """may_sync's own promise ("a stranger holding an old key, a member
+    removed back under a new identity, gets nothing") does not hold when the
+    default role is FOLLOW: roles(stranger) is the default, so the stranger
+    is admitted, and the hello now lends it the follow keys of the rotation
+    that removed it (records and control headers open to it again). The ACL
+    seals no box to a peer not bound in the thread."""
+    a, x, y = open_node("a"), open_node("x"), open_node("y")
+    chat = start_thread(a)
+    join(a, x, chat)
+    a.membership.set_default(chat, Role.FOLLOW)
+    old = x.store.thread_keys(chat)[0]
+    a.membership.revoke(chat, peer(x), Role.FOLLOW)
+    assert a.store.thread_keys(chat)[0].epoch > old.epoch
+    assert _lent_to(a, chat, x, old) == []  # the removed identity itself: nothing
+    assert _lent_to(a, chat, y, old) == []  # the same person under a new identity (y holds x's keys)
+
+
+def test_a_member_that_left_is_lent_nothing(open_node: OpenNode) -> None:
+    a, x, gone = open_node("a"), open_node("x"), open_node("gone")
+    chat = start_thread(a)
+    join(a, x, chat)
+    join(a, gone, chat)
+    old = x.store.thread_keys(chat)[0]
+    x.membership.leave(chat)
+    sync(x, a, chat)
+    a.membership.revoke(chat, peer(gone), Role.FOLLOW)  # a rotation after x left
+    assert a.store.thread_keys(chat)[0].epoch > old.epoch
+    assert _lent_to(a, chat, x, old) == []
