@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.engine.eventstore.peers import join, peer, sync, texts
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.eventstore.store import AppliedChanges
+from threads_desktop.engine.networking import NodeThreads
 from threads_desktop.engine.node import Node
 
 OpenNode = Callable[..., Node]
@@ -64,3 +68,56 @@ def test_a_lent_key_of_a_made_up_epoch_is_let_go_of(open_node: OpenNode) -> None
     sync(a, f, chat)
     assert f.store._opening_keys(chat) == held
     assert texts(f, chat) == []
+
+
+def test_a_real_key_lent_under_a_wrong_epoch_makes_honest_events_wait_not_refused(
+        open_node: OpenNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The several-keys-per-epoch check (envelopes.open_event): a liar lends
+    the real read key of epoch N labelled as another epoch. The honest event
+    of epoch N then opens with it but names an epoch no key of its number
+    opened: SchemaError, which waits (FOR_KEY) like an unopened event; it
+    is neither refused nor applied, and reads once the real key arrives.
+    (A concern found unfounded: this test passes.)"""
+    a, b, r = open_node("a"), open_node("b"), open_node("r")
+    chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+    join(a, b, chat)
+    join(a, r, chat)
+    sync(a, r, chat)
+    held = r.store.thread_keys(chat)[0]
+    newer = ThreadKey(held.follow, bytes(32 * [8]), held.epoch + 1)  # a read rotation keeps the follow key
+    a.store.add_thread_key(chat, newer)
+    monkeypatch.setattr(a.committer._keys, "writing_key", lambda *_args, **_kwargs: newer)
+    a.chat(chat).post("under a key r lacks")
+    sync(a, r, chat)
+    r.store.lend_keys(chat, b.identity.peer_id, [ThreadKey(newer.follow, newer.read, newer.epoch + 1_000_000)])
+    r.events.reopen(chat, AppliedChanges())
+    assert texts(r, chat) == [] and r.events.refused(chat) == [] and r.events.waiting_count(chat) == 1
+    r.store.put_thread_key(chat, newer)  # the admin's delivery
+    r.events.reopen(chat, AppliedChanges())
+    assert texts(r, chat) == ["under a key r lacks"] and r.events.refused(chat) == []
+
+
+def test_read_keys_lent_in_a_hello_open_the_content_already_waiting_for_them(
+        open_node: OpenNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a read rotation (the follow key stays), a device behind takes
+    the records but its content waits for a key (FOR_KEY). The hello's lent
+    read key (NodeThreads.lend_keys, what ClientSession.hello calls) must
+    open it: nothing reopens the waiting events (LogStore.lend_keys' True is
+    dropped), so the log stays stopped there, later messages behind it too,
+    until a real key arrives, which never comes if no admin is left
+    (PROTOCOL §34 promises that case reads through lent keys)."""
+    a, r = open_node("a"), open_node("r")
+    chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+    join(a, r, chat, role=Role.READ)
+    sync(a, r, chat)
+    held = r.store.thread_keys(chat)[0]
+    newer = ThreadKey(held.follow, bytes(32 * [8]), held.epoch + 1)
+    a.store.add_thread_key(chat, newer)
+    monkeypatch.setattr(a.committer._keys, "writing_key", lambda *_args, **_kwargs: newer)
+    a.chat(chat).post("one")
+    sync(a, r, chat)
+    assert texts(r, chat) == []
+    NodeThreads(r).lend_keys(chat, a.identity.peer_id, [newer])  # a's hello answer
+    a.chat(chat).post("two")
+    sync(a, r, chat)
+    assert texts(r, chat) == ["one", "two"]
