@@ -118,3 +118,40 @@ def test_the_work_of_judging_early_grows_at_most_linearly_with_the_events_waitin
     sync(a, r, chat)
     assert texts(r, chat) == ["honest news"]
     assert judged[0] <= 10 * WAITING
+
+
+def test_a_delivery_by_an_admin_removed_in_a_waiting_event_of_its_past_is_not_taken_early(
+        open_node: OpenNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    """a writes content r cannot read (a read key r lacks; the follow key is
+    the same), then takes h's admin right: that revocation waits at r behind
+    the content. h, which saw it, still seals r a box of a new epoch. Judged
+    early with its waiting past, the delivery is invalid (h no admin there)
+    and r takes nothing, as the in-order judgement would. (A concern found
+    unfounded: this test passes.)"""
+    a, h, r = open_node("a"), open_node("h"), open_node("r")
+    chat = start_thread(a)
+    join(a, h, chat)
+    join(a, r, chat)
+    a.membership.grant(chat, peer(h), Role.WRITE, "acl")
+    for node in (h, r):
+        sync(a, node, chat)
+    held = r.store.thread_keys(chat)
+    newer = ThreadKey(held[0].follow, bytes(32 * [8]), held[0].epoch + 1)
+    a.store.add_thread_key(chat, newer)
+    h.store.add_thread_key(chat, newer)  # h reads what r cannot
+    with monkeypatch.context() as patch:
+        patch.setattr(a.committer._keys, "writing_key", lambda *_args, **_kwargs: newer)
+        a.chat(chat).post("under a key r lacks")
+    logged(a, chat, [acl_payload(Grant(peer(a), Role.FOLLOW))], hlc=(int(time.time() * 1000) << 16),
+           deps=frontier(a, chat), control=True, key=held[0])  # a control event of a's behind the content
+    a.membership.revoke(chat, peer(h), Role.WRITE, "acl")
+    sync(a, h, chat)
+    assert not h.membership.is_admin(chat)
+    planted = ThreadKey(bytes(32 * [5]), bytes(32 * [6]), held[0].epoch + 7)
+    boxes = h.membership._boxes(chat, {peer(r): True}, new_key=planted)
+    logged(h, chat, [acl_payload(*boxes)], hlc=(int(time.time() * 1000) << 16) + 100, deps=frontier(h, chat),
+           control=True, key=held[0])
+    sync(a, r, chat)
+    sync(h, r, chat)
+    assert r.events.waiting_count(chat) >= 3  # the content, a's control events, h's delivery
+    assert r.store.thread_keys(chat) == held
