@@ -13,6 +13,7 @@ import pytest
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync
 from tests.engine.persons.test_two_devices import add_second_device, everyone_syncs
+from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
@@ -30,7 +31,7 @@ def _lent_to(answerer: Node, thread: object, asker: Node, proven: ThreadKey) -> 
     return threads.lendable_keys(thread, asker.identity.peer_id, proven)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("default", [Role.FOLLOW, Role.READ])
+@pytest.mark.parametrize("default", [Role.FOLLOW, Role.READ], ids=["default-follow", "default-read"])
 def test_a_removed_device_is_lent_no_key_made_after_its_removal_whatever_the_default_role(
         open_node: OpenNode, default: Role) -> None:
     """_person_of says "" for a removed device, and the ACL's roles("") are
@@ -128,5 +129,19 @@ def test_a_member_that_left_is_lent_nothing(open_node: OpenNode) -> None:
     x.membership.leave(chat)
     sync(x, a, chat)
     a.membership.revoke(chat, peer(gone), Role.FOLLOW)  # a rotation after x left
+    assert a.store.thread_keys(chat)[0].epoch > old.epoch
+    assert _lent_to(a, chat, x, old) == []
+
+
+def test_a_joiner_not_yet_admitted_is_lent_nothing(open_node: OpenNode) -> None:
+    """A joiner holds no key before an admin admits it; had it an old one
+    (say its link's), proving it in a hello would get it no newer key."""
+    a, x, gone = open_node("a"), open_node("x"), open_node("gone")
+    chat = start_thread(a)
+    join(a, gone, chat)
+    link = a.membership.invite(chat, Role.WRITE)
+    x.membership.join(InviteLink.parse(link.to_uri()))
+    old = a.store.thread_keys(chat)[0]
+    a.membership.revoke(chat, peer(gone), Role.FOLLOW)
     assert a.store.thread_keys(chat)[0].epoch > old.epoch
     assert _lent_to(a, chat, x, old) == []
