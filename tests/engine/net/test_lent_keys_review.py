@@ -8,13 +8,16 @@ devices not removed, read keys to members that read)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import trio
 
 from tests.engine.eventstore.peers import join, peer, start_thread, sync
+from tests.engine.net.hostile import connect, hostile_host, scene, still_serves
 from tests.engine.persons.test_two_devices import add_second_device, everyone_syncs
 from threads_desktop.engine.acl.links import InviteLink
-from threads_desktop.engine.core.keys import ThreadKey
+from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.networking import NodeThreads
@@ -145,3 +148,24 @@ def test_a_joiner_not_yet_admitted_is_lent_nothing(open_node: OpenNode) -> None:
     a.membership.revoke(chat, peer(gone), Role.FOLLOW)
     assert a.store.thread_keys(chat)[0].epoch > old.epoch
     assert _lent_to(a, chat, x, old) == []
+
+
+def test_a_stranger_holding_old_keys_is_lent_nothing_over_the_wire_in_a_thread_anyone_follows(
+        tmp_path: Path) -> None:
+    """The same over a real hello on 127.0.0.1: the removed member, back
+    under a new identity with its old keys, asks a whose thread's default
+    role is FOLLOW; the answer must lend it nothing."""
+    async def main() -> None:
+        async with scene(tmp_path, member=True) as s:
+            m = s.member
+            assert m is not None
+            s.node.membership.set_default(s.thread, Role.FOLLOW)
+            old_keys = m.store.thread_keys(s.thread)
+            s.node.membership.revoke(s.thread, peer(m), Role.FOLLOW)
+            async with hostile_host(Identity.generate()) as host:
+                h = await connect(host, s)
+                matches = (await h.hello([(s.thread, old_keys)]))["matches"]
+                assert all(len(match) == 3 for match in matches)
+            await still_serves(s)
+
+    trio.run(main)
