@@ -1,6 +1,6 @@
-"""Review of f47217e: a key delivery judged early together with the control
-events waiting in its causal past (acl/gate.early_keys, _waiting_past,
-_past_held). Real profiles on real SQLite files; the hostile members write
+"""A key delivery judged early together with the control
+events waiting in its causal past (acl/gate.early_keys, _causal_order).
+Real profiles on real SQLite files; the hostile members write
 what a modified client would (logged, never applied by themselves)."""
 
 from __future__ import annotations

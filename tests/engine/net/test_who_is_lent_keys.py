@@ -1,4 +1,4 @@
-"""Review of f47217e (keys lent in a hello, PROTOCOL §34): who the answerer
+"""Keys lent in a hello (PROTOCOL §34): who the answerer
 lends keys to. The server lends `NodeThreads.lendable_keys` to every peer
 `NodeThreads.admits` lets in (server._hello: `cap is None`), so the pair is
 checked here on real profiles (real SQLite files): a peer is lent only the
@@ -70,7 +70,7 @@ def test_a_removed_device_is_lent_nothing_in_a_thread_with_no_default(open_node:
 
 
 def test_a_follower_is_lent_follow_keys_only_and_a_reader_read_keys(open_node: OpenNode) -> None:
-    """may_read agrees with the boxes: a member that only follows is lent no
+    """lending_roles agrees with the boxes: a member that only follows is lent no
     read key; one granted read is."""
     a, f, r, gone = open_node("a"), open_node("f"), open_node("r"), open_node("gone")
     chat = start_thread(a)
@@ -85,13 +85,11 @@ def test_a_follower_is_lent_follow_keys_only_and_a_reader_read_keys(open_node: O
     assert _lent_to(a, chat, gone, old_r) == []
 
 
-def test_may_read_agrees_with_the_boxes_for_a_removed_device_in_a_thread_anyone_reads(
+def test_lending_agrees_with_the_boxes_for_a_removed_device_in_a_thread_anyone_reads(
         open_node: OpenNode) -> None:
-    """may_read (which decides whether read keys are lent) says yes to the
-    device its person removed when the thread's default role is READ: roles("")
-    is the default. The hello does not lend then only because may_sync wants
-    FOLLOW and roles("") is {READ} alone; the two must not disagree with the
-    boxes (acl/membership._boxes seals nothing to a removed device)."""
+    """lending_roles (which decides what is lent) must give nothing to the
+    device its person removed when the thread's default role is READ (roles("")
+    is the default): the boxes (acl/membership._boxes) seal nothing to it."""
     friend, laptop, desktop = open_node("friend"), open_node("laptop"), open_node("desktop")
     album = start_thread(friend, ThreadKind.CHAT, "Trip")
     join(friend, laptop, album)
@@ -100,8 +98,8 @@ def test_may_read_agrees_with_the_boxes_for_a_removed_device_in_a_thread_anyone_
     everyone_syncs([friend, laptop, desktop], album)
     laptop.persons.remove_device(peer(desktop))
     sync(laptop, friend, album)
-    assert friend.membership.may_read(album, peer(laptop))
-    assert not friend.membership.may_read(album, peer(desktop))
+    assert Role.READ in friend.membership.lending_roles(album, peer(laptop))
+    assert friend.membership.lending_roles(album, peer(desktop)) == frozenset()
 
 
 def test_a_removed_member_back_under_a_new_identity_is_lent_nothing_in_a_thread_anyone_follows(
