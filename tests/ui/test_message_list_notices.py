@@ -92,3 +92,16 @@ def test_one_event_telling_one_member_two_things_gives_two_rows(qtbot) -> None: 
 def test_rights_notices_are_worded_with_names_and_what_they_let_people_do(  # type: ignore[no-untyped-def]
         qtbot, notice: MembershipNotice, kind: ThreadKind | None, words: str) -> None:
     assert notice_text(notice, {ALICE: "Alice", BOB: "Bob"}, CAROL, kind) == words
+
+
+@pytest.mark.parametrize(("notice", "words"), [
+    (MembershipNotice("device-added", None, BOB, None, 10, entity="Bob's desktop"),
+     "Bob added a device: Bob's desktop"),
+    (MembershipNotice("device-added", None, CAROL, None, 10, entity="My tablet"), "You added a device: My tablet"),
+    (MembershipNotice("device-removed", None, BOB, None, 10, entity="Bob's desktop"),
+     "Bob removed a device: Bob's desktop"),
+    (MembershipNotice("device-removed", None, BOB, None, 10), "Bob removed a device"),
+])
+def test_a_persons_devices_are_told_by_the_persons_name_and_the_devices(  # type: ignore[no-untyped-def]
+        qtbot, notice: MembershipNotice, words: str) -> None:
+    assert notice_text(notice, {ALICE: "Alice", BOB: "Bob"}, CAROL) == words

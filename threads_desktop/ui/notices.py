@@ -1,8 +1,8 @@
 """Membership notices and removals in a person's words: names, never peer
 IDs ("Bob joined (invited by Alice)", "Alice removed Bob", "Carol left",
 "Dan changed Bob's role to View", "Alice made Bob an admin", "Alice let
-anyone with the album's keys view it", "Alice let Bob edit one photo"), and
-"you" for ourselves."""
+anyone with the album's keys view it", "Alice let Bob edit one photo",
+"Alice added a device: Alice's desktop"), and "you" for ourselves."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def notice_text(notice: MembershipNotice, names: dict[str, str], me: str, kind: 
             subject=subject, inviter=who(notice.by_invite_of, start=False))
     if notice.kind == "left":
         return _tr("{subject} left").format(subject=subject)
+    if notice.kind in ("device-added", "device-removed"):
+        return _device_text(notice, subject)
     target = who(notice.subject, start=False)
     if notice.kind == "removed":
         return _tr("{actor} removed {subject}").format(actor=actor, subject=target)
@@ -49,6 +51,18 @@ def notice_text(notice: MembershipNotice, names: dict[str, str], me: str, kind: 
     if notice.subject == me:
         return _tr("{actor} changed your role to {role}").format(actor=actor, role=role)
     return _tr("{actor} changed {subject}'s role to {role}").format(actor=actor, subject=target, role=role)
+
+
+def _device_text(notice: MembershipNotice, subject: str) -> str:
+    """A person's devices (issue 19): "Alice added a device: Alice's desktop"."""
+    name = notice.entity
+    if notice.kind == "device-added":
+        if name:
+            return _tr("{subject} added a device: {device}").format(subject=subject, device=name)
+        return _tr("{subject} added a device").format(subject=subject)
+    if name:
+        return _tr("{subject} removed a device: {device}").format(subject=subject, device=name)
+    return _tr("{subject} removed a device").format(subject=subject)
 
 
 def _rights_text(notice: MembershipNotice, actor: str, subject: str, about_me: bool, kind: ThreadKind | None) -> str:

@@ -15,13 +15,24 @@ from dataclasses import dataclass
 from typing import Literal
 
 from threads_desktop.engine.acl.book import AclBook
-from threads_desktop.engine.acl.control_ops import ACL_ENTITY, Admit, Grant, Join, Leave, Revoke, SetDefault
+from threads_desktop.engine.acl.control_ops import (
+    ACL_ENTITY,
+    Admit,
+    Bind,
+    Grant,
+    Join,
+    Leave,
+    Revoke,
+    SetDefault,
+    Undevice,
+)
 from threads_desktop.engine.acl.policy import AclEvent, Evaluation
 from threads_desktop.engine.core.hlc import unpack
 from threads_desktop.engine.core.members import Role
 
 NoticeKind = Literal["joined", "added", "removed", "left", "role-changed",
-                     "admin-given", "admin-taken", "default-changed", "document-role"]
+                     "admin-given", "admin-taken", "default-changed", "document-role",
+                     "device-added", "device-removed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,7 @@ class MembershipNotice:
     stamp: bytes = b""  # the event's stamp: the thread's total order, as messages are ordered
     # "document-role": the document (`collection/id`) whose role was set; the subject is
     # "" there, and for "default-changed", when it is everyone the ACL does not name.
+    # "device-added", "device-removed": the device's name, as its certificate gives it (None: unnamed).
     entity: str | None = None
 
 
@@ -59,7 +71,8 @@ class ThreadNotices:
 
 def membership_notices(evaluation: Evaluation) -> list[MembershipNotice]:
     """Every membership change, oldest first (by the events' stamps)."""
-    told = [notice for notice, _before in _changes(evaluation)] + list(_rights_notices(evaluation))
+    told = [notice for notice, _before in _changes(evaluation)] + list(_rights_notices(evaluation)) \
+        + list(_device_notices(evaluation))
     return sorted(told, key=lambda notice: notice.stamp)  # stable: one event's notices keep their order
 
 
@@ -210,3 +223,39 @@ def _document_role(book: AclBook, entity: str, subject: str) -> _RoleSet:
     if not subject:
         return True, state.default_role()
     return True, max(state.roles(subject), default=None)
+
+
+# --- a person's devices (issue 19) ----------------------------------------------------------
+
+
+def _device_notices(evaluation: Evaluation) -> Iterator[MembershipNotice]:
+    """A member's device added (a log bound with a certificate while the
+    person already wrote here from another device) or removed (a removal
+    that counts). Members hear of it: a device they never met now speaks, or
+    stops speaking, for that person."""
+    bound: set[str] = set()  # persons with a device bound so far
+    names: dict[str, str] = {}  # device -> the name its certificate gives it
+    removed: set[str] = set()
+    # Members now (a device binds before it syncs: its past may not hold the
+    # admit yet), so a made-up person's devices are told nothing.
+    members = evaluation.current().thread.members()
+    for i, event in enumerate(evaluation.events):
+        if not evaluation.final.valid[i]:
+            continue
+        at_ms = unpack(event.hlc)[0]
+        for op in event.ops:
+            if isinstance(op, Bind):
+                device, person = str(op.identity), str(op.identity if op.cert is None else op.cert.person)
+                if op.cert is not None:
+                    names[device] = op.cert.name
+                    if person in bound and person in members:
+                        yield MembershipNotice("device-added", None, person, None, at_ms, stamp=event.stamp,
+                                               entity=op.cert.name)
+                bound.add(person)
+            elif isinstance(op, Undevice):
+                device = str(op.removal.device)
+                if device not in removed and str(op.removal.person) in members \
+                        and device in evaluation.removals.removes(event.log, event.seq):
+                    removed.add(device)
+                    yield MembershipNotice("device-removed", None, str(op.removal.person), None, at_ms,
+                                           stamp=event.stamp, entity=names.get(device))
