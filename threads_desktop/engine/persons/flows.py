@@ -30,6 +30,7 @@ from threads_desktop.engine.core.errors import (
     PeerError,
     ProtocolError,
     ThreadsError,
+    TooLargeError,
 )
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity, SigningKey
@@ -58,6 +59,7 @@ REFUSAL_WORDS: dict[Refusal, str] = {
     "spent": "this link was used already: ask for a new one on your other device",
     "expired": "this link has expired (links last 15 minutes): ask for a new one on your other device",
     "unknown": "your other device does not know this link: ask for a new one there",
+    "large": "your other device holds too many albums and chats to send them over a link",
 }
 
 
@@ -187,10 +189,11 @@ class DeviceIssuer:
     then the link; an unspent, unexpired one certifies the asking device,
     is spent, and the bundle goes back sealed to the device's exchange key."""
 
-    def __init__(self, profile: Profile, links: DeviceLinks,
-                 random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(self, profile: Profile, links: DeviceLinks, random_bytes: Callable[[int], bytes] = os.urandom,
+                 bundle: Callable[[Profile], PersonBundle] = build_bundle) -> None:
         self._profile = profile
         self._links = links
+        self._bundle = bundle
         self._random_bytes = random_bytes
         self.added: list[PeerId] = []  # devices added since this process started (for the CLI's wait)
 
@@ -206,16 +209,23 @@ class DeviceIssuer:
         if refusal is not None:
             log.info("device request of %s refused: the link is %s", peer, refusal)
             return DeviceAnswer(refused=refusal).to_bytes()
-        with self._profile.database.write():
-            try:
-                self._profile.persons.issue_cert(peer, parsed.name)
-            except InvalidInputError as exc:  # a device removed once is never added again: say so
-                raise ProtocolError(str(exc)) from None
-            self._links.spend(parsed.link, peer)
-            bundle = build_bundle(self._profile).to_bytes()
+        try:
+            with self._profile.database.write():
+                try:
+                    self._profile.persons.issue_cert(peer, parsed.name)
+                except InvalidInputError as exc:  # a device removed once is never added again: say so
+                    raise ProtocolError(str(exc)) from None
+                self._links.spend(parsed.link, peer)
+                # Sealed and sized before the transaction commits: an answer too
+                # large to send undoes the certificate and leaves the link open.
+                answer = DeviceAnswer.added(self._bundle(self._profile).to_bytes(), parsed.exchange,
+                                            self._random_bytes).to_bytes()
+        except TooLargeError as exc:
+            log.warning("device request of %s refused, the link left open: %s", peer, exc)
+            return DeviceAnswer(refused="large").to_bytes()
         self.added.append(peer)
-        log.info("%s is another device of this person now (%d bytes of bundle)", peer, len(bundle))
-        return DeviceAnswer.added(bundle, parsed.exchange, self._random_bytes).to_bytes()
+        log.info("%s is another device of this person now (%d bytes of answer)", peer, len(answer))
+        return answer
 
 
 # --- the new device -------------------------------------------------------------------------------------
