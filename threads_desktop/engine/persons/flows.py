@@ -32,7 +32,7 @@ from threads_desktop.engine.core.errors import (
     ThreadsError,
     TooLargeError,
 )
-from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity, SigningKey
 from threads_desktop.engine.core.types import FetchOriginals, ThreadSummary
 from threads_desktop.engine.logstore import local_settings
@@ -137,10 +137,13 @@ def _usable(addresses: Sequence[str]) -> list[str]:
     return [a for a in addresses if 1 <= len(a) <= 256 and a.startswith("/") and a.isascii()][:8]
 
 
-def install_bundle(profile: Profile, bundle: PersonBundle, cert: DeviceCert) -> None:
+def install_bundle(profile: Profile, bundle: PersonBundle, cert: DeviceCert, senders: Sequence[PeerId] = ()) -> None:
     """Make this fresh profile another device of the bundle's person, holding
     every thread of the bundle (ConflictError if it holds some already).
-    One transaction: on any error nothing is kept."""
+    `senders`: the device that sent it (a device link's). Each thread's
+    peers in the bundle, and the senders, are the only peers it syncs with
+    until it knows a member of it (Membership.may_sync). One transaction:
+    on any error nothing is kept."""
     known: list[DeviceItem] = []
     for entry in bundle.devices:
         try:
@@ -149,8 +152,13 @@ def install_bundle(profile: Profile, bundle: PersonBundle, cert: DeviceCert) -> 
             log.info("a device entry of the bundle left out: %s", exc)
     with profile.database.write():
         profile.persons.adopt(bundle.person_seed, cert, known)
+        named: dict[ThreadId, list[PeerId]] = {}
+        for peer in bundle.peers:
+            for thread_id in peer.threads:
+                named.setdefault(thread_id, []).append(peer.peer)
         for thread in bundle.threads:
-            profile.persons.add_thread(thread.thread_id, thread.kind, thread.name, thread.keys)
+            profile.persons.add_thread(thread.thread_id, thread.kind, thread.name, thread.keys,
+                                       [*senders, *named.get(thread.thread_id, ())])
         for peer in bundle.peers:
             for thread_id in peer.threads:
                 profile.peers.remember(thread_id, peer.peer, peer.addresses, PEER_ADDRESS_TTL)
@@ -247,14 +255,15 @@ async def become_device(profile: Profile, link: DeviceLink, name: str, ask: AskD
     bundle = await trio.to_thread.run_sync(PersonBundle.from_bytes, answer.open(identity.exchange))
     if SigningKey.from_seed(bundle.person_seed).peer_id != link.person:
         raise ProtocolError("the device answered with another person than the link's")
+    # The device that added us holds every thread: the first peer to sync them with.
+    senders = {address: peer for address in link.addresses
+               if (peer := peer_of_address(address)) is not None and peer != identity.peer_id}
     with profile.database.write():
-        install_bundle(profile, bundle, _our_cert(bundle, link.person, identity.peer_id))
-        # The device that added us holds every thread: the first peer to sync them with.
-        for address in link.addresses:
-            peer = peer_of_address(address)
-            if peer is not None and peer != identity.peer_id:
-                for thread in bundle.threads:
-                    profile.peers.remember(thread.thread_id, peer, [address], PEER_ADDRESS_TTL)
+        install_bundle(profile, bundle, _our_cert(bundle, link.person, identity.peer_id),
+                       list(dict.fromkeys(senders.values())))
+        for address, peer in senders.items():
+            for thread in bundle.threads:
+                profile.peers.remember(thread.thread_id, peer, [address], PEER_ADDRESS_TTL)
     return bundle
 
 
