@@ -37,29 +37,29 @@ def test_a_members_new_device_is_kept_and_a_strangers_made_up_person_is_not(open
 
     stranger = Identity.generate()
     made_up = issue_cert(SigningKey.generate(), stranger.peer_id, "Box", 1)
-    threads.peer_device_cert(stranger.peer_id, made_up.to_bytes())
+    threads.peer_device_cert(stranger.peer_id, made_up.to_bytes(), chat)
     someone_elses = issue_cert(person_key, desktop.peer_id, "Desktop", 1)
-    threads.peer_device_cert(stranger.peer_id, someone_elses.to_bytes())  # not the sender's own
+    threads.peer_device_cert(stranger.peer_id, someone_elses.to_bytes(), chat)  # not the sender's own
     forged = replace(someone_elses, sig=bytes(64))  # the laptop's person, a signature it never made
-    threads.peer_device_cert(desktop.peer_id, forged.to_bytes())
+    threads.peer_device_cert(desktop.peer_id, forged.to_bytes(), chat)
     assert _book(friend) == before
     assert not threads.admits(chat, desktop.peer_id, friend.store.thread_keys(chat)[0])
 
-    threads.peer_device_cert(desktop.peer_id, someone_elses.to_bytes())
+    threads.peer_device_cert(desktop.peer_id, someone_elses.to_bytes(), chat)
     assert (str(person_key.peer_id), str(desktop.peer_id)) in _book(friend)
     assert threads.admits(chat, desktop.peer_id, friend.store.thread_keys(chat)[0])
 
 
 def test_any_bytes_as_a_certificate_change_nothing(open_node: OpenNode) -> None:
     friend = open_node("friend")
-    friend.create_thread(ThreadKind.CHAT, "Trip")
+    chat = friend.create_thread(ThreadKind.CHAT, "Trip").thread_id
     threads = NodeThreads(friend)
     before = _book(friend)
 
     @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.binary(max_size=400))
     def check(data: bytes) -> None:
-        threads.peer_device_cert(Identity.generate().peer_id, data)
+        threads.peer_device_cert(Identity.generate().peer_id, data, chat)
         assert _book(friend) == before
 
     check()
@@ -83,6 +83,6 @@ def test_a_device_that_knows_no_member_yet_keeps_no_made_up_person(open_node: Op
     desktop.persons.add_thread(chat, ThreadKind.CHAT, "Notes", laptop.store.thread_keys(chat))
     before = _book(desktop)
     stranger = Identity.generate()
-    NodeThreads(desktop).peer_device_cert(stranger.peer_id,
-                                          issue_cert(SigningKey.generate(), stranger.peer_id, "Box", 1).to_bytes())
+    NodeThreads(desktop).peer_device_cert(
+        stranger.peer_id, issue_cert(SigningKey.generate(), stranger.peer_id, "Box", 1).to_bytes(), chat)
     assert _book(desktop) == before

@@ -17,6 +17,8 @@ from threads_desktop.engine.core.errors import ThreadsError
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
+from threads_desktop.engine.persons.device_links import REFUSALS, Refusal
+from threads_desktop.engine.persons.flows import DeviceLinkRefused
 from threads_desktop.ui.refusals import explain, refused
 
 OpenNode = Callable[[str], Node]
@@ -107,3 +109,10 @@ def test_an_engine_message_in_a_developers_words_is_not_shown_as_it_is() -> None
     developer = _refusal(lambda: ThreadId.parse("not-a-thread"))
     assert "multibase" in str(developer) or "base32" in str(developer)
     assert explain(developer) == "It was not accepted: something in it is not in a form the app can use."
+
+
+@pytest.mark.parametrize("reason", REFUSALS)
+def test_each_refusal_of_a_device_link_reads_as_what_to_do(reason: Refusal) -> None:
+    text = explain(DeviceLinkRefused(reason))
+    assert "could not be reached" not in text and "link" in text.lower()
+    assert ("still works" in text) == (reason == "large")  # too large: the link was not spent

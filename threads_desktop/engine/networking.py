@@ -101,10 +101,14 @@ class NodeThreads:
         cert = self._node.persons.this_cert()
         return None if cert is None else cert.to_bytes()
 
-    def peer_device_cert(self, peer: PeerId, cert: bytes) -> None:
+    def peer_device_cert(self, peer: PeerId, cert: bytes, thread_id: ThreadId) -> None:
         """Keep a certificate a peer's hello carries if it is the peer's own
-        and names a person we share a thread with (a stranger's made-up
-        persons would only fill the device book)."""
+        and names a person with a role in `thread_id`, which the peer just
+        proved (a stranger's made-up persons would only fill the device
+        book). Only then is its signature checked: one look-up in one
+        thread first, so a certificate that cannot matter costs no more."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return
         try:
             parsed = DeviceCert.from_bytes(cert)
             if parsed.device != peer or parsed.person == peer:
@@ -112,14 +116,13 @@ class NodeThreads:
             persons = self._node.persons
             if persons.book.person_of(peer) == parsed.person:
                 return  # known already
+            if not self._node.membership.roles(thread_id, str(parsed.person)):
+                return
             parsed.verify()
         except ThreadsError as exc:
             log.debug("a device certificate from %s left out: %s", peer, exc)
             return
-        membership, person = self._node.membership, str(parsed.person)
-        if any(membership.roles(thread_id, person) for thread_id in self.thread_ids()
-               if thread_id.variant is ThreadVariant.ACCESS_CONTROLLED):
-            persons.record([parsed])
+        persons.record([parsed])
 
     def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:

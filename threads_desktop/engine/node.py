@@ -16,6 +16,7 @@ from typing import Any
 from threads_desktop.engine import leave
 from threads_desktop.engine.acl import actions
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
+from threads_desktop.engine.acl.bundle_peers import BundlePeers
 from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.acl.membership import Membership
@@ -93,9 +94,10 @@ class Node:
         device_book = DeviceBook(services.database, services.vault, services.identity)
         self.directory = ThreadDirectory(services.database, services.store, services.identity, self.committer,
                                          services.random_bytes, services.now_seconds, device_book)
+        bundle_peers = BundlePeers(services.database)
         self.membership = Membership(services.database, services.store, services.gate, services.identity,
                                      services.vault, self.committer, services.clock.tick,
-                                     services.random_bytes, services.now_seconds, device_book)
+                                     services.random_bytes, services.now_seconds, device_book, bundle_peers)
         self.committer.use_keys(self.membership)
         broadcaster = services.broadcaster
         self.names = MemberNames(services.database, services.store, services.gate, self.membership, self.directory,
@@ -113,7 +115,7 @@ class Node:
         # One person, several devices (issue 19).
         self.persons = Persons(
             services.database, services.store, services.gate, services.identity, device_book, self.committer,
-            self.membership, thread_ids=self._held_thread_ids, display_name=self.names.person_name,
+            self.membership, bundle_peers, thread_ids=self._held_thread_ids, display_name=self.names.person_name,
             links=lambda: self.network_status().links, last_seen=self.peers.last_sessions,
             now_seconds=services.now_seconds, publish=broadcaster.publish)
         self.device_links = DeviceLinks(services.database, lambda: int(services.now_seconds() * 1000))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from threads_desktop.engine import leave
+from threads_desktop.engine.acl.bundle_peers import ensure_bundle_peers
 from threads_desktop.engine.acl.device_book import ensure_person
 from threads_desktop.engine.acl.gate import AccessGate
 from threads_desktop.engine.acl.schema import ACL_MIGRATIONS, ACL_SCHEMA
@@ -81,6 +82,7 @@ def open_services(data_dir: Path, undo: ExitStack, *, now_seconds: Callable[[], 
     local_settings.ensure_local_settings(database)
     ensure_peer_sessions(database)
     ensure_device_links(database)  # issue 19: the device links this device issued
+    ensure_bundle_peers(database)  # issue 19 review 9c: whom a new device syncs with before it knows a member
     leave.ensure_leaving(database)
     vault = KeyVault(profile.master_key, random_bytes)
     work_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="work")

@@ -120,6 +120,8 @@ _DEVICE_REFUSALS = {
     "spent": "This link was used already. Make a new one on your other device.",
     "expired": "This link has expired. Make a new one on your other device.",
     "unknown": "Your other device does not know this link. Make a new one there.",
+    "large": "Your other device holds too many albums and chats to send them all over a link. "
+             "The link still works: leave some you no longer need there, then try it again.",
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from threads_desktop.engine.acl import admitting
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
 from threads_desktop.engine.acl.answering import AdmissionAnswers
+from threads_desktop.engine.acl.bundle_peers import BundlePeers
 from threads_desktop.engine.acl.control_ops import (
     AclOp,
     Grant,
@@ -58,9 +59,11 @@ class Membership:
 
     def __init__(self, database: Database, store: LogStore, gate: AccessGate, identity: Identity,
                  vault: KeyVault, committer: Committer, new_epoch: Callable[[], int],
-                 random_bytes: RandomBytes, now_seconds: Callable[[], float], devices: DeviceBook) -> None:
+                 random_bytes: RandomBytes, now_seconds: Callable[[], float], devices: DeviceBook,
+                 bundle_peers: BundlePeers) -> None:
         self._db = database
         self._devices = devices
+        self._bundle_peers = bundle_peers
         self._sql: sqlite3.Connection = database.connection
         self._store = store
         self._gate = gate
@@ -423,15 +426,19 @@ class Membership:
         first ACL event reaches a joiner just admitted, it knows no member:
         it syncs only with the peers its admission came from (the admin that
         let it in, the peers the link named), as a removed member holding
-        old keys could otherwise fetch from it what was written since."""
+        old keys could otherwise fetch from it what was written since. A
+        device just added or restored (it holds only its own bind) likewise
+        syncs only with the peers its bundle named, and the device that sent
+        it (review of issue 19, 9c)."""
         del proven_follow_key  # proving a key shows what one holds, not what one may
         evaluation = self._gate.evaluation(thread_id)
         if not evaluation.events or not evaluation.current().members():
             # No member known yet: a joiner admitted before any ACL event
             # reached it, or a new device of ours holding only its own bind.
             trusted = self._admission_peers(thread_id)
-            # None: no admission to go by (a new device, or a join restarted
-            # from an offline link, which names nobody): whoever proves the keys.
+            # None: no admission or bundle to go by (a join restarted from an
+            # offline link, which names nobody; a bundle of a version that
+            # named no peer for the thread): whoever proves the keys.
             return trusted is None or peer in trusted
         person = self._person_of(evaluation, peer)
         # A removed device is nobody: not even the default role a thread
@@ -462,8 +469,10 @@ class Membership:
         return person
 
     def _admission_peers(self, thread_id: ThreadId) -> frozenset[str] | None:
-        """The peers our pending admission came from; None when unknown."""
-        return self._joins.admission_peers(thread_id)
+        """The peers our pending admission came from, or else those the
+        bundle that brought the thread named; None when unknown."""
+        admission = self._joins.admission_peers(thread_id)
+        return admission if admission is not None else self._bundle_peers.of(thread_id)
 
     def invites(self, thread_id: ThreadId) -> list[InviteState]:
         evaluation = self._gate.evaluation(thread_id)

@@ -44,6 +44,11 @@ class ProtocolError(InvalidInputError):
     message. The stream ends with an error; the process goes on."""
 
 
+class TooLargeError(InvalidInputError):
+    """Something we would send or write is larger than its format allows
+    (a person's bundle, a device answer): refused before anything is spent."""
+
+
 class PeerError(ThreadsError):
     """A peer could not be reached, or refused or failed a request."""
 

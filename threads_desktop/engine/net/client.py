@@ -132,8 +132,7 @@ class ClientSession:
             if cert is not None:
                 hello["cert"] = cert
             reply = await self.request(hello)
-            if "cert" in reply:
-                self._threads.peer_device_cert(self.remote, get(reply, "cert", as_bytes(max_length=MAX_CERT_BYTES)))
+            cert = get(reply, "cert", as_bytes(max_length=MAX_CERT_BYTES)) if "cert" in reply else None
             for match in get(reply, "matches", as_list(_match, len(asked))):
                 index, answer, edge, lent = match
                 if index >= len(asked):
@@ -141,6 +140,8 @@ class ClientSession:
                 thread_id, key = asked[index]
                 if answer != proofs.answer_proof(key, thread_id, self._me, self.remote, nonce):
                     raise ProtocolError(f"{self.remote} answered a proof without the thread's key")
+                if cert is not None:  # which person it is a device of, judged in the thread it proved
+                    self._threads.peer_device_cert(self.remote, cert, thread_id)
                 # It holds the key, but may have been removed since: the same
                 # rule as when it asks us (we neither push to it nor take its word).
                 if not self._threads.admits(thread_id, self.remote, key):

@@ -78,9 +78,12 @@ class ThreadStore(Protocol):
         device), told in every hello (issue 19)."""
         ...
 
-    def peer_device_cert(self, peer: PeerId, cert: bytes) -> None:
-        """`peer` says, in its hello, that it is a device of a person: kept if
-        it verifies and names `peer`, for `admits` (ignored otherwise)."""
+    def peer_device_cert(self, peer: PeerId, cert: bytes, thread_id: ThreadId) -> None:
+        """`peer` says, in its hello, that it is a device of a person, and has
+        just proved it holds `thread_id`: kept if it verifies, names `peer`
+        and a person with a role in that thread, for `admits` (ignored
+        otherwise). Never called before a proof matched: a stranger's
+        certificate costs nothing."""
         ...
 
     def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:

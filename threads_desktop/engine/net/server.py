@@ -244,13 +244,16 @@ class SyncServer:
         # Checked before any key is read: a refused hello costs next to nothing.
         if not self._budgets.hello_work(session.remote, len(thread_ids)):
             raise ThreadsError("busy: too many hellos, try again later")
-        if "cert" in message:  # a device of a person (issue 19): which person, before any proof is checked
-            self._threads.peer_device_cert(session.remote, get(message, "cert", as_bytes(max_length=MAX_CERT_BYTES)))
+        # A device of a person (issue 19) says which person: judged only for a
+        # thread it proves, before it is admitted there (a stranger's costs nothing).
+        cert = get(message, "cert", as_bytes(max_length=MAX_CERT_BYTES)) if "cert" in message else None
         held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in thread_ids]
         matches = []
         access: dict[ThreadId, Cap | None] = {}
 
         def admit(thread_id: ThreadId, key: ThreadKey) -> bool:
+            if cert is not None:
+                self._threads.peer_device_cert(session.remote, cert, thread_id)
             access[thread_id] = self._access(thread_id, session.remote, key)
             return access[thread_id] != {}
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import InvalidInputError, SchemaError
+from threads_desktop.engine.core.errors import InvalidInputError, SchemaError, TooLargeError
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import ThreadKey
 from threads_desktop.engine.core.types import ThreadKind
@@ -96,7 +96,7 @@ class PersonBundle:
             "settings": dict(self.settings),
         })
         if len(data) > MAX_BUNDLE_BYTES:
-            raise InvalidInputError(f"the bundle would be larger than {MAX_BUNDLE_BYTES >> 20} MiB")
+            raise TooLargeError(f"the bundle would be larger than {MAX_BUNDLE_BYTES >> 20} MiB")
         return data
 
     @classmethod

@@ -34,7 +34,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from threads_desktop.engine.acl.links import decode_fragment, is_printable_ascii, query_values
 from threads_desktop.engine.codec import cbor
-from threads_desktop.engine.core.errors import InvalidIdError, InvalidInputError, InvalidLinkError, SchemaError
+from threads_desktop.engine.core.errors import (
+    InvalidIdError,
+    InvalidInputError,
+    InvalidLinkError,
+    SchemaError,
+    TooLargeError,
+)
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.text import is_clean_name, name_from_peer
@@ -60,8 +66,9 @@ _BUNDLE_AAD = b"threads/1/device-bundle"
 _PAYLOAD_KEYS = frozenset({"v", "seed", "expires"})
 _MAX_MS = 1 << 48
 
-Refusal = Literal["spent", "expired", "unknown"]
-REFUSALS: tuple[Refusal, ...] = ("spent", "expired", "unknown")
+# "large": the bundle would not fit a device answer; the link was not spent (review of issue 19, 9d)
+Refusal = Literal["spent", "expired", "unknown", "large"]
+REFUSALS: tuple[Refusal, ...] = ("spent", "expired", "unknown", "large")
 
 
 def is_device_link(text: str) -> bool:
@@ -253,14 +260,17 @@ class DeviceAnswer:
     def to_bytes(self) -> bytes:
         if self.refused is not None:
             return cbor.encode({"refused": self.refused})
-        return cbor.encode({"box": self.box, "bundle": self.sealed_bundle})
+        data = cbor.encode({"box": self.box, "bundle": self.sealed_bundle})
+        if len(data) > MAX_ANSWER_BYTES:  # it would not fit the device protocol's message: nobody could read it
+            raise TooLargeError(f"a device answer of {len(data)} bytes is larger than {MAX_ANSWER_BYTES}")
+        return data
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DeviceAnswer:
         value = cbor.decode(data, max_size=MAX_ANSWER_BYTES, max_depth=1)
         if isinstance(value, dict) and set(value) == {"refused"}:
             if value["refused"] not in REFUSALS:
-                raise SchemaError("a device answer refuses as spent, expired or unknown")
+                raise SchemaError("a device answer refuses as spent, expired, unknown or large")
             return cls(refused=value["refused"])
         value = _fields(value, {"box", "bundle"}, "a device answer")
         box, sealed = value["box"], value["bundle"]
@@ -271,7 +281,10 @@ class DeviceAnswer:
         return cls(None, box, sealed)
 
 
-MAX_ANSWER_BYTES = MAX_BUNDLE_BYTES + 256  # the bundle, its box and the framing
+# The answer's bytes, with room for the message around it: /threads/device/1.0.0 frames
+# {"t": "answer", "answer": <these>} in at most 8 MiB (net/devicing.MAX_ANSWER_BYTES), ~26 bytes of it
+# not the answer's (tests/engine/persons/test_bundles_at_the_answer_limit.py checks it fits).
+MAX_ANSWER_BYTES = (8 << 20) - 64
 
 
 def _fields(value: Any, keys: set[str], what: str) -> dict[str, Any]:

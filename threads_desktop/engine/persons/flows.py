@@ -30,8 +30,9 @@ from threads_desktop.engine.core.errors import (
     PeerError,
     ProtocolError,
     ThreadsError,
+    TooLargeError,
 )
-from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.keys import Identity, SigningKey
 from threads_desktop.engine.core.types import FetchOriginals, ThreadSummary
 from threads_desktop.engine.logstore import local_settings
@@ -58,6 +59,7 @@ REFUSAL_WORDS: dict[Refusal, str] = {
     "spent": "this link was used already: ask for a new one on your other device",
     "expired": "this link has expired (links last 15 minutes): ask for a new one on your other device",
     "unknown": "your other device does not know this link: ask for a new one there",
+    "large": "your other device holds too many albums and chats to send them over a link",
 }
 
 
@@ -135,10 +137,13 @@ def _usable(addresses: Sequence[str]) -> list[str]:
     return [a for a in addresses if 1 <= len(a) <= 256 and a.startswith("/") and a.isascii()][:8]
 
 
-def install_bundle(profile: Profile, bundle: PersonBundle, cert: DeviceCert) -> None:
+def install_bundle(profile: Profile, bundle: PersonBundle, cert: DeviceCert, senders: Sequence[PeerId] = ()) -> None:
     """Make this fresh profile another device of the bundle's person, holding
     every thread of the bundle (ConflictError if it holds some already).
-    One transaction: on any error nothing is kept."""
+    `senders`: the device that sent it (a device link's). Each thread's
+    peers in the bundle, and the senders, are the only peers it syncs with
+    until it knows a member of it (Membership.may_sync). One transaction:
+    on any error nothing is kept."""
     known: list[DeviceItem] = []
     for entry in bundle.devices:
         try:
@@ -147,8 +152,13 @@ def install_bundle(profile: Profile, bundle: PersonBundle, cert: DeviceCert) -> 
             log.info("a device entry of the bundle left out: %s", exc)
     with profile.database.write():
         profile.persons.adopt(bundle.person_seed, cert, known)
+        named: dict[ThreadId, list[PeerId]] = {}
+        for peer in bundle.peers:
+            for thread_id in peer.threads:
+                named.setdefault(thread_id, []).append(peer.peer)
         for thread in bundle.threads:
-            profile.persons.add_thread(thread.thread_id, thread.kind, thread.name, thread.keys)
+            profile.persons.add_thread(thread.thread_id, thread.kind, thread.name, thread.keys,
+                                       [*senders, *named.get(thread.thread_id, ())])
         for peer in bundle.peers:
             for thread_id in peer.threads:
                 profile.peers.remember(thread_id, peer.peer, peer.addresses, PEER_ADDRESS_TTL)
@@ -187,10 +197,11 @@ class DeviceIssuer:
     then the link; an unspent, unexpired one certifies the asking device,
     is spent, and the bundle goes back sealed to the device's exchange key."""
 
-    def __init__(self, profile: Profile, links: DeviceLinks,
-                 random_bytes: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(self, profile: Profile, links: DeviceLinks, random_bytes: Callable[[int], bytes] = os.urandom,
+                 bundle: Callable[[Profile], PersonBundle] = build_bundle) -> None:
         self._profile = profile
         self._links = links
+        self._bundle = bundle
         self._random_bytes = random_bytes
         self.added: list[PeerId] = []  # devices added since this process started (for the CLI's wait)
 
@@ -206,16 +217,23 @@ class DeviceIssuer:
         if refusal is not None:
             log.info("device request of %s refused: the link is %s", peer, refusal)
             return DeviceAnswer(refused=refusal).to_bytes()
-        with self._profile.database.write():
-            try:
-                self._profile.persons.issue_cert(peer, parsed.name)
-            except InvalidInputError as exc:  # a device removed once is never added again: say so
-                raise ProtocolError(str(exc)) from None
-            self._links.spend(parsed.link, peer)
-            bundle = build_bundle(self._profile).to_bytes()
+        try:
+            with self._profile.database.write():
+                try:
+                    self._profile.persons.issue_cert(peer, parsed.name)
+                except InvalidInputError as exc:  # a device removed once is never added again: say so
+                    raise ProtocolError(str(exc)) from None
+                self._links.spend(parsed.link, peer)
+                # Sealed and sized before the transaction commits: an answer too
+                # large to send undoes the certificate and leaves the link open.
+                answer = DeviceAnswer.added(self._bundle(self._profile).to_bytes(), parsed.exchange,
+                                            self._random_bytes).to_bytes()
+        except TooLargeError as exc:
+            log.warning("device request of %s refused, the link left open: %s", peer, exc)
+            return DeviceAnswer(refused="large").to_bytes()
         self.added.append(peer)
-        log.info("%s is another device of this person now (%d bytes of bundle)", peer, len(bundle))
-        return DeviceAnswer.added(bundle, parsed.exchange, self._random_bytes).to_bytes()
+        log.info("%s is another device of this person now (%d bytes of answer)", peer, len(answer))
+        return answer
 
 
 # --- the new device -------------------------------------------------------------------------------------
@@ -237,14 +255,15 @@ async def become_device(profile: Profile, link: DeviceLink, name: str, ask: AskD
     bundle = await trio.to_thread.run_sync(PersonBundle.from_bytes, answer.open(identity.exchange))
     if SigningKey.from_seed(bundle.person_seed).peer_id != link.person:
         raise ProtocolError("the device answered with another person than the link's")
+    # The device that added us holds every thread: the first peer to sync them with.
+    senders = {address: peer for address in link.addresses
+               if (peer := peer_of_address(address)) is not None and peer != identity.peer_id}
     with profile.database.write():
-        install_bundle(profile, bundle, _our_cert(bundle, link.person, identity.peer_id))
-        # The device that added us holds every thread: the first peer to sync them with.
-        for address in link.addresses:
-            peer = peer_of_address(address)
-            if peer is not None and peer != identity.peer_id:
-                for thread in bundle.threads:
-                    profile.peers.remember(thread.thread_id, peer, [address], PEER_ADDRESS_TTL)
+        install_bundle(profile, bundle, _our_cert(bundle, link.person, identity.peer_id),
+                       list(dict.fromkeys(senders.values())))
+        for address, peer in senders.items():
+            for thread in bundle.threads:
+                profile.peers.remember(thread.thread_id, peer, [address], PEER_ADDRESS_TTL)
     return bundle
 
 

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
+from threads_desktop.engine.acl.bundle_peers import BundlePeers
 from threads_desktop.engine.acl.control_ops import Admit, Bind, Undevice, acl_payload, make_bind
 from threads_desktop.engine.acl.device_book import DeviceBook
 from threads_desktop.engine.acl.devices import (
@@ -46,7 +47,7 @@ MAX_THREAD_NAME = 120  # as engine/threads.py's MAX_NAME_LENGTH (a sibling layer
 
 class Persons:
     def __init__(self, database: Database, store: LogStore, gate: AccessGate, identity: Identity,
-                 book: DeviceBook, committer: Committer, membership: Membership, *,
+                 book: DeviceBook, committer: Committer, membership: Membership, bundle_peers: BundlePeers, *,
                  thread_ids: Callable[[], Iterable[ThreadId]], display_name: Callable[[], str],
                  links: Callable[[], Iterable[PeerLink]], last_seen: Callable[[], Mapping[PeerId, float]],
                  now_seconds: Callable[[], float], publish: Callable[[ChangeSet], None]) -> None:
@@ -60,6 +61,7 @@ class Persons:
         self._book = book
         self._committer = committer
         self._membership = membership
+        self._bundle_peers = bundle_peers
         self._thread_ids = thread_ids
         self._display_name = display_name
         self._links = links
@@ -146,12 +148,14 @@ class Persons:
         self._publish(ChangeSet(devices=True))
 
     def add_thread(self, thread_id: ThreadId, kind: ThreadKind | None, name: str | None,
-                   keys: Sequence[ThreadKey]) -> None:
+                   keys: Sequence[ThreadKey], peers: Iterable[PeerId] = ()) -> None:
         """Hold a thread of the person that this device does not hold yet:
         its keys and our log, whose first event binds it with our
         certificate; sync brings the rest. `kind` and `name` are the
         bundle's hints, shown until the thread's own data arrives (as a join
-        shows the link's name): an album restored is listed as one at once."""
+        shows the link's name): an album restored is listed as one at once.
+        `peers`: those the bundle named for it (and the device that sent
+        it), the only ones it syncs with until it knows a member."""
         if not keys:
             raise InvalidInputError("a thread comes with its keys")
         if self._store_holds(thread_id):
@@ -168,6 +172,7 @@ class Persons:
             for key in older:
                 self._store.add_thread_key(thread_id, key)
             log_id = self._store.create_own_log(thread_id)
+            self._bundle_peers.name(thread_id, peers)
             if thread_id.variant is ThreadVariant.ACCESS_CONTROLLED:
                 self._committer.commit(thread_id, [acl_payload(make_bind(self._identity, thread_id, log_id, cert))],
                                        control=True)
