@@ -29,7 +29,7 @@ from threads_desktop.engine.net import wire
 from threads_desktop.engine.net.host import open_stream
 from threads_desktop.engine.node import Node
 
-SECONDS = 20.0
+SECONDS = 30.0
 
 
 @dataclass

@@ -20,7 +20,7 @@ from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.persons.flows import become_device, issue_device_link
 
-SECONDS = 20.0
+SECONDS = 30.0
 
 
 def removed_in(node: Node, thread: ThreadId, device: Node) -> bool:
