@@ -3,7 +3,8 @@ finding 4), real engines on 127.0.0.1: a friend who shares no thread with
 the device that removed Alice's desktop learns the removal from that
 device's hello alone, carries it into the chat it shares with the desktop
 and rotates there. A forged removal costs one signature check and changes
-nothing; a stranger's removals of made-up persons fill nothing."""
+nothing; a stranger's removals of made-up persons fill nothing. A device of the
+person that never met the friend tells it as well, with its certificate."""
 
 from __future__ import annotations
 
@@ -58,14 +59,15 @@ async def alice(tmp_path: Path) -> AsyncIterator[Alice]:
         laptop.close()
 
 
-async def hello_from(identity: Identity, to: Running, removals: list[bytes]) -> dict[str, Any] | None:
-    """A hello from `identity` (a bare libp2p host) carrying `removals`."""
+async def hello_from(identity: Identity, to: Running, removals: list[bytes],
+                     cert: bytes | None = None) -> dict[str, Any] | None:
+    """A hello from `identity` (a bare libp2p host) carrying `removals` (and its `cert`)."""
     async with hostile_host(identity) as host:
         with trio.fail_after(REPLY_SECONDS):
             stream = await open_stream(host, to.node.identity.peer_id, to.service.addresses(), wire.PROTOCOL_ID)
         hostile = Hostile(stream, identity.peer_id, to.node.identity.peer_id)
         return await hostile.ask({"t": "hello", "nonce": os.urandom(wire.NONCE_LENGTH), "proofs": [],
-                                  "removals": removals})
+                                  "removals": removals, **({"cert": cert} if cert is not None else {})})
 
 
 def book_rows(node: Node) -> list[tuple[object, ...]]:
@@ -110,6 +112,24 @@ def test_a_hello_teaches_a_removal_to_a_friend_who_shares_no_thread_with_the_rem
     trio.run(main)
 
 
+def test_another_device_of_the_person_tells_the_removal_with_its_certificate(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with alice(tmp_path) as a:
+            friend, desktop = a.friend.node, a.desktop.node
+            tablet = Identity.generate()  # another device of Alice's, never met
+            cert = a.laptop.persons.issue_cert(tablet.peer_id, "Alice's tablet").to_bytes()
+            a.laptop.persons.remove_device(peer(desktop))
+            removals = [r.to_bytes() for r in a.laptop.persons.book.newest_removals()]
+
+            reply = await hello_from(tablet, a.friend, removals, cert)
+
+            assert reply is not None and reply["t"] == "hello", reply
+            assert peer(desktop) in friend._services.gate.evaluation(a.chat).removals.removed_devices()
+            assert not friend.membership.may_sync(a.chat, peer(desktop), desktop.store.thread_keys(a.chat)[0].follow)
+
+    trio.run(main)
+
+
 def test_forged_removals_in_a_hello_cost_one_check_and_change_nothing(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     async def main() -> None:
@@ -127,8 +147,7 @@ def test_forged_removals_in_a_hello_cost_one_check_and_change_nothing(tmp_path: 
             assert len(checked) == 1  # the first forgery ends the lot
             assert book_rows(friend) == before
             assert friend.store.thread_keys(a.chat)[0].epoch == epoch
-            assert a.desktop.node.identity.peer_id not in friend._services.gate.evaluation(a.chat).removals \
-                .removed_devices()
+            assert peer(a.desktop.node) not in friend._services.gate.evaluation(a.chat).removals.removed_devices()
             too_many = await hello_from(a.laptop.identity, a.friend, forged + forged[:1])
             assert too_many is not None and too_many["t"] == "error", too_many
 
