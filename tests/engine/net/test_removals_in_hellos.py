@@ -177,3 +177,19 @@ def test_a_strangers_removals_of_made_up_persons_fill_nothing(tmp_path: Path,
             assert checked == []
 
     trio.run(main)
+
+
+def test_a_hello_answer_carries_the_answerers_removals(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with running_peers(tmp_path, "laptop") as peers:
+            laptop = peers["laptop"].node
+            desktop = Identity.generate()
+            laptop.persons.issue_cert(desktop.peer_id, "Alice's desktop")
+            laptop.persons.remove_device(str(desktop.peer_id))
+
+            reply = await hello_from(Identity.generate(), peers["laptop"], [])
+
+            assert reply is not None and reply["t"] == "hello", reply
+            assert [DeviceRemoval.from_bytes(r).device for r in reply["removals"]] == [desktop.peer_id]
+
+    trio.run(main)
