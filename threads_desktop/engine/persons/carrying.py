@@ -14,7 +14,8 @@ never held, would never hear of it. So every node carries what it learns:
 
 Bounded: the book keeps at most MAX_DEVICES removals a person (4096 rows in
 all), and a thread gets at most MAX_DEVICES removals in one carry; a thread
-that counts a removal already gets nothing (idempotent).
+that counts a removal already, or carries it without counting it (a person
+past MAX_DEVICES removed devices there), gets nothing (idempotent).
 """
 
 from __future__ import annotations
@@ -108,4 +109,8 @@ class RemovalCarrier:
             persons, counted = removals.persons_of(device), removals.removed_by(device)
             found += [removal for person, removal in sorted(recorded.items(), key=lambda item: str(item[0]))
                       if str(person) in persons and str(person) not in counted]
+        if found:  # one the thread carries but does not count (past its bound) is not written again
+            carried = {(op.removal.person, op.removal.device) for event in evaluation.events for op in event.ops
+                       if isinstance(op, Undevice)}
+            found = [removal for removal in found if (removal.person, removal.device) not in carried]
         return found[:MAX_DEVICES]
