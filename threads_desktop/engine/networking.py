@@ -79,15 +79,16 @@ class NodeThreads:
         return self._node.receive(thread_id, envelopes)
 
     def lendable_keys(self, thread_id: ThreadId, peer: PeerId, proven: ThreadKey) -> list[ThreadKey]:
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
+            return []  # keys of an open thread never rotate
         newer = proofs.newer_keys(self._node.store.thread_keys(thread_id), proven)
-        if not newer:
+        roles = self._node.membership.lending_roles(thread_id, str(peer)) if newer else frozenset()
+        if Role.FOLLOW not in roles:
             return []
-        reads = thread_id.variant is ThreadVariant.ACCESS_CONTROLLED \
-            and self._node.membership.may_read(thread_id, str(peer))
-        return [k if reads else ThreadKey(k.follow, None, k.epoch) for k in newer]
+        return [k if Role.READ in roles else ThreadKey(k.follow, None, k.epoch) for k in newer]
 
     def lend_keys(self, thread_id: ThreadId, lender: PeerId, keys: Sequence[ThreadKey]) -> None:
-        self._node.store.lend_keys(thread_id, lender, keys)
+        self._node.lend_keys(thread_id, lender, keys)
 
     def admits(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
         """May `peer`, which proved it holds `key`, sync the thread? Anyone

@@ -201,6 +201,17 @@ class Node:
             self.events.reopen(thread_id, changes)
         self._publish(changes)
 
+    def lend_keys(self, thread_id: ThreadId, lender: PeerId, keys: Sequence[ThreadKey]) -> None:
+        """Keys a member lent us in a hello (PROTOCOL §34; none: its loan
+        ends): they open what waits for them, as a key that arrives does."""
+        if not self.directory.holds(thread_id):
+            return
+        if self.store.lend_keys(thread_id, lender, keys):
+            changes = AppliedChanges()
+            with self.database.write():
+                self.events.reopen(thread_id, changes)
+            self._publish(changes)
+
     # --- operations -------------------------------------------------------------
 
     def identity_card(self) -> IdentityCard:

@@ -11,7 +11,7 @@ import trio
 
 from tests.engine.eventstore.peers import join, peer
 from tests.engine.net.hostile import connect, hostile_host, scene, still_serves
-from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.keys import Identity, ThreadKey
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.node import Node
 
@@ -59,5 +59,19 @@ def test_a_removed_member_and_a_stranger_are_lent_nothing(tmp_path: Path) -> Non
                 h = await connect(host, s)  # a stranger holding the old keys (a link made before)
                 assert (await h.hello([(s.thread, old_keys)]))["matches"] == []
             await still_serves(s)
+
+    trio.run(main)
+
+
+def test_a_loan_ends_with_the_lenders_next_hello_that_lends_nothing(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            b = s.b.node
+            held = b.store.thread_keys(s.thread)
+            made_up = ThreadKey(bytes(32 * [3]), None, held[0].epoch + 1_000_000)
+            b.store.lend_keys(s.thread, s.node.identity.peer_id, [made_up])
+            assert b.store._opening_keys(s.thread) != held
+            await still_serves(s)  # b's pass with a: a is in step with b and lends nothing
+            assert b.store._opening_keys(s.thread) == held
 
     trio.run(main)

@@ -14,6 +14,7 @@ here before any reducer sees it.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from threads_desktop.engine.acl.book import AclBook
 from threads_desktop.engine.acl.control_ops import (
     REVOCATIONS,
+    AclOp,
     Keys,
     Leave,
     Revoke,
@@ -71,7 +73,7 @@ class Rights:
         return self._evaluation.identity_of(log_raw) == self.identity
 
 
-MAX_EARLY_PAST = 256  # waiting control events judged with a key delivery (rotations behind content)
+MAX_EARLY_PAST = 256  # waiting ACL events judged early together (rotations behind content)
 _VERBS = {Role.FOLLOW: "follow", Role.READ: "read", Role.WRITE: "write", Role.DELETE: "delete others' items",
           Role.NO_ACCESS: "do anything"}
 
@@ -89,7 +91,10 @@ class AccessGate:
         self._evaluations: dict[ThreadId, Evaluation] = {}
         self._replay: set[ThreadId] = set()
         self._new_keys: set[ThreadId] = set()
+        # What early_keys last judged, per thread: nothing new, no judgement.
+        self._early_judged: dict[ThreadId, tuple[int, tuple[tuple[bytes, int], ...]]] = {}
         database.on_rollback(self._evaluations.clear)
+        database.on_rollback(self._early_judged.clear)
 
     # --- the event store's side -----------------------------------------------------------
 
@@ -113,56 +118,47 @@ class AccessGate:
         rights.require(Role.READ if self._readers_may_write(event.payload) else Role.WRITE)
         return replace(event, rights=rights)
 
-    def early_keys(self, event: Event, waiting: Sequence[Event]) -> bool:
-        """Keys sealed to us that wait behind events they are needed to open.
-        Taken only if the event is valid at its causal past, all of which we
-        hold: applied, content we cannot open yet (it holds no ACL change: a
-        record we could ingest, we could open as a control event), or control
-        events waiting too (`waiting`: behind such content themselves, as a
-        rotation is for a device restored from a backup older than it), judged
-        with it; and only epochs we do not hold, so nothing can replace a key."""
-        if event.thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED or not is_acl_payload(event.payload):
-            return False
-        try:
-            ops = tuple(parse_acl_payload(event.payload))
-        except InvalidInputError:
+    def early_keys(self, thread_id: ThreadId, waiting: Sequence[Event]) -> bool:
+        """Keys sealed to us that wait behind events they are needed to open
+        (PROTOCOL §10e, §34). `waiting`: the thread's control events that
+        wait. A box is taken if its event is valid at its causal past, all of
+        which we hold: applied, content (read or not: it holds no ACL change),
+        or waiting control events, judged with it in causal order; and only
+        epochs we do not hold, so nothing can replace a key. One judgement
+        for them all, and none again while nothing changed."""
+        if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return False
         me = str(self._identity.peer_id)
-        if not any(isinstance(op, Keys) and any(peer == me for peer, _b, _r in op.boxes) for op in ops):
-            return False
-        past = _waiting_past(event, waiting)
-        if past is None or not self._past_held(event, len(past)):
-            return False
-        candidates = []
-        for waiting_event in [*past, event]:
+        parsed: list[tuple[Event, tuple[AclOp, ...]]] = []
+        for event in waiting:
+            if not is_acl_payload(event.payload):
+                continue  # a control event of no ACL: it changes no verdict
             try:
-                candidates.append(AclEvent(waiting_event.log_id.raw, waiting_event.seq, waiting_event.stamp,
-                                           stamp_hlc(waiting_event.stamp), waiting_event.deps,
-                                           tuple(parse_acl_payload(waiting_event.payload))))
+                parsed.append((event, tuple(parse_acl_payload(event.payload))))
             except InvalidInputError:
-                return False
-        judged = Evaluation(event.thread_id, [*self.evaluation(event.thread_id).events, *candidates])
-        if not judged.causal.valid[-1]:
+                continue  # refused when its turn comes: it changes nothing
+        if not any(_boxes_for(ops, me) for _event, ops in parsed):
             return False
-        candidate = candidates[-1]
-        return self._adopt_keys(event.thread_id, ops, judged.epochs_known_at(candidate.log, candidate.seq),
-                                only_new_epochs=True)
-
-    def _past_held(self, event: Event, waiting_in_past: int) -> bool:
-        """Is every event in the causal past of `event` here and settled
-        (applied, refused, or content, read or not: content holds no ACL
-        change), but `waiting_in_past` control events that wait too?"""
-        thread = event.thread_id.raw
-        applied = dict(self._sql.execute("SELECT log_id, seq FROM applied WHERE thread_id = ?", (thread,)))
-        behind = {log: seq for log, seq in event.deps.items() if applied.get(log, 0) < seq}
-        behind[event.log_id.raw] = event.seq - 1
-        unsettled = 0
-        for log, seq in behind.items():
-            (settled,) = self._sql.execute(
-                "SELECT count(*) FROM events WHERE thread_id = ? AND log_id = ? AND seq <= ? AND (state != 0 OR"
-                " payload IS NULL OR control = 0)", (thread, log, seq)).fetchone()
-            unsettled += seq - settled
-        return unsettled == waiting_in_past  # else a record is missing, or a waiting event is not control
+        # Records come in chain order, each with its events row: a log's rows
+        # run from 1 to its head, so an event's past is here when its deps
+        # are within the heads.
+        heads = dict(self._sql.execute(
+            "SELECT log_id, max(seq) FROM events WHERE thread_id = ? GROUP BY log_id", (thread_id.raw,)))
+        here = [(e, ops) for e, ops in parsed if all(heads.get(log, 0) >= seq for log, seq in e.deps.items())]
+        ordered = _causal_order(here)
+        applied = self.evaluation(thread_id).events
+        judged_key = (len(applied), tuple((e.log_id.raw, e.seq) for e, _ops in ordered or ()))
+        if ordered is None or self._early_judged.get(thread_id) == judged_key:
+            return False
+        self._early_judged[thread_id] = judged_key
+        candidates = [AclEvent(e.log_id.raw, e.seq, e.stamp, stamp_hlc(e.stamp), e.deps, ops) for e, ops in ordered]
+        judged = Evaluation(thread_id, [*applied, *candidates])
+        took = False
+        for position, candidate in enumerate(candidates, start=len(applied)):
+            if _boxes_for(candidate.ops, me) and judged.causal.valid[position]:
+                allowed = judged.epochs_known_at(candidate.log, candidate.seq)
+                took = self._adopt_keys(thread_id, candidate.ops, allowed, only_new_epochs=True) or took
+        return took
 
     def take_replay(self, thread_id: ThreadId) -> bool:
         """Did verdicts already given change? Then the thread must be replayed."""
@@ -181,6 +177,7 @@ class AccessGate:
         """Drop the thread's evaluation and pending flags (its rows are
         gone: leaving)."""
         self._evaluations.pop(thread_id, None)
+        self._early_judged.pop(thread_id, None)
         self._replay.discard(thread_id)
         self._new_keys.discard(thread_id)
 
@@ -301,14 +298,37 @@ class AccessGate:
         return cached
 
 
-def _waiting_past(event: Event, waiting: Sequence[Event]) -> list[Event] | None:
-    """The waiting control events in the causal past of `event`, in an order
-    that respects causality (hybrid clocks grow along it); None if one of
-    them reaches outside that past (it cannot be, so something is off)."""
-    def in_past(other: Event) -> bool:
-        if other.log_id == event.log_id:
-            return other.seq < event.seq
-        return other.seq <= event.deps.get(other.log_id.raw, 0)
+def _boxes_for(ops: Iterable[AclOp], me: str) -> bool:
+    return any(isinstance(op, Keys) and any(peer == me for peer, _b, _r in op.boxes) for op in ops)
 
-    past = sorted((w for w in waiting if in_past(w)), key=lambda w: w.stamp)
-    return past if len(past) <= MAX_EARLY_PAST else None
+
+def _causal_order(events: list[tuple[Event, tuple[AclOp, ...]]]) -> list[tuple[Event, tuple[AclOp, ...]]] | None:
+    """The events in an order that respects causality (their deps, not their
+    stamps: a writer may stamp against it; stamps only break ties); None past
+    MAX_EARLY_PAST, or for a cycle (which honest deps never make)."""
+    if len(events) > MAX_EARLY_PAST:
+        return None
+
+    def before(a: Event, b: Event) -> bool:
+        if a.log_id == b.log_id:
+            return a.seq < b.seq
+        return a.seq <= b.deps.get(a.log_id.raw, 0)
+
+    waiting_on = [0] * len(events)
+    after: list[list[int]] = [[] for _ in events]
+    for i, (a, _ops) in enumerate(events):
+        for j, (b, _o) in enumerate(events):
+            if i != j and before(a, b):
+                waiting_on[j] += 1
+                after[i].append(j)
+    ready = [(e.stamp, i) for i, (e, _ops) in enumerate(events) if not waiting_on[i]]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        _stamp, i = heapq.heappop(ready)
+        ordered.append(events[i])
+        for j in after[i]:
+            waiting_on[j] -= 1
+            if not waiting_on[j]:
+                heapq.heappush(ready, (events[j][0].stamp, j))
+    return ordered if len(ordered) == len(events) else None

@@ -433,15 +433,22 @@ class Membership:
             # None: no admission to go by (a new device, or a join restarted
             # from an offline link, which names nobody): whoever proves the keys.
             return trusted is None or peer in trusted
-        return Role.FOLLOW in evaluation.current().roles(self._person_of(evaluation, peer))
+        person = self._person_of(evaluation, peer)
+        # A removed device is nobody: not even the default role a thread
+        # gives anyone holding its keys.
+        return bool(person) and Role.FOLLOW in evaluation.current().roles(person)
 
-    def may_read(self, thread_id: ThreadId, peer: str) -> bool:
-        """Whether a peer (a device) may hold the thread's read keys: its
-        person reads and it is not removed. No member known yet: no."""
+    def lending_roles(self, thread_id: ThreadId, peer: str) -> frozenset[Role]:
+        """The roles whose keys we may lend a peer (a device): those of its
+        person if the ACL names that person (never on the strength of the
+        thread's default role, which anyone holding a key gets) and the device
+        is not removed; the same devices an admin seals key boxes to."""
         evaluation = self._gate.evaluation(thread_id)
-        if not evaluation.events:
-            return False
-        return Role.READ in evaluation.current().roles(self._person_of(evaluation, peer))
+        person = self._person_of(evaluation, peer) if evaluation.events else ""
+        book = evaluation.current()
+        if not person or person not in book.members():
+            return frozenset()
+        return book.roles(person)
 
     def _person_of(self, evaluation: Evaluation, peer: str) -> str:
         """The member a peer (a device) speaks for: its person, as the

@@ -125,10 +125,10 @@ class Gate(Protocol):
     def take_new_keys(self, thread_id: ThreadId) -> bool:
         """Did applying events bring us keys, so waiting events may open now?"""
 
-    def early_keys(self, event: Event, waiting: Sequence[Event]) -> bool:
-        """A control event waits behind events that no key opens: take keys
-        it brings for us if it is valid at its causal past (everything in it
-        applied, content, or control events of `waiting`, judged with it).
+    def early_keys(self, thread_id: ThreadId, waiting: Sequence[Event]) -> bool:
+        """Control events wait behind events that no key opens: take keys
+        they bring for us where valid at their causal past (everything in it
+        applied, content, or control events of `waiting`, judged with them).
         True if that gave us keys."""
 
 
@@ -215,10 +215,7 @@ class EventStore:
                        "SELECT log_id, seq, stamp, deps, payload FROM events INDEXED BY events_waiting"
                        " WHERE thread_id = ? AND state = 0"
                        " AND control = 1 AND payload IS NOT NULL", (thread_id.raw,)).fetchall()]
-        taken = False
-        for event in waiting:
-            taken = self._gate.early_keys(event, waiting) or taken
-        return taken
+        return self._gate.early_keys(thread_id, waiting)
 
     def reopen(self, thread_id: ThreadId, changes: AppliedChanges) -> None:
         """Try again the events no key opened (call when a key arrives). If

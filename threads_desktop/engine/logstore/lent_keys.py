@@ -48,7 +48,9 @@ class LentKeys:
         return any((k.epoch, k.follow, k.read) not in known for k in fresh)
 
     def with_lent(self, thread_id: ThreadId, held: list[ThreadKey]) -> list[ThreadKey]:
-        """`held` and the lent keys of epochs still not held, newest first."""
+        """`held`, then the lent keys of epochs still not held, newest first:
+        held keys are tried first, so keys a liar lends cost honest records
+        nothing."""
         lenders = self._keys.get(thread_id)
         if not lenders:
             return held
@@ -65,7 +67,7 @@ class LentKeys:
                 extra.setdefault((key.epoch, key.follow, key.read), key)
         if not extra:
             return held
-        return sorted([*held, *extra.values()], key=lambda k: k.epoch, reverse=True)
+        return [*held, *sorted(extra.values(), key=lambda k: k.epoch, reverse=True)]
 
     def forget(self, thread_id: ThreadId) -> None:
         self._keys.pop(thread_id, None)

@@ -188,7 +188,8 @@ class LogStore:
         """Keys a member lent us (logstore/lent_keys.py): they open records,
         and events where they hold a read key, until the real keys arrive.
         True if any is new."""
-        return self._lent.lend(thread_id, lender, keys, {k.epoch for k in self.thread_keys(thread_id)})
+        held = {k.epoch for k in self.thread_keys(thread_id)} if keys else set()
+        return self._lent.lend(thread_id, lender, keys, held)
 
     def _opening_keys(self, thread_id: ThreadId) -> list[ThreadKey]:
         return self._lent.with_lent(thread_id, self.thread_keys(thread_id))
@@ -456,7 +457,20 @@ class LogStore:
 
     def read_event(self, thread_id: ThreadId, envelope: Envelope) -> OpenedEvent:
         """Decrypt an event's header and body (needs a read key)."""
-        return open_event(envelope.header, envelope.body, self._opening_keys(thread_id))
+        held = self.thread_keys(thread_id)
+        try:
+            return open_event(envelope.header, envelope.body, held)
+        except ThreadsError as held_says:
+            keys = self._lent.with_lent(thread_id, held)
+            if keys is held:
+                raise
+            try:  # held keys first: what members lend costs honest events nothing
+                return open_event(envelope.header, envelope.body, keys)
+            except ThreadsError:
+                # What the held keys alone say: a follower lent a made-up read
+                # key still keeps a content event's place (MissingKeyError),
+                # rather than wait for a key that never comes.
+                raise held_says from None
 
 
 def _sealed(built: DecodedEnvelope) -> SealedEvent:

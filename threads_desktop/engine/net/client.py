@@ -86,6 +86,7 @@ class ClientSession:
         self._random_bytes = random_bytes
         self.edges: dict[ThreadId, bytes] = {}  # threads the peer shares, and its edge at hello
         self.keys: dict[ThreadId, ThreadKey] = {}  # the key each was proven with
+        self._borrowed: set[ThreadId] = set()  # threads the peer lent us keys of (PROTOCOL §34)
         self.last_heads: dict[ThreadId, dict[PeerId, int]] = {}  # the peer's log positions it last told us
         self._lock = trio.Lock()
 
@@ -108,6 +109,10 @@ class ClientSession:
         return reply
 
     async def close(self) -> None:
+        for thread_id in self._borrowed:  # its loans end with the session
+            if self._threads.holds(thread_id):
+                self._threads.lend_keys(thread_id, self.remote, [])
+        self._borrowed.clear()
         await self._stream.close()
 
     # --- which threads we share ----------------------------------------------------------
@@ -149,8 +154,15 @@ class ClientSession:
                     continue
                 self.edges[thread_id] = edge
                 self.keys[thread_id] = key
-                if lent:  # we are behind a rotation: what it lends opens what was written since
-                    self._threads.lend_keys(thread_id, self.remote, lent)
+                if lent:  # only what we are behind on
+                    newest = self._threads.thread_keys(thread_id)[0].epoch
+                    lent = [k for k in lent if k.epoch > newest]
+                # Behind a rotation, what it lends opens what was written since.
+                # A loan lasts until its next hello (lending nothing ends it) or
+                # the session's end.
+                self._threads.lend_keys(thread_id, self.remote, lent)
+                if lent:
+                    self._borrowed.add(thread_id)
         return dict(self.edges)
 
     def admitted(self, thread_id: ThreadId) -> bool:

@@ -64,7 +64,8 @@ class ThreadStore(Protocol):
     def lend_keys(self, thread_id: ThreadId, lender: PeerId, keys: Sequence[ThreadKey]) -> None:
         """Keys a member lent in its hello answer: they open what was written
         since the newest epoch we hold, and are never written with
-        (logstore/lent_keys.py)."""
+        (logstore/lent_keys.py). They replace what it lent before; none ends
+        its loan (its next hello lends nothing, or the session closes)."""
         ...
 
     def admits(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> bool:
