@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from threads_desktop.engine.acl.admission import AdmissionAnswer, AdmissionRequest
-from threads_desktop.engine.acl.devices import DeviceCert
+from threads_desktop.engine.acl.devices import DeviceCert, DeviceRemoval
 from threads_desktop.engine.core.errors import ProtocolError, ThreadsError
 from threads_desktop.engine.core.ids import PeerId, ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import Identity, ThreadKey
@@ -124,6 +124,49 @@ class NodeThreads:
             return
         persons.record([parsed])
 
+    def device_removals(self) -> list[bytes]:
+        return [removal.to_bytes() for removal in self._node.persons.book.newest_removals()]
+
+    def peer_device_removals(self, peer: PeerId, removals: Sequence[bytes]) -> None:
+        """Keep the removals a peer's hello carries that are its own person's
+        (the person its recorded certificate names, or itself) and new here,
+        if that person holds a role in a thread we hold, then act on them
+        (Persons.record: the removed device is refused, and the removal
+        carried into our threads where it is bound). Bounded work: a
+        stranger's person holds no role (nothing is checked), and the first
+        removal that does not verify ends the lot (one check per hello)."""
+        persons = self._node.persons
+        sender = persons.book.person_of(peer) or peer
+        taken: list[DeviceRemoval] = []
+        named: bool | None = None
+        for blob in removals:
+            try:
+                removal = DeviceRemoval.from_bytes(blob)
+            except ThreadsError as exc:
+                log.debug("device removals from %s left out: %s", peer, exc)
+                break
+            if removal.person != sender or removal.person in persons.book.removals_of(removal.device):
+                continue  # another person's (its own person's only), or known already
+            if named is None:
+                named = self._names_person(removal.person)
+            if not named:
+                break
+            try:
+                removal.verify()
+            except ThreadsError as exc:
+                log.debug("device removals from %s left out: %s", peer, exc)
+                break
+            taken.append(removal)
+        if taken:
+            persons.record(taken)
+
+    def _names_person(self, person: PeerId) -> bool:
+        """Does a thread we hold give the person a role (a stranger's made-up
+        persons would only fill the device book)?"""
+        membership, who = self._node.membership, str(person)
+        return any(membership.roles(thread_id, who) for thread_id in self.thread_ids()
+                   if thread_id.variant is ThreadVariant.ACCESS_CONTROLLED)
+
     def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
         if thread_id.variant is not ThreadVariant.ACCESS_CONTROLLED:
             return {}
@@ -166,9 +209,12 @@ class NodeThreads:
             # first device (the person's own peer ID) unless removed, and the others.
             found.update(self._node.persons.book.device_list(person).devices(person))
         # Devices bound in the thread, and not removed, speak for their person.
+        book = self._node.persons.book
         for author in self._node.author_devices(thread_id).values():
-            if not author.removed:
-                found.add(PeerId.parse(author.device))
+            device = PeerId.parse(author.device)
+            # Removed in the thread, or by its person as our device book says (a hello told us).
+            if not author.removed and author.person not in book.removed_by(device):
+                found.add(device)
         return found
 
     def subscribe(self, listener: Callable[[ChangeSet], None]) -> Callable[[], None]:

@@ -187,6 +187,7 @@ class Node:
                 # Joined for good (or refused after all, a race lost): pending rows update.
                 self._services.broadcaster.publish(ChangeSet(joins=frozenset({thread_id})))
             self.persons.learn_from(thread_id)  # a device of ours removed (this one, maybe)
+            self.persons.carry_removals(thread_id)  # a removal reaches every thread the device is in
             self.membership.heal(thread_id)
             self.membership.deliver_missing_keys(thread_id)
             # Our join may just have been written, or write granted: the

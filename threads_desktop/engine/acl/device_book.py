@@ -35,6 +35,7 @@ class DeviceBook:
         self._vault = vault
         self._identity = identity
         self._person: PeerId | None = None
+        self._removals: dict[PeerId, dict[PeerId, DeviceRemoval]] | None = None  # device -> person -> removal
 
     @property
     def person(self) -> PeerId:
@@ -102,6 +103,7 @@ class DeviceBook:
                                                                       item.removed_ms))
                     if item.device == self.device and item.person == self.person:
                         sql.execute("UPDATE person SET removed_by_ms = ? WHERE id = 1", (item.removed_ms,))
+                    self._removals = None
                 kept.append(item)
         return kept
 
@@ -127,6 +129,26 @@ class DeviceBook:
         found = self.device_list(person)
         return [*sorted(found.certs, key=lambda c: (c.added_ms, c.device.raw)),
                 *sorted(found.removals, key=lambda r: (r.removed_ms, r.device.raw))]
+
+    def removals_of(self, device: PeerId) -> dict[PeerId, DeviceRemoval]:
+        """The removals recorded of a device, by the person that signed each
+        (read from memory: sync asks for every peer and thread)."""
+        if self._removals is None:
+            found: dict[PeerId, dict[PeerId, DeviceRemoval]] = {}
+            for (blob,) in self._db.connection.execute("SELECT removal FROM device_book WHERE removal IS NOT NULL"):
+                removal = DeviceRemoval.from_bytes(blob)
+                found.setdefault(removal.device, {})[removal.person] = removal
+            self._removals = found
+        return self._removals.get(device, {})
+
+    def removed_by(self, device: PeerId) -> frozenset[str]:
+        """The persons (as text) whose recorded removal names the device."""
+        return frozenset(str(person) for person in self.removals_of(device))
+
+    def newest_removals(self, person: PeerId | None = None, limit: int = MAX_DEVICES) -> list[DeviceRemoval]:
+        """A person's removals (default: ours), newest first (what a hello carries)."""
+        found = self.device_list(person).removals
+        return sorted(found, key=lambda r: (r.removed_ms, r.device.raw), reverse=True)[:limit]
 
     def person_of(self, device: PeerId) -> PeerId | None:
         """The person a device's recorded certificate names, unless removed

@@ -462,10 +462,17 @@ class Membership:
         thread's bindings or a certificate we recorded say ("" if removed)."""
         if evaluation.removals.is_removed(peer):
             return ""
+        device = PeerId.parse(peer)
         person = evaluation.removals.person_of(peer)
         if person == peer:
-            recorded = self._devices.person_of(PeerId.parse(peer))
+            recorded = self._devices.person_of(device)
             person = peer if recorded is None else str(recorded)
+        # A removal our device book holds (a hello, another thread) counts at
+        # once, before the thread shows it: a removal by any person the device
+        # speaks for here (PROTOCOL §28's rule), as the thread will count it.
+        removed_by = self._devices.removed_by(device)
+        if removed_by and (person in removed_by or removed_by & evaluation.removals.persons_of(peer)):
+            return ""
         return person
 
     def _admission_peers(self, thread_id: ThreadId) -> frozenset[str] | None:

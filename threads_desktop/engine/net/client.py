@@ -25,6 +25,7 @@ from threads_desktop.engine.net.paging import (
     MAX_PAGE_RECORDS,
     MAX_PEERS,
     MAX_PROOFS,
+    MAX_REMOVALS,
     MAX_SEQ,
     PAGE_BYTES,
     log_position,
@@ -131,8 +132,13 @@ class ClientSession:
             cert = self._threads.device_cert()  # a device of a person (issue 19) says which person
             if cert is not None:
                 hello["cert"] = cert
+            removals = self._threads.device_removals() if start == 0 else []
+            if removals:  # our person's removals: the peer refuses a removed device even where we never met it
+                hello["removals"] = removals
             reply = await self.request(hello)
             cert = get(reply, "cert", as_bytes(max_length=MAX_CERT_BYTES)) if "cert" in reply else None
+            removed = get(reply, "removals", as_list(as_bytes(max_length=MAX_CERT_BYTES), MAX_REMOVALS)) \
+                if "removals" in reply else []
             for match in get(reply, "matches", as_list(_match, len(asked))):
                 index, answer, edge, lent = match
                 if index >= len(asked):
@@ -157,6 +163,8 @@ class ClientSession:
                 self._threads.lend_keys(thread_id, self.remote, lent)
                 if lent:
                     self._borrowed.add(thread_id)
+            if removed:  # its person's device removals, once its certificate was judged above
+                self._threads.peer_device_removals(self.remote, removed)
         return dict(self.edges)
 
     def admitted(self, thread_id: ThreadId) -> bool:

@@ -17,6 +17,7 @@ MAX_MESSAGE_BYTES = 8 << 20  # a page of records or blocks fits with room to spa
 PAGE_BYTES = 4 << 20  # records or blocks per reply, at least one
 MAX_PROOFS = 1024  # threads named in one hello
 MAX_CERT_BYTES = 400  # a device certificate in a hello (acl/devices.MAX_ITEM_BYTES)
+MAX_REMOVALS = 64  # device removals in a hello, each at most MAX_CERT_BYTES (acl/devices.MAX_DEVICES)
 MAX_LOGS = 4096  # logs listed in one heads reply
 MAX_PAGE_RECORDS = 512
 MAX_CIDS = 4096

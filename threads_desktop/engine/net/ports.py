@@ -86,6 +86,18 @@ class ThreadStore(Protocol):
         certificate costs nothing."""
         ...
 
+    def device_removals(self) -> list[bytes]:
+        """Our person's device removals (DeviceRemoval bytes, the newest
+        MAX_REMOVALS), told in every hello: a peer that shares no thread
+        with the device that removed one still learns it."""
+        ...
+
+    def peer_device_removals(self, peer: PeerId, removals: Sequence[bytes]) -> None:
+        """`peer`'s hello carries its person's removals: those that verify,
+        of a person our threads name, are kept and acted on (ignored
+        otherwise; a forged one ends the lot)."""
+        ...
+
     def told(self, thread_id: ThreadId, peer: PeerId) -> Mapping[PeerId, int]:
         """For a peer `admits` refuses but the ACL once let in (removed, left,
         a join that lost a race): per log, the last seq it may still be

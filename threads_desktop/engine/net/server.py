@@ -31,6 +31,7 @@ from threads_desktop.engine.net.paging import (
     MAX_PAGE_RECORDS,
     MAX_PEERS,
     MAX_PROOFS,
+    MAX_REMOVALS,
     MAX_SEQ,
     PAGE_BYTES,
     log_position,
@@ -235,7 +236,7 @@ class SyncServer:
         return handler(session, message)
 
     def _hello(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
-        only(message, "nonce", "proofs", "addrs", "cert")
+        only(message, "nonce", "proofs", "addrs", "cert", "removals")
         nonce = get(message, "nonce", as_bytes(wire.NONCE_LENGTH))
         # Where the asker listens, in its own word (hints, kept for an hour).
         addresses = get(message, "addrs", as_list(as_text(256), 8)) if "addrs" in message else []
@@ -247,6 +248,10 @@ class SyncServer:
         # A device of a person (issue 19) says which person: judged only for a
         # thread it proves, before it is admitted there (a stranger's costs nothing).
         cert = get(message, "cert", as_bytes(max_length=MAX_CERT_BYTES)) if "cert" in message else None
+        # Its person's device removals (issue 19), judged once its certificate
+        # was (below): the device removed is refused from the next request on.
+        removed = get(message, "removals", as_list(as_bytes(max_length=MAX_CERT_BYTES), MAX_REMOVALS)) \
+            if "removals" in message else []
         held = [(thread_id, self._threads.thread_keys(thread_id)) for thread_id in thread_ids]
         matches = []
         access: dict[ThreadId, Cap | None] = {}
@@ -272,8 +277,11 @@ class SyncServer:
             if lent:  # a member behind a rotation (a device restored from an old backup)
                 match.append([[k.epoch, k.follow, k.read] for k in lent])
             matches.append(match)
-        cert = self._threads.device_cert()
-        return wire.reply_ok("hello", matches=matches, **({"cert": cert} if cert is not None else {}))
+        if removed:
+            self._threads.peer_device_removals(session.remote, removed)
+        cert, removals = self._threads.device_cert(), self._threads.device_removals()
+        return wire.reply_ok("hello", matches=matches, **({"cert": cert} if cert is not None else {}),
+                             **({"removals": removals} if removals else {}))
 
     def _access(self, thread_id: ThreadId, peer: PeerId, key: ThreadKey) -> Cap | None:
         """None: the peer may sync the thread. Otherwise its cap: what it may

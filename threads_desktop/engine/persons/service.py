@@ -39,6 +39,7 @@ from threads_desktop.engine.eventstore.committer import Committer
 from threads_desktop.engine.logstore import local_settings
 from threads_desktop.engine.logstore.database import Database
 from threads_desktop.engine.logstore.store import LogStore
+from threads_desktop.engine.persons.carrying import RemovalCarrier
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class Persons:
         self._last_seen = last_seen
         self._now_seconds = now_seconds
         self._publish = publish
+        self._carrier = RemovalCarrier(store, gate, book, committer, membership, thread_ids=thread_ids,
+                                       publish=publish)
 
     @property
     def person_id(self) -> str:
@@ -133,7 +136,16 @@ class Persons:
                 log.info("a device certificate or removal left out: %s", exc)
         if kept:
             self._publish(ChangeSet(devices=True))
+        if any(isinstance(item, DeviceRemoval) for item in kept):
+            self._carrier.carry()  # a device removed: every thread we hold where it is bound hears of it
         return kept
+
+    def carry_removals(self, thread_id: ThreadId) -> None:
+        """After a thread changed: keep the removals it counts (any person's)
+        and carry them into our other threads; and carry the removals we
+        know into it, for a device bound there since (persons/carrying.py)."""
+        self.record(self._carrier.learn(thread_id))
+        self._carrier.carry([thread_id])
 
     def adopt(self, person_seed: bytes, cert: DeviceCert, known: Sequence[DeviceCert | DeviceRemoval]) -> None:
         """Become a device of `cert`'s person (the person key is `person_seed`).
