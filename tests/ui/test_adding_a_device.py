@@ -66,7 +66,8 @@ def test_a_new_computer_becomes_a_device_of_the_person_with_the_link_the_window_
     page.show()
     with qtbot.waitSignal(page.checked, timeout=NETWORK_S):
         page.link.setPlainText(f"Here is the link:\n{link}\n")
-    assert page.preview.text().startswith("This will make this computer another of your devices, next to “Ana”.")
+    assert page.preview.text().startswith(
+        "This will make this computer another of your devices (the link came from “Ana”).")
     assert page.add_button.isEnabled()
     added: list[tuple[str, str]] = []
     dialog.device_added.connect(lambda device_id, name: added.append((device_id, name)))
@@ -79,7 +80,7 @@ def test_a_new_computer_becomes_a_device_of_the_person_with_the_link_the_window_
     added_id, added_name = added[0]
     assert added_id == str(_engine(qtbot, desktop, lambda node: node.identity.peer_id))
     assert dialog.status.text() == f"“{added_name}” was added. Your albums and chats are on their way to it."
-    assert dialog.offer.isHidden()  # the spent link and its code are gone
+    assert dialog.offer.isHidden() and dialog.intro.isHidden()  # the spent link, its code and how to use it are gone
     assert {t.thread_id for t in _engine(qtbot, desktop, Node.list_threads)} == {album.thread_id}
     qtbot.waitUntil(lambda: devices.model.row_of(added_id) >= 0, timeout=NETWORK_S)
     assert devices.model.index(devices.model.row_of(added_id)).data(MyDeviceRole.REMOVABLE)
@@ -135,7 +136,8 @@ def test_the_join_dialog_takes_a_device_link_too(  # type: ignore[no-untyped-def
     dialog.open()
     with qtbot.waitSignal(dialog.checked, timeout=NETWORK_S):
         dialog.link_edit.setPlainText(link)
-    assert dialog.details.text().startswith("This will make this computer another of your devices, next to “Ana”.")
+    assert dialog.details.text().startswith(
+        "This will make this computer another of your devices (the link came from “Ana”).")
     assert dialog.join_button.text() == "Add this computer" and dialog.join_button.isEnabled()
     with qtbot.waitSignal(dialog.became_device, timeout=NETWORK_S):
         dialog.join_button.click()

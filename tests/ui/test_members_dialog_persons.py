@@ -104,3 +104,9 @@ def test_a_chat_message_says_on_hover_which_of_its_persons_devices_wrote_it(  # 
     assert names == {"You"}  # one person: what the desktop wrote is ours too
     assert all(model.index(row).data(MessageRole.MINE) for row in range(model.rowCount())
                if not model.index(row).data(MessageRole.NOTICE))
+    # One colour per person: both devices' messages name the same person.
+    persons = {model.index(row).data(MessageRole.AUTHOR_PERSON) for row in range(model.rowCount())
+               if not model.index(row).data(MessageRole.NOTICE)}
+    assert len(persons) == 1
+    assert {model.index(row).data(MessageRole.AUTHOR) for row in range(model.rowCount())
+            if not model.index(row).data(MessageRole.NOTICE)} != persons

@@ -50,7 +50,7 @@ def preview_text(preview: DeviceLinkPreview) -> str:
         return tr("Devices", "This computer already has albums or chats of its own, so it cannot become "
                              "another device. Choose an empty data folder in Settings first.")
     if preview.device_name:
-        return tr("Devices", "This will make this computer another of your devices, next to “%1”. It will see "
-                             "every album and chat you are in.").replace("%1", preview.device_name)
+        return tr("Devices", "This will make this computer another of your devices (the link came from “%1”). "
+                             "It will see every album and chat you are in.").replace("%1", preview.device_name)
     return tr("Devices", "This will make this computer another of your devices. It will see every album and "
                          "chat you are in.")

@@ -57,7 +57,7 @@ class AddDeviceDialog(QDialog):
         self._closed = False
         self.setWindowTitle(self.tr("Add a device"))
         self.setMinimumWidth(460)
-        intro = QLabel(self.tr(
+        self.intro = intro = QLabel(self.tr(
             "On the other computer, install Threads and choose “Add this computer to my devices” when it first "
             "starts (or File > Join by Link…). Then scan this code or paste the link there, and keep this window "
             "open until it is added. It will see every album and chat you are in, and can add and remove devices, "
@@ -110,6 +110,7 @@ class AddDeviceDialog(QDialog):
         if self._task is not None and not self._task.done():
             return
         self.again_button.hide()
+        self.intro.show()
         self.offer.show()
         self.status.setStyleSheet("")
         self.status.setText("")
@@ -186,6 +187,7 @@ class AddDeviceDialog(QDialog):
         self.link.clear()
         self.qr.clear()
         self.offer.hide()
+        self.intro.hide()  # how to add one: done; the dialog shrinks to what happened (wrapped text clipped)
         self.adjustSize()
         self.again_button.setText(self.tr("Add another device"))
         self.again_button.show()

@@ -35,6 +35,7 @@ class MessageRole(enum.IntEnum):
     MESSAGE_ID = Qt.ItemDataRole.UserRole + 1
     AUTHOR = enum.auto()  # the author's log ID
     AUTHOR_NAME = enum.auto()  # a display name, or the short ID
+    AUTHOR_PERSON = enum.auto()  # the author's person (its member ID): the same on all of its devices
     TEXT = enum.auto()
     TIME = enum.auto()  # "14:05", or with the date when not today
     CREATED_MS = enum.auto()
@@ -93,6 +94,7 @@ class MessageListModel(QAbstractListModel):
         self._unread_from: str | None = None
         self._me: str | None = None
         self._devices: dict[str, str] = {}  # author -> device name, for persons on more than one
+        self._persons: dict[str, str] = {}  # author -> its person
         self._my_logs: frozenset[str] = frozenset()  # ours and our other devices' logs: "You"
         self.total = 0
 
@@ -123,6 +125,8 @@ class MessageListModel(QAbstractListModel):
             return item.author
         if role == MessageRole.AUTHOR_NAME:
             return self.name_of(item.author)
+        if role == MessageRole.AUTHOR_PERSON:
+            return self._persons.get(item.author, item.author)
         if role == MessageRole.TIME:
             return short_time(item.created_ms)  # the same form as a photo's comments
         if role == MessageRole.CREATED_MS:
@@ -285,6 +289,7 @@ class MessageListModel(QAbstractListModel):
         self.total = page.total
         self._me = page.me
         self._devices = dict(page.devices)
+        self._persons = dict(page.persons)
         self._my_logs = page.my_logs
         if page.partial:
             self._take_changed(page, older_hidden)

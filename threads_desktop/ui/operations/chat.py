@@ -63,6 +63,7 @@ class ChatPage:
     # writing here from more than one ("" for an unnamed first device; issue 19)
     devices: dict[str, str] = field(default_factory=dict)
     my_logs: frozenset[str] = frozenset()  # our log and those of our person's other devices
+    persons: dict[str, str] = field(default_factory=dict)  # author (log ID) -> its person: one colour each
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,8 @@ def _page(node: Node, thread_id: ThreadId, chat: Chat, items: tuple[MessageItem,
     unread = chat.unread_count() if me else 0
     return ChatPage(items, total, me, read_up_to, unread, thumbnails, author_labels(node, thread_id),
                     message_actions(node, thread_id, [item.id for item in items]),
-                    devices=author_device_names(node, thread_id), my_logs=my_logs)
+                    devices=author_device_names(node, thread_id), my_logs=my_logs,
+                    persons=node.author_members(thread_id))
 
 
 def message_actions(node: Node, thread_id: ThreadId, message_ids: list[str]) -> dict[str, ItemActions]:

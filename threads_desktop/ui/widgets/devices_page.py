@@ -135,7 +135,7 @@ class DevicesPage(QWidget):
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setInformativeText(self.tr(
             "It will stop receiving new photos and messages, and your albums and chats change their keys. What it "
-            "already has stays on it. If it might be in someone else's hands, also make a new backup."))
+            "already has stays on it."))
         remove = box.addButton(self.tr("Remove"), QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         remove.clicked.connect(lambda: self._start_remove(device_id, name))

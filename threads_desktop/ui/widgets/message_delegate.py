@@ -225,7 +225,7 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(geometry.bubble, RADIUS, RADIUS)
         if geometry.author is not None:
             painter.setFont(bold_font(option.font))
-            painter.setPen(_author_colour(str(index.data(MessageRole.AUTHOR) or ""), palette))
+            painter.setPen(_author_colour(str(index.data(MessageRole.AUTHOR_PERSON) or ""), palette))
             painter.drawText(geometry.author, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              painter.fontMetrics().elidedText(str(index.data(MessageRole.AUTHOR_NAME) or ""),
                                                               Qt.TextElideMode.ElideRight, geometry.author.width()))
