@@ -41,3 +41,17 @@ def test_a_persons_first_device_joining_is_a_join_not_a_device_added(open_node: 
     join(friend, laptop, album)
     assert _devices_told(friend, album) == []
     assert [n.kind for n in friend.membership_notices(album).notices] == ["joined"]
+
+
+def test_a_device_that_bound_before_it_heard_of_its_persons_first_log_tells_the_same_story(
+        open_node: OpenNode) -> None:
+    """A restored or added device binds its own log at once, before the
+    person's older logs reach it: it must still tell "added a device" as the
+    others do (stamps decide, not the order each applied the events in)."""
+    friend, laptop, desktop = open_node("friend"), open_node("laptop"), open_node("desktop")
+    album = start_thread(friend, ThreadKind.CHAT, "Trip")
+    join(friend, laptop, album)
+    add_second_device(laptop, desktop, "Alice's desktop")  # binds before it has the laptop's log
+    everyone_syncs([friend, laptop, desktop], album)
+    told = [("device-added", peer(laptop), "Alice's desktop")]
+    assert _devices_told(desktop, album) == _devices_told(friend, album) == _devices_told(laptop, album) == told

@@ -229,33 +229,37 @@ def _document_role(book: AclBook, entity: str, subject: str) -> _RoleSet:
 
 
 def _device_notices(evaluation: Evaluation) -> Iterator[MembershipNotice]:
-    """A member's device added (a log bound with a certificate while the
-    person already wrote here from another device) or removed (a removal
-    that counts). Members hear of it: a device they never met now speaks, or
-    stops speaking, for that person."""
-    bound: set[str] = set()  # persons with a device bound so far
-    names: dict[str, str] = {}  # device -> the name its certificate gives it
-    removed: set[str] = set()
+    """A member's device added (a log bound with a certificate after the
+    person's first log here, by the events' stamps, so every member tells
+    the same whatever order it applied them in) or removed (a removal that
+    counts). Members hear of it: a device they never met now speaks, or stops
+    speaking, for that person."""
     # Members now (a device binds before it syncs: its past may not hold the
     # admit yet), so a made-up person's devices are told nothing.
     members = evaluation.current().thread.members()
+    names: dict[str, str] = {}  # device -> the name its certificate gives it
+    binds: list[tuple[bytes, str, str | None, int]] = []  # stamp, person, its certificate's name, time
+    removals: list[tuple[bytes, str, str, int]] = []  # stamp, person, device, time
     for i, event in enumerate(evaluation.events):
         if not evaluation.final.valid[i]:
             continue
         at_ms = unpack(event.hlc)[0]
         for op in event.ops:
             if isinstance(op, Bind):
-                device, person = str(op.identity), str(op.identity if op.cert is None else op.cert.person)
-                if op.cert is not None:
-                    names[device] = op.cert.name
-                    if person in bound and person in members:
-                        yield MembershipNotice("device-added", None, person, None, at_ms, stamp=event.stamp,
-                                               entity=op.cert.name)
-                bound.add(person)
-            elif isinstance(op, Undevice):
-                device = str(op.removal.device)
-                if device not in removed and str(op.removal.person) in members \
-                        and device in evaluation.removals.removes(event.log, event.seq):
-                    removed.add(device)
-                    yield MembershipNotice("device-removed", None, str(op.removal.person), None, at_ms,
-                                           stamp=event.stamp, entity=names.get(device))
+                name = None if op.cert is None else op.cert.name
+                if name is not None:
+                    names[str(op.identity)] = name
+                binds.append((event.stamp, str(op.identity if op.cert is None else op.cert.person), name, at_ms))
+            elif isinstance(op, Undevice) and str(op.removal.device) in evaluation.removals.removes(event.log,
+                                                                                                     event.seq):
+                removals.append((event.stamp, str(op.removal.person), str(op.removal.device), at_ms))
+    bound: set[str] = set()
+    for stamp, person, name, at_ms in sorted(binds):
+        if name is not None and person in bound and person in members:
+            yield MembershipNotice("device-added", None, person, None, at_ms, stamp=stamp, entity=name)
+        bound.add(person)
+    told: set[str] = set()
+    for stamp, person, device, at_ms in sorted(removals):
+        if device not in told and person in members:
+            told.add(device)
+            yield MembershipNotice("device-removed", None, person, None, at_ms, stamp=stamp, entity=names.get(device))
