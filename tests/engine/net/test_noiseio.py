@@ -7,16 +7,18 @@ from __future__ import annotations
 import itertools
 
 import multiaddr
+import pytest
 import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from libp2p.io.exceptions import ConnectionClosedError
 from libp2p.io.trio import TrioTCPStream
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.host import build_host, listen_addresses, new_stream, set_handler
-from threads_desktop.engine.net.noiseio import CoalescedWrites, ReadAhead
+from threads_desktop.engine.net.noiseio import CoalescedWrites, JoinedReads, ReadAhead
 
 
 class SocketChunks:
@@ -129,8 +131,55 @@ def test_two_hosts_on_loopback_talk_through_sockets_read_ahead() -> None:
                 assert isinstance(raw.stream, ReadAhead)
                 assert isinstance(raw.stream._stream, TrioTCPStream)
                 assert type(conn.muxed_conn.secured_conn.conn) is CoalescedWrites
+                assert type(conn.muxed_conn.secured_conn) is JoinedReads
             with trio.CancelScope(shield=True):
                 await a.close()
                 await b.close()
+
+    trio.run(main)
+
+
+class NoiseMessages:
+    """A Noise transport's read side: opened messages, then b"" at the end."""
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self._messages = list(messages)
+
+    async def read_msg(self) -> bytes:
+        return self._messages.pop(0) if self._messages else b""
+
+
+def _session(messages: list[bytes]) -> JoinedReads:
+    session = JoinedReads.__new__(JoinedReads)  # its keys and peers play no part in reading
+    session.conn = NoiseMessages(messages)  # type: ignore[assignment]
+    session._reset_internal_buffer()
+    return session
+
+
+@settings(max_examples=60)
+@given(st.lists(st.integers(1, 70_000), min_size=1, max_size=12), st.lists(st.integers(1, 300_000), max_size=8))
+def test_large_reads_join_noise_messages_and_keep_what_follows(sizes: list[int], asks: list[int]) -> None:
+    messages = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    data = b"".join(messages)
+    session = _session(messages)
+
+    async def main() -> bytes:
+        got = b""
+        for ask in [*asks, len(data)]:
+            if len(got) == len(data):
+                break
+            got += await session.read(min(ask, len(data) - len(got)))
+        return got
+
+    assert trio.run(main) == data
+
+
+def test_a_large_read_cut_short_by_the_end_gives_what_came_then_the_end_is_an_error() -> None:
+    session = _session([b"a" * 70_000, b"b" * 5])
+
+    async def main() -> None:
+        assert await session.read(200_000) == b"a" * 70_000 + b"b" * 5
+        with pytest.raises(ConnectionClosedError):
+            await session.read(200_000)
 
     trio.run(main)

@@ -19,10 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 from libp2p.abc import IRawConnection, ISecureConn
+from libp2p.io.exceptions import ConnectionClosedError
 from libp2p.io.trio import TrioTCPStream
 from libp2p.peer.id import ID
 from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH, NoiseTransportReadWriter
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.security.secure_session import SecureSession
 
 READ_AHEAD = 256 << 10  # bytes asked of the socket at once
 
@@ -82,22 +84,53 @@ class CoalescedWrites(NoiseTransportReadWriter):
         await self.read_writer.read_write_closer.write(b"".join(parts))
 
 
-def coalesce_writes(secured: ISecureConn) -> ISecureConn:
-    """Make a Noise session's large writes one socket write each."""
+class JoinedReads(SecureSession):
+    """A secure session whose large reads (a large yamux frame's body) keep
+    the Noise messages as they open and join them once, where
+    secure_session.py:120-140 grows a bytearray and copies it out."""
+
+    async def read(self, n: int | None = None) -> bytes:
+        if n is None or n <= MAX_PLAINTEXT_LENGTH:
+            return await super().read(n)
+        first = self._drain(n)
+        parts = [first] if first else []
+        have = len(first)
+        for _ in range(n):  # bounded: each message gives at least a byte
+            if have >= n:
+                break
+            message = await self.conn.read_msg()
+            if message == b"":
+                if parts:
+                    return b"".join(parts)  # as secure_session.py:128-131
+                raise ConnectionClosedError("Connection closed")
+            if have + len(message) > n:
+                cut = n - have
+                self._fill(message[cut:])  # the buffer is empty here: all of it was drained
+                message = message[:cut]
+            parts.append(message)
+            have += len(message)
+        return b"".join(parts)
+
+
+def tune(secured: ISecureConn) -> ISecureConn:
+    """Make a Noise session's large writes one socket write each, and its
+    large reads one join."""
     transport = getattr(secured, "conn", None)
     if type(transport) is NoiseTransportReadWriter:
         transport.__class__ = CoalescedWrites
+    if type(secured) is SecureSession:
+        secured.__class__ = JoinedReads
     return secured
 
 
 class BufferedNoise(NoiseTransport):
-    """py-libp2p's Noise transport over connections that read ahead and
-    write large messages whole."""
+    """py-libp2p's Noise transport over connections that read ahead, write
+    large messages whole and join large reads once."""
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         read_ahead(conn)
-        return coalesce_writes(await super().secure_inbound(conn))
+        return tune(await super().secure_inbound(conn))
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
         read_ahead(conn)
-        return coalesce_writes(await super().secure_outbound(conn, peer_id))
+        return tune(await super().secure_outbound(conn, peer_id))
