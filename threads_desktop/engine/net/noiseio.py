@@ -2,7 +2,7 @@
 message's Noise messages in one socket write.
 
 py-libp2p's Noise reads each message as two socket reads (its 2-byte
-length, then its body: io/msgio.py:44-45, io/utils.py:47), so a photo
+length, then its body: io/msgio.py:42-44, io/utils.py:11-55), so a photo
 transfer made two or three `recv` calls, each a trio checkpoint, per 64 KiB
 frame; profiled, the receiver's `recv` calls were a quarter of the yamux
 reader's time (docs/LIBP2P-NOTES.md, transfer18c). Here one `recv` asks
@@ -87,7 +87,7 @@ class CoalescedWrites(NoiseTransportReadWriter):
 class JoinedReads(SecureSession):
     """A secure session whose large reads (a large yamux frame's body) keep
     the Noise messages as they open and join them once, where
-    secure_session.py:120-140 grows a bytearray and copies it out."""
+    secure_session.py:95-140 grows a bytearray and copies it out."""
 
     async def read(self, n: int | None = None) -> bytes:
         if n is None or n <= MAX_PLAINTEXT_LENGTH:
@@ -101,7 +101,7 @@ class JoinedReads(SecureSession):
             message = await self.conn.read_msg()
             if message == b"":
                 if parts:
-                    return b"".join(parts)  # as secure_session.py:128-131
+                    return b"".join(parts)  # as secure_session.py:129-132
                 raise ConnectionClosedError("Connection closed")
             if have + len(message) > n:
                 cut = n - have
