@@ -459,3 +459,20 @@ def test_a_large_message_already_on_hand_is_taken_in_one_read() -> None:
 
     trio.run(main)
     assert stream.reads == 2  # the first megabyte (the length and a start), then all the rest
+
+
+def test_a_large_reply_and_the_next_ones_first_bytes_in_one_read_both_arrive_whole() -> None:
+    # Two block replies in flight: a read that finishes the first brings the
+    # start of the second; it stays for the next message, not lost or copied in.
+    first = wire.frame({"t": "blocks", "blocks": [[bytes(36), b"a" * 700_000]]})
+    second = wire.frame({"t": "blocks", "blocks": [[bytes([1]) * 36, b"b" * 500_000]]})
+    data = first + second
+    stream = ChunkStream(split(data, [100, len(first) + 10_000, len(first) + 400_000]), strict=True)
+
+    async def main() -> list[dict[str, Any] | None]:
+        reader = wire.MessageReader(stream)
+        return [await reader.read(), await reader.read()]
+
+    got = trio.run(main)
+    assert got == [{"t": "blocks", "blocks": [[bytes(36), b"a" * 700_000]]},
+                   {"t": "blocks", "blocks": [[bytes([1]) * 36, b"b" * 500_000]]}]

@@ -28,14 +28,15 @@ from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_ID
-from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_ID
-from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream
 
 from threads_desktop.engine.core.errors import InvalidInputError, PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.admission import Admission
+from threads_desktop.engine.net.largeframes import LARGE_FRAME, write_large
+from threads_desktop.engine.net.noiseio import BufferedNoise
 from threads_desktop.engine.net.streamcap import StreamCap
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def build_host(identity: Identity, admission: Admission | None = None,
 
     host = new_host(
         key_pair=key_pair,
-        sec_opt={NOISE_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
+        sec_opt={NOISE_ID: BufferedNoise(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
         muxer_opt={TProtocol(YAMUX_ID): Yamux},
         # One connection per peer: without it every dial waits 250 ms for a second one.
         connection_config=ConnectionConfig(max_connections_per_peer=1),
@@ -202,8 +203,13 @@ class Libp2pStream:
             raise PeerError(f"the stream broke: {exc or type(exc).__name__}") from exc
 
     async def write(self, data: bytes) -> None:
+        """Large pieces (a block) go in large yamux frames (largeframes.py)."""
         try:
-            await self._stream.write(data)
+            muxed = getattr(self._stream, "muxed_stream", None)
+            if len(data) > LARGE_FRAME // 4 and isinstance(muxed, YamuxStream):
+                await write_large(muxed, data)
+            else:
+                await self._stream.write(data)
         except NETWORK_ERRORS as exc:
             raise PeerError(f"the stream broke: {exc or type(exc).__name__}") from exc
 

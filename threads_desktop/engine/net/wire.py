@@ -114,14 +114,17 @@ class MessageReader:
         self._limits = budgets.limits if budgets is not None else Limits()
         self._address = address
 
-    async def _fill(self, *, waiting: bool = False, wanted: int = 1 << 20) -> bool:
+    async def _chunk(self, *, waiting: bool = False, wanted: int = 1 << 20) -> bytes:
         if self._memory is None or waiting:
+            return await self._stream.read(wanted)
+        with trio.move_on_after(self._limits.stall_seconds) as stalled:
             chunk = await self._stream.read(wanted)
-        else:
-            with trio.move_on_after(self._limits.stall_seconds) as stalled:
-                chunk = await self._stream.read(wanted)
-            if stalled.cancelled_caught:
-                raise ProtocolError(f"a message stopped arriving for {self._limits.stall_seconds:g} s")
+        if stalled.cancelled_caught:
+            raise ProtocolError(f"a message stopped arriving for {self._limits.stall_seconds:g} s")
+        return chunk
+
+    async def _fill(self, *, waiting: bool = False) -> bool:
+        chunk = await self._chunk(waiting=waiting)
         if not chunk:
             return False
         self._buffer += chunk
@@ -158,13 +161,13 @@ class MessageReader:
         if length > self.limit:
             raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self.limit}")
         if len(self._buffer) < used + length:
-            await self._rest(used + length)
-        # One copy out of the buffer (a slice of a bytearray would be a second).
-        body = bytes(memoryview(self._buffer)[used:used + length])
-        if len(self._buffer) == used + length:
-            self._buffer = bytearray()  # a large reply usually fills the buffer alone: nothing to move down
+            body = await self._rest(used, length)
         else:
-            del self._buffer[:used + length]
+            body = bytes(memoryview(self._buffer)[used:used + length])
+            if len(self._buffer) == used + length:
+                self._buffer = bytearray()
+            else:
+                del self._buffer[:used + length]
         try:
             message = cbor.decode(body, max_size=self.limit, max_depth=8)
         except CodecError as exc:
@@ -173,32 +176,47 @@ class MessageReader:
             raise ProtocolError("a message is a map with a string type 't'")
         return message
 
-    async def _rest(self, needed: int) -> None:
-        """Read until the buffer holds `needed` bytes, within the budgets.
-        Each read asks for all that is still missing: a libp2p stream hands
-        over what it holds, and each read costs a window update
-        (docs/LIBP2P-NOTES.md, transfer18)."""
+    async def _rest(self, used: int, length: int) -> bytes:
+        """The body of a message whose first bytes are in the buffer after
+        its `used`-byte length: read until it is whole, within the budgets.
+        The pieces are kept as they came and joined once (a large reply is
+        copied once here, not grown in a buffer and copied out of it), and
+        what came after the body stays in the buffer. Each read asks for all
+        that is still missing: a libp2p stream hands over what it holds, and
+        each read costs a window update (docs/LIBP2P-NOTES.md, transfer18)."""
+        parts = [bytes(memoryview(self._buffer)[used:])]
+        self._buffer = bytearray()
         if self._memory is None:  # our own side of a session: the caller's deadlines apply
-            while len(self._buffer) < needed:
-                if not await self._fill(wanted=max(1 << 20, needed - len(self._buffer))):
-                    raise ProtocolError("the stream ended inside a message")
-            return
-        reservation = self._memory.reserve(self._address, needed)
+            return await self._gather(parts, length)
+        reservation = self._memory.reserve(self._address, used + length)
         if reservation is None:
             raise ProtocolError("busy: too many large messages on their way, try again later")
-        seconds = self._limits.frame_base_seconds + needed / self._limits.frame_min_bytes_per_second
+        seconds = self._limits.frame_base_seconds + (used + length) / self._limits.frame_min_bytes_per_second
         try:
             with trio.move_on_after(seconds) as late:
-                while len(self._buffer) < needed:
-                    if not await self._fill(wanted=max(1 << 20, needed - len(self._buffer))):
-                        raise ProtocolError("the stream ended inside a message")
+                body = await self._gather(parts, length)
             if late.cancelled_caught:
-                raise ProtocolError(f"a message of {needed} bytes took longer than {seconds:.0f} s")
+                raise ProtocolError(f"a message of {used + length} bytes took longer than {seconds:.0f} s")
+            return body
         except ProtocolError:
             self._buffer = bytearray()  # a broken session keeps nothing
             raise
         finally:
             reservation.release()
+
+    async def _gather(self, parts: list[bytes], length: int) -> bytes:
+        have = len(parts[0])
+        while have < length:
+            chunk = await self._chunk(wanted=max(1 << 20, length - have))
+            if not chunk:
+                raise ProtocolError("the stream ended inside a message")
+            if have + len(chunk) > length:  # the next message's first bytes
+                cut = length - have
+                self._buffer = bytearray(memoryview(chunk)[cut:])
+                chunk = chunk[:cut]
+            parts.append(chunk)
+            have += len(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 # --- field checks ---------------------------------------------------------------------------

@@ -1,0 +1,185 @@
+"""Noise in large pieces (engine/net/noiseio.py): the bytes Noise asks for
+come out whole and in order, in fewer socket reads; two real hosts on
+127.0.0.1 talk through it, large writes included."""
+
+from __future__ import annotations
+
+import itertools
+
+import multiaddr
+import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from libp2p.io.exceptions import ConnectionClosedError
+from libp2p.io.trio import TrioTCPStream
+from libp2p.peer.peerinfo import info_from_p2p_addr
+
+from threads_desktop.engine.core.ids import PeerId
+from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.net.host import build_host, listen_addresses, new_stream, set_handler
+from threads_desktop.engine.net.noiseio import CoalescedWrites, JoinedReads, ReadAhead
+
+
+class SocketChunks:
+    """What a socket hands out: up to `n` bytes of what has arrived, per read."""
+
+    def __init__(self, arrivals: list[bytes]) -> None:
+        self._arrivals = [a for a in arrivals if a]
+        self.reads = 0
+        self.closed = False
+
+    async def read(self, n: int | None = None) -> bytes:
+        self.reads += 1
+        if not self._arrivals:
+            return b""
+        head = self._arrivals[0]
+        take = len(head) if n is None else n
+        self._arrivals[0] = head[take:]
+        if not self._arrivals[0]:
+            self._arrivals.pop(0)
+        return head[:take]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@settings(max_examples=80)
+@given(st.binary(min_size=0, max_size=3000), st.lists(st.integers(0, 3000), max_size=8),
+       st.lists(st.integers(1, 700), min_size=1, max_size=40), st.integers(1, 900))
+def test_reads_give_every_byte_in_order_however_they_are_asked_and_arrive(
+        data: bytes, cuts: list[int], asks: list[int], size: int) -> None:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    socket = SocketChunks([data[a:b] for a, b in itertools.pairwise(points)])
+    reader = ReadAhead(socket, size)
+
+    async def main() -> bytes:
+        got = bytearray()
+        for i in range(len(data) + 2):  # bounded: every read but the last gives a byte
+            piece = await reader.read(asks[i % len(asks)])
+            assert len(piece) <= asks[i % len(asks)]
+            if not piece:
+                return bytes(got)
+            got += piece
+        raise AssertionError("the reader never ended")
+
+    assert trio.run(main) == data
+
+
+def test_small_reads_are_served_from_one_large_socket_read() -> None:
+    # Noise reads a 2-byte length, then the body: 200 frames of 1,000 bytes.
+    frames = [len(b"x" * 998).to_bytes(2, "big") + b"x" * 998 for _ in range(200)]
+    socket = SocketChunks([b"".join(frames)])
+    reader = ReadAhead(socket, 64 << 10)
+
+    async def exactly(n: int) -> bytes:  # as py-libp2p's read_exactly asks (io/utils.py:47)
+        got = b""
+        for _ in range(n):
+            if len(got) == n:
+                break
+            got += await reader.read(n - len(got))
+        return got
+
+    async def main() -> None:
+        for _ in range(200):
+            length = int.from_bytes(await exactly(2), "big")
+            assert await exactly(length) == b"x" * 998
+
+    trio.run(main)
+    assert socket.reads <= 4  # 200 KB in 64 KiB socket reads, not 400 reads
+
+
+def test_everything_but_reading_is_the_streams_own() -> None:
+    socket = SocketChunks([])
+    trio.run(ReadAhead(socket).close)
+    assert socket.closed
+
+
+def test_two_hosts_on_loopback_talk_through_sockets_read_ahead() -> None:
+    async def main() -> None:
+        a, b = build_host(Identity.generate()), build_host(Identity.generate())
+        got: list[bytes] = []
+        done = trio.Event()
+
+        async def echo(stream: object) -> None:
+            from threads_desktop.engine.net.host import Libp2pStream
+            assert isinstance(stream, Libp2pStream)
+            data = b""
+            while len(data) < 3 << 20:
+                piece = await stream.read(1 << 20)
+                assert piece
+                data += piece
+            got.append(data)
+            await stream.write(data[:1000])
+            done.set()
+
+        set_handler(b, "/test/noiseio", echo)
+        listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+        async with a.run(listen_addrs=listen), b.run(listen_addrs=listen):
+            await a.connect(info_from_p2p_addr(multiaddr.Multiaddr(listen_addresses(b)[0])))
+            stream = await new_stream(a, PeerId(b.get_id().to_bytes()), "/test/noiseio")
+            payload = bytes(range(256)) * (3 << 12)
+            await stream.write(payload)
+            with trio.fail_after(20):
+                await done.wait()
+                answer = await stream.read(1000)
+            assert got == [payload] and answer == payload[:1000]
+            for host in (a, b):
+                conn = next(iter(host.get_network().connections.values()))
+                conn = conn[0] if isinstance(conn, list) else conn
+                raw = conn.muxed_conn.secured_conn.conn.read_writer.read_write_closer
+                assert isinstance(raw.stream, ReadAhead)
+                assert isinstance(raw.stream._stream, TrioTCPStream)
+                assert type(conn.muxed_conn.secured_conn.conn) is CoalescedWrites
+                assert type(conn.muxed_conn.secured_conn) is JoinedReads
+            with trio.CancelScope(shield=True):
+                await a.close()
+                await b.close()
+
+    trio.run(main)
+
+
+class NoiseMessages:
+    """A Noise transport's read side: opened messages, then b"" at the end."""
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self._messages = list(messages)
+
+    async def read_msg(self) -> bytes:
+        return self._messages.pop(0) if self._messages else b""
+
+
+def _session(messages: list[bytes]) -> JoinedReads:
+    session = JoinedReads.__new__(JoinedReads)  # its keys and peers play no part in reading
+    session.conn = NoiseMessages(messages)  # type: ignore[assignment]
+    session._reset_internal_buffer()
+    return session
+
+
+@settings(max_examples=60)
+@given(st.lists(st.integers(1, 70_000), min_size=1, max_size=12), st.lists(st.integers(1, 300_000), max_size=8))
+def test_large_reads_join_noise_messages_and_keep_what_follows(sizes: list[int], asks: list[int]) -> None:
+    messages = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    data = b"".join(messages)
+    session = _session(messages)
+
+    async def main() -> bytes:
+        got = b""
+        for ask in [*asks, len(data)]:
+            if len(got) == len(data):
+                break
+            got += await session.read(min(ask, len(data) - len(got)))
+        return got
+
+    assert trio.run(main) == data
+
+
+def test_a_large_read_cut_short_by_the_end_gives_what_came_then_the_end_is_an_error() -> None:
+    session = _session([b"a" * 70_000, b"b" * 5])
+
+    async def main() -> None:
+        assert await session.read(200_000) == b"a" * 70_000 + b"b" * 5
+        with pytest.raises(ConnectionClosedError):
+            await session.read(200_000)
+
+    trio.run(main)

@@ -1,0 +1,136 @@
+"""Noise over a TCP socket in large pieces: reads ahead, and writes a large
+message's Noise messages in one socket write.
+
+py-libp2p's Noise reads each message as two socket reads (its 2-byte
+length, then its body: io/msgio.py:42-44, io/utils.py:11-55), so a photo
+transfer made two or three `recv` calls, each a trio checkpoint, per 64 KiB
+frame; profiled, the receiver's `recv` calls were a quarter of the yamux
+reader's time (docs/LIBP2P-NOTES.md, transfer18c). Here one `recv` asks
+for up to READ_AHEAD bytes and the reads under it are served from what
+came; at most READ_AHEAD bytes wait in memory per connection, bytes the
+kernel had already accepted for it. Likewise a large write (a large yamux
+frame, largeframes.py) was one socket write per 64 KiB Noise message
+(security/noise/io.py:59-79); here its messages are sealed in order and
+written together. Nothing on the wire changes: the same Noise messages,
+the same bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libp2p.abc import IRawConnection, ISecureConn
+from libp2p.io.exceptions import ConnectionClosedError
+from libp2p.io.trio import TrioTCPStream
+from libp2p.peer.id import ID
+from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH, NoiseTransportReadWriter
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.security.secure_session import SecureSession
+
+READ_AHEAD = 256 << 10  # bytes asked of the socket at once
+
+
+class ReadAhead:
+    """A TrioTCPStream whose reads take up to READ_AHEAD bytes from the
+    socket and hand them out as asked; everything else is the stream's."""
+
+    def __init__(self, stream: Any, size: int = READ_AHEAD) -> None:
+        self._stream = stream
+        self._size = size
+        self._held = b""
+        self._at = 0
+
+    def __getattr__(self, name: str) -> Any:  # write, close, get_remote_address, locks...
+        return getattr(self._stream, name)
+
+    async def read(self, n: int | None = None) -> bytes:
+        if n == 0:
+            return b""
+        if self._at >= len(self._held):
+            if n is not None and n >= self._size:
+                return await self._stream.read(n)  # type: ignore[no-any-return]  # a large read needs no buffer
+            self._held = await self._stream.read(self._size)
+            self._at = 0
+            if not self._held:
+                return b""  # the end of the stream, as the stream tells it
+        end = len(self._held) if n is None else min(len(self._held), self._at + n)
+        whole = self._at == 0 and end == len(self._held)
+        chunk = self._held if whole else self._held[self._at:end]  # all of it: no copy
+        self._at = end
+        if self._at >= len(self._held):
+            self._held, self._at = b"", 0
+        return chunk
+
+
+def read_ahead(conn: IRawConnection) -> None:
+    """Put ReadAhead under a TCP connection's reads (other transports as they are)."""
+    stream = getattr(conn, "stream", None)
+    if isinstance(stream, TrioTCPStream):
+        conn.stream = ReadAhead(stream)  # type: ignore[attr-defined]
+
+
+class CoalescedWrites(NoiseTransportReadWriter):
+    """Noise's transport reader-writer, writing a large message's Noise
+    messages (each sealed as io.py:72-79 seals it) in one socket write."""
+
+    async def write_msg(self, msg: bytes, prefix_encoded: bool = False) -> None:
+        if len(msg) <= MAX_PLAINTEXT_LENGTH or prefix_encoded:
+            await super().write_msg(msg, prefix_encoded)
+            return
+        view = memoryview(msg)
+        parts: list[bytes] = []
+        for start in range(0, len(view), MAX_PLAINTEXT_LENGTH):
+            sealed = self.encrypt(bytes(view[start:start + MAX_PLAINTEXT_LENGTH]))
+            parts += (len(sealed).to_bytes(2, "big"), sealed)  # io.py's 2-byte length prefix
+        await self.read_writer.read_write_closer.write(b"".join(parts))
+
+
+class JoinedReads(SecureSession):
+    """A secure session whose large reads (a large yamux frame's body) keep
+    the Noise messages as they open and join them once, where
+    secure_session.py:95-140 grows a bytearray and copies it out."""
+
+    async def read(self, n: int | None = None) -> bytes:
+        if n is None or n <= MAX_PLAINTEXT_LENGTH:
+            return await super().read(n)
+        first = self._drain(n)
+        parts = [first] if first else []
+        have = len(first)
+        for _ in range(n):  # bounded: each message gives at least a byte
+            if have >= n:
+                break
+            message = await self.conn.read_msg()
+            if message == b"":
+                if parts:
+                    return b"".join(parts)  # as secure_session.py:129-132
+                raise ConnectionClosedError("Connection closed")
+            if have + len(message) > n:
+                cut = n - have
+                self._fill(message[cut:])  # the buffer is empty here: all of it was drained
+                message = message[:cut]
+            parts.append(message)
+            have += len(message)
+        return b"".join(parts)
+
+
+def tune(secured: ISecureConn) -> ISecureConn:
+    """Make a Noise session's large writes one socket write each, and its
+    large reads one join."""
+    transport = getattr(secured, "conn", None)
+    if type(transport) is NoiseTransportReadWriter:
+        transport.__class__ = CoalescedWrites
+    if type(secured) is SecureSession:
+        secured.__class__ = JoinedReads
+    return secured
+
+
+class BufferedNoise(NoiseTransport):
+    """py-libp2p's Noise transport over connections that read ahead, write
+    large messages whole and join large reads once."""
+
+    async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
+        read_ahead(conn)
+        return tune(await super().secure_inbound(conn))
+
+    async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
+        read_ahead(conn)
+        return tune(await super().secure_outbound(conn, peer_id))
