@@ -72,7 +72,7 @@ def test_every_table_with_a_thread_column_is_covered(open_node: OpenNode) -> Non
     # this list only proves today's tables are all found.
     assert tables == {"thread_keys", "logs", "thread_blocks", "events", "applied", "snapshots", "acl_events",
                       "direct_invites", "pending_admissions", "join_requests", "leaving", "thread_peers",
-                      "thread_settings", "wanted_blobs",
+                      "thread_settings", "wanted_blobs", "bundle_peers",
                       "documents", "fields", "document_index", "document_index_counts", "document_authors",
                       "snapshot_dirty", "snapshot_documents", "snapshot_fields", "snapshot_authors"}
 
