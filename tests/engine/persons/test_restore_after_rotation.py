@@ -14,14 +14,25 @@ import trio
 
 from tests.engine.eventstore.peers import join, peer, sync, texts
 from tests.engine.net.running import serving, wait_until
+from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.net.service import NetworkService
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.persons.flows import export_backup, restore_backup
 
 OpenNode = Callable[..., Node]
 SECONDS = 30.0
 PASSPHRASE = "a long passphrase nobody guesses"
+
+
+async def _restore_meeting(restored: Node, restored_net: NetworkService, path: Path, friend: Node,
+                           friend_net: NetworkService, chat: ThreadId) -> None:
+    """Restore Alice's backup on a fresh profile that knows where the friend
+    listens (the laptop, offline when it exported, noted no address)."""
+    await restore_backup(restored, path, PASSPHRASE, "Alice's new laptop", 1_765_000_000_000)
+    restored.peers.remember(chat, friend.identity.peer_id, friend_net.listen_addresses())
+    restored_net.peers_changed()
 
 
 def test_a_device_restored_from_a_backup_older_than_two_rotations_reads_and_writes_again(
@@ -51,9 +62,7 @@ def test_a_device_restored_from_a_backup_older_than_two_rotations_reads_and_writ
 
     async def main() -> None:
         async with serving(friend) as friend_net, serving(restored) as restored_net:
-            await restore_backup(restored, path, PASSPHRASE, "Alice's new laptop", 1_765_000_000_000)
-            restored.peers.remember(chat, friend.identity.peer_id, friend_net.listen_addresses())
-            restored_net.peers_changed()
+            await _restore_meeting(restored, restored_net, path, friend, friend_net, chat)
             await wait_until(restored, lambda: texts(restored, chat) == sorted([
                 "before the backup", "after one rotation", "after two rotations", "the laptop's last words"]),
                 timeout=SECONDS)
@@ -85,9 +94,7 @@ def test_when_the_lost_device_was_the_only_admin_a_member_lends_the_keys_and_the
 
     async def main() -> None:
         async with serving(friend) as friend_net, serving(restored) as restored_net:
-            await restore_backup(restored, path, PASSPHRASE, "Alice's new laptop", 1_765_000_000_000)
-            restored.peers.remember(chat, friend.identity.peer_id, friend_net.listen_addresses())
-            restored_net.peers_changed()
+            await _restore_meeting(restored, restored_net, path, friend, friend_net, chat)
             await wait_until(friend, lambda: len(friend.store.thread_keys(chat)) >= 3, timeout=SECONDS)
             restored.chat(chat).post("back again")
             await wait_until(friend, lambda: "back again" in texts(friend, chat), timeout=SECONDS)
