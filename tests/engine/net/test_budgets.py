@@ -341,6 +341,7 @@ def test_a_members_sync_completes_while_strangers_flood_hellos(tmp_path: Path) -
             await still_serves(s, "without a flood")
             quiet = trio.current_time() - started
             answered = refused = 0
+            limited = trio.Event()  # the flood has met the budgets: it is as heavy as they let it be
 
             async def flood(host: IHost) -> None:
                 nonlocal answered, refused
@@ -350,6 +351,7 @@ def test_a_members_sync_completes_while_strangers_flood_hellos(tmp_path: Path) -
                         reply = await h.ask(empty_hello())
                     except PeerError:  # its session was reset: pushed out for a newcomer, say
                         refused += 1
+                        limited.set()
                         return
                     if reply is None:
                         return
@@ -357,6 +359,7 @@ def test_a_members_sync_completes_while_strangers_flood_hellos(tmp_path: Path) -
                         answered += 1
                     else:
                         refused += 1
+                        limited.set()
 
             async with AsyncExitStack() as stack:
                 hosts = [await stack.enter_async_context(hostile_host(Identity.generate())) for _ in range(flooders)]
@@ -364,7 +367,8 @@ def test_a_members_sync_completes_while_strangers_flood_hellos(tmp_path: Path) -
                     for host in hosts:
                         for _ in range(sessions):
                             nursery.start_soon(flood, host)
-                    await trio.sleep(1.0)  # the flood under way
+                    with trio.fail_after(30):  # 64 sessions of hellos meet the budgets within a second or two
+                        await limited.wait()
                     started = trio.current_time()
                     await still_serves(s, "during the flood")
                     flooded = trio.current_time() - started
