@@ -26,7 +26,7 @@ from PIL import Image
 from threads_desktop.bench.lab import GLOBAL_LOOKING, Home, Lab, Peer, home_networks
 from threads_desktop.bench.netns import stop_process
 
-STEP_SECONDS = 45.0  # any one step: a reservation, a join, photos crossing
+STEP_SECONDS = 90.0  # any one step: a reservation, a join, photos crossing (a punch missed 45 s under load)
 POLL_SECONDS = 0.25
 PHOTOS = 3
 T = TypeVar("T")
