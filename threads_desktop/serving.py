@@ -9,6 +9,7 @@ engine's thread: the app's GUI thread never pays for them.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,14 @@ class ServedProfile:
             service = await nursery.start(self.network(node))
             if self.commands is not None:
                 await nursery.start(self.control(node))
+            # What opening the profile and starting the network built lives
+            # as long as the process: the cyclic collector stops walking it
+            # (on a photo transfer, collections were a tenth of the sender's
+            # CPU, docs/BENCHMARKS.md transfer18d). Once per process; garbage
+            # made later is collected as before. No collection first: the
+            # app collects on its GUI thread only (ui/collector.py).
+            if not gc.get_freeze_count():
+                gc.freeze()
             task_status.started(service)
 
     def network(self, node: Node) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ import pytest
 import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from libp2p.io.exceptions import ConnectionClosedError
+from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError
 from libp2p.io.trio import TrioTCPStream
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
@@ -19,6 +19,7 @@ from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.host import build_host, listen_addresses, new_stream, set_handler
 from threads_desktop.engine.net.noiseio import CoalescedWrites, JoinedReads, ReadAhead
+from threads_desktop.engine.net.yamuxio import LeanYamux
 
 
 class SocketChunks:
@@ -64,6 +65,29 @@ def test_reads_give_every_byte_in_order_however_they_are_asked_and_arrive(
         raise AssertionError("the reader never ended")
 
     assert trio.run(main) == data
+
+
+@settings(max_examples=80)
+@given(st.binary(min_size=0, max_size=3000), st.lists(st.integers(0, 3000), max_size=8),
+       st.lists(st.integers(1, 900), min_size=1, max_size=40), st.integers(1, 900))
+def test_exact_reads_give_each_piece_whole_and_in_order_then_an_error_at_the_end(
+        data: bytes, cuts: list[int], asks: list[int], size: int) -> None:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    reader = ReadAhead(SocketChunks([data[a:b] for a, b in itertools.pairwise(points)]), size)
+
+    async def main() -> None:
+        at = 0
+        for i in range(len(data) + 1):  # bounded: a read of n > 0 takes n bytes
+            ask = asks[i % len(asks)]
+            if at + ask > len(data):
+                with pytest.raises(IncompleteReadError):
+                    await reader.read_exactly(ask)
+                return
+            assert bytes(await reader.read_exactly(ask)) == data[at:at + ask]
+            at += ask
+        raise AssertionError("the reads never ended")
+
+    trio.run(main)
 
 
 def test_small_reads_are_served_from_one_large_socket_read() -> None:
@@ -132,6 +156,7 @@ def test_two_hosts_on_loopback_talk_through_sockets_read_ahead() -> None:
                 assert isinstance(raw.stream._stream, TrioTCPStream)
                 assert type(conn.muxed_conn.secured_conn.conn) is CoalescedWrites
                 assert type(conn.muxed_conn.secured_conn) is JoinedReads
+                assert type(conn.muxed_conn) is LeanYamux
             with trio.CancelScope(shield=True):
                 await a.close()
                 await b.close()

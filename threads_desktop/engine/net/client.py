@@ -3,6 +3,7 @@ what the peer lacks, pull what we lack, and blob blocks."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -281,50 +282,68 @@ class ClientSession:
     async def fetch_blocks(self, thread_id: ThreadId, wanted: Sequence[BlockEntry],
                            progress: Callable[[int, int], None] | None = None) -> int:
         """Fetch blocks in the order given, in requests of about one reply's
-        budget, two in flight (the peer reads and seals the next while we
-        check and store this one). Each reply is stored in one transaction,
-        so a cut connection loses at most what was in flight, and the next
-        sync asks only for what is still missing."""
+        budget, several in flight (the peer reads and seals the next while we
+        check and store this one). A reply's blocks are checked and written
+        on a worker thread while this one reads the next reply; each reply is
+        then listed in one transaction, in order, so a cut connection loses at
+        most what was in flight, and the next sync asks only for what is
+        still missing."""
         blobs = self._threads.blobs(thread_id)
         by_cid = {e.cid: e for e in wanted}
         held = blobs.held(list(by_cid))
         batches = _batches([e for e in wanted if e.cid not in held], PAGE_BYTES)
         total = sum(e.size for batch in batches for e in batch)
         done = 0
+        staging: _Staging | None = None  # the previous reply, being checked and written
         async with self._lock:  # the session is ours until the last reply is read
-            sent: list[list[bytes]] = []
-            for batch in batches[:PIPELINE_DEPTH]:
-                sent.append(await self._send_blocks_request(thread_id, batch))
-            next_batch = len(sent)
-            left = False
-            while sent:
-                asked = sent.pop(0)
-                reply = await self._reader.read()
-                if reply is None or reply["t"] != "blocks":
-                    raise PeerError(f"{self.remote} broke off a block transfer")
-                blocks = get(reply, "blocks", as_list(_block, len(asked)))
-                if any(cid not in asked for cid, _data in blocks):
-                    raise ProtocolError(f"{self.remote} sent a block we did not ask for")
-                if left:
-                    continue  # read what was asked for, so the stream stays in step
-                fetched = [(by_cid[cid], data) for cid, data in blocks]
-                try:
-                    # Checked and written off the engine thread, which reads the next reply meanwhile;
-                    # then listed here, in one transaction.
-                    await trio.to_thread.run_sync(blobs.stage_fetched, fetched)
-                    self._threads.store_fetched(thread_id, fetched)
-                except IntegrityError as exc:  # the peer's fault, not our store's
-                    raise ProtocolError(f"{self.remote} sent a bad block: {exc}") from exc
-                except NotFoundError:  # we left the thread while this reply was on its way
-                    left = True
-                    continue
-                done += sum(len(data) for _cid, data in blocks)
-                if progress is not None:
-                    progress(done, total)
-                if next_batch < len(batches):
-                    sent.append(await self._send_blocks_request(thread_id, batches[next_batch]))
-                    next_batch += 1
+            try:
+                sent: list[list[bytes]] = []
+                for batch in batches[:PIPELINE_DEPTH]:
+                    sent.append(await self._send_blocks_request(thread_id, batch))
+                next_batch = len(sent)
+                left = False
+                while sent or staging is not None:
+                    fetched = await self._next_reply(sent.pop(0), by_cid) if sent else None
+                    if staging is not None:
+                        left = left or not await self._list_staged(thread_id, staging)
+                        if not left:
+                            done += sum(len(data) for _entry, data in staging.blocks)
+                            if progress is not None:
+                                progress(done, total)
+                        staging = None
+                    if left:
+                        continue  # read what was asked for, so the stream stays in step
+                    if fetched is not None:
+                        staging = _Staging(fetched, blobs.stage_fetched)
+                    if next_batch < len(batches):
+                        sent.append(await self._send_blocks_request(thread_id, batches[next_batch]))
+                        next_batch += 1
+            finally:
+                if staging is not None:  # no worker writes for this thread once we return
+                    with trio.CancelScope(shield=True):
+                        await staging.settled()
         return done
+
+    async def _next_reply(self, asked: list[bytes], by_cid: dict[bytes, BlockEntry]) -> list[tuple[BlockEntry, bytes]]:
+        reply = await self._reader.read()
+        if reply is None or reply["t"] != "blocks":
+            raise PeerError(f"{self.remote} broke off a block transfer")
+        blocks = get(reply, "blocks", as_list(_block, len(asked)))
+        if any(cid not in asked for cid, _data in blocks):
+            raise ProtocolError(f"{self.remote} sent a block we did not ask for")
+        return [(by_cid[cid], data) for cid, data in blocks]
+
+    async def _list_staged(self, thread_id: ThreadId, staging: _Staging) -> bool:
+        """Wait for a reply's blocks to be checked and written, then list
+        them in one transaction; False when we left the thread meanwhile."""
+        try:
+            await staging.finished()
+            self._threads.store_fetched(thread_id, staging.blocks)
+        except IntegrityError as exc:  # the peer's fault, not our store's
+            raise ProtocolError(f"{self.remote} sent a bad block: {exc}") from exc
+        except NotFoundError:  # we left the thread while this reply was on its way
+            return False
+        return True
 
     async def _send_blocks_request(self, thread_id: ThreadId, batch: list[BlockEntry]) -> list[bytes]:
         cids = [e.cid for e in batch]
@@ -338,6 +357,36 @@ class ClientSession:
         """The peer's X25519 public key."""
         exchange: bytes = get(await self.request({"t": "card"}), "exchange", as_bytes(32))
         return exchange
+
+
+class _Staging:
+    """One reply's blocks, checked and written on a worker thread (hashing
+    and writing release the GIL) while the engine thread reads the next
+    reply. Not a nursery task: its error is raised to whoever waits for it,
+    as it is, not in an exception group."""
+
+    def __init__(self, blocks: list[tuple[BlockEntry, bytes]],
+                 stage: Callable[[list[tuple[BlockEntry, bytes]]], None]) -> None:
+        self.blocks = blocks
+        self._done = trio.Event()
+        self._result: Any = None  # trio's outcome of the call (outcome.Value or outcome.Error)
+        token = trio.lowlevel.current_trio_token()
+
+        def deliver(result: Any) -> None:  # on the worker thread
+            self._result = result
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(self._done.set)
+
+        trio.lowlevel.start_thread_soon(lambda: stage(blocks), deliver)
+
+    async def settled(self) -> None:
+        await self._done.wait()
+
+    async def finished(self) -> None:
+        """Wait for the worker; raise what it raised."""
+        await self._done.wait()
+        assert self._result is not None
+        self._result.unwrap()
 
 
 def _batches(entries: Sequence[BlockEntry], budget: int) -> list[list[BlockEntry]]:

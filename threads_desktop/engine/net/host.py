@@ -38,6 +38,7 @@ from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.largeframes import LARGE_FRAME, write_large
 from threads_desktop.engine.net.noiseio import BufferedNoise
 from threads_desktop.engine.net.streamcap import StreamCap
+from threads_desktop.engine.net.yamuxio import use_lean_yamux
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def build_host(identity: Identity, admission: Admission | None = None,
         # included: basic_host.py:492-540): identify says what we choose.
         addrs_factory=announced if advertise is not None else None,
     )
+    use_lean_yamux(host.get_network())  # its large frames reach a stream's reader uncopied
     if on_observed is not None:
         # The library's own manager wants 4 observers and tracks them per
         # live connection; ours (addresses.ObservedAddresses) agrees on 2

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from libp2p.abc import IRawConnection, ISecureConn
-from libp2p.io.exceptions import ConnectionClosedError
+from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError, IOException
 from libp2p.io.trio import TrioTCPStream
+from libp2p.network.connection.exceptions import RawConnError
 from libp2p.peer.id import ID
-from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH, NoiseTransportReadWriter
+from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH, SIZE_NOISE_MESSAGE_LEN, NoiseTransportReadWriter
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.secure_session import SecureSession
+from noise.exceptions import NoiseInvalidMessage
 
 READ_AHEAD = 256 << 10  # bytes asked of the socket at once
 
@@ -60,6 +63,26 @@ class ReadAhead:
             self._held, self._at = b"", 0
         return chunk
 
+    async def read_exactly(self, n: int) -> bytes | memoryview:
+        """n bytes: a view of what came when it holds them (no copy), else
+        joined; IncompleteReadError if the stream ends first (as
+        io/utils.py:11-55 says it)."""
+        if len(self._held) - self._at >= n:
+            view = memoryview(self._held)[self._at:self._at + n]
+            self._at += n
+            if self._at >= len(self._held):
+                self._held, self._at = b"", 0
+            return view
+        parts: list[bytes] = []
+        have = 0
+        while have < n:
+            chunk = await self.read(n - have)
+            if not chunk:
+                raise IncompleteReadError(f"the connection ended {have} bytes into a read of {n}")
+            parts.append(chunk)
+            have += len(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
 
 def read_ahead(conn: IRawConnection) -> None:
     """Put ReadAhead under a TCP connection's reads (other transports as they are)."""
@@ -70,7 +93,30 @@ def read_ahead(conn: IRawConnection) -> None:
 
 class CoalescedWrites(NoiseTransportReadWriter):
     """Noise's transport reader-writer, writing a large message's Noise
-    messages (each sealed as io.py:72-79 seals it) in one socket write."""
+    messages (each sealed as io.py:72-79 seals it) in one socket write, and
+    opening each message it reads where it came in: py-libp2p reads a
+    message's length and body each through `read_exactly`, which grows a
+    bytearray and copies it out (io/msgio.py:42-44, io/utils.py:46-55), then
+    hands the copy to `NoiseConnection.decrypt`, which takes only bytes
+    (noise/connection.py:137-145)."""
+
+    async def read_msg(self, prefix_encoded: bool = False) -> bytes:
+        raw = self.read_writer.read_write_closer
+        source = getattr(raw, "stream", None)
+        cipher = getattr(getattr(self.noise_state, "noise_protocol", None), "cipher_state_decrypt", None)
+        if prefix_encoded or not isinstance(source, ReadAhead) or cipher is None:
+            return await super().read_msg(prefix_encoded)
+        try:  # as RawConnection.read maps errors (network/connection/raw_connection.py:55-68)
+            length = int.from_bytes(await source.read_exactly(SIZE_NOISE_MESSAGE_LEN), "big")
+            sealed = await source.read_exactly(length)
+        except ConnectionClosedError:
+            raise
+        except (IOException, ConnectionResetError) as error:
+            raise RawConnError from error
+        try:  # NoiseConnection.decrypt's own step, on the view (noise/connection.py:143-145)
+            return cipher.decrypt_with_ad(None, sealed)  # type: ignore[no-any-return]
+        except InvalidTag as error:
+            raise NoiseInvalidMessage("Failed authentication of message") from error
 
     async def write_msg(self, msg: bytes, prefix_encoded: bool = False) -> None:
         if len(msg) <= MAX_PLAINTEXT_LENGTH or prefix_encoded:

@@ -109,7 +109,7 @@ class MessageReader:
                  budgets: Budgets | None = None, address: str = "") -> None:
         self._stream = stream
         self.limit = limit
-        self._buffer = bytearray()
+        self._buffer: bytes | bytearray = bytearray()
         self._memory = budgets.partial if budgets is not None else None
         self._limits = budgets.limits if budgets is not None else Limits()
         self._address = address
@@ -127,7 +127,12 @@ class MessageReader:
         chunk = await self._chunk(waiting=waiting)
         if not chunk:
             return False
-        self._buffer += chunk
+        if not self._buffer:
+            self._buffer = chunk  # kept as it came: a large message's first piece is not copied in and out
+        else:
+            if isinstance(self._buffer, bytes):
+                self._buffer = bytearray(self._buffer)
+            self._buffer += chunk
         return True
 
     async def read(self, idle_seconds: float = math.inf) -> dict[str, Any] | None:
@@ -166,6 +171,8 @@ class MessageReader:
             body = bytes(memoryview(self._buffer)[used:used + length])
             if len(self._buffer) == used + length:
                 self._buffer = bytearray()
+            elif isinstance(self._buffer, bytes):  # once a bytearray, later messages are cut off its front cheaply
+                self._buffer = bytearray(memoryview(self._buffer)[used + length:])
             else:
                 del self._buffer[:used + length]
         try:
@@ -184,7 +191,7 @@ class MessageReader:
         what came after the body stays in the buffer. Each read asks for all
         that is still missing: a libp2p stream hands over what it holds, and
         each read costs a window update (docs/LIBP2P-NOTES.md, transfer18)."""
-        parts = [bytes(memoryview(self._buffer)[used:])]
+        parts: list[bytes | memoryview] = [memoryview(self._buffer)[used:]]  # joined once with the rest
         self._buffer = bytearray()
         if self._memory is None:  # our own side of a session: the caller's deadlines apply
             return await self._gather(parts, length)
@@ -204,7 +211,7 @@ class MessageReader:
         finally:
             reservation.release()
 
-    async def _gather(self, parts: list[bytes], length: int) -> bytes:
+    async def _gather(self, parts: list[bytes | memoryview], length: int) -> bytes:
         have = len(parts[0])
         while have < length:
             chunk = await self._chunk(wanted=max(1 << 20, length - have))
@@ -213,10 +220,14 @@ class MessageReader:
             if have + len(chunk) > length:  # the next message's first bytes
                 cut = length - have
                 self._buffer = bytearray(memoryview(chunk)[cut:])
-                chunk = chunk[:cut]
-            parts.append(chunk)
-            have += len(chunk)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+                parts.append(memoryview(chunk)[:cut])
+            else:
+                parts.append(chunk)
+            have += len(parts[-1])
+        pieces = [part for part in parts if len(part)]
+        if len(pieces) == 1 and isinstance(pieces[0], bytes):
+            return pieces[0]  # one read brought the whole body
+        return b"".join(pieces)
 
 
 # --- field checks ---------------------------------------------------------------------------
