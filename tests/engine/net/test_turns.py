@@ -4,14 +4,18 @@ answered, strangers' connections wait, at most their limit per read. On
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import trio
 
+from tests.engine.net import running
 from tests.engine.net.hostile import NOTHING, connect, empty_hello, hostile_host, scene, still_serves
+from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.budgets import Limits
 from threads_desktop.engine.net.turns import MembersFirst
+from threads_desktop.engine.node import Node
 
 
 def test_a_strangers_request_waits_while_a_member_is_served_and_no_longer_than_its_limit(tmp_path: Path) -> None:
@@ -59,3 +63,43 @@ def test_strangers_wait_for_the_grace_after_members_work_and_not_at_all_otherwis
         assert not turns.busy
 
     trio.run(main)
+
+
+def test_our_pass_with_a_stranger_holds_no_strangers_reads_and_one_with_a_member_goes_first(tmp_path: Path) -> None:
+    """Before, every pass of ours counted as members' work: with a joiner
+    not admitted yet, each of its reads (its answers to that very pass, its
+    join request) waited 0.5 s while the two passed every 2 s, and its join
+    timed out again and again (test_lan_sync under load)."""
+    async def main() -> None:
+        async with scene(tmp_path) as s:
+            turns = s.b.service.members_first
+            entered: list[float] = []
+            serving = turns.serving
+
+            def counted() -> AbstractContextManager[None]:
+                entered.append(trio.current_time())
+                return serving()
+
+            turns.serving = counted  # type: ignore[method-assign]
+            stranger = Node.open(tmp_path / "c")
+            try:
+                async with running.serving(stranger) as stranger_service:
+                    peer = stranger.identity.peer_id
+                    s.b.node.addresses.add(peer, stranger_service.addresses(), 60)
+                    s.b.service.schedule(peer, now=True)
+                    await running.wait_until(s.b.node, lambda: _passes(s.b, peer) >= 1)
+                    assert entered == []  # a pass with a peer sharing nothing: strangers' reads go on
+                    member = s.node.identity.peer_id
+                    s.b.node.peers.remember(s.thread, member, s.a.service.addresses())
+                    s.b.service.schedule(member, now=True)
+                    await running.wait_until(s.b.node, lambda: _passes(s.b, member) >= 1)
+                    assert entered  # a pass with a member of our thread: members first
+            finally:
+                stranger.close()
+
+    trio.run(main)
+
+
+def _passes(peer: running.Running, other: PeerId) -> int:
+    link = peer.service._links.get(other)  # how many passes ran is what is checked
+    return link.passes if link is not None else 0

@@ -4,7 +4,7 @@ trio has no priorities: every runnable task gets its turn, so under attack
 an honest member's round trip waits behind hundreds of strangers' tasks
 (their stream negotiations, the bytes of their stalled messages, each
 decrypted). While a member's request is being answered, or our own pass
-with a peer runs (and for a short grace after, so the member's next
+with a member runs (and for a short grace after, so the member's next
 request finds the thread free), reads of strangers' connections wait:
 what they send stays in the kernel's buffers, and their tasks leave the
 run queue. A stranger waits at most `stranger_read_wait_seconds` per read,
@@ -43,7 +43,7 @@ class MembersFirst:
 
     @contextmanager
     def serving(self) -> Iterator[None]:
-        """Around a member's request (answer and reply), or our own pass with a peer."""
+        """Around a member's request (answer and reply), or our own pass with a member."""
         if not self._serving:
             self._quiet = trio.Event()
         self._serving += 1
