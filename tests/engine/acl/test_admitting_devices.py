@@ -49,6 +49,9 @@ def test_a_removed_device_is_not_admitted_again_with_an_invite_it_made_before(op
     assert answer.status is AdmissionStatus.UNKNOWN
     assert not answer.box or newest not in {k.epoch for k in open_key_box(desktop.identity, album, answer.box)}
     assert laptop.store.thread_keys(album)[0].epoch == newest  # nothing written, no rotation needed
+    assert laptop._services.gate.evaluation(album).removals.is_removed(peer(desktop))
+    from_friend = _ask(friend, desktop, album, link)  # no admin: told nothing either
+    assert from_friend.status is not AdmissionStatus.ADMITTED and not from_friend.box
 
 
 def test_another_device_of_a_person_removed_from_the_thread_is_refused_its_old_link(open_node: OpenNode) -> None:

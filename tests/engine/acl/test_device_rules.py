@@ -21,7 +21,6 @@ from threads_desktop.engine.acl.control_ops import (
     Undevice,
     acl_payload,
     binding_message,
-    join_message,
     make_bind,
     parse_acl_payload,
 )
@@ -306,30 +305,6 @@ def test_a_removal_the_thread_ignores_rebuilds_nothing(open_node: OpenNode, monk
     sync(mallory, admin, album)
     assert texts(admin, album) == ["hello"]
     assert rebuilt == []
-
-
-def test_a_removed_device_is_not_admitted_again_with_an_invite_it_knows(open_node: OpenNode) -> None:
-    laptop, desktop, friend = open_node("laptop"), open_node("desktop"), open_node("friend")
-    album = start_thread(laptop)  # Alice is the album's admin
-    join(laptop, friend, album)
-    add_second_device(laptop, desktop)
-    everyone_syncs([friend, laptop, desktop], album)
-    link = desktop.membership.invite(album, Role.WRITE, uses=3)  # made on the desktop, before the theft
-    everyone_syncs([friend, laptop, desktop], album)
-    laptop.persons.remove_device(peer(desktop))
-    everyone_syncs([friend, laptop], album)
-    invite_key = SigningKey.from_seed(link.invite_seed)
-    invite_public = invite_key.peer_id.public_key
-    log_id = SigningKey.generate().peer_id
-    me = desktop.identity.peer_id
-    bind = make_bind(desktop.identity, album, log_id)
-    request = AdmissionRequest(album, invite_public, log_id, me, bind.exchange, bind.signature,
-                               invite_key.sign(join_message(album, invite_public, log_id, me)), None,
-                               desktop.persons.this_cert())
-    for admin in (laptop, friend):  # friend: no admin, told nothing either
-        answer = admin.membership.answer_admission(AdmissionRequest.from_bytes(request.to_bytes()), peer(desktop))
-        assert answer.status is not AdmissionStatus.ADMITTED and not answer.box
-    assert laptop._services.gate.evaluation(album).removals.is_removed(peer(desktop))
 
 
 def test_an_admin_whose_device_book_holds_the_removal_does_not_admit_the_device(open_node: OpenNode) -> None:
