@@ -39,7 +39,11 @@ PUNCH_SECONDS = 30.0  # one whole attempt, exchange and dials
 MAX_OBSERVED = 4
 MAX_PUNCH_ADDRESSES = 4  # of the other side's, dialled per session (py-libp2p takes any number)
 MAX_SESSIONS = 4  # hole punches at once, one per peer
-MEMBER_WAIT_SECONDS = 20.0  # a friend who came by a relayed link proves a thread in this long
+# A friend who came by a relayed link proves a thread in this long: its join
+# is answered over that link first, which took over 20 s under load (a punch
+# is tried once per relayed connection, so a missed wait meant no direct
+# connection until the next one).
+MEMBER_WAIT_SECONDS = 60.0
 MEMBER_POLL_SECONDS = 0.5
 Source = tuple[str, int]
 
@@ -160,7 +164,7 @@ class HolePuncher(DCUtRProtocol):
                     break
                 await trio.sleep(MEMBER_POLL_SECONDS)
         if not self._open_session(peer):
-            log.debug("no hole punch with %s: not a member, or busy", peer)
+            log.info("no hole punch with %s: not a member after %g s, or busy", peer, MEMBER_WAIT_SECONDS)
             return False
         try:
             with trio.move_on_after(PUNCH_SECONDS):
