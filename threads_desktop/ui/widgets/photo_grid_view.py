@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QWidget
+from PySide6.QtCore import QEvent, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QCursor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QHoverEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QStyle, QStyleOptionViewItem, QWidget
 
 from threads_desktop.ui.widgets.photo_delegate import CELL, PhotoDelegate
 
@@ -40,6 +50,7 @@ class PhotoGridView(QListView):
         self.activated.connect(lambda index: self.open_requested.emit(index.row()))
         self.empty_text = ""
         self._drag_over = False
+        self._hover = QPersistentModelIndex()  # the cell QListView would mark as under the mouse
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         # Spread the spare width over the columns rather than leave a band
@@ -91,7 +102,8 @@ class PhotoGridView(QListView):
     # --- an empty album, and the drop hint ------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        super().paintEvent(event)
+        if not self._paint_cells(event.rect()):
+            super().paintEvent(event)
         if self.model() is not None and self.model().rowCount() and not self._drag_over:
             return
         painter = QPainter(self.viewport())
@@ -112,3 +124,108 @@ class PhotoGridView(QListView):
         painter.setFont(font)
         text = self.tr("Drop to add these photos") if self._drag_over else self.empty_text
         painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+
+    # --- the cells ----------------------------------------------------------------------
+
+    def _paint_cells(self, area: QRect) -> bool:
+        """Paint the cells in `area` from this one call into Python, as
+        QListView's paintEvent would (same options, same delegate): False
+        when it must paint them itself (a rubber band, a layout this does
+        not follow). QListView calls the delegate and the model once per cell
+        from C++, each call taking the interpreter lock anew: while the
+        decoder threads wanted it, a scroll step waited for it 30 times (its
+        slowest frames, 35-60 ms, were 3 ms of work). Here it is taken once."""
+        model = self.model()
+        delegate = self.itemDelegate()
+        if model is None or delegate is None or self.state() != QAbstractItemView.State.NoState:
+            return False
+        count = model.rowCount()
+        grid = self.gridSize()
+        if not count or grid.width() <= 0 or grid.height() <= 0:
+            return not count
+        columns = self._columns(count)
+        if columns is None:
+            return False
+        top = self.verticalOffset() + area.top()
+        bottom = self.verticalOffset() + area.bottom()
+        first = max(0, top // grid.height() * columns)
+        last = min(count - 1, (bottom // grid.height() + 1) * columns - 1)
+        option = QStyleOptionViewItem()
+        self.initViewItemOption(option)
+        state = option.state
+        enabled = bool(state & QStyle.StateFlag.State_Enabled)
+        selection = self.selectionModel()
+        current = self.currentIndex()
+        focus = (self.hasFocus() or self.viewport().hasFocus()) and current.isValid()
+        hover = QPersistentModelIndex(self._hover)
+        # QListView paints an enabled item in the Normal (active) colours, a disabled one greyed.
+        normal, disabled = QPalette(option.palette), QPalette(option.palette)
+        normal.setCurrentColorGroup(QPalette.ColorGroup.Normal)
+        disabled.setCurrentColorGroup(QPalette.ColorGroup.Disabled)
+        painter = QPainter(self.viewport())
+        for row in range(first, last + 1):
+            index = model.index(row, 0)
+            rect = self.visualRect(index)
+            if not rect.intersects(area):  # a cell not laid out yet (batches) is not painted either
+                continue
+            option.rect = rect
+            cell = state
+            if selection is not None and selection.isSelected(index):
+                cell |= QStyle.StateFlag.State_Selected
+            if enabled:
+                item_enabled = bool(model.flags(index) & Qt.ItemFlag.ItemIsEnabled)
+                if not item_enabled:
+                    cell &= ~QStyle.StateFlag.State_Enabled
+                option.palette = normal if item_enabled else disabled
+            if focus and index == current:
+                cell |= QStyle.StateFlag.State_HasFocus
+            if index == hover:
+                cell |= QStyle.StateFlag.State_MouseOver
+            option.state = cell
+            delegate.paint(painter, option, index)
+        painter.end()
+        return True
+
+    def _columns(self, count: int) -> int | None:
+        """Cells per line of the layout QListView made (uniform cells on a
+        grid, from the top left), or None when it is not that layout."""
+        grid = self.gridSize()
+        origin = self.rectForIndex(self.model().index(0, 0))
+        if origin.isEmpty() or origin.y() != 0:
+            return None
+        columns = max(1, (self.viewport().width() - 1) // grid.width())
+        if count <= columns:
+            return columns
+        # The first cell of the second line is where QListView wrapped.
+        below = self.rectForIndex(self.model().index(columns, 0))
+        end = self.rectForIndex(self.model().index(columns - 1, 0))
+        if below.isEmpty():
+            return columns if end.isValid() and end.y() == 0 else None
+        if below.y() != grid.height() or below.x() != origin.x() or end.y() != 0:
+            return None
+        return columns
+
+    # QListView keeps the cell under the mouse to itself: it is followed
+    # here through the same events, for _paint_cells to mark the same cell.
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.HoverEnter, QEvent.Type.HoverMove) and isinstance(event, QHoverEvent):
+            self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))
+        elif kind in (QEvent.Type.HoverLeave, QEvent.Type.Leave):
+            self._hover = QPersistentModelIndex()
+        return super().viewportEvent(event)
+
+    def verticalScrollbarValueChanged(self, value: int) -> None:
+        super().verticalScrollbarValueChanged(value)
+        self._hover_at_pointer()
+
+    def horizontalScrollbarValueChanged(self, value: int) -> None:
+        super().horizontalScrollbarValueChanged(value)
+        self._hover_at_pointer()
+
+    def _hover_at_pointer(self) -> None:
+        # What QListView does when it scrolls: the cell now under the pointer, if it is over the cells.
+        at = self.viewport().mapFromGlobal(QCursor.pos())
+        if self.viewport().rect().contains(at):
+            self._hover = QPersistentModelIndex(self.indexAt(at))
