@@ -103,20 +103,20 @@ class PhotoGridModel(QAbstractListModel):
         return self._row_index().get(photo_id, -1)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._ids):
+        if not index.isValid():
             return None
-        photo_id = self._ids[index.row()]
+        row = index.row()
+        if role == PhotoRole.THUMBNAIL:
+            return self.thumbnail(row)
+        if not 0 <= row < len(self._ids):
+            return None
+        photo_id = self._ids[row]
         if photo_id == _UNKNOWN:
-            self._want_page(index.row() // BATCH)
+            self._want_page(row // BATCH)
             return None
         if role == PhotoRole.PHOTO_ID:
             return photo_id
-        card = self._cards.get(photo_id)
-        image = self._images.get(photo_id)
-        if image is not None:
-            self._images.move_to_end(photo_id)
-        elif photo_id not in self._in_flight:
-            self._want(photo_id, index.row())
+        card = self._shown(photo_id, row)[0]
         if card is None:
             return None
         if role in (Qt.ItemDataRole.DisplayRole, PhotoRole.NAME):
@@ -127,11 +127,31 @@ class PhotoGridModel(QAbstractListModel):
             return card.taken_at
         if role == PhotoRole.CAPTION:
             return card.caption
-        if role == PhotoRole.THUMBNAIL:
-            return image
         if role == PhotoRole.ASPECT:
             return card.width / card.height if card.height else 1.0
         return None
+
+    def thumbnail(self, row: int) -> QImage | None:
+        """A row's PhotoRole.THUMBNAIL, asked for by row: the grid paints its
+        cells from Python, and a QModelIndex would take it through C++ and
+        back (ui/widgets/photo_grid_view.py)."""
+        if not 0 <= row < len(self._ids):
+            return None
+        photo_id = self._ids[row]
+        if photo_id == _UNKNOWN:
+            self._want_page(row // BATCH)
+            return None
+        card, image = self._shown(photo_id, row)
+        return image if card is not None else None
+
+    def _shown(self, photo_id: str, row: int) -> tuple[PhotoCard | None, QImage | None]:
+        """The cell's card and picture as they are; asked for if missing."""
+        image = self._images.get(photo_id)
+        if image is not None:
+            self._images.move_to_end(photo_id)
+        elif photo_id not in self._in_flight:
+            self._want(photo_id, row)
+        return self._cards.get(photo_id), image
 
     # --- changes ------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QEvent, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QCursor,
     QDragEnterEvent,
@@ -19,7 +19,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QStyle, QStyleOptionViewItem, QWidget
 
-from threads_desktop.ui.widgets.photo_delegate import CELL, PhotoDelegate
+from threads_desktop.ui.models.photo_grid_model import PhotoGridModel
+from threads_desktop.ui.widgets.photo_delegate import CELL, PhotoDelegate, picture_rect
 
 
 class PhotoGridView(QListView):
@@ -134,7 +135,10 @@ class PhotoGridView(QListView):
         not follow). QListView calls the delegate and the model once per cell
         from C++, each call taking the interpreter lock anew: while the
         decoder threads wanted it, a scroll step waited for it 30 times (its
-        slowest frames, 35-60 ms, were 3 ms of work). Here it is taken once."""
+        slowest frames, 35-60 ms, were 3 ms of work). Here it is taken once,
+        and a plain cell of the album's model is painted without a Qt call
+        but the picture's (PySide lets the lock go in most Qt calls, and a
+        decoder waiting for it takes it: the GUI thread then waits its turn)."""
         model = self.model()
         delegate = self.itemDelegate()
         if model is None or delegate is None or self.state() != QAbstractItemView.State.NoState:
@@ -146,15 +150,19 @@ class PhotoGridView(QListView):
         columns = self._columns(count)
         if columns is None:
             return False
+        origin = self.rectForIndex(model.index(0, 0))  # where _columns found row 0: (0, 0)
         top = self.verticalOffset() + area.top()
         bottom = self.verticalOffset() + area.bottom()
         first = max(0, top // grid.height() * columns)
         last = min(count - 1, (bottom // grid.height() + 1) * columns - 1)
+        if first > last:
+            return True
         option = QStyleOptionViewItem()
         self.initViewItemOption(option)
         state = option.state
         enabled = bool(state & QStyle.StateFlag.State_Enabled)
         selection = self.selectionModel()
+        selecting = selection is not None and selection.hasSelection()
         current = self.currentIndex()
         focus = (self.hasFocus() or self.viewport().hasFocus()) and current.isValid()
         hover = QPersistentModelIndex(self._hover)
@@ -162,26 +170,49 @@ class PhotoGridView(QListView):
         normal, disabled = QPalette(option.palette), QPalette(option.palette)
         normal.setCurrentColorGroup(QPalette.ColorGroup.Normal)
         disabled.setCurrentColorGroup(QPalette.ColorGroup.Disabled)
+        # A plain cell straight from the album's model: every cell of it
+        # enabled (QAbstractListModel's flags), laid out (QListView lays a
+        # large album out in batches: the last one painted tells), left to right.
+        album = model if isinstance(model, PhotoGridModel) else None
+        cells = delegate if isinstance(delegate, PhotoDelegate) else None
+        if (type(model).flags is not QAbstractListModel.flags or self.isRightToLeft()
+                or self.rectForIndex(model.index(last, 0)).isEmpty()):
+            album = None
+        special = {current.row() if focus else -1, hover.row() if hover.isValid() else -1}
+        left, right = area.left() + self.horizontalOffset(), area.right() + self.horizontalOffset()
+        width, height = origin.width(), origin.height()
+        x0, y0 = origin.x() - self.horizontalOffset(), origin.y() - self.verticalOffset()
+        normal_option = QStyleOptionViewItem(option)
+        normal_option.palette = normal
         painter = QPainter(self.viewport())
         for row in range(first, last + 1):
+            if album is not None and cells is not None and row not in special:
+                x = origin.x() + row % columns * grid.width()
+                if x > right or x + width <= left:
+                    continue
+                if not (selecting and selection is not None and selection.isSelected(model.index(row, 0))):
+                    cell = QRect(x0 + row % columns * grid.width(), y0 + row // columns * grid.height(),
+                                 width, height)
+                    cells.paint_picture(painter, picture_rect(cell), album.thumbnail(row), normal_option)
+                    continue
             index = model.index(row, 0)
             rect = self.visualRect(index)
             if not rect.intersects(area):  # a cell not laid out yet (batches) is not painted either
                 continue
             option.rect = rect
-            cell = state
+            cell_state = state
             if selection is not None and selection.isSelected(index):
-                cell |= QStyle.StateFlag.State_Selected
+                cell_state |= QStyle.StateFlag.State_Selected
             if enabled:
                 item_enabled = bool(model.flags(index) & Qt.ItemFlag.ItemIsEnabled)
                 if not item_enabled:
-                    cell &= ~QStyle.StateFlag.State_Enabled
+                    cell_state &= ~QStyle.StateFlag.State_Enabled
                 option.palette = normal if item_enabled else disabled
             if focus and index == current:
-                cell |= QStyle.StateFlag.State_HasFocus
+                cell_state |= QStyle.StateFlag.State_HasFocus
             if index == hover:
-                cell |= QStyle.StateFlag.State_MouseOver
-            option.state = cell
+                cell_state |= QStyle.StateFlag.State_MouseOver
+            option.state = cell_state
             delegate.paint(painter, option, index)
         painter.end()
         return True
@@ -191,17 +222,19 @@ class PhotoGridView(QListView):
         grid, from the top left), or None when it is not that layout."""
         grid = self.gridSize()
         origin = self.rectForIndex(self.model().index(0, 0))
-        if origin.isEmpty() or origin.y() != 0:
+        if origin.isEmpty() or origin.topLeft() != QPoint(0, 0):
             return None
         columns = max(1, (self.viewport().width() - 1) // grid.width())
+        end = self.rectForIndex(self.model().index(min(count, columns) - 1, 0))
+        if end.y() != 0 or end.x() != (min(count, columns) - 1) * grid.width() or end.size() != origin.size():
+            return None
         if count <= columns:
             return columns
         # The first cell of the second line is where QListView wrapped.
         below = self.rectForIndex(self.model().index(columns, 0))
-        end = self.rectForIndex(self.model().index(columns - 1, 0))
         if below.isEmpty():
-            return columns if end.isValid() and end.y() == 0 else None
-        if below.y() != grid.height() or below.x() != origin.x() or end.y() != 0:
+            return columns
+        if below.topLeft() != QPoint(0, grid.height()):
             return None
         return columns
 
