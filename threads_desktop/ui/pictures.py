@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import sys
-import threading
 from collections.abc import Sequence
 
 from PIL import ExifTags, Image, ImageDraw
@@ -39,25 +36,6 @@ MAX_THUMBNAIL_EDGE = 2048  # generous: the engine's own are 256
 MAX_SHOWN_EDGE = 8192  # an original larger than this is shown scaled down (64 Mpx, 256 MiB as RGBA)
 PICTURE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")  # what an album may hold as an original
 _THUMBNAIL_FORMATS = ("JPEG",)
-# How much nicer than the GUI thread a decoder thread is: at 10 it gets 110
-# to the GUI thread's 1024 shares of a busy core; at 19 (15 shares) one
-# starved while holding the interpreter lock and the GUI thread waited on it.
-DECODER_NICENESS = 10
-
-
-def decoder_thread_started() -> None:
-    """For a decoding pool's threads (its initializer): the GUI thread comes
-    first for the CPU. Two decoders kept both cores of a 2-core machine busy
-    while the grid scrolled, and the GUI thread waited 30-55 ms to run in its
-    slowest frames. Linux gives each thread its own nice value; elsewhere
-    this does nothing (the call would change the whole process there)."""
-    if not sys.platform.startswith("linux"):
-        return
-    thread = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + DECODER_NICENESS))
-    except OSError as exc:  # a sandbox may refuse it: decoding goes on at the same priority
-        log.debug("the decoder's priority was not lowered (%s)", exc)
 
 
 def _open(data: bytes, edge: int, formats: Sequence[str], max_pixels: dict[str, int], *,

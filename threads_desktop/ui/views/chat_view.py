@@ -34,7 +34,7 @@ from threads_desktop.ui.models.message_list_model import MessageListModel, Messa
 from threads_desktop.ui.operations import chat as chat_ops
 from threads_desktop.ui.operations import notices as notice_ops
 from threads_desktop.ui.operations.chat import PAGE_SIZE, ChatPage
-from threads_desktop.ui.pictures import decoder_thread_started, fitted_thumbnail
+from threads_desktop.ui.pictures import fitted_thumbnail
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.tasks import Tasks
 from threads_desktop.ui.views.chat_reading import ChatReading
@@ -72,8 +72,7 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         # Attachments' thumbnails are decoded here, never on the GUI thread.
         self._own_decoder: ThreadPoolExecutor | None = None
         if decoder is None:
-            decoder = self._own_decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-decode",
-                                                             initializer=decoder_thread_started)
+            decoder = self._own_decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-decode")
         self._decoder: Executor = decoder
         self._tasks = Tasks(self._failed)
         self._summary: ThreadSummary | None = None

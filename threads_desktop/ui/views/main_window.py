@@ -42,7 +42,6 @@ from threads_desktop.ui.models.thread_list_model import PENDING_KIND, ThreadList
 from threads_desktop.ui.operations import joins as join_ops
 from threads_desktop.ui.operations import notices as notice_ops
 from threads_desktop.ui.operations import threads as thread_ops
-from threads_desktop.ui.pictures import decoder_thread_started
 from threads_desktop.ui.refusals import explain
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.tasks import Tasks
@@ -91,8 +90,7 @@ class MainWindow(WindowActions, QMainWindow):
         self._selected: ThreadSummary | None = None
         self.threads = ThreadListModel()
         # Thumbnails and pictures are decoded here, never on the GUI thread.
-        self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode",
-                                           initializer=decoder_thread_started)
+        self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
         self.setWindowTitle(self.tr("Threads"))
         if not self.restoreGeometry(QByteArray(self._settings.window_geometry)):
             self.resize(1000, 660)
