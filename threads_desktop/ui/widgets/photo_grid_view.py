@@ -129,16 +129,14 @@ class PhotoGridView(QListView):
     # --- the cells ----------------------------------------------------------------------
 
     def _paint_cells(self, area: QRect) -> bool:
-        """Paint the cells in `area` from this one call into Python, as
-        QListView's paintEvent would (same options, same delegate): False
-        when it must paint them itself (a rubber band, a layout this does
-        not follow). QListView calls the delegate and the model once per cell
-        from C++, each call taking the interpreter lock anew: while the
-        decoder threads wanted it, a scroll step waited for it 30 times (its
-        slowest frames, 35-60 ms, were 3 ms of work). Here it is taken once,
-        and a plain cell of the album's model is painted without a Qt call
-        but the picture's (PySide lets the lock go in most Qt calls, and a
-        decoder waiting for it takes it: the GUI thread then waits its turn)."""
+        """Paint the cells in `area` as QListView's paintEvent would (same
+        options, same delegate), from this one call into Python: False when
+        QListView must (a rubber band, a layout this does not follow).
+        QListView calls the delegate and the model from C++ for every cell,
+        each call taking the interpreter lock anew, and PySide lets it go in
+        most Qt calls: a decoder thread waiting for it takes it, and the GUI
+        thread waits its turn (scroll steps of 35-60 ms held 3 ms of work).
+        A plain cell of the album's model is therefore one drawImage."""
         model = self.model()
         delegate = self.itemDelegate()
         if model is None or delegate is None or self.state() != QAbstractItemView.State.NoState:
