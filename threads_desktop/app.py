@@ -71,8 +71,10 @@ def run_app(data_dir: Path, *, listen: Sequence[str] | None = None, lan_discover
         return 1
     from PySide6.QtWidgets import QApplication
 
+    from threads_desktop.ui.qt_environment import serial_painting
     from threads_desktop.ui.single_instance import InstanceServer, bring_to_front, hand_over, server_name
 
+    serial_painting()
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     instance = InstanceServer(server_name(data_dir))

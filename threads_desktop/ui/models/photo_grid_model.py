@@ -63,11 +63,12 @@ class PhotoGridModel(QAbstractListModel):
         self._decoder = decoder
         self._decode = SquareThumbnails(edge, CORNER)  # to device pixels of a cell's picture
         self._ids: list[str] = []
-        self._rows: dict[str, int] = {}
+        self._rows: dict[str, int] = {}  # photo ID -> row (see _row_index)
+        self._rows_stale = False  # _rows is to be rebuilt from _ids when first needed
         self._cards: dict[str, PhotoCard] = {}  # text only: the bytes are dropped once decoded
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self._image_bytes = 0  # the pixels of self._images
-        self._wanted: OrderedDict[str, None] = OrderedDict()
+        self._wanted: OrderedDict[str, int] = OrderedDict()  # photo ID -> the row that asked for it
         self._in_flight: set[str] = set()
         self._unknown = 0  # rows whose photo is not known yet (show_count)
         self._wanted_pages: OrderedDict[int, None] = OrderedDict()
@@ -99,23 +100,23 @@ class PhotoGridModel(QAbstractListModel):
         return not self._unknown
 
     def row_of(self, photo_id: str) -> int:
-        return self._rows.get(photo_id, -1)
+        return self._row_index().get(photo_id, -1)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._ids):
+        if not index.isValid():
             return None
-        photo_id = self._ids[index.row()]
+        row = index.row()
+        if role == PhotoRole.THUMBNAIL:
+            return self.thumbnail(row)
+        if not 0 <= row < len(self._ids):
+            return None
+        photo_id = self._ids[row]
         if photo_id == _UNKNOWN:
-            self._want_page(index.row() // BATCH)
+            self._want_page(row // BATCH)
             return None
         if role == PhotoRole.PHOTO_ID:
             return photo_id
-        card = self._cards.get(photo_id)
-        image = self._images.get(photo_id)
-        if image is not None:
-            self._images.move_to_end(photo_id)
-        elif photo_id not in self._in_flight:
-            self._want(photo_id)
+        card = self._shown(photo_id, row)[0]
         if card is None:
             return None
         if role in (Qt.ItemDataRole.DisplayRole, PhotoRole.NAME):
@@ -126,11 +127,31 @@ class PhotoGridModel(QAbstractListModel):
             return card.taken_at
         if role == PhotoRole.CAPTION:
             return card.caption
-        if role == PhotoRole.THUMBNAIL:
-            return image
         if role == PhotoRole.ASPECT:
             return card.width / card.height if card.height else 1.0
         return None
+
+    def thumbnail(self, row: int) -> QImage | None:
+        """A row's PhotoRole.THUMBNAIL, asked for by row: the grid paints its
+        cells from Python, and a QModelIndex would take it through C++ and
+        back (ui/widgets/photo_grid_view.py)."""
+        if not 0 <= row < len(self._ids):
+            return None
+        photo_id = self._ids[row]
+        if photo_id == _UNKNOWN:
+            self._want_page(row // BATCH)
+            return None
+        card, image = self._shown(photo_id, row)
+        return image if card is not None else None
+
+    def _shown(self, photo_id: str, row: int) -> tuple[PhotoCard | None, QImage | None]:
+        """The cell's card and picture as they are; asked for if missing."""
+        image = self._images.get(photo_id)
+        if image is not None:
+            self._images.move_to_end(photo_id)
+        elif photo_id not in self._in_flight:
+            self._want(photo_id, row)
+        return self._cards.get(photo_id), image
 
     # --- changes ------------------------------------------------------------------------
 
@@ -215,7 +236,7 @@ class PhotoGridModel(QAbstractListModel):
         self._ids = ids
         self._unknown = ids.count(_UNKNOWN)
         if self._unknown == len(ids):
-            self._rows = {}
+            self._rows, self._rows_stale = {}, False
         else:
             self._reindex()
         self.endResetModel()
@@ -223,7 +244,7 @@ class PhotoGridModel(QAbstractListModel):
     def refresh(self, photo_ids: Sequence[str]) -> None:
         """These photos changed (a caption, say): fetch their cells again."""
         for photo_id in photo_ids:
-            row = self._rows.get(photo_id)
+            row = self._row_index().get(photo_id)
             if row is None:
                 continue
             self._forget(photo_id)
@@ -249,14 +270,31 @@ class PhotoGridModel(QAbstractListModel):
         return True
 
     def _reindex(self) -> None:
-        # dict(zip()) rather than a comprehension: 100,000 rows in a few ms of the GUI thread.
-        self._rows = dict(zip(self._ids, range(len(self._ids)), strict=True))
-        self._rows.pop(_UNKNOWN, None)
+        # Later, when a row is looked up by its photo: building it takes the
+        # GUI thread 15-25 ms at 100,000 rows, and landing in a scroll step
+        # (the album's order arrives while the first screens are scrolled)
+        # it was that step's whole frame. Cells placed by the rows that
+        # asked for them need no lookup (_row_of_card).
+        self._rows_stale = True
+
+    def _row_index(self) -> dict[str, int]:
+        if self._rows_stale:
+            # dict(zip()) rather than a comprehension: 100,000 rows in 15-25 ms, not twice that.
+            self._rows = dict(zip(self._ids, range(len(self._ids)), strict=True))
+            self._rows.pop(_UNKNOWN, None)
+            self._rows_stale = False
+        return self._rows
+
+    def _row_of_card(self, photo_id: str, hint: int) -> int:
+        """The row showing this photo (-1: none), checked at `hint` first."""
+        if 0 <= hint < len(self._ids) and self._ids[hint] == photo_id:
+            return hint
+        return self._row_index().get(photo_id, -1)
 
     # --- loading ------------------------------------------------------------------------
 
-    def _want(self, photo_id: str) -> None:
-        self._wanted[photo_id] = None
+    def _want(self, photo_id: str, row: int) -> None:
+        self._wanted[photo_id] = row
         self._wanted.move_to_end(photo_id)
         if not self._flush.isActive():
             self._flush.start()
@@ -283,12 +321,12 @@ class PhotoGridModel(QAbstractListModel):
             self._pages_in_flight.add(page)
             self._start(self._load_page(page, self._generation))
             return
-        batch = list(self._wanted)[-BATCH:]
+        asked = dict(list(self._wanted.items())[-BATCH:])
         self._wanted.clear()
-        if not batch:
+        if not asked:
             return
-        self._in_flight.update(batch)
-        self._start(self._load(batch, self._generation))
+        self._in_flight.update(asked)
+        self._start(self._load(asked, self._generation))
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -313,15 +351,16 @@ class PhotoGridModel(QAbstractListModel):
         for row, photo_id in enumerate(ids, offset):
             # The order may have moved since (photos came): a row keeps what
             # it holds, and the whole order settles it (set_ids).
-            if row < len(self._ids) and self._ids[row] == _UNKNOWN and photo_id not in self._rows:
+            if row < len(self._ids) and self._ids[row] == _UNKNOWN and photo_id not in self._row_index():
                 self._ids[row] = photo_id
                 self._rows[photo_id] = row
                 self._unknown -= 1
                 placed.append(row)
         self._known_pages.add(page)
-        self._place(cards, images, placed)
+        self._place(cards, images, placed, dict(zip(ids, range(offset, offset + len(ids)), strict=True)))
 
-    async def _load(self, batch: list[str], generation: int) -> None:
+    async def _load(self, asked: dict[str, int], generation: int) -> None:
+        batch = list(asked)
         try:
             cards = await self._fetch_cards(batch)
             images = await self._decoded(cards)
@@ -333,7 +372,7 @@ class PhotoGridModel(QAbstractListModel):
             self._flush_later()
         if generation != self._generation:
             return  # fetched for what was shown before (another album, another order)
-        self._place(cards, images, [])
+        self._place(cards, images, [], asked)
 
     async def _decoded(self, cards: list[PhotoCard]) -> list[QImage]:
         loop = asyncio.get_running_loop()
@@ -351,18 +390,20 @@ class PhotoGridModel(QAbstractListModel):
         if (self._wanted or self._wanted_pages) and not self._flush.isActive():
             self._flush.start()
 
-    def _place(self, cards: list[PhotoCard], images: list[QImage], placed: list[int]) -> None:
-        """Keep the decoded cells of rows still shown; `placed`: rows that got their photo."""
+    def _place(self, cards: list[PhotoCard], images: list[QImage], placed: list[int], asked: dict[str, int]) -> None:
+        """Keep the decoded cells of rows still shown; `placed`: rows that got
+        their photo; `asked`: the row each photo was asked for at."""
         rows = list(placed)
         for card, image in zip(cards, images, strict=True):
-            if card.id not in self._rows:
+            row = self._row_of_card(card.id, asked.get(card.id, -1))
+            if row < 0:
                 continue
             self._cards[card.id] = replace(card, thumbnail=b"")  # decoded: the bytes are not kept
             self._drop_image(card.id)
             self._images[card.id] = image
             self._image_bytes += _weight(image)
-            if self._rows[card.id] not in placed:
-                rows.append(self._rows[card.id])
+            if row not in placed:
+                rows.append(row)
         while self._image_bytes > CACHE_BYTES and len(self._images) > 1:
             # Its card goes too (~340 B, 34 MB at 100,000 photos scrolled):
             # a row that comes back asks for both again.

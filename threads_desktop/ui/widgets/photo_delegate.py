@@ -3,7 +3,7 @@ placeholder while it loads, a check mark and a tint when selected."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
@@ -25,15 +25,8 @@ class PhotoDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
-        # Scrolling paints dozens of cells per frame: the common case is one
-        # image copy (pictures come decoded, cropped and rounded at this size).
-        cell = QRectF(option.rect)
-        rect = QRectF(cell.x() + (cell.width() - PICTURE) / 2, cell.y() + MARGIN, PICTURE, PICTURE)
-        image = index.data(PhotoRole.THUMBNAIL)
-        if isinstance(image, QImage) and not image.isNull():
-            painter.drawImage(rect, image)
-        else:
-            painter.drawPixmap(rect.topLeft(), self._placeholder_for(option))
+        rect = picture_rect(option.rect)
+        self.paint_picture(painter, rect, index.data(PhotoRole.THUMBNAIL), option)
         state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         if not selected and not state & QStyle.StateFlag.State_MouseOver:
@@ -57,6 +50,15 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawPath(outline)
         painter.restore()
 
+    def paint_picture(self, painter: QPainter, rect: QRectF, image: object, option: QStyleOptionViewItem) -> None:
+        """A cell as it is when neither selected nor under the mouse (what
+        scrolling paints dozens of times a frame): one image copy, pictures
+        come decoded, cropped and rounded at this size; else the placeholder."""
+        if isinstance(image, QImage) and not image.isNull():
+            painter.drawImage(rect, image)
+        else:
+            painter.drawPixmap(rect.topLeft(), self._placeholder_for(option))
+
     def _placeholder_for(self, option: QStyleOptionViewItem) -> QPixmap:
         if self._placeholder is None:
             widget = option.widget
@@ -75,6 +77,11 @@ class PhotoDelegate(QStyledItemDelegate):
             pixmap.setDevicePixelRatio(ratio)
             self._placeholder = pixmap
         return self._placeholder
+
+
+def picture_rect(cell: QRect) -> QRectF:
+    """Where a cell's picture goes: centred across it, MARGIN from its top."""
+    return QRectF(cell.x() + (cell.width() - PICTURE) / 2, cell.y() + MARGIN, PICTURE, PICTURE)
 
 
 def _check_mark(painter: QPainter, rect: QRectF, colour: QColor) -> None:
