@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from PIL import Image
 from PySide6.QtCore import QEvent, QItemSelectionModel, QPointF
 from PySide6.QtGui import QColor, QHoverEvent, QImage, QStandardItem, QStandardItemModel
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from threads_desktop.engine.modules.photos import PhotoCard
@@ -110,6 +111,11 @@ def _compare(qtbot, grid: PhotoGridView) -> None:  # type: ignore[no-untyped-def
     assert _painted(grid, as_qlistview=False) != before
     assert _painted(grid, as_qlistview=False) == _painted(grid, as_qlistview=True)  # the same cell marked
     grid.verticalScrollBar().setValue(CELL // 2)  # the cells move under a still pointer
+    assert _painted(grid, as_qlistview=False) == _painted(grid, as_qlistview=True)
+    # A real pointer: QListView follows it by its mouse moves (the viewport gets no hover events).
+    grid.verticalScrollBar().setValue(0)
+    QTest.mouseMove(grid.viewport(), grid.visualRect(grid.model().index(8, 0)).center())
+    assert grid._hover.row() == 8
     assert _painted(grid, as_qlistview=False) == _painted(grid, as_qlistview=True)
 
 

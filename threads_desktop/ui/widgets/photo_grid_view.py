@@ -12,6 +12,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QHoverEvent,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -242,6 +243,10 @@ class PhotoGridView(QListView):
     def viewportEvent(self, event: QEvent) -> bool:
         kind = event.type()
         if kind in (QEvent.Type.HoverEnter, QEvent.Type.HoverMove) and isinstance(event, QHoverEvent):
+            self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))
+        elif kind == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+            # A viewport without WA_Hover gets no hover events (the app's, on X11):
+            # QListView follows the pointer by its moves (mouse tracking).
             self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))
         elif kind in (QEvent.Type.HoverLeave, QEvent.Type.Leave):
             self._hover = QPersistentModelIndex()
