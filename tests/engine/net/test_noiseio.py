@@ -5,6 +5,7 @@ come out whole and in order, in fewer socket reads; two real hosts on
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import multiaddr
 import pytest
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError
 from libp2p.io.trio import TrioTCPStream
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from noise.connection import NoiseConnection
+from noise.exceptions import NoiseInvalidMessage
 
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
@@ -208,3 +211,53 @@ def test_a_large_read_cut_short_by_the_end_gives_what_came_then_the_end_is_an_er
             await session.read(200_000)
 
     trio.run(main)
+
+
+def _noise_pair() -> tuple[NoiseConnection, NoiseConnection]:
+    """Two ends of a finished Noise handshake, in memory."""
+    ends = []
+    for initiator in (True, False):
+        end = NoiseConnection.from_name(b"Noise_NN_25519_ChaChaPoly_SHA256")
+        end.set_as_initiator() if initiator else end.set_as_responder()
+        end.start_handshake()
+        ends.append(end)
+    sender, receiver = ends
+    receiver.read_message(sender.write_message())
+    sender.read_message(receiver.write_message())
+    return sender, receiver
+
+
+def _reader(receiver: NoiseConnection, arrivals: list[bytes]) -> CoalescedWrites:
+    """Our Noise reader over a socket that hands out `arrivals`."""
+    reader = CoalescedWrites.__new__(CoalescedWrites)  # its handshake already done (above)
+    reader.noise_state = receiver
+    reader.read_writer = SimpleNamespace(read_write_closer=SimpleNamespace(
+        stream=ReadAhead(SocketChunks(arrivals), 1000)))  # type: ignore[assignment]
+    return reader
+
+
+@settings(max_examples=40)
+@given(st.lists(st.binary(max_size=3000), min_size=1, max_size=6), st.lists(st.integers(0, 20_000), max_size=6))
+def test_noise_messages_open_where_they_landed_however_the_socket_cut_them(
+        messages: list[bytes], cuts: list[int]) -> None:
+    sender, receiver = _noise_pair()
+    wire = b"".join(len(sealed).to_bytes(2, "big") + sealed for sealed in map(sender.encrypt, messages))
+    points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
+    reader = _reader(receiver, [wire[a:b] for a, b in itertools.pairwise(points)])
+
+    async def main() -> None:
+        for message in messages:
+            assert await reader.read_msg() == message
+        with pytest.raises(IncompleteReadError):  # the end, as py-libp2p says it: yamux ends cleanly on it
+            await reader.read_msg()
+
+    trio.run(main)
+
+
+def test_a_tampered_noise_message_is_refused() -> None:
+    sender, receiver = _noise_pair()
+    sealed = bytearray(sender.encrypt(b"hello"))
+    sealed[3] ^= 1
+    reader = _reader(receiver, [len(sealed).to_bytes(2, "big") + bytes(sealed)])
+    with pytest.raises(NoiseInvalidMessage):
+        trio.run(reader.read_msg)

@@ -109,8 +109,8 @@ class CoalescedWrites(NoiseTransportReadWriter):
         try:  # as RawConnection.read maps errors (network/connection/raw_connection.py:55-68)
             length = int.from_bytes(await source.read_exactly(SIZE_NOISE_MESSAGE_LEN), "big")
             sealed = await source.read_exactly(length)
-        except ConnectionClosedError:
-            raise
+        except (ConnectionClosedError, IncompleteReadError):
+            raise  # the end of the connection, as py-libp2p's read_exactly says it (yamux ends cleanly on it)
         except (IOException, ConnectionResetError) as error:
             raise RawConnError from error
         try:  # NoiseConnection.decrypt's own step, on the view (noise/connection.py:143-145)
