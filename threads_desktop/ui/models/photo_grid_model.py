@@ -108,11 +108,8 @@ class PhotoGridModel(QAbstractListModel):
         row = index.row()
         if role == PhotoRole.THUMBNAIL:
             return self.thumbnail(row)
-        if not 0 <= row < len(self._ids):
-            return None
-        photo_id = self._ids[row]
-        if photo_id == _UNKNOWN:
-            self._want_page(row // BATCH)
+        photo_id = self._photo_at(row)
+        if photo_id is None:
             return None
         if role == PhotoRole.PHOTO_ID:
             return photo_id
@@ -135,14 +132,22 @@ class PhotoGridModel(QAbstractListModel):
         """A row's PhotoRole.THUMBNAIL, asked for by row: the grid paints its
         cells from Python, and a QModelIndex would take it through C++ and
         back (ui/widgets/photo_grid_view.py)."""
+        photo_id = self._photo_at(row)
+        if photo_id is None:
+            return None
+        card, image = self._shown(photo_id, row)
+        return image if card is not None else None
+
+    def _photo_at(self, row: int) -> str | None:
+        """The row's photo; None for no row, or a row whose photo is not
+        known yet (its page is asked for)."""
         if not 0 <= row < len(self._ids):
             return None
         photo_id = self._ids[row]
         if photo_id == _UNKNOWN:
             self._want_page(row // BATCH)
             return None
-        card, image = self._shown(photo_id, row)
-        return image if card is not None else None
+        return photo_id
 
     def _shown(self, photo_id: str, row: int) -> tuple[PhotoCard | None, QImage | None]:
         """The cell's card and picture as they are; asked for if missing."""
