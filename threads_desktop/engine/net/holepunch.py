@@ -40,9 +40,9 @@ MAX_OBSERVED = 4
 MAX_PUNCH_ADDRESSES = 4  # of the other side's, dialled per session (py-libp2p takes any number)
 MAX_SESSIONS = 4  # hole punches at once, one per peer
 # A friend who came by a relayed link proves a thread in this long: its join
-# is answered over that link first, which took over 20 s under load (a punch
-# is tried once per relayed connection, so a missed wait meant no direct
-# connection until the next one).
+# is answered over that link first, which can take longer than 20 s under
+# load (a punch is tried once per relayed connection, so a missed wait means
+# no direct connection until the next one).
 MEMBER_WAIT_SECONDS = 60.0
 MEMBER_POLL_SECONDS = 0.5
 Source = tuple[str, int]
