@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from threads_desktop.freed_memory import keep_freed_memory
+
 if TYPE_CHECKING:
     from threads_desktop.control_socket import Handler
     from threads_desktop.engine.node import Node
@@ -70,6 +72,7 @@ class ServedProfile:
         discovery = lan_discovery if self.lan_discovery else None
 
         async def run(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            keep_freed_memory()  # the network's large buffers (photos) come back warm: freed_memory.py
             for addresses in choices:
                 service = connect_network(node, listen=list(addresses), pull_interval=self.pull_interval,
                                           discovery=discovery, gossip=self.gossip)

@@ -20,7 +20,8 @@ PROTOCOL = "/test/largeframes"
 
 
 def _count_data_frames(host: IHost) -> list[int]:
-    """The payload sizes of the DATA frames the host's one connection writes."""
+    """The payload sizes of the DATA frames the host's one connection writes
+    (yamux's own, and the large ones handed to the secure session in parts)."""
     sizes: list[int] = []
     conn = next(iter(host.get_network().connections.values()))
     conn = conn[0] if isinstance(conn, list) else conn
@@ -33,7 +34,17 @@ def _count_data_frames(host: IHost) -> list[int]:
             sizes.append(len(data) - HEADER_SIZE)
         await genuine(data)
 
+    session = muxer.secured_conn
+    genuine_parts = session.write_parts  # a large frame's header and body (largeframes._write_frame)
+
+    async def counted_parts(parts: tuple[bytes, memoryview]) -> None:
+        header, body = parts
+        assert header[1] == 0 and int.from_bytes(header[8:12], "big") == len(body)  # DATA, its length
+        sizes.append(len(body))
+        await genuine_parts(parts)
+
     muxer._write_frame = counted  # type: ignore[method-assign]
+    session.write_parts = counted_parts  # type: ignore[attr-defined]
     return sizes
 
 

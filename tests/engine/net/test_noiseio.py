@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError
 from libp2p.io.trio import TrioTCPStream
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH
 from noise.connection import NoiseConnection
 from noise.exceptions import NoiseInvalidMessage
 
@@ -261,3 +262,87 @@ def test_a_tampered_noise_message_is_refused() -> None:
     reader = _reader(receiver, [len(sealed).to_bytes(2, "big") + bytes(sealed)])
     with pytest.raises(NoiseInvalidMessage):
         trio.run(reader.read_msg)
+
+
+class SocketWrites:
+    """A socket's write side: what was written, copied as it was written."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    async def write(self, data: bytes | memoryview) -> None:
+        self.written.append(bytes(data))
+
+
+def _writer(sender: NoiseConnection) -> tuple[CoalescedWrites, SocketWrites]:
+    writer = CoalescedWrites.__new__(CoalescedWrites)  # its handshake already done (_noise_pair)
+    writer.noise_state = sender
+    socket = SocketWrites()
+    writer.read_writer = SimpleNamespace(read_write_closer=socket)  # type: ignore[assignment]
+    return writer, socket
+
+
+def _opened(receiver: NoiseConnection, wire: bytes) -> list[bytes]:
+    """Each Noise message of `wire` opened by the `noise` library itself."""
+    messages, at = [], 0
+    while at < len(wire):
+        length = int.from_bytes(wire[at:at + 2], "big")
+        messages.append(receiver.decrypt(wire[at + 2:at + 2 + length]))
+        at += 2 + length
+    return messages
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 200_000), min_size=1, max_size=3), min_size=1, max_size=3))
+def test_large_writes_are_noise_messages_the_library_opens_each_part_in_its_own(writes: list[list[int]]) -> None:
+    sender, receiver = _noise_pair()
+    writer, socket = _writer(sender)
+    made = [[bytes([(w * 7 + p) % 256]) * size for p, size in enumerate(sizes)] for w, sizes in enumerate(writes)]
+
+    async def main() -> None:
+        for parts in made:  # one after another: the second reuses the first's buffer
+            await writer.write_parts(parts)
+
+    trio.run(main)
+    assert len(socket.written) == len(made)  # one socket write each
+    for parts, wire in zip(made, socket.written, strict=True):
+        messages = _opened(receiver, wire)
+        assert b"".join(messages) == b"".join(parts)
+        assert all(len(m) <= MAX_PLAINTEXT_LENGTH for m in messages)
+        assert len(messages) == sum(-(-len(p) // MAX_PLAINTEXT_LENGTH) for p in parts)  # no message spans two parts
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, MAX_PLAINTEXT_LENGTH), min_size=1, max_size=12),  # py-libp2p takes b"" for the end
+       st.lists(st.integers(0, 900_000), max_size=6), st.lists(st.integers(1, 300_000), min_size=1, max_size=6))
+def test_large_reads_open_real_noise_messages_in_place_however_the_socket_cut_them(
+        sizes: list[int], cuts: list[int], asks: list[int]) -> None:
+    sender, receiver = _noise_pair()
+    messages = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    data = b"".join(messages)
+    wire = b"".join(len(sealed).to_bytes(2, "big") + sealed for sealed in map(sender.encrypt, messages))
+    points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
+    session = JoinedReads.__new__(JoinedReads)  # its keys and peers play no part in reading
+    session.conn = _reader(receiver, [wire[a:b] for a, b in itertools.pairwise(points)])
+    session._reset_internal_buffer()
+
+    async def main() -> bytes:
+        got = b""
+        for i in range(len(data) + 1):  # bounded: each read gives at least a byte
+            if len(got) == len(data):
+                return got
+            got += await session.read(min(asks[i % len(asks)], len(data) - len(got)))
+        raise AssertionError("the reads never ended")
+
+    assert trio.run(main) == data
+
+
+def test_a_tampered_message_inside_a_large_read_is_refused() -> None:
+    sender, receiver = _noise_pair()
+    sealed = [bytearray(sender.encrypt(b"x" * MAX_PLAINTEXT_LENGTH)) for _ in range(3)]
+    sealed[1][100] ^= 1
+    session = JoinedReads.__new__(JoinedReads)
+    session.conn = _reader(receiver, [b"".join(len(s).to_bytes(2, "big") + bytes(s) for s in sealed)])
+    session._reset_internal_buffer()
+    with pytest.raises(NoiseInvalidMessage):
+        trio.run(session.read, 3 * MAX_PLAINTEXT_LENGTH)

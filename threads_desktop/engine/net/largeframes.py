@@ -19,10 +19,11 @@ bytes as before: a peer on older code reads them unchanged."""
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import trio
 from libp2p.stream_muxer.exceptions import MuxedStreamError
-from libp2p.stream_muxer.yamux.yamux import HEADER_SIZE, TYPE_DATA, YAMUX_HEADER_FORMAT, YamuxStream
+from libp2p.stream_muxer.yamux.yamux import TYPE_DATA, YAMUX_HEADER_FORMAT, YamuxStream
 
 LARGE_FRAME = 1 << 20  # bytes of data in one frame at most (plus the header)
 WINDOW_WAIT_SECONDS = 5.0  # as yamux.py waits for a window update (:279)
@@ -35,7 +36,7 @@ async def write_large(stream: YamuxStream, data: bytes | memoryview, frame_bytes
     view = memoryview(data)
     sent = 0
     while sent < len(view):
-        frame: bytes | None = None
+        frame: tuple[bytes, memoryview] | None = None
         with trio.move_on_after(WINDOW_WAIT_SECONDS):
             while True:
                 async with stream.rw_lock.write_lock():
@@ -48,11 +49,24 @@ async def write_large(stream: YamuxStream, data: bytes | memoryview, frame_bytes
                             size = min(stream.send_window, frame_bytes, len(view) - sent)
                             stream.send_window -= size
                             header = struct.pack(YAMUX_HEADER_FORMAT, 0, TYPE_DATA, 0, stream.stream_id, size)
-                            frame = b"".join((header, view[sent:sent + size]))
+                            frame = header, view[sent:sent + size]
                 if frame is not None:
                     break
                 await trio.sleep(WINDOW_POLL_SECONDS)  # the peer has not opened its window yet
         if frame is None:
             raise MuxedStreamError(f"Timed out waiting for window update after {WINDOW_WAIT_SECONDS:g} seconds.")
-        await stream.conn._write_frame(frame)
-        sent += len(frame) - HEADER_SIZE
+        await _write_frame(stream.conn, *frame)
+        sent += len(frame[1])
+
+
+async def _write_frame(conn: Any, header: bytes, body: memoryview) -> None:
+    """As Yamux._write_frame (yamux.py:874-876), the header and body handed
+    down as two parts, so a Noise session seals the body where it lies
+    (noiseio.JoinedReads.write_parts) instead of a join copying it first."""
+    write_parts = getattr(conn.secured_conn, "write_parts", None)
+    if write_parts is None:
+        await conn._write_frame(b"".join((header, body)))
+        return
+    async with conn._write_lock:
+        await write_parts((header, body))
+    await trio.lowlevel.checkpoint()

@@ -16,9 +16,11 @@ the same bytes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from libp2p.abc import IRawConnection, ISecureConn
 from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError, IOException
 from libp2p.io.trio import TrioTCPStream
@@ -29,7 +31,10 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.secure_session import SecureSession
 from noise.exceptions import NoiseInvalidMessage
 
+from threads_desktop.engine.net.noisecipher import TAG_BYTES, aead_of, open_into, seal_into
+
 READ_AHEAD = 256 << 10  # bytes asked of the socket at once
+KEEP_BUFFER = 2 << 20  # bytes: a connection keeps its large-write and large-read buffers up to this size
 
 
 class ReadAhead:
@@ -92,70 +97,148 @@ def read_ahead(conn: IRawConnection) -> None:
 
 
 class CoalescedWrites(NoiseTransportReadWriter):
-    """Noise's transport reader-writer, writing a large message's Noise
-    messages (each sealed as io.py:72-79 seals it) in one socket write, and
-    opening each message it reads where it came in: py-libp2p reads a
-    message's length and body each through `read_exactly`, which grows a
-    bytearray and copies it out (io/msgio.py:42-44, io/utils.py:46-55), then
-    hands the copy to `NoiseConnection.decrypt`, which takes only bytes
-    (noise/connection.py:137-145)."""
+    """Noise's transport reader-writer, sealing a large write's Noise
+    messages into one reused buffer (beside their length prefixes, as
+    io.py:59-79 frames them) written with one socket write, and opening each
+    message it reads where it came in: py-libp2p reads a message's length
+    and body each through `read_exactly`, which grows a bytearray and copies
+    it out (io/msgio.py:42-44, io/utils.py:46-55), then hands the copy to
+    `NoiseConnection.decrypt`, which takes only bytes and returns a new
+    object (noise/connection.py:137-145)."""
 
-    async def read_msg(self, prefix_encoded: bool = False) -> bytes:
-        raw = self.read_writer.read_write_closer
-        source = getattr(raw, "stream", None)
-        cipher = getattr(getattr(self.noise_state, "noise_protocol", None), "cipher_state_decrypt", None)
-        if prefix_encoded or not isinstance(source, ReadAhead) or cipher is None:
-            return await super().read_msg(prefix_encoded)
+    _spare: bytearray | None = None  # the last large write's buffer, for the next (none while one is written)
+
+    def _state(self, direction: str) -> tuple[Any, ChaCha20Poly1305] | None:
+        protocol = getattr(self.noise_state, "noise_protocol", None)
+        state = getattr(protocol, direction, None)
+        aead = aead_of(state) if getattr(self.noise_state, "handshake_finished", False) else None
+        return None if aead is None else (state, aead)
+
+    async def _read_sealed(self, source: ReadAhead) -> bytes | memoryview:
+        """The next sealed message, a view of where the socket read put it."""
         try:  # as RawConnection.read maps errors (network/connection/raw_connection.py:55-68)
             length = int.from_bytes(await source.read_exactly(SIZE_NOISE_MESSAGE_LEN), "big")
-            sealed = await source.read_exactly(length)
+            return await source.read_exactly(length)
         except (ConnectionClosedError, IncompleteReadError):
             raise  # the end of the connection, as py-libp2p's read_exactly says it (yamux ends cleanly on it)
         except (IOException, ConnectionResetError) as error:
             raise RawConnError from error
+
+    def _source(self) -> ReadAhead | None:
+        source = getattr(self.read_writer.read_write_closer, "stream", None)
+        return source if isinstance(source, ReadAhead) else None
+
+    async def read_msg(self, prefix_encoded: bool = False) -> bytes:
+        source = self._source()
+        cipher = getattr(getattr(self.noise_state, "noise_protocol", None), "cipher_state_decrypt", None)
+        if prefix_encoded or source is None or cipher is None:
+            return await super().read_msg(prefix_encoded)
+        sealed = await self._read_sealed(source)
         try:  # NoiseConnection.decrypt's own step, on the view (noise/connection.py:143-145)
             return cipher.decrypt_with_ad(None, sealed)  # type: ignore[no-any-return]
         except InvalidTag as error:
             raise NoiseInvalidMessage("Failed authentication of message") from error
 
+    async def read_into(self, out: memoryview) -> int | bytes:
+        """The next message opened into the start of `out` when it fits
+        (its length is returned), else returned as read_msg returns it."""
+        source, opening = self._source(), self._state("cipher_state_decrypt")
+        if source is None or opening is None:
+            return await self.read_msg()
+        sealed = await self._read_sealed(source)
+        size = len(sealed) - TAG_BYTES
+        if size < 0 or size > len(out):
+            try:
+                return opening[0].decrypt_with_ad(None, sealed)  # type: ignore[no-any-return]
+            except InvalidTag as error:
+                raise NoiseInvalidMessage("Failed authentication of message") from error
+        open_into(*opening, sealed, out[:size])
+        return size
+
     async def write_msg(self, msg: bytes, prefix_encoded: bool = False) -> None:
         if len(msg) <= MAX_PLAINTEXT_LENGTH or prefix_encoded:
             await super().write_msg(msg, prefix_encoded)
+        else:
+            await self.write_parts((msg,))
+
+    async def write_parts(self, parts: Sequence[bytes | memoryview]) -> None:
+        """Write the parts' concatenation, each part in Noise messages of its
+        own, with one socket write."""
+        sealing = self._state("cipher_state_encrypt")
+        if sealing is None:
+            await super().write_msg(b"".join(parts))
             return
-        view = memoryview(msg)
-        parts: list[bytes] = []
-        for start in range(0, len(view), MAX_PLAINTEXT_LENGTH):
-            sealed = self.encrypt(bytes(view[start:start + MAX_PLAINTEXT_LENGTH]))
-            parts += (len(sealed).to_bytes(2, "big"), sealed)  # io.py's 2-byte length prefix
-        await self.read_writer.read_write_closer.write(b"".join(parts))
+        pieces = [memoryview(part)[at:at + MAX_PLAINTEXT_LENGTH]
+                  for part in parts for at in range(0, len(part), MAX_PLAINTEXT_LENGTH)]
+        need = sum(map(len, pieces)) + len(pieces) * (SIZE_NOISE_MESSAGE_LEN + TAG_BYTES)
+        out = self._spare if self._spare is not None and len(self._spare) >= need else bytearray(need)
+        self._spare = None  # a write meanwhile (none goes past yamux's lock) takes a buffer of its own
+        view = memoryview(out)
+        at = 0
+        for piece in pieces:
+            sealed = len(piece) + TAG_BYTES
+            view[at:at + SIZE_NOISE_MESSAGE_LEN] = sealed.to_bytes(SIZE_NOISE_MESSAGE_LEN, "big")
+            at += SIZE_NOISE_MESSAGE_LEN
+            seal_into(*sealing, piece, view[at:at + sealed])
+            at += sealed
+        try:
+            await self.read_writer.read_write_closer.write(view[:at])  # type: ignore[arg-type]  # bytes-like
+        finally:
+            if len(out) <= KEEP_BUFFER:
+                self._spare = out
 
 
 class JoinedReads(SecureSession):
-    """A secure session whose large reads (a large yamux frame's body) keep
-    the Noise messages as they open and join them once, where
-    secure_session.py:95-140 grows a bytearray and copies it out."""
+    """A secure session whose large reads (a large yamux frame's body) open
+    the Noise messages straight into the bytes they make up, where
+    secure_session.py:95-140 grows a bytearray and copies it out, and whose
+    large writes reach CoalescedWrites in parts (no join first)."""
+
+    _spare: bytearray | None = None  # the buffer large reads open messages into, reused
 
     async def read(self, n: int | None = None) -> bytes:
         if n is None or n <= MAX_PLAINTEXT_LENGTH:
             return await super().read(n)
         first = self._drain(n)
-        parts = [first] if first else []
+        spare = self._spare
+        out = spare if spare is not None and len(spare) >= n else bytearray(n)
+        self._spare = None  # a read meanwhile (yamux has one reader) would take a buffer of its own
+        try:
+            return await self._read_into(out, n, first)
+        finally:
+            if len(out) <= KEEP_BUFFER:
+                self._spare = out
+
+    async def _read_into(self, out: bytearray, n: int, first: bytes) -> bytes:
+        """Read n bytes through `out` (warm memory, reused), `first` drained already."""
+        view = memoryview(out)[:n]  # a reused buffer may be longer: a message must not open past n
+        view[:len(first)] = first
         have = len(first)
-        for _ in range(n):  # bounded: each message gives at least a byte
+        reader = self.conn if isinstance(self.conn, CoalescedWrites) else None
+        for _ in range(n):  # bounded: a message gives at least a byte, or an empty one costs its 18
             if have >= n:
                 break
-            message = await self.conn.read_msg()
+            message = await reader.read_into(view[have:]) if reader is not None else await self.conn.read_msg()
+            if isinstance(message, int):
+                have += message
+                continue
             if message == b"":
-                if parts:
-                    return b"".join(parts)  # as secure_session.py:129-132
+                if have:
+                    break  # as secure_session.py:129-132: what came, then the end
                 raise ConnectionClosedError("Connection closed")
             if have + len(message) > n:
                 cut = n - have
                 self._fill(message[cut:])  # the buffer is empty here: all of it was drained
                 message = message[:cut]
-            parts.append(message)
+            view[have:have + len(message)] = message
             have += len(message)
-        return b"".join(parts)
+        return bytes(view[:have])
+
+    async def write_parts(self, parts: Sequence[bytes | memoryview]) -> None:
+        if isinstance(self.conn, CoalescedWrites):
+            await self.conn.write_parts(parts)
+        else:
+            await self.conn.write_msg(b"".join(parts))
 
 
 def tune(secured: ISecureConn) -> ISecureConn:
