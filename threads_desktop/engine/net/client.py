@@ -19,6 +19,7 @@ from threads_desktop.engine.logstore.blobs import BlockEntry
 from threads_desktop.engine.logstore.store import IngestOutcome
 from threads_desktop.engine.net import proofs, wire
 from threads_desktop.engine.net.addresses import MAX_SHARED, capped
+from threads_desktop.engine.net.blockreplies import BlockReplies
 from threads_desktop.engine.net.paging import (
     MAX_CERT_BYTES,
     MAX_CIDS,
@@ -82,7 +83,7 @@ class ClientSession:
         self._me = me
         self.remote = remote
         self._stream = stream
-        self._reader = wire.MessageReader(stream)
+        self._reader = BlockReplies(stream)  # a MessageReader that reads block replies uncopied
         self._on_peers = on_peers
         self._random_bytes = random_bytes
         self.edges: dict[ThreadId, bytes] = {}  # threads the peer shares, and its edge at hello
@@ -325,7 +326,7 @@ class ClientSession:
         return done
 
     async def _next_reply(self, asked: list[bytes], by_cid: dict[bytes, BlockEntry]) -> list[tuple[BlockEntry, bytes]]:
-        reply = await self._reader.read()
+        reply = await self._reader.read_blocks()
         if reply is None or reply["t"] != "blocks":
             raise PeerError(f"{self.remote} broke off a block transfer")
         blocks = get(reply, "blocks", as_list(_block, len(asked)))

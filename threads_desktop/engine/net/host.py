@@ -38,7 +38,7 @@ from threads_desktop.engine.net.admission import Admission
 from threads_desktop.engine.net.largeframes import LARGE_FRAME, write_large
 from threads_desktop.engine.net.noiseio import BufferedNoise
 from threads_desktop.engine.net.streamcap import StreamCap
-from threads_desktop.engine.net.yamuxio import use_lean_yamux
+from threads_desktop.engine.net.yamuxio import Frames, use_lean_yamux
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,14 @@ class Libp2pStream:
             return self._stream.get_remote_address()
         except (*NETWORK_ERRORS, AttributeError, ValueError):
             return None
+
+    def buffered_piece(self) -> int:
+        """Bytes of the first piece this stream holds unread (a large yamux
+        frame as it came: yamuxio.Frames); 0 when none, or another muxer."""
+        muxed = getattr(self._stream, "muxed_stream", None)
+        buffers = getattr(getattr(muxed, "conn", None), "stream_buffers", None)
+        frames = buffers.get(getattr(muxed, "stream_id", None)) if isinstance(buffers, dict) else None
+        return frames.first_size() if isinstance(frames, Frames) else 0
 
     async def read(self, n: int) -> bytes:
         try:

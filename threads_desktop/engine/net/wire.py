@@ -62,7 +62,7 @@ def frame(message: dict[str, Any]) -> bytes:
     return _uvarint(len(body)) + body
 
 
-def _cbor_head(major: int, n: int) -> bytes:
+def cbor_head(major: int, n: int) -> bytes:
     """A canonical (shortest) CBOR head: major type and length."""
     if n < 24:
         return bytes([major << 5 | n])
@@ -72,7 +72,7 @@ def _cbor_head(major: int, n: int) -> bytes:
     raise ProtocolError("a length beyond CBOR's")
 
 
-_BLOCKS_REPLY_HEAD = bytes.fromhex("a2") + b"\x61t" + b"\x66blocks" + b"\x66blocks"  # {"t": "blocks", "blocks":
+BLOCKS_REPLY_HEAD = bytes.fromhex("a2") + b"\x61t" + b"\x66blocks" + b"\x66blocks"  # {"t": "blocks", "blocks":
 
 
 def blocks_frame(blocks: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
@@ -82,9 +82,9 @@ def blocks_frame(blocks: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
     buffer (by the encoder, then again for the length prefix) before the
     stream splits it into frames anyway."""
     parts: list[bytes] = []
-    head = bytearray(_BLOCKS_REPLY_HEAD + _cbor_head(4, len(blocks)))
+    head = bytearray(BLOCKS_REPLY_HEAD + cbor_head(4, len(blocks)))
     for cid, data in blocks:
-        head += b"\x82" + _cbor_head(2, len(cid)) + cid + _cbor_head(2, len(data))
+        head += b"\x82" + cbor_head(2, len(cid)) + cid + cbor_head(2, len(data))
         parts += [bytes(head), data]
         head = bytearray()
     if head:
@@ -94,6 +94,22 @@ def blocks_frame(blocks: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
         raise ProtocolError(f"a message of {length} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")
     parts[0] = _uvarint(length) + parts[0]
     return parts
+
+
+def uvarint_at_start(buffer: bytes | bytearray) -> tuple[int, int] | None:
+    """The uvarint the buffer starts with and its length in bytes; None
+    while it is incomplete; ProtocolError if it is not a minimal one."""
+    value = 0
+    for i in range(min(len(buffer), _MAX_VARINT_BYTES)):
+        byte = buffer[i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if i and not byte:
+                raise ProtocolError("a message length is not a minimal uvarint")
+            return value, i + 1
+    if len(buffer) >= _MAX_VARINT_BYTES:
+        raise ProtocolError("a message length is not a valid uvarint")
+    return None
 
 
 class MessageReader:
@@ -144,37 +160,34 @@ class MessageReader:
                     return None
             if not self._buffer:
                 return None  # idle too long: as good as closed
-        length, used = 0, 0
-        while True:
-            for i in range(used, min(len(self._buffer), _MAX_VARINT_BYTES)):
-                byte = self._buffer[i]
-                length |= (byte & 0x7F) << (7 * i)
-                used = i + 1
-                if not byte & 0x80:
-                    break
-            else:
-                if len(self._buffer) >= _MAX_VARINT_BYTES:
-                    raise ProtocolError("a message length is not a valid uvarint")
-                if not await self._fill():
-                    if self._buffer:
-                        raise ProtocolError("the stream ended inside a message")
-                    return None
-                continue
-            break
-        if used > 1 and self._buffer[used - 1] == 0:
-            raise ProtocolError("a message length is not a minimal uvarint")
+        while (head := uvarint_at_start(self._buffer)) is None:  # bounded: a fill adds a byte, 10 are the most
+            if not await self._fill():
+                if self._buffer:
+                    raise ProtocolError("the stream ended inside a message")
+                return None
+        length, used = head
         if length > self.limit:
             raise ProtocolError(f"a message of {length} bytes exceeds the limit of {self.limit}")
+        return self._decode(await self._body(used, length))
+
+    async def _body(self, used: int, length: int) -> bytes:
+        """The body of the message whose `used`-byte length says `length`."""
         if len(self._buffer) < used + length:
-            body = await self._rest(used, length)
+            return await self._rest(used, length)
+        body = bytes(memoryview(self._buffer)[used:used + length])
+        self._consume(used + length)
+        return body
+
+    def _consume(self, n: int) -> None:
+        """Drop the buffer's first n bytes."""
+        if len(self._buffer) == n:
+            self._buffer = bytearray()
+        elif isinstance(self._buffer, bytes):  # once a bytearray, later messages are cut off its front cheaply
+            self._buffer = bytearray(memoryview(self._buffer)[n:])
         else:
-            body = bytes(memoryview(self._buffer)[used:used + length])
-            if len(self._buffer) == used + length:
-                self._buffer = bytearray()
-            elif isinstance(self._buffer, bytes):  # once a bytearray, later messages are cut off its front cheaply
-                self._buffer = bytearray(memoryview(self._buffer)[used + length:])
-            else:
-                del self._buffer[:used + length]
+            del self._buffer[:n]
+
+    def _decode(self, body: bytes) -> dict[str, Any]:
         try:
             message = cbor.decode(body, max_size=self.limit, max_depth=8)
         except CodecError as exc:

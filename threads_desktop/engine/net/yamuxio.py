@@ -57,6 +57,10 @@ class Frames:
             self._parts.append(data if isinstance(data, bytes) else bytes(data))
         self._size += len(data)
 
+    def first_size(self) -> int:
+        """Bytes of the first piece still unread: a large frame as it came, or small ones gathered."""
+        return len(self._parts[0]) - self._skip if self._parts else 0
+
     def clear(self) -> None:
         self._parts.clear()
         self._size = self._skip = 0
