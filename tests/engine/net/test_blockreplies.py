@@ -41,7 +41,7 @@ def _client_takes(message: Any) -> bool:
     if not isinstance(message, dict) or message.get("t") != "blocks":
         return message is not None and message is not ProtocolError
     try:
-        wire.get(message, "blocks", wire.as_list(_block, paging.MAX_CIDS))
+        wire.field(message, "blocks", wire.as_list(_block, paging.MAX_CIDS))
     except ProtocolError:
         return False
     return True

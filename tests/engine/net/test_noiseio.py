@@ -22,7 +22,7 @@ from noise.exceptions import NoiseInvalidMessage
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.host import build_host, listen_addresses, new_stream, set_handler
-from threads_desktop.engine.net.noiseio import CoalescedWrites, JoinedReads, ReadAhead
+from threads_desktop.engine.net.noiseio import KEEP_BUFFER, CoalescedWrites, JoinedReads, ReadAhead, SpareBuffers
 from threads_desktop.engine.net.yamuxio import LeanYamux
 
 
@@ -161,6 +161,7 @@ def test_two_hosts_on_loopback_talk_through_sockets_read_ahead() -> None:
                 assert type(conn.muxed_conn.secured_conn.conn) is CoalescedWrites
                 assert type(conn.muxed_conn.secured_conn) is JoinedReads
                 assert type(conn.muxed_conn) is LeanYamux
+                assert conn.muxed_conn.secured_conn.spares is conn.muxed_conn.secured_conn.conn.spares
             with trio.CancelScope(shield=True):
                 await a.close()
                 await b.close()
@@ -277,6 +278,7 @@ class SocketWrites:
 def _writer(sender: NoiseConnection) -> tuple[CoalescedWrites, SocketWrites]:
     writer = CoalescedWrites.__new__(CoalescedWrites)  # its handshake already done (_noise_pair)
     writer.noise_state = sender
+    writer.spares = SpareBuffers()
     socket = SocketWrites()
     writer.read_writer = SimpleNamespace(read_write_closer=socket)  # type: ignore[assignment]
     return writer, socket
@@ -324,6 +326,7 @@ def test_large_reads_open_real_noise_messages_in_place_however_the_socket_cut_th
     points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
     session = JoinedReads.__new__(JoinedReads)  # its keys and peers play no part in reading
     session.conn = _reader(receiver, [wire[a:b] for a, b in itertools.pairwise(points)])
+    session.spares = SpareBuffers()  # a buffer kept from a longer read is longer than the next one
     session._reset_internal_buffer()
 
     async def main() -> bytes:
@@ -346,3 +349,15 @@ def test_a_tampered_message_inside_a_large_read_is_refused() -> None:
     session._reset_internal_buffer()
     with pytest.raises(NoiseInvalidMessage):
         trio.run(session.read, 3 * MAX_PLAINTEXT_LENGTH)
+
+
+def test_spare_buffers_lend_each_buffer_once_and_keep_a_bounded_few() -> None:
+    spares = SpareBuffers(keep=2)
+    first, second = spares.take(100), spares.take(100)
+    assert first is not second
+    for buffer in (first, second, bytearray(100)):
+        spares.give(buffer)
+    assert spares.take(50) is first and spares.take(100) is second  # kept, then lent out again
+    assert spares.take(100) is not first  # the third was not kept
+    spares.give(bytearray(KEEP_BUFFER + 1))
+    assert len(spares.take(10)) == 10  # a buffer too large to keep was dropped

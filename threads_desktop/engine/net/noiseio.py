@@ -34,7 +34,29 @@ from noise.exceptions import NoiseInvalidMessage
 from threads_desktop.engine.net.noisecipher import TAG_BYTES, aead_of, open_into, seal_into
 
 READ_AHEAD = 256 << 10  # bytes asked of the socket at once
-KEEP_BUFFER = 2 << 20  # bytes: a connection keeps its large-write and large-read buffers up to this size
+KEEP_BUFFER = 2 << 20  # bytes: a buffer larger than this is not kept for the next large read or write
+KEPT_BUFFERS = 8  # buffers a host keeps for its connections' large reads and writes (at most 16 MiB)
+
+
+class SpareBuffers:
+    """The buffers a host's connections seal large writes into and open
+    large reads into, kept for the next (memory touched before comes back
+    warm: freed_memory.py): each lent to one read or write at a time, at
+    most KEPT_BUFFERS kept, each of at most KEEP_BUFFER bytes."""
+
+    def __init__(self, keep: int = KEPT_BUFFERS) -> None:
+        self._kept: list[bytearray] = []
+        self._keep = keep
+
+    def take(self, size: int) -> bytearray:
+        for i, buffer in enumerate(self._kept):
+            if len(buffer) >= size:
+                return self._kept.pop(i)
+        return bytearray(size)
+
+    def give(self, buffer: bytearray) -> None:
+        if len(buffer) <= KEEP_BUFFER and len(self._kept) < self._keep:
+            self._kept.append(buffer)
 
 
 class ReadAhead:
@@ -106,7 +128,7 @@ class CoalescedWrites(NoiseTransportReadWriter):
     `NoiseConnection.decrypt`, which takes only bytes and returns a new
     object (noise/connection.py:137-145)."""
 
-    _spare: bytearray | None = None  # the last large write's buffer, for the next (none while one is written)
+    spares: SpareBuffers | None = None  # the host's (`tune`); None: a new buffer each time
 
     def _state(self, direction: str) -> tuple[Any, ChaCha20Poly1305] | None:
         protocol = getattr(self.noise_state, "noise_protocol", None)
@@ -171,8 +193,7 @@ class CoalescedWrites(NoiseTransportReadWriter):
         pieces = [memoryview(part)[at:at + MAX_PLAINTEXT_LENGTH]
                   for part in parts for at in range(0, len(part), MAX_PLAINTEXT_LENGTH)]
         need = sum(map(len, pieces)) + len(pieces) * (SIZE_NOISE_MESSAGE_LEN + TAG_BYTES)
-        out = self._spare if self._spare is not None and len(self._spare) >= need else bytearray(need)
-        self._spare = None  # a write meanwhile (none goes past yamux's lock) takes a buffer of its own
+        out = self.spares.take(need) if self.spares is not None else bytearray(need)
         view = memoryview(out)
         at = 0
         for piece in pieces:
@@ -184,8 +205,8 @@ class CoalescedWrites(NoiseTransportReadWriter):
         try:
             await self.read_writer.read_write_closer.write(view[:at])  # type: ignore[arg-type]  # bytes-like
         finally:
-            if len(out) <= KEEP_BUFFER:
-                self._spare = out
+            if self.spares is not None:
+                self.spares.give(out)
 
 
 class JoinedReads(SecureSession):
@@ -194,24 +215,22 @@ class JoinedReads(SecureSession):
     secure_session.py:95-140 grows a bytearray and copies it out, and whose
     large writes reach CoalescedWrites in parts (no join first)."""
 
-    _spare: bytearray | None = None  # the buffer large reads open messages into, reused
+    spares: SpareBuffers | None = None  # the host's (`tune`); None: a new buffer each time
 
     async def read(self, n: int | None = None) -> bytes:
         if n is None or n <= MAX_PLAINTEXT_LENGTH:
             return await super().read(n)
         first = self._drain(n)
-        spare = self._spare
-        out = spare if spare is not None and len(spare) >= n else bytearray(n)
-        self._spare = None  # a read meanwhile (yamux has one reader) would take a buffer of its own
+        out = self.spares.take(n) if self.spares is not None else bytearray(n)
         try:
-            return await self._read_into(out, n, first)
+            return await self._open_into(memoryview(out)[:n], first)  # a kept buffer may be longer: not past n
         finally:
-            if len(out) <= KEEP_BUFFER:
-                self._spare = out
+            if self.spares is not None:
+                self.spares.give(out)
 
-    async def _read_into(self, out: bytearray, n: int, first: bytes) -> bytes:
-        """Read n bytes through `out` (warm memory, reused), `first` drained already."""
-        view = memoryview(out)[:n]  # a reused buffer may be longer: a message must not open past n
+    async def _open_into(self, view: memoryview, first: bytes) -> bytes:
+        """The bytes of `view`'s length: `first` (drained already), then Noise messages opened into it."""
+        n = len(view)
         view[:len(first)] = first
         have = len(first)
         reader = self.conn if isinstance(self.conn, CoalescedWrites) else None
@@ -241,14 +260,16 @@ class JoinedReads(SecureSession):
             await self.conn.write_msg(b"".join(parts))
 
 
-def tune(secured: ISecureConn) -> ISecureConn:
+def tune(secured: ISecureConn, spares: SpareBuffers) -> ISecureConn:
     """Make a Noise session's large writes one socket write each, and its
-    large reads one join."""
+    large reads open in place, in the host's spare buffers."""
     transport = getattr(secured, "conn", None)
     if type(transport) is NoiseTransportReadWriter:
         transport.__class__ = CoalescedWrites
+        transport.spares = spares  # type: ignore[attr-defined]  # a CoalescedWrites now
     if type(secured) is SecureSession:
         secured.__class__ = JoinedReads
+        secured.spares = spares  # type: ignore[attr-defined]  # a JoinedReads now
     return secured
 
 
@@ -256,10 +277,14 @@ class BufferedNoise(NoiseTransport):
     """py-libp2p's Noise transport over connections that read ahead, write
     large messages whole and join large reads once."""
 
+    def __init__(self, *args: Any, spares: SpareBuffers | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spares = spares if spares is not None else SpareBuffers()
+
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         read_ahead(conn)
-        return tune(await super().secure_inbound(conn))
+        return tune(await super().secure_inbound(conn), self.spares)
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
         read_ahead(conn)
-        return tune(await super().secure_outbound(conn, peer_id))
+        return tune(await super().secure_outbound(conn, peer_id), self.spares)
