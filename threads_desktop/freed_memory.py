@@ -5,7 +5,7 @@ times a second (a frame's bytes, a reply, each block). glibc's malloc maps
 the larger ones fresh from the kernel and hands the heap's free top back
 (its thresholds follow the sizes freed), so the next one is new memory
 again: page faults and zeroing, and on a VM that returns free memory to its
-host (the CI machine) each first touch costs ~3 s per GB. With the
+host (the benchmark machine) each first touch costs ~3 s per GB. With the
 thresholds fixed, up to KEPT_BYTES freed stay in the heap and come back warm
 (docs/BENCHMARKS.md, transfer18e). Elsewhere than glibc: nothing changes.
 """
@@ -24,7 +24,7 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
 MMAP_ABOVE = 32 << 20  # bytes: only allocations above this are mapped on their own (glibc's most)
-KEPT_BYTES = 256 << 20  # bytes free at the heap's top before any goes back to the kernel
+KEPT_BYTES = 64 << 20  # bytes free at the heap's top before any goes back (a transfer has 4 x 4 MiB in flight)
 TOP_PAD = 16 << 20  # bytes the heap grows by at once, beyond what is asked
 
 

@@ -10,26 +10,15 @@ from noise.connection import NoiseConnection
 from noise.constants import MAX_NONCE
 from noise.exceptions import NoiseInvalidMessage, NoiseMaxNonceError
 
+from tests.engine.net.test_noiseio import _noise_pair
 from threads_desktop.engine.net.noisecipher import TAG_BYTES, aead_of, open_into, seal_into
-
-
-def _pair() -> tuple[NoiseConnection, NoiseConnection]:
-    ends = []
-    for initiator in (True, False):
-        end = NoiseConnection.from_name(b"Noise_NN_25519_ChaChaPoly_SHA256")
-        end.set_as_initiator() if initiator else end.set_as_responder()
-        end.start_handshake()
-        ends.append(end)
-    ends[1].read_message(ends[0].write_message())
-    ends[0].read_message(ends[1].write_message())
-    return ends[0], ends[1]
 
 
 @settings(max_examples=40)
 @given(st.lists(st.binary(max_size=5000), min_size=1, max_size=5))
 def test_sealing_in_place_makes_the_librarys_bytes_and_it_opens_them(messages: list[bytes]) -> None:
-    ours, theirs = _pair()
-    twin, _ = _pair()
+    ours, theirs = _noise_pair()
+    twin, _ = _noise_pair()
     state = ours.noise_protocol.cipher_state_encrypt
     aead = aead_of(state)
     assert aead is not None
@@ -51,7 +40,7 @@ def test_sealing_in_place_makes_the_librarys_bytes_and_it_opens_them(messages: l
 @settings(max_examples=40)
 @given(st.lists(st.binary(max_size=5000), min_size=1, max_size=5))
 def test_opening_in_place_reads_what_the_library_sealed(messages: list[bytes]) -> None:
-    ours, theirs = _pair()
+    ours, theirs = _noise_pair()
     state = theirs.noise_protocol.cipher_state_decrypt
     aead = aead_of(state)
     assert aead is not None
@@ -62,7 +51,7 @@ def test_opening_in_place_reads_what_the_library_sealed(messages: list[bytes]) -
 
 
 def test_a_tampered_message_is_refused_and_the_counter_stays() -> None:
-    ours, theirs = _pair()
+    ours, theirs = _noise_pair()
     state = theirs.noise_protocol.cipher_state_decrypt
     aead = aead_of(state)
     assert aead is not None
@@ -78,7 +67,7 @@ def test_a_tampered_message_is_refused_and_the_counter_stays() -> None:
 
 
 def test_a_spent_counter_seals_nothing() -> None:
-    ours, _ = _pair()
+    ours, _ = _noise_pair()
     state = ours.noise_protocol.cipher_state_encrypt
     aead = aead_of(state)
     assert aead is not None

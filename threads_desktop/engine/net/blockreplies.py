@@ -7,8 +7,9 @@ stream (`bytes(buffer)` of all it held), joined again into the 4 MiB body,
 and each block copied out of it by the CBOR decoder: three copies of every
 byte on the receiver's engine thread (docs/BENCHMARKS.md transfer18e).
 Here the reply is read in the order it was written: each read asks for
-exactly what is still missing of the next piece, so a block that came as
-one frame is that frame's bytes object, uncopied.
+what is still missing of the next piece, or for the whole piece the stream
+holds first (a small frame of heads), never into the piece after, so a
+block that came as one frame is that frame's bytes object, uncopied.
 
 What is accepted is exactly the canonical DAG-CBOR of
 `{"t": "blocks", "blocks": [[cid, data], ...]}` with 36-byte CIDs (the only
@@ -107,7 +108,7 @@ class BlockReplies(MessageReader):
             if len(self._buffer) >= n:
                 return True
             # A whole piece the stream holds (a small frame of heads, say) costs one read, not several:
-            # each read costs a window update (docs/LIBP2P-NOTES.md, transfer18).
+            # each read may cost a window update (docs/LIBP2P-NOTES.md, transfer18e).
             chunk = await self._chunk(wanted=max(n - len(self._buffer), piece() if piece is not None else 0))
             if not chunk:
                 return False

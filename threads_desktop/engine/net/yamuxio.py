@@ -127,8 +127,8 @@ class LeanYamuxStream(YamuxStream):
     async def _auto_tune_and_send_window_update(self, *, bytes_read: int = 0) -> None:
         async with self.window_lock:
             buffered = len(self.conn.stream_buffers.get(self.stream_id, b""))
-            owed = self.target_recv_window - (self.recv_window + buffered)  # read, not yet given back
-            if bytes_read > 0 and owed + bytes_read < self._grow_threshold():
+            owed = self.target_recv_window - (self.recv_window + buffered)  # read (this read too), not given back
+            if bytes_read > 0 and owed < self._grow_threshold():
                 self._pending_recv_release += bytes_read  # as :423 counts it, for the update that goes later
                 return
         await super()._auto_tune_and_send_window_update(bytes_read=bytes_read)
