@@ -229,12 +229,12 @@ def _noise_pair() -> tuple[NoiseConnection, NoiseConnection]:
     return sender, receiver
 
 
-def _reader(receiver: NoiseConnection, arrivals: list[bytes]) -> CoalescedWrites:
-    """Our Noise reader over a socket that hands out `arrivals`."""
+def _reader(receiver: NoiseConnection, arrivals: list[bytes], read_ahead: int = 1000) -> CoalescedWrites:
+    """Our Noise reader over a socket that hands out `arrivals`, `read_ahead` bytes at most per read."""
     reader = CoalescedWrites.__new__(CoalescedWrites)  # its handshake already done (above)
     reader.noise_state = receiver
     reader.read_writer = SimpleNamespace(read_write_closer=SimpleNamespace(
-        stream=ReadAhead(SocketChunks(arrivals), 1000)))  # type: ignore[assignment]
+        stream=ReadAhead(SocketChunks(arrivals), read_ahead)))  # type: ignore[assignment]
     return reader
 
 
@@ -314,18 +314,19 @@ def test_large_writes_are_noise_messages_the_library_opens_each_part_in_its_own(
         assert len(messages) == sum(-(-len(p) // MAX_PLAINTEXT_LENGTH) for p in parts)  # no message spans two parts
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(1, MAX_PLAINTEXT_LENGTH), min_size=1, max_size=12),  # py-libp2p takes b"" for the end
-       st.lists(st.integers(0, 900_000), max_size=6), st.lists(st.integers(1, 300_000), min_size=1, max_size=6))
+       st.lists(st.integers(0, 900_000), max_size=6), st.lists(st.integers(1, 300_000), min_size=1, max_size=6),
+       st.sampled_from([1000, 1 << 20]))  # messages cut across socket reads, or many whole in one
 def test_large_reads_open_real_noise_messages_in_place_however_the_socket_cut_them(
-        sizes: list[int], cuts: list[int], asks: list[int]) -> None:
+        sizes: list[int], cuts: list[int], asks: list[int], read_ahead: int) -> None:
     sender, receiver = _noise_pair()
     messages = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
     data = b"".join(messages)
     wire = b"".join(len(sealed).to_bytes(2, "big") + sealed for sealed in map(sender.encrypt, messages))
     points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
     session = JoinedReads.__new__(JoinedReads)  # its keys and peers play no part in reading
-    session.conn = _reader(receiver, [wire[a:b] for a, b in itertools.pairwise(points)])
+    session.conn = _reader(receiver, [wire[a:b] for a, b in itertools.pairwise(points)], read_ahead)
     session.spares = SpareBuffers()  # a buffer kept from a longer read is longer than the next one
     session._reset_internal_buffer()
 
@@ -340,12 +341,13 @@ def test_large_reads_open_real_noise_messages_in_place_however_the_socket_cut_th
     assert trio.run(main) == data
 
 
-def test_a_tampered_message_inside_a_large_read_is_refused() -> None:
+@pytest.mark.parametrize("read_ahead", [1000, 1 << 20])
+def test_a_tampered_message_inside_a_large_read_is_refused(read_ahead: int) -> None:
     sender, receiver = _noise_pair()
     sealed = [bytearray(sender.encrypt(b"x" * MAX_PLAINTEXT_LENGTH)) for _ in range(3)]
     sealed[1][100] ^= 1
     session = JoinedReads.__new__(JoinedReads)
-    session.conn = _reader(receiver, [b"".join(len(s).to_bytes(2, "big") + bytes(s) for s in sealed)])
+    session.conn = _reader(receiver, [b"".join(len(s).to_bytes(2, "big") + bytes(s) for s in sealed)], read_ahead)
     session._reset_internal_buffer()
     with pytest.raises(NoiseInvalidMessage):
         trio.run(session.read, 3 * MAX_PLAINTEXT_LENGTH)
@@ -361,3 +363,16 @@ def test_spare_buffers_lend_each_buffer_once_and_keep_a_bounded_few() -> None:
     assert spares.take(100) is not first  # the third was not kept
     spares.give(bytearray(KEEP_BUFFER + 1))
     assert len(spares.take(10)) == 10  # a buffer too large to keep was dropped
+
+
+def test_the_messages_one_socket_read_brought_open_without_another_read() -> None:
+    sender, receiver = _noise_pair()
+    messages = [bytes([i]) * 50_000 for i in range(8)]
+    socket = SocketChunks([b"".join(len(s).to_bytes(2, "big") + s for s in map(sender.encrypt, messages))])
+    reader = _reader(receiver, [], 1 << 20)
+    reader.read_writer.read_write_closer.stream = ReadAhead(socket, 1 << 20)
+    session = JoinedReads.__new__(JoinedReads)
+    session.conn = reader
+    session._reset_internal_buffer()
+    assert trio.run(session.read, 400_000) == b"".join(messages)
+    assert socket.reads == 1

@@ -92,6 +92,23 @@ class ReadAhead:
             self._held, self._at = b"", 0
         return chunk
 
+    def next_held(self, most: int) -> memoryview | None:
+        """The next length-prefixed Noise message when what the socket read
+        brought holds all of it and it is at most `most` bytes (a view,
+        consumed); else None, and nothing is consumed."""
+        at, held = self._at, self._held
+        if len(held) - at < SIZE_NOISE_MESSAGE_LEN:
+            return None
+        length = int.from_bytes(held[at:at + SIZE_NOISE_MESSAGE_LEN], "big")
+        end = at + SIZE_NOISE_MESSAGE_LEN + length
+        if length > most or end > len(held):
+            return None
+        self._at = end
+        view = memoryview(held)[end - length:end]
+        if end >= len(held):
+            self._held, self._at = b"", 0
+        return view
+
     async def read_exactly(self, n: int) -> bytes | memoryview:
         """n bytes: a view of what came when it holds them (no copy), else
         joined; IncompleteReadError if the stream ends first (as
@@ -179,6 +196,25 @@ class CoalescedWrites(NoiseTransportReadWriter):
         open_into(*opening, sealed, out[:size])
         return size
 
+    def open_held(self, out: memoryview) -> int:
+        """Open into `out`, from its start, the whole messages the last
+        socket read already brought, while each fits: one loop, no await
+        per message (a large frame is ~16 of them). The bytes opened."""
+        source, opening = self._source(), self._state("cipher_state_decrypt")
+        if source is None or opening is None:
+            return 0
+        done = 0
+        for _ in range(len(out) + 1):  # bounded: each message but an empty one opens at least a byte
+            sealed = source.next_held(len(out) - done + TAG_BYTES)
+            if sealed is None:
+                break
+            size = len(sealed) - TAG_BYTES
+            if size < 0:  # shorter than its tag: as the cipher refuses it
+                raise NoiseInvalidMessage("Failed authentication of message")
+            open_into(*opening, sealed, out[done:done + size])
+            done += size
+        return done
+
     async def write_msg(self, msg: bytes, prefix_encoded: bool = False) -> None:
         if len(msg) <= MAX_PLAINTEXT_LENGTH or prefix_encoded:
             await super().write_msg(msg, prefix_encoded)
@@ -237,6 +273,8 @@ class JoinedReads(SecureSession):
         have = len(first)
         reader = self.conn if isinstance(self.conn, CoalescedWrites) else None
         for _ in range(n):  # bounded: a message gives at least a byte, or an empty one costs its 18
+            if reader is not None and have < n:
+                have += reader.open_held(view[have:])
             if have >= n:
                 break
             message = await reader.read_into(view[have:]) if reader is not None else await self.conn.read_msg()
