@@ -5,6 +5,7 @@ come out whole and in order, in fewer socket reads; two real hosts on
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 from types import SimpleNamespace
 
 import multiaddr
@@ -376,3 +377,35 @@ def test_the_messages_one_socket_read_brought_open_without_another_read() -> Non
     session._reset_internal_buffer()
     assert trio.run(session.read, 400_000) == b"".join(messages)
     assert socket.reads == 1
+
+
+def test_a_frame_claimed_far_longer_than_what_comes_costs_memory_by_what_came() -> None:
+    # A yamux DATA header may claim up to 4 GiB (py-libp2p reads the body before it checks the window):
+    # the buffer follows the bytes that arrive, not the length claimed.
+    sender, receiver = _noise_pair()
+    sealed = [sender.encrypt(bytes([i]) * MAX_PLAINTEXT_LENGTH) for i in range(3)]
+    session = JoinedReads.__new__(JoinedReads)
+    session.conn = _reader(receiver, [b"".join(len(s).to_bytes(2, "big") + s for s in sealed)], 1 << 20)
+    session.spares = SpareBuffers()
+    session._reset_internal_buffer()
+    tracemalloc.start()
+    try:
+        with pytest.raises(IncompleteReadError):  # the connection ends inside the frame, as py-libp2p says it
+            trio.run(session.read, 1 << 30)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
+
+
+def test_a_frame_longer_than_a_kept_buffer_is_read_whole_in_pieces() -> None:
+    sender, receiver = _noise_pair()
+    messages = [bytes([i]) * MAX_PLAINTEXT_LENGTH for i in range(2 * (KEEP_BUFFER // MAX_PLAINTEXT_LENGTH) + 5)]
+    session = JoinedReads.__new__(JoinedReads)
+    session.conn = _reader(receiver, [b"".join(len(s).to_bytes(2, "big") + s for s in map(sender.encrypt, messages))],
+                           1 << 20)
+    session.spares = SpareBuffers()
+    session._reset_internal_buffer()
+    data = b"".join(messages)
+    assert len(data) > 2 * KEEP_BUFFER
+    assert trio.run(session.read, len(data)) == data

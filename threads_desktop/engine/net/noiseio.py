@@ -258,13 +258,29 @@ class JoinedReads(SecureSession):
     async def read(self, n: int | None = None) -> bytes:
         if n is None or n <= MAX_PLAINTEXT_LENGTH:
             return await super().read(n)
-        first = self._drain(n)
-        out = self.spares.take(n) if self.spares is not None else bytearray(n)
-        try:
-            return await self._open_into(memoryview(out)[:n], first)  # a kept buffer may be longer: not past n
-        finally:
-            if self.spares is not None:
-                self.spares.give(out)
+        pieces: list[bytes] = []
+        have = 0
+        while have < n:  # bounded: each piece is KEEP_BUFFER bytes, or the last
+            # In pieces of at most KEEP_BUFFER (one for any frame of ours): memory follows the bytes
+            # that come, not the length a peer's yamux header claims (up to 4 GiB, read before the
+            # window is checked: docs/LIBP2P-NOTES.md transfer18e).
+            size = min(n - have, KEEP_BUFFER)
+            first = self._drain(size)  # a message cut at the last piece's end left its rest here
+            out = self.spares.take(size) if self.spares is not None else bytearray(size)
+            try:
+                piece = await self._open_into(memoryview(out)[:size], first)  # a kept buffer may be longer
+            except ConnectionClosedError:
+                if pieces:
+                    break  # as secure_session.py:129-132: what came, then the end
+                raise
+            finally:
+                if self.spares is not None:
+                    self.spares.give(out)
+            pieces.append(piece)
+            have += len(piece)
+            if len(piece) < size:
+                break  # the end came inside this piece
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def _open_into(self, view: memoryview, first: bytes) -> bytes:
         """The bytes of `view`'s length: `first` (drained already), then Noise messages opened into it."""

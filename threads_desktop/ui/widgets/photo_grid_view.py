@@ -164,7 +164,7 @@ class PhotoGridView(QListView):
         selecting = selection is not None and selection.hasSelection()
         current = self.currentIndex()
         focus = (self.hasFocus() or self.viewport().hasFocus()) and current.isValid()
-        hover = QPersistentModelIndex(self._hover)
+        hover = self._hover
         # QListView paints an enabled item in the Normal (active) colours, a disabled one greyed.
         normal, disabled = QPalette(option.palette), QPalette(option.palette)
         normal.setCurrentColorGroup(QPalette.ColorGroup.Normal)
@@ -242,11 +242,10 @@ class PhotoGridView(QListView):
 
     def viewportEvent(self, event: QEvent) -> bool:
         kind = event.type()
-        if kind in (QEvent.Type.HoverEnter, QEvent.Type.HoverMove) and isinstance(event, QHoverEvent):
-            self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))
-        elif kind == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
-            # A viewport without WA_Hover gets no hover events (the app's, on X11):
-            # QListView follows the pointer by its moves (mouse tracking).
+        # A viewport without WA_Hover gets no hover events (the app's, on X11):
+        # QListView then follows the pointer by its moves (mouse tracking).
+        if (kind in (QEvent.Type.HoverEnter, QEvent.Type.HoverMove) and isinstance(event, QHoverEvent)) or (
+                kind == QEvent.Type.MouseMove and isinstance(event, QMouseEvent)):
             self._hover = QPersistentModelIndex(self.indexAt(event.position().toPoint()))
         elif kind in (QEvent.Type.HoverLeave, QEvent.Type.Leave):
             self._hover = QPersistentModelIndex()
