@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.engine.eventstore.peers import join_with
-from tests.engine.net.running import serving, wait_until
+from tests.engine.net.running import WAIT_SECONDS, serving, wait_until
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import Connection, Device, ThreadKind
+from threads_desktop.engine.core.types import Connection, Device, ThreadKind, ThreadSync
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.node import Node
 
@@ -86,6 +86,35 @@ def test_progress_counts_the_records_a_peer_lacks_until_it_has_them(open_node: O
             [now] = _device(a, b).threads  # type: ignore[union-attr]
             assert (now.compared, now.in_sync, now.we_lack, now.they_lack) == (True, False, 0, 1)
             await wait_until(a, lambda: _in_sync(a, b, chat))
+
+    trio.run(main)
+
+
+def test_a_peer_that_reconnects_shows_what_it_last_told_until_its_new_session_compares(
+        open_node: OpenNode) -> None:
+    """A new session used to start from nothing: the peer showed no threads,
+    then "not compared yet", until its heads came (a `peers` listing
+    flickered whenever a connection was replaced)."""
+    async def main() -> None:
+        a, b = open_node("a"), open_node("b")
+        chat = a.create_thread(ThreadKind.CHAT, "Us").thread_id
+        async with serving(a):
+            async with serving(b):
+                join_with(a, b, a.invite(chat, Role.WRITE))
+                await wait_until(a, lambda: _in_sync(a, b, chat))
+            await wait_until(a, lambda: (d := _device(a, b)) is not None and d.connection is Connection.OFFLINE)
+            b.chat(chat).post("written offline")
+            seen: list[tuple[ThreadSync, ...]] = []
+            async with serving(b):
+                with trio.fail_after(WAIT_SECONDS):
+                    while not (seen and seen[-1] and seen[-1][0].in_sync):
+                        device = _device(a, b)
+                        if device is not None and device.connection is not Connection.OFFLINE:
+                            seen.append(device.threads)
+                        await trio.sleep(0)  # every step of the reconnection, not a sample of them
+        assert seen
+        assert all([t.thread_id for t in threads] == [chat] and threads[0].compared for threads in seen), \
+            [[(t.compared, t.we_lack) for t in threads] for threads in seen]
 
     trio.run(main)
 

@@ -77,7 +77,7 @@ class ThreadSync:
     cheaply: the heads it last told us, and the photo blocks coming in."""
 
     thread_id: ThreadId
-    compared: bool = False  # heads exchanged in the session now open
+    compared: bool = False  # it told us its heads (in this session or an earlier one since we started)
     we_lack: int = 0  # records it has that we do not (from its last heads)
     they_lack: int = 0  # records we have that it does not
     done: int = 0  # bytes of photo blocks received from it in the transfer under way

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -62,6 +62,22 @@ class SyncResult:
     refused: int = 0
 
 
+@dataclass
+class LastKnown:
+    """What a peer last told us of the threads it shares, kept across its
+    sessions: a reconnection (a simultaneous dial replaces the connection)
+    would otherwise blank the Devices view's "in sync" until the new
+    session has compared. For showing only: what a session may do follows
+    its own proofs (`ClientSession.edges`)."""
+
+    edges: dict[ThreadId, bytes] = field(default_factory=dict)  # its edge per thread, as last proved or synced
+    heads: dict[ThreadId, dict[PeerId, int]] = field(default_factory=dict)  # its log positions, as last told
+
+    def forget(self, thread_id: ThreadId) -> None:
+        self.edges.pop(thread_id, None)
+        self.heads.pop(thread_id, None)
+
+
 @dataclass(frozen=True)
 class Progress:
     """Blob transfer of one thread from one peer, in bytes."""
@@ -77,7 +93,8 @@ class ClientSession:
 
     def __init__(self, threads: ThreadStore, me: PeerId, remote: PeerId, stream: wire.ByteStream,
                  on_peers: Callable[[ThreadId, list[tuple[PeerId, list[str]]], int], None],
-                 random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = ()) -> None:
+                 random_bytes: Callable[[int], bytes] = os.urandom, addresses: Sequence[str] = (),
+                 known: LastKnown | None = None) -> None:
         self._threads = threads
         self._addresses = capped(addresses, MAX_SHARED)
         self._me = me
@@ -86,10 +103,11 @@ class ClientSession:
         self._reader = BlockReplies(stream)  # a MessageReader that reads block replies uncopied
         self._on_peers = on_peers
         self._random_bytes = random_bytes
-        self.edges: dict[ThreadId, bytes] = {}  # threads the peer shares, and its edge at hello
+        self.edges: dict[ThreadId, bytes] = {}  # threads the peer proved in this session, and its edge
+        self.known = known if known is not None else LastKnown()
         self.keys: dict[ThreadId, ThreadKey] = {}  # the key each was proven with
         self._borrowed: set[ThreadId] = set()  # threads the peer lent us keys of (PROTOCOL §34)
-        self.last_heads: dict[ThreadId, dict[PeerId, int]] = {}  # the peer's log positions it last told us
+        self.last_heads = self.known.heads  # the peer's log positions it last told us (any session)
         self._lock = trio.Lock()
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -119,9 +137,12 @@ class ClientSession:
 
     # --- which threads we share ----------------------------------------------------------
 
-    async def hello(self, threads: Sequence[ThreadId]) -> dict[ThreadId, bytes]:
+    async def hello(self, threads: Sequence[ThreadId], *, every: bool = False) -> dict[ThreadId, bytes]:
         """Prove the threads we hold; returns those the peer shares with its
-        edges (also kept in `edges`)."""
+        edges (also kept in `edges`). `every`: these are all our threads, so
+        those it no longer shares drop out (once it has answered: until then
+        the Devices view shows what it last proved)."""
+        matched: set[ThreadId] = set()
         per_hello = MAX_PROOFS // proofs.PROOF_EPOCHS
         for start in range(0, len(threads), per_hello):
             nonce = self._random_bytes(wire.NONCE_LENGTH)
@@ -154,8 +175,9 @@ class ClientSession:
                 # rule as when it asks us (we neither push to it nor take its word).
                 if not self._threads.admits(thread_id, self.remote, key):
                     continue
-                self.edges[thread_id] = edge
+                self.edges[thread_id] = self.known.edges[thread_id] = edge
                 self.keys[thread_id] = key
+                matched.add(thread_id)
                 if lent:  # only what we are behind on
                     newest = self._threads.thread_keys(thread_id)[0].epoch
                     lent = [k for k in lent if k.epoch > newest]
@@ -167,6 +189,12 @@ class ClientSession:
                     self._borrowed.add(thread_id)
             if removed:  # its person's device removals, once its certificate was judged above
                 self._threads.peer_device_removals(self.remote, removed)
+        if every:
+            for thread_id in [t for t in self.edges if t not in matched]:
+                self.edges.pop(thread_id)
+                self.keys.pop(thread_id, None)
+            for thread_id in [t for t in self.known.edges if t not in matched]:
+                self.known.forget(thread_id)
         return dict(self.edges)
 
     def admitted(self, thread_id: ThreadId) -> bool:
@@ -177,6 +205,7 @@ class ClientSession:
         if not self._threads.admits(thread_id, self.remote, key):
             self.edges.pop(thread_id, None)
             self.keys.pop(thread_id, None)
+            self.known.forget(thread_id)
             return False
         return True
 
@@ -214,7 +243,7 @@ class ClientSession:
             # It took none of a log: it may hold it already (gossip got there
             # first). Where it stands now tells whether it has our last records.
             await self._heads(thread_id)
-        self.edges[thread_id] = proofs.edge(settled)
+        self.edges[thread_id] = self.known.edges[thread_id] = proofs.edge(settled)
         self.tell_held(thread_id)  # last: a thread we are leaving may go here
         return result
 

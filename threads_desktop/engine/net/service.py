@@ -35,7 +35,7 @@ from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net import budgets, proofs
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net.admission import Admission, accept_in_batches
-from threads_desktop.engine.net.client import ClientSession, Progress, SyncResult
+from threads_desktop.engine.net.client import ClientSession, LastKnown, Progress, SyncResult
 from threads_desktop.engine.net.devicing import PROTOCOL_ID as DEVICE_ID
 from threads_desktop.engine.net.devicing import DeviceServer, Devicing
 from threads_desktop.engine.net.dialback import PROTOCOL_ID as DIALBACK_ID
@@ -302,9 +302,9 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
             link.pending.discard(thread_id)
             link.cursors.pop(thread_id, None)
             link.deferred.pop(thread_id, None)
+            link.known.forget(thread_id)
             if link.session is not None:
                 link.session.edges.pop(thread_id, None)
-                link.session.last_heads.pop(thread_id, None)
             if link.syncing == thread_id and link.pass_scope is not None:
                 link.pass_scope.cancel()
 
@@ -401,16 +401,17 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
         remote = stream.remote_address  # None over a relay: counted in the totals only
         await self._server.serve(stream, stream.remote, remote[0] if remote else "")
 
-    async def _open_session(self, peer: PeerId) -> ClientSession:
+    async def _open_session(self, peer: PeerId, known: LastKnown | None = None) -> ClientSession:
         """A session over our live connection to the peer (whoever opened
-        it), or over a new one dialled at all its known addresses at once."""
+        it), or over a new one dialled at all its known addresses at once;
+        `known`: what its earlier sessions learnt (kept for the Devices view)."""
         assert self._host is not None
         with trio.fail_after(CONNECT_TIMEOUT):
             if not hosting.is_connected(self._host, peer):
                 await self._dialer.dial(peer, self._threads.addresses.addresses(peer))
             stream = await hosting.new_stream(self._host, peer, PROTOCOL_ID)
         return ClientSession(self._threads, self._me, peer, stream, self._learnt_peers, self._random_bytes,
-                             self._addresses_for(peer))
+                             self._addresses_for(peer), known)
 
     async def _dial_direct(self, peer: PeerId, address: str) -> None:
         assert self._host is not None
@@ -447,7 +448,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
             try:
                 opened = link.session is None
                 if link.session is None:
-                    link.session = await self._open_session(link.peer)
+                    link.session = await self._open_session(link.peer, link.known)
                     self._threads.peers.session_seen(link.peer)  # the Devices view's "offline since"
                     everything = True  # a new session: compare every thread (pull on reconnect)
                     self._threads.network_changed()
@@ -504,8 +505,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
         ours = self._threads.thread_ids()
         with trio.fail_after(HELLO_TIMEOUT):
             if threads is None:
-                session.edges.clear()
-                await session.hello(ours)
+                await session.hello(ours, every=True)
                 todo = list(session.edges)
             else:
                 new = [t for t in threads if t not in session.edges and t in ours]

@@ -12,7 +12,7 @@ import trio
 
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.logstore.blobs import BlockEntry
-from threads_desktop.engine.net.client import ClientSession
+from threads_desktop.engine.net.client import ClientSession, LastKnown
 
 
 class Discovery(Protocol):
@@ -31,6 +31,7 @@ class PeerLinkState:
     wake: trio.Event = field(default_factory=trio.Event)
     backoff: trio.CancelScope | None = None
     session: ClientSession | None = None
+    known: LastKnown = field(default_factory=LastKnown)  # what its sessions learnt, kept across them
     failures: int = 0
     passes: int = 0  # passes finished, well or not (for waiting on one)
     last_error: str | None = None

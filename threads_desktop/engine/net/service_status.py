@@ -16,7 +16,7 @@ from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.types import NetworkStatus, PeerLink, ThreadSync, Transfer
 from threads_desktop.engine.net import host as hosting
 from threads_desktop.engine.net import proofs
-from threads_desktop.engine.net.client import ClientSession, Progress
+from threads_desktop.engine.net.client import LastKnown, Progress
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.net.ports import ThreadStore
 from threads_desktop.engine.net.reach import Reach
@@ -93,26 +93,26 @@ class StatusParts:
             link = self._links.get(peer)
             if peer == self._me:
                 continue
-            progress = self._progress(link.session, ours) if link is not None and link.session is not None else ()
+            progress = self._progress(peer, link.known, ours) if link is not None else ()
             connection = classify(remote, local=self._local_networks, nearby=peer in self._nearby)
             links.append(PeerLink(str(peer), connection, progress))
         return links
 
-    def _progress(self, session: ClientSession,
+    def _progress(self, peer: PeerId, known: LastKnown,
                   ours: dict[ThreadId, tuple[dict[PeerId, int], bytes]]) -> tuple[ThreadSync, ...]:
-        """How far each thread the peer proved in the session is in step."""
+        """How far each thread the peer proved is in step, by what it last told us."""
         progress = []
-        for thread_id in list(session.edges):
+        for thread_id in list(known.edges):
             if thread_id not in ours:
                 heads = self._threads.heads(thread_id)
                 ours[thread_id] = {h.log_id: h.seq for h in heads}, proofs.edge(heads)
             positions, edge = ours[thread_id]
-            same_edge = session.edges.get(thread_id) == edge
+            same_edge = known.edges.get(thread_id) == edge
             if same_edge:  # it stands where we do: what to count from once either side moves on
-                session.last_heads[thread_id] = dict(positions)
-            report = self.transfers.get((thread_id, session.remote))
+                known.heads[thread_id] = dict(positions)
+            report = self.transfers.get((thread_id, peer))
             progress.append(thread_sync(
-                thread_id, ours=positions, theirs=session.last_heads.get(thread_id), same_edge=same_edge,
+                thread_id, ours=positions, theirs=known.heads.get(thread_id), same_edge=same_edge,
                 transfer=(report.done, report.total) if report is not None else None))
         return tuple(progress)
 
