@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from threads_desktop.cli.registry import Command, StopRequested
 
 if TYPE_CHECKING:
-    from threads_desktop.engine.core.ids import PeerId
+    from threads_desktop.engine.core.ids import PeerId, ThreadId
     from threads_desktop.engine.core.types import PersonDevice
     from threads_desktop.engine.net.ports import Network
     from threads_desktop.engine.node import Node
@@ -144,15 +144,35 @@ async def _issue_and_wait(node: Node, args: argparse.Namespace) -> int:
     print("open this link on the new computer (threads-desktop join LINK); waiting for it…", file=sys.stderr,
           flush=True)
     deadline = time.monotonic() + min(args.wait, (link.expires_ms / 1000) - time.time() + 1)
+    added: PeerId | None = None
     with trio.move_on_at(trio.current_time() + max(0.0, deadline - time.monotonic())):
         while True:
             added = node.device_links.added_by(key)
             if added is not None:
-                print(f"{_device_name(node, added)} was added to your devices", file=sys.stderr, flush=True)
-                return ADDED
+                name = _device_name(node, added)
+                print(f"{name} was added to your devices", file=sys.stderr, flush=True)
+                break
             await trio.sleep(POLL_SECONDS)
-    print("threads-desktop: nobody used the link in time; make a new one with `device add`", file=sys.stderr)
-    return NOT_USED
+    if added is None:
+        print("threads-desktop: nobody used the link in time; make a new one with `device add`", file=sys.stderr)
+        return NOT_USED
+    # Online a while longer, so the new device can take the albums and chats
+    # from us (quitting at once left it to find them elsewhere, or not at all).
+    with trio.move_on_at(trio.current_time() + max(0.0, deadline - time.monotonic())):
+        while not _has_everything(node, added):
+            await trio.sleep(POLL_SECONDS)
+        print(f"{name} has your albums and chats", file=sys.stderr, flush=True)
+        return ADDED
+    print(f"{name} gets the rest of your albums and chats from your other devices and friends while it is online",
+          file=sys.stderr, flush=True)
+    return ADDED
+
+
+def _has_everything(node: Node, device: PeerId) -> bool:
+    """The device is in step with us in every album and chat we hold."""
+    ours = {summary.thread_id for summary in node.list_threads()}
+    seen = next((d for d in node.devices() if d.peer_id == str(device)), None)
+    return seen is not None and ours <= {t.thread_id for t in seen.threads if t.in_sync}
 
 
 def _device_name(node: Node, device: PeerId) -> str:
@@ -224,9 +244,16 @@ async def _become(node: Node, link: DeviceLink, args: argparse.Namespace, networ
     print(f"this computer is now a device of {person}: {len(bundle.threads)} albums and chats; their photos and "
           "messages come from your other devices and friends while it is online", file=sys.stderr, flush=True)
     with trio.move_on_after(max(0.0, args.wait)):
-        while not all(len(node.store.logs(t.thread_id)) > 1 for t in bundle.threads):
+        while not _in_step_with_someone(node, [t.thread_id for t in bundle.threads]):
             await trio.sleep(POLL_SECONDS)
     return ADDED
+
+
+def _in_step_with_someone(node: Node, thread_ids: list[ThreadId]) -> bool:
+    """Every thread is in sync with a peer connected now (the other device or
+    a friend): we hold what it holds, and no photo transfer is under way."""
+    in_step = {t.thread_id for device in node.devices() for t in device.threads if t.in_sync}
+    return all(t in in_step for t in thread_ids)
 
 
 COMMANDS = (
