@@ -43,6 +43,7 @@ from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.collector import MainThreadCollector
 from threads_desktop.ui.engine_client import EngineClient
+from threads_desktop.ui.models.device_model import DeviceRole
 from threads_desktop.ui.models.message_list_model import MessageRole
 from threads_desktop.ui.models.photo_grid_model import PhotoRole
 from threads_desktop.ui.settings import AppSettings
@@ -599,6 +600,14 @@ def shoot(pump: Pump, app: QApplication, loop: qasync.QEventLoop, ana: EngineRun
         app.processEvents()
         save(invite, out / "invite.png")
         invite.close()
+
+        devices = window.ask_devices()
+        pump.until(lambda: devices.model.rowCount() == 2 and all(
+            devices.model.index(row).data(DeviceRole.PROGRESS_TEXT) == "Up to date" for row in range(2)),
+            "the devices, up to date")
+        app.processEvents()
+        save(devices, out / "devices.png")
+        devices.close()
 
         shoot_chat(pump, app, window, sample, out)
     finally:
