@@ -137,6 +137,28 @@ def test_device_add_on_a_profile_nobody_serves_stays_online_until_the_link_is_us
     assert thread in cli(tmp_path / "desktop", "ls").stdout
 
 
+def test_device_add_on_a_profile_with_nothing_to_share_ends_once_the_device_is_added(tmp_path: Path) -> None:
+    laptop = tmp_path / "laptop"
+    cli(laptop, "ls")  # a profile, with no album or chat yet
+    adding = subprocess.Popen(
+        [sys.executable, "-m", "threads_desktop", "--data-dir", str(laptop), "--listen", "/ip4/127.0.0.1/tcp/0",
+         "device", "add", "--wait", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert adding.stdout is not None
+        link = adding.stdout.readline().strip()
+        joined = cli(tmp_path / "desktop", "join", link, "--name", "Desktop", "--wait", "30", check=False)
+        assert joined.returncode == 0, joined.stderr
+        started = time.monotonic()
+        _out, err = adding.communicate(timeout=60)
+    finally:
+        if adding.poll() is None:
+            adding.kill()
+            adding.wait()
+    assert adding.returncode == 0, err
+    assert "Desktop has your albums and chats" in err
+    assert time.monotonic() - started < 20  # nothing to wait for: not the rest of --wait
+
+
 def test_device_add_says_when_nobody_used_the_link(tmp_path: Path) -> None:
     laptop = tmp_path / "laptop"
     cli(laptop, "create", "chat", "Notes")
