@@ -21,7 +21,7 @@ from libp2p.abc import IMuxedConn, ISecureConn
 from libp2p.io.utils import read_exactly
 from libp2p.peer.id import ID
 from libp2p.stream_muxer.muxer_multistream import MuxerMultistream
-from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream, _yamux_data_read_timeout
+from libp2p.stream_muxer.yamux.yamux import Yamux, _yamux_data_read_timeout
 
 SMALL_PIECE = 16 << 10  # bytes: pieces under this are gathered into one, so tiny frames cost no object each
 
@@ -116,34 +116,6 @@ class FrameBuffers(dict):  # type: ignore[type-arg]  # yamux.py's dict[int, byte
         super().__setitem__(stream_id, Frames(buffer) if isinstance(buffer, bytearray) else buffer)
 
 
-class LeanYamuxStream(YamuxStream):
-    """A yamux stream that gives its window back as go-yamux does
-    (`sendWindowUpdate`: once half of it is owed), where yamux.py:441-445
-    sends an update after almost every read: on a photo transfer one per
-    read, a frame each side handles in Python (docs/LIBP2P-NOTES.md,
-    transfer18e). The peer's window never runs out while we have read
-    everything: then all of it is owed, and an update goes."""
-
-    async def _auto_tune_and_send_window_update(self, *, bytes_read: int = 0) -> None:
-        async with self.window_lock:
-            buffered = len(self.conn.stream_buffers.get(self.stream_id, b""))
-            owed = self.target_recv_window - (self.recv_window + buffered)  # read (this read too), not given back
-            if bytes_read > 0 and owed < self._grow_threshold():
-                self._pending_recv_release += bytes_read  # as :423 counts it, for the update that goes later
-                return
-        await super()._auto_tune_and_send_window_update(bytes_read=bytes_read)
-
-
-class StreamTable(dict):  # type: ignore[type-arg]  # yamux.py's dict[int, YamuxStream], values made lean
-    """Yamux's `streams`: each stream it makes (yamux.py:889, :1294) becomes
-    a LeanYamuxStream as it is stored."""
-
-    def __setitem__(self, stream_id: int, stream: Any) -> None:
-        if type(stream) is YamuxStream:
-            stream.__class__ = LeanYamuxStream
-        super().__setitem__(stream_id, stream)
-
-
 class LeanYamux(Yamux):
     """py-libp2p's Yamux with frame-keeping stream buffers (see `lean`) and
     a DATA body read in one piece."""
@@ -164,10 +136,6 @@ def lean(muxed: IMuxedConn) -> IMuxedConn:
     if type(muxed) is Yamux:
         muxed.__class__ = LeanYamux
         muxed.stream_buffers = FrameBuffers({k: Frames(v) for k, v in muxed.stream_buffers.items()})
-        streams = StreamTable()
-        for stream_id, stream in muxed.streams.items():
-            streams[stream_id] = stream
-        muxed.streams = streams
     return muxed
 
 
