@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -110,9 +111,18 @@ def test_a_backup_restores_into_an_empty_folder_and_a_wrong_passphrase_changes_n
     assert into_used.returncode == 1 and "new, empty data folder" in into_used.stderr
 
 
-def test_device_add_on_a_profile_nobody_serves_stays_online_until_the_link_is_used(tmp_path: Path) -> None:
-    laptop = tmp_path / "laptop"
-    thread = cli(laptop, "create", "chat", "Notes").stdout.strip()
+@dataclass
+class AddedByLink:
+    joined: subprocess.CompletedProcess[str]  # the new computer's `join LINK`
+    join_seconds: float
+    adder_code: int  # `device add` on the laptop, nobody serving it
+    adder_err: str
+    adder_seconds_after_join: float
+
+
+def _add_by_link(laptop: Path, desktop: Path) -> AddedByLink:
+    """`device add` on a profile nobody serves (it goes online itself), and
+    the desktop joining by the link it prints."""
     adding = subprocess.Popen(
         [sys.executable, "-m", "threads_desktop", "--data-dir", str(laptop), "--listen", "/ip4/127.0.0.1/tcp/0",
          "device", "add", "--wait", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -122,41 +132,38 @@ def test_device_add_on_a_profile_nobody_serves_stays_online_until_the_link_is_us
         assert link.startswith("threads://device/"), adding.stderr.read() if adding.stderr else ""
         # Long enough for a loaded CI machine (the join's own start-up counts): 5 s ran out there once.
         started = time.monotonic()
-        joined = cli(tmp_path / "desktop", "join", link, "--name", "Desktop", "--wait", "30", check=False)
-        assert joined.returncode == 0, joined.stderr
-        # It stays online while the thread syncs, and no longer: it used to wait out all of --wait.
-        assert time.monotonic() - started < 25
+        joined = cli(desktop, "join", link, "--name", "Desktop", "--wait", "30", check=False)
+        join_seconds = time.monotonic() - started
+        started = time.monotonic()
         _out, err = adding.communicate(timeout=60)
+        return AddedByLink(joined, join_seconds, adding.returncode, err, time.monotonic() - started)
     finally:
         if adding.poll() is None:
             adding.kill()
             adding.wait()
-    assert adding.returncode == 0, err
-    assert "Desktop was added to your devices" in err
-    assert "Desktop has your albums and chats" in err  # online until then: the desktop took them from it
+
+
+def test_device_add_on_a_profile_nobody_serves_stays_online_until_the_link_is_used(tmp_path: Path) -> None:
+    laptop = tmp_path / "laptop"
+    thread = cli(laptop, "create", "chat", "Notes").stdout.strip()
+    added = _add_by_link(laptop, tmp_path / "desktop")
+    assert added.joined.returncode == 0, added.joined.stderr
+    # It stays online while the thread syncs, and no longer: it used to wait out all of --wait.
+    assert added.join_seconds < 25
+    assert added.adder_code == 0, added.adder_err
+    assert "Desktop was added to your devices" in added.adder_err
+    assert "Desktop has your albums and chats" in added.adder_err  # online until then: the desktop took them
     assert thread in cli(tmp_path / "desktop", "ls").stdout
 
 
 def test_device_add_on_a_profile_with_nothing_to_share_ends_once_the_device_is_added(tmp_path: Path) -> None:
     laptop = tmp_path / "laptop"
     cli(laptop, "ls")  # a profile, with no album or chat yet
-    adding = subprocess.Popen(
-        [sys.executable, "-m", "threads_desktop", "--data-dir", str(laptop), "--listen", "/ip4/127.0.0.1/tcp/0",
-         "device", "add", "--wait", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert adding.stdout is not None
-        link = adding.stdout.readline().strip()
-        joined = cli(tmp_path / "desktop", "join", link, "--name", "Desktop", "--wait", "30", check=False)
-        assert joined.returncode == 0, joined.stderr
-        started = time.monotonic()
-        _out, err = adding.communicate(timeout=60)
-    finally:
-        if adding.poll() is None:
-            adding.kill()
-            adding.wait()
-    assert adding.returncode == 0, err
-    assert "Desktop has your albums and chats" in err
-    assert time.monotonic() - started < 20  # nothing to wait for: not the rest of --wait
+    added = _add_by_link(laptop, tmp_path / "desktop")
+    assert added.joined.returncode == 0, added.joined.stderr
+    assert added.adder_code == 0, added.adder_err
+    assert "Desktop has your albums and chats" in added.adder_err
+    assert added.adder_seconds_after_join < 20  # nothing to wait for: not the rest of --wait
 
 
 def test_device_add_says_when_nobody_used_the_link(tmp_path: Path) -> None:
