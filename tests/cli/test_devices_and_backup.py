@@ -160,10 +160,12 @@ def test_device_add_on_a_profile_with_nothing_to_share_ends_once_the_device_is_a
     laptop = tmp_path / "laptop"
     cli(laptop, "ls")  # a profile, with no album or chat yet
     added = _add_by_link(laptop, tmp_path / "desktop")
+    # The link is spent before the answer goes: the adding side used to quit at once, now and then
+    # before its answer reached the desktop ("your other device did not answer"; CI, twice).
     assert added.joined.returncode == 0, added.joined.stderr
     assert added.adder_code == 0, added.adder_err
-    assert "Desktop has your albums and chats" in added.adder_err
-    assert added.adder_seconds_after_join < 20  # nothing to wait for: not the rest of --wait
+    assert "Desktop was added to your devices" in added.adder_err
+    assert added.adder_seconds_after_join < 20  # nothing to sync: not the rest of --wait
 
 
 def test_device_add_says_when_nobody_used_the_link(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 ADDED = 0
 NOT_USED = 75  # EX_TEMPFAIL: nothing went wrong, nobody used the link in time
 DEFAULT_WAIT = 15 * 60.0  # a link lasts 15 minutes
+ANSWER_GRACE_SECONDS = 10.0  # at most, for the new device to take our answer and finish comparing with us
 POLL_SECONDS = 0.25
 
 ADD_EPILOG = f"""\
@@ -156,23 +157,32 @@ async def _issue_and_wait(node: Node, args: argparse.Namespace) -> int:
     if added is None:
         print("threads-desktop: nobody used the link in time; make a new one with `device add`", file=sys.stderr)
         return NOT_USED
-    # Online a while longer, so the new device can take the albums and chats
-    # from us (quitting at once left it to find them elsewhere, or not at all).
-    with trio.move_on_at(trio.current_time() + max(0.0, deadline - time.monotonic())):
-        while not _has_everything(node, added):
-            await trio.sleep(POLL_SECONDS)
+    if node.list_threads():
+        # Online a while longer, so the new device can take the albums and chats
+        # from us (quitting at once left it to find them elsewhere, or not at all).
+        settled = False
+        with trio.move_on_at(trio.current_time() + max(0.0, deadline - time.monotonic())):
+            while not _has_everything(node, added):
+                await trio.sleep(POLL_SECONDS)
+            settled = True
+        if not settled:
+            print(f"{name} gets the rest of your albums and chats from your other devices and friends while it is "
+                  "online", file=sys.stderr, flush=True)
+            return ADDED
         print(f"{name} has your albums and chats", file=sys.stderr, flush=True)
-        return ADDED
-    print(f"{name} gets the rest of your albums and chats from your other devices and friends while it is online",
-          file=sys.stderr, flush=True)
+    # It may still be reading our answer (the link is spent before the answer
+    # is written) or finishing its own comparison with us: quitting now could
+    # cut it off ("your other device did not answer", or a wait for a peer
+    # that left). So until it hangs up, or a few seconds passed.
+    with trio.move_on_after(ANSWER_GRACE_SECONDS):
+        while any(link.peer_id == str(added) for link in node.network_status().links):
+            await trio.sleep(POLL_SECONDS)
     return ADDED
 
 
 def _has_everything(node: Node, device: PeerId) -> bool:
-    """The device is in step with us in every album and chat we hold (none: nothing to wait for)."""
+    """The device is in step with us in every album and chat we hold (it had our answer, then)."""
     ours = {summary.thread_id for summary in node.list_threads()}
-    if not ours:
-        return True
     seen = next((d for d in node.devices() if d.peer_id == str(device)), None)
     return seen is not None and ours <= {t.thread_id for t in seen.threads if t.in_sync}
 
