@@ -182,9 +182,13 @@ async def _issue_and_wait(node: Node, args: argparse.Namespace) -> int:
 
 def _has_everything(node: Node, device: PeerId) -> bool:
     """The device is in step with us in every album and chat we hold (it had our answer, then)."""
-    ours = {summary.thread_id for summary in node.list_threads()}
-    seen = next((d for d in node.devices() if d.peer_id == str(device)), None)
-    return seen is not None and ours <= {t.thread_id for t in seen.threads if t.in_sync}
+    return {summary.thread_id for summary in node.list_threads()} <= _in_step(node, str(device))
+
+
+def _in_step(node: Node, peer_id: str | None = None) -> set[ThreadId]:
+    """The threads in sync with a peer connected now (with `peer_id`, or with anyone)."""
+    return {t.thread_id for device in node.devices() if peer_id in (None, device.peer_id)
+            for t in device.threads if t.in_sync}
 
 
 def _device_name(node: Node, device: PeerId) -> str:
@@ -264,8 +268,7 @@ async def _become(node: Node, link: DeviceLink, args: argparse.Namespace, networ
 def _in_step_with_someone(node: Node, thread_ids: list[ThreadId]) -> bool:
     """Every thread is in sync with a peer connected now (the other device or
     a friend): we hold what it holds, and no photo transfer is under way."""
-    in_step = {t.thread_id for device in node.devices() for t in device.threads if t.in_sync}
-    return all(t in in_step for t in thread_ids)
+    return set(thread_ids) <= _in_step(node)
 
 
 COMMANDS = (

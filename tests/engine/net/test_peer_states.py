@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.engine.eventstore.peers import join_with
-from tests.engine.net.running import WAIT_SECONDS, serving, wait_until
+from tests.engine.net.running import serving, wait_until
 from threads_desktop.engine.core.ids import ThreadId, ThreadVariant
 from threads_desktop.engine.core.keys import SigningKey
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import Connection, Device, ThreadKind, ThreadSync
+from threads_desktop.engine.core.types import ChangeSet, Connection, Device, ThreadKind, ThreadSync
 from threads_desktop.engine.net.peer_states import LocalNetworks, classify, thread_sync
 from threads_desktop.engine.node import Node
 
@@ -105,13 +105,18 @@ def test_a_peer_that_reconnects_shows_what_it_last_told_until_its_new_session_co
             await wait_until(a, lambda: (d := _device(a, b)) is not None and d.connection is Connection.OFFLINE)
             b.chat(chat).post("written offline")
             seen: list[tuple[ThreadSync, ...]] = []
-            async with serving(b):
-                with trio.fail_after(WAIT_SECONDS):
-                    while not (seen and seen[-1] and seen[-1][0].in_sync):
-                        device = _device(a, b)
-                        if device is not None and device.connection is not Connection.OFFLINE:
-                            seen.append(device.threads)
-                        await trio.sleep(0)  # every step of the reconnection, not a sample of them
+
+            def note(changes: ChangeSet) -> None:  # every status A publishes while B reconnects
+                device = _device(a, b)
+                if changes.network is not None and device is not None and device.connection is not Connection.OFFLINE:
+                    seen.append(device.threads)
+
+            unsubscribe = a.subscribe(note)
+            try:
+                async with serving(b):
+                    await wait_until(a, lambda: _in_sync(a, b, chat))
+            finally:
+                unsubscribe()
         assert seen
         assert all([t.thread_id for t in threads] == [chat] and threads[0].compared for threads in seen), \
             [[(t.compared, t.we_lack) for t in threads] for threads in seen]
