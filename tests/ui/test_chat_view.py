@@ -288,6 +288,34 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
     assert not view_a.message_rows()[-1]["mine"]
 
 
+def test_opening_a_chat_again_while_a_change_is_being_read_shows_every_message_at_each_load(  # type: ignore[no-untyped-def]
+        qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> None:
+    client = EngineClient(runtime, qt_loop)
+    summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
+    for text in ("one", "two"):
+        _wait(qtbot, client.run(chat_ops.post, summary.thread_id, text, None, []))
+    view = _view(qtbot, client, summary)
+    assert _texts(view) == ["one", "two"]
+    shown_at_each_load: list[list[str]] = []
+    view.messages_loaded.connect(lambda: shown_at_each_load.append(_texts(view)))
+
+    # A new message makes the view read only the messages it names; the chat is
+    # opened again (a click in the list) while that read is on its way to the engine:
+    # its answer must not land in the emptied list.
+    reopened: list[bool] = []
+
+    def reopen_while_reading(_changes: object) -> None:
+        if not reopened:
+            reopened.append(True)
+            qt_loop.call_soon(view.show_thread, summary)  # after the view's read has started
+
+    client.changed.connect(reopen_while_reading)
+    _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "three", None, []))
+    qtbot.waitUntil(lambda: _texts(view) == ["one", "two", "three"] and bool(shown_at_each_load), timeout=10_000)
+    assert reopened
+    assert all(shown == ["one", "two", "three"] for shown in shown_at_each_load), shown_at_each_load
+
+
 @pytest.mark.parametrize(("role", "reason"), [(Role.READ, "not write"), (Role.FOLLOW, "cannot read")])
 def test_a_member_who_cannot_write_sees_the_composer_disabled_with_the_reason(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, open_node: Callable[[str], Node],

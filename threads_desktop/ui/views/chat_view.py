@@ -92,6 +92,9 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         self._changed_reactions: set[str] = set()
         self._scroll_to_end_next = False
         self._load_lock = asyncio.Lock()
+        # Which opening of a chat a load belongs to: opening the same chat again
+        # empties the list, so an answer asked for before must not land in it.
+        self._opening = 0
         self._closed = False
         self.unread_count = 0
         self.context_menu: QMenu | None = None
@@ -222,9 +225,12 @@ class ChatView(ChatWriting, ChatReading, QWidget):
     def show_thread(self, summary: ThreadSummary) -> None:
         """Switch to that chat and load its newest messages."""
         self._summary = summary
+        self._opening += 1
         self._reply_to = self._editing = None
         self._attachments = []
-        self._changed_messages, self._changed_reactions = set(), set()  # another chat's
+        # Another opening's: a reload still waiting for it finds itself stale and ends.
+        self._reload_pending = self._load_whole = False
+        self._changed_messages, self._changed_reactions = set(), set()
         self._read_up_to = b""
         self.unread_count = 0
         self._actions = {}
@@ -235,7 +241,7 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         self.title.setText(summary.name or self.tr("Chat"))
         self.removal_banner.show_removal(None, ThreadKind.CHAT)
         self._apply_rights()
-        self._spawn(self._open(summary))
+        self._spawn(self._open(summary, self._opening))
         self._spawn(self._load_membership(summary))
 
     @property
@@ -247,13 +253,15 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         self.model.set_names(names)
         self._update_bars()
 
-    async def _open(self, summary: ThreadSummary) -> None:
+    async def _open(self, summary: ThreadSummary, opening: int) -> None:
         if not summary.can_read:
             self.messages_loaded.emit()  # nothing to show: a follower holds no key to read it
             return
         async with self._load_lock:
+            if opening != self._opening:
+                return
             page = await self._client.run(chat_ops.load_page, summary.thread_id, None, PAGE_SIZE, frozenset())
-            if not self._is_current(summary):
+            if opening != self._opening:
                 return
             self._take_page(page)
             self.model.set_unread_from(self._first_unread(page))
@@ -287,6 +295,10 @@ class ChatView(ChatWriting, ChatReading, QWidget):
 
     def _is_current(self, summary: ThreadSummary) -> bool:
         return self._summary is not None and self._summary.thread_id == summary.thread_id
+
+    def _still_open(self, summary: ThreadSummary, opening: int) -> bool:
+        """That chat is shown, and not opened again since: the list is the one the load began on."""
+        return opening == self._opening and self._is_current(summary)
 
     # --- live updates ---------------------------------------------------------------------
 
@@ -323,10 +335,12 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         if self._reload_pending:
             return
         self._reload_pending = True
-        self._spawn(self._reload(self._summary))
+        self._spawn(self._reload(self._summary, self._opening))
 
-    async def _reload(self, summary: ThreadSummary) -> None:
+    async def _reload(self, summary: ThreadSummary, opening: int) -> None:
         async with self._load_lock:
+            if opening != self._opening:
+                return  # what it was to read belongs to a list emptied since (see show_thread)
             self._reload_pending = False
             whole, messages, reactions = self._load_whole, self._changed_messages, self._changed_reactions
             self._load_whole, self._changed_messages, self._changed_reactions = False, set(), set()
@@ -341,7 +355,7 @@ class ChatView(ChatWriting, ChatReading, QWidget):
                 page = await self._client.run(chat_ops.load_page, summary.thread_id, None, 0,
                                               self.model.known_photos(),
                                               chat_ops.ChangedMessages(frozenset(messages), frozenset(reactions)))
-            if not self._is_current(summary):
+            if not self._still_open(summary, opening):
                 return
             bar = self.list.verticalScrollBar()
             at_bottom = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK
@@ -373,18 +387,18 @@ class ChatView(ChatWriting, ChatReading, QWidget):
             self._spawn(self._client.run(notice_ops.remove_from_device, self._summary.thread_id))
 
     async def _load_older(self) -> None:
-        summary = self._summary
+        summary, opening = self._summary, self._opening
         if summary is None or self._loading_older or not self.model.has_older:
             return
         self._loading_older = True
         try:
             async with self._load_lock:
                 oldest = self.model.oldest_stamp()
-                if not self._is_current(summary) or oldest is None:
+                if not self._still_open(summary, opening) or oldest is None:
                     return
                 page = await self._client.run(chat_ops.load_page, summary.thread_id, oldest,
                                               PAGE_SIZE, self.model.known_photos())
-                if not self._is_current(summary):
+                if not self._still_open(summary, opening):
                     return
                 bar = self.list.verticalScrollBar()
                 from_bottom = bar.maximum() - bar.value()
