@@ -20,7 +20,7 @@ from tests.ui.counting_runtime import RecordingRuntime
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
-from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
+from threads_desktop.engine.core.types import ChangeSet, ThreadKind, ThreadSummary
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
@@ -299,21 +299,39 @@ def test_opening_a_chat_again_while_a_change_is_being_read_shows_every_message_a
     shown_at_each_load: list[list[str]] = []
     view.messages_loaded.connect(lambda: shown_at_each_load.append(_texts(view)))
 
-    # A new message makes the view read only the messages it names; the chat is
-    # opened again (a click in the list) while that read is on its way to the engine:
-    # its answer must not land in the emptied list.
-    reopened: list[bool] = []
+    # A new message makes the view read only the messages a change set names
+    # (its slot runs before this one). The chat is opened again (switching to
+    # another and back does the same) while that read is on its way, or before
+    # it starts: its answer must not land in the emptied list, and the next
+    # change must still be read.
+    reopen_next: list[str] = []
+    read_on_its_way: list[bool] = []
 
-    def reopen_while_reading(_changes: object) -> None:
-        if not reopened:
-            reopened.append(True)
-            qt_loop.call_soon(view.show_thread, summary)  # after the view's read has started
+    def reopen_after_a_message_change(changes: ChangeSet) -> None:
+        if not reopen_next or not any(c == "message" for _t, c, _d in changes.documents):
+            return
+        if reopen_next.pop() == "at once":
+            view.show_thread(summary)
+            return
 
-    client.changed.connect(reopen_while_reading)
+        def reopen() -> None:
+            read_on_its_way.append(view._load_lock.locked())  # the view's read has started
+            view.show_thread(summary)
+        qt_loop.call_soon(reopen)
+
+    client.changed.connect(reopen_after_a_message_change)
+    reopen_next.append("while reading")
     _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "three", None, []))
     qtbot.waitUntil(lambda: _texts(view) == ["one", "two", "three"] and bool(shown_at_each_load), timeout=10_000)
-    assert reopened
+    assert read_on_its_way == [True]
     assert all(shown == ["one", "two", "three"] for shown in shown_at_each_load), shown_at_each_load
+
+    reopen_next.append("at once")
+    _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "four", None, []))
+    qtbot.waitUntil(lambda: not reopen_next and _texts(view)[-1:] == ["four"], timeout=10_000)
+    _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "five", None, []))
+    qtbot.waitUntil(lambda: _texts(view) == ["one", "two", "three", "four", "five"], timeout=10_000)
+    assert all(shown[:3] == ["one", "two", "three"] for shown in shown_at_each_load), shown_at_each_load
 
 
 @pytest.mark.parametrize(("role", "reason"), [(Role.READ, "not write"), (Role.FOLLOW, "cannot read")])

@@ -92,8 +92,9 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         self._changed_reactions: set[str] = set()
         self._scroll_to_end_next = False
         self._load_lock = asyncio.Lock()
-        # Which opening of a chat a load belongs to: opening the same chat again
-        # empties the list, so an answer asked for before must not land in it.
+        # Which opening of a chat a load belongs to: each opening empties the list
+        # (switching to another chat and back, say), so an answer asked for before
+        # must not land in it.
         self._opening = 0
         self._closed = False
         self.unread_count = 0
@@ -228,8 +229,9 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         self._opening += 1
         self._reply_to = self._editing = None
         self._attachments = []
-        # Another opening's: a reload still waiting for it finds itself stale and ends.
-        self._reload_pending = self._load_whole = False
+        # A reload queued for the previous opening ends without clearing these:
+        # cleared here, or later change sets would never start a load.
+        self._reload_pending = self._load_whole = self._scroll_to_end_next = False
         self._changed_messages, self._changed_reactions = set(), set()
         self._read_up_to = b""
         self.unread_count = 0
@@ -258,10 +260,10 @@ class ChatView(ChatWriting, ChatReading, QWidget):
             self.messages_loaded.emit()  # nothing to show: a follower holds no key to read it
             return
         async with self._load_lock:
-            if opening != self._opening:
+            if self._opened_since(opening):
                 return
             page = await self._client.run(chat_ops.load_page, summary.thread_id, None, PAGE_SIZE, frozenset())
-            if opening != self._opening:
+            if self._opened_since(opening):
                 return
             self._take_page(page)
             self.model.set_unread_from(self._first_unread(page))
@@ -296,9 +298,9 @@ class ChatView(ChatWriting, ChatReading, QWidget):
     def _is_current(self, summary: ThreadSummary) -> bool:
         return self._summary is not None and self._summary.thread_id == summary.thread_id
 
-    def _still_open(self, summary: ThreadSummary, opening: int) -> bool:
-        """That chat is shown, and not opened again since: the list is the one the load began on."""
-        return opening == self._opening and self._is_current(summary)
+    def _opened_since(self, opening: int) -> bool:
+        """A chat was opened (the list emptied) since the load that began at `opening`."""
+        return opening != self._opening
 
     # --- live updates ---------------------------------------------------------------------
 
@@ -335,16 +337,18 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         if self._reload_pending:
             return
         self._reload_pending = True
-        self._spawn(self._reload(self._summary, self._opening))
+        self._spawn(self._reload(self._opening))
 
-    async def _reload(self, summary: ThreadSummary, opening: int) -> None:
+    async def _reload(self, opening: int) -> None:
         async with self._load_lock:
-            if opening != self._opening:
+            if self._opened_since(opening):
                 return  # what it was to read belongs to a list emptied since (see show_thread)
             self._reload_pending = False
             whole, messages, reactions = self._load_whole, self._changed_messages, self._changed_reactions
             self._load_whole, self._changed_messages, self._changed_reactions = False, set(), set()
-            if not self._is_current(summary) or not summary.can_read:
+            # The summary as it is now: a grant of read access may have come while this waited.
+            summary = self._summary
+            if summary is None or not summary.can_read:
                 return
             oldest = self.model.oldest_stamp()
             if whole or oldest is None:
@@ -355,7 +359,7 @@ class ChatView(ChatWriting, ChatReading, QWidget):
                 page = await self._client.run(chat_ops.load_page, summary.thread_id, None, 0,
                                               self.model.known_photos(),
                                               chat_ops.ChangedMessages(frozenset(messages), frozenset(reactions)))
-            if not self._still_open(summary, opening):
+            if self._opened_since(opening):
                 return
             bar = self.list.verticalScrollBar()
             at_bottom = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK
@@ -394,11 +398,11 @@ class ChatView(ChatWriting, ChatReading, QWidget):
         try:
             async with self._load_lock:
                 oldest = self.model.oldest_stamp()
-                if not self._still_open(summary, opening) or oldest is None:
+                if self._opened_since(opening) or oldest is None:
                     return
                 page = await self._client.run(chat_ops.load_page, summary.thread_id, oldest,
                                               PAGE_SIZE, self.model.known_photos())
-                if not self._still_open(summary, opening):
+                if self._opened_since(opening):
                     return
                 bar = self.list.verticalScrollBar()
                 from_bottom = bar.maximum() - bar.value()
