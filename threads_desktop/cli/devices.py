@@ -144,9 +144,10 @@ async def _issue_and_wait(node: Node, args: argparse.Namespace) -> int:
         return ADDED
     print("open this link on the new computer (threads-desktop join LINK); waiting for it…", file=sys.stderr,
           flush=True)
-    deadline = time.monotonic() + min(args.wait, (link.expires_ms / 1000) - time.time() + 1)
+    # One deadline (trio's clock) for both waits: the link's use, then the device's sync.
+    deadline = trio.current_time() + max(0.0, min(args.wait, (link.expires_ms / 1000) - time.time() + 1))
     added: PeerId | None = None
-    with trio.move_on_at(trio.current_time() + max(0.0, deadline - time.monotonic())):
+    with trio.move_on_at(deadline):
         while True:
             added = node.device_links.added_by(key)
             if added is not None:
@@ -161,7 +162,7 @@ async def _issue_and_wait(node: Node, args: argparse.Namespace) -> int:
         # Online a while longer, so the new device can take the albums and chats
         # from us (quitting at once left it to find them elsewhere, or not at all).
         settled = False
-        with trio.move_on_at(trio.current_time() + max(0.0, deadline - time.monotonic())):
+        with trio.move_on_at(deadline):
             while not _has_everything(node, added):
                 await trio.sleep(POLL_SECONDS)
             settled = True
@@ -260,15 +261,11 @@ async def _become(node: Node, link: DeviceLink, args: argparse.Namespace, networ
     print(f"this computer is now a device of {person}: {len(bundle.threads)} albums and chats; their photos and "
           "messages come from your other devices and friends while it is online", file=sys.stderr, flush=True)
     with trio.move_on_after(max(0.0, args.wait)):
-        while not _in_step_with_someone(node, [t.thread_id for t in bundle.threads]):
+        # Every thread in sync with a peer connected now (the other device or a
+        # friend): we hold what it holds, and no photo transfer is under way.
+        while not {t.thread_id for t in bundle.threads} <= _in_step(node):
             await trio.sleep(POLL_SECONDS)
     return ADDED
-
-
-def _in_step_with_someone(node: Node, thread_ids: list[ThreadId]) -> bool:
-    """Every thread is in sync with a peer connected now (the other device or
-    a friend): we hold what it holds, and no photo transfer is under way."""
-    return set(thread_ids) <= _in_step(node)
 
 
 COMMANDS = (
