@@ -11,19 +11,39 @@ from types import SimpleNamespace
 import multiaddr
 import pytest
 import trio
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from libp2p import new_host
+from libp2p.abc import IHost, INetStream
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
 from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError
 from libp2p.io.trio import TrioTCPStream
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
 from noise.connection import NoiseConnection
 from noise.exceptions import NoiseInvalidMessage
 
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.host import build_host, listen_addresses, new_stream, set_handler
-from threads_desktop.engine.net.noiseio import KEEP_BUFFER, CoalescedWrites, JoinedReads, ReadAhead, SpareBuffers
+from threads_desktop.engine.net.noisecipher import aead_of
+from threads_desktop.engine.net.noiseio import (
+    KEEP_BUFFER,
+    NOISE_AESGCM,
+    NOISE_AESGCM_ID,
+    NOISE_CHACHAPOLY,
+    CoalescedWrites,
+    JoinedReads,
+    ReadAhead,
+    SpareBuffers,
+)
 from threads_desktop.engine.net.yamuxio import LeanYamux
 
 
@@ -163,9 +183,54 @@ def test_two_hosts_on_loopback_talk_through_sockets_read_ahead() -> None:
                 assert type(conn.muxed_conn.secured_conn) is JoinedReads
                 assert type(conn.muxed_conn) is LeanYamux
                 assert conn.muxed_conn.secured_conn.spares is conn.muxed_conn.secured_conn.conn.spares
+                # our Noise, with AES-GCM both ways
+                assert conn.muxed_conn.secured_conn.negotiated_security_protocol == NOISE_AESGCM_ID
+                protocol = conn.muxed_conn.secured_conn.conn.noise_state.noise_protocol
+                assert protocol.name == NOISE_AESGCM
+                for state in (protocol.cipher_state_encrypt, protocol.cipher_state_decrypt):
+                    assert isinstance(aead_of(state), AESGCM)
             with trio.CancelScope(shield=True):
                 await a.close()
                 await b.close()
+
+    trio.run(main)
+
+
+def _plain_libp2p_host() -> IHost:
+    """A py-libp2p host as the library makes it: libp2p's Noise (ChaChaPoly) only."""
+    key_pair = create_new_key_pair()
+    return new_host(key_pair=key_pair,
+                    sec_opt={NOISE_ID: NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)},
+                    muxer_opt={TProtocol(YAMUX_ID): Yamux})
+
+
+@pytest.mark.parametrize("we_dial", [True, False])
+def test_a_peer_with_only_libp2ps_noise_still_connects_and_talks(we_dial: bool) -> None:
+    async def main() -> None:
+        ours, theirs = build_host(Identity.generate()), _plain_libp2p_host()
+
+        async def echo(stream: INetStream) -> None:
+            data = await stream.read(100)
+            await stream.write(data.upper())
+            await stream.close()
+
+        ours.set_stream_handler(TProtocol("/test/echo"), echo)
+        theirs.set_stream_handler(TProtocol("/test/echo"), echo)
+        listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+        async with ours.run(listen_addrs=listen), theirs.run(listen_addrs=listen):
+            dialer, dialed = (ours, theirs) if we_dial else (theirs, ours)
+            address = f"{dialed.get_transport_addrs()[0]}/p2p/{dialed.get_id()}"
+            with trio.fail_after(20):
+                await dialer.connect(info_from_p2p_addr(multiaddr.Multiaddr(address)))
+                stream = await dialer.new_stream(dialed.get_id(), [TProtocol("/test/echo")])
+                await stream.write(b"hello")
+                assert await stream.read(100) == b"HELLO"
+            conn = ours.get_network().get_connections(theirs.get_id())[0]
+            assert conn.muxed_conn.secured_conn.negotiated_security_protocol == NOISE_ID
+            assert conn.muxed_conn.secured_conn.conn.noise_state.noise_protocol.name == NOISE_CHACHAPOLY
+            with trio.CancelScope(shield=True):
+                await ours.close()
+                await theirs.close()
 
     trio.run(main)
 
@@ -216,11 +281,11 @@ def test_a_large_read_cut_short_by_the_end_gives_what_came_then_the_end_is_an_er
     trio.run(main)
 
 
-def _noise_pair() -> tuple[NoiseConnection, NoiseConnection]:
-    """Two ends of a finished Noise handshake, in memory."""
+def _noise_pair(cipher: str = "ChaChaPoly") -> tuple[NoiseConnection, NoiseConnection]:
+    """Two ends of a finished Noise handshake, in memory; `cipher` as Noise names it."""
     ends = []
     for initiator in (True, False):
-        end = NoiseConnection.from_name(b"Noise_NN_25519_ChaChaPoly_SHA256")
+        end = NoiseConnection.from_name(f"Noise_NN_25519_{cipher}_SHA256".encode())
         end.set_as_initiator() if initiator else end.set_as_responder()
         end.start_handshake()
         ends.append(end)
@@ -296,9 +361,11 @@ def _opened(receiver: NoiseConnection, wire: bytes) -> list[bytes]:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.lists(st.integers(0, 200_000), min_size=1, max_size=3), min_size=1, max_size=3))
-def test_large_writes_are_noise_messages_the_library_opens_each_part_in_its_own(writes: list[list[int]]) -> None:
-    sender, receiver = _noise_pair()
+@given(st.lists(st.lists(st.integers(0, 200_000), min_size=1, max_size=3), min_size=1, max_size=3),
+       st.sampled_from(["ChaChaPoly", "AESGCM"]))
+def test_large_writes_are_noise_messages_the_library_opens_each_part_in_its_own(
+        writes: list[list[int]], cipher: str) -> None:
+    sender, receiver = _noise_pair(cipher)
     writer, socket = _writer(sender)
     made = [[bytes([(w * 7 + p) % 256]) * size for p, size in enumerate(sizes)] for w, sizes in enumerate(writes)]
 
@@ -318,10 +385,11 @@ def test_large_writes_are_noise_messages_the_library_opens_each_part_in_its_own(
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(1, MAX_PLAINTEXT_LENGTH), min_size=1, max_size=12),  # py-libp2p takes b"" for the end
        st.lists(st.integers(0, 900_000), max_size=6), st.lists(st.integers(1, 300_000), min_size=1, max_size=6),
-       st.sampled_from([1000, 1 << 20]))  # messages cut across socket reads, or many whole in one
+       st.sampled_from([1000, 1 << 20]),  # messages cut across socket reads, or many whole in one
+       st.sampled_from(["ChaChaPoly", "AESGCM"]))
 def test_large_reads_open_real_noise_messages_in_place_however_the_socket_cut_them(
-        sizes: list[int], cuts: list[int], asks: list[int], read_ahead: int) -> None:
-    sender, receiver = _noise_pair()
+        sizes: list[int], cuts: list[int], asks: list[int], read_ahead: int, cipher: str) -> None:
+    sender, receiver = _noise_pair(cipher)
     messages = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
     data = b"".join(messages)
     wire = b"".join(len(sealed).to_bytes(2, "big") + sealed for sealed in map(sender.encrypt, messages))
@@ -342,9 +410,10 @@ def test_large_reads_open_real_noise_messages_in_place_however_the_socket_cut_th
     assert trio.run(main) == data
 
 
+@pytest.mark.parametrize("cipher", ["ChaChaPoly", "AESGCM"])
 @pytest.mark.parametrize("read_ahead", [1000, 1 << 20])
-def test_a_tampered_message_inside_a_large_read_is_refused(read_ahead: int) -> None:
-    sender, receiver = _noise_pair()
+def test_a_tampered_message_inside_a_large_read_is_refused(read_ahead: int, cipher: str) -> None:
+    sender, receiver = _noise_pair(cipher)
     sealed = [bytearray(sender.encrypt(b"x" * MAX_PLAINTEXT_LENGTH)) for _ in range(3)]
     sealed[1][100] ^= 1
     session = JoinedReads.__new__(JoinedReads)

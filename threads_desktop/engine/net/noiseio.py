@@ -14,7 +14,13 @@ frame, largeframes.py) was one socket write per 64 KiB Noise message
 (security/noise/io.py:59-79); here its messages are sealed in place
 (noisecipher.py), in order, into a buffer the host's connections share
 (SpareBuffers), and written together. The same bytes on the wire, except
-that a large frame's header goes in a Noise message of its own."""
+that a large frame's header goes in a Noise message of its own.
+
+Two Noise protocols are offered, ours first: Noise_XX_25519_AESGCM_SHA256
+(NOISE_AESGCM_ID; AES-256-GCM costs 0.09 s/GB here against ChaCha20-
+Poly1305's 0.32, each side: docs/BENCHMARKS.md transfer18h), then libp2p's
+`/noise` (ChaChaPoly), which a peer without ours gets. The cipher's name is
+hashed into the handshake, so the two ends cannot disagree on it."""
 
 from __future__ import annotations
 
@@ -22,22 +28,26 @@ from collections.abc import Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from libp2p.abc import IRawConnection, ISecureConn
+from libp2p.custom_types import TProtocol
 from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError, IOException
 from libp2p.io.trio import TrioTCPStream
 from libp2p.network.connection.exceptions import RawConnError
 from libp2p.peer.id import ID
 from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH, SIZE_NOISE_MESSAGE_LEN, NoiseTransportReadWriter
+from libp2p.security.noise.patterns import IPattern, PatternXX
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.security.secure_session import SecureSession
 from noise.exceptions import NoiseInvalidMessage
 
-from threads_desktop.engine.net.noisecipher import TAG_BYTES, aead_of, open_into, seal_into
+from threads_desktop.engine.net.noisecipher import TAG_BYTES, Aead, aead_of, open_into, seal_into
 
 READ_AHEAD = 1 << 20  # bytes asked of the socket at once (a large frame in one recv: 256 KiB measured 3-10% slower)
 KEEP_BUFFER = 2 << 20  # bytes: a buffer larger than this is not kept for the next large read or write
 KEPT_BUFFERS = 8  # buffers a host keeps for its connections' large reads and writes (at most 16 MiB)
+NOISE_AESGCM_ID = TProtocol("/threads/noise-aesgcm/1.0.0")
+NOISE_AESGCM = b"Noise_XX_25519_AESGCM_SHA256"
+NOISE_CHACHAPOLY = b"Noise_XX_25519_ChaChaPoly_SHA256"  # libp2p's `/noise` (patterns.py:218)
 
 
 class SpareBuffers:
@@ -149,7 +159,7 @@ class CoalescedWrites(NoiseTransportReadWriter):
 
     spares: SpareBuffers | None = None  # the host's (`tune`); None: a new buffer each time
 
-    def _state(self, direction: str) -> tuple[Any, ChaCha20Poly1305] | None:
+    def _state(self, direction: str) -> tuple[Any, Aead] | None:
         protocol = getattr(self.noise_state, "noise_protocol", None)
         state = getattr(protocol, direction, None)
         aead = aead_of(state) if getattr(self.noise_state, "handshake_finished", False) else None
@@ -331,11 +341,20 @@ def tune(secured: ISecureConn, spares: SpareBuffers) -> ISecureConn:
 
 class BufferedNoise(NoiseTransport):
     """py-libp2p's Noise transport over connections that read ahead, write
-    large messages whole and join large reads once."""
+    large messages whole and join large reads once; `protocol_name` picks
+    the Noise protocol (libp2p's ChaChaPoly by default)."""
 
-    def __init__(self, *args: Any, spares: SpareBuffers | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, spares: SpareBuffers | None = None,
+                 protocol_name: bytes = NOISE_CHACHAPOLY, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spares = spares if spares is not None else SpareBuffers()
+        self.protocol_name = protocol_name
+
+    def get_pattern(self) -> IPattern:
+        pattern = super().get_pattern()
+        if isinstance(pattern, PatternXX):  # the library's only pattern (transport.py:82-90)
+            pattern.protocol_name = self.protocol_name
+        return pattern
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         read_ahead(conn)
