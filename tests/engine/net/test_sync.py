@@ -92,7 +92,14 @@ def test_a_reader_gets_what_it_missed_from_the_follower_alone(open_node: OpenNod
             await service_a.stop()
             # a is offline for good; r comes back and only f answers.
             async with serving(r) as service_r:
-                await wait_until(r, lambda: texts(r, thread_id) == ["while you were away"])
+                try:
+                    await wait_until(r, lambda: texts(r, thread_id) == ["while you were away"])
+                except trio.TooSlowError:  # a rare CI failure: say what r's links stood at
+                    names = {str(a.identity.peer_id): "a", str(f.identity.peer_id): "f"}
+                    links = [(names.get(s.peer, s.peer), s.connected, s.failures, s.last_error)
+                             for s in service_r.peer_status()]
+                    raise AssertionError(f"r has {texts(r, thread_id)}; its links: {links}; edges equal: "
+                                         f"{_edge(r, thread_id) == _edge(f, thread_id)}") from None
                 connected = {s.peer for s in service_r.peer_status() if s.connected}
                 assert str(f.identity.peer_id) in connected
                 assert service_a_addresses and str(a.identity.peer_id) not in connected
