@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import blake3
 import dag_cbor
 import pytest
 from hypothesis import given
@@ -11,14 +12,20 @@ from multiformats import CID
 
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cbor import Link
-from threads_desktop.engine.codec.cid import cid_of_cbor, cid_of_raw, format_cid, parse_cid
+from threads_desktop.engine.codec.cid import cid_matches, cid_of_cbor, cid_of_raw, format_cid, parse_cid
 from threads_desktop.engine.core.errors import CodecError, InvalidIdError
 
 LIMIT = 1 << 20
 
 
 def _links() -> st.SearchStrategy[Link]:
-    return st.binary(min_size=1, max_size=40).map(lambda b: Link(cid_of_cbor(b)))
+    return st.binary(min_size=1, max_size=40).flatmap(
+        lambda b: st.sampled_from([cid_of_cbor(b), cid_of_raw(b), _raw_sha256(b)]).map(Link))
+
+
+def _raw_sha256(data: bytes) -> bytes:
+    """A raw CID as raw blocks were named before BLAKE3 (sha2-256)."""
+    return bytes(CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(data).digest())))
 
 
 def dag_values() -> st.SearchStrategy[Any]:
@@ -67,6 +74,8 @@ def test_decode_inverts_encode(value: Any) -> None:
     ("a10101", "integer map key"),
     ("d82a4100", "empty CID"),
     ("d82a5822000155122000", "truncated CID"),
+    ("d82a582500017112ff" + "00" * 32, "CID of another hash length"),
+    ("d82a58250001711e20" + "00" * 32, "dag-cbor CID named by BLAKE3"),
     ("5bffffffffffffffff", "length beyond the input"),
 ])
 def test_decode_refuses_non_canonical_or_malformed_input(hex_bytes: str, why: str) -> None:
@@ -101,8 +110,26 @@ def test_cids_match_the_multiformats_library() -> None:
     assert ours == bytes(theirs)
     assert format_cid(ours) == str(theirs)
     raw = cid_of_raw(b"photo bytes")
-    assert format_cid(raw) == str(CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"photo bytes").digest())))
-    assert parse_cid(format_cid(ours)) == ours
+    assert format_cid(raw) == str(CID("base32", 1, "raw", ("blake3", blake3.blake3(b"photo bytes").digest())))
+    for cid in (ours, raw, _raw_sha256(b"photo bytes")):
+        assert parse_cid(format_cid(cid)) == cid
+
+
+@given(st.binary(max_size=3000), st.integers(0, 35), st.integers(1, 255))
+def test_a_block_matches_its_cid_by_the_hash_the_cid_names_and_nothing_else(
+        data: bytes, at: int, flip: int) -> None:
+    named = [cid_of_cbor(data), cid_of_raw(data), _raw_sha256(data)]
+    for cid in named:
+        assert cid_matches(cid, data) and cid_matches(cid, memoryview(data))
+        assert not cid_matches(cid, data + b"x")
+        changed = bytearray(cid)
+        changed[at] ^= flip  # any other CID: another digest, hash, codec or version
+        assert not cid_matches(bytes(changed), data)
+    # the same digest under another hash's name does not match
+    sha, b3 = hashlib.sha256(data).digest(), blake3.blake3(data).digest()
+    assert not cid_matches(bytes([1, 0x55, 0x1E, 0x20]) + sha, data)
+    assert not cid_matches(bytes([1, 0x71, 0x1E, 0x20]) + b3, data)  # dag-cbor is sha2-256 only
+    assert not cid_matches(cid_of_raw(data)[:-1], data)
 
 
 @pytest.mark.parametrize("bad", ["", "b", "Bafy", "zdpu", "bafyreig" + "a" * 10])

@@ -5,6 +5,7 @@ missing or torn."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from threads_desktop.engine.codec.cid import CODEC_RAW
 from threads_desktop.engine.core.errors import IntegrityError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
+from threads_desktop.engine.logstore import blobs as blobs_module
 from threads_desktop.engine.logstore.blockfiles import BLOCKS_DIRECTORY
 from threads_desktop.engine.node import Node
 
@@ -139,3 +141,36 @@ def test_block_files_are_private_to_the_user_like_the_profile(open_node: OpenNod
     folder = _thread_folder(tmp_path / "a", thread_id)
     assert {p.stat().st_mode & 0o777 for p in (folder.parent, folder)} == {0o700}
     assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}
+
+
+def _raw_sha256(data: bytes) -> bytes:
+    """A chunk's CID as photos were named before BLAKE3 (raw, sha2-256)."""
+    return bytes([0x01, CODEC_RAW, 0x12, 0x20]) + hashlib.sha256(data).digest()
+
+
+def test_a_photo_whose_chunks_were_named_by_sha256_still_reads_and_travels_checked(
+        open_node: OpenNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = open_node("a"), open_node("b")
+    with monkeypatch.context() as before_blake3:  # made as builds before transfer18h made them
+        before_blake3.setattr(blobs_module, "cid_of_raw", _raw_sha256)
+        thread_id, photo = _album_with_a_photo(a, tmp_path / "camera")
+    chunks = _chunk_cids(a, thread_id)
+    assert chunks and all(c[:4] == bytes([0x01, CODEC_RAW, 0x12, 0x20]) for c in chunks)
+    assert a.photos(thread_id).original(photo)[:2] == b"\xff\xd8"  # read back, each chunk checked
+    b.store.create_thread(thread_id, a.store.thread_keys(thread_id)[-1])
+    entries = [e for _, e in a.blobs(thread_id).inventory(0, 100)]
+    blocks = a.blobs(thread_id).read_blocks([e.cid for e in entries], 1 << 30)
+    fetched = [(entry, data) for entry, (_cid, data) in zip(entries, blocks, strict=True)]
+    with pytest.raises(IntegrityError):  # still checked, by sha2-256
+        b.blobs(thread_id).stage_fetched([(fetched[-1][0], fetched[-1][1][:-1] + b"!")])
+    b.blobs(thread_id).stage_fetched(fetched)
+    with b.database.write():
+        for entry, data in fetched:
+            b.blobs(thread_id).add_fetched(entry, data)
+    assert b.blobs(thread_id).held(chunks) == set(chunks)
+    # a new photo in the same album is named by BLAKE3, beside the old ones
+    (tmp_path / "later").mkdir()
+    (tmp_path / "later" / "q.jpg").write_bytes(image_bytes("JPEG", size=(320, 240), seed=8))
+    a.photos(thread_id).add_files([tmp_path / "later" / "q.jpg"])
+    new = set(_chunk_cids(a, thread_id)) - set(chunks)
+    assert new and all(c[:4] == bytes([0x01, CODEC_RAW, 0x1E, 0x20]) for c in new)

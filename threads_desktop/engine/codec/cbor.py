@@ -14,19 +14,18 @@ from typing import Any
 
 import cbrrr
 
-from threads_desktop.engine.codec.cid import CID_LENGTH, CODEC_DAG_CBOR, CODEC_RAW
+from threads_desktop.engine.codec.cid import CID_LENGTH, CID_PREFIXES
 from threads_desktop.engine.core.errors import CodecError
 
 Link = cbrrr.CID
 """A CID inside a node (CBOR tag 42). Its `cid_bytes` are the binary CID."""
 
 DEFAULT_MAX_DEPTH = 32
-_LINK_PREFIXES = (bytes([1, CODEC_DAG_CBOR, 0x12, 0x20]), bytes([1, CODEC_RAW, 0x12, 0x20]))
 
 
 def _strict_link(cid_bytes: bytes) -> Link:
-    # Only the CIDs this protocol produces: v1, dag-cbor or raw, sha2-256.
-    if len(cid_bytes) != CID_LENGTH or cid_bytes[:4] not in _LINK_PREFIXES:
+    # Only the CIDs this protocol produces: v1, dag-cbor sha2-256, raw BLAKE3 or sha2-256.
+    if len(cid_bytes) != CID_LENGTH or cid_bytes[:4] not in CID_PREFIXES:
         raise ValueError("unsupported CID in link")
     return Link(bytes(cid_bytes))
 

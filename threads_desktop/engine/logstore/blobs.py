@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cbor import Link
-from threads_desktop.engine.codec.cid import CODEC_RAW, cid_of_cbor, cid_of_raw
+from threads_desktop.engine.codec.cid import CODEC_RAW, cid_matches, cid_of_cbor, cid_of_raw
 from threads_desktop.engine.core.errors import IntegrityError, NotFoundError, SchemaError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.crypto import aead
@@ -155,10 +155,10 @@ class BlobStore:
             return None
         return self._files.read(self._thread_id.raw, cid)
 
-    def _checked(self, cid: bytes, data: bytes, cid_of: Any) -> bool:
+    def _checked(self, cid: bytes, data: bytes) -> bool:
         """Whether `data` matches its CID; a torn file is removed, so the
         block counts as missing and is fetched again."""
-        if cid_of(data) == cid:
+        if cid_matches(cid, data):
             return True
         if self._files is not None and self._thread_id is not None:
             self._files.discard(self._thread_id.raw, cid)
@@ -224,7 +224,7 @@ class BlobStore:
     def get(self, ref: BlobRef) -> bytes:
         """The blob's bytes, every chunk checked against its CID and tag."""
         cipher = AESGCM(ref.key)
-        parts = [aead.open_sealed(cipher, self._block(cid, cid_of_raw), _chunk_aad(index))
+        parts = [aead.open_sealed(cipher, self._block(cid), _chunk_aad(index))
                  for index, cid in enumerate(self._chunks(ref, cipher))]
         data = b"".join(parts)
         if len(data) != ref.size:
@@ -244,7 +244,7 @@ class BlobStore:
         return row is not None and (row[0] > 0 or self._file_here(cid))
 
     def _chunks(self, ref: BlobRef, cipher: AESGCM) -> list[bytes]:
-        sealed_manifest = cbor.decode(self._block(ref.manifest, cid_of_cbor), max_size=1 << 20)
+        sealed_manifest = cbor.decode(self._block(ref.manifest), max_size=1 << 20)
         if not isinstance(sealed_manifest, bytes):
             raise IntegrityError("a blob manifest is a sealed byte string")
         manifest = cbor.decode(aead.open_sealed(cipher, sealed_manifest, _AAD_MANIFEST), max_size=1 << 20)
@@ -258,15 +258,15 @@ class BlobStore:
     def has(self, ref: BlobRef) -> bool:
         return self._sql.execute("SELECT 1 FROM blocks WHERE cid = ?", (ref.manifest,)).fetchone() is not None
 
-    def _block(self, cid: bytes, cid_of: Any) -> bytes:
+    def _block(self, cid: bytes) -> bytes:
         data = self._data(cid)
         if data is None:
             raise NotFoundError("a block of this blob is not here (yet)")
-        if not self._checked(cid, data, cid_of):
+        if not self._checked(cid, data):
             raise IntegrityError("a stored block does not match its CID")
         return data
 
 
 def _check_fetched(cid: bytes, data: bytes) -> None:
-    if (cid_of_raw(data) if cid[1] == CODEC_RAW else cid_of_cbor(data)) != cid:
+    if not cid_matches(cid, data):
         raise IntegrityError("a block from a peer does not match its CID")
