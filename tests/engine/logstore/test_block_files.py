@@ -5,6 +5,7 @@ missing or torn."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.engine.modules.images import image_bytes
-from threads_desktop.engine.codec.cid import CODEC_RAW
+from threads_desktop.engine.codec.cid import CODEC_RAW, cid_of_cbor
 from threads_desktop.engine.core.errors import IntegrityError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.logstore import blobs as blobs_module
+from threads_desktop.engine.logstore.blobs import BlobRef
 from threads_desktop.engine.logstore.blockfiles import BLOCKS_DIRECTORY
 from threads_desktop.engine.node import Node
 
@@ -111,7 +113,7 @@ def test_staging_checks_and_writes_blocks_from_another_thread_and_only_listing_t
     staging = b.blobs(thread_id)
     with ThreadPoolExecutor(1) as pool:  # as the transfer does it: off the engine thread
         pool.submit(staging.stage_fetched, fetched).result()
-        tampered = [(fetched[-1][0], fetched[-1][1][:-1] + b"!")]
+        tampered = [(fetched[-1][0], _flipped(fetched[-1][1]))]
         with pytest.raises(IntegrityError):
             pool.submit(staging.stage_fetched, tampered).result()
     assert staging.held([e.cid for e in entries]) == set()  # written, not yet listed
@@ -143,6 +145,11 @@ def test_block_files_are_private_to_the_user_like_the_profile(open_node: OpenNod
     assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}
 
 
+def _flipped(data: bytes) -> bytes:
+    """`data` with its last bit changed (always another block)."""
+    return data[:-1] + bytes([data[-1] ^ 1])
+
+
 def _raw_sha256(data: bytes) -> bytes:
     """A chunk's CID as photos were named before BLAKE3 (raw, sha2-256)."""
     return bytes([0x01, CODEC_RAW, 0x12, 0x20]) + hashlib.sha256(data).digest()
@@ -162,7 +169,7 @@ def test_a_photo_whose_chunks_were_named_by_sha256_still_reads_and_travels_check
     blocks = a.blobs(thread_id).read_blocks([e.cid for e in entries], 1 << 30)
     fetched = [(entry, data) for entry, (_cid, data) in zip(entries, blocks, strict=True)]
     with pytest.raises(IntegrityError):  # still checked, by sha2-256
-        b.blobs(thread_id).stage_fetched([(fetched[-1][0], fetched[-1][1][:-1] + b"!")])
+        b.blobs(thread_id).stage_fetched([(fetched[-1][0], _flipped(fetched[-1][1]))])
     b.blobs(thread_id).stage_fetched(fetched)
     with b.database.write():
         for entry, data in fetched:
@@ -174,3 +181,22 @@ def test_a_photo_whose_chunks_were_named_by_sha256_still_reads_and_travels_check
     a.photos(thread_id).add_files([tmp_path / "later" / "q.jpg"])
     new = set(_chunk_cids(a, thread_id)) - set(chunks)
     assert new and all(c[:4] == bytes([0x01, CODEC_RAW, 0x1E, 0x20]) for c in new)
+
+
+def test_a_blob_whose_manifest_or_chunks_are_named_as_another_kind_of_block_is_refused(
+        open_node: OpenNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    node = open_node("a")
+    thread_id, photo = _album_with_a_photo(node, tmp_path / "camera")
+    ref = BlobRef.from_value(node.photos(thread_id).photos.get(photo).data["original"])
+    manifest = node.blobs(thread_id).read_blocks([ref.manifest], 1 << 30)[0][1]
+    as_raw = bytes([0x01, CODEC_RAW, 0x12, 0x20]) + hashlib.sha256(manifest).digest()  # its hash, another role
+    with pytest.raises(IntegrityError):
+        node.blobs(thread_id).get(dataclasses.replace(ref, manifest=as_raw))
+    with monkeypatch.context() as misnamed:  # chunks named as dag-cbor blocks: their hash matches, their role not
+        misnamed.setattr(blobs_module, "cid_of_raw", cid_of_cbor)
+        (tmp_path / "more").mkdir()
+        (tmp_path / "more" / "r.jpg").write_bytes(image_bytes("JPEG", size=(320, 240), seed=9))
+        assert node.photos(thread_id).add_files([tmp_path / "more" / "r.jpg"]).added
+    misnamed_photo = next(p.id for p in node.photos(thread_id).page() if p.id != photo)
+    with pytest.raises(IntegrityError):
+        node.photos(thread_id).original(misnamed_photo)

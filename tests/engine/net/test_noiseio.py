@@ -209,9 +209,18 @@ def test_a_peer_with_only_libp2ps_noise_still_connects_and_talks(we_dial: bool) 
     async def main() -> None:
         ours, theirs = build_host(Identity.generate()), _plain_libp2p_host()
 
+        size = 300 << 10  # past one Noise message each way: libp2p's cipher sealed and opened in place too
+
+        async def read_all(stream: INetStream) -> bytes:
+            data = b""
+            while len(data) < size:
+                piece = await stream.read(size - len(data))
+                assert piece
+                data += piece
+            return data
+
         async def echo(stream: INetStream) -> None:
-            data = await stream.read(100)
-            await stream.write(data.upper())
+            await stream.write((await read_all(stream))[::-1])
             await stream.close()
 
         ours.set_stream_handler(TProtocol("/test/echo"), echo)
@@ -223,8 +232,9 @@ def test_a_peer_with_only_libp2ps_noise_still_connects_and_talks(we_dial: bool) 
             with trio.fail_after(20):
                 await dialer.connect(info_from_p2p_addr(multiaddr.Multiaddr(address)))
                 stream = await dialer.new_stream(dialed.get_id(), [TProtocol("/test/echo")])
-                await stream.write(b"hello")
-                assert await stream.read(100) == b"HELLO"
+                payload = bytes(range(256)) * (size // 256)
+                await stream.write(payload)
+                assert await read_all(stream) == payload[::-1]
             conn = ours.get_network().get_connections(theirs.get_id())[0]
             assert conn.muxed_conn.secured_conn.negotiated_security_protocol == NOISE_ID
             assert conn.muxed_conn.secured_conn.conn.noise_state.noise_protocol.name == NOISE_CHACHAPOLY

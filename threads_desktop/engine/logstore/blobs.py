@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from threads_desktop.engine.codec import cbor
 from threads_desktop.engine.codec.cbor import Link
-from threads_desktop.engine.codec.cid import CODEC_RAW, cid_matches, cid_of_cbor, cid_of_raw
+from threads_desktop.engine.codec.cid import CODEC_DAG_CBOR, CODEC_RAW, cid_matches, cid_of_cbor, cid_of_raw
 from threads_desktop.engine.core.errors import IntegrityError, NotFoundError, SchemaError
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.crypto import aead
@@ -244,6 +244,9 @@ class BlobStore:
         return row is not None and (row[0] > 0 or self._file_here(cid))
 
     def _chunks(self, ref: BlobRef, cipher: AESGCM) -> list[bytes]:
+        # Each CID in its role (a hash check alone would take any of CID_PREFIXES in either).
+        if ref.manifest[1] != CODEC_DAG_CBOR:
+            raise IntegrityError("a blob manifest is a dag-cbor block")
         sealed_manifest = cbor.decode(self._block(ref.manifest), max_size=1 << 20)
         if not isinstance(sealed_manifest, bytes):
             raise IntegrityError("a blob manifest is a sealed byte string")
@@ -251,8 +254,8 @@ class BlobStore:
         if not isinstance(manifest, dict) or manifest.get("size") != ref.size \
                 or not isinstance(manifest.get("chunks"), list):
             raise IntegrityError("the blob manifest does not match its reference")
-        if not all(isinstance(link, Link) for link in manifest["chunks"]):
-            raise IntegrityError("a blob manifest lists CIDs")
+        if not all(isinstance(link, Link) and link.cid_bytes[1] == CODEC_RAW for link in manifest["chunks"]):
+            raise IntegrityError("a blob manifest lists raw blocks")
         return [bytes(link.cid_bytes) for link in manifest["chunks"]]
 
     def has(self, ref: BlobRef) -> bool:

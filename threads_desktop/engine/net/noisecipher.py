@@ -37,18 +37,15 @@ def aead_of(state: Any) -> Aead | None:
     return aead if isinstance(aead, ChaCha20Poly1305 | AESGCM) else None
 
 
-def _nonce(state: Any, aead: Aead) -> bytes:
+def _nonce(state: Any) -> bytes:
     if state.n == MAX_NONCE:
         raise NoiseMaxNonceError("Nonce has depleted!")
-    # As ChaCha20Cipher.format_nonce (little-endian) and AESGCMCipher.format_nonce (big-endian).
-    if type(aead) is ChaCha20Poly1305:
-        return b"\x00\x00\x00\x00" + int(state.n).to_bytes(8, "little")
-    return b"\x00\x00\x00\x00" + int(state.n).to_bytes(8, "big")
+    return state.cipher.format_nonce(state.n)  # type: ignore[no-any-return]  # the library's, per cipher
 
 
 def seal_into(state: Any, aead: Aead, plaintext: bytes | memoryview, out: memoryview) -> None:
     """Seal one message into `out` (exactly its length plus TAG_BYTES)."""
-    aead.encrypt_into(_nonce(state, aead), plaintext, None, out)
+    aead.encrypt_into(_nonce(state), plaintext, None, out)
     state.n += 1
 
 
@@ -56,7 +53,7 @@ def open_into(state: Any, aead: Aead, sealed: bytes | memoryview, out: memoryvie
     """Open one message into `out` (exactly its plaintext's length); the
     counter moves only when it opened, as decrypt_with_ad's does."""
     try:
-        aead.decrypt_into(_nonce(state, aead), sealed, None, out)
+        aead.decrypt_into(_nonce(state), sealed, None, out)
     except InvalidTag as error:
         raise NoiseInvalidMessage("Failed authentication of message") from error
     state.n += 1

@@ -34,6 +34,7 @@ from libp2p.io.exceptions import ConnectionClosedError, IncompleteReadError, IOE
 from libp2p.io.trio import TrioTCPStream
 from libp2p.network.connection.exceptions import RawConnError
 from libp2p.peer.id import ID
+from libp2p.security.noise.exceptions import NoiseStateError
 from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH, SIZE_NOISE_MESSAGE_LEN, NoiseTransportReadWriter
 from libp2p.security.noise.patterns import IPattern, PatternXX
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -352,8 +353,9 @@ class BufferedNoise(NoiseTransport):
 
     def get_pattern(self) -> IPattern:
         pattern = super().get_pattern()
-        if isinstance(pattern, PatternXX):  # the library's only pattern (transport.py:82-90)
-            pattern.protocol_name = self.protocol_name
+        if not isinstance(pattern, PatternXX):  # the library's only pattern (transport.py:82-90)
+            raise NoiseStateError("py-libp2p's Noise made a pattern whose cipher we cannot choose")
+        pattern.protocol_name = self.protocol_name  # never a protocol ID over another cipher
         return pattern
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
