@@ -41,10 +41,15 @@ MAX_PUNCH_ADDRESSES = 4  # of the other side's, dialled per session (py-libp2p t
 MAX_SESSIONS = 4  # hole punches at once, one per peer
 # A friend who came by a relayed link proves a thread in this long: its join
 # is answered over that link first, which can take longer than 20 s under
-# load (a punch is tried once per relayed connection, so a missed wait means
-# no direct connection until the next one).
+# load (a punch is tried per relayed connection, so a missed wait means no
+# direct connection until the next one).
 MEMBER_WAIT_SECONDS = 60.0
 MEMBER_POLL_SECONDS = 0.5
+# The side that starts DCUtR SHOULD retry twice (the spec; py-libp2p's own
+# budget, dcutr.py:58-60, allows 3 per connection). Right after a relay
+# restarts, the first try can find no observed address of ours to send yet.
+PUNCH_ATTEMPTS = 3
+PUNCH_RETRY_SECONDS = 5.0  # before the second try; twice that before the third
 Source = tuple[str, int]
 
 
@@ -167,17 +172,30 @@ class HolePuncher(DCUtRProtocol):
             log.info("no hole punch with %s: not a member after %g s, or busy", peer, MEMBER_WAIT_SECONDS)
             return False
         try:
-            with trio.move_on_after(PUNCH_SECONDS):
-                try:
-                    direct = await self.initiate_hole_punch(ID(peer.raw))
-                except NETWORK_ERRORS as exc:
-                    log.debug("hole punch with %s failed: %s", peer, exc)
-                    return False
-                log.info("hole punch with %s: %s", peer, "direct" if direct else "still relayed")
-                return direct
+            for attempt in range(PUNCH_ATTEMPTS):
+                if attempt:
+                    await trio.sleep(PUNCH_RETRY_SECONDS * attempt)
+                    if not self.host.get_network().get_connections(ID(peer.raw)):
+                        return False  # the relayed connection is gone: the next one punches anew
+                    if await self._have_direct_connection(ID(peer.raw)):
+                        return True  # the other side's dial got through meanwhile
+                if await self._attempt(peer):
+                    return True
             return False
         finally:
             self._sessions.discard(peer)
+
+    async def _attempt(self, peer: PeerId) -> bool:
+        """One DCUtR exchange and its dials: True if it left a direct connection."""
+        with trio.move_on_after(PUNCH_SECONDS):
+            try:
+                direct = await self.initiate_hole_punch(ID(peer.raw))
+            except NETWORK_ERRORS as exc:
+                log.debug("hole punch with %s failed: %s", peer, exc)
+                return False
+            log.info("hole punch with %s: %s", peer, "direct" if direct else "still relayed")
+            return direct
+        return False
 
     def _decode_observed_addrs(self, addr_bytes: list[bytes]) -> list[multiaddr.Multiaddr]:
         # The library keeps every address a peer sends (dcutr.py:1172-1200),
