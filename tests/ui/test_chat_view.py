@@ -264,8 +264,9 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
 
     # Opening it again puts "New messages" above the first unread one;
     # on screen, they are marked read.
+    opened = _summary(qtbot, client_b, thread_id)  # asked first: a load ending while we wait must not count
     with qtbot.waitSignal(view_b.messages_loaded, timeout=10_000):
-        view_b.show_thread(_summary(qtbot, client_b, thread_id))
+        view_b.show_thread(opened)
     assert [row["unread_marker"] for row in view_b.message_rows()] == [True, False]
     view_b.show()
     qtbot.waitUntil(lambda: view_b.unread_count == 0, timeout=30_000)
@@ -467,6 +468,7 @@ def test_a_readers_new_messages_marker_clears_once_read_without_writing_to_the_c
     assert _summary(qtbot, client, thread_id).unread == 0
     assert own_records() == written  # nothing written to the chat
 
+    opened = _summary(qtbot, client, thread_id)  # asked first: a load ending while we wait must not count
     with qtbot.waitSignal(view.messages_loaded, timeout=10_000):
-        view.show_thread(_summary(qtbot, client, thread_id))
+        view.show_thread(opened)
     assert [row["unread_marker"] for row in view.message_rows()] == [False, False]

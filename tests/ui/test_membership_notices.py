@@ -100,8 +100,9 @@ def test_a_chat_shows_membership_notices_between_its_messages_in_order(  # type:
     qtbot.addWidget(view)
     view.resize(640, 520)
     view.show()
+    opened = _wait(qtbot, client_b.run(Node.get_thread, thread_id))
     with qtbot.waitSignal(view.membership_loaded, timeout=10_000):
-        view.show_thread(_wait(qtbot, client_b.run(Node.get_thread, thread_id)))
+        view.show_thread(opened)
     qtbot.waitUntil(lambda: len(view.message_rows()) == 2, timeout=10_000)
     assert [row["text"] for row in view.message_rows(with_notices=True)] == [
         "before anyone came", "You joined (invited by Alice)", "welcome Bob"]
@@ -126,8 +127,9 @@ def test_a_chat_shows_membership_notices_between_its_messages_in_order(  # type:
     # Alice sees the same story with Bob's name.
     alice_view = ChatView(client_a)
     qtbot.addWidget(alice_view)
+    opened = _wait(qtbot, client_a.run(Node.get_thread, thread_id))
     with qtbot.waitSignal(alice_view.membership_loaded, timeout=10_000):
-        alice_view.show_thread(_wait(qtbot, client_a.run(Node.get_thread, thread_id)))
+        alice_view.show_thread(opened)
     qtbot.waitUntil(lambda: len(alice_view.message_rows()) == 2, timeout=10_000)
     assert [row["notice"] for row in alice_view.message_rows(with_notices=True) if row["notice"]] == [
         "Bob joined (invited by you)", "You changed Bob's role to View"]
@@ -235,8 +237,9 @@ def test_admin_rights_and_a_default_role_are_told_in_the_chat_and_in_the_albums_
     qtbot.addWidget(view)
     view.resize(640, 520)
     view.show()
+    opened = _wait(qtbot, client_b.run(Node.get_thread, chat))
     with qtbot.waitSignal(view.membership_loaded, timeout=10_000):
-        view.show_thread(_wait(qtbot, client_b.run(Node.get_thread, chat)))
+        view.show_thread(opened)
     qtbot.waitUntil(lambda: len(view.message_rows()) == 1, timeout=10_000)
     assert [row["text"] for row in view.message_rows(with_notices=True)] == [
         "You joined (invited by Alice)", "welcome Bob", "Alice made you an admin"]

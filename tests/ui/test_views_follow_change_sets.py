@@ -178,8 +178,9 @@ def test_a_chat_reads_only_the_messages_a_change_names(  # type: ignore[no-untyp
         qtbot.addWidget(view)
         view.resize(640, 520)
         view.show()
+        opened = _wait(qtbot, engine.call(chat_ops.thread_summary, thread_id))
         with qtbot.waitSignal(view.messages_loaded, timeout=10_000):
-            view.show_thread(_wait(qtbot, engine.call(chat_ops.thread_summary, thread_id)))
+            view.show_thread(opened)
         assert view.model.rowCount() == 30
 
         def texts() -> list[str]:
