@@ -8,9 +8,10 @@ round. Prints one JSON line per run, then medians and the ratios:
 
 Syncthing moves the same bytes: 200 files of (our megabytes / 200) each.
 `--tree` runs our side from another source tree (a checkout of main, say),
-to compare before and after in the same run as well.
+to compare before and after in the same run as well. Every run, both tools',
+writes and frees `--warm-memory` MiB just before its clock starts (WARM_MIB).
 
-Usage: scripts/bench-photos-vs-syncthing.py [--rounds 3] [--photos 200] [--tree DIR ...]
+Usage: scripts/bench-photos-vs-syncthing.py [--rounds 3] [--photos 200] [--tree DIR ...] [--warm-memory MIB]
 Standard library only; needs the `syncthing` binary (bench only: Debian's syncthing).
 """
 
@@ -27,20 +28,29 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RUN_SECONDS = 900  # one run's bound
+# Each run, ours and Syncthing's, writes and frees this much memory just before its clock starts. This
+# VM's balloon takes freed memory back (virtio-balloon free page reporting), and the first touch of such a
+# page costs a host fault: ~3 s/GB of page cache written, against ~0.3 warm. Without it a run's figures
+# followed what ran just before it and how much its own set-up wrote (docs/BENCHMARKS.md transfer18i).
+WARM_MIB = 1024
 
 
-def ours(tree: Path, photos: int) -> dict[str, Any]:
+def warm(mib: int) -> list[str]:
+    return ["--warm-memory", str(mib)] if mib else []  # none: a tree from before the option runs too
+
+
+def ours(tree: Path, photos: int, warm_mib: int) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-m", "threads_desktop", "bench", "sync", "--only-photos", "--json",
-                          "--photos", str(photos)], cwd=tree, env=env, capture_output=True, text=True,
-                         timeout=RUN_SECONDS, check=True)
+                          "--photos", str(photos), *warm(warm_mib)], cwd=tree, env=env, capture_output=True,
+                         text=True, timeout=RUN_SECONDS, check=True)
     photos_result: dict[str, Any] = json.loads(out.stdout)["photos"]
     return photos_result
 
 
-def syncthing(files: int, file_bytes: int) -> dict[str, Any]:
+def syncthing(files: int, file_bytes: int, warm_mib: int) -> dict[str, Any]:
     out = subprocess.run([sys.executable, str(HERE / "bench-syncthing.py"), "--files", str(files),
-                          "--file-bytes", str(file_bytes)], capture_output=True, text=True,
+                          "--file-bytes", str(file_bytes), *warm(warm_mib)], capture_output=True, text=True,
                          timeout=RUN_SECONDS, check=True)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -52,6 +62,9 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--tree", type=Path, action="append",
                         help="source tree(s) of ours to measure (default: this one)")
+    parser.add_argument("--warm-memory", type=int, default=WARM_MIB, metavar="MIB",
+                        help=f"each run writes and frees this many MiB just before its clock starts (default"
+                             f" {WARM_MIB}; 0 for a tree from before the option)")
     args = parser.parse_args()
     trees = [t.resolve() for t in (args.tree or [HERE.parent])]
     runs: dict[str, list[dict[str, Any]]] = {str(t): [] for t in trees}
@@ -63,13 +76,13 @@ def main() -> int:
             order = [*trees, "syncthing"]  # ours first once: it says how many bytes to move
         for who in order:
             if who == "syncthing":
-                result = syncthing(args.photos, file_bytes)
+                result = syncthing(args.photos, file_bytes, args.warm_memory)
                 row = {"megabytes_per_second": result["megabytes_per_second"],
                        "sender_cpu_seconds_per_gb": result["sender_cpu_seconds_per_gb"],
                        "receiver_cpu_seconds_per_gb": result["receiver_cpu_seconds_per_gb"],
                        "megabytes": result["megabytes"], "seconds": result["seconds"]}
             else:
-                row = ours(Path(who), args.photos)
+                row = ours(Path(who), args.photos, args.warm_memory)
                 file_bytes = file_bytes or round(row["megabytes"] * 1e6 / args.photos)
             row = {"round": round_ + 1, "who": str(who), **{k: row[k] for k in (
                 "megabytes", "seconds", "megabytes_per_second", "sender_cpu_seconds_per_gb",

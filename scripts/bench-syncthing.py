@@ -28,7 +28,7 @@ processes are stopped by their PIDs.
 Note: our benchmark also moves a preview (~0.3 MB) per photo, so it moves ~1.3x
 the bytes of the originals alone; `--file-bytes` lets Syncthing move the same total.
 
-Usage: scripts/bench-syncthing.py [--files 200] [--file-bytes 1048576] [--timeout 600]
+Usage: scripts/bench-syncthing.py [--files 200] [--file-bytes 1048576] [--timeout 600] [--warm-memory MIB]
 Exit codes: 0 ok, 1 failure, 2 syncthing is not installed.
 Standard library only; needs the `syncthing` binary (Debian: apt-get install syncthing).
 """
@@ -36,6 +36,7 @@ Standard library only; needs the `syncthing` binary (Debian: apt-get install syn
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -262,7 +263,17 @@ def same_contents(a: Path, b: Path) -> bool:
     return all((b / p.name).read_bytes() == p.read_bytes() for p in a.glob("*.jpg"))
 
 
-def run(files: int, file_bytes: int, timeout: float, root: Path) -> dict[str, Any]:
+def touch_memory(mib: int) -> None:
+    """Write `mib` MiB once and free them, just before the clock starts, as
+    `threads-desktop bench sync --warm-memory` does (a VM's balloon may have
+    taken freed memory back; docs/BENCHMARKS.md transfer18i)."""
+    if mib > 0:
+        with contextlib.suppress(MemoryError):  # more than there is: the run goes on unwarmed
+            block = bytearray(mib << 20)  # zero-filled: every page written
+            del block
+
+
+def run(files: int, file_bytes: int, timeout: float, root: Path, warm_memory_mib: int = 0) -> dict[str, Any]:
     version = subprocess.run(["syncthing", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     sender, receiver = Instance("sender", root), Instance("receiver", root)
     total = make_files(sender.folder, files, file_bytes)
@@ -307,6 +318,7 @@ def run(files: int, file_bytes: int, timeout: float, root: Path) -> dict[str, An
         connected_address = connection.get("address")
 
         # 3. The receiver is told to share the folder: the clock starts.
+        touch_memory(warm_memory_mib)
         receiver.folder.mkdir()
         assert sender.process is not None and receiver.process is not None
         cpu_before = cpu_seconds(sender.process.pid), cpu_seconds(receiver.process.pid)
@@ -377,6 +389,8 @@ def main() -> int:
     parser.add_argument("--file-bytes", type=int, default=1 << 20)
     parser.add_argument("--timeout", type=float, default=600.0, help="bound for the whole run, in seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs) for a look")
+    parser.add_argument("--warm-memory", type=int, default=0, metavar="MIB",
+                        help="write and free this many MiB just before the clock starts")
     args = parser.parse_args()
 
     if shutil.which("syncthing") is None:
@@ -389,7 +403,7 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="bench-syncthing-"))
     try:
-        result = run(args.files, args.file_bytes, args.timeout, root)
+        result = run(args.files, args.file_bytes, args.timeout, root, max(0, min(args.warm_memory, 16 << 10)))
     except Exception as error:  # noqa: BLE001 - one readable line, then exit 1
         log(f"failed: {error}")
         return 1

@@ -16,7 +16,7 @@ def test_bench_sync_reports_photo_throughput_and_each_sides_cpu_per_gb() -> None
     tree = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-m", "threads_desktop", "bench", "sync", "--only-photos", "--json", "--photos", "6",
-         "--photo-bytes", "200000"], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
+         "--photo-bytes", "200000", "--warm-memory", "16"], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
         capture_output=True, text=True, timeout=300, check=True)
     result = json.loads(out.stdout)
     assert "join" not in result and "latency" not in result  # the photos alone
@@ -30,3 +30,6 @@ def test_bench_sync_reports_photo_throughput_and_each_sides_cpu_per_gb() -> None
     # Each side did the work of a transfer: some CPU, and not absurdly much for ~1.3 MB.
     assert photos["sender_cpu_seconds_per_gb"] > 0 and photos["receiver_cpu_seconds_per_gb"] > 0
     assert photos["sender_cpu_seconds_per_gb"] * photos["megabytes"] / 1000 < 60
+    # The floor (the same blocks copied between two profiles, after the transfer: the run fails if it
+    # copied other bytes than the transfer moved) comes with it.
+    assert photos["floor_megabytes_per_second"] > 0 and photos["ratio_to_floor"] > 0

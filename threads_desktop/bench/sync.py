@@ -8,17 +8,21 @@ same run, because absolute times on a shared machine drift:
 - latency: one new event reaching a peer that holds a big thread, against one
   that holds a small thread (same peers, same path).
 - photos: an album's blocks (previews and originals); floor = copying the same
-  blocks between two profiles with their CID checks; with the CPU seconds each
+  blocks between two profiles with their CID checks (after the transfer, so the
+  transfer starts as Syncthing's does: its source just written, nothing more;
+  docs/BENCHMARKS.md transfer18i); with the CPU seconds each
   process spent per GB (`--only-photos` measures this alone, to alternate with
   scripts/bench-syncthing.py: scripts/bench-photos-vs-syncthing.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import queue
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +54,7 @@ WAIT_SECONDS = 600.0
 
 
 def run(events: int, big: int, small: int, photos: int, photo_bytes: int, *,
-        only_photos: bool = False) -> dict[str, Any]:
+        only_photos: bool = False, warm_memory_mib: int = 0) -> dict[str, Any]:
     """Every figure, or with `only_photos` the photos' alone (for alternating
     with scripts/bench-syncthing.py)."""
     with tempfile.TemporaryDirectory(prefix="threads-bench-sync-") as tmp:
@@ -57,15 +62,21 @@ def run(events: int, big: int, small: int, photos: int, photo_bytes: int, *,
         source = root / "source"
         sizes = {} if only_photos else {"join": events, "big": big, "small": small}
         threads = _prepare_source(source, root, sizes, photos, photo_bytes)
-        floors: dict[str, Any] = {"photos": _block_copy_floor(source, threads["album"], root / "floor-blocks")}
+        floors: dict[str, Any] = {}
         if not only_photos:
             floors["join"] = _receive_floor(source, threads["join"], root / "floor")
+        album_bytes = _source_block_bytes(source, threads["album"])
         server = _Served(source)
         try:
-            result = trio.run(_measure, server, root / "member", threads, sizes, floors)
-            result["photos"]["photos"] = photos
+            result, photo_run = trio.run(_measure, server, root / "member", threads, sizes, floors, album_bytes,
+                                         warm_memory_mib)
         finally:
             server.stop()
+        # The photos' floor after their transfer, not before: copying 300 MB first would leave the
+        # transfer less recently freed memory than Syncthing's run gets, and on this VM a page the
+        # host took back costs a host fault when touched again (docs/BENCHMARKS.md transfer18i).
+        result["photos"] = photo_run.figures(_block_copy_floor(source, threads["album"], root / "floor-blocks"))
+        result["photos"]["photos"] = photos
     result["cores"] = os.cpu_count()
     return result
 
@@ -112,6 +123,7 @@ def _prepare_source(source: Path, root: Path, sizes: dict[str, int], photos: int
         paths = [_noise_jpeg(folder / f"{i:04}.jpg", photo_bytes, i) for i in range(photos)]
         added = node.photos(album).add_files(paths).added
         assert len(added) == photos
+        shutil.rmtree(folder)  # imported: like Syncthing's run, only the source's files stay written before the timing
         threads["album"] = album
         return threads
     finally:
@@ -219,6 +231,26 @@ def _pump(stream: Any, lines: queue.Queue[str]) -> None:
 # --- measuring ------------------------------------------------------------------------------
 
 
+def touch_memory(mib: int) -> None:
+    """Write `mib` MiB once and free them, just before a clock starts: on a VM
+    whose balloon takes freed memory back (virtio-balloon free page reporting),
+    the first touch of such a page costs a host fault, so a run's figures
+    follow what ran before it; scripts/bench-photos-vs-syncthing.py has both
+    tools' runs do this, to start alike (docs/BENCHMARKS.md transfer18i)."""
+    if mib > 0:
+        with contextlib.suppress(MemoryError):  # more than there is: the run goes on unwarmed
+            block = bytearray(mib << 20)  # zero-filled: every page written
+            del block
+
+
+def _source_block_bytes(source: Path, thread_id: ThreadId) -> int:
+    node = Node.open(source)
+    try:
+        return _block_bytes(node, thread_id)
+    finally:
+        node.close()
+
+
 def _block_bytes(node: Node, thread_id: ThreadId) -> int:
     row = node.database.connection.execute("SELECT COALESCE(SUM(size), 0) FROM thread_blocks WHERE thread_id = ?",
                                            (thread_id.raw,)).fetchone()
@@ -243,7 +275,8 @@ def _messages(node: Node, thread_id: ThreadId) -> int:
 
 
 async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadId], sizes: dict[str, int],
-                   floors: dict[str, Any]) -> dict[str, Any]:
+                   floors: dict[str, Any], album_bytes: int,
+                   warm_memory_mib: int) -> tuple[dict[str, Any], _PhotoRun]:
     member = Node.open(member_dir)
     try:
         links = {name: InviteLink.parse(server.command("invite", str(t), "--role", "write").strip())
@@ -255,30 +288,43 @@ async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadI
             if sizes:
                 result = await _measure_threads(server, member, links, threads, sizes, floors)
             album = threads["album"]
-            source_blocks = floors["photos"]["bytes"]
+            touch_memory(warm_memory_mib)
             cpu_before = server.cpu_seconds(), time.process_time()  # this process: every thread of it
             started = time.perf_counter()
             member.join(links["album"])
-            await until_or_fail(member, lambda: _block_bytes(member, album) >= source_blocks, WAIT_SECONDS)
+            await until_or_fail(member, lambda: _block_bytes(member, album) >= album_bytes, WAIT_SECONDS)
             photo_seconds = time.perf_counter() - started
             cpu = server.cpu_seconds() - cpu_before[0], time.process_time() - cpu_before[1]
             nursery.cancel_scope.cancel()
     finally:
         member.close()
-    floor = floors["photos"]
-    megabytes = floor["bytes"] / 1e6
-    result["photos"] = {
-        "megabytes": round(megabytes, 1),
-        "seconds": round(photo_seconds, 2),
-        "megabytes_per_second": round(megabytes / photo_seconds, 1),
-        "floor_megabytes_per_second": round(megabytes / floor["seconds"], 1),
-        "ratio_to_floor": round(photo_seconds / floor["seconds"], 2),
-        "sender_cpu_seconds_per_gb": round(cpu[0] / (megabytes / 1000), 2),
-        "receiver_cpu_seconds_per_gb": round(cpu[1] / (megabytes / 1000), 2),
-        "how": "a new member fetching every block (previews and originals); floor = copying the blocks"
-               " between two profiles with their CID checks; CPU = user + system of each process over the"
-               " same interval, per 10^9 bytes"}
-    return result
+    return result, _PhotoRun(album_bytes, photo_seconds, *cpu)
+
+
+@dataclass(frozen=True)
+class _PhotoRun:
+    """The album's transfer as measured: its bytes, seconds, and each process's CPU seconds."""
+
+    bytes: int
+    seconds: float
+    sender_cpu: float
+    receiver_cpu: float
+
+    def figures(self, floor: dict[str, float]) -> dict[str, Any]:
+        if floor["bytes"] != self.bytes:
+            raise RuntimeError(f"the floor copied {floor['bytes']} bytes, the transfer moved {self.bytes}")
+        megabytes = self.bytes / 1e6
+        return {
+            "megabytes": round(megabytes, 1),
+            "seconds": round(self.seconds, 2),
+            "megabytes_per_second": round(megabytes / self.seconds, 1),
+            "floor_megabytes_per_second": round(megabytes / floor["seconds"], 1),
+            "ratio_to_floor": round(self.seconds / floor["seconds"], 2),
+            "sender_cpu_seconds_per_gb": round(self.sender_cpu / (megabytes / 1000), 2),
+            "receiver_cpu_seconds_per_gb": round(self.receiver_cpu / (megabytes / 1000), 2),
+            "how": "a new member fetching every block (previews and originals); floor = copying the blocks"
+                   " between two profiles with their CID checks, after the transfer; CPU = user + system of"
+                   " each process over the same interval, per 10^9 bytes"}
 
 
 async def _measure_threads(server: _Served, member: Node, links: dict[str, InviteLink],
