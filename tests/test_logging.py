@@ -27,13 +27,14 @@ log = logging.getLogger("threads_desktop.tests.logging")
 def restore_logging() -> Iterator[list[LoggingSetup]]:
     """setup_logging changes process-wide loggers: put them back after."""
     names = ("", "threads_desktop", "libp2p")
-    levels = {name: logging.getLogger(name).level for name in names}
+    levels = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate) for name in names}
     setups: list[LoggingSetup] = []
     yield setups
     for setup in setups:
         setup.close()
-    for name, level in levels.items():
+    for name, (level, propagate) in levels.items():
         logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).propagate = propagate
 
 
 def _mode(path: Path) -> int:
@@ -111,6 +112,22 @@ def test_invite_links_and_keys_never_reach_the_file(
     assert "ValueError: cannot join threads://join/" in text
     # What is public stays readable: peer IDs and thread IDs say who and what.
     assert f"peer {node.identity.peer_id} thread {album}" in text
+
+
+def test_py_libp2p_churn_stays_out_of_stderr_after_its_import_resets_its_logger_and_critical_reaches_the_file(
+        tmp_path: Path, restore_logging: list[LoggingSetup], capfd: pytest.CaptureFixture[str]) -> None:
+    from libp2p.utils.logging import setup_logging as libp2p_import_time_setup
+
+    restore_logging.append(setup_logging(tmp_path))
+    libp2p_import_time_setup()  # what importing libp2p does (libp2p/__init__.py:141), after ours as in the app
+    logs.quiet_libp2p()  # where the network starts (serving.py)
+    logging.getLogger("libp2p.network.swarm").error("fail to upgrade mux for peer 12D3KooWChurn")
+    logging.getLogger("libp2p.network.swarm").critical("the swarm cannot go on")
+
+    assert "fail to upgrade mux" not in capfd.readouterr().err
+    text = log_path(tmp_path).read_text()
+    assert "fail to upgrade mux" not in text
+    assert "the swarm cannot go on" in text  # what py-libp2p calls critical is kept, in our log
 
 
 def test_redact_keeps_public_ids_and_addresses() -> None:

@@ -4,6 +4,7 @@ benchmarks run beside a node, on a real node over 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 
@@ -76,3 +77,25 @@ def test_a_served_profile_without_commands_opens_no_control_socket(node: Node) -
     assert trio.run(main)
     assert not (node.profile.directory / CONTROL_SOCKET_NAME).exists()
     assert len(served.services()) == 1  # the app's runtime gets the network alone
+
+
+def test_starting_the_network_leaves_py_libp2p_saying_only_critical_things_into_our_log(node: Node) -> None:
+    libp2p_logger = logging.getLogger("libp2p")
+    before = libp2p_logger.level, libp2p_logger.propagate
+    from libp2p.utils.logging import setup_logging as libp2p_import_time_setup
+
+    libp2p_import_time_setup()  # as a first import of libp2p leaves it, whatever ran in this process before
+    served = ServedProfile(listen=ANY_PORT, lan_discovery=False, gossip=False)
+
+    async def main() -> tuple[int, bool]:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(served.run, node)
+            seen = libp2p_logger.level, libp2p_logger.propagate
+            nursery.cancel_scope.cancel()
+        return seen
+
+    try:
+        assert trio.run(main) == (logging.CRITICAL, True)
+    finally:
+        libp2p_logger.setLevel(before[0])
+        libp2p_logger.propagate = before[1]

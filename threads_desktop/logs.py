@@ -198,6 +198,21 @@ def log_path(data_dir: Path) -> Path:
     return data_dir / LOG_FOLDER / LOG_FILE_NAME
 
 
+def quiet_libp2p() -> None:
+    """py-libp2p's critical records only, into our handlers. Importing it
+    sets its logger to WARNING and stops it propagating
+    (libp2p/__init__.py:141, utils/logging.py:118-123), which undid
+    setup_logging's level once the network started: its routine churn
+    (each reachability dial-back's "fail to upgrade mux" at ERROR) went to
+    stderr bare, past our log. So this runs after that import: where the
+    network starts (serving.py), and before a benchmark's."""
+    import libp2p  # noqa: F401  # its import-time set-up first (nothing more when already imported)
+
+    logger = logging.getLogger("libp2p")
+    logger.setLevel(logging.CRITICAL)
+    logger.propagate = True
+
+
 def setup_logging(data_dir: Path, *, stderr: bool = False) -> LoggingSetup:
     """Log this process to `<data dir>/logs/threads-desktop.log`, and to
     stderr: everything for a headless `serve` (a service manager keeps it),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from threads_desktop.freed_memory import keep_freed_memory
+from threads_desktop.logs import quiet_libp2p
 
 if TYPE_CHECKING:
     from threads_desktop.control_socket import Handler
@@ -68,6 +69,7 @@ class ServedProfile:
         """The task running the node's network; it starts with the service."""
         from threads_desktop.engine.networking import DEFAULT_LISTEN, connect_network, lan_discovery
 
+        quiet_libp2p()  # its import (just now, by the network's) reset its logger
         choices = (self.listen or DEFAULT_LISTEN, *((self.if_taken,) if self.if_taken else ()))
         discovery = lan_discovery if self.lan_discovery else None
 

@@ -58,6 +58,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(invocation: Invocation) -> int:
     args = invocation.args
+    if args.bench in ("sync", "reach", "album-join", "hostile"):
+        from threads_desktop.logs import quiet_libp2p
+
+        quiet_libp2p()  # as where the network starts: its churn would read like a failure in the output
     if args.bench == "gui":
         from threads_desktop.ui import bench_gui
 
