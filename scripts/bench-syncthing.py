@@ -268,7 +268,7 @@ def touch_memory(mib: int) -> None:
     `threads-desktop bench sync --warm-memory` does (a VM's balloon may have
     taken freed memory back; docs/BENCHMARKS.md transfer18i)."""
     if mib > 0:
-        with contextlib.suppress(MemoryError):  # more than there is: the run goes on unwarmed
+        with contextlib.suppress(MemoryError):  # refused: the run goes on unwarmed
             block = bytearray(mib << 20)  # zero-filled: every page written
             del block
 
@@ -390,7 +390,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="bound for the whole run, in seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs) for a look")
     parser.add_argument("--warm-memory", type=int, default=0, metavar="MIB",
-                        help="write and free this many MiB just before the clock starts")
+                        help="write and free this many MiB (at most 4096) just before the clock starts")
     args = parser.parse_args()
 
     if shutil.which("syncthing") is None:
@@ -403,7 +403,7 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="bench-syncthing-"))
     try:
-        result = run(args.files, args.file_bytes, args.timeout, root, max(0, min(args.warm_memory, 16 << 10)))
+        result = run(args.files, args.file_bytes, args.timeout, root, max(0, min(args.warm_memory, 4096)))
     except Exception as error:  # noqa: BLE001 - one readable line, then exit 1
         log(f"failed: {error}")
         return 1

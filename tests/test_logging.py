@@ -115,9 +115,11 @@ def test_invite_links_and_keys_never_reach_the_file(
 
 
 def test_py_libp2p_churn_stays_out_of_stderr_after_its_import_resets_its_logger_and_critical_reaches_the_file(
-        tmp_path: Path, restore_logging: list[LoggingSetup], capfd: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, restore_logging: list[LoggingSetup], capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from libp2p.utils.logging import setup_logging as libp2p_import_time_setup
 
+    monkeypatch.delenv("LIBP2P_DEBUG", raising=False)
     restore_logging.append(setup_logging(tmp_path))
     libp2p_import_time_setup()  # what importing libp2p does (libp2p/__init__.py:141), after ours as in the app
     logs.quiet_libp2p()  # where the network starts (serving.py)
@@ -128,6 +130,14 @@ def test_py_libp2p_churn_stays_out_of_stderr_after_its_import_resets_its_logger_
     text = log_path(tmp_path).read_text()
     assert "fail to upgrade mux" not in text
     assert "the swarm cannot go on" in text  # what py-libp2p calls critical is kept, in our log
+
+
+def test_libp2p_debug_keeps_py_libp2ps_own_logging(
+        restore_logging: list[LoggingSetup], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIBP2P_DEBUG", "DEBUG")  # someone debugging the network asked for it
+    logging.getLogger("libp2p").setLevel(logging.DEBUG)
+    logs.quiet_libp2p()
+    assert logging.getLogger("libp2p").level == logging.DEBUG
 
 
 def test_redact_keeps_public_ids_and_addresses() -> None:

@@ -79,11 +79,13 @@ def test_a_served_profile_without_commands_opens_no_control_socket(node: Node) -
     assert len(served.services()) == 1  # the app's runtime gets the network alone
 
 
-def test_starting_the_network_leaves_py_libp2p_saying_only_critical_things_into_our_log(node: Node) -> None:
-    libp2p_logger = logging.getLogger("libp2p")
-    before = libp2p_logger.level, libp2p_logger.propagate
+def test_starting_the_network_leaves_py_libp2p_saying_only_critical_things_into_our_log(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     from libp2p.utils.logging import setup_logging as libp2p_import_time_setup
 
+    monkeypatch.delenv("LIBP2P_DEBUG", raising=False)
+    libp2p_logger = logging.getLogger("libp2p")
+    before = libp2p_logger.level, libp2p_logger.propagate
     libp2p_import_time_setup()  # as a first import of libp2p leaves it, whatever ran in this process before
     served = ServedProfile(listen=ANY_PORT, lan_discovery=False, gossip=False)
 

@@ -201,13 +201,15 @@ def log_path(data_dir: Path) -> Path:
 def quiet_libp2p() -> None:
     """py-libp2p's critical records only, into our handlers. Importing it
     sets its logger to WARNING and stops it propagating
-    (libp2p/__init__.py:141, utils/logging.py:118-123), which undid
+    (libp2p/__init__.py:141, utils/logging.py:117-122), which undid
     setup_logging's level once the network started: its routine churn
     (each reachability dial-back's "fail to upgrade mux" at ERROR) went to
-    stderr bare, past our log. So this runs after that import: where the
-    network starts (serving.py), and before a benchmark's."""
+    stderr bare, past our log. So this runs after that import, where the
+    network starts (serving.py). LIBP2P_DEBUG set: its own logging stays."""
     import libp2p  # noqa: F401  # its import-time set-up first (nothing more when already imported)
 
+    if os.environ.get("LIBP2P_DEBUG", "").strip():
+        return
     logger = logging.getLogger("libp2p")
     logger.setLevel(logging.CRITICAL)
     logger.propagate = True
@@ -220,7 +222,8 @@ def setup_logging(data_dir: Path, *, stderr: bool = False) -> LoggingSetup:
 
     Our own modules log from INFO; other libraries only warnings, and
     py-libp2p nothing below CRITICAL (it logs routine connection churn as
-    warnings and errors)."""
+    warnings and errors; its import undoes that, so `quiet_libp2p` says it
+    again once the network has imported it)."""
     path = log_path(data_dir.expanduser())
     handlers: list[logging.Handler] = []
     try:

@@ -8,9 +8,9 @@ same run, because absolute times on a shared machine drift:
 - latency: one new event reaching a peer that holds a big thread, against one
   that holds a small thread (same peers, same path).
 - photos: an album's blocks (previews and originals); floor = copying the same
-  blocks between two profiles with their CID checks (after the transfer, so the
-  transfer starts as Syncthing's does: its source just written, nothing more;
-  docs/BENCHMARKS.md transfer18i); with the CPU seconds each
+  blocks between two profiles with their CID checks (after the transfer, so that
+  with `--only-photos` the transfer starts as Syncthing's does, its source just
+  written; docs/BENCHMARKS.md transfer18i); with the CPU seconds each
   process spent per GB (`--only-photos` measures this alone, to alternate with
   scripts/bench-syncthing.py: scripts/bench-photos-vs-syncthing.py).
 """
@@ -238,7 +238,7 @@ def touch_memory(mib: int) -> None:
     follow what ran before it; scripts/bench-photos-vs-syncthing.py has both
     tools' runs do this, to start alike (docs/BENCHMARKS.md transfer18i)."""
     if mib > 0:
-        with contextlib.suppress(MemoryError):  # more than there is: the run goes on unwarmed
+        with contextlib.suppress(MemoryError):  # refused: the run goes on unwarmed
             block = bytearray(mib << 20)  # zero-filled: every page written
             del block
 

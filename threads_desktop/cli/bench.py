@@ -29,8 +29,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     sync.add_argument("--photo-bytes", type=int, default=1 << 20)
     sync.add_argument("--only-photos", action="store_true", help="measure the photos alone")
     sync.add_argument("--warm-memory", type=int, default=0, metavar="MIB",
-                      help="write and free this many MiB just before the photos' clock starts (for a VM that"
-                           " takes freed memory back; scripts/bench-photos-vs-syncthing.py)")
+                      help="write and free this many MiB (at most 4096) just before the photos' clock starts"
+                           " (for a VM that takes freed memory back; scripts/bench-photos-vs-syncthing.py)")
     sync.add_argument("--json", action="store_true")
     reach = kinds.add_parser("reach", help="friends behind home routers, in a lab of network namespaces (root)")
     reach.add_argument("--photos", type=int, default=20)
@@ -58,10 +58,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(invocation: Invocation) -> int:
     args = invocation.args
-    if args.bench in ("sync", "reach", "album-join", "hostile"):
-        from threads_desktop.logs import quiet_libp2p
-
-        quiet_libp2p()  # as where the network starts: its churn would read like a failure in the output
     if args.bench == "gui":
         from threads_desktop.ui import bench_gui
 
@@ -92,7 +88,7 @@ def _run(invocation: Invocation) -> int:
 
         result = sync.run(args.events, max(1, args.big), max(1, args.small), max(1, args.photos),
                           max(1024, args.photo_bytes), only_photos=args.only_photos,
-                          warm_memory_mib=max(0, min(args.warm_memory, 16 << 10)))
+                          warm_memory_mib=max(0, min(args.warm_memory, 4096)))
         print(json.dumps(result, indent=2) if args.json else sync.summary(result))
         return 0
     if args.bench == "store":

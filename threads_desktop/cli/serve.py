@@ -157,8 +157,8 @@ COMMANDS = (
 
 def _log_to_stderr() -> None:
     # A headless peer says what it does on stderr (a service manager keeps
-    # it); py-libp2p logs routine connection churn as warnings, so only its
-    # errors.
+    # it); py-libp2p logs routine connection churn as warnings and errors,
+    # so only its critical records (serving.py says it again after its import).
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("threads_desktop").setLevel(logging.INFO)
     logging.getLogger("libp2p").setLevel(logging.CRITICAL)

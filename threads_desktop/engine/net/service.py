@@ -421,7 +421,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
             try:
                 await self.relay_client.connect_directly(peer, [address], from_listen_port=True)
             except hosting.NETWORK_ERRORS as exc:
-                raise PeerError(f"cannot reach {peer} at {address}: {exc or type(exc).__name__}") from exc
+                raise PeerError(f"cannot reach {peer} at {address}: {str(exc) or type(exc).__name__}") from exc
             return
         await hosting.dial_address(self._host, peer, address)
 
@@ -609,7 +609,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
                 report[str(peer)] = {str(t): {"pulled": r.pulled, "pushed": r.pushed, "refused": r.refused}
                                      for t, r in results.items()} or "in sync"
             except SESSION_ERRORS as exc:
-                report[str(peer)] = f"failed: {exc or type(exc).__name__}"
+                report[str(peer)] = f"failed: {str(exc) or type(exc).__name__}"
             except Exception as exc:  # one peer's failure is a line of the report, not the end of it
                 log.exception("sync with %s hit a bug", peer)
                 report[str(peer)] = f"failed: {type(exc).__name__}: {exc}"

@@ -128,7 +128,7 @@ class JoiningParts:
                     with trio.CancelScope(shield=True):
                         await stream.close()
             except (ThreadsError, trio.TooSlowError, OSError) as exc:
-                log.info("device request to %s: no answer: %s", peer, exc or type(exc).__name__)
+                log.info("device request to %s: no answer: %s", peer, str(exc) or type(exc).__name__)
                 failure = exc
         if isinstance(failure, PeerError) and "did not answer" in str(failure):
             raise failure
