@@ -305,15 +305,15 @@ async def _measure(server: _Served, member_dir: Path, threads: dict[str, ThreadI
 class _PhotoRun:
     """The album's transfer as measured: its bytes, seconds, and each process's CPU seconds."""
 
-    bytes: int
+    moved: int  # bytes
     seconds: float
     sender_cpu: float
     receiver_cpu: float
 
     def figures(self, floor: dict[str, float]) -> dict[str, Any]:
-        if floor["bytes"] != self.bytes:
-            raise RuntimeError(f"the floor copied {floor['bytes']} bytes, the transfer moved {self.bytes}")
-        megabytes = self.bytes / 1e6
+        if floor["bytes"] != self.moved:
+            raise RuntimeError(f"the floor copied {floor['bytes']} bytes, the transfer moved {self.moved}")
+        megabytes = self.moved / 1e6
         return {
             "megabytes": round(megabytes, 1),
             "seconds": round(self.seconds, 2),

@@ -124,3 +124,9 @@ def plain_error(exc: BaseException) -> ThreadsError | None:
         found = [plain_error(inner) for inner in exc.exceptions]
         return found[0] if found and all(error is not None for error in found) else None
     return exc if isinstance(exc, ThreadsError) else None
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception's own words for a log or a PeerError, or its type's name
+    when it has none (many network errors are raised bare)."""
+    return str(exc) or type(exc).__name__

@@ -31,7 +31,7 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_ID
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream
 
-from threads_desktop.engine.core.errors import InvalidInputError, PeerError
+from threads_desktop.engine.core.errors import InvalidInputError, PeerError, error_text
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.net.admission import Admission
@@ -214,7 +214,7 @@ class Libp2pStream:
         except EOFError:
             return b""
         except NETWORK_ERRORS as exc:
-            raise PeerError(f"the stream broke: {str(exc) or type(exc).__name__}") from exc
+            raise PeerError(f"the stream broke: {error_text(exc)}") from exc
 
     async def write(self, data: bytes) -> None:
         """Large pieces (a block) go in large yamux frames (largeframes.py)."""
@@ -225,7 +225,7 @@ class Libp2pStream:
             else:
                 await self._stream.write(data)
         except NETWORK_ERRORS as exc:
-            raise PeerError(f"the stream broke: {str(exc) or type(exc).__name__}") from exc
+            raise PeerError(f"the stream broke: {error_text(exc)}") from exc
 
     async def close(self) -> None:
         try:
@@ -399,7 +399,7 @@ async def dial_address(host: IHost, peer: PeerId, address: str) -> None:
         if started is not None:
             await started.wait()
     except NETWORK_ERRORS as exc:
-        raise PeerError(f"cannot reach {peer} at {address}: {str(exc) or type(exc).__name__}") from exc
+        raise PeerError(f"cannot reach {peer} at {address}: {error_text(exc)}") from exc
 
 
 async def connect(host: IHost, peer: PeerId, addresses: Sequence[str]) -> None:
@@ -417,7 +417,7 @@ async def connect(host: IHost, peer: PeerId, addresses: Sequence[str]) -> None:
     try:
         await host.connect(PeerInfo(ID(peer.raw), addrs))
     except NETWORK_ERRORS as exc:
-        raise PeerError(f"cannot reach {peer}: {str(exc) or type(exc).__name__}") from exc
+        raise PeerError(f"cannot reach {peer}: {error_text(exc)}") from exc
 
 
 async def new_stream(host: IHost, peer: PeerId, protocol: str) -> Libp2pStream:
@@ -427,7 +427,7 @@ async def new_stream(host: IHost, peer: PeerId, protocol: str) -> Libp2pStream:
     try:
         stream = await host.new_stream(ID(peer.raw), [TProtocol(protocol)])
     except NETWORK_ERRORS as exc:
-        raise PeerError(f"cannot reach {peer}: {str(exc) or type(exc).__name__}") from exc
+        raise PeerError(f"cannot reach {peer}: {error_text(exc)}") from exc
     return Libp2pStream(stream)
 
 

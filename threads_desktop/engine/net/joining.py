@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol
 
 import trio
 
-from threads_desktop.engine.core.errors import ThreadsError
+from threads_desktop.engine.core.errors import ThreadsError, error_text
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.net import wire
 from threads_desktop.engine.net.budgets import Budgets
@@ -263,7 +263,7 @@ class Joiner:
                 status = self._admissions.take(join.thread_id, answer, peer, final=peer in named,
                                                anchored=bool(named))
             except ASK_ERRORS as exc:
-                log.info("join of %s: %s did not answer: %s", join.thread_id, peer, str(exc) or type(exc).__name__)
+                log.info("join of %s: %s did not answer: %s", join.thread_id, peer, error_text(exc))
                 continue
             log.info("join of %s: %s answered %s", join.thread_id, peer, status)
             if status == "unknown" or (status == "refused" and peer not in named):

@@ -30,7 +30,7 @@ from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, StopMessage
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import PeerId as CircuitPeer
 from libp2p.relay.circuit_v2.protocol_buffer import StatusCode
 
-from threads_desktop.engine.core.errors import PeerError, ProtocolError
+from threads_desktop.engine.core.errors import PeerError, ProtocolError, error_text
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net.addresses import Interface
 from threads_desktop.engine.net.admission import Admission
@@ -252,7 +252,7 @@ class RelayClient:
                 await self._close_silent(relay, connections)
                 raise
         except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
-            raise PeerError(f"cannot ask {relay} for a reservation: {str(exc) or type(exc).__name__}") from exc
+            raise PeerError(f"cannot ask {relay} for a reservation: {error_text(exc)}") from exc
         try:
             await write_message(stream, HopMessage(type=HopMessage.RESERVE))
             answer = parse_hop_status(await read_message(stream), relay)
@@ -360,7 +360,7 @@ class RelayClient:
             with trio.fail_after(MESSAGE_SECONDS):
                 stream = await self._host.new_stream(ID(relay.raw), [HOP_PROTOCOL])
         except (*NETWORK_ERRORS, trio.TooSlowError) as exc:
-            raise PeerError(f"cannot reach the relay {relay}: {str(exc) or type(exc).__name__}") from exc
+            raise PeerError(f"cannot reach the relay {relay}: {error_text(exc)}") from exc
         try:
             await write_message(stream, HopMessage(type=HopMessage.CONNECT, peer=CircuitPeer(id=target.raw)))
             answer = parse_hop_status(await read_message(stream), relay)
@@ -375,7 +375,7 @@ class RelayClient:
             raise
         except WIRE_ERRORS as exc:
             await reset(stream)
-            raise PeerError(f"cannot reach {target} through {relay}: {str(exc) or type(exc).__name__}") from exc
+            raise PeerError(f"cannot reach {target} through {relay}: {error_text(exc)}") from exc
         except BaseException:
             # Cancelled (the dialer's race was won elsewhere): the relay and
             # the target must not keep the circuit open (review finding 9).

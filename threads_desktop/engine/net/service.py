@@ -24,7 +24,7 @@ from typing import Any
 import trio
 from libp2p.abc import IHost
 
-from threads_desktop.engine.core.errors import PeerError, ThreadsError
+from threads_desktop.engine.core.errors import PeerError, ThreadsError, error_text
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ChangeSet
@@ -421,7 +421,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
             try:
                 await self.relay_client.connect_directly(peer, [address], from_listen_port=True)
             except hosting.NETWORK_ERRORS as exc:
-                raise PeerError(f"cannot reach {peer} at {address}: {str(exc) or type(exc).__name__}") from exc
+                raise PeerError(f"cannot reach {peer} at {address}: {error_text(exc)}") from exc
             return
         await hosting.dial_address(self._host, peer, address)
 
@@ -478,7 +478,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
                 if not isinstance(exc, SESSION_ERRORS):
                     log.exception("sync with %s hit a bug", link.peer)
                 link.failures += 1
-                link.last_error = str(exc) or type(exc).__name__
+                link.last_error = error_text(exc)
                 log.info("sync with %s failed (%d): %s", link.peer, link.failures, link.last_error)
                 if link.session is not None:
                     with trio.CancelScope(shield=True):
@@ -609,7 +609,7 @@ class NetworkService(AddressParts, RelayingParts, NearbyParts, JoiningParts, Sta
                 report[str(peer)] = {str(t): {"pulled": r.pulled, "pushed": r.pushed, "refused": r.refused}
                                      for t, r in results.items()} or "in sync"
             except SESSION_ERRORS as exc:
-                report[str(peer)] = f"failed: {str(exc) or type(exc).__name__}"
+                report[str(peer)] = f"failed: {error_text(exc)}"
             except Exception as exc:  # one peer's failure is a line of the report, not the end of it
                 log.exception("sync with %s hit a bug", peer)
                 report[str(peer)] = f"failed: {type(exc).__name__}: {exc}"

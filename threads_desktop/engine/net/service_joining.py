@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import trio
 from libp2p.abc import IHost
 
-from threads_desktop.engine.core.errors import PeerError, ThreadsError
+from threads_desktop.engine.core.errors import PeerError, ThreadsError, error_text
 from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.logstore.addressbook import peer_of_address
 from threads_desktop.engine.net import devicing
@@ -128,7 +128,7 @@ class JoiningParts:
                     with trio.CancelScope(shield=True):
                         await stream.close()
             except (ThreadsError, trio.TooSlowError, OSError) as exc:
-                log.info("device request to %s: no answer: %s", peer, str(exc) or type(exc).__name__)
+                log.info("device request to %s: no answer: %s", peer, error_text(exc))
                 failure = exc
         if isinstance(failure, PeerError) and "did not answer" in str(failure):
             raise failure
