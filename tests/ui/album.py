@@ -53,7 +53,6 @@ def new_thread(qtbot, window: MainWindow, name: str, *, chat: bool = False) -> s
 
 
 def new_album(qtbot, window: MainWindow, name: str) -> str:  # type: ignore[no-untyped-def]
-    thread_id = new_thread(qtbot, window, name)
-    with qtbot.waitSignal(window.album_view.photos_loaded, timeout=10_000, raising=False):
-        pass
+    with qtbot.waitSignal(window.album_view.photos_loaded, timeout=10_000):  # its (empty) order read
+        thread_id = new_thread(qtbot, window, name)
     return thread_id

@@ -258,6 +258,7 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
     # B's view is open but not on screen: the messages arrive unread.
     _type_and_send(qtbot, view_a, "one")
     _type_and_send(qtbot, view_a, "two")
+    qtbot.waitUntil(lambda: _texts(view_a) == ["one", "two"], timeout=10_000)  # A's own list: its change feed
     qtbot.waitUntil(lambda: _texts(view_b) == ["one", "two"] and view_b.unread_count == 2, timeout=30_000)
     rows = view_b.message_rows()
     assert not rows[0]["mine"] and rows[0]["author"] != "" and view_a.message_rows()[0]["mine"]

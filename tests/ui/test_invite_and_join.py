@@ -57,6 +57,7 @@ def test_photos_dropped_in_one_window_arrive_in_another_that_joined_by_its_link(
     assert window_a.invite_action.isEnabled() and window_a.album_view.invite_button.isVisible()
     with qtbot.waitSignal(window_a.album_view.import_finished, timeout=30_000):
         drop_files(window_a.album_view.grid, photo_files(tmp_path / "photos", 3))
+    qtbot.waitUntil(lambda: window_a.album_view.model.rowCount() == 3, timeout=10_000)  # A's grid: its change feed
 
     dialog = window_a.ask_invite()
     assert dialog is not None

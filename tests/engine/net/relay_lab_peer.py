@@ -8,17 +8,21 @@ once online; {"relayed": [...]} when its relayed addresses change;
 {"texts": [...]} when the chat THREAD_ID's messages change; {"direct": true}
 once it has a direct connection to PEER_ID (and {"relayed_only": true} while
 it is connected to it only through a relay). Stops after --lifetime s.
+Its hole punches are logged on stderr ("hole punch with ...: still relayed").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import sys
 from pathlib import Path
 
 import trio
 
 from threads_desktop.engine.core.ids import PeerId, ThreadId
+from threads_desktop.engine.net import holepunch
 from threads_desktop.engine.networking import connect_network
 from threads_desktop.engine.node import Node
 
@@ -60,6 +64,8 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger(holepunch.__name__).setLevel(logging.INFO)
     parser = argparse.ArgumentParser()
     parser.add_argument("profile")
     parser.add_argument("--reachable", choices=("yes", "no"), required=True)

@@ -21,8 +21,10 @@ from libp2p.relay.circuit_v2.dcutr import DCUtRProtocol
 from libp2p.relay.circuit_v2.pb.dcutr_pb2 import HolePunch
 from libp2p.utils.varint import encode_varint_prefixed, read_varint_prefixed_bytes_limited
 
+from tests.engine.eventstore.peers import join_with
 from tests.engine.net.test_relay import a_reserves_on_r, online
 from threads_desktop.engine.core.keys import Identity
+from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net.holepunch import MAX_PUNCH_ADDRESSES, HolePuncher
 from threads_desktop.engine.net.host import NETWORK_ERRORS, build_host
@@ -132,5 +134,34 @@ def test_a_hole_punch_never_dials_an_endpoint_where_another_connected_peer_is(
             with trio.move_on_after(3):  # the dials start at once; then it waits for a connection
                 await a_net.relay_client.puncher._perform_hole_punch(other, [multiaddr.Multiaddr(f_address)])
             assert dialled == []
+
+    trio.run(main)
+
+
+def test_a_member_that_tries_again_is_answered_though_its_last_try_is_still_open_here(
+        open_node: Callable[[str], Node]) -> None:
+    """py-libp2p's answering side keeps a session going ~21 s after the other
+    side gave up (docs/LIBP2P-NOTES.md, punch-retry): a member's new try ends
+    it and is answered, where it was refused as busy."""
+    async def main() -> None:
+        r, t, s = open_node("r"), open_node("t"), open_node("s")
+        async with online(r, reachable=True) as r_net, online(t, reachable=False, punch=True) as t_net, \
+                online(s, reachable=False) as s_net:
+            # S reserves on R and T calls it there: S, called, would punch (it has no puncher); T answers.
+            thread_id = await a_reserves_on_r(s, r, s_net, r_net)
+            join_with(s, t, s.invite(thread_id, Role.WRITE))  # type: ignore[arg-type]
+            (through_r,) = [a for a in s_net.listen_addresses() if "/p2p-circuit" in a]
+            assert t_net.relay_client is not None and s_net._host is not None
+            await t_net.relay_client.dial_relayed(through_r)
+            connect = encode_varint_prefixed(HolePunch(type=HolePunch.CONNECT, ObsAddrs=[]).SerializeToString())
+            answers = []
+            for _ in range(2):  # the first left open, as a side that gave up at once leaves it
+                stream = await s_net._host.new_stream(ID(t.identity.peer_id.raw), [DCUTR_PROTOCOL])
+                with trio.fail_after(10):
+                    await stream.write(connect)
+                    answer = HolePunch()
+                    answer.ParseFromString(await read_varint_prefixed_bytes_limited(stream, 4096))
+                answers.append(answer.type)
+            assert answers == [HolePunch.CONNECT, HolePunch.CONNECT]
 
     trio.run(main)

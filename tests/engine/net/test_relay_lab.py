@@ -3,7 +3,8 @@ routers (network namespaces, tests/engine/net/lab.py): R is public, A and B
 are each behind a router of the kind under test. B holds only A's relayed
 address (through R) and gets A's messages through R; then DCUtR gives them
 a direct connection where both routers map endpoint-independently (port
-preserving or remapping), and leaves them on the relay behind symmetric NATs."""
+preserving or remapping), and leaves them on the relay behind symmetric NATs.
+A punch whose packets are lost is tried again on the same relayed connection."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.engine.eventstore.peers import join_with
-from threads_desktop.bench.lab import ROOT, Lab, Spawned, home_networks
+from threads_desktop.bench.lab import ROOT, Lab, NatKind, Spawned, home_networks
+from threads_desktop.engine.acl.links import InviteLink
+from threads_desktop.engine.core.ids import PeerId, ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -62,40 +65,101 @@ def peer(lab: Lab, node: object, profile: Path, *args: str) -> Watched:
                                     *args], cwd=ROOT))
 
 
-@pytest.mark.parametrize(("kind", "punched"), [("port_preserving", True), ("port_remapping", True),
-                                               ("symmetric", False)])
-def test_a_friend_behind_another_router_gets_the_photos_through_the_relay_then_directly_where_nats_allow(
-        tmp_path: Path, kind: str, punched: bool) -> None:
+@dataclasses.dataclass
+class Profiles:
+    """Made before the lab starts: A's chat, followed by R (a public
+    follower), and a link to it for B."""
+
+    path: Path
+    thread_id: ThreadId
+    a_id: PeerId
+    r_id: PeerId
+    b_id: PeerId
+    link: InviteLink
+
+
+def profiles(tmp_path: Path) -> Profiles:
     a, r, b = (Node.open(tmp_path / name) for name in "arb")
     try:
         thread_id = a.create_thread(ThreadKind.CHAT, "Us").thread_id
         a.chat(thread_id).post("hello from A")
-        join_with(a, r, a.invite(thread_id, Role.WRITE))  # R follows A's thread (a public follower)
-        a_id, r_id, b_id = (n.identity.peer_id for n in (a, r, b))
-        link = a.invite(thread_id, Role.WRITE)
+        join_with(a, r, a.invite(thread_id, Role.WRITE))
+        return Profiles(tmp_path, thread_id, a.identity.peer_id, r.identity.peer_id, b.identity.peer_id,
+                        a.invite(thread_id, Role.WRITE))
     finally:
-        for node in (a, r):
+        for node in (a, r, b):
             node.close()
+
+
+def relayed_friends(lab: Lab, made: Profiles) -> tuple[Watched, Watched]:
+    """R online; A behind the first router, reserved on R; B behind the
+    second, joined through R and holding A's messages: (A, B)."""
+    (a1,), (b1,) = (router.hosts for router in lab.routers)
+    r_address = f"/ip4/{lab.pub.ip}/tcp/4141/p2p/{made.r_id}"
+    b = Node.open(made.path / "b")
+    try:
+        b.join(dataclasses.replace(made.link, addresses=(f"{r_address}/p2p-circuit/p2p/{made.a_id}",)))
+    finally:
+        b.close()
+    a = Node.open(made.path / "a")
+    try:
+        a.peers.remember(made.thread_id, made.r_id, [r_address])  # where A's follower is
+    finally:
+        a.close()
+    relay = peer(lab, lab.pub, made.path / "r", "--reachable", "yes")
+    relay.said("addresses", r_address, 20)
+    inviter = peer(lab, a1, made.path / "a", "--reachable", "no", "--peer", str(made.b_id))
+    inviter.said("relayed", [f"{r_address}/p2p-circuit/p2p/{made.a_id}"], SYNC_SECONDS)  # R's public address only
+    friend = peer(lab, b1, made.path / "b", "--reachable", "no", "--thread", str(made.thread_id),
+                  "--peer", str(made.a_id))
+    friend.said("texts", "hello from A", SYNC_SECONDS)
+    return inviter, friend
+
+
+def directly(lab: Lab, inviter: Watched, friend: Watched) -> None:
+    """Wait until B is connected to A directly; else fail with A's log
+    (A punches: B's connection through R reached A), both hosts' sockets
+    and both routers' NAT table too."""
+    try:
+        friend.said("direct", True, PUNCH_SECONDS)
+    except AssertionError as exc:
+        hosts = [host for router in lab.routers for host in router.hosts]
+        sockets = "\n".join(f"{host.name}: {lab.run(host, ['ss', '-tan'])}" for host in hosts)
+        nat = "\n".join(f"{router.name}: {lab.run(router.name, ['conntrack', '-L'])}" for router in lab.routers)
+        raise AssertionError(f"{exc}\nA, the one punching: {inviter.spawned.log()}\n{sockets}\n{nat}") from None
+
+
+@pytest.mark.parametrize(("kind", "punched"), [("port_preserving", True), ("port_remapping", True),
+                                               ("symmetric", False)])
+def test_a_friend_behind_another_router_gets_the_photos_through_the_relay_then_directly_where_nats_allow(
+        tmp_path: Path, kind: NatKind, punched: bool) -> None:
+    made = profiles(tmp_path)
     with home_networks(kind, kind) as lab:
-        (a1,), (b1,) = (router.hosts for router in lab.routers)
-        r_address = f"/ip4/{lab.pub.ip}/tcp/4141/p2p/{r_id}"
-        try:
-            b.join(dataclasses.replace(link, addresses=(f"{r_address}/p2p-circuit/p2p/{a_id}",)))
-        finally:
-            b.close()
-        a = Node.open(tmp_path / "a")
-        try:
-            a.peers.remember(thread_id, r_id, [r_address])  # where A's follower is
-        finally:
-            a.close()
-        relay = peer(lab, lab.pub, tmp_path / "r", "--reachable", "yes")
-        relay.said("addresses", r_address, 20)
-        inviter = peer(lab, a1, tmp_path / "a", "--reachable", "no", "--peer", str(b_id))
-        inviter.said("relayed", [f"{r_address}/p2p-circuit/p2p/{a_id}"], SYNC_SECONDS)  # R's public address only
-        friend = peer(lab, b1, tmp_path / "b", "--reachable", "no", "--thread", str(thread_id), "--peer", str(a_id))
-        friend.said("texts", "hello from A", SYNC_SECONDS)
+        inviter, friend = relayed_friends(lab, made)
         if punched:
-            friend.said("direct", True, PUNCH_SECONDS)
+            directly(lab, inviter, friend)
         else:
             with pytest.raises(AssertionError):  # still relayed, still in sync
                 friend.said("direct", True, STAYS_RELAYED_SECONDS)
+
+
+def test_a_hole_punch_that_fails_once_is_tried_again_on_the_same_relayed_connection(tmp_path: Path) -> None:
+    """The first punch's packets are lost (B's router drops all traffic with
+    A's public address, as a busy or slow path might); once they pass again,
+    A's next attempt (PUNCH_RETRY_SECONDS later) gives a direct connection.
+    With one attempt per relayed connection they stayed relayed."""
+    made = profiles(tmp_path)
+    with home_networks("port_preserving", "port_preserving") as lab:
+        router_a, router_b = lab.routers
+        lab.run(router_b.name, ["nft", BLOCK.format(ip=router_a.wan_ip)])
+        inviter, friend = relayed_friends(lab, made)
+        inviter.spawned.stderr.wait_for(lambda line: "still relayed" in line, PUNCH_SECONDS)
+        with pytest.raises(AssertionError):  # the first attempt left them relayed
+            friend.said("direct", True, 0.5)
+        lab.run(router_b.name, ["nft", "delete", "table", "inet", "block"])
+        directly(lab, inviter, friend)
+
+
+# Every packet between A's router and B's, both ways, before B's router's own rules.
+BLOCK = ("add table inet block; add chain inet block forward {{ type filter hook forward priority -10; }}; "
+         "add rule inet block forward ip saddr {ip} drop; add rule inet block forward ip daddr {ip} drop")

@@ -50,6 +50,7 @@ MEMBER_POLL_SECONDS = 0.5
 # restarts, the first try can find no observed address of ours to send yet.
 PUNCH_ATTEMPTS = 3
 PUNCH_RETRY_SECONDS = 5.0  # before the second try; twice that before the third
+ANSWER_END_SECONDS = 2.0  # for an answered session to end when the peer tries again
 Source = tuple[str, int]
 
 
@@ -133,6 +134,8 @@ class HolePuncher(DCUtRProtocol):
         self._interfaces = interfaces
         self._dialling: set[Source] = set()
         self._sessions: set[PeerId] = set()
+        # The sessions we answer, each with its scope and an event set when it has ended.
+        self._answering: dict[PeerId, tuple[trio.CancelScope, trio.Event]] = {}
         self._allowed: dict[ID, set[Source]] = {}  # per session: the only endpoints it may dial
 
     def start(self, nursery: trio.Nursery) -> None:
@@ -148,16 +151,29 @@ class HolePuncher(DCUtRProtocol):
 
     async def _answer(self, stream: INetStream) -> None:
         peer = PeerId(stream.muxed_conn.peer_id.to_bytes())
+        earlier = self._answering.get(peer)
+        if earlier is not None and self._member(peer):
+            # A peer punches once at a time: a new try means it gave up the
+            # last, whose dials py-libp2p would carry on for ~21 s
+            # (dcutr.py:801-827), refusing its retries as busy.
+            scope, ended = earlier
+            scope.cancel()
+            with trio.move_on_after(ANSWER_END_SECONDS):
+                await ended.wait()
         if not self._open_session(peer):
             log.debug("hole punch asked by %s: not a member, or busy", peer)
             with trio.CancelScope(shield=True), contextlib.suppress(*NETWORK_ERRORS):
                 await stream.reset()
             return
+        scope, ended = trio.CancelScope(deadline=trio.current_time() + PUNCH_SECONDS), trio.Event()
+        self._answering[peer] = scope, ended
         try:
-            with trio.move_on_after(PUNCH_SECONDS):
+            with scope:
                 await self._handle_dcutr_stream(stream)
         finally:
             self._sessions.discard(peer)
+            del self._answering[peer]
+            ended.set()
 
     async def punch(self, peer: PeerId) -> bool:
         """Try to upgrade our relayed connection to `peer` to a direct one

@@ -84,6 +84,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.invite_dialog: InviteDialog | None = None
         self.join_dialog: JoinDialog | None = None
         self.name_prompt: NamePrompt | None = None
+        self.name_checked = False  # the first-launch check for a name has run (asked or not)
         self._my_id = ""
         self.quit_box: QMessageBox | None = None
         self._quitting = False  # quitting was chosen (and confirmed): closing no longer asks

@@ -55,6 +55,7 @@ class WindowActions(_Base):
     invite_dialog: InviteDialog | None
     join_dialog: JoinDialog | None
     name_prompt: NamePrompt | None
+    name_checked: bool
     quit_box: QMessageBox | None
     album_view: AlbumView
     identity_label: QLabel
@@ -236,6 +237,7 @@ class WindowActions(_Base):
 
     async def _ask_name_once(self) -> None:
         self.name_prompt = await NamePrompt.open_if_new(self._client, self._settings, self)
+        self.name_checked = True
         if self.name_prompt is not None:
             self.name_prompt.saved.connect(lambda _name: self._spawn(self._refresh_identity()))
             self.name_prompt.came_back.connect(self._came_back)
