@@ -26,7 +26,7 @@ from tests.engine.net.test_relay import a_reserves_on_r, online
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.net import addresses as addressing
-from threads_desktop.engine.net.holepunch import MAX_PUNCH_ADDRESSES, HolePuncher
+from threads_desktop.engine.net.holepunch import MAX_PUNCH_ADDRESSES, TAKE_OVER_AFTER_SECONDS, HolePuncher
 from threads_desktop.engine.net.host import NETWORK_ERRORS, build_host
 from threads_desktop.engine.node import Node
 
@@ -142,7 +142,8 @@ def test_a_member_that_tries_again_is_answered_though_its_last_try_is_still_open
         open_node: Callable[[str], Node]) -> None:
     """py-libp2p's answering side keeps a session going ~21 s after the other
     side gave up (docs/LIBP2P-NOTES.md, punch-retry): a member's new try ends
-    it and is answered, where it was refused as busy."""
+    it (and its stream) and is answered, where it was refused as busy; but
+    not sooner than TAKE_OVER_AFTER_SECONDS, so no member makes us dial at will."""
     async def main() -> None:
         r, t, s = open_node("r"), open_node("t"), open_node("s")
         async with online(r, reachable=True) as r_net, online(t, reachable=False, punch=True) as t_net, \
@@ -153,15 +154,31 @@ def test_a_member_that_tries_again_is_answered_though_its_last_try_is_still_open
             (through_r,) = [a for a in s_net.listen_addresses() if "/p2p-circuit" in a]
             assert t_net.relay_client is not None and s_net._host is not None
             await t_net.relay_client.dial_relayed(through_r)
-            connect = encode_varint_prefixed(HolePunch(type=HolePunch.CONNECT, ObsAddrs=[]).SerializeToString())
-            answers = []
-            for _ in range(2):  # the first left open, as a side that gave up at once leaves it
-                stream = await s_net._host.new_stream(ID(t.identity.peer_id.raw), [DCUTR_PROTOCOL])
+            host = s_net._host
+
+            async def try_once() -> tuple[INetStream, int | None]:
+                """A try left open after T's answer, as a side that gave up at once leaves it: (stream,
+                the answer's type; None if T reset the stream)."""
                 with trio.fail_after(10):
-                    await stream.write(connect)
-                    answer = HolePunch()
-                    answer.ParseFromString(await read_varint_prefixed_bytes_limited(stream, 4096))
-                answers.append(answer.type)
-            assert answers == [HolePunch.CONNECT, HolePunch.CONNECT]
+                    stream = await host.new_stream(ID(t.identity.peer_id.raw), [DCUTR_PROTOCOL])
+                    try:
+                        await stream.write(encode_varint_prefixed(
+                            HolePunch(type=HolePunch.CONNECT, ObsAddrs=[]).SerializeToString()))
+                        data = await read_varint_prefixed_bytes_limited(stream, 4096)
+                    except NETWORK_ERRORS:
+                        return stream, None
+                answer = HolePunch()
+                answer.ParseFromString(data)
+                return stream, answer.type
+
+            first, answer = await try_once()
+            assert answer == HolePunch.CONNECT
+            _, too_soon = await try_once()
+            assert too_soon is None  # refused: the first has not run TAKE_OVER_AFTER_SECONDS
+            await trio.sleep(TAKE_OVER_AFTER_SECONDS)
+            _, again = await try_once()
+            assert again == HolePunch.CONNECT
+            with trio.fail_after(5), pytest.raises(NETWORK_ERRORS):  # the first try's stream was ended
+                await read_varint_prefixed_bytes_limited(first, 4096)
 
     trio.run(main)

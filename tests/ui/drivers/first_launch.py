@@ -51,7 +51,7 @@ def main() -> int:
             no_prompt(window)
 
     def gave_up(window: MainWindow) -> None:
-        print("the name check never ended", flush=True)
+        print(f"the name check never ended; the status bar said: {window.statusBar().currentMessage()}", flush=True)
         window.quit_action.trigger()
 
     def when_shown(window: MainWindow) -> None:

@@ -14,6 +14,7 @@ relay. See docs/LIBP2P-NOTES.md ("reach-relay").
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
@@ -51,6 +52,9 @@ MEMBER_POLL_SECONDS = 0.5
 PUNCH_ATTEMPTS = 3
 PUNCH_RETRY_SECONDS = 5.0  # before the second try; twice that before the third
 ANSWER_END_SECONDS = 2.0  # for an answered session to end when the peer tries again
+# A member's new try ends the session we answer for it only after this long
+# (ours retry 5 s after a failed one): no member makes us start dials at will.
+TAKE_OVER_AFTER_SECONDS = 2.0
 Source = tuple[str, int]
 
 
@@ -115,11 +119,26 @@ async def observed_address(host: IHost, peer: ID) -> str | None:
     return str(observed) if tcp_endpoint(observed) is not None else None
 
 
+@dataclasses.dataclass
+class _Answered:
+    """A hole punch we answer: its scope, when it started, and an event set once it has ended."""
+
+    scope: trio.CancelScope
+    started: float
+    ended: trio.Event = dataclasses.field(default_factory=trio.Event)
+
+
+async def _reset(stream: INetStream) -> None:
+    with trio.CancelScope(shield=True), contextlib.suppress(*NETWORK_ERRORS):
+        await stream.reset()
+
+
 class HolePuncher(DCUtRProtocol):
     """DCUtR with the observed IP *and port*, punching from our listen port.
     `observed()` lists the addresses relays saw our listen-port connections
     at; `source()` is our listen (ip, port). Only with members (`member`),
-    one session per peer and MAX_SESSIONS in all, dialling at most
+    one session per peer (a member's new try ends the one we answer for it,
+    no sooner than TAKE_OVER_AFTER_SECONDS) and MAX_SESSIONS in all, dialling at most
     MAX_PUNCH_ADDRESSES of the addresses they sent, public ones or on one
     of our `interfaces()`: a stranger cannot make us dial anything else
     (docs/LIBP2P-NOTES.md, "fix-relay")."""
@@ -134,8 +153,7 @@ class HolePuncher(DCUtRProtocol):
         self._interfaces = interfaces
         self._dialling: set[Source] = set()
         self._sessions: set[PeerId] = set()
-        # The sessions we answer, each with its scope and an event set when it has ended.
-        self._answering: dict[PeerId, tuple[trio.CancelScope, trio.Event]] = {}
+        self._answering: dict[PeerId, _Answered] = {}
         self._allowed: dict[ID, set[Source]] = {}  # per session: the only endpoints it may dial
 
     def start(self, nursery: trio.Nursery) -> None:
@@ -152,28 +170,29 @@ class HolePuncher(DCUtRProtocol):
     async def _answer(self, stream: INetStream) -> None:
         peer = PeerId(stream.muxed_conn.peer_id.to_bytes())
         earlier = self._answering.get(peer)
-        if earlier is not None and self._member(peer):
+        if earlier is not None and self._member(peer) and \
+                trio.current_time() - earlier.started >= TAKE_OVER_AFTER_SECONDS:
             # A peer punches once at a time: a new try means it gave up the
-            # last, whose dials py-libp2p would carry on for ~21 s
-            # (dcutr.py:801-827), refusing its retries as busy.
-            scope, ended = earlier
-            scope.cancel()
+            # last, whose dials py-libp2p carries on for ~21 s (dcutr.py:801-827);
+            # refused as busy, its retries left us relayed.
+            earlier.scope.cancel()
             with trio.move_on_after(ANSWER_END_SECONDS):
-                await ended.wait()
+                await earlier.ended.wait()
         if not self._open_session(peer):
             log.debug("hole punch asked by %s: not a member, or busy", peer)
-            with trio.CancelScope(shield=True), contextlib.suppress(*NETWORK_ERRORS):
-                await stream.reset()
+            await _reset(stream)
             return
-        scope, ended = trio.CancelScope(deadline=trio.current_time() + PUNCH_SECONDS), trio.Event()
-        self._answering[peer] = scope, ended
+        answered = _Answered(trio.CancelScope(deadline=trio.current_time() + PUNCH_SECONDS), trio.current_time())
+        self._answering[peer] = answered
         try:
-            with scope:
+            with answered.scope:
                 await self._handle_dcutr_stream(stream)
         finally:
             self._sessions.discard(peer)
             del self._answering[peer]
-            ended.set()
+            answered.ended.set()
+        if answered.scope.cancelled_caught:  # the library's close was cut short: the peer may wait on it
+            await _reset(stream)
 
     async def punch(self, peer: PeerId) -> bool:
         """Try to upgrade our relayed connection to `peer` to a direct one
