@@ -28,6 +28,7 @@ from libp2p.relay.circuit_v2.dcutr import PROTOCOL_ID as DCUTR_PROTOCOL
 from libp2p.relay.circuit_v2.dcutr import DCUtRProtocol
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
+from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net import addresses as addressing
 from threads_desktop.engine.net.host import NETWORK_ERRORS
@@ -247,6 +248,13 @@ class HolePuncher(DCUtRProtocol):
                 kept.append(address)
             if len(kept) >= MAX_PUNCH_ADDRESSES:
                 break
+        if not kept:
+            # Nothing for us to dial: end the session here (the library logs
+            # it and closes the stream, dcutr.py:448-455, 638-643), before the
+            # SYNC after which the other side would dial alone. Its SYNs would
+            # leave its router and be lost at ours, and the NAT state they
+            # leave can stop the next try (docs/LIBP2P-NOTES.md, punch-retry).
+            raise PeerError("none of the addresses sent for a hole punch can be dialled")
         return kept
 
     async def _perform_hole_punch(self, peer_id: ID, addrs: list[multiaddr.Multiaddr],
