@@ -143,7 +143,7 @@ def test_a_hole_punch_never_dials_an_endpoint_where_another_connected_peer_is(
 
 
 # An address T may dial (public), never dialled here: T dials only after a SYNC, which no test sends it.
-SOMEWHERE = multiaddr.Multiaddr("/ip4/11.0.113.9/tcp/4141").to_bytes()
+SOMEWHERE = multiaddr.Multiaddr("/ip4/203.0.113.9/tcp/4141").to_bytes()  # documentation: routed nowhere
 
 
 def test_a_member_that_tries_again_is_answered_though_its_last_try_is_still_open_here(
@@ -164,21 +164,25 @@ def test_a_member_that_tries_again_is_answered_though_its_last_try_is_still_open
             await t_net.relay_client.dial_relayed(through_r)
             host = s_net._host
 
-            async def try_once() -> tuple[INetStream, int | None]:
+            async def try_once(addresses: tuple[bytes, ...] = (SOMEWHERE,)) -> tuple[INetStream, int | None]:
                 """A try left open after T's answer, as a side that gave up at once leaves it: (stream,
                 the answer's type; None if T reset the stream)."""
                 with trio.fail_after(10):
                     stream = await host.new_stream(ID(t.identity.peer_id.raw), [DCUTR_PROTOCOL])
                     try:
                         await stream.write(encode_varint_prefixed(
-                            HolePunch(type=HolePunch.CONNECT, ObsAddrs=[SOMEWHERE]).SerializeToString()))
+                            HolePunch(type=HolePunch.CONNECT, ObsAddrs=addresses).SerializeToString()))
                         data = await read_varint_prefixed_bytes_limited(stream, 4096)
+                        if not data:
+                            return stream, None  # closed
                     except NETWORK_ERRORS:
                         return stream, None
                 answer = HolePunch()
                 answer.ParseFromString(data)
                 return stream, answer.type
 
+            _, to_nowhere = await try_once(())
+            assert to_nowhere is None  # nothing T could dial: it ends the session rather than answer
             first, answer = await try_once()
             assert answer == HolePunch.CONNECT
             _, too_soon = await try_once()

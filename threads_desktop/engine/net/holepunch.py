@@ -31,7 +31,7 @@ from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 from threads_desktop.engine.core.errors import PeerError
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.net import addresses as addressing
-from threads_desktop.engine.net.host import NETWORK_ERRORS
+from threads_desktop.engine.net.host import CLOSE_SECONDS, NETWORK_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ class _Answered:
 
 
 async def _reset(stream: INetStream) -> None:
-    with trio.CancelScope(shield=True), contextlib.suppress(*NETWORK_ERRORS):
+    with trio.CancelScope(shield=True, deadline=trio.current_time() + CLOSE_SECONDS), \
+            contextlib.suppress(*NETWORK_ERRORS):
         await stream.reset()
 
 
@@ -146,12 +147,14 @@ class HolePuncher(DCUtRProtocol):
 
     def __init__(self, host: IHost, *, observed: Callable[[], list[str]],
                  source: Callable[[], Source | None], member: Callable[[PeerId], bool],
-                 interfaces: Callable[[], Sequence[addressing.Interface]] = list) -> None:
+                 interfaces: Callable[[], Sequence[addressing.Interface]] = list,
+                 reachable: Callable[[], bool] = lambda: False) -> None:
         super().__init__(host, read_timeout=10, write_timeout=10, dial_timeout=5)
         self._observed = observed
         self._source = source
         self._member = member
         self._interfaces = interfaces
+        self._reachable = reachable  # dialled from outside: a lone dial of the other side's reaches us
         self._dialling: set[Source] = set()
         self._sessions: set[PeerId] = set()
         self._answering: dict[PeerId, _Answered] = {}
@@ -235,7 +238,7 @@ class HolePuncher(DCUtRProtocol):
 
     def _decode_observed_addrs(self, addr_bytes: list[bytes]) -> list[multiaddr.Multiaddr]:
         # The library keeps every address a peer sends (dcutr.py:1172-1200),
-        # dials them all (dcutr.py:775-800) and keeps them in the peerstore.
+        # dials them all (dcutr.py:801-806) and keeps them in the peerstore.
         interfaces = self._interfaces()
         kept: list[multiaddr.Multiaddr] = []
         for address in super()._decode_observed_addrs(addr_bytes[:MAX_PUNCH_ADDRESSES * 16]):
@@ -248,9 +251,9 @@ class HolePuncher(DCUtRProtocol):
                 kept.append(address)
             if len(kept) >= MAX_PUNCH_ADDRESSES:
                 break
-        if not kept:
+        if not kept and not self._reachable():
             # Nothing for us to dial: end the session here (the library logs
-            # it and closes the stream, dcutr.py:448-455, 638-643), before the
+            # it and closes the stream, dcutr.py:448-455, 638-644), before the
             # SYNC after which the other side would dial alone. Its SYNs would
             # leave its router and be lost at ours, and the NAT state they
             # leave can stop the next try (docs/LIBP2P-NOTES.md, punch-retry).

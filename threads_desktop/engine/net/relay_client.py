@@ -101,7 +101,7 @@ class RelayClient:
                  member: Callable[[PeerId], bool] = lambda _: False,
                  interfaces: Callable[[], Sequence[Interface]] = list,
                  hole_punching: bool = True, clock: Callable[[], float] = time.time,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, reachable: Callable[[], bool] = lambda: False) -> None:
         self._host = host
         self._admission = admission or Admission()  # the service's, which its TCP connections meet too
         self._source = source  # our TCP listen (ip, port): relays are dialled from it
@@ -109,7 +109,7 @@ class RelayClient:
         # Hole punching only with members (`member`): a stranger's DCUtR
         # could otherwise make us dial anything (holepunch.py).
         self.puncher = HolePuncher(host, observed=self.observed_addresses, source=source, member=member,
-                                   interfaces=interfaces) if hole_punching else None
+                                   interfaces=interfaces, reachable=reachable) if hole_punching else None
         self._nursery: trio.Nursery | None = None
         self._me = me
         self._candidates = candidates

@@ -64,7 +64,7 @@ class RelayingParts:
                                         wanted=self._relays_wanted, on_change=self._relayed_changed,
                                         source=self._listen_source, member=self._relay_member,
                                         interfaces=lambda: self._interfaces, hole_punching=self._hole_punching,
-                                        admission=self.admission)
+                                        admission=self.admission, reachable=self._reachable)
 
     def _relay_member(self, peer: PeerId) -> bool:
         """Whether `peer` shares a thread with us (hole punching is only with those)."""
