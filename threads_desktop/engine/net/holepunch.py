@@ -176,9 +176,9 @@ class HolePuncher(DCUtRProtocol):
         earlier = self._answering.get(peer)
         if earlier is not None and self._member(peer) and \
                 trio.current_time() - earlier.started >= TAKE_OVER_AFTER_SECONDS:
-            # A peer punches once at a time: a new try means it gave up the
-            # last, whose dials py-libp2p carries on for ~21 s (dcutr.py:801-827);
-            # refused as busy, its retries left us relayed.
+            # Our peers punch once at a time (the protocol does not say so):
+            # a new try means it gave up the last, whose dials py-libp2p carries
+            # on for ~21 s (dcutr.py:801-827); refused as busy, its retries left us relayed.
             earlier.scope.cancel()
             with trio.move_on_after(ANSWER_END_SECONDS):
                 await earlier.ended.wait()
