@@ -216,7 +216,7 @@ def test_a_punch_with_no_address_to_dial_ends_before_the_other_side_is_told_to_d
                         data = await read_varint_prefixed_bytes_limited(stream, 4096)
                     sync = HolePunch()
                     sync.ParseFromString(data)
-                    told.append(HolePunch.Type.Name(sync.type))
+                    told.append(HolePunch.Type.Name(sync.type) if data else "ended")
                 except NETWORK_ERRORS:
                     told.append("ended")
                 finally:
