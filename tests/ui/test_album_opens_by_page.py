@@ -6,17 +6,17 @@ before the order arrives fetch their own page by position."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import qasync
 
 from tests.ui.counting_runtime import RecordingRuntime
 from tests.ui.test_peer_data_in_views import _picture
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.codec.cbor import Link
 from threads_desktop.engine.codec.cid import cid_of_cbor
 from threads_desktop.engine.core.ids import ThreadId
@@ -31,7 +31,6 @@ from threads_desktop.ui.operations import photos as photo_ops
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.main_window import MainWindow
 
-T = TypeVar("T")
 PHOTOS = 2 * BATCH + 10  # three pages
 
 
@@ -41,12 +40,6 @@ def engine(tmp_path: Path) -> Iterator[RecordingRuntime]:
     runtime.start()
     yield runtime
     runtime.stop()
-
-
-def _wait(qtbot, work: Coroutine[Any, Any, T]) -> T:  # type: ignore[no-untyped-def]
-    task = asyncio.ensure_future(work)
-    qtbot.waitUntil(task.done, timeout=20_000)
-    return task.result()
 
 
 def _album(node: Node) -> ThreadId:
@@ -63,8 +56,8 @@ def _album(node: Node) -> ThreadId:
 
 def test_an_album_shows_its_first_screen_before_reading_its_whole_order(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime, tmp_path: Path) -> None:
-    album_id = _wait(qtbot, engine.call(_album))
-    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
+    album_id = wait_for(qtbot, engine.call(_album))
+    every = wait_for(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
     window = MainWindow(EngineClient(engine, qt_loop), AppSettings.from_file(tmp_path / "settings.ini"))
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
@@ -91,8 +84,8 @@ def test_an_album_shows_its_first_screen_before_reading_its_whole_order(  # type
 
 def test_rows_scrolled_to_before_the_order_arrives_fetch_their_page_by_position(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime) -> None:
-    album_id = _wait(qtbot, engine.call(_album))
-    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=False)))
+    album_id = wait_for(qtbot, engine.call(_album))
+    every = wait_for(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=False)))
     client = EngineClient(engine, qt_loop)
 
     async def fetch_page(offset: int, limit: int) -> tuple[list[str], list[PhotoCard]]:
@@ -120,8 +113,8 @@ def test_rows_scrolled_to_before_the_order_arrives_fetch_their_page_by_position(
 def test_an_album_scrolled_end_to_end_keeps_only_the_cells_of_its_cache(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(photo_grid_model, "CACHE_BYTES", 40 * 160 * 160 * 4)  # 40 cells of 160 px
-    album_id = _wait(qtbot, engine.call(_album))
-    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
+    album_id = wait_for(qtbot, engine.call(_album))
+    every = wait_for(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
     client = EngineClient(engine, qt_loop)
 
     async def fetch_cards(ids: list[str]) -> list[PhotoCard]:
@@ -146,8 +139,8 @@ def test_the_pictures_kept_while_scrolling_stay_within_their_bytes_at_any_pixel_
     """At twice the pixel ratio a cell's picture weighs four times as much:
     1,000 kept pictures were 400 MiB there (100 MiB at 1x, where scrolling
     100,000 photos ended at 401 MB resident)."""
-    album_id = _wait(qtbot, engine.call(_album))
-    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
+    album_id = wait_for(qtbot, engine.call(_album))
+    every = wait_for(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
     client = EngineClient(engine, qt_loop)
 
     async def fetch_cards(ids: list[str]) -> list[PhotoCard]:
@@ -181,7 +174,7 @@ def _add_one_by_one(node: Node, album: ThreadId, count: int) -> None:
 
 def test_photos_arriving_one_by_one_read_the_albums_order_once_more_not_once_each(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime, tmp_path: Path) -> None:
-    album_id = _wait(qtbot, engine.call(_album))
+    album_id = wait_for(qtbot, engine.call(_album))
     window = MainWindow(EngineClient(engine, qt_loop), AppSettings.from_file(tmp_path / "settings.ini"))
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
@@ -189,11 +182,11 @@ def test_photos_arriving_one_by_one_read_the_albums_order_once_more_not_once_eac
     with qtbot.waitSignal(window.album_view.photos_loaded, timeout=20_000):
         window.select_thread(str(album_id))
     engine.operations.clear()
-    _wait(qtbot, engine.call(_add_one_by_one, album_id, 20))
+    wait_for(qtbot, engine.call(_add_one_by_one, album_id, 20))
     model = window.album_view.model
-    every = _wait(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
+    every = wait_for(qtbot, engine.call(lambda node: node.photos(album_id).ordered_ids(newest_first=True)))
     qtbot.waitUntil(lambda: model.ids() == every, timeout=20_000)
-    _wait(qtbot, engine.call(Node.identity_card))  # every call the views started before this one is recorded
+    wait_for(qtbot, engine.call(Node.identity_card))  # every call the views started before this one is recorded
     # Each read takes 100-200 ms at 100,000 photos: one per arriving photo would never catch up.
     assert engine.operations.count(photo_ops.ordered_ids) <= 3, engine.operations.count(photo_ops.ordered_ids)
     window.close()

@@ -5,13 +5,12 @@ engines on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import qasync
 
 from tests.ui.album import drop_files, new_album, photo_files
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -28,12 +27,6 @@ def _window(qtbot, loop: qasync.QEventLoop, engine: EngineRuntime) -> MainWindow
     with qtbot.waitSignal(window.threads_loaded, timeout=10_000):
         window.show()
     return window
-
-
-def _wait(qtbot, work: Any) -> Any:  # type: ignore[no-untyped-def]
-    future = asyncio.ensure_future(work)
-    qtbot.waitUntil(future.done, timeout=20_000)
-    return future.result()
 
 
 def _select(qtbot, view: AlbumView, photo_ids: list[str]) -> bool:  # type: ignore[no-untyped-def]
@@ -55,8 +48,8 @@ def test_a_writer_may_delete_only_own_photos_and_delete_follows_the_admins_role_
         drop_files(window_a.album_view.grid, photo_files(tmp_path / "a", 2))
     qtbot.waitUntil(lambda: window_a.album_view.model.rowCount() == 2, timeout=10_000)
     theirs = window_a.album_view.model.ids()
-    link = _wait(qtbot, window_a._client.invite(ThreadId.parse(thread), Role.WRITE, None))[0]
-    _wait(qtbot, window_b._client.join(InviteLink.parse(link)))
+    link = wait_for(qtbot, window_a._client.invite(ThreadId.parse(thread), Role.WRITE, None))[0]
+    wait_for(qtbot, window_b._client.join(InviteLink.parse(link)))
     window_b.select_thread(thread, when_listed=True)
     view = window_b.album_view
     qtbot.waitUntil(lambda: view.model.rowCount() == 2 and view.add_button.isEnabled(), timeout=30_000)
@@ -77,13 +70,13 @@ def test_a_writer_may_delete_only_own_photos_and_delete_follows_the_admins_role_
     assert _select(qtbot, view, [mine])
 
     # The admin turns B into a viewer: Delete goes, with nothing clicked in B.
-    b_id = _wait(qtbot, window_b._client.identity()).peer_id
-    _wait(qtbot, window_a._client.run(member_calls.set_member_role, ThreadId.parse(thread), b_id, Role.READ))
+    b_id = wait_for(qtbot, window_b._client.identity()).peer_id
+    wait_for(qtbot, window_a._client.run(member_calls.set_member_role, ThreadId.parse(thread), b_id, Role.READ))
     qtbot.waitUntil(lambda: not view.delete_button.isEnabled() and not view.add_button.isEnabled(), timeout=30_000)
     assert view.ask_delete() is None
 
     # ... then gives B the delete role: others' photos may go too.
-    _wait(qtbot, window_a._client.run(member_calls.set_member_role, ThreadId.parse(thread), b_id, Role.DELETE))
+    wait_for(qtbot, window_a._client.run(member_calls.set_member_role, ThreadId.parse(thread), b_id, Role.DELETE))
     qtbot.waitUntil(view.add_button.isEnabled, timeout=30_000)
     assert _select(qtbot, view, [theirs[0]])
     box = view.ask_delete()

@@ -6,13 +6,13 @@ first launch into a fresh profile, which gets every album and chat."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import time
 from pathlib import Path
 
 import qasync
 
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
@@ -80,9 +80,7 @@ def test_checking_needs_a_file_and_a_passphrase(  # type: ignore[no-untyped-def]
 
 
 def _engine(qtbot, client: EngineClient, fn, *args):  # type: ignore[no-untyped-def]
-    task = asyncio.ensure_future(client.run(fn, *args))
-    qtbot.waitUntil(task.done, timeout=30_000)
-    return task.result()
+    return wait_for(qtbot, client.run(fn, *args), timeout=30_000)
 
 
 def test_a_backup_exported_is_checked_and_restored_into_a_fresh_profile(  # type: ignore[no-untyped-def]

@@ -5,9 +5,9 @@ windows with the unread marker; a read-only member's composer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import qasync
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from tests.engine.modules.images import image_bytes
 from tests.ui.counting_runtime import RecordingRuntime
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -28,15 +29,6 @@ from threads_desktop.ui.operations import chat as chat_ops
 from threads_desktop.ui.operations.chat import Reaction
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.widgets.message_delegate import layout_message
-
-T = TypeVar("T")
-
-
-def _wait(qtbot, work: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:  # type: ignore[no-untyped-def]
-    """Runs a coroutine on the qasync loop while pytest-qt spins Qt."""
-    task = asyncio.ensure_future(work)
-    qtbot.waitUntil(task.done, timeout=timeout)
-    return task.result()
 
 
 def _view(qtbot, client: EngineClient, summary: ThreadSummary, *, show: bool = True) -> ChatView:  # type: ignore[no-untyped-def]
@@ -83,7 +75,7 @@ def _type_and_send(qtbot, view: ChatView, text: str) -> str:  # type: ignore[no-
 def test_typing_sends_and_the_context_menu_replies_edits_deletes_and_reacts(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> None:
     client = EngineClient(runtime, qt_loop)
-    summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
+    summary = wait_for(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
     view = _view(qtbot, client, summary)
     assert view.composer.isEnabled() and view.send_button.isEnabled()
 
@@ -150,7 +142,7 @@ def test_typing_sends_and_the_context_menu_replies_edits_deletes_and_reacts(  # 
 def test_clicking_a_reaction_chip_toggles_it(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> None:
     client = EngineClient(runtime, qt_loop)
-    summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
+    summary = wait_for(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
     view = _view(qtbot, client, summary)
     _type_and_send(qtbot, view, "tap me")
     qtbot.waitUntil(lambda: _texts(view) == ["tap me"], timeout=10_000)
@@ -168,7 +160,7 @@ def test_clicking_a_reaction_chip_toggles_it(  # type: ignore[no-untyped-def]
 def test_a_photo_dropped_on_the_composer_is_sent_with_the_text_and_shows_its_thumbnail(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime, tmp_path: Path) -> None:
     client = EngineClient(runtime, qt_loop)
-    summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
+    summary = wait_for(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
     view = _view(qtbot, client, summary)
     picture = tmp_path / "beach.jpg"
     picture.write_bytes(image_bytes("JPEG", size=(300, 200)))
@@ -193,13 +185,13 @@ def test_a_photo_dropped_on_the_composer_is_sent_with_the_text_and_shows_its_thu
 def test_older_messages_page_in_when_scrolled_to_the_top(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> None:
     client = EngineClient(runtime, qt_loop)
-    summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
+    summary = wait_for(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
 
     def many(node: Node, thread_id: ThreadId) -> None:
         chat = node.chat(thread_id)
         for i in range(chat_ops.PAGE_SIZE + 50):
             chat.post(f"message {i}")
-    _wait(qtbot, client.run(many, summary.thread_id), timeout=60_000)
+    wait_for(qtbot, client.run(many, summary.thread_id), timeout=60_000)
     view = _view(qtbot, client, summary)
     assert view.model.rowCount() == chat_ops.PAGE_SIZE and view.model.has_older
     assert _texts(view)[-1] == f"message {chat_ops.PAGE_SIZE + 49}"
@@ -216,22 +208,22 @@ def test_older_messages_page_in_when_scrolled_to_the_top(  # type: ignore[no-unt
 
     # At the bottom, a message arriving keeps the view at the bottom.
     bar.setValue(bar.maximum())
-    _wait(qtbot, client.run(lambda node: node.chat(summary.thread_id).post("latest")))
+    wait_for(qtbot, client.run(lambda node: node.chat(summary.thread_id).post("latest")))
     qtbot.waitUntil(lambda: _texts(view)[-1] == "latest", timeout=10_000)
     assert bar.value() == bar.maximum() and view.model.rowCount() == chat_ops.PAGE_SIZE + 51
     assert view.list.visualRect(view.model.index(view.model.rowCount() - 1)).intersects(viewport)
 
 
 def _summary(qtbot, client: EngineClient, thread_id: ThreadId) -> ThreadSummary:  # type: ignore[no-untyped-def]
-    return _wait(qtbot, client.run(chat_ops.thread_summary, thread_id))
+    return wait_for(qtbot, client.run(chat_ops.thread_summary, thread_id))
 
 
 def _admitted_by(qtbot, client: EngineClient, owner: Node, thread_id: ThreadId) -> None:  # type: ignore[no-untyped-def]
     """The runtime's pending join, admitted by `owner` in process (the bytes
     engine/net/joining.py would carry)."""
-    request = _wait(qtbot, client.run(lambda node: node.membership.admission_request(thread_id)))
-    me = _wait(qtbot, client.run(lambda node: str(node.identity.peer_id)))
-    _wait(qtbot, client.run(Node.take_admission, thread_id, owner.answer_admission(request, me)))
+    request = wait_for(qtbot, client.run(lambda node: node.membership.admission_request(thread_id)))
+    me = wait_for(qtbot, client.run(lambda node: str(node.identity.peer_id)))
+    wait_for(qtbot, client.run(Node.take_admission, thread_id, owner.answer_admission(request, me)))
 
 
 async def _let_in(client: EngineClient, thread_id: ThreadId) -> ThreadId:
@@ -248,10 +240,10 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
         qtbot, qt_loop: qasync.QEventLoop, two_app_engines: tuple[EngineRuntime, EngineRuntime]) -> None:
     a, b = two_app_engines
     client_a, client_b = EngineClient(a, qt_loop), EngineClient(b, qt_loop)
-    summary_a = _wait(qtbot, client_a.create_thread(ThreadKind.CHAT, "Family"))
-    link, _qr = _wait(qtbot, client_a.invite(summary_a.thread_id, Role.WRITE, None))
-    thread_id = _wait(qtbot, client_b.join(InviteLink.parse(link)))
-    _wait(qtbot, _let_in(client_b, thread_id), timeout=40_000)
+    summary_a = wait_for(qtbot, client_a.create_thread(ThreadKind.CHAT, "Family"))
+    link, _qr = wait_for(qtbot, client_a.invite(summary_a.thread_id, Role.WRITE, None))
+    thread_id = wait_for(qtbot, client_b.join(InviteLink.parse(link)))
+    wait_for(qtbot, _let_in(client_b, thread_id), timeout=40_000)
     view_a = _view(qtbot, client_a, summary_a)
     view_b = _view(qtbot, client_b, _summary(qtbot, client_b, thread_id), show=False)
 
@@ -271,7 +263,7 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
     assert [row["unread_marker"] for row in view_b.message_rows()] == [True, False]
     view_b.show()
     qtbot.waitUntil(lambda: view_b.unread_count == 0, timeout=30_000)
-    assert _wait(qtbot, client_b.run(chat_ops.unread_count, thread_id)) == 0
+    assert wait_for(qtbot, client_b.run(chat_ops.unread_count, thread_id)) == 0
     view_b.list.grab()  # the marker line paints
 
     # While shown, a new message is read as it arrives; the marker stays put.
@@ -280,7 +272,7 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
     _type_and_send(qtbot, view_a, "three")
     qtbot.waitUntil(lambda: _texts(view_b) == ["one", "two", "three"] and bool(marks), timeout=30_000)
     assert marks[-1] == 0 and view_b.unread_count == 0
-    assert _wait(qtbot, client_b.run(chat_ops.unread_count, thread_id)) == 0
+    assert wait_for(qtbot, client_b.run(chat_ops.unread_count, thread_id)) == 0
     assert [row["unread_marker"] for row in view_b.message_rows()] == [True, False, False]
 
     # B may write once its join is through: its answer reaches A.
@@ -293,9 +285,9 @@ def test_a_message_sent_in_one_window_arrives_in_the_other_with_the_unread_marke
 def test_opening_a_chat_again_while_a_change_is_being_read_shows_every_message_at_each_load(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> None:
     client = EngineClient(runtime, qt_loop)
-    summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
+    summary = wait_for(qtbot, client.create_thread(ThreadKind.CHAT, "x"))
     for text in ("one", "two"):
-        _wait(qtbot, client.run(chat_ops.post, summary.thread_id, text, None, []))
+        wait_for(qtbot, client.run(chat_ops.post, summary.thread_id, text, None, []))
     view = _view(qtbot, client, summary)
     assert _texts(view) == ["one", "two"]
     shown_at_each_load: list[list[str]] = []
@@ -323,15 +315,15 @@ def test_opening_a_chat_again_while_a_change_is_being_read_shows_every_message_a
 
     client.changed.connect(reopen_after_a_message_change)
     reopen_next.append("while reading")
-    _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "three", None, []))
+    wait_for(qtbot, client.run(chat_ops.post, summary.thread_id, "three", None, []))
     qtbot.waitUntil(lambda: _texts(view) == ["one", "two", "three"] and bool(shown_at_each_load), timeout=10_000)
     assert read_on_its_way == [True]
     assert all(shown == ["one", "two", "three"] for shown in shown_at_each_load), shown_at_each_load
 
     reopen_next.append("at once")
-    _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "four", None, []))
+    wait_for(qtbot, client.run(chat_ops.post, summary.thread_id, "four", None, []))
     qtbot.waitUntil(lambda: not reopen_next and _texts(view)[-1:] == ["four"], timeout=10_000)
-    _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "five", None, []))
+    wait_for(qtbot, client.run(chat_ops.post, summary.thread_id, "five", None, []))
     qtbot.waitUntil(lambda: _texts(view) == ["one", "two", "three", "four", "five"], timeout=10_000)
     assert all(shown[:3] == ["one", "two", "three"] for shown in shown_at_each_load), shown_at_each_load
 
@@ -344,7 +336,7 @@ def test_a_member_who_cannot_write_sees_the_composer_disabled_with_the_reason(  
     thread_id = owner.create_thread(ThreadKind.CHAT, "News").thread_id
     link = owner.invite(thread_id, role).to_uri()
     client = EngineClient(runtime, qt_loop)
-    _wait(qtbot, client.join(InviteLink.parse(link)))
+    wait_for(qtbot, client.join(InviteLink.parse(link)))
     _admitted_by(qtbot, client, owner, thread_id)
     summary = _summary(qtbot, client, thread_id)
     assert not summary.can_write
@@ -365,10 +357,10 @@ def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_r
 
     a, b = two_app_engines
     client_a, client_b = EngineClient(a, qt_loop), EngineClient(b, qt_loop)
-    summary_a = _wait(qtbot, client_a.create_thread(ThreadKind.CHAT, "Club"))
-    link, _qr = _wait(qtbot, client_a.invite(summary_a.thread_id, Role.WRITE, None))
-    thread_id = _wait(qtbot, client_b.join(InviteLink.parse(link)))
-    _wait(qtbot, _let_in(client_b, thread_id), timeout=40_000)
+    summary_a = wait_for(qtbot, client_a.create_thread(ThreadKind.CHAT, "Club"))
+    link, _qr = wait_for(qtbot, client_a.invite(summary_a.thread_id, Role.WRITE, None))
+    thread_id = wait_for(qtbot, client_b.join(InviteLink.parse(link)))
+    wait_for(qtbot, _let_in(client_b, thread_id), timeout=40_000)
     view_a = _view(qtbot, client_a, summary_a)
     view_b = _view(qtbot, client_b, _summary(qtbot, client_b, thread_id))
     _type_and_send(qtbot, view_a, "from A")
@@ -382,11 +374,11 @@ def test_delete_is_offered_on_others_messages_only_to_a_member_with_the_delete_r
     assert view_b.menu_for(_row(view_b, "from A")).findChild(QAction, "edit") is None
 
     # Given the delete role by the admin, B may take down A's message.
-    b_id = _wait(qtbot, client_b.identity()).peer_id
+    b_id = wait_for(qtbot, client_b.identity()).peer_id
     with qtbot.waitSignal(view_b.rights_checked, timeout=30_000,
                           check_params_cb=lambda: view_b.menu_for(_row(view_b, "from A")).findChild(
                               QAction, "delete") is not None):
-        _wait(qtbot, client_a.run(member_calls.set_member_role, summary_a.thread_id, b_id, Role.DELETE))
+        wait_for(qtbot, client_a.run(member_calls.set_member_role, summary_a.thread_id, b_id, Role.DELETE))
     assert view_b.menu_for(_row(view_b, "from A")).findChild(QAction, "edit") is None  # still not B's to edit
     _action(view_b, _row(view_b, "from A"), "delete").trigger()
     box = view_b.confirm_box
@@ -404,17 +396,17 @@ def test_a_message_arriving_late_with_an_earlier_time_still_appears(  # type: ig
     thread_id = owner.create_thread(ThreadKind.CHAT, "Late").thread_id
     link = owner.invite(thread_id, Role.WRITE).to_uri()
     client = EngineClient(runtime, qt_loop)
-    _wait(qtbot, client.join(InviteLink.parse(link)))
+    wait_for(qtbot, client.join(InviteLink.parse(link)))
     _admitted_by(qtbot, client, owner, thread_id)
-    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
-    owner.receive(thread_id, _wait(qtbot, client.run(envelopes_of, thread_id)))
-    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    wait_for(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    owner.receive(thread_id, wait_for(qtbot, client.run(envelopes_of, thread_id)))
+    wait_for(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
     view = _view(qtbot, client, _summary(qtbot, client, thread_id))
     owner.chat(thread_id).post("written first, offline")  # not synced yet
     _type_and_send(qtbot, view, "written second")
     qtbot.waitUntil(lambda: _texts(view) == ["written second"], timeout=10_000)
 
-    _wait(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
+    wait_for(qtbot, client.run(Node.receive, thread_id, envelopes_of(owner, thread_id)))
     qtbot.waitUntil(lambda: _texts(view) == ["written first, offline", "written second"], timeout=10_000)
 
 
@@ -426,11 +418,11 @@ def test_a_new_message_is_shown_without_asking_each_shown_messages_actions_again
     engine.start()
     try:
         client = EngineClient(engine, qt_loop)
-        summary = _wait(qtbot, client.create_thread(ThreadKind.CHAT, "Busy"))
+        summary = wait_for(qtbot, client.create_thread(ThreadKind.CHAT, "Busy"))
         view = _view(qtbot, client, summary)
         engine.operations.clear()
         with qtbot.waitSignals([view.rights_checked, view.messages_loaded], timeout=10_000):
-            _wait(qtbot, client.run(chat_ops.post, summary.thread_id, "hello", None, []))
+            wait_for(qtbot, client.run(chat_ops.post, summary.thread_id, "hello", None, []))
         qtbot.waitUntil(lambda: _texts(view) == ["hello"], timeout=10_000)
         assert chat_ops.load_page in engine.operations and chat_ops.message_actions not in engine.operations
     finally:
@@ -447,17 +439,17 @@ def test_a_readers_new_messages_marker_clears_once_read_without_writing_to_the_c
     thread_id = owner.create_thread(ThreadKind.CHAT, "News").thread_id
     link = owner.invite(thread_id, Role.READ).to_uri()
     client = EngineClient(runtime, qt_loop)
-    _wait(qtbot, client.join(InviteLink.parse(link)))
+    wait_for(qtbot, client.join(InviteLink.parse(link)))
     _admitted_by(qtbot, client, owner, thread_id)
     owner.chat(thread_id).post("one")
     owner.chat(thread_id).post("two")
     records = envelopes_of(owner, thread_id)
-    _wait(qtbot, client.run(lambda node: node.receive(thread_id, records)))
+    wait_for(qtbot, client.run(lambda node: node.receive(thread_id, records)))
     summary = _summary(qtbot, client, thread_id)
     assert summary.can_read and not summary.can_write and summary.unread == 2
 
     def own_records() -> int:
-        return _wait(qtbot, client.run(lambda node: sum(h.seq for h in node.store.logs(thread_id)
+        return wait_for(qtbot, client.run(lambda node: sum(h.seq for h in node.store.logs(thread_id)
                                                         if h.log_id == node.store.own_log(thread_id))))
 
     written = own_records()
@@ -465,7 +457,7 @@ def test_a_readers_new_messages_marker_clears_once_read_without_writing_to_the_c
     assert [row["unread_marker"] for row in view.message_rows()] == [True, False]
     view.show()  # on screen: read
     qtbot.waitUntil(lambda: view.unread_count == 0, timeout=10_000)
-    assert _wait(qtbot, client.run(chat_ops.unread_count, thread_id)) == 0
+    assert wait_for(qtbot, client.run(chat_ops.unread_count, thread_id)) == 0
     assert _summary(qtbot, client, thread_id).unread == 0
     assert own_records() == written  # nothing written to the chat
 

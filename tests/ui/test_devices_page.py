@@ -4,12 +4,12 @@ confirmation that says what it means, and is then listed as removed."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import qasync
 from PySide6.QtWidgets import QMessageBox
 
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.core.keys import Identity
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -22,9 +22,7 @@ from threads_desktop.ui.widgets.devices_page import DevicesPage
 
 
 def _call(qtbot, runtime: EngineRuntime, fn, *args):  # type: ignore[no-untyped-def]
-    future = asyncio.ensure_future(runtime.call(fn, *args))
-    qtbot.waitUntil(future.done, timeout=10_000)
-    return future.result()
+    return wait_for(qtbot, runtime.call(fn, *args), timeout=10_000)
 
 
 def _certify(node: Node, name: str) -> str:

@@ -4,7 +4,6 @@ names or message text, even when the log does."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import platform
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import qasync
 from PySide6.QtCore import qVersion
 from PySide6.QtGui import QGuiApplication
 
+from tests.ui.waiting import wait_for
 from threads_desktop import __version__
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
@@ -41,9 +41,7 @@ def profile_logging(tmp_path: Path) -> Iterator[LoggingSetup]:
 
 
 def _call(qtbot, runtime: EngineRuntime, fn, *args):  # type: ignore[no-untyped-def]
-    future = asyncio.ensure_future(runtime.call(fn, *args))
-    qtbot.waitUntil(future.done, timeout=10_000)
-    return future.result()
+    return wait_for(qtbot, runtime.call(fn, *args), timeout=10_000)
 
 
 def _secrets(node: Node) -> tuple[str, str, str]:

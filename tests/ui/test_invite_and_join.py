@@ -11,6 +11,7 @@ import qasync
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from tests.ui.album import drop_files, photo_files
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink, write_qr
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
@@ -113,9 +114,7 @@ def test_a_bad_link_says_so_and_changes_nothing(qtbot, window: MainWindow,  # ty
     join.reject()
     # Porto, made above: the bad links added nothing, on screen or in the profile.
     assert window.threads.rowCount() == 1
-    future = asyncio.ensure_future(runtime.call(lambda node: (len(node.list_threads()), node.pending_joins())))
-    qtbot.waitUntil(future.done, timeout=10_000)
-    assert future.result() == (1, [])
+    assert wait_for(qtbot, runtime.call(lambda node: (len(node.list_threads()), node.pending_joins()))) == (1, [])
 
 
 def _link(qtbot, runtime: EngineRuntime, name: str) -> str:  # type: ignore[no-untyped-def]
@@ -123,9 +122,7 @@ def _link(qtbot, runtime: EngineRuntime, name: str) -> str:  # type: ignore[no-u
         summary = await runtime.call(Node.create_thread, ThreadKind.ALBUM, name)
         return str(await runtime.call(lambda node: node.invite(summary.thread_id, Role.WRITE).to_uri()))
 
-    future = asyncio.ensure_future(make())
-    qtbot.waitUntil(future.done, timeout=10_000)
-    return future.result()
+    return wait_for(qtbot, make())
 
 
 def _photo_of(code: Path, path: Path) -> Path:

@@ -4,26 +4,15 @@ many links it stops) and then revokes every open link of the album."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Any, TypeVar
-
 from PySide6.QtWidgets import QMessageBox
 
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.members import InviteState
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.dialogs.invite_dialog import InviteDialog
 from threads_desktop.ui.views.main_window import MainWindow
-
-T = TypeVar("T")
-
-
-def _wait(qtbot, work: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:  # type: ignore[no-untyped-def]
-    task = asyncio.ensure_future(work)
-    qtbot.waitUntil(task.done, timeout=timeout)
-    return task.result()
 
 
 def _album_dialog(qtbot, window: MainWindow, name: str) -> InviteDialog:  # type: ignore[no-untyped-def]
@@ -39,7 +28,7 @@ def _album_dialog(qtbot, window: MainWindow, name: str) -> InviteDialog:  # type
 
 def _invites(qtbot, runtime: EngineRuntime, link: str) -> list[InviteState]:  # type: ignore[no-untyped-def]
     thread_id = InviteLink.parse(link).thread_id
-    return _wait(qtbot, runtime.call(lambda node: node.membership.invites(thread_id)))
+    return wait_for(qtbot, runtime.call(lambda node: node.membership.invites(thread_id)))
 
 
 def test_a_link_made_for_three_people_lets_three_join(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
@@ -62,9 +51,9 @@ def test_reset_links_says_how_many_and_stops_every_open_link(qtbot, window: Main
             dialog.create_button.click()
         links.append(made.args[0])
     # One link was revoked by hand before: it is not counted again.
-    _wait(qtbot, runtime.call(Node.invite, InviteLink.parse(links[0]).thread_id, InviteLink.parse(links[0]).role))
+    wait_for(qtbot, runtime.call(Node.invite, InviteLink.parse(links[0]).thread_id, InviteLink.parse(links[0]).role))
     spent = _invites(qtbot, runtime, links[0])[-1].key
-    _wait(qtbot, runtime.call(lambda node: node.membership.revoke_invite(InviteLink.parse(links[0]).thread_id,
+    wait_for(qtbot, runtime.call(lambda node: node.membership.revoke_invite(InviteLink.parse(links[0]).thread_id,
                                                                         spent)))
 
     dialog.reset_button.click()

@@ -4,7 +4,6 @@ devices. A real engine made a second device of another profile's person."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import qasync
 from PySide6.QtGui import QGuiApplication
 
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
 from threads_desktop.ui.engine_client import EngineClient
@@ -21,9 +21,7 @@ from threads_desktop.ui.views.main_window import MainWindow
 
 
 def _engine(qtbot: Any, client: EngineClient, fn: Any, *args: Any) -> Any:
-    task = asyncio.ensure_future(client.run(fn, *args))
-    qtbot.waitUntil(task.done, timeout=20_000)
-    return task.result()
+    return wait_for(qtbot, client.run(fn, *args))
 
 
 def test_a_second_device_shows_and_copies_its_persons_id_not_its_own(  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ sees every control disabled with the reason; an admin sees refused changes."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QMessageBox, QPushButton, QWidget
 
 from tests.engine.eventstore.peers import envelopes_of, force_commit, message_id
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -33,9 +33,7 @@ ADMINS_ONLY = "Only the album's admins can change roles"
 
 def _engine(qtbot: Any, client: EngineClient, fn: Callable[..., T], *args: Any) -> T:
     """Run `fn(node, *args)` on the engine thread and wait for its result."""
-    task = asyncio.ensure_future(client.run(fn, *args))
-    qtbot.waitUntil(task.done, timeout=20_000)
-    return task.result()
+    return wait_for(qtbot, client.run(fn, *args))
 
 
 def _open(qtbot: Any, client: EngineClient, summary: ThreadSummary) -> MembersDialog:

@@ -6,7 +6,6 @@ reach it as sync brings them."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +13,7 @@ import qasync
 from PySide6.QtCore import Qt
 
 from tests.engine.eventstore.peers import envelopes_of
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.devices import DeviceCert
 from threads_desktop.engine.core.ids import PeerId
 from threads_desktop.engine.core.types import ThreadKind, ThreadSummary
@@ -29,9 +29,7 @@ T = TypeVar("T")
 
 
 def _engine(qtbot: Any, client: EngineClient, fn: Callable[..., T], *args: Any) -> T:
-    task = asyncio.ensure_future(client.run(fn, *args))
-    qtbot.waitUntil(task.done, timeout=20_000)
-    return task.result()
+    return wait_for(qtbot, client.run(fn, *args))
 
 
 def _certify(node: Node, device: PeerId, name: str) -> tuple[DeviceCert, bytes, list[Any], list[tuple[Any, ...]]]:

@@ -8,17 +8,16 @@ own engine thread, and records move between them as sync moves them."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 import qasync
 from PySide6.QtCore import QDate, QLocale
 
 from tests.engine.eventstore.peers import envelopes_of, join, peer, start_thread, sync
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
@@ -32,14 +31,6 @@ from threads_desktop.ui.people import short_id
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.views.main_window import MainWindow
-
-T = TypeVar("T")
-
-
-def _wait(qtbot, work: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:  # type: ignore[no-untyped-def]
-    task = asyncio.ensure_future(work)
-    qtbot.waitUntil(task.done, timeout=timeout)
-    return task.result()
 
 
 @pytest.fixture
@@ -68,8 +59,8 @@ def _receive(node: Node, thread_id: ThreadId, envelopes: list[Envelope]) -> None
 
 def _move(qtbot, source: EngineClient, target: EngineClient, thread_id: ThreadId) -> None:  # type: ignore[no-untyped-def]
     """What a sync round does: the target takes every record the source holds."""
-    envelopes = _wait(qtbot, source.run(_records, thread_id))
-    _wait(qtbot, target.run(_receive, thread_id, envelopes))
+    envelopes = wait_for(qtbot, source.run(_records, thread_id))
+    wait_for(qtbot, target.run(_receive, thread_id, envelopes))
 
 
 def _profiles(tmp_path: Path) -> tuple[Node, Node]:
@@ -100,7 +91,7 @@ def test_a_chat_shows_membership_notices_between_its_messages_in_order(  # type:
     qtbot.addWidget(view)
     view.resize(640, 520)
     view.show()
-    opened = _wait(qtbot, client_b.run(Node.get_thread, thread_id))
+    opened = wait_for(qtbot, client_b.run(Node.get_thread, thread_id))
     with qtbot.waitSignal(view.membership_loaded, timeout=10_000):
         view.show_thread(opened)
     qtbot.waitUntil(lambda: len(view.message_rows()) == 2, timeout=10_000)
@@ -108,7 +99,7 @@ def test_a_chat_shows_membership_notices_between_its_messages_in_order(  # type:
         "before anyone came", "You joined (invited by Alice)", "welcome Bob"]
 
     # Alice takes Bob's right to write; the notice goes at the end, in Bob's words.
-    _wait(qtbot, client_a.run(set_member_role, thread_id, bob_id, Role.READ))
+    wait_for(qtbot, client_a.run(set_member_role, thread_id, bob_id, Role.READ))
     with qtbot.waitSignal(view.membership_loaded, timeout=10_000):
         _move(qtbot, client_a, client_b, thread_id)
     qtbot.waitUntil(lambda: view.removal_banner.isVisible(), timeout=10_000)
@@ -127,7 +118,7 @@ def test_a_chat_shows_membership_notices_between_its_messages_in_order(  # type:
     # Alice sees the same story with Bob's name.
     alice_view = ChatView(client_a)
     qtbot.addWidget(alice_view)
-    opened = _wait(qtbot, client_a.run(Node.get_thread, thread_id))
+    opened = wait_for(qtbot, client_a.run(Node.get_thread, thread_id))
     with qtbot.waitSignal(alice_view.membership_loaded, timeout=10_000):
         alice_view.show_thread(opened)
     qtbot.waitUntil(lambda: len(alice_view.message_rows()) == 2, timeout=10_000)
@@ -157,7 +148,7 @@ def test_a_removed_members_window_says_so_and_offers_no_write(  # type: ignore[n
     assert not album.invite_button.isVisible() and not window.invite_action.isEnabled()  # only admins invite
 
     # Alice removes Bob (follow revoked); Bob's profile gets the signed revocation.
-    _wait(qtbot, client_a.run(remove_member, thread_id, bob_id))
+    wait_for(qtbot, client_a.run(remove_member, thread_id, bob_id))
     _move(qtbot, client_a, client_b, thread_id)
     qtbot.waitUntil(lambda: album.removal_banner.isVisible(), timeout=10_000)
     assert album.removal_banner.headline.text() == \
@@ -198,7 +189,7 @@ def test_a_backup_device_whose_follow_right_is_taken_says_so_on_its_page(  # typ
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.thread_page, timeout=10_000)
     assert not window.thread_page.removal_banner.isVisible()
 
-    _wait(qtbot, client_a.run(remove_member, thread_id, bob_id))
+    wait_for(qtbot, client_a.run(remove_member, thread_id, bob_id))
     _move(qtbot, client_a, client_b, thread_id)
     banner = window.thread_page.removal_banner
     qtbot.waitUntil(banner.isVisible, timeout=10_000)
@@ -213,7 +204,7 @@ def test_a_backup_device_whose_follow_right_is_taken_says_so_on_its_page(  # typ
 
 
 def alice_id_tail(client: EngineClient, qtbot) -> str:  # type: ignore[no-untyped-def]
-    card = _wait(qtbot, client.identity())
+    card = wait_for(qtbot, client.identity())
     return short_id(str(card.peer_id))
 
 
@@ -237,7 +228,7 @@ def test_admin_rights_and_a_default_role_are_told_in_the_chat_and_in_the_albums_
     qtbot.addWidget(view)
     view.resize(640, 520)
     view.show()
-    opened = _wait(qtbot, client_b.run(Node.get_thread, chat))
+    opened = wait_for(qtbot, client_b.run(Node.get_thread, chat))
     with qtbot.waitSignal(view.membership_loaded, timeout=10_000):
         view.show_thread(opened)
     qtbot.waitUntil(lambda: len(view.message_rows()) == 1, timeout=10_000)

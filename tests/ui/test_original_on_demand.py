@@ -8,6 +8,7 @@ from pathlib import Path
 import qasync
 
 from tests.ui.album import drop_files, new_album, photo_files
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -65,8 +66,5 @@ def test_the_viewer_fetches_an_original_on_demand_with_progress(  # type: ignore
 
 def qtbot_call(qtbot, engine: EngineRuntime, fn, *args):  # type: ignore[no-untyped-def]
     """Run an engine call from the test and wait for it on Qt's loop."""
-    import asyncio
 
-    future = asyncio.ensure_future(engine.call(fn, *args))
-    qtbot.waitUntil(future.done, timeout=10_000)
-    return future.result()
+    return wait_for(qtbot, engine.call(fn, *args), timeout=10_000)

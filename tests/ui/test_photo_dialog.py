@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from tests.ui.counting_runtime import RecordingRuntime
 from tests.ui.portraits import portrait_files, upright_problem
 from tests.ui.test_chat_view import _view
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -36,9 +37,7 @@ from threads_desktop.ui.widgets.message_delegate import layout_message
 
 
 def _call(qtbot, runtime: EngineRuntime, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[no-untyped-def]
-    future = asyncio.ensure_future(runtime.call(fn, *args))
-    qtbot.waitUntil(future.done, timeout=15_000)
-    return future.result()
+    return wait_for(qtbot, runtime.call(fn, *args), timeout=15_000)
 
 
 def _chat_with_photos(qtbot, runtime: EngineRuntime, qt_loop: qasync.QEventLoop, tmp_path: Path,  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@ others' (which the ACL would refuse), and says why."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +12,7 @@ import qasync
 
 from tests.engine.eventstore.peers import envelopes_of
 from tests.ui.album import photo_files
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.members import Role
 from threads_desktop.engine.core.types import ThreadKind
@@ -25,9 +25,7 @@ T = TypeVar("T")
 
 
 def _engine(qtbot: Any, client: EngineClient, fn: Callable[..., T], *args: Any) -> T:
-    task = asyncio.ensure_future(client.run(fn, *args))
-    qtbot.waitUntil(task.done, timeout=20_000)
-    return task.result()
+    return wait_for(qtbot, client.run(fn, *args))
 
 
 def test_the_caption_is_editable_on_own_photos_only(  # type: ignore[no-untyped-def]

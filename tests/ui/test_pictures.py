@@ -4,7 +4,6 @@ original, fitted and at 1:1) and a chat bubble, through a real engine."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from tests.ui.hostile_exif import (
     turned_with_a_badly_typed_tag,
 )
 from tests.ui.portraits import ORIENTATIONS, portrait_files, portrait_jpeg, upright_problem
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
@@ -36,9 +36,7 @@ from threads_desktop.ui.views.photo_viewer import PhotoViewer
 
 
 def _call(qtbot, runtime: EngineRuntime, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[no-untyped-def]
-    future = asyncio.ensure_future(runtime.call(fn, *args))
-    qtbot.waitUntil(future.done, timeout=15_000)
-    return future.result()
+    return wait_for(qtbot, runtime.call(fn, *args), timeout=15_000)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ records move as sync moves them."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ import qasync
 from PySide6.QtWidgets import QMessageBox
 
 from tests.engine.eventstore.peers import envelopes_of
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.core.types import ThreadKind
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
@@ -22,9 +22,7 @@ from threads_desktop.ui.widgets.removed_device_banner import RemovedDeviceBanner
 
 
 def _engine(qtbot: Any, client: EngineClient, fn: Any, *args: Any) -> Any:
-    task = asyncio.ensure_future(client.run(fn, *args))
-    qtbot.waitUntil(task.done, timeout=20_000)
-    return task.result()
+    return wait_for(qtbot, client.run(fn, *args))
 
 
 def _become_device(node: Node, cert: Any, seed: bytes, known: list[Any], threads: list[tuple[Any, ...]]) -> None:

@@ -4,7 +4,6 @@ removes it from the INI file, once."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 import qasync
 
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.core.types import FetchOriginals
 from threads_desktop.engine.node import Node
 from threads_desktop.engine.runtime import EngineRuntime
@@ -28,9 +28,7 @@ def client(qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> EngineClient:
 
 
 def _await(qtbot: Any, awaitable: Any) -> Any:
-    future = asyncio.ensure_future(awaitable)
-    qtbot.waitUntil(future.done, timeout=10_000)
-    return future.result()
+    return wait_for(qtbot, awaitable, timeout=10_000)
 
 
 def _call(qtbot: Any, runtime: EngineRuntime, fn: Callable[..., T], *args: Any) -> T:

@@ -5,13 +5,13 @@ they need a restart; the CLI and app read the data folder from them."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 import qasync
 from PySide6.QtCore import Qt
 
+from tests.ui.waiting import wait_for
 from threads_desktop.cli.main import chosen_data_dir, default_data_dir
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import FetchOriginals, ThreadKind
@@ -36,9 +36,7 @@ def client(qt_loop: qasync.QEventLoop, runtime: EngineRuntime) -> EngineClient:
 def _call(qtbot, runtime: EngineRuntime, fn, *args):  # type: ignore[no-untyped-def]
     """An engine call awaited on the Qt loop the dialogs use (asyncio.run
     cannot run inside it)."""
-    future = asyncio.ensure_future(runtime.call(fn, *args))
-    qtbot.waitUntil(future.done, timeout=10_000)
-    return future.result()
+    return wait_for(qtbot, runtime.call(fn, *args), timeout=10_000)
 
 
 def _albums(qtbot, runtime: EngineRuntime, *names: str) -> list[ThreadId]:  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@ icon itself is then never seen, but everything the app decides is."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import QMainWindow, QSystemTrayIcon
 
 from tests.engine.eventstore.peers import envelopes_of
 from tests.engine.modules.images import image_bytes
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.acl.links import InviteLink
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.members import Role
@@ -33,9 +33,7 @@ from threads_desktop.ui.tray import TrayIcon, hides_on_close
 
 
 def _call(qtbot, runtime: EngineRuntime, fn: Callable[..., Any], *args: Any) -> Any:  # type: ignore[no-untyped-def]
-    future = asyncio.ensure_future(runtime.call(fn, *args))
-    qtbot.waitUntil(future.done, timeout=10_000)
-    return future.result()
+    return wait_for(qtbot, runtime.call(fn, *args), timeout=10_000)
 
 
 @pytest.fixture

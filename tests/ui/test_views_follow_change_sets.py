@@ -6,16 +6,16 @@ runtime that records every call the UI makes."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import qasync
 
 from tests.ui.album import photo_files
 from tests.ui.counting_runtime import RecordingRuntime
+from tests.ui.waiting import wait_for
 from threads_desktop.engine.core.ids import ThreadId
 from threads_desktop.engine.core.types import ChangeSet, ThreadKind
 from threads_desktop.engine.logstore.blobs import BlobRef
@@ -31,8 +31,6 @@ from threads_desktop.ui.operations.members import load_members
 from threads_desktop.ui.settings import AppSettings
 from threads_desktop.ui.views.chat_view import ChatView
 from threads_desktop.ui.views.main_window import MainWindow
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -54,28 +52,22 @@ def window(qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime,  # type:
     main_window.close()
 
 
-def _wait(qtbot, work: Coroutine[Any, Any, T], timeout: int = 20_000) -> T:  # type: ignore[no-untyped-def]
-    task = asyncio.ensure_future(work)
-    qtbot.waitUntil(task.done, timeout=timeout)
-    return task.result()
-
-
 def _asked(qtbot, engine: RecordingRuntime, then: Callable[[], bool]) -> list[Callable[..., Any]]:  # type: ignore[no-untyped-def]
     """The calls the UI made once `then` holds. A last call of the test's
     own goes through the engine after every call the views started before it
     (calls start in order), so none is missed; it is left out."""
     qtbot.waitUntil(then, timeout=20_000)
-    _wait(qtbot, engine.call(Node.identity_card))
+    wait_for(qtbot, engine.call(Node.identity_card))
     return engine.operations[:-1]
 
 
 def _album_with_photos(qtbot, window: MainWindow, engine: RecordingRuntime,  # type: ignore[no-untyped-def]
                        tmp_path: Path, count: int) -> tuple[ThreadId, list[str]]:
-    summary = _wait(qtbot, engine.call(Node.create_thread, ThreadKind.ALBUM, "Trip"))
+    summary = wait_for(qtbot, engine.call(Node.create_thread, ThreadKind.ALBUM, "Trip"))
     qtbot.waitUntil(lambda: window.threads.row_of(str(summary.thread_id)) >= 0, timeout=10_000)
     window.select_thread(str(summary.thread_id))
     paths = photo_files(tmp_path / "in", count)
-    added = _wait(qtbot, engine.call(lambda node: node.photos(summary.thread_id).add_files(paths).added))
+    added = wait_for(qtbot, engine.call(lambda node: node.photos(summary.thread_id).add_files(paths).added))
     album = window.album_view
     qtbot.waitUntil(lambda: album.model.rowCount() == count, timeout=20_000)
     # Every cell loaded (asking for its data is what painting it does).
@@ -88,7 +80,7 @@ def test_a_caption_changed_elsewhere_fetches_that_cell_again_not_the_albums_orde
         qtbot, window: MainWindow, engine: RecordingRuntime, tmp_path: Path) -> None:
     album_id, photos = _album_with_photos(qtbot, window, engine, tmp_path, 3)
     engine.operations.clear()
-    _wait(qtbot, engine.call(photo_ops.set_caption, album_id, photos[0], "At the beach"))
+    wait_for(qtbot, engine.call(photo_ops.set_caption, album_id, photos[0], "At the beach"))
     model = window.album_view.model
     asked = _asked(qtbot, engine,
                    lambda: model.index(model.row_of(photos[0])).data(PhotoRole.CAPTION) == "At the beach")
@@ -100,7 +92,7 @@ def test_a_photo_deleted_elsewhere_leaves_the_grid_without_asking_the_engine(  #
         qtbot, window: MainWindow, engine: RecordingRuntime, tmp_path: Path) -> None:
     album_id, photos = _album_with_photos(qtbot, window, engine, tmp_path, 3)
     engine.operations.clear()
-    _wait(qtbot, engine.call(photo_ops.delete_photos, album_id, [photos[1]]))
+    wait_for(qtbot, engine.call(photo_ops.delete_photos, album_id, [photos[1]]))
     asked = _asked(qtbot, engine, lambda: window.album_view.model.rowCount() == 2)
     assert photos[1] not in window.album_view.model.ids()
     assert photo_ops.ordered_ids not in asked and photo_ops.cards not in asked
@@ -124,7 +116,7 @@ def test_the_viewer_shows_transfer_snapshots_and_reads_the_original_once_it_is_w
         for _ in range(notifications):
             node.network_changed()  # as a transfer's progress does
 
-    _wait(qtbot, engine.call(publish))
+    wait_for(qtbot, engine.call(publish))
     asked = _asked(qtbot, engine, lambda: sum(changes.network is not None for changes in seen) >= notifications)
     assert photo_ops.original not in asked  # 20 snapshots shown, none read the original
     assert "Fetching the original" in viewer.original_state.text()
@@ -135,16 +127,16 @@ def test_the_viewer_shows_transfer_snapshots_and_reads_the_original_once_it_is_w
 
     engine.operations.clear()
     with qtbot.waitSignal(viewer.original_shown, timeout=20_000):
-        _wait(qtbot, engine.call(arrived))
+        wait_for(qtbot, engine.call(arrived))
     assert _asked(qtbot, engine, lambda: True).count(photo_ops.original) == 1
 
 
 def test_a_message_in_one_chat_asks_for_that_threads_summary_only(  # type: ignore[no-untyped-def]
         qtbot, window: MainWindow, engine: RecordingRuntime) -> None:
-    chats = [_wait(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, f"Chat {n}")).thread_id for n in range(5)]
+    chats = [wait_for(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, f"Chat {n}")).thread_id for n in range(5)]
     qtbot.waitUntil(lambda: all(window.threads.row_of(str(chat)) >= 0 for chat in chats), timeout=10_000)
     engine.operations.clear()
-    _wait(qtbot, engine.call(chat_ops.post, chats[2], "hello", None, []))
+    wait_for(qtbot, engine.call(chat_ops.post, chats[2], "hello", None, []))
     row = window.threads.row_of(str(chats[2]))
     asked = _asked(qtbot, engine, lambda: window.threads.index(row).data(ThreadRole.SUMMARY).message_count == 1)
     assert Node.list_threads not in asked
@@ -171,14 +163,14 @@ def test_a_chat_reads_only_the_messages_a_change_names(  # type: ignore[no-untyp
     engine.start()
     try:
         client = EngineClient(engine, qt_loop)
-        summary = _wait(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, "Busy"))
+        summary = wait_for(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, "Busy"))
         thread_id = summary.thread_id
-        first = [_wait(qtbot, engine.call(chat_ops.post, thread_id, f"message {n}", None, [])) for n in range(30)]
+        first = [wait_for(qtbot, engine.call(chat_ops.post, thread_id, f"message {n}", None, [])) for n in range(30)]
         view = ChatView(client)
         qtbot.addWidget(view)
         view.resize(640, 520)
         view.show()
-        opened = _wait(qtbot, engine.call(chat_ops.thread_summary, thread_id))
+        opened = wait_for(qtbot, engine.call(chat_ops.thread_summary, thread_id))
         with qtbot.waitSignal(view.messages_loaded, timeout=10_000):
             view.show_thread(opened)
         assert view.model.rowCount() == 30
@@ -188,7 +180,7 @@ def test_a_chat_reads_only_the_messages_a_change_names(  # type: ignore[no-untyp
 
         def after(work: Callable[[Node], object], then: Callable[[], bool]) -> chat_ops.ChatPage:
             engine.pages.clear()
-            _wait(qtbot, engine.call(work))
+            wait_for(qtbot, engine.call(work))
             qtbot.waitUntil(then, timeout=10_000)
             [page] = engine.pages
             return page
@@ -212,18 +204,18 @@ def test_a_chat_reads_only_the_messages_a_change_names(  # type: ignore[no-untyp
 def test_the_members_dialog_reads_the_members_again_only_when_they_may_have_changed(  # type: ignore[no-untyped-def]
         qtbot, qt_loop: qasync.QEventLoop, engine: RecordingRuntime) -> None:
     client = EngineClient(engine, qt_loop)
-    summary = _wait(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, "Us"))
+    summary = wait_for(qtbot, engine.call(Node.create_thread, ThreadKind.CHAT, "Us"))
     dialog = MembersDialog(client, summary)
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.loaded, timeout=10_000):
         dialog.open()
     engine.operations.clear()
     for n in range(5):
-        _wait(qtbot, engine.call(chat_ops.post, summary.thread_id, f"message {n}", None, []))
+        wait_for(qtbot, engine.call(chat_ops.post, summary.thread_id, f"message {n}", None, []))
     asked = _asked(qtbot, engine, lambda: True)
     assert load_members not in asked  # before: read again after each of the 5 messages
     with qtbot.waitSignal(dialog.loaded, timeout=10_000):  # a name is shown here: read again
-        _wait(qtbot, engine.call(Node.set_display_name, "Ana"))
+        wait_for(qtbot, engine.call(Node.set_display_name, "Ana"))
 
 
 def test_the_viewer_reads_its_photo_again_only_for_its_own_kind_of_change(  # type: ignore[no-untyped-def]
@@ -233,8 +225,8 @@ def test_the_viewer_reads_its_photo_again_only_for_its_own_kind_of_change(  # ty
     with qtbot.waitSignal(viewer.original_shown, timeout=20_000):
         window.album_view.open_viewer(0)
     engine.operations.clear()
-    _wait(qtbot, engine.call(Node.set_display_name, "Ana"))  # written into the album too: a thread update
+    wait_for(qtbot, engine.call(Node.set_display_name, "Ana"))  # written into the album too: a thread update
     asked = _asked(qtbot, engine, lambda: True)
     assert photo_ops.photo_details not in asked
-    _wait(qtbot, engine.call(photo_ops.comment, album_id, photos[0], "Nice"))
+    wait_for(qtbot, engine.call(photo_ops.comment, album_id, photos[0], "Nice"))
     qtbot.waitUntil(lambda: viewer.comments.rowCount() == 1, timeout=10_000)

@@ -27,6 +27,9 @@ from threads_desktop.engine.node import Node
 SYNC_SECONDS = 40.0
 PUNCH_SECONDS = 40.0
 STAYS_RELAYED_SECONDS = 15.0
+# Every packet between this router's LAN and the other router, both ways, before this one's own rules.
+BLOCK = ("add table inet block; add chain inet block forward {{ type filter hook forward priority -10; }}; "
+         "add rule inet block forward ip saddr {ip} drop; add rule inet block forward ip daddr {ip} drop")
 
 
 @dataclasses.dataclass
@@ -174,8 +177,3 @@ def test_a_hole_punch_that_fails_once_is_tried_again_on_the_same_relayed_connect
         directly(lab, inviter, friend)
         # ... made by a retry (B's dials of the first try ended with it, ~21 s in).
         inviter.spawned.stderr.wait_for(lambda line: "hole punch with" in line and ": direct" in line, 5)
-
-
-# Every packet between this router's LAN and the other router, both ways, before this one's own rules.
-BLOCK = ("add table inet block; add chain inet block forward {{ type filter hook forward priority -10; }}; "
-         "add rule inet block forward ip saddr {ip} drop; add rule inet block forward ip daddr {ip} drop")
